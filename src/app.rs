@@ -1,0 +1,64 @@
+//! What every command gets: the global flags, the config, and a lazily made
+//! connection to the cluster.
+
+use tokio::sync::OnceCell;
+
+use crate::cli::GlobalArgs;
+use crate::cluster::{self, Cluster, ConnectOptions};
+use crate::config::Config;
+use crate::error::Result;
+use crate::ui::progress::Progress;
+
+pub struct App {
+    pub global: GlobalArgs,
+    pub config: Config,
+    pub progress: Progress,
+    cluster: OnceCell<Cluster>,
+}
+
+impl App {
+    pub fn new(global: GlobalArgs) -> Result<App> {
+        let config = Config::load(global.config.as_deref())?;
+        let progress = Progress::new(!global.output.is_structured());
+        Ok(App {
+            global,
+            config,
+            progress,
+            cluster: OnceCell::new(),
+        })
+    }
+
+    pub fn connect_options(&self) -> ConnectOptions {
+        ConnectOptions {
+            kubeconfig: self.global.kubeconfig.clone(),
+            context: self.global.context.clone(),
+            namespace: self.global.namespace.clone(),
+            sandbox: self.global.sandbox,
+        }
+    }
+
+    /// The cluster, connected on first use. The first call also asks the API
+    /// server for its version, so an unreachable server or expired
+    /// credentials are reported before any plan is made.
+    pub async fn cluster(&self) -> Result<&Cluster> {
+        self.cluster
+            .get_or_try_init(|| async {
+                let cluster = cluster::connect(&self.connect_options()).await?;
+                let version = cluster
+                    .client
+                    .apiserver_version()
+                    .await
+                    .map_err(|e| cluster::api_error(e, &cluster.url, "get the server version"))?;
+                if self.global.verbose > 0 {
+                    crate::ui::style::note(&format!(
+                        "connected to {} (Kubernetes {}), namespace `{}`",
+                        cluster.describe(),
+                        version.git_version,
+                        cluster.namespace
+                    ));
+                }
+                Ok(cluster)
+            })
+            .await
+    }
+}

@@ -1,0 +1,567 @@
+//! Every clap type of the command line. Help text lives here, as doc comments.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::ArgValueCandidates;
+
+use crate::completion;
+
+/// A toolbox for Kubernetes on-call engineers.
+///
+/// Every command that changes the cluster shows a plan first, asks before it
+/// acts (type the context name for production), shows progress, and appends a
+/// record to the audit log. Without a terminal it refuses unless you pass --yes.
+///
+/// Try it without a cluster: `oncall --sandbox node check -l cloud.google.com/gke-nodepool=pool-a`
+#[derive(Debug, Parser)]
+#[command(name = "oncall", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command understands, named as kubectl names them.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// The kubeconfig context to use (default: its current context)
+    #[arg(long, global = true, value_name = "NAME", add = ArgValueCandidates::new(completion::contexts))]
+    pub context: Option<String>,
+
+    /// The namespace to use (default: the context's namespace)
+    #[arg(short, long, global = true, value_name = "NS")]
+    pub namespace: Option<String>,
+
+    /// Output format
+    #[arg(short, long, global = true, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+
+    /// Answer yes to the confirmation (required when stdin is not a terminal)
+    #[arg(short = 'y', long, global = true)]
+    pub yes: bool,
+
+    /// Show the plan and stop; change nothing
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+
+    /// When to use colours (NO_COLOR is honoured)
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    /// Say more about what is happening (API requests, timings); repeat for more
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Config file (default: $XDG_CONFIG_HOME/oncall/config.yaml)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Run against a fresh built-in simulated cluster instead of a real one
+    #[arg(long, global = true)]
+    pub sandbox: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    /// A human-readable table
+    Table,
+    /// A table with more columns, one row per object
+    Wide,
+    /// Stable JSON for scripts
+    Json,
+    /// Stable YAML for scripts
+    Yaml,
+}
+
+impl OutputFormat {
+    pub fn is_structured(self) -> bool {
+        matches!(self, OutputFormat::Json | OutputFormat::Yaml)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Inspect, cordon, drain, replace and rotate nodes
+    #[command(subcommand)]
+    Node(NodeCommand),
+
+    /// Find pods that are stuck, and say why
+    #[command(subcommand)]
+    Pods(PodsCommand),
+
+    /// Restart Deployments, StatefulSets and DaemonSets, and wait until they are back
+    Restart(RestartArgs),
+
+    /// Follow rollouts
+    #[command(subcommand)]
+    Rollout(RolloutCommand),
+
+    /// Make one environment run exactly the images another runs, and roll back
+    Promote(PromoteArgs),
+
+    /// Resolve DNS names and check which cluster object they point at
+    #[command(subcommand)]
+    Dns(DnsCommand),
+
+    /// Run scripted runbooks (YAML) built from these same actions
+    #[command(subcommand)]
+    Runbook(RunbookCommand),
+
+    /// Show the audit log of changes made with oncall
+    Audit(AuditArgs),
+
+    /// Serve a simulated cluster to practise on (works with kubectl too)
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
+
+    /// Print the shell completion script
+    Completions(CompletionsArgs),
+}
+
+/// Which nodes to act on: names, or a label selector.
+#[derive(Debug, Args, Clone, Default)]
+pub struct NodeTargets {
+    /// Node names
+    #[arg(value_name = "NODE", add = ArgValueCandidates::new(completion::nodes))]
+    pub nodes: Vec<String>,
+
+    /// Select nodes by label (e.g. cloud.google.com/gke-nodepool=pool-a)
+    #[arg(short = 'l', long, value_name = "SELECTOR")]
+    pub selector: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// List nodes with their pool, zone, pods and who cordoned them
+    List {
+        /// Select nodes by label
+        #[arg(short = 'l', long, value_name = "SELECTOR")]
+        selector: Option<String>,
+    },
+
+    /// Pre-flight: what a drain would do, what blocks it, and a go/no-go verdict (exit 1 = blocked)
+    Check {
+        #[command(flatten)]
+        targets: NodeTargets,
+        #[command(flatten)]
+        drain: DrainFlags,
+    },
+
+    /// Mark nodes unschedulable, recording who did it and why
+    Cordon {
+        #[command(flatten)]
+        targets: NodeTargets,
+        /// Why; recorded on the node with your name and the time
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+    },
+
+    /// Mark nodes schedulable again
+    Uncordon {
+        #[command(flatten)]
+        targets: NodeTargets,
+        /// Undo a cordon made by someone else or by another tool
+        #[arg(long)]
+        force: bool,
+    },
+
+    /// Cordon nodes and evict their pods, respecting PodDisruptionBudgets
+    Drain {
+        #[command(flatten)]
+        targets: NodeTargets,
+        #[command(flatten)]
+        drain: DrainFlags,
+        /// How many nodes to drain at once
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        concurrency: usize,
+    },
+
+    /// Check, cordon, drain, terminate a node and wait for its replacement
+    Replace {
+        #[command(flatten)]
+        targets: NodeTargets,
+        #[command(flatten)]
+        replace: ReplaceFlags,
+    },
+
+    /// Rotate a node pool: cordon it all, then replace or drain in batches
+    Rotate {
+        /// The pool to rotate, by label (e.g. cloud.google.com/gke-nodepool=old)
+        #[arg(short = 'l', long, value_name = "SELECTOR", required = true)]
+        selector: String,
+        /// How many nodes to replace at once
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        batch: usize,
+        /// Only drain; let the cloud's rebuild remove the nodes
+        #[arg(long)]
+        no_terminate: bool,
+        #[command(flatten)]
+        replace: ReplaceFlags,
+    },
+}
+
+/// kubectl drain's flags, with kubectl's defaults and meaning.
+#[derive(Debug, Args, Clone, Default)]
+pub struct DrainFlags {
+    /// Skip DaemonSet-managed pods (they would come straight back)
+    #[arg(long)]
+    pub ignore_daemonsets: bool,
+
+    /// Evict pods using emptyDir volumes; their data is lost
+    #[arg(long, alias = "delete-local-data")]
+    pub delete_emptydir_data: bool,
+
+    /// Also delete pods that no controller will recreate
+    #[arg(long)]
+    pub force: bool,
+
+    /// Seconds each pod gets to terminate (default: the pod's own)
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true, default_value_t = -1)]
+    pub grace_period: i64,
+
+    /// Give up after this long (e.g. 5m); 0 waits forever
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "0s")]
+    pub timeout: Duration,
+
+    /// Only evict pods matching this label selector
+    #[arg(long, value_name = "SELECTOR")]
+    pub pod_selector: Option<String>,
+
+    /// Delete pods instead of evicting them (bypasses PodDisruptionBudgets)
+    #[arg(long)]
+    pub disable_eviction: bool,
+
+    /// Stop waiting for pods deleted longer ago than this many seconds (0: always wait)
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    pub skip_wait_for_delete_timeout: u64,
+
+    /// Add a replica to workloads that would otherwise go down, and restore them afterwards
+    #[arg(long)]
+    pub scale_up: bool,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ReplaceFlags {
+    #[command(flatten)]
+    pub drain: DrainFlags,
+
+    /// Command that terminates the instance; {node} {provider_id} {instance_id} {zone} {project} are filled in. Never run through a shell
+    #[arg(long, value_name = "CMD", conflicts_with = "delete_node")]
+    pub terminate: Option<String>,
+
+    /// Delete the Node object instead of running a terminate command
+    #[arg(long)]
+    pub delete_node: bool,
+
+    /// How long to wait for a replacement node of the same pool
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10m")]
+    pub wait_replacement: Duration,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PodsCommand {
+    /// List stuck pods grouped by cause and node, with the next action (exit 1 = something is stuck)
+    Stuck(StuckArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct StuckArgs {
+    /// Look in every namespace
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+
+    /// Only pods on this node
+    #[arg(long, value_name = "NODE", add = ArgValueCandidates::new(completion::nodes))]
+    pub node: Option<String>,
+
+    /// Only pods matching this label selector
+    #[arg(short = 'l', long, value_name = "SELECTOR")]
+    pub selector: Option<String>,
+
+    /// Flag pods in a bad state for longer than this (overrides every per-category default)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub older_than: Option<Duration>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RestartArgs {
+    /// Workloads: NAME, or deployment/NAME, statefulset/NAME, daemonset/NAME
+    #[arg(value_name = "[KIND/]NAME", add = ArgValueCandidates::new(completion::workloads))]
+    pub workloads: Vec<String>,
+
+    /// Select workloads by label
+    #[arg(short = 'l', long, value_name = "SELECTOR")]
+    pub selector: Option<String>,
+
+    /// Only evict broken pods (CrashLoopBackOff, Error, ImagePullBackOff, lost node) instead of a rolling restart
+    #[arg(long)]
+    pub bad_pods: bool,
+
+    /// Do not wait for the restart to finish
+    #[arg(long)]
+    pub no_wait: bool,
+
+    /// Give up waiting after this long
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10m")]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RolloutCommand {
+    /// Wait for a rollout to finish, failing early when new pods crash or cannot start
+    Status {
+        /// Workload: NAME, or deployment/NAME, statefulset/NAME, daemonset/NAME
+        #[arg(value_name = "[KIND/]NAME", required = true, add = ArgValueCandidates::new(completion::workloads))]
+        workloads: Vec<String>,
+
+        /// Give up waiting after this long
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10m")]
+        timeout: Duration,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct PromoteArgs {
+    #[command(subcommand)]
+    pub command: Option<PromoteCommand>,
+
+    /// Source environment from the config file (default: the config's promote.from)
+    #[arg(long, value_name = "ENV")]
+    pub from: Option<String>,
+
+    /// Target environment from the config file (default: the config's promote.to)
+    #[arg(long, value_name = "ENV")]
+    pub to: Option<String>,
+
+    /// Source context, when no environment is configured
+    #[arg(long, value_name = "CONTEXT")]
+    pub from_context: Option<String>,
+
+    /// Source namespace, when no environment is configured
+    #[arg(long, value_name = "NS")]
+    pub from_namespace: Option<String>,
+
+    /// Target context, when no environment is configured
+    #[arg(long, value_name = "CONTEXT")]
+    pub to_context: Option<String>,
+
+    /// Target namespace, when no environment is configured
+    #[arg(long, value_name = "NS")]
+    pub to_namespace: Option<String>,
+
+    /// Only promote these workloads
+    #[arg(long, value_name = "NAME", num_args = 1..)]
+    pub only: Vec<String>,
+
+    /// On failure, leave production as it is instead of rolling back
+    #[arg(long)]
+    pub no_rollback: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PromoteCommand {
+    /// Show the release ledger of the target environment
+    History,
+    /// Go back to an earlier release (database migrations are not reverted)
+    Rollback {
+        /// Release number or git SHA (default: the release before the current one)
+        #[arg(long, value_name = "RELEASE|SHA")]
+        to: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DnsCommand {
+    /// Resolve a name like dig: full CNAME chain, TTLs, several servers side by side
+    Resolve {
+        /// Name to resolve, or an IP address for a reverse lookup
+        name: String,
+        #[command(flatten)]
+        query: DnsQueryFlags,
+        /// Print only the answers
+        #[arg(long)]
+        short: bool,
+    },
+    /// Resolve a name and say which Service or Ingress in the cluster serves it
+    Check {
+        /// The DNS name to check
+        name: String,
+        #[command(flatten)]
+        query: DnsQueryFlags,
+        /// Fail (exit 1) unless the name is served from this namespace
+        #[arg(long, value_name = "NS")]
+        expect_namespace: Option<String>,
+        /// Fail (exit 1) unless the name resolves to this address
+        #[arg(long, value_name = "IP")]
+        expect_ip: Option<String>,
+    },
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DnsQueryFlags {
+    /// Record type: A, AAAA, CNAME, TXT, MX, NS, SOA, SRV or PTR
+    #[arg(long = "type", short = 't', value_name = "TYPE", default_value = "A")]
+    pub record_type: String,
+
+    /// Ask this server instead of the system resolver (repeat to compare servers)
+    #[arg(long, value_name = "IP[:PORT]")]
+    pub server: Vec<String>,
+
+    /// Query over TCP
+    #[arg(long)]
+    pub tcp: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunbookCommand {
+    /// List the runbooks found in ./runbooks, the config directory and shipped with oncall
+    List,
+    /// Show a runbook's parameters and steps
+    Show {
+        #[arg(value_name = "NAME", add = ArgValueCandidates::new(completion::runbooks))]
+        name: String,
+    },
+    /// Check a runbook file and report every error with its line and column
+    Validate {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Run a runbook step by step, asking before each change
+    Run {
+        /// Runbook name or file
+        #[arg(value_name = "NAME|FILE", add = ArgValueCandidates::new(completion::runbooks))]
+        runbook: String,
+        /// Set a parameter (repeatable)
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Start from this step
+        #[arg(long, value_name = "ID")]
+        from_step: Option<String>,
+    },
+    /// Continue an interrupted run from its first unfinished step
+    Resume {
+        /// Run id, as printed when the run started
+        #[arg(value_name = "RUN")]
+        run: String,
+        /// Resume even if the runbook has changed since
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print a run's timeline
+    Log {
+        #[arg(value_name = "RUN")]
+        run: String,
+        /// Timeline format
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        format: LogFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    /// An incident timeline to paste into a ticket
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only entries newer than this (e.g. 24h, 7d)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub since: Option<Duration>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Serve a simulated cluster on 127.0.0.1 until Ctrl-C
+    Serve(SandboxServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxServeArgs {
+    /// Seed the cluster from this multi-document Kubernetes YAML (default: the demo cluster)
+    #[arg(long, value_name = "FILE", conflicts_with = "nodes")]
+    pub seed: Option<PathBuf>,
+
+    /// Generate a large cluster with this many nodes
+    #[arg(long, value_name = "N", requires = "pods_per_node")]
+    pub nodes: Option<usize>,
+
+    /// Pods per generated node
+    #[arg(long, value_name = "M", requires = "nodes")]
+    pub pods_per_node: Option<usize>,
+
+    /// Port to listen on (default: a free one)
+    #[arg(long, value_name = "PORT", default_value_t = 0)]
+    pub port: u16,
+
+    /// Where to write the kubeconfig (context `sandbox`)
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig_out: Option<PathBuf>,
+
+    /// Inject faults, e.g. "5xx=0.1,429=0.05,latency=20ms,drop=0.02,seed=7"
+    #[arg(long, value_name = "SPEC")]
+    pub faults: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+    Elvish,
+}
+
+/// Parses "90s", "5m", "1h30m", "7d", or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(text)
+        .map_err(|_| format!("`{text}` is not a duration; use e.g. 30s, 5m, 2h or 7d"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_parse_like_kubectl() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert!(parse_duration("soon").unwrap_err().contains("not a duration"));
+    }
+}

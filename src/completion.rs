@@ -1,0 +1,100 @@
+//! Shell completion: the registration scripts and the dynamic candidates
+//! (node, workload, context and runbook names) read from the live cluster.
+//!
+//! A completion must never make the shell wait: cluster look-ups give up
+//! silently after 300 ms.
+
+use std::time::Duration;
+
+use clap_complete::engine::CompletionCandidate;
+use clap_complete::env::{Bash, Elvish, EnvCompleter, Fish, Powershell, Zsh};
+
+use crate::cli::Shell;
+use crate::cluster::{self, ConnectOptions};
+use crate::cluster::list::{self, ListQuery};
+
+const BUDGET: Duration = Duration::from_millis(300);
+
+/// The registration script for `shell`: it calls back into `oncall` for
+/// every completion, so flags and live names are always current.
+pub fn script(shell: Shell) -> String {
+    let completer: &dyn EnvCompleter = match shell {
+        Shell::Bash => &Bash,
+        Shell::Zsh => &Zsh,
+        Shell::Fish => &Fish,
+        Shell::Powershell => &Powershell,
+        Shell::Elvish => &Elvish,
+    };
+    let mut buf = Vec::new();
+    completer
+        .write_registration("COMPLETE", "oncall", "oncall", "oncall", &mut buf)
+        .expect("writing to memory cannot fail");
+    String::from_utf8(buf).expect("scripts are UTF-8")
+}
+
+/// The committed file name of each shell's script in `completions/`.
+pub fn file_name(shell: Shell) -> &'static str {
+    match shell {
+        Shell::Bash => "oncall.bash",
+        Shell::Zsh => "_oncall",
+        Shell::Fish => "oncall.fish",
+        Shell::Powershell => "_oncall.ps1",
+        Shell::Elvish => "oncall.elv",
+    }
+}
+
+pub fn contexts() -> Vec<CompletionCandidate> {
+    kube::config::Kubeconfig::read()
+        .map(|k| k.contexts.into_iter().map(|c| CompletionCandidate::new(c.name)).collect())
+        .unwrap_or_default()
+}
+
+pub fn nodes() -> Vec<CompletionCandidate> {
+    names_from_cluster(|_| "/api/v1/nodes".to_string())
+}
+
+pub fn workloads() -> Vec<CompletionCandidate> {
+    let mut all = Vec::new();
+    for (kind, resource) in [("deployment", "deployments"), ("statefulset", "statefulsets"), ("daemonset", "daemonsets")] {
+        let names = names_from_cluster(|ns| format!("/apis/apps/v1/namespaces/{ns}/{resource}"));
+        all.extend(names.into_iter().map(|c| {
+            let name = c.get_value().to_string_lossy().to_string();
+            CompletionCandidate::new(format!("{kind}/{name}"))
+        }));
+    }
+    all
+}
+
+pub fn runbooks() -> Vec<CompletionCandidate> {
+    crate::runbook::available_names()
+        .into_iter()
+        .map(CompletionCandidate::new)
+        .collect()
+}
+
+#[derive(serde::Deserialize)]
+struct NameOnly {
+    metadata: Meta,
+}
+
+#[derive(serde::Deserialize)]
+struct Meta {
+    name: String,
+}
+
+/// Lists names from the cluster of the current context within the budget;
+/// any failure or delay yields nothing rather than an error in the shell.
+fn names_from_cluster(path: impl Fn(&str) -> String) -> Vec<CompletionCandidate> {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+        return Vec::new();
+    };
+    runtime.block_on(async {
+        let work = async {
+            let cluster = cluster::connect(&ConnectOptions::default()).await.ok()?;
+            let query = ListQuery::new(path(&cluster.namespace));
+            let (items, _) = list::collect::<NameOnly>(&cluster.client, &query).await.ok()?;
+            Some(items.into_iter().map(|i| CompletionCandidate::new(i.metadata.name)).collect())
+        };
+        tokio::time::timeout(BUDGET, work).await.ok().flatten().unwrap_or_default()
+    })
+}

@@ -1,0 +1,131 @@
+//! The errors a user can act on, and the exit code each one maps to.
+//!
+//! Every message is one plain, lower-case sentence that says what went wrong
+//! and what to do next. They are printed once, by `main`.
+
+use std::path::PathBuf;
+
+/// Exit codes, documented in the README. Scripts rely on them: never renumber.
+pub mod exit {
+    /// Success; for checks, "nothing found" / "go".
+    pub const OK: u8 = 0;
+    /// The operation failed, or a check found problems.
+    pub const FAILED: u8 = 1;
+    /// Bad usage: unknown flag, bad value, malformed file.
+    pub const USAGE: u8 = 2;
+    /// Refused (no TTY and no `--yes`) or declined at the prompt. Nothing was changed.
+    pub const REFUSED: u8 = 3;
+    /// The cluster could not be reached, or refused our credentials.
+    pub const CLUSTER: u8 = 4;
+    /// A wait ran out of time.
+    pub const TIMED_OUT: u8 = 5;
+    /// Interrupted with Ctrl-C.
+    pub const INTERRUPTED: u8 = 130;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no kubeconfig found: set KUBECONFIG, pass --kubeconfig FILE, or try the built-in cluster with --sandbox")]
+    NoKubeconfig,
+
+    #[error("cannot read kubeconfig: {0}")]
+    BadKubeconfig(String),
+
+    #[error("context `{name}` is not in the kubeconfig; known contexts: {known}")]
+    UnknownContext { name: String, known: String },
+
+    #[error("cannot reach the API server at {url}: {reason}; check the address, your VPN and `--context`")]
+    Unreachable { url: String, reason: String },
+
+    #[error("the API server at {url} rejected the credentials (401): they have probably expired; refresh them (for example `gcloud auth login` or `aws sso login`) and try again")]
+    Unauthorized { url: String },
+
+    #[error("the API server refused to let you {verb} {resource} (403 Forbidden): {message}; ask for RBAC permission or use another `--context`")]
+    Forbidden {
+        verb: String,
+        resource: String,
+        message: String,
+    },
+
+    #[error("credentials for context `{context}` could not be obtained: {reason}; log in again with your cloud CLI")]
+    Credentials { context: String, reason: String },
+
+    #[error("refusing to change anything: stdin is not a terminal; pass --yes to confirm from a script")]
+    NoTty,
+
+    #[error("nothing was changed: {0}")]
+    Declined(String),
+
+    #[error("{path}:{line}:{column}: {reason}")]
+    BadFile {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        reason: String,
+    },
+
+    #[error("{0}")]
+    Usage(String),
+
+    #[error("{0} was not found; check the name with `oncall node list` or `kubectl get`")]
+    NotFound(String),
+
+    #[error("timed out after {after}: {what}")]
+    TimedOut { after: String, what: String },
+
+    #[error("interrupted: {done}; not done: {not_done}")]
+    Interrupted { done: String, not_done: String },
+
+    #[error("`oncall {0}` is not available yet in this version; it has an open issue")]
+    NotYetAvailable(&'static str),
+
+    /// A check ran and found problems; the report was already printed.
+    #[error("{0}")]
+    ProblemsFound(String),
+
+    #[error("{0}")]
+    Failed(String),
+
+    #[error("{context}: {source}")]
+    Kube {
+        context: String,
+        #[source]
+        source: kube::Error,
+    },
+
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::NoKubeconfig
+            | Error::BadKubeconfig(_)
+            | Error::UnknownContext { .. }
+            | Error::BadFile { .. }
+            | Error::Usage(_) => exit::USAGE,
+            Error::Unreachable { .. }
+            | Error::Unauthorized { .. }
+            | Error::Forbidden { .. }
+            | Error::Credentials { .. } => exit::CLUSTER,
+            Error::NoTty | Error::Declined(_) => exit::REFUSED,
+            Error::TimedOut { .. } => exit::TIMED_OUT,
+            Error::Interrupted { .. } => exit::INTERRUPTED,
+            Error::NotFound(_)
+            | Error::NotYetAvailable(_)
+            | Error::ProblemsFound(_)
+            | Error::Failed(_)
+            | Error::Kube { .. }
+            | Error::Other(_) => exit::FAILED,
+        }
+    }
+
+    /// Whether `main` should print the message. A check that found problems
+    /// has already shown its report; repeating it would be noise.
+    pub fn is_silent(&self) -> bool {
+        matches!(self, Error::ProblemsFound(m) if m.is_empty())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

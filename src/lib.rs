@@ -1,0 +1,57 @@
+//! `oncall`: a toolbox for Kubernetes on-call engineers.
+//!
+//! Domain modules (nodes, pods, workloads, promote, dns, runbook) do the work
+//! and return data; `commands` renders it; `safety` is the plan → confirm →
+//! apply → record path that every change goes through.
+
+pub mod app;
+pub mod cli;
+pub mod cluster;
+pub mod commands;
+pub mod completion;
+pub mod config;
+pub mod error;
+pub mod runbook;
+pub mod safety;
+pub mod ui;
+pub mod yaml;
+
+use clap::{CommandFactory, Parser};
+
+use crate::error::exit;
+
+/// Parses the command line, runs the command, and returns the exit code.
+pub fn main() -> u8 {
+    clap_complete::CompleteEnv::with_factory(cli::Cli::command)
+        .completer("oncall")
+        .complete();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { exit::USAGE } else { exit::OK };
+        }
+    };
+    ui::style::init(cli.global.color);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::FAILED;
+        }
+    };
+    let result = runtime.block_on(async {
+        safety::interrupt::install();
+        let app = app::App::new(cli.global)?;
+        commands::run(&app, cli.command).await
+    });
+    match result {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            if !e.is_silent() {
+                eprintln!("{} {e}", ui::style::bad("error:"));
+            }
+            e.exit_code()
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! The audit log: one JSON line per mutating command, in
+//! `$XDG_STATE_HOME/oncall/audit.jsonl`, readable only by its owner.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Answer, Plan};
+use crate::app::App;
+use crate::cluster::Cluster;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entry {
+    pub time: DateTime<Utc>,
+    pub user: String,
+    pub context: String,
+    pub cluster: String,
+    /// The command line, with secret values redacted.
+    pub argv: Vec<String>,
+    pub plan: serde_json::Value,
+    pub answer: serde_json::Value,
+    pub outcome: Outcome,
+}
+
+/// What happened after the answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Outcome {
+    /// `ok`, `failed`, `interrupted`, `timed_out` or `nothing`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub done: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_done: Vec<String>,
+}
+
+impl Outcome {
+    pub fn nothing() -> Self {
+        Outcome::new("nothing", "")
+    }
+
+    pub fn ok(detail: impl Into<String>) -> Self {
+        Outcome::new("ok", detail)
+    }
+
+    pub fn new(status: &str, detail: impl Into<String>) -> Self {
+        Outcome {
+            status: status.into(),
+            detail: detail.into(),
+            done: Vec::new(),
+            not_done: Vec::new(),
+        }
+    }
+
+    /// The outcome for an error that ended the operation.
+    pub fn from_error(err: &Error) -> Self {
+        let status = match err {
+            Error::Interrupted { .. } => "interrupted",
+            Error::TimedOut { .. } => "timed_out",
+            _ => "failed",
+        };
+        Outcome::new(status, err.to_string())
+    }
+}
+
+pub fn path() -> Option<PathBuf> {
+    crate::config::state_dir().map(|d| d.join("audit.jsonl"))
+}
+
+/// Appends one entry. A command that changed the cluster must not pretend
+/// it left a record, so failing to write is an error.
+pub fn record(_app: &App, cluster: &Cluster, plan: &Plan, answer: Answer, outcome: &Outcome) -> Result<()> {
+    let entry = Entry {
+        time: Utc::now(),
+        user: os_user(),
+        context: cluster.context.clone(),
+        cluster: cluster.url.clone(),
+        argv: redact_argv(std::env::args()),
+        plan: serde_json::to_value(plan).unwrap_or_default(),
+        answer: serde_json::to_value(answer).unwrap_or_default(),
+        outcome: outcome.clone(),
+    };
+    append(&entry)
+}
+
+fn append(entry: &Entry) -> Result<()> {
+    let path = path().ok_or_else(|| Error::Failed("cannot find a home directory for the audit log; set XDG_STATE_HOME".into()))?;
+    let fail = |e: std::io::Error| Error::Failed(format!("cannot write the audit log {}: {e}", path.display()));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(fail)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&path).map_err(fail)?;
+    let mut line = serde_json::to_string(entry).map_err(|e| Error::Failed(e.to_string()))?;
+    line.push('\n');
+    file.write_all(line.as_bytes()).map_err(fail)
+}
+
+/// Reads entries newer than `since` (all when `None`). Lines that do not
+/// parse are skipped: a damaged line must not hide the rest of the history.
+pub fn read(since: Option<DateTime<Utc>>) -> Result<Vec<Entry>> {
+    let Some(path) = path() else { return Ok(Vec::new()) };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::Failed(format!("cannot read the audit log {}: {e}", path.display()))),
+    };
+    Ok(text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Entry>(l).ok())
+        .filter(|e| since.is_none_or(|s| e.time >= s))
+        .collect())
+}
+
+pub fn os_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+const SECRET_WORDS: [&str; 5] = ["password", "token", "secret", "key", "credential"];
+
+/// Replaces secret values on a command line: `--set password=x` and
+/// `--token x` style arguments.
+pub fn redact_argv(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut hide_next = false;
+    for arg in args {
+        if hide_next {
+            out.push("<redacted>".into());
+            hide_next = false;
+            continue;
+        }
+        let lower = arg.to_lowercase();
+        let is_secret_word = |s: &str| SECRET_WORDS.iter().any(|w| s.contains(w));
+        if let Some((key, _)) = arg.split_once('=') {
+            if is_secret_word(&key.to_lowercase()) {
+                out.push(format!("{key}=<redacted>"));
+                continue;
+            }
+        } else if lower.starts_with("--") && is_secret_word(&lower) {
+            hide_next = true;
+        }
+        out.push(arg);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted_from_argv() {
+        let argv = ["oncall", "runbook", "run", "x", "--set", "db_password=hunter2", "--set", "node=n1", "--token", "abc"]
+            .map(String::from);
+        let red = redact_argv(argv);
+        assert!(!red.join(" ").contains("hunter2"));
+        assert!(!red.join(" ").contains("abc"));
+        assert!(red.contains(&"node=n1".to_string()));
+        assert!(red.contains(&"db_password=<redacted>".to_string()));
+    }
+}

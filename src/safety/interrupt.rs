@@ -1,0 +1,42 @@
+//! Ctrl-C: the first one asks operations to stop between steps; the second
+//! one exits at once.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::Notify;
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+fn notify() -> &'static Notify {
+    static NOTIFY: OnceLock<Notify> = OnceLock::new();
+    NOTIFY.get_or_init(Notify::new)
+}
+
+/// Starts listening for Ctrl-C. Call once, inside the runtime.
+pub fn install() {
+    tokio::spawn(async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        INTERRUPTED.store(true, Ordering::SeqCst);
+        notify().notify_waiters();
+        eprintln!("\ninterrupt: finishing the current step, then stopping (Ctrl-C again to quit now)");
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(crate::error::exit::INTERRUPTED as i32);
+        }
+    });
+}
+
+pub fn is_interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// Resolves when Ctrl-C is pressed (at once if it already was).
+pub async fn interrupted() {
+    let notified = notify().notified();
+    if is_interrupted() {
+        return;
+    }
+    notified.await;
+}

@@ -1,0 +1,106 @@
+//! The safety model every mutating command goes through:
+//! resolve → plan → confirm → apply with progress → record.
+
+pub mod audit;
+pub mod interrupt;
+pub mod plan;
+
+use crate::app::App;
+use crate::cluster::Cluster;
+use crate::error::{Error, Result};
+use crate::ui::{prompt, style};
+
+pub use plan::{Change, Plan, Skip};
+
+/// How the go-ahead was given, as the audit log records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Answer {
+    /// `--yes` on the command line.
+    YesFlag,
+    /// "y" at the prompt.
+    Confirmed,
+    /// The context name typed at the production prompt.
+    TypedContext,
+    /// `--dry-run`: nothing was asked and nothing changed.
+    DryRun,
+    /// The plan had nothing to change.
+    NothingToDo,
+    /// "n", or a wrong context name.
+    Declined,
+    /// No terminal to ask on and no `--yes`.
+    Refused,
+}
+
+impl Answer {
+    /// Whether the command may go on and change things.
+    pub fn proceeds(self) -> bool {
+        matches!(self, Answer::YesFlag | Answer::Confirmed | Answer::TypedContext)
+    }
+}
+
+/// Shows the plan and asks for the go-ahead.
+///
+/// Returns the answer when the command may go on, or when there is nothing
+/// to do (dry run, empty plan). A refusal or a "no" is recorded in the audit
+/// log and returned as an error (exit 3), so nothing can run after it.
+pub fn approve(app: &App, cluster: &Cluster, plan: &Plan) -> Result<Answer> {
+    plan::show(app, cluster, plan)?;
+    let answer = decide(app, cluster, plan)?;
+    match answer {
+        Answer::Declined => {
+            audit::record(app, cluster, plan, answer, &audit::Outcome::nothing())?;
+            Err(Error::Declined("you answered no".into()))
+        }
+        Answer::Refused => {
+            audit::record(app, cluster, plan, answer, &audit::Outcome::nothing())?;
+            Err(Error::NoTty)
+        }
+        Answer::NothingToDo => {
+            if !app.global.output.is_structured() {
+                println!("Nothing to do.");
+            }
+            Ok(answer)
+        }
+        Answer::DryRun => {
+            if !app.global.output.is_structured() {
+                style::note("Dry run: nothing was changed.");
+            }
+            Ok(answer)
+        }
+        _ => Ok(answer),
+    }
+}
+
+fn decide(app: &App, cluster: &Cluster, plan: &Plan) -> Result<Answer> {
+    if plan.changes.is_empty() {
+        return Ok(Answer::NothingToDo);
+    }
+    if app.global.dry_run {
+        return Ok(Answer::DryRun);
+    }
+    if app.global.yes {
+        return Ok(Answer::YesFlag);
+    }
+    if !prompt::stdin_is_terminal() {
+        return Ok(Answer::Refused);
+    }
+    if app.config.is_protected(&cluster.context) {
+        let question = format!(
+            "{} is protected. Type its name to apply {} change(s)",
+            style::bold(&cluster.context),
+            plan.changes.len()
+        );
+        return Ok(if prompt::type_to_confirm(&question, &cluster.context)? {
+            Answer::TypedContext
+        } else {
+            Answer::Declined
+        });
+    }
+    let question = format!("Apply {} change(s) to {}?", plan.changes.len(), cluster.describe());
+    Ok(if prompt::confirm(&question)? {
+        Answer::Confirmed
+    } else {
+        Answer::Declined
+    })
+}

@@ -1,0 +1,191 @@
+//! The command line itself: help text, completion scripts, config errors and
+//! connection errors. None of these need a running cluster.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn oncall(home: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_oncall"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("oncall runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// Compares `actual` with a checked-in file; `UPDATE_SNAPSHOTS=1` rewrites it.
+fn assert_snapshot(path: &Path, actual: &str) {
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        expected == actual,
+        "{} is stale; regenerate with `UPDATE_SNAPSHOTS=1 cargo test --test cli`\n--- expected\n{expected}\n--- actual\n{actual}",
+        path.display()
+    );
+}
+
+/// Every command path, e.g. ["node", "drain"], found by walking `--help`.
+fn command_paths(home: &Path, prefix: Vec<String>) -> Vec<Vec<String>> {
+    let mut args: Vec<&str> = prefix.iter().map(String::as_str).collect();
+    args.push("--help");
+    let (_, help, _) = oncall(home, &args);
+    let mut paths = vec![prefix.clone()];
+    let Some(section) = help.split("Commands:\n").nth(1) else { return paths };
+    for line in section.lines() {
+        if line.trim().is_empty() || !line.starts_with("  ") {
+            break;
+        }
+        let Some(name) = line.split_whitespace().next() else { continue };
+        if name == "help" || line.starts_with("    ") {
+            continue;
+        }
+        let mut next = prefix.clone();
+        next.push(name.to_string());
+        paths.extend(command_paths(home, next));
+    }
+    paths
+}
+
+#[test]
+fn help_of_every_command_matches_the_snapshot() {
+    let home = tempfile::tempdir().unwrap();
+    let mut all = String::new();
+    let paths = command_paths(home.path(), Vec::new());
+    assert!(paths.len() > 25, "found only {} commands", paths.len());
+    for path in paths {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let (code, help, _) = oncall(home.path(), &args);
+        assert_eq!(code, 0, "`oncall {}` failed", args.join(" "));
+        all.push_str(&format!("===== oncall {}\n{help}\n", path.join(" ")));
+    }
+    assert_snapshot(&repo("tests/snapshots/help.txt"), &all);
+}
+
+#[test]
+fn completion_scripts_in_the_repository_are_current() {
+    let home = tempfile::tempdir().unwrap();
+    for (shell, file) in [
+        ("bash", "oncall.bash"),
+        ("zsh", "_oncall"),
+        ("fish", "oncall.fish"),
+        ("powershell", "_oncall.ps1"),
+        ("elvish", "oncall.elv"),
+    ] {
+        let (code, script, _) = oncall(home.path(), &["completions", shell]);
+        assert_eq!(code, 0);
+        assert!(script.contains("oncall"), "{shell} script names the binary");
+        assert_snapshot(&repo(&format!("completions/{file}")), &script);
+    }
+}
+
+#[test]
+fn dynamic_completion_offers_subcommands_and_flags() {
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_oncall"))
+        .args(["--", "oncall", "node", "dr"])
+        .env("COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", "3")
+        .env("_CLAP_IFS", "\n")
+        .env("HOME", home.path())
+        .env("KUBECONFIG", home.path().join("missing"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().any(|l| l == "drain"), "got: {text:?}");
+}
+
+#[test]
+fn a_command_that_has_not_landed_says_so_and_fails() {
+    let home = tempfile::tempdir().unwrap();
+    let (code, _, err) = oncall(home.path(), &["runbook", "list"]);
+    if code == 1 && err.contains("not available yet") {
+        return;
+    }
+    // Once runbooks land this must simply work.
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn config_error_names_file_line_and_column() {
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("bad.yaml");
+    std::fs::write(&config, "protected_contexts:\n  - live\nclustrs: {}\n").unwrap();
+    let (code, _, err) = oncall(home.path(), &["--config", config.to_str().unwrap(), "audit"]);
+    assert_eq!(code, 2, "{err}");
+    let expected = format!("{}:3:1: unknown field `clustrs`", config.display());
+    assert!(err.contains(&expected), "got: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+}
+
+#[test]
+fn unreachable_server_names_the_url_and_exits_4() {
+    let home = tempfile::tempdir().unwrap();
+    // A port nobody listens on: bind, learn it, close it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let kubeconfig = home.path().join("config");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: dead\nclusters:\n- name: dead\n  cluster:\n    server: http://127.0.0.1:{port}\ncontexts:\n- name: dead\n  context:\n    cluster: dead\n    user: u\nusers:\n- name: u\n  user:\n    token: s3cr3t-token\n"
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = oncall(home.path(), &["--kubeconfig", kubeconfig.to_str().unwrap(), "node", "list"]);
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains(&format!("http://127.0.0.1:{port}")), "names the URL: {err}");
+    assert!(err.contains("cannot reach"), "{err}");
+    assert!(!err.contains("s3cr3t"), "never prints the token");
+}
+
+#[test]
+fn unknown_context_lists_the_known_ones() {
+    let home = tempfile::tempdir().unwrap();
+    let kubeconfig = home.path().join("config");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\ncurrent-context: a\nclusters:\n- name: a\n  cluster:\n    server: http://127.0.0.1:1\ncontexts:\n- name: a\n  context:\n    cluster: a\n    user: u\n- name: b\n  context:\n    cluster: a\n    user: u\nusers:\n- name: u\n  user: {}\n",
+    )
+    .unwrap();
+    let (code, _, err) = oncall(
+        home.path(),
+        &["--kubeconfig", kubeconfig.to_str().unwrap(), "--context", "prod", "node", "list"],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("context `prod` is not in the kubeconfig; known contexts: a, b"), "{err}");
+}
+
+#[test]
+fn no_kubeconfig_at_all_is_explained() {
+    let home = tempfile::tempdir().unwrap();
+    let (code, _, err) = oncall(home.path(), &["node", "list"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no kubeconfig found"), "{err}");
+    assert!(err.contains("--sandbox"), "suggests the sandbox: {err}");
+}
+
+#[test]
+fn bad_flag_value_is_a_usage_error() {
+    let home = tempfile::tempdir().unwrap();
+    let (code, _, err) = oncall(home.path(), &["node", "drain", "n1", "--timeout", "soon"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not a duration"), "{err}");
+}
