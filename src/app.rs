@@ -44,11 +44,10 @@ impl App {
         self.cluster
             .get_or_try_init(|| async {
                 let cluster = cluster::connect(&self.connect_options()).await?;
-                let version = cluster
-                    .client
-                    .apiserver_version()
-                    .await
-                    .map_err(|e| cluster::api_error(e, &cluster.url, "get the server version"))?;
+                let version =
+                    cluster.client.apiserver_version().await.map_err(|e| {
+                        cluster::api_error(e, &cluster.url, "get the server version")
+                    })?;
                 if self.global.verbose > 0 {
                     crate::ui::style::note(&format!(
                         "connected to {} (Kubernetes {}), namespace `{}`",

@@ -16,7 +16,12 @@ use crate::completion;
 ///
 /// Try it without a cluster: `oncall --sandbox node check -l cloud.google.com/gke-nodepool=pool-a`
 #[derive(Debug, Parser)]
-#[command(name = "oncall", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "oncall",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -562,6 +567,10 @@ mod tests {
         assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
-        assert!(parse_duration("soon").unwrap_err().contains("not a duration"));
+        assert!(
+            parse_duration("soon")
+                .unwrap_err()
+                .contains("not a duration")
+        );
     }
 }

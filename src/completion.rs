@@ -10,8 +10,8 @@ use clap_complete::engine::CompletionCandidate;
 use clap_complete::env::{Bash, Elvish, EnvCompleter, Fish, Powershell, Zsh};
 
 use crate::cli::Shell;
-use crate::cluster::{self, ConnectOptions};
 use crate::cluster::list::{self, ListQuery};
+use crate::cluster::{self, ConnectOptions};
 
 const BUDGET: Duration = Duration::from_millis(300);
 
@@ -45,7 +45,12 @@ pub fn file_name(shell: Shell) -> &'static str {
 
 pub fn contexts() -> Vec<CompletionCandidate> {
     kube::config::Kubeconfig::read()
-        .map(|k| k.contexts.into_iter().map(|c| CompletionCandidate::new(c.name)).collect())
+        .map(|k| {
+            k.contexts
+                .into_iter()
+                .map(|c| CompletionCandidate::new(c.name))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -55,7 +60,11 @@ pub fn nodes() -> Vec<CompletionCandidate> {
 
 pub fn workloads() -> Vec<CompletionCandidate> {
     let mut all = Vec::new();
-    for (kind, resource) in [("deployment", "deployments"), ("statefulset", "statefulsets"), ("daemonset", "daemonsets")] {
+    for (kind, resource) in [
+        ("deployment", "deployments"),
+        ("statefulset", "statefulsets"),
+        ("daemonset", "daemonsets"),
+    ] {
         let names = names_from_cluster(|ns| format!("/apis/apps/v1/namespaces/{ns}/{resource}"));
         all.extend(names.into_iter().map(|c| {
             let name = c.get_value().to_string_lossy().to_string();
@@ -85,16 +94,30 @@ struct Meta {
 /// Lists names from the cluster of the current context within the budget;
 /// any failure or delay yields nothing rather than an error in the shell.
 fn names_from_cluster(path: impl Fn(&str) -> String) -> Vec<CompletionCandidate> {
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
         return Vec::new();
     };
     runtime.block_on(async {
         let work = async {
             let cluster = cluster::connect(&ConnectOptions::default()).await.ok()?;
             let query = ListQuery::new(path(&cluster.namespace));
-            let (items, _) = list::collect::<NameOnly>(&cluster.client, &query).await.ok()?;
-            Some(items.into_iter().map(|i| CompletionCandidate::new(i.metadata.name)).collect())
+            let (items, _) = list::collect::<NameOnly>(&cluster.client, &query)
+                .await
+                .ok()?;
+            Some(
+                items
+                    .into_iter()
+                    .map(|i| CompletionCandidate::new(i.metadata.name))
+                    .collect(),
+            )
         };
-        tokio::time::timeout(BUDGET, work).await.ok().flatten().unwrap_or_default()
+        tokio::time::timeout(BUDGET, work)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default()
     })
 }

@@ -25,7 +25,9 @@ pub mod exit {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("no kubeconfig found: set KUBECONFIG, pass --kubeconfig FILE, or try the built-in cluster with --sandbox")]
+    #[error(
+        "no kubeconfig found: set KUBECONFIG, pass --kubeconfig FILE, or try the built-in cluster with --sandbox"
+    )]
     NoKubeconfig,
 
     #[error("cannot read kubeconfig: {0}")]
@@ -34,23 +36,33 @@ pub enum Error {
     #[error("context `{name}` is not in the kubeconfig; known contexts: {known}")]
     UnknownContext { name: String, known: String },
 
-    #[error("cannot reach the API server at {url}: {reason}; check the address, your VPN and `--context`")]
+    #[error(
+        "cannot reach the API server at {url}: {reason}; check the address, your VPN and `--context`"
+    )]
     Unreachable { url: String, reason: String },
 
-    #[error("the API server at {url} rejected the credentials (401): they have probably expired; refresh them (for example `gcloud auth login` or `aws sso login`) and try again")]
+    #[error(
+        "the API server at {url} rejected the credentials (401): they have probably expired; refresh them (for example `gcloud auth login` or `aws sso login`) and try again"
+    )]
     Unauthorized { url: String },
 
-    #[error("the API server refused to let you {verb} {resource} (403 Forbidden): {message}; ask for RBAC permission or use another `--context`")]
+    #[error(
+        "the API server refused to let you {verb} {resource} (403 Forbidden): {message}; ask for RBAC permission or use another `--context`"
+    )]
     Forbidden {
         verb: String,
         resource: String,
         message: String,
     },
 
-    #[error("credentials for context `{context}` could not be obtained: {reason}; log in again with your cloud CLI")]
+    #[error(
+        "credentials for context `{context}` could not be obtained: {reason}; log in again with your cloud CLI"
+    )]
     Credentials { context: String, reason: String },
 
-    #[error("refusing to change anything: stdin is not a terminal; pass --yes to confirm from a script")]
+    #[error(
+        "refusing to change anything: stdin is not a terminal; pass --yes to confirm from a script"
+    )]
     NoTty,
 
     #[error("nothing was changed: {0}")]

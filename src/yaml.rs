@@ -51,9 +51,21 @@ mod tests {
     #[test]
     fn error_has_line_column_and_plain_reason() {
         let err = parse::<Sample>(Path::new("x.yaml"), "name: a\nbogus: 1\n").unwrap_err();
-        assert!(err.to_string().starts_with("x.yaml:2:1: unknown field `bogus`"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("x.yaml:2:1: unknown field `bogus`"),
+            "{err}"
+        );
         assert!(!err.to_string().contains('\n'), "one line: {err}");
-        let Error::BadFile { line, column, reason, .. } = err else { panic!() };
+        let Error::BadFile {
+            line,
+            column,
+            reason,
+            ..
+        } = err
+        else {
+            panic!()
+        };
         assert_eq!((line, column), (2, 1));
         assert!(reason.starts_with("unknown field `bogus`"), "{reason}");
     }

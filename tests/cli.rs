@@ -48,12 +48,16 @@ fn command_paths(home: &Path, prefix: Vec<String>) -> Vec<Vec<String>> {
     args.push("--help");
     let (_, help, _) = oncall(home, &args);
     let mut paths = vec![prefix.clone()];
-    let Some(section) = help.split("Commands:\n").nth(1) else { return paths };
+    let Some(section) = help.split("Commands:\n").nth(1) else {
+        return paths;
+    };
     for line in section.lines() {
         if line.trim().is_empty() || !line.starts_with("  ") {
             break;
         }
-        let Some(name) = line.split_whitespace().next() else { continue };
+        let Some(name) = line.split_whitespace().next() else {
+            continue;
+        };
         if name == "help" || line.starts_with("    ") {
             continue;
         }
@@ -103,7 +107,9 @@ fn dynamic_completion_offers_subcommands_and_flags() {
     let out = Command::new(env!("CARGO_BIN_EXE_oncall"))
         .args(["--", "oncall", "node", "dr"])
         .env("COMPLETE", "bash")
-        .env("_CLAP_COMPLETE_INDEX", "3")
+        .env("_CLAP_COMPLETE_INDEX", "2")
+        .env("_CLAP_COMPLETE_COMP_TYPE", "9")
+        .env("_CLAP_COMPLETE_SPACE", "true")
         .env("_CLAP_IFS", "\n")
         .env("HOME", home.path())
         .env("KUBECONFIG", home.path().join("missing"))
@@ -129,7 +135,10 @@ fn config_error_names_file_line_and_column() {
     let home = tempfile::tempdir().unwrap();
     let config = home.path().join("bad.yaml");
     std::fs::write(&config, "protected_contexts:\n  - live\nclustrs: {}\n").unwrap();
-    let (code, _, err) = oncall(home.path(), &["--config", config.to_str().unwrap(), "audit"]);
+    let (code, _, err) = oncall(
+        home.path(),
+        &["--config", config.to_str().unwrap(), "audit"],
+    );
     assert_eq!(code, 2, "{err}");
     let expected = format!("{}:3:1: unknown field `clustrs`", config.display());
     assert!(err.contains(&expected), "got: {err}");
@@ -140,7 +149,11 @@ fn config_error_names_file_line_and_column() {
 fn unreachable_server_names_the_url_and_exits_4() {
     let home = tempfile::tempdir().unwrap();
     // A port nobody listens on: bind, learn it, close it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let kubeconfig = home.path().join("config");
     std::fs::write(
         &kubeconfig,
@@ -149,9 +162,15 @@ fn unreachable_server_names_the_url_and_exits_4() {
         ),
     )
     .unwrap();
-    let (code, _, err) = oncall(home.path(), &["--kubeconfig", kubeconfig.to_str().unwrap(), "node", "list"]);
+    let (code, _, err) = oncall(
+        home.path(),
+        &["--kubeconfig", kubeconfig.to_str().unwrap(), "node", "list"],
+    );
     assert_eq!(code, 4, "{err}");
-    assert!(err.contains(&format!("http://127.0.0.1:{port}")), "names the URL: {err}");
+    assert!(
+        err.contains(&format!("http://127.0.0.1:{port}")),
+        "names the URL: {err}"
+    );
     assert!(err.contains("cannot reach"), "{err}");
     assert!(!err.contains("s3cr3t"), "never prints the token");
 }
@@ -167,10 +186,20 @@ fn unknown_context_lists_the_known_ones() {
     .unwrap();
     let (code, _, err) = oncall(
         home.path(),
-        &["--kubeconfig", kubeconfig.to_str().unwrap(), "--context", "prod", "node", "list"],
+        &[
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "--context",
+            "prod",
+            "node",
+            "list",
+        ],
     );
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("context `prod` is not in the kubeconfig; known contexts: a, b"), "{err}");
+    assert!(
+        err.contains("context `prod` is not in the kubeconfig; known contexts: a, b"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -10,7 +10,12 @@ pub const DEMO_SEED: &str = "";
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
     #[error("{file}:{line}:{column}: {reason}")]
-    Seed { file: String, line: u64, column: u64, reason: String },
+    Seed {
+        file: String,
+        line: u64,
+        column: u64,
+        reason: String,
+    },
     #[error("api error: {0}")]
     Api(String),
 }

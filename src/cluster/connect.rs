@@ -68,7 +68,11 @@ fn build(
     opts: &ConnectOptions,
     sandbox: Option<oncall_sim::Simulator>,
 ) -> Result<Cluster> {
-    let url = config.cluster_url.to_string().trim_end_matches('/').to_string();
+    let url = config
+        .cluster_url
+        .to_string()
+        .trim_end_matches('/')
+        .to_string();
     let namespace = opts
         .namespace
         .clone()
@@ -119,10 +123,18 @@ async fn load_config(opts: &ConnectOptions) -> Result<(kube::Config, String)> {
         }
     };
     if !kubeconfig.contexts.iter().any(|c| c.name == context) {
-        let known: Vec<_> = kubeconfig.contexts.iter().map(|c| c.name.as_str()).collect();
+        let known: Vec<_> = kubeconfig
+            .contexts
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
         return Err(Error::UnknownContext {
             name: context,
-            known: if known.is_empty() { "none".into() } else { known.join(", ") },
+            known: if known.is_empty() {
+                "none".into()
+            } else {
+                known.join(", ")
+            },
         });
     }
     let options = KubeConfigOptions {

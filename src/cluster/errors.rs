@@ -20,8 +20,8 @@ pub fn api_error(err: kube::Error, url: &str, doing: &str) -> Error {
         match status.code {
             401 => return Error::Unauthorized { url: url.into() },
             403 => {
-                let (verb, resource) = forbidden_target(&status.message)
-                    .unwrap_or_else(|| split_doing(doing));
+                let (verb, resource) =
+                    forbidden_target(&status.message).unwrap_or_else(|| split_doing(doing));
                 return Error::Forbidden {
                     verb,
                     resource,

@@ -102,7 +102,9 @@ where
         stats.requests += 1;
         let page: LeanList<T> = match client.request(request).await {
             Ok(page) => page,
-            Err(kube::Error::Api(status)) if status.code == 410 && token.is_some() && restarts < 3 => {
+            Err(kube::Error::Api(status))
+                if status.code == 410 && token.is_some() && restarts < 3 =>
+            {
                 restarts += 1;
                 token = None;
                 stats.items = 0;

@@ -18,8 +18,14 @@ pub fn run(app: &App, args: AuditArgs) -> Result<()> {
     if entries.is_empty() {
         style::note(&format!(
             "No audit entries{} in {}.",
-            if since.is_some() { " in that period" } else { "" },
-            audit::path().map(|p| p.display().to_string()).unwrap_or_default()
+            if since.is_some() {
+                " in that period"
+            } else {
+                ""
+            },
+            audit::path()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
         ));
         return Ok(());
     }
@@ -32,7 +38,10 @@ pub fn run(app: &App, args: AuditArgs) -> Result<()> {
             outcome = format!("{outcome}: {}", e.outcome.detail);
         }
         t.add_row(vec![
-            e.time.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S").to_string(),
+            e.time
+                .with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string(),
             e.user.clone(),
             e.context.clone(),
             command,

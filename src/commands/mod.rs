@@ -12,7 +12,9 @@ pub async fn run(app: &App, command: Command) -> Result<()> {
         Command::Node(cmd) => node(app, cmd).await,
         Command::Pods(PodsCommand::Stuck(_)) => Err(Error::NotYetAvailable("pods stuck")),
         Command::Restart(_) => Err(Error::NotYetAvailable("restart")),
-        Command::Rollout(RolloutCommand::Status { .. }) => Err(Error::NotYetAvailable("rollout status")),
+        Command::Rollout(RolloutCommand::Status { .. }) => {
+            Err(Error::NotYetAvailable("rollout status"))
+        }
         Command::Promote(_) => Err(Error::NotYetAvailable("promote")),
         Command::Dns(DnsCommand::Resolve { .. }) => Err(Error::NotYetAvailable("dns resolve")),
         Command::Dns(DnsCommand::Check { .. }) => Err(Error::NotYetAvailable("dns check")),
@@ -26,7 +28,8 @@ pub async fn run(app: &App, command: Command) -> Result<()> {
     }
 }
 
-async fn node(_app: &App, cmd: NodeCommand) -> Result<()> {
+async fn node(app: &App, cmd: NodeCommand) -> Result<()> {
+    app.cluster().await?;
     Err(Error::NotYetAvailable(match cmd {
         NodeCommand::List { .. } => "node list",
         NodeCommand::Check { .. } => "node check",

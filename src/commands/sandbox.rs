@@ -13,9 +13,15 @@ async fn serve(args: SandboxServeArgs) -> Result<()> {
         (Some(path), _, _) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| Error::Usage(format!("cannot read seed {}: {e}", path.display())))?;
-            oncall_sim::Seed::Yaml { text, source: path.display().to_string() }
+            oncall_sim::Seed::Yaml {
+                text,
+                source: path.display().to_string(),
+            }
         }
-        (None, Some(nodes), Some(pods_per_node)) => oncall_sim::Seed::Generated { nodes, pods_per_node },
+        (None, Some(nodes), Some(pods_per_node)) => oncall_sim::Seed::Generated {
+            nodes,
+            pods_per_node,
+        },
         _ => oncall_sim::Seed::Demo,
     };
     let faults = match &args.faults {
@@ -36,7 +42,9 @@ async fn serve(args: SandboxServeArgs) -> Result<()> {
     })?;
     let kubeconfig = match args.kubeconfig_out {
         Some(p) => p,
-        None => std::env::temp_dir().join(format!("oncall-sandbox-{}.kubeconfig", std::process::id())),
+        None => {
+            std::env::temp_dir().join(format!("oncall-sandbox-{}.kubeconfig", std::process::id()))
+        }
     };
     sim.write_kubeconfig(&kubeconfig, "sandbox")
         .map_err(|e| Error::Failed(format!("cannot write {}: {e}", kubeconfig.display())))?;

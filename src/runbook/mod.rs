@@ -6,8 +6,10 @@ pub fn available_names() -> Vec<String> {
     if let Ok(dir) = std::fs::read_dir("runbooks") {
         for entry in dir.flatten() {
             let path = entry.path();
-            if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
-                && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
+            if matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml")
+            ) && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
             {
                 names.push(stem.to_string());
             }

@@ -73,7 +73,13 @@ pub fn path() -> Option<PathBuf> {
 
 /// Appends one entry. A command that changed the cluster must not pretend
 /// it left a record, so failing to write is an error.
-pub fn record(_app: &App, cluster: &Cluster, plan: &Plan, answer: Answer, outcome: &Outcome) -> Result<()> {
+pub fn record(
+    _app: &App,
+    cluster: &Cluster,
+    plan: &Plan,
+    answer: Answer,
+    outcome: &Outcome,
+) -> Result<()> {
     let entry = Entry {
         time: Utc::now(),
         user: os_user(),
@@ -88,8 +94,15 @@ pub fn record(_app: &App, cluster: &Cluster, plan: &Plan, answer: Answer, outcom
 }
 
 fn append(entry: &Entry) -> Result<()> {
-    let path = path().ok_or_else(|| Error::Failed("cannot find a home directory for the audit log; set XDG_STATE_HOME".into()))?;
-    let fail = |e: std::io::Error| Error::Failed(format!("cannot write the audit log {}: {e}", path.display()));
+    let path = path().ok_or_else(|| {
+        Error::Failed("cannot find a home directory for the audit log; set XDG_STATE_HOME".into())
+    })?;
+    let fail = |e: std::io::Error| {
+        Error::Failed(format!(
+            "cannot write the audit log {}: {e}",
+            path.display()
+        ))
+    };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(fail)?;
     }
@@ -109,11 +122,18 @@ fn append(entry: &Entry) -> Result<()> {
 /// Reads entries newer than `since` (all when `None`). Lines that do not
 /// parse are skipped: a damaged line must not hide the rest of the history.
 pub fn read(since: Option<DateTime<Utc>>) -> Result<Vec<Entry>> {
-    let Some(path) = path() else { return Ok(Vec::new()) };
+    let Some(path) = path() else {
+        return Ok(Vec::new());
+    };
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::Failed(format!("cannot read the audit log {}: {e}", path.display()))),
+        Err(e) => {
+            return Err(Error::Failed(format!(
+                "cannot read the audit log {}: {e}",
+                path.display()
+            )));
+        }
     };
     Ok(text
         .lines()
@@ -162,8 +182,19 @@ mod tests {
 
     #[test]
     fn secrets_are_redacted_from_argv() {
-        let argv = ["oncall", "runbook", "run", "x", "--set", "db_password=hunter2", "--set", "node=n1", "--token", "abc"]
-            .map(String::from);
+        let argv = [
+            "oncall",
+            "runbook",
+            "run",
+            "x",
+            "--set",
+            "db_password=hunter2",
+            "--set",
+            "node=n1",
+            "--token",
+            "abc",
+        ]
+        .map(String::from);
         let red = redact_argv(argv);
         assert!(!red.join(" ").contains("hunter2"));
         assert!(!red.join(" ").contains("abc"));

@@ -21,7 +21,9 @@ pub fn install() {
         }
         INTERRUPTED.store(true, Ordering::SeqCst);
         notify().notify_waiters();
-        eprintln!("\ninterrupt: finishing the current step, then stopping (Ctrl-C again to quit now)");
+        eprintln!(
+            "\ninterrupt: finishing the current step, then stopping (Ctrl-C again to quit now)"
+        );
         if tokio::signal::ctrl_c().await.is_ok() {
             std::process::exit(crate::error::exit::INTERRUPTED as i32);
         }

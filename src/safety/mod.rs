@@ -35,7 +35,10 @@ pub enum Answer {
 impl Answer {
     /// Whether the command may go on and change things.
     pub fn proceeds(self) -> bool {
-        matches!(self, Answer::YesFlag | Answer::Confirmed | Answer::TypedContext)
+        matches!(
+            self,
+            Answer::YesFlag | Answer::Confirmed | Answer::TypedContext
+        )
     }
 }
 
@@ -97,7 +100,11 @@ fn decide(app: &App, cluster: &Cluster, plan: &Plan) -> Result<Answer> {
             Answer::Declined
         });
     }
-    let question = format!("Apply {} change(s) to {}?", plan.changes.len(), cluster.describe());
+    let question = format!(
+        "Apply {} change(s) to {}?",
+        plan.changes.len(),
+        cluster.describe()
+    );
     Ok(if prompt::confirm(&question)? {
         Answer::Confirmed
     } else {

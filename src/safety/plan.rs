@@ -58,7 +58,12 @@ impl Plan {
         self
     }
 
-    pub fn change(&mut self, target: impl Into<String>, action: impl Into<String>, detail: impl Into<String>) {
+    pub fn change(
+        &mut self,
+        target: impl Into<String>,
+        action: impl Into<String>,
+        detail: impl Into<String>,
+    ) {
         self.changes.push(Change {
             target: target.into(),
             action: action.into(),
@@ -90,7 +95,12 @@ impl Plan {
         if !self.changes.is_empty() {
             let mut t = table::new(&["#", "target", "action", "detail"]);
             for (i, c) in self.changes.iter().enumerate() {
-                t.add_row(vec![(i + 1).to_string(), c.target.clone(), c.action.clone(), c.detail.clone()]);
+                t.add_row(vec![
+                    (i + 1).to_string(),
+                    c.target.clone(),
+                    c.action.clone(),
+                    c.detail.clone(),
+                ]);
             }
             out.push('\n');
             out.push_str(&table::render(&t));

@@ -27,9 +27,11 @@ impl Progress {
     pub fn bar(&self, name: &str, len: u64) -> ProgressBar {
         let bar = self.multi.add(ProgressBar::new(len));
         bar.set_style(
-            ProgressStyle::with_template("{prefix:>24.bold} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
-                .expect("static template")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{prefix:>24.bold} [{bar:30}] {pos}/{len} {msg} ({elapsed})",
+            )
+            .expect("static template")
+            .progress_chars("=> "),
         );
         bar.set_prefix(name.to_string());
         bar.enable_steady_tick(Duration::from_millis(200));
