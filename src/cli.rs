@@ -465,9 +465,12 @@ pub enum RunbookCommand {
         /// Run id, as printed when the run started
         #[arg(value_name = "RUN")]
         run: String,
-        /// Resume even if the runbook has changed since
+        /// Resume even if the runbook or the context has changed since
         #[arg(long)]
         force: bool,
+        /// Give a secret parameter again (secrets are never journaled)
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
     /// Print a run's timeline
     Log {

@@ -80,11 +80,23 @@ pub fn record(
     answer: Answer,
     outcome: &Outcome,
 ) -> Result<()> {
+    record_at(&cluster.context, &cluster.url, plan, answer, outcome)
+}
+
+/// Like `record`, for changes made where no cluster connection exists
+/// (a runbook's local commands): the context and URL are given.
+pub fn record_at(
+    context: &str,
+    cluster_url: &str,
+    plan: &Plan,
+    answer: Answer,
+    outcome: &Outcome,
+) -> Result<()> {
     let entry = Entry {
         time: Utc::now(),
         user: os_user(),
-        context: cluster.context.clone(),
-        cluster: cluster.url.clone(),
+        context: context.to_string(),
+        cluster: cluster_url.to_string(),
         argv: redact_argv(std::env::args()),
         plan: serde_json::to_value(plan).unwrap_or_default(),
         answer: serde_json::to_value(answer).unwrap_or_default(),
