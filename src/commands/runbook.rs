@@ -624,7 +624,7 @@ impl Ui for CliUi<'_> {
         if self.human() {
             println!(
                 "\n{} {} {}",
-                style::bold(&format!("[{}/{}] {}", index + 1, total, step.id)),
+                style::bold(&format!("[{}/{}] {}:", index + 1, total, step.id)),
                 step.title,
                 style::dim(&format!("({})", step.action))
             );
@@ -720,7 +720,10 @@ impl Ui for CliUi<'_> {
         };
         println!(
             "  {mark}{took}{}",
-            if outcome.is_empty() || record.state == StepState::Done && output.is_some() {
+            if outcome.is_empty()
+                || record.state == StepState::Planned
+                || record.state == StepState::Done && output.is_some()
+            {
                 String::new()
             } else {
                 format!(": {outcome}")

@@ -711,11 +711,8 @@ pub async fn execute(run: &mut Run<'_>, ui: &mut dyn Ui, start: usize) -> Result
         let mut answer = None;
         if step.mutating {
             let p = plan_for(run, step, &args).await?;
-            let a = if run.dry_run {
-                Answer::DryRun
-            } else {
-                ui.approve(step, &p)?
-            };
+            // The plan is shown in a dry run too; the answer is then DryRun.
+            let a = ui.approve(step, &p)?;
             run.journal.step(&step.id).answer = Some(answer_name(a));
             if a == Answer::DryRun {
                 let r = run.journal.step(&step.id);
