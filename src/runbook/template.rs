@@ -126,11 +126,9 @@ pub fn check_expression(source: &str, scope: &Scope) -> Vec<Problem> {
 
 /// minijinja's message without its "(in template:line)" decoration.
 pub fn describe(e: &minijinja::Error) -> String {
-    let detail = e
-        .detail()
+    e.detail()
         .map(str::to_string)
-        .unwrap_or_else(|| e.kind().to_string());
-    detail
+        .unwrap_or_else(|| e.kind().to_string())
 }
 
 pub fn render(env: &Environment, source: &str, ctx: &Value) -> Result<String, String> {
