@@ -291,7 +291,11 @@ fn resolve_params(
                 if !p.description.is_empty() {
                     q = format!("{q} ({})", p.description);
                 }
-                Some(prompt::ask(&q, None)?)
+                if p.choices.is_empty() {
+                    Some(prompt::ask(&q, None)?)
+                } else {
+                    Some(p.choices[prompt::choose(&q, &p.choices)?].clone())
+                }
             }
             None if p.required => {
                 missing.push(p.name.clone());
@@ -480,6 +484,7 @@ async fn finish(app: &App, run: &mut Run<'_>, start: usize) -> Result<()> {
     };
     let mut ui = CliUi {
         app,
+        spinner: None,
         context,
         url,
         describe,
@@ -608,6 +613,8 @@ async fn resume(app: &App, run_id: &str, force: bool, sets: &[String]) -> Result
 /// The command layer's side of a run: prints, asks, records.
 struct CliUi<'a> {
     app: &'a App,
+    /// Shown while a step's action runs; hidden when stderr is not a terminal.
+    spinner: Option<indicatif::ProgressBar>,
     context: String,
     url: String,
     describe: String,
@@ -684,7 +691,16 @@ impl Ui for CliUi<'_> {
         prompt::confirm(&q).map(Some)
     }
 
+    fn running(&mut self, step: &Step) {
+        let spinner = self.app.progress.spinner(&step.id);
+        spinner.set_message(step.title.clone());
+        self.spinner = Some(spinner);
+    }
+
     fn step_end(&mut self, _step: &Step, record: &StepRecord, output: Option<&str>) {
+        if let Some(s) = self.spinner.take() {
+            s.finish_and_clear();
+        }
         if !self.human() {
             return;
         }
@@ -732,7 +748,10 @@ impl Ui for CliUi<'_> {
     }
 
     fn note(&mut self, text: &str) {
-        style::note(text);
+        match &self.spinner {
+            Some(s) => s.suspend(|| style::note(text)),
+            None => style::note(text),
+        }
     }
 }
 

@@ -36,6 +36,8 @@ pub trait Ui {
     /// A non-idempotent step was interrupted: did it complete? `None` when
     /// there is nobody to ask.
     fn ask_completed(&mut self, step: &Step) -> Result<Option<bool>>;
+    /// The step's action starts now (after any confirmation).
+    fn running(&mut self, step: &Step);
     /// A step finished (done, skipped, failed, planned).
     fn step_end(&mut self, step: &Step, record: &StepRecord, output: Option<&str>);
     /// A line of progress worth showing (retries, re-runs).
@@ -744,6 +746,7 @@ pub async fn execute(run: &mut Run<'_>, ui: &mut dyn Ui, start: usize) -> Result
             r.outcome = None;
         }
         run.save()?;
+        ui.running(step);
         let began = Instant::now();
         let result = attempt(run, ui, step, &args).await;
         let elapsed = began.elapsed();
@@ -772,6 +775,8 @@ pub async fn execute(run: &mut Run<'_>, ui: &mut dyn Ui, start: usize) -> Result
             }
             Err(e) => {
                 fail_step(run, step, &e)?;
+                let r = run.journal.step(&step.id).clone();
+                ui.step_end(step, &r, None);
                 let hint = run.resume_hint();
                 return Err(match e {
                     Error::TimedOut { after, what } => Error::TimedOut {

@@ -91,9 +91,18 @@ pub async fn current_replicas(cluster: &Cluster, ns: &str, target: &str) -> Resu
 
 fn not_found_or(e: kube::Error, cluster: &Cluster, doing: &str, what: &str) -> Error {
     if is_not_found(&e) {
-        Error::NotFound(format!("`{what}`"))
-    } else {
-        api_error(e, &cluster.url, doing)
+        return Error::NotFound(format!("`{what}`"));
+    }
+    match api_error(e, &cluster.url, doing) {
+        // A plain API refusal (405, 409, 422, ...): the server's own words.
+        Error::Kube {
+            source: kube::Error::Api(status),
+            ..
+        } => Error::Failed(format!(
+            "cannot {doing} for `{what}`: {} ({} {})",
+            status.message, status.code, status.reason
+        )),
+        other => other,
     }
 }
 
