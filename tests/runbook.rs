@@ -852,3 +852,127 @@ fn shipped_runbooks_run_on_the_sandbox_as_far_as_this_build_allows() {
         );
     }
 }
+
+#[test]
+fn timeouts_and_retries() {
+    let l = Local::new();
+    l.write(
+        "rb.yaml",
+        r#"
+name: timing
+summary: a flaky step and a slow one
+steps:
+  - id: flaky
+    title: Fails once, then works
+    shell: {sh: "echo try >> log; test -f flag || { touch flag; exit 1; }"}
+    retries: 1
+  - id: slow
+    title: Too slow
+    shell: [sleep, "10"]
+    timeout: 1s
+"#,
+    );
+    let r = l
+        .oncall(&["runbook", "run", "rb.yaml", "--yes"])
+        .expect_code(5);
+    assert!(r.stderr.contains("attempt 1 failed"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("timed out after 1s: step `slow`"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(count(&l.read("log"), "try"), 2);
+    let (_, j) = l.journal();
+    assert_eq!(state_of(&j, "flaky"), "done");
+    assert_eq!(j["steps"][0]["attempts"], 2);
+    assert_eq!(state_of(&j, "slow"), "failed");
+}
+
+#[test]
+fn show_renders_steps_and_log_prints_a_timeline() {
+    let l = Local::new();
+    l.write("rb.yaml", THREE_STEPS);
+    let show = l.oncall(&["runbook", "show", "rb.yaml"]).expect_code(0);
+    assert!(
+        show.stdout
+            .contains("2   change   shell    changes     Change something"),
+        "{}",
+        show.stdout
+    );
+    assert!(
+        show.stdout
+            .contains("sh: echo change >> log; touch changed"),
+        "{}",
+        show.stdout
+    );
+    l.oncall(&["runbook", "run", "rb.yaml", "--yes"])
+        .expect_code(0);
+    let (id, _) = l.journal();
+    let text = l.oncall(&["runbook", "log", &id]).expect_code(0);
+    assert!(text.stdout.contains("completed"), "{}", text.stdout);
+    assert_eq!(
+        text.stdout
+            .lines()
+            .filter(|line| line.contains(" done "))
+            .count(),
+        3,
+        "{}",
+        text.stdout
+    );
+    let json = l
+        .oncall(&["runbook", "log", &id, "-o", "json"])
+        .expect_code(0);
+    let j: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(j["run_id"], id.as_str());
+    let missing = l.oncall(&["runbook", "log", "nope"]).expect_code(2);
+    assert!(
+        missing.stderr.contains("no run `nope`"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn ctrl_c_finishes_the_current_step_then_stops_resumably() {
+    let l = Local::new();
+    l.write(
+        "rb.yaml",
+        r#"
+name: interrupted
+summary: Ctrl-C during a step
+steps:
+  - id: slow
+    title: Slow
+    shell: {sh: "touch started; sleep 1; echo slow >> log"}
+  - id: after
+    title: After
+    shell: {sh: "echo after >> log"}
+"#,
+    );
+    let child = l
+        .command(&["runbook", "run", "rb.yaml", "--yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(&l.path("started"));
+    // Only oncall gets the signal (a terminal would signal the step's process too).
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted: slow; not done: after"),
+        "{stderr}"
+    );
+    assert_eq!(l.read("log"), "slow\n");
+    let (id, j) = l.journal();
+    assert_eq!(j["status"], "interrupted");
+    l.oncall(&["runbook", "resume", &id, "--yes"])
+        .expect_code(0);
+    assert_eq!(l.read("log"), "slow\nafter\n");
+}

@@ -773,6 +773,32 @@ pub async fn execute(run: &mut Run<'_>, ui: &mut dyn Ui, start: usize) -> Result
                 run.save()?;
                 ui.step_end(step, &r, Some(&p.text));
             }
+            Err(e) if crate::safety::interrupt::is_interrupted() => {
+                // Ctrl-C reached the step's process too: whether it finished
+                // its work is unknown, so it stays "started" and `resume`
+                // decides (re-run if idempotent, otherwise ask).
+                r.outcome = Some(format!("interrupted: {e}"));
+                run.finish(RunStatus::Interrupted)?;
+                let done: Vec<String> = run
+                    .journal
+                    .steps
+                    .iter()
+                    .filter(|s| s.is_finished())
+                    .map(|s| s.id.clone())
+                    .collect();
+                return Err(Error::Interrupted {
+                    done: if done.is_empty() {
+                        "no step".into()
+                    } else {
+                        done.join(", ")
+                    },
+                    not_done: format!(
+                        "`{}` (interrupted while running) and the steps after it; resume with {}",
+                        step.id,
+                        run.resume_hint()
+                    ),
+                });
+            }
             Err(e) => {
                 fail_step(run, step, &e)?;
                 let r = run.journal.step(&step.id).clone();
