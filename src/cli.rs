@@ -463,7 +463,7 @@ pub enum RunbookCommand {
     /// Continue an interrupted run from its first unfinished step
     Resume {
         /// Run id, as printed when the run started
-        #[arg(value_name = "RUN")]
+        #[arg(value_name = "RUN", add = ArgValueCandidates::new(completion::runbook_runs))]
         run: String,
         /// Resume even if the runbook or the context has changed since
         #[arg(long)]
@@ -474,7 +474,8 @@ pub enum RunbookCommand {
     },
     /// Print a run's timeline
     Log {
-        #[arg(value_name = "RUN")]
+        /// Run id, as printed when the run started
+        #[arg(value_name = "RUN", add = ArgValueCandidates::new(completion::runbook_runs))]
         run: String,
         /// Timeline format
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]

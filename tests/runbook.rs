@@ -678,22 +678,15 @@ fn secrets_stay_out_of_output_journal_audit_and_log() {
 name: secret
 summary: uses a secret
 params:
-  token: {type: string, secret: true}
+  pin: {type: string, secret: true}
 steps:
   - id: use
-    title: Use the token
-    shell: [echo, "token is {{ token }}"]
+    title: Use the pin
+    shell: [echo, "token is {{ pin }}"]
 "#,
     );
     let r = l
-        .oncall(&[
-            "runbook",
-            "run",
-            "rb.yaml",
-            "--yes",
-            "--set",
-            "token=hunter2",
-        ])
+        .oncall(&["runbook", "run", "rb.yaml", "--yes", "--set", "pin=hunter2"])
         .expect_code(0);
     assert!(
         !r.stdout.contains("hunter2") && !r.stderr.contains("hunter2"),
@@ -719,11 +712,11 @@ steps:
     );
     assert!(
         md.stdout
-            .contains("`use` Use the token | shell | yes flag | **done**"),
+            .contains("`use` Use the pin | shell | yes flag | **done**"),
         "{}",
         md.stdout
     );
-    assert!(md.stdout.contains("`token=<redacted>`"), "{}", md.stdout);
+    assert!(md.stdout.contains("`pin=<redacted>`"), "{}", md.stdout);
 }
 
 #[test]

@@ -304,6 +304,9 @@ fn resolve_params(
             None => Some(String::new()),
         };
         if let Some(t) = text {
+            if p.secret {
+                audit::register_secret(&t);
+            }
             values.insert(p.name.clone(), engine::parse_param(p, &t)?);
         }
     }

@@ -124,6 +124,25 @@ pub fn new_run_id(runbook: &str) -> String {
     format!("{}-{runbook}-{salt:04x}", now.format("%Y%m%d-%H%M%S"))
 }
 
+/// Ids of the journaled runs, newest first (shell completion).
+pub fn run_ids() -> Vec<String> {
+    let mut ids: Vec<String> = runs_dir()
+        .ok()
+        .and_then(|d| std::fs::read_dir(d).ok())
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.strip_suffix(".json").map(str::to_string)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort_by(|a, b| b.cmp(a));
+    ids
+}
+
 pub fn cut(text: &str) -> String {
     if text.len() <= MAX_OUTPUT {
         return text.to_string();
