@@ -1,9 +1,9 @@
 //! The action registry: every action a step can use, what it accepts,
 //! whether it changes anything, and whether re-running it is safe.
 //!
-//! A domain action plugs in by filling its `needs` with `None` and adding
-//! one arm to `runbook::exec::run_action` that calls the same domain
-//! function as its command.
+//! A domain action plugs in by setting its `needs` to `None` and adding one
+//! arm to `runbook::dispatch::act` that calls the same domain function as
+//! its command.
 
 /// One field of an action's mapping.
 #[derive(Debug, Clone, Copy)]

@@ -5,6 +5,7 @@
 //! record so it can be resumed and turned into an incident timeline.
 
 pub mod actions;
+mod dispatch;
 pub mod engine;
 pub mod journal;
 mod kube_actions;
