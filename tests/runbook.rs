@@ -62,7 +62,12 @@ impl Local {
 
     fn runs(&self) -> Vec<PathBuf> {
         let mut v: Vec<PathBuf> = std::fs::read_dir(self.path("state/oncall/runs"))
-            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "json"))
+                    .collect()
+            })
             .unwrap_or_default();
         v.sort();
         v
@@ -352,6 +357,12 @@ fn dry_run_runs_only_read_only_steps_and_changes_nothing() {
         !l.path("state/oncall/audit.jsonl").exists(),
         "a dry run records no change"
     );
+    let (id, _) = l.journal();
+    let r = l
+        .oncall(&["runbook", "resume", &id, "--yes"])
+        .expect_code(2);
+    assert!(r.stderr.contains("was a dry run"), "{}", r.stderr);
+    assert!(!l.path("changed").exists());
 }
 
 #[test]
@@ -436,6 +447,10 @@ steps:
     );
     assert_eq!(state_of(&j, "one"), "done");
     assert_eq!(state_of(&j, "slow"), "started");
+    assert!(
+        l.path(&format!("state/oncall/runs/{id}.lock")).exists(),
+        "the killed run left its lock behind"
+    );
     let r = l
         .oncall(&["runbook", "resume", &id, "--yes"])
         .expect_code(0);
@@ -443,6 +458,11 @@ steps:
         r.stderr.contains("was interrupted; it is safe to repeat"),
         "{}",
         r.stderr
+    );
+    let lock = l.path(&format!("state/oncall/runs/{id}.lock"));
+    assert!(
+        !lock.exists(),
+        "the lock left by the killed run was taken over and released"
     );
     let log = l.read("log");
     assert_eq!(count(&log, "one"), 1, "{log}");

@@ -428,6 +428,7 @@ async fn start(app: &App, name: &str, sets: &[String], from_step: Option<&str>) 
         steps,
     };
     journal.save()?;
+    let _lock = journal::Lock::take(&journal.run_id)?;
     let mut run = Run {
         runbook: &runbook,
         cluster,
@@ -526,6 +527,12 @@ async fn resume(app: &App, run_id: &str, force: bool, sets: &[String]) -> Result
         println!("Run {run_id} already completed; nothing to resume.");
         return Ok(());
     }
+    if journal.dry_run {
+        return Err(Error::Usage(format!(
+            "run {run_id} was a dry run and changed nothing; start a real run with `oncall runbook run {}`",
+            journal.runbook
+        )));
+    }
     let source = rb::read(&journal.origin)?;
     if source.hash() != journal.hash {
         if !force {
@@ -590,6 +597,7 @@ async fn resume(app: &App, run_id: &str, force: bool, sets: &[String]) -> Result
     }
     journal.hash = source.hash();
     journal.dry_run = app.global.dry_run;
+    let _lock = journal::Lock::take(run_id)?;
     let mut run = Run {
         runbook: &runbook,
         cluster,

@@ -558,3 +558,49 @@ fn fail_step(run: &mut Run<'_>, step: &Step, e: &Error) -> Result<()> {
     let _ = r;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn param(ty: ParamType) -> Param {
+        Param {
+            name: "p".into(),
+            ty,
+            description: String::new(),
+            required: true,
+            default: None,
+            pattern: None,
+            choices: Vec::new(),
+            secret: false,
+            complete: None,
+        }
+    }
+
+    #[test]
+    fn parameters_are_typed_and_checked() {
+        assert_eq!(
+            parse_param(&param(ParamType::Int), "3").unwrap(),
+            Json::from(3)
+        );
+        assert!(parse_param(&param(ParamType::Int), "3x").is_err());
+        assert_eq!(
+            parse_param(&param(ParamType::Bool), "yes").unwrap(),
+            Json::from(true)
+        );
+        assert!(parse_param(&param(ParamType::Duration), "5 parsecs").is_err());
+        let mut p = param(ParamType::String);
+        p.pattern = Some("[a-z]+".into());
+        assert!(parse_param(&p, "abc").is_ok());
+        assert!(
+            parse_param(&p, "abc; rm").is_err(),
+            "the whole value must match"
+        );
+        p.pattern = None;
+        p.choices = vec!["staging".into(), "production".into()];
+        assert!(parse_param(&p, "dev").is_err());
+        p.secret = true;
+        let e = parse_param(&p, "hunter2").unwrap_err().to_string();
+        assert!(!e.contains("hunter2"), "{e}");
+    }
+}

@@ -143,6 +143,67 @@ pub fn run_ids() -> Vec<String> {
     ids
 }
 
+/// Keeps two `resume`s of one run from acting at once: a file created
+/// exclusively next to the journal, holding the owner's pid. A lock whose
+/// process is gone (the run was killed) is taken over.
+pub struct Lock {
+    path: PathBuf,
+}
+
+impl Lock {
+    pub fn take(run_id: &str) -> Result<Lock> {
+        let path = runs_dir()?.join(format!("{run_id}.lock"));
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut f) => {
+                    let _ = write!(f, "{}", std::process::id());
+                    return Ok(Lock { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let pid = std::fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|t| t.trim().parse::<i32>().ok());
+                    if let Some(pid) = pid.filter(|p| process_alive(*p)) {
+                        return Err(Error::Refused(format!(
+                            "run {run_id} is being resumed by process {pid}; wait for it to finish or stop it first"
+                        )));
+                    }
+                    let _ = std::fs::remove_file(&path);
+                }
+                Err(e) => {
+                    return Err(Error::Failed(format!(
+                        "cannot lock {}: {e}",
+                        path.display()
+                    )));
+                }
+            }
+        }
+        Err(Error::Failed(format!("cannot lock {}", path.display())))
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(unix)]
+fn process_alive(pid: i32) -> bool {
+    // Signal 0 checks existence without sending anything.
+    // SAFETY: kill(2) with signal 0 has no effect on the target.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+#[cfg(not(unix))]
+fn process_alive(_pid: i32) -> bool {
+    true
+}
+
 pub fn cut(text: &str) -> String {
     if text.len() <= MAX_OUTPUT {
         return text.to_string();
