@@ -861,7 +861,10 @@ pub fn markdown(j: &Journal) -> String {
             s.id,
             cell(&s.title),
             s.action,
-            s.answer.clone().unwrap_or_default().replace('_', " "),
+            s.answer
+                .clone()
+                .map(|a| a.replace('_', " "))
+                .unwrap_or_else(|| "—".into()),
             state_name(s.state),
             cell(&s.outcome.clone().unwrap_or_default()),
             if duration == "0s" {

@@ -473,7 +473,10 @@ pub async fn execute(run: &mut Run<'_>, ui: &mut dyn Ui, start: usize) -> Result
             Ok(p) => {
                 r.state = StepState::Done;
                 r.exit_code = p.exit_code;
-                r.outcome = Some(summary(&p.text).unwrap_or_else(|| "done".into()));
+                r.outcome = Some(summary(&p.text).unwrap_or_else(|| match p.exit_code {
+                    Some(code) => format!("exit code {code}"),
+                    None => "done".into(),
+                }));
                 r.output = Some(match p.output {
                     Json::String(s) => Json::String(super::journal::cut(&s)),
                     other => other,
