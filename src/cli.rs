@@ -462,7 +462,7 @@ pub enum RunbookCommand {
     },
     /// Continue an interrupted run from its first unfinished step
     Resume {
-        /// Run id, as printed when the run started
+        /// Run id, as printed when the run started, or `last`
         #[arg(value_name = "RUN", add = ArgValueCandidates::new(completion::runbook_runs))]
         run: String,
         /// Resume even if the runbook or the context has changed since
@@ -474,7 +474,7 @@ pub enum RunbookCommand {
     },
     /// Print a run's timeline
     Log {
-        /// Run id, as printed when the run started
+        /// Run id, as printed when the run started, or `last`
         #[arg(value_name = "RUN", add = ArgValueCandidates::new(completion::runbook_runs))]
         run: String,
         /// Timeline format

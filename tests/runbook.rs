@@ -921,7 +921,8 @@ fn show_renders_steps_and_log_prints_a_timeline() {
     l.oncall(&["runbook", "run", "rb.yaml", "--yes"])
         .expect_code(0);
     let (id, _) = l.journal();
-    let text = l.oncall(&["runbook", "log", &id]).expect_code(0);
+    let text = l.oncall(&["runbook", "log", "last"]).expect_code(0);
+    assert!(text.stdout.contains(&id), "{}", text.stdout);
     assert!(text.stdout.contains("completed"), "{}", text.stdout);
     assert_eq!(
         text.stdout

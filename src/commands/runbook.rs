@@ -523,6 +523,8 @@ async fn finish(app: &App, run: &mut Run<'_>, start: usize) -> Result<()> {
 
 async fn resume(app: &App, run_id: &str, force: bool, sets: &[String]) -> Result<()> {
     let mut journal = Journal::load(run_id)?;
+    let run_id = journal.run_id.clone();
+    let run_id = run_id.as_str();
     if journal.status == RunStatus::Completed {
         println!("Run {run_id} already completed; nothing to resume.");
         return Ok(());

@@ -246,7 +246,16 @@ impl Journal {
         std::fs::rename(&tmp, &path).map_err(fail)
     }
 
+    /// Loads a run's journal; `last` is the newest run.
     pub fn load(run_id: &str) -> Result<Journal> {
+        if run_id == "last" {
+            let newest = run_ids().into_iter().next().ok_or_else(|| {
+                Error::Usage(
+                    "there are no runs yet; start one with `oncall runbook run NAME`".into(),
+                )
+            })?;
+            return Journal::load(&newest);
+        }
         if run_id.contains('/') || run_id.contains("..") {
             return Err(Error::Usage(format!(
                 "`{run_id}` is not a run id; see the ids in {}",
