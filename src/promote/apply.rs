@@ -25,7 +25,12 @@ pub enum Direction {
 
 /// Sets the images of one workload with a strategic merge patch, which
 /// merges containers by name and leaves everything else alone.
-pub async fn set_images(client: &Client, namespace: &str, change: &WorkloadChange, direction: Direction) -> Result<(), kube::Error> {
+pub async fn set_images(
+    client: &Client,
+    namespace: &str,
+    change: &WorkloadChange,
+    direction: Direction,
+) -> Result<(), kube::Error> {
     let pick = |c: &super::plan::ContainerChange| match direction {
         Direction::Forward => c.to.clone(),
         Direction::Back => c.from.clone(),
@@ -50,42 +55,109 @@ pub async fn set_images(client: &Client, namespace: &str, change: &WorkloadChang
     patch_workload(client, namespace, change.kind, &change.name, &patch).await
 }
 
-async fn patch_workload(client: &Client, namespace: &str, kind: Kind, name: &str, patch: &serde_json::Value) -> Result<(), kube::Error> {
+async fn patch_workload(
+    client: &Client,
+    namespace: &str,
+    kind: Kind,
+    name: &str,
+    patch: &serde_json::Value,
+) -> Result<(), kube::Error> {
     let params = PatchParams::default();
     let patch = Patch::Strategic(patch);
     match kind {
-        Kind::Deployment => Api::<Deployment>::namespaced(client.clone(), namespace).patch(name, &params, &patch).await.map(drop),
-        Kind::StatefulSet => Api::<StatefulSet>::namespaced(client.clone(), namespace).patch(name, &params, &patch).await.map(drop),
-        Kind::DaemonSet => Api::<DaemonSet>::namespaced(client.clone(), namespace).patch(name, &params, &patch).await.map(drop),
+        Kind::Deployment => Api::<Deployment>::namespaced(client.clone(), namespace)
+            .patch(name, &params, &patch)
+            .await
+            .map(drop),
+        Kind::StatefulSet => Api::<StatefulSet>::namespaced(client.clone(), namespace)
+            .patch(name, &params, &patch)
+            .await
+            .map(drop),
+        Kind::DaemonSet => Api::<DaemonSet>::namespaced(client.clone(), namespace)
+            .patch(name, &params, &patch)
+            .await
+            .map(drop),
     }
 }
 
 /// Kill-deploys a singleton: scale to zero, wait until no pod is left,
 /// change the image, scale back. Two copies never run at once.
-pub async fn kill_deploy(client: &Client, namespace: &str, change: &WorkloadChange, direction: Direction, timeout: Duration) -> Result<(), String> {
+pub async fn kill_deploy(
+    client: &Client,
+    namespace: &str,
+    change: &WorkloadChange,
+    direction: Direction,
+    timeout: Duration,
+) -> Result<(), String> {
     let replicas = change.replicas.unwrap_or(1);
-    let selector = pod_selector(client, namespace, change).await.map_err(|e| e.to_string())?;
-    scale(client, namespace, change, 0).await.map_err(|e| format!("cannot scale `{}` to 0: {e}", change.id()))?;
+    let selector = pod_selector(client, namespace, change)
+        .await
+        .map_err(|e| e.to_string())?;
+    scale(client, namespace, change, 0)
+        .await
+        .map_err(|e| format!("cannot scale `{}` to 0: {e}", change.id()))?;
     tokio::time::timeout(timeout, pods_gone(client, namespace, &selector))
         .await
-        .map_err(|_| format!("the pods of `{}` did not stop within {timeout:?}", change.id()))?
+        .map_err(|_| {
+            format!(
+                "the pods of `{}` did not stop within {timeout:?}",
+                change.id()
+            )
+        })?
         .map_err(|e| e.to_string())?;
-    set_images(client, namespace, change, direction).await.map_err(|e| e.to_string())?;
-    scale(client, namespace, change, replicas).await.map_err(|e| format!("cannot scale `{}` back to {replicas}: {e}", change.id()))
+    set_images(client, namespace, change, direction)
+        .await
+        .map_err(|e| e.to_string())?;
+    scale(client, namespace, change, replicas)
+        .await
+        .map_err(|e| format!("cannot scale `{}` back to {replicas}: {e}", change.id()))
 }
 
-async fn scale(client: &Client, namespace: &str, change: &WorkloadChange, replicas: i32) -> Result<(), kube::Error> {
-    patch_workload(client, namespace, change.kind, &change.name, &json!({"spec": {"replicas": replicas}})).await
+async fn scale(
+    client: &Client,
+    namespace: &str,
+    change: &WorkloadChange,
+    replicas: i32,
+) -> Result<(), kube::Error> {
+    patch_workload(
+        client,
+        namespace,
+        change.kind,
+        &change.name,
+        &json!({"spec": {"replicas": replicas}}),
+    )
+    .await
 }
 
 /// The label selector of a workload's pods, as `k=v,k=v`.
-pub async fn pod_selector(client: &Client, namespace: &str, change: &WorkloadChange) -> Result<String, kube::Error> {
+pub async fn pod_selector(
+    client: &Client,
+    namespace: &str,
+    change: &WorkloadChange,
+) -> Result<String, kube::Error> {
     let labels = match change.kind {
-        Kind::Deployment => Api::<Deployment>::namespaced(client.clone(), namespace).get(&change.name).await?.spec.and_then(|s| s.selector.match_labels),
-        Kind::StatefulSet => Api::<StatefulSet>::namespaced(client.clone(), namespace).get(&change.name).await?.spec.and_then(|s| s.selector.match_labels),
-        Kind::DaemonSet => Api::<DaemonSet>::namespaced(client.clone(), namespace).get(&change.name).await?.spec.and_then(|s| s.selector.match_labels),
+        Kind::Deployment => Api::<Deployment>::namespaced(client.clone(), namespace)
+            .get(&change.name)
+            .await?
+            .spec
+            .and_then(|s| s.selector.match_labels),
+        Kind::StatefulSet => Api::<StatefulSet>::namespaced(client.clone(), namespace)
+            .get(&change.name)
+            .await?
+            .spec
+            .and_then(|s| s.selector.match_labels),
+        Kind::DaemonSet => Api::<DaemonSet>::namespaced(client.clone(), namespace)
+            .get(&change.name)
+            .await?
+            .spec
+            .and_then(|s| s.selector.match_labels),
     };
-    Ok(labels.unwrap_or_default().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
+    Ok(labels
+        .unwrap_or_default()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(","))
 }
 
 /// Resolves when no pod matches `selector`, following a watch.
@@ -93,7 +165,11 @@ async fn pods_gone(client: &Client, namespace: &str, selector: &str) -> Result<(
     let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
     loop {
         let list = api.list(&ListParams::default().labels(selector)).await?;
-        let mut alive: BTreeSet<String> = list.items.iter().filter_map(|p| p.metadata.name.clone()).collect();
+        let mut alive: BTreeSet<String> = list
+            .items
+            .iter()
+            .filter_map(|p| p.metadata.name.clone())
+            .collect();
         if alive.is_empty() {
             return Ok(());
         }
@@ -128,16 +204,29 @@ pub struct MigrationOutcome {
 }
 
 /// Finds the migration template in the target namespace: a Job or a CronJob.
-pub async fn find_migration_template(client: &Client, namespace: &str, name: &str) -> Result<Option<(String, JobSpec)>, kube::Error> {
-    match Api::<CronJob>::namespaced(client.clone(), namespace).get(name).await {
+pub async fn find_migration_template(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<(String, JobSpec)>, kube::Error> {
+    match Api::<CronJob>::namespaced(client.clone(), namespace)
+        .get(name)
+        .await
+    {
         Ok(cj) => {
-            let spec = cj.spec.and_then(|s| s.job_template.spec).unwrap_or_default();
+            let spec = cj
+                .spec
+                .and_then(|s| s.job_template.spec)
+                .unwrap_or_default();
             return Ok(Some((format!("cronjob/{name}"), spec)));
         }
         Err(e) if is_not_found(&e) => {}
         Err(e) => return Err(e),
     }
-    match Api::<Job>::namespaced(client.clone(), namespace).get(name).await {
+    match Api::<Job>::namespaced(client.clone(), namespace)
+        .get(name)
+        .await
+    {
         Ok(job) => Ok(Some((format!("job/{name}"), job.spec.unwrap_or_default()))),
         Err(e) if is_not_found(&e) => Ok(None),
         Err(e) => Err(e),
@@ -161,13 +250,19 @@ pub async fn run_migration(
     spec.manual_selector = None;
     spec.backoff_limit = Some(0);
     let mut pod = spec.template.clone();
-    if let Some(meta) = pod.metadata.as_mut() {
-        if let Some(labels) = meta.labels.as_mut() {
-            labels.retain(|k, _| !k.contains("controller-uid") && k != "job-name" && !k.starts_with("batch.kubernetes.io/"));
-        }
+    if let Some(labels) = pod.metadata.as_mut().and_then(|m| m.labels.as_mut()) {
+        labels.retain(|k, _| {
+            !k.contains("controller-uid")
+                && k != "job-name"
+                && !k.starts_with("batch.kubernetes.io/")
+        });
     }
     if let Some(pod_spec) = pod.spec.as_mut() {
-        for c in pod_spec.containers.iter_mut().chain(pod_spec.init_containers.iter_mut().flatten()) {
+        for c in pod_spec
+            .containers
+            .iter_mut()
+            .chain(pod_spec.init_containers.iter_mut().flatten())
+        {
             if let Some(image) = plan.images.get(&c.name) {
                 c.image = Some(image.clone());
             }
@@ -178,21 +273,33 @@ pub async fn run_migration(
     let job = Job {
         metadata: kube::api::ObjectMeta {
             generate_name: Some(format!("{base}-{release}-")),
-            labels: Some(BTreeMap::from([("app.kubernetes.io/managed-by".to_string(), "oncall".to_string())])),
+            labels: Some(BTreeMap::from([(
+                "app.kubernetes.io/managed-by".to_string(),
+                "oncall".to_string(),
+            )])),
             ..Default::default()
         },
         spec: Some(spec),
         ..Default::default()
     };
     let jobs: Api<Job> = Api::namespaced(client.clone(), namespace);
-    let created = jobs.create(&PostParams::default(), &job).await.map_err(|e| format!("cannot create the migration job: {e}"))?;
+    let created = jobs
+        .create(&PostParams::default(), &job)
+        .await
+        .map_err(|e| format!("cannot create the migration job: {e}"))?;
     let name = created.metadata.name.clone().unwrap_or_default();
     let finished = tokio::time::timeout(timeout, job_finished(&jobs, &name)).await;
     let log_tail = job_logs(client, namespace, &name, &mut on_log).await;
     match finished {
-        Err(_) => Err(format!("the migration job `{name}` did not finish within {timeout:?}")),
+        Err(_) => Err(format!(
+            "the migration job `{name}` did not finish within {timeout:?}"
+        )),
         Ok(Err(e)) => Err(format!("lost track of the migration job `{name}`: {e}")),
-        Ok(Ok(succeeded)) => Ok(MigrationOutcome { job: name, succeeded, log_tail }),
+        Ok(Ok(succeeded)) => Ok(MigrationOutcome {
+            job: name,
+            succeeded,
+            log_tail,
+        }),
     }
 }
 
@@ -207,7 +314,10 @@ async fn job_finished(jobs: &Api<Job>, name: &str) -> Result<bool, kube::Error> 
             return Some(false);
         }
         let conditions = status.conditions.as_ref()?;
-        conditions.iter().find(|c| c.status == "True" && (c.type_ == "Complete" || c.type_ == "Failed")).map(|c| c.type_ == "Complete")
+        conditions
+            .iter()
+            .find(|c| c.status == "True" && (c.type_ == "Complete" || c.type_ == "Failed"))
+            .map(|c| c.type_ == "Complete")
     };
     loop {
         let job = jobs.get(name).await?;
@@ -215,13 +325,15 @@ async fn job_finished(jobs: &Api<Job>, name: &str) -> Result<bool, kube::Error> 
             return Ok(done);
         }
         let version = job.metadata.resource_version.unwrap_or_default();
-        let params = WatchParams::default().fields(&format!("metadata.name={name}")).timeout(60);
+        let params = WatchParams::default()
+            .fields(&format!("metadata.name={name}"))
+            .timeout(60);
         let mut stream = jobs.watch(&params, &version).await?.boxed();
         while let Some(event) = stream.try_next().await? {
-            if let WatchEvent::Modified(job) | WatchEvent::Added(job) = event {
-                if let Some(done) = cond(&job) {
-                    return Ok(done);
-                }
+            if let WatchEvent::Modified(job) | WatchEvent::Added(job) = event
+                && let Some(done) = cond(&job)
+            {
+                return Ok(done);
             }
         }
     }
@@ -229,15 +341,32 @@ async fn job_finished(jobs: &Api<Job>, name: &str) -> Result<bool, kube::Error> 
 
 /// The Job's pod logs, passed line by line to `on_log`; the last 20 lines
 /// are kept for the report. A missing log is not an error.
-async fn job_logs(client: &Client, namespace: &str, job: &str, on_log: &mut impl FnMut(&str)) -> Vec<String> {
+async fn job_logs(
+    client: &Client,
+    namespace: &str,
+    job: &str,
+    on_log: &mut impl FnMut(&str),
+) -> Vec<String> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let Ok(list) = pods.list(&ListParams::default().labels(&format!("job-name={job}"))).await else {
+    let Ok(list) = pods
+        .list(&ListParams::default().labels(&format!("job-name={job}")))
+        .await
+    else {
         return Vec::new();
     };
     let mut tail = Vec::new();
     for pod in list.items {
         let name = pod.metadata.name.unwrap_or_default();
-        let Ok(text) = pods.logs(&name, &LogParams { tail_lines: Some(200), ..Default::default() }).await else {
+        let Ok(text) = pods
+            .logs(
+                &name,
+                &LogParams {
+                    tail_lines: Some(200),
+                    ..Default::default()
+                },
+            )
+            .await
+        else {
             continue;
         };
         for line in text.lines() {
@@ -251,7 +380,12 @@ async fn job_logs(client: &Client, namespace: &str, job: &str, on_log: &mut impl
 
 /// Waits for one workload's rollout. Until the shared rollout waiter lands
 /// this checks kubectl's completion rules only.
-pub async fn wait_rollout(client: &Client, namespace: &str, change: &WorkloadChange, timeout: Duration) -> Result<(), String> {
+pub async fn wait_rollout(
+    client: &Client,
+    namespace: &str,
+    change: &WorkloadChange,
+    timeout: Duration,
+) -> Result<(), String> {
     use kube::runtime::wait::await_condition;
     let id = change.id();
     let done = async {
@@ -260,7 +394,9 @@ pub async fn wait_rollout(client: &Client, namespace: &str, change: &WorkloadCha
                 let api = Api::<Deployment>::namespaced(client.clone(), namespace);
                 await_condition(api, &change.name, |d: Option<&Deployment>| {
                     d.is_some_and(|d| {
-                        let (Some(spec), Some(st)) = (&d.spec, &d.status) else { return false };
+                        let (Some(spec), Some(st)) = (&d.spec, &d.status) else {
+                            return false;
+                        };
                         let want = spec.replicas.unwrap_or(1);
                         st.observed_generation >= d.metadata.generation
                             && st.updated_replicas.unwrap_or(0) == want
@@ -275,7 +411,9 @@ pub async fn wait_rollout(client: &Client, namespace: &str, change: &WorkloadCha
                 let api = Api::<StatefulSet>::namespaced(client.clone(), namespace);
                 await_condition(api, &change.name, |s: Option<&StatefulSet>| {
                     s.is_some_and(|s| {
-                        let (Some(spec), Some(st)) = (&s.spec, &s.status) else { return false };
+                        let (Some(spec), Some(st)) = (&s.spec, &s.status) else {
+                            return false;
+                        };
                         st.observed_generation >= s.metadata.generation
                             && st.updated_replicas.unwrap_or(0) == spec.replicas.unwrap_or(1)
                             && st.ready_replicas.unwrap_or(0) == spec.replicas.unwrap_or(1)
@@ -290,7 +428,8 @@ pub async fn wait_rollout(client: &Client, namespace: &str, change: &WorkloadCha
                     d.is_some_and(|d| {
                         let Some(st) = &d.status else { return false };
                         st.observed_generation >= d.metadata.generation
-                            && st.updated_number_scheduled.unwrap_or(0) == st.desired_number_scheduled
+                            && st.updated_number_scheduled.unwrap_or(0)
+                                == st.desired_number_scheduled
                             && st.number_available.unwrap_or(0) == st.desired_number_scheduled
                     })
                 })
@@ -302,6 +441,8 @@ pub async fn wait_rollout(client: &Client, namespace: &str, change: &WorkloadCha
     match tokio::time::timeout(timeout, done).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(format!("lost track of `{id}`: {e}")),
-        Err(_) => Err(format!("`{id}` did not finish rolling out within {timeout:?}")),
+        Err(_) => Err(format!(
+            "`{id}` did not finish rolling out within {timeout:?}"
+        )),
     }
 }

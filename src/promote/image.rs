@@ -39,7 +39,11 @@ impl ImageRef {
     /// The short form shown in plans: the tag (or digest) alone.
     pub fn version(&self) -> String {
         match (&self.tag, &self.digest) {
-            (Some(t), _) => t.clone(),
+            // A full 40-digit SHA makes plans unreadable; 12 digits stay unique.
+            (Some(t), _) => match &self.git_sha {
+                Some(sha) if sha.len() > 12 => t.replace(sha.as_str(), &format!("{}…", &sha[..12])),
+                _ => t.clone(),
+            },
             (None, Some(d)) => d.chars().take(19).collect(),
             (None, None) => "latest".into(),
         }
@@ -66,6 +70,8 @@ mod tests {
         assert_eq!(i.repository, "registry.example.com:5000/app/web");
         assert_eq!(i.tag.as_deref(), Some("sha-3f2a9c1d"));
         assert_eq!(i.git_sha.as_deref(), Some("3f2a9c1d"));
+        let long = ImageRef::parse("r/web:sha-5f63e0a6c11d4df06682f4c5ab85e0457b1ce9ed");
+        assert_eq!(long.version(), "sha-5f63e0a6c11d…");
     }
 
     #[test]

@@ -62,42 +62,61 @@ impl Workload {
 }
 
 /// Lists the workloads of `namespace`, optionally by label selector.
-pub async fn list(client: &Client, namespace: &str, selector: Option<&str>) -> Result<Vec<Workload>, kube::Error> {
+pub async fn list(
+    client: &Client,
+    namespace: &str,
+    selector: Option<&str>,
+) -> Result<Vec<Workload>, kube::Error> {
     let mut params = ListParams::default();
     if let Some(s) = selector {
         params = params.labels(s);
     }
     let mut out = Vec::new();
-    for d in Api::<Deployment>::namespaced(client.clone(), namespace).list(&params).await? {
+    for d in Api::<Deployment>::namespaced(client.clone(), namespace)
+        .list(&params)
+        .await?
+    {
         let spec = d.spec.unwrap_or_default();
         out.push(workload(
             Kind::Deployment,
             d.metadata.name.unwrap_or_default(),
             d.metadata.labels.unwrap_or_default(),
             spec.replicas.or(Some(1)),
-            spec.strategy.and_then(|s| s.type_).unwrap_or_else(|| "RollingUpdate".into()),
+            spec.strategy
+                .and_then(|s| s.type_)
+                .unwrap_or_else(|| "RollingUpdate".into()),
             spec.template.spec,
         ));
     }
-    for s in Api::<StatefulSet>::namespaced(client.clone(), namespace).list(&params).await? {
+    for s in Api::<StatefulSet>::namespaced(client.clone(), namespace)
+        .list(&params)
+        .await?
+    {
         let spec = s.spec.unwrap_or_default();
         out.push(workload(
             Kind::StatefulSet,
             s.metadata.name.unwrap_or_default(),
             s.metadata.labels.unwrap_or_default(),
             spec.replicas.or(Some(1)),
-            spec.update_strategy.and_then(|s| s.type_).unwrap_or_else(|| "RollingUpdate".into()),
+            spec.update_strategy
+                .and_then(|s| s.type_)
+                .unwrap_or_else(|| "RollingUpdate".into()),
             spec.template.spec,
         ));
     }
-    for d in Api::<DaemonSet>::namespaced(client.clone(), namespace).list(&params).await? {
+    for d in Api::<DaemonSet>::namespaced(client.clone(), namespace)
+        .list(&params)
+        .await?
+    {
         let spec = d.spec.unwrap_or_default();
         out.push(workload(
             Kind::DaemonSet,
             d.metadata.name.unwrap_or_default(),
             d.metadata.labels.unwrap_or_default(),
             None,
-            spec.update_strategy.and_then(|s| s.type_).unwrap_or_else(|| "RollingUpdate".into()),
+            spec.update_strategy
+                .and_then(|s| s.type_)
+                .unwrap_or_else(|| "RollingUpdate".into()),
             spec.template.spec,
         ));
     }
@@ -113,7 +132,11 @@ fn workload(
     spec: Option<PodSpec>,
 ) -> Workload {
     let spec = spec.unwrap_or_default();
-    let init = spec.init_containers.unwrap_or_default().into_iter().map(|c| (c, true));
+    let init = spec
+        .init_containers
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| (c, true));
     let main = spec.containers.into_iter().map(|c| (c, false));
     Workload {
         kind,

@@ -65,7 +65,11 @@ fn parse(cm: &ConfigMap) -> Vec<Release> {
 /// Appends `release` (its number is assigned here) or, when a release with
 /// the same number exists, replaces it. Retries on write conflicts, since
 /// two engineers may promote at once.
-pub async fn record(client: &Client, namespace: &str, mut release: Release) -> Result<Release, kube::Error> {
+pub async fn record(
+    client: &Client,
+    namespace: &str,
+    mut release: Release,
+) -> Result<Release, kube::Error> {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
     let mut attempts = 0;
     loop {
@@ -86,7 +90,10 @@ pub async fn record(client: &Client, namespace: &str, mut release: Release) -> R
         if releases.len() > KEEP {
             releases.drain(..releases.len() - KEEP);
         }
-        let data = BTreeMap::from([(KEY.to_string(), serde_json::to_string_pretty(&releases).unwrap_or_default())]);
+        let data = BTreeMap::from([(
+            KEY.to_string(),
+            serde_json::to_string_pretty(&releases).unwrap_or_default(),
+        )]);
         let result = match existing {
             Some(mut cm) => {
                 cm.data = Some(data);
@@ -96,7 +103,10 @@ pub async fn record(client: &Client, namespace: &str, mut release: Release) -> R
                 let cm = ConfigMap {
                     metadata: ObjectMeta {
                         name: Some(CONFIGMAP.into()),
-                        labels: Some(BTreeMap::from([("app.kubernetes.io/managed-by".into(), "oncall".into())])),
+                        labels: Some(BTreeMap::from([(
+                            "app.kubernetes.io/managed-by".into(),
+                            "oncall".into(),
+                        )])),
                         ..Default::default()
                     },
                     data: Some(data),
@@ -118,16 +128,17 @@ pub async fn record(client: &Client, namespace: &str, mut release: Release) -> R
 pub fn find_target<'a>(releases: &'a [Release], to: Option<&str>) -> Option<&'a Release> {
     match to {
         Some(want) => {
-            if let Ok(n) = want.parse::<u32>() {
-                if let Some(r) = releases.iter().find(|r| r.number == n) {
-                    return Some(r);
-                }
+            if let Ok(n) = want.parse::<u32>()
+                && let Some(r) = releases.iter().find(|r| r.number == n)
+            {
+                return Some(r);
             }
             let want = want.to_lowercase();
-            releases
-                .iter()
-                .rev()
-                .find(|r| r.sha.as_deref().is_some_and(|s| s.starts_with(&want) || want.starts_with(s)))
+            releases.iter().rev().find(|r| {
+                r.sha
+                    .as_deref()
+                    .is_some_and(|s| s.starts_with(&want) || want.starts_with(s))
+            })
         }
         None => {
             let newest = releases.last()?;
@@ -159,7 +170,11 @@ mod tests {
 
     #[test]
     fn default_rollback_target_is_the_previous_good_release() {
-        let rs = vec![release(1, "aaaaaaa", "succeeded"), release(2, "bbbbbbb", "rolled back"), release(3, "ccccccc", "succeeded")];
+        let rs = vec![
+            release(1, "aaaaaaa", "succeeded"),
+            release(2, "bbbbbbb", "rolled back"),
+            release(3, "ccccccc", "succeeded"),
+        ];
         assert_eq!(find_target(&rs, None).map(|r| r.number), Some(1));
         assert_eq!(find_target(&rs, Some("2")).map(|r| r.number), Some(2));
         assert_eq!(find_target(&rs, Some("cccc")).map(|r| r.number), Some(3));
@@ -173,10 +188,16 @@ pub fn undo_after(releases: &[Release], release: u32) -> Vec<ImageChange> {
     let mut restore: Vec<ImageChange> = Vec::new();
     for later in releases.iter().filter(|r| r.number > release) {
         for c in &later.changes {
-            let seen = restore.iter().any(|r| r.workload == c.workload && r.container == c.container && r.init == c.init);
+            let seen = restore.iter().any(|r| {
+                r.workload == c.workload && r.container == c.container && r.init == c.init
+            });
             if !seen {
                 // `from` here is the image to go back to; `to` is filled in by the caller from the live state.
-                restore.push(ImageChange { to: c.from.clone(), from: c.to.clone(), ..c.clone() });
+                restore.push(ImageChange {
+                    to: c.from.clone(),
+                    from: c.to.clone(),
+                    ..c.clone()
+                });
             }
         }
     }
@@ -197,7 +218,13 @@ mod undo_tests {
             sha: None,
             changes: changes
                 .iter()
-                .map(|(w, f, t)| ImageChange { workload: w.to_string(), container: "c".into(), init: false, from: f.to_string(), to: t.to_string() })
+                .map(|(w, f, t)| ImageChange {
+                    workload: w.to_string(),
+                    container: "c".into(),
+                    init: false,
+                    from: f.to_string(),
+                    to: t.to_string(),
+                })
                 .collect(),
             result: "succeeded".into(),
         }
@@ -205,11 +232,27 @@ mod undo_tests {
 
     #[test]
     fn undo_restores_the_image_before_the_first_later_change() {
-        let rs = vec![rel(1, &[("deployment/web", "v0", "v1")]), rel(2, &[("deployment/web", "v1", "v2"), ("deployment/api", "a1", "a2")]), rel(3, &[("deployment/web", "v2", "v3")])];
+        let rs = vec![
+            rel(1, &[("deployment/web", "v0", "v1")]),
+            rel(
+                2,
+                &[
+                    ("deployment/web", "v1", "v2"),
+                    ("deployment/api", "a1", "a2"),
+                ],
+            ),
+            rel(3, &[("deployment/web", "v2", "v3")]),
+        ];
         let undo = undo_after(&rs, 1);
-        let web = undo.iter().find(|c| c.workload == "deployment/web").unwrap();
+        let web = undo
+            .iter()
+            .find(|c| c.workload == "deployment/web")
+            .unwrap();
         assert_eq!(web.to, "v1");
-        let api = undo.iter().find(|c| c.workload == "deployment/api").unwrap();
+        let api = undo
+            .iter()
+            .find(|c| c.workload == "deployment/api")
+            .unwrap();
         assert_eq!(api.to, "a1");
         assert!(undo_after(&rs, 3).is_empty());
     }

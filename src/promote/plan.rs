@@ -82,7 +82,11 @@ impl PromotionPlan {
 
     /// The git SHA the target will run, when every changed image agrees on one.
     pub fn release_sha(&self) -> Option<String> {
-        let mut shas = self.changes.iter().flat_map(|c| &c.containers).filter_map(|c| c.to_ref.git_sha.clone());
+        let mut shas = self
+            .changes
+            .iter()
+            .flat_map(|c| &c.containers)
+            .filter_map(|c| c.to_ref.git_sha.clone());
         let first = shas.next()?;
         shas.all(|s| s == first).then_some(first)
     }
@@ -123,7 +127,10 @@ pub fn compare(
             continue;
         };
         if let Err(reason) = selected(t, settings, only) {
-            plan.excluded.push(Excluded { workload: t.id(), reason });
+            plan.excluded.push(Excluded {
+                workload: t.id(),
+                reason,
+            });
             continue;
         }
         let containers = container_changes(s, t);
@@ -136,7 +143,11 @@ pub fn compare(
         plan.changes.push(WorkloadChange {
             kind: t.kind,
             name: t.name.clone(),
-            strategy: if singleton { Strategy::Recreate } else { Strategy::Rolling },
+            strategy: if singleton {
+                Strategy::Recreate
+            } else {
+                Strategy::Rolling
+            },
             replicas: t.replicas,
             containers,
         });
@@ -144,7 +155,11 @@ pub fn compare(
     // Configured order first, then by name; singletons after everything else,
     // as the manual kill-deploys `cron` last.
     let rank = |c: &WorkloadChange| {
-        let pos = settings.order.iter().position(|n| *n == c.name).unwrap_or(usize::MAX);
+        let pos = settings
+            .order
+            .iter()
+            .position(|n| *n == c.name)
+            .unwrap_or(usize::MAX);
         (c.strategy == Strategy::Recreate, pos, c.name.clone())
     };
     plan.changes.sort_by_key(rank);
@@ -206,7 +221,11 @@ mod tests {
             strategy: strategy.into(),
             containers: images
                 .iter()
-                .map(|(n, i)| Container { name: n.to_string(), image: i.to_string(), init: false })
+                .map(|(n, i)| Container {
+                    name: n.to_string(),
+                    image: i.to_string(),
+                    init: false,
+                })
                 .collect(),
         }
     }
@@ -227,8 +246,18 @@ mod tests {
             deploy("old", 1, "RollingUpdate", &[("old", "r/old:1")]),
             deploy("same", 1, "RollingUpdate", &[("same", "r/same:1")]),
         ];
-        let settings = PromoteSettings { order: vec!["web".into()], ..Default::default() };
-        let plan = compare("staging", "production", &staging, &production, &settings, &[]);
+        let settings = PromoteSettings {
+            order: vec!["web".into()],
+            ..Default::default()
+        };
+        let plan = compare(
+            "staging",
+            "production",
+            &staging,
+            &production,
+            &settings,
+            &[],
+        );
         let order: Vec<_> = plan.changes.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(order, ["web", "api", "cron"]);
         assert_eq!(plan.changes[2].strategy, Strategy::Recreate);
@@ -236,13 +265,22 @@ mod tests {
         assert_eq!(plan.only_in_target, ["deployment/old"]);
         assert_eq!(plan.unchanged, ["deployment/same"]);
         assert_eq!(plan.release_sha().as_deref(), Some("bbbbbbb"));
-        assert_eq!(plan.changes[0].containers[0].from_ref.git_sha.as_deref(), Some("aaaaaaa"));
+        assert_eq!(
+            plan.changes[0].containers[0].from_ref.git_sha.as_deref(),
+            Some("aaaaaaa")
+        );
     }
 
     #[test]
     fn only_narrows_and_explains_the_rest() {
-        let s = vec![deploy("a", 1, "RollingUpdate", &[("a", "x:2")]), deploy("b", 1, "RollingUpdate", &[("b", "y:2")])];
-        let t = vec![deploy("a", 1, "RollingUpdate", &[("a", "x:1")]), deploy("b", 1, "RollingUpdate", &[("b", "y:1")])];
+        let s = vec![
+            deploy("a", 1, "RollingUpdate", &[("a", "x:2")]),
+            deploy("b", 1, "RollingUpdate", &[("b", "y:2")]),
+        ];
+        let t = vec![
+            deploy("a", 1, "RollingUpdate", &[("a", "x:1")]),
+            deploy("b", 1, "RollingUpdate", &[("b", "y:1")]),
+        ];
         let plan = compare("s", "t", &s, &t, &PromoteSettings::default(), &["a".into()]);
         assert_eq!(plan.changes.len(), 1);
         assert_eq!(plan.excluded[0].workload, "deployment/b");
@@ -251,8 +289,16 @@ mod tests {
 
     #[test]
     fn migration_takes_the_source_image_of_the_same_repository() {
-        let s = vec![deploy("web", 1, "RollingUpdate", &[("web", "r/app:sha-bbbbbbb")])];
-        assert_eq!(migration_image("r/app:sha-aaaaaaa", &s).as_deref(), Some("r/app:sha-bbbbbbb"));
+        let s = vec![deploy(
+            "web",
+            1,
+            "RollingUpdate",
+            &[("web", "r/app:sha-bbbbbbb")],
+        )];
+        assert_eq!(
+            migration_image("r/app:sha-aaaaaaa", &s).as_deref(),
+            Some("r/app:sha-bbbbbbb")
+        );
         assert_eq!(migration_image("r/other:1", &s), None);
     }
 }

@@ -50,8 +50,20 @@ struct Wanted {
 /// `environments` sections, and connects to them.
 pub async fn resolve<'a>(app: &'a App, args: &PromoteArgs) -> Result<Sides<'a>> {
     let settings = app.config.promote.clone().unwrap_or_default();
-    let from = wanted(app, "source", args.from.as_ref().or(settings.from.as_ref()), &args.from_context, &args.from_namespace)?;
-    let to = wanted(app, "target", args.to.as_ref().or(settings.to.as_ref()), &args.to_context, &args.to_namespace)?;
+    let from = wanted(
+        app,
+        "source",
+        args.from.as_ref().or(settings.from.as_ref()),
+        &args.from_context,
+        &args.from_namespace,
+    )?;
+    let to = wanted(
+        app,
+        "target",
+        args.to.as_ref().or(settings.to.as_ref()),
+        &args.to_context,
+        &args.to_namespace,
+    )?;
     if from.context == to.context && from.namespace == to.namespace {
         return Err(Error::Usage(format!(
             "source and target are both `{}`; name two different environments",
@@ -77,7 +89,11 @@ fn wanted(
             Some(c) => format!("{c}/{ns}"),
             None => ns.clone(),
         };
-        return Ok(Wanted { label, context, namespace: ns.clone() });
+        return Ok(Wanted {
+            label,
+            context,
+            namespace: ns.clone(),
+        });
     }
     let Some(name) = env else {
         return Err(Error::Usage(format!(
@@ -89,7 +105,11 @@ fn wanted(
         let known: Vec<_> = app.config.environments.keys().cloned().collect();
         return Err(Error::Usage(format!(
             "environment `{name}` is not in the config file; known: {}",
-            if known.is_empty() { "none (add an `environments` section)".into() } else { known.join(", ") }
+            if known.is_empty() {
+                "none (add an `environments` section)".into()
+            } else {
+                known.join(", ")
+            }
         )));
     };
     Ok(Wanted {
