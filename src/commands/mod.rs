@@ -1,6 +1,7 @@
 //! One function per command: call the domain, render the result.
 
 mod audit;
+mod promote;
 mod runbook;
 mod sandbox;
 
@@ -16,7 +17,7 @@ pub async fn run(app: &App, command: Command) -> Result<()> {
         Command::Rollout(RolloutCommand::Status { .. }) => {
             Err(Error::NotYetAvailable("rollout status"))
         }
-        Command::Promote(_) => Err(Error::NotYetAvailable("promote")),
+        Command::Promote(args) => promote::run(app, args).await,
         Command::Dns(DnsCommand::Resolve { .. }) => Err(Error::NotYetAvailable("dns resolve")),
         Command::Dns(DnsCommand::Check { .. }) => Err(Error::NotYetAvailable("dns check")),
         Command::Runbook(cmd) => runbook(app, cmd).await,
