@@ -1,0 +1,2 @@
+//! `node replace` and `node rotate`: terminate drained nodes and wait for
+//! their replacements.
