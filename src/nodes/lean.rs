@@ -88,7 +88,7 @@ pub struct NodeStatus {
     #[serde(default)]
     pub node_info: NodeInfo,
     #[serde(default)]
-    pub allocatable: BTreeMap<String, String>,
+    pub allocatable: BTreeMap<String, Quantity>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -155,7 +155,7 @@ impl LeanNode {
 
     /// Allocatable pods, CPU (millicores) and memory (bytes).
     pub fn allocatable(&self) -> Resources {
-        let get = |k: &str| self.status.allocatable.get(k).map(String::as_str);
+        let get = |k: &str| self.status.allocatable.get(k).map(|q| q.0.as_str());
         Resources {
             pods: get("pods").and_then(|v| v.parse().ok()).unwrap_or(110),
             cpu_milli: get("cpu").map(parse_cpu).unwrap_or(0),
@@ -205,7 +205,7 @@ pub struct Container {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ContainerResources {
     #[serde(default)]
-    pub requests: BTreeMap<String, String>,
+    pub requests: BTreeMap<String, Quantity>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -243,13 +243,27 @@ impl LeanPod {
         };
         for c in &self.spec.containers {
             if let Some(cpu) = c.resources.requests.get("cpu") {
-                r.cpu_milli += parse_cpu(cpu);
+                r.cpu_milli += parse_cpu(&cpu.0);
             }
             if let Some(mem) = c.resources.requests.get("memory") {
-                r.memory += parse_memory(mem);
+                r.memory += parse_memory(&mem.0);
             }
         }
         r
+    }
+}
+
+/// A resource quantity. The API always sends strings; seeds and older
+/// tools sometimes hold bare numbers, so both are accepted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Quantity(pub String);
+
+impl<'de> Deserialize<'de> for Quantity {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Quantity(match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        }))
     }
 }
 
