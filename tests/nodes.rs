@@ -614,3 +614,151 @@ fn drain_survives_a_flaky_api_server() {
     assert!(pods_on(&h, "n1").is_empty() && pods_on(&h, "n2").is_empty());
     assert_eq!(unschedulable(&h, "n1"), true);
 }
+
+/// pool-a: n1, n2, n5; pool-b: n3. `web` runs anywhere in pool-a.
+fn pool_cluster() -> String {
+    let mut y = String::from("apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n---\n");
+    y += &node_yaml("n1", "pool-a", "zone-a", "4");
+    y += &node_yaml("n2", "pool-a", "zone-b", "4");
+    y += &node_yaml("n5", "pool-a", "zone-c", "4");
+    y += &node_yaml("n3", "pool-b", "zone-c", "4");
+    y += &deployment("web", 3, "n1", "").replace(
+        "kubernetes.io/hostname: n1",
+        "cloud.google.com/gke-nodepool: pool-a",
+    );
+    y
+}
+
+fn pool_nodes(h: &Harness, pool: &str) -> Vec<String> {
+    let mut v: Vec<String> = h
+        .list("nodes", None)
+        .iter()
+        .filter(|n| n["metadata"]["labels"]["cloud.google.com/gke-nodepool"] == pool)
+        .map(|n| n["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn replace_terminates_with_a_command_and_waits_for_the_new_node() {
+    let h = Harness::yaml(&pool_cluster());
+    wait_running(&h, 3);
+    // The terminate command is an argument list; here it deletes the node through kubectl.
+    let template = format!(
+        "{} --kubeconfig {} --cache-dir {} delete node {{node}}",
+        kubectl_path().display(),
+        h.kubeconfig.display(),
+        h.home.path().join("kube-cache").display()
+    );
+    let run = h
+        .oncall(&[
+            "node",
+            "replace",
+            "n1",
+            "--yes",
+            "--terminate",
+            &template,
+            "--wait-replacement",
+            "30s",
+        ])
+        .expect_code(0);
+    assert!(
+        run.stdout.contains("node/n1 replaced by node/"),
+        "{}",
+        run.stdout
+    );
+    let nodes = pool_nodes(&h, "pool-a");
+    assert!(!nodes.contains(&"n1".to_string()));
+    assert_eq!(nodes.len(), 3, "{nodes:?}\n{}", run.stdout);
+    wait_running(&h, 3);
+}
+
+#[test]
+fn replace_needs_a_way_to_terminate() {
+    let h = Harness::yaml(&pool_cluster());
+    let run = h.oncall(&["node", "replace", "n1", "--yes"]).expect_code(2);
+    assert!(run.stderr.contains("--delete-node"), "{}", run.stderr);
+    assert!(unschedulable(&h, "n1").is_null());
+}
+
+#[test]
+fn rotate_cordons_the_pool_then_replaces_it_in_batches() {
+    let h = Harness::yaml(&pool_cluster());
+    wait_running(&h, 3);
+    let run = h
+        .oncall(&[
+            "node",
+            "rotate",
+            "-l",
+            "cloud.google.com/gke-nodepool=pool-a",
+            "--batch",
+            "2",
+            "--delete-node",
+            "--wait-replacement",
+            "30s",
+            "--yes",
+        ])
+        .expect_code(0);
+    for old in ["n1", "n2", "n5"] {
+        assert!(
+            run.stdout
+                .contains(&format!("node/{old} replaced by node/")),
+            "{}",
+            run.stdout
+        );
+        assert!(h.get("nodes", None, old).is_none());
+    }
+    assert_eq!(pool_nodes(&h, "pool-a").len(), 3);
+    assert_eq!(pool_nodes(&h, "pool-b"), vec!["n3".to_string()]);
+    wait_running(&h, 3);
+}
+
+#[test]
+fn rotate_without_terminating_only_drains() {
+    let h = Harness::yaml(&pool_cluster());
+    wait_running(&h, 3);
+    h.oncall(&[
+        "node",
+        "rotate",
+        "-l",
+        "cloud.google.com/gke-nodepool=pool-a",
+        "--no-terminate",
+        "--yes",
+        "--timeout",
+        "20s",
+    ])
+    .expect_code(0);
+    for old in ["n1", "n2", "n5"] {
+        assert_eq!(unschedulable(&h, old), true);
+        assert!(pods_on(&h, old).is_empty());
+    }
+}
+
+#[test]
+fn rotate_survives_a_flaky_api_server() {
+    let h = Harness::yaml(&pool_cluster());
+    wait_running(&h, 3);
+    h.sim
+        .set_faults(FaultSpec::parse("5xx=0.1,429=0.05,retry-after=1,drop=0.02,seed=3").unwrap());
+    let run = h.oncall(&[
+        "node",
+        "rotate",
+        "-l",
+        "cloud.google.com/gke-nodepool=pool-a",
+        "--batch",
+        "2",
+        "--delete-node",
+        "--wait-replacement",
+        "60s",
+        "--timeout",
+        "60s",
+        "--yes",
+    ]);
+    h.sim.set_faults(FaultSpec::default());
+    run.expect_code(0);
+    for old in ["n1", "n2", "n5"] {
+        assert!(h.get("nodes", None, old).is_none());
+    }
+    assert_eq!(pool_nodes(&h, "pool-a").len(), 3);
+}

@@ -313,7 +313,10 @@ async fn remove_pod(
             Err(e) => return (PodOutcome::Failed, e.to_string()),
         }
     }
-    set_pending(state, &key, "terminating");
+    let grace = grace
+        .or(pod.spec.termination_grace_period_seconds)
+        .unwrap_or(30);
+    set_pending(state, &key, &format!("terminating (grace period {grace}s)"));
     match wait_deleted(cluster, pod, opts.skip_wait_for_delete_timeout).await {
         Ok(true) => (done, String::new()),
         Ok(false) => (
