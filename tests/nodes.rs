@@ -253,7 +253,7 @@ _, status = os.waitpid(pid, 0)
 sys.stderr.write(out.decode(errors="replace"))
 sys.exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 99)
 "#;
-    let mut cmd = h.oncall_command(&[]);
+    let cmd = h.oncall_command(&[]);
     let program = env!("CARGO_BIN_EXE_oncall");
     let mut full = vec!["-c", script, answer, program];
     full.extend_from_slice(args);
@@ -267,7 +267,6 @@ sys.exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 99)
         .stdin(std::process::Stdio::null())
         .output()
         .expect("python3 runs");
-    let _ = cmd.get_program();
     eprintln!("{}", String::from_utf8_lossy(&out.stderr));
     out.status.code().unwrap_or(-1)
 }

@@ -447,11 +447,8 @@ async fn wait_deleted(cluster: &Cluster, pod: &LeanPod, skip_wait: u64) -> Resul
                 seen_in_init = true;
             }
             WatchEvent::InitDone if !seen_in_init => return Ok(true),
-            WatchEvent::Apply(p) if mine(&p) => {
-                if long_deleted(&p) {
-                    return Ok(false);
-                }
-            }
+            WatchEvent::Apply(p) if mine(&p) && long_deleted(&p) => return Ok(false),
+            WatchEvent::Apply(p) if mine(&p) => {}
             // Same name, new UID: ours is gone.
             WatchEvent::Apply(_) => return Ok(true),
             WatchEvent::Delete(p) if mine(&p) => return Ok(true),

@@ -253,9 +253,10 @@ mod tests {
         let mut n = node("gce://p/z/evil; rm -rf ~");
         n.metadata.name = "x".into();
         let argv = fill(&template, &n);
-        assert_eq!(argv.len(), 7);
+        assert_eq!(argv.len(), 8);
         assert_eq!(argv[4], "evil; rm -rf ~", "a value stays one word");
-        assert_eq!(argv[6], "--project=p");
+        assert_eq!(argv[6], "z");
+        assert_eq!(argv[7], "--project=p");
         assert!(Terminate::from_template("echo 'unbalanced").is_err());
     }
 }
