@@ -761,3 +761,48 @@ fn rotate_survives_a_flaky_api_server() {
     }
     assert_eq!(pool_nodes(&h, "pool-a").len(), 3);
 }
+
+#[test]
+fn scale_up_adds_a_replica_elsewhere_before_draining_and_restores_it() {
+    let mut y = String::from("apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n---\n");
+    y += &node_yaml("n1", "pool-a", "zone-a", "4");
+    y += &node_yaml("n2", "pool-a", "zone-b", "4");
+    y += &deployment("solo", 1, "n1", "").replace(
+        "kubernetes.io/hostname: n1",
+        "cloud.google.com/gke-nodepool: pool-a",
+    );
+    let h = Harness::yaml(&y);
+    wait_running(&h, 1);
+    let pod = h.list("pods", Some("app")).pop().unwrap();
+    let node = pod["spec"]["nodeName"].as_str().unwrap().to_string();
+    let (code, report) = {
+        let run = h.oncall(&["node", "check", &node, "-o", "json"]);
+        (
+            run.code,
+            serde_json::from_str::<Value>(&run.stdout).unwrap(),
+        )
+    };
+    assert_eq!(code, 1);
+    assert!(kinds(&report).contains(&"outage".to_string()));
+
+    let run = h
+        .oncall(&[
+            "node",
+            "drain",
+            &node,
+            "--scale-up",
+            "--yes",
+            "--timeout",
+            "20s",
+        ])
+        .expect_code(0);
+    assert!(
+        run.stdout.contains("app/deployment/solo") && run.stdout.contains("1 → 2"),
+        "{}",
+        run.stdout
+    );
+    let deploy = h.get("deployments", Some("app"), "solo").unwrap();
+    assert_eq!(deploy["spec"]["replicas"], 1, "restored");
+    assert!(pods_on(&h, &node).is_empty());
+    wait_running(&h, 1);
+}

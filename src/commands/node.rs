@@ -10,6 +10,7 @@ use crate::nodes::check::{self, CheckReport};
 use crate::nodes::cordon::{self, CordonNote, UncordonDecision};
 use crate::nodes::decide::{Action, DrainOptions};
 use crate::nodes::drain::{self, Event, NodeDrain, NodeStatus, PodOutcome};
+use crate::nodes::scale::{self, Scalable};
 use crate::nodes::{LeanNode, list, targets};
 use crate::safety::{self, Plan, audit};
 use crate::ui::{output, style, table};
@@ -410,12 +411,112 @@ async fn drain_nodes(
         safety::approve(app, cluster, &plan)?;
         return Ok(());
     }
+    let scale = plan_scale_ups(cluster, &report, &mut plan).await?;
     let answer = safety::approve(app, cluster, &plan)?;
     if !answer.proceeds() {
         return Ok(());
     }
+    let nodes = if scale.is_empty() {
+        nodes
+    } else {
+        let user = audit::os_user();
+        let cordoned = cordon_all(cluster, &nodes, &user, "drain").await;
+        let cordoned = match cordoned {
+            Ok(c) => c,
+            Err(e) => return record_error(app, cluster, &plan, answer, e),
+        };
+        if let Err(e) = scale_up(cluster, &scale, &opts).await {
+            restore(cluster, &scale).await?;
+            return record_error(app, cluster, &plan, answer, e);
+        }
+        cordoned
+    };
     let results = run_drains(app, cluster, &nodes, &opts, concurrency, "drain").await;
+    restore(cluster, &scale).await?;
     finish_drains(app, cluster, &plan, answer, &results)
+}
+
+fn record_error(
+    app: &App,
+    cluster: &Cluster,
+    plan: &Plan,
+    answer: safety::Answer,
+    e: Error,
+) -> Result<()> {
+    audit::record(app, cluster, plan, answer, &audit::Outcome::from_error(&e))?;
+    Err(e)
+}
+
+/// Cordons every node not yet cordoned; returns the nodes, marked cordoned.
+pub async fn cordon_all(
+    cluster: &Cluster,
+    nodes: &[LeanNode],
+    user: &str,
+    why: &str,
+) -> Result<Vec<LeanNode>> {
+    let mut out = Vec::new();
+    for n in nodes {
+        if !n.is_cordoned() {
+            cordon::cordon(cluster, n.name(), user, Some(why)).await?;
+        }
+        let mut n = n.clone();
+        n.spec.unschedulable = Some(true);
+        out.push(n);
+    }
+    Ok(out)
+}
+
+/// With `--scale-up`: the workloads to give one more replica, added to the plan.
+pub async fn plan_scale_ups(
+    cluster: &Cluster,
+    report: &CheckReport,
+    plan: &mut Plan,
+) -> Result<Vec<Scalable>> {
+    let mut out: Vec<Scalable> = Vec::new();
+    for n in &report.nodes {
+        for o in &n.scale_up {
+            let w = scale::resolve(cluster, o).await?;
+            if out.iter().any(|x| x.target() == w.target()) {
+                continue;
+            }
+            plan.change(
+                w.target(),
+                "scale",
+                format!(
+                    "{} → {} replicas before the drain (all ready replicas are on {}); restored after",
+                    w.replicas,
+                    w.replicas + 1,
+                    n.node
+                ),
+            );
+            out.push(w);
+        }
+    }
+    Ok(out)
+}
+
+/// Adds the replicas and waits until each workload has them ready.
+pub async fn scale_up(cluster: &Cluster, ws: &[Scalable], opts: &DrainOptions) -> Result<()> {
+    let timeout = if opts.timeout.is_zero() {
+        std::time::Duration::from_secs(300)
+    } else {
+        opts.timeout
+    };
+    for w in ws {
+        scale::set_replicas(cluster, w, w.replicas + 1).await?;
+    }
+    for w in ws {
+        scale::wait_ready(cluster, w, w.replicas + 1, timeout).await?;
+    }
+    Ok(())
+}
+
+/// Puts the replica counts back.
+pub async fn restore(cluster: &Cluster, ws: &[Scalable]) -> Result<()> {
+    for w in ws {
+        scale::set_replicas(cluster, w, w.replicas).await?;
+    }
+    Ok(())
 }
 
 /// Drains `nodes`, `concurrency` at a time, with a progress bar per node.

@@ -6,7 +6,10 @@ use std::sync::Mutex;
 use chrono::Utc;
 use serde::Serialize;
 
-use super::node::{drain_error, plan_drain, render_drains, run_check, run_drains};
+use super::node::{
+    cordon_all, drain_error, plan_drain, plan_scale_ups, render_drains, restore, run_check,
+    run_drains, scale_up,
+};
 use crate::app::App;
 use crate::cli::{NodeTargets, ReplaceFlags};
 use crate::cluster::Cluster;
@@ -14,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::nodes::decide::DrainOptions;
 use crate::nodes::drain::{NodeDrain, NodeStatus};
 use crate::nodes::replace::{self, Terminate};
-use crate::nodes::{LeanNode, cordon, targets};
+use crate::nodes::{LeanNode, targets};
 use crate::safety::{self, Answer, Plan, audit};
 use crate::ui::{output, style};
 
@@ -136,7 +139,7 @@ async fn run(
 ) -> Result<()> {
     let opts = DrainOptions::from(&flags.drain);
     let report = run_check(cluster, &nodes, &opts).await?;
-    let plan = build_plan(
+    let mut plan = build_plan(
         &format!("{verb} {} node(s), {batch} at a time", nodes.len()),
         cluster,
         &report,
@@ -145,6 +148,7 @@ async fn run(
         &how,
         flags,
     )?;
+    let scale = plan_scale_ups(cluster, &report, &mut plan).await?;
     let answer = safety::approve(app, cluster, &plan)?;
     if !answer.proceeds() {
         return Ok(());
@@ -162,15 +166,8 @@ async fn run(
     let mut results: Vec<Replaced> = Vec::new();
     let outcome = async {
         // New pods must land elsewhere from the start: cordon everything first.
-        let mut cordoned = Vec::new();
-        for n in &nodes {
-            if !n.is_cordoned() {
-                cordon::cordon(cluster, n.name(), &user, Some(verb)).await?;
-            }
-            let mut n = n.clone();
-            n.spec.unschedulable = Some(true);
-            cordoned.push(n);
-        }
+        let cordoned = cordon_all(cluster, &nodes, &user, verb).await?;
+        scale_up(cluster, &scale, &opts).await?;
         for chunk in cordoned.chunks(batch) {
             if safety::interrupt::is_interrupted() {
                 return Err(Error::Interrupted {
@@ -230,7 +227,8 @@ async fn run(
         Ok(())
     }
     .await;
-    finish(app, cluster, &plan, answer, &results, outcome)
+    let restored = restore(cluster, &scale).await;
+    finish(app, cluster, &plan, answer, &results, outcome.and(restored))
 }
 
 fn finish(

@@ -35,7 +35,19 @@ pub struct NodeCheck {
     pub pods: Vec<PodPlan>,
     /// What stops or endangers the drain; empty means go.
     pub blockers: Vec<Blocker>,
+    /// With `--scale-up`: workloads that get one more replica before the
+    /// drain (all their ready replicas are here) and are restored after.
+    pub scale_up: Vec<Outage>,
     pub go: bool,
+}
+
+/// A workload whose every ready replica is on the drained nodes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outage {
+    pub namespace: String,
+    /// The pods' controller, as `Kind/name`.
+    pub owner: String,
+    pub pods: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -394,7 +406,7 @@ pub async fn check(
         let pods = pods_on_node(cluster, node.name(), opts.pod_selector.as_deref()).await?;
         let missing = missing_daemonsets(cluster, &pods).await?;
         let plans = plan_pods(&pods, opts, &missing, &budgets);
-        let mut blockers = blockers(&pods, &plans, opts, &budgets, &view);
+        let (mut blockers, scale_up) = blockers(&pods, &plans, opts, &budgets, &view);
         for (p, plan) in pods.iter().zip(&plans) {
             if plan.action == Action::Evict || plan.action == Action::Delete {
                 needed.add(p.requests());
@@ -411,6 +423,7 @@ pub async fn check(
             cordoned: node.is_cordoned(),
             pods: plans,
             blockers,
+            scale_up,
             go,
         });
     }
@@ -420,15 +433,17 @@ pub async fn check(
     })
 }
 
-/// The blockers of one node: refusals, budgets, outages, safe-to-evict.
+/// The blockers of one node: refusals, budgets, outages, safe-to-evict;
+/// and, with `--scale-up`, the outages that scaling up will prevent.
 pub fn blockers(
     pods: &[LeanPod],
     plans: &[PodPlan],
     opts: &DrainOptions,
     budgets: &[LeanPdb],
     view: &ClusterView,
-) -> Vec<Blocker> {
+) -> (Vec<Blocker>, Vec<Outage>) {
     let mut out = Vec::new();
+    let mut outages = Vec::new();
     for refusal in [Refusal::DaemonSet, Refusal::EmptyDir, Refusal::NoController] {
         let hit: Vec<&PodPlan> = plans
             .iter()
@@ -484,7 +499,7 @@ pub fn blockers(
     }
 
     // Outages: every healthy replica of a controller is on the drained nodes.
-    let mut by_owner: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
+    let mut by_owner: BTreeMap<String, (String, String, Vec<String>)> = BTreeMap::new();
     for (p, plan) in &removed {
         if p.is_finished() {
             continue;
@@ -500,15 +515,27 @@ pub fn blockers(
         }
         by_owner
             .entry(c.uid.clone())
-            .or_insert_with(|| (plan.owner.clone().unwrap_or_default(), Vec::new()))
-            .1
+            .or_insert_with(|| {
+                (
+                    p.metadata.namespace.clone(),
+                    plan.owner.clone().unwrap_or_default(),
+                    Vec::new(),
+                )
+            })
+            .2
             .push(plan.key());
     }
-    if !opts.scale_up {
-        for (uid, (owner, pods)) in by_owner {
-            if view.healthy_elsewhere.get(&uid).copied().unwrap_or(0) > 0 {
-                continue;
-            }
+    for (uid, (namespace, owner, pods)) in by_owner {
+        if view.healthy_elsewhere.get(&uid).copied().unwrap_or(0) > 0 {
+            continue;
+        }
+        if opts.scale_up {
+            outages.push(Outage {
+                namespace,
+                owner,
+                pods,
+            });
+        } else {
             let total = view.total.get(&uid).copied().unwrap_or(pods.len() as u32);
             out.push(Blocker {
                 kind: BlockerKind::Outage,
@@ -545,7 +572,7 @@ pub fn blockers(
             pdb: None,
         });
     }
-    out
+    (out, outages)
 }
 
 fn refusal_of(p: &PodPlan) -> Option<Refusal> {

@@ -9,6 +9,7 @@ pub mod lean;
 pub mod list;
 pub mod replace;
 pub mod retry;
+pub mod scale;
 pub mod selector;
 pub mod targets;
 
