@@ -670,7 +670,9 @@ fn replace_terminates_with_a_command_and_waits_for_the_new_node() {
     let nodes = pool_nodes(&h, "pool-a");
     assert!(!nodes.contains(&"n1".to_string()));
     assert_eq!(nodes.len(), 3, "{nodes:?}\n{}", run.stdout);
-    wait_running(&h, 3);
+    // Replace returns only once the evicted workload is ready again.
+    let deploy = h.get("deployments", Some("app"), "web").unwrap();
+    assert_eq!(deploy["status"]["readyReplicas"], 3, "{}", deploy["status"]);
 }
 
 #[test]
@@ -805,4 +807,32 @@ fn scale_up_adds_a_replica_elsewhere_before_draining_and_restores_it() {
     assert_eq!(deploy["spec"]["replicas"], 1, "restored");
     assert!(pods_on(&h, &node).is_empty());
     wait_running(&h, 1);
+}
+
+#[test]
+fn ctrl_c_stops_a_drain_cleanly_and_says_the_node_stays_cordoned() {
+    let mut y = simple_cluster();
+    y += "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: web-pdb, namespace: app}\nspec:\n  minAvailable: 2\n  selector: {matchLabels: {app: web}}\n---\n";
+    let h = Harness::yaml(&y);
+    wait_running(&h, 3);
+    let child = h
+        .oncall_command(&["node", "drain", "n1", "--yes"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(eventually(Duration::from_secs(10), || unschedulable(
+        &h, "n1"
+    ) == true));
+    std::thread::sleep(Duration::from_millis(500));
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("oncall node uncordon n1"), "{stderr}");
+    assert_eq!(pods_on(&h, "n1").len(), 2);
+    assert_eq!(
+        h.audit_entries().last().unwrap()["outcome"]["status"],
+        "interrupted"
+    );
 }

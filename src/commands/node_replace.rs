@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::nodes::decide::DrainOptions;
 use crate::nodes::drain::{NodeDrain, NodeStatus};
 use crate::nodes::replace::{self, Terminate};
+use crate::nodes::scale;
 use crate::nodes::{LeanNode, targets};
 use crate::safety::{self, Answer, Plan, audit};
 use crate::ui::{output, style};
@@ -223,12 +224,44 @@ async fn run(
                     r.replacement.as_deref().unwrap_or("?")
                 ));
             }
+            // The batch is done when what it evicted is Ready again.
+            for n in chunk {
+                wait_workloads(cluster, &report, n.name(), flags.wait_replacement).await?;
+            }
         }
         Ok(())
     }
     .await;
     let restored = restore(cluster, &scale).await;
     finish(app, cluster, &plan, answer, &results, outcome.and(restored))
+}
+
+/// Waits until every workload that had pods evicted from `node` has all
+/// its replicas ready again.
+async fn wait_workloads(
+    cluster: &Cluster,
+    report: &crate::nodes::check::CheckReport,
+    node: &str,
+    timeout: std::time::Duration,
+) -> Result<()> {
+    let Some(check) = report.nodes.iter().find(|n| n.node == node) else {
+        return Ok(());
+    };
+    let mut seen = HashSet::new();
+    for p in &check.pods {
+        let Some(owner) = p.owner.as_deref() else {
+            continue;
+        };
+        if !p.action_removes()
+            || !(owner.starts_with("ReplicaSet/") || owner.starts_with("StatefulSet/"))
+            || !seen.insert((p.namespace.clone(), owner.to_string()))
+        {
+            continue;
+        }
+        let w = scale::resolve_owner(cluster, &p.namespace, owner).await?;
+        scale::wait_ready(cluster, &w, w.replicas, timeout).await?;
+    }
+    Ok(())
 }
 
 fn finish(

@@ -65,6 +65,11 @@ pub struct PodPlan {
 }
 
 impl PodPlan {
+    /// Whether the drain evicts or deletes this pod.
+    pub fn action_removes(&self) -> bool {
+        matches!(self.action, Action::Evict | Action::Delete)
+    }
+
     pub fn key(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
     }

@@ -57,6 +57,18 @@ fn api(cluster: &Cluster, ns: &str, resource: &str) -> Api<DynamicObject> {
 /// The workload to scale for an outage: a ReplicaSet's Deployment, or the
 /// StatefulSet itself.
 pub async fn resolve(cluster: &Cluster, outage: &Outage) -> Result<Scalable> {
+    resolve_owner(cluster, &outage.namespace, &outage.owner).await
+}
+
+/// The workload behind a pod's controller (`Kind/name`), when it is one
+/// that keeps replicas: Deployment (via its ReplicaSet), StatefulSet, ReplicaSet.
+pub async fn resolve_owner(cluster: &Cluster, namespace: &str, owner: &str) -> Result<Scalable> {
+    let outage = Outage {
+        namespace: namespace.to_string(),
+        owner: owner.to_string(),
+        pods: Vec::new(),
+    };
+    let outage = &outage;
     let (kind, name) = outage.owner.split_once('/').unwrap_or(("", &outage.owner));
     let (mut resource, mut name) = match kind {
         "StatefulSet" => ("statefulsets", name.to_string()),
