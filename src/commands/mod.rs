@@ -3,6 +3,7 @@
 mod audit;
 mod node;
 mod node_replace;
+mod runbook;
 mod sandbox;
 
 use crate::app::App;
@@ -30,13 +31,6 @@ pub async fn run(app: &App, command: Command) -> Result<()> {
     }
 }
 
-async fn runbook(_app: &App, cmd: RunbookCommand) -> Result<()> {
-    Err(Error::NotYetAvailable(match cmd {
-        RunbookCommand::List => "runbook list",
-        RunbookCommand::Show { .. } => "runbook show",
-        RunbookCommand::Validate { .. } => "runbook validate",
-        RunbookCommand::Run { .. } => "runbook run",
-        RunbookCommand::Resume { .. } => "runbook resume",
-        RunbookCommand::Log { .. } => "runbook log",
-    }))
+async fn runbook(app: &App, cmd: RunbookCommand) -> Result<()> {
+    runbook::run(app, cmd).await
 }
