@@ -502,11 +502,17 @@ fn drain_blocked_by_a_budget_names_it_and_completes_when_it_allows() {
 #[test]
 fn drain_timeout_is_exact_and_says_the_node_stays_cordoned() {
     let mut y = simple_cluster();
+    // Ignores SIGTERM and has an hour's grace: far longer than the timeout,
+    // even with the test simulator's shortened grace periods.
     y += &deployment(
         "slow",
         1,
         "n1",
         "      annotations: {sim.oncall.dev/fault: slow-termination}\n",
+    )
+    .replace(
+        "terminationGracePeriodSeconds: 30",
+        "terminationGracePeriodSeconds: 36000",
     );
     let h = Harness::yaml(&y);
     wait_running(&h, 4);
