@@ -6,6 +6,7 @@ pub mod image;
 pub mod inventory;
 pub mod ledger;
 pub mod plan;
+pub mod run;
 pub mod sides;
 
 pub use plan::{PromotionPlan, WorkloadChange};
