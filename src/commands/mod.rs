@@ -1,10 +1,11 @@
 //! One function per command: call the domain, render the result.
 
 mod audit;
+mod dns;
 mod sandbox;
 
 use crate::app::App;
-use crate::cli::{Command, DnsCommand, NodeCommand, PodsCommand, RolloutCommand, RunbookCommand};
+use crate::cli::{Command, NodeCommand, PodsCommand, RolloutCommand, RunbookCommand};
 use crate::error::{Error, Result};
 
 pub async fn run(app: &App, command: Command) -> Result<()> {
@@ -16,8 +17,7 @@ pub async fn run(app: &App, command: Command) -> Result<()> {
             Err(Error::NotYetAvailable("rollout status"))
         }
         Command::Promote(_) => Err(Error::NotYetAvailable("promote")),
-        Command::Dns(DnsCommand::Resolve { .. }) => Err(Error::NotYetAvailable("dns resolve")),
-        Command::Dns(DnsCommand::Check { .. }) => Err(Error::NotYetAvailable("dns check")),
+        Command::Dns(cmd) => dns::run(app, cmd).await,
         Command::Runbook(cmd) => runbook(app, cmd).await,
         Command::Audit(args) => audit::run(app, args),
         Command::Sandbox(cmd) => sandbox::run(app, cmd).await,
