@@ -239,7 +239,11 @@ async fn partial_chain(resolver: &TokioResolver, name: &Name) -> Vec<ChainLink> 
             answers
                 .into_iter()
                 .find(|a| a.record_type == "CNAME")
-                .map(|a| ChainLink { name: a.name, ttl: a.ttl, target: a.data })
+                .map(|a| ChainLink {
+                    name: a.name,
+                    ttl: a.ttl,
+                    target: a.data,
+                })
         });
         let Some(link) = link else { break };
         let Ok(next) = Name::from_str_relaxed(&link.target) else {
