@@ -450,6 +450,9 @@ fn check(h: &Harness, name: &str, servers: &[&DnsServer], extra: &[&str]) -> Run
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = h.oncall(&args);
     no_panic(&out);
+    if std::env::var_os("SHOW").is_some() {
+        eprintln!("$ oncall {}\n{}{}", args.join(" "), out.stdout, out.stderr);
+    }
     out
 }
 
@@ -461,7 +464,7 @@ fn check_names_the_namespace_before_and_after_a_swap() {
     let out = check(&h, "shop.example.com", &[&dns], &[]).expect_code(0);
     assert!(
         out.stdout.contains(
-            "VERDICT: shop.example.com is served by Service web in namespace `shop-blue` (release app.kubernetes.io/version=1.4.0)."
+            "VERDICT: shop.example.com is served by Service web in namespace `shop-blue` (app.kubernetes.io/version=1.4.0)."
         ),
         "{}",
         out.stdout
@@ -546,7 +549,9 @@ fn check_names_the_namespace_before_and_after_a_swap() {
     )
     .expect_code(0);
     assert!(
-        out.stdout.contains("is served by Service web in namespace `shop-green` (release app.kubernetes.io/version=1.5.0)"),
+        out.stdout.contains(
+            "is served by Service web in namespace `shop-green` (app.kubernetes.io/version=1.5.0)"
+        ),
         "{}",
         out.stdout
     );
@@ -676,6 +681,18 @@ fn check_flags_two_claimants_a_wrong_address_and_answers_that_point_at_nothing()
     assert!(kinds.contains(&"claimed-twice"), "{v}");
     assert!(kinds.contains(&"address-mismatch"), "{v}");
     let out = check(&h, "admin.example.com", &[&dns], &[]).expect_code(0);
+    assert!(
+        out.stdout.contains(
+            "VERDICT: admin.example.com is served by Ingress admin in namespace `shop-green` (release=green-42)."
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("192.0.2.10 (via lb-green.example.net)"),
+        "{}",
+        out.stdout
+    );
     assert!(
         out.stdout.contains("2 objects claim admin.example.com: Ingress shop-blue/admin (ingress rule host); Ingress shop-green/admin (ingress rule host)"),
         "{}",

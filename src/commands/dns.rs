@@ -255,10 +255,12 @@ fn print_check(report: &CheckReport) {
     let mut t = table::new(&["server", "status", "answers", "ttl", "points at", "state"]);
     for v in &report.resolvers {
         let r = &v.resolution;
-        let answers = if r.status == Status::Ok {
-            answer_text(r)
-        } else {
-            failure_text(r)
+        let answers = match (r.status, r.chain.last()) {
+            (Status::Ok, Some(end)) if !r.answers.is_empty() => {
+                format!("{} (via {})", answer_text(r), end.target)
+            }
+            (Status::Ok, _) => answer_text(r),
+            _ => failure_text(r),
         };
         let state = match v.state {
             Some(ViewState::New) => style::good("new"),
@@ -282,7 +284,16 @@ fn print_check(report: &CheckReport) {
     println!("{}", table::render(&t));
     println!();
 
+    let answered = report
+        .resolvers
+        .iter()
+        .any(|v| v.resolution.status == Status::Ok);
     match report.served_by.as_slice() {
+        [] if !answered => println!(
+            "{} no resolver gave an answer for {}.",
+            style::bad("VERDICT:"),
+            report.name
+        ),
         [] => println!(
             "{} {} points at nothing in the cluster.",
             style::bad("VERDICT:"),
@@ -297,7 +308,7 @@ fn print_check(report: &CheckReport) {
             o.namespace,
             o.release
                 .as_ref()
-                .map(|r| format!(" (release {r})"))
+                .map(|r| format!(" ({r})"))
                 .unwrap_or_default()
         ),
         several => {
@@ -308,15 +319,22 @@ fn print_check(report: &CheckReport) {
                 several.len()
             );
             for o in several {
+                let via: Vec<&str> = report
+                    .resolvers
+                    .iter()
+                    .filter(|v| v.points_at.contains(&o.describe()))
+                    .map(|v| v.resolution.server.as_str())
+                    .collect();
                 println!(
-                    "  {} {} in namespace `{}`{}",
+                    "  {} {} in namespace `{}`{}: according to {}",
                     o.kind,
                     o.name,
                     o.namespace,
                     o.release
                         .as_ref()
-                        .map(|r| format!(" (release {r})"))
-                        .unwrap_or_default()
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default(),
+                    via.join(", ")
                 );
             }
         }
