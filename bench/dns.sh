@@ -43,11 +43,6 @@ else
     echo "note: /usr/bin/time -v not available (Debian package \`time\`); peak RSS not measured" >&2
 fi
 
-echo "building (release)..." >&2
-cargo build --release --quiet --bin oncall --example dns-bench-server
-oncall=target/release/oncall
-server_bin=target/release/examples/dns-bench-server
-
 work=$(mktemp -d)
 server_pid=""
 cleanup() {
@@ -55,6 +50,14 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+
+echo "building (release)..." >&2
+if ! cargo build --release --bin oncall --example dns-bench-server 2>"$work/build.log"; then
+    cat "$work/build.log" >&2
+    exit 1
+fi
+oncall=target/release/oncall
+server_bin=target/release/examples/dns-bench-server
 
 "$server_bin" >"$work/server.out" &
 server_pid=$!
