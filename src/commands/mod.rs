@@ -2,6 +2,7 @@
 
 mod audit;
 mod dns;
+mod runbook;
 mod sandbox;
 
 use crate::app::App;
@@ -41,13 +42,6 @@ async fn node(app: &App, cmd: NodeCommand) -> Result<()> {
     }))
 }
 
-async fn runbook(_app: &App, cmd: RunbookCommand) -> Result<()> {
-    Err(Error::NotYetAvailable(match cmd {
-        RunbookCommand::List => "runbook list",
-        RunbookCommand::Show { .. } => "runbook show",
-        RunbookCommand::Validate { .. } => "runbook validate",
-        RunbookCommand::Run { .. } => "runbook run",
-        RunbookCommand::Resume { .. } => "runbook resume",
-        RunbookCommand::Log { .. } => "runbook log",
-    }))
+async fn runbook(app: &App, cmd: RunbookCommand) -> Result<()> {
+    runbook::run(app, cmd).await
 }
