@@ -305,7 +305,7 @@ pub fn assess(
             (n > 0).then(|| (n, o.clone()))
         })
         .collect();
-    served_by.sort_by(|a, b| b.0.cmp(&a.0));
+    served_by.sort_by_key(|(n, _)| std::cmp::Reverse(*n));
     let served_by: Vec<ClusterObject> = served_by.into_iter().map(|(_, o)| o).collect();
 
     // Claims.
@@ -375,7 +375,7 @@ pub fn assess(
 
     // Which target is the new one: what the user expects, else the single
     // claimant, else the TXT owner.
-    let is_new: Option<Box<dyn Fn(&View) -> (bool, bool)>> = if let Some(ns) = &expect.namespace {
+    let is_new: Option<Classifier> = if let Some(ns) = &expect.namespace {
         let ns = ns.clone();
         let objects = objects.clone();
         Some(Box::new(move |v: &View| in_namespace(v, &objects, &ns)))
@@ -578,6 +578,9 @@ pub fn assess(
         mismatches,
     }
 }
+
+/// Says of a view: (points at the new target, points at something else).
+type Classifier = Box<dyn Fn(&View) -> (bool, bool)>;
 
 /// (points at something in `ns`, points at something elsewhere).
 fn in_namespace(v: &View, objects: &[ClusterObject], ns: &str) -> (bool, bool) {
