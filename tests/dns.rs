@@ -764,3 +764,14 @@ fn check_also_asks_the_system_resolver() {
     assert_eq!(v["resolvers"][1]["server"], dns.arg());
     assert_eq!(v["served_by"][0]["namespace"], "shop-blue");
 }
+
+#[test]
+fn resolve_without_a_server_asks_the_system_resolver() {
+    // `localhost` is answered by the resolver library itself (RFC 6761), so
+    // this needs no network, only a readable /etc/resolv.conf.
+    let out = oncall_offline(&["dns", "resolve", "localhost", "-o", "json"]).expect_code(0);
+    let v = json(&out);
+    assert_eq!(v["results"].as_array().unwrap().len(), 1);
+    assert_eq!(v["results"][0]["server"], "system");
+    assert_eq!(v["results"][0]["answers"][0]["data"], "127.0.0.1");
+}
