@@ -378,6 +378,10 @@ pub struct PromoteArgs {
     /// On failure, leave production as it is instead of rolling back
     #[arg(long)]
     pub no_rollback: bool,
+
+    /// Give up waiting for the migration or a rollout after this long
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10m")]
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,6 +12,8 @@ pub mod completion;
 pub mod config;
 pub mod dns;
 pub mod error;
+pub mod nodes;
+pub mod promote;
 pub mod runbook;
 pub mod safety;
 pub mod ui;
