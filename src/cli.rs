@@ -399,35 +399,47 @@ pub enum PromoteCommand {
 #[derive(Debug, Subcommand)]
 pub enum DnsCommand {
     /// Resolve a name like dig: full CNAME chain, TTLs, several servers side by side
+    ///
+    /// Without --server the system resolver (/etc/resolv.conf) answers. Exit 1
+    /// when any server gave no answer (NXDOMAIN, NODATA, SERVFAIL, REFUSED, timeout).
     Resolve {
-        /// Name to resolve, or an IP address for a reverse lookup
+        /// Name to resolve, or an IP address for a reverse (PTR) lookup
         name: String,
         #[command(flatten)]
         query: DnsQueryFlags,
-        /// Print only the answers
+        /// Print only the answers, one per line
         #[arg(long)]
         short: bool,
     },
     /// Resolve a name and say which Service or Ingress in the cluster serves it
+    ///
+    /// Asks the system resolver and every --server, then matches the answers
+    /// with the load balancer addresses of LoadBalancer Services and Ingresses
+    /// in every namespace, their external-dns hostname annotations and Ingress
+    /// rule hosts. With --expect-namespace or --expect-ip it is an assertion:
+    /// exit 1 unless every resolver agrees.
     Check {
         /// The DNS name to check
         name: String,
         #[command(flatten)]
         query: DnsQueryFlags,
-        /// Fail (exit 1) unless the name is served from this namespace
+        /// Fail (exit 1) unless every resolver points the name at this namespace
         #[arg(long, value_name = "NS")]
         expect_namespace: Option<String>,
-        /// Fail (exit 1) unless the name resolves to this address
+        /// Fail (exit 1) unless every resolver answers this address
         #[arg(long, value_name = "IP")]
         expect_ip: Option<String>,
+        /// Ask only the --server list, not the system resolver
+        #[arg(long, requires = "server")]
+        no_system_resolver: bool,
     },
 }
 
 #[derive(Debug, Args, Clone)]
 pub struct DnsQueryFlags {
-    /// Record type: A, AAAA, CNAME, TXT, MX, NS, SOA, SRV or PTR
-    #[arg(long = "type", short = 't', value_name = "TYPE", default_value = "A")]
-    pub record_type: String,
+    /// Record type: A, AAAA, CNAME, TXT, MX, NS, SOA, SRV or PTR (default: A; PTR for an IP address)
+    #[arg(long = "type", short = 't', value_name = "TYPE")]
+    pub record_type: Option<String>,
 
     /// Ask this server instead of the system resolver (repeat to compare servers)
     #[arg(long, value_name = "IP[:PORT]")]
@@ -436,6 +448,10 @@ pub struct DnsQueryFlags {
     /// Query over TCP
     #[arg(long)]
     pub tcp: bool,
+
+    /// Give up on a server after this long
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5s")]
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod commands;
 pub mod completion;
 pub mod config;
+pub mod dns;
 pub mod error;
 pub mod nodes;
 pub mod promote;

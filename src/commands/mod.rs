@@ -1,6 +1,7 @@
 //! One function per command: call the domain, render the result.
 
 mod audit;
+mod dns;
 mod node;
 mod node_replace;
 mod promote;
@@ -8,7 +9,7 @@ mod runbook;
 mod sandbox;
 
 use crate::app::App;
-use crate::cli::{Command, DnsCommand, PodsCommand, RolloutCommand, RunbookCommand};
+use crate::cli::{Command, PodsCommand, RolloutCommand, RunbookCommand};
 use crate::error::{Error, Result};
 
 pub async fn run(app: &App, command: Command) -> Result<()> {
@@ -20,8 +21,7 @@ pub async fn run(app: &App, command: Command) -> Result<()> {
             Err(Error::NotYetAvailable("rollout status"))
         }
         Command::Promote(args) => promote::run(app, args).await,
-        Command::Dns(DnsCommand::Resolve { .. }) => Err(Error::NotYetAvailable("dns resolve")),
-        Command::Dns(DnsCommand::Check { .. }) => Err(Error::NotYetAvailable("dns check")),
+        Command::Dns(cmd) => dns::run(app, cmd).await,
         Command::Runbook(cmd) => runbook(app, cmd).await,
         Command::Audit(args) => audit::run(app, args),
         Command::Sandbox(cmd) => sandbox::run(app, cmd).await,

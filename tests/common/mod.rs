@@ -186,3 +186,23 @@ pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
     }
     check()
 }
+
+/// `oncall ARGS` for commands that need no cluster: a private HOME and a
+/// KUBECONFIG that does not exist, so an accidental connection fails loudly.
+pub fn oncall_offline(args: &[&str]) -> Run {
+    let home = tempfile::tempdir().expect("temp home");
+    let out = Command::new(env!("CARGO_BIN_EXE_oncall"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("USER", "tester")
+        .env("KUBECONFIG", home.path().join("no-such-kubeconfig"))
+        .env("XDG_STATE_HOME", home.path().join("state"))
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("oncall runs");
+    Run::from(out)
+}

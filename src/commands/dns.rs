@@ -1,0 +1,482 @@
+//! `oncall dns resolve` and `oncall dns check`: render what `crate::dns` found.
+
+use chrono::{DateTime, Local, Utc};
+
+use crate::app::App;
+use crate::cli::{DnsCommand, DnsQueryFlags, OutputFormat};
+use crate::dns::check::{CheckReport, Expect, ViewState, answer_text};
+use crate::dns::{self, Options, Resolution, ResolveReport, Status, query};
+use crate::error::{Error, Result};
+use crate::ui::{output, style, table};
+
+pub async fn run(app: &App, cmd: DnsCommand) -> Result<()> {
+    match cmd {
+        DnsCommand::Resolve { name, query, short } => resolve(app, &name, &query, short).await,
+        DnsCommand::Check {
+            name,
+            query,
+            expect_namespace,
+            expect_ip,
+            no_system_resolver,
+        } => {
+            let ip = expect_ip
+                .map(|ip| {
+                    ip.trim().parse().map_err(|_| {
+                        Error::Usage(format!("`--expect-ip {ip}` is not an IP address"))
+                    })
+                })
+                .transpose()?;
+            let expect = Expect {
+                namespace: expect_namespace,
+                ip,
+            };
+            check(app, &name, &query, expect, !no_system_resolver).await
+        }
+    }
+}
+
+fn options(flags: &DnsQueryFlags) -> Options {
+    Options {
+        tcp: flags.tcp,
+        timeout: flags.timeout,
+    }
+}
+
+/// `dns resolve`: needs no cluster, so it never connects to one.
+async fn resolve(app: &App, name: &str, flags: &DnsQueryFlags, short: bool) -> Result<()> {
+    let question = query::question(name, flags.record_type.as_deref())?;
+    let targets = query::targets(&flags.server, false)?;
+    let report = dns::resolve(&question, &targets, options(flags)).await;
+    let format = app.global.output;
+    if format.is_structured() {
+        output::print(format, &report)?;
+    } else if short {
+        print_short(&report);
+    } else {
+        print_resolve(&report, format);
+    }
+    let failed: Vec<String> = report
+        .results
+        .iter()
+        .filter(|r| r.status != Status::Ok)
+        .map(|r| format!("{} ({})", r.server, r.status.label()))
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::ProblemsFound(format!(
+            "no answer for {} from {}",
+            report.name,
+            failed.join(", ")
+        )))
+    }
+}
+
+/// dig +short: the chain's targets, then the data; one server's lines
+/// prefixed with the server when there are several.
+fn print_short(report: &ResolveReport) {
+    let several = report.results.len() > 1;
+    for r in &report.results {
+        let prefix = if several {
+            format!("{}\t", r.server)
+        } else {
+            String::new()
+        };
+        if r.status != Status::Ok {
+            eprintln!(
+                "{}{}: {}",
+                prefix,
+                r.status.label(),
+                r.error.as_deref().unwrap_or("")
+            );
+            continue;
+        }
+        for l in &r.chain {
+            println!("{prefix}{}", l.target);
+        }
+        for a in &r.answers {
+            println!("{prefix}{}", a.data);
+        }
+    }
+}
+
+fn print_resolve(report: &ResolveReport, format: OutputFormat) {
+    let what = match &report.reverse_of {
+        Some(ip) => format!("{ip} ({} {})", report.name, report.record_type),
+        None => format!("{} {}", report.name, report.record_type),
+    };
+    if let [r] = report.results.as_slice() {
+        println!(
+            "{}  {}",
+            style::bold(&what),
+            style::dim(&format!(
+                "from {} over {} in {}",
+                server_text(r),
+                r.protocol,
+                ms(r.query_time_ms)
+            ))
+        );
+        if r.status != Status::Ok && r.chain.is_empty() {
+            println!("{} {}", style::bad(r.status.label()), failure_text(r));
+            return;
+        }
+        let mut t = table::new(&["name", "ttl", "type", "data"]);
+        for l in &r.chain {
+            t.add_row(vec![
+                l.name.clone(),
+                ttl(l.ttl),
+                "CNAME".into(),
+                l.target.clone(),
+            ]);
+        }
+        for a in &r.answers {
+            t.add_row(vec![
+                a.name.clone(),
+                ttl(a.ttl),
+                a.record_type.clone(),
+                a.data.clone(),
+            ]);
+        }
+        println!("{}", table::render(&t));
+        if r.status != Status::Ok {
+            let end = r.chain.last().map(|l| l.target.as_str()).unwrap_or("");
+            println!(
+                "{} at the end of the chain, {end}: {}",
+                style::bad(r.status.label()),
+                failure_text(r)
+            );
+        }
+        return;
+    }
+
+    println!("{}", style::bold(&what));
+    let mut headers = vec!["server", "status", "cname chain", "answers", "ttl", "time"];
+    if format == OutputFormat::Wide {
+        headers.push("protocol");
+    }
+    let mut t = table::new(&headers);
+    for (r, differs) in report.results.iter().zip(&report.differs) {
+        let mark = |text: String| {
+            if *differs { style::warn(&text) } else { text }
+        };
+        let server = if *differs {
+            format!("{} *", server_text(r))
+        } else {
+            server_text(r)
+        };
+        let answers = if r.status == Status::Ok {
+            r.answers
+                .iter()
+                .map(|a| a.data.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
+        } else {
+            failure_text(r)
+        };
+        let ttls = r
+            .answers
+            .iter()
+            .map(|a| a.ttl)
+            .min()
+            .map(ttl)
+            .unwrap_or_default();
+        let mut row = vec![
+            server,
+            mark(r.status.label().to_string()),
+            mark(chain_text(r)),
+            mark(answers),
+            ttls,
+            ms(r.query_time_ms),
+        ];
+        if format == OutputFormat::Wide {
+            row.push(r.protocol.to_string());
+        }
+        t.add_row(row);
+    }
+    println!("{}", table::render(&t));
+    if report.agree {
+        println!("{}", style::good("All servers agree."));
+    } else {
+        println!(
+            "{}",
+            style::warn("* differs from the answer most servers gave (TTLs aside).")
+        );
+    }
+}
+
+/// `dns check`: resolve, read the cluster, give the verdict.
+async fn check(
+    app: &App,
+    name: &str,
+    flags: &DnsQueryFlags,
+    expect: Expect,
+    with_system: bool,
+) -> Result<()> {
+    let question = query::question(name, flags.record_type.as_deref())?;
+    if question.reverse_of.is_some() {
+        return Err(Error::Usage(format!(
+            "`dns check` needs a host name, not the address `{name}`; use `oncall dns resolve {name}` for a reverse lookup"
+        )));
+    }
+    let targets = query::targets(&flags.server, with_system)?;
+    let cluster = app.cluster().await?;
+    let report = dns::check::check(cluster, &question, &targets, options(flags), expect).await?;
+    let format = app.global.output;
+    if format.is_structured() {
+        output::print(format, &report)?;
+    } else {
+        print_check(&report);
+    }
+    if report.expectation_met == Some(false) {
+        return Err(Error::ProblemsFound(format!(
+            "{} does not match the expectation: {}",
+            report.name,
+            report.mismatches.join("; ")
+        )));
+    }
+    if report
+        .resolvers
+        .iter()
+        .all(|v| v.resolution.status != Status::Ok)
+    {
+        return Err(Error::ProblemsFound(format!(
+            "no resolver answered for {}",
+            report.name
+        )));
+    }
+    Ok(())
+}
+
+fn print_check(report: &CheckReport) {
+    println!(
+        "{}",
+        style::bold(&format!("{} {}", report.name, report.record_type))
+    );
+    let mut t = table::new(&["server", "status", "answers", "ttl", "points at", "state"]);
+    for v in &report.resolvers {
+        let r = &v.resolution;
+        let answers = match (r.status, r.chain.last()) {
+            (Status::Ok, Some(end)) if !r.answers.is_empty() => {
+                format!("{} (via {})", answer_text(r), end.target)
+            }
+            (Status::Ok, _) => answer_text(r),
+            _ => failure_text(r),
+        };
+        let state = match v.state {
+            Some(ViewState::New) => style::good("new"),
+            Some(ViewState::Old) => style::warn("old"),
+            Some(ViewState::Mixed) => style::warn("mixed"),
+            Some(ViewState::Unknown) | None => String::new(),
+        };
+        t.add_row(vec![
+            server_text(r),
+            status_text(r.status),
+            answers,
+            r.max_ttl().map(ttl).unwrap_or_default(),
+            if v.points_at.is_empty() && r.status == Status::Ok {
+                style::bad("nothing in the cluster")
+            } else {
+                v.points_at.join(", ")
+            },
+            state,
+        ]);
+    }
+    println!("{}", table::render(&t));
+    println!();
+
+    let answered = report
+        .resolvers
+        .iter()
+        .any(|v| v.resolution.status == Status::Ok);
+    match report.served_by.as_slice() {
+        [] if !answered => println!(
+            "{} no resolver gave an answer for {}.",
+            style::bad("VERDICT:"),
+            report.name
+        ),
+        [] => println!(
+            "{} {} points at nothing in the cluster.",
+            style::bad("VERDICT:"),
+            report.name
+        ),
+        [o] => println!(
+            "{} {} is served by {} {} in namespace `{}`{}.",
+            style::bold("VERDICT:"),
+            report.name,
+            o.kind,
+            o.name,
+            o.namespace,
+            o.release
+                .as_ref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        ),
+        several => {
+            println!(
+                "{} {} is served by {} objects, depending on the resolver:",
+                style::warn("VERDICT:"),
+                report.name,
+                several.len()
+            );
+            for o in several {
+                let via: Vec<&str> = report
+                    .resolvers
+                    .iter()
+                    .filter(|v| v.points_at.contains(&o.describe()))
+                    .map(|v| v.resolution.server.as_str())
+                    .collect();
+                println!(
+                    "  {} {} in namespace `{}`{}: according to {}",
+                    o.kind,
+                    o.name,
+                    o.namespace,
+                    o.release
+                        .as_ref()
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default(),
+                    via.join(", ")
+                );
+            }
+        }
+    }
+
+    if !report.objects.is_empty() {
+        println!();
+        let mut t = table::new(&[
+            "namespace",
+            "kind",
+            "name",
+            "release",
+            "address",
+            "claims name",
+        ]);
+        for o in &report.objects {
+            t.add_row(vec![
+                o.namespace.clone(),
+                o.kind.clone(),
+                o.name.clone(),
+                o.release.clone().unwrap_or_default(),
+                if o.addresses.is_empty() {
+                    "<pending>".into()
+                } else {
+                    o.addresses.join(", ")
+                },
+                if o.claims.is_empty() {
+                    "-".into()
+                } else {
+                    o.claims.join(", ")
+                },
+            ]);
+        }
+        println!("{}", table::render(&t));
+    }
+
+    if let Some(o) = &report.ownership {
+        println!(
+            "\nexternal-dns TXT record {}: owner {}, resource {}",
+            o.record,
+            o.owner.as_deref().unwrap_or("?"),
+            o.resource.as_deref().unwrap_or("?")
+        );
+    }
+
+    if let Some(a) = &report.agreement
+        && let Some(by) = a.all_agree_by
+    {
+        println!(
+            "\n{} all caches agree by {} (in {}, from the remaining TTLs).",
+            style::warn("Resolvers disagree:"),
+            clock(by),
+            humantime::format_duration(std::time::Duration::from_secs(
+                (by - Utc::now()).num_seconds().max(0) as u64
+            ))
+        );
+    }
+
+    if !report.problems.is_empty() {
+        println!("\n{}", style::bold("Problems:"));
+        for p in &report.problems {
+            println!("  {} {}", style::warn("!"), p.message);
+        }
+    }
+
+    match report.expectation_met {
+        Some(true) => println!("\n{} {}", style::good("OK:"), expectation_text(report)),
+        Some(false) => {
+            println!("\n{} {}", style::bad("MISMATCH:"), expectation_text(report));
+            for m in &report.mismatches {
+                println!("  - {m}");
+            }
+        }
+        None => {}
+    }
+}
+
+fn expectation_text(report: &CheckReport) -> String {
+    let Some(e) = &report.expect else {
+        return String::new();
+    };
+    let mut parts = Vec::new();
+    if let Some(ns) = &e.namespace {
+        parts.push(format!("namespace `{ns}`"));
+    }
+    if let Some(ip) = e.ip {
+        parts.push(format!("address {ip}"));
+    }
+    format!(
+        "expected {} from every resolver for {}",
+        parts.join(" and "),
+        report.name
+    )
+}
+
+fn server_text(r: &Resolution) -> String {
+    if r.nameservers.is_empty() {
+        r.server.clone()
+    } else {
+        format!("{} ({})", r.server, r.nameservers.join(", "))
+    }
+}
+
+fn status_text(status: Status) -> String {
+    if status == Status::Ok {
+        status.label().to_string()
+    } else {
+        style::bad(status.label())
+    }
+}
+
+fn failure_text(r: &Resolution) -> String {
+    let mut text = r.error.clone().unwrap_or_default();
+    if let Some(n) = r.negative_ttl {
+        text.push_str(&format!("; may be cached for {}", ttl(n)));
+    }
+    text
+}
+
+fn chain_text(r: &Resolution) -> String {
+    if r.chain.is_empty() {
+        return "-".into();
+    }
+    let mut text = r.chain[0].name.clone();
+    for l in &r.chain {
+        text.push_str(&format!(" -> {} ({})", l.target, ttl(l.ttl)));
+    }
+    text
+}
+
+fn ttl(seconds: u32) -> String {
+    format!("{seconds}s")
+}
+
+fn ms(value: f64) -> String {
+    if value < 10.0 {
+        format!("{value:.1}ms")
+    } else {
+        format!("{value:.0}ms")
+    }
+}
+
+fn clock(t: DateTime<Utc>) -> String {
+    t.with_timezone(&Local).format("%H:%M:%S").to_string()
+}
