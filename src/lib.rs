@@ -14,6 +14,7 @@ pub mod error;
 pub mod runbook;
 pub mod safety;
 pub mod ui;
+pub mod workloads;
 pub mod yaml;
 
 use clap::{CommandFactory, Parser};

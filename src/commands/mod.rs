@@ -2,6 +2,7 @@
 
 mod audit;
 mod sandbox;
+mod workloads;
 
 use crate::app::App;
 use crate::cli::{Command, DnsCommand, NodeCommand, PodsCommand, RolloutCommand, RunbookCommand};
@@ -11,9 +12,9 @@ pub async fn run(app: &App, command: Command) -> Result<()> {
     match command {
         Command::Node(cmd) => node(app, cmd).await,
         Command::Pods(PodsCommand::Stuck(_)) => Err(Error::NotYetAvailable("pods stuck")),
-        Command::Restart(_) => Err(Error::NotYetAvailable("restart")),
-        Command::Rollout(RolloutCommand::Status { .. }) => {
-            Err(Error::NotYetAvailable("rollout status"))
+        Command::Restart(args) => workloads::restart(app, args).await,
+        Command::Rollout(RolloutCommand::Status { workloads, timeout }) => {
+            workloads::rollout_status(app, workloads, timeout).await
         }
         Command::Promote(_) => Err(Error::NotYetAvailable("promote")),
         Command::Dns(DnsCommand::Resolve { .. }) => Err(Error::NotYetAvailable("dns resolve")),
