@@ -218,6 +218,25 @@ fn container_problem(cs: &ContainerStatus) -> Option<Problem> {
             _ => {}
         }
     }
+    // Between two crashes a crash-looping container runs for a moment
+    // (not ready): kubectl shows Running, but it is the same crash loop.
+    if let Some(t) = last
+        && state.is_some_and(|s| s.running.is_some())
+        && !cs.ready
+        && cs.restart_count >= 2
+        && t.exit_code != 0
+    {
+        return problem(
+            Reason::CrashLoopBackOff,
+            format!(
+                "container `{}` keeps crashing ({} restarts, last exit code {} ({}))",
+                cs.name,
+                cs.restart_count,
+                t.exit_code,
+                t.reason.as_deref().unwrap_or("Error")
+            ),
+        );
+    }
     if let Some(t) = terminated
         && t.exit_code != 0
     {
@@ -313,6 +332,21 @@ mod tests {
         assert_eq!(d.container.as_deref(), Some("app"));
         assert!(d.crashed);
         assert!(d.message.contains("exit code 2"), "{}", d.message);
+    }
+
+    #[test]
+    fn running_between_crashes_is_still_a_crash_loop() {
+        let p = pod(json!({"phase": "Running", "containerStatuses": [cs(
+            json!({"running": {}}),
+            json!({"terminated": {"exitCode": 1, "reason": "Error"}}), 4)]}));
+        assert_eq!(
+            diagnose(&p, false).unwrap().reason,
+            Reason::CrashLoopBackOff
+        );
+        let p = pod(json!({"phase": "Running", "containerStatuses": [cs(
+            json!({"running": {}}),
+            json!({"terminated": {"exitCode": 1, "reason": "Error"}}), 1)]}));
+        assert_eq!(diagnose(&p, false), None, "one crash is not a loop yet");
     }
 
     #[test]
