@@ -202,7 +202,8 @@ impl Simulator {
         }
         let mut tasks = Vec::new();
         tasks.push(tokio::spawn(server::serve(shared.clone(), listener)));
-        let (state, cursor) = controllers::settle(&shared);
+        let generated = matches!(opts.seed, Seed::Generated { .. });
+        let (state, cursor) = controllers::settle(&shared, !generated);
         tasks.push(tokio::spawn(controllers::run(shared.clone(), state, cursor)));
         Ok(Simulator { shared, stop, tasks })
     }

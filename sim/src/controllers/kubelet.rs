@@ -173,7 +173,7 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
         Some(Fault::SandboxStuck) if started => {
             events.push(("Warning", "FailedCreatePodSandBox".into(), format!(
                 "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox \"{}\": plugin type=\"cilium-cni\" failed (add): unable to allocate IP via local cilium agent: [POST /ipam][502] postIpamFailure  range is full",
-                util::global_rng(|r| r.hex(64))
+                &container_id(&uid, "sandbox", 0)["containerd://".len()..]
             )));
             next = Some(elapsed + timing.crash_backoff * 4);
             Some(("ContainerCreating", String::new()))
@@ -204,7 +204,7 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
             "restartCount": 0, "started": false, "state": {"waiting": {"reason": "ContainerCreating"}},
         });
         let mine = cname == fcontainer;
-        let cid = format!("containerd://{}", &util::global_rng(|r| r.hex(64)));
+        let cid = container_id(&uid, &cname, 0);
         if let Some((reason, _)) = &blocked {
             cs["state"] = json!({"waiting": {"reason": reason}});
         } else if !started {
@@ -244,11 +244,12 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
             let crashes = k + u32::from(in_backoff);
             cs["restartCount"] = json!(crashes);
             let run_start = start + p * k;
+            let cid = container_id(&uid, &cname, crashes);
             if crashes > 0 {
                 let last_crash = if in_backoff { k } else { k - 1 };
                 let fin = start + p * last_crash + p / 2;
                 cs["lastState"] = json!({"terminated": {
-                    "exitCode": code, "reason": reason, "containerID": cid,
+                    "exitCode": code, "reason": reason, "containerID": container_id(&uid, &cname, last_crash),
                     "startedAt": wall(run, start + p * last_crash), "finishedAt": wall(run, fin),
                 }});
             }
@@ -299,17 +300,6 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
                 } else {
                     next = Some(done_at);
                 }
-            }
-        }
-        // Keep the containerID stable once assigned: reuse the old one.
-        if let Some(old) = before["containerStatuses"].as_array().and_then(|a| a.iter().find(|o| o["name"] == cname.as_str())) {
-            if !old["containerID"].is_null() && !cs["containerID"].is_null() {
-                cs["containerID"] = old["containerID"].clone();
-            }
-            if let Some(l) = cs["lastState"]["terminated"].as_object_mut()
-                && !old["containerID"].is_null()
-            {
-                l.insert("containerID".into(), old["containerID"].clone());
             }
         }
         if cs["ready"] != true {
@@ -409,6 +399,18 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
     for (t, reason, msg) in to_record {
         st.recorder.record(ctx.store, &pod, t, &reason, &msg, COMPONENT);
     }
+}
+
+/// A containerd-style id that is stable for a pod, container and restart,
+/// so recomputing a status does not change it.
+fn container_id(uid: &str, container: &str, restart: u32) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in uid.bytes().chain(container.bytes()).chain(restart.to_le_bytes()) {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut r = util::Rng::new(h);
+    format!("containerd://{}", r.hex(64))
 }
 
 fn statuses_started(status: &Value) -> bool {
