@@ -519,8 +519,8 @@ fn rollout_status_verdicts_match_kubectl() {
         "deployment/crashy",
         "deployment/stuck",
     ] {
-        let ours = h.oncall(&["-n", "shop", "rollout", "status", target, "--timeout", "8s"]);
-        let theirs = h.kubectl(&["-n", "shop", "rollout", "status", target, "--timeout=8s"]);
+        let ours = h.oncall(&["-n", "shop", "rollout", "status", target, "--timeout", "5s"]);
+        let theirs = h.kubectl(&["-n", "shop", "rollout", "status", target, "--timeout=5s"]);
         assert_eq!(
             ours.code == 0,
             theirs.code == 0,
@@ -533,4 +533,181 @@ fn rollout_status_verdicts_match_kubectl() {
             theirs.stderr
         );
     }
+}
+
+#[test]
+fn a_statefulset_stuck_on_a_broken_pod_is_named_with_advice() {
+    let h = cluster(&[STATEFULSET]);
+    h.kubectl(&[
+        "-n",
+        "shop",
+        "set",
+        "image",
+        "statefulset/db",
+        "db=shop/web:crash",
+    ])
+    .expect_code(0);
+    let run = h
+        .oncall(&[
+            "-n",
+            "shop",
+            "rollout",
+            "status",
+            "statefulset/db",
+            "--timeout",
+            "1m",
+        ])
+        .expect_code(1);
+    assert!(run.stdout.contains("ordered rollout"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("db-2"),
+        "the highest ordinal goes first:\n{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("kubectl delete pod db-2"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("fix the template"), "{}", run.stdout);
+}
+
+#[test]
+fn a_daemonset_whose_new_pods_cannot_pull_fails() {
+    let h = cluster(&[DAEMONSET]);
+    let faults = r#"{"data":{"rules":"shop/agent:missing image-pull\n"}}"#;
+    h.kubectl(&[
+        "-n",
+        "kube-system",
+        "patch",
+        "configmap",
+        "sim-image-faults",
+        "-p",
+        faults,
+    ])
+    .expect_code(0);
+    h.kubectl(&[
+        "-n",
+        "shop",
+        "set",
+        "image",
+        "daemonset/agent",
+        "agent=shop/agent:missing",
+    ])
+    .expect_code(0);
+    let run = h
+        .oncall(&[
+            "-n",
+            "shop",
+            "-o",
+            "json",
+            "rollout",
+            "status",
+            "ds/agent",
+            "--timeout",
+            "1m",
+        ])
+        .expect_code(1);
+    let out: Value = serde_json::from_str(&run.stdout).expect("JSON");
+    assert_eq!(
+        out[0]["failure"]["reason"], "ImagePullBackOff",
+        "{}",
+        run.stdout
+    );
+    assert!(
+        out[0]["failure"]["pod"]
+            .as_str()
+            .unwrap()
+            .starts_with("agent-")
+    );
+}
+
+#[test]
+fn on_delete_workloads_are_skipped_by_a_restart() {
+    let ds = DAEMONSET.replace(
+        "spec:\n  selector",
+        "spec:\n  updateStrategy: {type: OnDelete}\n  selector",
+    );
+    let h = cluster(&[&ds]);
+    let run = h
+        .oncall(&["-n", "shop", "restart", "daemonset/agent", "--yes"])
+        .expect_code(0);
+    assert!(run.stdout.contains("OnDelete"), "{}", run.stdout);
+    assert_eq!(restarted_at(&h, "daemonsets", "agent"), None);
+}
+
+#[test]
+fn restart_by_label_selector_and_no_wait() {
+    let h = cluster(&[
+        &deployment("web", 2, "shop/web:1.0", ""),
+        &deployment("api", 2, "shop/api:1", ""),
+    ]);
+    let run = h
+        .oncall(&[
+            "-n",
+            "shop",
+            "restart",
+            "-l",
+            "tier=api",
+            "--no-wait",
+            "--yes",
+        ])
+        .expect_code(0);
+    assert!(run.stdout.contains("not waited"), "{}", run.stdout);
+    assert!(restarted_at(&h, "deployments", "api").is_some());
+    assert_eq!(restarted_at(&h, "deployments", "web"), None, "not selected");
+    // kubectl agrees that the restart is a rollout it can follow.
+    h.kubectl(&[
+        "-n",
+        "shop",
+        "rollout",
+        "status",
+        "deployment/api",
+        "--timeout=20s",
+    ])
+    .expect_code(0);
+}
+
+#[test]
+fn bad_pods_respects_a_pdb_that_refuses_the_eviction() {
+    let pdb = r#"
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: api-pdb, namespace: shop}
+spec:
+  minAvailable: 3
+  selector: {matchLabels: {app: api}}
+"#;
+    let h = cluster(&[&deployment("api", 3, "shop/api:1", ""), pdb]);
+    let broken = pods_of(&h, "api")[0].0.clone();
+    h.kubectl(&[
+        "-n",
+        "shop",
+        "annotate",
+        "pod",
+        &broken,
+        "sim.oncall.dev/fault=crash-loop",
+    ])
+    .expect_code(0);
+    assert!(eventually(Duration::from_secs(10), || {
+        h.get("pods", Some("shop"), &broken).is_some_and(|p| {
+            p["status"]["containerStatuses"][0]["restartCount"].as_i64() >= Some(2)
+        })
+    }));
+    let run = h
+        .oncall(&["-n", "shop", "restart", "--bad-pods", "api", "--yes"])
+        .expect_code(1);
+    assert!(
+        run.stdout.contains("api-pdb"),
+        "the plan names the PDB:\n{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("PodDisruptionBudget"), "{}", run.stderr);
+    assert!(
+        pods_of(&h, "api").iter().any(|(n, _)| *n == broken),
+        "the PDB kept it"
+    );
+    let entries = h.audit_entries();
+    assert_eq!(entries.last().unwrap()["outcome"]["status"], "failed");
 }

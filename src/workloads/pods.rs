@@ -198,9 +198,9 @@ fn container_problem(cs: &ContainerStatus) -> Option<Problem> {
                 return problem(
                     Reason::CrashLoopBackOff,
                     format!(
-                        "container `{}` keeps crashing ({} restarts{}{exit})",
+                        "container `{}` keeps crashing ({}{}{exit})",
                         cs.name,
-                        cs.restart_count,
+                        restarts(cs.restart_count),
                         if exit.is_empty() { "" } else { ", " }
                     ),
                 );
@@ -229,9 +229,9 @@ fn container_problem(cs: &ContainerStatus) -> Option<Problem> {
         return problem(
             Reason::CrashLoopBackOff,
             format!(
-                "container `{}` keeps crashing ({} restarts, last exit code {} ({}))",
+                "container `{}` keeps crashing ({}, last exit code {} ({}))",
                 cs.name,
-                cs.restart_count,
+                restarts(cs.restart_count),
                 t.exit_code,
                 t.reason.as_deref().unwrap_or("Error")
             ),
@@ -251,6 +251,14 @@ fn container_problem(cs: &ContainerStatus) -> Option<Problem> {
         );
     }
     None
+}
+
+fn restarts(n: i32) -> String {
+    if n == 1 {
+        "1 restart".into()
+    } else {
+        format!("{n} restarts")
+    }
 }
 
 fn pull_message(cs: &ContainerStatus, message: &str) -> String {

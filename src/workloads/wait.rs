@@ -426,15 +426,7 @@ impl Tracker {
             if pod.metadata.deletion_timestamp.is_some() {
                 continue;
             }
-            let is_new = match (&hash, &self.workload) {
-                (Some(h), Workload::Deployment(_)) => label(pod, "pod-template-hash") == Some(h),
-                (Some(h), _) => label(pod, "controller-revision-hash") == Some(h),
-                (None, Workload::DaemonSet(d)) => {
-                    label(pod, "pod-template-generation")
-                        == d.metadata.generation.map(|g| g.to_string()).as_ref()
-                }
-                (None, _) => false,
-            };
+            let is_new = self.is_new(pod, hash.as_deref());
             let counts = is_new || matches!(self.workload, Workload::StatefulSet(_));
             if !counts {
                 continue;
@@ -460,13 +452,28 @@ impl Tracker {
             }
             _ => Vec::new(),
         };
+        let old_serving = self
+            .pods
+            .values()
+            .filter(|p| p.metadata.deletion_timestamp.is_none() && super::inspect::is_ready(p))
+            .filter(|p| !self.is_new(p, hash.as_deref()))
+            .count();
         let advice = match &self.workload {
             Workload::StatefulSet(_) => {
                 Some(stuck_statefulset_advice(&workload_ref, &name, is_new))
             }
-            _ => Some(format!(
-                "fix the cause, or undo with `kubectl rollout undo {workload_ref}`; the old pods keep serving meanwhile"
-            )),
+            _ => {
+                let mut text = format!(
+                    "fix the cause, or undo with `kubectl rollout undo {workload_ref} -n {}`",
+                    workload_ref.namespace
+                );
+                if old_serving > 0 {
+                    text.push_str(&format!(
+                        "; meanwhile {old_serving} pod(s) of the previous revision keep serving"
+                    ));
+                }
+                Some(text)
+            }
         };
         let message = match &self.workload {
             Workload::StatefulSet(_) => format!(
@@ -483,6 +490,24 @@ impl Tracker {
             logs,
             advice,
         })
+    }
+
+    /// Whether `pod` belongs to the revision being rolled out, given that
+    /// revision's label value (see `new_revision`).
+    fn is_new(&self, pod: &Pod, hash: Option<&str>) -> bool {
+        match (hash, &self.workload) {
+            (Some(h), Workload::Deployment(_)) => {
+                label(pod, "pod-template-hash").map(String::as_str) == Some(h)
+            }
+            (Some(h), _) => label(pod, "controller-revision-hash").map(String::as_str) == Some(h),
+            // Without ControllerRevisions, a DaemonSet's pods still carry the
+            // generation of the template they were made from.
+            (None, Workload::DaemonSet(d)) => {
+                label(pod, "pod-template-generation")
+                    == d.metadata.generation.map(|g| g.to_string()).as_ref()
+            }
+            (None, _) => false,
+        }
     }
 
     /// The label value that marks pods of the revision being rolled out:
