@@ -178,7 +178,7 @@ pub async fn wait_for_rollout(
                 return Ok(end(&tracker, Verdict::Interrupted, status, None));
             }
             event = workload_events.next() => match event {
-                Some(Ok(WorkloadEvent::Changed(w))) => tracker.workload = w,
+                Some(Ok(WorkloadEvent::Changed(w))) => tracker.workload = *w,
                 Some(Ok(WorkloadEvent::Deleted)) => {
                     let failure = RolloutFailure {
                         pod: None,
@@ -248,14 +248,14 @@ pub async fn wait_for_rollout(
 }
 
 enum WorkloadEvent {
-    Changed(Workload),
+    Changed(Box<Workload>),
     Deleted,
     Nothing,
 }
 
 fn map_event<K>(event: Event<K>, wrap: fn(K) -> Workload) -> WorkloadEvent {
     match event {
-        Event::Apply(k) | Event::InitApply(k) => WorkloadEvent::Changed(wrap(k)),
+        Event::Apply(k) | Event::InitApply(k) => WorkloadEvent::Changed(Box::new(wrap(k))),
         Event::Delete(_) => WorkloadEvent::Deleted,
         Event::Init | Event::InitDone => WorkloadEvent::Nothing,
     }
@@ -467,6 +467,11 @@ impl Tracker {
                     "fix the cause, or undo with `kubectl rollout undo {workload_ref} -n {}`",
                     workload_ref.namespace
                 );
+                if problem.reason == pods::Reason::Unschedulable {
+                    text.push_str(
+                        "; if a cluster autoscaler is adding a node, follow it with `oncall rollout status`",
+                    );
+                }
                 if old_serving > 0 {
                     text.push_str(&format!(
                         "; meanwhile {old_serving} pod(s) of the previous revision keep serving"
