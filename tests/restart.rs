@@ -492,7 +492,30 @@ fn rollout_status_verdicts_match_kubectl() {
         ),
         STATEFULSET,
         DAEMONSET,
+        &DAEMONSET.replace("agent", "logs").replace(
+            "spec:\n  selector",
+            "spec:\n  updateStrategy: {type: OnDelete}\n  selector",
+        ),
     ]);
+    // Only ordinals at or above the partition (2) take the new image.
+    h.kubectl(&[
+        "-n",
+        "shop",
+        "patch",
+        "statefulset/db",
+        "-p",
+        r#"{"spec":{"updateStrategy":{"type":"RollingUpdate","rollingUpdate":{"partition":2}}}}"#,
+    ])
+    .expect_code(0);
+    h.kubectl(&[
+        "-n",
+        "shop",
+        "set",
+        "image",
+        "statefulset/db",
+        "db=shop/db:16",
+    ])
+    .expect_code(0);
     // A progress deadline of 100 s is 1 s in the simulator: `stuck` exceeds it.
     h.kubectl(&[
         "-n",
@@ -512,12 +535,13 @@ fn rollout_status_verdicts_match_kubectl() {
         "crashy=shop/web:crash",
     ])
     .expect_code(0);
-    for target in [
-        "deployment/web",
-        "statefulset/db",
-        "daemonset/agent",
-        "deployment/crashy",
-        "deployment/stuck",
+    for (target, rolled_out) in [
+        ("deployment/web", true),
+        ("statefulset/db", true),
+        ("daemonset/agent", true),
+        ("daemonset/logs", false),
+        ("deployment/crashy", false),
+        ("deployment/stuck", false),
     ] {
         let ours = h.oncall(&["-n", "shop", "rollout", "status", target, "--timeout", "5s"]);
         let theirs = h.kubectl(&["-n", "shop", "rollout", "status", target, "--timeout=5s"]);
@@ -531,6 +555,13 @@ fn rollout_status_verdicts_match_kubectl() {
             theirs.code,
             theirs.stdout,
             theirs.stderr
+        );
+        assert_eq!(
+            ours.code == 0,
+            rolled_out,
+            "{target}: {}{}",
+            ours.stdout,
+            ours.stderr
         );
     }
 }
