@@ -742,3 +742,42 @@ spec:
     let entries = h.audit_entries();
     assert_eq!(entries.last().unwrap()["outcome"]["status"], "failed");
 }
+
+#[test]
+fn ctrl_c_while_waiting_stops_cleanly_and_is_recorded() {
+    let h = cluster(&[&deployment("slow", 2, "shop/web:1.0", "")]);
+    // New pods of this image never become ready, so the wait goes on.
+    h.kubectl(&[
+        "-n",
+        "shop",
+        "set",
+        "image",
+        "deployment/slow",
+        "slow=shop/never-ready:2",
+    ])
+    .expect_code(0);
+    let mut child = h
+        .oncall_command(&["-n", "shop", "restart", "slow", "--yes", "--timeout", "1m"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("oncall starts");
+    assert!(
+        eventually(Duration::from_secs(20), || restarted_at(
+            &h,
+            "deployments",
+            "slow"
+        )
+        .is_some()),
+        "the restart was applied"
+    );
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("stopped waiting"), "{stderr}");
+    let entries = h.audit_entries();
+    assert_eq!(entries.last().unwrap()["outcome"]["status"], "interrupted");
+}
