@@ -781,3 +781,95 @@ fn ctrl_c_while_waiting_stops_cleanly_and_is_recorded() {
     let entries = h.audit_entries();
     assert_eq!(entries.last().unwrap()["outcome"]["status"], "interrupted");
 }
+
+#[test]
+fn bad_pods_evicts_the_pod_on_a_lost_node_among_many() {
+    // More nodes than are read one by one, so the lean node list is used.
+    let mut seed = String::new();
+    for i in 0..22 {
+        seed.push_str(&format!(
+            "---\napiVersion: v1\nkind: Node\nmetadata: {{name: extra-{i:02}}}\nstatus:\n  conditions: [{{type: Ready, status: \"True\"}}]\n"
+        ));
+    }
+    // Node agents commonly tolerate every taint, so the pod stays on the
+    // unreachable node.
+    seed.push_str(&DAEMONSET.replace(
+        "    spec:\n      containers",
+        "    spec:\n      tolerations: [{operator: Exists}]\n      containers",
+    ));
+    // The simulator evicts pods from an unreachable node after this delay
+    // (300 s on a real cluster): long enough for the test to see them there.
+    let timing = Timing {
+        unreachable_eviction: Duration::from_secs(120),
+        ..Timing::fast()
+    };
+    let h = Harness::with_options(SimOptions {
+        port: 0,
+        seed: Seed::Yaml {
+            text: format!("{NODES}{seed}"),
+            source: "test.yaml".into(),
+        },
+        faults: FaultSpec::default(),
+        timing,
+    });
+    // The node stops reporting: its Ready condition turns Unknown.
+    h.kubectl(&[
+        "patch",
+        "node",
+        "extra-07",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"conditions":[{"type":"Ready","status":"Unknown","reason":"NodeStatusUnknown"}]}}"#,
+    ])
+    .expect_code(0);
+    let on_lost: Vec<String> = h
+        .list("pods", Some("shop"))
+        .into_iter()
+        .filter(|p| p["spec"]["nodeName"] == "extra-07")
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(on_lost.len(), 1, "the DaemonSet put a pod on the lost node");
+    let lost = &on_lost[0];
+    let run = h
+        .oncall(&[
+            "-n",
+            "shop",
+            "restart",
+            "--bad-pods",
+            "ds/agent",
+            "--dry-run",
+        ])
+        .expect_code(0);
+    let evictions: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains("pod/") && l.contains(" evict "))
+        .collect();
+    assert_eq!(evictions.len(), 1, "{}", run.stdout);
+    assert!(
+        evictions[0].contains(lost.as_str()) && evictions[0].contains("Unknown"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("24 pod(s)"),
+        "3 + 21 healthy pods are left alone:\n{}",
+        run.stdout
+    );
+    h.oncall(&[
+        "-n",
+        "shop",
+        "restart",
+        "--bad-pods",
+        "ds/agent",
+        "--yes",
+        "--no-wait",
+    ])
+    .expect_code(0);
+    assert!(
+        h.get("pods", Some("shop"), lost)
+            .is_none_or(|p| !p["metadata"]["deletionTimestamp"].is_null()),
+        "the pod on the lost node was evicted"
+    );
+}

@@ -359,8 +359,12 @@ async fn follow(
     let waits = targets.iter().map(|t| {
         let bar = app.progress.bar(&t.to_string(), 0);
         let client = cluster.client.clone();
+        let verbose = app.global.verbose > 0;
         async move {
             let outcome = workloads::wait_for_rollout(&client, t, timeout, |p| {
+                if verbose {
+                    app.progress.println(&format!("{t}: {}", p.message));
+                }
                 bar.set_length(p.desired.max(0) as u64);
                 bar.set_position(p.updated.max(0) as u64);
                 bar.set_message(p.message.clone());

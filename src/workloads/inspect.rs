@@ -151,31 +151,90 @@ pub async fn workload_pods(cluster: &Cluster, workload: &Workload) -> Result<Vec
 }
 
 /// Nodes among those hosting `pods` that have stopped reporting (Ready
-/// condition Unknown) or no longer exist.
+/// condition Unknown) or no longer exist. A few nodes are read one by one;
+/// many (a DaemonSet's) with one lean, paged list of every node.
 pub async fn lost_nodes(cluster: &Cluster, pods: &[Pod]) -> Result<BTreeSet<String>> {
     let names: BTreeSet<String> = pods
         .iter()
         .filter_map(|p| p.spec.as_ref().and_then(|s| s.node_name.clone()))
         .collect();
-    let api = Api::<Node>::all(cluster.client.clone());
-    let mut lost = BTreeSet::new();
-    for name in names {
-        let node = api
-            .get_opt(&name)
-            .await
-            .map_err(|e| api_error(e, &cluster.url, "get nodes"))?;
-        let reporting = node.is_some_and(|n| {
-            n.status
-                .and_then(|s| s.conditions)
-                .unwrap_or_default()
-                .iter()
-                .any(|c| c.type_ == "Ready" && c.status != "Unknown")
-        });
-        if !reporting {
-            lost.insert(name);
+    let mut reporting = BTreeSet::new();
+    if names.len() <= 20 {
+        let api = Api::<Node>::all(cluster.client.clone());
+        for name in &names {
+            let node = api
+                .get_opt(name)
+                .await
+                .map_err(|e| api_error(e, &cluster.url, "get nodes"))?;
+            let lean = node.map(|n| LeanNode {
+                metadata: LeanNodeMeta { name: name.clone() },
+                status: LeanNodeStatus {
+                    conditions: n
+                        .status
+                        .and_then(|s| s.conditions)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|c| LeanCondition {
+                            type_: c.type_,
+                            status: c.status,
+                        })
+                        .collect(),
+                },
+            });
+            if lean.is_some_and(|n| n.reporting()) {
+                reporting.insert(name.clone());
+            }
         }
+    } else {
+        let query = ListQuery::new("/api/v1/nodes");
+        list::for_each_page::<LeanNode, _>(&cluster.client, &query, |page| match page {
+            list::Page::Items(nodes) => reporting.extend(
+                nodes
+                    .into_iter()
+                    .filter(|n| n.reporting())
+                    .map(|n| n.metadata.name),
+            ),
+            list::Page::Restarted => reporting.clear(),
+        })
+        .await
+        .map_err(|e| api_error(e, &cluster.url, "list nodes"))?;
     }
-    Ok(lost)
+    Ok(names.difference(&reporting).cloned().collect())
+}
+
+#[derive(serde::Deserialize)]
+struct LeanNode {
+    metadata: LeanNodeMeta,
+    #[serde(default)]
+    status: LeanNodeStatus,
+}
+
+#[derive(serde::Deserialize)]
+struct LeanNodeMeta {
+    name: String,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct LeanNodeStatus {
+    #[serde(default)]
+    conditions: Vec<LeanCondition>,
+}
+
+#[derive(serde::Deserialize)]
+struct LeanCondition {
+    #[serde(rename = "type")]
+    type_: String,
+    status: String,
+}
+
+impl LeanNode {
+    /// Whether the kubelet still reports: a Ready condition that is not Unknown.
+    fn reporting(&self) -> bool {
+        self.status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status != "Unknown")
+    }
 }
 
 pub fn is_ready(pod: &Pod) -> bool {
