@@ -23,6 +23,8 @@ metadata: {name: sim-image-faults, namespace: kube-system}
 data:
   rules: |
     shop/web:crash crash-loop exit-code=1
+    shop/web:oom oom-killed
+    shop/web:missing image-pull
     shop/never-ready:* not-ready
 ---
 apiVersion: v1
@@ -872,4 +874,67 @@ fn bad_pods_evicts_the_pod_on_a_lost_node_among_many() {
             .is_none_or(|p| !p["metadata"]["deletionTimestamp"].is_null()),
         "the pod on the lost node was evicted"
     );
+}
+
+#[test]
+fn each_kind_of_new_pod_failure_is_named() {
+    let h = cluster(&[
+        &deployment("oom", 2, "shop/web:1.0", ""),
+        &deployment("pull", 2, "shop/web:1.0", ""),
+        &deployment("nowhere", 2, "shop/web:1.0", ""),
+    ]);
+    h.kubectl(&[
+        "-n",
+        "shop",
+        "set",
+        "image",
+        "deployment/oom",
+        "oom=shop/web:oom",
+    ])
+    .expect_code(0);
+    h.kubectl(&[
+        "-n",
+        "shop",
+        "set",
+        "image",
+        "deployment/pull",
+        "pull=shop/web:missing",
+    ])
+    .expect_code(0);
+    h.kubectl(&[
+        "-n",
+        "shop",
+        "patch",
+        "deployment/nowhere",
+        "-p",
+        r#"{"spec":{"template":{"spec":{"nodeSelector":{"pool":"gpu"}}}}}"#,
+    ])
+    .expect_code(0);
+    for (name, reason) in [
+        ("oom", "OOMKilled"),
+        ("pull", "ImagePullBackOff"),
+        ("nowhere", "Unschedulable"),
+    ] {
+        let run = h
+            .oncall(&[
+                "-n",
+                "shop",
+                "-o",
+                "json",
+                "rollout",
+                "status",
+                name,
+                "--timeout",
+                "1m",
+            ])
+            .expect_code(1);
+        let out: Value = serde_json::from_str(&run.stdout).expect("JSON");
+        assert_eq!(
+            out[0]["failure"]["reason"], reason,
+            "{name}: {}",
+            run.stdout
+        );
+        assert!(out[0]["failure"]["pod"].as_str().unwrap().starts_with(name));
+        assert!(out[0]["duration_seconds"].as_f64().unwrap() < 20.0);
+    }
 }
