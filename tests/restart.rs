@@ -938,3 +938,26 @@ fn each_kind_of_new_pod_failure_is_named() {
         assert!(out[0]["duration_seconds"].as_f64().unwrap() < 20.0);
     }
 }
+
+#[test]
+fn the_wait_survives_watches_that_expire() {
+    let h = cluster(&[&deployment("web", 3, "shop/web:1.0", "")]);
+    h.sim
+        .set_faults(FaultSpec::parse("watch-expiry=150ms,seed=3").unwrap());
+    let run = h
+        .oncall(&[
+            "-n",
+            "shop",
+            "-o",
+            "json",
+            "restart",
+            "web",
+            "--yes",
+            "--timeout",
+            "1m",
+        ])
+        .expect_code(0);
+    let report: Value = serde_json::from_str(&run.stdout).expect("JSON report");
+    assert_eq!(report["rollouts"][0]["outcome"], "complete");
+    assert_eq!(ready_pods(&h, "web"), 3);
+}

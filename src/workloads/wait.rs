@@ -155,6 +155,7 @@ pub async fn wait_for_rollout(
         .boxed();
     let mut last_progress: Option<RolloutProgress> = None;
     let mut last_error: Option<String> = None;
+    let mut pods_unwatchable = false;
     let end = |tracker: &Tracker, verdict, status: String, failure| RolloutOutcome {
         workload: workload.to_string(),
         namespace: workload.namespace.clone(),
@@ -196,11 +197,16 @@ pub async fn wait_for_rollout(
             },
             event = pod_events.next() => match event {
                 Some(Ok(e)) => tracker.pod_event(e),
-                Some(Err(e)) => { last_error = Some(e.to_string()); continue; }
+                Some(Err(e)) => {
+                    last_error = Some(e.to_string());
+                    pods_unwatchable = !tracker.pods_listed;
+                }
                 None => continue,
             },
         }
-        if !tracker.pods_listed {
+        // Judge once the pods are known, so a failure is seen with its pod;
+        // if they cannot be watched, judge by the workload's status alone.
+        if !tracker.pods_listed && !pods_unwatchable {
             continue;
         }
         let current = status::of(&tracker.workload);
