@@ -398,28 +398,53 @@ impl Tracker {
     /// the broken new pod that explains it when there is one.
     async fn status_failure(&mut self, message: &str) -> RolloutFailure {
         let deadline = message.contains("progress deadline");
-        if deadline && let Some(mut f) = self.broken_pod_failure().await {
+        let r = self.workload.reference();
+        if !deadline {
+            return RolloutFailure {
+                pod: None,
+                container: None,
+                reason: "UnsupportedStrategy".into(),
+                message: message.to_string(),
+                logs: Vec::new(),
+                advice: Some(format!(
+                    "its pods are only replaced when deleted: use `oncall restart --bad-pods {r} -n {}` or delete them",
+                    r.namespace
+                )),
+            };
+        }
+        if let Some(mut f) = self.broken_pod_failure().await {
             f.message = format!("{message}: {}", f.message);
             return f;
         }
-        RolloutFailure {
+        // No pod is broken outright: name a new pod that never became ready
+        // (a failing readiness probe, usually) and show what it logs.
+        let hash = self.new_revision().await;
+        let not_ready = self
+            .pods
+            .values()
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .filter(|p| self.is_new(p, hash.as_deref()) && !super::inspect::is_ready(p))
+            .map(|p| p.metadata.name.clone().unwrap_or_default())
+            .next();
+        let mut failure = RolloutFailure {
             pod: None,
             container: None,
-            reason: if deadline {
-                "ProgressDeadlineExceeded".into()
-            } else {
-                "UnsupportedStrategy".into()
-            },
+            reason: "ProgressDeadlineExceeded".into(),
             message: message.to_string(),
             logs: Vec::new(),
-            advice: deadline.then(|| {
-                format!(
-                    "look at its pods with `kubectl describe {}`; undo with `kubectl rollout undo {}`",
-                    self.workload.reference(),
-                    self.workload.reference()
-                )
-            }),
+            advice: Some(format!(
+                "look at its pods with `kubectl describe {r} -n {ns}`; undo with `kubectl rollout undo {r} -n {ns}`",
+                ns = r.namespace
+            )),
+        };
+        if let Some(pod) = not_ready {
+            failure.message = format!("{message}: new pod `{pod}` never became ready");
+            failure.logs =
+                pods::last_log_lines(&self.client, &r.namespace, &pod, None, false, LOG_LINES)
+                    .await;
+            failure.pod = Some(pod);
         }
+        failure
     }
 
     /// The first pod of the new revision that will not become ready by
