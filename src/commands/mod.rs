@@ -1,6 +1,8 @@
 //! One function per command: call the domain, render the result.
 
 mod audit;
+mod promote;
+mod runbook;
 mod sandbox;
 mod workloads;
 
@@ -16,7 +18,7 @@ pub async fn run(app: &App, command: Command) -> Result<()> {
         Command::Rollout(RolloutCommand::Status { workloads, timeout }) => {
             workloads::rollout_status(app, workloads, timeout).await
         }
-        Command::Promote(_) => Err(Error::NotYetAvailable("promote")),
+        Command::Promote(args) => promote::run(app, args).await,
         Command::Dns(DnsCommand::Resolve { .. }) => Err(Error::NotYetAvailable("dns resolve")),
         Command::Dns(DnsCommand::Check { .. }) => Err(Error::NotYetAvailable("dns check")),
         Command::Runbook(cmd) => runbook(app, cmd).await,
@@ -42,13 +44,6 @@ async fn node(app: &App, cmd: NodeCommand) -> Result<()> {
     }))
 }
 
-async fn runbook(_app: &App, cmd: RunbookCommand) -> Result<()> {
-    Err(Error::NotYetAvailable(match cmd {
-        RunbookCommand::List => "runbook list",
-        RunbookCommand::Show { .. } => "runbook show",
-        RunbookCommand::Validate { .. } => "runbook validate",
-        RunbookCommand::Run { .. } => "runbook run",
-        RunbookCommand::Resume { .. } => "runbook resume",
-        RunbookCommand::Log { .. } => "runbook log",
-    }))
+async fn runbook(app: &App, cmd: RunbookCommand) -> Result<()> {
+    runbook::run(app, cmd).await
 }
