@@ -14,9 +14,8 @@ use crate::safety::{self, Plan, audit, interrupt};
 use crate::ui::{output, prompt, style, table};
 use crate::workloads::inspect::Facts;
 use crate::workloads::resolve::ambiguity_error;
-use crate::workloads::{
-    self, Kind, Resolved, RolloutOutcome, Verdict, WorkloadRef, restart as change,
-};
+use crate::workloads::restart::EvictionResult;
+use crate::workloads::{self, Resolved, RolloutOutcome, Verdict, WorkloadRef, restart as change};
 
 /// Resolves the arguments; a bare name several kinds carry is asked about
 /// on a terminal and refused (with the candidates) without one.
@@ -27,7 +26,7 @@ async fn targets(
     command: &str,
 ) -> Result<Vec<WorkloadRef>> {
     let mut out = Vec::new();
-    for r in workloads::resolve(cluster, names, selector).await? {
+    for r in workloads::resolve(cluster, &cluster.namespace, names, selector).await? {
         match r {
             Resolved::One(w) => out.push(w),
             Resolved::Ambiguous { name, candidates } => {
@@ -58,16 +57,6 @@ struct RestartReport {
     rollouts: Vec<RolloutOutcome>,
 }
 
-#[derive(Debug, Serialize)]
-struct EvictionResult {
-    pod: String,
-    workload: String,
-    reason: String,
-    evicted: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-}
-
 pub async fn restart(app: &App, args: RestartArgs) -> Result<()> {
     let cluster = app.cluster().await?;
     let targets = targets(
@@ -81,93 +70,24 @@ pub async fn restart(app: &App, args: RestartArgs) -> Result<()> {
     for t in &targets {
         facts.push(workloads::inspect(cluster, t).await?);
     }
-    if !args.bad_pods
-        && let Some(f) = facts.iter().find(|f| f.paused)
-    {
-        let name = &f.workload.name;
-        return Err(Error::Failed(format!(
-            "deployment `{name}` is paused, so a restart would not roll out; resume it first: `kubectl rollout resume deployment/{name} -n {}`",
-            f.workload.namespace
-        )));
+    if !args.bad_pods {
+        change::refuse_paused(&facts)?;
     }
-    let plan = if args.bad_pods {
-        bad_pods_plan(cluster, &facts)
+    let (action, changes): (&str, fn(&mut Plan, &[Facts])) = if args.bad_pods {
+        ("evict broken pods", workloads::plan::bad_pod_changes)
     } else {
-        restart_plan(cluster, &facts)
+        ("rolling restart", workloads::plan::restart_changes)
     };
+    let mut plan = Plan::new(action, cluster);
+    changes(&mut plan, &facts);
     let answer = safety::approve(app, cluster, &plan)?;
     if !answer.proceeds() {
         return Ok(());
     }
 
     // Apply, stopping cleanly between operations on Ctrl-C.
-    let mut report = RestartReport {
-        restarted: Vec::new(),
-        evictions: Vec::new(),
-        rollouts: Vec::new(),
-    };
-    let mut to_follow: Vec<WorkloadRef> = Vec::new();
-    let mut done: Vec<String> = Vec::new();
-    let mut not_done: Vec<String> = Vec::new();
-    let mut apply_error: Option<Error> = None;
-    let at = Utc::now();
-    for f in &facts {
-        if args.bad_pods {
-            let mut evicted_any = false;
-            for b in f.broken.iter().filter(|b| b.problem.reason.replaceable()) {
-                if interrupt::is_interrupted() || apply_error.is_some() {
-                    not_done.push(format!("evict pod/{}", b.name));
-                    continue;
-                }
-                let result = change::evict(cluster, &f.workload.namespace, &b.name).await;
-                let error = result.as_ref().err().map(|e| e.to_string());
-                if let Err(
-                    e @ (Error::Unreachable { .. }
-                    | Error::Unauthorized { .. }
-                    | Error::Forbidden { .. }),
-                ) = result
-                {
-                    apply_error = Some(e);
-                }
-                match &error {
-                    None => {
-                        evicted_any = true;
-                        done.push(format!("evict pod/{}", b.name));
-                    }
-                    Some(_) => not_done.push(format!("evict pod/{}", b.name)),
-                }
-                report.evictions.push(EvictionResult {
-                    pod: b.name.clone(),
-                    workload: f.workload.to_string(),
-                    reason: b.problem.reason.to_string(),
-                    evicted: error.is_none(),
-                    error,
-                });
-            }
-            if evicted_any {
-                to_follow.push(f.workload.clone());
-            }
-        } else {
-            if f.no_restart.is_some() {
-                continue;
-            }
-            if interrupt::is_interrupted() || apply_error.is_some() {
-                not_done.push(format!("restart {}", f.workload));
-                continue;
-            }
-            match change::rolling_restart(cluster, &f.workload, at).await {
-                Ok(()) => {
-                    done.push(format!("restart {}", f.workload));
-                    report.restarted.push(f.workload.to_string());
-                    to_follow.push(f.workload.clone());
-                }
-                Err(e) => {
-                    not_done.push(format!("restart {}", f.workload));
-                    apply_error = Some(e);
-                }
-            }
-        }
-    }
+    let applied = change::apply(cluster, &facts, args.bad_pods, Utc::now()).await;
+    let (done, not_done) = (applied.done.clone(), applied.not_done.clone());
     if interrupt::is_interrupted() {
         let err = Error::Interrupted {
             done: list_or_nothing(&done),
@@ -176,11 +96,16 @@ pub async fn restart(app: &App, args: RestartArgs) -> Result<()> {
         record(app, cluster, &plan, answer, &err, &done, &not_done)?;
         return Err(err);
     }
-    if let Some(err) = apply_error {
+    if let Some(err) = applied.error {
         record(app, cluster, &plan, answer, &err, &done, &not_done)?;
         return Err(err);
     }
-
+    let to_follow = applied.to_follow;
+    let mut report = RestartReport {
+        restarted: applied.restarted.iter().map(|w| w.to_string()).collect(),
+        evictions: applied.evictions,
+        rollouts: Vec::new(),
+    };
     if args.no_wait {
         report.rollouts = to_follow
             .iter()
@@ -240,101 +165,6 @@ pub async fn restart(app: &App, args: RestartArgs) -> Result<()> {
         render_outcomes(&report.rollouts);
     }
     result
-}
-
-fn restart_plan(cluster: &Cluster, facts: &[Facts]) -> Plan {
-    let mut plan = Plan::new("rolling restart", cluster);
-    for f in facts {
-        let target = f.workload.to_string();
-        if let Some(why) = &f.no_restart {
-            plan.skip(target, why.clone());
-            continue;
-        }
-        let outage = match &f.outage {
-            Some(_) => "OUTAGE",
-            None => "no outage",
-        };
-        plan.change(
-            target.clone(),
-            "restart",
-            format!(
-                "{} replicas, {}, {}, {}, {outage}",
-                f.replicas,
-                f.strategy,
-                f.pdb_text(),
-                f.health()
-            ),
-        );
-        if let Some(o) = &f.outage {
-            plan.warn(format!("{target}: the restart causes an outage: {o}"));
-        }
-        if !f.broken.is_empty() {
-            plan.warn(format!(
-                "{target} has {} broken pod(s) now ({}); if its template is at fault the new pods will fail too, and the wait stops as soon as they do",
-                f.broken.len(),
-                f.health()
-            ));
-        }
-    }
-    plan
-}
-
-fn bad_pods_plan(cluster: &Cluster, facts: &[Facts]) -> Plan {
-    let mut plan = Plan::new("evict broken pods", cluster);
-    for f in facts {
-        let target = f.workload.to_string();
-        let mut evicting = 0;
-        for b in &f.broken {
-            let where_ = b
-                .node
-                .as_deref()
-                .map(|n| format!(" on {n}"))
-                .unwrap_or_default();
-            if b.problem.reason.replaceable() {
-                evicting += 1;
-                plan.change(
-                    format!("pod/{}", b.name),
-                    "evict",
-                    format!(
-                        "{target}: {}{where_}: {}",
-                        b.problem.reason, b.problem.message
-                    ),
-                );
-                if b.problem.reason == workloads::pods::Reason::Unknown
-                    && f.workload.kind == Kind::StatefulSet
-                {
-                    plan.warn(format!(
-                        "pod/{} is on a node that stopped reporting: it stays Terminating, and its StatefulSet cannot recreate it, until the node is gone or you force-delete it (`kubectl delete pod {} --force`) once you are sure the node is down",
-                        b.name, b.name
-                    ));
-                }
-            } else {
-                plan.skip(
-                    format!("pod/{}", b.name),
-                    format!(
-                        "{}: a new pod would fail the same way: {}",
-                        b.problem.reason, b.problem.message
-                    ),
-                );
-            }
-        }
-        if !f.healthy.is_empty() {
-            plan.skip(
-                format!("{target}: {} pod(s)", f.healthy.len()),
-                "healthy: left alone",
-            );
-        }
-        if evicting > 0
-            && let Some(p) = &f.pdb
-            && p.disruptions_allowed == 0
-        {
-            plan.warn(format!(
-                "{target}: PDB {} allows no disruption now; the API server may refuse some evictions",
-                p.name
-            ));
-        }
-    }
-    plan
 }
 
 pub async fn rollout_status(app: &App, names: Vec<String>, timeout: Duration) -> Result<()> {

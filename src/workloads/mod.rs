@@ -6,6 +6,7 @@
 //! renders, so `promote` and the runbook engine can call the same code.
 
 pub mod inspect;
+pub mod plan;
 pub mod pods;
 pub mod resolve;
 pub mod restart;

@@ -44,15 +44,16 @@ struct LeanMeta {
     name: String,
 }
 
-/// Resolves the arguments in the cluster's namespace, in the order given,
+/// Resolves the arguments in `namespace`, in the order given,
 /// followed by what `selector` selects (sorted by kind, then name).
 /// A name that does not exist is an error naming what was searched.
 pub async fn resolve(
     cluster: &Cluster,
+    namespace: &str,
     names: &[String],
     selector: Option<&str>,
 ) -> Result<Vec<Resolved>> {
-    let ns = &cluster.namespace;
+    let ns = namespace;
     if names.is_empty() && selector.is_none() {
         return Err(Error::Usage(
             "name at least one workload ([KIND/]NAME) or select them with -l SELECTOR".into(),
