@@ -961,3 +961,60 @@ fn the_wait_survives_watches_that_expire() {
     assert_eq!(report["rollouts"][0]["outcome"], "complete");
     assert_eq!(ready_pods(&h, "web"), 3);
 }
+
+#[test]
+fn runbook_restart_and_rollout_status_steps_use_the_same_code() {
+    let h = cluster(&[&deployment("web", 2, "shop/web:1.0", "")]);
+    let file = h.home.path().join("restart-web.yaml");
+    std::fs::write(
+        &file,
+        r#"
+name: restart-web
+summary: Restart web and wait for it
+params:
+  image:
+    type: string
+    default: "shop/web:1.0"
+steps:
+  - id: restart
+    title: Restart web
+    restart:
+      targets: ["deployment/web"]
+      namespace: shop
+      timeout: 1m
+  - id: break
+    title: Roll out an image
+    shell: {argv: ["kubectl", "--kubeconfig", "KUBECONFIG_PATH", "-n", "shop", "set", "image", "deployment/web", "web={{ image }}"]}
+  - id: rollout
+    title: Wait for the rollout
+    rollout_status:
+      target: web
+      namespace: shop
+      timeout: 1m
+"#
+        .replace("KUBECONFIG_PATH", h.kubeconfig.to_str().unwrap()),
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let run = h.oncall(&["runbook", "run", path, "--yes"]);
+    let run = run.expect_code(0);
+    assert!(
+        restarted_at(&h, "deployments", "web").is_some(),
+        "{}",
+        run.stdout
+    );
+    let run = h.oncall(&[
+        "runbook",
+        "run",
+        path,
+        "--yes",
+        "--set",
+        "image=shop/web:crash",
+    ]);
+    let run = run.expect_code(1);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        all.contains("CrashLoopBackOff") || all.contains("keeps crashing"),
+        "{all}"
+    );
+}

@@ -11,6 +11,7 @@ pub mod pods;
 pub mod resolve;
 pub mod restart;
 pub mod status;
+pub mod step;
 pub mod wait;
 
 use std::collections::BTreeMap;
