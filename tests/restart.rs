@@ -758,7 +758,7 @@ fn ctrl_c_while_waiting_stops_cleanly_and_is_recorded() {
         "slow=shop/never-ready:2",
     ])
     .expect_code(0);
-    let mut child = h
+    let child = h
         .oncall_command(&["-n", "shop", "restart", "slow", "--yes", "--timeout", "1m"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
