@@ -11,6 +11,7 @@ pub mod commands;
 pub mod completion;
 pub mod config;
 pub mod error;
+pub mod nodes;
 pub mod promote;
 pub mod runbook;
 pub mod safety;

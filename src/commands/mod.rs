@@ -1,18 +1,20 @@
 //! One function per command: call the domain, render the result.
 
 mod audit;
+mod node;
+mod node_replace;
 mod promote;
 mod runbook;
 mod sandbox;
 mod workloads;
 
 use crate::app::App;
-use crate::cli::{Command, DnsCommand, NodeCommand, PodsCommand, RolloutCommand, RunbookCommand};
+use crate::cli::{Command, DnsCommand, PodsCommand, RolloutCommand, RunbookCommand};
 use crate::error::{Error, Result};
 
 pub async fn run(app: &App, command: Command) -> Result<()> {
     match command {
-        Command::Node(cmd) => node(app, cmd).await,
+        Command::Node(cmd) => node::run(app, cmd).await,
         Command::Pods(PodsCommand::Stuck(_)) => Err(Error::NotYetAvailable("pods stuck")),
         Command::Restart(args) => workloads::restart(app, args).await,
         Command::Rollout(RolloutCommand::Status { workloads, timeout }) => {
@@ -29,19 +31,6 @@ pub async fn run(app: &App, command: Command) -> Result<()> {
             Ok(())
         }
     }
-}
-
-async fn node(app: &App, cmd: NodeCommand) -> Result<()> {
-    app.cluster().await?;
-    Err(Error::NotYetAvailable(match cmd {
-        NodeCommand::List { .. } => "node list",
-        NodeCommand::Check { .. } => "node check",
-        NodeCommand::Cordon { .. } => "node cordon",
-        NodeCommand::Uncordon { .. } => "node uncordon",
-        NodeCommand::Drain { .. } => "node drain",
-        NodeCommand::Replace { .. } => "node replace",
-        NodeCommand::Rotate { .. } => "node rotate",
-    }))
 }
 
 async fn runbook(app: &App, cmd: RunbookCommand) -> Result<()> {
