@@ -193,7 +193,9 @@ pub async fn wait_for_rollout(
                 }
                 Some(Ok(WorkloadEvent::Nothing)) => continue,
                 Some(Err(e)) => { last_error = Some(e.to_string()); continue; }
-                None => continue,
+                // A watcher does not end; if one ever did, stop polling it
+                // rather than spin.
+                None => { workload_events = futures::stream::pending().boxed(); continue; }
             },
             event = pod_events.next() => match event {
                 Some(Ok(e)) => tracker.pod_event(e),
@@ -201,7 +203,7 @@ pub async fn wait_for_rollout(
                     last_error = Some(e.to_string());
                     pods_unwatchable = !tracker.pods_listed;
                 }
-                None => continue,
+                None => { pod_events = futures::stream::pending().boxed(); continue; }
             },
         }
         // Judge once the pods are known, so a failure is seen with its pod;
