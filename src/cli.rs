@@ -111,6 +111,13 @@ pub enum Command {
     Pods(PodsCommand),
 
     /// Restart Deployments, StatefulSets and DaemonSets, and wait until they are back
+    ///
+    /// A restart is kubectl's: the `kubectl.kubernetes.io/restartedAt` annotation on the pod
+    /// template, so each controller replaces the pods by its own strategy. The plan shows
+    /// replicas, strategy, PodDisruptionBudget, health, and whether the restart causes an
+    /// outage. The wait fails as soon as a new pod crash-loops, cannot pull its image, cannot be
+    /// scheduled, is OOM-killed, or the progress deadline passes, and shows its last log lines.
+    /// Exit codes: 1 failed, 3 refused, 5 timed out, 130 interrupted.
     Restart(RestartArgs),
 
     /// Follow rollouts
@@ -314,7 +321,7 @@ pub struct RestartArgs {
     #[arg(short = 'l', long, value_name = "SELECTOR")]
     pub selector: Option<String>,
 
-    /// Only evict broken pods (CrashLoopBackOff, Error, ImagePullBackOff, lost node) instead of a rolling restart
+    /// Only evict broken pods (CrashLoopBackOff, Error, ImagePullBackOff, Unknown on a lost node) instead of a rolling restart; PDBs are respected
     #[arg(long)]
     pub bad_pods: bool,
 
@@ -330,6 +337,11 @@ pub struct RestartArgs {
 #[derive(Debug, Subcommand)]
 pub enum RolloutCommand {
     /// Wait for a rollout to finish, failing early when new pods crash or cannot start
+    ///
+    /// Finished means what `kubectl rollout status` means. Unlike kubectl, it stops as soon as
+    /// a new pod crash-loops, cannot pull its image, cannot be scheduled or is OOM-killed, and
+    /// names a StatefulSet whose ordered rollout is stuck on a broken pod. `-o json` prints a
+    /// summary per workload. Exit codes: 1 failed, 5 timed out, 130 interrupted.
     Status {
         /// Workload: NAME, or deployment/NAME, statefulset/NAME, daemonset/NAME
         #[arg(value_name = "[KIND/]NAME", required = true, add = ArgValueCandidates::new(completion::workloads))]

@@ -17,6 +17,7 @@ pub mod promote;
 pub mod runbook;
 pub mod safety;
 pub mod ui;
+pub mod workloads;
 pub mod yaml;
 
 use clap::{CommandFactory, Parser};

@@ -7,6 +7,7 @@ mod node_replace;
 mod promote;
 mod runbook;
 mod sandbox;
+mod workloads;
 
 use crate::app::App;
 use crate::cli::{Command, PodsCommand, RolloutCommand, RunbookCommand};
@@ -16,9 +17,9 @@ pub async fn run(app: &App, command: Command) -> Result<()> {
     match command {
         Command::Node(cmd) => node::run(app, cmd).await,
         Command::Pods(PodsCommand::Stuck(_)) => Err(Error::NotYetAvailable("pods stuck")),
-        Command::Restart(_) => Err(Error::NotYetAvailable("restart")),
-        Command::Rollout(RolloutCommand::Status { .. }) => {
-            Err(Error::NotYetAvailable("rollout status"))
+        Command::Restart(args) => workloads::restart(app, args).await,
+        Command::Rollout(RolloutCommand::Status { workloads, timeout }) => {
+            workloads::rollout_status(app, workloads, timeout).await
         }
         Command::Promote(args) => promote::run(app, args).await,
         Command::Dns(cmd) => dns::run(app, cmd).await,

@@ -168,7 +168,7 @@ pub const ACTIONS: &[ActionSpec] = &[
         about: "restart workloads (rolling), or delete their bad pods",
         mutating: true,
         idempotent: false,
-        needs: Some("restart"),
+        needs: None,
         cluster: true,
         fields: &[
             list("targets", false),
@@ -183,7 +183,7 @@ pub const ACTIONS: &[ActionSpec] = &[
         about: "wait for a workload's rollout to finish",
         mutating: false,
         idempotent: true,
-        needs: Some("rollout status"),
+        needs: None,
         cluster: true,
         fields: &[req("target"), opt("namespace"), opt("timeout")],
     },

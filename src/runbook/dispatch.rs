@@ -29,6 +29,30 @@ fn as_list(v: Option<&Json>) -> Vec<String> {
     }
 }
 
+/// A boolean field, given as a boolean or as (templated) text.
+fn flag(v: Option<&Json>, name: &str) -> Result<bool> {
+    match v {
+        None | Some(Json::Null) => Ok(false),
+        Some(Json::Bool(b)) => Ok(*b),
+        Some(other) => match json_text(other).trim() {
+            "true" | "yes" => Ok(true),
+            "false" | "no" | "" => Ok(false),
+            t => Err(Error::Usage(format!(
+                "`{name}` must be true or false, not `{t}`"
+            ))),
+        },
+    }
+}
+
+/// A duration field such as `10m`; 10 minutes when absent, as the commands.
+fn duration(v: Option<&Json>, name: &str) -> Result<std::time::Duration> {
+    match v {
+        None | Some(Json::Null) => Ok(std::time::Duration::from_secs(600)),
+        Some(other) => humantime::parse_duration(json_text(other).trim())
+            .map_err(|e| Error::Usage(format!("`{name}`: {e}"))),
+    }
+}
+
 pub(super) fn arg<'j>(args: &'j Json, key: &str) -> Option<&'j str> {
     args.get(key).and_then(Json::as_str)
 }
@@ -73,6 +97,18 @@ pub(super) async fn plan_for(run: &Run<'_>, step: &Step, args: &Json) -> Result<
                 None => "?".into(),
             };
             plan.change(target, "scale", format!("replicas {from} → {to}"));
+        }
+        "restart" if run.cluster.is_some() => {
+            let cluster = run.cluster.expect("checked");
+            crate::workloads::step::plan_restart(
+                cluster,
+                &ns,
+                &as_list(args.get("targets")),
+                arg(args, "selector"),
+                flag(args.get("bad_pods"), "bad_pods")?,
+                &mut plan,
+            )
+            .await?;
         }
         "delete_pod" => plan.change(
             format!("pod/{}", arg(args, "pod").unwrap_or_default()),
@@ -258,6 +294,37 @@ pub(super) async fn act(run: &Run<'_>, step: &Step, args: &Json) -> Result<Produ
             Ok(Produced {
                 text: format!("deleted {}", out["pod"].as_str().unwrap_or_default()),
                 output: out,
+                exit_code: None,
+            })
+        }
+        "restart" => {
+            let (output, text) = crate::workloads::step::run_restart(
+                cluster()?,
+                &ns(),
+                &as_list(args.get("targets")),
+                arg(args, "selector"),
+                flag(args.get("bad_pods"), "bad_pods")?,
+                duration(args.get("timeout"), "timeout")?,
+            )
+            .await?;
+            Ok(Produced {
+                output,
+                text,
+                exit_code: None,
+            })
+        }
+        "rollout_status" => {
+            let target = arg(args, "target").ok_or_else(|| typed("rollout_status"))?;
+            let (output, text) = crate::workloads::step::run_rollout_status(
+                cluster()?,
+                &ns(),
+                target,
+                duration(args.get("timeout"), "timeout")?,
+            )
+            .await?;
+            Ok(Produced {
+                output,
+                text,
                 exit_code: None,
             })
         }
