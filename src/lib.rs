@@ -11,6 +11,7 @@ pub mod commands;
 pub mod completion;
 pub mod config;
 pub mod error;
+pub mod pods;
 pub mod runbook;
 pub mod safety;
 pub mod ui;

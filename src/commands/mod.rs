@@ -1,6 +1,7 @@
 //! One function per command: call the domain, render the result.
 
 mod audit;
+mod pods;
 mod sandbox;
 
 use crate::app::App;
@@ -10,7 +11,7 @@ use crate::error::{Error, Result};
 pub async fn run(app: &App, command: Command) -> Result<()> {
     match command {
         Command::Node(cmd) => node(app, cmd).await,
-        Command::Pods(PodsCommand::Stuck(_)) => Err(Error::NotYetAvailable("pods stuck")),
+        Command::Pods(PodsCommand::Stuck(args)) => pods::stuck(app, args).await,
         Command::Restart(_) => Err(Error::NotYetAvailable("restart")),
         Command::Rollout(RolloutCommand::Status { .. }) => {
             Err(Error::NotYetAvailable("rollout status"))
