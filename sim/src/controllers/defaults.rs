@@ -1,0 +1,162 @@
+//! Defaulting on create, as the API server does, so objects read back the
+//! way they would from a real cluster (and controllers can rely on fields).
+
+use serde_json::{Value, json};
+
+use crate::resources::Resource;
+use crate::util::{self, str_at};
+
+fn set_default(v: &mut Value, key: &str, d: Value) {
+    if let Some(o) = v.as_object_mut() {
+        o.entry(key.to_string()).or_insert(d);
+    }
+}
+
+pub fn pod_spec(spec: &mut Value) {
+    if !spec.is_object() {
+        *spec = json!({});
+    }
+    set_default(spec, "restartPolicy", json!("Always"));
+    set_default(spec, "terminationGracePeriodSeconds", json!(30));
+    set_default(spec, "dnsPolicy", json!("ClusterFirst"));
+    set_default(spec, "schedulerName", json!("default-scheduler"));
+    set_default(spec, "serviceAccountName", json!("default"));
+    set_default(spec, "securityContext", json!({}));
+    set_default(spec, "enableServiceLinks", json!(true));
+    for list in ["containers", "initContainers"] {
+        if let Some(cs) = spec[list].as_array_mut() {
+            for c in cs {
+                let image = str_at(c, &["image"]).to_string();
+                let tag = image.rsplit('/').next().unwrap_or("");
+                let latest = !tag.contains(':') || tag.ends_with(":latest");
+                set_default(c, "imagePullPolicy", json!(if latest { "Always" } else { "IfNotPresent" }));
+                set_default(c, "terminationMessagePath", json!("/dev/termination-log"));
+                set_default(c, "terminationMessagePolicy", json!("File"));
+                set_default(c, "resources", json!({}));
+            }
+        }
+    }
+}
+
+/// The tolerations the DefaultTolerationSeconds admission plugin adds.
+fn default_tolerations(spec: &mut Value) {
+    let tols = util::obj_mut(spec, &[]).entry("tolerations").or_insert_with(|| json!([]));
+    if let Some(t) = tols.as_array_mut() {
+        for key in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] {
+            if !t.iter().any(|x| x["key"] == key) {
+                t.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
+            }
+        }
+    }
+}
+
+fn qos_class(spec: &Value) -> &'static str {
+    let cs = spec["containers"].as_array().cloned().unwrap_or_default();
+    let any = cs.iter().any(|c| {
+        c["resources"]["requests"].as_object().is_some_and(|m| !m.is_empty())
+            || c["resources"]["limits"].as_object().is_some_and(|m| !m.is_empty())
+    });
+    if !any {
+        return "BestEffort";
+    }
+    let guaranteed = cs.iter().all(|c| {
+        let l = &c["resources"]["limits"];
+        let r = &c["resources"]["requests"];
+        !l["cpu"].is_null() && !l["memory"].is_null()
+            && (r["cpu"].is_null() || r["cpu"] == l["cpu"])
+            && (r["memory"].is_null() || r["memory"] == l["memory"])
+    });
+    if guaranteed { "Guaranteed" } else { "Burstable" }
+}
+
+pub fn apply(r: &Resource, v: &mut Value) {
+    match r.plural {
+        "pods" => {
+            pod_spec(&mut v["spec"]);
+            default_tolerations(&mut v["spec"]);
+            if v["status"].is_null() {
+                v["status"] = json!({"phase": "Pending"});
+            }
+            let q = qos_class(&v["spec"]);
+            set_default(&mut v["status"], "qosClass", json!(q));
+        }
+        "deployments" => {
+            let spec = &mut v["spec"];
+            set_default(spec, "replicas", json!(1));
+            set_default(spec, "revisionHistoryLimit", json!(10));
+            set_default(spec, "progressDeadlineSeconds", json!(600));
+            set_default(
+                spec,
+                "strategy",
+                json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}),
+            );
+            if spec["strategy"]["type"] == "RollingUpdate" {
+                let ru = util::obj_mut(spec, &["strategy", "rollingUpdate"]);
+                ru.entry("maxSurge").or_insert(json!("25%"));
+                ru.entry("maxUnavailable").or_insert(json!("25%"));
+            }
+            pod_spec(&mut spec["template"]["spec"]);
+        }
+        "replicasets" => {
+            set_default(&mut v["spec"], "replicas", json!(1));
+            pod_spec(&mut v["spec"]["template"]["spec"]);
+        }
+        "statefulsets" => {
+            let spec = &mut v["spec"];
+            set_default(spec, "replicas", json!(1));
+            set_default(spec, "podManagementPolicy", json!("OrderedReady"));
+            set_default(spec, "revisionHistoryLimit", json!(10));
+            set_default(spec, "updateStrategy", json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}));
+            pod_spec(&mut spec["template"]["spec"]);
+        }
+        "daemonsets" => {
+            let spec = &mut v["spec"];
+            set_default(spec, "revisionHistoryLimit", json!(10));
+            set_default(
+                spec,
+                "updateStrategy",
+                json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}),
+            );
+            pod_spec(&mut spec["template"]["spec"]);
+        }
+        "jobs" => {
+            let spec = &mut v["spec"];
+            set_default(spec, "completions", json!(1));
+            set_default(spec, "parallelism", json!(1));
+            set_default(spec, "backoffLimit", json!(6));
+            pod_spec(&mut spec["template"]["spec"]);
+        }
+        "cronjobs" => {
+            let spec = &mut v["spec"];
+            set_default(spec, "suspend", json!(false));
+            set_default(spec, "concurrencyPolicy", json!("Allow"));
+            pod_spec(&mut spec["jobTemplate"]["spec"]["template"]["spec"]);
+        }
+        "services" => {
+            let spec = &mut v["spec"];
+            set_default(spec, "type", json!("ClusterIP"));
+            set_default(spec, "sessionAffinity", json!("None"));
+            if str_at(spec, &["clusterIP"]).is_empty() {
+                let ip = util::global_rng(|r| format!("10.96.{}.{}", r.below(255), 1 + r.below(253)));
+                spec["clusterIP"] = json!(ip);
+                spec["clusterIPs"] = json!([ip]);
+            }
+            let node_ports = matches!(str_at(spec, &["type"]), "LoadBalancer" | "NodePort");
+            if let Some(ports) = spec["ports"].as_array_mut() {
+                for p in ports {
+                    set_default(p, "protocol", json!("TCP"));
+                    let port = p["port"].clone();
+                    set_default(p, "targetPort", port);
+                    if node_ports && p["nodePort"].is_null() {
+                        p["nodePort"] = json!(30000 + util::global_rng(|r| r.below(2768)));
+                    }
+                }
+            }
+        }
+        "namespaces" => {
+            set_default(&mut v["spec"], "finalizers", json!(["kubernetes"]));
+        }
+        "secrets" => set_default(v, "type", json!("Opaque")),
+        _ => {}
+    }
+}

@@ -1,0 +1,276 @@
+//! The simulated control plane and kubelets.
+//!
+//! One tokio task runs every controller in turn each tick. Work is driven by
+//! the store's change log (what changed since the last tick marks objects
+//! dirty, the way informers feed work queues) plus timers, so a 150,000-pod
+//! cluster that is at rest costs almost nothing per tick.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::Shared;
+use crate::store::{EventType, Store, Stored, res};
+
+pub mod defaults;
+mod events;
+mod gc;
+mod jobs;
+mod kubelet;
+mod nodes;
+mod pdb;
+pub(crate) mod podutil;
+mod scheduler;
+mod statefulset;
+mod daemonset;
+mod workloads;
+
+pub use events::Recorder;
+
+/// (plural, namespace, name)
+pub type ObjKey = (&'static str, String, String);
+
+/// Per-run controller state that is not in the store (timers, what each
+/// simulated kubelet remembers).
+#[derive(Default)]
+pub struct State {
+    pub dirty: BTreeSet<ObjKey>,
+    pub wake: BTreeMap<Instant, Vec<ObjKey>>,
+    pub recorder: Recorder,
+    pub kubelet: kubelet::KubeletState,
+    pub schedule_all: bool,
+    pub deploy_progress: HashMap<String, (Instant, String)>,
+    pub autoscaler: Vec<(Instant, Value)>,
+    pub node_not_ready: HashMap<String, Instant>,
+    pub gc: Vec<(&'static str, String, String)>,
+    pub last_full_sync: Option<Instant>,
+}
+
+impl State {
+    pub fn wake_at(&mut self, at: Instant, k: ObjKey) {
+        self.wake.entry(at).or_default().push(k);
+    }
+    pub fn wake_in(&mut self, d: Duration, k: ObjKey) {
+        self.wake_at(Instant::now() + d, k);
+    }
+    fn mark(&mut self, plural: &'static str, ns: &str, name: &str) {
+        self.dirty.insert((plural, ns.to_string(), name.to_string()));
+    }
+}
+
+pub struct Ctx<'a> {
+    pub sh: &'a Shared,
+    pub store: &'a Store,
+}
+
+pub fn owner_plural(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "ReplicaSet" => "replicasets",
+        "Deployment" => "deployments",
+        "StatefulSet" => "statefulsets",
+        "DaemonSet" => "daemonsets",
+        "Job" => "jobs",
+        "CronJob" => "cronjobs",
+        _ => return None,
+    })
+}
+
+const WATCHED: &[&str] = &[
+    "nodes",
+    "pods",
+    "replicasets",
+    "deployments",
+    "statefulsets",
+    "daemonsets",
+    "jobs",
+    "poddisruptionbudgets",
+];
+
+fn mark_all(st: &mut State, store: &Store) {
+    for p in WATCHED {
+        for s in store.scan(res(p), None, |_| true) {
+            st.mark(p, &s.meta.namespace, &s.meta.name);
+        }
+    }
+    st.schedule_all = true;
+}
+
+fn mark_related(st: &mut State, store: &Store, plural: &'static str, s: &Stored) {
+    let ns = s.meta.namespace.as_str();
+    st.mark(plural, ns, &s.meta.name);
+    if let Some((kind, name, _)) = &s.meta.owner
+        && let Some(p) = owner_plural(kind)
+    {
+        st.mark(p, ns, name);
+    }
+    match plural {
+        "pods" => {
+            for pdb in store.scan(res("poddisruptionbudgets"), Some(ns), |_| true) {
+                st.mark("poddisruptionbudgets", ns, &pdb.meta.name);
+            }
+        }
+        "nodes" => {
+            for ds in store.scan(res("daemonsets"), None, |_| true) {
+                st.mark("daemonsets", &ds.meta.namespace, &ds.meta.name);
+            }
+            st.schedule_all = true;
+        }
+        _ => {}
+    }
+}
+
+/// One pass of every controller.
+fn step(ctx: &Ctx, st: &mut State, cursor: &mut u64) {
+    let store = ctx.store;
+    match store.changes_since(*cursor) {
+        Ok(changes) => {
+            for c in &changes {
+                *cursor = c.rv;
+                let p = c.resource.plural;
+                if c.etype == EventType::Deleted {
+                    if matches!(p, "deployments" | "replicasets" | "statefulsets" | "daemonsets" | "jobs" | "cronjobs" | "namespaces") {
+                        st.gc.push((p, c.obj.meta.name.clone(), c.obj.meta.uid.clone()));
+                    }
+                    if p == "nodes" {
+                        nodes::on_node_deleted(ctx, st, &c.obj);
+                    }
+                    if p == "pods" {
+                        st.kubelet.forget(&c.obj.meta.uid);
+                        st.schedule_all = true;
+                    }
+                }
+                if WATCHED.contains(&p) {
+                    mark_related(st, store, p, &c.obj);
+                }
+            }
+        }
+        Err(_) => {
+            *cursor = store.current_rv();
+            mark_all(st, store);
+        }
+    }
+    // A periodic full resync catches anything missed (cheap on small clusters).
+    let now = Instant::now();
+    let small = store.count(res("pods")) < 5000;
+    if small && st.last_full_sync.is_none_or(|t| now - t > Duration::from_secs(3)) {
+        st.last_full_sync = Some(now);
+        mark_all(st, store);
+    }
+    let due: Vec<Instant> = st.wake.range(..=now).map(|(t, _)| *t).collect();
+    for t in due {
+        for k in st.wake.remove(&t).unwrap_or_default() {
+            st.dirty.insert(k);
+        }
+    }
+    let dirty = std::mem::take(&mut st.dirty);
+    let of = |p: &str| -> Vec<(String, String)> {
+        dirty
+            .iter()
+            .filter(|(dp, _, _)| *dp == p)
+            .map(|(_, ns, n)| (ns.clone(), n.clone()))
+            .collect()
+    };
+
+    gc::run(ctx, st);
+    for (_, n) in of("nodes") {
+        nodes::reconcile(ctx, st, &n);
+    }
+    nodes::autoscale(ctx, st);
+    for (ns, n) in of("deployments") {
+        workloads::reconcile_deployment(ctx, st, &ns, &n);
+    }
+    for (ns, n) in of("replicasets") {
+        workloads::reconcile_replicaset(ctx, st, &ns, &n);
+    }
+    for (ns, n) in of("statefulsets") {
+        statefulset::reconcile(ctx, st, &ns, &n);
+    }
+    for (ns, n) in of("daemonsets") {
+        daemonset::reconcile(ctx, st, &ns, &n);
+    }
+    for (ns, n) in of("jobs") {
+        jobs::reconcile(ctx, st, &ns, &n);
+    }
+    let pods = of("pods");
+    scheduler::run(ctx, st, &pods);
+    for (ns, n) in &pods {
+        kubelet::reconcile(ctx, st, ns, n);
+    }
+    for (ns, n) in of("poddisruptionbudgets") {
+        pdb::reconcile(ctx, st, &ns, &n);
+    }
+}
+
+/// Run the controllers with every delay skipped until the cluster stops
+/// changing, so a seed starts as a settled cluster (pods Running, crash
+/// loops already looping) rather than everything Pending.
+pub fn settle(sh: &Shared, full: bool) -> (State, u64) {
+    let mut st = State::default();
+    let mut cursor = sh.store.current_rv();
+    if !full {
+        // A generated cluster is built settled; looking at every object would
+        // only cost time.
+        st.last_full_sync = Some(Instant::now());
+        return (st, cursor);
+    }
+    st.kubelet.settling = true;
+    mark_all(&mut st, &sh.store);
+    let ctx = Ctx { sh, store: &sh.store };
+    for _ in 0..40 {
+        let before = sh.store.current_rv();
+        step(&ctx, &mut st, &mut cursor);
+        if sh.store.current_rv() == before && st.dirty.is_empty() {
+            break;
+        }
+    }
+    st.kubelet.settling = false;
+    st.last_full_sync = Some(Instant::now());
+    inherit_ages(&sh.store);
+    (st, cursor)
+}
+
+/// Objects created while settling a seed take their owner's age (a little
+/// younger), so `kubectl get pods` does not show a 12-day-old Deployment
+/// with 0-second-old pods.
+fn inherit_ages(store: &Store) {
+    for (plural, offset) in [("replicasets", 5), ("controllerrevisions", 5), ("pods", 40)] {
+        let r = res(plural);
+        for s in store.scan(r, None, |m| m.owner.is_some()) {
+            let Some((kind, owner, _)) = &s.meta.owner else { continue };
+            let Some(op) = owner_plural(kind) else { continue };
+            let Some(ov) = store.get_value(res(op), &s.meta.namespace, owner) else { continue };
+            let mut v = s.value();
+            let Some(ot) = crate::util::parse_ts(ov["metadata"]["creationTimestamp"].as_str().unwrap_or("")) else { continue };
+            let mine = crate::util::parse_ts(v["metadata"]["creationTimestamp"].as_str().unwrap_or(""));
+            let want = ot + chrono::Duration::seconds(offset);
+            if mine.is_some_and(|m| m > want) {
+                v["metadata"]["creationTimestamp"] = serde_json::json!(crate::util::ts(want));
+                let _ = store.update(r, v, crate::store::UpdateMode::Raw, false);
+            }
+        }
+    }
+}
+
+pub async fn run(sh: Arc<Shared>, st: State, cursor: u64) {
+    let mut st = st;
+    let mut cursor = cursor;
+    let mut stop = sh.shutdown.clone();
+    loop {
+        let ctx = Ctx { sh: &sh, store: &sh.store };
+        step(&ctx, &mut st, &mut cursor);
+        // Sleep a tick, but wake early for new writes so the cluster reacts
+        // promptly; the tick bounds how often we run.
+        let tick = sh.timing.tick;
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(tick) => {}
+        }
+    }
+}
+
+/// Shorthand used by controllers.
+pub fn obj_key(plural: &'static str, ns: &str, name: &str) -> ObjKey {
+    (plural, ns.to_string(), name.to_string())
+}

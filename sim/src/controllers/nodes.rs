@@ -1,0 +1,177 @@
+//! Node lifecycle (taints and pod eviction for NotReady nodes) and the
+//! node-pool autoscaler (a deleted node of a pool comes back as a new node).
+
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+use super::podutil;
+use super::{Ctx, State, obj_key};
+use crate::knobs::POOL_LABELS;
+use crate::store::{DeleteOptions, Stored, UpdateMode, res};
+use crate::util::{self, str_at};
+
+const UNREACHABLE: &str = "node.kubernetes.io/unreachable";
+const NOT_READY: &str = "node.kubernetes.io/not-ready";
+
+pub fn reconcile(ctx: &Ctx, st: &mut State, name: &str) {
+    let nodes = res("nodes");
+    let Some(node) = ctx.store.get_value(nodes, "", name) else {
+        st.node_not_ready.remove(name);
+        return;
+    };
+    let ready = podutil::condition_status(&node["status"], "Ready").to_string();
+    let mut new = node.clone();
+    let taints = new["spec"]["taints"].as_array().cloned().unwrap_or_default();
+    let mut taints: Vec<Value> = taints
+        .into_iter()
+        .filter(|t| !matches!(str_at(t, &["key"]), UNREACHABLE | NOT_READY))
+        .collect();
+    let key = match ready.as_str() {
+        "True" => None,
+        "False" => Some(NOT_READY),
+        _ => Some(UNREACHABLE),
+    };
+    if let Some(k) = key {
+        let old_added = node["spec"]["taints"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| t["key"] == k && t["effect"] == "NoExecute")
+            .map(|t| t["timeAdded"].clone())
+            .unwrap_or_else(|| json!(util::now_ts()));
+        taints.push(json!({"key": k, "effect": "NoSchedule"}));
+        taints.push(json!({"key": k, "effect": "NoExecute", "timeAdded": old_added}));
+    }
+    if taints.is_empty() {
+        if let Some(o) = new["spec"].as_object_mut() {
+            o.remove("taints");
+        }
+    } else {
+        new["spec"]["taints"] = json!(taints);
+    }
+    if new != node {
+        let _ = ctx.store.update(nodes, new, UpdateMode::Raw, false);
+    }
+    if key.is_none() {
+        st.node_not_ready.remove(name);
+        return;
+    }
+    // The node's pods lose readiness; after the toleration time they are
+    // evicted and, with no kubelet to confirm, stay Terminating.
+    let since = *st.node_not_ready.entry(name.to_string()).or_insert_with(Instant::now);
+    let evict = !st.kubelet.settling && since.elapsed() >= ctx.sh.timing.unreachable_eviction;
+    let pods = ctx.store.scan(res("pods"), None, |m| m.field("spec.nodeName") == name);
+    for p in pods {
+        let mut pv = p.value();
+        let before = pv["status"].clone();
+        podutil::set_condition(&mut pv["status"], "Ready", "False", "NodeNotReady", "");
+        if before != pv["status"] {
+            let _ = ctx.store.update(res("pods"), pv.clone(), UpdateMode::Raw, false);
+            st.recorder.record(ctx.store, &pv, "Warning", "NodeNotReady", "Node is not ready", "node-controller");
+        }
+        let is_ds = p.meta.owner.as_ref().is_some_and(|(k, _, _)| k == "DaemonSet");
+        if evict && !p.meta.deleting && !is_ds {
+            let _ = ctx.store.delete(res("pods"), &p.meta.namespace, &p.meta.name, &DeleteOptions::default());
+            st.recorder.record(ctx.store, &pv, "Normal", "TaintManagerEviction", &format!("Marking for deletion Pod {}/{}", p.meta.namespace, p.meta.name), "taint-eviction-controller");
+        }
+    }
+    if !evict {
+        st.wake_at(since + ctx.sh.timing.unreachable_eviction, obj_key("nodes", "", name));
+    }
+}
+
+/// The pool a node belongs to, if any.
+fn pool_of(node: &Value) -> Option<(&'static str, String)> {
+    POOL_LABELS.iter().find_map(|l| {
+        node["metadata"]["labels"][*l]
+            .as_str()
+            .map(|v| (*l, v.to_string()))
+    })
+}
+
+pub fn on_node_deleted(ctx: &Ctx, st: &mut State, node: &Stored) {
+    let v = node.value();
+    if pool_of(&v).is_none() {
+        return;
+    }
+    st.autoscaler.push((Instant::now() + ctx.sh.timing.autoscaler_delay, v));
+}
+
+/// A fresh node of the same pool: a new name suffix, Ready, schedulable.
+pub fn replacement(old: &Value) -> Value {
+    let old_name = str_at(old, &["metadata", "name"]);
+    let suffix = util::global_rng(|r| r.suffix(4));
+    let name = match old_name.rsplit_once('-') {
+        Some((base, _)) => format!("{base}-{suffix}"),
+        None => format!("{old_name}-{suffix}"),
+    };
+    let mut n = json!({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": old["metadata"]["labels"],
+            "annotations": old["metadata"]["annotations"],
+        },
+        "spec": {},
+        "status": old["status"],
+    });
+    n["metadata"]["labels"]["kubernetes.io/hostname"] = json!(name);
+    if let Some(p) = old["spec"]["providerID"].as_str() {
+        let base = p.rsplit_once('/').map(|(b, _)| b).unwrap_or(p);
+        n["spec"]["providerID"] = json!(format!("{base}/{name}"));
+    }
+    // Taints that belong to the pool survive; lifecycle taints do not.
+    let taints: Vec<Value> = old["spec"]["taints"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| !str_at(t, &["key"]).starts_with("node.kubernetes.io/"))
+        .cloned()
+        .collect();
+    if !taints.is_empty() {
+        n["spec"]["taints"] = json!(taints);
+    }
+    if let Some(o) = n["metadata"]["annotations"].as_object_mut() {
+        o.remove(crate::knobs::ANNOTATION_FAULT);
+    }
+    let ip = util::global_rng(|r| format!("10.154.{}.{}", r.below(256), 2 + r.below(250)));
+    n["status"]["addresses"] = json!([
+        {"type": "InternalIP", "address": ip},
+        {"type": "Hostname", "address": name},
+    ]);
+    let now = util::now_ts();
+    n["status"]["conditions"] = json!([{
+        "type": "Ready", "status": "True", "reason": "KubeletReady",
+        "message": "kubelet is posting ready status",
+        "lastHeartbeatTime": now, "lastTransitionTime": now,
+    }]);
+    n
+}
+
+pub fn autoscale(ctx: &Ctx, st: &mut State) {
+    let now = Instant::now();
+    let due: Vec<Value> = st
+        .autoscaler
+        .iter()
+        .filter(|(t, _)| *t <= now)
+        .map(|(_, v)| v.clone())
+        .collect();
+    st.autoscaler.retain(|(t, _)| *t > now);
+    for old in due {
+        let n = replacement(&old);
+        let pool = pool_of(&old).map(|(_, p)| p).unwrap_or_default();
+        if let Ok(s) = ctx.store.create(res("nodes"), n) {
+            let v = s.value();
+            st.recorder.record(
+                ctx.store,
+                &v,
+                "Normal",
+                "RegisteredNode",
+                &format!("Node {} event: Registered Node {} in Controller (pool {pool})", s.meta.name, s.meta.name),
+                "node-controller",
+            );
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! Seeds: plain multi-document Kubernetes YAML loaded into the store.
+
+use serde_json::{Value, json};
+
+use crate::SimError;
+use crate::knobs::AGE_ANNOTATION;
+use crate::resources;
+use crate::store::{Store, UpdateMode, res};
+use crate::util::str_at;
+
+/// Split YAML text into documents, remembering the 1-based line each starts on,
+/// so errors in later documents still point at the right line of the file.
+fn documents(text: &str) -> Vec<(usize, String)> {
+    let mut docs = Vec::new();
+    let mut cur = String::new();
+    let mut start = 1;
+    for (i, line) in text.lines().enumerate() {
+        if line.starts_with("---") && (line.len() == 3 || line[3..].starts_with([' ', '\t'])) {
+            docs.push((start, std::mem::take(&mut cur)));
+            start = i + 2;
+            continue;
+        }
+        cur.push_str(line);
+        cur.push('\n');
+    }
+    docs.push((start, cur));
+    docs
+}
+
+fn seed_err(source: &str, line: u64, column: u64, reason: impl Into<String>) -> SimError {
+    SimError::Seed {
+        file: source.to_string(),
+        line,
+        column,
+        reason: reason.into(),
+    }
+}
+
+/// Strip serde-saphyr's own " at line X column Y" so the reason reads cleanly
+/// next to our file:line:column prefix.
+fn clean_reason(msg: &str) -> String {
+    let first = msg.lines().next().unwrap_or(msg);
+    match first.find(" at line ") {
+        Some(i) => first[..i].to_string(),
+        None => first.to_string(),
+    }
+}
+
+/// Parse a multi-document seed. Every document must be a Kubernetes object
+/// of a kind the simulator serves.
+pub fn parse_seed(text: &str, source: &str) -> Result<Vec<Value>, SimError> {
+    let mut out = Vec::new();
+    for (start, doc) in documents(text) {
+        if doc.lines().all(|l| {
+            let t = l.trim();
+            t.is_empty() || t.starts_with('#')
+        }) {
+            continue;
+        }
+        let v: Value = serde_saphyr::from_str(&doc).map_err(|e| {
+            let (line, col) = e
+                .location()
+                .map(|l| (l.line(), l.column()))
+                .unwrap_or((1, 1));
+            seed_err(source, start as u64 + line.max(1) - 1, col.max(1), clean_reason(&e.to_string()))
+        })?;
+        if v.is_null() {
+            continue;
+        }
+        let line_of = |key: &str| -> u64 {
+            doc.lines()
+                .position(|l| l.starts_with(&format!("{key}:")))
+                .map(|p| (start + p) as u64)
+                .unwrap_or(start as u64)
+        };
+        if !v.is_object() {
+            return Err(seed_err(source, start as u64, 1, "a document must be a Kubernetes object (a mapping)"));
+        }
+        let api_version = str_at(&v, &["apiVersion"]);
+        let kind = str_at(&v, &["kind"]);
+        if api_version.is_empty() {
+            return Err(seed_err(source, start as u64, 1, "missing apiVersion"));
+        }
+        if kind.is_empty() {
+            return Err(seed_err(source, start as u64, 1, "missing kind"));
+        }
+        if kind == "List" {
+            for item in v["items"].as_array().cloned().unwrap_or_default() {
+                out.push(item);
+            }
+            continue;
+        }
+        if resources::by_kind(api_version, kind).is_none() {
+            return Err(seed_err(
+                source,
+                line_of("kind"),
+                1,
+                format!("unknown kind {kind} in {api_version}"),
+            ));
+        }
+        if str_at(&v, &["metadata", "name"]).is_empty()
+            && str_at(&v, &["metadata", "generateName"]).is_empty()
+        {
+            return Err(seed_err(source, line_of("metadata"), 1, "metadata.name is required"));
+        }
+        out.push(v);
+    }
+    Ok(out)
+}
+
+pub fn default_namespaces() -> Vec<Value> {
+    ["default", "kube-system", "kube-public", "kube-node-lease"]
+        .iter()
+        .map(|n| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}}))
+        .collect()
+}
+
+fn ensure_namespace(store: &Store, ns: &str) {
+    if ns.is_empty() || store.get(res("namespaces"), "", ns).is_some() {
+        return;
+    }
+    let _ = store.create(
+        res("namespaces"),
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+    );
+}
+
+/// `12d`, `3h`, `45m`, `30s` as a chrono duration.
+fn parse_age(s: &str) -> Option<chrono::Duration> {
+    let s = s.trim();
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+    let n: i64 = n.parse().ok()?;
+    Some(match unit {
+        "s" => chrono::Duration::seconds(n),
+        "m" => chrono::Duration::minutes(n),
+        "h" => chrono::Duration::hours(n),
+        "d" => chrono::Duration::days(n),
+        _ => return None,
+    })
+}
+
+/// Create or replace one object, keeping the status it carries.
+pub fn apply_one(store: &Store, mut v: Value) -> Result<Value, SimError> {
+    if let Some(age) = v["metadata"]["annotations"][AGE_ANNOTATION].as_str().and_then(parse_age) {
+        v["metadata"]["creationTimestamp"] = json!(crate::util::ts(crate::util::now() - age));
+        if let Some(a) = v["metadata"]["annotations"].as_object_mut() {
+            a.remove(AGE_ANNOTATION);
+            if a.is_empty() {
+                v["metadata"].as_object_mut().map(|m| m.remove("annotations"));
+            }
+        }
+    }
+    let terminating = !v["metadata"]["deletionTimestamp"].is_null();
+    let api_version = str_at(&v, &["apiVersion"]).to_string();
+    let kind = str_at(&v, &["kind"]).to_string();
+    let r = resources::by_kind(&api_version, &kind).ok_or(SimError::UnknownKind { api_version, kind })?;
+    if r.namespaced {
+        if str_at(&v, &["metadata", "namespace"]).is_empty() {
+            v["metadata"]["namespace"] = json!("default");
+        }
+        ensure_namespace(store, str_at(&v, &["metadata", "namespace"]));
+    }
+    let ns = str_at(&v, &["metadata", "namespace"]).to_string();
+    let name = str_at(&v, &["metadata", "name"]).to_string();
+    let exists = !name.is_empty() && store.get(r, if r.namespaced { &ns } else { "" }, &name).is_some();
+    let s = if exists {
+        if let Some(m) = v["metadata"].as_object_mut() {
+            m.remove("resourceVersion");
+        }
+        store.update(r, v, UpdateMode::Raw, false)
+    } else {
+        crate::controllers::defaults::apply(r, &mut v);
+        store.create(r, v)
+    }
+    .map_err(|e| SimError::Api(e.message))?;
+    if terminating {
+        // A seed may show an object already being deleted (e.g. stuck on a finalizer).
+        let d = store
+            .delete(r, &s.meta.namespace, &s.meta.name, &Default::default())
+            .map_err(|e| SimError::Api(e.message))?;
+        return Ok(d.obj.value());
+    }
+    Ok(s.value())
+}
+
+/// Load seed objects: the default namespaces first, then namespaces and
+/// nodes, then everything else, so references resolve like in a real cluster.
+pub fn load(store: &Store, objs: Vec<Value>) -> Result<(), SimError> {
+    let rank = |v: &Value| match str_at(v, &["kind"]) {
+        "Namespace" => 0,
+        "Node" => 1,
+        _ => 2,
+    };
+    let mut objs = objs;
+    objs.sort_by_key(rank);
+    for ns in default_namespaces() {
+        if store.get(res("namespaces"), "", str_at(&ns, &["metadata", "name"])).is_none() {
+            apply_one(store, ns)?;
+        }
+    }
+    for v in objs {
+        apply_one(store, v)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_documents_and_skips_empty() {
+        let text = "# comment\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n---\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: a\n";
+        let objs = parse_seed(text, "s.yaml").unwrap();
+        assert_eq!(objs.len(), 2);
+    }
+
+    #[test]
+    fn syntax_error_has_file_line_column() {
+        let text = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [unclosed\n";
+        match parse_seed(text, "bad.yaml").unwrap_err() {
+            SimError::Seed { file, line, reason, .. } => {
+                assert_eq!(file, "bad.yaml");
+                assert!(line >= 9, "line {line}");
+                assert!(!reason.is_empty());
+            }
+            e => panic!("unexpected {e}"),
+        }
+    }
+
+    #[test]
+    fn unknown_kind_names_its_line() {
+        let text = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n";
+        let e = parse_seed(text, "w.yaml").unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.starts_with("w.yaml:7:1: unknown kind Widget"), "{msg}");
+    }
+
+    #[test]
+    fn missing_name_is_rejected() {
+        let e = parse_seed("apiVersion: v1\nkind: Pod\nmetadata: {}\n", "p.yaml").unwrap_err();
+        assert!(e.to_string().contains("metadata.name is required"), "{e}");
+    }
+
+    #[test]
+    fn demo_seed_parses() {
+        let objs = parse_seed(crate::DEMO_SEED, "demo.yaml").unwrap();
+        assert!(objs.len() > 20);
+    }
+}

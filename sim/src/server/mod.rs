@@ -1,0 +1,322 @@
+//! The HTTP front: routing Kubernetes REST paths to handlers, fault
+//! injection, and response helpers.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::Response;
+use bytes::Bytes;
+use futures::StreamExt;
+
+use crate::Shared;
+use crate::errors::ApiError;
+use crate::faults::Action;
+use crate::resources::{self, Resource};
+
+mod crud;
+mod discovery;
+mod logs;
+mod watch;
+
+/// A parsed resource request.
+pub struct Req {
+    pub method: Method,
+    pub res: &'static Resource,
+    pub ns: Option<String>,
+    pub name: Option<String>,
+    pub sub: Option<String>,
+    pub query: HashMap<String, String>,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Req {
+    pub fn q(&self, k: &str) -> Option<&str> {
+        self.query.get(k).map(String::as_str)
+    }
+    pub fn q_bool(&self, k: &str) -> bool {
+        matches!(self.q(k), Some("1" | "true" | "True"))
+    }
+    pub fn accept(&self) -> &str {
+        self.headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+    pub fn wants_table(&self) -> bool {
+        self.accept().contains("as=Table") && self.accept().contains("g=meta.k8s.io")
+    }
+    pub fn wants_partial(&self) -> bool {
+        self.accept().contains("as=PartialObjectMetadata")
+    }
+    pub fn ns_str(&self) -> &str {
+        self.ns.as_deref().unwrap_or("")
+    }
+}
+
+pub async fn serve(shared: Arc<Shared>, listener: tokio::net::TcpListener) {
+    let mut stop = shared.shutdown.clone();
+    let app = axum::Router::new()
+        .fallback(handle)
+        .with_state(shared.clone());
+    let _ = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await;
+}
+
+pub fn json_response(code: u16, body: impl Into<Bytes>) -> Response {
+    let mut r = Response::new(Body::from(body.into()));
+    *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::OK);
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+pub fn value_response(code: u16, v: &serde_json::Value) -> Response {
+    json_response(code, serde_json::to_vec(v).expect("json"))
+}
+
+pub fn error_response(e: &ApiError) -> Response {
+    let mut r = value_response(e.code, &e.status());
+    if let Some(s) = e.retry_after {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(s));
+    }
+    r
+}
+
+fn parse_query(q: Option<&str>) -> HashMap<String, String> {
+    q.map(|q| {
+        form_urlencoded_pairs(q)
+            .into_iter()
+            .collect::<HashMap<_, _>>()
+    })
+    .unwrap_or_default()
+}
+
+/// Decode `a=b&c=d` with percent-escapes and `+` as space.
+fn form_urlencoded_pairs(q: &str) -> Vec<(String, String)> {
+    fn dec(s: &str) -> String {
+        let b = s.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < b.len() => {
+                    match std::str::from_utf8(&b[i + 1..i + 3])
+                        .ok()
+                        .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    {
+                        Some(x) => {
+                            out.push(x);
+                            i += 2;
+                        }
+                        None => out.push(b'%'),
+                    }
+                }
+                c => out.push(c),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (dec(k), dec(v)),
+            None => (dec(p), String::new()),
+        })
+        .collect()
+}
+
+/// Cut a response off half-way, as a dropped connection does.
+fn truncate(resp: Response) -> Response {
+    let (parts, body) = resp.into_parts();
+    let stream = futures::stream::once(async move {
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+        let half = bytes.len() / 2;
+        Ok::<_, std::io::Error>(bytes.slice(..half))
+    })
+    .chain(futures::stream::once(async {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "injected connection drop",
+        ))
+    }));
+    let mut parts = parts;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from_stream(stream))
+}
+
+async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
+    sh.requests.fetch_add(1, Ordering::Relaxed);
+    let method = req.method().clone();
+    let uri = req.uri().clone();
+    let headers = req.headers().clone();
+    let query = parse_query(uri.query());
+    let is_watch = matches!(query.get("watch").map(String::as_str), Some("1" | "true"))
+        || uri.path().contains("/watch/");
+    let is_write = matches!(method, Method::PUT | Method::PATCH);
+    let (action, latency) = {
+        let mut f = sh.faults.lock();
+        (f.roll(is_write, is_watch), f.spec.latency)
+    };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    match action {
+        Action::Error5xx(code) => {
+            let e = if code == 503 {
+                ApiError::new(503, "ServiceUnavailable", "the server is currently unable to handle the request (injected fault)")
+            } else {
+                ApiError::internal("an error on the server (\"injected fault\") has prevented the request from succeeding")
+            };
+            return error_response(&e);
+        }
+        Action::Throttle => {
+            let secs = sh.faults.lock().spec.retry_after;
+            return error_response(&ApiError::too_many_requests(
+                "the server has received too many requests and has asked us to try again later (injected fault)",
+                secs,
+            ));
+        }
+        _ => {}
+    }
+    let body = axum::body::to_bytes(req.into_body(), 64 << 20)
+        .await
+        .unwrap_or_default();
+    let resp = route(&sh, method, uri.path(), query, headers, body, action).await;
+    if action == Action::Drop {
+        truncate(resp)
+    } else {
+        resp
+    }
+}
+
+async fn route(
+    sh: &Arc<Shared>,
+    method: Method,
+    path: &str,
+    query: HashMap<String, String>,
+    headers: HeaderMap,
+    body: Bytes,
+    action: Action,
+) -> Response {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    match segs.as_slice() {
+        ["version"] => return discovery::version(sh),
+        ["healthz" | "livez" | "readyz", ..] => {
+            return Response::new(Body::from("ok"));
+        }
+        ["api"] => return discovery::core_versions(sh),
+        ["apis"] => return discovery::group_list(),
+        ["api", "v1"] => return discovery::resource_list("", "v1"),
+        ["apis", g] => return discovery::group(g),
+        ["apis", g, v] => return discovery::resource_list(g, v),
+        _ => {}
+    }
+    let (group, version, rest) = match segs.as_slice() {
+        ["api", "v1", rest @ ..] => ("", "v1", rest),
+        ["apis", g, v, rest @ ..] => (*g, *v, rest),
+        _ => {
+            return error_response(&ApiError::new(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            ));
+        }
+    };
+    // "watch/" path prefix (deprecated but still served).
+    let (rest, query) = match rest {
+        ["watch", r @ ..] => {
+            let mut q = query;
+            q.insert("watch".into(), "true".into());
+            (r, q)
+        }
+        r => (r, query),
+    };
+    let parsed = parse_resource_path(group, version, rest);
+    let Some((res, ns, name, sub)) = parsed else {
+        return error_response(&ApiError::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        ));
+    };
+    if action == Action::Conflict {
+        return error_response(&ApiError::stale(
+            res.group,
+            res.plural,
+            name.unwrap_or(""),
+        ));
+    }
+    if !res.namespaced && ns.is_some() {
+        return error_response(&ApiError::new(404, "NotFound", "the server could not find the requested resource"));
+    }
+    let req = Req {
+        method,
+        res,
+        ns: ns.map(String::from),
+        name: name.map(String::from),
+        sub: sub.map(String::from),
+        query,
+        headers,
+        body,
+    };
+    match crud::dispatch(sh, req).await {
+        Ok(r) => r,
+        Err(e) => error_response(&e),
+    }
+}
+
+type Parsed<'a> = (&'static Resource, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+
+fn parse_resource_path<'a>(group: &str, version: &str, rest: &[&'a str]) -> Option<Parsed<'a>> {
+    let find = |p: &str| resources::by_plural(group, version, p);
+    match rest {
+        ["namespaces", ns, plural, tail @ ..] if find(plural).is_some_and(|r| r.namespaced) => {
+            let r = find(plural)?;
+            match tail {
+                [] => Some((r, Some(ns), None, None)),
+                [name] => Some((r, Some(ns), Some(name), None)),
+                [name, sub] => Some((r, Some(ns), Some(name), Some(sub))),
+                _ => None,
+            }
+        }
+        [plural] => Some((find(plural)?, None, None, None)),
+        [plural, name] => Some((find(plural)?, None, Some(name), None)),
+        [plural, name, sub] => Some((find(plural)?, None, Some(name), Some(sub))),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_decoding() {
+        let q = form_urlencoded_pairs("labelSelector=app%3Dweb%2Ctier+in+%28a%29&limit=500&x");
+        assert_eq!(q[0], ("labelSelector".into(), "app=web,tier in (a)".into()));
+        assert_eq!(q[1].1, "500");
+        assert_eq!(q[2], ("x".into(), String::new()));
+    }
+
+    #[test]
+    fn paths() {
+        let (r, ns, name, sub) = parse_resource_path("", "v1", &["namespaces", "a", "pods", "p", "eviction"]).unwrap();
+        assert_eq!((r.plural, ns, name, sub), ("pods", Some("a"), Some("p"), Some("eviction")));
+        let (r, ns, name, _) = parse_resource_path("", "v1", &["namespaces", "a"]).unwrap();
+        assert_eq!((r.plural, ns, name), ("namespaces", None, Some("a")));
+        let (r, _, name, sub) = parse_resource_path("", "v1", &["namespaces", "a", "status"]).unwrap();
+        assert_eq!((r.plural, name, sub), ("namespaces", Some("a"), Some("status")));
+        assert!(parse_resource_path("", "v1", &["widgets"]).is_none());
+    }
+}

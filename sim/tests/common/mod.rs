@@ -1,0 +1,115 @@
+//! Shared test harness: a simulator on a random port plus the real kubectl
+//! pointed at it through a temporary kubeconfig and cache directory.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use oncall_sim::{FaultSpec, Seed, SimOptions, Simulator, Timing};
+
+/// The kubectl binary on PATH; tests fail loudly without it.
+pub fn kubectl_path() -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        let p = dir.join("kubectl");
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!("kubectl is required on PATH");
+}
+
+pub struct Cluster {
+    pub sim: Simulator,
+    pub dir: tempfile::TempDir,
+    pub kubeconfig: PathBuf,
+}
+
+impl Cluster {
+    pub async fn start(seed: Seed) -> Self {
+        Self::start_with(seed, FaultSpec::default()).await
+    }
+
+    pub async fn start_with(seed: Seed, faults: FaultSpec) -> Self {
+        let sim = Simulator::start(SimOptions {
+            port: 0,
+            seed,
+            faults,
+            timing: Timing::fast(),
+        })
+        .await
+        .expect("simulator starts");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let kubeconfig = dir.path().join("kubeconfig");
+        sim.write_kubeconfig(&kubeconfig, "sim").expect("kubeconfig");
+        Cluster { sim, dir, kubeconfig }
+    }
+
+    /// Run kubectl with the given arguments (no shell).
+    pub async fn kubectl(&self, args: &[&str]) -> Output {
+        let mut cmd = tokio::process::Command::new(kubectl_path());
+        cmd.arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg("--cache-dir")
+            .arg(self.dir.path().join("cache"))
+            .args(args)
+            .env("HOME", self.dir.path())
+            .kill_on_drop(true);
+        tokio::time::timeout(Duration::from_secs(120), cmd.output())
+            .await
+            .unwrap_or_else(|_| panic!("kubectl {args:?} timed out"))
+            .expect("kubectl runs")
+    }
+
+    /// Run kubectl and return stdout, failing the test on a non-zero exit.
+    pub async fn ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args).await;
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
+            out.status
+        );
+        stdout
+    }
+
+    pub fn kubectl_command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(kubectl_path());
+        cmd.arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg("--cache-dir")
+            .arg(self.dir.path().join("cache"))
+            .args(args)
+            .env("HOME", self.dir.path())
+            .kill_on_drop(true);
+        cmd
+    }
+}
+
+/// Poll until `f` is true or fail after `secs`.
+pub async fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// The header row and the data rows of kubectl table output, split on runs of spaces.
+pub fn rows(out: &str) -> Vec<Vec<String>> {
+    out.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            l.split("  ")
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .collect()
+}
