@@ -106,7 +106,7 @@ fn print_groups(report: &Report) {
 fn print_group(g: &Group, now: DateTime<Utc>) {
     let place = match (&g.node, g.owners.as_slice()) {
         (Some(node), _) if g.namespace.is_none() => format!("on node {node}"),
-        (_, [one]) => format!("in {}", one.owner),
+        (_, [one]) if !one.owner.ends_with("/<none>") => format!("in {}", one.owner),
         _ => format!("in namespace {}", g.namespace.as_deref().unwrap_or("?")),
     };
     println!(

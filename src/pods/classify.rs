@@ -296,9 +296,9 @@ fn terminating(pod: &Pod, nodes: &Nodes, deleted: Time) -> Option<Verdict> {
         Category::Terminating,
         cause,
         if finalizers.is_empty() {
-            "deletion not confirmed".to_string()
+            "DeletionNotConfirmed"
         } else {
-            format!("finalizers: {}", finalizers.join(", "))
+            "Finalizers"
         },
     )
     .since(Some(deleted))
@@ -461,6 +461,25 @@ fn containers(pod: &Pod, t: &Thresholds, now: Time) -> Option<Verdict> {
                 };
             consider(
                 terminated(category, &c.name, term).since(term.finished_at.or(ready_since(pod))),
+            );
+        } else if c.state.running.is_some()
+            && !c.ready
+            && let Some(last) = c
+                .last_state
+                .terminated
+                .as_ref()
+                .filter(|t| t.exit_code != 0 || t.signal != 0)
+        {
+            // A crash-looping container between two crashes: kubectl says
+            // Running, but it has not become ready since it last died.
+            let meaning = exit_meaning(last);
+            consider(
+                terminated(Category::CrashLoop, &c.name, last)
+                    .since(ready_since(pod))
+                    .message(format!(
+                        "container `{}` keeps crashing ({} restarts): {meaning}",
+                        c.name, c.restart_count
+                    )),
             );
         }
     }
@@ -1169,5 +1188,29 @@ mod tests {
         );
         p.spec.restart_policy = Some("Never".into());
         assert!(check(&p).is_none());
+    }
+}
+
+#[cfg(test)]
+mod crash_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_crash_looping_container_between_crashes_is_still_crash_looping() {
+        let p: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "p", "namespace": "ns", "creationTimestamp": "2024-06-01T11:00:00Z"},
+            "spec": {"nodeName": "n1", "containers": [{"name": "app"}]},
+            "status": {"phase": "Running", "startTime": "2024-06-01T11:00:00Z",
+                "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": "2024-06-01T11:00:00Z"}],
+                "containerStatuses": [{"name": "app", "ready": false, "restartCount": 6, "state": {"running": {}},
+                    "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}}]}
+        }))
+        .unwrap();
+        let now = "2024-06-01T12:00:00Z".parse().unwrap();
+        let s = classify(&p, &Nodes::unknown(), &Thresholds::default(), now).unwrap();
+        assert_eq!(s.status, "Running");
+        assert_eq!(s.category, Category::CrashLoop);
+        assert_eq!(s.cause, Cause::OomKilled);
     }
 }

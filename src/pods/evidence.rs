@@ -12,8 +12,12 @@ use super::report::{Cause, Evidence, StuckPod};
 /// Longest event message kept: enough for any kubelet message we act on,
 /// bounded so that a cluster full of noisy events cannot blow up memory.
 const MAX_MESSAGE: usize = 600;
-/// Distinct reasons kept per pod.
-const MAX_REASONS: usize = 6;
+/// Distinct kinds of event kept per pod.
+const MAX_NOTES: usize = 8;
+/// Events of one reason whose messages start alike are one kind: the kubelet
+/// uses `Failed` both for "Failed to pull image …" and "Error: ErrImagePull",
+/// while repeated sandbox failures differ only in a sandbox id further on.
+const KIND_PREFIX: usize = 20;
 
 #[derive(Debug, Clone)]
 struct Note {
@@ -49,13 +53,18 @@ impl Events {
             message.push('…');
         }
         let notes = self.by_uid.entry(e.involved_object.uid).or_default();
-        if let Some(n) = notes.iter_mut().find(|n| n.reason == reason) {
+        let kind = |m: &str| m.chars().take(KIND_PREFIX).collect::<String>();
+        let this_kind = kind(&message);
+        if let Some(n) = notes
+            .iter_mut()
+            .find(|n| n.reason == reason && kind(&n.message) == this_kind)
+        {
             n.count += count;
             if last_seen >= n.last_seen {
                 n.last_seen = last_seen;
                 n.message = message;
             }
-        } else if notes.len() < MAX_REASONS {
+        } else if notes.len() < MAX_NOTES {
             notes.push(Note {
                 reason,
                 message,
@@ -185,23 +194,36 @@ mod tests {
         ev.add(event(
             "u1",
             "FailedCreatePodSandBox",
-            "old",
+            "Failed to create pod sandbox: id 1",
             "2024-01-01T00:00:00Z",
         ));
         ev.add(event(
             "u1",
             "FailedCreatePodSandBox",
-            "new",
+            "Failed to create pod sandbox: id 2",
             "2024-01-01T00:05:00Z",
         ));
         ev.add(event("u2", "BackOff", "x", "2024-01-01T00:05:00Z"));
+        ev.add(event(
+            "u2",
+            "Failed",
+            "Failed to pull image \"x\": not found",
+            "2024-01-01T00:05:00Z",
+        ));
+        ev.add(event(
+            "u2",
+            "Failed",
+            "Error: ErrImagePull",
+            "2024-01-01T00:05:00Z",
+        ));
+        assert_eq!(ev.by_uid["u2"].len(), 3, "one reason, two kinds of message");
         let mut other = event("u3", "X", "y", "2024-01-01T00:05:00Z");
         other.involved_object.kind = "Node".into();
         ev.add(other);
         assert_eq!(ev.len(), 2);
         let notes = &ev.by_uid["u1"];
         assert_eq!(notes.len(), 1);
-        assert_eq!(notes[0].message, "new");
+        assert_eq!(notes[0].message, "Failed to create pod sandbox: id 2");
         assert_eq!(notes[0].count, 4);
     }
 
