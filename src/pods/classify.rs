@@ -316,9 +316,14 @@ fn terminating(pod: &Pod, nodes: &Nodes, deleted: Time) -> Option<Verdict> {
             h.state,
             format!("node {n}: {}", h.detail),
         ));
+        // Stuck since the node went down, not since the eviction that
+        // followed: the pod must not drop out of the report in between.
+        if h.since.is_some_and(|s| s < deleted) {
+            v = v.since(h.since);
+        }
     }
-    // The deletion timestamp is when the grace period ends, so age counts
-    // from the moment the pod should have been gone.
+    // Otherwise the deletion timestamp is when the grace period ends, so age
+    // counts from the moment the pod should have been gone.
     Some(v)
 }
 

@@ -51,11 +51,19 @@ impl Harness {
 
     /// A cluster seeded from YAML text.
     pub fn yaml(text: &str) -> Harness {
-        Harness::start(Seed::Yaml { text: text.to_string(), source: "test.yaml".into() })
+        Harness::start(Seed::Yaml {
+            text: text.to_string(),
+            source: "test.yaml".into(),
+        })
     }
 
     pub fn start(seed: Seed) -> Harness {
-        Harness::with_options(SimOptions { port: 0, seed, faults: FaultSpec::default(), timing: Timing::fast() })
+        Harness::with_options(SimOptions {
+            port: 0,
+            seed,
+            faults: FaultSpec::default(),
+            timing: Timing::fast(),
+        })
     }
 
     pub fn with_options(options: SimOptions) -> Harness {
@@ -64,11 +72,19 @@ impl Harness {
             .enable_all()
             .build()
             .expect("tokio runtime");
-        let sim = runtime.block_on(Simulator::start(options)).expect("simulator starts");
+        let sim = runtime
+            .block_on(Simulator::start(options))
+            .expect("simulator starts");
         let home = tempfile::tempdir().expect("temp home");
         let kubeconfig = home.path().join("kubeconfig");
-        sim.write_kubeconfig(&kubeconfig, "sandbox").expect("kubeconfig written");
-        Harness { sim, home, kubeconfig, runtime }
+        sim.write_kubeconfig(&kubeconfig, "sandbox")
+            .expect("kubeconfig written");
+        Harness {
+            sim,
+            home,
+            kubeconfig,
+            runtime,
+        }
     }
 
     /// Runs async code (e.g. a kube-rs client) on the harness's runtime.
@@ -133,7 +149,12 @@ impl Harness {
             .collect()
     }
 
-    pub fn get(&self, resource: &str, namespace: Option<&str>, name: &str) -> Option<serde_json::Value> {
+    pub fn get(
+        &self,
+        resource: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<serde_json::Value> {
         self.sim.get(resource, namespace, name)
     }
 
