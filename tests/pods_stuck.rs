@@ -416,6 +416,14 @@ fn scoping_by_namespace_node_and_labels() {
     let on_b = stuck(&["--node", "node-b"]);
     assert_eq!(on_b["stuck"], 3, "{:?}", names(&on_b));
     assert!(names(&on_b).iter().all(|n| n.starts_with("geo-")));
+    let typo = h
+        .oncall(&["pods", "stuck", "--node", "node-z"])
+        .expect_code(0);
+    assert!(
+        typo.stderr.contains("node `node-z` does not exist"),
+        "{}",
+        typo.stderr
+    );
     let labelled = stuck(&["-n", "shop", "-l", "app=api"]);
     assert_eq!(names(&labelled).len(), 1);
     assert!(names(&labelled)[0].starts_with("api-"));

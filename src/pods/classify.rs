@@ -1104,7 +1104,15 @@ mod tests {
         let s = check(&p).unwrap();
         assert_eq!(s.cause, Cause::NodeDown);
 
+        // Evicted a moment ago from a node that died half an hour ago: stuck
+        // since the node died.
+        p.metadata.deletion_timestamp = Some(now() + chrono::Duration::seconds(30));
+        assert_eq!(check(&p).unwrap().age_seconds, 30 * 60);
+
+        p.spec.node_name = Some("n1".into());
         p.metadata.deletion_timestamp = Some(now() - chrono::Duration::seconds(30));
+        assert!(check(&p).is_none(), "a healthy node's kubelet is still at it");
+        p.metadata.deletion_timestamp = Some(now() + chrono::Duration::seconds(30));
         assert!(check(&p).is_none(), "still within its grace");
     }
 

@@ -60,6 +60,11 @@ impl Nodes {
         self.by_name.clear();
     }
 
+    /// The list succeeded: a node missing from it does not exist.
+    pub fn mark_known(&mut self) {
+        self.known = true;
+    }
+
     pub fn lookup(&self, name: &str) -> Lookup<'_> {
         if !self.known {
             return Lookup::Unknown;

@@ -78,7 +78,10 @@ pub async fn find_stuck(cluster: &Cluster, opts: &Options) -> Result<Report> {
         })
         .await;
         let node_stats = match node_stats {
-            Ok(s) => Ok(s),
+            Ok(s) => {
+                nodes.mark_known();
+                Ok(s)
+            }
             // Namespace-scoped credentials often cannot list nodes: judge
             // pods without node health rather than not at all.
             Err(e) if status_of(&e).is_some_and(|s| s.code == 403) => Err(e),
@@ -102,7 +105,15 @@ pub async fn find_stuck(cluster: &Cluster, opts: &Options) -> Result<Report> {
         })
         .await
         .map_err(|e| api_error(e, &cluster.url, "list pods"))?;
-        Ok((node_stats, stuck, checked, pod_stats))
+        let node_exists = opts.node.as_deref().is_some_and(|n| nodes.get(n).is_some());
+        Ok((
+            node_stats,
+            stuck,
+            checked,
+            pod_stats,
+            nodes.known,
+            node_exists,
+        ))
     };
     let events = async {
         let mut events = Events::default();
@@ -115,7 +126,7 @@ pub async fn find_stuck(cluster: &Cluster, opts: &Options) -> Result<Report> {
         (events, stats)
     };
     let (listed, (events, event_stats)) = tokio::join!(nodes_then_pods, events);
-    let (node_stats, mut stuck, checked, pod_stats) = listed?;
+    let (node_stats, mut stuck, checked, pod_stats, nodes_known, node_exists) = listed?;
 
     let mut requests = pod_stats.requests;
     match node_stats {
@@ -140,6 +151,14 @@ pub async fn find_stuck(cluster: &Cluster, opts: &Options) -> Result<Report> {
         Err(e) => return Err(api_error(e, &cluster.url, "list events")),
     }
 
+    if let Some(node) = &opts.node
+        && nodes_known
+        && !node_exists
+    {
+        warnings.push(format!(
+            "node `{node}` does not exist; check the name with `kubectl get nodes`"
+        ));
+    }
     for pod in &mut stuck {
         events.attach(pod);
     }

@@ -18,8 +18,8 @@ pub struct Report {
     pub pods_checked: u64,
     /// How many of them are stuck (the length of `pods`).
     pub stuck: usize,
-    /// Requests sent to the API server, all lists and pages included. It does
-    /// not grow with the number of stuck pods.
+    /// Requests sent to the API server: the connection check and every page
+    /// of every list. It does not grow with the number of stuck pods.
     pub api_requests: u64,
     /// Things that limited the report, e.g. no permission to list nodes.
     #[serde(skip_serializing_if = "Vec::is_empty")]
