@@ -386,6 +386,10 @@ pub struct PromoteArgs {
     /// On failure, leave production as it is instead of rolling back
     #[arg(long)]
     pub no_rollback: bool,
+
+    /// Give up waiting for the migration or a rollout after this long
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10m")]
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Subcommand)]
@@ -470,16 +474,20 @@ pub enum RunbookCommand {
     },
     /// Continue an interrupted run from its first unfinished step
     Resume {
-        /// Run id, as printed when the run started
-        #[arg(value_name = "RUN")]
+        /// Run id, as printed when the run started, or `last`
+        #[arg(value_name = "RUN", add = ArgValueCandidates::new(completion::runbook_runs))]
         run: String,
-        /// Resume even if the runbook has changed since
+        /// Resume even if the runbook or the context has changed since
         #[arg(long)]
         force: bool,
+        /// Give a secret parameter again (secrets are never journaled)
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
     /// Print a run's timeline
     Log {
-        #[arg(value_name = "RUN")]
+        /// Run id, as printed when the run started, or `last`
+        #[arg(value_name = "RUN", add = ArgValueCandidates::new(completion::runbook_runs))]
         run: String,
         /// Timeline format
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]

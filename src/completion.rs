@@ -74,6 +74,14 @@ pub fn workloads() -> Vec<CompletionCandidate> {
     all
 }
 
+/// Run ids for `runbook resume` and `runbook log`, newest first.
+pub fn runbook_runs() -> Vec<CompletionCandidate> {
+    crate::runbook::journal::run_ids()
+        .into_iter()
+        .map(CompletionCandidate::new)
+        .collect()
+}
+
 pub fn runbooks() -> Vec<CompletionCandidate> {
     crate::runbook::available_names()
         .into_iter()

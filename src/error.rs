@@ -68,6 +68,11 @@ pub enum Error {
     #[error("nothing was changed: {0}")]
     Declined(String),
 
+    /// A run stopped at a step that needed an answer; earlier steps may have
+    /// changed things, so the message says what was done and how to go on.
+    #[error("{0}")]
+    Refused(String),
+
     #[error("{path}:{line}:{column}: {reason}")]
     BadFile {
         path: PathBuf,
@@ -121,7 +126,7 @@ impl Error {
             | Error::Unauthorized { .. }
             | Error::Forbidden { .. }
             | Error::Credentials { .. } => exit::CLUSTER,
-            Error::NoTty | Error::Declined(_) => exit::REFUSED,
+            Error::NoTty | Error::Declined(_) | Error::Refused(_) => exit::REFUSED,
             Error::TimedOut { .. } => exit::TIMED_OUT,
             Error::Interrupted { .. } => exit::INTERRUPTED,
             Error::NotFound(_)

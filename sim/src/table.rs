@@ -702,8 +702,8 @@ pub fn table(r: &Resource, rows: Vec<Value>, rv: u64, cont: Option<String>, rema
     let mut meta = json!({"resourceVersion": rv.to_string()});
     if let Some(c) = cont {
         meta["continue"] = json!(c);
-        meta["remainingItemCount"] = json!(remaining);
     }
+    let _ = remaining;
     let mut t = json!({
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",

@@ -80,12 +80,27 @@ pub fn record(
     answer: Answer,
     outcome: &Outcome,
 ) -> Result<()> {
+    record_at(&cluster.context, &cluster.url, plan, answer, outcome)
+}
+
+/// Like `record`, for changes made where no cluster connection exists
+/// (a runbook's local commands): the context and URL are given.
+pub fn record_at(
+    context: &str,
+    cluster_url: &str,
+    plan: &Plan,
+    answer: Answer,
+    outcome: &Outcome,
+) -> Result<()> {
     let entry = Entry {
         time: Utc::now(),
         user: os_user(),
-        context: cluster.context.clone(),
-        cluster: cluster.url.clone(),
-        argv: redact_argv(std::env::args()),
+        context: context.to_string(),
+        cluster: cluster_url.to_string(),
+        argv: redact_argv(std::env::args())
+            .into_iter()
+            .map(|a| hide_registered(&a))
+            .collect(),
         plan: serde_json::to_value(plan).unwrap_or_default(),
         answer: serde_json::to_value(answer).unwrap_or_default(),
         outcome: outcome.clone(),
@@ -146,6 +161,30 @@ pub fn os_user() -> String {
     std::env::var("USER")
         .or_else(|_| std::env::var("USERNAME"))
         .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Values known to be secret in this process (for example a runbook's
+/// secret parameters), hidden wherever they appear on the command line.
+static SECRETS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Registers a secret value so the audit log never shows it.
+pub fn register_secret(value: &str) {
+    if !value.is_empty()
+        && let Ok(mut s) = SECRETS.lock()
+    {
+        s.push(value.to_string());
+        s.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    }
+}
+
+fn hide_registered(arg: &str) -> String {
+    let mut out = arg.to_string();
+    if let Ok(secrets) = SECRETS.lock() {
+        for s in secrets.iter() {
+            out = out.replace(s.as_str(), "<redacted>");
+        }
+    }
+    out
 }
 
 const SECRET_WORDS: [&str; 5] = ["password", "token", "secret", "key", "credential"];

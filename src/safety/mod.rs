@@ -76,6 +76,12 @@ pub fn approve(app: &App, cluster: &Cluster, plan: &Plan) -> Result<Answer> {
 }
 
 fn decide(app: &App, cluster: &Cluster, plan: &Plan) -> Result<Answer> {
+    decide_at(app, &cluster.context, &cluster.describe(), plan)
+}
+
+/// The go-ahead for `plan` in `context` (described as `where_`), without
+/// printing the plan: dry run, --yes, no TTY, typed context name or y/N.
+pub fn decide_at(app: &App, context: &str, where_: &str, plan: &Plan) -> Result<Answer> {
     if plan.changes.is_empty() {
         return Ok(Answer::NothingToDo);
     }
@@ -88,23 +94,19 @@ fn decide(app: &App, cluster: &Cluster, plan: &Plan) -> Result<Answer> {
     if !prompt::stdin_is_terminal() {
         return Ok(Answer::Refused);
     }
-    if app.config.is_protected(&cluster.context) {
+    if app.config.is_protected(context) {
         let question = format!(
             "{} is protected. Type its name to apply {} change(s)",
-            style::bold(&cluster.context),
+            style::bold(context),
             plan.changes.len()
         );
-        return Ok(if prompt::type_to_confirm(&question, &cluster.context)? {
+        return Ok(if prompt::type_to_confirm(&question, context)? {
             Answer::TypedContext
         } else {
             Answer::Declined
         });
     }
-    let question = format!(
-        "Apply {} change(s) to {}?",
-        plan.changes.len(),
-        cluster.describe()
-    );
+    let question = format!("Apply {} change(s) to {where_}?", plan.changes.len());
     Ok(if prompt::confirm(&question)? {
         Answer::Confirmed
     } else {

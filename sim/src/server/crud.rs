@@ -152,7 +152,6 @@ fn list(sh: &Shared, req: &Req) -> Result<Response, ApiError> {
     let mut meta = json!({"resourceVersion": page.rv.to_string()});
     if let Some(c) = &cont {
         meta["continue"] = json!(c);
-        meta["remainingItemCount"] = json!(page.remaining);
     }
     let (kind, api_version) = if req.wants_partial() {
         ("PartialObjectMetadataList".to_string(), "meta.k8s.io/v1".to_string())

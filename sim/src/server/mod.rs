@@ -19,6 +19,7 @@ use crate::resources::{self, Resource};
 
 mod crud;
 mod discovery;
+mod exec;
 mod logs;
 mod watch;
 
@@ -189,9 +190,18 @@ async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
         }
         _ => {}
     }
-    let body = axum::body::to_bytes(req.into_body(), 64 << 20)
-        .await
-        .unwrap_or_default();
+    let (mut parts, body) = req.into_parts();
+    if uri.path().ends_with("/exec") || uri.path().ends_with("/attach") {
+        let segs: Vec<&str> = uri.path().trim_matches('/').split('/').collect();
+        if let ["api", "v1", "namespaces", ns, "pods", name, "exec"] = segs.as_slice() {
+            let pairs = form_urlencoded_pairs(uri.query().unwrap_or(""));
+            return match exec::exec(&sh, &mut parts, ns, name, &pairs).await {
+                Ok(r) => r,
+                Err(e) => error_response(&e),
+            };
+        }
+    }
+    let body = axum::body::to_bytes(body, 64 << 20).await.unwrap_or_default();
     let resp = route(&sh, method, uri.path(), query, headers, body, action).await;
     if action == Action::Drop {
         truncate(resp)
@@ -214,6 +224,10 @@ async fn route(
         ["version"] => return discovery::version(sh),
         ["healthz" | "livez" | "readyz", ..] => {
             return Response::new(Body::from("ok"));
+        }
+        // Benchmarks read how many API requests a command made.
+        ["debug", "requests"] => {
+            return Response::new(Body::from(sh.requests.load(Ordering::Relaxed).to_string()));
         }
         ["api"] => return discovery::core_versions(sh),
         ["apis"] => return discovery::group_list(),

@@ -1,0 +1,222 @@
+//! The simulated controllers, driven through the store: StatefulSet rolling
+//! updates, node lifecycle, Jobs, per-image faults, Recreate, exec, scale.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Cluster, rows, wait_until};
+use oncall_sim::Seed;
+use serde_json::{Value, json};
+
+fn pods(c: &Cluster, ns: &str, app: &str) -> Vec<Value> {
+    c.sim
+        .list("pods", Some(ns))
+        .into_iter()
+        .filter(|p| p["metadata"]["labels"]["app.kubernetes.io/name"] == app || p["metadata"]["labels"]["app"] == app)
+        .collect()
+}
+
+fn phase(p: &Value) -> &str {
+    p["status"]["phase"].as_str().unwrap_or("")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statefulset_rolls_from_the_highest_ordinal() {
+    let c = Cluster::start(Seed::Demo).await;
+    let sts = c.sim.get("statefulsets", Some("rabbitmq"), "rabbitmq").unwrap();
+    assert_eq!(sts["status"]["readyReplicas"], 3);
+    let old_rev = sts["status"]["updateRevision"].as_str().unwrap().to_string();
+    assert_eq!(sts["status"]["currentRevision"], old_rev.as_str());
+    c.ok(&["-n", "rabbitmq", "set", "image", "statefulset/rabbitmq", "rabbitmq=docker.io/library/rabbitmq:4.0.5-management"]).await;
+    let out = c.ok(&["-n", "rabbitmq", "rollout", "status", "statefulset/rabbitmq", "--timeout=60s"]).await;
+    assert!(out.contains("partitioned roll out complete") || out.contains("rolling update complete"), "{out}");
+    let sts = c.sim.get("statefulsets", Some("rabbitmq"), "rabbitmq").unwrap();
+    let new_rev = sts["status"]["updateRevision"].as_str().unwrap();
+    assert_ne!(new_rev, old_rev);
+    assert_eq!(sts["status"]["currentRevision"], new_rev);
+    for p in pods(&c, "rabbitmq", "rabbitmq") {
+        assert_eq!(p["metadata"]["labels"]["controller-revision-hash"], new_rev);
+        assert_eq!(p["spec"]["containers"][0]["image"], "docker.io/library/rabbitmq:4.0.5-management");
+    }
+    let out = c.ok(&["get", "controllerrevisions", "-n", "rabbitmq"]).await;
+    assert_eq!(rows(&out).len(), 3, "{out}");
+    c.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_ready_node_is_tainted_and_its_pods_move() {
+    let c = Cluster::start(Seed::Demo).await;
+    let node = "gke-demo-pool-a-8f3c2a1d-x7k2";
+    let on_node: Vec<String> = c
+        .sim
+        .list("pods", Some("production"))
+        .iter()
+        .filter(|p| p["spec"]["nodeName"] == node)
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!on_node.is_empty());
+    let mut n = c.sim.get("nodes", None, node).unwrap();
+    for cond in n["status"]["conditions"].as_array_mut().unwrap() {
+        if cond["type"] == "Ready" {
+            cond["status"] = json!("Unknown");
+            cond["reason"] = json!("NodeStatusUnknown");
+        }
+    }
+    c.sim.apply(n).unwrap();
+    wait_until("unreachable taint", 10, || {
+        c.sim.get("nodes", None, node).unwrap()["spec"]["taints"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t["key"] == "node.kubernetes.io/unreachable" && t["effect"] == "NoExecute"))
+    })
+    .await;
+    let out = c.ok(&["get", "node", node]).await;
+    assert_eq!(rows(&out)[1][1], "Unknown", "{out}");
+    // After the (scaled) toleration the pods are evicted and stay Terminating.
+    wait_until("pods terminating", 15, || {
+        on_node.iter().all(|p| {
+            c.sim.get("pods", Some("production"), p).is_some_and(|v| v["metadata"]["deletionTimestamp"].is_string())
+        })
+    })
+    .await;
+    let out = c.ok(&["get", "pods", "-n", "production", "--field-selector", &format!("spec.nodeName={node}")]).await;
+    assert!(rows(&out)[1..].iter().all(|r| r[2] == "Terminating"), "{out}");
+    // Their Deployments get back to full strength elsewhere.
+    wait_until("frontend available again", 15, || {
+        let d = c.sim.get("deployments", Some("production"), "frontend").unwrap();
+        d["status"]["availableReplicas"] == 3
+    })
+    .await;
+    c.sim.shutdown().await;
+}
+
+const JOBS: &str = r#"
+apiVersion: v1
+kind: Node
+metadata: {name: n1}
+status: {conditions: [{type: Ready, status: "True"}]}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: sim-image-faults, namespace: kube-system}
+data:
+  rules: |
+    # a bad release of the app
+    registry.example.com/app/api:bad* crash-loop exit-code=2
+    registry.example.com/app/migrate:bad job-fail exit-code=1
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: migrate-ok, namespace: default}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: migrate, image: "registry.example.com/app/migrate:good"}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: migrate-bad, namespace: default}
+spec:
+  backoffLimit: 1
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: migrate, image: "registry.example.com/app/migrate:bad"}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: default}
+spec:
+  replicas: 2
+  strategy: {type: Recreate}
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      containers: [{name: api, image: "registry.example.com/app/api:v1"}]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_image_faults_and_recreate() {
+    let c = Cluster::start(Seed::Yaml { text: JOBS.into(), source: "jobs.yaml".into() }).await;
+    let job_cond = |name: &str, t: &str| {
+        c.sim.get("jobs", Some("default"), name).is_some_and(|j| {
+            j["status"]["conditions"].as_array().is_some_and(|cs| cs.iter().any(|x| x["type"] == t && x["status"] == "True"))
+        })
+    };
+    wait_until("migrate-ok completes", 15, || job_cond("migrate-ok", "Complete")).await;
+    wait_until("migrate-bad fails", 15, || job_cond("migrate-bad", "Failed")).await;
+    let bad = c.sim.get("jobs", Some("default"), "migrate-bad").unwrap();
+    assert_eq!(bad["status"]["failed"], 2);
+    let out = c.ok(&["get", "jobs"]).await;
+    let r = rows(&out);
+    assert_eq!(&r[0][..3], ["NAME", "STATUS", "COMPLETIONS"], "{out}");
+    assert!(r.iter().any(|x| x[0] == "migrate-ok" && x[1] == "Complete" && x[2] == "1/1"), "{out}");
+    assert!(r.iter().any(|x| x[0] == "migrate-bad" && x[1] == "Failed"), "{out}");
+
+    // A bad release: the new image crash-loops; Recreate stops the old pods first.
+    c.ok(&["set", "image", "deployment/api", "api=registry.example.com/app/api:bad-1"]).await;
+    wait_until("crash loop", 15, || {
+        let ps = pods(&c, "default", "api");
+        ps.len() == 2
+            && ps.iter().all(|p| p["spec"]["containers"][0]["image"] == "registry.example.com/app/api:bad-1")
+            && ps.iter().any(|p| p["status"]["containerStatuses"][0]["restartCount"].as_i64().unwrap_or(0) >= 1)
+    })
+    .await;
+    let p = pods(&c, "default", "api").remove(0);
+    assert_eq!(p["status"]["containerStatuses"][0]["lastState"]["terminated"]["exitCode"], 2);
+    let out = c.kubectl(&["rollout", "status", "deployment/api", "--timeout=2s"]).await;
+    assert!(!out.status.success(), "a crash-looping rollout does not complete");
+    // Rolling back fixes it.
+    c.ok(&["rollout", "undo", "deployment/api"]).await;
+    let out = c.ok(&["rollout", "status", "deployment/api", "--timeout=60s"]).await;
+    assert!(out.contains("successfully rolled out"), "{out}");
+    c.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_deadline_is_reported() {
+    let c = Cluster::start(Seed::Yaml { text: JOBS.into(), source: "jobs.yaml".into() }).await;
+    let mut d = c.sim.get("deployments", Some("default"), "api").unwrap();
+    d["spec"]["progressDeadlineSeconds"] = json!(100); // 1 s with Timing::fast
+    d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("registry.example.com/app/api:bad-2");
+    c.sim.apply(d).unwrap();
+    let out = c.kubectl(&["rollout", "status", "deployment/api", "--timeout=30s"]).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("exceeded its progress deadline"), "{err}");
+    c.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_is_scripted_per_pod() {
+    let c = Cluster::start(Seed::Demo).await;
+    let out = c.ok(&["exec", "-n", "rabbitmq", "rabbitmq-0", "--", "rabbitmq-diagnostics", "maybe_stuck"]).await;
+    assert_eq!(out, "There are 0 stuck processes.\nDone.\n");
+    let out = c.ok(&["exec", "-n", "rabbitmq", "rabbitmq-1", "--", "hostname"]).await;
+    assert_eq!(out, "rabbitmq-1\n");
+    let out = c.kubectl(&["exec", "-n", "rabbitmq", "rabbitmq-1", "--", "false"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    c.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_cluster_is_settled_and_pages_fast() {
+    let t = Instant::now();
+    let c = Cluster::start(Seed::Generated { nodes: 200, pods_per_node: 30 }).await;
+    let started = t.elapsed();
+    assert!(started < Duration::from_secs(20), "{started:?}");
+    assert_eq!(c.sim.list("nodes", None).len(), 200);
+    let out = c.ok(&["get", "pods", "-A", "--chunk-size=500", "-o", "name"]).await;
+    assert_eq!(out.lines().count(), 6000);
+    let out = c.ok(&["get", "deploy", "-n", "payments"]).await;
+    let r = rows(&out);
+    assert!(r[1..].iter().all(|x| x[1].split('/').next() == x[1].split('/').nth(1)), "all ready: {out}");
+    let out = c.ok(&["get", "pdb", "-A"]).await;
+    assert!(rows(&out).len() > 10, "{out}");
+    // The controllers leave a settled cluster alone.
+    let rv = |c: &Cluster| c.sim.get("pods", Some("payments"), "x").is_none();
+    assert!(rv(&c));
+    c.sim.shutdown().await;
+}

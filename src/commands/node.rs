@@ -1,0 +1,676 @@
+//! `oncall node ...`: call the domain in `crate::nodes`, render the result.
+
+use chrono::Utc;
+
+use crate::app::App;
+use crate::cli::{DrainFlags, NodeCommand, NodeTargets};
+use crate::cluster::Cluster;
+use crate::error::{Error, Result};
+use crate::nodes::check::{self, CheckReport};
+use crate::nodes::cordon::{self, CordonNote, UncordonDecision};
+use crate::nodes::decide::{Action, DrainOptions};
+use crate::nodes::drain::{self, Event, NodeDrain, NodeStatus, PodOutcome};
+use crate::nodes::scale::{self, Scalable};
+use crate::nodes::{LeanNode, list, targets};
+use crate::safety::{self, Plan, audit};
+use crate::ui::{output, style, table};
+
+pub async fn run(app: &App, cmd: NodeCommand) -> Result<()> {
+    let cluster = app.cluster().await?;
+    match cmd {
+        NodeCommand::List { selector } => list_nodes(app, cluster, selector.as_deref()).await,
+        NodeCommand::Cordon { targets, reason } => {
+            cordon_nodes(app, cluster, &targets, reason.as_deref()).await
+        }
+        NodeCommand::Uncordon { targets, force } => {
+            uncordon_nodes(app, cluster, &targets, force).await
+        }
+        NodeCommand::Check { targets, drain } => check_nodes(app, cluster, &targets, &drain).await,
+        NodeCommand::Drain {
+            targets,
+            drain,
+            concurrency,
+        } => drain_nodes(app, cluster, &targets, &drain, concurrency).await,
+        NodeCommand::Replace { targets, replace } => {
+            super::node_replace::replace(app, cluster, &targets, &replace).await
+        }
+        NodeCommand::Rotate {
+            selector,
+            batch,
+            no_terminate,
+            replace,
+        } => {
+            super::node_replace::rotate(app, cluster, &selector, batch, no_terminate, &replace)
+                .await
+        }
+    }
+}
+
+async fn resolve(cluster: &Cluster, t: &NodeTargets) -> Result<Vec<LeanNode>> {
+    targets::resolve(cluster, &t.nodes, t.selector.as_deref()).await
+}
+
+/// kubectl's AGE: `5d`, `3h`, `12m`, `40s`.
+pub fn age(created: Option<chrono::DateTime<Utc>>) -> String {
+    let Some(c) = created else {
+        return "<unknown>".into();
+    };
+    let secs = (Utc::now() - c).num_seconds().max(0);
+    match secs {
+        s if s >= 86400 * 2 => format!("{}d", s / 86400),
+        s if s >= 3600 => format!("{}h", s / 3600),
+        s if s >= 60 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+async fn list_nodes(app: &App, cluster: &Cluster, selector: Option<&str>) -> Result<()> {
+    let rows = list::list(cluster, selector).await?;
+    if app.global.output.is_structured() {
+        return output::print(app.global.output, &rows);
+    }
+    if rows.is_empty() {
+        style::note(&match selector {
+            Some(s) => format!("No nodes match `{s}`."),
+            None => "No nodes.".into(),
+        });
+        return Ok(());
+    }
+    let mut t = table::new(&[
+        "name", "status", "pool", "instance", "zone", "pods", "cordoned", "age", "version",
+    ]);
+    for r in &rows {
+        let cordoned = match (&r.cordon, r.cordoned) {
+            (Some(note), _) => note.describe(),
+            (None, true) => "yes (no oncall note)".into(),
+            (None, false) => String::new(),
+        };
+        t.add_row(vec![
+            r.name.clone(),
+            r.status.clone(),
+            r.pool.clone().unwrap_or_else(|| "<none>".into()),
+            r.instance_type.clone().unwrap_or_default(),
+            r.zone.clone().unwrap_or_default(),
+            r.pods.to_string(),
+            cordoned,
+            age(r.created),
+            r.version.clone(),
+        ]);
+    }
+    println!("{}", table::render(&t));
+    Ok(())
+}
+
+async fn cordon_nodes(
+    app: &App,
+    cluster: &Cluster,
+    t: &NodeTargets,
+    reason: Option<&str>,
+) -> Result<()> {
+    let nodes = resolve(cluster, t).await?;
+    let user = audit::os_user();
+    let mut plan = Plan::new("cordon nodes", cluster);
+    let mut todo = Vec::new();
+    for n in &nodes {
+        if n.is_cordoned() {
+            let who = CordonNote::read(n)
+                .map(|c| c.describe())
+                .unwrap_or_else(|| "by another tool or by hand".into());
+            plan.skip(
+                format!("node/{}", n.name()),
+                format!("already cordoned {who}"),
+            );
+        } else {
+            let detail = match reason {
+                Some(r) => format!("by {user}: {r}"),
+                None => format!("by {user}"),
+            };
+            plan.change(format!("node/{}", n.name()), "cordon", detail);
+            todo.push(n.name().to_string());
+        }
+    }
+    let answer = safety::approve(app, cluster, &plan)?;
+    if !answer.proceeds() {
+        return Ok(());
+    }
+    let mut done = Vec::new();
+    for (i, name) in todo.iter().enumerate() {
+        if safety::interrupt::is_interrupted() {
+            return interrupted(app, cluster, &plan, answer, done, todo[i..].to_vec());
+        }
+        if let Err(e) = cordon::cordon(cluster, name, &user, reason).await {
+            let mut outcome = audit::Outcome::from_error(&e);
+            outcome.done = done;
+            outcome.not_done = todo[i..].to_vec();
+            audit::record(app, cluster, &plan, answer, &outcome)?;
+            return Err(e);
+        }
+        done.push(name.clone());
+        if !app.global.output.is_structured() {
+            println!("node/{name} cordoned");
+        }
+    }
+    let mut outcome = audit::Outcome::ok(format!("cordoned {} node(s)", done.len()));
+    outcome.done = done;
+    audit::record(app, cluster, &plan, answer, &outcome)
+}
+
+fn interrupted(
+    app: &App,
+    cluster: &Cluster,
+    plan: &Plan,
+    answer: safety::Answer,
+    done: Vec<String>,
+    not_done: Vec<String>,
+) -> Result<()> {
+    let err = Error::Interrupted {
+        done: if done.is_empty() {
+            "nothing".into()
+        } else {
+            done.join(", ")
+        },
+        not_done: not_done.join(", "),
+    };
+    let mut outcome = audit::Outcome::from_error(&err);
+    outcome.done = done;
+    outcome.not_done = not_done;
+    audit::record(app, cluster, plan, answer, &outcome)?;
+    Err(err)
+}
+
+async fn uncordon_nodes(app: &App, cluster: &Cluster, t: &NodeTargets, force: bool) -> Result<()> {
+    let nodes = resolve(cluster, t).await?;
+    let user = audit::os_user();
+    let mut plan = Plan::new("uncordon nodes", cluster);
+    let mut todo = Vec::new();
+    let mut refused = Vec::new();
+    for n in &nodes {
+        let target = format!("node/{}", n.name());
+        match cordon::uncordon_decision(n, &user, force) {
+            UncordonDecision::Uncordon => {
+                let detail = CordonNote::read(n)
+                    .map(|c| format!("was cordoned {}", c.describe()))
+                    .unwrap_or_else(|| "was cordoned with no oncall note (--force)".into());
+                plan.change(target, "uncordon", detail);
+                todo.push(n.name().to_string());
+            }
+            UncordonDecision::NotCordoned => plan.skip(target, "not cordoned"),
+            UncordonDecision::Refuse { why } => {
+                plan.skip(target, &why);
+                refused.push(format!("`{}` {why}", n.name()));
+            }
+        }
+    }
+    let answer = safety::approve(app, cluster, &plan)?;
+    if answer.proceeds() {
+        let mut done = Vec::new();
+        for (i, name) in todo.iter().enumerate() {
+            if safety::interrupt::is_interrupted() {
+                return interrupted(app, cluster, &plan, answer, done, todo[i..].to_vec());
+            }
+            if let Err(e) = cordon::uncordon(cluster, name).await {
+                let mut outcome = audit::Outcome::from_error(&e);
+                outcome.done = done;
+                outcome.not_done = todo[i..].to_vec();
+                audit::record(app, cluster, &plan, answer, &outcome)?;
+                return Err(e);
+            }
+            done.push(name.clone());
+            if !app.global.output.is_structured() {
+                println!("node/{name} uncordoned");
+            }
+        }
+        let mut outcome = audit::Outcome::ok(format!("uncordoned {} node(s)", done.len()));
+        outcome.done = done;
+        audit::record(app, cluster, &plan, answer, &outcome)?;
+    }
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Failed(format!(
+            "left cordoned: {}",
+            refused.join("; ")
+        )))
+    }
+}
+
+pub async fn run_check(
+    cluster: &Cluster,
+    nodes: &[LeanNode],
+    opts: &DrainOptions,
+) -> Result<CheckReport> {
+    let all = targets::list(cluster, None).await?;
+    check::check(cluster, nodes, &all, opts).await
+}
+
+async fn check_nodes(
+    app: &App,
+    cluster: &Cluster,
+    t: &NodeTargets,
+    flags: &DrainFlags,
+) -> Result<()> {
+    let nodes = resolve(cluster, t).await?;
+    let report = run_check(cluster, &nodes, &DrainOptions::from(flags)).await?;
+    if app.global.output.is_structured() {
+        output::print(app.global.output, &report)?;
+    } else {
+        print!(
+            "{}",
+            render_check(&report, app.global.verbose > 0 || nodes.len() == 1)
+        );
+    }
+    if report.go {
+        Ok(())
+    } else {
+        Err(Error::ProblemsFound(String::new()))
+    }
+}
+
+/// The check as text: a pod table per node (when `pods`), blockers, verdict.
+pub fn render_check(report: &CheckReport, pods: bool) -> String {
+    let mut out = String::new();
+    for n in &report.nodes {
+        let mut head = format!("{} {}", style::bold("node"), style::bold(&n.node));
+        if let Some(p) = &n.pool {
+            head.push_str(&format!("  pool {p}"));
+        }
+        if n.cordoned {
+            head.push_str("  (cordoned)");
+        }
+        out.push_str(&head);
+        out.push('\n');
+        if pods && !n.pods.is_empty() {
+            let mut t = table::new(&["pod", "owner", "drain would", "why"]);
+            for p in &n.pods {
+                let action = match p.action {
+                    Action::Evict => "evict",
+                    Action::Delete => "delete",
+                    Action::Skip => "skip",
+                    Action::Refuse => "BLOCK",
+                };
+                let mut why = p.reason.clone();
+                if !p.pdbs.is_empty() {
+                    if !why.is_empty() {
+                        why.push_str("; ");
+                    }
+                    why.push_str(&format!("budget {}", p.pdbs.join(", ")));
+                }
+                t.add_row(vec![
+                    p.key(),
+                    p.owner.clone().unwrap_or_else(|| "<none>".into()),
+                    action.into(),
+                    why,
+                ]);
+            }
+            out.push_str(&table::render(&t));
+            out.push('\n');
+        } else {
+            let count = |a: Action| n.pods.iter().filter(|p| p.action == a).count();
+            out.push_str(&format!(
+                "  {} pod(s): {} to evict, {} to delete, {} skipped\n",
+                n.pods.len(),
+                count(Action::Evict),
+                count(Action::Delete),
+                count(Action::Skip)
+            ));
+        }
+        for b in &n.blockers {
+            out.push_str(&format!("  {} {}\n", style::bad("blocker:"), b.message));
+            if !b.pods.is_empty() {
+                out.push_str(&format!("    pods: {}\n", b.pods.join(", ")));
+            }
+            out.push_str(&format!("    fix: {}\n", b.fix));
+        }
+        out.push_str(&format!(
+            "  verdict: {}\n\n",
+            if n.go {
+                style::good("GO")
+            } else {
+                style::bad("NO-GO")
+            }
+        ));
+    }
+    let blocked = report.nodes.iter().filter(|n| !n.go).count();
+    out.push_str(&if report.go {
+        format!(
+            "{} all {} node(s) can be drained\n",
+            style::good("GO:"),
+            report.nodes.len()
+        )
+    } else {
+        format!(
+            "{} {blocked} of {} node(s) blocked\n",
+            style::bad("NO-GO:"),
+            report.nodes.len()
+        )
+    });
+    out
+}
+
+/// Adds a drain's pods to a plan, and returns the refusals that stop it.
+pub fn plan_drain(plan: &mut Plan, report: &CheckReport, opts: &DrainOptions) -> Vec<String> {
+    let mut refused = Vec::new();
+    for n in &report.nodes {
+        if !n.cordoned {
+            plan.change(format!("node/{}", n.node), "cordon", "before the drain");
+        }
+        for p in &n.pods {
+            let target = format!("pod/{}", p.key());
+            match p.action {
+                Action::Evict | Action::Delete => {
+                    let verb = if p.action == Action::Evict {
+                        "evict"
+                    } else {
+                        "delete"
+                    };
+                    let mut detail = format!("from {}", n.node);
+                    if !p.reason.is_empty() {
+                        detail.push_str(&format!("; {}", p.reason));
+                    }
+                    plan.change(target, verb, detail);
+                }
+                Action::Skip => plan.skip(target, &p.reason),
+                Action::Refuse => refused.push(format!("`{}` {}", p.key(), p.reason)),
+            }
+        }
+        for b in &n.blockers {
+            if !b.kind.stops_drain() {
+                plan.warn(format!("{}: {} ({})", n.node, b.message, b.fix));
+            }
+        }
+    }
+    if opts.disable_eviction {
+        plan.warn("--disable-eviction deletes pods directly: PodDisruptionBudgets are bypassed");
+    }
+    refused
+}
+
+async fn drain_nodes(
+    app: &App,
+    cluster: &Cluster,
+    t: &NodeTargets,
+    flags: &DrainFlags,
+    concurrency: usize,
+) -> Result<()> {
+    let nodes = resolve(cluster, t).await?;
+    let opts = DrainOptions::from(flags);
+    let report = run_check(cluster, &nodes, &opts).await?;
+    let mut plan = Plan::new(format!("drain {} node(s)", nodes.len()), cluster);
+    let refused = plan_drain(&mut plan, &report, &opts);
+    if !refused.is_empty() {
+        if !app.global.output.is_structured() {
+            println!("{}", plan.render());
+        }
+        return Err(Error::Failed(format!(
+            "cannot drain; nothing was changed: {}",
+            refused.join("; ")
+        )));
+    }
+    if plan.changes.is_empty() {
+        // Every node is cordoned and empty: a drain is a no-op, as in kubectl.
+        safety::approve(app, cluster, &plan)?;
+        return Ok(());
+    }
+    let scale = plan_scale_ups(cluster, &report, &mut plan).await?;
+    let answer = safety::approve(app, cluster, &plan)?;
+    if !answer.proceeds() {
+        return Ok(());
+    }
+    let nodes = if scale.is_empty() {
+        nodes
+    } else {
+        let user = audit::os_user();
+        let cordoned = cordon_all(cluster, &nodes, &user, "drain").await;
+        let cordoned = match cordoned {
+            Ok(c) => c,
+            Err(e) => return record_error(app, cluster, &plan, answer, e),
+        };
+        if let Err(e) = scale_up(cluster, &scale, &opts).await {
+            restore(cluster, &scale).await?;
+            return record_error(app, cluster, &plan, answer, e);
+        }
+        cordoned
+    };
+    let results = run_drains(app, cluster, &nodes, &opts, concurrency, "drain").await;
+    restore(cluster, &scale).await?;
+    finish_drains(app, cluster, &plan, answer, &results)
+}
+
+fn record_error(
+    app: &App,
+    cluster: &Cluster,
+    plan: &Plan,
+    answer: safety::Answer,
+    e: Error,
+) -> Result<()> {
+    audit::record(app, cluster, plan, answer, &audit::Outcome::from_error(&e))?;
+    Err(e)
+}
+
+/// Cordons every node not yet cordoned; returns the nodes, marked cordoned.
+pub async fn cordon_all(
+    cluster: &Cluster,
+    nodes: &[LeanNode],
+    user: &str,
+    why: &str,
+) -> Result<Vec<LeanNode>> {
+    let mut out = Vec::new();
+    for n in nodes {
+        if !n.is_cordoned() {
+            cordon::cordon(cluster, n.name(), user, Some(why)).await?;
+        }
+        let mut n = n.clone();
+        n.spec.unschedulable = Some(true);
+        out.push(n);
+    }
+    Ok(out)
+}
+
+/// With `--scale-up`: the workloads to give one more replica, added to the plan.
+pub async fn plan_scale_ups(
+    cluster: &Cluster,
+    report: &CheckReport,
+    plan: &mut Plan,
+) -> Result<Vec<Scalable>> {
+    let mut out: Vec<Scalable> = Vec::new();
+    for n in &report.nodes {
+        for o in &n.scale_up {
+            let w = scale::resolve(cluster, o).await?;
+            if out.iter().any(|x| x.target() == w.target()) {
+                continue;
+            }
+            plan.change(
+                w.target(),
+                "scale",
+                format!(
+                    "{} → {} replicas before the drain (all ready replicas are on {}); restored after",
+                    w.replicas,
+                    w.replicas + 1,
+                    n.node
+                ),
+            );
+            out.push(w);
+        }
+    }
+    Ok(out)
+}
+
+/// Adds the replicas and waits until each workload has them ready.
+pub async fn scale_up(cluster: &Cluster, ws: &[Scalable], opts: &DrainOptions) -> Result<()> {
+    let timeout = if opts.timeout.is_zero() {
+        std::time::Duration::from_secs(300)
+    } else {
+        opts.timeout
+    };
+    for w in ws {
+        scale::set_replicas(cluster, w, w.replicas + 1).await?;
+    }
+    for w in ws {
+        scale::wait_ready(cluster, w, w.replicas + 1, timeout).await?;
+    }
+    Ok(())
+}
+
+/// Puts the replica counts back.
+pub async fn restore(cluster: &Cluster, ws: &[Scalable]) -> Result<()> {
+    for w in ws {
+        scale::set_replicas(cluster, w, w.replicas).await?;
+    }
+    Ok(())
+}
+
+/// Drains `nodes`, `concurrency` at a time, with a progress bar per node.
+pub async fn run_drains(
+    app: &App,
+    cluster: &Cluster,
+    nodes: &[LeanNode],
+    opts: &DrainOptions,
+    concurrency: usize,
+    why: &str,
+) -> Vec<NodeDrain> {
+    use futures::StreamExt;
+    let user = audit::os_user();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    let progress = app.progress.clone();
+    let renderer = tokio::spawn(async move {
+        let mut bars = std::collections::HashMap::new();
+        while let Some(ev) = rx.recv().await {
+            match ev {
+                Event::Started { node, total } => {
+                    let bar = progress.bar(&node, total);
+                    bar.set_message("evicting");
+                    bars.insert(node, bar);
+                }
+                Event::PodDone { node, .. } => {
+                    if let Some(b) = bars.get(&node) {
+                        b.inc(1);
+                    }
+                }
+                Event::Blocked { node, pod, message } => {
+                    progress.println(&format!("{node}: `{pod}` {message}; retrying"));
+                }
+            }
+        }
+        for (_, b) in bars {
+            b.finish_and_clear();
+        }
+    });
+    let results = futures::stream::iter(nodes.iter())
+        .map(|n| drain::drain_node(cluster, n, opts, &user, why, &tx))
+        .buffered(concurrency.max(1))
+        .collect::<Vec<_>>()
+        .await;
+    drop(tx);
+    let _ = renderer.await;
+    results
+}
+
+/// Prints the summary, records the outcome, and turns failures into errors.
+pub fn finish_drains(
+    app: &App,
+    cluster: &Cluster,
+    plan: &Plan,
+    answer: safety::Answer,
+    results: &[NodeDrain],
+) -> Result<()> {
+    if app.global.output.is_structured() {
+        output::print(app.global.output, &results)?;
+    } else {
+        print!("{}", render_drains(results));
+    }
+    let failed: Vec<&NodeDrain> = results
+        .iter()
+        .filter(|r| r.status != NodeStatus::Drained)
+        .collect();
+    let mut outcome = match failed.first() {
+        None => audit::Outcome::ok(format!("drained {} node(s)", results.len())),
+        Some(f) => audit::Outcome::new(
+            match f.status {
+                NodeStatus::TimedOut => "timed_out",
+                NodeStatus::Interrupted => "interrupted",
+                _ => "failed",
+            },
+            f.message.clone().unwrap_or_default(),
+        ),
+    };
+    outcome.done = results
+        .iter()
+        .filter(|r| r.status == NodeStatus::Drained)
+        .map(|r| r.node.clone())
+        .collect();
+    outcome.not_done = failed.iter().map(|r| r.node.clone()).collect();
+    audit::record(app, cluster, plan, answer, &outcome)?;
+    drain_error(&failed)
+}
+
+pub fn drain_error(failed: &[&NodeDrain]) -> Result<()> {
+    let Some(first) = failed.first() else {
+        return Ok(());
+    };
+    let names: Vec<&str> = failed.iter().map(|r| r.node.as_str()).collect();
+    let stays = format!(
+        "{} stay(s) cordoned; run `oncall node uncordon {}` to make them schedulable again",
+        names.join(", "),
+        names.join(" ")
+    );
+    let what = first.message.clone().unwrap_or_default();
+    Err(match first.status {
+        NodeStatus::TimedOut => Error::TimedOut {
+            after: what.trim_start_matches("timed out after ").to_string(),
+            what: format!("draining {}; {stays}", first.node),
+        },
+        NodeStatus::Interrupted => Error::Interrupted {
+            done: "see the summary above".into(),
+            not_done: format!("draining {}; {stays}", names.join(", ")),
+        },
+        _ => Error::Failed(format!("draining `{}` failed: {what}; {stays}", first.node)),
+    })
+}
+
+pub fn render_drains(results: &[NodeDrain]) -> String {
+    let mut out = String::new();
+    for r in results {
+        let status = match r.status {
+            NodeStatus::Drained => style::good("drained"),
+            NodeStatus::Failed => style::bad("FAILED"),
+            NodeStatus::TimedOut => style::bad("TIMED OUT"),
+            NodeStatus::Interrupted => style::warn("interrupted"),
+        };
+        out.push_str(&format!(
+            "node/{} {status} in {:.1}s: {} evicted, {} deleted, {} skipped, {} pending\n",
+            r.node,
+            r.seconds,
+            r.count(PodOutcome::Evicted),
+            r.count(PodOutcome::Deleted),
+            r.count(PodOutcome::Skipped),
+            r.count(PodOutcome::Pending) + r.count(PodOutcome::Failed),
+        ));
+        let notable: Vec<_> = r
+            .pods
+            .iter()
+            .filter(|p| {
+                matches!(
+                    p.outcome,
+                    PodOutcome::Skipped | PodOutcome::Pending | PodOutcome::Failed
+                )
+            })
+            .collect();
+        if !notable.is_empty() {
+            let mut t = table::new(&["pod", "outcome", "reason"]);
+            for p in notable {
+                t.add_row(vec![
+                    p.pod.clone(),
+                    format!("{:?}", p.outcome).to_lowercase(),
+                    p.reason.clone(),
+                ]);
+            }
+            for line in table::render(&t).lines() {
+                out.push_str(&format!("  {line}\n"));
+            }
+        }
+        if let Some(m) = &r.message {
+            out.push_str(&format!("  {m}\n"));
+        }
+    }
+    out
+}

@@ -1,0 +1,893 @@
+//! `oncall runbook ...`: list, show, validate, run, resume, log.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::Utc;
+use serde_json::Value as Json;
+
+use crate::app::App;
+use crate::cli::{LogFormat, RunbookCommand};
+use crate::cluster::Cluster;
+use crate::error::{Error, Result};
+use crate::runbook::engine::{self, Run, Ui};
+use crate::runbook::journal::{self, Journal, RunStatus, StepRecord, StepState};
+use crate::runbook::model::{Runbook, Step};
+use crate::runbook::{self as rb, Origin};
+use crate::safety::audit::{self, Outcome};
+use crate::safety::{self, Answer, Plan};
+use crate::ui::{output, prompt, style, table};
+
+pub async fn run(app: &App, cmd: RunbookCommand) -> Result<()> {
+    match cmd {
+        RunbookCommand::List => list(app),
+        RunbookCommand::Show { name } => show(app, &name),
+        RunbookCommand::Validate { file } => validate(app, &file),
+        RunbookCommand::Run {
+            runbook,
+            set,
+            from_step,
+        } => start(app, &runbook, &set, from_step.as_deref()).await,
+        RunbookCommand::Resume { run, force, set } => resume(app, &run, force, &set).await,
+        RunbookCommand::Log { run, format } => log(app, &run, format),
+    }
+}
+
+#[derive(serde::Serialize)]
+struct Listed {
+    name: String,
+    summary: String,
+    /// Where it was found: a file path, or `shipped`.
+    origin: String,
+    /// Problems, when the file does not validate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invalid: Option<String>,
+}
+
+fn list(app: &App) -> Result<()> {
+    let mut rows = Vec::new();
+    for (name, origin) in rb::discover() {
+        let listed = match rb::read(&origin).and_then(|s| rb::load(&s)) {
+            Ok(r) => Listed {
+                name,
+                summary: r.summary,
+                origin: origin.describe(),
+                invalid: None,
+            },
+            Err(e) => Listed {
+                name,
+                summary: String::new(),
+                origin: origin.describe(),
+                invalid: Some(e.to_string().lines().next().unwrap_or_default().to_string()),
+            },
+        };
+        rows.push(listed);
+    }
+    if app.global.output.is_structured() {
+        return output::print(app.global.output, &rows);
+    }
+    let mut t = table::new(&["name", "summary", "from"]);
+    for r in &rows {
+        let summary = match &r.invalid {
+            Some(e) => style::bad(&format!("invalid: {e}")),
+            None => r.summary.clone(),
+        };
+        t.add_row(vec![r.name.clone(), summary, r.origin.clone()]);
+    }
+    println!("{}", table::render(&t));
+    Ok(())
+}
+
+fn kind_of(step: &Step) -> String {
+    let spec = step.spec();
+    let mut kind = match step.action.as_str() {
+        "manual" => "manual".to_string(),
+        _ if step.mutating => "changes".to_string(),
+        _ => "read-only".to_string(),
+    };
+    if let Some(cmd) = spec.needs {
+        kind.push_str(&format!(" (needs `oncall {cmd}`)"));
+    }
+    kind
+}
+
+fn steps_table(runbook: &Runbook, records: Option<&[StepRecord]>) -> String {
+    let mut headers = vec!["#", "id", "action", "kind", "title"];
+    if records.is_some() {
+        headers.push("state");
+    }
+    let mut t = table::new(&headers);
+    for (i, s) in runbook.steps.iter().enumerate() {
+        let mut title = s.title.clone();
+        if let Some(w) = &s.when {
+            title.push_str(&format!(" (when {w})"));
+        }
+        let mut row = vec![
+            (i + 1).to_string(),
+            s.id.clone(),
+            s.action.clone(),
+            kind_of(s),
+            title,
+        ];
+        if let Some(recs) = records {
+            let state = recs
+                .iter()
+                .find(|r| r.id == s.id)
+                .map(|r| state_name(r.state))
+                .unwrap_or("pending");
+            row.push(state.to_string());
+        }
+        t.add_row(row);
+    }
+    table::render(&t)
+}
+
+fn state_name(s: StepState) -> &'static str {
+    match s {
+        StepState::Pending => "pending",
+        StepState::Started => "interrupted",
+        StepState::Done => "done",
+        StepState::Failed => "failed",
+        StepState::Skipped => "skipped",
+        StepState::Planned => "planned",
+    }
+}
+
+fn show(app: &App, name: &str) -> Result<()> {
+    let source = rb::find(name)?;
+    let runbook = rb::load(&source)?;
+    if app.global.output.is_structured() {
+        return output::print(app.global.output, &runbook);
+    }
+    println!(
+        "{} {}",
+        style::bold(&runbook.name),
+        style::dim(&format!("({})", source.origin.describe()))
+    );
+    println!("{}", runbook.summary);
+    if !runbook.source.is_empty() {
+        println!("{} {}", style::dim("from:"), runbook.source);
+    }
+    if !runbook.params.is_empty() {
+        let mut t = table::new(&["param", "type", "required", "default", "description"]);
+        for p in &runbook.params {
+            let mut ty = p.ty.name().to_string();
+            if !p.choices.is_empty() {
+                ty = format!("{ty} ({})", p.choices.join("|"));
+            }
+            if p.secret {
+                ty.push_str(", secret");
+            }
+            t.add_row(vec![
+                p.name.clone(),
+                ty,
+                if p.required {
+                    "yes".into()
+                } else {
+                    "no".into()
+                },
+                p.default.clone().unwrap_or_default(),
+                p.description.clone(),
+            ]);
+        }
+        println!("\n{}", table::render(&t));
+    }
+    println!("\n{}", steps_table(&runbook, None));
+    for (i, s) in runbook.steps.iter().enumerate() {
+        println!(
+            "\n{} {} {}",
+            style::bold(&format!("{}. {}", i + 1, s.id)),
+            s.title,
+            style::dim(&format!("[{}]", s.action))
+        );
+        let mut extra = Vec::new();
+        if let Some(w) = &s.when {
+            extra.push(format!("when: {w}"));
+        }
+        if let Some(t) = s.timeout {
+            extra.push(format!("timeout: {}", humantime::format_duration(t)));
+        }
+        if s.retries > 0 {
+            extra.push(format!("retries: {}", s.retries));
+        }
+        if !extra.is_empty() {
+            println!("   {}", style::dim(&extra.join("   ")));
+        }
+        let text = serde_saphyr::to_string(&s.args).unwrap_or_default();
+        for line in text.lines() {
+            println!("   {line}");
+        }
+    }
+    Ok(())
+}
+
+#[derive(serde::Serialize)]
+struct Validated<'a> {
+    file: String,
+    valid: bool,
+    problems: &'a [rb::Diagnostic],
+}
+
+fn validate(app: &App, file: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Error::Usage(format!("cannot read {}: {e}", file.display())))?;
+    let result = rb::check(&text);
+    if app.global.output.is_structured() {
+        let problems = result.as_ref().err().map(Vec::as_slice).unwrap_or(&[]);
+        output::print(
+            app.global.output,
+            &Validated {
+                file: file.display().to_string(),
+                valid: result.is_ok(),
+                problems,
+            },
+        )?;
+    }
+    match result {
+        Ok(r) => {
+            if !app.global.output.is_structured() {
+                let not_here: Vec<&str> = r.steps.iter().filter_map(|s| s.spec().needs).collect();
+                println!(
+                    "{}: ok: runbook `{}`, {} parameter(s), {} step(s)",
+                    file.display(),
+                    r.name,
+                    r.params.len(),
+                    r.steps.len()
+                );
+                if !not_here.is_empty() {
+                    style::note(&format!(
+                        "note: this build cannot run yet: {}",
+                        not_here
+                            .iter()
+                            .map(|c| format!("`oncall {c}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+            }
+            Ok(())
+        }
+        Err(diags) => Err(rb::invalid(file, &diags)),
+    }
+}
+
+/// Parses `--set k=v` into a map; a key that is not a parameter is an error.
+fn parse_sets(runbook: &Runbook, sets: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for s in sets {
+        let (k, v) = s
+            .split_once('=')
+            .ok_or_else(|| Error::Usage(format!("`--set {s}`: use --set NAME=VALUE")))?;
+        if !runbook.params.iter().any(|p| p.name == k) {
+            let known: Vec<&str> = runbook.params.iter().map(|p| p.name.as_str()).collect();
+            return Err(Error::Usage(format!(
+                "`{}` has no parameter `{k}`; its parameters are: {}",
+                runbook.name,
+                if known.is_empty() {
+                    "none".into()
+                } else {
+                    known.join(", ")
+                }
+            )));
+        }
+        out.insert(k.to_string(), v.to_string());
+    }
+    Ok(out)
+}
+
+/// Resolves every parameter: --set, then the journal, then the default,
+/// then a prompt on a terminal.
+fn resolve_params(
+    runbook: &Runbook,
+    given: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, Json>> {
+    let mut values = BTreeMap::new();
+    let mut missing = Vec::new();
+    for p in &runbook.params {
+        let text = match given.get(&p.name).or(p.default.as_ref()) {
+            Some(t) => Some(t.clone()),
+            None if p.required && prompt::stdin_is_terminal() => {
+                let mut q = p.name.clone();
+                if !p.description.is_empty() {
+                    q = format!("{q} ({})", p.description);
+                }
+                if p.choices.is_empty() {
+                    Some(prompt::ask(&q, None)?)
+                } else {
+                    Some(p.choices[prompt::choose(&q, &p.choices)?].clone())
+                }
+            }
+            None if p.required => {
+                missing.push(p.name.clone());
+                None
+            }
+            None => Some(String::new()),
+        };
+        if let Some(t) = text {
+            if p.secret {
+                audit::register_secret(&t);
+            }
+            values.insert(p.name.clone(), engine::parse_param(p, &t)?);
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Error::Usage(format!(
+            "missing parameter(s) {}; pass {}",
+            missing
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            missing
+                .iter()
+                .map(|m| format!("--set {m}=VALUE"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        )));
+    }
+    Ok(values)
+}
+
+fn journal_params(runbook: &Runbook, values: &BTreeMap<String, Json>) -> BTreeMap<String, String> {
+    runbook
+        .params
+        .iter()
+        .filter_map(|p| {
+            let v = values.get(&p.name)?;
+            let text = if p.secret {
+                "<redacted>".to_string()
+            } else {
+                match v {
+                    Json::String(s) => s.clone(),
+                    other => other.to_string(),
+                }
+            };
+            Some((p.name.clone(), text))
+        })
+        .collect()
+}
+
+/// Connects when a step from `start` on talks to the cluster.
+async fn connect_if_needed<'a>(
+    app: &'a App,
+    runbook: &Runbook,
+    start: usize,
+) -> Result<Option<&'a Cluster>> {
+    if runbook.steps.iter().skip(start).any(|s| s.spec().cluster) {
+        Ok(Some(app.cluster().await?))
+    } else {
+        Ok(None)
+    }
+}
+
+fn where_(cluster: Option<&Cluster>, app: &App) -> (String, String, String) {
+    match cluster {
+        Some(c) => (c.context.clone(), c.url.clone(), c.namespace.clone()),
+        None => (
+            app.global
+                .context
+                .clone()
+                .unwrap_or_else(|| "(no cluster)".into()),
+            "-".into(),
+            app.global
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".into()),
+        ),
+    }
+}
+
+async fn start(app: &App, name: &str, sets: &[String], from_step: Option<&str>) -> Result<()> {
+    let source = rb::find(name)?;
+    let runbook = rb::load(&source)?;
+    let given = parse_sets(&runbook, sets)?;
+    let start = match from_step {
+        Some(id) => runbook
+            .steps
+            .iter()
+            .position(|s| s.id == id)
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "`{}` has no step `{id}`; its steps are: {}",
+                    runbook.name,
+                    runbook
+                        .steps
+                        .iter()
+                        .map(|s| s.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?,
+        None => 0,
+    };
+    let values = resolve_params(&runbook, &given)?;
+    let cluster = connect_if_needed(app, &runbook, start).await?;
+    let (context, url, namespace) = where_(cluster, app);
+    let mut steps: Vec<StepRecord> = runbook.steps.iter().map(StepRecord::new).collect();
+    for r in steps.iter_mut().take(start) {
+        r.state = StepState::Skipped;
+        r.outcome = Some("skipped: the run started at a later step (--from-step)".into());
+    }
+    let journal = Journal {
+        run_id: journal::new_run_id(&runbook.name),
+        runbook: runbook.name.clone(),
+        origin: match &source.origin {
+            Origin::File(p) => Origin::File(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())),
+            o => o.clone(),
+        },
+        hash: source.hash(),
+        params: journal_params(&runbook, &values),
+        context,
+        cluster: url,
+        namespace,
+        user: audit::os_user(),
+        dry_run: app.global.dry_run,
+        started: Utc::now(),
+        finished: None,
+        status: RunStatus::Running,
+        steps,
+    };
+    journal.save()?;
+    let _lock = journal::Lock::take(&journal.run_id)?;
+    let mut run = Run {
+        runbook: &runbook,
+        cluster,
+        values,
+        journal,
+        dry_run: app.global.dry_run,
+    };
+    print_header(app, &run, start);
+    finish(app, &mut run, start).await
+}
+
+fn print_header(app: &App, run: &Run, start: usize) {
+    if app.global.output.is_structured() {
+        return;
+    }
+    let j = &run.journal;
+    println!(
+        "{} {} — {}",
+        style::bold("Runbook:"),
+        run.runbook.name,
+        run.runbook.summary
+    );
+    println!(
+        "  context: {}   cluster: {}   namespace: {}",
+        style::bold(&j.context),
+        j.cluster,
+        j.namespace
+    );
+    if !j.params.is_empty() {
+        let p: Vec<String> = j.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        println!("  params: {}", p.join("  "));
+    }
+    println!(
+        "  run id: {}{}",
+        style::bold(&j.run_id),
+        if run.dry_run {
+            "   (dry run: only read-only steps run)"
+        } else {
+            ""
+        }
+    );
+    if start > 0 {
+        println!(
+            "  starting at step {} (`{}`)",
+            start + 1,
+            run.runbook.steps[start].id
+        );
+    }
+    println!("\n{}", steps_table(run.runbook, Some(&j.steps)));
+}
+
+async fn finish(app: &App, run: &mut Run<'_>, start: usize) -> Result<()> {
+    let (context, url) = (run.journal.context.clone(), run.journal.cluster.clone());
+    let describe = match run.cluster {
+        Some(c) => c.describe(),
+        None => format!("context `{context}`"),
+    };
+    let mut ui = CliUi {
+        app,
+        spinner: None,
+        context,
+        url,
+        describe,
+    };
+    let result = engine::execute(run, &mut ui, start).await;
+    if app.global.output.is_structured() {
+        output::print(app.global.output, &run.journal)?;
+    } else {
+        match &result {
+            Ok(()) if run.dry_run => style::note(&format!(
+                "\nDry run of `{}` finished: read-only steps ran, nothing was changed. Journal: {}",
+                run.runbook.name, run.journal.run_id
+            )),
+            Ok(()) => println!(
+                "\n{} runbook `{}` completed (run {}; timeline: `oncall runbook log {} --format markdown`)",
+                style::good("✓"),
+                run.runbook.name,
+                run.journal.run_id,
+                run.journal.run_id
+            ),
+            Err(_) => style::note(&format!(
+                "journal: {}",
+                run.journal
+                    .path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            )),
+        }
+    }
+    result
+}
+
+async fn resume(app: &App, run_id: &str, force: bool, sets: &[String]) -> Result<()> {
+    let mut journal = Journal::load(run_id)?;
+    let run_id = journal.run_id.clone();
+    let run_id = run_id.as_str();
+    if journal.status == RunStatus::Completed {
+        println!("Run {run_id} already completed; nothing to resume.");
+        return Ok(());
+    }
+    if journal.dry_run {
+        return Err(Error::Usage(format!(
+            "run {run_id} was a dry run and changed nothing; start a real run with `oncall runbook run {}`",
+            journal.runbook
+        )));
+    }
+    let source = rb::read(&journal.origin)?;
+    if source.hash() != journal.hash {
+        if !force {
+            return Err(Error::Refused(format!(
+                "the runbook `{}` ({}) has changed since run {run_id} started; review the change, then pass --force to resume with the new version",
+                journal.runbook,
+                journal.origin.describe()
+            )));
+        }
+        style::note(
+            "the runbook changed since the run started; resuming with the new version (--force)",
+        );
+    }
+    let runbook = rb::load(&source)?;
+    // Keep what the journal knows about steps that still exist; new steps start pending.
+    let old = std::mem::take(&mut journal.steps);
+    journal.steps = runbook
+        .steps
+        .iter()
+        .map(|s| {
+            old.iter()
+                .find(|r| r.id == s.id)
+                .cloned()
+                .unwrap_or_else(|| StepRecord::new(s))
+        })
+        .collect();
+    // Parameters come back from the journal; secrets were never written and must be given again.
+    let mut given = parse_sets(&runbook, sets)?;
+    for p in &runbook.params {
+        if let Some(v) = journal.params.get(&p.name)
+            && !p.secret
+        {
+            given.entry(p.name.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    let values = resolve_params(&runbook, &given)?;
+    let first = journal
+        .steps
+        .iter()
+        .position(|r| !r.is_finished())
+        .unwrap_or(journal.steps.len());
+    let cluster = connect_if_needed(app, &runbook, first).await?;
+    if let Some(c) = cluster
+        && c.context != journal.context
+        && journal.context != "(no cluster)"
+    {
+        if !force {
+            return Err(Error::Refused(format!(
+                "run {run_id} started on context `{}`, but the current context is `{}`; pass --context {} (or --force to continue here)",
+                journal.context, c.context, journal.context
+            )));
+        }
+        journal.context = c.context.clone();
+        journal.cluster = c.url.clone();
+    }
+    if journal.context == "(no cluster)"
+        && let Some(c) = cluster
+    {
+        journal.context = c.context.clone();
+        journal.cluster = c.url.clone();
+        journal.namespace = c.namespace.clone();
+    }
+    journal.hash = source.hash();
+    journal.dry_run = app.global.dry_run;
+    let _lock = journal::Lock::take(run_id)?;
+    let mut run = Run {
+        runbook: &runbook,
+        cluster,
+        values,
+        journal,
+        dry_run: app.global.dry_run,
+    };
+    if !app.global.output.is_structured() {
+        println!("{} run {run_id}", style::bold("Resuming"));
+    }
+    print_header(app, &run, 0);
+    if let Some(step) = runbook.steps.get(first)
+        && !app.global.output.is_structured()
+    {
+        println!(
+            "\nContinuing at step {} (`{}`); finished steps are not repeated.",
+            first + 1,
+            step.id
+        );
+    }
+    finish(app, &mut run, 0).await
+}
+
+/// The command layer's side of a run: prints, asks, records.
+struct CliUi<'a> {
+    app: &'a App,
+    /// Shown while a step's action runs; hidden when stderr is not a terminal.
+    spinner: Option<indicatif::ProgressBar>,
+    context: String,
+    url: String,
+    describe: String,
+}
+
+impl CliUi<'_> {
+    fn human(&self) -> bool {
+        !self.app.global.output.is_structured()
+    }
+}
+
+impl Ui for CliUi<'_> {
+    fn step_start(&mut self, index: usize, total: usize, step: &Step) {
+        if self.human() {
+            println!(
+                "\n{} {} {}",
+                style::bold(&format!("[{}/{}] {}:", index + 1, total, step.id)),
+                step.title,
+                style::dim(&format!("({})", step.action))
+            );
+        }
+    }
+
+    fn approve(&mut self, _step: &Step, plan: &Plan) -> Result<Answer> {
+        if self.human() {
+            println!("{}", plan.render());
+        }
+        let answer = safety::decide_at(self.app, &self.context, &self.describe, plan)?;
+        if matches!(answer, Answer::Declined | Answer::Refused) {
+            audit::record_at(&self.context, &self.url, plan, answer, &Outcome::nothing())?;
+        }
+        Ok(answer)
+    }
+
+    fn audit(&mut self, plan: &Plan, answer: Answer, outcome: &Outcome) -> Result<()> {
+        audit::record_at(&self.context, &self.url, plan, answer, outcome)
+    }
+
+    fn manual(&mut self, _step: &Step, instructions: &str) -> Result<Answer> {
+        if self.human() {
+            for line in instructions.trim_end().lines() {
+                println!("  │ {line}");
+            }
+        }
+        if self.app.global.dry_run {
+            return Ok(Answer::DryRun);
+        }
+        if self.app.global.yes {
+            if self.human() {
+                style::note("  confirmed by --yes: you are responsible for having done this");
+            }
+            return Ok(Answer::YesFlag);
+        }
+        if !prompt::stdin_is_terminal() {
+            return Ok(Answer::Refused);
+        }
+        Ok(
+            if prompt::confirm("Done? (no stops the run; resume it later)")? {
+                Answer::Confirmed
+            } else {
+                Answer::Declined
+            },
+        )
+    }
+
+    fn ask_completed(&mut self, step: &Step) -> Result<Option<bool>> {
+        if !prompt::stdin_is_terminal() {
+            return Ok(None);
+        }
+        let q = format!(
+            "Step `{}` ({}) was interrupted while it ran and is not safe to repeat. Did it complete?",
+            step.id, step.title
+        );
+        prompt::confirm(&q).map(Some)
+    }
+
+    fn running(&mut self, step: &Step) {
+        let spinner = self.app.progress.spinner(&step.id);
+        spinner.set_message(step.title.clone());
+        self.spinner = Some(spinner);
+    }
+
+    fn step_end(&mut self, _step: &Step, record: &StepRecord, output: Option<&str>) {
+        if let Some(s) = self.spinner.take() {
+            s.finish_and_clear();
+        }
+        if !self.human() {
+            return;
+        }
+        if let Some(out) = output {
+            let lines: Vec<&str> = out.trim_end().lines().collect();
+            let shown = lines.len().saturating_sub(20);
+            if shown > 0 {
+                println!(
+                    "  {}",
+                    style::dim(&format!("… {shown} line(s) above; the journal keeps them"))
+                );
+            }
+            for l in &lines[shown..] {
+                println!("  {}", style::dim(l));
+            }
+        }
+        let took = record
+            .duration_ms
+            .map(|ms| {
+                format!(
+                    " in {}",
+                    humantime::format_duration(std::time::Duration::from_millis(ms))
+                )
+            })
+            .unwrap_or_default();
+        let outcome = record.outcome.clone().unwrap_or_default();
+        let mark = match record.state {
+            StepState::Done => style::good("✓ done"),
+            StepState::Skipped => style::dim("– skipped"),
+            StepState::Planned => style::warn("○ not run (dry run)"),
+            StepState::Failed => style::bad("✗ failed"),
+            _ => String::new(),
+        };
+        println!(
+            "  {mark}{took}{}",
+            if outcome.is_empty()
+                || record.state == StepState::Planned
+                || record.state == StepState::Done && output.is_some()
+            {
+                String::new()
+            } else {
+                format!(": {outcome}")
+            }
+        );
+    }
+
+    fn note(&mut self, text: &str) {
+        match &self.spinner {
+            Some(s) => s.suspend(|| style::note(text)),
+            None => style::note(text),
+        }
+    }
+}
+
+fn log(app: &App, run_id: &str, format: LogFormat) -> Result<()> {
+    let journal = Journal::load(run_id)?;
+    if app.global.output.is_structured() {
+        return output::print(app.global.output, &journal);
+    }
+    match format {
+        LogFormat::Markdown => print!("{}", markdown(&journal)),
+        LogFormat::Text => {
+            println!(
+                "run {} of `{}`: {}",
+                journal.run_id,
+                journal.runbook,
+                status_name(journal.status)
+            );
+            println!(
+                "context {} ({}), namespace {}, by {}",
+                journal.context, journal.cluster, journal.namespace, journal.user
+            );
+            for s in &journal.steps {
+                let when = s
+                    .started
+                    .or(s.finished)
+                    .map(|t| t.format("%H:%M:%S").to_string())
+                    .unwrap_or_else(|| "--:--:--".into());
+                println!(
+                    "{when}  {:<11} {:<20} {}",
+                    state_name(s.state),
+                    s.id,
+                    s.outcome.clone().unwrap_or_default()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn status_name(s: RunStatus) -> String {
+    serde_json::to_value(s)
+        .ok()
+        .and_then(|v| v.as_str().map(|x| x.replace('_', " ")))
+        .unwrap_or_default()
+}
+
+/// The incident timeline, ready to paste into a ticket.
+pub fn markdown(j: &Journal) -> String {
+    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+    let mut out = format!("# Runbook `{}` — run {}\n\n", j.runbook, j.run_id);
+    out.push_str(&format!(
+        "- **Status:** {}{}\n",
+        status_name(j.status),
+        if j.dry_run { " (dry run)" } else { "" }
+    ));
+    out.push_str(&format!(
+        "- **Started:** {} UTC by `{}`\n",
+        j.started.format("%Y-%m-%d %H:%M:%S"),
+        j.user
+    ));
+    if let Some(f) = j.finished {
+        out.push_str(&format!(
+            "- **Finished:** {} UTC\n",
+            f.format("%Y-%m-%d %H:%M:%S")
+        ));
+    }
+    out.push_str(&format!(
+        "- **Context:** `{}` ({}), namespace `{}`\n",
+        j.context, j.cluster, j.namespace
+    ));
+    out.push_str(&format!(
+        "- **Runbook:** {} (sha256 `{}`)\n",
+        j.origin.describe(),
+        &j.hash[..12.min(j.hash.len())]
+    ));
+    if !j.params.is_empty() {
+        let p: Vec<String> = j.params.iter().map(|(k, v)| format!("`{k}={v}`")).collect();
+        out.push_str(&format!("- **Parameters:** {}\n", p.join(", ")));
+    }
+    out.push_str("\n## Timeline\n\n| Time (UTC) | Step | Action | Answer | Outcome | Duration |\n|---|---|---|---|---|---|\n");
+    for s in &j.steps {
+        let time = s
+            .started
+            .or(s.finished)
+            .map(|t| t.format("%H:%M:%S").to_string())
+            .unwrap_or_else(|| "—".into());
+        let duration = s
+            .duration_ms
+            .map(|ms| {
+                humantime::format_duration(std::time::Duration::from_millis(ms / 1000 * 1000))
+                    .to_string()
+            })
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "| {time} | `{}` {} | {} | {} | **{}** {} | {} |\n",
+            s.id,
+            cell(&s.title),
+            s.action,
+            s.answer
+                .clone()
+                .map(|a| a.replace('_', " "))
+                .unwrap_or_else(|| "—".into()),
+            state_name(s.state),
+            cell(&s.outcome.clone().unwrap_or_default()),
+            if duration == "0s" {
+                "<1s".into()
+            } else {
+                duration
+            },
+        ));
+    }
+    let with_output: Vec<&StepRecord> = j
+        .steps
+        .iter()
+        .filter(|s| matches!(&s.output, Some(Json::String(t)) if !t.is_empty()))
+        .collect();
+    if !with_output.is_empty() {
+        out.push_str("\n## Output\n");
+        for s in with_output {
+            if let Some(Json::String(t)) = &s.output {
+                out.push_str(&format!("\n### `{}`\n\n```\n{}\n```\n", s.id, t.trim_end()));
+            }
+        }
+    }
+    out
+}

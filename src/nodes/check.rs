@@ -1,0 +1,651 @@
+//! `node check`: the pre-flight. For every pod on the node, what a drain
+//! would do; then everything that would block it or cause an outage, each
+//! with the flag or action that resolves it; then go / no-go.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+
+use super::decide::{Action, DrainOptions, Refusal, decide};
+use super::lean::{LeanNode, LeanPod, Meta, Resources};
+use super::retry::retry;
+use super::selector::LabelSelector;
+use crate::cluster::list::{ListQuery, Page, collect, for_each_page};
+use crate::cluster::{Cluster, api_error, is_not_found};
+use crate::error::Result;
+
+pub const SAFE_TO_EVICT: &str = "cluster-autoscaler.kubernetes.io/safe-to-evict";
+
+/// The whole pre-flight: one report per node, and the verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    /// True when no node has a blocker.
+    pub go: bool,
+    pub nodes: Vec<NodeCheck>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeCheck {
+    pub node: String,
+    pub pool: Option<String>,
+    pub ready: bool,
+    pub cordoned: bool,
+    /// Every pod on the node and what a drain would do with it.
+    pub pods: Vec<PodPlan>,
+    /// What stops or endangers the drain; empty means go.
+    pub blockers: Vec<Blocker>,
+    /// With `--scale-up`: workloads that get one more replica before the
+    /// drain (all their ready replicas are here) and are restored after.
+    pub scale_up: Vec<Outage>,
+    pub go: bool,
+}
+
+/// A workload whose every ready replica is on the drained nodes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outage {
+    pub namespace: String,
+    /// The pods' controller, as `Kind/name`.
+    pub owner: String,
+    pub pods: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PodPlan {
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    /// The controller, as `Kind/name`, if any.
+    pub owner: Option<String>,
+    /// evict, delete, skip or refuse.
+    pub action: Action,
+    pub reason: String,
+    /// PodDisruptionBudgets (`namespace/name`) that cover the pod.
+    pub pdbs: Vec<String>,
+}
+
+impl PodPlan {
+    /// Whether the drain evicts or deletes this pod.
+    pub fn action_removes(&self) -> bool {
+        matches!(self.action, Action::Evict | Action::Delete)
+    }
+
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
+/// One thing that blocks the drain, and how to resolve it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Blocker {
+    pub kind: BlockerKind,
+    /// A sentence naming the problem.
+    pub message: String,
+    /// The pods concerned, as `namespace/name`.
+    pub pods: Vec<String>,
+    /// The flag or action that resolves it.
+    pub fix: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pdb: Option<PdbNumbers>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockerKind {
+    /// DaemonSet pods without `--ignore-daemonsets`.
+    DaemonSet,
+    /// emptyDir pods without `--delete-emptydir-data`.
+    EmptyDir,
+    /// Pods with no controller without `--force`.
+    NoController,
+    /// A PodDisruptionBudget that allows too few disruptions.
+    Pdb,
+    /// Every replica of a workload is on the nodes being drained.
+    Outage,
+    /// `cluster-autoscaler.kubernetes.io/safe-to-evict: "false"`.
+    SafeToEvict,
+    /// The remaining schedulable nodes lack room for the evicted pods.
+    NoRoom,
+}
+
+impl BlockerKind {
+    /// Whether the drain refuses to start (as kubectl does), rather than
+    /// starting and waiting or warning.
+    pub fn stops_drain(self) -> bool {
+        matches!(
+            self,
+            BlockerKind::DaemonSet | BlockerKind::EmptyDir | BlockerKind::NoController
+        )
+    }
+}
+
+/// A budget's numbers, as `kubectl get pdb` shows them.
+#[derive(Debug, Clone, Serialize)]
+pub struct PdbNumbers {
+    pub namespace: String,
+    pub name: String,
+    pub min_available: Option<String>,
+    pub max_unavailable: Option<String>,
+    pub current_healthy: i64,
+    pub desired_healthy: i64,
+    pub expected_pods: i64,
+    pub disruptions_allowed: i64,
+}
+
+impl PdbNumbers {
+    pub fn describe(&self) -> String {
+        let rule = match (&self.min_available, &self.max_unavailable) {
+            (Some(m), _) => format!("minAvailable {m}"),
+            (_, Some(m)) => format!("maxUnavailable {m}"),
+            _ => "no rule".into(),
+        };
+        format!(
+            "PodDisruptionBudget `{}/{}` ({rule}; {} of {} healthy, {} needed; {} disruption(s) allowed)",
+            self.namespace,
+            self.name,
+            self.current_healthy,
+            self.expected_pods,
+            self.desired_healthy,
+            self.disruptions_allowed
+        )
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LeanPdb {
+    #[serde(default)]
+    pub metadata: Meta,
+    #[serde(default)]
+    pub spec: PdbSpec,
+    #[serde(default)]
+    pub status: PdbStatus,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PdbSpec {
+    #[serde(default)]
+    pub selector: Option<LabelSelector>,
+    #[serde(default)]
+    pub min_available: Option<serde_json::Value>,
+    #[serde(default)]
+    pub max_unavailable: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PdbStatus {
+    #[serde(default)]
+    pub current_healthy: i64,
+    #[serde(default)]
+    pub desired_healthy: i64,
+    #[serde(default)]
+    pub expected_pods: i64,
+    #[serde(default)]
+    pub disruptions_allowed: i64,
+}
+
+impl LeanPdb {
+    pub fn covers(&self, pod: &LeanPod) -> bool {
+        pod.metadata.namespace == self.metadata.namespace
+            && self
+                .spec
+                .selector
+                .as_ref()
+                .is_some_and(|s| s.matches(&pod.metadata.labels))
+    }
+
+    pub fn numbers(&self) -> PdbNumbers {
+        let text = |v: &Option<serde_json::Value>| {
+            v.as_ref().map(|v| match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+        };
+        PdbNumbers {
+            namespace: self.metadata.namespace.clone(),
+            name: self.metadata.name.clone(),
+            min_available: text(&self.spec.min_available),
+            max_unavailable: text(&self.spec.max_unavailable),
+            current_healthy: self.status.current_healthy,
+            desired_healthy: self.status.desired_healthy,
+            expected_pods: self.status.expected_pods,
+            disruptions_allowed: self.status.disruptions_allowed,
+        }
+    }
+}
+
+/// The pods bound to `node` (matching `pod_selector`), page by page.
+pub async fn pods_on_node(
+    cluster: &Cluster,
+    node: &str,
+    pod_selector: Option<&str>,
+) -> Result<Vec<LeanPod>> {
+    let field = format!("spec.nodeName={node}");
+    let query = ListQuery::new("/api/v1/pods")
+        .fields(Some(&field))
+        .labels(pod_selector);
+    let (mut pods, _) = retry(|| collect::<LeanPod>(&cluster.client, &query))
+        .await
+        .map_err(|e| api_error(e, &cluster.url, "list pods"))?;
+    pods.sort_by_key(|p| p.key());
+    Ok(pods)
+}
+
+/// `namespace/name` of DaemonSets that own pods in `pods` but are gone.
+pub async fn missing_daemonsets(cluster: &Cluster, pods: &[LeanPod]) -> Result<HashSet<String>> {
+    let owners: HashSet<(String, String)> = pods
+        .iter()
+        .filter_map(|p| {
+            p.metadata
+                .controller()
+                .filter(|c| c.kind == "DaemonSet")
+                .map(|c| (p.metadata.namespace.clone(), c.name.clone()))
+        })
+        .collect();
+    let mut missing = HashSet::new();
+    for (ns, name) in owners {
+        let path = format!("/apis/apps/v1/namespaces/{ns}/daemonsets/{name}");
+        let got = retry(|| async {
+            let req = http::Request::get(&path)
+                .body(Vec::new())
+                .map_err(kube::Error::HttpError)?;
+            cluster.client.request::<serde_json::Value>(req).await
+        })
+        .await;
+        match got {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => {
+                missing.insert(format!("{ns}/{name}"));
+            }
+            Err(e) => return Err(api_error(e, &cluster.url, "get daemonsets")),
+        }
+    }
+    Ok(missing)
+}
+
+/// Every PodDisruptionBudget in the cluster (a short list).
+pub async fn pdbs(cluster: &Cluster) -> Result<Vec<LeanPdb>> {
+    let query = ListQuery::new("/apis/policy/v1/poddisruptionbudgets");
+    retry(|| collect::<LeanPdb>(&cluster.client, &query))
+        .await
+        .map(|(items, _)| items)
+        .map_err(|e| api_error(e, &cluster.url, "list poddisruptionbudgets"))
+}
+
+/// The drain decision for each pod, with the budgets covering it.
+pub fn plan_pods(
+    pods: &[LeanPod],
+    opts: &DrainOptions,
+    missing: &HashSet<String>,
+    budgets: &[LeanPdb],
+) -> Vec<PodPlan> {
+    let now = Utc::now();
+    pods.iter()
+        .map(|p| {
+            let d = decide(p, opts, missing, now);
+            PodPlan {
+                namespace: p.metadata.namespace.clone(),
+                name: p.metadata.name.clone(),
+                uid: p.metadata.uid.clone(),
+                owner: p
+                    .metadata
+                    .controller()
+                    .map(|c| format!("{}/{}", c.kind, c.name)),
+                action: d.action,
+                reason: d.reason,
+                pdbs: budgets
+                    .iter()
+                    .filter(|b| b.covers(p))
+                    .map(|b| format!("{}/{}", b.metadata.namespace, b.metadata.name))
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// What the rest of the cluster looks like from the drained nodes: room
+/// on the other nodes, and healthy replicas elsewhere per controller.
+#[derive(Debug, Default)]
+pub struct ClusterView {
+    /// Requests of non-finished pods, per node.
+    pub used: HashMap<String, Resources>,
+    /// Per controller UID: healthy pods off the drained nodes.
+    pub healthy_elsewhere: HashMap<String, u32>,
+    /// Per controller UID: all non-finished pods.
+    pub total: HashMap<String, u32>,
+}
+
+#[derive(Deserialize)]
+struct ViewPod {
+    #[serde(default)]
+    metadata: ViewMeta,
+    #[serde(default)]
+    spec: super::lean::PodSpec,
+    #[serde(default)]
+    status: super::lean::PodStatus,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct ViewMeta {
+    #[serde(default)]
+    owner_references: Vec<super::lean::OwnerRef>,
+    #[serde(default)]
+    deletion_timestamp: Option<serde::de::IgnoredAny>,
+}
+
+/// One paged pass over every pod, keeping only per-node and per-controller sums.
+pub async fn cluster_view(cluster: &Cluster, drained: &HashSet<String>) -> Result<ClusterView> {
+    let query = ListQuery::new("/api/v1/pods");
+    retry(|| async {
+        let mut view = ClusterView::default();
+        for_each_page::<ViewPod, _>(&cluster.client, &query, |page| match page {
+            Page::Items(pods) => {
+                for p in pods {
+                    let lean = LeanPod {
+                        spec: p.spec,
+                        status: p.status,
+                        ..Default::default()
+                    };
+                    if lean.is_finished() {
+                        continue;
+                    }
+                    let node = lean.spec.node_name.clone().unwrap_or_default();
+                    if !node.is_empty() {
+                        view.used
+                            .entry(node.clone())
+                            .or_default()
+                            .add(lean.requests());
+                    }
+                    let Some(owner) = p
+                        .metadata
+                        .owner_references
+                        .iter()
+                        .find(|o| o.controller == Some(true))
+                    else {
+                        continue;
+                    };
+                    *view.total.entry(owner.uid.clone()).or_default() += 1;
+                    let healthy = lean.is_ready() && p.metadata.deletion_timestamp.is_none();
+                    if healthy && !node.is_empty() && !drained.contains(&node) {
+                        *view.healthy_elsewhere.entry(owner.uid.clone()).or_default() += 1;
+                    }
+                }
+            }
+            Page::Restarted => view = ClusterView::default(),
+        })
+        .await?;
+        Ok(view)
+    })
+    .await
+    .map_err(|e| api_error(e, &cluster.url, "list pods"))
+}
+
+/// Runs the pre-flight for `targets`, given every node of the cluster.
+pub async fn check(
+    cluster: &Cluster,
+    targets: &[LeanNode],
+    all_nodes: &[LeanNode],
+    opts: &DrainOptions,
+) -> Result<CheckReport> {
+    let drained: HashSet<String> = targets.iter().map(|n| n.name().to_string()).collect();
+    let budgets = pdbs(cluster).await?;
+    let view = cluster_view(cluster, &drained).await?;
+    let mut free = Resources::default();
+    for n in all_nodes {
+        if drained.contains(n.name()) || n.is_cordoned() || !n.is_ready() {
+            continue;
+        }
+        let alloc = n.allocatable();
+        let used = view.used.get(n.name()).copied().unwrap_or_default();
+        free.add(Resources {
+            pods: (alloc.pods - used.pods).max(0),
+            cpu_milli: (alloc.cpu_milli - used.cpu_milli).max(0),
+            memory: (alloc.memory - used.memory).max(0),
+        });
+    }
+    let mut needed = Resources::default();
+    let mut nodes = Vec::new();
+    for node in targets {
+        let pods = pods_on_node(cluster, node.name(), opts.pod_selector.as_deref()).await?;
+        let missing = missing_daemonsets(cluster, &pods).await?;
+        let plans = plan_pods(&pods, opts, &missing, &budgets);
+        let (mut blockers, scale_up) = blockers(&pods, &plans, opts, &budgets, &view);
+        for (p, plan) in pods.iter().zip(&plans) {
+            if plan.action == Action::Evict || plan.action == Action::Delete {
+                needed.add(p.requests());
+            }
+        }
+        if let Some(b) = room_blocker(needed, free) {
+            blockers.push(b);
+        }
+        let go = blockers.is_empty();
+        nodes.push(NodeCheck {
+            node: node.name().to_string(),
+            pool: node.pool().map(|(_, v)| v.to_string()),
+            ready: node.is_ready(),
+            cordoned: node.is_cordoned(),
+            pods: plans,
+            blockers,
+            scale_up,
+            go,
+        });
+    }
+    Ok(CheckReport {
+        go: nodes.iter().all(|n| n.go),
+        nodes,
+    })
+}
+
+/// The blockers of one node: refusals, budgets, outages, safe-to-evict;
+/// and, with `--scale-up`, the outages that scaling up will prevent.
+pub fn blockers(
+    pods: &[LeanPod],
+    plans: &[PodPlan],
+    opts: &DrainOptions,
+    budgets: &[LeanPdb],
+    view: &ClusterView,
+) -> (Vec<Blocker>, Vec<Outage>) {
+    let mut out = Vec::new();
+    let mut outages = Vec::new();
+    for refusal in [Refusal::DaemonSet, Refusal::EmptyDir, Refusal::NoController] {
+        let hit: Vec<&PodPlan> = plans
+            .iter()
+            .filter(|p| p.action == Action::Refuse && refusal_of(p) == Some(refusal))
+            .collect();
+        if hit.is_empty() {
+            continue;
+        }
+        out.push(Blocker {
+            kind: match refusal {
+                Refusal::DaemonSet => BlockerKind::DaemonSet,
+                Refusal::EmptyDir => BlockerKind::EmptyDir,
+                Refusal::NoController => BlockerKind::NoController,
+            },
+            message: format!("{} pod(s) {}", hit.len(), hit[0].reason),
+            pods: hit.iter().map(|p| p.key()).collect(),
+            fix: format!("pass {}", refusal.flag()),
+            pdb: None,
+        });
+    }
+
+    let removed: Vec<(&LeanPod, &PodPlan)> = pods
+        .iter()
+        .zip(plans)
+        .filter(|(_, p)| matches!(p.action, Action::Evict | Action::Delete))
+        .collect();
+
+    // Budgets: an eviction needs one allowed disruption per pod; deletion
+    // (--disable-eviction) bypasses them, which the plan warns about instead.
+    if !opts.disable_eviction {
+        for b in budgets {
+            let covered: Vec<String> = removed
+                .iter()
+                .filter(|(p, _)| !p.is_finished() && b.covers(p))
+                .map(|(p, _)| p.key())
+                .collect();
+            if covered.is_empty() || b.status.disruptions_allowed >= covered.len() as i64 {
+                continue;
+            }
+            let n = b.numbers();
+            out.push(Blocker {
+                kind: BlockerKind::Pdb,
+                message: format!(
+                    "{} blocks the eviction of {} pod(s) here",
+                    n.describe(),
+                    covered.len()
+                ),
+                pods: covered,
+                fix: "wait for the budget's pods to be healthy elsewhere, scale the workload up (--scale-up), or relax the budget".into(),
+                pdb: Some(n),
+            });
+        }
+    }
+
+    // Outages: every healthy replica of a controller is on the drained nodes.
+    let mut by_owner: BTreeMap<String, (String, String, Vec<String>)> = BTreeMap::new();
+    for (p, plan) in &removed {
+        if p.is_finished() {
+            continue;
+        }
+        let Some(c) = p.metadata.controller() else {
+            continue;
+        };
+        if !matches!(
+            c.kind.as_str(),
+            "ReplicaSet" | "StatefulSet" | "ReplicationController"
+        ) {
+            continue;
+        }
+        by_owner
+            .entry(c.uid.clone())
+            .or_insert_with(|| {
+                (
+                    p.metadata.namespace.clone(),
+                    plan.owner.clone().unwrap_or_default(),
+                    Vec::new(),
+                )
+            })
+            .2
+            .push(plan.key());
+    }
+    for (uid, (namespace, owner, pods)) in by_owner {
+        if view.healthy_elsewhere.get(&uid).copied().unwrap_or(0) > 0 {
+            continue;
+        }
+        if opts.scale_up {
+            outages.push(Outage {
+                namespace,
+                owner,
+                pods,
+            });
+        } else {
+            let total = view.total.get(&uid).copied().unwrap_or(pods.len() as u32);
+            out.push(Blocker {
+                kind: BlockerKind::Outage,
+                message: format!(
+                    "every ready replica of `{owner}` ({total} in all) is on the drained node(s): draining causes an outage"
+                ),
+                pods,
+                fix: "pass --scale-up to add a replica elsewhere first".into(),
+                pdb: None,
+            });
+        }
+    }
+
+    let unsafe_pods: Vec<String> = removed
+        .iter()
+        .filter(|(p, _)| {
+            p.metadata
+                .annotations
+                .get(SAFE_TO_EVICT)
+                .map(String::as_str)
+                == Some("false")
+        })
+        .map(|(p, _)| p.key())
+        .collect();
+    if !unsafe_pods.is_empty() {
+        out.push(Blocker {
+            kind: BlockerKind::SafeToEvict,
+            message: format!(
+                "{} pod(s) are marked `{SAFE_TO_EVICT}: \"false\"`",
+                unsafe_pods.len()
+            ),
+            pods: unsafe_pods,
+            fix: "ask the owner whether the pod may move, then remove the annotation".into(),
+            pdb: None,
+        });
+    }
+    (out, outages)
+}
+
+fn refusal_of(p: &PodPlan) -> Option<Refusal> {
+    [Refusal::DaemonSet, Refusal::EmptyDir, Refusal::NoController]
+        .into_iter()
+        .find(|r| p.reason.contains(r.flag()))
+}
+
+/// A blocker when the pods to move need more than the other nodes have free.
+pub fn room_blocker(needed: Resources, free: Resources) -> Option<Blocker> {
+    let mut short = Vec::new();
+    if needed.pods > free.pods {
+        short.push(format!(
+            "{} pod slot(s) needed, {} free",
+            needed.pods, free.pods
+        ));
+    }
+    if needed.cpu_milli > free.cpu_milli {
+        short.push(format!(
+            "{}m CPU requested, {}m free",
+            needed.cpu_milli, free.cpu_milli
+        ));
+    }
+    if needed.memory > free.memory {
+        short.push(format!(
+            "{} MiB memory requested, {} MiB free",
+            needed.memory / 1048576,
+            free.memory / 1048576
+        ));
+    }
+    if short.is_empty() || needed.pods == 0 {
+        return None;
+    }
+    Some(Blocker {
+        kind: BlockerKind::NoRoom,
+        message: format!(
+            "not enough room on the remaining schedulable nodes: {}",
+            short.join("; ")
+        ),
+        pods: Vec::new(),
+        fix: "add nodes (scale the pool up) or uncordon nodes before draining".into(),
+        pdb: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_counts_pods_cpu_and_memory() {
+        let free = Resources {
+            pods: 10,
+            cpu_milli: 1000,
+            memory: 1 << 30,
+        };
+        let fits = Resources {
+            pods: 3,
+            cpu_milli: 500,
+            memory: 1 << 20,
+        };
+        assert!(room_blocker(fits, free).is_none());
+        let too_much = Resources {
+            pods: 3,
+            cpu_milli: 1500,
+            memory: 1 << 20,
+        };
+        let b = room_blocker(too_much, free).unwrap();
+        assert!(b.message.contains("1500m CPU requested, 1000m free"));
+    }
+}

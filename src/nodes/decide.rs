@@ -1,0 +1,351 @@
+//! What a drain does with each pod on a node: evict (or delete), skip, or
+//! refuse. The rules and their order follow kubectl's drain filters, so
+//! `node check`, `node drain`, `replace` and `rotate` agree with kubectl.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::lean::LeanPod;
+use crate::cli::DrainFlags;
+
+/// kubectl drain's options, with kubectl's defaults.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DrainOptions {
+    pub ignore_daemonsets: bool,
+    pub delete_emptydir_data: bool,
+    pub force: bool,
+    /// Seconds each pod gets to stop; negative means the pod's own.
+    pub grace_period: i64,
+    /// 0 waits forever.
+    #[serde(with = "humantime_serde_secs")]
+    pub timeout: Duration,
+    pub pod_selector: Option<String>,
+    pub disable_eviction: bool,
+    /// Pods deleted longer ago than this many seconds are not waited for (0: always wait).
+    pub skip_wait_for_delete_timeout: u64,
+    pub scale_up: bool,
+}
+
+mod humantime_serde_secs {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+}
+
+impl From<&DrainFlags> for DrainOptions {
+    fn from(f: &DrainFlags) -> Self {
+        DrainOptions {
+            ignore_daemonsets: f.ignore_daemonsets,
+            delete_emptydir_data: f.delete_emptydir_data,
+            force: f.force,
+            grace_period: f.grace_period,
+            timeout: f.timeout,
+            pod_selector: f.pod_selector.clone(),
+            disable_eviction: f.disable_eviction,
+            skip_wait_for_delete_timeout: f.skip_wait_for_delete_timeout,
+            scale_up: f.scale_up,
+        }
+    }
+}
+
+/// What the drain does with a pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Evicted through the eviction API (respects PodDisruptionBudgets).
+    Evict,
+    /// Deleted (`--disable-eviction`, bypasses PodDisruptionBudgets).
+    Delete,
+    /// Left alone.
+    Skip,
+    /// The drain refuses to go on while this pod is there.
+    Refuse,
+}
+
+/// Why a pod is refused; each names the flag that resolves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    DaemonSet,
+    EmptyDir,
+    NoController,
+}
+
+impl Refusal {
+    pub fn flag(self) -> &'static str {
+        match self {
+            Refusal::DaemonSet => "--ignore-daemonsets",
+            Refusal::EmptyDir => "--delete-emptydir-data",
+            Refusal::NoController => "--force",
+        }
+    }
+
+    pub fn reason(self) -> &'static str {
+        match self {
+            Refusal::DaemonSet => "managed by a DaemonSet",
+            Refusal::EmptyDir => "uses emptyDir storage, which would be lost",
+            Refusal::NoController => "has no controller: nothing would recreate it",
+        }
+    }
+}
+
+/// The drain's verdict on one pod.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub action: Action,
+    /// Why: the kubectl-style warning or skip reason ("" when unremarkable).
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<Refusal>,
+}
+
+impl Decision {
+    fn remove(opts: &DrainOptions, reason: &str) -> Decision {
+        Decision {
+            action: if opts.disable_eviction {
+                Action::Delete
+            } else {
+                Action::Evict
+            },
+            reason: reason.into(),
+            refusal: None,
+        }
+    }
+
+    fn skip(reason: &str) -> Decision {
+        Decision {
+            action: Action::Skip,
+            reason: reason.into(),
+            refusal: None,
+        }
+    }
+
+    fn refuse(r: Refusal) -> Decision {
+        Decision {
+            action: Action::Refuse,
+            reason: format!("{} (pass {})", r.reason(), r.flag()),
+            refusal: Some(r),
+        }
+    }
+
+    pub fn removes(&self) -> bool {
+        matches!(self.action, Action::Evict | Action::Delete)
+    }
+}
+
+pub const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
+
+/// Decides what a drain does with `pod`, applying kubectl's filters in
+/// kubectl's order: deleted long ago, DaemonSet, mirror, emptyDir, no
+/// controller. The first filter that keeps the pod decides; the last
+/// warning wins otherwise, as in kubectl.
+///
+/// `missing_daemonsets` holds `namespace/name` of DaemonSets that own pods
+/// here but no longer exist: such orphans are removed only with `--force`.
+pub fn decide(
+    pod: &LeanPod,
+    opts: &DrainOptions,
+    missing_daemonsets: &HashSet<String>,
+    now: DateTime<Utc>,
+) -> Decision {
+    let finished = pod.is_finished();
+    let mut warning = "";
+
+    // Deleted long ago: kubectl stops waiting for it.
+    if opts.skip_wait_for_delete_timeout > 0
+        && let Some(deleted) = pod.metadata.deletion_timestamp
+        && (now - deleted).num_seconds() > opts.skip_wait_for_delete_timeout as i64
+    {
+        return Decision::skip("deleted longer ago than --skip-wait-for-delete-timeout");
+    }
+
+    let controller = pod.metadata.controller();
+    if let Some(c) = controller.filter(|c| c.kind == "DaemonSet")
+        && !finished
+    {
+        let key = format!("{}/{}", pod.metadata.namespace, c.name);
+        if missing_daemonsets.contains(&key) {
+            if !opts.force {
+                return Decision {
+                    action: Action::Refuse,
+                    reason: format!(
+                        "its DaemonSet `{key}` no longer exists (pass --force to remove the orphan)"
+                    ),
+                    refusal: Some(Refusal::NoController),
+                };
+            }
+            warning = "orphaned DaemonSet pod";
+        } else if !opts.ignore_daemonsets {
+            return Decision::refuse(Refusal::DaemonSet);
+        } else {
+            return Decision::skip("DaemonSet pod (it would come straight back)");
+        }
+    }
+
+    if pod.metadata.annotations.contains_key(MIRROR_ANNOTATION) {
+        return Decision::skip("mirror pod (static pod managed by the kubelet)");
+    }
+
+    if pod.has_empty_dir() && !finished {
+        if !opts.delete_emptydir_data {
+            return Decision::refuse(Refusal::EmptyDir);
+        }
+        warning = "emptyDir data will be lost";
+    }
+
+    if !finished && controller.is_none() {
+        if !opts.force {
+            return Decision::refuse(Refusal::NoController);
+        }
+        warning = "no controller: it will not be recreated";
+    }
+
+    if finished && warning.is_empty() {
+        warning = "finished";
+    }
+    Decision::remove(opts, warning)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(owner: Option<&str>, extra: serde_json::Value) -> LeanPod {
+        let mut v = json!({
+            "metadata": {"name": "p", "namespace": "ns"},
+            "status": {"phase": "Running"}
+        });
+        if let Some(kind) = owner {
+            v["metadata"]["ownerReferences"] =
+                json!([{"kind": kind, "name": "owner", "uid": "u", "controller": true}]);
+        }
+        merge(&mut v, extra);
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn merge(a: &mut serde_json::Value, b: serde_json::Value) {
+        if let (Some(a), serde_json::Value::Object(b)) = (a.as_object_mut(), b.clone()) {
+            for (k, v) in b {
+                match a.get_mut(&k) {
+                    Some(slot) if slot.is_object() && v.is_object() => merge(slot, v),
+                    _ => {
+                        a.insert(k, v);
+                    }
+                }
+            }
+        }
+    }
+
+    fn run(p: &LeanPod, opts: &DrainOptions) -> Decision {
+        decide(p, opts, &HashSet::new(), Utc::now())
+    }
+
+    #[test]
+    fn replicated_pods_are_evicted_or_deleted() {
+        let p = pod(Some("ReplicaSet"), json!({}));
+        assert_eq!(run(&p, &DrainOptions::default()).action, Action::Evict);
+        let opts = DrainOptions {
+            disable_eviction: true,
+            ..Default::default()
+        };
+        assert_eq!(run(&p, &opts).action, Action::Delete);
+    }
+
+    #[test]
+    fn daemonset_pods_need_the_flag_and_are_then_skipped() {
+        let p = pod(Some("DaemonSet"), json!({}));
+        let d = run(&p, &DrainOptions::default());
+        assert_eq!(d.refusal, Some(Refusal::DaemonSet));
+        assert!(d.reason.contains("--ignore-daemonsets"));
+        let opts = DrainOptions {
+            ignore_daemonsets: true,
+            ..Default::default()
+        };
+        assert_eq!(run(&p, &opts).action, Action::Skip);
+        // An orphan is removed with --force only.
+        let missing: HashSet<String> = ["ns/owner".to_string()].into();
+        assert_eq!(
+            decide(&p, &opts, &missing, Utc::now()).action,
+            Action::Refuse
+        );
+        let forced = DrainOptions {
+            force: true,
+            ..opts
+        };
+        assert_eq!(
+            decide(&p, &forced, &missing, Utc::now()).action,
+            Action::Evict
+        );
+    }
+
+    #[test]
+    fn finished_daemonset_pods_are_removed() {
+        let p = pod(Some("DaemonSet"), json!({"status": {"phase": "Succeeded"}}));
+        assert!(run(&p, &DrainOptions::default()).removes());
+    }
+
+    #[test]
+    fn mirror_pods_are_skipped_even_without_a_controller() {
+        let p = pod(
+            None,
+            json!({"metadata": {"annotations": {MIRROR_ANNOTATION: "x"}}}),
+        );
+        assert_eq!(run(&p, &DrainOptions::default()).action, Action::Skip);
+    }
+
+    #[test]
+    fn empty_dir_needs_the_flag_unless_finished() {
+        let vols = json!({"spec": {"volumes": [{"name": "tmp", "emptyDir": {}}]}});
+        let p = pod(Some("ReplicaSet"), vols.clone());
+        assert_eq!(
+            run(&p, &DrainOptions::default()).refusal,
+            Some(Refusal::EmptyDir)
+        );
+        let opts = DrainOptions {
+            delete_emptydir_data: true,
+            ..Default::default()
+        };
+        assert_eq!(run(&p, &opts).action, Action::Evict);
+        let mut done = vols;
+        done["status"] = json!({"phase": "Failed"});
+        assert!(run(&pod(Some("ReplicaSet"), done), &DrainOptions::default()).removes());
+    }
+
+    #[test]
+    fn bare_pods_need_force() {
+        let p = pod(None, json!({}));
+        assert_eq!(
+            run(&p, &DrainOptions::default()).refusal,
+            Some(Refusal::NoController)
+        );
+        let opts = DrainOptions {
+            force: true,
+            ..Default::default()
+        };
+        let d = run(&p, &opts);
+        assert_eq!(d.action, Action::Evict);
+        assert!(d.reason.contains("not be recreated"));
+    }
+
+    #[test]
+    fn long_deleted_pods_are_skipped_with_the_timeout() {
+        let old = (Utc::now() - chrono::Duration::seconds(60)).to_rfc3339();
+        let p = pod(
+            Some("ReplicaSet"),
+            json!({"metadata": {"deletionTimestamp": old}}),
+        );
+        let opts = DrainOptions {
+            skip_wait_for_delete_timeout: 30,
+            ..Default::default()
+        };
+        assert_eq!(run(&p, &opts).action, Action::Skip);
+        assert_eq!(run(&p, &DrainOptions::default()).action, Action::Evict);
+    }
+}

@@ -1,0 +1,475 @@
+//! `node drain`: cordon, then evict (or delete) the node's pods in parallel,
+//! retrying PodDisruptionBudget refusals with backoff, awaiting each
+//! deletion with a watch on the pod's UID, all within an exact deadline.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::policy::v1::Eviction;
+use kube::api::{Api, DeleteParams, PostParams};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event as WatchEvent};
+use serde::Serialize;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::check::{LeanPdb, PdbNumbers, missing_daemonsets, pods_on_node};
+use super::cordon;
+use super::decide::{Action, DrainOptions, decide};
+use super::lean::{LeanNode, LeanPod};
+use super::retry::{backoff, is_pdb_refusal, is_transient, retry};
+use crate::cluster::list::{ListQuery, collect};
+use crate::cluster::{Cluster, is_not_found};
+use crate::safety::interrupt;
+
+/// Evictions in flight per node. kubectl starts one goroutine per pod;
+/// a bound keeps a 110-pod node from opening 110 connections at once.
+pub const EVICTION_PARALLELISM: usize = 32;
+
+/// What happened to a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeStatus {
+    Drained,
+    Failed,
+    TimedOut,
+    Interrupted,
+}
+
+/// The result of draining one node.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeDrain {
+    pub node: String,
+    pub status: NodeStatus,
+    /// Whether the node is left cordoned (always, once the drain started).
+    pub cordoned: bool,
+    /// Why it failed, if it did.
+    pub message: Option<String>,
+    pub pods: Vec<PodResult>,
+    /// Seconds the drain took.
+    pub seconds: f64,
+}
+
+impl NodeDrain {
+    pub fn count(&self, outcome: PodOutcome) -> usize {
+        self.pods.iter().filter(|p| p.outcome == outcome).count()
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PodResult {
+    /// `namespace/name`.
+    pub pod: String,
+    pub outcome: PodOutcome,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PodOutcome {
+    Evicted,
+    Deleted,
+    Skipped,
+    /// Still on the node when the drain stopped.
+    Pending,
+    Failed,
+}
+
+/// Progress the command can show while a drain runs.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// The node's pods are listed: `total` will be removed.
+    Started { node: String, total: u64 },
+    /// A pod is gone.
+    PodDone { node: String, pod: String },
+    /// An eviction was refused by a budget and will be retried.
+    Blocked {
+        node: String,
+        pod: String,
+        message: String,
+    },
+}
+
+/// Drains one node. Never returns an error: failures are part of the
+/// result, so that a multi-node drain can report every node.
+pub async fn drain_node(
+    cluster: &Cluster,
+    node: &LeanNode,
+    opts: &DrainOptions,
+    user: &str,
+    why: &str,
+    events: &UnboundedSender<Event>,
+) -> NodeDrain {
+    let started = std::time::Instant::now();
+    let name = node.name().to_string();
+    let mut result = NodeDrain {
+        node: name.clone(),
+        status: NodeStatus::Drained,
+        cordoned: node.is_cordoned(),
+        message: None,
+        pods: Vec::new(),
+        seconds: 0.0,
+    };
+    let work = async {
+        if !node.is_cordoned() {
+            cordon::cordon(cluster, &name, user, Some(why))
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok::<_, String>(())
+    };
+    if let Err(e) = work.await {
+        result.status = NodeStatus::Failed;
+        result.message = Some(e);
+        return result;
+    }
+    result.cordoned = true;
+
+    let state: Arc<Mutex<BTreeMap<String, PodResult>>> = Arc::default();
+    let run = run_removals(cluster, &name, opts, events, state.clone());
+    let limited = async {
+        if opts.timeout.is_zero() {
+            Ok(run.await)
+        } else {
+            tokio::time::timeout(opts.timeout, run).await
+        }
+    };
+    let outcome = tokio::select! {
+        r = limited => match r {
+            Ok(Ok(())) => None,
+            Ok(Err(message)) => Some((NodeStatus::Failed, message)),
+            Err(_) => Some((
+                NodeStatus::TimedOut,
+                format!("timed out after {}", humantime::format_duration(opts.timeout)),
+            )),
+        },
+        _ = interrupt::interrupted() => Some((NodeStatus::Interrupted, "interrupted".to_string())),
+    };
+    result.pods = state
+        .lock()
+        .expect("state lock")
+        .values()
+        .cloned()
+        .collect();
+    if let Some((status, message)) = outcome {
+        result.status = status;
+        result.message = Some(message);
+    }
+    if result.status == NodeStatus::Drained
+        && let Some(p) = result.pods.iter().find(|p| p.outcome == PodOutcome::Failed)
+    {
+        result.status = NodeStatus::Failed;
+        result.message = Some(format!("`{}` could not be removed: {}", p.pod, p.reason));
+    }
+    result.seconds = started.elapsed().as_secs_f64();
+    result
+}
+
+async fn run_removals(
+    cluster: &Cluster,
+    node: &str,
+    opts: &DrainOptions,
+    events: &UnboundedSender<Event>,
+    state: Arc<Mutex<BTreeMap<String, PodResult>>>,
+) -> Result<(), String> {
+    let pods = pods_on_node(cluster, node, opts.pod_selector.as_deref())
+        .await
+        .map_err(|e| e.to_string())?;
+    let missing = missing_daemonsets(cluster, &pods)
+        .await
+        .map_err(|e| e.to_string())?;
+    let now = Utc::now();
+    let mut to_remove = Vec::new();
+    let mut refused = Vec::new();
+    {
+        let mut st = state.lock().expect("state lock");
+        for p in pods {
+            let d = decide(&p, opts, &missing, now);
+            let key = p.key();
+            match d.action {
+                Action::Skip => {
+                    st.insert(
+                        key.clone(),
+                        PodResult {
+                            pod: key,
+                            outcome: PodOutcome::Skipped,
+                            reason: d.reason,
+                        },
+                    );
+                }
+                Action::Refuse => refused.push(format!("`{key}` {}", d.reason)),
+                Action::Evict | Action::Delete => {
+                    st.insert(
+                        key.clone(),
+                        PodResult {
+                            pod: key,
+                            outcome: PodOutcome::Pending,
+                            reason: "not started".into(),
+                        },
+                    );
+                    to_remove.push(p);
+                }
+            }
+        }
+    }
+    if !refused.is_empty() {
+        // As kubectl: nothing is evicted while any pod is refused.
+        let mut st = state.lock().expect("state lock");
+        for p in &to_remove {
+            st.remove(&p.key());
+        }
+        return Err(format!("cannot drain: {}", refused.join("; ")));
+    }
+    let _ = events.send(Event::Started {
+        node: node.to_string(),
+        total: to_remove.len() as u64,
+    });
+    futures::stream::iter(to_remove)
+        .map(|pod| {
+            let state = state.clone();
+            async move {
+                let key = pod.key();
+                let (outcome, reason) = remove_pod(cluster, node, &pod, opts, events, &state).await;
+                if matches!(outcome, PodOutcome::Evicted | PodOutcome::Deleted) {
+                    let _ = events.send(Event::PodDone {
+                        node: node.to_string(),
+                        pod: key.clone(),
+                    });
+                }
+                state.lock().expect("state lock").insert(
+                    key.clone(),
+                    PodResult {
+                        pod: key,
+                        outcome,
+                        reason,
+                    },
+                );
+            }
+        })
+        .buffer_unordered(EVICTION_PARALLELISM)
+        .collect::<Vec<()>>()
+        .await;
+    Ok(())
+}
+
+fn set_pending(state: &Mutex<BTreeMap<String, PodResult>>, key: &str, reason: &str) {
+    if let Some(r) = state.lock().expect("state lock").get_mut(key) {
+        r.reason = reason.to_string();
+    }
+}
+
+/// Evicts (or deletes) one pod, then waits until it is gone.
+async fn remove_pod(
+    cluster: &Cluster,
+    node: &str,
+    pod: &LeanPod,
+    opts: &DrainOptions,
+    events: &UnboundedSender<Event>,
+    state: &Mutex<BTreeMap<String, PodResult>>,
+) -> (PodOutcome, String) {
+    let key = pod.key();
+    let ns = &pod.metadata.namespace;
+    let name = &pod.metadata.name;
+    let grace = (opts.grace_period >= 0).then_some(opts.grace_period);
+    let done = if opts.disable_eviction {
+        PodOutcome::Deleted
+    } else {
+        PodOutcome::Evicted
+    };
+    let mut attempt = 0u32;
+    let mut last_block = String::new();
+    loop {
+        let sent = if opts.disable_eviction {
+            delete(cluster, pod, grace).await
+        } else {
+            evict(cluster, ns, name, grace).await
+        };
+        match sent {
+            Ok(()) => break,
+            Err(e) if is_not_found(&e) => return (done, "already gone".into()),
+            Err(kube::Error::Api(status)) if is_pdb_refusal(&status) => {
+                let message = pdb_message(cluster, pod, &status).await;
+                set_pending(state, &key, &message);
+                if message != last_block {
+                    let _ = events.send(Event::Blocked {
+                        node: node.to_string(),
+                        pod: key.clone(),
+                        message: message.clone(),
+                    });
+                    last_block = message;
+                }
+                // Budgets free up as pods become ready elsewhere: retry
+                // quickly at first, then every few seconds (kubectl: 5 s).
+                tokio::time::sleep(pdb_backoff(attempt)).await;
+                attempt += 1;
+            }
+            Err(e) if is_transient(&e) => {
+                tokio::time::sleep(backoff(attempt.min(4))).await;
+                attempt += 1;
+            }
+            Err(e) => return (PodOutcome::Failed, e.to_string()),
+        }
+    }
+    let grace = grace
+        .or(pod.spec.termination_grace_period_seconds)
+        .unwrap_or(30);
+    set_pending(state, &key, &format!("terminating (grace period {grace}s)"));
+    match wait_deleted(cluster, pod, opts.skip_wait_for_delete_timeout).await {
+        Ok(true) => (done, String::new()),
+        Ok(false) => (
+            PodOutcome::Skipped,
+            "still terminating after --skip-wait-for-delete-timeout; stopped waiting".into(),
+        ),
+        Err(e) => (PodOutcome::Failed, e),
+    }
+}
+
+/// 250 ms doubling to 4 s: a budget that frees up is noticed quickly, and a
+/// budget that stays shut costs one request every few seconds.
+pub fn pdb_backoff(attempt: u32) -> Duration {
+    Duration::from_millis(250u64 << attempt.min(4)).min(Duration::from_secs(4))
+}
+
+async fn evict(
+    cluster: &Cluster,
+    ns: &str,
+    name: &str,
+    grace: Option<i64>,
+) -> Result<(), kube::Error> {
+    // Sent without kube's retry layer: a budget's 429 must be seen at once.
+    let api: Api<Pod> = Api::namespaced(cluster.client_no_retry.clone(), ns);
+    let eviction = Eviction {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: Some(ns.to_string()),
+            ..Default::default()
+        },
+        delete_options: grace.map(|g| {
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::DeleteOptions {
+                grace_period_seconds: Some(g),
+                ..Default::default()
+            }
+        }),
+    };
+    api.create_subresource::<_, serde_json::Value>(
+        "eviction",
+        name,
+        &PostParams::default(),
+        &eviction,
+    )
+    .await
+    .map(|_| ())
+}
+
+async fn delete(cluster: &Cluster, pod: &LeanPod, grace: Option<i64>) -> Result<(), kube::Error> {
+    let api: Api<Pod> = Api::namespaced(cluster.client_no_retry.clone(), &pod.metadata.namespace);
+    let mut params = DeleteParams::default();
+    if let Some(g) = grace {
+        params = params.grace_period(g.max(0) as u32);
+    }
+    // Only this pod: a recreated pod of the same name must not be deleted.
+    params.preconditions = Some(kube::api::Preconditions {
+        uid: Some(pod.metadata.uid.clone()),
+        resource_version: None,
+    });
+    match api.delete(&pod.metadata.name, &params).await {
+        Ok(_) => Ok(()),
+        // A failed UID precondition means the pod we meant is gone.
+        Err(kube::Error::Api(s)) if s.code == 409 => Err(kube::Error::Api(
+            kube::core::Status::failure("gone", "NotFound")
+                .with_code(404)
+                .boxed(),
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+/// The budget that refused an eviction, with its current numbers.
+async fn pdb_message(cluster: &Cluster, pod: &LeanPod, status: &kube::core::Status) -> String {
+    let ns = &pod.metadata.namespace;
+    let query = ListQuery::new(format!(
+        "/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets"
+    ));
+    let budgets: Vec<PdbNumbers> = retry(|| collect::<LeanPdb>(&cluster.client, &query))
+        .await
+        .map(|(items, _)| items)
+        .unwrap_or_default()
+        .iter()
+        .filter(|b| b.covers(pod))
+        .map(LeanPdb::numbers)
+        .collect();
+    let cause = status
+        .details
+        .as_ref()
+        .and_then(|d| d.causes.iter().find(|c| c.reason == "DisruptionBudget"))
+        .map(|c| c.message.clone());
+    match (budgets.first(), cause) {
+        (Some(b), _) => format!("blocked by {}", b.describe()),
+        (None, Some(c)) => format!("blocked by a PodDisruptionBudget: {c}"),
+        (None, None) => format!("blocked by a PodDisruptionBudget: {}", status.message),
+    }
+}
+
+/// Waits, by watching the pod, until the pod with this UID is gone.
+/// Returns `false` when it stopped waiting because of `skip_wait` seconds.
+async fn wait_deleted(cluster: &Cluster, pod: &LeanPod, skip_wait: u64) -> Result<bool, String> {
+    let api: Api<Pod> = Api::namespaced(cluster.client.clone(), &pod.metadata.namespace);
+    let uid = pod.metadata.uid.clone();
+    let config = watcher::Config::default().fields(&format!("metadata.name={}", pod.metadata.name));
+    let stream = watcher::watcher(api, config).default_backoff();
+    futures::pin_mut!(stream);
+    let mut seen_in_init = false;
+    let long_deleted = |p: &Pod| {
+        skip_wait > 0
+            && p.metadata.deletion_timestamp.as_ref().is_some_and(|t| {
+                let t: chrono::DateTime<Utc> =
+                    t.0.to_string().parse().unwrap_or_else(|_| Utc::now());
+                (Utc::now() - t).num_seconds() > skip_wait as i64
+            })
+    };
+    let mine = |p: &Pod| p.metadata.uid.as_deref() == Some(uid.as_str());
+    loop {
+        let event = match stream.try_next().await {
+            Ok(Some(e)) => e,
+            Ok(None) => return Err("the watch ended".into()),
+            // default_backoff retries; an error here is worth another try.
+            Err(_) => continue,
+        };
+        match event {
+            WatchEvent::Init => seen_in_init = false,
+            WatchEvent::InitApply(p) if mine(&p) => {
+                if long_deleted(&p) {
+                    return Ok(false);
+                }
+                seen_in_init = true;
+            }
+            WatchEvent::InitDone if !seen_in_init => return Ok(true),
+            WatchEvent::Apply(p) if mine(&p) && long_deleted(&p) => return Ok(false),
+            WatchEvent::Apply(p) if mine(&p) => {}
+            // Same name, new UID: ours is gone.
+            WatchEvent::Apply(_) => return Ok(true),
+            WatchEvent::Delete(p) if mine(&p) => return Ok(true),
+            _ => {}
+        }
+    }
+}
+
+/// Which nodes to treat as one set, for messages.
+pub fn names(nodes: &[LeanNode]) -> HashSet<String> {
+    nodes.iter().map(|n| n.name().to_string()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pdb_backoff_is_quick_then_steady() {
+        assert_eq!(pdb_backoff(0), Duration::from_millis(250));
+        assert_eq!(pdb_backoff(3), Duration::from_secs(2));
+        assert_eq!(pdb_backoff(9), Duration::from_secs(4));
+    }
+}

@@ -1,0 +1,112 @@
+//! `node list`: nodes with pool, zone, pod count and who cordoned them.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::cordon::CordonNote;
+use super::lean::{INSTANCE_TYPE_LABEL, LeanNode, ZONE_LABEL};
+use super::retry::retry;
+use super::targets;
+use crate::cluster::Cluster;
+use crate::cluster::api_error;
+use crate::cluster::list::{ListQuery, Page, for_each_page};
+use crate::error::Result;
+
+/// One row of `node list`.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeRow {
+    pub name: String,
+    /// Ready, NotReady or Unknown, with `,SchedulingDisabled` when cordoned.
+    pub status: String,
+    pub ready: bool,
+    pub cordoned: bool,
+    /// The pool, from the GKE / EKS / Karpenter / AKS label (or `node.kubernetes.io/pool`).
+    pub pool: Option<String>,
+    /// The label the pool was read from.
+    pub pool_label: Option<String>,
+    pub instance_type: Option<String>,
+    pub zone: Option<String>,
+    /// Pods bound to the node that have not finished.
+    pub pods: u64,
+    /// Who cordoned the node, when and why, if oncall recorded it.
+    pub cordon: Option<CordonNote>,
+    pub created: Option<DateTime<Utc>>,
+    /// The kubelet version.
+    pub version: String,
+}
+
+/// The pod fields the count needs; nothing more is decoded.
+#[derive(Deserialize)]
+struct PodPlacement {
+    #[serde(default)]
+    spec: PlacementSpec,
+    #[serde(default)]
+    status: PlacementStatus,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct PlacementSpec {
+    #[serde(default)]
+    node_name: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct PlacementStatus {
+    #[serde(default)]
+    phase: String,
+}
+
+pub async fn list(cluster: &Cluster, selector: Option<&str>) -> Result<Vec<NodeRow>> {
+    let nodes = targets::list(cluster, selector).await?;
+    let counts = pod_counts(cluster).await?;
+    Ok(nodes.iter().map(|n| row(n, &counts)).collect())
+}
+
+/// Non-finished pods per node, from one paged list of every pod.
+pub async fn pod_counts(cluster: &Cluster) -> Result<HashMap<String, u64>> {
+    let query = ListQuery::new("/api/v1/pods");
+    retry(|| async {
+        let mut counts: HashMap<String, u64> = HashMap::new();
+        for_each_page::<PodPlacement, _>(&cluster.client, &query, |page| match page {
+            Page::Items(pods) => {
+                for p in pods {
+                    if p.status.phase == "Succeeded" || p.status.phase == "Failed" {
+                        continue;
+                    }
+                    if let Some(node) = p.spec.node_name {
+                        *counts.entry(node).or_default() += 1;
+                    }
+                }
+            }
+            Page::Restarted => counts.clear(),
+        })
+        .await?;
+        Ok(counts)
+    })
+    .await
+    .map_err(|e| api_error(e, &cluster.url, "list pods"))
+}
+
+fn row(n: &LeanNode, counts: &HashMap<String, u64>) -> NodeRow {
+    NodeRow {
+        name: n.name().to_string(),
+        status: n.status_text(),
+        ready: n.is_ready(),
+        cordoned: n.is_cordoned(),
+        pool: n.pool().map(|(_, v)| v.to_string()),
+        pool_label: n.pool().map(|(l, _)| l.to_string()),
+        instance_type: n.label(INSTANCE_TYPE_LABEL).map(str::to_string),
+        zone: n.label(ZONE_LABEL).map(str::to_string),
+        pods: counts.get(n.name()).copied().unwrap_or(0),
+        cordon: if n.is_cordoned() {
+            CordonNote::read(n)
+        } else {
+            None
+        },
+        created: n.metadata.creation_timestamp,
+        version: n.status.node_info.kubelet_version.clone(),
+    }
+}

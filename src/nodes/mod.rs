@@ -1,0 +1,16 @@
+//! Nodes: list, cordon, the drain decision, pre-flight check, drain, replace
+//! and rotate. Everything here returns data; `commands::node` renders it.
+
+pub mod check;
+pub mod cordon;
+pub mod decide;
+pub mod drain;
+pub mod lean;
+pub mod list;
+pub mod replace;
+pub mod retry;
+pub mod scale;
+pub mod selector;
+pub mod targets;
+
+pub use lean::{LeanNode, LeanPod};

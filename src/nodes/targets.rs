@@ -1,0 +1,67 @@
+//! Resolving the nodes a command acts on against the live cluster: names
+//! must exist, a selector must select something.
+
+use kube::api::Api;
+
+use super::lean::LeanNode;
+use super::retry::retry;
+use crate::cluster::list::{ListQuery, collect};
+use crate::cluster::{Cluster, api_error, is_not_found};
+use crate::error::{Error, Result};
+
+/// The named nodes (in the order given), or those the selector selects (by name).
+pub async fn resolve(
+    cluster: &Cluster,
+    names: &[String],
+    selector: Option<&str>,
+) -> Result<Vec<LeanNode>> {
+    if names.is_empty() && selector.is_none() {
+        return Err(Error::Usage(
+            "name the nodes, or select them with -l SELECTOR (see `oncall node list`)".into(),
+        ));
+    }
+    let mut nodes = Vec::new();
+    for name in names {
+        nodes.push(get(cluster, name).await?);
+    }
+    if let Some(sel) = selector {
+        let mut selected = list(cluster, Some(sel)).await?;
+        if selected.is_empty() {
+            return Err(Error::NotFound(format!("no node matching `{sel}`")));
+        }
+        selected.retain(|n| !names.iter().any(|m| m == n.name()));
+        nodes.extend(selected);
+    }
+    Ok(nodes)
+}
+
+pub async fn get(cluster: &Cluster, name: &str) -> Result<LeanNode> {
+    let path = format!("/api/v1/nodes/{name}");
+    let result = retry(|| async {
+        let request = http::Request::get(&path)
+            .body(Vec::new())
+            .map_err(kube::Error::HttpError)?;
+        cluster.client.request::<LeanNode>(request).await
+    })
+    .await;
+    match result {
+        Ok(node) => Ok(node),
+        Err(e) if is_not_found(&e) => Err(Error::NotFound(format!("node `{name}`"))),
+        Err(e) => Err(api_error(e, &cluster.url, "get nodes")),
+    }
+}
+
+/// Every node (or those matching `selector`), sorted by name.
+pub async fn list(cluster: &Cluster, selector: Option<&str>) -> Result<Vec<LeanNode>> {
+    let query = ListQuery::new("/api/v1/nodes").labels(selector);
+    let (mut nodes, _) = retry(|| collect::<LeanNode>(&cluster.client, &query))
+        .await
+        .map_err(|e| api_error(e, &cluster.url, "list nodes"))?;
+    nodes.sort_by(|a, b| a.name().cmp(b.name()));
+    Ok(nodes)
+}
+
+/// The typed Node API, for patches and deletes.
+pub fn nodes_api(cluster: &Cluster) -> Api<k8s_openapi::api::core::v1::Node> {
+    Api::all(cluster.client.clone())
+}

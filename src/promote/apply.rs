@@ -1,0 +1,448 @@
+//! Carrying out a promotion: the migration Job, image patches, the
+//! kill-deploy of singletons, and putting images back on failure.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job, JobSpec};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{ListParams, LogParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use kube::{Api, Client};
+use serde_json::json;
+
+use super::inventory::Kind;
+use super::plan::{MigrationPlan, WorkloadChange};
+use crate::cluster::is_not_found;
+
+/// Which images of a change to apply: the new ones, or back to the old.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Forward,
+    Back,
+}
+
+/// Sets the images of one workload with a strategic merge patch, which
+/// merges containers by name and leaves everything else alone.
+pub async fn set_images(
+    client: &Client,
+    namespace: &str,
+    change: &WorkloadChange,
+    direction: Direction,
+) -> Result<(), kube::Error> {
+    let pick = |c: &super::plan::ContainerChange| match direction {
+        Direction::Forward => c.to.clone(),
+        Direction::Back => c.from.clone(),
+    };
+    let list = |init: bool| -> Vec<serde_json::Value> {
+        change
+            .containers
+            .iter()
+            .filter(|c| c.init == init)
+            .map(|c| json!({"name": c.container, "image": pick(c)}))
+            .collect()
+    };
+    let mut pod_spec = serde_json::Map::new();
+    let (main, init) = (list(false), list(true));
+    if !main.is_empty() {
+        pod_spec.insert("containers".into(), main.into());
+    }
+    if !init.is_empty() {
+        pod_spec.insert("initContainers".into(), init.into());
+    }
+    let patch = json!({"spec": {"template": {"spec": pod_spec}}});
+    patch_workload(client, namespace, change.kind, &change.name, &patch).await
+}
+
+async fn patch_workload(
+    client: &Client,
+    namespace: &str,
+    kind: Kind,
+    name: &str,
+    patch: &serde_json::Value,
+) -> Result<(), kube::Error> {
+    let params = PatchParams::default();
+    let patch = Patch::Strategic(patch);
+    match kind {
+        Kind::Deployment => Api::<Deployment>::namespaced(client.clone(), namespace)
+            .patch(name, &params, &patch)
+            .await
+            .map(drop),
+        Kind::StatefulSet => Api::<StatefulSet>::namespaced(client.clone(), namespace)
+            .patch(name, &params, &patch)
+            .await
+            .map(drop),
+        Kind::DaemonSet => Api::<DaemonSet>::namespaced(client.clone(), namespace)
+            .patch(name, &params, &patch)
+            .await
+            .map(drop),
+    }
+}
+
+/// Kill-deploys a singleton: scale to zero, wait until no pod is left,
+/// change the image, scale back. Two copies never run at once.
+pub async fn kill_deploy(
+    client: &Client,
+    namespace: &str,
+    change: &WorkloadChange,
+    direction: Direction,
+    timeout: Duration,
+) -> Result<(), String> {
+    let replicas = change.replicas.unwrap_or(1);
+    let selector = pod_selector(client, namespace, change)
+        .await
+        .map_err(|e| e.to_string())?;
+    scale(client, namespace, change, 0)
+        .await
+        .map_err(|e| format!("cannot scale `{}` to 0: {e}", change.id()))?;
+    tokio::time::timeout(timeout, pods_gone(client, namespace, &selector))
+        .await
+        .map_err(|_| {
+            format!(
+                "the pods of `{}` did not stop within {timeout:?}",
+                change.id()
+            )
+        })?
+        .map_err(|e| e.to_string())?;
+    set_images(client, namespace, change, direction)
+        .await
+        .map_err(|e| e.to_string())?;
+    scale(client, namespace, change, replicas)
+        .await
+        .map_err(|e| format!("cannot scale `{}` back to {replicas}: {e}", change.id()))
+}
+
+async fn scale(
+    client: &Client,
+    namespace: &str,
+    change: &WorkloadChange,
+    replicas: i32,
+) -> Result<(), kube::Error> {
+    patch_workload(
+        client,
+        namespace,
+        change.kind,
+        &change.name,
+        &json!({"spec": {"replicas": replicas}}),
+    )
+    .await
+}
+
+/// The label selector of a workload's pods, as `k=v,k=v`.
+pub async fn pod_selector(
+    client: &Client,
+    namespace: &str,
+    change: &WorkloadChange,
+) -> Result<String, kube::Error> {
+    let labels = match change.kind {
+        Kind::Deployment => Api::<Deployment>::namespaced(client.clone(), namespace)
+            .get(&change.name)
+            .await?
+            .spec
+            .and_then(|s| s.selector.match_labels),
+        Kind::StatefulSet => Api::<StatefulSet>::namespaced(client.clone(), namespace)
+            .get(&change.name)
+            .await?
+            .spec
+            .and_then(|s| s.selector.match_labels),
+        Kind::DaemonSet => Api::<DaemonSet>::namespaced(client.clone(), namespace)
+            .get(&change.name)
+            .await?
+            .spec
+            .and_then(|s| s.selector.match_labels),
+    };
+    Ok(labels
+        .unwrap_or_default()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(","))
+}
+
+/// Resolves when no pod matches `selector`, following a watch.
+async fn pods_gone(client: &Client, namespace: &str, selector: &str) -> Result<(), kube::Error> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    loop {
+        let list = api.list(&ListParams::default().labels(selector)).await?;
+        let mut alive: BTreeSet<String> = list
+            .items
+            .iter()
+            .filter_map(|p| p.metadata.name.clone())
+            .collect();
+        if alive.is_empty() {
+            return Ok(());
+        }
+        let version = list.metadata.resource_version.unwrap_or_default();
+        let params = WatchParams::default().labels(selector).timeout(60);
+        let mut stream = api.watch(&params, &version).await?.boxed();
+        while let Some(event) = stream.try_next().await? {
+            match event {
+                WatchEvent::Deleted(p) => {
+                    alive.remove(p.metadata.name.as_deref().unwrap_or_default());
+                }
+                WatchEvent::Added(p) => {
+                    alive.insert(p.metadata.name.unwrap_or_default());
+                }
+                WatchEvent::Error(_) => break,
+                _ => {}
+            }
+            if alive.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// How a migration ended.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MigrationOutcome {
+    pub job: String,
+    pub succeeded: bool,
+    /// The last lines of its log (best effort).
+    pub log_tail: Vec<String>,
+}
+
+/// Finds the migration template in the target namespace: a Job or a CronJob.
+pub async fn find_migration_template(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<(String, JobSpec)>, kube::Error> {
+    match Api::<CronJob>::namespaced(client.clone(), namespace)
+        .get(name)
+        .await
+    {
+        Ok(cj) => {
+            let spec = cj
+                .spec
+                .and_then(|s| s.job_template.spec)
+                .unwrap_or_default();
+            return Ok(Some((format!("cronjob/{name}"), spec)));
+        }
+        Err(e) if is_not_found(&e) => {}
+        Err(e) => return Err(e),
+    }
+    match Api::<Job>::namespaced(client.clone(), namespace)
+        .get(name)
+        .await
+    {
+        Ok(job) => Ok(Some((format!("job/{name}"), job.spec.unwrap_or_default()))),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Runs the migration as a new Job with the target images and waits for it.
+/// `on_log` receives its log lines as they come (best effort).
+pub async fn run_migration(
+    client: &Client,
+    namespace: &str,
+    template: JobSpec,
+    plan: &MigrationPlan,
+    release: &str,
+    timeout: Duration,
+    mut on_log: impl FnMut(&str),
+) -> Result<MigrationOutcome, String> {
+    let mut spec = template;
+    // Selector and its labels are generated by the API server for a new Job.
+    spec.selector = None;
+    spec.manual_selector = None;
+    spec.backoff_limit = Some(0);
+    let mut pod = spec.template.clone();
+    if let Some(labels) = pod.metadata.as_mut().and_then(|m| m.labels.as_mut()) {
+        labels.retain(|k, _| {
+            !k.contains("controller-uid")
+                && k != "job-name"
+                && !k.starts_with("batch.kubernetes.io/")
+        });
+    }
+    if let Some(pod_spec) = pod.spec.as_mut() {
+        for c in pod_spec
+            .containers
+            .iter_mut()
+            .chain(pod_spec.init_containers.iter_mut().flatten())
+        {
+            if let Some(image) = plan.images.get(&c.name) {
+                c.image = Some(image.clone());
+            }
+        }
+    }
+    spec.template = pod;
+    let base = plan.template.split('/').nth(1).unwrap_or("migrate");
+    let job = Job {
+        metadata: kube::api::ObjectMeta {
+            generate_name: Some(format!("{base}-{release}-")),
+            labels: Some(BTreeMap::from([(
+                "app.kubernetes.io/managed-by".to_string(),
+                "oncall".to_string(),
+            )])),
+            ..Default::default()
+        },
+        spec: Some(spec),
+        ..Default::default()
+    };
+    let jobs: Api<Job> = Api::namespaced(client.clone(), namespace);
+    let created = jobs
+        .create(&PostParams::default(), &job)
+        .await
+        .map_err(|e| format!("cannot create the migration job: {e}"))?;
+    let name = created.metadata.name.clone().unwrap_or_default();
+    let finished = tokio::time::timeout(timeout, job_finished(&jobs, &name)).await;
+    let log_tail = job_logs(client, namespace, &name, &mut on_log).await;
+    match finished {
+        Err(_) => Err(format!(
+            "the migration job `{name}` did not finish within {timeout:?}"
+        )),
+        Ok(Err(e)) => Err(format!("lost track of the migration job `{name}`: {e}")),
+        Ok(Ok(succeeded)) => Ok(MigrationOutcome {
+            job: name,
+            succeeded,
+            log_tail,
+        }),
+    }
+}
+
+/// Follows the Job until it has succeeded or failed.
+async fn job_finished(jobs: &Api<Job>, name: &str) -> Result<bool, kube::Error> {
+    let cond = |job: &Job| -> Option<bool> {
+        let status = job.status.as_ref()?;
+        if status.succeeded.unwrap_or(0) > 0 {
+            return Some(true);
+        }
+        if status.failed.unwrap_or(0) > 0 {
+            return Some(false);
+        }
+        let conditions = status.conditions.as_ref()?;
+        conditions
+            .iter()
+            .find(|c| c.status == "True" && (c.type_ == "Complete" || c.type_ == "Failed"))
+            .map(|c| c.type_ == "Complete")
+    };
+    loop {
+        let job = jobs.get(name).await?;
+        if let Some(done) = cond(&job) {
+            return Ok(done);
+        }
+        let version = job.metadata.resource_version.unwrap_or_default();
+        let params = WatchParams::default()
+            .fields(&format!("metadata.name={name}"))
+            .timeout(60);
+        let mut stream = jobs.watch(&params, &version).await?.boxed();
+        while let Some(event) = stream.try_next().await? {
+            if let WatchEvent::Modified(job) | WatchEvent::Added(job) = event
+                && let Some(done) = cond(&job)
+            {
+                return Ok(done);
+            }
+        }
+    }
+}
+
+/// The Job's pod logs, passed line by line to `on_log`; the last 20 lines
+/// are kept for the report. A missing log is not an error.
+async fn job_logs(
+    client: &Client,
+    namespace: &str,
+    job: &str,
+    on_log: &mut impl FnMut(&str),
+) -> Vec<String> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let Ok(list) = pods
+        .list(&ListParams::default().labels(&format!("job-name={job}")))
+        .await
+    else {
+        return Vec::new();
+    };
+    let mut tail = Vec::new();
+    for pod in list.items {
+        let name = pod.metadata.name.unwrap_or_default();
+        let Ok(text) = pods
+            .logs(
+                &name,
+                &LogParams {
+                    tail_lines: Some(200),
+                    ..Default::default()
+                },
+            )
+            .await
+        else {
+            continue;
+        };
+        for line in text.lines() {
+            on_log(line);
+            tail.push(line.to_string());
+        }
+    }
+    let keep = tail.len().saturating_sub(20);
+    tail.split_off(keep)
+}
+
+/// Waits for one workload's rollout. Until the shared rollout waiter lands
+/// this checks kubectl's completion rules only.
+pub async fn wait_rollout(
+    client: &Client,
+    namespace: &str,
+    change: &WorkloadChange,
+    timeout: Duration,
+) -> Result<(), String> {
+    use kube::runtime::wait::await_condition;
+    let id = change.id();
+    let done = async {
+        match change.kind {
+            Kind::Deployment => {
+                let api = Api::<Deployment>::namespaced(client.clone(), namespace);
+                await_condition(api, &change.name, |d: Option<&Deployment>| {
+                    d.is_some_and(|d| {
+                        let (Some(spec), Some(st)) = (&d.spec, &d.status) else {
+                            return false;
+                        };
+                        let want = spec.replicas.unwrap_or(1);
+                        st.observed_generation >= d.metadata.generation
+                            && st.updated_replicas.unwrap_or(0) == want
+                            && st.available_replicas.unwrap_or(0) == want
+                            && st.replicas.unwrap_or(0) == want
+                    })
+                })
+                .await
+                .map(drop)
+            }
+            Kind::StatefulSet => {
+                let api = Api::<StatefulSet>::namespaced(client.clone(), namespace);
+                await_condition(api, &change.name, |s: Option<&StatefulSet>| {
+                    s.is_some_and(|s| {
+                        let (Some(spec), Some(st)) = (&s.spec, &s.status) else {
+                            return false;
+                        };
+                        st.observed_generation >= s.metadata.generation
+                            && st.updated_replicas.unwrap_or(0) == spec.replicas.unwrap_or(1)
+                            && st.ready_replicas.unwrap_or(0) == spec.replicas.unwrap_or(1)
+                    })
+                })
+                .await
+                .map(drop)
+            }
+            Kind::DaemonSet => {
+                let api = Api::<DaemonSet>::namespaced(client.clone(), namespace);
+                await_condition(api, &change.name, |d: Option<&DaemonSet>| {
+                    d.is_some_and(|d| {
+                        let Some(st) = &d.status else { return false };
+                        st.observed_generation >= d.metadata.generation
+                            && st.updated_number_scheduled.unwrap_or(0)
+                                == st.desired_number_scheduled
+                            && st.number_available.unwrap_or(0) == st.desired_number_scheduled
+                    })
+                })
+                .await
+                .map(drop)
+            }
+        }
+    };
+    match tokio::time::timeout(timeout, done).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("lost track of `{id}`: {e}")),
+        Err(_) => Err(format!(
+            "`{id}` did not finish rolling out within {timeout:?}"
+        )),
+    }
+}

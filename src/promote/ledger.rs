@@ -1,0 +1,259 @@
+//! The release ledger: a ConfigMap `oncall-releases` in the target
+//! namespace holding a bounded history of promotions and rollbacks, so the
+//! whole team shares one history.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{ObjectMeta, PostParams};
+use kube::{Api, Client};
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::is_not_found;
+
+pub const CONFIGMAP: &str = "oncall-releases";
+const KEY: &str = "releases.json";
+/// How many releases are kept; older ones are dropped.
+pub const KEEP: usize = 50;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Release {
+    pub number: u32,
+    pub time: DateTime<Utc>,
+    pub user: String,
+    /// `promote` or `rollback`.
+    pub action: String,
+    /// Where the images came from: an environment, or `release N`.
+    pub source: String,
+    /// The git SHA of the release, when its images agree on one.
+    pub sha: Option<String>,
+    pub changes: Vec<ImageChange>,
+    /// `succeeded`, `failed`, `rolled back` or `in progress`.
+    pub result: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageChange {
+    /// `kind/name`.
+    pub workload: String,
+    pub container: String,
+    #[serde(default)]
+    pub init: bool,
+    pub from: String,
+    pub to: String,
+}
+
+/// Reads the ledger, oldest first. No ConfigMap means no history yet.
+pub async fn read(client: &Client, namespace: &str) -> Result<Vec<Release>, kube::Error> {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    match api.get(CONFIGMAP).await {
+        Ok(cm) => Ok(parse(&cm)),
+        Err(e) if is_not_found(&e) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+fn parse(cm: &ConfigMap) -> Vec<Release> {
+    cm.data
+        .as_ref()
+        .and_then(|d| d.get(KEY))
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or_default()
+}
+
+/// Appends `release` (its number is assigned here) or, when a release with
+/// the same number exists, replaces it. Retries on write conflicts, since
+/// two engineers may promote at once.
+pub async fn record(
+    client: &Client,
+    namespace: &str,
+    mut release: Release,
+) -> Result<Release, kube::Error> {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let existing = match api.get(CONFIGMAP).await {
+            Ok(cm) => Some(cm),
+            Err(e) if is_not_found(&e) => None,
+            Err(e) => return Err(e),
+        };
+        let mut releases = existing.as_ref().map(parse).unwrap_or_default();
+        if release.number == 0 {
+            release.number = releases.last().map(|r| r.number + 1).unwrap_or(1);
+        }
+        match releases.iter_mut().find(|r| r.number == release.number) {
+            Some(slot) => *slot = release.clone(),
+            None => releases.push(release.clone()),
+        }
+        if releases.len() > KEEP {
+            releases.drain(..releases.len() - KEEP);
+        }
+        let data = BTreeMap::from([(
+            KEY.to_string(),
+            serde_json::to_string_pretty(&releases).unwrap_or_default(),
+        )]);
+        let result = match existing {
+            Some(mut cm) => {
+                cm.data = Some(data);
+                api.replace(CONFIGMAP, &PostParams::default(), &cm).await
+            }
+            None => {
+                let cm = ConfigMap {
+                    metadata: ObjectMeta {
+                        name: Some(CONFIGMAP.into()),
+                        labels: Some(BTreeMap::from([(
+                            "app.kubernetes.io/managed-by".into(),
+                            "oncall".into(),
+                        )])),
+                        ..Default::default()
+                    },
+                    data: Some(data),
+                    ..Default::default()
+                };
+                api.create(&PostParams::default(), &cm).await
+            }
+        };
+        match result {
+            Ok(_) => return Ok(release),
+            Err(kube::Error::Api(s)) if (s.code == 409) && attempts < 5 => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Finds the release to go back to: `--to N` or `--to SHA` (prefix), or by
+/// default the last successful release before the newest one.
+pub fn find_target<'a>(releases: &'a [Release], to: Option<&str>) -> Option<&'a Release> {
+    match to {
+        Some(want) => {
+            if let Ok(n) = want.parse::<u32>()
+                && let Some(r) = releases.iter().find(|r| r.number == n)
+            {
+                return Some(r);
+            }
+            let want = want.to_lowercase();
+            releases.iter().rev().find(|r| {
+                r.sha
+                    .as_deref()
+                    .is_some_and(|s| s.starts_with(&want) || want.starts_with(s))
+            })
+        }
+        None => {
+            let newest = releases.last()?;
+            releases
+                .iter()
+                .rev()
+                .filter(|r| r.number != newest.number)
+                .find(|r| r.result == "succeeded")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn release(number: u32, sha: &str, result: &str) -> Release {
+        Release {
+            number,
+            time: Utc::now(),
+            user: "u".into(),
+            action: "promote".into(),
+            source: "staging".into(),
+            sha: Some(sha.into()),
+            changes: Vec::new(),
+            result: result.into(),
+        }
+    }
+
+    #[test]
+    fn default_rollback_target_is_the_previous_good_release() {
+        let rs = vec![
+            release(1, "aaaaaaa", "succeeded"),
+            release(2, "bbbbbbb", "rolled back"),
+            release(3, "ccccccc", "succeeded"),
+        ];
+        assert_eq!(find_target(&rs, None).map(|r| r.number), Some(1));
+        assert_eq!(find_target(&rs, Some("2")).map(|r| r.number), Some(2));
+        assert_eq!(find_target(&rs, Some("cccc")).map(|r| r.number), Some(3));
+        assert!(find_target(&rs, Some("ddddddd")).is_none());
+    }
+}
+
+/// The images to restore to go back to `release`: every container changed
+/// by a later release gets the image it had just before the first such change.
+pub fn undo_after(releases: &[Release], release: u32) -> Vec<ImageChange> {
+    let mut restore: Vec<ImageChange> = Vec::new();
+    for later in releases.iter().filter(|r| r.number > release) {
+        for c in &later.changes {
+            let seen = restore.iter().any(|r| {
+                r.workload == c.workload && r.container == c.container && r.init == c.init
+            });
+            if !seen {
+                // `from` here is the image to go back to; `to` is filled in by the caller from the live state.
+                restore.push(ImageChange {
+                    to: c.from.clone(),
+                    from: c.to.clone(),
+                    ..c.clone()
+                });
+            }
+        }
+    }
+    restore
+}
+
+#[cfg(test)]
+mod undo_tests {
+    use super::*;
+
+    fn rel(number: u32, changes: &[(&str, &str, &str)]) -> Release {
+        Release {
+            number,
+            time: Utc::now(),
+            user: "u".into(),
+            action: "promote".into(),
+            source: "staging".into(),
+            sha: None,
+            changes: changes
+                .iter()
+                .map(|(w, f, t)| ImageChange {
+                    workload: w.to_string(),
+                    container: "c".into(),
+                    init: false,
+                    from: f.to_string(),
+                    to: t.to_string(),
+                })
+                .collect(),
+            result: "succeeded".into(),
+        }
+    }
+
+    #[test]
+    fn undo_restores_the_image_before_the_first_later_change() {
+        let rs = vec![
+            rel(1, &[("deployment/web", "v0", "v1")]),
+            rel(
+                2,
+                &[
+                    ("deployment/web", "v1", "v2"),
+                    ("deployment/api", "a1", "a2"),
+                ],
+            ),
+            rel(3, &[("deployment/web", "v2", "v3")]),
+        ];
+        let undo = undo_after(&rs, 1);
+        let web = undo
+            .iter()
+            .find(|c| c.workload == "deployment/web")
+            .unwrap();
+        assert_eq!(web.to, "v1");
+        let api = undo
+            .iter()
+            .find(|c| c.workload == "deployment/api")
+            .unwrap();
+        assert_eq!(api.to, "a1");
+        assert!(undo_after(&rs, 3).is_empty());
+    }
+}

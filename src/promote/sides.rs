@@ -1,0 +1,140 @@
+//! The two sides of a promotion: where images come from and where they go.
+//! Each is a context and a namespace; both may live in one cluster.
+
+use crate::app::App;
+use crate::cli::PromoteArgs;
+use crate::cluster::{self, Cluster};
+use crate::error::{Error, Result};
+
+/// A connection either shared with the app (same context) or opened for one side.
+pub enum Conn<'a> {
+    Shared(&'a Cluster),
+    Own(Box<Cluster>),
+}
+
+impl Conn<'_> {
+    pub fn cluster(&self) -> &Cluster {
+        match self {
+            Conn::Shared(c) => c,
+            Conn::Own(c) => c,
+        }
+    }
+}
+
+pub struct Side<'a> {
+    /// The environment's name (`staging`) or `context/namespace`.
+    pub label: String,
+    pub conn: Conn<'a>,
+    pub namespace: String,
+}
+
+impl Side<'_> {
+    pub fn client(&self) -> &kube::Client {
+        &self.conn.cluster().client
+    }
+}
+
+pub struct Sides<'a> {
+    pub source: Side<'a>,
+    pub target: Side<'a>,
+}
+
+/// A side as named on the command line or in the config, before connecting.
+struct Wanted {
+    label: String,
+    context: Option<String>,
+    namespace: String,
+}
+
+/// Works out both sides from the flags, then the config's `promote` and
+/// `environments` sections, and connects to them.
+pub async fn resolve<'a>(app: &'a App, args: &PromoteArgs) -> Result<Sides<'a>> {
+    let settings = app.config.promote.clone().unwrap_or_default();
+    let from = wanted(
+        app,
+        "source",
+        args.from.as_ref().or(settings.from.as_ref()),
+        &args.from_context,
+        &args.from_namespace,
+    )?;
+    let to = wanted(
+        app,
+        "target",
+        args.to.as_ref().or(settings.to.as_ref()),
+        &args.to_context,
+        &args.to_namespace,
+    )?;
+    if from.context == to.context && from.namespace == to.namespace {
+        return Err(Error::Usage(format!(
+            "source and target are both `{}`; name two different environments",
+            from.label
+        )));
+    }
+    Ok(Sides {
+        source: connect(app, from).await?,
+        target: connect(app, to).await?,
+    })
+}
+
+fn wanted(
+    app: &App,
+    role: &str,
+    env: Option<&String>,
+    context: &Option<String>,
+    namespace: &Option<String>,
+) -> Result<Wanted> {
+    if let Some(ns) = namespace {
+        let context = context.clone().or_else(|| app.global.context.clone());
+        let label = match &context {
+            Some(c) => format!("{c}/{ns}"),
+            None => ns.clone(),
+        };
+        return Ok(Wanted {
+            label,
+            context,
+            namespace: ns.clone(),
+        });
+    }
+    let Some(name) = env else {
+        return Err(Error::Usage(format!(
+            "no {role} environment: pass --{flag} ENV (from the config's `environments`) or --{flag}-namespace NS",
+            flag = if role == "source" { "from" } else { "to" }
+        )));
+    };
+    let Some(env) = app.config.environments.get(name) else {
+        let known: Vec<_> = app.config.environments.keys().cloned().collect();
+        return Err(Error::Usage(format!(
+            "environment `{name}` is not in the config file; known: {}",
+            if known.is_empty() {
+                "none (add an `environments` section)".into()
+            } else {
+                known.join(", ")
+            }
+        )));
+    };
+    Ok(Wanted {
+        label: name.clone(),
+        context: context.clone().or(env.context.clone()),
+        namespace: env.namespace.clone(),
+    })
+}
+
+async fn connect(app: &App, wanted: Wanted) -> Result<Side<'_>> {
+    let shared = app.cluster().await?;
+    let same = app.global.sandbox
+        || wanted.context.is_none()
+        || wanted.context.as_deref() == Some(shared.context.as_str());
+    let conn = if same {
+        Conn::Shared(shared)
+    } else {
+        let mut options = app.connect_options();
+        options.context = wanted.context.clone();
+        let own = cluster::connect(&options).await?;
+        Conn::Own(Box::new(own))
+    };
+    Ok(Side {
+        label: wanted.label,
+        conn,
+        namespace: wanted.namespace,
+    })
+}

@@ -1,0 +1,259 @@
+//! The action registry: every action a step can use, what it accepts,
+//! whether it changes anything, and whether re-running it is safe.
+//!
+//! A domain action plugs in by setting its `needs` to `None` and adding one
+//! arm to `runbook::dispatch::act` that calls the same domain function as
+//! its command.
+
+/// One field of an action's mapping.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    pub name: &'static str,
+    pub required: bool,
+    pub kind: FieldKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// One scalar (string, number or boolean), templated.
+    Scalar,
+    /// A list of scalars (a single scalar is taken as a list of one).
+    List,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ActionSpec {
+    pub name: &'static str,
+    pub about: &'static str,
+    /// Whether the action changes the cluster or the world. Dry runs only
+    /// run actions that do not.
+    pub mutating: bool,
+    /// Whether running it twice does no harm. `resume` re-runs an
+    /// interrupted idempotent step and asks about any other.
+    pub idempotent: bool,
+    /// The oncall command this action calls when that command is not in
+    /// this build yet.
+    pub needs: Option<&'static str>,
+    /// Whether it talks to the cluster (the run connects before starting).
+    pub cluster: bool,
+    pub fields: &'static [Field],
+}
+
+const fn req(name: &'static str) -> Field {
+    Field {
+        name,
+        required: true,
+        kind: FieldKind::Scalar,
+    }
+}
+const fn opt(name: &'static str) -> Field {
+    Field {
+        name,
+        required: false,
+        kind: FieldKind::Scalar,
+    }
+}
+const fn list(name: &'static str, required: bool) -> Field {
+    Field {
+        name,
+        required,
+        kind: FieldKind::List,
+    }
+}
+
+const NODE_TARGETS: [Field; 2] = [list("nodes", false), opt("selector")];
+
+/// Every action, in the order the format documentation lists them.
+pub const ACTIONS: &[ActionSpec] = &[
+    ActionSpec {
+        name: "shell",
+        about: "run a program (argv list, no shell) or, with `sh:`, a shell script with every value quoted",
+        mutating: true,
+        idempotent: false,
+        needs: None,
+        cluster: false,
+        fields: &[list("argv", false), opt("sh"), list("env", false)],
+    },
+    ActionSpec {
+        name: "manual",
+        about: "show instructions and wait until the engineer confirms they are done",
+        mutating: false,
+        idempotent: false,
+        needs: None,
+        cluster: false,
+        fields: &[req("instructions")],
+    },
+    ActionSpec {
+        name: "assert",
+        about: "stop the run unless an expression is true or a command succeeds",
+        mutating: false,
+        idempotent: true,
+        needs: None,
+        cluster: false,
+        fields: &[opt("that"), list("command", false), opt("message")],
+    },
+    ActionSpec {
+        name: "node_check",
+        about: "pre-flight a drain: what it would evict and what blocks it",
+        mutating: false,
+        idempotent: true,
+        needs: Some("node check"),
+        cluster: true,
+        fields: &NODE_TARGETS,
+    },
+    ActionSpec {
+        name: "node_cordon",
+        about: "mark nodes unschedulable",
+        mutating: true,
+        idempotent: true,
+        needs: Some("node cordon"),
+        cluster: true,
+        fields: &[list("nodes", false), opt("selector"), opt("reason")],
+    },
+    ActionSpec {
+        name: "node_drain",
+        about: "cordon nodes and evict their pods, respecting PodDisruptionBudgets",
+        mutating: true,
+        idempotent: true,
+        needs: Some("node drain"),
+        cluster: true,
+        fields: &[
+            list("nodes", false),
+            opt("selector"),
+            opt("timeout"),
+            opt("force"),
+            opt("delete_emptydir_data"),
+        ],
+    },
+    ActionSpec {
+        name: "node_replace",
+        about: "drain nodes, terminate their instances and wait for replacements",
+        mutating: true,
+        idempotent: false,
+        needs: Some("node replace"),
+        cluster: true,
+        fields: &[
+            list("nodes", true),
+            list("terminate", false),
+            opt("delete_node"),
+            opt("wait_replacement"),
+        ],
+    },
+    ActionSpec {
+        name: "node_rotate",
+        about: "replace every node of a pool, a batch at a time",
+        mutating: true,
+        idempotent: false,
+        needs: Some("node rotate"),
+        cluster: true,
+        fields: &[req("selector"), opt("batch"), list("terminate", false)],
+    },
+    ActionSpec {
+        name: "pods_stuck",
+        about: "find pods that are not running and group them by node",
+        mutating: false,
+        idempotent: true,
+        needs: Some("pods stuck"),
+        cluster: true,
+        fields: &[
+            opt("namespace"),
+            opt("all_namespaces"),
+            opt("node"),
+            opt("selector"),
+            opt("older_than"),
+        ],
+    },
+    ActionSpec {
+        name: "restart",
+        about: "restart workloads (rolling), or delete their bad pods",
+        mutating: true,
+        idempotent: false,
+        needs: Some("restart"),
+        cluster: true,
+        fields: &[
+            list("targets", false),
+            opt("namespace"),
+            opt("selector"),
+            opt("bad_pods"),
+            opt("timeout"),
+        ],
+    },
+    ActionSpec {
+        name: "rollout_status",
+        about: "wait for a workload's rollout to finish",
+        mutating: false,
+        idempotent: true,
+        needs: Some("rollout status"),
+        cluster: true,
+        fields: &[req("target"), opt("namespace"), opt("timeout")],
+    },
+    ActionSpec {
+        name: "promote",
+        about: "make one environment run exactly the images another runs",
+        mutating: true,
+        idempotent: false,
+        needs: Some("promote"),
+        cluster: true,
+        fields: &[opt("from"), opt("to"), list("only", false)],
+    },
+    ActionSpec {
+        name: "dns_check",
+        about: "check that a name resolves to the expected service's address",
+        mutating: false,
+        idempotent: true,
+        needs: Some("dns check"),
+        cluster: true,
+        fields: &[
+            req("name"),
+            opt("expect_namespace"),
+            opt("expect_ip"),
+            list("servers", false),
+        ],
+    },
+    ActionSpec {
+        name: "scale",
+        about: "set a Deployment's or StatefulSet's replicas",
+        mutating: true,
+        idempotent: true,
+        needs: None,
+        cluster: true,
+        fields: &[req("target"), req("replicas"), opt("namespace")],
+    },
+    ActionSpec {
+        name: "delete_pod",
+        about: "delete one pod (its controller makes a new one)",
+        mutating: true,
+        idempotent: false,
+        needs: None,
+        cluster: true,
+        fields: &[req("pod"), opt("namespace"), opt("grace_period")],
+    },
+    ActionSpec {
+        name: "exec",
+        about: "run a command in a pod's container",
+        mutating: true,
+        idempotent: false,
+        needs: None,
+        cluster: true,
+        fields: &[
+            req("pod"),
+            list("command", true),
+            opt("namespace"),
+            opt("container"),
+        ],
+    },
+];
+
+pub fn find(name: &str) -> Option<&'static ActionSpec> {
+    ACTIONS.iter().find(|a| a.name == name)
+}
+
+pub fn names() -> Vec<&'static str> {
+    ACTIONS.iter().map(|a| a.name).collect()
+}
+
+impl ActionSpec {
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}

@@ -1,0 +1,292 @@
+//! Runs one action once, and describes what a mutating action will change.
+//!
+//! A domain action plugs in here: add an arm to `act` calling the same
+//! domain function as its command (and, ideally, a plan from the domain in
+//! `plan_for`), then set its `needs` to `None` in `actions::ACTIONS`.
+
+use serde_json::Value as Json;
+
+use super::engine::Run;
+use super::kube_actions;
+use super::model::Step;
+use super::template;
+use crate::error::{Error, Result};
+use crate::safety::Plan;
+
+pub(super) fn json_text(v: &Json) -> String {
+    match v {
+        Json::String(s) => s.clone(),
+        Json::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn as_list(v: Option<&Json>) -> Vec<String> {
+    match v {
+        Some(Json::Array(a)) => a.iter().map(json_text).collect(),
+        Some(Json::Null) | None => Vec::new(),
+        Some(other) => vec![json_text(other)],
+    }
+}
+
+pub(super) fn arg<'j>(args: &'j Json, key: &str) -> Option<&'j str> {
+    args.get(key).and_then(Json::as_str)
+}
+
+/// A runnable view of a step's command, quoted for display.
+fn argv_display(argv: &[String]) -> String {
+    shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| argv.join(" "))
+}
+
+/// What a mutating step will change, for its plan.
+pub(super) async fn plan_for(run: &Run<'_>, step: &Step, args: &Json) -> Result<Plan> {
+    let ns = arg(args, "namespace")
+        .map(str::to_string)
+        .unwrap_or_else(|| run.journal.namespace.clone());
+    let mut plan = Plan {
+        action: format!("step `{}`: {}", step.id, step.title),
+        context: run.journal.context.clone(),
+        cluster: run.journal.cluster.clone(),
+        namespace: ns.clone(),
+        changes: Vec::new(),
+        skipped: Vec::new(),
+        warnings: Vec::new(),
+    };
+    match step.action.as_str() {
+        "shell" => {
+            let (what, detail) = match arg(args, "sh") {
+                Some(script) => ("run shell script", script.to_string()),
+                None => ("run", argv_display(&as_list(args.get("argv")))),
+            };
+            plan.change("this machine", what, run.redact(&detail));
+        }
+        "scale" => {
+            let target = arg(args, "target").unwrap_or_default();
+            let to = arg(args, "replicas").unwrap_or_default();
+            let from = match run.cluster {
+                Some(c) => kube_actions::current_replicas(c, &ns, target)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "?".into()),
+                None => "?".into(),
+            };
+            plan.change(target, "scale", format!("replicas {from} → {to}"));
+        }
+        "delete_pod" => plan.change(
+            format!("pod/{}", arg(args, "pod").unwrap_or_default()),
+            "delete",
+            "its controller makes a new pod",
+        ),
+        "exec" => plan.change(
+            format!("pod/{}", arg(args, "pod").unwrap_or_default()),
+            "exec",
+            run.redact(&argv_display(&as_list(args.get("command")))),
+        ),
+        other => {
+            let mut targets = as_list(args.get("nodes"));
+            targets.extend(as_list(args.get("targets")));
+            if let Some(s) = arg(args, "selector") {
+                targets.push(format!("-l {s}"));
+            }
+            let rest: serde_json::Map<_, _> = args
+                .as_object()
+                .map(|o| {
+                    o.iter()
+                        .filter(|(k, _)| !matches!(k.as_str(), "nodes" | "targets" | "selector"))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let detail = if rest.is_empty() {
+                String::new()
+            } else {
+                run.redact(&Json::Object(rest).to_string())
+            };
+            let target = if targets.is_empty() {
+                "-".to_string()
+            } else {
+                targets.join(", ")
+            };
+            plan.change(target, other.replace('_', " "), detail);
+        }
+    }
+    Ok(plan)
+}
+
+/// What an action produced: output for later steps, and an exit code for commands.
+pub(super) struct Produced {
+    pub output: Json,
+    pub text: String,
+    pub exit_code: Option<i32>,
+}
+
+async fn run_command(
+    run: &Run<'_>,
+    program: &str,
+    args: &[String],
+    env: &[String],
+) -> Result<Produced> {
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    for pair in env {
+        let (k, v) = pair.split_once('=').ok_or_else(|| {
+            Error::Usage(format!(
+                "`env` entries are NAME=VALUE, not `{}`",
+                run.redact(pair)
+            ))
+        })?;
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .output()
+        .await
+        .map_err(|e| Error::Failed(format!("cannot run `{program}`: {e}")))?;
+    let stdout = run.redact(&String::from_utf8_lossy(&out.stdout));
+    let stderr = run.redact(&String::from_utf8_lossy(&out.stderr));
+    let code = out.status.code().unwrap_or(-1);
+    let mut text = stdout.clone();
+    text.push_str(&stderr);
+    if !out.status.success() {
+        let last = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .or_else(|| stdout.lines().rev().find(|l| !l.trim().is_empty()))
+            .unwrap_or("");
+        return Err(Error::Failed(format!(
+            "`{program}` exited with code {code}{}{}",
+            if last.is_empty() { "" } else { ": " },
+            last.trim()
+        )));
+    }
+    Ok(Produced {
+        output: Json::String(stdout.trim_end().to_string()),
+        text,
+        exit_code: Some(code),
+    })
+}
+
+/// Runs one action once.
+pub(super) async fn act(run: &Run<'_>, step: &Step, args: &Json) -> Result<Produced> {
+    let spec = step.spec();
+    if let Some(command) = spec.needs {
+        return Err(Error::Failed(format!(
+            "the `{}` action needs `oncall {command}`, which is not in this build yet",
+            spec.name
+        )));
+    }
+    let cluster = || {
+        run.cluster.ok_or_else(|| {
+            Error::Failed(format!(
+                "the `{}` action needs a cluster connection",
+                spec.name
+            ))
+        })
+    };
+    let ns = || {
+        arg(args, "namespace")
+            .map(str::to_string)
+            .unwrap_or_else(|| run.journal.namespace.clone())
+    };
+    let typed =
+        |what: &str| Error::Usage(format!("step `{}`: bad arguments for `{what}`", step.id));
+    match spec.name {
+        "shell" => {
+            let env = as_list(args.get("env"));
+            match arg(args, "sh") {
+                Some(script) => run_command(run, "sh", &["-c".into(), script.into()], &env).await,
+                None => {
+                    let argv = as_list(args.get("argv"));
+                    let (program, rest) = argv.split_first().ok_or_else(|| typed("shell"))?;
+                    run_command(run, program, rest, &env).await
+                }
+            }
+        }
+        "assert" => {
+            if let Some(expr) = arg(args, "that") {
+                let ok = template::eval(expr, &run.context()).map_err(|e| {
+                    Error::Failed(format!("step `{}`: {}", step.id, run.redact(&e)))
+                })?;
+                if !ok {
+                    let msg = arg(args, "message")
+                        .map(str::to_string)
+                        .unwrap_or_else(|| format!("`{expr}` is false"));
+                    return Err(Error::ProblemsFound(format!(
+                        "assertion failed: {}",
+                        run.redact(&msg)
+                    )));
+                }
+                Ok(Produced {
+                    output: Json::Bool(true),
+                    text: String::new(),
+                    exit_code: None,
+                })
+            } else {
+                let argv = as_list(args.get("command"));
+                let (program, rest) = argv.split_first().ok_or_else(|| typed("assert"))?;
+                run_command(run, program, rest, &[]).await.map_err(|e| {
+                    let msg = arg(args, "message")
+                        .map(|m| format!("{m} ({e})"))
+                        .unwrap_or_else(|| e.to_string());
+                    Error::ProblemsFound(format!("assertion failed: {}", run.redact(&msg)))
+                })
+            }
+        }
+        "scale" => {
+            let a: kube_actions::ScaleArgs =
+                serde_json::from_value(args.clone()).map_err(|_| typed("scale"))?;
+            let out = kube_actions::scale(cluster()?, &ns(), &a).await?;
+            Ok(Produced {
+                text: format!(
+                    "{} scaled from {} to {}",
+                    out["target"].as_str().unwrap_or_default(),
+                    out["from"],
+                    out["to"]
+                ),
+                output: out,
+                exit_code: None,
+            })
+        }
+        "delete_pod" => {
+            let a: kube_actions::DeletePodArgs =
+                serde_json::from_value(args.clone()).map_err(|_| typed("delete_pod"))?;
+            let out = kube_actions::delete_pod(cluster()?, &ns(), &a).await?;
+            Ok(Produced {
+                text: format!("deleted {}", out["pod"].as_str().unwrap_or_default()),
+                output: out,
+                exit_code: None,
+            })
+        }
+        "exec" => {
+            let a: kube_actions::ExecArgs =
+                serde_json::from_value(args.clone()).map_err(|_| typed("exec"))?;
+            let (text, code) = kube_actions::exec(cluster()?, &ns(), &a).await?;
+            let text = run.redact(&text);
+            if code != 0 {
+                let last = text
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("");
+                return Err(Error::Failed(format!(
+                    "`{}` exited with code {code} in pod `{}`: {}",
+                    a.command.first().map(String::as_str).unwrap_or(""),
+                    a.pod,
+                    last.trim()
+                )));
+            }
+            Ok(Produced {
+                output: Json::String(text.trim_end().to_string()),
+                text,
+                exit_code: Some(code),
+            })
+        }
+        other => Err(Error::Failed(format!(
+            "the `{other}` action is not runnable in this build"
+        ))),
+    }
+}

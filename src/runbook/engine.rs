@@ -1,0 +1,609 @@
+//! Runs a validated runbook step by step, keeping the journal current.
+//!
+//! The engine decides and acts; everything the engineer sees or answers
+//! goes through the `Ui` the command layer gives it.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde_json::Value as Json;
+
+use super::dispatch::{Produced, act, arg, plan_for};
+use super::journal::{Journal, RunStatus, StepRecord, StepState};
+use super::model::{Param, ParamType, Runbook, Step};
+use super::template;
+use crate::cluster::Cluster;
+use crate::error::{Error, Result};
+use crate::safety::{Answer, Plan};
+
+/// What the engine needs from the person (or script) running it.
+pub trait Ui {
+    /// A step is about to be considered.
+    fn step_start(&mut self, index: usize, total: usize, step: &Step);
+    /// A mutating step's plan: show it and return the go-ahead (dry run,
+    /// --yes, refused without a TTY, confirmed, declined).
+    fn approve(&mut self, step: &Step, plan: &Plan) -> Result<Answer>;
+    /// Records a change in the audit log once it is applied (or failed).
+    fn audit(
+        &mut self,
+        plan: &Plan,
+        answer: Answer,
+        outcome: &crate::safety::audit::Outcome,
+    ) -> Result<()>;
+    /// Shows a manual step's instructions and waits until it is done.
+    fn manual(&mut self, step: &Step, instructions: &str) -> Result<Answer>;
+    /// A non-idempotent step was interrupted: did it complete? `None` when
+    /// there is nobody to ask.
+    fn ask_completed(&mut self, step: &Step) -> Result<Option<bool>>;
+    /// The step's action starts now (after any confirmation).
+    fn running(&mut self, step: &Step);
+    /// A step finished (done, skipped, failed, planned).
+    fn step_end(&mut self, step: &Step, record: &StepRecord, output: Option<&str>);
+    /// A line of progress worth showing (retries, re-runs).
+    fn note(&mut self, text: &str);
+}
+
+/// Everything one run needs.
+pub struct Run<'a> {
+    pub runbook: &'a Runbook,
+    pub cluster: Option<&'a Cluster>,
+    /// Typed parameter values, secrets included (never written anywhere).
+    pub values: BTreeMap<String, Json>,
+    pub journal: Journal,
+    pub dry_run: bool,
+}
+
+/// Converts and checks a parameter value given as text.
+pub fn parse_param(p: &Param, text: &str) -> Result<Json> {
+    let bad = |why: String| Error::Usage(format!("parameter `{}`: {why}", p.name));
+    if !p.choices.is_empty() && !p.choices.iter().any(|c| c == text) {
+        return Err(bad(format!(
+            "`{}` is not one of {}",
+            shown(p, text),
+            p.choices.join(", ")
+        )));
+    }
+    if let Some(pattern) = &p.pattern {
+        let re = regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| bad(e.to_string()))?;
+        if !re.is_match(text) {
+            return Err(bad(format!(
+                "`{}` does not match `{pattern}`",
+                shown(p, text)
+            )));
+        }
+    }
+    Ok(match p.ty {
+        ParamType::Int => Json::from(
+            text.trim()
+                .parse::<i64>()
+                .map_err(|_| bad(format!("`{}` is not a whole number", shown(p, text))))?,
+        ),
+        ParamType::Bool => Json::from(match text.trim().to_lowercase().as_str() {
+            "true" | "yes" | "y" | "1" => true,
+            "false" | "no" | "n" | "0" => false,
+            _ => return Err(bad(format!("`{}` is not true or false", shown(p, text)))),
+        }),
+        ParamType::Duration => {
+            humantime::parse_duration(text.trim()).map_err(|_| {
+                bad(format!(
+                    "`{}` is not a duration like 30s or 5m",
+                    shown(p, text)
+                ))
+            })?;
+            Json::from(text.trim())
+        }
+        _ => Json::from(text),
+    })
+}
+
+fn shown<'t>(p: &Param, text: &'t str) -> &'t str {
+    if p.secret { "<redacted>" } else { text }
+}
+
+impl Run<'_> {
+    /// Secret values, longest first, so a value containing another is hidden whole.
+    pub(super) fn secrets(&self) -> Vec<String> {
+        let mut s: Vec<String> = self
+            .runbook
+            .params
+            .iter()
+            .filter(|p| p.secret)
+            .filter_map(|p| self.values.get(&p.name))
+            .map(super::dispatch::json_text)
+            .filter(|v| !v.is_empty())
+            .collect();
+        s.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        s
+    }
+
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for s in self.secrets() {
+            out = out.replace(&s, "<redacted>");
+        }
+        out
+    }
+
+    pub(super) fn context(&self) -> minijinja::Value {
+        let mut ctx = serde_json::Map::new();
+        ctx.insert("context".into(), self.journal.context.clone().into());
+        ctx.insert("cluster".into(), self.journal.cluster.clone().into());
+        ctx.insert("namespace".into(), self.journal.namespace.clone().into());
+        // Parameters may be called `namespace` or `context`; theirs wins.
+        for (k, v) in &self.values {
+            ctx.insert(k.clone(), v.clone());
+        }
+        ctx.insert(
+            "params".into(),
+            self.values
+                .clone()
+                .into_iter()
+                .collect::<serde_json::Map<_, _>>()
+                .into(),
+        );
+        ctx.insert(
+            "steps".into(),
+            self.journal
+                .outputs()
+                .into_iter()
+                .collect::<serde_json::Map<_, _>>()
+                .into(),
+        );
+        ctx.insert("run_id".into(), self.journal.run_id.clone().into());
+        minijinja::Value::from_serialize(&ctx)
+    }
+
+    /// Renders every string of the step's arguments; `sh` with quoting.
+    pub(super) fn render_args(&self, step: &Step) -> Result<Json> {
+        let ctx = self.context();
+        let plain = template::env();
+        let sh = template::sh_env();
+        let fail = |field: &str, e: String| {
+            Error::Failed(format!(
+                "step `{}`: cannot render `{field}`: {}",
+                step.id,
+                self.redact(&e)
+            ))
+        };
+        let Json::Object(args) = &step.args else {
+            return Ok(step.args.clone());
+        };
+        let mut out = serde_json::Map::new();
+        for (field, value) in args {
+            // Expressions are evaluated later, not rendered.
+            if field == "that" {
+                out.insert(field.clone(), value.clone());
+                continue;
+            }
+            let env = if field == "sh" { &sh } else { &plain };
+            let render = |v: &Json| -> Result<Json> {
+                Ok(match v {
+                    Json::String(s) => {
+                        Json::String(template::render(env, s, &ctx).map_err(|e| fail(field, e))?)
+                    }
+                    Json::Number(n) => Json::String(n.to_string()),
+                    Json::Bool(b) => Json::String(b.to_string()),
+                    other => other.clone(),
+                })
+            };
+            let rendered = match value {
+                Json::Array(items) => Json::Array(items.iter().map(render).collect::<Result<_>>()?),
+                v => render(v)?,
+            };
+            out.insert(field.clone(), rendered);
+        }
+        Ok(Json::Object(out))
+    }
+
+    pub(super) fn save(&self) -> Result<()> {
+        self.journal.save()
+    }
+
+    pub(super) fn finish(&mut self, status: RunStatus) -> Result<()> {
+        self.journal.status = status;
+        self.journal.finished = Some(Utc::now());
+        self.save()
+    }
+
+    pub(super) fn resume_hint(&self) -> String {
+        format!("`oncall runbook resume {}`", self.journal.run_id)
+    }
+}
+
+/// Runs an action with the step's timeout and retries.
+async fn attempt(run: &mut Run<'_>, ui: &mut dyn Ui, step: &Step, args: &Json) -> Result<Produced> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        run.journal.step(&step.id).attempts += 1;
+        let result = match step.timeout {
+            Some(t) => match tokio::time::timeout(t, act(run, step, args)).await {
+                Ok(r) => r,
+                Err(_) => Err(Error::TimedOut {
+                    after: humantime::format_duration(t).to_string(),
+                    what: format!("step `{}`", step.id),
+                }),
+            },
+            None => act(run, step, args).await,
+        };
+        match result {
+            Ok(p) => return Ok(p),
+            Err(e)
+                if tries <= step.retries
+                    && !crate::safety::interrupt::is_interrupted()
+                    && !matches!(e, Error::Failed(ref m) if m.contains("not in this build")) =>
+            {
+                ui.note(&format!(
+                    "step `{}` attempt {tries} failed: {e}; retrying ({} left)",
+                    step.id,
+                    step.retries + 1 - tries
+                ));
+                run.save()?;
+                let wait = Duration::from_secs(u64::from(tries.min(5)));
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = crate::safety::interrupt::interrupted() => {}
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn answer_name(a: Answer) -> String {
+    serde_json::to_value(a)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn stopped(run: &Run<'_>, step: &Step, answer: Answer) -> Error {
+    match answer {
+        Answer::Refused => Error::Refused(format!(
+            "stopped before step `{}`: it needs a confirmation and stdin is not a terminal; pass --yes to confirm from a script, then continue with {}",
+            step.id,
+            run.resume_hint()
+        )),
+        _ => Error::Refused(format!(
+            "stopped before step `{}` ({}); continue later with {}",
+            step.id,
+            answer_name(answer).replace('_', " "),
+            run.resume_hint()
+        )),
+    }
+}
+
+/// Runs the steps from `start`, skipping steps the journal shows finished.
+pub async fn execute(run: &mut Run<'_>, ui: &mut dyn Ui, start: usize) -> Result<()> {
+    let total = run.runbook.steps.len();
+    run.journal.status = RunStatus::Running;
+    run.journal.finished = None;
+    run.save()?;
+    for (index, step) in run.runbook.steps.iter().enumerate().skip(start) {
+        if crate::safety::interrupt::is_interrupted() {
+            let done: Vec<String> = run
+                .journal
+                .steps
+                .iter()
+                .filter(|s| s.is_finished())
+                .map(|s| s.id.clone())
+                .collect();
+            let not_done: Vec<String> = run
+                .journal
+                .steps
+                .iter()
+                .filter(|s| !s.is_finished())
+                .map(|s| s.id.clone())
+                .collect();
+            run.finish(RunStatus::Interrupted)?;
+            return Err(Error::Interrupted {
+                done: done.join(", "),
+                not_done: format!(
+                    "{} (resume with {})",
+                    not_done.join(", "),
+                    run.resume_hint()
+                ),
+            });
+        }
+        let record = run.journal.step(&step.id).clone();
+        if record.is_finished() {
+            continue;
+        }
+        ui.step_start(index, total, step);
+        if record.state == StepState::Started && !run.dry_run {
+            if step.idempotent {
+                ui.note(&format!(
+                    "step `{}` was interrupted; it is safe to repeat, so it runs again",
+                    step.id
+                ));
+            } else {
+                match ui.ask_completed(step)? {
+                    Some(true) => {
+                        let r = run.journal.step(&step.id);
+                        r.state = StepState::Done;
+                        r.answer = Some("completed_before_interruption".into());
+                        r.outcome = Some(
+                            "marked done at resume: the engineer confirmed it had completed".into(),
+                        );
+                        r.finished = Some(Utc::now());
+                        let r = r.clone();
+                        run.save()?;
+                        ui.step_end(step, &r, None);
+                        continue;
+                    }
+                    Some(false) => ui.note(&format!(
+                        "step `{}` did not complete; running it again",
+                        step.id
+                    )),
+                    None => {
+                        run.finish(RunStatus::Refused)?;
+                        return Err(Error::Refused(format!(
+                            "step `{}` was interrupted while it ran and is not safe to repeat blindly; run {} on a terminal to say whether it completed",
+                            step.id,
+                            run.resume_hint()
+                        )));
+                    }
+                }
+            }
+        }
+        if let Some(cond) = &step.when {
+            let ctx = run.context();
+            let go = template::eval(cond, &ctx).map_err(|e| {
+                Error::Failed(format!(
+                    "step `{}`: cannot evaluate `when`: {}",
+                    step.id,
+                    run.redact(&e)
+                ))
+            });
+            let go = match go {
+                Ok(g) => g,
+                Err(e) => {
+                    fail_step(run, step, &e)?;
+                    return Err(e);
+                }
+            };
+            if !go {
+                let r = run.journal.step(&step.id);
+                r.state = StepState::Skipped;
+                r.outcome = Some(format!("skipped: `{cond}` is false"));
+                let r = r.clone();
+                run.save()?;
+                ui.step_end(step, &r, None);
+                continue;
+            }
+        }
+        let args = match run.render_args(step) {
+            Ok(a) => a,
+            Err(e) => {
+                fail_step(run, step, &e)?;
+                return Err(e);
+            }
+        };
+        if step.action == "manual" {
+            let text = run.redact(arg(&args, "instructions").unwrap_or_default());
+            let answer = ui.manual(step, &text)?;
+            let r = run.journal.step(&step.id);
+            r.answer = Some(answer_name(answer));
+            match answer {
+                Answer::DryRun => {
+                    r.state = StepState::Planned;
+                    r.outcome = Some("dry run: instructions shown, not waited for".into());
+                }
+                a if a.proceeds() => {
+                    r.state = StepState::Done;
+                    r.started = r.started.or(Some(Utc::now()));
+                    r.finished = Some(Utc::now());
+                    r.outcome = Some(if a == Answer::YesFlag {
+                        "confirmed by --yes".into()
+                    } else {
+                        "the engineer confirmed it is done".into()
+                    });
+                }
+                other => {
+                    r.outcome = Some(format!(
+                        "not confirmed ({})",
+                        answer_name(other).replace('_', " ")
+                    ));
+                    run.finish(if other == Answer::Declined {
+                        RunStatus::Declined
+                    } else {
+                        RunStatus::Refused
+                    })?;
+                    return Err(stopped(run, step, other));
+                }
+            }
+            let r = r.clone();
+            run.save()?;
+            ui.step_end(step, &r, None);
+            continue;
+        }
+        let mut plan = None;
+        let mut answer = None;
+        if step.mutating {
+            let p = plan_for(run, step, &args).await?;
+            // The plan is shown in a dry run too; the answer is then DryRun.
+            let a = ui.approve(step, &p)?;
+            run.journal.step(&step.id).answer = Some(answer_name(a));
+            if a == Answer::DryRun {
+                let r = run.journal.step(&step.id);
+                r.state = StepState::Planned;
+                r.outcome = Some("dry run: not run".into());
+                let r = r.clone();
+                run.save()?;
+                ui.step_end(step, &r, None);
+                continue;
+            }
+            if !a.proceeds() && a != Answer::NothingToDo {
+                run.finish(if a == Answer::Declined {
+                    RunStatus::Declined
+                } else {
+                    RunStatus::Refused
+                })?;
+                return Err(stopped(run, step, a));
+            }
+            plan = Some(p);
+            answer = Some(a);
+        }
+        // Mark the step as started before acting, so a kill inside it is
+        // visible to `resume`.
+        {
+            let r = run.journal.step(&step.id);
+            r.state = StepState::Started;
+            r.started = Some(Utc::now());
+            r.finished = None;
+            r.outcome = None;
+        }
+        run.save()?;
+        ui.running(step);
+        let began = Instant::now();
+        let result = attempt(run, ui, step, &args).await;
+        let elapsed = began.elapsed();
+        let outcome = match &result {
+            Ok(_) => crate::safety::audit::Outcome::ok(format!("step `{}` done", step.id)),
+            Err(e) => crate::safety::audit::Outcome::from_error(e),
+        };
+        if let (Some(p), Some(a)) = (&plan, answer) {
+            ui.audit(p, a, &outcome)?;
+        }
+        let r = run.journal.step(&step.id);
+        r.finished = Some(Utc::now());
+        r.duration_ms = Some(elapsed.as_millis() as u64);
+        match result {
+            Ok(p) => {
+                r.state = StepState::Done;
+                r.exit_code = p.exit_code;
+                r.outcome = Some(summary(&p.text).unwrap_or_else(|| match p.exit_code {
+                    Some(code) => format!("exit code {code}"),
+                    None => "done".into(),
+                }));
+                r.output = Some(match p.output {
+                    Json::String(s) => Json::String(super::journal::cut(&s)),
+                    other => other,
+                });
+                let r = r.clone();
+                run.save()?;
+                ui.step_end(step, &r, Some(&p.text));
+            }
+            Err(e) if crate::safety::interrupt::is_interrupted() => {
+                // Ctrl-C reached the step's process too: whether it finished
+                // its work is unknown, so it stays "started" and `resume`
+                // decides (re-run if idempotent, otherwise ask).
+                r.outcome = Some(format!("interrupted: {e}"));
+                run.finish(RunStatus::Interrupted)?;
+                let done: Vec<String> = run
+                    .journal
+                    .steps
+                    .iter()
+                    .filter(|s| s.is_finished())
+                    .map(|s| s.id.clone())
+                    .collect();
+                return Err(Error::Interrupted {
+                    done: if done.is_empty() {
+                        "no step".into()
+                    } else {
+                        done.join(", ")
+                    },
+                    not_done: format!(
+                        "`{}` (interrupted while running) and the steps after it; resume with {}",
+                        step.id,
+                        run.resume_hint()
+                    ),
+                });
+            }
+            Err(e) => {
+                fail_step(run, step, &e)?;
+                let r = run.journal.step(&step.id).clone();
+                ui.step_end(step, &r, None);
+                let hint = run.resume_hint();
+                return Err(match e {
+                    Error::TimedOut { after, what } => Error::TimedOut {
+                        after,
+                        what: format!("{what}; continue with {hint} once it can finish"),
+                    },
+                    Error::ProblemsFound(m) => Error::ProblemsFound(format!(
+                        "step `{}`: {m}; the run stopped (resume with {hint})",
+                        step.id
+                    )),
+                    Error::Interrupted { .. } => e,
+                    other => Error::Failed(format!(
+                        "step `{}` failed: {other}; fix the cause, then {hint}",
+                        step.id
+                    )),
+                });
+            }
+        }
+    }
+    run.finish(if run.dry_run {
+        RunStatus::DryRun
+    } else {
+        RunStatus::Completed
+    })
+}
+
+/// The last non-empty line of an output, as the step's one-line outcome.
+fn summary(text: &str) -> Option<String> {
+    let line = text.lines().rev().find(|l| !l.trim().is_empty())?.trim();
+    let mut s: String = line.chars().take(200).collect();
+    if s.len() < line.len() {
+        s.push('…');
+    }
+    Some(s)
+}
+
+fn fail_step(run: &mut Run<'_>, step: &Step, e: &Error) -> Result<()> {
+    let r = run.journal.step(&step.id);
+    r.state = StepState::Failed;
+    r.finished = Some(Utc::now());
+    r.outcome = Some(e.to_string());
+    let r = r.clone();
+    run.finish(RunStatus::Failed)?;
+    let _ = r;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn param(ty: ParamType) -> Param {
+        Param {
+            name: "p".into(),
+            ty,
+            description: String::new(),
+            required: true,
+            default: None,
+            pattern: None,
+            choices: Vec::new(),
+            secret: false,
+            complete: None,
+        }
+    }
+
+    #[test]
+    fn parameters_are_typed_and_checked() {
+        assert_eq!(
+            parse_param(&param(ParamType::Int), "3").unwrap(),
+            Json::from(3)
+        );
+        assert!(parse_param(&param(ParamType::Int), "3x").is_err());
+        assert_eq!(
+            parse_param(&param(ParamType::Bool), "yes").unwrap(),
+            Json::from(true)
+        );
+        assert!(parse_param(&param(ParamType::Duration), "5 parsecs").is_err());
+        let mut p = param(ParamType::String);
+        p.pattern = Some("[a-z]+".into());
+        assert!(parse_param(&p, "abc").is_ok());
+        assert!(
+            parse_param(&p, "abc; rm").is_err(),
+            "the whole value must match"
+        );
+        p.pattern = None;
+        p.choices = vec!["staging".into(), "production".into()];
+        assert!(parse_param(&p, "dev").is_err());
+        p.secret = true;
+        let e = parse_param(&p, "hunter2").unwrap_err().to_string();
+        assert!(!e.contains("hunter2"), "{e}");
+    }
+}

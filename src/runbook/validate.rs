@@ -1,0 +1,707 @@
+//! Turns a positioned YAML tree into a `Runbook`, collecting every problem
+//! with its line and column instead of stopping at the first.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::actions::{self, ActionSpec, FieldKind};
+use super::model::{Param, ParamType, Runbook, Step};
+use super::template::{self, Problem, Scope};
+use super::tree::{Key, Node, Pos, Value};
+
+/// One problem in a runbook file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+const TOP_KEYS: &[&str] = &["name", "summary", "source", "params", "steps"];
+const PARAM_KEYS: &[&str] = &[
+    "type",
+    "description",
+    "required",
+    "default",
+    "pattern",
+    "enum",
+    "secret",
+    "complete",
+];
+const STEP_KEYS: &[&str] = &[
+    "id",
+    "title",
+    "when",
+    "timeout",
+    "retries",
+    "read_only",
+    "idempotent",
+];
+/// Names templates use for the run itself; the other built-in names
+/// (`context`, `namespace`, `cluster`) may be declared as parameters.
+const RESERVED: &[&str] = &["params", "steps", "run_id"];
+const COMPLETIONS: &[&str] = &["nodes", "workloads", "contexts", "namespaces", "pods"];
+
+#[derive(Default)]
+struct Checker {
+    diags: Vec<Diagnostic>,
+}
+
+impl Checker {
+    fn err(&mut self, pos: Pos, message: impl Into<String>) {
+        self.diags.push(Diagnostic {
+            line: pos.line,
+            column: pos.column,
+            message: message.into(),
+        });
+    }
+
+    fn string(&mut self, node: &Node, what: &str) -> Option<String> {
+        match node.scalar_text() {
+            Some(s) if !matches!(node.value, Value::Null) => Some(s),
+            _ => {
+                self.err(
+                    node.pos,
+                    format!("{what} must be a string, not {}", node.kind()),
+                );
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, node: &Node, what: &str) -> bool {
+        match node.value {
+            Value::Bool(b) => b,
+            _ => {
+                self.err(
+                    node.pos,
+                    format!("{what} must be true or false, not {}", node.kind()),
+                );
+                false
+            }
+        }
+    }
+
+    fn problems(&mut self, pos: Pos, what: &str, problems: Vec<Problem>) {
+        for p in problems {
+            let msg = match p {
+                Problem::Syntax(m) => format!("bad template in {what}: {m}"),
+                Problem::UnknownName(n) => {
+                    format!("unknown parameter `{n}` in {what}; declare it under `params`")
+                }
+                Problem::UnknownStep(s) => format!("unknown step `{s}` in {what}"),
+                Problem::LaterStep(s) => {
+                    format!("{what} uses the output of step `{s}`, which runs later")
+                }
+            };
+            self.err(pos, msg);
+        }
+    }
+}
+
+fn entries(node: &Node) -> &[(Key, Node)] {
+    match &node.value {
+        Value::Map(e) => e,
+        _ => &[],
+    }
+}
+
+fn get<'a>(node: &'a Node, key: &str) -> Option<&'a Node> {
+    entries(node)
+        .iter()
+        .find(|(k, _)| k.name == key)
+        .map(|(_, v)| v)
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Validates a parsed document. Returns the runbook, or every problem found.
+pub fn validate(root: &Node) -> Result<Runbook, Vec<Diagnostic>> {
+    let mut c = Checker::default();
+    if !matches!(root.value, Value::Map(_)) {
+        c.err(
+            root.pos,
+            format!(
+                "a runbook is a mapping with `name`, `summary` and `steps`, not {}",
+                root.kind()
+            ),
+        );
+        return Err(c.diags);
+    }
+    let mut seen = Vec::<&str>::new();
+    for (k, _) in entries(root) {
+        if !TOP_KEYS.contains(&k.name.as_str()) {
+            c.err(
+                k.pos,
+                format!(
+                    "unknown field `{}`; expected one of {}",
+                    k.name,
+                    quoted(TOP_KEYS)
+                ),
+            );
+        }
+        if seen.contains(&k.name.as_str()) {
+            c.err(k.pos, format!("duplicate field `{}`", k.name));
+        }
+        seen.push(&k.name);
+    }
+    let name = required_string(&mut c, root, "name", "the runbook");
+    let summary = required_string(&mut c, root, "summary", "the runbook");
+    let source = get(root, "source")
+        .and_then(|n| c.string(n, "`source`"))
+        .unwrap_or_default();
+    let params = get(root, "params")
+        .map(|n| params(&mut c, n))
+        .unwrap_or_default();
+    let param_names: Vec<String> = params.iter().map(|p| p.name.clone()).collect();
+    let steps = match get(root, "steps") {
+        None => {
+            c.err(root.pos, "missing required field `steps`");
+            Vec::new()
+        }
+        Some(n) => steps(&mut c, n, &param_names),
+    };
+    if c.diags.is_empty() {
+        Ok(Runbook {
+            name: name.unwrap_or_default(),
+            summary: summary.unwrap_or_default(),
+            source,
+            params,
+            steps,
+        })
+    } else {
+        c.diags.sort_by_key(|d| (d.line, d.column));
+        Err(c.diags)
+    }
+}
+
+fn quoted(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn required_string(c: &mut Checker, map: &Node, key: &str, what: &str) -> Option<String> {
+    match get(map, key) {
+        Some(n) => c.string(n, &format!("`{key}`")),
+        None => {
+            c.err(map.pos, format!("missing required field `{key}` in {what}"));
+            None
+        }
+    }
+}
+
+fn params(c: &mut Checker, node: &Node) -> Vec<Param> {
+    let Value::Map(list) = &node.value else {
+        c.err(
+            node.pos,
+            format!(
+                "`params` must be a mapping of parameter names, not {}",
+                node.kind()
+            ),
+        );
+        return Vec::new();
+    };
+    let mut out: Vec<Param> = Vec::new();
+    for (key, def) in list {
+        if !is_identifier(&key.name) {
+            c.err(
+                key.pos,
+                format!(
+                    "parameter name `{}` must be letters, digits and underscores",
+                    key.name
+                ),
+            );
+        }
+        if out.iter().any(|p| p.name == key.name) {
+            c.err(key.pos, format!("duplicate parameter `{}`", key.name));
+        }
+        if RESERVED.contains(&key.name.as_str()) {
+            c.err(
+                key.pos,
+                format!(
+                    "`{}` is a reserved name; choose another parameter name",
+                    key.name
+                ),
+            );
+        }
+        let mut p = Param {
+            name: key.name.clone(),
+            ty: ParamType::String,
+            description: String::new(),
+            required: true,
+            default: None,
+            pattern: None,
+            choices: Vec::new(),
+            secret: false,
+            complete: None,
+        };
+        let mut required = None;
+        match &def.value {
+            Value::Null => {}
+            Value::Map(fields) => {
+                for (k, v) in fields {
+                    match k.name.as_str() {
+                        "type" => {
+                            let t = c.string(v, "`type`").unwrap_or_default();
+                            match ParamType::ALL.iter().find(|(n, _)| *n == t) {
+                                Some((_, ty)) => p.ty = *ty,
+                                None => c.err(
+                                    v.pos,
+                                    format!(
+                                        "unknown parameter type `{t}`; expected one of {}",
+                                        quoted(&ParamType::ALL.map(|(n, _)| n))
+                                    ),
+                                ),
+                            }
+                        }
+                        "description" => {
+                            p.description = c.string(v, "`description`").unwrap_or_default()
+                        }
+                        "required" => required = Some(c.boolean(v, "`required`")),
+                        "default" => p.default = c.string(v, "`default`"),
+                        "pattern" => {
+                            if let Some(re) = c.string(v, "`pattern`") {
+                                if let Err(e) = regex::Regex::new(&re) {
+                                    c.err(
+                                        v.pos,
+                                        format!(
+                                            "bad pattern: {}",
+                                            e.to_string().lines().last().unwrap_or_default()
+                                        ),
+                                    );
+                                }
+                                p.pattern = Some(re);
+                            }
+                        }
+                        "enum" => match &v.value {
+                            Value::Seq(items) => {
+                                for i in items {
+                                    if let Some(s) = c.string(i, "an `enum` value") {
+                                        p.choices.push(s);
+                                    }
+                                }
+                            }
+                            _ => c.err(v.pos, format!("`enum` must be a list, not {}", v.kind())),
+                        },
+                        "secret" => p.secret = c.boolean(v, "`secret`"),
+                        "complete" => {
+                            let s = c.string(v, "`complete`").unwrap_or_default();
+                            if !COMPLETIONS.contains(&s.as_str()) {
+                                c.err(
+                                    v.pos,
+                                    format!(
+                                        "unknown completion source `{s}`; expected one of {}",
+                                        quoted(COMPLETIONS)
+                                    ),
+                                );
+                            }
+                            p.complete = Some(s);
+                        }
+                        other => c.err(
+                            k.pos,
+                            format!(
+                                "unknown field `{other}` in parameter `{}`; expected one of {}",
+                                key.name,
+                                quoted(PARAM_KEYS)
+                            ),
+                        ),
+                    }
+                }
+            }
+            _ => c.err(
+                def.pos,
+                format!(
+                    "parameter `{}` must be a mapping, not {}",
+                    key.name,
+                    def.kind()
+                ),
+            ),
+        }
+        p.required = required.unwrap_or(p.default.is_none());
+        if let Some(d) = &p.default
+            && !p.choices.is_empty()
+            && !p.choices.contains(d)
+        {
+            c.err(
+                def.pos,
+                format!(
+                    "the default `{d}` of `{}` is not one of its `enum` values",
+                    key.name
+                ),
+            );
+        }
+        if p.complete.is_none() {
+            p.complete = match p.ty {
+                ParamType::Node => Some("nodes".into()),
+                ParamType::Workload => Some("workloads".into()),
+                ParamType::Context => Some("contexts".into()),
+                _ => None,
+            };
+        }
+        out.push(p);
+    }
+    out
+}
+
+fn steps(c: &mut Checker, node: &Node, params: &[String]) -> Vec<Step> {
+    let Value::Seq(items) = &node.value else {
+        c.err(
+            node.pos,
+            format!("`steps` must be a list, not {}", node.kind()),
+        );
+        return Vec::new();
+    };
+    if items.is_empty() {
+        c.err(
+            node.pos,
+            "`steps` is empty; a runbook needs at least one step",
+        );
+    }
+    // Every id first, so a reference to a later step is named as such.
+    let all_ids: Vec<String> = items
+        .iter()
+        .filter_map(|s| get(s, "id").and_then(Node::as_str).map(str::to_string))
+        .collect();
+    let mut ids: Vec<(String, Pos)> = Vec::new();
+    let mut out = Vec::new();
+    for item in items {
+        let earlier: Vec<String> = ids.iter().map(|(i, _)| i.clone()).collect();
+        let scope = Scope {
+            params,
+            earlier_steps: &earlier,
+            all_steps: &all_ids,
+        };
+        if let Some(step) = step(c, item, &scope, &mut ids) {
+            out.push(step);
+        }
+    }
+    out
+}
+
+fn step(c: &mut Checker, item: &Node, scope: &Scope, ids: &mut Vec<(String, Pos)>) -> Option<Step> {
+    if !matches!(item.value, Value::Map(_)) {
+        c.err(
+            item.pos,
+            format!(
+                "a step must be a mapping with `id`, `title` and one action, not {}",
+                item.kind()
+            ),
+        );
+        return None;
+    }
+    let id = match get(item, "id") {
+        Some(n) => {
+            let id = c.string(n, "`id`");
+            if let Some(id) = &id {
+                if !is_identifier(id) {
+                    c.err(n.pos, format!("step id `{id}` must be letters, digits and underscores (templates refer to it as `steps.{id}`)"));
+                }
+                if let Some((_, first)) = ids.iter().find(|(i, _)| i == id) {
+                    c.err(
+                        n.pos,
+                        format!(
+                            "duplicate step id `{id}` (first used at line {})",
+                            first.line
+                        ),
+                    );
+                } else {
+                    ids.push((id.clone(), n.pos));
+                }
+            }
+            id
+        }
+        None => {
+            c.err(item.pos, "missing required field `id` in a step");
+            None
+        }
+    };
+    let label = id
+        .as_deref()
+        .map(|i| format!("step `{i}`"))
+        .unwrap_or_else(|| "a step".into());
+    let title = required_string(c, item, "title", &label);
+    let mut action: Option<(&Key, &Node, &'static ActionSpec)> = None;
+    let mut when = None;
+    let mut timeout = None;
+    let mut retries = 0;
+    let mut read_only = None;
+    let mut idempotent = None;
+    for (k, v) in entries(item) {
+        match k.name.as_str() {
+            "id" | "title" => {}
+            "when" => {
+                if let Some(expr) = c.string(v, "`when`") {
+                    let problems = template::check_expression(&expr, scope);
+                    c.problems(v.pos, "`when`", problems);
+                    when = Some(expr);
+                }
+            }
+            "timeout" => {
+                if let Some(t) = c.string(v, "`timeout`") {
+                    match humantime::parse_duration(&t) {
+                        Ok(d) if d > Duration::ZERO => timeout = Some(d),
+                        _ => c.err(
+                            v.pos,
+                            format!("bad `timeout` `{t}`; use a duration like 30s, 5m or 1h"),
+                        ),
+                    }
+                }
+            }
+            "retries" => match v.value {
+                Value::Int(n) if (0..=100).contains(&n) => retries = n as u32,
+                _ => c.err(v.pos, "`retries` must be a whole number from 0 to 100"),
+            },
+            "read_only" => read_only = Some((c.boolean(v, "`read_only`"), v.pos)),
+            "idempotent" => idempotent = Some(c.boolean(v, "`idempotent`")),
+            name => match actions::find(name) {
+                Some(spec) => {
+                    if let Some((first, _, _)) = action {
+                        c.err(k.pos, format!("{label} has two actions, `{}` and `{name}`; a step has exactly one", first.name));
+                    } else {
+                        action = Some((k, v, spec));
+                    }
+                }
+                None => {
+                    let mut known = actions::names();
+                    known.extend_from_slice(STEP_KEYS);
+                    let hint = match closest(name, &known) {
+                        Some(k) => format!("did you mean `{k}`?"),
+                        None => format!(
+                            "actions are {}; fields are {}",
+                            quoted(&actions::names()),
+                            quoted(STEP_KEYS)
+                        ),
+                    };
+                    c.err(
+                        k.pos,
+                        format!("unknown action or field `{name}` in {label}; {hint}"),
+                    )
+                }
+            },
+        }
+    }
+    let Some((_, value, spec)) = action else {
+        c.err(
+            item.pos,
+            format!(
+                "{label} has no action; give it one of {}",
+                quoted(&actions::names())
+            ),
+        );
+        return None;
+    };
+    let args = action_args(c, spec, value, scope);
+    let mut mutating = spec.mutating;
+    if let Some((ro, pos)) = read_only {
+        if matches!(spec.name, "shell" | "exec") {
+            mutating = !ro;
+        } else if ro == spec.mutating {
+            c.err(
+                pos,
+                format!(
+                    "`read_only` applies to `shell` and `exec` steps; `{}` always {}",
+                    spec.name,
+                    if spec.mutating {
+                        "changes things"
+                    } else {
+                        "only reads"
+                    }
+                ),
+            );
+        }
+    }
+    Some(Step {
+        id: id?,
+        title: title?,
+        action: spec.name.to_string(),
+        args: args?,
+        when,
+        timeout,
+        retries,
+        mutating,
+        idempotent: idempotent.unwrap_or(spec.idempotent || !mutating),
+        pos: item.pos,
+    })
+}
+
+/// Checks an action's value and returns its arguments as JSON.
+fn action_args(
+    c: &mut Checker,
+    spec: &ActionSpec,
+    value: &Node,
+    scope: &Scope,
+) -> Option<serde_json::Value> {
+    // Short forms: `shell: [argv]`, `manual: text`, `assert: expression`, `exec` needs a mapping.
+    let shorthand = match (spec.name, &value.value) {
+        ("shell", Value::Seq(_)) => Some("argv"),
+        ("manual", Value::Str(_)) => Some("instructions"),
+        ("assert", Value::Str(_)) => Some("that"),
+        _ => None,
+    };
+    let fields: Vec<(Key, Node)> = match (shorthand, &value.value) {
+        (Some(f), _) => vec![(
+            Key {
+                pos: value.pos,
+                name: f.to_string(),
+            },
+            value.clone(),
+        )],
+        (None, Value::Map(e)) => e.clone(),
+        (None, Value::Null) => Vec::new(),
+        (None, _) => {
+            let hint = match spec.name {
+                "shell" => "; give an argv list like [kubectl, get, pods], or `sh: SCRIPT`",
+                _ => "",
+            };
+            c.err(
+                value.pos,
+                format!(
+                    "`{}` takes a mapping, not {}{hint}",
+                    spec.name,
+                    value.kind()
+                ),
+            );
+            return None;
+        }
+    };
+    let before = c.diags.len();
+    let mut out = serde_json::Map::new();
+    for (k, v) in &fields {
+        let Some(field) = spec.field(&k.name) else {
+            let names: Vec<&str> = spec.fields.iter().map(|f| f.name).collect();
+            c.err(
+                k.pos,
+                format!(
+                    "unknown field `{}` for action `{}`; expected one of {}",
+                    k.name,
+                    spec.name,
+                    quoted(&names)
+                ),
+            );
+            continue;
+        };
+        let expression = field.name == "that";
+        let check = |c: &mut Checker, n: &Node| {
+            if let Value::Str(s) = &n.value {
+                let problems = if expression {
+                    template::check_expression(s, scope)
+                } else {
+                    template::check_template(s, scope)
+                };
+                c.problems(n.pos, &format!("`{}.{}`", spec.name, field.name), problems);
+            }
+        };
+        match (&v.value, field.kind) {
+            (Value::Seq(_) | Value::Map(_), FieldKind::Scalar) | (Value::Null, _) => {
+                c.err(
+                    v.pos,
+                    format!(
+                        "`{}` of `{}` must be a single value, not {}",
+                        field.name,
+                        spec.name,
+                        v.kind()
+                    ),
+                );
+            }
+            (Value::Map(_), FieldKind::List) => {
+                c.err(
+                    v.pos,
+                    format!(
+                        "`{}` of `{}` must be a list, not {}",
+                        field.name,
+                        spec.name,
+                        v.kind()
+                    ),
+                );
+            }
+            (Value::Seq(items), FieldKind::List) => {
+                for i in items {
+                    if matches!(i.value, Value::Seq(_) | Value::Map(_) | Value::Null) {
+                        c.err(
+                            i.pos,
+                            format!(
+                                "items of `{}` must be single values, not {}",
+                                field.name,
+                                i.kind()
+                            ),
+                        );
+                    }
+                    check(c, i);
+                }
+                if items.is_empty() && field.required {
+                    c.err(
+                        v.pos,
+                        format!("`{}` of `{}` must not be empty", field.name, spec.name),
+                    );
+                }
+            }
+            _ => check(c, v),
+        }
+        out.insert(k.name.clone(), v.to_json());
+    }
+    for f in spec.fields.iter().filter(|f| f.required) {
+        if !out.contains_key(f.name) && !fields.iter().any(|(k, _)| k.name == f.name) {
+            c.err(
+                value.pos,
+                format!(
+                    "missing required field `{}` for action `{}`",
+                    f.name, spec.name
+                ),
+            );
+        }
+    }
+    let one_of: &[&str] = match spec.name {
+        "shell" => &["argv", "sh"],
+        "assert" => &["that", "command"],
+        _ => &[],
+    };
+    if !one_of.is_empty() && one_of.iter().filter(|f| out.contains_key(**f)).count() != 1 {
+        c.err(
+            value.pos,
+            format!("`{}` needs exactly one of {}", spec.name, quoted(one_of)),
+        );
+    }
+    if let Some(serde_json::Value::Array(argv)) = out.get("argv")
+        && argv.is_empty()
+    {
+        c.err(
+            value.pos,
+            "`shell` needs a program to run: the argv list is empty",
+        );
+    }
+    (c.diags.len() == before).then_some(serde_json::Value::Object(out))
+}
+
+/// The known name nearest to a misspelling, if it is close enough.
+fn closest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut prev = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let cur = row[j + 1];
+                row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+                prev = cur;
+            }
+        }
+        row[b.len()]
+    }
+    known
+        .iter()
+        .map(|k| (distance(word, k), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
+        .min()
+        .map(|(_, k)| k)
+}

@@ -1,0 +1,844 @@
+//! `oncall node ...` against the simulator: listing, cordon safety,
+//! pre-flight blockers, drains (PDB, timeout, dry run, kubectl parity,
+//! fault injection).
+
+mod common;
+use common::*;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+fn node_yaml(name: &str, pool: &str, zone: &str, cpu: &str) -> String {
+    format!(
+        r#"apiVersion: v1
+kind: Node
+metadata:
+  name: {name}
+  labels:
+    cloud.google.com/gke-nodepool: {pool}
+    kubernetes.io/hostname: {name}
+    node.kubernetes.io/instance-type: e2-standard-4
+    topology.kubernetes.io/zone: {zone}
+spec:
+  providerID: gce://proj/{zone}/{name}
+status:
+  allocatable: {{cpu: "{cpu}", memory: 16Gi, pods: "110"}}
+  conditions:
+  - {{type: Ready, status: "True"}}
+  nodeInfo: {{kubeletVersion: v1.33.1}}
+---
+"#
+    )
+}
+
+fn deployment(name: &str, replicas: u32, node: &str, extra_template: &str) -> String {
+    format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: app}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+{extra_template}    spec:
+      nodeSelector: {{kubernetes.io/hostname: {node}}}
+      terminationGracePeriodSeconds: 30
+      containers:
+      - name: c
+        image: nginx
+        resources: {{requests: {{cpu: 100m}}}}
+---
+"#
+    )
+}
+
+/// Two pools; `web` (2 replicas) and its budget sit on n1 with spare room elsewhere.
+fn simple_cluster() -> String {
+    let mut y = String::from("apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n---\n");
+    y += &node_yaml("n1", "pool-a", "zone-a", "4");
+    y += &node_yaml("n2", "pool-a", "zone-b", "4");
+    y += &node_yaml("n3", "pool-b", "zone-c", "4");
+    y += &deployment("web", 2, "n1", "");
+    y += &deployment("api", 1, "n2", "");
+    y
+}
+
+fn wait_running(h: &Harness, count: usize) {
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            h.list("pods", Some("app"))
+                .iter()
+                .filter(|p| {
+                    p["status"]["phase"] == "Running"
+                        && p["status"]["conditions"].as_array().is_some_and(|c| {
+                            c.iter()
+                                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                        })
+                })
+                .count()
+                >= count
+        }),
+        "pods did not become ready"
+    );
+}
+
+fn unschedulable(h: &Harness, node: &str) -> Value {
+    h.get("nodes", None, node).unwrap()["spec"]["unschedulable"].clone()
+}
+
+fn pods_on(h: &Harness, node: &str) -> Vec<String> {
+    let mut v: Vec<String> = h
+        .list("pods", None)
+        .iter()
+        .filter(|p| p["spec"]["nodeName"] == node && p["metadata"]["deletionTimestamp"].is_null())
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn list_shows_pool_zone_pods_and_who_cordoned() {
+    let h = Harness::yaml(&simple_cluster());
+    wait_running(&h, 3);
+    h.oncall(&["node", "cordon", "n2", "--reason", "disk errors", "--yes"])
+        .expect_code(0);
+    let run = h.oncall(&["node", "list"]).expect_code(0);
+    let n1 = run.stdout.lines().find(|l| l.starts_with("n1 ")).unwrap();
+    assert!(
+        n1.contains("pool-a") && n1.contains("zone-a") && n1.contains("e2-standard-4"),
+        "{n1}"
+    );
+    let n2 = run.stdout.lines().find(|l| l.starts_with("n2 ")).unwrap();
+    assert!(
+        n2.contains("SchedulingDisabled") && n2.contains("by tester") && n2.contains("disk errors"),
+        "{n2}"
+    );
+    let json: Value = serde_json::from_str(
+        &h.oncall(&["node", "list", "-o", "json"])
+            .expect_code(0)
+            .stdout,
+    )
+    .unwrap();
+    let n1 = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "n1")
+        .unwrap();
+    assert_eq!(n1["pods"], 2);
+    assert_eq!(n1["pool"], "pool-a");
+    let selected = h
+        .oncall(&["node", "list", "-l", "cloud.google.com/gke-nodepool=pool-b"])
+        .expect_code(0);
+    assert!(selected.stdout.contains("n3") && !selected.stdout.contains("n1 "));
+}
+
+#[test]
+fn cordon_without_tty_or_yes_refuses_and_records_it() {
+    let h = Harness::yaml(&simple_cluster());
+    let run = h.oncall(&["node", "cordon", "n1"]).expect_code(3);
+    assert!(run.stderr.contains("pass --yes"), "{}", run.stderr);
+    assert!(unschedulable(&h, "n1").is_null());
+    let entries = h.audit_entries();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["answer"], "refused");
+}
+
+#[test]
+fn cordon_dry_run_changes_nothing() {
+    let h = Harness::yaml(&simple_cluster());
+    let run = h
+        .oncall(&["node", "cordon", "n1", "--dry-run"])
+        .expect_code(0);
+    assert!(run.stdout.contains("node/n1") && run.stdout.contains("cordon"));
+    assert!(unschedulable(&h, "n1").is_null());
+}
+
+#[test]
+fn cordon_with_yes_is_audited_privately_and_uncordon_removes_the_field() {
+    let h = Harness::yaml(&simple_cluster());
+    h.oncall(&["node", "cordon", "n1", "--yes", "--reason", "kernel panic"])
+        .expect_code(0);
+    let node = h.get("nodes", None, "n1").unwrap();
+    assert_eq!(node["spec"]["unschedulable"], true);
+    assert_eq!(
+        node["metadata"]["annotations"]["oncall.dev/cordoned-by"],
+        "tester"
+    );
+    assert_eq!(
+        node["metadata"]["annotations"]["oncall.dev/cordon-reason"],
+        "kernel panic"
+    );
+
+    // Cordoning again is a note, not an error.
+    let again = h.oncall(&["node", "cordon", "n1", "--yes"]).expect_code(0);
+    assert!(
+        again.stdout.contains("already cordoned"),
+        "{}",
+        again.stdout
+    );
+
+    let entries = h.audit_entries();
+    assert_eq!(entries[0]["answer"], "yes_flag");
+    assert_eq!(entries[0]["outcome"]["status"], "ok");
+    let text = std::fs::read_to_string(h.audit_path()).unwrap();
+    assert!(!text.contains("sandbox-token"));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(h.audit_path())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+
+    h.oncall(&["node", "uncordon", "n1", "--yes"])
+        .expect_code(0);
+    let node = h.get("nodes", None, "n1").unwrap();
+    assert!(
+        node["spec"].get("unschedulable").is_none(),
+        "the field is removed, not set to false: {}",
+        node["spec"]
+    );
+    assert!(
+        node["metadata"]["annotations"]
+            .get("oncall.dev/cordoned-by")
+            .is_none()
+    );
+}
+
+#[test]
+fn uncordon_leaves_someone_elses_cordon_without_force() {
+    let h = Harness::yaml(&simple_cluster());
+    h.kubectl(&["cordon", "n1"]).expect_code(0);
+    let run = h
+        .oncall(&["node", "uncordon", "n1", "--yes"])
+        .expect_code(1);
+    assert!(run.stderr.contains("--force"), "{}", run.stderr);
+    assert_eq!(unschedulable(&h, "n1"), true);
+    h.oncall(&["node", "uncordon", "n1", "--yes", "--force"])
+        .expect_code(0);
+    assert!(unschedulable(&h, "n1").is_null());
+}
+
+/// Runs oncall under a pseudo-terminal (python3's pty), typing `answer`.
+fn oncall_in_pty(h: &Harness, args: &[&str], answer: &str) -> i32 {
+    let script = r#"
+import os, pty, sys, time, select
+answer = sys.argv[1]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+out = b""
+sent = False
+deadline = time.time() + 20
+while time.time() < deadline:
+    r, _, _ = select.select([fd], [], [], 0.2)
+    if r:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    if not sent and b"Type its name" in out:
+        time.sleep(0.2)
+        os.write(fd, answer.encode() + b"\r")
+        sent = True
+_, status = os.waitpid(pid, 0)
+sys.stderr.write(out.decode(errors="replace"))
+sys.exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 99)
+"#;
+    let cmd = h.oncall_command(&[]);
+    let program = env!("CARGO_BIN_EXE_oncall");
+    let mut full = vec!["-c", script, answer, program];
+    full.extend_from_slice(args);
+    let out = std::process::Command::new("python3")
+        .args(&full)
+        .envs(
+            cmd.get_envs()
+                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+        )
+        .env("TERM", "xterm")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("python3 runs");
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    out.status.code().unwrap_or(-1)
+}
+
+#[test]
+fn protected_context_demands_its_name_typed() {
+    let h = Harness::yaml(&simple_cluster());
+    h.write_config("protected_contexts: [sandbox]\n");
+    assert_eq!(oncall_in_pty(&h, &["node", "cordon", "n1"], "nope"), 3);
+    assert!(unschedulable(&h, "n1").is_null());
+    assert_eq!(oncall_in_pty(&h, &["node", "cordon", "n1"], "sandbox"), 0);
+    assert_eq!(unschedulable(&h, "n1"), true);
+    let entries = h.audit_entries();
+    assert_eq!(entries.last().unwrap()["answer"], "typed_context");
+}
+
+/// n1 carries one of each blocker; n2 and n3 are small, so there is no room.
+fn blocked_cluster() -> String {
+    let mut y = String::from("apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n---\n");
+    y += &node_yaml("n1", "pool-a", "zone-a", "16");
+    y += &node_yaml("n2", "pool-a", "zone-b", "100m");
+    y += &node_yaml("n3", "pool-b", "zone-c", "100m");
+    y += &deployment("web", 2, "n1", "");
+    y += &deployment(
+        "batch",
+        1,
+        "n1",
+        "      annotations: {cluster-autoscaler.kubernetes.io/safe-to-evict: \"false\"}\n",
+    );
+    y += r#"apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: web-pdb, namespace: app}
+spec:
+  minAvailable: 2
+  selector: {matchLabels: {app: web}}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent, namespace: app}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      containers: [{name: a, image: agent}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: debug, namespace: app}
+spec:
+  nodeName: n1
+  containers: [{name: c, image: busybox}]
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: cache, namespace: app}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: cache}}
+  template:
+    metadata: {labels: {app: cache}}
+    spec:
+      nodeSelector: {kubernetes.io/hostname: n1}
+      volumes: [{name: scratch, emptyDir: {}}]
+      containers:
+      - {name: c, image: redis, resources: {requests: {cpu: "1"}}}
+---
+"#;
+    y
+}
+
+fn check_json(h: &Harness, extra: &[&str]) -> (i32, Value) {
+    let mut args = vec!["node", "check", "n1", "-o", "json"];
+    args.extend_from_slice(extra);
+    let run = h.oncall(&args);
+    (
+        run.code,
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout)),
+    )
+}
+
+fn kinds(report: &Value) -> Vec<String> {
+    report["nodes"][0]["blockers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn check_names_every_blocker_and_its_fix() {
+    let h = Harness::yaml(&blocked_cluster());
+    wait_running(&h, 7);
+    let (code, report) = check_json(&h, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(report["go"], false);
+    let k = kinds(&report);
+    for kind in [
+        "daemon_set",
+        "empty_dir",
+        "no_controller",
+        "pdb",
+        "outage",
+        "safe_to_evict",
+        "no_room",
+    ] {
+        assert!(k.contains(&kind.to_string()), "missing {kind} in {k:?}");
+    }
+    let blockers = report["nodes"][0]["blockers"].as_array().unwrap();
+    let fix = |kind: &str| {
+        blockers.iter().find(|b| b["kind"] == kind).unwrap()["fix"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(fix("daemon_set").contains("--ignore-daemonsets"));
+    assert!(fix("empty_dir").contains("--delete-emptydir-data"));
+    assert!(fix("no_controller").contains("--force"));
+    assert!(fix("outage").contains("--scale-up"));
+    let pdb = blockers.iter().find(|b| b["kind"] == "pdb").unwrap();
+    assert_eq!(pdb["pdb"]["name"], "web-pdb");
+    assert_eq!(pdb["pdb"]["disruptions_allowed"], 0);
+    assert_eq!(pdb["pods"].as_array().unwrap().len(), 2);
+    // What a drain would do with each pod.
+    let pods = report["nodes"][0]["pods"].as_array().unwrap();
+    let action = |prefix: &str| {
+        pods.iter()
+            .find(|p| p["name"].as_str().unwrap().starts_with(prefix))
+            .unwrap()["action"]
+            .clone()
+    };
+    assert_eq!(action("agent"), "refuse");
+    assert_eq!(action("debug"), "refuse");
+    assert_eq!(action("web"), "evict");
+
+    // The flags resolve their blockers; the DaemonSet pod is then skipped.
+    let (_, report) = check_json(
+        &h,
+        &[
+            "--ignore-daemonsets",
+            "--delete-emptydir-data",
+            "--force",
+            "--scale-up",
+        ],
+    );
+    let k = kinds(&report);
+    for gone in ["daemon_set", "empty_dir", "no_controller", "outage"] {
+        assert!(!k.contains(&gone.to_string()), "{gone} still in {k:?}");
+    }
+    let pods = report["nodes"][0]["pods"].as_array().unwrap();
+    let agent = pods
+        .iter()
+        .find(|p| p["name"].as_str().unwrap().starts_with("agent"))
+        .unwrap();
+    assert_eq!(agent["action"], "skip");
+
+    // The human report ends with the verdict.
+    let text = h.oncall(&["node", "check", "n1"]).expect_code(1);
+    assert!(text.stdout.contains("NO-GO"), "{}", text.stdout);
+    assert!(text.stdout.contains("web-pdb"));
+}
+
+#[test]
+fn check_on_a_healthy_node_is_go() {
+    let mut y = simple_cluster();
+    y += &node_yaml("n4", "pool-b", "zone-d", "4");
+    y += &deployment("spread", 2, "n3", "").replace(
+        "kubernetes.io/hostname: n3",
+        "cloud.google.com/gke-nodepool: pool-b",
+    );
+    let h = Harness::yaml(&y);
+    wait_running(&h, 5);
+    let run = h.oncall(&["node", "check", "n3"]).expect_code(0);
+    assert!(run.stdout.contains("GO"), "{}", run.stdout);
+}
+
+#[test]
+fn drain_dry_run_changes_nothing_and_refusal_without_yes() {
+    let h = Harness::yaml(&simple_cluster());
+    wait_running(&h, 3);
+    let before = pods_on(&h, "n1");
+    let run = h
+        .oncall(&["node", "drain", "n1", "--dry-run"])
+        .expect_code(0);
+    assert!(run.stdout.contains("evict"), "{}", run.stdout);
+    h.oncall(&["node", "drain", "n1"]).expect_code(3);
+    assert!(unschedulable(&h, "n1").is_null());
+    assert_eq!(pods_on(&h, "n1"), before);
+}
+
+#[test]
+fn drain_evicts_and_leaves_the_node_cordoned() {
+    let h = Harness::yaml(&simple_cluster());
+    wait_running(&h, 3);
+    let run = h.oncall(&["node", "drain", "n1", "--yes"]).expect_code(0);
+    assert!(run.stdout.contains("2 evicted"), "{}", run.stdout);
+    assert_eq!(unschedulable(&h, "n1"), true);
+    assert!(pods_on(&h, "n1").is_empty());
+    assert_eq!(h.audit_entries().last().unwrap()["outcome"]["status"], "ok");
+}
+
+#[test]
+fn drain_blocked_by_a_budget_names_it_and_completes_when_it_allows() {
+    let mut y = simple_cluster();
+    y += "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: web-pdb, namespace: app}\nspec:\n  minAvailable: 2\n  selector: {matchLabels: {app: web}}\n---\n";
+    let h = Harness::yaml(&y);
+    wait_running(&h, 3);
+    let child = h
+        .oncall_command(&["node", "drain", "n1", "--yes", "--timeout", "30s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(eventually(Duration::from_secs(10), || unschedulable(
+        &h, "n1"
+    ) == true));
+    // Let it hit the budget a few times, then relax the budget.
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(pods_on(&h, "n1").len(), 2, "the budget must hold the pods");
+    let mut pdb = h
+        .get("poddisruptionbudgets", Some("app"), "web-pdb")
+        .unwrap();
+    pdb["spec"]["minAvailable"] = json!(0);
+    h.sim.apply(pdb).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("web-pdb"), "the budget is named: {stderr}");
+    assert!(pods_on(&h, "n1").is_empty());
+}
+
+#[test]
+fn drain_timeout_is_exact_and_says_the_node_stays_cordoned() {
+    let mut y = simple_cluster();
+    // Ignores SIGTERM and has an hour's grace: far longer than the timeout,
+    // even with the test simulator's shortened grace periods.
+    y += &deployment(
+        "slow",
+        1,
+        "n1",
+        "      annotations: {sim.oncall.dev/fault: slow-termination}\n",
+    )
+    .replace(
+        "terminationGracePeriodSeconds: 30",
+        "terminationGracePeriodSeconds: 36000",
+    );
+    let h = Harness::yaml(&y);
+    wait_running(&h, 4);
+    let start = Instant::now();
+    let run = h
+        .oncall(&["node", "drain", "n1", "--yes", "--timeout", "2s"])
+        .expect_code(5);
+    let took = start.elapsed();
+    assert!(
+        took < Duration::from_secs(3) + Duration::from_millis(500),
+        "took {took:?}"
+    );
+    assert!(took >= Duration::from_secs(2));
+    assert!(
+        run.stderr.contains("cordoned") && run.stderr.contains("oncall node uncordon n1"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.contains("pending"), "{}", run.stdout);
+    assert_eq!(unschedulable(&h, "n1"), true);
+}
+
+#[test]
+fn drain_reaches_the_same_outcome_as_kubectl_drain() {
+    let scenario = blocked_cluster();
+    let flags = [
+        "--ignore-daemonsets",
+        "--delete-emptydir-data",
+        "--force",
+        "--timeout",
+        "20s",
+    ];
+    let outcome = |use_kubectl: bool| {
+        let h = Harness::yaml(&scenario);
+        wait_running(&h, 7);
+        // Let the budget allow it: both tools then finish.
+        let mut pdb = h
+            .get("poddisruptionbudgets", Some("app"), "web-pdb")
+            .unwrap();
+        pdb["spec"]["minAvailable"] = json!(0);
+        h.sim.apply(pdb).unwrap();
+        let code = if use_kubectl {
+            let mut args = vec!["drain", "n1"];
+            args.extend_from_slice(&flags);
+            h.kubectl(&args).code
+        } else {
+            let mut args = vec!["node", "drain", "n1", "--yes"];
+            args.extend_from_slice(&flags);
+            h.oncall(&args).code
+        };
+        let remaining: Vec<String> = pods_on(&h, "n1")
+            .into_iter()
+            .map(|p| p.split('-').next().unwrap().to_string())
+            .collect();
+        (code == 0, unschedulable(&h, "n1"), remaining)
+    };
+    let kubectl = outcome(true);
+    let ours = outcome(false);
+    assert_eq!(ours, kubectl);
+    assert_eq!(
+        ours.2,
+        vec!["agent".to_string()],
+        "only the DaemonSet pod stays"
+    );
+
+    // Without the flags both refuse: the node ends cordoned by kubectl, and
+    // untouched by oncall, but no pod is evicted by either.
+    let h = Harness::yaml(&scenario);
+    wait_running(&h, 7);
+    let before = pods_on(&h, "n1");
+    assert_ne!(h.kubectl(&["drain", "n1"]).code, 0);
+    assert_eq!(pods_on(&h, "n1"), before);
+    let h = Harness::yaml(&scenario);
+    wait_running(&h, 7);
+    let before = pods_on(&h, "n1");
+    h.oncall(&["node", "drain", "n1", "--yes"]).expect_code(1);
+    assert_eq!(pods_on(&h, "n1"), before);
+}
+
+#[test]
+fn drain_survives_a_flaky_api_server() {
+    let h = Harness::yaml(&simple_cluster());
+    wait_running(&h, 3);
+    h.sim
+        .set_faults(FaultSpec::parse("5xx=0.1,429=0.05,retry-after=1,drop=0.02,seed=7").unwrap());
+    let run = h.oncall(&[
+        "node",
+        "drain",
+        "n1",
+        "n2",
+        "--yes",
+        "--concurrency",
+        "2",
+        "--timeout",
+        "60s",
+    ]);
+    h.sim.set_faults(FaultSpec::default());
+    let run = run.expect_code(0);
+    assert!(
+        run.stdout.contains("node/n1 drained") && run.stdout.contains("node/n2 drained"),
+        "{}",
+        run.stdout
+    );
+    assert!(pods_on(&h, "n1").is_empty() && pods_on(&h, "n2").is_empty());
+    assert_eq!(unschedulable(&h, "n1"), true);
+}
+
+/// pool-a: n1, n2, n5; pool-b: n3. `web` runs anywhere in pool-a.
+fn pool_cluster() -> String {
+    let mut y = String::from("apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n---\n");
+    y += &node_yaml("n1", "pool-a", "zone-a", "4");
+    y += &node_yaml("n2", "pool-a", "zone-b", "4");
+    y += &node_yaml("n5", "pool-a", "zone-c", "4");
+    y += &node_yaml("n3", "pool-b", "zone-c", "4");
+    y += &deployment("web", 3, "n1", "").replace(
+        "kubernetes.io/hostname: n1",
+        "cloud.google.com/gke-nodepool: pool-a",
+    );
+    y
+}
+
+fn pool_nodes(h: &Harness, pool: &str) -> Vec<String> {
+    let mut v: Vec<String> = h
+        .list("nodes", None)
+        .iter()
+        .filter(|n| n["metadata"]["labels"]["cloud.google.com/gke-nodepool"] == pool)
+        .map(|n| n["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn replace_terminates_with_a_command_and_waits_for_the_new_node() {
+    let h = Harness::yaml(&pool_cluster());
+    wait_running(&h, 3);
+    // The terminate command is an argument list; here it deletes the node through kubectl.
+    let template = format!(
+        "{} --kubeconfig {} --cache-dir {} delete node {{node}}",
+        kubectl_path().display(),
+        h.kubeconfig.display(),
+        h.home.path().join("kube-cache").display()
+    );
+    let run = h
+        .oncall(&[
+            "node",
+            "replace",
+            "n1",
+            "--yes",
+            "--terminate",
+            &template,
+            "--wait-replacement",
+            "30s",
+        ])
+        .expect_code(0);
+    assert!(
+        run.stdout.contains("node/n1 replaced by node/"),
+        "{}",
+        run.stdout
+    );
+    let nodes = pool_nodes(&h, "pool-a");
+    assert!(!nodes.contains(&"n1".to_string()));
+    assert_eq!(nodes.len(), 3, "{nodes:?}\n{}", run.stdout);
+    // Replace returns only once the evicted workload is ready again.
+    let deploy = h.get("deployments", Some("app"), "web").unwrap();
+    assert_eq!(deploy["status"]["readyReplicas"], 3, "{}", deploy["status"]);
+}
+
+#[test]
+fn replace_needs_a_way_to_terminate() {
+    let h = Harness::yaml(&pool_cluster());
+    let run = h.oncall(&["node", "replace", "n1", "--yes"]).expect_code(2);
+    assert!(run.stderr.contains("--delete-node"), "{}", run.stderr);
+    assert!(unschedulable(&h, "n1").is_null());
+}
+
+#[test]
+fn rotate_cordons_the_pool_then_replaces_it_in_batches() {
+    let h = Harness::yaml(&pool_cluster());
+    wait_running(&h, 3);
+    let run = h
+        .oncall(&[
+            "node",
+            "rotate",
+            "-l",
+            "cloud.google.com/gke-nodepool=pool-a",
+            "--batch",
+            "2",
+            "--delete-node",
+            "--wait-replacement",
+            "30s",
+            "--yes",
+        ])
+        .expect_code(0);
+    for old in ["n1", "n2", "n5"] {
+        assert!(
+            run.stdout
+                .contains(&format!("node/{old} replaced by node/")),
+            "{}",
+            run.stdout
+        );
+        assert!(h.get("nodes", None, old).is_none());
+    }
+    assert_eq!(pool_nodes(&h, "pool-a").len(), 3);
+    assert_eq!(pool_nodes(&h, "pool-b"), vec!["n3".to_string()]);
+    wait_running(&h, 3);
+}
+
+#[test]
+fn rotate_without_terminating_only_drains() {
+    let h = Harness::yaml(&pool_cluster());
+    wait_running(&h, 3);
+    h.oncall(&[
+        "node",
+        "rotate",
+        "-l",
+        "cloud.google.com/gke-nodepool=pool-a",
+        "--no-terminate",
+        "--yes",
+        "--timeout",
+        "20s",
+    ])
+    .expect_code(0);
+    for old in ["n1", "n2", "n5"] {
+        assert_eq!(unschedulable(&h, old), true);
+        assert!(pods_on(&h, old).is_empty());
+    }
+}
+
+#[test]
+fn rotate_survives_a_flaky_api_server() {
+    let h = Harness::yaml(&pool_cluster());
+    wait_running(&h, 3);
+    h.sim
+        .set_faults(FaultSpec::parse("5xx=0.1,429=0.05,retry-after=1,drop=0.02,seed=3").unwrap());
+    let run = h.oncall(&[
+        "node",
+        "rotate",
+        "-l",
+        "cloud.google.com/gke-nodepool=pool-a",
+        "--batch",
+        "2",
+        "--delete-node",
+        "--wait-replacement",
+        "60s",
+        "--timeout",
+        "60s",
+        "--yes",
+    ]);
+    h.sim.set_faults(FaultSpec::default());
+    run.expect_code(0);
+    for old in ["n1", "n2", "n5"] {
+        assert!(h.get("nodes", None, old).is_none());
+    }
+    assert_eq!(pool_nodes(&h, "pool-a").len(), 3);
+}
+
+#[test]
+fn scale_up_adds_a_replica_elsewhere_before_draining_and_restores_it() {
+    let mut y = String::from("apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n---\n");
+    y += &node_yaml("n1", "pool-a", "zone-a", "4");
+    y += &node_yaml("n2", "pool-a", "zone-b", "4");
+    y += &deployment("solo", 1, "n1", "").replace(
+        "kubernetes.io/hostname: n1",
+        "cloud.google.com/gke-nodepool: pool-a",
+    );
+    let h = Harness::yaml(&y);
+    wait_running(&h, 1);
+    let pod = h.list("pods", Some("app")).pop().unwrap();
+    let node = pod["spec"]["nodeName"].as_str().unwrap().to_string();
+    let (code, report) = {
+        let run = h.oncall(&["node", "check", &node, "-o", "json"]);
+        (
+            run.code,
+            serde_json::from_str::<Value>(&run.stdout).unwrap(),
+        )
+    };
+    assert_eq!(code, 1);
+    assert!(kinds(&report).contains(&"outage".to_string()));
+
+    let run = h
+        .oncall(&[
+            "node",
+            "drain",
+            &node,
+            "--scale-up",
+            "--yes",
+            "--timeout",
+            "20s",
+        ])
+        .expect_code(0);
+    assert!(
+        run.stdout.contains("app/deployment/solo") && run.stdout.contains("1 → 2"),
+        "{}",
+        run.stdout
+    );
+    let deploy = h.get("deployments", Some("app"), "solo").unwrap();
+    assert_eq!(deploy["spec"]["replicas"], 1, "restored");
+    assert!(pods_on(&h, &node).is_empty());
+    wait_running(&h, 1);
+}
+
+#[test]
+fn ctrl_c_stops_a_drain_cleanly_and_says_the_node_stays_cordoned() {
+    let mut y = simple_cluster();
+    y += "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: web-pdb, namespace: app}\nspec:\n  minAvailable: 2\n  selector: {matchLabels: {app: web}}\n---\n";
+    let h = Harness::yaml(&y);
+    wait_running(&h, 3);
+    let child = h
+        .oncall_command(&["node", "drain", "n1", "--yes"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(eventually(Duration::from_secs(10), || unschedulable(
+        &h, "n1"
+    ) == true));
+    std::thread::sleep(Duration::from_millis(500));
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("oncall node uncordon n1"), "{stderr}");
+    assert_eq!(pods_on(&h, "n1").len(), 2);
+    assert_eq!(
+        h.audit_entries().last().unwrap()["outcome"]["status"],
+        "interrupted"
+    );
+}

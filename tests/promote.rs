@@ -1,0 +1,278 @@
+//! `oncall promote` on the simulator's demo cluster: staging runs a newer
+//! release than production.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::*;
+use serde_json::{Value, json};
+
+const STAGING_SHA: &str = "5f63e0a6c11d4df06682f4c5ab85e0457b1ce9ed";
+const PROMOTE: &[&str] = &[
+    "promote",
+    "--from-namespace",
+    "staging",
+    "--to-namespace",
+    "production",
+];
+
+fn image(h: &Harness, ns: &str, name: &str) -> String {
+    let d = h
+        .get("deployments", Some(ns), name)
+        .expect("deployment exists");
+    d["spec"]["template"]["spec"]["containers"][0]["image"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn production_images(h: &Harness) -> Vec<String> {
+    ["frontend", "fetcher", "renderer", "cron"]
+        .iter()
+        .map(|n| image(h, "production", n))
+        .collect()
+}
+
+fn args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    PROMOTE
+        .iter()
+        .copied()
+        .chain(extra.iter().copied())
+        .collect()
+}
+
+/// Makes the simulated kubelet play `fault` for every image matching `pattern`.
+fn image_fault(h: &Harness, pattern: &str, fault: &str) {
+    h.sim
+        .apply(json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"namespace": "kube-system", "name": "sim-image-faults"},
+            "data": {"rules": format!("{pattern} {fault}\n")}
+        }))
+        .expect("fault rules applied");
+}
+
+fn ledger(h: &Harness) -> Vec<Value> {
+    let cm = h
+        .get("configmaps", Some("production"), "oncall-releases")
+        .expect("ledger exists");
+    serde_json::from_str(cm["data"]["releases.json"].as_str().unwrap()).unwrap()
+}
+
+#[test]
+fn happy_path_promotes_every_workload_runs_the_migration_and_records_the_release() {
+    let h = Harness::demo();
+    let before = production_images(&h);
+    assert!(
+        before.iter().all(|i| !i.contains(STAGING_SHA)),
+        "production starts behind: {before:?}"
+    );
+    let run = h.oncall(&args(&["--yes"])).expect_code(0);
+    assert!(
+        run.stdout.contains("deployment/frontend"),
+        "plan lists frontend:\n{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("kill-deploy (singleton)"),
+        "cron is kill-deployed:\n{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("run migration"), "{}", run.stdout);
+    for (name, img) in ["frontend", "fetcher", "renderer", "cron"]
+        .iter()
+        .zip(production_images(&h))
+    {
+        assert_eq!(
+            img,
+            image(&h, "staging", name),
+            "{name} runs the staging image"
+        );
+    }
+    let jobs = h.list("jobs", Some("production"));
+    let migration = jobs
+        .iter()
+        .find(|j| {
+            j["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("migrate-")
+        })
+        .expect("a migration job ran");
+    let job_image = migration["spec"]["template"]["spec"]["containers"][0]["image"]
+        .as_str()
+        .unwrap();
+    assert!(
+        job_image.ends_with(STAGING_SHA),
+        "migration runs the new image: {job_image}"
+    );
+    let releases = ledger(&h);
+    assert_eq!(releases.len(), 1);
+    assert_eq!(releases[0]["result"], "succeeded");
+    assert_eq!(releases[0]["sha"], STAGING_SHA);
+    let audit = h.audit_entries();
+    assert_eq!(audit.last().unwrap()["outcome"]["status"], "ok");
+
+    // Nothing left to do the second time.
+    let again = h.oncall(&args(&["--yes"])).expect_code(0);
+    assert!(again.stdout.contains("Nothing to do"), "{}", again.stdout);
+}
+
+#[test]
+fn dry_run_and_no_tty_change_nothing() {
+    let h = Harness::demo();
+    let before = production_images(&h);
+    let dry = h.oncall(&args(&["--dry-run"])).expect_code(0);
+    assert!(dry.stdout.contains("rolling update"), "{}", dry.stdout);
+    let refused = h.oncall(&args(&[])).expect_code(3);
+    assert!(refused.stderr.contains("pass --yes"), "{}", refused.stderr);
+    assert_eq!(production_images(&h), before);
+    assert!(
+        h.get("configmaps", Some("production"), "oncall-releases")
+            .is_none(),
+        "no ledger entry"
+    );
+    assert!(h.list("jobs", Some("production")).iter().all(|j| {
+        !j["metadata"]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("migrate-")
+    }));
+}
+
+#[test]
+fn a_failed_migration_stops_before_any_deploy() {
+    let h = Harness::demo();
+    image_fault(
+        &h,
+        &format!("*migrate:sha-{STAGING_SHA}"),
+        "job-fail exit-code=3",
+    );
+    let before = production_images(&h);
+    let run = h.oncall(&args(&["--yes"])).expect_code(1);
+    assert!(run.stderr.contains("migration job"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("nothing was deployed"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(production_images(&h), before);
+    assert_eq!(ledger(&h)[0]["result"], "failed");
+}
+
+#[test]
+fn a_crash_looping_image_is_rolled_back_automatically() {
+    let h = Harness::demo();
+    image_fault(
+        &h,
+        &format!("*fetcher:sha-{STAGING_SHA}"),
+        "crash-loop exit-code=1",
+    );
+    let before = production_images(&h);
+    let run = h
+        .oncall(&args(&["--yes", "--timeout", "20s"]))
+        .expect_code(1);
+    assert!(run.stderr.contains("deployment/fetcher"), "{}", run.stderr);
+    assert!(run.stderr.contains("rolled back"), "{}", run.stderr);
+    assert_eq!(
+        production_images(&h),
+        before,
+        "production ends on its old images"
+    );
+    assert_eq!(ledger(&h)[0]["result"], "rolled back");
+}
+
+#[test]
+fn the_singleton_never_runs_two_pods() {
+    let h = Arc::new(Harness::demo());
+    let stop = Arc::new(AtomicBool::new(false));
+    let most = Arc::new(AtomicUsize::new(0));
+    let watcher = {
+        let (h, stop, most) = (h.clone(), stop.clone(), most.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                let running = h
+                    .list("pods", Some("production"))
+                    .iter()
+                    .filter(|p| p["metadata"]["labels"]["app.kubernetes.io/name"] == "cron")
+                    .count();
+                most.fetch_max(running, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    h.oncall(&args(&["--yes"])).expect_code(0);
+    stop.store(true, Ordering::SeqCst);
+    watcher.join().unwrap();
+    assert_eq!(
+        most.load(Ordering::SeqCst),
+        1,
+        "at most one cron pod at any time"
+    );
+    assert!(image(&h, "production", "cron").ends_with(STAGING_SHA));
+}
+
+#[test]
+fn rollback_returns_to_the_earlier_release() {
+    let h = Harness::demo();
+    h.oncall(&args(&["--yes"])).expect_code(0);
+    let release_one = image(&h, "production", "frontend");
+    let newer = "registry.example.com/app/frontend:sha-cccccccccccccccccccccccccccccccccccccccc";
+    h.kubectl(&[
+        "-n",
+        "staging",
+        "set",
+        "image",
+        "deployment/frontend",
+        &format!("frontend={newer}"),
+    ])
+    .expect_code(0);
+    h.oncall(&args(&["--yes"])).expect_code(0);
+    assert_eq!(image(&h, "production", "frontend"), newer);
+
+    let history = h
+        .oncall(&["-n", "production", "promote", "history"])
+        .expect_code(0);
+    assert!(
+        history.stdout.contains("cccccccccccc"),
+        "{}",
+        history.stdout
+    );
+    let run = h
+        .oncall(&["-n", "production", "promote", "rollback", "--yes"])
+        .expect_code(0);
+    assert!(
+        run.stdout.contains("migrations are not reverted"),
+        "warns about migrations: {}",
+        run.stdout
+    );
+    assert_eq!(
+        image(&h, "production", "frontend"),
+        release_one,
+        "back on release 1"
+    );
+    let releases = ledger(&h);
+    assert_eq!(releases.last().unwrap()["action"], "rollback");
+    assert_eq!(releases.last().unwrap()["result"], "succeeded");
+}
+
+#[test]
+fn a_workload_missing_from_production_is_reported() {
+    let h = Harness::demo();
+    let mut extra = h.get("deployments", Some("staging"), "renderer").unwrap();
+    extra["metadata"] = json!({"name": "search", "namespace": "staging", "labels": {"app.kubernetes.io/name": "search"}});
+    extra["spec"]["selector"] = json!({"matchLabels": {"app.kubernetes.io/name": "search"}});
+    extra["spec"]["template"]["metadata"]["labels"] = json!({"app.kubernetes.io/name": "search"});
+    extra.as_object_mut().unwrap().remove("status");
+    h.sim.apply(extra).unwrap();
+    let run = h.oncall(&args(&["--dry-run"])).expect_code(0);
+    assert!(
+        run.stdout
+            .contains("`deployment/search` exists only in staging"),
+        "{}",
+        run.stdout
+    );
+}
