@@ -1111,7 +1111,10 @@ mod tests {
 
         p.spec.node_name = Some("n1".into());
         p.metadata.deletion_timestamp = Some(now() - chrono::Duration::seconds(30));
-        assert!(check(&p).is_none(), "a healthy node's kubelet is still at it");
+        assert!(
+            check(&p).is_none(),
+            "a healthy node's kubelet is still at it"
+        );
         p.metadata.deletion_timestamp = Some(now() + chrono::Duration::seconds(30));
         assert!(check(&p).is_none(), "still within its grace");
     }

@@ -68,8 +68,10 @@ struct Key {
 fn key(pod: &StuckPod) -> Key {
     let node = pod.node.clone().unwrap_or_default();
     let place = match (&pod.cause, pod.category) {
-        (Cause::Sandbox | Cause::NodeDown | Cause::KubeletSlow, _) => Place::Node(node),
-        (_, Category::NodeNotReady) => Place::Node(node),
+        (Cause::Sandbox | Cause::NodeDown | Cause::KubeletSlow, _) if !node.is_empty() => {
+            Place::Node(node)
+        }
+        (_, Category::NodeNotReady) if !node.is_empty() => Place::Node(node),
         // Cleaning up leftovers is done a namespace at a time.
         (Cause::Evicted { .. }, _) => Place::Namespace(pod.namespace.clone()),
         _ => Place::Workload {
