@@ -289,6 +289,14 @@ pub struct ReplaceFlags {
 #[derive(Debug, Subcommand)]
 pub enum PodsCommand {
     /// List stuck pods grouped by cause and node, with the next action (exit 1 = something is stuck)
+    ///
+    /// A pod counts as stuck once it has been in a bad state for longer than its
+    /// category's threshold: node-not-ready 1m, terminating 2m past its deletion time,
+    /// unschedulable 5m, config-error 1m, image-pull 2m, crash-loop 2m,
+    /// container-creating 5m, init-stuck 10m, not-ready 5m; failed and evicted pods at
+    /// once; restarting means 3 or more restarts, the last within the hour. Completed
+    /// pods are never stuck. The causes come from one cluster-wide list of Warning
+    /// events, then the pods' conditions and last container states.
     Stuck(StuckArgs),
 }
 
@@ -298,7 +306,7 @@ pub struct StuckArgs {
     #[arg(short = 'A', long)]
     pub all_namespaces: bool,
 
-    /// Only pods on this node
+    /// Only pods on this node (in every namespace unless -n is given)
     #[arg(long, value_name = "NODE", add = ArgValueCandidates::new(completion::nodes))]
     pub node: Option<String>,
 

@@ -93,9 +93,6 @@ pub enum Error {
     #[error("interrupted: {done}; not done: {not_done}")]
     Interrupted { done: String, not_done: String },
 
-    #[error("`oncall {0}` is not available yet in this version; it has an open issue")]
-    NotYetAvailable(&'static str),
-
     /// A check ran and found problems; the report was already printed.
     #[error("{0}")]
     ProblemsFound(String),
@@ -130,7 +127,6 @@ impl Error {
             Error::TimedOut { .. } => exit::TIMED_OUT,
             Error::Interrupted { .. } => exit::INTERRUPTED,
             Error::NotFound(_)
-            | Error::NotYetAvailable(_)
             | Error::ProblemsFound(_)
             | Error::Failed(_)
             | Error::Kube { .. }

@@ -13,6 +13,7 @@ pub mod config;
 pub mod dns;
 pub mod error;
 pub mod nodes;
+pub mod pods;
 pub mod promote;
 pub mod runbook;
 pub mod safety;

@@ -120,17 +120,6 @@ fn dynamic_completion_offers_subcommands_and_flags() {
 }
 
 #[test]
-fn a_command_that_has_not_landed_says_so_and_fails() {
-    let home = tempfile::tempdir().unwrap();
-    let (code, _, err) = oncall(home.path(), &["runbook", "list"]);
-    if code == 1 && err.contains("not available yet") {
-        return;
-    }
-    // Once runbooks land this must simply work.
-    assert_eq!(code, 0, "{err}");
-}
-
-#[test]
 fn config_error_names_file_line_and_column() {
     let home = tempfile::tempdir().unwrap();
     let config = home.path().join("bad.yaml");

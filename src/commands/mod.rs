@@ -4,26 +4,27 @@ mod audit;
 mod dns;
 mod node;
 mod node_replace;
+mod pods;
 mod promote;
 mod runbook;
 mod sandbox;
 mod workloads;
 
 use crate::app::App;
-use crate::cli::{Command, PodsCommand, RolloutCommand, RunbookCommand};
-use crate::error::{Error, Result};
+use crate::cli::{Command, PodsCommand, RolloutCommand};
+use crate::error::Result;
 
 pub async fn run(app: &App, command: Command) -> Result<()> {
     match command {
         Command::Node(cmd) => node::run(app, cmd).await,
-        Command::Pods(PodsCommand::Stuck(_)) => Err(Error::NotYetAvailable("pods stuck")),
+        Command::Pods(PodsCommand::Stuck(args)) => pods::stuck(app, args).await,
         Command::Restart(args) => workloads::restart(app, args).await,
         Command::Rollout(RolloutCommand::Status { workloads, timeout }) => {
             workloads::rollout_status(app, workloads, timeout).await
         }
         Command::Promote(args) => promote::run(app, args).await,
         Command::Dns(cmd) => dns::run(app, cmd).await,
-        Command::Runbook(cmd) => runbook(app, cmd).await,
+        Command::Runbook(cmd) => runbook::run(app, cmd).await,
         Command::Audit(args) => audit::run(app, args),
         Command::Sandbox(cmd) => sandbox::run(app, cmd).await,
         Command::Completions(args) => {
@@ -31,8 +32,4 @@ pub async fn run(app: &App, command: Command) -> Result<()> {
             Ok(())
         }
     }
-}
-
-async fn runbook(app: &App, cmd: RunbookCommand) -> Result<()> {
-    runbook::run(app, cmd).await
 }

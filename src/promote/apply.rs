@@ -378,71 +378,32 @@ async fn job_logs(
     tail.split_off(keep)
 }
 
-/// Waits for one workload's rollout. Until the shared rollout waiter lands
-/// this checks kubectl's completion rules only.
+/// Waits for one workload's rollout with the shared waiter, which fails
+/// early when new pods crash, cannot pull their image or are unschedulable.
 pub async fn wait_rollout(
     client: &Client,
     namespace: &str,
     change: &WorkloadChange,
     timeout: Duration,
 ) -> Result<(), String> {
-    use kube::runtime::wait::await_condition;
-    let id = change.id();
-    let done = async {
-        match change.kind {
-            Kind::Deployment => {
-                let api = Api::<Deployment>::namespaced(client.clone(), namespace);
-                await_condition(api, &change.name, |d: Option<&Deployment>| {
-                    d.is_some_and(|d| {
-                        let (Some(spec), Some(st)) = (&d.spec, &d.status) else {
-                            return false;
-                        };
-                        let want = spec.replicas.unwrap_or(1);
-                        st.observed_generation >= d.metadata.generation
-                            && st.updated_replicas.unwrap_or(0) == want
-                            && st.available_replicas.unwrap_or(0) == want
-                            && st.replicas.unwrap_or(0) == want
-                    })
-                })
-                .await
-                .map(drop)
-            }
-            Kind::StatefulSet => {
-                let api = Api::<StatefulSet>::namespaced(client.clone(), namespace);
-                await_condition(api, &change.name, |s: Option<&StatefulSet>| {
-                    s.is_some_and(|s| {
-                        let (Some(spec), Some(st)) = (&s.spec, &s.status) else {
-                            return false;
-                        };
-                        st.observed_generation >= s.metadata.generation
-                            && st.updated_replicas.unwrap_or(0) == spec.replicas.unwrap_or(1)
-                            && st.ready_replicas.unwrap_or(0) == spec.replicas.unwrap_or(1)
-                    })
-                })
-                .await
-                .map(drop)
-            }
-            Kind::DaemonSet => {
-                let api = Api::<DaemonSet>::namespaced(client.clone(), namespace);
-                await_condition(api, &change.name, |d: Option<&DaemonSet>| {
-                    d.is_some_and(|d| {
-                        let Some(st) = &d.status else { return false };
-                        st.observed_generation >= d.metadata.generation
-                            && st.updated_number_scheduled.unwrap_or(0)
-                                == st.desired_number_scheduled
-                            && st.number_available.unwrap_or(0) == st.desired_number_scheduled
-                    })
-                })
-                .await
-                .map(drop)
-            }
-        }
-    };
-    match tokio::time::timeout(timeout, done).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(format!("lost track of `{id}`: {e}")),
-        Err(_) => Err(format!(
-            "`{id}` did not finish rolling out within {timeout:?}"
+    use crate::workloads::{Verdict, WorkloadRef, wait_for_rollout};
+    let workload = WorkloadRef::new(change.kind, namespace, &change.name);
+    let outcome = wait_for_rollout(client, &workload, timeout, |_| {})
+        .await
+        .map_err(|e| e.to_string())?;
+    match outcome.outcome {
+        Verdict::Complete | Verdict::NotWaited => Ok(()),
+        Verdict::TimedOut => Err(format!(
+            "did not finish rolling out within {timeout:?} ({})",
+            outcome.status
         )),
+        Verdict::Interrupted => Err("interrupted while waiting for the rollout".into()),
+        Verdict::Failed => Err(match outcome.failure {
+            Some(f) => {
+                let pod = f.pod.map(|p| format!(" (pod `{p}`)")).unwrap_or_default();
+                format!("{}{pod}: {}", f.reason, f.message)
+            }
+            None => outcome.status,
+        }),
     }
 }

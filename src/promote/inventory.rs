@@ -10,24 +10,7 @@ use kube::{Api, Client};
 use serde::Serialize;
 
 use crate::error::Result;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    Deployment,
-    StatefulSet,
-    DaemonSet,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Deployment => "deployment",
-            Kind::StatefulSet => "statefulset",
-            Kind::DaemonSet => "daemonset",
-        }
-    }
-}
+pub use crate::workloads::Kind;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Workload {

@@ -1,0 +1,966 @@
+//! `oncall pods stuck` against the simulator: every category with its cause
+//! and next action, the false-positive guards, paging, an expired continue
+//! token, and kubectl's own STATUS column as the reference.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use common::*;
+use serde_json::{Value, json};
+
+/// A Ready node labelled `role=<role>`; `extra` is appended to its metadata.
+fn node(name: &str, role: &str, ready: &str, since: &str, extra: &str) -> String {
+    format!(
+        r#"
+apiVersion: v1
+kind: Node
+metadata:
+  name: {name}
+  labels: {{role: {role}, kubernetes.io/hostname: {name}}}
+{extra}
+status:
+  allocatable: {{cpu: "8", memory: 32Gi, pods: "110"}}
+  capacity: {{cpu: "8", memory: 32Gi, pods: "110"}}
+  conditions:
+  - {{type: Ready, status: "{ready}", reason: {reason}, message: "{message}", lastTransitionTime: "{since}"}}
+---"#,
+        reason = if ready == "True" {
+            "KubeletReady"
+        } else {
+            "NodeStatusUnknown"
+        },
+        message = if ready == "True" {
+            "kubelet is posting ready status"
+        } else {
+            "Kubelet stopped posting node status."
+        },
+    )
+}
+
+/// A Deployment of `replicas` pods on nodes with `role`, playing `fault`.
+fn deployment(name: &str, replicas: u32, role: &str, fault: &str, extra_spec: &str) -> String {
+    let annotation = if fault.is_empty() {
+        String::new()
+    } else {
+        format!("\n      annotations: {{sim.oncall.dev/fault: \"{fault}\"}}")
+    };
+    format!(
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: shop}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}{annotation}
+    spec:
+      nodeSelector: {{role: {role}}}
+      containers:
+      - name: {name}
+        image: registry.example.com/shop/{name}:v1
+{extra_spec}
+---"#
+    )
+}
+
+fn ago(secs: i64) -> String {
+    (Utc::now() - chrono::Duration::seconds(secs))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Pods that live on the NotReady node keep whatever status they are given:
+/// no kubelet runs there, and eviction is pushed past the end of the test.
+fn slow_eviction() -> Timing {
+    Timing {
+        unreachable_eviction: Duration::from_secs(3600),
+        ..Timing::fast()
+    }
+}
+
+fn harness(yaml: &str, timing: Timing) -> Harness {
+    Harness::with_options(SimOptions {
+        port: 0,
+        seed: Seed::Yaml {
+            text: yaml.to_string(),
+            source: "test.yaml".into(),
+        },
+        faults: FaultSpec::default(),
+        timing,
+    })
+}
+
+fn json_report(run: &Run) -> Value {
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", run.stdout, run.stderr))
+}
+
+/// The reported pod whose name starts with `prefix`.
+fn pod<'a>(report: &'a Value, prefix: &str) -> &'a Value {
+    report["pods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"].as_str().unwrap().starts_with(prefix))
+        .unwrap_or_else(|| panic!("no stuck pod named {prefix}* in {:#}", report["pods"]))
+}
+
+fn text(v: &Value) -> &str {
+    v.as_str().unwrap_or_default()
+}
+
+fn broken_cluster_yaml() -> String {
+    let long_ago = ago(3600);
+    let mut y = String::from("apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---");
+    y += &node("node-a", "app", "True", &long_ago, "");
+    y += &node(
+        "node-b",
+        "broken",
+        "True",
+        &long_ago,
+        "  annotations: {sim.oncall.dev/fault: sandbox-stuck}",
+    );
+    y += &node("node-c", "lost", "Unknown", &long_ago, "");
+    y += &deployment("api", 1, "app", "crash-loop exit-code=1", "");
+    y += &deployment("cache", 1, "app", "oom-killed", "");
+    y += &deployment("tools", 1, "app", "crash-loop exit-code=127", "");
+    y += &deployment("web", 1, "app", "image-pull", "");
+    y += &deployment(
+        "worker",
+        1,
+        "app",
+        "config-error missing=secret/db-password",
+        "",
+    );
+    y += &deployment("frontend", 1, "app", "not-ready", "");
+    y += &deployment(
+        "files",
+        1,
+        "app",
+        "failed-mount volume=certs",
+        "      volumes: [{name: certs, secret: {secretName: certs}}]",
+    );
+    y += &deployment("geo", 3, "broken", "", "");
+    y += &deployment("ml", 1, "gpu", "", "");
+    y += &format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: orphan, namespace: shop, creationTimestamp: "{long_ago}"}}
+spec:
+  nodeName: node-c
+  containers: [{{name: orphan, image: busybox}}]
+status:
+  phase: Running
+  startTime: "{long_ago}"
+  conditions: [{{type: Ready, status: "True", lastTransitionTime: "{long_ago}"}}]
+  containerStatuses: [{{name: orphan, ready: true, restartCount: 0, state: {{running: {{startedAt: "{long_ago}"}}}}}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: evicted-1, namespace: shop}}
+spec:
+  nodeName: node-a
+  containers: [{{name: app, image: busybox}}]
+status:
+  phase: Failed
+  reason: Evicted
+  message: "The node was low on resource: memory."
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: report-oom, namespace: shop}}
+spec:
+  nodeName: node-a
+  restartPolicy: Never
+  containers: [{{name: report, image: busybox}}]
+status:
+  phase: Failed
+  containerStatuses:
+  - {{name: report, ready: false, restartCount: 0, state: {{terminated: {{exitCode: 137, reason: OOMKilled, finishedAt: "{long_ago}"}}}}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: held, namespace: shop, finalizers: [example.com/backup]}}
+spec:
+  nodeName: node-a
+  terminationGracePeriodSeconds: 0
+  containers: [{{name: held, image: busybox}}]
+"#
+    );
+    y
+}
+
+#[test]
+fn every_category_is_detected_with_its_cause_and_next_action() {
+    let h = harness(&broken_cluster_yaml(), slow_eviction());
+    h.sim
+        .delete("pods", Some("shop"), "held")
+        .expect("delete held");
+
+    let run = h
+        .oncall(&["pods", "stuck", "-A", "--older-than", "0s", "-o", "json"])
+        .expect_code(1);
+    let r = json_report(&run);
+
+    let api = pod(&r, "api-");
+    assert_eq!(api["category"], "crash-loop");
+    assert_eq!(api["reason"], "Error, exit code 1");
+    assert_eq!(api["owner"], "deployment/api");
+    assert_eq!(
+        api["suggestion"],
+        format!(
+            "kubectl -n shop logs {} -c api --previous",
+            text(&api["name"])
+        )
+    );
+
+    let cache = pod(&r, "cache-");
+    assert_eq!(cache["category"], "crash-loop");
+    assert_eq!(cache["reason"], "OOMKilled");
+    assert!(
+        text(&cache["message"]).contains("memory limit"),
+        "{cache:#}"
+    );
+    assert_eq!(
+        cache["suggestion"],
+        format!("kubectl -n shop describe pod {}", text(&cache["name"]))
+    );
+
+    let tools = pod(&r, "tools-");
+    assert_eq!(tools["category"], "crash-loop");
+    assert!(
+        text(&tools["message"]).contains("cannot run its command: not found (exit 127)"),
+        "{tools:#}"
+    );
+
+    let web = pod(&r, "web-");
+    assert_eq!(web["category"], "image-pull");
+    assert!(
+        ["ImagePullBackOff", "ErrImagePull"].contains(&text(&web["reason"])),
+        "{web:#}"
+    );
+    assert!(
+        text(&web["message"]).contains("registry.example.com/shop/web:v1"),
+        "{web:#}"
+    );
+
+    let worker = pod(&r, "worker-");
+    assert_eq!(worker["category"], "config-error");
+    assert_eq!(worker["status"], "CreateContainerConfigError");
+    assert!(
+        text(&worker["message"]).contains("Secret `db-password` does not exist"),
+        "{worker:#}"
+    );
+    assert_eq!(worker["suggestion"], "kubectl -n shop get secrets");
+
+    let frontend = pod(&r, "frontend-");
+    assert_eq!(frontend["category"], "not-ready");
+    assert!(
+        text(&frontend["message"]).contains("Readiness probe failed"),
+        "{frontend:#}"
+    );
+
+    let files = pod(&r, "files-");
+    assert_eq!(files["category"], "container-creating");
+    assert_eq!(files["reason"], "FailedMount");
+    assert!(
+        text(&files["message"]).contains("volume \"certs\""),
+        "{files:#}"
+    );
+
+    let ml = pod(&r, "ml-");
+    assert_eq!(ml["category"], "unschedulable");
+    assert_eq!(ml["node"], Value::Null);
+    assert!(
+        text(&ml["message"]).contains("didn't match Pod's node affinity/selector"),
+        "{ml:#}"
+    );
+
+    let orphan = pod(&r, "orphan");
+    assert_eq!(orphan["category"], "node-not-ready");
+    assert_eq!(orphan["suggestion"], "oncall node replace node-c");
+    assert!(
+        orphan["age_seconds"].as_i64().unwrap() >= 3500,
+        "the node went down an hour ago: {orphan:#}"
+    );
+
+    let evicted = pod(&r, "evicted-1");
+    assert_eq!(evicted["category"], "evicted");
+    assert_eq!(evicted["status"], "Evicted");
+    assert_eq!(evicted["message"], "The node was low on resource: memory.");
+
+    let oom = pod(&r, "report-oom");
+    assert_eq!(oom["category"], "failed");
+    assert_eq!(oom["status"], "OOMKilled");
+    assert_eq!(oom["reason"], "OOMKilled");
+
+    let held = pod(&r, "held");
+    assert_eq!(held["category"], "terminating");
+    assert_eq!(held["status"], "Terminating");
+    assert!(
+        text(&held["message"]).contains("`example.com/backup`"),
+        "{held:#}"
+    );
+    assert!(
+        text(&held["message"]).contains("node node-a is Ready"),
+        "{held:#}"
+    );
+    assert!(
+        text(&held["suggestion"]).contains("patch pod held"),
+        "{held:#}"
+    );
+
+    // Three pods failing sandbox creation on one node are one problem: the node.
+    let sandbox: Vec<&Value> = r["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["reason"] == "FailedCreatePodSandBox")
+        .collect();
+    assert_eq!(sandbox.len(), 1, "{:#}", r["groups"]);
+    assert_eq!(sandbox[0]["count"], 3);
+    assert_eq!(sandbox[0]["node"], "node-b");
+    assert_eq!(sandbox[0]["suggestion"], "oncall node replace node-b");
+    let geo = pod(&r, "geo-");
+    assert_eq!(
+        geo["evidence"][0]["source"], "event",
+        "events come first: {geo:#}"
+    );
+
+    // Every documented field is there, for every pod.
+    for p in r["pods"].as_array().unwrap() {
+        for field in [
+            "namespace",
+            "name",
+            "node",
+            "owner",
+            "status",
+            "category",
+            "since",
+            "age_seconds",
+            "reason",
+            "message",
+            "evidence",
+            "suggestion",
+        ] {
+            assert!(p.get(field).is_some(), "{field} missing from {p:#}");
+        }
+        assert!(!text(&p["suggestion"]).is_empty(), "{p:#}");
+    }
+    assert_eq!(r["stuck"], r["pods"].as_array().unwrap().len());
+    assert!(r["api_requests"].as_u64().unwrap() >= 4);
+
+    // The default view groups them and says what to do.
+    let table = h
+        .oncall(&["pods", "stuck", "-A", "--older-than", "0s"])
+        .expect_code(1);
+    assert!(
+        table
+            .stdout
+            .contains("3 pods ContainerCreating  on node node-b"),
+        "{}",
+        table.stdout
+    );
+    assert!(
+        table.stdout.contains("→ oncall node replace node-b"),
+        "{}",
+        table.stdout
+    );
+    // The wide view has one row per pod.
+    let wide = h
+        .oncall(&["pods", "stuck", "-A", "--older-than", "0s", "-o", "wide"])
+        .expect_code(1);
+    assert_eq!(
+        wide.stdout.lines().count(),
+        1 + r["pods"].as_array().unwrap().len(),
+        "{}",
+        wide.stdout
+    );
+}
+
+#[test]
+fn scoping_by_namespace_node_and_labels() {
+    let h = harness(&broken_cluster_yaml(), slow_eviction());
+    let stuck = |args: &[&str]| -> Value {
+        let mut all = vec!["pods", "stuck", "--older-than", "0s", "-o", "json"];
+        all.extend_from_slice(args);
+        json_report(&h.oncall(&all))
+    };
+    let names = |r: &Value| -> Vec<String> {
+        r["pods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| text(&p["name"]).to_string())
+            .collect()
+    };
+    // The context's namespace (default) has nothing stuck; exit code 0.
+    let run = h
+        .oncall(&["pods", "stuck", "--older-than", "0s"])
+        .expect_code(0);
+    assert!(run.stdout.contains("No stuck pods"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("in namespace `default`"),
+        "{}",
+        run.stdout
+    );
+
+    let on_b = stuck(&["--node", "node-b"]);
+    assert_eq!(on_b["stuck"], 3, "{:?}", names(&on_b));
+    assert!(names(&on_b).iter().all(|n| n.starts_with("geo-")));
+    let typo = h
+        .oncall(&["pods", "stuck", "--node", "node-z"])
+        .expect_code(0);
+    assert!(
+        typo.stderr.contains("node `node-z` does not exist"),
+        "{}",
+        typo.stderr
+    );
+    let labelled = stuck(&["-n", "shop", "-l", "app=api"]);
+    assert_eq!(names(&labelled).len(), 1);
+    assert!(names(&labelled)[0].starts_with("api-"));
+    assert_eq!(labelled["scope"]["namespace"], "shop");
+}
+
+#[test]
+fn healthy_cluster_and_false_positive_guards_exit_zero() {
+    let long_ago = ago(3600);
+    let mut y = String::from("apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---");
+    y += &node("node-a", "app", "True", &long_ago, "");
+    y += &deployment("ok", 3, "app", "", "");
+    // A crash loop that began a moment ago is not stuck yet.
+    y += &deployment("fresh", 1, "app", "crash-loop exit-code=1", "");
+    y += r#"
+apiVersion: batch/v1
+kind: Job
+metadata: {name: nightly, namespace: shop}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      initContainers:
+      - {name: proxy, image: envoy, restartPolicy: Always}
+      containers:
+      - {name: nightly, image: busybox}
+"#;
+    let h = harness(&y, Timing::fast());
+    assert!(
+        eventually(Duration::from_secs(10), || h
+            .list("pods", Some("shop"))
+            .iter()
+            .any(|p| p["metadata"]["name"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("nightly")
+                && p["status"]["phase"] == "Succeeded")),
+        "the job completes"
+    );
+    let run = h.oncall(&["pods", "stuck", "-A"]).expect_code(0);
+    assert!(
+        run.stdout.starts_with("No stuck pods among"),
+        "{}",
+        run.stdout
+    );
+    let r = json_report(
+        &h.oncall(&["pods", "stuck", "-A", "-o", "json"])
+            .expect_code(0),
+    );
+    assert_eq!(r["stuck"], 0);
+    assert_eq!(r["pods"], json!([]));
+    // The same young crash loop is reported once the threshold is lowered.
+    let r = json_report(
+        &h.oncall(&["pods", "stuck", "-A", "--older-than", "0s", "-o", "json"])
+            .expect_code(1),
+    );
+    assert_eq!(r["stuck"], 1, "{:#}", r["pods"]);
+    assert!(text(&pod(&r, "fresh-")["name"]).starts_with("fresh-"));
+}
+
+#[test]
+fn per_category_age_thresholds_and_older_than() {
+    // Pods the scheduler leaves alone (another scheduler's) keep their
+    // seeded Unschedulable condition, with its time.
+    let pending = |name: &str, since: &str| {
+        format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}, namespace: default, creationTimestamp: "{since}"}}
+spec:
+  schedulerName: batch-scheduler
+  containers: [{{name: app, image: busybox}}]
+status:
+  phase: Pending
+  conditions:
+  - {{type: PodScheduled, status: "False", reason: Unschedulable, message: "0/3 nodes are available: 3 Insufficient cpu.", lastTransitionTime: "{since}"}}
+---"#
+        )
+    };
+    let y = format!(
+        "{}{}",
+        pending("old", &ago(3600)),
+        pending("young", &ago(30))
+    );
+    let h = harness(&y, Timing::fast());
+    let r = json_report(&h.oncall(&["pods", "stuck", "-o", "json"]).expect_code(1));
+    assert_eq!(
+        r["stuck"], 1,
+        "only the hour-old pod passes the 5m default: {:#}",
+        r["pods"]
+    );
+    let old = pod(&r, "old");
+    assert_eq!(old["category"], "unschedulable");
+    assert_eq!(
+        old["message"],
+        "0/3 nodes are available: 3 Insufficient cpu."
+    );
+    assert!(
+        (3590..3700).contains(&old["age_seconds"].as_i64().unwrap()),
+        "{old:#}"
+    );
+    let r = json_report(
+        &h.oncall(&["pods", "stuck", "--older-than", "10s", "-o", "json"])
+            .expect_code(1),
+    );
+    assert_eq!(r["stuck"], 2);
+    let run = h
+        .oncall(&["pods", "stuck", "--older-than", "2h"])
+        .expect_code(0);
+    assert!(
+        run.stdout.contains("No stuck pods among 2 pods"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn pods_on_a_dead_node_stay_reported_after_they_are_evicted() {
+    let long_ago = ago(3600);
+    let mut y = node("node-a", "app", "True", &long_ago, "");
+    y += &node("node-c", "lost", "Unknown", &long_ago, "");
+    y += &format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: stranded, namespace: default, creationTimestamp: "{long_ago}"}}
+spec:
+  nodeName: node-c
+  containers: [{{name: app, image: busybox}}]
+status:
+  phase: Running
+  containerStatuses: [{{name: app, ready: true, restartCount: 0, state: {{running: {{}}}}}}]
+"#
+    );
+    let h = harness(&y, Timing::fast());
+    // The taint manager evicts it; with no kubelet it stays Terminating.
+    assert!(eventually(Duration::from_secs(10), || h
+        .get("pods", Some("default"), "stranded")
+        .is_some_and(|p| !p["metadata"]["deletionTimestamp"].is_null())));
+    let r = json_report(&h.oncall(&["pods", "stuck", "-o", "json"]).expect_code(1));
+    let p = pod(&r, "stranded");
+    assert_eq!(p["status"], "Terminating");
+    assert_eq!(p["category"], "terminating");
+    assert!(
+        text(&p["message"]).contains("node node-c is Unknown"),
+        "{p:#}"
+    );
+    assert_eq!(p["suggestion"], "oncall node replace node-c");
+}
+
+#[test]
+fn status_matches_kubectl_get_pods() {
+    let long_ago = ago(3600);
+    let mut y = node("node-a", "app", "True", &long_ago, "");
+    y += &node(
+        "node-b",
+        "broken",
+        "True",
+        &long_ago,
+        "  annotations: {sim.oncall.dev/fault: sandbox-stuck}",
+    );
+    y += &node("node-c", "lost", "Unknown", &long_ago, "");
+    // Statuses that stay put: seeded on the kubelet-less node, or played by
+    // faults that do not cycle.
+    let on_c = |name: &str, spec: &str, status: &str| {
+        format!(
+            "\napiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: default}}\nspec:\n  nodeName: node-c\n{spec}\nstatus:\n{status}\n---"
+        )
+    };
+    let two_inits = "  initContainers: [{name: i1, image: x}, {name: i2, image: x}]\n  containers: [{name: app, image: x}]";
+    let one = "  containers: [{name: app, image: x}]";
+    let two = "  containers: [{name: a, image: x}, {name: b, image: x}]";
+    let sidecar = "  initContainers: [{name: proxy, image: x, restartPolicy: Always}, {name: migrate, image: x}]\n  containers: [{name: app, image: x}]";
+    y += &on_c(
+        "init-progress",
+        two_inits,
+        "  phase: Pending\n  initContainerStatuses:\n  - {name: i1, ready: false, restartCount: 0, state: {terminated: {exitCode: 0, reason: Completed}}}\n  - {name: i2, ready: false, restartCount: 0, state: {running: {}}}",
+    );
+    y += &on_c(
+        "init-error",
+        two_inits,
+        "  phase: Pending\n  initContainerStatuses:\n  - {name: i1, ready: false, restartCount: 2, state: {terminated: {exitCode: 1, reason: Error}}}",
+    );
+    y += &on_c(
+        "init-signal",
+        two_inits,
+        "  phase: Pending\n  initContainerStatuses:\n  - {name: i1, ready: false, restartCount: 0, state: {terminated: {exitCode: 137, signal: 9}}}",
+    );
+    y += &on_c(
+        "init-backoff",
+        two_inits,
+        "  phase: Pending\n  initContainerStatuses:\n  - {name: i1, ready: false, restartCount: 4, state: {waiting: {reason: CrashLoopBackOff}}}",
+    );
+    y += &on_c(
+        "sidecar-init",
+        sidecar,
+        "  phase: Pending\n  initContainerStatuses:\n  - {name: proxy, ready: true, started: true, restartCount: 1, state: {running: {}}}\n  - {name: migrate, ready: false, restartCount: 0, state: {running: {}}}",
+    );
+    y += &on_c(
+        "exit-code",
+        one,
+        "  phase: Running\n  containerStatuses:\n  - {name: app, ready: false, restartCount: 0, state: {terminated: {exitCode: 3}}}",
+    );
+    y += &on_c(
+        "signal",
+        one,
+        "  phase: Running\n  containerStatuses:\n  - {name: app, ready: false, restartCount: 0, state: {terminated: {exitCode: 0, signal: 15}}}",
+    );
+    y += &on_c(
+        "half-done",
+        two,
+        "  phase: Running\n  containerStatuses:\n  - {name: a, ready: false, restartCount: 0, state: {terminated: {exitCode: 0, reason: Completed}}}\n  - {name: b, ready: true, restartCount: 0, state: {running: {}}}",
+    );
+    y += &on_c(
+        "two-reasons",
+        two,
+        "  phase: Running\n  containerStatuses:\n  - {name: a, ready: false, restartCount: 3, state: {waiting: {reason: CrashLoopBackOff}}}\n  - {name: b, ready: false, restartCount: 0, state: {waiting: {reason: ErrImagePull}}}",
+    );
+    y += &on_c(
+        "lost",
+        one,
+        "  phase: Running\n  reason: NodeLost\n  containerStatuses:\n  - {name: app, ready: true, restartCount: 0, state: {running: {}}}",
+    );
+    y += &on_c(
+        "oom",
+        one,
+        "  phase: Failed\n  containerStatuses:\n  - {name: app, ready: false, restartCount: 0, state: {terminated: {exitCode: 137, reason: OOMKilled}}}",
+    );
+    y += &on_c(
+        "evicted",
+        one,
+        "  phase: Failed\n  reason: Evicted\n  message: low on memory",
+    );
+    y += r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: gated, namespace: default}
+spec:
+  schedulingGates: [{name: example.com/quota}]
+  schedulerName: batch-scheduler
+  containers: [{name: app, image: x}]
+status:
+  phase: Pending
+  conditions: [{type: PodScheduled, status: "False", reason: SchedulingGated}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: sandbox-init, namespace: default}
+spec:
+  nodeName: node-b
+  initContainers: [{name: setup, image: x}]
+  containers: [{name: app, image: x}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: missing-config, namespace: default, annotations: {sim.oncall.dev/fault: "config-error missing=configmap/settings"}}
+spec:
+  nodeName: node-a
+  containers: [{name: app, image: x}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: unready, namespace: default, annotations: {sim.oncall.dev/fault: not-ready}}
+spec:
+  nodeName: node-a
+  containers: [{name: app, image: x}]
+"#;
+    let h = harness(&y, slow_eviction());
+    // One pod terminating on the lost node: kubectl says Unknown for NodeLost ones.
+    h.sim
+        .delete("pods", Some("default"), "lost")
+        .expect("delete lost");
+    h.sim
+        .delete("pods", Some("default"), "exit-code")
+        .expect("delete exit-code");
+
+    let kubectl = h.kubectl(&["get", "pods", "-A"]).expect_code(0);
+    let mut expected = std::collections::BTreeMap::new();
+    for line in kubectl.stdout.lines().skip(1) {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        expected.insert(
+            cols[1].to_string(),
+            (cols[2].to_string(), cols[3].to_string()),
+        );
+    }
+    let r = json_report(
+        &h.oncall(&["pods", "stuck", "-A", "--older-than", "0s", "-o", "json"])
+            .expect_code(1),
+    );
+    let mut compared = 0;
+    for p in r["pods"].as_array().unwrap() {
+        let name = text(&p["name"]);
+        let (ready, status) = expected
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} not in kubectl's list"));
+        assert_eq!(
+            text(&p["status"]),
+            status,
+            "STATUS of {name}\n{}",
+            kubectl.stdout
+        );
+        assert_eq!(
+            text(&p["ready"]),
+            ready,
+            "READY of {name}\n{}",
+            kubectl.stdout
+        );
+        compared += 1;
+    }
+    let statuses: std::collections::BTreeSet<&str> =
+        expected.values().map(|(_, s)| s.as_str()).collect();
+    for s in [
+        "Init:1/2",
+        "Init:Error",
+        "Init:Signal:9",
+        "Init:CrashLoopBackOff",
+        "Init:0/1",
+        "Terminating",
+        "Signal:15",
+        "NotReady",
+        "CrashLoopBackOff",
+        "Unknown",
+        "OOMKilled",
+        "Evicted",
+        "SchedulingGated",
+        "CreateContainerConfigError",
+        "Running",
+    ] {
+        assert!(
+            statuses.contains(s),
+            "kubectl shows no {s}:\n{}",
+            kubectl.stdout
+        );
+    }
+    assert!(
+        compared >= 15,
+        "compared only {compared}:\n{}",
+        kubectl.stdout
+    );
+}
+
+#[test]
+fn pages_across_continue_tokens_with_a_fixed_number_of_requests() {
+    let h = Harness::start(Seed::Generated {
+        nodes: 12,
+        pods_per_node: 100,
+    });
+    let total = h.list("pods", None).len();
+    assert!(total > 1000, "generated {total} pods");
+    let node = h.list("nodes", None)[0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for i in 0..3 {
+        h.sim
+            .apply(json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": format!("evicted-{i}"), "namespace": "default"},
+                "spec": {"nodeName": node, "containers": [{"name": "app", "image": "x"}]},
+                "status": {"phase": "Failed", "reason": "Evicted", "message": "The node was low on resource: memory."}}))
+            .expect("apply");
+    }
+    let before = h.sim.request_count();
+    let run = h
+        .oncall(&["pods", "stuck", "-A", "-o", "json", "-v"])
+        .expect_code(1);
+    let used = h.sim.request_count() - before;
+    let r = json_report(&run);
+    assert_eq!(r["pods_checked"].as_u64().unwrap() as usize, total + 3);
+    assert_eq!(r["stuck"], 3);
+    // version + nodes (1 page) + events (1 page) + pods (one request per 500).
+    let pod_pages = (total + 3).div_ceil(500) as u64;
+    assert_eq!(r["api_requests"].as_u64().unwrap(), 3 + pod_pages);
+    assert_eq!(used, 3 + pod_pages, "the simulator saw what we report");
+    assert!(
+        run.stderr
+            .contains(&format!("{} API requests", 3 + pod_pages)),
+        "{}",
+        run.stderr
+    );
+    // Three evicted pods in one namespace are one clean-up.
+    assert_eq!(r["groups"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        r["groups"][0]["suggestion"],
+        "kubectl -n default delete pods --field-selector=status.phase=Failed"
+    );
+}
+
+/// A minimal API server whose pod list answers the first continue token
+/// with 410 Gone, as an API server does once etcd has compacted past it.
+struct ExpiringServer {
+    url: String,
+    pod_requests: Arc<Mutex<Vec<String>>>,
+}
+
+fn expiring_server() -> ExpiringServer {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let pod_requests = Arc::new(Mutex::new(Vec::new()));
+    let seen = pod_requests.clone();
+    let expired = Arc::new(AtomicUsize::new(0));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let seen = seen.clone();
+            let expired = expired.clone();
+            std::thread::spawn(move || serve(stream, &seen, &expired));
+        }
+    });
+    ExpiringServer { url, pod_requests }
+}
+
+fn pod_json(name: &str, phase: &str, reason: &str) -> Value {
+    json!({"metadata": {"name": name, "namespace": "default", "uid": name, "creationTimestamp": "2024-01-01T00:00:00Z"},
+           "spec": {"nodeName": "n1", "containers": [{"name": "app"}]},
+           "status": {"phase": phase, "reason": reason,
+               "conditions": [{"type": "Ready", "status": if phase == "Running" { "True" } else { "False" }}],
+               "containerStatuses": [{"name": "app", "ready": phase == "Running", "state": {"running": {}}}]}})
+}
+
+fn serve(mut stream: std::net::TcpStream, seen: &Mutex<Vec<String>>, expired: &AtomicUsize) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+            continue;
+        };
+        let head = String::from_utf8_lossy(&buf[..end]).to_string();
+        buf.drain(..end + 4);
+        let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+        let list = |items: Vec<Value>, cont: &str| json!({"kind": "List", "apiVersion": "v1", "metadata": {"continue": cont}, "items": items});
+        let (code, body) = if path.starts_with("/version") {
+            (
+                200,
+                json!({"major": "1", "minor": "33", "gitVersion": "v1.33.1"}),
+            )
+        } else if path.starts_with("/api/v1/nodes") {
+            (
+                200,
+                list(
+                    vec![
+                        json!({"metadata": {"name": "n1"}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}),
+                    ],
+                    "",
+                ),
+            )
+        } else if path.starts_with("/api/v1/events") {
+            (200, list(vec![], ""))
+        } else if path.starts_with("/api/v1/pods") {
+            seen.lock().unwrap().push(path.clone());
+            if !path.contains("continue=") {
+                (
+                    200,
+                    list(
+                        vec![
+                            pod_json("a", "Running", ""),
+                            pod_json("b", "Failed", "Evicted"),
+                        ],
+                        "page-2",
+                    ),
+                )
+            } else if expired.fetch_add(1, Ordering::SeqCst) == 0 {
+                (
+                    410,
+                    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Expired", "code": 410,
+                    "message": "The provided continue parameter is too old to display a consistent list result."}),
+                )
+            } else {
+                (200, list(vec![pod_json("c", "Failed", "Evicted")], ""))
+            }
+        } else {
+            (
+                404,
+                json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404}),
+            )
+        };
+        let body = body.to_string();
+        let reply = format!(
+            "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        if stream.write_all(reply.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+#[test]
+fn an_expired_continue_token_restarts_the_list() {
+    let server = expiring_server();
+    let home = tempfile::tempdir().unwrap();
+    let kubeconfig = home.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: fake\nclusters: [{{name: fake, cluster: {{server: \"{}\"}}}}]\ncontexts: [{{name: fake, context: {{cluster: fake, user: me, namespace: default}}}}]\nusers: [{{name: me, user: {{token: t}}}}]\n",
+            server.url
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_oncall"))
+        .args(["pods", "stuck", "-A", "-o", "json"])
+        .env_clear()
+        .env("HOME", home.path())
+        .env("KUBECONFIG", &kubeconfig)
+        .env("XDG_STATE_HOME", home.path().join("state"))
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_str(&stdout).unwrap();
+    // Page 1, the 410, page 1 again, page 2: the pods of the first attempt
+    // are forgotten, not counted twice.
+    let requests = server.pod_requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 4, "{requests:#?}");
+    assert!(
+        !requests[2].contains("continue="),
+        "the list starts over: {requests:#?}"
+    );
+    assert_eq!(r["pods_checked"], 3);
+    assert_eq!(r["stuck"], 2);
+    let names: Vec<&str> = r["pods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| text(&p["name"]))
+        .collect();
+    assert_eq!(names, ["b", "c"]);
+    assert_eq!(r["api_requests"], 1 + 1 + 1 + 4);
+}
