@@ -284,11 +284,32 @@ fn inherit_ages(store: &Store) {
             let mine =
                 crate::util::parse_ts(v["metadata"]["creationTimestamp"].as_str().unwrap_or(""));
             let want = ot + chrono::Duration::seconds(offset);
-            if mine.is_some_and(|m| m > want) {
+            if let Some(m) = mine.filter(|m| *m > want) {
                 v["metadata"]["creationTimestamp"] = serde_json::json!(crate::util::ts(want));
+                // The status happened as long ago as the object was created,
+                // so a broken seeded pod looks stuck, not just started.
+                shift_times(&mut v["status"], want - m);
                 let _ = store.update(r, v, crate::store::UpdateMode::Raw, false);
             }
         }
+    }
+}
+
+/// Moves every timestamp under `value` (keys ending in `Time` or `At`, such
+/// as `lastTransitionTime`, `startTime`, `startedAt`, `finishedAt`) by `delta`.
+fn shift_times(value: &mut serde_json::Value, delta: chrono::Duration) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                let is_time = key.ends_with("Time") || key.ends_with("At");
+                match v.as_str().and_then(crate::util::parse_ts) {
+                    Some(t) if is_time => *v = serde_json::json!(crate::util::ts(t + delta)),
+                    _ => shift_times(v, delta),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| shift_times(v, delta)),
+        _ => {}
     }
 }
 
