@@ -13,6 +13,9 @@ pub fn is_transient(err: &kube::Error) -> bool {
     match err {
         kube::Error::Api(status) => status.code >= 500 || status.code == 429,
         kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => true,
+        // A connection cut mid-body surfaces as JSON that ends early; any
+        // other decode failure will fail the same way again.
+        kube::Error::SerdeError(e) => e.is_eof(),
         _ => false,
     }
 }

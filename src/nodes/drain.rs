@@ -25,8 +25,8 @@ use crate::cluster::list::{ListQuery, collect};
 use crate::cluster::{Cluster, is_not_found};
 use crate::safety::interrupt;
 
-/// Evictions in flight per node. kubectl starts one goroutine per pod;
-/// a bound keeps a 110-pod node from opening 110 connections at once.
+/// Eviction requests in flight per node. kubectl starts one goroutine per
+/// pod; a bound keeps a burst of 110 POSTs off the API server.
 pub const EVICTION_PARALLELISM: usize = 32;
 
 /// What happened to a node.
@@ -227,12 +227,19 @@ async fn run_removals(
         node: node.to_string(),
         total: to_remove.len() as u64,
     });
+    // Only the eviction requests are bounded; every pod's wait for deletion
+    // runs at once, so the drain ends when the slowest pod is gone rather
+    // than after waves of waits.
+    let requests = tokio::sync::Semaphore::new(EVICTION_PARALLELISM);
+    let requests = &requests;
+    let pods = to_remove.len().max(1);
     futures::stream::iter(to_remove)
         .map(|pod| {
             let state = state.clone();
             async move {
                 let key = pod.key();
-                let (outcome, reason) = remove_pod(cluster, node, &pod, opts, events, &state).await;
+                let (outcome, reason) =
+                    remove_pod(cluster, node, &pod, opts, events, &state, requests).await;
                 if matches!(outcome, PodOutcome::Evicted | PodOutcome::Deleted) {
                     let _ = events.send(Event::PodDone {
                         node: node.to_string(),
@@ -249,7 +256,7 @@ async fn run_removals(
                 );
             }
         })
-        .buffer_unordered(EVICTION_PARALLELISM)
+        .buffer_unordered(pods)
         .collect::<Vec<()>>()
         .await;
     Ok(())
@@ -269,6 +276,7 @@ async fn remove_pod(
     opts: &DrainOptions,
     events: &UnboundedSender<Event>,
     state: &Mutex<BTreeMap<String, PodResult>>,
+    requests: &tokio::sync::Semaphore,
 ) -> (PodOutcome, String) {
     let key = pod.key();
     let ns = &pod.metadata.namespace;
@@ -282,11 +290,16 @@ async fn remove_pod(
     let mut attempt = 0u32;
     let mut last_block = String::new();
     loop {
+        let permit = requests
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
         let sent = if opts.disable_eviction {
             delete(cluster, pod, grace).await
         } else {
             evict(cluster, ns, name, grace).await
         };
+        drop(permit);
         match sent {
             Ok(()) => break,
             Err(e) if is_not_found(&e) => return (done, "already gone".into()),

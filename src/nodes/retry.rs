@@ -9,15 +9,11 @@ use std::time::Duration;
 const ATTEMPTS: u32 = 8;
 
 /// Whether `err` is worth trying again: the server or the network hiccuped.
+/// A disruption budget's refusal is an answer, not a hiccup.
 pub fn is_transient(err: &kube::Error) -> bool {
     match err {
-        kube::Error::Api(status) => {
-            status.code >= 500 || (status.code == 429 && !is_pdb_refusal(status))
-        }
-        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
-        // A connection cut mid-body surfaces as a read or decode failure.
-        kube::Error::ReadEvents(_) | kube::Error::SerdeError(_) => true,
-        _ => false,
+        kube::Error::Api(status) if is_pdb_refusal(status) => false,
+        other => crate::cluster::is_transient(other),
     }
 }
 

@@ -181,6 +181,10 @@ pub fn apply(r: &Resource, v: &mut Value) {
         }
         "secrets" => set_default(v, "type", json!("Opaque")),
         "nodes" => {
+            // The API server always returns a spec, if only an empty one.
+            if v["spec"].is_null() {
+                v["spec"] = json!({});
+            }
             // Conditions a seed gives without timestamps get the node's creation time.
             let created = v["metadata"]["creationTimestamp"]
                 .as_str()
