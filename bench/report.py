@@ -65,6 +65,9 @@ for scenario, tools in rows.items():
 text = "\n".join(out) + "\n"
 print(text)
 if not quick:
+    # Keep the raw measurements next to the summary, so it can be re-made.
+    with open("bench/results.tsv", "w") as f:
+        f.write(open(results).read())
     notes = "bench/NOTES.md"
     extra = open(notes).read() if os.path.exists(notes) else ""
     with open("bench/RESULTS.md", "w") as f:

@@ -207,3 +207,31 @@ fn bad_flag_value_is_a_usage_error() {
     assert_eq!(code, 2);
     assert!(err.contains("not a duration"), "{err}");
 }
+
+#[test]
+fn sandbox_rejects_an_invalid_seed_with_file_line_and_reason() {
+    let home = tempfile::tempdir().unwrap();
+    let seed = home.path().join("seed.yaml");
+    std::fs::write(
+        &seed,
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: [unclosed\n",
+    )
+    .unwrap();
+    let (code, out, err) = oncall(
+        home.path(),
+        &["sandbox", "serve", "--seed", seed.to_str().unwrap()],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty(), "nothing is served: {out}");
+    assert!(
+        err.contains(&format!("{}:", seed.display())),
+        "names the file: {err}"
+    );
+    let missing = home.path().join("missing.yaml");
+    let (code, _, err) = oncall(
+        home.path(),
+        &["sandbox", "serve", "--seed", missing.to_str().unwrap()],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cannot read seed"), "{err}");
+}
