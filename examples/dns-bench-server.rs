@@ -1,4 +1,4 @@
-//! A local authoritative DNS server for `bench/dns.sh` and for trying
+//! A local authoritative DNS server for `bench/run` and for trying
 //! `oncall dns` by hand: serves `example.com` on 127.0.0.1 (UDP and TCP, a
 //! free port), prints `PORT <n>` on stdout, and runs until killed.
 //!

@@ -44,10 +44,7 @@ impl App {
         self.cluster
             .get_or_try_init(|| async {
                 let cluster = cluster::connect(&self.connect_options()).await?;
-                let version =
-                    cluster.client.apiserver_version().await.map_err(|e| {
-                        cluster::api_error(e, &cluster.url, "get the server version")
-                    })?;
+                let version = server_version(&cluster).await?;
                 if self.global.verbose > 0 {
                     crate::ui::style::note(&format!(
                         "connected to {} (Kubernetes {}), namespace `{}`",
@@ -59,5 +56,29 @@ impl App {
                 Ok(cluster)
             })
             .await
+    }
+}
+
+/// Asks for the server version, trying again after a transient failure so a
+/// single 5xx or dropped connection does not end the command.
+async fn server_version(
+    cluster: &Cluster,
+) -> Result<k8s_openapi::apimachinery::pkg::version::Info> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match cluster.client.apiserver_version().await {
+            Ok(v) => return Ok(v),
+            Err(e) if attempt < 3 && cluster::is_transient(&e) => {
+                tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
+            }
+            Err(e) => {
+                return Err(cluster::api_error(
+                    e,
+                    &cluster.url,
+                    "get the server version",
+                ));
+            }
+        }
     }
 }

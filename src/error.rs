@@ -56,6 +56,15 @@ pub enum Error {
     },
 
     #[error(
+        "the API server at {url} failed to {doing} ({detail}); it may be overloaded or restarting: try again shortly"
+    )]
+    ServerError {
+        url: String,
+        doing: String,
+        detail: String,
+    },
+
+    #[error(
         "credentials for context `{context}` could not be obtained: {reason}; log in again with your cloud CLI"
     )]
     Credentials { context: String, reason: String },
@@ -122,6 +131,7 @@ impl Error {
             Error::Unreachable { .. }
             | Error::Unauthorized { .. }
             | Error::Forbidden { .. }
+            | Error::ServerError { .. }
             | Error::Credentials { .. } => exit::CLUSTER,
             Error::NoTty | Error::Declined(_) | Error::Refused(_) => exit::REFUSED,
             Error::TimedOut { .. } => exit::TIMED_OUT,

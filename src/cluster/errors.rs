@@ -8,6 +8,15 @@ pub fn status_of(err: &kube::Error) -> Option<&kube::core::Status> {
     }
 }
 
+/// 5xx answers, 429 and broken connections: worth asking again.
+pub fn is_transient(err: &kube::Error) -> bool {
+    match err {
+        kube::Error::Api(status) => status.code >= 500 || status.code == 429,
+        kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => true,
+        _ => false,
+    }
+}
+
 pub fn is_not_found(err: &kube::Error) -> bool {
     status_of(err).is_some_and(|s| s.code == 404)
 }
@@ -28,7 +37,16 @@ pub fn api_error(err: kube::Error, url: &str, doing: &str) -> Error {
                     message: status.message.clone(),
                 };
             }
-            _ => {}
+            code if code >= 500 => {
+                return Error::ServerError {
+                    url: url.into(),
+                    doing: doing.into(),
+                    detail: format!("{code} {}: {}", status.reason, status.message),
+                };
+            }
+            _ => {
+                return Error::Failed(format!("cannot {doing}: {}", status.message));
+            }
         }
     }
     match &err {

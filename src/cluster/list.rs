@@ -5,6 +5,8 @@
 //! handed to the caller, and dropped before the next page is fetched.
 
 use serde::Deserialize;
+
+use super::errors::is_transient;
 use serde::de::DeserializeOwned;
 
 /// The default page size, kubectl's own.
@@ -95,13 +97,25 @@ where
     let mut stats = ListStats::default();
     let mut token: Option<String> = None;
     let mut restarts = 0;
+    let mut failures = 0u32;
     loop {
         let request = http::Request::get(query.url(token.as_deref()))
             .body(Vec::new())
             .map_err(kube::Error::HttpError)?;
         stats.requests += 1;
         let page: LeanList<T> = match client.request(request).await {
-            Ok(page) => page,
+            Ok(page) => {
+                failures = 0;
+                page
+            }
+            // A flaky API server or a dropped connection costs one page, not
+            // the whole list: ask for the same page again after a pause.
+            Err(e) if is_transient(&e) && failures < PAGE_RETRIES => {
+                failures += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(failures)))
+                    .await;
+                continue;
+            }
             Err(kube::Error::Api(status))
                 if status.code == 410 && token.is_some() && restarts < 3 =>
             {
@@ -121,6 +135,9 @@ where
         }
     }
 }
+
+/// How often one page is asked for again after a transient failure.
+const PAGE_RETRIES: u32 = 4;
 
 /// Convenience for small lists: collects every item.
 pub async fn collect<T: DeserializeOwned>(

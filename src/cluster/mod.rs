@@ -6,4 +6,4 @@ mod errors;
 pub mod list;
 
 pub use connect::{Cluster, ConnectOptions, connect};
-pub use errors::{api_error, is_not_found, status_of};
+pub use errors::{api_error, is_not_found, is_transient, status_of};

@@ -23,6 +23,11 @@ impl Progress {
         }
     }
 
+    /// Whether the bars are drawn; when not, commands may print plain status lines instead.
+    pub fn is_hidden(&self) -> bool {
+        self.multi.is_hidden()
+    }
+
     /// A bar counting `len` steps, labelled `name` (e.g. a node).
     pub fn bar(&self, name: &str, len: u64) -> ProgressBar {
         let bar = self.multi.add(ProgressBar::new(len));
