@@ -3,12 +3,15 @@
 //! cluster steps on the simulator.
 
 mod common;
+#[path = "common/dns_server.rs"]
+mod dns_server;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
+use dns_server::DnsServer;
 
 /// A private HOME and working directory for runs that need no cluster.
 struct Local {
@@ -740,7 +743,7 @@ steps:
 }
 
 #[test]
-fn actions_not_in_this_build_say_so_at_run_time() {
+fn cluster_actions_connect_before_the_run_starts() {
     let l = Local::new();
     l.write("rb.yaml", "name: n\nsummary: s\nsteps:\n  - id: a\n    title: A\n    dns_check: {name: example.org}\n");
     l.oncall(&["runbook", "validate", "rb.yaml"]).expect_code(0);
@@ -779,9 +782,6 @@ steps:
   - id: delete
     title: Delete one pod
     delete_pod: {pod: "{{ pod }}", namespace: staging}
-  - id: missing
-    title: Not in this build
-    node_drain: {nodes: [x]}
 "#,
     )
     .unwrap();
@@ -795,16 +795,8 @@ steps:
         h.get("deployments", Some("staging"), "frontend").unwrap()["spec"]["replicas"],
         4
     );
-    let r = h
-        .oncall(&["runbook", "run", f, "--set", &set, "--yes"])
-        .expect_code(1);
-    assert!(
-        r.stderr.contains(
-            "the `node_drain` action needs `oncall node drain`, which is not in this build yet"
-        ),
-        "{}",
-        r.stderr
-    );
+    h.oncall(&["runbook", "run", f, "--set", &set, "--yes"])
+        .expect_code(0);
     assert_eq!(
         h.get("deployments", Some("staging"), "frontend").unwrap()["spec"]["replicas"],
         4
@@ -825,44 +817,136 @@ steps:
     );
 }
 
-/// Every shipped runbook runs on the sandbox with --yes as far as this build
-/// allows: it either completes, or stops only at an action whose command has
-/// not landed yet (never at a validation, template or engine error).
+/// Every shipped runbook runs end to end on the demo cluster with --yes.
 #[test]
-fn shipped_runbooks_run_on_the_sandbox_as_far_as_this_build_allows() {
-    let h = Harness::demo();
-    let cases: &[(&str, &[&str])] = &[
-        ("replace-node", &["node=gke-demo-pool-a-8f3c2a1d-x7k2"]),
-        ("rotate-node-pool", &["old_pool=pool-a", "new_pool=pool-b"]),
+fn shipped_runbooks_run_end_to_end_on_the_demo_cluster() {
+    let node = "gke-demo-pool-b-5b9e7c40-d3f6";
+    // The name the demo's production frontend publishes, at its address.
+    let dns = DnsServer::start("example.com");
+    dns.set_a("www.example.com", 60, &["203.0.113.20"]);
+    let dns_server = format!("server={}", dns.addr());
+    // (runbook, parameters, what the engineer must see)
+    let cases: &[(&str, &[&str], &str)] = &[
+        (
+            "replace-node",
+            &[
+                "node=gke-demo-pool-b-5b9e7c40-d3f6",
+                "delete_node=true",
+                "grace_period=30",
+                "wait_replacement=1m",
+            ],
+            "node/gke-demo-pool-b-5b9e7c40-d3f6 replaced by node/gke-demo-pool-b-",
+        ),
+        (
+            "rotate-node-pool",
+            &["old_pool=pool-a", "new_pool=pool-b", "grace_period=30"],
+            "node/gke-demo-pool-a-8f3c2a1d-x7k2 drained; left to the cloud's rebuild",
+        ),
         (
             "restart-service",
             &["service=frontend", "namespace=staging"],
+            "deployment \"frontend\" successfully rolled out",
         ),
-        ("stuck-pods-triage", &[]),
+        (
+            "stuck-pods-triage",
+            &["older_than=0s"],
+            "ContainerCreating on node gke-demo-pool-b-5b9e7c40-t5v7 [container-creating]",
+        ),
         (
             "dns-swap-check",
-            &["name=www.example.org", "expect_namespace=production"],
+            &[
+                "name=www.example.com",
+                "expect_namespace=production",
+                &dns_server,
+                "system_resolver=false",
+            ],
+            "www.example.com points at production. Keep the old release",
         ),
-        ("promote-staging-to-production", &[]),
-        ("rabbitmq-stuck-node", &[]),
+        (
+            "promote-staging-to-production",
+            &[],
+            "release 1 is live in production",
+        ),
+        ("rabbitmq-stuck-node", &[], "There are 0 stuck processes."),
     ];
-    for (name, sets) in cases {
-        let mut args = vec!["runbook", "run", name, "--yes"];
-        for s in *sets {
-            args.extend(["--set", s]);
+    let runs: Vec<(&str, Run)> = std::thread::scope(|s| {
+        let handles: Vec<_> = cases
+            .iter()
+            .map(|(name, sets, expect)| {
+                s.spawn(move || {
+                    // One cluster each: they change it, and run side by side.
+                    let h = Harness::demo();
+                    let mut args = vec!["runbook", "run", name, "--yes"];
+                    for set in *sets {
+                        args.extend(["--set", set]);
+                    }
+                    let r = h.oncall(&args);
+                    if r.code == 0 {
+                        assert!(r.stdout.contains(expect), "{name}: {expect}\n{}", r.stdout);
+                        after(&h, name);
+                    }
+                    (*name, r)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let failed: Vec<String> = runs
+        .iter()
+        .filter(|(_, r)| r.code != 0)
+        .map(|(name, r)| format!("{name}: exit {}\n{}\n{}", r.code, r.stdout, r.stderr))
+        .collect();
+    assert!(failed.is_empty(), "{}", failed.join("\n\n"));
+}
+
+/// What each shipped runbook must have changed on the demo cluster.
+fn after(h: &Harness, name: &str) {
+    let image = |ns: &str, d: &str| {
+        h.get("deployments", Some(ns), d).unwrap()["spec"]["template"]["spec"]["containers"][0]
+            ["image"]
+            .clone()
+    };
+    match name {
+        "replace-node" => {
+            assert!(
+                h.get("nodes", None, "gke-demo-pool-b-5b9e7c40-d3f6")
+                    .is_none()
+            );
         }
-        let r = h.oncall(&args);
-        let stopped_at_missing_command = r.stderr.contains("which is not in this build yet");
-        // The simulator does not answer pods/exec yet; the rabbitmq check stops there.
-        let exec_unsupported =
-            *name == "rabbitmq-stuck-node" && r.stderr.contains("step `diagnose` failed");
-        assert!(
-            r.code == 0 || (r.code == 1 && (stopped_at_missing_command || exec_unsupported)),
-            "{name}: exit {}\n{}\n{}",
-            r.code,
-            r.stdout,
-            r.stderr
-        );
+        "rotate-node-pool" => {
+            for n in h.list("nodes", None) {
+                let pool = n["metadata"]["labels"]["cloud.google.com/gke-nodepool"].clone();
+                if pool == "pool-a" {
+                    assert_eq!(n["spec"]["unschedulable"], true, "{n}");
+                }
+            }
+            for p in h.list("pods", None) {
+                let on = p["spec"]["nodeName"].as_str().unwrap_or("");
+                let owner = p["metadata"]["ownerReferences"][0]["kind"].clone();
+                let deleting = !p["metadata"]["deletionTimestamp"].is_null();
+                assert!(
+                    !on.contains("pool-a") || owner == "DaemonSet" || deleting,
+                    "left on pool-a: {}",
+                    p["metadata"]["name"]
+                );
+            }
+        }
+        "promote-staging-to-production" => {
+            for d in ["frontend", "fetcher", "renderer", "cron"] {
+                assert_eq!(image("production", d), image("staging", d), "{d}");
+            }
+        }
+        "rabbitmq-stuck-node" => {
+            let deleted = eventually(Duration::from_secs(10), || {
+                h.get("pods", Some("rabbitmq"), "rabbitmq-0")
+                    .is_none_or(|p| {
+                        !p["metadata"]["deletionTimestamp"].is_null()
+                            || p["status"]["phase"] != "Running"
+                    })
+            });
+            assert!(deleted, "rabbitmq-0 was deleted");
+        }
+        _ => {}
     }
 }
 

@@ -52,7 +52,27 @@ pub(super) async fn pods_stuck(
         page_size: None,
     };
     let report = crate::pods::find_stuck(cluster, &opts).await?;
-    let mut text = if report.stuck == 0 {
+    let mut lines: Vec<String> = report
+        .warnings
+        .iter()
+        .map(|w| format!("warning: {w}"))
+        .collect();
+    for g in &report.groups {
+        let place = g
+            .node
+            .as_deref()
+            .map(|n| format!(" on node {n}"))
+            .or_else(|| g.namespace.as_deref().map(|n| format!(" in {n}")))
+            .unwrap_or_default();
+        lines.push(format!(
+            "{} pod(s) {}{place} [{}]: {}",
+            g.count,
+            g.status,
+            g.category.name(),
+            g.suggestion
+        ));
+    }
+    lines.push(if report.stuck == 0 {
         format!("no stuck pods among {} pods", report.pods_checked)
     } else {
         format!(
@@ -61,28 +81,8 @@ pub(super) async fn pods_stuck(
             report.groups.len(),
             report.pods_checked
         )
-    };
-    for g in &report.groups {
-        let place = g
-            .node
-            .as_deref()
-            .map(|n| format!("on node {n}"))
-            .or_else(|| g.namespace.as_deref().map(|n| format!("in {n}")))
-            .unwrap_or_default();
-        text.insert_str(
-            0,
-            &format!(
-                "{} pod(s) {} {place} [{}]: {}\n",
-                g.count,
-                g.status,
-                g.category.name(),
-                g.suggestion
-            ),
-        );
-    }
-    for w in &report.warnings {
-        text.insert_str(0, &format!("warning: {w}\n"));
-    }
+    });
+    let text = lines.join("\n");
     let ok = report.stuck == 0;
     Ok((serde_json::to_value(&report).unwrap_or_default(), text, ok))
 }

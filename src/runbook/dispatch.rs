@@ -33,7 +33,8 @@ pub(super) fn flag(v: Option<&Json>, name: &str) -> Result<bool> {
     match v {
         None | Some(Json::Null) => Ok(false),
         Some(Json::Bool(b)) => Ok(*b),
-        Some(other) => match json_text(other).trim() {
+        // A templated bool renders as `true` or `True`.
+        Some(other) => match json_text(other).trim().to_lowercase().as_str() {
             "true" | "yes" => Ok(true),
             "false" | "no" | "" => Ok(false),
             t => Err(Error::Usage(format!(
