@@ -820,7 +820,6 @@ steps:
 /// Every shipped runbook runs end to end on the demo cluster with --yes.
 #[test]
 fn shipped_runbooks_run_end_to_end_on_the_demo_cluster() {
-    let node = "gke-demo-pool-b-5b9e7c40-d3f6";
     // The name the demo's production frontend publishes, at its address.
     let dns = DnsServer::start("example.com");
     dns.set_a("www.example.com", 60, &["203.0.113.20"]);
