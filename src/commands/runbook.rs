@@ -726,6 +726,11 @@ impl Ui for CliUi<'_> {
             })
             .unwrap_or_default();
         let outcome = record.outcome.clone().unwrap_or_default();
+        // The mark already says "skipped".
+        let outcome = outcome
+            .strip_prefix("skipped: ")
+            .map(str::to_string)
+            .unwrap_or(outcome);
         let mark = match record.state {
             StepState::Done => style::good("✓ done"),
             StepState::Skipped => style::dim("– skipped"),
