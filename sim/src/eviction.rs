@@ -42,7 +42,8 @@ pub fn evict(sh: &Shared, req: &Req) -> Result<Response, ApiError> {
             .as_str()
             .map(String::from),
     };
-    let dry = req.q("dryRun") == Some("All") || dopts["dryRun"].as_array().is_some_and(|d| !d.is_empty());
+    let dry =
+        req.q("dryRun") == Some("All") || dopts["dryRun"].as_array().is_some_and(|d| !d.is_empty());
     let pods = res("pods");
     let pod = sh
         .store
@@ -98,7 +99,11 @@ pub fn evict(sh: &Shared, req: &Req) -> Result<Response, ApiError> {
     }
     let allowed = st["disruptionsAllowed"].as_i64().unwrap_or(0);
     if allowed < 0 {
-        return Err(ApiError::new(403, "Forbidden", "pdb disruptions allowed is negative"));
+        return Err(ApiError::new(
+            403,
+            "Forbidden",
+            "pdb disruptions allowed is negative",
+        ));
     }
     if allowed == 0 {
         return Err(violation(format!(

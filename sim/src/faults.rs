@@ -105,7 +105,11 @@ impl FaultSpec {
     }
 
     pub fn is_none(&self) -> bool {
-        *self == FaultSpec { seed: self.seed, ..FaultSpec::default() }
+        *self
+            == FaultSpec {
+                seed: self.seed,
+                ..FaultSpec::default()
+            }
     }
 }
 

@@ -12,12 +12,32 @@ use crate::store::{Store, Stored, meta_of, res};
 use crate::util::{self, Rng};
 
 const NAMESPACES: &[&str] = &[
-    "payments", "checkout", "catalog", "search", "identity", "notifications",
-    "media", "analytics", "ml-serving", "platform", "ingress", "monitoring",
+    "payments",
+    "checkout",
+    "catalog",
+    "search",
+    "identity",
+    "notifications",
+    "media",
+    "analytics",
+    "ml-serving",
+    "platform",
+    "ingress",
+    "monitoring",
 ];
 const APPS: &[&str] = &[
-    "api", "worker", "frontend", "gateway", "scheduler", "indexer", "consumer",
-    "renderer", "cache", "exporter", "sync", "webhook",
+    "api",
+    "worker",
+    "frontend",
+    "gateway",
+    "scheduler",
+    "indexer",
+    "consumer",
+    "renderer",
+    "cache",
+    "exporter",
+    "sync",
+    "webhook",
 ];
 const REPLICAS: &[usize] = &[2, 3, 3, 4, 6, 8, 12];
 const NODES_PER_POOL: usize = 500;
@@ -64,7 +84,11 @@ pub fn generate(store: &Store, nodes: usize, pods_per_node: usize) {
     let mut node_objs = Vec::with_capacity(nodes);
     for i in 0..nodes {
         let pool = format!("pool-{}", i / NODES_PER_POOL + 1);
-        let name = format!("gke-scale-{pool}-{:08x}-{}", (i / NODES_PER_POOL) as u32 * 0x9e37_79b9, rng.suffix(4));
+        let name = format!(
+            "gke-scale-{pool}-{:08x}-{}",
+            (i / NODES_PER_POOL) as u32 * 0x9e37_79b9,
+            rng.suffix(4)
+        );
         let ip = format!("10.{}.{}.{}", 128 + (i >> 16) % 64, (i >> 8) & 255, i & 255);
         node_objs.push(node(&name, &pool, zones[i % 3], &ip, &created));
         node_ips.push(ip);
@@ -72,7 +96,10 @@ pub fn generate(store: &Store, nodes: usize, pods_per_node: usize) {
     }
     store.bulk_insert(res("nodes"), node_objs);
     let mut nss = vec![];
-    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"].iter().chain(NAMESPACES) {
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"]
+        .iter()
+        .chain(NAMESPACES)
+    {
         nss.push(json!({"apiVersion": "v1", "kind": "Namespace",
             "metadata": {"name": ns, "uid": util::new_uid(), "creationTimestamp": created},
             "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}));
@@ -82,13 +109,18 @@ pub fn generate(store: &Store, nodes: usize, pods_per_node: usize) {
         return;
     }
     let total = nodes * pods_per_node;
-    let (mut deploys, mut rss, mut pdbs, mut pods) = (vec![], vec![], vec![], Vec::with_capacity(8192));
+    let (mut deploys, mut rss, mut pdbs, mut pods) =
+        (vec![], vec![], vec![], Vec::with_capacity(8192));
     let mut made = 0usize;
     let mut next_node = 0usize;
     let mut k = 0usize;
     while made < total {
         let ns = NAMESPACES[k % NAMESPACES.len()];
-        let app = format!("{}-{}", APPS[(k / NAMESPACES.len()) % APPS.len()], k / (NAMESPACES.len() * APPS.len()));
+        let app = format!(
+            "{}-{}",
+            APPS[(k / NAMESPACES.len()) % APPS.len()],
+            k / (NAMESPACES.len() * APPS.len())
+        );
         let replicas = REPLICAS[k % REPLICAS.len()].min(total - made);
         k += 1;
         let image = format!("registry.example.com/{ns}/{app}:sha-{}", rng.hex(40));
@@ -104,8 +136,10 @@ pub fn generate(store: &Store, nodes: usize, pods_per_node: usize) {
         let d_uid = util::new_uid();
         let rs_name = format!("{app}-{hash}");
         let rs_uid = util::new_uid();
-        let avail_cond = |t: &str, reason: &str, msg: String| json!({"type": t, "status": "True", "reason": reason, "message": msg,
-            "lastTransitionTime": created, "lastUpdateTime": created});
+        let avail_cond = |t: &str, reason: &str, msg: String| {
+            json!({"type": t, "status": "True", "reason": reason, "message": msg,
+            "lastTransitionTime": created, "lastUpdateTime": created})
+        };
         let mut d = json!({
             "apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": app, "namespace": ns, "uid": d_uid, "creationTimestamp": created, "generation": 1,
@@ -181,7 +215,12 @@ pub fn generate(store: &Store, nodes: usize, pods_per_node: usize) {
             let i = next_node % nodes;
             next_node += 1;
             let name = format!("{rs_name}-{}", rng.suffix(5));
-            let ip = format!("10.{}.{}.{}", 64 + (made >> 16) % 64, (made >> 8) & 255, made & 255);
+            let ip = format!(
+                "10.{}.{}.{}",
+                64 + (made >> 16) % 64,
+                (made >> 8) & 255,
+                made & 255
+            );
             let uid = rng.uid();
             let json = text
                 .replace("@NAME@", &name)
@@ -201,7 +240,10 @@ pub fn generate(store: &Store, nodes: usize, pods_per_node: usize) {
                     _ => {}
                 }
             }
-            pods.push(Stored { json: Bytes::copy_from_slice(json.as_bytes()), meta });
+            pods.push(Stored {
+                json: Bytes::copy_from_slice(json.as_bytes()),
+                meta,
+            });
             made += 1;
             if pods.len() >= 8192 {
                 store.bulk_insert_stored(res("pods"), std::mem::take(&mut pods));
@@ -241,7 +283,12 @@ mod tests {
             assert_eq!(m.owner, p.meta.owner);
             assert_eq!(m.rv, p.meta.rv);
             assert!(m.ready && p.meta.ready);
-            assert!(v["spec"]["nodeName"].as_str().unwrap().starts_with("gke-scale-pool-1-"));
+            assert!(
+                v["spec"]["nodeName"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("gke-scale-pool-1-")
+            );
         }
         assert!(store.count(res("poddisruptionbudgets")) > 0);
         assert!(store.count(res("deployments")) > 0);

@@ -46,8 +46,7 @@ pub enum Fault {
     ConfigError { missing: String },
     /// Running but the readiness probe fails.
     NotReady,
-    /// Termination takes this many extra seconds beyond... the grace period
-    /// (the container ignores SIGTERM and is killed at the end of grace).
+    /// The container ignores SIGTERM and is killed when the grace period ends.
     SlowTermination,
     /// Job pods fail with this exit code.
     JobFail { exit_code: i64 },
@@ -68,13 +67,19 @@ impl Fault {
         let exit = |d: i64| -> Result<i64, String> {
             params
                 .get("exit-code")
-                .map(|v| v.parse::<i64>().map_err(|_| format!("exit-code {v:?} is not a number")))
+                .map(|v| {
+                    v.parse::<i64>()
+                        .map_err(|_| format!("exit-code {v:?} is not a number"))
+                })
                 .unwrap_or(Ok(d))
         };
         Ok(match name {
             "crash-loop" | "CrashLoopBackOff" => Fault::CrashLoop {
                 exit_code: exit(1)?,
-                reason: params.get("reason").cloned().unwrap_or_else(|| "Error".into()),
+                reason: params
+                    .get("reason")
+                    .cloned()
+                    .unwrap_or_else(|| "Error".into()),
             },
             "oom-killed" | "OOMKilled" => Fault::OomKilled,
             "image-pull" | "ImagePullBackOff" => Fault::ImagePull { back_off: true },
@@ -91,7 +96,9 @@ impl Fault {
             },
             "not-ready" | "NotReady" => Fault::NotReady,
             "slow-termination" => Fault::SlowTermination,
-            "job-fail" => Fault::JobFail { exit_code: exit(1)? },
+            "job-fail" => Fault::JobFail {
+                exit_code: exit(1)?,
+            },
             other => return Err(format!("unknown fault {other:?}")),
         })
     }
@@ -117,7 +124,10 @@ mod tests {
     fn parses_faults() {
         assert_eq!(
             Fault::parse("crash-loop exit-code=2").unwrap(),
-            Fault::CrashLoop { exit_code: 2, reason: "Error".into() }
+            Fault::CrashLoop {
+                exit_code: 2,
+                reason: "Error".into()
+            }
         );
         assert_eq!(Fault::parse("oom-killed").unwrap(), Fault::OomKilled);
         assert!(Fault::parse("explode").is_err());
@@ -126,7 +136,10 @@ mod tests {
 
     #[test]
     fn wildcards() {
-        assert!(image_matches("registry.example.com/app/*:broken", "registry.example.com/app/web:broken"));
+        assert!(image_matches(
+            "registry.example.com/app/*:broken",
+            "registry.example.com/app/web:broken"
+        ));
         assert!(image_matches("*", "x"));
         assert!(!image_matches("a*c", "abd"));
     }

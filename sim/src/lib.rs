@@ -172,10 +172,14 @@ impl Simulator {
     pub async fn start(opts: SimOptions) -> Result<Simulator, SimError> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port))
             .await
-            .map_err(|source| SimError::Bind { port: opts.port, source })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| SimError::Bind { port: opts.port, source })?;
+            .map_err(|source| SimError::Bind {
+                port: opts.port,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| SimError::Bind {
+            port: opts.port,
+            source,
+        })?;
         let (stop, shutdown) = tokio::sync::watch::channel(false);
         let shared = Arc::new(Shared {
             store: store::Store::default(),
@@ -196,7 +200,10 @@ impl Simulator {
                 let objs = parse_seed(text, source)?;
                 seed::load(&shared.store, objs)?;
             }
-            Seed::Generated { nodes, pods_per_node } => {
+            Seed::Generated {
+                nodes,
+                pods_per_node,
+            } => {
                 generate::generate(&shared.store, *nodes, *pods_per_node);
             }
         }
@@ -204,8 +211,16 @@ impl Simulator {
         tasks.push(tokio::spawn(server::serve(shared.clone(), listener)));
         let generated = matches!(opts.seed, Seed::Generated { .. });
         let (state, cursor) = controllers::settle(&shared, !generated);
-        tasks.push(tokio::spawn(controllers::run(shared.clone(), state, cursor)));
-        Ok(Simulator { shared, stop, tasks })
+        tasks.push(tokio::spawn(controllers::run(
+            shared.clone(),
+            state,
+            cursor,
+        )));
+        Ok(Simulator {
+            shared,
+            stop,
+            tasks,
+        })
     }
 
     pub fn url(&self) -> String {
@@ -280,12 +295,22 @@ impl Simulator {
     }
 
     /// Delete an object as a client would (grace periods and finalizers apply).
-    pub fn delete(&self, resource: &str, namespace: Option<&str>, name: &str) -> Result<(), SimError> {
+    pub fn delete(
+        &self,
+        resource: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<(), SimError> {
         let r = resources::by_name(resource)
             .ok_or_else(|| SimError::Api(format!("unknown resource {resource}")))?;
         self.shared
             .store
-            .delete(r, namespace.unwrap_or(""), name, &store::DeleteOptions::default())
+            .delete(
+                r,
+                namespace.unwrap_or(""),
+                name,
+                &store::DeleteOptions::default(),
+            )
             .map(|_| ())
             .map_err(|e| SimError::Api(e.message))
     }

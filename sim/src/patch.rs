@@ -11,6 +11,9 @@ pub enum PatchType {
     Merge,
     Strategic,
     Json,
+    /// Server-side apply, approximated as a strategic merge of the applied
+    /// configuration (no field ownership tracking).
+    Apply,
 }
 
 impl PatchType {
@@ -20,6 +23,7 @@ impl PatchType {
             "application/merge-patch+json" => Some(Self::Merge),
             "application/strategic-merge-patch+json" => Some(Self::Strategic),
             "application/json-patch+json" => Some(Self::Json),
+            "application/apply-patch+yaml" | "application/apply-patch+json" => Some(Self::Apply),
             _ => None,
         }
     }
@@ -28,7 +32,7 @@ impl PatchType {
 pub fn apply(pt: PatchType, target: &Value, patch: &Value) -> Result<Value, String> {
     match pt {
         PatchType::Merge => Ok(merge_patch(target, patch)),
-        PatchType::Strategic => Ok(strategic_merge(target, patch, "")),
+        PatchType::Strategic | PatchType::Apply => Ok(strategic_merge(target, patch, "")),
         PatchType::Json => {
             let p: json_patch::Patch =
                 serde_json::from_value(patch.clone()).map_err(|e| e.to_string())?;
@@ -62,7 +66,11 @@ pub fn merge_patch(target: &Value, patch: &Value) -> Value {
 /// The merge key of a list field, by field name (and parent for `ports`).
 fn merge_key(field: &str, parent: &str) -> Option<&'static str> {
     Some(match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes"
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
         | "imagePullSecrets" => "name",
         "volumeMounts" => "mountPath",
         "volumeDevices" => "devicePath",
@@ -188,7 +196,10 @@ mod tests {
     fn merge_patch_removes_nulls() {
         let t = json!({"a": 1, "b": {"c": 2, "d": 3}, "l": [1, 2]});
         let p = json!({"a": null, "b": {"c": 5}, "l": [3]});
-        assert_eq!(merge_patch(&t, &p), json!({"b": {"c": 5, "d": 3}, "l": [3]}));
+        assert_eq!(
+            merge_patch(&t, &p),
+            json!({"b": {"c": 5, "d": 3}, "l": [3]})
+        );
     }
 
     #[test]
@@ -211,10 +222,14 @@ mod tests {
     #[test]
     fn strategic_delete_directive_and_null() {
         let t = json!({"spec": {"unschedulable": true, "taints": [{"key": "a", "effect": "NoSchedule"}, {"key": "b", "effect": "NoSchedule"}]}});
-        let p = json!({"spec": {"unschedulable": null, "taints": [{"key": "a", "$patch": "delete"}]}});
+        let p =
+            json!({"spec": {"unschedulable": null, "taints": [{"key": "a", "$patch": "delete"}]}});
         let r = strategic_merge(&t, &p, "");
         assert!(r["spec"].get("unschedulable").is_none());
-        assert_eq!(r["spec"]["taints"], json!([{"key": "b", "effect": "NoSchedule"}]));
+        assert_eq!(
+            r["spec"]["taints"],
+            json!([{"key": "b", "effect": "NoSchedule"}])
+        );
     }
 
     #[test]
@@ -232,7 +247,11 @@ mod tests {
         let t = json!({"metadata": {"finalizers": ["a"]}});
         let r = strategic_merge(&t, &json!({"metadata": {"finalizers": ["b"]}}), "");
         assert_eq!(r["metadata"]["finalizers"], json!(["a", "b"]));
-        let r = strategic_merge(&r, &json!({"metadata": {"$deleteFromPrimitiveList/finalizers": ["a"]}}), "");
+        let r = strategic_merge(
+            &r,
+            &json!({"metadata": {"$deleteFromPrimitiveList/finalizers": ["a"]}}),
+            "",
+        );
         assert_eq!(r["metadata"]["finalizers"], json!(["b"]));
     }
 
@@ -240,7 +259,10 @@ mod tests {
     fn json_patch() {
         let t = json!({"spec": {"replicas": 1}});
         let p = json!([{"op": "replace", "path": "/spec/replicas", "value": 3}]);
-        assert_eq!(apply(PatchType::Json, &t, &p).unwrap()["spec"]["replicas"], 3);
+        assert_eq!(
+            apply(PatchType::Json, &t, &p).unwrap()["spec"]["replicas"],
+            3
+        );
         let bad = json!([{"op": "remove", "path": "/nope"}]);
         assert!(apply(PatchType::Json, &t, &bad).is_err());
     }

@@ -87,8 +87,28 @@ macro_rules! res {
 }
 
 pub static RESOURCES: &[Resource] = &[
-    res!("", "v1", "namespaces", "namespace", "Namespace", false, &["ns"], &[], &[status("Namespace", "", "v1")]),
-    res!("", "v1", "nodes", "node", "Node", false, &["no"], &[], &[status("Node", "", "v1")]),
+    res!(
+        "",
+        "v1",
+        "namespaces",
+        "namespace",
+        "Namespace",
+        false,
+        &["ns"],
+        &[],
+        &[status("Namespace", "", "v1")]
+    ),
+    res!(
+        "",
+        "v1",
+        "nodes",
+        "node",
+        "Node",
+        false,
+        &["no"],
+        &[],
+        &[status("Node", "", "v1")]
+    ),
     res!(
         "",
         "v1",
@@ -99,18 +119,86 @@ pub static RESOURCES: &[Resource] = &[
         &["po"],
         ALL,
         &[
-            Sub { name: "eviction", kind: "Eviction", group: "policy", version: "v1", verbs: &["create"] },
-            Sub { name: "exec", kind: "PodExecOptions", group: "", version: "v1", verbs: &["create", "get"] },
-            Sub { name: "log", kind: "Pod", group: "", version: "v1", verbs: &["get"] },
+            Sub {
+                name: "eviction",
+                kind: "Eviction",
+                group: "policy",
+                version: "v1",
+                verbs: &["create"]
+            },
+            Sub {
+                name: "exec",
+                kind: "PodExecOptions",
+                group: "",
+                version: "v1",
+                verbs: &["create", "get"]
+            },
+            Sub {
+                name: "log",
+                kind: "Pod",
+                group: "",
+                version: "v1",
+                verbs: &["get"]
+            },
             status("Pod", "", "v1"),
         ]
     ),
-    res!("", "v1", "services", "service", "Service", true, &["svc"], ALL, &[status("Service", "", "v1")]),
-    res!("", "v1", "endpoints", "endpoints", "Endpoints", true, &["ep"], &[], &[]),
-    res!("", "v1", "events", "event", "Event", true, &["ev"], &[], &[]),
-    res!("", "v1", "configmaps", "configmap", "ConfigMap", true, &["cm"], &[], &[]),
+    res!(
+        "",
+        "v1",
+        "services",
+        "service",
+        "Service",
+        true,
+        &["svc"],
+        ALL,
+        &[status("Service", "", "v1")]
+    ),
+    res!(
+        "",
+        "v1",
+        "endpoints",
+        "endpoints",
+        "Endpoints",
+        true,
+        &["ep"],
+        &[],
+        &[]
+    ),
+    res!(
+        "",
+        "v1",
+        "events",
+        "event",
+        "Event",
+        true,
+        &["ev"],
+        &[],
+        &[]
+    ),
+    res!(
+        "",
+        "v1",
+        "configmaps",
+        "configmap",
+        "ConfigMap",
+        true,
+        &["cm"],
+        &[],
+        &[]
+    ),
     res!("", "v1", "secrets", "secret", "Secret", true, &[], &[], &[]),
-    res!("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, &["sa"], &[], &[]),
+    res!(
+        "",
+        "v1",
+        "serviceaccounts",
+        "serviceaccount",
+        "ServiceAccount",
+        true,
+        &["sa"],
+        &[],
+        &[]
+    ),
     res!(
         "",
         "v1",
@@ -155,10 +243,50 @@ pub static RESOURCES: &[Resource] = &[
         ALL,
         &[SCALE, status("StatefulSet", "apps", "v1")]
     ),
-    res!("apps", "v1", "daemonsets", "daemonset", "DaemonSet", true, &["ds"], ALL, &[status("DaemonSet", "apps", "v1")]),
-    res!("apps", "v1", "controllerrevisions", "controllerrevision", "ControllerRevision", true, &[], &[], &[]),
-    res!("batch", "v1", "jobs", "job", "Job", true, &[], ALL, &[status("Job", "batch", "v1")]),
-    res!("batch", "v1", "cronjobs", "cronjob", "CronJob", true, &["cj"], ALL, &[status("CronJob", "batch", "v1")]),
+    res!(
+        "apps",
+        "v1",
+        "daemonsets",
+        "daemonset",
+        "DaemonSet",
+        true,
+        &["ds"],
+        ALL,
+        &[status("DaemonSet", "apps", "v1")]
+    ),
+    res!(
+        "apps",
+        "v1",
+        "controllerrevisions",
+        "controllerrevision",
+        "ControllerRevision",
+        true,
+        &[],
+        &[],
+        &[]
+    ),
+    res!(
+        "batch",
+        "v1",
+        "jobs",
+        "job",
+        "Job",
+        true,
+        &[],
+        ALL,
+        &[status("Job", "batch", "v1")]
+    ),
+    res!(
+        "batch",
+        "v1",
+        "cronjobs",
+        "cronjob",
+        "CronJob",
+        true,
+        &["cj"],
+        ALL,
+        &[status("CronJob", "batch", "v1")]
+    ),
     res!(
         "policy",
         "v1",
@@ -181,8 +309,28 @@ pub static RESOURCES: &[Resource] = &[
         &[],
         &[status("Ingress", "networking.k8s.io", "v1")]
     ),
-    res!("coordination.k8s.io", "v1", "leases", "lease", "Lease", true, &[], &[], &[]),
-    res!("discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", true, &[], &[], &[]),
+    res!(
+        "coordination.k8s.io",
+        "v1",
+        "leases",
+        "lease",
+        "Lease",
+        true,
+        &[],
+        &[],
+        &[]
+    ),
+    res!(
+        "discovery.k8s.io",
+        "v1",
+        "endpointslices",
+        "endpointslice",
+        "EndpointSlice",
+        true,
+        &[],
+        &[],
+        &[]
+    ),
 ];
 
 /// API groups in the order discovery lists them (core first, then named groups).

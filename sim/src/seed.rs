@@ -40,9 +40,20 @@ fn seed_err(source: &str, line: u64, column: u64, reason: impl Into<String>) -> 
 /// next to our file:line:column prefix.
 fn clean_reason(msg: &str) -> String {
     let first = msg.lines().next().unwrap_or(msg);
-    match first.find(" at line ") {
-        Some(i) => first[..i].to_string(),
-        None => first.to_string(),
+    let mut r = first.strip_prefix("error: ").unwrap_or(first);
+    // "line 5 column 15: mismatched bracket" counts lines within the
+    // document, which would contradict the file position we report.
+    if let Some(rest) = r.strip_prefix("line ")
+        && let Some((pos, tail)) = rest.split_once(": ")
+        && pos
+            .split(" column ")
+            .all(|n| n.trim().parse::<u64>().is_ok())
+    {
+        r = tail;
+    }
+    match r.find(" at line ") {
+        Some(i) => r[..i].to_string(),
+        None => r.to_string(),
     }
 }
 
@@ -62,7 +73,12 @@ pub fn parse_seed(text: &str, source: &str) -> Result<Vec<Value>, SimError> {
                 .location()
                 .map(|l| (l.line(), l.column()))
                 .unwrap_or((1, 1));
-            seed_err(source, start as u64 + line.max(1) - 1, col.max(1), clean_reason(&e.to_string()))
+            seed_err(
+                source,
+                start as u64 + line.max(1) - 1,
+                col.max(1),
+                clean_reason(&e.to_string()),
+            )
         })?;
         if v.is_null() {
             continue;
@@ -74,7 +90,12 @@ pub fn parse_seed(text: &str, source: &str) -> Result<Vec<Value>, SimError> {
                 .unwrap_or(start as u64)
         };
         if !v.is_object() {
-            return Err(seed_err(source, start as u64, 1, "a document must be a Kubernetes object (a mapping)"));
+            return Err(seed_err(
+                source,
+                start as u64,
+                1,
+                "a document must be a Kubernetes object (a mapping)",
+            ));
         }
         let api_version = str_at(&v, &["apiVersion"]);
         let kind = str_at(&v, &["kind"]);
@@ -101,7 +122,12 @@ pub fn parse_seed(text: &str, source: &str) -> Result<Vec<Value>, SimError> {
         if str_at(&v, &["metadata", "name"]).is_empty()
             && str_at(&v, &["metadata", "generateName"]).is_empty()
         {
-            return Err(seed_err(source, line_of("metadata"), 1, "metadata.name is required"));
+            return Err(seed_err(
+                source,
+                line_of("metadata"),
+                1,
+                "metadata.name is required",
+            ));
         }
         out.push(v);
     }
@@ -141,19 +167,25 @@ fn parse_age(s: &str) -> Option<chrono::Duration> {
 
 /// Create or replace one object, keeping the status it carries.
 pub fn apply_one(store: &Store, mut v: Value) -> Result<Value, SimError> {
-    if let Some(age) = v["metadata"]["annotations"][AGE_ANNOTATION].as_str().and_then(parse_age) {
+    if let Some(age) = v["metadata"]["annotations"][AGE_ANNOTATION]
+        .as_str()
+        .and_then(parse_age)
+    {
         v["metadata"]["creationTimestamp"] = json!(crate::util::ts(crate::util::now() - age));
         if let Some(a) = v["metadata"]["annotations"].as_object_mut() {
             a.remove(AGE_ANNOTATION);
             if a.is_empty() {
-                v["metadata"].as_object_mut().map(|m| m.remove("annotations"));
+                v["metadata"]
+                    .as_object_mut()
+                    .map(|m| m.remove("annotations"));
             }
         }
     }
     let terminating = !v["metadata"]["deletionTimestamp"].is_null();
     let api_version = str_at(&v, &["apiVersion"]).to_string();
     let kind = str_at(&v, &["kind"]).to_string();
-    let r = resources::by_kind(&api_version, &kind).ok_or(SimError::UnknownKind { api_version, kind })?;
+    let r = resources::by_kind(&api_version, &kind)
+        .ok_or(SimError::UnknownKind { api_version, kind })?;
     if r.namespaced {
         if str_at(&v, &["metadata", "namespace"]).is_empty() {
             v["metadata"]["namespace"] = json!("default");
@@ -162,7 +194,10 @@ pub fn apply_one(store: &Store, mut v: Value) -> Result<Value, SimError> {
     }
     let ns = str_at(&v, &["metadata", "namespace"]).to_string();
     let name = str_at(&v, &["metadata", "name"]).to_string();
-    let exists = !name.is_empty() && store.get(r, if r.namespaced { &ns } else { "" }, &name).is_some();
+    let exists = !name.is_empty()
+        && store
+            .get(r, if r.namespaced { &ns } else { "" }, &name)
+            .is_some();
     let s = if exists {
         if let Some(m) = v["metadata"].as_object_mut() {
             m.remove("resourceVersion");
@@ -193,8 +228,20 @@ pub fn load(store: &Store, objs: Vec<Value>) -> Result<(), SimError> {
     };
     let mut objs = objs;
     objs.sort_by_key(rank);
-    for ns in default_namespaces() {
-        if store.get(res("namespaces"), "", str_at(&ns, &["metadata", "name"])).is_none() {
+    // The built-in namespaces are as old as the oldest seed object.
+    let oldest = objs
+        .iter()
+        .filter_map(|o| o["metadata"]["annotations"][AGE_ANNOTATION].as_str())
+        .filter_map(parse_age)
+        .max();
+    for mut ns in default_namespaces() {
+        if let Some(age) = oldest {
+            ns["metadata"]["creationTimestamp"] = json!(crate::util::ts(crate::util::now() - age));
+        }
+        if store
+            .get(res("namespaces"), "", str_at(&ns, &["metadata", "name"]))
+            .is_none()
+        {
             apply_one(store, ns)?;
         }
     }
@@ -219,10 +266,12 @@ mod tests {
     fn syntax_error_has_file_line_column() {
         let text = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [unclosed\n";
         match parse_seed(text, "bad.yaml").unwrap_err() {
-            SimError::Seed { file, line, reason, .. } => {
+            SimError::Seed {
+                file, line, reason, ..
+            } => {
                 assert_eq!(file, "bad.yaml");
                 assert!(line >= 9, "line {line}");
-                assert!(!reason.is_empty());
+                assert!(!reason.is_empty() && !reason.contains("line "), "{reason}");
             }
             e => panic!("unexpected {e}"),
         }

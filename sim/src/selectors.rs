@@ -113,7 +113,11 @@ impl LabelSelector {
                 let key = e["key"].as_str().unwrap_or("").to_string();
                 let values: Vec<String> = e["values"]
                     .as_array()
-                    .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(String::from))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 match e["operator"].as_str().unwrap_or("") {
                     "In" => reqs.push(Req::In(key, values)),
@@ -125,10 +129,6 @@ impl LabelSelector {
             }
         }
         Self(reqs)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 
     pub fn matches<'a>(&self, labels: impl Fn(&str) -> Option<&'a str>) -> bool {
@@ -150,10 +150,6 @@ impl LabelSelector {
                 .map(|(_, v)| v.as_str())
         })
     }
-
-    pub fn matches_value(&self, labels: &Value) -> bool {
-        self.matches(|k| labels.get(k).and_then(Value::as_str))
-    }
 }
 
 /// A field selector: `a=b`, `a==b` and `a!=b` terms joined by commas.
@@ -171,7 +167,9 @@ impl FieldSelector {
             } else if let Some((k, v)) = part.split_once('=') {
                 (k, true, v)
             } else {
-                return Err(format!("invalid selector: '{s}'; can't understand '{part}'"));
+                return Err(format!(
+                    "invalid selector: '{s}'; can't understand '{part}'"
+                ));
             };
             out.push((k.trim().to_string(), eq, v.trim().to_string()));
         }
@@ -206,7 +204,9 @@ mod tests {
     use super::*;
 
     fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        p.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]

@@ -74,16 +74,6 @@ pub enum EventType {
     Deleted,
 }
 
-impl EventType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventType::Added => "ADDED",
-            EventType::Modified => "MODIFIED",
-            EventType::Deleted => "DELETED",
-        }
-    }
-}
-
 #[derive(Debug)]
 pub struct Change {
     pub rv: u64,
@@ -147,7 +137,6 @@ pub struct ListPage {
     pub rv: u64,
     /// The key of the last returned item when more items remain.
     pub next: Option<String>,
-    pub remaining: usize,
 }
 
 pub fn supported_fields(r: &Resource) -> &'static [&'static str] {
@@ -256,7 +245,9 @@ fn spec_part(v: &Value) -> Value {
     match v {
         Value::Object(o) => Value::Object(
             o.iter()
-                .filter(|(k, _)| !matches!(k.as_str(), "metadata" | "status" | "kind" | "apiVersion"))
+                .filter(|(k, _)| {
+                    !matches!(k.as_str(), "metadata" | "status" | "kind" | "apiVersion")
+                })
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
         ),
@@ -293,10 +284,6 @@ impl Store {
         self.inner.read().rv
     }
 
-    pub fn compacted_rv(&self) -> u64 {
-        self.inner.read().compacted
-    }
-
     /// Drop the whole change history: any watch resuming from an older
     /// resourceVersion gets 410 Gone, as after an etcd compaction.
     pub fn compact(&self) {
@@ -315,7 +302,11 @@ impl Store {
     }
 
     pub fn count(&self, r: &Resource) -> usize {
-        self.inner.read().tables.get(r.plural).map_or(0, |t| t.len())
+        self.inner
+            .read()
+            .tables
+            .get(r.plural)
+            .map_or(0, |t| t.len())
     }
 
     /// A page of objects in key order, starting after `after`, keeping those
@@ -335,7 +326,6 @@ impl Store {
                 items: vec![],
                 rv,
                 next: None,
-                remaining: 0,
             };
         };
         let prefix = ns.map(|n| format!("{n}/"));
@@ -346,7 +336,7 @@ impl Store {
         };
         let mut items = Vec::new();
         let mut next = None;
-        let mut remaining = 0;
+        let mut more = false;
         for (k, s) in t.range((start, Bound::Unbounded)) {
             if let Some(p) = &prefix
                 && !k.starts_with(p.as_str())
@@ -359,26 +349,26 @@ impl Store {
             if limit > 0 && items.len() >= limit {
                 // One more match proves there is a next page; counting them
                 // all would make every page cost the whole table.
-                remaining += 1;
+                more = true;
                 break;
             }
             items.push(s.clone());
             next = Some(k.clone());
         }
-        if remaining == 0 {
+        if !more {
             next = None;
         }
-        ListPage {
-            items,
-            rv,
-            next,
-            remaining,
-        }
+        ListPage { items, rv, next }
     }
 
     /// All objects of a resource (optionally in one namespace) whose index
     /// passes `keep`. For controllers.
-    pub fn scan(&self, r: &Resource, ns: Option<&str>, keep: impl Fn(&Meta) -> bool) -> Vec<Arc<Stored>> {
+    pub fn scan(
+        &self,
+        r: &Resource,
+        ns: Option<&str>,
+        keep: impl Fn(&Meta) -> bool,
+    ) -> Vec<Arc<Stored>> {
         self.list(r, ns, None, 0, keep).items
     }
 
@@ -430,7 +420,11 @@ impl Store {
             return Err(ApiError::bad_request("the object is not a JSON object"));
         }
         let m = util::obj_mut(v, &["metadata"]);
-        let name = m.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+        let name = m
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         if name.is_empty() {
             let gen_name = m
                 .get("generateName")
@@ -556,7 +550,12 @@ impl Store {
             UpdateMode::Raw => {}
         }
         // Server-owned metadata is kept whatever the client sent.
-        for f in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"] {
+        for f in [
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+        ] {
             match oldv["metadata"].get(f) {
                 Some(x) if mode != UpdateMode::Raw || v["metadata"].get(f).is_none() => {
                     v["metadata"][f] = x.clone()
@@ -595,7 +594,10 @@ impl Store {
             g.tables.get_mut(r.plural).expect("table").remove(&k);
             Self::push_change(&mut g, EventType::Deleted, r, s.clone(), Some(old.clone()));
         } else {
-            g.tables.get_mut(r.plural).expect("table").insert(k, s.clone());
+            g.tables
+                .get_mut(r.plural)
+                .expect("table")
+                .insert(k, s.clone());
             Self::push_change(&mut g, EventType::Modified, r, s.clone(), Some(old.clone()));
         }
         self.finish(g);
@@ -609,7 +611,10 @@ impl Store {
             return true;
         }
         let v = s.value();
-        v["metadata"]["deletionGracePeriodSeconds"].as_i64().unwrap_or(0) == 0
+        v["metadata"]["deletionGracePeriodSeconds"]
+            .as_i64()
+            .unwrap_or(0)
+            == 0
             || v["spec"]["nodeName"].as_str().unwrap_or("").is_empty()
     }
 
@@ -671,22 +676,35 @@ impl Store {
             g.tables.get_mut(r.plural).expect("table").remove(&k);
             Self::push_change(&mut g, EventType::Deleted, r, s.clone(), Some(old.clone()));
             self.finish(g);
-            return Ok(Deleted { obj: s, removed: true });
+            return Ok(Deleted {
+                obj: s,
+                removed: true,
+            });
         }
         let now = util::now();
         let existing_grace = v["metadata"]["deletionGracePeriodSeconds"].as_i64();
         if old.meta.deleting && existing_grace.is_some_and(|e| e <= grace) {
             // Already terminating with a shorter grace: nothing changes.
-            return Ok(Deleted { obj: old, removed: false });
+            return Ok(Deleted {
+                obj: old,
+                removed: false,
+            });
         }
-        v["metadata"]["deletionTimestamp"] = json!(util::ts(now + chrono::Duration::seconds(grace)));
+        v["metadata"]["deletionTimestamp"] =
+            json!(util::ts(now + chrono::Duration::seconds(grace)));
         v["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
         g.rv += 1;
         let s = Self::seal(r, v, g.rv);
-        g.tables.get_mut(r.plural).expect("table").insert(k, s.clone());
+        g.tables
+            .get_mut(r.plural)
+            .expect("table")
+            .insert(k, s.clone());
         Self::push_change(&mut g, EventType::Modified, r, s.clone(), Some(old.clone()));
         self.finish(g);
-        Ok(Deleted { obj: s, removed: false })
+        Ok(Deleted {
+            obj: s,
+            removed: false,
+        })
     }
 
     /// Changes after `rv`, or Err(compacted) when history no longer reaches back.
@@ -705,15 +723,6 @@ impl Store {
     pub fn snapshot(&self, r: &Resource, ns: Option<&str>) -> (Vec<Arc<Stored>>, u64) {
         let p = self.list(r, ns, None, 0, |_| true);
         (p.items, p.rv)
-    }
-
-    pub fn find_by_uid(&self, r: &Resource, uid: &str) -> Option<Arc<Stored>> {
-        let g = self.inner.read();
-        g.tables
-            .get(r.plural)?
-            .values()
-            .find(|s| s.meta.uid == uid)
-            .cloned()
     }
 }
 
@@ -747,11 +756,21 @@ mod tests {
         let e = s.update(pods, v, UpdateMode::Main, true).unwrap_err();
         assert_eq!(e.code, 409);
         // a scheduled pod gets a deletionTimestamp, not removal
-        let d = s.delete(pods, "default", "a", &DeleteOptions::default()).unwrap();
+        let d = s
+            .delete(pods, "default", "a", &DeleteOptions::default())
+            .unwrap();
         assert!(!d.removed);
         assert!(d.obj.meta.deleting);
         let d = s
-            .delete(pods, "default", "a", &DeleteOptions { grace_period: Some(0), ..Default::default() })
+            .delete(
+                pods,
+                "default",
+                "a",
+                &DeleteOptions {
+                    grace_period: Some(0),
+                    ..Default::default()
+                },
+            )
             .unwrap();
         assert!(d.removed);
         assert!(s.get(pods, "default", "a").is_none());

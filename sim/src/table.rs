@@ -23,7 +23,11 @@ pub fn human_duration(d: chrono::Duration) -> String {
     let minutes = secs / 60;
     if minutes < 10 {
         let s = secs % 60;
-        return if s == 0 { format!("{minutes}m") } else { format!("{minutes}m{s}s") };
+        return if s == 0 {
+            format!("{minutes}m")
+        } else {
+            format!("{minutes}m{s}s")
+        };
     }
     if minutes < 180 {
         return format!("{minutes}m");
@@ -31,14 +35,22 @@ pub fn human_duration(d: chrono::Duration) -> String {
     let hours = minutes / 60;
     if hours < 8 {
         let m = minutes % 60;
-        return if m == 0 { format!("{hours}h") } else { format!("{hours}h{m}m") };
+        return if m == 0 {
+            format!("{hours}h")
+        } else {
+            format!("{hours}h{m}m")
+        };
     }
     if hours < 48 {
         return format!("{hours}h");
     }
     if hours < 24 * 8 {
         let h = hours % 24;
-        return if h == 0 { format!("{}d", hours / 24) } else { format!("{}d{h}h", hours / 24) };
+        return if h == 0 {
+            format!("{}d", hours / 24)
+        } else {
+            format!("{}d{h}h", hours / 24)
+        };
     }
     if hours < 24 * 365 * 2 {
         return format!("{}d", hours / 24);
@@ -64,7 +76,9 @@ fn since(ts: &str, now: DateTime<Utc>) -> String {
 fn col(name: &str, ty: &str, priority: i64) -> Value {
     let mut c = json!({"name": name, "type": ty, "format": if name == "Name" {"name"} else {""}, "description": "", "priority": priority});
     if name == "Age" {
-        c["description"] = json!("CreationTimestamp is a timestamp representing the server time when this object was created.");
+        c["description"] = json!(
+            "CreationTimestamp is a timestamp representing the server time when this object was created."
+        );
     }
     c
 }
@@ -84,53 +98,140 @@ pub fn columns(r: &Resource) -> Vec<Value> {
     let i = |n: &str| col(n, "integer", 0);
     match r.plural {
         "pods" => vec![
-            c("Name"), c("Ready"), c("Status"), i("Restarts"), c("Age"),
-            w("IP"), w("Node"), w("Nominated Node"), w("Readiness Gates"),
+            c("Name"),
+            c("Ready"),
+            c("Status"),
+            i("Restarts"),
+            c("Age"),
+            w("IP"),
+            w("Node"),
+            w("Nominated Node"),
+            w("Readiness Gates"),
         ],
         "nodes" => vec![
-            c("Name"), c("Status"), c("Roles"), c("Age"), c("Version"),
-            w("Internal-IP"), w("External-IP"), w("OS-Image"), w("Kernel-Version"), w("Container-Runtime"),
+            c("Name"),
+            c("Status"),
+            c("Roles"),
+            c("Age"),
+            c("Version"),
+            w("Internal-IP"),
+            w("External-IP"),
+            w("OS-Image"),
+            w("Kernel-Version"),
+            w("Container-Runtime"),
         ],
         "deployments" => vec![
-            c("Name"), c("Ready"), i("Up-to-date"), i("Available"), c("Age"),
-            w("Containers"), w("Images"), w("Selector"),
+            c("Name"),
+            c("Ready"),
+            i("Up-to-date"),
+            i("Available"),
+            c("Age"),
+            w("Containers"),
+            w("Images"),
+            w("Selector"),
         ],
         "replicasets" => vec![
-            c("Name"), i("Desired"), i("Current"), i("Ready"), c("Age"),
-            w("Containers"), w("Images"), w("Selector"),
+            c("Name"),
+            i("Desired"),
+            i("Current"),
+            i("Ready"),
+            c("Age"),
+            w("Containers"),
+            w("Images"),
+            w("Selector"),
         ],
-        "statefulsets" => vec![c("Name"), c("Ready"), c("Age"), w("Containers"), w("Images")],
+        "statefulsets" => vec![
+            c("Name"),
+            c("Ready"),
+            c("Age"),
+            w("Containers"),
+            w("Images"),
+        ],
         "daemonsets" => vec![
-            c("Name"), i("Desired"), i("Current"), i("Ready"), i("Up-to-date"), i("Available"),
-            c("Node Selector"), c("Age"), w("Containers"), w("Images"), w("Selector"),
+            c("Name"),
+            i("Desired"),
+            i("Current"),
+            i("Ready"),
+            i("Up-to-date"),
+            i("Available"),
+            c("Node Selector"),
+            c("Age"),
+            w("Containers"),
+            w("Images"),
+            w("Selector"),
         ],
         "services" => vec![
-            c("Name"), c("Type"), c("Cluster-IP"), c("External-IP"), c("Port(s)"), c("Age"), w("Selector"),
+            c("Name"),
+            c("Type"),
+            c("Cluster-IP"),
+            c("External-IP"),
+            c("Port(s)"),
+            c("Age"),
+            w("Selector"),
         ],
         "events" => vec![
-            c("Last Seen"), c("Type"), c("Reason"), c("Object"), w("Subobject"), w("Source"),
-            c("Message"), w("First Seen"), w("Count"), w("Name"),
+            c("Last Seen"),
+            c("Type"),
+            c("Reason"),
+            c("Object"),
+            w("Subobject"),
+            w("Source"),
+            c("Message"),
+            w("First Seen"),
+            w("Count"),
+            w("Name"),
         ],
         "namespaces" => vec![c("Name"), c("Status"), c("Age")],
         "jobs" => vec![
-            c("Name"), c("Status"), c("Completions"), c("Duration"), c("Age"),
-            w("Containers"), w("Images"), w("Selector"),
+            c("Name"),
+            c("Status"),
+            c("Completions"),
+            c("Duration"),
+            c("Age"),
+            w("Containers"),
+            w("Images"),
+            w("Selector"),
         ],
         "cronjobs" => vec![
-            c("Name"), c("Schedule"), c("Timezone"), c("Suspend"), i("Active"), c("Last Schedule"), c("Age"),
-            w("Containers"), w("Images"), w("Selector"),
+            c("Name"),
+            c("Schedule"),
+            c("Timezone"),
+            c("Suspend"),
+            i("Active"),
+            c("Last Schedule"),
+            c("Age"),
+            w("Containers"),
+            w("Images"),
+            w("Selector"),
         ],
         "poddisruptionbudgets" => vec![
-            c("Name"), c("Min Available"), c("Max Unavailable"), i("Allowed Disruptions"), c("Age"),
+            c("Name"),
+            c("Min Available"),
+            c("Max Unavailable"),
+            i("Allowed Disruptions"),
+            c("Age"),
         ],
         "configmaps" => vec![c("Name"), i("Data"), c("Age")],
         "secrets" => vec![c("Name"), c("Type"), i("Data"), c("Age")],
-        "ingresses" => vec![c("Name"), c("Class"), c("Hosts"), c("Address"), c("Ports"), c("Age")],
+        "ingresses" => vec![
+            c("Name"),
+            c("Class"),
+            c("Hosts"),
+            c("Address"),
+            c("Ports"),
+            c("Age"),
+        ],
         "endpoints" => vec![c("Name"), c("Endpoints"), c("Age")],
         "leases" => vec![c("Name"), c("Holder"), c("Age")],
         "controllerrevisions" => vec![c("Name"), c("Controller"), i("Revision"), c("Age")],
         "persistentvolumeclaims" => vec![
-            c("Name"), c("Status"), c("Volume"), c("Capacity"), c("Access Modes"), c("StorageClass"), c("Age"),
+            c("Name"),
+            c("Status"),
+            c("Volume"),
+            c("Capacity"),
+            c("Access Modes"),
+            c("StorageClass"),
+            c("Age"),
         ],
         _ => vec![c("Name"), c("Age")],
     }
@@ -167,7 +268,11 @@ fn selector_string(sel: &Value) -> String {
 fn map_selector(sel: &Value) -> String {
     let parts: Vec<String> = sel
         .as_object()
-        .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect()
+        })
         .unwrap_or_default();
     none_if_empty(parts.join(","))
 }
@@ -226,9 +331,8 @@ pub fn pod_summary(pod: &Value, now: DateTime<Utc>) -> PodSummary {
         .iter()
         .filter(|c| c["restartPolicy"] == "Always")
         .count();
-    let finished_at = |c: &Value| {
-        util::parse_ts(str_at(c, &["lastState", "terminated", "finishedAt"]))
-    };
+    let finished_at =
+        |c: &Value| util::parse_ts(str_at(c, &["lastState", "terminated", "finishedAt"]));
     let n_init = arr(&spec["initContainers"]).len();
     let mut initializing = false;
     for (i, c) in arr(&status["initContainerStatuses"]).iter().enumerate() {
@@ -292,7 +396,11 @@ pub fn pod_summary(pod: &Value, now: DateTime<Utc>) -> PodSummary {
             let pod_ready = arr(&status["conditions"])
                 .iter()
                 .any(|c| c["type"] == "Ready" && c["status"] == "True");
-            reason = if pod_ready { "Running".into() } else { "NotReady".into() };
+            reason = if pod_ready {
+                "Running".into()
+            } else {
+                "NotReady".into()
+            };
         }
     }
     let deleting = !pod["metadata"]["deletionTimestamp"].is_null();
@@ -361,12 +469,20 @@ fn service_external_ip(svc: &Value) -> String {
     match ty {
         "LoadBalancer" => {
             for i in arr(&svc["status"]["loadBalancer"]["ingress"]) {
-                let a = if !str_at(i, &["ip"]).is_empty() { str_at(i, &["ip"]) } else { str_at(i, &["hostname"]) };
+                let a = if !str_at(i, &["ip"]).is_empty() {
+                    str_at(i, &["ip"])
+                } else {
+                    str_at(i, &["hostname"])
+                };
                 if !a.is_empty() {
                     ips.push(a.to_string());
                 }
             }
-            if ips.is_empty() { "<pending>".into() } else { ips.join(",") }
+            if ips.is_empty() {
+                "<pending>".into()
+            } else {
+                ips.join(",")
+            }
         }
         "ExternalName" => str_at(svc, &["spec", "externalName"]).to_string(),
         _ => none_if_empty(ips.join(",")),
@@ -377,7 +493,11 @@ fn service_ports(svc: &Value) -> String {
     let ports: Vec<String> = arr(&svc["spec"]["ports"])
         .iter()
         .map(|p| {
-            let proto = if str_at(p, &["protocol"]).is_empty() { "TCP" } else { str_at(p, &["protocol"]) };
+            let proto = if str_at(p, &["protocol"]).is_empty() {
+                "TCP"
+            } else {
+                str_at(p, &["protocol"])
+            };
             match p["nodePort"].as_i64() {
                 Some(np) if np != 0 => format!("{}:{np}/{proto}", p["port"]),
                 _ => format!("{}/{proto}", p["port"]),
@@ -397,7 +517,11 @@ fn intstr(v: &Value) -> String {
 
 fn job_status(job: &Value) -> String {
     let conds = arr(&job["status"]["conditions"]);
-    let has = |t: &str| conds.iter().any(|c| c["type"] == t && c["status"] == "True");
+    let has = |t: &str| {
+        conds
+            .iter()
+            .any(|c| c["type"] == t && c["status"] == "True")
+    };
     if has("Complete") {
         "Complete".into()
     } else if has("Failed") {
@@ -427,7 +551,11 @@ fn job_duration(job: &Value, now: DateTime<Utc>) -> String {
 
 fn event_object(ev: &Value) -> String {
     let io = &ev["involvedObject"];
-    format!("{}/{}", str_at(io, &["kind"]).to_lowercase(), str_at(io, &["name"]))
+    format!(
+        "{}/{}",
+        str_at(io, &["kind"]).to_lowercase(),
+        str_at(io, &["name"])
+    )
 }
 
 /// The cells of one row.
@@ -439,7 +567,9 @@ pub fn cells(r: &Resource, v: &Value, now: DateTime<Utc>) -> Vec<Value> {
     match r.plural {
         "pods" => {
             let s = pod_summary(v, now);
-            let ip = arr(&st["podIPs"]).first().map(|p| str_at(p, &["ip"]).to_string());
+            let ip = arr(&st["podIPs"])
+                .first()
+                .map(|p| str_at(p, &["ip"]).to_string());
             let ip = ip.unwrap_or_else(|| str_at(st, &["podIP"]).to_string());
             let gates = arr(&spec["readinessGates"]);
             let gates = if gates.is_empty() {
@@ -448,7 +578,9 @@ pub fn cells(r: &Resource, v: &Value, now: DateTime<Utc>) -> Vec<Value> {
                 let ok = gates
                     .iter()
                     .filter(|g| {
-                        arr(&st["conditions"]).iter().any(|c| c["type"] == g["conditionType"] && c["status"] == "True")
+                        arr(&st["conditions"])
+                            .iter()
+                            .any(|c| c["type"] == g["conditionType"] && c["status"] == "True")
                     })
                     .count();
                 format!("{ok}/{}", gates.len())
@@ -461,7 +593,9 @@ pub fn cells(r: &Resource, v: &Value, now: DateTime<Utc>) -> Vec<Value> {
                 age,
                 json!(none_if_empty(ip)),
                 json!(none_if_empty(str_at(spec, &["nodeName"]).to_string())),
-                json!(none_if_empty(str_at(st, &["nominatedNodeName"]).to_string())),
+                json!(none_if_empty(
+                    str_at(st, &["nominatedNodeName"]).to_string()
+                )),
                 json!(gates),
             ]
         }
@@ -484,7 +618,11 @@ pub fn cells(r: &Resource, v: &Value, now: DateTime<Utc>) -> Vec<Value> {
             let (c, i) = containers_images(&spec["template"]["spec"]);
             vec![
                 name,
-                json!(format!("{}/{}", int(st, &["readyReplicas"]), int(spec, &["replicas"]))),
+                json!(format!(
+                    "{}/{}",
+                    int(st, &["readyReplicas"]),
+                    int(spec, &["replicas"])
+                )),
                 json!(int(st, &["updatedReplicas"])),
                 json!(int(st, &["availableReplicas"])),
                 age,
@@ -510,7 +648,11 @@ pub fn cells(r: &Resource, v: &Value, now: DateTime<Utc>) -> Vec<Value> {
             let (c, i) = containers_images(&spec["template"]["spec"]);
             vec![
                 name,
-                json!(format!("{}/{}", int(st, &["readyReplicas"]), int(spec, &["replicas"]))),
+                json!(format!(
+                    "{}/{}",
+                    int(st, &["readyReplicas"]),
+                    int(spec, &["replicas"])
+                )),
                 age,
                 json!(c),
                 json!(i),
@@ -536,7 +678,11 @@ pub fn cells(r: &Resource, v: &Value, now: DateTime<Utc>) -> Vec<Value> {
             let cip = str_at(spec, &["clusterIP"]);
             vec![
                 name,
-                json!(if str_at(spec, &["type"]).is_empty() { "ClusterIP" } else { str_at(spec, &["type"]) }),
+                json!(if str_at(spec, &["type"]).is_empty() {
+                    "ClusterIP"
+                } else {
+                    str_at(spec, &["type"])
+                }),
                 json!(none_if_empty(cip.to_string())),
                 json!(service_external_ip(v)),
                 json!(service_ports(v)),
@@ -553,7 +699,11 @@ pub fn cells(r: &Resource, v: &Value, now: DateTime<Utc>) -> Vec<Value> {
             .into_iter()
             .find(|s| !s.is_empty())
             .unwrap_or("");
-            let first = if str_at(v, &["firstTimestamp"]).is_empty() { last } else { str_at(v, &["firstTimestamp"]) };
+            let first = if str_at(v, &["firstTimestamp"]).is_empty() {
+                last
+            } else {
+                str_at(v, &["firstTimestamp"])
+            };
             vec![
                 json!(since(last, now)),
                 json!(str_at(v, &["type"])),
@@ -572,7 +722,11 @@ pub fn cells(r: &Resource, v: &Value, now: DateTime<Utc>) -> Vec<Value> {
             let (c, i) = containers_images(&spec["template"]["spec"]);
             let completions = match spec["completions"].as_i64() {
                 Some(n) => format!("{}/{n}", int(st, &["succeeded"])),
-                None => format!("{}/1 of {}", int(st, &["succeeded"]), spec["parallelism"].as_i64().unwrap_or(1)),
+                None => format!(
+                    "{}/1 of {}",
+                    int(st, &["succeeded"]),
+                    spec["parallelism"].as_i64().unwrap_or(1)
+                ),
             };
             vec![
                 name,
@@ -592,9 +746,20 @@ pub fn cells(r: &Resource, v: &Value, now: DateTime<Utc>) -> Vec<Value> {
                 name,
                 json!(str_at(spec, &["schedule"])),
                 json!(none_if_empty(str_at(spec, &["timeZone"]).to_string())),
-                json!(spec["suspend"].as_bool().unwrap_or(false).to_string().replace("false", "False").replace("true", "True")),
+                json!(
+                    spec["suspend"]
+                        .as_bool()
+                        .unwrap_or(false)
+                        .to_string()
+                        .replace("false", "False")
+                        .replace("true", "True")
+                ),
                 json!(arr(&st["active"]).len()),
-                json!(if last.is_empty() { "<none>".to_string() } else { since(last, now) }),
+                json!(if last.is_empty() {
+                    "<none>".to_string()
+                } else {
+                    since(last, now)
+                }),
                 age,
                 json!(c),
                 json!(i),
@@ -609,7 +774,8 @@ pub fn cells(r: &Resource, v: &Value, now: DateTime<Utc>) -> Vec<Value> {
             age,
         ],
         "configmaps" => {
-            let n = v["data"].as_object().map_or(0, |m| m.len()) + v["binaryData"].as_object().map_or(0, |m| m.len());
+            let n = v["data"].as_object().map_or(0, |m| m.len())
+                + v["binaryData"].as_object().map_or(0, |m| m.len());
             vec![name, json!(n), age]
         }
         "secrets" => {
@@ -617,16 +783,36 @@ pub fn cells(r: &Resource, v: &Value, now: DateTime<Utc>) -> Vec<Value> {
             vec![name, json!(str_at(v, &["type"])), json!(n), age]
         }
         "ingresses" => {
-            let hosts: Vec<&str> = arr(&spec["rules"]).iter().map(|r| str_at(r, &["host"])).filter(|h| !h.is_empty()).collect();
+            let hosts: Vec<&str> = arr(&spec["rules"])
+                .iter()
+                .map(|r| str_at(r, &["host"]))
+                .filter(|h| !h.is_empty())
+                .collect();
             let addrs: Vec<&str> = arr(&st["loadBalancer"]["ingress"])
                 .iter()
-                .map(|i| if str_at(i, &["ip"]).is_empty() { str_at(i, &["hostname"]) } else { str_at(i, &["ip"]) })
+                .map(|i| {
+                    if str_at(i, &["ip"]).is_empty() {
+                        str_at(i, &["hostname"])
+                    } else {
+                        str_at(i, &["ip"])
+                    }
+                })
                 .collect();
-            let ports = if arr(&spec["tls"]).is_empty() { "80" } else { "80, 443" };
+            let ports = if arr(&spec["tls"]).is_empty() {
+                "80"
+            } else {
+                "80, 443"
+            };
             vec![
                 name,
-                json!(none_if_empty(str_at(spec, &["ingressClassName"]).to_string())),
-                json!(if hosts.is_empty() { "*".to_string() } else { hosts.join(",") }),
+                json!(none_if_empty(
+                    str_at(spec, &["ingressClassName"]).to_string()
+                )),
+                json!(if hosts.is_empty() {
+                    "*".to_string()
+                } else {
+                    hosts.join(",")
+                }),
                 json!(addrs.join(",")),
                 json!(ports),
                 age,
@@ -653,18 +839,41 @@ pub fn cells(r: &Resource, v: &Value, now: DateTime<Utc>) -> Vec<Value> {
             let owner = v["metadata"]["ownerReferences"]
                 .as_array()
                 .and_then(|o| o.first())
-                .map(|o| format!("{}.{}/{}", str_at(o, &["kind"]).to_lowercase(), str_at(o, &["apiVersion"]).split('/').next().unwrap_or(""), str_at(o, &["name"])))
+                .map(|o| {
+                    format!(
+                        "{}.{}/{}",
+                        str_at(o, &["kind"]).to_lowercase(),
+                        str_at(o, &["apiVersion"]).split('/').next().unwrap_or(""),
+                        str_at(o, &["name"])
+                    )
+                })
                 .unwrap_or_else(|| "<none>".into());
-            vec![name, json!(owner), json!(v["revision"].as_i64().unwrap_or(0)), age]
+            vec![
+                name,
+                json!(owner),
+                json!(v["revision"].as_i64().unwrap_or(0)),
+                age,
+            ]
         }
         "persistentvolumeclaims" => vec![
             name,
             json!(str_at(st, &["phase"])),
             json!(str_at(spec, &["volumeName"])),
             json!(str_at(st, &["capacity", "storage"])),
-            json!(arr(&spec["accessModes"]).iter().filter_map(Value::as_str).map(|m| match m {
-                "ReadWriteOnce" => "RWO", "ReadOnlyMany" => "ROX", "ReadWriteMany" => "RWX", "ReadWriteOncePod" => "RWOP", o => o,
-            }).collect::<Vec<_>>().join(",")),
+            json!(
+                arr(&spec["accessModes"])
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(|m| match m {
+                        "ReadWriteOnce" => "RWO",
+                        "ReadOnlyMany" => "ROX",
+                        "ReadWriteMany" => "RWX",
+                        "ReadWriteOncePod" => "RWOP",
+                        o => o,
+                    })
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
             json!(str_at(spec, &["storageClassName"])),
             age,
         ],
@@ -698,22 +907,20 @@ pub fn row(r: &Resource, v: &Value, now: DateTime<Utc>, include: IncludeObject) 
     row
 }
 
-pub fn table(r: &Resource, rows: Vec<Value>, rv: u64, cont: Option<String>, remaining: usize, with_columns: bool) -> Value {
+/// A Table. Column definitions go in every Table, watch events included:
+/// kubectl prints the header only when the columns change.
+pub fn table(r: &Resource, rows: Vec<Value>, rv: u64, cont: Option<String>) -> Value {
     let mut meta = json!({"resourceVersion": rv.to_string()});
     if let Some(c) = cont {
         meta["continue"] = json!(c);
     }
-    let _ = remaining;
-    let mut t = json!({
+    json!({
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": meta,
+        "columnDefinitions": columns(r),
         "rows": rows,
-    });
-    if with_columns {
-        t["columnDefinitions"] = json!(columns(r));
-    }
-    t
+    })
 }
 
 #[cfg(test)]
@@ -777,7 +984,8 @@ mod tests {
         ]}));
         p["spec"]["initContainers"] = json!([{"name": "i1"}, {"name": "i2"}, {"name": "i3"}]);
         assert_eq!(status_of(&p), "Init:1/3");
-        p["status"]["initContainerStatuses"][1]["state"] = json!({"waiting": {"reason": "CrashLoopBackOff"}});
+        p["status"]["initContainerStatuses"][1]["state"] =
+            json!({"waiting": {"reason": "CrashLoopBackOff"}});
         assert_eq!(status_of(&p), "Init:CrashLoopBackOff");
         p["status"]["initContainerStatuses"][1]["state"] = json!({"terminated": {"exitCode": 2}});
         assert_eq!(status_of(&p), "Init:ExitCode:2");
@@ -786,12 +994,12 @@ mod tests {
     #[test]
     fn sidecar_counts_as_container() {
         let mut p = pod(json!({"phase": "Running",
-            "conditions": [{"type": "Initialized", "status": "True"}],
-            "initContainerStatuses": [{"name": "proxy", "started": true, "ready": true, "restartCount": 1, "state": {"running": {}}}],
-            "containerStatuses": [
-                {"name": "a", "ready": true, "restartCount": 0, "state": {"running": {}}},
-                {"name": "b", "ready": true, "restartCount": 0, "state": {"running": {}}}
-            ]}));
+        "conditions": [{"type": "Initialized", "status": "True"}],
+        "initContainerStatuses": [{"name": "proxy", "started": true, "ready": true, "restartCount": 1, "state": {"running": {}}}],
+        "containerStatuses": [
+            {"name": "a", "ready": true, "restartCount": 0, "state": {"running": {}}},
+            {"name": "b", "ready": true, "restartCount": 0, "state": {"running": {}}}
+        ]}));
         p["spec"]["initContainers"] = json!([{"name": "proxy", "restartPolicy": "Always"}]);
         let s = pod_summary(&p, util::now());
         assert_eq!(s.ready, "3/3");

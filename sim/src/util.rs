@@ -144,7 +144,11 @@ pub fn int_or_percent(v: Option<&Value>, total: i64, default: &str, round_up: bo
     if let Some(p) = s.strip_suffix('%') {
         let p: f64 = p.parse().unwrap_or(0.0);
         let x = p * total as f64 / 100.0;
-        if round_up { x.ceil() as i64 } else { x.floor() as i64 }
+        if round_up {
+            x.ceil() as i64
+        } else {
+            x.floor() as i64
+        }
     } else {
         s.parse().unwrap_or(0)
     }
@@ -169,6 +173,9 @@ mod tests {
         assert_eq!(int_or_percent(Some(&v), 3, "", true), 1);
         assert_eq!(int_or_percent(Some(&v), 3, "", false), 0);
         assert_eq!(int_or_percent(None, 10, "25%", false), 2);
-        assert_eq!(int_or_percent(Some(&serde_json::json!(2)), 10, "", false), 2);
+        assert_eq!(
+            int_or_percent(Some(&serde_json::json!(2)), 10, "", false),
+            2
+        );
     }
 }

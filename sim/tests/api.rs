@@ -11,10 +11,25 @@ use serde_json::{Value, json};
 
 /// A minimal HTTP/1.1 client (Connection: close) so tests see raw status
 /// codes, headers and bodies.
-fn http(c: &Cluster, method: &str, path: &str, ctype: &str, accept: &str, body: &str) -> (u16, String, String) {
-    let port = c.sim.url().rsplit(':').next().unwrap().parse::<u16>().unwrap();
+fn http(
+    c: &Cluster,
+    method: &str,
+    path: &str,
+    ctype: &str,
+    accept: &str,
+    body: &str,
+) -> (u16, String, String) {
+    let port = c
+        .sim
+        .url()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse::<u16>()
+        .unwrap();
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
     let req = format!(
         "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: {ctype}\r\nAccept: {accept}\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
@@ -24,7 +39,12 @@ fn http(c: &Cluster, method: &str, path: &str, ctype: &str, accept: &str, body: 
     let _ = s.read_to_end(&mut raw);
     let text = String::from_utf8_lossy(&raw).to_string();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let code = head.split_whitespace().nth(1).unwrap_or("0").parse().unwrap_or(0);
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("0")
+        .parse()
+        .unwrap_or(0);
     (code, head.to_string(), body.to_string())
 }
 
@@ -73,7 +93,11 @@ spec:
 "#;
 
 async fn cluster() -> Cluster {
-    Cluster::start(Seed::Yaml { text: SEED.into(), source: "api.yaml".into() }).await
+    Cluster::start(Seed::Yaml {
+        text: SEED.into(),
+        source: "api.yaml".into(),
+    })
+    .await
 }
 
 fn web_pods(c: &Cluster) -> Vec<String> {
@@ -97,13 +121,23 @@ async fn eviction_follows_pdb_rules() {
     let pods = web_pods(&c);
     assert_eq!(pods.len(), 2);
     let path = format!("/api/v1/namespaces/default/pods/{}/eviction", pods[0]);
-    let (code, head, body) = http(&c, "POST", &path, "application/json", "application/json", &eviction(&pods[0]));
+    let (code, head, body) = http(
+        &c,
+        "POST",
+        &path,
+        "application/json",
+        "application/json",
+        &eviction(&pods[0]),
+    );
     assert_eq!(code, 429, "{body}");
     assert!(!head.to_lowercase().contains("retry-after"), "{head}");
     let st = json_of(&body);
     assert_eq!(st["kind"], "Status");
     assert_eq!(st["reason"], "TooManyRequests");
-    assert_eq!(st["message"], "Cannot evict pod as it would violate the pod's disruption budget.");
+    assert_eq!(
+        st["message"],
+        "Cannot evict pod as it would violate the pod's disruption budget."
+    );
     assert_eq!(st["details"]["causes"][0]["reason"], "DisruptionBudget");
     assert_eq!(
         st["details"]["causes"][0]["message"],
@@ -112,25 +146,50 @@ async fn eviction_follows_pdb_rules() {
 
     // A second matching budget is a server error.
     c.sim
-        .apply(json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+        .apply(
+            json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
             "metadata": {"name": "web-pdb-2", "namespace": "default"},
-            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "web"}}}}))
+            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "web"}}}}),
+        )
         .unwrap();
-    let (code, _, body) = http(&c, "POST", &path, "application/json", "application/json", &eviction(&pods[0]));
+    let (code, _, body) = http(
+        &c,
+        "POST",
+        &path,
+        "application/json",
+        "application/json",
+        &eviction(&pods[0]),
+    );
     assert_eq!(code, 500, "{body}");
     assert!(body.contains("more than one PodDisruptionBudget"), "{body}");
-    c.sim.delete("poddisruptionbudgets", Some("default"), "web-pdb-2").unwrap();
+    c.sim
+        .delete("poddisruptionbudgets", Some("default"), "web-pdb-2")
+        .unwrap();
 
     // Lower the budget: one eviction is allowed, with the eviction's grace (0: immediate).
-    let mut pdb = c.sim.get("poddisruptionbudgets", Some("default"), "web-pdb").unwrap();
+    let mut pdb = c
+        .sim
+        .get("poddisruptionbudgets", Some("default"), "web-pdb")
+        .unwrap();
     pdb["spec"]["minAvailable"] = json!(1);
     c.sim.apply(pdb).unwrap();
     wait_until("budget allows", 10, || {
-        let p = c.sim.get("poddisruptionbudgets", Some("default"), "web-pdb").unwrap();
-        p["status"]["disruptionsAllowed"] == 1 && p["status"]["observedGeneration"] == p["metadata"]["generation"]
+        let p = c
+            .sim
+            .get("poddisruptionbudgets", Some("default"), "web-pdb")
+            .unwrap();
+        p["status"]["disruptionsAllowed"] == 1
+            && p["status"]["observedGeneration"] == p["metadata"]["generation"]
     })
     .await;
-    let (code, _, body) = http(&c, "POST", &path, "application/json", "application/json", &eviction(&pods[0]));
+    let (code, _, body) = http(
+        &c,
+        "POST",
+        &path,
+        "application/json",
+        "application/json",
+        &eviction(&pods[0]),
+    );
     assert_eq!(code, 201, "{body}");
     assert!(c.sim.get("pods", Some("default"), &pods[0]).is_none());
 
@@ -140,9 +199,23 @@ async fn eviction_follows_pdb_rules() {
             "metadata": {"name": "pending", "namespace": "default", "labels": {"app": "web"}},
             "spec": {"nodeSelector": {"no": "such-node"}, "containers": [{"name": "c", "image": "i"}]}}))
         .unwrap();
-    let (code, _, body) = http(&c, "POST", "/api/v1/namespaces/default/pods/pending/eviction", "application/json", "application/json", &eviction("pending"));
+    let (code, _, body) = http(
+        &c,
+        "POST",
+        "/api/v1/namespaces/default/pods/pending/eviction",
+        "application/json",
+        "application/json",
+        &eviction("pending"),
+    );
     assert_eq!(code, 201, "{body}");
-    let (code, _, _) = http(&c, "POST", "/api/v1/namespaces/default/pods/nope/eviction", "application/json", "application/json", &eviction("nope"));
+    let (code, _, _) = http(
+        &c,
+        "POST",
+        "/api/v1/namespaces/default/pods/nope/eviction",
+        "application/json",
+        "application/json",
+        &eviction("nope"),
+    );
     assert_eq!(code, 404);
     c.sim.shutdown().await;
 }
@@ -151,32 +224,80 @@ async fn eviction_follows_pdb_rules() {
 async fn writes_conflicts_and_patches() {
     let c = cluster().await;
     let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "cfg-"}, "data": {"a": "1"}});
-    let (code, _, body) = http(&c, "POST", "/api/v1/namespaces/default/configmaps", "application/json", "application/json", &cm.to_string());
+    let (code, _, body) = http(
+        &c,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        "application/json",
+        "application/json",
+        &cm.to_string(),
+    );
     assert_eq!(code, 201, "{body}");
     let created = json_of(&body);
     let name = created["metadata"]["name"].as_str().unwrap().to_string();
     assert!(name.starts_with("cfg-") && name.len() == 9, "{name}");
-    assert!(created["metadata"]["uid"].is_string() && created["metadata"]["creationTimestamp"].is_string());
+    assert!(
+        created["metadata"]["uid"].is_string()
+            && created["metadata"]["creationTimestamp"].is_string()
+    );
     let path = format!("/api/v1/namespaces/default/configmaps/{name}");
 
     // Duplicate create, stale update.
     let mut dup = created.clone();
     dup["metadata"]["resourceVersion"] = Value::Null;
-    let (code, _, body) = http(&c, "POST", "/api/v1/namespaces/default/configmaps", "application/json", "application/json", &dup.to_string());
-    assert_eq!((code, json_of(&body)["reason"].clone()), (409, json!("AlreadyExists")));
+    let (code, _, body) = http(
+        &c,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        "application/json",
+        "application/json",
+        &dup.to_string(),
+    );
+    assert_eq!(
+        (code, json_of(&body)["reason"].clone()),
+        (409, json!("AlreadyExists"))
+    );
     let mut upd = created.clone();
     upd["data"]["a"] = json!("2");
-    let (code, _, _) = http(&c, "PUT", &path, "application/json", "application/json", &upd.to_string());
+    let (code, _, _) = http(
+        &c,
+        "PUT",
+        &path,
+        "application/json",
+        "application/json",
+        &upd.to_string(),
+    );
     assert_eq!(code, 200);
-    let (code, _, body) = http(&c, "PUT", &path, "application/json", "application/json", &upd.to_string());
+    let (code, _, body) = http(
+        &c,
+        "PUT",
+        &path,
+        "application/json",
+        "application/json",
+        &upd.to_string(),
+    );
     assert_eq!(code, 409, "stale resourceVersion: {body}");
     assert_eq!(json_of(&body)["reason"], "Conflict");
 
     // Merge patch and JSON patch.
-    let (code, _, body) = http(&c, "PATCH", &path, "application/merge-patch+json", "application/json", r#"{"data":{"a":null,"b":"x"}}"#);
+    let (code, _, body) = http(
+        &c,
+        "PATCH",
+        &path,
+        "application/merge-patch+json",
+        "application/json",
+        r#"{"data":{"a":null,"b":"x"}}"#,
+    );
     assert_eq!(code, 200, "{body}");
     assert_eq!(json_of(&body)["data"], json!({"b": "x"}));
-    let (code, _, body) = http(&c, "PATCH", &path, "application/json-patch+json", "application/json", r#"[{"op":"add","path":"/data/c","value":"y"}]"#);
+    let (code, _, body) = http(
+        &c,
+        "PATCH",
+        &path,
+        "application/json-patch+json",
+        "application/json",
+        r#"[{"op":"add","path":"/data/c","value":"y"}]"#,
+    );
     assert_eq!(code, 200, "{body}");
     assert_eq!(json_of(&body)["data"]["c"], "y");
     let (code, _, _) = http(&c, "PATCH", &path, "text/plain", "application/json", "{}");
@@ -185,30 +306,90 @@ async fn writes_conflicts_and_patches() {
     // Strategic merge on a Deployment merges containers and env by name and bumps generation.
     let dpath = "/apis/apps/v1/namespaces/default/deployments/web";
     let smp = r#"{"spec":{"template":{"spec":{"containers":[{"name":"web","image":"nginx:1.28","env":[{"name":"B","value":"2"}]}]}}}}"#;
-    let (code, _, body) = http(&c, "PATCH", dpath, "application/strategic-merge-patch+json", "application/json", smp);
+    let (code, _, body) = http(
+        &c,
+        "PATCH",
+        dpath,
+        "application/strategic-merge-patch+json",
+        "application/json",
+        smp,
+    );
     assert_eq!(code, 200, "{body}");
     let d = json_of(&body);
-    let cs = d["spec"]["template"]["spec"]["containers"].as_array().unwrap();
+    let cs = d["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .unwrap();
     assert_eq!(cs.len(), 2);
     assert_eq!(cs[0]["image"], "nginx:1.28");
     assert_eq!(cs[0]["env"].as_array().unwrap().len(), 2);
     assert_eq!(d["metadata"]["generation"], 2);
 
+    // Server-side apply creates, then merges.
+    let ssa = "/api/v1/namespaces/default/configmaps/applied?fieldManager=test";
+    let (code, _, body) = http(
+        &c,
+        "PATCH",
+        ssa,
+        "application/apply-patch+yaml",
+        "application/json",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\ndata:\n  a: \"1\"\n",
+    );
+    assert_eq!(code, 201, "{body}");
+    let (code, _, body) = http(
+        &c,
+        "PATCH",
+        ssa,
+        "application/apply-patch+yaml",
+        "application/json",
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"applied"},"data":{"b":"2"}}"#,
+    );
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(json_of(&body)["data"], json!({"a": "1", "b": "2"}));
+
     // Scale subresource.
-    let (code, _, body) = http(&c, "PATCH", "/apis/apps/v1/namespaces/default/deployments/web/scale", "application/merge-patch+json", "application/json", r#"{"spec":{"replicas":3}}"#);
+    let (code, _, body) = http(
+        &c,
+        "PATCH",
+        "/apis/apps/v1/namespaces/default/deployments/web/scale",
+        "application/merge-patch+json",
+        "application/json",
+        r#"{"spec":{"replicas":3}}"#,
+    );
     assert_eq!(code, 200, "{body}");
     assert_eq!(json_of(&body)["kind"], "Scale");
-    assert_eq!(c.sim.get("deployments", Some("default"), "web").unwrap()["spec"]["replicas"], 3);
+    assert_eq!(
+        c.sim.get("deployments", Some("default"), "web").unwrap()["spec"]["replicas"],
+        3
+    );
 
     // Delete with a wrong uid precondition, then the real delete (protobuf-ish body tolerated).
-    let pre = json!({"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"uid": "nope"}}).to_string();
-    let (code, _, body) = http(&c, "DELETE", &path, "application/json", "application/json", &pre);
+    let pre =
+        json!({"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"uid": "nope"}})
+            .to_string();
+    let (code, _, body) = http(
+        &c,
+        "DELETE",
+        &path,
+        "application/json",
+        "application/json",
+        &pre,
+    );
     assert_eq!(code, 409, "{body}");
-    let (code, _, _) = http(&c, "DELETE", &path, "application/vnd.kubernetes.protobuf", "application/json", "k8s\0\n\x0c\n\x02v1");
+    let (code, _, _) = http(
+        &c,
+        "DELETE",
+        &path,
+        "application/vnd.kubernetes.protobuf",
+        "application/json",
+        "k8s\0\n\x0c\n\x02v1",
+    );
     assert_eq!(code, 200);
     let (code, _, body) = http(&c, "GET", &path, "", "application/json", "");
     assert_eq!(code, 404);
-    assert_eq!(json_of(&body)["message"], format!("configmaps \"{name}\" not found"));
+    assert_eq!(
+        json_of(&body)["message"],
+        format!("configmaps \"{name}\" not found")
+    );
     c.sim.shutdown().await;
 }
 
@@ -224,7 +405,9 @@ async fn lists_selectors_tables_and_discovery() {
     let mut names = Vec::new();
     let mut cont = String::new();
     loop {
-        let path = format!("/api/v1/namespaces/default/configmaps?limit=2&labelSelector=tier%20in%20(even)&continue={cont}");
+        let path = format!(
+            "/api/v1/namespaces/default/configmaps?limit=2&labelSelector=tier%20in%20(even)&continue={cont}"
+        );
         let (code, _, body) = http(&c, "GET", &path, "", "application/json", "");
         assert_eq!(code, 200, "{body}");
         let l = json_of(&body);
@@ -238,17 +421,43 @@ async fn lists_selectors_tables_and_discovery() {
         }
     }
     assert_eq!(names, ["cm-0", "cm-2", "cm-4", "cm-6"]);
-    let (code, _, _) = http(&c, "GET", "/api/v1/pods?fieldSelector=spec.bogus%3Dx", "", "application/json", "");
+    let (code, _, _) = http(
+        &c,
+        "GET",
+        "/api/v1/pods?fieldSelector=spec.bogus%3Dx",
+        "",
+        "application/json",
+        "",
+    );
     assert_eq!(code, 400);
-    let (_, _, body) = http(&c, "GET", "/api/v1/pods?fieldSelector=status.phase%3DRunning,metadata.namespace%3Ddefault", "", "application/json", "");
+    let (_, _, body) = http(
+        &c,
+        "GET",
+        "/api/v1/pods?fieldSelector=status.phase%3DRunning,metadata.namespace%3Ddefault",
+        "",
+        "application/json",
+        "",
+    );
     assert!(!json_of(&body)["items"].as_array().unwrap().is_empty());
 
     // Server-side table.
-    let (code, _, body) = http(&c, "GET", "/api/v1/namespaces/default/pods", "", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json", "");
+    let (code, _, body) = http(
+        &c,
+        "GET",
+        "/api/v1/namespaces/default/pods",
+        "",
+        "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
+        "",
+    );
     assert_eq!(code, 200);
     let t = json_of(&body);
     assert_eq!(t["kind"], "Table");
-    let cols: Vec<&str> = t["columnDefinitions"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let cols: Vec<&str> = t["columnDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
     assert_eq!(&cols[..5], ["Name", "Ready", "Status", "Restarts", "Age"]);
     assert_eq!(t["rows"][0]["object"]["kind"], "PartialObjectMetadata");
 
@@ -257,8 +466,18 @@ async fn lists_selectors_tables_and_discovery() {
     let d = json_of(&body);
     let res = d["resources"].as_array().unwrap();
     let ev = res.iter().find(|r| r["name"] == "pods/eviction").unwrap();
-    assert_eq!((ev["kind"].as_str(), ev["group"].as_str(), ev["version"].as_str()), (Some("Eviction"), Some("policy"), Some("v1")));
-    assert!(res.iter().any(|r| r["name"] == "pods" && r["shortNames"] == json!(["po"])));
+    assert_eq!(
+        (
+            ev["kind"].as_str(),
+            ev["group"].as_str(),
+            ev["version"].as_str()
+        ),
+        (Some("Eviction"), Some("policy"), Some("v1"))
+    );
+    assert!(
+        res.iter()
+            .any(|r| r["name"] == "pods" && r["shortNames"] == json!(["po"]))
+    );
     let (_, _, body) = http(&c, "GET", "/apis/apps/v1", "", "application/json", "");
     assert!(body.contains("\"deployments/scale\"") && body.contains("\"deploy\""));
     let (_, _, body) = http(&c, "GET", "/version", "", "application/json", "");
@@ -285,6 +504,28 @@ async fn logs_and_kubectl_logs() {
     assert!(!out.status.success());
     let out = c.ok(&["logs", &web[0], "-c", "sidecar"]).await;
     assert!(out.contains("starting envoy"), "{out}");
+    // -f keeps streaming.
+    let mut child = c
+        .kubectl_command(&["logs", "-f", &web[0], "-c", "web"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = String::new();
+    let mut buf = [0u8; 1024];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while seen.matches("GET /healthz").count() < 3 {
+        assert!(std::time::Instant::now() < deadline, "{seen}");
+        use tokio::io::AsyncReadExt;
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), stdout.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "logs -f ended: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(child.try_wait().unwrap().is_none(), "still following");
+    let _ = child.kill().await;
     c.sim.shutdown().await;
 }
 
@@ -296,17 +537,35 @@ async fn injected_faults() {
     let (code, _, body) = http(&c, "GET", "/api/v1/pods", "", "application/json", "");
     assert!(code == 500 || code == 503, "{code} {body}");
     assert_eq!(json_of(&body)["kind"], "Status");
-    c.sim.set_faults(FaultSpec::parse("429=1,retry-after=7").unwrap());
+    c.sim
+        .set_faults(FaultSpec::parse("429=1,retry-after=7").unwrap());
     let (code, head, _) = http(&c, "GET", "/api/v1/pods", "", "application/json", "");
     assert_eq!(code, 429);
     assert!(head.to_lowercase().contains("retry-after: 7"), "{head}");
     c.sim.set_faults(FaultSpec::parse("drop=1").unwrap());
     let (_, _, body) = http(&c, "GET", "/api/v1/pods", "", "application/json", "");
-    assert!(serde_json::from_str::<Value>(&body).is_err(), "a dropped list is cut short: {body}");
+    assert!(
+        serde_json::from_str::<Value>(&body).is_err(),
+        "a dropped list is cut short: {body}"
+    );
     c.sim.set_faults(FaultSpec::parse("conflict=1").unwrap());
-    let (code, _, _) = http(&c, "PATCH", "/apis/apps/v1/namespaces/default/deployments/web", "application/merge-patch+json", "application/json", "{}");
+    let (code, _, _) = http(
+        &c,
+        "PATCH",
+        "/apis/apps/v1/namespaces/default/deployments/web",
+        "application/merge-patch+json",
+        "application/json",
+        "{}",
+    );
     assert_eq!(code, 409);
-    let (code, _, _) = http(&c, "GET", "/apis/apps/v1/namespaces/default/deployments/web", "", "application/json", "");
+    let (code, _, _) = http(
+        &c,
+        "GET",
+        "/apis/apps/v1/namespaces/default/deployments/web",
+        "",
+        "application/json",
+        "",
+    );
     assert_eq!(code, 200, "reads are not conflicted");
     c.sim.set_faults(FaultSpec::parse("latency=300ms").unwrap());
     let t = std::time::Instant::now();

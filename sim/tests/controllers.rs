@@ -13,33 +13,66 @@ fn pods(c: &Cluster, ns: &str, app: &str) -> Vec<Value> {
     c.sim
         .list("pods", Some(ns))
         .into_iter()
-        .filter(|p| p["metadata"]["labels"]["app.kubernetes.io/name"] == app || p["metadata"]["labels"]["app"] == app)
+        .filter(|p| {
+            p["metadata"]["labels"]["app.kubernetes.io/name"] == app
+                || p["metadata"]["labels"]["app"] == app
+        })
         .collect()
-}
-
-fn phase(p: &Value) -> &str {
-    p["status"]["phase"].as_str().unwrap_or("")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn statefulset_rolls_from_the_highest_ordinal() {
     let c = Cluster::start(Seed::Demo).await;
-    let sts = c.sim.get("statefulsets", Some("rabbitmq"), "rabbitmq").unwrap();
+    let sts = c
+        .sim
+        .get("statefulsets", Some("rabbitmq"), "rabbitmq")
+        .unwrap();
     assert_eq!(sts["status"]["readyReplicas"], 3);
-    let old_rev = sts["status"]["updateRevision"].as_str().unwrap().to_string();
+    let old_rev = sts["status"]["updateRevision"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(sts["status"]["currentRevision"], old_rev.as_str());
-    c.ok(&["-n", "rabbitmq", "set", "image", "statefulset/rabbitmq", "rabbitmq=docker.io/library/rabbitmq:4.0.5-management"]).await;
-    let out = c.ok(&["-n", "rabbitmq", "rollout", "status", "statefulset/rabbitmq", "--timeout=60s"]).await;
-    assert!(out.contains("partitioned roll out complete") || out.contains("rolling update complete"), "{out}");
-    let sts = c.sim.get("statefulsets", Some("rabbitmq"), "rabbitmq").unwrap();
+    c.ok(&[
+        "-n",
+        "rabbitmq",
+        "set",
+        "image",
+        "statefulset/rabbitmq",
+        "rabbitmq=docker.io/library/rabbitmq:4.0.5-management",
+    ])
+    .await;
+    let out = c
+        .ok(&[
+            "-n",
+            "rabbitmq",
+            "rollout",
+            "status",
+            "statefulset/rabbitmq",
+            "--timeout=60s",
+        ])
+        .await;
+    assert!(
+        out.contains("partitioned roll out complete") || out.contains("rolling update complete"),
+        "{out}"
+    );
+    let sts = c
+        .sim
+        .get("statefulsets", Some("rabbitmq"), "rabbitmq")
+        .unwrap();
     let new_rev = sts["status"]["updateRevision"].as_str().unwrap();
     assert_ne!(new_rev, old_rev);
     assert_eq!(sts["status"]["currentRevision"], new_rev);
     for p in pods(&c, "rabbitmq", "rabbitmq") {
         assert_eq!(p["metadata"]["labels"]["controller-revision-hash"], new_rev);
-        assert_eq!(p["spec"]["containers"][0]["image"], "docker.io/library/rabbitmq:4.0.5-management");
+        assert_eq!(
+            p["spec"]["containers"][0]["image"],
+            "docker.io/library/rabbitmq:4.0.5-management"
+        );
     }
-    let out = c.ok(&["get", "controllerrevisions", "-n", "rabbitmq"]).await;
+    let out = c
+        .ok(&["get", "controllerrevisions", "-n", "rabbitmq"])
+        .await;
     assert_eq!(rows(&out).len(), 3, "{out}");
     c.sim.shutdown().await;
 }
@@ -67,7 +100,11 @@ async fn not_ready_node_is_tainted_and_its_pods_move() {
     wait_until("unreachable taint", 10, || {
         c.sim.get("nodes", None, node).unwrap()["spec"]["taints"]
             .as_array()
-            .is_some_and(|t| t.iter().any(|t| t["key"] == "node.kubernetes.io/unreachable" && t["effect"] == "NoExecute"))
+            .is_some_and(|t| {
+                t.iter().any(|t| {
+                    t["key"] == "node.kubernetes.io/unreachable" && t["effect"] == "NoExecute"
+                })
+            })
     })
     .await;
     let out = c.ok(&["get", "node", node]).await;
@@ -75,15 +112,32 @@ async fn not_ready_node_is_tainted_and_its_pods_move() {
     // After the (scaled) toleration the pods are evicted and stay Terminating.
     wait_until("pods terminating", 15, || {
         on_node.iter().all(|p| {
-            c.sim.get("pods", Some("production"), p).is_some_and(|v| v["metadata"]["deletionTimestamp"].is_string())
+            c.sim
+                .get("pods", Some("production"), p)
+                .is_some_and(|v| v["metadata"]["deletionTimestamp"].is_string())
         })
     })
     .await;
-    let out = c.ok(&["get", "pods", "-n", "production", "--field-selector", &format!("spec.nodeName={node}")]).await;
-    assert!(rows(&out)[1..].iter().all(|r| r[2] == "Terminating"), "{out}");
+    let out = c
+        .ok(&[
+            "get",
+            "pods",
+            "-n",
+            "production",
+            "--field-selector",
+            &format!("spec.nodeName={node}"),
+        ])
+        .await;
+    assert!(
+        rows(&out)[1..].iter().all(|r| r[2] == "Terminating"),
+        "{out}"
+    );
     // Their Deployments get back to full strength elsewhere.
     wait_until("frontend available again", 15, || {
-        let d = c.sim.get("deployments", Some("production"), "frontend").unwrap();
+        let d = c
+            .sim
+            .get("deployments", Some("production"), "frontend")
+            .unwrap();
         d["status"]["availableReplicas"] == 3
     })
     .await;
@@ -139,50 +193,110 @@ spec:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_image_faults_and_recreate() {
-    let c = Cluster::start(Seed::Yaml { text: JOBS.into(), source: "jobs.yaml".into() }).await;
+    let c = Cluster::start(Seed::Yaml {
+        text: JOBS.into(),
+        source: "jobs.yaml".into(),
+    })
+    .await;
     let job_cond = |name: &str, t: &str| {
         c.sim.get("jobs", Some("default"), name).is_some_and(|j| {
-            j["status"]["conditions"].as_array().is_some_and(|cs| cs.iter().any(|x| x["type"] == t && x["status"] == "True"))
+            j["status"]["conditions"]
+                .as_array()
+                .is_some_and(|cs| cs.iter().any(|x| x["type"] == t && x["status"] == "True"))
         })
     };
-    wait_until("migrate-ok completes", 15, || job_cond("migrate-ok", "Complete")).await;
-    wait_until("migrate-bad fails", 15, || job_cond("migrate-bad", "Failed")).await;
+    wait_until("migrate-ok completes", 15, || {
+        job_cond("migrate-ok", "Complete")
+    })
+    .await;
+    wait_until("migrate-bad fails", 15, || {
+        job_cond("migrate-bad", "Failed")
+    })
+    .await;
     let bad = c.sim.get("jobs", Some("default"), "migrate-bad").unwrap();
     assert_eq!(bad["status"]["failed"], 2);
     let out = c.ok(&["get", "jobs"]).await;
     let r = rows(&out);
     assert_eq!(&r[0][..3], ["NAME", "STATUS", "COMPLETIONS"], "{out}");
-    assert!(r.iter().any(|x| x[0] == "migrate-ok" && x[1] == "Complete" && x[2] == "1/1"), "{out}");
-    assert!(r.iter().any(|x| x[0] == "migrate-bad" && x[1] == "Failed"), "{out}");
+    assert!(
+        r.iter()
+            .any(|x| x[0] == "migrate-ok" && x[1] == "Complete" && x[2] == "1/1"),
+        "{out}"
+    );
+    assert!(
+        r.iter().any(|x| x[0] == "migrate-bad" && x[1] == "Failed"),
+        "{out}"
+    );
 
     // A bad release: the new image crash-loops; Recreate stops the old pods first.
-    c.ok(&["set", "image", "deployment/api", "api=registry.example.com/app/api:bad-1"]).await;
+    c.ok(&[
+        "set",
+        "image",
+        "deployment/api",
+        "api=registry.example.com/app/api:bad-1",
+    ])
+    .await;
     wait_until("crash loop", 15, || {
         let ps = pods(&c, "default", "api");
         ps.len() == 2
-            && ps.iter().all(|p| p["spec"]["containers"][0]["image"] == "registry.example.com/app/api:bad-1")
-            && ps.iter().any(|p| p["status"]["containerStatuses"][0]["restartCount"].as_i64().unwrap_or(0) >= 1)
+            && ps.iter().all(|p| {
+                p["spec"]["containers"][0]["image"] == "registry.example.com/app/api:bad-1"
+            })
+            && ps.iter().any(|p| {
+                p["status"]["containerStatuses"][0]["restartCount"]
+                    .as_i64()
+                    .unwrap_or(0)
+                    >= 1
+            })
     })
     .await;
     let p = pods(&c, "default", "api").remove(0);
-    assert_eq!(p["status"]["containerStatuses"][0]["lastState"]["terminated"]["exitCode"], 2);
-    let out = c.kubectl(&["rollout", "status", "deployment/api", "--timeout=2s"]).await;
-    assert!(!out.status.success(), "a crash-looping rollout does not complete");
+    assert_eq!(
+        p["status"]["containerStatuses"][0]["lastState"]["terminated"]["exitCode"],
+        2
+    );
+    let out = c
+        .kubectl(&["rollout", "status", "deployment/api", "--timeout=2s"])
+        .await;
+    assert!(
+        !out.status.success(),
+        "a crash-looping rollout does not complete"
+    );
     // Rolling back fixes it.
     c.ok(&["rollout", "undo", "deployment/api"]).await;
-    let out = c.ok(&["rollout", "status", "deployment/api", "--timeout=60s"]).await;
+    let out = c
+        .ok(&["rollout", "status", "deployment/api", "--timeout=60s"])
+        .await;
     assert!(out.contains("successfully rolled out"), "{out}");
+    // Undo reuses the old ReplicaSet as the newest revision, like the real controller.
+    let out = c.ok(&["rollout", "history", "deployment/api"]).await;
+    let revs: Vec<String> = rows(&out)[2..].iter().map(|r| r[0].clone()).collect();
+    assert_eq!(revs, ["2", "3"], "{out}");
+    let rs = c.sim.list("replicasets", Some("default"));
+    assert_eq!(
+        rs.iter()
+            .filter(|r| r["metadata"]["labels"]["app"] == "api")
+            .count(),
+        2
+    );
     c.sim.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn progress_deadline_is_reported() {
-    let c = Cluster::start(Seed::Yaml { text: JOBS.into(), source: "jobs.yaml".into() }).await;
+    let c = Cluster::start(Seed::Yaml {
+        text: JOBS.into(),
+        source: "jobs.yaml".into(),
+    })
+    .await;
     let mut d = c.sim.get("deployments", Some("default"), "api").unwrap();
     d["spec"]["progressDeadlineSeconds"] = json!(100); // 1 s with Timing::fast
-    d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("registry.example.com/app/api:bad-2");
+    d["spec"]["template"]["spec"]["containers"][0]["image"] =
+        json!("registry.example.com/app/api:bad-2");
     c.sim.apply(d).unwrap();
-    let out = c.kubectl(&["rollout", "status", "deployment/api", "--timeout=30s"]).await;
+    let out = c
+        .kubectl(&["rollout", "status", "deployment/api", "--timeout=30s"])
+        .await;
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("exceeded its progress deadline"), "{err}");
@@ -192,11 +306,25 @@ async fn progress_deadline_is_reported() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exec_is_scripted_per_pod() {
     let c = Cluster::start(Seed::Demo).await;
-    let out = c.ok(&["exec", "-n", "rabbitmq", "rabbitmq-0", "--", "rabbitmq-diagnostics", "maybe_stuck"]).await;
+    let out = c
+        .ok(&[
+            "exec",
+            "-n",
+            "rabbitmq",
+            "rabbitmq-0",
+            "--",
+            "rabbitmq-diagnostics",
+            "maybe_stuck",
+        ])
+        .await;
     assert_eq!(out, "There are 0 stuck processes.\nDone.\n");
-    let out = c.ok(&["exec", "-n", "rabbitmq", "rabbitmq-1", "--", "hostname"]).await;
+    let out = c
+        .ok(&["exec", "-n", "rabbitmq", "rabbitmq-1", "--", "hostname"])
+        .await;
     assert_eq!(out, "rabbitmq-1\n");
-    let out = c.kubectl(&["exec", "-n", "rabbitmq", "rabbitmq-1", "--", "false"]).await;
+    let out = c
+        .kubectl(&["exec", "-n", "rabbitmq", "rabbitmq-1", "--", "false"])
+        .await;
     assert_eq!(out.status.code(), Some(1));
     c.sim.shutdown().await;
 }
@@ -204,19 +332,60 @@ async fn exec_is_scripted_per_pod() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_cluster_is_settled_and_pages_fast() {
     let t = Instant::now();
-    let c = Cluster::start(Seed::Generated { nodes: 200, pods_per_node: 30 }).await;
+    let c = Cluster::start(Seed::Generated {
+        nodes: 200,
+        pods_per_node: 30,
+    })
+    .await;
     let started = t.elapsed();
     assert!(started < Duration::from_secs(20), "{started:?}");
     assert_eq!(c.sim.list("nodes", None).len(), 200);
-    let out = c.ok(&["get", "pods", "-A", "--chunk-size=500", "-o", "name"]).await;
+    let out = c
+        .ok(&["get", "pods", "-A", "--chunk-size=500", "-o", "name"])
+        .await;
     assert_eq!(out.lines().count(), 6000);
     let out = c.ok(&["get", "deploy", "-n", "payments"]).await;
     let r = rows(&out);
-    assert!(r[1..].iter().all(|x| x[1].split('/').next() == x[1].split('/').nth(1)), "all ready: {out}");
+    assert!(
+        r[1..]
+            .iter()
+            .all(|x| x[1].split('/').next() == x[1].split('/').nth(1)),
+        "all ready: {out}"
+    );
     let out = c.ok(&["get", "pdb", "-A"]).await;
     assert!(rows(&out).len() > 10, "{out}");
-    // The controllers leave a settled cluster alone.
-    let rv = |c: &Cluster| c.sim.get("pods", Some("payments"), "x").is_none();
-    assert!(rv(&c));
+    // The controllers leave a settled cluster alone: no pod is rewritten.
+    let before = c.sim.request_count();
+    let pods_before = c.sim.list("pods", Some("payments"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(c.sim.list("pods", Some("payments")), pods_before);
+    assert_eq!(c.sim.request_count(), before);
+    c.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_applied_as_running_stays_running() {
+    let c = Cluster::start(Seed::Yaml {
+        text: JOBS.into(),
+        source: "jobs.yaml".into(),
+    })
+    .await;
+    c.sim
+        .apply(json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "static", "namespace": "default"},
+            "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "i:1"}]},
+            "status": {"phase": "Running",
+                       "conditions": [{"type": "Ready", "status": "True"}],
+                       "containerStatuses": [{"name": "c", "image": "i:1", "ready": true, "restartCount": 0,
+                                              "state": {"running": {"startedAt": "2025-01-01T00:00:00Z"}}}]},
+        }))
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let p = c.sim.get("pods", Some("default"), "static").unwrap();
+    assert_eq!(p["status"]["phase"], "Running");
+    assert_eq!(p["status"]["containerStatuses"][0]["ready"], true, "{p}");
+    let out = c.ok(&["get", "pod", "static"]).await;
+    assert_eq!(&rows(&out)[1][1..3], ["1/1", "Running"], "{out}");
     c.sim.shutdown().await;
 }

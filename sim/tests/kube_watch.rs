@@ -14,7 +14,9 @@ use oncall_sim::{FaultSpec, Seed};
 
 async fn client(c: &Cluster) -> Client {
     let kc = kube::config::Kubeconfig::read_from(&c.kubeconfig).unwrap();
-    let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.unwrap();
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .unwrap();
     Client::try_from(cfg).unwrap()
 }
 
@@ -36,7 +38,9 @@ async fn watcher_survives_410_and_resumes() {
                 Ok(watcher::Event::InitApply(o)) | Ok(watcher::Event::Apply(o)) => {
                     format!("apply:{}", o.metadata.name.unwrap_or_default())
                 }
-                Ok(watcher::Event::Delete(o)) => format!("delete:{}", o.metadata.name.unwrap_or_default()),
+                Ok(watcher::Event::Delete(o)) => {
+                    format!("delete:{}", o.metadata.name.unwrap_or_default())
+                }
                 Ok(watcher::Event::InitDone) => "done".to_string(),
                 Err(e) => format!("error:{e}"),
             };
@@ -46,7 +50,11 @@ async fn watcher_survives_410_and_resumes() {
         }
     });
     let mut log: Vec<String> = Vec::new();
-    async fn expect(rx: &mut tokio::sync::mpsc::UnboundedReceiver<String>, log: &mut Vec<String>, want: &str) {
+    async fn expect(
+        rx: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
+        log: &mut Vec<String>,
+        want: &str,
+    ) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         while !log.iter().any(|l| l == want) {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
@@ -59,13 +67,17 @@ async fn watcher_survives_410_and_resumes() {
     expect(&mut rx, &mut log, "done").await;
 
     // Every watch now ends after 300 ms with a 410 ERROR event.
-    c.sim.set_faults(FaultSpec::parse("watch-expiry=300ms").unwrap());
+    c.sim
+        .set_faults(FaultSpec::parse("watch-expiry=300ms").unwrap());
     let inits_before = log.iter().filter(|l| *l == "init").count();
     tokio::time::sleep(Duration::from_secs(2)).await;
     c.sim.apply(cm("second")).unwrap();
     expect(&mut rx, &mut log, "apply:second").await;
     let inits = log.iter().filter(|l| *l == "init").count();
-    assert!(inits > inits_before, "the watcher re-listed after 410: {log:?}");
+    assert!(
+        inits > inits_before,
+        "the watcher re-listed after 410: {log:?}"
+    );
 
     // Back to normal: changes keep flowing.
     c.sim.set_faults(FaultSpec::default());
@@ -82,9 +94,11 @@ async fn watch_from_compacted_version_is_gone() {
     let client = client(&c).await;
     c.sim.apply(cm("a")).unwrap();
     c.sim.compact();
-    let req = http::Request::get("/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=1&timeoutSeconds=2")
-        .body(Vec::new())
-        .unwrap();
+    let req = http::Request::get(
+        "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=1&timeoutSeconds=2",
+    )
+    .body(Vec::new())
+    .unwrap();
     let text = client.request_text(req).await.unwrap();
     let ev: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     assert_eq!(ev["type"], "ERROR");

@@ -61,7 +61,11 @@ spec:
 "#;
 
 async fn cluster() -> Cluster {
-    Cluster::start(Seed::Yaml { text: SEED.into(), source: "ops.yaml".into() }).await
+    Cluster::start(Seed::Yaml {
+        text: SEED.into(),
+        source: "ops.yaml".into(),
+    })
+    .await
 }
 
 fn pods_on(c: &Cluster, node: &str, app: &str) -> Vec<serde_json::Value> {
@@ -76,7 +80,10 @@ fn pods_on(c: &Cluster, node: &str, app: &str) -> Vec<serde_json::Value> {
 async fn cordon_and_uncordon() {
     let c = cluster().await;
     c.ok(&["cordon", "node-1"]).await;
-    assert_eq!(c.sim.get("nodes", None, "node-1").unwrap()["spec"]["unschedulable"], true);
+    assert_eq!(
+        c.sim.get("nodes", None, "node-1").unwrap()["spec"]["unschedulable"],
+        true
+    );
     let out = c.ok(&["get", "nodes"]).await;
     assert!(out.contains("Ready,SchedulingDisabled"), "{out}");
     c.ok(&["uncordon", "node-1"]).await;
@@ -88,13 +95,49 @@ async fn cordon_and_uncordon() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drain_is_held_back_by_a_pdb_until_it_allows() {
+    let c = drain_with_pdb(None).await;
+    c.sim.shutdown().await;
+}
+
+/// The same drain with an older kubectl (the dispatcher follows the
+/// server's reported version), plus a rollout on that kubectl.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_and_rollout_on_kubectl_1_28() {
+    let c = drain_with_pdb(Some("v1.28.15")).await;
+    let out = c.ok(&["version", "-o", "json"]).await;
+    assert!(out.contains("\"gitVersion\": \"v1.28"), "{out}");
+    c.ok(&["rollout", "restart", "deployment/web"]).await;
+    let out = c
+        .ok(&["rollout", "status", "deployment/web", "--timeout=60s"])
+        .await;
+    assert!(out.contains("successfully rolled out"), "{out}");
+    c.sim.shutdown().await;
+}
+
+async fn drain_with_pdb(version: Option<&str>) -> Cluster {
     let c = cluster().await;
-    assert_eq!(pods_on(&c, "node-1", "web").len(), 1, "one web pod per node");
-    let pdb = c.sim.get("poddisruptionbudgets", Some("default"), "web-pdb").unwrap();
+    if let Some(v) = version {
+        c.sim.set_server_version(v);
+    }
+    assert_eq!(
+        pods_on(&c, "node-1", "web").len(),
+        1,
+        "one web pod per node"
+    );
+    let pdb = c
+        .sim
+        .get("poddisruptionbudgets", Some("default"), "web-pdb")
+        .unwrap();
     assert_eq!(pdb["status"]["disruptionsAllowed"], 0);
 
     let mut child = c
-        .kubectl_command(&["drain", "node-1", "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=60s"])
+        .kubectl_command(&[
+            "drain",
+            "node-1",
+            "--ignore-daemonsets",
+            "--delete-emptydir-data",
+            "--timeout=60s",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -105,8 +148,15 @@ async fn drain_is_held_back_by_a_pdb_until_it_allows() {
     })
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(child.try_wait().unwrap().is_none(), "drain must wait for the PDB");
-    assert_eq!(pods_on(&c, "node-1", "web").len(), 1, "the pod is still there");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "drain must wait for the PDB"
+    );
+    assert_eq!(
+        pods_on(&c, "node-1", "web").len(),
+        1,
+        "the pod is still there"
+    );
 
     // Scale up through the store: a third pod starts on node-2, the budget allows one.
     let mut d = c.sim.get("deployments", Some("default"), "web").unwrap();
@@ -119,15 +169,37 @@ async fn drain_is_held_back_by_a_pdb_until_it_allows() {
         .unwrap();
     let mut out = String::new();
     let mut err = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).await.unwrap();
-    child.stderr.take().unwrap().read_to_string(&mut err).await.unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .await
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .await
+        .unwrap();
     assert!(status.success(), "drain failed:\n{out}\n{err}");
-    assert!(out.contains("evicted") && out.contains("node/node-1 drained"), "{out}");
-    assert!(err.contains("Cannot evict pod as it would violate the pod's disruption budget"), "{err}");
+    assert!(
+        out.contains("evicted") && out.contains("node/node-1 drained"),
+        "{out}"
+    );
+    assert!(
+        err.contains("Cannot evict pod as it would violate the pod's disruption budget"),
+        "{err}"
+    );
     assert!(err.contains("ignoring DaemonSet-managed Pods"), "{err}");
     assert!(pods_on(&c, "node-1", "web").is_empty());
-    assert_eq!(pods_on(&c, "node-1", "agent").len(), 1, "DaemonSet pods stay");
-    c.sim.shutdown().await;
+    assert_eq!(
+        pods_on(&c, "node-1", "agent").len(),
+        1,
+        "DaemonSet pods stay"
+    );
+    c
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,11 +213,19 @@ async fn rollout_restart_then_status_completes() {
         .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
         .collect();
     c.ok(&["rollout", "restart", "deployment/web"]).await;
-    let out = c.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]).await;
+    let out = c
+        .ok(&["rollout", "status", "deployment/web", "--timeout=60s"])
+        .await;
     assert!(out.contains("successfully rolled out"), "{out}");
     let d = c.sim.get("deployments", Some("default"), "web").unwrap();
-    assert!(d["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"].is_string());
-    assert_eq!(d["metadata"]["annotations"]["deployment.kubernetes.io/revision"], "2");
+    assert!(
+        d["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"]
+            .is_string()
+    );
+    assert_eq!(
+        d["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
+        "2"
+    );
     assert_eq!(d["status"]["updatedReplicas"], 2);
     let after = c.ok(&["get", "pods", "-l", "app=web", "-o", "name"]).await;
     wait_until("old pods gone", 20, || {
@@ -164,27 +244,59 @@ async fn rollout_restart_then_status_completes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_pod_honours_grace_period() {
     let c = cluster().await;
-    let pod = pods_on(&c, "node-1", "web")[0]["metadata"]["name"].as_str().unwrap().to_string();
-    // 300 s of grace scaled by Timing::fast (x0.01) is 3 s.
+    let pod = pods_on(&c, "node-1", "web")[0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A container that ignores SIGTERM is killed when the grace period ends:
+    // 300 s scaled by Timing::fast (x0.01) is 3 s.
+    c.ok(&[
+        "annotate",
+        "pod",
+        &pod,
+        "sim.oncall.dev/fault=slow-termination",
+    ])
+    .await;
     let t0 = Instant::now();
-    c.ok(&["delete", "pod", &pod, "--grace-period=300", "--wait=false"]).await;
-    let v = c.sim.get("pods", Some("default"), &pod).expect("still there while terminating");
+    c.ok(&["delete", "pod", &pod, "--grace-period=300", "--wait=false"])
+        .await;
+    let v = c
+        .sim
+        .get("pods", Some("default"), &pod)
+        .expect("still there while terminating");
     assert!(v["metadata"]["deletionTimestamp"].is_string());
     assert_eq!(v["metadata"]["deletionGracePeriodSeconds"], 300);
     let out = c.ok(&["get", "pod", &pod]).await;
     assert_eq!(rows(&out)[1][2], "Terminating", "{out}");
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(c.sim.get("pods", Some("default"), &pod).is_some(), "gone before its grace period");
-    wait_until("pod removal after grace", 15, || c.sim.get("pods", Some("default"), &pod).is_none()).await;
+    assert!(
+        c.sim.get("pods", Some("default"), &pod).is_some(),
+        "gone before its grace period"
+    );
+    wait_until("pod removal after grace", 15, || {
+        c.sim.get("pods", Some("default"), &pod).is_none()
+    })
+    .await;
     assert!(t0.elapsed() >= Duration::from_millis(2500));
     // The ReplicaSet replaced it.
     wait_until("replacement", 10, || {
-        c.sim.list("pods", Some("default")).iter().filter(|p| p["metadata"]["labels"]["app"] == "web" && p["status"]["phase"] == "Running").count() == 2
+        c.sim
+            .list("pods", Some("default"))
+            .iter()
+            .filter(|p| {
+                p["metadata"]["labels"]["app"] == "web" && p["status"]["phase"] == "Running"
+            })
+            .count()
+            == 2
     })
     .await;
     // --grace-period=0 --force removes at once.
-    let pod = pods_on(&c, "node-2", "web")[0]["metadata"]["name"].as_str().unwrap().to_string();
-    c.ok(&["delete", "pod", &pod, "--grace-period=0", "--force"]).await;
+    let pod = pods_on(&c, "node-2", "web")[0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    c.ok(&["delete", "pod", &pod, "--grace-period=0", "--force"])
+        .await;
     assert!(c.sim.get("pods", Some("default"), &pod).is_none());
     c.sim.shutdown().await;
 }
@@ -201,28 +313,60 @@ async fn get_watch_sees_changes() {
     let mut stdout = child.stdout.take().unwrap();
     let mut seen = String::new();
     let mut buf = [0u8; 4096];
-    async fn read_until(stdout: &mut tokio::process::ChildStdout, buf: &mut [u8], seen: &mut String, done: impl Fn(&str) -> bool) {
+    async fn read_until(
+        stdout: &mut tokio::process::ChildStdout,
+        buf: &mut [u8],
+        seen: &mut String,
+        done: impl Fn(&str) -> bool,
+    ) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while !done(seen) {
             assert!(Instant::now() < deadline, "watch output so far:\n{seen}");
-            let n = tokio::time::timeout(Duration::from_secs(20), stdout.read(buf)).await.unwrap().unwrap();
+            let n = tokio::time::timeout(Duration::from_secs(20), stdout.read(buf))
+                .await
+                .unwrap()
+                .unwrap();
             assert!(n > 0, "kubectl get -w ended:\n{seen}");
             seen.push_str(&String::from_utf8_lossy(&buf[..n]));
         }
     }
     // The header and the two existing pods.
-    read_until(&mut stdout, &mut buf, &mut seen, |s| s.matches('\n').count() >= 3).await;
-    let initial: Vec<String> = seen.lines().skip(1).map(|l| l.split_whitespace().next().unwrap().to_string()).collect();
+    read_until(&mut stdout, &mut buf, &mut seen, |s| {
+        s.matches('\n').count() >= 3
+    })
+    .await;
+    let initial: Vec<String> = seen
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .collect();
     let mut d = c.sim.get("deployments", Some("default"), "web").unwrap();
     d["spec"]["replicas"] = serde_json::json!(3);
     c.sim.apply(d).unwrap();
-    let is_new = |l: &str| l.split_whitespace().next().is_some_and(|n| n.starts_with("web-") && !initial.iter().any(|i| i == n));
-    read_until(&mut stdout, &mut buf, &mut seen, |s| s.lines().any(|l| is_new(l) && l.contains("Running") && s.ends_with('\n'))).await;
+    let is_new = |l: &str| {
+        l.split_whitespace()
+            .next()
+            .is_some_and(|n| n.starts_with("web-") && !initial.iter().any(|i| i == n))
+    };
+    read_until(&mut stdout, &mut buf, &mut seen, |s| {
+        s.lines()
+            .any(|l| is_new(l) && l.contains("Running") && s.ends_with('\n'))
+    })
+    .await;
     let _ = child.kill().await;
     let lines: Vec<&str> = seen.lines().collect();
     assert!(lines[0].starts_with("NAME"), "{seen}");
-    assert_eq!(lines.iter().filter(|l| l.starts_with("NAME")).count(), 1, "one header: {seen}");
-    assert!(lines.iter().any(|l| is_new(l) && (l.contains("Pending") || l.contains("ContainerCreating"))), "{seen}");
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("NAME")).count(),
+        1,
+        "one header: {seen}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| is_new(l) && (l.contains("Pending") || l.contains("ContainerCreating"))),
+        "{seen}"
+    );
     c.sim.shutdown().await;
 }
 

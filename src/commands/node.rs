@@ -109,54 +109,20 @@ async fn cordon_nodes(
     let nodes = resolve(cluster, t).await?;
     let user = audit::os_user();
     let mut plan = Plan::new("cordon nodes", cluster);
-    let todo = plan::plan_cordon(&mut plan, &nodes, &user, reason);
+    let todo: Vec<String> = plan::plan_cordon(&mut plan, &nodes, &user, reason)
+        .into_iter()
+        .map(|n| format!("node/{n}"))
+        .collect();
     let answer = safety::approve(app, cluster, &plan)?;
     if !answer.proceeds() {
         return Ok(());
     }
-    let mut done = Vec::new();
-    for (i, name) in todo.iter().enumerate() {
-        if safety::interrupt::is_interrupted() {
-            return interrupted(app, cluster, &plan, answer, done, todo[i..].to_vec());
-        }
-        if let Err(e) = cordon::cordon(cluster, name, &user, reason).await {
-            let mut outcome = audit::Outcome::from_error(&e);
-            outcome.done = done;
-            outcome.not_done = todo[i..].to_vec();
-            audit::record(app, cluster, &plan, answer, &outcome)?;
-            return Err(e);
-        }
-        done.push(name.clone());
-        if !app.global.output.is_structured() {
-            println!("node/{name} cordoned");
-        }
-    }
-    let mut outcome = audit::Outcome::ok(format!("cordoned {} node(s)", done.len()));
-    outcome.done = done;
-    audit::record(app, cluster, &plan, answer, &outcome)
-}
-
-fn interrupted(
-    app: &App,
-    cluster: &Cluster,
-    plan: &Plan,
-    answer: safety::Answer,
-    done: Vec<String>,
-    not_done: Vec<String>,
-) -> Result<()> {
-    let err = Error::Interrupted {
-        done: if done.is_empty() {
-            "nothing".into()
-        } else {
-            done.join(", ")
-        },
-        not_done: not_done.join(", "),
-    };
-    let mut outcome = audit::Outcome::from_error(&err);
-    outcome.done = done;
-    outcome.not_done = not_done;
-    audit::record(app, cluster, plan, answer, &outcome)?;
-    Err(err)
+    safety::apply_each(app, cluster, &plan, answer, &todo, "cordoned", |target| {
+        let name = target.trim_start_matches("node/").to_string();
+        let user = user.clone();
+        async move { cordon::cordon(cluster, &name, &user, reason).await }
+    })
+    .await
 }
 
 async fn uncordon_nodes(app: &App, cluster: &Cluster, t: &NodeTargets, force: bool) -> Result<()> {
@@ -173,7 +139,7 @@ async fn uncordon_nodes(app: &App, cluster: &Cluster, t: &NodeTargets, force: bo
                     .map(|c| format!("was cordoned {}", c.describe()))
                     .unwrap_or_else(|| "was cordoned with no oncall note (--force)".into());
                 plan.change(target, "uncordon", detail);
-                todo.push(n.name().to_string());
+                todo.push(format!("node/{}", n.name()));
             }
             UncordonDecision::NotCordoned => plan.skip(target, "not cordoned"),
             UncordonDecision::Refuse { why } => {
@@ -184,26 +150,11 @@ async fn uncordon_nodes(app: &App, cluster: &Cluster, t: &NodeTargets, force: bo
     }
     let answer = safety::approve(app, cluster, &plan)?;
     if answer.proceeds() {
-        let mut done = Vec::new();
-        for (i, name) in todo.iter().enumerate() {
-            if safety::interrupt::is_interrupted() {
-                return interrupted(app, cluster, &plan, answer, done, todo[i..].to_vec());
-            }
-            if let Err(e) = cordon::uncordon(cluster, name).await {
-                let mut outcome = audit::Outcome::from_error(&e);
-                outcome.done = done;
-                outcome.not_done = todo[i..].to_vec();
-                audit::record(app, cluster, &plan, answer, &outcome)?;
-                return Err(e);
-            }
-            done.push(name.clone());
-            if !app.global.output.is_structured() {
-                println!("node/{name} uncordoned");
-            }
-        }
-        let mut outcome = audit::Outcome::ok(format!("uncordoned {} node(s)", done.len()));
-        outcome.done = done;
-        audit::record(app, cluster, &plan, answer, &outcome)?;
+        safety::apply_each(app, cluster, &plan, answer, &todo, "uncordoned", |target| {
+            let name = target.trim_start_matches("node/").to_string();
+            async move { cordon::uncordon(cluster, &name).await }
+        })
+        .await?;
     }
     if refused.is_empty() {
         Ok(())

@@ -113,3 +113,50 @@ pub fn decide_at(app: &App, context: &str, where_: &str, plan: &Plan) -> Result<
         Answer::Declined
     })
 }
+
+/// Applies `op` to each item in order, as approved: stops cleanly between
+/// items on Ctrl-C, prints `ITEM VERB` as each is done, and records one
+/// audit entry saying what was and was not done.
+pub async fn apply_each<F, Fut>(
+    app: &App,
+    cluster: &Cluster,
+    plan: &Plan,
+    answer: Answer,
+    items: &[String],
+    verb: &str,
+    mut op: F,
+) -> Result<()>
+where
+    F: FnMut(&str) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    let mut done = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let failure = if interrupt::is_interrupted() {
+            Some(Error::Interrupted {
+                done: if done.is_empty() {
+                    "nothing".into()
+                } else {
+                    done.join(", ")
+                },
+                not_done: items[i..].join(", "),
+            })
+        } else {
+            op(item).await.err()
+        };
+        if let Some(err) = failure {
+            let mut outcome = audit::Outcome::from_error(&err);
+            outcome.done = done;
+            outcome.not_done = items[i..].to_vec();
+            audit::record(app, cluster, plan, answer, &outcome)?;
+            return Err(err);
+        }
+        done.push(item.clone());
+        if !app.global.output.is_structured() {
+            println!("{item} {verb}");
+        }
+    }
+    let mut outcome = audit::Outcome::ok(format!("{verb} {} item(s)", done.len()));
+    outcome.done = done;
+    audit::record(app, cluster, plan, answer, &outcome)
+}

@@ -3,7 +3,9 @@
 
 use serde_json::{Value, json};
 
-use super::podutil::{is_active, is_ready, node_matches, owned_pods, pod_from_template, template_hash, tolerates};
+use super::podutil::{
+    is_active, is_ready, node_matches, owned_pods, pod_from_template, template_hash, tolerates,
+};
 use super::{Ctx, State};
 use crate::store::{DeleteOptions, UpdateMode, res};
 use crate::util::str_at;
@@ -28,21 +30,32 @@ fn eligible(spec: &Value, node: &Value) -> bool {
     let tols = ds_tolerations(spec);
     node["metadata"]["deletionTimestamp"].is_null()
         && node_matches(spec, node)
-        && node["spec"]["taints"].as_array().into_iter().flatten().all(|t| {
-            !matches!(str_at(t, &["effect"]), "NoSchedule" | "NoExecute") || tolerates(&tols, t)
-        })
+        && node["spec"]["taints"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|t| {
+                !matches!(str_at(t, &["effect"]), "NoSchedule" | "NoExecute") || tolerates(&tols, t)
+            })
 }
 
 pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
     let ds_r = res("daemonsets");
-    let Some(ds) = ctx.store.get_value(ds_r, ns, name) else { return };
+    let Some(ds) = ctx.store.get_value(ds_r, ns, name) else {
+        return;
+    };
     if !ds["metadata"]["deletionTimestamp"].is_null() {
         return;
     }
     let uid = str_at(&ds, &["metadata", "uid"]).to_string();
     let tspec = &ds["spec"]["template"]["spec"];
     let hash = template_hash(&ds["spec"]["template"]);
-    let nodes: Vec<Value> = ctx.store.scan(res("nodes"), None, |_| true).iter().map(|s| s.value()).collect();
+    let nodes: Vec<Value> = ctx
+        .store
+        .scan(res("nodes"), None, |_| true)
+        .iter()
+        .map(|s| s.value())
+        .collect();
     let eligible_nodes: Vec<String> = nodes
         .iter()
         .filter(|n| eligible(tspec, n))
@@ -50,42 +63,75 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
         .collect();
     let pods = owned_pods(ctx.store, ns, &uid);
     for node in &eligible_nodes {
-        let has = pods.iter().any(|p| p.meta.field("spec.nodeName") == node && is_active(&p.meta));
-        let terminating = pods.iter().any(|p| p.meta.field("spec.nodeName") == node && p.meta.deleting);
+        let has = pods
+            .iter()
+            .any(|p| p.meta.field("spec.nodeName") == node && is_active(&p.meta));
+        let terminating = pods
+            .iter()
+            .any(|p| p.meta.field("spec.nodeName") == node && p.meta.deleting);
         if !has && !terminating {
-            let mut pod = pod_from_template(&ds, &ds["spec"]["template"], None, &[
-                ("controller-revision-hash", hash.clone()),
-                ("pod-template-generation", ds["metadata"]["generation"].as_i64().unwrap_or(1).to_string()),
-            ]);
+            let mut pod = pod_from_template(
+                &ds,
+                &ds["spec"]["template"],
+                None,
+                &[
+                    ("controller-revision-hash", hash.clone()),
+                    (
+                        "pod-template-generation",
+                        ds["metadata"]["generation"]
+                            .as_i64()
+                            .unwrap_or(1)
+                            .to_string(),
+                    ),
+                ],
+            );
             pod["spec"]["nodeName"] = json!(node);
             pod["spec"]["tolerations"] = ds_tolerations(&pod["spec"]);
             pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"] = json!({
                 "nodeSelectorTerms": [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node]}]}]
             });
             if let Ok(p) = ctx.store.create(res("pods"), pod) {
-                st.recorder.record(ctx.store, &ds, "Normal", "SuccessfulCreate", &format!("Created pod: {}", p.meta.name), "daemonset-controller");
+                st.recorder.record(
+                    ctx.store,
+                    &ds,
+                    "Normal",
+                    "SuccessfulCreate",
+                    &format!("Created pod: {}", p.meta.name),
+                    "daemonset-controller",
+                );
             }
         }
     }
     for p in &pods {
         let on = p.meta.field("spec.nodeName");
         if !eligible_nodes.iter().any(|n| n == on) && !p.meta.deleting {
-            let _ = ctx.store.delete(res("pods"), ns, &p.meta.name, &DeleteOptions::default());
+            let _ = ctx
+                .store
+                .delete(res("pods"), ns, &p.meta.name, &DeleteOptions::default());
         }
     }
     // Rolling update: replace one outdated pod when all pods are available.
     let pods = owned_pods(ctx.store, ns, &uid);
     let active: Vec<_> = pods.iter().filter(|p| is_active(&p.meta)).collect();
     let rolling = str_at(&ds, &["spec", "updateStrategy", "type"]) != "OnDelete";
-    if rolling && active.iter().all(|p| is_ready(&p.meta)) && pods.iter().all(|p| !p.meta.deleting)
-        && let Some(old) = active.iter().find(|p| p.meta.label("controller-revision-hash") != Some(hash.as_str()))
+    if rolling
+        && active.iter().all(|p| is_ready(&p.meta))
+        && pods.iter().all(|p| !p.meta.deleting)
+        && let Some(old) = active
+            .iter()
+            .find(|p| p.meta.label("controller-revision-hash") != Some(hash.as_str()))
     {
-        let _ = ctx.store.delete(res("pods"), ns, &old.meta.name, &DeleteOptions::default());
+        let _ = ctx
+            .store
+            .delete(res("pods"), ns, &old.meta.name, &DeleteOptions::default());
     }
     let desired = eligible_nodes.len();
     let current = active.len();
     let ready = active.iter().filter(|p| is_ready(&p.meta)).count();
-    let updated = active.iter().filter(|p| p.meta.label("controller-revision-hash") == Some(hash.as_str())).count();
+    let updated = active
+        .iter()
+        .filter(|p| p.meta.label("controller-revision-hash") == Some(hash.as_str()))
+        .count();
     let mut new = ds.clone();
     new["status"] = json!({
         "observedGeneration": ds["metadata"]["generation"],

@@ -29,7 +29,11 @@ pub fn pod_spec(spec: &mut Value) {
                 let image = str_at(c, &["image"]).to_string();
                 let tag = image.rsplit('/').next().unwrap_or("");
                 let latest = !tag.contains(':') || tag.ends_with(":latest");
-                set_default(c, "imagePullPolicy", json!(if latest { "Always" } else { "IfNotPresent" }));
+                set_default(
+                    c,
+                    "imagePullPolicy",
+                    json!(if latest { "Always" } else { "IfNotPresent" }),
+                );
                 set_default(c, "terminationMessagePath", json!("/dev/termination-log"));
                 set_default(c, "terminationMessagePolicy", json!("File"));
                 set_default(c, "resources", json!({}));
@@ -40,9 +44,14 @@ pub fn pod_spec(spec: &mut Value) {
 
 /// The tolerations the DefaultTolerationSeconds admission plugin adds.
 fn default_tolerations(spec: &mut Value) {
-    let tols = util::obj_mut(spec, &[]).entry("tolerations").or_insert_with(|| json!([]));
+    let tols = util::obj_mut(spec, &[])
+        .entry("tolerations")
+        .or_insert_with(|| json!([]));
     if let Some(t) = tols.as_array_mut() {
-        for key in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] {
+        for key in [
+            "node.kubernetes.io/not-ready",
+            "node.kubernetes.io/unreachable",
+        ] {
             if !t.iter().any(|x| x["key"] == key) {
                 t.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
             }
@@ -53,8 +62,12 @@ fn default_tolerations(spec: &mut Value) {
 fn qos_class(spec: &Value) -> &'static str {
     let cs = spec["containers"].as_array().cloned().unwrap_or_default();
     let any = cs.iter().any(|c| {
-        c["resources"]["requests"].as_object().is_some_and(|m| !m.is_empty())
-            || c["resources"]["limits"].as_object().is_some_and(|m| !m.is_empty())
+        c["resources"]["requests"]
+            .as_object()
+            .is_some_and(|m| !m.is_empty())
+            || c["resources"]["limits"]
+                .as_object()
+                .is_some_and(|m| !m.is_empty())
     });
     if !any {
         return "BestEffort";
@@ -62,11 +75,16 @@ fn qos_class(spec: &Value) -> &'static str {
     let guaranteed = cs.iter().all(|c| {
         let l = &c["resources"]["limits"];
         let r = &c["resources"]["requests"];
-        !l["cpu"].is_null() && !l["memory"].is_null()
+        !l["cpu"].is_null()
+            && !l["memory"].is_null()
             && (r["cpu"].is_null() || r["cpu"] == l["cpu"])
             && (r["memory"].is_null() || r["memory"] == l["memory"])
     });
-    if guaranteed { "Guaranteed" } else { "Burstable" }
+    if guaranteed {
+        "Guaranteed"
+    } else {
+        "Burstable"
+    }
 }
 
 pub fn apply(r: &Resource, v: &mut Value) {
@@ -106,7 +124,11 @@ pub fn apply(r: &Resource, v: &mut Value) {
             set_default(spec, "replicas", json!(1));
             set_default(spec, "podManagementPolicy", json!("OrderedReady"));
             set_default(spec, "revisionHistoryLimit", json!(10));
-            set_default(spec, "updateStrategy", json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}));
+            set_default(
+                spec,
+                "updateStrategy",
+                json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}),
+            );
             pod_spec(&mut spec["template"]["spec"]);
         }
         "daemonsets" => {
@@ -137,7 +159,8 @@ pub fn apply(r: &Resource, v: &mut Value) {
             set_default(spec, "type", json!("ClusterIP"));
             set_default(spec, "sessionAffinity", json!("None"));
             if str_at(spec, &["clusterIP"]).is_empty() {
-                let ip = util::global_rng(|r| format!("10.96.{}.{}", r.below(255), 1 + r.below(253)));
+                let ip =
+                    util::global_rng(|r| format!("10.96.{}.{}", r.below(255), 1 + r.below(253)));
                 spec["clusterIP"] = json!(ip);
                 spec["clusterIPs"] = json!([ip]);
             }
@@ -157,6 +180,19 @@ pub fn apply(r: &Resource, v: &mut Value) {
             set_default(&mut v["spec"], "finalizers", json!(["kubernetes"]));
         }
         "secrets" => set_default(v, "type", json!("Opaque")),
+        "nodes" => {
+            // Conditions a seed gives without timestamps get the node's creation time.
+            let created = v["metadata"]["creationTimestamp"]
+                .as_str()
+                .map(String::from)
+                .unwrap_or_else(util::now_ts);
+            if let Some(cs) = v["status"]["conditions"].as_array_mut() {
+                for c in cs {
+                    set_default(c, "lastHeartbeatTime", json!(util::now_ts()));
+                    set_default(c, "lastTransitionTime", json!(created));
+                }
+            }
+        }
         _ => {}
     }
 }

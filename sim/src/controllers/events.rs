@@ -16,12 +16,24 @@ pub struct Recorder {
 
 impl Recorder {
     /// Record an event about `obj` (a full object with kind/apiVersion).
-    pub fn record(&mut self, store: &Store, obj: &Value, etype: &str, reason: &str, message: &str, component: &str) {
+    pub fn record(
+        &mut self,
+        store: &Store,
+        obj: &Value,
+        etype: &str,
+        reason: &str,
+        message: &str,
+        component: &str,
+    ) {
         let meta = &obj["metadata"];
         let uid = str_at(meta, &["uid"]).to_string();
         let ns = {
             let n = str_at(meta, &["namespace"]);
-            if n.is_empty() { "default".to_string() } else { n.to_string() }
+            if n.is_empty() {
+                "default".to_string()
+            } else {
+                n.to_string()
+            }
         };
         let k = (uid.clone(), reason.to_string(), message.to_string());
         let now = util::now_ts();

@@ -64,11 +64,18 @@ pub fn resolve_fault(ctx: &Ctx, pod: &Value, node: &Value) -> (Option<Fault>, St
     {
         for c in pod["spec"]["containers"].as_array().into_iter().flatten() {
             let image = str_at(c, &["image"]);
-            for line in rules.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            for line in rules
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            {
                 if let Some((pat, fault)) = line.split_once(char::is_whitespace)
                     && image_matches(pat, image)
                 {
-                    return (Fault::parse(fault.trim()).ok(), str_at(c, &["name"]).to_string());
+                    return (
+                        Fault::parse(fault.trim()).ok(),
+                        str_at(c, &["name"]).to_string(),
+                    );
                 }
             }
         }
@@ -86,14 +93,24 @@ fn secs(d: Duration) -> String {
 
 pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
     let pods = res("pods");
-    let Some(stored) = ctx.store.get(pods, ns, name) else { return };
+    let Some(stored) = ctx.store.get(pods, ns, name) else {
+        return;
+    };
     let node_name = stored.meta.field("spec.nodeName").to_string();
     if node_name.is_empty() {
         return;
     }
     let Some(node) = ctx.store.get_value(res("nodes"), "", &node_name) else {
         // Bound to a node that no longer exists: the pod GC removes it.
-        let _ = ctx.store.delete(pods, ns, name, &DeleteOptions { grace_period: Some(0), ..Default::default() });
+        let _ = ctx.store.delete(
+            pods,
+            ns,
+            name,
+            &DeleteOptions {
+                grace_period: Some(0),
+                ..Default::default()
+            },
+        );
         return;
     };
     if !node_ready(&node) {
@@ -106,11 +123,19 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
     let uid = stored.meta.uid.clone();
     let mut pod = stored.value();
     let (fault, fcontainer) = resolve_fault(ctx, &pod, &node);
+    let already_running = str_at(&pod, &["status", "phase"]) == "Running"
+        && pod["status"]["containerStatuses"]
+            .as_array()
+            .is_some_and(|c| !c.is_empty());
     let run = st.kubelet.pods.entry(uid.clone()).or_insert_with(|| {
         // While settling a seed, pretend the kubelet saw the pod a while ago
         // so crash loops already have restarts and everything is started.
         let back = if settling {
             timing.pod_start + timing.ready_delay + timing.crash_backoff.mul_f64(4.3)
+        } else if already_running {
+            // A pod that is already Running (seeded or generated with its
+            // status) was started long ago as far as this kubelet knows.
+            timing.pod_start + timing.ready_delay
         } else {
             Duration::ZERO
         };
@@ -123,14 +148,28 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
     });
     if stored.meta.deleting {
         let since = *run.terminating_since.get_or_insert(now);
-        let grace = pod["metadata"]["deletionGracePeriodSeconds"].as_i64().unwrap_or(0).max(0) as f64;
-        let wait = if matches!(fault, Some(Fault::SlowTermination)) {
-            Duration::from_secs_f64(grace)
+        let grace = pod["metadata"]["deletionGracePeriodSeconds"]
+            .as_i64()
+            .unwrap_or(0)
+            .max(0) as f64;
+        // Containers exit promptly on SIGTERM (within 10 s); one that ignores
+        // it (slow-termination) is killed when the grace period ends.
+        let secs = if matches!(fault, Some(Fault::SlowTermination)) {
+            grace
         } else {
-            Duration::from_secs_f64(grace * timing.grace_scale)
+            grace.min(10.0)
         };
+        let wait = Duration::from_secs_f64(secs * timing.grace_scale);
         if settling || now >= since + wait {
-            let _ = ctx.store.delete(pods, ns, name, &DeleteOptions { grace_period: Some(0), ..Default::default() });
+            let _ = ctx.store.delete(
+                pods,
+                ns,
+                name,
+                &DeleteOptions {
+                    grace_period: Some(0),
+                    ..Default::default()
+                },
+            );
         } else {
             st.wake_at(since + wait, obj_key("pods", ns, name));
         }
@@ -162,10 +201,19 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
     podutil::set_condition(status, "PodScheduled", "True", "", "");
     let restart_policy = str_at(&pod["spec"], &["restartPolicy"]).to_string();
     let is_job = restart_policy != "Always";
-    let containers: Vec<Value> = pod["spec"]["containers"].as_array().cloned().unwrap_or_default();
-    let init: Vec<Value> = pod["spec"]["initContainers"].as_array().cloned().unwrap_or_default();
+    let containers: Vec<Value> = pod["spec"]["containers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let init: Vec<Value> = pod["spec"]["initContainers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let pod_name = name.to_string();
-    let first_volume = pod["spec"]["volumes"][0]["name"].as_str().unwrap_or("config").to_string();
+    let first_volume = pod["spec"]["volumes"][0]["name"]
+        .as_str()
+        .unwrap_or("config")
+        .to_string();
     let status = &mut pod["status"];
     let started = elapsed >= start;
     // What blocks container start entirely.
@@ -184,9 +232,13 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
             } else {
                 volume.clone()
             };
-            events.push(("Warning", "FailedMount".into(), format!(
-                "MountVolume.SetUp failed for volume \"{vol}\" : secret \"{vol}\" not found"
-            )));
+            events.push((
+                "Warning",
+                "FailedMount".into(),
+                format!(
+                    "MountVolume.SetUp failed for volume \"{vol}\" : secret \"{vol}\" not found"
+                ),
+            ));
             next = Some(elapsed + timing.crash_backoff * 4);
             Some(("ContainerCreating", String::new()))
         }
@@ -210,29 +262,50 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
         } else if !started {
             next = Some(start);
         } else if mine && matches!(fault, Some(Fault::ConfigError { .. })) {
-            let Some(Fault::ConfigError { missing }) = &fault else { unreachable!() };
+            let Some(Fault::ConfigError { missing }) = &fault else {
+                unreachable!()
+            };
             let (kind, obj) = missing.split_once('/').unwrap_or(("secret", missing));
             let msg = format!("{} \"{obj}\" not found", kind.to_lowercase());
-            cs["state"] = json!({"waiting": {"reason": "CreateContainerConfigError", "message": msg}});
+            cs["state"] =
+                json!({"waiting": {"reason": "CreateContainerConfigError", "message": msg}});
             events.push(("Warning", "Failed".into(), format!("Error: {msg}")));
             next = Some(elapsed + timing.crash_backoff * 4);
         } else if mine && matches!(fault, Some(Fault::ImagePull { .. })) {
             let back_off_first = matches!(fault, Some(Fault::ImagePull { back_off: true }));
-            let cycle = ((elapsed - start).as_secs_f64() / timing.crash_backoff.as_secs_f64()) as u64;
-            let back_off = back_off_first && cycle % 3 != 0;
+            let cycle =
+                ((elapsed - start).as_secs_f64() / timing.crash_backoff.as_secs_f64()) as u64;
+            let back_off = back_off_first && !cycle.is_multiple_of(3);
             if back_off {
                 cs["state"] = json!({"waiting": {"reason": "ImagePullBackOff", "message": format!("Back-off pulling image \"{image}\"")}});
-                events.push(("Normal", "BackOff".into(), format!("Back-off pulling image \"{image}\"")));
+                events.push((
+                    "Normal",
+                    "BackOff".into(),
+                    format!("Back-off pulling image \"{image}\""),
+                ));
                 events.push(("Warning", "Failed".into(), "Error: ImagePullBackOff".into()));
             } else {
-                let msg = format!("rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": {image}: not found");
+                let msg = format!(
+                    "rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": {image}: not found"
+                );
                 cs["state"] = json!({"waiting": {"reason": "ErrImagePull", "message": msg}});
-                events.push(("Normal", "Pulling".into(), format!("Pulling image \"{image}\"")));
-                events.push(("Warning", "Failed".into(), format!("Failed to pull image \"{image}\": {msg}")));
+                events.push((
+                    "Normal",
+                    "Pulling".into(),
+                    format!("Pulling image \"{image}\""),
+                ));
+                events.push((
+                    "Warning",
+                    "Failed".into(),
+                    format!("Failed to pull image \"{image}\": {msg}"),
+                ));
                 events.push(("Warning", "Failed".into(), "Error: ErrImagePull".into()));
             }
             next = Some(start + timing.crash_backoff * (cycle as u32 + 1));
-        } else if mine && matches!(fault, Some(Fault::CrashLoop { .. } | Fault::OomKilled)) && !is_job {
+        } else if mine
+            && matches!(fault, Some(Fault::CrashLoop { .. } | Fault::OomKilled))
+            && !is_job
+        {
             let (code, reason) = match &fault {
                 Some(Fault::CrashLoop { exit_code, reason }) => (*exit_code, reason.clone()),
                 _ => (137, "OOMKilled".to_string()),
@@ -256,8 +329,14 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
             if in_backoff {
                 cs["state"] = json!({"waiting": {"reason": "CrashLoopBackOff", "message": format!(
                     "back-off {} restarting failed container={cname} pod={}_{ns}({uid})", secs(p), pod_name)}});
-                events.push(("Warning", "BackOff".into(), format!(
-                    "Back-off restarting failed container {cname} in pod {}_{ns}({uid})", pod_name)));
+                events.push((
+                    "Warning",
+                    "BackOff".into(),
+                    format!(
+                        "Back-off restarting failed container {cname} in pod {}_{ns}({uid})",
+                        pod_name
+                    ),
+                ));
                 next = Some(start + p * (k + 1));
             } else {
                 cs["state"] = json!({"running": {"startedAt": wall(run, run_start)}});
@@ -274,7 +353,11 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
             let ready_at = start + timing.ready_delay;
             let not_ready = mine && matches!(fault, Some(Fault::NotReady));
             if not_ready && elapsed >= ready_at {
-                events.push(("Warning", "Unhealthy".into(), "Readiness probe failed: HTTP probe failed with statuscode: 503".into()));
+                events.push((
+                    "Warning",
+                    "Unhealthy".into(),
+                    "Readiness probe failed: HTTP probe failed with statuscode: 503".into(),
+                ));
                 next = Some(elapsed + timing.crash_backoff * 2);
             }
             if elapsed >= ready_at && !not_ready {
@@ -335,19 +418,48 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
     }
     status["containerStatuses"] = json!(statuses);
     let initialized = started && blocked.is_none();
-    podutil::set_condition(status, "PodReadyToStartContainers", if initialized { "True" } else { "False" }, "", "");
-    podutil::set_condition(status, "Initialized", if initialized || init.is_empty() { "True" } else { "False" }, if initialized || init.is_empty() { "" } else { "ContainersNotInitialized" }, "");
+    podutil::set_condition(
+        status,
+        "PodReadyToStartContainers",
+        if initialized { "True" } else { "False" },
+        "",
+        "",
+    );
+    podutil::set_condition(
+        status,
+        "Initialized",
+        if initialized || init.is_empty() {
+            "True"
+        } else {
+            "False"
+        },
+        if initialized || init.is_empty() {
+            ""
+        } else {
+            "ContainersNotInitialized"
+        },
+        "",
+    );
     let (ready, reason, msg) = match job_done {
         Some(_) => ("False", "PodCompleted", String::new()),
         None if all_ready => ("True", "", String::new()),
         None => {
             let not_ready: Vec<String> = containers
                 .iter()
-                .zip(status["containerStatuses"].as_array().cloned().unwrap_or_default())
+                .zip(
+                    status["containerStatuses"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default(),
+                )
                 .filter(|(_, s)| s["ready"] != true)
                 .map(|(c, _)| str_at(c, &["name"]).to_string())
                 .collect();
-            ("False", "ContainersNotReady", format!("containers with unready status: [{}]", not_ready.join(" ")))
+            (
+                "False",
+                "ContainersNotReady",
+                format!("containers with unready status: [{}]", not_ready.join(" ")),
+            )
         }
     };
     podutil::set_condition(status, "ContainersReady", ready, reason, &msg);
@@ -355,12 +467,21 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
     let phase = match job_done {
         Some(0) => "Succeeded",
         Some(_) => "Failed",
-        None if any_running || (started && blocked.is_none() && statuses_started(status)) => "Running",
+        None if any_running || (started && blocked.is_none() && statuses_started(status)) => {
+            "Running"
+        }
         None => "Pending",
     };
     status["phase"] = json!(phase);
     if phase != "Pending" && status["podIP"].is_null() {
-        let ip = util::global_rng(|r| format!("10.{}.{}.{}", 100 + r.below(100), r.below(256), 2 + r.below(250)));
+        let ip = util::global_rng(|r| {
+            format!(
+                "10.{}.{}.{}",
+                100 + r.below(100),
+                r.below(256),
+                2 + r.below(250)
+            )
+        });
         status["podIP"] = json!(ip);
         status["podIPs"] = json!([{"ip": ip}]);
     }
@@ -369,12 +490,32 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
     if started && blocked.is_none() && !run.recorded.iter().any(|(r, _)| r == "Started") {
         for c in &containers {
             let cname = str_at(c, &["name"]);
-            if cname == fcontainer && matches!(fault, Some(Fault::ImagePull { .. } | Fault::ConfigError { .. })) {
+            if cname == fcontainer
+                && matches!(
+                    fault,
+                    Some(Fault::ImagePull { .. } | Fault::ConfigError { .. })
+                )
+            {
                 continue;
             }
-            events.push(("Normal", "Pulled".into(), format!("Container image \"{}\" already present on machine", str_at(c, &["image"]))));
-            events.push(("Normal", "Created".into(), format!("Created container: {cname}")));
-            events.push(("Normal", "Started".into(), format!("Started container {cname}")));
+            events.push((
+                "Normal",
+                "Pulled".into(),
+                format!(
+                    "Container image \"{}\" already present on machine",
+                    str_at(c, &["image"])
+                ),
+            ));
+            events.push((
+                "Normal",
+                "Created".into(),
+                format!("Created container: {cname}"),
+            ));
+            events.push((
+                "Normal",
+                "Started".into(),
+                format!("Started container {cname}"),
+            ));
         }
         run.recorded.push(("Started".into(), 0));
     }
@@ -397,7 +538,8 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
         let _ = ctx.store.update(pods, pod.clone(), UpdateMode::Raw, false);
     }
     for (t, reason, msg) in to_record {
-        st.recorder.record(ctx.store, &pod, t, &reason, &msg, COMPONENT);
+        st.recorder
+            .record(ctx.store, &pod, t, &reason, &msg, COMPONENT);
     }
 }
 
@@ -405,7 +547,11 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
 /// so recomputing a status does not change it.
 fn container_id(uid: &str, container: &str, restart: u32) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in uid.bytes().chain(container.bytes()).chain(restart.to_le_bytes()) {
+    for b in uid
+        .bytes()
+        .chain(container.bytes())
+        .chain(restart.to_le_bytes())
+    {
         h ^= b as u64;
         h = h.wrapping_mul(0x0100_0000_01b3);
     }

@@ -14,7 +14,9 @@ use serde_json::Value;
 use crate::Shared;
 use crate::store::{EventType, Store, Stored, res};
 
+mod daemonset;
 pub mod defaults;
+mod endpoints;
 mod events;
 mod gc;
 mod jobs;
@@ -24,7 +26,6 @@ mod pdb;
 pub(crate) mod podutil;
 mod scheduler;
 mod statefulset;
-mod daemonset;
 mod workloads;
 
 pub use events::Recorder;
@@ -56,7 +57,8 @@ impl State {
         self.wake_at(Instant::now() + d, k);
     }
     fn mark(&mut self, plural: &'static str, ns: &str, name: &str) {
-        self.dirty.insert((plural, ns.to_string(), name.to_string()));
+        self.dirty
+            .insert((plural, ns.to_string(), name.to_string()));
     }
 }
 
@@ -86,11 +88,14 @@ const WATCHED: &[&str] = &[
     "daemonsets",
     "jobs",
     "poddisruptionbudgets",
+    "services",
 ];
 
 fn mark_all(st: &mut State, store: &Store) {
     for p in WATCHED {
-        for s in store.scan(res(p), None, |_| true) {
+        // Ready pods need nothing from anyone until they change.
+        let keep = |m: &crate::store::Meta| *p != "pods" || !m.ready;
+        for s in store.scan(res(p), None, keep) {
             st.mark(p, &s.meta.namespace, &s.meta.name);
         }
     }
@@ -109,6 +114,9 @@ fn mark_related(st: &mut State, store: &Store, plural: &'static str, s: &Stored)
         "pods" => {
             for pdb in store.scan(res("poddisruptionbudgets"), Some(ns), |_| true) {
                 st.mark("poddisruptionbudgets", ns, &pdb.meta.name);
+            }
+            for svc in store.scan(res("services"), Some(ns), |_| true) {
+                st.mark("services", ns, &svc.meta.name);
             }
         }
         "nodes" => {
@@ -130,8 +138,18 @@ fn step(ctx: &Ctx, st: &mut State, cursor: &mut u64) {
                 *cursor = c.rv;
                 let p = c.resource.plural;
                 if c.etype == EventType::Deleted {
-                    if matches!(p, "deployments" | "replicasets" | "statefulsets" | "daemonsets" | "jobs" | "cronjobs" | "namespaces") {
-                        st.gc.push((p, c.obj.meta.name.clone(), c.obj.meta.uid.clone()));
+                    if matches!(
+                        p,
+                        "deployments"
+                            | "replicasets"
+                            | "statefulsets"
+                            | "daemonsets"
+                            | "jobs"
+                            | "cronjobs"
+                            | "namespaces"
+                    ) {
+                        st.gc
+                            .push((p, c.obj.meta.name.clone(), c.obj.meta.uid.clone()));
                     }
                     if p == "nodes" {
                         nodes::on_node_deleted(ctx, st, &c.obj);
@@ -154,7 +172,11 @@ fn step(ctx: &Ctx, st: &mut State, cursor: &mut u64) {
     // A periodic full resync catches anything missed (cheap on small clusters).
     let now = Instant::now();
     let small = store.count(res("pods")) < 5000;
-    if small && st.last_full_sync.is_none_or(|t| now - t > Duration::from_secs(3)) {
+    if small
+        && st
+            .last_full_sync
+            .is_none_or(|t| now - t > Duration::from_secs(3))
+    {
         st.last_full_sync = Some(now);
         mark_all(st, store);
     }
@@ -201,6 +223,9 @@ fn step(ctx: &Ctx, st: &mut State, cursor: &mut u64) {
     for (ns, n) in of("poddisruptionbudgets") {
         pdb::reconcile(ctx, st, &ns, &n);
     }
+    for (ns, n) in of("services") {
+        endpoints::reconcile(ctx, st, &ns, &n);
+    }
 }
 
 /// Run the controllers with every delay skipped until the cluster stops
@@ -217,7 +242,10 @@ pub fn settle(sh: &Shared, full: bool) -> (State, u64) {
     }
     st.kubelet.settling = true;
     mark_all(&mut st, &sh.store);
-    let ctx = Ctx { sh, store: &sh.store };
+    let ctx = Ctx {
+        sh,
+        store: &sh.store,
+    };
     for _ in 0..40 {
         let before = sh.store.current_rv();
         step(&ctx, &mut st, &mut cursor);
@@ -238,12 +266,23 @@ fn inherit_ages(store: &Store) {
     for (plural, offset) in [("replicasets", 5), ("controllerrevisions", 5), ("pods", 40)] {
         let r = res(plural);
         for s in store.scan(r, None, |m| m.owner.is_some()) {
-            let Some((kind, owner, _)) = &s.meta.owner else { continue };
-            let Some(op) = owner_plural(kind) else { continue };
-            let Some(ov) = store.get_value(res(op), &s.meta.namespace, owner) else { continue };
+            let Some((kind, owner, _)) = &s.meta.owner else {
+                continue;
+            };
+            let Some(op) = owner_plural(kind) else {
+                continue;
+            };
+            let Some(ov) = store.get_value(res(op), &s.meta.namespace, owner) else {
+                continue;
+            };
             let mut v = s.value();
-            let Some(ot) = crate::util::parse_ts(ov["metadata"]["creationTimestamp"].as_str().unwrap_or("")) else { continue };
-            let mine = crate::util::parse_ts(v["metadata"]["creationTimestamp"].as_str().unwrap_or(""));
+            let Some(ot) =
+                crate::util::parse_ts(ov["metadata"]["creationTimestamp"].as_str().unwrap_or(""))
+            else {
+                continue;
+            };
+            let mine =
+                crate::util::parse_ts(v["metadata"]["creationTimestamp"].as_str().unwrap_or(""));
             let want = ot + chrono::Duration::seconds(offset);
             if mine.is_some_and(|m| m > want) {
                 v["metadata"]["creationTimestamp"] = serde_json::json!(crate::util::ts(want));
@@ -258,7 +297,10 @@ pub async fn run(sh: Arc<Shared>, st: State, cursor: u64) {
     let mut cursor = cursor;
     let mut stop = sh.shutdown.clone();
     loop {
-        let ctx = Ctx { sh: &sh, store: &sh.store };
+        let ctx = Ctx {
+            sh: &sh,
+            store: &sh.store,
+        };
         step(&ctx, &mut st, &mut cursor);
         // Sleep a tick, but wake early for new writes so the cluster reacts
         // promptly; the tick bounds how often we run.

@@ -22,7 +22,10 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, name: &str) {
     };
     let ready = podutil::condition_status(&node["status"], "Ready").to_string();
     let mut new = node.clone();
-    let taints = new["spec"]["taints"].as_array().cloned().unwrap_or_default();
+    let taints = new["spec"]["taints"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let mut taints: Vec<Value> = taints
         .into_iter()
         .filter(|t| !matches!(str_at(t, &["key"]), UNREACHABLE | NOT_READY))
@@ -55,30 +58,85 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, name: &str) {
     }
     if key.is_none() {
         st.node_not_ready.remove(name);
+        ensure_lease(ctx, &node);
         return;
     }
     // The node's pods lose readiness; after the toleration time they are
     // evicted and, with no kubelet to confirm, stay Terminating.
-    let since = *st.node_not_ready.entry(name.to_string()).or_insert_with(Instant::now);
+    let since = *st
+        .node_not_ready
+        .entry(name.to_string())
+        .or_insert_with(Instant::now);
     let evict = !st.kubelet.settling && since.elapsed() >= ctx.sh.timing.unreachable_eviction;
-    let pods = ctx.store.scan(res("pods"), None, |m| m.field("spec.nodeName") == name);
+    let pods = ctx
+        .store
+        .scan(res("pods"), None, |m| m.field("spec.nodeName") == name);
     for p in pods {
         let mut pv = p.value();
         let before = pv["status"].clone();
         podutil::set_condition(&mut pv["status"], "Ready", "False", "NodeNotReady", "");
         if before != pv["status"] {
-            let _ = ctx.store.update(res("pods"), pv.clone(), UpdateMode::Raw, false);
-            st.recorder.record(ctx.store, &pv, "Warning", "NodeNotReady", "Node is not ready", "node-controller");
+            let _ = ctx
+                .store
+                .update(res("pods"), pv.clone(), UpdateMode::Raw, false);
+            st.recorder.record(
+                ctx.store,
+                &pv,
+                "Warning",
+                "NodeNotReady",
+                "Node is not ready",
+                "node-controller",
+            );
         }
-        let is_ds = p.meta.owner.as_ref().is_some_and(|(k, _, _)| k == "DaemonSet");
+        let is_ds = p
+            .meta
+            .owner
+            .as_ref()
+            .is_some_and(|(k, _, _)| k == "DaemonSet");
         if evict && !p.meta.deleting && !is_ds {
-            let _ = ctx.store.delete(res("pods"), &p.meta.namespace, &p.meta.name, &DeleteOptions::default());
-            st.recorder.record(ctx.store, &pv, "Normal", "TaintManagerEviction", &format!("Marking for deletion Pod {}/{}", p.meta.namespace, p.meta.name), "taint-eviction-controller");
+            let _ = ctx.store.delete(
+                res("pods"),
+                &p.meta.namespace,
+                &p.meta.name,
+                &DeleteOptions::default(),
+            );
+            st.recorder.record(
+                ctx.store,
+                &pv,
+                "Normal",
+                "TaintManagerEviction",
+                &format!(
+                    "Marking for deletion Pod {}/{}",
+                    p.meta.namespace, p.meta.name
+                ),
+                "taint-eviction-controller",
+            );
         }
     }
     if !evict {
-        st.wake_at(since + ctx.sh.timing.unreachable_eviction, obj_key("nodes", "", name));
+        st.wake_at(
+            since + ctx.sh.timing.unreachable_eviction,
+            obj_key("nodes", "", name),
+        );
     }
+}
+
+/// The kubelet's Lease in kube-node-lease (what `kubectl describe node` shows).
+fn ensure_lease(ctx: &Ctx, node: &Value) {
+    let name = str_at(node, &["metadata", "name"]);
+    let leases = res("leases");
+    if ctx.store.get(leases, "kube-node-lease", name).is_some() {
+        return;
+    }
+    let _ = ctx.store.create(
+        leases,
+        json!({
+            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": name, "namespace": "kube-node-lease",
+                         "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": name, "uid": node["metadata"]["uid"]}]},
+            "spec": {"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": util::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()},
+        }),
+    );
 }
 
 /// The pool a node belongs to, if any.
@@ -95,7 +153,8 @@ pub fn on_node_deleted(ctx: &Ctx, st: &mut State, node: &Stored) {
     if pool_of(&v).is_none() {
         return;
     }
-    st.autoscaler.push((Instant::now() + ctx.sh.timing.autoscaler_delay, v));
+    st.autoscaler
+        .push((Instant::now() + ctx.sh.timing.autoscaler_delay, v));
 }
 
 /// A fresh node of the same pool: a new name suffix, Ready, schedulable.
@@ -169,7 +228,10 @@ pub fn autoscale(ctx: &Ctx, st: &mut State) {
                 &v,
                 "Normal",
                 "RegisteredNode",
-                &format!("Node {} event: Registered Node {} in Controller (pool {pool})", s.meta.name, s.meta.name),
+                &format!(
+                    "Node {} event: Registered Node {} in Controller (pool {pool})",
+                    s.meta.name, s.meta.name
+                ),
                 "node-controller",
             );
         }

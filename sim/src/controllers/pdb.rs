@@ -39,18 +39,25 @@ fn expected_from_controllers(ctx: &Ctx, ns: &str, owners: &HashSet<(String, Stri
 
 pub fn reconcile(ctx: &Ctx, _st: &mut State, ns: &str, name: &str) {
     let pdbs = res("poddisruptionbudgets");
-    let Some(pdb) = ctx.store.get_value(pdbs, ns, name) else { return };
+    let Some(pdb) = ctx.store.get_value(pdbs, ns, name) else {
+        return;
+    };
     let sel = &pdb["spec"]["selector"];
     let selector = LabelSelector::from_object(sel);
     let pods = if sel.is_null() {
         vec![]
     } else {
-        ctx.store.scan(res("pods"), Some(ns), |m| selector.matches_pairs(&m.labels))
+        ctx.store
+            .scan(res("pods"), Some(ns), |m| selector.matches_pairs(&m.labels))
     };
     let now = util::now();
-    let mut disrupted = pdb["status"]["disruptedPods"].as_object().cloned().unwrap_or_default();
+    let mut disrupted = pdb["status"]["disruptedPods"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     disrupted.retain(|pod, t| {
-        let recent = util::parse_ts(t.as_str().unwrap_or("")).is_some_and(|t| now - t < chrono::Duration::minutes(2));
+        let recent = util::parse_ts(t.as_str().unwrap_or(""))
+            .is_some_and(|t| now - t < chrono::Duration::minutes(2));
         recent && pods.iter().any(|p| p.meta.name == *pod && !p.meta.deleting)
     });
     let current_healthy = pods
@@ -59,7 +66,12 @@ pub fn reconcile(ctx: &Ctx, _st: &mut State, ns: &str, name: &str) {
         .count() as i64;
     let owners: HashSet<(String, String)> = pods
         .iter()
-        .filter_map(|p| p.meta.owner.as_ref().map(|(k, n, _)| (k.clone(), n.clone())))
+        .filter_map(|p| {
+            p.meta
+                .owner
+                .as_ref()
+                .map(|(k, n, _)| (k.clone(), n.clone()))
+        })
         .collect();
     let min_av = &pdb["spec"]["minAvailable"];
     let max_un = &pdb["spec"]["maxUnavailable"];
@@ -100,7 +112,10 @@ pub fn reconcile(ctx: &Ctx, _st: &mut State, ns: &str, name: &str) {
             if let Some(o) = c.as_object_mut() {
                 o.remove("lastProbeTime");
                 o.entry("message").or_insert(json!(""));
-                o.insert("observedGeneration".into(), pdb["metadata"]["generation"].clone());
+                o.insert(
+                    "observedGeneration".into(),
+                    pdb["metadata"]["generation"].clone(),
+                );
             }
         }
     }

@@ -17,7 +17,9 @@ pub fn is_ready(m: &Meta) -> bool {
 
 /// The pods a controller owns (by owner uid), in one namespace.
 pub fn owned_pods(store: &crate::store::Store, ns: &str, uid: &str) -> Vec<std::sync::Arc<Stored>> {
-    store.scan(crate::store::res("pods"), Some(ns), |m| m.owner_uid() == Some(uid))
+    store.scan(crate::store::res("pods"), Some(ns), |m| {
+        m.owner_uid() == Some(uid)
+    })
 }
 
 /// A short stable hash of a pod template, in the alphabet Kubernetes uses
@@ -28,6 +30,9 @@ pub fn template_hash(template: &Value) -> String {
         l.remove("pod-template-hash");
         l.remove("controller-revision-hash");
     }
+    // Go clients send `creationTimestamp: null` and other empty fields
+    // (kubectl rollout undo does); they do not make a different template.
+    strip_nulls(&mut t);
     // FNV-1a over the canonical JSON (serde_json maps are sorted).
     let bytes = serde_json::to_vec(&t).expect("json");
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -45,6 +50,17 @@ pub fn template_hash(template: &Value) -> String {
         }
     }
     s
+}
+
+fn strip_nulls(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|_, x| !x.is_null());
+            m.values_mut().for_each(strip_nulls);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
 }
 
 /// Build a pod from a controller's template.
@@ -121,7 +137,8 @@ pub fn node_matches(pod_spec: &Value, node: &Value) -> bool {
             }
         }
     }
-    let terms = &pod_spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"];
+    let terms = &pod_spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        ["nodeSelectorTerms"];
     let Some(terms) = terms.as_array() else {
         return true;
     };
@@ -129,26 +146,44 @@ pub fn node_matches(pod_spec: &Value, node: &Value) -> bool {
         return true;
     }
     terms.iter().any(|term| {
-        let exprs_ok = term["matchExpressions"].as_array().into_iter().flatten().all(|e| {
-            let val = labels[str_at(e, &["key"])].as_str();
-            let vals: Vec<&str> = e["values"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-            match str_at(e, &["operator"]) {
-                "In" => val.is_some_and(|v| vals.contains(&v)),
-                "NotIn" => val.is_none_or(|v| !vals.contains(&v)),
-                "Exists" => val.is_some(),
-                "DoesNotExist" => val.is_none(),
-                _ => true,
-            }
-        });
-        let fields_ok = term["matchFields"].as_array().into_iter().flatten().all(|e| {
-            let vals: Vec<&str> = e["values"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-            let name = str_at(node, &["metadata", "name"]);
-            match str_at(e, &["operator"]) {
-                "In" => vals.contains(&name),
-                "NotIn" => !vals.contains(&name),
-                _ => true,
-            }
-        });
+        let exprs_ok = term["matchExpressions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|e| {
+                let val = labels[str_at(e, &["key"])].as_str();
+                let vals: Vec<&str> = e["values"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                match str_at(e, &["operator"]) {
+                    "In" => val.is_some_and(|v| vals.contains(&v)),
+                    "NotIn" => val.is_none_or(|v| !vals.contains(&v)),
+                    "Exists" => val.is_some(),
+                    "DoesNotExist" => val.is_none(),
+                    _ => true,
+                }
+            });
+        let fields_ok = term["matchFields"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|e| {
+                let vals: Vec<&str> = e["values"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                let name = str_at(node, &["metadata", "name"]);
+                match str_at(e, &["operator"]) {
+                    "In" => vals.contains(&name),
+                    "NotIn" => !vals.contains(&name),
+                    _ => true,
+                }
+            });
         exprs_ok && fields_ok
     })
 }
@@ -200,10 +235,14 @@ mod tests {
 
     #[test]
     fn hash_is_stable_and_ignores_hash_label() {
-        let a = json!({"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"image": "a"}]}});
+        let a =
+            json!({"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"image": "a"}]}});
         let mut b = a.clone();
         b["metadata"]["labels"]["pod-template-hash"] = json!("zzz");
         assert_eq!(template_hash(&a), template_hash(&b));
+        let mut n = a.clone();
+        n["metadata"]["creationTimestamp"] = Value::Null;
+        assert_eq!(template_hash(&a), template_hash(&n));
         let mut c = a.clone();
         c["spec"]["containers"][0]["image"] = json!("b");
         assert_ne!(template_hash(&a), template_hash(&c));
@@ -213,9 +252,15 @@ mod tests {
     #[test]
     fn tolerations_match_taints() {
         let taint = json!({"key": "dedicated", "value": "db", "effect": "NoSchedule"});
-        assert!(tolerates(&json!([{"key": "dedicated", "operator": "Equal", "value": "db"}]), &taint));
+        assert!(tolerates(
+            &json!([{"key": "dedicated", "operator": "Equal", "value": "db"}]),
+            &taint
+        ));
         assert!(tolerates(&json!([{"operator": "Exists"}]), &taint));
-        assert!(!tolerates(&json!([{"key": "dedicated", "operator": "Equal", "value": "web"}]), &taint));
+        assert!(!tolerates(
+            &json!([{"key": "dedicated", "operator": "Equal", "value": "web"}]),
+            &taint
+        ));
         assert!(!tolerates(&json!([]), &taint));
     }
 
@@ -223,7 +268,10 @@ mod tests {
     fn node_selector_and_affinity() {
         let node = json!({"metadata": {"name": "n1", "labels": {"pool": "a"}}});
         assert!(node_matches(&json!({"nodeSelector": {"pool": "a"}}), &node));
-        assert!(!node_matches(&json!({"nodeSelector": {"pool": "b"}}), &node));
+        assert!(!node_matches(
+            &json!({"nodeSelector": {"pool": "b"}}),
+            &node
+        ));
         let aff = json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
             {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n2"]}]}]}}}});
         assert!(!node_matches(&aff, &node));

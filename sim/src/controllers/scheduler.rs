@@ -20,7 +20,9 @@ pub fn run(ctx: &Ctx, st: &mut State, dirty_pods: &[(String, String)]) {
     // something that frees capacity happened.
     let mut pending: Vec<(String, String)> = if st.schedule_all {
         ctx.store
-            .scan(pods_r, None, |m| m.field("spec.nodeName").is_empty() && !m.deleting)
+            .scan(pods_r, None, |m| {
+                m.field("spec.nodeName").is_empty() && !m.deleting
+            })
             .iter()
             .map(|s| (s.meta.namespace.clone(), s.meta.name.clone()))
             .collect()
@@ -36,17 +38,27 @@ pub fn run(ctx: &Ctx, st: &mut State, dirty_pods: &[(String, String)]) {
     if pending.is_empty() {
         return;
     }
-    let nodes: Vec<Value> = ctx.store.scan(res("nodes"), None, |_| true).iter().map(|s| s.value()).collect();
-    let mut load: HashMap<String, i64> = HashMap::new();
-    for s in ctx
+    let nodes: Vec<Value> = ctx
         .store
-        .scan(pods_r, None, |m| !m.field("spec.nodeName").is_empty() && podutil::is_active(m))
-    {
-        *load.entry(s.meta.field("spec.nodeName").to_string()).or_default() += 1;
+        .scan(res("nodes"), None, |_| true)
+        .iter()
+        .map(|s| s.value())
+        .collect();
+    let mut load: HashMap<String, i64> = HashMap::new();
+    for s in ctx.store.scan(pods_r, None, |m| {
+        !m.field("spec.nodeName").is_empty() && podutil::is_active(m)
+    }) {
+        *load
+            .entry(s.meta.field("spec.nodeName").to_string())
+            .or_default() += 1;
     }
     for (ns, name) in pending {
-        let Some(mut pod) = ctx.store.get_value(pods_r, &ns, &name) else { continue };
-        if str_at(&pod, &["spec", "schedulerName"]) != COMPONENT && !str_at(&pod, &["spec", "schedulerName"]).is_empty() {
+        let Some(mut pod) = ctx.store.get_value(pods_r, &ns, &name) else {
+            continue;
+        };
+        if str_at(&pod, &["spec", "schedulerName"]) != COMPONENT
+            && !str_at(&pod, &["spec", "schedulerName"]).is_empty()
+        {
             continue;
         }
         let mut reasons: HashMap<&str, usize> = HashMap::new();
@@ -57,9 +69,15 @@ pub fn run(ctx: &Ctx, st: &mut State, dirty_pods: &[(String, String)]) {
                 Some("node(s) were unschedulable")
             } else if !node_ready(node) {
                 Some("node(s) had untolerated taint {node.kubernetes.io/not-ready: }")
-            } else if let Some(t) = node["spec"]["taints"].as_array().into_iter().flatten().find(|t| {
-                matches!(str_at(t, &["effect"]), "NoSchedule" | "NoExecute") && !tolerates(&pod["spec"]["tolerations"], t)
-            }) {
+            } else if let Some(t) = node["spec"]["taints"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|t| {
+                    matches!(str_at(t, &["effect"]), "NoSchedule" | "NoExecute")
+                        && !tolerates(&pod["spec"]["tolerations"], t)
+                })
+            {
                 let _ = t;
                 Some("node(s) had untolerated taint(s)")
             } else if !node_matches(&pod["spec"], node) {
@@ -70,13 +88,20 @@ pub fn run(ctx: &Ctx, st: &mut State, dirty_pods: &[(String, String)]) {
                     .and_then(|p| p.parse::<i64>().ok())
                     .or_else(|| node["status"]["allocatable"]["pods"].as_i64())
                     .unwrap_or(110);
-                if *load.get(&nname).unwrap_or(&0) >= cap { Some("Too many pods") } else { None }
+                if *load.get(&nname).unwrap_or(&0) >= cap {
+                    Some("Too many pods")
+                } else {
+                    None
+                }
             };
             match why {
                 Some(w) => *reasons.entry(w).or_default() += 1,
                 None => {
                     let l = *load.get(&nname).unwrap_or(&0);
-                    if best.as_ref().is_none_or(|(bl, bn)| l < *bl || (l == *bl && nname < *bn)) {
+                    if best
+                        .as_ref()
+                        .is_none_or(|(bl, bn)| l < *bl || (l == *bl && nname < *bn))
+                    {
                         best = Some((l, nname));
                     }
                 }
@@ -86,7 +111,11 @@ pub fn run(ctx: &Ctx, st: &mut State, dirty_pods: &[(String, String)]) {
             Some((_, node)) => {
                 pod["spec"]["nodeName"] = json!(node);
                 podutil::set_condition(&mut pod["status"], "PodScheduled", "True", "", "");
-                if ctx.store.update(pods_r, pod.clone(), UpdateMode::Raw, false).is_ok() {
+                if ctx
+                    .store
+                    .update(pods_r, pod.clone(), UpdateMode::Raw, false)
+                    .is_ok()
+                {
                     *load.entry(node.clone()).or_default() += 1;
                     st.recorder.record(
                         ctx.store,
@@ -100,7 +129,8 @@ pub fn run(ctx: &Ctx, st: &mut State, dirty_pods: &[(String, String)]) {
                 }
             }
             None => {
-                let mut parts: Vec<String> = reasons.iter().map(|(r, n)| format!("{n} {r}")).collect();
+                let mut parts: Vec<String> =
+                    reasons.iter().map(|(r, n)| format!("{n} {r}")).collect();
                 parts.sort();
                 let total = nodes.len();
                 let msg = format!(
@@ -108,10 +138,25 @@ pub fn run(ctx: &Ctx, st: &mut State, dirty_pods: &[(String, String)]) {
                     parts.join(", ")
                 );
                 let before = pod["status"].clone();
-                podutil::set_condition(&mut pod["status"], "PodScheduled", "False", "Unschedulable", &msg);
+                podutil::set_condition(
+                    &mut pod["status"],
+                    "PodScheduled",
+                    "False",
+                    "Unschedulable",
+                    &msg,
+                );
                 if before != pod["status"] {
-                    let _ = ctx.store.update(pods_r, pod.clone(), UpdateMode::Raw, false);
-                    st.recorder.record(ctx.store, &pod, "Warning", "FailedScheduling", &msg, COMPONENT);
+                    let _ = ctx
+                        .store
+                        .update(pods_r, pod.clone(), UpdateMode::Raw, false);
+                    st.recorder.record(
+                        ctx.store,
+                        &pod,
+                        "Warning",
+                        "FailedScheduling",
+                        &msg,
+                        COMPONENT,
+                    );
                 }
                 // Retry later even without cluster changes, like the scheduler's backoff queue.
                 st.wake_in(Duration::from_secs(5), obj_key("pods", &ns, &name));

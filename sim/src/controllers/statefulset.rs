@@ -16,7 +16,11 @@ fn ensure_revision(ctx: &Ctx, sts: &Value, rev_name: &str) {
         return;
     }
     let uid = str_at(sts, &["metadata", "uid"]).to_string();
-    let revision = ctx.store.scan(cr, Some(ns), |m| m.owner_uid() == Some(uid.as_str())).len() + 1;
+    let revision = ctx
+        .store
+        .scan(cr, Some(ns), |m| m.owner_uid() == Some(uid.as_str()))
+        .len()
+        + 1;
     let _ = ctx.store.create(
         cr,
         json!({
@@ -34,7 +38,9 @@ fn ensure_revision(ctx: &Ctx, sts: &Value, rev_name: &str) {
 
 pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
     let sts_r = res("statefulsets");
-    let Some(sts) = ctx.store.get_value(sts_r, ns, name) else { return };
+    let Some(sts) = ctx.store.get_value(sts_r, ns, name) else {
+        return;
+    };
     if !sts["metadata"]["deletionTimestamp"].is_null() {
         return;
     }
@@ -70,8 +76,14 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
                     pod["spec"]["subdomain"] = json!(svc);
                 }
                 if ctx.store.create(res("pods"), pod).is_ok() {
-                    st.recorder.record(ctx.store, &sts, "Normal", "SuccessfulCreate",
-                        &format!("create Pod {name}-{i} in StatefulSet {name} successful"), "statefulset-controller");
+                    st.recorder.record(
+                        ctx.store,
+                        &sts,
+                        "Normal",
+                        "SuccessfulCreate",
+                        &format!("create Pod {name}-{i} in StatefulSet {name} successful"),
+                        "statefulset-controller",
+                    );
                 }
                 if !parallel {
                     break;
@@ -83,18 +95,33 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
     let mut extra: Vec<_> = pods
         .iter()
         .filter(|p| {
-            p.meta.name.rsplit_once('-').and_then(|(_, o)| o.parse::<i64>().ok()).is_some_and(|o| o >= replicas)
+            p.meta
+                .name
+                .rsplit_once('-')
+                .and_then(|(_, o)| o.parse::<i64>().ok())
+                .is_some_and(|o| o >= replicas)
         })
         .collect();
-    extra.sort_by_key(|p| std::cmp::Reverse(p.meta.name.rsplit_once('-').and_then(|(_, o)| o.parse::<i64>().ok())));
+    extra.sort_by_key(|p| {
+        std::cmp::Reverse(
+            p.meta
+                .name
+                .rsplit_once('-')
+                .and_then(|(_, o)| o.parse::<i64>().ok()),
+        )
+    });
     if let Some(p) = extra.first()
         && !p.meta.deleting
     {
-        let _ = ctx.store.delete(res("pods"), ns, &p.meta.name, &DeleteOptions::default());
+        let _ = ctx
+            .store
+            .delete(res("pods"), ns, &p.meta.name, &DeleteOptions::default());
     }
     // Rolling update: the highest ordinal at or above the partition that is
     // not on the update revision goes, once every pod is Ready.
-    let partition = sts["spec"]["updateStrategy"]["rollingUpdate"]["partition"].as_i64().unwrap_or(0);
+    let partition = sts["spec"]["updateStrategy"]["rollingUpdate"]["partition"]
+        .as_i64()
+        .unwrap_or(0);
     let rolling = str_at(&sts, &["spec", "updateStrategy", "type"]) != "OnDelete";
     let all_ready = (0..replicas).all(|i| by_ord(i).is_some_and(|p| is_ready(&p.meta)));
     if rolling && all_ready {
@@ -102,7 +129,9 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
             if let Some(p) = by_ord(i)
                 && p.meta.label("controller-revision-hash") != Some(update_rev.as_str())
             {
-                let _ = ctx.store.delete(res("pods"), ns, &p.meta.name, &DeleteOptions::default());
+                let _ = ctx
+                    .store
+                    .delete(res("pods"), ns, &p.meta.name, &DeleteOptions::default());
                 break;
             }
         }
@@ -110,12 +139,18 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
     let pods = owned_pods(ctx.store, ns, &uid);
     let existing: Vec<_> = pods.iter().filter(|p| !p.meta.deleting).collect();
     let ready = existing.iter().filter(|p| is_ready(&p.meta)).count();
-    let updated = existing.iter().filter(|p| p.meta.label("controller-revision-hash") == Some(update_rev.as_str())).count();
+    let updated = existing
+        .iter()
+        .filter(|p| p.meta.label("controller-revision-hash") == Some(update_rev.as_str()))
+        .count();
     let mut current_rev = str_at(&sts, &["status", "currentRevision"]).to_string();
     if current_rev.is_empty() || (updated as i64 == replicas && ready as i64 == replicas) {
         current_rev = update_rev.clone();
     }
-    let current = existing.iter().filter(|p| p.meta.label("controller-revision-hash") == Some(current_rev.as_str())).count();
+    let current = existing
+        .iter()
+        .filter(|p| p.meta.label("controller-revision-hash") == Some(current_rev.as_str()))
+        .count();
     let mut new = sts.clone();
     new["status"] = json!({
         "observedGeneration": sts["metadata"]["generation"],

@@ -13,7 +13,9 @@ const REVISION: &str = "deployment.kubernetes.io/revision";
 
 pub fn reconcile_replicaset(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
     let rs_r = res("replicasets");
-    let Some(rs) = ctx.store.get_value(rs_r, ns, name) else { return };
+    let Some(rs) = ctx.store.get_value(rs_r, ns, name) else {
+        return;
+    };
     if !rs["metadata"]["deletionTimestamp"].is_null() {
         return;
     }
@@ -105,7 +107,9 @@ impl Rs {
             available: v["status"]["availableReplicas"].as_i64().unwrap_or(0),
             ready: v["status"]["readyReplicas"].as_i64().unwrap_or(0),
             status_replicas: v["status"]["replicas"].as_i64().unwrap_or(0),
-            revision: str_at(&v, &["metadata", "annotations", REVISION]).parse().unwrap_or(0),
+            revision: str_at(&v, &["metadata", "annotations", REVISION])
+                .parse()
+                .unwrap_or(0),
             v,
         }
     }
@@ -117,18 +121,26 @@ fn scale_rs(ctx: &Ctx, st: &mut State, d: &Value, rs: &mut Rs, to: i64) {
     }
     let mut v = rs.v.clone();
     v["spec"]["replicas"] = json!(to);
-    v["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] = json!(d["spec"]["replicas"].as_i64().unwrap_or(1).to_string());
+    v["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] =
+        json!(d["spec"]["replicas"].as_i64().unwrap_or(1).to_string());
     let verb = if to > rs.replicas { "up" } else { "down" };
-    if let Ok(s) = ctx.store.update(res("replicasets"), v, UpdateMode::Raw, false) {
+    if let Ok(s) = ctx
+        .store
+        .update(res("replicasets"), v, UpdateMode::Raw, false)
+    {
         st.recorder.record(
             ctx.store,
             d,
             "Normal",
             "ScalingReplicaSet",
-            &format!("Scaled {verb} replica set {} from {} to {to}", rs.name, rs.replicas),
+            &format!(
+                "Scaled {verb} replica set {} from {} to {to}",
+                rs.name, rs.replicas
+            ),
             "deployment-controller",
         );
-        st.dirty.insert(obj_key("replicasets", &s.meta.namespace, &s.meta.name));
+        st.dirty
+            .insert(obj_key("replicasets", &s.meta.namespace, &s.meta.name));
         rs.v = s.value();
         rs.replicas = to;
     }
@@ -136,7 +148,9 @@ fn scale_rs(ctx: &Ctx, st: &mut State, d: &Value, rs: &mut Rs, to: i64) {
 
 pub fn reconcile_deployment(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
     let d_r = res("deployments");
-    let Some(d) = ctx.store.get_value(d_r, ns, name) else { return };
+    let Some(d) = ctx.store.get_value(d_r, ns, name) else {
+        return;
+    };
     if !d["metadata"]["deletionTimestamp"].is_null() {
         return;
     }
@@ -147,7 +161,9 @@ pub fn reconcile_deployment(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
     let hash = template_hash(&template);
     let mut all: Vec<Rs> = ctx
         .store
-        .scan(res("replicasets"), Some(ns), |m| m.owner_uid() == Some(uid.as_str()))
+        .scan(res("replicasets"), Some(ns), |m| {
+            m.owner_uid() == Some(uid.as_str())
+        })
         .iter()
         .map(|s| Rs::of(s.value()))
         .filter(|r| r.v["metadata"]["deletionTimestamp"].is_null())
@@ -168,7 +184,10 @@ pub fn reconcile_deployment(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
             if all[i].revision != max_rev && !paused {
                 let mut v = all[i].v.clone();
                 v["metadata"]["annotations"][REVISION] = json!((max_rev + 1).to_string());
-                if let Ok(s) = ctx.store.update(res("replicasets"), v, UpdateMode::Raw, false) {
+                if let Ok(s) = ctx
+                    .store
+                    .update(res("replicasets"), v, UpdateMode::Raw, false)
+                {
                     all[i] = Rs::of(s.value());
                 }
             }
@@ -209,8 +228,14 @@ pub fn reconcile_deployment(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
                     let r = Rs::of(s.value());
                     created_new = Some(r.name.clone());
                     if first {
-                        st.recorder.record(ctx.store, &d, "Normal", "ScalingReplicaSet",
-                            &format!("Scaled up replica set {} from 0 to {replicas}", r.name), "deployment-controller");
+                        st.recorder.record(
+                            ctx.store,
+                            &d,
+                            "Normal",
+                            "ScalingReplicaSet",
+                            &format!("Scaled up replica set {} from 0 to {replicas}", r.name),
+                            "deployment-controller",
+                        );
                     }
                     st.dirty.insert(obj_key("replicasets", ns, &r.name));
                     all.push(r);
@@ -302,13 +327,22 @@ pub fn reconcile_deployment(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
         .collect();
     if idle.len() > limit {
         for r in idle.iter().take(idle.len() - limit) {
-            let _ = ctx.store.delete(res("replicasets"), ns, &r.name, &DeleteOptions::default());
+            let _ = ctx
+                .store
+                .delete(res("replicasets"), ns, &r.name, &DeleteOptions::default());
         }
     }
     update_status(ctx, st, &d, &all, new_idx, created_new);
 }
 
-fn update_status(ctx: &Ctx, st: &mut State, d: &Value, all: &[Rs], new_idx: Option<usize>, created: Option<String>) {
+fn update_status(
+    ctx: &Ctx,
+    st: &mut State,
+    d: &Value,
+    all: &[Rs],
+    new_idx: Option<usize>,
+    created: Option<String>,
+) {
     let ns = str_at(d, &["metadata", "namespace"]);
     let name = str_at(d, &["metadata", "name"]);
     let uid = str_at(d, &["metadata", "uid"]).to_string();
@@ -333,7 +367,12 @@ fn update_status(ctx: &Ctx, st: &mut State, d: &Value, all: &[Rs], new_idx: Opti
     s["readyReplicas"] = json!(ready);
     s["availableReplicas"] = json!(available);
     s["unavailableReplicas"] = json!((replicas - available).max(0));
-    for k in ["readyReplicas", "availableReplicas", "updatedReplicas", "unavailableReplicas"] {
+    for k in [
+        "readyReplicas",
+        "availableReplicas",
+        "updatedReplicas",
+        "unavailableReplicas",
+    ] {
         if s[k] == 0
             && let Some(o) = s.as_object_mut()
         {
@@ -346,39 +385,119 @@ fn update_status(ctx: &Ctx, st: &mut State, d: &Value, all: &[Rs], new_idx: Opti
     }
     let s = &mut nd["status"];
     if available >= replicas - unavail {
-        podutil::set_condition(s, "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.");
+        podutil::set_condition(
+            s,
+            "Available",
+            "True",
+            "MinimumReplicasAvailable",
+            "Deployment has minimum availability.",
+        );
     } else {
-        podutil::set_condition(s, "Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.");
+        podutil::set_condition(
+            s,
+            "Available",
+            "False",
+            "MinimumReplicasUnavailable",
+            "Deployment does not have minimum availability.",
+        );
     }
     let complete = updated == replicas && available >= replicas && status_replicas == replicas;
     let now = Instant::now();
-    let fingerprint = format!("{new_name}/{updated}/{available}/{status_replicas}/{}", d["metadata"]["generation"]);
-    let progress = st.deploy_progress.entry(uid).or_insert((now, String::new()));
+    let fingerprint = format!(
+        "{new_name}/{updated}/{available}/{status_replicas}/{}",
+        d["metadata"]["generation"]
+    );
+    let progress = st
+        .deploy_progress
+        .entry(uid)
+        .or_insert((now, String::new()));
     if progress.1 != fingerprint {
         *progress = (now, fingerprint);
     }
     let progress_at = progress.0;
     let deadline = Duration::from_secs_f64(
-        d["spec"]["progressDeadlineSeconds"].as_f64().unwrap_or(600.0) * ctx.sh.timing.deadline_scale,
+        d["spec"]["progressDeadlineSeconds"]
+            .as_f64()
+            .unwrap_or(600.0)
+            * ctx.sh.timing.deadline_scale,
     );
     let s = &mut nd["status"];
     if d["spec"]["paused"].as_bool() == Some(true) {
-        podutil::set_condition(s, "Progressing", "Unknown", "DeploymentPaused", "Deployment is paused");
+        podutil::set_condition(
+            s,
+            "Progressing",
+            "Unknown",
+            "DeploymentPaused",
+            "Deployment is paused",
+        );
     } else if complete {
-        podutil::set_condition(s, "Progressing", "True", "NewReplicaSetAvailable", &format!("ReplicaSet \"{new_name}\" has successfully progressed."));
+        podutil::set_condition(
+            s,
+            "Progressing",
+            "True",
+            "NewReplicaSetAvailable",
+            &format!("ReplicaSet \"{new_name}\" has successfully progressed."),
+        );
     } else if let Some(c) = &created {
-        podutil::set_condition(s, "Progressing", "True", "NewReplicaSetCreated", &format!("Created new replica set \"{c}\""));
+        podutil::set_condition(
+            s,
+            "Progressing",
+            "True",
+            "NewReplicaSetCreated",
+            &format!("Created new replica set \"{c}\""),
+        );
     } else if now.duration_since(progress_at) > deadline {
-        podutil::set_condition(s, "Progressing", "False", "ProgressDeadlineExceeded", &format!("ReplicaSet \"{new_name}\" has timed out progressing."));
+        podutil::set_condition(
+            s,
+            "Progressing",
+            "False",
+            "ProgressDeadlineExceeded",
+            &format!("ReplicaSet \"{new_name}\" has timed out progressing."),
+        );
     } else {
-        podutil::set_condition(s, "Progressing", "True", "ReplicaSetUpdated", &format!("ReplicaSet \"{new_name}\" is progressing."));
+        podutil::set_condition(
+            s,
+            "Progressing",
+            "True",
+            "ReplicaSetUpdated",
+            &format!("ReplicaSet \"{new_name}\" is progressing."),
+        );
     }
     // Check the deadline again when it would pass.
     if !complete {
-        st.wake_at(progress_at + deadline + Duration::from_millis(10), obj_key("deployments", ns, name));
+        st.wake_at(
+            progress_at + deadline + Duration::from_millis(10),
+            obj_key("deployments", ns, name),
+        );
     }
-    // lastUpdateTime moves with every write of a condition; keep it stable otherwise.
+    // Deployment conditions carry lastUpdateTime (moved whenever reason or
+    // message change) instead of lastProbeTime.
+    let now_ts = crate::util::now_ts();
+    if let Some(conds) = nd["status"]["conditions"].as_array_mut() {
+        for c in conds {
+            let old = d["status"]["conditions"]
+                .as_array()
+                .and_then(|o| o.iter().find(|o| o["type"] == c["type"]));
+            let same = old.is_some_and(|o| {
+                o["status"] == c["status"]
+                    && o["reason"] == c["reason"]
+                    && o["message"] == c["message"]
+            });
+            if let Some(o) = c.as_object_mut() {
+                o.remove("lastProbeTime");
+                let t = match old {
+                    Some(o) if same && o["lastUpdateTime"].is_string() => {
+                        o["lastUpdateTime"].clone()
+                    }
+                    _ => json!(now_ts),
+                };
+                o.insert("lastUpdateTime".into(), t);
+            }
+        }
+    }
     if nd != *d {
-        let _ = ctx.store.update(res("deployments"), nd, UpdateMode::Raw, false);
+        let _ = ctx
+            .store
+            .update(res("deployments"), nd, UpdateMode::Raw, false);
     }
 }

@@ -25,7 +25,8 @@ pub async fn dispatch(sh: &Arc<Shared>, req: Req) -> Result<Response, ApiError> 
             // Watching one object is a watch with a name field selector.
             let mut req = req;
             let name = req.name.take().unwrap_or_default();
-            req.query.insert("fieldSelector".into(), format!("metadata.name={name}"));
+            req.query
+                .insert("fieldSelector".into(), format!("metadata.name={name}"));
             super::watch::watch(sh, req).await
         }
         (&Method::GET, false, None) => list(sh, &req),
@@ -43,13 +44,19 @@ pub async fn dispatch(sh: &Arc<Shared>, req: Req) -> Result<Response, ApiError> 
         (&Method::POST, true, Some("eviction")) if req.res.plural == "pods" => {
             crate::eviction::evict(sh, &req)
         }
-        (&Method::GET, true, Some("log")) if req.res.plural == "pods" => super::logs::logs(sh, &req),
+        (&Method::GET, true, Some("log")) if req.res.plural == "pods" => {
+            super::logs::logs(sh, &req)
+        }
         _ => Err(ApiError::method_not_allowed()),
     }
 }
 
 fn not_found(req: &Req) -> ApiError {
-    ApiError::not_found(req.res.group, req.res.plural, req.name.as_deref().unwrap_or(""))
+    ApiError::not_found(
+        req.res.group,
+        req.res.plural,
+        req.name.as_deref().unwrap_or(""),
+    )
 }
 
 fn load(sh: &Shared, req: &Req) -> Result<Arc<Stored>, ApiError> {
@@ -71,7 +78,7 @@ pub fn object_response(req: &Req, s: &Stored, code: u16) -> Response {
     if req.wants_table() {
         let v = s.value();
         let row = table::row(req.res, &v, util::now(), include_object(req));
-        let t = table::table(req.res, vec![row], s.meta.rv, None, 0, true);
+        let t = table::table(req.res, vec![row], s.meta.rv, None);
         return value_response(code, &t);
     }
     if req.wants_partial() {
@@ -92,7 +99,11 @@ struct ContinueToken {
 }
 
 fn decode_continue(tok: &str) -> Result<String, ApiError> {
-    let bad = || ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
+    let bad = || {
+        ApiError::bad_request(
+            "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+        )
+    };
     let raw = base64::engine::general_purpose::STANDARD
         .decode(tok)
         .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(tok))
@@ -102,7 +113,10 @@ fn decode_continue(tok: &str) -> Result<String, ApiError> {
 }
 
 fn encode_continue(rv: u64, start: &str) -> String {
-    let t = ContinueToken { rv, start: start.to_string() };
+    let t = ContinueToken {
+        rv,
+        start: start.to_string(),
+    };
     base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&t).expect("json"))
 }
 
@@ -116,10 +130,11 @@ impl Filter {
     pub fn from_req(req: &Req) -> Result<Self, ApiError> {
         let labels = LabelSelector::parse(req.q("labelSelector").unwrap_or(""))
             .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?;
-        let fields = FieldSelector::parse(req.q("fieldSelector").unwrap_or("")).map_err(ApiError::bad_request)?;
+        let fields = FieldSelector::parse(req.q("fieldSelector").unwrap_or(""))
+            .map_err(ApiError::bad_request)?;
         fields
             .validate(store::supported_fields(req.res))
-            .map_err(|e| ApiError::bad_request(format!("{e}")))?;
+            .map_err(ApiError::bad_request)?;
         Ok(Self { labels, fields })
     }
     pub fn matches(&self, m: &Meta) -> bool {
@@ -136,7 +151,9 @@ fn list(sh: &Shared, req: &Req) -> Result<Response, ApiError> {
     };
     let page = sh
         .store
-        .list(req.res, req.ns.as_deref(), after.as_deref(), limit, |m| filter.matches(m));
+        .list(req.res, req.ns.as_deref(), after.as_deref(), limit, |m| {
+            filter.matches(m)
+        });
     let cont = page.next.as_ref().map(|k| encode_continue(page.rv, k));
     if req.wants_table() {
         let now = util::now();
@@ -146,7 +163,7 @@ fn list(sh: &Shared, req: &Req) -> Result<Response, ApiError> {
             .iter()
             .map(|s| table::row(req.res, &s.value(), now, inc))
             .collect();
-        let t = table::table(req.res, rows, page.rv, cont, page.remaining, true);
+        let t = table::table(req.res, rows, page.rv, cont);
         return Ok(value_response(200, &t));
     }
     let mut meta = json!({"resourceVersion": page.rv.to_string()});
@@ -154,12 +171,16 @@ fn list(sh: &Shared, req: &Req) -> Result<Response, ApiError> {
         meta["continue"] = json!(c);
     }
     let (kind, api_version) = if req.wants_partial() {
-        ("PartialObjectMetadataList".to_string(), "meta.k8s.io/v1".to_string())
+        (
+            "PartialObjectMetadataList".to_string(),
+            "meta.k8s.io/v1".to_string(),
+        )
     } else {
         (req.res.list_kind(), req.res.api_version())
     };
     // Build the list by concatenating the stored bytes: no re-serialization.
-    let mut buf = BytesMut::with_capacity(page.items.iter().map(|s| s.json.len() + 1).sum::<usize>() + 256);
+    let mut buf =
+        BytesMut::with_capacity(page.items.iter().map(|s| s.json.len() + 1).sum::<usize>() + 256);
     buf.put_slice(
         format!(
             "{{\"kind\":{},\"apiVersion\":{},\"metadata\":{},\"items\":[",
@@ -184,8 +205,25 @@ fn list(sh: &Shared, req: &Req) -> Result<Response, ApiError> {
 }
 
 fn parse_body(req: &Req) -> Result<Value, ApiError> {
-    serde_json::from_slice(&req.body)
-        .map_err(|e| ApiError::bad_request(format!("the body of the request could not be decoded: {e}")))
+    let ct = req
+        .headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if ct.contains("protobuf") || ct.contains("cbor") {
+        // Only JSON bodies are understood; clients fall back to JSON on 415.
+        return Err(ApiError::unsupported_media(ct));
+    }
+    if ct.starts_with("application/apply-patch+yaml")
+        && let Ok(text) = std::str::from_utf8(&req.body)
+        && serde_json::from_str::<Value>(text).is_err()
+    {
+        return serde_saphyr::from_str(text)
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")));
+    }
+    serde_json::from_slice(&req.body).map_err(|e| {
+        ApiError::bad_request(format!("the body of the request could not be decoded: {e}"))
+    })
 }
 
 fn dry_run(req: &Req) -> bool {
@@ -221,7 +259,7 @@ fn create(sh: &Shared, req: &Req) -> Result<Response, ApiError> {
     let mut v = parse_body(req)?;
     check_body_identity(req, &v)?;
     if req.res.namespaced {
-        let ns = req.ns.clone().ok_or_else(|| ApiError::method_not_allowed())?;
+        let ns = req.ns.clone().ok_or_else(ApiError::method_not_allowed)?;
         if sh.store.get(res("namespaces"), "", &ns).is_none() {
             return Err(ApiError::not_found("", "namespaces", &ns));
         }
@@ -258,10 +296,30 @@ fn patch_obj(sh: &Shared, req: &Req, mode: UpdateMode) -> Result<Response, ApiEr
         .unwrap_or("");
     let pt = PatchType::from_content_type(ct).ok_or_else(|| ApiError::unsupported_media(ct))?;
     let p = parse_body(req)?;
+    if matches!(pt, PatchType::Apply) && mode == UpdateMode::Main && load(sh, req).is_err() {
+        // Server-side apply creates what does not exist yet.
+        let mut v = p;
+        check_body_identity(req, &v)?;
+        if req.res.namespaced {
+            v["metadata"]["namespace"] = json!(req.ns_str());
+        }
+        v["metadata"]["name"] = json!(req.name.as_deref().unwrap_or(""));
+        if dry_run(req) {
+            return Ok(value_response(201, &v));
+        }
+        crate::controllers::defaults::apply(req.res, &mut v);
+        let s = sh.store.create(req.res, v)?;
+        return Ok(object_response(req, &s, 201));
+    }
     let cur = load(sh, req)?;
     let curv = cur.value();
-    let mut newv = patch::apply(pt, &curv, &p)
-        .map_err(|e| ApiError::new(422, "Invalid", format!("the patch could not be applied: {e}")))?;
+    let mut newv = patch::apply(pt, &curv, &p).map_err(|e| {
+        ApiError::new(
+            422,
+            "Invalid",
+            format!("the patch could not be applied: {e}"),
+        )
+    })?;
     // Patches are not conditional unless they carry a resourceVersion.
     let check = !str_at(&p, &["metadata", "resourceVersion"]).is_empty();
     if !check {
@@ -303,9 +361,12 @@ fn delete(sh: &Shared, req: &Req) -> Result<Response, ApiError> {
         let s = load(sh, req)?;
         return Ok(json_response(200, s.json.clone()));
     }
-    let d = sh
-        .store
-        .delete(req.res, req.ns_str(), req.name.as_deref().unwrap_or(""), &opts)?;
+    let d = sh.store.delete(
+        req.res,
+        req.ns_str(),
+        req.name.as_deref().unwrap_or(""),
+        &opts,
+    )?;
     if d.removed && req.res.plural != "pods" {
         let st = json!({
             "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
@@ -319,10 +380,15 @@ fn delete(sh: &Shared, req: &Req) -> Result<Response, ApiError> {
 fn delete_collection(sh: &Shared, req: &Req) -> Result<Response, ApiError> {
     let filter = Filter::from_req(req)?;
     let opts = delete_options(req);
-    let items = sh.store.scan(req.res, req.ns.as_deref(), |m| filter.matches(m));
+    let items = sh
+        .store
+        .scan(req.res, req.ns.as_deref(), |m| filter.matches(m));
     let mut out = Vec::new();
     for s in items {
-        if let Ok(d) = sh.store.delete(req.res, &s.meta.namespace, &s.meta.name, &opts) {
+        if let Ok(d) = sh
+            .store
+            .delete(req.res, &s.meta.namespace, &s.meta.name, &opts)
+        {
             out.push(d.obj.value());
         }
     }
@@ -383,13 +449,22 @@ fn write_scale(sh: &Shared, req: &Req) -> Result<Response, ApiError> {
     } else {
         let rv = str_at(&body, &["metadata", "resourceVersion"]);
         if !rv.is_empty() && rv != cur.meta.rv.to_string() {
-            return Err(ApiError::stale(req.res.group, req.res.plural, &cur.meta.name));
+            return Err(ApiError::stale(
+                req.res.group,
+                req.res.plural,
+                &cur.meta.name,
+            ));
         }
         body
     };
     let replicas = new_scale["spec"]["replicas"].as_i64().unwrap_or(0);
     if replicas < 0 {
-        return Err(ApiError::invalid("Scale", &cur.meta.name, "spec.replicas", "must be greater than or equal to 0"));
+        return Err(ApiError::invalid(
+            "Scale",
+            &cur.meta.name,
+            "spec.replicas",
+            "must be greater than or equal to 0",
+        ));
     }
     v["spec"]["replicas"] = json!(replicas);
     let s = sh.store.update(req.res, v, UpdateMode::Main, false)?;

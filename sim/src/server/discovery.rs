@@ -113,9 +113,27 @@ pub fn resource_list(g: &str, v: &str) -> Response {
             "the server could not find the requested resource",
         ));
     }
-    let gv = if g.is_empty() { v.to_string() } else { format!("{g}/{v}") };
+    let gv = if g.is_empty() {
+        v.to_string()
+    } else {
+        format!("{g}/{v}")
+    };
     value_response(
         200,
         &json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": list}),
     )
+}
+
+/// An empty OpenAPI v2 document (protobuf-encoded, which is zero bytes).
+/// kubectl validates objects against it before create/apply; with no schema
+/// for a kind it skips validation instead of failing to download OpenAPI.
+pub fn openapi_v2() -> Response {
+    let mut r = Response::new(axum::body::Body::empty());
+    r.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static(
+            "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+        ),
+    );
+    r
 }

@@ -38,7 +38,9 @@ pub struct Outcome {
 pub fn run_command(pod: &Value, container: &str, cmd: &[String]) -> Outcome {
     let line = cmd.join(" ");
     let name = str_at(pod, &["metadata", "name"]);
-    let script = pod["metadata"]["annotations"][ANNOTATION_EXEC].as_str().unwrap_or("");
+    let script = pod["metadata"]["annotations"][ANNOTATION_EXEC]
+        .as_str()
+        .unwrap_or("");
     let best = script
         .lines()
         .filter_map(|l| {
@@ -50,27 +52,56 @@ pub fn run_command(pod: &Value, container: &str, cmd: &[String]) -> Outcome {
         })
         .max_by_key(|(len, _, _)| *len);
     if let Some((_, code, out)) = best {
-        let mut text = out.replace("\\n", "\n").replace("\\t", "\t").replace("$(POD_NAME)", name);
+        let mut text = out
+            .replace("\\n", "\n")
+            .replace("\\t", "\t")
+            .replace("$(POD_NAME)", name);
         if !text.is_empty() && !text.ends_with('\n') {
             text.push('\n');
         }
         return if code == 0 {
-            Outcome { stdout: text, stderr: String::new(), code }
+            Outcome {
+                stdout: text,
+                stderr: String::new(),
+                code,
+            }
         } else {
-            Outcome { stdout: String::new(), stderr: text, code }
+            Outcome {
+                stdout: String::new(),
+                stderr: text,
+                code,
+            }
         };
     }
-    let ok = |s: String| Outcome { stdout: s, stderr: String::new(), code: 0 };
+    let ok = |s: String| Outcome {
+        stdout: s,
+        stderr: String::new(),
+        code: 0,
+    };
     let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
     match args.as_slice() {
         ["true"] => ok(String::new()),
-        ["false"] => Outcome { stdout: String::new(), stderr: String::new(), code: 1 },
+        ["false"] => Outcome {
+            stdout: String::new(),
+            stderr: String::new(),
+            code: 1,
+        },
         ["echo", rest @ ..] => ok(format!("{}\n", rest.join(" "))),
         ["hostname"] => ok(format!("{name}\n")),
-        ["date"] => ok(format!("{}\n", util::now().format("%a %b %e %H:%M:%S UTC %Y"))),
+        ["date"] => ok(format!(
+            "{}\n",
+            util::now().format("%a %b %e %H:%M:%S UTC %Y")
+        )),
         ["env"] | ["printenv"] => {
-            let mut s = format!("HOSTNAME={name}\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n");
-            for c in pod["spec"]["containers"].as_array().into_iter().flatten().filter(|c| c["name"] == container) {
+            let mut s = format!(
+                "HOSTNAME={name}\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
+            );
+            for c in pod["spec"]["containers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|c| c["name"] == container)
+            {
                 for e in c["env"].as_array().into_iter().flatten() {
                     if let Some(v) = e["value"].as_str() {
                         s.push_str(&format!("{}={v}\n", str_at(e, &["name"])));
@@ -82,7 +113,10 @@ pub fn run_command(pod: &Value, container: &str, cmd: &[String]) -> Outcome {
         ["sh" | "bash" | "/bin/sh" | "/bin/bash", "-c", script] => run_command(
             pod,
             container,
-            &script.split_whitespace().map(String::from).collect::<Vec<_>>(),
+            &script
+                .split_whitespace()
+                .map(String::from)
+                .collect::<Vec<_>>(),
         ),
         [first, ..] => Outcome {
             stdout: String::new(),
@@ -91,7 +125,11 @@ pub fn run_command(pod: &Value, container: &str, cmd: &[String]) -> Outcome {
             ),
             code: 126,
         },
-        [] => Outcome { stdout: String::new(), stderr: "you must specify at least one command for the container\n".into(), code: 1 },
+        [] => Outcome {
+            stdout: String::new(),
+            stderr: "you must specify at least one command for the container\n".into(),
+            code: 1,
+        },
     }
 }
 
@@ -126,7 +164,18 @@ async fn session(mut socket: WebSocket, protocol: String, cmd: Vec<String>, out:
         let st = serde_json::to_vec(&status_message(&cmd, out.code)).expect("json");
         let _ = socket.send(frame(3, &st)).await;
     }
-    let _ = socket.send(Message::Close(None)).await;
+    let _ = socket
+        .send(Message::Close(Some(axum::extract::ws::CloseFrame {
+            code: 1000,
+            reason: "".into(),
+        })))
+        .await;
+    // Let the client read everything and answer the close.
+    while let Some(Ok(m)) = socket.recv().await {
+        if matches!(m, Message::Close(_)) {
+            break;
+        }
+    }
 }
 
 /// Handle an exec upgrade request. `pairs` are the decoded query pairs
@@ -142,7 +191,11 @@ pub async fn exec(
         .store
         .get_value(res("pods"), ns, name)
         .ok_or_else(|| ApiError::not_found("", "pods", name))?;
-    let cmd: Vec<String> = pairs.iter().filter(|(k, _)| k == "command").map(|(_, v)| v.clone()).collect();
+    let cmd: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "command")
+        .map(|(_, v)| v.clone())
+        .collect();
     let container = pairs
         .iter()
         .find(|(k, _)| k == "container")
@@ -154,7 +207,9 @@ pub async fn exec(
         .flatten()
         .any(|c| c["name"] == container.as_str() && c["state"]["running"].is_object());
     if !running {
-        return Err(ApiError::bad_request(format!("container not found (\"{container}\")")));
+        return Err(ApiError::bad_request(format!(
+            "container not found (\"{container}\")"
+        )));
     }
     let ws = WebSocketUpgrade::from_request_parts(parts, &())
         .await
@@ -180,10 +235,16 @@ mod tests {
             "spec": {"containers": [{"name": "c", "env": [{"name": "A", "value": "1"}]}]}});
         let cmd = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
         let o = run_command(&pod, "c", &cmd("rabbitmq-diagnostics maybe_stuck -q"));
-        assert_eq!((o.code, o.stdout.as_str()), (0, "There are 0 stuck processes.\nDone.\n"));
+        assert_eq!(
+            (o.code, o.stdout.as_str()),
+            (0, "There are 0 stuck processes.\nDone.\n")
+        );
         let o = run_command(&pod, "c", &cmd("fail now"));
         assert_eq!((o.code, o.stderr.as_str()), (3, "boom\n"));
-        assert_eq!(run_command(&pod, "c", &cmd("hostname")).stdout, "rabbitmq-0\n");
+        assert_eq!(
+            run_command(&pod, "c", &cmd("hostname")).stdout,
+            "rabbitmq-0\n"
+        );
         assert!(run_command(&pod, "c", &cmd("env")).stdout.contains("A=1"));
         assert_eq!(run_command(&pod, "c", &cmd("nope")).code, 126);
         let st = status_message(&cmd("x"), 2);

@@ -7,6 +7,9 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::Req;
+use std::sync::Arc;
+use std::time::Duration;
+
 use crate::Shared;
 use crate::errors::ApiError;
 use crate::knobs::{ANNOTATION_LOGS, ANNOTATION_PREVIOUS_LOGS};
@@ -17,12 +20,21 @@ fn default_lines(pod: &Value, container: &str, previous: bool, status: &Value) -
         .as_array()
         .into_iter()
         .flatten()
-        .chain(pod["spec"]["initContainers"].as_array().into_iter().flatten())
+        .chain(
+            pod["spec"]["initContainers"]
+                .as_array()
+                .into_iter()
+                .flatten(),
+        )
         .find(|c| c["name"] == container)
         .map(|c| str_at(c, &["image"]).to_string())
         .unwrap_or_default();
     let started = str_at(status, &["state", "running", "startedAt"]);
-    let started = if started.is_empty() { str_at(pod, &["metadata", "creationTimestamp"]) } else { started };
+    let started = if started.is_empty() {
+        str_at(pod, &["metadata", "creationTimestamp"])
+    } else {
+        started
+    };
     let app = image
         .rsplit('/')
         .next()
@@ -32,7 +44,9 @@ fn default_lines(pod: &Value, container: &str, previous: bool, status: &Value) -
         .unwrap_or("app")
         .to_string();
     let version = image.rsplit_once(':').map(|(_, t)| t).unwrap_or("latest");
-    let last_exit = status["lastState"]["terminated"]["reason"].as_str().unwrap_or("");
+    let last_exit = status["lastState"]["terminated"]["reason"]
+        .as_str()
+        .unwrap_or("");
     if previous {
         if last_exit == "OOMKilled" {
             return format!(
@@ -48,7 +62,7 @@ fn default_lines(pod: &Value, container: &str, previous: bool, status: &Value) -
     )
 }
 
-pub fn logs(sh: &Shared, req: &Req) -> Result<Response, ApiError> {
+pub fn logs(sh: &Arc<Shared>, req: &Req) -> Result<Response, ApiError> {
     let name = req.name.as_deref().unwrap_or("");
     let pod = sh
         .store
@@ -74,7 +88,12 @@ pub fn logs(sh: &Shared, req: &Req) -> Result<Response, ApiError> {
         .as_array()
         .into_iter()
         .flatten()
-        .chain(pod["status"]["initContainerStatuses"].as_array().into_iter().flatten());
+        .chain(
+            pod["status"]["initContainerStatuses"]
+                .as_array()
+                .into_iter()
+                .flatten(),
+        );
     let status = all_status
         .clone()
         .find(|s| s["name"] == container.as_str())
@@ -100,7 +119,11 @@ pub fn logs(sh: &Shared, req: &Req) -> Result<Response, ApiError> {
     }
     let waiting = str_at(&status, &["state", "waiting", "reason"]);
     if !previous && restarts == 0 && (status.is_null() || !waiting.is_empty()) {
-        let why = if waiting.is_empty() { "ContainerCreating" } else { waiting };
+        let why = if waiting.is_empty() {
+            "ContainerCreating"
+        } else {
+            waiting
+        };
         let msg = match why {
             "ImagePullBackOff" | "ErrImagePull" => format!(
                 "container \"{container}\" in pod \"{name}\" is waiting to start: trying and failing to pull image"
@@ -113,7 +136,11 @@ pub fn logs(sh: &Shared, req: &Req) -> Result<Response, ApiError> {
         return Err(ApiError::bad_request(msg));
     }
     let ann = &pod["metadata"]["annotations"];
-    let key = if previous { ANNOTATION_PREVIOUS_LOGS } else { ANNOTATION_LOGS };
+    let key = if previous {
+        ANNOTATION_PREVIOUS_LOGS
+    } else {
+        ANNOTATION_LOGS
+    };
     let text = match ann[key].as_str() {
         Some(t) => t.to_string(),
         None => default_lines(&pod, &container, previous, &status),
@@ -127,8 +154,49 @@ pub fn logs(sh: &Shared, req: &Req) -> Result<Response, ApiError> {
     if !out.is_empty() {
         out.push('\n');
     }
-    let mut r = Response::new(Body::from(out));
+    let running = status["state"]["running"].is_object();
+    let body = if req.q_bool("follow") && running && !previous {
+        follow(sh, req.ns_str().to_string(), name.to_string(), out)
+    } else {
+        Body::from(out)
+    };
+    let mut r = Response::new(body);
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     Ok(r)
+}
+
+/// `logs -f`: the lines so far, then a health-check line every second until
+/// the client goes away, the pod is gone or the simulator stops.
+fn follow(sh: &Arc<Shared>, ns: String, name: String, first: String) -> Body {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(16);
+    let sh = sh.clone();
+    tokio::spawn(async move {
+        if tx.send(Ok(first.into())).await.is_err() {
+            return;
+        }
+        let mut stop = sh.shutdown.clone();
+        let pods = crate::store::res("pods");
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = stop.changed() => return,
+                _ = tx.closed() => return,
+            }
+            if sh
+                .store
+                .get(pods, &ns, &name)
+                .is_none_or(|p| p.meta.deleting)
+            {
+                return;
+            }
+            let line = format!("{} INFO GET /healthz 200 0.4ms\n", crate::util::now_ts());
+            if tx.send(Ok(line.into())).await.is_err() {
+                return;
+            }
+        }
+    });
+    Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (b, rx))
+    }))
 }

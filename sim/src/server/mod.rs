@@ -74,8 +74,10 @@ pub async fn serve(shared: Arc<Shared>, listener: tokio::net::TcpListener) {
 pub fn json_response(code: u16, body: impl Into<Bytes>) -> Response {
     let mut r = Response::new(Body::from(body.into()));
     *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::OK);
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r
 }
 
@@ -141,7 +143,9 @@ fn form_urlencoded_pairs(q: &str) -> Vec<(String, String)> {
 fn truncate(resp: Response) -> Response {
     let (parts, body) = resp.into_parts();
     let stream = futures::stream::once(async move {
-        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+        let bytes = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .unwrap_or_default();
         let half = bytes.len() / 2;
         Ok::<_, std::io::Error>(bytes.slice(..half))
     })
@@ -175,9 +179,15 @@ async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
     match action {
         Action::Error5xx(code) => {
             let e = if code == 503 {
-                ApiError::new(503, "ServiceUnavailable", "the server is currently unable to handle the request (injected fault)")
+                ApiError::new(
+                    503,
+                    "ServiceUnavailable",
+                    "the server is currently unable to handle the request (injected fault)",
+                )
             } else {
-                ApiError::internal("an error on the server (\"injected fault\") has prevented the request from succeeding")
+                ApiError::internal(
+                    "an error on the server (\"injected fault\") has prevented the request from succeeding",
+                )
             };
             return error_response(&e);
         }
@@ -201,7 +211,9 @@ async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
             };
         }
     }
-    let body = axum::body::to_bytes(body, 64 << 20).await.unwrap_or_default();
+    let body = axum::body::to_bytes(body, 64 << 20)
+        .await
+        .unwrap_or_default();
     let resp = route(&sh, method, uri.path(), query, headers, body, action).await;
     if action == Action::Drop {
         truncate(resp)
@@ -219,7 +231,11 @@ async fn route(
     body: Bytes,
     action: Action,
 ) -> Response {
-    let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    let segs: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
     match segs.as_slice() {
         ["version"] => return discovery::version(sh),
         ["healthz" | "livez" | "readyz", ..] => {
@@ -230,6 +246,7 @@ async fn route(
             return Response::new(Body::from(sh.requests.load(Ordering::Relaxed).to_string()));
         }
         ["api"] => return discovery::core_versions(sh),
+        ["openapi", "v2"] => return discovery::openapi_v2(),
         ["apis"] => return discovery::group_list(),
         ["api", "v1"] => return discovery::resource_list("", "v1"),
         ["apis", g] => return discovery::group(g),
@@ -265,14 +282,14 @@ async fn route(
         ));
     };
     if action == Action::Conflict {
-        return error_response(&ApiError::stale(
-            res.group,
-            res.plural,
-            name.unwrap_or(""),
-        ));
+        return error_response(&ApiError::stale(res.group, res.plural, name.unwrap_or("")));
     }
     if !res.namespaced && ns.is_some() {
-        return error_response(&ApiError::new(404, "NotFound", "the server could not find the requested resource"));
+        return error_response(&ApiError::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        ));
     }
     let req = Req {
         method,
@@ -290,7 +307,12 @@ async fn route(
     }
 }
 
-type Parsed<'a> = (&'static Resource, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+type Parsed<'a> = (
+    &'static Resource,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+);
 
 fn parse_resource_path<'a>(group: &str, version: &str, rest: &[&'a str]) -> Option<Parsed<'a>> {
     let find = |p: &str| resources::by_plural(group, version, p);
@@ -325,12 +347,20 @@ mod tests {
 
     #[test]
     fn paths() {
-        let (r, ns, name, sub) = parse_resource_path("", "v1", &["namespaces", "a", "pods", "p", "eviction"]).unwrap();
-        assert_eq!((r.plural, ns, name, sub), ("pods", Some("a"), Some("p"), Some("eviction")));
+        let (r, ns, name, sub) =
+            parse_resource_path("", "v1", &["namespaces", "a", "pods", "p", "eviction"]).unwrap();
+        assert_eq!(
+            (r.plural, ns, name, sub),
+            ("pods", Some("a"), Some("p"), Some("eviction"))
+        );
         let (r, ns, name, _) = parse_resource_path("", "v1", &["namespaces", "a"]).unwrap();
         assert_eq!((r.plural, ns, name), ("namespaces", None, Some("a")));
-        let (r, _, name, sub) = parse_resource_path("", "v1", &["namespaces", "a", "status"]).unwrap();
-        assert_eq!((r.plural, name, sub), ("namespaces", Some("a"), Some("status")));
+        let (r, _, name, sub) =
+            parse_resource_path("", "v1", &["namespaces", "a", "status"]).unwrap();
+        assert_eq!(
+            (r.plural, name, sub),
+            ("namespaces", Some("a"), Some("status"))
+        );
         assert!(parse_resource_path("", "v1", &["widgets"]).is_none());
     }
 }

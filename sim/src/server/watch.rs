@@ -9,8 +9,8 @@ use axum::body::Body;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use bytes::Bytes;
-use tokio::sync::mpsc;
 use serde_json::{Value, json};
+use tokio::sync::mpsc;
 
 use super::Req;
 use super::crud::Filter;
@@ -37,7 +37,7 @@ impl Watcher {
         let v = s.value();
         if self.table {
             let row = table::row(self.res, &v, util::now(), self.include);
-            table::table(self.res, vec![row], s.meta.rv, None, 0, true)
+            table::table(self.res, vec![row], s.meta.rv, None)
         } else {
             v
         }
@@ -50,9 +50,7 @@ impl Watcher {
     }
 
     async fn send_gone(&mut self, rv: u64, compacted: u64) {
-        let e = ApiError::gone(format!(
-            "too old resource version: {rv} ({compacted})"
-        ));
+        let e = ApiError::gone(format!("too old resource version: {rv} ({compacted})"));
         let _ = self.send("ERROR", e.status()).await;
     }
 
@@ -100,7 +98,8 @@ pub async fn watch(sh: &Arc<Shared>, req: Req) -> Result<Response, ApiError> {
         ),
     };
     tokio::spawn(run(sh.clone(), w, start_rv, initial, bookmarks, timeout));
-    let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
+    let stream =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
     let mut resp = Response::new(Body::from_stream(stream));
     let ct = if req.wants_table() {
         "application/json;as=Table;v=v1;g=meta.k8s.io"
@@ -109,8 +108,10 @@ pub async fn watch(sh: &Arc<Shared>, req: Req) -> Result<Response, ApiError> {
     };
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, private"),
+    );
     Ok(resp)
 }
 
@@ -147,12 +148,18 @@ async fn run(
             rv
         }
     };
-    let expiry = sh.faults.lock().spec.watch_expiry;
-    let deadline = tokio::time::Instant::now() + timeout;
-    let expires_at = expiry.map(|e| tokio::time::Instant::now() + e);
+    let started = tokio::time::Instant::now();
+    let deadline = started + timeout;
     let mut bookmark_tick = tokio::time::interval(sh.timing.bookmark_interval);
     bookmark_tick.tick().await;
+    // Faults can change while a watch is open, so expiry is re-read often.
+    let mut fault_check = tokio::time::interval(std::time::Duration::from_millis(100));
     loop {
+        let expiry = sh.faults.lock().spec.watch_expiry;
+        if expiry.is_some_and(|e| started.elapsed() >= e) {
+            w.send_gone(cursor, cursor).await;
+            return;
+        }
         match sh.store.changes_since(cursor) {
             Err(compacted) => {
                 w.send_gone(cursor, compacted).await;
@@ -188,10 +195,7 @@ async fn run(
                 if !w.send("BOOKMARK", b).await { return; }
             }
             _ = tokio::time::sleep_until(deadline) => return,
-            _ = async { match expires_at { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
-                w.send_gone(cursor, cursor).await;
-                return;
-            }
+            _ = fault_check.tick() => {}
             _ = shutdown.changed() => return,
             _ = w.tx.closed() => return,
         }

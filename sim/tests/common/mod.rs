@@ -42,8 +42,13 @@ impl Cluster {
         .expect("simulator starts");
         let dir = tempfile::tempdir().expect("tempdir");
         let kubeconfig = dir.path().join("kubeconfig");
-        sim.write_kubeconfig(&kubeconfig, "sim").expect("kubeconfig");
-        Cluster { sim, dir, kubeconfig }
+        sim.write_kubeconfig(&kubeconfig, "sim")
+            .expect("kubeconfig");
+        Cluster {
+            sim,
+            dir,
+            kubeconfig,
+        }
     }
 
     /// Run kubectl with the given arguments (no shell).
