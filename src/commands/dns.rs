@@ -227,22 +227,8 @@ async fn check(
     } else {
         print_check(&report);
     }
-    if report.expectation_met == Some(false) {
-        return Err(Error::ProblemsFound(format!(
-            "{} does not match the expectation: {}",
-            report.name,
-            report.mismatches.join("; ")
-        )));
-    }
-    if report
-        .resolvers
-        .iter()
-        .all(|v| v.resolution.status != Status::Ok)
-    {
-        return Err(Error::ProblemsFound(format!(
-            "no resolver answered for {}",
-            report.name
-        )));
+    if let Some(why) = report.failure() {
+        return Err(Error::ProblemsFound(why));
     }
     Ok(())
 }

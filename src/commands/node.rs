@@ -6,12 +6,11 @@ use crate::app::App;
 use crate::cli::{DrainFlags, NodeCommand, NodeTargets};
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
-use crate::nodes::check::{self, CheckReport};
+use crate::nodes::check::CheckReport;
 use crate::nodes::cordon::{self, CordonNote, UncordonDecision};
 use crate::nodes::decide::{Action, DrainOptions};
 use crate::nodes::drain::{self, Event, NodeDrain, NodeStatus, PodOutcome};
-use crate::nodes::scale::{self, Scalable};
-use crate::nodes::{LeanNode, list, targets};
+use crate::nodes::{LeanNode, list, plan, targets};
 use crate::safety::{self, Plan, audit};
 use crate::ui::{output, style, table};
 
@@ -110,25 +109,10 @@ async fn cordon_nodes(
     let nodes = resolve(cluster, t).await?;
     let user = audit::os_user();
     let mut plan = Plan::new("cordon nodes", cluster);
-    let mut todo = Vec::new();
-    for n in &nodes {
-        if n.is_cordoned() {
-            let who = CordonNote::read(n)
-                .map(|c| c.describe())
-                .unwrap_or_else(|| "by another tool or by hand".into());
-            plan.skip(
-                format!("node/{}", n.name()),
-                format!("already cordoned {who}"),
-            );
-        } else {
-            let detail = match reason {
-                Some(r) => format!("by {user}: {r}"),
-                None => format!("by {user}"),
-            };
-            plan.change(format!("node/{}", n.name()), "cordon", detail);
-            todo.push(format!("node/{}", n.name()));
-        }
-    }
+    let todo: Vec<String> = plan::plan_cordon(&mut plan, &nodes, &user, reason)
+        .into_iter()
+        .map(|n| format!("node/{n}"))
+        .collect();
     let answer = safety::approve(app, cluster, &plan)?;
     if !answer.proceeds() {
         return Ok(());
@@ -182,15 +166,6 @@ async fn uncordon_nodes(app: &App, cluster: &Cluster, t: &NodeTargets, force: bo
     }
 }
 
-pub async fn run_check(
-    cluster: &Cluster,
-    nodes: &[LeanNode],
-    opts: &DrainOptions,
-) -> Result<CheckReport> {
-    let all = targets::list(cluster, None).await?;
-    check::check(cluster, nodes, &all, opts).await
-}
-
 async fn check_nodes(
     app: &App,
     cluster: &Cluster,
@@ -198,7 +173,7 @@ async fn check_nodes(
     flags: &DrainFlags,
 ) -> Result<()> {
     let nodes = resolve(cluster, t).await?;
-    let report = run_check(cluster, &nodes, &DrainOptions::from(flags)).await?;
+    let report = plan::run_check(cluster, &nodes, &DrainOptions::from(flags)).await?;
     if app.global.output.is_structured() {
         output::print(app.global.output, &report)?;
     } else {
@@ -295,44 +270,6 @@ pub fn render_check(report: &CheckReport, pods: bool) -> String {
     out
 }
 
-/// Adds a drain's pods to a plan, and returns the refusals that stop it.
-pub fn plan_drain(plan: &mut Plan, report: &CheckReport, opts: &DrainOptions) -> Vec<String> {
-    let mut refused = Vec::new();
-    for n in &report.nodes {
-        if !n.cordoned {
-            plan.change(format!("node/{}", n.node), "cordon", "before the drain");
-        }
-        for p in &n.pods {
-            let target = format!("pod/{}", p.key());
-            match p.action {
-                Action::Evict | Action::Delete => {
-                    let verb = if p.action == Action::Evict {
-                        "evict"
-                    } else {
-                        "delete"
-                    };
-                    let mut detail = format!("from {}", n.node);
-                    if !p.reason.is_empty() {
-                        detail.push_str(&format!("; {}", p.reason));
-                    }
-                    plan.change(target, verb, detail);
-                }
-                Action::Skip => plan.skip(target, &p.reason),
-                Action::Refuse => refused.push(format!("`{}` {}", p.key(), p.reason)),
-            }
-        }
-        for b in &n.blockers {
-            if !b.kind.stops_drain() {
-                plan.warn(format!("{}: {} ({})", n.node, b.message, b.fix));
-            }
-        }
-    }
-    if opts.disable_eviction {
-        plan.warn("--disable-eviction deletes pods directly: PodDisruptionBudgets are bypassed");
-    }
-    refused
-}
-
 async fn drain_nodes(
     app: &App,
     cluster: &Cluster,
@@ -342,24 +279,21 @@ async fn drain_nodes(
 ) -> Result<()> {
     let nodes = resolve(cluster, t).await?;
     let opts = DrainOptions::from(flags);
-    let report = run_check(cluster, &nodes, &opts).await?;
+    let report = plan::run_check(cluster, &nodes, &opts).await?;
     let mut plan = Plan::new(format!("drain {} node(s)", nodes.len()), cluster);
-    let refused = plan_drain(&mut plan, &report, &opts);
+    let refused = plan::plan_drain(&mut plan, &report, &opts);
     if !refused.is_empty() {
         if !app.global.output.is_structured() {
             println!("{}", plan.render());
         }
-        return Err(Error::Failed(format!(
-            "cannot drain; nothing was changed: {}",
-            refused.join("; ")
-        )));
+        return Err(plan::refusal_error(&refused));
     }
     if plan.changes.is_empty() {
         // Every node is cordoned and empty: a drain is a no-op, as in kubectl.
         safety::approve(app, cluster, &plan)?;
         return Ok(());
     }
-    let scale = plan_scale_ups(cluster, &report, &mut plan).await?;
+    let scale = plan::plan_scale_ups(cluster, &report, &mut plan).await?;
     let answer = safety::approve(app, cluster, &plan)?;
     if !answer.proceeds() {
         return Ok(());
@@ -368,19 +302,19 @@ async fn drain_nodes(
         nodes
     } else {
         let user = audit::os_user();
-        let cordoned = cordon_all(cluster, &nodes, &user, "drain").await;
+        let cordoned = plan::cordon_all(cluster, &nodes, &user, "drain").await;
         let cordoned = match cordoned {
             Ok(c) => c,
             Err(e) => return record_error(app, cluster, &plan, answer, e),
         };
-        if let Err(e) = scale_up(cluster, &scale, &opts).await {
-            restore(cluster, &scale).await?;
+        if let Err(e) = plan::scale_up(cluster, &scale, &opts).await {
+            plan::restore(cluster, &scale).await?;
             return record_error(app, cluster, &plan, answer, e);
         }
         cordoned
     };
     let results = run_drains(app, cluster, &nodes, &opts, concurrency, "drain").await;
-    restore(cluster, &scale).await?;
+    plan::restore(cluster, &scale).await?;
     finish_drains(app, cluster, &plan, answer, &results)
 }
 
@@ -395,80 +329,53 @@ fn record_error(
     Err(e)
 }
 
-/// Cordons every node not yet cordoned; returns the nodes, marked cordoned.
-pub async fn cordon_all(
-    cluster: &Cluster,
-    nodes: &[LeanNode],
-    user: &str,
-    why: &str,
-) -> Result<Vec<LeanNode>> {
-    let mut out = Vec::new();
-    for n in nodes {
-        if !n.is_cordoned() {
-            cordon::cordon(cluster, n.name(), user, Some(why)).await?;
-        }
-        let mut n = n.clone();
-        n.spec.unschedulable = Some(true);
-        out.push(n);
-    }
-    Ok(out)
+/// Draws drain progress (a bar per node) from the domain's events.
+pub struct Renderer {
+    pub tx: tokio::sync::mpsc::UnboundedSender<Event>,
+    task: tokio::task::JoinHandle<()>,
 }
 
-/// With `--scale-up`: the workloads to give one more replica, added to the plan.
-pub async fn plan_scale_ups(
-    cluster: &Cluster,
-    report: &CheckReport,
-    plan: &mut Plan,
-) -> Result<Vec<Scalable>> {
-    let mut out: Vec<Scalable> = Vec::new();
-    for n in &report.nodes {
-        for o in &n.scale_up {
-            let w = scale::resolve(cluster, o).await?;
-            if out.iter().any(|x| x.target() == w.target()) {
-                continue;
+impl Renderer {
+    pub fn start(app: &App) -> Renderer {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+        let progress = app.progress.clone();
+        let task = tokio::spawn(async move {
+            let mut bars = std::collections::HashMap::new();
+            while let Some(ev) = rx.recv().await {
+                match ev {
+                    Event::Started { node, total } => {
+                        let bar = progress.bar(&node, total);
+                        bar.set_message("evicting");
+                        bars.insert(node, bar);
+                    }
+                    Event::PodDone { node, .. } => {
+                        if let Some(b) = bars.get(&node) {
+                            b.inc(1);
+                        }
+                    }
+                    Event::Blocked { node, pod, message } => {
+                        progress.println(&format!("{node}: `{pod}` {message}; retrying"));
+                    }
+                    Event::Replaced { node, by } => {
+                        progress.println(&format!("node/{node} replaced by node/{by}"));
+                    }
+                }
             }
-            plan.change(
-                w.target(),
-                "scale",
-                format!(
-                    "{} → {} replicas before the drain (all ready replicas are on {}); restored after",
-                    w.replicas,
-                    w.replicas + 1,
-                    n.node
-                ),
-            );
-            out.push(w);
-        }
+            for (_, b) in bars {
+                b.finish_and_clear();
+            }
+        });
+        Renderer { tx, task }
     }
-    Ok(out)
-}
 
-/// Adds the replicas and waits until each workload has them ready.
-pub async fn scale_up(cluster: &Cluster, ws: &[Scalable], opts: &DrainOptions) -> Result<()> {
-    let timeout = if opts.timeout.is_zero() {
-        std::time::Duration::from_secs(300)
-    } else {
-        opts.timeout
-    };
-    for w in ws {
-        scale::set_replicas(cluster, w, w.replicas + 1).await?;
+    pub async fn finish(self) {
+        drop(self.tx);
+        let _ = self.task.await;
     }
-    for w in ws {
-        scale::wait_ready(cluster, w, w.replicas + 1, timeout).await?;
-    }
-    Ok(())
-}
-
-/// Puts the replica counts back.
-pub async fn restore(cluster: &Cluster, ws: &[Scalable]) -> Result<()> {
-    for w in ws {
-        scale::set_replicas(cluster, w, w.replicas).await?;
-    }
-    Ok(())
 }
 
 /// Drains `nodes`, `concurrency` at a time, with a progress bar per node.
-pub async fn run_drains(
+async fn run_drains(
     app: &App,
     cluster: &Cluster,
     nodes: &[LeanNode],
@@ -476,40 +383,18 @@ pub async fn run_drains(
     concurrency: usize,
     why: &str,
 ) -> Vec<NodeDrain> {
-    use futures::StreamExt;
-    let user = audit::os_user();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
-    let progress = app.progress.clone();
-    let renderer = tokio::spawn(async move {
-        let mut bars = std::collections::HashMap::new();
-        while let Some(ev) = rx.recv().await {
-            match ev {
-                Event::Started { node, total } => {
-                    let bar = progress.bar(&node, total);
-                    bar.set_message("evicting");
-                    bars.insert(node, bar);
-                }
-                Event::PodDone { node, .. } => {
-                    if let Some(b) = bars.get(&node) {
-                        b.inc(1);
-                    }
-                }
-                Event::Blocked { node, pod, message } => {
-                    progress.println(&format!("{node}: `{pod}` {message}; retrying"));
-                }
-            }
-        }
-        for (_, b) in bars {
-            b.finish_and_clear();
-        }
-    });
-    let results = futures::stream::iter(nodes.iter())
-        .map(|n| drain::drain_node(cluster, n, opts, &user, why, &tx))
-        .buffered(concurrency.max(1))
-        .collect::<Vec<_>>()
-        .await;
-    drop(tx);
-    let _ = renderer.await;
+    let renderer = Renderer::start(app);
+    let results = drain::drain_all(
+        cluster,
+        nodes,
+        opts,
+        concurrency,
+        &audit::os_user(),
+        why,
+        &renderer.tx,
+    )
+    .await;
+    renderer.finish().await;
     results
 }
 
@@ -526,10 +411,7 @@ pub fn finish_drains(
     } else {
         print!("{}", render_drains(results));
     }
-    let failed: Vec<&NodeDrain> = results
-        .iter()
-        .filter(|r| r.status != NodeStatus::Drained)
-        .collect();
+    let failed = plan::failed(results);
     let mut outcome = match failed.first() {
         None => audit::Outcome::ok(format!("drained {} node(s)", results.len())),
         Some(f) => audit::Outcome::new(
@@ -548,31 +430,7 @@ pub fn finish_drains(
         .collect();
     outcome.not_done = failed.iter().map(|r| r.node.clone()).collect();
     audit::record(app, cluster, plan, answer, &outcome)?;
-    drain_error(&failed)
-}
-
-pub fn drain_error(failed: &[&NodeDrain]) -> Result<()> {
-    let Some(first) = failed.first() else {
-        return Ok(());
-    };
-    let names: Vec<&str> = failed.iter().map(|r| r.node.as_str()).collect();
-    let stays = format!(
-        "{} stay(s) cordoned; run `oncall node uncordon {}` to make them schedulable again",
-        names.join(", "),
-        names.join(" ")
-    );
-    let what = first.message.clone().unwrap_or_default();
-    Err(match first.status {
-        NodeStatus::TimedOut => Error::TimedOut {
-            after: what.trim_start_matches("timed out after ").to_string(),
-            what: format!("draining {}; {stays}", first.node),
-        },
-        NodeStatus::Interrupted => Error::Interrupted {
-            done: "see the summary above".into(),
-            not_done: format!("draining {}; {stays}", names.join(", ")),
-        },
-        _ => Error::Failed(format!("draining `{}` failed: {what}; {stays}", first.node)),
-    })
+    plan::drain_error(&failed)
 }
 
 pub fn render_drains(results: &[NodeDrain]) -> String {

@@ -79,16 +79,11 @@ fn list(app: &App) -> Result<()> {
 }
 
 fn kind_of(step: &Step) -> String {
-    let spec = step.spec();
-    let mut kind = match step.action.as_str() {
+    match step.action.as_str() {
         "manual" => "manual".to_string(),
         _ if step.mutating => "changes".to_string(),
         _ => "read-only".to_string(),
-    };
-    if let Some(cmd) = spec.needs {
-        kind.push_str(&format!(" (needs `oncall {cmd}`)"));
     }
-    kind
 }
 
 fn steps_table(runbook: &Runbook, records: Option<&[StepRecord]>) -> String {
@@ -226,7 +221,6 @@ fn validate(app: &App, file: &Path) -> Result<()> {
     match result {
         Ok(r) => {
             if !app.global.output.is_structured() {
-                let not_here: Vec<&str> = r.steps.iter().filter_map(|s| s.spec().needs).collect();
                 println!(
                     "{}: ok: runbook `{}`, {} parameter(s), {} step(s)",
                     file.display(),
@@ -234,16 +228,6 @@ fn validate(app: &App, file: &Path) -> Result<()> {
                     r.params.len(),
                     r.steps.len()
                 );
-                if !not_here.is_empty() {
-                    style::note(&format!(
-                        "note: this build cannot run yet: {}",
-                        not_here
-                            .iter()
-                            .map(|c| format!("`oncall {c}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
-                }
             }
             Ok(())
         }
@@ -432,6 +416,7 @@ async fn start(app: &App, name: &str, sets: &[String], from_step: Option<&str>) 
     let mut run = Run {
         runbook: &runbook,
         cluster,
+        config: &app.config,
         values,
         journal,
         dry_run: app.global.dry_run,
@@ -603,6 +588,7 @@ async fn resume(app: &App, run_id: &str, force: bool, sets: &[String]) -> Result
     let mut run = Run {
         runbook: &runbook,
         cluster,
+        config: &app.config,
         values,
         journal,
         dry_run: app.global.dry_run,
@@ -740,6 +726,11 @@ impl Ui for CliUi<'_> {
             })
             .unwrap_or_default();
         let outcome = record.outcome.clone().unwrap_or_default();
+        // The mark already says "skipped".
+        let outcome = outcome
+            .strip_prefix("skipped: ")
+            .map(str::to_string)
+            .unwrap_or(outcome);
         let mark = match record.state {
             StepState::Done => style::good("✓ done"),
             StepState::Skipped => style::dim("– skipped"),

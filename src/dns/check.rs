@@ -126,6 +126,28 @@ pub struct CheckReport {
     pub mismatches: Vec<String>,
 }
 
+impl CheckReport {
+    /// Why the check counts as failed (exit 1), if it does: the
+    /// expectation is not met, or no resolver answered at all.
+    pub fn failure(&self) -> Option<String> {
+        if self.expectation_met == Some(false) {
+            return Some(format!(
+                "{} does not match the expectation: {}",
+                self.name,
+                self.mismatches.join("; ")
+            ));
+        }
+        if self
+            .resolvers
+            .iter()
+            .all(|v| v.resolution.status != Status::Ok)
+        {
+            return Some(format!("no resolver answered for {}", self.name));
+        }
+        None
+    }
+}
+
 /// Resolves `question` through every target, reads the cluster and assesses.
 pub async fn check(
     cluster: &Cluster,

@@ -91,6 +91,26 @@ pub enum Event {
         pod: String,
         message: String,
     },
+    /// `replace`/`rotate`: a new node took the drained node's place.
+    Replaced { node: String, by: String },
+}
+
+/// Drains `nodes`, `concurrency` at a time, reporting progress on `events`
+/// (a closed receiver is fine: events are then dropped).
+pub async fn drain_all(
+    cluster: &Cluster,
+    nodes: &[LeanNode],
+    opts: &DrainOptions,
+    concurrency: usize,
+    user: &str,
+    why: &str,
+    events: &UnboundedSender<Event>,
+) -> Vec<NodeDrain> {
+    futures::stream::iter(nodes.iter())
+        .map(|n| drain_node(cluster, n, opts, user, why, events))
+        .buffered(concurrency.max(1))
+        .collect::<Vec<_>>()
+        .await
 }
 
 /// Drains one node. Never returns an error: failures are part of the

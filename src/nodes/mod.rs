@@ -7,6 +7,8 @@ pub mod decide;
 pub mod drain;
 pub mod lean;
 pub mod list;
+pub mod plan;
+pub mod rebuild;
 pub mod replace;
 pub mod retry;
 pub mod scale;

@@ -138,3 +138,41 @@ async fn connect(app: &App, wanted: Wanted) -> Result<Side<'_>> {
         namespace: wanted.namespace,
     })
 }
+
+/// Both sides inside one connected cluster, for the runbook action: each of
+/// `from` and `to` is an environment of the config (whose context must be
+/// this cluster's) or else a namespace.
+pub fn in_cluster<'a>(
+    cluster: &'a Cluster,
+    config: &crate::config::Config,
+    from: &str,
+    to: &str,
+) -> Result<Sides<'a>> {
+    let side = |name: &str| -> Result<Side<'a>> {
+        let namespace = match config.environments.get(name) {
+            Some(env) => {
+                if let Some(ctx) = env.context.as_deref().filter(|c| *c != cluster.context) {
+                    return Err(Error::Usage(format!(
+                        "environment `{name}` is in context `{ctx}`, but this run acts on `{}`; a runbook promotes within one context (run it with --context {ctx}, or use `oncall promote`)",
+                        cluster.context
+                    )));
+                }
+                env.namespace.clone()
+            }
+            None => name.to_string(),
+        };
+        Ok(Side {
+            label: name.to_string(),
+            conn: Conn::Shared(cluster),
+            namespace,
+        })
+    };
+    let (source, target) = (side(from)?, side(to)?);
+    if source.namespace == target.namespace {
+        return Err(Error::Usage(format!(
+            "source and target are both `{}`; name two different environments",
+            source.namespace
+        )));
+    }
+    Ok(Sides { source, target })
+}

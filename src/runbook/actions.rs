@@ -1,9 +1,8 @@
 //! The action registry: every action a step can use, what it accepts,
 //! whether it changes anything, and whether re-running it is safe.
 //!
-//! A domain action plugs in by setting its `needs` to `None` and adding one
-//! arm to `runbook::dispatch::act` that calls the same domain function as
-//! its command.
+//! Each cluster action is run by `runbook::dispatch::act`, which calls the
+//! same domain functions as the matching command.
 
 /// One field of an action's mapping.
 #[derive(Debug, Clone, Copy)]
@@ -31,9 +30,6 @@ pub struct ActionSpec {
     /// Whether running it twice does no harm. `resume` re-runs an
     /// interrupted idempotent step and asks about any other.
     pub idempotent: bool,
-    /// The oncall command this action calls when that command is not in
-    /// this build yet.
-    pub needs: Option<&'static str>,
     /// Whether it talks to the cluster (the run connects before starting).
     pub cluster: bool,
     pub fields: &'static [Field],
@@ -61,7 +57,70 @@ const fn list(name: &'static str, required: bool) -> Field {
     }
 }
 
-const NODE_TARGETS: [Field; 2] = [list("nodes", false), opt("selector")];
+/// The nodes acted on, then kubectl drain's options (`node_check` judges
+/// with them too), then `fail_on_problems`.
+const NODE_CHECK: [Field; 12] = [
+    list("nodes", false),
+    opt("selector"),
+    opt("ignore_daemonsets"),
+    opt("delete_emptydir_data"),
+    opt("force"),
+    opt("grace_period"),
+    opt("timeout"),
+    opt("pod_selector"),
+    opt("disable_eviction"),
+    opt("skip_wait_for_delete_timeout"),
+    opt("scale_up"),
+    opt("fail_on_problems"),
+];
+const NODE_DRAIN: [Field; 12] = [
+    list("nodes", false),
+    opt("selector"),
+    opt("ignore_daemonsets"),
+    opt("delete_emptydir_data"),
+    opt("force"),
+    opt("grace_period"),
+    opt("timeout"),
+    opt("pod_selector"),
+    opt("disable_eviction"),
+    opt("skip_wait_for_delete_timeout"),
+    opt("scale_up"),
+    opt("concurrency"),
+];
+const NODE_REPLACE: [Field; 14] = [
+    list("nodes", false),
+    opt("selector"),
+    opt("ignore_daemonsets"),
+    opt("delete_emptydir_data"),
+    opt("force"),
+    opt("grace_period"),
+    opt("timeout"),
+    opt("pod_selector"),
+    opt("disable_eviction"),
+    opt("skip_wait_for_delete_timeout"),
+    opt("scale_up"),
+    list("terminate", false),
+    opt("delete_node"),
+    opt("wait_replacement"),
+];
+const NODE_ROTATE: [Field; 16] = [
+    req("selector"),
+    opt("ignore_daemonsets"),
+    opt("delete_emptydir_data"),
+    opt("force"),
+    opt("grace_period"),
+    opt("timeout"),
+    opt("pod_selector"),
+    opt("disable_eviction"),
+    opt("skip_wait_for_delete_timeout"),
+    opt("scale_up"),
+    list("terminate", false),
+    opt("delete_node"),
+    opt("no_terminate"),
+    opt("wait_replacement"),
+    opt("batch"),
+    list("nodes", false),
+];
 
 /// Every action, in the order the format documentation lists them.
 pub const ACTIONS: &[ActionSpec] = &[
@@ -70,7 +129,6 @@ pub const ACTIONS: &[ActionSpec] = &[
         about: "run a program (argv list, no shell) or, with `sh:`, a shell script with every value quoted",
         mutating: true,
         idempotent: false,
-        needs: None,
         cluster: false,
         fields: &[list("argv", false), opt("sh"), list("env", false)],
     },
@@ -79,7 +137,6 @@ pub const ACTIONS: &[ActionSpec] = &[
         about: "show instructions and wait until the engineer confirms they are done",
         mutating: false,
         idempotent: false,
-        needs: None,
         cluster: false,
         fields: &[req("instructions")],
     },
@@ -88,7 +145,6 @@ pub const ACTIONS: &[ActionSpec] = &[
         about: "stop the run unless an expression is true or a command succeeds",
         mutating: false,
         idempotent: true,
-        needs: None,
         cluster: false,
         fields: &[opt("that"), list("command", false), opt("message")],
     },
@@ -97,16 +153,14 @@ pub const ACTIONS: &[ActionSpec] = &[
         about: "pre-flight a drain: what it would evict and what blocks it",
         mutating: false,
         idempotent: true,
-        needs: Some("node check"),
         cluster: true,
-        fields: &NODE_TARGETS,
+        fields: &NODE_CHECK,
     },
     ActionSpec {
         name: "node_cordon",
         about: "mark nodes unschedulable",
         mutating: true,
         idempotent: true,
-        needs: Some("node cordon"),
         cluster: true,
         fields: &[list("nodes", false), opt("selector"), opt("reason")],
     },
@@ -115,45 +169,30 @@ pub const ACTIONS: &[ActionSpec] = &[
         about: "cordon nodes and evict their pods, respecting PodDisruptionBudgets",
         mutating: true,
         idempotent: true,
-        needs: Some("node drain"),
         cluster: true,
-        fields: &[
-            list("nodes", false),
-            opt("selector"),
-            opt("timeout"),
-            opt("force"),
-            opt("delete_emptydir_data"),
-        ],
+        fields: &NODE_DRAIN,
     },
     ActionSpec {
         name: "node_replace",
         about: "drain nodes, terminate their instances and wait for replacements",
         mutating: true,
         idempotent: false,
-        needs: Some("node replace"),
         cluster: true,
-        fields: &[
-            list("nodes", true),
-            list("terminate", false),
-            opt("delete_node"),
-            opt("wait_replacement"),
-        ],
+        fields: &NODE_REPLACE,
     },
     ActionSpec {
         name: "node_rotate",
         about: "replace every node of a pool, a batch at a time",
         mutating: true,
         idempotent: false,
-        needs: Some("node rotate"),
         cluster: true,
-        fields: &[req("selector"), opt("batch"), list("terminate", false)],
+        fields: &NODE_ROTATE,
     },
     ActionSpec {
         name: "pods_stuck",
         about: "find pods that are not running and group them by node",
         mutating: false,
         idempotent: true,
-        needs: Some("pods stuck"),
         cluster: true,
         fields: &[
             opt("namespace"),
@@ -161,6 +200,7 @@ pub const ACTIONS: &[ActionSpec] = &[
             opt("node"),
             opt("selector"),
             opt("older_than"),
+            opt("fail_on_problems"),
         ],
     },
     ActionSpec {
@@ -168,7 +208,6 @@ pub const ACTIONS: &[ActionSpec] = &[
         about: "restart workloads (rolling), or delete their bad pods",
         mutating: true,
         idempotent: false,
-        needs: None,
         cluster: true,
         fields: &[
             list("targets", false),
@@ -183,7 +222,6 @@ pub const ACTIONS: &[ActionSpec] = &[
         about: "wait for a workload's rollout to finish",
         mutating: false,
         idempotent: true,
-        needs: None,
         cluster: true,
         fields: &[req("target"), opt("namespace"), opt("timeout")],
     },
@@ -192,22 +230,30 @@ pub const ACTIONS: &[ActionSpec] = &[
         about: "make one environment run exactly the images another runs",
         mutating: true,
         idempotent: false,
-        needs: Some("promote"),
         cluster: true,
-        fields: &[opt("from"), opt("to"), list("only", false)],
+        fields: &[
+            opt("from"),
+            opt("to"),
+            list("only", false),
+            opt("timeout"),
+            opt("no_rollback"),
+        ],
     },
     ActionSpec {
         name: "dns_check",
         about: "check that a name resolves to the expected service's address",
         mutating: false,
         idempotent: true,
-        needs: Some("dns check"),
         cluster: true,
         fields: &[
             req("name"),
             opt("expect_namespace"),
             opt("expect_ip"),
             list("servers", false),
+            opt("type"),
+            opt("timeout"),
+            opt("no_system_resolver"),
+            opt("fail_on_problems"),
         ],
     },
     ActionSpec {
@@ -215,7 +261,6 @@ pub const ACTIONS: &[ActionSpec] = &[
         about: "set a Deployment's or StatefulSet's replicas",
         mutating: true,
         idempotent: true,
-        needs: None,
         cluster: true,
         fields: &[req("target"), req("replicas"), opt("namespace")],
     },
@@ -224,7 +269,6 @@ pub const ACTIONS: &[ActionSpec] = &[
         about: "delete one pod (its controller makes a new one)",
         mutating: true,
         idempotent: false,
-        needs: None,
         cluster: true,
         fields: &[req("pod"), opt("namespace"), opt("grace_period")],
     },
@@ -233,7 +277,6 @@ pub const ACTIONS: &[ActionSpec] = &[
         about: "run a command in a pod's container",
         mutating: true,
         idempotent: false,
-        needs: None,
         cluster: true,
         fields: &[
             req("pod"),

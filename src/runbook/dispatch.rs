@@ -1,15 +1,14 @@
 //! Runs one action once, and describes what a mutating action will change.
 //!
-//! A domain action plugs in here: add an arm to `act` calling the same
-//! domain function as its command (and, ideally, a plan from the domain in
-//! `plan_for`), then set its `needs` to `None` in `actions::ACTIONS`.
+//! Every cluster action calls the same domain functions as its command:
+//! `act` runs it, `plan_for` shows the domain's own plan for a mutating one.
 
 use serde_json::Value as Json;
 
 use super::engine::Run;
-use super::kube_actions;
 use super::model::Step;
 use super::template;
+use super::{check_actions, kube_actions, node_actions};
 use crate::error::{Error, Result};
 use crate::safety::Plan;
 
@@ -21,7 +20,7 @@ pub(super) fn json_text(v: &Json) -> String {
     }
 }
 
-fn as_list(v: Option<&Json>) -> Vec<String> {
+pub(super) fn as_list(v: Option<&Json>) -> Vec<String> {
     match v {
         Some(Json::Array(a)) => a.iter().map(json_text).collect(),
         Some(Json::Null) | None => Vec::new(),
@@ -30,11 +29,12 @@ fn as_list(v: Option<&Json>) -> Vec<String> {
 }
 
 /// A boolean field, given as a boolean or as (templated) text.
-fn flag(v: Option<&Json>, name: &str) -> Result<bool> {
+pub(super) fn flag(v: Option<&Json>, name: &str) -> Result<bool> {
     match v {
         None | Some(Json::Null) => Ok(false),
         Some(Json::Bool(b)) => Ok(*b),
-        Some(other) => match json_text(other).trim() {
+        // A templated bool renders as `true` or `True`.
+        Some(other) => match json_text(other).trim().to_lowercase().as_str() {
             "true" | "yes" => Ok(true),
             "false" | "no" | "" => Ok(false),
             t => Err(Error::Usage(format!(
@@ -45,11 +45,35 @@ fn flag(v: Option<&Json>, name: &str) -> Result<bool> {
 }
 
 /// A duration field such as `10m`; 10 minutes when absent, as the commands.
-fn duration(v: Option<&Json>, name: &str) -> Result<std::time::Duration> {
-    match v {
-        None | Some(Json::Null) => Ok(std::time::Duration::from_secs(600)),
-        Some(other) => humantime::parse_duration(json_text(other).trim())
-            .map_err(|e| Error::Usage(format!("`{name}`: {e}"))),
+pub(super) fn duration(v: Option<&Json>, name: &str) -> Result<std::time::Duration> {
+    duration_or(v, name, std::time::Duration::from_secs(600))
+}
+
+/// A duration field such as `10m` (`0` is zero); `default` when absent or empty.
+pub(super) fn duration_or(
+    v: Option<&Json>,
+    name: &str,
+    default: std::time::Duration,
+) -> Result<std::time::Duration> {
+    match v.map(json_text) {
+        None => Ok(default),
+        Some(t) if t.trim().is_empty() => Ok(default),
+        Some(t) if t.trim() == "0" => Ok(std::time::Duration::ZERO),
+        Some(t) => {
+            humantime::parse_duration(t.trim()).map_err(|e| Error::Usage(format!("`{name}`: {e}")))
+        }
+    }
+}
+
+/// A whole-number field; `default` when absent or empty.
+pub(super) fn whole(v: Option<&Json>, name: &str, default: i64) -> Result<i64> {
+    match v.map(json_text) {
+        None => Ok(default),
+        Some(t) if t.trim().is_empty() => Ok(default),
+        Some(t) => t
+            .trim()
+            .parse()
+            .map_err(|_| Error::Usage(format!("`{name}` must be a whole number, not `{t}`"))),
     }
 }
 
@@ -109,6 +133,27 @@ pub(super) async fn plan_for(run: &Run<'_>, step: &Step, args: &Json) -> Result<
                 &mut plan,
             )
             .await?;
+        }
+        "node_cordon" | "node_drain" | "node_replace" | "node_rotate" | "promote" => {
+            let cluster = run.cluster.ok_or_else(|| {
+                Error::Failed(format!(
+                    "the `{}` action needs a cluster connection",
+                    step.action
+                ))
+            })?;
+            match step.action.as_str() {
+                "node_cordon" => node_actions::plan_cordon(cluster, args, &mut plan).await?,
+                "node_drain" => node_actions::plan_drain(cluster, args, &mut plan).await?,
+                "node_replace" => {
+                    node_actions::plan_rebuild(cluster, run.config, "replace", args, &mut plan)
+                        .await?
+                }
+                "node_rotate" => {
+                    node_actions::plan_rebuild(cluster, run.config, "rotate", args, &mut plan)
+                        .await?
+                }
+                _ => check_actions::plan_promote(cluster, run.config, args, &mut plan).await?,
+            }
         }
         "delete_pod" => plan.change(
             format!("pod/{}", arg(args, "pod").unwrap_or_default()),
@@ -209,12 +254,6 @@ async fn run_command(
 /// Runs one action once.
 pub(super) async fn act(run: &Run<'_>, step: &Step, args: &Json) -> Result<Produced> {
     let spec = step.spec();
-    if let Some(command) = spec.needs {
-        return Err(Error::Failed(format!(
-            "the `{}` action needs `oncall {command}`, which is not in this build yet",
-            spec.name
-        )));
-    }
     let cluster = || {
         run.cluster.ok_or_else(|| {
             Error::Failed(format!(
@@ -328,6 +367,28 @@ pub(super) async fn act(run: &Run<'_>, step: &Step, args: &Json) -> Result<Produ
                 exit_code: None,
             })
         }
+        "node_check" => {
+            let (output, text, go) = node_actions::check(cluster()?, args).await?;
+            finding(step, args, output, text, go)
+        }
+        "pods_stuck" => {
+            let (output, text, none) =
+                check_actions::pods_stuck(cluster()?, &run.journal.namespace, args).await?;
+            finding(step, args, output, text, none)
+        }
+        "dns_check" => {
+            let (output, text, ok) = check_actions::dns_check(cluster()?, args).await?;
+            finding(step, args, output, text, ok)
+        }
+        "node_cordon" => done(node_actions::run_cordon(cluster()?, args).await?),
+        "node_drain" => done(node_actions::run_drain(cluster()?, args).await?),
+        "node_replace" => {
+            done(node_actions::run_rebuild(cluster()?, run.config, "replace", args).await?)
+        }
+        "node_rotate" => {
+            done(node_actions::run_rebuild(cluster()?, run.config, "rotate", args).await?)
+        }
+        "promote" => done(check_actions::promote(cluster()?, run.config, args).await?),
         "exec" => {
             let a: kube_actions::ExecArgs =
                 serde_json::from_value(args.clone()).map_err(|_| typed("exec"))?;
@@ -352,8 +413,36 @@ pub(super) async fn act(run: &Run<'_>, step: &Step, args: &Json) -> Result<Produ
                 exit_code: Some(code),
             })
         }
-        other => Err(Error::Failed(format!(
-            "the `{other}` action is not runnable in this build"
-        ))),
+        other => Err(Error::Failed(format!("unknown action `{other}`"))),
     }
+}
+
+fn done((output, text): (Json, String)) -> Result<Produced> {
+    Ok(Produced {
+        output,
+        text,
+        exit_code: None,
+    })
+}
+
+/// A read-only check's result: what it found is output for later steps;
+/// the step fails only with `fail_on_problems: true` (as the command's exit 1).
+fn finding(step: &Step, args: &Json, output: Json, text: String, clean: bool) -> Result<Produced> {
+    if !clean && flag(args.get("fail_on_problems"), "fail_on_problems")? {
+        let last = text
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("problems found");
+        return Err(Error::ProblemsFound(format!(
+            "`{}` found problems: {}",
+            step.action,
+            last.trim()
+        )));
+    }
+    Ok(Produced {
+        output,
+        text,
+        exit_code: None,
+    })
 }

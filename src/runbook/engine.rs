@@ -48,6 +48,8 @@ pub trait Ui {
 pub struct Run<'a> {
     pub runbook: &'a Runbook,
     pub cluster: Option<&'a Cluster>,
+    /// The config file (terminate commands, promotion environments).
+    pub config: &'a crate::config::Config,
     /// Typed parameter values, secrets included (never written anywhere).
     pub values: BTreeMap<String, Json>,
     pub journal: Journal,
@@ -229,11 +231,7 @@ async fn attempt(run: &mut Run<'_>, ui: &mut dyn Ui, step: &Step, args: &Json) -
         };
         match result {
             Ok(p) => return Ok(p),
-            Err(e)
-                if tries <= step.retries
-                    && !crate::safety::interrupt::is_interrupted()
-                    && !matches!(e, Error::Failed(ref m) if m.contains("not in this build")) =>
-            {
+            Err(e) if tries <= step.retries && !crate::safety::interrupt::is_interrupted() => {
                 ui.note(&format!(
                     "step `{}` attempt {tries} failed: {e}; retrying ({} left)",
                     step.id,
@@ -421,7 +419,25 @@ pub async fn execute(run: &mut Run<'_>, ui: &mut dyn Ui, start: usize) -> Result
         let mut plan = None;
         let mut answer = None;
         if step.mutating {
-            let p = plan_for(run, step, &args).await?;
+            let p = match plan_for(run, step, &args).await {
+                Ok(p) => p,
+                Err(e) => {
+                    // Planning reads the cluster and may refuse (a drain
+                    // blocked by a pod with no controller): the step fails,
+                    // having changed nothing.
+                    fail_step(run, step, &e)?;
+                    let r = run.journal.step(&step.id).clone();
+                    ui.step_end(step, &r, None);
+                    return Err(match e {
+                        Error::Failed(m) => Error::Failed(format!(
+                            "step `{}` cannot be planned: {m}; fix the cause, then {}",
+                            step.id,
+                            run.resume_hint()
+                        )),
+                        other => other,
+                    });
+                }
+            };
             // The plan is shown in a dry run too; the answer is then DryRun.
             let a = ui.approve(step, &p)?;
             run.journal.step(&step.id).answer = Some(answer_name(a));

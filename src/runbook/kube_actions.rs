@@ -1,4 +1,4 @@
-//! The cluster actions this build runs directly: scale, delete a pod, exec
+//! The cluster actions with no command of their own: scale, delete a pod, exec
 //! in a pod. Kept thin: resolve the target, make one call, return data.
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};

@@ -5,11 +5,13 @@
 //! record so it can be resumed and turned into an incident timeline.
 
 pub mod actions;
+mod check_actions;
 mod dispatch;
 pub mod engine;
 pub mod journal;
 mod kube_actions;
 pub mod model;
+mod node_actions;
 pub mod template;
 pub mod tree;
 pub mod validate;

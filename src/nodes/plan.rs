@@ -1,0 +1,204 @@
+//! The plans of `node cordon`, `drain`, `replace` and `rotate`, and the
+//! steps around a drain (cordon first, scale up, restore), shared by the
+//! commands and the runbook actions.
+
+use super::check::{self, CheckReport};
+use super::cordon::{self, CordonNote};
+use super::decide::{Action, DrainOptions};
+use super::drain::{NodeDrain, NodeStatus};
+use super::scale::{self, Scalable};
+use super::{LeanNode, targets};
+use crate::cluster::Cluster;
+use crate::error::{Error, Result};
+use crate::safety::Plan;
+
+/// The pre-flight of `nodes` against the whole cluster.
+pub async fn run_check(
+    cluster: &Cluster,
+    nodes: &[LeanNode],
+    opts: &DrainOptions,
+) -> Result<CheckReport> {
+    let all = targets::list(cluster, None).await?;
+    check::check(cluster, nodes, &all, opts).await
+}
+
+/// Adds a cordon to a plan; returns the names of the nodes to cordon
+/// (those already cordoned are skipped, naming who did it).
+pub fn plan_cordon(
+    plan: &mut Plan,
+    nodes: &[LeanNode],
+    user: &str,
+    reason: Option<&str>,
+) -> Vec<String> {
+    let mut todo = Vec::new();
+    for n in nodes {
+        if n.is_cordoned() {
+            let who = CordonNote::read(n)
+                .map(|c| c.describe())
+                .unwrap_or_else(|| "by another tool or by hand".into());
+            plan.skip(
+                format!("node/{}", n.name()),
+                format!("already cordoned {who}"),
+            );
+        } else {
+            let detail = match reason {
+                Some(r) => format!("by {user}: {r}"),
+                None => format!("by {user}"),
+            };
+            plan.change(format!("node/{}", n.name()), "cordon", detail);
+            todo.push(n.name().to_string());
+        }
+    }
+    todo
+}
+
+/// Adds a drain's pods to a plan, and returns the refusals that stop it.
+pub fn plan_drain(plan: &mut Plan, report: &CheckReport, opts: &DrainOptions) -> Vec<String> {
+    let mut refused = Vec::new();
+    for n in &report.nodes {
+        if !n.cordoned {
+            plan.change(format!("node/{}", n.node), "cordon", "before the drain");
+        }
+        for p in &n.pods {
+            let target = format!("pod/{}", p.key());
+            match p.action {
+                Action::Evict | Action::Delete => {
+                    let verb = if p.action == Action::Evict {
+                        "evict"
+                    } else {
+                        "delete"
+                    };
+                    let mut detail = format!("from {}", n.node);
+                    if !p.reason.is_empty() {
+                        detail.push_str(&format!("; {}", p.reason));
+                    }
+                    plan.change(target, verb, detail);
+                }
+                Action::Skip => plan.skip(target, &p.reason),
+                Action::Refuse => refused.push(format!("`{}` {}", p.key(), p.reason)),
+            }
+        }
+        for b in &n.blockers {
+            if !b.kind.stops_drain() {
+                plan.warn(format!("{}: {} ({})", n.node, b.message, b.fix));
+            }
+        }
+    }
+    if opts.disable_eviction {
+        plan.warn("--disable-eviction deletes pods directly: PodDisruptionBudgets are bypassed");
+    }
+    refused
+}
+
+/// The error for refusals found by `plan_drain`.
+pub fn refusal_error(refused: &[String]) -> Error {
+    Error::Failed(format!(
+        "cannot drain; nothing was changed: {}",
+        refused.join("; ")
+    ))
+}
+
+/// Cordons every node not yet cordoned; returns the nodes, marked cordoned.
+pub async fn cordon_all(
+    cluster: &Cluster,
+    nodes: &[LeanNode],
+    user: &str,
+    why: &str,
+) -> Result<Vec<LeanNode>> {
+    let mut out = Vec::new();
+    for n in nodes {
+        if !n.is_cordoned() {
+            cordon::cordon(cluster, n.name(), user, Some(why)).await?;
+        }
+        let mut n = n.clone();
+        n.spec.unschedulable = Some(true);
+        out.push(n);
+    }
+    Ok(out)
+}
+
+/// With `--scale-up`: the workloads to give one more replica, added to the plan.
+pub async fn plan_scale_ups(
+    cluster: &Cluster,
+    report: &CheckReport,
+    plan: &mut Plan,
+) -> Result<Vec<Scalable>> {
+    let mut out: Vec<Scalable> = Vec::new();
+    for n in &report.nodes {
+        for o in &n.scale_up {
+            let w = scale::resolve(cluster, o).await?;
+            if out.iter().any(|x| x.target() == w.target()) {
+                continue;
+            }
+            plan.change(
+                w.target(),
+                "scale",
+                format!(
+                    "{} → {} replicas before the drain (all ready replicas are on {}); restored after",
+                    w.replicas,
+                    w.replicas + 1,
+                    n.node
+                ),
+            );
+            out.push(w);
+        }
+    }
+    Ok(out)
+}
+
+/// Adds the replicas and waits until each workload has them ready.
+pub async fn scale_up(cluster: &Cluster, ws: &[Scalable], opts: &DrainOptions) -> Result<()> {
+    let timeout = if opts.timeout.is_zero() {
+        std::time::Duration::from_secs(300)
+    } else {
+        opts.timeout
+    };
+    for w in ws {
+        scale::set_replicas(cluster, w, w.replicas + 1).await?;
+    }
+    for w in ws {
+        scale::wait_ready(cluster, w, w.replicas + 1, timeout).await?;
+    }
+    Ok(())
+}
+
+/// Puts the replica counts back.
+pub async fn restore(cluster: &Cluster, ws: &[Scalable]) -> Result<()> {
+    for w in ws {
+        scale::set_replicas(cluster, w, w.replicas).await?;
+    }
+    Ok(())
+}
+
+/// The error for the drains that did not finish (none: `Ok`).
+pub fn drain_error(failed: &[&NodeDrain]) -> Result<()> {
+    let Some(first) = failed.first() else {
+        return Ok(());
+    };
+    let names: Vec<&str> = failed.iter().map(|r| r.node.as_str()).collect();
+    let stays = format!(
+        "{} stay(s) cordoned; run `oncall node uncordon {}` to make them schedulable again",
+        names.join(", "),
+        names.join(" ")
+    );
+    let what = first.message.clone().unwrap_or_default();
+    Err(match first.status {
+        NodeStatus::TimedOut => Error::TimedOut {
+            after: what.trim_start_matches("timed out after ").to_string(),
+            what: format!("draining {}; {stays}", first.node),
+        },
+        NodeStatus::Interrupted => Error::Interrupted {
+            done: "see the summary above".into(),
+            not_done: format!("draining {}; {stays}", names.join(", ")),
+        },
+        _ => Error::Failed(format!("draining `{}` failed: {what}; {stays}", first.node)),
+    })
+}
+
+/// The drains that did not finish.
+pub fn failed(results: &[NodeDrain]) -> Vec<&NodeDrain> {
+    results
+        .iter()
+        .filter(|r| r.status != NodeStatus::Drained)
+        .collect()
+}

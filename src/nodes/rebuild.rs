@@ -1,0 +1,283 @@
+//! `node replace` and `node rotate` as one procedure: cordon every node
+//! first, then drain, terminate and wait for replacements, a batch at a
+//! time. Shared by the commands and the runbook actions; reports progress
+//! through drain events and never prints.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::Utc;
+use serde::Serialize;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::check::CheckReport;
+use super::decide::DrainOptions;
+use super::drain::{self, Event, NodeDrain};
+use super::plan::{self, cordon_all, drain_error, plan_drain, refusal_error};
+use super::replace::{self, Terminate};
+use super::scale::{self, Scalable};
+use super::{LeanNode, targets};
+use crate::cluster::Cluster;
+use crate::error::{Error, Result};
+use crate::safety::{Plan, interrupt};
+
+/// What happened to one node of a replace or rotate.
+#[derive(Debug, Clone, Serialize)]
+pub struct Replaced {
+    pub node: String,
+    pub drain: NodeDrain,
+    pub terminated: bool,
+    /// The new node that took its place.
+    pub replacement: Option<String>,
+}
+
+impl Replaced {
+    /// What became of the node, in words.
+    pub fn describe(&self) -> String {
+        match (&self.replacement, self.terminated) {
+            (Some(new), _) => format!("replaced by node/{new}"),
+            (None, true) => "terminated".into(),
+            (None, false) => "drained; left to the cloud's rebuild".into(),
+        }
+    }
+}
+
+/// One replace or rotate, resolved and planned.
+pub struct Job {
+    /// `replace` or `rotate` (recorded in the cordon note).
+    pub verb: String,
+    pub nodes: Vec<LeanNode>,
+    /// Nodes drained and replaced at once.
+    pub batch: usize,
+    pub how: Terminate,
+    pub opts: DrainOptions,
+    pub wait_replacement: Duration,
+    /// The pre-flight the plan was made from.
+    pub report: CheckReport,
+    /// Workloads given one more replica first (`--scale-up`).
+    pub scale: Vec<Scalable>,
+}
+
+/// How an applied job ended: the nodes done, the drains of a batch that
+/// failed (for the summary), and the result.
+pub struct Outcome {
+    pub replaced: Vec<Replaced>,
+    pub failed_drains: Vec<NodeDrain>,
+    pub result: Result<()>,
+}
+
+/// How nodes are terminated: an explicit command, `delete_node`, or the
+/// cluster's configured command, in that order.
+pub fn terminate_method(
+    explicit: Option<Terminate>,
+    delete_node: bool,
+    configured: Option<Vec<String>>,
+    context: &str,
+) -> Result<Terminate> {
+    if let Some(t) = explicit {
+        return Ok(t);
+    }
+    if delete_node {
+        return Ok(Terminate::DeleteNode);
+    }
+    if let Some(template) = configured.filter(|t| !t.is_empty()) {
+        return Ok(Terminate::Command { template });
+    }
+    Err(Error::Usage(format!(
+        "say how to terminate the nodes: --terminate CMD, --delete-node, or `clusters.{context}.terminate` in the config file"
+    )))
+}
+
+fn pool_of(node: &LeanNode) -> Result<(&'static str, String)> {
+    node.pool().map(|(l, v)| (l, v.to_string())).ok_or_else(|| {
+        Error::Usage(format!(
+            "node `{}` has no pool label (e.g. cloud.google.com/gke-nodepool), so its replacement cannot be recognised",
+            node.name()
+        ))
+    })
+}
+
+/// Checks the nodes and builds the job and its plan (drain, terminate,
+/// wait, scale-ups). Refuses, changing nothing, when the drain would.
+#[allow(clippy::too_many_arguments)]
+pub async fn prepare(
+    cluster: &Cluster,
+    verb: &str,
+    nodes: Vec<LeanNode>,
+    batch: usize,
+    how: Terminate,
+    opts: DrainOptions,
+    wait_replacement: Duration,
+) -> Result<(Job, Plan)> {
+    let batch = batch.max(1);
+    let report = plan::run_check(cluster, &nodes, &opts).await?;
+    let mut plan = Plan::new(
+        format!("{verb} {} node(s), {batch} at a time", nodes.len()),
+        cluster,
+    );
+    let refused = plan_drain(&mut plan, &report, &opts);
+    if !refused.is_empty() {
+        return Err(refusal_error(&refused));
+    }
+    for n in &nodes {
+        plan.change(format!("node/{}", n.name()), "terminate", how.describe(n));
+        if !matches!(how, Terminate::Nothing) {
+            let (_, pool) = pool_of(n)?;
+            plan.change(
+                format!("pool/{pool}"),
+                "wait",
+                format!(
+                    "for a new Ready node to replace {} (up to {})",
+                    n.name(),
+                    humantime::format_duration(wait_replacement)
+                ),
+            );
+        }
+    }
+    let scale = plan::plan_scale_ups(cluster, &report, &mut plan).await?;
+    let job = Job {
+        verb: verb.to_string(),
+        nodes,
+        batch,
+        how,
+        opts,
+        wait_replacement,
+        report,
+        scale,
+    };
+    Ok((job, plan))
+}
+
+/// Runs the job. Scaled-up workloads are restored whatever happens.
+pub async fn run(
+    cluster: &Cluster,
+    job: &Job,
+    user: &str,
+    events: &UnboundedSender<Event>,
+) -> Outcome {
+    let mut replaced: Vec<Replaced> = Vec::new();
+    let mut failed_drains = Vec::new();
+    let result = steps(
+        cluster,
+        job,
+        user,
+        events,
+        &mut replaced,
+        &mut failed_drains,
+    )
+    .await;
+    let restored = plan::restore(cluster, &job.scale).await;
+    Outcome {
+        replaced,
+        failed_drains,
+        result: result.and(restored),
+    }
+}
+
+async fn steps(
+    cluster: &Cluster,
+    job: &Job,
+    user: &str,
+    events: &UnboundedSender<Event>,
+    results: &mut Vec<Replaced>,
+    failed_drains: &mut Vec<NodeDrain>,
+) -> Result<()> {
+    let verb = job.verb.as_str();
+    // Every node that exists now is old: a replacement is a node that joins later.
+    let mut old: HashSet<String> = job.nodes.iter().map(|n| n.name().to_string()).collect();
+    old.extend(
+        targets::list(cluster, None)
+            .await?
+            .iter()
+            .map(|n| n.name().to_string()),
+    );
+    let claimed = Mutex::new(HashSet::new());
+    // New pods must land elsewhere from the start: cordon everything first.
+    let cordoned = cordon_all(cluster, &job.nodes, user, verb).await?;
+    plan::scale_up(cluster, &job.scale, &job.opts).await?;
+    for chunk in cordoned.chunks(job.batch) {
+        if interrupt::is_interrupted() {
+            return Err(Error::Interrupted {
+                done: format!("{} node(s)", results.len()),
+                not_done: "the remaining nodes (they stay cordoned)".into(),
+            });
+        }
+        let since = Utc::now();
+        let drains =
+            drain::drain_all(cluster, chunk, &job.opts, job.batch, user, verb, events).await;
+        if !plan::failed(&drains).is_empty() {
+            let err = drain_error(&plan::failed(&drains));
+            *failed_drains = drains;
+            return err;
+        }
+        for (n, d) in chunk.iter().zip(drains) {
+            replace::terminate(cluster, n, &job.how).await?;
+            results.push(Replaced {
+                node: n.name().to_string(),
+                drain: d,
+                terminated: !matches!(job.how, Terminate::Nothing),
+                replacement: None,
+            });
+        }
+        if matches!(job.how, Terminate::Nothing) {
+            continue;
+        }
+        let waits = chunk.iter().map(|n| async {
+            let (label, pool) = pool_of(n)?;
+            replace::wait_replacement(
+                cluster,
+                (label, &pool),
+                since,
+                &old,
+                &claimed,
+                job.wait_replacement,
+            )
+            .await
+        });
+        let found = futures::future::join_all(waits).await;
+        let start = results.len() - chunk.len();
+        for (i, f) in found.into_iter().enumerate() {
+            results[start + i].replacement = Some(f?);
+        }
+        for r in &results[start..] {
+            let _ = events.send(Event::Replaced {
+                node: r.node.clone(),
+                by: r.replacement.clone().unwrap_or_else(|| "?".into()),
+            });
+        }
+        // The batch is done when what it evicted is Ready again.
+        for n in chunk {
+            wait_workloads(cluster, &job.report, n.name(), job.wait_replacement).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Waits until every workload that had pods evicted from `node` has all
+/// its replicas ready again.
+async fn wait_workloads(
+    cluster: &Cluster,
+    report: &CheckReport,
+    node: &str,
+    timeout: Duration,
+) -> Result<()> {
+    let Some(check) = report.nodes.iter().find(|n| n.node == node) else {
+        return Ok(());
+    };
+    let mut seen = HashSet::new();
+    for p in &check.pods {
+        let Some(owner) = p.owner.as_deref() else {
+            continue;
+        };
+        if !p.action_removes()
+            || !(owner.starts_with("ReplicaSet/") || owner.starts_with("StatefulSet/"))
+            || !seen.insert((p.namespace.clone(), owner.to_string()))
+        {
+            continue;
+        }
+        let w = scale::resolve_owner(cluster, &p.namespace, owner).await?;
+        scale::wait_ready(cluster, &w, w.replicas, timeout).await?;
+    }
+    Ok(())
+}
