@@ -289,6 +289,14 @@ fn inherit_ages(store: &Store) {
                 // The status happened as long ago as the object was created,
                 // so a broken seeded pod looks stuck, not just started.
                 shift_times(&mut v["status"], want - m);
+                // A pod stuck Terminating in a seed has been stuck that long too.
+                if let Some(t) = v["metadata"]["deletionTimestamp"]
+                    .as_str()
+                    .and_then(crate::util::parse_ts)
+                {
+                    v["metadata"]["deletionTimestamp"] =
+                        serde_json::json!(crate::util::ts(t + (want - m)));
+                }
                 let _ = store.update(r, v, crate::store::UpdateMode::Raw, false);
             }
         }
