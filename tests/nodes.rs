@@ -554,15 +554,25 @@ fn drain_reaches_the_same_outcome_as_kubectl_drain() {
             .unwrap();
         pdb["spec"]["minAvailable"] = json!(0);
         h.sim.apply(pdb).unwrap();
-        let code = if use_kubectl {
+        // Both tools start once the budget controller has seen the change.
+        assert!(eventually(Duration::from_secs(10), || {
+            h.get("poddisruptionbudgets", Some("app"), "web-pdb")
+                .and_then(|p| p["status"]["disruptionsAllowed"].as_i64())
+                .is_some_and(|n| n > 0)
+        }));
+        let run = if use_kubectl {
             let mut args = vec!["drain", "n1"];
             args.extend_from_slice(&flags);
-            h.kubectl(&args).code
+            h.kubectl(&args)
         } else {
             let mut args = vec!["node", "drain", "n1", "--yes"];
             args.extend_from_slice(&flags);
-            h.oncall(&args).code
+            h.oncall(&args)
         };
+        if run.code != 0 {
+            eprintln!("drain failed:\n{}\n{}", run.stdout, run.stderr);
+        }
+        let code = run.code;
         let remaining: Vec<String> = pods_on(&h, "n1")
             .into_iter()
             .map(|p| p.split('-').next().unwrap().to_string())
