@@ -49,22 +49,25 @@ wait_running() {
   done
 }
 
+# The smoke run (--quick) keeps these short: fewer pods, fewer nodes, one pass.
 DRAIN_PODS=110
+DRAIN_REPS=$REPS
+((QUICK)) && DRAIN_PODS=20 && DRAIN_REPS=1
 drain_seed "$WORK/drain.yaml" 1 "$DRAIN_PODS" drain
 echo "== drain a node with $DRAIN_PODS pods (2 s termination each)" >&2
-for ((i = 0; i < REPS; i++)); do
+for ((i = 0; i < DRAIN_REPS; i++)); do
   start_sim --seed "$WORK/drain.yaml"; wait_running "$DRAIN_PODS"
-  measure "drain a 110-pod node|oncall node drain" "$ONCALL" node drain drain-0 --ignore-daemonsets --delete-emptydir-data --yes
+  measure "drain a $DRAIN_PODS-pod node|oncall node drain" "$ONCALL" node drain drain-0 --ignore-daemonsets --delete-emptydir-data --yes
   start_sim --seed "$WORK/drain.yaml"; wait_running "$DRAIN_PODS"
-  measure "drain a 110-pod node|kubectl drain" $KC drain drain-0 --ignore-daemonsets --delete-emptydir-data
+  measure "drain a $DRAIN_PODS-pod node|kubectl drain" $KC drain drain-0 --ignore-daemonsets --delete-emptydir-data
 done
 
 ROTATE_NODES=20
 ROTATE_PODS=10
-((QUICK)) && ROTATE_NODES=8
+((QUICK)) && ROTATE_NODES=4
 drain_seed "$WORK/rotate.yaml" "$ROTATE_NODES" "$ROTATE_PODS" old
 echo "== rotate a $ROTATE_NODES-node pool (--batch 4) against sequential kubectl drains" >&2
-for ((i = 0; i < REPS; i++)); do
+for ((i = 0; i < DRAIN_REPS; i++)); do
   start_sim --seed "$WORK/rotate.yaml"; wait_running $((ROTATE_NODES * ROTATE_PODS))
   measure "rotate a $ROTATE_NODES-node pool|oncall node rotate --batch 4" \
     "$ONCALL" node rotate -l node.kubernetes.io/pool=old --batch 4 --no-terminate --ignore-daemonsets --delete-emptydir-data --yes
