@@ -235,3 +235,18 @@ fn sandbox_rejects_an_invalid_seed_with_file_line_and_reason() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("cannot read seed"), "{err}");
 }
+
+#[test]
+fn a_selector_the_api_server_rejects_is_a_usage_error() {
+    let home = tempfile::tempdir().unwrap();
+    let (code, _, err) = oncall(
+        home.path(),
+        &["--sandbox", "node", "list", "-l", "bad selector!!"],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("invalid label key"),
+        "says what is wrong: {err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+}

@@ -47,6 +47,8 @@ pub fn api_error(err: kube::Error, url: &str, doing: &str) -> Error {
                     detail: format!("{code} {}: {}", status.reason, status.message),
                 };
             }
+            // A 400 answers what the user typed: a bad selector or name.
+            400 => return Error::Usage(format!("cannot {doing}: {}", status.message)),
             _ => {
                 return Error::Failed(format!("cannot {doing}: {}", status.message));
             }
