@@ -836,10 +836,14 @@ fn shipped_runbooks_run_end_to_end_on_the_demo_cluster() {
             ],
             "node/gke-demo-pool-b-5b9e7c40-d3f6 replaced by node/gke-demo-pool-b-",
         ),
-        // rotate-node-pool is not run here: the demo's pod stuck Terminating
-        // on a finalizer (staging/legacy-importer) sits on pool-a, and the
-        // drain keeps waiting for it despite skip_wait_for_delete_timeout
-        // (the simulator re-stamps its deletion time when the seed loads).
+        // pool-a holds a pod stuck Terminating on a finalizer for days
+        // (staging/legacy-importer): skip_wait_for_delete_timeout lets the
+        // rotation pass it.
+        (
+            "rotate-node-pool",
+            &["old_pool=pool-a", "new_pool=pool-b", "grace_period=30"],
+            "node/gke-demo-pool-a-8f3c2a1d-x7k2 drained; left to the cloud's rebuild",
+        ),
         (
             "restart-service",
             &["service=frontend", "namespace=staging"],

@@ -15,6 +15,10 @@ pub const ANNOTATION_EXEC: &str = "sim.oncall.dev/exec";
 /// creationTimestamp and is removed on load. Objects controllers create
 /// while the seed settles inherit their owner's age.
 pub const AGE_ANNOTATION: &str = "sim.oncall.dev/age";
+/// Seed-only annotation: how long ago the object's deletion was asked for
+/// (`8d`, `40m`); it sets deletionTimestamp, so a seed can show a pod stuck
+/// Terminating for that long. It is removed on load.
+pub const TERMINATING_FOR_ANNOTATION: &str = "sim.oncall.dev/terminating-for";
 /// Namespace and name of the ConfigMap holding per-image fault rules (key
 /// `rules`, one `IMAGE-PATTERN FAULT [key=value...]` per line, `*` wildcards).
 pub const IMAGE_FAULTS_CONFIGMAP: (&str, &str) = ("kube-system", "sim-image-faults");

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::SimError;
-use crate::knobs::AGE_ANNOTATION;
+use crate::knobs::{AGE_ANNOTATION, TERMINATING_FOR_ANNOTATION};
 use crate::resources;
 use crate::store::{Store, UpdateMode, res};
 use crate::util::str_at;
@@ -167,21 +167,28 @@ fn parse_age(s: &str) -> Option<chrono::Duration> {
 
 /// Create or replace one object, keeping the status it carries.
 pub fn apply_one(store: &Store, mut v: Value) -> Result<Value, SimError> {
-    if let Some(age) = v["metadata"]["annotations"][AGE_ANNOTATION]
-        .as_str()
-        .and_then(parse_age)
-    {
-        v["metadata"]["creationTimestamp"] = json!(crate::util::ts(crate::util::now() - age));
-        if let Some(a) = v["metadata"]["annotations"].as_object_mut() {
-            a.remove(AGE_ANNOTATION);
-            if a.is_empty() {
-                v["metadata"]
-                    .as_object_mut()
-                    .map(|m| m.remove("annotations"));
+    for (knob, field) in [
+        (AGE_ANNOTATION, "creationTimestamp"),
+        (TERMINATING_FOR_ANNOTATION, "deletionTimestamp"),
+    ] {
+        if let Some(age) = v["metadata"]["annotations"][knob]
+            .as_str()
+            .and_then(parse_age)
+        {
+            v["metadata"][field] = json!(crate::util::ts(crate::util::now() - age));
+            if let Some(a) = v["metadata"]["annotations"].as_object_mut() {
+                a.remove(knob);
+                if a.is_empty() {
+                    v["metadata"]
+                        .as_object_mut()
+                        .map(|m| m.remove("annotations"));
+                }
             }
         }
     }
-    let terminating = !v["metadata"]["deletionTimestamp"].is_null();
+    let seeded_deletion = v["metadata"]["deletionTimestamp"].clone();
+    let seeded_grace = v["metadata"]["deletionGracePeriodSeconds"].clone();
+    let terminating = !seeded_deletion.is_null();
     let api_version = str_at(&v, &["apiVersion"]).to_string();
     let kind = str_at(&v, &["kind"]).to_string();
     let r = resources::by_kind(&api_version, &kind)
@@ -213,7 +220,19 @@ pub fn apply_one(store: &Store, mut v: Value) -> Result<Value, SimError> {
         let d = store
             .delete(r, &s.meta.namespace, &s.meta.name, &Default::default())
             .map_err(|e| SimError::Api(e.message))?;
-        return Ok(d.obj.value());
+        if d.removed {
+            return Ok(d.obj.value());
+        }
+        // It has been stuck since the seed says, not since the seed loaded.
+        let mut pinned = d.obj.value();
+        pinned["metadata"]["deletionTimestamp"] = seeded_deletion;
+        if !seeded_grace.is_null() {
+            pinned["metadata"]["deletionGracePeriodSeconds"] = seeded_grace;
+        }
+        let s = store
+            .update(r, pinned, UpdateMode::Raw, false)
+            .map_err(|e| SimError::Api(e.message))?;
+        return Ok(s.value());
     }
     Ok(s.value())
 }
@@ -254,6 +273,29 @@ pub fn load(store: &Store, objs: Vec<Value>) -> Result<(), SimError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_seeded_pod_stuck_terminating_keeps_how_long_it_has_been_stuck() {
+        let store = Store::default();
+        let text = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: held\n  namespace: default\n  finalizers: [example.com/keep]\n  annotations:\n    sim.oncall.dev/age: 9d\n    sim.oncall.dev/terminating-for: 2d\nspec:\n  nodeName: n1\n  containers: [{name: c, image: i}]\n";
+        load(&store, parse_seed(text, "s.yaml").unwrap()).unwrap();
+        let v = store.get_value(res("pods"), "default", "held").unwrap();
+        let deleted =
+            crate::util::parse_ts(v["metadata"]["deletionTimestamp"].as_str().unwrap()).unwrap();
+        let stuck_for = crate::util::now() - deleted;
+        assert!(
+            (stuck_for - chrono::Duration::days(2)).num_seconds().abs() < 60,
+            "stuck for {stuck_for}"
+        );
+        assert!(
+            v["metadata"]["annotations"].is_null(),
+            "knobs are removed: {v}"
+        );
+        assert!(
+            v["spec"].get("initContainers").is_none(),
+            "no null lists: {v}"
+        );
+    }
 
     #[test]
     fn parses_documents_and_skips_empty() {

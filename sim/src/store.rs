@@ -690,8 +690,21 @@ impl Store {
                 removed: false,
             });
         }
+        // A shorter grace on an object already terminating counts from when
+        // its deletion was asked for, not from now (as the API server's
+        // BeforeDelete does), so a pod stuck on a finalizer keeps its age.
+        let requested_at = match (
+            old.meta.deleting,
+            v["metadata"]["deletionTimestamp"]
+                .as_str()
+                .and_then(util::parse_ts),
+            existing_grace,
+        ) {
+            (true, Some(ts), Some(e)) => ts - chrono::Duration::seconds(e),
+            _ => now,
+        };
         v["metadata"]["deletionTimestamp"] =
-            json!(util::ts(now + chrono::Duration::seconds(grace)));
+            json!(util::ts(requested_at + chrono::Duration::seconds(grace)));
         v["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
         g.rv += 1;
         let s = Self::seal(r, v, g.rv);
@@ -774,6 +787,38 @@ mod tests {
             .unwrap();
         assert!(d.removed);
         assert!(s.get(pods, "default", "a").is_none());
+    }
+
+    #[test]
+    fn a_shorter_grace_counts_from_the_original_request() {
+        let s = Store::default();
+        let pods = res("pods");
+        let mut p = pod("held");
+        p["metadata"]["finalizers"] = json!(["example.com/keep"]);
+        s.create(pods, p).unwrap();
+        let first = s
+            .delete(pods, "default", "held", &DeleteOptions::default())
+            .unwrap();
+        let asked_at = util::parse_ts(
+            first.obj.value()["metadata"]["deletionTimestamp"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap()
+            - chrono::Duration::seconds(30);
+        let zero = DeleteOptions {
+            grace_period: Some(0),
+            ..Default::default()
+        };
+        let second = s.delete(pods, "default", "held", &zero).unwrap();
+        let v = second.obj.value();
+        assert!(!second.removed, "a finalizer holds it");
+        assert_eq!(v["metadata"]["deletionGracePeriodSeconds"], 0);
+        assert_eq!(
+            v["metadata"]["deletionTimestamp"],
+            json!(util::ts(asked_at)),
+            "the deletion time moves back by the grace it lost, not to now"
+        );
     }
 
     #[test]

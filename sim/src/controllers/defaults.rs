@@ -24,7 +24,8 @@ pub fn pod_spec(spec: &mut Value) {
     set_default(spec, "securityContext", json!({}));
     set_default(spec, "enableServiceLinks", json!(true));
     for list in ["containers", "initContainers"] {
-        if let Some(cs) = spec[list].as_array_mut() {
+        // `get_mut`, not indexing: indexing would add `initContainers: null`.
+        if let Some(cs) = spec.get_mut(list).and_then(Value::as_array_mut) {
             for c in cs {
                 let image = str_at(c, &["image"]).to_string();
                 let tag = image.rsplit('/').next().unwrap_or("");
