@@ -4,10 +4,6 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -147,6 +143,27 @@ fn broken_cluster_yaml() -> String {
         "failed-mount volume=certs",
         "      volumes: [{name: certs, secret: {secretName: certs}}]",
     );
+    y += &deployment(
+        "schema",
+        1,
+        "app",
+        "init-hang",
+        "      initContainers: [{name: wait-for-db, image: busybox}]",
+    );
+    y += &deployment(
+        "migrator",
+        1,
+        "app",
+        "crash-loop exit-code=2 container=migrate",
+        "      initContainers: [{name: migrate, image: busybox}]",
+    );
+    y += &deployment(
+        "flaky",
+        1,
+        "app",
+        "flapping exit-code=137 reason=OOMKilled",
+        "",
+    );
     y += &deployment("geo", 3, "broken", "", "");
     y += &deployment("ml", 1, "gpu", "", "");
     y += &format!(
@@ -274,6 +291,44 @@ fn every_category_is_detected_with_its_cause_and_next_action() {
     assert!(
         text(&files["message"]).contains("volume \"certs\""),
         "{files:#}"
+    );
+
+    let schema = pod(&r, "schema-");
+    assert_eq!(schema["category"], "init-stuck");
+    assert_eq!(schema["status"], "Init:0/1");
+    assert!(
+        text(&schema["message"]).contains("init container `wait-for-db` has not finished"),
+        "{schema:#}"
+    );
+    assert_eq!(
+        schema["suggestion"],
+        format!(
+            "kubectl -n shop logs {} -c wait-for-db",
+            text(&schema["name"])
+        )
+    );
+
+    let migrator = pod(&r, "migrator-");
+    assert_eq!(migrator["category"], "crash-loop");
+    assert!(
+        ["Init:CrashLoopBackOff", "Init:0/1", "Init:Error"].contains(&text(&migrator["status"])),
+        "{migrator:#}"
+    );
+    assert!(
+        text(&migrator["message"]).contains("init container `migrate`"),
+        "{migrator:#}"
+    );
+
+    let flaky = pod(&r, "flaky-");
+    assert_eq!(flaky["category"], "restarting");
+    assert_eq!(flaky["status"], "Running");
+    assert!(
+        text(&flaky["reason"]).contains("restarts, last: OOMKilled"),
+        "{flaky:#}"
+    );
+    assert!(
+        text(&flaky["message"]).contains("memory limit"),
+        "{flaky:#}"
     );
 
     let ml = pod(&r, "ml-");
@@ -691,6 +746,21 @@ metadata: {name: unready, namespace: default, annotations: {sim.oncall.dev/fault
 spec:
   nodeName: node-a
   containers: [{name: app, image: x}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: init-hangs, namespace: default, annotations: {sim.oncall.dev/fault: "init-hang container=second"}}
+spec:
+  nodeName: node-a
+  initContainers: [{name: first, image: x}, {name: second, image: x}]
+  containers: [{name: app, image: x}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: flapping, namespace: default, annotations: {sim.oncall.dev/fault: flapping}}
+spec:
+  nodeName: node-a
+  containers: [{name: app, image: x}]
 "#;
     let h = harness(&y, slow_eviction());
     // One pod terminating on the lost node: kubectl says Unknown for NodeLost ones.
@@ -759,8 +829,16 @@ spec:
             kubectl.stdout
         );
     }
+    for (name, status) in [("init-hangs", "Init:1/2"), ("flapping", "Running")] {
+        assert_eq!(
+            expected.get(name).map(|(_, s)| s.as_str()),
+            Some(status),
+            "{}",
+            kubectl.stdout
+        );
+    }
     assert!(
-        compared >= 15,
+        compared >= 17,
         "compared only {compared}:\n{}",
         kubectl.stdout
     );
@@ -842,148 +920,36 @@ fn a_flaky_api_server_costs_a_retry_not_the_answer() {
     assert!(answered > 0, "at least one run got past the version check");
 }
 
-/// A minimal API server whose pod list answers the first continue token
-/// with 410 Gone, as an API server does once etcd has compacted past it.
-struct ExpiringServer {
-    url: String,
-    pod_requests: Arc<Mutex<Vec<String>>>,
-}
-
-fn expiring_server() -> ExpiringServer {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let pod_requests = Arc::new(Mutex::new(Vec::new()));
-    let seen = pod_requests.clone();
-    let expired = Arc::new(AtomicUsize::new(0));
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let seen = seen.clone();
-            let expired = expired.clone();
-            std::thread::spawn(move || serve(stream, &seen, &expired));
-        }
-    });
-    ExpiringServer { url, pod_requests }
-}
-
-fn pod_json(name: &str, phase: &str, reason: &str) -> Value {
-    json!({"metadata": {"name": name, "namespace": "default", "uid": name, "creationTimestamp": "2024-01-01T00:00:00Z"},
-           "spec": {"nodeName": "n1", "containers": [{"name": "app"}]},
-           "status": {"phase": phase, "reason": reason,
-               "conditions": [{"type": "Ready", "status": if phase == "Running" { "True" } else { "False" }}],
-               "containerStatuses": [{"name": "app", "ready": phase == "Running", "state": {"running": {}}}]}})
-}
-
-fn serve(mut stream: std::net::TcpStream, seen: &Mutex<Vec<String>>, expired: &AtomicUsize) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-            match stream.read(&mut chunk) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-            continue;
-        };
-        let head = String::from_utf8_lossy(&buf[..end]).to_string();
-        buf.drain(..end + 4);
-        let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
-        let list = |items: Vec<Value>, cont: &str| json!({"kind": "List", "apiVersion": "v1", "metadata": {"continue": cont}, "items": items});
-        let (code, body) = if path.starts_with("/version") {
-            (
-                200,
-                json!({"major": "1", "minor": "33", "gitVersion": "v1.33.1"}),
-            )
-        } else if path.starts_with("/api/v1/nodes") {
-            (
-                200,
-                list(
-                    vec![
-                        json!({"metadata": {"name": "n1"}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}),
-                    ],
-                    "",
-                ),
-            )
-        } else if path.starts_with("/api/v1/events") {
-            (200, list(vec![], ""))
-        } else if path.starts_with("/api/v1/pods") {
-            seen.lock().unwrap().push(path.clone());
-            if !path.contains("continue=") {
-                (
-                    200,
-                    list(
-                        vec![
-                            pod_json("a", "Running", ""),
-                            pod_json("b", "Failed", "Evicted"),
-                        ],
-                        "page-2",
-                    ),
-                )
-            } else if expired.fetch_add(1, Ordering::SeqCst) == 0 {
-                (
-                    410,
-                    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Expired", "code": 410,
-                    "message": "The provided continue parameter is too old to display a consistent list result."}),
-                )
-            } else {
-                (200, list(vec![pod_json("c", "Failed", "Evicted")], ""))
-            }
-        } else {
-            (
-                404,
-                json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404}),
-            )
-        };
-        let body = body.to_string();
-        let reply = format!(
-            "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        if stream.write_all(reply.as_bytes()).is_err() {
-            return;
-        }
-    }
-}
-
 #[test]
 fn an_expired_continue_token_restarts_the_list() {
-    let server = expiring_server();
-    let home = tempfile::tempdir().unwrap();
-    let kubeconfig = home.path().join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\ncurrent-context: fake\nclusters: [{{name: fake, cluster: {{server: \"{}\"}}}}]\ncontexts: [{{name: fake, context: {{cluster: fake, user: me, namespace: default}}}}]\nusers: [{{name: me, user: {{token: t}}}}]\n",
-            server.url
-        ),
-    )
-    .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_oncall"))
-        .args(["pods", "stuck", "-A", "-o", "json"])
-        .env_clear()
-        .env("HOME", home.path())
-        .env("KUBECONFIG", &kubeconfig)
-        .env("XDG_STATE_HOME", home.path().join("state"))
-        .env("XDG_CONFIG_HOME", home.path().join("config"))
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: Value = serde_json::from_str(&stdout).unwrap();
-    // Page 1, the 410, page 1 again, page 2: the pods of the first attempt
-    // are forgotten, not counted twice.
-    let requests = server.pod_requests.lock().unwrap().clone();
-    assert_eq!(requests.len(), 4, "{requests:#?}");
-    assert!(
-        !requests[2].contains("continue="),
-        "the list starts over: {requests:#?}"
-    );
-    assert_eq!(r["pods_checked"], 3);
+    let h = Harness::start(Seed::Generated {
+        nodes: 12,
+        pods_per_node: 100,
+    });
+    let node = h.list("nodes", None)[0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for i in 0..2 {
+        h.sim
+            .apply(json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": format!("evicted-{i}"), "namespace": "default"},
+                "spec": {"nodeName": node, "containers": [{"name": "app", "image": "x"}]},
+                "status": {"phase": "Failed", "reason": "Evicted", "message": "The node was low on resource: memory."}}))
+            .expect("apply");
+    }
+    let total = h.list("pods", None).len();
+    // An etcd compaction lands between the first and second page.
+    h.sim
+        .set_faults(FaultSpec::parse("expire-continue=1").expect("fault spec"));
+    let before = h.sim.request_count();
+    let run = h
+        .oncall(&["pods", "stuck", "-A", "-o", "json"])
+        .expect_code(1);
+    let used = h.sim.request_count() - before;
+    let r = json_report(&run);
+    // Every pod once: the pods of the abandoned first pass are not counted twice.
+    assert_eq!(r["pods_checked"].as_u64().unwrap() as usize, total);
     assert_eq!(r["stuck"], 2);
     let names: Vec<&str> = r["pods"]
         .as_array()
@@ -991,6 +957,10 @@ fn an_expired_continue_token_restarts_the_list() {
         .iter()
         .map(|p| text(&p["name"]))
         .collect();
-    assert_eq!(names, ["b", "c"]);
-    assert_eq!(r["api_requests"], 1 + 1 + 1 + 4);
+    assert_eq!(names, ["evicted-0", "evicted-1"]);
+    // version + nodes + events + the pod pages, plus the page refused with
+    // 410 and the first page read again.
+    let pod_pages = total.div_ceil(500) as u64;
+    assert_eq!(r["api_requests"].as_u64().unwrap(), 3 + pod_pages + 2);
+    assert_eq!(used, 3 + pod_pages + 2, "the simulator saw what we report");
 }

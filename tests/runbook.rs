@@ -1250,14 +1250,14 @@ fn pods_stuck_findings_are_outputs_unless_the_step_fails_on_them() {
     });
     assert!(r, "the demo's production namespace has stuck pods");
     let r = h.oncall(&["runbook", "run", &f, "--yes"]).expect_code(0);
-    assert!(r.stdout.contains("stuck=3 first="), "{}", r.stdout);
+    assert!(r.stdout.contains("stuck=4 first="), "{}", r.stdout);
     let strict = h
         .oncall(&["runbook", "run", &f, "--yes", "--set", "strict=true"])
         .expect_code(1);
     assert!(
         strict
             .stderr
-            .contains("step `find`: `pods_stuck` found problems: 3 stuck pod(s)"),
+            .contains("step `find`: `pods_stuck` found problems: 4 stuck pod(s)"),
         "{}",
         strict.stderr
     );

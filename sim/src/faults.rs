@@ -21,6 +21,9 @@ pub struct FaultSpec {
     pub watch_expiry: Option<Duration>,
     /// Fraction of writes (PUT/PATCH) answered 409 Conflict.
     pub conflict: f64,
+    /// The next this-many list requests that carry a `continue` token find
+    /// the store compacted since the token was issued: 410 Expired.
+    pub expire_continue: u32,
     /// Seed of the fault dice.
     pub seed: u64,
 }
@@ -35,6 +38,7 @@ impl Default for FaultSpec {
             drop: 0.0,
             watch_expiry: None,
             conflict: 0.0,
+            expire_continue: 0,
             seed: 1,
         }
     }
@@ -69,7 +73,7 @@ fn parse_rate(key: &str, v: &str) -> Result<f64, String> {
 }
 
 impl FaultSpec {
-    /// Parse `5xx=0.1,429=0.05,retry-after=1,latency=20ms,drop=0.02,watch-expiry=30s,conflict=0.1,seed=42`.
+    /// Parse `5xx=0.1,429=0.05,retry-after=1,latency=20ms,drop=0.02,watch-expiry=30s,conflict=0.1,expire-continue=1,seed=42`.
     pub fn parse(s: &str) -> Result<FaultSpec, String> {
         let mut f = FaultSpec::default();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -89,6 +93,11 @@ impl FaultSpec {
                 "drop" => f.drop = parse_rate(k, v)?,
                 "watch-expiry" => f.watch_expiry = Some(parse_duration(v)?),
                 "conflict" => f.conflict = parse_rate(k, v)?,
+                "expire-continue" => {
+                    f.expire_continue = v.parse().map_err(|_| {
+                        format!("expire-continue: expected a number of tokens, got {v:?}")
+                    })?
+                }
                 "seed" => {
                     f.seed = v
                         .parse()
@@ -96,7 +105,7 @@ impl FaultSpec {
                 }
                 other => {
                     return Err(format!(
-                        "unknown fault {other:?} (known: 5xx, 429, retry-after, latency, drop, watch-expiry, conflict, seed)"
+                        "unknown fault {other:?} (known: 5xx, 429, retry-after, latency, drop, watch-expiry, conflict, expire-continue, seed)"
                     ));
                 }
             }
@@ -135,6 +144,14 @@ impl FaultState {
         Self { spec, rng }
     }
 
+    /// Whether the continue token of this list request is to find the store
+    /// compacted (an etcd compaction landing between two pages).
+    pub fn take_continue_expiry(&mut self) -> bool {
+        let expire = self.spec.expire_continue > 0;
+        self.spec.expire_continue = self.spec.expire_continue.saturating_sub(1);
+        expire
+    }
+
     /// Roll the dice for one request. Watches are never dropped or failed
     /// here (watch expiry covers them), so a watch stays a watch.
     pub fn roll(&mut self, is_write: bool, is_watch: bool) -> Action {
@@ -168,9 +185,10 @@ mod tests {
     #[test]
     fn parses_full_spec() {
         let f = FaultSpec::parse(
-            "5xx=0.1,429=0.05,retry-after=1,latency=20ms,drop=0.02,watch-expiry=30s,conflict=0.1,seed=42",
+            "5xx=0.1,429=0.05,retry-after=1,latency=20ms,drop=0.02,watch-expiry=30s,conflict=0.1,expire-continue=2,seed=42",
         )
         .unwrap();
+        assert_eq!(f.expire_continue, 2);
         assert_eq!(f.error_5xx, 0.1);
         assert_eq!(f.throttle_429, 0.05);
         assert_eq!(f.latency, Duration::from_millis(20));

@@ -54,6 +54,11 @@ pub enum Fault {
     SlowTermination,
     /// Job pods fail with this exit code.
     JobFail { exit_code: i64 },
+    /// An init container never finishes: the pod stays `Init:N/M`.
+    InitHang,
+    /// The container keeps running and turns Ready, but exits and restarts
+    /// every back-off period (a flapping service, not a CrashLoopBackOff).
+    Flapping { exit_code: i64, reason: String },
 }
 
 impl Fault {
@@ -103,6 +108,14 @@ impl Fault {
             "job-fail" => Fault::JobFail {
                 exit_code: exit(1)?,
             },
+            "init-hang" => Fault::InitHang,
+            "flapping" => Fault::Flapping {
+                exit_code: exit(1)?,
+                reason: params
+                    .get("reason")
+                    .cloned()
+                    .unwrap_or_else(|| "Error".into()),
+            },
             other => return Err(format!("unknown fault {other:?}")),
         })
     }
@@ -134,6 +147,17 @@ mod tests {
             }
         );
         assert_eq!(Fault::parse("oom-killed").unwrap(), Fault::OomKilled);
+        assert_eq!(
+            Fault::parse("flapping exit-code=137 reason=OOMKilled").unwrap(),
+            Fault::Flapping {
+                exit_code: 137,
+                reason: "OOMKilled".into()
+            }
+        );
+        assert_eq!(
+            Fault::parse("init-hang container=migrate").unwrap(),
+            Fault::InitHang
+        );
         assert!(Fault::parse("explode").is_err());
         assert!(Fault::parse("crash-loop exit-code=x").is_err());
     }

@@ -292,6 +292,12 @@ impl Store {
         g.compacted = g.rv;
     }
 
+    /// The resourceVersion history starts after: older continue tokens and
+    /// watch positions are gone.
+    pub fn compacted(&self) -> u64 {
+        self.inner.read().compacted
+    }
+
     pub fn get(&self, r: &Resource, ns: &str, name: &str) -> Option<Arc<Stored>> {
         let g = self.inner.read();
         g.tables.get(r.plural)?.get(&key(ns, name)).cloned()

@@ -577,3 +577,58 @@ async fn injected_faults() {
     assert!(c.sim.request_count() >= before + 7);
     c.sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn continue_tokens_expire_with_compaction() {
+    let c = cluster().await;
+    let page = |cont: &str| {
+        http(
+            &c,
+            "GET",
+            &format!("/api/v1/pods?limit=1&continue={cont}"),
+            "application/json",
+            "application/json",
+            "",
+        )
+    };
+    let (code, _, body) = page("");
+    assert_eq!(code, 200, "{body}");
+    let first = json_of(&body);
+    let cont = first["metadata"]["continue"].as_str().unwrap().to_string();
+    // The token reads the next page while its history lasts...
+    let (code, _, body) = page(&cont);
+    assert_eq!(code, 200, "{body}");
+    // ...and is refused once the store has compacted past it.
+    c.sim
+        .apply(json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "later", "namespace": "default"}}))
+        .unwrap();
+    c.sim.compact();
+    let (code, _, body) = page(&cont);
+    assert_eq!(code, 410, "{body}");
+    let status = json_of(&body);
+    assert_eq!(status["reason"], "Expired");
+    assert!(
+        status["message"]
+            .as_str()
+            .unwrap()
+            .contains("continue parameter is too old"),
+        "{status}"
+    );
+    // An injected compaction refuses exactly the next token presented.
+    let (_, _, body) = page("");
+    let cont = json_of(&body)["metadata"]["continue"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    c.sim
+        .set_faults(FaultSpec::parse("expire-continue=1").unwrap());
+    assert_eq!(page(&cont).0, 410);
+    let (_, _, body) = page("");
+    let cont = json_of(&body)["metadata"]["continue"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(page(&cont).0, 200);
+    c.sim.shutdown().await;
+}

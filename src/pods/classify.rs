@@ -724,11 +724,11 @@ fn restarting(pod: &Pod, t: &Thresholds, now: Time) -> Option<Verdict> {
         Verdict {
             reason: format!("{} restarts, last: {}", c.restart_count, v.reason),
             message: format!(
-                "container `{}` restarted {} times, last at {}; it {}",
+                "container `{}` restarted {} times, last at {}: it {}",
                 c.name,
                 c.restart_count,
                 finished.format("%H:%M:%S"),
-                meaning.trim_start_matches("was ")
+                meaning
             ),
             ..v
         }

@@ -31,11 +31,22 @@ impl KubeletState {
     pub fn forget(&mut self, uid: &str) {
         self.pods.remove(uid);
     }
+
+    /// Moves when the kubelet started this pod by `delta`: a seeded pod
+    /// started as long ago as it was created, while its crash or restart
+    /// cycles stay recent.
+    pub fn shift(&mut self, uid: &str, delta: chrono::Duration) {
+        if let Some(run) = self.pods.get_mut(uid) {
+            run.started_wall += delta;
+        }
+    }
 }
 
 struct PodRun {
     seen: Instant,
     seen_wall: DateTime<Utc>,
+    /// `seen_wall`, moved back for a seeded pod as old as its owner.
+    started_wall: DateTime<Utc>,
     terminating_since: Option<Instant>,
     /// Event reasons already recorded, so repeated states aggregate once per cycle.
     recorded: Vec<(String, u64)>,
@@ -83,8 +94,15 @@ pub fn resolve_fault(ctx: &Ctx, pod: &Value, node: &Value) -> (Option<Fault>, St
     (None, first)
 }
 
+/// The wall-clock time `d` after the kubelet first saw the pod: for events
+/// of the fault cycles, which are always recent.
 fn wall(run: &PodRun, d: Duration) -> String {
     util::ts(run.seen_wall + chrono::Duration::from_std(d).unwrap_or_default())
+}
+
+/// Like `wall`, for the pod's first start: as old as the pod.
+fn first_start(run: &PodRun, d: Duration) -> String {
+    util::ts(run.started_wall + chrono::Duration::from_std(d).unwrap_or_default())
 }
 
 fn secs(d: Duration) -> String {
@@ -142,6 +160,7 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
         PodRun {
             seen: now.checked_sub(back).unwrap_or(now),
             seen_wall: util::now() - chrono::Duration::from_std(back).unwrap_or_default(),
+            started_wall: util::now() - chrono::Duration::from_std(back).unwrap_or_default(),
             terminating_since: None,
             recorded: vec![],
         }
@@ -185,7 +204,7 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
     let before = pod["status"].clone();
     let status = &mut pod["status"];
     if status["startTime"].is_null() {
-        status["startTime"] = json!(wall(run, Duration::ZERO));
+        status["startTime"] = json!(first_start(run, Duration::ZERO));
     }
     let host_ip = node["status"]["addresses"]
         .as_array()
@@ -216,6 +235,7 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
         .to_string();
     let status = &mut pod["status"];
     let started = elapsed >= start;
+    let init_stuck = init_fault_target(&fault, &fcontainer, &init);
     // What blocks container start entirely.
     let blocked: Option<(&str, String)> = match &fault {
         Some(Fault::SandboxStuck) if started => {
@@ -259,6 +279,9 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
         let cid = container_id(&uid, &cname, 0);
         if let Some((reason, _)) = &blocked {
             cs["state"] = json!({"waiting": {"reason": reason}});
+        } else if started && init_stuck.is_some() {
+            // The app containers wait for the init container that never ends.
+            cs["state"] = json!({"waiting": {"reason": "PodInitializing"}});
         } else if !started {
             next = Some(start);
         } else if mine && matches!(fault, Some(Fault::ConfigError { .. })) {
@@ -310,43 +333,45 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
                 Some(Fault::CrashLoop { exit_code, reason }) => (*exit_code, reason.clone()),
                 _ => (137, "OOMKilled".to_string()),
             };
+            let crash = CrashLoop {
+                uid: &uid,
+                pod: &pod_name,
+                ns,
+                container: &cname,
+                exit_code: code,
+                reason: &reason,
+            };
+            let (n, running) =
+                crash.play(&mut cs, run, &timing, elapsed - start, start, &mut events);
+            next = Some(start + n);
+            any_running |= running;
+        } else if mine && matches!(fault, Some(Fault::Flapping { .. })) && !is_job {
+            let Some(Fault::Flapping { exit_code, reason }) = &fault else {
+                unreachable!()
+            };
+            // Each run lasts one back-off period, then the container exits
+            // and restarts at once (its back-off was reset by running long).
             let p = timing.crash_backoff;
             let t = elapsed - start;
             let k = (t.as_secs_f64() / p.as_secs_f64()) as u32;
-            let in_backoff = t >= p * k + p / 2;
-            let crashes = k + u32::from(in_backoff);
-            cs["restartCount"] = json!(crashes);
             let run_start = start + p * k;
-            let cid = container_id(&uid, &cname, crashes);
-            if crashes > 0 {
-                let last_crash = if in_backoff { k } else { k - 1 };
-                let fin = start + p * last_crash + p / 2;
+            cs["restartCount"] = json!(k);
+            if k > 0 {
                 cs["lastState"] = json!({"terminated": {
-                    "exitCode": code, "reason": reason, "containerID": container_id(&uid, &cname, last_crash),
-                    "startedAt": wall(run, start + p * last_crash), "finishedAt": wall(run, fin),
+                    "exitCode": exit_code, "reason": reason, "containerID": container_id(&uid, &cname, k - 1),
+                    "startedAt": wall(run, start + p * (k - 1)), "finishedAt": wall(run, run_start),
                 }});
             }
-            if in_backoff {
-                cs["state"] = json!({"waiting": {"reason": "CrashLoopBackOff", "message": format!(
-                    "back-off {} restarting failed container={cname} pod={}_{ns}({uid})", secs(p), pod_name)}});
-                events.push((
-                    "Warning",
-                    "BackOff".into(),
-                    format!(
-                        "Back-off restarting failed container {cname} in pod {}_{ns}({uid})",
-                        pod_name
-                    ),
-                ));
-                next = Some(start + p * (k + 1));
-            } else {
-                cs["state"] = json!({"running": {"startedAt": wall(run, run_start)}});
-                cs["started"] = json!(true);
-                cs["containerID"] = json!(cid);
-                any_running = true;
-                next = Some(start + p * k + p / 2);
-            }
+            cs["state"] = json!({"running": {"startedAt": wall(run, run_start)}});
+            cs["started"] = json!(true);
+            cs["containerID"] = json!(container_id(&uid, &cname, k));
+            any_running = true;
+            // Ready again as soon as it restarts: a flap too short for the
+            // readiness probe to notice (and for a snapshot to catch).
+            cs["ready"] = json!(true);
+            next = Some(run_start + p);
         } else {
-            cs["state"] = json!({"running": {"startedAt": wall(run, start)}});
+            cs["state"] = json!({"running": {"startedAt": first_start(run, start)}});
             cs["started"] = json!(true);
             cs["containerID"] = json!(cid);
             any_running = true;
@@ -375,7 +400,7 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
                     };
                     cs["state"] = json!({"terminated": {
                         "exitCode": code, "reason": if code == 0 { "Completed" } else { "Error" },
-                        "containerID": cid, "startedAt": wall(run, start), "finishedAt": wall(run, done_at),
+                        "containerID": cid, "startedAt": first_start(run, start), "finishedAt": first_start(run, done_at),
                     }});
                     cs["ready"] = json!(false);
                     cs["started"] = json!(false);
@@ -399,47 +424,76 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
         statuses.push(cs);
     }
     if !init.is_empty() {
-        let ist: Vec<Value> = init
-            .iter()
-            .map(|c| {
-                let sidecar = c["restartPolicy"] == "Always";
-                let state = if !started || blocked.is_some() {
-                    json!({"waiting": {"reason": "PodInitializing"}})
-                } else if sidecar {
-                    json!({"running": {"startedAt": wall(run, start)}})
-                } else {
-                    json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": wall(run, start), "finishedAt": wall(run, start)}})
-                };
-                json!({"name": c["name"], "image": c["image"], "imageID": "", "ready": sidecar && started && blocked.is_none(),
-                       "restartCount": 0, "started": sidecar && started && blocked.is_none(), "state": state, "lastState": {}})
-            })
-            .collect();
+        let mut ist = Vec::new();
+        for (i, c) in init.iter().enumerate() {
+            let sidecar = c["restartPolicy"] == "Always";
+            let up = started && blocked.is_none() && init_stuck.is_none_or(|k| i < k);
+            let mut cs = json!({"name": c["name"], "image": c["image"], "imageID": "", "ready": sidecar && up,
+                   "restartCount": 0, "started": sidecar && up, "lastState": {}});
+            cs["state"] = if init_stuck == Some(i) && started && blocked.is_none() {
+                let cname = str_at(c, &["name"]);
+                match &fault {
+                    Some(Fault::CrashLoop { exit_code, reason }) => {
+                        let crash = CrashLoop {
+                            uid: &uid,
+                            pod: &pod_name,
+                            ns,
+                            container: cname,
+                            exit_code: *exit_code,
+                            reason,
+                        };
+                        let (n, _) =
+                            crash.play(&mut cs, run, &timing, elapsed - start, start, &mut events);
+                        next = Some(start + n);
+                        cs["state"].take()
+                    }
+                    _ => {
+                        cs["started"] = json!(true);
+                        cs["containerID"] = json!(container_id(&uid, cname, 0));
+                        json!({"running": {"startedAt": first_start(run, start)}})
+                    }
+                }
+            } else if !up {
+                json!({"waiting": {"reason": "PodInitializing"}})
+            } else if sidecar {
+                json!({"running": {"startedAt": first_start(run, start)}})
+            } else {
+                json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": first_start(run, start), "finishedAt": first_start(run, start)}})
+            };
+            ist.push(cs);
+        }
         status["initContainerStatuses"] = json!(ist);
     }
     status["containerStatuses"] = json!(statuses);
-    let initialized = started && blocked.is_none();
+    let sandbox_ready = started && blocked.is_none();
+    let initialized = sandbox_ready && init_stuck.is_none();
     podutil::set_condition(
         status,
         "PodReadyToStartContainers",
-        if initialized { "True" } else { "False" },
+        if sandbox_ready { "True" } else { "False" },
         "",
         "",
     );
-    podutil::set_condition(
-        status,
-        "Initialized",
-        if initialized || init.is_empty() {
-            "True"
-        } else {
-            "False"
-        },
-        if initialized || init.is_empty() {
-            ""
-        } else {
-            "ContainersNotInitialized"
-        },
-        "",
-    );
+    if initialized || init.is_empty() {
+        podutil::set_condition(status, "Initialized", "True", "", "");
+    } else {
+        let incomplete: Vec<&str> = init
+            .iter()
+            .skip(init_stuck.unwrap_or(0))
+            .filter(|c| c["restartPolicy"] != "Always")
+            .map(|c| str_at(c, &["name"]))
+            .collect();
+        podutil::set_condition(
+            status,
+            "Initialized",
+            "False",
+            "ContainersNotInitialized",
+            &format!(
+                "containers with incomplete status: [{}]",
+                incomplete.join(" ")
+            ),
+        );
+    }
     let (ready, reason, msg) = match job_done {
         Some(_) => ("False", "PodCompleted", String::new()),
         None if all_ready => ("True", "", String::new()),
@@ -540,6 +594,73 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
     for (t, reason, msg) in to_record {
         st.recorder
             .record(ctx.store, &pod, t, &reason, &msg, COMPONENT);
+    }
+}
+
+/// The init container a fault stops at: `init-hang` (the one named by
+/// `container=`, else the first) or a crash loop aimed at an init container.
+fn init_fault_target(fault: &Option<Fault>, container: &str, init: &[Value]) -> Option<usize> {
+    let named = init.iter().position(|c| c["name"] == container);
+    match fault {
+        Some(Fault::InitHang) if !init.is_empty() => Some(named.unwrap_or(0)),
+        Some(Fault::CrashLoop { .. }) => named,
+        _ => None,
+    }
+}
+
+/// A container that keeps crashing with back-off: each period it runs for
+/// half the period, exits, and waits in CrashLoopBackOff.
+struct CrashLoop<'a> {
+    uid: &'a str,
+    pod: &'a str,
+    ns: &'a str,
+    container: &'a str,
+    exit_code: i64,
+    reason: &'a str,
+}
+
+impl CrashLoop<'_> {
+    /// Writes the container status for `t` after its first start; returns
+    /// when (after the first start) it next changes, and whether it runs now.
+    fn play(
+        &self,
+        cs: &mut Value,
+        run: &PodRun,
+        timing: &crate::Timing,
+        t: Duration,
+        start: Duration,
+        events: &mut Vec<(&str, String, String)>,
+    ) -> (Duration, bool) {
+        let (uid, cname, pod, ns) = (self.uid, self.container, self.pod, self.ns);
+        let p = timing.crash_backoff;
+        let k = (t.as_secs_f64() / p.as_secs_f64()) as u32;
+        let in_backoff = t >= p * k + p / 2;
+        let crashes = k + u32::from(in_backoff);
+        cs["restartCount"] = json!(crashes);
+        if crashes > 0 {
+            let last_crash = if in_backoff { k } else { k - 1 };
+            cs["lastState"] = json!({"terminated": {
+                "exitCode": self.exit_code, "reason": self.reason,
+                "containerID": container_id(uid, cname, last_crash),
+                "startedAt": wall(run, start + p * last_crash),
+                "finishedAt": wall(run, start + p * last_crash + p / 2),
+            }});
+        }
+        if in_backoff {
+            cs["state"] = json!({"waiting": {"reason": "CrashLoopBackOff", "message": format!(
+                "back-off {} restarting failed container={cname} pod={pod}_{ns}({uid})", secs(p))}});
+            events.push((
+                "Warning",
+                "BackOff".into(),
+                format!("Back-off restarting failed container {cname} in pod {pod}_{ns}({uid})"),
+            ));
+            (p * (k + 1), false)
+        } else {
+            cs["state"] = json!({"running": {"startedAt": wall(run, start + p * k)}});
+            cs["started"] = json!(true);
+            cs["containerID"] = json!(container_id(uid, cname, crashes));
+            (p * k + p / 2, true)
+        }
     }
 }
 

@@ -255,14 +255,14 @@ pub fn settle(sh: &Shared, full: bool) -> (State, u64) {
     }
     st.kubelet.settling = false;
     st.last_full_sync = Some(Instant::now());
-    inherit_ages(&sh.store);
+    inherit_ages(&sh.store, &mut st.kubelet);
     (st, cursor)
 }
 
 /// Objects created while settling a seed take their owner's age (a little
 /// younger), so `kubectl get pods` does not show a 12-day-old Deployment
 /// with 0-second-old pods.
-fn inherit_ages(store: &Store) {
+fn inherit_ages(store: &Store, kubelet: &mut kubelet::KubeletState) {
     for (plural, offset) in [("replicasets", 5), ("controllerrevisions", 5), ("pods", 40)] {
         let r = res(plural);
         for s in store.scan(r, None, |m| m.owner.is_some()) {
@@ -289,6 +289,9 @@ fn inherit_ages(store: &Store) {
                 // The status happened as long ago as the object was created,
                 // so a broken seeded pod looks stuck, not just started.
                 shift_times(&mut v["status"], want - m);
+                // ...and its kubelet remembers starting it then, so the
+                // container times it writes next agree.
+                kubelet.shift(&s.meta.uid, want - m);
                 // A pod stuck Terminating in a seed has been stuck that long too.
                 if let Some(t) = v["metadata"]["deletionTimestamp"]
                     .as_str()

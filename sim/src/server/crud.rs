@@ -98,7 +98,8 @@ struct ContinueToken {
     start: String,
 }
 
-fn decode_continue(tok: &str) -> Result<String, ApiError> {
+/// The token's resourceVersion and the key the next page starts after.
+fn decode_continue(tok: &str) -> Result<(u64, String), ApiError> {
     let bad = || {
         ApiError::bad_request(
             "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
@@ -109,7 +110,7 @@ fn decode_continue(tok: &str) -> Result<String, ApiError> {
         .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(tok))
         .map_err(|_| bad())?;
     let t: ContinueToken = serde_json::from_slice(&raw).map_err(|_| bad())?;
-    Ok(t.start)
+    Ok((t.rv, t.start))
 }
 
 fn encode_continue(rv: u64, start: &str) -> String {
@@ -146,7 +147,21 @@ fn list(sh: &Shared, req: &Req) -> Result<Response, ApiError> {
     let filter = Filter::from_req(req)?;
     let limit: usize = req.q("limit").and_then(|l| l.parse().ok()).unwrap_or(0);
     let after = match req.q("continue") {
-        Some(c) if !c.is_empty() => Some(decode_continue(c)?),
+        Some(c) if !c.is_empty() => {
+            let (rv, start) = decode_continue(c)?;
+            // An injected expiry compacts the history past the token even
+            // when nothing was written since it was issued.
+            let injected = sh.faults.lock().take_continue_expiry();
+            if injected {
+                sh.store.compact();
+            }
+            if injected || rv < sh.store.compacted() {
+                return Err(ApiError::gone(
+                    "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
+                ));
+            }
+            Some(start)
+        }
         _ => None,
     };
     let page = sh
