@@ -308,6 +308,12 @@ fn every_category_is_detected_with_its_cause_and_next_action() {
         )
     );
 
+    // No events name a hung init container: the pod's conditions are the evidence.
+    assert_eq!(
+        schema["evidence"][0]["reason"], "Initialized=False (ContainersNotInitialized)",
+        "{schema:#}"
+    );
+
     let migrator = pod(&r, "migrator-");
     assert_eq!(migrator["category"], "crash-loop");
     assert!(
@@ -327,9 +333,10 @@ fn every_category_is_detected_with_its_cause_and_next_action() {
         "{flaky:#}"
     );
     assert!(
-        text(&flaky["message"]).contains("memory limit"),
+        text(&flaky["message"]).contains("it was killed for exceeding its memory limit"),
         "{flaky:#}"
     );
+    assert_eq!(flaky["evidence"][0]["source"], "last-state", "{flaky:#}");
 
     let ml = pod(&r, "ml-");
     assert_eq!(ml["category"], "unschedulable");
