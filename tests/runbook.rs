@@ -1437,3 +1437,68 @@ fn replace_node_dry_run_shows_the_replace_plan_and_changes_nothing() {
         no_way.stderr
     );
 }
+
+/// Staging and production in two clusters: the `promote` step reads the
+/// source through its own context and changes only the run's cluster.
+#[test]
+fn promote_reaches_an_environment_in_another_context() {
+    let production = Harness::demo();
+    let staging = Harness::demo();
+    // Staging's cluster runs a build production's cluster has never seen.
+    staging
+        .kubectl(&[
+            "-n",
+            "staging",
+            "set",
+            "image",
+            "deployment/frontend",
+            "frontend=registry.example.com/app/frontend:sha-only-in-the-staging-cluster",
+        ])
+        .expect_code(0);
+    let other = production.home.path().join("staging-kubeconfig");
+    staging
+        .sim
+        .write_kubeconfig(&other, "staging-cluster")
+        .unwrap();
+    production.write_config(
+        "environments:\n  staging: {context: staging-cluster, namespace: staging}\n  production: {namespace: production}\n",
+    );
+    let f = runbook_file(
+        &production,
+        "cross.yaml",
+        "name: cross\nsummary: s\nsteps:\n  - id: p\n    title: Promote across clusters\n    promote: {from: staging, to: production, only: [frontend]}\n",
+    );
+    let kubeconfigs = std::env::join_paths([&production.kubeconfig, &other]).unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["runbook", "run", f.as_str()];
+        args.extend(extra);
+        Run::from(
+            production
+                .oncall_command(&args)
+                .env("KUBECONFIG", &kubeconfigs)
+                .output()
+                .unwrap(),
+        )
+    };
+    let dry = run(&["--dry-run"]).expect_code(0);
+    assert!(
+        dry.stdout.contains("sha-only-in-the-staging-cluster"),
+        "the plan reads staging's cluster:\n{}",
+        dry.stdout
+    );
+    run(&["--yes"]).expect_code(0);
+    let image = |h: &Harness, ns: &str| {
+        h.get("deployments", Some(ns), "frontend").unwrap()["spec"]["template"]["spec"]
+            ["containers"][0]["image"]
+            .clone()
+    };
+    assert_eq!(
+        image(&production, "production"),
+        "registry.example.com/app/frontend:sha-only-in-the-staging-cluster"
+    );
+    assert_ne!(
+        image(&staging, "production"),
+        image(&production, "production"),
+        "the staging cluster's own production is left alone"
+    );
+}

@@ -416,6 +416,7 @@ async fn start(app: &App, name: &str, sets: &[String], from_step: Option<&str>) 
     let mut run = Run {
         runbook: &runbook,
         cluster,
+        connect: app.connect_options(),
         config: &app.config,
         values,
         journal,
@@ -588,6 +589,7 @@ async fn resume(app: &App, run_id: &str, force: bool, sets: &[String]) -> Result
     let mut run = Run {
         runbook: &runbook,
         cluster,
+        connect: app.connect_options(),
         config: &app.config,
         values,
         journal,

@@ -139,36 +139,47 @@ async fn connect(app: &App, wanted: Wanted) -> Result<Side<'_>> {
     })
 }
 
-/// Both sides inside one connected cluster, for the runbook action: each of
-/// `from` and `to` is an environment of the config (whose context must be
-/// this cluster's) or else a namespace.
-pub fn in_cluster<'a>(
+/// Both sides for the runbook action, from the run's connection: each of
+/// `from` and `to` is an environment of the config or else a namespace of
+/// the run's cluster. An environment in another context gets its own
+/// connection (made with the run's kubeconfig), as `oncall promote` does.
+pub async fn for_runbook<'a>(
     cluster: &'a Cluster,
+    options: &cluster::ConnectOptions,
     config: &crate::config::Config,
     from: &str,
     to: &str,
 ) -> Result<Sides<'a>> {
-    let side = |name: &str| -> Result<Side<'a>> {
-        let namespace = match config.environments.get(name) {
-            Some(env) => {
-                if let Some(ctx) = env.context.as_deref().filter(|c| *c != cluster.context) {
-                    return Err(Error::Usage(format!(
-                        "environment `{name}` is in context `{ctx}`, but this run acts on `{}`; a runbook promotes within one context (run it with --context {ctx}, or use `oncall promote`)",
-                        cluster.context
-                    )));
-                }
-                env.namespace.clone()
+    let side = async |name: &str| -> Result<Side<'a>> {
+        let Some(env) = config.environments.get(name) else {
+            return Ok(Side {
+                label: name.to_string(),
+                conn: Conn::Shared(cluster),
+                namespace: name.to_string(),
+            });
+        };
+        let other = env
+            .context
+            .as_deref()
+            .filter(|c| *c != cluster.context && !options.sandbox);
+        let conn = match other {
+            Some(context) => {
+                let mut options = options.clone();
+                options.context = Some(context.to_string());
+                Conn::Own(Box::new(cluster::connect(&options).await?))
             }
-            None => name.to_string(),
+            None => Conn::Shared(cluster),
         };
         Ok(Side {
             label: name.to_string(),
-            conn: Conn::Shared(cluster),
-            namespace,
+            conn,
+            namespace: env.namespace.clone(),
         })
     };
-    let (source, target) = (side(from)?, side(to)?);
-    if source.namespace == target.namespace {
+    let (source, target) = (side(from).await?, side(to).await?);
+    if source.conn.cluster().url == target.conn.cluster().url
+        && source.namespace == target.namespace
+    {
         return Err(Error::Usage(format!(
             "source and target are both `{}`; name two different environments",
             source.namespace

@@ -8,7 +8,7 @@
 use serde_json::{Value as Json, json};
 
 use super::dispatch::{arg, as_list, duration_or, flag};
-use crate::cluster::{Cluster, api_error};
+use crate::cluster::{Cluster, ConnectOptions, api_error};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::promote::{run as procedure, sides, summary};
@@ -168,7 +168,12 @@ pub(super) async fn dns_check(cluster: &Cluster, args: &Json) -> Result<(Json, S
 
 // ---- promote ----------------------------------------------------------
 
-fn sides_of<'a>(cluster: &'a Cluster, config: &Config, args: &Json) -> Result<sides::Sides<'a>> {
+async fn sides_of<'a>(
+    cluster: &'a Cluster,
+    options: &ConnectOptions,
+    config: &Config,
+    args: &Json,
+) -> Result<sides::Sides<'a>> {
     let settings = config.promote.clone().unwrap_or_default();
     let pick = |field: &str, configured: Option<String>| -> Result<String> {
         arg(args, field)
@@ -183,16 +188,17 @@ fn sides_of<'a>(cluster: &'a Cluster, config: &Config, args: &Json) -> Result<si
     };
     let from = pick("from", settings.from.clone())?;
     let to = pick("to", settings.to.clone())?;
-    sides::in_cluster(cluster, config, &from, &to)
+    sides::for_runbook(cluster, options, config, &from, &to).await
 }
 
 pub(super) async fn plan_promote(
     cluster: &Cluster,
+    options: &ConnectOptions,
     config: &Config,
     args: &Json,
     into: &mut Plan,
 ) -> Result<()> {
-    let sides = sides_of(cluster, config, args)?;
+    let sides = sides_of(cluster, options, config, args).await?;
     let settings = config.promote.clone().unwrap_or_default();
     let promotion = procedure::plan(
         &sides.source,
@@ -201,7 +207,13 @@ pub(super) async fn plan_promote(
         &as_list(args.get("only")),
     )
     .await?;
-    let plan = summary::safety_plan(&promotion, cluster, &sides.target.namespace);
+    let target_cluster = sides.target.conn.cluster();
+    let plan = summary::safety_plan(&promotion, target_cluster, &sides.target.namespace);
+    if target_cluster.context != cluster.context {
+        // The plan names where the change happens, not where the run started.
+        into.context = target_cluster.context.clone();
+        into.cluster = target_cluster.url.clone();
+    }
     into.namespace = sides.target.namespace.clone();
     into.changes.extend(plan.changes);
     into.skipped.extend(plan.skipped);
@@ -214,10 +226,11 @@ pub(super) async fn plan_promote(
 /// the result. Output: `release`, `result`, `plan`, `migration`.
 pub(super) async fn promote(
     cluster: &Cluster,
+    options: &ConnectOptions,
     config: &Config,
     args: &Json,
 ) -> Result<(Json, String)> {
-    let sides = sides_of(cluster, config, args)?;
+    let sides = sides_of(cluster, options, config, args).await?;
     let (source, target) = (&sides.source, &sides.target);
     let settings = config.promote.clone().unwrap_or_default();
     let promotion = procedure::plan(source, target, &settings, &as_list(args.get("only"))).await?;
@@ -240,7 +253,7 @@ pub(super) async fn promote(
         &promotion.changes,
     )
     .await
-    .map_err(|e| api_error(e, &cluster.url, "update the release ledger"))?;
+    .map_err(|e| api_error(e, &target.conn.cluster().url, "update the release ledger"))?;
     let tag = match &release.sha {
         Some(sha) => sha.chars().take(7).collect(),
         None => format!("r{}", release.number),

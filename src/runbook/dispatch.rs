@@ -152,7 +152,10 @@ pub(super) async fn plan_for(run: &Run<'_>, step: &Step, args: &Json) -> Result<
                     node_actions::plan_rebuild(cluster, run.config, "rotate", args, &mut plan)
                         .await?
                 }
-                _ => check_actions::plan_promote(cluster, run.config, args, &mut plan).await?,
+                _ => {
+                    check_actions::plan_promote(cluster, &run.connect, run.config, args, &mut plan)
+                        .await?
+                }
             }
         }
         "delete_pod" => plan.change(
@@ -388,7 +391,9 @@ pub(super) async fn act(run: &Run<'_>, step: &Step, args: &Json) -> Result<Produ
         "node_rotate" => {
             done(node_actions::run_rebuild(cluster()?, run.config, "rotate", args).await?)
         }
-        "promote" => done(check_actions::promote(cluster()?, run.config, args).await?),
+        "promote" => {
+            done(check_actions::promote(cluster()?, &run.connect, run.config, args).await?)
+        }
         "exec" => {
             let a: kube_actions::ExecArgs =
                 serde_json::from_value(args.clone()).map_err(|_| typed("exec"))?;

@@ -48,6 +48,8 @@ pub trait Ui {
 pub struct Run<'a> {
     pub runbook: &'a Runbook,
     pub cluster: Option<&'a Cluster>,
+    /// How the run connected, for steps that reach another context.
+    pub connect: crate::cluster::ConnectOptions,
     /// The config file (terminate commands, promotion environments).
     pub config: &'a crate::config::Config,
     /// Typed parameter values, secrets included (never written anywhere).
