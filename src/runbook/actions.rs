@@ -57,11 +57,9 @@ const fn list(name: &'static str, required: bool) -> Field {
     }
 }
 
-/// The nodes acted on, then kubectl drain's options (`node_check` judges
-/// with them too), then `fail_on_problems`.
-const NODE_CHECK: [Field; 12] = [
-    list("nodes", false),
-    opt("selector"),
+/// kubectl drain's options: every node action that drains takes them, and
+/// `node_check` judges with them.
+const DRAIN_OPTIONS: [Field; 9] = [
     opt("ignore_daemonsets"),
     opt("delete_emptydir_data"),
     opt("force"),
@@ -71,56 +69,52 @@ const NODE_CHECK: [Field; 12] = [
     opt("disable_eviction"),
     opt("skip_wait_for_delete_timeout"),
     opt("scale_up"),
-    opt("fail_on_problems"),
 ];
-const NODE_DRAIN: [Field; 12] = [
-    list("nodes", false),
-    opt("selector"),
-    opt("ignore_daemonsets"),
-    opt("delete_emptydir_data"),
-    opt("force"),
-    opt("grace_period"),
-    opt("timeout"),
-    opt("pod_selector"),
-    opt("disable_eviction"),
-    opt("skip_wait_for_delete_timeout"),
-    opt("scale_up"),
-    opt("concurrency"),
-];
-const NODE_REPLACE: [Field; 14] = [
-    list("nodes", false),
-    opt("selector"),
-    opt("ignore_daemonsets"),
-    opt("delete_emptydir_data"),
-    opt("force"),
-    opt("grace_period"),
-    opt("timeout"),
-    opt("pod_selector"),
-    opt("disable_eviction"),
-    opt("skip_wait_for_delete_timeout"),
-    opt("scale_up"),
-    list("terminate", false),
-    opt("delete_node"),
-    opt("wait_replacement"),
-];
-const NODE_ROTATE: [Field; 16] = [
-    req("selector"),
-    opt("ignore_daemonsets"),
-    opt("delete_emptydir_data"),
-    opt("force"),
-    opt("grace_period"),
-    opt("timeout"),
-    opt("pod_selector"),
-    opt("disable_eviction"),
-    opt("skip_wait_for_delete_timeout"),
-    opt("scale_up"),
-    list("terminate", false),
-    opt("delete_node"),
-    opt("no_terminate"),
-    opt("wait_replacement"),
-    opt("batch"),
-    list("nodes", false),
-];
+
+/// `before`, then the drain options, then `after` (checked at compile time:
+/// `N` must be the sum of the lengths).
+const fn with_drain_options<const B: usize, const A: usize, const N: usize>(
+    before: [Field; B],
+    after: [Field; A],
+) -> [Field; N] {
+    assert!(B + DRAIN_OPTIONS.len() + A == N);
+    let mut out = [opt(""); N];
+    let mut i = 0;
+    while i < N {
+        out[i] = if i < B {
+            before[i]
+        } else if i < B + DRAIN_OPTIONS.len() {
+            DRAIN_OPTIONS[i - B]
+        } else {
+            after[i - B - DRAIN_OPTIONS.len()]
+        };
+        i += 1;
+    }
+    out
+}
+
+const NODES: [Field; 2] = [list("nodes", false), opt("selector")];
+const NODE_CHECK: [Field; 12] = with_drain_options(NODES, [opt("fail_on_problems")]);
+const NODE_DRAIN: [Field; 12] = with_drain_options(NODES, [opt("concurrency")]);
+const NODE_REPLACE: [Field; 14] = with_drain_options(
+    NODES,
+    [
+        list("terminate", false),
+        opt("delete_node"),
+        opt("wait_replacement"),
+    ],
+);
+const NODE_ROTATE: [Field; 16] = with_drain_options(
+    [req("selector")],
+    [
+        list("terminate", false),
+        opt("delete_node"),
+        opt("no_terminate"),
+        opt("wait_replacement"),
+        opt("batch"),
+        list("nodes", false),
+    ],
+);
 
 /// Every action, in the order the format documentation lists them.
 pub const ACTIONS: &[ActionSpec] = &[
