@@ -407,6 +407,7 @@ impl Store {
     }
 
     fn seal(r: &Resource, mut v: Value, rv: u64) -> Arc<Stored> {
+        quantities_as_strings(&mut v);
         v["metadata"]["resourceVersion"] = json!(rv.to_string());
         if v.get("apiVersion").is_none() {
             v["apiVersion"] = json!(r.api_version());
@@ -745,6 +746,38 @@ impl Store {
     }
 }
 
+/// Maps of resource quantities (`cpu: 8`, `ephemeral-storage: 47060071478`):
+/// the API server stores a quantity as a string, whatever number YAML gave.
+const QUANTITY_MAPS: &[&str] = &[
+    "capacity",
+    "allocatable",
+    "requests",
+    "limits",
+    "hard",
+    "used",
+    "overhead",
+];
+
+fn quantities_as_strings(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                match child {
+                    Value::Object(q) if QUANTITY_MAPS.contains(&key.as_str()) => {
+                        for n in q.values_mut().filter(|n| n.is_number()) {
+                            *n = json!(n.to_string());
+                        }
+                    }
+                    Value::Number(_) if key == "sizeLimit" => *child = json!(child.to_string()),
+                    _ => quantities_as_strings(child),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(quantities_as_strings),
+        _ => {}
+    }
+}
+
 /// Look a resource up by plural, panicking on a programming error.
 pub fn res(plural: &str) -> &'static Resource {
     resources::by_name(plural).unwrap_or_else(|| panic!("unknown resource {plural}"))
@@ -825,6 +858,20 @@ mod tests {
             json!(util::ts(asked_at)),
             "the deletion time moves back by the grace it lost, not to now"
         );
+    }
+
+    #[test]
+    fn quantities_are_stored_as_strings() {
+        let s = Store::default();
+        let mut p = pod("sized");
+        p["spec"]["containers"][0]["resources"] =
+            json!({"requests": {"cpu": 0.5, "memory": "64Mi"}, "limits": {"nvidia.com/gpu": 1}});
+        let v = s.create(res("pods"), p).unwrap().value();
+        let r = &v["spec"]["containers"][0]["resources"];
+        assert_eq!(r["requests"]["cpu"], "0.5");
+        assert_eq!(r["requests"]["memory"], "64Mi");
+        assert_eq!(r["limits"]["nvidia.com/gpu"], "1");
+        assert_eq!(v["spec"]["containers"][0]["image"], "i");
     }
 
     #[test]

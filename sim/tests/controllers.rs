@@ -132,6 +132,20 @@ async fn not_ready_node_is_tainted_and_its_pods_move() {
         rows(&out)[1..].iter().all(|r| r[2] == "Terminating"),
         "{out}"
     );
+    // DaemonSet pods tolerate the taint without limit: they stay, as in a
+    // real cluster, and no replacement is made elsewhere.
+    let daemons: Vec<serde_json::Value> = c
+        .sim
+        .list("pods", Some("monitoring"))
+        .into_iter()
+        .filter(|p| p["spec"]["nodeName"] == node)
+        .collect();
+    assert_eq!(daemons.len(), 1, "{daemons:#?}");
+    assert!(daemons[0]["metadata"]["deletionTimestamp"].is_null());
+    assert_eq!(
+        daemons[0]["metadata"]["ownerReferences"][0]["kind"],
+        "DaemonSet"
+    );
     // Their Deployments get back to full strength elsewhere.
     wait_until("frontend available again", 15, || {
         let d = c
