@@ -55,6 +55,10 @@ pub enum Error {
         message: String,
     },
 
+    /// A 401 or 403 half-way through a change, with the state it left.
+    #[error("{0}")]
+    ClusterRefused(String),
+
     #[error(
         "the API server at {url} failed to {doing} ({detail}); it may be overloaded or restarting: try again shortly"
     )]
@@ -131,6 +135,7 @@ impl Error {
             Error::Unreachable { .. }
             | Error::Unauthorized { .. }
             | Error::Forbidden { .. }
+            | Error::ClusterRefused(_)
             | Error::ServerError { .. }
             | Error::Credentials { .. } => exit::CLUSTER,
             Error::NoTty | Error::Declined(_) | Error::Refused(_) => exit::REFUSED,

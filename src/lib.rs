@@ -4,6 +4,26 @@
 //! and return data; `commands` renders it; `safety` is the plan → confirm →
 //! apply → record path that every change goes through.
 
+/// `println!` that does not panic when stdout is gone (`oncall … | head`):
+/// the rest of the output is dropped and the command still finishes what it
+/// started, so a closed pipe never leaves a change half done.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `print!` with the same care as `outln!`.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        let _ = write!(stdout, $($arg)*);
+        let _ = stdout.flush();
+    }};
+}
+
 pub mod app;
 pub mod cli;
 pub mod cluster;

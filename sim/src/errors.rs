@@ -23,6 +23,11 @@ impl ApiError {
         }
     }
 
+    /// An RBAC refusal: `message` is the full sentence.
+    pub fn forbidden(message: String, name: &str, group: &str, resource: &str) -> Self {
+        Self::new(403, "Forbidden", message).with_details(Self::gk(group, resource, name))
+    }
+
     fn with_details(mut self, d: Value) -> Self {
         self.details = Some(d);
         self

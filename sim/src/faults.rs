@@ -24,6 +24,11 @@ pub struct FaultSpec {
     /// The next this-many list requests that carry a `continue` token find
     /// the store compacted since the token was issued: 410 Expired.
     pub expire_continue: u32,
+    /// Every request is answered 401 (the credentials have expired).
+    pub unauthorized: bool,
+    /// RBAC refusals: requests matching a `(verb, resource)` rule get 403
+    /// (`*` matches any verb or resource; `pods/eviction` a subresource).
+    pub forbid: Vec<(String, String)>,
     /// Seed of the fault dice.
     pub seed: u64,
 }
@@ -39,6 +44,8 @@ impl Default for FaultSpec {
             watch_expiry: None,
             conflict: 0.0,
             expire_continue: 0,
+            unauthorized: false,
+            forbid: Vec::new(),
             seed: 1,
         }
     }
@@ -93,6 +100,23 @@ impl FaultSpec {
                 "drop" => f.drop = parse_rate(k, v)?,
                 "watch-expiry" => f.watch_expiry = Some(parse_duration(v)?),
                 "conflict" => f.conflict = parse_rate(k, v)?,
+                "auth" => {
+                    f.unauthorized = match v {
+                        "expired" => true,
+                        "ok" => false,
+                        _ => return Err(format!("auth: expected `expired` or `ok`, got {v:?}")),
+                    }
+                }
+                "forbid" => {
+                    for rule in v.split('|').filter(|r| !r.is_empty()) {
+                        let (verb, resource) = rule.split_once(':').ok_or_else(|| {
+                            format!(
+                                "forbid: rule {rule:?} must be VERB:RESOURCE (e.g. patch:nodes)"
+                            )
+                        })?;
+                        f.forbid.push((verb.to_string(), resource.to_string()));
+                    }
+                }
                 "expire-continue" => {
                     f.expire_continue = v.parse().map_err(|_| {
                         format!("expire-continue: expected a number of tokens, got {v:?}")
@@ -105,7 +129,7 @@ impl FaultSpec {
                 }
                 other => {
                     return Err(format!(
-                        "unknown fault {other:?} (known: 5xx, 429, retry-after, latency, drop, watch-expiry, conflict, expire-continue, seed)"
+                        "unknown fault {other:?} (known: 5xx, 429, retry-after, latency, drop, watch-expiry, conflict, expire-continue, auth, forbid, seed)"
                     ));
                 }
             }
@@ -195,6 +219,15 @@ mod tests {
         assert_eq!(f.watch_expiry, Some(Duration::from_secs(30)));
         assert_eq!(f.seed, 42);
         assert!(FaultSpec::parse("").unwrap().is_none());
+        let f = FaultSpec::parse("auth=expired,forbid=patch:nodes|create:pods/eviction").unwrap();
+        assert!(f.unauthorized);
+        assert_eq!(
+            f.forbid,
+            [
+                ("patch".to_string(), "nodes".to_string()),
+                ("create".to_string(), "pods/eviction".to_string())
+            ]
+        );
     }
 
     #[test]
@@ -203,6 +236,8 @@ mod tests {
         assert!(FaultSpec::parse("boom=1").is_err());
         assert!(FaultSpec::parse("latency=fast").is_err());
         assert!(FaultSpec::parse("5xx").is_err());
+        assert!(FaultSpec::parse("forbid=nodes").is_err());
+        assert!(FaultSpec::parse("auth=maybe").is_err());
     }
 
     #[test]

@@ -386,3 +386,32 @@ async fn deleted_pool_node_is_replaced() {
     assert!(!out.contains("node-2 "), "{out}");
     c.sim.shutdown().await;
 }
+
+/// Expired credentials and RBAC refusals read to kubectl as a real API
+/// server's do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_credentials_and_rbac_refusals() {
+    let c = cluster().await;
+    c.sim
+        .set_faults(oncall_sim::FaultSpec::parse("forbid=patch:nodes").unwrap());
+    // (kubectl cordon reports the refusal but still exits 0.)
+    let out = c.kubectl(&["cordon", "node-1"]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unable to cordon node \"node-1\": nodes \"node-1\" is forbidden: User \"system:serviceaccount:oncall:sandbox\" cannot patch resource \"nodes\" in API group \"\" at the cluster scope"),
+        "{stderr}"
+    );
+    assert!(c.sim.get("nodes", None, "node-1").unwrap()["spec"]["unschedulable"].is_null());
+    // Reading is still allowed.
+    c.ok(&["get", "nodes"]).await;
+    c.sim
+        .set_faults(oncall_sim::FaultSpec::parse("auth=expired").unwrap());
+    let out = c.kubectl(&["get", "nodes"]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("You must be logged in to the server (Unauthorized)"),
+        "{stderr}"
+    );
+    c.sim.shutdown().await;
+}

@@ -49,6 +49,6 @@ pub fn run(app: &App, args: AuditArgs) -> Result<()> {
             outcome,
         ]);
     }
-    println!("{}", table::render(&t));
+    outln!("{}", table::render(&t));
     Ok(())
 }

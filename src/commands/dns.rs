@@ -92,10 +92,10 @@ fn print_short(report: &ResolveReport) {
             continue;
         }
         for l in &r.chain {
-            println!("{prefix}{}", l.target);
+            outln!("{prefix}{}", l.target);
         }
         for a in &r.answers {
-            println!("{prefix}{}", a.data);
+            outln!("{prefix}{}", a.data);
         }
     }
 }
@@ -106,7 +106,7 @@ fn print_resolve(report: &ResolveReport, format: OutputFormat) {
         None => format!("{} {}", report.name, report.record_type),
     };
     if let [r] = report.results.as_slice() {
-        println!(
+        outln!(
             "{}  {}",
             style::bold(&what),
             style::dim(&format!(
@@ -117,7 +117,7 @@ fn print_resolve(report: &ResolveReport, format: OutputFormat) {
             ))
         );
         if r.status != Status::Ok && r.chain.is_empty() {
-            println!("{} {}", style::bad(r.status.label()), failure_text(r));
+            outln!("{} {}", style::bad(r.status.label()), failure_text(r));
             return;
         }
         let mut t = table::new(&["name", "ttl", "type", "data"]);
@@ -137,10 +137,10 @@ fn print_resolve(report: &ResolveReport, format: OutputFormat) {
                 a.data.clone(),
             ]);
         }
-        println!("{}", table::render(&t));
+        outln!("{}", table::render(&t));
         if r.status != Status::Ok {
             let end = r.chain.last().map(|l| l.target.as_str()).unwrap_or("");
-            println!(
+            outln!(
                 "{} at the end of the chain, {end}: {}",
                 style::bad(r.status.label()),
                 failure_text(r)
@@ -149,7 +149,7 @@ fn print_resolve(report: &ResolveReport, format: OutputFormat) {
         return;
     }
 
-    println!("{}", style::bold(&what));
+    outln!("{}", style::bold(&what));
     let mut headers = vec!["server", "status", "cname chain", "answers", "ttl", "time"];
     if format == OutputFormat::Wide {
         headers.push("protocol");
@@ -193,11 +193,11 @@ fn print_resolve(report: &ResolveReport, format: OutputFormat) {
         }
         t.add_row(row);
     }
-    println!("{}", table::render(&t));
+    outln!("{}", table::render(&t));
     if report.agree {
-        println!("{}", style::good("All servers agree."));
+        outln!("{}", style::good("All servers agree."));
     } else {
-        println!(
+        outln!(
             "{}",
             style::warn("* differs from the answer most servers gave (TTLs aside).")
         );
@@ -234,7 +234,7 @@ async fn check(
 }
 
 fn print_check(report: &CheckReport) {
-    println!(
+    outln!(
         "{}",
         style::bold(&format!("{} {}", report.name, report.record_type))
     );
@@ -267,25 +267,25 @@ fn print_check(report: &CheckReport) {
             state,
         ]);
     }
-    println!("{}", table::render(&t));
-    println!();
+    outln!("{}", table::render(&t));
+    outln!();
 
     let answered = report
         .resolvers
         .iter()
         .any(|v| v.resolution.status == Status::Ok);
     match report.served_by.as_slice() {
-        [] if !answered => println!(
+        [] if !answered => outln!(
             "{} no resolver gave an answer for {}.",
             style::bad("VERDICT:"),
             report.name
         ),
-        [] => println!(
+        [] => outln!(
             "{} {} points at nothing in the cluster.",
             style::bad("VERDICT:"),
             report.name
         ),
-        [o] => println!(
+        [o] => outln!(
             "{} {} is served by {} {} in namespace `{}`{}.",
             style::bold("VERDICT:"),
             report.name,
@@ -298,7 +298,7 @@ fn print_check(report: &CheckReport) {
                 .unwrap_or_default()
         ),
         several => {
-            println!(
+            outln!(
                 "{} {} is served by {} objects, depending on the resolver:",
                 style::warn("VERDICT:"),
                 report.name,
@@ -311,7 +311,7 @@ fn print_check(report: &CheckReport) {
                     .filter(|v| v.points_at.contains(&o.describe()))
                     .map(|v| v.resolution.server.as_str())
                     .collect();
-                println!(
+                outln!(
                     "  {} {} in namespace `{}`{}: according to {}",
                     o.kind,
                     o.name,
@@ -327,7 +327,7 @@ fn print_check(report: &CheckReport) {
     }
 
     if !report.objects.is_empty() {
-        println!();
+        outln!();
         let mut t = table::new(&[
             "namespace",
             "kind",
@@ -354,11 +354,11 @@ fn print_check(report: &CheckReport) {
                 },
             ]);
         }
-        println!("{}", table::render(&t));
+        outln!("{}", table::render(&t));
     }
 
     if let Some(o) = &report.ownership {
-        println!(
+        outln!(
             "\nexternal-dns TXT record {}: owner {}, resource {}",
             o.record,
             o.owner.as_deref().unwrap_or("?"),
@@ -369,7 +369,7 @@ fn print_check(report: &CheckReport) {
     if let Some(a) = &report.agreement
         && let Some(by) = a.all_agree_by
     {
-        println!(
+        outln!(
             "\n{} all caches agree by {} (in {}, from the remaining TTLs).",
             style::warn("Resolvers disagree:"),
             clock(by),
@@ -380,18 +380,18 @@ fn print_check(report: &CheckReport) {
     }
 
     if !report.problems.is_empty() {
-        println!("\n{}", style::bold("Problems:"));
+        outln!("\n{}", style::bold("Problems:"));
         for p in &report.problems {
-            println!("  {} {}", style::warn("!"), p.message);
+            outln!("  {} {}", style::warn("!"), p.message);
         }
     }
 
     match report.expectation_met {
-        Some(true) => println!("\n{} {}", style::good("OK:"), expectation_text(report)),
+        Some(true) => outln!("\n{} {}", style::good("OK:"), expectation_text(report)),
         Some(false) => {
-            println!("\n{} {}", style::bad("MISMATCH:"), expectation_text(report));
+            outln!("\n{} {}", style::bad("MISMATCH:"), expectation_text(report));
             for m in &report.mismatches {
-                println!("  - {m}");
+                outln!("  - {m}");
             }
         }
         None => {}

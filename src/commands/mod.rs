@@ -28,7 +28,7 @@ pub async fn run(app: &App, command: Command) -> Result<()> {
         Command::Audit(args) => audit::run(app, args),
         Command::Sandbox(cmd) => sandbox::run(app, cmd).await,
         Command::Completions(args) => {
-            print!("{}", crate::completion::script(args.shell));
+            out!("{}", crate::completion::script(args.shell));
             Ok(())
         }
     }

@@ -96,7 +96,7 @@ async fn list_nodes(app: &App, cluster: &Cluster, selector: Option<&str>) -> Res
             r.version.clone(),
         ]);
     }
-    println!("{}", table::render(&t));
+    outln!("{}", table::render(&t));
     Ok(())
 }
 
@@ -177,7 +177,7 @@ async fn check_nodes(
     if app.global.output.is_structured() {
         output::print(app.global.output, &report)?;
     } else {
-        print!(
+        out!(
             "{}",
             render_check(&report, app.global.verbose > 0 || nodes.len() == 1)
         );
@@ -284,7 +284,7 @@ async fn drain_nodes(
     let refused = plan::plan_drain(&mut plan, &report, &opts);
     if !refused.is_empty() {
         if !app.global.output.is_structured() {
-            println!("{}", plan.render());
+            outln!("{}", plan.render());
         }
         return Err(plan::refusal_error(&refused));
     }
@@ -409,7 +409,7 @@ pub fn finish_drains(
     if app.global.output.is_structured() {
         output::print(app.global.output, &results)?;
     } else {
-        print!("{}", render_drains(results));
+        out!("{}", render_drains(results));
     }
     let failed = plan::failed(results);
     let mut outcome = match failed.first() {

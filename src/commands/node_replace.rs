@@ -82,7 +82,7 @@ async fn run(
     let outcome = rebuild::run(cluster, &job, &audit::os_user(), &renderer.tx).await;
     renderer.finish().await;
     if !outcome.failed_drains.is_empty() && !app.global.output.is_structured() {
-        print!("{}", render_drains(&outcome.failed_drains));
+        out!("{}", render_drains(&outcome.failed_drains));
     }
     finish(
         app,
@@ -106,7 +106,7 @@ fn finish(
         output::print(app.global.output, &results)?;
     } else {
         for r in results {
-            println!(
+            outln!(
                 "node/{} {} ({} pods evicted in {:.1}s)",
                 r.node,
                 style::good(&r.describe()),

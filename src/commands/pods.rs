@@ -77,7 +77,7 @@ fn scope_words(report: &Report) -> String {
 
 fn print_groups(report: &Report) {
     if report.stuck == 0 {
-        println!(
+        outln!(
             "{} among {} pods {}.",
             style::good("No stuck pods"),
             report.pods_checked,
@@ -88,7 +88,7 @@ fn print_groups(report: &Report) {
         }
         return;
     }
-    println!(
+    outln!(
         "{} stuck {} in {} {}, out of {} pods {}",
         report.stuck,
         plural(report.stuck, "pod"),
@@ -98,7 +98,7 @@ fn print_groups(report: &Report) {
         scope_words(report)
     );
     for g in &report.groups {
-        println!();
+        outln!();
         print_group(g, report.checked_at);
     }
 }
@@ -109,7 +109,7 @@ fn print_group(g: &Group, now: DateTime<Utc>) {
         (_, [one]) if !one.owner.ends_with("/<none>") => format!("in {}", one.owner),
         _ => format!("in namespace {}", g.namespace.as_deref().unwrap_or("?")),
     };
-    println!(
+    outln!(
         "{} {} {}  {}  since {}  [{}]",
         style::bold(&g.count.to_string()),
         plural(g.count, "pod"),
@@ -118,7 +118,7 @@ fn print_group(g: &Group, now: DateTime<Utc>) {
         when(g.since, now),
         g.category.name()
     );
-    println!("   {}: {}", g.reason, g.message);
+    outln!("   {}: {}", g.reason, g.message);
     if g.namespace.is_none() || g.owners.len() > 1 {
         let owners: Vec<String> = g
             .owners
@@ -127,7 +127,7 @@ fn print_group(g: &Group, now: DateTime<Utc>) {
             .map(|o| format!("{} ({})", o.owner, o.count))
             .collect();
         let more = g.owners.len().saturating_sub(5);
-        println!(
+        outln!(
             "   owners: {}{}",
             owners.join(", "),
             if more > 0 {
@@ -139,7 +139,7 @@ fn print_group(g: &Group, now: DateTime<Utc>) {
     }
     let shown: Vec<&str> = g.pods.iter().take(3).map(String::as_str).collect();
     let more = g.pods.len().saturating_sub(3);
-    println!(
+    outln!(
         "   pods: {}{}",
         shown.join(", "),
         if more > 0 {
@@ -148,7 +148,7 @@ fn print_group(g: &Group, now: DateTime<Utc>) {
             String::new()
         }
     );
-    println!("   {} {}", style::good("→"), style::bold(&g.suggestion));
+    outln!("   {} {}", style::good("→"), style::bold(&g.suggestion));
 }
 
 fn print_wide(report: &Report) {
@@ -182,7 +182,7 @@ fn print_wide(report: &Report) {
             p.suggestion.clone(),
         ]);
     }
-    println!("{}", table::render(&t));
+    outln!("{}", table::render(&t));
 }
 
 fn plural(n: usize, word: &str) -> String {

@@ -178,7 +178,7 @@ async fn finish(
             .as_deref()
             .map(|s| format!(" (git {s})"))
             .unwrap_or_default();
-        println!(
+        outln!(
             "{} release {} is live in {namespace}{sha}",
             style::good("✓"),
             release.number
@@ -191,12 +191,13 @@ fn report_nothing(app: &App, promotion: &PromotionPlan) -> Result<()> {
     if app.global.output.is_structured() {
         return output::print(app.global.output, promotion);
     }
-    println!(
+    outln!(
         "Nothing to do: {} already runs what {} runs.",
-        promotion.target, promotion.source
+        promotion.target,
+        promotion.source
     );
     for id in &promotion.only_in_source {
-        println!("  note: `{id}` exists only in {}", promotion.source);
+        outln!("  note: `{id}` exists only in {}", promotion.source);
     }
     Ok(())
 }
@@ -223,7 +224,7 @@ async fn history(app: &App) -> Result<()> {
         return output::print(app.global.output, &releases);
     }
     if releases.is_empty() {
-        println!(
+        outln!(
             "No releases recorded in `{namespace}` yet (the ledger is the ConfigMap `{}`).",
             ledger::CONFIGMAP
         );
@@ -250,7 +251,7 @@ async fn history(app: &App) -> Result<()> {
             r.changes.len().to_string(),
         ]);
     }
-    println!("{}", table::render(&t));
+    outln!("{}", table::render(&t));
     Ok(())
 }
 
@@ -294,7 +295,7 @@ async fn rollback(app: &App, to: Option<String>, timeout: Duration) -> Result<()
     }
     plan.warn("database migrations are not reverted: check that the old release works with the current schema");
     if changes.is_empty() {
-        println!(
+        outln!(
             "Nothing to do: `{namespace}` already runs release {}.",
             goal.number
         );

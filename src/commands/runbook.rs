@@ -74,7 +74,7 @@ fn list(app: &App) -> Result<()> {
         };
         t.add_row(vec![r.name.clone(), summary, r.origin.clone()]);
     }
-    println!("{}", table::render(&t));
+    outln!("{}", table::render(&t));
     Ok(())
 }
 
@@ -134,14 +134,14 @@ fn show(app: &App, name: &str) -> Result<()> {
     if app.global.output.is_structured() {
         return output::print(app.global.output, &runbook);
     }
-    println!(
+    outln!(
         "{} {}",
         style::bold(&runbook.name),
         style::dim(&format!("({})", source.origin.describe()))
     );
-    println!("{}", runbook.summary);
+    outln!("{}", runbook.summary);
     if !runbook.source.is_empty() {
-        println!("{} {}", style::dim("from:"), runbook.source);
+        outln!("{} {}", style::dim("from:"), runbook.source);
     }
     if !runbook.params.is_empty() {
         let mut t = table::new(&["param", "type", "required", "default", "description"]);
@@ -165,11 +165,11 @@ fn show(app: &App, name: &str) -> Result<()> {
                 p.description.clone(),
             ]);
         }
-        println!("\n{}", table::render(&t));
+        outln!("\n{}", table::render(&t));
     }
-    println!("\n{}", steps_table(&runbook, None));
+    outln!("\n{}", steps_table(&runbook, None));
     for (i, s) in runbook.steps.iter().enumerate() {
-        println!(
+        outln!(
             "\n{} {} {}",
             style::bold(&format!("{}. {}", i + 1, s.id)),
             s.title,
@@ -186,11 +186,11 @@ fn show(app: &App, name: &str) -> Result<()> {
             extra.push(format!("retries: {}", s.retries));
         }
         if !extra.is_empty() {
-            println!("   {}", style::dim(&extra.join("   ")));
+            outln!("   {}", style::dim(&extra.join("   ")));
         }
         let text = serde_saphyr::to_string(&s.args).unwrap_or_default();
         for line in text.lines() {
-            println!("   {line}");
+            outln!("   {line}");
         }
     }
     Ok(())
@@ -221,7 +221,7 @@ fn validate(app: &App, file: &Path) -> Result<()> {
     match result {
         Ok(r) => {
             if !app.global.output.is_structured() {
-                println!(
+                outln!(
                     "{}: ok: runbook `{}`, {} parameter(s), {} step(s)",
                     file.display(),
                     r.name,
@@ -431,13 +431,13 @@ fn print_header(app: &App, run: &Run, start: usize) {
         return;
     }
     let j = &run.journal;
-    println!(
+    outln!(
         "{} {} — {}",
         style::bold("Runbook:"),
         run.runbook.name,
         run.runbook.summary
     );
-    println!(
+    outln!(
         "  context: {}   cluster: {}   namespace: {}",
         style::bold(&j.context),
         j.cluster,
@@ -445,9 +445,9 @@ fn print_header(app: &App, run: &Run, start: usize) {
     );
     if !j.params.is_empty() {
         let p: Vec<String> = j.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        println!("  params: {}", p.join("  "));
+        outln!("  params: {}", p.join("  "));
     }
-    println!(
+    outln!(
         "  run id: {}{}",
         style::bold(&j.run_id),
         if run.dry_run {
@@ -457,13 +457,13 @@ fn print_header(app: &App, run: &Run, start: usize) {
         }
     );
     if start > 0 {
-        println!(
+        outln!(
             "  starting at step {} (`{}`)",
             start + 1,
             run.runbook.steps[start].id
         );
     }
-    println!("\n{}", steps_table(run.runbook, Some(&j.steps)));
+    outln!("\n{}", steps_table(run.runbook, Some(&j.steps)));
 }
 
 async fn finish(app: &App, run: &mut Run<'_>, start: usize) -> Result<()> {
@@ -488,7 +488,7 @@ async fn finish(app: &App, run: &mut Run<'_>, start: usize) -> Result<()> {
                 "\nDry run of `{}` finished: read-only steps ran, nothing was changed. Journal: {}",
                 run.runbook.name, run.journal.run_id
             )),
-            Ok(()) => println!(
+            Ok(()) => outln!(
                 "\n{} runbook `{}` completed (run {}; timeline: `oncall runbook log {} --format markdown`)",
                 style::good("✓"),
                 run.runbook.name,
@@ -512,7 +512,7 @@ async fn resume(app: &App, run_id: &str, force: bool, sets: &[String]) -> Result
     let run_id = journal.run_id.clone();
     let run_id = run_id.as_str();
     if journal.status == RunStatus::Completed {
-        println!("Run {run_id} already completed; nothing to resume.");
+        outln!("Run {run_id} already completed; nothing to resume.");
         return Ok(());
     }
     if journal.dry_run {
@@ -596,13 +596,13 @@ async fn resume(app: &App, run_id: &str, force: bool, sets: &[String]) -> Result
         dry_run: app.global.dry_run,
     };
     if !app.global.output.is_structured() {
-        println!("{} run {run_id}", style::bold("Resuming"));
+        outln!("{} run {run_id}", style::bold("Resuming"));
     }
     print_header(app, &run, 0);
     if let Some(step) = runbook.steps.get(first)
         && !app.global.output.is_structured()
     {
-        println!(
+        outln!(
             "\nContinuing at step {} (`{}`); finished steps are not repeated.",
             first + 1,
             step.id
@@ -630,7 +630,7 @@ impl CliUi<'_> {
 impl Ui for CliUi<'_> {
     fn step_start(&mut self, index: usize, total: usize, step: &Step) {
         if self.human() {
-            println!(
+            outln!(
                 "\n{} {} {}",
                 style::bold(&format!("[{}/{}] {}:", index + 1, total, step.id)),
                 step.title,
@@ -641,7 +641,7 @@ impl Ui for CliUi<'_> {
 
     fn approve(&mut self, _step: &Step, plan: &Plan) -> Result<Answer> {
         if self.human() {
-            println!("{}", plan.render());
+            outln!("{}", plan.render());
         }
         let answer = safety::decide_at(self.app, &self.context, &self.describe, plan)?;
         if matches!(answer, Answer::Declined | Answer::Refused) {
@@ -657,7 +657,7 @@ impl Ui for CliUi<'_> {
     fn manual(&mut self, _step: &Step, instructions: &str) -> Result<Answer> {
         if self.human() {
             for line in instructions.trim_end().lines() {
-                println!("  │ {line}");
+                outln!("  │ {line}");
             }
         }
         if self.app.global.dry_run {
@@ -709,13 +709,13 @@ impl Ui for CliUi<'_> {
             let lines: Vec<&str> = out.trim_end().lines().collect();
             let shown = lines.len().saturating_sub(20);
             if shown > 0 {
-                println!(
+                outln!(
                     "  {}",
                     style::dim(&format!("… {shown} line(s) above; the journal keeps them"))
                 );
             }
             for l in &lines[shown..] {
-                println!("  {}", style::dim(l));
+                outln!("  {}", style::dim(l));
             }
         }
         let took = record
@@ -740,7 +740,7 @@ impl Ui for CliUi<'_> {
             StepState::Failed => style::bad("✗ failed"),
             _ => String::new(),
         };
-        println!(
+        outln!(
             "  {mark}{took}{}",
             if outcome.is_empty()
                 || record.state == StepState::Planned
@@ -767,17 +767,20 @@ fn log(app: &App, run_id: &str, format: LogFormat) -> Result<()> {
         return output::print(app.global.output, &journal);
     }
     match format {
-        LogFormat::Markdown => print!("{}", markdown(&journal)),
+        LogFormat::Markdown => out!("{}", markdown(&journal)),
         LogFormat::Text => {
-            println!(
+            outln!(
                 "run {} of `{}`: {}",
                 journal.run_id,
                 journal.runbook,
                 status_name(journal.status)
             );
-            println!(
+            outln!(
                 "context {} ({}), namespace {}, by {}",
-                journal.context, journal.cluster, journal.namespace, journal.user
+                journal.context,
+                journal.cluster,
+                journal.namespace,
+                journal.user
             );
             for s in &journal.steps {
                 let when = s
@@ -785,7 +788,7 @@ fn log(app: &App, run_id: &str, format: LogFormat) -> Result<()> {
                     .or(s.finished)
                     .map(|t| t.format("%H:%M:%S").to_string())
                     .unwrap_or_else(|| "--:--:--".into());
-                println!(
+                outln!(
                     "{when}  {:<11} {:<20} {}",
                     state_name(s.state),
                     s.id,

@@ -48,8 +48,8 @@ async fn serve(args: SandboxServeArgs) -> Result<()> {
     };
     sim.write_kubeconfig(&kubeconfig, "sandbox")
         .map_err(|e| Error::Failed(format!("cannot write {}: {e}", kubeconfig.display())))?;
-    println!("sandbox cluster serving at {}", sim.url());
-    println!("export KUBECONFIG={}", kubeconfig.display());
+    outln!("sandbox cluster serving at {}", sim.url());
+    outln!("export KUBECONFIG={}", kubeconfig.display());
     eprintln!("press Ctrl-C to stop");
     crate::safety::interrupt::interrupted().await;
     sim.shutdown().await;

@@ -160,7 +160,7 @@ pub async fn restart(app: &App, args: RestartArgs) -> Result<()> {
                     },
                 ]);
             }
-            println!("{}\n", table::render(&t));
+            outln!("{}\n", table::render(&t));
         }
         render_outcomes(&report.rollouts);
     }
@@ -313,11 +313,11 @@ fn render_outcomes(outcomes: &[RolloutOutcome]) {
             o.status.clone(),
         ]);
     }
-    println!("{}", table::render(&t));
+    outln!("{}", table::render(&t));
     for o in outcomes {
         let Some(f) = &o.failure else { continue };
-        println!();
-        println!(
+        outln!();
+        outln!(
             "{} {}: {}",
             style::bad(&format!("{} failed", o.workload)),
             f.reason,
@@ -329,13 +329,13 @@ fn render_outcomes(outcomes: &[RolloutOutcome]) {
                 (Some(p), None) => format!(" of {p}"),
                 _ => String::new(),
             };
-            println!("  last {} log lines{whose}:", f.logs.len());
+            outln!("  last {} log lines{whose}:", f.logs.len());
             for line in &f.logs {
-                println!("    {}", style::dim(line));
+                outln!("    {}", style::dim(line));
             }
         }
         if let Some(a) = &f.advice {
-            println!("  what to do: {a}");
+            outln!("  what to do: {a}");
         }
     }
 }

@@ -22,7 +22,7 @@ use super::decide::{Action, DrainOptions, decide};
 use super::lean::{LeanNode, LeanPod};
 use super::retry::{backoff, is_pdb_refusal, is_transient, retry};
 use crate::cluster::list::{ListQuery, collect};
-use crate::cluster::{Cluster, is_not_found};
+use crate::cluster::{Cluster, api_error, is_not_found};
 use crate::safety::interrupt;
 
 /// Eviction requests in flight per node. kubectl starts one goroutine per
@@ -48,6 +48,9 @@ pub struct NodeDrain {
     pub cordoned: bool,
     /// Why it failed, if it did.
     pub message: Option<String>,
+    /// The API server refused our credentials or permission (the error).
+    #[serde(skip)]
+    pub refused: Option<String>,
     pub pods: Vec<PodResult>,
     /// Seconds the drain took.
     pub seconds: f64,
@@ -65,6 +68,21 @@ pub struct PodResult {
     pub pod: String,
     pub outcome: PodOutcome,
     pub reason: String,
+    /// The error to end the drain with when the API server refused our
+    /// credentials (401) or permission (403) for this pod.
+    #[serde(skip)]
+    pub refused: Option<String>,
+}
+
+impl PodResult {
+    fn new(pod: &str, outcome: PodOutcome, reason: impl Into<String>) -> Self {
+        PodResult {
+            pod: pod.to_string(),
+            outcome,
+            reason: reason.into(),
+            refused: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -130,6 +148,7 @@ pub async fn drain_node(
         status: NodeStatus::Drained,
         cordoned: node.is_cordoned(),
         message: None,
+        refused: None,
         pods: Vec::new(),
         seconds: 0.0,
     };
@@ -183,6 +202,7 @@ pub async fn drain_node(
     {
         result.status = NodeStatus::Failed;
         result.message = Some(format!("`{}` could not be removed: {}", p.pod, p.reason));
+        result.refused = p.refused.clone();
     }
     result.seconds = started.elapsed().as_secs_f64();
     result
@@ -213,22 +233,14 @@ async fn run_removals(
                 Action::Skip => {
                     st.insert(
                         key.clone(),
-                        PodResult {
-                            pod: key,
-                            outcome: PodOutcome::Skipped,
-                            reason: d.reason,
-                        },
+                        PodResult::new(&key, PodOutcome::Skipped, d.reason),
                     );
                 }
                 Action::Refuse => refused.push(format!("`{key}` {}", d.reason)),
                 Action::Evict | Action::Delete => {
                     st.insert(
                         key.clone(),
-                        PodResult {
-                            pod: key,
-                            outcome: PodOutcome::Pending,
-                            reason: "not started".into(),
-                        },
+                        PodResult::new(&key, PodOutcome::Pending, "not started"),
                     );
                     to_remove.push(p);
                 }
@@ -257,23 +269,17 @@ async fn run_removals(
         .map(|pod| {
             let state = state.clone();
             async move {
-                let key = pod.key();
-                let (outcome, reason) =
-                    remove_pod(cluster, node, &pod, opts, events, &state, requests).await;
-                if matches!(outcome, PodOutcome::Evicted | PodOutcome::Deleted) {
+                let result = remove_pod(cluster, node, &pod, opts, events, &state, requests).await;
+                if matches!(result.outcome, PodOutcome::Evicted | PodOutcome::Deleted) {
                     let _ = events.send(Event::PodDone {
                         node: node.to_string(),
-                        pod: key.clone(),
+                        pod: result.pod.clone(),
                     });
                 }
-                state.lock().expect("state lock").insert(
-                    key.clone(),
-                    PodResult {
-                        pod: key,
-                        outcome,
-                        reason,
-                    },
-                );
+                state
+                    .lock()
+                    .expect("state lock")
+                    .insert(result.pod.clone(), result);
             }
         })
         .buffer_unordered(pods)
@@ -297,7 +303,7 @@ async fn remove_pod(
     events: &UnboundedSender<Event>,
     state: &Mutex<BTreeMap<String, PodResult>>,
     requests: &tokio::sync::Semaphore,
-) -> (PodOutcome, String) {
+) -> PodResult {
     let key = pod.key();
     let ns = &pod.metadata.namespace;
     let name = &pod.metadata.name;
@@ -322,7 +328,7 @@ async fn remove_pod(
         drop(permit);
         match sent {
             Ok(()) => break,
-            Err(e) if is_not_found(&e) => return (done, "already gone".into()),
+            Err(e) if is_not_found(&e) => return PodResult::new(&key, done, "already gone"),
             Err(kube::Error::Api(status)) if is_pdb_refusal(&status) => {
                 let message = pdb_message(cluster, pod, &status).await;
                 set_pending(state, &key, &message);
@@ -343,7 +349,7 @@ async fn remove_pod(
                 tokio::time::sleep(backoff(attempt.min(4))).await;
                 attempt += 1;
             }
-            Err(e) => return (PodOutcome::Failed, e.to_string()),
+            Err(e) => return not_removed(cluster, &key, e),
         }
     }
     let grace = grace
@@ -351,13 +357,29 @@ async fn remove_pod(
         .unwrap_or(30);
     set_pending(state, &key, &format!("terminating (grace period {grace}s)"));
     match wait_deleted(cluster, pod, opts.skip_wait_for_delete_timeout).await {
-        Ok(true) => (done, String::new()),
-        Ok(false) => (
+        Ok(true) => PodResult::new(&key, done, ""),
+        Ok(false) => PodResult::new(
+            &key,
             PodOutcome::Skipped,
-            "still terminating after --skip-wait-for-delete-timeout; stopped waiting".into(),
+            "still terminating after --skip-wait-for-delete-timeout; stopped waiting",
         ),
-        Err(e) => (PodOutcome::Failed, e),
+        Err(e) => PodResult::new(&key, PodOutcome::Failed, e),
     }
+}
+
+/// A pod the API server would not let us remove: its own sentence as the
+/// reason and, for refused credentials or permission, the error to end with.
+fn not_removed(cluster: &Cluster, key: &str, e: kube::Error) -> PodResult {
+    let reason = match crate::cluster::status_of(&e) {
+        Some(status) => status.message.clone(),
+        None => e.to_string(),
+    };
+    let code = crate::cluster::status_of(&e).map(|s| s.code);
+    let mut result = PodResult::new(key, PodOutcome::Failed, reason);
+    if matches!(code, Some(401 | 403)) {
+        result.refused = Some(api_error(e, &cluster.url, "evict pods").to_string());
+    }
+    result
 }
 
 /// 250 ms doubling to 4 s: a budget that frees up is noticed quickly, and a

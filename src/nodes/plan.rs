@@ -191,7 +191,10 @@ pub fn drain_error(failed: &[&NodeDrain]) -> Result<()> {
             done: "see the summary above".into(),
             not_done: format!("draining {}; {stays}", names.join(", ")),
         },
-        _ => Error::Failed(format!("draining `{}` failed: {what}; {stays}", first.node)),
+        _ => match &first.refused {
+            Some(refusal) => Error::ClusterRefused(format!("{refusal}; {stays}")),
+            None => Error::Failed(format!("draining `{}` failed: {what}; {stays}", first.node)),
+        },
     })
 }
 

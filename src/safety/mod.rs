@@ -61,7 +61,7 @@ pub fn approve(app: &App, cluster: &Cluster, plan: &Plan) -> Result<Answer> {
         }
         Answer::NothingToDo => {
             if !app.global.output.is_structured() {
-                println!("Nothing to do.");
+                outln!("Nothing to do.");
             }
             Ok(answer)
         }
@@ -153,7 +153,7 @@ where
         }
         done.push(item.clone());
         if !app.global.output.is_structured() {
-            println!("{item} {verb}");
+            outln!("{item} {verb}");
         }
     }
     let mut outcome = audit::Outcome::ok(format!("{verb} {} item(s)", done.len()));

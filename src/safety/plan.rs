@@ -134,6 +134,6 @@ pub fn show(app: &App, _cluster: &Cluster, plan: &Plan) -> Result<()> {
         }
         return Ok(());
     }
-    println!("{}", plan.render());
+    outln!("{}", plan.render());
     Ok(())
 }

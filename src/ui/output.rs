@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 /// Prints `value` as JSON or YAML on stdout. Table formats are the caller's job.
 pub fn print<T: Serialize>(format: OutputFormat, value: &T) -> Result<()> {
     let text = render(format, value)?;
-    println!("{}", text.trim_end());
+    outln!("{}", text.trim_end());
     Ok(())
 }
 

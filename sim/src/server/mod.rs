@@ -17,6 +17,7 @@ use crate::errors::ApiError;
 use crate::faults::Action;
 use crate::resources::{self, Resource};
 
+mod authz;
 mod crud;
 mod discovery;
 mod exec;
@@ -169,12 +170,20 @@ async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
     let is_watch = matches!(query.get("watch").map(String::as_str), Some("1" | "true"))
         || uri.path().contains("/watch/");
     let is_write = matches!(method, Method::PUT | Method::PATCH);
-    let (action, latency) = {
+    let (action, latency, refusal) = {
         let mut f = sh.faults.lock();
-        (f.roll(is_write, is_watch), f.spec.latency)
+        let refusal = if f.spec.unauthorized {
+            Some(authz::unauthorized())
+        } else {
+            authz::forbidden(&f.spec.forbid, &method, uri.path(), is_watch)
+        };
+        (f.roll(is_write, is_watch), f.spec.latency, refusal)
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
+    }
+    if let Some(e) = refusal {
+        return error_response(&e);
     }
     match action {
         Action::Error5xx(code) => {
