@@ -108,6 +108,14 @@ fn pod<'a>(report: &'a Value, prefix: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no stuck pod named {prefix}* in {:#}", report["pods"]))
 }
 
+/// Asserts that the report's `field` of pod `p` contains `needle`.
+fn has(p: &Value, field: &str, needle: &str) {
+    assert!(
+        text(&p[field]).contains(needle),
+        "{field} lacks {needle:?}: {p:#}"
+    );
+}
+
 fn text(v: &Value) -> &str {
     v.as_str().unwrap_or_default()
 }
@@ -242,10 +250,7 @@ fn every_category_is_detected_with_its_cause_and_next_action() {
     let cache = pod(&r, "cache-");
     assert_eq!(cache["category"], "crash-loop");
     assert_eq!(cache["reason"], "OOMKilled");
-    assert!(
-        text(&cache["message"]).contains("memory limit"),
-        "{cache:#}"
-    );
+    has(&cache, "message", "memory limit");
     assert_eq!(
         cache["suggestion"],
         format!("kubectl -n shop describe pod {}", text(&cache["name"]))
@@ -253,9 +258,10 @@ fn every_category_is_detected_with_its_cause_and_next_action() {
 
     let tools = pod(&r, "tools-");
     assert_eq!(tools["category"], "crash-loop");
-    assert!(
-        text(&tools["message"]).contains("cannot run its command: not found (exit 127)"),
-        "{tools:#}"
+    has(
+        &tools,
+        "message",
+        "cannot run its command: not found (exit 127)",
     );
 
     let web = pod(&r, "web-");
@@ -264,41 +270,30 @@ fn every_category_is_detected_with_its_cause_and_next_action() {
         ["ImagePullBackOff", "ErrImagePull"].contains(&text(&web["reason"])),
         "{web:#}"
     );
-    assert!(
-        text(&web["message"]).contains("registry.example.com/shop/web:v1"),
-        "{web:#}"
-    );
+    has(&web, "message", "registry.example.com/shop/web:v1");
 
     let worker = pod(&r, "worker-");
     assert_eq!(worker["category"], "config-error");
     assert_eq!(worker["status"], "CreateContainerConfigError");
-    assert!(
-        text(&worker["message"]).contains("Secret `db-password` does not exist"),
-        "{worker:#}"
-    );
+    has(&worker, "message", "Secret `db-password` does not exist");
     assert_eq!(worker["suggestion"], "kubectl -n shop get secrets");
 
     let frontend = pod(&r, "frontend-");
     assert_eq!(frontend["category"], "not-ready");
-    assert!(
-        text(&frontend["message"]).contains("Readiness probe failed"),
-        "{frontend:#}"
-    );
+    has(&frontend, "message", "Readiness probe failed");
 
     let files = pod(&r, "files-");
     assert_eq!(files["category"], "container-creating");
     assert_eq!(files["reason"], "FailedMount");
-    assert!(
-        text(&files["message"]).contains("volume \"certs\""),
-        "{files:#}"
-    );
+    has(&files, "message", "volume \"certs\"");
 
     let schema = pod(&r, "schema-");
     assert_eq!(schema["category"], "init-stuck");
     assert_eq!(schema["status"], "Init:0/1");
-    assert!(
-        text(&schema["message"]).contains("init container `wait-for-db` has not finished"),
-        "{schema:#}"
+    has(
+        &schema,
+        "message",
+        "init container `wait-for-db` has not finished",
     );
     assert_eq!(
         schema["suggestion"],
@@ -320,31 +315,23 @@ fn every_category_is_detected_with_its_cause_and_next_action() {
         ["Init:CrashLoopBackOff", "Init:0/1", "Init:Error"].contains(&text(&migrator["status"])),
         "{migrator:#}"
     );
-    assert!(
-        text(&migrator["message"]).contains("init container `migrate`"),
-        "{migrator:#}"
-    );
+    has(&migrator, "message", "init container `migrate`");
 
     let flaky = pod(&r, "flaky-");
     assert_eq!(flaky["category"], "restarting");
     assert_eq!(flaky["status"], "Running");
-    assert!(
-        text(&flaky["reason"]).contains("restarts, last: OOMKilled"),
-        "{flaky:#}"
-    );
-    assert!(
-        text(&flaky["message"]).contains("it was killed for exceeding its memory limit"),
-        "{flaky:#}"
+    has(&flaky, "reason", "restarts, last: OOMKilled");
+    has(
+        &flaky,
+        "message",
+        "it was killed for exceeding its memory limit",
     );
     assert_eq!(flaky["evidence"][0]["source"], "last-state", "{flaky:#}");
 
     let ml = pod(&r, "ml-");
     assert_eq!(ml["category"], "unschedulable");
     assert_eq!(ml["node"], Value::Null);
-    assert!(
-        text(&ml["message"]).contains("didn't match Pod's node affinity/selector"),
-        "{ml:#}"
-    );
+    has(&ml, "message", "didn't match Pod's node affinity/selector");
 
     let orphan = pod(&r, "orphan");
     assert_eq!(orphan["category"], "node-not-ready");
@@ -367,18 +354,9 @@ fn every_category_is_detected_with_its_cause_and_next_action() {
     let held = pod(&r, "held");
     assert_eq!(held["category"], "terminating");
     assert_eq!(held["status"], "Terminating");
-    assert!(
-        text(&held["message"]).contains("`example.com/backup`"),
-        "{held:#}"
-    );
-    assert!(
-        text(&held["message"]).contains("node node-a is Ready"),
-        "{held:#}"
-    );
-    assert!(
-        text(&held["suggestion"]).contains("patch pod held"),
-        "{held:#}"
-    );
+    has(&held, "message", "`example.com/backup`");
+    has(&held, "message", "node node-a is Ready");
+    has(&held, "suggestion", "patch pod held");
 
     // Three pods failing sandbox creation on one node are one problem: the node.
     let sandbox: Vec<&Value> = r["groups"]
@@ -630,10 +608,7 @@ status:
     let p = pod(&r, "stranded");
     assert_eq!(p["status"], "Terminating");
     assert_eq!(p["category"], "terminating");
-    assert!(
-        text(&p["message"]).contains("node node-c is Unknown"),
-        "{p:#}"
-    );
+    has(&p, "message", "node node-c is Unknown");
     assert_eq!(p["suggestion"], "oncall node replace node-c");
 }
 
@@ -851,19 +826,18 @@ spec:
     );
 }
 
-#[test]
-fn pages_across_continue_tokens_with_a_fixed_number_of_requests() {
+/// A generated 1,200-pod cluster plus `evicted` Evicted pods
+/// (`evicted-0`…), and how many pods it has in all.
+fn generated_with_evicted(evicted: usize) -> (Harness, usize) {
     let h = Harness::start(Seed::Generated {
         nodes: 12,
         pods_per_node: 100,
     });
-    let total = h.list("pods", None).len();
-    assert!(total > 1000, "generated {total} pods");
     let node = h.list("nodes", None)[0]["metadata"]["name"]
         .as_str()
         .unwrap()
         .to_string();
-    for i in 0..3 {
+    for i in 0..evicted {
         h.sim
             .apply(json!({"apiVersion": "v1", "kind": "Pod",
                 "metadata": {"name": format!("evicted-{i}"), "namespace": "default"},
@@ -871,6 +845,15 @@ fn pages_across_continue_tokens_with_a_fixed_number_of_requests() {
                 "status": {"phase": "Failed", "reason": "Evicted", "message": "The node was low on resource: memory."}}))
             .expect("apply");
     }
+    let total = h.list("pods", None).len();
+    (h, total)
+}
+
+#[test]
+fn pages_across_continue_tokens_with_a_fixed_number_of_requests() {
+    let (h, total) = generated_with_evicted(3);
+    let total = total - 3;
+    assert!(total > 1000, "generated {total} pods");
     let before = h.sim.request_count();
     let run = h
         .oncall(&["pods", "stuck", "-A", "-o", "json", "-v"])
@@ -929,23 +912,7 @@ fn a_flaky_api_server_costs_a_retry_not_the_answer() {
 
 #[test]
 fn an_expired_continue_token_restarts_the_list() {
-    let h = Harness::start(Seed::Generated {
-        nodes: 12,
-        pods_per_node: 100,
-    });
-    let node = h.list("nodes", None)[0]["metadata"]["name"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    for i in 0..2 {
-        h.sim
-            .apply(json!({"apiVersion": "v1", "kind": "Pod",
-                "metadata": {"name": format!("evicted-{i}"), "namespace": "default"},
-                "spec": {"nodeName": node, "containers": [{"name": "app", "image": "x"}]},
-                "status": {"phase": "Failed", "reason": "Evicted", "message": "The node was low on resource: memory."}}))
-            .expect("apply");
-    }
-    let total = h.list("pods", None).len();
+    let (h, total) = generated_with_evicted(2);
     // An etcd compaction lands between the first and second page.
     h.sim
         .set_faults(FaultSpec::parse("expire-continue=1").expect("fault spec"));
