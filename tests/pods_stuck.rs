@@ -135,6 +135,7 @@ fn broken_cluster_yaml() -> String {
     y += &deployment("api", 1, "app", "crash-loop exit-code=1", "");
     y += &deployment("cache", 1, "app", "oom-killed", "");
     y += &deployment("tools", 1, "app", "crash-loop exit-code=127", "");
+    y += &deployment("probed", 1, "app", "liveness-kill", "");
     y += &deployment("web", 1, "app", "image-pull", "");
     y += &deployment(
         "worker",
@@ -262,6 +263,18 @@ fn every_category_is_detected_with_its_cause_and_next_action() {
         &tools,
         "message",
         "cannot run its command: not found (exit 127)",
+    );
+
+    let probed = pod(&r, "probed-");
+    assert_eq!(probed["category"], "crash-loop");
+    has(
+        &probed,
+        "message",
+        "is killed by its liveness probe: Liveness probe failed",
+    );
+    assert_eq!(
+        probed["suggestion"],
+        format!("kubectl -n shop describe pod {}", text(&probed["name"]))
     );
 
     let web = pod(&r, "web-");

@@ -56,6 +56,9 @@ pub enum Fault {
     JobFail { exit_code: i64 },
     /// An init container never finishes: the pod stays `Init:N/M`.
     InitHang,
+    /// The liveness probe fails and the kubelet kills the container (exit
+    /// 137): a crash loop whose events name the probe.
+    LivenessKill,
     /// The container keeps running and turns Ready, but exits and restarts
     /// every back-off period (a flapping service, not a CrashLoopBackOff).
     Flapping { exit_code: i64, reason: String },
@@ -109,6 +112,7 @@ impl Fault {
                 exit_code: exit(1)?,
             },
             "init-hang" => Fault::InitHang,
+            "liveness-kill" => Fault::LivenessKill,
             "flapping" => Fault::Flapping {
                 exit_code: exit(1)?,
                 reason: params
@@ -147,6 +151,7 @@ mod tests {
             }
         );
         assert_eq!(Fault::parse("oom-killed").unwrap(), Fault::OomKilled);
+        assert_eq!(Fault::parse("liveness-kill").unwrap(), Fault::LivenessKill);
         assert_eq!(
             Fault::parse("flapping exit-code=137 reason=OOMKilled").unwrap(),
             Fault::Flapping {

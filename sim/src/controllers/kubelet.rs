@@ -326,13 +326,29 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
             }
             next = Some(start + timing.crash_backoff * (cycle as u32 + 1));
         } else if mine
-            && matches!(fault, Some(Fault::CrashLoop { .. } | Fault::OomKilled))
+            && matches!(
+                fault,
+                Some(Fault::CrashLoop { .. } | Fault::OomKilled | Fault::LivenessKill)
+            )
             && !is_job
         {
             let (code, reason) = match &fault {
                 Some(Fault::CrashLoop { exit_code, reason }) => (*exit_code, reason.clone()),
+                Some(Fault::LivenessKill) => (137, "Error".to_string()),
                 _ => (137, "OOMKilled".to_string()),
             };
+            if matches!(fault, Some(Fault::LivenessKill)) && elapsed > start {
+                events.push((
+                    "Warning",
+                    "Unhealthy".into(),
+                    "Liveness probe failed: HTTP probe failed with statuscode: 500".into(),
+                ));
+                events.push((
+                    "Normal",
+                    "Killing".into(),
+                    format!("Container {cname} failed liveness probe, will be restarted"),
+                ));
+            }
             let crash = CrashLoop {
                 uid: &uid,
                 pod: &pod_name,
