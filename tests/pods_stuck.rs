@@ -251,7 +251,7 @@ fn every_category_is_detected_with_its_cause_and_next_action() {
     let cache = pod(&r, "cache-");
     assert_eq!(cache["category"], "crash-loop");
     assert_eq!(cache["reason"], "OOMKilled");
-    has(&cache, "message", "memory limit");
+    has(cache, "message", "memory limit");
     assert_eq!(
         cache["suggestion"],
         format!("kubectl -n shop describe pod {}", text(&cache["name"]))
@@ -260,7 +260,7 @@ fn every_category_is_detected_with_its_cause_and_next_action() {
     let tools = pod(&r, "tools-");
     assert_eq!(tools["category"], "crash-loop");
     has(
-        &tools,
+        tools,
         "message",
         "cannot run its command: not found (exit 127)",
     );
@@ -268,7 +268,7 @@ fn every_category_is_detected_with_its_cause_and_next_action() {
     let probed = pod(&r, "probed-");
     assert_eq!(probed["category"], "crash-loop");
     has(
-        &probed,
+        probed,
         "message",
         "is killed by its liveness probe: Liveness probe failed",
     );
@@ -283,28 +283,28 @@ fn every_category_is_detected_with_its_cause_and_next_action() {
         ["ImagePullBackOff", "ErrImagePull"].contains(&text(&web["reason"])),
         "{web:#}"
     );
-    has(&web, "message", "registry.example.com/shop/web:v1");
+    has(web, "message", "registry.example.com/shop/web:v1");
 
     let worker = pod(&r, "worker-");
     assert_eq!(worker["category"], "config-error");
     assert_eq!(worker["status"], "CreateContainerConfigError");
-    has(&worker, "message", "Secret `db-password` does not exist");
+    has(worker, "message", "Secret `db-password` does not exist");
     assert_eq!(worker["suggestion"], "kubectl -n shop get secrets");
 
     let frontend = pod(&r, "frontend-");
     assert_eq!(frontend["category"], "not-ready");
-    has(&frontend, "message", "Readiness probe failed");
+    has(frontend, "message", "Readiness probe failed");
 
     let files = pod(&r, "files-");
     assert_eq!(files["category"], "container-creating");
     assert_eq!(files["reason"], "FailedMount");
-    has(&files, "message", "volume \"certs\"");
+    has(files, "message", "volume \"certs\"");
 
     let schema = pod(&r, "schema-");
     assert_eq!(schema["category"], "init-stuck");
     assert_eq!(schema["status"], "Init:0/1");
     has(
-        &schema,
+        schema,
         "message",
         "init container `wait-for-db` has not finished",
     );
@@ -328,14 +328,14 @@ fn every_category_is_detected_with_its_cause_and_next_action() {
         ["Init:CrashLoopBackOff", "Init:0/1", "Init:Error"].contains(&text(&migrator["status"])),
         "{migrator:#}"
     );
-    has(&migrator, "message", "init container `migrate`");
+    has(migrator, "message", "init container `migrate`");
 
     let flaky = pod(&r, "flaky-");
     assert_eq!(flaky["category"], "restarting");
     assert_eq!(flaky["status"], "Running");
-    has(&flaky, "reason", "restarts, last: OOMKilled");
+    has(flaky, "reason", "restarts, last: OOMKilled");
     has(
-        &flaky,
+        flaky,
         "message",
         "it was killed for exceeding its memory limit",
     );
@@ -344,7 +344,7 @@ fn every_category_is_detected_with_its_cause_and_next_action() {
     let ml = pod(&r, "ml-");
     assert_eq!(ml["category"], "unschedulable");
     assert_eq!(ml["node"], Value::Null);
-    has(&ml, "message", "didn't match Pod's node affinity/selector");
+    has(ml, "message", "didn't match Pod's node affinity/selector");
 
     let orphan = pod(&r, "orphan");
     assert_eq!(orphan["category"], "node-not-ready");
@@ -367,9 +367,9 @@ fn every_category_is_detected_with_its_cause_and_next_action() {
     let held = pod(&r, "held");
     assert_eq!(held["category"], "terminating");
     assert_eq!(held["status"], "Terminating");
-    has(&held, "message", "`example.com/backup`");
-    has(&held, "message", "node node-a is Ready");
-    has(&held, "suggestion", "patch pod held");
+    has(held, "message", "`example.com/backup`");
+    has(held, "message", "node node-a is Ready");
+    has(held, "suggestion", "patch pod held");
 
     // Three pods failing sandbox creation on one node are one problem: the node.
     let sandbox: Vec<&Value> = r["groups"]
@@ -621,7 +621,7 @@ status:
     let p = pod(&r, "stranded");
     assert_eq!(p["status"], "Terminating");
     assert_eq!(p["category"], "terminating");
-    has(&p, "message", "node node-c is Unknown");
+    has(p, "message", "node node-c is Unknown");
     assert_eq!(p["suggestion"], "oncall node replace node-c");
 }
 
