@@ -413,17 +413,28 @@ async fn start(app: &App, name: &str, sets: &[String], from_step: Option<&str>) 
     };
     journal.save()?;
     let _lock = journal::Lock::take(&journal.run_id)?;
-    let mut run = Run {
-        runbook: &runbook,
+    let mut run = new_run(app, &runbook, cluster, values, journal);
+    print_header(app, &run, start);
+    finish(app, &mut run, start).await
+}
+
+/// The engine's state for a run (new or resumed) under the app's flags.
+fn new_run<'a>(
+    app: &'a App,
+    runbook: &'a Runbook,
+    cluster: Option<&'a Cluster>,
+    values: BTreeMap<String, Json>,
+    journal: Journal,
+) -> Run<'a> {
+    Run {
+        runbook,
         cluster,
         connect: app.connect_options(),
         config: &app.config,
         values,
         journal,
         dry_run: app.global.dry_run,
-    };
-    print_header(app, &run, start);
-    finish(app, &mut run, start).await
+    }
 }
 
 fn print_header(app: &App, run: &Run, start: usize) {
@@ -586,15 +597,7 @@ async fn resume(app: &App, run_id: &str, force: bool, sets: &[String]) -> Result
     journal.hash = source.hash();
     journal.dry_run = app.global.dry_run;
     let _lock = journal::Lock::take(run_id)?;
-    let mut run = Run {
-        runbook: &runbook,
-        cluster,
-        connect: app.connect_options(),
-        config: &app.config,
-        values,
-        journal,
-        dry_run: app.global.dry_run,
-    };
+    let mut run = new_run(app, &runbook, cluster, values, journal);
     if !app.global.output.is_structured() {
         outln!("{} run {run_id}", style::bold("Resuming"));
     }
