@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use clap_complete::engine::ArgValueCandidates;
+use clap_complete::engine::{ArgValueCandidates, ArgValueCompleter};
 
 use crate::completion;
 
@@ -494,7 +494,7 @@ pub enum RunbookCommand {
         #[arg(value_name = "NAME|FILE", add = ArgValueCandidates::new(completion::runbooks))]
         runbook: String,
         /// Set a parameter (repeatable)
-        #[arg(long = "set", value_name = "KEY=VALUE")]
+        #[arg(long = "set", value_name = "KEY=VALUE", add = ArgValueCompleter::new(completion::runbook_settings))]
         set: Vec<String>,
         /// Start from this step
         #[arg(long, value_name = "ID")]

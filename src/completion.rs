@@ -89,6 +89,58 @@ pub fn runbooks() -> Vec<CompletionCandidate> {
         .collect()
 }
 
+/// `--set KEY=VALUE` of `runbook run NAME`: the runbook's parameters, then
+/// the values its completion source offers (nodes, workloads, contexts, or
+/// the `enum` values).
+pub fn runbook_settings(current: &std::ffi::OsStr) -> Vec<CompletionCandidate> {
+    let current = current.to_string_lossy();
+    let Some(params) = runbook_being_run().map(|rb| rb.params) else {
+        return Vec::new();
+    };
+    let Some((key, _)) = current.split_once('=') else {
+        return params
+            .iter()
+            .filter(|p| p.name.starts_with(current.as_ref()))
+            .map(|p| {
+                CompletionCandidate::new(format!("{}=", p.name))
+                    .help((!p.description.is_empty()).then(|| p.description.clone().into()))
+            })
+            .collect();
+    };
+    let Some(param) = params.iter().find(|p| p.name == key) else {
+        return Vec::new();
+    };
+    let values = if !param.choices.is_empty() {
+        param.choices.iter().map(CompletionCandidate::new).collect()
+    } else {
+        match param.complete.as_deref() {
+            Some("nodes") => nodes(),
+            Some("workloads") => workloads(),
+            Some("contexts") => contexts(),
+            Some("namespaces") => names_from_cluster(|_| "/api/v1/namespaces".to_string()),
+            Some("pods") => names_from_cluster(|ns| format!("/api/v1/namespaces/{ns}/pods")),
+            _ => Vec::new(),
+        }
+    };
+    values
+        .into_iter()
+        .map(|c| format!("{key}={}", c.get_value().to_string_lossy()))
+        .filter(|setting| setting.starts_with(current.as_ref()))
+        .map(CompletionCandidate::new)
+        .collect()
+}
+
+/// The runbook named after `runbook run` on the command line being completed.
+fn runbook_being_run() -> Option<crate::runbook::model::Runbook> {
+    let args: Vec<String> = std::env::args().collect();
+    let run = args
+        .windows(2)
+        .position(|w| w[0] == "runbook" && w[1] == "run")?;
+    let name = args[run + 2..].iter().find(|a| !a.starts_with('-'))?;
+    let source = crate::runbook::find(name).ok()?;
+    crate::runbook::load(&source).ok()
+}
+
 #[derive(serde::Deserialize)]
 struct NameOnly {
     metadata: Meta,

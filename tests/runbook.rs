@@ -1502,3 +1502,45 @@ fn promote_reaches_an_environment_in_another_context() {
         "the staging cluster's own production is left alone"
     );
 }
+
+/// `--set <TAB>` offers the runbook's parameters, and `--set node=<TAB>`
+/// the cluster's nodes (the parameter's completion source).
+#[test]
+fn set_completes_parameters_and_their_values() {
+    let h = Harness::demo();
+    let complete = |words: &[&str]| -> Vec<String> {
+        let mut args = vec!["--", "oncall"];
+        args.extend(words);
+        let out = h
+            .oncall_command(&args)
+            .env("COMPLETE", "bash")
+            .env("_CLAP_COMPLETE_INDEX", words.len().to_string())
+            .env("_CLAP_COMPLETE_COMP_TYPE", "9")
+            .env("_CLAP_COMPLETE_SPACE", "true")
+            .env("_CLAP_IFS", "\n")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let keys = complete(&["runbook", "run", "replace-node", "--set", ""]);
+    assert!(keys.contains(&"node=".to_string()), "{keys:?}");
+    assert!(keys.contains(&"grace_period=".to_string()), "{keys:?}");
+    let nodes = complete(&[
+        "runbook",
+        "run",
+        "replace-node",
+        "--set",
+        "node=gke-demo-pool-b",
+    ]);
+    assert_eq!(
+        nodes,
+        [
+            "node=gke-demo-pool-b-5b9e7c40-d3f6",
+            "node=gke-demo-pool-b-5b9e7c40-h8j1",
+            "node=gke-demo-pool-b-5b9e7c40-t5v7"
+        ]
+    );
+}
