@@ -941,3 +941,32 @@ fn expired_credentials_and_rbac_refusals_exit_4_and_say_what_to_do() {
         );
     }
 }
+
+/// Moving a workload whose only pod never became ready takes nothing away:
+/// it is not an outage blocker (a ready single replica still is).
+#[test]
+fn a_workload_that_is_already_down_is_not_an_outage() {
+    let mut y = simple_cluster();
+    y += &deployment(
+        "broken",
+        1,
+        "n1",
+        "      annotations: {sim.oncall.dev/fault: not-ready}\n",
+    );
+    let h = Harness::yaml(&y);
+    wait_running(&h, 3);
+    let (code, report) = check_json(&h, &[]);
+    let outages: Vec<&Value> = report["nodes"][0]["blockers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["kind"] == "outage")
+        .collect();
+    let text = format!("{outages:#?}");
+    assert!(
+        text.contains("web-"),
+        "the ready web pods still count: {text}"
+    );
+    assert!(!text.contains("broken-"), "{text}");
+    assert_eq!(code, 1);
+}

@@ -504,9 +504,10 @@ pub fn blockers(
     }
 
     // Outages: every healthy replica of a controller is on the drained nodes.
+    // A pod that is not ready serves nothing: moving it causes no outage.
     let mut by_owner: BTreeMap<String, (String, String, Vec<String>)> = BTreeMap::new();
     for (p, plan) in &removed {
-        if p.is_finished() {
+        if p.is_finished() || !p.is_ready() {
             continue;
         }
         let Some(c) = p.metadata.controller() else {
