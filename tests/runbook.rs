@@ -1544,3 +1544,32 @@ fn set_completes_parameters_and_their_values() {
         ]
     );
 }
+
+/// The shipped promotion checks the target environment's namespace, not a
+/// namespace that happens to share the environment's name.
+#[test]
+fn promote_runbook_checks_the_target_environments_namespace() {
+    let h = Harness::demo();
+    h.write_config(
+        "environments:\n  stage: {namespace: staging}\n  live: {namespace: production}\n",
+    );
+    let r = h
+        .oncall(&[
+            "runbook",
+            "run",
+            "promote-staging-to-production",
+            "--set",
+            "from=stage",
+            "--set",
+            "to=live",
+            "--dry-run",
+        ])
+        .expect_code(0);
+    let verify = r.stdout.split("[3/4] verify").nth(1).unwrap_or_default();
+    let verify = verify.split("[4/4]").next().unwrap_or_default();
+    assert!(
+        verify.contains("kubectl -n production") && verify.contains("stuck pod(s)"),
+        "the check looked in `production`:\n{}",
+        r.stdout
+    );
+}

@@ -155,6 +155,12 @@ impl Run<'_> {
                 .into(),
         );
         ctx.insert("run_id".into(), self.journal.run_id.clone().into());
+        // The config's environments (context and namespace of each), so a
+        // step can find where an environment a parameter names lives.
+        ctx.insert(
+            "environments".into(),
+            serde_json::to_value(&self.config.environments).unwrap_or_default(),
+        );
         minijinja::Value::from_serialize(&ctx)
     }
 

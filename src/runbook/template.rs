@@ -16,6 +16,7 @@ pub const BUILTIN_VARS: &[&str] = &[
     "namespace",
     "cluster",
     "run_id",
+    "environments",
 ];
 
 /// minijinja's global functions, which `undeclared_variables` reports too.
