@@ -475,27 +475,50 @@ fn drain_blocked_by_a_budget_names_it_and_completes_when_it_allows() {
     y += "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: web-pdb, namespace: app}\nspec:\n  minAvailable: 2\n  selector: {matchLabels: {app: web}}\n---\n";
     let h = Harness::yaml(&y);
     wait_running(&h, 3);
-    let child = h
+    let mut child = h
         .oncall_command(&["node", "drain", "n1", "--yes", "--timeout", "30s"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    assert!(eventually(Duration::from_secs(10), || unschedulable(
-        &h, "n1"
-    ) == true));
-    // Let it hit the budget a few times, then relax the budget.
-    std::thread::sleep(Duration::from_millis(800));
+    // Read stderr as it comes, so the budget is relaxed only after the
+    // drain has been refused by it (however slow the machine is).
+    let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let stderr = stderr.clone();
+        let mut pipe = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut pipe, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                stderr
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    assert!(
+        eventually(Duration::from_secs(20), || stderr
+            .lock()
+            .unwrap()
+            .contains("web-pdb")),
+        "the budget is named while it blocks: {}",
+        stderr.lock().unwrap()
+    );
+    assert_eq!(unschedulable(&h, "n1"), true);
     assert_eq!(pods_on(&h, "n1").len(), 2, "the budget must hold the pods");
     let mut pdb = h
         .get("poddisruptionbudgets", Some("app"), "web-pdb")
         .unwrap();
     pdb["spec"]["minAvailable"] = json!(0);
     h.sim.apply(pdb).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("web-pdb"), "the budget is named: {stderr}");
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let stderr = stderr.lock().unwrap().clone();
+    assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(pods_on(&h, "n1").is_empty());
 }
 
