@@ -758,21 +758,24 @@ fn ctrl_c_while_waiting_stops_cleanly_and_is_recorded() {
         "slow=shop/never-ready:2",
     ])
     .expect_code(0);
-    let child = h
+    let mut child = h
         .oncall_command(&["-n", "shop", "restart", "slow", "--yes", "--timeout", "1m"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("oncall starts");
-    assert!(
-        eventually(Duration::from_secs(20), || restarted_at(
-            &h,
-            "deployments",
-            "slow"
-        )
-        .is_some()),
-        "the restart was applied"
-    );
+    let applied = eventually(Duration::from_secs(20), || {
+        restarted_at(&h, "deployments", "slow").is_some()
+    });
+    if !applied {
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        panic!(
+            "the restart was not applied\n--- stdout\n{}\n--- stderr\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     unsafe {
         libc::kill(child.id() as i32, libc::SIGINT);
     }

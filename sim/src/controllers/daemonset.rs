@@ -149,6 +149,6 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
         o.remove("numberUnavailable");
     }
     if new != ds {
-        let _ = ctx.store.update(ds_r, new, UpdateMode::Raw, false);
+        let _ = ctx.store.update(ds_r, new, UpdateMode::Raw, true);
     }
 }

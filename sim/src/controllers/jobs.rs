@@ -153,6 +153,6 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
         }
     }
     if job != orig {
-        let _ = ctx.store.update(jobs, job, UpdateMode::Raw, false);
+        let _ = ctx.store.update(jobs, job, UpdateMode::Raw, true);
     }
 }

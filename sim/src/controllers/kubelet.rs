@@ -605,7 +605,7 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
         st.wake_at(seen + n, obj_key("pods", ns, name));
     }
     if changed {
-        let _ = ctx.store.update(pods, pod.clone(), UpdateMode::Raw, false);
+        let _ = ctx.store.update(pods, pod.clone(), UpdateMode::Raw, true);
     }
     for (t, reason, msg) in to_record {
         st.recorder

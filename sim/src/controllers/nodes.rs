@@ -54,7 +54,7 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, name: &str) {
         new["spec"]["taints"] = json!(taints);
     }
     if new != node {
-        let _ = ctx.store.update(nodes, new, UpdateMode::Raw, false);
+        let _ = ctx.store.update(nodes, new, UpdateMode::Raw, true);
     }
     if key.is_none() {
         st.node_not_ready.remove(name);
@@ -78,7 +78,7 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, name: &str) {
         if before != pv["status"] {
             let _ = ctx
                 .store
-                .update(res("pods"), pv.clone(), UpdateMode::Raw, false);
+                .update(res("pods"), pv.clone(), UpdateMode::Raw, true);
             st.recorder.record(
                 ctx.store,
                 &pv,

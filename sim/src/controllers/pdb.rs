@@ -120,6 +120,6 @@ pub fn reconcile(ctx: &Ctx, _st: &mut State, ns: &str, name: &str) {
         }
     }
     if new != pdb {
-        let _ = ctx.store.update(pdbs, new, UpdateMode::Raw, false);
+        let _ = ctx.store.update(pdbs, new, UpdateMode::Raw, true);
     }
 }

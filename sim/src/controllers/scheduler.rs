@@ -113,7 +113,7 @@ pub fn run(ctx: &Ctx, st: &mut State, dirty_pods: &[(String, String)]) {
                 podutil::set_condition(&mut pod["status"], "PodScheduled", "True", "", "");
                 if ctx
                     .store
-                    .update(pods_r, pod.clone(), UpdateMode::Raw, false)
+                    .update(pods_r, pod.clone(), UpdateMode::Raw, true)
                     .is_ok()
                 {
                     *load.entry(node.clone()).or_default() += 1;
@@ -148,7 +148,7 @@ pub fn run(ctx: &Ctx, st: &mut State, dirty_pods: &[(String, String)]) {
                 if before != pod["status"] {
                     let _ = ctx
                         .store
-                        .update(pods_r, pod.clone(), UpdateMode::Raw, false);
+                        .update(pods_r, pod.clone(), UpdateMode::Raw, true);
                     st.recorder.record(
                         ctx.store,
                         &pod,

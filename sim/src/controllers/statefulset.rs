@@ -164,6 +164,6 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
         "collisionCount": 0,
     });
     if new != sts {
-        let _ = ctx.store.update(sts_r, new, UpdateMode::Raw, false);
+        let _ = ctx.store.update(sts_r, new, UpdateMode::Raw, true);
     }
 }

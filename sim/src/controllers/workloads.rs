@@ -85,7 +85,7 @@ pub fn reconcile_replicaset(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
     s["terminatingReplicas"] = json!(pods.iter().filter(|p| p.meta.deleting).count());
     s["observedGeneration"] = rs["metadata"]["generation"].clone();
     if new != rs {
-        let _ = ctx.store.update(rs_r, new, UpdateMode::Raw, false);
+        let _ = ctx.store.update(rs_r, new, UpdateMode::Raw, true);
     }
 }
 
@@ -126,7 +126,7 @@ fn scale_rs(ctx: &Ctx, st: &mut State, d: &Value, rs: &mut Rs, to: i64) {
     let verb = if to > rs.replicas { "up" } else { "down" };
     if let Ok(s) = ctx
         .store
-        .update(res("replicasets"), v, UpdateMode::Raw, false)
+        .update(res("replicasets"), v, UpdateMode::Raw, true)
     {
         st.recorder.record(
             ctx.store,
@@ -186,7 +186,7 @@ pub fn reconcile_deployment(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
                 v["metadata"]["annotations"][REVISION] = json!((max_rev + 1).to_string());
                 if let Ok(s) = ctx
                     .store
-                    .update(res("replicasets"), v, UpdateMode::Raw, false)
+                    .update(res("replicasets"), v, UpdateMode::Raw, true)
                 {
                     all[i] = Rs::of(s.value());
                 }
@@ -498,6 +498,6 @@ fn update_status(
     if nd != *d {
         let _ = ctx
             .store
-            .update(res("deployments"), nd, UpdateMode::Raw, false);
+            .update(res("deployments"), nd, UpdateMode::Raw, true);
     }
 }
