@@ -121,22 +121,30 @@ fn wanted(
 
 async fn connect(app: &App, wanted: Wanted) -> Result<Side<'_>> {
     let shared = app.cluster().await?;
-    let same = app.global.sandbox
-        || wanted.context.is_none()
-        || wanted.context.as_deref() == Some(shared.context.as_str());
-    let conn = if same {
-        Conn::Shared(shared)
-    } else {
-        let mut options = app.connect_options();
-        options.context = wanted.context.clone();
-        let own = cluster::connect(&options).await?;
-        Conn::Own(Box::new(own))
-    };
+    let conn = conn_for(shared, &app.connect_options(), wanted.context.as_deref()).await?;
     Ok(Side {
         label: wanted.label,
         conn,
         namespace: wanted.namespace,
     })
+}
+
+/// The connection for a side in `context`: the shared one when that is its
+/// context (or none is named, or in the sandbox, where every context is the
+/// same cluster), else a new one made with the same kubeconfig.
+async fn conn_for<'a>(
+    shared: &'a Cluster,
+    options: &cluster::ConnectOptions,
+    context: Option<&str>,
+) -> Result<Conn<'a>> {
+    match context.filter(|c| *c != shared.context && !options.sandbox) {
+        None => Ok(Conn::Shared(shared)),
+        Some(context) => {
+            let mut options = options.clone();
+            options.context = Some(context.to_string());
+            Ok(Conn::Own(Box::new(cluster::connect(&options).await?)))
+        }
+    }
 }
 
 /// Both sides for the runbook action, from the run's connection: each of
@@ -158,21 +166,9 @@ pub async fn for_runbook<'a>(
                 namespace: name.to_string(),
             });
         };
-        let other = env
-            .context
-            .as_deref()
-            .filter(|c| *c != cluster.context && !options.sandbox);
-        let conn = match other {
-            Some(context) => {
-                let mut options = options.clone();
-                options.context = Some(context.to_string());
-                Conn::Own(Box::new(cluster::connect(&options).await?))
-            }
-            None => Conn::Shared(cluster),
-        };
         Ok(Side {
             label: name.to_string(),
-            conn,
+            conn: conn_for(cluster, options, env.context.as_deref()).await?,
             namespace: env.namespace.clone(),
         })
     };

@@ -146,9 +146,7 @@ pub fn run(ctx: &Ctx, st: &mut State, dirty_pods: &[(String, String)]) {
                     &msg,
                 );
                 if before != pod["status"] {
-                    let _ = ctx
-                        .store
-                        .update(pods_r, pod.clone(), UpdateMode::Raw, true);
+                    let _ = ctx.store.update(pods_r, pod.clone(), UpdateMode::Raw, true);
                     st.recorder.record(
                         ctx.store,
                         &pod,
