@@ -349,7 +349,14 @@ async fn remove_pod(
                 tokio::time::sleep(backoff(attempt.min(4))).await;
                 attempt += 1;
             }
-            Err(e) => return not_removed(cluster, &key, e),
+            Err(e) => {
+                let doing = if opts.disable_eviction {
+                    "delete pods"
+                } else {
+                    "evict pods"
+                };
+                return not_removed(cluster, &key, doing, e);
+            }
         }
     }
     let grace = grace
@@ -369,15 +376,14 @@ async fn remove_pod(
 
 /// A pod the API server would not let us remove: its own sentence as the
 /// reason and, for refused credentials or permission, the error to end with.
-fn not_removed(cluster: &Cluster, key: &str, e: kube::Error) -> PodResult {
-    let reason = match crate::cluster::status_of(&e) {
-        Some(status) => status.message.clone(),
-        None => e.to_string(),
+fn not_removed(cluster: &Cluster, key: &str, doing: &str, e: kube::Error) -> PodResult {
+    let (reason, refused) = match crate::cluster::status_of(&e) {
+        Some(status) => (status.message.clone(), matches!(status.code, 401 | 403)),
+        None => (e.to_string(), false),
     };
-    let code = crate::cluster::status_of(&e).map(|s| s.code);
     let mut result = PodResult::new(key, PodOutcome::Failed, reason);
-    if matches!(code, Some(401 | 403)) {
-        result.refused = Some(api_error(e, &cluster.url, "evict pods").to_string());
+    if refused {
+        result.refused = Some(api_error(e, &cluster.url, doing).to_string());
     }
     result
 }
