@@ -565,7 +565,8 @@ pub struct SandboxServeArgs {
     #[arg(long, value_name = "PATH")]
     pub kubeconfig_out: Option<PathBuf>,
 
-    /// Inject faults, e.g. "5xx=0.1,429=0.05,latency=20ms,drop=0.02,seed=7"
+    /// Inject API faults, e.g. "5xx=0.1,latency=20ms,seed=7", "auth=expired" (401s) or
+    /// "forbid=patch:nodes|create:pods/eviction" (RBAC refusals)
     #[arg(long, value_name = "SPEC")]
     pub faults: Option<String>,
 }
