@@ -530,10 +530,10 @@ fn check_names_the_namespace_before_and_after_a_swap() {
     let mut green = h.get("services", Some("shop-green"), "web").unwrap();
     green["metadata"]["annotations"] =
         serde_json::json!({"external-dns.kubernetes.io/hostname": "shop.example.com"});
-    h.sim.apply(green).unwrap();
+    h.sim().apply(green).unwrap();
     let mut blue = h.get("services", Some("shop-blue"), "web").unwrap();
     blue["metadata"]["annotations"] = serde_json::json!({});
-    h.sim.apply(blue).unwrap();
+    h.sim().apply(blue).unwrap();
     dns.set_a("shop.example.com", 60, &["10.0.0.2"]);
     dns.set_txt(
         "a-shop.example.com",
@@ -585,10 +585,10 @@ fn check_reports_resolvers_that_disagree_and_when_caches_agree() {
     let mut green = h.get("services", Some("shop-green"), "web").unwrap();
     green["metadata"]["annotations"] =
         serde_json::json!({"external-dns.alpha.kubernetes.io/hostname": "shop.example.com"});
-    h.sim.apply(green).unwrap();
+    h.sim().apply(green).unwrap();
     let mut blue = h.get("services", Some("shop-blue"), "web").unwrap();
     blue["metadata"]["annotations"] = serde_json::json!({});
-    h.sim.apply(blue).unwrap();
+    h.sim().apply(blue).unwrap();
     old.set_a("shop.example.com", 240, &["10.0.0.1"]);
     new.set_a("shop.example.com", 60, &["10.0.0.2"]);
 

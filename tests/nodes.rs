@@ -514,7 +514,7 @@ fn drain_blocked_by_a_budget_names_it_and_completes_when_it_allows() {
         .get("poddisruptionbudgets", Some("app"), "web-pdb")
         .unwrap();
     pdb["spec"]["minAvailable"] = json!(0);
-    h.sim.apply(pdb).unwrap();
+    h.sim().apply(pdb).unwrap();
     let status = child.wait().unwrap();
     reader.join().unwrap();
     let stderr = stderr.lock().unwrap().clone();
@@ -576,7 +576,7 @@ fn drain_reaches_the_same_outcome_as_kubectl_drain() {
             .get("poddisruptionbudgets", Some("app"), "web-pdb")
             .unwrap();
         pdb["spec"]["minAvailable"] = json!(0);
-        h.sim.apply(pdb).unwrap();
+        h.sim().apply(pdb).unwrap();
         // Both tools start once the budget controller has seen the change.
         assert!(eventually(Duration::from_secs(10), || {
             h.get("poddisruptionbudgets", Some("app"), "web-pdb")
@@ -629,8 +629,9 @@ fn drain_reaches_the_same_outcome_as_kubectl_drain() {
 fn drain_survives_a_flaky_api_server() {
     let h = Harness::yaml(&simple_cluster());
     wait_running(&h, 3);
-    h.sim
-        .set_faults(FaultSpec::parse("5xx=0.1,429=0.05,retry-after=1,drop=0.02,seed=7").unwrap());
+    h.sim().set_faults(
+        FaultSpec::parse("5xx=0.1,429=0.05,retry-after=1,drop=0.02,conflict=0.3,seed=7").unwrap(),
+    );
     let run = h.oncall(&[
         "node",
         "drain",
@@ -642,7 +643,7 @@ fn drain_survives_a_flaky_api_server() {
         "--timeout",
         "60s",
     ]);
-    h.sim.set_faults(FaultSpec::default());
+    h.sim().set_faults(FaultSpec::default());
     let run = run.expect_code(0);
     assert!(
         run.stdout.contains("node/n1 drained") && run.stdout.contains("node/n2 drained"),
@@ -779,7 +780,7 @@ fn rotate_without_terminating_only_drains() {
 fn rotate_survives_a_flaky_api_server() {
     let h = Harness::yaml(&pool_cluster());
     wait_running(&h, 3);
-    h.sim
+    h.sim()
         .set_faults(FaultSpec::parse("5xx=0.1,429=0.05,retry-after=1,drop=0.02,seed=3").unwrap());
     let run = h.oncall(&[
         "node",
@@ -795,7 +796,7 @@ fn rotate_survives_a_flaky_api_server() {
         "60s",
         "--yes",
     ]);
-    h.sim.set_faults(FaultSpec::default());
+    h.sim().set_faults(FaultSpec::default());
     run.expect_code(0);
     for old in ["n1", "n2", "n5"] {
         assert!(h.get("nodes", None, old).is_none());
@@ -886,7 +887,8 @@ fn expired_credentials_and_rbac_refusals_exit_4_and_say_what_to_do() {
         assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
     };
 
-    h.sim.set_faults(FaultSpec::parse("auth=expired").unwrap());
+    h.sim()
+        .set_faults(FaultSpec::parse("auth=expired").unwrap());
     let r = h.oncall(&["node", "list"]).expect_code(4);
     assert!(
         r.stderr.contains("rejected the credentials (401)") && r.stderr.contains("refresh them"),
@@ -895,7 +897,7 @@ fn expired_credentials_and_rbac_refusals_exit_4_and_say_what_to_do() {
     );
     one_line(&r);
 
-    h.sim
+    h.sim()
         .set_faults(FaultSpec::parse("forbid=patch:nodes").unwrap());
     let r = h.oncall(&["node", "cordon", node, "--yes"]).expect_code(4);
     assert!(
@@ -910,7 +912,7 @@ fn expired_credentials_and_rbac_refusals_exit_4_and_say_what_to_do() {
 
     // Allowed to cordon, not to evict: the drain stops, says the node stays
     // cordoned and how to undo it, and evicts nothing.
-    h.sim
+    h.sim()
         .set_faults(FaultSpec::parse("forbid=create:pods/eviction").unwrap());
     let before = h
         .list("pods", None)

@@ -227,7 +227,7 @@ spec:
 #[test]
 fn every_category_is_detected_with_its_cause_and_next_action() {
     let h = harness(&broken_cluster_yaml(), slow_eviction());
-    h.sim
+    h.sim()
         .delete("pods", Some("shop"), "held")
         .expect("delete held");
 
@@ -759,10 +759,10 @@ spec:
 "#;
     let h = harness(&y, slow_eviction());
     // One pod terminating on the lost node: kubectl says Unknown for NodeLost ones.
-    h.sim
+    h.sim()
         .delete("pods", Some("default"), "lost")
         .expect("delete lost");
-    h.sim
+    h.sim()
         .delete("pods", Some("default"), "exit-code")
         .expect("delete exit-code");
 
@@ -851,7 +851,7 @@ fn generated_with_evicted(evicted: usize) -> (Harness, usize) {
         .unwrap()
         .to_string();
     for i in 0..evicted {
-        h.sim
+        h.sim()
             .apply(json!({"apiVersion": "v1", "kind": "Pod",
                 "metadata": {"name": format!("evicted-{i}"), "namespace": "default"},
                 "spec": {"nodeName": node, "containers": [{"name": "app", "image": "x"}]},
@@ -867,11 +867,11 @@ fn pages_across_continue_tokens_with_a_fixed_number_of_requests() {
     let (h, total) = generated_with_evicted(3);
     let total = total - 3;
     assert!(total > 1000, "generated {total} pods");
-    let before = h.sim.request_count();
+    let before = h.sim().request_count();
     let run = h
         .oncall(&["pods", "stuck", "-A", "-o", "json", "-v"])
         .expect_code(1);
-    let used = h.sim.request_count() - before;
+    let used = h.sim().request_count() - before;
     let r = json_report(&run);
     assert_eq!(r["pods_checked"].as_u64().unwrap() as usize, total + 3);
     assert_eq!(r["stuck"], 3);
@@ -905,7 +905,7 @@ fn a_flaky_api_server_costs_a_retry_not_the_answer() {
     // turning the faults on after a first clean command.
     h.oncall(&["pods", "stuck", "-A", "-o", "json"])
         .expect_code(0);
-    h.sim
+    h.sim()
         .set_faults(FaultSpec::parse("5xx=0.3,drop=0.1,seed=11").expect("fault spec"));
     let mut answered = 0;
     for _ in 0..4 {
@@ -927,13 +927,13 @@ fn a_flaky_api_server_costs_a_retry_not_the_answer() {
 fn an_expired_continue_token_restarts_the_list() {
     let (h, total) = generated_with_evicted(2);
     // An etcd compaction lands between the first and second page.
-    h.sim
+    h.sim()
         .set_faults(FaultSpec::parse("expire-continue=1").expect("fault spec"));
-    let before = h.sim.request_count();
+    let before = h.sim().request_count();
     let run = h
         .oncall(&["pods", "stuck", "-A", "-o", "json"])
         .expect_code(1);
-    let used = h.sim.request_count() - before;
+    let used = h.sim().request_count() - before;
     let r = json_report(&run);
     // Every pod once: the pods of the abandoned first pass are not counted twice.
     assert_eq!(r["pods_checked"].as_u64().unwrap() as usize, total);

@@ -46,7 +46,7 @@ fn args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
 
 /// Makes the simulated kubelet play `fault` for every image matching `pattern`.
 fn image_fault(h: &Harness, pattern: &str, fault: &str) {
-    h.sim
+    h.sim()
         .apply(json!({
             "apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"namespace": "kube-system", "name": "sim-image-faults"},
@@ -267,7 +267,7 @@ fn a_workload_missing_from_production_is_reported() {
     extra["spec"]["selector"] = json!({"matchLabels": {"app.kubernetes.io/name": "search"}});
     extra["spec"]["template"]["metadata"]["labels"] = json!({"app.kubernetes.io/name": "search"});
     extra.as_object_mut().unwrap().remove("status");
-    h.sim.apply(extra).unwrap();
+    h.sim().apply(extra).unwrap();
     let run = h.oncall(&args(&["--dry-run"])).expect_code(0);
     assert!(
         run.stdout

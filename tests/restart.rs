@@ -945,7 +945,7 @@ fn each_kind_of_new_pod_failure_is_named() {
 #[test]
 fn the_wait_survives_watches_that_expire() {
     let h = cluster(&[&deployment("web", 3, "shop/web:1.0", "")]);
-    h.sim
+    h.sim()
         .set_faults(FaultSpec::parse("watch-expiry=150ms,seed=3").unwrap());
     let run = h
         .oncall(&[

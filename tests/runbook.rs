@@ -1457,7 +1457,7 @@ fn promote_reaches_an_environment_in_another_context() {
         .expect_code(0);
     let other = production.home.path().join("staging-kubeconfig");
     staging
-        .sim
+        .sim()
         .write_kubeconfig(&other, "staging-cluster")
         .unwrap();
     production.write_config(

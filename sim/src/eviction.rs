@@ -31,8 +31,6 @@ fn success() -> Response {
 }
 
 pub fn evict(sh: &Shared, req: &Req) -> Result<Response, ApiError> {
-    let name = req.name.as_deref().unwrap_or("");
-    let ns = req.ns_str();
     let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
     let dopts = &body["deleteOptions"];
     let opts = DeleteOptions {
@@ -44,6 +42,36 @@ pub fn evict(sh: &Shared, req: &Req) -> Result<Response, ApiError> {
     };
     let dry =
         req.q("dryRun") == Some("All") || dopts["dryRun"].as_array().is_some_and(|d| !d.is_empty());
+    // Like the API server, retry when the budget changed under us (its
+    // status is written by the disruption controller at the same time):
+    // a client sees the refusal or the success, not the conflict.
+    let mut attempt = 0;
+    loop {
+        match evict_once(sh, req, &opts, dry) {
+            Err(e) if is_budget_conflict(&e) && attempt < EVICTION_RETRIES => {
+                attempt += 1;
+                std::thread::yield_now();
+            }
+            result => return result,
+        }
+    }
+}
+
+fn is_budget_conflict(e: &ApiError) -> bool {
+    e.code == 409 && e.message.contains("poddisruptionbudgets")
+}
+
+/// The API server retries a budget conflict for about ten seconds.
+const EVICTION_RETRIES: u32 = 20;
+
+fn evict_once(
+    sh: &Shared,
+    req: &Req,
+    opts: &DeleteOptions,
+    dry: bool,
+) -> Result<Response, ApiError> {
+    let name = req.name.as_deref().unwrap_or("");
+    let ns = req.ns_str();
     let pods = res("pods");
     let pod = sh
         .store
@@ -51,7 +79,7 @@ pub fn evict(sh: &Shared, req: &Req) -> Result<Response, ApiError> {
         .ok_or_else(|| ApiError::not_found("", "pods", name))?;
     let delete = |sh: &Shared| -> Result<Response, ApiError> {
         if !dry {
-            sh.store.delete(pods, ns, name, &opts)?;
+            sh.store.delete(pods, ns, name, opts)?;
         }
         Ok(success())
     };

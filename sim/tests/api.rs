@@ -632,3 +632,67 @@ async fn continue_tokens_expire_with_compaction() {
     assert_eq!(page(&cont).0, 200);
     c.sim.shutdown().await;
 }
+
+/// Concurrent evictions under one budget: each decrements the budget's
+/// allowance with the version it read, so they conflict with each other.
+/// The API server retries those conflicts itself; a client sees only
+/// successes (201) and budget refusals (429), never a 409.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_evictions_never_answer_conflict() {
+    let seed = r#"
+apiVersion: v1
+kind: Node
+metadata: {name: node-1}
+status: {conditions: [{type: Ready, status: "True"}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  replicas: 60
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: "nginx:1.27"}]
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: web-pdb, namespace: default}
+spec:
+  maxUnavailable: 20
+  selector: {matchLabels: {app: web}}
+"#;
+    let c = Cluster::start(Seed::Yaml {
+        text: seed.into(),
+        source: "evict.yaml".into(),
+    })
+    .await;
+    let pods = web_pods(&c);
+    assert_eq!(pods.len(), 60);
+    let c = std::sync::Arc::new(c);
+    let codes: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = pods
+            .iter()
+            .map(|pod| {
+                let c = c.clone();
+                scope.spawn(move || {
+                    let path = format!("/api/v1/namespaces/default/pods/{pod}/eviction");
+                    http(
+                        &c,
+                        "POST",
+                        &path,
+                        "application/json",
+                        "application/json",
+                        &eviction(pod),
+                    )
+                    .0
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(!codes.contains(&409), "{codes:?}");
+    assert_eq!(codes.iter().filter(|&&c| c == 201).count(), 20, "{codes:?}");
+    assert_eq!(codes.iter().filter(|&&c| c == 429).count(), 40, "{codes:?}");
+}

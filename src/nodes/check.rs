@@ -392,31 +392,31 @@ pub async fn check(
     let drained: HashSet<String> = targets.iter().map(|n| n.name().to_string()).collect();
     let budgets = pdbs(cluster).await?;
     let view = cluster_view(cluster, &drained).await?;
-    let mut free = Resources::default();
-    for n in all_nodes {
-        if drained.contains(n.name()) || n.is_cordoned() || !n.is_ready() {
-            continue;
-        }
-        let alloc = n.allocatable();
-        let used = view.used.get(n.name()).copied().unwrap_or_default();
-        free.add(Resources {
-            pods: (alloc.pods - used.pods).max(0),
-            cpu_milli: (alloc.cpu_milli - used.cpu_milli).max(0),
-            memory: (alloc.memory - used.memory).max(0),
-        });
-    }
+    // Room counts only on nodes that could take at least one of the pods
+    // to move: a tainted pool (GPUs, another team) is no room for them.
+    let others: Vec<&LeanNode> = all_nodes
+        .iter()
+        .filter(|n| !drained.contains(n.name()) && !n.is_cordoned() && n.is_ready())
+        .collect();
     let mut needed = Resources::default();
+    let mut moved: Vec<&LeanPod> = Vec::new();
     let mut nodes = Vec::new();
+    let mut pods_by_target = Vec::new();
     for node in targets {
-        let pods = pods_on_node(cluster, node.name(), opts.pod_selector.as_deref()).await?;
-        let missing = missing_daemonsets(cluster, &pods).await?;
-        let plans = plan_pods(&pods, opts, &missing, &budgets);
-        let (mut blockers, scale_up) = blockers(&pods, &plans, opts, &budgets, &view);
+        pods_by_target
+            .push(pods_on_node(cluster, node.name(), opts.pod_selector.as_deref()).await?);
+    }
+    for (node, pods) in targets.iter().zip(&pods_by_target) {
+        let missing = missing_daemonsets(cluster, pods).await?;
+        let plans = plan_pods(pods, opts, &missing, &budgets);
+        let (mut blockers, scale_up) = blockers(pods, &plans, opts, &budgets, &view);
         for (p, plan) in pods.iter().zip(&plans) {
             if plan.action == Action::Evict || plan.action == Action::Delete {
                 needed.add(p.requests());
+                moved.push(p);
             }
         }
+        let free = free_room(&others, &moved, &view);
         if let Some(b) = room_blocker(needed, free) {
             blockers.push(b);
         }
@@ -585,6 +585,21 @@ fn refusal_of(p: &PodPlan) -> Option<Refusal> {
     [Refusal::DaemonSet, Refusal::EmptyDir, Refusal::NoController]
         .into_iter()
         .find(|r| p.reason.contains(r.flag()))
+}
+
+/// Free resources on the nodes that accept at least one of `moved`.
+fn free_room(others: &[&LeanNode], moved: &[&LeanPod], view: &ClusterView) -> Resources {
+    let mut free = Resources::default();
+    for n in others.iter().filter(|n| moved.iter().any(|p| n.accepts(p))) {
+        let alloc = n.allocatable();
+        let used = view.used.get(n.name()).copied().unwrap_or_default();
+        free.add(Resources {
+            pods: (alloc.pods - used.pods).max(0),
+            cpu_milli: (alloc.cpu_milli - used.cpu_milli).max(0),
+            memory: (alloc.memory - used.memory).max(0),
+        });
+    }
+    free
 }
 
 /// A blocker when the pods to move need more than the other nodes have free.

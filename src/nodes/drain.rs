@@ -20,7 +20,7 @@ use super::check::{LeanPdb, PdbNumbers, missing_daemonsets, pods_on_node};
 use super::cordon;
 use super::decide::{Action, DrainOptions, decide};
 use super::lean::{LeanNode, LeanPod};
-use super::retry::{backoff, is_pdb_refusal, is_transient, retry};
+use super::retry::{backoff, is_conflict, is_pdb_refusal, is_transient, retry};
 use crate::cluster::list::{ListQuery, collect};
 use crate::cluster::{Cluster, api_error, is_not_found};
 use crate::safety::interrupt;
@@ -345,7 +345,9 @@ async fn remove_pod(
                 tokio::time::sleep(pdb_backoff(attempt)).await;
                 attempt += 1;
             }
-            Err(e) if is_transient(&e) => {
+            // A 409 from `pods/eviction` is the budget's status changing under
+            // the server's own retries: the eviction may simply be sent again.
+            Err(e) if is_transient(&e) || (!opts.disable_eviction && is_conflict(&e)) => {
                 tokio::time::sleep(backoff(attempt.min(4))).await;
                 attempt += 1;
             }

@@ -78,6 +78,51 @@ pub struct NodeSpec {
     pub unschedulable: Option<bool>,
     #[serde(rename = "providerID", default)]
     pub provider_id: Option<String>,
+    #[serde(default)]
+    pub taints: Vec<Taint>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Taint {
+    #[serde(default)]
+    pub key: String,
+    #[serde(default)]
+    pub value: Option<String>,
+    #[serde(default)]
+    pub effect: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Toleration {
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub operator: Option<String>,
+    #[serde(default)]
+    pub value: Option<String>,
+    #[serde(default)]
+    pub effect: Option<String>,
+}
+
+impl Toleration {
+    /// The scheduler's rule: an empty key with `Exists` tolerates every
+    /// taint; an empty effect matches every effect.
+    pub fn tolerates(&self, taint: &Taint) -> bool {
+        let effect_ok = self
+            .effect
+            .as_deref()
+            .is_none_or(|e| e.is_empty() || e == taint.effect);
+        let key = self.key.as_deref().unwrap_or_default();
+        match self.operator.as_deref().unwrap_or("Equal") {
+            "Exists" => effect_ok && (key.is_empty() || key == taint.key),
+            _ => {
+                effect_ok
+                    && key == taint.key
+                    && self.value.as_deref().unwrap_or_default()
+                        == taint.value.as_deref().unwrap_or_default()
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -120,6 +165,24 @@ impl LeanNode {
 
     pub fn is_cordoned(&self) -> bool {
         self.spec.unschedulable == Some(true)
+    }
+
+    /// Whether the scheduler could place `pod` here, as far as its node
+    /// selector and this node's NoSchedule/NoExecute taints go (affinity
+    /// and spread constraints are not weighed).
+    pub fn accepts(&self, pod: &LeanPod) -> bool {
+        let selected = pod
+            .spec
+            .node_selector
+            .iter()
+            .all(|(k, v)| self.metadata.labels.get(k) == Some(v));
+        let tolerated = self
+            .spec
+            .taints
+            .iter()
+            .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
+            .all(|t| pod.spec.tolerations.iter().any(|tol| tol.tolerates(t)));
+        selected && tolerated
     }
 
     /// `(label, value)` of the first pool label the node carries.
@@ -179,6 +242,10 @@ pub struct LeanPod {
 pub struct PodSpec {
     #[serde(default)]
     pub node_name: Option<String>,
+    #[serde(default)]
+    pub node_selector: BTreeMap<String, String>,
+    #[serde(default)]
+    pub tolerations: Vec<Toleration>,
     #[serde(default)]
     pub volumes: Vec<Volume>,
     #[serde(default)]

@@ -17,6 +17,11 @@ pub fn is_transient(err: &kube::Error) -> bool {
     }
 }
 
+/// A 409 Conflict: the object changed between a read and a write.
+pub fn is_conflict(err: &kube::Error) -> bool {
+    crate::cluster::status_of(err).is_some_and(|s| s.code == 409)
+}
+
 /// Whether a 429 is the eviction API refusing because of a disruption budget
 /// (as opposed to the server asking us to slow down).
 pub fn is_pdb_refusal(status: &kube::core::Status) -> bool {

@@ -1,7 +1,15 @@
-//! Shared harness for integration tests: a simulator on a random port, a
-//! temporary HOME with its own kubeconfig, audit log and config, and helpers
+//! Shared harness for integration tests: a cluster (the simulator on a
+//! random port, or the real control plane given by `ONCALL_TEST_KUBECONFIG`),
+//! a temporary HOME with its own kubeconfig, audit log and config, and helpers
 //! that run the real `oncall` binary and the real `kubectl` against it.
 #![allow(dead_code)]
+
+pub mod real;
+pub mod scenario;
+
+pub use real::RealCluster;
+#[allow(unused_imports)]
+pub use scenario::{Backend, SCOPE_KEY, Scope};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -10,10 +18,16 @@ use std::time::{Duration, Instant};
 pub use oncall_sim::{FaultSpec, Seed, SimOptions, Simulator, Timing};
 
 pub struct Harness {
-    pub sim: Simulator,
+    target: Target,
     pub home: tempfile::TempDir,
     pub kubeconfig: PathBuf,
     runtime: tokio::runtime::Runtime,
+}
+
+/// The cluster a test runs against.
+enum Target {
+    Sim(Simulator),
+    Real(RealCluster),
 }
 
 /// What a finished command printed, and how it exited.
@@ -67,11 +81,7 @@ impl Harness {
     }
 
     pub fn with_options(options: SimOptions) -> Harness {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("tokio runtime");
+        let runtime = runtime();
         let sim = runtime
             .block_on(Simulator::start(options))
             .expect("simulator starts");
@@ -80,10 +90,58 @@ impl Harness {
         sim.write_kubeconfig(&kubeconfig, "sandbox")
             .expect("kubeconfig written");
         Harness {
-            sim,
+            target: Target::Sim(sim),
             home,
             kubeconfig,
             runtime,
+        }
+    }
+
+    /// A scenario on either backend: `seed` is YAML written with `scope`'s
+    /// names (see `scenario.rs`). On the simulator it is the seed; on the
+    /// real control plane its objects are created, and removed again when
+    /// the harness is dropped.
+    pub fn on(backend: Backend, scope: &Scope, seed: &str) -> Harness {
+        match backend {
+            Backend::Sim => Harness::yaml(seed),
+            Backend::Real => {
+                let runtime = runtime();
+                let home = tempfile::tempdir().expect("temp home");
+                let kubeconfig = home.path().join("kubeconfig");
+                let cluster = runtime.block_on(RealCluster::connect(scope, &kubeconfig));
+                runtime.block_on(cluster.seed(seed));
+                Harness {
+                    target: Target::Real(cluster),
+                    home,
+                    kubeconfig,
+                    runtime,
+                }
+            }
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.target {
+            Target::Sim(_) => Backend::Sim,
+            Target::Real(_) => Backend::Real,
+        }
+    }
+
+    /// The simulator, for tests that use its knobs (faults, request counts).
+    pub fn sim(&self) -> &Simulator {
+        match &self.target {
+            Target::Sim(sim) => sim,
+            Target::Real(_) => panic!("this test step needs the simulator"),
+        }
+    }
+
+    /// Creates or replaces an object, as `kubectl apply` would.
+    pub fn apply(&self, object: serde_json::Value) {
+        match &self.target {
+            Target::Sim(sim) => {
+                sim.apply(object).expect("simulator applies the object");
+            }
+            Target::Real(real) => self.runtime.block_on(real.apply(object)),
         }
     }
 
@@ -155,12 +213,34 @@ impl Harness {
         namespace: Option<&str>,
         name: &str,
     ) -> Option<serde_json::Value> {
-        self.sim.get(resource, namespace, name)
+        match &self.target {
+            Target::Sim(sim) => sim.get(resource, namespace, name),
+            Target::Real(real) => self.runtime.block_on(real.get(resource, namespace, name)),
+        }
     }
 
     pub fn list(&self, resource: &str, namespace: Option<&str>) -> Vec<serde_json::Value> {
-        self.sim.list(resource, namespace)
+        match &self.target {
+            Target::Sim(sim) => sim.list(resource, namespace),
+            Target::Real(real) => self.runtime.block_on(real.list(resource, namespace)),
+        }
     }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Target::Real(real) = &self.target {
+            self.runtime.block_on(real.clean_up());
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
 }
 
 /// The kubectl on PATH; tests that need it fail loudly without it.

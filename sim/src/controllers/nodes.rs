@@ -13,6 +13,9 @@ use crate::util::{self, str_at};
 
 const UNREACHABLE: &str = "node.kubernetes.io/unreachable";
 const NOT_READY: &str = "node.kubernetes.io/not-ready";
+/// Added to a cordoned node by the node lifecycle controller
+/// (TaintNodesByCondition), removed when it is uncordoned.
+const UNSCHEDULABLE: &str = "node.kubernetes.io/unschedulable";
 
 pub fn reconcile(ctx: &Ctx, st: &mut State, name: &str) {
     let nodes = res("nodes");
@@ -26,23 +29,29 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, name: &str) {
         .as_array()
         .cloned()
         .unwrap_or_default();
+    let old_time = |key: &str, effect: &str| {
+        node["spec"]["taints"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| t["key"] == key && t["effect"] == effect)
+            .map(|t| t["timeAdded"].clone())
+            .unwrap_or_else(|| json!(util::now_ts()))
+    };
     let mut taints: Vec<Value> = taints
         .into_iter()
-        .filter(|t| !matches!(str_at(t, &["key"]), UNREACHABLE | NOT_READY))
+        .filter(|t| !matches!(str_at(t, &["key"]), UNREACHABLE | NOT_READY | UNSCHEDULABLE))
         .collect();
+    if node["spec"]["unschedulable"] == true {
+        taints.push(json!({"key": UNSCHEDULABLE, "effect": "NoSchedule", "timeAdded": old_time(UNSCHEDULABLE, "NoSchedule")}));
+    }
     let key = match ready.as_str() {
         "True" => None,
         "False" => Some(NOT_READY),
         _ => Some(UNREACHABLE),
     };
     if let Some(k) = key {
-        let old_added = node["spec"]["taints"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|t| t["key"] == k && t["effect"] == "NoExecute")
-            .map(|t| t["timeAdded"].clone())
-            .unwrap_or_else(|| json!(util::now_ts()));
+        let old_added = old_time(k, "NoExecute");
         taints.push(json!({"key": k, "effect": "NoSchedule"}));
         taints.push(json!({"key": k, "effect": "NoExecute", "timeAdded": old_added}));
     }

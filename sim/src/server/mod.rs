@@ -169,7 +169,10 @@ async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
     let query = parse_query(uri.query());
     let is_watch = matches!(query.get("watch").map(String::as_str), Some("1" | "true"))
         || uri.path().contains("/watch/");
-    let is_write = matches!(method, Method::PUT | Method::PATCH);
+    // An eviction answers 409 when the server's own retries of a budget
+    // conflict ran out: the `conflict` fault plays that too.
+    let is_write = matches!(method, Method::PUT | Method::PATCH)
+        || (method == Method::POST && uri.path().ends_with("/eviction"));
     let (action, latency, refusal) = {
         let mut f = sh.faults.lock();
         let refusal = if f.spec.unauthorized {

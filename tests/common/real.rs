@@ -1,0 +1,228 @@
+//! The real control plane as a test backend: objects are created through
+//! the API server with kube-rs, read back as JSON, and removed when the
+//! test ends.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use serde_json::Value;
+
+use super::scenario::{SCOPE_KEY, Scope};
+
+/// The variable that names the real cluster's kubeconfig.
+pub const KUBECONFIG_VAR: &str = "ONCALL_TEST_KUBECONFIG";
+
+pub struct RealCluster {
+    client: kube::Client,
+    scope: String,
+    namespaces: std::sync::Mutex<Vec<String>>,
+}
+
+/// kind, plural, group, version, namespaced: the kinds the scenarios use.
+const KINDS: &[(&str, &str, &str, &str, bool)] = &[
+    ("Namespace", "namespaces", "", "v1", false),
+    ("Node", "nodes", "", "v1", false),
+    ("Pod", "pods", "", "v1", true),
+    ("Service", "services", "", "v1", true),
+    ("ConfigMap", "configmaps", "", "v1", true),
+    ("Secret", "secrets", "", "v1", true),
+    ("ServiceAccount", "serviceaccounts", "", "v1", true),
+    ("Event", "events", "", "v1", true),
+    ("Deployment", "deployments", "apps", "v1", true),
+    ("ReplicaSet", "replicasets", "apps", "v1", true),
+    ("StatefulSet", "statefulsets", "apps", "v1", true),
+    ("DaemonSet", "daemonsets", "apps", "v1", true),
+    ("Job", "jobs", "batch", "v1", true),
+    ("CronJob", "cronjobs", "batch", "v1", true),
+    (
+        "PodDisruptionBudget",
+        "poddisruptionbudgets",
+        "policy",
+        "v1",
+        true,
+    ),
+    ("Ingress", "ingresses", "networking.k8s.io", "v1", true),
+];
+
+fn resource_by(matches: impl Fn(&(&str, &str, &str, &str, bool)) -> bool) -> (ApiResource, bool) {
+    let &(kind, plural, group, version, namespaced) = KINDS
+        .iter()
+        .find(|k| matches(k))
+        .expect("a kind the real-cluster harness knows (add it to KINDS)");
+    let gvk = GroupVersionKind::gvk(group, version, kind);
+    (ApiResource::from_gvk_with_plural(&gvk, plural), namespaced)
+}
+
+impl RealCluster {
+    /// Connects to the cluster named by `ONCALL_TEST_KUBECONFIG` and copies
+    /// that kubeconfig to `kubeconfig` for the commands under test. A missing
+    /// cluster fails the test: the real backend is never skipped.
+    pub async fn connect(scope: &Scope, kubeconfig: &Path) -> RealCluster {
+        let source = std::env::var_os(KUBECONFIG_VAR).unwrap_or_else(|| {
+            panic!(
+                "the real control plane is not running: run `scripts/test` (it builds and starts \
+                 testbed/), or set {KUBECONFIG_VAR} to the kubeconfig of a disposable cluster"
+            )
+        });
+        std::fs::copy(&source, kubeconfig).expect("copy the real cluster's kubeconfig");
+        let config = kube::Config::from_custom_kubeconfig(
+            kube::config::Kubeconfig::read_from(kubeconfig).expect("kubeconfig reads"),
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await
+        .expect("kubeconfig is usable");
+        RealCluster {
+            client: kube::Client::try_from(config).expect("client"),
+            scope: scope.id.clone(),
+            namespaces: Default::default(),
+        }
+    }
+
+    fn api(
+        &self,
+        resource: &ApiResource,
+        namespaced: bool,
+        ns: Option<&str>,
+    ) -> Api<DynamicObject> {
+        match (namespaced, ns) {
+            (true, Some(ns)) => Api::namespaced_with(self.client.clone(), ns, resource),
+            _ => Api::all_with(self.client.clone(), resource),
+        }
+    }
+
+    /// Creates a seed's objects in order. Node conditions are left to the
+    /// kwok kubelet; pods wait for their namespace's default ServiceAccount,
+    /// as admission demands.
+    pub async fn seed(&self, yaml: &str) {
+        let objects = oncall_sim::parse_seed(yaml, "scenario.yaml").expect("scenario seed parses");
+        let mut nodes = Vec::new();
+        for mut object in objects {
+            let kind = object["kind"].as_str().unwrap_or_default().to_string();
+            let (resource, namespaced) = resource_by(|k| k.0 == kind);
+            if kind == "Node" {
+                if let Some(status) = object.get_mut("status").and_then(Value::as_object_mut) {
+                    status.remove("conditions");
+                }
+                nodes.push(object["metadata"]["name"].as_str().unwrap().to_string());
+            }
+            let ns = object["metadata"]["namespace"].as_str().map(str::to_string);
+            let name = object["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let dynamic: DynamicObject = serde_json::from_value(object).expect("object shape");
+            let api = self.api(&resource, namespaced, ns.as_deref());
+            api.create(&PostParams::default(), &dynamic)
+                .await
+                .unwrap_or_else(|e| panic!("cannot create {kind} {name}: {e}"));
+            if kind == "Namespace" {
+                self.namespaces.lock().unwrap().push(name.clone());
+                self.wait_for_service_account(&name).await;
+            }
+        }
+        for node in nodes {
+            self.wait_node_ready(&node).await;
+        }
+    }
+
+    async fn wait_for_service_account(&self, ns: &str) {
+        let (resource, _) = resource_by(|k| k.0 == "ServiceAccount");
+        let api = self.api(&resource, true, Some(ns));
+        let end = Instant::now() + Duration::from_secs(30);
+        while api.get_opt("default").await.ok().flatten().is_none() {
+            assert!(
+                Instant::now() < end,
+                "no default ServiceAccount in {ns} after 30s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn wait_node_ready(&self, name: &str) {
+        let end = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ready = self.get("nodes", None, name).await.is_some_and(|n| {
+                n["status"]["conditions"].as_array().is_some_and(|c| {
+                    c.iter()
+                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                })
+            });
+            if ready {
+                return;
+            }
+            assert!(
+                Instant::now() < end,
+                "node {name} not Ready after 60s: is kwok running?"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn get(&self, resource: &str, ns: Option<&str>, name: &str) -> Option<Value> {
+        let (res, namespaced) = resource_by(|k| k.1 == resource);
+        let object = self
+            .api(&res, namespaced, ns)
+            .get_opt(name)
+            .await
+            .unwrap_or_else(|e| panic!("cannot get {resource} {name}: {e}"))?;
+        Some(serde_json::to_value(object).unwrap())
+    }
+
+    pub async fn list(&self, resource: &str, ns: Option<&str>) -> Vec<Value> {
+        let (res, namespaced) = resource_by(|k| k.1 == resource);
+        self.api(&res, namespaced, ns)
+            .list(&ListParams::default())
+            .await
+            .unwrap_or_else(|e| panic!("cannot list {resource}: {e}"))
+            .items
+            .into_iter()
+            .map(|o| serde_json::to_value(o).unwrap())
+            .collect()
+    }
+
+    /// Server-side apply of a whole object (as read with `get`, then edited).
+    pub async fn apply(&self, mut object: Value) {
+        let kind = object["kind"].as_str().unwrap_or_default().to_string();
+        let (res, namespaced) = resource_by(|k| k.0 == kind);
+        if let Some(meta) = object["metadata"].as_object_mut() {
+            meta.remove("managedFields");
+            meta.remove("resourceVersion");
+        }
+        let ns = object["metadata"]["namespace"].as_str().map(str::to_string);
+        let name = object["metadata"]["name"].as_str().unwrap().to_string();
+        self.api(&res, namespaced, ns.as_deref())
+            .patch(
+                &name,
+                &PatchParams::apply("oncall-tests").force(),
+                &Patch::Apply(&object),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("cannot apply {kind} {name}: {e}"));
+    }
+
+    /// Removes the scope's namespaces (and everything in them) and nodes.
+    /// Pods go first with no grace, so that a pod that ignores SIGTERM does
+    /// not keep its namespace Terminating for hours.
+    pub async fn clean_up(&self) {
+        let namespaces = self.namespaces.lock().unwrap().clone();
+        let (pod_res, _) = resource_by(|k| k.0 == "Pod");
+        let (ns_res, _) = resource_by(|k| k.0 == "Namespace");
+        let now = DeleteParams::default().grace_period(0);
+        for ns in &namespaces {
+            let pods = self.api(&pod_res, true, Some(ns));
+            let _ = pods.delete_collection(&now, &ListParams::default()).await;
+            let _ = self
+                .api(&ns_res, false, None)
+                .delete(ns, &DeleteParams::background())
+                .await;
+        }
+        let (node_res, _) = resource_by(|k| k.0 == "Node");
+        let nodes = self.api(&node_res, false, None);
+        let selector = ListParams::default().labels(&format!("{SCOPE_KEY}={}", self.scope));
+        let _ = nodes
+            .delete_collection(&DeleteParams::default(), &selector)
+            .await;
+    }
+}

@@ -1,0 +1,509 @@
+//! Node procedures on both backends, the simulator and the real control
+//! plane, with the same assertions, and against the real kubectl where it
+//! has the operation: cordon, uncordon, drain (clean, budget, timeout,
+//! kubectl's flags) and the pre-flight check.
+
+mod common;
+use common::*;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+on_both_backends!(
+    cordon_and_uncordon_look_the_same_to_kubectl,
+    drain_evicts_and_leaves_the_node_cordoned,
+    drain_blocked_by_a_budget_is_retried_until_the_budget_allows,
+    drain_timeout_is_exact_and_says_the_node_stays_cordoned,
+    drain_reaches_the_same_outcome_as_kubectl_drain,
+    check_names_every_blocker_and_its_fix,
+);
+
+/// A Deployment pinned to one node of the scope.
+fn deployment(s: &Scope, name: &str, replicas: u32, node: &str, template_meta: &str) -> String {
+    format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: {ns}}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+{template_meta}    spec:
+      nodeSelector: {{kubernetes.io/hostname: {node}}}
+      tolerations: {tol}
+      terminationGracePeriodSeconds: 30
+      containers:
+      - name: c
+        image: nginx
+        resources: {{requests: {{cpu: 100m}}}}
+---
+"#,
+        ns = s.ns("app"),
+        node = s.node(node),
+        tol = s.tolerations(),
+    )
+}
+
+/// Three nodes in two pools; `web` (2 replicas) sits on n1.
+fn simple_cluster(s: &Scope) -> String {
+    let mut y = s.namespace("app");
+    y += &s.node_yaml("n1", "4", &[("cloud.google.com/gke-nodepool", "pool-a")]);
+    y += &s.node_yaml("n2", "4", &[("cloud.google.com/gke-nodepool", "pool-a")]);
+    y += &s.node_yaml("n3", "4", &[("cloud.google.com/gke-nodepool", "pool-b")]);
+    y += &deployment(s, "web", 2, "n1", "");
+    y
+}
+
+/// n1 carries one of each blocker; n2 and n3 are small, so there is no room.
+fn blocked_cluster(s: &Scope) -> String {
+    let mut y = s.namespace("app");
+    y += &s.node_yaml("n1", "16", &[("cloud.google.com/gke-nodepool", "pool-a")]);
+    y += &s.node_yaml("n2", "100m", &[("cloud.google.com/gke-nodepool", "pool-a")]);
+    y += &s.node_yaml("n3", "100m", &[("cloud.google.com/gke-nodepool", "pool-b")]);
+    y += &deployment(s, "web", 2, "n1", "");
+    y += &deployment(
+        s,
+        "batch",
+        1,
+        "n1",
+        "      annotations: {cluster-autoscaler.kubernetes.io/safe-to-evict: \"false\"}\n",
+    );
+    y += &format!(
+        r#"apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {{name: web-pdb, namespace: {ns}}}
+spec:
+  minAvailable: 2
+  selector: {{matchLabels: {{app: web}}}}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {{name: agent, namespace: {ns}}}
+spec:
+  selector: {{matchLabels: {{app: agent}}}}
+  template:
+    metadata: {{labels: {{app: agent}}}}
+    spec:
+      nodeSelector: {{{scope_key}: {id}}}
+      tolerations: {tol}
+      containers: [{{name: a, image: agent}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: debug, namespace: {ns}}}
+spec:
+  nodeName: {n1}
+  tolerations: {tol}
+  containers: [{{name: c, image: busybox}}]
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {{name: cache, namespace: {ns}}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: cache}}}}
+  template:
+    metadata: {{labels: {{app: cache}}}}
+    spec:
+      nodeSelector: {{kubernetes.io/hostname: {n1}}}
+      tolerations: {tol}
+      volumes: [{{name: scratch, emptyDir: {{}}}}]
+      containers:
+      - {{name: c, image: redis, resources: {{requests: {{cpu: "1"}}}}}}
+---
+"#,
+        ns = s.ns("app"),
+        n1 = s.node("n1"),
+        tol = s.tolerations(),
+        scope_key = SCOPE_KEY,
+        id = s.id,
+    );
+    y
+}
+
+fn is_ready(p: &Value) -> bool {
+    p["status"]["phase"] == "Running"
+        && p["metadata"]["deletionTimestamp"].is_null()
+        && p["status"]["conditions"].as_array().is_some_and(|c| {
+            c.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
+}
+
+fn wait_ready(h: &Harness, s: &Scope, count: usize) {
+    let ns = s.ns("app");
+    assert!(
+        eventually(Duration::from_secs(60), || {
+            h.list("pods", Some(&ns))
+                .iter()
+                .filter(|p| is_ready(p))
+                .count()
+                >= count
+        }),
+        "{count} pods did not become ready in {ns}"
+    );
+}
+
+fn unschedulable(h: &Harness, node: &str) -> Value {
+    h.get("nodes", None, node).unwrap()["spec"]["unschedulable"].clone()
+}
+
+/// Names of the live (not terminating) pods on a node.
+fn pods_on(h: &Harness, node: &str) -> Vec<String> {
+    let mut v: Vec<String> = h
+        .list("pods", None)
+        .iter()
+        .filter(|p| p["spec"]["nodeName"] == node && p["metadata"]["deletionTimestamp"].is_null())
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+fn cordon_and_uncordon_look_the_same_to_kubectl(backend: Backend) {
+    let s = Scope::new("cordon");
+    let h = Harness::on(backend, &s, &simple_cluster(&s));
+    let (n1, n2) = (s.node("n1"), s.node("n2"));
+
+    h.oncall(&["node", "cordon", &n1, "--reason", "disk errors", "--yes"])
+        .expect_code(0);
+    h.kubectl(&["cordon", &n2]).expect_code(0);
+    // The node lifecycle controller taints a cordoned node, whoever cordoned it.
+    let taint_keys = |node: &str| -> Vec<String> {
+        let mut keys: Vec<String> = h.get("nodes", None, node).unwrap()["spec"]["taints"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| {
+                format!(
+                    "{}:{}",
+                    t["key"].as_str().unwrap(),
+                    t["effect"].as_str().unwrap()
+                )
+            })
+            .collect();
+        keys.sort();
+        keys
+    };
+    assert!(
+        eventually(Duration::from_secs(20), || {
+            taint_keys(&n1).contains(&"node.kubernetes.io/unschedulable:NoSchedule".to_string())
+                && taint_keys(&n1) == taint_keys(&n2)
+        }),
+        "oncall's cordon {:?}, kubectl's {:?}",
+        taint_keys(&n1),
+        taint_keys(&n2)
+    );
+    let ours = h.get("nodes", None, &n1).unwrap();
+    let theirs = h.get("nodes", None, &n2).unwrap();
+    assert_eq!(ours["spec"]["unschedulable"], true);
+    assert_eq!(
+        ours["spec"]["unschedulable"],
+        theirs["spec"]["unschedulable"]
+    );
+    assert_eq!(
+        ours["metadata"]["annotations"]["oncall.dev/cordon-reason"],
+        "disk errors"
+    );
+    let listed = h
+        .kubectl(&["get", "nodes", "-l", &s.node_selector()])
+        .expect_code(0);
+    for node in [&n1, &n2] {
+        let line = listed
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(node.as_str()))
+            .unwrap();
+        assert!(line.contains("Ready,SchedulingDisabled"), "{line}");
+    }
+    let ours_listed = h
+        .oncall(&["node", "list", "-l", &s.node_selector()])
+        .expect_code(0);
+    let line = ours_listed
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(n1.as_str()))
+        .unwrap();
+    assert!(
+        line.contains("SchedulingDisabled") && line.contains("disk errors"),
+        "{line}"
+    );
+
+    h.oncall(&["node", "uncordon", &n1, "--yes"]).expect_code(0);
+    // n2 was cordoned by kubectl: oncall leaves it unless forced.
+    let refused = h.oncall(&["node", "uncordon", &n2, "--yes"]);
+    assert_eq!(unschedulable(&h, &n2), true, "{}", refused.stdout);
+    h.oncall(&["node", "uncordon", &n2, "--yes", "--force"])
+        .expect_code(0);
+    let n1_after = h.get("nodes", None, &n1).unwrap();
+    assert!(
+        n1_after["spec"]["unschedulable"].is_null(),
+        "kubectl removes the field too"
+    );
+    assert!(n1_after["metadata"]["annotations"]["oncall.dev/cordon-reason"].is_null());
+    assert!(
+        eventually(Duration::from_secs(20), || !taint_keys(&n1)
+            .iter()
+            .any(|k| k.starts_with("node.kubernetes.io/unschedulable"))),
+        "the taint goes with the cordon: {:?}",
+        taint_keys(&n1)
+    );
+    let listed = h
+        .kubectl(&["get", "nodes", "-l", &s.node_selector()])
+        .expect_code(0);
+    assert!(
+        !listed.stdout.contains("SchedulingDisabled"),
+        "{}",
+        listed.stdout
+    );
+}
+
+fn drain_evicts_and_leaves_the_node_cordoned(backend: Backend) {
+    let s = Scope::new("drain");
+    let h = Harness::on(backend, &s, &simple_cluster(&s));
+    wait_ready(&h, &s, 2);
+    let n1 = s.node("n1");
+    let run = h.oncall(&["node", "drain", &n1, "--yes"]).expect_code(0);
+    assert!(run.stdout.contains("2 evicted"), "{}", run.stdout);
+    assert_eq!(unschedulable(&h, &n1), true);
+    assert!(pods_on(&h, &n1).is_empty());
+    assert_eq!(h.audit_entries().last().unwrap()["outcome"]["status"], "ok");
+}
+
+fn drain_blocked_by_a_budget_is_retried_until_the_budget_allows(backend: Backend) {
+    let s = Scope::new("budget");
+    let mut y = simple_cluster(&s);
+    y += &format!(
+        "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {{name: web-pdb, namespace: {}}}\nspec:\n  minAvailable: 2\n  selector: {{matchLabels: {{app: web}}}}\n---\n",
+        s.ns("app")
+    );
+    let h = Harness::on(backend, &s, &y);
+    wait_ready(&h, &s, 2);
+    let n1 = s.node("n1");
+    let mut child = h
+        .oncall_command(&["node", "drain", &n1, "--yes", "--timeout", "60s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Relax the budget only after the drain has been refused by it.
+    let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let stderr = stderr.clone();
+        let mut pipe = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut pipe, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                stderr
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    assert!(
+        eventually(Duration::from_secs(30), || stderr
+            .lock()
+            .unwrap()
+            .contains("web-pdb")),
+        "the budget is named while it blocks: {}",
+        stderr.lock().unwrap()
+    );
+    assert_eq!(unschedulable(&h, &n1), true);
+    assert_eq!(pods_on(&h, &n1).len(), 2, "the budget must hold the pods");
+    let mut pdb = h
+        .get("poddisruptionbudgets", Some(&s.ns("app")), "web-pdb")
+        .unwrap();
+    pdb["spec"]["minAvailable"] = json!(0);
+    h.apply(pdb);
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let stderr = stderr.lock().unwrap().clone();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(pods_on(&h, &n1).is_empty());
+}
+
+fn drain_timeout_is_exact_and_says_the_node_stays_cordoned(backend: Backend) {
+    let s = Scope::new("timeout");
+    let mut y = simple_cluster(&s);
+    // Ignores SIGTERM and has ten hours' grace: far longer than the timeout.
+    y += &deployment(
+        &s,
+        "slow",
+        1,
+        "n1",
+        "      annotations: {sim.oncall.dev/fault: slow-termination}\n",
+    )
+    .replace(
+        "terminationGracePeriodSeconds: 30",
+        "terminationGracePeriodSeconds: 36000",
+    );
+    let h = Harness::on(backend, &s, &y);
+    wait_ready(&h, &s, 3);
+    let n1 = s.node("n1");
+    let start = Instant::now();
+    let run = h
+        .oncall(&["node", "drain", &n1, "--yes", "--timeout", "3s"])
+        .expect_code(5);
+    let took = start.elapsed();
+    assert!(took >= Duration::from_secs(3), "took {took:?}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert!(
+        run.stderr.contains("cordoned")
+            && run.stderr.contains(&format!("oncall node uncordon {n1}")),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.contains("pending"), "{}", run.stdout);
+    assert_eq!(unschedulable(&h, &n1), true);
+}
+
+fn drain_reaches_the_same_outcome_as_kubectl_drain(backend: Backend) {
+    let flags = [
+        "--ignore-daemonsets",
+        "--delete-emptydir-data",
+        "--force",
+        "--timeout",
+        "60s",
+    ];
+    let outcome = |use_kubectl: bool| {
+        let s = Scope::new(if use_kubectl { "kdrain" } else { "odrain" });
+        let h = Harness::on(backend, &s, &blocked_cluster(&s));
+        wait_ready(&h, &s, 7);
+        let n1 = s.node("n1");
+        // Let the budget allow it: both tools then finish.
+        let mut pdb = h
+            .get("poddisruptionbudgets", Some(&s.ns("app")), "web-pdb")
+            .unwrap();
+        pdb["spec"]["minAvailable"] = json!(0);
+        h.apply(pdb);
+        assert!(eventually(Duration::from_secs(30), || {
+            h.get("poddisruptionbudgets", Some(&s.ns("app")), "web-pdb")
+                .and_then(|p| p["status"]["disruptionsAllowed"].as_i64())
+                .is_some_and(|n| n > 0)
+        }));
+        let mut args: Vec<&str> = if use_kubectl {
+            vec!["drain", &n1]
+        } else {
+            vec!["node", "drain", &n1, "--yes"]
+        };
+        args.extend_from_slice(&flags);
+        let run = if use_kubectl {
+            h.kubectl(&args)
+        } else {
+            h.oncall(&args)
+        };
+        let remaining: Vec<String> = pods_on(&h, &n1)
+            .into_iter()
+            .map(|p| p.split('-').next().unwrap().to_string())
+            .collect();
+        (
+            run.code == 0,
+            unschedulable(&h, &n1),
+            remaining,
+            run.stdout + &run.stderr,
+        )
+    };
+    let kubectl = outcome(true);
+    let ours = outcome(false);
+    assert_eq!(
+        (&ours.0, &ours.1, &ours.2),
+        (&kubectl.0, &kubectl.1, &kubectl.2),
+        "oncall:\n{}\nkubectl:\n{}",
+        ours.3,
+        kubectl.3
+    );
+    assert_eq!(
+        ours.2,
+        vec!["agent".to_string()],
+        "only the DaemonSet pod stays"
+    );
+
+    // Without the flags both refuse, and neither evicts a pod.
+    let s = Scope::new("refuse");
+    let h = Harness::on(backend, &s, &blocked_cluster(&s));
+    wait_ready(&h, &s, 7);
+    let n1 = s.node("n1");
+    let before = pods_on(&h, &n1);
+    assert_ne!(h.kubectl(&["drain", &n1]).code, 0);
+    assert_eq!(pods_on(&h, &n1), before);
+    h.kubectl(&["uncordon", &n1]).expect_code(0);
+    h.oncall(&["node", "drain", &n1, "--yes"]).expect_code(1);
+    assert_eq!(pods_on(&h, &n1), before);
+}
+
+fn check_json(h: &Harness, node: &str, extra: &[&str]) -> (i32, Value) {
+    let mut args = vec!["node", "check", node, "-o", "json"];
+    args.extend_from_slice(extra);
+    let run = h.oncall(&args);
+    (
+        run.code,
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout)),
+    )
+}
+
+fn kinds(report: &Value) -> Vec<String> {
+    report["nodes"][0]["blockers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn check_names_every_blocker_and_its_fix(backend: Backend) {
+    let s = Scope::new("check");
+    let h = Harness::on(backend, &s, &blocked_cluster(&s));
+    wait_ready(&h, &s, 7);
+    let n1 = s.node("n1");
+    let (code, report) = check_json(&h, &n1, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(report["go"], false);
+    let k = kinds(&report);
+    // web and batch each have every ready replica on n1: two outages.
+    assert_eq!(
+        k,
+        [
+            "daemon_set",
+            "empty_dir",
+            "no_controller",
+            "pdb",
+            "outage",
+            "outage",
+            "safe_to_evict",
+            "no_room"
+        ]
+    );
+    let blockers = report["nodes"][0]["blockers"].as_array().unwrap();
+    let pdb = blockers.iter().find(|b| b["kind"] == "pdb").unwrap();
+    assert_eq!(pdb["pdb"]["name"], "web-pdb");
+    assert_eq!(pdb["pdb"]["disruptions_allowed"], 0);
+    assert_eq!(pdb["pods"].as_array().unwrap().len(), 2);
+
+    let (_, report) = check_json(
+        &h,
+        &n1,
+        &[
+            "--ignore-daemonsets",
+            "--delete-emptydir-data",
+            "--force",
+            "--scale-up",
+        ],
+    );
+    let k = kinds(&report);
+    for gone in ["daemon_set", "empty_dir", "no_controller", "outage"] {
+        assert!(!k.contains(&gone.to_string()), "{gone} still in {k:?}");
+    }
+    let text = h.oncall(&["node", "check", &n1]).expect_code(1);
+    assert!(
+        text.stdout.contains("NO-GO") && text.stdout.contains("web-pdb"),
+        "{}",
+        text.stdout
+    );
+}
