@@ -42,6 +42,11 @@ pub enum Error {
     Unreachable { url: String, reason: String },
 
     #[error(
+        "the API server at {url} presented a certificate the kubeconfig does not trust ({reason}); check the cluster's `certificate-authority-data` in the kubeconfig, and that the address is the cluster's"
+    )]
+    UntrustedServer { url: String, reason: String },
+
+    #[error(
         "the API server at {url} rejected the credentials (401): they have probably expired; refresh them (for example `gcloud auth login` or `aws sso login`) and try again"
     )]
     Unauthorized { url: String },
@@ -133,6 +138,7 @@ impl Error {
             | Error::BadFile { .. }
             | Error::Usage(_) => exit::USAGE,
             Error::Unreachable { .. }
+            | Error::UntrustedServer { .. }
             | Error::Unauthorized { .. }
             | Error::Forbidden { .. }
             | Error::ClusterRefused(_)

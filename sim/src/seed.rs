@@ -205,6 +205,7 @@ pub fn apply_one(store: &Store, mut v: Value) -> Result<Value, SimError> {
         && store
             .get(r, if r.namespaced { &ns } else { "" }, &name)
             .is_some();
+    crate::controllers::defaults::on_write(r, &mut v);
     let s = if exists {
         if let Some(m) = v["metadata"].as_object_mut() {
             m.remove("resourceVersion");
@@ -273,6 +274,26 @@ pub fn load(store: &Store, objs: Vec<Value>) -> Result<(), SimError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seeds_are_stored_as_a_real_api_server_stores_them() {
+        let store = Store::default();
+        let text = "apiVersion: v1\nkind: Node\nmetadata: {name: bare}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: default}\ndata: {A: YQ==}\nstringData: {B: hello}\n";
+        load(&store, parse_seed(text, "s.yaml").unwrap()).unwrap();
+        let node = store.get_value(res("nodes"), "", "bare").unwrap();
+        assert!(
+            node["status"]
+                .get("conditions")
+                .is_none_or(|c| !c.is_null()),
+            "no null conditions: {node}"
+        );
+        let secret = store.get_value(res("secrets"), "default", "s").unwrap();
+        assert!(secret.get("stringData").is_none(), "{secret}");
+        assert_eq!(
+            secret["data"],
+            serde_json::json!({"A": "YQ==", "B": "aGVsbG8="})
+        );
+    }
 
     #[test]
     fn a_seeded_pod_stuck_terminating_keeps_how_long_it_has_been_stuck() {

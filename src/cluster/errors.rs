@@ -55,10 +55,21 @@ pub fn api_error(err: kube::Error, url: &str, doing: &str) -> Error {
         }
     }
     match &err {
-        kube::Error::HyperError(_) | kube::Error::Service(_) => Error::Unreachable {
-            url: url.into(),
-            reason: root_cause(&err),
-        },
+        kube::Error::HyperError(_) | kube::Error::Service(_) => {
+            let reason = root_cause(&err);
+            // rustls words a failed verification "invalid peer certificate: …".
+            if reason.contains("certificate") {
+                Error::UntrustedServer {
+                    url: url.into(),
+                    reason,
+                }
+            } else {
+                Error::Unreachable {
+                    url: url.into(),
+                    reason,
+                }
+            }
+        }
         kube::Error::Auth(e) => Error::Credentials {
             context: url.into(),
             reason: e.to_string(),

@@ -152,17 +152,18 @@ pub async fn drain_node(
         pods: Vec::new(),
         seconds: 0.0,
     };
-    let work = async {
-        if !node.is_cordoned() {
-            cordon::cordon(cluster, &name, user, Some(why))
-                .await
-                .map_err(|e| e.to_string())?;
+    if !node.is_cordoned()
+        && let Err(e) = cordon::cordon(cluster, &name, user, Some(why)).await
+    {
+        // Refused credentials or permission end the whole command (exit 4).
+        if matches!(
+            e,
+            crate::error::Error::Unauthorized { .. } | crate::error::Error::Forbidden { .. }
+        ) {
+            result.refused = Some(e.to_string());
         }
-        Ok::<_, String>(())
-    };
-    if let Err(e) = work.await {
         result.status = NodeStatus::Failed;
-        result.message = Some(e);
+        result.message = Some(e.to_string());
         return result;
     }
     result.cordoned = true;

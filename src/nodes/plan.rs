@@ -176,11 +176,21 @@ pub fn drain_error(failed: &[&NodeDrain]) -> Result<()> {
         return Ok(());
     };
     let names: Vec<&str> = failed.iter().map(|r| r.node.as_str()).collect();
-    let stays = format!(
-        "{} stay(s) cordoned; run `oncall node uncordon {}` to make them schedulable again",
-        names.join(", "),
-        names.join(" ")
-    );
+    // Only what was cordoned stays so: a cordon that failed changed nothing.
+    let cordoned: Vec<&str> = failed
+        .iter()
+        .filter(|r| r.cordoned)
+        .map(|r| r.node.as_str())
+        .collect();
+    let stays = if cordoned.is_empty() {
+        "nothing was changed".to_string()
+    } else {
+        format!(
+            "{} stay(s) cordoned; run `oncall node uncordon {}` to make them schedulable again",
+            cordoned.join(", "),
+            cordoned.join(" ")
+        )
+    };
     let what = first.message.clone().unwrap_or_default();
     Err(match first.status {
         NodeStatus::TimedOut => Error::TimedOut {

@@ -135,6 +135,45 @@ impl Harness {
         }
     }
 
+    /// From now on the commands under test present `credentials`.
+    /// The simulator plays them with its auth faults (it checks no token);
+    /// the real cluster gets a real token in the kubeconfig.
+    pub fn use_credentials(&self, credentials: Credentials, scope: &Scope) {
+        match &self.target {
+            Target::Sim(sim) => sim.set_faults(
+                FaultSpec::parse(match credentials {
+                    Credentials::Rejected => "auth=expired",
+                    Credentials::ReadOnly => {
+                        "forbid=create:*|update:*|patch:*|delete:*|deletecollection:*"
+                    }
+                })
+                .unwrap(),
+            ),
+            Target::Real(real) => {
+                let token = match credentials {
+                    Credentials::Rejected => "not-a-token-this-cluster-issued".to_string(),
+                    Credentials::ReadOnly => {
+                        let ns = scope.ns("app");
+                        self.runtime.block_on(real.read_only_token(&ns))
+                    }
+                };
+                set_kubeconfig_token(&self.kubeconfig, &token);
+            }
+        }
+    }
+
+    /// Makes the kubeconfig trust `ca_pem` instead of the cluster's own CA.
+    pub fn replace_ca(&self, ca_pem: &str) {
+        use base64::Engine;
+        let text = std::fs::read_to_string(&self.kubeconfig).unwrap();
+        let mut config: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+        for cluster in config["clusters"].as_array_mut().unwrap() {
+            cluster["cluster"]["certificate-authority-data"] =
+                serde_json::json!(base64::engine::general_purpose::STANDARD.encode(ca_pem));
+        }
+        std::fs::write(&self.kubeconfig, serde_json::to_string(&config).unwrap()).unwrap();
+    }
+
     /// Creates or replaces an object, as `kubectl apply` would.
     pub fn apply(&self, object: serde_json::Value) {
         match &self.target {
@@ -233,6 +272,37 @@ impl Drop for Harness {
             self.runtime.block_on(real.clean_up());
         }
     }
+}
+
+/// Who the commands under test are, for the authentication and RBAC tests.
+#[derive(Clone, Copy, Debug)]
+pub enum Credentials {
+    /// A token the API server does not accept (401).
+    Rejected,
+    /// A user RBAC lets read everything and change nothing (403 on writes).
+    ReadOnly,
+}
+
+/// Replaces the current context's user with a bearer token.
+fn set_kubeconfig_token(path: &Path, token: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut config: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    let current = config["current-context"].as_str().unwrap().to_string();
+    let user = config["contexts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == current.as_str())
+        .unwrap()["context"]["user"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for entry in config["users"].as_array_mut().unwrap() {
+        if entry["name"] == user.as_str() {
+            entry["user"] = serde_json::json!({ "token": token });
+        }
+    }
+    std::fs::write(path, serde_json::to_string(&config).unwrap()).unwrap();
 }
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -202,6 +202,50 @@ impl RealCluster {
             .unwrap_or_else(|e| panic!("cannot apply {kind} {name}: {e}"));
     }
 
+    /// A token for a ServiceAccount of the scope that may read everything
+    /// and change nothing (a ClusterRole of get/list/watch), made with the
+    /// TokenRequest API, so it works on any cluster.
+    pub async fn read_only_token(&self, ns: &str) -> String {
+        use k8s_openapi::api::authentication::v1::TokenRequest;
+        use k8s_openapi::api::core::v1::ServiceAccount;
+        use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+        let name = format!("{}-viewer", self.scope);
+        let role: ClusterRole = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "labels": {SCOPE_KEY: self.scope}},
+            "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]}],
+        }))
+        .unwrap();
+        let binding: ClusterRoleBinding = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "labels": {SCOPE_KEY: self.scope}},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": "viewer", "namespace": ns}],
+        }))
+        .unwrap();
+        let account: ServiceAccount =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "viewer"}})).unwrap();
+        let pp = PostParams::default();
+        Api::<ClusterRole>::all(self.client.clone())
+            .create(&pp, &role)
+            .await
+            .expect("viewer role");
+        Api::<ClusterRoleBinding>::all(self.client.clone())
+            .create(&pp, &binding)
+            .await
+            .expect("viewer binding");
+        let accounts = Api::<ServiceAccount>::namespaced(self.client.clone(), ns);
+        accounts
+            .create(&pp, &account)
+            .await
+            .expect("viewer account");
+        let request: TokenRequest =
+            serde_json::from_value(serde_json::json!({"spec": {"audiences": []}})).unwrap();
+        let token: TokenRequest = accounts
+            .create_subresource("token", "viewer", &pp, &request)
+            .await
+            .expect("a token for the viewer");
+        token.status.expect("token status").token
+    }
+
     /// Removes the scope's namespaces (and everything in them) and nodes.
     /// Pods go first with no grace, so that a pod that ignores SIGTERM does
     /// not keep its namespace Terminating for hours.
@@ -222,6 +266,13 @@ impl RealCluster {
         let nodes = self.api(&node_res, false, None);
         let selector = ListParams::default().labels(&format!("{SCOPE_KEY}={}", self.scope));
         let _ = nodes
+            .delete_collection(&DeleteParams::default(), &selector)
+            .await;
+        use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+        let _ = Api::<ClusterRoleBinding>::all(self.client.clone())
+            .delete_collection(&DeleteParams::default(), &selector)
+            .await;
+        let _ = Api::<ClusterRole>::all(self.client.clone())
             .delete_collection(&DeleteParams::default(), &selector)
             .await;
     }

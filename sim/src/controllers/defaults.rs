@@ -88,6 +88,26 @@ fn qos_class(spec: &Value) -> &'static str {
     }
 }
 
+/// What the API server does to every write of an object, create or update:
+/// a Secret's `stringData` is merged into `data` (base64) and never stored.
+pub fn on_write(r: &Resource, v: &mut Value) {
+    if r.plural != "secrets" {
+        return;
+    }
+    let Some(string_data) = v
+        .as_object_mut()
+        .and_then(|o| o.remove("stringData"))
+        .and_then(|d| d.as_object().cloned())
+    else {
+        return;
+    };
+    use base64::Engine;
+    for (key, value) in string_data {
+        let text = value.as_str().unwrap_or_default();
+        v["data"][key] = json!(base64::engine::general_purpose::STANDARD.encode(text));
+    }
+}
+
 pub fn apply(r: &Resource, v: &mut Value) {
     match r.plural {
         "pods" => {
@@ -191,7 +211,12 @@ pub fn apply(r: &Resource, v: &mut Value) {
                 .as_str()
                 .map(String::from)
                 .unwrap_or_else(util::now_ts);
-            if let Some(cs) = v["status"]["conditions"].as_array_mut() {
+            // (A pointer, not `v["status"][..]`: indexing would invent a
+            // `status: {conditions: null}` for a node seeded without status.)
+            if let Some(cs) = v
+                .pointer_mut("/status/conditions")
+                .and_then(Value::as_array_mut)
+            {
                 for c in cs {
                     set_default(c, "lastHeartbeatTime", json!(util::now_ts()));
                     set_default(c, "lastTransitionTime", json!(created));

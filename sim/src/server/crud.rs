@@ -284,6 +284,7 @@ fn create(sh: &Shared, req: &Req) -> Result<Response, ApiError> {
         return Ok(value_response(201, &v));
     }
     crate::controllers::defaults::apply(req.res, &mut v);
+    crate::controllers::defaults::on_write(req.res, &mut v);
     let s = sh.store.create(req.res, v)?;
     Ok(object_response(req, &s, 201))
 }
@@ -299,6 +300,7 @@ fn update(sh: &Shared, req: &Req, mode: UpdateMode) -> Result<Response, ApiError
         load(sh, req)?;
         return Ok(value_response(200, &v));
     }
+    crate::controllers::defaults::on_write(req.res, &mut v);
     let s = sh.store.update(req.res, v, mode, true)?;
     Ok(object_response(req, &s, 200))
 }
@@ -323,6 +325,7 @@ fn patch_obj(sh: &Shared, req: &Req, mode: UpdateMode) -> Result<Response, ApiEr
             return Ok(value_response(201, &v));
         }
         crate::controllers::defaults::apply(req.res, &mut v);
+        crate::controllers::defaults::on_write(req.res, &mut v);
         let s = sh.store.create(req.res, v)?;
         return Ok(object_response(req, &s, 201));
     }
@@ -343,6 +346,7 @@ fn patch_obj(sh: &Shared, req: &Req, mode: UpdateMode) -> Result<Response, ApiEr
     if dry_run(req) {
         return Ok(value_response(200, &newv));
     }
+    crate::controllers::defaults::on_write(req.res, &mut newv);
     let s = sh.store.update(req.res, newv, mode, check)?;
     Ok(object_response(req, &s, 200))
 }

@@ -1,0 +1,114 @@
+//! Credentials the API server rejects (401), RBAC refusals (403) and a
+//! server certificate that does not match the kubeconfig's CA: one plain
+//! sentence, exit 4, nothing changed. On both backends, beside kubectl.
+
+mod common;
+use common::*;
+
+on_both_backends!(
+    rejected_credentials_exit_4_and_say_to_refresh_them,
+    a_read_only_user_can_look_but_not_cordon_or_drain,
+);
+
+fn cluster(s: &Scope) -> String {
+    let mut y = s.namespace("app");
+    y += &s.node_yaml("n1", "4", &[]);
+    y
+}
+
+fn one_line(r: &Run) {
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+}
+
+fn rejected_credentials_exit_4_and_say_to_refresh_them(backend: Backend) {
+    let s = Scope::new("auth401");
+    let h = Harness::on(backend, &s, &cluster(&s));
+    h.use_credentials(Credentials::Rejected, &s);
+    let r = h
+        .oncall(&["node", "list", "-l", &s.node_selector()])
+        .expect_code(4);
+    assert!(
+        r.stderr.contains("rejected the credentials (401)") && r.stderr.contains("refresh them"),
+        "{}",
+        r.stderr
+    );
+    one_line(&r);
+    let k = h.kubectl(&["get", "nodes"]);
+    assert_ne!(k.code, 0);
+    assert!(
+        k.stderr.contains("You must be logged in to the server"),
+        "{}",
+        k.stderr
+    );
+}
+
+fn a_read_only_user_can_look_but_not_cordon_or_drain(backend: Backend) {
+    let s = Scope::new("auth403");
+    let h = Harness::on(backend, &s, &cluster(&s));
+    let n1 = s.node("n1");
+    h.use_credentials(Credentials::ReadOnly, &s);
+    let listed = h
+        .oncall(&["node", "list", "-l", &s.node_selector()])
+        .expect_code(0);
+    assert!(listed.stdout.contains(&n1), "{}", listed.stdout);
+
+    let r = h.oncall(&["node", "cordon", &n1, "--yes"]).expect_code(4);
+    assert!(
+        r.stderr
+            .contains("refused to let you patch nodes (403 Forbidden)")
+            && r.stderr.contains("ask for RBAC permission"),
+        "{}",
+        r.stderr
+    );
+    one_line(&r);
+    // kubectl prints the refusal (and, on both backends, exits 0).
+    let k = h.kubectl(&["cordon", &n1]);
+    assert!(k.stderr.contains("forbidden"), "{}\n{}", k.stdout, k.stderr);
+
+    // The cordon that starts the drain is refused: nothing changed, so
+    // nothing needs undoing.
+    let r = h.oncall(&["node", "drain", &n1, "--yes"]).expect_code(4);
+    assert!(
+        r.stderr.contains("403 Forbidden") && r.stderr.contains("nothing was changed"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("uncordon"), "{}", r.stderr);
+    assert!(h.get("nodes", None, &n1).unwrap()["spec"]["unschedulable"].is_null());
+    let audit = h.audit_entries();
+    assert!(
+        audit
+            .iter()
+            .filter(|e| e["outcome"]["status"] == "failed")
+            .count()
+            >= 2,
+        "{audit:#?}"
+    );
+}
+
+/// The simulator speaks plain HTTP, so only the real API server can present
+/// a certificate the kubeconfig's CA did not sign.
+#[test]
+fn real_a_server_certificate_from_another_ca_is_refused_with_one_sentence() {
+    let s = Scope::new("wrongca");
+    let h = Harness::on(Backend::Real, &s, &cluster(&s));
+    // A genuine CA that did not sign the test bed's certificate: the first
+    // public root of the system's bundle.
+    let bundle = std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt")
+        .expect("the system CA bundle (Debian's ca-certificates)");
+    let end_marker = "-----END CERTIFICATE-----";
+    let first = &bundle[bundle.find("-----BEGIN CERTIFICATE-----").unwrap()..];
+    let other_ca = &first[..first.find(end_marker).unwrap() + end_marker.len()];
+    h.replace_ca(other_ca);
+    let r = h
+        .oncall(&["node", "list", "-l", &s.node_selector()])
+        .expect_code(4);
+    one_line(&r);
+    assert!(
+        r.stderr
+            .contains("presented a certificate the kubeconfig does not trust")
+            && r.stderr.contains("certificate-authority-data"),
+        "{}",
+        r.stderr
+    );
+}
