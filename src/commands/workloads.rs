@@ -1,6 +1,7 @@
 //! `oncall restart` and `oncall rollout status`: render what
 //! `crate::workloads` finds and does.
 
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -112,7 +113,8 @@ pub async fn restart(app: &App, args: RestartArgs) -> Result<()> {
             .map(|w| RolloutOutcome::not_waited(w, "restart requested; not waiting (--no-wait)"))
             .collect();
     } else {
-        report.rollouts = follow(app, cluster, &to_follow, args.timeout).await?;
+        report.rollouts =
+            follow(app, cluster, &to_follow, &applied.baselines, args.timeout).await?;
     }
     let result = verdict(&report.rollouts, args.timeout).and_then(|()| {
         let refused: Vec<&EvictionResult> =
@@ -170,7 +172,7 @@ pub async fn restart(app: &App, args: RestartArgs) -> Result<()> {
 pub async fn rollout_status(app: &App, names: Vec<String>, timeout: Duration) -> Result<()> {
     let cluster = app.cluster().await?;
     let targets = targets(cluster, &names, None, "rollout status").await?;
-    let outcomes = follow(app, cluster, &targets, timeout).await?;
+    let outcomes = follow(app, cluster, &targets, &Default::default(), timeout).await?;
     if app.global.output.is_structured() {
         output::print(app.global.output, &outcomes)?;
     } else {
@@ -184,14 +186,16 @@ async fn follow(
     app: &App,
     cluster: &Cluster,
     targets: &[WorkloadRef],
+    baselines: &HashMap<WorkloadRef, BTreeMap<String, String>>,
     timeout: Duration,
 ) -> Result<Vec<RolloutOutcome>> {
     let waits = targets.iter().map(|t| {
         let bar = app.progress.bar(&t.to_string(), 0);
         let client = cluster.client.clone();
         let verbose = app.global.verbose > 0;
+        let baseline = baselines.get(t).cloned();
         async move {
-            let outcome = workloads::wait_for_rollout(&client, t, timeout, |p| {
+            let outcome = workloads::wait_for_rollout_from(&client, t, baseline, timeout, |p| {
                 if verbose {
                     app.progress.println(&format!("{t}: {}", p.message));
                 }

@@ -24,7 +24,10 @@ use serde::Serialize;
 
 pub use inspect::{Facts, inspect};
 pub use resolve::{Resolved, resolve};
-pub use wait::{RolloutFailure, RolloutOutcome, RolloutProgress, Verdict, wait_for_rollout};
+pub use wait::{
+    RolloutFailure, RolloutOutcome, RolloutProgress, Verdict, live_pods, wait_for_rollout,
+    wait_for_rollout_from,
+};
 
 /// The kinds of workload a restart understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

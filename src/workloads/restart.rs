@@ -104,6 +104,10 @@ pub struct Applied {
     pub evictions: Vec<EvictionResult>,
     /// Workloads whose rollout is worth following now.
     pub to_follow: Vec<WorkloadRef>,
+    /// Per workload (`kind/name` in namespace), its live pods just before
+    /// the restart: what the wait counts replaced pods against.
+    pub baselines:
+        std::collections::HashMap<WorkloadRef, std::collections::BTreeMap<String, String>>,
     /// The audit log's done / not done lists.
     pub done: Vec<String>,
     pub not_done: Vec<String>,
@@ -172,8 +176,12 @@ pub async fn apply(
                 applied.not_done.push(what);
                 continue;
             }
+            let baseline = super::live_pods(&cluster.client, &f.workload).await.ok();
             match rolling_restart(cluster, &f.workload, at).await {
                 Ok(()) => {
+                    if let Some(b) = baseline {
+                        applied.baselines.insert(f.workload.clone(), b);
+                    }
                     applied.done.push(what);
                     applied.restarted.push(f.workload.clone());
                     applied.to_follow.push(f.workload.clone());

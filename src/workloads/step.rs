@@ -86,7 +86,7 @@ pub async fn run_restart(
         .filter(|e| !e.evicted)
         .map(|e| format!("`{}` ({})", e.pod, e.error.as_deref().unwrap_or("?")))
         .collect();
-    let rollouts = wait_all(cluster, &applied.to_follow, timeout).await?;
+    let rollouts = wait_all(cluster, &applied.to_follow, &applied.baselines, timeout).await?;
     let output = json!({
         "restarted": applied.restarted.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
         "evictions": applied.evictions,
@@ -124,7 +124,7 @@ pub async fn run_rollout_status(
     )
     .await?;
     let refs: Vec<WorkloadRef> = facts.into_iter().map(|f| f.workload).collect();
-    let rollouts = wait_all(cluster, &refs, timeout).await?;
+    let rollouts = wait_all(cluster, &refs, &Default::default(), timeout).await?;
     judge(&rollouts, timeout)?;
     let output = serde_json::to_value(&rollouts).unwrap_or_default();
     Ok((output, summary(&rollouts)))
@@ -133,11 +133,13 @@ pub async fn run_rollout_status(
 async fn wait_all(
     cluster: &Cluster,
     refs: &[WorkloadRef],
+    baselines: &std::collections::HashMap<WorkloadRef, std::collections::BTreeMap<String, String>>,
     timeout: Duration,
 ) -> Result<Vec<RolloutOutcome>> {
-    let waits = refs
-        .iter()
-        .map(|r| super::wait_for_rollout(&cluster.client, r, timeout, |_| {}));
+    let waits = refs.iter().map(|r| {
+        let baseline = baselines.get(r).cloned();
+        super::wait_for_rollout_from(&cluster.client, r, baseline, timeout, |_| {})
+    });
     futures::future::join_all(waits).await.into_iter().collect()
 }
 

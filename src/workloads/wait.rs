@@ -89,7 +89,8 @@ pub struct RolloutOutcome {
     pub outcome: Verdict,
     /// How long the wait took, in seconds.
     pub duration_seconds: f64,
-    /// Pods present when the wait began that were replaced during it.
+    /// Pods live before the change (or, without a baseline, when the wait
+    /// began) that are gone or going now.
     pub pods_replaced: Vec<String>,
     /// The last status, in kubectl's words.
     pub status: String,
@@ -130,6 +131,50 @@ pub async fn wait_for_rollout(
     client: &kube::Client,
     workload: &WorkloadRef,
     timeout: Duration,
+    on_progress: impl FnMut(&RolloutProgress),
+) -> Result<RolloutOutcome> {
+    wait_for_rollout_from(client, workload, None, timeout, on_progress).await
+}
+
+/// The live pods (uid → name) of a workload: taken before a change, it is
+/// the baseline a wait counts replaced pods against (pods that go between
+/// the change and the start of the wait count too).
+pub async fn live_pods(
+    client: &kube::Client,
+    workload: &WorkloadRef,
+) -> Result<BTreeMap<String, String>> {
+    let read = |e| Error::Kube {
+        context: format!("cannot read {workload}"),
+        source: e,
+    };
+    let Some(w) = Workload::get(client, workload).await.map_err(read)? else {
+        return Ok(BTreeMap::new());
+    };
+    let selector = w.selector_string().unwrap_or_default();
+    let pods = Api::<Pod>::namespaced(client.clone(), &workload.namespace)
+        .list(&kube::api::ListParams::default().labels(&selector))
+        .await
+        .map_err(read)?;
+    Ok(pods
+        .items
+        .into_iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .map(|p| {
+            (
+                p.metadata.uid.unwrap_or_default(),
+                p.metadata.name.unwrap_or_default(),
+            )
+        })
+        .collect())
+}
+
+/// [`wait_for_rollout`], counting replaced pods against `baseline` (from
+/// [`live_pods`] before the change) rather than the pods when the wait began.
+pub async fn wait_for_rollout_from(
+    client: &kube::Client,
+    workload: &WorkloadRef,
+    baseline: Option<BTreeMap<String, String>>,
+    timeout: Duration,
     mut on_progress: impl FnMut(&RolloutProgress),
 ) -> Result<RolloutOutcome> {
     let started = Instant::now();
@@ -148,6 +193,7 @@ pub async fn wait_for_rollout(
         })?;
     let selector = first.selector_string().unwrap_or_default();
     let mut tracker = Tracker::new(client.clone(), first);
+    tracker.initial = baseline;
     let mut workload_events = workload_stream(client, workload);
     let pod_api = Api::<Pod>::namespaced(client.clone(), &workload.namespace);
     let mut pod_events = watcher::watcher(pod_api, watcher::Config::default().labels(&selector))
@@ -223,7 +269,21 @@ pub async fn wait_for_rollout(
         }
         match current.state {
             State::Done => {
-                return Ok(end(&tracker, Verdict::Complete, current.message, None));
+                let mut outcome = end(&tracker, Verdict::Complete, current.message, None);
+                // The pod watch may trail the workload's status by an event:
+                // read the pods once more so every replaced pod is counted.
+                if let (Some(initial), Ok(live)) =
+                    (&tracker.initial, live_pods(client, workload).await)
+                {
+                    let mut gone: Vec<String> = initial
+                        .iter()
+                        .filter(|(uid, _)| !live.contains_key(*uid))
+                        .map(|(_, name)| name.clone())
+                        .collect();
+                    gone.sort();
+                    outcome.pods_replaced = gone;
+                }
+                return Ok(outcome);
             }
             State::Failed => {
                 let failure = tracker.status_failure(&current.message).await;
@@ -344,10 +404,12 @@ impl Tracker {
             Event::InitDone => {
                 self.pods = self.listing.take().unwrap_or_default();
                 self.pods_listed = true;
+                // Pods already going when the wait began were not replaced by it.
                 if self.initial.is_none() {
                     self.initial = Some(
                         self.pods
                             .iter()
+                            .filter(|(_, p)| p.metadata.deletion_timestamp.is_none())
                             .map(|(u, p)| (u.clone(), p.metadata.name.clone().unwrap_or_default()))
                             .collect(),
                     );

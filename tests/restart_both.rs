@@ -1,0 +1,209 @@
+//! `oncall restart` and `oncall rollout status` on both backends, beside
+//! `kubectl rollout`: a healthy restart replaces every pod, and a rollout
+//! whose new pods crash-loop fails fast while the old pods keep serving.
+
+mod common;
+use common::*;
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+on_both_backends!(
+    a_healthy_restart_replaces_every_pod_as_kubectl_does,
+    crash_looping_new_pods_fail_the_rollout_fast,
+);
+
+fn cluster(s: &Scope, replicas: u32) -> String {
+    let mut y = s.namespace("shop");
+    y += &s.node_yaml("a", "8", &[]);
+    y += &s.node_yaml("b", "8", &[]);
+    y += &format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web, namespace: {ns}}}
+spec:
+  replicas: {replicas}
+  progressDeadlineSeconds: 6000
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      tolerations: {tol}
+      terminationGracePeriodSeconds: 5
+      containers: [{{name: web, image: "shop/web:1.0"}}]
+---
+"#,
+        ns = s.ns("shop"),
+        tol = s.tolerations(),
+    );
+    y
+}
+
+/// `(name, uid)` of the live pods of `web`.
+fn pods(h: &Harness, s: &Scope) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = h
+        .list("pods", Some(&s.ns("shop")))
+        .into_iter()
+        .filter(|p| {
+            p["metadata"]["labels"]["app"] == "web" && p["metadata"]["deletionTimestamp"].is_null()
+        })
+        .map(|p| {
+            (
+                p["metadata"]["name"].as_str().unwrap().to_string(),
+                p["metadata"]["uid"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn ready(h: &Harness, s: &Scope) -> usize {
+    h.list("pods", Some(&s.ns("shop")))
+        .into_iter()
+        .filter(|p| {
+            p["metadata"]["labels"]["app"] == "web" && p["metadata"]["deletionTimestamp"].is_null()
+        })
+        .filter(|p| {
+            p["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
+        .count()
+}
+
+fn wait_ready(h: &Harness, s: &Scope, n: usize) {
+    assert!(
+        eventually(Duration::from_secs(60), || ready(h, s) == n
+            && pods(h, s).len() == n),
+        "web did not settle at {n} ready pods"
+    );
+}
+
+fn a_healthy_restart_replaces_every_pod_as_kubectl_does(backend: Backend) {
+    let s = Scope::new("restart");
+    let h = Harness::on(backend, &s, &cluster(&s, 3));
+    wait_ready(&h, &s, 3);
+    let ns = s.ns("shop");
+    let before = pods(&h, &s);
+    let run = h
+        .oncall(&[
+            "-n",
+            &ns,
+            "restart",
+            "deployment/web",
+            "--yes",
+            "-o",
+            "json",
+        ])
+        .expect_code(0);
+    let report: Value = serde_json::from_str(&run.stdout).expect("JSON report");
+    let rollout = &report["rollouts"][0];
+    assert_eq!(rollout["workload"], "deployment/web");
+    assert_eq!(rollout["outcome"], "complete", "{report:#}");
+    assert_eq!(rollout["pods_replaced"].as_array().unwrap().len(), 3);
+    let after = pods(&h, &s);
+    assert_eq!(after.len(), 3);
+    assert!(
+        after
+            .iter()
+            .all(|(_, uid)| !before.iter().any(|(_, old)| old == uid)),
+        "every pod is new"
+    );
+    assert_eq!(ready(&h, &s), 3, "complete means ready");
+    // The same annotation kubectl's restart sets, so both tools agree on
+    // what a restart is; kubectl then sees the rollout complete.
+    let template = &h.get("deployments", Some(&ns), "web").unwrap()["spec"]["template"];
+    let at = template["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"]
+        .as_str()
+        .expect("kubectl's restartedAt annotation");
+    assert!(chrono::DateTime::parse_from_rfc3339(at).is_ok(), "{at}");
+    h.kubectl(&[
+        "-n",
+        &ns,
+        "rollout",
+        "status",
+        "deployment/web",
+        "--timeout=30s",
+    ])
+    .expect_code(0);
+    h.kubectl(&["-n", &ns, "rollout", "restart", "deployment/web"])
+        .expect_code(0);
+    h.oncall(&[
+        "-n",
+        &ns,
+        "rollout",
+        "status",
+        "deployment/web",
+        "--timeout",
+        "60s",
+    ])
+    .expect_code(0);
+    let entries = h.audit_entries();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["outcome"]["status"], "ok");
+}
+
+fn crash_looping_new_pods_fail_the_rollout_fast(backend: Backend) {
+    let s = Scope::new("crashy");
+    let h = Harness::on(backend, &s, &cluster(&s, 3));
+    wait_ready(&h, &s, 3);
+    let ns = s.ns("shop");
+    // A new release whose containers exit at once.
+    h.kubectl(&[
+        "-n",
+        &ns,
+        "patch",
+        "deployment/web",
+        "-p",
+        r#"{"spec":{"template":{"metadata":{"annotations":{"sim.oncall.dev/fault":"crash-loop exit-code=2"}}}}}"#,
+    ])
+    .expect_code(0);
+    let started = Instant::now();
+    let run = h.oncall(&[
+        "-n",
+        &ns,
+        "rollout",
+        "status",
+        "deployment/web",
+        "--timeout",
+        "2m",
+    ]);
+    let took = started.elapsed();
+    let run = run.expect_code(1);
+    assert!(
+        took < Duration::from_secs(30),
+        "failed after {took:?}, not fast"
+    );
+    assert!(run.stdout.contains("CrashLoopBackOff"), "{}", run.stdout);
+    let new_pods: Vec<String> = h
+        .list("pods", Some(&ns))
+        .into_iter()
+        .filter(|p| !p["metadata"]["annotations"]["sim.oncall.dev/fault"].is_null())
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        new_pods.iter().any(|p| run.stdout.contains(p.as_str())),
+        "names a new pod ({new_pods:?}):\n{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("failed"), "{}", run.stderr);
+    // kubectl waits for the deadline instead; it agrees the rollout is not done.
+    assert_ne!(
+        h.kubectl(&[
+            "-n",
+            &ns,
+            "rollout",
+            "status",
+            "deployment/web",
+            "--timeout=3s"
+        ])
+        .code,
+        0
+    );
+    // The old pods keep serving.
+    assert!(ready(&h, &s) >= 2, "{} ready", ready(&h, &s));
+}
