@@ -2,7 +2,8 @@
 //! (node, workload, context and runbook names) read from the live cluster.
 //!
 //! A completion must never make the shell wait: cluster look-ups give up
-//! silently after 300 ms.
+//! silently after one second, or `ONCALL_COMPLETION_TIMEOUT` (a VPN to a
+//! far-away cluster may need more, an impatient user less).
 
 use std::time::Duration;
 
@@ -13,7 +14,15 @@ use crate::cli::Shell;
 use crate::cluster::list::{self, ListQuery};
 use crate::cluster::{self, ConnectOptions};
 
-const BUDGET: Duration = Duration::from_millis(300);
+const DEFAULT_BUDGET: Duration = Duration::from_secs(1);
+
+/// How long a completion may spend asking the cluster.
+fn budget() -> Duration {
+    std::env::var("ONCALL_COMPLETION_TIMEOUT")
+        .ok()
+        .and_then(|v| humantime::parse_duration(&v).ok())
+        .unwrap_or(DEFAULT_BUDGET)
+}
 
 /// The registration script for `shell`: it calls back into `oncall` for
 /// every completion, so flags and live names are always current.
@@ -174,7 +183,7 @@ fn names_from_cluster(path: impl Fn(&str) -> String) -> Vec<CompletionCandidate>
                     .collect(),
             )
         };
-        tokio::time::timeout(BUDGET, work)
+        tokio::time::timeout(budget(), work)
             .await
             .ok()
             .flatten()

@@ -90,6 +90,10 @@ func (c *cluster) start(ctx context.Context) error {
 	if err := c.startKwok(kwokPort); err != nil {
 		return err
 	}
+	// The kubelet's Warning events for faulted pods (kwok writes none).
+	if err := c.spawn("kubelet-events", "", "--kubeconfig="+filepath.Join(c.pki, "kwok.kubeconfig")); err != nil {
+		return err
+	}
 	insecure := insecureClient()
 	if err := waitHTTP(ctx, "kube-controller-manager", insecure, fmt.Sprintf("https://127.0.0.1:%d/healthz", cmPort)); err != nil {
 		return err

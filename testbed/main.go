@@ -21,7 +21,7 @@ const usage = `usage: testbed COMMAND [flags]
 
   up [--dir D] [--nodes N] [--foreground]   start a control plane, write D/kubeconfig
   down [--dir D]                            stop the control plane started in D
-  etcd | kube-apiserver | kube-controller-manager | kube-scheduler [flags]
+  etcd | kube-apiserver | kube-controller-manager | kube-scheduler | kubelet-events [flags]
                                             run one component (what up does)
 `
 
@@ -45,6 +45,8 @@ func main() {
 		os.Exit(cli.Run(controllermanager.NewControllerManagerCommand()))
 	case "kube-scheduler":
 		os.Exit(cli.Run(scheduler.NewSchedulerCommand()))
+	case "kubelet-events":
+		os.Exit(kubeletEvents(args))
 	case "up":
 		os.Exit(up(args))
 	case "down":

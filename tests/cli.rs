@@ -119,6 +119,44 @@ fn dynamic_completion_offers_subcommands_and_flags() {
     assert!(text.lines().any(|l| l == "drain"), "got: {text:?}");
 }
 
+/// A cluster that accepts connections and never answers must not hang the
+/// shell: node names are given up after `ONCALL_COMPLETION_TIMEOUT`.
+#[test]
+fn completion_gives_up_on_a_silent_cluster_within_its_budget() {
+    let home = tempfile::tempdir().unwrap();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let kubeconfig = home.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: \"http://127.0.0.1:{port}\"}}}}]\nusers: [{{name: u, user: {{token: t}}}}]\ncontexts: [{{name: c, context: {{cluster: c, user: u}}}}]\ncurrent-context: c\n"
+        ),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_oncall"))
+        .args(["--", "oncall", "node", "drain", ""])
+        .env("COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", "3")
+        .env("_CLAP_COMPLETE_COMP_TYPE", "9")
+        .env("_CLAP_COMPLETE_SPACE", "true")
+        .env("_CLAP_IFS", "\n")
+        .env("HOME", home.path())
+        .env("KUBECONFIG", &kubeconfig)
+        .env("ONCALL_COMPLETION_TIMEOUT", "500ms")
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert!(out.status.success());
+    assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
+    assert!(
+        took >= std::time::Duration::from_millis(500),
+        "took {took:?}"
+    );
+    drop(silent);
+}
+
 #[test]
 fn config_error_names_file_line_and_column() {
     let home = tempfile::tempdir().unwrap();

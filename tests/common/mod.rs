@@ -206,6 +206,8 @@ impl Harness {
             .env("XDG_STATE_HOME", self.home.path().join("state"))
             .env("XDG_CONFIG_HOME", self.home.path().join("config"))
             .env("NO_COLOR", "1")
+            // Completion's time budget is for shells, not for a loaded CI machine.
+            .env("ONCALL_COMPLETION_TIMEOUT", "30s")
             .stdin(Stdio::null());
         cmd
     }

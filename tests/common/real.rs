@@ -255,12 +255,26 @@ impl RealCluster {
         let (ns_res, _) = resource_by(|k| k.0 == "Namespace");
         let now = DeleteParams::default().grace_period(0);
         for ns in &namespaces {
-            let pods = self.api(&pod_res, true, Some(ns));
-            let _ = pods.delete_collection(&now, &ListParams::default()).await;
+            // The namespace first: once it is Terminating, no controller can
+            // recreate the pods removed below.
             let _ = self
                 .api(&ns_res, false, None)
                 .delete(ns, &DeleteParams::background())
                 .await;
+            let pods = self.api(&pod_res, true, Some(ns));
+            // Finalizers a test put on pods would keep the namespace forever.
+            if let Ok(list) = pods.list(&ListParams::default()).await {
+                let clear = serde_json::json!({"metadata": {"finalizers": null}});
+                for p in &list.items {
+                    let name = p.metadata.name.clone().unwrap_or_default();
+                    if !p.metadata.finalizers.clone().unwrap_or_default().is_empty() {
+                        let _ = pods
+                            .patch(&name, &PatchParams::default(), &Patch::Merge(&clear))
+                            .await;
+                    }
+                    let _ = pods.delete(&name, &now).await;
+                }
+            }
         }
         let (node_res, _) = resource_by(|k| k.0 == "Node");
         let nodes = self.api(&node_res, false, None);

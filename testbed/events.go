@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// faultAnnotation is the annotation the simulator and the kwok stages read.
+const faultAnnotation = "sim.oncall.dev/fault"
+
+// kubeletEvents is the companion of the kwok stages: kwok sets a faulted
+// pod's status, but a kubelet also writes Warning events (BackOff,
+// Unhealthy, FailedMount, ...), which `oncall pods stuck` reads as evidence.
+// It writes the same events, worded as the kubelet and the simulator word
+// them, and repeats them (count, lastTimestamp) while the fault lasts.
+func kubeletEvents(args []string) int {
+	fs := flag.NewFlagSet("kubelet-events", flag.ContinueOnError)
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig of a user who may write events")
+	every := fs.Duration("every", 5*time.Second, "how often a lasting fault's events are repeated")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	writer := &eventWriter{client: client, counts: map[string]*corev1.Event{}}
+	factory := informers.NewSharedInformerFactory(client, *every)
+	pods := factory.Core().V1().Pods().Informer()
+	handle := func(obj any) {
+		if pod, ok := obj.(*corev1.Pod); ok {
+			writer.observe(ctx, pod)
+		}
+	}
+	_, _ = pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    handle,
+		UpdateFunc: func(_, obj any) { handle(obj) },
+	})
+	factory.Start(ctx.Done())
+	<-ctx.Done()
+	return 0
+}
+
+type eventWriter struct {
+	client kubernetes.Interface
+	mu     sync.Mutex
+	counts map[string]*corev1.Event
+}
+
+type podEvent struct {
+	kind, reason, message string
+}
+
+var (
+	exitCodeParam  = regexp.MustCompile(`exit-code=(\d+)`)
+	containerParam = regexp.MustCompile(`container=(\S+)`)
+	volumeParam    = regexp.MustCompile(`volume=(\S+)`)
+	missingParam   = regexp.MustCompile(`missing=(\S+)`)
+)
+
+func param(re *regexp.Regexp, fault string) string {
+	if m := re.FindStringSubmatch(fault); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// eventsFor is what a kubelet would report for the pod's fault now.
+func eventsFor(pod *corev1.Pod) []podEvent {
+	fault := pod.Annotations[faultAnnotation]
+	words := strings.Fields(fault)
+	if len(words) == 0 || pod.Spec.NodeName == "" || pod.DeletionTimestamp != nil || len(pod.Spec.Containers) == 0 {
+		return nil
+	}
+	kind := words[0]
+	container := pod.Spec.Containers[0]
+	if name := param(containerParam, fault); name != "" {
+		for _, c := range pod.Spec.Containers {
+			if c.Name == name {
+				container = c
+			}
+		}
+	}
+	switch kind {
+	case "sandbox-stuck":
+		return []podEvent{{"Warning", "FailedCreatePodSandBox", fmt.Sprintf(
+			"Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox %q: plugin type=\"cilium-cni\" failed (add): unable to allocate IP via local cilium agent: [POST /ipam][502] postIpamFailure  range is full",
+			string(pod.UID))}}
+	case "failed-mount":
+		volume := param(volumeParam, fault)
+		if volume == "" && len(pod.Spec.Volumes) > 0 {
+			volume = pod.Spec.Volumes[0].Name
+		}
+		return []podEvent{{"Warning", "FailedMount", fmt.Sprintf(
+			"MountVolume.SetUp failed for volume %q : secret %q not found", volume, volume)}}
+	case "config-error":
+		missing := param(missingParam, fault)
+		if missing == "" {
+			missing = "secret/app-secrets"
+		}
+		what, name, _ := strings.Cut(missing, "/")
+		return []podEvent{{"Warning", "Failed", fmt.Sprintf("Error: %s %q not found", strings.ToLower(what), name)}}
+	case "image-pull":
+		return []podEvent{
+			{"Normal", "BackOff", fmt.Sprintf("Back-off pulling image %q", container.Image)},
+			{"Warning", "Failed", "Error: ImagePullBackOff"},
+		}
+	case "err-image-pull":
+		return []podEvent{
+			{"Warning", "Failed", fmt.Sprintf(
+				"Failed to pull image %q: rpc error: code = NotFound desc = failed to pull and unpack image %q: not found",
+				container.Image, container.Image)},
+			{"Warning", "Failed", "Error: ErrImagePull"},
+		}
+	case "crash-loop", "oom-killed":
+		return []podEvent{{"Warning", "BackOff", fmt.Sprintf(
+			"Back-off restarting failed container %s in pod %s_%s(%s)", container.Name, pod.Name, pod.Namespace, pod.UID)}}
+	case "liveness-kill":
+		return []podEvent{
+			{"Warning", "Unhealthy", "Liveness probe failed: HTTP probe failed with statuscode: 500"},
+			{"Normal", "Killing", fmt.Sprintf("Container %s failed liveness probe, will be restarted", container.Name)},
+			{"Warning", "BackOff", fmt.Sprintf(
+				"Back-off restarting failed container %s in pod %s_%s(%s)", container.Name, pod.Name, pod.Namespace, pod.UID)},
+		}
+	case "not-ready":
+		return []podEvent{{"Warning", "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503"}}
+	}
+	return nil
+}
+
+// observe writes or repeats the pod's events, at most once per resync.
+func (w *eventWriter) observe(ctx context.Context, pod *corev1.Pod) {
+	for _, e := range eventsFor(pod) {
+		key := fmt.Sprintf("%s/%s/%s", pod.UID, e.reason, e.message)
+		w.mu.Lock()
+		existing := w.counts[key]
+		w.mu.Unlock()
+		now := metav1.NewTime(time.Now())
+		if existing != nil {
+			if time.Since(existing.LastTimestamp.Time) < 4*time.Second {
+				continue
+			}
+			updated := existing.DeepCopy()
+			updated.Count++
+			updated.LastTimestamp = now
+			saved, err := w.client.CoreV1().Events(pod.Namespace).Update(ctx, updated, metav1.UpdateOptions{})
+			if err == nil {
+				w.remember(key, saved)
+				continue
+			}
+			if !apierrors.IsNotFound(err) {
+				continue
+			}
+		}
+		event := &corev1.Event{
+			ObjectMeta: metav1.ObjectMeta{
+				GenerateName: pod.Name + ".",
+				Namespace:    pod.Namespace,
+			},
+			InvolvedObject: corev1.ObjectReference{
+				Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID,
+				APIVersion: "v1", FieldPath: fmt.Sprintf("spec.containers{%s}", pod.Spec.Containers[0].Name),
+			},
+			Reason:              e.reason,
+			Message:             e.message,
+			Type:                e.kind,
+			Count:               1,
+			FirstTimestamp:      now,
+			LastTimestamp:       now,
+			Source:              corev1.EventSource{Component: "kubelet", Host: pod.Spec.NodeName},
+			ReportingController: "kubelet",
+			ReportingInstance:   pod.Spec.NodeName,
+		}
+		saved, err := w.client.CoreV1().Events(pod.Namespace).Create(ctx, event, metav1.CreateOptions{})
+		if err == nil {
+			w.remember(key, saved)
+		}
+	}
+}
+
+func (w *eventWriter) remember(key string, e *corev1.Event) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.counts[key] = e
+}

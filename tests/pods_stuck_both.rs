@@ -1,0 +1,204 @@
+//! `oncall pods stuck` on both backends: each category a kubelet can put a
+//! pod in, with its reason and evidence, from the same seed (the faults are
+//! `sim.oncall.dev/fault` annotations, played by the simulator's kubelet or
+//! by the test bed's kwok stages and kubelet events), and kubectl's STATUS.
+
+mod common;
+use common::*;
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+on_both_backends!(every_kubelet_category_is_named_with_its_cause);
+
+fn deployment(s: &Scope, name: &str, fault: &str, extra_spec: &str) -> String {
+    format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: {ns}}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+      annotations: {{sim.oncall.dev/fault: "{fault}"}}
+    spec:
+      nodeSelector: {{kubernetes.io/hostname: {node}}}
+      tolerations: {tol}
+      containers:
+      - name: {name}
+        image: registry.example.com/shop/{name}:v1
+{extra_spec}
+---
+"#,
+        ns = s.ns("shop"),
+        node = s.node("a"),
+        tol = s.tolerations(),
+    )
+}
+
+fn cluster(s: &Scope) -> String {
+    let mut y = s.namespace("shop");
+    y += &s.node_yaml("a", "8", &[]);
+    y += &deployment(s, "api", "crash-loop exit-code=1", "");
+    y += &deployment(s, "cache", "oom-killed", "");
+    y += &deployment(s, "web", "image-pull", "");
+    y += &deployment(s, "worker", "config-error missing=secret/db-password", "");
+    y += &deployment(s, "frontend", "not-ready", "");
+    y += &deployment(s, "geo", "sandbox-stuck", "");
+    y += &deployment(
+        s,
+        "schema",
+        "init-hang",
+        "      initContainers: [{name: wait-for-db, image: busybox}]",
+    );
+    // Held by a finalizer no controller will remove (deleted below).
+    y += &format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: held, namespace: {}, finalizers: [example.com/backup]}}\nspec:\n  nodeName: {}\n  terminationGracePeriodSeconds: 0\n  tolerations: {}\n  containers: [{{name: held, image: busybox}}]\n---\n",
+        s.ns("shop"),
+        s.node("a"),
+        s.tolerations()
+    );
+    // Nothing in the cluster is a GPU node.
+    y += &deployment(s, "ml", "", "").replace(
+        &format!("kubernetes.io/hostname: {}", s.node("a")),
+        "gpu: nvidia-h100",
+    );
+    y
+}
+
+fn report(h: &Harness, s: &Scope) -> Value {
+    let run = h.oncall(&[
+        "pods",
+        "stuck",
+        "-n",
+        &s.ns("shop"),
+        "--older-than",
+        "0s",
+        "-o",
+        "json",
+    ]);
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", run.stdout, run.stderr))
+}
+
+fn pods(report: &Value) -> Vec<Value> {
+    report["pods"].as_array().cloned().unwrap_or_default()
+}
+
+fn find<'a>(pods: &'a [Value], prefix: &str) -> Option<&'a Value> {
+    pods.iter()
+        .find(|p| p["name"].as_str().is_some_and(|n| n.starts_with(prefix)))
+}
+
+fn every_kubelet_category_is_named_with_its_cause(backend: Backend) {
+    let s = Scope::new("stuck");
+    let h = Harness::on(backend, &s, &cluster(&s));
+    h.kubectl(&["-n", &s.ns("shop"), "delete", "pod", "held", "--wait=false"])
+        .expect_code(0);
+    let expected = [
+        ("held", "terminating"),
+        ("api-", "crash-loop"),
+        ("cache-", "crash-loop"),
+        ("web-", "image-pull"),
+        ("worker-", "config-error"),
+        ("frontend-", "not-ready"),
+        ("geo-", "container-creating"),
+        ("schema-", "init-stuck"),
+        ("ml-", "unschedulable"),
+    ];
+    // The kubelets need a moment to play every fault (and to crash twice).
+    let mut last = Value::Null;
+    let settled = eventually(Duration::from_secs(60), || {
+        last = report(&h, &s);
+        let p = pods(&last);
+        expected.iter().all(|(prefix, category)| {
+            find(&p, prefix).is_some_and(|pod| pod["category"] == *category)
+        }) && find(&p, "api-").is_some_and(|a| a["restarts"].as_i64().unwrap_or(0) >= 2)
+    });
+    assert!(settled, "{last:#}");
+    let p = pods(&last);
+    let get = |prefix: &str| find(&p, prefix).unwrap();
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+
+    assert_eq!(get("api-")["reason"], "Error, exit code 1");
+    assert_eq!(
+        get("api-")["suggestion"],
+        format!(
+            "kubectl -n {} logs {} -c api --previous",
+            s.ns("shop"),
+            text(&get("api-")["name"])
+        )
+    );
+    assert_eq!(get("cache-")["reason"], "OOMKilled");
+    assert!(
+        ["ImagePullBackOff", "ErrImagePull"].contains(&text(&get("web-")["reason"]).as_str()),
+        "{:#}",
+        get("web-")
+    );
+    assert!(
+        text(&get("web-")["message"]).contains("registry.example.com/shop/web:v1"),
+        "{:#}",
+        get("web-")
+    );
+    assert_eq!(get("worker-")["status"], "CreateContainerConfigError");
+    assert!(
+        text(&get("worker-")["message"]).contains("Secret `db-password` does not exist"),
+        "{:#}",
+        get("worker-")
+    );
+    assert!(
+        text(&get("frontend-")["message"]).contains("Readiness probe failed"),
+        "{:#}",
+        get("frontend-")
+    );
+    assert_eq!(
+        get("geo-")["reason"],
+        "FailedCreatePodSandBox",
+        "{:#}",
+        get("geo-")
+    );
+    assert_eq!(get("held")["status"], "Terminating");
+    assert!(
+        text(&get("held")["message"]).contains("`example.com/backup`"),
+        "{:#}",
+        get("held")
+    );
+    assert!(
+        text(&get("held")["suggestion"]).contains("patch pod held"),
+        "{:#}",
+        get("held")
+    );
+    assert_eq!(get("schema-")["status"], "Init:0/1");
+    assert!(
+        text(&get("schema-")["message"]).contains("init container `wait-for-db` has not finished"),
+        "{:#}",
+        get("schema-")
+    );
+
+    // kubectl's STATUS column agrees with oncall's for every pod. A crash
+    // loop flips between Running and CrashLoopBackOff, so the two readings
+    // are retried until they are taken in the same state.
+    let mut disagreement = String::new();
+    let agreed = eventually(Duration::from_secs(20), || {
+        let ours = pods(&report(&h, &s));
+        let listed = h.kubectl(&["get", "pods", "-n", &s.ns("shop"), "--no-headers"]);
+        disagreement.clear();
+        for pod in &ours {
+            let name = text(&pod["name"]);
+            let line = listed
+                .stdout
+                .lines()
+                .find(|l| l.starts_with(&name))
+                .unwrap_or_default();
+            let status = line.split_whitespace().nth(2).unwrap_or_default();
+            if status != text(&pod["status"]) {
+                disagreement += &format!("{name}: oncall {}, kubectl: {line}\n", pod["status"]);
+            }
+        }
+        disagreement.is_empty()
+    });
+    assert!(agreed, "{disagreement}");
+}
