@@ -1,21 +1,32 @@
 #!/usr/bin/env python3
-"""Summarises bench/run's measurements into a Markdown table.
+"""Summarises bench/run's measurements into Markdown tables: one for the
+simulator, one for the real control plane.
 
-The full run writes bench/RESULTS.md; the quick run prints the table only.
+The full run writes bench/RESULTS.md (a table that was not measured this
+time is kept from the last run); the quick run prints the tables only.
 """
 import os
+import re
 import statistics
 import sys
 from collections import OrderedDict
 from datetime import datetime, timezone
 
 results, nodes, per_node, reps, quick = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "1"
+sim_measured = sys.argv[6] == "1" if len(sys.argv) > 6 else True
+real_size = sys.argv[7].split() if len(sys.argv) > 7 and sys.argv[7] else None
+memory_file = sys.argv[8] if len(sys.argv) > 8 else ""
 
-rows = OrderedDict()
+rows = {"sim": OrderedDict(), "real": OrderedDict()}
 for line in open(results):
     label, wall, rss, reqs, code = line.rstrip("\n").split("\t")
+    backend = "sim"
+    if label.startswith("real|"):
+        backend, label = "real", label[len("real|"):]
     scenario, tool = label.split("|", 1)
-    rows.setdefault(scenario, OrderedDict()).setdefault(tool, []).append((float(wall), int(rss or 0), int(reqs), int(code)))
+    rows[backend].setdefault(scenario, OrderedDict()).setdefault(tool, []).append(
+        (float(wall), int(rss or 0), int(reqs), int(code))
+    )
 
 
 def summary(runs):
@@ -41,33 +52,73 @@ def machine():
     return f"{os.cpu_count()} cores, {mem} memory"
 
 
-out = []
-out.append("# Benchmark results\n")
-out.append(
-    f"Measured {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} on {machine()}, "
-    f"against the simulator with {nodes:,} nodes and {nodes * per_node:,} pods; "
-    f"each pair alternated {reps} times after a warm-up. Produced by `bench/run`.\n"
+def table(measured):
+    out = ["| scenario | tool | median s | min s | max s | peak RSS MiB | API requests | ratio to peer |",
+           "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for scenario, tools in measured.items():
+        names = list(tools)
+        stats = {t: summary(r) for t, r in tools.items()}
+        peer = stats[names[-1]]["median"] if len(names) > 1 else None
+        for t in names:
+            s = stats[t]
+            ratio = f"{s['median'] / peer:.2f}×" if peer and t != names[-1] else ""
+            reqs = "n/a" if s["requests"] < 0 else f"{s['requests']:.0f}"
+            flag = f" ({s['failed']} failed)" if s["failed"] else ""
+            out.append(
+                f"| {scenario} | {t}{flag} | {s['median']:.3f} | {s['min']:.3f} | {s['max']:.3f} | {s['rss_mib']:.1f} | {reqs} | {ratio} |"
+            )
+    return "\n".join(out) + "\n"
+
+
+now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+previous = open("bench/RESULTS.md").read() if os.path.exists("bench/RESULTS.md") else ""
+
+
+def kept(marker):
+    """A section of the last RESULTS.md, between <!-- marker --> comments."""
+    m = re.search(rf"<!-- {marker} -->\n(.*?)<!-- /{marker} -->\n", previous, re.S)
+    return m.group(0) if m else ""
+
+
+sections = []
+if sim_measured:
+    sections.append(
+        "<!-- sim -->\n## The simulator\n\n"
+        f"Measured {now} on {machine()}, against the simulator with {nodes:,} nodes and "
+        f"{nodes * per_node:,} pods; each pair alternated {reps} times after a warm-up. "
+        "API requests come from the simulator's counter.\n\n" + table(rows["sim"]) + "<!-- /sim -->\n"
+    )
+else:
+    sections.append(kept("sim"))
+if real_size:
+    real_nodes, real_per_node = int(real_size[0]), int(real_size[1])
+    memory = ""
+    if memory_file and os.path.exists(memory_file):
+        parts = []
+        for line in open(memory_file):
+            name, kib = line.rstrip("\n").split("\t")
+            parts.append(f"{name} {int(kib) / 1024:.0f} MiB")
+        memory = "The control plane's own peak memory (VmHWM): " + ", ".join(parts) + ".\n\n"
+    sections.append(
+        "<!-- real -->\n## The real control plane\n\n"
+        f"Measured {now} on {machine()}, against the test bed of `testbed/` (kube-apiserver, etcd, "
+        f"controller-manager and scheduler v1.34.4, kwok kubelets) with {real_nodes:,} nodes and "
+        f"{real_nodes * real_per_node:,} pods, on the same machine as the tools; each pair alternated "
+        f"{reps} times after a warm-up. A real API server has no request counter here.\n\n"
+        + memory + table(rows["real"]) + "<!-- /real -->\n"
+    )
+else:
+    sections.append(kept("real"))
+
+text = "# Benchmark results\n\nProduced by `bench/run` (`--real` adds the real control plane).\n\n" + "\n".join(
+    s for s in sections if s
 )
-out.append("| scenario | tool | median s | min s | max s | peak RSS MiB | API requests | ratio to peer |")
-out.append("|---|---|---:|---:|---:|---:|---:|---:|")
-for scenario, tools in rows.items():
-    names = list(tools)
-    stats = {t: summary(r) for t, r in tools.items()}
-    peer = stats[names[-1]]["median"] if len(names) > 1 else None
-    for t in names:
-        s = stats[t]
-        ratio = f"{s['median'] / peer:.2f}×" if peer and t != names[-1] else ""
-        reqs = "n/a" if s["requests"] < 0 else f"{s['requests']:.0f}"
-        flag = f" ({s['failed']} failed)" if s["failed"] else ""
-        out.append(
-            f"| {scenario} | {t}{flag} | {s['median']:.3f} | {s['min']:.3f} | {s['max']:.3f} | {s['rss_mib']:.1f} | {reqs} | {ratio} |"
-        )
-text = "\n".join(out) + "\n"
 print(text)
 if not quick:
-    # Keep the raw measurements next to the summary, so it can be re-made.
-    with open("bench/results.tsv", "w") as f:
-        f.write(open(results).read())
+    if sim_measured:
+        # Keep the raw measurements next to the summary, so it can be re-made.
+        with open("bench/results.tsv", "w") as f:
+            f.write(open(results).read())
     notes = "bench/NOTES.md"
     extra = open(notes).read() if os.path.exists(notes) else ""
     with open("bench/RESULTS.md", "w") as f:

@@ -135,6 +135,14 @@ impl Harness {
         }
     }
 
+    /// Deleted nodes of a pool come back as new nodes, as a cloud's
+    /// autoscaler does: built into the simulator, played on a real cluster.
+    pub fn play_autoscaler(&self) {
+        if let Target::Real(real) = &self.target {
+            real.play_autoscaler(&self.runtime);
+        }
+    }
+
     /// From now on the commands under test present `credentials`.
     /// The simulator plays them with its auth faults (it checks no token);
     /// the real cluster gets a real token in the kubeconfig.

@@ -202,6 +202,49 @@ impl RealCluster {
             .unwrap_or_else(|e| panic!("cannot apply {kind} {name}: {e}"));
     }
 
+    /// Plays the cloud's autoscaler for this scope's node pools: a deleted
+    /// node is replaced, after a moment, by a new one with its labels and
+    /// taints (the simulator has this built in). Runs until the test ends.
+    pub fn play_autoscaler(&self, runtime: &tokio::runtime::Runtime) {
+        let (node_res, _) = resource_by(|k| k.0 == "Node");
+        let nodes = self.api(&node_res, false, None);
+        let selector = format!("{SCOPE_KEY}={}", self.scope);
+        runtime.spawn(async move {
+            let mut known: std::collections::BTreeMap<String, Value> = Default::default();
+            let mut replaced = 0;
+            loop {
+                let Ok(list) = nodes.list(&ListParams::default().labels(&selector)).await else {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                };
+                let now: std::collections::BTreeMap<String, Value> = list
+                    .items
+                    .into_iter()
+                    .map(|n| (n.metadata.name.clone().unwrap_or_default(), serde_json::to_value(n).unwrap()))
+                    .collect();
+                for (name, old) in &known {
+                    if now.contains_key(name) {
+                        continue;
+                    }
+                    replaced += 1;
+                    let new_name = format!("{}-r{replaced}", name.rsplit_once('-').map_or(name.as_str(), |(a, _)| a));
+                    let mut labels = old["metadata"]["labels"].clone();
+                    labels["kubernetes.io/hostname"] = Value::String(new_name.clone());
+                    let node = serde_json::json!({
+                        "apiVersion": "v1", "kind": "Node",
+                        "metadata": {"name": new_name, "labels": labels, "annotations": old["metadata"]["annotations"]},
+                        "spec": {"taints": old["spec"]["taints"].as_array().map(|t| t.iter().filter(|t| t["key"] != "node.kubernetes.io/unschedulable").cloned().collect::<Vec<_>>())},
+                        "status": {"allocatable": old["status"]["allocatable"], "capacity": old["status"]["capacity"]},
+                    });
+                    let node: DynamicObject = serde_json::from_value(node).unwrap();
+                    let _ = nodes.create(&PostParams::default(), &node).await;
+                }
+                known = now;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        });
+    }
+
     /// A token for a ServiceAccount of the scope that may read everything
     /// and change nothing (a ClusterRole of get/list/watch), made with the
     /// TokenRequest API, so it works on any cluster.

@@ -1,0 +1,128 @@
+//! `node replace --delete-node` and `node rotate --no-terminate` on both
+//! backends. The cloud's autoscaler (which brings a deleted pool node back as
+//! a new node) is the simulator's own, and the test's on a real cluster.
+
+mod common;
+use common::*;
+
+use std::time::Duration;
+
+on_both_backends!(
+    replace_deletes_the_node_and_waits_for_its_replacement,
+    rotate_without_terminating_cordons_and_drains_the_pool,
+);
+
+/// pool-a: n1, n2, n5; pool-b: n3. `web` (3 replicas) runs anywhere in pool-a.
+fn pool_cluster(s: &Scope) -> String {
+    let pool_a = s.id.clone() + "-pool-a";
+    let pool_b = s.id.clone() + "-pool-b";
+    let mut y = s.namespace("app");
+    for (node, pool) in [
+        ("n1", &pool_a),
+        ("n2", &pool_a),
+        ("n5", &pool_a),
+        ("n3", &pool_b),
+    ] {
+        y += &s.node_yaml(node, "4", &[("cloud.google.com/gke-nodepool", pool)]);
+    }
+    y += &format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web, namespace: {ns}}}
+spec:
+  replicas: 3
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      nodeSelector: {{cloud.google.com/gke-nodepool: {pool_a}}}
+      tolerations: {tol}
+      terminationGracePeriodSeconds: 5
+      containers: [{{name: c, image: nginx, resources: {{requests: {{cpu: 100m}}}}}}]
+---
+"#,
+        ns = s.ns("app"),
+        tol = s.tolerations(),
+    );
+    y
+}
+
+fn ready_web(h: &Harness, s: &Scope) -> i64 {
+    h.get("deployments", Some(&s.ns("app")), "web")
+        .and_then(|d| d["status"]["readyReplicas"].as_i64())
+        .unwrap_or(0)
+}
+
+fn pool_nodes(h: &Harness, pool: &str) -> Vec<String> {
+    let mut v: Vec<String> = h
+        .list("nodes", None)
+        .iter()
+        .filter(|n| n["metadata"]["labels"]["cloud.google.com/gke-nodepool"] == pool)
+        .map(|n| n["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+fn replace_deletes_the_node_and_waits_for_its_replacement(backend: Backend) {
+    let s = Scope::new("replace");
+    let h = Harness::on(backend, &s, &pool_cluster(&s));
+    h.play_autoscaler();
+    assert!(eventually(Duration::from_secs(60), || ready_web(&h, &s) == 3));
+    let n1 = s.node("n1");
+    let run = h
+        .oncall(&[
+            "node",
+            "replace",
+            &n1,
+            "--delete-node",
+            "--yes",
+            "--wait-replacement",
+            "60s",
+        ])
+        .expect_code(0);
+    assert!(
+        run.stdout.contains(&format!("node/{n1} replaced by node/")),
+        "{}",
+        run.stdout
+    );
+    let pool = pool_nodes(&h, &(s.id.clone() + "-pool-a"));
+    assert!(!pool.contains(&n1), "{pool:?}");
+    assert_eq!(pool.len(), 3, "{pool:?}\n{}", run.stdout);
+    // Replace returns only once the evicted workload is ready again.
+    assert_eq!(ready_web(&h, &s), 3);
+}
+
+fn rotate_without_terminating_cordons_and_drains_the_pool(backend: Backend) {
+    let s = Scope::new("rotate");
+    let h = Harness::on(backend, &s, &pool_cluster(&s));
+    assert!(eventually(Duration::from_secs(60), || ready_web(&h, &s) == 3));
+    let pool_a = format!("cloud.google.com/gke-nodepool={}-pool-a", s.id);
+    h.oncall(&[
+        "node",
+        "rotate",
+        "-l",
+        &pool_a,
+        "--no-terminate",
+        "--yes",
+        "--timeout",
+        "60s",
+    ])
+    .expect_code(0);
+    for old in ["n1", "n2", "n5"] {
+        let name = s.node(old);
+        let node = h.get("nodes", None, &name).unwrap();
+        assert_eq!(node["spec"]["unschedulable"], true, "{name}");
+        let live = h
+            .list("pods", Some(&s.ns("app")))
+            .into_iter()
+            .filter(|p| {
+                p["spec"]["nodeName"] == name.as_str()
+                    && p["metadata"]["deletionTimestamp"].is_null()
+            })
+            .count();
+        assert_eq!(live, 0, "{name} still runs pods");
+    }
+    // pool-b was left alone.
+    assert!(h.get("nodes", None, &s.node("n3")).unwrap()["spec"]["unschedulable"].is_null());
+}
