@@ -399,8 +399,9 @@ pub struct PromoteArgs {
     #[arg(long)]
     pub no_rollback: bool,
 
-    /// Give up waiting for the migration or a rollout after this long
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10m")]
+    /// Give up waiting for the migration or a rollout after this long (also
+    /// for `rollback`)
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration, default_value = "10m")]
     pub timeout: Duration,
 }
 

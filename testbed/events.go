@@ -15,8 +15,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -28,7 +30,8 @@ const faultAnnotation = "sim.oncall.dev/fault"
 // pod's status, but a kubelet also writes Warning events (BackOff,
 // Unhealthy, FailedMount, ...), which `oncall pods stuck` reads as evidence.
 // It writes the same events, worded as the kubelet and the simulator word
-// them, and repeats them (count, lastTimestamp) while the fault lasts.
+// them, and repeats them (count, lastTimestamp) while the fault lasts. It
+// also turns the simulator's per-image fault rules into pod annotations.
 func kubeletEvents(args []string) int {
 	fs := flag.NewFlagSet("kubelet-events", flag.ContinueOnError)
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig of a user who may write events")
@@ -51,8 +54,12 @@ func kubeletEvents(args []string) int {
 	writer := &eventWriter{client: client, counts: map[string]*corev1.Event{}}
 	factory := informers.NewSharedInformerFactory(client, *every)
 	pods := factory.Core().V1().Pods().Informer()
+	configMaps := factory.Core().V1().ConfigMaps().Lister()
 	handle := func(obj any) {
 		if pod, ok := obj.(*corev1.Pod); ok {
+			if markImageFault(ctx, client, configMaps, pod) {
+				return // the annotated pod comes back as an update
+			}
 			writer.observe(ctx, pod)
 		}
 	}
@@ -87,6 +94,50 @@ func param(re *regexp.Regexp, fault string) string {
 		return m[1]
 	}
 	return ""
+}
+
+// markImageFault plays the simulator's image rules (ConfigMap
+// `sim-image-faults`, key `rules`, lines of `IMAGE-PATTERN FAULT`, in the
+// pod's namespace or in kube-system): a pod whose image matches gets the
+// fault annotation, which the kwok stages then play. It reports whether it
+// annotated the pod.
+func markImageFault(ctx context.Context, client kubernetes.Interface, configMaps corelisters.ConfigMapLister, pod *corev1.Pod) bool {
+	if _, has := pod.Annotations[faultAnnotation]; has || pod.DeletionTimestamp != nil {
+		return false
+	}
+	for _, ns := range []string{pod.Namespace, "kube-system"} {
+		cm, err := configMaps.ConfigMaps(ns).Get("sim-image-faults")
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(cm.Data["rules"], "\n") {
+			line = strings.TrimSpace(line)
+			pattern, fault, ok := strings.Cut(line, " ")
+			if !ok || strings.HasPrefix(line, "#") {
+				continue
+			}
+			for i, c := range pod.Spec.Containers {
+				if !globMatch(pattern, c.Image) {
+					continue
+				}
+				fault = strings.TrimSpace(fault)
+				if i > 0 && !strings.Contains(fault, "container=") {
+					fault += " container=" + c.Name
+				}
+				patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, faultAnnotation, fault)
+				_, err := client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+				return err == nil
+			}
+		}
+	}
+	return false
+}
+
+// globMatch matches `*` to any run of characters, as the simulator does.
+func globMatch(pattern, s string) bool {
+	re := "^" + strings.ReplaceAll(regexp.QuoteMeta(pattern), `\*`, ".*") + "$"
+	ok, _ := regexp.MatchString(re, s)
+	return ok
 }
 
 // eventsFor is what a kubelet would report for the pod's fault now.

@@ -69,10 +69,17 @@ pub fn resolve_fault(ctx: &Ctx, pod: &Value, node: &Value) -> (Option<Fault>, St
     if let Some(s) = node["metadata"]["annotations"][ANNOTATION_FAULT].as_str() {
         return parse(s);
     }
-    let (ns, name) = IMAGE_FAULTS_CONFIGMAP;
-    if let Some(cm) = ctx.store.get_value(res("configmaps"), ns, name)
-        && let Some(rules) = cm["data"]["rules"].as_str()
-    {
+    // Rules in kube-system apply everywhere; rules in the pod's own
+    // namespace apply there (tests sharing a real cluster keep theirs apart).
+    let (system, name) = IMAGE_FAULTS_CONFIGMAP;
+    let pod_ns = str_at(pod, &["metadata", "namespace"]);
+    for ns in [pod_ns, system] {
+        let Some(cm) = ctx.store.get_value(res("configmaps"), ns, name) else {
+            continue;
+        };
+        let Some(rules) = cm["data"]["rules"].as_str() else {
+            continue;
+        };
         for c in pod["spec"]["containers"].as_array().into_iter().flatten() {
             let image = str_at(c, &["image"]);
             for line in rules

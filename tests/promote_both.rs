@@ -1,0 +1,318 @@
+//! `oncall promote` on both backends: staging runs a newer release than
+//! production. The migration Job, ordered rollouts, the kill-deployed
+//! singleton, the automatic rollback of a crash-looping image, and history
+//! and rollback, with the same seed on the simulator and the real control
+//! plane (a bad image is a `sim-image-faults` rule in the namespace).
+
+mod common;
+use common::*;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+on_both_backends!(
+    promote_runs_the_migration_then_the_rollouts_and_records_the_release,
+    a_crash_looping_image_is_rolled_back_and_history_and_rollback_work,
+);
+
+const OLD: &str = "sha-1111111111111111111111111111111111111111";
+const NEW: &str = "sha-5f63e0a6c11d4df06682f4c5ab85e0457b1ce9ed";
+
+fn deployment(
+    s: &Scope,
+    env: &str,
+    name: &str,
+    replicas: u32,
+    strategy: &str,
+    sha: &str,
+) -> String {
+    format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: {ns}, labels: {{app.kubernetes.io/name: {name}}}}}
+spec:
+  replicas: {replicas}
+  progressDeadlineSeconds: 600
+  selector: {{matchLabels: {{app.kubernetes.io/name: {name}}}}}
+  strategy: {{type: {strategy}}}
+  template:
+    metadata: {{labels: {{app.kubernetes.io/name: {name}}}}}
+    spec:
+      tolerations: {tol}
+      terminationGracePeriodSeconds: 2
+      containers: [{{name: {name}, image: "registry.example.com/{id}/{name}:{sha}"}}]
+---
+"#,
+        ns = s.ns(env),
+        tol = s.tolerations(),
+        id = s.id,
+    )
+}
+
+fn environment(s: &Scope, env: &str, sha: &str) -> String {
+    let mut y = s.namespace(env);
+    y += &deployment(s, env, "frontend", 3, "RollingUpdate", sha);
+    y += &deployment(s, env, "fetcher", 2, "RollingUpdate", sha);
+    y += &deployment(s, env, "cron", 1, "Recreate", sha);
+    y += &format!(
+        r#"apiVersion: batch/v1
+kind: CronJob
+metadata: {{name: migrate, namespace: {ns}}}
+spec:
+  schedule: "0 3 * * *"
+  suspend: true
+  jobTemplate:
+    spec:
+      backoffLimit: 0
+      template:
+        spec:
+          restartPolicy: Never
+          tolerations: {tol}
+          containers:
+          - name: migrate
+            image: "registry.example.com/{id}/migrate:{sha}"
+            args: ["db", "migrate"]
+---
+"#,
+        ns = s.ns(env),
+        tol = s.tolerations(),
+        id = s.id,
+    );
+    y
+}
+
+fn cluster(s: &Scope) -> String {
+    let mut y = s.node_yaml("a", "16", &[]);
+    y += &s.node_yaml("b", "16", &[]);
+    y += &environment(s, "staging", NEW);
+    y += &environment(s, "production", OLD);
+    y
+}
+
+fn image(h: &Harness, ns: &str, name: &str) -> String {
+    h.get("deployments", Some(ns), name).expect("deployment")["spec"]["template"]["spec"]["containers"][0]
+        ["image"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn ready(h: &Harness, ns: &str, name: &str) -> i64 {
+    h.get("deployments", Some(ns), name)
+        .and_then(|d| d["status"]["readyReplicas"].as_i64())
+        .unwrap_or(0)
+}
+
+fn settle(h: &Harness, s: &Scope) {
+    for env in ["staging", "production"] {
+        for (name, n) in [("frontend", 3), ("fetcher", 2), ("cron", 1)] {
+            assert!(
+                eventually(Duration::from_secs(60), || ready(h, &s.ns(env), name) == n),
+                "{env}/{name} did not become ready"
+            );
+        }
+    }
+}
+
+fn ledger(h: &Harness, s: &Scope) -> Vec<Value> {
+    let cm = h
+        .get("configmaps", Some(&s.ns("production")), "oncall-releases")
+        .expect("ledger exists");
+    serde_json::from_str(cm["data"]["releases.json"].as_str().unwrap()).unwrap()
+}
+
+fn promote<'a>(
+    s: &'a Scope,
+    staging: &'a str,
+    production: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let _ = s;
+    let mut args = vec![
+        "promote",
+        "--from-namespace",
+        staging,
+        "--to-namespace",
+        production,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+fn promote_runs_the_migration_then_the_rollouts_and_records_the_release(backend: Backend) {
+    let s = Scope::new("promote");
+    let h = Arc::new(Harness::on(backend, &s, &cluster(&s)));
+    settle(&h, &s);
+    let (staging, production) = (s.ns("staging"), s.ns("production"));
+
+    // Watch the singleton: never two cron pods at once.
+    let stop = Arc::new(AtomicBool::new(false));
+    let most = Arc::new(AtomicUsize::new(0));
+    let watcher = {
+        let (h, stop, most, ns) = (h.clone(), stop.clone(), most.clone(), production.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                let running = h
+                    .list("pods", Some(&ns))
+                    .iter()
+                    .filter(|p| p["metadata"]["labels"]["app.kubernetes.io/name"] == "cron")
+                    .count();
+                most.fetch_max(running, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    let run = h
+        .oncall(&promote(
+            &s,
+            &staging,
+            &production,
+            &["--yes", "--timeout", "120s"],
+        ))
+        .expect_code(0);
+    stop.store(true, Ordering::SeqCst);
+    watcher.join().unwrap();
+    assert!(
+        run.stdout.contains("kill-deploy (singleton)"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("run migration"), "{}", run.stdout);
+    for name in ["frontend", "fetcher", "cron"] {
+        assert_eq!(
+            image(&h, &production, name),
+            image(&h, &staging, name),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        most.load(Ordering::SeqCst),
+        1,
+        "at most one cron pod at any time"
+    );
+    let migration = h
+        .list("jobs", Some(&production))
+        .into_iter()
+        .find(|j| {
+            j["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("migrate-")
+        })
+        .expect("a migration job ran");
+    assert!(
+        migration["spec"]["template"]["spec"]["containers"][0]["image"]
+            .as_str()
+            .unwrap()
+            .ends_with(NEW),
+        "the migration runs the new image"
+    );
+    let releases = ledger(&h, &s);
+    assert_eq!(releases.len(), 1);
+    assert_eq!(releases[0]["result"], "succeeded");
+    let again = h
+        .oncall(&promote(&s, &staging, &production, &["--yes"]))
+        .expect_code(0);
+    assert!(again.stdout.contains("Nothing to do"), "{}", again.stdout);
+}
+
+fn a_crash_looping_image_is_rolled_back_and_history_and_rollback_work(backend: Backend) {
+    let s = Scope::new("rollback");
+    let h = Harness::on(backend, &s, &cluster(&s));
+    settle(&h, &s);
+    let (staging, production) = (s.ns("staging"), s.ns("production"));
+    // Release 1 goes out cleanly.
+    h.oncall(&promote(
+        &s,
+        &staging,
+        &production,
+        &["--yes", "--timeout", "120s"],
+    ))
+    .expect_code(0);
+    let release_one = image(&h, &production, "fetcher");
+
+    // Release 2's fetcher crashes on start: promote rolls production back.
+    let bad = format!("registry.example.com/{}/fetcher:sha-bad", s.id);
+    h.apply(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"namespace": production, "name": "sim-image-faults"},
+        "data": {"rules": format!("{bad} crash-loop exit-code=1\n")}
+    }));
+    h.kubectl(&[
+        "-n",
+        &staging,
+        "set",
+        "image",
+        "deployment/fetcher",
+        &format!("fetcher={bad}"),
+    ])
+    .expect_code(0);
+    let run = h
+        .oncall(&promote(
+            &s,
+            &staging,
+            &production,
+            &["--yes", "--timeout", "60s"],
+        ))
+        .expect_code(1);
+    assert!(
+        run.stderr.contains("deployment/fetcher") && run.stderr.contains("rolled back"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        image(&h, &production, "fetcher"),
+        release_one,
+        "production ends on release 1"
+    );
+    assert_eq!(ledger(&h, &s).last().unwrap()["result"], "rolled back");
+
+    // A good release 2, then a rollback to release 1.
+    let good = format!("registry.example.com/{}/fetcher:sha-cccccccccccc", s.id);
+    h.kubectl(&[
+        "-n",
+        &staging,
+        "set",
+        "image",
+        "deployment/fetcher",
+        &format!("fetcher={good}"),
+    ])
+    .expect_code(0);
+    h.oncall(&promote(
+        &s,
+        &staging,
+        &production,
+        &["--yes", "--timeout", "120s"],
+    ))
+    .expect_code(0);
+    assert_eq!(image(&h, &production, "fetcher"), good);
+    let history = h
+        .oncall(&["-n", &production, "promote", "history"])
+        .expect_code(0);
+    assert!(
+        history.stdout.contains("cccccccccccc"),
+        "{}",
+        history.stdout
+    );
+    h.oncall(&[
+        "-n",
+        &production,
+        "promote",
+        "rollback",
+        "--yes",
+        "--timeout",
+        "120s",
+    ])
+    .expect_code(0);
+    assert_eq!(
+        image(&h, &production, "fetcher"),
+        release_one,
+        "back on release 1"
+    );
+    let releases = ledger(&h, &s);
+    assert_eq!(releases.last().unwrap()["action"], "rollback");
+    assert_eq!(releases.last().unwrap()["result"], "succeeded");
+}
