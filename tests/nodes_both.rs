@@ -459,8 +459,17 @@ fn kinds(report: &Value) -> Vec<String> {
 
 fn check_names_every_blocker_and_its_fix(backend: Backend) {
     let s = Scope::new("check");
-    let h = Harness::on(backend, &s, &blocked_cluster(&s));
-    wait_ready(&h, &s, 7);
+    // Besides, a pod already Terminating that a finalizer holds.
+    let held = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: held, namespace: {}, finalizers: [example.com/export-cleanup]}}\nspec:\n  nodeName: {}\n  terminationGracePeriodSeconds: 0\n  tolerations: {}\n  containers: [{{name: c, image: busybox}}]\n---\n",
+        s.ns("app"),
+        s.node("n1"),
+        s.tolerations()
+    );
+    let h = Harness::on(backend, &s, &(blocked_cluster(&s) + &held));
+    wait_ready(&h, &s, 8);
+    h.kubectl(&["-n", &s.ns("app"), "delete", "pod", "held", "--wait=false"])
+        .expect_code(0);
     let n1 = s.node("n1");
     let (code, report) = check_json(&h, &n1, &[]);
     assert_eq!(code, 1);
@@ -500,6 +509,39 @@ fn check_names_every_blocker_and_its_fix(backend: Backend) {
     for gone in ["daemon_set", "empty_dir", "no_controller", "outage"] {
         assert!(!k.contains(&gone.to_string()), "{gone} still in {k:?}");
     }
+    // Forced, the held pod would be evicted, and waited for forever.
+    assert!(k.contains(&"never_deleted".to_string()), "{k:?}");
+    let blockers = report["nodes"][0]["blockers"].as_array().unwrap();
+    let never = blockers
+        .iter()
+        .find(|b| b["kind"] == "never_deleted")
+        .unwrap();
+    assert!(
+        never["message"]
+            .as_str()
+            .unwrap()
+            .contains("`example.com/export-cleanup`"),
+        "{never:#}"
+    );
+    assert!(
+        never["fix"]
+            .as_str()
+            .unwrap()
+            .contains("--skip-wait-for-delete-timeout"),
+        "{never:#}"
+    );
+    let (_, report) = check_json(
+        &h,
+        &n1,
+        &[
+            "--ignore-daemonsets",
+            "--delete-emptydir-data",
+            "--force",
+            "--skip-wait-for-delete-timeout",
+            "60",
+        ],
+    );
+    assert!(!kinds(&report).contains(&"never_deleted".to_string()));
     let text = h.oncall(&["node", "check", &n1]).expect_code(1);
     assert!(
         text.stdout.contains("NO-GO") && text.stdout.contains("web-pdb"),

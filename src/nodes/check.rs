@@ -106,6 +106,10 @@ pub enum BlockerKind {
     SafeToEvict,
     /// The remaining schedulable nodes lack room for the evicted pods.
     NoRoom,
+    /// Pods already Terminating that nothing will ever confirm deleted (a
+    /// finalizer holds them, or their node's kubelet is gone): without
+    /// `--skip-wait-for-delete-timeout` a drain waits for them forever.
+    NeverDeleted,
 }
 
 impl BlockerKind {
@@ -410,6 +414,7 @@ pub async fn check(
         let missing = missing_daemonsets(cluster, pods).await?;
         let plans = plan_pods(pods, opts, &missing, &budgets);
         let (mut blockers, scale_up) = blockers(pods, &plans, opts, &budgets, &view);
+        blockers.extend(never_deleted(pods, &plans, opts, node));
         for (p, plan) in pods.iter().zip(&plans) {
             if plan.action == Action::Evict || plan.action == Action::Delete {
                 needed.add(p.requests());
@@ -585,6 +590,68 @@ fn refusal_of(p: &PodPlan) -> Option<Refusal> {
     [Refusal::DaemonSet, Refusal::EmptyDir, Refusal::NoController]
         .into_iter()
         .find(|r| p.reason.contains(r.flag()))
+}
+
+/// The pods a drain would wait for forever: already Terminating, held by a
+/// finalizer or on a node whose kubelet cannot confirm the deletion, when
+/// `--skip-wait-for-delete-timeout` does not end the wait.
+fn never_deleted(
+    pods: &[LeanPod],
+    plans: &[PodPlan],
+    opts: &DrainOptions,
+    node: &LeanNode,
+) -> Option<Blocker> {
+    if opts.skip_wait_for_delete_timeout > 0 {
+        return None;
+    }
+    let stuck: Vec<(&LeanPod, &PodPlan)> = pods
+        .iter()
+        .zip(plans)
+        .filter(|(p, plan)| {
+            matches!(plan.action, Action::Evict | Action::Delete)
+                && p.metadata.deletion_timestamp.is_some()
+                && (!p.metadata.finalizers.is_empty() || !node.is_ready())
+        })
+        .collect();
+    let (first, _) = stuck.first()?;
+    let why = if !first.metadata.finalizers.is_empty() {
+        let names: Vec<String> = first
+            .metadata
+            .finalizers
+            .iter()
+            .map(|f| format!("`{f}`"))
+            .collect();
+        format!(
+            "held by finalizer {}, which the controller that added it has not removed",
+            names.join(", ")
+        )
+    } else {
+        format!(
+            "node `{}` is {}, so no kubelet will confirm the deletion",
+            node.name(),
+            node.status_text()
+        )
+    };
+    let key = first.key();
+    let (ns, name) = (&first.metadata.namespace, &first.metadata.name);
+    let mut fix =
+        "pass --skip-wait-for-delete-timeout 60 to stop waiting for pods deleted over a minute ago"
+            .to_string();
+    if !first.metadata.finalizers.is_empty() {
+        fix.push_str(&format!(
+            ", or, once the finalizer's controller is known to be gone, remove it: `kubectl -n {ns} patch pod {name} --type=merge -p '{{\"metadata\":{{\"finalizers\":null}}}}'`"
+        ));
+    }
+    Some(Blocker {
+        kind: BlockerKind::NeverDeleted,
+        message: format!(
+            "{} pod(s) are Terminating and cannot be confirmed deleted (`{key}`: {why}): a drain would wait for them forever",
+            stuck.len()
+        ),
+        pods: stuck.iter().map(|(p, _)| p.key()).collect(),
+        fix,
+        pdb: None,
+    })
 }
 
 /// Free resources on the nodes that accept at least one of `moved`.

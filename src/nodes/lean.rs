@@ -38,6 +38,8 @@ pub struct Meta {
     pub deletion_timestamp: Option<DateTime<Utc>>,
     #[serde(default)]
     pub owner_references: Vec<OwnerRef>,
+    #[serde(default)]
+    pub finalizers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]

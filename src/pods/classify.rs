@@ -416,6 +416,26 @@ fn init(pod: &Pod) -> Option<Verdict> {
                     )),
             );
         }
+        // Running again after failing: a crash loop caught between restarts,
+        // not a hung init container.
+        if c.state.running.is_some()
+            && c.restart_count > 0
+            && let Some(last) = c
+                .last_state
+                .terminated
+                .as_ref()
+                .filter(|t| t.exit_code != 0)
+        {
+            return Some(
+                terminated(Category::CrashLoop, &c.name, last)
+                    .since(ready_since(pod))
+                    .message(format!(
+                        "init container `{}` keeps failing: {}",
+                        c.name,
+                        exit_meaning(last)
+                    )),
+            );
+        }
         if let Some(run) = &c.state.running {
             return Some(
                 Verdict::new(
@@ -1150,6 +1170,12 @@ mod tests {
         .unwrap();
         assert_eq!(s.category, Category::InitStuck);
         assert_eq!(s.status, "Init:0/1");
+        // Running again after a failure: a crash loop between restarts.
+        let s = check(&with(json!([{"name": "migrate", "restartCount": 3,
+            "state": {"running": {"startedAt": ago(1)}},
+            "lastState": {"terminated": {"exitCode": 2, "reason": "Error"}}}])))
+        .unwrap();
+        assert_eq!(s.category, Category::CrashLoop);
         assert_eq!(s.container.as_deref(), Some("migrate"));
         let s = check(&with(json!([{"name": "migrate", "restartCount": 3,
             "state": {"waiting": {"reason": "CrashLoopBackOff"}},
