@@ -1,13 +1,15 @@
-//! `oncall node ...` against the simulator: listing, cordon safety,
-//! pre-flight blockers, drains (PDB, timeout, dry run, kubectl parity,
-//! fault injection).
+//! `oncall node ...` against the simulator only: listing, cordon safety,
+//! dry runs, replace and rotate, and API faults, Ctrl-C and auth faults the
+//! simulator stages. The scenarios that also run on a real control plane
+//! (drains, budgets, timeouts, kubectl parity, the pre-flight's blockers)
+//! are in `nodes_both.rs`.
 
 mod common;
 use common::*;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 fn node_yaml(name: &str, pool: &str, zone: &str, cpu: &str) -> String {
     format!(
@@ -283,61 +285,6 @@ fn protected_context_demands_its_name_typed() {
     assert_eq!(entries.last().unwrap()["answer"], "typed_context");
 }
 
-/// n1 carries one of each blocker; n2 and n3 are small, so there is no room.
-fn blocked_cluster() -> String {
-    let mut y = String::from("apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n---\n");
-    y += &node_yaml("n1", "pool-a", "zone-a", "16");
-    y += &node_yaml("n2", "pool-a", "zone-b", "100m");
-    y += &node_yaml("n3", "pool-b", "zone-c", "100m");
-    y += &deployment("web", 2, "n1", "");
-    y += &deployment(
-        "batch",
-        1,
-        "n1",
-        "      annotations: {cluster-autoscaler.kubernetes.io/safe-to-evict: \"false\"}\n",
-    );
-    y += r#"apiVersion: policy/v1
-kind: PodDisruptionBudget
-metadata: {name: web-pdb, namespace: app}
-spec:
-  minAvailable: 2
-  selector: {matchLabels: {app: web}}
----
-apiVersion: apps/v1
-kind: DaemonSet
-metadata: {name: agent, namespace: app}
-spec:
-  selector: {matchLabels: {app: agent}}
-  template:
-    metadata: {labels: {app: agent}}
-    spec:
-      containers: [{name: a, image: agent}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: debug, namespace: app}
-spec:
-  nodeName: n1
-  containers: [{name: c, image: busybox}]
----
-apiVersion: apps/v1
-kind: ReplicaSet
-metadata: {name: cache, namespace: app}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: cache}}
-  template:
-    metadata: {labels: {app: cache}}
-    spec:
-      nodeSelector: {kubernetes.io/hostname: n1}
-      volumes: [{name: scratch, emptyDir: {}}]
-      containers:
-      - {name: c, image: redis, resources: {requests: {cpu: "1"}}}
----
-"#;
-    y
-}
-
 fn check_json(h: &Harness, extra: &[&str]) -> (i32, Value) {
     let mut args = vec!["node", "check", "n1", "-o", "json"];
     args.extend_from_slice(extra);
@@ -355,79 +302,6 @@ fn kinds(report: &Value) -> Vec<String> {
         .iter()
         .map(|b| b["kind"].as_str().unwrap().to_string())
         .collect()
-}
-
-#[test]
-fn check_names_every_blocker_and_its_fix() {
-    let h = Harness::yaml(&blocked_cluster());
-    wait_running(&h, 7);
-    let (code, report) = check_json(&h, &[]);
-    assert_eq!(code, 1);
-    assert_eq!(report["go"], false);
-    let k = kinds(&report);
-    for kind in [
-        "daemon_set",
-        "empty_dir",
-        "no_controller",
-        "pdb",
-        "outage",
-        "safe_to_evict",
-        "no_room",
-    ] {
-        assert!(k.contains(&kind.to_string()), "missing {kind} in {k:?}");
-    }
-    let blockers = report["nodes"][0]["blockers"].as_array().unwrap();
-    let fix = |kind: &str| {
-        blockers.iter().find(|b| b["kind"] == kind).unwrap()["fix"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
-    assert!(fix("daemon_set").contains("--ignore-daemonsets"));
-    assert!(fix("empty_dir").contains("--delete-emptydir-data"));
-    assert!(fix("no_controller").contains("--force"));
-    assert!(fix("outage").contains("--scale-up"));
-    let pdb = blockers.iter().find(|b| b["kind"] == "pdb").unwrap();
-    assert_eq!(pdb["pdb"]["name"], "web-pdb");
-    assert_eq!(pdb["pdb"]["disruptions_allowed"], 0);
-    assert_eq!(pdb["pods"].as_array().unwrap().len(), 2);
-    // What a drain would do with each pod.
-    let pods = report["nodes"][0]["pods"].as_array().unwrap();
-    let action = |prefix: &str| {
-        pods.iter()
-            .find(|p| p["name"].as_str().unwrap().starts_with(prefix))
-            .unwrap()["action"]
-            .clone()
-    };
-    assert_eq!(action("agent"), "refuse");
-    assert_eq!(action("debug"), "refuse");
-    assert_eq!(action("web"), "evict");
-
-    // The flags resolve their blockers; the DaemonSet pod is then skipped.
-    let (_, report) = check_json(
-        &h,
-        &[
-            "--ignore-daemonsets",
-            "--delete-emptydir-data",
-            "--force",
-            "--scale-up",
-        ],
-    );
-    let k = kinds(&report);
-    for gone in ["daemon_set", "empty_dir", "no_controller", "outage"] {
-        assert!(!k.contains(&gone.to_string()), "{gone} still in {k:?}");
-    }
-    let pods = report["nodes"][0]["pods"].as_array().unwrap();
-    let agent = pods
-        .iter()
-        .find(|p| p["name"].as_str().unwrap().starts_with("agent"))
-        .unwrap();
-    assert_eq!(agent["action"], "skip");
-
-    // The human report ends with the verdict.
-    let text = h.oncall(&["node", "check", "n1"]).expect_code(1);
-    assert!(text.stdout.contains("NO-GO"), "{}", text.stdout);
-    assert!(text.stdout.contains("web-pdb"));
 }
 
 #[test]
@@ -455,173 +329,6 @@ fn drain_dry_run_changes_nothing_and_refusal_without_yes() {
     assert!(run.stdout.contains("evict"), "{}", run.stdout);
     h.oncall(&["node", "drain", "n1"]).expect_code(3);
     assert!(unschedulable(&h, "n1").is_null());
-    assert_eq!(pods_on(&h, "n1"), before);
-}
-
-#[test]
-fn drain_evicts_and_leaves_the_node_cordoned() {
-    let h = Harness::yaml(&simple_cluster());
-    wait_running(&h, 3);
-    let run = h.oncall(&["node", "drain", "n1", "--yes"]).expect_code(0);
-    assert!(run.stdout.contains("2 evicted"), "{}", run.stdout);
-    assert_eq!(unschedulable(&h, "n1"), true);
-    assert!(pods_on(&h, "n1").is_empty());
-    assert_eq!(h.audit_entries().last().unwrap()["outcome"]["status"], "ok");
-}
-
-#[test]
-fn drain_blocked_by_a_budget_names_it_and_completes_when_it_allows() {
-    let mut y = simple_cluster();
-    y += "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: web-pdb, namespace: app}\nspec:\n  minAvailable: 2\n  selector: {matchLabels: {app: web}}\n---\n";
-    let h = Harness::yaml(&y);
-    wait_running(&h, 3);
-    let mut child = h
-        .oncall_command(&["node", "drain", "n1", "--yes", "--timeout", "30s"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Read stderr as it comes, so the budget is relaxed only after the
-    // drain has been refused by it (however slow the machine is).
-    let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let reader = {
-        let stderr = stderr.clone();
-        let mut pipe = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = std::io::Read::read(&mut pipe, &mut buf) {
-                if n == 0 {
-                    break;
-                }
-                stderr
-                    .lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        })
-    };
-    assert!(
-        eventually(Duration::from_secs(20), || stderr
-            .lock()
-            .unwrap()
-            .contains("web-pdb")),
-        "the budget is named while it blocks: {}",
-        stderr.lock().unwrap()
-    );
-    assert_eq!(unschedulable(&h, "n1"), true);
-    assert_eq!(pods_on(&h, "n1").len(), 2, "the budget must hold the pods");
-    let mut pdb = h
-        .get("poddisruptionbudgets", Some("app"), "web-pdb")
-        .unwrap();
-    pdb["spec"]["minAvailable"] = json!(0);
-    h.sim().apply(pdb).unwrap();
-    let status = child.wait().unwrap();
-    reader.join().unwrap();
-    let stderr = stderr.lock().unwrap().clone();
-    assert_eq!(status.code(), Some(0), "{stderr}");
-    assert!(pods_on(&h, "n1").is_empty());
-}
-
-#[test]
-fn drain_timeout_is_exact_and_says_the_node_stays_cordoned() {
-    let mut y = simple_cluster();
-    // Ignores SIGTERM and has an hour's grace: far longer than the timeout,
-    // even with the test simulator's shortened grace periods.
-    y += &deployment(
-        "slow",
-        1,
-        "n1",
-        "      annotations: {sim.oncall.dev/fault: slow-termination}\n",
-    )
-    .replace(
-        "terminationGracePeriodSeconds: 30",
-        "terminationGracePeriodSeconds: 36000",
-    );
-    let h = Harness::yaml(&y);
-    wait_running(&h, 4);
-    let start = Instant::now();
-    let run = h
-        .oncall(&["node", "drain", "n1", "--yes", "--timeout", "2s"])
-        .expect_code(5);
-    let took = start.elapsed();
-    assert!(
-        took < Duration::from_secs(3) + Duration::from_millis(500),
-        "took {took:?}"
-    );
-    assert!(took >= Duration::from_secs(2));
-    assert!(
-        run.stderr.contains("cordoned") && run.stderr.contains("oncall node uncordon n1"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stdout.contains("pending"), "{}", run.stdout);
-    assert_eq!(unschedulable(&h, "n1"), true);
-}
-
-#[test]
-fn drain_reaches_the_same_outcome_as_kubectl_drain() {
-    let scenario = blocked_cluster();
-    let flags = [
-        "--ignore-daemonsets",
-        "--delete-emptydir-data",
-        "--force",
-        "--timeout",
-        "20s",
-    ];
-    let outcome = |use_kubectl: bool| {
-        let h = Harness::yaml(&scenario);
-        wait_running(&h, 7);
-        // Let the budget allow it: both tools then finish.
-        let mut pdb = h
-            .get("poddisruptionbudgets", Some("app"), "web-pdb")
-            .unwrap();
-        pdb["spec"]["minAvailable"] = json!(0);
-        h.sim().apply(pdb).unwrap();
-        // Both tools start once the budget controller has seen the change.
-        assert!(eventually(Duration::from_secs(10), || {
-            h.get("poddisruptionbudgets", Some("app"), "web-pdb")
-                .and_then(|p| p["status"]["disruptionsAllowed"].as_i64())
-                .is_some_and(|n| n > 0)
-        }));
-        let run = if use_kubectl {
-            let mut args = vec!["drain", "n1"];
-            args.extend_from_slice(&flags);
-            h.kubectl(&args)
-        } else {
-            let mut args = vec!["node", "drain", "n1", "--yes"];
-            args.extend_from_slice(&flags);
-            h.oncall(&args)
-        };
-        if run.code != 0 {
-            eprintln!("drain failed:\n{}\n{}", run.stdout, run.stderr);
-        }
-        let code = run.code;
-        let remaining: Vec<String> = pods_on(&h, "n1")
-            .into_iter()
-            .map(|p| p.split('-').next().unwrap().to_string())
-            .collect();
-        (code == 0, unschedulable(&h, "n1"), remaining)
-    };
-    let kubectl = outcome(true);
-    let ours = outcome(false);
-    assert_eq!(ours, kubectl);
-    assert_eq!(
-        ours.2,
-        vec!["agent".to_string()],
-        "only the DaemonSet pod stays"
-    );
-
-    // Without the flags both refuse: the node ends cordoned by kubectl, and
-    // untouched by oncall, but no pod is evicted by either.
-    let h = Harness::yaml(&scenario);
-    wait_running(&h, 7);
-    let before = pods_on(&h, "n1");
-    assert_ne!(h.kubectl(&["drain", "n1"]).code, 0);
-    assert_eq!(pods_on(&h, "n1"), before);
-    let h = Harness::yaml(&scenario);
-    wait_running(&h, 7);
-    let before = pods_on(&h, "n1");
-    h.oncall(&["node", "drain", "n1", "--yes"]).expect_code(1);
     assert_eq!(pods_on(&h, "n1"), before);
 }
 
