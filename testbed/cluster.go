@@ -235,8 +235,8 @@ func (c *cluster) startAPIServer(etcdPort, apiPort int) error {
 		"--service-cluster-ip-range=10.96.0.0/16",
 		"--allow-privileged=true",
 		// Pods on a lost node are evicted after seconds, not five minutes.
-		"--default-not-ready-toleration-seconds=10",
-		"--default-unreachable-toleration-seconds=10",
+		fmt.Sprintf("--default-not-ready-toleration-seconds=%d", c.opts.toleration),
+		fmt.Sprintf("--default-unreachable-toleration-seconds=%d", c.opts.toleration),
 		"--etcd-compaction-interval="+c.opts.compaction.String(),
 		"--profiling=false",
 		"--v=1",
@@ -260,7 +260,7 @@ func (c *cluster) startControllers(cmPort, schedPort int) error {
 		"--cluster-signing-key-file="+c.pkiFile("ca.key"),
 		// A node that stops heartbeating is NotReady after 15 s, and the
 		// lifecycle controller keeps evicting in small, mostly-lost zones.
-		"--node-monitor-grace-period=15s",
+		"--node-monitor-grace-period="+c.opts.nodeGrace.String(),
 		"--node-monitor-period=1s",
 		"--node-eviction-rate=100",
 		"--secondary-node-eviction-rate=100",

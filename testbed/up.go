@@ -24,6 +24,8 @@ type options struct {
 	detached   bool
 	kwok       string
 	compaction time.Duration
+	nodeGrace  time.Duration
+	toleration int
 	timeout    time.Duration
 }
 
@@ -36,6 +38,8 @@ func parseUp(args []string) (options, error) {
 	fs.BoolVar(&o.detached, "detached", false, "(internal) run on after the calling process exits; stop with `testbed down`")
 	fs.StringVar(&o.kwok, "kwok", "", "the kwok binary (default: kwok next to this binary, then on PATH)")
 	fs.DurationVar(&o.compaction, "compaction-interval", 30*time.Second, "how often the API server compacts etcd (expired continue tokens)")
+	fs.DurationVar(&o.nodeGrace, "node-monitor-grace-period", 15*time.Second, "how long a node may miss heartbeats before it is NotReady (short for tests; raise it for large clusters)")
+	fs.IntVar(&o.toleration, "toleration-seconds", 10, "default not-ready/unreachable toleration of pods: how soon a lost node's pods are evicted")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long to wait for the cluster to be ready")
 	if err := fs.Parse(args); err != nil {
 		return o, err
