@@ -87,21 +87,6 @@ fn wait_running(h: &Harness, count: usize) {
     );
 }
 
-fn unschedulable(h: &Harness, node: &str) -> Value {
-    h.get("nodes", None, node).unwrap()["spec"]["unschedulable"].clone()
-}
-
-fn pods_on(h: &Harness, node: &str) -> Vec<String> {
-    let mut v: Vec<String> = h
-        .list("pods", None)
-        .iter()
-        .filter(|p| p["spec"]["nodeName"] == node && p["metadata"]["deletionTimestamp"].is_null())
-        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
-        .collect();
-    v.sort();
-    v
-}
-
 #[test]
 fn list_shows_pool_zone_pods_and_who_cordoned() {
     let h = Harness::yaml(&simple_cluster());
@@ -144,7 +129,7 @@ fn cordon_without_tty_or_yes_refuses_and_records_it() {
     let h = Harness::yaml(&simple_cluster());
     let run = h.oncall(&["node", "cordon", "n1"]).expect_code(3);
     assert!(run.stderr.contains("pass --yes"), "{}", run.stderr);
-    assert!(unschedulable(&h, "n1").is_null());
+    assert!(h.unschedulable("n1").is_null());
     let entries = h.audit_entries();
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0]["answer"], "refused");
@@ -157,7 +142,7 @@ fn cordon_dry_run_changes_nothing() {
         .oncall(&["node", "cordon", "n1", "--dry-run"])
         .expect_code(0);
     assert!(run.stdout.contains("node/n1") && run.stdout.contains("cordon"));
-    assert!(unschedulable(&h, "n1").is_null());
+    assert!(h.unschedulable("n1").is_null());
 }
 
 #[test]
@@ -220,10 +205,10 @@ fn uncordon_leaves_someone_elses_cordon_without_force() {
         .oncall(&["node", "uncordon", "n1", "--yes"])
         .expect_code(1);
     assert!(run.stderr.contains("--force"), "{}", run.stderr);
-    assert_eq!(unschedulable(&h, "n1"), true);
+    assert_eq!(h.unschedulable("n1"), true);
     h.oncall(&["node", "uncordon", "n1", "--yes", "--force"])
         .expect_code(0);
-    assert!(unschedulable(&h, "n1").is_null());
+    assert!(h.unschedulable("n1").is_null());
 }
 
 /// Runs oncall under a pseudo-terminal (python3's pty), typing `answer`.
@@ -278,9 +263,9 @@ fn protected_context_demands_its_name_typed() {
     let h = Harness::yaml(&simple_cluster());
     h.write_config("protected_contexts: [sandbox]\n");
     assert_eq!(oncall_in_pty(&h, &["node", "cordon", "n1"], "nope"), 3);
-    assert!(unschedulable(&h, "n1").is_null());
+    assert!(h.unschedulable("n1").is_null());
     assert_eq!(oncall_in_pty(&h, &["node", "cordon", "n1"], "sandbox"), 0);
-    assert_eq!(unschedulable(&h, "n1"), true);
+    assert_eq!(h.unschedulable("n1"), true);
     let entries = h.audit_entries();
     assert_eq!(entries.last().unwrap()["answer"], "typed_context");
 }
@@ -322,14 +307,14 @@ fn check_on_a_healthy_node_is_go() {
 fn drain_dry_run_changes_nothing_and_refusal_without_yes() {
     let h = Harness::yaml(&simple_cluster());
     wait_running(&h, 3);
-    let before = pods_on(&h, "n1");
+    let before = h.pods_on("n1");
     let run = h
         .oncall(&["node", "drain", "n1", "--dry-run"])
         .expect_code(0);
     assert!(run.stdout.contains("evict"), "{}", run.stdout);
     h.oncall(&["node", "drain", "n1"]).expect_code(3);
-    assert!(unschedulable(&h, "n1").is_null());
-    assert_eq!(pods_on(&h, "n1"), before);
+    assert!(h.unschedulable("n1").is_null());
+    assert_eq!(h.pods_on("n1"), before);
 }
 
 #[test]
@@ -357,8 +342,8 @@ fn drain_survives_a_flaky_api_server() {
         "{}",
         run.stdout
     );
-    assert!(pods_on(&h, "n1").is_empty() && pods_on(&h, "n2").is_empty());
-    assert_eq!(unschedulable(&h, "n1"), true);
+    assert!(h.pods_on("n1").is_empty() && h.pods_on("n2").is_empty());
+    assert_eq!(h.unschedulable("n1"), true);
 }
 
 /// pool-a: n1, n2, n5; pool-b: n3. `web` runs anywhere in pool-a.
@@ -373,17 +358,6 @@ fn pool_cluster() -> String {
         "cloud.google.com/gke-nodepool: pool-a",
     );
     y
-}
-
-fn pool_nodes(h: &Harness, pool: &str) -> Vec<String> {
-    let mut v: Vec<String> = h
-        .list("nodes", None)
-        .iter()
-        .filter(|n| n["metadata"]["labels"]["cloud.google.com/gke-nodepool"] == pool)
-        .map(|n| n["metadata"]["name"].as_str().unwrap().to_string())
-        .collect();
-    v.sort();
-    v
 }
 
 #[test]
@@ -414,7 +388,7 @@ fn replace_terminates_with_a_command_and_waits_for_the_new_node() {
         "{}",
         run.stdout
     );
-    let nodes = pool_nodes(&h, "pool-a");
+    let nodes = h.pool_nodes("pool-a");
     assert!(!nodes.contains(&"n1".to_string()));
     assert_eq!(nodes.len(), 3, "{nodes:?}\n{}", run.stdout);
     // Replace returns only once the evicted workload is ready again.
@@ -427,7 +401,7 @@ fn replace_needs_a_way_to_terminate() {
     let h = Harness::yaml(&pool_cluster());
     let run = h.oncall(&["node", "replace", "n1", "--yes"]).expect_code(2);
     assert!(run.stderr.contains("--delete-node"), "{}", run.stderr);
-    assert!(unschedulable(&h, "n1").is_null());
+    assert!(h.unschedulable("n1").is_null());
 }
 
 #[test]
@@ -457,8 +431,8 @@ fn rotate_cordons_the_pool_then_replaces_it_in_batches() {
         );
         assert!(h.get("nodes", None, old).is_none());
     }
-    assert_eq!(pool_nodes(&h, "pool-a").len(), 3);
-    assert_eq!(pool_nodes(&h, "pool-b"), vec!["n3".to_string()]);
+    assert_eq!(h.pool_nodes("pool-a").len(), 3);
+    assert_eq!(h.pool_nodes("pool-b"), vec!["n3".to_string()]);
     wait_running(&h, 3);
 }
 
@@ -478,8 +452,8 @@ fn rotate_without_terminating_only_drains() {
     ])
     .expect_code(0);
     for old in ["n1", "n2", "n5"] {
-        assert_eq!(unschedulable(&h, old), true);
-        assert!(pods_on(&h, old).is_empty());
+        assert_eq!(h.unschedulable(old), true);
+        assert!(h.pods_on(old).is_empty());
     }
 }
 
@@ -508,7 +482,7 @@ fn rotate_survives_a_flaky_api_server() {
     for old in ["n1", "n2", "n5"] {
         assert!(h.get("nodes", None, old).is_none());
     }
-    assert_eq!(pool_nodes(&h, "pool-a").len(), 3);
+    assert_eq!(h.pool_nodes("pool-a").len(), 3);
 }
 
 #[test]
@@ -552,7 +526,7 @@ fn scale_up_adds_a_replica_elsewhere_before_draining_and_restores_it() {
     );
     let deploy = h.get("deployments", Some("app"), "solo").unwrap();
     assert_eq!(deploy["spec"]["replicas"], 1, "restored");
-    assert!(pods_on(&h, &node).is_empty());
+    assert!(h.pods_on(&node).is_empty());
     wait_running(&h, 1);
 }
 
@@ -568,16 +542,16 @@ fn ctrl_c_stops_a_drain_cleanly_and_says_the_node_stays_cordoned() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    assert!(eventually(Duration::from_secs(10), || unschedulable(
-        &h, "n1"
-    ) == true));
+    assert!(eventually(Duration::from_secs(10), || h
+        .unschedulable("n1")
+        == true));
     std::thread::sleep(Duration::from_millis(500));
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("oncall node uncordon n1"), "{stderr}");
-    assert_eq!(pods_on(&h, "n1").len(), 2);
+    assert_eq!(h.pods_on("n1").len(), 2);
     assert_eq!(
         h.audit_entries().last().unwrap()["outcome"]["status"],
         "interrupted"

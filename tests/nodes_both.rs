@@ -147,22 +147,6 @@ fn wait_ready(h: &Harness, s: &Scope, count: usize) {
     );
 }
 
-fn unschedulable(h: &Harness, node: &str) -> Value {
-    h.get("nodes", None, node).unwrap()["spec"]["unschedulable"].clone()
-}
-
-/// Names of the live (not terminating) pods on a node.
-fn pods_on(h: &Harness, node: &str) -> Vec<String> {
-    let mut v: Vec<String> = h
-        .list("pods", None)
-        .iter()
-        .filter(|p| p["spec"]["nodeName"] == node && p["metadata"]["deletionTimestamp"].is_null())
-        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
-        .collect();
-    v.sort();
-    v
-}
-
 fn cordon_and_uncordon_look_the_same_to_kubectl(backend: Backend) {
     let s = Scope::new("cordon");
     let h = Harness::on(backend, &s, &simple_cluster(&s));
@@ -235,7 +219,7 @@ fn cordon_and_uncordon_look_the_same_to_kubectl(backend: Backend) {
     h.oncall(&["node", "uncordon", &n1, "--yes"]).expect_code(0);
     // n2 was cordoned by kubectl: oncall leaves it unless forced.
     let refused = h.oncall(&["node", "uncordon", &n2, "--yes"]);
-    assert_eq!(unschedulable(&h, &n2), true, "{}", refused.stdout);
+    assert_eq!(h.unschedulable(&n2), true, "{}", refused.stdout);
     h.oncall(&["node", "uncordon", &n2, "--yes", "--force"])
         .expect_code(0);
     let n1_after = h.get("nodes", None, &n1).unwrap();
@@ -268,8 +252,8 @@ fn drain_evicts_and_leaves_the_node_cordoned(backend: Backend) {
     let n1 = s.node("n1");
     let run = h.oncall(&["node", "drain", &n1, "--yes"]).expect_code(0);
     assert!(run.stdout.contains("2 evicted"), "{}", run.stdout);
-    assert_eq!(unschedulable(&h, &n1), true);
-    assert!(pods_on(&h, &n1).is_empty());
+    assert_eq!(h.unschedulable(&n1), true);
+    assert!(h.pods_on(&n1).is_empty());
     assert_eq!(h.audit_entries().last().unwrap()["outcome"]["status"], "ok");
 }
 
@@ -315,8 +299,8 @@ fn drain_blocked_by_a_budget_is_retried_until_the_budget_allows(backend: Backend
         "the budget is named while it blocks: {}",
         stderr.lock().unwrap()
     );
-    assert_eq!(unschedulable(&h, &n1), true);
-    assert_eq!(pods_on(&h, &n1).len(), 2, "the budget must hold the pods");
+    assert_eq!(h.unschedulable(&n1), true);
+    assert_eq!(h.pods_on(&n1).len(), 2, "the budget must hold the pods");
     let mut pdb = h
         .get("poddisruptionbudgets", Some(&s.ns("app")), "web-pdb")
         .unwrap();
@@ -326,7 +310,7 @@ fn drain_blocked_by_a_budget_is_retried_until_the_budget_allows(backend: Backend
     reader.join().unwrap();
     let stderr = stderr.lock().unwrap().clone();
     assert_eq!(status.code(), Some(0), "{stderr}");
-    assert!(pods_on(&h, &n1).is_empty());
+    assert!(h.pods_on(&n1).is_empty());
 }
 
 fn drain_timeout_is_exact_and_says_the_node_stays_cordoned(backend: Backend) {
@@ -361,7 +345,7 @@ fn drain_timeout_is_exact_and_says_the_node_stays_cordoned(backend: Backend) {
         run.stderr
     );
     assert!(run.stdout.contains("pending"), "{}", run.stdout);
-    assert_eq!(unschedulable(&h, &n1), true);
+    assert_eq!(h.unschedulable(&n1), true);
 }
 
 fn drain_reaches_the_same_outcome_as_kubectl_drain(backend: Backend) {
@@ -399,13 +383,14 @@ fn drain_reaches_the_same_outcome_as_kubectl_drain(backend: Backend) {
         } else {
             h.oncall(&args)
         };
-        let remaining: Vec<String> = pods_on(&h, &n1)
+        let remaining: Vec<String> = h
+            .pods_on(&n1)
             .into_iter()
             .map(|p| p.split('-').next().unwrap().to_string())
             .collect();
         (
             run.code == 0,
-            unschedulable(&h, &n1),
+            h.unschedulable(&n1),
             remaining,
             run.stdout + &run.stderr,
         )
@@ -430,12 +415,12 @@ fn drain_reaches_the_same_outcome_as_kubectl_drain(backend: Backend) {
     let h = Harness::on(backend, &s, &blocked_cluster(&s));
     wait_ready(&h, &s, 7);
     let n1 = s.node("n1");
-    let before = pods_on(&h, &n1);
+    let before = h.pods_on(&n1);
     assert_ne!(h.kubectl(&["drain", &n1]).code, 0);
-    assert_eq!(pods_on(&h, &n1), before);
+    assert_eq!(h.pods_on(&n1), before);
     h.kubectl(&["uncordon", &n1]).expect_code(0);
     h.oncall(&["node", "drain", &n1, "--yes"]).expect_code(1);
-    assert_eq!(pods_on(&h, &n1), before);
+    assert_eq!(h.pods_on(&n1), before);
 }
 
 fn check_json(h: &Harness, node: &str, extra: &[&str]) -> (i32, Value) {

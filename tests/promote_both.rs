@@ -124,13 +124,7 @@ fn ledger(h: &Harness, s: &Scope) -> Vec<Value> {
     serde_json::from_str(cm["data"]["releases.json"].as_str().unwrap()).unwrap()
 }
 
-fn promote<'a>(
-    s: &'a Scope,
-    staging: &'a str,
-    production: &'a str,
-    extra: &[&'a str],
-) -> Vec<&'a str> {
-    let _ = s;
+fn promote<'a>(staging: &'a str, production: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "promote",
         "--from-namespace",
@@ -167,7 +161,6 @@ fn promote_runs_the_migration_then_the_rollouts_and_records_the_release(backend:
     };
     let run = h
         .oncall(&promote(
-            &s,
             &staging,
             &production,
             &["--yes", "--timeout", "120s"],
@@ -214,7 +207,7 @@ fn promote_runs_the_migration_then_the_rollouts_and_records_the_release(backend:
     assert_eq!(releases.len(), 1);
     assert_eq!(releases[0]["result"], "succeeded");
     let again = h
-        .oncall(&promote(&s, &staging, &production, &["--yes"]))
+        .oncall(&promote(&staging, &production, &["--yes"]))
         .expect_code(0);
     assert!(again.stdout.contains("Nothing to do"), "{}", again.stdout);
 }
@@ -226,7 +219,6 @@ fn a_crash_looping_image_is_rolled_back_and_history_and_rollback_work(backend: B
     let (staging, production) = (s.ns("staging"), s.ns("production"));
     // Release 1 goes out cleanly.
     h.oncall(&promote(
-        &s,
         &staging,
         &production,
         &["--yes", "--timeout", "120s"],
@@ -252,7 +244,6 @@ fn a_crash_looping_image_is_rolled_back_and_history_and_rollback_work(backend: B
     .expect_code(0);
     let run = h
         .oncall(&promote(
-            &s,
             &staging,
             &production,
             &["--yes", "--timeout", "60s"],
@@ -282,7 +273,6 @@ fn a_crash_looping_image_is_rolled_back_and_history_and_rollback_work(backend: B
     ])
     .expect_code(0);
     h.oncall(&promote(
-        &s,
         &staging,
         &production,
         &["--yes", "--timeout", "120s"],

@@ -53,17 +53,6 @@ fn ready_web(h: &Harness, s: &Scope) -> i64 {
         .unwrap_or(0)
 }
 
-fn pool_nodes(h: &Harness, pool: &str) -> Vec<String> {
-    let mut v: Vec<String> = h
-        .list("nodes", None)
-        .iter()
-        .filter(|n| n["metadata"]["labels"]["cloud.google.com/gke-nodepool"] == pool)
-        .map(|n| n["metadata"]["name"].as_str().unwrap().to_string())
-        .collect();
-    v.sort();
-    v
-}
-
 fn replace_deletes_the_node_and_waits_for_its_replacement(backend: Backend) {
     let s = Scope::new("replace");
     let h = Harness::on(backend, &s, &pool_cluster(&s));
@@ -86,7 +75,7 @@ fn replace_deletes_the_node_and_waits_for_its_replacement(backend: Backend) {
         "{}",
         run.stdout
     );
-    let pool = pool_nodes(&h, &(s.id.clone() + "-pool-a"));
+    let pool = h.pool_nodes(&(s.id.clone() + "-pool-a"));
     assert!(!pool.contains(&n1), "{pool:?}");
     assert_eq!(pool.len(), 3, "{pool:?}\n{}", run.stdout);
     // Replace returns only once the evicted workload is ready again.

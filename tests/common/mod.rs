@@ -276,6 +276,40 @@ impl Harness {
     }
 }
 
+/// Views of the cluster that node tests assert on.
+impl Harness {
+    /// The node's `spec.unschedulable` (null when schedulable).
+    pub fn unschedulable(&self, node: &str) -> serde_json::Value {
+        self.get("nodes", None, node).expect("node exists")["spec"]["unschedulable"].clone()
+    }
+
+    /// Names of the live (not terminating) pods on a node, sorted.
+    pub fn pods_on(&self, node: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .list("pods", None)
+            .iter()
+            .filter(|p| {
+                p["spec"]["nodeName"] == node && p["metadata"]["deletionTimestamp"].is_null()
+            })
+            .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Names of the nodes of a GKE node pool, sorted.
+    pub fn pool_nodes(&self, pool: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .list("nodes", None)
+            .iter()
+            .filter(|n| n["metadata"]["labels"]["cloud.google.com/gke-nodepool"] == pool)
+            .map(|n| n["metadata"]["name"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    }
+}
+
 impl Drop for Harness {
     fn drop(&mut self) {
         if let Target::Real(real) = &self.target {
