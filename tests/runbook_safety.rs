@@ -697,3 +697,48 @@ fn rabbitmq_stuck_node_deletes_the_pod_only_when_processes_are_stuck() {
         "rabbitmq-0 was deleted"
     );
 }
+
+// ---- terminate templates ------------------------------------------------------
+
+#[test]
+fn a_terminate_template_keeps_each_value_one_argument() {
+    let h = Harness::yaml(
+        "apiVersion: v1\nkind: Node\nmetadata:\n  name: n1\n  labels: {cloud.google.com/gke-nodepool: pool-a, topology.kubernetes.io/zone: zone-a}\nspec:\n  providerID: gce://proj/zone-a/inst-1\n",
+    );
+    let args = h.home.path().join("args");
+    let file = h.home.path().join("rb.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+name: terminate
+summary: a terminate string with a parameter in it
+params:
+  v: {{type: string}}
+steps:
+  - id: replace
+    title: Replace
+    node_replace:
+      nodes: [n1]
+      terminate: "sh -c 'printf \"%s\\n\" \"$@\" > {}' sh {{{{ v }}}} {{instance_id}}"
+      wait_replacement: 1s
+"#,
+            args.display()
+        ),
+    )
+    .unwrap();
+    let r = h.oncall(&[
+        "runbook",
+        "run",
+        file.to_str().unwrap(),
+        "--yes",
+        "--set",
+        "v=a b --zone=evil",
+    ]);
+    let got = std::fs::read_to_string(&args).unwrap_or_default();
+    assert_eq!(
+        got, "a b --zone=evil\ninst-1\n",
+        "two arguments: the value whole, then the instance\n{}\n{}",
+        r.stdout, r.stderr
+    );
+}

@@ -238,7 +238,7 @@ impl Run<'_> {
                 // argument (unless the whole string is one parameter: a
                 // command given by the engineer, as `--terminate` is).
                 Json::String(s) if field == "terminate" && !is_one_param(s, &self.values) => {
-                    let words = shlex::split(s).ok_or_else(|| {
+                    let words = split_template(s).ok_or_else(|| {
                         Error::Usage(format!(
                             "step `{}`: `terminate` has unbalanced quotes; quote it as you would in a shell",
                             step.id
@@ -312,6 +312,32 @@ impl Run<'_> {
 /// transformation of it shows.
 fn marker(i: usize) -> String {
     format!("oncallSecretMarker{i}q7Zx")
+}
+
+/// Splits a command template into words as a shell would, keeping each
+/// `{{ … }}` whole (its spaces do not split), before anything is filled in.
+fn split_template(text: &str) -> Option<Vec<String>> {
+    let mut tags = Vec::new();
+    let mut masked = String::new();
+    let mut rest = text;
+    while let Some((at, tag)) = template::find_tag(rest) {
+        masked.push_str(&rest[..at]);
+        masked.push_str(&format!("\u{1}{}\u{1}", tags.len()));
+        tags.push(tag.to_string());
+        rest = &rest[at + tag.len()..];
+    }
+    masked.push_str(rest);
+    let words = shlex::split(&masked)?;
+    Some(
+        words
+            .into_iter()
+            .map(|w| {
+                tags.iter()
+                    .enumerate()
+                    .fold(w, |w, (i, tag)| w.replace(&format!("\u{1}{i}\u{1}"), tag))
+            })
+            .collect(),
+    )
 }
 
 /// Whether a text is exactly one parameter, `{{ name }}`.
@@ -733,6 +759,15 @@ fn fail_step(run: &mut Run<'_>, step: &Step, e: &Error) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_command_template_is_split_before_values_are_filled() {
+        assert_eq!(
+            split_template("del '{{ v }} x' --zone={{ params.z }} {instance_id}").unwrap(),
+            ["del", "{{ v }} x", "--zone={{ params.z }}", "{instance_id}"]
+        );
+        assert!(split_template("del 'open").is_none());
+    }
 
     fn param(ty: ParamType) -> Param {
         Param {

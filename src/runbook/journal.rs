@@ -478,3 +478,21 @@ impl Journal {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_never_leave_the_runs_directory() {
+        for name in ["../../../../x", "a/b", "a\0b\nc", "..", "", "名前"] {
+            let id = new_run_id(name);
+            assert!(
+                id.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+                "{name:?} → {id}"
+            );
+        }
+        assert!(new_run_id("replace-node").contains("-replace-node-"));
+    }
+}
