@@ -19,7 +19,8 @@ pub mod exit {
     pub const CLUSTER: u8 = 4;
     /// A wait ran out of time.
     pub const TIMED_OUT: u8 = 5;
-    /// Interrupted with Ctrl-C (SIGTERM gives 143, SIGHUP 129).
+    /// Interrupted with Ctrl-C (SIGTERM gives 143 and SIGHUP 129, as shells
+    /// report a process stopped by those signals).
     pub const INTERRUPTED: u8 = 130;
 }
 
@@ -146,7 +147,6 @@ impl Error {
             | Error::Credentials { .. } => exit::CLUSTER,
             Error::NoTty | Error::Declined(_) | Error::Refused(_) => exit::REFUSED,
             Error::TimedOut { .. } => exit::TIMED_OUT,
-            // 130 for Ctrl-C; 143 for SIGTERM and 129 for SIGHUP.
             Error::Interrupted { .. } => crate::safety::interrupt::exit_code(),
             Error::NotFound(_)
             | Error::ProblemsFound(_)

@@ -370,7 +370,7 @@ fn sigterm_and_sighup_stop_the_steps_process_group_and_record_the_step_interrupt
         let out = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(code), "SIG{sig}: {stderr}");
-        assert!(stderr.contains(&format!("SIG{sig} received")), "{stderr}");
+        assert!(stderr.contains(&format!("(SIG{sig})")), "{stderr}");
         assert!(
             stops(&grandchild),
             "SIG{sig}: the step's background process was killed with its group"

@@ -1,7 +1,5 @@
 //! `oncall node ...`: call the domain in `crate::nodes`, render the result.
 
-use chrono::Utc;
-
 use crate::app::App;
 use crate::cli::{DrainFlags, NodeCommand, NodeTargets};
 use crate::cluster::Cluster;
@@ -49,20 +47,6 @@ async fn resolve(cluster: &Cluster, t: &NodeTargets) -> Result<Vec<LeanNode>> {
     targets::resolve(cluster, &t.nodes, t.selector.as_deref()).await
 }
 
-/// kubectl's AGE: `5d`, `3h`, `12m`, `40s`.
-pub fn age(created: Option<chrono::DateTime<Utc>>) -> String {
-    let Some(c) = created else {
-        return "<unknown>".into();
-    };
-    let secs = (Utc::now() - c).num_seconds().max(0);
-    match secs {
-        s if s >= 86400 * 2 => format!("{}d", s / 86400),
-        s if s >= 3600 => format!("{}h", s / 3600),
-        s if s >= 60 => format!("{}m", s / 60),
-        s => format!("{s}s"),
-    }
-}
-
 async fn list_nodes(app: &App, cluster: &Cluster, selector: Option<&str>) -> Result<()> {
     let rows = list::list(cluster, selector).await?;
     if app.global.output.is_structured() {
@@ -92,7 +76,7 @@ async fn list_nodes(app: &App, cluster: &Cluster, selector: Option<&str>) -> Res
             r.zone.clone().unwrap_or_default(),
             r.pods.to_string(),
             cordoned,
-            age(r.created),
+            crate::age::since(r.created),
             r.version.clone(),
         ]);
     }
@@ -423,14 +407,34 @@ pub fn finish_drains(
             f.message.clone().unwrap_or_default(),
         ),
     };
-    outcome.done = results
-        .iter()
-        .filter(|r| r.status == NodeStatus::Drained)
-        .map(|r| r.node.clone())
-        .collect();
+    outcome.done = drained_and_evicted(results);
     outcome.not_done = failed.iter().map(|r| r.node.clone()).collect();
     audit::record(app, cluster, plan, answer, &outcome)?;
     plan::drain_error(&failed)
+}
+
+/// What a drain did, for the audit log: each node drained, and on a node
+/// whose drain did not finish, each pod that was evicted or deleted, since
+/// those are changes someone may have to answer for.
+fn drained_and_evicted(results: &[NodeDrain]) -> Vec<String> {
+    let mut done = Vec::new();
+    for r in results {
+        if r.status == NodeStatus::Drained {
+            done.push(format!("node/{}", r.node));
+            continue;
+        }
+        for p in &r.pods {
+            let verb = match p.accepted {
+                Some(PodOutcome::Evicted) => "evicted",
+                Some(PodOutcome::Deleted) => "deleted",
+                _ => continue,
+            };
+            let gone = matches!(p.outcome, PodOutcome::Evicted | PodOutcome::Deleted);
+            let still = if gone { "" } else { " (still terminating)" };
+            done.push(format!("pod/{} {verb} from node/{}{still}", p.pod, r.node));
+        }
+    }
+    done
 }
 
 pub fn render_drains(results: &[NodeDrain]) -> String {

@@ -1,58 +1,47 @@
 //! Ctrl-C, SIGTERM and SIGHUP: the first one asks operations to stop between
-//! steps; the second one quits at once, after killing the process groups of
-//! local children and running the registered last-moment hooks (a runbook
-//! marks its journal interrupted there).
+//! steps; a second one exits at once.
 //!
-//! `timeout`, systemd and CI runners stop processes with SIGTERM, and a
-//! closed terminal sends SIGHUP: each is handled as Ctrl-C is, and the exit
-//! code says which signal it was (128 + its number).
+//! A second signal kills the process groups of local children (a runbook's
+//! shell steps) and runs the registered last-moment hooks (a runbook marks
+//! its journal interrupted there) before exiting.
+//!
+//! `timeout`, systemd and CI runners stop a process with SIGTERM, and a
+//! closed terminal sends SIGHUP. Both are handled like Ctrl-C so that a drain
+//! stopped that way still says what was and was not done and leaves an audit
+//! entry. The exit code is 128 + the signal's number, as shells report it.
 
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use tokio::sync::Notify;
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-/// The signal that stopped us (SIGINT until one arrives).
-static SIGNAL: AtomicI32 = AtomicI32::new(libc::SIGINT);
+/// The number of the first stop signal received, 0 while none was.
+static SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+const SIGINT: i32 = 2;
+const SIGHUP: i32 = 1;
+const SIGTERM: i32 = 15;
 
 fn notify() -> &'static Notify {
     static NOTIFY: OnceLock<Notify> = OnceLock::new();
     NOTIFY.get_or_init(Notify::new)
 }
 
-type Hook = Box<dyn Fn() + Send>;
-
-/// Process groups of running local children, killed on a hard exit.
-static GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
-/// Last-moment hooks, by id.
-static HOOKS: Mutex<Vec<(u64, Hook)>> = Mutex::new(Vec::new());
-static NEXT_HOOK: AtomicU64 = AtomicU64::new(1);
-
-/// Starts listening for Ctrl-C, SIGTERM and SIGHUP. Call once, inside the runtime.
+/// Starts listening for stop signals. Call once, inside the runtime.
 pub fn install() {
     tokio::spawn(async {
         let Some(first) = next_signal().await else {
             return;
         };
         SIGNAL.store(first, Ordering::SeqCst);
-        INTERRUPTED.store(true, Ordering::SeqCst);
         notify().notify_waiters();
-        let again = if first == libc::SIGINT {
-            "Ctrl-C again to quit now".to_string()
-        } else {
-            format!("{} again to quit now", name(first))
-        };
         eprintln!(
-            "\n{}: finishing the current step, then stopping ({again})",
-            if first == libc::SIGINT {
-                "interrupt".to_string()
-            } else {
-                format!("{} received", name(first))
-            }
+            "\n{}: finishing the current step, then stopping ({} again to quit now)",
+            name(first),
+            if first == SIGINT { "Ctrl-C" } else { "signal" }
         );
         if next_signal().await.is_some() {
-            hard_exit();
+            hard_exit(first);
         }
     });
 }
@@ -64,27 +53,39 @@ async fn next_signal() -> Option<i32> {
     let mut term = signal(SignalKind::terminate()).ok()?;
     let mut hup = signal(SignalKind::hangup()).ok()?;
     tokio::select! {
-        r = tokio::signal::ctrl_c() => r.ok().map(|_| libc::SIGINT),
-        _ = term.recv() => Some(libc::SIGTERM),
-        _ = hup.recv() => Some(libc::SIGHUP),
+        r = tokio::signal::ctrl_c() => r.ok().map(|_| SIGINT),
+        _ = term.recv() => Some(SIGTERM),
+        _ = hup.recv() => Some(SIGHUP),
     }
 }
 
 #[cfg(not(unix))]
 async fn next_signal() -> Option<i32> {
-    tokio::signal::ctrl_c().await.ok().map(|_| libc::SIGINT)
+    tokio::signal::ctrl_c().await.ok().map(|_| SIGINT)
 }
 
 fn name(signal: i32) -> &'static str {
     match signal {
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGHUP => "SIGHUP",
-        _ => "SIGINT",
+        SIGTERM => "terminated (SIGTERM)",
+        SIGHUP => "hung up (SIGHUP)",
+        _ => "interrupt",
     }
 }
 
+fn exit_code_for(signal: i32) -> i32 {
+    128 + signal
+}
+
+type Hook = Box<dyn Fn() + Send>;
+
+/// Process groups of running local children, killed on a hard exit.
+static GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+/// Last-moment hooks, by id.
+static HOOKS: Mutex<Vec<(u64, Hook)>> = Mutex::new(Vec::new());
+static NEXT_HOOK: AtomicU64 = AtomicU64::new(1);
+
 /// Kills every child group, runs the hooks, and exits with the signal's code.
-fn hard_exit() -> ! {
+fn hard_exit(first: i32) -> ! {
     for g in GROUPS.lock().map(|g| g.clone()).unwrap_or_default() {
         kill_group(g, libc::SIGKILL);
     }
@@ -93,30 +94,15 @@ fn hard_exit() -> ! {
             h();
         }
     }
-    std::process::exit(i32::from(exit_code()))
+    std::process::exit(exit_code_for(first))
 }
 
-pub fn is_interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
-}
-
-/// The signal that interrupted the program (SIGINT if none did).
+/// The stop signal received (SIGINT while none was), to pass on to children.
 pub fn signal() -> i32 {
-    SIGNAL.load(Ordering::SeqCst)
-}
-
-/// 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP.
-pub fn exit_code() -> u8 {
-    128 + signal() as u8
-}
-
-/// Resolves when an interrupt arrives (at once if one already has).
-pub async fn interrupted() {
-    let notified = notify().notified();
-    if is_interrupted() {
-        return;
+    match SIGNAL.load(Ordering::SeqCst) {
+        0 => SIGINT,
+        s => s,
     }
-    notified.await;
 }
 
 /// Sends a signal to a whole process group.
@@ -166,4 +152,26 @@ impl Drop for HookGuard {
             h.retain(|(id, _)| *id != self.0);
         }
     }
+}
+
+pub fn is_interrupted() -> bool {
+    SIGNAL.load(Ordering::SeqCst) != 0
+}
+
+/// The exit code of an interrupted command: 130 for Ctrl-C, 143 for SIGTERM,
+/// 129 for SIGHUP.
+pub fn exit_code() -> u8 {
+    match SIGNAL.load(Ordering::SeqCst) {
+        0 => crate::error::exit::INTERRUPTED,
+        s => exit_code_for(s) as u8,
+    }
+}
+
+/// Resolves when a stop signal arrives (at once if one already did).
+pub async fn interrupted() {
+    let notified = notify().notified();
+    if is_interrupted() {
+        return;
+    }
+    notified.await;
 }
