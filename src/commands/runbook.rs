@@ -537,7 +537,7 @@ async fn finish(app: &App, run: &mut Run<'_>, start: usize) -> Result<()> {
     };
     let result = engine::execute(run, &mut ui, start).await;
     if app.global.output.is_structured() {
-        output::print(app.global.output, &run.journal)?;
+        output::print(app.global.output, &run.journal.redacted(&run.redactor()))?;
     } else {
         match &result {
             Ok(()) if run.dry_run => style::note(&format!(

@@ -362,13 +362,13 @@ impl Journal {
         Ok(runs_dir()?.join(format!("{}.json", self.run_id)))
     }
 
-    /// Writes the journal with every secret (and its encodings) hidden from
-    /// what steps produced: outcomes, outputs, attempts and parameters.
-    pub fn save_redacted(&self, redactor: &super::secrets::Redactor) -> Result<()> {
-        if redactor.is_empty() {
-            return self.save();
-        }
+    /// The journal with every secret (and its encodings) hidden from what
+    /// steps produced: outcomes, outputs, attempts and parameters.
+    pub fn redacted(&self, redactor: &super::secrets::Redactor) -> Journal {
         let mut clean = self.clone();
+        if redactor.is_empty() {
+            return clean;
+        }
         for v in clean.params.values_mut() {
             *v = redactor.redact(v);
         }
@@ -385,7 +385,12 @@ impl Journal {
                 }
             }
         }
-        clean.save()
+        clean
+    }
+
+    /// Writes the journal, secrets hidden.
+    pub fn save_redacted(&self, redactor: &super::secrets::Redactor) -> Result<()> {
+        self.redacted(redactor).save()
     }
 
     /// Writes the journal atomically (temp file + rename), mode 0600.
