@@ -430,6 +430,114 @@ fn stopped(run: &Run<'_>, step: &Step, answer: Answer) -> Error {
     }
 }
 
+/// An interrupt arrived between steps: the run stops here, resumably.
+fn stop_between_steps(run: &mut Run<'_>) -> Result<Error> {
+    let ids = |finished: bool| -> Vec<String> {
+        run.journal
+            .steps
+            .iter()
+            .filter(|s| s.is_finished() == finished)
+            .map(|s| s.id.clone())
+            .collect()
+    };
+    let (done, not_done) = (ids(true), ids(false));
+    run.finish(RunStatus::Interrupted)?;
+    Ok(Error::Interrupted {
+        done: done.join(", "),
+        not_done: format!(
+            "{} (resume with {})",
+            not_done.join(", "),
+            run.resume_hint()
+        ),
+    })
+}
+
+/// What to do with a step cut short by a kill or an interrupt, at resume.
+enum CutShort {
+    RunAgain,
+    /// The engineer confirmed it had completed: it is now done.
+    Completed,
+}
+
+fn settle_cut_short(run: &mut Run<'_>, ui: &mut dyn Ui, step: &Step) -> Result<CutShort> {
+    if step.idempotent {
+        ui.note(&format!(
+            "step `{}` was interrupted; it is safe to repeat, so it runs again",
+            step.id
+        ));
+        return Ok(CutShort::RunAgain);
+    }
+    match ui.ask_completed(step)? {
+        Some(true) => {
+            let r = run.journal.step(&step.id);
+            r.state = StepState::Done;
+            r.answer = Some("completed_before_interruption".into());
+            r.outcome =
+                Some("marked done at resume: the engineer confirmed it had completed".into());
+            r.finished = Some(Utc::now());
+            let r = r.clone();
+            run.save()?;
+            ui.step_end(step, &r, None);
+            Ok(CutShort::Completed)
+        }
+        Some(false) => {
+            ui.note(&format!(
+                "step `{}` did not complete; running it again",
+                step.id
+            ));
+            Ok(CutShort::RunAgain)
+        }
+        None => {
+            run.finish(RunStatus::Refused)?;
+            Err(Error::Refused(format!(
+                "step `{}` was interrupted while it ran and is not safe to repeat blindly; run {} on a terminal to say whether it completed",
+                step.id,
+                run.resume_hint()
+            )))
+        }
+    }
+}
+
+/// A manual step: show the instructions and record the answer.
+fn manual_step(run: &mut Run<'_>, ui: &mut dyn Ui, step: &Step, args: &Json) -> Result<()> {
+    let text = run.redact(arg(args, "instructions").unwrap_or_default());
+    let answer = ui.manual(step, &text)?;
+    let r = run.journal.step(&step.id);
+    r.answer = Some(answer_name(answer));
+    match answer {
+        Answer::DryRun => {
+            r.state = StepState::Planned;
+            r.outcome = Some("dry run: instructions shown, not waited for".into());
+        }
+        a if a.proceeds() => {
+            r.state = StepState::Done;
+            r.started = r.started.or(Some(Utc::now()));
+            r.finished = Some(Utc::now());
+            r.outcome = Some(if a == Answer::YesFlag {
+                "confirmed by --yes".into()
+            } else {
+                "the engineer confirmed it is done".into()
+            });
+        }
+        other => {
+            r.outcome = Some(format!(
+                "not confirmed ({})",
+                answer_name(other).replace('_', " ")
+            ));
+            run.finish(if other == Answer::Declined {
+                RunStatus::Declined
+            } else {
+                RunStatus::Refused
+            })?;
+            return Err(stopped(run, step, other));
+        }
+    }
+    let r = r.clone();
+    run.save()?;
+    ui.step_end(step, &r, None);
+    Ok(())
+}
+
 /// Runs the steps from `start`, skipping steps the journal shows finished.
 /// Secrets are hidden from the error it returns, as from everything else.
 pub async fn execute(run: &mut Run<'_>, ui: &mut dyn Ui, start: usize) -> Result<()> {
@@ -453,70 +561,18 @@ async fn steps(run: &mut Run<'_>, ui: &mut dyn Ui, start: usize) -> Result<()> {
     run.save()?;
     for (index, step) in run.runbook.steps.iter().enumerate().skip(start) {
         if crate::safety::interrupt::is_interrupted() {
-            let done: Vec<String> = run
-                .journal
-                .steps
-                .iter()
-                .filter(|s| s.is_finished())
-                .map(|s| s.id.clone())
-                .collect();
-            let not_done: Vec<String> = run
-                .journal
-                .steps
-                .iter()
-                .filter(|s| !s.is_finished())
-                .map(|s| s.id.clone())
-                .collect();
-            run.finish(RunStatus::Interrupted)?;
-            return Err(Error::Interrupted {
-                done: done.join(", "),
-                not_done: format!(
-                    "{} (resume with {})",
-                    not_done.join(", "),
-                    run.resume_hint()
-                ),
-            });
+            return Err(stop_between_steps(run)?);
         }
         let record = run.journal.step(&step.id).clone();
         if record.is_finished() {
             continue;
         }
         ui.step_start(index, total, step);
-        if record.was_cut_short() && !run.dry_run {
-            if step.idempotent {
-                ui.note(&format!(
-                    "step `{}` was interrupted; it is safe to repeat, so it runs again",
-                    step.id
-                ));
-            } else {
-                match ui.ask_completed(step)? {
-                    Some(true) => {
-                        let r = run.journal.step(&step.id);
-                        r.state = StepState::Done;
-                        r.answer = Some("completed_before_interruption".into());
-                        r.outcome = Some(
-                            "marked done at resume: the engineer confirmed it had completed".into(),
-                        );
-                        r.finished = Some(Utc::now());
-                        let r = r.clone();
-                        run.save()?;
-                        ui.step_end(step, &r, None);
-                        continue;
-                    }
-                    Some(false) => ui.note(&format!(
-                        "step `{}` did not complete; running it again",
-                        step.id
-                    )),
-                    None => {
-                        run.finish(RunStatus::Refused)?;
-                        return Err(Error::Refused(format!(
-                            "step `{}` was interrupted while it ran and is not safe to repeat blindly; run {} on a terminal to say whether it completed",
-                            step.id,
-                            run.resume_hint()
-                        )));
-                    }
-                }
-            }
+        if record.was_cut_short()
+            && !run.dry_run
+            && matches!(settle_cut_short(run, ui, step)?, CutShort::Completed)
+        {
+            continue;
         }
         if let Some(cond) = &step.when {
             let ctx = run.context();
@@ -552,41 +608,7 @@ async fn steps(run: &mut Run<'_>, ui: &mut dyn Ui, start: usize) -> Result<()> {
             }
         };
         if step.action == "manual" {
-            let text = run.redact(arg(&args, "instructions").unwrap_or_default());
-            let answer = ui.manual(step, &text)?;
-            let r = run.journal.step(&step.id);
-            r.answer = Some(answer_name(answer));
-            match answer {
-                Answer::DryRun => {
-                    r.state = StepState::Planned;
-                    r.outcome = Some("dry run: instructions shown, not waited for".into());
-                }
-                a if a.proceeds() => {
-                    r.state = StepState::Done;
-                    r.started = r.started.or(Some(Utc::now()));
-                    r.finished = Some(Utc::now());
-                    r.outcome = Some(if a == Answer::YesFlag {
-                        "confirmed by --yes".into()
-                    } else {
-                        "the engineer confirmed it is done".into()
-                    });
-                }
-                other => {
-                    r.outcome = Some(format!(
-                        "not confirmed ({})",
-                        answer_name(other).replace('_', " ")
-                    ));
-                    run.finish(if other == Answer::Declined {
-                        RunStatus::Declined
-                    } else {
-                        RunStatus::Refused
-                    })?;
-                    return Err(stopped(run, step, other));
-                }
-            }
-            let r = r.clone();
-            run.save()?;
-            ui.step_end(step, &r, None);
+            manual_step(run, ui, step, &args)?;
             continue;
         }
         let mut plan = None;
@@ -659,80 +681,92 @@ async fn steps(run: &mut Run<'_>, ui: &mut dyn Ui, start: usize) -> Result<()> {
         if let (Some(p), Some(a)) = (&plan, answer) {
             ui.audit(p, a, &outcome)?;
         }
-        let r = run.journal.step(&step.id);
-        r.finished = Some(Utc::now());
-        r.duration_ms = Some(elapsed.as_millis() as u64);
-        match result {
-            Ok(p) => {
-                r.state = StepState::Done;
-                r.exit_code = p.exit_code;
-                r.outcome = Some(summary(&p.text).unwrap_or_else(|| match p.exit_code {
-                    Some(code) => format!("exit code {code}"),
-                    None => "done".into(),
-                }));
-                r.output = Some(match p.output {
-                    Json::String(s) => Json::String(super::journal::cut(&s)),
-                    other => other,
-                });
-                let r = r.clone();
-                run.save()?;
-                ui.step_end(step, &r, Some(&p.text));
-            }
-            Err(e) if crate::safety::interrupt::is_interrupted() => {
-                // The interrupt was passed on to the step's processes:
-                // whether it finished its work is unknown, so `resume`
-                // decides (re-run if idempotent, otherwise ask).
-                r.state = StepState::Interrupted;
-                r.outcome = Some(format!("interrupted: {e}"));
-                run.finish(RunStatus::Interrupted)?;
-                let done: Vec<String> = run
-                    .journal
-                    .steps
-                    .iter()
-                    .filter(|s| s.is_finished())
-                    .map(|s| s.id.clone())
-                    .collect();
-                return Err(Error::Interrupted {
-                    done: if done.is_empty() {
-                        "no step".into()
-                    } else {
-                        done.join(", ")
-                    },
-                    not_done: format!(
-                        "`{}` (interrupted while running) and the steps after it; resume with {}",
-                        step.id,
-                        run.resume_hint()
-                    ),
-                });
-            }
-            Err(e) => {
-                fail_step(run, step, &e)?;
-                let r = run.journal.step(&step.id).clone();
-                ui.step_end(step, &r, None);
-                let hint = run.resume_hint();
-                return Err(match e {
-                    Error::TimedOut { after, what } => Error::TimedOut {
-                        after,
-                        what: format!("{what}; continue with {hint} once it can finish"),
-                    },
-                    Error::ProblemsFound(m) => Error::ProblemsFound(format!(
-                        "step `{}`: {m}; the run stopped (resume with {hint})",
-                        step.id
-                    )),
-                    Error::Interrupted { .. } => e,
-                    other => Error::Failed(format!(
-                        "step `{}` failed: {other}; fix the cause, then {hint}",
-                        step.id
-                    )),
-                });
-            }
-        }
+        record_result(run, ui, step, result, elapsed)?;
     }
     run.finish(if run.dry_run {
         RunStatus::DryRun
     } else {
         RunStatus::Completed
     })
+}
+
+/// Records how a step's action ended; an error stops the run.
+fn record_result(
+    run: &mut Run<'_>,
+    ui: &mut dyn Ui,
+    step: &Step,
+    result: Result<Produced>,
+    elapsed: Duration,
+) -> Result<()> {
+    let r = run.journal.step(&step.id);
+    r.finished = Some(Utc::now());
+    r.duration_ms = Some(elapsed.as_millis() as u64);
+    match result {
+        Ok(p) => {
+            r.state = StepState::Done;
+            r.exit_code = p.exit_code;
+            r.outcome = Some(summary(&p.text).unwrap_or_else(|| match p.exit_code {
+                Some(code) => format!("exit code {code}"),
+                None => "done".into(),
+            }));
+            r.output = Some(match p.output {
+                Json::String(s) => Json::String(super::journal::cut(&s)),
+                other => other,
+            });
+            let r = r.clone();
+            run.save()?;
+            ui.step_end(step, &r, Some(&p.text));
+            Ok(())
+        }
+        Err(e) if crate::safety::interrupt::is_interrupted() => {
+            // The interrupt was passed on to the step's processes:
+            // whether it finished its work is unknown, so `resume`
+            // decides (re-run if idempotent, otherwise ask).
+            r.state = StepState::Interrupted;
+            r.outcome = Some(format!("interrupted: {e}"));
+            run.finish(RunStatus::Interrupted)?;
+            let done: Vec<String> = run
+                .journal
+                .steps
+                .iter()
+                .filter(|s| s.is_finished())
+                .map(|s| s.id.clone())
+                .collect();
+            Err(Error::Interrupted {
+                done: if done.is_empty() {
+                    "no step".into()
+                } else {
+                    done.join(", ")
+                },
+                not_done: format!(
+                    "`{}` (interrupted while running) and the steps after it; resume with {}",
+                    step.id,
+                    run.resume_hint()
+                ),
+            })
+        }
+        Err(e) => {
+            fail_step(run, step, &e)?;
+            let r = run.journal.step(&step.id).clone();
+            ui.step_end(step, &r, None);
+            let hint = run.resume_hint();
+            Err(match e {
+                Error::TimedOut { after, what } => Error::TimedOut {
+                    after,
+                    what: format!("{what}; continue with {hint} once it can finish"),
+                },
+                Error::ProblemsFound(m) => Error::ProblemsFound(format!(
+                    "step `{}`: {m}; the run stopped (resume with {hint})",
+                    step.id
+                )),
+                Error::Interrupted { .. } => e,
+                other => Error::Failed(format!(
+                    "step `{}` failed: {other}; fix the cause, then {hint}",
+                    step.id
+                )),
+            })
+        }
+    }
 }
 
 /// The last non-empty line of an output, as the step's one-line outcome.
