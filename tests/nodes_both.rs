@@ -341,9 +341,13 @@ fn drain_timeout_is_exact_and_says_the_node_stays_cordoned(backend: Backend) {
     wait_ready(&h, &s, 3);
     let n1 = s.node("n1");
     let start = Instant::now();
-    let run = h
-        .oncall(&["node", "drain", &n1, "--yes", "--timeout", "3s"])
-        .expect_code(5);
+    let run = Run::from(
+        h.oncall_command(&["node", "drain", &n1, "--yes", "--timeout", "3s"])
+            .env("ONCALL_PROGRESS_INTERVAL", "1s")
+            .output()
+            .unwrap(),
+    )
+    .expect_code(5);
     let took = start.elapsed();
     assert!(took >= Duration::from_secs(3), "took {took:?}");
     assert!(took < Duration::from_secs(5), "took {took:?}");
@@ -355,6 +359,13 @@ fn drain_timeout_is_exact_and_says_the_node_stays_cordoned(backend: Backend) {
     );
     assert!(run.stdout.contains("pending"), "{}", run.stdout);
     assert_eq!(h.unschedulable(&n1), true);
+    // Without a terminal, a long wait repeats a plain progress line.
+    assert!(
+        run.stderr.contains(&format!("still draining: node/{n1} "))
+            && run.stderr.contains("/3 pods gone"),
+        "{}",
+        run.stderr
+    );
 }
 
 fn drain_reaches_the_same_outcome_as_kubectl_drain(backend: Backend) {
