@@ -117,6 +117,9 @@ pub enum Event {
     },
     /// `replace`/`rotate`: a new node took the drained node's place.
     Replaced { node: String, by: String },
+    /// `replace`/`rotate`: the drain is done and a longer wait begins, for
+    /// `what` (a replacement node, a workload's readiness).
+    Waiting { what: String },
 }
 
 /// Drains `nodes`, `concurrency` at a time, reporting progress on `events`
