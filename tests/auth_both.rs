@@ -106,7 +106,7 @@ fn real_a_server_certificate_from_another_ca_is_refused_with_one_sentence() {
     one_line(&r);
     assert!(
         r.stderr
-            .contains("presented a certificate the kubeconfig does not trust")
+            .contains("presented a certificate that is not trusted by the kubeconfig's CA")
             && r.stderr.contains("certificate-authority-data"),
         "{}",
         r.stderr

@@ -13,11 +13,17 @@ fn notify() -> &'static Notify {
     NOTIFY.get_or_init(Notify::new)
 }
 
-/// Starts listening for Ctrl-C. Call once, inside the runtime.
-pub fn install() {
-    tokio::spawn(async {
+/// Starts listening for Ctrl-C. Call once, inside the runtime. A command
+/// that only reads (`stop_at_once`) has nothing to finish: the first press
+/// ends it.
+pub fn install(stop_at_once: bool) {
+    tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_err() {
             return;
+        }
+        if stop_at_once {
+            eprintln!("\ninterrupted");
+            std::process::exit(crate::error::exit::INTERRUPTED as i32);
         }
         INTERRUPTED.store(true, Ordering::SeqCst);
         notify().notify_waiters();
