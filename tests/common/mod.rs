@@ -396,6 +396,15 @@ fn which(name: &str) -> Option<PathBuf> {
         .find(|p| Path::new(p).is_file())
 }
 
+/// The account running the tests, as oncall records it (from the uid, not
+/// the `USER` the harness sets).
+pub fn os_user() -> String {
+    let out = Command::new("id").arg("-un").output().expect("id runs");
+    let name = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(!name.is_empty(), "`id -un` names the user");
+    name
+}
+
 /// Polls `check` until it holds or `timeout` passes; returns whether it held.
 /// For waiting on the simulator's controllers, not for timing assertions.
 pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
