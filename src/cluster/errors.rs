@@ -170,6 +170,17 @@ pub fn plain(err: &kube::Error) -> String {
     }
 }
 
+/// A watch's failure as one plain sentence (kube words it with a `Status`
+/// dump inside).
+pub fn plain_watch(err: &kube::runtime::watcher::Error) -> String {
+    use kube::runtime::watcher::Error as W;
+    match err {
+        W::InitialListFailed(e) | W::WatchStartFailed(e) | W::WatchFailed(e) => plain(e),
+        W::WatchError(status) => status.message.clone(),
+        W::NoResourceVersion => err.to_string(),
+    }
+}
+
 /// An answer that is not the API server's JSON but someone's HTML page: a
 /// proxy, load balancer or ingress in front of the API server.
 fn is_web_page(status: &kube::core::Status) -> bool {
@@ -248,6 +259,22 @@ mod tests {
             text.contains("No required SSL certificate") && !text.contains('<'),
             "{text}"
         );
+    }
+
+    #[test]
+    fn kube_errors_are_plain_sentences() {
+        let status =
+            kube::core::Status::failure("pods is forbidden: no", "Forbidden").with_code(403);
+        let api = kube::Error::Api(Box::new(status));
+        assert_eq!(plain(&api), "pods is forbidden: no");
+        let watch = kube::runtime::watcher::Error::WatchFailed(api);
+        assert_eq!(plain_watch(&watch), "pods is forbidden: no");
+        let too_long = http::Request::builder()
+            .uri(format!("/api/v1/pods?fieldSelector={}", "x".repeat(70_000)))
+            .body(())
+            .unwrap_err();
+        let text = plain(&kube::Error::HttpError(too_long));
+        assert!(text.contains("too much to fit in one URL"), "{text}");
     }
 
     #[test]

@@ -10,4 +10,4 @@ pub mod list;
 mod proxy;
 
 pub use connect::{Cluster, ConnectOptions, DEFAULT_REQUEST_TIMEOUT, Overrides, connect};
-pub use errors::{api_error, is_not_found, is_transient, plain, status_of};
+pub use errors::{api_error, is_not_found, is_transient, plain, plain_watch, status_of};
