@@ -347,14 +347,15 @@ fn a_read_only_command_stops_on_the_first_ctrl_c() {
     assert!(!r.stderr.contains("Ctrl-C again"), "{}", r.stderr);
 }
 
-/// An exec credential plugin that appends a line to `count` on every run.
-fn counting_plugin(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+/// An exec credential plugin that appends a line to `count` on every run;
+/// its token expires at `expires`.
+fn counting_plugin(dir: &Path, expires: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     let count = dir.join("plugin-runs");
     let script = dir.join("plugin.sh");
     std::fs::write(
         &script,
         format!(
-            "#!/bin/sh\necho run >> '{}'\ncat <<EOF\n{{\"apiVersion\": \"client.authentication.k8s.io/v1\", \"kind\": \"ExecCredential\", \"status\": {{\"token\": \"from-plugin\", \"expirationTimestamp\": \"2099-01-01T00:00:00Z\"}}}}\nEOF\n",
+            "#!/bin/sh\necho run >> '{}'\ncat <<EOF\n{{\"apiVersion\": \"client.authentication.k8s.io/v1\", \"kind\": \"ExecCredential\", \"status\": {{\"token\": \"from-plugin\", \"expirationTimestamp\": \"{expires}\"}}}}\nEOF\n",
             count.display()
         ),
     )
@@ -374,7 +375,7 @@ fn runs(count: &Path) -> usize {
 fn an_exec_plugin_runs_once_per_command_and_once_per_completion() {
     let h = Harness::demo();
     let home = tempfile::tempdir().unwrap();
-    let (script, count) = counting_plugin(home.path());
+    let (script, count) = counting_plugin(home.path(), "2099-01-01T00:00:00Z");
     let config = kubeconfig(
         home.path(),
         &h.sim().url(),
@@ -423,6 +424,29 @@ fn an_exec_plugin_runs_once_per_command_and_once_per_completion() {
         "completion offers workloads: {text}"
     );
     assert_eq!(runs(&count), 3, "plugin runs for one completion");
+}
+
+/// A credential that has expired is fetched again before the next request.
+#[test]
+fn an_expired_exec_credential_is_fetched_again() {
+    let h = Harness::demo();
+    let home = tempfile::tempdir().unwrap();
+    let (script, count) = counting_plugin(home.path(), "2000-01-01T00:00:00Z");
+    let config = kubeconfig(
+        home.path(),
+        &h.sim().url(),
+        "",
+        &format!(
+            "exec: {{apiVersion: client.authentication.k8s.io/v1, command: \"{}\", interactiveMode: Never}}",
+            script.display()
+        ),
+    );
+    let out = oncall_env(home.path(), &config, &["node", "list"], &[])
+        .output()
+        .unwrap();
+    Run::from(out).expect_code(0);
+    // `node list` asks for the version, the nodes and the pods.
+    assert!(runs(&count) >= 3, "plugin ran {} times", runs(&count));
 }
 
 #[test]
