@@ -571,6 +571,9 @@ pub enum RunbookCommand {
         /// Start from this step
         #[arg(long, value_name = "ID")]
         from_step: Option<String>,
+        /// Run even while another run of this runbook is running on the same context
+        #[arg(long)]
+        force: bool,
     },
     /// Continue an interrupted run from its first unfinished step
     Resume {

@@ -19,6 +19,7 @@ on_both_backends!(
     check_names_every_blocker_and_its_fix,
     drain_stopped_by_sigterm_says_what_it_did_and_records_it,
     a_pod_held_by_a_finalizer_is_named_and_skip_wait_ends_the_drain,
+    scale_up_never_scales_a_singleton_or_a_statefulset,
 );
 
 /// A Deployment pinned to one node of the scope.
@@ -618,4 +619,74 @@ fn a_pod_held_by_a_finalizer_is_named_and_skip_wait_ends_the_drain(backend: Back
         "{}",
         run.stdout
     );
+}
+
+/// `--scale-up` would run two copies of a `Recreate` singleton and add a
+/// member to a clustered StatefulSet: the check names both as blockers with
+/// the right action instead, and the verdict does not count on replicas
+/// that will not be added. The config can list a workload as safe to scale.
+fn scale_up_never_scales_a_singleton_or_a_statefulset(backend: Backend) {
+    let s = Scope::new("singleton");
+    let mut y = simple_cluster(&s);
+    y += &deployment(&s, "cron", 1, "n1", "").replace(
+        "  replicas: 1\n",
+        "  replicas: 1\n  strategy: {type: Recreate}\n",
+    );
+    y += &format!(
+        r#"apiVersion: apps/v1
+kind: StatefulSet
+metadata: {{name: mq, namespace: {ns}}}
+spec:
+  replicas: 1
+  serviceName: mq
+  selector: {{matchLabels: {{app: mq}}}}
+  template:
+    metadata: {{labels: {{app: mq}}}}
+    spec:
+      nodeSelector: {{kubernetes.io/hostname: {n1}}}
+      tolerations: {tol}
+      containers: [{{name: c, image: rabbitmq, resources: {{requests: {{cpu: 100m}}}}}}]
+---
+"#,
+        ns = s.ns("app"),
+        n1 = s.node("n1"),
+        tol = s.tolerations(),
+    );
+    let h = Harness::on(backend, &s, &y);
+    wait_ready(&h, &s, 4);
+    let n1 = s.node("n1");
+    let (code, report) = check_json(&h, &n1, &["--scale-up"]);
+    assert_eq!(code, 1, "{report:#}");
+    let blockers = report["nodes"][0]["blockers"].to_string();
+    assert!(
+        blockers.contains("deployment/cron`") && blockers.contains("Recreate"),
+        "{blockers}"
+    );
+    assert!(
+        blockers.contains("statefulset/mq`") && blockers.contains("--concurrency 1"),
+        "{blockers}"
+    );
+    let scaled: Vec<String> = report["nodes"][0]["scale_up"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["owner"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        scaled.iter().all(|o| o.starts_with("ReplicaSet/web-")),
+        "only web is scaled: {scaled:?}"
+    );
+
+    h.write_config(&format!(
+        "scale_up_safe: [{ns}/cron, {ns}/mq]\n",
+        ns = s.ns("app")
+    ));
+    let (_, report) = check_json(&h, &n1, &["--scale-up"]);
+    let scaled = report["nodes"][0]["scale_up"].to_string();
+    assert!(
+        scaled.contains("StatefulSet/mq") && scaled.contains("ReplicaSet/cron-"),
+        "listed as safe, both may be scaled: {report:#}"
+    );
+    let blockers = report["nodes"][0]["blockers"].to_string();
+    assert!(!blockers.contains("Recreate"), "{blockers}");
 }

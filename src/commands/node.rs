@@ -157,7 +157,8 @@ async fn check_nodes(
     flags: &DrainFlags,
 ) -> Result<()> {
     let nodes = resolve(cluster, t).await?;
-    let report = plan::run_check(cluster, &nodes, &DrainOptions::from(flags)).await?;
+    let opts = DrainOptions::from(flags).with_policy(app.config.scale_policy());
+    let report = plan::run_check(cluster, &nodes, &opts).await?;
     if app.global.output.is_structured() {
         output::print(app.global.output, &report)?;
     } else {
@@ -262,7 +263,7 @@ async fn drain_nodes(
     concurrency: usize,
 ) -> Result<()> {
     let nodes = resolve(cluster, t).await?;
-    let opts = DrainOptions::from(flags);
+    let opts = DrainOptions::from(flags).with_policy(app.config.scale_policy());
     let report = plan::run_check(cluster, &nodes, &opts).await?;
     let mut plan = Plan::new(format!("drain {} node(s)", nodes.len()), cluster);
     let refused = plan::plan_drain(&mut plan, &report, &opts);

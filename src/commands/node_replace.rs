@@ -71,7 +71,7 @@ async fn run(
         nodes,
         batch,
         how,
-        DrainOptions::from(&flags.drain),
+        DrainOptions::from(&flags.drain).with_policy(app.config.scale_policy()),
         flags.wait_replacement,
     )
     .await?;

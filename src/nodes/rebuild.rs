@@ -134,7 +134,7 @@ pub async fn prepare(
         return Err(refusal_error(&refused));
     }
     for n in &nodes {
-        plan.change(format!("node/{}", n.name()), "terminate", how.describe(n));
+        plan.change(format!("node/{}", n.name()), "terminate", how.describe(n)?);
         if !matches!(how, Terminate::Nothing) {
             let (_, pool) = pool_of(n)?;
             plan.change(

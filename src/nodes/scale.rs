@@ -28,6 +28,9 @@ pub struct Scalable {
     /// Ready replicas when it was looked up.
     #[serde(skip)]
     pub ready: i64,
+    /// A Deployment with the `Recreate` strategy: never two copies at once.
+    #[serde(skip)]
+    pub recreate: bool,
 }
 
 impl Scalable {
@@ -38,12 +41,16 @@ impl Scalable {
 
     /// `kind/name`, as `pods stuck` names a pod's owner.
     pub fn kind_name(&self) -> String {
-        let kind = match self.resource.as_str() {
+        format!("{}/{}", self.kind(), self.name)
+    }
+
+    /// `deployment`, `statefulset` or `replicaset`.
+    pub fn kind(&self) -> &'static str {
+        match self.resource.as_str() {
             "deployments" => "deployment",
             "statefulsets" => "statefulset",
             _ => "replicaset",
-        };
-        format!("{kind}/{}", self.name)
+        }
     }
 }
 
@@ -111,6 +118,7 @@ pub async fn resolve_owner(cluster: &Cluster, namespace: &str, owner: &str) -> R
         name,
         replicas: obj.data["spec"]["replicas"].as_i64().unwrap_or(1),
         ready: obj.data["status"]["readyReplicas"].as_i64().unwrap_or(0),
+        recreate: obj.data["spec"]["strategy"]["type"] == "Recreate",
     })
 }
 

@@ -39,6 +39,7 @@ pub(super) fn drain_options(args: &Json) -> Result<DrainOptions> {
         )?
         .max(0) as u64,
         scale_up: flag(args.get("scale_up"), "scale_up")?,
+        scale_policy: Default::default(),
     })
 }
 

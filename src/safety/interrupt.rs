@@ -1,13 +1,17 @@
 //! Ctrl-C, SIGTERM and SIGHUP: the first one asks operations to stop between
 //! steps; a second one exits at once.
 //!
+//! A second signal kills the process groups of local children (a runbook's
+//! shell steps) and runs the registered last-moment hooks (a runbook marks
+//! its journal interrupted there) before exiting.
+//!
 //! `timeout`, systemd and CI runners stop a process with SIGTERM, and a
 //! closed terminal sends SIGHUP. Both are handled like Ctrl-C so that a drain
 //! stopped that way still says what was and was not done and leaves an audit
 //! entry. The exit code is 128 + the signal's number, as shells report it.
 
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use tokio::sync::Notify;
 
@@ -43,7 +47,7 @@ pub fn install(stop_at_once: bool) {
             if first == SIGINT { "Ctrl-C" } else { "signal" }
         );
         if next_signal().await.is_some() {
-            std::process::exit(exit_code_for(first));
+            hard_exit(first);
         }
     });
 }
@@ -76,6 +80,84 @@ fn name(signal: i32) -> &'static str {
 
 fn exit_code_for(signal: i32) -> i32 {
     128 + signal
+}
+
+type Hook = Box<dyn Fn() + Send>;
+
+/// Process groups of running local children, killed on a hard exit.
+static GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+/// Last-moment hooks, by id.
+static HOOKS: Mutex<Vec<(u64, Hook)>> = Mutex::new(Vec::new());
+static NEXT_HOOK: AtomicU64 = AtomicU64::new(1);
+
+/// Kills every child group, runs the hooks, and exits with the signal's code.
+fn hard_exit(first: i32) -> ! {
+    for g in GROUPS.lock().map(|g| g.clone()).unwrap_or_default() {
+        kill_group(g, libc::SIGKILL);
+    }
+    if let Ok(hooks) = HOOKS.lock() {
+        for (_, h) in hooks.iter() {
+            h();
+        }
+    }
+    std::process::exit(exit_code_for(first))
+}
+
+/// The stop signal received (SIGINT while none was), to pass on to children.
+pub fn signal() -> i32 {
+    match SIGNAL.load(Ordering::SeqCst) {
+        0 => SIGINT,
+        s => s,
+    }
+}
+
+/// Sends a signal to a whole process group.
+pub fn kill_group(pgid: i32, signal: i32) {
+    #[cfg(unix)]
+    if pgid > 0 {
+        // SAFETY: killpg(2) only sends a signal; a group that is gone gives ESRCH.
+        unsafe {
+            libc::killpg(pgid, signal);
+        }
+    }
+}
+
+/// A child's process group, killed if the program quits at once while it
+/// runs. Dropping it forgets the group.
+pub struct TrackedGroup(i32);
+
+pub fn track_group(pgid: i32) -> TrackedGroup {
+    if let Ok(mut g) = GROUPS.lock() {
+        g.push(pgid);
+    }
+    TrackedGroup(pgid)
+}
+
+impl Drop for TrackedGroup {
+    fn drop(&mut self) {
+        if let Ok(mut g) = GROUPS.lock() {
+            g.retain(|p| *p != self.0);
+        }
+    }
+}
+
+/// A hook run if the program quits at once; dropping it removes the hook.
+pub struct HookGuard(u64);
+
+pub fn on_hard_exit(hook: impl Fn() + Send + 'static) -> HookGuard {
+    let id = NEXT_HOOK.fetch_add(1, Ordering::SeqCst);
+    if let Ok(mut h) = HOOKS.lock() {
+        h.push((id, Box::new(hook)));
+    }
+    HookGuard(id)
+}
+
+impl Drop for HookGuard {
+    fn drop(&mut self) {
+        if let Ok(mut h) = HOOKS.lock() {
+            h.retain(|(id, _)| *id != self.0);
+        }
+    }
 }
 
 pub fn is_interrupted() -> bool {

@@ -4,9 +4,12 @@
 //! that run the real `oncall` binary and the real `kubectl` against it.
 #![allow(dead_code)]
 
+pub mod local;
 pub mod real;
 pub mod scenario;
 
+#[allow(unused_imports)]
+pub use local::{Local, count, state_of, wait_for};
 pub use real::RealCluster;
 #[allow(unused_imports)]
 pub use scenario::{Backend, SCOPE_KEY, Scope};
