@@ -97,9 +97,19 @@ fn a_sandbox_command_works_with_https_proxy_set_and_no_proxy_covering_it() {
     }
 }
 
-/// A CONNECT proxy that counts the tunnels it opens; with `refuse` it
-/// answers every CONNECT with 403.
-fn connect_proxy(refuse: bool) -> (u16, Arc<AtomicUsize>) {
+/// What the test proxy does with each connection.
+#[derive(Clone, Copy, PartialEq)]
+enum Proxy {
+    /// An HTTP CONNECT proxy.
+    Connect,
+    /// An HTTP proxy that answers every CONNECT with 403.
+    Refuse,
+    /// A SOCKS5 proxy without authentication.
+    Socks5,
+}
+
+/// A proxy on 127.0.0.1 that counts the tunnels it opens.
+fn proxy(kind: Proxy) -> (u16, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let tunnels = Arc::new(AtomicUsize::new(0));
@@ -115,11 +125,55 @@ fn connect_proxy(refuse: bool) -> (u16, Arc<AtomicUsize>) {
             loop {
                 let (client, _) = listener.accept().await.unwrap();
                 let count = count.clone();
-                tokio::spawn(async move { tunnel(client, refuse, count).await });
+                tokio::spawn(async move {
+                    if kind == Proxy::Socks5 {
+                        let _ = socks5(client, count).await;
+                    } else {
+                        tunnel(client, kind == Proxy::Refuse, count).await
+                    }
+                });
             }
         });
     });
     (port, tunnels)
+}
+
+/// RFC 1928, CONNECT only, no authentication.
+async fn socks5(mut client: tokio::net::TcpStream, count: Arc<AtomicUsize>) -> Option<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut head = [0u8; 2];
+    client.read_exact(&mut head).await.ok()?;
+    let mut methods = vec![0u8; head[1] as usize];
+    client.read_exact(&mut methods).await.ok()?;
+    client.write_all(&[5, 0]).await.ok()?;
+    let mut request = [0u8; 4];
+    client.read_exact(&mut request).await.ok()?;
+    let host = match request[3] {
+        1 => {
+            let mut ip = [0u8; 4];
+            client.read_exact(&mut ip).await.ok()?;
+            std::net::Ipv4Addr::from(ip).to_string()
+        }
+        3 => {
+            let mut len = [0u8; 1];
+            client.read_exact(&mut len).await.ok()?;
+            let mut name = vec![0u8; len[0] as usize];
+            client.read_exact(&mut name).await.ok()?;
+            String::from_utf8(name).ok()?
+        }
+        _ => return None,
+    };
+    let mut port = [0u8; 2];
+    client.read_exact(&mut port).await.ok()?;
+    let target = format!("{host}:{}", u16::from_be_bytes(port));
+    let mut server = tokio::net::TcpStream::connect(target).await.ok()?;
+    count.fetch_add(1, Ordering::SeqCst);
+    client
+        .write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0])
+        .await
+        .ok()?;
+    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+    Some(())
 }
 
 async fn tunnel(mut client: tokio::net::TcpStream, refuse: bool, count: Arc<AtomicUsize>) {
@@ -160,31 +214,52 @@ async fn tunnel(mut client: tokio::net::TcpStream, refuse: bool, count: Arc<Atom
 }
 
 #[test]
-fn a_cluster_behind_a_connect_proxy_is_reached_through_its_proxy_url() {
+fn a_cluster_behind_a_connect_or_socks5_proxy_is_reached_through_its_proxy_url() {
     let h = Harness::demo();
-    let (port, tunnels) = connect_proxy(false);
-    let home = tempfile::tempdir().unwrap();
-    let config = kubeconfig(
-        home.path(),
-        &h.sim().url(),
-        &format!(", proxy-url: \"http://127.0.0.1:{port}\""),
-        "token: t",
-    );
-    let out = oncall_env(home.path(), &config, &["node", "list"], &[])
-        .output()
-        .unwrap();
-    let r = Run::from(out).expect_code(0);
-    assert!(r.stdout.contains("gke-demo-pool-a"), "{}", r.stdout);
-    assert!(
-        tunnels.load(Ordering::SeqCst) >= 1,
-        "the request did not go through the proxy"
-    );
+    for (kind, scheme) in [(Proxy::Connect, "http"), (Proxy::Socks5, "socks5")] {
+        let (port, tunnels) = proxy(kind);
+        let home = tempfile::tempdir().unwrap();
+        let config = kubeconfig(
+            home.path(),
+            &h.sim().url(),
+            &format!(", proxy-url: \"{scheme}://127.0.0.1:{port}\""),
+            "token: t",
+        );
+        let out = oncall_env(home.path(), &config, &["node", "list"], &[])
+            .output()
+            .unwrap();
+        let r = Run::from(out).expect_code(0);
+        assert!(r.stdout.contains("gke-demo-pool-a"), "{}", r.stdout);
+        assert!(
+            tunnels.load(Ordering::SeqCst) >= 1,
+            "the request did not go through the {scheme} proxy"
+        );
+    }
+}
+
+/// TLS to the real API server inside the proxy's tunnel.
+#[test]
+fn real_the_api_server_is_reached_through_a_connect_proxy() {
+    let s = Scope::new("proxy");
+    let h = Harness::on(Backend::Real, &s, &s.node_yaml("n1", "4", &[]));
+    let (port, tunnels) = proxy(Proxy::Connect);
+    let text = std::fs::read_to_string(&h.kubeconfig).unwrap();
+    let mut config: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    for cluster in config["clusters"].as_array_mut().unwrap() {
+        cluster["cluster"]["proxy-url"] = serde_json::json!(format!("http://127.0.0.1:{port}"));
+    }
+    std::fs::write(&h.kubeconfig, serde_json::to_string(&config).unwrap()).unwrap();
+    let r = h
+        .oncall(&["node", "list", "-l", &s.node_selector()])
+        .expect_code(0);
+    assert!(r.stdout.contains(&s.node("n1")), "{}", r.stdout);
+    assert!(tunnels.load(Ordering::SeqCst) >= 1);
 }
 
 #[test]
 fn a_proxy_that_refuses_gets_its_own_message_not_a_login_hint() {
     let h = Harness::demo();
-    let (port, tunnels) = connect_proxy(true);
+    let (port, tunnels) = proxy(Proxy::Refuse);
     let home = tempfile::tempdir().unwrap();
     let config = kubeconfig(
         home.path(),
@@ -272,14 +347,15 @@ fn a_read_only_command_stops_on_the_first_ctrl_c() {
     assert!(!r.stderr.contains("Ctrl-C again"), "{}", r.stderr);
 }
 
-/// An exec credential plugin that appends a line to `count` on every run.
-fn counting_plugin(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+/// An exec credential plugin that appends a line to `count` on every run;
+/// its token expires at `expires`.
+fn counting_plugin(dir: &Path, expires: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     let count = dir.join("plugin-runs");
     let script = dir.join("plugin.sh");
     std::fs::write(
         &script,
         format!(
-            "#!/bin/sh\necho run >> '{}'\ncat <<EOF\n{{\"apiVersion\": \"client.authentication.k8s.io/v1\", \"kind\": \"ExecCredential\", \"status\": {{\"token\": \"from-plugin\", \"expirationTimestamp\": \"2099-01-01T00:00:00Z\"}}}}\nEOF\n",
+            "#!/bin/sh\necho run >> '{}'\ncat <<EOF\n{{\"apiVersion\": \"client.authentication.k8s.io/v1\", \"kind\": \"ExecCredential\", \"status\": {{\"token\": \"from-plugin\", \"expirationTimestamp\": \"{expires}\"}}}}\nEOF\n",
             count.display()
         ),
     )
@@ -299,7 +375,7 @@ fn runs(count: &Path) -> usize {
 fn an_exec_plugin_runs_once_per_command_and_once_per_completion() {
     let h = Harness::demo();
     let home = tempfile::tempdir().unwrap();
-    let (script, count) = counting_plugin(home.path());
+    let (script, count) = counting_plugin(home.path(), "2099-01-01T00:00:00Z");
     let config = kubeconfig(
         home.path(),
         &h.sim().url(),
@@ -348,6 +424,29 @@ fn an_exec_plugin_runs_once_per_command_and_once_per_completion() {
         "completion offers workloads: {text}"
     );
     assert_eq!(runs(&count), 3, "plugin runs for one completion");
+}
+
+/// A credential that has expired is fetched again before the next request.
+#[test]
+fn an_expired_exec_credential_is_fetched_again() {
+    let h = Harness::demo();
+    let home = tempfile::tempdir().unwrap();
+    let (script, count) = counting_plugin(home.path(), "2000-01-01T00:00:00Z");
+    let config = kubeconfig(
+        home.path(),
+        &h.sim().url(),
+        "",
+        &format!(
+            "exec: {{apiVersion: client.authentication.k8s.io/v1, command: \"{}\", interactiveMode: Never}}",
+            script.display()
+        ),
+    );
+    let out = oncall_env(home.path(), &config, &["node", "list"], &[])
+        .output()
+        .unwrap();
+    Run::from(out).expect_code(0);
+    // `node list` asks for the version, the nodes and the pods.
+    assert!(runs(&count) >= 3, "plugin ran {} times", runs(&count));
 }
 
 #[test]
