@@ -20,6 +20,9 @@ impl App {
     pub fn new(global: GlobalArgs) -> Result<App> {
         let config = Config::load(global.config.as_deref())?;
         let progress = Progress::new(!global.output.is_structured());
+        if global.sandbox {
+            crate::safety::audit::use_sandbox_log();
+        }
         Ok(App {
             global,
             config,

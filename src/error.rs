@@ -19,7 +19,8 @@ pub mod exit {
     pub const CLUSTER: u8 = 4;
     /// A wait ran out of time.
     pub const TIMED_OUT: u8 = 5;
-    /// Interrupted with Ctrl-C.
+    /// Interrupted with Ctrl-C (SIGTERM gives 143 and SIGHUP 129, as shells
+    /// report a process stopped by those signals).
     pub const INTERRUPTED: u8 = 130;
 }
 
@@ -146,7 +147,7 @@ impl Error {
             | Error::Credentials { .. } => exit::CLUSTER,
             Error::NoTty | Error::Declined(_) | Error::Refused(_) => exit::REFUSED,
             Error::TimedOut { .. } => exit::TIMED_OUT,
-            Error::Interrupted { .. } => exit::INTERRUPTED,
+            Error::Interrupted { .. } => crate::safety::interrupt::exit_code(),
             Error::NotFound(_)
             | Error::ProblemsFound(_)
             | Error::Failed(_)

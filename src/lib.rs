@@ -24,6 +24,7 @@ macro_rules! out {
     }};
 }
 
+pub mod age;
 pub mod app;
 pub mod cli;
 pub mod cluster;

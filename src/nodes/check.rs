@@ -604,34 +604,17 @@ fn never_deleted(
     if opts.skip_wait_for_delete_timeout > 0 {
         return None;
     }
-    let stuck: Vec<(&LeanPod, &PodPlan)> = pods
+    let now = chrono::Utc::now();
+    // Pods already Terminating under a finalizer, and every pod a drain
+    // would remove from a node whose kubelet is gone: once evicted, none of
+    // them can be confirmed deleted.
+    let stuck: Vec<(&LeanPod, String)> = pods
         .iter()
         .zip(plans)
-        .filter(|(p, plan)| {
-            matches!(plan.action, Action::Evict | Action::Delete)
-                && p.metadata.deletion_timestamp.is_some()
-                && (!p.metadata.finalizers.is_empty() || !node.is_ready())
-        })
+        .filter(|(_, plan)| matches!(plan.action, Action::Evict | Action::Delete))
+        .filter_map(|(p, _)| p.never_confirmed(node, now).map(|why| (p, why)))
         .collect();
-    let (first, _) = stuck.first()?;
-    let why = if !first.metadata.finalizers.is_empty() {
-        let names: Vec<String> = first
-            .metadata
-            .finalizers
-            .iter()
-            .map(|f| format!("`{f}`"))
-            .collect();
-        format!(
-            "held by finalizer {}, which the controller that added it has not removed",
-            names.join(", ")
-        )
-    } else {
-        format!(
-            "node `{}` is {}, so no kubelet will confirm the deletion",
-            node.name(),
-            node.status_text()
-        )
-    };
+    let (first, why) = stuck.first()?;
     let key = first.key();
     let (ns, name) = (&first.metadata.namespace, &first.metadata.name);
     let mut fix =
@@ -645,7 +628,7 @@ fn never_deleted(
     Some(Blocker {
         kind: BlockerKind::NeverDeleted,
         message: format!(
-            "{} pod(s) are Terminating and cannot be confirmed deleted (`{key}`: {why}): a drain would wait for them forever",
+            "{} pod(s) cannot be confirmed deleted once evicted (`{key}`: {why}): a drain would wait for them forever",
             stuck.len()
         ),
         pods: stuck.iter().map(|(p, _)| p.key()).collect(),

@@ -67,8 +67,23 @@ impl Outcome {
     }
 }
 
+/// Whether this process works on the built-in sandbox, whose practice runs
+/// must not mix with the record of real changes.
+static SANDBOX: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Sends this process's entries (and `oncall audit`'s reads) to the sandbox
+/// log, `sandbox-audit.jsonl`, beside the real one.
+pub fn use_sandbox_log() {
+    SANDBOX.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
 pub fn path() -> Option<PathBuf> {
-    crate::config::state_dir().map(|d| d.join("audit.jsonl"))
+    let name = if SANDBOX.load(std::sync::atomic::Ordering::SeqCst) {
+        "sandbox-audit.jsonl"
+    } else {
+        "audit.jsonl"
+    };
+    crate::config::state_dir().map(|d| d.join(name))
 }
 
 /// Appends one entry. A command that changed the cluster must not pretend

@@ -57,6 +57,47 @@ impl Run {
     }
 }
 
+/// An `oncall` process running in the background (see `spawn_oncall`).
+pub struct Background {
+    child: std::process::Child,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl Background {
+    /// Stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits up to `within` for stderr to contain `text`; panics with what
+    /// it has otherwise.
+    pub fn wait_for_stderr(&self, text: &str, within: Duration) {
+        assert!(
+            eventually(within, || self.stderr().contains(text)),
+            "stderr never said `{text}`:\n{}",
+            self.stderr()
+        );
+    }
+
+    /// Sends a signal (`libc::SIGTERM`, ...) to the process.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+    }
+
+    /// Waits for the process to end.
+    pub fn finish(self) -> Run {
+        let out = self.child.wait_with_output().expect("oncall ends");
+        self.reader.join().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: self.stderr.lock().unwrap().clone(),
+        }
+    }
+}
+
 impl Harness {
     /// The built-in demo cluster with fast controllers.
     pub fn demo() -> Harness {
@@ -218,6 +259,40 @@ impl Harness {
             .env("ONCALL_COMPLETION_TIMEOUT", "30s")
             .stdin(Stdio::null());
         cmd
+    }
+
+    /// Starts `oncall` in the background, collecting stderr as it comes, so
+    /// a test can wait for a message and then act (relax a budget, send a
+    /// signal) while the command runs.
+    pub fn spawn_oncall(&self, args: &[&str]) -> Background {
+        let mut child = self
+            .oncall_command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("oncall starts");
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let reader = {
+            let stderr = stderr.clone();
+            let mut pipe = child.stderr.take().unwrap();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = std::io::Read::read(&mut pipe, &mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    stderr
+                        .lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            })
+        };
+        Background {
+            child,
+            stderr,
+            reader,
+        }
     }
 
     /// The real kubectl, with its own discovery cache.
