@@ -592,7 +592,7 @@ fn check_reports_resolvers_that_disagree_and_when_caches_agree() {
     old.set_a("shop.example.com", 240, &["10.0.0.1"]);
     new.set_a("shop.example.com", 60, &["10.0.0.2"]);
 
-    let out = check(&h, "shop.example.com", &[&old, &new], &[]).expect_code(0);
+    let out = check(&h, "shop.example.com", &[&old, &new], &[]).expect_code(1);
     assert!(
         out.stdout.contains("depending on the resolver"),
         "{}",
@@ -668,7 +668,8 @@ fn check_flags_two_claimants_a_wrong_address_and_answers_that_point_at_nothing()
     dns.set_a("lb-green.example.net", 60, &["192.0.2.10"]);
     dns.set_a("www.example.com", 60, &["10.9.9.9"]);
 
-    let v = json(&check(&h, "admin.example.com", &[&dns], &["-o", "json"]).expect_code(0));
+    // Problems found: exit 1, like every check that finds problems.
+    let v = json(&check(&h, "admin.example.com", &[&dns], &["-o", "json"]).expect_code(1));
     assert_eq!(v["served_by"][0]["kind"], "Ingress");
     assert_eq!(v["served_by"][0]["namespace"], "shop-green");
     assert_eq!(v["served_by"][0]["release"], "release=green-42");
@@ -680,7 +681,12 @@ fn check_flags_two_claimants_a_wrong_address_and_answers_that_point_at_nothing()
         .collect();
     assert!(kinds.contains(&"claimed-twice"), "{v}");
     assert!(kinds.contains(&"address-mismatch"), "{v}");
-    let out = check(&h, "admin.example.com", &[&dns], &[]).expect_code(0);
+    let out = check(&h, "admin.example.com", &[&dns], &[]).expect_code(1);
+    assert!(
+        out.stderr.is_empty(),
+        "the report says it all: {}",
+        out.stderr
+    );
     assert!(
         out.stdout.contains(
             "VERDICT: admin.example.com is served by Ingress admin in namespace `shop-green` (release=green-42)."
