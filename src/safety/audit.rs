@@ -141,18 +141,26 @@ fn entry(
     }
 }
 
-fn append(entry: &Entry) -> Result<()> {
+/// Refuses to go on when the audit log cannot be written, before anything
+/// is changed: a change must never be made without its record (exit 2).
+pub fn check_writable() -> Result<()> {
     let path = path().ok_or_else(|| {
-        Error::Failed("cannot find a home directory for the audit log; set XDG_STATE_HOME".into())
+        Error::Usage(
+            "cannot find a home directory for the audit log; nothing was changed: set XDG_STATE_HOME".into(),
+        )
     })?;
-    let fail = |e: std::io::Error| {
-        Error::Failed(format!(
-            "cannot write the audit log {}: {e}",
+    open(&path).map(drop).map_err(|e| {
+        Error::Usage(format!(
+            "cannot write the audit log `{}` ({e}); nothing was changed: make its directory writable, or set XDG_STATE_HOME to a directory you can write",
             path.display()
         ))
-    };
+    })
+}
+
+/// Opens the log for appending (0600), creating its directory (0700).
+fn open(path: &std::path::Path) -> std::io::Result<std::fs::File> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(fail)?;
+        crate::config::create_private_dir(dir)?;
     }
     let mut options = std::fs::OpenOptions::new();
     options.create(true).append(true);
@@ -161,7 +169,20 @@ fn append(entry: &Entry) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(&path).map_err(fail)?;
+    options.open(path)
+}
+
+fn append(entry: &Entry) -> Result<()> {
+    let path = path().ok_or_else(|| {
+        Error::Failed("cannot find a home directory for the audit log; set XDG_STATE_HOME".into())
+    })?;
+    let fail = |e: std::io::Error| {
+        Error::Failed(format!(
+            "cannot write the audit log `{}`: {e}",
+            path.display()
+        ))
+    };
+    let mut file = open(&path).map_err(fail)?;
     let mut line = serde_json::to_string(entry).map_err(|e| Error::Failed(e.to_string()))?;
     line.push('\n');
     file.write_all(line.as_bytes()).map_err(fail)
