@@ -24,13 +24,7 @@ pub struct ListQuery {
     pub label_selector: Option<String>,
     pub field_selector: Option<String>,
     page_size: Option<u32>,
-    /// Ask for a server-side table instead of the objects.
-    table: bool,
 }
-
-/// Rows only: the object each row describes is left out (`includeObject=None`
-/// in the query).
-const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io";
 
 impl ListQuery {
     pub fn new(path: impl Into<String>) -> Self {
@@ -64,9 +58,6 @@ impl ListQuery {
         }
         if let Some(f) = &self.field_selector {
             query.append_pair("fieldSelector", f);
-        }
-        if self.table {
-            query.append_pair("includeObject", "None");
         }
         if let Some(c) = continue_token {
             query.append_pair("continue", c);
@@ -124,36 +115,6 @@ where
     .await
 }
 
-/// Lists every page of `query` as server-side tables (`Accept: …;as=Table`,
-/// no objects), handing each page's columns and rows to `on_page`. A table
-/// row is a few short cells where an object is kilobytes: the server encodes,
-/// and the client decodes, a fraction of the bytes.
-pub async fn for_each_table_page<R, F>(
-    client: &kube::Client,
-    query: &ListQuery,
-    mut on_page: F,
-) -> Result<ListStats, kube::Error>
-where
-    R: DeserializeOwned,
-    F: FnMut(TablePage<R>),
-{
-    let query = ListQuery {
-        table: true,
-        ..query.clone()
-    };
-    for_each_body::<Table<R>, _>(client, &query, |page| match page {
-        Some(table) => on_page(TablePage::Table(table)),
-        None => on_page(TablePage::Restarted),
-    })
-    .await
-}
-
-/// One step of a paged table list: as [`Page`], with the columns.
-pub enum TablePage<R> {
-    Table(Table<R>),
-    Restarted,
-}
-
 /// A page of a list, however its items are named.
 trait ListBody: DeserializeOwned {
     fn len(&self) -> usize;
@@ -165,35 +126,7 @@ impl<T: DeserializeOwned> ListBody for LeanList<T> {
     }
 }
 
-impl<R: DeserializeOwned> ListBody for Table<R> {
-    fn len(&self) -> usize {
-        self.rows.len()
-    }
-}
-
-/// A `meta.k8s.io/v1` Table without its objects.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Table<R> {
-    #[serde(default)]
-    pub column_definitions: Vec<TableColumn>,
-    #[serde(default = "Vec::new")]
-    pub rows: Vec<R>,
-}
-
-impl<R> Table<R> {
-    /// The position of the column called `name` among each row's cells.
-    pub fn column(&self, name: &str) -> Option<usize> {
-        self.column_definitions.iter().position(|c| c.name == name)
-    }
-}
-
-#[derive(Deserialize)]
-pub struct TableColumn {
-    pub name: String,
-}
-
-/// The pipeline behind both: each page is decoded whole as `B` and handed
+/// The pipeline: each page is decoded whole as `B` and handed
 /// on; `None` says the list started over.
 async fn for_each_body<B, F>(
     client: &kube::Client,
@@ -278,11 +211,7 @@ async fn fetch_pages(
     let mut restarts = 0;
     let mut failures = 0u32;
     loop {
-        let mut request = http::Request::get(query.url(token.as_deref()));
-        if query.table {
-            request = request.header(http::header::ACCEPT, TABLE);
-        }
-        let request = match request.body(Vec::new()) {
+        let request = match http::Request::get(query.url(token.as_deref())).body(Vec::new()) {
             Ok(r) => r,
             Err(e) => {
                 let _ = tx.send(Fetched::Failed(kube::Error::HttpError(e))).await;
