@@ -10,7 +10,7 @@ use oncall::cluster::list::continue_token;
 use oncall::cluster::{ConnectOptions, connect};
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cluster = connect(&ConnectOptions::default()).await?;
     let (mut token, mut pages, mut bytes) = (None::<String>, 0u64, 0u64);
     loop {

@@ -29,6 +29,12 @@ pub struct Config {
     /// How `oncall promote` works when given no flags.
     #[serde(default)]
     pub promote: Option<PromoteSettings>,
+
+    /// Workloads that `--scale-up` may scale although they are a StatefulSet,
+    /// a `Recreate` Deployment or a promote singleton (`name`,
+    /// `namespace/name` or `namespace/kind/name`).
+    #[serde(default)]
+    pub scale_up_safe: Vec<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
@@ -87,6 +93,19 @@ impl Config {
             return Ok(Config::default());
         }
         crate::yaml::parse(&path, &text)
+    }
+
+    /// Which workloads `--scale-up` must leave alone, and which it may scale
+    /// anyway.
+    pub fn scale_policy(&self) -> crate::nodes::decide::ScalePolicy {
+        crate::nodes::decide::ScalePolicy {
+            singletons: self
+                .promote
+                .as_ref()
+                .map(|p| p.singletons.clone())
+                .unwrap_or_default(),
+            safe: self.scale_up_safe.clone(),
+        }
     }
 
     /// Whether changes in `context` need the context name typed to confirm.

@@ -318,3 +318,24 @@ fn a_closed_stdout_is_not_a_crash() {
         "the demo has stuck pods: {stderr}"
     );
 }
+
+/// Practice on the built-in sandbox must not mix with the record of real
+/// changes: its entries go to their own log, and `oncall --sandbox audit`
+/// reads that one.
+#[test]
+fn sandbox_changes_go_to_the_sandbox_audit_log() {
+    let home = tempfile::tempdir().unwrap();
+    let node = "gke-demo-pool-b-5b9e7c40-h8j1";
+    let (code, _, err) = oncall(home.path(), &["--sandbox", "node", "cordon", node, "--yes"]);
+    assert_eq!(code, 0, "{err}");
+    let state = home.path().join("state/oncall");
+    assert!(
+        !state.join("audit.jsonl").exists(),
+        "the real audit log stays untouched"
+    );
+    let sandbox_log = std::fs::read_to_string(state.join("sandbox-audit.jsonl")).unwrap();
+    assert!(sandbox_log.contains(node), "{sandbox_log}");
+    let (code, out, err) = oncall(home.path(), &["--sandbox", "audit"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(node), "{out}");
+}

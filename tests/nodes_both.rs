@@ -18,6 +18,9 @@ on_both_backends!(
     drain_reaches_the_same_outcome_as_kubectl_drain,
     check_names_every_blocker_and_its_fix,
     node_list_counts_only_the_pods_still_on_each_node,
+    drain_stopped_by_sigterm_says_what_it_did_and_records_it,
+    a_pod_held_by_a_finalizer_is_named_and_skip_wait_ends_the_drain,
+    scale_up_never_scales_a_singleton_or_a_statefulset,
 );
 
 /// A Deployment pinned to one node of the scope.
@@ -268,38 +271,9 @@ fn drain_blocked_by_a_budget_is_retried_until_the_budget_allows(backend: Backend
     let h = Harness::on(backend, &s, &y);
     wait_ready(&h, &s, 2);
     let n1 = s.node("n1");
-    let mut child = h
-        .oncall_command(&["node", "drain", &n1, "--yes", "--timeout", "60s"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let drain = h.spawn_oncall(&["node", "drain", &n1, "--yes", "--timeout", "60s"]);
     // Relax the budget only after the drain has been refused by it.
-    let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let reader = {
-        let stderr = stderr.clone();
-        let mut pipe = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = std::io::Read::read(&mut pipe, &mut buf) {
-                if n == 0 {
-                    break;
-                }
-                stderr
-                    .lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        })
-    };
-    assert!(
-        eventually(Duration::from_secs(30), || stderr
-            .lock()
-            .unwrap()
-            .contains("web-pdb")),
-        "the budget is named while it blocks: {}",
-        stderr.lock().unwrap()
-    );
+    drain.wait_for_stderr("web-pdb", Duration::from_secs(30));
     assert_eq!(h.unschedulable(&n1), true);
     assert_eq!(h.pods_on(&n1).len(), 2, "the budget must hold the pods");
     let mut pdb = h
@@ -307,11 +281,47 @@ fn drain_blocked_by_a_budget_is_retried_until_the_budget_allows(backend: Backend
         .unwrap();
     pdb["spec"]["minAvailable"] = json!(0);
     h.apply(pdb);
-    let status = child.wait().unwrap();
-    reader.join().unwrap();
-    let stderr = stderr.lock().unwrap().clone();
-    assert_eq!(status.code(), Some(0), "{stderr}");
+    drain.finish().expect_code(0);
     assert!(h.pods_on(&n1).is_empty());
+}
+
+/// `timeout`, systemd and CI runners stop a drain with SIGTERM: it stops
+/// like Ctrl-C, says what was done and how to undo it, exits 143, and the
+/// audit entry lists the pods it did evict.
+fn drain_stopped_by_sigterm_says_what_it_did_and_records_it(backend: Backend) {
+    let s = Scope::new("sigterm");
+    let mut y = simple_cluster(&s);
+    y += &deployment(&s, "batch", 1, "n1", "");
+    y += &format!(
+        "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {{name: web-pdb, namespace: {}}}\nspec:\n  minAvailable: 2\n  selector: {{matchLabels: {{app: web}}}}\n---\n",
+        s.ns("app")
+    );
+    let h = Harness::on(backend, &s, &y);
+    wait_ready(&h, &s, 3);
+    let n1 = s.node("n1");
+    let drain = h.spawn_oncall(&["node", "drain", &n1, "--yes"]);
+    drain.wait_for_stderr("web-pdb", Duration::from_secs(30));
+    assert!(
+        eventually(Duration::from_secs(30), || h.pods_on(&n1).len() == 2),
+        "batch is evicted while web is held by its budget"
+    );
+    drain.signal(libc::SIGTERM);
+    let run = drain.finish().expect_code(143);
+    assert!(run.stderr.contains("SIGTERM"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("oncall node uncordon {n1}")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(h.unschedulable(&n1), true);
+    let entry = h.audit_entries().last().cloned().expect("an audit entry");
+    assert_eq!(entry["outcome"]["status"], "interrupted", "{entry}");
+    let done = entry["outcome"]["done"].to_string();
+    assert!(
+        done.contains("/batch-") && done.contains("evicted"),
+        "the evicted pod is on record: {entry}"
+    );
+    assert!(!done.contains("/web-"), "web was never evicted: {entry}");
 }
 
 fn drain_timeout_is_exact_and_says_the_node_stays_cordoned(backend: Backend) {
@@ -333,9 +343,13 @@ fn drain_timeout_is_exact_and_says_the_node_stays_cordoned(backend: Backend) {
     wait_ready(&h, &s, 3);
     let n1 = s.node("n1");
     let start = Instant::now();
-    let run = h
-        .oncall(&["node", "drain", &n1, "--yes", "--timeout", "3s"])
-        .expect_code(5);
+    let run = Run::from(
+        h.oncall_command(&["node", "drain", &n1, "--yes", "--timeout", "3s"])
+            .env("ONCALL_PROGRESS_INTERVAL", "1s")
+            .output()
+            .unwrap(),
+    )
+    .expect_code(5);
     let took = start.elapsed();
     assert!(took >= Duration::from_secs(3), "took {took:?}");
     assert!(took < Duration::from_secs(5), "took {took:?}");
@@ -347,6 +361,13 @@ fn drain_timeout_is_exact_and_says_the_node_stays_cordoned(backend: Backend) {
     );
     assert!(run.stdout.contains("pending"), "{}", run.stdout);
     assert_eq!(h.unschedulable(&n1), true);
+    // Without a terminal, a long wait repeats a plain progress line.
+    assert!(
+        run.stderr.contains(&format!("still draining: node/{n1} "))
+            && run.stderr.contains("/3 pods gone"),
+        "{}",
+        run.stderr
+    );
 }
 
 fn drain_reaches_the_same_outcome_as_kubectl_drain(backend: Backend) {
@@ -610,4 +631,139 @@ fn node_list_counts_only_the_pods_still_on_each_node(backend: Backend) {
         .find(|l| l.starts_with(&s.node("n1")))
         .unwrap();
     assert!(n1.split_whitespace().any(|cell| cell == "2"), "{n1}");
+}
+
+/// A finalizer nobody removes holds an evicted pod forever: the drain says
+/// so instead of "grace period", the check and the plan name it with the
+/// flag that ends the wait, and that flag does end it.
+fn a_pod_held_by_a_finalizer_is_named_and_skip_wait_ends_the_drain(backend: Backend) {
+    let s = Scope::new("finalizer");
+    let mut y = simple_cluster(&s);
+    y += &deployment(
+        &s,
+        "held",
+        1,
+        "n1",
+        "      finalizers: [oncall.dev/test-hold]\n",
+    );
+    let h = Harness::on(backend, &s, &y);
+    wait_ready(&h, &s, 3);
+    let n1 = s.node("n1");
+    let run = h
+        .oncall(&["node", "drain", &n1, "--yes", "--timeout", "4s"])
+        .expect_code(5);
+    assert!(
+        run.stdout
+            .contains("cannot be confirmed deleted: held by finalizer `oncall.dev/test-hold`"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("grace period"), "{}", run.stdout);
+
+    let check = h.oncall(&["node", "check", &n1]).expect_code(1);
+    assert!(
+        check
+            .stdout
+            .contains("held by finalizer `oncall.dev/test-hold`")
+            && check.stdout.contains("--skip-wait-for-delete-timeout"),
+        "{}",
+        check.stdout
+    );
+    let plan = h
+        .oncall(&["node", "drain", &n1, "--dry-run"])
+        .expect_code(0);
+    assert!(
+        plan.stdout.contains("wait for them forever")
+            && plan.stdout.contains("--skip-wait-for-delete-timeout"),
+        "{}",
+        plan.stdout
+    );
+    let run = h
+        .oncall(&[
+            "node",
+            "drain",
+            &n1,
+            "--yes",
+            "--timeout",
+            "60s",
+            "--skip-wait-for-delete-timeout",
+            "1",
+        ])
+        .expect_code(0);
+    assert!(
+        run.stdout
+            .contains("longer ago than --skip-wait-for-delete-timeout"),
+        "{}",
+        run.stdout
+    );
+}
+
+/// `--scale-up` would run two copies of a `Recreate` singleton and add a
+/// member to a clustered StatefulSet: the check names both as blockers with
+/// the right action instead, and the verdict does not count on replicas
+/// that will not be added. The config can list a workload as safe to scale.
+fn scale_up_never_scales_a_singleton_or_a_statefulset(backend: Backend) {
+    let s = Scope::new("singleton");
+    let mut y = simple_cluster(&s);
+    y += &deployment(&s, "cron", 1, "n1", "").replace(
+        "  replicas: 1\n",
+        "  replicas: 1\n  strategy: {type: Recreate}\n",
+    );
+    y += &format!(
+        r#"apiVersion: apps/v1
+kind: StatefulSet
+metadata: {{name: mq, namespace: {ns}}}
+spec:
+  replicas: 1
+  serviceName: mq
+  selector: {{matchLabels: {{app: mq}}}}
+  template:
+    metadata: {{labels: {{app: mq}}}}
+    spec:
+      nodeSelector: {{kubernetes.io/hostname: {n1}}}
+      tolerations: {tol}
+      containers: [{{name: c, image: rabbitmq, resources: {{requests: {{cpu: 100m}}}}}}]
+---
+"#,
+        ns = s.ns("app"),
+        n1 = s.node("n1"),
+        tol = s.tolerations(),
+    );
+    let h = Harness::on(backend, &s, &y);
+    wait_ready(&h, &s, 4);
+    let n1 = s.node("n1");
+    let (code, report) = check_json(&h, &n1, &["--scale-up"]);
+    assert_eq!(code, 1, "{report:#}");
+    let blockers = report["nodes"][0]["blockers"].to_string();
+    assert!(
+        blockers.contains("deployment/cron`") && blockers.contains("Recreate"),
+        "{blockers}"
+    );
+    assert!(
+        blockers.contains("statefulset/mq`") && blockers.contains("--concurrency 1"),
+        "{blockers}"
+    );
+    let scaled: Vec<String> = report["nodes"][0]["scale_up"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["owner"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        scaled.iter().all(|o| o.starts_with("ReplicaSet/web-")),
+        "only web is scaled: {scaled:?}"
+    );
+
+    h.write_config(&format!(
+        "scale_up_safe: [{ns}/cron, {ns}/mq]\n",
+        ns = s.ns("app")
+    ));
+    let (_, report) = check_json(&h, &n1, &["--scale-up"]);
+    let scaled = report["nodes"][0]["scale_up"].to_string();
+    assert!(
+        scaled.contains("StatefulSet/mq") && scaled.contains("ReplicaSet/cron-"),
+        "listed as safe, both may be scaled: {report:#}"
+    );
+    let blockers = report["nodes"][0]["blockers"].to_string();
+    assert!(!blockers.contains("Recreate"), "{blockers}");
 }

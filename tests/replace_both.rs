@@ -10,6 +10,7 @@ use std::time::Duration;
 on_both_backends!(
     replace_deletes_the_node_and_waits_for_its_replacement,
     rotate_without_terminating_cordons_and_drains_the_pool,
+    replace_does_not_wait_for_a_workload_broken_before_the_drain,
 );
 
 /// pool-a: n1, n2, n5; pool-b: n3. `web` (3 replicas) runs anywhere in pool-a.
@@ -114,4 +115,87 @@ fn rotate_without_terminating_cordons_and_drains_the_pool(backend: Backend) {
     }
     // pool-b was left alone.
     assert!(h.get("nodes", None, &s.node("n3")).unwrap()["spec"]["unschedulable"].is_null());
+}
+
+/// A crash-looping workload on the replaced node was broken before the
+/// drain: replace says so and finishes, instead of waiting out
+/// `--wait-replacement` and failing after the node was already replaced.
+/// Without a terminal, plain progress lines say what it waits for.
+fn replace_does_not_wait_for_a_workload_broken_before_the_drain(backend: Backend) {
+    let s = Scope::new("broken");
+    let mut y = pool_cluster(&s);
+    y += &format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: ledger, namespace: {ns}}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: ledger}}}}
+  template:
+    metadata:
+      labels: {{app: ledger}}
+      annotations: {{sim.oncall.dev/fault: crash-loop}}
+    spec:
+      nodeSelector: {{kubernetes.io/hostname: {n1}}}
+      tolerations: {tol}
+      terminationGracePeriodSeconds: 5
+      containers: [{{name: c, image: ledger}}]
+---
+"#,
+        ns = s.ns("app"),
+        n1 = s.node("n1"),
+        tol = s.tolerations(),
+    );
+    let h = Harness::on(backend, &s, &y);
+    h.play_autoscaler();
+    assert!(eventually(Duration::from_secs(60), || ready_web(&h, &s) == 3));
+    let ns = s.ns("app");
+    assert!(
+        eventually(Duration::from_secs(60), || h
+            .list("pods", Some(&ns))
+            .iter()
+            .any(|p| p["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("ledger-"))
+                && p["status"]["containerStatuses"][0]["restartCount"]
+                    .as_i64()
+                    .unwrap_or(0)
+                    > 0)),
+        "ledger crash-loops before the drain"
+    );
+    let n1 = s.node("n1");
+    let run = Run::from(
+        h.oncall_command(&[
+            "node",
+            "replace",
+            &n1,
+            "--delete-node",
+            "--yes",
+            "--wait-replacement",
+            "60s",
+        ])
+        .env("ONCALL_PROGRESS_INTERVAL", "1s")
+        .output()
+        .unwrap(),
+    )
+    .expect_code(0);
+    assert!(
+        run.stdout.contains(&format!(
+            "`{ns}/deployment/ledger` was already unhealthy before the drain (0 of 1 ready); not waited for"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(&format!("node/{n1} replaced by node/")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr
+            .contains(&format!("waiting for a new Ready node to replace {n1}")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(ready_web(&h, &s), 3);
 }

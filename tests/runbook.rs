@@ -6,101 +6,12 @@ mod common;
 #[path = "common/dns_server.rs"]
 mod dns_server;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
 use dns_server::DnsServer;
-
-/// A private HOME and working directory for runs that need no cluster.
-struct Local {
-    dir: tempfile::TempDir,
-}
-
-impl Local {
-    fn new() -> Local {
-        Local {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.path(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-
-    fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.path(name)).unwrap_or_default()
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_oncall"));
-        cmd.args(args)
-            .current_dir(self.dir.path())
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .env("USER", "tester")
-            .env("XDG_STATE_HOME", self.dir.path().join("state"))
-            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    fn oncall(&self, args: &[&str]) -> Run {
-        let out = self.command(args).output().expect("oncall runs");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    fn runs(&self) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(self.path("state/oncall/runs"))
-            .map(|d| {
-                d.flatten()
-                    .map(|e| e.path())
-                    .filter(|p| p.extension().is_some_and(|e| e == "json"))
-                    .collect()
-            })
-            .unwrap_or_default();
-        v.sort();
-        v
-    }
-
-    /// The only run's id and journal.
-    fn journal(&self) -> (String, serde_json::Value) {
-        let runs = self.runs();
-        assert_eq!(runs.len(), 1, "one journal: {runs:?}");
-        let id = runs[0].file_stem().unwrap().to_string_lossy().into_owned();
-        (
-            id,
-            serde_json::from_str(&std::fs::read_to_string(&runs[0]).unwrap()).unwrap(),
-        )
-    }
-}
-
-fn state_of(journal: &serde_json::Value, step: &str) -> String {
-    journal["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == step)
-        .map(|s| s["state"].as_str().unwrap().to_string())
-        .unwrap()
-}
-
-fn count(text: &str, line: &str) -> usize {
-    text.lines().filter(|l| *l == line).count()
-}
 
 // ---- validation -------------------------------------------------------------
 
@@ -405,14 +316,6 @@ steps:
     assert_eq!(l.read("log"), "one\nthree\n");
 }
 
-fn wait_for(path: &Path) {
-    assert!(
-        eventually(Duration::from_secs(20), || path.exists()),
-        "{} never appeared",
-        path.display()
-    );
-}
-
 #[test]
 fn a_run_killed_inside_a_step_resumes_without_repeating_finished_steps() {
     let l = Local::new();
@@ -593,7 +496,7 @@ steps:
     shell: {sh: "echo skipped >> log"}
   - id: uses
     title: Uses the output
-    shell: {sh: "echo got {{ steps.first.json.pods }} >> log"}
+    shell: {env: ["PODS={{ steps.first.json.pods }}"], sh: 'echo got "$PODS" >> log'}
   - id: check
     title: Check
     assert: {that: "steps.first.json.pods == count", message: "pods changed"}
@@ -643,104 +546,6 @@ fn missing_parameters_without_a_tty_are_an_error() {
 }
 
 // ---- security ---------------------------------------------------------------
-
-#[test]
-fn parameter_values_are_never_run_as_shell() {
-    let l = Local::new();
-    l.write(
-        "rb.yaml",
-        r#"
-name: inject
-summary: tries every injection through a parameter
-params:
-  value: {type: string}
-steps:
-  - id: argv
-    title: Through argv
-    shell: [echo, "{{ value }}", "x{{ value }}"]
-  - id: sh
-    title: Through a shell script
-    shell: {sh: "echo {{ value }} >> sh.out; echo x{{ value }}y >> sh.out"}
-  - id: assert_cmd
-    title: Through an assert command
-    assert: {command: [test, -n, "{{ value }}"]}
-"#,
-    );
-    let marker = l.path("PWNED");
-    let m = marker.display().to_string();
-    let attempts = [
-        format!("; touch {m}"),
-        format!("$(touch {m})"),
-        format!("`touch {m}`"),
-        format!("a\ntouch {m}"),
-        format!("' ; touch {m} ; '"),
-        format!("\" ; touch {m} ; \""),
-        format!("&& touch {m} #"),
-        format!("| touch {m}"),
-    ];
-    for value in &attempts {
-        let _ = std::fs::remove_file(l.path("sh.out"));
-        let set = format!("value={value}");
-        l.oncall(&["runbook", "run", "rb.yaml", "--yes", "--set", &set])
-            .expect_code(0);
-        assert!(!marker.exists(), "injection ran with {value:?}");
-        let out = l.read("sh.out");
-        assert!(
-            out.starts_with(&format!("{value}\n")),
-            "the value arrived literally: {out:?} for {value:?}"
-        );
-    }
-}
-
-#[test]
-fn secrets_stay_out_of_output_journal_audit_and_log() {
-    let l = Local::new();
-    l.write(
-        "rb.yaml",
-        r#"
-name: secret
-summary: uses a secret
-params:
-  pin: {type: string, secret: true}
-steps:
-  - id: use
-    title: Use the pin
-    shell: [echo, "token is {{ pin }}"]
-"#,
-    );
-    let r = l
-        .oncall(&["runbook", "run", "rb.yaml", "--yes", "--set", "pin=hunter2"])
-        .expect_code(0);
-    assert!(
-        !r.stdout.contains("hunter2") && !r.stderr.contains("hunter2"),
-        "{}{}",
-        r.stdout,
-        r.stderr
-    );
-    assert!(r.stdout.contains("token is <redacted>"), "{}", r.stdout);
-    let (id, _) = l.journal();
-    let journal = std::fs::read_to_string(&l.runs()[0]).unwrap();
-    assert!(!journal.contains("hunter2"), "{journal}");
-    let audit = std::fs::read_to_string(l.path("state/oncall/audit.jsonl")).unwrap();
-    assert!(!audit.contains("hunter2"), "{audit}");
-    let md = l
-        .oncall(&["runbook", "log", &id, "--format", "markdown"])
-        .expect_code(0);
-    assert!(!md.stdout.contains("hunter2"));
-    assert!(
-        md.stdout
-            .contains("| Time (UTC) | Step | Action | Answer | Outcome | Duration |"),
-        "{}",
-        md.stdout
-    );
-    assert!(
-        md.stdout
-            .contains("`use` Use the pin | shell | yes flag | **done**"),
-        "{}",
-        md.stdout
-    );
-    assert!(md.stdout.contains("`pin=<redacted>`"), "{}", md.stdout);
-}
 
 #[test]
 fn cluster_actions_connect_before_the_run_starts() {
@@ -869,7 +674,11 @@ fn shipped_runbooks_run_end_to_end_on_the_demo_cluster() {
             &[],
             "release 1 is live in production",
         ),
-        ("rabbitmq-stuck-node", &[], "There are 0 stuck processes."),
+        (
+            "rabbitmq-stuck-node",
+            &[],
+            "skipped: `steps.count.output | int > 0` is false",
+        ),
     ];
     let runs: Vec<(&str, Run)> = std::thread::scope(|s| {
         let handles: Vec<_> = cases
@@ -939,14 +748,9 @@ fn after(h: &Harness, name: &str) {
             }
         }
         "rabbitmq-stuck-node" => {
-            let deleted = eventually(Duration::from_secs(10), || {
-                h.get("pods", Some("rabbitmq"), "rabbitmq-0")
-                    .is_none_or(|p| {
-                        !p["metadata"]["deletionTimestamp"].is_null()
-                            || p["status"]["phase"] != "Running"
-                    })
-            });
-            assert!(deleted, "rabbitmq-0 was deleted");
+            // The demo's node reports no stuck process: its pod is left alone.
+            let pod = h.get("pods", Some("rabbitmq"), "rabbitmq-0").unwrap();
+            assert!(pod["metadata"]["deletionTimestamp"].is_null(), "{pod}");
         }
         _ => {}
     }
@@ -1033,7 +837,7 @@ fn show_renders_steps_and_log_prints_a_timeline() {
 }
 
 #[test]
-fn ctrl_c_finishes_the_current_step_then_stops_resumably() {
+fn ctrl_c_is_passed_on_to_the_step_which_may_finish_then_the_run_stops_resumably() {
     let l = Local::new();
     l.write(
         "rb.yaml",
@@ -1042,8 +846,8 @@ name: interrupted
 summary: Ctrl-C during a step
 steps:
   - id: slow
-    title: Slow
-    shell: {sh: "touch started; sleep 1; echo slow >> log"}
+    title: Slow, and finishes cleanly when interrupted
+    shell: {sh: "trap 'echo slow >> log; exit 0' INT; touch started; sleep 30; echo too-late >> log"}
   - id: after
     title: After
     shell: {sh: "echo after >> log"}
@@ -1056,7 +860,8 @@ steps:
         .spawn()
         .unwrap();
     wait_for(&l.path("started"));
-    // Only oncall gets the signal (a terminal would signal the step's process too).
+    // Only oncall gets the signal (the step runs in its own process group,
+    // out of the terminal's reach): oncall passes it on.
     let kill = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -1150,7 +955,11 @@ fn node_actions_plan_and_run_through_the_node_domain() {
     assert!(
         row(
             &dry.stdout,
-            &[&format!("node/{target}"), "cordon", "by tester: test "]
+            &[
+                &format!("node/{target}"),
+                "cordon",
+                &format!("by {}: test ", os_user())
+            ]
         ),
         "{}",
         dry.stdout
@@ -1184,7 +993,7 @@ fn node_actions_plan_and_run_through_the_node_domain() {
     assert_eq!(node(&h, target)["spec"]["unschedulable"], true);
     assert_eq!(
         node(&h, target)["metadata"]["annotations"]["oncall.dev/cordoned-by"],
-        "tester"
+        os_user().as_str()
     );
     assert!(
         eventually(Duration::from_secs(10), || on_node() == 0),

@@ -1,7 +1,5 @@
 //! `oncall node ...`: call the domain in `crate::nodes`, render the result.
 
-use chrono::Utc;
-
 use crate::app::App;
 use crate::cli::{DrainFlags, NodeCommand, NodeTargets};
 use crate::cluster::Cluster;
@@ -49,20 +47,6 @@ async fn resolve(cluster: &Cluster, t: &NodeTargets) -> Result<Vec<LeanNode>> {
     targets::resolve(cluster, &t.nodes, t.selector.as_deref()).await
 }
 
-/// kubectl's AGE: `5d`, `3h`, `12m`, `40s`.
-pub fn age(created: Option<chrono::DateTime<Utc>>) -> String {
-    let Some(c) = created else {
-        return "<unknown>".into();
-    };
-    let secs = (Utc::now() - c).num_seconds().max(0);
-    match secs {
-        s if s >= 86400 * 2 => format!("{}d", s / 86400),
-        s if s >= 3600 => format!("{}h", s / 3600),
-        s if s >= 60 => format!("{}m", s / 60),
-        s => format!("{s}s"),
-    }
-}
-
 async fn list_nodes(app: &App, cluster: &Cluster, selector: Option<&str>) -> Result<()> {
     let rows = list::list(cluster, selector).await?;
     if app.global.output.is_structured() {
@@ -92,7 +76,7 @@ async fn list_nodes(app: &App, cluster: &Cluster, selector: Option<&str>) -> Res
             r.zone.clone().unwrap_or_default(),
             r.pods.to_string(),
             cordoned,
-            age(r.created),
+            crate::age::since(r.created),
             r.version.clone(),
         ]);
     }
@@ -173,7 +157,8 @@ async fn check_nodes(
     flags: &DrainFlags,
 ) -> Result<()> {
     let nodes = resolve(cluster, t).await?;
-    let report = plan::run_check(cluster, &nodes, &DrainOptions::from(flags)).await?;
+    let opts = DrainOptions::from(flags).with_policy(app.config.scale_policy());
+    let report = plan::run_check(cluster, &nodes, &opts).await?;
     if app.global.output.is_structured() {
         output::print(app.global.output, &report)?;
     } else {
@@ -278,7 +263,7 @@ async fn drain_nodes(
     concurrency: usize,
 ) -> Result<()> {
     let nodes = resolve(cluster, t).await?;
-    let opts = DrainOptions::from(flags);
+    let opts = DrainOptions::from(flags).with_policy(app.config.scale_policy());
     let report = plan::run_check(cluster, &nodes, &opts).await?;
     let mut plan = Plan::new(format!("drain {} node(s)", nodes.len()), cluster);
     let refused = plan::plan_drain(&mut plan, &report, &opts);
@@ -341,23 +326,63 @@ impl Renderer {
         let progress = app.progress.clone();
         let task = tokio::spawn(async move {
             let mut bars = std::collections::HashMap::new();
-            while let Some(ev) = rx.recv().await {
+            // Without a terminal there are no bars: a plain line says what
+            // is going on, and is repeated while a long wait lasts, so a log
+            // never goes quiet for long.
+            let plain = progress.is_hidden();
+            let started = std::time::Instant::now();
+            let mut doing = String::new();
+            let mut gone: std::collections::HashMap<String, (u64, u64)> = Default::default();
+            let mut heartbeat = tokio::time::interval(heartbeat_interval());
+            heartbeat.tick().await;
+            loop {
+                let ev = tokio::select! {
+                    ev = rx.recv() => match ev {
+                        Some(ev) => ev,
+                        None => break,
+                    },
+                    _ = heartbeat.tick() => {
+                        if plain && !doing.is_empty() {
+                            let elapsed = chrono::Duration::seconds(started.elapsed().as_secs() as i64);
+                            eprintln!("still {doing} ({})", crate::age::human(elapsed));
+                        }
+                        continue;
+                    }
+                };
                 match ev {
                     Event::Started { node, total } => {
                         let bar = progress.bar(&node, total);
                         bar.set_message("evicting");
-                        bars.insert(node, bar);
+                        bars.insert(node.clone(), bar);
+                        gone.insert(node.clone(), (0, total));
+                        doing = draining(&gone);
+                        if plain {
+                            eprintln!("node/{node}: removing {total} pod(s)");
+                        }
                     }
                     Event::PodDone { node, .. } => {
                         if let Some(b) = bars.get(&node) {
                             b.inc(1);
                         }
+                        if let Some(g) = gone.get_mut(&node) {
+                            g.0 += 1;
+                        }
+                        doing = draining(&gone);
                     }
                     Event::Blocked { node, pod, message } => {
                         progress.println(&format!("{node}: `{pod}` {message}; retrying"));
                     }
                     Event::Replaced { node, by } => {
                         progress.println(&format!("node/{node} replaced by node/{by}"));
+                    }
+                    Event::Waiting { what } => {
+                        for b in bars.values() {
+                            b.set_message(format!("waiting for {what}"));
+                        }
+                        doing = format!("waiting for {what}");
+                        if plain {
+                            eprintln!("{doing}");
+                        }
                     }
                 }
             }
@@ -372,6 +397,26 @@ impl Renderer {
         drop(self.tx);
         let _ = self.task.await;
     }
+}
+
+/// How often a plain progress line repeats during a long wait: 30 s, or
+/// `ONCALL_PROGRESS_INTERVAL` (for example `1s`).
+fn heartbeat_interval() -> std::time::Duration {
+    std::env::var("ONCALL_PROGRESS_INTERVAL")
+        .ok()
+        .and_then(|v| humantime::parse_duration(&v).ok())
+        .filter(|d| !d.is_zero())
+        .unwrap_or(std::time::Duration::from_secs(30))
+}
+
+/// `draining: node/a 3/5 pods gone, node/b 0/2 pods gone`.
+fn draining(gone: &std::collections::HashMap<String, (u64, u64)>) -> String {
+    let mut nodes: Vec<String> = gone
+        .iter()
+        .map(|(n, (done, total))| format!("node/{n} {done}/{total} pods gone"))
+        .collect();
+    nodes.sort();
+    format!("draining: {}", nodes.join(", "))
 }
 
 /// Drains `nodes`, `concurrency` at a time, with a progress bar per node.
@@ -423,14 +468,34 @@ pub fn finish_drains(
             f.message.clone().unwrap_or_default(),
         ),
     };
-    outcome.done = results
-        .iter()
-        .filter(|r| r.status == NodeStatus::Drained)
-        .map(|r| r.node.clone())
-        .collect();
+    outcome.done = drained_and_evicted(results);
     outcome.not_done = failed.iter().map(|r| r.node.clone()).collect();
     audit::record(app, cluster, plan, answer, &outcome)?;
     plan::drain_error(&failed)
+}
+
+/// What a drain did, for the audit log: each node drained, and on a node
+/// whose drain did not finish, each pod that was evicted or deleted, since
+/// those are changes someone may have to answer for.
+fn drained_and_evicted(results: &[NodeDrain]) -> Vec<String> {
+    let mut done = Vec::new();
+    for r in results {
+        if r.status == NodeStatus::Drained {
+            done.push(format!("node/{}", r.node));
+            continue;
+        }
+        for p in &r.pods {
+            let verb = match p.accepted {
+                Some(PodOutcome::Evicted) => "evicted",
+                Some(PodOutcome::Deleted) => "deleted",
+                _ => continue,
+            };
+            let gone = matches!(p.outcome, PodOutcome::Evicted | PodOutcome::Deleted);
+            let still = if gone { "" } else { " (still terminating)" };
+            done.push(format!("pod/{} {verb} from node/{}{still}", p.pod, r.node));
+        }
+    }
+    done
 }
 
 pub fn render_drains(results: &[NodeDrain]) -> String {

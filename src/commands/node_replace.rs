@@ -9,6 +9,7 @@ use crate::error::Result;
 use crate::nodes::decide::DrainOptions;
 use crate::nodes::rebuild::{self, Replaced};
 use crate::nodes::replace::Terminate;
+use crate::nodes::scale::Scalable;
 use crate::nodes::{LeanNode, targets};
 use crate::safety::{self, Answer, Plan, audit};
 use crate::ui::{output, style};
@@ -70,7 +71,7 @@ async fn run(
         nodes,
         batch,
         how,
-        DrainOptions::from(&flags.drain),
+        DrainOptions::from(&flags.drain).with_policy(app.config.scale_policy()),
         flags.wait_replacement,
     )
     .await?;
@@ -84,6 +85,11 @@ async fn run(
     if !outcome.failed_drains.is_empty() && !app.global.output.is_structured() {
         out!("{}", render_drains(&outcome.failed_drains));
     }
+    if !app.global.output.is_structured() {
+        for line in not_waited_for(cluster, &outcome.unhealthy).await {
+            outln!("{} {line}", style::warn("note:"));
+        }
+    }
     finish(
         app,
         cluster,
@@ -92,6 +98,30 @@ async fn run(
         &outcome.replaced,
         outcome.result,
     )
+}
+
+/// Says which workloads were already unhealthy before the drain, each with
+/// what `pods stuck` finds wrong with its pods.
+async fn not_waited_for(cluster: &Cluster, unhealthy: &[Scalable]) -> Vec<String> {
+    let mut lines = Vec::new();
+    for w in unhealthy {
+        let opts = crate::pods::Options {
+            namespace: Some(w.namespace.clone()),
+            ..Default::default()
+        };
+        let why = crate::pods::find_stuck(cluster, &opts)
+            .await
+            .ok()
+            .and_then(|r| {
+                r.pods
+                    .into_iter()
+                    .find(|p| p.owner.as_deref() == Some(w.kind_name().as_str()))
+            })
+            .map(|p| format!(": {} ({})", p.status, p.reason))
+            .unwrap_or_default();
+        lines.push(format!("{}{why}", rebuild::not_waited_for(w)));
+    }
+    lines
 }
 
 fn finish(

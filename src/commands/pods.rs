@@ -177,7 +177,7 @@ fn print_wide(report: &Report) {
             p.restarts.to_string(),
             p.node.clone().unwrap_or_else(|| "<none>".into()),
             p.category.name().to_string(),
-            age(p.age_seconds),
+            crate::age::seconds(p.age_seconds),
             clip(&p.reason, 60),
             p.suggestion.clone(),
         ]);
@@ -201,18 +201,7 @@ fn when(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     } else {
         local.format("%b %d %H:%M").to_string()
     };
-    format!("{clock} ({} ago)", age((now - t).num_seconds()))
-}
-
-/// A short duration: 45s, 12m, 5h, 3d.
-pub fn age(secs: i64) -> String {
-    let s = secs.max(0);
-    match s {
-        0..=119 => format!("{s}s"),
-        120..=5999 => format!("{}m", s / 60),
-        6000..=172_799 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86_400),
-    }
+    format!("{clock} ({} ago)", crate::age::human(now - t))
 }
 
 fn clip(text: &str, max: usize) -> String {
@@ -229,11 +218,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ages_are_short() {
-        assert_eq!(age(5), "5s");
-        assert_eq!(age(600), "10m");
-        assert_eq!(age(7200), "2h");
-        assert_eq!(age(3 * 86_400), "3d");
+    fn long_text_is_clipped() {
         assert_eq!(clip("abcdef", 4), "abc…");
     }
 }

@@ -27,7 +27,8 @@ pub async fn run(app: &App, cmd: RunbookCommand) -> Result<()> {
             runbook,
             set,
             from_step,
-        } => start(app, &runbook, &set, from_step.as_deref()).await,
+            force,
+        } => start(app, &runbook, &set, from_step.as_deref(), force).await,
         RunbookCommand::Resume { run, force, set } => resume(app, &run, force, &set).await,
         RunbookCommand::Log { run, format } => log(app, &run, format),
     }
@@ -120,7 +121,7 @@ fn steps_table(runbook: &Runbook, records: Option<&[StepRecord]>) -> String {
 fn state_name(s: StepState) -> &'static str {
     match s {
         StepState::Pending => "pending",
-        StepState::Started => "interrupted",
+        StepState::Started | StepState::Interrupted => "interrupted",
         StepState::Done => "done",
         StepState::Failed => "failed",
         StepState::Skipped => "skipped",
@@ -361,7 +362,46 @@ fn where_(cluster: Option<&Cluster>, app: &App) -> (String, String, String) {
     }
 }
 
-async fn start(app: &App, name: &str, sets: &[String], from_step: Option<&str>) -> Result<()> {
+/// Another run of the same runbook, on the same context, still running:
+/// warn, and without a terminal refuse unless `--force`.
+fn check_concurrent(runbook: &str, context: &str, force: bool) -> Result<()> {
+    let Some(other) = journal::running_elsewhere(runbook, context) else {
+        return Ok(());
+    };
+    let what = format!(
+        "run {} of `{runbook}` is still running on context `{context}` (process {}, started {} UTC by {})",
+        other.run_id,
+        other.pid.unwrap_or_default(),
+        other.started.format("%H:%M:%S"),
+        other.user
+    );
+    if force {
+        style::note(&format!("warning: {what}; running beside it (--force)"));
+        return Ok(());
+    }
+    if !prompt::stdin_is_terminal() {
+        return Err(Error::Refused(format!(
+            "{what}; two runs would act side by side: wait for it, or pass --force to run anyway"
+        )));
+    }
+    style::note(&format!("warning: {what}"));
+    if prompt::confirm("Run beside it anyway?")? {
+        Ok(())
+    } else {
+        Err(Error::Declined(format!(
+            "run {} is still running",
+            other.run_id
+        )))
+    }
+}
+
+async fn start(
+    app: &App,
+    name: &str,
+    sets: &[String],
+    from_step: Option<&str>,
+    force: bool,
+) -> Result<()> {
     let source = rb::find(name)?;
     let runbook = rb::load(&source)?;
     let given = parse_sets(&runbook, sets)?;
@@ -387,6 +427,9 @@ async fn start(app: &App, name: &str, sets: &[String], from_step: Option<&str>) 
     let values = resolve_params(&runbook, &given)?;
     let cluster = connect_if_needed(app, &runbook, start).await?;
     let (context, url, namespace) = where_(cluster, app);
+    if !app.global.dry_run {
+        check_concurrent(&runbook.name, &context, force)?;
+    }
     let mut steps: Vec<StepRecord> = runbook.steps.iter().map(StepRecord::new).collect();
     for r in steps.iter_mut().take(start) {
         r.state = StepState::Skipped;
@@ -410,6 +453,8 @@ async fn start(app: &App, name: &str, sets: &[String], from_step: Option<&str>) 
         finished: None,
         status: RunStatus::Running,
         steps,
+        pid: Some(std::process::id()),
+        resumes: Vec::new(),
     };
     journal.save()?;
     let _lock = journal::Lock::take(&journal.run_id)?;
@@ -492,7 +537,7 @@ async fn finish(app: &App, run: &mut Run<'_>, start: usize) -> Result<()> {
     };
     let result = engine::execute(run, &mut ui, start).await;
     if app.global.output.is_structured() {
-        output::print(app.global.output, &run.journal)?;
+        output::print(app.global.output, &run.journal.redacted(&run.redactor()))?;
     } else {
         match &result {
             Ok(()) if run.dry_run => style::note(&format!(
@@ -533,7 +578,9 @@ async fn resume(app: &App, run_id: &str, force: bool, sets: &[String]) -> Result
         )));
     }
     let source = rb::read(&journal.origin)?;
+    let mut forced = false;
     if source.hash() != journal.hash {
+        forced = true;
         if !force {
             return Err(Error::Refused(format!(
                 "the runbook `{}` ({}) has changed since run {run_id} started; review the change, then pass --force to resume with the new version",
@@ -578,6 +625,7 @@ async fn resume(app: &App, run_id: &str, force: bool, sets: &[String]) -> Result
         && c.context != journal.context
         && journal.context != "(no cluster)"
     {
+        forced = true;
         if !force {
             return Err(Error::Refused(format!(
                 "run {run_id} started on context `{}`, but the current context is `{}`; pass --context {} (or --force to continue here)",
@@ -594,6 +642,14 @@ async fn resume(app: &App, run_id: &str, force: bool, sets: &[String]) -> Result
         journal.cluster = c.url.clone();
         journal.namespace = c.namespace.clone();
     }
+    journal.resumes.push(journal::Resumed {
+        time: Utc::now(),
+        user: audit::os_user(),
+        after: journal.status,
+        at_step: runbook.steps.get(first).map(|s| s.id.clone()),
+        forced,
+    });
+    journal.pid = Some(std::process::id());
     journal.hash = source.hash();
     journal.dry_run = app.global.dry_run;
     let _lock = journal::Lock::take(run_id)?;
@@ -810,6 +866,62 @@ fn status_name(s: RunStatus) -> String {
         .unwrap_or_default()
 }
 
+/// Retries, interrupted attempts and resumes: the incident record keeps
+/// every try, not only how each step ended.
+fn attempts_markdown(j: &Journal) -> String {
+    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+    let time = |t: chrono::DateTime<Utc>| t.format("%H:%M:%S").to_string();
+    let mut out = String::new();
+    let tried: Vec<&StepRecord> = j
+        .steps
+        .iter()
+        .filter(|s| {
+            s.history.len() > 1
+                || s.history
+                    .iter()
+                    .any(|a| a.result.as_deref() != Some("done"))
+        })
+        .collect();
+    if !tried.is_empty() {
+        out.push_str("\n## Attempts\n\n| Step | Attempt | Started | Ended | Result | Detail |\n|---|---|---|---|---|---|\n");
+        for s in tried {
+            for (i, a) in s.history.iter().enumerate() {
+                out.push_str(&format!(
+                    "| `{}` | {} of {} | {} | {} | **{}** | {} |\n",
+                    s.id,
+                    i + 1,
+                    s.history.len(),
+                    time(a.started),
+                    a.finished.map(time).unwrap_or_else(|| "—".into()),
+                    a.result.as_deref().unwrap_or("never ended (killed)"),
+                    cell(a.detail.as_deref().unwrap_or(""))
+                ));
+            }
+        }
+    }
+    if !j.resumes.is_empty() {
+        out.push_str("\n## Resumed\n\n");
+        for r in &j.resumes {
+            out.push_str(&format!(
+                "- {} UTC by `{}` after the run was {}{}{}\n",
+                r.time.format("%Y-%m-%d %H:%M:%S"),
+                r.user,
+                status_name(r.after),
+                r.at_step
+                    .as_ref()
+                    .map(|s| format!(", continuing at `{s}`"))
+                    .unwrap_or_default(),
+                if r.forced {
+                    " (--force: the runbook or the context had changed)"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+    out
+}
+
 /// The incident timeline, ready to paste into a ticket.
 pub fn markdown(j: &Journal) -> String {
     let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
@@ -875,6 +987,7 @@ pub fn markdown(j: &Journal) -> String {
             },
         ));
     }
+    out.push_str(&attempts_markdown(j));
     let with_output: Vec<&StepRecord> = j
         .steps
         .iter()

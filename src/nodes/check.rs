@@ -7,9 +7,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use super::decide::{Action, DrainOptions, Refusal, decide};
+use super::decide::{Action, DrainOptions, Refusal, ScaleRefusal, decide};
 use super::lean::{LeanNode, LeanPod, Meta, Resources};
 use super::retry::retry;
+use super::scale;
 use super::selector::LabelSelector;
 use crate::cluster::list::{ListQuery, Page, collect, for_each_page};
 use crate::cluster::{Cluster, api_error, is_not_found};
@@ -413,7 +414,8 @@ pub async fn check(
     for (node, pods) in targets.iter().zip(&pods_by_target) {
         let missing = missing_daemonsets(cluster, pods).await?;
         let plans = plan_pods(pods, opts, &missing, &budgets);
-        let (mut blockers, scale_up) = blockers(pods, &plans, opts, &budgets, &view);
+        let (mut blockers, mut scale_up) = blockers(pods, &plans, opts, &budgets, &view);
+        blockers.extend(not_to_be_scaled(cluster, &mut scale_up, opts).await?);
         blockers.extend(never_deleted(pods, &plans, opts, node));
         for (p, plan) in pods.iter().zip(&plans) {
             if plan.action == Action::Evict || plan.action == Action::Delete {
@@ -604,34 +606,17 @@ fn never_deleted(
     if opts.skip_wait_for_delete_timeout > 0 {
         return None;
     }
-    let stuck: Vec<(&LeanPod, &PodPlan)> = pods
+    let now = chrono::Utc::now();
+    // Pods already Terminating under a finalizer, and every pod a drain
+    // would remove from a node whose kubelet is gone: once evicted, none of
+    // them can be confirmed deleted.
+    let stuck: Vec<(&LeanPod, String)> = pods
         .iter()
         .zip(plans)
-        .filter(|(p, plan)| {
-            matches!(plan.action, Action::Evict | Action::Delete)
-                && p.metadata.deletion_timestamp.is_some()
-                && (!p.metadata.finalizers.is_empty() || !node.is_ready())
-        })
+        .filter(|(_, plan)| matches!(plan.action, Action::Evict | Action::Delete))
+        .filter_map(|(p, _)| p.never_confirmed(node, now).map(|why| (p, why)))
         .collect();
-    let (first, _) = stuck.first()?;
-    let why = if !first.metadata.finalizers.is_empty() {
-        let names: Vec<String> = first
-            .metadata
-            .finalizers
-            .iter()
-            .map(|f| format!("`{f}`"))
-            .collect();
-        format!(
-            "held by finalizer {}, which the controller that added it has not removed",
-            names.join(", ")
-        )
-    } else {
-        format!(
-            "node `{}` is {}, so no kubelet will confirm the deletion",
-            node.name(),
-            node.status_text()
-        )
-    };
+    let (first, why) = stuck.first()?;
     let key = first.key();
     let (ns, name) = (&first.metadata.namespace, &first.metadata.name);
     let mut fix =
@@ -645,13 +630,63 @@ fn never_deleted(
     Some(Blocker {
         kind: BlockerKind::NeverDeleted,
         message: format!(
-            "{} pod(s) are Terminating and cannot be confirmed deleted (`{key}`: {why}): a drain would wait for them forever",
+            "{} pod(s) cannot be confirmed deleted once evicted (`{key}`: {why}): a drain would wait for them forever",
             stuck.len()
         ),
         pods: stuck.iter().map(|(p, _)| p.key()).collect(),
         fix,
         pdb: None,
     })
+}
+
+/// Outages that `--scale-up` must not prevent by scaling, because a second
+/// copy would do harm: taken out of `scale_up` and returned as blockers, so
+/// the verdict does not count on replicas that will not be added.
+async fn not_to_be_scaled(
+    cluster: &Cluster,
+    scale_up: &mut Vec<Outage>,
+    opts: &DrainOptions,
+) -> Result<Vec<Blocker>> {
+    let mut blockers = Vec::new();
+    let mut kept = Vec::new();
+    for outage in scale_up.drain(..) {
+        let w = scale::resolve(cluster, &outage).await?;
+        let Some(why) = opts
+            .scale_policy
+            .refuses(&w.namespace, w.kind(), &w.name, w.recreate)
+        else {
+            kept.push(outage);
+            continue;
+        };
+        let (message, fix) = match why {
+            ScaleRefusal::StatefulSet => (
+                "is a StatefulSet: --scale-up would add a member to it (a clustered service such as RabbitMQ or etcd must not grow and shrink for a drain)",
+                "drain one node at a time (--concurrency 1) with a PodDisruptionBudget covering it, so its members move one by one",
+            ),
+            ScaleRefusal::Singleton => (
+                "is a singleton in the config (promote.singletons): --scale-up would run two copies at once",
+                "drain without --scale-up and accept the short outage while its one copy restarts elsewhere (kill-deploy, as promote does)",
+            ),
+            ScaleRefusal::Recreate => (
+                "is a Deployment with the Recreate strategy, which never runs two copies at once: --scale-up would run two",
+                "drain without --scale-up and accept the short outage while its one copy restarts elsewhere (kill-deploy, as promote does)",
+            ),
+        };
+        blockers.push(Blocker {
+            kind: BlockerKind::Outage,
+            message: format!(
+                "every ready replica of `{}` is on the drained node(s), and it {message}",
+                w.target()
+            ),
+            pods: outage.pods.clone(),
+            fix: format!(
+                "{fix}; or list it under `scale_up_safe` in the config if a second copy is harmless"
+            ),
+            pdb: None,
+        });
+    }
+    *scale_up = kept;
+    Ok(blockers)
 }
 
 /// Free resources on the nodes that accept at least one of `moved`.

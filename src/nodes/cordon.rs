@@ -15,6 +15,8 @@ use crate::error::Result;
 pub const CORDONED_BY: &str = "oncall.dev/cordoned-by";
 pub const CORDON_REASON: &str = "oncall.dev/cordon-reason";
 pub const CORDONED_AT: &str = "oncall.dev/cordoned-at";
+/// The Kubernetes identity that made the cordon (`cordoned-by` is the OS user).
+pub const CORDONED_AS: &str = "oncall.dev/cordoned-as";
 
 /// Who cordoned a node, as recorded in its annotations.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -88,6 +90,7 @@ pub async fn cordon(cluster: &Cluster, node: &str, user: &str, reason: Option<&s
     let patch = json!({
         "metadata": {"annotations": {
             CORDONED_BY: user,
+            CORDONED_AS: cluster.identity().await,
             CORDONED_AT: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             CORDON_REASON: reason,
         }},
@@ -100,7 +103,7 @@ pub async fn cordon(cluster: &Cluster, node: &str, user: &str, reason: Option<&s
 /// (`null`), rather than setting `false`, and it forgets the note.
 pub async fn uncordon(cluster: &Cluster, node: &str) -> Result<()> {
     let patch = json!({
-        "metadata": {"annotations": {CORDONED_BY: null, CORDONED_AT: null, CORDON_REASON: null}},
+        "metadata": {"annotations": {CORDONED_BY: null, CORDONED_AS: null, CORDONED_AT: null, CORDON_REASON: null}},
         "spec": {"unschedulable": null}
     });
     patch_node(cluster, node, &patch, "patch nodes").await

@@ -27,6 +27,73 @@ pub struct DrainOptions {
     /// Pods deleted longer ago than this many seconds are not waited for (0: always wait).
     pub skip_wait_for_delete_timeout: u64,
     pub scale_up: bool,
+    /// What `--scale-up` must not scale (from the config).
+    #[serde(skip)]
+    pub scale_policy: ScalePolicy,
+}
+
+/// Workloads `--scale-up` must leave alone: the config's singletons (one
+/// copy at a time, ever), unless listed as safe to scale. StatefulSets and
+/// `Recreate` Deployments are never scaled unless listed as safe.
+#[derive(Debug, Clone, Default)]
+pub struct ScalePolicy {
+    pub singletons: Vec<String>,
+    pub safe: Vec<String>,
+}
+
+/// Why `--scale-up` leaves a workload alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScaleRefusal {
+    /// A new member would join a clustered service.
+    StatefulSet,
+    /// The config's `promote.singletons` lists it.
+    Singleton,
+    /// A `Recreate` Deployment: never two copies at once.
+    Recreate,
+}
+
+impl DrainOptions {
+    pub fn with_policy(mut self, policy: ScalePolicy) -> Self {
+        self.scale_policy = policy;
+        self
+    }
+}
+
+impl ScalePolicy {
+    /// Why adding a replica to this workload would do harm, or `None` when
+    /// `--scale-up` may add one. `recreate`: a Deployment with the
+    /// `Recreate` strategy, which never runs two copies at once.
+    pub fn refuses(
+        &self,
+        namespace: &str,
+        kind: &str,
+        name: &str,
+        recreate: bool,
+    ) -> Option<ScaleRefusal> {
+        if Self::names(&self.safe, namespace, kind, name) {
+            return None;
+        }
+        if kind == "statefulset" {
+            Some(ScaleRefusal::StatefulSet)
+        } else if Self::names(&self.singletons, namespace, kind, name) {
+            Some(ScaleRefusal::Singleton)
+        } else if recreate {
+            Some(ScaleRefusal::Recreate)
+        } else {
+            None
+        }
+    }
+
+    /// Whether `list` names the workload, as `name`, `namespace/name` or
+    /// `namespace/kind/name`.
+    fn names(list: &[String], namespace: &str, kind: &str, name: &str) -> bool {
+        list.iter().any(|entry| {
+            entry == name
+                || *entry == format!("{namespace}/{name}")
+                || *entry == format!("{kind}/{name}")
+                || *entry == format!("{namespace}/{kind}/{name}")
+        })
+    }
 }
 
 mod humantime_serde_secs {
@@ -50,6 +117,7 @@ impl From<&DrainFlags> for DrainOptions {
             disable_eviction: f.disable_eviction,
             skip_wait_for_delete_timeout: f.skip_wait_for_delete_timeout,
             scale_up: f.scale_up,
+            scale_policy: ScalePolicy::default(),
         }
     }
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::policy::v1::Eviction;
@@ -19,7 +19,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::check::{LeanPdb, PdbNumbers, missing_daemonsets, pods_on_node};
 use super::cordon;
 use super::decide::{Action, DrainOptions, decide};
-use super::lean::{LeanNode, LeanPod};
+use super::lean::{LeanNode, LeanPod, never_confirmed};
 use super::retry::{backoff, is_conflict, is_pdb_refusal, is_transient, retry};
 use crate::cluster::list::{ListQuery, collect};
 use crate::cluster::{Cluster, api_error, is_not_found};
@@ -72,6 +72,10 @@ pub struct PodResult {
     /// credentials (401) or permission (403) for this pod.
     #[serde(skip)]
     pub refused: Option<String>,
+    /// `Evicted` or `Deleted` once the API server accepted that request: the
+    /// pod is on its way out even if the drain stopped before it was gone.
+    #[serde(skip)]
+    pub accepted: Option<PodOutcome>,
 }
 
 impl PodResult {
@@ -81,6 +85,8 @@ impl PodResult {
             outcome,
             reason: reason.into(),
             refused: None,
+            accepted: matches!(outcome, PodOutcome::Evicted | PodOutcome::Deleted)
+                .then_some(outcome),
         }
     }
 }
@@ -111,6 +117,9 @@ pub enum Event {
     },
     /// `replace`/`rotate`: a new node took the drained node's place.
     Replaced { node: String, by: String },
+    /// `replace`/`rotate`: the drain is done and a longer wait begins, for
+    /// `what` (a replacement node, a workload's readiness).
+    Waiting { what: String },
 }
 
 /// Drains `nodes`, `concurrency` at a time, reporting progress on `events`
@@ -169,7 +178,7 @@ pub async fn drain_node(
     result.cordoned = true;
 
     let state: Arc<Mutex<BTreeMap<String, PodResult>>> = Arc::default();
-    let run = run_removals(cluster, &name, opts, events, state.clone());
+    let run = run_removals(cluster, node, opts, events, state.clone());
     let limited = async {
         if opts.timeout.is_zero() {
             Ok(run.await)
@@ -211,11 +220,12 @@ pub async fn drain_node(
 
 async fn run_removals(
     cluster: &Cluster,
-    node: &str,
+    lean_node: &LeanNode,
     opts: &DrainOptions,
     events: &UnboundedSender<Event>,
     state: Arc<Mutex<BTreeMap<String, PodResult>>>,
 ) -> Result<(), String> {
+    let node = lean_node.name();
     let pods = pods_on_node(cluster, node, opts.pod_selector.as_deref())
         .await
         .map_err(|e| e.to_string())?;
@@ -270,7 +280,8 @@ async fn run_removals(
         .map(|pod| {
             let state = state.clone();
             async move {
-                let result = remove_pod(cluster, node, &pod, opts, events, &state, requests).await;
+                let result =
+                    remove_pod(cluster, lean_node, &pod, opts, events, &state, requests).await;
                 if matches!(result.outcome, PodOutcome::Evicted | PodOutcome::Deleted) {
                     let _ = events.send(Event::PodDone {
                         node: node.to_string(),
@@ -298,13 +309,14 @@ fn set_pending(state: &Mutex<BTreeMap<String, PodResult>>, key: &str, reason: &s
 /// Evicts (or deletes) one pod, then waits until it is gone.
 async fn remove_pod(
     cluster: &Cluster,
-    node: &str,
+    lean_node: &LeanNode,
     pod: &LeanPod,
     opts: &DrainOptions,
     events: &UnboundedSender<Event>,
     state: &Mutex<BTreeMap<String, PodResult>>,
     requests: &tokio::sync::Semaphore,
 ) -> PodResult {
+    let node = lean_node.name();
     let key = pod.key();
     let ns = &pod.metadata.namespace;
     let name = &pod.metadata.name;
@@ -365,14 +377,30 @@ async fn remove_pod(
     let grace = grace
         .or(pod.spec.termination_grace_period_seconds)
         .unwrap_or(30);
-    set_pending(state, &key, &format!("terminating (grace period {grace}s)"));
-    match wait_deleted(cluster, pod, opts.skip_wait_for_delete_timeout).await {
+    if let Some(r) = state.lock().expect("state lock").get_mut(&key) {
+        r.accepted = Some(done);
+    }
+    // The reason shown while waiting says whether the wait can ever end:
+    // a finalizer or a gone kubelet is not a grace period.
+    let waiting = |finalizers: &[String], deleted_at: Option<DateTime<Utc>>| {
+        let reason = match never_confirmed(finalizers, deleted_at, lean_node, Utc::now()) {
+            Some(why) => format!("cannot be confirmed deleted: {why}"),
+            None => format!("terminating (grace period {grace}s)"),
+        };
+        set_pending(state, &key, &reason);
+    };
+    waiting(&pod.metadata.finalizers, Some(Utc::now()));
+    match wait_deleted(cluster, pod, opts.skip_wait_for_delete_timeout, &waiting).await {
         Ok(true) => PodResult::new(&key, done, ""),
-        Ok(false) => PodResult::new(
-            &key,
-            PodOutcome::Skipped,
-            "still terminating after --skip-wait-for-delete-timeout; stopped waiting",
-        ),
+        Ok(false) => {
+            let mut skipped = PodResult::new(
+                &key,
+                PodOutcome::Skipped,
+                "still terminating after --skip-wait-for-delete-timeout; stopped waiting",
+            );
+            skipped.accepted = Some(done);
+            skipped
+        }
         Err(e) => PodResult::new(&key, PodOutcome::Failed, e),
     }
 }
@@ -479,44 +507,72 @@ async fn pdb_message(cluster: &Cluster, pod: &LeanPod, status: &kube::core::Stat
 
 /// Waits, by watching the pod, until the pod with this UID is gone.
 /// Returns `false` when it stopped waiting because of `skip_wait` seconds.
-async fn wait_deleted(cluster: &Cluster, pod: &LeanPod, skip_wait: u64) -> Result<bool, String> {
+/// Told a pod's finalizers and deletion time each time the pod changes
+/// while its deletion is awaited.
+type WaitingReason<'a> = dyn Fn(&[String], Option<DateTime<Utc>>) + 'a;
+
+async fn wait_deleted(
+    cluster: &Cluster,
+    pod: &LeanPod,
+    skip_wait: u64,
+    waiting: &WaitingReason<'_>,
+) -> Result<bool, String> {
     let api: Api<Pod> = Api::namespaced(cluster.client.clone(), &pod.metadata.namespace);
     let uid = pod.metadata.uid.clone();
     let config = watcher::Config::default().fields(&format!("metadata.name={}", pod.metadata.name));
     let stream = watcher::watcher(api, config).default_backoff();
     futures::pin_mut!(stream);
     let mut seen_in_init = false;
-    let long_deleted = |p: &Pod| {
-        skip_wait > 0
-            && p.metadata.deletion_timestamp.as_ref().is_some_and(|t| {
-                let t: chrono::DateTime<Utc> =
-                    t.0.to_string().parse().unwrap_or_else(|_| Utc::now());
-                (Utc::now() - t).num_seconds() > skip_wait as i64
-            })
-    };
+    // With --skip-wait-for-delete-timeout, the wait ends that long after the
+    // pod's deletion began, even if no further event ever comes (a pod on a
+    // dead node changes no more).
+    let mut give_up_at: Option<tokio::time::Instant> = None;
     let mine = |p: &Pod| p.metadata.uid.as_deref() == Some(uid.as_str());
     loop {
-        let event = match stream.try_next().await {
-            Ok(Some(e)) => e,
-            Ok(None) => return Err("the watch ended".into()),
-            // default_backoff retries; an error here is worth another try.
-            Err(_) => continue,
+        let next = async {
+            match give_up_at {
+                Some(at) => tokio::time::timeout_at(at, stream.try_next()).await.ok(),
+                None => Some(stream.try_next().await),
+            }
         };
-        match event {
-            WatchEvent::Init => seen_in_init = false,
+        let event = match next.await {
+            None => return Ok(false),
+            Some(Ok(Some(e))) => e,
+            Some(Ok(None)) => return Err("the watch ended".into()),
+            // default_backoff retries; an error here is worth another try.
+            Some(Err(_)) => continue,
+        };
+        let seen = match event {
+            WatchEvent::Init => {
+                seen_in_init = false;
+                None
+            }
             WatchEvent::InitApply(p) if mine(&p) => {
-                if long_deleted(&p) {
-                    return Ok(false);
-                }
                 seen_in_init = true;
+                Some(p)
             }
             WatchEvent::InitDone if !seen_in_init => return Ok(true),
-            WatchEvent::Apply(p) if mine(&p) && long_deleted(&p) => return Ok(false),
-            WatchEvent::Apply(p) if mine(&p) => {}
+            WatchEvent::Apply(p) if mine(&p) => Some(p),
             // Same name, new UID: ours is gone.
             WatchEvent::Apply(_) => return Ok(true),
             WatchEvent::Delete(p) if mine(&p) => return Ok(true),
-            _ => {}
+            _ => None,
+        };
+        let Some(p) = seen else { continue };
+        let deleted_at = p
+            .metadata
+            .deletion_timestamp
+            .as_ref()
+            .and_then(|t| t.0.to_string().parse::<DateTime<Utc>>().ok());
+        let finalizers = p.metadata.finalizers.clone().unwrap_or_default();
+        waiting(&finalizers, deleted_at);
+        if skip_wait > 0
+            && let Some(at) = deleted_at
+        {
+            let left = (at + chrono::Duration::seconds(skip_wait as i64) - Utc::now())
+                .to_std()
+                .unwrap_or_default();
+            give_up_at = Some(tokio::time::Instant::now() + left);
         }
     }
 }

@@ -151,6 +151,8 @@ pub struct Condition {
     pub type_: String,
     #[serde(default)]
     pub status: String,
+    #[serde(default, rename = "lastTransitionTime")]
+    pub last_transition_time: Option<DateTime<Utc>>,
 }
 
 impl LeanNode {
@@ -199,6 +201,28 @@ impl LeanNode {
     }
 
     /// kubectl's STATUS column: Ready / NotReady / Unknown, plus SchedulingDisabled.
+    /// Why this node's kubelet will not confirm a pod's deletion, when it
+    /// is NotReady or unreachable: `node `n` is NotReady since 17:02 UTC (12m)`.
+    pub fn unready_since(&self, now: DateTime<Utc>) -> Option<String> {
+        if self.is_ready() {
+            return None;
+        }
+        let ready = self.status.conditions.iter().find(|c| c.type_ == "Ready");
+        let state = match ready.map(|c| c.status.as_str()) {
+            Some("False") => "NotReady",
+            _ => "unreachable (Ready is Unknown)",
+        };
+        Some(match ready.and_then(|c| c.last_transition_time) {
+            Some(t) => format!(
+                "node `{}` is {state} since {} ({})",
+                self.name(),
+                t.format("%H:%M UTC"),
+                crate::age::human(now - t)
+            ),
+            None => format!("node `{}` is {state}", self.name()),
+        })
+    }
+
     pub fn status_text(&self) -> String {
         let ready = match self
             .status
@@ -290,6 +314,17 @@ impl LeanPod {
         format!("{}/{}", self.metadata.namespace, self.metadata.name)
     }
 
+    /// Why a removal of this pod can never be confirmed, once it is asked
+    /// for (see `never_confirmed`).
+    pub fn never_confirmed(&self, node: &LeanNode, now: DateTime<Utc>) -> Option<String> {
+        never_confirmed(
+            &self.metadata.finalizers,
+            self.metadata.deletion_timestamp,
+            node,
+            now,
+        )
+    }
+
     pub fn is_finished(&self) -> bool {
         self.status.phase == "Succeeded" || self.status.phase == "Failed"
     }
@@ -320,6 +355,29 @@ impl LeanPod {
         }
         r
     }
+}
+
+/// Why a pod's removal can never be confirmed: a finalizer holds the
+/// Terminating pod, or its node's kubelet is gone. `None` when the kubelet
+/// will confirm it within its grace period.
+pub fn never_confirmed(
+    finalizers: &[String],
+    deleted_at: Option<DateTime<Utc>>,
+    node: &LeanNode,
+    now: DateTime<Utc>,
+) -> Option<String> {
+    if let Some(deleted) = deleted_at
+        && !finalizers.is_empty()
+    {
+        let names: Vec<String> = finalizers.iter().map(|f| format!("`{f}`")).collect();
+        return Some(format!(
+            "held by finalizer {} (Terminating for {}), which the controller that added it has not removed",
+            names.join(", "),
+            crate::age::human(now - deleted)
+        ));
+    }
+    node.unready_since(now)
+        .map(|n| format!("{n}, so no kubelet will confirm the deletion"))
 }
 
 /// A resource quantity. The API always sends strings; seeds and older

@@ -59,11 +59,24 @@ pub struct Job {
     pub scale: Vec<Scalable>,
 }
 
+/// The line said of a workload that was already unhealthy before the drain.
+pub fn not_waited_for(w: &Scalable) -> String {
+    format!(
+        "`{}` was already unhealthy before the drain ({} of {} ready); not waited for",
+        w.target(),
+        w.ready,
+        w.replicas
+    )
+}
+
 /// How an applied job ended: the nodes done, the drains of a batch that
-/// failed (for the summary), and the result.
+/// failed (for the summary), the workloads not waited for, and the result.
 pub struct Outcome {
     pub replaced: Vec<Replaced>,
     pub failed_drains: Vec<NodeDrain>,
+    /// Workloads that were already unhealthy before their node's drain, so
+    /// their readiness afterwards was not waited for.
+    pub unhealthy: Vec<Scalable>,
     pub result: Result<()>,
 }
 
@@ -121,7 +134,7 @@ pub async fn prepare(
         return Err(refusal_error(&refused));
     }
     for n in &nodes {
-        plan.change(format!("node/{}", n.name()), "terminate", how.describe(n));
+        plan.change(format!("node/{}", n.name()), "terminate", how.describe(n)?);
         if !matches!(how, Terminate::Nothing) {
             let (_, pool) = pool_of(n)?;
             plan.change(
@@ -158,6 +171,7 @@ pub async fn run(
 ) -> Outcome {
     let mut replaced: Vec<Replaced> = Vec::new();
     let mut failed_drains = Vec::new();
+    let mut unhealthy = Vec::new();
     let result = steps(
         cluster,
         job,
@@ -165,12 +179,14 @@ pub async fn run(
         events,
         &mut replaced,
         &mut failed_drains,
+        &mut unhealthy,
     )
     .await;
     let restored = plan::restore(cluster, &job.scale).await;
     Outcome {
         replaced,
         failed_drains,
+        unhealthy,
         result: result.and(restored),
     }
 }
@@ -182,6 +198,7 @@ async fn steps(
     events: &UnboundedSender<Event>,
     results: &mut Vec<Replaced>,
     failed_drains: &mut Vec<NodeDrain>,
+    unhealthy: &mut Vec<Scalable>,
 ) -> Result<()> {
     let verb = job.verb.as_str();
     // Every node that exists now is old: a replacement is a node that joins later.
@@ -204,6 +221,12 @@ async fn steps(
             });
         }
         let since = Utc::now();
+        // Each workload's readiness before the drain: afterwards, only what
+        // the drain made unready is waited for.
+        let mut before = Vec::new();
+        for n in chunk {
+            before.extend(evicted_workloads(cluster, &job.report, n.name()).await?);
+        }
         let drains =
             drain::drain_all(cluster, chunk, &job.opts, job.batch, user, verb, events).await;
         if !plan::failed(&drains).is_empty() {
@@ -223,6 +246,10 @@ async fn steps(
         if matches!(job.how, Terminate::Nothing) {
             continue;
         }
+        let names: Vec<&str> = chunk.iter().map(|n| n.name()).collect();
+        let _ = events.send(Event::Waiting {
+            what: format!("a new Ready node to replace {}", names.join(", ")),
+        });
         let waits = chunk.iter().map(|n| async {
             let (label, pool) = pool_of(n)?;
             replace::wait_replacement(
@@ -246,26 +273,35 @@ async fn steps(
                 by: r.replacement.clone().unwrap_or_else(|| "?".into()),
             });
         }
-        // The batch is done when what it evicted is Ready again.
-        for n in chunk {
-            wait_workloads(cluster, &job.report, n.name(), job.wait_replacement).await?;
+        // The batch is done when what it evicted is Ready again. A workload
+        // that was already unhealthy is reported, not waited for: waiting
+        // would fail the job after the node was already replaced.
+        for w in before {
+            if w.ready < w.replicas {
+                unhealthy.push(w);
+            } else {
+                let _ = events.send(Event::Waiting {
+                    what: format!("`{}` to be ready again", w.target()),
+                });
+                scale::wait_ready(cluster, &w, w.replicas, job.wait_replacement).await?;
+            }
         }
     }
     Ok(())
 }
 
-/// Waits until every workload that had pods evicted from `node` has all
-/// its replicas ready again.
-async fn wait_workloads(
+/// The workloads (with their readiness now) that have pods the drain of
+/// `node` removes.
+async fn evicted_workloads(
     cluster: &Cluster,
     report: &CheckReport,
     node: &str,
-    timeout: Duration,
-) -> Result<()> {
+) -> Result<Vec<Scalable>> {
     let Some(check) = report.nodes.iter().find(|n| n.node == node) else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     let mut seen = HashSet::new();
+    let mut workloads = Vec::new();
     for p in &check.pods {
         let Some(owner) = p.owner.as_deref() else {
             continue;
@@ -276,8 +312,7 @@ async fn wait_workloads(
         {
             continue;
         }
-        let w = scale::resolve_owner(cluster, &p.namespace, owner).await?;
-        scale::wait_ready(cluster, &w, w.replicas, timeout).await?;
+        workloads.push(scale::resolve_owner(cluster, &p.namespace, owner).await?);
     }
-    Ok(())
+    Ok(workloads)
 }

@@ -46,12 +46,14 @@ impl Terminate {
         Ok(Terminate::Command { template: words })
     }
 
-    pub fn describe(&self, node: &LeanNode) -> String {
-        match self {
-            Terminate::Command { template } => fill(template, node).join(" "),
+    /// The command as it will run for this node; refused when a value
+    /// from the node would be read as an option.
+    pub fn describe(&self, node: &LeanNode) -> Result<String> {
+        Ok(match self {
+            Terminate::Command { template } => fill(template, node)?.join(" "),
             Terminate::DeleteNode => "delete the Node object".into(),
             Terminate::Nothing => "leave it to the cloud's rebuild".into(),
-        }
+        })
     }
 }
 
@@ -104,19 +106,47 @@ pub fn instance(node: &LeanNode) -> Instance {
 }
 
 /// Fills `{node}`, `{provider_id}`, `{instance_id}`, `{zone}`, `{project}`
-/// into each word of an already split template.
-pub fn fill(template: &[String], node: &LeanNode) -> Vec<String> {
+/// into each word of an already split template, in one pass: a value that
+/// itself looks like `{zone}` is not filled again. A value starting with `-`
+/// would reach the command as an option, so it is refused, naming the node.
+pub fn fill(template: &[String], node: &LeanNode) -> Result<Vec<String>> {
     let i = instance(node);
-    template
-        .iter()
-        .map(|w| {
-            w.replace("{node}", node.name())
-                .replace("{provider_id}", &i.provider_id)
-                .replace("{instance_id}", &i.instance_id)
-                .replace("{zone}", &i.zone)
-                .replace("{project}", &i.project)
-        })
-        .collect()
+    let values = [
+        ("{node}", node.name()),
+        ("{provider_id}", i.provider_id.as_str()),
+        ("{instance_id}", i.instance_id.as_str()),
+        ("{zone}", i.zone.as_str()),
+        ("{project}", i.project.as_str()),
+    ];
+    let mut argv = Vec::with_capacity(template.len());
+    for word in template {
+        let mut out = String::new();
+        let mut rest = word.as_str();
+        while let Some(at) = rest.find('{') {
+            out.push_str(&rest[..at]);
+            rest = &rest[at..];
+            match values.iter().find(|(p, _)| rest.starts_with(p)) {
+                Some((placeholder, value)) => {
+                    if value.starts_with('-') {
+                        return Err(Error::Usage(format!(
+                            "node `{}`: its {} `{value}` starts with `-` and would be read as an option by the terminate command; check the node's spec.providerID, or use --delete-node",
+                            node.name(),
+                            &placeholder[1..placeholder.len() - 1]
+                        )));
+                    }
+                    out.push_str(value);
+                    rest = &rest[placeholder.len()..];
+                }
+                None => {
+                    out.push('{');
+                    rest = &rest[1..];
+                }
+            }
+        }
+        out.push_str(rest);
+        argv.push(out);
+    }
+    Ok(argv)
 }
 
 /// Terminates the node's instance.
@@ -133,7 +163,7 @@ pub async fn terminate(cluster: &Cluster, node: &LeanNode, how: &Terminate) -> R
             }
         }
         Terminate::Command { template } => {
-            let argv = fill(template, node);
+            let argv = fill(template, node)?;
             let out = tokio::process::Command::new(&argv[0])
                 .args(&argv[1..])
                 .stdin(std::process::Stdio::null())
@@ -252,11 +282,29 @@ mod tests {
         };
         let mut n = node("gce://p/z/evil; rm -rf ~");
         n.metadata.name = "x".into();
-        let argv = fill(&template, &n);
+        let argv = fill(&template, &n).unwrap();
         assert_eq!(argv.len(), 8);
         assert_eq!(argv[4], "evil; rm -rf ~", "a value stays one word");
         assert_eq!(argv[6], "z");
         assert_eq!(argv[7], "--project=p");
         assert!(Terminate::from_template("echo 'unbalanced").is_err());
+    }
+
+    #[test]
+    fn values_are_filled_once_and_never_as_options() {
+        let template: Vec<String> = ["del", "{instance_id}", "--zone={zone}"]
+            .map(String::from)
+            .to_vec();
+        let mut n = node("gce://p/{zone}/{project}");
+        n.metadata.name = "x".into();
+        let argv = fill(&template, &n).unwrap();
+        assert_eq!(argv, ["del", "{project}", "--zone={zone}"]);
+        let n = node("gce://p/z/--impersonate-service-account=x");
+        let e = fill(&template, &n).unwrap_err().to_string();
+        assert!(
+            e.contains("instance_id `--impersonate-service-account=x` starts with `-`"),
+            "{e}"
+        );
+        assert!(e.starts_with("node `"), "{e}");
     }
 }

@@ -25,16 +25,32 @@ pub struct Scalable {
     pub name: String,
     /// Replicas before scaling up; restored afterwards.
     pub replicas: i64,
+    /// Ready replicas when it was looked up.
+    #[serde(skip)]
+    pub ready: i64,
+    /// A Deployment with the `Recreate` strategy: never two copies at once.
+    #[serde(skip)]
+    pub recreate: bool,
 }
 
 impl Scalable {
+    /// `namespace/kind/name`.
     pub fn target(&self) -> String {
-        let kind = match self.resource.as_str() {
+        format!("{}/{}", self.namespace, self.kind_name())
+    }
+
+    /// `kind/name`, as `pods stuck` names a pod's owner.
+    pub fn kind_name(&self) -> String {
+        format!("{}/{}", self.kind(), self.name)
+    }
+
+    /// `deployment`, `statefulset` or `replicaset`.
+    pub fn kind(&self) -> &'static str {
+        match self.resource.as_str() {
             "deployments" => "deployment",
             "statefulsets" => "statefulset",
             _ => "replicaset",
-        };
-        format!("{}/{kind}/{}", self.namespace, self.name)
+        }
     }
 }
 
@@ -101,6 +117,8 @@ pub async fn resolve_owner(cluster: &Cluster, namespace: &str, owner: &str) -> R
         resource: resource.into(),
         name,
         replicas: obj.data["spec"]["replicas"].as_i64().unwrap_or(1),
+        ready: obj.data["status"]["readyReplicas"].as_i64().unwrap_or(0),
+        recreate: obj.data["spec"]["strategy"]["type"] == "Recreate",
     })
 }
 

@@ -206,16 +206,30 @@ pub(super) struct Produced {
     pub exit_code: Option<i32>,
 }
 
+/// How long a step's process group has to stop after the interrupt is
+/// passed on to it, before it is killed.
+const CHILD_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs a local program in its own process group, with the run's
+/// parameters in its environment. On an interrupt the signal is passed on
+/// to the group, which gets `CHILD_GRACE` to finish before it is killed; a
+/// step abandoned by its timeout is killed with its whole group.
 async fn run_command(
     run: &Run<'_>,
     program: &str,
     args: &[String],
     env: &[String],
 ) -> Result<Produced> {
+    use crate::safety::interrupt;
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args)
         .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .envs(run.child_env())
         .kill_on_drop(true);
+    #[cfg(unix)]
+    cmd.process_group(0);
     for pair in env {
         let (k, v) = pair.split_once('=').ok_or_else(|| {
             Error::Usage(format!(
@@ -225,15 +239,42 @@ async fn run_command(
         })?;
         cmd.env(k, v);
     }
-    let out = cmd
-        .output()
-        .await
+    let child = cmd
+        .spawn()
         .map_err(|e| Error::Failed(format!("cannot run `{program}`: {e}")))?;
+    let pgid = child.id().map(|p| p as i32).unwrap_or(0);
+    let _tracked = interrupt::track_group(pgid);
+    let mut guard = GroupGuard(pgid);
+    let output = child.wait_with_output();
+    tokio::pin!(output);
+    let mut interrupted = false;
+    let out = tokio::select! {
+        r = &mut output => r,
+        _ = interrupt::interrupted() => {
+            interrupted = true;
+            interrupt::kill_group(pgid, interrupt::signal());
+            match tokio::time::timeout(CHILD_GRACE, &mut output).await {
+                Ok(r) => r,
+                Err(_) => {
+                    interrupt::kill_group(pgid, libc::SIGKILL);
+                    output.await
+                }
+            }
+        }
+    }
+    .map_err(|e| Error::Failed(format!("cannot run `{program}`: {e}")))?;
+    guard.0 = 0;
     let stdout = run.redact(&String::from_utf8_lossy(&out.stdout));
     let stderr = run.redact(&String::from_utf8_lossy(&out.stderr));
     let code = out.status.code().unwrap_or(-1);
     let mut text = stdout.clone();
     text.push_str(&stderr);
+    if interrupted && !out.status.success() {
+        return Err(Error::Interrupted {
+            done: "no step".into(),
+            not_done: format!("`{program}` was stopped ({})", describe_status(&out.status)),
+        });
+    }
     if !out.status.success() {
         let last = stderr
             .lines()
@@ -252,6 +293,27 @@ async fn run_command(
         text,
         exit_code: Some(code),
     })
+}
+
+/// Kills a step's process group when the step is abandoned (a timeout
+/// drops it); disarmed once the program has ended by itself.
+struct GroupGuard(i32);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        crate::safety::interrupt::kill_group(self.0, libc::SIGKILL);
+    }
+}
+
+fn describe_status(status: &std::process::ExitStatus) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = status.signal() {
+            return format!("killed by signal {sig}");
+        }
+    }
+    format!("exit code {}", status.code().unwrap_or(-1))
 }
 
 /// Runs one action once.

@@ -10,8 +10,9 @@ use chrono::Utc;
 use serde_json::Value as Json;
 
 use super::dispatch::{Produced, act, arg, plan_for};
-use super::journal::{Journal, RunStatus, StepRecord, StepState};
+use super::journal::{Attempt, Journal, RunStatus, StepRecord, StepState};
 use super::model::{Param, ParamType, Runbook, Step};
+use super::secrets::Redactor;
 use super::template;
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
@@ -106,41 +107,58 @@ fn shown<'t>(p: &Param, text: &'t str) -> &'t str {
 }
 
 impl Run<'_> {
-    /// Secret values, longest first, so a value containing another is hidden whole.
-    pub(super) fn secrets(&self) -> Vec<String> {
-        let mut s: Vec<String> = self
-            .runbook
+    /// Secret values, as text.
+    fn secret_values(&self) -> Vec<(String, String)> {
+        self.runbook
             .params
             .iter()
             .filter(|p| p.secret)
-            .filter_map(|p| self.values.get(&p.name))
-            .map(super::dispatch::json_text)
-            .filter(|v| !v.is_empty())
-            .collect();
-        s.sort_by_key(|v| std::cmp::Reverse(v.len()));
-        s
+            .filter_map(|p| Some((p.name.clone(), self.values.get(&p.name)?)))
+            .map(|(n, v)| (n, super::dispatch::json_text(v)))
+            .filter(|(_, v)| !v.is_empty())
+            .collect()
+    }
+
+    /// Hides the run's secret values and what scripts commonly make of them.
+    pub fn redactor(&self) -> Redactor {
+        Redactor::new(self.secret_values().into_iter().map(|(_, v)| v))
     }
 
     pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for s in self.secrets() {
-            out = out.replace(&s, "<redacted>");
-        }
-        out
+        self.redactor().redact(text)
+    }
+
+    /// The environment every local child gets: each parameter as
+    /// `ONCALL_PARAM_<name>`, and where the run acts.
+    pub(super) fn child_env(&self) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = self
+            .values
+            .iter()
+            .map(|(k, v)| (template::param_env_var(k), super::dispatch::json_text(v)))
+            .collect();
+        env.push(("ONCALL_RUN_ID".into(), self.journal.run_id.clone()));
+        env.push(("ONCALL_CONTEXT".into(), self.journal.context.clone()));
+        env.push(("ONCALL_NAMESPACE".into(), self.journal.namespace.clone()));
+        env
     }
 
     pub(super) fn context(&self) -> minijinja::Value {
+        self.context_with(&self.values)
+    }
+
+    /// The template context with these parameter values.
+    fn context_with(&self, values: &BTreeMap<String, Json>) -> minijinja::Value {
         let mut ctx = serde_json::Map::new();
         ctx.insert("context".into(), self.journal.context.clone().into());
         ctx.insert("cluster".into(), self.journal.cluster.clone().into());
         ctx.insert("namespace".into(), self.journal.namespace.clone().into());
         // Parameters may be called `namespace` or `context`; theirs wins.
-        for (k, v) in &self.values {
+        for (k, v) in values {
             ctx.insert(k.clone(), v.clone());
         }
         ctx.insert(
             "params".into(),
-            self.values
+            values
                 .clone()
                 .into_iter()
                 .collect::<serde_json::Map<_, _>>()
@@ -164,11 +182,24 @@ impl Run<'_> {
         minijinja::Value::from_serialize(&ctx)
     }
 
-    /// Renders every string of the step's arguments; `sh` with quoting.
+    /// Renders every string of the step's arguments (`sh:` scripts are
+    /// never templated: validation rejects template tags in them).
     pub(super) fn render_args(&self, step: &Step) -> Result<Json> {
         let ctx = self.context();
+        let secrets = self.secret_values();
+        // The same context with each secret replaced by a marker: a template
+        // whose text differs from "the marked text with the secret put back"
+        // has made something out of the secret that cannot be hidden.
+        let marked_values: BTreeMap<String, Json> = self
+            .values
+            .iter()
+            .map(|(k, v)| match secrets.iter().position(|(n, _)| n == k) {
+                Some(i) => (k.clone(), Json::String(marker(i))),
+                None => (k.clone(), v.clone()),
+            })
+            .collect();
+        let marked = (!secrets.is_empty()).then(|| self.context_with(&marked_values));
         let plain = template::env();
-        let sh = template::sh_env();
         let fail = |field: &str, e: String| {
             Error::Failed(format!(
                 "step `{}`: cannot render `{field}`: {}",
@@ -181,16 +212,19 @@ impl Run<'_> {
         };
         let mut out = serde_json::Map::new();
         for (field, value) in args {
-            // Expressions are evaluated later, not rendered.
-            if field == "that" {
+            // Expressions are evaluated later; scripts are passed as written.
+            if field == "that" || (step.action == "shell" && field == "sh") {
                 out.insert(field.clone(), value.clone());
                 continue;
             }
-            let env = if field == "sh" { &sh } else { &plain };
             let render = |v: &Json| -> Result<Json> {
                 Ok(match v {
                     Json::String(s) => {
-                        Json::String(template::render(env, s, &ctx).map_err(|e| fail(field, e))?)
+                        let text = template::render(&plain, s, &ctx).map_err(|e| fail(field, e))?;
+                        if let Some(marked) = &marked {
+                            self.check_secret_use(step, field, s, &text, marked, &secrets)?;
+                        }
+                        Json::String(text)
                     }
                     Json::Number(n) => Json::String(n.to_string()),
                     Json::Bool(b) => Json::String(b.to_string()),
@@ -199,6 +233,20 @@ impl Run<'_> {
             };
             let rendered = match value {
                 Json::Array(items) => Json::Array(items.iter().map(render).collect::<Result<_>>()?),
+                // A terminate command given as one string is split into
+                // words before values are filled in, so a value stays one
+                // argument (unless the whole string is one parameter: a
+                // command given by the engineer, as `--terminate` is).
+                Json::String(s) if field == "terminate" && !is_one_param(s, &self.values) => {
+                    let words = split_template(s).ok_or_else(|| {
+                        Error::Usage(format!(
+                            "step `{}`: `terminate` has unbalanced quotes; quote it as you would in a shell",
+                            step.id
+                        ))
+                    })?;
+                    let words: Vec<Json> = words.into_iter().map(Json::String).collect();
+                    Json::Array(words.iter().map(render).collect::<Result<_>>()?)
+                }
                 v => render(v)?,
             };
             out.insert(field.clone(), rendered);
@@ -206,13 +254,52 @@ impl Run<'_> {
         Ok(Json::Object(out))
     }
 
+    /// Refuses a template that derives a value from a secret (upper-cased,
+    /// cut, encoded...): only the secret itself can be recognised and hidden.
+    fn check_secret_use(
+        &self,
+        step: &Step,
+        field: &str,
+        source: &str,
+        rendered: &str,
+        marked: &minijinja::Value,
+        secrets: &[(String, String)],
+    ) -> Result<()> {
+        let used: Vec<&(String, String)> = secrets
+            .iter()
+            .filter(|(n, _)| source.contains(n.as_str()))
+            .collect();
+        if used.is_empty() {
+            return Ok(());
+        }
+        let tracked = template::render(&template::env(), source, marked)
+            .ok()
+            .map(|mut text| {
+                for (i, (_, value)) in secrets.iter().enumerate() {
+                    text = text.replace(&marker(i), value);
+                }
+                text
+            });
+        if tracked.as_deref() == Some(rendered) {
+            return Ok(());
+        }
+        let name = &used[0].0;
+        Err(Error::Usage(format!(
+            "step `{}`: `{field}` makes a new value out of the secret parameter `{name}`, which oncall could not hide; use `{{{{ {name} }}}}` unchanged, or pass it to a shell step in its environment (\"${}\") and transform it there",
+            step.id,
+            template::param_env_var(name)
+        )))
+    }
+
+    /// Writes the journal, every secret hidden.
     pub(super) fn save(&self) -> Result<()> {
-        self.journal.save()
+        self.journal.save_redacted(&self.redactor())
     }
 
     pub(super) fn finish(&mut self, status: RunStatus) -> Result<()> {
         self.journal.status = status;
         self.journal.finished = Some(Utc::now());
+        self.journal.pid = None;
         self.save()
     }
 
@@ -221,12 +308,64 @@ impl Run<'_> {
     }
 }
 
-/// Runs an action with the step's timeout and retries.
+/// A stand-in for the `i`th secret: letters and digits, so that any
+/// transformation of it shows.
+fn marker(i: usize) -> String {
+    format!("oncallSecretMarker{i}q7Zx")
+}
+
+/// Splits a command template into words as a shell would, keeping each
+/// `{{ … }}` whole (its spaces do not split), before anything is filled in.
+fn split_template(text: &str) -> Option<Vec<String>> {
+    let mut tags = Vec::new();
+    let mut masked = String::new();
+    let mut rest = text;
+    while let Some((at, tag)) = template::find_tag(rest) {
+        masked.push_str(&rest[..at]);
+        masked.push_str(&format!("\u{1}{}\u{1}", tags.len()));
+        tags.push(tag.to_string());
+        rest = &rest[at + tag.len()..];
+    }
+    masked.push_str(rest);
+    let words = shlex::split(&masked)?;
+    Some(
+        words
+            .into_iter()
+            .map(|w| {
+                tags.iter()
+                    .enumerate()
+                    .fold(w, |w, (i, tag)| w.replace(&format!("\u{1}{i}\u{1}"), tag))
+            })
+            .collect(),
+    )
+}
+
+/// Whether a text is exactly one parameter, `{{ name }}`.
+fn is_one_param(text: &str, values: &BTreeMap<String, Json>) -> bool {
+    let inner = text
+        .trim()
+        .strip_prefix("{{")
+        .and_then(|t| t.strip_suffix("}}"))
+        .map(str::trim);
+    inner.is_some_and(|n| {
+        values.contains_key(n)
+            || n.strip_prefix("params.")
+                .is_some_and(|n| values.contains_key(n))
+    })
+}
+
+/// Runs an action with the step's timeout and retries; every attempt is
+/// kept in the step's history.
 async fn attempt(run: &mut Run<'_>, ui: &mut dyn Ui, step: &Step, args: &Json) -> Result<Produced> {
     let mut tries = 0;
     loop {
         tries += 1;
-        run.journal.step(&step.id).attempts += 1;
+        {
+            let r = run.journal.step(&step.id);
+            r.attempts += 1;
+            r.history.push(Attempt::begin());
+        }
+        run.save()?;
         let result = match step.timeout {
             Some(t) => match tokio::time::timeout(t, act(run, step, args)).await {
                 Ok(r) => r,
@@ -237,6 +376,17 @@ async fn attempt(run: &mut Run<'_>, ui: &mut dyn Ui, step: &Step, args: &Json) -
             },
             None => act(run, step, args).await,
         };
+        let redactor = run.redactor();
+        let result = result
+            .map(|mut p| {
+                p.text = redactor.redact(&p.text);
+                redactor.redact_json(&mut p.output);
+                p
+            })
+            .map_err(|e| redactor.redact_error(e));
+        if let Some(a) = run.journal.step(&step.id).history.last_mut() {
+            a.end(&result);
+        }
         match result {
             Ok(p) => return Ok(p),
             Err(e) if tries <= step.retries && !crate::safety::interrupt::is_interrupted() => {
@@ -280,78 +430,149 @@ fn stopped(run: &Run<'_>, step: &Step, answer: Answer) -> Error {
     }
 }
 
+/// An interrupt arrived between steps: the run stops here, resumably.
+fn stop_between_steps(run: &mut Run<'_>) -> Result<Error> {
+    let ids = |finished: bool| -> Vec<String> {
+        run.journal
+            .steps
+            .iter()
+            .filter(|s| s.is_finished() == finished)
+            .map(|s| s.id.clone())
+            .collect()
+    };
+    let (done, not_done) = (ids(true), ids(false));
+    run.finish(RunStatus::Interrupted)?;
+    Ok(Error::Interrupted {
+        done: done.join(", "),
+        not_done: format!(
+            "{} (resume with {})",
+            not_done.join(", "),
+            run.resume_hint()
+        ),
+    })
+}
+
+/// What to do with a step cut short by a kill or an interrupt, at resume.
+enum CutShort {
+    RunAgain,
+    /// The engineer confirmed it had completed: it is now done.
+    Completed,
+}
+
+fn settle_cut_short(run: &mut Run<'_>, ui: &mut dyn Ui, step: &Step) -> Result<CutShort> {
+    if step.idempotent {
+        ui.note(&format!(
+            "step `{}` was interrupted; it is safe to repeat, so it runs again",
+            step.id
+        ));
+        return Ok(CutShort::RunAgain);
+    }
+    match ui.ask_completed(step)? {
+        Some(true) => {
+            let r = run.journal.step(&step.id);
+            r.state = StepState::Done;
+            r.answer = Some("completed_before_interruption".into());
+            r.outcome =
+                Some("marked done at resume: the engineer confirmed it had completed".into());
+            r.finished = Some(Utc::now());
+            let r = r.clone();
+            run.save()?;
+            ui.step_end(step, &r, None);
+            Ok(CutShort::Completed)
+        }
+        Some(false) => {
+            ui.note(&format!(
+                "step `{}` did not complete; running it again",
+                step.id
+            ));
+            Ok(CutShort::RunAgain)
+        }
+        None => {
+            run.finish(RunStatus::Refused)?;
+            Err(Error::Refused(format!(
+                "step `{}` was interrupted while it ran and is not safe to repeat blindly; run {} on a terminal to say whether it completed",
+                step.id,
+                run.resume_hint()
+            )))
+        }
+    }
+}
+
+/// A manual step: show the instructions and record the answer.
+fn manual_step(run: &mut Run<'_>, ui: &mut dyn Ui, step: &Step, args: &Json) -> Result<()> {
+    let text = run.redact(arg(args, "instructions").unwrap_or_default());
+    let answer = ui.manual(step, &text)?;
+    let r = run.journal.step(&step.id);
+    r.answer = Some(answer_name(answer));
+    match answer {
+        Answer::DryRun => {
+            r.state = StepState::Planned;
+            r.outcome = Some("dry run: instructions shown, not waited for".into());
+        }
+        a if a.proceeds() => {
+            r.state = StepState::Done;
+            r.started = r.started.or(Some(Utc::now()));
+            r.finished = Some(Utc::now());
+            r.outcome = Some(if a == Answer::YesFlag {
+                "confirmed by --yes".into()
+            } else {
+                "the engineer confirmed it is done".into()
+            });
+        }
+        other => {
+            r.outcome = Some(format!(
+                "not confirmed ({})",
+                answer_name(other).replace('_', " ")
+            ));
+            run.finish(if other == Answer::Declined {
+                RunStatus::Declined
+            } else {
+                RunStatus::Refused
+            })?;
+            return Err(stopped(run, step, other));
+        }
+    }
+    let r = r.clone();
+    run.save()?;
+    ui.step_end(step, &r, None);
+    Ok(())
+}
+
 /// Runs the steps from `start`, skipping steps the journal shows finished.
+/// Secrets are hidden from the error it returns, as from everything else.
 pub async fn execute(run: &mut Run<'_>, ui: &mut dyn Ui, start: usize) -> Result<()> {
+    let result = steps(run, ui, start).await;
+    result.map_err(|e| run.redactor().redact_error(e))
+}
+
+async fn steps(run: &mut Run<'_>, ui: &mut dyn Ui, start: usize) -> Result<()> {
+    // A second interrupt quits at once: the journal still says so.
+    let _quit_hook = run.journal.path().ok().map(|path| {
+        crate::safety::interrupt::on_hard_exit(move || {
+            super::journal::mark_quit(
+                &path,
+                "the run was stopped at once by a second interrupt; the step's processes were killed",
+            )
+        })
+    });
     let total = run.runbook.steps.len();
     run.journal.status = RunStatus::Running;
     run.journal.finished = None;
     run.save()?;
     for (index, step) in run.runbook.steps.iter().enumerate().skip(start) {
         if crate::safety::interrupt::is_interrupted() {
-            let done: Vec<String> = run
-                .journal
-                .steps
-                .iter()
-                .filter(|s| s.is_finished())
-                .map(|s| s.id.clone())
-                .collect();
-            let not_done: Vec<String> = run
-                .journal
-                .steps
-                .iter()
-                .filter(|s| !s.is_finished())
-                .map(|s| s.id.clone())
-                .collect();
-            run.finish(RunStatus::Interrupted)?;
-            return Err(Error::Interrupted {
-                done: done.join(", "),
-                not_done: format!(
-                    "{} (resume with {})",
-                    not_done.join(", "),
-                    run.resume_hint()
-                ),
-            });
+            return Err(stop_between_steps(run)?);
         }
         let record = run.journal.step(&step.id).clone();
         if record.is_finished() {
             continue;
         }
         ui.step_start(index, total, step);
-        if record.state == StepState::Started && !run.dry_run {
-            if step.idempotent {
-                ui.note(&format!(
-                    "step `{}` was interrupted; it is safe to repeat, so it runs again",
-                    step.id
-                ));
-            } else {
-                match ui.ask_completed(step)? {
-                    Some(true) => {
-                        let r = run.journal.step(&step.id);
-                        r.state = StepState::Done;
-                        r.answer = Some("completed_before_interruption".into());
-                        r.outcome = Some(
-                            "marked done at resume: the engineer confirmed it had completed".into(),
-                        );
-                        r.finished = Some(Utc::now());
-                        let r = r.clone();
-                        run.save()?;
-                        ui.step_end(step, &r, None);
-                        continue;
-                    }
-                    Some(false) => ui.note(&format!(
-                        "step `{}` did not complete; running it again",
-                        step.id
-                    )),
-                    None => {
-                        run.finish(RunStatus::Refused)?;
-                        return Err(Error::Refused(format!(
-                            "step `{}` was interrupted while it ran and is not safe to repeat blindly; run {} on a terminal to say whether it completed",
-                            step.id,
-                            run.resume_hint()
-                        )));
-                    }
-                }
-            }
+        if record.was_cut_short()
+            && !run.dry_run
+            && matches!(settle_cut_short(run, ui, step)?, CutShort::Completed)
+        {
+            continue;
         }
         if let Some(cond) = &step.when {
             let ctx = run.context();
@@ -387,48 +608,17 @@ pub async fn execute(run: &mut Run<'_>, ui: &mut dyn Ui, start: usize) -> Result
             }
         };
         if step.action == "manual" {
-            let text = run.redact(arg(&args, "instructions").unwrap_or_default());
-            let answer = ui.manual(step, &text)?;
-            let r = run.journal.step(&step.id);
-            r.answer = Some(answer_name(answer));
-            match answer {
-                Answer::DryRun => {
-                    r.state = StepState::Planned;
-                    r.outcome = Some("dry run: instructions shown, not waited for".into());
-                }
-                a if a.proceeds() => {
-                    r.state = StepState::Done;
-                    r.started = r.started.or(Some(Utc::now()));
-                    r.finished = Some(Utc::now());
-                    r.outcome = Some(if a == Answer::YesFlag {
-                        "confirmed by --yes".into()
-                    } else {
-                        "the engineer confirmed it is done".into()
-                    });
-                }
-                other => {
-                    r.outcome = Some(format!(
-                        "not confirmed ({})",
-                        answer_name(other).replace('_', " ")
-                    ));
-                    run.finish(if other == Answer::Declined {
-                        RunStatus::Declined
-                    } else {
-                        RunStatus::Refused
-                    })?;
-                    return Err(stopped(run, step, other));
-                }
-            }
-            let r = r.clone();
-            run.save()?;
-            ui.step_end(step, &r, None);
+            manual_step(run, ui, step, &args)?;
             continue;
         }
         let mut plan = None;
         let mut answer = None;
         if step.mutating {
             let p = match plan_for(run, step, &args).await {
-                Ok(p) => p,
+                Ok(mut p) => {
+                    run.redactor().redact_plan(&mut p);
+                    p
+                }
                 Err(e) => {
                     // Planning reads the cluster and may refuse (a drain
                     // blocked by a pod with no controller): the step fails,
@@ -483,86 +673,100 @@ pub async fn execute(run: &mut Run<'_>, ui: &mut dyn Ui, start: usize) -> Result
         let began = Instant::now();
         let result = attempt(run, ui, step, &args).await;
         let elapsed = began.elapsed();
-        let outcome = match &result {
+        let mut outcome = match &result {
             Ok(_) => crate::safety::audit::Outcome::ok(format!("step `{}` done", step.id)),
             Err(e) => crate::safety::audit::Outcome::from_error(e),
         };
+        run.redactor().redact_outcome(&mut outcome);
         if let (Some(p), Some(a)) = (&plan, answer) {
             ui.audit(p, a, &outcome)?;
         }
-        let r = run.journal.step(&step.id);
-        r.finished = Some(Utc::now());
-        r.duration_ms = Some(elapsed.as_millis() as u64);
-        match result {
-            Ok(p) => {
-                r.state = StepState::Done;
-                r.exit_code = p.exit_code;
-                r.outcome = Some(summary(&p.text).unwrap_or_else(|| match p.exit_code {
-                    Some(code) => format!("exit code {code}"),
-                    None => "done".into(),
-                }));
-                r.output = Some(match p.output {
-                    Json::String(s) => Json::String(super::journal::cut(&s)),
-                    other => other,
-                });
-                let r = r.clone();
-                run.save()?;
-                ui.step_end(step, &r, Some(&p.text));
-            }
-            Err(e) if crate::safety::interrupt::is_interrupted() => {
-                // Ctrl-C reached the step's process too: whether it finished
-                // its work is unknown, so it stays "started" and `resume`
-                // decides (re-run if idempotent, otherwise ask).
-                r.outcome = Some(format!("interrupted: {e}"));
-                run.finish(RunStatus::Interrupted)?;
-                let done: Vec<String> = run
-                    .journal
-                    .steps
-                    .iter()
-                    .filter(|s| s.is_finished())
-                    .map(|s| s.id.clone())
-                    .collect();
-                return Err(Error::Interrupted {
-                    done: if done.is_empty() {
-                        "no step".into()
-                    } else {
-                        done.join(", ")
-                    },
-                    not_done: format!(
-                        "`{}` (interrupted while running) and the steps after it; resume with {}",
-                        step.id,
-                        run.resume_hint()
-                    ),
-                });
-            }
-            Err(e) => {
-                fail_step(run, step, &e)?;
-                let r = run.journal.step(&step.id).clone();
-                ui.step_end(step, &r, None);
-                let hint = run.resume_hint();
-                return Err(match e {
-                    Error::TimedOut { after, what } => Error::TimedOut {
-                        after,
-                        what: format!("{what}; continue with {hint} once it can finish"),
-                    },
-                    Error::ProblemsFound(m) => Error::ProblemsFound(format!(
-                        "step `{}`: {m}; the run stopped (resume with {hint})",
-                        step.id
-                    )),
-                    Error::Interrupted { .. } => e,
-                    other => Error::Failed(format!(
-                        "step `{}` failed: {other}; fix the cause, then {hint}",
-                        step.id
-                    )),
-                });
-            }
-        }
+        record_result(run, ui, step, result, elapsed)?;
     }
     run.finish(if run.dry_run {
         RunStatus::DryRun
     } else {
         RunStatus::Completed
     })
+}
+
+/// Records how a step's action ended; an error stops the run.
+fn record_result(
+    run: &mut Run<'_>,
+    ui: &mut dyn Ui,
+    step: &Step,
+    result: Result<Produced>,
+    elapsed: Duration,
+) -> Result<()> {
+    let r = run.journal.step(&step.id);
+    r.finished = Some(Utc::now());
+    r.duration_ms = Some(elapsed.as_millis() as u64);
+    match result {
+        Ok(p) => {
+            r.state = StepState::Done;
+            r.exit_code = p.exit_code;
+            r.outcome = Some(summary(&p.text).unwrap_or_else(|| match p.exit_code {
+                Some(code) => format!("exit code {code}"),
+                None => "done".into(),
+            }));
+            r.output = Some(match p.output {
+                Json::String(s) => Json::String(super::journal::cut(&s)),
+                other => other,
+            });
+            let r = r.clone();
+            run.save()?;
+            ui.step_end(step, &r, Some(&p.text));
+            Ok(())
+        }
+        Err(e) if crate::safety::interrupt::is_interrupted() => {
+            // The interrupt was passed on to the step's processes:
+            // whether it finished its work is unknown, so `resume`
+            // decides (re-run if idempotent, otherwise ask).
+            r.state = StepState::Interrupted;
+            r.outcome = Some(format!("interrupted: {e}"));
+            run.finish(RunStatus::Interrupted)?;
+            let done: Vec<String> = run
+                .journal
+                .steps
+                .iter()
+                .filter(|s| s.is_finished())
+                .map(|s| s.id.clone())
+                .collect();
+            Err(Error::Interrupted {
+                done: if done.is_empty() {
+                    "no step".into()
+                } else {
+                    done.join(", ")
+                },
+                not_done: format!(
+                    "`{}` (interrupted while running) and the steps after it; resume with {}",
+                    step.id,
+                    run.resume_hint()
+                ),
+            })
+        }
+        Err(e) => {
+            fail_step(run, step, &e)?;
+            let r = run.journal.step(&step.id).clone();
+            ui.step_end(step, &r, None);
+            let hint = run.resume_hint();
+            Err(match e {
+                Error::TimedOut { after, what } => Error::TimedOut {
+                    after,
+                    what: format!("{what}; continue with {hint} once it can finish"),
+                },
+                Error::ProblemsFound(m) => Error::ProblemsFound(format!(
+                    "step `{}`: {m}; the run stopped (resume with {hint})",
+                    step.id
+                )),
+                Error::Interrupted { .. } => e,
+                other => Error::Failed(format!(
+                    "step `{}` failed: {other}; fix the cause, then {hint}",
+                    step.id
+                )),
+            })
+        }
+    }
 }
 
 /// The last non-empty line of an output, as the step's one-line outcome.
@@ -589,6 +793,15 @@ fn fail_step(run: &mut Run<'_>, step: &Step, e: &Error) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_command_template_is_split_before_values_are_filled() {
+        assert_eq!(
+            split_template("del '{{ v }} x' --zone={{ params.z }} {instance_id}").unwrap(),
+            ["del", "{{ v }} x", "--zone={{ params.z }}", "{instance_id}"]
+        );
+        assert!(split_template("del 'open").is_none());
+    }
 
     fn param(ty: ParamType) -> Param {
         Param {

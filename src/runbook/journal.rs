@@ -33,6 +33,63 @@ pub struct Journal {
     pub finished: Option<DateTime<Utc>>,
     pub status: RunStatus,
     pub steps: Vec<StepRecord>,
+    /// The process running it now (another `run` of the same runbook warns).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// Every time the run was resumed: the incident record keeps them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resumes: Vec<Resumed>,
+}
+
+/// One `oncall runbook resume`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Resumed {
+    pub time: DateTime<Utc>,
+    pub user: String,
+    /// How the run had stopped.
+    pub after: RunStatus,
+    /// The step it continued at.
+    pub at_step: Option<String>,
+    /// `--force`: a changed runbook or another context was accepted.
+    #[serde(default)]
+    pub forced: bool,
+}
+
+/// One attempt at a step: the timeline shows retries and interruptions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Attempt {
+    pub started: DateTime<Utc>,
+    pub finished: Option<DateTime<Utc>>,
+    /// done, failed, timed out, interrupted; none while it runs.
+    pub result: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl Attempt {
+    pub fn begin() -> Attempt {
+        Attempt {
+            started: Utc::now(),
+            finished: None,
+            result: None,
+            detail: None,
+        }
+    }
+
+    pub fn end<T>(&mut self, result: &Result<T>) {
+        self.finished = Some(Utc::now());
+        let (what, detail) = match result {
+            Ok(_) => ("done", None),
+            Err(Error::Interrupted { .. }) => ("interrupted", None),
+            Err(e) if crate::safety::interrupt::is_interrupted() => {
+                ("interrupted", Some(e.to_string()))
+            }
+            Err(e @ Error::TimedOut { .. }) => ("timed out", Some(e.to_string())),
+            Err(e) => ("failed", Some(e.to_string())),
+        };
+        self.result = Some(what.into());
+        self.detail = detail;
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +111,9 @@ pub enum StepState {
     Pending,
     /// Started and not known to have finished: the run was killed inside it.
     Started,
+    /// Stopped by an interrupt (Ctrl-C, SIGTERM, SIGHUP) while it ran:
+    /// whether its work completed is not known.
+    Interrupted,
     Done,
     Failed,
     /// Its `when` was false.
@@ -80,6 +140,9 @@ pub struct StepRecord {
     /// Output for later steps' templates (stdout, or a JSON result); secrets redacted.
     pub output: Option<serde_json::Value>,
     pub exit_code: Option<i32>,
+    /// Each attempt, retries and interrupted ones included.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<Attempt>,
 }
 
 impl StepRecord {
@@ -98,11 +161,17 @@ impl StepRecord {
             outcome: None,
             output: None,
             exit_code: None,
+            history: Vec::new(),
         }
     }
 
     pub fn is_finished(&self) -> bool {
         matches!(self.state, StepState::Done | StepState::Skipped)
+    }
+
+    /// Started and never seen to end: killed or interrupted inside it.
+    pub fn was_cut_short(&self) -> bool {
+        matches!(self.state, StepState::Started | StepState::Interrupted)
     }
 }
 
@@ -117,11 +186,38 @@ pub fn runs_dir() -> Result<PathBuf> {
 }
 
 /// A run id: sortable by time, readable, unique enough for one engineer.
+/// It names the journal file, so the runbook's name is reduced to safe
+/// characters whatever it holds.
 pub fn new_run_id(runbook: &str) -> String {
     let now = Utc::now();
     let salt =
         (now.timestamp_subsec_nanos() ^ std::process::id().wrapping_mul(2_654_435_761)) & 0xffff;
-    format!("{}-{runbook}-{salt:04x}", now.format("%Y%m%d-%H%M%S"))
+    format!(
+        "{}-{}-{salt:04x}",
+        now.format("%Y%m%d-%H%M%S"),
+        file_safe(runbook)
+    )
+}
+
+/// Letters, digits, `-` and `_` only, at most 48 of them.
+fn file_safe(name: &str) -> String {
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(48)
+        .collect();
+    let safe = safe.trim_matches('-');
+    if safe.is_empty() {
+        "runbook".into()
+    } else {
+        safe.to_string()
+    }
 }
 
 /// Ids of the journaled runs, newest first (shell completion).
@@ -141,6 +237,22 @@ pub fn run_ids() -> Vec<String> {
         .unwrap_or_default();
     ids.sort_by(|a, b| b.cmp(a));
     ids
+}
+
+/// The newest run of `runbook` on `context` that is still running in a
+/// live process other than this one.
+pub fn running_elsewhere(runbook: &str, context: &str) -> Option<Journal> {
+    let me = std::process::id();
+    run_ids()
+        .into_iter()
+        .filter_map(|id| Journal::load(&id).ok())
+        .find(|j| {
+            j.runbook == runbook
+                && j.context == context
+                && j.status == RunStatus::Running
+                && !j.dry_run
+                && j.pid.is_some_and(|p| p != me && process_alive(p as i32))
+        })
 }
 
 /// Keeps two `resume`s of one run from acting at once: a file created
@@ -215,9 +327,70 @@ pub fn cut(text: &str) -> String {
     format!("[… {start} bytes cut …]{}", &text[start..])
 }
 
+/// Records, at the last moment before a hard exit (a second interrupt),
+/// that the run and the step it was in were interrupted, so the journal is
+/// never left `running`. It works on the saved journal: secrets are already
+/// hidden there.
+pub fn mark_quit(path: &std::path::Path, why: &str) {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return;
+    };
+    let Ok(mut j) = serde_json::from_str::<Journal>(&text) else {
+        return;
+    };
+    let now = Utc::now();
+    for s in j.steps.iter_mut().filter(|s| s.state == StepState::Started) {
+        s.state = StepState::Interrupted;
+        s.finished = Some(now);
+        s.outcome = Some(format!("interrupted: {why}"));
+        if let Some(a) = s.history.last_mut().filter(|a| a.result.is_none()) {
+            a.finished = Some(now);
+            a.result = Some("interrupted".into());
+            a.detail = Some(why.to_string());
+        }
+    }
+    if j.status == RunStatus::Running {
+        j.status = RunStatus::Interrupted;
+        j.finished = Some(now);
+    }
+    j.pid = None;
+    let _ = j.save();
+}
+
 impl Journal {
     pub fn path(&self) -> Result<PathBuf> {
         Ok(runs_dir()?.join(format!("{}.json", self.run_id)))
+    }
+
+    /// The journal with every secret (and its encodings) hidden from what
+    /// steps produced: outcomes, outputs, attempts and parameters.
+    pub fn redacted(&self, redactor: &super::secrets::Redactor) -> Journal {
+        let mut clean = self.clone();
+        if redactor.is_empty() {
+            return clean;
+        }
+        for v in clean.params.values_mut() {
+            *v = redactor.redact(v);
+        }
+        for s in &mut clean.steps {
+            if let Some(o) = &mut s.outcome {
+                *o = redactor.redact(o);
+            }
+            if let Some(out) = &mut s.output {
+                redactor.redact_json(out);
+            }
+            for a in &mut s.history {
+                if let Some(d) = &mut a.detail {
+                    *d = redactor.redact(d);
+                }
+            }
+        }
+        clean
+    }
+
+    /// Writes the journal, secrets hidden.
+    pub fn save_redacted(&self, redactor: &super::secrets::Redactor) -> Result<()> {
+        self.redacted(redactor).save()
     }
 
     /// Writes the journal atomically (temp file + rename), mode 0600.
@@ -249,12 +422,16 @@ impl Journal {
     /// Loads a run's journal; `last` is the newest run.
     pub fn load(run_id: &str) -> Result<Journal> {
         if run_id == "last" {
-            let newest = run_ids().into_iter().next().ok_or_else(|| {
-                Error::Usage(
-                    "there are no runs yet; start one with `oncall runbook run NAME`".into(),
-                )
-            })?;
-            return Journal::load(&newest);
+            // A dry run changed nothing: `last` is the newest real run.
+            return run_ids()
+                .into_iter()
+                .filter_map(|id| Journal::load(&id).ok())
+                .find(|j| !j.dry_run)
+                .ok_or_else(|| {
+                    Error::Usage(
+                        "there are no runs yet (dry runs do not count); start one with `oncall runbook run NAME`".into(),
+                    )
+                });
         }
         if run_id.contains('/') || run_id.contains("..") {
             return Err(Error::Usage(format!(
@@ -304,5 +481,23 @@ impl Journal {
                 (s.id.clone(), v)
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_never_leave_the_runs_directory() {
+        for name in ["../../../../x", "a/b", "a\0b\nc", "..", "", "名前"] {
+            let id = new_run_id(name);
+            assert!(
+                id.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+                "{name:?} → {id}"
+            );
+        }
+        assert!(new_run_id("replace-node").contains("-replace-node-"));
     }
 }

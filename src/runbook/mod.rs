@@ -12,6 +12,7 @@ pub mod journal;
 mod kube_actions;
 pub mod model;
 mod node_actions;
+pub mod secrets;
 pub mod template;
 pub mod tree;
 pub mod validate;
@@ -104,14 +105,14 @@ pub fn hash(text: &str) -> String {
 /// Parses and validates; on failure, every problem found.
 pub fn check(text: &str) -> std::result::Result<Runbook, Vec<Diagnostic>> {
     match tree::parse(text) {
-        Ok(root) => validate::validate(&root),
+        Ok(root) => validate::validate(&root, text),
         Err(e) => {
             let (line, column) = e
                 .location()
                 .map(|l| (l.line() as usize, l.column() as usize))
                 .unwrap_or((0, 0));
             let message = match crate::yaml::bad_file(Path::new(""), &e) {
-                Error::BadFile { reason, .. } => reason,
+                Error::BadFile { reason, .. } => too_large(&reason).unwrap_or(reason),
                 other => other.to_string(),
             };
             Err(vec![Diagnostic {
@@ -121,6 +122,43 @@ pub fn check(text: &str) -> std::result::Result<Runbook, Vec<Diagnostic>> {
             }])
         }
     }
+}
+
+/// The YAML reader's size limits (which also stop alias bombs) in words:
+/// "budget breached: Nodes { nodes: 250001 }" says nothing to an engineer.
+fn too_large(reason: &str) -> Option<String> {
+    let breach = reason.split_once("budget breached: ")?.1;
+    let kind: String = breach
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect();
+    let number: Option<usize> = breach
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|p| !p.is_empty())
+        .and_then(|p| p.parse().ok());
+    let what = match (kind.as_str(), number) {
+        ("Nodes", Some(n)) => format!(
+            "over {} nodes once its aliases are expanded",
+            n.saturating_sub(1)
+        ),
+        (_, Some(n)) => format!("{} over its limit at {n}", words(&kind)),
+        _ => words(&kind),
+    };
+    Some(format!(
+        "the runbook is too large ({what}); split it into smaller runbooks and do not nest aliases"
+    ))
+}
+
+/// `AliasAnchorRatio` → `alias anchor ratio`.
+fn words(camel: &str) -> String {
+    let mut out = String::new();
+    for c in camel.chars() {
+        if c.is_ascii_uppercase() && !out.is_empty() {
+            out.push(' ');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
 }
 
 /// Validates a source; the error lists every problem as `file:line:column: message`.

@@ -39,6 +39,7 @@ pub(super) fn drain_options(args: &Json) -> Result<DrainOptions> {
         )?
         .max(0) as u64,
         scale_up: flag(args.get("scale_up"), "scale_up")?,
+        scale_policy: Default::default(),
     })
 }
 
@@ -278,6 +279,7 @@ pub(super) async fn run_rebuild(
         .replaced
         .iter()
         .map(|r| format!("node/{} {}", r.node, r.describe()))
+        .chain(outcome.unhealthy.iter().map(rebuild::not_waited_for))
         .collect::<Vec<_>>()
         .join("\n");
     let replacements: Vec<&str> = outcome
@@ -286,7 +288,11 @@ pub(super) async fn run_rebuild(
         .filter_map(|r| r.replacement.as_deref())
         .collect();
     Ok((
-        json!({ "nodes": outcome.replaced, "replacements": replacements }),
+        json!({
+            "nodes": outcome.replaced,
+            "replacements": replacements,
+            "not_waited_for": outcome.unhealthy,
+        }),
         text,
     ))
 }

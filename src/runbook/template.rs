@@ -1,8 +1,9 @@
 //! minijinja templating for step arguments, `when` and `assert`.
 //!
-//! Two environments: plain values for argv elements (never run by a shell),
-//! and one for `sh:` scripts whose formatter shell-quotes every `{{ value }}`,
-//! so a parameter can never become shell syntax.
+//! Values are only ever placed into single arguments (argv elements, fields
+//! of cluster actions, environment variables). A `sh:` script is never
+//! templated: it reads parameters from its environment, so no value can
+//! become shell syntax however it is quoted.
 
 use std::collections::HashSet;
 
@@ -30,31 +31,48 @@ const GLOBAL_FUNCTIONS: &[&str] = &[
     "joiner",
 ];
 
+/// The environment variable a shell step reads a parameter from.
+pub fn param_env_var(name: &str) -> String {
+    format!("ONCALL_PARAM_{name}")
+}
+
 pub fn env() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env
 }
 
-/// The environment for `sh:` scripts: every printed value is shell-quoted.
-pub fn sh_env() -> Environment<'static> {
-    let mut env = env();
-    env.set_formatter(|out, _state, value| {
-        let text = if value.is_none() || value.is_undefined() {
-            String::new()
-        } else {
-            value.to_string()
-        };
-        let quoted = shlex::try_quote(&text).map_err(|_| {
-            minijinja::Error::new(
-                minijinja::ErrorKind::InvalidOperation,
-                "a value holds a NUL byte and cannot be passed to a shell",
-            )
-        })?;
-        out.write_str(&quoted)
-            .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string()))
-    });
-    env
+/// Template syntax inside a text: where it starts and the whole tag.
+pub fn find_tag(text: &str) -> Option<(usize, &str)> {
+    let start = ["{{", "{%", "{#"]
+        .iter()
+        .filter_map(|t| text.find(t))
+        .min()?;
+    let close = match &text[start..start + 2] {
+        "{{" => "}}",
+        "{%" => "%}",
+        _ => "#}",
+    };
+    let end = text[start..]
+        .find(close)
+        .map(|e| start + e + 2)
+        .unwrap_or(text.len());
+    Some((start, &text[start..end]))
+}
+
+/// The top-level names a template text uses (parameters, `steps`, ...).
+pub fn names_used(source: &str) -> Vec<String> {
+    let env = env();
+    let mut names: Vec<String> = match env.template_from_str(source) {
+        Ok(t) => t
+            .undeclared_variables(false)
+            .into_iter()
+            .filter(|n| !GLOBAL_FUNCTIONS.contains(&n.as_str()))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    names.sort();
+    names
 }
 
 /// A template problem found without running it.
@@ -133,15 +151,56 @@ pub fn describe(e: &minijinja::Error) -> String {
 }
 
 pub fn render(env: &Environment, source: &str, ctx: &Value) -> Result<String, String> {
-    env.render_str(source, ctx).map_err(|e| describe(&e))
+    env.render_str(source, ctx).map_err(|e| {
+        let paths = env
+            .template_from_str(source)
+            .map(|t| t.undeclared_variables(true))
+            .unwrap_or_default();
+        explain(&e, paths, ctx)
+    })
 }
 
 pub fn eval(source: &str, ctx: &Value) -> Result<bool, String> {
     let env = env();
     let expr = env.compile_expression(source).map_err(|e| describe(&e))?;
-    expr.eval(ctx)
-        .map(|v| v.is_true())
-        .map_err(|e| describe(&e))
+    expr.eval(ctx).map(|v| v.is_true()).map_err(|e| {
+        let paths = expr.undeclared_variables(true);
+        explain(&e, paths, ctx)
+    })
+}
+
+/// minijinja says only "undefined value": name the first name, or the
+/// first part of a dotted path (`steps.check.json`), that has no value.
+fn explain(e: &minijinja::Error, paths: HashSet<String>, ctx: &Value) -> String {
+    let message = describe(e);
+    if e.kind() != minijinja::ErrorKind::UndefinedError {
+        return message;
+    }
+    let mut paths: Vec<String> = paths.into_iter().collect();
+    paths.sort();
+    for path in paths {
+        let mut value = ctx.clone();
+        let mut walked = Vec::new();
+        for part in path.split('.') {
+            walked.push(part);
+            let next = value.get_attr(part).unwrap_or(Value::UNDEFINED);
+            if next.is_undefined() {
+                let name = walked.join(".");
+                let hint = match walked.as_slice() {
+                    ["steps", id, "json"] => {
+                        format!(" (step `{id}` printed no JSON, or has not run)")
+                    }
+                    ["steps", id, ..] if walked.len() > 2 => {
+                        format!(" (step `{id}` has not run, or its output has no such field)")
+                    }
+                    _ => String::new(),
+                };
+                return format!("`{name}` is undefined{hint}");
+            }
+            value = next;
+        }
+    }
+    message
 }
 
 #[cfg(test)]
@@ -191,10 +250,18 @@ mod tests {
     }
 
     #[test]
-    fn sh_values_are_quoted() {
-        let env = sh_env();
-        let ctx = minijinja::context! { x => "a; rm -rf / $(touch y) `z`\nw" };
-        let out = render(&env, "echo {{ x }}", &ctx).unwrap();
-        assert_eq!(out, "echo 'a; rm -rf / $(touch y) `z`\nw'");
+    fn an_undefined_value_is_named() {
+        let ctx = minijinja::context! { steps => minijinja::context! { first => minijinja::context! { output => "x" } } };
+        let e = eval("steps.first.json.pods > 5", &ctx).unwrap_err();
+        assert!(e.starts_with("`steps.first.json` is undefined"), "{e}");
+        let e = eval("nodes == 1", &ctx).unwrap_err();
+        assert_eq!(e, "`nodes` is undefined");
+    }
+
+    #[test]
+    fn tags_are_found() {
+        assert_eq!(find_tag("echo \"{{ v }}\" x"), Some((6, "{{ v }}")));
+        assert_eq!(find_tag("a {% if x %}"), Some((2, "{% if x %}")));
+        assert_eq!(find_tag("echo $x"), None);
     }
 }

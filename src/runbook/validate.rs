@@ -44,11 +44,37 @@ const RESERVED: &[&str] = &["params", "steps", "run_id"];
 const COMPLETIONS: &[&str] = &["nodes", "workloads", "contexts", "namespaces", "pods"];
 
 #[derive(Default)]
-struct Checker {
+struct Checker<'s> {
     diags: Vec<Diagnostic>,
+    /// The file's text, to place problems inside a multi-line string.
+    source: &'s str,
 }
 
-impl Checker {
+impl Checker<'_> {
+    /// Where `needle` first appears at or after `from` in the file (the
+    /// place of a tag inside a string), else `from` itself.
+    fn find_after(&self, from: Pos, needle: &str) -> Pos {
+        let mut offset = 0;
+        for (i, line) in self.source.split_inclusive('\n').enumerate() {
+            if i + 1 == from.line {
+                offset += line
+                    .char_indices()
+                    .nth(from.column.saturating_sub(1))
+                    .map(|(b, _)| b)
+                    .unwrap_or(0);
+                break;
+            }
+            offset += line.len();
+        }
+        let Some(found) = self.source.get(offset..).and_then(|t| t.find(needle)) else {
+            return from;
+        };
+        let before = &self.source[..offset + found];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+        Pos { line, column }
+    }
+
     fn err(&mut self, pos: Pos, message: impl Into<String>) {
         self.diags.push(Diagnostic {
             line: pos.line,
@@ -123,8 +149,11 @@ fn is_identifier(s: &str) -> bool {
 }
 
 /// Validates a parsed document. Returns the runbook, or every problem found.
-pub fn validate(root: &Node) -> Result<Runbook, Vec<Diagnostic>> {
-    let mut c = Checker::default();
+pub fn validate(root: &Node, source: &str) -> Result<Runbook, Vec<Diagnostic>> {
+    let mut c = Checker {
+        diags: Vec::new(),
+        source,
+    };
     if !matches!(root.value, Value::Map(_)) {
         c.err(
             root.pos,
@@ -153,6 +182,11 @@ pub fn validate(root: &Node) -> Result<Runbook, Vec<Diagnostic>> {
         seen.push(&k.name);
     }
     let name = required_string(&mut c, root, "name", "the runbook");
+    if let (Some(n), Some(node)) = (&name, get(root, "name"))
+        && let Some(problem) = bad_name(n)
+    {
+        c.err(node.pos, problem);
+    }
     let summary = required_string(&mut c, root, "summary", "the runbook");
     let source = get(root, "source")
         .and_then(|n| c.string(n, "`source`"))
@@ -182,6 +216,30 @@ pub fn validate(root: &Node) -> Result<Runbook, Vec<Diagnostic>> {
     }
 }
 
+/// A runbook's name names its journals and is typed on command lines:
+/// no path separators, control characters or leading dot or dash.
+fn bad_name(name: &str) -> Option<String> {
+    let shown: String = name.escape_default().collect();
+    if name.trim().is_empty() {
+        Some("the runbook's `name` is empty".into())
+    } else if name.contains(['/', '\\']) {
+        Some(format!(
+            "the runbook's name `{shown}` contains a path separator; use letters, digits, `-` and `_`"
+        ))
+    } else if name.chars().any(char::is_control) {
+        Some(format!(
+            "the runbook's name `{shown}` contains a control character; use letters, digits, `-` and `_`"
+        ))
+    } else if name.starts_with(['.', '-']) {
+        Some(format!(
+            "the runbook's name `{shown}` starts with `{}`; start it with a letter or digit",
+            &name[..1]
+        ))
+    } else {
+        None
+    }
+}
+
 fn quoted(names: &[&str]) -> String {
     names
         .iter()
@@ -190,7 +248,7 @@ fn quoted(names: &[&str]) -> String {
         .join(", ")
 }
 
-fn required_string(c: &mut Checker, map: &Node, key: &str, what: &str) -> Option<String> {
+fn required_string(c: &mut Checker<'_>, map: &Node, key: &str, what: &str) -> Option<String> {
     match get(map, key) {
         Some(n) => c.string(n, &format!("`{key}`")),
         None => {
@@ -200,7 +258,7 @@ fn required_string(c: &mut Checker, map: &Node, key: &str, what: &str) -> Option
     }
 }
 
-fn params(c: &mut Checker, node: &Node) -> Vec<Param> {
+fn params(c: &mut Checker<'_>, node: &Node) -> Vec<Param> {
     let Value::Map(list) = &node.value else {
         c.err(
             node.pos,
@@ -246,6 +304,7 @@ fn params(c: &mut Checker, node: &Node) -> Vec<Param> {
             complete: None,
         };
         let mut required = None;
+        let mut default_pos = def.pos;
         match &def.value {
             Value::Null => {}
             Value::Map(fields) => {
@@ -268,7 +327,10 @@ fn params(c: &mut Checker, node: &Node) -> Vec<Param> {
                             p.description = c.string(v, "`description`").unwrap_or_default()
                         }
                         "required" => required = Some(c.boolean(v, "`required`")),
-                        "default" => p.default = c.string(v, "`default`"),
+                        "default" => {
+                            p.default = c.string(v, "`default`");
+                            default_pos = v.pos;
+                        }
                         "pattern" => {
                             if let Some(re) = c.string(v, "`pattern`") {
                                 if let Err(e) = regex::Regex::new(&re) {
@@ -340,6 +402,21 @@ fn params(c: &mut Checker, node: &Node) -> Vec<Param> {
                 ),
             );
         }
+        // A default `run` would reject is a problem now, not at 3 a.m.
+        if let Some(d) = &p.default {
+            let mut typed = p.clone();
+            typed.choices.clear();
+            if let Err(e) = super::engine::parse_param(&typed, d) {
+                let why = e.to_string();
+                let why = why
+                    .strip_prefix(&format!("parameter `{}`: ", key.name))
+                    .unwrap_or(&why);
+                c.err(
+                    default_pos,
+                    format!("the default of parameter `{}` is wrong: {why}", key.name),
+                );
+            }
+        }
         if p.complete.is_none() {
             p.complete = match p.ty {
                 ParamType::Node => Some("nodes".into()),
@@ -353,7 +430,7 @@ fn params(c: &mut Checker, node: &Node) -> Vec<Param> {
     out
 }
 
-fn steps(c: &mut Checker, node: &Node, params: &[String]) -> Vec<Step> {
+fn steps(c: &mut Checker<'_>, node: &Node, params: &[String]) -> Vec<Step> {
     let Value::Seq(items) = &node.value else {
         c.err(
             node.pos,
@@ -388,7 +465,12 @@ fn steps(c: &mut Checker, node: &Node, params: &[String]) -> Vec<Step> {
     out
 }
 
-fn step(c: &mut Checker, item: &Node, scope: &Scope, ids: &mut Vec<(String, Pos)>) -> Option<Step> {
+fn step(
+    c: &mut Checker<'_>,
+    item: &Node,
+    scope: &Scope,
+    ids: &mut Vec<(String, Pos)>,
+) -> Option<Step> {
     if !matches!(item.value, Value::Map(_)) {
         c.err(
             item.pos,
@@ -536,7 +618,7 @@ fn step(c: &mut Checker, item: &Node, scope: &Scope, ids: &mut Vec<(String, Pos)
 
 /// Checks an action's value and returns its arguments as JSON.
 fn action_args(
-    c: &mut Checker,
+    c: &mut Checker<'_>,
     spec: &ActionSpec,
     value: &Node,
     scope: &Scope,
@@ -591,7 +673,12 @@ fn action_args(
             continue;
         };
         let expression = field.name == "that";
-        let check = |c: &mut Checker, n: &Node| {
+        if spec.name == "shell" && field.name == "sh" {
+            script_without_templates(c, v, scope);
+            out.insert(k.name.clone(), v.to_json());
+            continue;
+        }
+        let check = |c: &mut Checker<'_>, n: &Node| {
             if let Value::Str(s) = &n.value {
                 let problems = if expression {
                     template::check_expression(s, scope)
@@ -680,6 +767,51 @@ fn action_args(
         );
     }
     (c.diags.len() == before).then_some(serde_json::Value::Object(out))
+}
+
+/// A `sh:` script is shell code: a value pasted into it could become code
+/// whatever the quoting, so it takes no template tags. Parameters reach it
+/// through the environment.
+fn script_without_templates(c: &mut Checker<'_>, v: &Node, scope: &Scope) {
+    let Value::Str(script) = &v.value else {
+        c.err(
+            v.pos,
+            format!(
+                "`sh` of `shell` must be a script (a string), not {}",
+                v.kind()
+            ),
+        );
+        return;
+    };
+    let mut rest = script.as_str();
+    let mut from = v.pos;
+    while let Some((at, tag)) = template::find_tag(rest) {
+        let pos = c.find_after(from, tag);
+        let inner = tag
+            .trim_start_matches(['{', '%', '#'])
+            .trim_end_matches(['}', '%', '#'])
+            .trim();
+        let param = inner.strip_prefix("params.").unwrap_or(inner);
+        let instead = if scope.params.iter().any(|p| p == param) {
+            format!(
+                "read the parameter from the environment instead: \"${}\" (oncall sets it for the script)",
+                template::param_env_var(param)
+            )
+        } else {
+            format!(
+                "pass the value in the environment instead, with `env: [\"NAME={tag}\"]`, and read \"$NAME\""
+            )
+        };
+        c.err(
+            pos,
+            format!("`{tag}` inside `sh:` would paste a value into shell code; {instead}"),
+        );
+        from = Pos {
+            line: pos.line,
+            column: pos.column + 1,
+        };
+        rest = &rest[at + tag.len().max(1)..];
+    }
 }
 
 /// The known name nearest to a misspelling, if it is close enough.

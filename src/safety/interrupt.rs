@@ -1,40 +1,179 @@
-//! Ctrl-C: the first one asks operations to stop between steps; the second
-//! one exits at once.
+//! Ctrl-C, SIGTERM and SIGHUP: the first one asks operations to stop between
+//! steps; a second one exits at once.
+//!
+//! A second signal kills the process groups of local children (a runbook's
+//! shell steps) and runs the registered last-moment hooks (a runbook marks
+//! its journal interrupted there) before exiting.
+//!
+//! `timeout`, systemd and CI runners stop a process with SIGTERM, and a
+//! closed terminal sends SIGHUP. Both are handled like Ctrl-C so that a drain
+//! stopped that way still says what was and was not done and leaves an audit
+//! entry. The exit code is 128 + the signal's number, as shells report it.
 
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use tokio::sync::Notify;
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// The number of the first stop signal received, 0 while none was.
+static SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+const SIGINT: i32 = 2;
+const SIGHUP: i32 = 1;
+const SIGTERM: i32 = 15;
 
 fn notify() -> &'static Notify {
     static NOTIFY: OnceLock<Notify> = OnceLock::new();
     NOTIFY.get_or_init(Notify::new)
 }
 
-/// Starts listening for Ctrl-C. Call once, inside the runtime.
-pub fn install() {
-    tokio::spawn(async {
-        if tokio::signal::ctrl_c().await.is_err() {
+/// Starts listening for stop signals. Call once, inside the runtime. A
+/// command that only reads (`stop_at_once`) has nothing to finish: the first
+/// signal ends it.
+pub fn install(stop_at_once: bool) {
+    tokio::spawn(async move {
+        let Some(first) = next_signal().await else {
             return;
+        };
+        if stop_at_once {
+            eprintln!("\n{}", name(first));
+            std::process::exit(exit_code_for(first));
         }
-        INTERRUPTED.store(true, Ordering::SeqCst);
+        SIGNAL.store(first, Ordering::SeqCst);
         notify().notify_waiters();
         eprintln!(
-            "\ninterrupt: finishing the current step, then stopping (Ctrl-C again to quit now)"
+            "\n{}: finishing the current step, then stopping ({} again to quit now)",
+            name(first),
+            if first == SIGINT { "Ctrl-C" } else { "signal" }
         );
-        if tokio::signal::ctrl_c().await.is_ok() {
-            std::process::exit(crate::error::exit::INTERRUPTED as i32);
+        if next_signal().await.is_some() {
+            hard_exit(first);
         }
     });
 }
 
-pub fn is_interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
+/// Waits for the next Ctrl-C, SIGTERM or SIGHUP and returns its number.
+#[cfg(unix)]
+async fn next_signal() -> Option<i32> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).ok()?;
+    let mut hup = signal(SignalKind::hangup()).ok()?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.ok().map(|_| SIGINT),
+        _ = term.recv() => Some(SIGTERM),
+        _ = hup.recv() => Some(SIGHUP),
+    }
 }
 
-/// Resolves when Ctrl-C is pressed (at once if it already was).
+#[cfg(not(unix))]
+async fn next_signal() -> Option<i32> {
+    tokio::signal::ctrl_c().await.ok().map(|_| SIGINT)
+}
+
+fn name(signal: i32) -> &'static str {
+    match signal {
+        SIGTERM => "terminated (SIGTERM)",
+        SIGHUP => "hung up (SIGHUP)",
+        _ => "interrupt",
+    }
+}
+
+fn exit_code_for(signal: i32) -> i32 {
+    128 + signal
+}
+
+type Hook = Box<dyn Fn() + Send>;
+
+/// Process groups of running local children, killed on a hard exit.
+static GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+/// Last-moment hooks, by id.
+static HOOKS: Mutex<Vec<(u64, Hook)>> = Mutex::new(Vec::new());
+static NEXT_HOOK: AtomicU64 = AtomicU64::new(1);
+
+/// Kills every child group, runs the hooks, and exits with the signal's code.
+fn hard_exit(first: i32) -> ! {
+    for g in GROUPS.lock().map(|g| g.clone()).unwrap_or_default() {
+        kill_group(g, libc::SIGKILL);
+    }
+    if let Ok(hooks) = HOOKS.lock() {
+        for (_, h) in hooks.iter() {
+            h();
+        }
+    }
+    std::process::exit(exit_code_for(first))
+}
+
+/// The stop signal received (SIGINT while none was), to pass on to children.
+pub fn signal() -> i32 {
+    match SIGNAL.load(Ordering::SeqCst) {
+        0 => SIGINT,
+        s => s,
+    }
+}
+
+/// Sends a signal to a whole process group.
+pub fn kill_group(pgid: i32, signal: i32) {
+    #[cfg(unix)]
+    if pgid > 0 {
+        // SAFETY: killpg(2) only sends a signal; a group that is gone gives ESRCH.
+        unsafe {
+            libc::killpg(pgid, signal);
+        }
+    }
+}
+
+/// A child's process group, killed if the program quits at once while it
+/// runs. Dropping it forgets the group.
+pub struct TrackedGroup(i32);
+
+pub fn track_group(pgid: i32) -> TrackedGroup {
+    if let Ok(mut g) = GROUPS.lock() {
+        g.push(pgid);
+    }
+    TrackedGroup(pgid)
+}
+
+impl Drop for TrackedGroup {
+    fn drop(&mut self) {
+        if let Ok(mut g) = GROUPS.lock() {
+            g.retain(|p| *p != self.0);
+        }
+    }
+}
+
+/// A hook run if the program quits at once; dropping it removes the hook.
+pub struct HookGuard(u64);
+
+pub fn on_hard_exit(hook: impl Fn() + Send + 'static) -> HookGuard {
+    let id = NEXT_HOOK.fetch_add(1, Ordering::SeqCst);
+    if let Ok(mut h) = HOOKS.lock() {
+        h.push((id, Box::new(hook)));
+    }
+    HookGuard(id)
+}
+
+impl Drop for HookGuard {
+    fn drop(&mut self) {
+        if let Ok(mut h) = HOOKS.lock() {
+            h.retain(|(id, _)| *id != self.0);
+        }
+    }
+}
+
+pub fn is_interrupted() -> bool {
+    SIGNAL.load(Ordering::SeqCst) != 0
+}
+
+/// The exit code of an interrupted command: 130 for Ctrl-C, 143 for SIGTERM,
+/// 129 for SIGHUP.
+pub fn exit_code() -> u8 {
+    match SIGNAL.load(Ordering::SeqCst) {
+        0 => crate::error::exit::INTERRUPTED,
+        s => exit_code_for(s) as u8,
+    }
+}
+
+/// Resolves when a stop signal arrives (at once if one already did).
 pub async fn interrupted() {
     let notified = notify().notified();
     if is_interrupted() {

@@ -4,9 +4,12 @@
 //! that run the real `oncall` binary and the real `kubectl` against it.
 #![allow(dead_code)]
 
+pub mod local;
 pub mod real;
 pub mod scenario;
 
+#[allow(unused_imports)]
+pub use local::{Local, count, state_of, wait_for};
 pub use real::RealCluster;
 #[allow(unused_imports)]
 pub use scenario::{Backend, SCOPE_KEY, Scope};
@@ -54,6 +57,47 @@ impl Run {
             self.code, self.stdout, self.stderr
         );
         self
+    }
+}
+
+/// An `oncall` process running in the background (see `spawn_oncall`).
+pub struct Background {
+    child: std::process::Child,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl Background {
+    /// Stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits up to `within` for stderr to contain `text`; panics with what
+    /// it has otherwise.
+    pub fn wait_for_stderr(&self, text: &str, within: Duration) {
+        assert!(
+            eventually(within, || self.stderr().contains(text)),
+            "stderr never said `{text}`:\n{}",
+            self.stderr()
+        );
+    }
+
+    /// Sends a signal (`libc::SIGTERM`, ...) to the process.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+    }
+
+    /// Waits for the process to end.
+    pub fn finish(self) -> Run {
+        let out = self.child.wait_with_output().expect("oncall ends");
+        self.reader.join().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: self.stderr.lock().unwrap().clone(),
+        }
     }
 }
 
@@ -170,6 +214,34 @@ impl Harness {
         }
     }
 
+    /// On the real cluster: a ServiceAccount `viewer` in the scope's `app`
+    /// namespace that RBAC lets read everything and change nothing, and a
+    /// token for it. The kubeconfig is left as it is.
+    pub fn read_only_account(&self, scope: &Scope) -> (String, String) {
+        let Target::Real(real) = &self.target else {
+            panic!("the simulator has no service accounts or tokens");
+        };
+        let ns = scope.ns("app");
+        let token = self.runtime.block_on(real.read_only_token(&ns));
+        (format!("system:serviceaccount:{ns}:viewer"), token)
+    }
+
+    /// The PEM of the CA the kubeconfig trusts.
+    pub fn ca_pem(&self) -> String {
+        use base64::Engine;
+        let text = std::fs::read_to_string(&self.kubeconfig).unwrap();
+        let config: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+        let data = config["clusters"][0]["cluster"]["certificate-authority-data"]
+            .as_str()
+            .expect("the kubeconfig carries its CA inline");
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .unwrap(),
+        )
+        .unwrap()
+    }
+
     /// Makes the kubeconfig trust `ca_pem` instead of the cluster's own CA.
     pub fn replace_ca(&self, ca_pem: &str) {
         use base64::Engine;
@@ -218,6 +290,40 @@ impl Harness {
             .env("ONCALL_COMPLETION_TIMEOUT", "30s")
             .stdin(Stdio::null());
         cmd
+    }
+
+    /// Starts `oncall` in the background, collecting stderr as it comes, so
+    /// a test can wait for a message and then act (relax a budget, send a
+    /// signal) while the command runs.
+    pub fn spawn_oncall(&self, args: &[&str]) -> Background {
+        let mut child = self
+            .oncall_command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("oncall starts");
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let reader = {
+            let stderr = stderr.clone();
+            let mut pipe = child.stderr.take().unwrap();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = std::io::Read::read(&mut pipe, &mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    stderr
+                        .lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            })
+        };
+        Background {
+            child,
+            stderr,
+            reader,
+        }
     }
 
     /// The real kubectl, with its own discovery cache.
@@ -366,6 +472,15 @@ fn which(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|d| d.join(name))
         .find(|p| Path::new(p).is_file())
+}
+
+/// The account running the tests, as oncall records it (from the uid, not
+/// the `USER` the harness sets).
+pub fn os_user() -> String {
+    let out = Command::new("id").arg("-un").output().expect("id runs");
+    let name = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(!name.is_empty(), "`id -un` names the user");
+    name
 }
 
 /// Polls `check` until it holds or `timeout` passes; returns whether it held.
