@@ -51,6 +51,8 @@ until (( $($KC get pods -n default --field-selector=status.phase=Running --no-he
 done
 echo "real control plane ready: $REAL_NODES nodes, $want pods running after $((SECONDS - started)) s" >&2
 
+floor_pairs "real control plane, $(printf "%'d" "$want") pods"
+if ((!FLOOR_ONLY)); then
 pair "real|stuck pods, whole cluster" \
   "oncall pods stuck -A" "$ONCALL pods stuck -A -o json" \
   "kubectl get pods -A -o json" "$KC get pods -A -o json"
@@ -107,6 +109,8 @@ for ((i = 0; i < DRAIN_REPS; i++)); do
   # The drained pods are Pending (pinned to their node): remove them.
   $KC delete deployment "drain-oncall-$i" "drain-kubectl-$i" --wait=false >/dev/null
 done
+
+fi
 
 # The control plane's own peak memory (VmHWM) per component.
 supervisor=$(cat "$REAL_DIR/pid")

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Summarises bench/run's measurements into Markdown tables: one for the
-simulator, one for the real control plane.
+simulator, one for the comparisons with the floor, one for the real control
+plane.
 
 The full run writes bench/RESULTS.md (a table that was not measured this
 time is kept from the last run); the quick run prints the tables only.
@@ -13,16 +14,17 @@ from collections import OrderedDict
 from datetime import datetime, timezone
 
 results, nodes, per_node, reps, quick = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "1"
-sim_measured = sys.argv[6] == "1" if len(sys.argv) > 6 else True
-real_size = sys.argv[7].split() if len(sys.argv) > 7 and sys.argv[7] else None
-memory_file = sys.argv[8] if len(sys.argv) > 8 else ""
+real_size = sys.argv[6].split() if len(sys.argv) > 6 and sys.argv[6] else None
+memory_file = sys.argv[7] if len(sys.argv) > 7 else ""
 
-rows = {"sim": OrderedDict(), "real": OrderedDict()}
+# A label is "[real|floor|]scenario|tool".
+rows = {"sim": OrderedDict(), "floor": OrderedDict(), "real": OrderedDict()}
 for line in open(results):
     label, wall, rss, reqs, code = line.rstrip("\n").split("\t")
     backend = "sim"
-    if label.startswith("real|"):
-        backend, label = "real", label[len("real|"):]
+    for prefix in ("real", "floor"):
+        if label.startswith(prefix + "|"):
+            backend, label = prefix, label[len(prefix) + 1:]
     scenario, tool = label.split("|", 1)
     rows[backend].setdefault(scenario, OrderedDict()).setdefault(tool, []).append(
         (float(wall), int(rss or 0), int(reqs), int(code))
@@ -81,7 +83,7 @@ def kept(marker):
 
 
 sections = []
-if sim_measured:
+if rows["sim"]:
     sections.append(
         "<!-- sim -->\n## The simulator\n\n"
         f"Measured {now} on {machine()}, against the simulator with {nodes:,} nodes and "
@@ -90,7 +92,18 @@ if sim_measured:
     )
 else:
     sections.append(kept("sim"))
-if real_size:
+if rows["floor"]:
+    sections.append(
+        "<!-- floor -->\n## Close to the floor\n\n"
+        f"Measured {now} on {machine()}; each pair alternated {reps} times after a warm-up. "
+        "The floor fetches every page of the pod list over oncall's own client (one keep-alive "
+        "connection) and reads only each page's continue token (`bench/list-floor.rs`). "
+        "API requests come from the simulator's counter (n/a on the real control plane).\n\n"
+        + table(rows["floor"]) + "<!-- /floor -->\n"
+    )
+else:
+    sections.append(kept("floor"))
+if real_size and rows["real"]:
     real_nodes, real_per_node = int(real_size[0]), int(real_size[1])
     memory = ""
     if memory_file and os.path.exists(memory_file):
@@ -115,7 +128,7 @@ text = "# Benchmark results\n\nProduced by `bench/run` (`--real` adds the real c
 )
 print(text)
 if not quick:
-    if sim_measured:
+    if rows["sim"]:
         # Keep the raw measurements next to the summary, so it can be re-made.
         with open("bench/results.tsv", "w") as f:
             f.write(open(results).read())

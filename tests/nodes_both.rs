@@ -17,6 +17,7 @@ on_both_backends!(
     drain_timeout_is_exact_and_says_the_node_stays_cordoned,
     drain_reaches_the_same_outcome_as_kubectl_drain,
     check_names_every_blocker_and_its_fix,
+    node_list_counts_only_the_pods_still_on_each_node,
     drain_stopped_by_sigterm_says_what_it_did_and_records_it,
     a_pod_held_by_a_finalizer_is_named_and_skip_wait_ends_the_drain,
     scale_up_never_scales_a_singleton_or_a_statefulset,
@@ -555,6 +556,82 @@ fn check_names_every_blocker_and_its_fix(backend: Backend) {
         "{}",
         text.stdout
     );
+}
+
+/// A Job of one pod pinned to `node`; `fault` (`job-fail`) makes it fail.
+fn job(s: &Scope, name: &str, node: &str, fault: &str) -> String {
+    let meta = if fault.is_empty() {
+        "{}".to_string()
+    } else {
+        format!("{{annotations: {{sim.oncall.dev/fault: {fault}}}}}")
+    };
+    format!(
+        r#"apiVersion: batch/v1
+kind: Job
+metadata: {{name: {name}, namespace: {ns}}}
+spec:
+  backoffLimit: 0
+  template:
+    metadata: {meta}
+    spec:
+      restartPolicy: Never
+      nodeSelector: {{kubernetes.io/hostname: {node}}}
+      tolerations: {tol}
+      containers: [{{name: c, image: busybox}}]
+---
+"#,
+        ns = s.ns("app"),
+        node = s.node(node),
+        tol = s.tolerations(),
+    )
+}
+
+fn node_list_counts_only_the_pods_still_on_each_node(backend: Backend) {
+    let s = Scope::new("nlcount");
+    let mut y = simple_cluster(&s);
+    y += &deployment(&s, "api", 1, "n2", "");
+    // Finished pods stay bound to their node but hold no place on it.
+    y += &job(&s, "done", "n1", "");
+    y += &job(&s, "failed", "n2", "job-fail");
+    // Never scheduled: bound to no node.
+    y += &deployment(&s, "lost", 1, "nowhere", "");
+    let h = Harness::on(backend, &s, &y);
+    wait_ready(&h, &s, 3);
+    let ns = s.ns("app");
+    assert!(
+        eventually(Duration::from_secs(60), || {
+            let phases: Vec<Value> = h
+                .list("pods", Some(&ns))
+                .iter()
+                .map(|p| p["status"]["phase"].clone())
+                .collect();
+            phases.contains(&json!("Succeeded")) && phases.contains(&json!("Failed"))
+        }),
+        "the jobs did not finish in {ns}"
+    );
+    let listed = h
+        .oncall(&["node", "list", "-l", &s.node_selector(), "-o", "json"])
+        .expect_code(0);
+    let rows: Value = serde_json::from_str(&listed.stdout).unwrap();
+    let pods = |name: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == s.node(name))
+            .map(|r| r["pods"].clone())
+    };
+    assert_eq!(pods("n1"), Some(json!(2)), "{}", listed.stdout);
+    assert_eq!(pods("n2"), Some(json!(1)), "{}", listed.stdout);
+    assert_eq!(pods("n3"), Some(json!(0)), "{}", listed.stdout);
+    let table = h
+        .oncall(&["node", "list", "-l", &s.node_selector()])
+        .expect_code(0);
+    let n1 = table
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&s.node("n1")))
+        .unwrap();
+    assert!(n1.split_whitespace().any(|cell| cell == "2"), "{n1}");
 }
 
 /// A finalizer nobody removes holds an evicted pod forever: the drain says

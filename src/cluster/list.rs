@@ -2,12 +2,16 @@
 //!
 //! Cluster-wide reads must not grow with cluster size: each page is decoded
 //! straight into a small struct that keeps only the fields a command needs,
-//! handed to the caller, and dropped before the next page is fetched.
+//! handed to the caller, and dropped; the next page is already being fetched
+//! meanwhile, so a list costs about what fetching its pages costs.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use super::errors::is_transient;
-use serde::de::DeserializeOwned;
 
 /// The default page size, kubectl's own.
 pub const PAGE_SIZE: u32 = 500;
@@ -19,7 +23,7 @@ pub struct ListQuery {
     pub path: String,
     pub label_selector: Option<String>,
     pub field_selector: Option<String>,
-    pub page_size: Option<u32>,
+    page_size: Option<u32>,
 }
 
 impl ListQuery {
@@ -32,6 +36,12 @@ impl ListQuery {
 
     pub fn labels(mut self, selector: Option<&str>) -> Self {
         self.label_selector = selector.map(str::to_string);
+        self
+    }
+
+    /// Items per page; the API default when `None`.
+    pub fn page_size(mut self, size: Option<u32>) -> Self {
+        self.page_size = size;
         self
     }
 
@@ -72,8 +82,6 @@ pub struct ListStats {
 
 #[derive(Deserialize)]
 struct LeanList<T> {
-    #[serde(default)]
-    metadata: ListMeta,
     #[serde(default = "Vec::new")]
     items: Vec<T>,
 }
@@ -85,6 +93,12 @@ struct ListMeta {
 }
 
 /// Lists every page of `query`, handing each one to `on_page`.
+///
+/// Fetching and decoding overlap: a task fetches the pages, reading only the
+/// continue token at the head of each before asking for the next, while this
+/// task decodes the page before. The channel between them holds one page, so
+/// at most three pages are in memory however large the cluster is: one being
+/// decoded, one waiting, one being fetched.
 pub async fn for_each_page<T, F>(
     client: &kube::Client,
     query: &ListQuery,
@@ -94,16 +108,126 @@ where
     T: DeserializeOwned,
     F: FnMut(Page<T>),
 {
+    for_each_body::<LeanList<T>, _>(client, query, |page| match page {
+        Some(list) => on_page(Page::Items(list.items)),
+        None => on_page(Page::Restarted),
+    })
+    .await
+}
+
+/// A page of a list, however its items are named.
+trait ListBody: DeserializeOwned {
+    fn len(&self) -> usize;
+}
+
+impl<T: DeserializeOwned> ListBody for LeanList<T> {
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+}
+
+/// The pipeline: each page is decoded whole as `B` and handed
+/// on; `None` says the list started over.
+async fn for_each_body<B, F>(
+    client: &kube::Client,
+    query: &ListQuery,
+    mut on_page: F,
+) -> Result<ListStats, kube::Error>
+where
+    B: ListBody,
+    F: FnMut(Option<B>),
+{
+    let requests = Arc::new(AtomicU64::new(0));
     let mut stats = ListStats::default();
-    let mut token: Option<String> = None;
+    let mut start: Option<String> = None;
+    let mut cut_pages = 0u32;
+    'fetch: loop {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+        let _fetcher = AbortOnDrop(tokio::spawn(fetch_pages(
+            client.clone(),
+            query.clone(),
+            start.clone(),
+            tx,
+            requests.clone(),
+        )));
+        while let Some(fetched) = rx.recv().await {
+            match fetched {
+                Fetched::Page { body, token, next } => {
+                    let page: B = match serde_json::from_str(&body) {
+                        Ok(page) => page,
+                        // A body that ends early is a cut connection: ask for
+                        // that page again, and drop the pages fetched after it.
+                        Err(e) if e.is_eof() && cut_pages < PAGE_RETRIES => {
+                            cut_pages += 1;
+                            start = token;
+                            continue 'fetch;
+                        }
+                        Err(e) => return Err(kube::Error::SerdeError(e)),
+                    };
+                    cut_pages = 0;
+                    stats.items += page.len() as u64;
+                    on_page(Some(page));
+                    if next.is_none() {
+                        stats.requests = requests.load(Ordering::Relaxed);
+                        return Ok(stats);
+                    }
+                }
+                Fetched::Restarted => {
+                    stats.items = 0;
+                    on_page(None);
+                }
+                Fetched::Failed(e) => return Err(e),
+            }
+        }
+        // The fetcher ends only after the last page or a failure, both sent.
+        return Err(kube::Error::Service(
+            "the page fetcher stopped before the last page".into(),
+        ));
+    }
+}
+
+/// What the fetching task hands to the decoding one.
+enum Fetched {
+    /// A page's raw body, the token it was asked for with, and the token of
+    /// the next page (`None` on the last).
+    Page {
+        body: String,
+        token: Option<String>,
+        next: Option<String>,
+    },
+    Restarted,
+    Failed(kube::Error),
+}
+
+/// Fetches pages from `token` on until the last one, a failure, or until
+/// the receiver is gone.
+async fn fetch_pages(
+    client: kube::Client,
+    query: ListQuery,
+    mut token: Option<String>,
+    tx: tokio::sync::mpsc::Sender<Fetched>,
+    requests: Arc<AtomicU64>,
+) {
     let mut restarts = 0;
     let mut failures = 0u32;
     loop {
-        let request = http::Request::get(query.url(token.as_deref()))
-            .body(Vec::new())
-            .map_err(kube::Error::HttpError)?;
-        stats.requests += 1;
-        let page: LeanList<T> = match client.request(request).await {
+        let request = match http::Request::get(query.url(token.as_deref())).body(Vec::new()) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = tx.send(Fetched::Failed(kube::Error::HttpError(e))).await;
+                return;
+            }
+        };
+        requests.fetch_add(1, Ordering::Relaxed);
+        let fetched =
+            client
+                .request_text(request)
+                .await
+                .and_then(|body| match continue_token(&body) {
+                    Ok(next) => Ok((body, next)),
+                    Err(e) => Err(kube::Error::SerdeError(e)),
+                });
+        let (body, next) = match fetched {
             Ok(page) => {
                 failures = 0;
                 page
@@ -121,18 +245,77 @@ where
             {
                 restarts += 1;
                 token = None;
-                stats.items = 0;
-                on_page(Page::Restarted);
+                if tx.send(Fetched::Restarted).await.is_err() {
+                    return;
+                }
                 continue;
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                let _ = tx.send(Fetched::Failed(e)).await;
+                return;
+            }
         };
-        stats.items += page.items.len() as u64;
-        on_page(Page::Items(page.items));
-        match page.metadata.continue_token.filter(|t| !t.is_empty()) {
-            Some(next) => token = Some(next),
-            None => return Ok(stats),
+        let last = next.is_none();
+        let page = Fetched::Page {
+            body,
+            token: token.clone(),
+            next: next.clone(),
+        };
+        if tx.send(page).await.is_err() || last {
+            return;
         }
+        token = next;
+    }
+}
+
+/// Stops the fetching task when the list ends early, fails or is dropped
+/// (Ctrl-C), so no request outlives the list it belongs to.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Reads `metadata.continue` from the head of a list's JSON body without
+/// decoding its items: the API server writes `metadata` before `items`, so
+/// this reads a few hundred bytes of a page of megabytes. An empty token
+/// means the last page. Public for the benchmark's floor client.
+pub fn continue_token(body: &str) -> Result<Option<String>, serde_json::Error> {
+    let mut found: Option<Option<String>> = None;
+    let mut de = serde_json::Deserializer::from_str(body);
+    let read = serde::Deserializer::deserialize_map(&mut de, HeadVisitor { found: &mut found });
+    match (read, found) {
+        // The visitor stops the parse once it has the token; the error that
+        // stop raises is expected.
+        (_, Some(token)) => Ok(token.filter(|t| !t.is_empty())),
+        (Ok(()), None) => Ok(None),
+        (Err(e), None) => Err(e),
+    }
+}
+
+struct HeadVisitor<'a> {
+    found: &'a mut Option<Option<String>>,
+}
+
+impl<'de> serde::de::Visitor<'de> for HeadVisitor<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == "metadata" {
+                let meta: ListMeta = map.next_value()?;
+                *self.found = Some(meta.continue_token);
+                return Err(serde::de::Error::custom("stop after the list metadata"));
+            }
+            map.next_value::<serde::de::IgnoredAny>()?;
+        }
+        Ok(())
     }
 }
 
@@ -166,5 +349,23 @@ mod tests {
             q.url(Some("abc=")),
             "/api/v1/pods?limit=500&labelSelector=app+in+%28a%2Cb%29&fieldSelector=spec.nodeName%3Dn1&continue=abc%3D"
         );
+    }
+
+    #[test]
+    fn continue_token_is_read_from_the_head_only() {
+        // The items are not valid JSON: the head reader must not look at them.
+        let body = r#"{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"7","continue":"abc","remainingItemCount":3},"items":[{"bad"#;
+        assert_eq!(continue_token(body).unwrap().as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn continue_token_absent_or_empty_means_the_last_page() {
+        let empty = r#"{"kind":"PodList","metadata":{"continue":""},"items":[]}"#;
+        assert_eq!(continue_token(empty).unwrap(), None);
+        let none = r#"{"kind":"PodList","items":[{"a":1}],"metadata":{}}"#;
+        assert_eq!(continue_token(none).unwrap(), None);
+        let late = r#"{"items":[{"a":"}"}],"metadata":{"continue":"x"}}"#;
+        assert_eq!(continue_token(late).unwrap().as_deref(), Some("x"));
+        assert!(continue_token(r#"{"metadata":{"continue":"#).is_err());
     }
 }

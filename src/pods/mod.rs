@@ -44,31 +44,26 @@ pub async fn find_stuck(cluster: &Cluster, opts: &Options) -> Result<Report> {
     let client = &cluster.client;
     let mut warnings = Vec::new();
 
-    let nodes_query = ListQuery {
-        page_size: opts.page_size,
-        ..ListQuery::new("/api/v1/nodes").fields(
+    let nodes_query = ListQuery::new("/api/v1/nodes")
+        .fields(
             opts.node
                 .as_ref()
                 .map(|n| format!("metadata.name={n}"))
                 .as_deref(),
         )
-    };
-    let pods_query = ListQuery {
-        page_size: opts.page_size,
-        ..ListQuery::new(collection(opts.namespace.as_deref(), "pods"))
-            .labels(opts.selector.as_deref())
-            .fields(
-                opts.node
-                    .as_ref()
-                    .map(|n| format!("spec.nodeName={n}"))
-                    .as_deref(),
-            )
-    };
-    let events_query = ListQuery {
-        page_size: opts.page_size,
-        ..ListQuery::new(collection(opts.namespace.as_deref(), "events"))
-            .fields(Some("type=Warning"))
-    };
+        .page_size(opts.page_size);
+    let pods_query = ListQuery::new(collection(opts.namespace.as_deref(), "pods"))
+        .labels(opts.selector.as_deref())
+        .fields(
+            opts.node
+                .as_ref()
+                .map(|n| format!("spec.nodeName={n}"))
+                .as_deref(),
+        )
+        .page_size(opts.page_size);
+    let events_query = ListQuery::new(collection(opts.namespace.as_deref(), "events"))
+        .fields(Some("type=Warning"))
+        .page_size(opts.page_size);
 
     let nodes_then_pods = async {
         let mut nodes = Nodes::unknown();
