@@ -492,7 +492,7 @@ pub enum PromoteCommand {
 pub enum DnsCommand {
     /// Resolve a name like dig: full CNAME chain, TTLs, several servers side by side
     ///
-    /// Without --server the system resolver (/etc/resolv.conf) answers. Exit 1
+    /// Without --nameserver the system resolver (/etc/resolv.conf) answers. Exit 1
     /// when any server gave no answer (NXDOMAIN, NODATA, SERVFAIL, REFUSED, timeout).
     Resolve {
         /// Name to resolve, or an IP address for a reverse (PTR) lookup
@@ -505,7 +505,7 @@ pub enum DnsCommand {
     },
     /// Resolve a name and say which Service or Ingress in the cluster serves it
     ///
-    /// Asks the system resolver and every --server, then matches the answers
+    /// Asks the system resolver and every --nameserver, then matches the answers
     /// with the load balancer addresses of LoadBalancer Services and Ingresses
     /// in every namespace, their external-dns hostname annotations and Ingress
     /// rule hosts. With --expect-namespace or --expect-ip it is an assertion:
@@ -521,8 +521,8 @@ pub enum DnsCommand {
         /// Fail (exit 1) unless every resolver answers this address
         #[arg(long, value_name = "IP")]
         expect_ip: Option<String>,
-        /// Ask only the --server list, not the system resolver
-        #[arg(long, requires = "server")]
+        /// Ask only the --nameserver list, not the system resolver
+        #[arg(long, requires = "nameserver")]
         no_system_resolver: bool,
     },
 }
@@ -533,9 +533,10 @@ pub struct DnsQueryFlags {
     #[arg(long = "type", short = 't', value_name = "TYPE")]
     pub record_type: Option<String>,
 
-    /// Ask this server instead of the system resolver (repeat to compare servers)
+    /// Ask this DNS server instead of the system resolver (repeat to compare
+    /// servers). Named apart from the global --server, which is the API server.
     #[arg(long, value_name = "IP[:PORT]")]
-    pub server: Vec<String>,
+    pub nameserver: Vec<String>,
 
     /// Query over TCP
     #[arg(long)]

@@ -41,8 +41,14 @@ fn resolve_shows_the_whole_cname_chain_with_each_ttl() {
     let dns = chain_zone();
     let server = dns.arg();
 
-    let out =
-        oncall_offline(&["dns", "resolve", "shop.example.com", "--server", &server]).expect_code(0);
+    let out = oncall_offline(&[
+        "dns",
+        "resolve",
+        "shop.example.com",
+        "--nameserver",
+        &server,
+    ])
+    .expect_code(0);
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert!(lines[0].contains("shop.example.com A"), "{}", out.stdout);
     assert!(
@@ -72,7 +78,7 @@ fn resolve_shows_the_whole_cname_chain_with_each_ttl() {
         "dns",
         "resolve",
         "shop.example.com",
-        "--server",
+        "--nameserver",
         &server,
         "--tcp",
         "-o",
@@ -94,7 +100,7 @@ fn resolve_shows_the_whole_cname_chain_with_each_ttl() {
         "dns",
         "resolve",
         "shop.example.com",
-        "--server",
+        "--nameserver",
         &server,
         "--short",
     ])
@@ -113,7 +119,7 @@ fn resolve_looks_up_an_ip_address_in_reverse() {
         "dns",
         "resolve",
         "10.0.0.1",
-        "--server",
+        "--nameserver",
         &dns.arg(),
         "--short",
     ])
@@ -123,7 +129,7 @@ fn resolve_looks_up_an_ip_address_in_reverse() {
         "dns",
         "resolve",
         "10.0.0.1",
-        "--server",
+        "--nameserver",
         &dns.arg(),
         "-o",
         "json",
@@ -145,11 +151,11 @@ fn several_servers_are_shown_side_by_side_with_the_difference_marked() {
         "dns",
         "resolve",
         "shop.example.com",
-        "--server",
+        "--nameserver",
         &old.arg(),
-        "--server",
+        "--nameserver",
         &new.arg(),
-        "--server",
+        "--nameserver",
         &third.arg(),
     ];
     let out = oncall_offline(&args).expect_code(0);
@@ -199,7 +205,7 @@ fn resolve_sees_a_swap_made_while_it_runs() {
             "dns",
             "resolve",
             "shop.example.com",
-            "--server",
+            "--nameserver",
             &dns.arg(),
             "--short",
         ])
@@ -233,7 +239,7 @@ fn every_error_kind_is_reported_plainly_per_server() {
     ];
     let mut args = vec!["dns", "resolve", "shop.example.com", "--timeout", "1s"];
     for s in &servers {
-        args.extend(["--server", s.as_str()]);
+        args.extend(["--nameserver", s.as_str()]);
     }
 
     let out = oncall_offline(&args).expect_code(1);
@@ -284,7 +290,7 @@ fn every_error_kind_is_reported_plainly_per_server() {
         "dns",
         "resolve",
         "shop.example.com",
-        "--server",
+        "--nameserver",
         &servfail.arg(),
     ])
     .expect_code(1);
@@ -298,7 +304,7 @@ fn every_error_kind_is_reported_plainly_per_server() {
         "dns",
         "resolve",
         "shop.example.com",
-        "--server",
+        "--nameserver",
         &nxdomain.arg(),
     ])
     .expect_code(1);
@@ -336,7 +342,7 @@ fn bad_input_is_a_usage_error() {
             "is not a record type",
         ),
         (
-            vec!["dns", "resolve", "x.com", "--server", "dns.google"],
+            vec!["dns", "resolve", "x.com", "--nameserver", "dns.google"],
             "is not an IP address",
         ),
         (vec!["dns", "check", "a..b"], "is not a valid DNS name"),
@@ -443,7 +449,7 @@ fn check(h: &Harness, name: &str, servers: &[&DnsServer], extra: &[&str]) -> Run
         .chain(
             servers
                 .iter()
-                .flat_map(|s| ["--server".to_string(), s.arg()]),
+                .flat_map(|s| ["--nameserver".to_string(), s.arg()]),
         )
         .chain(extra.iter().map(|s| s.to_string()))
         .collect();
@@ -757,7 +763,7 @@ fn check_also_asks_the_system_resolver() {
         "dns",
         "check",
         "shop.example.com",
-        "--server",
+        "--nameserver",
         &dns.arg(),
         "--timeout",
         "2s",
@@ -824,7 +830,7 @@ fn resolve_cname_and_multi_string_txt_answer_as_dig_does() {
         "shop.example.com",
         "-t",
         "CNAME",
-        "--server",
+        "--nameserver",
         &server,
     ])
     .expect_code(0);
@@ -847,7 +853,14 @@ fn resolve_cname_and_multi_string_txt_answer_as_dig_does() {
     );
     let short = |name: &str, t: &str| {
         oncall_offline(&[
-            "dns", "resolve", name, "-t", t, "--server", &server, "--short",
+            "dns",
+            "resolve",
+            name,
+            "-t",
+            t,
+            "--nameserver",
+            &server,
+            "--short",
         ])
         .expect_code(0)
         .stdout

@@ -45,7 +45,7 @@ fn options(flags: &DnsQueryFlags) -> Options {
 /// `dns resolve`: needs no cluster, so it never connects to one.
 async fn resolve(app: &App, name: &str, flags: &DnsQueryFlags, short: bool) -> Result<()> {
     let question = query::question(name, flags.record_type.as_deref())?;
-    let targets = query::targets(&flags.server, false)?;
+    let targets = query::targets(&flags.nameserver, false)?;
     let report = dns::resolve(&question, &targets, options(flags)).await;
     let format = app.global.output;
     if format.is_structured() {
@@ -218,7 +218,7 @@ async fn check(
             "`dns check` needs a host name, not the address `{name}`; use `oncall dns resolve {name}` for a reverse lookup"
         )));
     }
-    let targets = query::targets(&flags.server, with_system)?;
+    let targets = query::targets(&flags.nameserver, with_system)?;
     let cluster = app.cluster().await?;
     let report = dns::check::check(cluster, &question, &targets, options(flags), expect).await?;
     let format = app.global.output;
