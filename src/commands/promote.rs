@@ -280,12 +280,25 @@ async fn rollback(app: &App, to: Option<String>, timeout: Duration) -> Result<()
         .as_ref()
         .map(|p| p.singletons.clone())
         .unwrap_or_default();
-    let changes = run::rollback_changes(&releases, goal.number, &current, &singletons);
+    let changes = run::rollback_changes(&releases, goal.state(), &current, &singletons);
     let mut plan = Plan::new(
-        format!("roll back `{namespace}` to release {}", goal.number),
+        format!("roll back `{namespace}` to {}", describe_goal(goal)),
         cluster,
     )
     .in_namespace(&namespace);
+    if let ledger::Goal::Release(r) = goal
+        && ledger::was_undone(&releases, r)
+    {
+        plan.warn(format!(
+            "release {} was {}: you are going back to a release that did not stay live",
+            r.number,
+            if r.result == "succeeded" {
+                "rolled back later"
+            } else {
+                r.result.as_str()
+            }
+        ));
+    }
     for c in &changes {
         plan.change(
             c.id(),
@@ -296,8 +309,8 @@ async fn rollback(app: &App, to: Option<String>, timeout: Duration) -> Result<()
     plan.warn("database migrations are not reverted: check that the old release works with the current schema");
     if changes.is_empty() {
         outln!(
-            "Nothing to do: `{namespace}` already runs release {}.",
-            goal.number
+            "Nothing to do: `{namespace}` already runs {}.",
+            goal.label()
         );
         return Ok(());
     }
@@ -305,7 +318,7 @@ async fn rollback(app: &App, to: Option<String>, timeout: Duration) -> Result<()
     if !answer.proceeds() {
         return Ok(());
     }
-    let source = format!("release {}", goal.number);
+    let source = goal.label();
     let promotion = PromotionPlan {
         source: source.clone(),
         target: namespace.clone(),
@@ -321,7 +334,7 @@ async fn rollback(app: &App, to: Option<String>, timeout: Duration) -> Result<()
         &namespace,
         "rollback",
         &source,
-        goal.sha.clone(),
+        goal.sha(),
         &promotion.changes,
     )
     .await
@@ -345,4 +358,28 @@ async fn rollback(app: &App, to: Option<String>, timeout: Duration) -> Result<()
         app, cluster, &namespace, &plan, answer, release, promotion, applied,
     )
     .await
+}
+
+/// The rollback goal as the plan names it: which release, what it was, how it ended.
+fn describe_goal(goal: ledger::Goal) -> String {
+    let r = goal.release();
+    let when = r
+        .time
+        .with_timezone(&chrono::Local)
+        .format("%Y-%m-%d %H:%M");
+    let sha = r
+        .sha
+        .as_deref()
+        .map(|s| format!(", git {}", s.chars().take(12).collect::<String>()))
+        .unwrap_or_default();
+    match goal {
+        ledger::Goal::Release(_) => format!(
+            "release {} ({} from {}{sha} by {} at {when}, {})",
+            r.number, r.action, r.source, r.user, r.result
+        ),
+        ledger::Goal::Before(_) => format!(
+            "before release {}: the images it replaced ({} from {} at {when})",
+            r.number, r.action, r.source
+        ),
+    }
 }
