@@ -284,8 +284,16 @@ fn a_crash_looping_image_is_rolled_back_and_history_and_rollback_work(backend: B
     ))
     .expect_code(0);
     assert_eq!(image(&h, &production, "fetcher"), good);
+    // The side flags of `promote` work on its subcommands too.
     let history = h
-        .oncall(&["-n", &production, "promote", "history"])
+        .oncall(&[
+            "promote",
+            "history",
+            "--from-namespace",
+            &staging,
+            "--to-namespace",
+            &production,
+        ])
         .expect_code(0);
     assert!(
         history.stdout.contains("cccccccccccc"),
@@ -315,10 +323,10 @@ fn a_crash_looping_image_is_rolled_back_and_history_and_rollback_work(backend: B
     // forward to the release just rolled back from.
     let second = h
         .oncall(&[
-            "-n",
-            &production,
             "promote",
             "rollback",
+            "--to-namespace",
+            &production,
             "--yes",
             "--timeout",
             "120s",

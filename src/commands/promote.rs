@@ -2,7 +2,6 @@
 //! confirmation, progress and reports around `crate::promote::run`.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use indicatif::ProgressBar;
 use serde::Serialize;
@@ -34,8 +33,8 @@ pub struct PromoteReport {
 
 pub async fn run(app: &App, args: PromoteArgs) -> Result<()> {
     match args.command {
-        Some(PromoteCommand::History) => history(app).await,
-        Some(PromoteCommand::Rollback { ref to }) => rollback(app, to.clone(), args.timeout).await,
+        Some(PromoteCommand::History) => history(app, &args).await,
+        Some(PromoteCommand::Rollback { ref to }) => rollback(app, &args, to.clone()).await,
         None => promote(app, &args).await,
     }
 }
@@ -202,21 +201,9 @@ fn report_nothing(app: &App, promotion: &PromotionPlan) -> Result<()> {
     Ok(())
 }
 
-/// The target of `history` and `rollback`: `-n` if given, else the config's `promote.to`.
-async fn ledger_side(app: &App) -> Result<(&Cluster, String)> {
-    let cluster = app.cluster().await?;
-    if app.global.namespace.is_some() {
-        return Ok((cluster, cluster.namespace.clone()));
-    }
-    let env = app.config.promote.as_ref().and_then(|p| p.to.clone());
-    match env.and_then(|e| app.config.environments.get(&e).cloned()) {
-        Some(env) => Ok((cluster, env.namespace)),
-        None => Err(Error::Usage("which environment? pass -n NAMESPACE (and --context), or set `promote.to` in the config file".into())),
-    }
-}
-
-async fn history(app: &App) -> Result<()> {
-    let (cluster, namespace) = ledger_side(app).await?;
+async fn history(app: &App, args: &PromoteArgs) -> Result<()> {
+    let side = sides::target(app, args).await?;
+    let (cluster, namespace) = (side.conn.cluster(), side.namespace.clone());
     let releases = ledger::read(&cluster.client, &namespace)
         .await
         .map_err(|e| api_error(e, &cluster.url, "read the release ledger"))?;
@@ -255,8 +242,10 @@ async fn history(app: &App) -> Result<()> {
     Ok(())
 }
 
-async fn rollback(app: &App, to: Option<String>, timeout: Duration) -> Result<()> {
-    let (cluster, namespace) = ledger_side(app).await?;
+async fn rollback(app: &App, args: &PromoteArgs, to: Option<String>) -> Result<()> {
+    let side = sides::target(app, args).await?;
+    let (cluster, namespace) = (side.conn.cluster(), side.namespace.clone());
+    let timeout = args.timeout;
     let client = &cluster.client;
     let releases = ledger::read(client, &namespace)
         .await
