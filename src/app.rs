@@ -13,11 +13,14 @@ pub struct App {
     pub global: GlobalArgs,
     pub config: Config,
     pub progress: Progress,
+    /// The command only reads: nothing to record, so no need to ask the
+    /// server who we are.
+    reads_only: bool,
     cluster: OnceCell<Cluster>,
 }
 
 impl App {
-    pub fn new(global: GlobalArgs) -> Result<App> {
+    pub fn new(global: GlobalArgs, reads_only: bool) -> Result<App> {
         let config = Config::load(global.config.as_deref())?;
         let progress = Progress::new(!global.output.is_structured());
         if global.sandbox {
@@ -27,6 +30,7 @@ impl App {
             global,
             config,
             progress,
+            reads_only,
             cluster: OnceCell::new(),
         })
     }
@@ -37,6 +41,21 @@ impl App {
             context: self.global.context.clone(),
             namespace: self.global.namespace.clone(),
             sandbox: self.global.sandbox,
+            request_timeout: match self.global.request_timeout {
+                None => Some(cluster::DEFAULT_REQUEST_TIMEOUT),
+                Some(t) if t.is_zero() => None,
+                Some(t) => Some(t),
+            },
+            overrides: cluster::Overrides {
+                user: self.global.user.clone(),
+                cluster: self.global.cluster.clone(),
+                server: self.global.server.clone(),
+                token: self.global.token.clone(),
+                certificate_authority: self.global.certificate_authority.clone(),
+                insecure_skip_tls_verify: self.global.insecure_skip_tls_verify,
+                as_user: self.global.as_user.clone(),
+                as_groups: self.global.as_group.clone(),
+            },
         }
     }
 
@@ -47,7 +66,14 @@ impl App {
         self.cluster
             .get_or_try_init(|| async {
                 let cluster = cluster::connect(&self.connect_options()).await?;
-                let version = server_version(&cluster).await?;
+                // A command that may change things records who did it; ask
+                // the server alongside the version so it costs no time.
+                let version = if self.reads_only {
+                    server_version(&cluster).await?
+                } else {
+                    let (version, _) = tokio::join!(server_version(&cluster), cluster.identity());
+                    version?
+                };
                 if self.global.verbose > 0 {
                     crate::ui::style::note(&format!(
                         "connected to {} (Kubernetes {}), namespace `{}`",

@@ -72,6 +72,56 @@ pub struct GlobalArgs {
     /// Run against a fresh built-in simulated cluster instead of a real one
     #[arg(long, global = true)]
     pub sandbox: bool,
+
+    /// How long to wait for each answer from the API server: 30s, 1m, a bare number of
+    /// seconds, or 0 to wait forever (default: 60s)
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_request_timeout)]
+    pub request_timeout: Option<Duration>,
+
+    /// The kubeconfig user to connect as (default: the context's)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub user: Option<String>,
+
+    /// The kubeconfig cluster to connect to (default: the context's)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub cluster: Option<String>,
+
+    /// The API server's address, instead of the kubeconfig's
+    #[arg(short = 's', long, global = true, value_name = "URL")]
+    pub server: Option<String>,
+
+    /// A bearer token to present instead of the kubeconfig user's credentials
+    #[arg(long, global = true, value_name = "TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// A CA certificate file to trust for the API server, instead of the kubeconfig's
+    #[arg(long, global = true, value_name = "FILE")]
+    pub certificate_authority: Option<PathBuf>,
+
+    /// Do not check the API server's certificate (insecure: for test clusters only)
+    #[arg(long, global = true)]
+    pub insecure_skip_tls_verify: bool,
+
+    /// Act as this user (impersonation; the server checks you may)
+    #[arg(long = "as", global = true, value_name = "USER")]
+    pub as_user: Option<String>,
+
+    /// Act as a member of this group (impersonation); repeat for more groups
+    #[arg(long = "as-group", global = true, value_name = "GROUP")]
+    pub as_group: Vec<String>,
+}
+
+/// kubectl's `--request-timeout`: a bare number is seconds, `0` means no limit.
+fn parse_request_timeout(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    humantime::parse_duration(text).map_err(|_| {
+        format!(
+            "`{text}` is not a duration: use 30s, 1m, 2m30s, a number of seconds, or 0 for none"
+        )
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
@@ -144,6 +194,27 @@ pub enum Command {
 
     /// Print the shell completion script
     Completions(CompletionsArgs),
+}
+
+impl Command {
+    /// Whether the command only reads: then there is no step worth finishing
+    /// after Ctrl-C, and the first press ends it.
+    pub fn only_reads(&self) -> bool {
+        match self {
+            Command::Node(c) => matches!(c, NodeCommand::List { .. } | NodeCommand::Check { .. }),
+            Command::Pods(_) | Command::Rollout(_) | Command::Dns(_) | Command::Audit(_) => true,
+            Command::Completions(_) => true,
+            Command::Promote(p) => matches!(p.command, Some(PromoteCommand::History)),
+            Command::Runbook(c) => matches!(
+                c,
+                RunbookCommand::List
+                    | RunbookCommand::Show { .. }
+                    | RunbookCommand::Validate { .. }
+                    | RunbookCommand::Log { .. }
+            ),
+            Command::Restart(_) | Command::Sandbox(_) => false,
+        }
+    }
 }
 
 /// Which nodes to act on: names, or a label selector.

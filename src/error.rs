@@ -43,7 +43,30 @@ pub enum Error {
     Unreachable { url: String, reason: String },
 
     #[error(
-        "the API server at {url} presented a certificate the kubeconfig does not trust ({reason}); check the cluster's `certificate-authority-data` in the kubeconfig, and that the address is the cluster's"
+        "cannot reach the API server at {url} through the proxy {proxy}: {reason}; check HTTPS_PROXY, HTTP_PROXY and NO_PROXY, or the cluster's `proxy-url` in the kubeconfig"
+    )]
+    Proxy {
+        url: String,
+        proxy: String,
+        reason: String,
+    },
+
+    #[error(
+        "the API server at {url} did not answer within {after}; check the address and your VPN, or allow longer with `--request-timeout`"
+    )]
+    RequestTimedOut { url: String, after: String },
+
+    #[error(
+        "{url} answered {code} with a web page (\"{title}\") instead of the Kubernetes API: a proxy or load balancer in front of the API server refused the request; check the kubeconfig's `server` and any client certificate it requires"
+    )]
+    WebPage {
+        url: String,
+        code: u16,
+        title: String,
+    },
+
+    #[error(
+        "the API server at {url} presented a certificate that is not trusted by the kubeconfig's CA ({reason}); check the cluster's `certificate-authority-data` in the kubeconfig, and that the address is the cluster's"
     )]
     UntrustedServer { url: String, reason: String },
 
@@ -119,15 +142,12 @@ pub enum Error {
     #[error("{0}")]
     Failed(String),
 
-    #[error("{context}: {source}")]
+    #[error("{context}: {}", crate::cluster::plain(source))]
     Kube {
         context: String,
         #[source]
         source: kube::Error,
     },
-
-    #[error(transparent)]
-    Other(#[from] anyhow::Error),
 }
 
 impl Error {
@@ -140,19 +160,20 @@ impl Error {
             | Error::Usage(_) => exit::USAGE,
             Error::Unreachable { .. }
             | Error::UntrustedServer { .. }
+            | Error::Proxy { .. }
+            | Error::WebPage { .. }
             | Error::Unauthorized { .. }
             | Error::Forbidden { .. }
             | Error::ClusterRefused(_)
             | Error::ServerError { .. }
             | Error::Credentials { .. } => exit::CLUSTER,
             Error::NoTty | Error::Declined(_) | Error::Refused(_) => exit::REFUSED,
-            Error::TimedOut { .. } => exit::TIMED_OUT,
+            Error::TimedOut { .. } | Error::RequestTimedOut { .. } => exit::TIMED_OUT,
             Error::Interrupted { .. } => crate::safety::interrupt::exit_code(),
             Error::NotFound(_)
             | Error::ProblemsFound(_)
             | Error::Failed(_)
-            | Error::Kube { .. }
-            | Error::Other(_) => exit::FAILED,
+            | Error::Kube { .. } => exit::FAILED,
         }
     }
 

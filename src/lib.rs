@@ -63,6 +63,7 @@ pub fn main() -> u8 {
         }
     };
     ui::style::init(cli.global.color);
+    init_logging(cli.global.verbose);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -70,9 +71,10 @@ pub fn main() -> u8 {
             return exit::FAILED;
         }
     };
+    let stop_at_once = cli.command.only_reads() || cli.global.dry_run;
     let result = runtime.block_on(async {
-        safety::interrupt::install();
-        let app = app::App::new(cli.global)?;
+        safety::interrupt::install(stop_at_once);
+        let app = app::App::new(cli.global, stop_at_once)?;
         commands::run(&app, cli.command).await
     });
     match result {
@@ -84,4 +86,26 @@ pub fn main() -> u8 {
             e.exit_code()
         }
     }
+}
+
+/// `-v` logs each API request with its status and time, `-vv` adds the
+/// headers (credentials hidden) and kube's own debug lines; `RUST_LOG`, when
+/// set, decides instead. Logs go to stderr, so stdout stays parseable.
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.is_empty() => EnvFilter::new(v),
+        _ => match verbose {
+            0 => return,
+            1 => EnvFilter::new("oncall::http=info"),
+            _ => EnvFilter::new("oncall=debug,kube=debug"),
+        },
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(console::colors_enabled_stderr())
+        .without_time()
+        .with_target(false)
+        .try_init();
 }

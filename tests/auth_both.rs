@@ -86,6 +86,87 @@ fn a_read_only_user_can_look_but_not_cordon_or_drain(backend: Backend) {
     );
 }
 
+/// Impersonation and tokens need a real authenticator: the simulator checks
+/// no credentials.
+#[test]
+fn real_as_and_token_act_as_the_read_only_user_and_are_refused_a_cordon() {
+    let s = Scope::new("authas");
+    let h = Harness::on(Backend::Real, &s, &cluster(&s));
+    let n1 = s.node("n1");
+    let (viewer, token) = h.read_only_account(&s);
+    for who in [["--as", viewer.as_str()], ["--token", token.as_str()]] {
+        let listed = h
+            .oncall(&[who[0], who[1], "node", "list", "-l", &s.node_selector()])
+            .expect_code(0);
+        assert!(listed.stdout.contains(&n1), "{}", listed.stdout);
+        let r = h
+            .oncall(&[who[0], who[1], "node", "cordon", &n1, "--yes"])
+            .expect_code(4);
+        assert!(
+            r.stderr
+                .contains("refused to let you patch nodes (403 Forbidden)"),
+            "{}: {}",
+            who[0],
+            r.stderr
+        );
+        one_line(&r);
+    }
+    assert!(h.get("nodes", None, &n1).unwrap()["spec"]["unschedulable"].is_null());
+    // The audit log names the identity the server saw, not the admin's.
+    let audit = h.audit_entries();
+    assert!(
+        audit.iter().all(|e| e["kube_user"] == viewer.as_str()),
+        "{audit:#?}"
+    );
+}
+
+#[test]
+fn real_a_cordon_records_the_identity_the_server_sees() {
+    let s = Scope::new("authwho");
+    let h = Harness::on(Backend::Real, &s, &cluster(&s));
+    let n1 = s.node("n1");
+    let whoami = h.kubectl(&[
+        "auth",
+        "whoami",
+        "-o",
+        "jsonpath={.status.userInfo.username}",
+    ]);
+    let me = whoami.stdout.trim().to_string();
+    assert!(!me.is_empty(), "{}", whoami.stderr);
+    h.oncall(&["node", "cordon", &n1, "--yes"]).expect_code(0);
+    let node = h.get("nodes", None, &n1).unwrap();
+    assert_eq!(
+        node["metadata"]["annotations"]["oncall.dev/cordoned-as"],
+        me.as_str()
+    );
+    assert_eq!(h.audit_entries().last().unwrap()["kube_user"], me.as_str());
+    h.oncall(&["node", "uncordon", &n1, "--yes"]).expect_code(0);
+}
+
+#[test]
+fn real_certificate_authority_and_insecure_flags_override_the_kubeconfigs_ca() {
+    let s = Scope::new("authca");
+    let h = Harness::on(Backend::Real, &s, &cluster(&s));
+    let right = h.home.path().join("right-ca.pem");
+    std::fs::write(&right, h.ca_pem()).unwrap();
+    let bundle = std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt")
+        .expect("the system CA bundle (Debian's ca-certificates)");
+    let end_marker = "-----END CERTIFICATE-----";
+    let first = &bundle[bundle.find("-----BEGIN CERTIFICATE-----").unwrap()..];
+    h.replace_ca(&first[..first.find(end_marker).unwrap() + end_marker.len()]);
+    let selector = s.node_selector();
+    let list = ["node", "list", "-l", selector.as_str()];
+    h.oncall(&list).expect_code(4);
+    let ca = right.display().to_string();
+    for flags in [
+        vec!["--certificate-authority", ca.as_str()],
+        vec!["--insecure-skip-tls-verify"],
+    ] {
+        let r = h.oncall(&[flags.as_slice(), &list].concat()).expect_code(0);
+        assert!(r.stdout.contains(&s.node("n1")), "{flags:?}: {}", r.stdout);
+    }
+}
+
 /// The simulator speaks plain HTTP, so only the real API server can present
 /// a certificate the kubeconfig's CA did not sign.
 #[test]
@@ -106,7 +187,7 @@ fn real_a_server_certificate_from_another_ca_is_refused_with_one_sentence() {
     one_line(&r);
     assert!(
         r.stderr
-            .contains("presented a certificate the kubeconfig does not trust")
+            .contains("presented a certificate that is not trusted by the kubeconfig's CA")
             && r.stderr.contains("certificate-authority-data"),
         "{}",
         r.stderr

@@ -592,7 +592,7 @@ fn check_reports_resolvers_that_disagree_and_when_caches_agree() {
     old.set_a("shop.example.com", 240, &["10.0.0.1"]);
     new.set_a("shop.example.com", 60, &["10.0.0.2"]);
 
-    let out = check(&h, "shop.example.com", &[&old, &new], &[]).expect_code(0);
+    let out = check(&h, "shop.example.com", &[&old, &new], &[]).expect_code(1);
     assert!(
         out.stdout.contains("depending on the resolver"),
         "{}",
@@ -668,7 +668,8 @@ fn check_flags_two_claimants_a_wrong_address_and_answers_that_point_at_nothing()
     dns.set_a("lb-green.example.net", 60, &["192.0.2.10"]);
     dns.set_a("www.example.com", 60, &["10.9.9.9"]);
 
-    let v = json(&check(&h, "admin.example.com", &[&dns], &["-o", "json"]).expect_code(0));
+    // Problems found: exit 1, like every check that finds problems.
+    let v = json(&check(&h, "admin.example.com", &[&dns], &["-o", "json"]).expect_code(1));
     assert_eq!(v["served_by"][0]["kind"], "Ingress");
     assert_eq!(v["served_by"][0]["namespace"], "shop-green");
     assert_eq!(v["served_by"][0]["release"], "release=green-42");
@@ -680,7 +681,12 @@ fn check_flags_two_claimants_a_wrong_address_and_answers_that_point_at_nothing()
         .collect();
     assert!(kinds.contains(&"claimed-twice"), "{v}");
     assert!(kinds.contains(&"address-mismatch"), "{v}");
-    let out = check(&h, "admin.example.com", &[&dns], &[]).expect_code(0);
+    let out = check(&h, "admin.example.com", &[&dns], &[]).expect_code(1);
+    assert!(
+        out.stderr.is_empty(),
+        "the report says it all: {}",
+        out.stderr
+    );
     assert!(
         out.stdout.contains(
             "VERDICT: admin.example.com is served by Ingress admin in namespace `shop-green` (release=green-42)."
@@ -774,4 +780,91 @@ fn resolve_without_a_server_asks_the_system_resolver() {
     assert_eq!(v["results"].as_array().unwrap().len(), 1);
     assert_eq!(v["results"][0]["server"], "system");
     assert_eq!(v["results"][0]["answers"][0]["data"], "127.0.0.1");
+}
+
+/// `dig @127.0.0.1 -p PORT +short NAME TYPE`, without the trailing dots dig
+/// puts on names (oncall leaves them off).
+fn dig_short(dns: &DnsServer, name: &str, record_type: &str) -> String {
+    let out = std::process::Command::new("dig")
+        .args([
+            "@127.0.0.1",
+            "-p",
+            &dns.port().to_string(),
+            "+short",
+            "+tries=1",
+            name,
+            record_type,
+        ])
+        .output()
+        .expect("dig runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| format!("{}\n", l.trim_end_matches('.')))
+        .collect()
+}
+
+#[test]
+fn resolve_cname_and_multi_string_txt_answer_as_dig_does() {
+    use hickory_server::proto::rr::{RData, rdata::TXT};
+    let dns = chain_zone();
+    let server = dns.arg();
+    dns.set(
+        "txt.example.com",
+        60,
+        vec![RData::TXT(TXT::new(vec![
+            "part one".into(),
+            "part \"two\"".into(),
+        ]))],
+    );
+
+    // Asked for the CNAME of a name that is one: NOERROR, the CNAME itself.
+    let out = oncall_offline(&[
+        "dns",
+        "resolve",
+        "shop.example.com",
+        "-t",
+        "CNAME",
+        "--server",
+        &server,
+    ])
+    .expect_code(0);
+    let rows: Vec<Vec<&str>> = out
+        .stdout
+        .lines()
+        .skip(2)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows,
+        vec![vec![
+            "shop.example.com",
+            "300s",
+            "CNAME",
+            "blue.example.com"
+        ]],
+        "{}",
+        out.stdout
+    );
+    let short = |name: &str, t: &str| {
+        oncall_offline(&[
+            "dns", "resolve", name, "-t", t, "--server", &server, "--short",
+        ])
+        .expect_code(0)
+        .stdout
+    };
+    assert_eq!(short("shop.example.com", "CNAME"), "blue.example.com\n");
+    assert_eq!(
+        short("shop.example.com", "CNAME"),
+        dig_short(&dns, "shop.example.com", "CNAME")
+    );
+
+    // A TXT record of two strings shows both, quoted, as dig shows them.
+    assert_eq!(
+        short("txt.example.com", "TXT"),
+        "\"part one\" \"part \\\"two\\\"\"\n"
+    );
+    assert_eq!(
+        short("txt.example.com", "TXT"),
+        dig_short(&dns, "txt.example.com", "TXT")
+    );
 }

@@ -101,7 +101,9 @@ fn list_shows_pool_zone_pods_and_who_cordoned() {
     );
     let n2 = run.stdout.lines().find(|l| l.starts_with("n2 ")).unwrap();
     assert!(
-        n2.contains("SchedulingDisabled") && n2.contains("by tester") && n2.contains("disk errors"),
+        n2.contains("SchedulingDisabled")
+            && n2.contains(&format!("by {}", os_user()))
+            && n2.contains("disk errors"),
         "{n2}"
     );
     let json: Value = serde_json::from_str(
@@ -154,7 +156,7 @@ fn cordon_with_yes_is_audited_privately_and_uncordon_removes_the_field() {
     assert_eq!(node["spec"]["unschedulable"], true);
     assert_eq!(
         node["metadata"]["annotations"]["oncall.dev/cordoned-by"],
-        "tester"
+        os_user().as_str()
     );
     assert_eq!(
         node["metadata"]["annotations"]["oncall.dev/cordon-reason"],

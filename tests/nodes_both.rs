@@ -20,6 +20,7 @@ on_both_backends!(
     drain_stopped_by_sigterm_says_what_it_did_and_records_it,
     a_pod_held_by_a_finalizer_is_named_and_skip_wait_ends_the_drain,
     scale_up_never_scales_a_singleton_or_a_statefulset,
+    a_cordon_note_left_behind_by_kubectl_uncordon_is_ignored,
 );
 
 /// A Deployment pinned to one node of the scope.
@@ -689,4 +690,52 @@ spec:
     );
     let blockers = report["nodes"][0]["blockers"].to_string();
     assert!(!blockers.contains("Recreate"), "{blockers}");
+}
+
+/// `kubectl uncordon` keeps oncall's cordon note. A later `kubectl cordon`
+/// by someone else must not be shown as the old oncall cordon, with its old
+/// reason, nor be undone by the old user without `--force`. Uncordoning with
+/// oncall removes the note.
+fn a_cordon_note_left_behind_by_kubectl_uncordon_is_ignored(backend: Backend) {
+    let s = Scope::new("stale");
+    let h = Harness::on(backend, &s, &simple_cluster(&s));
+    let n1 = s.node("n1");
+    let has_taint = |h: &Harness| {
+        h.get("nodes", None, &n1).unwrap()["spec"]["taints"]
+            .to_string()
+            .contains("node.kubernetes.io/unschedulable")
+    };
+    h.oncall(&["node", "cordon", &n1, "--reason", "disk errors", "--yes"])
+        .expect_code(0);
+    assert!(eventually(Duration::from_secs(20), || has_taint(&h)));
+    h.kubectl(&["uncordon", &n1]).expect_code(0);
+    assert!(eventually(Duration::from_secs(20), || !has_taint(&h)));
+    // A later cordon by hand, well after the note's time.
+    std::thread::sleep(Duration::from_secs(12));
+    h.kubectl(&["cordon", &n1]).expect_code(0);
+    assert!(eventually(Duration::from_secs(20), || has_taint(&h)));
+
+    let listed = h
+        .oncall(&["node", "list", "-l", &s.node_selector()])
+        .expect_code(0);
+    assert!(!listed.stdout.contains("disk errors"), "{}", listed.stdout);
+    let refused = h.oncall(&["node", "uncordon", &n1, "--yes"]);
+    assert_ne!(refused.code, 0, "{}", refused.stdout);
+    assert!(
+        format!("{}{}", refused.stdout, refused.stderr).contains("--force"),
+        "{}\n{}",
+        refused.stdout,
+        refused.stderr
+    );
+    assert_eq!(h.unschedulable(&n1), true);
+
+    h.oncall(&["node", "uncordon", &n1, "--force", "--yes"])
+        .expect_code(0);
+    let node = h.get("nodes", None, &n1).unwrap();
+    assert!(
+        !node["metadata"]["annotations"]
+            .to_string()
+            .contains("oncall.dev/"),
+        "the note is gone: {node}"
+    );
 }

@@ -955,7 +955,11 @@ fn node_actions_plan_and_run_through_the_node_domain() {
     assert!(
         row(
             &dry.stdout,
-            &[&format!("node/{target}"), "cordon", "by tester: test "]
+            &[
+                &format!("node/{target}"),
+                "cordon",
+                &format!("by {}: test ", os_user())
+            ]
         ),
         "{}",
         dry.stdout
@@ -989,7 +993,7 @@ fn node_actions_plan_and_run_through_the_node_domain() {
     assert_eq!(node(&h, target)["spec"]["unschedulable"], true);
     assert_eq!(
         node(&h, target)["metadata"]["annotations"]["oncall.dev/cordoned-by"],
-        "tester"
+        os_user().as_str()
     );
     assert!(
         eventually(Duration::from_secs(10), || on_node() == 0),

@@ -103,6 +103,37 @@ impl ApiError {
         }))
     }
 
+    /// A 422 as the API server words it for a kind in an API group:
+    /// `Deployment.apps "web" is invalid: FIELD: WHY`, with the cause in
+    /// `details` (from which kubectl prints its own sentence).
+    pub fn invalid_field(
+        group: &str,
+        kind: &str,
+        name: &str,
+        field: &str,
+        reason: &str,
+        why: &str,
+    ) -> Self {
+        let mut details = json!({
+            "name": name, "kind": kind,
+            "causes": [{"reason": reason, "message": why, "field": field}]
+        });
+        if !group.is_empty() {
+            details["group"] = json!(group);
+        }
+        let qualified = if group.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind}.{group}")
+        };
+        Self::new(
+            422,
+            "Invalid",
+            format!("{qualified} \"{name}\" is invalid: {field}: {why}"),
+        )
+        .with_details(details)
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message)
     }

@@ -26,6 +26,7 @@ mod server;
 mod store;
 mod table;
 mod util;
+mod validate;
 
 pub use faults::FaultSpec;
 pub use knobs::*;
@@ -154,6 +155,8 @@ pub(crate) struct Shared {
     pub store: store::Store,
     pub faults: parking_lot::Mutex<faults::FaultState>,
     pub requests: AtomicU64,
+    /// Objects a controller could not read and skipped (see controllers::guarded).
+    pub skipped: AtomicU64,
     pub timing: Timing,
     pub version: parking_lot::RwLock<String>,
     pub shutdown: tokio::sync::watch::Receiver<bool>,
@@ -185,6 +188,7 @@ impl Simulator {
             store: store::Store::default(),
             faults: parking_lot::Mutex::new(faults::FaultState::new(opts.faults.clone())),
             requests: AtomicU64::new(0),
+            skipped: AtomicU64::new(0),
             timing: opts.timing.clone(),
             version: parking_lot::RwLock::new(DEFAULT_VERSION.to_string()),
             shutdown,
@@ -261,6 +265,12 @@ impl Simulator {
 
     pub fn request_count(&self) -> u64 {
         self.shared.requests.load(Ordering::Relaxed)
+    }
+
+    /// How many objects the controllers have skipped because they could not
+    /// read them (0 unless something malformed got past the API's checks).
+    pub fn skipped_objects(&self) -> u64 {
+        self.shared.skipped.load(Ordering::Relaxed)
     }
 
     /// Drop the watch history: watches resuming from an older

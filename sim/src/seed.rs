@@ -36,6 +36,30 @@ fn seed_err(source: &str, line: u64, column: u64, reason: impl Into<String>) -> 
     }
 }
 
+/// One plain sentence for what the YAML reader refused: its resource budget
+/// (an alias bomb) and its duplicate-key policy are worded for programmers.
+fn yaml_reason(err: &serde_saphyr::Error) -> String {
+    use serde_saphyr::Error as E;
+    use serde_saphyr::budget::BudgetBreach as B;
+    let mut inner = err;
+    while let E::WithSnippet { error, .. } | E::AliasError { error, .. } = inner {
+        inner = error;
+    }
+    match inner {
+        E::Budget {
+            breach: B::Nodes { nodes },
+            ..
+        } => format!("the seed is too large (over {} nodes)", nodes - 1),
+        E::Budget { .. } => {
+            "the seed is too large to read; split it or remove repeated aliases".into()
+        }
+        E::DuplicateMappingKey { key: Some(k), .. } => {
+            format!("duplicate key `{k}`: each key may appear once")
+        }
+        _ => clean_reason(&err.to_string()),
+    }
+}
+
 /// Strip serde-saphyr's own " at line X column Y" so the reason reads cleanly
 /// next to our file:line:column prefix.
 fn clean_reason(msg: &str) -> String {
@@ -55,6 +79,20 @@ fn clean_reason(msg: &str) -> String {
         Some(i) => r[..i].to_string(),
         None => r.to_string(),
     }
+}
+
+/// The API server's checks of one seeded object, as one sentence: a seed
+/// holds what a cluster could hold, so the controllers can read all of it.
+fn checked(v: &Value) -> Result<(), String> {
+    let r =
+        resources::by_kind(str_at(v, &["apiVersion"]), str_at(v, &["kind"])).ok_or_else(|| {
+            format!(
+                "unknown kind {} in {}",
+                str_at(v, &["kind"]),
+                str_at(v, &["apiVersion"])
+            )
+        })?;
+    crate::validate::check(r, v).map_err(|e| e.message)
 }
 
 /// Parse a multi-document seed. Every document must be a Kubernetes object
@@ -77,7 +115,7 @@ pub fn parse_seed(text: &str, source: &str) -> Result<Vec<Value>, SimError> {
                 source,
                 start as u64 + line.max(1) - 1,
                 col.max(1),
-                clean_reason(&e.to_string()),
+                yaml_reason(&e),
             )
         })?;
         if v.is_null() {
@@ -107,6 +145,7 @@ pub fn parse_seed(text: &str, source: &str) -> Result<Vec<Value>, SimError> {
         }
         if kind == "List" {
             for item in v["items"].as_array().cloned().unwrap_or_default() {
+                checked(&item).map_err(|why| seed_err(source, start as u64, 1, why))?;
                 out.push(item);
             }
             continue;
@@ -129,6 +168,7 @@ pub fn parse_seed(text: &str, source: &str) -> Result<Vec<Value>, SimError> {
                 "metadata.name is required",
             ));
         }
+        checked(&v).map_err(|why| seed_err(source, start as u64, 1, why))?;
         out.push(v);
     }
     Ok(out)
@@ -193,6 +233,7 @@ pub fn apply_one(store: &Store, mut v: Value) -> Result<Value, SimError> {
     let kind = str_at(&v, &["kind"]).to_string();
     let r = resources::by_kind(&api_version, &kind)
         .ok_or(SimError::UnknownKind { api_version, kind })?;
+    crate::validate::check(r, &v).map_err(|e| SimError::Api(e.message))?;
     if r.namespaced {
         if str_at(&v, &["metadata", "namespace"]).is_empty() {
             v["metadata"]["namespace"] = json!("default");
@@ -346,6 +387,33 @@ mod tests {
         let e = parse_seed(text, "w.yaml").unwrap_err();
         let msg = e.to_string();
         assert!(msg.starts_with("w.yaml:7:1: unknown kind Widget"), "{msg}");
+    }
+
+    #[test]
+    fn an_alias_bomb_and_a_duplicate_key_are_one_plain_sentence() {
+        let mut bomb = String::from(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\ndata:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n",
+        );
+        for (n, prev) in ["b", "c", "d", "e", "f", "g"]
+            .iter()
+            .zip(["a", "b", "c", "d", "e", "f"])
+        {
+            bomb += &format!(
+                "  {n}: &{n} [{}]\n",
+                vec![format!("*{prev}"); 10].join(", ")
+            );
+        }
+        let e = parse_seed(&bomb, "bomb.yaml").unwrap_err().to_string();
+        assert!(
+            e.ends_with(": the seed is too large (over 250000 nodes)"),
+            "{e}"
+        );
+        let dup = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: d}\ndata:\n  k: a\n  k: b\n";
+        let e = parse_seed(dup, "dup.yaml").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "dup.yaml:6:3: duplicate key `k`: each key may appear once"
+        );
     }
 
     #[test]

@@ -57,8 +57,46 @@ fn parse_set(rest: &str) -> Result<Vec<String>, String> {
         .collect())
 }
 
+/// Characters the API server's selector lexer reads as operators or separators.
+const SPECIAL: &str = "=!(),<>";
+
+/// A value is one token: `a=b=c` or `a=b c` leaves something after it, which
+/// the API server refuses with the token it found.
+fn check_value(v: &str) -> Result<(), String> {
+    let v = v.trim();
+    let end = v
+        .find(|c: char| c.is_whitespace() || SPECIAL.contains(c))
+        .unwrap_or(v.len());
+    let rest = v[end..].trim_start();
+    let Some(first) = rest.chars().next() else {
+        return Ok(());
+    };
+    let token = if ["==", "!="].iter().any(|op| rest.starts_with(op)) {
+        rest[..2].to_string()
+    } else if SPECIAL.contains(first) {
+        first.to_string()
+    } else {
+        rest.split(|c: char| c.is_whitespace() || SPECIAL.contains(c))
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    Err(format!("found '{token}', expected: ',' or 'end of string'"))
+}
+
 impl LabelSelector {
+    /// Parses a selector; an error is the API server's message for it.
     pub fn parse(s: &str) -> Result<Self, String> {
+        Self::parse_requirements(s).map_err(|e| {
+            if e.starts_with("found ") {
+                e
+            } else {
+                format!("unable to parse requirement: {e}")
+            }
+        })
+    }
+
+    fn parse_requirements(s: &str) -> Result<Self, String> {
         let s = s.trim();
         if s.is_empty() {
             return Ok(Self::default());
@@ -94,6 +132,9 @@ impl LabelSelector {
             };
             if !valid_key(key) {
                 return Err(format!("invalid label key {key:?}"));
+            }
+            if let Req::Eq(_, v) | Req::NotEq(_, v) = &req {
+                check_value(v)?;
             }
             reqs.push(req);
         }
@@ -201,6 +242,17 @@ impl FieldSelector {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_value_with_an_operator_in_it_is_refused_like_the_api_server() {
+        let err = |s: &str| super::LabelSelector::parse(s).unwrap_err();
+        assert_eq!(err("a=b=c"), "found '=', expected: ',' or 'end of string'");
+        assert_eq!(err("a==b=c"), "found '=', expected: ',' or 'end of string'");
+        assert_eq!(err("a=b c"), "found 'c', expected: ',' or 'end of string'");
+        assert_eq!(err("a=b("), "found '(', expected: ',' or 'end of string'");
+        assert!(err("a$b").starts_with("unable to parse requirement: "));
+        assert!(super::LabelSelector::parse("a=b,c!=d").is_ok());
+    }
+
     use super::*;
 
     fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -758,7 +758,7 @@ const QUANTITY_MAPS: &[&str] = &[
     "overhead",
 ];
 
-fn quantities_as_strings(v: &mut Value) {
+pub(crate) fn quantities_as_strings(v: &mut Value) {
     match v {
         Value::Object(map) => {
             for (key, child) in map.iter_mut() {

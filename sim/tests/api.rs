@@ -3,54 +3,9 @@
 
 mod common;
 
-use std::io::{Read, Write};
-
-use common::{Cluster, wait_until};
+use common::{Cluster, http, json_of, wait_until};
 use oncall_sim::{FaultSpec, Seed};
 use serde_json::{Value, json};
-
-/// A minimal HTTP/1.1 client (Connection: close) so tests see raw status
-/// codes, headers and bodies.
-fn http(
-    c: &Cluster,
-    method: &str,
-    path: &str,
-    ctype: &str,
-    accept: &str,
-    body: &str,
-) -> (u16, String, String) {
-    let port = c
-        .sim
-        .url()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse::<u16>()
-        .unwrap();
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: {ctype}\r\nAccept: {accept}\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let code = head
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("0")
-        .parse()
-        .unwrap_or(0);
-    (code, head.to_string(), body.to_string())
-}
-
-fn json_of(body: &str) -> Value {
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
-}
 
 const SEED: &str = r#"
 apiVersion: v1

@@ -1,8 +1,34 @@
 use std::path::PathBuf;
+use std::time::Duration;
 
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::client::ClientBuilder;
+use kube::client::retry::RetryPolicy;
+use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError, NamedAuthInfo};
+use tokio::sync::OnceCell;
+use tower::ServiceBuilder;
 
+use super::{exec, http_log, kubeconfig, proxy};
 use crate::error::{Error, Result};
+
+/// How long a request may wait for the server's answer unless
+/// `--request-timeout` says otherwise. kubectl waits forever; an on-call
+/// engineer on a broken VPN should hear about it within a minute.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long opening a connection (TCP, proxy tunnel and TLS) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The request timeout in force, for the message of a request that ran out
+/// of it (errors are worded far from the connection that knows it).
+static REQUEST_TIMEOUT: std::sync::OnceLock<Option<Duration>> = std::sync::OnceLock::new();
+
+/// `--request-timeout`'s value in words: "2s", "1m".
+pub(super) fn request_timeout_words() -> String {
+    match REQUEST_TIMEOUT.get().copied().flatten() {
+        Some(t) => humantime::format_duration(t).to_string(),
+        None => "the connect timeout".into(),
+    }
+}
 
 /// Where to find the cluster: the global flags that kubectl also has.
 #[derive(Debug, Clone, Default)]
@@ -12,17 +38,38 @@ pub struct ConnectOptions {
     pub namespace: Option<String>,
     /// Start the built-in simulated cluster instead of reading a kubeconfig.
     pub sandbox: bool,
+    /// How long each request may wait for an answer; `None` waits forever.
+    pub request_timeout: Option<Duration>,
+    pub overrides: Overrides,
+}
+
+/// kubectl's flags that override parts of the kubeconfig.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub user: Option<String>,
+    pub cluster: Option<String>,
+    pub server: Option<String>,
+    pub token: Option<String>,
+    pub certificate_authority: Option<PathBuf>,
+    pub insecure_skip_tls_verify: bool,
+    pub as_user: Option<String>,
+    pub as_groups: Vec<String>,
 }
 
 /// A live connection and the facts every plan header names.
 pub struct Cluster {
     pub client: kube::Client,
-    /// The same connection without kube's automatic 429 retries. Evictions
-    /// must see a PodDisruptionBudget's 429 at once, not after 15 silent retries.
+    /// The same connection (and credential) without kube's automatic 429
+    /// retries. Evictions must see a PodDisruptionBudget's 429 at once, not
+    /// after 15 silent retries.
     pub client_no_retry: kube::Client,
     pub context: String,
     pub url: String,
     pub namespace: String,
+    /// The kubeconfig's name for the user, the identity recorded when the
+    /// server will not say who we are.
+    pub kube_user: String,
+    identity: OnceCell<String>,
     /// Keeps the sandbox simulator alive for as long as the connection.
     _sandbox: Option<oncall_sim::Simulator>,
 }
@@ -31,17 +78,62 @@ impl Cluster {
     pub fn describe(&self) -> String {
         format!("context `{}` ({})", self.context, self.url)
     }
+
+    /// The identity if already asked for, else the kubeconfig's user name.
+    pub fn identity_known(&self) -> String {
+        self.identity
+            .get()
+            .cloned()
+            .unwrap_or_else(|| self.kube_user.clone())
+    }
+
+    /// Who the API server says we are (a SelfSubjectReview), or the
+    /// kubeconfig's user name when it does not allow the question.
+    pub async fn identity(&self) -> String {
+        self.identity
+            .get_or_init(|| async {
+                use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+                let api = kube::Api::<SelfSubjectReview>::all(self.client.clone());
+                let asked = api
+                    .create(&Default::default(), &SelfSubjectReview::default())
+                    .await;
+                asked
+                    .ok()
+                    .and_then(|r| r.status?.user_info?.username)
+                    .filter(|u| !u.is_empty())
+                    .unwrap_or_else(|| self.kube_user.clone())
+            })
+            .await
+            .clone()
+    }
 }
 
 pub async fn connect(opts: &ConnectOptions) -> Result<Cluster> {
-    if opts.sandbox {
-        return connect_sandbox(opts).await;
-    }
-    let (config, context) = load_config(opts).await?;
-    build(config, context, opts, None)
+    let (kubeconfig, context, sandbox) = if opts.sandbox {
+        let (k, sim) = start_sandbox().await?;
+        (k, "sandbox".to_string(), Some(sim))
+    } else {
+        match kubeconfig::load(opts.kubeconfig.as_deref())? {
+            Some(k) => {
+                let context = pick_context(&k, opts)?;
+                (k, context, None)
+            }
+            None => return in_cluster(opts).await,
+        }
+    };
+    let (kubeconfig, chosen) = apply_overrides(kubeconfig, &context, &opts.overrides)?;
+    let options = KubeConfigOptions {
+        context: Some(context.clone()),
+        cluster: opts.overrides.cluster.clone(),
+        user: Some(chosen.user.clone()),
+    };
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|e| config_error(e, &context))?;
+    build(config, context, chosen, opts, sandbox).await
 }
 
-async fn connect_sandbox(opts: &ConnectOptions) -> Result<Cluster> {
+async fn start_sandbox() -> Result<(Kubeconfig, oncall_sim::Simulator)> {
     let sim = oncall_sim::Simulator::start(oncall_sim::SimOptions {
         port: 0,
         seed: oncall_sim::Seed::Demo,
@@ -52,75 +144,117 @@ async fn connect_sandbox(opts: &ConnectOptions) -> Result<Cluster> {
     .map_err(|e| Error::Failed(format!("cannot start the sandbox cluster: {e}")))?;
     let kubeconfig = Kubeconfig::from_yaml(&sim.kubeconfig_yaml("sandbox"))
         .map_err(|e| Error::BadKubeconfig(e.to_string()))?;
-    let options = KubeConfigOptions {
-        context: Some("sandbox".into()),
-        ..Default::default()
-    };
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
-        .await
-        .map_err(|e| Error::BadKubeconfig(e.to_string()))?;
-    build(config, "sandbox".into(), opts, Some(sim))
+    Ok((kubeconfig, sim))
 }
 
-fn build(
-    config: kube::Config,
-    context: String,
-    opts: &ConnectOptions,
-    sandbox: Option<oncall_sim::Simulator>,
-) -> Result<Cluster> {
-    let url = config
-        .cluster_url
-        .to_string()
-        .trim_end_matches('/')
-        .to_string();
-    let namespace = opts
-        .namespace
+/// The user and cluster entries the connection uses, after the flags.
+struct Chosen {
+    user: String,
+    proxy_url: Option<String>,
+}
+
+/// The name given to the user entry made for `--token` or `--as` when the
+/// context names none.
+const FLAGS_USER: &str = "oncall-command-line";
+
+/// Applies `--server`, `--token`, `--as`… to the entries the context uses, as
+/// kubectl lays its flags over the kubeconfig.
+fn apply_overrides(
+    mut k: Kubeconfig,
+    context: &str,
+    o: &Overrides,
+) -> Result<(Kubeconfig, Chosen)> {
+    let ctx = k
+        .contexts
+        .iter()
+        .find(|c| c.name == context)
+        .and_then(|c| c.context.clone());
+    let cluster_name = o
+        .cluster
         .clone()
-        .unwrap_or_else(|| config.default_namespace.clone());
-    let mut no_retry = config.clone();
-    no_retry.default_retry = false;
-    let make = |c: kube::Config| {
-        kube::Client::try_from(c).map_err(|e| Error::Credentials {
-            context: context.clone(),
-            reason: e.to_string(),
-        })
-    };
-    Ok(Cluster {
-        client: make(config)?,
-        client_no_retry: make(no_retry)?,
-        context,
-        url,
-        namespace,
-        _sandbox: sandbox,
-    })
+        .or_else(|| ctx.as_ref().map(|c| c.cluster.clone()));
+    let user_name = o
+        .user
+        .clone()
+        .or_else(|| ctx.as_ref().and_then(|c| c.user.clone()))
+        .unwrap_or_else(|| FLAGS_USER.into());
+    let known = |names: Vec<&str>| names.join(", ");
+    if let Some(name) = &o.cluster
+        && !k.clusters.iter().any(|c| &c.name == name)
+    {
+        let names = known(k.clusters.iter().map(|c| c.name.as_str()).collect());
+        return Err(Error::Usage(format!(
+            "cluster `{name}` is not in the kubeconfig; known clusters: {names}"
+        )));
+    }
+    if let Some(name) = &o.user
+        && !k.auth_infos.iter().any(|u| &u.name == name)
+    {
+        let names = known(k.auth_infos.iter().map(|u| u.name.as_str()).collect());
+        return Err(Error::Usage(format!(
+            "user `{name}` is not in the kubeconfig; known users: {names}"
+        )));
+    }
+    let mut proxy_url = None;
+    if let Some(c) = k
+        .clusters
+        .iter_mut()
+        .find(|c| Some(&c.name) == cluster_name.as_ref())
+        .and_then(|c| c.cluster.as_mut())
+    {
+        if let Some(server) = &o.server {
+            c.server = Some(server.clone());
+        }
+        if let Some(ca) = &o.certificate_authority {
+            c.certificate_authority = Some(ca.display().to_string());
+            c.certificate_authority_data = None;
+        }
+        if o.insecure_skip_tls_verify {
+            c.insecure_skip_tls_verify = Some(true);
+            c.certificate_authority = None;
+            c.certificate_authority_data = None;
+        }
+        proxy_url = c.proxy_url.take();
+    }
+    if !k.auth_infos.iter().any(|u| u.name == user_name) {
+        k.auth_infos.push(NamedAuthInfo {
+            name: user_name.clone(),
+            auth_info: Some(Default::default()),
+            other: Default::default(),
+        });
+    }
+    if let Some(entry) = k.auth_infos.iter_mut().find(|u| u.name == user_name) {
+        let auth = entry.auth_info.get_or_insert_with(Default::default);
+        if let Some(token) = &o.token {
+            // The token replaces whatever else the entry would present.
+            let (imp, groups) = (auth.impersonate.take(), auth.impersonate_groups.take());
+            *auth = Default::default();
+            auth.token = Some(token.clone().into());
+            auth.impersonate = imp;
+            auth.impersonate_groups = groups;
+        }
+        if let Some(user) = &o.as_user {
+            auth.impersonate = Some(user.clone());
+        }
+        if !o.as_groups.is_empty() {
+            auth.impersonate_groups = Some(o.as_groups.clone());
+        }
+    }
+    Ok((
+        k,
+        Chosen {
+            user: user_name,
+            proxy_url,
+        },
+    ))
 }
 
-/// Reads the kubeconfig as kubectl does: `--kubeconfig`, else the merged
-/// `KUBECONFIG` list, else `~/.kube/config`, else the in-cluster service account.
-async fn load_config(opts: &ConnectOptions) -> Result<(kube::Config, String)> {
-    let kubeconfig = match &opts.kubeconfig {
-        Some(path) => Some(Kubeconfig::read_from(path).map_err(|e| {
-            if path.exists() {
-                Error::BadKubeconfig(format!("{}: {e}", path.display()))
-            } else {
-                Error::BadKubeconfig(format!("{} does not exist", path.display()))
-            }
-        })?),
-        None => match Kubeconfig::from_env().map_err(|e| Error::BadKubeconfig(e.to_string()))? {
-            Some(k) => Some(k),
-            None => default_kubeconfig()?,
-        },
-    };
-    let Some(kubeconfig) = kubeconfig else {
-        return in_cluster(opts);
-    };
-    let context = match opts.context.clone().or(kubeconfig.current_context.clone()) {
-        Some(c) => c,
-        None => {
-            return Err(Error::Usage(
-                "the kubeconfig has no current context: pass --context NAME".into(),
-            ));
-        }
+/// The context: `--context`, else the kubeconfig's current one.
+fn pick_context(kubeconfig: &Kubeconfig, opts: &ConnectOptions) -> Result<String> {
+    let Some(context) = opts.context.clone().or(kubeconfig.current_context.clone()) else {
+        return Err(Error::Usage(
+            "the kubeconfig has no current context: pass --context NAME".into(),
+        ));
     };
     if !kubeconfig.contexts.iter().any(|c| c.name == context) {
         let known: Vec<_> = kubeconfig
@@ -137,32 +271,31 @@ async fn load_config(opts: &ConnectOptions) -> Result<(kube::Config, String)> {
             },
         });
     }
-    let options = KubeConfigOptions {
-        context: Some(context.clone()),
-        ..Default::default()
-    };
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
-        .await
-        .map_err(|e| Error::Credentials {
-            context: context.clone(),
-            reason: e.to_string(),
-        })?;
-    Ok((config, context))
+    Ok(context)
 }
 
-fn default_kubeconfig() -> Result<Option<Kubeconfig>> {
-    let Some(path) = dirs::home_dir().map(|h| h.join(".kube").join("config")) else {
-        return Ok(None);
-    };
-    if !path.exists() {
-        return Ok(None);
+fn config_error(err: KubeconfigError, context: &str) -> Error {
+    match err {
+        KubeconfigError::MissingClusterUrl => Error::BadKubeconfig(format!(
+            "the cluster of context `{context}` has no `server`; add one or pass --server URL"
+        )),
+        KubeconfigError::ParseClusterUrl(e) => Error::BadKubeconfig(format!(
+            "the server address of context `{context}` is not a URL ({e})"
+        )),
+        KubeconfigError::ParseProxyUrl(e) => Error::BadKubeconfig(format!(
+            "the proxy address for context `{context}` is not a URL ({e}); check HTTPS_PROXY and the cluster's `proxy-url`"
+        )),
+        KubeconfigError::ParseNoProxy(e) => Error::BadKubeconfig(format!(
+            "NO_PROXY cannot be read ({e}); list host names, IP addresses or CIDR ranges separated by commas"
+        )),
+        other => Error::Credentials {
+            context: context.into(),
+            reason: other.to_string(),
+        },
     }
-    Kubeconfig::read_from(&path)
-        .map(Some)
-        .map_err(|e| Error::BadKubeconfig(format!("{}: {e}", path.display())))
 }
 
-fn in_cluster(opts: &ConnectOptions) -> Result<(kube::Config, String)> {
+async fn in_cluster(opts: &ConnectOptions) -> Result<Cluster> {
     if std::env::var_os("KUBERNETES_SERVICE_HOST").is_none() {
         return Err(Error::NoKubeconfig);
     }
@@ -172,6 +305,119 @@ fn in_cluster(opts: &ConnectOptions) -> Result<(kube::Config, String)> {
             known: "none (running in-cluster)".into(),
         });
     }
-    let config = kube::Config::incluster().map_err(|e| Error::BadKubeconfig(e.to_string()))?;
-    Ok((config, "in-cluster".into()))
+    let mut config = kube::Config::incluster().map_err(|e| Error::BadKubeconfig(e.to_string()))?;
+    if let Some(user) = &opts.overrides.as_user {
+        config.auth_info.impersonate = Some(user.clone());
+    }
+    if !opts.overrides.as_groups.is_empty() {
+        config.auth_info.impersonate_groups = Some(opts.overrides.as_groups.clone());
+    }
+    let chosen = Chosen {
+        user: "service account".into(),
+        proxy_url: None,
+    };
+    build(config, "in-cluster".into(), chosen, opts, None).await
+}
+
+/// One HTTP stack (connection pool, credential, timeout), shared by the
+/// client with kube's retries and the one without.
+async fn build(
+    mut config: kube::Config,
+    context: String,
+    chosen: Chosen,
+    opts: &ConnectOptions,
+    sandbox: Option<oncall_sim::Simulator>,
+) -> Result<Cluster> {
+    let url = config
+        .cluster_url
+        .to_string()
+        .trim_end_matches('/')
+        .to_string();
+    let namespace = opts
+        .namespace
+        .clone()
+        .unwrap_or_else(|| config.default_namespace.clone());
+    config.proxy_url = match proxy::for_server(&config.cluster_url, chosen.proxy_url.as_deref()) {
+        Some(p) => {
+            proxy::remember(&url, &p);
+            Some(p.parse().map_err(|e| {
+                Error::BadKubeconfig(format!(
+                    "the proxy address `{}` is not a URL ({e}); check HTTPS_PROXY and the cluster's `proxy-url`",
+                    proxy::redact(&p)
+                ))
+            })?)
+        }
+        None => None,
+    };
+    config.connect_timeout = Some(
+        opts.request_timeout
+            .map_or(CONNECT_TIMEOUT, |t| t.min(CONNECT_TIMEOUT)),
+    );
+    config.default_retry = false;
+    let _ = REQUEST_TIMEOUT.set(opts.request_timeout);
+    let token_exec =
+        exec::resolve(&mut config.auth_info)
+            .await
+            .map_err(|e| Error::Credentials {
+                context: context.clone(),
+                reason: e.to_string(),
+            })?;
+    let default_ns = config.default_namespace.clone();
+    let builder = ClientBuilder::try_from(config).map_err(|e| client_error(e, &context, &url))?;
+    let timeout = opts.request_timeout;
+    let slot = std::sync::Mutex::new(None);
+    let client_no_retry = builder
+        .with_layer(&tower::layer::layer_fn(|inner| {
+            let shared = ServiceBuilder::new()
+                .layer(http_log::Layer)
+                .option_layer(timeout.map(tower::timeout::TimeoutLayer::new))
+                .option_layer(
+                    token_exec
+                        .clone()
+                        .map(|e| tower::filter::AsyncFilterLayer::new(exec::TokenLayer::new(e))),
+                )
+                .layer(tower::buffer::BufferLayer::new(1024))
+                .service(inner);
+            if let Ok(mut s) = slot.lock() {
+                *s = Some(shared.clone());
+            }
+            shared
+        }))
+        .build();
+    let shared = slot
+        .into_inner()
+        .ok()
+        .flatten()
+        .expect("the layer ran when the client was built");
+    let client = ClientBuilder::new(
+        ServiceBuilder::new()
+            .layer(tower::retry::RetryLayer::new(RetryPolicy::server_retry()))
+            .service(shared),
+        default_ns,
+    )
+    .build();
+    Ok(Cluster {
+        client,
+        client_no_retry,
+        context,
+        url,
+        namespace,
+        kube_user: chosen.user,
+        identity: OnceCell::new(),
+        _sandbox: sandbox,
+    })
+}
+
+fn client_error(err: kube::Error, context: &str, url: &str) -> Error {
+    match err {
+        kube::Error::ProxyProtocolUnsupported { proxy_url } => Error::Proxy {
+            url: url.into(),
+            proxy: proxy::redact(&proxy_url.to_string()),
+            reason: "its scheme is not supported (use http://, https:// or socks5://)".into(),
+        },
+        other => Error::Credentials {
+            context: context.into(),
+            reason: other.to_string(),
+        },
+    }
 }

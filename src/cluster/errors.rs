@@ -29,6 +29,13 @@ pub fn is_not_found(err: &kube::Error) -> bool {
 /// text does not name the verb and resource.
 pub fn api_error(err: kube::Error, url: &str, doing: &str) -> Error {
     if let Some(status) = status_of(&err) {
+        if is_web_page(status) {
+            return Error::WebPage {
+                url: url.into(),
+                code: status.code,
+                title: page_title(&status.message).unwrap_or_else(|| "untitled".into()),
+            };
+        }
         match status.code {
             401 => return Error::Unauthorized { url: url.into() },
             403 => {
@@ -54,22 +61,10 @@ pub fn api_error(err: kube::Error, url: &str, doing: &str) -> Error {
             }
         }
     }
+    if let Some(e) = connection_error(&err, url) {
+        return e;
+    }
     match &err {
-        kube::Error::HyperError(_) | kube::Error::Service(_) => {
-            let reason = root_cause(&err);
-            // rustls words a failed verification "invalid peer certificate: …".
-            if reason.contains("certificate") {
-                Error::UntrustedServer {
-                    url: url.into(),
-                    reason,
-                }
-            } else {
-                Error::Unreachable {
-                    url: url.into(),
-                    reason,
-                }
-            }
-        }
         kube::Error::Auth(e) => Error::Credentials {
             context: url.into(),
             reason: e.to_string(),
@@ -81,9 +76,141 @@ pub fn api_error(err: kube::Error, url: &str, doing: &str) -> Error {
     }
 }
 
+/// A request that never got an answer: timed out, refused by a proxy, an
+/// untrusted certificate, or no route to the server.
+fn connection_error(err: &kube::Error, url: &str) -> Option<Error> {
+    if !matches!(err, kube::Error::HyperError(_) | kube::Error::Service(_)) {
+        return None;
+    }
+    let mut timed_out = false;
+    let mut through_proxy = None;
+    let mut cause: &(dyn std::error::Error + 'static) = err;
+    loop {
+        if cause.is::<tower::timeout::error::Elapsed>()
+            || cause
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::TimedOut)
+        {
+            timed_out = true;
+        }
+        let text = cause.to_string();
+        // hyper-util's proxy connectors word every failure this way.
+        if through_proxy.is_none()
+            && (text.starts_with("tunnel error: ") || text.starts_with("SOCKS error: "))
+        {
+            through_proxy = Some(text);
+        }
+        match cause.source() {
+            Some(next) => cause = next,
+            None => break,
+        }
+    }
+    let reason = root_cause(err);
+    if timed_out {
+        return Some(Error::RequestTimedOut {
+            url: url.into(),
+            after: super::connect::request_timeout_words(),
+        });
+    }
+    if let Some(proxy) = super::proxy::in_use(url)
+        && (through_proxy.is_some() || !reason.contains("certificate"))
+    {
+        let first = through_proxy.unwrap_or_default();
+        let first = first
+            .trim_start_matches("tunnel error: ")
+            .trim_start_matches("SOCKS error: ");
+        return Some(Error::Proxy {
+            url: url.into(),
+            proxy,
+            reason: if first.is_empty() || first == reason {
+                reason
+            } else {
+                format!("{first}: {reason}")
+            },
+        });
+    }
+    // rustls words a failed verification "invalid peer certificate: …".
+    Some(if reason.contains("certificate") {
+        Error::UntrustedServer {
+            url: url.into(),
+            reason: reason
+                .replace("invalid peer certificate: ", "")
+                .replace("unknownissuer", "signed by an unknown authority")
+                .replace("notvalidforname", "not issued for this address"),
+        }
+    } else {
+        Error::Unreachable {
+            url: url.into(),
+            reason,
+        }
+    })
+}
+
+/// A kube error as one plain sentence: the API server's message rather
+/// than kube's `Status { … }` dump, and words for the failures kube names
+/// after its own types.
+pub fn plain(err: &kube::Error) -> String {
+    match err {
+        kube::Error::Api(status) if status.message.is_empty() => {
+            format!("{} {}", status.code, status.reason)
+        }
+        kube::Error::Api(status) if is_web_page(status) => format!(
+            "the server answered {} with a web page{}",
+            status.code,
+            page_title(&status.message)
+                .map(|t| format!(" (\"{t}\")"))
+                .unwrap_or_default()
+        ),
+        kube::Error::Api(status) => status.message.clone(),
+        kube::Error::HttpError(e) if e.to_string().contains("uri too long") => {
+            "the request names too much to fit in one URL; select fewer objects, or use a label selector".into()
+        }
+        kube::Error::SerdeError(e) => format!("the server's answer could not be read ({e})"),
+        other => root_cause(other),
+    }
+}
+
+/// A watch's failure as one plain sentence (kube words it with a `Status`
+/// dump inside).
+pub fn plain_watch(err: &kube::runtime::watcher::Error) -> String {
+    use kube::runtime::watcher::Error as W;
+    match err {
+        W::InitialListFailed(e) | W::WatchStartFailed(e) | W::WatchFailed(e) => plain(e),
+        W::WatchError(status) => status.message.clone(),
+        W::NoResourceVersion => err.to_string(),
+    }
+}
+
+/// An answer that is not the API server's JSON but someone's HTML page: a
+/// proxy, load balancer or ingress in front of the API server.
+fn is_web_page(status: &kube::core::Status) -> bool {
+    let m = status.message.trim_start().to_ascii_lowercase();
+    m.starts_with('<') && (m.contains("<html") || m.contains("<!doctype") || m.contains("<body"))
+}
+
+/// The `<title>` (or first `<h1>`) of an HTML page, tags and spaces tidied.
+fn page_title(html: &str) -> Option<String> {
+    let lower = html.to_ascii_lowercase();
+    for tag in ["title", "h1"] {
+        let open = format!("<{tag}");
+        let close = format!("</{tag}>");
+        if let Some(start) = lower.find(&open)
+            && let Some(gt) = lower[start..].find('>')
+            && let Some(end) = lower[start..].find(&close)
+        {
+            let text = &html[start + gt + 1..start + end];
+            let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            if !text.is_empty() {
+                return Some(text);
+            }
+        }
+    }
+    None
+}
+
 /// The innermost cause, which is the one that names the problem
 /// ("Connection refused") rather than the layer that saw it.
-fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+pub(super) fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
     let mut cause = err;
     while let Some(next) = cause.source() {
         cause = next;
@@ -112,6 +239,43 @@ fn split_doing(doing: &str) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_proxy_page_is_named_by_its_title() {
+        let html = "<html>\n<head><title>400 No required SSL certificate was sent</title></head><body></body></html>";
+        assert_eq!(
+            page_title(html).as_deref(),
+            Some("400 No required SSL certificate was sent")
+        );
+        let status = kube::core::Status::failure(html, "Failed to parse error data").with_code(400);
+        let err = api_error(
+            kube::Error::Api(Box::new(status)),
+            "https://k",
+            "list nodes",
+        );
+        assert_eq!(err.exit_code(), crate::error::exit::CLUSTER);
+        let text = err.to_string();
+        assert!(
+            text.contains("No required SSL certificate") && !text.contains('<'),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn kube_errors_are_plain_sentences() {
+        let status =
+            kube::core::Status::failure("pods is forbidden: no", "Forbidden").with_code(403);
+        let api = kube::Error::Api(Box::new(status));
+        assert_eq!(plain(&api), "pods is forbidden: no");
+        let watch = kube::runtime::watcher::Error::WatchFailed(api);
+        assert_eq!(plain_watch(&watch), "pods is forbidden: no");
+        let too_long = http::Request::builder()
+            .uri(format!("/api/v1/pods?fieldSelector={}", "x".repeat(70_000)))
+            .body(())
+            .unwrap_err();
+        let text = plain(&kube::Error::HttpError(too_long));
+        assert!(text.contains("too much to fit in one URL"), "{text}");
+    }
 
     #[test]
     fn rbac_message_names_verb_and_resource() {

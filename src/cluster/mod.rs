@@ -3,7 +3,11 @@
 
 mod connect;
 mod errors;
+mod exec;
+mod http_log;
+mod kubeconfig;
 pub mod list;
+mod proxy;
 
-pub use connect::{Cluster, ConnectOptions, connect};
-pub use errors::{api_error, is_not_found, is_transient, status_of};
+pub use connect::{Cluster, ConnectOptions, DEFAULT_REQUEST_TIMEOUT, Overrides, connect};
+pub use errors::{api_error, is_not_found, is_transient, plain, plain_watch, status_of};

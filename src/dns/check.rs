@@ -128,7 +128,8 @@ pub struct CheckReport {
 
 impl CheckReport {
     /// Why the check counts as failed (exit 1), if it does: the
-    /// expectation is not met, or no resolver answered at all.
+    /// expectation is not met, no resolver answered at all, or it found
+    /// problems (then the message is empty: the report lists them).
     pub fn failure(&self) -> Option<String> {
         if self.expectation_met == Some(false) {
             return Some(format!(
@@ -143,6 +144,11 @@ impl CheckReport {
             .all(|v| v.resolution.status != Status::Ok)
         {
             return Some(format!("no resolver answered for {}", self.name));
+        }
+        // The report lists each problem already; a check that found any
+        // fails (exit 1) without repeating them.
+        if !self.problems.is_empty() {
+            return Some(String::new());
         }
         None
     }

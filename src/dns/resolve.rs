@@ -207,7 +207,10 @@ pub async fn resolve(question: &Question, target: Target, opts: Options) -> Reso
             }
         }
         Ok(Ok(lookup)) => {
-            let (chain, answers) = split_chain(&question.name, lookup.answers());
+            // Asked for CNAME, the CNAME record is the answer (as dig shows
+            // it), not a link to follow.
+            let follow = question.record_type != RecordType::CNAME;
+            let (chain, answers) = split_chain(&question.name, lookup.answers(), follow);
             result.chain = chain;
             result.answers = answers;
             result.status = Status::Ok;
@@ -234,7 +237,7 @@ async fn partial_chain(resolver: &TokioResolver, name: &Name) -> Vec<ChainLink> 
         let Ok(lookup) = resolver.lookup(current.clone(), RecordType::CNAME).await else {
             break;
         };
-        let (links, answers) = split_chain(&current, lookup.answers());
+        let (links, answers) = split_chain(&current, lookup.answers(), true);
         let link = links.into_iter().next().or_else(|| {
             answers
                 .into_iter()
@@ -382,12 +385,13 @@ fn classify(result: &mut Resolution, err: &NetError, question: &Question, timeou
 
 /// Splits the answer section into the CNAME chain starting at `qname` and
 /// the records at its end. Records are kept in the order the server sent.
-fn split_chain(qname: &Name, records: &[Record]) -> (Vec<ChainLink>, Vec<Answer>) {
+fn split_chain(qname: &Name, records: &[Record], follow: bool) -> (Vec<ChainLink>, Vec<Answer>) {
     let mut chain = Vec::new();
     let mut current = qname.to_lowercase();
     // Follow CNAMEs from the name asked; a loop cannot run longer than the
     // number of records.
-    for _ in 0..records.len() {
+    let hops = if follow { records.len() } else { 0 };
+    for _ in 0..hops {
         let next = records.iter().find_map(|r| match &r.data {
             RData::CNAME(cname) if r.name.to_lowercase() == current => Some((r, cname.0.clone())),
             _ => None,
@@ -428,11 +432,30 @@ fn rdata_text(data: &RData) -> String {
         RData::TXT(txt) => txt
             .txt_data
             .iter()
-            .map(|d| String::from_utf8_lossy(d).into_owned())
+            .map(|d| dig_string(d))
             .collect::<Vec<_>>()
-            .join(""),
+            .join(" "),
         other => other.to_string(),
     }
+}
+
+/// One TXT character-string as dig prints it: quoted, with `"` and `\`
+/// escaped and bytes outside printable ASCII as `\DDD`. A record of several
+/// strings is several of these, space-separated, so their boundaries show.
+fn dig_string(bytes: &[u8]) -> String {
+    let mut out = String::from("\"");
+    for &b in bytes {
+        match b {
+            b'"' | b'\\' => {
+                out.push('\\');
+                out.push(b as char);
+            }
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\{b:03}")),
+        }
+    }
+    out.push('"');
+    out
 }
 
 #[cfg(test)]
@@ -440,6 +463,12 @@ mod tests {
     use super::*;
     use hickory_resolver::proto::rr::rdata::{A, CNAME};
     use std::str::FromStr;
+
+    #[test]
+    fn txt_strings_are_quoted_and_escaped_as_dig_shows_them() {
+        assert_eq!(dig_string(b"v=spf1 -all"), "\"v=spf1 -all\"");
+        assert_eq!(dig_string(b"a\"b\\c\x01"), "\"a\\\"b\\\\c\\001\"");
+    }
 
     fn rec(name: &str, ttl: u32, data: RData) -> Record {
         Record::from_rdata(Name::from_str(name).unwrap(), ttl, data)
@@ -460,7 +489,8 @@ mod tests {
             ),
             rec("c.example.com.", 30, RData::A(A::new(10, 0, 0, 1))),
         ];
-        let (chain, answers) = split_chain(&Name::from_str("A.example.com.").unwrap(), &records);
+        let (chain, answers) =
+            split_chain(&Name::from_str("A.example.com.").unwrap(), &records, true);
         assert_eq!(
             chain,
             vec![

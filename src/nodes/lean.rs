@@ -92,6 +92,8 @@ pub struct Taint {
     pub value: Option<String>,
     #[serde(default)]
     pub effect: String,
+    #[serde(default, rename = "timeAdded")]
+    pub time_added: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

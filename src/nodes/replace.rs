@@ -35,13 +35,16 @@ impl Terminate {
     /// filled in, so a value (a node name, a provider ID) can never add
     /// words or shell syntax.
     pub fn from_template(template: &str) -> Result<Terminate> {
-        let words = shlex::split(template).filter(|w| !w.is_empty()).ok_or_else(|| {
+        let words = shlex::split(template).ok_or_else(|| {
             Error::Usage(format!(
                 "--terminate `{template}` has unbalanced quotes; quote it as you would in a shell"
             ))
         })?;
-        if words.is_empty() {
-            return Err(Error::Usage("--terminate is empty".into()));
+        // `--terminate ''` (or only spaces, or `"''"`) names no program to run.
+        if words.first().is_none_or(|w| w.trim().is_empty()) {
+            return Err(Error::Usage(
+                "--terminate names no command: give the command that deletes a node's instance (for example `gcloud compute instances delete {instance_id} --zone {zone}`), or pass --delete-node instead".into(),
+            ));
         }
         Ok(Terminate::Command { template: words })
     }
@@ -288,6 +291,13 @@ mod tests {
         assert_eq!(argv[6], "z");
         assert_eq!(argv[7], "--project=p");
         assert!(Terminate::from_template("echo 'unbalanced").is_err());
+        for empty in ["", "   ", "''"] {
+            let e = Terminate::from_template(empty).unwrap_err().to_string();
+            assert!(
+                e.starts_with("--terminate names no command") && !e.contains("unbalanced"),
+                "{empty:?}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -160,8 +160,15 @@ pub(super) async fn dns_check(cluster: &Cluster, args: &Json) -> Result<(Json, S
             served.join(", ")
         }
     ));
-    if let Some(why) = &failure {
-        text.push_str(&format!("\n{why}"));
+    match &failure {
+        // An empty reason: the problems the report lists are the reason.
+        Some(why) if why.is_empty() => {
+            for p in &report.problems {
+                text.push_str(&format!("\n{}", p.message));
+            }
+        }
+        Some(why) => text.push_str(&format!("\n{why}")),
+        None => {}
     }
     Ok((output, text, failure.is_none()))
 }

@@ -403,7 +403,7 @@ impl Journal {
             ))
         };
         let dir = path.parent().expect("runs dir");
-        std::fs::create_dir_all(dir).map_err(fail)?;
+        crate::config::create_private_dir(dir).map_err(fail)?;
         let tmp = path.with_extension("json.tmp");
         let mut options = std::fs::OpenOptions::new();
         options.create(true).write(true).truncate(true);

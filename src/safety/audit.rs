@@ -16,6 +16,10 @@ use crate::error::{Error, Result};
 pub struct Entry {
     pub time: DateTime<Utc>,
     pub user: String,
+    /// Who the API server knows us as (SelfSubjectReview), or the
+    /// kubeconfig's user name when it will not say.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kube_user: String,
     pub context: String,
     pub cluster: String,
     /// The command line, with secret values redacted.
@@ -95,7 +99,11 @@ pub fn record(
     answer: Answer,
     outcome: &Outcome,
 ) -> Result<()> {
-    record_at(&cluster.context, &cluster.url, plan, answer, outcome)
+    let entry = entry(&cluster.context, &cluster.url, plan, answer, outcome);
+    append(&Entry {
+        kube_user: cluster.identity_known(),
+        ..entry
+    })
 }
 
 /// Like `record`, for changes made where no cluster connection exists
@@ -107,9 +115,20 @@ pub fn record_at(
     answer: Answer,
     outcome: &Outcome,
 ) -> Result<()> {
-    let entry = Entry {
+    append(&entry(context, cluster_url, plan, answer, outcome))
+}
+
+fn entry(
+    context: &str,
+    cluster_url: &str,
+    plan: &Plan,
+    answer: Answer,
+    outcome: &Outcome,
+) -> Entry {
+    Entry {
         time: Utc::now(),
         user: os_user(),
+        kube_user: String::new(),
         context: context.to_string(),
         cluster: cluster_url.to_string(),
         argv: redact_argv(std::env::args())
@@ -119,22 +138,29 @@ pub fn record_at(
         plan: serde_json::to_value(plan).unwrap_or_default(),
         answer: serde_json::to_value(answer).unwrap_or_default(),
         outcome: outcome.clone(),
-    };
-    append(&entry)
+    }
 }
 
-fn append(entry: &Entry) -> Result<()> {
+/// Refuses to go on when the audit log cannot be written, before anything
+/// is changed: a change must never be made without its record (exit 2).
+pub fn check_writable() -> Result<()> {
     let path = path().ok_or_else(|| {
-        Error::Failed("cannot find a home directory for the audit log; set XDG_STATE_HOME".into())
+        Error::Usage(
+            "cannot find a home directory for the audit log; nothing was changed: set XDG_STATE_HOME".into(),
+        )
     })?;
-    let fail = |e: std::io::Error| {
-        Error::Failed(format!(
-            "cannot write the audit log {}: {e}",
+    open(&path).map(drop).map_err(|e| {
+        Error::Usage(format!(
+            "cannot write the audit log `{}` ({e}); nothing was changed: make its directory writable, or set XDG_STATE_HOME to a directory you can write",
             path.display()
         ))
-    };
+    })
+}
+
+/// Opens the log for appending (0600), creating its directory (0700).
+fn open(path: &std::path::Path) -> std::io::Result<std::fs::File> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(fail)?;
+        crate::config::create_private_dir(dir)?;
     }
     let mut options = std::fs::OpenOptions::new();
     options.create(true).append(true);
@@ -143,7 +169,20 @@ fn append(entry: &Entry) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(&path).map_err(fail)?;
+    options.open(path)
+}
+
+fn append(entry: &Entry) -> Result<()> {
+    let path = path().ok_or_else(|| {
+        Error::Failed("cannot find a home directory for the audit log; set XDG_STATE_HOME".into())
+    })?;
+    let fail = |e: std::io::Error| {
+        Error::Failed(format!(
+            "cannot write the audit log `{}`: {e}",
+            path.display()
+        ))
+    };
+    let mut file = open(&path).map_err(fail)?;
     let mut line = serde_json::to_string(entry).map_err(|e| Error::Failed(e.to_string()))?;
     line.push('\n');
     file.write_all(line.as_bytes()).map_err(fail)
@@ -172,10 +211,35 @@ pub fn read(since: Option<DateTime<Utc>>) -> Result<Vec<Entry>> {
         .collect())
 }
 
+/// The operating-system user running oncall, from the process's uid: `$USER`
+/// is unset in cron, CI and most containers, and anyone can set it. A uid
+/// with no account (common in containers) is recorded as `uid N`.
 pub fn os_user() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "unknown".into())
+    #[cfg(unix)]
+    {
+        let uid = unsafe { libc::getuid() };
+        account_name(uid).unwrap_or_else(|| format!("uid {uid}"))
+    }
+    #[cfg(not(unix))]
+    {
+        std::env::var("USERNAME").unwrap_or_else(|_| "unknown".into())
+    }
+}
+
+#[cfg(unix)]
+fn account_name(uid: libc::uid_t) -> Option<String> {
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: getpwuid_r writes only into `pwd` and `buf`, both owned here
+    // and alive for the call; `found` is null or points at `pwd`.
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut found) };
+    if rc != 0 || found.is_null() || pwd.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: on success pw_name points at a NUL-terminated string in `buf`.
+    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+    Some(name.to_string_lossy().into_owned()).filter(|n| !n.is_empty())
 }
 
 /// Values known to be secret in this process (for example a runbook's

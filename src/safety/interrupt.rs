@@ -27,12 +27,18 @@ fn notify() -> &'static Notify {
     NOTIFY.get_or_init(Notify::new)
 }
 
-/// Starts listening for stop signals. Call once, inside the runtime.
-pub fn install() {
-    tokio::spawn(async {
+/// Starts listening for stop signals. Call once, inside the runtime. A
+/// command that only reads (`stop_at_once`) has nothing to finish: the first
+/// signal ends it.
+pub fn install(stop_at_once: bool) {
+    tokio::spawn(async move {
         let Some(first) = next_signal().await else {
             return;
         };
+        if stop_at_once {
+            eprintln!("\n{}", name(first));
+            std::process::exit(exit_code_for(first));
+        }
         SIGNAL.store(first, Ordering::SeqCst);
         notify().notify_waiters();
         eprintln!(

@@ -88,6 +88,8 @@ pub fn decide_at(app: &App, context: &str, where_: &str, plan: &Plan) -> Result<
     if app.global.dry_run {
         return Ok(Answer::DryRun);
     }
+    // Before any answer: a change that cannot be recorded is not made.
+    audit::check_writable()?;
     if app.global.yes {
         return Ok(Answer::YesFlag);
     }

@@ -238,7 +238,7 @@ pub async fn wait_for_rollout_from(
                     return Ok(end(&tracker, Verdict::Failed, "deleted".into(), Some(failure)));
                 }
                 Some(Ok(WorkloadEvent::Nothing)) => continue,
-                Some(Err(e)) => { last_error = Some(e.to_string()); continue; }
+                Some(Err(e)) => { last_error = Some(crate::cluster::plain_watch(&e)); continue; }
                 // A watcher does not end; if one ever did, stop polling it
                 // rather than spin.
                 None => { workload_events = futures::stream::pending().boxed(); continue; }
@@ -246,7 +246,7 @@ pub async fn wait_for_rollout_from(
             event = pod_events.next() => match event {
                 Some(Ok(e)) => tracker.pod_event(e),
                 Some(Err(e)) => {
-                    last_error = Some(e.to_string());
+                    last_error = Some(crate::cluster::plain_watch(&e));
                     pods_unwatchable = !tracker.pods_listed;
                 }
                 None => { pod_events = futures::stream::pending().boxed(); continue; }

@@ -214,6 +214,34 @@ impl Harness {
         }
     }
 
+    /// On the real cluster: a ServiceAccount `viewer` in the scope's `app`
+    /// namespace that RBAC lets read everything and change nothing, and a
+    /// token for it. The kubeconfig is left as it is.
+    pub fn read_only_account(&self, scope: &Scope) -> (String, String) {
+        let Target::Real(real) = &self.target else {
+            panic!("the simulator has no service accounts or tokens");
+        };
+        let ns = scope.ns("app");
+        let token = self.runtime.block_on(real.read_only_token(&ns));
+        (format!("system:serviceaccount:{ns}:viewer"), token)
+    }
+
+    /// The PEM of the CA the kubeconfig trusts.
+    pub fn ca_pem(&self) -> String {
+        use base64::Engine;
+        let text = std::fs::read_to_string(&self.kubeconfig).unwrap();
+        let config: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+        let data = config["clusters"][0]["cluster"]["certificate-authority-data"]
+            .as_str()
+            .expect("the kubeconfig carries its CA inline");
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .unwrap(),
+        )
+        .unwrap()
+    }
+
     /// Makes the kubeconfig trust `ca_pem` instead of the cluster's own CA.
     pub fn replace_ca(&self, ca_pem: &str) {
         use base64::Engine;
@@ -444,6 +472,15 @@ fn which(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|d| d.join(name))
         .find(|p| Path::new(p).is_file())
+}
+
+/// The account running the tests, as oncall records it (from the uid, not
+/// the `USER` the harness sets).
+pub fn os_user() -> String {
+    let out = Command::new("id").arg("-un").output().expect("id runs");
+    let name = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(!name.is_empty(), "`id -un` names the user");
+    name
 }
 
 /// Polls `check` until it holds or `timeout` passes; returns whether it held.

@@ -12,6 +12,25 @@ fn set_default(v: &mut Value, key: &str, d: Value) {
     }
 }
 
+/// The object at `v.key`, created empty when absent; `None` when `v` or the
+/// value there is not an object (a malformed object is left as it is rather
+/// than indexed into, which would panic).
+fn child<'a>(v: &'a mut Value, key: &str) -> Option<&'a mut Value> {
+    let slot = v
+        .as_object_mut()?
+        .entry(key.to_string())
+        .or_insert_with(|| json!({}));
+    if slot.is_null() {
+        *slot = json!({});
+    }
+    slot.is_object().then_some(slot)
+}
+
+/// The object at the end of `path`, created as needed (see `child`).
+fn descend<'a>(v: &'a mut Value, path: &[&str]) -> Option<&'a mut Value> {
+    path.iter().try_fold(v, |cur, key| child(cur, key))
+}
+
 pub fn pod_spec(spec: &mut Value) {
     if !spec.is_object() {
         *spec = json!({});
@@ -26,7 +45,7 @@ pub fn pod_spec(spec: &mut Value) {
     for list in ["containers", "initContainers"] {
         // `get_mut`, not indexing: indexing would add `initContainers: null`.
         if let Some(cs) = spec.get_mut(list).and_then(Value::as_array_mut) {
-            for c in cs {
+            for c in cs.iter_mut().filter(|c| c.is_object()) {
                 let image = str_at(c, &["image"]).to_string();
                 let tag = image.rsplit('/').next().unwrap_or("");
                 let latest = !tag.contains(':') || tag.ends_with(":latest");
@@ -43,11 +62,19 @@ pub fn pod_spec(spec: &mut Value) {
     }
 }
 
+/// Pod defaults for the template at `path` under a workload's spec.
+fn template_spec(spec: &mut Value, path: &[&str]) {
+    if let Some(pod) = descend(spec, path) {
+        pod_spec(pod);
+    }
+}
+
 /// The tolerations the DefaultTolerationSeconds admission plugin adds.
 fn default_tolerations(spec: &mut Value) {
-    let tols = util::obj_mut(spec, &[])
-        .entry("tolerations")
-        .or_insert_with(|| json!([]));
+    let Some(spec) = spec.as_object_mut() else {
+        return;
+    };
+    let tols = spec.entry("tolerations").or_insert_with(|| json!([]));
     if let Some(t) = tols.as_array_mut() {
         for key in [
             "node.kubernetes.io/not-ready",
@@ -102,25 +129,37 @@ pub fn on_write(r: &Resource, v: &mut Value) {
         return;
     };
     use base64::Engine;
+    let Some(data) = child(v, "data").and_then(Value::as_object_mut) else {
+        return;
+    };
     for (key, value) in string_data {
         let text = value.as_str().unwrap_or_default();
-        v["data"][key] = json!(base64::engine::general_purpose::STANDARD.encode(text));
+        data.insert(
+            key,
+            json!(base64::engine::general_purpose::STANDARD.encode(text)),
+        );
     }
 }
 
 pub fn apply(r: &Resource, v: &mut Value) {
     match r.plural {
         "pods" => {
-            pod_spec(&mut v["spec"]);
-            default_tolerations(&mut v["spec"]);
-            if v["status"].is_null() {
-                v["status"] = json!({"phase": "Pending"});
+            if let Some(spec) = child(v, "spec") {
+                pod_spec(spec);
+                default_tolerations(spec);
             }
             let q = qos_class(&v["spec"]);
-            set_default(&mut v["status"], "qosClass", json!(q));
+            if v.get("status").is_none_or(Value::is_null)
+                && let Some(o) = v.as_object_mut()
+            {
+                o.insert("status".into(), json!({"phase": "Pending"}));
+            }
+            if let Some(status) = child(v, "status") {
+                set_default(status, "qosClass", json!(q));
+            }
         }
         "deployments" => {
-            let spec = &mut v["spec"];
+            let Some(spec) = child(v, "spec") else { return };
             set_default(spec, "replicas", json!(1));
             set_default(spec, "revisionHistoryLimit", json!(10));
             set_default(spec, "progressDeadlineSeconds", json!(600));
@@ -129,19 +168,21 @@ pub fn apply(r: &Resource, v: &mut Value) {
                 "strategy",
                 json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}),
             );
-            if spec["strategy"]["type"] == "RollingUpdate" {
-                let ru = util::obj_mut(spec, &["strategy", "rollingUpdate"]);
-                ru.entry("maxSurge").or_insert(json!("25%"));
-                ru.entry("maxUnavailable").or_insert(json!("25%"));
+            if spec["strategy"]["type"] == "RollingUpdate"
+                && let Some(ru) = descend(spec, &["strategy", "rollingUpdate"])
+            {
+                set_default(ru, "maxSurge", json!("25%"));
+                set_default(ru, "maxUnavailable", json!("25%"));
             }
-            pod_spec(&mut spec["template"]["spec"]);
+            template_spec(spec, &["template", "spec"]);
         }
         "replicasets" => {
-            set_default(&mut v["spec"], "replicas", json!(1));
-            pod_spec(&mut v["spec"]["template"]["spec"]);
+            let Some(spec) = child(v, "spec") else { return };
+            set_default(spec, "replicas", json!(1));
+            template_spec(spec, &["template", "spec"]);
         }
         "statefulsets" => {
-            let spec = &mut v["spec"];
+            let Some(spec) = child(v, "spec") else { return };
             set_default(spec, "replicas", json!(1));
             set_default(spec, "podManagementPolicy", json!("OrderedReady"));
             set_default(spec, "revisionHistoryLimit", json!(10));
@@ -150,33 +191,33 @@ pub fn apply(r: &Resource, v: &mut Value) {
                 "updateStrategy",
                 json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}),
             );
-            pod_spec(&mut spec["template"]["spec"]);
+            template_spec(spec, &["template", "spec"]);
         }
         "daemonsets" => {
-            let spec = &mut v["spec"];
+            let Some(spec) = child(v, "spec") else { return };
             set_default(spec, "revisionHistoryLimit", json!(10));
             set_default(
                 spec,
                 "updateStrategy",
                 json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}),
             );
-            pod_spec(&mut spec["template"]["spec"]);
+            template_spec(spec, &["template", "spec"]);
         }
         "jobs" => {
-            let spec = &mut v["spec"];
+            let Some(spec) = child(v, "spec") else { return };
             set_default(spec, "completions", json!(1));
             set_default(spec, "parallelism", json!(1));
             set_default(spec, "backoffLimit", json!(6));
-            pod_spec(&mut spec["template"]["spec"]);
+            template_spec(spec, &["template", "spec"]);
         }
         "cronjobs" => {
-            let spec = &mut v["spec"];
+            let Some(spec) = child(v, "spec") else { return };
             set_default(spec, "suspend", json!(false));
             set_default(spec, "concurrencyPolicy", json!("Allow"));
-            pod_spec(&mut spec["jobTemplate"]["spec"]["template"]["spec"]);
+            template_spec(spec, &["jobTemplate", "spec", "template", "spec"]);
         }
         "services" => {
-            let spec = &mut v["spec"];
+            let Some(spec) = child(v, "spec") else { return };
             set_default(spec, "type", json!("ClusterIP"));
             set_default(spec, "sessionAffinity", json!("None"));
             if str_at(spec, &["clusterIP"]).is_empty() {
@@ -186,8 +227,8 @@ pub fn apply(r: &Resource, v: &mut Value) {
                 spec["clusterIPs"] = json!([ip]);
             }
             let node_ports = matches!(str_at(spec, &["type"]), "LoadBalancer" | "NodePort");
-            if let Some(ports) = spec["ports"].as_array_mut() {
-                for p in ports {
+            if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
+                for p in ports.iter_mut().filter(|p| p.is_object()) {
                     set_default(p, "protocol", json!("TCP"));
                     let port = p["port"].clone();
                     set_default(p, "targetPort", port);
@@ -198,14 +239,14 @@ pub fn apply(r: &Resource, v: &mut Value) {
             }
         }
         "namespaces" => {
-            set_default(&mut v["spec"], "finalizers", json!(["kubernetes"]));
+            if let Some(spec) = child(v, "spec") {
+                set_default(spec, "finalizers", json!(["kubernetes"]));
+            }
         }
         "secrets" => set_default(v, "type", json!("Opaque")),
         "nodes" => {
             // The API server always returns a spec, if only an empty one.
-            if v["spec"].is_null() {
-                v["spec"] = json!({});
-            }
+            child(v, "spec");
             // Conditions a seed gives without timestamps get the node's creation time.
             let created = v["metadata"]["creationTimestamp"]
                 .as_str()
@@ -217,7 +258,7 @@ pub fn apply(r: &Resource, v: &mut Value) {
                 .pointer_mut("/status/conditions")
                 .and_then(Value::as_array_mut)
             {
-                for c in cs {
+                for c in cs.iter_mut() {
                     set_default(c, "lastHeartbeatTime", json!(util::now_ts()));
                     set_default(c, "lastTransitionTime", json!(created));
                 }

@@ -47,6 +47,8 @@ pub struct State {
     pub node_not_ready: HashMap<String, Instant>,
     pub gc: Vec<(&'static str, String, String)>,
     pub last_full_sync: Option<Instant>,
+    /// Objects a controller could not read, logged once each.
+    pub skipped: std::collections::HashSet<(String, String, String)>,
 }
 
 impl State {
@@ -195,36 +197,75 @@ fn step(ctx: &Ctx, st: &mut State, cursor: &mut u64) {
             .collect()
     };
 
-    gc::run(ctx, st);
+    guarded(ctx, st, ("gc", "", ""), |st| gc::run(ctx, st));
     for (_, n) in of("nodes") {
-        nodes::reconcile(ctx, st, &n);
+        guarded(ctx, st, ("nodes", "", &n), |st| {
+            nodes::reconcile(ctx, st, &n)
+        });
     }
-    nodes::autoscale(ctx, st);
-    for (ns, n) in of("deployments") {
-        workloads::reconcile_deployment(ctx, st, &ns, &n);
-    }
-    for (ns, n) in of("replicasets") {
-        workloads::reconcile_replicaset(ctx, st, &ns, &n);
-    }
-    for (ns, n) in of("statefulsets") {
-        statefulset::reconcile(ctx, st, &ns, &n);
-    }
-    for (ns, n) in of("daemonsets") {
-        daemonset::reconcile(ctx, st, &ns, &n);
-    }
-    for (ns, n) in of("jobs") {
-        jobs::reconcile(ctx, st, &ns, &n);
+    guarded(ctx, st, ("autoscaler", "", ""), |st| {
+        nodes::autoscale(ctx, st)
+    });
+    type Reconcile = fn(&Ctx, &mut State, &str, &str);
+    let workload_controllers: [(&str, Reconcile); 5] = [
+        ("deployments", workloads::reconcile_deployment),
+        ("replicasets", workloads::reconcile_replicaset),
+        ("statefulsets", statefulset::reconcile),
+        ("daemonsets", daemonset::reconcile),
+        ("jobs", jobs::reconcile),
+    ];
+    for (plural, reconcile) in workload_controllers {
+        for (ns, n) in of(plural) {
+            guarded(ctx, st, (plural, &ns, &n), |st| reconcile(ctx, st, &ns, &n));
+        }
     }
     let pods = of("pods");
-    scheduler::run(ctx, st, &pods);
+    guarded(ctx, st, ("scheduler", "", ""), |st| {
+        scheduler::run(ctx, st, &pods)
+    });
     for (ns, n) in &pods {
-        kubelet::reconcile(ctx, st, ns, n);
+        guarded(ctx, st, ("pods", ns, n), |st| {
+            kubelet::reconcile(ctx, st, ns, n)
+        });
     }
     for (ns, n) in of("poddisruptionbudgets") {
-        pdb::reconcile(ctx, st, &ns, &n);
+        guarded(ctx, st, ("poddisruptionbudgets", &ns, &n), |st| {
+            pdb::reconcile(ctx, st, &ns, &n)
+        });
     }
     for (ns, n) in of("services") {
-        endpoints::reconcile(ctx, st, &ns, &n);
+        guarded(ctx, st, ("services", &ns, &n), |st| {
+            endpoints::reconcile(ctx, st, &ns, &n)
+        });
+    }
+}
+
+/// Runs one controller's work on one object (`what` is the controller or
+/// plural, namespace and name). The API refuses malformed objects, but a
+/// controller that still cannot read one (a bug, or an object written
+/// around the API) must not take the whole loop down: the object is skipped
+/// and logged once, and every other object keeps being reconciled.
+fn guarded(ctx: &Ctx, st: &mut State, what: (&str, &str, &str), work: impl FnOnce(&mut State)) {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut *st)));
+    let Err(panic) = outcome else {
+        return;
+    };
+    let why = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    let (plural, ns, name) = what;
+    if st
+        .skipped
+        .insert((plural.to_string(), ns.to_string(), name.to_string()))
+    {
+        ctx.sh
+            .skipped
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::warn!(
+            "controller for {plural} skipped `{ns}/{name}`, which it cannot read: {why}"
+        );
     }
 }
 

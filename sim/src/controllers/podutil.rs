@@ -26,7 +26,11 @@ pub fn owned_pods(store: &crate::store::Store, ns: &str, uid: &str) -> Vec<std::
 /// for pod-template-hash and controller-revision-hash values.
 pub fn template_hash(template: &Value) -> String {
     let mut t = template.clone();
-    if let Some(l) = t["metadata"]["labels"].as_object_mut() {
+    // A pointer, not indexing: indexing into a malformed template panics.
+    if let Some(l) = t
+        .pointer_mut("/metadata/labels")
+        .and_then(Value::as_object_mut)
+    {
         l.remove("pod-template-hash");
         l.remove("controller-revision-hash");
     }
@@ -81,6 +85,9 @@ pub fn pod_from_template(
         None => meta["generateName"] = json!(format!("{owner_name}-")),
     }
     meta["namespace"] = om["namespace"].clone();
+    if !meta["labels"].is_object() {
+        meta["labels"] = json!({});
+    }
     for (k, v) in extra_labels {
         meta["labels"][*k] = json!(v);
     }

@@ -130,7 +130,7 @@ pub struct Filter {
 impl Filter {
     pub fn from_req(req: &Req) -> Result<Self, ApiError> {
         let labels = LabelSelector::parse(req.q("labelSelector").unwrap_or(""))
-            .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?;
+            .map_err(ApiError::bad_request)?;
         let fields = FieldSelector::parse(req.q("fieldSelector").unwrap_or(""))
             .map_err(ApiError::bad_request)?;
         fields
@@ -273,6 +273,7 @@ fn check_body_identity(req: &Req, v: &Value) -> Result<(), ApiError> {
 fn create(sh: &Shared, req: &Req) -> Result<Response, ApiError> {
     let mut v = parse_body(req)?;
     check_body_identity(req, &v)?;
+    crate::validate::check(req.res, &v)?;
     if req.res.namespaced {
         let ns = req.ns.clone().ok_or_else(ApiError::method_not_allowed)?;
         if sh.store.get(res("namespaces"), "", &ns).is_none() {
@@ -292,6 +293,7 @@ fn create(sh: &Shared, req: &Req) -> Result<Response, ApiError> {
 fn update(sh: &Shared, req: &Req, mode: UpdateMode) -> Result<Response, ApiError> {
     let mut v = parse_body(req)?;
     check_body_identity(req, &v)?;
+    crate::validate::check(req.res, &v)?;
     if req.res.namespaced {
         v["metadata"]["namespace"] = json!(req.ns_str());
     }
@@ -317,6 +319,7 @@ fn patch_obj(sh: &Shared, req: &Req, mode: UpdateMode) -> Result<Response, ApiEr
         // Server-side apply creates what does not exist yet.
         let mut v = p;
         check_body_identity(req, &v)?;
+        crate::validate::check(req.res, &v)?;
         if req.res.namespaced {
             v["metadata"]["namespace"] = json!(req.ns_str());
         }
@@ -338,6 +341,7 @@ fn patch_obj(sh: &Shared, req: &Req, mode: UpdateMode) -> Result<Response, ApiEr
             format!("the patch could not be applied: {e}"),
         )
     })?;
+    crate::validate::check(req.res, &newv)?;
     // Patches are not conditional unless they carry a resourceVersion.
     let check = !str_at(&p, &["metadata", "resourceVersion"]).is_empty();
     if !check {

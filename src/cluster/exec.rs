@@ -1,0 +1,231 @@
+//! Exec credential plugins (`gke-gcloud-auth-plugin`, `aws eks get-token`,
+//! `kubelogin`…), run once and shared by every connection of the process.
+//!
+//! kube-rs runs the plugin several times for each client it builds and again
+//! whenever it likes; a plugin that takes a second then costs seconds per
+//! command and per completion. Here the credential is cached with its
+//! `expirationTimestamp` and the plugin only runs again once it has expired.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::sync::{Arc, OnceLock};
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use http::{HeaderValue, Request, header::AUTHORIZATION};
+use kube::config::{AuthInfo, ExecConfig, ExecInteractiveMode};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+use tower::BoxError;
+
+/// What a plugin gave: a bearer token or a client certificate, and until when.
+#[derive(Clone)]
+pub struct Credential {
+    pub token: Option<String>,
+    pub client_certificate_data: Option<String>,
+    pub client_key_data: Option<String>,
+    pub expires: Option<DateTime<Utc>>,
+}
+
+impl Credential {
+    /// Expired, or about to: a request made now might arrive too late.
+    fn is_stale(&self) -> bool {
+        self.expires
+            .is_some_and(|t| t <= Utc::now() + chrono::Duration::seconds(10))
+    }
+}
+
+/// The plugin's failure, in words the user can act on.
+#[derive(Debug, thiserror::Error)]
+#[error("the credential plugin `{command}` failed: {reason}")]
+pub struct PluginError {
+    pub command: String,
+    pub reason: String,
+}
+
+type Cache = Mutex<HashMap<String, Credential>>;
+
+/// Credentials by plugin invocation, for the whole process: every connection
+/// (and every look-up of one completion) with the same plugin shares them.
+fn cache() -> &'static Cache {
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+/// The credential for `exec`: cached, or fresh from the plugin. The lock is
+/// held while the plugin runs, so concurrent requests wait for one run.
+pub async fn credential(exec: &ExecConfig) -> Result<Credential, PluginError> {
+    let key = serde_json::to_string(exec).unwrap_or_default();
+    let mut cache = cache().lock().await;
+    if let Some(c) = cache.get(&key).filter(|c| !c.is_stale()) {
+        return Ok(c.clone());
+    }
+    let fresh = run(exec).await?;
+    cache.insert(key, fresh.clone());
+    Ok(fresh)
+}
+
+/// Replaces the plugin in `auth` with what it gives, so kube-rs never runs
+/// it. A token that expires is returned for `TokenLayer` to keep fresh;
+/// a client certificate goes into the TLS configuration.
+pub async fn resolve(auth: &mut AuthInfo) -> Result<Option<ExecConfig>, PluginError> {
+    let Some(exec) = auth.exec.take() else {
+        return Ok(None);
+    };
+    let credential = credential(&exec).await?;
+    if let (Some(cert), Some(key)) = (
+        &credential.client_certificate_data,
+        &credential.client_key_data,
+    ) {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        auth.client_certificate_data = Some(b64.encode(cert));
+        auth.client_key_data = Some(b64.encode(key).into());
+        return Ok(None);
+    }
+    Ok(Some(exec))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ExecInfo<'a> {
+    api_version: Option<&'a str>,
+    kind: &'static str,
+    spec: ExecSpec<'a>,
+}
+
+#[derive(Serialize)]
+struct ExecSpec<'a> {
+    interactive: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<&'a kube::config::ExecAuthCluster>,
+}
+
+#[derive(Deserialize)]
+struct ExecOutput {
+    status: Option<ExecStatus>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ExecStatus {
+    token: Option<String>,
+    expiration_timestamp: Option<String>,
+    client_certificate_data: Option<String>,
+    client_key_data: Option<String>,
+}
+
+async fn run(exec: &ExecConfig) -> Result<Credential, PluginError> {
+    let command = exec.command.clone().unwrap_or_default();
+    let fail = |reason: String| PluginError {
+        command: command.clone(),
+        reason,
+    };
+    if command.is_empty() {
+        return Err(fail("the kubeconfig names no command".into()));
+    }
+    let mut cmd = tokio::process::Command::new(&command);
+    cmd.args(exec.args.iter().flatten());
+    for pair in exec.env.iter().flatten() {
+        if let (Some(name), Some(value)) = (pair.get("name"), pair.get("value")) {
+            cmd.env(name, value);
+        }
+    }
+    for name in exec.drop_env.iter().flatten() {
+        cmd.env_remove(name);
+    }
+    // As client-go: interactive only when there is a terminal to talk to
+    // (never during shell completion, whose stdin is not one).
+    let interactive =
+        exec.interactive_mode != Some(ExecInteractiveMode::Never) && std::io::stdin().is_terminal();
+    if interactive {
+        cmd.stdin(std::process::Stdio::inherit())
+            .stderr(std::process::Stdio::inherit());
+    } else {
+        cmd.stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+    }
+    let info = ExecInfo {
+        api_version: exec.api_version.as_deref(),
+        kind: "ExecCredential",
+        spec: ExecSpec {
+            interactive,
+            cluster: exec
+                .provide_cluster_info
+                .then_some(exec.cluster.as_ref())
+                .flatten(),
+        },
+    };
+    cmd.env(
+        "KUBERNETES_EXEC_INFO",
+        serde_json::to_string(&info).unwrap_or_default(),
+    );
+    let out = cmd.output().await.map_err(|e| {
+        let hint = exec
+            .install_hint
+            .as_deref()
+            .map(|h| format!(" ({})", h.trim()))
+            .unwrap_or_default();
+        fail(format!("cannot start it: {e}{hint}"))
+    })?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
+        return Err(fail(match last {
+            Some(line) => format!("{} ({})", out.status, line.trim()),
+            None => out.status.to_string(),
+        }));
+    }
+    let parsed: ExecOutput = serde_saphyr::from_slice(&out.stdout)
+        .map_err(|_| fail("its output is not an ExecCredential".into()))?;
+    let status = parsed
+        .status
+        .ok_or_else(|| fail("its ExecCredential has no status".into()))?;
+    let expires = match status.expiration_timestamp {
+        Some(t) => Some(
+            DateTime::parse_from_rfc3339(&t)
+                .map_err(|_| fail(format!("its expirationTimestamp `{t}` is not a time")))?
+                .with_timezone(&Utc),
+        ),
+        None => None,
+    };
+    Ok(Credential {
+        token: status.token,
+        client_certificate_data: status.client_certificate_data,
+        client_key_data: status.client_key_data,
+        expires,
+    })
+}
+
+/// Puts the plugin's token on every request, running the plugin again only
+/// when the cached token has expired.
+#[derive(Clone)]
+pub struct TokenLayer {
+    exec: Arc<ExecConfig>,
+}
+
+impl TokenLayer {
+    pub fn new(exec: ExecConfig) -> TokenLayer {
+        TokenLayer {
+            exec: Arc::new(exec),
+        }
+    }
+}
+
+impl<B: Send + 'static> tower::filter::AsyncPredicate<Request<B>> for TokenLayer {
+    type Future = BoxFuture<'static, Result<Request<B>, BoxError>>;
+    type Request = Request<B>;
+
+    fn check(&mut self, mut request: Request<B>) -> Self::Future {
+        let exec = self.exec.clone();
+        Box::pin(async move {
+            let credential = credential(&exec).await?;
+            if let Some(token) = credential.token {
+                let mut value = HeaderValue::try_from(format!("Bearer {token}"))?;
+                value.set_sensitive(true);
+                request.headers_mut().insert(AUTHORIZATION, value);
+            }
+            Ok(request)
+        })
+    }
+}

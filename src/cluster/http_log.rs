@@ -1,0 +1,83 @@
+//! `-v` and `-vv`: each request with its status and time, and with `-vv`
+//! its headers, credentials hidden.
+
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use futures::future::BoxFuture;
+use http::{HeaderMap, Request, Response};
+
+/// Logs every request that passes through it (target `oncall::http`).
+#[derive(Clone, Copy)]
+pub struct Layer;
+
+impl<S> tower::Layer<S> for Layer {
+    type Service = Logged<S>;
+
+    fn layer(&self, inner: S) -> Logged<S> {
+        Logged { inner }
+    }
+}
+
+#[derive(Clone)]
+pub struct Logged<S> {
+    inner: S,
+}
+
+impl<S, B, R> tower::Service<Request<B>> for Logged<S>
+where
+    S: tower::Service<Request<B>, Response = Response<R>>,
+    S::Future: Send + 'static,
+    S::Error: std::fmt::Display,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<S::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let line = format!("{} {}", request.method(), request.uri());
+        if !request.headers().is_empty() {
+            tracing::debug!(target: "oncall::http", "{line}\n{}", headers(request.headers()));
+        }
+        let started = Instant::now();
+        let answer = self.inner.call(request);
+        Box::pin(async move {
+            let result = answer.await;
+            let ms = started.elapsed().as_millis();
+            match &result {
+                Ok(response) => {
+                    tracing::info!(target: "oncall::http", "{line} {} in {ms} ms", response.status());
+                    tracing::debug!(target: "oncall::http", "response headers:\n{}", headers(response.headers()));
+                }
+                Err(e) => {
+                    tracing::info!(target: "oncall::http", "{line} failed after {ms} ms: {e}")
+                }
+            }
+            result
+        })
+    }
+}
+
+/// One `name: value` per line; values marked sensitive (credentials) and
+/// cookies are shown as `<redacted>`.
+fn headers(map: &HeaderMap) -> String {
+    map.iter()
+        .map(|(name, value)| {
+            let secret = value.is_sensitive()
+                || name == http::header::AUTHORIZATION
+                || name == http::header::PROXY_AUTHORIZATION
+                || name == http::header::COOKIE;
+            let shown = if secret {
+                "<redacted>".to_string()
+            } else {
+                String::from_utf8_lossy(value.as_bytes()).into_owned()
+            };
+            format!("  {name}: {shown}")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

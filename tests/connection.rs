@@ -1,0 +1,618 @@
+//! Reaching the cluster where SREs work: proxies (environment and the
+//! kubeconfig's `proxy-url`), servers that never answer, exec credential
+//! plugins, merged KUBECONFIG lists, kubectl's connection flags, and the one
+//! sentence each failure deserves.
+
+mod common;
+use common::*;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// A kubeconfig with one context `c` (namespace `production`) on `server`; `cluster_extra` and
+/// `user` are YAML flow mappings' inner text.
+fn kubeconfig(dir: &Path, server: &str, cluster_extra: &str, user: &str) -> std::path::PathBuf {
+    let path = dir.join("kubeconfig");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: \"{server}\"{cluster_extra}}}}}]\nusers: [{{name: u, user: {{{user}}}}}]\ncontexts: [{{name: c, context: {{cluster: c, user: u, namespace: production}}}}]\ncurrent-context: c\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// `oncall ARGS` with KUBECONFIG and a private HOME, nothing else from the
+/// environment unless `env` adds it.
+fn oncall_env(home: &Path, kubeconfig: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_oncall"));
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("USER", "tester")
+        .env("KUBECONFIG", kubeconfig)
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Waits for `child`, killing it and failing the test if it has not ended
+/// within `limit` (a guard against a hang, not a measure of speed).
+fn finish_within(mut child: Child, limit: Duration) -> Run {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if child.try_wait().unwrap().is_some() {
+            return Run::from(child.wait_with_output().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    panic!(
+        "oncall still running after {limit:?}\n--- stderr\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn one_line(r: &Run) {
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+}
+
+#[test]
+fn a_sandbox_command_works_with_https_proxy_set_and_no_proxy_covering_it() {
+    let home = tempfile::tempdir().unwrap();
+    // Nothing listens on the proxy's port: any request sent there fails.
+    let unused = TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = format!("http://127.0.0.1:{}", unused.local_addr().unwrap().port());
+    drop(unused);
+    for (var, no_var) in [("HTTPS_PROXY", "NO_PROXY"), ("https_proxy", "no_proxy")] {
+        let out = oncall_env(
+            home.path(),
+            &home.path().join("none"),
+            &["--sandbox", "node", "list"],
+            &[
+                (var, &proxy),
+                ("HTTP_PROXY", &proxy),
+                (no_var, "127.0.0.1,localhost"),
+            ],
+        )
+        .output()
+        .unwrap();
+        let r = Run::from(out).expect_code(0);
+        assert!(r.stdout.contains("gke-demo-pool-a"), "{}", r.stdout);
+    }
+}
+
+/// What the test proxy does with each connection.
+#[derive(Clone, Copy, PartialEq)]
+enum Proxy {
+    /// An HTTP CONNECT proxy.
+    Connect,
+    /// An HTTP proxy that answers every CONNECT with 403.
+    Refuse,
+    /// A SOCKS5 proxy without authentication.
+    Socks5,
+}
+
+/// A proxy on 127.0.0.1 that counts the tunnels it opens.
+fn proxy(kind: Proxy) -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let tunnels = Arc::new(AtomicUsize::new(0));
+    let count = tunnels.clone();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            listener.set_nonblocking(true).unwrap();
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let (client, _) = listener.accept().await.unwrap();
+                let count = count.clone();
+                tokio::spawn(async move {
+                    if kind == Proxy::Socks5 {
+                        let _ = socks5(client, count).await;
+                    } else {
+                        tunnel(client, kind == Proxy::Refuse, count).await
+                    }
+                });
+            }
+        });
+    });
+    (port, tunnels)
+}
+
+/// RFC 1928, CONNECT only, no authentication.
+async fn socks5(mut client: tokio::net::TcpStream, count: Arc<AtomicUsize>) -> Option<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut head = [0u8; 2];
+    client.read_exact(&mut head).await.ok()?;
+    let mut methods = vec![0u8; head[1] as usize];
+    client.read_exact(&mut methods).await.ok()?;
+    client.write_all(&[5, 0]).await.ok()?;
+    let mut request = [0u8; 4];
+    client.read_exact(&mut request).await.ok()?;
+    let host = match request[3] {
+        1 => {
+            let mut ip = [0u8; 4];
+            client.read_exact(&mut ip).await.ok()?;
+            std::net::Ipv4Addr::from(ip).to_string()
+        }
+        3 => {
+            let mut len = [0u8; 1];
+            client.read_exact(&mut len).await.ok()?;
+            let mut name = vec![0u8; len[0] as usize];
+            client.read_exact(&mut name).await.ok()?;
+            String::from_utf8(name).ok()?
+        }
+        _ => return None,
+    };
+    let mut port = [0u8; 2];
+    client.read_exact(&mut port).await.ok()?;
+    let target = format!("{host}:{}", u16::from_be_bytes(port));
+    let mut server = tokio::net::TcpStream::connect(target).await.ok()?;
+    count.fetch_add(1, Ordering::SeqCst);
+    client
+        .write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0])
+        .await
+        .ok()?;
+    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+    Some(())
+}
+
+async fn tunnel(mut client: tokio::net::TcpStream, refuse: bool, count: Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if client.read(&mut byte).await.unwrap_or(0) == 0 {
+            return;
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_string();
+    let mut words = head.split_whitespace();
+    let (Some("CONNECT"), Some(target)) = (words.next(), words.next()) else {
+        let _ = client
+            .write_all(b"HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\n\r\n")
+            .await;
+        return;
+    };
+    if refuse {
+        let _ = client
+            .write_all(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n")
+            .await;
+        return;
+    }
+    let Ok(mut server) = tokio::net::TcpStream::connect(target).await else {
+        let _ = client
+            .write_all(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n")
+            .await;
+        return;
+    };
+    count.fetch_add(1, Ordering::SeqCst);
+    let _ = client
+        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        .await;
+    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+}
+
+#[test]
+fn a_cluster_behind_a_connect_or_socks5_proxy_is_reached_through_its_proxy_url() {
+    let h = Harness::demo();
+    for (kind, scheme) in [(Proxy::Connect, "http"), (Proxy::Socks5, "socks5")] {
+        let (port, tunnels) = proxy(kind);
+        let home = tempfile::tempdir().unwrap();
+        let config = kubeconfig(
+            home.path(),
+            &h.sim().url(),
+            &format!(", proxy-url: \"{scheme}://127.0.0.1:{port}\""),
+            "token: t",
+        );
+        let out = oncall_env(home.path(), &config, &["node", "list"], &[])
+            .output()
+            .unwrap();
+        let r = Run::from(out).expect_code(0);
+        assert!(r.stdout.contains("gke-demo-pool-a"), "{}", r.stdout);
+        assert!(
+            tunnels.load(Ordering::SeqCst) >= 1,
+            "the request did not go through the {scheme} proxy"
+        );
+    }
+}
+
+/// TLS to the real API server inside the proxy's tunnel.
+#[test]
+fn real_the_api_server_is_reached_through_a_connect_proxy() {
+    let s = Scope::new("proxy");
+    let h = Harness::on(Backend::Real, &s, &s.node_yaml("n1", "4", &[]));
+    let (port, tunnels) = proxy(Proxy::Connect);
+    let text = std::fs::read_to_string(&h.kubeconfig).unwrap();
+    let mut config: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    for cluster in config["clusters"].as_array_mut().unwrap() {
+        cluster["cluster"]["proxy-url"] = serde_json::json!(format!("http://127.0.0.1:{port}"));
+    }
+    std::fs::write(&h.kubeconfig, serde_json::to_string(&config).unwrap()).unwrap();
+    let r = h
+        .oncall(&["node", "list", "-l", &s.node_selector()])
+        .expect_code(0);
+    assert!(r.stdout.contains(&s.node("n1")), "{}", r.stdout);
+    assert!(tunnels.load(Ordering::SeqCst) >= 1);
+}
+
+#[test]
+fn a_proxy_that_refuses_gets_its_own_message_not_a_login_hint() {
+    let h = Harness::demo();
+    let (port, tunnels) = proxy(Proxy::Refuse);
+    let home = tempfile::tempdir().unwrap();
+    let config = kubeconfig(
+        home.path(),
+        &h.sim().url(),
+        &format!(", proxy-url: \"http://127.0.0.1:{port}\""),
+        "token: t",
+    );
+    let out = oncall_env(home.path(), &config, &["node", "list"], &[])
+        .output()
+        .unwrap();
+    let r = Run::from(out).expect_code(4);
+    one_line(&r);
+    assert!(
+        r.stderr
+            .contains(&format!("through the proxy http://127.0.0.1:{port}"))
+            && r.stderr.contains("proxy-url"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("log in"), "{}", r.stderr);
+    assert_eq!(tunnels.load(Ordering::SeqCst), 0);
+}
+
+/// Accepts connections and never answers.
+fn black_hole() -> (u16, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let mut held: Vec<TcpStream> = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    (port, handle)
+}
+
+#[test]
+fn a_server_that_never_answers_times_out_with_exit_5_naming_it() {
+    let (port, _hole) = black_hole();
+    let home = tempfile::tempdir().unwrap();
+    let server = format!("http://127.0.0.1:{port}");
+    let config = kubeconfig(home.path(), &server, "", "token: t");
+    for timeout in ["2s", "2"] {
+        let child = oncall_env(
+            home.path(),
+            &config,
+            &["--request-timeout", timeout, "node", "list"],
+            &[],
+        )
+        .spawn()
+        .unwrap();
+        let r = finish_within(child, Duration::from_secs(60)).expect_code(5);
+        one_line(&r);
+        assert!(
+            r.stderr.contains(&format!("the API server at {server}"))
+                && r.stderr.contains("did not answer within 2s"),
+            "{}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn a_read_only_command_stops_on_the_first_ctrl_c() {
+    let (port, _hole) = black_hole();
+    let home = tempfile::tempdir().unwrap();
+    let config = kubeconfig(
+        home.path(),
+        &format!("http://127.0.0.1:{port}"),
+        "",
+        "token: t",
+    );
+    let child = oncall_env(
+        home.path(),
+        &config,
+        &["--request-timeout", "0", "node", "list"],
+        &[],
+    )
+    .spawn()
+    .unwrap();
+    // Give it time to install its handler and send the request.
+    std::thread::sleep(Duration::from_millis(1500));
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let r = finish_within(child, Duration::from_secs(30)).expect_code(130);
+    assert!(!r.stderr.contains("Ctrl-C again"), "{}", r.stderr);
+}
+
+/// An exec credential plugin that appends a line to `count` on every run;
+/// its token expires at `expires`.
+fn counting_plugin(dir: &Path, expires: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let count = dir.join("plugin-runs");
+    let script = dir.join("plugin.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho run >> '{}'\ncat <<EOF\n{{\"apiVersion\": \"client.authentication.k8s.io/v1\", \"kind\": \"ExecCredential\", \"status\": {{\"token\": \"from-plugin\", \"expirationTimestamp\": \"{expires}\"}}}}\nEOF\n",
+            count.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (script, count)
+}
+
+fn runs(count: &Path) -> usize {
+    std::fs::read_to_string(count)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn an_exec_plugin_runs_once_per_command_and_once_per_completion() {
+    let h = Harness::demo();
+    let home = tempfile::tempdir().unwrap();
+    let (script, count) = counting_plugin(home.path(), "2099-01-01T00:00:00Z");
+    let config = kubeconfig(
+        home.path(),
+        &h.sim().url(),
+        "",
+        &format!(
+            "exec: {{apiVersion: client.authentication.k8s.io/v1, command: \"{}\", interactiveMode: Never}}",
+            script.display()
+        ),
+    );
+    let out = oncall_env(home.path(), &config, &["node", "list"], &[])
+        .output()
+        .unwrap();
+    Run::from(out).expect_code(0);
+    assert_eq!(runs(&count), 1, "plugin runs for `node list`");
+
+    let out = oncall_env(
+        home.path(),
+        &config,
+        &["node", "cordon", "gke-demo-pool-a-8f3c2a1d-m4p9", "--yes"],
+        &[],
+    )
+    .output()
+    .unwrap();
+    Run::from(out).expect_code(0);
+    assert_eq!(runs(&count), 2, "plugin runs for `node cordon`");
+
+    // `restart <TAB>` lists three kinds of workload.
+    let out = oncall_env(
+        home.path(),
+        &config,
+        &["--", "oncall", "restart", ""],
+        &[
+            ("COMPLETE", "bash"),
+            ("_CLAP_COMPLETE_INDEX", "2"),
+            ("_CLAP_COMPLETE_COMP_TYPE", "9"),
+            ("_CLAP_COMPLETE_SPACE", "true"),
+            ("_CLAP_IFS", "\n"),
+            ("ONCALL_COMPLETION_TIMEOUT", "30s"),
+        ],
+    )
+    .output()
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("deployment/"),
+        "completion offers workloads: {text}"
+    );
+    assert_eq!(runs(&count), 3, "plugin runs for one completion");
+}
+
+/// A credential that has expired is fetched again before the next request.
+#[test]
+fn an_expired_exec_credential_is_fetched_again() {
+    let h = Harness::demo();
+    let home = tempfile::tempdir().unwrap();
+    let (script, count) = counting_plugin(home.path(), "2000-01-01T00:00:00Z");
+    let config = kubeconfig(
+        home.path(),
+        &h.sim().url(),
+        "",
+        &format!(
+            "exec: {{apiVersion: client.authentication.k8s.io/v1, command: \"{}\", interactiveMode: Never}}",
+            script.display()
+        ),
+    );
+    let out = oncall_env(home.path(), &config, &["node", "list"], &[])
+        .output()
+        .unwrap();
+    Run::from(out).expect_code(0);
+    // `node list` asks for the version, the nodes and the pods.
+    assert!(runs(&count) >= 3, "plugin ran {} times", runs(&count));
+}
+
+#[test]
+fn a_missing_file_in_kubeconfig_is_skipped_and_an_empty_current_context_is_unset() {
+    let h = Harness::demo();
+    let home = tempfile::tempdir().unwrap();
+    let first = home.path().join("first");
+    std::fs::write(
+        &first,
+        "apiVersion: v1\nkind: Config\ncurrent-context: \"\"\n",
+    )
+    .unwrap();
+    let list = std::env::join_paths([
+        home.path().join("does-not-exist"),
+        first,
+        h.kubeconfig.clone(),
+    ])
+    .unwrap();
+    let out = oncall_env(home.path(), Path::new(&list), &["node", "list"], &[])
+        .output()
+        .unwrap();
+    let r = Run::from(out).expect_code(0);
+    assert!(r.stdout.contains("gke-demo-pool-a"), "{}", r.stdout);
+}
+
+#[test]
+fn a_broken_kubeconfig_is_one_sentence_naming_file_and_line() {
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join("kubeconfig");
+    std::fs::write(
+        &path,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: [\n",
+    )
+    .unwrap();
+    let out = oncall_env(home.path(), &path, &["node", "list"], &[])
+        .output()
+        .unwrap();
+    let r = Run::from(out).expect_code(2);
+    one_line(&r);
+    assert!(
+        r.stderr.contains(&format!("{}:", path.display())),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn server_cluster_and_user_flags_pick_what_the_kubeconfig_does_not() {
+    let h = Harness::demo();
+    let home = tempfile::tempdir().unwrap();
+    let (port, _hole) = black_hole();
+    let config = home.path().join("kubeconfig");
+    std::fs::write(
+        &config,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- {{name: dead, cluster: {{server: \"http://127.0.0.1:{port}\"}}}}\n- {{name: live, cluster: {{server: \"{}\"}}}}\nusers:\n- {{name: u, user: {{token: t}}}}\n- {{name: other, user: {{token: o}}}}\ncontexts: [{{name: c, context: {{cluster: dead, user: u}}}}]\ncurrent-context: c\n",
+            h.sim().url()
+        ),
+    )
+    .unwrap();
+    let list = |extra: &[&str]| {
+        let mut args = vec!["--request-timeout", "3s"];
+        args.extend_from_slice(extra);
+        args.extend(["node", "list"]);
+        Run::from(
+            oncall_env(home.path(), &config, &args, &[])
+                .output()
+                .unwrap(),
+        )
+    };
+    list(&[]).expect_code(5);
+    let url = h.sim().url();
+    for flags in [
+        vec!["--server", url.as_str()],
+        vec!["--cluster", "live"],
+        vec!["--cluster", "live", "--user", "other"],
+        vec!["--server", url.as_str(), "--token", "another"],
+    ] {
+        let r = list(&flags).expect_code(0);
+        assert!(
+            r.stdout.contains("gke-demo-pool-a"),
+            "{flags:?}: {}",
+            r.stdout
+        );
+    }
+    let r = list(&["--cluster", "nowhere"]).expect_code(2);
+    assert!(
+        r.stderr
+            .contains("cluster `nowhere` is not in the kubeconfig"),
+        "{}",
+        r.stderr
+    );
+    let r = list(&["--user", "nobody"]).expect_code(2);
+    assert!(
+        r.stderr.contains("user `nobody` is not in the kubeconfig"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// Serves one fixed HTTP answer to every request.
+fn fixed_answer(answer: &'static str) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(answer.as_bytes());
+        }
+    });
+    port
+}
+
+#[test]
+fn a_proxys_html_error_page_is_one_sentence_and_exit_4() {
+    const PAGE: &str = "<html>\r\n<head><title>400 No required SSL certificate was sent</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+    let answer: &'static str = Box::leak(
+        format!(
+            "HTTP/1.1 400 Bad Request\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{PAGE}",
+            PAGE.len()
+        )
+        .into_boxed_str(),
+    );
+    let port = fixed_answer(answer);
+    let home = tempfile::tempdir().unwrap();
+    let config = kubeconfig(
+        home.path(),
+        &format!("http://127.0.0.1:{port}"),
+        "",
+        "token: t",
+    );
+    let out = oncall_env(home.path(), &config, &["node", "list"], &[])
+        .output()
+        .unwrap();
+    let r = Run::from(out).expect_code(4);
+    one_line(&r);
+    assert!(
+        r.stderr
+            .contains("400 No required SSL certificate was sent")
+            && r.stderr.contains("web page")
+            && !r.stderr.contains("<html"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn without_user_set_the_os_user_and_the_kubernetes_identity_are_recorded() {
+    let h = Harness::demo();
+    let node = "gke-demo-pool-a-8f3c2a1d-m4p9";
+    let out = h
+        .oncall_command(&["node", "cordon", node, "--yes", "--reason", "test"])
+        .env_remove("USER")
+        .output()
+        .unwrap();
+    Run::from(out).expect_code(0);
+    let me = Command::new("id").arg("-un").output().unwrap();
+    let me = String::from_utf8_lossy(&me.stdout).trim().to_string();
+    assert!(!me.is_empty());
+    let annotations = &h.get("nodes", None, node).unwrap()["metadata"]["annotations"];
+    assert_eq!(annotations["oncall.dev/cordoned-by"], me.as_str());
+    // The simulator does not serve SelfSubjectReview: the kubeconfig's user.
+    assert_eq!(annotations["oncall.dev/cordoned-as"], "sandbox");
+    let audit = h.audit_entries();
+    let last = audit.last().unwrap();
+    assert_eq!(last["user"], me.as_str());
+    assert_eq!(last["kube_user"], "sandbox");
+}
