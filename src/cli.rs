@@ -446,20 +446,22 @@ pub struct PromoteArgs {
     #[arg(long, value_name = "ENV")]
     pub to: Option<String>,
 
-    /// Source context, when no environment is configured
-    #[arg(long, value_name = "CONTEXT")]
+    /// Source context, when no environment is configured (accepted by every
+    /// promote subcommand; history and rollback only use the target)
+    #[arg(long, global = true, value_name = "CONTEXT")]
     pub from_context: Option<String>,
 
     /// Source namespace, when no environment is configured
-    #[arg(long, value_name = "NS")]
+    #[arg(long, global = true, value_name = "NS")]
     pub from_namespace: Option<String>,
 
     /// Target context, when no environment is configured
-    #[arg(long, value_name = "CONTEXT")]
+    #[arg(long, global = true, value_name = "CONTEXT")]
     pub to_context: Option<String>,
 
-    /// Target namespace, when no environment is configured
-    #[arg(long, value_name = "NS")]
+    /// Target namespace, when no environment is configured (for history and
+    /// rollback: the namespace whose ledger is read)
+    #[arg(long, global = true, value_name = "NS")]
     pub to_namespace: Option<String>,
 
     /// Only promote these workloads

@@ -177,6 +177,11 @@ fn a_crash_looping_image_is_rolled_back_automatically() {
         .expect_code(1);
     assert!(run.stderr.contains("deployment/fetcher"), "{}", run.stderr);
     assert!(run.stderr.contains("rolled back"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("ran and was not reverted"),
+        "the error says the migration stays: {}",
+        run.stderr
+    );
     assert_eq!(
         production_images(&h),
         before,
@@ -257,6 +262,31 @@ fn rollback_returns_to_the_earlier_release() {
     let releases = ledger(&h);
     assert_eq!(releases.last().unwrap()["action"], "rollback");
     assert_eq!(releases.last().unwrap()["result"], "succeeded");
+}
+
+#[test]
+fn after_the_first_promotion_rollback_restores_the_images_it_replaced() {
+    let h = Harness::demo();
+    let before = production_images(&h);
+    h.oncall(&args(&["--yes"])).expect_code(0);
+    assert_ne!(production_images(&h), before);
+    let run = h
+        .oncall(&["-n", "production", "promote", "rollback", "--yes"])
+        .expect_code(0);
+    assert!(
+        run.stdout.contains("before release 1"),
+        "the plan names where it goes: {}",
+        run.stdout
+    );
+    assert_eq!(production_images(&h), before, "back on the first images");
+    let again = h
+        .oncall(&["-n", "production", "promote", "rollback", "--yes"])
+        .expect_code(2);
+    assert!(
+        again.stderr.contains("no earlier successful release"),
+        "{}",
+        again.stderr
+    );
 }
 
 #[test]

@@ -254,6 +254,11 @@ fn a_crash_looping_image_is_rolled_back_and_history_and_rollback_work(backend: B
         "{}",
         run.stderr
     );
+    assert!(
+        run.stderr.contains("ran and was not reverted"),
+        "the error says the migration stays: {}",
+        run.stderr
+    );
     assert_eq!(
         image(&h, &production, "fetcher"),
         release_one,
@@ -279,8 +284,16 @@ fn a_crash_looping_image_is_rolled_back_and_history_and_rollback_work(backend: B
     ))
     .expect_code(0);
     assert_eq!(image(&h, &production, "fetcher"), good);
+    // The side flags of `promote` work on its subcommands too.
     let history = h
-        .oncall(&["-n", &production, "promote", "history"])
+        .oncall(&[
+            "promote",
+            "history",
+            "--from-namespace",
+            &staging,
+            "--to-namespace",
+            &production,
+        ])
         .expect_code(0);
     assert!(
         history.stdout.contains("cccccccccccc"),
@@ -305,4 +318,29 @@ fn a_crash_looping_image_is_rolled_back_and_history_and_rollback_work(backend: B
     let releases = ledger(&h, &s);
     assert_eq!(releases.last().unwrap()["action"], "rollback");
     assert_eq!(releases.last().unwrap()["result"], "succeeded");
+
+    // A second rollback goes on to the images release 1 replaced, never
+    // forward to the release just rolled back from.
+    let second = h
+        .oncall(&[
+            "promote",
+            "rollback",
+            "--to-namespace",
+            &production,
+            "--yes",
+            "--timeout",
+            "120s",
+        ])
+        .expect_code(0);
+    assert!(
+        second.stdout.contains("before release 1"),
+        "the plan names where it goes: {}",
+        second.stdout
+    );
+    assert_eq!(
+        image(&h, &production, "fetcher"),
+        format!("registry.example.com/{}/fetcher:{OLD}", s.id),
+        "back on the images before release 1"
+    );
+    assert_eq!(ledger(&h, &s).last().unwrap()["source"], "before release 1");
 }

@@ -2,7 +2,6 @@
 //! confirmation, progress and reports around `crate::promote::run`.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use indicatif::ProgressBar;
 use serde::Serialize;
@@ -34,8 +33,8 @@ pub struct PromoteReport {
 
 pub async fn run(app: &App, args: PromoteArgs) -> Result<()> {
     match args.command {
-        Some(PromoteCommand::History) => history(app).await,
-        Some(PromoteCommand::Rollback { ref to }) => rollback(app, to.clone(), args.timeout).await,
+        Some(PromoteCommand::History) => history(app, &args).await,
+        Some(PromoteCommand::Rollback { ref to }) => rollback(app, &args, to.clone()).await,
         None => promote(app, &args).await,
     }
 }
@@ -202,21 +201,9 @@ fn report_nothing(app: &App, promotion: &PromotionPlan) -> Result<()> {
     Ok(())
 }
 
-/// The target of `history` and `rollback`: `-n` if given, else the config's `promote.to`.
-async fn ledger_side(app: &App) -> Result<(&Cluster, String)> {
-    let cluster = app.cluster().await?;
-    if app.global.namespace.is_some() {
-        return Ok((cluster, cluster.namespace.clone()));
-    }
-    let env = app.config.promote.as_ref().and_then(|p| p.to.clone());
-    match env.and_then(|e| app.config.environments.get(&e).cloned()) {
-        Some(env) => Ok((cluster, env.namespace)),
-        None => Err(Error::Usage("which environment? pass -n NAMESPACE (and --context), or set `promote.to` in the config file".into())),
-    }
-}
-
-async fn history(app: &App) -> Result<()> {
-    let (cluster, namespace) = ledger_side(app).await?;
+async fn history(app: &App, args: &PromoteArgs) -> Result<()> {
+    let side = sides::target(app, args).await?;
+    let (cluster, namespace) = (side.conn.cluster(), side.namespace.clone());
     let releases = ledger::read(&cluster.client, &namespace)
         .await
         .map_err(|e| api_error(e, &cluster.url, "read the release ledger"))?;
@@ -255,8 +242,10 @@ async fn history(app: &App) -> Result<()> {
     Ok(())
 }
 
-async fn rollback(app: &App, to: Option<String>, timeout: Duration) -> Result<()> {
-    let (cluster, namespace) = ledger_side(app).await?;
+async fn rollback(app: &App, args: &PromoteArgs, to: Option<String>) -> Result<()> {
+    let side = sides::target(app, args).await?;
+    let (cluster, namespace) = (side.conn.cluster(), side.namespace.clone());
+    let timeout = args.timeout;
     let client = &cluster.client;
     let releases = ledger::read(client, &namespace)
         .await
@@ -280,12 +269,25 @@ async fn rollback(app: &App, to: Option<String>, timeout: Duration) -> Result<()
         .as_ref()
         .map(|p| p.singletons.clone())
         .unwrap_or_default();
-    let changes = run::rollback_changes(&releases, goal.number, &current, &singletons);
+    let changes = run::rollback_changes(&releases, goal.state(), &current, &singletons);
     let mut plan = Plan::new(
-        format!("roll back `{namespace}` to release {}", goal.number),
+        format!("roll back `{namespace}` to {}", describe_goal(goal)),
         cluster,
     )
     .in_namespace(&namespace);
+    if let ledger::Goal::Release(r) = goal
+        && ledger::was_undone(&releases, r)
+    {
+        plan.warn(format!(
+            "release {} was {}: you are going back to a release that did not stay live",
+            r.number,
+            if r.result == "succeeded" {
+                "rolled back later"
+            } else {
+                r.result.as_str()
+            }
+        ));
+    }
     for c in &changes {
         plan.change(
             c.id(),
@@ -296,8 +298,8 @@ async fn rollback(app: &App, to: Option<String>, timeout: Duration) -> Result<()
     plan.warn("database migrations are not reverted: check that the old release works with the current schema");
     if changes.is_empty() {
         outln!(
-            "Nothing to do: `{namespace}` already runs release {}.",
-            goal.number
+            "Nothing to do: `{namespace}` already runs {}.",
+            goal.label()
         );
         return Ok(());
     }
@@ -305,7 +307,7 @@ async fn rollback(app: &App, to: Option<String>, timeout: Duration) -> Result<()
     if !answer.proceeds() {
         return Ok(());
     }
-    let source = format!("release {}", goal.number);
+    let source = goal.label();
     let promotion = PromotionPlan {
         source: source.clone(),
         target: namespace.clone(),
@@ -321,7 +323,7 @@ async fn rollback(app: &App, to: Option<String>, timeout: Duration) -> Result<()
         &namespace,
         "rollback",
         &source,
-        goal.sha.clone(),
+        goal.sha(),
         &promotion.changes,
     )
     .await
@@ -345,4 +347,28 @@ async fn rollback(app: &App, to: Option<String>, timeout: Duration) -> Result<()
         app, cluster, &namespace, &plan, answer, release, promotion, applied,
     )
     .await
+}
+
+/// The rollback goal as the plan names it: which release, what it was, how it ended.
+fn describe_goal(goal: ledger::Goal) -> String {
+    let r = goal.release();
+    let when = r
+        .time
+        .with_timezone(&chrono::Local)
+        .format("%Y-%m-%d %H:%M");
+    let sha = r
+        .sha
+        .as_deref()
+        .map(|s| format!(", git {}", s.chars().take(12).collect::<String>()))
+        .unwrap_or_default();
+    match goal {
+        ledger::Goal::Release(_) => format!(
+            "release {} ({} from {}{sha} by {} at {when}, {})",
+            r.number, r.action, r.source, r.user, r.result
+        ),
+        ledger::Goal::Before(_) => format!(
+            "before release {}: the images it replaced ({} from {} at {when})",
+            r.number, r.action, r.source
+        ),
+    }
 }

@@ -123,30 +123,122 @@ pub async fn record(
     }
 }
 
-/// Finds the release to go back to: `--to N` or `--to SHA` (prefix), or by
-/// default the last successful release before the newest one.
-pub fn find_target<'a>(releases: &'a [Release], to: Option<&str>) -> Option<&'a Release> {
+/// Where a rollback goes: the images of a release, or the images that a
+/// release replaced (the only way back from the oldest recorded release).
+#[derive(Debug, Clone, Copy)]
+pub enum Goal<'a> {
+    Release(&'a Release),
+    Before(&'a Release),
+}
+
+impl<'a> Goal<'a> {
+    /// The release whose state is restored: every later change is undone.
+    pub fn state(&self) -> u32 {
+        match self {
+            Goal::Release(r) => r.number,
+            Goal::Before(r) => r.number - 1,
+        }
+    }
+
+    /// `release N` or `before release N`, as the ledger's `source` records it.
+    pub fn label(&self) -> String {
+        match self {
+            Goal::Release(r) => format!("release {}", r.number),
+            Goal::Before(r) => format!("before release {}", r.number),
+        }
+    }
+
+    /// The git SHA of the images restored, when known.
+    pub fn sha(&self) -> Option<String> {
+        match self {
+            Goal::Release(r) => r.sha.clone(),
+            Goal::Before(_) => None,
+        }
+    }
+
+    pub fn release(&self) -> &'a Release {
+        match self {
+            Goal::Release(r) | Goal::Before(r) => r,
+        }
+    }
+}
+
+/// The release state a `source` of `release N` or `before release N` names.
+fn restored_state(source: &str) -> Option<u32> {
+    if let Some(n) = source.strip_prefix("before release ") {
+        return n.parse::<u32>().ok().map(|n| n.saturating_sub(1));
+    }
+    source.strip_prefix("release ")?.parse().ok()
+}
+
+/// What the ledger says the target runs now (the state number of the last
+/// release that took effect; 0 before the first), and which promotions a
+/// later rollback undid.
+pub fn current_state(releases: &[Release]) -> (u32, Vec<u32>) {
+    let mut current = releases.first().map(|r| r.number - 1).unwrap_or(0);
+    let mut undone: Vec<u32> = Vec::new();
+    for r in releases.iter().filter(|r| r.result == "succeeded") {
+        if r.action != "rollback" {
+            current = r.number;
+            continue;
+        }
+        if let Some(to) = restored_state(&r.source) {
+            undone.extend(
+                releases
+                    .iter()
+                    .filter(|p| p.action != "rollback" && p.number > to && p.number < r.number)
+                    .map(|p| p.number),
+            );
+            current = to;
+        }
+    }
+    (current, undone)
+}
+
+/// Whether `release` was undone: it failed, its failure was rolled back, or
+/// a later `promote rollback` went back past it.
+pub fn was_undone(releases: &[Release], release: &Release) -> bool {
+    release.result != "succeeded" || current_state(releases).1.contains(&release.number)
+}
+
+/// Finds where to go back to: `--to N` or `--to SHA` (prefix), or by
+/// default the last good promotion before the one running now, skipping
+/// promotions that failed or were rolled back. With no such promotion, the
+/// images the oldest recorded release replaced.
+pub fn find_target<'a>(releases: &'a [Release], to: Option<&str>) -> Option<Goal<'a>> {
     match to {
         Some(want) => {
             if let Ok(n) = want.parse::<u32>()
                 && let Some(r) = releases.iter().find(|r| r.number == n)
             {
-                return Some(r);
+                return Some(Goal::Release(r));
             }
             let want = want.to_lowercase();
-            releases.iter().rev().find(|r| {
-                r.sha
-                    .as_deref()
-                    .is_some_and(|s| s.starts_with(&want) || want.starts_with(s))
-            })
-        }
-        None => {
-            let newest = releases.last()?;
             releases
                 .iter()
                 .rev()
-                .filter(|r| r.number != newest.number)
-                .find(|r| r.result == "succeeded")
+                .find(|r| {
+                    r.sha
+                        .as_deref()
+                        .is_some_and(|s| s.starts_with(&want) || want.starts_with(s))
+                })
+                .map(Goal::Release)
+        }
+        None => {
+            let (current, undone) = current_state(releases);
+            let good = releases.iter().rev().find(|r| {
+                r.number < current
+                    && r.action != "rollback"
+                    && r.result == "succeeded"
+                    && !undone.contains(&r.number)
+            });
+            match good {
+                Some(r) => Some(Goal::Release(r)),
+                None => releases
+                    .first()
+                    .filter(|first| first.number <= current)
+                    .map(Goal::Before),
+            }
         }
     }
 }
@@ -175,10 +267,49 @@ mod tests {
             release(2, "bbbbbbb", "rolled back"),
             release(3, "ccccccc", "succeeded"),
         ];
-        assert_eq!(find_target(&rs, None).map(|r| r.number), Some(1));
-        assert_eq!(find_target(&rs, Some("2")).map(|r| r.number), Some(2));
-        assert_eq!(find_target(&rs, Some("cccc")).map(|r| r.number), Some(3));
-        assert!(find_target(&rs, Some("ddddddd")).is_none());
+        let target = |to| find_target(&rs, to).map(|g| g.label());
+        assert_eq!(target(None).as_deref(), Some("release 1"));
+        assert_eq!(target(Some("2")).as_deref(), Some("release 2"));
+        assert_eq!(target(Some("cccc")).as_deref(), Some("release 3"));
+        assert!(target(Some("ddddddd")).is_none());
+    }
+
+    fn rollback(number: u32, source: &str) -> Release {
+        Release {
+            action: "rollback".into(),
+            source: source.into(),
+            ..release(number, "aaaaaaa", "succeeded")
+        }
+    }
+
+    #[test]
+    fn a_second_rollback_skips_the_release_just_rolled_back_from() {
+        let mut rs = vec![
+            release(1, "aaaaaaa", "succeeded"),
+            release(2, "bbbbbbb", "succeeded"),
+            release(3, "ccccccc", "succeeded"),
+            rollback(4, "release 2"),
+        ];
+        let goal = find_target(&rs, None).unwrap();
+        assert_eq!(goal.label(), "release 1");
+        assert_eq!(goal.state(), 1);
+        assert!(was_undone(&rs, &rs[2]));
+        rs.push(rollback(5, "release 1"));
+        assert_eq!(find_target(&rs, None).unwrap().label(), "before release 1");
+        rs.push(rollback(6, "before release 1"));
+        assert!(
+            find_target(&rs, None).is_none(),
+            "nothing older is recorded"
+        );
+    }
+
+    #[test]
+    fn after_the_first_promotion_rollback_goes_to_before_it() {
+        let rs = vec![release(1, "aaaaaaa", "succeeded")];
+        let goal = find_target(&rs, None).unwrap();
+        assert_eq!(goal.label(), "before release 1");
+        assert_eq!(goal.state(), 0);
+        assert_eq!(goal.sha(), None);
     }
 }
 

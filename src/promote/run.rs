@@ -293,6 +293,13 @@ pub async fn apply(
                     ));
                 }
             }
+            if let Some(m) = applied.migration.as_ref().filter(|m| m.succeeded) {
+                // Rolling back images never undoes a schema change; say so where it is read.
+                message.push_str(&format!(
+                    "; the migration job `{}` ran and was not reverted: check that the running images work with the migrated database",
+                    m.job
+                ));
+            }
             applied.result = Err(Error::Failed(message));
             return applied;
         }

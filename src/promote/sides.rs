@@ -76,6 +76,27 @@ pub async fn resolve<'a>(app: &'a App, args: &PromoteArgs) -> Result<Sides<'a>> 
     })
 }
 
+/// The target side alone, for `history` and `rollback`: `--to-namespace`
+/// (and `--to-context`) when given, else `-n`, else the config's `promote.to`.
+pub async fn target<'a>(app: &'a App, args: &PromoteArgs) -> Result<Side<'a>> {
+    let settings = app.config.promote.clone().unwrap_or_default();
+    let wanted = match &app.global.namespace {
+        Some(ns) if args.to_namespace.is_none() && args.to_context.is_none() => Wanted {
+            label: ns.clone(),
+            context: app.global.context.clone(),
+            namespace: ns.clone(),
+        },
+        _ => wanted(
+            app,
+            "target",
+            settings.to.as_ref(),
+            &args.to_context,
+            &args.to_namespace,
+        )?,
+    };
+    connect(app, wanted).await
+}
+
 fn wanted(
     app: &App,
     role: &str,
