@@ -129,6 +129,10 @@ pub enum Error {
     #[error("{0} was not found; check the name with `oncall node list` or `kubectl get`")]
     NotFound(String),
 
+    /// A selector that selects nothing: as kubectl, not a failure (exit 0).
+    #[error("no resources found: no node matches `{0}`, so nothing was changed")]
+    NothingSelected(String),
+
     #[error("timed out after {after}: {what}")]
     TimedOut { after: String, what: String },
 
@@ -153,6 +157,7 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
+            Error::NothingSelected(_) => exit::OK,
             Error::NoKubeconfig
             | Error::BadKubeconfig(_)
             | Error::UnknownContext { .. }

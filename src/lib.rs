@@ -80,7 +80,10 @@ pub fn main() -> u8 {
     match result {
         Ok(()) => exit::OK,
         Err(e) => {
-            if !e.is_silent() {
+            if e.exit_code() == exit::OK {
+                // Not a failure (kubectl's "No resources found"): a note.
+                eprintln!("{e}");
+            } else if !e.is_silent() {
                 eprintln!("{} {e}", ui::style::bad("error:"));
             }
             e.exit_code()

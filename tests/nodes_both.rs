@@ -22,6 +22,7 @@ on_both_backends!(
     a_pod_held_by_a_finalizer_is_named_and_skip_wait_ends_the_drain,
     scale_up_never_scales_a_singleton_or_a_statefulset,
     a_cordon_note_left_behind_by_kubectl_uncordon_is_ignored,
+    a_selector_that_selects_nothing_is_not_a_failure_as_in_kubectl,
 );
 
 /// A Deployment pinned to one node of the scope.
@@ -815,4 +816,25 @@ fn a_cordon_note_left_behind_by_kubectl_uncordon_is_ignored(backend: Backend) {
             .contains("oncall.dev/"),
         "the note is gone: {node}"
     );
+}
+
+/// kubectl exits 0 when a selector selects no node; so does oncall, saying
+/// so in a sentence and changing nothing.
+fn a_selector_that_selects_nothing_is_not_a_failure_as_in_kubectl(backend: Backend) {
+    let s = Scope::new("empty");
+    let h = Harness::on(backend, &s, &simple_cluster(&s));
+    let selector = format!("{},nothing=here", s.node_selector());
+    h.kubectl(&["cordon", "-l", &selector]).expect_code(0);
+    for cmd in ["cordon", "drain", "uncordon"] {
+        let ours = h
+            .oncall(&["node", cmd, "-l", &selector, "--yes"])
+            .expect_code(0);
+        assert!(
+            ours.stderr.contains("no resources found")
+                && ours.stderr.contains("nothing was changed")
+                && !ours.stderr.contains("error"),
+            "{cmd}: {}",
+            ours.stderr
+        );
+    }
 }

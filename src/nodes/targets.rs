@@ -26,8 +26,8 @@ pub async fn resolve(
     }
     if let Some(sel) = selector {
         let mut selected = list(cluster, Some(sel)).await?;
-        if selected.is_empty() {
-            return Err(Error::NotFound(format!("no node matching `{sel}`")));
+        if selected.is_empty() && names.is_empty() {
+            return Err(Error::NothingSelected(sel.to_string()));
         }
         selected.retain(|n| !names.iter().any(|m| m == n.name()));
         nodes.extend(selected);

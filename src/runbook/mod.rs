@@ -124,41 +124,13 @@ pub fn check(text: &str) -> std::result::Result<Runbook, Vec<Diagnostic>> {
     }
 }
 
-/// The YAML reader's size limits (which also stop alias bombs) in words:
-/// "budget breached: Nodes { nodes: 250001 }" says nothing to an engineer.
+/// The YAML reader's size limits (which also stop alias bombs), as
+/// `crate::yaml` words them for any file, said of the runbook.
 fn too_large(reason: &str) -> Option<String> {
-    let breach = reason.split_once("budget breached: ")?.1;
-    let kind: String = breach
-        .chars()
-        .take_while(char::is_ascii_alphanumeric)
-        .collect();
-    let number: Option<usize> = breach
-        .split(|c: char| !c.is_ascii_digit())
-        .find(|p| !p.is_empty())
-        .and_then(|p| p.parse().ok());
-    let what = match (kind.as_str(), number) {
-        ("Nodes", Some(n)) => format!(
-            "over {} nodes once its aliases are expanded",
-            n.saturating_sub(1)
-        ),
-        (_, Some(n)) => format!("{} over its limit at {n}", words(&kind)),
-        _ => words(&kind),
-    };
-    Some(format!(
-        "the runbook is too large ({what}); split it into smaller runbooks and do not nest aliases"
-    ))
-}
-
-/// `AliasAnchorRatio` → `alias anchor ratio`.
-fn words(camel: &str) -> String {
-    let mut out = String::new();
-    for c in camel.chars() {
-        if c.is_ascii_uppercase() && !out.is_empty() {
-            out.push(' ');
-        }
-        out.push(c.to_ascii_lowercase());
-    }
-    out
+    let rest = reason.strip_prefix("the file ")?;
+    rest.contains("too").then(|| {
+        format!("the runbook {rest}; split it into smaller runbooks and do not nest aliases")
+    })
 }
 
 /// Validates a source; the error lists every problem as `file:line:column: message`.
