@@ -63,6 +63,14 @@ fn simple_cluster(s: &Scope) -> String {
     y
 }
 
+/// A budget that lets none of `web`'s two pods go.
+fn web_budget(s: &Scope) -> String {
+    format!(
+        "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {{name: web-pdb, namespace: {}}}\nspec:\n  minAvailable: 2\n  selector: {{matchLabels: {{app: web}}}}\n---\n",
+        s.ns("app")
+    )
+}
+
 /// n1 carries one of each blocker; n2 and n3 are small, so there is no room.
 fn blocked_cluster(s: &Scope) -> String {
     let mut y = s.namespace("app");
@@ -266,10 +274,7 @@ fn drain_evicts_and_leaves_the_node_cordoned(backend: Backend) {
 fn drain_blocked_by_a_budget_is_retried_until_the_budget_allows(backend: Backend) {
     let s = Scope::new("budget");
     let mut y = simple_cluster(&s);
-    y += &format!(
-        "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {{name: web-pdb, namespace: {}}}\nspec:\n  minAvailable: 2\n  selector: {{matchLabels: {{app: web}}}}\n---\n",
-        s.ns("app")
-    );
+    y += &web_budget(&s);
     let h = Harness::on(backend, &s, &y);
     wait_ready(&h, &s, 2);
     let n1 = s.node("n1");
@@ -294,10 +299,7 @@ fn drain_stopped_by_sigterm_says_what_it_did_and_records_it(backend: Backend) {
     let s = Scope::new("sigterm");
     let mut y = simple_cluster(&s);
     y += &deployment(&s, "batch", 1, "n1", "");
-    y += &format!(
-        "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {{name: web-pdb, namespace: {}}}\nspec:\n  minAvailable: 2\n  selector: {{matchLabels: {{app: web}}}}\n---\n",
-        s.ns("app")
-    );
+    y += &web_budget(&s);
     let h = Harness::on(backend, &s, &y);
     wait_ready(&h, &s, 3);
     let n1 = s.node("n1");
