@@ -371,20 +371,31 @@ fn runs(count: &Path) -> usize {
         .unwrap_or(0)
 }
 
-#[test]
-fn an_exec_plugin_runs_once_per_command_and_once_per_completion() {
-    let h = Harness::demo();
-    let home = tempfile::tempdir().unwrap();
-    let (script, count) = counting_plugin(home.path(), "2099-01-01T00:00:00Z");
+/// A kubeconfig whose user is a counting exec plugin whose credential
+/// expires at `expires`; returns it with the plugin's run counter.
+fn exec_kubeconfig(
+    home: &Path,
+    server: &str,
+    expires: &str,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (script, count) = counting_plugin(home, expires);
     let config = kubeconfig(
-        home.path(),
-        &h.sim().url(),
+        home,
+        server,
         "",
         &format!(
             "exec: {{apiVersion: client.authentication.k8s.io/v1, command: \"{}\", interactiveMode: Never}}",
             script.display()
         ),
     );
+    (config, count)
+}
+
+#[test]
+fn an_exec_plugin_runs_once_per_command_and_once_per_completion() {
+    let h = Harness::demo();
+    let home = tempfile::tempdir().unwrap();
+    let (config, count) = exec_kubeconfig(home.path(), &h.sim().url(), "2099-01-01T00:00:00Z");
     let out = oncall_env(home.path(), &config, &["node", "list"], &[])
         .output()
         .unwrap();
@@ -431,16 +442,7 @@ fn an_exec_plugin_runs_once_per_command_and_once_per_completion() {
 fn an_expired_exec_credential_is_fetched_again() {
     let h = Harness::demo();
     let home = tempfile::tempdir().unwrap();
-    let (script, count) = counting_plugin(home.path(), "2000-01-01T00:00:00Z");
-    let config = kubeconfig(
-        home.path(),
-        &h.sim().url(),
-        "",
-        &format!(
-            "exec: {{apiVersion: client.authentication.k8s.io/v1, command: \"{}\", interactiveMode: Never}}",
-            script.display()
-        ),
-    );
+    let (config, count) = exec_kubeconfig(home.path(), &h.sim().url(), "2000-01-01T00:00:00Z");
     let out = oncall_env(home.path(), &config, &["node", "list"], &[])
         .output()
         .unwrap();
