@@ -136,6 +136,9 @@ pub enum Error {
     #[error("timed out after {after}: {what}")]
     TimedOut { after: String, what: String },
 
+    #[error("interrupted at the prompt: nothing was changed")]
+    InterruptedAtPrompt,
+
     #[error("interrupted: {done}; not done: {not_done}")]
     Interrupted { done: String, not_done: String },
 
@@ -174,7 +177,9 @@ impl Error {
             | Error::Credentials { .. } => exit::CLUSTER,
             Error::NoTty | Error::Declined(_) | Error::Refused(_) => exit::REFUSED,
             Error::TimedOut { .. } | Error::RequestTimedOut { .. } => exit::TIMED_OUT,
-            Error::Interrupted { .. } => crate::safety::interrupt::exit_code(),
+            Error::Interrupted { .. } | Error::InterruptedAtPrompt => {
+                crate::safety::interrupt::exit_code()
+            }
             Error::NotFound(_)
             | Error::ProblemsFound(_)
             | Error::Failed(_)

@@ -213,8 +213,9 @@ fn uncordon_leaves_someone_elses_cordon_without_force() {
     assert!(h.unschedulable("n1").is_null());
 }
 
-/// Runs oncall under a pseudo-terminal (python3's pty), typing `answer`.
-fn oncall_in_pty(h: &Harness, args: &[&str], answer: &str) -> i32 {
+/// Runs oncall under a pseudo-terminal (python3's pty), typing `answer` at
+/// its first question; returns the exit code and what the terminal showed.
+fn oncall_in_pty(h: &Harness, args: &[&str], answer: &str) -> (i32, String) {
     let script = r#"
 import os, pty, sys, time, select
 answer = sys.argv[1]
@@ -234,9 +235,9 @@ while time.time() < deadline:
         if not chunk:
             break
         out += chunk
-    if not sent and b"Type its name" in out:
+    if not sent and (b"Type its name" in out or b"(y/n)" in out):
         time.sleep(0.2)
-        os.write(fd, answer.encode() + b"\r")
+        os.write(fd, answer.encode())
         sent = True
 _, status = os.waitpid(pid, 0)
 sys.stderr.write(out.decode(errors="replace"))
@@ -256,20 +257,56 @@ sys.exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 99)
         .stdin(std::process::Stdio::null())
         .output()
         .expect("python3 runs");
-    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-    out.status.code().unwrap_or(-1)
+    let shown = String::from_utf8_lossy(&out.stderr).into_owned();
+    eprintln!("{shown}");
+    (out.status.code().unwrap_or(-1), shown)
 }
 
 #[test]
 fn protected_context_demands_its_name_typed() {
     let h = Harness::yaml(&simple_cluster());
     h.write_config("protected_contexts: [sandbox]\n");
-    assert_eq!(oncall_in_pty(&h, &["node", "cordon", "n1"], "nope"), 3);
+    assert_eq!(oncall_in_pty(&h, &["node", "cordon", "n1"], "nope\r").0, 3);
     assert!(h.unschedulable("n1").is_null());
-    assert_eq!(oncall_in_pty(&h, &["node", "cordon", "n1"], "sandbox"), 0);
+    assert_eq!(
+        oncall_in_pty(&h, &["node", "cordon", "n1"], "sandbox\r").0,
+        0
+    );
     assert_eq!(h.unschedulable("n1"), true);
     let entries = h.audit_entries();
     assert_eq!(entries.last().unwrap()["answer"], "typed_context");
+}
+
+#[test]
+fn ctrl_c_at_a_prompt_exits_130_with_one_message_on_its_own_line() {
+    let h = Harness::yaml(&simple_cluster());
+    for protected in [false, true] {
+        if protected {
+            h.write_config("protected_contexts: [sandbox]\n");
+        }
+        let (code, shown) = oncall_in_pty(&h, &["node", "cordon", "n1"], "\x03");
+        assert_eq!(code, 130, "{shown}");
+        let line = shown
+            .lines()
+            .find(|l| l.contains("interrupted at the prompt: nothing was changed"))
+            .unwrap_or_else(|| panic!("no interruption message in {shown:?}"));
+        assert!(!line.contains('?') && !line.contains("Type"), "{line:?}");
+        assert!(
+            !shown.contains("finishing the current step"),
+            "nothing was under way: {shown:?}"
+        );
+        // The prompt hid the cursor; the terminal must get it back.
+        let hidden = shown.rfind("\x1b[?25l");
+        assert!(
+            hidden.is_none_or(|at| shown[at..].contains("\x1b[?25h")),
+            "{shown:?}"
+        );
+        assert!(h.unschedulable("n1").is_null());
+        assert!(
+            h.audit_entries().is_empty(),
+            "nothing changed, nothing recorded"
+        );
+    }
 }
 
 fn check_json(h: &Harness, extra: &[&str]) -> (i32, Value) {

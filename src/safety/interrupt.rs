@@ -10,7 +10,7 @@
 //! stopped that way still says what was and was not done and leaves an audit
 //! entry. The exit code is 128 + the signal's number, as shells report it.
 
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use tokio::sync::Notify;
@@ -41,6 +41,14 @@ pub fn install(stop_at_once: bool) {
         }
         SIGNAL.store(first, Ordering::SeqCst);
         notify().notify_waiters();
+        // At a prompt nothing is under way: the prompt returns an error
+        // that says so, and that is the only message.
+        if PROMPTING.load(Ordering::SeqCst) {
+            if next_signal().await.is_some() {
+                hard_exit(first);
+            }
+            return;
+        }
         eprintln!(
             "\n{}: finishing the current step, then stopping ({} again to quit now)",
             name(first),
@@ -80,6 +88,23 @@ fn name(signal: i32) -> &'static str {
 
 fn exit_code_for(signal: i32) -> i32 {
     128 + signal
+}
+
+/// Whether the user is being asked something right now.
+static PROMPTING: AtomicBool = AtomicBool::new(false);
+
+/// Marks the time spent at a prompt, until dropped.
+pub struct PromptGuard(());
+
+pub fn at_prompt() -> PromptGuard {
+    PROMPTING.store(true, Ordering::SeqCst);
+    PromptGuard(())
+}
+
+impl Drop for PromptGuard {
+    fn drop(&mut self) {
+        PROMPTING.store(false, Ordering::SeqCst);
+    }
 }
 
 type Hook = Box<dyn Fn() + Send>;

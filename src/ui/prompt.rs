@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use dialoguer::{Confirm, Input, theme::ColorfulTheme};
 
 use crate::error::{Error, Result};
+use crate::safety::interrupt;
 
 pub fn stdin_is_terminal() -> bool {
     std::io::stdin().is_terminal()
@@ -12,6 +13,7 @@ pub fn stdin_is_terminal() -> bool {
 
 /// y/N, defaulting to no.
 pub fn confirm(question: &str) -> Result<bool> {
+    let _prompting = interrupt::at_prompt();
     Confirm::with_theme(&ColorfulTheme::default())
         .with_prompt(question)
         .default(false)
@@ -21,6 +23,7 @@ pub fn confirm(question: &str) -> Result<bool> {
 
 /// Asks the user to type `expected` exactly; anything else is a no.
 pub fn type_to_confirm(question: &str, expected: &str) -> Result<bool> {
+    let _prompting = interrupt::at_prompt();
     let typed: String = Input::with_theme(&ColorfulTheme::default())
         .with_prompt(question)
         .allow_empty(true)
@@ -31,6 +34,7 @@ pub fn type_to_confirm(question: &str, expected: &str) -> Result<bool> {
 
 /// Asks for a value (runbook parameters).
 pub fn ask(question: &str, default: Option<&str>) -> Result<String> {
+    let _prompting = interrupt::at_prompt();
     let theme = ColorfulTheme::default();
     let mut input = Input::<String>::with_theme(&theme).with_prompt(question);
     if let Some(d) = default {
@@ -41,6 +45,7 @@ pub fn ask(question: &str, default: Option<&str>) -> Result<String> {
 
 /// Picks one of `items`.
 pub fn choose(question: &str, items: &[String]) -> Result<usize> {
+    let _prompting = interrupt::at_prompt();
     dialoguer::Select::with_theme(&ColorfulTheme::default())
         .with_prompt(question)
         .items(items)
@@ -50,6 +55,22 @@ pub fn choose(question: &str, items: &[String]) -> Result<usize> {
 }
 
 fn prompt_error(e: dialoguer::Error) -> Error {
-    // Ctrl-C at a prompt surfaces as an I/O error from the terminal.
+    // The prompt hides the cursor while it reads; give it back.
+    let _ = console::Term::stderr().show_cursor();
+    let dialoguer::Error::IO(io) = &e;
+    if io.kind() == std::io::ErrorKind::Interrupted || interrupt::is_interrupted() {
+        // Ctrl-C (or SIGTERM) interrupts the terminal read before the
+        // signal task has recorded which signal it was: give it a moment,
+        // so the exit code is the signal's.
+        for _ in 0..50 {
+            if interrupt::is_interrupted() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        // The prompt's line is still open: end it, so the message stands alone.
+        eprintln!();
+        return Error::InterruptedAtPrompt;
+    }
     Error::Declined(format!("the prompt was closed ({e})"))
 }
