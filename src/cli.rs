@@ -30,8 +30,10 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Flags every command understands, named as kubectl names them.
+/// Flags every command understands, named as kubectl names them. In each
+/// command's help they come after its own, under their own heading.
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)
     #[arg(long, global = true, value_name = "FILE")]
@@ -140,6 +142,33 @@ pub enum OutputFormat {
 impl OutputFormat {
     pub fn is_structured(self) -> bool {
         matches!(self, OutputFormat::Json | OutputFormat::Yaml)
+    }
+}
+
+/// The colour clap's own help and usage errors get, decided before parsing
+/// (parsing is what prints them): `--color` if given, else no colour when
+/// `NO_COLOR` is set or `TERM=dumb`, else clap's own terminal check.
+pub fn color_before_parsing(args: &[std::ffi::OsString]) -> clap::ColorChoice {
+    let mut given = None;
+    let mut words = args.iter().filter_map(|a| a.to_str());
+    while let Some(word) = words.next() {
+        if word == "--" {
+            break;
+        }
+        let value = match word.strip_prefix("--color") {
+            Some("") => words.next(),
+            Some(rest) => rest.strip_prefix('='),
+            None => None,
+        };
+        if let Some(v) = value {
+            given = Some(v.to_string());
+        }
+    }
+    match given.as_deref() {
+        Some("always") => clap::ColorChoice::Always,
+        Some("never") => clap::ColorChoice::Never,
+        _ if crate::ui::style::colour_unwanted() => clap::ColorChoice::Never,
+        _ => clap::ColorChoice::Auto,
     }
 }
 

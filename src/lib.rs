@@ -42,7 +42,7 @@ pub mod ui;
 pub mod workloads;
 pub mod yaml;
 
-use clap::{CommandFactory, Parser};
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::error::exit;
 
@@ -51,7 +51,12 @@ pub fn main() -> u8 {
     clap_complete::CompleteEnv::with_factory(cli::Cli::command)
         .completer("oncall")
         .complete();
-    let cli = match cli::Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let parsed = cli::Cli::command()
+        .color(cli::color_before_parsing(&args))
+        .try_get_matches_from(&args)
+        .and_then(|matches| cli::Cli::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();

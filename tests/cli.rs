@@ -339,3 +339,65 @@ fn sandbox_changes_go_to_the_sandbox_audit_log() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(node), "{out}");
 }
+
+/// Runs oncall on a pseudo-terminal (so clap and oncall would colour) with
+/// `env` added, and returns everything the terminal showed.
+fn oncall_on_a_terminal(env: &[(&str, &str)], args: &[&str]) -> String {
+    let script = r#"
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+out = b""
+while True:
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+"#;
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new("python3")
+        .args(["-c", script, env!("CARGO_BIN_EXE_oncall")])
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("TERM", "xterm-256color")
+        .envs(env.iter().copied())
+        .output()
+        .expect("python3 runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn color_never_and_a_dumb_terminal_reach_clap_help_and_usage_errors() {
+    let escapes = |text: &str| text.matches('\u{1b}').count();
+    let usage_error = ["node", "drain", "--no-such-flag"];
+    let help = ["node", "drain", "--help"];
+    // On a terminal clap colours both by default, so the test can fail.
+    assert!(escapes(&oncall_on_a_terminal(&[], &usage_error)) > 0);
+    assert!(escapes(&oncall_on_a_terminal(&[], &help)) > 0);
+    for args in [&usage_error, &help] {
+        for flag in [["--color", "never"].as_slice(), &["--color=never"]] {
+            let mut with_flag: Vec<&str> = flag.to_vec();
+            with_flag.extend_from_slice(args);
+            let shown = oncall_on_a_terminal(&[], &with_flag);
+            assert_eq!(escapes(&shown), 0, "{with_flag:?}: {shown:?}");
+        }
+        let shown = oncall_on_a_terminal(&[("TERM", "dumb")], args);
+        assert_eq!(escapes(&shown), 0, "TERM=dumb {args:?}: {shown:?}");
+        let shown = oncall_on_a_terminal(&[("NO_COLOR", "1")], args);
+        assert_eq!(escapes(&shown), 0, "NO_COLOR {args:?}: {shown:?}");
+    }
+    // TERM=dumb also keeps oncall's own output plain.
+    let shown = oncall_on_a_terminal(&[("TERM", "dumb")], &["--sandbox", "pods", "stuck", "-A"]);
+    assert!(shown.contains("staging"), "{shown}");
+    assert_eq!(escapes(&shown), 0, "{shown:?}");
+    let coloured = oncall_on_a_terminal(&[], &["--sandbox", "pods", "stuck", "-A"]);
+    assert!(escapes(&coloured) > 0, "{coloured:?}");
+}

@@ -4,14 +4,20 @@ use std::io::IsTerminal;
 
 use crate::cli::ColorChoice;
 
+/// Whether the environment asks for no colour whatever the streams are:
+/// `NO_COLOR` set (no-color.org), or a terminal that says it is dumb.
+pub fn colour_unwanted() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+        || std::env::var_os("TERM").is_some_and(|t| t == "dumb")
+}
+
 /// Applies `--color` to both streams. `auto` colours a stream only when it
-/// is a terminal and `NO_COLOR` is unset.
+/// is a terminal, `NO_COLOR` is unset and `TERM` is not `dumb`.
 pub fn init(choice: ColorChoice) {
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let (out, err) = match choice {
         ColorChoice::Always => (true, true),
         ColorChoice::Never => (false, false),
-        ColorChoice::Auto if no_color => (false, false),
+        ColorChoice::Auto if colour_unwanted() => (false, false),
         ColorChoice::Auto => (
             std::io::stdout().is_terminal(),
             std::io::stderr().is_terminal(),
