@@ -340,13 +340,14 @@ fn sandbox_changes_go_to_the_sandbox_audit_log() {
     assert!(out.contains(node), "{out}");
 }
 
-/// Runs oncall on a pseudo-terminal (so clap and oncall would colour) with
-/// `env` added, and returns everything the terminal showed.
+/// Runs oncall on an 80-column pseudo-terminal (so clap and oncall would
+/// colour) with `env` added, and returns everything the terminal showed.
 fn oncall_on_a_terminal(env: &[(&str, &str)], args: &[&str]) -> String {
     let script = r#"
-import os, pty, sys
+import fcntl, os, pty, struct, sys, termios
 pid, fd = pty.fork()
 if pid == 0:
+    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     os.execv(sys.argv[1], sys.argv[1:])
 out = b""
 while True:
@@ -400,4 +401,32 @@ fn color_never_and_a_dumb_terminal_reach_clap_help_and_usage_errors() {
     assert_eq!(escapes(&shown), 0, "{shown:?}");
     let coloured = oncall_on_a_terminal(&[], &["--sandbox", "pods", "stuck", "-A"]);
     assert!(escapes(&coloured) > 0, "{coloured:?}");
+}
+
+#[test]
+fn node_list_fits_an_80_column_terminal_and_keeps_every_column_in_a_pipe() {
+    let shown = oncall_on_a_terminal(&[("NO_COLOR", "1")], &["--sandbox", "node", "list"]);
+    let table: Vec<&str> = shown
+        .lines()
+        .filter(|l| l.contains("gke-demo") || l.starts_with("NAME"))
+        .collect();
+    assert_eq!(table.len(), 7, "{shown}");
+    for line in &table {
+        assert!(
+            line.trim_end().chars().count() <= 80,
+            "{} columns: {line}",
+            line.len()
+        );
+    }
+    assert!(
+        shown.contains("hidden to fit the terminal; -o wide"),
+        "{shown}"
+    );
+    let home = tempfile::tempdir().unwrap();
+    let (code, piped, _) = oncall(home.path(), &["--sandbox", "node", "list"]);
+    assert_eq!(code, 0);
+    assert!(
+        piped.starts_with("NAME") && piped.contains("ZONE") && piped.contains("VERSION"),
+        "{piped}"
+    );
 }

@@ -23,6 +23,7 @@ on_both_backends!(
     scale_up_never_scales_a_singleton_or_a_statefulset,
     a_cordon_note_left_behind_by_kubectl_uncordon_is_ignored,
     a_selector_that_selects_nothing_is_not_a_failure_as_in_kubectl,
+    wide_node_list_shows_what_kubectl_wide_shows,
 );
 
 /// A Deployment pinned to one node of the scope.
@@ -839,4 +840,89 @@ fn a_selector_that_selects_nothing_is_not_a_failure_as_in_kubectl(backend: Backe
             ours.stderr
         );
     }
+}
+
+/// Rows of an aligned table (kubectl's or oncall's), cut at the header's
+/// column starts, so cells with spaces (an OS image) stay whole.
+fn table_rows(text: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let mut starts = Vec::new();
+    for (i, c) in header.char_indices() {
+        if c != ' ' && (i == 0 || header.as_bytes()[i - 1] == b' ') {
+            starts.push(i);
+        }
+    }
+    lines
+        .map(|line| {
+            starts
+                .iter()
+                .enumerate()
+                .map(|(n, &start)| {
+                    let end = starts
+                        .get(n + 1)
+                        .copied()
+                        .unwrap_or(line.len())
+                        .min(line.len());
+                    let name = header[start..]
+                        .split_whitespace()
+                        .next()
+                        .unwrap()
+                        .to_string();
+                    (
+                        name,
+                        line.get(start.min(end)..end)
+                            .unwrap_or("")
+                            .trim()
+                            .to_string(),
+                    )
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// `-o wide` adds what kubectl's wide adds for nodes (addresses, OS image,
+/// kernel, runtime) and the provider ID, with kubectl's values.
+fn wide_node_list_shows_what_kubectl_wide_shows(backend: Backend) {
+    let s = Scope::new("nlwide");
+    let h = Harness::on(backend, &s, &simple_cluster(&s));
+    let ours = h
+        .oncall(&["node", "list", "-l", &s.node_selector(), "-o", "wide"])
+        .expect_code(0);
+    let theirs = h.kubectl(&["get", "nodes", "-l", &s.node_selector(), "-o", "wide"]);
+    let (ours, theirs) = (table_rows(&ours.stdout), table_rows(&theirs.stdout));
+    assert_eq!(ours.len(), 3, "{ours:?}");
+    for row in &ours {
+        let name = &row["NAME"];
+        let kubectl = theirs
+            .iter()
+            .find(|r| &r["NAME"] == name)
+            .unwrap_or_else(|| panic!("kubectl does not list {name}: {theirs:?}"));
+        for column in [
+            "INTERNAL-IP",
+            "EXTERNAL-IP",
+            "OS-IMAGE",
+            "KERNEL-VERSION",
+            "CONTAINER-RUNTIME",
+            "VERSION",
+        ] {
+            assert_eq!(
+                row.get(column),
+                kubectl.get(column),
+                "{name} {column}: {row:?} / {kubectl:?}"
+            );
+        }
+        assert!(row.contains_key("PROVIDER-ID"), "{row:?}");
+        assert_eq!(row["INTERNAL-IP"], "10.0.0.1", "{row:?}");
+        assert!(
+            row["CONTAINER-RUNTIME"].starts_with("containerd://"),
+            "{row:?}"
+        );
+    }
+    // The default table keeps to the columns an on-call engineer scans.
+    let plain = h
+        .oncall(&["node", "list", "-l", &s.node_selector()])
+        .expect_code(0);
+    assert!(!plain.stdout.contains("INTERNAL-IP"), "{}", plain.stdout);
 }

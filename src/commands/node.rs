@@ -1,7 +1,7 @@
 //! `oncall node ...`: call the domain in `crate::nodes`, render the result.
 
 use crate::app::App;
-use crate::cli::{DrainFlags, NodeCommand, NodeTargets};
+use crate::cli::{DrainFlags, NodeCommand, NodeTargets, OutputFormat};
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::nodes::check::CheckReport;
@@ -59,16 +59,28 @@ async fn list_nodes(app: &App, cluster: &Cluster, selector: Option<&str>) -> Res
         });
         return Ok(());
     }
-    let mut t = table::new(&[
+    let wide = app.global.output == OutputFormat::Wide;
+    let mut headers = vec![
         "name", "status", "pool", "instance", "zone", "pods", "cordoned", "age", "version",
-    ]);
+    ];
+    if wide {
+        headers.extend([
+            "internal-ip",
+            "external-ip",
+            "os-image",
+            "kernel-version",
+            "container-runtime",
+            "provider-id",
+        ]);
+    }
+    let mut t = table::new(&headers);
     for r in &rows {
         let cordoned = match (&r.cordon, r.cordoned) {
             (Some(note), _) => note.describe(),
             (None, true) => "yes (no oncall note)".into(),
             (None, false) => String::new(),
         };
-        t.add_row(vec![
+        let mut cells = vec![
             r.name.clone(),
             r.status.clone(),
             r.pool.clone().unwrap_or_else(|| "<none>".into()),
@@ -78,9 +90,25 @@ async fn list_nodes(app: &App, cluster: &Cluster, selector: Option<&str>) -> Res
             cordoned,
             crate::age::since(r.created),
             r.version.clone(),
-        ]);
+        ];
+        if wide {
+            let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "<none>".into());
+            cells.extend([
+                or_none(&r.internal_ip),
+                or_none(&r.external_ip),
+                r.os_image.clone(),
+                r.kernel_version.clone(),
+                r.container_runtime.clone(),
+                or_none(&r.provider_id),
+            ]);
+        }
+        t.add_row(cells);
     }
-    outln!("{}", table::render(&t));
+    if wide {
+        outln!("{}", table::render(&t));
+    } else {
+        table::print_fitted(t, &["instance", "zone", "version", "age"]);
+    }
     Ok(())
 }
 

@@ -138,6 +138,16 @@ pub struct NodeStatus {
     pub node_info: NodeInfo,
     #[serde(default)]
     pub allocatable: BTreeMap<String, Quantity>,
+    #[serde(default)]
+    pub addresses: Vec<NodeAddress>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NodeAddress {
+    #[serde(rename = "type", default)]
+    pub type_: String,
+    #[serde(default)]
+    pub address: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -145,6 +155,12 @@ pub struct NodeStatus {
 pub struct NodeInfo {
     #[serde(default)]
     pub kubelet_version: String,
+    #[serde(default)]
+    pub os_image: String,
+    #[serde(default)]
+    pub kernel_version: String,
+    #[serde(default)]
+    pub container_runtime_version: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -223,6 +239,15 @@ impl LeanNode {
             ),
             None => format!("node `{}` is {state}", self.name()),
         })
+    }
+
+    /// The first address of a kind (`InternalIP`, `ExternalIP`).
+    pub fn address(&self, kind: &str) -> Option<&str> {
+        self.status
+            .addresses
+            .iter()
+            .find(|a| a.type_ == kind)
+            .map(|a| a.address.as_str())
     }
 
     pub fn status_text(&self) -> String {

@@ -35,6 +35,13 @@ pub struct NodeRow {
     pub created: Option<DateTime<Utc>>,
     /// The kubelet version.
     pub version: String,
+    pub internal_ip: Option<String>,
+    pub external_ip: Option<String>,
+    pub os_image: String,
+    pub kernel_version: String,
+    pub container_runtime: String,
+    /// The cloud's id of the machine (`gce://project/zone/name`, `aws:///zone/i-…`).
+    pub provider_id: Option<String>,
 }
 
 /// The pod fields the count needs; nothing more is decoded.
@@ -116,5 +123,11 @@ fn row(n: &LeanNode, counts: &HashMap<String, u64>) -> NodeRow {
         },
         created: n.metadata.creation_timestamp,
         version: n.status.node_info.kubelet_version.clone(),
+        internal_ip: n.address("InternalIP").map(str::to_string),
+        external_ip: n.address("ExternalIP").map(str::to_string),
+        os_image: n.status.node_info.os_image.clone(),
+        kernel_version: n.status.node_info.kernel_version.clone(),
+        container_runtime: n.status.node_info.container_runtime_version.clone(),
+        provider_id: n.spec.provider_id.clone(),
     }
 }

@@ -1,6 +1,6 @@
 //! The one place tables are built: kubectl-like, borderless, greppable.
 
-use comfy_table::{Cell, ContentArrangement, Table, presets};
+use comfy_table::{Cell, ColumnConstraint, ContentArrangement, Table, presets};
 
 /// A table with the given headers, in the house style.
 pub fn new<S: AsRef<str>>(headers: &[S]) -> Table {
@@ -25,8 +25,68 @@ pub fn render(table: &Table) -> String {
         .join("\n")
 }
 
+/// Prints a table fitted to the terminal stdout is on: columns are hidden,
+/// in the order given (header names, lower case), until every line fits, and
+/// a note on stderr says which. Cells are never wrapped, so each row stays
+/// one greppable line; output to a pipe or file keeps every column.
+pub fn print_fitted(mut table: Table, drop_first: &[&str]) {
+    let hidden = match console::Term::stdout().size_checked() {
+        Some((_, width)) => fit(&mut table, drop_first, usize::from(width)),
+        None => Vec::new(),
+    };
+    outln!("{}", render(&table));
+    if !hidden.is_empty() {
+        crate::ui::style::note(&format!(
+            "({} hidden to fit the terminal; -o wide or a wider window shows them)",
+            hidden.join(", ")
+        ));
+    }
+}
+
+/// Hides columns until the table is at most `width` wide; returns their names.
+fn fit(table: &mut Table, drop_first: &[&str], width: usize) -> Vec<String> {
+    let widest = |t: &Table| {
+        t.lines()
+            .map(|l| console::measure_text_width(l.trim_end()))
+            .max()
+    };
+    let headers: Vec<String> = table
+        .header()
+        .map(|h| h.cell_iter().map(|c| c.content().to_lowercase()).collect())
+        .unwrap_or_default();
+    let mut hidden = Vec::new();
+    for name in drop_first {
+        if widest(table).unwrap_or(0) <= width {
+            break;
+        }
+        let Some(index) = headers.iter().position(|h| h == name) else {
+            continue;
+        };
+        if let Some(column) = table.column_mut(index) {
+            column.set_constraint(ColumnConstraint::Hidden);
+            hidden.push(name.to_uppercase());
+        }
+    }
+    hidden
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn columns_are_hidden_in_order_until_the_table_fits() {
+        let mut t = super::new(&["name", "zone", "version"]);
+        t.add_row(vec!["node-a", "europe-west2-b", "v1.33.1-gke.1386000"]);
+        let hidden = super::fit(&mut t, &["version", "zone"], 40);
+        assert_eq!(hidden, ["VERSION"]);
+        let text = super::render(&t);
+        assert_eq!(text.lines().next(), Some("NAME     ZONE"));
+        assert!(text.lines().all(|l| l.len() <= 40), "{text}");
+        let mut wide = super::new(&["name", "zone"]);
+        wide.add_row(vec!["node-a", "europe-west2-b"]);
+        assert!(super::fit(&mut wide, &["zone"], 80).is_empty());
+        assert!(super::render(&wide).contains("europe-west2-b"));
+    }
+
     #[test]
     fn header_is_upper_case_and_rows_align() {
         let mut t = super::new(&["name", "status"]);

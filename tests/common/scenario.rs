@@ -78,7 +78,8 @@ impl Scope {
 
     /// A Ready node of this scope with `cpu` allocatable and extra labels
     /// (`key: value` pairs). On the real control plane a kwok kubelet
-    /// registers it (the Ready condition comes from kwok, not the seed).
+    /// registers it (the Ready condition comes from kwok, not the seed; the
+    /// seed's address and node info are the ones kwok reports).
     pub fn node_yaml(&self, name: &str, cpu: &str, labels: &[(&str, &str)]) -> String {
         let full = self.node(name);
         let mut extra = String::new();
@@ -101,7 +102,8 @@ status:
   allocatable: {{cpu: "{cpu}", memory: 16Gi, pods: "110"}}
   capacity: {{cpu: "{cpu}", memory: 16Gi, pods: "110"}}
   conditions: [{{type: Ready, status: "True", reason: KubeletReady}}]
-  nodeInfo: {{kubeletVersion: v1.34.4}}
+  addresses: [{{type: InternalIP, address: 10.0.0.1}}]
+  nodeInfo: {{kubeletVersion: v1.34.4, osImage: kwok, kernelVersion: 6.1.0, containerRuntimeVersion: "containerd://1.7.0"}}
 ---
 "#,
             id = self.id
