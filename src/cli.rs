@@ -197,6 +197,7 @@ pub enum Command {
     /// outage. The wait fails as soon as a new pod crash-loops, cannot pull its image, cannot be
     /// scheduled, is OOM-killed, or the progress deadline passes, and shows its last log lines.
     /// Exit codes: 1 failed, 3 refused, 5 timed out, 130 interrupted.
+    #[command(after_long_help = examples::RESTART)]
     Restart(RestartArgs),
 
     /// Follow rollouts
@@ -204,6 +205,7 @@ pub enum Command {
     Rollout(RolloutCommand),
 
     /// Make one environment run exactly the images another runs, and roll back
+    #[command(after_long_help = examples::PROMOTE)]
     Promote(PromoteArgs),
 
     /// Resolve DNS names and check which cluster object they point at
@@ -215,6 +217,7 @@ pub enum Command {
     Runbook(RunbookCommand),
 
     /// Show the audit log of changes made with oncall
+    #[command(after_long_help = examples::AUDIT)]
     Audit(AuditArgs),
 
     /// Serve a simulated cluster to practise on (works with kubectl too)
@@ -222,6 +225,7 @@ pub enum Command {
     Sandbox(SandboxCommand),
 
     /// Print the shell completion script
+    #[command(after_long_help = examples::COMPLETIONS)]
     Completions(CompletionsArgs),
 }
 
@@ -261,6 +265,7 @@ pub struct NodeTargets {
 #[derive(Debug, Subcommand)]
 pub enum NodeCommand {
     /// List nodes with their pool, zone, pods and who cordoned them
+    #[command(after_long_help = examples::NODE_LIST)]
     List {
         /// Select nodes by label
         #[arg(short = 'l', long, value_name = "SELECTOR")]
@@ -268,6 +273,7 @@ pub enum NodeCommand {
     },
 
     /// Pre-flight: what a drain would do, what blocks it, and a go/no-go verdict (exit 1 = blocked)
+    #[command(after_long_help = examples::NODE_CHECK)]
     Check {
         #[command(flatten)]
         targets: NodeTargets,
@@ -276,6 +282,7 @@ pub enum NodeCommand {
     },
 
     /// Mark nodes unschedulable, recording who did it and why
+    #[command(after_long_help = examples::NODE_CORDON)]
     Cordon {
         #[command(flatten)]
         targets: NodeTargets,
@@ -285,6 +292,7 @@ pub enum NodeCommand {
     },
 
     /// Mark nodes schedulable again
+    #[command(after_long_help = examples::NODE_UNCORDON)]
     Uncordon {
         #[command(flatten)]
         targets: NodeTargets,
@@ -294,6 +302,7 @@ pub enum NodeCommand {
     },
 
     /// Cordon nodes and evict their pods, respecting PodDisruptionBudgets
+    #[command(after_long_help = examples::NODE_DRAIN)]
     Drain {
         #[command(flatten)]
         targets: NodeTargets,
@@ -305,6 +314,7 @@ pub enum NodeCommand {
     },
 
     /// Check, cordon, drain, terminate a node and wait for its replacement
+    #[command(after_long_help = examples::NODE_REPLACE)]
     Replace {
         #[command(flatten)]
         targets: NodeTargets,
@@ -313,6 +323,7 @@ pub enum NodeCommand {
     },
 
     /// Rotate a node pool: cordon it all, then replace or drain in batches
+    #[command(after_long_help = examples::NODE_ROTATE)]
     Rotate {
         /// The pool to rotate, by label (e.g. cloud.google.com/gke-nodepool=old)
         #[arg(short = 'l', long, value_name = "SELECTOR", required = true)]
@@ -397,6 +408,7 @@ pub enum PodsCommand {
     /// once; restarting means 3 or more restarts, the last within the hour. Completed
     /// pods are never stuck. The causes come from one cluster-wide list of Warning
     /// events, then the pods' conditions and last container states.
+    #[command(after_long_help = examples::PODS_STUCK)]
     Stuck(StuckArgs),
 }
 
@@ -450,6 +462,7 @@ pub enum RolloutCommand {
     /// a new pod crash-loops, cannot pull its image, cannot be scheduled or is OOM-killed, and
     /// names a StatefulSet whose ordered rollout is stuck on a broken pod. `-o json` prints a
     /// summary per workload. Exit codes: 1 failed, 5 timed out, 130 interrupted.
+    #[command(after_long_help = examples::ROLLOUT_STATUS)]
     Status {
         /// Workload: NAME, or deployment/NAME, statefulset/NAME, daemonset/NAME
         #[arg(value_name = "[KIND/]NAME", required = true, add = ArgValueCandidates::new(completion::workloads))]
@@ -510,8 +523,10 @@ pub struct PromoteArgs {
 #[derive(Debug, Subcommand)]
 pub enum PromoteCommand {
     /// Show the release ledger of the target environment
+    #[command(after_long_help = examples::PROMOTE_HISTORY)]
     History,
     /// Go back to an earlier release (database migrations are not reverted)
+    #[command(after_long_help = examples::PROMOTE_ROLLBACK)]
     Rollback {
         /// Release number or git SHA (default: the release before the current one)
         #[arg(long, value_name = "RELEASE|SHA")]
@@ -525,6 +540,7 @@ pub enum DnsCommand {
     ///
     /// Without --nameserver the system resolver (/etc/resolv.conf) answers. Exit 1
     /// when any server gave no answer (NXDOMAIN, NODATA, SERVFAIL, REFUSED, timeout).
+    #[command(after_long_help = examples::DNS_RESOLVE)]
     Resolve {
         /// Name to resolve, or an IP address for a reverse (PTR) lookup
         name: String,
@@ -541,6 +557,7 @@ pub enum DnsCommand {
     /// in every namespace, their external-dns hostname annotations and Ingress
     /// rule hosts. With --expect-namespace or --expect-ip it is an assertion:
     /// exit 1 unless every resolver agrees.
+    #[command(after_long_help = examples::DNS_CHECK)]
     Check {
         /// The DNS name to check
         name: String,
@@ -581,18 +598,22 @@ pub struct DnsQueryFlags {
 #[derive(Debug, Subcommand)]
 pub enum RunbookCommand {
     /// List the runbooks found in ./runbooks, the config directory and shipped with oncall
+    #[command(after_long_help = examples::RUNBOOK_LIST)]
     List,
     /// Show a runbook's parameters and steps
+    #[command(after_long_help = examples::RUNBOOK_SHOW)]
     Show {
         #[arg(value_name = "NAME", add = ArgValueCandidates::new(completion::runbooks))]
         name: String,
     },
     /// Check a runbook file and report every error with its line and column
+    #[command(after_long_help = examples::RUNBOOK_VALIDATE)]
     Validate {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
     /// Run a runbook step by step, asking before each change
+    #[command(after_long_help = examples::RUNBOOK_RUN)]
     Run {
         /// Runbook name or file
         #[arg(value_name = "NAME|FILE", add = ArgValueCandidates::new(completion::runbooks))]
@@ -608,6 +629,7 @@ pub enum RunbookCommand {
         force: bool,
     },
     /// Continue an interrupted run from its first unfinished step
+    #[command(after_long_help = examples::RUNBOOK_RESUME)]
     Resume {
         /// Run id, as printed when the run started, or `last`
         #[arg(value_name = "RUN", add = ArgValueCandidates::new(completion::runbook_runs))]
@@ -620,6 +642,7 @@ pub enum RunbookCommand {
         set: Vec<String>,
     },
     /// Print a run's timeline
+    #[command(after_long_help = examples::RUNBOOK_LOG)]
     Log {
         /// Run id, as printed when the run started, or `last`
         #[arg(value_name = "RUN", add = ArgValueCandidates::new(completion::runbook_runs))]
@@ -647,6 +670,7 @@ pub struct AuditArgs {
 #[derive(Debug, Subcommand)]
 pub enum SandboxCommand {
     /// Serve a simulated cluster on 127.0.0.1 until Ctrl-C
+    #[command(after_long_help = examples::SANDBOX_SERVE)]
     Serve(SandboxServeArgs),
 }
 
@@ -704,6 +728,34 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .map_err(|_| format!("`{text}` is not a duration; use e.g. 30s, 5m, 2h or 7d"))
 }
 
+/// The Examples section of each command's long help (`--help`).
+mod examples {
+    pub const NODE_LIST: &str = "Examples:\n  oncall node list\n  oncall node list -l cloud.google.com/gke-nodepool=pool-a\n  oncall node list -o wide\n  oncall --sandbox node list -o json";
+    pub const NODE_CHECK: &str = "Examples:\n  oncall node check gke-pool-a-1 --ignore-daemonsets\n  oncall node check -l cloud.google.com/gke-nodepool=pool-a --ignore-daemonsets --delete-emptydir-data\n  oncall --sandbox node check gke-demo-pool-a-8f3c2a1d-q2w8 --ignore-daemonsets --force --scale-up";
+    pub const NODE_CORDON: &str = "Examples:\n  oncall node cordon gke-pool-a-1 --reason 'disk errors, INC-1234'\n  oncall node cordon -l cloud.google.com/gke-nodepool=pool-a --dry-run";
+    pub const NODE_UNCORDON: &str = "Examples:\n  oncall node uncordon gke-pool-a-1\n  oncall node uncordon gke-pool-a-1 --force    # someone else's cordon";
+    pub const NODE_DRAIN: &str = "Examples:\n  oncall node drain gke-pool-a-1 --ignore-daemonsets --delete-emptydir-data\n  oncall node drain gke-pool-a-1 --ignore-daemonsets --scale-up --timeout 10m\n  oncall node drain -l cloud.google.com/gke-nodepool=pool-a --ignore-daemonsets --concurrency 2\n  oncall --sandbox node drain gke-demo-pool-b-5b9e7c40-d3f6 --ignore-daemonsets --dry-run";
+    pub const NODE_REPLACE: &str = "Examples:\n  oncall node replace gke-pool-a-1 --ignore-daemonsets --delete-node\n  oncall node replace ip-10-0-1-2.ec2.internal --ignore-daemonsets \\\n    --terminate 'aws ec2 terminate-instances --instance-ids {instance_id}'\n  oncall --sandbox node replace gke-demo-pool-b-5b9e7c40-d3f6 --ignore-daemonsets --delete-node --dry-run";
+    pub const NODE_ROTATE: &str = "Examples:\n  oncall node rotate -l cloud.google.com/gke-nodepool=pool-a --batch 2 --ignore-daemonsets --delete-node\n  oncall node rotate -l eks.amazonaws.com/nodegroup=ng-1 --no-terminate --ignore-daemonsets\n  oncall --sandbox node rotate -l cloud.google.com/gke-nodepool=pool-b --ignore-daemonsets --delete-node --dry-run";
+    pub const PODS_STUCK: &str = "Examples:\n  oncall pods stuck -A\n  oncall pods stuck -n shop -l app=api\n  oncall pods stuck --node gke-pool-a-1\n  oncall pods stuck -A --older-than 30s -o json\n  oncall --sandbox pods stuck -A";
+    pub const RESTART: &str = "Examples:\n  oncall -n shop restart frontend\n  oncall -n shop restart deployment/frontend statefulset/redis --timeout 5m\n  oncall -n shop restart -l app=api --bad-pods\n  oncall --sandbox -n staging restart deployment/frontend --dry-run";
+    pub const ROLLOUT_STATUS: &str = "Examples:\n  oncall -n shop rollout status frontend\n  oncall -n shop rollout status deployment/frontend statefulset/redis --timeout 5m -o json";
+    pub const PROMOTE: &str = "Examples:\n  oncall promote --from staging --to production\n  oncall promote --from-namespace staging --to-namespace production --only frontend\n  oncall --sandbox promote --from-namespace staging --to-namespace production --dry-run";
+    pub const PROMOTE_HISTORY: &str = "Examples:\n  oncall promote history\n  oncall promote history --to-namespace production -o json";
+    pub const PROMOTE_ROLLBACK: &str = "Examples:\n  oncall promote rollback\n  oncall promote rollback --to 41\n  oncall promote rollback --to-namespace production --to 3f9c2ab";
+    pub const DNS_RESOLVE: &str = "Examples:\n  oncall dns resolve shop.example.com\n  oncall dns resolve shop.example.com --nameserver 10.0.0.2 --type TXT --short\n  oncall dns resolve 10.0.0.1    # reverse lookup";
+    pub const DNS_CHECK: &str = "Examples:\n  oncall dns check shop.example.com\n  oncall dns check shop.example.com --nameserver 10.0.0.2 -o json";
+    pub const RUNBOOK_LIST: &str = "Examples:\n  oncall runbook list";
+    pub const RUNBOOK_SHOW: &str = "Examples:\n  oncall runbook show replace-node";
+    pub const RUNBOOK_VALIDATE: &str = "Examples:\n  oncall runbook validate my-runbook.yaml";
+    pub const RUNBOOK_RUN: &str = "Examples:\n  oncall runbook run replace-node --set node=gke-pool-a-1\n  oncall runbook run my-runbook.yaml --dry-run\n  oncall --sandbox runbook run replace-node --set node=gke-demo-pool-b-5b9e7c40-d3f6 --dry-run";
+    pub const RUNBOOK_RESUME: &str = "Examples:\n  oncall runbook resume last";
+    pub const RUNBOOK_LOG: &str = "Examples:\n  oncall runbook log last\n  oncall runbook log last --format markdown > timeline.md";
+    pub const AUDIT: &str = "Examples:\n  oncall audit --since 24h\n  oncall audit -o json";
+    pub const SANDBOX_SERVE: &str = "Examples:\n  oncall sandbox serve --kubeconfig-out /tmp/sandbox.kubeconfig\n  KUBECONFIG=/tmp/sandbox.kubeconfig kubectl get nodes";
+    pub const COMPLETIONS: &str = "Examples:\n  oncall completions bash > ~/.local/share/bash-completion/completions/oncall\n  oncall completions zsh > \"${fpath[1]}/_oncall\"\n  oncall completions fish > ~/.config/fish/completions/oncall.fish";
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -712,6 +764,50 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Every command's `--help` ends with examples, and each example is a
+    /// command line this parser accepts, so none goes stale.
+    #[test]
+    fn every_command_has_examples_that_parse() {
+        fn walk(cmd: &clap::Command, path: &str, checked: &mut usize) {
+            let leaves: Vec<_> = cmd
+                .get_subcommands()
+                .filter(|c| c.get_name() != "help")
+                .collect();
+            if leaves.is_empty() || cmd.get_after_long_help().is_some() {
+                let help = cmd
+                    .get_after_long_help()
+                    .map(|h| h.to_string())
+                    .unwrap_or_else(|| panic!("`{path}` has no examples"));
+                assert!(help.starts_with("Examples:\n"), "{path}: {help}");
+                for example in help.replace("\\\n", " ").lines().skip(1) {
+                    let line = example
+                        .split(" # ")
+                        .next()
+                        .unwrap()
+                        .split(" > ")
+                        .next()
+                        .unwrap();
+                    let Some(words) = shlex::split(line.trim()) else {
+                        panic!("{path}: cannot split `{line}`");
+                    };
+                    if words.first().map(String::as_str) != Some("oncall") {
+                        continue;
+                    }
+                    if let Err(e) = Cli::try_parse_from(&words) {
+                        panic!("{path}: `{line}` does not parse: {e}");
+                    }
+                    *checked += 1;
+                }
+            }
+            for sub in leaves {
+                walk(sub, &format!("{path} {}", sub.get_name()), checked);
+            }
+        }
+        let mut checked = 0;
+        walk(&Cli::command(), "oncall", &mut checked);
+        assert!(checked > 40, "only {checked} examples");
     }
 
     #[test]
