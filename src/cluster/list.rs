@@ -24,6 +24,8 @@ pub struct ListQuery {
     pub label_selector: Option<String>,
     pub field_selector: Option<String>,
     page_size: Option<u32>,
+    /// Ask for the server's table of each page instead of its objects.
+    table: bool,
 }
 
 impl ListQuery {
@@ -53,6 +55,9 @@ impl ListQuery {
     fn url(&self, continue_token: Option<&str>) -> String {
         let mut query = form_urlencoded::Serializer::new(String::new());
         query.append_pair("limit", &self.page_size.unwrap_or(PAGE_SIZE).to_string());
+        if self.table {
+            query.append_pair("includeObject", "None");
+        }
         if let Some(l) = &self.label_selector {
             query.append_pair("labelSelector", l);
         }
@@ -64,6 +69,69 @@ impl ListQuery {
         }
         format!("{}?{}", self.path, query.finish())
     }
+}
+
+/// Asks for a list as the server's table (`as=Table`, the rows `kubectl get`
+/// prints) without the objects, for callers that need a column or two of
+/// every object. A real API server encodes a pod's row in a fraction of the
+/// time and bytes its full JSON takes, and the server's time is what a large
+/// list costs; a server that cannot make tables answers with the objects.
+const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io, application/json";
+
+/// One page of a list fetched as a table: the column names, then each row's
+/// cells in that order.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TablePage {
+    /// `Table`, or the kind of list a server without tables sent instead.
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub column_definitions: Vec<TableColumn>,
+    #[serde(default)]
+    pub rows: Vec<TableRow>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TableColumn {
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TableRow {
+    #[serde(default)]
+    pub cells: Vec<serde_json::Value>,
+}
+
+impl TablePage {
+    /// Where the column called `name` is, if the server sent one.
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.column_definitions.iter().position(|c| c.name == name)
+    }
+}
+
+impl ListBody for TablePage {
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+}
+
+/// Lists every page of `query` as the server's table (see [`TABLE`]).
+pub async fn for_each_table_page<F>(
+    client: &kube::Client,
+    query: &ListQuery,
+    mut on_page: F,
+) -> Result<ListStats, kube::Error>
+where
+    F: FnMut(Page<TablePage>),
+{
+    let mut query = query.clone();
+    query.table = true;
+    for_each_body::<TablePage, _>(client, &query, |page| match page {
+        Some(table) => on_page(Page::Items(vec![table])),
+        None => on_page(Page::Restarted),
+    })
+    .await
 }
 
 /// One step of a paged list, as the caller sees it.
@@ -211,7 +279,11 @@ async fn fetch_pages(
     let mut restarts = 0;
     let mut failures = 0u32;
     loop {
-        let request = match http::Request::get(query.url(token.as_deref())).body(Vec::new()) {
+        let mut request = http::Request::get(query.url(token.as_deref()));
+        if query.table {
+            request = request.header(http::header::ACCEPT, TABLE);
+        }
+        let request = match request.body(Vec::new()) {
             Ok(r) => r,
             Err(e) => {
                 let _ = tx.send(Fetched::Failed(kube::Error::HttpError(e))).await;

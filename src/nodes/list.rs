@@ -11,7 +11,7 @@ use super::retry::retry;
 use super::targets;
 use crate::cluster::Cluster;
 use crate::cluster::api_error;
-use crate::cluster::list::{ListQuery, Page, for_each_page};
+use crate::cluster::list::{ListQuery, Page, for_each_page, for_each_table_page};
 use crate::error::Result;
 
 /// One row of `node list`.
@@ -44,6 +44,79 @@ pub struct NodeRow {
     pub provider_id: Option<String>,
 }
 
+pub async fn list(cluster: &Cluster, selector: Option<&str>) -> Result<Vec<NodeRow>> {
+    // The pod list is the long one: start it with the node list, not after.
+    // Both finish before either error is reported, so a cluster that refuses
+    // both always reports the nodes.
+    let (nodes, counts) = tokio::join!(targets::list(cluster, selector), pod_counts(cluster));
+    let (nodes, counts) = (nodes?, counts?);
+    Ok(nodes.iter().map(|n| row(n, &counts)).collect())
+}
+
+/// The phases of pods that hold no place on their node any more.
+const FINISHED: &str = "status.phase!=Succeeded,status.phase!=Failed";
+
+/// Non-finished pods per node, from one paged list of every pod, read as the
+/// server's table: only each row's Node cell is needed, and a table row costs
+/// the server a fraction of a pod's JSON. The field selector leaves finished
+/// pods out (every API server supports it for pods); a server that answers
+/// with the objects instead of a table is read the long way.
+pub async fn pod_counts(cluster: &Cluster) -> Result<HashMap<String, u64>> {
+    let query = ListQuery::new("/api/v1/pods").fields(Some(FINISHED));
+    retry(|| async {
+        let mut counts: HashMap<String, u64> = HashMap::new();
+        let mut tables = true;
+        for_each_table_page(&cluster.client, &query, |page| match page {
+            Page::Items(pages) => {
+                for table in pages {
+                    let Some(node) = table.column("Node") else {
+                        tables &= table.rows.is_empty() && table.kind == "Table";
+                        continue;
+                    };
+                    for row in &table.rows {
+                        let cell = row.cells.get(node).and_then(|c| c.as_str());
+                        if let Some(name) = cell.filter(|n| *n != "<none>" && !n.is_empty()) {
+                            *counts.entry(name.to_string()).or_default() += 1;
+                        }
+                    }
+                }
+            }
+            Page::Restarted => counts.clear(),
+        })
+        .await?;
+        if !tables {
+            return pod_counts_from_objects(cluster, &query).await;
+        }
+        Ok(counts)
+    })
+    .await
+    .map_err(|e| api_error(e, &cluster.url, "list pods"))
+}
+
+/// The same count from the pods themselves, for a server without tables.
+/// The phase is checked too, in case such a server ignores the selector.
+async fn pod_counts_from_objects(
+    cluster: &Cluster,
+    query: &ListQuery,
+) -> Result<HashMap<String, u64>, kube::Error> {
+    let mut counts: HashMap<String, u64> = HashMap::new();
+    for_each_page::<PodPlacement, _>(&cluster.client, query, |page| match page {
+        Page::Items(pods) => {
+            for p in pods {
+                if p.status.phase == "Succeeded" || p.status.phase == "Failed" {
+                    continue;
+                }
+                if let Some(node) = p.spec.node_name {
+                    *counts.entry(node).or_default() += 1;
+                }
+            }
+        }
+        Page::Restarted => counts.clear(),
+    })
+    .await?;
+    Ok(counts)
+}
+
 /// The pod fields the count needs; nothing more is decoded.
 #[derive(Deserialize)]
 struct PodPlacement {
@@ -64,45 +137,6 @@ struct PlacementSpec {
 struct PlacementStatus {
     #[serde(default)]
     phase: String,
-}
-
-pub async fn list(cluster: &Cluster, selector: Option<&str>) -> Result<Vec<NodeRow>> {
-    // The pod list is the long one: start it with the node list, not after.
-    // Both finish before either error is reported, so a cluster that refuses
-    // both always reports the nodes.
-    let (nodes, counts) = tokio::join!(targets::list(cluster, selector), pod_counts(cluster));
-    let (nodes, counts) = (nodes?, counts?);
-    Ok(nodes.iter().map(|n| row(n, &counts)).collect())
-}
-
-/// The phases of pods that hold no place on their node any more.
-const FINISHED: &str = "status.phase!=Succeeded,status.phase!=Failed";
-
-/// Non-finished pods per node, from one paged list of every pod. The API
-/// server leaves finished pods out; the phase is still checked here, so the
-/// count stays exact on a server that ignores the selector.
-pub async fn pod_counts(cluster: &Cluster) -> Result<HashMap<String, u64>> {
-    let query = ListQuery::new("/api/v1/pods").fields(Some(FINISHED));
-    retry(|| async {
-        let mut counts: HashMap<String, u64> = HashMap::new();
-        for_each_page::<PodPlacement, _>(&cluster.client, &query, |page| match page {
-            Page::Items(pods) => {
-                for p in pods {
-                    if p.status.phase == "Succeeded" || p.status.phase == "Failed" {
-                        continue;
-                    }
-                    if let Some(node) = p.spec.node_name {
-                        *counts.entry(node).or_default() += 1;
-                    }
-                }
-            }
-            Page::Restarted => counts.clear(),
-        })
-        .await?;
-        Ok(counts)
-    })
-    .await
-    .map_err(|e| api_error(e, &cluster.url, "list pods"))
 }
 
 fn row(n: &LeanNode, counts: &HashMap<String, u64>) -> NodeRow {
