@@ -103,7 +103,7 @@ impl Plan {
                 ]);
             }
             out.push('\n');
-            out.push_str(&table::render(&t));
+            out.push_str(&table::render_to_fit(t));
             out.push('\n');
         }
         if !self.skipped.is_empty() {
@@ -112,7 +112,7 @@ impl Plan {
                 t.add_row(vec![s.target.clone(), s.reason.clone()]);
             }
             out.push('\n');
-            out.push_str(&table::render(&t));
+            out.push_str(&table::render_to_fit(t));
             out.push('\n');
         }
         for w in &self.warnings {

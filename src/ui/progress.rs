@@ -28,12 +28,14 @@ impl Progress {
         self.multi.is_hidden()
     }
 
-    /// A bar counting `len` steps, labelled `name` (e.g. a node).
+    /// A bar counting `len` steps, labelled `name` (e.g. a node). The message
+    /// comes last and is cut to the terminal's width, so a bar never wraps
+    /// (a wrapped bar is redrawn as a new line at every tick).
     pub fn bar(&self, name: &str, len: u64) -> ProgressBar {
         let bar = self.multi.add(ProgressBar::new(len));
         bar.set_style(
             ProgressStyle::with_template(
-                "{prefix:>24.bold} [{bar:30}] {pos}/{len} {msg} ({elapsed})",
+                "{prefix:>24.bold} [{bar:20}] {pos}/{len} ({elapsed}) {wide_msg}",
             )
             .expect("static template")
             .progress_chars("=> "),
@@ -47,7 +49,7 @@ impl Progress {
     pub fn spinner(&self, name: &str) -> ProgressBar {
         let bar = self.multi.add(ProgressBar::new_spinner());
         bar.set_style(
-            ProgressStyle::with_template("{spinner} {prefix:.bold} {msg} ({elapsed})")
+            ProgressStyle::with_template("{spinner} {prefix:.bold} ({elapsed}) {wide_msg}")
                 .expect("static template"),
         );
         bar.set_prefix(name.to_string());

@@ -43,20 +43,49 @@ pub fn print_fitted(mut table: Table, drop_first: &[&str]) {
     }
 }
 
+/// Renders a table for the terminal stdout is on: when it is wider than the
+/// terminal, the last column (a plan's free-text detail) wraps under itself
+/// while the others (names to copy) stay whole. Off a terminal, one line per
+/// row as always.
+pub fn render_to_fit(mut table: Table) -> String {
+    if let Some((_, width)) = console::Term::stdout().size_checked() {
+        wrap_last_column(&mut table, usize::from(width));
+    }
+    render(&table)
+}
+
+fn widest(table: &Table) -> usize {
+    table
+        .lines()
+        .map(|l| console::measure_text_width(l.trim_end()))
+        .max()
+        .unwrap_or(0)
+}
+
+fn wrap_last_column(table: &mut Table, width: usize) {
+    let columns = table.column_count();
+    if columns < 2 || widest(table) <= width {
+        return;
+    }
+    for index in 0..columns - 1 {
+        if let Some(column) = table.column_mut(index) {
+            column.set_constraint(ColumnConstraint::ContentWidth);
+        }
+    }
+    table
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(u16::try_from(width).unwrap_or(u16::MAX));
+}
+
 /// Hides columns until the table is at most `width` wide; returns their names.
 fn fit(table: &mut Table, drop_first: &[&str], width: usize) -> Vec<String> {
-    let widest = |t: &Table| {
-        t.lines()
-            .map(|l| console::measure_text_width(l.trim_end()))
-            .max()
-    };
     let headers: Vec<String> = table
         .header()
         .map(|h| h.cell_iter().map(|c| c.content().to_lowercase()).collect())
         .unwrap_or_default();
     let mut hidden = Vec::new();
     for name in drop_first {
-        if widest(table).unwrap_or(0) <= width {
+        if widest(table) <= width {
             break;
         }
         let Some(index) = headers.iter().position(|h| h == name) else {
@@ -72,6 +101,22 @@ fn fit(table: &mut Table, drop_first: &[&str], width: usize) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_the_last_column_wraps_to_fit() {
+        let mut t = super::new(&["#", "target", "detail"]);
+        let target = "pod/production/fetcher-42bmz2wlnk-sv54k";
+        t.add_row(vec![
+            "1",
+            target,
+            "from gke-demo-pool-b-5b9e7c40-d3f6 before the others",
+        ]);
+        super::wrap_last_column(&mut t, 60);
+        let text = super::render(&t);
+        assert!(text.lines().all(|l| l.chars().count() <= 60), "{text}");
+        assert!(text.lines().any(|l| l.contains(target)), "{text}");
+        assert!(text.lines().count() > 2, "the detail wraps: {text}");
+    }
+
     #[test]
     fn columns_are_hidden_in_order_until_the_table_fits() {
         let mut t = super::new(&["name", "zone", "version"]);
