@@ -42,7 +42,7 @@ pub struct GlobalArgs {
     pub context: Option<String>,
 
     /// The namespace to use (default: the context's namespace)
-    #[arg(short, long, global = true, value_name = "NS")]
+    #[arg(short, long, global = true, value_name = "NS", add = ArgValueCandidates::new(completion::namespaces))]
     pub namespace: Option<String>,
 
     /// Output format
@@ -194,6 +194,12 @@ pub enum Command {
 
     /// Print the shell completion script
     Completions(CompletionsArgs),
+
+    /// Print the manual page (roff), or write a page per command into a directory
+    ///
+    /// `oncall man | man -l -` reads it at once; `oncall man --dir ~/.local/share/man/man1`
+    /// installs oncall(1) and a page per command, such as oncall-node-drain(1).
+    Man(ManArgs),
 }
 
 impl Command {
@@ -203,7 +209,7 @@ impl Command {
         match self {
             Command::Node(c) => matches!(c, NodeCommand::List { .. } | NodeCommand::Check { .. }),
             Command::Pods(_) | Command::Rollout(_) | Command::Dns(_) | Command::Audit(_) => true,
-            Command::Completions(_) => true,
+            Command::Completions(_) | Command::Man(_) => true,
             Command::Promote(p) => matches!(p.command, Some(PromoteCommand::History)),
             Command::Runbook(c) => matches!(
                 c,
@@ -656,6 +662,13 @@ pub struct CompletionsArgs {
     pub shell: Shell,
 }
 
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write oncall.1 and one page per command into this directory instead of printing
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Shell {
     Bash,
@@ -663,6 +676,8 @@ pub enum Shell {
     Fish,
     Powershell,
     Elvish,
+    /// The `kubectl_complete-oncall` helper that completes `kubectl oncall …`
+    Kubectl,
 }
 
 /// Parses "90s", "5m", "1h30m", "7d", or a bare number of seconds.

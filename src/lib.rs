@@ -42,15 +42,13 @@ pub mod ui;
 pub mod workloads;
 pub mod yaml;
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 
 use crate::error::exit;
 
 /// Parses the command line, runs the command, and returns the exit code.
 pub fn main() -> u8 {
-    clap_complete::CompleteEnv::with_factory(cli::Cli::command)
-        .completer("oncall")
-        .complete();
+    completion::complete_if_asked();
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -437,6 +437,39 @@ fn an_exec_plugin_runs_once_per_command_and_once_per_completion() {
     assert_eq!(runs(&count), 3, "plugin runs for one completion");
 }
 
+/// A cloud credential plugin often takes longer than completion's whole
+/// budget: the budget starts once the credential is in hand, so names still
+/// come, and one completion (three kinds of workload, listed at once) runs
+/// the plugin once.
+#[test]
+fn a_completion_survives_a_slow_exec_plugin_and_runs_it_once() {
+    let h = Harness::demo();
+    let home = tempfile::tempdir().unwrap();
+    let (config, count) = exec_kubeconfig(home.path(), &h.sim().url(), "2099-01-01T00:00:00Z");
+    let script = home.path().join("plugin.sh");
+    let slow = std::fs::read_to_string(&script).unwrap().replacen(
+        "#!/bin/sh\n",
+        "#!/bin/sh\nsleep 2\n",
+        1,
+    );
+    std::fs::write(&script, slow).unwrap();
+    let out = oncall_env(
+        home.path(),
+        &config,
+        &["--", "oncall", "-n", "production", "restart", "fr"],
+        &[
+            ("COMPLETE", "bash"),
+            ("_CLAP_COMPLETE_INDEX", "4"),
+            ("_CLAP_IFS", "\n"),
+        ],
+    )
+    .output()
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text, "frontend", "completion waits for the credential");
+    assert_eq!(runs(&count), 1, "plugin runs for one completion");
+}
+
 /// A credential that has expired is fetched again before the next request.
 #[test]
 fn an_expired_exec_credential_is_fetched_again() {
