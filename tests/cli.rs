@@ -147,6 +147,31 @@ fn man_pages_in_the_repository_are_current() {
     );
 }
 
+/// The krew manifest installs `oncall` as `kubectl oncall` with its
+/// completion helper on every platform; only release-time placeholders are
+/// left to fill in.
+#[test]
+fn krew_manifest_ships_the_plugin_and_its_completion_helper() {
+    let text = std::fs::read_to_string(repo("packaging/krew/oncall.yaml")).unwrap();
+    let manifest: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    assert_eq!(manifest["kind"], "Plugin");
+    assert_eq!(manifest["metadata"]["name"], "oncall");
+    let platforms = manifest["spec"]["platforms"].as_array().unwrap();
+    assert!(platforms.len() >= 4, "linux and darwin, amd64 and arm64");
+    for p in platforms {
+        assert_eq!(p["bin"], "oncall");
+        let files: Vec<&str> = p["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f["from"].as_str())
+            .collect();
+        assert!(files.contains(&"kubectl_complete-oncall"), "{p}");
+        assert!(p["sha256"].as_str().unwrap().starts_with("RELEASE_SHA256_"));
+        assert!(p["uri"].as_str().unwrap().contains("/vRELEASE_VERSION/"));
+    }
+}
+
 /// Flags are offered once the user has typed `-`, not before: `node drain
 /// <TAB>` is about nodes.
 #[test]

@@ -94,7 +94,14 @@ impl Bed {
     }
 
     fn run(&self, shell: &str, code: &str, args: &[&str]) -> Vec<String> {
-        let out = self.command(shell).args(args).arg(code).output().unwrap();
+        let out = self
+            .command(shell)
+            .args(args)
+            .arg(code)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run {shell} ({e}): install it (apt-get install zsh fish)")
+            });
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{shell} failed: {stderr}");
         String::from_utf8_lossy(&out.stdout)
