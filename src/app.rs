@@ -36,27 +36,7 @@ impl App {
     }
 
     pub fn connect_options(&self) -> ConnectOptions {
-        ConnectOptions {
-            kubeconfig: self.global.kubeconfig.clone(),
-            context: self.global.context.clone(),
-            namespace: self.global.namespace.clone(),
-            sandbox: self.global.sandbox,
-            request_timeout: match self.global.request_timeout {
-                None => Some(cluster::DEFAULT_REQUEST_TIMEOUT),
-                Some(t) if t.is_zero() => None,
-                Some(t) => Some(t),
-            },
-            overrides: cluster::Overrides {
-                user: self.global.user.clone(),
-                cluster: self.global.cluster.clone(),
-                server: self.global.server.clone(),
-                token: self.global.token.clone(),
-                certificate_authority: self.global.certificate_authority.clone(),
-                insecure_skip_tls_verify: self.global.insecure_skip_tls_verify,
-                as_user: self.global.as_user.clone(),
-                as_groups: self.global.as_group.clone(),
-            },
-        }
+        connect_options(&self.global)
     }
 
     /// The cluster, connected on first use. The first call also asks the API
@@ -85,6 +65,32 @@ impl App {
                 Ok(cluster)
             })
             .await
+    }
+}
+
+/// Where the global flags say the cluster is (shell completion reads the
+/// same flags from the line being completed).
+pub fn connect_options(global: &GlobalArgs) -> ConnectOptions {
+    ConnectOptions {
+        kubeconfig: global.kubeconfig.clone(),
+        context: global.context.clone(),
+        namespace: global.namespace.clone(),
+        sandbox: global.sandbox,
+        request_timeout: match global.request_timeout {
+            None => Some(cluster::DEFAULT_REQUEST_TIMEOUT),
+            Some(t) if t.is_zero() => None,
+            Some(t) => Some(t),
+        },
+        overrides: cluster::Overrides {
+            user: global.user.clone(),
+            cluster: global.cluster.clone(),
+            server: global.server.clone(),
+            token: global.token.clone(),
+            certificate_authority: global.certificate_authority.clone(),
+            insecure_skip_tls_verify: global.insecure_skip_tls_verify,
+            as_user: global.as_user.clone(),
+            as_groups: global.as_group.clone(),
+        },
     }
 }
 

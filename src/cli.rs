@@ -44,7 +44,7 @@ pub struct GlobalArgs {
     pub context: Option<String>,
 
     /// The namespace to use (default: the context's namespace)
-    #[arg(short, long, global = true, value_name = "NS")]
+    #[arg(short, long, global = true, value_name = "NS", add = ArgValueCandidates::new(completion::namespaces))]
     pub namespace: Option<String>,
 
     /// Output format
@@ -227,6 +227,13 @@ pub enum Command {
     /// Print the shell completion script
     #[command(after_long_help = examples::COMPLETIONS)]
     Completions(CompletionsArgs),
+
+    /// Print the manual page (roff), or write a page per command into a directory
+    ///
+    /// `oncall man | man -l -` reads it at once; `oncall man --dir ~/.local/share/man/man1`
+    /// installs oncall(1) and a page per command, such as oncall-node-drain(1).
+    #[command(after_long_help = examples::MAN)]
+    Man(ManArgs),
 }
 
 impl Command {
@@ -236,7 +243,7 @@ impl Command {
         match self {
             Command::Node(c) => matches!(c, NodeCommand::List { .. } | NodeCommand::Check { .. }),
             Command::Pods(_) | Command::Rollout(_) | Command::Dns(_) | Command::Audit(_) => true,
-            Command::Completions(_) => true,
+            Command::Completions(_) | Command::Man(_) => true,
             Command::Promote(p) => matches!(p.command, Some(PromoteCommand::History)),
             Command::Runbook(c) => matches!(
                 c,
@@ -709,6 +716,13 @@ pub struct CompletionsArgs {
     pub shell: Shell,
 }
 
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write oncall.1 and one page per command into this directory instead of printing
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Shell {
     Bash,
@@ -716,6 +730,8 @@ pub enum Shell {
     Fish,
     Powershell,
     Elvish,
+    /// The `kubectl_complete-oncall` helper that completes `kubectl oncall …`
+    Kubectl,
 }
 
 /// Parses "90s", "5m", "1h30m", "7d", or a bare number of seconds.
@@ -753,7 +769,9 @@ mod examples {
     pub const RUNBOOK_LOG: &str = "Examples:\n  oncall runbook log last\n  oncall runbook log last --format markdown > timeline.md";
     pub const AUDIT: &str = "Examples:\n  oncall audit --since 24h\n  oncall audit -o json";
     pub const SANDBOX_SERVE: &str = "Examples:\n  oncall sandbox serve --kubeconfig-out /tmp/sandbox.kubeconfig\n  KUBECONFIG=/tmp/sandbox.kubeconfig kubectl get nodes";
-    pub const COMPLETIONS: &str = "Examples:\n  oncall completions bash > ~/.local/share/bash-completion/completions/oncall\n  oncall completions zsh > \"${fpath[1]}/_oncall\"\n  oncall completions fish > ~/.config/fish/completions/oncall.fish";
+    pub const MAN: &str =
+        "Examples:\n  oncall man | man -l -\n  oncall man --dir ~/.local/share/man/man1";
+    pub const COMPLETIONS: &str = "Examples:\n  oncall completions bash > ~/.local/share/bash-completion/completions/oncall\n  oncall completions zsh > \"${fpath[1]}/_oncall\"\n  oncall completions fish > ~/.config/fish/completions/oncall.fish\n  oncall completions kubectl > ~/.local/bin/kubectl_complete-oncall";
 }
 
 #[cfg(test)]
@@ -782,13 +800,10 @@ mod tests {
                     .unwrap_or_else(|| panic!("`{path}` has no examples"));
                 assert!(help.starts_with("Examples:\n"), "{path}: {help}");
                 for example in help.replace("\\\n", " ").lines().skip(1) {
-                    let line = example
-                        .split(" # ")
-                        .next()
-                        .unwrap()
-                        .split(" > ")
-                        .next()
-                        .unwrap();
+                    // The command, without its comment, redirection or pipe.
+                    let line = [" # ", " > ", " | "]
+                        .iter()
+                        .fold(example, |l, cut| l.split(cut).next().unwrap_or(l));
                     let Some(words) = shlex::split(line.trim()) else {
                         panic!("{path}: cannot split `{line}`");
                     };

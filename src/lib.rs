@@ -48,9 +48,7 @@ use crate::error::exit;
 
 /// Parses the command line, runs the command, and returns the exit code.
 pub fn main() -> u8 {
-    clap_complete::CompleteEnv::with_factory(cli::Cli::command)
-        .completer("oncall")
-        .complete();
+    completion::complete_if_asked();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let parsed = cli::Cli::command()
         .color(cli::color_before_parsing(&args))

@@ -93,12 +93,110 @@ fn completion_scripts_in_the_repository_are_current() {
         ("fish", "oncall.fish"),
         ("powershell", "_oncall.ps1"),
         ("elvish", "oncall.elv"),
+        ("kubectl", "kubectl_complete-oncall"),
     ] {
         let (code, script, _) = oncall(home.path(), &["completions", shell]);
         assert_eq!(code, 0);
         assert!(script.contains("oncall"), "{shell} script names the binary");
         assert_snapshot(&repo(&format!("completions/{file}")), &script);
     }
+}
+
+/// The man pages in `completions/man/` are what `oncall man --dir` writes
+/// today: oncall(1) and a page per command, none missing and none stale.
+#[test]
+fn man_pages_in_the_repository_are_current() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("man");
+    let (code, _, err) = oncall(home.path(), &["man", "--dir", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let names = |dir: &Path| {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    let committed = repo("completions/man");
+    let generated = names(&dir);
+    assert!(generated.contains(&"oncall-node-drain.1".to_string()));
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        for stale in names(&committed) {
+            std::fs::remove_file(committed.join(stale)).unwrap();
+        }
+    } else {
+        assert_eq!(
+            names(&committed),
+            generated,
+            "completions/man/ is stale; regenerate with `UPDATE_SNAPSHOTS=1 cargo test --test cli`"
+        );
+    }
+    for name in generated {
+        let page = std::fs::read_to_string(dir.join(&name)).unwrap();
+        assert!(page.starts_with(".ie \\n(.g"), "{name} is roff: {page}");
+        assert_snapshot(&committed.join(&name), &page);
+    }
+    let (code, page, _) = oncall(home.path(), &["man"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        page,
+        std::fs::read_to_string(committed.join("oncall.1")).unwrap()
+    );
+}
+
+/// The krew manifest installs `oncall` as `kubectl oncall` with its
+/// completion helper on every platform; only release-time placeholders are
+/// left to fill in.
+#[test]
+fn krew_manifest_ships_the_plugin_and_its_completion_helper() {
+    let text = std::fs::read_to_string(repo("packaging/krew/oncall.yaml")).unwrap();
+    let manifest: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    assert_eq!(manifest["kind"], "Plugin");
+    assert_eq!(manifest["metadata"]["name"], "oncall");
+    let platforms = manifest["spec"]["platforms"].as_array().unwrap();
+    assert!(platforms.len() >= 4, "linux and darwin, amd64 and arm64");
+    for p in platforms {
+        assert_eq!(p["bin"], "oncall");
+        let files: Vec<&str> = p["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f["from"].as_str())
+            .collect();
+        assert!(files.contains(&"kubectl_complete-oncall"), "{p}");
+        assert!(p["sha256"].as_str().unwrap().starts_with("RELEASE_SHA256_"));
+        assert!(p["uri"].as_str().unwrap().contains("/vRELEASE_VERSION/"));
+    }
+}
+
+/// Flags are offered once the user has typed `-`, not before: `node drain
+/// <TAB>` is about nodes.
+#[test]
+fn dynamic_completion_offers_flags_only_after_a_dash() {
+    let home = tempfile::tempdir().unwrap();
+    let complete = |words: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_oncall"))
+            .arg("--")
+            .args(words)
+            .env("COMPLETE", "bash")
+            .env("_CLAP_COMPLETE_INDEX", (words.len() - 1).to_string())
+            .env("_CLAP_IFS", "\n")
+            .env("HOME", home.path())
+            .env("KUBECONFIG", home.path().join("missing"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let top = complete(&["oncall", ""]);
+    assert!(top.lines().any(|l| l == "node"), "{top}");
+    assert!(!top.contains("--"), "no flags before `-`: {top}");
+    let drain = complete(&["oncall", "node", "drain", ""]);
+    assert!(!drain.contains("--force"), "no flags before `-`: {drain}");
+    let dashed = complete(&["oncall", "node", "drain", "--f"]);
+    assert!(dashed.lines().any(|l| l == "--force"), "{dashed}");
 }
 
 #[test]

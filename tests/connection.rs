@@ -437,6 +437,85 @@ fn an_exec_plugin_runs_once_per_command_and_once_per_completion() {
     assert_eq!(runs(&count), 3, "plugin runs for one completion");
 }
 
+/// A cloud credential plugin often takes longer than completion's whole
+/// budget: the budget starts once the credential is in hand, so names still
+/// come, and one completion (three kinds of workload, listed at once) runs
+/// the plugin once.
+#[test]
+fn a_completion_survives_a_slow_exec_plugin_and_runs_it_once() {
+    let h = Harness::demo();
+    let home = tempfile::tempdir().unwrap();
+    let (config, count) = exec_kubeconfig(home.path(), &h.sim().url(), "2099-01-01T00:00:00Z");
+    let script = home.path().join("plugin.sh");
+    let slow = std::fs::read_to_string(&script).unwrap().replacen(
+        "#!/bin/sh\n",
+        "#!/bin/sh\nsleep 2\n",
+        1,
+    );
+    std::fs::write(&script, slow).unwrap();
+    let out = oncall_env(
+        home.path(),
+        &config,
+        &["--", "oncall", "-n", "production", "restart", "fr"],
+        &[
+            ("COMPLETE", "bash"),
+            ("_CLAP_COMPLETE_INDEX", "4"),
+            ("_CLAP_IFS", "\n"),
+        ],
+    )
+    .output()
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text, "frontend", "completion waits for the credential");
+    assert_eq!(runs(&count), 1, "plugin runs for one completion");
+}
+
+/// bash runs a completion with the terminal as its stdin, where a plugin's
+/// login prompt would garble the line being edited: during completion the
+/// plugin is told it is not interactive, even when its mode allows it.
+#[test]
+fn a_credential_plugin_never_prompts_during_completion() {
+    let h = Harness::demo();
+    let home = tempfile::tempdir().unwrap();
+    let (config, _) = exec_kubeconfig(home.path(), &h.sim().url(), "2099-01-01T00:00:00Z");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("interactiveMode: Never", "interactiveMode: IfAvailable"),
+    )
+    .unwrap();
+    let script = home.path().join("plugin.sh");
+    let info = home.path().join("exec-info");
+    let recording = std::fs::read_to_string(&script).unwrap().replacen(
+        "#!/bin/sh\n",
+        &format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$KUBERNETES_EXEC_INFO\" >> '{}'\n",
+            info.display()
+        ),
+        1,
+    );
+    std::fs::write(&script, recording).unwrap();
+    // `script` gives the completion a terminal for stdin, as bash does.
+    let line = format!("{} -- oncall node drain ''", env!("CARGO_BIN_EXE_oncall"));
+    let out = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("KUBECONFIG", &config)
+        .env("COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", "3")
+        .env("_CLAP_IFS", "\n")
+        .env("ONCALL_COMPLETION_TIMEOUT", "30s")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("gke-demo-pool-a-8f3c2a1d-m4p9"), "{text}");
+    let info = std::fs::read_to_string(&info).unwrap();
+    assert!(info.contains("\"interactive\":false"), "{info}");
+}
+
 /// A credential that has expired is fetched again before the next request.
 #[test]
 fn an_expired_exec_credential_is_fetched_again() {

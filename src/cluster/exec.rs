@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
@@ -44,6 +45,13 @@ pub struct PluginError {
 }
 
 type Cache = Mutex<HashMap<String, Credential>>;
+
+static NEVER_INTERACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Plugins of this process must not talk to the terminal (shell completion).
+pub fn never_interactive() {
+    NEVER_INTERACTIVE.store(true, Ordering::Relaxed);
+}
 
 /// Credentials by plugin invocation, for the whole process: every connection
 /// (and every look-up of one completion) with the same plugin shares them.
@@ -134,10 +142,12 @@ async fn run(exec: &ExecConfig) -> Result<Credential, PluginError> {
     for name in exec.drop_env.iter().flatten() {
         cmd.env_remove(name);
     }
-    // As client-go: interactive only when there is a terminal to talk to
-    // (never during shell completion, whose stdin is not one).
-    let interactive =
-        exec.interactive_mode != Some(ExecInteractiveMode::Never) && std::io::stdin().is_terminal();
+    // As client-go: interactive only when there is a terminal to talk to,
+    // and never during shell completion (bash's stdin is the terminal then,
+    // but a login prompt would garble the line being edited).
+    let interactive = exec.interactive_mode != Some(ExecInteractiveMode::Never)
+        && std::io::stdin().is_terminal()
+        && !NEVER_INTERACTIVE.load(Ordering::Relaxed);
     if interactive {
         cmd.stdin(std::process::Stdio::inherit())
             .stderr(std::process::Stdio::inherit());

@@ -5,9 +5,10 @@ mod connect;
 mod errors;
 mod exec;
 mod http_log;
-mod kubeconfig;
+pub mod kubeconfig;
 pub mod list;
 mod proxy;
 
 pub use connect::{Cluster, ConnectOptions, DEFAULT_REQUEST_TIMEOUT, Overrides, connect};
 pub use errors::{api_error, is_not_found, is_transient, plain, plain_watch, status_of};
+pub use exec::never_interactive;

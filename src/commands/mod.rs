@@ -31,5 +31,12 @@ pub async fn run(app: &App, command: Command) -> Result<()> {
             out!("{}", crate::completion::script(args.shell));
             Ok(())
         }
+        Command::Man(args) => match args.dir {
+            Some(dir) => crate::completion::man::write_pages(&dir),
+            None => {
+                out!("{}", crate::completion::man::page());
+                Ok(())
+            }
+        },
     }
 }

@@ -1,41 +1,44 @@
-//! Shell completion: the registration scripts and the dynamic candidates
-//! (node, workload, context and runbook names) read from the live cluster.
+//! Shell completion: the registration scripts, and the dynamic candidates
+//! (namespace, node, workload, context and runbook names) read from the
+//! cluster that the global flags on the line being completed point at.
 //!
 //! A completion must never make the shell wait: cluster look-ups give up
-//! silently after one second, or `ONCALL_COMPLETION_TIMEOUT` (a VPN to a
-//! far-away cluster may need more, an impatient user less).
+//! silently once their budget is spent (see `lookup`).
 
-use std::time::Duration;
+mod line;
+mod lookup;
+pub mod man;
+mod shells;
 
 use clap_complete::engine::CompletionCandidate;
-use clap_complete::env::{Bash, Elvish, EnvCompleter, Fish, Powershell, Zsh};
+use clap_complete::env::{CompleteEnv, EnvCompleter, Shells};
 
 use crate::cli::Shell;
-use crate::cluster::list::{self, ListQuery};
-use crate::cluster::{self, ConnectOptions};
 
-const DEFAULT_BUDGET: Duration = Duration::from_secs(1);
-
-/// How long a completion may spend asking the cluster.
-fn budget() -> Duration {
-    std::env::var("ONCALL_COMPLETION_TIMEOUT")
-        .ok()
-        .and_then(|v| humantime::parse_duration(&v).ok())
-        .unwrap_or(DEFAULT_BUDGET)
+/// Answers the shell and exits when the process was started to complete a
+/// command line (`COMPLETE=SHELL oncall -- WORDS`); otherwise returns.
+pub fn complete_if_asked() {
+    let adapters: Vec<&dyn EnvCompleter> = shells::ALL.iter().map(|a| a as _).collect();
+    CompleteEnv::with_factory(<crate::cli::Cli as clap::CommandFactory>::command)
+        .completer("oncall")
+        .shells(Shells(&adapters))
+        .complete();
 }
 
 /// The registration script for `shell`: it calls back into `oncall` for
-/// every completion, so flags and live names are always current.
+/// every completion, so flags and live names are always current. For
+/// kubectl it is the `kubectl_complete-oncall` helper.
 pub fn script(shell: Shell) -> String {
-    let completer: &dyn EnvCompleter = match shell {
-        Shell::Bash => &Bash,
-        Shell::Zsh => &Zsh,
-        Shell::Fish => &Fish,
-        Shell::Powershell => &Powershell,
-        Shell::Elvish => &Elvish,
+    let kind = match shell {
+        Shell::Bash => shells::Kind::Bash,
+        Shell::Zsh => shells::Kind::Zsh,
+        Shell::Fish => shells::Kind::Fish,
+        Shell::Powershell => shells::Kind::Powershell,
+        Shell::Elvish => shells::Kind::Elvish,
+        Shell::Kubectl => shells::Kind::Kubectl,
     };
     let mut buf = Vec::new();
-    completer
+    shells::Adapter(kind)
         .write_registration("COMPLETE", "oncall", "oncall", "oncall", &mut buf)
         .expect("writing to memory cannot fail");
     String::from_utf8(buf).expect("scripts are UTF-8")
@@ -49,11 +52,17 @@ pub fn file_name(shell: Shell) -> &'static str {
         Shell::Fish => "oncall.fish",
         Shell::Powershell => "_oncall.ps1",
         Shell::Elvish => "oncall.elv",
+        Shell::Kubectl => "kubectl_complete-oncall",
     }
 }
 
+/// Contexts of the kubeconfig the line names (`--kubeconfig`), else of
+/// KUBECONFIG or `~/.kube/config`, merged as for a command.
 pub fn contexts() -> Vec<CompletionCandidate> {
-    kube::config::Kubeconfig::read()
+    let path = line::globals().kubeconfig;
+    crate::cluster::kubeconfig::load(path.as_deref())
+        .ok()
+        .flatten()
         .map(|k| {
             k.contexts
                 .into_iter()
@@ -63,24 +72,49 @@ pub fn contexts() -> Vec<CompletionCandidate> {
         .unwrap_or_default()
 }
 
-pub fn nodes() -> Vec<CompletionCandidate> {
-    names_from_cluster(|_| "/api/v1/nodes".to_string())
+pub fn namespaces() -> Vec<CompletionCandidate> {
+    lookup::names_in(|_| "/api/v1/namespaces".into())
+        .into_iter()
+        .map(CompletionCandidate::new)
+        .collect()
 }
 
+pub fn nodes() -> Vec<CompletionCandidate> {
+    lookup::names_in(|_| "/api/v1/nodes".into())
+        .into_iter()
+        .map(CompletionCandidate::new)
+        .collect()
+}
+
+/// Workloads of the namespace in force, both as bare names (`frontend`,
+/// what people type) and as `deployment/frontend`.
 pub fn workloads() -> Vec<CompletionCandidate> {
-    let mut all = Vec::new();
-    for (kind, resource) in [
+    const KINDS: [(&str, &str); 3] = [
         ("deployment", "deployments"),
         ("statefulset", "statefulsets"),
         ("daemonset", "daemonsets"),
-    ] {
-        let names = names_from_cluster(|ns| format!("/apis/apps/v1/namespaces/{ns}/{resource}"));
-        all.extend(names.into_iter().map(|c| {
-            let name = c.get_value().to_string_lossy().to_string();
-            CompletionCandidate::new(format!("{kind}/{name}"))
-        }));
+    ];
+    let lists = lookup::names(|c| {
+        KINDS
+            .iter()
+            .map(|(_, resource)| format!("/apis/apps/v1/namespaces/{}/{resource}", c.namespace))
+            .collect()
+    });
+    let mut bare: Vec<(String, Vec<&str>)> = Vec::new();
+    let mut typed = Vec::new();
+    for ((kind, _), names) in KINDS.iter().zip(lists) {
+        for name in names {
+            typed.push(CompletionCandidate::new(format!("{kind}/{name}")));
+            match bare.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, kinds)) => kinds.push(kind),
+                None => bare.push((name, vec![kind])),
+            }
+        }
     }
-    all
+    bare.into_iter()
+        .map(|(name, kinds)| CompletionCandidate::new(name).help(Some(kinds.join(", ").into())))
+        .chain(typed)
+        .collect()
 }
 
 /// Run ids for `runbook resume` and `runbook log`, newest first.
@@ -126,8 +160,13 @@ pub fn runbook_settings(current: &std::ffi::OsStr) -> Vec<CompletionCandidate> {
             Some("nodes") => nodes(),
             Some("workloads") => workloads(),
             Some("contexts") => contexts(),
-            Some("namespaces") => names_from_cluster(|_| "/api/v1/namespaces".to_string()),
-            Some("pods") => names_from_cluster(|ns| format!("/api/v1/namespaces/{ns}/pods")),
+            Some("namespaces") => namespaces(),
+            Some("pods") => {
+                lookup::names_in(|c| format!("/api/v1/namespaces/{}/pods", c.namespace))
+                    .into_iter()
+                    .map(CompletionCandidate::new)
+                    .collect()
+            }
             _ => Vec::new(),
         }
     };
@@ -141,52 +180,11 @@ pub fn runbook_settings(current: &std::ffi::OsStr) -> Vec<CompletionCandidate> {
 
 /// The runbook named after `runbook run` on the command line being completed.
 fn runbook_being_run() -> Option<crate::runbook::model::Runbook> {
-    let args: Vec<String> = std::env::args().collect();
+    let args = line::before();
     let run = args
         .windows(2)
         .position(|w| w[0] == "runbook" && w[1] == "run")?;
     let name = args[run + 2..].iter().find(|a| !a.starts_with('-'))?;
     let source = crate::runbook::find(name).ok()?;
     crate::runbook::load(&source).ok()
-}
-
-#[derive(serde::Deserialize)]
-struct NameOnly {
-    metadata: Meta,
-}
-
-#[derive(serde::Deserialize)]
-struct Meta {
-    name: String,
-}
-
-/// Lists names from the cluster of the current context within the budget;
-/// any failure or delay yields nothing rather than an error in the shell.
-fn names_from_cluster(path: impl Fn(&str) -> String) -> Vec<CompletionCandidate> {
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
-        return Vec::new();
-    };
-    runtime.block_on(async {
-        let work = async {
-            let cluster = cluster::connect(&ConnectOptions::default()).await.ok()?;
-            let query = ListQuery::new(path(&cluster.namespace));
-            let (items, _) = list::collect::<NameOnly>(&cluster.client, &query)
-                .await
-                .ok()?;
-            Some(
-                items
-                    .into_iter()
-                    .map(|i| CompletionCandidate::new(i.metadata.name))
-                    .collect(),
-            )
-        };
-        tokio::time::timeout(budget(), work)
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or_default()
-    })
 }

@@ -1,0 +1,81 @@
+//! Completion's names on both backends: the namespace typed on the line is
+//! the one asked, bare workload names complete beside `kind/name`, and
+//! `-n <TAB>` lists namespaces. (The shells themselves are in
+//! `completion.rs`.)
+
+mod common;
+use common::*;
+
+on_both_backends!(completion_reads_the_namespace_typed_on_the_line);
+
+/// What `oncall WORDS` completes for its last word, one candidate a line.
+fn complete(h: &Harness, words: &[&str]) -> Vec<String> {
+    let mut args = vec!["--", "oncall"];
+    args.extend(words);
+    let out = h
+        .oncall_command(&args)
+        .env("COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", words.len().to_string())
+        .env("_CLAP_IFS", "\n")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn completion_reads_the_namespace_typed_on_the_line(backend: Backend) {
+    let s = Scope::new("complete");
+    let mut seed = s.namespace("shop");
+    seed += &format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web, namespace: {ns}}}
+spec:
+  replicas: 0
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      containers: [{{name: web, image: "shop/web:1.0"}}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {{name: web, namespace: {ns}}}
+spec:
+  replicas: 0
+  serviceName: web
+  selector: {{matchLabels: {{app: web-db}}}}
+  template:
+    metadata: {{labels: {{app: web-db}}}}
+    spec:
+      containers: [{{name: db, image: "shop/db:1.0"}}]
+---
+"#,
+        ns = s.ns("shop"),
+    );
+    let h = Harness::on(backend, &s, &seed);
+    let ns = s.ns("shop");
+
+    assert_eq!(
+        complete(&h, &["-n", &ns, "restart", "w"]),
+        ["web"],
+        "one bare name for the Deployment and the StatefulSet"
+    );
+    assert_eq!(
+        complete(
+            &h,
+            &["--namespace", &ns, "rollout", "status", "statefulset/"]
+        ),
+        ["statefulset/web"]
+    );
+    assert!(
+        complete(&h, &["restart", "w"]).is_empty(),
+        "the context's namespace has no `web`"
+    );
+    let prefix = &ns[..ns.len() - 2];
+    assert_eq!(complete(&h, &["-n", prefix]), [ns.as_str()]);
+}
