@@ -321,31 +321,35 @@ fn drain_dry_run_changes_nothing_and_refusal_without_yes() {
 
 #[test]
 fn drain_survives_a_flaky_api_server() {
-    let h = Harness::yaml(&simple_cluster());
-    wait_running(&h, 3);
-    h.sim().set_faults(
-        FaultSpec::parse("5xx=0.1,429=0.05,retry-after=1,drop=0.02,conflict=0.3,seed=7").unwrap(),
-    );
-    let run = h.oncall(&[
-        "node",
-        "drain",
-        "n1",
-        "n2",
-        "--yes",
-        "--concurrency",
-        "2",
-        "--timeout",
-        "60s",
-    ]);
-    h.sim().set_faults(FaultSpec::default());
-    let run = run.expect_code(0);
-    assert!(
-        run.stdout.contains("node/n1 drained") && run.stdout.contains("node/n2 drained"),
-        "{}",
-        run.stdout
-    );
-    assert!(h.pods_on("n1").is_empty() && h.pods_on("n2").is_empty());
-    assert_eq!(h.unschedulable("n1"), true);
+    for_each_fault_seed(|seed| {
+        let h = Harness::yaml(&simple_cluster());
+        wait_running(&h, 3);
+        h.sim().set_faults(flaky_api(seed));
+        let run = h.oncall(&[
+            "node",
+            "drain",
+            "n1",
+            "n2",
+            "--yes",
+            "--concurrency",
+            "2",
+            "--timeout",
+            "60s",
+        ]);
+        h.sim().set_faults(FaultSpec::default());
+        let drained =
+            run.stdout.contains("node/n1 drained") && run.stdout.contains("node/n2 drained");
+        if run.code != 0 || !drained {
+            return Err(format!("exit {}: {}{}", run.code, run.stdout, run.stderr));
+        }
+        if !h.pods_on("n1").is_empty()
+            || !h.pods_on("n2").is_empty()
+            || h.unschedulable("n1") != true
+        {
+            return Err(format!("pods left or not cordoned: {}", run.stdout));
+        }
+        Ok(())
+    });
 }
 
 /// pool-a: n1, n2, n5; pool-b: n3. `web` runs anywhere in pool-a.
@@ -461,30 +465,39 @@ fn rotate_without_terminating_only_drains() {
 
 #[test]
 fn rotate_survives_a_flaky_api_server() {
-    let h = Harness::yaml(&pool_cluster());
-    wait_running(&h, 3);
-    h.sim()
-        .set_faults(FaultSpec::parse("5xx=0.1,429=0.05,retry-after=1,drop=0.02,seed=3").unwrap());
-    let run = h.oncall(&[
-        "node",
-        "rotate",
-        "-l",
-        "cloud.google.com/gke-nodepool=pool-a",
-        "--batch",
-        "2",
-        "--delete-node",
-        "--wait-replacement",
-        "60s",
-        "--timeout",
-        "60s",
-        "--yes",
-    ]);
-    h.sim().set_faults(FaultSpec::default());
-    run.expect_code(0);
-    for old in ["n1", "n2", "n5"] {
-        assert!(h.get("nodes", None, old).is_none());
-    }
-    assert_eq!(h.pool_nodes("pool-a").len(), 3);
+    for_each_fault_seed(|seed| {
+        let h = Harness::yaml(&pool_cluster());
+        wait_running(&h, 3);
+        h.sim().set_faults(flaky_api(seed));
+        let run = h.oncall(&[
+            "node",
+            "rotate",
+            "-l",
+            "cloud.google.com/gke-nodepool=pool-a",
+            "--batch",
+            "2",
+            "--delete-node",
+            "--wait-replacement",
+            "60s",
+            "--timeout",
+            "60s",
+            "--yes",
+        ]);
+        h.sim().set_faults(FaultSpec::default());
+        if run.code != 0 {
+            return Err(format!("exit {}: {}{}", run.code, run.stdout, run.stderr));
+        }
+        if let Some(old) = ["n1", "n2", "n5"]
+            .iter()
+            .find(|n| h.get("nodes", None, n).is_some())
+        {
+            return Err(format!("node/{old} is still there: {}", run.stdout));
+        }
+        match h.pool_nodes("pool-a").len() {
+            3 => Ok(()),
+            n => Err(format!("{n} nodes in pool-a: {}", run.stdout)),
+        }
+    });
 }
 
 #[test]

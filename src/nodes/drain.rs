@@ -20,8 +20,8 @@ use super::check::{LeanPdb, PdbNumbers, missing_daemonsets, pods_on_node};
 use super::cordon;
 use super::decide::{Action, DrainOptions, decide};
 use super::lean::{LeanNode, LeanPod, never_confirmed};
-use super::retry::{backoff, is_conflict, is_pdb_refusal, is_transient, retry};
 use crate::cluster::list::{ListQuery, collect};
+use crate::cluster::retry::{backoff, is_conflict, is_pdb_refusal, is_transient, retry};
 use crate::cluster::{Cluster, api_error, is_not_found};
 use crate::safety::interrupt;
 

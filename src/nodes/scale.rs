@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::check::Outage;
-use super::retry::retry;
+use crate::cluster::retry::retry;
 use crate::cluster::{Cluster, api_error};
 use crate::error::{Error, Result};
 
