@@ -145,7 +145,8 @@ enum Repeat {
     /// Reads, and writes that end in the same state however often they
     /// are sent.
     Safe,
-    /// A `PATCH`: safe, and a 409 means the server's own read went stale.
+    /// A `PATCH` without a resourceVersion: safe, and a 409 means the
+    /// server's own read went stale.
     Patch,
     /// Only when the server says it did not act.
     IfNotActed,
@@ -154,6 +155,9 @@ enum Repeat {
 fn repeat_of(method: &Method, body: &Bytes) -> Repeat {
     match *method {
         Method::GET | Method::HEAD | Method::PUT => Repeat::Safe,
+        // A patch carrying a resourceVersion asks to fail if the object
+        // changed: its 409 is an answer for the caller.
+        Method::PATCH if has_resource_version(body) => Repeat::Safe,
         Method::PATCH => Repeat::Patch,
         // A UID precondition makes a repeat fail rather than delete a
         // new object that took the old one's name.
@@ -161,6 +165,12 @@ fn repeat_of(method: &Method, body: &Bytes) -> Repeat {
         // A create may have been made, an eviction may have been granted.
         _ => Repeat::IfNotActed,
     }
+}
+
+fn has_resource_version(body: &Bytes) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .is_some_and(|v| v["metadata"]["resourceVersion"].is_string())
 }
 
 fn has_uid_precondition(body: &Bytes) -> bool {
@@ -385,6 +395,8 @@ mod tests {
         // Only a patch is re-applied after a conflict.
         let s409 = StatusCode::CONFLICT;
         assert!(retry_status(s409, Repeat::Patch, "/x", None, 0).is_some());
+        let guarded = Bytes::from_static(br#"{"metadata":{"resourceVersion":"7"}}"#);
+        assert_eq!(repeat(Method::PATCH, &guarded), Repeat::Safe);
         assert!(retry_status(s409, Repeat::Safe, "/x", None, 0).is_none());
     }
 }
