@@ -102,28 +102,7 @@ async fn pause(wait: Duration) -> bool {
 /// Runs `call` until it succeeds, fails for a reason that is not transient,
 /// has failed a few times, or the user stops the command. For a write,
 /// `call` must read afresh what it writes, so that a repeat is safe.
-pub async fn retry<T, F, Fut>(call: F) -> Result<T, kube::Error>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, kube::Error>>,
-{
-    retry_if(is_transient, call).await
-}
-
-/// [`retry`], also retrying 409 Conflict: for a write made from a fresh
-/// read (the call re-reads and re-applies).
-pub async fn retry_conflicts<T, F, Fut>(call: F) -> Result<T, kube::Error>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, kube::Error>>,
-{
-    retry_if(|e| is_transient(e) || is_conflict(e), call).await
-}
-
-async fn retry_if<T, F, Fut>(
-    again: impl Fn(&kube::Error) -> bool,
-    mut call: F,
-) -> Result<T, kube::Error>
+pub async fn retry<T, F, Fut>(mut call: F) -> Result<T, kube::Error>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, kube::Error>>,
@@ -131,7 +110,11 @@ where
     let mut attempt = 0;
     loop {
         match call().await {
-            Err(e) if again(&e) && attempt + 1 < CALL_ATTEMPTS && pause(backoff(attempt)).await => {
+            Err(e)
+                if is_transient(&e)
+                    && attempt + 1 < CALL_ATTEMPTS
+                    && pause(backoff(attempt)).await =>
+            {
                 attempt += 1;
             }
             other => return other,
