@@ -99,21 +99,7 @@ pub fn connect_options(global: &GlobalArgs) -> ConnectOptions {
 async fn server_version(
     cluster: &Cluster,
 ) -> Result<k8s_openapi::apimachinery::pkg::version::Info> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match cluster.client.apiserver_version().await {
-            Ok(v) => return Ok(v),
-            Err(e) if attempt < 3 && cluster::is_transient(&e) => {
-                tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
-            }
-            Err(e) => {
-                return Err(cluster::api_error(
-                    e,
-                    &cluster.url,
-                    "get the server version",
-                ));
-            }
-        }
-    }
+    cluster::retry::retry(|| cluster.client.apiserver_version())
+        .await
+        .map_err(|e| cluster::api_error(e, &cluster.url, "get the server version"))
 }

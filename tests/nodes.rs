@@ -7,6 +7,8 @@
 mod common;
 use common::*;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -358,31 +360,35 @@ fn drain_dry_run_changes_nothing_and_refusal_without_yes() {
 
 #[test]
 fn drain_survives_a_flaky_api_server() {
-    let h = Harness::yaml(&simple_cluster());
-    wait_running(&h, 3);
-    h.sim().set_faults(
-        FaultSpec::parse("5xx=0.1,429=0.05,retry-after=1,drop=0.02,conflict=0.3,seed=7").unwrap(),
-    );
-    let run = h.oncall(&[
-        "node",
-        "drain",
-        "n1",
-        "n2",
-        "--yes",
-        "--concurrency",
-        "2",
-        "--timeout",
-        "60s",
-    ]);
-    h.sim().set_faults(FaultSpec::default());
-    let run = run.expect_code(0);
-    assert!(
-        run.stdout.contains("node/n1 drained") && run.stdout.contains("node/n2 drained"),
-        "{}",
-        run.stdout
-    );
-    assert!(h.pods_on("n1").is_empty() && h.pods_on("n2").is_empty());
-    assert_eq!(h.unschedulable("n1"), true);
+    for_each_fault_seed(|seed| {
+        let h = Harness::yaml(&simple_cluster());
+        wait_running(&h, 3);
+        h.sim().set_faults(flaky_api(seed));
+        let run = h.oncall(&[
+            "node",
+            "drain",
+            "n1",
+            "n2",
+            "--yes",
+            "--concurrency",
+            "2",
+            "--timeout",
+            "60s",
+        ]);
+        h.sim().set_faults(FaultSpec::default());
+        let drained =
+            run.stdout.contains("node/n1 drained") && run.stdout.contains("node/n2 drained");
+        if run.code != 0 || !drained {
+            return Err(format!("exit {}: {}{}", run.code, run.stdout, run.stderr));
+        }
+        if !h.pods_on("n1").is_empty()
+            || !h.pods_on("n2").is_empty()
+            || h.unschedulable("n1") != true
+        {
+            return Err(format!("pods left or not cordoned: {}", run.stdout));
+        }
+        Ok(())
+    });
 }
 
 /// pool-a: n1, n2, n5; pool-b: n3. `web` runs anywhere in pool-a.
@@ -498,30 +504,39 @@ fn rotate_without_terminating_only_drains() {
 
 #[test]
 fn rotate_survives_a_flaky_api_server() {
-    let h = Harness::yaml(&pool_cluster());
-    wait_running(&h, 3);
-    h.sim()
-        .set_faults(FaultSpec::parse("5xx=0.1,429=0.05,retry-after=1,drop=0.02,seed=3").unwrap());
-    let run = h.oncall(&[
-        "node",
-        "rotate",
-        "-l",
-        "cloud.google.com/gke-nodepool=pool-a",
-        "--batch",
-        "2",
-        "--delete-node",
-        "--wait-replacement",
-        "60s",
-        "--timeout",
-        "60s",
-        "--yes",
-    ]);
-    h.sim().set_faults(FaultSpec::default());
-    run.expect_code(0);
-    for old in ["n1", "n2", "n5"] {
-        assert!(h.get("nodes", None, old).is_none());
-    }
-    assert_eq!(h.pool_nodes("pool-a").len(), 3);
+    for_each_fault_seed(|seed| {
+        let h = Harness::yaml(&pool_cluster());
+        wait_running(&h, 3);
+        h.sim().set_faults(flaky_api(seed));
+        let run = h.oncall(&[
+            "node",
+            "rotate",
+            "-l",
+            "cloud.google.com/gke-nodepool=pool-a",
+            "--batch",
+            "2",
+            "--delete-node",
+            "--wait-replacement",
+            "60s",
+            "--timeout",
+            "60s",
+            "--yes",
+        ]);
+        h.sim().set_faults(FaultSpec::default());
+        if run.code != 0 {
+            return Err(format!("exit {}: {}{}", run.code, run.stdout, run.stderr));
+        }
+        if let Some(old) = ["n1", "n2", "n5"]
+            .iter()
+            .find(|n| h.get("nodes", None, n).is_some())
+        {
+            return Err(format!("node/{old} is still there: {}", run.stdout));
+        }
+        match h.pool_nodes("pool-a").len() {
+            3 => Ok(()),
+            n => Err(format!("{n} nodes in pool-a: {}", run.stdout)),
+        }
+    });
 }
 
 #[test]
@@ -567,6 +582,127 @@ fn scale_up_adds_a_replica_elsewhere_before_draining_and_restores_it() {
     assert_eq!(deploy["spec"]["replicas"], 1, "restored");
     assert!(h.pods_on(&node).is_empty());
     wait_running(&h, 1);
+}
+
+/// One Deployment with one replica, on n1 or n2 of pool-a.
+fn solo_cluster() -> String {
+    let mut y = String::from("apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n---\n");
+    y += &node_yaml("n1", "pool-a", "zone-a", "4");
+    y += &node_yaml("n2", "pool-a", "zone-b", "4");
+    y += &deployment("solo", 1, "n1", "").replace(
+        "kubernetes.io/hostname: n1",
+        "cloud.google.com/gke-nodepool: pool-a",
+    );
+    y
+}
+
+#[test]
+fn two_scale_up_drains_of_one_node_add_one_replica_and_restore_the_true_count() {
+    // New pods take a while to be ready, so the second run starts while the
+    // first one's extra replica is not ready yet and the outage still shows.
+    let h = Arc::new(Harness::with_options(SimOptions {
+        port: 0,
+        seed: Seed::Yaml {
+            text: solo_cluster(),
+            source: "test.yaml".into(),
+        },
+        faults: FaultSpec::default(),
+        timing: Timing {
+            ready_delay: Duration::from_secs(2),
+            ..Timing::fast()
+        },
+    }));
+    wait_running(&h, 1);
+    let pod = h.list("pods", Some("app")).pop().unwrap();
+    let node = pod["spec"]["nodeName"].as_str().unwrap().to_string();
+    let stop = Arc::new(AtomicBool::new(false));
+    let most = Arc::new(AtomicI64::new(0));
+    let watcher = {
+        let (h, stop, most) = (h.clone(), stop.clone(), most.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                if let Some(d) = h.get("deployments", Some("app"), "solo") {
+                    most.fetch_max(
+                        d["spec"]["replicas"].as_i64().unwrap_or(0),
+                        Ordering::SeqCst,
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    let drain = [
+        "node",
+        "drain",
+        &node,
+        "--scale-up",
+        "--yes",
+        "--timeout",
+        "30s",
+    ];
+    let first = h.spawn_oncall(&drain);
+    assert!(eventually(Duration::from_secs(10), || most
+        .load(Ordering::SeqCst)
+        == 2));
+    let second = h.spawn_oncall(&drain);
+    let (first, second) = (first.finish(), second.finish());
+    stop.store(true, Ordering::SeqCst);
+    watcher.join().unwrap();
+    for run in [&first, &second] {
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    }
+    assert_eq!(
+        most.load(Ordering::SeqCst),
+        2,
+        "one replica added, never two"
+    );
+    let deploy = h.get("deployments", Some("app"), "solo").unwrap();
+    assert_eq!(deploy["spec"]["replicas"], 1, "the true original count");
+    assert!(
+        deploy["metadata"]["annotations"]["oncall.dev/scaled-up-from"].is_null(),
+        "{}",
+        deploy["metadata"]
+    );
+    assert!(h.pods_on(&node).is_empty());
+}
+
+#[test]
+fn a_drain_after_an_unfinished_scale_up_restores_the_recorded_count() {
+    let h = Harness::yaml(&solo_cluster());
+    wait_running(&h, 1);
+    let pod = h.list("pods", Some("app")).pop().unwrap();
+    let node = pod["spec"]["nodeName"].as_str().unwrap().to_string();
+    let other = if node == "n1" { "n2" } else { "n1" };
+    // A run that was killed after adding the replica left its record, and
+    // both replicas on the node (the other node was cordoned then).
+    h.kubectl(&["cordon", other]).expect_code(0);
+    h.kubectl(&[
+        "-n",
+        "app",
+        "annotate",
+        "deployment/solo",
+        "oncall.dev/scaled-up-from=1",
+    ])
+    .expect_code(0);
+    h.kubectl(&["-n", "app", "scale", "deployment/solo", "--replicas=2"])
+        .expect_code(0);
+    wait_running(&h, 2);
+    h.kubectl(&["uncordon", other]).expect_code(0);
+    let run = h
+        .oncall(&[
+            "node",
+            "drain",
+            &node,
+            "--scale-up",
+            "--yes",
+            "--timeout",
+            "20s",
+        ])
+        .expect_code(0);
+    assert!(run.stdout.contains("already 1 → 2"), "{}", run.stdout);
+    let deploy = h.get("deployments", Some("app"), "solo").unwrap();
+    assert_eq!(deploy["spec"]["replicas"], 1, "{}", run.stdout);
+    assert!(deploy["metadata"]["annotations"]["oncall.dev/scaled-up-from"].is_null());
 }
 
 #[test]

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 on_both_backends!(
     cordon_and_uncordon_look_the_same_to_kubectl,
     drain_evicts_and_leaves_the_node_cordoned,
+    two_drains_of_one_node_each_report_only_their_own_evictions,
     drain_blocked_by_a_budget_is_retried_until_the_budget_allows,
     drain_timeout_is_exact_and_says_the_node_stays_cordoned,
     drain_reaches_the_same_outcome_as_kubectl_drain,
@@ -270,6 +271,59 @@ fn drain_evicts_and_leaves_the_node_cordoned(backend: Backend) {
     assert_eq!(h.unschedulable(&n1), true);
     assert!(h.pods_on(&n1).is_empty());
     assert_eq!(h.audit_entries().last().unwrap()["outcome"]["status"], "ok");
+}
+
+/// Two engineers drain the same node at once: each drain reports the
+/// evictions it made, and no pod is counted twice.
+fn two_drains_of_one_node_each_report_only_their_own_evictions(backend: Backend) {
+    let s = Scope::new("twodrains");
+    let h = Harness::on(backend, &s, &simple_cluster(&s));
+    wait_ready(&h, &s, 2);
+    let n1 = s.node("n1");
+    let on_node = h.pods_on(&n1);
+    assert_eq!(on_node.len(), 2);
+    let drain = [
+        "node",
+        "drain",
+        &n1,
+        "--yes",
+        "-o",
+        "json",
+        "--timeout",
+        "60s",
+    ];
+    let (a, b) = (h.spawn_oncall(&drain), h.spawn_oncall(&drain));
+    let evicted = |run: &Run| -> Vec<String> {
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        let report: Value =
+            serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
+        report[0]["pods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["outcome"] == "evicted")
+            .map(|p| {
+                p["pod"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    let (a, b) = (a.finish(), b.finish());
+    let (a, b) = (evicted(&a), evicted(&b));
+    let both: Vec<_> = a.iter().filter(|p| b.contains(p)).collect();
+    assert!(both.is_empty(), "counted by both drains: {both:?}");
+    let mut all: Vec<String> = a.into_iter().chain(b).collect();
+    all.sort();
+    assert_eq!(
+        all, on_node,
+        "every pod counted once, by the drain that evicted it"
+    );
+    assert!(h.pods_on(&n1).is_empty());
 }
 
 fn drain_blocked_by_a_budget_is_retried_until_the_budget_allows(backend: Backend) {

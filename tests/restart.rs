@@ -966,6 +966,44 @@ fn the_wait_survives_watches_that_expire() {
 }
 
 #[test]
+fn restart_survives_a_flaky_api_server() {
+    for_each_fault_seed(|seed| {
+        let h = cluster(&[&deployment("web", 3, "shop/web:1.0", ""), STATEFULSET]);
+        let before = pods_of(&h, "web");
+        h.sim().set_faults(flaky_api(seed));
+        let run = h.oncall(&[
+            "-n",
+            "shop",
+            "-o",
+            "json",
+            "restart",
+            "web",
+            "statefulset/db",
+            "--yes",
+            "--timeout",
+            "1m",
+        ]);
+        h.sim().set_faults(FaultSpec::default());
+        if run.code != 0 {
+            return Err(format!("exit {}: {}{}", run.code, run.stdout, run.stderr));
+        }
+        let report: Value =
+            serde_json::from_str(&run.stdout).map_err(|e| format!("{e}: {}", run.stdout))?;
+        let complete = report["rollouts"]
+            .as_array()
+            .is_some_and(|r| r.len() == 2 && r.iter().all(|r| r["outcome"] == "complete"));
+        if !complete || restarted_at(&h, "deployments", "web").is_none() {
+            return Err(format!("not restarted: {}", run.stdout));
+        }
+        let after = pods_of(&h, "web");
+        if ready_pods(&h, "web") != 3 || after.iter().any(|p| before.contains(p)) {
+            return Err(format!("web pods {before:?} -> {after:?}"));
+        }
+        Ok(())
+    });
+}
+
+#[test]
 fn runbook_restart_and_rollout_status_steps_use_the_same_code() {
     let h = cluster(&[&deployment("web", 2, "shop/web:1.0", "")]);
     let file = h.home.path().join("restart-web.yaml");

@@ -2,7 +2,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use kube::client::ClientBuilder;
-use kube::client::retry::RetryPolicy;
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError, NamedAuthInfo};
 use tokio::sync::OnceCell;
 use tower::ServiceBuilder;
@@ -391,7 +390,7 @@ async fn build(
         .expect("the layer ran when the client was built");
     let client = ClientBuilder::new(
         ServiceBuilder::new()
-            .layer(tower::retry::RetryLayer::new(RetryPolicy::server_retry()))
+            .layer(super::retry::Layer)
             .service(shared),
         default_ns,
     )

@@ -8,18 +8,6 @@ pub fn status_of(err: &kube::Error) -> Option<&kube::core::Status> {
     }
 }
 
-/// 5xx answers, 429 and broken connections: worth asking again.
-pub fn is_transient(err: &kube::Error) -> bool {
-    match err {
-        kube::Error::Api(status) => status.code >= 500 || status.code == 429,
-        kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => true,
-        // A connection cut mid-body surfaces as JSON that ends early; any
-        // other decode failure will fail the same way again.
-        kube::Error::SerdeError(e) => e.is_eof(),
-        _ => false,
-    }
-}
-
 pub fn is_not_found(err: &kube::Error) -> bool {
     status_of(err).is_some_and(|s| s.code == 404)
 }

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::errors::is_transient;
+use super::retry::is_transient;
 
 /// The default page size, kubectl's own.
 pub const PAGE_SIZE: u32 = 500;

@@ -306,7 +306,7 @@ async fn drain_nodes(
         safety::approve(app, cluster, &plan)?;
         return Ok(());
     }
-    let scale = plan::plan_scale_ups(cluster, &report, &mut plan).await?;
+    let mut scale = plan::plan_scale_ups(cluster, &report, &mut plan).await?;
     let answer = safety::approve(app, cluster, &plan)?;
     if !answer.proceeds() {
         return Ok(());
@@ -320,7 +320,7 @@ async fn drain_nodes(
             Ok(c) => c,
             Err(e) => return record_error(app, cluster, &plan, answer, e),
         };
-        if let Err(e) = plan::scale_up(cluster, &scale, &opts).await {
+        if let Err(e) = plan::scale_up(cluster, &mut scale, &opts).await {
             plan::restore(cluster, &scale).await?;
             return record_error(app, cluster, &plan, answer, e);
         }

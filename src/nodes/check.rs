@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use super::decide::{Action, DrainOptions, Refusal, ScaleRefusal, decide};
 use super::lean::{LeanNode, LeanPod, Meta, Resources};
-use super::retry::retry;
 use super::scale;
 use super::selector::LabelSelector;
 use crate::cluster::list::{ListQuery, Page, collect, for_each_page};
+use crate::cluster::retry::retry;
 use crate::cluster::{Cluster, api_error, is_not_found};
 use crate::error::Result;
 

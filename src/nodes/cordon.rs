@@ -7,8 +7,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::lean::LeanNode;
-use super::retry::retry;
 use super::targets::nodes_api;
+use crate::cluster::retry::retry;
 use crate::cluster::{Cluster, api_error};
 use crate::error::Result;
 

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::policy::v1::Eviction;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event as WatchEvent};
@@ -20,8 +21,8 @@ use super::check::{LeanPdb, PdbNumbers, missing_daemonsets, pods_on_node};
 use super::cordon;
 use super::decide::{Action, DrainOptions, decide};
 use super::lean::{LeanNode, LeanPod, never_confirmed};
-use super::retry::{backoff, is_conflict, is_pdb_refusal, is_transient, retry};
 use crate::cluster::list::{ListQuery, collect};
+use crate::cluster::retry::{backoff, is_conflict, is_pdb_refusal, is_transient, retry};
 use crate::cluster::{Cluster, api_error, is_not_found};
 use crate::safety::interrupt;
 
@@ -316,64 +317,27 @@ async fn remove_pod(
     state: &Mutex<BTreeMap<String, PodResult>>,
     requests: &tokio::sync::Semaphore,
 ) -> PodResult {
-    let node = lean_node.name();
     let key = pod.key();
-    let ns = &pod.metadata.namespace;
-    let name = &pod.metadata.name;
     let grace = (opts.grace_period >= 0).then_some(opts.grace_period);
     let done = if opts.disable_eviction {
         PodOutcome::Deleted
     } else {
         PodOutcome::Evicted
     };
-    let mut attempt = 0u32;
-    let mut last_block = String::new();
-    loop {
-        let permit = requests
-            .acquire()
-            .await
-            .expect("the semaphore is never closed");
-        let sent = if opts.disable_eviction {
-            delete(cluster, pod, grace).await
-        } else {
-            evict(cluster, ns, name, grace).await
-        };
-        drop(permit);
-        match sent {
-            Ok(()) => break,
-            Err(e) if is_not_found(&e) => return PodResult::new(&key, done, "already gone"),
-            Err(kube::Error::Api(status)) if is_pdb_refusal(&status) => {
-                let message = pdb_message(cluster, pod, &status).await;
-                set_pending(state, &key, &message);
-                if message != last_block {
-                    let _ = events.send(Event::Blocked {
-                        node: node.to_string(),
-                        pod: key.clone(),
-                        message: message.clone(),
-                    });
-                    last_block = message;
-                }
-                // Budgets free up as pods become ready elsewhere: retry
-                // quickly at first, then every few seconds (kubectl: 5 s).
-                tokio::time::sleep(pdb_backoff(attempt)).await;
-                attempt += 1;
-            }
-            // A 409 from `pods/eviction` is the budget's status changing under
-            // the server's own retries: the eviction may simply be sent again.
-            Err(e) if is_transient(&e) || (!opts.disable_eviction && is_conflict(&e)) => {
-                tokio::time::sleep(backoff(attempt.min(4))).await;
-                attempt += 1;
-            }
-            Err(e) => {
-                let doing = if opts.disable_eviction {
-                    "delete pods"
-                } else {
-                    "evict pods"
-                };
-                return not_removed(cluster, &key, doing, e);
-            }
-        }
-    }
+    let sent = match send_removal(
+        cluster,
+        lean_node.name(),
+        pod,
+        opts,
+        events,
+        state,
+        requests,
+    )
+    .await
+    {
+        Ok(sent) => sent,
+        Err(result) => return result,
+    };
     let grace = grace
         .or(pod.spec.termination_grace_period_seconds)
         .unwrap_or(30);
@@ -391,6 +355,9 @@ async fn remove_pod(
     };
     waiting(&pod.metadata.finalizers, Some(Utc::now()));
     match wait_deleted(cluster, pod, opts.skip_wait_for_delete_timeout, &waiting).await {
+        Ok(true) if sent == Sent::ByOthers => {
+            PodResult::new(&key, PodOutcome::Skipped, REMOVED_BY_OTHERS)
+        }
         Ok(true) => PodResult::new(&key, done, ""),
         Ok(false) => {
             let mut skipped = PodResult::new(
@@ -402,6 +369,120 @@ async fn remove_pod(
             skipped
         }
         Err(e) => PodResult::new(&key, PodOutcome::Failed, e),
+    }
+}
+
+/// Who removes a pod: this run, or someone else (another drain) who began
+/// first. A drain reports only its own evictions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sent {
+    Ours,
+    ByOthers,
+}
+
+const REMOVED_BY_OTHERS: &str = "removed by someone else (another drain?) while this one ran";
+
+/// Sends the eviction (or deletion) of one pod until the API server takes
+/// it, retrying budget refusals and transient failures. The eviction names
+/// the version listed: a 409 then means the pod changed, and a re-read
+/// tells whether someone else began removing it (then it is not ours).
+async fn send_removal(
+    cluster: &Cluster,
+    node: &str,
+    pod: &LeanPod,
+    opts: &DrainOptions,
+    events: &UnboundedSender<Event>,
+    state: &Mutex<BTreeMap<String, PodResult>>,
+    requests: &tokio::sync::Semaphore,
+) -> Result<Sent, PodResult> {
+    let key = pod.key();
+    let (ns, name) = (&pod.metadata.namespace, &pod.metadata.name);
+    let grace = (opts.grace_period >= 0).then_some(opts.grace_period);
+    if pod.metadata.deletion_timestamp.is_some() {
+        return Ok(Sent::ByOthers);
+    }
+    let mut version = Some(pod.metadata.resource_version.clone()).filter(|v| !v.is_empty());
+    // After an answer lost on the way, our own request may have been taken:
+    // a pod found terminating then is ours.
+    let mut maybe_taken = false;
+    let mut attempt = 0u32;
+    let mut last_block = String::new();
+    loop {
+        let permit = requests
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        let sent = if opts.disable_eviction {
+            delete(cluster, pod, grace).await
+        } else {
+            evict(cluster, ns, name, grace, version.as_deref()).await
+        };
+        drop(permit);
+        match sent {
+            Ok(()) => return Ok(Sent::Ours),
+            Err(e) if is_not_found(&e) && maybe_taken => return Ok(Sent::Ours),
+            Err(e) if is_not_found(&e) => {
+                return Err(PodResult::new(&key, PodOutcome::Skipped, REMOVED_BY_OTHERS));
+            }
+            Err(kube::Error::Api(status)) if is_pdb_refusal(&status) => {
+                let message = pdb_message(cluster, pod, &status).await;
+                set_pending(state, &key, &message);
+                if message != last_block {
+                    let _ = events.send(Event::Blocked {
+                        node: node.to_string(),
+                        pod: key.clone(),
+                        message: message.clone(),
+                    });
+                    last_block = message;
+                }
+                // Budgets free up as pods become ready elsewhere: retry
+                // quickly at first, then every few seconds (kubectl: 5 s).
+                tokio::time::sleep(pdb_backoff(attempt)).await;
+                attempt += 1;
+            }
+            // A 409 from `pods/eviction`: the pod changed since it was
+            // listed, or the budget's status changed under the server's own
+            // retries. Read the pod again, and send again if it is still up.
+            Err(e) if !opts.disable_eviction && is_conflict(&e) => {
+                let api: Api<Pod> = Api::namespaced(cluster.client.clone(), ns);
+                match retry(|| api.get_opt(name)).await {
+                    Ok(Some(p)) if p.metadata.deletion_timestamp.is_some() => {
+                        return Ok(if maybe_taken {
+                            Sent::Ours
+                        } else {
+                            Sent::ByOthers
+                        });
+                    }
+                    Ok(Some(p)) if p.metadata.uid.as_deref() == Some(pod.metadata.uid.as_str()) => {
+                        version = p.metadata.resource_version;
+                    }
+                    Ok(_) if maybe_taken => return Ok(Sent::Ours),
+                    Ok(_) => {
+                        return Err(PodResult::new(&key, PodOutcome::Skipped, REMOVED_BY_OTHERS));
+                    }
+                    Err(e) => return Err(not_removed(cluster, &key, "get pods", e)),
+                }
+                tokio::time::sleep(backoff(attempt.min(4))).await;
+                attempt += 1;
+            }
+            Err(e) if is_transient(&e) => {
+                // 429 and 503 are refusals before any work; anything else
+                // may have been acted on.
+                let refused =
+                    crate::cluster::status_of(&e).is_some_and(|s| matches!(s.code, 429 | 503));
+                maybe_taken |= !refused;
+                tokio::time::sleep(backoff(attempt.min(4))).await;
+                attempt += 1;
+            }
+            Err(e) => {
+                let doing = if opts.disable_eviction {
+                    "delete pods"
+                } else {
+                    "evict pods"
+                };
+                return Err(not_removed(cluster, &key, doing, e));
+            }
+        }
     }
 }
 
@@ -430,6 +511,7 @@ async fn evict(
     ns: &str,
     name: &str,
     grace: Option<i64>,
+    version: Option<&str>,
 ) -> Result<(), kube::Error> {
     // Sent without kube's retry layer: a budget's 429 must be seen at once.
     let api: Api<Pod> = Api::namespaced(cluster.client_no_retry.clone(), ns);
@@ -439,11 +521,13 @@ async fn evict(
             namespace: Some(ns.to_string()),
             ..Default::default()
         },
-        delete_options: grace.map(|g| {
-            k8s_openapi::apimachinery::pkg::apis::meta::v1::DeleteOptions {
-                grace_period_seconds: Some(g),
-                ..Default::default()
-            }
+        delete_options: Some(meta::DeleteOptions {
+            grace_period_seconds: grace,
+            preconditions: version.map(|v| meta::Preconditions {
+                resource_version: Some(v.to_string()),
+                uid: None,
+            }),
+            ..Default::default()
         }),
     };
     api.create_subresource::<_, serde_json::Value>(

@@ -36,6 +36,10 @@ pub struct Meta {
     pub creation_timestamp: Option<DateTime<Utc>>,
     #[serde(default)]
     pub deletion_timestamp: Option<DateTime<Utc>>,
+    /// The version listed: an eviction names it, so that a pod someone else
+    /// began to remove since is not counted as this run's eviction.
+    #[serde(default)]
+    pub resource_version: String,
     #[serde(default)]
     pub owner_references: Vec<OwnerRef>,
     #[serde(default)]

@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 
 use super::cordon::CordonNote;
 use super::lean::{INSTANCE_TYPE_LABEL, LeanNode, ZONE_LABEL};
-use super::retry::retry;
 use super::targets;
 use crate::cluster::Cluster;
 use crate::cluster::api_error;
 use crate::cluster::list::{ListQuery, Page, for_each_page, for_each_table_page};
+use crate::cluster::retry::retry;
 use crate::error::Result;
 
 /// One row of `node list`.

@@ -10,7 +10,6 @@ pub mod list;
 pub mod plan;
 pub mod rebuild;
 pub mod replace;
-pub mod retry;
 pub mod scale;
 pub mod selector;
 pub mod targets;

@@ -130,16 +130,22 @@ pub async fn plan_scale_ups(
             if out.iter().any(|x| x.target() == w.target()) {
                 continue;
             }
-            plan.change(
-                w.target(),
-                "scale",
+            let detail = if w.scaled_by_another_run {
+                format!(
+                    "already {} → {} replicas by another run; back to {} after",
+                    w.replicas,
+                    w.replicas + 1,
+                    w.replicas
+                )
+            } else {
                 format!(
                     "{} → {} replicas before the drain (all ready replicas are on {}); restored after",
                     w.replicas,
                     w.replicas + 1,
                     n.node
-                ),
-            );
+                )
+            };
+            plan.change(w.target(), "scale", detail);
             out.push(w);
         }
     }
@@ -147,25 +153,26 @@ pub async fn plan_scale_ups(
 }
 
 /// Adds the replicas and waits until each workload has them ready.
-pub async fn scale_up(cluster: &Cluster, ws: &[Scalable], opts: &DrainOptions) -> Result<()> {
+pub async fn scale_up(cluster: &Cluster, ws: &mut [Scalable], opts: &DrainOptions) -> Result<()> {
     let timeout = if opts.timeout.is_zero() {
         std::time::Duration::from_secs(300)
     } else {
         opts.timeout
     };
-    for w in ws {
-        scale::set_replicas(cluster, w, w.replicas + 1).await?;
+    for w in ws.iter_mut() {
+        scale::add_replica(cluster, w).await?;
     }
-    for w in ws {
+    for w in ws.iter() {
         scale::wait_ready(cluster, w, w.replicas + 1, timeout).await?;
     }
     Ok(())
 }
 
-/// Puts the replica counts back.
+/// Puts the original replica counts back (a run that found another run's
+/// replica restores it too: the drain it was for is over or is this one).
 pub async fn restore(cluster: &Cluster, ws: &[Scalable]) -> Result<()> {
     for w in ws {
-        scale::set_replicas(cluster, w, w.replicas).await?;
+        scale::restore_replicas(cluster, w).await?;
     }
     Ok(())
 }

@@ -212,7 +212,7 @@ async fn steps(
     let claimed = Mutex::new(HashSet::new());
     // New pods must land elsewhere from the start: cordon everything first.
     let cordoned = cordon_all(cluster, &job.nodes, user, verb).await?;
-    plan::scale_up(cluster, &job.scale, &job.opts).await?;
+    plan::scale_up(cluster, &mut job.scale.clone(), &job.opts).await?;
     for chunk in cordoned.chunks(job.batch) {
         if interrupt::is_interrupted() {
             return Err(Error::Interrupted {

@@ -14,7 +14,7 @@ use kube::runtime::watcher::{self, Event as WatchEvent};
 use serde::Serialize;
 
 use super::lean::{LeanNode, ZONE_LABEL};
-use super::retry::retry;
+use crate::cluster::retry::retry;
 use crate::cluster::{Cluster, api_error, is_not_found};
 use crate::error::{Error, Result};
 

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::check::Outage;
-use super::retry::retry;
+use crate::cluster::retry::{is_conflict, retry};
 use crate::cluster::{Cluster, api_error};
 use crate::error::{Error, Result};
 
@@ -31,7 +31,18 @@ pub struct Scalable {
     /// A Deployment with the `Recreate` strategy: never two copies at once.
     #[serde(skip)]
     pub recreate: bool,
+    /// Another run already added the replica (its annotation says so):
+    /// this one does not add another, and `replicas` is the true original.
+    pub scaled_by_another_run: bool,
+    /// The version read, so that two runs cannot both add a replica.
+    #[serde(skip)]
+    pub resource_version: Option<String>,
 }
+
+/// The replica count a workload had before `--scale-up` added one, recorded
+/// on the workload itself so that a concurrent or later run restores the
+/// true count and never adds a second replica.
+pub const SCALED_UP_FROM: &str = "oncall.dev/scaled-up-from";
 
 impl Scalable {
     /// `namespace/kind/name`.
@@ -112,19 +123,70 @@ pub async fn resolve_owner(cluster: &Cluster, namespace: &str, owner: &str) -> R
         name = owner.name.clone();
         obj = get(resource, name.clone()).await?;
     }
-    Ok(Scalable {
-        namespace: outage.namespace.clone(),
-        resource: resource.into(),
-        name,
-        replicas: obj.data["spec"]["replicas"].as_i64().unwrap_or(1),
-        ready: obj.data["status"]["readyReplicas"].as_i64().unwrap_or(0),
-        recreate: obj.data["spec"]["strategy"]["type"] == "Recreate",
-    })
+    Ok(scalable(&outage.namespace, resource, name, &obj))
 }
 
-pub async fn set_replicas(cluster: &Cluster, w: &Scalable, replicas: i64) -> Result<()> {
+fn scalable(namespace: &str, resource: &str, name: String, obj: &DynamicObject) -> Scalable {
+    let recorded = obj
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(SCALED_UP_FROM))
+        .and_then(|v| v.parse::<i64>().ok());
+    Scalable {
+        namespace: namespace.to_string(),
+        resource: resource.into(),
+        name,
+        replicas: recorded.unwrap_or_else(|| obj.data["spec"]["replicas"].as_i64().unwrap_or(1)),
+        ready: obj.data["status"]["readyReplicas"].as_i64().unwrap_or(0),
+        recreate: obj.data["spec"]["strategy"]["type"] == "Recreate",
+        scaled_by_another_run: recorded.is_some(),
+        resource_version: obj.metadata.resource_version.clone(),
+    }
+}
+
+/// Adds one replica and records the original count, unless another run
+/// already did. The write names the version read: of two runs racing, one
+/// adds the replica, and the other re-reads and finds the record.
+pub async fn add_replica(cluster: &Cluster, w: &mut Scalable) -> Result<()> {
     let api = api(cluster, &w.namespace, &w.resource);
-    let patch = Patch::Merge(json!({"spec": {"replicas": replicas}}));
+    let params = PatchParams::default();
+    let doing = format!("patch {}", w.resource);
+    for _ in 0..5 {
+        if w.scaled_by_another_run {
+            return Ok(());
+        }
+        let patch = Patch::Merge(json!({
+            "metadata": {
+                "resourceVersion": w.resource_version,
+                "annotations": {SCALED_UP_FROM: w.replicas.to_string()},
+            },
+            "spec": {"replicas": w.replicas + 1},
+        }));
+        match api.patch(&w.name, &params, &patch).await {
+            Ok(_) => return Ok(()),
+            Err(e) if is_conflict(&e) => {
+                let fresh = retry(|| api.get(&w.name))
+                    .await
+                    .map_err(|e| api_error(e, &cluster.url, &format!("get {}", w.resource)))?;
+                *w = scalable(&w.namespace, &w.resource, w.name.clone(), &fresh);
+            }
+            Err(e) => return Err(api_error(e, &cluster.url, &doing)),
+        }
+    }
+    Err(Error::Failed(format!(
+        "cannot scale up `{}`: it kept changing while oncall tried; try again",
+        w.target()
+    )))
+}
+
+/// Puts the original replica count back and forgets the record.
+pub async fn restore_replicas(cluster: &Cluster, w: &Scalable) -> Result<()> {
+    let api = api(cluster, &w.namespace, &w.resource);
+    let patch = Patch::Merge(json!({
+        "metadata": {"annotations": {SCALED_UP_FROM: null}},
+        "spec": {"replicas": w.replicas},
+    }));
     let params = PatchParams::default();
     retry(|| api.patch(&w.name, &params, &patch))
         .await
@@ -148,6 +210,15 @@ pub async fn wait_ready(
             match stream.try_next().await {
                 Ok(Some(WatchEvent::Apply(o) | WatchEvent::InitApply(o)))
                     if o.data["status"]["readyReplicas"].as_i64().unwrap_or(0) >= want =>
+                {
+                    return;
+                }
+                // Another run's drain ended and took the replica back: there
+                // is nothing left to wait for.
+                Ok(Some(WatchEvent::Apply(o) | WatchEvent::InitApply(o)))
+                    if o.data["spec"]["replicas"]
+                        .as_i64()
+                        .is_some_and(|r| r < want) =>
                 {
                     return;
                 }

@@ -4,8 +4,8 @@
 use kube::api::Api;
 
 use super::lean::LeanNode;
-use super::retry::retry;
 use crate::cluster::list::{ListQuery, collect};
+use crate::cluster::retry::retry;
 use crate::cluster::{Cluster, api_error, is_not_found};
 use crate::error::{Error, Result};
 

@@ -14,7 +14,8 @@ use serde_json::json;
 
 use super::inventory::Kind;
 use super::plan::{MigrationPlan, WorkloadChange};
-use crate::cluster::is_not_found;
+use crate::cluster::retry::{is_conflict, is_transient, retry};
+use crate::cluster::{is_not_found, plain};
 
 /// Which images of a change to apply: the new ones, or back to the old.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +82,9 @@ async fn patch_workload(
 }
 
 /// Kill-deploys a singleton: scale to zero, wait until no pod is left,
-/// change the image, scale back. Two copies never run at once.
+/// change the image, scale back. Two copies never run at once, and
+/// whatever fails on the way, it is scaled back: a singleton left at zero
+/// replicas is an outage nobody asked for.
 pub async fn kill_deploy(
     client: &Client,
     namespace: &str,
@@ -90,27 +93,34 @@ pub async fn kill_deploy(
     timeout: Duration,
 ) -> Result<(), String> {
     let replicas = change.replicas.unwrap_or(1);
-    let selector = pod_selector(client, namespace, change)
+    let id = change.id();
+    let selector = retry(|| pod_selector(client, namespace, change))
         .await
-        .map_err(|e| e.to_string())?;
-    scale(client, namespace, change, 0)
-        .await
-        .map_err(|e| format!("cannot scale `{}` to 0: {e}", change.id()))?;
-    tokio::time::timeout(timeout, pods_gone(client, namespace, &selector))
-        .await
-        .map_err(|_| {
-            format!(
-                "the pods of `{}` did not stop within {timeout:?}",
-                change.id()
-            )
-        })?
-        .map_err(|e| e.to_string())?;
-    set_images(client, namespace, change, direction)
-        .await
-        .map_err(|e| e.to_string())?;
-    scale(client, namespace, change, replicas)
-        .await
-        .map_err(|e| format!("cannot scale `{}` back to {replicas}: {e}", change.id()))
+        .map_err(|e| format!("cannot read `{id}`: {}", plain(&e)))?;
+    let stopped = async {
+        scale(client, namespace, change, 0)
+            .await
+            .map_err(|e| format!("cannot scale `{id}` to 0: {}", plain(&e)))?;
+        tokio::time::timeout(timeout, pods_gone(client, namespace, &selector))
+            .await
+            .map_err(|_| format!("the pods of `{id}` did not stop within {timeout:?}"))?
+            .map_err(|e| format!("lost track of the pods of `{id}`: {}", plain(&e)))?;
+        set_images(client, namespace, change, direction)
+            .await
+            .map_err(|e| format!("cannot set the images of `{id}`: {}", plain(&e)))
+    }
+    .await;
+    let restored = retry(|| scale(client, namespace, change, replicas)).await;
+    match (stopped, restored) {
+        (Ok(()), Ok(())) => Ok(()),
+        (Err(e), Ok(())) => Err(format!(
+            "{e}; `{id}` was scaled back to {replicas} on its previous images"
+        )),
+        (_, Err(e)) => Err(format!(
+            "`{id}` may be left at 0 replicas: scaling it back to {replicas} failed ({})",
+            plain(&e)
+        )),
+    }
 }
 
 async fn scale(
@@ -176,7 +186,8 @@ async fn pods_gone(client: &Client, namespace: &str, selector: &str) -> Result<(
         let version = list.metadata.resource_version.unwrap_or_default();
         let params = WatchParams::default().labels(selector).timeout(60);
         let mut stream = api.watch(&params, &version).await?.boxed();
-        while let Some(event) = stream.try_next().await? {
+        // A watch cut short (or expired: 410) is followed by a fresh list.
+        while let Some(event) = next_event(&mut stream).await? {
             match event {
                 WatchEvent::Deleted(p) => {
                     alive.remove(p.metadata.name.as_deref().unwrap_or_default());
@@ -191,6 +202,17 @@ async fn pods_gone(client: &Client, namespace: &str, selector: &str) -> Result<(
                 return Ok(());
             }
         }
+    }
+}
+
+/// The next event of a watch; `None` when it ended, or broke in a way a
+/// fresh list and watch will mend.
+async fn next_event<K>(
+    stream: &mut futures::stream::BoxStream<'_, Result<WatchEvent<K>, kube::Error>>,
+) -> Result<Option<WatchEvent<K>>, kube::Error> {
+    match stream.try_next().await {
+        Err(e) if is_transient(&e) => Ok(None),
+        other => other,
     }
 }
 
@@ -270,9 +292,12 @@ pub async fn run_migration(
     }
     spec.template = pod;
     let base = plan.template.split('/').nth(1).unwrap_or("migrate");
+    // Named here rather than by the server (generateName): a create whose
+    // answer was lost can then be sent again, and finds its own Job.
+    let name = format!("{base}-{release}-{}", suffix());
     let job = Job {
         metadata: kube::api::ObjectMeta {
-            generate_name: Some(format!("{base}-{release}-")),
+            name: Some(name.clone()),
             labels: Some(BTreeMap::from([(
                 "app.kubernetes.io/managed-by".to_string(),
                 "oncall".to_string(),
@@ -283,11 +308,19 @@ pub async fn run_migration(
         ..Default::default()
     };
     let jobs: Api<Job> = Api::namespaced(client.clone(), namespace);
-    let created = jobs
-        .create(&PostParams::default(), &job)
-        .await
-        .map_err(|e| format!("cannot create the migration job: {e}"))?;
-    let name = created.metadata.name.clone().unwrap_or_default();
+    retry(|| async {
+        match jobs.create(&PostParams::default(), &job).await {
+            Err(e) if is_conflict(&e) => Ok(()),
+            other => other.map(drop),
+        }
+    })
+    .await
+    .map_err(|e| {
+        format!(
+            "cannot create the migration job: {}",
+            crate::cluster::plain(&e)
+        )
+    })?;
     let finished = tokio::time::timeout(timeout, job_finished(&jobs, &name)).await;
     let log_tail = job_logs(client, namespace, &name, &mut on_log).await;
     match finished {
@@ -301,6 +334,23 @@ pub async fn run_migration(
             log_tail,
         }),
     }
+}
+
+/// Five characters that make a Job's name unique, as the API server's
+/// generateName would.
+fn suffix() -> String {
+    use std::hash::BuildHasher;
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    // std's hasher keys are random per process: a random number without a crate.
+    let mut n =
+        std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now());
+    (0..5)
+        .map(|_| {
+            let c = ALPHABET[(n % ALPHABET.len() as u64) as usize];
+            n /= ALPHABET.len() as u64;
+            c as char
+        })
+        .collect()
 }
 
 /// Follows the Job until it has succeeded or failed.
@@ -329,7 +379,7 @@ async fn job_finished(jobs: &Api<Job>, name: &str) -> Result<bool, kube::Error> 
             .fields(&format!("metadata.name={name}"))
             .timeout(60);
         let mut stream = jobs.watch(&params, &version).await?.boxed();
-        while let Some(event) = stream.try_next().await? {
+        while let Some(event) = next_event(&mut stream).await? {
             if let WatchEvent::Modified(job) | WatchEvent::Added(job) = event
                 && let Some(done) = cond(&job)
             {

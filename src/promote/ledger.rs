@@ -11,6 +11,7 @@ use kube::{Api, Client};
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::is_not_found;
+use crate::cluster::retry::{backoff, is_conflict, is_transient};
 
 pub const CONFIGMAP: &str = "oncall-releases";
 const KEY: &str = "releases.json";
@@ -64,7 +65,7 @@ fn parse(cm: &ConfigMap) -> Vec<Release> {
 
 /// Appends `release` (its number is assigned here) or, when a release with
 /// the same number exists, replaces it. Retries on write conflicts, since
-/// two engineers may promote at once.
+/// two engineers may promote at once, and on transient failures.
 pub async fn record(
     client: &Client,
     namespace: &str,
@@ -117,7 +118,11 @@ pub async fn record(
         };
         match result {
             Ok(_) => return Ok(release),
-            Err(kube::Error::Api(s)) if (s.code == 409) && attempts < 5 => continue,
+            // A conflict, or a write whose answer was lost: read again and
+            // re-apply (a release with its number replaces itself).
+            Err(e) if (is_conflict(&e) || is_transient(&e)) && attempts < 5 => {
+                tokio::time::sleep(backoff(attempts)).await;
+            }
             Err(e) => return Err(e),
         }
     }

@@ -8,6 +8,7 @@ pub mod ledger;
 pub mod plan;
 pub mod run;
 pub mod sides;
+pub mod state;
 pub mod summary;
 
 pub use plan::{PromotionPlan, WorkloadChange};

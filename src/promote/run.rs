@@ -272,6 +272,7 @@ pub async fn apply(
         });
         if let Err(e) = step {
             let mut message = format!("`{id}` failed: {e}");
+            let mut left_changed = true;
             if options.no_rollback {
                 message.push_str(
                     "; --no-rollback was given, so the changed workloads were left as they are",
@@ -279,7 +280,9 @@ pub async fn apply(
             } else {
                 let problems =
                     roll_back(client, namespace, &touched, options.timeout, on_event).await;
-                applied.rolled_back = true;
+                // The ledger says "rolled back" only when it is true.
+                applied.rolled_back = problems.is_empty();
+                left_changed = !problems.is_empty();
                 if problems.is_empty() {
                     let names: Vec<_> = touched.iter().map(|c| format!("`{}`", c.id())).collect();
                     message.push_str(&format!(
@@ -299,6 +302,11 @@ pub async fn apply(
                     "; the migration job `{}` ran and was not reverted: check that the running images work with the migrated database",
                     m.job
                 ));
+            }
+            if left_changed {
+                // Last, so that it is what the engineer reads.
+                message.push_str("; ");
+                message.push_str(&super::state::describe(client, namespace, &touched).await);
             }
             applied.result = Err(Error::Failed(message));
             return applied;

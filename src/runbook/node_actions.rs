@@ -153,7 +153,7 @@ pub(super) async fn run_drain(cluster: &Cluster, args: &Json) -> Result<(Json, S
     if !refused.is_empty() {
         return Err(plan::refusal_error(&refused));
     }
-    let scale = if opts.scale_up {
+    let mut scale = if opts.scale_up {
         plan::plan_scale_ups(cluster, &report, &mut scratch).await?
     } else {
         Vec::new()
@@ -163,7 +163,7 @@ pub(super) async fn run_drain(cluster: &Cluster, args: &Json) -> Result<(Json, S
         nodes
     } else {
         let cordoned = plan::cordon_all(cluster, &nodes, &user, "drain").await?;
-        if let Err(e) = plan::scale_up(cluster, &scale, &opts).await {
+        if let Err(e) = plan::scale_up(cluster, &mut scale, &opts).await {
             plan::restore(cluster, &scale).await?;
             return Err(e);
         }

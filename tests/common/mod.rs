@@ -515,3 +515,42 @@ pub fn oncall_offline(args: &[&str]) -> Run {
         .expect("oncall runs");
     Run::from(out)
 }
+
+/// The fault seeds every "survives a flaky API server" test runs with.
+pub const FAULT_SEEDS: [u64; 5] = [1, 2, 3, 4, 5];
+
+/// The API fault profile of the robustness targets (5xx, 429 with
+/// Retry-After, dropped connections, expiring watches, write conflicts)
+/// with the dice seeded by `seed`.
+pub fn flaky_api(seed: u64) -> FaultSpec {
+    FaultSpec::parse(&format!(
+        "5xx=0.1,429=0.05,retry-after=1,drop=0.02,watch-expiry=5s,conflict=0.1,seed={seed}"
+    ))
+    .expect("the fault profile parses")
+}
+
+/// Runs `scenario` once per fault seed, each on its own thread, and fails
+/// naming every seed whose outcome was wrong: the target is 5 of 5.
+pub fn for_each_fault_seed(scenario: impl Fn(u64) -> Result<(), String> + Sync) {
+    let scenario = &scenario;
+    let failures: Vec<String> = std::thread::scope(|s| {
+        let runs: Vec<_> = FAULT_SEEDS
+            .iter()
+            .map(|&seed| (seed, s.spawn(move || scenario(seed))))
+            .collect();
+        runs.into_iter()
+            .filter_map(|(seed, run)| match run.join() {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(format!("seed {seed}: {e}")),
+                Err(_) => Some(format!("seed {seed}: panicked")),
+            })
+            .collect()
+    });
+    assert!(
+        failures.is_empty(),
+        "{} of {} fault seeds went wrong:\n{}",
+        failures.len(),
+        FAULT_SEEDS.len(),
+        failures.join("\n")
+    );
+}
