@@ -29,6 +29,14 @@ pub async fn stuck(app: &App, args: StuckArgs) -> Result<()> {
             ..Thresholds::default()
         },
         page_size: None,
+        advice: pods::Advice {
+            terminate_configured: app
+                .config
+                .clusters
+                .get(&cluster.context)
+                .and_then(|c| c.terminate.as_ref())
+                .is_some_and(|t| !t.is_empty()),
+        },
     };
     let started = Instant::now();
     let spinner = app.progress.spinner("pods");

@@ -253,10 +253,12 @@ async fn rollback(app: &App, args: &PromoteArgs, to: Option<String>) -> Result<(
     let Some(goal) = ledger::find_target(&releases, to.as_deref()) else {
         return Err(Error::Usage(match to {
             Some(t) => format!(
-                "no release `{t}` in the ledger of `{namespace}`; see `oncall promote history`"
+                "no release `{t}` in the ledger of `{namespace}`; see `{}`",
+                crate::suggest::oncall("promote history")
             ),
             None => format!(
-                "no earlier successful release in the ledger of `{namespace}`; see `oncall promote history`"
+                "no earlier successful release in the ledger of `{namespace}`; see `{}`",
+                crate::suggest::oncall("promote history")
             ),
         }));
     };

@@ -244,8 +244,10 @@ pub async fn apply(
                     done.join(", ")
                 },
                 not_done: format!(
-                    "{} (run `oncall promote` again, or `oncall promote rollback`)",
-                    not_done.join(", ")
+                    "{} (run `{}` again, or `{}`)",
+                    not_done.join(", "),
+                    crate::suggest::oncall("promote"),
+                    crate::suggest::oncall("promote rollback")
                 ),
             });
             return applied;
