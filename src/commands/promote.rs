@@ -16,7 +16,7 @@ use crate::promote::ledger::{self, Release};
 use crate::promote::plan::PromotionPlan;
 use crate::promote::run::{self, Applied, Event, Options};
 use crate::promote::sides;
-use crate::promote::summary::{describe_containers, safety_plan, strategy_name};
+use crate::promote::summary::{add_workload_changes, safety_plan};
 use crate::safety::{self, Answer, Plan, audit::Outcome};
 use crate::ui::{output, style, table};
 
@@ -290,13 +290,7 @@ async fn rollback(app: &App, args: &PromoteArgs, to: Option<String>) -> Result<(
             }
         ));
     }
-    for c in &changes {
-        plan.change(
-            c.id(),
-            strategy_name(c.strategy),
-            describe_containers(&c.containers),
-        );
-    }
+    add_workload_changes(&mut plan, &changes);
     plan.warn("database migrations are not reverted: check that the old release works with the current schema");
     if changes.is_empty() {
         outln!(

@@ -442,14 +442,8 @@ pub fn rollback_changes(
             .filter(|r| r.workload == w.id())
             .filter_map(|r| {
                 let now = w.image_of(&r.container, r.init)?;
-                (now != r.to).then(|| ContainerChange {
-                    container: r.container.clone(),
-                    init: r.init,
-                    from: now.to_string(),
-                    to: r.to.clone(),
-                    from_ref: ImageRef::parse(now),
-                    to_ref: ImageRef::parse(&r.to),
-                })
+                (!ImageRef::same_image(now, &r.to))
+                    .then(|| ContainerChange::new(&r.container, r.init, now, &r.to))
             })
             .collect();
         if containers.is_empty() {
