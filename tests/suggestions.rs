@@ -273,6 +273,16 @@ fn as_a_kubectl_plugin_usage_and_suggestions_say_kubectl_oncall() {
         "{replace}"
     );
 
+    // In the sandbox, kubectl suggestions cannot reach it: say so.
+    let sandbox = plugin(&["--sandbox", "pods", "stuck", "-A"]).expect_code(1);
+    assert!(
+        sandbox.stderr.contains(
+            "kubectl cannot reach this sandbox: to try the kubectl suggestions, run `kubectl oncall sandbox serve --kubeconfig-out sandbox.kubeconfig`"
+        ),
+        "{}",
+        sandbox.stderr
+    );
+
     // And through kubectl itself, which finds the plugin on PATH.
     let path = std::env::join_paths(
         std::iter::once(dir.path().to_path_buf())

@@ -63,6 +63,23 @@ pub async fn stuck(app: &App, args: StuckArgs) -> Result<()> {
         OutputFormat::Wide => print_wide(&report),
         OutputFormat::Table => print_groups(&report),
     }
+    // The sandbox lives only as long as this command: a pasted kubectl
+    // suggestion would reach the kubeconfig's cluster instead.
+    if app.global.sandbox
+        && report
+            .groups
+            .iter()
+            .any(|g| g.suggestion.starts_with("kubectl "))
+    {
+        // `sandbox serve` starts a cluster of its own: no connection flags.
+        let serve = format!(
+            "{} sandbox serve --kubeconfig-out sandbox.kubeconfig",
+            crate::suggest::program()
+        );
+        style::note(&format!(
+            "kubectl cannot reach this sandbox: to try the kubectl suggestions, run `{serve}` and pass that kubeconfig to both tools"
+        ));
+    }
     if report.stuck > 0 {
         return Err(Error::ProblemsFound(String::new()));
     }
