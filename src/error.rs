@@ -126,7 +126,7 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
-    #[error("{0} was not found; check the name with `oncall node list` or `kubectl get`")]
+    #[error("{0} was not found; check the name with `{list}` or `kubectl get`", list = crate::suggest::oncall("node list"))]
     NotFound(String),
 
     /// A selector that selects nothing: as kubectl, not a failure (exit 0).

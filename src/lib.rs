@@ -38,6 +38,7 @@ pub mod pods;
 pub mod promote;
 pub mod runbook;
 pub mod safety;
+pub mod suggest;
 pub mod ui;
 pub mod workloads;
 pub mod yaml;
@@ -50,10 +51,15 @@ use crate::error::exit;
 pub fn main() -> u8 {
     completion::complete_if_asked();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let parsed = cli::Cli::command()
-        .color(cli::color_before_parsing(&args))
-        .try_get_matches_from(&args)
-        .and_then(|matches| cli::Cli::from_arg_matches(&matches));
+    let program = suggest::program_for(args.first().map(|a| a.as_os_str()).unwrap_or_default());
+    // clap takes the usage line's name from argv[0] only when none is set.
+    let mut command = cli::Cli::command()
+        .bin_name(&program)
+        .color(cli::color_before_parsing(&args));
+    suggest::set_program(program);
+    let parsed = command
+        .try_get_matches_from_mut(&args)
+        .and_then(|m| cli::Cli::from_arg_matches(&m).map_err(|e| e.format(&mut command)));
     let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
@@ -66,6 +72,15 @@ pub fn main() -> u8 {
         }
     };
     ui::style::init(cli.global.color);
+    suggest::set_connection(suggest::Connection {
+        kubeconfig: cli
+            .global
+            .kubeconfig
+            .as_ref()
+            .map(|k| k.display().to_string()),
+        context: cli.global.context.clone(),
+        sandbox: cli.global.sandbox,
+    });
     init_logging(cli.global.verbose);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,

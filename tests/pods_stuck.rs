@@ -348,7 +348,10 @@ fn every_category_is_detected_with_its_cause_and_next_action() {
 
     let orphan = pod(&r, "orphan");
     assert_eq!(orphan["category"], "node-not-ready");
-    assert_eq!(orphan["suggestion"], "oncall node replace node-c");
+    assert_eq!(
+        orphan["suggestion"],
+        "oncall node replace node-c --ignore-daemonsets --delete-node --skip-wait-for-delete-timeout 60 --dry-run"
+    );
     assert!(
         orphan["age_seconds"].as_i64().unwrap() >= 3500,
         "the node went down an hour ago: {orphan:#}"
@@ -381,7 +384,10 @@ fn every_category_is_detected_with_its_cause_and_next_action() {
     assert_eq!(sandbox.len(), 1, "{:#}", r["groups"]);
     assert_eq!(sandbox[0]["count"], 3);
     assert_eq!(sandbox[0]["node"], "node-b");
-    assert_eq!(sandbox[0]["suggestion"], "oncall node replace node-b");
+    assert_eq!(
+        sandbox[0]["suggestion"],
+        "oncall node replace node-b --ignore-daemonsets --delete-node --dry-run"
+    );
     let geo = pod(&r, "geo-");
     assert_eq!(
         geo["evidence"][0]["source"], "event",
@@ -622,7 +628,10 @@ status:
     assert_eq!(p["status"], "Terminating");
     assert_eq!(p["category"], "terminating");
     has(p, "message", "node node-c is Unknown");
-    assert_eq!(p["suggestion"], "oncall node replace node-c");
+    assert_eq!(
+        p["suggestion"],
+        "oncall node replace node-c --ignore-daemonsets --delete-node --skip-wait-for-delete-timeout 60 --dry-run"
+    );
 }
 
 #[test]
@@ -889,7 +898,7 @@ fn pages_across_continue_tokens_with_a_fixed_number_of_requests() {
     assert_eq!(r["groups"].as_array().unwrap().len(), 1);
     assert_eq!(
         r["groups"][0]["suggestion"],
-        "kubectl -n default delete pods --field-selector=status.phase=Failed"
+        "kubectl -n default delete pods --field-selector=status.phase=Failed --dry-run=server"
     );
 }
 

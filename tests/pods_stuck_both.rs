@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-on_both_backends!(every_kubelet_category_is_named_with_its_cause);
+on_both_backends!(
+    every_kubelet_category_is_named_with_its_cause,
+    rollout_undo_is_suggested_only_when_an_earlier_revision_exists,
+);
 
 fn deployment(s: &Scope, name: &str, fault: &str, extra_spec: &str) -> String {
     format!(
@@ -201,4 +204,69 @@ fn every_kubelet_category_is_named_with_its_cause(backend: Backend) {
         disagreement.is_empty()
     });
     assert!(agreed, "{disagreement}");
+}
+
+/// The suggestion for the pods of `web-`, once they fail to pull.
+fn web_advice(h: &Harness, s: &Scope, wanted: &str) -> Value {
+    let mut last = Value::Null;
+    let found = eventually(Duration::from_secs(60), || {
+        last = report(h, s);
+        pods(&last).iter().any(|p| {
+            p["name"].as_str().is_some_and(|n| n.starts_with("web-"))
+                && p["category"] == "image-pull"
+                && p["suggestion"].as_str().is_some_and(|x| x.contains(wanted))
+        })
+    });
+    assert!(found, "no `{wanted}` for web: {last:#}");
+    find(&pods(&last), "web-").unwrap().clone()
+}
+
+fn rollout_undo_is_suggested_only_when_an_earlier_revision_exists(backend: Backend) {
+    let s = Scope::new("undo");
+    let mut y = s.namespace("shop");
+    y += &s.node_yaml("a", "8", &[]);
+    y += &deployment(&s, "web", "err-image-pull", "");
+    let h = Harness::on(backend, &s, &y);
+    let ns = s.ns("shop");
+
+    // One revision: `rollout undo` would fail with "no rollout history
+    // found", so the bad image is named with the workload it comes from.
+    let web = web_advice(&h, &s, "describe deployment web");
+    let message = web["message"].as_str().unwrap();
+    assert!(
+        message.contains("registry.example.com/shop/web:v1")
+            && message.contains("deployment/web")
+            && message.contains("no earlier revision"),
+        "{web:#}"
+    );
+
+    // A second revision that cannot be pulled either: undo goes back to v1.
+    h.kubectl(&[
+        "-n",
+        &ns,
+        "set",
+        "image",
+        "deployment/web",
+        "web=registry.example.com/shop/web:v2",
+    ])
+    .expect_code(0);
+    let web = web_advice(&h, &s, "rollout undo");
+    let undo = web["suggestion"].as_str().unwrap();
+    assert_eq!(
+        undo,
+        format!("kubectl -n {ns} rollout undo deployment/web --dry-run=server")
+    );
+    // As printed, it runs (and, being a dry run, changes nothing).
+    let words = shlex::split(undo).unwrap();
+    let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+    h.kubectl(&args).expect_code(0);
+    let image = h.kubectl(&[
+        "-n",
+        &ns,
+        "get",
+        "deployment/web",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+    ]);
+    assert_eq!(image.stdout, "registry.example.com/shop/web:v2");
 }

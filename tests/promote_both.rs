@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 on_both_backends!(
     promote_runs_the_migration_then_the_rollouts_and_records_the_release,
     a_crash_looping_image_is_rolled_back_and_history_and_rollback_work,
+    the_plan_shows_where_images_come_from,
 );
 
 const OLD: &str = "sha-1111111111111111111111111111111111111111";
@@ -343,4 +344,97 @@ fn a_crash_looping_image_is_rolled_back_and_history_and_rollback_work(backend: B
         "back on the images before release 1"
     );
     assert_eq!(ledger(&h, &s).last().unwrap()["source"], "before release 1");
+}
+
+/// Staging's frontend comes from another registry; its fetcher is the same
+/// image as production's, spelled the short Docker Hub way.
+fn the_plan_shows_where_images_come_from(backend: Backend) {
+    let s = Scope::new("source");
+    let ours = format!("registry.example.com/{}", s.id);
+    let mut y = s.node_yaml("a", "16", &[]);
+    y += &environment(&s, "staging", NEW)
+        .replace(
+            &format!("{ours}/frontend:"),
+            "eu.gcr.io/evil-project/frontend:",
+        )
+        .replace(&format!("{ours}/fetcher:{NEW}"), "nginx:1.27");
+    y += &environment(&s, "production", OLD).replace(
+        &format!("{ours}/fetcher:{OLD}"),
+        "docker.io/library/nginx:1.27",
+    );
+    let h = Harness::on(backend, &s, &y);
+    let (staging, production) = (s.ns("staging"), s.ns("production"));
+
+    let table = h
+        .oncall(&promote(&staging, &production, &["--dry-run"]))
+        .expect_code(0);
+    let out = format!("{}{}", table.stdout, table.stderr);
+    let frontend = out
+        .lines()
+        .find(|l| l.contains("deployment/frontend"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        frontend.contains(&format!(
+            "{ours}/frontend:sha-111111111111… → eu.gcr.io/evil-project/frontend:sha-5f63e0a6c11d…"
+        )),
+        "registry and repository shown on both sides: {out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "IMAGE SOURCE CHANGES: `deployment/frontend` container `frontend` would run `eu.gcr.io/evil-project/frontend` instead of `{ours}/frontend`"
+        )),
+        "{out}"
+    );
+    // The same source on both sides: the short form, and no warning.
+    let cron = out
+        .lines()
+        .find(|l| l.contains("deployment/cron"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        cron.contains("cron: sha-111111111111… → sha-5f63e0a6c11d…"),
+        "{out}"
+    );
+    assert!(!out.contains("`deployment/cron` container"), "{out}");
+    // `nginx:1.27` is `docker.io/library/nginx:1.27`: nothing to change.
+    let fetcher = out
+        .lines()
+        .find(|l| l.contains("deployment/fetcher"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(fetcher.contains("already runs the"), "{out}");
+
+    // JSON names every image in full, on both sides.
+    let json = h
+        .oncall(&promote(
+            &staging,
+            &production,
+            &["--dry-run", "-o", "json"],
+        ))
+        .expect_code(0);
+    let plan: Value = serde_json::from_str(&json.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", json.stdout, json.stderr));
+    let images = |target: &str| {
+        plan["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["target"] == target)
+            .unwrap_or_else(|| panic!("{target} in {plan:#}"))["images"][0]
+            .clone()
+    };
+    assert_eq!(
+        images("deployment/cron"),
+        json!({
+            "container": "cron",
+            "from": format!("{ours}/cron:{OLD}"),
+            "to": format!("{ours}/cron:{NEW}"),
+        })
+    );
+    assert_eq!(
+        images("deployment/frontend")["to"],
+        format!("eu.gcr.io/evil-project/frontend:{NEW}")
+    );
+    assert_eq!(
+        image(&h, &production, "frontend"),
+        format!("{ours}/frontend:{OLD}")
+    );
 }

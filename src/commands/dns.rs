@@ -215,7 +215,8 @@ async fn check(
     let question = query::question(name, flags.record_type.as_deref())?;
     if question.reverse_of.is_some() {
         return Err(Error::Usage(format!(
-            "`dns check` needs a host name, not the address `{name}`; use `oncall dns resolve {name}` for a reverse lookup"
+            "`dns check` needs a host name, not the address `{name}`; use `{}` for a reverse lookup",
+            crate::suggest::oncall(&format!("dns resolve {name}"))
         )));
     }
     let targets = query::targets(&flags.nameserver, with_system)?;

@@ -29,6 +29,14 @@ pub async fn stuck(app: &App, args: StuckArgs) -> Result<()> {
             ..Thresholds::default()
         },
         page_size: None,
+        advice: pods::Advice {
+            terminate_configured: app
+                .config
+                .clusters
+                .get(&cluster.context)
+                .and_then(|c| c.terminate.as_ref())
+                .is_some_and(|t| !t.is_empty()),
+        },
     };
     let started = Instant::now();
     let spinner = app.progress.spinner("pods");
@@ -54,6 +62,23 @@ pub async fn stuck(app: &App, args: StuckArgs) -> Result<()> {
         OutputFormat::Json | OutputFormat::Yaml => output::print(app.global.output, &report)?,
         OutputFormat::Wide => print_wide(&report),
         OutputFormat::Table => print_groups(&report),
+    }
+    // The sandbox lives only as long as this command: a pasted kubectl
+    // suggestion would reach the kubeconfig's cluster instead.
+    if app.global.sandbox
+        && report
+            .groups
+            .iter()
+            .any(|g| g.suggestion.starts_with("kubectl "))
+    {
+        // `sandbox serve` starts a cluster of its own: no connection flags.
+        let serve = format!(
+            "{} sandbox serve --kubeconfig-out sandbox.kubeconfig",
+            crate::suggest::program()
+        );
+        style::note(&format!(
+            "kubectl cannot reach this sandbox: to try the kubectl suggestions, run `{serve}` and pass that kubeconfig to both tools"
+        ));
     }
     if report.stuck > 0 {
         return Err(Error::ProblemsFound(String::new()));

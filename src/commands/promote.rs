@@ -16,7 +16,7 @@ use crate::promote::ledger::{self, Release};
 use crate::promote::plan::PromotionPlan;
 use crate::promote::run::{self, Applied, Event, Options};
 use crate::promote::sides;
-use crate::promote::summary::{describe_containers, safety_plan, strategy_name};
+use crate::promote::summary::{add_workload_changes, safety_plan};
 use crate::safety::{self, Answer, Plan, audit::Outcome};
 use crate::ui::{output, style, table};
 
@@ -253,10 +253,12 @@ async fn rollback(app: &App, args: &PromoteArgs, to: Option<String>) -> Result<(
     let Some(goal) = ledger::find_target(&releases, to.as_deref()) else {
         return Err(Error::Usage(match to {
             Some(t) => format!(
-                "no release `{t}` in the ledger of `{namespace}`; see `oncall promote history`"
+                "no release `{t}` in the ledger of `{namespace}`; see `{}`",
+                crate::suggest::oncall("promote history")
             ),
             None => format!(
-                "no earlier successful release in the ledger of `{namespace}`; see `oncall promote history`"
+                "no earlier successful release in the ledger of `{namespace}`; see `{}`",
+                crate::suggest::oncall("promote history")
             ),
         }));
     };
@@ -288,13 +290,7 @@ async fn rollback(app: &App, args: &PromoteArgs, to: Option<String>) -> Result<(
             }
         ));
     }
-    for c in &changes {
-        plan.change(
-            c.id(),
-            strategy_name(c.strategy),
-            describe_containers(&c.containers),
-        );
-    }
+    add_workload_changes(&mut plan, &changes);
     plan.warn("database migrations are not reverted: check that the old release works with the current schema");
     if changes.is_empty() {
         outln!(

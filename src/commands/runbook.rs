@@ -545,11 +545,14 @@ async fn finish(app: &App, run: &mut Run<'_>, start: usize) -> Result<()> {
                 run.runbook.name, run.journal.run_id
             )),
             Ok(()) => outln!(
-                "\n{} runbook `{}` completed (run {}; timeline: `oncall runbook log {} --format markdown`)",
+                "\n{} runbook `{}` completed (run {}; timeline: `{}`)",
                 style::good("✓"),
                 run.runbook.name,
                 run.journal.run_id,
-                run.journal.run_id
+                crate::suggest::oncall(&format!(
+                    "runbook log {} --format markdown",
+                    run.journal.run_id
+                ))
             ),
             Err(_) => style::note(&format!(
                 "journal: {}",
@@ -573,8 +576,8 @@ async fn resume(app: &App, run_id: &str, force: bool, sets: &[String]) -> Result
     }
     if journal.dry_run {
         return Err(Error::Usage(format!(
-            "run {run_id} was a dry run and changed nothing; start a real run with `oncall runbook run {}`",
-            journal.runbook
+            "run {run_id} was a dry run and changed nothing; start a real run with `{}`",
+            crate::suggest::oncall(&format!("runbook run {}", journal.runbook))
         )));
     }
     let source = rb::read(&journal.origin)?;

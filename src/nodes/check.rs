@@ -624,7 +624,10 @@ fn never_deleted(
             .to_string();
     if !first.metadata.finalizers.is_empty() {
         fix.push_str(&format!(
-            ", or, once the finalizer's controller is known to be gone, remove it: `kubectl -n {ns} patch pod {name} --type=merge -p '{{\"metadata\":{{\"finalizers\":null}}}}'`"
+            ", or, once the finalizer's controller is known to be gone, remove it (drop --dry-run=server to do it): `{}`",
+            crate::suggest::kubectl(&format!(
+                "-n {ns} patch pod {name} --type=merge -p '{{\"metadata\":{{\"finalizers\":null}}}}' --dry-run=server"
+            ))
         ));
     }
     Some(Blocker {

@@ -193,9 +193,9 @@ pub fn drain_error(failed: &[&NodeDrain]) -> Result<()> {
         "nothing was changed".to_string()
     } else {
         format!(
-            "{} stay(s) cordoned; run `oncall node uncordon {}` to make them schedulable again",
+            "{} stay(s) cordoned; run `{}` to make them schedulable again",
             cordoned.join(", "),
-            cordoned.join(" ")
+            crate::suggest::oncall(&format!("node uncordon {}", cordoned.join(" ")))
         )
     };
     let what = first.message.clone().unwrap_or_default();

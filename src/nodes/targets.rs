@@ -16,9 +16,10 @@ pub async fn resolve(
     selector: Option<&str>,
 ) -> Result<Vec<LeanNode>> {
     if names.is_empty() && selector.is_none() {
-        return Err(Error::Usage(
-            "name the nodes, or select them with -l SELECTOR (see `oncall node list`)".into(),
-        ));
+        return Err(Error::Usage(format!(
+            "name the nodes, or select them with -l SELECTOR (see `{}`)",
+            crate::suggest::oncall("node list")
+        )));
     }
     let mut nodes = Vec::new();
     for name in names {

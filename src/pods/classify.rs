@@ -198,6 +198,7 @@ pub fn classify(pod: &Pod, nodes: &Nodes, t: &Thresholds, now: Time) -> Option<S
         suggestion: String::new(),
         container: verdict.container,
         uid: pod.metadata.uid.clone(),
+        revisions: None,
         cause: verdict.cause,
     })
 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::classify::Category;
 use super::report::{Cause, StuckPod};
+use crate::suggest;
 
 /// Pods on one node failing the same way for at least this many pods point
 /// at the node rather than at the pods.
@@ -91,9 +92,21 @@ fn key(pod: &StuckPod) -> Key {
     }
 }
 
+/// What the suggestions need to know beyond the pods.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Advice {
+    /// The config names a terminate command for this cluster, so
+    /// `node replace` needs no `--delete-node`.
+    pub terminate_configured: bool,
+}
+
+/// Seconds a suggested replace waits for a pod on a dead node before it goes
+/// on: its kubelet will never confirm the deletion.
+const DEAD_NODE_SKIP_WAIT: u64 = 60;
+
 /// Groups the pods (in place: each pod gets its suggestion) and returns the
 /// groups, biggest and oldest first.
-pub fn group(pods: &mut [StuckPod]) -> Vec<Group> {
+pub fn group(pods: &mut [StuckPod], advice: Advice) -> Vec<Group> {
     let mut by_key: BTreeMap<Key, Vec<usize>> = BTreeMap::new();
     for (i, p) in pods.iter().enumerate() {
         by_key.entry(key(p)).or_default().push(i);
@@ -108,7 +121,7 @@ pub fn group(pods: &mut [StuckPod]) -> Vec<Group> {
         });
         let count = members.len();
         for &i in &members {
-            pods[i].suggestion = suggest(&pods[i], count);
+            pods[i].suggestion = suggest(&pods[i], count, advice);
         }
         let first = &pods[members[0]];
         let mut owners: BTreeMap<String, usize> = BTreeMap::new();
@@ -138,7 +151,7 @@ pub fn group(pods: &mut [StuckPod]) -> Vec<Group> {
             owners,
             count,
             since: first.since,
-            suggestion: group_suggestion(first, count),
+            suggestion: group_suggestion(first, count, advice),
             pods: members
                 .iter()
                 .map(|&i| format!("{}/{}", pods[i].namespace, pods[i].name))
@@ -163,19 +176,17 @@ fn group_message(first: &StuckPod, count: usize) -> String {
 }
 
 /// The next action for a whole group, when one command covers it.
-fn group_suggestion(first: &StuckPod, count: usize) -> String {
+fn group_suggestion(first: &StuckPod, count: usize, advice: Advice) -> String {
     let node = first.node.as_deref().unwrap_or("");
     match (&first.cause, first.category) {
-        (Cause::NodeDown, _) if node_gone(first) => {
-            format!(
-                "kubectl delete pods --all-namespaces --field-selector spec.nodeName={node} --grace-period=0 --force"
-            )
-        }
-        (Cause::Evicted { .. }, _) if count > 1 => format!(
-            "kubectl -n {} delete pods --field-selector=status.phase=Failed",
+        (Cause::NodeDown, _) if node_gone(first) => suggest::kubectl(&format!(
+            "delete pods --all-namespaces --field-selector spec.nodeName={node} --grace-period=0 --force --dry-run=server"
+        )),
+        (Cause::Evicted { .. }, _) if count > 1 => suggest::kubectl(&format!(
+            "-n {} delete pods --field-selector=status.phase=Failed --dry-run=server",
             first.namespace
-        ),
-        _ => suggest(first, count),
+        )),
+        _ => suggest(first, count, advice),
     }
 }
 
@@ -187,46 +198,74 @@ fn node_gone(p: &StuckPod) -> bool {
 }
 
 /// The next action for one pod, given how many pods share its group.
-pub fn suggest(p: &StuckPod, group_size: usize) -> String {
+/// Anything that changes the cluster is suggested with a dry run: pasted
+/// as it is, it shows what it would do; without the flag, it does it.
+pub fn suggest(p: &StuckPod, group_size: usize, advice: Advice) -> String {
     let ns = &p.namespace;
     let name = &p.name;
-    let node = p.node.as_deref().unwrap_or("");
     let container = p
         .container
         .as_deref()
         .map(|c| format!(" -c {c}"))
         .unwrap_or_default();
-    let describe = format!("kubectl -n {ns} describe pod {name}");
-    let force_delete = format!("kubectl -n {ns} delete pod {name} --grace-period=0 --force");
+    let kubectl = |args: String| suggest::kubectl(&format!("-n {ns} {args}"));
+    let describe = kubectl(format!("describe pod {name}"));
+    let force_delete = kubectl(format!(
+        "delete pod {name} --grace-period=0 --force --dry-run=server"
+    ));
     match &p.cause {
         Cause::NodeDown if node_gone(p) => force_delete,
-        Cause::NodeDown | Cause::Sandbox => format!("oncall node replace {node}"),
-        Cause::KubeletSlow if group_size >= NODE_SUSPECT => format!("oncall node replace {node}"),
+        // The kubelet is gone or stuck: it will never confirm a deletion.
+        Cause::NodeDown => replace_node(p, advice, true),
+        Cause::Sandbox => replace_node(p, advice, false),
+        Cause::KubeletSlow if group_size >= NODE_SUSPECT => replace_node(p, advice, true),
         Cause::KubeletSlow => force_delete,
-        Cause::Finalizers(_) => format!(
-            "kubectl -n {ns} patch pod {name} --type=merge -p '{{\"metadata\":{{\"finalizers\":null}}}}'"
-        ),
-        Cause::Evicted { .. } => format!("kubectl -n {ns} delete pod {name}"),
+        Cause::Finalizers(_) => kubectl(format!(
+            "patch pod {name} --type=merge -p '{{\"metadata\":{{\"finalizers\":null}}}}' --dry-run=server"
+        )),
+        Cause::Evicted { .. } => kubectl(format!("delete pod {name} --dry-run=server")),
         Cause::Exit { .. } if p.category == Category::Failed => {
-            format!("kubectl -n {ns} logs {name}{container}")
+            kubectl(format!("logs {name}{container}"))
         }
-        Cause::Exit { .. } => format!("kubectl -n {ns} logs {name}{container} --previous"),
-        Cause::InitRunning => format!("kubectl -n {ns} logs {name}{container}"),
-        Cause::ImagePull if image_missing(p) => match rollout_target(p) {
-            Some(target) => format!("kubectl -n {ns} rollout undo {target}"),
+        Cause::Exit { .. } => kubectl(format!("logs {name}{container} --previous")),
+        Cause::InitRunning => kubectl(format!("logs {name}{container}")),
+        Cause::ImagePull => match rollout_target(p) {
+            // `rollout undo` fails with "no rollout history found" when the
+            // workload has a single revision: only suggest it when there is
+            // an earlier one to go back to.
+            Some(target) if image_missing(p) && p.revisions.is_some_and(|r| r > 1) => {
+                kubectl(format!("rollout undo {target} --dry-run=server"))
+            }
+            Some(target) => kubectl(format!("describe {}", target.replacen('/', " ", 1))),
             None => describe,
         },
         Cause::Missing {
             kind,
             name: object,
             key: Some(_),
-        } => {
-            format!("kubectl -n {ns} describe {} {object}", kind.to_lowercase())
-        }
-        Cause::Missing { kind, .. } => format!("kubectl -n {ns} get {}s", kind.to_lowercase()),
+        } => kubectl(format!("describe {} {object}", kind.to_lowercase())),
+        Cause::Missing { kind, .. } => kubectl(format!("get {}s", kind.to_lowercase())),
         Cause::Mount { .. } => describe,
         _ => describe,
     }
+}
+
+/// `node replace` as it runs: with the terminate method (the config's, or
+/// deleting the Node object), DaemonSet pods left to die with the node, and,
+/// when the kubelet cannot confirm deletions, a limit on waiting for them.
+fn replace_node(p: &StuckPod, advice: Advice, dead_kubelet: bool) -> String {
+    let node = p.node.as_deref().unwrap_or("");
+    let mut args = format!("node replace {node} --ignore-daemonsets");
+    if !advice.terminate_configured {
+        args.push_str(" --delete-node");
+    }
+    if dead_kubelet {
+        args.push_str(&format!(
+            " --skip-wait-for-delete-timeout {DEAD_NODE_SKIP_WAIT}"
+        ));
+    }
+    args.push_str(" --dry-run");
+    suggest::oncall(&args)
 }
 
 /// The image or tag does not exist (as opposed to an auth or network failure).
@@ -277,6 +316,7 @@ mod tests {
             )],
             suggestion: String::new(),
             container: Some("app".into()),
+            revisions: None,
             uid: name.into(),
             cause,
         }
@@ -317,12 +357,15 @@ mod tests {
                 },
             ),
         ];
-        let groups = group(&mut pods);
+        let groups = group(&mut pods, Advice::default());
         assert_eq!(groups.len(), 2);
         let g = &groups[0];
         assert_eq!(g.count, 3);
         assert_eq!(g.node.as_deref(), Some("n1"));
-        assert_eq!(g.suggestion, "oncall node replace n1");
+        assert_eq!(
+            g.suggestion,
+            "oncall node replace n1 --ignore-daemonsets --delete-node --dry-run"
+        );
         assert_eq!(g.owners[0].owner, "shop/deployment/a");
         assert_eq!(g.owners[0].count, 2);
         assert!(
@@ -341,7 +384,7 @@ mod tests {
     fn suggestions_follow_the_cause() {
         let one = |category, cause| {
             let mut pods = vec![stuck("p", "n1", "deployment/web", category, cause)];
-            group(&mut pods)[0].suggestion.clone()
+            group(&mut pods, Advice::default())[0].suggestion.clone()
         };
         assert_eq!(
             one(
@@ -367,11 +410,11 @@ mod tests {
         );
         assert_eq!(
             one(Category::NodeNotReady, Cause::NodeDown),
-            "oncall node replace n1"
+            "oncall node replace n1 --ignore-daemonsets --delete-node --skip-wait-for-delete-timeout 60 --dry-run"
         );
         assert_eq!(
             one(Category::Terminating, Cause::KubeletSlow),
-            "kubectl -n shop delete pod p --grace-period=0 --force"
+            "kubectl -n shop delete pod p --grace-period=0 --force --dry-run=server"
         );
         assert_eq!(
             one(
@@ -399,9 +442,33 @@ mod tests {
             Cause::ImagePull,
         );
         pull.message = "failed to resolve reference \"web:nope\": not found".into();
+        // One revision only: `rollout undo` would fail, so look at the workload.
+        pull.revisions = Some(1);
         assert_eq!(
-            suggest(&pull, 1),
-            "kubectl -n shop rollout undo deployment/web"
+            suggest(&pull, 1, Advice::default()),
+            "kubectl -n shop describe deployment web"
+        );
+        pull.revisions = Some(2);
+        assert_eq!(
+            suggest(&pull, 1, Advice::default()),
+            "kubectl -n shop rollout undo deployment/web --dry-run=server"
+        );
+        let sandbox = stuck(
+            "p",
+            "n1",
+            "deployment/web",
+            Category::ContainerCreating,
+            Cause::Sandbox,
+        );
+        assert_eq!(
+            suggest(
+                &sandbox,
+                1,
+                Advice {
+                    terminate_configured: true
+                }
+            ),
+            "oncall node replace n1 --ignore-daemonsets --dry-run"
         );
     }
 
@@ -414,12 +481,15 @@ mod tests {
             stuck("a", "n1", "deployment/a", Category::Evicted, cause()),
             stuck("b", "n2", "deployment/b", Category::Evicted, cause()),
         ];
-        let groups = group(&mut pods);
+        let groups = group(&mut pods, Advice::default());
         assert_eq!(groups.len(), 1);
         assert_eq!(
             groups[0].suggestion,
-            "kubectl -n shop delete pods --field-selector=status.phase=Failed"
+            "kubectl -n shop delete pods --field-selector=status.phase=Failed --dry-run=server"
         );
-        assert_eq!(pods[0].suggestion, "kubectl -n shop delete pod a");
+        assert_eq!(
+            pods[0].suggestion,
+            "kubectl -n shop delete pod a --dry-run=server"
+        );
     }
 }

@@ -9,6 +9,7 @@ pub mod classify;
 pub mod evidence;
 pub mod group;
 pub mod health;
+pub mod history;
 pub mod lean;
 pub mod report;
 pub mod status;
@@ -20,7 +21,7 @@ use crate::cluster::{Cluster, api_error, status_of};
 use crate::error::Result;
 
 pub use classify::{Category, Thresholds};
-pub use group::Group;
+pub use group::{Advice, Group};
 pub use report::{Evidence, Report, Scope, StuckPod};
 
 use evidence::Events;
@@ -36,6 +37,7 @@ pub struct Options {
     pub thresholds: Thresholds,
     /// Page size of every list (the API default when `None`).
     pub page_size: Option<u32>,
+    pub advice: Advice,
 }
 
 /// Lists, classifies, joins events and groups. Never prints.
@@ -151,13 +153,15 @@ pub async fn find_stuck(cluster: &Cluster, opts: &Options) -> Result<Report> {
         && !node_exists
     {
         warnings.push(format!(
-            "node `{node}` does not exist; check the name with `kubectl get nodes`"
+            "node `{node}` does not exist; check the name with `{}`",
+            crate::suggest::kubectl("get nodes")
         ));
     }
     for pod in &mut stuck {
         events.attach(pod);
     }
-    let groups = group::group(&mut stuck);
+    requests += history::fill(client, &mut stuck).await;
+    let groups = group::group(&mut stuck, opts.advice);
     stuck.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     Ok(Report {
         scope: Scope {

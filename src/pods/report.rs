@@ -79,6 +79,11 @@ pub struct StuckPod {
     pub container: Option<String>,
     #[serde(skip)]
     pub uid: String,
+    /// How many rollout revisions its workload keeps (ReplicaSets of a
+    /// Deployment, ControllerRevisions otherwise), when looked up: more than
+    /// one means `kubectl rollout undo` has somewhere to go back to.
+    #[serde(skip)]
+    pub revisions: Option<usize>,
     /// What the pods of a group have in common, beyond the category.
     #[serde(skip)]
     pub cause: Cause,

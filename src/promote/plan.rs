@@ -69,6 +69,25 @@ pub struct MigrationPlan {
     pub images: BTreeMap<String, String>,
 }
 
+impl ContainerChange {
+    pub fn new(container: &str, init: bool, from: &str, to: &str) -> Self {
+        ContainerChange {
+            container: container.to_string(),
+            init,
+            from: from.to_string(),
+            to: to.to_string(),
+            from_ref: ImageRef::parse(from),
+            to_ref: ImageRef::parse(to),
+        }
+    }
+
+    /// The image comes from another registry or repository than before: a
+    /// promotion that would pull production's images from somewhere else.
+    pub fn changes_source(&self) -> bool {
+        self.from_ref.source() != self.to_ref.source()
+    }
+}
+
 impl WorkloadChange {
     pub fn id(&self) -> String {
         format!("{}/{}", self.kind.as_str(), self.name)
@@ -184,14 +203,9 @@ fn container_changes(source: &Workload, target: &Workload) -> Vec<ContainerChang
         .iter()
         .filter_map(|t| {
             let to = source.image_of(&t.name, t.init)?;
-            (to != t.image).then(|| ContainerChange {
-                container: t.name.clone(),
-                init: t.init,
-                from: t.image.clone(),
-                to: to.to_string(),
-                from_ref: ImageRef::parse(&t.image),
-                to_ref: ImageRef::parse(to),
-            })
+            // `nginx:1` and `docker.io/library/nginx:1` are the same image.
+            (!ImageRef::same_image(to, &t.image))
+                .then(|| ContainerChange::new(&t.name, t.init, &t.image, to))
         })
         .collect()
 }
@@ -199,11 +213,11 @@ fn container_changes(source: &Workload, target: &Workload) -> Vec<ContainerChang
 /// The image a migration container should run: the source image of the
 /// same repository, found among the planned changes or the source workloads.
 pub fn migration_image(current: &str, source: &[Workload]) -> Option<String> {
-    let repo = ImageRef::parse(current).repository;
+    let repo = ImageRef::parse(current).source();
     source
         .iter()
         .flat_map(|w| &w.containers)
-        .find(|c| ImageRef::parse(&c.image).repository == repo)
+        .find(|c| ImageRef::parse(&c.image).source() == repo)
         .map(|c| c.image.clone())
 }
 
@@ -269,6 +283,34 @@ mod tests {
             plan.changes[0].containers[0].from_ref.git_sha.as_deref(),
             Some("aaaaaaa")
         );
+    }
+
+    #[test]
+    fn docker_hub_spellings_of_one_image_are_unchanged() {
+        let s = vec![
+            deploy("hub", 1, "RollingUpdate", &[("hub", "nginx:1")]),
+            deploy(
+                "moved",
+                1,
+                "RollingUpdate",
+                &[("moved", "eu.gcr.io/x/app:2")],
+            ),
+        ];
+        let t = vec![
+            deploy(
+                "hub",
+                1,
+                "RollingUpdate",
+                &[("hub", "docker.io/library/nginx:1")],
+            ),
+            deploy("moved", 1, "RollingUpdate", &[("moved", "r.io/app:1")]),
+        ];
+        let plan = compare("s", "t", &s, &t, &PromoteSettings::default(), &[]);
+        assert_eq!(plan.unchanged, ["deployment/hub"]);
+        assert_eq!(plan.changes.len(), 1);
+        let moved = &plan.changes[0].containers[0];
+        assert!(moved.changes_source());
+        assert_eq!(moved.to_ref.reference, "eu.gcr.io/x/app:2");
     }
 
     #[test]

@@ -244,8 +244,10 @@ pub async fn apply(
                     done.join(", ")
                 },
                 not_done: format!(
-                    "{} (run `oncall promote` again, or `oncall promote rollback`)",
-                    not_done.join(", ")
+                    "{} (run `{}` again, or `{}`)",
+                    not_done.join(", "),
+                    crate::suggest::oncall("promote"),
+                    crate::suggest::oncall("promote rollback")
                 ),
             });
             return applied;
@@ -448,14 +450,8 @@ pub fn rollback_changes(
             .filter(|r| r.workload == w.id())
             .filter_map(|r| {
                 let now = w.image_of(&r.container, r.init)?;
-                (now != r.to).then(|| ContainerChange {
-                    container: r.container.clone(),
-                    init: r.init,
-                    from: now.to_string(),
-                    to: r.to.clone(),
-                    from_ref: ImageRef::parse(now),
-                    to_ref: ImageRef::parse(&r.to),
-                })
+                (!ImageRef::same_image(now, &r.to))
+                    .then(|| ContainerChange::new(&r.container, r.init, now, &r.to))
             })
             .collect();
         if containers.is_empty() {

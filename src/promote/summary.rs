@@ -2,9 +2,9 @@
 //! confirmed, shared by `oncall promote` and the runbook `promote` action.
 
 use super::image::ImageRef;
-use super::plan::{ContainerChange, PromotionPlan, Strategy};
+use super::plan::{ContainerChange, PromotionPlan, Strategy, WorkloadChange};
 use crate::cluster::Cluster;
-use crate::safety::Plan;
+use crate::safety::{ImageUpdate, Plan};
 
 /// What the promotion changes (migration first, then each workload in
 /// order), skips and warns about.
@@ -20,19 +20,23 @@ pub fn safety_plan(promotion: &PromotionPlan, cluster: &Cluster, namespace: &str
             .iter()
             .map(|(c, i)| format!("{c}: {}", ImageRef::parse(i).version()))
             .collect();
-        p.change(
+        let full = m
+            .images
+            .iter()
+            .map(|(c, i)| ImageUpdate {
+                container: c.clone(),
+                from: None,
+                to: ImageRef::parse(i).reference,
+            })
+            .collect();
+        p.change_images(
             format!("job from {}", m.template),
             "run migration",
             images.join(", "),
+            full,
         );
     }
-    for c in &promotion.changes {
-        p.change(
-            c.id(),
-            strategy_name(c.strategy),
-            describe_containers(&c.containers),
-        );
-    }
+    add_workload_changes(&mut p, &promotion.changes);
     for id in &promotion.unchanged {
         p.skip(id, format!("already runs the {} images", promotion.source));
     }
@@ -55,6 +59,40 @@ pub fn safety_plan(promotion: &PromotionPlan, cluster: &Cluster, namespace: &str
         ));
     }
     p
+}
+
+/// One plan line per workload, its images in full for `-o json`, and a
+/// warning for every image that would come from another registry or
+/// repository: such a switch must not look like a normal release.
+pub fn add_workload_changes(p: &mut Plan, changes: &[WorkloadChange]) {
+    for c in changes {
+        let images = c
+            .containers
+            .iter()
+            .map(|i| ImageUpdate {
+                container: i.container.clone(),
+                from: Some(i.from_ref.reference.clone()),
+                to: i.to_ref.reference.clone(),
+            })
+            .collect();
+        p.change_images(
+            c.id(),
+            strategy_name(c.strategy),
+            describe_containers(&c.containers),
+            images,
+        );
+    }
+    for c in changes {
+        for i in c.containers.iter().filter(|i| i.changes_source()) {
+            p.warn(format!(
+                "IMAGE SOURCE CHANGES: `{}` container `{}` would run `{}` instead of `{}`: another registry or repository; make sure it is yours before you confirm",
+                c.id(),
+                i.container,
+                i.to_ref.source(),
+                i.from_ref.source()
+            ));
+        }
+    }
 }
 
 pub fn strategy_name(strategy: Strategy) -> &'static str {
@@ -83,12 +121,14 @@ pub fn describe_containers(containers: &[ContainerChange]) -> String {
                 _ => String::new(),
             };
             let init = if c.init { " [init]" } else { "" };
-            format!(
-                "{}{init}: {} → {}{sha}",
-                c.container,
-                c.from_ref.version(),
-                c.to_ref.version()
-            )
+            // The tag alone hides where an image comes from: name registry
+            // and repository on both sides when they differ.
+            let (from, to) = if c.changes_source() {
+                (c.from_ref.located(), c.to_ref.located())
+            } else {
+                (c.from_ref.version(), c.to_ref.version())
+            };
+            format!("{}{init}: {from} → {to}{sha}", c.container)
         })
         .collect::<Vec<_>>()
         .join("; ")

@@ -50,6 +50,7 @@ pub(super) async fn pods_stuck(
             ..crate::pods::Thresholds::default()
         },
         page_size: None,
+        advice: crate::pods::Advice::default(),
     };
     let report = crate::pods::find_stuck(cluster, &opts).await?;
     let mut lines: Vec<String> = report

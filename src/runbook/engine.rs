@@ -304,7 +304,10 @@ impl Run<'_> {
     }
 
     pub(super) fn resume_hint(&self) -> String {
-        format!("`oncall runbook resume {}`", self.journal.run_id)
+        format!(
+            "`{}`",
+            crate::suggest::oncall(&format!("runbook resume {}", self.journal.run_id))
+        )
     }
 }
 

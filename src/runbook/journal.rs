@@ -428,9 +428,10 @@ impl Journal {
                 .filter_map(|id| Journal::load(&id).ok())
                 .find(|j| !j.dry_run)
                 .ok_or_else(|| {
-                    Error::Usage(
-                        "there are no runs yet (dry runs do not count); start one with `oncall runbook run NAME`".into(),
-                    )
+                    Error::Usage(format!(
+                        "there are no runs yet (dry runs do not count); start one with `{}`",
+                        crate::suggest::oncall("runbook run NAME")
+                    ))
                 });
         }
         if run_id.contains('/') || run_id.contains("..") {

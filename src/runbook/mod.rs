@@ -225,7 +225,8 @@ pub fn find(name_or_file: &str) -> Result<Source> {
     match discover().into_iter().find(|(n, _)| n == name_or_file) {
         Some((_, origin)) => read(&origin),
         None => Err(Error::Usage(format!(
-            "no runbook is called `{name_or_file}`; see `oncall runbook list`, or give a file path"
+            "no runbook is called `{name_or_file}`; see `{}`, or give a file path",
+            crate::suggest::oncall("runbook list")
         ))),
     }
 }

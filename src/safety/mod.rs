@@ -10,7 +10,7 @@ use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::ui::{prompt, style};
 
-pub use plan::{Change, Plan, Skip};
+pub use plan::{Change, ImageUpdate, Plan, Skip};
 
 /// How the go-ahead was given, as the audit log records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -31,6 +31,18 @@ pub struct Change {
     pub action: String,
     /// The detail: from → to, reason, flags.
     pub detail: String,
+    /// The images the change sets, with the full reference on both sides
+    /// (the detail shortens them for the table).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<ImageUpdate>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageUpdate {
+    pub container: String,
+    /// The image it runs now; none for a new container or job.
+    pub from: Option<String>,
+    pub to: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -64,10 +76,22 @@ impl Plan {
         action: impl Into<String>,
         detail: impl Into<String>,
     ) {
+        self.change_images(target, action, detail, Vec::new());
+    }
+
+    /// A change that sets images, each named in full in `-o json`.
+    pub fn change_images(
+        &mut self,
+        target: impl Into<String>,
+        action: impl Into<String>,
+        detail: impl Into<String>,
+        images: Vec<ImageUpdate>,
+    ) {
         self.changes.push(Change {
             target: target.into(),
             action: action.into(),
             detail: detail.into(),
+            images,
         });
     }
 

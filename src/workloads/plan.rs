@@ -69,8 +69,12 @@ pub fn bad_pod_changes(plan: &mut Plan, facts: &[Facts]) {
                     && f.workload.kind == Kind::StatefulSet
                 {
                     plan.warn(format!(
-                        "pod/{} is on a node that stopped reporting: it stays Terminating, and its StatefulSet cannot recreate it, until the node is gone or you force-delete it (`kubectl delete pod {} --force`) once you are sure the node is down",
-                        b.name, b.name
+                        "pod/{} is on a node that stopped reporting: it stays Terminating, and its StatefulSet cannot recreate it, until the node is gone or you force-delete it (`{}`) once you are sure the node is down",
+                        b.name,
+                        crate::suggest::kubectl(&format!(
+                            "delete pod {} -n {} --force",
+                            b.name, f.workload.namespace
+                        ))
                     ));
                 }
             } else {

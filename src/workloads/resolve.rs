@@ -81,7 +81,8 @@ pub async fn resolve(
                     None => "deployment, statefulset or daemonset".into(),
                 };
                 return Err(Error::Failed(format!(
-                    "no {what} named `{name}` in namespace `{ns}`; list them with `kubectl get deploy,sts,ds -n {ns}` or pass -n NAMESPACE"
+                    "no {what} named `{name}` in namespace `{ns}`; list them with `{}` or pass -n NAMESPACE",
+                    crate::suggest::kubectl(&format!("get deploy,sts,ds -n {ns}"))
                 )));
             }
             1 => out.push(Resolved::One(found.remove(0))),
@@ -138,7 +139,8 @@ pub fn ambiguity_error(name: &str, candidates: &[WorkloadRef], command: &str) ->
         .map(|c| c.to_string())
         .unwrap_or_default();
     Error::Usage(format!(
-        "`{name}` is ambiguous: it names {list}; say which, e.g. `oncall {command} {example}`"
+        "`{name}` is ambiguous: it names {list}; say which, e.g. `{}`",
+        crate::suggest::oncall(&format!("{command} {example}"))
     ))
 }
 

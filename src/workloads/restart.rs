@@ -204,8 +204,11 @@ pub fn refuse_paused(facts: &[Facts]) -> Result<()> {
         Some(f) => {
             let name = &f.workload.name;
             Err(Error::Failed(format!(
-                "deployment `{name}` is paused, so a restart would not roll out; resume it first: `kubectl rollout resume deployment/{name} -n {}`",
-                f.workload.namespace
+                "deployment `{name}` is paused, so a restart would not roll out; resume it first: `{}`",
+                crate::suggest::kubectl(&format!(
+                    "rollout resume deployment/{name} -n {}",
+                    f.workload.namespace
+                ))
             )))
         }
     }

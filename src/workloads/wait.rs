@@ -453,7 +453,11 @@ impl Tracker {
             message: format!("deployment `{name}` is paused, so its rollout cannot progress"),
             logs: Vec::new(),
             advice: Some(format!(
-                "resume it first: `kubectl rollout resume deployment/{name}`"
+                "resume it first: `{}`",
+                crate::suggest::kubectl(&format!(
+                    "rollout resume deployment/{name} -n {}",
+                    self.workload.reference().namespace
+                ))
             )),
         })
     }
@@ -471,8 +475,8 @@ impl Tracker {
                 message: message.to_string(),
                 logs: Vec::new(),
                 advice: Some(format!(
-                    "its pods are only replaced when deleted: use `oncall restart --bad-pods {r} -n {}` or delete them",
-                    r.namespace
+                    "its pods are only replaced when deleted: use `{}` or delete them",
+                    crate::suggest::oncall(&format!("restart --bad-pods {r} -n {}", r.namespace))
                 )),
             };
         }
@@ -497,8 +501,9 @@ impl Tracker {
             message: message.to_string(),
             logs: Vec::new(),
             advice: Some(format!(
-                "look at its pods with `kubectl describe {r} -n {ns}`; undo with `kubectl rollout undo {r} -n {ns}`",
-                ns = r.namespace
+                "look at its pods with `{}`; undo with `{}`",
+                crate::suggest::kubectl(&format!("describe {r} -n {}", r.namespace)),
+                crate::suggest::kubectl(&format!("rollout undo {r} -n {}", r.namespace)),
             )),
         };
         if let Some(pod) = not_ready {
@@ -559,13 +564,20 @@ impl Tracker {
             }
             _ => {
                 let mut text = format!(
-                    "fix the cause, or undo with `kubectl rollout undo {workload_ref} -n {}`",
-                    workload_ref.namespace
+                    "fix the cause, or undo with `{}`",
+                    crate::suggest::kubectl(&format!(
+                        "rollout undo {workload_ref} -n {}",
+                        workload_ref.namespace
+                    ))
                 );
                 if problem.reason == pods::Reason::Unschedulable {
-                    text.push_str(
-                        "; if a cluster autoscaler is adding a node, follow it with `oncall rollout status`",
-                    );
+                    text.push_str(&format!(
+                        "; if a cluster autoscaler is adding a node, follow it with `{}`",
+                        crate::suggest::oncall(&format!(
+                            "rollout status {workload_ref} -n {}",
+                            workload_ref.namespace
+                        ))
+                    ));
                 }
                 if old_serving > 0 {
                     text.push_str(&format!(
@@ -707,13 +719,16 @@ fn label<'a>(pod: &'a Pod, key: &str) -> Option<&'a String> {
 /// pod: the controller never replaces a pod that is not Ready by itself.
 pub fn stuck_statefulset_advice(r: &WorkloadRef, pod: &str, on_new_revision: bool) -> String {
     let ns = &r.namespace;
+    let delete = crate::suggest::kubectl(&format!("delete pod {pod} -n {ns}"));
     if on_new_revision {
+        let undo = crate::suggest::kubectl(&format!("rollout undo {r} -n {ns}"));
         format!(
-            "the new template is broken and the StatefulSet controller will not replace `{pod}` by itself: fix the template (or `kubectl rollout undo {r} -n {ns}`), then delete the broken pod (`kubectl delete pod {pod} -n {ns}`) so it is recreated from the fixed template"
+            "the new template is broken and the StatefulSet controller will not replace `{pod}` by itself: fix the template (or `{undo}`), then delete the broken pod (`{delete}`) so it is recreated from the fixed template"
         )
     } else {
+        let bad_pods = crate::suggest::oncall(&format!("restart --bad-pods {r} -n {ns}"));
         format!(
-            "an old pod is broken and the ordered rollout waits for it: delete it (`kubectl delete pod {pod} -n {ns}`, or `oncall restart --bad-pods {r} -n {ns}`) so it is recreated at the new revision"
+            "an old pod is broken and the ordered rollout waits for it: delete it (`{delete}`, or `{bad_pods}`) so it is recreated at the new revision"
         )
     }
 }

@@ -1,0 +1,306 @@
+//! Every command oncall suggests must run as printed: pasted into the shell
+//! it parses, starts, acts on the cluster the user was looking at (not the
+//! kubeconfig's current context), and changes nothing until the user drops
+//! its dry-run flag. Run as a kubectl plugin, oncall names itself
+//! `kubectl oncall` in usage lines and suggestions.
+
+mod common;
+use common::*;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const POOL_A_NODE: &str = "gke-demo-pool-a-8f3c2a1d-q2w8";
+
+/// A copy of the harness kubeconfig whose current context is a dead server:
+/// a suggestion that forgets `--context sandbox` fails against it.
+fn kubeconfig_elsewhere(h: &Harness) -> PathBuf {
+    let path = h.home.path().join("two-contexts");
+    std::fs::copy(&h.kubeconfig, &path).unwrap();
+    let user = kubectl_at(
+        h,
+        &path,
+        &["config", "view", "-o", "jsonpath={.users[0].name}"],
+    );
+    assert_eq!(user.code, 0, "{}", user.stderr);
+    for args in [
+        vec![
+            "config",
+            "set-cluster",
+            "dead",
+            "--server=http://127.0.0.1:9",
+        ],
+        vec![
+            "config",
+            "set-context",
+            "elsewhere",
+            "--cluster=dead",
+            &format!("--user={}", user.stdout.trim()),
+        ],
+        vec!["config", "use-context", "elsewhere"],
+    ] {
+        let r = kubectl_at(h, &path, &args);
+        assert_eq!(r.code, 0, "kubectl {args:?}: {}", r.stderr);
+    }
+    path
+}
+
+fn kubectl_at(h: &Harness, kubeconfig: &Path, args: &[&str]) -> Run {
+    let out = Command::new(kubectl_path())
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .env("HOME", h.home.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("kubectl runs");
+    Run::from(out)
+}
+
+/// The commands a human would paste from `text`: the `→ …` next actions and
+/// every command quoted in backticks.
+fn suggested(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line.trim_start().strip_prefix("→ ") {
+            found.push(rest.trim().to_string());
+        }
+        for (i, span) in line.split('`').enumerate() {
+            if i % 2 == 1 && (span.starts_with("oncall ") || span.starts_with("kubectl ")) {
+                found.push(span.to_string());
+            }
+        }
+    }
+    found
+}
+
+/// Runs a suggestion as the shell would and returns what it did.
+fn paste(h: &Harness, line: &str) -> Run {
+    let words = shlex::split(line).unwrap_or_else(|| panic!("`{line}` is not valid shell"));
+    match words[0].as_str() {
+        "oncall" => {
+            let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+            h.oncall(&args)
+        }
+        "kubectl" => {
+            let out = Command::new(kubectl_path())
+                .args(&words[1..])
+                .env("HOME", h.home.path())
+                .stdin(Stdio::null())
+                .output()
+                .expect("kubectl runs");
+            Run::from(out)
+        }
+        other => panic!("`{line}` runs `{other}`, neither oncall nor kubectl"),
+    }
+}
+
+#[test]
+fn every_suggestion_of_the_demo_runs_as_printed_on_the_context_given() {
+    let h = Harness::demo();
+    let kubeconfig = kubeconfig_elsewhere(&h);
+    let k = kubeconfig.to_str().unwrap();
+    let on = |args: &[&str]| {
+        let mut all = vec!["--kubeconfig", k, "--context", "sandbox"];
+        all.extend_from_slice(args);
+        h.oncall(&all)
+    };
+    let stuck = on(&["pods", "stuck", "-A"]).expect_code(1);
+    let check = on(&[
+        "node",
+        "check",
+        POOL_A_NODE,
+        "--ignore-daemonsets",
+        "--force",
+    ]);
+    let mut lines = suggested(&stuck.stdout);
+    lines.extend(suggested(&check.stdout));
+    lines.extend(suggested(&check.stderr));
+    lines.sort();
+    lines.dedup();
+    // The demo's dead node and its finalizer-held pod are both in there.
+    assert!(
+        lines.iter().any(|l| l.contains(" node replace ")),
+        "{lines:#?}"
+    );
+    assert!(lines.iter().any(|l| l.contains("finalizers")), "{lines:#?}");
+    for line in &lines {
+        assert!(
+            line.contains(&format!("--kubeconfig {k} --context sandbox ")),
+            "`{line}` would act on the kubeconfig's current context"
+        );
+        let changes = [" delete ", " patch ", " replace ", " undo ", " drain "]
+            .iter()
+            .any(|verb| line.contains(verb));
+        if changes {
+            assert!(
+                line.contains("--dry-run"),
+                "`{line}` changes things with no dry run"
+            );
+        }
+        let run = paste(&h, line);
+        let said = format!(
+            "`{line}` exited {}:\n{}{}",
+            run.code, run.stdout, run.stderr
+        );
+        assert!(run.code != 2 && !run.stderr.contains("Usage:"), "{said}");
+        assert!(!run.stderr.contains("127.0.0.1:9"), "{said}");
+        if line.starts_with("kubectl ") {
+            assert_eq!(run.code, 0, "{said}");
+        }
+    }
+    // Pasting them changed nothing: the same pods are stuck, the same way.
+    let again = on(&["pods", "stuck", "-A"]).expect_code(1);
+    assert_eq!(
+        again.stdout.lines().next(),
+        stuck.stdout.lines().next(),
+        "{}",
+        again.stdout
+    );
+}
+
+#[test]
+fn a_dead_node_is_replaced_with_a_terminate_choice_that_runs() {
+    let h = Harness::demo();
+    let run = h.oncall(&["pods", "stuck", "-A"]).expect_code(1);
+    let replace = suggested(&run.stdout)
+        .into_iter()
+        .find(|l| l.contains(" node replace "))
+        .expect("a node replace suggestion");
+    assert!(replace.contains("--delete-node"), "{replace}");
+    let pasted = paste(&h, &replace);
+    assert_ne!(pasted.code, 2, "{}", pasted.stderr);
+    assert!(
+        pasted.stderr.contains("Dry run") || pasted.stdout.contains("Dry run"),
+        "{}{}",
+        pasted.stdout,
+        pasted.stderr
+    );
+    // With the terminate command in the config, the suggestion relies on it.
+    h.write_config("clusters:\n  sandbox:\n    terminate: [\"true\", \"{node}\"]\n");
+    let run = h.oncall(&["pods", "stuck", "-A"]).expect_code(1);
+    let replace = suggested(&run.stdout)
+        .into_iter()
+        .find(|l| l.contains(" node replace "))
+        .expect("a node replace suggestion");
+    assert!(!replace.contains("--delete-node"), "{replace}");
+    assert_ne!(paste(&h, &replace).code, 2);
+}
+
+#[test]
+fn the_drain_failure_hint_names_the_context_it_drained() {
+    let h = Harness::demo();
+    let kubeconfig = kubeconfig_elsewhere(&h);
+    let k = kubeconfig.to_str().unwrap();
+    // The finalizer-held pod never goes: the drain times out, cordon kept.
+    let run = h.oncall(&[
+        "--kubeconfig",
+        k,
+        "--context",
+        "sandbox",
+        "node",
+        "drain",
+        POOL_A_NODE,
+        "--ignore-daemonsets",
+        "--force",
+        "--timeout",
+        "2s",
+        "--yes",
+    ]);
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    let hint = suggested(&run.stderr)
+        .into_iter()
+        .find(|l| l.contains("node uncordon"))
+        .unwrap_or_else(|| panic!("no uncordon hint in {}", run.stderr));
+    assert_eq!(
+        hint,
+        format!("oncall --kubeconfig {k} --context sandbox node uncordon {POOL_A_NODE}")
+    );
+    paste(&h, &format!("{hint} --yes")).expect_code(0);
+    assert_eq!(h.unschedulable(POOL_A_NODE), serde_json::Value::Null);
+}
+
+/// The binary under the name kubectl looks for, in a directory of its own.
+fn plugin_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_oncall"),
+        dir.path().join("kubectl-oncall"),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn as_a_kubectl_plugin_usage_and_suggestions_say_kubectl_oncall() {
+    let h = Harness::demo();
+    let dir = plugin_dir();
+    let plugin = |args: &[&str]| {
+        let out = Command::new(dir.path().join("kubectl-oncall"))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", h.home.path())
+            .env("KUBECONFIG", &h.kubeconfig)
+            .env("XDG_STATE_HOME", h.home.path().join("state"))
+            .env("XDG_CONFIG_HOME", h.home.path().join("config"))
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .expect("the plugin runs");
+        Run::from(out)
+    };
+    let help = plugin(&["node", "--help"]).expect_code(0);
+    assert!(
+        help.stdout.contains("Usage: kubectl oncall node"),
+        "{}",
+        help.stdout
+    );
+    let usage = plugin(&["node", "drain", "--no-such-flag"]);
+    assert_eq!(usage.code, 2);
+    assert!(
+        usage.stderr.contains("kubectl oncall node drain"),
+        "{}",
+        usage.stderr
+    );
+    let stuck = plugin(&["--context", "sandbox", "pods", "stuck", "-A"]).expect_code(1);
+    let replace = suggested(&stuck.stdout)
+        .into_iter()
+        .find(|l| l.contains(" node replace "))
+        .expect("a node replace suggestion");
+    assert!(
+        replace.starts_with("kubectl oncall --context sandbox node replace "),
+        "{replace}"
+    );
+
+    // In the sandbox, kubectl suggestions cannot reach it: say so.
+    let sandbox = plugin(&["--sandbox", "pods", "stuck", "-A"]).expect_code(1);
+    assert!(
+        sandbox.stderr.contains(
+            "kubectl cannot reach this sandbox: to try the kubectl suggestions, run `kubectl oncall sandbox serve --kubeconfig-out sandbox.kubeconfig`"
+        ),
+        "{}",
+        sandbox.stderr
+    );
+
+    // And through kubectl itself, which finds the plugin on PATH.
+    let path = std::env::join_paths(
+        std::iter::once(dir.path().to_path_buf())
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+    let via_kubectl = Command::new(kubectl_path())
+        .args(["oncall", "node", "--help"])
+        .env("PATH", &path)
+        .env("HOME", h.home.path())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let via_kubectl = Run::from(via_kubectl).expect_code(0);
+    assert!(
+        via_kubectl.stdout.contains("Usage: kubectl oncall node"),
+        "{}",
+        via_kubectl.stdout
+    );
+}
