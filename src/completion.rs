@@ -83,6 +83,11 @@ pub fn workloads() -> Vec<CompletionCandidate> {
     all
 }
 
+/// Secret names in the namespace, for `secret consumers` and `secret rotate`.
+pub fn secrets() -> Vec<CompletionCandidate> {
+    names_from_cluster(|ns| format!("/api/v1/namespaces/{ns}/secrets"))
+}
+
 /// Run ids for `runbook resume` and `runbook log`, newest first.
 pub fn runbook_runs() -> Vec<CompletionCandidate> {
     crate::runbook::journal::run_ids()

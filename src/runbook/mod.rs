@@ -12,6 +12,7 @@ pub mod journal;
 mod kube_actions;
 pub mod model;
 mod node_actions;
+mod secret_actions;
 pub mod secrets;
 pub mod template;
 pub mod tree;
