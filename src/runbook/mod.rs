@@ -53,6 +53,10 @@ pub const SHIPPED: &[(&str, &str)] = &[
         include_str!("../../runbooks/rotate-node-pool.yaml"),
     ),
     (
+        "rotate-secret",
+        include_str!("../../runbooks/rotate-secret.yaml"),
+    ),
+    (
         "stuck-pods-triage",
         include_str!("../../runbooks/stuck-pods-triage.yaml"),
     ),
