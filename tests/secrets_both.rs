@@ -271,6 +271,11 @@ spec:
     ] {
         assert!(table.stdout.contains(line), "{line}:\n{}", table.stdout);
     }
+    // A name nobody uses and that does not exist is a mistake, not "no consumers".
+    let typo = h
+        .oncall(&["-n", &ns, "secret", "consumers", "app-cred"])
+        .expect_code(1);
+    assert!(typo.stderr.contains("was not found"), "{}", typo.stderr);
 }
 
 /// Every file under `dir`, with its text.

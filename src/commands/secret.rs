@@ -27,6 +27,16 @@ async fn consumers(app: &App, name: &str) -> Result<()> {
     let cluster = app.cluster().await?;
     let ns = cluster.namespace.clone();
     let found = domain::consumers::find(cluster, &ns, name).await?;
+    if !domain::consumers::exists(cluster, &ns, name).await? {
+        if found.is_empty() {
+            return Err(Error::Failed(format!(
+                "secret `{name}` was not found in namespace `{ns}`, and no workload there uses it; check the name with `kubectl get secrets -n {ns}`"
+            )));
+        }
+        style::note(&format!(
+            "secret `{name}` does not exist in namespace `{ns}`: the workloads below reference it, and their new pods cannot start until it does"
+        ));
+    }
     if app.global.output.is_structured() {
         return output::print(app.global.output, &found);
     }

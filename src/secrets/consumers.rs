@@ -3,7 +3,7 @@
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::CronJob;
-use k8s_openapi::api::core::v1::{Container, PodSpec};
+use k8s_openapi::api::core::v1::{Container, PodSpec, Secret};
 use kube::Api;
 use kube::api::ListParams;
 use serde::Serialize;
@@ -173,6 +173,16 @@ pub async fn find(cluster: &Cluster, namespace: &str, secret: &str) -> Result<Ve
         add("cronjob", c.metadata.name.clone(), spec);
     }
     Ok(out)
+}
+
+/// Whether Secret `name` exists in `namespace`: workloads may reference one
+/// that does not (their new pods cannot start).
+pub async fn exists(cluster: &Cluster, namespace: &str, name: &str) -> Result<bool> {
+    Api::<Secret>::namespaced(cluster.client.clone(), namespace)
+        .get_opt(name)
+        .await
+        .map(|s| s.is_some())
+        .map_err(|e| api_error(e, &cluster.url, "get secrets"))
 }
 
 /// How one pod spec uses Secret `secret`: containers and init containers

@@ -135,7 +135,11 @@ pub async fn prepare(
         .get_opt(name)
         .await
         .map_err(|e| api_error(e, &cluster.url, "get secrets"))?
-        .ok_or_else(|| Error::NotFound(format!("secret `{name}` in namespace `{namespace}`")))?;
+        .ok_or_else(|| {
+            Error::Failed(format!(
+                "secret `{name}` was not found in namespace `{namespace}`; nothing was changed: check the name with `kubectl get secrets -n {namespace}`"
+            ))
+        })?;
     let mut plan = Plan::new(format!("rotate secret/{name}"), cluster).in_namespace(namespace);
     if let Some(tool) = managed::manager(&secret) {
         let sentence = format!(
@@ -166,7 +170,8 @@ pub async fn prepare(
         let pos = options.order.iter().position(|n| *n == f.workload.name);
         (pos.unwrap_or(usize::MAX), f.workload.name.clone())
     });
-    let backup = backup_name(name);
+    let resource_version = secret.metadata.resource_version.clone().unwrap_or_default();
+    let backup = backup_name(name, &resource_version);
     let rotation = Rotation {
         name: name.to_string(),
         namespace: namespace.to_string(),
@@ -174,7 +179,7 @@ pub async fn prepare(
         keys,
         consumers,
         restarts,
-        resource_version: secret.metadata.resource_version.clone().unwrap_or_default(),
+        resource_version,
         secret_type: secret.type_.clone(),
         old,
         new,
@@ -230,10 +235,18 @@ fn merge(
     Ok((new, keys))
 }
 
-/// `NAME-previous-YYYYMMDD-HHMMSS`, within the 253 characters of a name.
-fn backup_name(name: &str) -> String {
-    let suffix = Utc::now().format("-previous-%Y%m%d-%H%M%S").to_string();
-    let keep = name.len().min(253 - suffix.len());
+/// `NAME-previous-RV`, within the 253 characters of a name. Named after
+/// the resourceVersion the new values replace, so a runbook step's plan
+/// and its run name the same copy, and two rotations from the same values
+/// cannot both proceed (the second cannot create it).
+fn backup_name(name: &str, resource_version: &str) -> String {
+    let rv: String = resource_version
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let suffix = format!("-previous-{rv}");
+    let keep = name.len().min(253usize.saturating_sub(suffix.len()));
     format!("{}{suffix}", name[..keep].trim_end_matches(['-', '.']))
 }
 
@@ -335,7 +348,14 @@ pub async fn run(
         result: Ok(()),
     };
     if let Err(e) = create_backup(&api, r, user).await {
-        outcome.result = Err(api_error(e, &cluster.url, "create secrets"));
+        outcome.result = Err(if status_of(&e).is_some_and(|s| s.code == 409) {
+            Error::Failed(format!(
+                "secret `{}` already exists: another rotation of secret `{}` from the same values ran or is running; nothing was changed: check `oncall audit`, then delete that copy if it is stale",
+                r.backup, r.name
+            ))
+        } else {
+            api_error(e, &cluster.url, "create secrets")
+        });
         outcome.consumers = states(r, &BTreeMap::new(), "not restarted: nothing was changed");
         return outcome;
     }
