@@ -372,6 +372,32 @@ fn a_rotated_value_appears_in_no_output_and_no_file(backend: Backend) {
         details.iter().any(|d| d.contains("`NEW_TOKEN` added")),
         "{details:#?}"
     );
+    // Each consumer: how it uses the Secret, and whether it is restarted.
+    assert!(
+        plan["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["target"] == "deployment/web"
+                && c["action"] == "restart"
+                && c["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("env of `main` (API_KEY)")),
+        "{plan:#}"
+    );
+    assert!(
+        plan["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["target"] == "deployment/files"
+                && k["reason"]
+                    .as_str()
+                    .unwrap()
+                    .contains("secret volume `creds`")),
+        "{plan:#}"
+    );
     assert_eq!(
         data(&h, &s, "app-creds", "API_KEY"),
         b64(OLD),

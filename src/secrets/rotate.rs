@@ -292,7 +292,7 @@ fn fill_plan(r: &Rotation, plan: &mut Plan) {
         }
     }
     for c in r.consumers.iter().filter(|c| !c.restart) {
-        plan.skip(c.target(), format!("no restart: {}", c.why));
+        plan.skip(c.target(), format!("no restart: {}", use_and_why(c)));
     }
     if r.consumers.is_empty() {
         plan.warn(format!(
@@ -307,12 +307,18 @@ fn fill_plan(r: &Rotation, plan: &mut Plan) {
     }
 }
 
+/// How a consumer uses the Secret, and why that needs a restart (or not).
 fn why_of(r: &Rotation, target: &str) -> String {
     r.consumers
         .iter()
         .find(|c| c.target() == target)
-        .map(|c| c.why.clone())
+        .map(use_and_why)
         .unwrap_or_default()
+}
+
+fn use_and_why(c: &Consumer) -> String {
+    let uses: Vec<String> = c.uses.iter().map(|u| u.describe()).collect();
+    format!("{}: {}", uses.join("; "), c.why)
 }
 
 impl Rotation {
