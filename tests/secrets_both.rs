@@ -19,6 +19,7 @@ on_both_backends!(
     a_rotated_value_appears_in_no_output_and_no_file,
     a_value_on_the_command_line_is_refused,
     a_failed_restart_puts_the_previous_values_back,
+    without_rollback_a_failed_restart_leaves_the_new_values,
     a_secret_another_tool_manages_is_refused_without_force,
 );
 
@@ -508,6 +509,30 @@ fn a_value_on_the_command_line_is_refused(backend: Backend) {
     assert!(!run.stdout.contains("hunter2"), "{}", run.stdout);
     assert_eq!(data(&h, &s, "app-creds", "API_KEY"), b64(OLD));
     assert!(h.audit_entries().is_empty());
+    // In a runbook, a value must come from a secret parameter.
+    let file = h.home.path().join("rb.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: plain\nsummary: a value from a plain parameter\nparams:\n  v: {{type: string}}\nsteps:\n  - id: rotate\n    title: Rotate\n    rotate_secret: {{secret: app-creds, namespace: {ns}, values: [\"API_KEY={{{{ v }}}}\"]}}\n"
+        ),
+    )
+    .unwrap();
+    let rb = h.oncall(&[
+        "runbook",
+        "run",
+        file.to_str().unwrap(),
+        "--yes",
+        "--set",
+        "v=plain-Value-9",
+    ]);
+    assert_ne!(rb.code, 0, "{}\n{}", rb.stdout, rb.stderr);
+    assert!(
+        rb.stderr.contains("`secret: true` parameter"),
+        "{}",
+        rb.stderr
+    );
+    assert_eq!(data(&h, &s, "app-creds", "API_KEY"), b64(OLD));
 }
 
 fn a_failed_restart_puts_the_previous_values_back(backend: Backend) {
@@ -583,6 +608,39 @@ fn a_failed_restart_puts_the_previous_values_back(backend: Backend) {
     let done = entries[0]["outcome"]["done"].to_string();
     assert!(done.contains("put the previous values back"), "{done}");
     assert!(done.contains("restart deployment/web"), "{done}");
+}
+
+fn without_rollback_a_failed_restart_leaves_the_new_values(backend: Backend) {
+    let s = Scope::new("sec-keep");
+    let ns = s.ns("app");
+    let seed = base(&s) + &deployment(&s, "worker", "b", ENV, "");
+    let h = Harness::on(backend, &s, &seed);
+    wait_ready(&h, &s, "worker", 2);
+    h.kubectl(&["cordon", &s.node("b")]).expect_code(0);
+    let run = oncall_with_stdin(
+        &h,
+        &[
+            "-n",
+            &ns,
+            "secret",
+            "rotate",
+            "app-creds",
+            "--set",
+            "API_KEY=-",
+            "--no-rollback-on-failure",
+            "--yes",
+        ],
+        "kept-Value-2",
+    )
+    .expect_code(1);
+    assert!(
+        run.stderr.contains("--no-rollback-on-failure was given"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.contains("restart failed"), "{}", run.stdout);
+    assert_eq!(data(&h, &s, "app-creds", "API_KEY"), b64("kept-Value-2"));
+    assert!(!run.stdout.contains("kept-Value-2") && !run.stderr.contains("kept-Value-2"));
 }
 
 fn a_secret_another_tool_manages_is_refused_without_force(backend: Backend) {
