@@ -212,6 +212,10 @@ pub enum Command {
     #[command(subcommand)]
     Dns(DnsCommand),
 
+    /// Rotate a Secret's values and restart exactly the workloads that use it
+    #[command(subcommand)]
+    Secret(SecretCommand),
+
     /// Run scripted runbooks (YAML) built from these same actions
     #[command(subcommand)]
     Runbook(RunbookCommand),
@@ -244,6 +248,7 @@ impl Command {
             Command::Node(c) => matches!(c, NodeCommand::List { .. } | NodeCommand::Check { .. }),
             Command::Pods(_) | Command::Rollout(_) | Command::Dns(_) | Command::Audit(_) => true,
             Command::Completions(_) | Command::Man(_) => true,
+            Command::Secret(c) => matches!(c, SecretCommand::Consumers { .. }),
             Command::Promote(p) => matches!(p.command, Some(PromoteCommand::History)),
             Command::Runbook(c) => matches!(
                 c,
@@ -457,6 +462,80 @@ pub struct RestartArgs {
     pub no_wait: bool,
 
     /// Give up waiting after this long
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10m")]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// The workloads whose pods use a Secret, how they use it, and whether a change needs a
+    /// restart (read-only)
+    ///
+    /// Looks at every Deployment, StatefulSet, DaemonSet and CronJob in the namespace:
+    /// env secretKeyRef (with the keys), envFrom, secret and projected volumes (and whether a
+    /// container mounts them with subPath), and imagePullSecrets.
+    #[command(after_long_help = examples::SECRET_CONSUMERS)]
+    Consumers {
+        /// The Secret's name
+        #[arg(value_name = "NAME", add = ArgValueCandidates::new(completion::secrets))]
+        name: String,
+    },
+
+    /// Put new values in a Secret, then restart exactly the workloads that need them
+    ///
+    /// Values come from a hidden prompt (`--set KEY`), stdin (`--set KEY=-`), a file
+    /// (`--from-file KEY=PATH`) or an env file (`--from-env-file PATH`), never from the command
+    /// line. The plan names each key added, changed or removed with a fingerprint (the first 8
+    /// hex digits of its SHA-256), never the value; every consumer and how it uses the Secret;
+    /// and which consumers are restarted: env and envFrom need a restart, a mounted volume is
+    /// refreshed by the kubelet unless mounted with subPath. The previous values are kept in a
+    /// Secret of their own, named in the plan. The Secret is written only if nobody changed it
+    /// since the plan. Consumers restart one at a time (in the config's `promote.order`), with
+    /// the wait of `oncall restart`; if one fails, the previous values are put back and the
+    /// restarted workloads restarted again. A Secret managed by another tool (owner reference,
+    /// `app.kubernetes.io/managed-by`, External Secrets, Sealed Secrets, SOPS) is refused
+    /// without --force. Exit codes: 1 failed, 2 bad values, 3 refused, 5 timed out.
+    #[command(after_long_help = examples::SECRET_ROTATE)]
+    Rotate(SecretRotateArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SecretRotateArgs {
+    /// The Secret's name
+    #[arg(value_name = "NAME", add = ArgValueCandidates::new(completion::secrets))]
+    pub name: String,
+
+    /// KEY to type its value at a hidden prompt, or KEY=- to read it from stdin (repeatable);
+    /// KEY=VALUE is refused: shell history would keep the value
+    #[arg(long = "set", value_name = "KEY[=-]")]
+    pub set: Vec<String>,
+
+    /// KEY=PATH: the file's bytes become KEY's value (repeatable)
+    #[arg(long, value_name = "KEY=PATH")]
+    pub from_file: Vec<String>,
+
+    /// A file of KEY=VALUE lines, read as kubectl's --from-env-file reads it (repeatable)
+    #[arg(long, value_name = "PATH")]
+    pub from_env_file: Vec<PathBuf>,
+
+    /// Remove KEY from the Secret (repeatable)
+    #[arg(long, value_name = "KEY")]
+    pub remove: Vec<String>,
+
+    /// Rotate a Secret that another tool manages (that tool will overwrite the change at its
+    /// next sync)
+    #[arg(long)]
+    pub force: bool,
+
+    /// If a restart fails, put the previous values back and restart again (the default)
+    #[arg(long, overrides_with = "no_rollback_on_failure")]
+    pub rollback_on_failure: bool,
+
+    /// If a restart fails, leave the new values and the restarted workloads as they are
+    #[arg(long, overrides_with = "rollback_on_failure")]
+    pub no_rollback_on_failure: bool,
+
+    /// Give up waiting for one workload's rollout after this long
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10m")]
     pub timeout: Duration,
 }
@@ -769,6 +848,8 @@ mod examples {
     pub const RUNBOOK_LOG: &str = "Examples:\n  oncall runbook log last\n  oncall runbook log last --format markdown > timeline.md";
     pub const AUDIT: &str = "Examples:\n  oncall audit --since 24h\n  oncall audit -o json";
     pub const SANDBOX_SERVE: &str = "Examples:\n  oncall sandbox serve --kubeconfig-out /tmp/sandbox.kubeconfig\n  KUBECONFIG=/tmp/sandbox.kubeconfig kubectl get nodes";
+    pub const SECRET_CONSUMERS: &str = "Examples:\n  oncall -n production secret consumers cjw-stripe-secret\n  oncall --sandbox -n production secret consumers webapp-secrets -o json";
+    pub const SECRET_ROTATE: &str = "Examples:\n  oncall -n production secret rotate cjw-stripe-secret --set STRIPE_API_KEY    # hidden prompt\n  vault read -field=key secret/stripe | oncall -n production secret rotate cjw-stripe-secret --set STRIPE_API_KEY=-\n  oncall -n production secret rotate tls --from-file TLS_KEY=./key.pem --from-env-file ./stripe.env\n  oncall -n production secret rotate cjw-stripe-secret --remove OLD_KEY --dry-run";
     pub const MAN: &str =
         "Examples:\n  oncall man | man -l -\n  oncall man --dir ~/.local/share/man/man1";
     pub const COMPLETIONS: &str = "Examples:\n  oncall completions bash > ~/.local/share/bash-completion/completions/oncall\n  oncall completions zsh > \"${fpath[1]}/_oncall\"\n  oncall completions fish > ~/.config/fish/completions/oncall.fish\n  oncall completions kubectl > ~/.local/bin/kubectl_complete-oncall";

@@ -38,6 +38,7 @@ pub mod pods;
 pub mod promote;
 pub mod runbook;
 pub mod safety;
+pub mod secrets;
 pub mod suggest;
 pub mod ui;
 pub mod workloads;

@@ -679,6 +679,16 @@ fn shipped_runbooks_run_end_to_end_on_the_demo_cluster() {
             &[],
             "skipped: `steps.count.output | int > 0` is false",
         ),
+        (
+            "rotate-secret",
+            &[
+                "secret=webapp-secrets",
+                "namespace=production",
+                "key=DATABASE_URL",
+                "value=postgres://rotated@db",
+            ],
+            "deployment/frontend: restarted: runs the new values",
+        ),
     ];
     let runs: Vec<(&str, Run)> = std::thread::scope(|s| {
         let handles: Vec<_> = cases
@@ -746,6 +756,17 @@ fn after(h: &Harness, name: &str) {
             for d in ["frontend", "fetcher", "renderer", "cron"] {
                 assert_eq!(image("production", d), image("staging", d), "{d}");
             }
+        }
+        "rotate-secret" => {
+            use base64::Engine as _;
+            let secret = h
+                .get("secrets", Some("production"), "webapp-secrets")
+                .unwrap();
+            assert_eq!(
+                secret["data"]["DATABASE_URL"],
+                base64::engine::general_purpose::STANDARD.encode("postgres://rotated@db"),
+                "{secret}"
+            );
         }
         "rabbitmq-stuck-node" => {
             // The demo's node reports no stuck process: its pod is left alone.

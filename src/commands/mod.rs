@@ -8,6 +8,7 @@ mod pods;
 mod promote;
 mod runbook;
 mod sandbox;
+mod secret;
 mod workloads;
 
 use crate::app::App;
@@ -24,6 +25,7 @@ pub async fn run(app: &App, command: Command) -> Result<()> {
         }
         Command::Promote(args) => promote::run(app, args).await,
         Command::Dns(cmd) => dns::run(app, cmd).await,
+        Command::Secret(cmd) => secret::run(app, cmd).await,
         Command::Runbook(cmd) => runbook::run(app, cmd).await,
         Command::Audit(args) => audit::run(app, args),
         Command::Sandbox(cmd) => sandbox::run(app, cmd).await,

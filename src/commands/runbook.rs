@@ -276,7 +276,10 @@ fn resolve_params(
                 if !p.description.is_empty() {
                     q = format!("{q} ({})", p.description);
                 }
-                if p.choices.is_empty() {
+                if p.secret {
+                    // Typed, never echoed: the screen may be shared or recorded.
+                    Some(prompt::secret(&q)?)
+                } else if p.choices.is_empty() {
                     Some(prompt::ask(&q, None)?)
                 } else {
                     Some(p.choices[prompt::choose(&q, &p.choices)?].clone())

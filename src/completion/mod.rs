@@ -117,6 +117,14 @@ pub fn workloads() -> Vec<CompletionCandidate> {
         .collect()
 }
 
+/// Secret names in the namespace, for `secret consumers` and `secret rotate`.
+pub fn secrets() -> Vec<CompletionCandidate> {
+    lookup::names_in(|c| format!("/api/v1/namespaces/{}/secrets", c.namespace))
+        .into_iter()
+        .map(CompletionCandidate::new)
+        .collect()
+}
+
 /// Run ids for `runbook resume` and `runbook log`, newest first.
 pub fn runbook_runs() -> Vec<CompletionCandidate> {
     crate::runbook::journal::run_ids()

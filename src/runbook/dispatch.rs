@@ -8,7 +8,7 @@ use serde_json::Value as Json;
 use super::engine::Run;
 use super::model::Step;
 use super::template;
-use super::{check_actions, kube_actions, node_actions};
+use super::{check_actions, kube_actions, node_actions, secret_actions};
 use crate::error::{Error, Result};
 use crate::safety::Plan;
 
@@ -157,6 +157,12 @@ pub(super) async fn plan_for(run: &Run<'_>, step: &Step, args: &Json) -> Result<
                         .await?
                 }
             }
+        }
+        "rotate_secret" => {
+            let cluster = run.cluster.ok_or_else(|| {
+                Error::Failed("the `rotate_secret` action needs a cluster connection".into())
+            })?;
+            secret_actions::plan_rotate(run, cluster, &ns, args, &mut plan).await?;
         }
         "delete_pod" => plan.change(
             format!("pod/{}", arg(args, "pod").unwrap_or_default()),
@@ -445,6 +451,8 @@ pub(super) async fn act(run: &Run<'_>, step: &Step, args: &Json) -> Result<Produ
             let (output, text, ok) = check_actions::dns_check(cluster()?, args).await?;
             finding(step, args, output, text, ok)
         }
+        "secret_consumers" => done(secret_actions::consumers(cluster()?, &ns(), args).await?),
+        "rotate_secret" => done(secret_actions::rotate(run, cluster()?, &ns(), args).await?),
         "node_cordon" => done(node_actions::run_cordon(cluster()?, args).await?),
         "node_drain" => done(node_actions::run_drain(cluster()?, args).await?),
         "node_replace" => {

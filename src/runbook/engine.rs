@@ -108,7 +108,7 @@ fn shown<'t>(p: &Param, text: &'t str) -> &'t str {
 
 impl Run<'_> {
     /// Secret values, as text.
-    fn secret_values(&self) -> Vec<(String, String)> {
+    pub(super) fn secret_values(&self) -> Vec<(String, String)> {
         self.runbook
             .params
             .iter()

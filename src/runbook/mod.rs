@@ -12,6 +12,7 @@ pub mod journal;
 mod kube_actions;
 pub mod model;
 mod node_actions;
+mod secret_actions;
 pub mod secrets;
 pub mod template;
 pub mod tree;
@@ -50,6 +51,10 @@ pub const SHIPPED: &[(&str, &str)] = &[
     (
         "rotate-node-pool",
         include_str!("../../runbooks/rotate-node-pool.yaml"),
+    ),
+    (
+        "rotate-secret",
+        include_str!("../../runbooks/rotate-secret.yaml"),
     ),
     (
         "stuck-pods-triage",

@@ -43,6 +43,14 @@ pub fn ask(question: &str, default: Option<&str>) -> Result<String> {
     input.interact_text().map_err(prompt_error)
 }
 
+/// Asks for a secret value without echoing it (empty values refused).
+pub fn secret(question: &str) -> Result<String> {
+    dialoguer::Password::with_theme(&ColorfulTheme::default())
+        .with_prompt(question)
+        .interact()
+        .map_err(prompt_error)
+}
+
 /// Picks one of `items`.
 pub fn choose(question: &str, items: &[String]) -> Result<usize> {
     let _prompting = interrupt::at_prompt();

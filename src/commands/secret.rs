@@ -1,0 +1,274 @@
+//! `oncall secret consumers` and `oncall secret rotate`: values from the
+//! prompt, stdin or files; plan, confirmation, spinners and the report
+//! around `crate::secrets`.
+
+use std::collections::HashMap;
+
+use indicatif::ProgressBar;
+use serde::Serialize;
+
+use crate::app::App;
+use crate::cli::{SecretCommand, SecretRotateArgs};
+use crate::error::{Error, Result};
+use crate::safety::{self, audit};
+use crate::secrets::rotate::{self, ConsumerState, Event, KeyChange, Options, Outcome};
+use crate::secrets::values::{self, NewValues, Source};
+use crate::secrets::{self as domain, Consumer};
+use crate::ui::{output, prompt, style, table};
+
+pub async fn run(app: &App, command: SecretCommand) -> Result<()> {
+    match command {
+        SecretCommand::Consumers { name } => consumers(app, &name).await,
+        SecretCommand::Rotate(args) => rotate(app, args).await,
+    }
+}
+
+async fn consumers(app: &App, name: &str) -> Result<()> {
+    let cluster = app.cluster().await?;
+    let ns = cluster.namespace.clone();
+    let found = domain::consumers::find(cluster, &ns, name).await?;
+    if !domain::consumers::exists(cluster, &ns, name).await? {
+        if found.is_empty() {
+            return Err(Error::Failed(format!(
+                "secret `{name}` was not found in namespace `{ns}`, and no workload there uses it; check the name with `kubectl get secrets -n {ns}`"
+            )));
+        }
+        style::note(&format!(
+            "secret `{name}` does not exist in namespace `{ns}`: the workloads below reference it, and their new pods cannot start until it does"
+        ));
+    }
+    if app.global.output.is_structured() {
+        return output::print(app.global.output, &found);
+    }
+    if found.is_empty() {
+        outln!(
+            "No Deployment, StatefulSet, DaemonSet or CronJob in namespace `{ns}` uses secret `{name}`."
+        );
+        return Ok(());
+    }
+    render_consumers(&found);
+    Ok(())
+}
+
+fn render_consumers(found: &[Consumer]) {
+    let mut t = table::new(&["workload", "uses", "restart on change"]);
+    for c in found {
+        let uses: Vec<String> = c.uses.iter().map(|u| u.describe()).collect();
+        let restart = if c.restart {
+            style::warn("yes")
+        } else {
+            "no".to_string()
+        };
+        t.add_row(vec![
+            c.target(),
+            uses.join("\n"),
+            format!("{restart}: {}", c.why),
+        ]);
+    }
+    outln!("{}", table::render(&t));
+}
+
+/// What `secret rotate -o json` prints after a run: fingerprints and
+/// states, never a value.
+#[derive(Serialize)]
+struct RotateReport<'a> {
+    secret: &'a str,
+    namespace: &'a str,
+    keys: &'a [KeyChange],
+    #[serde(flatten)]
+    outcome: &'a Outcome,
+    /// `ok`, or the error.
+    result: String,
+}
+
+async fn rotate(app: &App, args: SecretRotateArgs) -> Result<()> {
+    // The flags first: a value on the command line is refused before
+    // anything else happens.
+    let mut sources = Vec::new();
+    for s in &args.set {
+        sources.push(values::parse_set(s)?);
+    }
+    for f in &args.from_file {
+        sources.push(values::parse_from_file(f)?);
+    }
+    sources.extend(args.from_env_file.iter().cloned().map(Source::EnvFile));
+    for key in &args.remove {
+        values::check_key(key)?;
+    }
+    if sources.is_empty() && args.remove.is_empty() {
+        return Err(Error::Usage(
+            "say what to change: --set KEY (hidden prompt), --set KEY=- (stdin), --from-file KEY=PATH, --from-env-file PATH or --remove KEY".into(),
+        ));
+    }
+    let cluster = app.cluster().await?;
+    let new = read_values(&sources)?;
+    let options = Options {
+        force: args.force,
+        rollback_on_failure: !args.no_rollback_on_failure,
+        timeout: args.timeout,
+        order: app
+            .config
+            .promote
+            .as_ref()
+            .map(|p| p.order.clone())
+            .unwrap_or_default(),
+    };
+    let ns = cluster.namespace.clone();
+    let (rotation, plan) =
+        rotate::prepare(cluster, &ns, &args.name, &new, &args.remove, options).await?;
+    let answer = safety::approve(app, cluster, &plan)?;
+    if !answer.proceeds() {
+        return Ok(());
+    }
+    let mut spinners = Spinners {
+        app,
+        bars: HashMap::new(),
+    };
+    let outcome = rotate::run(cluster, &rotation, &audit::os_user(), &mut |e| {
+        spinners.show(e)
+    })
+    .await;
+    let mut record = match &outcome.result {
+        Ok(()) => audit::Outcome::ok(summary(&outcome.consumers)),
+        Err(e) => {
+            let mut o = audit::Outcome::from_error(e);
+            o.detail = format!("{}; {}", o.detail, summary(&outcome.consumers));
+            o
+        }
+    };
+    (record.done, record.not_done) = done_and_not(&rotation, &outcome);
+    audit::record(app, cluster, &plan, answer, &record)?;
+    if app.global.output.is_structured() {
+        let report = RotateReport {
+            secret: &rotation.name,
+            namespace: &rotation.namespace,
+            keys: &rotation.keys,
+            outcome: &outcome,
+            result: match &outcome.result {
+                Ok(()) => "ok".into(),
+                Err(e) => e.to_string(),
+            },
+        };
+        output::print(app.global.output, &report)?;
+    } else {
+        render_outcome(&rotation, &outcome);
+    }
+    // The error keeps its own exit code (5 for a timeout, 130 for Ctrl-C).
+    outcome.result
+}
+
+/// Reads the files and stdin, then asks for each `--set KEY` at a hidden
+/// prompt.
+fn read_values(sources: &[Source]) -> Result<NewValues> {
+    let mut new = NewValues::default();
+    values::read_sources(sources, &mut new)?;
+    for s in sources {
+        let Source::Prompt(key) = s else { continue };
+        if !prompt::stdin_is_terminal() {
+            return Err(Error::Usage(format!(
+                "`--set {key}` asks for the value at a hidden prompt, but stdin is not a terminal; nothing was changed: pass `--set {key}=-` with the value on stdin, or `--from-file {key}=PATH`"
+            )));
+        }
+        let value = prompt::secret(&format!("New value for `{key}`"))?;
+        new.insert(key, value.into_bytes())?;
+    }
+    Ok(new)
+}
+
+fn summary(states: &[ConsumerState]) -> String {
+    states
+        .iter()
+        .map(|s| format!("{}: {}", s.workload, s.state))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The audit log's done / not done lists.
+fn done_and_not(rotation: &rotate::Rotation, outcome: &Outcome) -> (Vec<String>, Vec<String>) {
+    let mut done = Vec::new();
+    let mut not_done = Vec::new();
+    match &outcome.backup {
+        Some(b) => done.push(format!("keep the previous values in secret/{b}")),
+        None => not_done.push(format!(
+            "keep the previous values in secret/{}",
+            rotation.backup
+        )),
+    }
+    if outcome.new_values_in_place || outcome.rolled_back {
+        done.push(format!("update secret/{}", rotation.name));
+    } else {
+        not_done.push(format!("update secret/{}", rotation.name));
+    }
+    if outcome.rolled_back {
+        done.push(format!(
+            "put the previous values back in secret/{}",
+            rotation.name
+        ));
+    }
+    for target in rotation.restart_targets() {
+        let restarted = outcome
+            .consumers
+            .iter()
+            .any(|c| c.workload == target && !c.rollouts.is_empty());
+        if restarted {
+            done.push(format!("restart {target}"));
+        } else {
+            not_done.push(format!("restart {target}"));
+        }
+    }
+    (done, not_done)
+}
+
+fn render_outcome(rotation: &rotate::Rotation, outcome: &Outcome) {
+    if !outcome.consumers.is_empty() {
+        let mut t = table::new(&["workload", "state"]);
+        for c in &outcome.consumers {
+            t.add_row(vec![c.workload.clone(), c.state.clone()]);
+        }
+        outln!("{}", table::render(&t));
+    }
+    if outcome.result.is_ok() {
+        let changed = rotation
+            .keys
+            .iter()
+            .filter(|k| k.change != "unchanged")
+            .count();
+        outln!(
+            "{} secret/{}: {changed} key(s) changed; the previous values are kept in secret/{} (delete it once the new values are known to work)",
+            style::good("✓"),
+            rotation.name,
+            outcome.backup.as_deref().unwrap_or("?")
+        );
+    }
+}
+
+/// One spinner per consumer, drawn from the procedure's events.
+struct Spinners<'a> {
+    app: &'a App,
+    bars: HashMap<String, ProgressBar>,
+}
+
+impl Spinners<'_> {
+    fn show(&mut self, event: Event) {
+        match event {
+            Event::Progress { target, message } => {
+                let app = self.app;
+                let bar = self
+                    .bars
+                    .entry(target.to_string())
+                    .or_insert_with(|| app.progress.spinner(target));
+                bar.set_message(message.to_string());
+            }
+            Event::Finished { target, error } => {
+                if let Some(bar) = self.bars.remove(target) {
+                    bar.finish_and_clear();
+                }
+                let line = match error {
+                    None => format!("{} {target}", style::good("✓")),
+                    Some(e) => format!("{} {target}: {e}", style::bad("✗")),
+                };
+                self.app.progress.println(&line);
+            }
+        }
+    }
+}

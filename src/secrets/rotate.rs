@@ -1,0 +1,702 @@
+//! `secret rotate` as one procedure: `prepare` reads the Secret and its
+//! consumers and makes the plan; `run` keeps the previous values in a
+//! Secret of their own, writes the new ones (only if nobody changed the
+//! Secret since the plan), restarts the consumers that need it one at a
+//! time, and on a failed restart puts the old values back and restarts
+//! again. Shared by the command and the runbook action; never prints.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::Utc;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+use kube::api::{DeleteParams, ObjectMeta, PostParams};
+use serde::Serialize;
+
+use super::consumers::{self, Consumer};
+use super::values::NewValues;
+use super::{fingerprint, managed};
+use crate::cluster::{Cluster, api_error, status_of};
+use crate::error::{Error, Result};
+use crate::safety::{Plan, interrupt};
+use crate::workloads::inspect::Facts;
+use crate::workloads::{self, RolloutOutcome, Verdict, restart};
+
+/// The label that ties a kept copy of previous values to its Secret.
+pub const PREVIOUS_OF: &str = "oncall.dev/previous-of";
+
+/// How a rotation behaves.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Rotate a Secret another tool manages.
+    pub force: bool,
+    /// Put the old values back (and restart again) when a restart fails.
+    pub rollback_on_failure: bool,
+    /// The longest wait for one consumer's rollout.
+    pub timeout: Duration,
+    /// Restart order by workload name (the config's `promote.order`);
+    /// unlisted consumers follow in name order.
+    pub order: Vec<String>,
+}
+
+/// One key's change, by fingerprint.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyChange {
+    pub key: String,
+    /// added, changed, removed or unchanged.
+    pub change: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new: Option<String>,
+}
+
+impl KeyChange {
+    fn detail(&self) -> String {
+        let fp = |f: &Option<String>| f.clone().unwrap_or_else(|| "-".into());
+        format!(
+            "`{}` {} (sha256 {} → {})",
+            self.key,
+            self.change,
+            fp(&self.old),
+            fp(&self.new)
+        )
+    }
+}
+
+/// A rotation, resolved and planned. It holds the values, so it has no
+/// `Debug` and is never serialised.
+pub struct Rotation {
+    pub name: String,
+    pub namespace: String,
+    /// Where the previous values are kept (named in the plan).
+    pub backup: String,
+    pub keys: Vec<KeyChange>,
+    pub consumers: Vec<Consumer>,
+    /// The consumers to restart, in order.
+    restarts: Vec<Facts>,
+    resource_version: String,
+    secret_type: Option<String>,
+    old: BTreeMap<String, ByteString>,
+    new: BTreeMap<String, ByteString>,
+    options: Options,
+}
+
+/// What became of one consumer.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConsumerState {
+    /// `kind/name`.
+    pub workload: String,
+    /// In words: which values its pods run with, and how it got there.
+    pub state: String,
+    /// Its rollouts: after the new values, then after a rollback.
+    pub rollouts: Vec<RolloutOutcome>,
+}
+
+/// How an applied rotation ended.
+#[derive(Debug, Serialize)]
+pub struct Outcome {
+    /// The Secret keeping the previous values, once created.
+    pub backup: Option<String>,
+    /// Whether the Secret holds the new values now.
+    pub new_values_in_place: bool,
+    pub rolled_back: bool,
+    pub consumers: Vec<ConsumerState>,
+    #[serde(skip)]
+    pub result: Result<()>,
+}
+
+/// Progress for the command's spinners.
+pub enum Event<'a> {
+    Progress {
+        target: &'a str,
+        message: &'a str,
+    },
+    Finished {
+        target: &'a str,
+        error: Option<&'a str>,
+    },
+}
+
+/// Reads the Secret and its consumers and plans the rotation. Refuses a
+/// Secret another tool manages (without `force`), an immutable one, a
+/// removal of a key it does not have, and a paused consumer.
+pub async fn prepare(
+    cluster: &Cluster,
+    namespace: &str,
+    name: &str,
+    values: &NewValues,
+    remove: &[String],
+    options: Options,
+) -> Result<(Rotation, Plan)> {
+    let secret = Api::<Secret>::namespaced(cluster.client.clone(), namespace)
+        .get_opt(name)
+        .await
+        .map_err(|e| api_error(e, &cluster.url, "get secrets"))?
+        .ok_or_else(|| {
+            Error::Failed(format!(
+                "secret `{name}` was not found in namespace `{namespace}`; nothing was changed: check the name with `kubectl get secrets -n {namespace}`"
+            ))
+        })?;
+    let mut plan = Plan::new(format!("rotate secret/{name}"), cluster).in_namespace(namespace);
+    if let Some(tool) = managed::manager(&secret) {
+        let sentence = format!(
+            "secret `{name}` is managed by {tool}, which will overwrite this change at its next sync"
+        );
+        if !options.force {
+            return Err(Error::Failed(format!(
+                "{sentence}; nothing was changed: change the value at its source, or pass --force to rotate it here anyway"
+            )));
+        }
+        plan.warn(format!("{sentence} (--force)"));
+    }
+    if secret.immutable == Some(true) {
+        return Err(Error::Failed(format!(
+            "secret `{name}` is immutable, so its values cannot be changed; nothing was changed: create a new Secret and point the workloads at it"
+        )));
+    }
+    let old = secret.data.clone().unwrap_or_default();
+    let (new, keys) = merge(&old, values, remove)?;
+    let consumers = consumers::find(cluster, namespace, name).await?;
+    let mut restarts = Vec::new();
+    for c in consumers.iter().filter(|c| c.restart) {
+        let Some(w) = c.workload() else { continue };
+        restarts.push(workloads::inspect(cluster, &w).await?);
+    }
+    restart::refuse_paused(&restarts)?;
+    restarts.sort_by_key(|f| {
+        let pos = options.order.iter().position(|n| *n == f.workload.name);
+        (pos.unwrap_or(usize::MAX), f.workload.name.clone())
+    });
+    let resource_version = secret.metadata.resource_version.clone().unwrap_or_default();
+    let backup = backup_name(name, &resource_version);
+    let rotation = Rotation {
+        name: name.to_string(),
+        namespace: namespace.to_string(),
+        backup,
+        keys,
+        consumers,
+        restarts,
+        resource_version,
+        secret_type: secret.type_.clone(),
+        old,
+        new,
+        options,
+    };
+    fill_plan(&rotation, &mut plan);
+    Ok((rotation, plan))
+}
+
+/// The new data and each key's change.
+fn merge(
+    old: &BTreeMap<String, ByteString>,
+    values: &NewValues,
+    remove: &[String],
+) -> Result<(BTreeMap<String, ByteString>, Vec<KeyChange>)> {
+    let mut new = old.clone();
+    let mut keys = Vec::new();
+    for (key, value) in values.iter() {
+        let before = old.get(key).map(|b| fingerprint(&b.0));
+        let after = fingerprint(value);
+        let change = match &before {
+            None => "added",
+            Some(b) if old[key].0 == *value && *b == after => "unchanged",
+            Some(_) => "changed",
+        };
+        new.insert(key.clone(), ByteString(value.clone()));
+        keys.push(KeyChange {
+            key: key.clone(),
+            change,
+            old: before,
+            new: Some(after),
+        });
+    }
+    for key in remove {
+        if values.iter().any(|(k, _)| k == key) {
+            return Err(Error::Usage(format!(
+                "key `{key}` is both given a value and removed; choose one"
+            )));
+        }
+        let Some(b) = new.remove(key) else {
+            return Err(Error::Usage(format!(
+                "the secret has no key `{key}` to remove; its keys: {}",
+                old.keys().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        };
+        keys.push(KeyChange {
+            key: key.clone(),
+            change: "removed",
+            old: Some(fingerprint(&b.0)),
+            new: None,
+        });
+    }
+    Ok((new, keys))
+}
+
+/// `NAME-previous-RV`, within the 253 characters of a name. Named after
+/// the resourceVersion the new values replace, so a runbook step's plan
+/// and its run name the same copy, and two rotations from the same values
+/// cannot both proceed (the second cannot create it).
+fn backup_name(name: &str, resource_version: &str) -> String {
+    let rv: String = resource_version
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let suffix = format!("-previous-{rv}");
+    let keep = name.len().min(253usize.saturating_sub(suffix.len()));
+    format!("{}{suffix}", name[..keep].trim_end_matches(['-', '.']))
+}
+
+fn fill_plan(r: &Rotation, plan: &mut Plan) {
+    let changed: Vec<&KeyChange> = r.keys.iter().filter(|k| k.change != "unchanged").collect();
+    for k in r.keys.iter().filter(|k| k.change == "unchanged") {
+        plan.skip(format!("key {}", k.key), k.detail());
+    }
+    if changed.is_empty() {
+        return;
+    }
+    plan.change(
+        format!("secret/{}", r.backup),
+        "create",
+        format!(
+            "keeps the previous values of secret/{} for a rollback",
+            r.name
+        ),
+    );
+    for k in &changed {
+        plan.change(format!("secret/{}", r.name), "update", k.detail());
+    }
+    for f in &r.restarts {
+        match &f.no_restart {
+            Some(why) => plan.skip(
+                f.workload.to_string(),
+                format!("needs a restart for the new values, but {why}"),
+            ),
+            None => plan.change(
+                f.workload.to_string(),
+                "restart",
+                format!(
+                    "{}; {} replicas, {}, {}",
+                    why_of(r, &f.workload.to_string()),
+                    f.replicas,
+                    f.strategy,
+                    f.health()
+                ),
+            ),
+        }
+        if let Some(o) = &f.outage {
+            plan.warn(format!("{}: the restart causes an outage: {o}", f.workload));
+        }
+    }
+    for c in r.consumers.iter().filter(|c| !c.restart) {
+        plan.skip(c.target(), format!("no restart: {}", use_and_why(c)));
+    }
+    if r.consumers.is_empty() {
+        plan.warn(format!(
+            "no Deployment, StatefulSet, DaemonSet or CronJob in namespace `{}` uses secret `{}`",
+            r.namespace, r.name
+        ));
+    }
+    if r.options.rollback_on_failure {
+        plan.warn(
+            "if a restart fails, the previous values are put back and the restarted workloads restarted again (--no-rollback-on-failure leaves them)",
+        );
+    }
+}
+
+/// How a consumer uses the Secret, and why that needs a restart (or not).
+fn why_of(r: &Rotation, target: &str) -> String {
+    r.consumers
+        .iter()
+        .find(|c| c.target() == target)
+        .map(use_and_why)
+        .unwrap_or_default()
+}
+
+fn use_and_why(c: &Consumer) -> String {
+    let uses: Vec<String> = c.uses.iter().map(|u| u.describe()).collect();
+    format!("{}: {}", uses.join("; "), c.why)
+}
+
+impl Rotation {
+    /// Whether the plan changes anything (every value may be unchanged).
+    pub fn changes_anything(&self) -> bool {
+        self.keys.iter().any(|k| k.change != "unchanged")
+    }
+
+    /// The restarts, in order, that the plan makes (`kind/name`).
+    pub fn restart_targets(&self) -> Vec<String> {
+        self.to_restart().map(|f| f.workload.to_string()).collect()
+    }
+
+    fn to_restart(&self) -> impl Iterator<Item = &Facts> {
+        self.restarts.iter().filter(|f| f.no_restart.is_none())
+    }
+}
+
+/// Applies the rotation (see the module's description). `user` is recorded
+/// on the kept copy of the previous values.
+pub async fn run(
+    cluster: &Cluster,
+    r: &Rotation,
+    user: &str,
+    on_event: &mut dyn FnMut(Event),
+) -> Outcome {
+    let api = Api::<Secret>::namespaced(cluster.client.clone(), &r.namespace);
+    let mut outcome = Outcome {
+        backup: None,
+        new_values_in_place: false,
+        rolled_back: false,
+        consumers: Vec::new(),
+        result: Ok(()),
+    };
+    if let Err(e) = create_backup(&api, r, user).await {
+        outcome.result = Err(if status_of(&e).is_some_and(|s| s.code == 409) {
+            Error::Failed(format!(
+                "secret `{}` already exists: another rotation of secret `{}` from the same values ran or is running; nothing was changed: check `oncall audit`, then delete that copy if it is stale",
+                r.backup, r.name
+            ))
+        } else {
+            api_error(e, &cluster.url, "create secrets")
+        });
+        outcome.consumers = states(r, &BTreeMap::new(), "not restarted: nothing was changed");
+        return outcome;
+    }
+    outcome.backup = Some(r.backup.clone());
+    let written = match write(&api, r, &r.new, &r.resource_version).await {
+        Ok(rv) => rv,
+        Err(e) => {
+            // Nothing changed, so the copy of the previous values is not needed.
+            let _ = api.delete(&r.backup, &DeleteParams::default()).await;
+            outcome.backup = None;
+            outcome.result = Err(write_error(e, cluster, r));
+            outcome.consumers = states(r, &BTreeMap::new(), "not restarted: nothing was changed");
+            return outcome;
+        }
+    };
+    outcome.new_values_in_place = true;
+    let mut done: BTreeMap<String, ConsumerState> = BTreeMap::new();
+    let mut touched: Vec<&Facts> = Vec::new();
+    let mut failure: Option<Error> = None;
+    for f in r.to_restart() {
+        let target = f.workload.to_string();
+        if interrupt::is_interrupted() {
+            failure = Some(Error::Interrupted {
+                done: format!("secret `{}` has the new values", r.name),
+                not_done: format!(
+                    "the restarts from {target} on (the previous values are kept in secret `{}`)",
+                    r.backup
+                ),
+            });
+            break;
+        }
+        touched.push(f);
+        let result = restart_one(cluster, f, r.options.timeout, on_event).await;
+        let (state, error) = judge(&target, &result, r.options.timeout, "runs the new values");
+        let entry = done.entry(target.clone()).or_insert_with(|| ConsumerState {
+            workload: target,
+            state: String::new(),
+            rollouts: Vec::new(),
+        });
+        entry.state = state;
+        entry.rollouts.extend(result.ok());
+        if let Some(e) = error {
+            failure = Some(e);
+            break;
+        }
+    }
+    let Some(error) = failure else {
+        outcome.consumers = states(r, &done, "");
+        return outcome;
+    };
+    if matches!(error, Error::Interrupted { .. }) || !r.options.rollback_on_failure {
+        let untouched = if r.options.rollback_on_failure {
+            "not restarted (interrupted): its pods still run the previous values"
+        } else {
+            "not restarted: its pods still run the previous values while the Secret holds the new ones"
+        };
+        outcome.consumers = states(r, &done, untouched);
+        outcome.result = Err(match error {
+            Error::Interrupted { .. } => error,
+            other => with_note(
+                other,
+                &format!(
+                    "--no-rollback-on-failure was given: secret `{}` keeps the new values (the previous ones are in secret `{}`)",
+                    r.name, r.backup
+                ),
+            ),
+        });
+        return outcome;
+    }
+    let note = roll_back(cluster, r, &api, &written, &touched, &mut done, on_event).await;
+    outcome.rolled_back = note.is_ok();
+    outcome.new_values_in_place = note.is_err();
+    outcome.consumers = states(
+        r,
+        &done,
+        "not restarted: it never ran the new values, and the Secret has the previous ones again",
+    );
+    outcome.result = Err(with_note(error, &note.unwrap_or_else(|e| e)));
+    outcome
+}
+
+/// Puts the previous values back and restarts the touched consumers again.
+/// Ok carries the sentence for the error message; Err when the values
+/// could not be put back.
+async fn roll_back(
+    cluster: &Cluster,
+    r: &Rotation,
+    api: &Api<Secret>,
+    written: &str,
+    touched: &[&Facts],
+    done: &mut BTreeMap<String, ConsumerState>,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> std::result::Result<String, String> {
+    if let Err(e) = write(api, r, &r.old, written).await {
+        let e = write_error(e, cluster, r);
+        for f in touched {
+            if let Some(s) = done.get_mut(&f.workload.to_string()) {
+                s.state
+                    .push_str("; the rollback could not put the previous values back");
+            }
+        }
+        return Err(format!(
+            "the previous values could not be put back ({e}); they are kept in secret `{}`",
+            r.backup
+        ));
+    }
+    let mut again_failed = Vec::new();
+    for f in touched {
+        let target = f.workload.to_string();
+        let result = restart_one(cluster, f, r.options.timeout, on_event).await;
+        let (state, error) = judge(
+            &target,
+            &result,
+            r.options.timeout,
+            "runs the previous values",
+        );
+        let entry = done
+            .get_mut(&target)
+            .expect("touched consumers have a state");
+        entry.state = format!("{}; rolled back: {state}", entry.state);
+        entry.rollouts.extend(result.ok());
+        if error.is_some() {
+            again_failed.push(format!("`{target}`"));
+        }
+    }
+    let names: Vec<String> = touched
+        .iter()
+        .map(|f| format!("`{}`", f.workload))
+        .collect();
+    let mut note = format!(
+        "rolled back: secret `{}` has its previous values again (a copy stays in secret `{}`)",
+        r.name, r.backup
+    );
+    if !names.is_empty() {
+        note.push_str(&format!(", and {} restarted with them", names.join(", ")));
+    }
+    if !again_failed.is_empty() {
+        note.push_str(&format!(
+            "; the restart with the previous values failed too for {}",
+            again_failed.join(", ")
+        ));
+    }
+    Ok(note)
+}
+
+/// Restarts one workload as `oncall restart` does and waits for it with
+/// the same fail-fast wait.
+async fn restart_one(
+    cluster: &Cluster,
+    f: &Facts,
+    timeout: Duration,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<RolloutOutcome> {
+    let target = f.workload.to_string();
+    on_event(Event::Progress {
+        target: &target,
+        message: "restarting",
+    });
+    let applied = restart::apply(cluster, std::slice::from_ref(f), false, Utc::now()).await;
+    if let Some(e) = applied.error {
+        on_event(Event::Finished {
+            target: &target,
+            error: Some(&e.to_string()),
+        });
+        return Err(e);
+    }
+    let baseline = applied.baselines.get(&f.workload).cloned();
+    let outcome =
+        workloads::wait_for_rollout_from(&cluster.client, &f.workload, baseline, timeout, |p| {
+            on_event(Event::Progress {
+                target: &target,
+                message: &p.message,
+            })
+        })
+        .await;
+    let error = match &outcome {
+        Ok(o) if o.outcome == Verdict::Complete => None,
+        Ok(o) => Some(
+            o.failure
+                .as_ref()
+                .map(|f| format!("{}: {}", f.reason, f.message))
+                .unwrap_or_else(|| o.outcome.as_str().to_string()),
+        ),
+        Err(e) => Some(e.to_string()),
+    };
+    on_event(Event::Finished {
+        target: &target,
+        error: error.as_deref(),
+    });
+    outcome
+}
+
+/// A consumer's state after a restart, and the error that stops the
+/// rotation when the restart did not complete.
+fn judge(
+    target: &str,
+    result: &Result<RolloutOutcome>,
+    timeout: Duration,
+    values: &str,
+) -> (String, Option<Error>) {
+    let o = match result {
+        Ok(o) => o,
+        Err(e) => {
+            return (
+                format!("restart failed: {e}"),
+                Some(Error::Failed(format!(
+                    "the restart of `{target}` failed: {e}"
+                ))),
+            );
+        }
+    };
+    match o.outcome {
+        Verdict::Complete | Verdict::NotWaited => (format!("restarted: {values}"), None),
+        Verdict::Failed => {
+            let why = o
+                .failure
+                .as_ref()
+                .map(|f| format!("{}: {}", f.reason, f.message))
+                .unwrap_or_else(|| o.status.clone());
+            (
+                format!("restart failed ({why}); its ready pods are the ones from before"),
+                Some(Error::Failed(format!(
+                    "the restart of `{target}` failed: {why}"
+                ))),
+            )
+        }
+        Verdict::TimedOut => (
+            format!("restart timed out ({})", o.status),
+            Some(Error::TimedOut {
+                after: humantime::format_duration(timeout).to_string(),
+                what: format!("`{target}` was still rolling out ({})", o.status),
+            }),
+        ),
+        Verdict::Interrupted => (
+            "restart interrupted: its rollout goes on".to_string(),
+            Some(Error::Interrupted {
+                done: "the Secret has the new values".into(),
+                not_done: format!("stopped waiting for `{target}`"),
+            }),
+        ),
+    }
+}
+
+fn with_note(error: Error, note: &str) -> Error {
+    match error {
+        Error::TimedOut { after, what } => Error::TimedOut {
+            after,
+            what: format!("{what}; {note}"),
+        },
+        other => Error::Failed(format!("{other}; {note}")),
+    }
+}
+
+/// Every consumer's state: the restarted ones from `done`, the others by
+/// whether they needed a restart (`untouched` for those that did and were
+/// not reached; empty when all were).
+fn states(
+    r: &Rotation,
+    done: &BTreeMap<String, ConsumerState>,
+    untouched: &str,
+) -> Vec<ConsumerState> {
+    let mut out = Vec::new();
+    for f in &r.restarts {
+        let target = f.workload.to_string();
+        out.push(done.get(&target).cloned().unwrap_or_else(|| ConsumerState {
+            state: match &f.no_restart {
+                Some(why) => format!(
+                    "not restarted ({why}): its pods keep the previous values until replaced"
+                ),
+                None => untouched.to_string(),
+            },
+            workload: target,
+            rollouts: Vec::new(),
+        }));
+    }
+    for c in r
+        .consumers
+        .iter()
+        .filter(|c| !c.restart || c.workload().is_none())
+    {
+        out.push(ConsumerState {
+            workload: c.target(),
+            state: format!("not restarted: {}", c.why),
+            rollouts: Vec::new(),
+        });
+    }
+    out
+}
+
+async fn create_backup(api: &Api<Secret>, r: &Rotation, user: &str) -> Result<(), kube::Error> {
+    let copy = Secret {
+        metadata: ObjectMeta {
+            name: Some(r.backup.clone()),
+            namespace: Some(r.namespace.clone()),
+            labels: Some(BTreeMap::from([(PREVIOUS_OF.to_string(), r.name.clone())])),
+            annotations: Some(BTreeMap::from([
+                (
+                    "oncall.dev/rotated-at".to_string(),
+                    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                ),
+                ("oncall.dev/rotated-by".to_string(), user.to_string()),
+            ])),
+            ..Default::default()
+        },
+        type_: r.secret_type.clone(),
+        data: Some(r.old.clone()),
+        ..Default::default()
+    };
+    api.create(&PostParams::default(), &copy).await.map(drop)
+}
+
+/// Replaces the Secret's data, only if it is still at `resource_version`;
+/// returns the new resourceVersion.
+async fn write(
+    api: &Api<Secret>,
+    r: &Rotation,
+    data: &BTreeMap<String, ByteString>,
+    resource_version: &str,
+) -> Result<String, kube::Error> {
+    let mut current = api.get(&r.name).await?;
+    current.metadata.resource_version = Some(resource_version.to_string());
+    current.data = Some(data.clone());
+    current.string_data = None;
+    let written = api
+        .replace(&r.name, &PostParams::default(), &current)
+        .await?;
+    Ok(written.metadata.resource_version.unwrap_or_default())
+}
+
+fn write_error(e: kube::Error, cluster: &Cluster, r: &Rotation) -> Error {
+    if status_of(&e).is_some_and(|s| s.code == 409) {
+        return Error::Failed(format!(
+            "secret `{}` was changed by someone else since the plan was made, so it was left as it is: run the command again to plan from its current values",
+            r.name
+        ));
+    }
+    api_error(e, &cluster.url, "update secrets")
+}

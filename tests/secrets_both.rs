@@ -1,0 +1,695 @@
+//! `oncall secret consumers` and `oncall secret rotate` on both backends:
+//! every way a pod template uses a Secret is found; a rotated value never
+//! appears in any output or file (nor its base64); a value on the command
+//! line is refused; a failed restart puts the previous values back; a
+//! Secret another tool manages is refused without --force.
+
+mod common;
+use common::*;
+
+use std::io::Write as _;
+use std::process::Stdio;
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::Value;
+
+on_both_backends!(
+    every_way_of_using_a_secret_is_found,
+    a_rotated_value_appears_in_no_output_and_no_file,
+    a_value_on_the_command_line_is_refused,
+    a_failed_restart_puts_the_previous_values_back,
+    without_rollback_a_failed_restart_leaves_the_new_values,
+    a_secret_another_tool_manages_is_refused_without_force,
+);
+
+const OLD: &str = "old-Value-7731";
+
+fn b64(text: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+/// The first 8 hex digits of the value's SHA-256, as the plan shows it.
+fn fingerprint(text: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    digest.as_ref()[..4]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A Secret `name` of the scope's `app` namespace with `extra` metadata
+/// (a YAML flow mapping's entries).
+fn secret(s: &Scope, name: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: {ns}{extra}}}\ntype: Opaque\ndata: {{API_KEY: {old}, DB_PASS: {old}}}\n---\n",
+        ns = s.ns("app"),
+        old = b64(OLD),
+    )
+}
+
+/// A Deployment of `replicas` pods on node `node`, with `spec` (YAML lines
+/// at the pod spec's indentation, after the container) and `container`
+/// (lines at the container's).
+fn deployment(s: &Scope, name: &str, node: &str, container: &str, spec: &str) -> String {
+    format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: {ns}}}
+spec:
+  replicas: 2
+  progressDeadlineSeconds: 6000
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      tolerations: {tol}
+      nodeSelector: {{kubernetes.io/hostname: {node}}}
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: main
+        image: "shop/{name}:1.0"
+{container}{spec}---
+"#,
+        ns = s.ns("app"),
+        tol = s.tolerations(),
+        node = s.node(node),
+    )
+}
+
+fn base(s: &Scope) -> String {
+    s.namespace("app")
+        + &s.node_yaml("a", "8", &[])
+        + &s.node_yaml("b", "8", &[])
+        + &secret(s, "app-creds", "")
+}
+
+const ENV: &str =
+    "        env: [{name: KEY, valueFrom: {secretKeyRef: {name: app-creds, key: API_KEY}}}]\n";
+
+/// `oncall ARGS` with `input` on stdin.
+fn oncall_with_stdin(h: &Harness, args: &[&str], input: &str) -> common::Run {
+    let mut child = h
+        .oncall_command(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("oncall starts");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    common::Run::from(child.wait_with_output().expect("oncall ends"))
+}
+
+fn ready(h: &Harness, s: &Scope, app: &str) -> usize {
+    h.list("pods", Some(&s.ns("app")))
+        .into_iter()
+        .filter(|p| p["metadata"]["labels"]["app"] == app)
+        .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+        .filter(|p| {
+            p["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
+        .count()
+}
+
+fn wait_ready(h: &Harness, s: &Scope, app: &str, n: usize) {
+    assert!(
+        eventually(Duration::from_secs(60), || ready(h, s, app) == n),
+        "{app} did not reach {n} ready pods"
+    );
+}
+
+fn data(h: &Harness, s: &Scope, name: &str, key: &str) -> Value {
+    h.get("secrets", Some(&s.ns("app")), name).expect("secret")["data"][key].clone()
+}
+
+fn every_way_of_using_a_secret_is_found(backend: Backend) {
+    let s = Scope::new("sec-use");
+    let ns = s.ns("app");
+    let mut seed = base(&s) + &secret(&s, "other", "");
+    seed += &deployment(&s, "env-user", "a", ENV, "");
+    seed += &deployment(
+        &s,
+        "envfrom-user",
+        "a",
+        "        envFrom: [{secretRef: {name: app-creds}}]\n",
+        "",
+    );
+    seed += &deployment(
+        &s,
+        "volume-user",
+        "a",
+        "        volumeMounts: [{name: creds, mountPath: /etc/creds}]\n",
+        "      volumes: [{name: creds, secret: {secretName: app-creds}}]\n",
+    );
+    seed += &deployment(
+        &s,
+        "subpath-user",
+        "a",
+        "        volumeMounts: [{name: creds, mountPath: /etc/key, subPath: API_KEY}]\n",
+        "      volumes: [{name: creds, secret: {secretName: app-creds}}]\n",
+    );
+    seed += &deployment(
+        &s,
+        "projected-user",
+        "a",
+        "        volumeMounts: [{name: all, mountPath: /etc/all}]\n",
+        "      volumes: [{name: all, projected: {sources: [{secret: {name: app-creds}}]}}]\n",
+    );
+    seed += &deployment(
+        &s,
+        "bystander",
+        "a",
+        "        envFrom: [{secretRef: {name: other}}]\n",
+        "",
+    );
+    seed += &format!(
+        r#"apiVersion: apps/v1
+kind: DaemonSet
+metadata: {{name: pull-user, namespace: {ns}}}
+spec:
+  selector: {{matchLabels: {{app: pull-user}}}}
+  template:
+    metadata: {{labels: {{app: pull-user}}}}
+    spec:
+      tolerations: {tol}
+      nodeSelector: {{{key}: {id}}}
+      imagePullSecrets: [{{name: app-creds}}]
+      containers: [{{name: main, image: "shop/agent:1.0"}}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {{name: db, namespace: {ns}}}
+spec:
+  serviceName: db
+  replicas: 1
+  selector: {{matchLabels: {{app: db}}}}
+  template:
+    metadata: {{labels: {{app: db}}}}
+    spec:
+      tolerations: {tol}
+      containers:
+      - name: db
+        image: "shop/db:1.0"
+        env: [{{name: PASS, valueFrom: {{secretKeyRef: {{name: app-creds, key: DB_PASS}}}}}}]
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {{name: nightly, namespace: {ns}}}
+spec:
+  schedule: "0 3 * * *"
+  suspend: true
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          tolerations: {tol}
+          containers:
+          - name: job
+            image: "shop/job:1.0"
+            envFrom: [{{secretRef: {{name: app-creds}}}}]
+---
+"#,
+        tol = s.tolerations(),
+        key = SCOPE_KEY,
+        id = s.id,
+    );
+    let h = Harness::on(backend, &s, &seed);
+    let run = h
+        .oncall(&["-n", &ns, "secret", "consumers", "app-creds", "-o", "json"])
+        .expect_code(0);
+    let found: Vec<Value> = serde_json::from_str(&run.stdout).expect("JSON list");
+    let get = |kind: &str, name: &str| -> &Value {
+        found
+            .iter()
+            .find(|c| c["kind"] == kind && c["name"] == name)
+            .unwrap_or_else(|| panic!("{kind}/{name} in {found:#?}"))
+    };
+    let how = |c: &Value| c["uses"][0]["how"].as_str().unwrap().to_string();
+    let env = get("deployment", "env-user");
+    assert_eq!(how(env), "env");
+    assert_eq!(env["uses"][0]["keys"], serde_json::json!(["API_KEY"]));
+    assert_eq!(env["restart"], true);
+    assert_eq!(how(get("deployment", "envfrom-user")), "env_from");
+    assert_eq!(get("deployment", "envfrom-user")["restart"], true);
+    let volume = get("deployment", "volume-user");
+    assert_eq!(how(volume), "volume");
+    assert_eq!(volume["restart"], false, "the kubelet refreshes it");
+    let sub = get("deployment", "subpath-user");
+    assert_eq!(sub["uses"][0]["sub_path"], true);
+    assert_eq!(sub["restart"], true, "a subPath mount is never refreshed");
+    assert_eq!(how(get("deployment", "projected-user")), "projected");
+    assert_eq!(get("deployment", "projected-user")["restart"], false);
+    let pull = get("daemonset", "pull-user");
+    assert_eq!(how(pull), "image_pull_secret");
+    assert_eq!(pull["restart"], false);
+    assert_eq!(get("statefulset", "db")["uses"][0]["keys"][0], "DB_PASS");
+    let cron = get("cronjob", "nightly");
+    assert_eq!(how(cron), "env_from");
+    assert_eq!(cron["restart"], false, "its next run reads the new values");
+    assert!(
+        !found.iter().any(|c| c["name"] == "bystander"),
+        "a workload using another Secret is not a consumer: {found:#?}"
+    );
+    assert_eq!(found.len(), 8, "{found:#?}");
+    let table = h
+        .oncall(&["-n", &ns, "secret", "consumers", "app-creds"])
+        .expect_code(0);
+    for line in [
+        "deployment/subpath-user",
+        "mounted with subPath",
+        "imagePullSecrets",
+        "cronjob/nightly",
+    ] {
+        assert!(table.stdout.contains(line), "{line}:\n{}", table.stdout);
+    }
+    // A name nobody uses and that does not exist is a mistake, not "no consumers".
+    let typo = h
+        .oncall(&["-n", &ns, "secret", "consumers", "app-cred"])
+        .expect_code(1);
+    assert!(typo.stderr.contains("was not found"), "{}", typo.stderr);
+}
+
+/// Every file under `dir`, with its text.
+fn files(dir: &std::path::Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files(&p));
+        } else {
+            let bytes = std::fs::read(&p).unwrap_or_default();
+            out.push((
+                p.display().to_string(),
+                String::from_utf8_lossy(&bytes).into_owned(),
+            ));
+        }
+    }
+    out
+}
+
+fn a_rotated_value_appears_in_no_output_and_no_file(backend: Backend) {
+    let s = Scope::new("sec-leak");
+    let ns = s.ns("app");
+    let mut seed = base(&s);
+    seed += &deployment(&s, "web", "a", ENV, "");
+    seed += &deployment(
+        &s,
+        "files",
+        "a",
+        "        volumeMounts: [{name: creds, mountPath: /etc/creds}]\n",
+        "      volumes: [{name: creds, secret: {secretName: app-creds}}]\n",
+    );
+    let h = Harness::on(backend, &s, &seed);
+    wait_ready(&h, &s, "web", 2);
+    wait_ready(&h, &s, "files", 2);
+    let (from_stdin, from_file, from_env, from_runbook) = (
+        "sk-Stdin-5f2a9c",
+        "pw-File-77d1e0",
+        "tok-Env-3b8e41",
+        "sk-Runbook-0c6d",
+    );
+    let dir = h.home.path();
+    std::fs::write(dir.join("db.pass"), from_file).unwrap();
+    std::fs::write(
+        dir.join("extra.env"),
+        format!("# new\nNEW_TOKEN={from_env}\n"),
+    )
+    .unwrap();
+    let db_pass = format!("DB_PASS={}", dir.join("db.pass").display());
+    let env_file = dir.join("extra.env").display().to_string();
+    let args = |extra: &[&'static str]| -> Vec<String> {
+        let mut a: Vec<String> = [
+            "-n",
+            &ns,
+            "secret",
+            "rotate",
+            "app-creds",
+            "--set",
+            "API_KEY=-",
+            "--from-file",
+            &db_pass,
+            "--from-env-file",
+            &env_file,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let mut runs = Vec::new();
+    // The dry run's JSON plan names each key with fingerprints.
+    let dry = args(&["--dry-run", "-o", "json"]);
+    let dry = oncall_with_stdin(
+        &h,
+        &dry.iter().map(String::as_str).collect::<Vec<_>>(),
+        from_stdin,
+    )
+    .expect_code(0);
+    let plan: Value = serde_json::from_str(&dry.stdout).expect("JSON plan");
+    let details: Vec<&str> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["detail"].as_str().unwrap())
+        .collect();
+    assert!(
+        details.iter().any(|d| d.contains("`API_KEY` changed")
+            && d.contains(&fingerprint(OLD))
+            && d.contains(&fingerprint(from_stdin))),
+        "{details:#?}"
+    );
+    assert!(
+        details.iter().any(|d| d.contains("`NEW_TOKEN` added")),
+        "{details:#?}"
+    );
+    // Each consumer: how it uses the Secret, and whether it is restarted.
+    assert!(
+        plan["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["target"] == "deployment/web"
+                && c["action"] == "restart"
+                && c["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("env of `main` (API_KEY)")),
+        "{plan:#}"
+    );
+    assert!(
+        plan["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["target"] == "deployment/files"
+                && k["reason"]
+                    .as_str()
+                    .unwrap()
+                    .contains("secret volume `creds`")),
+        "{plan:#}"
+    );
+    assert_eq!(
+        data(&h, &s, "app-creds", "API_KEY"),
+        b64(OLD),
+        "a dry run changes nothing"
+    );
+    runs.push(dry);
+    // The rotation itself, in a table and then as JSON.
+    let real = args(&["--yes"]);
+    let run = oncall_with_stdin(
+        &h,
+        &real.iter().map(String::as_str).collect::<Vec<_>>(),
+        from_stdin,
+    )
+    .expect_code(0);
+    assert!(run.stdout.contains("deployment/web"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("restarted: runs the new values"),
+        "{}",
+        run.stdout
+    );
+    runs.push(run);
+    assert_eq!(data(&h, &s, "app-creds", "API_KEY"), b64(from_stdin));
+    assert_eq!(data(&h, &s, "app-creds", "DB_PASS"), b64(from_file));
+    assert_eq!(data(&h, &s, "app-creds", "NEW_TOKEN"), b64(from_env));
+    // The previous values are kept in a Secret of their own.
+    let kept: Vec<Value> = h
+        .list("secrets", Some(&ns))
+        .into_iter()
+        .filter(|x| x["metadata"]["labels"]["oncall.dev/previous-of"] == "app-creds")
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:#?}");
+    assert_eq!(kept[0]["data"]["API_KEY"], b64(OLD));
+    assert!(kept[0]["data"]["NEW_TOKEN"].is_null());
+    // The shipped runbook, with its value as a secret parameter.
+    let rb = h
+        .oncall(&[
+            "runbook",
+            "run",
+            "rotate-secret",
+            "--yes",
+            "--set",
+            "secret=app-creds",
+            "--set",
+            &format!("namespace={ns}"),
+            "--set",
+            "key=API_KEY",
+            "--set",
+            &format!("value={from_runbook}"),
+        ])
+        .expect_code(0);
+    assert!(
+        rb.stdout.contains("deployment/web: restarted"),
+        "{}",
+        rb.stdout
+    );
+    assert_eq!(data(&h, &s, "app-creds", "API_KEY"), b64(from_runbook));
+    let log = h
+        .oncall(&["runbook", "log", "last", "--format", "markdown"])
+        .expect_code(0);
+    assert!(log.stdout.contains("rotate"), "{}", log.stdout);
+    runs.push(rb);
+    runs.push(log);
+    let audit = h.oncall(&["audit", "-o", "json"]).expect_code(0);
+    runs.push(audit);
+    let mut places: Vec<(String, String)> = Vec::new();
+    for (i, r) in runs.iter().enumerate() {
+        places.push((format!("run {i} stdout"), r.stdout.clone()));
+        places.push((format!("run {i} stderr"), r.stderr.clone()));
+    }
+    let state = files(&dir.join("state"));
+    assert!(
+        state.iter().any(|(p, _)| p.ends_with("audit.jsonl")),
+        "{state:?}"
+    );
+    assert!(state.iter().any(|(p, _)| p.contains("runs")), "{state:?}");
+    places.extend(state);
+    for value in [from_stdin, from_file, from_env, from_runbook, OLD] {
+        for form in [value.to_string(), b64(value)] {
+            for (place, text) in &places {
+                assert!(
+                    !text.contains(&form),
+                    "`{form}` appears in {place}:\n{text}"
+                );
+            }
+        }
+    }
+}
+
+fn a_value_on_the_command_line_is_refused(backend: Backend) {
+    let s = Scope::new("sec-cli");
+    let ns = s.ns("app");
+    let h = Harness::on(backend, &s, &base(&s));
+    let run = h
+        .oncall(&[
+            "-n",
+            &ns,
+            "secret",
+            "rotate",
+            "app-creds",
+            "--set",
+            "API_KEY=hunter2-On-The-Line",
+            "--yes",
+        ])
+        .expect_code(2);
+    assert!(run.stderr.contains("shell history"), "{}", run.stderr);
+    assert!(run.stderr.contains("--set API_KEY=-"), "{}", run.stderr);
+    assert!(!run.stderr.contains("hunter2"), "{}", run.stderr);
+    assert!(!run.stdout.contains("hunter2"), "{}", run.stdout);
+    assert_eq!(data(&h, &s, "app-creds", "API_KEY"), b64(OLD));
+    assert!(h.audit_entries().is_empty());
+    // In a runbook, a value must come from a secret parameter.
+    let file = h.home.path().join("rb.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: plain\nsummary: a value from a plain parameter\nparams:\n  v: {{type: string}}\nsteps:\n  - id: rotate\n    title: Rotate\n    rotate_secret: {{secret: app-creds, namespace: {ns}, values: [\"API_KEY={{{{ v }}}}\"]}}\n"
+        ),
+    )
+    .unwrap();
+    let rb = h.oncall(&[
+        "runbook",
+        "run",
+        file.to_str().unwrap(),
+        "--yes",
+        "--set",
+        "v=plain-Value-9",
+    ]);
+    assert_ne!(rb.code, 0, "{}\n{}", rb.stdout, rb.stderr);
+    assert!(
+        rb.stderr.contains("`secret: true` parameter"),
+        "{}",
+        rb.stderr
+    );
+    assert_eq!(data(&h, &s, "app-creds", "API_KEY"), b64(OLD));
+}
+
+fn a_failed_restart_puts_the_previous_values_back(backend: Backend) {
+    let s = Scope::new("sec-back");
+    let ns = s.ns("app");
+    let mut seed = base(&s);
+    seed += &deployment(&s, "web", "a", ENV, "");
+    seed += &deployment(&s, "worker", "b", ENV, "");
+    let h = Harness::on(backend, &s, &seed);
+    h.write_config("promote:\n  order: [web, worker]\n");
+    wait_ready(&h, &s, "web", 2);
+    wait_ready(&h, &s, "worker", 2);
+    // The worker's node takes no new pods: its restart cannot finish.
+    h.kubectl(&["cordon", &s.node("b")]).expect_code(0);
+    let run = oncall_with_stdin(
+        &h,
+        &[
+            "-n",
+            &ns,
+            "secret",
+            "rotate",
+            "app-creds",
+            "--set",
+            "API_KEY=-",
+            "--yes",
+            "--timeout",
+            "90s",
+            "-o",
+            "json",
+        ],
+        "new-Value-Bad",
+    )
+    .expect_code(1);
+    assert!(
+        run.stderr.contains("`deployment/worker` failed"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("rolled back"), "{}", run.stderr);
+    assert_eq!(
+        data(&h, &s, "app-creds", "API_KEY"),
+        b64(OLD),
+        "the previous values are back"
+    );
+    let report: Value = serde_json::from_str(&run.stdout).expect("JSON report");
+    assert_eq!(report["rolled_back"], true, "{report:#}");
+    let state = |w: &str| -> String {
+        report["consumers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["workload"] == w)
+            .unwrap_or_else(|| panic!("{w} in {report:#}"))["state"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let web = state("deployment/web");
+    assert!(
+        web.contains("runs the new values")
+            && web.contains("rolled back: restarted: runs the previous values"),
+        "{web}"
+    );
+    let worker = state("deployment/worker");
+    assert!(
+        worker.contains("restart failed") && worker.contains("Unschedulable"),
+        "{worker}"
+    );
+    assert!(!run.stdout.contains("new-Value-Bad") && !run.stderr.contains("new-Value-Bad"));
+    let entries = h.audit_entries();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["outcome"]["status"], "failed");
+    let done = entries[0]["outcome"]["done"].to_string();
+    assert!(done.contains("put the previous values back"), "{done}");
+    assert!(done.contains("restart deployment/web"), "{done}");
+}
+
+fn without_rollback_a_failed_restart_leaves_the_new_values(backend: Backend) {
+    let s = Scope::new("sec-keep");
+    let ns = s.ns("app");
+    let seed = base(&s) + &deployment(&s, "worker", "b", ENV, "");
+    let h = Harness::on(backend, &s, &seed);
+    wait_ready(&h, &s, "worker", 2);
+    h.kubectl(&["cordon", &s.node("b")]).expect_code(0);
+    let run = oncall_with_stdin(
+        &h,
+        &[
+            "-n",
+            &ns,
+            "secret",
+            "rotate",
+            "app-creds",
+            "--set",
+            "API_KEY=-",
+            "--no-rollback-on-failure",
+            "--yes",
+        ],
+        "kept-Value-2",
+    )
+    .expect_code(1);
+    assert!(
+        run.stderr.contains("--no-rollback-on-failure was given"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.contains("restart failed"), "{}", run.stdout);
+    assert_eq!(data(&h, &s, "app-creds", "API_KEY"), b64("kept-Value-2"));
+    assert!(!run.stdout.contains("kept-Value-2") && !run.stderr.contains("kept-Value-2"));
+}
+
+fn a_secret_another_tool_manages_is_refused_without_force(backend: Backend) {
+    let s = Scope::new("sec-own");
+    let ns = s.ns("app");
+    let seed = s.namespace("app")
+        + &s.node_yaml("a", "8", &[])
+        + &secret(
+            &s,
+            "sealed",
+            ", annotations: {sealedsecrets.bitnami.com/managed: \"true\"}",
+        )
+        + &secret(
+            &s,
+            "charted",
+            ", labels: {app.kubernetes.io/managed-by: Helm}",
+        );
+    let h = Harness::on(backend, &s, &seed);
+    let rotate = |name: &str, extra: &[&str]| {
+        let mut args = vec![
+            "-n",
+            &ns,
+            "secret",
+            "rotate",
+            name,
+            "--set",
+            "API_KEY=-",
+            "--yes",
+        ];
+        args.extend(extra);
+        oncall_with_stdin(&h, &args, "forced-Value-1")
+    };
+    let run = rotate("sealed", &[]).expect_code(1);
+    assert!(run.stderr.contains("Sealed Secrets"), "{}", run.stderr);
+    assert!(run.stderr.contains("--force"), "{}", run.stderr);
+    let run = rotate("charted", &[]).expect_code(1);
+    assert!(run.stderr.contains("Helm"), "{}", run.stderr);
+    assert!(run.stderr.contains("overwrite"), "{}", run.stderr);
+    assert_eq!(
+        data(&h, &s, "charted", "API_KEY"),
+        b64(OLD),
+        "nothing changed"
+    );
+    assert!(h.audit_entries().is_empty());
+    let forced = rotate("charted", &["--force"]).expect_code(0);
+    assert!(
+        forced.stdout.contains("Helm"),
+        "the plan warns: {}",
+        forced.stdout
+    );
+    assert_eq!(data(&h, &s, "charted", "API_KEY"), b64("forced-Value-1"));
+}
