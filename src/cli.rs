@@ -177,6 +177,10 @@ pub enum Command {
     /// Make one environment run exactly the images another runs, and roll back
     Promote(PromoteArgs),
 
+    /// Run a CronJob's job now and follow it; suspend and resume its schedule
+    #[command(subcommand)]
+    Job(JobCommand),
+
     /// Resolve DNS names and check which cluster object they point at
     #[command(subcommand)]
     Dns(DnsCommand),
@@ -205,6 +209,7 @@ impl Command {
             Command::Pods(_) | Command::Rollout(_) | Command::Dns(_) | Command::Audit(_) => true,
             Command::Completions(_) => true,
             Command::Promote(p) => matches!(p.command, Some(PromoteCommand::History)),
+            Command::Job(c) => matches!(c, JobCommand::List { .. }),
             Command::Runbook(c) => matches!(
                 c,
                 RunbookCommand::List
@@ -487,6 +492,63 @@ pub enum PromoteCommand {
         /// Release number or git SHA (default: the release before the current one)
         #[arg(long, value_name = "RELEASE|SHA")]
         to: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobCommand {
+    /// CronJobs with their last run, its outcome, the next run, and who suspended them
+    List {
+        /// Look in every namespace
+        #[arg(short = 'A', long)]
+        all_namespaces: bool,
+    },
+
+    /// Run a CronJob's job now, as `kubectl create job --from=cronjob/NAME` does, and follow it
+    ///
+    /// The plan shows the image and command, any run of the same CronJob still active and
+    /// what its concurrencyPolicy does about it (Forbid refuses without --force, Replace
+    /// deletes the active run first), and when the next scheduled run is due. The Job gets
+    /// the owner reference and the `cronjob.kubernetes.io/instantiate: manual` annotation
+    /// kubectl gives it. The command waits for the Job's outcome; its log is streamed when
+    /// stdout is a terminal, or with --follow. Exit codes: 0 the job succeeded, 1 it
+    /// failed, 3 refused, 5 still running at --timeout (the job goes on).
+    Run {
+        /// The CronJob: cronjob/NAME
+        #[arg(value_name = "cronjob/NAME", add = ArgValueCandidates::new(completion::cronjobs))]
+        cronjob: String,
+        /// Stream the pod's log while the job runs (default: when stdout is a terminal)
+        #[arg(long, overrides_with = "no_follow")]
+        follow: bool,
+        /// Do not stream the log; show its last lines only if the job fails
+        #[arg(long)]
+        no_follow: bool,
+        /// Stop waiting after this long (exit 5; the job goes on)
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1h")]
+        timeout: Duration,
+        /// Start a run although the CronJob forbids concurrent runs and one is active
+        #[arg(long)]
+        force: bool,
+    },
+
+    /// Stop a CronJob's scheduled runs, recording who did it, when and why
+    Suspend {
+        /// The CronJobs: cronjob/NAME
+        #[arg(value_name = "cronjob/NAME", required = true, add = ArgValueCandidates::new(completion::cronjobs))]
+        cronjobs: Vec<String>,
+        /// Why; recorded on the CronJob with your name and the time
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+    },
+
+    /// Start a CronJob's scheduled runs again
+    Resume {
+        /// The CronJobs: cronjob/NAME
+        #[arg(value_name = "cronjob/NAME", required = true, add = ArgValueCandidates::new(completion::cronjobs))]
+        cronjobs: Vec<String>,
+        /// Undo a suspension made by someone else or by another tool
+        #[arg(long)]
+        force: bool,
     },
 }
 

@@ -67,6 +67,17 @@ pub fn nodes() -> Vec<CompletionCandidate> {
     names_from_cluster(|_| "/api/v1/nodes".to_string())
 }
 
+/// CronJob names of the namespace, as `cronjob/NAME`.
+pub fn cronjobs() -> Vec<CompletionCandidate> {
+    names_from_cluster(|ns| format!("/apis/batch/v1/namespaces/{ns}/cronjobs"))
+        .into_iter()
+        .map(|c| {
+            let name = c.get_value().to_string_lossy().to_string();
+            CompletionCandidate::new(format!("cronjob/{name}"))
+        })
+        .collect()
+}
+
 pub fn workloads() -> Vec<CompletionCandidate> {
     let mut all = Vec::new();
     for (kind, resource) in [
