@@ -2,10 +2,15 @@
 //! hangs past its timeout with the exit codes scripts rely on; a CronJob
 //! that forbids concurrent runs refuses a second one (Replace replaces the
 //! first); suspend and resume record who did it and respect someone else's
-//! suspension.
+//! suspension; the shipped `rebuild-now` runbook runs the builder, then
+//! checks DNS.
 
 mod common;
 use common::*;
+
+#[path = "common/dns_server.rs"]
+mod dns_server;
+use dns_server::DnsServer;
 
 use std::time::Duration;
 
@@ -17,6 +22,7 @@ on_both_backends!(
     a_hung_run_times_out_with_exit_5_and_goes_on,
     a_second_run_honours_the_concurrency_policy,
     resume_respects_someone_elses_suspension,
+    the_rebuild_now_runbook_runs_the_builder_then_checks_dns,
 );
 
 /// A CronJob whose schedule will not fire during the test (03:00 on
@@ -373,4 +379,50 @@ fn resume_respects_someone_elses_suspension(backend: Backend) {
     h.oncall(&["-n", &ns, "job", "resume", "cronjob/builder", "--yes"])
         .expect_code(0);
     assert!(!suspended(&h));
+}
+
+fn the_rebuild_now_runbook_runs_the_builder_then_checks_dns(backend: Backend) {
+    let s = Scope::new("rebuild");
+    let h = Harness::on(backend, &s, &cluster(&s, &[("builder", "Forbid", "")]));
+    let ns = s.ns("batch");
+    // The name still points at an address no release of this cluster serves.
+    let dns = DnsServer::start("example.com");
+    dns.set_a("www.example.com", 60, &["203.0.113.99"]);
+    let run = h
+        .oncall(&[
+            "runbook",
+            "run",
+            "rebuild-now",
+            "--set",
+            &format!("namespace={ns}"),
+            "--set",
+            "name=www.example.com",
+            "--set",
+            &format!("server={}", dns.addr()),
+            "--set",
+            "system_resolver=false",
+            "--yes",
+        ])
+        .expect_code(0);
+    let all = jobs(&h, &s);
+    assert_eq!(all.len(), 1, "the builder ran once");
+    let job = all[0]["metadata"]["name"].as_str().unwrap();
+    assert_eq!(
+        all[0]["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"],
+        "manual"
+    );
+    let out = &run.stdout;
+    let ran = out
+        .find(&format!("job/{job} succeeded"))
+        .unwrap_or_else(|| panic!("the builder's job succeeded:\n{out}"));
+    let checked = out
+        .find("203.0.113.99")
+        .unwrap_or_else(|| panic!("DNS was checked:\n{out}"));
+    assert!(ran < checked, "the build first, then DNS:\n{out}");
+    assert!(
+        out.contains("does not") && out.contains(&format!("job/{job}`")),
+        "says the swap is not visible yet and where the build's log is:\n{out}"
+    );
+    let rows = job_list(&h, &s);
+    assert_eq!(rows[0]["last_run"]["state"], "succeeded");
 }
