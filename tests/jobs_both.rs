@@ -209,6 +209,19 @@ fn a_hung_run_times_out_with_exit_5_and_goes_on(backend: Backend) {
     assert_eq!(rows[0]["last_run"]["state"], "running", "{}", rows[0]);
     assert_eq!(rows[0]["active"].as_array().unwrap().len(), 1);
     assert_eq!(h.audit_entries()[0]["outcome"]["status"], "timed_out");
+    // Ctrl-C ends the wait, not the job, and says so.
+    let waiting = h.spawn_oncall(&["-n", &ns, "job", "run", "cronjob/builder", "--yes"]);
+    waiting.wait_for_stderr("waiting for it to finish", Duration::from_secs(30));
+    waiting.signal(libc::SIGINT);
+    let stopped = waiting.finish();
+    assert_eq!(stopped.code, 130, "{}", stopped.stderr);
+    assert!(
+        stopped.stderr.contains("stopped waiting; the job goes on"),
+        "{}",
+        stopped.stderr
+    );
+    assert_eq!(job_list(&h, &s)[0]["active"].as_array().unwrap().len(), 2);
+    assert_eq!(h.audit_entries()[1]["outcome"]["status"], "interrupted");
 }
 
 fn a_second_run_honours_the_concurrency_policy(backend: Backend) {
