@@ -458,11 +458,13 @@ async fn steps(
         Ok(Ok(Some(j))) => j,
     };
     describe_pod(cluster, ns, &name, report).await;
-    if !job.opts.follow || report.log_tail.is_empty() {
+    // The followed log's last lines, or else the pod's log read now.
+    report.log_tail = tail
+        .lock()
+        .map(|lines| lines[lines.len().saturating_sub(LOG_TAIL)..].to_vec())
+        .unwrap_or_default();
+    if report.log_tail.is_empty() {
         report.log_tail = log_tail(cluster, ns, report.pod.as_deref()).await;
-    } else if let Ok(lines) = tail.lock() {
-        let keep = lines.len().saturating_sub(LOG_TAIL);
-        report.log_tail = lines[keep..].to_vec();
     }
     if JobState::of(&finished) == JobState::Succeeded {
         report.outcome = Verdict::Succeeded;
