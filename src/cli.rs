@@ -208,6 +208,10 @@ pub enum Command {
     #[command(after_long_help = examples::PROMOTE)]
     Promote(PromoteArgs),
 
+    /// Run a CronJob's job now and follow it; suspend and resume its schedule
+    #[command(subcommand)]
+    Job(JobCommand),
+
     /// Resolve DNS names and check which cluster object they point at
     #[command(subcommand)]
     Dns(DnsCommand),
@@ -250,6 +254,7 @@ impl Command {
             Command::Completions(_) | Command::Man(_) => true,
             Command::Secret(c) => matches!(c, SecretCommand::Consumers { .. }),
             Command::Promote(p) => matches!(p.command, Some(PromoteCommand::History)),
+            Command::Job(c) => matches!(c, JobCommand::List { .. }),
             Command::Runbook(c) => matches!(
                 c,
                 RunbookCommand::List
@@ -621,6 +626,67 @@ pub enum PromoteCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum JobCommand {
+    /// CronJobs with their last run, its outcome, the next run, and who suspended them
+    #[command(after_long_help = examples::JOB_LIST)]
+    List {
+        /// Look in every namespace
+        #[arg(short = 'A', long)]
+        all_namespaces: bool,
+    },
+
+    /// Run a CronJob's job now, as `kubectl create job --from=cronjob/NAME` does, and follow it
+    ///
+    /// The plan shows the image and command, any run of the same CronJob still active and
+    /// what its concurrencyPolicy does about it (Forbid refuses without --force, Replace
+    /// deletes the active run first), and when the next scheduled run is due. The Job gets
+    /// the owner reference and the `cronjob.kubernetes.io/instantiate: manual` annotation
+    /// kubectl gives it. The command waits for the Job's outcome; its log is streamed when
+    /// stdout is a terminal, or with --follow. Exit codes: 0 the job succeeded, 1 it
+    /// failed, 3 refused, 5 still running at --timeout (the job goes on).
+    #[command(after_long_help = examples::JOB_RUN)]
+    Run {
+        /// The CronJob: cronjob/NAME
+        #[arg(value_name = "cronjob/NAME", add = ArgValueCandidates::new(completion::cronjobs))]
+        cronjob: String,
+        /// Stream the pod's log while the job runs (default: when stdout is a terminal)
+        #[arg(long, overrides_with = "no_follow")]
+        follow: bool,
+        /// Do not stream the log; show its last lines only if the job fails
+        #[arg(long)]
+        no_follow: bool,
+        /// Stop waiting after this long (exit 5; the job goes on)
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1h")]
+        timeout: Duration,
+        /// Start a run although the CronJob forbids concurrent runs and one is active
+        #[arg(long)]
+        force: bool,
+    },
+
+    /// Stop a CronJob's scheduled runs, recording who did it, when and why
+    #[command(after_long_help = examples::JOB_SUSPEND)]
+    Suspend {
+        /// The CronJobs: cronjob/NAME
+        #[arg(value_name = "cronjob/NAME", required = true, add = ArgValueCandidates::new(completion::cronjobs))]
+        cronjobs: Vec<String>,
+        /// Why; recorded on the CronJob with your name and the time
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+    },
+
+    /// Start a CronJob's scheduled runs again
+    #[command(after_long_help = examples::JOB_RESUME)]
+    Resume {
+        /// The CronJobs: cronjob/NAME
+        #[arg(value_name = "cronjob/NAME", required = true, add = ArgValueCandidates::new(completion::cronjobs))]
+        cronjobs: Vec<String>,
+        /// Undo a suspension made by someone else or by another tool
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum DnsCommand {
     /// Resolve a name like dig: full CNAME chain, TTLs, several servers side by side
     ///
@@ -850,6 +916,11 @@ mod examples {
     pub const SANDBOX_SERVE: &str = "Examples:\n  oncall sandbox serve --kubeconfig-out /tmp/sandbox.kubeconfig\n  KUBECONFIG=/tmp/sandbox.kubeconfig kubectl get nodes";
     pub const SECRET_CONSUMERS: &str = "Examples:\n  oncall -n production secret consumers cjw-stripe-secret\n  oncall --sandbox -n production secret consumers webapp-secrets -o json";
     pub const SECRET_ROTATE: &str = "Examples:\n  oncall -n production secret rotate cjw-stripe-secret --set STRIPE_API_KEY    # hidden prompt\n  vault read -field=key secret/stripe | oncall -n production secret rotate cjw-stripe-secret --set STRIPE_API_KEY=-\n  oncall -n production secret rotate tls --from-file TLS_KEY=./key.pem --from-env-file ./stripe.env\n  oncall -n production secret rotate cjw-stripe-secret --remove OLD_KEY --dry-run";
+    pub const JOB_RUN: &str = "Examples:\n  oncall -n production job run cronjob/builder\n  oncall -n production job run cronjob/builder --no-follow --timeout 30m\n  oncall --sandbox -n production job run cronjob/migrate --dry-run";
+    pub const JOB_SUSPEND: &str = "Examples:\n  oncall -n production job suspend cronjob/builder --reason 'INC-1234: bad data upstream'";
+    pub const JOB_RESUME: &str = "Examples:\n  oncall -n production job resume cronjob/builder\n  oncall -n production job resume cronjob/builder --force    # someone else's suspension";
+    pub const JOB_LIST: &str =
+        "Examples:\n  oncall job list -A\n  oncall --sandbox -n production job list -o json";
     pub const MAN: &str =
         "Examples:\n  oncall man | man -l -\n  oncall man --dir ~/.local/share/man/man1";
     pub const COMPLETIONS: &str = "Examples:\n  oncall completions bash > ~/.local/share/bash-completion/completions/oncall\n  oncall completions zsh > \"${fpath[1]}/_oncall\"\n  oncall completions fish > ~/.config/fish/completions/oncall.fish\n  oncall completions kubectl > ~/.local/bin/kubectl_complete-oncall";

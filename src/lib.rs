@@ -33,6 +33,7 @@ pub mod completion;
 pub mod config;
 pub mod dns;
 pub mod error;
+pub mod jobs;
 pub mod nodes;
 pub mod pods;
 pub mod promote;

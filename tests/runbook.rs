@@ -689,6 +689,17 @@ fn shipped_runbooks_run_end_to_end_on_the_demo_cluster() {
             ],
             "deployment/frontend: restarted: runs the new values",
         ),
+        (
+            "rebuild-now",
+            &[
+                "builder=migrate",
+                "namespace=production",
+                "name=www.example.com",
+                &dns_server,
+                "system_resolver=false",
+            ],
+            "succeeded and www.example.com resolves",
+        ),
     ];
     let runs: Vec<(&str, Run)> = std::thread::scope(|s| {
         let handles: Vec<_> = cases
@@ -767,6 +778,16 @@ fn after(h: &Harness, name: &str) {
                 base64::engine::general_purpose::STANDARD.encode("postgres://rotated@db"),
                 "{secret}"
             );
+        }
+        "rebuild-now" => {
+            // The demo's suspended `migrate` CronJob ran once, by hand.
+            let runs: Vec<_> = h
+                .list("jobs", Some("production"))
+                .into_iter()
+                .filter(|j| j["metadata"]["ownerReferences"][0]["name"] == "migrate")
+                .collect();
+            assert_eq!(runs.len(), 1, "{runs:?}");
+            assert_eq!(runs[0]["status"]["succeeded"], 1, "{}", runs[0]);
         }
         "rabbitmq-stuck-node" => {
             // The demo's node reports no stuck process: its pod is left alone.

@@ -54,6 +54,8 @@ pub enum Fault {
     SlowTermination,
     /// Job pods fail with this exit code.
     JobFail { exit_code: i64 },
+    /// Job pods run and never finish (a hung batch job).
+    JobHang,
     /// An init container never finishes: the pod stays `Init:N/M`.
     InitHang,
     /// The liveness probe fails and the kubelet kills the container (exit
@@ -111,6 +113,7 @@ impl Fault {
             "job-fail" => Fault::JobFail {
                 exit_code: exit(1)?,
             },
+            "job-hang" => Fault::JobHang,
             "init-hang" => Fault::InitHang,
             "liveness-kill" => Fault::LivenessKill,
             "flapping" => Fault::Flapping {

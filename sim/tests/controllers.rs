@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Cluster, rows, wait_until};
-use oncall_sim::Seed;
+use oncall_sim::{FaultSpec, Seed, Timing};
 use serde_json::{Value, json};
 
 fn pods(c: &Cluster, ns: &str, app: &str) -> Vec<Value> {
@@ -401,5 +401,83 @@ async fn a_pod_applied_as_running_stays_running() {
     assert_eq!(p["status"]["containerStatuses"][0]["ready"], true, "{p}");
     let out = c.ok(&["get", "pod", "static"]).await;
     assert_eq!(&rows(&out)[1][1..3], ["1/1", "Running"], "{out}");
+    c.sim.shutdown().await;
+}
+
+const HUNG_AND_FINISHING_JOBS: &str = r#"
+apiVersion: v1
+kind: Node
+metadata: {name: n1}
+status: {conditions: [{type: Ready, status: "True"}]}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: hangs, namespace: default}
+spec:
+  template:
+    metadata: {annotations: {sim.oncall.dev/fault: job-hang}}
+    spec:
+      restartPolicy: Never
+      containers: [{name: build, image: "powo/builder:4.2"}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: finishes, namespace: default}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: build, image: "powo/builder:4.2"}]
+"#;
+
+/// `job-hang` keeps a Job running past its duration, and a followed log of
+/// a Job pod ends when its container stops, as a kubelet ends it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_job_runs_on_and_a_finished_pods_followed_log_ends() {
+    let timing = Timing {
+        job_duration: Duration::from_secs(3),
+        ..Timing::fast()
+    };
+    let c = Cluster::start_timed(
+        Seed::Yaml {
+            text: HUNG_AND_FINISHING_JOBS.into(),
+            source: "jobs.yaml".into(),
+        },
+        FaultSpec::default(),
+        timing,
+    )
+    .await;
+    let pod_of = |job: &str| {
+        c.sim
+            .list("pods", Some("default"))
+            .into_iter()
+            .find(|p| p["metadata"]["labels"]["job-name"] == job)
+    };
+    let running = |job: &str| {
+        pod_of(job)
+            .is_some_and(|p| p["status"]["containerStatuses"][0]["state"]["running"].is_object())
+    };
+    wait_until("both jobs' pods run", 15, || {
+        running("hangs") && running("finishes")
+    })
+    .await;
+    let pod = pod_of("finishes").unwrap()["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut child = c
+        .kubectl_command(&["logs", "-f", &pod])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(15), child.wait()).await;
+    assert!(ended.is_ok(), "logs -f went on after the container stopped");
+    let job = c.sim.get("jobs", Some("default"), "finishes").unwrap();
+    assert_eq!(job["status"]["succeeded"], 1, "{job}");
+    // Well past the job duration, the hung job is still running.
+    assert!(running("hangs"));
+    let hung = c.sim.get("jobs", Some("default"), "hangs").unwrap();
+    assert!(hung["status"]["conditions"].is_null(), "{hung}");
+    assert_eq!(hung["status"]["active"], 1, "{hung}");
     c.sim.shutdown().await;
 }

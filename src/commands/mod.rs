@@ -2,6 +2,7 @@
 
 mod audit;
 mod dns;
+mod job;
 mod node;
 mod node_replace;
 mod pods;
@@ -26,6 +27,7 @@ pub async fn run(app: &App, command: Command) -> Result<()> {
         Command::Promote(args) => promote::run(app, args).await,
         Command::Dns(cmd) => dns::run(app, cmd).await,
         Command::Secret(cmd) => secret::run(app, cmd).await,
+        Command::Job(cmd) => job::run(app, cmd).await,
         Command::Runbook(cmd) => runbook::run(app, cmd).await,
         Command::Audit(args) => audit::run(app, args),
         Command::Sandbox(cmd) => sandbox::run(app, cmd).await,

@@ -86,6 +86,14 @@ pub fn nodes() -> Vec<CompletionCandidate> {
         .collect()
 }
 
+/// CronJob names of the namespace, as `cronjob/NAME`.
+pub fn cronjobs() -> Vec<CompletionCandidate> {
+    lookup::names_in(|c| format!("/apis/batch/v1/namespaces/{}/cronjobs", c.namespace))
+        .into_iter()
+        .map(|name| CompletionCandidate::new(format!("cronjob/{name}")))
+        .collect()
+}
+
 /// Workloads of the namespace in force, both as bare names (`frontend`,
 /// what people type) and as `deployment/frontend`.
 pub fn workloads() -> Vec<CompletionCandidate> {

@@ -8,7 +8,7 @@ use serde_json::Value as Json;
 use super::engine::Run;
 use super::model::Step;
 use super::template;
-use super::{check_actions, kube_actions, node_actions, secret_actions};
+use super::{check_actions, job_actions, kube_actions, node_actions, secret_actions};
 use crate::error::{Error, Result};
 use crate::safety::Plan;
 
@@ -163,6 +163,21 @@ pub(super) async fn plan_for(run: &Run<'_>, step: &Step, args: &Json) -> Result<
                 Error::Failed("the `rotate_secret` action needs a cluster connection".into())
             })?;
             secret_actions::plan_rotate(run, cluster, &ns, args, &mut plan).await?;
+        }
+        "job_run" | "job_suspend" | "job_resume" => {
+            let cluster = run.cluster.ok_or_else(|| {
+                Error::Failed(format!(
+                    "the `{}` action needs a cluster connection",
+                    step.action
+                ))
+            })?;
+            match step.action.as_str() {
+                "job_run" => job_actions::plan_run(cluster, &ns, args, &mut plan).await?,
+                action => {
+                    let suspending = action == "job_suspend";
+                    job_actions::plan_toggle(cluster, &ns, args, suspending, &mut plan).await?
+                }
+            }
         }
         "delete_pod" => plan.change(
             format!("pod/{}", arg(args, "pod").unwrap_or_default()),
@@ -464,6 +479,9 @@ pub(super) async fn act(run: &Run<'_>, step: &Step, args: &Json) -> Result<Produ
         "promote" => {
             done(check_actions::promote(cluster()?, &run.connect, run.config, args).await?)
         }
+        "job_run" => done(job_actions::run_job(cluster()?, &ns(), args).await?),
+        "job_suspend" => done(job_actions::run_toggle(cluster()?, &ns(), args, true).await?),
+        "job_resume" => done(job_actions::run_toggle(cluster()?, &ns(), args, false).await?),
         "exec" => {
             let a: kube_actions::ExecArgs =
                 serde_json::from_value(args.clone()).map_err(|_| typed("exec"))?;

@@ -8,6 +8,7 @@ pub mod actions;
 mod check_actions;
 mod dispatch;
 pub mod engine;
+mod job_actions;
 pub mod journal;
 mod kube_actions;
 pub mod model;
@@ -35,6 +36,10 @@ pub const SHIPPED: &[(&str, &str)] = &[
     (
         "promote-staging-to-production",
         include_str!("../../runbooks/promote-staging-to-production.yaml"),
+    ),
+    (
+        "rebuild-now",
+        include_str!("../../runbooks/rebuild-now.yaml"),
     ),
     (
         "rabbitmq-stuck-node",

@@ -413,7 +413,7 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
             } else if !not_ready {
                 next = Some(ready_at);
             }
-            if is_job {
+            if is_job && !(mine && matches!(fault, Some(Fault::JobHang))) {
                 let done_at = start + timing.job_duration;
                 if elapsed >= done_at {
                     let code = match (&fault, mine) {

@@ -156,7 +156,13 @@ pub fn logs(sh: &Arc<Shared>, req: &Req) -> Result<Response, ApiError> {
     }
     let running = status["state"]["running"].is_object();
     let body = if req.q_bool("follow") && running && !previous {
-        follow(sh, req.ns_str().to_string(), name.to_string(), out)
+        follow(
+            sh,
+            req.ns_str().to_string(),
+            name.to_string(),
+            container,
+            out,
+        )
     } else {
         Body::from(out)
     };
@@ -167,8 +173,10 @@ pub fn logs(sh: &Arc<Shared>, req: &Req) -> Result<Response, ApiError> {
 }
 
 /// `logs -f`: the lines so far, then a health-check line every second until
-/// the client goes away, the pod is gone or the simulator stops.
-fn follow(sh: &Arc<Shared>, ns: String, name: String, first: String) -> Body {
+/// the client goes away, the container stops (as a kubelet ends the stream
+/// when the container exits: a finished Job pod's log ends), the pod is
+/// gone or the simulator stops.
+fn follow(sh: &Arc<Shared>, ns: String, name: String, container: String, first: String) -> Body {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(16);
     let sh = sh.clone();
     tokio::spawn(async move {
@@ -183,11 +191,15 @@ fn follow(sh: &Arc<Shared>, ns: String, name: String, first: String) -> Body {
                 _ = stop.changed() => return,
                 _ = tx.closed() => return,
             }
-            if sh
-                .store
-                .get(pods, &ns, &name)
-                .is_none_or(|p| p.meta.deleting)
-            {
+            let Some(pod) = sh.store.get_value(pods, &ns, &name) else {
+                return;
+            };
+            let running = pod["status"]["containerStatuses"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|s| s["name"] == container.as_str() && s["state"]["running"].is_object());
+            if !pod["metadata"]["deletionTimestamp"].is_null() || !running {
                 return;
             }
             let line = format!("{} INFO GET /healthz 200 0.4ms\n", crate::util::now_ts());

@@ -34,11 +34,15 @@ impl Cluster {
     }
 
     pub async fn start_with(seed: Seed, faults: FaultSpec) -> Self {
+        Self::start_timed(seed, faults, Timing::fast()).await
+    }
+
+    pub async fn start_timed(seed: Seed, faults: FaultSpec, timing: Timing) -> Self {
         let sim = Simulator::start(SimOptions {
             port: 0,
             seed,
             faults,
-            timing: Timing::fast(),
+            timing,
         })
         .await
         .expect("simulator starts");

@@ -1,0 +1,298 @@
+//! `oncall job ...`: call the domain in `crate::jobs`, render the result.
+
+use std::io::IsTerminal;
+
+use chrono::Utc;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::app::App;
+use crate::cli::JobCommand;
+use crate::cluster::Cluster;
+use crate::error::{Error, Result};
+use crate::jobs::run::{self, Event, Options, Report, Verdict};
+use crate::jobs::{self, list, suspend};
+use crate::safety::{self, audit};
+use crate::ui::progress::Progress;
+use crate::ui::{output, style, table};
+
+pub async fn run(app: &App, cmd: JobCommand) -> Result<()> {
+    let cluster = app.cluster().await?;
+    match cmd {
+        JobCommand::List { all_namespaces } => list_cronjobs(app, cluster, all_namespaces).await,
+        JobCommand::Run {
+            cronjob,
+            follow,
+            no_follow,
+            timeout,
+            force,
+        } => {
+            // An engineer at a terminal wants to watch the job; a script
+            // wants its outcome, and the log only when it failed.
+            let follow = if follow || no_follow {
+                follow
+            } else {
+                std::io::stdout().is_terminal() && !app.global.output.is_structured()
+            };
+            let opts = Options {
+                force,
+                follow,
+                timeout,
+            };
+            run_now(app, cluster, &cronjob, opts).await
+        }
+        JobCommand::Suspend { cronjobs, reason } => {
+            toggle(app, cluster, &cronjobs, true, reason.as_deref(), false).await
+        }
+        JobCommand::Resume { cronjobs, force } => {
+            toggle(app, cluster, &cronjobs, false, None, force).await
+        }
+    }
+}
+
+async fn run_now(app: &App, cluster: &Cluster, target: &str, opts: Options) -> Result<()> {
+    let name = jobs::parse_target(target)?;
+    let user = audit::os_user();
+    let (job, plan) = run::prepare(cluster, &cluster.namespace, &name, &user, opts).await?;
+    let answer = safety::approve(app, cluster, &plan)?;
+    if !answer.proceeds() {
+        return Ok(());
+    }
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let printer = tokio::spawn(print_events(
+        rx,
+        app.progress.clone(),
+        app.global.output.is_structured(),
+    ));
+    let outcome = run::run(cluster, &job, &tx).await;
+    drop(tx);
+    let _ = printer.await;
+    let report = outcome.report;
+    let mut record = match &outcome.result {
+        Ok(()) => audit::Outcome::ok(format!(
+            "job `{}` succeeded",
+            report.job.as_deref().unwrap_or_default()
+        )),
+        Err(e) => audit::Outcome::from_error(e),
+    };
+    record.done = report
+        .replaced
+        .iter()
+        .map(|j| format!("deleted job/{j}"))
+        .chain(report.job.iter().map(|j| format!("created job/{j}")))
+        .collect();
+    audit::record(app, cluster, &plan, answer, &record)?;
+    if app.global.output.is_structured() {
+        output::print(app.global.output, &report)?;
+    } else {
+        render_report(&report, job.opts.follow);
+    }
+    outcome.result
+}
+
+/// Prints what happens while the job runs: a spinner on stderr (plain
+/// lines without a terminal) and the log on stdout, or on stderr when
+/// stdout is JSON or YAML.
+async fn print_events(mut rx: UnboundedReceiver<Event>, progress: Progress, structured: bool) {
+    let mut spinner: Option<indicatif::ProgressBar> = None;
+    let say = |spinner: &Option<indicatif::ProgressBar>, line: &str, to_stdout: bool| {
+        let print = || {
+            if to_stdout {
+                outln!("{line}");
+            } else {
+                eprintln!("{line}");
+            }
+        };
+        match spinner {
+            Some(s) => s.suspend(print),
+            None => print(),
+        }
+    };
+    while let Some(ev) = rx.recv().await {
+        match ev {
+            Event::Replaced { job } => say(
+                &spinner,
+                &format!("job/{job} deleted (concurrencyPolicy Replace)"),
+                false,
+            ),
+            Event::Created { job } => {
+                if progress.is_hidden() {
+                    eprintln!("job/{job} created; waiting for it to finish");
+                } else {
+                    let s = progress.spinner(&format!("job/{job}"));
+                    s.set_message("running");
+                    spinner = Some(s);
+                }
+            }
+            Event::Pod { pod } => {
+                if let Some(s) = &spinner {
+                    s.set_message(format!("running (pod {pod})"));
+                }
+                say(
+                    &spinner,
+                    &style::dim(&format!("--- log of pod {pod}")),
+                    false,
+                );
+            }
+            Event::Log { line } => say(&spinner, &line, !structured),
+            Event::LogsUnavailable { why } => {
+                say(&spinner, &style::dim(&format!("note: {why}.")), false)
+            }
+        }
+    }
+    if let Some(s) = spinner {
+        s.finish_and_clear();
+    }
+}
+
+fn render_report(report: &Report, followed: bool) {
+    let Some(job) = &report.job else {
+        return;
+    };
+    let took = format!("{:.1}s", report.duration_seconds);
+    let pod = report
+        .pod
+        .as_ref()
+        .map(|p| format!(", pod {p}"))
+        .unwrap_or_default();
+    match report.outcome {
+        Verdict::Succeeded => outln!("job/{job} {} in {took}{pod}", style::good("succeeded")),
+        Verdict::Failed => {
+            let code = report
+                .exit_code
+                .map(|c| format!(", exit code {c}"))
+                .unwrap_or_default();
+            outln!("job/{job} {} after {took}{pod}{code}", style::bad("failed"));
+            if !followed && !report.log_tail.is_empty() {
+                outln!("  last {} log lines:", report.log_tail.len());
+                for line in &report.log_tail {
+                    outln!("    {}", style::dim(line));
+                }
+            }
+        }
+        Verdict::TimedOut => outln!("job/{job} {} after {took}", style::warn("still running")),
+        Verdict::Interrupted | Verdict::NotStarted => {}
+    }
+}
+
+async fn toggle(
+    app: &App,
+    cluster: &Cluster,
+    targets: &[String],
+    suspending: bool,
+    reason: Option<&str>,
+    force: bool,
+) -> Result<()> {
+    let names = targets
+        .iter()
+        .map(|t| jobs::parse_target(t))
+        .collect::<Result<Vec<_>>>()?;
+    let user = audit::os_user();
+    let ns = cluster.namespace.clone();
+    let (toggle, plan) = if suspending {
+        suspend::prepare_suspend(cluster, &ns, &names, reason).await?
+    } else {
+        suspend::prepare_resume(cluster, &ns, &names, &user, force).await?
+    };
+    let answer = safety::approve(app, cluster, &plan)?;
+    if answer.proceeds() {
+        let items: Vec<String> = toggle.todo.iter().map(|n| format!("cronjob/{n}")).collect();
+        let verb = if suspending { "suspended" } else { "resumed" };
+        safety::apply_each(app, cluster, &plan, answer, &items, verb, |target| {
+            let name = target.trim_start_matches("cronjob/").to_string();
+            let (toggle, user) = (&toggle, user.clone());
+            async move { suspend::apply(cluster, toggle, &name, &user).await }
+        })
+        .await?;
+    }
+    if toggle.refused.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Failed(format!(
+            "left suspended: {}",
+            toggle.refused.join("; ")
+        )))
+    }
+}
+
+async fn list_cronjobs(app: &App, cluster: &Cluster, all: bool) -> Result<()> {
+    let ns = (!all).then(|| cluster.namespace.clone());
+    let rows = list::list(cluster, ns.as_deref()).await?;
+    if app.global.output.is_structured() {
+        return output::print(app.global.output, &rows);
+    }
+    if rows.is_empty() {
+        style::note(&match &ns {
+            Some(ns) => format!("No CronJobs in namespace `{ns}`."),
+            None => "No CronJobs.".into(),
+        });
+        return Ok(());
+    }
+    let mut headers = vec![
+        "name",
+        "schedule",
+        "suspended",
+        "active",
+        "last run",
+        "outcome",
+        "next run",
+    ];
+    if all {
+        headers.insert(0, "namespace");
+    }
+    let mut t = table::new(&headers);
+    let now = Utc::now();
+    for r in &rows {
+        let suspended = match (&r.suspension, r.suspended) {
+            (Some(note), _) => note.describe(),
+            (None, true) => "yes (no oncall note)".into(),
+            (None, false) => String::new(),
+        };
+        let (last, outcome) = match &r.last_run {
+            Some(run) => (
+                format!(
+                    "{} ({} ago{})",
+                    run.job,
+                    crate::age::since(run.started),
+                    run.run_by
+                        .as_ref()
+                        .map(|b| format!(", by {b}"))
+                        .unwrap_or_default()
+                ),
+                match run.state {
+                    jobs::JobState::Succeeded => style::good("succeeded"),
+                    jobs::JobState::Failed => style::bad("failed"),
+                    jobs::JobState::Running => "running".into(),
+                },
+            ),
+            None => ("never".into(), String::new()),
+        };
+        let next = match (&r.next_run, &r.schedule_error) {
+            _ if r.suspended => "none (suspended)".into(),
+            (Some(at), _) => format!(
+                "{} (in {})",
+                at.format("%Y-%m-%d %H:%M UTC"),
+                crate::age::human(*at - now)
+            ),
+            (None, Some(e)) => e.clone(),
+            (None, None) => String::new(),
+        };
+        let mut row = vec![
+            r.name.clone(),
+            match &r.time_zone {
+                Some(z) => format!("{} ({z})", r.schedule),
+                None => r.schedule.clone(),
+            },
+            suspended,
+            r.active.len().to_string(),
+            last,
+            outcome,
+            next,
+        ];
+        if all {
+            row.insert(0, r.namespace.clone());
+        }
+        t.add_row(row);
+    }
+    outln!("{}", table::render(&t));
+    Ok(())
+}

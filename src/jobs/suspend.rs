@@ -1,0 +1,267 @@
+//! Suspend and resume a CronJob's schedule during an incident. Like a
+//! cordon, a suspension records who made it, when and why, in annotations
+//! that `job list` shows, and `resume` will not undo someone else's
+//! suspension without `--force`.
+
+use chrono::{DateTime, Utc};
+use k8s_openapi::api::batch::v1::CronJob;
+use kube::api::{Patch, PatchParams};
+use serde::Serialize;
+use serde_json::json;
+
+use super::{cronjobs_api, get_cronjob};
+use crate::cluster::{Cluster, api_error};
+use crate::error::Result;
+use crate::safety::Plan;
+
+pub const SUSPENDED_BY: &str = "oncall.dev/suspended-by";
+/// The Kubernetes identity that suspended it (`suspended-by` is the OS user).
+pub const SUSPENDED_AS: &str = "oncall.dev/suspended-as";
+pub const SUSPENDED_AT: &str = "oncall.dev/suspended-at";
+pub const SUSPEND_REASON: &str = "oncall.dev/suspend-reason";
+
+/// Who suspended a CronJob, as recorded in its annotations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SuspendNote {
+    pub by: String,
+    pub at: Option<DateTime<Utc>>,
+    pub reason: Option<String>,
+}
+
+impl SuspendNote {
+    /// The note about the CronJob's current suspension; `None` when it is
+    /// not suspended or was suspended some other way. A note left behind
+    /// after `kubectl patch` resumed it describes no current suspension.
+    pub fn read(cj: &CronJob) -> Option<SuspendNote> {
+        if !is_suspended(cj) {
+            return None;
+        }
+        let a = cj.metadata.annotations.as_ref()?;
+        Some(SuspendNote {
+            by: a.get(SUSPENDED_BY)?.clone(),
+            at: a
+                .get(SUSPENDED_AT)
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc)),
+            reason: a.get(SUSPEND_REASON).cloned(),
+        })
+    }
+
+    pub fn describe(&self) -> String {
+        let mut s = format!("by {}", self.by);
+        if let Some(at) = self.at {
+            s.push_str(&format!(" at {}", at.format("%Y-%m-%d %H:%M UTC")));
+        }
+        if let Some(r) = &self.reason {
+            s.push_str(&format!(": {r}"));
+        }
+        s
+    }
+}
+
+pub fn is_suspended(cj: &CronJob) -> bool {
+    cj.spec.as_ref().and_then(|s| s.suspend) == Some(true)
+}
+
+/// How a suspension is described where no oncall note exists.
+pub fn describe_suspension(cj: &CronJob) -> Option<String> {
+    if !is_suspended(cj) {
+        return None;
+    }
+    Some(match SuspendNote::read(cj) {
+        Some(note) => note.describe(),
+        None => "by another tool or by hand (no oncall note)".into(),
+    })
+}
+
+/// Suspensions or resumptions to make, resolved and planned.
+#[derive(Debug, Clone)]
+pub struct Toggle {
+    pub namespace: String,
+    /// `true` to suspend, `false` to resume.
+    pub suspend: bool,
+    pub reason: Option<String>,
+    /// The CronJobs to change, by name.
+    pub todo: Vec<String>,
+    /// CronJobs left as they are because someone else suspended them
+    /// (`resume` without `--force`), with why.
+    pub refused: Vec<String>,
+}
+
+/// Reads the CronJobs and plans their suspension: one already suspended is
+/// skipped, saying by whom.
+pub async fn prepare_suspend(
+    cluster: &Cluster,
+    namespace: &str,
+    names: &[String],
+    reason: Option<&str>,
+) -> Result<(Toggle, Plan)> {
+    let mut plan = Plan::new("suspend scheduled runs", cluster).in_namespace(namespace);
+    let mut todo = Vec::new();
+    for name in names {
+        let cj = get_cronjob(cluster, namespace, name).await?;
+        let target = format!("cronjob/{name}");
+        match describe_suspension(&cj) {
+            Some(how) => plan.skip(target, format!("already suspended {how}")),
+            None => {
+                let detail = match reason {
+                    Some(r) => format!("no scheduled runs until resumed: {r}"),
+                    None => "no scheduled runs until resumed".into(),
+                };
+                plan.change(target, "suspend", detail);
+                todo.push(name.clone());
+            }
+        }
+    }
+    let toggle = Toggle {
+        namespace: namespace.to_string(),
+        suspend: true,
+        reason: reason.map(str::to_string),
+        todo,
+        refused: Vec::new(),
+    };
+    Ok((toggle, plan))
+}
+
+/// What resume will do with one CronJob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResumeDecision {
+    Resume,
+    NotSuspended,
+    /// Suspended by someone else or another tool; `--force` overrides.
+    Refuse {
+        why: String,
+    },
+}
+
+pub fn resume_decision(cj: &CronJob, user: &str, force: bool) -> ResumeDecision {
+    if !is_suspended(cj) {
+        return ResumeDecision::NotSuspended;
+    }
+    if force {
+        return ResumeDecision::Resume;
+    }
+    match SuspendNote::read(cj) {
+        Some(note) if note.by == user => ResumeDecision::Resume,
+        Some(note) => ResumeDecision::Refuse {
+            why: format!("suspended {}; pass --force to resume it", note.describe()),
+        },
+        None => ResumeDecision::Refuse {
+            why: "suspended by another tool or by hand (no oncall note); pass --force to resume it"
+                .into(),
+        },
+    }
+}
+
+/// Reads the CronJobs and plans their resumption, refusing (as a skip with
+/// its reason) to undo someone else's suspension without `force`.
+pub async fn prepare_resume(
+    cluster: &Cluster,
+    namespace: &str,
+    names: &[String],
+    user: &str,
+    force: bool,
+) -> Result<(Toggle, Plan)> {
+    let mut plan = Plan::new("resume scheduled runs", cluster).in_namespace(namespace);
+    let mut todo = Vec::new();
+    let mut refused = Vec::new();
+    for name in names {
+        let cj = get_cronjob(cluster, namespace, name).await?;
+        let target = format!("cronjob/{name}");
+        match resume_decision(&cj, user, force) {
+            ResumeDecision::Resume => {
+                let how = describe_suspension(&cj).unwrap_or_default();
+                plan.change(target, "resume", format!("was suspended {how}"));
+                todo.push(name.clone());
+            }
+            ResumeDecision::NotSuspended => plan.skip(target, "not suspended"),
+            ResumeDecision::Refuse { why } => {
+                plan.skip(target, &why);
+                refused.push(format!("`{name}` {why}"));
+            }
+        }
+    }
+    let toggle = Toggle {
+        namespace: namespace.to_string(),
+        suspend: false,
+        reason: None,
+        todo,
+        refused,
+    };
+    Ok((toggle, plan))
+}
+
+/// Suspends or resumes one planned CronJob. Suspending records who, when
+/// and why; resuming forgets the note.
+pub async fn apply(cluster: &Cluster, toggle: &Toggle, name: &str, user: &str) -> Result<()> {
+    let patch = if toggle.suspend {
+        json!({
+            "metadata": {"annotations": {
+                SUSPENDED_BY: user,
+                SUSPENDED_AS: cluster.identity().await,
+                SUSPENDED_AT: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                SUSPEND_REASON: toggle.reason,
+            }},
+            "spec": {"suspend": true}
+        })
+    } else {
+        json!({
+            "metadata": {"annotations": {
+                SUSPENDED_BY: null, SUSPENDED_AS: null, SUSPENDED_AT: null, SUSPEND_REASON: null,
+            }},
+            "spec": {"suspend": false}
+        })
+    };
+    cronjobs_api(cluster, &toggle.namespace)
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map(|_| ())
+        .map_err(|e| api_error(e, &cluster.url, "patch cronjobs"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cronjob(suspended: bool, by: Option<&str>) -> CronJob {
+        let mut annotations = serde_json::Map::new();
+        if let Some(by) = by {
+            annotations.insert(SUSPENDED_BY.into(), by.into());
+            annotations.insert(SUSPEND_REASON.into(), "incident 42".into());
+        }
+        serde_json::from_value(json!({
+            "metadata": {"name": "builder", "annotations": annotations},
+            "spec": {"schedule": "0 3 * * *", "suspend": suspended,
+                     "jobTemplate": {"spec": {"template": {"spec": {"containers": []}}}}}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn resume_respects_other_peoples_suspensions() {
+        assert_eq!(
+            resume_decision(&cronjob(false, None), "me", false),
+            ResumeDecision::NotSuspended
+        );
+        assert_eq!(
+            resume_decision(&cronjob(true, Some("me")), "me", false),
+            ResumeDecision::Resume
+        );
+        let ResumeDecision::Refuse { why } =
+            resume_decision(&cronjob(true, Some("alice")), "me", false)
+        else {
+            panic!("must refuse")
+        };
+        assert!(why.contains("alice") && why.contains("incident 42") && why.contains("--force"));
+        assert!(matches!(
+            resume_decision(&cronjob(true, None), "me", false),
+            ResumeDecision::Refuse { .. }
+        ));
+        assert_eq!(
+            resume_decision(&cronjob(true, Some("alice")), "me", true),
+            ResumeDecision::Resume
+        );
+        // A note left behind after someone resumed it with kubectl is stale.
+        assert_eq!(SuspendNote::read(&cronjob(false, Some("alice"))), None);
+    }
+}

@@ -1,0 +1,45 @@
+//! `oncall job` details that need no second backend: completion of CronJob
+//! names from the live cluster.
+
+mod common;
+use common::*;
+
+const SEED: &str = r#"
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: builder, namespace: default}
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{name: build, image: "powo/builder:4.2"}]
+"#;
+
+/// `job run <TAB>` offers the namespace's CronJobs as `cronjob/NAME`.
+#[test]
+fn cronjob_names_complete_from_the_cluster() {
+    let h = Harness::yaml(SEED);
+    let words = ["job", "run", ""];
+    let mut args = vec!["--", "oncall"];
+    args.extend(words);
+    let out = h
+        .oncall_command(&args)
+        .env("COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", words.len().to_string())
+        .env("_CLAP_COMPLETE_COMP_TYPE", "9")
+        .env("_CLAP_COMPLETE_SPACE", "true")
+        .env("_CLAP_IFS", "\n")
+        .output()
+        .unwrap();
+    let offered: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert!(
+        offered.contains(&"cronjob/builder".to_string()),
+        "{offered:?}"
+    );
+}

@@ -1,0 +1,441 @@
+//! `oncall job` on both backends: a CronJob run now succeeds, fails or
+//! hangs past its timeout with the exit codes scripts rely on; a CronJob
+//! that forbids concurrent runs refuses a second one (Replace replaces the
+//! first); suspend and resume record who did it and respect someone else's
+//! suspension; the shipped `rebuild-now` runbook runs the builder, then
+//! checks DNS.
+
+mod common;
+use common::*;
+
+#[path = "common/dns_server.rs"]
+mod dns_server;
+use dns_server::DnsServer;
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+on_both_backends!(
+    a_run_succeeds_and_is_made_as_kubectl_makes_it,
+    a_failed_run_exits_1_naming_its_exit_code,
+    a_hung_run_times_out_with_exit_5_and_goes_on,
+    a_second_run_honours_the_concurrency_policy,
+    resume_respects_someone_elses_suspension,
+    the_rebuild_now_runbook_runs_the_builder_then_checks_dns,
+);
+
+/// A CronJob whose schedule will not fire during the test (03:00 on
+/// January 1st), with `fault` (the simulator's and kwok's) on its pods.
+fn cronjob(s: &Scope, name: &str, policy: &str, fault: &str) -> String {
+    let fault = if fault.is_empty() {
+        String::new()
+    } else {
+        format!("sim.oncall.dev/fault: \"{fault}\", ")
+    };
+    format!(
+        r#"apiVersion: batch/v1
+kind: CronJob
+metadata: {{name: {name}, namespace: {ns}}}
+spec:
+  schedule: "0 3 1 1 *"
+  timeZone: Europe/London
+  concurrencyPolicy: {policy}
+  jobTemplate:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      backoffLimit: 0
+      template:
+        metadata:
+          annotations: {{{fault}sim.oncall.dev/logs: "loading taxa\nbuilding the search index\nswapping aliases"}}
+        spec:
+          restartPolicy: Never
+          tolerations: {tol}
+          terminationGracePeriodSeconds: 1
+          containers: [{{name: build, image: "powo/builder:4.2", command: [/bin/build, --all]}}]
+---
+"#,
+        ns = s.ns("batch"),
+        tol = s.tolerations(),
+    )
+}
+
+fn cluster(s: &Scope, cronjobs: &[(&str, &str, &str)]) -> String {
+    let mut y = s.namespace("batch");
+    y += &s.node_yaml("a", "8", &[]);
+    for (name, policy, fault) in cronjobs {
+        y += &cronjob(s, name, policy, fault);
+    }
+    y
+}
+
+/// The Jobs in the scope's namespace, by name, oldest first.
+fn jobs(h: &Harness, s: &Scope) -> Vec<Value> {
+    let mut v = h.list("jobs", Some(&s.ns("batch")));
+    v.sort_by_key(|j| {
+        j["metadata"]["creationTimestamp"]
+            .as_str()
+            .map(String::from)
+    });
+    v
+}
+
+fn job_list(h: &Harness, s: &Scope) -> Vec<Value> {
+    let run = h
+        .oncall(&["-n", &s.ns("batch"), "job", "list", "-o", "json"])
+        .expect_code(0);
+    serde_json::from_str(&run.stdout).expect("JSON rows")
+}
+
+fn a_run_succeeds_and_is_made_as_kubectl_makes_it(backend: Backend) {
+    let s = Scope::new("jobrun");
+    let h = Harness::on(backend, &s, &cluster(&s, &[("builder", "Forbid", "")]));
+    let ns = s.ns("batch");
+    let run = h
+        .oncall(&[
+            "-n",
+            &ns,
+            "job",
+            "run",
+            "cronjob/builder",
+            "--follow",
+            "--yes",
+        ])
+        .expect_code(0);
+    // The plan shows what will run, and when the schedule runs next.
+    assert!(
+        run.stdout
+            .contains("image powo/builder:4.2, command `/bin/build --all`"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("the next scheduled run is due at")
+            && run.stdout.contains("schedule in Europe/London"),
+        "{}",
+        run.stdout
+    );
+    let all = jobs(&h, &s);
+    assert_eq!(all.len(), 1, "one job made");
+    let job = &all[0];
+    let name = job["metadata"]["name"].as_str().unwrap();
+    assert!(name.starts_with("builder-manual-"), "{name}");
+    assert!(
+        run.stdout.contains(&format!("job/{name} succeeded")),
+        "{}",
+        run.stdout
+    );
+    // As `kubectl create job --from=cronjob/builder` makes it.
+    assert_eq!(
+        job["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"],
+        "manual"
+    );
+    let cj = h.get("cronjobs", Some(&ns), "builder").unwrap();
+    let owner = &job["metadata"]["ownerReferences"][0];
+    assert_eq!(owner["kind"], "CronJob");
+    assert_eq!(owner["uid"], cj["metadata"]["uid"]);
+    assert_eq!(owner["controller"], true);
+    assert_eq!(job["metadata"]["labels"]["app"], "builder");
+    // The log is streamed where the kubelet serves it; kwok serves none,
+    // and --follow says so in one sentence instead of failing.
+    match backend {
+        Backend::Sim => assert!(
+            run.stdout.contains("building the search index"),
+            "{}",
+            run.stdout
+        ),
+        Backend::Real => assert!(run.stderr.contains("cannot be streamed"), "{}", run.stderr),
+    }
+    let rows = job_list(&h, &s);
+    assert_eq!(rows[0]["last_run"]["job"], name);
+    assert_eq!(rows[0]["last_run"]["state"], "succeeded");
+    assert_eq!(rows[0]["last_run"]["instantiated"], "manual");
+    assert!(rows[0]["next_run"].is_string(), "{}", rows[0]);
+    let entries = h.audit_entries();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["outcome"]["status"], "ok");
+    assert_eq!(
+        entries[0]["outcome"]["done"][0],
+        format!("created job/{name}")
+    );
+}
+
+fn a_failed_run_exits_1_naming_its_exit_code(backend: Backend) {
+    let s = Scope::new("jobfail");
+    let h = Harness::on(
+        backend,
+        &s,
+        &cluster(&s, &[("builder", "Allow", "job-fail exit-code=3")]),
+    );
+    let ns = s.ns("batch");
+    let run = h
+        .oncall(&["-n", &ns, "job", "run", "cronjob/builder", "--yes"])
+        .expect_code(1);
+    assert!(
+        run.stderr.contains("failed") && run.stderr.contains("exited with code 3"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.contains("failed after"), "{}", run.stdout);
+    let rows = job_list(&h, &s);
+    assert_eq!(rows[0]["last_run"]["state"], "failed");
+    assert_eq!(h.audit_entries()[0]["outcome"]["status"], "failed");
+}
+
+fn a_hung_run_times_out_with_exit_5_and_goes_on(backend: Backend) {
+    let s = Scope::new("jobhang");
+    let h = Harness::on(
+        backend,
+        &s,
+        &cluster(&s, &[("builder", "Allow", "job-hang")]),
+    );
+    let ns = s.ns("batch");
+    let run = h
+        .oncall(&[
+            "-n",
+            &ns,
+            "job",
+            "run",
+            "cronjob/builder",
+            "--timeout",
+            "5s",
+            "--yes",
+        ])
+        .expect_code(5);
+    assert!(run.stderr.contains("timed out after 5s"), "{}", run.stderr);
+    assert!(run.stderr.contains("still running"), "{}", run.stderr);
+    // Only the wait ended: the job is still there, running.
+    let rows = job_list(&h, &s);
+    assert_eq!(rows[0]["last_run"]["state"], "running", "{}", rows[0]);
+    assert_eq!(rows[0]["active"].as_array().unwrap().len(), 1);
+    assert_eq!(h.audit_entries()[0]["outcome"]["status"], "timed_out");
+    // Ctrl-C ends the wait, not the job, and says so.
+    let waiting = h.spawn_oncall(&["-n", &ns, "job", "run", "cronjob/builder", "--yes"]);
+    waiting.wait_for_stderr("waiting for it to finish", Duration::from_secs(30));
+    waiting.signal(libc::SIGINT);
+    let stopped = waiting.finish();
+    assert_eq!(stopped.code, 130, "{}", stopped.stderr);
+    assert!(
+        stopped.stderr.contains("stopped waiting; the job goes on"),
+        "{}",
+        stopped.stderr
+    );
+    assert_eq!(job_list(&h, &s)[0]["active"].as_array().unwrap().len(), 2);
+    assert_eq!(h.audit_entries()[1]["outcome"]["status"], "interrupted");
+}
+
+fn a_second_run_honours_the_concurrency_policy(backend: Backend) {
+    let s = Scope::new("jobforbid");
+    let h = Harness::on(
+        backend,
+        &s,
+        &cluster(
+            &s,
+            &[
+                ("builder", "Forbid", "job-hang"),
+                ("indexer", "Replace", "job-hang"),
+            ],
+        ),
+    );
+    let ns = s.ns("batch");
+    let start = |cj: &str, extra: &[&str]| {
+        let mut args = vec!["-n", &ns, "job", "run", cj, "--timeout", "2s", "--yes"];
+        args.extend(extra);
+        h.oncall(&args)
+    };
+    start("cronjob/builder", &[]).expect_code(5);
+    let first = jobs(&h, &s)[0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Forbid: refused, nothing made, the active run named.
+    let refused = start("cronjob/builder", &[]).expect_code(3);
+    assert!(
+        refused.stderr.contains("concurrencyPolicy: Forbid")
+            && refused.stderr.contains(&first)
+            && refused.stderr.contains("--force"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(jobs(&h, &s).len(), 1);
+    // --force starts another alongside, and the plan says both will run.
+    let forced = start("cronjob/builder", &["--force"]).expect_code(5);
+    assert!(forced.stdout.contains("both will run"), "{}", forced.stdout);
+    assert_eq!(jobs(&h, &s).len(), 2);
+
+    // Replace: the active run is deleted first, as the plan says.
+    start("cronjob/indexer", &[]).expect_code(5);
+    let indexer = |h: &Harness| -> Vec<String> {
+        jobs(h, &s)
+            .into_iter()
+            .filter(|j| {
+                j["metadata"]["labels"]["app"] == "indexer"
+                    && j["metadata"]["deletionTimestamp"].is_null()
+            })
+            .map(|j| j["metadata"]["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let old = indexer(&h);
+    assert_eq!(old.len(), 1);
+    let replaced = start("cronjob/indexer", &[]).expect_code(5);
+    assert!(
+        replaced.stdout.contains(&format!("job/{}", old[0]))
+            && replaced.stdout.contains("concurrencyPolicy Replace"),
+        "{}",
+        replaced.stdout
+    );
+    assert!(
+        eventually(Duration::from_secs(30), || {
+            let now = indexer(&h);
+            now.len() == 1 && now[0] != old[0]
+        }),
+        "the old run was replaced: {:?}",
+        indexer(&h)
+    );
+}
+
+fn resume_respects_someone_elses_suspension(backend: Backend) {
+    let s = Scope::new("jobsusp");
+    let h = Harness::on(backend, &s, &cluster(&s, &[("builder", "Allow", "")]));
+    let ns = s.ns("batch");
+    let suspended =
+        |h: &Harness| h.get("cronjobs", Some(&ns), "builder").unwrap()["spec"]["suspend"] == true;
+    h.oncall(&[
+        "-n",
+        &ns,
+        "job",
+        "suspend",
+        "cronjob/builder",
+        "--reason",
+        "incident 42",
+        "--yes",
+    ])
+    .expect_code(0);
+    assert!(suspended(&h));
+    let me = os_user();
+    let row = &job_list(&h, &s)[0];
+    assert_eq!(row["suspended"], true);
+    assert_eq!(row["suspension"]["by"], me.as_str());
+    assert_eq!(row["suspension"]["reason"], "incident 42");
+    let table = h.oncall(&["-n", &ns, "job", "list"]).expect_code(0).stdout;
+    assert!(table.contains(&format!("by {me}")), "{table}");
+
+    // Someone else's suspension is left alone without --force.
+    h.kubectl(&[
+        "-n",
+        &ns,
+        "annotate",
+        "--overwrite",
+        "cronjob/builder",
+        "oncall.dev/suspended-by=alice",
+    ])
+    .expect_code(0);
+    let refused = h
+        .oncall(&["-n", &ns, "job", "resume", "cronjob/builder", "--yes"])
+        .expect_code(1);
+    assert!(
+        refused.stderr.contains("alice")
+            && refused.stderr.contains("incident 42")
+            && refused.stderr.contains("--force"),
+        "{}",
+        refused.stderr
+    );
+    assert!(suspended(&h), "still suspended");
+    h.oncall(&[
+        "-n",
+        &ns,
+        "job",
+        "resume",
+        "cronjob/builder",
+        "--force",
+        "--yes",
+    ])
+    .expect_code(0);
+    assert!(!suspended(&h));
+    let cj = h.get("cronjobs", Some(&ns), "builder").unwrap();
+    assert!(
+        cj["metadata"]["annotations"]["oncall.dev/suspended-by"].is_null(),
+        "{cj}"
+    );
+
+    // A suspension made with kubectl carries no note: also refused.
+    h.kubectl(&[
+        "-n",
+        &ns,
+        "patch",
+        "cronjob/builder",
+        "-p",
+        r#"{"spec":{"suspend":true}}"#,
+    ])
+    .expect_code(0);
+    let refused = h
+        .oncall(&["-n", &ns, "job", "resume", "cronjob/builder", "--yes"])
+        .expect_code(1);
+    assert!(
+        refused.stderr.contains("no oncall note"),
+        "{}",
+        refused.stderr
+    );
+    // Our own suspension we may undo.
+    h.oncall(&[
+        "-n",
+        &ns,
+        "job",
+        "resume",
+        "cronjob/builder",
+        "--force",
+        "--yes",
+    ])
+    .expect_code(0);
+    h.oncall(&["-n", &ns, "job", "suspend", "cronjob/builder", "--yes"])
+        .expect_code(0);
+    h.oncall(&["-n", &ns, "job", "resume", "cronjob/builder", "--yes"])
+        .expect_code(0);
+    assert!(!suspended(&h));
+}
+
+fn the_rebuild_now_runbook_runs_the_builder_then_checks_dns(backend: Backend) {
+    let s = Scope::new("rebuild");
+    let h = Harness::on(backend, &s, &cluster(&s, &[("builder", "Forbid", "")]));
+    let ns = s.ns("batch");
+    // The name still points at an address no release of this cluster serves.
+    let dns = DnsServer::start("example.com");
+    dns.set_a("www.example.com", 60, &["203.0.113.99"]);
+    let run = h
+        .oncall(&[
+            "runbook",
+            "run",
+            "rebuild-now",
+            "--set",
+            &format!("namespace={ns}"),
+            "--set",
+            "name=www.example.com",
+            "--set",
+            &format!("server={}", dns.addr()),
+            "--set",
+            "system_resolver=false",
+            "--yes",
+        ])
+        .expect_code(0);
+    let all = jobs(&h, &s);
+    assert_eq!(all.len(), 1, "the builder ran once");
+    let job = all[0]["metadata"]["name"].as_str().unwrap();
+    assert_eq!(
+        all[0]["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"],
+        "manual"
+    );
+    let out = &run.stdout;
+    let ran = out
+        .find(&format!("job/{job} succeeded"))
+        .unwrap_or_else(|| panic!("the builder's job succeeded:\n{out}"));
+    let checked = out
+        .find("203.0.113.99")
+        .unwrap_or_else(|| panic!("DNS was checked:\n{out}"));
+    assert!(ran < checked, "the build first, then DNS:\n{out}");
+    assert!(
+        out.contains("does not") && out.contains(&format!("job/{job}`")),
+        "says the swap is not visible yet and where the build's log is:\n{out}"
+    );
+    let rows = job_list(&h, &s);
+    assert_eq!(rows[0]["last_run"]["state"], "succeeded");
+}
