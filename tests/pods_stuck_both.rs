@@ -206,19 +206,27 @@ fn every_kubelet_category_is_named_with_its_cause(backend: Backend) {
     assert!(agreed, "{disagreement}");
 }
 
-/// The suggestion for the pods of `web-`, once they fail to pull.
+/// The pod of `web-` whose image cannot be pulled and whose suggestion
+/// contains `wanted`, once there is one. During a rollout the old
+/// revision's pod is listed beside the new one, with its own advice: the
+/// pod returned is the one that matched, not the first of `web-`.
 fn web_advice(h: &Harness, s: &Scope, wanted: &str) -> Value {
     let mut last = Value::Null;
+    let mut matched = None;
     let found = eventually(Duration::from_secs(60), || {
         last = report(h, s);
-        pods(&last).iter().any(|p| {
-            p["name"].as_str().is_some_and(|n| n.starts_with("web-"))
-                && p["category"] == "image-pull"
-                && p["suggestion"].as_str().is_some_and(|x| x.contains(wanted))
-        })
+        matched = pods(&last)
+            .iter()
+            .find(|p| {
+                p["name"].as_str().is_some_and(|n| n.starts_with("web-"))
+                    && p["category"] == "image-pull"
+                    && p["suggestion"].as_str().is_some_and(|x| x.contains(wanted))
+            })
+            .cloned();
+        matched.is_some()
     });
     assert!(found, "no `{wanted}` for web: {last:#}");
-    find(&pods(&last), "web-").unwrap().clone()
+    matched.unwrap()
 }
 
 fn rollout_undo_is_suggested_only_when_an_earlier_revision_exists(backend: Backend) {

@@ -1,9 +1,6 @@
 //! `oncall promote`, `promote history` and `promote rollback`: plans,
 //! confirmation, progress and reports around `crate::promote::run`.
 
-use std::collections::HashMap;
-
-use indicatif::ProgressBar;
 use serde::Serialize;
 
 use crate::app::App;
@@ -18,6 +15,7 @@ use crate::promote::run::{self, Applied, Event, Options};
 use crate::promote::sides;
 use crate::promote::summary::{add_workload_changes, safety_plan};
 use crate::safety::{self, Answer, Plan, audit::Outcome};
+use crate::ui::progress::Spinners;
 use crate::ui::{output, style, table};
 
 /// What `promote -o json` prints after a run.
@@ -71,14 +69,14 @@ async fn promote(app: &App, args: &PromoteArgs) -> Result<()> {
         no_rollback: args.no_rollback,
         timeout: args.timeout,
     };
-    let mut spinners = Spinners::new(app);
+    let mut spinners = Spinners::new(&app.progress);
     let applied = run::apply(
         target.client(),
         &target.namespace,
         &promotion,
         &tag,
         options,
-        &mut |e| spinners.show(e),
+        &mut |e| show(&mut spinners, e),
     )
     .await;
     finish(
@@ -94,46 +92,12 @@ async fn promote(app: &App, args: &PromoteArgs) -> Result<()> {
     .await
 }
 
-/// One spinner per workload, drawn from the procedure's events.
-struct Spinners<'a> {
-    app: &'a App,
-    bars: HashMap<String, ProgressBar>,
-}
-
-impl<'a> Spinners<'a> {
-    fn new(app: &'a App) -> Self {
-        Spinners {
-            app,
-            bars: HashMap::new(),
-        }
-    }
-
-    fn show(&mut self, event: Event) {
-        match event {
-            Event::Progress { target, message } => {
-                let app = self.app;
-                let bar = self
-                    .bars
-                    .entry(target.to_string())
-                    .or_insert_with(|| app.progress.spinner(target));
-                bar.set_message(message.to_string());
-            }
-            Event::MigrationLog(line) => {
-                if let Some(bar) = self.bars.get("migration") {
-                    bar.set_message(line.to_string());
-                }
-            }
-            Event::Finished { target, error } => {
-                if let Some(bar) = self.bars.remove(target) {
-                    bar.finish_and_clear();
-                }
-                let line = match error {
-                    None => format!("{} {target}", style::good("✓")),
-                    Some(e) => format!("{} {target}: {e}", style::bad("✗")),
-                };
-                self.app.progress.println(&line);
-            }
-        }
+/// Draws the procedure's events as one spinner per workload.
+fn show(spinners: &mut Spinners, event: Event) {
+    match event {
+        Event::Progress { target, message } => spinners.message(target, message),
+        Event::MigrationLog(line) => spinners.update("migration", line),
+        Event::Finished { target, error } => spinners.finished(target, error),
     }
 }
 
@@ -329,14 +293,14 @@ async fn rollback(app: &App, args: &PromoteArgs, to: Option<String>) -> Result<(
         no_rollback: true,
         timeout,
     };
-    let mut spinners = Spinners::new(app);
+    let mut spinners = Spinners::new(&app.progress);
     let applied = run::apply(
         client,
         &namespace,
         &promotion,
         "rollback",
         options,
-        &mut |e| spinners.show(e),
+        &mut |e| show(&mut spinners, e),
     )
     .await;
     finish(

@@ -2,9 +2,6 @@
 //! prompt, stdin or files; plan, confirmation, spinners and the report
 //! around `crate::secrets`.
 
-use std::collections::HashMap;
-
-use indicatif::ProgressBar;
 use serde::Serialize;
 
 use crate::app::App;
@@ -14,6 +11,7 @@ use crate::safety::{self, audit};
 use crate::secrets::rotate::{self, ConsumerState, Event, KeyChange, Options, Outcome};
 use crate::secrets::values::{self, NewValues, Source};
 use crate::secrets::{self as domain, Consumer};
+use crate::ui::progress::Spinners;
 use crate::ui::{output, prompt, style, table};
 
 pub async fn run(app: &App, command: SecretCommand) -> Result<()> {
@@ -120,12 +118,9 @@ async fn rotate(app: &App, args: SecretRotateArgs) -> Result<()> {
     if !answer.proceeds() {
         return Ok(());
     }
-    let mut spinners = Spinners {
-        app,
-        bars: HashMap::new(),
-    };
+    let mut spinners = Spinners::new(&app.progress);
     let outcome = rotate::run(cluster, &rotation, &audit::os_user(), &mut |e| {
-        spinners.show(e)
+        show(&mut spinners, e)
     })
     .await;
     let mut record = match &outcome.result {
@@ -242,33 +237,10 @@ fn render_outcome(rotation: &rotate::Rotation, outcome: &Outcome) {
     }
 }
 
-/// One spinner per consumer, drawn from the procedure's events.
-struct Spinners<'a> {
-    app: &'a App,
-    bars: HashMap<String, ProgressBar>,
-}
-
-impl Spinners<'_> {
-    fn show(&mut self, event: Event) {
-        match event {
-            Event::Progress { target, message } => {
-                let app = self.app;
-                let bar = self
-                    .bars
-                    .entry(target.to_string())
-                    .or_insert_with(|| app.progress.spinner(target));
-                bar.set_message(message.to_string());
-            }
-            Event::Finished { target, error } => {
-                if let Some(bar) = self.bars.remove(target) {
-                    bar.finish_and_clear();
-                }
-                let line = match error {
-                    None => format!("{} {target}", style::good("✓")),
-                    Some(e) => format!("{} {target}: {e}", style::bad("✗")),
-                };
-                self.app.progress.println(&line);
-            }
-        }
+/// Draws the procedure's events as one spinner per consumer.
+fn show(spinners: &mut Spinners, event: Event) {
+    match event {
+        Event::Progress { target, message } => spinners.message(target, message),
+        Event::Finished { target, error } => spinners.finished(target, error),
     }
 }

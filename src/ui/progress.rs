@@ -4,6 +4,8 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
+use std::collections::HashMap;
+
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 #[derive(Clone)]
@@ -64,5 +66,48 @@ impl Progress {
         } else {
             let _ = self.multi.println(line);
         }
+    }
+}
+
+/// One spinner per target (a workload, a Secret's consumer) while it is
+/// worked on, replaced by a `✓ target` or `✗ target: error` line when done.
+pub struct Spinners {
+    progress: Progress,
+    bars: HashMap<String, ProgressBar>,
+}
+
+impl Spinners {
+    pub fn new(progress: &Progress) -> Self {
+        Spinners {
+            progress: progress.clone(),
+            bars: HashMap::new(),
+        }
+    }
+
+    /// Shows `message` on the target's spinner, starting it if needed.
+    pub fn message(&mut self, target: &str, message: &str) {
+        let progress = &self.progress;
+        self.bars
+            .entry(target.to_string())
+            .or_insert_with(|| progress.spinner(target))
+            .set_message(message.to_string());
+    }
+
+    /// Shows `message` on the target's spinner only if it is running.
+    pub fn update(&self, target: &str, message: &str) {
+        if let Some(bar) = self.bars.get(target) {
+            bar.set_message(message.to_string());
+        }
+    }
+
+    pub fn finished(&mut self, target: &str, error: Option<&str>) {
+        if let Some(bar) = self.bars.remove(target) {
+            bar.finish_and_clear();
+        }
+        let line = match error {
+            None => format!("{} {target}", crate::ui::style::good("✓")),
+            Some(e) => format!("{} {target}: {e}", crate::ui::style::bad("✗")),
+        };
+        self.progress.println(&line);
     }
 }
