@@ -126,8 +126,9 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
-    #[error("{0} was not found; check the name with `{list}` or `kubectl get`", list = crate::suggest::oncall("node list"))]
-    NotFound(String),
+    /// `list` is the command that lists what there is, to check the name.
+    #[error("{what} was not found; check the name with `{list}`")]
+    NotFound { what: String, list: String },
 
     /// A selector that selects nothing: as kubectl, not a failure (exit 0).
     #[error("no resources found: no node matches `{0}`, so nothing was changed")]
@@ -180,7 +181,7 @@ impl Error {
             Error::Interrupted { .. } | Error::InterruptedAtPrompt => {
                 crate::safety::interrupt::exit_code()
             }
-            Error::NotFound(_)
+            Error::NotFound { .. }
             | Error::ProblemsFound(_)
             | Error::Failed(_)
             | Error::Kube { .. } => exit::FAILED,

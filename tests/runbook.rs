@@ -1073,6 +1073,26 @@ fn a_drain_that_cannot_start_fails_at_its_plan_and_changes_nothing() {
     let r = h.oncall(&["runbook", "run", &missing, "--yes"]);
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("node `no-such-node`"), "{}", r.stderr);
+    assert!(r.stderr.contains("oncall node list"), "{}", r.stderr);
+    // A missing workload points at the list of workloads, not of nodes.
+    let missing = runbook_file(
+        &h,
+        "missing-workload.yaml",
+        "name: w\nsummary: s\nsteps:\n  - id: scale\n    title: Scale what is not there\n    scale: {target: deployment/no-such-app, replicas: 2, namespace: staging}\n",
+    );
+    let r = h.oncall(&["runbook", "run", &missing, "--yes"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("no-such-app` was not found"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("kubectl -n staging get deployment"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("node list"), "{}", r.stderr);
 }
 
 const STUCK: &str = r#"

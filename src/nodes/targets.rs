@@ -47,7 +47,10 @@ pub async fn get(cluster: &Cluster, name: &str) -> Result<LeanNode> {
     .await;
     match result {
         Ok(node) => Ok(node),
-        Err(e) if is_not_found(&e) => Err(Error::NotFound(format!("node `{name}`"))),
+        Err(e) if is_not_found(&e) => Err(Error::NotFound {
+            what: format!("node `{name}`"),
+            list: crate::suggest::oncall("node list"),
+        }),
         Err(e) => Err(api_error(e, &cluster.url, "get nodes")),
     }
 }

@@ -91,7 +91,16 @@ pub async fn current_replicas(cluster: &Cluster, ns: &str, target: &str) -> Resu
 
 fn not_found_or(e: kube::Error, cluster: &Cluster, doing: &str, what: &str) -> Error {
     if is_not_found(&e) {
-        return Error::NotFound(format!("`{what}`"));
+        // `what` is `namespace/kind/name`.
+        let mut parts = what.splitn(3, '/');
+        let (ns, kind) = (
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default(),
+        );
+        return Error::NotFound {
+            what: format!("`{what}`"),
+            list: format!("kubectl -n {ns} get {kind}"),
+        };
     }
     match api_error(e, &cluster.url, doing) {
         // A plain API refusal (405, 409, 422, ...): the server's own words.

@@ -184,7 +184,10 @@ mod tests {
     #[test]
     fn errors_keep_their_exit_code() {
         let r = Redactor::new(["pw".to_string()]);
-        let e = r.redact_error(Error::NotFound("node `pw`".into()));
+        let e = r.redact_error(Error::NotFound {
+            what: "node `pw`".into(),
+            list: "oncall node list".into(),
+        });
         assert_eq!(e.exit_code(), exit::FAILED);
         assert!(!e.to_string().contains("pw"), "{e}");
         let e = r.redact_error(Error::Usage("bad pw".into()));
