@@ -9,6 +9,7 @@ use super::engine::Run;
 use super::model::Step;
 use super::template;
 use super::{check_actions, job_actions, kube_actions, node_actions, secret_actions};
+use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::safety::Plan;
 
@@ -135,12 +136,7 @@ pub(super) async fn plan_for(run: &Run<'_>, step: &Step, args: &Json) -> Result<
             .await?;
         }
         "node_cordon" | "node_drain" | "node_replace" | "node_rotate" | "promote" => {
-            let cluster = run.cluster.ok_or_else(|| {
-                Error::Failed(format!(
-                    "the `{}` action needs a cluster connection",
-                    step.action
-                ))
-            })?;
+            let cluster = cluster_for(run, &step.action)?;
             match step.action.as_str() {
                 "node_cordon" => node_actions::plan_cordon(cluster, args, &mut plan).await?,
                 "node_drain" => node_actions::plan_drain(cluster, args, &mut plan).await?,
@@ -159,18 +155,11 @@ pub(super) async fn plan_for(run: &Run<'_>, step: &Step, args: &Json) -> Result<
             }
         }
         "rotate_secret" => {
-            let cluster = run.cluster.ok_or_else(|| {
-                Error::Failed("the `rotate_secret` action needs a cluster connection".into())
-            })?;
+            let cluster = cluster_for(run, "rotate_secret")?;
             secret_actions::plan_rotate(run, cluster, &ns, args, &mut plan).await?;
         }
         "job_run" | "job_suspend" | "job_resume" => {
-            let cluster = run.cluster.ok_or_else(|| {
-                Error::Failed(format!(
-                    "the `{}` action needs a cluster connection",
-                    step.action
-                ))
-            })?;
+            let cluster = cluster_for(run, &step.action)?;
             match step.action.as_str() {
                 "job_run" => job_actions::plan_run(cluster, &ns, args, &mut plan).await?,
                 action => {
@@ -337,17 +326,17 @@ fn describe_status(status: &std::process::ExitStatus) -> String {
     format!("exit code {}", status.code().unwrap_or(-1))
 }
 
+/// The cluster a cluster action runs against (a runbook validated offline
+/// has none).
+fn cluster_for<'a>(run: &Run<'a>, action: &str) -> Result<&'a Cluster> {
+    run.cluster
+        .ok_or_else(|| Error::Failed(format!("the `{action}` action needs a cluster connection")))
+}
+
 /// Runs one action once.
 pub(super) async fn act(run: &Run<'_>, step: &Step, args: &Json) -> Result<Produced> {
     let spec = step.spec();
-    let cluster = || {
-        run.cluster.ok_or_else(|| {
-            Error::Failed(format!(
-                "the `{}` action needs a cluster connection",
-                spec.name
-            ))
-        })
-    };
+    let cluster = || cluster_for(run, spec.name);
     let ns = || {
         arg(args, "namespace")
             .map(str::to_string)
