@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod interrupt;
+pub mod op;
 pub mod plan;
 
 use crate::app::App;
@@ -10,6 +11,7 @@ use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::ui::{prompt, style};
 
+pub use op::{Cancel, OpCtx};
 pub use plan::{Change, ImageUpdate, Plan, Skip};
 
 /// How the go-ahead was given, as the audit log records it.
