@@ -73,7 +73,7 @@ impl App {
 pub fn connect_options(global: &GlobalArgs) -> ConnectOptions {
     ConnectOptions {
         kubeconfig: global.kubeconfig.clone(),
-        context: global.context.clone(),
+        context: global.context(),
         namespace: global.namespace.clone(),
         sandbox: global.sandbox,
         request_timeout: match global.request_timeout {

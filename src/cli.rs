@@ -39,9 +39,16 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
 
-    /// The kubeconfig context to use (default: its current context)
-    #[arg(long, global = true, value_name = "NAME", add = ArgValueCandidates::new(completion::contexts))]
-    pub context: Option<String>,
+    /// The kubeconfig context to use (default: its current context); `pods stuck` and `node
+    /// list` take it more than once, to ask several clusters at once
+    #[arg(
+        long = "context",
+        global = true,
+        value_name = "NAME",
+        action = clap::ArgAction::Append,
+        add = ArgValueCandidates::new(completion::contexts)
+    )]
+    pub contexts: Vec<String>,
 
     /// The namespace to use (default: the context's namespace)
     #[arg(short, long, global = true, value_name = "NS", add = ArgValueCandidates::new(completion::namespaces))]
@@ -111,6 +118,14 @@ pub struct GlobalArgs {
     /// Act as a member of this group (impersonation); repeat for more groups
     #[arg(long = "as-group", global = true, value_name = "GROUP")]
     pub as_group: Vec<String>,
+}
+
+impl GlobalArgs {
+    /// The one context a command connects to: `--context` (given once, as
+    /// `Cli::check_contexts` makes sure), else `None` for the current one.
+    pub fn context(&self) -> Option<String> {
+        self.contexts.first().cloned()
+    }
 }
 
 /// kubectl's `--request-timeout`: a bare number is seconds, `0` means no limit.
@@ -244,7 +259,72 @@ pub enum Command {
     Man(ManArgs),
 }
 
+impl Cli {
+    /// Several clusters are asked at once only by the commands that read them
+    /// side by side, and only with flags that mean the same for every one.
+    /// Checked before anything connects, so a mistake is a usage error (2).
+    /// Returns whether several contexts are asked.
+    pub fn check_contexts(&self) -> crate::error::Result<bool> {
+        use crate::error::Error;
+        let g = &self.global;
+        let takes = self.command.takes_several_contexts();
+        if !takes && g.contexts.len() > 1 {
+            return Err(Error::Usage(format!(
+                "`--context` was given {} times, but only `pods stuck` and `node list` take several contexts; give this command one `--context`",
+                g.contexts.len()
+            )));
+        }
+        // clap sees the conflict only when `--context` follows the command.
+        if self.command.all_contexts() && !g.contexts.is_empty() {
+            return Err(Error::Usage(
+                "`--all-contexts` cannot be used with `--context`: it asks every context of the kubeconfig".into(),
+            ));
+        }
+        if !(self.command.all_contexts() || crate::cluster::fanout::several(&g.contexts)) {
+            return Ok(false);
+        }
+        if g.sandbox {
+            return Err(Error::Usage(
+                "the sandbox is one cluster: drop `--sandbox` to ask several contexts, or drop the extra `--context`".into(),
+            ));
+        }
+        let one_cluster_flags = [
+            (g.server.is_some(), "--server"),
+            (g.cluster.is_some(), "--cluster"),
+            (g.user.is_some(), "--user"),
+            (g.token.is_some(), "--token"),
+            (g.certificate_authority.is_some(), "--certificate-authority"),
+            (g.insecure_skip_tls_verify, "--insecure-skip-tls-verify"),
+        ];
+        if let Some((_, flag)) = one_cluster_flags.iter().find(|(given, _)| *given) {
+            // A token or client setting meant for one cluster must never be
+            // sent to the others.
+            return Err(Error::Usage(format!(
+                "`{flag}` sets one cluster's connection, so it cannot be used with several contexts; ask that context on its own"
+            )));
+        }
+        Ok(true)
+    }
+}
+
 impl Command {
+    /// The commands that can ask several contexts in one report.
+    pub fn takes_several_contexts(&self) -> bool {
+        matches!(
+            self,
+            Command::Node(NodeCommand::List { .. }) | Command::Pods(PodsCommand::Stuck(_))
+        )
+    }
+
+    /// `--all-contexts` was given.
+    pub fn all_contexts(&self) -> bool {
+        match self {
+            Command::Node(NodeCommand::List { all_contexts, .. }) => *all_contexts,
+            Command::Pods(PodsCommand::Stuck(args)) => args.all_contexts,
+            _ => false,
+        }
+    }
+
     /// Whether the command only reads: then there is no step worth finishing
     /// after Ctrl-C, and the first press ends it.
     pub fn only_reads(&self) -> bool {
@@ -287,6 +367,9 @@ pub enum NodeCommand {
         /// Select nodes by label
         #[arg(short = 'l', long, value_name = "SELECTOR")]
         selector: Option<String>,
+        /// Ask every context of the kubeconfig at once: one list, with a CONTEXT column
+        #[arg(long, conflicts_with = "contexts")]
+        all_contexts: bool,
     },
 
     /// Pre-flight: what a drain would do, what blocks it, and a go/no-go verdict (exit 1 = blocked)
@@ -446,6 +529,10 @@ pub struct StuckArgs {
     /// Flag pods in a bad state for longer than this (overrides every per-category default)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub older_than: Option<Duration>,
+
+    /// Ask every context of the kubeconfig at once: one report, each group and pod with its context
+    #[arg(long, conflicts_with = "contexts")]
+    pub all_contexts: bool,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -891,14 +978,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// The Examples section of each command's long help (`--help`).
 mod examples {
-    pub const NODE_LIST: &str = "Examples:\n  oncall node list\n  oncall node list -l cloud.google.com/gke-nodepool=pool-a\n  oncall node list -o wide\n  oncall --sandbox node list -o json";
+    pub const NODE_LIST: &str = "Examples:\n  oncall node list\n  oncall node list -l cloud.google.com/gke-nodepool=pool-a\n  oncall node list -o wide\n  oncall node list --context staging --context production\n  oncall node list --all-contexts -o json\n  oncall --sandbox node list -o json";
     pub const NODE_CHECK: &str = "Examples:\n  oncall node check gke-pool-a-1 --ignore-daemonsets\n  oncall node check -l cloud.google.com/gke-nodepool=pool-a --ignore-daemonsets --delete-emptydir-data\n  oncall --sandbox node check gke-demo-pool-a-8f3c2a1d-q2w8 --ignore-daemonsets --force --scale-up";
     pub const NODE_CORDON: &str = "Examples:\n  oncall node cordon gke-pool-a-1 --reason 'disk errors, INC-1234'\n  oncall node cordon -l cloud.google.com/gke-nodepool=pool-a --dry-run";
     pub const NODE_UNCORDON: &str = "Examples:\n  oncall node uncordon gke-pool-a-1\n  oncall node uncordon gke-pool-a-1 --force    # someone else's cordon";
     pub const NODE_DRAIN: &str = "Examples:\n  oncall node drain gke-pool-a-1 --ignore-daemonsets --delete-emptydir-data\n  oncall node drain gke-pool-a-1 --ignore-daemonsets --scale-up --timeout 10m\n  oncall node drain -l cloud.google.com/gke-nodepool=pool-a --ignore-daemonsets --concurrency 2\n  oncall --sandbox node drain gke-demo-pool-b-5b9e7c40-d3f6 --ignore-daemonsets --dry-run";
     pub const NODE_REPLACE: &str = "Examples:\n  oncall node replace gke-pool-a-1 --ignore-daemonsets --delete-node\n  oncall node replace ip-10-0-1-2.ec2.internal --ignore-daemonsets \\\n    --terminate 'aws ec2 terminate-instances --instance-ids {instance_id}'\n  oncall --sandbox node replace gke-demo-pool-b-5b9e7c40-d3f6 --ignore-daemonsets --delete-node --dry-run";
     pub const NODE_ROTATE: &str = "Examples:\n  oncall node rotate -l cloud.google.com/gke-nodepool=pool-a --batch 2 --ignore-daemonsets --delete-node\n  oncall node rotate -l eks.amazonaws.com/nodegroup=ng-1 --no-terminate --ignore-daemonsets\n  oncall --sandbox node rotate -l cloud.google.com/gke-nodepool=pool-b --ignore-daemonsets --delete-node --dry-run";
-    pub const PODS_STUCK: &str = "Examples:\n  oncall pods stuck -A\n  oncall pods stuck -n shop -l app=api\n  oncall pods stuck --node gke-pool-a-1\n  oncall pods stuck -A --older-than 30s -o json\n  oncall --sandbox pods stuck -A";
+    pub const PODS_STUCK: &str = "Examples:\n  oncall pods stuck -A\n  oncall pods stuck -n shop -l app=api\n  oncall pods stuck --node gke-pool-a-1\n  oncall pods stuck -A --older-than 30s -o json\n  oncall pods stuck -A --context staging --context production\n  oncall pods stuck -A --all-contexts -o wide\n  oncall --sandbox pods stuck -A";
     pub const RESTART: &str = "Examples:\n  oncall -n shop restart frontend\n  oncall -n shop restart deployment/frontend statefulset/redis --timeout 5m\n  oncall -n shop restart -l app=api --bad-pods\n  oncall --sandbox -n staging restart deployment/frontend --dry-run";
     pub const ROLLOUT_STATUS: &str = "Examples:\n  oncall -n shop rollout status frontend\n  oncall -n shop rollout status deployment/frontend statefulset/redis --timeout 5m -o json";
     pub const PROMOTE: &str = "Examples:\n  oncall promote --from staging --to production\n  oncall promote --from-namespace staging --to-namespace production --only frontend\n  oncall --sandbox promote --from-namespace staging --to-namespace production --dry-run";

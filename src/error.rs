@@ -97,6 +97,11 @@ pub enum Error {
         detail: String,
     },
 
+    /// Several contexts were asked and none answered; each one's reason has
+    /// been reported with the report.
+    #[error("none of the contexts answered ({0}); the reason for each is given with the report")]
+    NoContextAnswered(String),
+
     #[error(
         "credentials for context `{context}` could not be obtained: {reason}; log in again with your cloud CLI"
     )]
@@ -175,6 +180,7 @@ impl Error {
             | Error::Forbidden { .. }
             | Error::ClusterRefused(_)
             | Error::ServerError { .. }
+            | Error::NoContextAnswered(_)
             | Error::Credentials { .. } => exit::CLUSTER,
             Error::NoTty | Error::Declined(_) | Error::Refused(_) => exit::REFUSED,
             Error::TimedOut { .. } | Error::RequestTimedOut { .. } => exit::TIMED_OUT,

@@ -74,13 +74,18 @@ pub fn main() -> u8 {
         }
     };
     ui::style::init(cli.global.color);
+    let several_contexts = match cli.check_contexts() {
+        Ok(several) => several,
+        Err(e) => return report(e),
+    };
     suggest::set_connection(suggest::Connection {
         kubeconfig: cli
             .global
             .kubeconfig
             .as_ref()
             .map(|k| k.display().to_string()),
-        context: cli.global.context.clone(),
+        // With several contexts each suggestion names its own (see `cluster::fanout`).
+        context: cli.global.context().filter(|_| !several_contexts),
         sandbox: cli.global.sandbox,
     });
     init_logging(cli.global.verbose);
@@ -99,16 +104,19 @@ pub fn main() -> u8 {
     });
     match result {
         Ok(()) => exit::OK,
-        Err(e) => {
-            if e.exit_code() == exit::OK {
-                // Not a failure (kubectl's "No resources found"): a note.
-                eprintln!("{e}");
-            } else if !e.is_silent() {
-                eprintln!("{} {e}", ui::style::bad("error:"));
-            }
-            e.exit_code()
-        }
+        Err(e) => report(e),
     }
+}
+
+/// Prints an error once and returns its exit code.
+fn report(e: error::Error) -> u8 {
+    if e.exit_code() == exit::OK {
+        // Not a failure (kubectl's "No resources found"): a note.
+        eprintln!("{e}");
+    } else if !e.is_silent() {
+        eprintln!("{} {e}", ui::style::bad("error:"));
+    }
+    e.exit_code()
 }
 
 /// `-v` logs each API request with its status and time, `-vv` adds the

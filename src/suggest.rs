@@ -22,6 +22,12 @@ pub struct Connection {
 static PROGRAM: OnceLock<String> = OnceLock::new();
 static CONNECTION: OnceLock<Connection> = OnceLock::new();
 
+tokio::task_local! {
+    /// The context of the cluster being asked, when one command asks several
+    /// at once: each answer's suggestions must act on its own cluster.
+    static CONTEXT: String;
+}
+
 /// The name to show for a binary started as `argv0`: kubectl runs a plugin
 /// `kubectl-oncall` for `kubectl oncall`, and that is what the user typed.
 pub fn program_for(argv0: &OsStr) -> String {
@@ -51,7 +57,17 @@ pub fn program() -> &'static str {
 }
 
 fn connection() -> Connection {
-    CONNECTION.get().cloned().unwrap_or_default()
+    let mut c = CONNECTION.get().cloned().unwrap_or_default();
+    if let Ok(context) = CONTEXT.try_with(String::clone) {
+        c.context = Some(context);
+    }
+    c
+}
+
+/// Runs `work` with every suggestion it makes naming `context`, so the
+/// answers of several clusters asked at once each point at their own.
+pub async fn in_context<F: std::future::Future>(context: String, work: F) -> F::Output {
+    CONTEXT.scope(context, work).await
 }
 
 /// `oncall ARGS`, with the connection flags the user gave.
@@ -136,5 +152,16 @@ mod tests {
             oncall_with("oncall", &sandbox, "node list"),
             "oncall --sandbox node list"
         );
+    }
+
+    #[tokio::test]
+    async fn answers_of_several_clusters_each_name_their_context() {
+        let (left, right) = tokio::join!(
+            in_context("left".into(), async { kubectl("get nodes") }),
+            in_context("right".into(), async { oncall("node list") }),
+        );
+        assert_eq!(left, "kubectl --context left get nodes");
+        assert_eq!(right, "oncall --context right node list");
+        assert_eq!(kubectl("get nodes"), "kubectl get nodes");
     }
 }

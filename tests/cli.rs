@@ -327,6 +327,74 @@ fn unknown_context_lists_the_known_ones() {
     );
 }
 
+/// Only `pods stuck` and `node list` ask several clusters at once; other
+/// commands, and flags that set one cluster's connection, are refused before
+/// anything connects. An unknown name among several is refused too.
+#[test]
+fn several_contexts_are_refused_where_they_cannot_apply() {
+    let home = tempfile::tempdir().unwrap();
+    let kubeconfig = home.path().join("config");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\ncurrent-context: a\nclusters:\n- name: a\n  cluster:\n    server: http://127.0.0.1:1\ncontexts:\n- name: a\n  context:\n    cluster: a\n    user: u\n- name: b\n  context:\n    cluster: a\n    user: u\nusers:\n- name: u\n  user: {}\n",
+    )
+    .unwrap();
+    let k = kubeconfig.to_str().unwrap();
+    let two = ["--kubeconfig", k, "--context", "a", "--context", "b"];
+    let refused = |extra: &[&str], says: &str| {
+        let (code, out, err) = oncall(home.path(), &[&two[..], extra].concat());
+        assert_eq!(code, 2, "{extra:?}: {err}");
+        assert!(err.contains(says), "{extra:?}: {err}");
+        assert!(out.is_empty(), "{extra:?}: {out}");
+    };
+    let only = "only `pods stuck` and `node list` take several contexts";
+    refused(&["node", "drain", "n1", "--dry-run"], only);
+    refused(&["restart", "web"], only);
+    refused(&["node", "check", "n1"], only);
+    refused(
+        &["pods", "stuck", "--token", "s3cr3t"],
+        "`--token` sets one cluster's connection",
+    );
+    refused(
+        &["node", "list", "--server", "https://10.0.0.1"],
+        "`--server`",
+    );
+    refused(&["--sandbox", "node", "list"], "the sandbox is one cluster");
+    refused(&["pods", "stuck", "--all-contexts"], "cannot be used with");
+    let (code, _, err) = oncall(
+        home.path(),
+        &[
+            "--kubeconfig",
+            k,
+            "node",
+            "list",
+            "--all-contexts",
+            "--context",
+            "a",
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cannot be used with"), "{err}");
+    let (code, _, err) = oncall(
+        home.path(),
+        &[
+            "--kubeconfig",
+            k,
+            "--context",
+            "a",
+            "--context",
+            "prod",
+            "node",
+            "list",
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("context `prod` is not in the kubeconfig"),
+        "{err}"
+    );
+}
+
 #[test]
 fn no_kubeconfig_at_all_is_explained() {
     let home = tempfile::tempdir().unwrap();

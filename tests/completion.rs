@@ -279,12 +279,19 @@ fn namespaces_and_contexts_complete() {
             assert!(got.contains(&ns.to_string()), "{shell}: {ns} in {got:?}");
         }
     }
-    for (shell, got) in bed.every_shell("oncall {K} --context ") {
-        for context in ["dead", "live"] {
-            assert!(
-                got.contains(&context.to_string()),
-                "{shell}: {context} in {got:?}"
-            );
+    // `pods stuck` and `node list` take `--context` more than once.
+    for line in [
+        "oncall {K} --context ",
+        "oncall {K} --context live --context ",
+        "oncall {K} pods stuck --context dead --context ",
+    ] {
+        for (shell, got) in bed.every_shell(line) {
+            for context in ["dead", "live"] {
+                assert!(
+                    got.contains(&context.to_string()),
+                    "{shell}: {context} in {got:?} for `{line}`"
+                );
+            }
         }
     }
 }

@@ -4,6 +4,7 @@
 mod connect;
 mod errors;
 mod exec;
+pub mod fanout;
 mod http_log;
 pub mod kubeconfig;
 pub mod list;

@@ -1,9 +1,11 @@
 //! One function per command: call the domain, render the result.
 
 mod audit;
+mod contexts;
 mod dns;
 mod job;
 mod node;
+mod node_list;
 mod node_replace;
 mod pods;
 mod promote;
@@ -13,11 +15,16 @@ mod secret;
 mod workloads;
 
 use crate::app::App;
-use crate::cli::{Command, PodsCommand, RolloutCommand};
+use crate::cli::{Command, NodeCommand, PodsCommand, RolloutCommand};
 use crate::error::Result;
 
 pub async fn run(app: &App, command: Command) -> Result<()> {
     match command {
+        // `node list` may ask several clusters: it connects by itself.
+        Command::Node(NodeCommand::List {
+            selector,
+            all_contexts,
+        }) => node_list::list(app, selector.as_deref(), all_contexts).await,
         Command::Node(cmd) => node::run(app, cmd).await,
         Command::Pods(PodsCommand::Stuck(args)) => pods::stuck(app, args).await,
         Command::Restart(args) => workloads::restart(app, args).await,

@@ -1,21 +1,23 @@
 //! `oncall node ...`: call the domain in `crate::nodes`, render the result.
 
 use crate::app::App;
-use crate::cli::{DrainFlags, NodeCommand, NodeTargets, OutputFormat};
+use crate::cli::{DrainFlags, NodeCommand, NodeTargets};
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::nodes::check::CheckReport;
 use crate::nodes::cordon::{self, CordonNote, UncordonDecision};
 use crate::nodes::decide::{Action, DrainOptions};
 use crate::nodes::drain::{self, Event, NodeDrain, NodeStatus, PodOutcome};
-use crate::nodes::{LeanNode, list, plan, targets};
+use crate::nodes::{LeanNode, plan, targets};
 use crate::safety::{self, Plan, audit};
 use crate::ui::{output, style, table};
 
 pub async fn run(app: &App, cmd: NodeCommand) -> Result<()> {
     let cluster = app.cluster().await?;
     match cmd {
-        NodeCommand::List { selector } => list_nodes(app, cluster, selector.as_deref()).await,
+        NodeCommand::List { selector, .. } => {
+            super::node_list::one(app, cluster, selector.as_deref()).await
+        }
         NodeCommand::Cordon { targets, reason } => {
             cordon_nodes(app, cluster, &targets, reason.as_deref()).await
         }
@@ -45,71 +47,6 @@ pub async fn run(app: &App, cmd: NodeCommand) -> Result<()> {
 
 async fn resolve(cluster: &Cluster, t: &NodeTargets) -> Result<Vec<LeanNode>> {
     targets::resolve(cluster, &t.nodes, t.selector.as_deref()).await
-}
-
-async fn list_nodes(app: &App, cluster: &Cluster, selector: Option<&str>) -> Result<()> {
-    let rows = list::list(cluster, selector).await?;
-    if app.global.output.is_structured() {
-        return output::print(app.global.output, &rows);
-    }
-    if rows.is_empty() {
-        style::note(&match selector {
-            Some(s) => format!("No nodes match `{s}`."),
-            None => "No nodes.".into(),
-        });
-        return Ok(());
-    }
-    let wide = app.global.output == OutputFormat::Wide;
-    let mut headers = vec![
-        "name", "status", "pool", "instance", "zone", "pods", "cordoned", "age", "version",
-    ];
-    if wide {
-        headers.extend([
-            "internal-ip",
-            "external-ip",
-            "os-image",
-            "kernel-version",
-            "container-runtime",
-            "provider-id",
-        ]);
-    }
-    let mut t = table::new(&headers);
-    for r in &rows {
-        let cordoned = match (&r.cordon, r.cordoned) {
-            (Some(note), _) => note.describe(),
-            (None, true) => "yes (no oncall note)".into(),
-            (None, false) => String::new(),
-        };
-        let mut cells = vec![
-            r.name.clone(),
-            r.status.clone(),
-            r.pool.clone().unwrap_or_else(|| "<none>".into()),
-            r.instance_type.clone().unwrap_or_default(),
-            r.zone.clone().unwrap_or_default(),
-            r.pods.to_string(),
-            cordoned,
-            crate::age::since(r.created),
-            r.version.clone(),
-        ];
-        if wide {
-            let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "<none>".into());
-            cells.extend([
-                or_none(&r.internal_ip),
-                or_none(&r.external_ip),
-                r.os_image.clone(),
-                r.kernel_version.clone(),
-                r.container_runtime.clone(),
-                or_none(&r.provider_id),
-            ]);
-        }
-        t.add_row(cells);
-    }
-    if wide {
-        outln!("{}", table::render(&t));
-    } else {
-        table::print_fitted(t, &["instance", "zone", "version", "age"]);
-    }
-    Ok(())
 }
 
 async fn cordon_nodes(

@@ -3,24 +3,27 @@
 use std::time::Instant;
 
 use chrono::{DateTime, Local, Utc};
+use serde::Serialize;
 
 use crate::app::App;
 use crate::cli::{OutputFormat, StuckArgs};
+use crate::cluster::Cluster;
+use crate::cluster::fanout::{self, InContext, Unreachable};
 use crate::error::{Error, Result};
-use crate::pods::{self, Group, Options, Report, Thresholds};
+use crate::pods::{self, Group, Options, Report, StuckPod, Thresholds};
 use crate::ui::{output, style, table};
 
-pub async fn stuck(app: &App, args: StuckArgs) -> Result<()> {
-    let cluster = app.cluster().await?;
-    // kubectl's scoping: the context's namespace unless -n or -A; a node is
-    // looked at as a whole unless a namespace is named.
+/// What to look at in one cluster: kubectl's scoping (the context's
+/// namespace unless -n or -A; a node is looked at as a whole unless a
+/// namespace is named), and the advice its config allows.
+fn options(app: &App, args: &StuckArgs, cluster: &Cluster) -> Options {
     let namespace =
         if args.all_namespaces || (args.node.is_some() && app.global.namespace.is_none()) {
             None
         } else {
             Some(cluster.namespace.clone())
         };
-    let opts = Options {
+    Options {
         namespace,
         node: args.node.clone(),
         selector: args.selector.clone(),
@@ -37,7 +40,15 @@ pub async fn stuck(app: &App, args: StuckArgs) -> Result<()> {
                 .and_then(|c| c.terminate.as_ref())
                 .is_some_and(|t| !t.is_empty()),
         },
-    };
+    }
+}
+
+pub async fn stuck(app: &App, args: StuckArgs) -> Result<()> {
+    if args.all_contexts || fanout::several(&app.global.contexts) {
+        return stuck_in_several(app, &args).await;
+    }
+    let cluster = app.cluster().await?;
+    let opts = options(app, &args, cluster);
     let started = Instant::now();
     let spinner = app.progress.spinner("pods");
     spinner.set_message("listing nodes, pods and Warning events");
@@ -60,8 +71,11 @@ pub async fn stuck(app: &App, args: StuckArgs) -> Result<()> {
     }
     match app.global.output {
         OutputFormat::Json | OutputFormat::Yaml => output::print(app.global.output, &report)?,
-        OutputFormat::Wide => print_wide(&report),
-        OutputFormat::Table => print_groups(&report),
+        OutputFormat::Wide if report.stuck > 0 => {
+            let pods: Vec<_> = report.pods.iter().map(|p| ("", p)).collect();
+            print_wide(&pods, false);
+        }
+        OutputFormat::Wide | OutputFormat::Table => print_groups(&report),
     }
     // The sandbox lives only as long as this command: a pasted kubectl
     // suggestion would reach the kubeconfig's cluster instead.
@@ -84,6 +98,165 @@ pub async fn stuck(app: &App, args: StuckArgs) -> Result<()> {
         return Err(Error::ProblemsFound(String::new()));
     }
     Ok(())
+}
+
+/// `-o json|yaml` of several contexts: the totals, each context's scope
+/// and counts, every group and pod with its context, and the contexts that
+/// did not answer.
+#[derive(Serialize)]
+struct SeveralReports<'a> {
+    pods_checked: u64,
+    stuck: usize,
+    api_requests: u64,
+    contexts: Vec<ContextSummary<'a>>,
+    groups: Vec<InContext<'a, Group>>,
+    pods: Vec<InContext<'a, StuckPod>>,
+    unreachable: &'a [Unreachable],
+}
+
+#[derive(Serialize)]
+struct ContextSummary<'a> {
+    context: &'a str,
+    scope: &'a pods::Scope,
+    checked_at: DateTime<Utc>,
+    pods_checked: u64,
+    stuck: usize,
+    api_requests: u64,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    warnings: &'a [String],
+}
+
+/// `pods stuck` in several clusters at once: one report, each group and pod
+/// with its context (and its suggestions acting there), and one line for
+/// each cluster that did not answer. Exit 4 only when none answered.
+async fn stuck_in_several(app: &App, args: &StuckArgs) -> Result<()> {
+    let connect = app.connect_options();
+    let names = fanout::contexts(&connect, &app.global.contexts, args.all_contexts)?;
+    let started = Instant::now();
+    let spinner = app.progress.spinner("pods");
+    spinner.set_message(format!(
+        "listing nodes, pods and Warning events in {} contexts",
+        names.len()
+    ));
+    let answers = fanout::ask(&connect, &names, |cluster| async move {
+        let mut report = pods::find_stuck(&cluster, &options(app, args, &cluster)).await?;
+        // The connection check (GET /version) is a request too.
+        report.api_requests += 1;
+        Ok(report)
+    })
+    .await;
+    spinner.finish_and_clear();
+    let reports: Vec<(&str, &Report)> = answers
+        .answered
+        .iter()
+        .map(|a| (a.context.as_str(), &a.value))
+        .collect();
+    for (context, report) in &reports {
+        for w in &report.warnings {
+            eprintln!("{} context `{context}`: {w}", style::warn("warning:"));
+        }
+    }
+    let sum = |f: fn(&Report) -> u64| reports.iter().map(|(_, r)| f(r)).sum::<u64>();
+    if app.global.verbose > 0 {
+        style::note(&format!(
+            "{} API requests; {} pods checked in {} contexts in {:.1}s",
+            sum(|r| r.api_requests),
+            sum(|r| r.pods_checked),
+            reports.len(),
+            started.elapsed().as_secs_f64()
+        ));
+    }
+    let pods: Vec<(&str, &StuckPod)> = reports
+        .iter()
+        .flat_map(|&(c, r)| r.pods.iter().map(move |p| (c, p)))
+        .collect();
+    match app.global.output {
+        OutputFormat::Json | OutputFormat::Yaml => {
+            let several = SeveralReports {
+                pods_checked: sum(|r| r.pods_checked),
+                stuck: pods.len(),
+                api_requests: sum(|r| r.api_requests),
+                contexts: reports.iter().map(|&(c, r)| summary(c, r)).collect(),
+                groups: reports
+                    .iter()
+                    .flat_map(|&(context, r)| {
+                        r.groups.iter().map(move |item| InContext { context, item })
+                    })
+                    .collect(),
+                pods: pods
+                    .iter()
+                    .map(|&(context, item)| InContext { context, item })
+                    .collect(),
+                unreachable: &answers.unreachable,
+            };
+            output::print(app.global.output, &several)?;
+        }
+        OutputFormat::Wide if !pods.is_empty() => {
+            print_headlines(&reports);
+            print_wide(&pods, true);
+        }
+        OutputFormat::Wide | OutputFormat::Table => print_several_groups(&reports),
+    }
+    if !app.global.output.is_structured() {
+        super::contexts::print_unreachable(&answers.unreachable);
+    }
+    if let Some(e) = answers.none_answered() {
+        return Err(e);
+    }
+    if !pods.is_empty() {
+        return Err(Error::ProblemsFound(String::new()));
+    }
+    Ok(())
+}
+
+fn summary<'a>(context: &'a str, r: &'a Report) -> ContextSummary<'a> {
+    ContextSummary {
+        context,
+        scope: &r.scope,
+        checked_at: r.checked_at,
+        pods_checked: r.pods_checked,
+        stuck: r.stuck,
+        api_requests: r.api_requests,
+        warnings: &r.warnings,
+    }
+}
+
+/// One line per context that answered: what was looked at and what was found.
+fn print_headlines(reports: &[(&str, &Report)]) {
+    for (context, r) in reports {
+        if r.stuck == 0 {
+            outln!(
+                "context `{context}`: {} among {} pods {}",
+                style::good("no stuck pods"),
+                r.pods_checked,
+                scope_words(r)
+            );
+        } else {
+            outln!(
+                "context `{context}`: {} stuck {} in {} {}, out of {} pods {}",
+                r.stuck,
+                plural(r.stuck, "pod"),
+                r.groups.len(),
+                plural(r.groups.len(), "group"),
+                r.pods_checked,
+                scope_words(r)
+            );
+        }
+    }
+}
+
+fn print_several_groups(reports: &[(&str, &Report)]) {
+    print_headlines(reports);
+    let namespaced = |r: &Report| r.scope.namespace.is_some() && r.scope.node.is_none();
+    if reports.iter().all(|(_, r)| r.stuck == 0) && reports.iter().any(|(_, r)| namespaced(r)) {
+        style::note("Look in every namespace with -A.");
+    }
+    for (context, r) in reports {
+        for g in &r.groups {
+            outln!();
+            print_group(g, r.checked_at, Some(context));
+        }
+    }
 }
 
 fn scope_words(report: &Report) -> String {
@@ -124,18 +297,20 @@ fn print_groups(report: &Report) {
     );
     for g in &report.groups {
         outln!();
-        print_group(g, report.checked_at);
+        print_group(g, report.checked_at, None);
     }
 }
 
-fn print_group(g: &Group, now: DateTime<Utc>) {
+/// A group's heading names its context when several were asked.
+fn print_group(g: &Group, now: DateTime<Utc>, context: Option<&str>) {
     let place = match (&g.node, g.owners.as_slice()) {
         (Some(node), _) if g.namespace.is_none() => format!("on node {node}"),
         (_, [one]) if !one.owner.ends_with("/<none>") => format!("in {}", one.owner),
         _ => format!("in namespace {}", g.namespace.as_deref().unwrap_or("?")),
     };
     outln!(
-        "{} {} {}  {}  since {}  [{}]",
+        "{}{} {} {}  {}  since {}  [{}]",
+        context.map(|c| format!("[{c}] ")).unwrap_or_default(),
         style::bold(&g.count.to_string()),
         plural(g.count, "pod"),
         style::bad(&g.status),
@@ -176,12 +351,14 @@ fn print_group(g: &Group, now: DateTime<Utc>) {
     outln!("   {} {}", style::good("→"), style::bold(&g.suggestion));
 }
 
-fn print_wide(report: &Report) {
-    if report.stuck == 0 {
-        print_groups(report);
-        return;
+/// One row per stuck pod; the CONTEXT column only when several contexts
+/// were asked, so that one cluster's table stays as it always was.
+fn print_wide(pods: &[(&str, &StuckPod)], with_context: bool) {
+    let mut headers = Vec::new();
+    if with_context {
+        headers.push("context");
     }
-    let mut t = table::new(&[
+    headers.extend([
         "namespace",
         "name",
         "ready",
@@ -193,8 +370,13 @@ fn print_wide(report: &Report) {
         "reason",
         "next action",
     ]);
-    for p in &report.pods {
-        t.add_row(vec![
+    let mut t = table::new(&headers);
+    for (context, p) in pods {
+        let mut cells = Vec::new();
+        if with_context {
+            cells.push(context.to_string());
+        }
+        cells.extend([
             p.namespace.clone(),
             p.name.clone(),
             p.ready.clone(),
@@ -206,6 +388,7 @@ fn print_wide(report: &Report) {
             clip(&p.reason, 60),
             p.suggestion.clone(),
         ]);
+        t.add_row(cells);
     }
     outln!("{}", table::render(&t));
 }

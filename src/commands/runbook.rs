@@ -353,8 +353,7 @@ fn where_(cluster: Option<&Cluster>, app: &App) -> (String, String, String) {
         Some(c) => (c.context.clone(), c.url.clone(), c.namespace.clone()),
         None => (
             app.global
-                .context
-                .clone()
+                .context()
                 .unwrap_or_else(|| "(no cluster)".into()),
             "-".into(),
             app.global

@@ -83,7 +83,7 @@ pub async fn target<'a>(app: &'a App, args: &PromoteArgs) -> Result<Side<'a>> {
     let wanted = match &app.global.namespace {
         Some(ns) if args.to_namespace.is_none() && args.to_context.is_none() => Wanted {
             label: ns.clone(),
-            context: app.global.context.clone(),
+            context: app.global.context(),
             namespace: ns.clone(),
         },
         _ => wanted(
@@ -105,7 +105,7 @@ fn wanted(
     namespace: &Option<String>,
 ) -> Result<Wanted> {
     if let Some(ns) = namespace {
-        let context = context.clone().or_else(|| app.global.context.clone());
+        let context = context.clone().or_else(|| app.global.context());
         let label = match &context {
             Some(c) => format!("{c}/{ns}"),
             None => ns.clone(),
