@@ -175,6 +175,29 @@ fn node_list_of_several_contexts_is_one_table_with_a_context_column(backend: Bac
     assert_eq!(unreachable[0]["exit_code"], 4);
     assert!(run.stderr.is_empty(), "JSON says it all: {}", run.stderr);
 
+    // Every context of the kubeconfig: the two dead ones are left out.
+    let all = json(
+        &h.oncall(&["node", "list", "-l", &sel, "--all-contexts", "-o", "json"])
+            .expect_code(0),
+    );
+    let answered: BTreeSet<&str> = all["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["context"].as_str().unwrap())
+        .collect();
+    assert!(
+        answered.is_superset(&BTreeSet::from(["left", "right"])),
+        "{all}"
+    );
+    let unreachable: BTreeSet<&str> = all["unreachable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["context"].as_str().unwrap())
+        .collect();
+    assert_eq!(unreachable, BTreeSet::from(["down", "gone"]), "{all}");
+
     // One context: the table as it has always been.
     let one = h
         .oncall(&["node", "list", "-l", &sel, "--context", "left"])
