@@ -214,6 +214,58 @@ fn node_list_of_several_contexts_is_one_table_with_a_context_column(backend: Bac
         "{}",
         none.stderr
     );
+
+    // A server that accepts and never answers: left out once its time is
+    // up, with the exit code it would have had alone (5).
+    let (port, _hole) = black_hole();
+    h.kubectl(&[
+        "config",
+        "set-cluster",
+        "silent",
+        &format!("--server=http://127.0.0.1:{port}"),
+    ])
+    .expect_code(0);
+    h.kubectl(&[
+        "config",
+        "set-context",
+        "silent",
+        "--cluster=silent",
+        "--user=nobody",
+    ])
+    .expect_code(0);
+    let slow = json(
+        &h.oncall(&[
+            "node",
+            "list",
+            "-l",
+            &sel,
+            "--context",
+            "left",
+            "--context",
+            "silent",
+            "--request-timeout",
+            "5s",
+            "-o",
+            "json",
+        ])
+        .expect_code(0),
+    );
+    assert_eq!(slow["nodes"][0]["context"], "left", "{slow}");
+    assert_eq!(slow["unreachable"][0]["context"], "silent", "{slow}");
+    assert_eq!(slow["unreachable"][0]["exit_code"], 5, "{slow}");
+}
+
+/// Accepts connections and never answers.
+fn black_hole() -> (u16, std::thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    (port, handle)
 }
 
 /// A Deployment in the scope's namespace `ns` whose pod the kubelet keeps
