@@ -1,5 +1,8 @@
 //! What every command gets: the global flags, the config, and a lazily made
-//! connection to the cluster.
+//! connection to the cluster. The sandbox is started here, at the edge: the
+//! cluster layer only gets its kubeconfig and the guard that keeps it alive.
+
+pub mod sandbox;
 
 use tokio::sync::OnceCell;
 
@@ -16,6 +19,8 @@ pub struct App {
     /// The command only reads: nothing to record, so no need to ask the
     /// server who we are.
     reads_only: bool,
+    /// The sandbox `--sandbox` asks for, started with the first connection.
+    sandbox: OnceCell<cluster::Provided>,
     cluster: OnceCell<Cluster>,
 }
 
@@ -31,12 +36,18 @@ impl App {
             config,
             progress,
             reads_only,
+            sandbox: OnceCell::new(),
             cluster: OnceCell::new(),
         })
     }
 
+    /// How to connect to a context: the global flags, and with `--sandbox`
+    /// the sandbox that `cluster()` started (call that first: before it,
+    /// there is no sandbox to hand over).
     pub fn connect_options(&self) -> ConnectOptions {
-        connect_options(&self.global)
+        let mut options = connect_options(&self.global);
+        options.provided = self.sandbox.get().cloned();
+        options
     }
 
     /// The cluster, connected on first use. The first call also asks the API
@@ -45,6 +56,9 @@ impl App {
     pub async fn cluster(&self) -> Result<&Cluster> {
         self.cluster
             .get_or_try_init(|| async {
+                if self.global.sandbox {
+                    self.sandbox.get_or_try_init(sandbox::demo).await?;
+                }
                 let cluster = cluster::connect(&self.connect_options()).await?;
                 // A command that may change things records who did it; ask
                 // the server alongside the version so it costs no time.
@@ -68,14 +82,24 @@ impl App {
     }
 }
 
-/// Where the global flags say the cluster is (shell completion reads the
-/// same flags from the line being completed).
-pub fn connect_options(global: &GlobalArgs) -> ConnectOptions {
+/// The cluster the global flags point at, with a sandbox of its own when
+/// they ask for one (shell completion reads the same flags from the line
+/// being completed, and connects this way).
+pub async fn connect(global: &GlobalArgs) -> Result<Cluster> {
+    let mut options = connect_options(global);
+    if global.sandbox {
+        options.provided = Some(sandbox::demo().await?);
+    }
+    cluster::connect(&options).await
+}
+
+/// Where the global flags say the cluster is; the sandbox is the caller's.
+fn connect_options(global: &GlobalArgs) -> ConnectOptions {
     ConnectOptions {
         kubeconfig: global.kubeconfig.clone(),
         context: global.context(),
         namespace: global.namespace.clone(),
-        sandbox: global.sandbox,
+        provided: None,
         request_timeout: match global.request_timeout {
             None => Some(cluster::DEFAULT_REQUEST_TIMEOUT),
             Some(t) if t.is_zero() => None,

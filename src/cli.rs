@@ -6,7 +6,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use clap_complete::engine::{ArgValueCandidates, ArgValueCompleter};
 
-use crate::completion;
+use crate::completion::{self, Shell};
+pub use crate::ui::{ColorChoice, OutputFormat};
 
 /// A toolbox for Kubernetes on-call engineers.
 ///
@@ -141,25 +142,6 @@ fn parse_request_timeout(text: &str) -> Result<Duration, String> {
     })
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OutputFormat {
-    /// A human-readable table
-    Table,
-    /// A table with more columns, one row per object
-    Wide,
-    /// Stable JSON for scripts
-    Json,
-    /// Stable YAML for scripts
-    Yaml,
-}
-
-impl OutputFormat {
-    pub fn is_structured(self) -> bool {
-        matches!(self, OutputFormat::Json | OutputFormat::Yaml)
-    }
-}
-
 /// The colour clap's own help and usage errors get, decided before parsing
 /// (parsing is what prints them): `--color` if given, else no colour when
 /// `NO_COLOR` is set or `TERM=dumb`, else clap's own terminal check.
@@ -185,13 +167,6 @@ pub fn color_before_parsing(args: &[std::ffi::OsString]) -> clap::ColorChoice {
         _ if crate::ui::style::colour_unwanted() => clap::ColorChoice::Never,
         _ => clap::ColorChoice::Auto,
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
-    Auto,
-    Always,
-    Never,
 }
 
 #[derive(Debug, Subcommand)]
@@ -955,17 +930,6 @@ pub struct ManArgs {
     pub dir: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Shell {
-    Bash,
-    Zsh,
-    Fish,
-    Powershell,
-    Elvish,
-    /// The `kubectl_complete-oncall` helper that completes `kubectl oncall …`
-    Kubectl,
-}
-
 /// Parses "90s", "5m", "1h30m", "7d", or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -1074,5 +1038,30 @@ mod tests {
                 .unwrap_err()
                 .contains("not a duration")
         );
+    }
+
+    /// The help of `pods stuck` lists every threshold; keep it in step with
+    /// the code.
+    #[test]
+    fn stuck_help_names_every_default_threshold() {
+        use crate::pods::Category;
+        let cli = Cli::command();
+        let stuck = cli
+            .find_subcommand("pods")
+            .and_then(|p| p.find_subcommand("stuck"))
+            .expect("pods stuck");
+        let help = stuck
+            .get_long_about()
+            .expect("long help")
+            .to_string()
+            .replace('\n', " ");
+        for c in Category::ALL {
+            let t = c.default_threshold().as_secs();
+            if t == 0 {
+                continue;
+            }
+            let words = format!("{} {}m", c.name(), t / 60);
+            assert!(help.contains(&words), "help does not say `{words}`: {help}");
+        }
     }
 }

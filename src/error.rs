@@ -26,10 +26,24 @@ pub mod exit {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error(
-        "no kubeconfig found: set KUBECONFIG, pass --kubeconfig FILE, or try the built-in cluster with --sandbox"
+    #[cfg_attr(
+        feature = "sandbox",
+        error(
+            "no kubeconfig found: set KUBECONFIG, pass --kubeconfig FILE, or try the built-in cluster with --sandbox"
+        )
+    )]
+    #[cfg_attr(
+        not(feature = "sandbox"),
+        error("no kubeconfig found: set KUBECONFIG or pass --kubeconfig FILE")
     )]
     NoKubeconfig,
+
+    /// Constructed only by builds without the simulator.
+    #[cfg_attr(feature = "sandbox", allow(dead_code))]
+    #[error(
+        "this build of oncall has no sandbox (it was built without the `sandbox` feature): rebuild it with the default features, or connect to a cluster with --kubeconfig or --context"
+    )]
+    NoSandbox,
 
     #[error("cannot read kubeconfig: {0}")]
     BadKubeconfig(String),
@@ -168,6 +182,7 @@ impl Error {
         match self {
             Error::NothingSelected(_) => exit::OK,
             Error::NoKubeconfig
+            | Error::NoSandbox
             | Error::BadKubeconfig(_)
             | Error::UnknownContext { .. }
             | Error::BadFile { .. }

@@ -325,8 +325,14 @@ impl Simulator {
             .map_err(|e| SimError::Api(e.message))
     }
 
-    pub async fn shutdown(self) {
+    /// Tells the server and the controllers to stop, without waiting for
+    /// them (for a guard's `Drop`, which cannot wait).
+    pub fn stop(&self) {
         let _ = self.stop.send(true);
+    }
+
+    pub async fn shutdown(self) {
+        self.stop();
         for t in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
         }

@@ -1,4 +1,6 @@
+use std::any::Any;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use kube::client::ClientBuilder;
@@ -35,11 +37,31 @@ pub struct ConnectOptions {
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
     pub namespace: Option<String>,
-    /// Start the built-in simulated cluster instead of reading a kubeconfig.
-    pub sandbox: bool,
+    /// A kubeconfig handed over instead of the files (the sandbox's).
+    pub provided: Option<Provided>,
     /// How long each request may wait for an answer; `None` waits forever.
     pub request_timeout: Option<Duration>,
     pub overrides: Overrides,
+}
+
+/// A kubeconfig made in memory by whoever started the server it points at
+/// (the sandbox, started at the edge), and what keeps that server running:
+/// every connection made from it holds `keep_alive`, so the server lives as
+/// long as the last of them. Its `context` is used whatever `--context`
+/// says: it is the only one.
+#[derive(Clone)]
+pub struct Provided {
+    pub kubeconfig: Kubeconfig,
+    pub context: String,
+    pub keep_alive: Arc<dyn Any + Send + Sync>,
+}
+
+impl std::fmt::Debug for Provided {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provided")
+            .field("context", &self.context)
+            .finish_non_exhaustive()
+    }
 }
 
 /// kubectl's flags that override parts of the kubeconfig.
@@ -69,8 +91,8 @@ pub struct Cluster {
     /// server will not say who we are.
     pub kube_user: String,
     identity: OnceCell<String>,
-    /// Keeps the sandbox simulator alive for as long as the connection.
-    _sandbox: Option<oncall_sim::Simulator>,
+    /// Keeps a provided kubeconfig's server running as long as the connection.
+    _keep_alive: Option<Arc<dyn Any + Send + Sync>>,
 }
 
 impl Cluster {
@@ -108,9 +130,9 @@ impl Cluster {
 }
 
 pub async fn connect(opts: &ConnectOptions) -> Result<Cluster> {
-    let (kubeconfig, context, sandbox) = if opts.sandbox {
-        let (k, sim) = start_sandbox().await?;
-        (k, "sandbox".to_string(), Some(sim))
+    let (kubeconfig, context, keep_alive) = if let Some(given) = &opts.provided {
+        let keep_alive = Some(given.keep_alive.clone());
+        (given.kubeconfig.clone(), given.context.clone(), keep_alive)
     } else {
         match kubeconfig::load(opts.kubeconfig.as_deref())? {
             Some(k) => {
@@ -129,21 +151,7 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Cluster> {
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
         .await
         .map_err(|e| config_error(e, &context))?;
-    build(config, context, chosen, opts, sandbox).await
-}
-
-async fn start_sandbox() -> Result<(Kubeconfig, oncall_sim::Simulator)> {
-    let sim = oncall_sim::Simulator::start(oncall_sim::SimOptions {
-        port: 0,
-        seed: oncall_sim::Seed::Demo,
-        faults: Default::default(),
-        timing: oncall_sim::Timing::fast(),
-    })
-    .await
-    .map_err(|e| Error::Failed(format!("cannot start the sandbox cluster: {e}")))?;
-    let kubeconfig = Kubeconfig::from_yaml(&sim.kubeconfig_yaml("sandbox"))
-        .map_err(|e| Error::BadKubeconfig(e.to_string()))?;
-    Ok((kubeconfig, sim))
+    build(config, context, chosen, opts, keep_alive).await
 }
 
 /// The user and cluster entries the connection uses, after the flags.
@@ -325,7 +333,7 @@ async fn build(
     context: String,
     chosen: Chosen,
     opts: &ConnectOptions,
-    sandbox: Option<oncall_sim::Simulator>,
+    keep_alive: Option<Arc<dyn Any + Send + Sync>>,
 ) -> Result<Cluster> {
     let url = config
         .cluster_url
@@ -403,7 +411,7 @@ async fn build(
         namespace,
         kube_user: chosen.user,
         identity: OnceCell::new(),
-        _sandbox: sandbox,
+        _keep_alive: keep_alive,
     })
 }
 

@@ -11,7 +11,7 @@ pub mod list;
 mod proxy;
 pub mod retry;
 
-pub use connect::{Cluster, ConnectOptions, DEFAULT_REQUEST_TIMEOUT, Overrides, connect};
+pub use connect::{Cluster, ConnectOptions, DEFAULT_REQUEST_TIMEOUT, Overrides, Provided, connect};
 pub use errors::{api_error, is_not_found, plain, plain_watch, status_of};
 pub use exec::never_interactive;
 pub use retry::is_transient;

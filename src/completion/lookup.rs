@@ -51,8 +51,8 @@ async fn connection() -> Option<&'static (Cluster, Instant)> {
     CLUSTER
         .get_or_init(|| async {
             cluster::never_interactive();
-            let opts = crate::app::connect_options(&line::globals());
-            let connected = tokio::time::timeout(CREDENTIAL_BUDGET, cluster::connect(&opts));
+            let globals = line::globals();
+            let connected = tokio::time::timeout(CREDENTIAL_BUDGET, crate::app::connect(&globals));
             let cluster = connected.await.ok()?.ok()?;
             Some((cluster, Instant::now() + budget()))
         })

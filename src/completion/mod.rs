@@ -13,8 +13,6 @@ mod shells;
 use clap_complete::engine::CompletionCandidate;
 use clap_complete::env::{CompleteEnv, EnvCompleter, Shells};
 
-use crate::cli::Shell;
-
 /// Answers the shell and exits when the process was started to complete a
 /// command line (`COMPLETE=SHELL oncall -- WORDS`); otherwise returns.
 pub fn complete_if_asked() {
@@ -23,6 +21,18 @@ pub fn complete_if_asked() {
         .completer("oncall")
         .shells(Shells(&adapters))
         .complete();
+}
+
+/// The shells `oncall completions` writes a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+    Elvish,
+    /// The `kubectl_complete-oncall` helper that completes `kubectl oncall …`
+    Kubectl,
 }
 
 /// The registration script for `shell`: it calls back into `oncall` for

@@ -1257,32 +1257,3 @@ mod crash_tests {
         assert_eq!(s.cause, Cause::OomKilled);
     }
 }
-
-#[cfg(test)]
-mod help_tests {
-    use super::*;
-    use clap::CommandFactory;
-
-    /// The help text lists every threshold; keep it in step with the code.
-    #[test]
-    fn help_names_every_default_threshold() {
-        let cli = crate::cli::Cli::command();
-        let stuck = cli
-            .find_subcommand("pods")
-            .and_then(|p| p.find_subcommand("stuck"))
-            .expect("pods stuck");
-        let help = stuck
-            .get_long_about()
-            .expect("long help")
-            .to_string()
-            .replace('\n', " ");
-        for c in Category::ALL {
-            let t = c.default_threshold().as_secs();
-            if t == 0 {
-                continue;
-            }
-            let words = format!("{} {}m", c.name(), t / 60);
-            assert!(help.contains(&words), "help does not say `{words}`: {help}");
-        }
-    }
-}

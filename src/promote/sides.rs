@@ -158,7 +158,7 @@ async fn conn_for<'a>(
     options: &cluster::ConnectOptions,
     context: Option<&str>,
 ) -> Result<Conn<'a>> {
-    match context.filter(|c| *c != shared.context && !options.sandbox) {
+    match context.filter(|c| *c != shared.context && options.provided.is_none()) {
         None => Ok(Conn::Shared(shared)),
         Some(context) => {
             let mut options = options.clone();

@@ -6,3 +6,6 @@ pub mod progress;
 pub mod prompt;
 pub mod style;
 pub mod table;
+
+pub use output::OutputFormat;
+pub use style::ColorChoice;

@@ -2,8 +2,28 @@
 
 use serde::Serialize;
 
-use crate::cli::OutputFormat;
 use crate::error::{Error, Result};
+
+/// `-o`: how a command prints its result. The variants' comments are the
+/// help text of `--output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    /// A human-readable table
+    Table,
+    /// A table with more columns, one row per object
+    Wide,
+    /// Stable JSON for scripts
+    Json,
+    /// Stable YAML for scripts
+    Yaml,
+}
+
+impl OutputFormat {
+    pub fn is_structured(self) -> bool {
+        matches!(self, OutputFormat::Json | OutputFormat::Yaml)
+    }
+}
 
 /// Prints `value` as JSON or YAML on stdout. Table formats are the caller's job.
 pub fn print<T: Serialize>(format: OutputFormat, value: &T) -> Result<()> {

@@ -2,7 +2,13 @@
 
 use std::io::IsTerminal;
 
-use crate::cli::ColorChoice;
+/// `--color`: when to colour the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
 
 /// Whether the environment asks for no colour whatever the streams are:
 /// `NO_COLOR` set (no-color.org), or a terminal that says it is dumb.
