@@ -520,7 +520,14 @@ async fn restart_one(
         target: &target,
         message: "restarting",
     });
-    let applied = restart::apply(cluster, std::slice::from_ref(f), false, Utc::now()).await;
+    let applied = restart::apply(
+        cluster,
+        std::slice::from_ref(f),
+        false,
+        Utc::now(),
+        &crate::safety::Cancel::on_signal(),
+    )
+    .await;
     if let Some(e) = applied.error {
         on_event(Event::Finished {
             target: &target,
@@ -529,14 +536,20 @@ async fn restart_one(
         return Err(e);
     }
     let baseline = applied.baselines.get(&f.workload).cloned();
-    let outcome =
-        workloads::wait_for_rollout_from(&cluster.client, &f.workload, baseline, timeout, |p| {
+    let outcome = workloads::wait_for_rollout_from(
+        &cluster.client,
+        &f.workload,
+        baseline,
+        timeout,
+        &crate::safety::Cancel::on_signal(),
+        |p| {
             on_event(Event::Progress {
                 target: &target,
                 message: &p.message,
             })
-        })
-        .await;
+        },
+    )
+    .await;
     let error = match &outcome {
         Ok(o) if o.outcome == Verdict::Complete => None,
         Ok(o) => Some(
