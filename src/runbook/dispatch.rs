@@ -445,7 +445,7 @@ pub(super) async fn act(run: &Run<'_>, step: &Step, args: &Json) -> Result<Produ
             done(node_actions::run_rebuild(cluster()?, run.config, "rotate", args).await?)
         }
         "promote" => done(check_actions::promote(run, cluster()?, args).await?),
-        "job_run" => done(job_actions::run_job(cluster()?, &ns(), args).await?),
+        "job_run" => done(job_actions::run_job(run, cluster()?, &ns(), args).await?),
         "job_suspend" => done(job_actions::run_toggle(cluster()?, &ns(), args, true).await?),
         "job_resume" => done(job_actions::run_toggle(cluster()?, &ns(), args, false).await?),
         "exec" => {
