@@ -41,6 +41,8 @@ pub mod runbook;
 pub mod safety;
 pub mod secrets;
 pub mod suggest;
+#[cfg(test)]
+mod testing;
 pub mod ui;
 pub mod workloads;
 pub mod yaml;

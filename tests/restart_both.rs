@@ -12,6 +12,7 @@ use serde_json::Value;
 on_both_backends!(
     a_healthy_restart_replaces_every_pod_as_kubectl_does,
     crash_looping_new_pods_fail_the_rollout_fast,
+    the_runbook_restart_step_and_the_command_end_and_record_alike,
 );
 
 fn cluster(s: &Scope, replicas: u32) -> String {
@@ -206,4 +207,93 @@ fn crash_looping_new_pods_fail_the_rollout_fast(backend: Backend) {
     );
     // The old pods keep serving.
     assert!(ready(&h, &s) >= 2, "{} ready", ready(&h, &s));
+}
+
+/// `oncall restart` and a runbook's `restart` step, on the same workload,
+/// healthy and then crash-looping: the same ending, in the same words, and
+/// the same outcome in the audit log.
+fn the_runbook_restart_step_and_the_command_end_and_record_alike(backend: Backend) {
+    let s = Scope::new("restartrb");
+    let h = Harness::on(backend, &s, &cluster(&s, 2));
+    wait_ready(&h, &s, 2);
+    let ns = s.ns("shop");
+    let file = h.home.path().join("restart-web.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+name: restart-web
+summary: Restart web and wait for it
+steps:
+  - id: restart
+    title: Restart web
+    restart:
+      targets: ["deployment/web"]
+      namespace: {ns}
+      timeout: 2m
+"#
+        ),
+    )
+    .unwrap();
+    let runbook = file.to_str().unwrap();
+    let command = [
+        "-n",
+        &ns,
+        "restart",
+        "deployment/web",
+        "--yes",
+        "--timeout",
+        "2m",
+    ];
+    h.oncall(&command).expect_code(0);
+    wait_ready(&h, &s, 2);
+    h.oncall(&["runbook", "run", runbook, "--yes"])
+        .expect_code(0);
+    wait_ready(&h, &s, 2);
+    // A release whose containers exit at once.
+    h.kubectl(&[
+        "-n",
+        &ns,
+        "patch",
+        "deployment/web",
+        "-p",
+        r#"{"spec":{"template":{"metadata":{"annotations":{"sim.oncall.dev/fault":"crash-loop exit-code=2"}}}}}"#,
+    ])
+    .expect_code(0);
+    let by_command = h.oncall(&command).expect_code(1);
+    let by_runbook = h
+        .oncall(&["runbook", "run", runbook, "--yes"])
+        .expect_code(1);
+    let verdict = "the rollout of `deployment/web` failed: ";
+    assert!(by_command.stderr.contains(verdict), "{}", by_command.stderr);
+    let runbook_said = format!("{}{}", by_runbook.stdout, by_runbook.stderr);
+    assert!(runbook_said.contains(verdict), "{runbook_said}");
+
+    let entries = h.audit_entries();
+    assert_eq!(entries.len(), 4, "{entries:#?}");
+    let outcome = |i: usize| entries[i]["outcome"].clone();
+    // Healthy: the very same outcome.
+    assert_eq!(outcome(0)["status"], "ok");
+    assert_eq!(outcome(0)["detail"], "deployment/web: complete");
+    assert_eq!(
+        outcome(0)["done"],
+        serde_json::json!(["restart deployment/web"])
+    );
+    assert_eq!(outcome(1), outcome(0), "runbook and command record alike");
+    // Failed: the same status, lists and verdict (the pod named differs).
+    for i in [2, 3] {
+        assert_eq!(outcome(i)["status"], "failed", "{:#}", outcome(i));
+        assert_eq!(outcome(i)["done"], outcome(0)["done"]);
+        assert!(
+            outcome(i)["detail"].as_str().unwrap().starts_with(verdict),
+            "{:#}",
+            outcome(i)
+        );
+    }
+    let keys = |i: usize| {
+        let mut k: Vec<String> = outcome(i).as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(3), keys(2));
 }

@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 
 use chrono::Utc;
-use tokio::sync::mpsc::UnboundedReceiver;
+use std::sync::Mutex;
 
 use crate::app::App;
 use crate::cli::JobCommand;
@@ -11,7 +11,7 @@ use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::jobs::run::{self, Event, Options, Report, Verdict};
 use crate::jobs::{self, list, suspend};
-use crate::safety::{self, audit};
+use crate::safety::{self, Cancel, OpCtx, audit};
 use crate::ui::progress::Progress;
 use crate::ui::{output, style, table};
 
@@ -57,30 +57,17 @@ async fn run_now(app: &App, cluster: &Cluster, target: &str, opts: Options) -> R
     if !answer.proceeds() {
         return Ok(());
     }
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let printer = tokio::spawn(print_events(
-        rx,
-        app.progress.clone(),
-        app.global.output.is_structured(),
-    ));
-    let outcome = run::run(cluster, &job, &tx).await;
-    drop(tx);
-    let _ = printer.await;
-    let report = outcome.report;
-    let mut record = match &outcome.result {
-        Ok(()) => audit::Outcome::ok(format!(
-            "job `{}` succeeded",
-            report.job.as_deref().unwrap_or_default()
-        )),
-        Err(e) => audit::Outcome::from_error(e),
+    let printer = Printer {
+        progress: app.progress.clone(),
+        structured: app.global.output.is_structured(),
+        spinner: Mutex::new(None),
     };
-    record.done = report
-        .replaced
-        .iter()
-        .map(|j| format!("deleted job/{j}"))
-        .chain(report.job.iter().map(|j| format!("created job/{j}")))
-        .collect();
-    audit::record(app, cluster, &plan, answer, &record)?;
+    let observer = |e| printer.show(e);
+    let ctx = OpCtx::new(&user, Cancel::on_signal(), &observer);
+    let outcome = run::run(cluster, &job, &ctx).await;
+    printer.done();
+    audit::record(app, cluster, &plan, answer, &outcome.audit())?;
+    let report = outcome.report;
     if app.global.output.is_structured() {
         output::print(app.global.output, &report)?;
     } else {
@@ -92,39 +79,47 @@ async fn run_now(app: &App, cluster: &Cluster, target: &str, opts: Options) -> R
 /// Prints what happens while the job runs: a spinner on stderr (plain
 /// lines without a terminal) and the log on stdout, or on stderr when
 /// stdout is JSON or YAML.
-async fn print_events(mut rx: UnboundedReceiver<Event>, progress: Progress, structured: bool) {
-    let mut spinner: Option<indicatif::ProgressBar> = None;
-    let say = |spinner: &Option<indicatif::ProgressBar>, line: &str, to_stdout: bool| {
-        let print = || {
-            if to_stdout {
-                outln!("{line}");
-            } else {
-                eprintln!("{line}");
+struct Printer {
+    progress: Progress,
+    structured: bool,
+    spinner: Mutex<Option<indicatif::ProgressBar>>,
+}
+
+impl Printer {
+    fn show(&self, event: Event) {
+        let Ok(mut spinner) = self.spinner.lock() else {
+            return;
+        };
+        let say = |spinner: &Option<indicatif::ProgressBar>, line: &str, to_stdout: bool| {
+            let print = || {
+                if to_stdout {
+                    outln!("{line}");
+                } else {
+                    eprintln!("{line}");
+                }
+            };
+            match spinner {
+                Some(s) => s.suspend(print),
+                None => print(),
             }
         };
-        match spinner {
-            Some(s) => s.suspend(print),
-            None => print(),
-        }
-    };
-    while let Some(ev) = rx.recv().await {
-        match ev {
+        match event {
             Event::Replaced { job } => say(
                 &spinner,
                 &format!("job/{job} deleted (concurrencyPolicy Replace)"),
                 false,
             ),
             Event::Created { job } => {
-                if progress.is_hidden() {
+                if self.progress.is_hidden() {
                     eprintln!("job/{job} created; waiting for it to finish");
                 } else {
-                    let s = progress.spinner(&format!("job/{job}"));
+                    let s = self.progress.spinner(&format!("job/{job}"));
                     s.set_message("running");
-                    spinner = Some(s);
+                    *spinner = Some(s);
                 }
             }
             Event::Pod { pod } => {
-                if let Some(s) = &spinner {
+                if let Some(s) = spinner.as_ref() {
                     s.set_message(format!("running (pod {pod})"));
                 }
                 say(
@@ -133,14 +128,18 @@ async fn print_events(mut rx: UnboundedReceiver<Event>, progress: Progress, stru
                     false,
                 );
             }
-            Event::Log { line } => say(&spinner, &line, !structured),
+            Event::Log { line } => say(&spinner, &line, !self.structured),
             Event::LogsUnavailable { why } => {
                 say(&spinner, &style::dim(&format!("note: {why}.")), false)
             }
         }
     }
-    if let Some(s) = spinner {
-        s.finish_and_clear();
+
+    /// Clears the spinner once the run is over.
+    fn done(&self) {
+        if let Some(s) = self.spinner.lock().ok().and_then(|mut s| s.take()) {
+            s.finish_and_clear();
+        }
     }
 }
 

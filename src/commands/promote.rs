@@ -1,33 +1,21 @@
 //! `oncall promote`, `promote history` and `promote rollback`: plans,
 //! confirmation, progress and reports around `crate::promote::run`.
 
-use serde::Serialize;
+use std::sync::Mutex;
 
 use crate::app::App;
 use crate::cli::{PromoteArgs, PromoteCommand};
 use crate::cluster::{Cluster, api_error};
 use crate::error::{Error, Result};
-use crate::promote::apply::MigrationOutcome;
 use crate::promote::inventory;
-use crate::promote::ledger::{self, Release};
+use crate::promote::ledger;
 use crate::promote::plan::PromotionPlan;
-use crate::promote::run::{self, Applied, Event, Options};
-use crate::promote::sides;
+use crate::promote::run::{self, Action, Event, Job, Options};
+use crate::promote::sides::{self, SideSpec};
 use crate::promote::summary::{add_workload_changes, safety_plan};
-use crate::safety::{self, Answer, Plan, audit::Outcome};
+use crate::safety::{self, Answer, Cancel, OpCtx, Plan, audit};
 use crate::ui::progress::Spinners;
 use crate::ui::{output, style, table};
-
-/// What `promote -o json` prints after a run.
-#[derive(Debug, Serialize)]
-pub struct PromoteReport {
-    /// The release number in the ledger.
-    pub release: u32,
-    /// `succeeded`, `failed`, `rolled back` or `interrupted`.
-    pub result: String,
-    pub plan: PromotionPlan,
-    pub migration: Option<MigrationOutcome>,
-}
 
 pub async fn run(app: &App, args: PromoteArgs) -> Result<()> {
     match args.command {
@@ -37,9 +25,36 @@ pub async fn run(app: &App, args: PromoteArgs) -> Result<()> {
     }
 }
 
+/// The side flags as the domain takes them.
+fn side_spec(app: &App, args: &PromoteArgs) -> SideSpec {
+    SideSpec {
+        from: args.from.clone(),
+        to: args.to.clone(),
+        from_context: args.from_context.clone(),
+        from_namespace: args.from_namespace.clone(),
+        to_context: args.to_context.clone(),
+        to_namespace: args.to_namespace.clone(),
+        context: app.global.context(),
+        namespace: app.global.namespace.clone(),
+    }
+}
+
+async fn target_side<'a>(app: &'a App, args: &PromoteArgs) -> Result<sides::Side<'a>> {
+    let shared = app.cluster().await?;
+    sides::target(
+        shared,
+        &app.connect_options(),
+        &app.config,
+        &side_spec(app, args),
+    )
+    .await
+}
+
 async fn promote(app: &App, args: &PromoteArgs) -> Result<()> {
     let settings = app.config.promote.clone().unwrap_or_default();
-    let sides = sides::resolve(app, args).await?;
+    let shared = app.cluster().await?;
+    let spec = side_spec(app, args);
+    let sides = sides::resolve(shared, &app.connect_options(), &app.config, &spec).await?;
     let (source, target) = (&sides.source, &sides.target);
     let cluster = target.conn.cluster();
     let promotion = run::plan(source, target, &settings, &args.only).await?;
@@ -51,103 +66,68 @@ async fn promote(app: &App, args: &PromoteArgs) -> Result<()> {
     if !answer.proceeds() {
         return Ok(());
     }
-    let release = run::start_release(
-        target.client(),
-        &target.namespace,
-        "promote",
-        &source.label,
-        promotion.release_sha(),
-        &promotion.changes,
-    )
-    .await
-    .map_err(|e| api_error(e, &cluster.url, "update the release ledger"))?;
-    let tag = match &release.sha {
-        Some(sha) => sha.chars().take(7).collect(),
-        None => format!("r{}", release.number),
+    let job = Job {
+        action: Action::Promote,
+        source: source.label.clone(),
+        sha: promotion.release_sha(),
+        plan: promotion,
+        options: Options {
+            no_rollback: args.no_rollback,
+            timeout: args.timeout,
+        },
     };
-    let options = Options {
-        no_rollback: args.no_rollback,
-        timeout: args.timeout,
-    };
-    let mut spinners = Spinners::new(&app.progress);
-    let applied = run::apply(
-        target.client(),
-        &target.namespace,
-        &promotion,
-        &tag,
-        options,
-        &mut |e| show(&mut spinners, e),
-    )
-    .await;
-    finish(
-        app,
-        cluster,
-        &target.namespace,
-        &plan,
-        answer,
-        release,
-        promotion,
-        applied,
-    )
-    .await
+    execute(app, cluster, &target.namespace, &plan, answer, &job).await
 }
 
-/// Draws the procedure's events as one spinner per workload.
-fn show(spinners: &mut Spinners, event: Event) {
-    match event {
-        Event::Progress { target, message } => spinners.message(target, message),
-        Event::MigrationLog(line) => spinners.update("migration", line),
-        Event::Finished { target, error } => spinners.finished(target, error),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn finish(
+/// Runs the release with a spinner per workload, records it, and reports.
+async fn execute(
     app: &App,
     cluster: &Cluster,
     namespace: &str,
     plan: &Plan,
     answer: Answer,
-    release: Release,
-    promotion: PromotionPlan,
-    applied: Applied,
+    job: &Job,
 ) -> Result<()> {
-    let recorded = run::finish_release(&cluster.client, namespace, release.clone(), &applied).await;
-    let result = recorded
-        .as_ref()
-        .map(|r| r.result.clone())
-        .unwrap_or_else(|_| "unknown".into());
-    let outcome = match &applied.result {
-        Ok(()) => Outcome::ok(format!("release {} ({result})", release.number)),
-        Err(e) => Outcome::from_error(e),
+    let spinners = Mutex::new(Spinners::new(&app.progress));
+    let observer = |e| {
+        if let Ok(mut s) = spinners.lock() {
+            show(&mut s, e)
+        }
     };
-    safety::audit::record(app, cluster, plan, answer, &outcome)?;
-    if let Err(e) = recorded {
-        style::note(&format!(
-            "warning: could not update the release ledger: {e}"
-        ));
+    let user = audit::os_user();
+    let ctx = OpCtx::new(&user, Cancel::on_signal(), &observer);
+    let report = run::run(cluster, namespace, job, &ctx).await;
+    safety::audit::record(app, cluster, plan, answer, &report.audit())?;
+    if let Some(warning) = report.ledger_warning() {
+        style::note(&warning);
+    }
+    if report.release.is_none() {
+        // Nothing was started: the error says why.
+        return report.outcome;
     }
     if app.global.output.is_structured() {
-        let report = PromoteReport {
-            release: release.number,
-            result,
-            plan: promotion,
-            migration: applied.migration,
-        };
         output::print(app.global.output, &report)?;
-    } else if applied.result.is_ok() {
-        let sha = release
+    } else if let (Ok(()), Some(number)) = (&report.outcome, report.release) {
+        let sha = report
             .sha
             .as_deref()
             .map(|s| format!(" (git {s})"))
             .unwrap_or_default();
         outln!(
-            "{} release {} is live in {namespace}{sha}",
+            "{} release {number} is live in {namespace}{sha}",
             style::good("✓"),
-            release.number
         );
     }
-    applied.result
+    report.outcome
+}
+
+/// Draws the procedure's events as one spinner per workload.
+fn show(spinners: &mut Spinners, event: Event) {
+    match event {
+        Event::Progress { target, message } => spinners.message(&target, &message),
+        Event::MigrationLog(line) => spinners.update("migration", &line),
+        Event::Finished { target, error } => spinners.finished(&target, error.as_deref()),
+    }
 }
 
 fn report_nothing(app: &App, promotion: &PromotionPlan) -> Result<()> {
@@ -166,7 +146,7 @@ fn report_nothing(app: &App, promotion: &PromotionPlan) -> Result<()> {
 }
 
 async fn history(app: &App, args: &PromoteArgs) -> Result<()> {
-    let side = sides::target(app, args).await?;
+    let side = target_side(app, args).await?;
     let (cluster, namespace) = (side.conn.cluster(), side.namespace.clone());
     let releases = ledger::read(&cluster.client, &namespace)
         .await
@@ -207,7 +187,7 @@ async fn history(app: &App, args: &PromoteArgs) -> Result<()> {
 }
 
 async fn rollback(app: &App, args: &PromoteArgs, to: Option<String>) -> Result<()> {
-    let side = sides::target(app, args).await?;
+    let side = target_side(app, args).await?;
     let (cluster, namespace) = (side.conn.cluster(), side.namespace.clone());
     let timeout = args.timeout;
     let client = &cluster.client;
@@ -278,35 +258,18 @@ async fn rollback(app: &App, args: &PromoteArgs, to: Option<String>) -> Result<(
         only_in_target: Vec::new(),
         excluded: Vec::new(),
     };
-    let release = run::start_release(
-        client,
-        &namespace,
-        "rollback",
-        &source,
-        goal.sha(),
-        &promotion.changes,
-    )
-    .await
-    .map_err(|e| api_error(e, &cluster.url, "update the release ledger"))?;
-    // A failed rollback is not itself rolled back: the engineer decides.
-    let options = Options {
-        no_rollback: true,
-        timeout,
+    let job = Job {
+        action: Action::Rollback,
+        source,
+        sha: goal.sha(),
+        plan: promotion,
+        // A failed rollback is not itself rolled back: the engineer decides.
+        options: Options {
+            no_rollback: true,
+            timeout,
+        },
     };
-    let mut spinners = Spinners::new(&app.progress);
-    let applied = run::apply(
-        client,
-        &namespace,
-        &promotion,
-        "rollback",
-        options,
-        &mut |e| show(&mut spinners, e),
-    )
-    .await;
-    finish(
-        app, cluster, &namespace, &plan, answer, release, promotion, applied,
-    )
-    .await
+    execute(app, cluster, &namespace, &plan, answer, &job).await
 }
 
 /// The rollback goal as the plan names it: which release, what it was, how it ended.

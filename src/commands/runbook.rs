@@ -481,6 +481,7 @@ fn new_run<'a>(
         values,
         journal,
         dry_run: app.global.dry_run,
+        reported: Default::default(),
     }
 }
 

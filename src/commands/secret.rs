@@ -2,13 +2,15 @@
 //! prompt, stdin or files; plan, confirmation, spinners and the report
 //! around `crate::secrets`.
 
+use std::sync::Mutex;
+
 use serde::Serialize;
 
 use crate::app::App;
 use crate::cli::{SecretCommand, SecretRotateArgs};
 use crate::error::{Error, Result};
-use crate::safety::{self, audit};
-use crate::secrets::rotate::{self, ConsumerState, Event, KeyChange, Options, Outcome};
+use crate::safety::{self, Cancel, OpCtx, audit};
+use crate::secrets::rotate::{self, Event, KeyChange, Options, Outcome};
 use crate::secrets::values::{self, NewValues, Source};
 use crate::secrets::{self as domain, Consumer};
 use crate::ui::progress::Spinners;
@@ -118,21 +120,16 @@ async fn rotate(app: &App, args: SecretRotateArgs) -> Result<()> {
     if !answer.proceeds() {
         return Ok(());
     }
-    let mut spinners = Spinners::new(&app.progress);
-    let outcome = rotate::run(cluster, &rotation, &audit::os_user(), &mut |e| {
-        show(&mut spinners, e)
-    })
-    .await;
-    let mut record = match &outcome.result {
-        Ok(()) => audit::Outcome::ok(summary(&outcome.consumers)),
-        Err(e) => {
-            let mut o = audit::Outcome::from_error(e);
-            o.detail = format!("{}; {}", o.detail, summary(&outcome.consumers));
-            o
+    let spinners = Mutex::new(Spinners::new(&app.progress));
+    let observer = |e| {
+        if let Ok(mut s) = spinners.lock() {
+            show(&mut s, e)
         }
     };
-    (record.done, record.not_done) = done_and_not(&rotation, &outcome);
-    audit::record(app, cluster, &plan, answer, &record)?;
+    let user = audit::os_user();
+    let ctx = OpCtx::new(&user, Cancel::on_signal(), &observer);
+    let outcome = rotate::run(cluster, &rotation, &ctx).await;
+    audit::record(app, cluster, &plan, answer, &outcome.audit(&rotation))?;
     if app.global.output.is_structured() {
         let report = RotateReport {
             secret: &rotation.name,
@@ -170,50 +167,6 @@ fn read_values(sources: &[Source]) -> Result<NewValues> {
     Ok(new)
 }
 
-fn summary(states: &[ConsumerState]) -> String {
-    states
-        .iter()
-        .map(|s| format!("{}: {}", s.workload, s.state))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// The audit log's done / not done lists.
-fn done_and_not(rotation: &rotate::Rotation, outcome: &Outcome) -> (Vec<String>, Vec<String>) {
-    let mut done = Vec::new();
-    let mut not_done = Vec::new();
-    match &outcome.backup {
-        Some(b) => done.push(format!("keep the previous values in secret/{b}")),
-        None => not_done.push(format!(
-            "keep the previous values in secret/{}",
-            rotation.backup
-        )),
-    }
-    if outcome.new_values_in_place || outcome.rolled_back {
-        done.push(format!("update secret/{}", rotation.name));
-    } else {
-        not_done.push(format!("update secret/{}", rotation.name));
-    }
-    if outcome.rolled_back {
-        done.push(format!(
-            "put the previous values back in secret/{}",
-            rotation.name
-        ));
-    }
-    for target in rotation.restart_targets() {
-        let restarted = outcome
-            .consumers
-            .iter()
-            .any(|c| c.workload == target && !c.rollouts.is_empty());
-        if restarted {
-            done.push(format!("restart {target}"));
-        } else {
-            not_done.push(format!("restart {target}"));
-        }
-    }
-    (done, not_done)
-}
-
 fn render_outcome(rotation: &rotate::Rotation, outcome: &Outcome) {
     if !outcome.consumers.is_empty() {
         let mut t = table::new(&["workload", "state"]);
@@ -240,7 +193,7 @@ fn render_outcome(rotation: &rotate::Rotation, outcome: &Outcome) {
 /// Draws the procedure's events as one spinner per consumer.
 fn show(spinners: &mut Spinners, event: Event) {
     match event {
-        Event::Progress { target, message } => spinners.message(target, message),
-        Event::Finished { target, error } => spinners.finished(target, error),
+        Event::Progress { target, message } => spinners.message(&target, &message),
+        Event::Finished { target, error } => spinners.finished(&target, error.as_deref()),
     }
 }

@@ -15,12 +15,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DeleteParams, LogParams, ObjectMeta, PostParams};
 use kube::runtime::{WatchStreamExt, wait, watcher};
 use serde::Serialize;
-use tokio::sync::mpsc::UnboundedSender;
 
 use super::{JobState, get_cronjob, jobs_api, runs_by_cronjob, schedule, suspend};
 use crate::cluster::{Cluster, api_error, is_not_found, plain};
 use crate::error::{Error, Result};
-use crate::safety::{Plan, interrupt};
+use crate::safety::{OpCtx, Plan, audit};
 
 /// The annotation `kubectl create job --from=cronjob/…` sets on the Job.
 pub const INSTANTIATE: &str = "cronjob.kubernetes.io/instantiate";
@@ -138,6 +137,28 @@ pub struct Report {
 pub struct Outcome {
     pub report: Report,
     pub result: Result<()>,
+}
+
+impl Outcome {
+    /// The audit log's outcome, the same for the command and the runbook:
+    /// the jobs deleted and created are what was done.
+    pub fn audit(&self) -> audit::Outcome {
+        let report = &self.report;
+        let mut record = match &self.result {
+            Ok(()) => audit::Outcome::ok(format!(
+                "job `{}` succeeded",
+                report.job.as_deref().unwrap_or_default()
+            )),
+            Err(e) => audit::Outcome::from_error(e),
+        };
+        record.done = report
+            .replaced
+            .iter()
+            .map(|j| format!("deleted job/{j}"))
+            .chain(report.job.iter().map(|j| format!("created job/{j}")))
+            .collect();
+        record
+    }
 }
 
 /// Reads the CronJob and its active runs and plans the run. Refuses,
@@ -352,7 +373,7 @@ fn describe_containers(containers: &[ContainerFacts]) -> String {
 /// Runs the job: replaces active runs if planned, creates the Job, follows
 /// it (and its log) until it finishes, the timeout passes or Ctrl-C. The
 /// Job goes on after a timeout or an interrupt: only the wait ends.
-pub async fn run(cluster: &Cluster, job: &RunJob, events: &UnboundedSender<Event>) -> Outcome {
+pub async fn run(cluster: &Cluster, job: &RunJob, ctx: &OpCtx<'_, Event>) -> Outcome {
     let started = Instant::now();
     let mut report = Report {
         cronjob: job.cronjob.clone(),
@@ -369,7 +390,7 @@ pub async fn run(cluster: &Cluster, job: &RunJob, events: &UnboundedSender<Event
         logs_unavailable: None,
         facts: job.facts.clone(),
     };
-    let result = steps(cluster, job, events, &mut report).await;
+    let result = steps(cluster, job, ctx, &mut report).await;
     report.duration_seconds = started.elapsed().as_secs_f64();
     Outcome { report, result }
 }
@@ -377,7 +398,7 @@ pub async fn run(cluster: &Cluster, job: &RunJob, events: &UnboundedSender<Event
 async fn steps(
     cluster: &Cluster,
     job: &RunJob,
-    events: &UnboundedSender<Event>,
+    ctx: &OpCtx<'_, Event>,
     report: &mut Report,
 ) -> Result<()> {
     let jobs = jobs_api(cluster, &job.namespace);
@@ -388,7 +409,7 @@ async fn steps(
             Err(e) => return Err(api_error(e, &cluster.url, "delete jobs")),
         }
         report.replaced.push(old.clone());
-        let _ = events.send(Event::Replaced { job: old.clone() });
+        ctx.emit(Event::Replaced { job: old.clone() });
     }
     let created = jobs
         .create(&PostParams::default(), &job.job)
@@ -397,11 +418,11 @@ async fn steps(
     let name = created.metadata.name.clone().unwrap_or_default();
     report.job = Some(name.clone());
     report.outcome = Verdict::Interrupted;
-    let _ = events.send(Event::Created { job: name.clone() });
+    ctx.emit(Event::Created { job: name.clone() });
 
     let tail = Mutex::new(Vec::new());
     let unavailable = Mutex::new(None);
-    let follow = follow_logs(cluster, &job.namespace, &name, events, &tail, &unavailable);
+    let follow = follow_logs(cluster, &job.namespace, &name, ctx, &tail, &unavailable);
     let finished = async {
         let done = |j: Option<&Job>| j.is_none_or(|j| JobState::of(j) != JobState::Running);
         tokio::time::timeout(
@@ -416,7 +437,7 @@ async fn steps(
     let end = loop {
         tokio::select! {
             r = &mut finished => break Some(r),
-            _ = interrupt::interrupted() => break None,
+            _ = ctx.cancel.cancelled() => break None,
             _ = &mut follow, if following => following = false,
         }
     };
@@ -532,7 +553,7 @@ async fn follow_logs(
     cluster: &Cluster,
     namespace: &str,
     job: &str,
-    events: &UnboundedSender<Event>,
+    ctx: &OpCtx<'_, Event>,
     tail: &Mutex<Vec<String>>,
     unavailable: &Mutex<Option<String>>,
 ) {
@@ -546,7 +567,7 @@ async fn follow_logs(
         if !started(&pod) || !seen.insert(name.clone()) {
             continue;
         }
-        let _ = events.send(Event::Pod { pod: name.clone() });
+        ctx.emit(Event::Pod { pod: name.clone() });
         let container = pod
             .spec
             .as_ref()
@@ -567,7 +588,7 @@ async fn follow_logs(
                 if let Ok(mut u) = unavailable.lock() {
                     *u = Some(why.clone());
                 }
-                let _ = events.send(Event::LogsUnavailable { why });
+                ctx.emit(Event::LogsUnavailable { why });
                 return;
             }
         };
@@ -578,7 +599,7 @@ async fn follow_logs(
                 let excess = t.len().saturating_sub(LOG_TAIL * 10);
                 t.drain(..excess);
             }
-            let _ = events.send(Event::Log { line });
+            ctx.emit(Event::Log { line });
         }
     }
 }
@@ -625,6 +646,8 @@ async fn log_tail(cluster: &Cluster, namespace: &str, pod: Option<&str>) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::safety::Cancel;
+    use crate::testing::{NODES, Recorder, sim_cluster};
 
     #[test]
     fn a_manual_run_is_made_as_kubectl_makes_it() {
@@ -658,5 +681,85 @@ mod tests {
             "image powo/builder:4.2, command `/bin/build --all 'two words'`"
         );
         assert!(generate_name(&"x".repeat(80)).len() + 5 <= 63);
+    }
+
+    const CRONJOB: &str = r#"
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: report, namespace: shop}
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate:
+    spec:
+      backoffLimit: 0
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{name: report, image: "shop/report:1"}]
+"#;
+
+    fn opts() -> Options {
+        Options {
+            force: false,
+            follow: false,
+            timeout: Duration::from_secs(60),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_run_creates_the_job_follows_it_and_says_what_it_did() {
+        let t = sim_cluster(&format!("{NODES}{CRONJOB}"), "shop").await;
+        let (job, _) = prepare(&t.cluster, "shop", "report", "alice", opts())
+            .await
+            .unwrap();
+        let seen = Recorder::new();
+        let observer = |e| seen.record(e);
+        let ctx = OpCtx::new("alice", Cancel::manual(), &observer);
+        let outcome = run(&t.cluster, &job, &ctx).await;
+        assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+        assert_eq!(outcome.report.outcome, Verdict::Succeeded);
+        let name = outcome.report.job.clone().expect("a job was created");
+        assert!(name.starts_with("report-manual-"), "{name}");
+        let created = seen
+            .events()
+            .iter()
+            .any(|e| matches!(e, Event::Created { job } if *job == name));
+        assert!(created, "{:?}", seen.events());
+        let audit = outcome.audit();
+        assert_eq!(audit.status, "ok");
+        assert_eq!(audit.done, vec![format!("created job/{name}")]);
+        let made = t
+            .sim
+            .get("jobs", Some("shop"), &name)
+            .expect("the job exists");
+        assert_eq!(made["metadata"]["annotations"][RUN_BY], "alice");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cancelled_wait_leaves_the_job_running() {
+        let t = sim_cluster(&format!("{NODES}{CRONJOB}"), "shop").await;
+        let (job, _) = prepare(&t.cluster, "shop", "report", "alice", opts())
+            .await
+            .unwrap();
+        let cancel = Cancel::manual();
+        let stop = cancel.clone();
+        // The user presses Ctrl-C as soon as the job exists.
+        let observer = move |e| {
+            if matches!(e, Event::Created { .. }) {
+                stop.cancel();
+            }
+        };
+        let ctx = OpCtx::new("alice", cancel, &observer);
+        let outcome = run(&t.cluster, &job, &ctx).await;
+        let err = outcome.result.as_ref().unwrap_err();
+        assert!(
+            err.to_string().contains("stopped waiting; the job goes on"),
+            "{err}"
+        );
+        assert_eq!(outcome.report.outcome, Verdict::Interrupted);
+        let name = outcome.report.job.clone().unwrap();
+        assert!(t.sim.get("jobs", Some("shop"), &name).is_some());
+        assert_eq!(outcome.audit().status, "interrupted");
     }
 }

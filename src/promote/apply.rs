@@ -435,10 +435,11 @@ pub async fn wait_rollout(
     namespace: &str,
     change: &WorkloadChange,
     timeout: Duration,
+    cancel: &crate::safety::Cancel,
 ) -> Result<(), String> {
     use crate::workloads::{Verdict, WorkloadRef, wait_for_rollout};
     let workload = WorkloadRef::new(change.kind, namespace, &change.name);
-    let outcome = wait_for_rollout(client, &workload, timeout, |_| {})
+    let outcome = wait_for_rollout(client, &workload, timeout, cancel, |_| {})
         .await
         .map_err(|e| e.to_string())?;
     match outcome.outcome {

@@ -1,7 +1,8 @@
 //! The promotion procedure itself, shared by `oncall promote`, `promote
-//! rollback` and the runbook `promote` action: plan the two sides, run the
-//! migration, change the workloads in order, and put everything back on
-//! failure. It reports progress through events and never prints.
+//! rollback` and the runbook `promote` action: plan the two sides, record
+//! the release, run the migration, change the workloads in order, put
+//! everything back on failure, and record how the release ended. It
+//! reports progress through an `OpCtx` and never prints.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use std::time::Duration;
 use chrono::Utc;
 use k8s_openapi::api::batch::v1::JobSpec;
 use kube::Client;
+use serde::Serialize;
 
 use super::apply::{self, Direction, MigrationOutcome};
 use super::image::ImageRef;
@@ -16,21 +18,22 @@ use super::inventory::{self, Workload};
 use super::ledger::{self, ImageChange, Release};
 use super::plan::{self, ContainerChange, MigrationPlan, PromotionPlan, Strategy, WorkloadChange};
 use super::sides::Side;
-use crate::cluster::api_error;
+use crate::cluster::{Cluster, api_error};
 use crate::config::PromoteSettings;
 use crate::error::{Error, Result};
-use crate::safety::interrupt;
+use crate::safety::{OpCtx, audit};
 
 /// What the procedure tells its caller as it goes.
-pub enum Event<'a> {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
     /// Work on `target` (a workload, or `migration`) began or moved on.
-    Progress { target: &'a str, message: &'a str },
+    Progress { target: String, message: String },
     /// A line of the migration job's log.
-    MigrationLog(&'a str),
+    MigrationLog(String),
     /// `target` finished; `error` says why when it failed.
     Finished {
-        target: &'a str,
-        error: Option<&'a str>,
+        target: String,
+        error: Option<String>,
     },
 }
 
@@ -42,12 +45,141 @@ pub struct Options {
     pub timeout: Duration,
 }
 
-/// How an application of a plan ended.
-pub struct Applied {
+/// What a release does, as the ledger records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Make the target run what the source runs.
+    Promote,
+    /// Go back to an earlier release's images.
+    Rollback,
+}
+
+impl Action {
+    fn as_str(self) -> &'static str {
+        match self {
+            Action::Promote => "promote",
+            Action::Rollback => "rollback",
+        }
+    }
+}
+
+/// A planned release: what `run` changes, and how the ledger names it.
+pub struct Job {
+    pub action: Action,
+    /// Where the images come from: the source's label, or the release gone back to.
+    pub source: String,
+    /// The git SHA the release runs, when the images say.
+    pub sha: Option<String>,
+    pub plan: PromotionPlan,
+    pub options: Options,
+}
+
+/// How a release went: `promote -o json`, and the runbook step's output.
+#[derive(Debug, Serialize)]
+pub struct PromoteReport {
+    /// The release number in the ledger; none when no release was started.
+    pub release: Option<u32>,
+    /// `succeeded`, `failed`, `rolled back` or `interrupted` as the ledger
+    /// records it; `unknown` when the ledger could not be updated, `nothing
+    /// to do` when the target already runs the source's images.
+    pub result: String,
+    pub plan: PromotionPlan,
     pub migration: Option<MigrationOutcome>,
-    pub result: Result<()>,
+    /// The git SHA of the release.
+    #[serde(skip)]
+    pub sha: Option<String>,
+    /// Why the ledger could not record how the release ended.
+    #[serde(skip)]
+    pub ledger_error: Option<String>,
+    /// The procedure's result: what failed, and what was put back.
+    #[serde(skip)]
+    pub outcome: Result<()>,
+}
+
+impl PromoteReport {
+    /// The report for a plan with nothing to change.
+    pub fn nothing_to_do(plan: PromotionPlan) -> Self {
+        PromoteReport {
+            release: None,
+            result: "nothing to do".into(),
+            plan,
+            migration: None,
+            sha: None,
+            ledger_error: None,
+            outcome: Ok(()),
+        }
+    }
+
+    /// The warning for a ledger that could not record the release's end:
+    /// the change stands, but `promote history` will not say how it went.
+    pub fn ledger_warning(&self) -> Option<String> {
+        self.ledger_error
+            .as_ref()
+            .map(|e| format!("warning: could not update the release ledger: {e}"))
+    }
+
+    /// The audit log's outcome, the same for the command and the runbook.
+    pub fn audit(&self) -> audit::Outcome {
+        match (&self.outcome, self.release) {
+            (Err(e), _) => audit::Outcome::from_error(e),
+            (Ok(()), Some(n)) => audit::Outcome::ok(format!("release {n} ({})", self.result)),
+            (Ok(()), None) => audit::Outcome::nothing(),
+        }
+    }
+}
+
+/// How an application of a plan ended.
+struct Applied {
+    migration: Option<MigrationOutcome>,
+    result: Result<()>,
     /// Whether the previous images were put back after a failure.
-    pub rolled_back: bool,
+    rolled_back: bool,
+}
+
+/// Records the release in the target's ledger, applies it, and records how
+/// it ended. A ledger that cannot be written first stops everything; one
+/// that cannot record the end is reported, not fatal (the change stands).
+pub async fn run(
+    cluster: &Cluster,
+    namespace: &str,
+    job: &Job,
+    ctx: &OpCtx<'_, Event>,
+) -> PromoteReport {
+    let mut report = PromoteReport {
+        release: None,
+        result: "not started".into(),
+        plan: job.plan.clone(),
+        migration: None,
+        sha: job.sha.clone(),
+        ledger_error: None,
+        outcome: Ok(()),
+    };
+    let client = &cluster.client;
+    let started = start_release(client, namespace, job, ctx.user).await;
+    let release = match started {
+        Ok(r) => r,
+        Err(e) => {
+            report.outcome = Err(api_error(e, &cluster.url, "update the release ledger"));
+            return report;
+        }
+    };
+    report.release = Some(release.number);
+    let tag = match (job.action, &release.sha) {
+        (Action::Rollback, _) => "rollback".to_string(),
+        (Action::Promote, Some(sha)) => sha.chars().take(7).collect(),
+        (Action::Promote, None) => format!("r{}", release.number),
+    };
+    let applied = apply(client, namespace, &job.plan, &tag, job.options, ctx).await;
+    match finish_release(client, namespace, release, &applied).await {
+        Ok(r) => report.result = r.result,
+        Err(e) => {
+            report.result = "unknown".into();
+            report.ledger_error = Some(e.to_string());
+        }
+    }
+    report.migration = applied.migration;
+    report.outcome = applied.result;
+    report
 }
 
 /// Compares both sides and plans the migration.
@@ -149,29 +281,27 @@ fn migration_plan(
 }
 
 /// Records the start of a release in the ledger (result "in progress").
-pub async fn start_release(
+async fn start_release(
     client: &Client,
     namespace: &str,
-    action: &str,
-    source: &str,
-    sha: Option<String>,
-    changes: &[WorkloadChange],
+    job: &Job,
+    user: &str,
 ) -> Result<Release, kube::Error> {
     let release = Release {
         number: 0,
         time: Utc::now(),
-        user: crate::safety::audit::os_user(),
-        action: action.into(),
-        source: source.into(),
-        sha,
-        changes: ledger_changes(changes),
+        user: user.to_string(),
+        action: job.action.as_str().into(),
+        source: job.source.clone(),
+        sha: job.sha.clone(),
+        changes: ledger_changes(&job.plan.changes),
         result: "in progress".into(),
     };
     ledger::record(client, namespace, release).await
 }
 
 /// Records how the release ended.
-pub async fn finish_release(
+async fn finish_release(
     client: &Client,
     namespace: &str,
     mut release: Release,
@@ -204,13 +334,13 @@ fn ledger_changes(changes: &[WorkloadChange]) -> Vec<ImageChange> {
 /// Runs the migration, then changes each workload in order and waits for
 /// it. On a failure every workload changed so far gets its previous images
 /// back, unless `no_rollback`.
-pub async fn apply(
+async fn apply(
     client: &Client,
     namespace: &str,
     promotion: &PromotionPlan,
     tag: &str,
     options: Options,
-    on_event: &mut dyn FnMut(Event),
+    ctx: &OpCtx<'_, Event>,
 ) -> Applied {
     let mut applied = Applied {
         migration: None,
@@ -218,7 +348,7 @@ pub async fn apply(
         rolled_back: false,
     };
     if let Some(migration) = &promotion.migration {
-        match migrate(client, namespace, migration, tag, options.timeout, on_event).await {
+        match migrate(client, namespace, migration, tag, options.timeout, ctx).await {
             Ok(outcome) => applied.migration = Some(outcome),
             Err((outcome, error)) => {
                 applied.migration = outcome;
@@ -229,7 +359,7 @@ pub async fn apply(
     }
     let mut touched: Vec<&WorkloadChange> = Vec::new();
     for change in &promotion.changes {
-        if interrupt::is_interrupted() {
+        if ctx.cancel.is_cancelled() {
             let done: Vec<_> = touched.iter().map(|c| c.id()).collect();
             let not_done: Vec<_> = promotion
                 .changes
@@ -260,17 +390,18 @@ pub async fn apply(
             change,
             Direction::Forward,
             options.timeout,
+            &ctx.cancel,
             &mut |m| {
-                on_event(Event::Progress {
-                    target: &id,
-                    message: m,
+                ctx.emit(Event::Progress {
+                    target: id.clone(),
+                    message: m.to_string(),
                 })
             },
         )
         .await;
-        on_event(Event::Finished {
-            target: &id,
-            error: step.as_ref().err().map(String::as_str),
+        ctx.emit(Event::Finished {
+            target: id.clone(),
+            error: step.as_ref().err().cloned(),
         });
         if let Err(e) = step {
             let mut message = format!("`{id}` failed: {e}");
@@ -280,8 +411,7 @@ pub async fn apply(
                     "; --no-rollback was given, so the changed workloads were left as they are",
                 );
             } else {
-                let problems =
-                    roll_back(client, namespace, &touched, options.timeout, on_event).await;
+                let problems = roll_back(client, namespace, &touched, options.timeout, ctx).await;
                 // The ledger says "rolled back" only when it is true.
                 applied.rolled_back = problems.is_empty();
                 left_changed = !problems.is_empty();
@@ -325,17 +455,17 @@ async fn migrate(
     migration: &MigrationPlan,
     tag: &str,
     timeout: Duration,
-    on_event: &mut dyn FnMut(Event),
+    ctx: &OpCtx<'_, Event>,
 ) -> Result<MigrationOutcome, MigrationFailure> {
-    on_event(Event::Progress {
-        target: "migration",
-        message: "running",
+    ctx.emit(Event::Progress {
+        target: "migration".into(),
+        message: "running".into(),
     });
     let name = migration.template.split('/').nth(1).unwrap_or_default();
     let outcome = match apply::find_migration_template(client, namespace, name).await {
         Ok(Some((_, spec))) => {
             apply::run_migration(client, namespace, spec, migration, tag, timeout, |line| {
-                on_event(Event::MigrationLog(line))
+                ctx.emit(Event::MigrationLog(line.to_string()))
             })
             .await
         }
@@ -350,9 +480,9 @@ async fn migrate(
         Ok(o) => Some(format!("the migration job `{}` failed", o.job)),
         Err(e) => Some(e.clone()),
     };
-    on_event(Event::Finished {
-        target: "migration",
-        error: error.as_deref(),
+    ctx.emit(Event::Finished {
+        target: "migration".into(),
+        error: error.clone(),
     });
     match outcome {
         Ok(o) if o.succeeded => Ok(o),
@@ -380,6 +510,7 @@ async fn change_one(
     change: &WorkloadChange,
     direction: Direction,
     timeout: Duration,
+    cancel: &crate::safety::Cancel,
     progress: &mut dyn FnMut(&str),
 ) -> Result<(), String> {
     match change.strategy {
@@ -395,7 +526,7 @@ async fn change_one(
         }
     }
     progress("waiting for the rollout");
-    apply::wait_rollout(client, namespace, change, timeout).await
+    apply::wait_rollout(client, namespace, change, timeout, cancel).await
 }
 
 /// Puts the previous images back on every workload touched, newest first.
@@ -404,7 +535,7 @@ async fn roll_back(
     namespace: &str,
     touched: &[&WorkloadChange],
     timeout: Duration,
-    on_event: &mut dyn FnMut(Event),
+    ctx: &OpCtx<'_, Event>,
 ) -> Vec<String> {
     let mut problems = Vec::new();
     for change in touched.iter().rev() {
@@ -415,17 +546,18 @@ async fn roll_back(
             change,
             Direction::Back,
             timeout,
+            &ctx.cancel,
             &mut |m| {
-                on_event(Event::Progress {
-                    target: &target,
-                    message: m,
+                ctx.emit(Event::Progress {
+                    target: target.clone(),
+                    message: m.to_string(),
                 })
             },
         )
         .await;
-        on_event(Event::Finished {
-            target: &target,
-            error: result.as_ref().err().map(String::as_str),
+        ctx.emit(Event::Finished {
+            target: target.clone(),
+            error: result.as_ref().err().cloned(),
         });
         if let Err(e) = result {
             problems.push(format!("`{}`: {e}", change.id()));
@@ -473,4 +605,214 @@ pub fn rollback_changes(
     }
     out.sort_by_key(|c| (c.strategy == Strategy::Recreate, c.name.clone()));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::ConnectOptions;
+    use crate::config::Config;
+    use crate::promote::sides::{self, SideSpec};
+    use crate::safety::Cancel;
+    use crate::testing::{Recorder, sim_cluster};
+
+    const SIDES: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata: {name: staging}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: production}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-a, labels: {kubernetes.io/hostname: node-a}}
+status:
+  allocatable: {cpu: "8", memory: 16Gi, pods: "110"}
+  conditions: [{type: Ready, status: "True", reason: KubeletReady}]
+"#;
+
+    fn web(namespace: &str, image: &str) -> String {
+        format!(
+            r#"
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web, namespace: {namespace}}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      containers: [{{name: web, image: "{image}"}}]
+"#
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_promotion_is_applied_and_recorded_in_the_ledger() {
+        let seed = format!(
+            "{SIDES}{}{}",
+            web("staging", "shop/web:2"),
+            web("production", "shop/web:1")
+        );
+        let t = sim_cluster(&seed, "production").await;
+        let spec = SideSpec {
+            from_namespace: Some("staging".into()),
+            to_namespace: Some("production".into()),
+            ..Default::default()
+        };
+        let config = Config::default();
+        let sides = sides::resolve(&t.cluster, &ConnectOptions::default(), &config, &spec)
+            .await
+            .unwrap();
+        let settings = PromoteSettings::default();
+        let promotion = plan(&sides.source, &sides.target, &settings, &[])
+            .await
+            .unwrap();
+        assert_eq!(promotion.changes.len(), 1, "{promotion:?}");
+        let job = Job {
+            action: Action::Promote,
+            source: sides.source.label.clone(),
+            sha: promotion.release_sha(),
+            plan: promotion,
+            options: Options {
+                no_rollback: false,
+                timeout: Duration::from_secs(60),
+            },
+        };
+        let seen = Recorder::new();
+        let observer = |e| seen.record(e);
+        let ctx = OpCtx::new("alice", Cancel::manual(), &observer);
+        let report = run(&t.cluster, "production", &job, &ctx).await;
+        assert!(report.outcome.is_ok(), "{:?}", report.outcome);
+        assert_eq!(report.release, Some(1));
+        assert_eq!(report.result, "succeeded");
+        assert!(report.ledger_warning().is_none());
+        assert_eq!(report.audit().detail, "release 1 (succeeded)");
+        assert!(
+            seen.events().contains(&Event::Finished {
+                target: "deployment/web".into(),
+                error: None
+            }),
+            "{:?}",
+            seen.events()
+        );
+        let releases = ledger::read(&t.cluster.client, "production").await.unwrap();
+        assert_eq!(releases.len(), 1);
+        assert_eq!(releases[0].user, "alice", "the context's user is recorded");
+        assert_eq!(releases[0].result, "succeeded");
+        assert_eq!(releases[0].changes[0].to, "shop/web:2");
+        let d = t.sim.get("deployments", Some("production"), "web").unwrap();
+        assert_eq!(
+            d["spec"]["template"]["spec"]["containers"][0]["image"],
+            "shop/web:2"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cancelled_promotion_changes_no_workload() {
+        let seed = format!(
+            "{SIDES}{}{}",
+            web("staging", "shop/web:2"),
+            web("production", "shop/web:1")
+        );
+        let t = sim_cluster(&seed, "production").await;
+        let spec = SideSpec {
+            from_namespace: Some("staging".into()),
+            to_namespace: Some("production".into()),
+            ..Default::default()
+        };
+        let config = Config::default();
+        let sides = sides::resolve(&t.cluster, &ConnectOptions::default(), &config, &spec)
+            .await
+            .unwrap();
+        let promotion = plan(
+            &sides.source,
+            &sides.target,
+            &PromoteSettings::default(),
+            &[],
+        )
+        .await
+        .unwrap();
+        let job = Job {
+            action: Action::Promote,
+            source: "staging".into(),
+            sha: None,
+            plan: promotion,
+            options: Options {
+                no_rollback: false,
+                timeout: Duration::from_secs(60),
+            },
+        };
+        let cancel = Cancel::manual();
+        cancel.cancel();
+        let observer = |_: Event| {};
+        let ctx = OpCtx::new("alice", cancel, &observer);
+        let report = run(&t.cluster, "production", &job, &ctx).await;
+        assert!(matches!(report.outcome, Err(Error::Interrupted { .. })));
+        assert_eq!(report.result, "interrupted", "the ledger says how it ended");
+        let d = t.sim.get("deployments", Some("production"), "web").unwrap();
+        assert_eq!(
+            d["spec"]["template"]["spec"]["containers"][0]["image"],
+            "shop/web:1"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_ledger_that_cannot_record_the_end_is_a_warning_not_a_failure() {
+        let seed = format!(
+            "{SIDES}{}{}",
+            web("staging", "shop/web:2"),
+            web("production", "shop/web:1")
+        );
+        let t = sim_cluster(&seed, "production").await;
+        let spec = SideSpec {
+            from_namespace: Some("staging".into()),
+            to_namespace: Some("production".into()),
+            ..Default::default()
+        };
+        let config = Config::default();
+        let sides = sides::resolve(&t.cluster, &ConnectOptions::default(), &config, &spec)
+            .await
+            .unwrap();
+        let promotion = plan(
+            &sides.source,
+            &sides.target,
+            &PromoteSettings::default(),
+            &[],
+        )
+        .await
+        .unwrap();
+        let job = Job {
+            action: Action::Promote,
+            source: "staging".into(),
+            sha: None,
+            plan: promotion,
+            options: Options {
+                no_rollback: false,
+                timeout: Duration::from_secs(60),
+            },
+        };
+        // Once the workload is done, every write is refused: the ledger
+        // cannot record how the release ended.
+        let observer = |e| {
+            if matches!(e, Event::Finished { .. }) {
+                t.sim
+                    .set_faults(oncall_sim::FaultSpec::parse("conflict=1").unwrap());
+            }
+        };
+        let ctx = OpCtx::new("alice", Cancel::manual(), &observer);
+        let report = run(&t.cluster, "production", &job, &ctx).await;
+        assert!(report.outcome.is_ok(), "{:?}", report.outcome);
+        assert_eq!(report.result, "unknown");
+        let warning = report.ledger_warning().expect("a warning");
+        assert!(
+            warning.starts_with("warning: could not update the release ledger: "),
+            "{warning}"
+        );
+        assert_eq!(report.audit().status, "ok");
+    }
 }

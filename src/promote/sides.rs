@@ -1,9 +1,8 @@
 //! The two sides of a promotion: where images come from and where they go.
 //! Each is a context and a namespace; both may live in one cluster.
 
-use crate::app::App;
-use crate::cli::PromoteArgs;
-use crate::cluster::{self, Cluster};
+use crate::cluster::{self, Cluster, ConnectOptions};
+use crate::config::Config;
 use crate::error::{Error, Result};
 
 /// A connection either shared with the app (same context) or opened for one side.
@@ -39,6 +38,23 @@ pub struct Sides<'a> {
     pub target: Side<'a>,
 }
 
+/// Where the two sides are, as the command line names them: environments
+/// of the config file, or a context and namespace for either side.
+#[derive(Debug, Clone, Default)]
+pub struct SideSpec {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub from_context: Option<String>,
+    pub from_namespace: Option<String>,
+    pub to_context: Option<String>,
+    pub to_namespace: Option<String>,
+    /// The global `--context`, for a side named by namespace alone.
+    pub context: Option<String>,
+    /// The global `-n`: the target of `history` and `rollback` when no
+    /// target side is named.
+    pub namespace: Option<String>,
+}
+
 /// A side as named on the command line or in the config, before connecting.
 struct Wanted {
     label: String,
@@ -46,23 +62,31 @@ struct Wanted {
     namespace: String,
 }
 
-/// Works out both sides from the flags, then the config's `promote` and
-/// `environments` sections, and connects to them.
-pub async fn resolve<'a>(app: &'a App, args: &PromoteArgs) -> Result<Sides<'a>> {
-    let settings = app.config.promote.clone().unwrap_or_default();
+/// Works out both sides from the spec, then the config's `promote` and
+/// `environments` sections, and connects to them (sharing `shared` where a
+/// side lives in its context).
+pub async fn resolve<'a>(
+    shared: &'a Cluster,
+    options: &ConnectOptions,
+    config: &Config,
+    spec: &SideSpec,
+) -> Result<Sides<'a>> {
+    let settings = config.promote.clone().unwrap_or_default();
     let from = wanted(
-        app,
+        config,
+        spec,
         "source",
-        args.from.as_ref().or(settings.from.as_ref()),
-        &args.from_context,
-        &args.from_namespace,
+        spec.from.as_ref().or(settings.from.as_ref()),
+        &spec.from_context,
+        &spec.from_namespace,
     )?;
     let to = wanted(
-        app,
+        config,
+        spec,
         "target",
-        args.to.as_ref().or(settings.to.as_ref()),
-        &args.to_context,
-        &args.to_namespace,
+        spec.to.as_ref().or(settings.to.as_ref()),
+        &spec.to_context,
+        &spec.to_namespace,
     )?;
     if from.context == to.context && from.namespace == to.namespace {
         return Err(Error::Usage(format!(
@@ -71,41 +95,48 @@ pub async fn resolve<'a>(app: &'a App, args: &PromoteArgs) -> Result<Sides<'a>> 
         )));
     }
     Ok(Sides {
-        source: connect(app, from).await?,
-        target: connect(app, to).await?,
+        source: connect(shared, options, from).await?,
+        target: connect(shared, options, to).await?,
     })
 }
 
 /// The target side alone, for `history` and `rollback`: `--to-namespace`
 /// (and `--to-context`) when given, else `-n`, else the config's `promote.to`.
-pub async fn target<'a>(app: &'a App, args: &PromoteArgs) -> Result<Side<'a>> {
-    let settings = app.config.promote.clone().unwrap_or_default();
-    let wanted = match &app.global.namespace {
-        Some(ns) if args.to_namespace.is_none() && args.to_context.is_none() => Wanted {
+pub async fn target<'a>(
+    shared: &'a Cluster,
+    options: &ConnectOptions,
+    config: &Config,
+    spec: &SideSpec,
+) -> Result<Side<'a>> {
+    let settings = config.promote.clone().unwrap_or_default();
+    let wanted = match &spec.namespace {
+        Some(ns) if spec.to_namespace.is_none() && spec.to_context.is_none() => Wanted {
             label: ns.clone(),
-            context: app.global.context(),
+            context: spec.context.clone(),
             namespace: ns.clone(),
         },
         _ => wanted(
-            app,
+            config,
+            spec,
             "target",
             settings.to.as_ref(),
-            &args.to_context,
-            &args.to_namespace,
+            &spec.to_context,
+            &spec.to_namespace,
         )?,
     };
-    connect(app, wanted).await
+    connect(shared, options, wanted).await
 }
 
 fn wanted(
-    app: &App,
+    config: &Config,
+    spec: &SideSpec,
     role: &str,
     env: Option<&String>,
     context: &Option<String>,
     namespace: &Option<String>,
 ) -> Result<Wanted> {
     if let Some(ns) = namespace {
-        let context = context.clone().or_else(|| app.global.context());
+        let context = context.clone().or_else(|| spec.context.clone());
         let label = match &context {
             Some(c) => format!("{c}/{ns}"),
             None => ns.clone(),
@@ -122,8 +153,8 @@ fn wanted(
             flag = if role == "source" { "from" } else { "to" }
         )));
     };
-    let Some(env) = app.config.environments.get(name) else {
-        let known: Vec<_> = app.config.environments.keys().cloned().collect();
+    let Some(env) = config.environments.get(name) else {
+        let known: Vec<_> = config.environments.keys().cloned().collect();
         return Err(Error::Usage(format!(
             "environment `{name}` is not in the config file; known: {}",
             if known.is_empty() {
@@ -140,9 +171,12 @@ fn wanted(
     })
 }
 
-async fn connect(app: &App, wanted: Wanted) -> Result<Side<'_>> {
-    let shared = app.cluster().await?;
-    let conn = conn_for(shared, &app.connect_options(), wanted.context.as_deref()).await?;
+async fn connect<'a>(
+    shared: &'a Cluster,
+    options: &ConnectOptions,
+    wanted: Wanted,
+) -> Result<Side<'a>> {
+    let conn = conn_for(shared, options, wanted.context.as_deref()).await?;
     Ok(Side {
         label: wanted.label,
         conn,
@@ -155,7 +189,7 @@ async fn connect(app: &App, wanted: Wanted) -> Result<Side<'_>> {
 /// same cluster), else a new one made with the same kubeconfig.
 async fn conn_for<'a>(
     shared: &'a Cluster,
-    options: &cluster::ConnectOptions,
+    options: &ConnectOptions,
     context: Option<&str>,
 ) -> Result<Conn<'a>> {
     match context.filter(|c| *c != shared.context && options.provided.is_none()) {
@@ -174,8 +208,8 @@ async fn conn_for<'a>(
 /// connection (made with the run's kubeconfig), as `oncall promote` does.
 pub async fn for_runbook<'a>(
     cluster: &'a Cluster,
-    options: &cluster::ConnectOptions,
-    config: &crate::config::Config,
+    options: &ConnectOptions,
+    config: &Config,
     from: &str,
     to: &str,
 ) -> Result<Sides<'a>> {

@@ -7,12 +7,15 @@
 
 use serde_json::{Value as Json, json};
 
+use std::sync::Mutex;
+
 use super::dispatch::{arg, as_list, duration_or, flag};
-use crate::cluster::{Cluster, ConnectOptions, api_error};
+use super::engine::Run;
+use crate::cluster::{Cluster, ConnectOptions};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::promote::{run as procedure, sides, summary};
-use crate::safety::Plan;
+use crate::safety::{Cancel, OpCtx, Plan, audit};
 
 // ---- pods_stuck -------------------------------------------------------
 
@@ -229,91 +232,63 @@ pub(super) async fn plan_promote(
     Ok(())
 }
 
-/// Promotes: plan, record the release, migrate, change the workloads in
-/// order, put everything back on failure (unless `no_rollback`), record
-/// the result. Output: `release`, `result`, `plan`, `migration`.
+/// Promotes through `promote::run`, as `oncall promote` does. Output:
+/// `release`, `result`, `plan`, `migration` (`promote -o json`).
 pub(super) async fn promote(
+    run: &Run<'_>,
     cluster: &Cluster,
-    options: &ConnectOptions,
-    config: &Config,
     args: &Json,
 ) -> Result<(Json, String)> {
-    let sides = sides_of(cluster, options, config, args).await?;
+    let sides = sides_of(cluster, &run.connect, run.config, args).await?;
     let (source, target) = (&sides.source, &sides.target);
-    let settings = config.promote.clone().unwrap_or_default();
+    let settings = run.config.promote.clone().unwrap_or_default();
     let promotion = procedure::plan(source, target, &settings, &as_list(args.get("only"))).await?;
     if promotion.is_empty() {
         let text = format!(
             "nothing to do: {} already runs what {} runs",
             promotion.target, promotion.source
         );
-        return Ok((
-            json!({ "release": null, "result": "nothing to do", "plan": promotion }),
-            text,
-        ));
+        let report = procedure::PromoteReport::nothing_to_do(promotion);
+        return Ok((serde_json::to_value(&report).unwrap_or_default(), text));
     }
-    let release = procedure::start_release(
-        target.client(),
-        &target.namespace,
-        "promote",
-        &source.label,
-        promotion.release_sha(),
-        &promotion.changes,
-    )
-    .await
-    .map_err(|e| api_error(e, &target.conn.cluster().url, "update the release ledger"))?;
-    let tag = match &release.sha {
-        Some(sha) => sha.chars().take(7).collect(),
-        None => format!("r{}", release.number),
-    };
-    let options = procedure::Options {
-        no_rollback: flag(args.get("no_rollback"), "no_rollback")?,
-        timeout: duration_or(
-            args.get("timeout"),
-            "timeout",
-            std::time::Duration::from_secs(600),
-        )?,
-    };
-    let mut lines: Vec<String> = Vec::new();
-    let applied = procedure::apply(
-        target.client(),
-        &target.namespace,
-        &promotion,
-        &tag,
-        options,
-        &mut |e| {
-            if let procedure::Event::Finished { target, error } = e {
-                lines.push(match error {
-                    None => format!("✓ {target}"),
-                    Some(e) => format!("✗ {target}: {e}"),
-                });
-            }
+    let job = procedure::Job {
+        action: procedure::Action::Promote,
+        source: source.label.clone(),
+        sha: promotion.release_sha(),
+        plan: promotion,
+        options: procedure::Options {
+            no_rollback: flag(args.get("no_rollback"), "no_rollback")?,
+            timeout: duration_or(
+                args.get("timeout"),
+                "timeout",
+                std::time::Duration::from_secs(600),
+            )?,
         },
-    )
-    .await;
-    let recorded = procedure::finish_release(
-        target.client(),
-        &target.namespace,
-        release.clone(),
-        &applied,
-    )
-    .await;
-    let result = recorded
-        .as_ref()
-        .map(|r| r.result.clone())
-        .unwrap_or_else(|_| "unknown".into());
-    applied.result?;
-    lines.push(format!(
-        "release {} is live in {}",
-        release.number, target.namespace
-    ));
+    };
+    let lines = Mutex::new(Vec::new());
+    let observer = |e| {
+        if let procedure::Event::Finished { target, error } = e
+            && let Ok(mut lines) = lines.lock()
+        {
+            lines.push(match error {
+                None => format!("✓ {target}"),
+                Some(e) => format!("✗ {target}: {e}"),
+            });
+        }
+    };
+    let user = audit::os_user();
+    let ctx = OpCtx::new(&user, Cancel::on_signal(), &observer);
+    let target_cluster = target.conn.cluster();
+    let mut report = procedure::run(target_cluster, &target.namespace, &job, &ctx).await;
+    run.report_audit(report.audit());
+    let mut lines = lines.into_inner().unwrap_or_default();
+    lines.extend(report.ledger_warning());
+    std::mem::replace(&mut report.outcome, Ok(()))?;
+    if let Some(number) = report.release {
+        lines.push(format!("release {number} is live in {}", target.namespace));
+    }
     Ok((
-        json!({
-            "release": release.number,
-            "result": result,
-            "plan": promotion,
-            "migration": applied.migration,
-        }),
+        serde_json::to_value(&report).unwrap_or_default(),
         lines.join("\n"),
     ))
 }

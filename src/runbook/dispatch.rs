@@ -8,7 +8,9 @@ use serde_json::Value as Json;
 use super::engine::Run;
 use super::model::Step;
 use super::template;
-use super::{check_actions, job_actions, kube_actions, node_actions, secret_actions};
+use super::{
+    check_actions, job_actions, kube_actions, node_actions, secret_actions, workload_actions,
+};
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::safety::Plan;
@@ -125,15 +127,7 @@ pub(super) async fn plan_for(run: &Run<'_>, step: &Step, args: &Json) -> Result<
         }
         "restart" if run.cluster.is_some() => {
             let cluster = run.cluster.expect("checked");
-            crate::workloads::step::plan_restart(
-                cluster,
-                &ns,
-                &as_list(args.get("targets")),
-                arg(args, "selector"),
-                flag(args.get("bad_pods"), "bad_pods")?,
-                &mut plan,
-            )
-            .await?;
+            workload_actions::plan_restart(cluster, &ns, args, &mut plan).await?;
         }
         "node_cordon" | "node_drain" | "node_replace" | "node_rotate" | "promote" => {
             let cluster = cluster_for(run, &step.action)?;
@@ -411,25 +405,10 @@ pub(super) async fn act(run: &Run<'_>, step: &Step, args: &Json) -> Result<Produ
                 exit_code: None,
             })
         }
-        "restart" => {
-            let (output, text) = crate::workloads::step::run_restart(
-                cluster()?,
-                &ns(),
-                &as_list(args.get("targets")),
-                arg(args, "selector"),
-                flag(args.get("bad_pods"), "bad_pods")?,
-                duration(args.get("timeout"), "timeout")?,
-            )
-            .await?;
-            Ok(Produced {
-                output,
-                text,
-                exit_code: None,
-            })
-        }
+        "restart" => done(workload_actions::run_restart(run, cluster()?, &ns(), args).await?),
         "rollout_status" => {
             let target = arg(args, "target").ok_or_else(|| typed("rollout_status"))?;
-            let (output, text) = crate::workloads::step::run_rollout_status(
+            let (output, text) = workload_actions::run_rollout_status(
                 cluster()?,
                 &ns(),
                 target,
@@ -465,10 +444,8 @@ pub(super) async fn act(run: &Run<'_>, step: &Step, args: &Json) -> Result<Produ
         "node_rotate" => {
             done(node_actions::run_rebuild(cluster()?, run.config, "rotate", args).await?)
         }
-        "promote" => {
-            done(check_actions::promote(cluster()?, &run.connect, run.config, args).await?)
-        }
-        "job_run" => done(job_actions::run_job(cluster()?, &ns(), args).await?),
+        "promote" => done(check_actions::promote(run, cluster()?, args).await?),
+        "job_run" => done(job_actions::run_job(run, cluster()?, &ns(), args).await?),
         "job_suspend" => done(job_actions::run_toggle(cluster()?, &ns(), args, true).await?),
         "job_resume" => done(job_actions::run_toggle(cluster()?, &ns(), args, false).await?),
         "exec" => {

@@ -57,6 +57,9 @@ pub struct Run<'a> {
     pub values: BTreeMap<String, Json>,
     pub journal: Journal,
     pub dry_run: bool,
+    /// The audit outcome a procedure reported for the step being run, so
+    /// that the log says what the command would say (done, not done).
+    pub reported: std::sync::Mutex<Option<crate::safety::audit::Outcome>>,
 }
 
 /// Converts and checks a parameter value given as text.
@@ -107,6 +110,26 @@ fn shown<'t>(p: &Param, text: &'t str) -> &'t str {
 }
 
 impl Run<'_> {
+    /// Gives the audit log the procedure's own outcome for the current step.
+    pub(super) fn report_audit(&self, outcome: crate::safety::audit::Outcome) {
+        if let Ok(mut reported) = self.reported.lock() {
+            *reported = Some(outcome);
+        }
+    }
+
+    /// The step's audit outcome: the procedure's own, else a plain one.
+    fn audit_outcome(
+        &self,
+        step: &Step,
+        result: &Result<Produced>,
+    ) -> crate::safety::audit::Outcome {
+        let reported = self.reported.lock().ok().and_then(|mut r| r.take());
+        reported.unwrap_or_else(|| match result {
+            Ok(_) => crate::safety::audit::Outcome::ok(format!("step `{}` done", step.id)),
+            Err(e) => crate::safety::audit::Outcome::from_error(e),
+        })
+    }
+
     /// Secret values, as text.
     pub(super) fn secret_values(&self) -> Vec<(String, String)> {
         self.runbook
@@ -363,6 +386,10 @@ async fn attempt(run: &mut Run<'_>, ui: &mut dyn Ui, step: &Step, args: &Json) -
     let mut tries = 0;
     loop {
         tries += 1;
+        // A report from an earlier attempt is not this attempt's.
+        if let Ok(r) = run.reported.get_mut() {
+            *r = None;
+        }
         {
             let r = run.journal.step(&step.id);
             r.attempts += 1;
@@ -676,10 +703,7 @@ async fn steps(run: &mut Run<'_>, ui: &mut dyn Ui, start: usize) -> Result<()> {
         let began = Instant::now();
         let result = attempt(run, ui, step, &args).await;
         let elapsed = began.elapsed();
-        let mut outcome = match &result {
-            Ok(_) => crate::safety::audit::Outcome::ok(format!("step `{}` done", step.id)),
-            Err(e) => crate::safety::audit::Outcome::from_error(e),
-        };
+        let mut outcome = run.audit_outcome(step, &result);
         run.redactor().redact_outcome(&mut outcome);
         if let (Some(p), Some(a)) = (&plan, answer) {
             ui.audit(p, a, &outcome)?;

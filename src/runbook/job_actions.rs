@@ -5,11 +5,13 @@
 use serde_json::{Value as Json, json};
 
 use super::dispatch::{arg, as_list, duration_or, flag};
+use super::engine::Run;
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::jobs::run::{self, Options, Verdict};
 use crate::jobs::{self, suspend};
-use crate::safety::{Plan, audit, interrupt};
+use crate::safety::op::ignore;
+use crate::safety::{Cancel, OpCtx, Plan, audit, interrupt};
 
 /// A step waits as long as the command does by default.
 const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -50,16 +52,18 @@ pub(super) async fn plan_run(
 /// Runs the CronJob's job and waits for it. Its output is `job run -o json`;
 /// the step fails as the command would (failed, timed out, refused).
 pub(super) async fn run_job(
+    run: &Run<'_>,
     cluster: &Cluster,
     namespace: &str,
     args: &Json,
 ) -> Result<(Json, String)> {
     let name = cronjob(args)?;
-    let (job, _) =
-        run::prepare(cluster, namespace, &name, &audit::os_user(), options(args)?).await?;
+    let user = audit::os_user();
+    let (job, _) = run::prepare(cluster, namespace, &name, &user, options(args)?).await?;
     // Events are only for a watching terminal; the report carries the rest.
-    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    let outcome = run::run(cluster, &job, &tx).await;
+    let ctx = OpCtx::new(&user, Cancel::on_signal(), &ignore::<run::Event>);
+    let outcome = run::run(cluster, &job, &ctx).await;
+    run.report_audit(outcome.audit());
     let report = outcome.report;
     let mut text = match (&report.job, report.outcome) {
         (Some(j), Verdict::Succeeded) => {

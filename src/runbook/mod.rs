@@ -18,6 +18,7 @@ pub mod secrets;
 pub mod template;
 pub mod tree;
 pub mod validate;
+mod workload_actions;
 
 use std::path::{Path, PathBuf};
 

@@ -12,7 +12,8 @@ use super::dispatch::{arg, as_list, duration, flag};
 use super::engine::Run;
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
-use crate::safety::{Plan, audit};
+use crate::safety::op::ignore;
+use crate::safety::{Cancel, OpCtx, Plan, audit};
 use crate::secrets::rotate::{self, Options, Rotation};
 use crate::secrets::values::{self, NewValues, Source};
 
@@ -122,7 +123,10 @@ pub(super) async fn rotate(
             json!({ "secret": rotation.name, "keys": rotation.keys, "result": "nothing to do" });
         return Ok((output, "nothing to do: every value is unchanged".into()));
     }
-    let outcome = rotate::run(cluster, &rotation, &audit::os_user(), &mut |_| {}).await;
+    let user = audit::os_user();
+    let ctx = OpCtx::new(&user, Cancel::on_signal(), &ignore::<rotate::Event>);
+    let outcome = rotate::run(cluster, &rotation, &ctx).await;
+    run.report_audit(outcome.audit(&rotation));
     let text = outcome
         .consumers
         .iter()

@@ -20,7 +20,7 @@ use super::values::NewValues;
 use super::{fingerprint, managed};
 use crate::cluster::{Cluster, api_error, status_of};
 use crate::error::{Error, Result};
-use crate::safety::{Plan, interrupt};
+use crate::safety::{OpCtx, Plan, audit};
 use crate::workloads::inspect::Facts;
 use crate::workloads::{self, RolloutOutcome, Verdict, restart};
 
@@ -108,15 +108,73 @@ pub struct Outcome {
     pub result: Result<()>,
 }
 
+impl Outcome {
+    /// The audit log's outcome, the same for the command and the runbook:
+    /// each consumer's state, and what was and was not done.
+    pub fn audit(&self, rotation: &Rotation) -> audit::Outcome {
+        let states = self
+            .consumers
+            .iter()
+            .map(|s| format!("{}: {}", s.workload, s.state))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut record = match &self.result {
+            Ok(()) => audit::Outcome::ok(states),
+            Err(e) => {
+                let mut o = audit::Outcome::from_error(e);
+                o.detail = format!("{}; {states}", o.detail);
+                o
+            }
+        };
+        (record.done, record.not_done) = self.done_and_not(rotation);
+        record
+    }
+
+    fn done_and_not(&self, rotation: &Rotation) -> (Vec<String>, Vec<String>) {
+        let mut done = Vec::new();
+        let mut not_done = Vec::new();
+        match &self.backup {
+            Some(b) => done.push(format!("keep the previous values in secret/{b}")),
+            None => not_done.push(format!(
+                "keep the previous values in secret/{}",
+                rotation.backup
+            )),
+        }
+        if self.new_values_in_place || self.rolled_back {
+            done.push(format!("update secret/{}", rotation.name));
+        } else {
+            not_done.push(format!("update secret/{}", rotation.name));
+        }
+        if self.rolled_back {
+            done.push(format!(
+                "put the previous values back in secret/{}",
+                rotation.name
+            ));
+        }
+        for target in rotation.restart_targets() {
+            let restarted = self
+                .consumers
+                .iter()
+                .any(|c| c.workload == target && !c.rollouts.is_empty());
+            if restarted {
+                done.push(format!("restart {target}"));
+            } else {
+                not_done.push(format!("restart {target}"));
+            }
+        }
+        (done, not_done)
+    }
+}
+
 /// Progress for the command's spinners.
-pub enum Event<'a> {
-    Progress {
-        target: &'a str,
-        message: &'a str,
-    },
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Work on consumer `target` began or moved on.
+    Progress { target: String, message: String },
+    /// Its restart ended; `error` says why when it failed.
     Finished {
-        target: &'a str,
-        error: Option<&'a str>,
+        target: String,
+        error: Option<String>,
     },
 }
 
@@ -337,14 +395,10 @@ impl Rotation {
     }
 }
 
-/// Applies the rotation (see the module's description). `user` is recorded
-/// on the kept copy of the previous values.
-pub async fn run(
-    cluster: &Cluster,
-    r: &Rotation,
-    user: &str,
-    on_event: &mut dyn FnMut(Event),
-) -> Outcome {
+/// Applies the rotation (see the module's description). `ctx.user` is
+/// recorded on the kept copy of the previous values; a cancellation stops
+/// before the next restart.
+pub async fn run(cluster: &Cluster, r: &Rotation, ctx: &OpCtx<'_, Event>) -> Outcome {
     let api = Api::<Secret>::namespaced(cluster.client.clone(), &r.namespace);
     let mut outcome = Outcome {
         backup: None,
@@ -353,7 +407,7 @@ pub async fn run(
         consumers: Vec::new(),
         result: Ok(()),
     };
-    if let Err(e) = create_backup(&api, r, user).await {
+    if let Err(e) = create_backup(&api, r, ctx.user).await {
         outcome.result = Err(if status_of(&e).is_some_and(|s| s.code == 409) {
             Error::Failed(format!(
                 "secret `{}` already exists: another rotation of secret `{}` from the same values ran or is running; nothing was changed: check `oncall audit`, then delete that copy if it is stale",
@@ -383,7 +437,7 @@ pub async fn run(
     let mut failure: Option<Error> = None;
     for f in r.to_restart() {
         let target = f.workload.to_string();
-        if interrupt::is_interrupted() {
+        if ctx.cancel.is_cancelled() {
             failure = Some(Error::Interrupted {
                 done: format!("secret `{}` has the new values", r.name),
                 not_done: format!(
@@ -394,7 +448,7 @@ pub async fn run(
             break;
         }
         touched.push(f);
-        let result = restart_one(cluster, f, r.options.timeout, on_event).await;
+        let result = restart_one(cluster, f, r.options.timeout, ctx).await;
         let (state, error) = judge(&target, &result, r.options.timeout, "runs the new values");
         let entry = done.entry(target.clone()).or_insert_with(|| ConsumerState {
             workload: target,
@@ -431,7 +485,7 @@ pub async fn run(
         });
         return outcome;
     }
-    let note = roll_back(cluster, r, &api, &written, &touched, &mut done, on_event).await;
+    let note = roll_back(cluster, r, &api, &written, &touched, &mut done, ctx).await;
     outcome.rolled_back = note.is_ok();
     outcome.new_values_in_place = note.is_err();
     outcome.consumers = states(
@@ -453,7 +507,7 @@ async fn roll_back(
     written: &str,
     touched: &[&Facts],
     done: &mut BTreeMap<String, ConsumerState>,
-    on_event: &mut dyn FnMut(Event<'_>),
+    ctx: &OpCtx<'_, Event>,
 ) -> std::result::Result<String, String> {
     if let Err(e) = write(api, r, &r.old, written).await {
         let e = write_error(e, cluster, r);
@@ -471,7 +525,7 @@ async fn roll_back(
     let mut again_failed = Vec::new();
     for f in touched {
         let target = f.workload.to_string();
-        let result = restart_one(cluster, f, r.options.timeout, on_event).await;
+        let result = restart_one(cluster, f, r.options.timeout, ctx).await;
         let (state, error) = judge(
             &target,
             &result,
@@ -513,30 +567,35 @@ async fn restart_one(
     cluster: &Cluster,
     f: &Facts,
     timeout: Duration,
-    on_event: &mut dyn FnMut(Event<'_>),
+    ctx: &OpCtx<'_, Event>,
 ) -> Result<RolloutOutcome> {
     let target = f.workload.to_string();
-    on_event(Event::Progress {
-        target: &target,
-        message: "restarting",
-    });
-    let applied = restart::apply(cluster, std::slice::from_ref(f), false, Utc::now()).await;
+    let progress = |message: &str| {
+        ctx.emit(Event::Progress {
+            target: target.clone(),
+            message: message.to_string(),
+        })
+    };
+    progress("restarting");
+    let cancel = &ctx.cancel;
+    let applied = restart::apply(cluster, std::slice::from_ref(f), false, Utc::now(), cancel).await;
     if let Some(e) = applied.error {
-        on_event(Event::Finished {
-            target: &target,
-            error: Some(&e.to_string()),
+        ctx.emit(Event::Finished {
+            target: target.clone(),
+            error: Some(e.to_string()),
         });
         return Err(e);
     }
     let baseline = applied.baselines.get(&f.workload).cloned();
-    let outcome =
-        workloads::wait_for_rollout_from(&cluster.client, &f.workload, baseline, timeout, |p| {
-            on_event(Event::Progress {
-                target: &target,
-                message: &p.message,
-            })
-        })
-        .await;
+    let outcome = workloads::wait_for_rollout_from(
+        &cluster.client,
+        &f.workload,
+        baseline,
+        timeout,
+        cancel,
+        |p| progress(&p.message),
+    )
+    .await;
     let error = match &outcome {
         Ok(o) if o.outcome == Verdict::Complete => None,
         Ok(o) => Some(
@@ -547,10 +606,7 @@ async fn restart_one(
         ),
         Err(e) => Some(e.to_string()),
     };
-    on_event(Event::Finished {
-        target: &target,
-        error: error.as_deref(),
-    });
+    ctx.emit(Event::Finished { target, error });
     outcome
 }
 
@@ -699,4 +755,106 @@ fn write_error(e: kube::Error, cluster: &Cluster, r: &Rotation) -> Error {
         ));
     }
     api_error(e, &cluster.url, "update secrets")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::safety::Cancel;
+    use crate::testing::{NODES, Recorder, sim_cluster};
+
+    const CONSUMED: &str = r#"
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: web-secrets, namespace: shop}
+data: {TOKEN: b2xk}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+        - name: web
+          image: "shop/web:1"
+          env: [{name: TOKEN, valueFrom: {secretKeyRef: {name: web-secrets, key: TOKEN}}}]
+"#;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_rotation_writes_the_values_and_restarts_the_consumer() {
+        let t = sim_cluster(&format!("{NODES}{CONSUMED}"), "shop").await;
+        let mut new = NewValues::default();
+        new.insert("TOKEN", b"new".to_vec()).unwrap();
+        let options = Options {
+            force: false,
+            rollback_on_failure: true,
+            timeout: Duration::from_secs(60),
+            order: Vec::new(),
+        };
+        let (rotation, _) = prepare(&t.cluster, "shop", "web-secrets", &new, &[], options)
+            .await
+            .unwrap();
+        let seen = Recorder::new();
+        let observer = |e| seen.record(e);
+        let ctx = OpCtx::new("alice", Cancel::manual(), &observer);
+        let outcome = run(&t.cluster, &rotation, &ctx).await;
+        assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+        assert!(outcome.new_values_in_place && !outcome.rolled_back);
+        assert!(
+            seen.events().contains(&Event::Finished {
+                target: "deployment/web".into(),
+                error: None
+            }),
+            "{:?}",
+            seen.events()
+        );
+        let audit = outcome.audit(&rotation);
+        assert_eq!(audit.status, "ok");
+        assert!(audit.done.contains(&"restart deployment/web".to_string()));
+        let secret = t.sim.get("secrets", Some("shop"), "web-secrets").unwrap();
+        assert_eq!(secret["data"]["TOKEN"], "bmV3", "base64 of `new`");
+        let backup = t
+            .sim
+            .get("secrets", Some("shop"), outcome.backup.as_deref().unwrap())
+            .expect("the previous values are kept");
+        assert_eq!(
+            backup["metadata"]["annotations"]["oncall.dev/rotated-by"],
+            "alice"
+        );
+        assert_eq!(backup["data"]["TOKEN"], "b2xk");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cancelled_rotation_restarts_no_consumer() {
+        let t = sim_cluster(&format!("{NODES}{CONSUMED}"), "shop").await;
+        let mut new = NewValues::default();
+        new.insert("TOKEN", b"new".to_vec()).unwrap();
+        let options = Options {
+            force: false,
+            rollback_on_failure: true,
+            timeout: Duration::from_secs(60),
+            order: Vec::new(),
+        };
+        let (rotation, _) = prepare(&t.cluster, "shop", "web-secrets", &new, &[], options)
+            .await
+            .unwrap();
+        let cancel = Cancel::manual();
+        cancel.cancel();
+        let observer = |_: Event| {};
+        let ctx = OpCtx::new("alice", cancel, &observer);
+        let outcome = run(&t.cluster, &rotation, &ctx).await;
+        assert!(matches!(outcome.result, Err(Error::Interrupted { .. })));
+        let audit = outcome.audit(&rotation);
+        assert_eq!(audit.not_done, vec!["restart deployment/web"]);
+        let d = t.sim.get("deployments", Some("shop"), "web").unwrap();
+        assert!(
+            d["spec"]["template"]["metadata"]["annotations"][restart::RESTARTED_AT].is_null(),
+            "not restarted"
+        );
+    }
 }

@@ -11,7 +11,6 @@ pub mod pods;
 pub mod resolve;
 pub mod restart;
 pub mod status;
-pub mod step;
 pub mod wait;
 
 use std::collections::BTreeMap;

@@ -118,6 +118,26 @@ pub async fn resolve(
     Ok(out)
 }
 
+/// Resolves the arguments to workloads, letting `choose` settle each
+/// ambiguous name (a prompt for the command, a refusal for a runbook).
+pub async fn resolve_with(
+    cluster: &Cluster,
+    namespace: &str,
+    names: &[String],
+    selector: Option<&str>,
+    mut choose: impl FnMut(&str, &[WorkloadRef]) -> Result<WorkloadRef>,
+) -> Result<Vec<WorkloadRef>> {
+    let mut out = Vec::new();
+    for r in resolve(cluster, namespace, names, selector).await? {
+        match r {
+            Resolved::One(w) => out.push(w),
+            Resolved::Ambiguous { name, candidates } => out.push(choose(&name, &candidates)?),
+        }
+    }
+    out.dedup();
+    Ok(out)
+}
+
 /// Drops repeats (a name given twice, or also selected by -l), keeping the first.
 fn dedupe(items: &mut Vec<Resolved>) {
     let mut seen = std::collections::HashSet::new();

@@ -1,17 +1,251 @@
-//! The two changes: a rolling restart (kubectl's annotation, so both tools
-//! agree on what a restart is) and the eviction of one broken pod.
+//! The restart procedure, driven by `oncall restart` and the runbook
+//! `restart` step alike: `prepare` inspects the workloads and plans, `run`
+//! makes the changes (a rolling restart with kubectl's annotation, so both
+//! tools agree on what a restart is, or the eviction of broken pods) and
+//! follows the rollouts; `RestartOutcome` says how it went, in one wording.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
+use serde::Serialize;
 use serde_json::json;
 
 use super::inspect::Facts;
-use super::{Kind, WorkloadRef};
+use super::{Kind, RolloutOutcome, RolloutProgress, WorkloadRef};
 use crate::cluster::{Cluster, api_error, status_of};
 use crate::error::{Error, Result};
-use crate::safety::interrupt;
+use crate::safety::{Cancel, OpCtx, Plan, audit};
+
+/// How a restart is done.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Evict only the broken pods instead of restarting the workloads.
+    pub bad_pods: bool,
+    /// Follow the rollouts once the changes are made (`--no-wait` does not).
+    pub wait: bool,
+    /// The longest wait for the rollouts.
+    pub timeout: Duration,
+}
+
+/// A planned restart: what `run` changes.
+pub struct Job {
+    facts: Vec<Facts>,
+    options: Options,
+}
+
+/// What a restart reports while it waits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The rollout of `workload` (`kind/name`) is followed from now on.
+    Following { workload: String },
+    /// The rollout moved on.
+    Progress {
+        workload: String,
+        progress: RolloutProgress,
+    },
+    /// The wait for `workload` ended, however it ended.
+    Settled { workload: String },
+}
+
+/// Inspects `targets` and plans their restart (or, with `bad_pods`, the
+/// eviction of their broken pods). A paused Deployment is refused: its
+/// rollout would not start.
+pub async fn prepare(
+    cluster: &Cluster,
+    targets: &[WorkloadRef],
+    options: Options,
+) -> Result<(Job, Plan)> {
+    let mut facts = Vec::new();
+    for t in targets {
+        facts.push(super::inspect(cluster, t).await?);
+    }
+    if !options.bad_pods {
+        refuse_paused(&facts)?;
+    }
+    let (action, changes): (&str, fn(&mut Plan, &[Facts])) = if options.bad_pods {
+        ("evict broken pods", super::plan::bad_pod_changes)
+    } else {
+        ("rolling restart", super::plan::restart_changes)
+    };
+    let mut plan = Plan::new(action, cluster);
+    changes(&mut plan, &facts);
+    Ok((Job { facts, options }, plan))
+}
+
+/// How a restart ended. It serialises as `restart -o json` and the runbook
+/// step's output.
+#[derive(Debug, Serialize)]
+pub struct RestartOutcome {
+    /// Workloads whose pod template was patched (`kind/name`).
+    pub restarted: Vec<String>,
+    /// Broken pods evicted with `--bad-pods`, and the ones the API refused.
+    pub evictions: Vec<EvictionResult>,
+    /// The rollouts that followed, one per workload.
+    pub rollouts: Vec<RolloutOutcome>,
+    /// The audit log's done / not done lists.
+    #[serde(skip)]
+    pub done: Vec<String>,
+    #[serde(skip)]
+    pub not_done: Vec<String>,
+    /// What stopped the procedure before its rollouts were judged: Ctrl-C
+    /// between changes, an unreachable cluster, a workload that vanished.
+    #[serde(skip)]
+    pub stopped: Option<Error>,
+    #[serde(skip)]
+    timeout: Duration,
+}
+
+impl RestartOutcome {
+    /// The one wording of how the rollouts and evictions went: failures
+    /// first (exit 1), then timeouts (exit 5), then Ctrl-C, then evictions
+    /// the API refused.
+    pub fn verdict(&self) -> Result<()> {
+        super::wait::verdict(&self.rollouts, self.timeout)?;
+        let refused: Vec<String> = self
+            .evictions
+            .iter()
+            .filter(|e| !e.evicted)
+            .map(|e| format!("`{}` ({})", e.pod, e.error.as_deref().unwrap_or("?")))
+            .collect();
+        if refused.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Failed(format!(
+            "{} pod(s) could not be evicted: {}",
+            refused.len(),
+            refused.join("; ")
+        )))
+    }
+
+    /// The procedure's result: what stopped it, else the verdict. The stop
+    /// is handed over once (an error is not copied).
+    pub fn take_result(&mut self) -> Result<()> {
+        match self.stopped.take() {
+            Some(e) => Err(e),
+            None => self.verdict(),
+        }
+    }
+
+    /// Each rollout's ending, as `deployment/web: complete, ...`.
+    pub fn summary(&self) -> String {
+        self.rollouts
+            .iter()
+            .map(|o| format!("{}: {}", o.workload, o.outcome.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The audit log's outcome for `result` (from [`Self::take_result`]),
+    /// the same whichever way the restart was started.
+    pub fn audit(&self, result: &Result<()>) -> audit::Outcome {
+        match result {
+            Ok(()) => audit::Outcome {
+                done: self.done.clone(),
+                ..audit::Outcome::ok(self.summary())
+            },
+            Err(e) => audit::Outcome {
+                done: self.done.clone(),
+                not_done: self.not_done.clone(),
+                ..audit::Outcome::from_error(e)
+            },
+        }
+    }
+}
+
+/// Makes the planned changes, stopping between them when `ctx.cancel`
+/// says so or the cluster fails every later one, then follows the rollouts
+/// (all at once) unless the options say not to wait.
+pub async fn run(cluster: &Cluster, job: &Job, ctx: &OpCtx<'_, Event>) -> RestartOutcome {
+    let opts = job.options;
+    let applied = apply(cluster, &job.facts, opts.bad_pods, Utc::now(), &ctx.cancel).await;
+    let mut outcome = RestartOutcome {
+        restarted: applied.restarted.iter().map(|w| w.to_string()).collect(),
+        evictions: applied.evictions,
+        rollouts: Vec::new(),
+        done: applied.done,
+        not_done: applied.not_done,
+        stopped: applied.error,
+        timeout: opts.timeout,
+    };
+    if ctx.cancel.is_cancelled() {
+        outcome.stopped = Some(Error::Interrupted {
+            done: list_or_nothing(&outcome.done),
+            not_done: list_or_nothing(&outcome.not_done),
+        });
+    }
+    if outcome.stopped.is_some() {
+        return outcome;
+    }
+    if !opts.wait {
+        outcome.rollouts = applied
+            .to_follow
+            .iter()
+            .map(|w| RolloutOutcome::not_waited(w, "restart requested; not waiting (--no-wait)"))
+            .collect();
+        return outcome;
+    }
+    match follow(
+        cluster,
+        &applied.to_follow,
+        &applied.baselines,
+        opts.timeout,
+        ctx,
+    )
+    .await
+    {
+        Ok(rollouts) => outcome.rollouts = rollouts,
+        Err(e) => outcome.stopped = Some(e),
+    }
+    outcome
+}
+
+/// Waits for every rollout at once; `rollout status` uses it too.
+pub async fn follow(
+    cluster: &Cluster,
+    targets: &[WorkloadRef],
+    baselines: &HashMap<WorkloadRef, BTreeMap<String, String>>,
+    timeout: Duration,
+    ctx: &OpCtx<'_, Event>,
+) -> Result<Vec<RolloutOutcome>> {
+    let waits = targets.iter().map(|t| {
+        let baseline = baselines.get(t).cloned();
+        let workload = t.to_string();
+        async move {
+            ctx.emit(Event::Following {
+                workload: workload.clone(),
+            });
+            let outcome = super::wait_for_rollout_from(
+                &cluster.client,
+                t,
+                baseline,
+                timeout,
+                &ctx.cancel,
+                |p| {
+                    ctx.emit(Event::Progress {
+                        workload: workload.clone(),
+                        progress: p.clone(),
+                    })
+                },
+            )
+            .await;
+            ctx.emit(Event::Settled { workload });
+            outcome
+        }
+    });
+    futures::future::join_all(waits).await.into_iter().collect()
+}
+
+fn list_or_nothing(items: &[String]) -> String {
+    if items.is_empty() {
+        "nothing".into()
+    } else {
+        items.join(", ")
+    }
+}
 
 /// The annotation `kubectl rollout restart` sets on the pod template.
 pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
@@ -106,13 +340,12 @@ pub struct Applied {
     pub to_follow: Vec<WorkloadRef>,
     /// Per workload (`kind/name` in namespace), its live pods just before
     /// the restart: what the wait counts replaced pods against.
-    pub baselines:
-        std::collections::HashMap<WorkloadRef, std::collections::BTreeMap<String, String>>,
+    pub baselines: HashMap<WorkloadRef, BTreeMap<String, String>>,
     /// The audit log's done / not done lists.
     pub done: Vec<String>,
     pub not_done: Vec<String>,
     /// What stopped the run early: the cluster became unreachable, refused
-    /// a patch, ... (Ctrl-C is seen with `interrupt::is_interrupted`).
+    /// a patch, ... (a cancellation is seen on the `Cancel` given).
     pub error: Option<Error>,
 }
 
@@ -120,12 +353,13 @@ pub struct Applied {
 /// from the same `facts`: patches each workload (at time `at`), or evicts
 /// its replaceable broken pods. It stops between operations on Ctrl-C or on
 /// an error that would fail every later one; a refused eviction does not
-/// stop the others.
+/// stop the others. Secret rotation restarts its consumers through it too.
 pub async fn apply(
     cluster: &Cluster,
     facts: &[Facts],
     bad_pods: bool,
     at: DateTime<Utc>,
+    cancel: &Cancel,
 ) -> Applied {
     let mut applied = Applied::default();
     for f in facts {
@@ -133,7 +367,7 @@ pub async fn apply(
             let mut evicted_any = false;
             for b in f.broken.iter().filter(|b| b.problem.reason.replaceable()) {
                 let what = format!("evict pod/{}", b.name);
-                if interrupt::is_interrupted() || applied.error.is_some() {
+                if cancel.is_cancelled() || applied.error.is_some() {
                     applied.not_done.push(what);
                     continue;
                 }
@@ -172,7 +406,7 @@ pub async fn apply(
                 continue;
             }
             let what = format!("restart {}", f.workload);
-            if interrupt::is_interrupted() || applied.error.is_some() {
+            if cancel.is_cancelled() || applied.error.is_some() {
                 applied.not_done.push(what);
                 continue;
             }
@@ -217,6 +451,143 @@ pub fn refuse_paused(facts: &[Facts]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{NODES, Recorder, deployment, sim_cluster};
+    use crate::workloads::Verdict;
+
+    fn options() -> Options {
+        Options {
+            bad_pods: false,
+            wait: true,
+            timeout: Duration::from_secs(60),
+        }
+    }
+
+    fn web() -> Vec<WorkloadRef> {
+        vec![WorkloadRef::new(Kind::Deployment, "shop", "web")]
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_healthy_restart_completes_and_reports_its_wait() {
+        let t = sim_cluster(
+            &format!("{NODES}{}", deployment("web", 2, "shop/web:1")),
+            "shop",
+        )
+        .await;
+        let (job, plan) = prepare(&t.cluster, &web(), options()).await.unwrap();
+        assert_eq!(plan.changes.len(), 1, "{plan:?}");
+        let seen = Recorder::new();
+        let observer = |e| seen.record(e);
+        let ctx = OpCtx::new("alice", Cancel::manual(), &observer);
+        let mut outcome = run(&t.cluster, &job, &ctx).await;
+        let result = outcome.take_result();
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(outcome.restarted, vec!["deployment/web"]);
+        assert_eq!(outcome.rollouts[0].outcome, Verdict::Complete);
+        assert_eq!(outcome.summary(), "deployment/web: complete");
+        let audit = outcome.audit(&result);
+        assert_eq!(audit.status, "ok");
+        assert_eq!(audit.done, vec!["restart deployment/web"]);
+        let events = seen.events();
+        assert_eq!(
+            events.first(),
+            Some(&Event::Following {
+                workload: "deployment/web".into()
+            })
+        );
+        assert_eq!(
+            events.last(),
+            Some(&Event::Settled {
+                workload: "deployment/web".into()
+            })
+        );
+        assert!(
+            events.iter().any(|e| matches!(e, Event::Progress { .. })),
+            "progress is reported: {events:?}"
+        );
+        let d = t.sim.get("deployments", Some("shop"), "web").unwrap();
+        assert!(
+            d["spec"]["template"]["metadata"]["annotations"][RESTARTED_AT].is_string(),
+            "kubectl's annotation is set"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_crash_looping_workload_fails_fast_in_the_commands_words() {
+        let seed = format!("{NODES}{}", deployment("web", 2, "shop/web:crash"));
+        let t = sim_cluster(&seed, "shop").await;
+        let (job, _) = prepare(&t.cluster, &web(), options()).await.unwrap();
+        let observer = |_: Event| {};
+        let ctx = OpCtx::new("alice", Cancel::manual(), &observer);
+        let started = std::time::Instant::now();
+        let mut outcome = run(&t.cluster, &job, &ctx).await;
+        let err = outcome.take_result().unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "not the timeout"
+        );
+        assert_eq!(outcome.rollouts[0].outcome, Verdict::Failed);
+        let message = err.to_string();
+        assert!(
+            message.starts_with("the rollout of `deployment/web` failed: "),
+            "{message}"
+        );
+        let audit = outcome.audit(&Err(err));
+        assert_eq!(audit.status, "failed");
+        assert_eq!(audit.done, vec!["restart deployment/web"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cancelled_restart_changes_nothing_more() {
+        let t = sim_cluster(
+            &format!("{NODES}{}", deployment("web", 2, "shop/web:1")),
+            "shop",
+        )
+        .await;
+        let (job, _) = prepare(&t.cluster, &web(), options()).await.unwrap();
+        let cancel = Cancel::manual();
+        cancel.cancel();
+        let seen = Recorder::new();
+        let observer = |e| seen.record(e);
+        let ctx = OpCtx::new("alice", cancel, &observer);
+        let mut outcome = run(&t.cluster, &job, &ctx).await;
+        let err = outcome.take_result().unwrap_err();
+        assert!(matches!(err, Error::Interrupted { .. }), "{err}");
+        assert_eq!(outcome.not_done, vec!["restart deployment/web"]);
+        assert!(outcome.done.is_empty() && seen.events().is_empty());
+        let d = t.sim.get("deployments", Some("shop"), "web").unwrap();
+        assert!(
+            d["spec"]["template"]["metadata"]["annotations"][RESTARTED_AT].is_null(),
+            "the workload was not restarted"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cancelling_during_the_wait_stops_waiting_not_the_rollout() {
+        let t = sim_cluster(
+            &format!("{NODES}{}", deployment("web", 2, "shop/web:1")),
+            "shop",
+        )
+        .await;
+        let (job, _) = prepare(&t.cluster, &web(), options()).await.unwrap();
+        let cancel = Cancel::manual();
+        let stop = cancel.clone();
+        // The user presses Ctrl-C as soon as the wait begins.
+        let observer = move |e| {
+            if matches!(e, Event::Following { .. }) {
+                stop.cancel();
+            }
+        };
+        let ctx = OpCtx::new("alice", cancel, &observer);
+        let mut outcome = run(&t.cluster, &job, &ctx).await;
+        let err = outcome.take_result().unwrap_err();
+        assert_eq!(outcome.rollouts[0].outcome, Verdict::Interrupted);
+        assert!(
+            err.to_string()
+                .contains("stopped waiting for `deployment/web` (the rollout itself goes on)"),
+            "{err}"
+        );
+        assert_eq!(outcome.done, vec!["restart deployment/web"]);
+    }
 
     #[test]
     fn patch_is_kubectls() {

@@ -26,7 +26,7 @@ use super::pods::{self, Problem, diagnose};
 use super::status::{self, State};
 use super::{Kind, Workload, WorkloadRef};
 use crate::error::{Error, Result};
-use crate::safety::interrupt;
+use crate::safety::Cancel;
 
 /// How many log lines a failure shows.
 pub const LOG_LINES: i64 = 20;
@@ -113,6 +113,62 @@ impl RolloutOutcome {
     }
 }
 
+/// How a set of waits went, in one wording for `restart`, `rollout status`
+/// and their runbook steps: failures first (exit 1), then timeouts (exit
+/// 5), then Ctrl-C.
+pub fn verdict(outcomes: &[RolloutOutcome], timeout: Duration) -> Result<()> {
+    let with = |v: Verdict| -> Vec<&RolloutOutcome> {
+        outcomes.iter().filter(|o| o.outcome == v).collect()
+    };
+    let names = |os: &[&RolloutOutcome]| {
+        os.iter()
+            .map(|o| format!("`{}`", o.workload))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let failed = with(Verdict::Failed);
+    if !failed.is_empty() {
+        let first = failed[0].failure.as_ref();
+        let why = first
+            .map(|f| format!(": {}", f.message))
+            .unwrap_or_default();
+        return Err(Error::Failed(format!(
+            "the rollout of {} failed{why}",
+            names(&failed)
+        )));
+    }
+    let timed_out = with(Verdict::TimedOut);
+    if !timed_out.is_empty() {
+        return Err(Error::TimedOut {
+            after: humantime::format_duration(timeout).to_string(),
+            what: format!(
+                "{} still rolling out ({}); keep watching with `oncall rollout status`, or pass a longer --timeout",
+                names(&timed_out),
+                timed_out[0].status
+            ),
+        });
+    }
+    let interrupted = with(Verdict::Interrupted);
+    if !interrupted.is_empty() {
+        let finished: Vec<&RolloutOutcome> = outcomes
+            .iter()
+            .filter(|o| o.outcome != Verdict::Interrupted)
+            .collect();
+        return Err(Error::Interrupted {
+            done: if finished.is_empty() {
+                "no rollout had finished".into()
+            } else {
+                format!("{} finished", names(&finished))
+            },
+            not_done: format!(
+                "stopped waiting for {} (the rollout itself goes on)",
+                names(&interrupted)
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// What the progress callback sees on every change of status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RolloutProgress {
@@ -124,16 +180,17 @@ pub struct RolloutProgress {
 }
 
 /// Waits until the rollout of `workload` completes, fails, or `timeout`
-/// passes, calling `on_progress` whenever its status changes. Only an
-/// unreadable or vanished workload is an `Err`; every other ending is an
-/// outcome.
+/// passes, calling `on_progress` whenever its status changes; `cancel`
+/// ends the wait (not the rollout) as interrupted. Only an unreadable or
+/// vanished workload is an `Err`; every other ending is an outcome.
 pub async fn wait_for_rollout(
     client: &kube::Client,
     workload: &WorkloadRef,
     timeout: Duration,
+    cancel: &Cancel,
     on_progress: impl FnMut(&RolloutProgress),
 ) -> Result<RolloutOutcome> {
-    wait_for_rollout_from(client, workload, None, timeout, on_progress).await
+    wait_for_rollout_from(client, workload, None, timeout, cancel, on_progress).await
 }
 
 /// The live pods (uid → name) of a workload: taken before a change, it is
@@ -175,6 +232,7 @@ pub async fn wait_for_rollout_from(
     workload: &WorkloadRef,
     baseline: Option<BTreeMap<String, String>>,
     timeout: Duration,
+    cancel: &Cancel,
     mut on_progress: impl FnMut(&RolloutProgress),
 ) -> Result<RolloutOutcome> {
     let started = Instant::now();
@@ -220,7 +278,7 @@ pub async fn wait_for_rollout_from(
                 }
                 return Ok(end(&tracker, Verdict::TimedOut, status, None));
             }
-            _ = interrupt::interrupted() => {
+            _ = cancel.cancelled() => {
                 let status = last_progress.map(|p| p.message).unwrap_or_default();
                 return Ok(end(&tracker, Verdict::Interrupted, status, None));
             }

@@ -1,0 +1,122 @@
+//! What in-crate tests of a procedure's `run` share: a simulated cluster
+//! connected the way the commands connect, and an observer that records.
+
+use std::sync::Mutex;
+
+use oncall_sim::{FaultSpec, Seed, SimOptions, Simulator, Timing};
+
+use crate::cluster::{self, Cluster, ConnectOptions};
+
+/// A simulator seeded from YAML, and a connection to it.
+pub struct SimCluster {
+    pub sim: Simulator,
+    pub cluster: Cluster,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts a simulator with fast controllers and connects to it, with
+/// `namespace` as the connection's namespace.
+pub async fn sim_cluster(seed: &str, namespace: &str) -> SimCluster {
+    let sim = Simulator::start(SimOptions {
+        port: 0,
+        seed: Seed::Yaml {
+            text: seed.to_string(),
+            source: "test.yaml".into(),
+        },
+        faults: FaultSpec::default(),
+        timing: Timing::fast(),
+    })
+    .await
+    .expect("simulator starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kubeconfig, "sandbox")
+        .expect("kubeconfig written");
+    let cluster = cluster::connect(&ConnectOptions {
+        kubeconfig: Some(kubeconfig),
+        namespace: Some(namespace.to_string()),
+        request_timeout: Some(std::time::Duration::from_secs(30)),
+        ..Default::default()
+    })
+    .await
+    .expect("connects to the simulator");
+    SimCluster {
+        sim,
+        cluster,
+        _dir: dir,
+    }
+}
+
+/// Keeps every event a procedure reports, in order.
+pub struct Recorder<E> {
+    events: Mutex<Vec<E>>,
+}
+
+impl<E: Clone> Recorder<E> {
+    pub fn new() -> Self {
+        Recorder {
+            events: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn record(&self, event: E) {
+        self.events.lock().unwrap().push(event);
+    }
+
+    pub fn events(&self) -> Vec<E> {
+        self.events.lock().unwrap().clone()
+    }
+}
+
+/// Namespaces, three ready nodes, and the simulator's image faults (`crash`
+/// tags crash-loop), for workload tests.
+pub const NODES: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: kube-system}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: sim-image-faults, namespace: kube-system}
+data:
+  rules: |
+    shop/web:crash crash-loop exit-code=1
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-a, labels: {kubernetes.io/hostname: node-a}}
+status:
+  allocatable: {cpu: "4", memory: 16Gi, pods: "110"}
+  conditions: [{type: Ready, status: "True", reason: KubeletReady}]
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-b, labels: {kubernetes.io/hostname: node-b}}
+status:
+  allocatable: {cpu: "4", memory: 16Gi, pods: "110"}
+  conditions: [{type: Ready, status: "True", reason: KubeletReady}]
+"#;
+
+/// A Deployment of `replicas` pods running `image` in namespace `shop`.
+pub fn deployment(name: &str, replicas: u32, image: &str) -> String {
+    format!(
+        r#"
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: shop}}
+spec:
+  replicas: {replicas}
+  progressDeadlineSeconds: 6000
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      containers: [{{name: {name}, image: "{image}"}}]
+"#
+    )
+}
