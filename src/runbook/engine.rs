@@ -57,6 +57,10 @@ pub struct Run<'a> {
     pub values: BTreeMap<String, Json>,
     pub journal: Journal,
     pub dry_run: bool,
+    /// What the running step's action says for the audit log when it has
+    /// more to say than "done" or its error (a drain: each node drained,
+    /// each pod evicted), so a step's entry is its command's.
+    pub audit: std::sync::Mutex<Option<crate::safety::audit::Outcome>>,
 }
 
 /// Converts and checks a parameter value given as text.
@@ -107,6 +111,15 @@ fn shown<'t>(p: &Param, text: &'t str) -> &'t str {
 }
 
 impl Run<'_> {
+    /// Keeps the running step's audit outcome (see `audit`).
+    pub(super) fn record_audit(&self, outcome: crate::safety::audit::Outcome) {
+        *self.audit.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
+    }
+
+    fn take_audit(&self) -> Option<crate::safety::audit::Outcome> {
+        self.audit.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
     /// Secret values, as text.
     pub(super) fn secret_values(&self) -> Vec<(String, String)> {
         self.runbook
@@ -369,6 +382,7 @@ async fn attempt(run: &mut Run<'_>, ui: &mut dyn Ui, step: &Step, args: &Json) -
             r.history.push(Attempt::begin());
         }
         run.save()?;
+        run.take_audit();
         let result = match step.timeout {
             Some(t) => match tokio::time::timeout(t, act(run, step, args)).await {
                 Ok(r) => r,
@@ -676,10 +690,10 @@ async fn steps(run: &mut Run<'_>, ui: &mut dyn Ui, start: usize) -> Result<()> {
         let began = Instant::now();
         let result = attempt(run, ui, step, &args).await;
         let elapsed = began.elapsed();
-        let mut outcome = match &result {
+        let mut outcome = run.take_audit().unwrap_or_else(|| match &result {
             Ok(_) => crate::safety::audit::Outcome::ok(format!("step `{}` done", step.id)),
             Err(e) => crate::safety::audit::Outcome::from_error(e),
-        };
+        });
         run.redactor().redact_outcome(&mut outcome);
         if let (Some(p), Some(a)) = (&plan, answer) {
             ui.audit(p, a, &outcome)?;
