@@ -454,6 +454,23 @@ pub struct DrainFlags {
     pub scale_up: bool,
 }
 
+impl From<&DrainFlags> for crate::nodes::decide::DrainOptions {
+    fn from(f: &DrainFlags) -> Self {
+        crate::nodes::decide::DrainOptions {
+            ignore_daemonsets: f.ignore_daemonsets,
+            delete_emptydir_data: f.delete_emptydir_data,
+            force: f.force,
+            grace_period: f.grace_period,
+            timeout: f.timeout,
+            pod_selector: f.pod_selector.clone(),
+            disable_eviction: f.disable_eviction,
+            skip_wait_for_delete_timeout: f.skip_wait_for_delete_timeout,
+            scale_up: f.scale_up,
+            scale_policy: Default::default(),
+        }
+    }
+}
+
 #[derive(Debug, Args, Clone, Default)]
 pub struct ReplaceFlags {
     #[command(flatten)]

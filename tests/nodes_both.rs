@@ -25,6 +25,7 @@ on_both_backends!(
     a_cordon_note_left_behind_by_kubectl_uncordon_is_ignored,
     a_selector_that_selects_nothing_is_not_a_failure_as_in_kubectl,
     wide_node_list_shows_what_kubectl_wide_shows,
+    a_runbook_drain_step_and_node_drain_end_the_same_and_record_the_same,
 );
 
 /// A Deployment pinned to one node of the scope.
@@ -979,4 +980,74 @@ fn wide_node_list_shows_what_kubectl_wide_shows(backend: Backend) {
         .oncall(&["node", "list", "-l", &s.node_selector()])
         .expect_code(0);
     assert!(!plain.stdout.contains("INTERNAL-IP"), "{}", plain.stdout);
+}
+
+/// The runbook's `node_drain` step and `oncall node drain` are one
+/// procedure: on two like nodes they report the same outcome and leave
+/// audit entries that differ only in the node's name.
+fn a_runbook_drain_step_and_node_drain_end_the_same_and_record_the_same(backend: Backend) {
+    let s = Scope::new("drainboth");
+    let mut seed = simple_cluster(&s);
+    seed += &deployment(&s, "api", 2, "n2", "");
+    let h = Harness::on(backend, &s, &seed);
+    wait_ready(&h, &s, 4);
+    let (n1, n2) = (s.node("n1"), s.node("n2"));
+    let by_command = h
+        .oncall(&["node", "drain", &n1, "--yes", "-o", "json"])
+        .expect_code(0);
+    let by_command: Value = serde_json::from_str(&by_command.stdout).unwrap();
+    let file = h.home.path().join("drain.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: drain\nsummary: drain one node\nsteps:\n  - id: drain\n    title: Drain it\n    node_drain: {{nodes: [{n2}]}}\n"
+        ),
+    )
+    .unwrap();
+    h.oncall(&["runbook", "run", file.to_str().unwrap(), "--yes"])
+        .expect_code(0);
+    let journal: Value =
+        serde_json::from_str(&h.oncall(&["runbook", "log", "last", "-o", "json"]).stdout).unwrap();
+    let by_step = &journal["steps"][0]["output"]["nodes"];
+    // The same outcome, node by node: status, cordon, and each pod's fate.
+    let fate = |drains: &Value, node: &str| {
+        let d = &drains[0];
+        assert_eq!(d["node"], node);
+        let mut pods: Vec<String> = d["pods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| format!("{} {}", p["outcome"], p["reason"]))
+            .collect();
+        pods.sort();
+        (
+            d["status"].clone(),
+            d["cordoned"].clone(),
+            d["message"].clone(),
+            pods,
+        )
+    };
+    assert_eq!(fate(&by_command, &n1), fate(by_step, &n2));
+    assert_eq!(fate(by_step, &n2).0, "drained");
+    // The same audit entry, but for the node's name.
+    let entries = h.audit_entries();
+    let [.., command, step] = entries.as_slice() else {
+        panic!("two audit entries: {entries:?}")
+    };
+    let outcome = |e: &Value, node: &str| e["outcome"].to_string().replace(node, "NODE");
+    assert_eq!(outcome(command, &n1), outcome(step, &n2));
+    assert_eq!(step["outcome"]["done"], json!([format!("node/{n2}")]));
+    let keys = |e: &Value| e.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(command), keys(step));
+    let changes = |e: &Value, node: &str| {
+        let mut c: Vec<String> = e["plan"]["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| format!("{} {}", c["action"], c["detail"]).replace(node, "NODE"))
+            .collect();
+        c.sort();
+        c
+    };
+    assert_eq!(changes(command, &n1), changes(step, &n2));
 }

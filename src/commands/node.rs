@@ -5,11 +5,17 @@ use crate::cli::{DrainFlags, NodeCommand, NodeTargets};
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::nodes::check::CheckReport;
-use crate::nodes::cordon::{self, CordonNote, UncordonDecision};
+use crate::nodes::cordon::{self, CordonJob};
 use crate::nodes::decide::{Action, DrainOptions};
-use crate::nodes::drain::{self, Event, NodeDrain, NodeStatus, PodOutcome};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use indicatif::ProgressBar;
+
+use crate::nodes::drain::{self, DrainOutcome, Event, NodeDrain, NodeStatus, PodOutcome};
 use crate::nodes::{LeanNode, plan, targets};
-use crate::safety::{self, Plan, audit};
+use crate::safety::{self, Cancel, OpCtx, Plan, audit};
+use crate::ui::progress::{Heartbeat, Progress};
 use crate::ui::{output, style, table};
 
 pub async fn run(app: &App, cmd: NodeCommand) -> Result<()> {
@@ -57,62 +63,41 @@ async fn cordon_nodes(
 ) -> Result<()> {
     let nodes = resolve(cluster, t).await?;
     let user = audit::os_user();
-    let mut plan = Plan::new("cordon nodes", cluster);
-    let todo: Vec<String> = plan::plan_cordon(&mut plan, &nodes, &user, reason)
-        .into_iter()
-        .map(|n| format!("node/{n}"))
-        .collect();
-    let answer = safety::approve(app, cluster, &plan)?;
-    if !answer.proceeds() {
-        return Ok(());
-    }
-    safety::apply_each(app, cluster, &plan, answer, &todo, "cordoned", |target| {
-        let name = target.trim_start_matches("node/").to_string();
-        let user = user.clone();
-        async move { cordon::cordon(cluster, &name, &user, reason).await }
-    })
-    .await
+    let (job, plan) = cordon::prepare_cordon(cluster, &nodes, &user, reason);
+    apply_cordon(app, cluster, &plan, &job, &user).await
 }
 
 async fn uncordon_nodes(app: &App, cluster: &Cluster, t: &NodeTargets, force: bool) -> Result<()> {
     let nodes = resolve(cluster, t).await?;
     let user = audit::os_user();
-    let mut plan = Plan::new("uncordon nodes", cluster);
-    let mut todo = Vec::new();
-    let mut refused = Vec::new();
-    for n in &nodes {
-        let target = format!("node/{}", n.name());
-        match cordon::uncordon_decision(n, &user, force) {
-            UncordonDecision::Uncordon => {
-                let detail = CordonNote::read(n)
-                    .map(|c| format!("was cordoned {}", c.describe()))
-                    .unwrap_or_else(|| "was cordoned with no oncall note (--force)".into());
-                plan.change(target, "uncordon", detail);
-                todo.push(format!("node/{}", n.name()));
-            }
-            UncordonDecision::NotCordoned => plan.skip(target, "not cordoned"),
-            UncordonDecision::Refuse { why } => {
-                plan.skip(target, &why);
-                refused.push(format!("`{}` {why}", n.name()));
-            }
-        }
-    }
-    let answer = safety::approve(app, cluster, &plan)?;
+    let (job, plan) = cordon::prepare_uncordon(cluster, &nodes, &user, force);
+    apply_cordon(app, cluster, &plan, &job, &user).await
+}
+
+/// Asks, runs the cordon (or uncordon) saying each node as it is done, and
+/// records it; then reports the nodes left alone because of someone else.
+async fn apply_cordon(
+    app: &App,
+    cluster: &Cluster,
+    plan: &Plan,
+    job: &CordonJob,
+    user: &str,
+) -> Result<()> {
+    let answer = safety::approve(app, cluster, plan)?;
     if answer.proceeds() {
-        safety::apply_each(app, cluster, &plan, answer, &todo, "uncordoned", |target| {
-            let name = target.trim_start_matches("node/").to_string();
-            async move { cordon::uncordon(cluster, &name).await }
-        })
-        .await?;
+        let human = !app.global.output.is_structured();
+        let verb = job.verb();
+        let observer = |c: cordon::Changed| {
+            if human {
+                outln!("node/{} {verb}", c.node);
+            }
+        };
+        let ctx = OpCtx::new(user, Cancel::on_signal(), &observer);
+        let outcome = cordon::run(cluster, job, &ctx).await;
+        audit::record(app, cluster, plan, answer, &outcome.audit(verb))?;
+        outcome.result?;
     }
-    if refused.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Failed(format!(
-            "left cordoned: {}",
-            refused.join("; ")
-        )))
-    }
+    job.refusal()
 }
 
 async fn check_nodes(
@@ -229,238 +214,133 @@ async fn drain_nodes(
 ) -> Result<()> {
     let nodes = resolve(cluster, t).await?;
     let opts = DrainOptions::from(flags).with_policy(app.config.scale_policy());
-    let report = plan::run_check(cluster, &nodes, &opts).await?;
-    let mut plan = Plan::new(format!("drain {} node(s)", nodes.len()), cluster);
-    let refused = plan::plan_drain(&mut plan, &report, &opts);
-    if !refused.is_empty() {
+    let (job, plan) = drain::prepare(cluster, nodes, opts, concurrency).await?;
+    if let Some(refusal) = job.refusal() {
         if !app.global.output.is_structured() {
             outln!("{}", plan.render());
         }
-        return Err(plan::refusal_error(&refused));
+        return Err(refusal);
     }
-    if plan.changes.is_empty() {
-        // Every node is cordoned and empty: a drain is a no-op, as in kubectl.
-        safety::approve(app, cluster, &plan)?;
-        return Ok(());
-    }
-    let mut scale = plan::plan_scale_ups(cluster, &report, &mut plan).await?;
+    // Every node cordoned and empty: nothing to do, as in kubectl.
     let answer = safety::approve(app, cluster, &plan)?;
     if !answer.proceeds() {
         return Ok(());
     }
-    let nodes = if scale.is_empty() {
-        nodes
-    } else {
-        let user = audit::os_user();
-        let cordoned = plan::cordon_all(cluster, &nodes, &user, "drain").await;
-        let cordoned = match cordoned {
-            Ok(c) => c,
-            Err(e) => return record_error(app, cluster, &plan, answer, e),
-        };
-        if let Err(e) = plan::scale_up(cluster, &mut scale, &opts).await {
-            plan::restore(cluster, &scale).await?;
-            return record_error(app, cluster, &plan, answer, e);
-        }
-        cordoned
-    };
-    let results = run_drains(app, cluster, &nodes, &opts, concurrency, "drain").await;
-    plan::restore(cluster, &scale).await?;
-    finish_drains(app, cluster, &plan, answer, &results)
+    let user = audit::os_user();
+    let progress = DrainProgress::start(app);
+    let observer = |e| progress.observe(e);
+    let ctx = OpCtx::new(&user, Cancel::on_signal(), &observer);
+    let outcome = drain::run(cluster, &job, &ctx).await;
+    progress.finish();
+    finish_drains(app, cluster, &plan, answer, outcome)
 }
 
-fn record_error(
+/// Prints the summary, records the outcome, and turns failures into errors.
+fn finish_drains(
     app: &App,
     cluster: &Cluster,
     plan: &Plan,
     answer: safety::Answer,
-    e: Error,
+    outcome: DrainOutcome,
 ) -> Result<()> {
-    audit::record(app, cluster, plan, answer, &audit::Outcome::from_error(&e))?;
-    Err(e)
+    // A drain that never started has no summary, only its error.
+    if !(outcome.nodes.is_empty() && outcome.result.is_err()) {
+        if app.global.output.is_structured() {
+            output::print(app.global.output, &outcome.nodes)?;
+        } else {
+            out!("{}", render_drains(&outcome.nodes));
+        }
+    }
+    audit::record(app, cluster, plan, answer, &outcome.audit())?;
+    outcome.into_result()
 }
 
-/// Draws drain progress (a bar per node) from the domain's events.
-pub struct Renderer {
-    pub tx: tokio::sync::mpsc::UnboundedSender<Event>,
-    task: tokio::task::JoinHandle<()>,
+/// Draws drain progress (a bar per node) from the domain's events; without
+/// a terminal, plain lines and a heartbeat instead.
+pub struct DrainProgress {
+    progress: Progress,
+    heartbeat: Heartbeat,
+    state: Mutex<Bars>,
 }
 
-impl Renderer {
-    pub fn start(app: &App) -> Renderer {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
-        let progress = app.progress.clone();
-        let task = tokio::spawn(async move {
-            let mut bars = std::collections::HashMap::new();
-            // Without a terminal there are no bars: a plain line says what
-            // is going on, and is repeated while a long wait lasts, so a log
-            // never goes quiet for long.
-            let plain = progress.is_hidden();
-            let started = std::time::Instant::now();
-            let mut doing = String::new();
-            let mut gone: std::collections::HashMap<String, (u64, u64)> = Default::default();
-            let mut heartbeat = tokio::time::interval(heartbeat_interval());
-            heartbeat.tick().await;
-            loop {
-                let ev = tokio::select! {
-                    ev = rx.recv() => match ev {
-                        Some(ev) => ev,
-                        None => break,
-                    },
-                    _ = heartbeat.tick() => {
-                        if plain && !doing.is_empty() {
-                            let elapsed = chrono::Duration::seconds(started.elapsed().as_secs() as i64);
-                            eprintln!("still {doing} ({})", crate::age::human(elapsed));
-                        }
-                        continue;
-                    }
-                };
-                match ev {
-                    Event::Started { node, total } => {
-                        let bar = progress.bar(&node, total);
-                        bar.set_message("evicting");
-                        bars.insert(node.clone(), bar);
-                        gone.insert(node.clone(), (0, total));
-                        doing = draining(&gone);
-                        if plain {
-                            eprintln!("node/{node}: removing {total} pod(s)");
-                        }
-                    }
-                    Event::PodDone { node, .. } => {
-                        if let Some(b) = bars.get(&node) {
-                            b.inc(1);
-                        }
-                        if let Some(g) = gone.get_mut(&node) {
-                            g.0 += 1;
-                        }
-                        doing = draining(&gone);
-                    }
-                    Event::Blocked { node, pod, message } => {
-                        progress.println(&format!("{node}: `{pod}` {message}; retrying"));
-                    }
-                    Event::Replaced { node, by } => {
-                        progress.println(&format!("node/{node} replaced by node/{by}"));
-                    }
-                    Event::Waiting { what } => {
-                        for b in bars.values() {
-                            b.set_message(format!("waiting for {what}"));
-                        }
-                        doing = format!("waiting for {what}");
-                        if plain {
-                            eprintln!("{doing}");
-                        }
-                    }
+#[derive(Default)]
+struct Bars {
+    bars: HashMap<String, ProgressBar>,
+    /// Per node: pods gone, pods to remove.
+    gone: HashMap<String, (u64, u64)>,
+}
+
+impl DrainProgress {
+    pub fn start(app: &App) -> DrainProgress {
+        DrainProgress {
+            heartbeat: Heartbeat::start(&app.progress),
+            progress: app.progress.clone(),
+            state: Mutex::default(),
+        }
+    }
+
+    /// The observer: called from the drain's tasks as events happen.
+    pub fn observe(&self, ev: Event) {
+        let plain = self.progress.is_hidden();
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        match ev {
+            Event::Started { node, total } => {
+                let bar = self.progress.bar(&node, total);
+                bar.set_message("evicting");
+                st.bars.insert(node.clone(), bar);
+                st.gone.insert(node.clone(), (0, total));
+                self.heartbeat.set(draining(&st.gone));
+                if plain {
+                    eprintln!("node/{node}: removing {total} pod(s)");
                 }
             }
-            for (_, b) in bars {
-                b.finish_and_clear();
+            Event::PodDone { node, .. } => {
+                if let Some(b) = st.bars.get(&node) {
+                    b.inc(1);
+                }
+                if let Some(g) = st.gone.get_mut(&node) {
+                    g.0 += 1;
+                }
+                self.heartbeat.set(draining(&st.gone));
             }
-        });
-        Renderer { tx, task }
+            Event::Blocked { node, pod, message } => {
+                self.progress
+                    .println(&format!("{node}: `{pod}` {message}; retrying"));
+            }
+            Event::Replaced { node, by } => {
+                self.progress
+                    .println(&format!("node/{node} replaced by node/{by}"));
+            }
+            Event::Waiting { what } => {
+                for b in st.bars.values() {
+                    b.set_message(format!("waiting for {what}"));
+                }
+                let doing = format!("waiting for {what}");
+                if plain {
+                    eprintln!("{doing}");
+                }
+                self.heartbeat.set(doing);
+            }
+        }
     }
 
-    pub async fn finish(self) {
-        drop(self.tx);
-        let _ = self.task.await;
+    /// Clears the bars (and stops the heartbeat) before the summary.
+    pub fn finish(self) {
+        let st = self.state.into_inner().unwrap_or_else(|p| p.into_inner());
+        for b in st.bars.into_values() {
+            b.finish_and_clear();
+        }
     }
-}
-
-/// How often a plain progress line repeats during a long wait: 30 s, or
-/// `ONCALL_PROGRESS_INTERVAL` (for example `1s`).
-fn heartbeat_interval() -> std::time::Duration {
-    std::env::var("ONCALL_PROGRESS_INTERVAL")
-        .ok()
-        .and_then(|v| humantime::parse_duration(&v).ok())
-        .filter(|d| !d.is_zero())
-        .unwrap_or(std::time::Duration::from_secs(30))
 }
 
 /// `draining: node/a 3/5 pods gone, node/b 0/2 pods gone`.
-fn draining(gone: &std::collections::HashMap<String, (u64, u64)>) -> String {
+fn draining(gone: &HashMap<String, (u64, u64)>) -> String {
     let mut nodes: Vec<String> = gone
         .iter()
         .map(|(n, (done, total))| format!("node/{n} {done}/{total} pods gone"))
         .collect();
     nodes.sort();
     format!("draining: {}", nodes.join(", "))
-}
-
-/// Drains `nodes`, `concurrency` at a time, with a progress bar per node.
-async fn run_drains(
-    app: &App,
-    cluster: &Cluster,
-    nodes: &[LeanNode],
-    opts: &DrainOptions,
-    concurrency: usize,
-    why: &str,
-) -> Vec<NodeDrain> {
-    let renderer = Renderer::start(app);
-    let results = drain::drain_all(
-        cluster,
-        nodes,
-        opts,
-        concurrency,
-        &audit::os_user(),
-        why,
-        &renderer.tx,
-    )
-    .await;
-    renderer.finish().await;
-    results
-}
-
-/// Prints the summary, records the outcome, and turns failures into errors.
-pub fn finish_drains(
-    app: &App,
-    cluster: &Cluster,
-    plan: &Plan,
-    answer: safety::Answer,
-    results: &[NodeDrain],
-) -> Result<()> {
-    if app.global.output.is_structured() {
-        output::print(app.global.output, &results)?;
-    } else {
-        out!("{}", render_drains(results));
-    }
-    let failed = plan::failed(results);
-    let mut outcome = match failed.first() {
-        None => audit::Outcome::ok(format!("drained {} node(s)", results.len())),
-        Some(f) => audit::Outcome::new(
-            match f.status {
-                NodeStatus::TimedOut => "timed_out",
-                NodeStatus::Interrupted => "interrupted",
-                _ => "failed",
-            },
-            f.message.clone().unwrap_or_default(),
-        ),
-    };
-    outcome.done = drained_and_evicted(results);
-    outcome.not_done = failed.iter().map(|r| r.node.clone()).collect();
-    audit::record(app, cluster, plan, answer, &outcome)?;
-    plan::drain_error(&failed)
-}
-
-/// What a drain did, for the audit log: each node drained, and on a node
-/// whose drain did not finish, each pod that was evicted or deleted, since
-/// those are changes someone may have to answer for.
-fn drained_and_evicted(results: &[NodeDrain]) -> Vec<String> {
-    let mut done = Vec::new();
-    for r in results {
-        if r.status == NodeStatus::Drained {
-            done.push(format!("node/{}", r.node));
-            continue;
-        }
-        for p in &r.pods {
-            let verb = match p.accepted {
-                Some(PodOutcome::Evicted) => "evicted",
-                Some(PodOutcome::Deleted) => "deleted",
-                _ => continue,
-            };
-            let gone = matches!(p.outcome, PodOutcome::Evicted | PodOutcome::Deleted);
-            let still = if gone { "" } else { " (still terminating)" };
-            done.push(format!("pod/{} {verb} from node/{}{still}", p.pod, r.node));
-        }
-    }
-    done
 }
 
 pub fn render_drains(results: &[NodeDrain]) -> String {

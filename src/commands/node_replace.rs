@@ -1,7 +1,7 @@
 //! `oncall node replace` and `oncall node rotate`: plan, confirm, run
 //! `crate::nodes::rebuild` with progress, report.
 
-use super::node::{Renderer, render_drains};
+use super::node::{DrainProgress, render_drains};
 use crate::app::App;
 use crate::cli::{NodeTargets, ReplaceFlags};
 use crate::cluster::Cluster;
@@ -11,7 +11,7 @@ use crate::nodes::rebuild::{self, Replaced};
 use crate::nodes::replace::Terminate;
 use crate::nodes::scale::Scalable;
 use crate::nodes::{LeanNode, targets};
-use crate::safety::{self, Answer, Plan, audit};
+use crate::safety::{self, Answer, Cancel, OpCtx, Plan, audit};
 use crate::ui::{output, style};
 
 /// How nodes are terminated: `--terminate`, `--delete-node`, or the config.
@@ -79,9 +79,16 @@ async fn run(
     if !answer.proceeds() {
         return Ok(());
     }
-    let renderer = Renderer::start(app);
-    let outcome = rebuild::run(cluster, &job, &audit::os_user(), &renderer.tx).await;
-    renderer.finish().await;
+    let user = audit::os_user();
+    let progress = DrainProgress::start(app);
+    let observer = |e| progress.observe(e);
+    let outcome = rebuild::run(
+        cluster,
+        &job,
+        &OpCtx::new(&user, Cancel::on_signal(), &observer),
+    )
+    .await;
+    progress.finish();
     if !outcome.failed_drains.is_empty() && !app.global.output.is_structured() {
         out!("{}", render_drains(&outcome.failed_drains));
     }

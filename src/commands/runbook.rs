@@ -537,6 +537,7 @@ async fn finish(app: &App, run: &mut Run<'_>, start: usize) -> Result<()> {
         context,
         url,
         describe,
+        cluster: run.cluster,
     };
     let result = engine::execute(run, &mut ui, start).await;
     if app.global.output.is_structured() {
@@ -684,6 +685,8 @@ struct CliUi<'a> {
     context: String,
     url: String,
     describe: String,
+    /// The run's connection: its identity goes into the audit entries.
+    cluster: Option<&'a Cluster>,
 }
 
 impl CliUi<'_> {
@@ -710,13 +713,27 @@ impl Ui for CliUi<'_> {
         }
         let answer = safety::decide_at(self.app, &self.context, &self.describe, plan)?;
         if matches!(answer, Answer::Declined | Answer::Refused) {
-            audit::record_at(&self.context, &self.url, plan, answer, &Outcome::nothing())?;
+            audit::record_at(
+                &self.context,
+                &self.url,
+                self.cluster,
+                plan,
+                answer,
+                &Outcome::nothing(),
+            )?;
         }
         Ok(answer)
     }
 
     fn audit(&mut self, plan: &Plan, answer: Answer, outcome: &Outcome) -> Result<()> {
-        audit::record_at(&self.context, &self.url, plan, answer, outcome)
+        audit::record_at(
+            &self.context,
+            &self.url,
+            self.cluster,
+            plan,
+            answer,
+            outcome,
+        )
     }
 
     fn manual(&mut self, _step: &Step, instructions: &str) -> Result<Answer> {

@@ -6,10 +6,11 @@ use k8s_openapi::api::batch::v1::CronJob;
 use kube::api::{Api, ListParams};
 use serde::Serialize;
 
-use super::suspend::{SuspendNote, is_suspended};
+use super::suspend::{self, is_suspended};
 use super::{JobState, RunSummary, runs_by_cronjob, schedule};
 use crate::cluster::{Cluster, api_error};
 use crate::error::Result;
+use crate::safety::note::Note;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
@@ -22,7 +23,7 @@ pub struct Row {
     pub suspended: bool,
     /// oncall's note on the suspension; absent when it was made another way.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub suspension: Option<SuspendNote>,
+    pub suspension: Option<Note>,
     /// Runs that have not finished.
     pub active: Vec<String>,
     pub last_run: Option<RunSummary>,
@@ -64,7 +65,7 @@ pub async fn list(cluster: &Cluster, namespace: Option<&str>) -> Result<Vec<Row>
                 time_zone: spec.time_zone.clone(),
                 concurrency_policy: spec.concurrency_policy.unwrap_or_else(|| "Allow".into()),
                 suspended: is_suspended(&cj),
-                suspension: SuspendNote::read(&cj),
+                suspension: suspend::note(&cj),
                 active: runs
                     .iter()
                     .filter(|r| r.state == JobState::Running)

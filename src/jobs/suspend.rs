@@ -3,16 +3,15 @@
 //! that `job list` shows, and `resume` will not undo someone else's
 //! suspension without `--force`.
 
-use chrono::{DateTime, Utc};
 use k8s_openapi::api::batch::v1::CronJob;
 use kube::api::{Patch, PatchParams};
-use serde::Serialize;
 use serde_json::json;
 
 use super::{cronjobs_api, get_cronjob};
 use crate::cluster::{Cluster, api_error};
 use crate::error::Result;
 use crate::safety::Plan;
+use crate::safety::note::{Note, NoteKeys};
 
 pub const SUSPENDED_BY: &str = "oncall.dev/suspended-by";
 /// The Kubernetes identity that suspended it (`suspended-by` is the OS user).
@@ -20,43 +19,22 @@ pub const SUSPENDED_AS: &str = "oncall.dev/suspended-as";
 pub const SUSPENDED_AT: &str = "oncall.dev/suspended-at";
 pub const SUSPEND_REASON: &str = "oncall.dev/suspend-reason";
 
-/// Who suspended a CronJob, as recorded in its annotations.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SuspendNote {
-    pub by: String,
-    pub at: Option<DateTime<Utc>>,
-    pub reason: Option<String>,
-}
+/// Where the suspension note is kept.
+const NOTE: NoteKeys = NoteKeys {
+    by: SUSPENDED_BY,
+    as_: SUSPENDED_AS,
+    at: SUSPENDED_AT,
+    reason: SUSPEND_REASON,
+};
 
-impl SuspendNote {
-    /// The note about the CronJob's current suspension; `None` when it is
-    /// not suspended or was suspended some other way. A note left behind
-    /// after `kubectl patch` resumed it describes no current suspension.
-    pub fn read(cj: &CronJob) -> Option<SuspendNote> {
-        if !is_suspended(cj) {
-            return None;
-        }
-        let a = cj.metadata.annotations.as_ref()?;
-        Some(SuspendNote {
-            by: a.get(SUSPENDED_BY)?.clone(),
-            at: a
-                .get(SUSPENDED_AT)
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.with_timezone(&Utc)),
-            reason: a.get(SUSPEND_REASON).cloned(),
-        })
+/// The note about the CronJob's current suspension; `None` when it is not
+/// suspended or was suspended some other way. A note left behind after
+/// `kubectl patch` resumed it describes no current suspension.
+pub fn note(cj: &CronJob) -> Option<Note> {
+    if !is_suspended(cj) {
+        return None;
     }
-
-    pub fn describe(&self) -> String {
-        let mut s = format!("by {}", self.by);
-        if let Some(at) = self.at {
-            s.push_str(&format!(" at {}", at.format("%Y-%m-%d %H:%M UTC")));
-        }
-        if let Some(r) = &self.reason {
-            s.push_str(&format!(": {r}"));
-        }
-        s
-    }
+    NOTE.read(cj.metadata.annotations.as_ref()?)
 }
 
 pub fn is_suspended(cj: &CronJob) -> bool {
@@ -68,7 +46,7 @@ pub fn describe_suspension(cj: &CronJob) -> Option<String> {
     if !is_suspended(cj) {
         return None;
     }
-    Some(match SuspendNote::read(cj) {
+    Some(match note(cj) {
         Some(note) => note.describe(),
         None => "by another tool or by hand (no oncall note)".into(),
     })
@@ -141,7 +119,7 @@ pub fn resume_decision(cj: &CronJob, user: &str, force: bool) -> ResumeDecision 
     if force {
         return ResumeDecision::Resume;
     }
-    match SuspendNote::read(cj) {
+    match note(cj) {
         Some(note) if note.by == user => ResumeDecision::Resume,
         Some(note) => ResumeDecision::Refuse {
             why: format!("suspended {}; pass --force to resume it", note.describe()),
@@ -196,19 +174,12 @@ pub async fn prepare_resume(
 pub async fn apply(cluster: &Cluster, toggle: &Toggle, name: &str, user: &str) -> Result<()> {
     let patch = if toggle.suspend {
         json!({
-            "metadata": {"annotations": {
-                SUSPENDED_BY: user,
-                SUSPENDED_AS: cluster.identity().await,
-                SUSPENDED_AT: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                SUSPEND_REASON: toggle.reason,
-            }},
+            "metadata": {"annotations": NOTE.write(user, &cluster.identity().await, toggle.reason.as_deref())},
             "spec": {"suspend": true}
         })
     } else {
         json!({
-            "metadata": {"annotations": {
-                SUSPENDED_BY: null, SUSPENDED_AS: null, SUSPENDED_AT: null, SUSPEND_REASON: null,
-            }},
+            "metadata": {"annotations": NOTE.clear()},
             "spec": {"suspend": false}
         })
     };
@@ -262,6 +233,6 @@ mod tests {
             ResumeDecision::Resume
         );
         // A note left behind after someone resumed it with kubectl is stale.
-        assert_eq!(SuspendNote::read(&cronjob(false, Some("alice"))), None);
+        assert_eq!(note(&cronjob(false, Some("alice"))), None);
     }
 }

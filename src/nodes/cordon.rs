@@ -1,16 +1,18 @@
 //! Cordon and uncordon with kubectl's semantics, plus a note on the node
 //! saying who cordoned it, when and why.
 
-use chrono::{DateTime, Utc};
 use kube::api::{Patch, PatchParams};
 use serde::Serialize;
 use serde_json::json;
 
 use super::lean::LeanNode;
+use super::plan;
 use super::targets::nodes_api;
 use crate::cluster::retry::retry;
 use crate::cluster::{Cluster, api_error};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::safety::note::{Note, NoteKeys};
+use crate::safety::{OpCtx, Plan, audit};
 
 pub const CORDONED_BY: &str = "oncall.dev/cordoned-by";
 pub const CORDON_REASON: &str = "oncall.dev/cordon-reason";
@@ -18,13 +20,13 @@ pub const CORDONED_AT: &str = "oncall.dev/cordoned-at";
 /// The Kubernetes identity that made the cordon (`cordoned-by` is the OS user).
 pub const CORDONED_AS: &str = "oncall.dev/cordoned-as";
 
-/// Who cordoned a node, as recorded in its annotations.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CordonNote {
-    pub by: String,
-    pub at: Option<DateTime<Utc>>,
-    pub reason: Option<String>,
-}
+/// Where the cordon note is kept.
+const NOTE: NoteKeys = NoteKeys {
+    by: CORDONED_BY,
+    as_: CORDONED_AS,
+    at: CORDONED_AT,
+    reason: CORDON_REASON,
+};
 
 /// The taint the node controller adds, with the time it did, when a node is
 /// cordoned (by anyone).
@@ -35,43 +37,22 @@ const UNSCHEDULABLE_TAINT: &str = "node.kubernetes.io/unschedulable";
 /// A taint added later belongs to a later cordon, by someone else.
 const TAINT_LAG: chrono::Duration = chrono::Duration::seconds(10);
 
-impl CordonNote {
-    /// The note oncall left about the node's current cordon, or `None` when
-    /// the node was cordoned some other way. A note left behind by a cordon
-    /// that `kubectl uncordon` undid (kubectl keeps annotations) describes
-    /// an older cordon than the current one and is ignored: the controller's
-    /// `unschedulable` taint dates the current cordon.
-    pub fn read(node: &LeanNode) -> Option<CordonNote> {
-        let a = &node.metadata.annotations;
-        let note = CordonNote {
-            by: a.get(CORDONED_BY)?.clone(),
-            at: a
-                .get(CORDONED_AT)
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.with_timezone(&Utc)),
-            reason: a.get(CORDON_REASON).cloned(),
-        };
-        let current_since = node
-            .spec
-            .taints
-            .iter()
-            .find(|t| t.key == UNSCHEDULABLE_TAINT)
-            .and_then(|t| t.time_added);
-        match (note.at, current_since) {
-            (Some(at), Some(since)) if since > at + TAINT_LAG => None,
-            _ => Some(note),
-        }
-    }
-
-    pub fn describe(&self) -> String {
-        let mut s = format!("by {}", self.by);
-        if let Some(at) = self.at {
-            s.push_str(&format!(" at {}", at.format("%Y-%m-%d %H:%M UTC")));
-        }
-        if let Some(r) = &self.reason {
-            s.push_str(&format!(": {r}"));
-        }
-        s
+/// The note oncall left about the node's current cordon, or `None` when
+/// the node was cordoned some other way. A note left behind by a cordon
+/// that `kubectl uncordon` undid (kubectl keeps annotations) describes an
+/// older cordon than the current one and is ignored: the controller's
+/// `unschedulable` taint dates the current cordon.
+pub fn note(node: &LeanNode) -> Option<Note> {
+    let note = NOTE.read(&node.metadata.annotations)?;
+    let current_since = node
+        .spec
+        .taints
+        .iter()
+        .find(|t| t.key == UNSCHEDULABLE_TAINT)
+        .and_then(|t| t.time_added);
+    match (note.at, current_since) {
+        (Some(at), Some(since)) if since > at + TAINT_LAG => None,
+        _ => Some(note),
     }
 }
 
@@ -96,7 +77,7 @@ pub fn uncordon_decision(node: &LeanNode, user: &str, force: bool) -> UncordonDe
     if force {
         return UncordonDecision::Uncordon;
     }
-    match CordonNote::read(node) {
+    match note(node) {
         Some(note) if note.by == user => UncordonDecision::Uncordon,
         Some(note) => UncordonDecision::Refuse {
             why: format!("cordoned {}; pass --force to undo it", note.describe()),
@@ -108,15 +89,181 @@ pub fn uncordon_decision(node: &LeanNode, user: &str, force: bool) -> UncordonDe
     }
 }
 
+/// A cordon or an uncordon, resolved and planned: what `run` changes.
+#[derive(Debug, Clone)]
+pub struct CordonJob {
+    /// `true` to cordon, `false` to uncordon.
+    pub cordon: bool,
+    pub reason: Option<String>,
+    /// The nodes to change, by name, in order.
+    pub todo: Vec<String>,
+    /// Nodes left as they are because they already are (cordon only).
+    pub already: Vec<String>,
+    /// Nodes someone else cordoned, left cordoned (`` `name` why ``).
+    pub refused: Vec<String>,
+}
+
+impl CordonJob {
+    /// `cordoned` or `uncordoned`: what each node done is said to be.
+    pub fn verb(&self) -> &'static str {
+        if self.cordon {
+            "cordoned"
+        } else {
+            "uncordoned"
+        }
+    }
+
+    /// The error for the nodes left cordoned because someone else cordoned
+    /// them (none: `Ok`).
+    pub fn refusal(&self) -> Result<()> {
+        if self.refused.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Failed(format!(
+                "left cordoned: {}",
+                self.refused.join("; ")
+            )))
+        }
+    }
+}
+
+/// Plans cordoning `nodes` as `user`; those already cordoned are skipped.
+pub fn prepare_cordon(
+    cluster: &Cluster,
+    nodes: &[LeanNode],
+    user: &str,
+    reason: Option<&str>,
+) -> (CordonJob, Plan) {
+    let mut plan = Plan::new("cordon nodes", cluster);
+    let todo = plan::plan_cordon(&mut plan, nodes, user, reason);
+    let already = nodes
+        .iter()
+        .map(|n| n.name().to_string())
+        .filter(|n| !todo.contains(n))
+        .collect();
+    let job = CordonJob {
+        cordon: true,
+        reason: reason.map(str::to_string),
+        todo,
+        already,
+        refused: Vec::new(),
+    };
+    (job, plan)
+}
+
+/// Plans uncordoning `nodes` as `user`, refusing (as a skip with its
+/// reason) to undo someone else's cordon without `force`.
+pub fn prepare_uncordon(
+    cluster: &Cluster,
+    nodes: &[LeanNode],
+    user: &str,
+    force: bool,
+) -> (CordonJob, Plan) {
+    let mut plan = Plan::new("uncordon nodes", cluster);
+    let mut todo = Vec::new();
+    let mut refused = Vec::new();
+    for n in nodes {
+        let target = format!("node/{}", n.name());
+        match uncordon_decision(n, user, force) {
+            UncordonDecision::Uncordon => {
+                let detail = note(n)
+                    .map(|c| format!("was cordoned {}", c.describe()))
+                    .unwrap_or_else(|| "was cordoned with no oncall note (--force)".into());
+                plan.change(target, "uncordon", detail);
+                todo.push(n.name().to_string());
+            }
+            UncordonDecision::NotCordoned => plan.skip(target, "not cordoned"),
+            UncordonDecision::Refuse { why } => {
+                plan.skip(target, &why);
+                refused.push(format!("`{}` {why}", n.name()));
+            }
+        }
+    }
+    let job = CordonJob {
+        cordon: false,
+        reason: None,
+        todo,
+        already: Vec::new(),
+        refused,
+    };
+    (job, plan)
+}
+
+/// Progress of a cordon or uncordon: one node is done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changed {
+    pub node: String,
+}
+
+/// How a cordon or uncordon ended.
+#[derive(Debug)]
+pub struct CordonOutcome {
+    /// The nodes changed, by name.
+    pub done: Vec<String>,
+    /// The nodes not reached, by name, when it stopped early.
+    pub not_done: Vec<String>,
+    pub result: Result<()>,
+}
+
+impl CordonOutcome {
+    /// The audit log's outcome; `verb` is the job's.
+    pub fn audit(&self, verb: &str) -> audit::Outcome {
+        let mut outcome = match &self.result {
+            Ok(()) => audit::Outcome::ok(format!("{verb} {} item(s)", self.done.len())),
+            Err(e) => audit::Outcome::from_error(e),
+        };
+        outcome.done = targets(&self.done);
+        outcome.not_done = targets(&self.not_done);
+        outcome
+    }
+}
+
+fn targets(names: &[String]) -> Vec<String> {
+    names.iter().map(|n| format!("node/{n}")).collect()
+}
+
+/// Cordons (or uncordons) the planned nodes in order, stopping cleanly
+/// between nodes when the context is cancelled.
+pub async fn run(cluster: &Cluster, job: &CordonJob, ctx: &OpCtx<'_, Changed>) -> CordonOutcome {
+    let mut done: Vec<String> = Vec::new();
+    for (i, name) in job.todo.iter().enumerate() {
+        let failure = if ctx.cancel.is_cancelled() {
+            Some(Error::Interrupted {
+                done: if done.is_empty() {
+                    "nothing".into()
+                } else {
+                    targets(&done).join(", ")
+                },
+                not_done: targets(&job.todo[i..]).join(", "),
+            })
+        } else if job.cordon {
+            cordon(cluster, name, ctx.user, job.reason.as_deref())
+                .await
+                .err()
+        } else {
+            uncordon(cluster, name).await.err()
+        };
+        if let Some(e) = failure {
+            return CordonOutcome {
+                done,
+                not_done: job.todo[i..].to_vec(),
+                result: Err(e),
+            };
+        }
+        done.push(name.clone());
+        ctx.emit(Changed { node: name.clone() });
+    }
+    CordonOutcome {
+        done,
+        not_done: Vec::new(),
+        result: Ok(()),
+    }
+}
+
 /// Marks the node unschedulable and records who, when and why.
 pub async fn cordon(cluster: &Cluster, node: &str, user: &str, reason: Option<&str>) -> Result<()> {
     let patch = json!({
-        "metadata": {"annotations": {
-            CORDONED_BY: user,
-            CORDONED_AS: cluster.identity().await,
-            CORDONED_AT: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            CORDON_REASON: reason,
-        }},
+        "metadata": {"annotations": NOTE.write(user, &cluster.identity().await, reason)},
         "spec": {"unschedulable": true}
     });
     patch_node(cluster, node, &patch, "patch nodes").await
@@ -126,7 +273,7 @@ pub async fn cordon(cluster: &Cluster, node: &str, user: &str, reason: Option<&s
 /// (`null`), rather than setting `false`, and it forgets the note.
 pub async fn uncordon(cluster: &Cluster, node: &str) -> Result<()> {
     let patch = json!({
-        "metadata": {"annotations": {CORDONED_BY: null, CORDONED_AS: null, CORDONED_AT: null, CORDON_REASON: null}},
+        "metadata": {"annotations": NOTE.clear()},
         "spec": {"unschedulable": null}
     });
     patch_node(cluster, node, &patch, "patch nodes").await
@@ -150,6 +297,76 @@ async fn patch_node(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nodes::testing::{self, Recorder, TestCluster};
+    use crate::safety::Cancel;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cancelled_cordon_stops_between_nodes_and_says_what_it_did() {
+        let t = TestCluster::start(
+            &(testing::node("n1") + &testing::node("n2") + &testing::node("n3")),
+        )
+        .await;
+        let nodes = t.nodes(&["n1", "n2", "n3"]).await;
+        let (job, plan) = prepare_cordon(&t.cluster, &nodes, "alice", Some("disk"));
+        assert_eq!(plan.changes.len(), 3);
+        let cancel = Cancel::manual();
+        let seen = Recorder::default();
+        // Ctrl-C as the first node is done.
+        let observer = |c: Changed| {
+            cancel.cancel();
+            seen.push(c);
+        };
+        let outcome = run(
+            &t.cluster,
+            &job,
+            &OpCtx::new("alice", cancel.clone(), &observer),
+        )
+        .await;
+        assert_eq!(seen.events(), vec![Changed { node: "n1".into() }]);
+        assert_eq!(outcome.done, vec!["n1"]);
+        assert_eq!(outcome.not_done, vec!["n2", "n3"]);
+        assert!(t.is_cordoned("n1") && !t.is_cordoned("n2") && !t.is_cordoned("n3"));
+        let n1 = t.sim.get("nodes", None, "n1").unwrap();
+        assert_eq!(n1["metadata"]["annotations"][CORDON_REASON], "disk");
+        let record = outcome.audit(job.verb());
+        assert_eq!(record.status, "interrupted");
+        assert_eq!(record.done, vec!["node/n1"]);
+        assert_eq!(record.not_done, vec!["node/n2", "node/n3"]);
+        assert!(
+            record.detail.contains("node/n2, node/n3"),
+            "{}",
+            record.detail
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn uncordon_undoes_only_its_own_users_cordons() {
+        let t = TestCluster::start(&(testing::node("n1") + &testing::node("n2"))).await;
+        let ctx_as =
+            |user: &'static str| OpCtx::new(user, Cancel::manual(), &crate::safety::op::ignore);
+        let (mine, _) = prepare_cordon(&t.cluster, &t.nodes(&["n1"]).await, "alice", None);
+        let (theirs, _) = prepare_cordon(&t.cluster, &t.nodes(&["n2"]).await, "bob", None);
+        run(&t.cluster, &mine, &ctx_as("alice"))
+            .await
+            .result
+            .unwrap();
+        run(&t.cluster, &theirs, &ctx_as("bob"))
+            .await
+            .result
+            .unwrap();
+        let nodes = t.nodes(&["n1", "n2"]).await;
+        let (job, plan) = prepare_uncordon(&t.cluster, &nodes, "alice", false);
+        assert_eq!(job.todo, vec!["n1"]);
+        assert_eq!(plan.skipped.len(), 1);
+        let outcome = run(&t.cluster, &job, &ctx_as("alice")).await;
+        assert_eq!(outcome.audit(job.verb()).detail, "uncordoned 1 item(s)");
+        assert!(!t.is_cordoned("n1") && t.is_cordoned("n2"));
+        let err = job.refusal().unwrap_err().to_string();
+        assert!(
+            err.contains("`n2` cordoned by bob") && err.contains("--force"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn a_note_older_than_the_current_cordon_is_ignored() {
@@ -164,10 +381,10 @@ mod tests {
             .unwrap()
         };
         // The controller tainted the node as oncall cordoned it: the note holds.
-        assert!(CordonNote::read(&with_taint("2026-12-01T10:00:03Z")).is_some());
+        assert!(note(&with_taint("2026-12-01T10:00:03Z")).is_some());
         // kubectl uncordon, then a later kubectl cordon: the note is stale.
         let later = with_taint("2026-12-01T12:00:00Z");
-        assert!(CordonNote::read(&later).is_none());
+        assert!(note(&later).is_none());
         assert!(matches!(
             uncordon_decision(&later, "alice", false),
             UncordonDecision::Refuse { .. }

@@ -6,30 +6,60 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::lean::LeanPod;
-use crate::cli::DrainFlags;
 
-/// kubectl drain's options, with kubectl's defaults.
-#[derive(Debug, Clone, Default, Serialize)]
+/// kubectl drain's options, with kubectl's defaults. A runbook step's
+/// drain arguments are read straight into it, so the field names are the
+/// runbook's; values may be templated text (`"true"`, `"30"`, `"5m"`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct DrainOptions {
+    #[serde(deserialize_with = "lenient::flag")]
     pub ignore_daemonsets: bool,
+    #[serde(deserialize_with = "lenient::flag")]
     pub delete_emptydir_data: bool,
+    #[serde(deserialize_with = "lenient::flag")]
     pub force: bool,
     /// Seconds each pod gets to stop; negative means the pod's own.
+    #[serde(deserialize_with = "lenient::whole")]
     pub grace_period: i64,
     /// 0 waits forever.
-    #[serde(with = "humantime_serde_secs")]
+    #[serde(
+        serialize_with = "lenient::serialize_secs",
+        deserialize_with = "lenient::duration"
+    )]
     pub timeout: Duration,
     pub pod_selector: Option<String>,
+    #[serde(deserialize_with = "lenient::flag")]
     pub disable_eviction: bool,
     /// Pods deleted longer ago than this many seconds are not waited for (0: always wait).
+    #[serde(deserialize_with = "lenient::seconds")]
     pub skip_wait_for_delete_timeout: u64,
+    #[serde(deserialize_with = "lenient::flag")]
     pub scale_up: bool,
     /// What `--scale-up` must not scale (from the config).
     #[serde(skip)]
     pub scale_policy: ScalePolicy,
+}
+
+impl Default for DrainOptions {
+    /// kubectl's: each pod's own grace period, no timeout, nothing forced.
+    fn default() -> Self {
+        DrainOptions {
+            ignore_daemonsets: false,
+            delete_emptydir_data: false,
+            force: false,
+            grace_period: -1,
+            timeout: Duration::ZERO,
+            pod_selector: None,
+            disable_eviction: false,
+            skip_wait_for_delete_timeout: 0,
+            scale_up: false,
+            scale_policy: ScalePolicy::default(),
+        }
+    }
 }
 
 /// Workloads `--scale-up` must leave alone: the config's singletons (one
@@ -53,6 +83,20 @@ pub enum ScaleRefusal {
 }
 
 impl DrainOptions {
+    /// The names a runbook step gives these options (the fields serde
+    /// reads; a test keeps the two in step).
+    pub const FIELDS: [&'static str; 9] = [
+        "ignore_daemonsets",
+        "delete_emptydir_data",
+        "force",
+        "grace_period",
+        "timeout",
+        "pod_selector",
+        "disable_eviction",
+        "skip_wait_for_delete_timeout",
+        "scale_up",
+    ];
+
     pub fn with_policy(mut self, policy: ScalePolicy) -> Self {
         self.scale_policy = policy;
         self
@@ -96,29 +140,81 @@ impl ScalePolicy {
     }
 }
 
-mod humantime_serde_secs {
-    pub fn serialize<S: serde::Serializer>(
-        d: &std::time::Duration,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(d.as_secs())
-    }
-}
+/// Reading the options from a runbook step, where any value may be text a
+/// template produced: `"true"`, `"30"`, `"5m"`, or empty for the default.
+/// The messages are completed with the field's name by the caller.
+mod lenient {
+    use serde::de::{Deserializer, Error};
+    use serde::{Deserialize, Serializer};
+    use std::time::Duration;
 
-impl From<&DrainFlags> for DrainOptions {
-    fn from(f: &DrainFlags) -> Self {
-        DrainOptions {
-            ignore_daemonsets: f.ignore_daemonsets,
-            delete_emptydir_data: f.delete_emptydir_data,
-            force: f.force,
-            grace_period: f.grace_period,
-            timeout: f.timeout,
-            pod_selector: f.pod_selector.clone(),
-            disable_eviction: f.disable_eviction,
-            skip_wait_for_delete_timeout: f.skip_wait_for_delete_timeout,
-            scale_up: f.scale_up,
-            scale_policy: ScalePolicy::default(),
+    /// A scalar as the step gave it: a boolean, a number or text.
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        Bool(bool),
+        Int(i64),
+        Text(String),
+    }
+
+    impl Scalar {
+        fn text(self) -> String {
+            match self {
+                Scalar::Bool(b) => b.to_string(),
+                Scalar::Int(n) => n.to_string(),
+                Scalar::Text(t) => t.trim().to_string(),
+            }
         }
+    }
+
+    fn scalar<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(Option::<Scalar>::deserialize(d)?
+            .map(Scalar::text)
+            .filter(|t| !t.is_empty()))
+    }
+
+    pub fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        // A templated bool renders as `true` or `True`.
+        match scalar(d)?.map(|t| t.to_lowercase()).as_deref() {
+            None | Some("false" | "no") => Ok(false),
+            Some("true" | "yes") => Ok(true),
+            Some(t) => Err(D::Error::custom(format!(
+                "must be true or false, not `{t}`"
+            ))),
+        }
+    }
+
+    /// A grace period: empty means the pod's own (-1).
+    pub fn whole<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        match scalar(d)? {
+            None => Ok(-1),
+            Some(t) => t
+                .parse()
+                .map_err(|_| D::Error::custom(format!("must be a whole number, not `{t}`"))),
+        }
+    }
+
+    /// Seconds, where a negative number means none.
+    pub fn seconds<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        match scalar(d)? {
+            None => Ok(0),
+            Some(t) => t
+                .parse::<i64>()
+                .map(|n| n.max(0) as u64)
+                .map_err(|_| D::Error::custom(format!("must be a whole number, not `{t}`"))),
+        }
+    }
+
+    /// `10m`, `90s`; `0` (or nothing) is zero.
+    pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        match scalar(d)?.as_deref() {
+            None | Some("0") => Ok(Duration::ZERO),
+            Some(t) => humantime::parse_duration(t).map_err(D::Error::custom),
+        }
+    }
+
+    pub fn serialize_secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
     }
 }
 
@@ -284,6 +380,45 @@ pub fn decide(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_runbook_names_are_the_fields_serde_reads() {
+        let err = serde_json::from_value::<DrainOptions>(json!({"nope": 1})).unwrap_err();
+        let expected: Vec<String> = DrainOptions::FIELDS
+            .iter()
+            .map(|f| format!("`{f}`"))
+            .collect();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "unknown field `nope`, expected one of {}",
+                expected.join(", ")
+            )
+        );
+    }
+
+    #[test]
+    fn a_step_may_give_options_as_templated_text() {
+        let opts: DrainOptions = serde_json::from_value(json!({
+            "force": "True", "ignore_daemonsets": true, "grace_period": "30",
+            "timeout": "5m", "skip_wait_for_delete_timeout": -4, "scale_up": "",
+        }))
+        .unwrap();
+        assert!(opts.force && opts.ignore_daemonsets && !opts.scale_up);
+        assert_eq!(opts.grace_period, 30);
+        assert_eq!(opts.timeout, Duration::from_secs(300));
+        assert_eq!(opts.skip_wait_for_delete_timeout, 0);
+        // Absent or empty: kubectl's defaults.
+        let empty: DrainOptions =
+            serde_json::from_value(json!({"grace_period": "", "timeout": "0"})).unwrap();
+        assert_eq!((empty.grace_period, empty.timeout), (-1, Duration::ZERO));
+        let bad = serde_json::from_value::<DrainOptions>(json!({"force": "maybe"}));
+        assert!(
+            bad.unwrap_err()
+                .to_string()
+                .contains("must be true or false, not `maybe`")
+        );
+    }
 
     fn pod(owner: Option<&str>, extra: serde_json::Value) -> LeanPod {
         let mut v = json!({

@@ -15,16 +15,18 @@ use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event as WatchEvent};
 use serde::Serialize;
-use tokio::sync::mpsc::UnboundedSender;
 
 use super::check::{LeanPdb, PdbNumbers, missing_daemonsets, pods_on_node};
 use super::cordon;
 use super::decide::{Action, DrainOptions, decide};
 use super::lean::{LeanNode, LeanPod, never_confirmed};
+use super::plan;
+use super::scale::Scalable;
 use crate::cluster::list::{ListQuery, collect};
 use crate::cluster::retry::{backoff, is_conflict, is_pdb_refusal, is_transient, retry};
 use crate::cluster::{Cluster, api_error, is_not_found};
-use crate::safety::interrupt;
+use crate::error::{Error, Result};
+use crate::safety::{OpCtx, Plan, audit};
 
 /// Eviction requests in flight per node. kubectl starts one goroutine per
 /// pod; a bound keeps a burst of 110 POSTs off the API server.
@@ -123,19 +125,173 @@ pub enum Event {
     Waiting { what: String },
 }
 
-/// Drains `nodes`, `concurrency` at a time, reporting progress on `events`
-/// (a closed receiver is fine: events are then dropped).
+/// What a drain is recorded as doing, in the cordon note it leaves.
+const WHY: &str = "drain";
+
+/// One drain, resolved and planned: what `run` does.
+#[derive(Debug, Clone)]
+pub struct DrainJob {
+    pub nodes: Vec<LeanNode>,
+    pub opts: DrainOptions,
+    /// Nodes drained at once.
+    pub concurrency: usize,
+    /// Pods the drain will not remove without a flag (`` `ns/pod` why ``);
+    /// as in kubectl, any of them stops the whole drain before it starts.
+    pub refused: Vec<String>,
+    /// Workloads given one more replica first (`--scale-up`).
+    pub scale: Vec<Scalable>,
+}
+
+impl DrainJob {
+    /// The error that stops the drain before it changes anything, if any.
+    pub fn refusal(&self) -> Option<Error> {
+        (!self.refused.is_empty()).then(|| plan::refusal_error(&self.refused))
+    }
+}
+
+/// Checks the nodes against the whole cluster and plans their drain: each
+/// pod evicted, deleted or skipped, each scale-up, each warning.
+pub async fn prepare(
+    cluster: &Cluster,
+    nodes: Vec<LeanNode>,
+    opts: DrainOptions,
+    concurrency: usize,
+) -> Result<(DrainJob, Plan)> {
+    let report = plan::run_check(cluster, &nodes, &opts).await?;
+    let mut plan = Plan::new(format!("drain {} node(s)", nodes.len()), cluster);
+    let refused = plan::plan_drain(&mut plan, &report, &opts);
+    // Scale-ups are planned only for a drain that can go ahead and has
+    // something to do.
+    let scale = if refused.is_empty() && !plan.changes.is_empty() {
+        plan::plan_scale_ups(cluster, &report, &mut plan).await?
+    } else {
+        Vec::new()
+    };
+    let job = DrainJob {
+        nodes,
+        opts,
+        concurrency: concurrency.max(1),
+        refused,
+        scale,
+    };
+    Ok((job, plan))
+}
+
+/// How a drain ended.
+#[derive(Debug)]
+pub struct DrainOutcome {
+    /// Each node's drain, in order; empty when the drain could not start.
+    pub nodes: Vec<NodeDrain>,
+    /// Why the drain could not start (a cordon or a scale-up failed), or
+    /// why the scaled-up workloads could not be restored afterwards. Nodes
+    /// that did not drain are in `nodes`, not here.
+    pub result: Result<()>,
+}
+
+impl DrainOutcome {
+    /// The nodes whose drain did not finish.
+    pub fn failed(&self) -> Vec<&NodeDrain> {
+        plan::failed(&self.nodes)
+    }
+
+    /// The error the drain ends with: its own, else the first node that did
+    /// not drain (saying which nodes stay cordoned), else none.
+    pub fn into_result(self) -> Result<()> {
+        let failed = plan::failed(&self.nodes);
+        match self.result {
+            Err(e) => Err(e),
+            Ok(()) => plan::drain_error(&failed),
+        }
+    }
+
+    /// The audit log's outcome: the status of the first node that did not
+    /// drain, each node drained and each pod removed from a node that did
+    /// not finish (changes someone may have to answer for).
+    pub fn audit(&self) -> audit::Outcome {
+        let failed = self.failed();
+        let mut outcome = match (&self.result, failed.first()) {
+            (_, Some(f)) => audit::Outcome::new(
+                match f.status {
+                    NodeStatus::TimedOut => "timed_out",
+                    NodeStatus::Interrupted => "interrupted",
+                    _ => "failed",
+                },
+                f.message.clone().unwrap_or_default(),
+            ),
+            (Err(e), None) => audit::Outcome::from_error(e),
+            (Ok(()), None) => audit::Outcome::ok(format!("drained {} node(s)", self.nodes.len())),
+        };
+        outcome.done = drained_and_evicted(&self.nodes);
+        outcome.not_done = failed.iter().map(|r| r.node.clone()).collect();
+        outcome
+    }
+}
+
+/// Runs a planned drain: cordon, then (with `--scale-up`) the extra
+/// replicas, then every node's drain, then the replica counts put back,
+/// whatever happened. Never call it on a job with refusals.
+pub async fn run(cluster: &Cluster, job: &DrainJob, ctx: &OpCtx<'_, Event>) -> DrainOutcome {
+    let not_started = |e: Error| DrainOutcome {
+        nodes: Vec::new(),
+        result: Err(e),
+    };
+    let mut scale = job.scale.clone();
+    let nodes = if scale.is_empty() {
+        job.nodes.clone()
+    } else {
+        // Cordon everything first, so the added replicas land elsewhere.
+        let cordoned = match plan::cordon_all(cluster, &job.nodes, ctx.user, WHY).await {
+            Ok(c) => c,
+            Err(e) => return not_started(e),
+        };
+        if let Err(e) = plan::scale_up(cluster, &mut scale, &job.opts).await {
+            let restored = plan::restore(cluster, &scale).await;
+            return not_started(restored.err().unwrap_or(e));
+        }
+        cordoned
+    };
+    let drains = drain_all(cluster, &nodes, &job.opts, job.concurrency, WHY, ctx).await;
+    DrainOutcome {
+        nodes: drains,
+        result: plan::restore(cluster, &scale).await,
+    }
+}
+
+/// What a drain did, for the audit log: each node drained, and on a node
+/// whose drain did not finish, each pod that was evicted or deleted.
+fn drained_and_evicted(results: &[NodeDrain]) -> Vec<String> {
+    let mut done = Vec::new();
+    for r in results {
+        if r.status == NodeStatus::Drained {
+            done.push(format!("node/{}", r.node));
+            continue;
+        }
+        for p in &r.pods {
+            let verb = match p.accepted {
+                Some(PodOutcome::Evicted) => "evicted",
+                Some(PodOutcome::Deleted) => "deleted",
+                _ => continue,
+            };
+            let gone = matches!(p.outcome, PodOutcome::Evicted | PodOutcome::Deleted);
+            let still = if gone { "" } else { " (still terminating)" };
+            done.push(format!("pod/{} {verb} from node/{}{still}", p.pod, r.node));
+        }
+    }
+    done
+}
+
+/// Drains `nodes`, `concurrency` at a time, reporting progress to the
+/// context's observer. `why` is recorded in the cordon note.
 pub async fn drain_all(
     cluster: &Cluster,
     nodes: &[LeanNode],
     opts: &DrainOptions,
     concurrency: usize,
-    user: &str,
     why: &str,
-    events: &UnboundedSender<Event>,
+    ctx: &OpCtx<'_, Event>,
 ) -> Vec<NodeDrain> {
     futures::stream::iter(nodes.iter())
-        .map(|n| drain_node(cluster, n, opts, user, why, events))
+        .map(|n| drain_node(cluster, n, opts, why, ctx))
         .buffered(concurrency.max(1))
         .collect::<Vec<_>>()
         .await
@@ -147,9 +303,8 @@ pub async fn drain_node(
     cluster: &Cluster,
     node: &LeanNode,
     opts: &DrainOptions,
-    user: &str,
     why: &str,
-    events: &UnboundedSender<Event>,
+    ctx: &OpCtx<'_, Event>,
 ) -> NodeDrain {
     let started = std::time::Instant::now();
     let name = node.name().to_string();
@@ -163,7 +318,7 @@ pub async fn drain_node(
         seconds: 0.0,
     };
     if !node.is_cordoned()
-        && let Err(e) = cordon::cordon(cluster, &name, user, Some(why)).await
+        && let Err(e) = cordon::cordon(cluster, &name, ctx.user, Some(why)).await
     {
         // Refused credentials or permission end the whole command (exit 4).
         if matches!(
@@ -179,7 +334,7 @@ pub async fn drain_node(
     result.cordoned = true;
 
     let state: Arc<Mutex<BTreeMap<String, PodResult>>> = Arc::default();
-    let run = run_removals(cluster, node, opts, events, state.clone());
+    let run = run_removals(cluster, node, opts, ctx, state.clone());
     let limited = async {
         if opts.timeout.is_zero() {
             Ok(run.await)
@@ -196,7 +351,7 @@ pub async fn drain_node(
                 format!("timed out after {}", humantime::format_duration(opts.timeout)),
             )),
         },
-        _ = interrupt::interrupted() => Some((NodeStatus::Interrupted, "interrupted".to_string())),
+        _ = ctx.cancel.cancelled() => Some((NodeStatus::Interrupted, "interrupted".to_string())),
     };
     result.pods = state
         .lock()
@@ -223,9 +378,9 @@ async fn run_removals(
     cluster: &Cluster,
     lean_node: &LeanNode,
     opts: &DrainOptions,
-    events: &UnboundedSender<Event>,
+    ctx: &OpCtx<'_, Event>,
     state: Arc<Mutex<BTreeMap<String, PodResult>>>,
-) -> Result<(), String> {
+) -> std::result::Result<(), String> {
     let node = lean_node.name();
     let pods = pods_on_node(cluster, node, opts.pod_selector.as_deref())
         .await
@@ -267,7 +422,7 @@ async fn run_removals(
         }
         return Err(format!("cannot drain: {}", refused.join("; ")));
     }
-    let _ = events.send(Event::Started {
+    ctx.emit(Event::Started {
         node: node.to_string(),
         total: to_remove.len() as u64,
     });
@@ -282,9 +437,9 @@ async fn run_removals(
             let state = state.clone();
             async move {
                 let result =
-                    remove_pod(cluster, lean_node, &pod, opts, events, &state, requests).await;
+                    remove_pod(cluster, lean_node, &pod, opts, ctx, &state, requests).await;
                 if matches!(result.outcome, PodOutcome::Evicted | PodOutcome::Deleted) {
-                    let _ = events.send(Event::PodDone {
+                    ctx.emit(Event::PodDone {
                         node: node.to_string(),
                         pod: result.pod.clone(),
                     });
@@ -313,7 +468,7 @@ async fn remove_pod(
     lean_node: &LeanNode,
     pod: &LeanPod,
     opts: &DrainOptions,
-    events: &UnboundedSender<Event>,
+    ctx: &OpCtx<'_, Event>,
     state: &Mutex<BTreeMap<String, PodResult>>,
     requests: &tokio::sync::Semaphore,
 ) -> PodResult {
@@ -324,16 +479,7 @@ async fn remove_pod(
     } else {
         PodOutcome::Evicted
     };
-    let sent = match send_removal(
-        cluster,
-        lean_node.name(),
-        pod,
-        opts,
-        events,
-        state,
-        requests,
-    )
-    .await
+    let sent = match send_removal(cluster, lean_node.name(), pod, opts, ctx, state, requests).await
     {
         Ok(sent) => sent,
         Err(result) => return result,
@@ -391,10 +537,10 @@ async fn send_removal(
     node: &str,
     pod: &LeanPod,
     opts: &DrainOptions,
-    events: &UnboundedSender<Event>,
+    ctx: &OpCtx<'_, Event>,
     state: &Mutex<BTreeMap<String, PodResult>>,
     requests: &tokio::sync::Semaphore,
-) -> Result<Sent, PodResult> {
+) -> std::result::Result<Sent, PodResult> {
     let key = pod.key();
     let (ns, name) = (&pod.metadata.namespace, &pod.metadata.name);
     let grace = (opts.grace_period >= 0).then_some(opts.grace_period);
@@ -428,7 +574,7 @@ async fn send_removal(
                 let message = pdb_message(cluster, pod, &status).await;
                 set_pending(state, &key, &message);
                 if message != last_block {
-                    let _ = events.send(Event::Blocked {
+                    ctx.emit(Event::Blocked {
                         node: node.to_string(),
                         pod: key.clone(),
                         message: message.clone(),
@@ -512,7 +658,7 @@ async fn evict(
     name: &str,
     grace: Option<i64>,
     version: Option<&str>,
-) -> Result<(), kube::Error> {
+) -> std::result::Result<(), kube::Error> {
     // Sent without kube's retry layer: a budget's 429 must be seen at once.
     let api: Api<Pod> = Api::namespaced(cluster.client_no_retry.clone(), ns);
     let eviction = Eviction {
@@ -540,7 +686,11 @@ async fn evict(
     .map(|_| ())
 }
 
-async fn delete(cluster: &Cluster, pod: &LeanPod, grace: Option<i64>) -> Result<(), kube::Error> {
+async fn delete(
+    cluster: &Cluster,
+    pod: &LeanPod,
+    grace: Option<i64>,
+) -> std::result::Result<(), kube::Error> {
     let api: Api<Pod> = Api::namespaced(cluster.client_no_retry.clone(), &pod.metadata.namespace);
     let mut params = DeleteParams::default();
     if let Some(g) = grace {
@@ -600,7 +750,7 @@ async fn wait_deleted(
     pod: &LeanPod,
     skip_wait: u64,
     waiting: &WaitingReason<'_>,
-) -> Result<bool, String> {
+) -> std::result::Result<bool, String> {
     let api: Api<Pod> = Api::namespaced(cluster.client.clone(), &pod.metadata.namespace);
     let uid = pod.metadata.uid.clone();
     let config = watcher::Config::default().fields(&format!("metadata.name={}", pod.metadata.name));
@@ -669,6 +819,122 @@ pub fn names(nodes: &[LeanNode]) -> HashSet<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nodes::testing::{Recorder, TestCluster, deployment, node, tight_budget};
+    use crate::safety::Cancel;
+
+    /// An event as a line, for comparing sequences.
+    fn line(e: &Event) -> String {
+        match e {
+            Event::Started { node, total } => format!("started {node} {total}"),
+            Event::PodDone { node, .. } => format!("pod gone from {node}"),
+            Event::Blocked { node, pod, .. } => format!("blocked {node} {pod}"),
+            Event::Replaced { node, by } => format!("replaced {node} by {by}"),
+            Event::Waiting { what } => format!("waiting for {what}"),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_drain_cordons_evicts_and_reports_each_pod_to_the_observer() {
+        let t = TestCluster::start(&(node("n1") + &node("n2") + &deployment("web", 2, "n1"))).await;
+        let (job, plan) = prepare(
+            &t.cluster,
+            t.nodes(&["n1"]).await,
+            DrainOptions::default(),
+            1,
+        )
+        .await
+        .unwrap();
+        assert!(job.refusal().is_none());
+        let evictions = plan.changes.iter().filter(|c| c.action == "evict").count();
+        assert_eq!(evictions, 2, "the plan names both pods");
+        let seen = Recorder::default();
+        let observer = |e: Event| seen.push(line(&e));
+        let outcome = run(
+            &t.cluster,
+            &job,
+            &OpCtx::new("alice", Cancel::manual(), &observer),
+        )
+        .await;
+        assert!(outcome.result.is_ok());
+        assert_eq!(outcome.nodes[0].status, NodeStatus::Drained);
+        assert_eq!(outcome.nodes[0].count(PodOutcome::Evicted), 2);
+        assert_eq!(
+            seen.events(),
+            vec!["started n1 2", "pod gone from n1", "pod gone from n1"]
+        );
+        assert!(t.is_cordoned("n1"));
+        let n1 = t.sim.get("nodes", None, "n1").unwrap();
+        assert_eq!(n1["metadata"]["annotations"][cordon::CORDONED_BY], "alice");
+        let record = outcome.audit();
+        assert_eq!(
+            (record.status.as_str(), record.done),
+            ("ok", vec!["node/n1".to_string()])
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cancelled_drain_evicts_no_more_pods_and_leaves_the_node_cordoned() {
+        let seed = node("n1") + &node("n2") + &deployment("web", 2, "n1") + &tight_budget("web", 2);
+        let t = TestCluster::start(&seed).await;
+        let before = t.pods("app");
+        let (job, _) = prepare(
+            &t.cluster,
+            t.nodes(&["n1"]).await,
+            DrainOptions::default(),
+            1,
+        )
+        .await
+        .unwrap();
+        let cancel = Cancel::manual();
+        let seen = Recorder::default();
+        // The user stops the drain as soon as a budget holds a pod back.
+        let observer = |e: Event| {
+            if matches!(e, Event::Blocked { .. }) {
+                cancel.cancel();
+            }
+            seen.push(line(&e));
+        };
+        let outcome = run(
+            &t.cluster,
+            &job,
+            &OpCtx::new("alice", cancel.clone(), &observer),
+        )
+        .await;
+        let drained = &outcome.nodes[0];
+        assert_eq!(drained.status, NodeStatus::Interrupted);
+        assert!(
+            drained.cordoned && t.is_cordoned("n1"),
+            "the node stays cordoned"
+        );
+        assert_eq!(drained.count(PodOutcome::Evicted), 0);
+        assert_eq!(t.pods("app"), before, "no pod was evicted");
+        assert!(seen.events().iter().all(|e| !e.starts_with("pod gone")));
+        let record = outcome.audit();
+        assert_eq!(record.status, "interrupted");
+        assert_eq!(record.not_done, vec!["n1".to_string()]);
+        let err = outcome.into_result().unwrap_err().to_string();
+        assert!(err.contains("node uncordon n1"), "{err}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refused_pod_stops_the_drain_before_it_starts() {
+        let bare = "apiVersion: v1\nkind: Pod\nmetadata: {name: debug, namespace: app}\nspec:\n  nodeName: n1\n  containers: [{name: c, image: busybox}]\n---\n";
+        let t = TestCluster::start(&(node("n1") + bare)).await;
+        let (job, _) = prepare(
+            &t.cluster,
+            t.nodes(&["n1"]).await,
+            DrainOptions::default(),
+            1,
+        )
+        .await
+        .unwrap();
+        let err = job.refusal().expect("a bare pod needs --force").to_string();
+        assert!(
+            err.contains("app/debug") && err.contains("nothing was changed"),
+            "{err}"
+        );
+        assert!(!t.is_cordoned("n1"));
+    }
 
     #[test]
     fn pdb_backoff_is_quick_then_steady() {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::cordon::CordonNote;
+use super::cordon;
 use super::lean::{INSTANCE_TYPE_LABEL, LeanNode, ZONE_LABEL};
 use super::targets;
 use crate::cluster::Cluster;
@@ -13,6 +13,7 @@ use crate::cluster::api_error;
 use crate::cluster::list::{ListQuery, Page, for_each_page, for_each_table_page};
 use crate::cluster::retry::retry;
 use crate::error::Result;
+use crate::safety::note::Note;
 
 /// One row of `node list`.
 #[derive(Debug, Clone, Serialize)]
@@ -31,7 +32,7 @@ pub struct NodeRow {
     /// Pods bound to the node that have not finished.
     pub pods: u64,
     /// Who cordoned the node, when and why, if oncall recorded it.
-    pub cordon: Option<CordonNote>,
+    pub cordon: Option<Note>,
     pub created: Option<DateTime<Utc>>,
     /// The kubelet version.
     pub version: String,
@@ -151,7 +152,7 @@ fn row(n: &LeanNode, counts: &HashMap<String, u64>) -> NodeRow {
         zone: n.label(ZONE_LABEL).map(str::to_string),
         pods: counts.get(n.name()).copied().unwrap_or(0),
         cordon: if n.is_cordoned() {
-            CordonNote::read(n)
+            cordon::note(n)
         } else {
             None
         },

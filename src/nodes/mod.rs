@@ -13,5 +13,7 @@ pub mod replace;
 pub mod scale;
 pub mod selector;
 pub mod targets;
+#[cfg(test)]
+pub mod testing;
 
 pub use lean::{LeanNode, LeanPod};

@@ -3,7 +3,7 @@
 //! commands and the runbook actions.
 
 use super::check::{self, CheckReport};
-use super::cordon::{self, CordonNote};
+use super::cordon;
 use super::decide::{Action, DrainOptions};
 use super::drain::{NodeDrain, NodeStatus};
 use super::scale::{self, Scalable};
@@ -33,7 +33,7 @@ pub fn plan_cordon(
     let mut todo = Vec::new();
     for n in nodes {
         if n.is_cordoned() {
-            let who = CordonNote::read(n)
+            let who = cordon::note(n)
                 .map(|c| c.describe())
                 .unwrap_or_else(|| "by another tool or by hand".into());
             plan.skip(

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use chrono::Utc;
 use serde::Serialize;
-use tokio::sync::mpsc::UnboundedSender;
 
 use super::check::CheckReport;
 use super::decide::DrainOptions;
@@ -20,7 +19,7 @@ use super::scale::{self, Scalable};
 use super::{LeanNode, targets};
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
-use crate::safety::{Plan, interrupt};
+use crate::safety::{OpCtx, Plan};
 
 /// What happened to one node of a replace or rotate.
 #[derive(Debug, Clone, Serialize)]
@@ -163,20 +162,14 @@ pub async fn prepare(
 }
 
 /// Runs the job. Scaled-up workloads are restored whatever happens.
-pub async fn run(
-    cluster: &Cluster,
-    job: &Job,
-    user: &str,
-    events: &UnboundedSender<Event>,
-) -> Outcome {
+pub async fn run(cluster: &Cluster, job: &Job, ctx: &OpCtx<'_, Event>) -> Outcome {
     let mut replaced: Vec<Replaced> = Vec::new();
     let mut failed_drains = Vec::new();
     let mut unhealthy = Vec::new();
     let result = steps(
         cluster,
         job,
-        user,
-        events,
+        ctx,
         &mut replaced,
         &mut failed_drains,
         &mut unhealthy,
@@ -194,8 +187,7 @@ pub async fn run(
 async fn steps(
     cluster: &Cluster,
     job: &Job,
-    user: &str,
-    events: &UnboundedSender<Event>,
+    ctx: &OpCtx<'_, Event>,
     results: &mut Vec<Replaced>,
     failed_drains: &mut Vec<NodeDrain>,
     unhealthy: &mut Vec<Scalable>,
@@ -211,10 +203,10 @@ async fn steps(
     );
     let claimed = Mutex::new(HashSet::new());
     // New pods must land elsewhere from the start: cordon everything first.
-    let cordoned = cordon_all(cluster, &job.nodes, user, verb).await?;
+    let cordoned = cordon_all(cluster, &job.nodes, ctx.user, verb).await?;
     plan::scale_up(cluster, &mut job.scale.clone(), &job.opts).await?;
     for chunk in cordoned.chunks(job.batch) {
-        if interrupt::is_interrupted() {
+        if ctx.cancel.is_cancelled() {
             return Err(Error::Interrupted {
                 done: format!("{} node(s)", results.len()),
                 not_done: "the remaining nodes (they stay cordoned)".into(),
@@ -227,8 +219,7 @@ async fn steps(
         for n in chunk {
             before.extend(evicted_workloads(cluster, &job.report, n.name()).await?);
         }
-        let drains =
-            drain::drain_all(cluster, chunk, &job.opts, job.batch, user, verb, events).await;
+        let drains = drain::drain_all(cluster, chunk, &job.opts, job.batch, verb, ctx).await;
         if !plan::failed(&drains).is_empty() {
             let err = drain_error(&plan::failed(&drains));
             *failed_drains = drains;
@@ -247,7 +238,7 @@ async fn steps(
             continue;
         }
         let names: Vec<&str> = chunk.iter().map(|n| n.name()).collect();
-        let _ = events.send(Event::Waiting {
+        ctx.emit(Event::Waiting {
             what: format!("a new Ready node to replace {}", names.join(", ")),
         });
         let waits = chunk.iter().map(|n| async {
@@ -268,7 +259,7 @@ async fn steps(
             results[start + i].replacement = Some(f?);
         }
         for r in &results[start..] {
-            let _ = events.send(Event::Replaced {
+            ctx.emit(Event::Replaced {
                 node: r.node.clone(),
                 by: r.replacement.clone().unwrap_or_else(|| "?".into()),
             });
@@ -280,7 +271,7 @@ async fn steps(
             if w.ready < w.replicas {
                 unhealthy.push(w);
             } else {
-                let _ = events.send(Event::Waiting {
+                ctx.emit(Event::Waiting {
                     what: format!("`{}` to be ready again", w.target()),
                 });
                 scale::wait_ready(cluster, &w, w.replicas, job.wait_replacement).await?;

@@ -4,6 +4,8 @@
 //! Each cluster action is run by `runbook::dispatch::act`, which calls the
 //! same domain functions as the matching command.
 
+use crate::nodes::decide::DrainOptions;
+
 /// One field of an action's mapping.
 #[derive(Debug, Clone, Copy)]
 pub struct Field {
@@ -58,18 +60,16 @@ const fn list(name: &'static str, required: bool) -> Field {
 }
 
 /// kubectl drain's options: every node action that drains takes them, and
-/// `node_check` judges with them.
-const DRAIN_OPTIONS: [Field; 9] = [
-    opt("ignore_daemonsets"),
-    opt("delete_emptydir_data"),
-    opt("force"),
-    opt("grace_period"),
-    opt("timeout"),
-    opt("pod_selector"),
-    opt("disable_eviction"),
-    opt("skip_wait_for_delete_timeout"),
-    opt("scale_up"),
-];
+/// `node_check` judges with them. Their names are `DrainOptions`' own.
+const DRAIN_OPTIONS: [Field; DrainOptions::FIELDS.len()] = {
+    let mut out = [opt(""); DrainOptions::FIELDS.len()];
+    let mut i = 0;
+    while i < out.len() {
+        out[i] = opt(DrainOptions::FIELDS[i]);
+        i += 1;
+    }
+    out
+};
 
 /// `before`, then the drain options, then `after` (checked at compile time:
 /// `N` must be the sum of the lengths).

@@ -436,8 +436,12 @@ pub(super) async fn act(run: &Run<'_>, step: &Step, args: &Json) -> Result<Produ
         }
         "secret_consumers" => done(secret_actions::consumers(cluster()?, &ns(), args).await?),
         "rotate_secret" => done(secret_actions::rotate(run, cluster()?, &ns(), args).await?),
-        "node_cordon" => done(node_actions::run_cordon(cluster()?, args).await?),
-        "node_drain" => done(node_actions::run_drain(cluster()?, args).await?),
+        "node_cordon" => {
+            done(node_actions::run_cordon(cluster()?, args, |o| run.report_audit(o)).await?)
+        }
+        "node_drain" => {
+            done(node_actions::run_drain(cluster()?, args, |o| run.report_audit(o)).await?)
+        }
         "node_replace" => {
             done(node_actions::run_rebuild(cluster()?, run.config, "replace", args).await?)
         }

@@ -11,36 +11,28 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::nodes::check::CheckReport;
 use crate::nodes::decide::{Action, DrainOptions};
-use crate::nodes::drain::{self, NodeDrain, PodOutcome};
+use crate::nodes::drain::{self, DrainJob, NodeDrain, PodOutcome};
 use crate::nodes::rebuild::{self, Job};
 use crate::nodes::replace::Terminate;
 use crate::nodes::{LeanNode, cordon, plan, targets};
-use crate::safety::{Plan, audit};
+use crate::safety::{Cancel, OpCtx, Plan, audit, op};
 
 async fn resolve(cluster: &Cluster, args: &Json) -> Result<Vec<LeanNode>> {
     targets::resolve(cluster, &as_list(args.get("nodes")), arg(args, "selector")).await
 }
 
-/// kubectl drain's options from a step, with the commands' defaults
-/// (no timeout, each pod's own grace period).
+/// kubectl drain's options from a step, read straight into `DrainOptions`
+/// (its defaults are the commands': no timeout, each pod's own grace period).
 pub(super) fn drain_options(args: &Json) -> Result<DrainOptions> {
-    Ok(DrainOptions {
-        ignore_daemonsets: flag(args.get("ignore_daemonsets"), "ignore_daemonsets")?,
-        delete_emptydir_data: flag(args.get("delete_emptydir_data"), "delete_emptydir_data")?,
-        force: flag(args.get("force"), "force")?,
-        grace_period: whole(args.get("grace_period"), "grace_period", -1)?,
-        timeout: duration_or(args.get("timeout"), "timeout", std::time::Duration::ZERO)?,
-        pod_selector: arg(args, "pod_selector").map(str::to_string),
-        disable_eviction: flag(args.get("disable_eviction"), "disable_eviction")?,
-        skip_wait_for_delete_timeout: whole(
-            args.get("skip_wait_for_delete_timeout"),
-            "skip_wait_for_delete_timeout",
-            0,
-        )?
-        .max(0) as u64,
-        scale_up: flag(args.get("scale_up"), "scale_up")?,
-        scale_policy: Default::default(),
-    })
+    let given: serde_json::Map<String, Json> = args
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| DrainOptions::FIELDS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    serde_path_to_error::deserialize(Json::Object(given))
+        .map_err(|e| Error::Usage(format!("`{}` {}", e.path(), e.inner())))
 }
 
 // ---- node_check -------------------------------------------------------
@@ -93,89 +85,75 @@ fn check_text(report: &CheckReport) -> String {
 
 pub(super) async fn plan_cordon(cluster: &Cluster, args: &Json, into: &mut Plan) -> Result<()> {
     let nodes = resolve(cluster, args).await?;
-    plan::plan_cordon(into, &nodes, &audit::os_user(), arg(args, "reason"));
+    let (_, plan) = cordon::prepare_cordon(cluster, &nodes, &audit::os_user(), arg(args, "reason"));
+    extend(into, plan);
     Ok(())
 }
 
-pub(super) async fn run_cordon(cluster: &Cluster, args: &Json) -> Result<(Json, String)> {
+/// Runs the cordon as `oncall node cordon` does, with its audit entry.
+pub(super) async fn run_cordon(
+    cluster: &Cluster,
+    args: &Json,
+    record: impl FnOnce(audit::Outcome),
+) -> Result<(Json, String)> {
     let nodes = resolve(cluster, args).await?;
     let user = audit::os_user();
-    let mut scratch = Plan::new("cordon nodes", cluster);
-    let todo = plan::plan_cordon(&mut scratch, &nodes, &user, arg(args, "reason"));
-    let already: Vec<String> = nodes
-        .iter()
-        .map(|n| n.name().to_string())
-        .filter(|n| !todo.contains(n))
-        .collect();
-    let mut done = Vec::new();
-    for (i, name) in todo.iter().enumerate() {
-        if crate::safety::interrupt::is_interrupted() {
-            return Err(Error::Interrupted {
-                done: join_or_nothing(&done),
-                not_done: todo[i..].join(", "),
-            });
-        }
-        cordon::cordon(cluster, name, &user, arg(args, "reason")).await?;
-        done.push(name.clone());
-    }
-    let mut text = format!("cordoned {}", join_or_nothing(&done));
-    if !already.is_empty() {
-        text.push_str(&format!("; already cordoned: {}", already.join(", ")));
+    let (job, _) = cordon::prepare_cordon(cluster, &nodes, &user, arg(args, "reason"));
+    let ctx = OpCtx::new(&user, Cancel::on_signal(), &op::ignore);
+    let outcome = cordon::run(cluster, &job, &ctx).await;
+    record(outcome.audit(job.verb()));
+    outcome.result?;
+    let mut text = format!("cordoned {}", join_or_nothing(&outcome.done));
+    if !job.already.is_empty() {
+        text.push_str(&format!("; already cordoned: {}", job.already.join(", ")));
     }
     Ok((
-        json!({ "cordoned": done, "already_cordoned": already }),
+        json!({ "cordoned": outcome.done, "already_cordoned": job.already }),
         text,
     ))
 }
 
 // ---- node_drain -------------------------------------------------------
 
-pub(super) async fn plan_drain(cluster: &Cluster, args: &Json, into: &mut Plan) -> Result<()> {
+/// The drain a step describes, resolved and planned by `nodes::drain`.
+async fn prepare_drain(cluster: &Cluster, args: &Json) -> Result<(DrainJob, Plan)> {
     let nodes = resolve(cluster, args).await?;
-    let opts = drain_options(args)?;
-    let report = plan::run_check(cluster, &nodes, &opts).await?;
-    let refused = plan::plan_drain(into, &report, &opts);
-    if !refused.is_empty() {
-        return Err(plan::refusal_error(&refused));
+    let concurrency = whole(args.get("concurrency"), "concurrency", 1)?.max(1) as usize;
+    let (job, plan) = drain::prepare(cluster, nodes, drain_options(args)?, concurrency).await?;
+    match job.refusal() {
+        Some(refusal) => Err(refusal),
+        None => Ok((job, plan)),
     }
-    if opts.scale_up {
-        plan::plan_scale_ups(cluster, &report, into).await?;
-    }
+}
+
+pub(super) async fn plan_drain(cluster: &Cluster, args: &Json, into: &mut Plan) -> Result<()> {
+    let (_, plan) = prepare_drain(cluster, args).await?;
+    extend(into, plan);
     Ok(())
 }
 
-pub(super) async fn run_drain(cluster: &Cluster, args: &Json) -> Result<(Json, String)> {
-    let nodes = resolve(cluster, args).await?;
-    let opts = drain_options(args)?;
-    let report = plan::run_check(cluster, &nodes, &opts).await?;
-    let mut scratch = Plan::new("drain", cluster);
-    let refused = plan::plan_drain(&mut scratch, &report, &opts);
-    if !refused.is_empty() {
-        return Err(plan::refusal_error(&refused));
-    }
-    let mut scale = if opts.scale_up {
-        plan::plan_scale_ups(cluster, &report, &mut scratch).await?
-    } else {
-        Vec::new()
-    };
+/// Runs the drain as `oncall node drain` does; its result is the command's
+/// `-o json` under `nodes`, and the audit entry is the command's.
+pub(super) async fn run_drain(
+    cluster: &Cluster,
+    args: &Json,
+    record: impl FnOnce(audit::Outcome),
+) -> Result<(Json, String)> {
+    let (job, _) = prepare_drain(cluster, args).await?;
     let user = audit::os_user();
-    let nodes = if scale.is_empty() {
-        nodes
-    } else {
-        let cordoned = plan::cordon_all(cluster, &nodes, &user, "drain").await?;
-        if let Err(e) = plan::scale_up(cluster, &mut scale, &opts).await {
-            plan::restore(cluster, &scale).await?;
-            return Err(e);
-        }
-        cordoned
-    };
-    let concurrency = whole(args.get("concurrency"), "concurrency", 1)?.max(1) as usize;
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    drop(rx);
-    let results = drain::drain_all(cluster, &nodes, &opts, concurrency, &user, "drain", &tx).await;
-    plan::restore(cluster, &scale).await?;
-    plan::drain_error(&plan::failed(&results))?;
-    Ok((json!({ "nodes": results }), drains_text(&results)))
+    let ctx = OpCtx::new(&user, Cancel::on_signal(), &op::ignore);
+    let outcome = drain::run(cluster, &job, &ctx).await;
+    record(outcome.audit());
+    let output = json!({ "nodes": outcome.nodes });
+    let text = drains_text(&outcome.nodes);
+    outcome.into_result()?;
+    Ok((output, text))
+}
+
+fn extend(into: &mut Plan, plan: Plan) {
+    into.changes.extend(plan.changes);
+    into.skipped.extend(plan.skipped);
+    into.warnings.extend(plan.warnings);
 }
 
 fn drains_text(results: &[NodeDrain]) -> String {
@@ -258,9 +236,7 @@ pub(super) async fn plan_rebuild(
     into: &mut Plan,
 ) -> Result<()> {
     let (_, plan) = prepare(cluster, config, verb, args).await?;
-    into.changes.extend(plan.changes);
-    into.skipped.extend(plan.skipped);
-    into.warnings.extend(plan.warnings);
+    extend(into, plan);
     Ok(())
 }
 
@@ -271,9 +247,9 @@ pub(super) async fn run_rebuild(
     args: &Json,
 ) -> Result<(Json, String)> {
     let (job, _) = prepare(cluster, config, verb, args).await?;
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    drop(rx);
-    let outcome = rebuild::run(cluster, &job, &audit::os_user(), &tx).await;
+    let user = audit::os_user();
+    let ctx = OpCtx::new(&user, Cancel::on_signal(), &op::ignore);
+    let outcome = rebuild::run(cluster, &job, &ctx).await;
     outcome.result?;
     let text = outcome
         .replaced

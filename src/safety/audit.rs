@@ -106,16 +106,22 @@ pub fn record(
     })
 }
 
-/// Like `record`, for changes made where no cluster connection exists
-/// (a runbook's local commands): the context and URL are given.
+/// Like `record`, for a runbook's steps: the context and URL are given,
+/// and the connection, when the run has one, names the Kubernetes identity
+/// (a local command's step has none).
 pub fn record_at(
     context: &str,
     cluster_url: &str,
+    cluster: Option<&Cluster>,
     plan: &Plan,
     answer: Answer,
     outcome: &Outcome,
 ) -> Result<()> {
-    append(&entry(context, cluster_url, plan, answer, outcome))
+    let entry = entry(context, cluster_url, plan, answer, outcome);
+    append(&Entry {
+        kube_user: cluster.map(Cluster::identity_known).unwrap_or_default(),
+        ..entry
+    })
 }
 
 fn entry(

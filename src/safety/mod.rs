@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod interrupt;
+pub mod note;
 pub mod op;
 pub mod plan;
 

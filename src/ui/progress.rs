@@ -111,3 +111,61 @@ impl Spinners {
         self.progress.println(&line);
     }
 }
+
+/// Without a terminal there are no bars: a plain line says what is going
+/// on, and is repeated while a long wait lasts, so a log never goes quiet
+/// for long. A heartbeat repeats `still DOING (ELAPSED)` every
+/// `ONCALL_PROGRESS_INTERVAL` (30 s by default) while `doing` is set.
+pub struct Heartbeat {
+    doing: std::sync::Arc<std::sync::Mutex<String>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Heartbeat {
+    /// Beats only when `progress` draws no bars.
+    pub fn start(progress: &Progress) -> Self {
+        let doing = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let task = progress.is_hidden().then(|| {
+            let doing = doing.clone();
+            tokio::spawn(async move {
+                let started = std::time::Instant::now();
+                let mut beat = tokio::time::interval(heartbeat_interval());
+                beat.tick().await;
+                loop {
+                    beat.tick().await;
+                    let now = doing.lock().map(|d| d.clone()).unwrap_or_default();
+                    if !now.is_empty() {
+                        let elapsed = chrono::Duration::seconds(started.elapsed().as_secs() as i64);
+                        eprintln!("still {now} ({})", crate::age::human(elapsed));
+                    }
+                }
+            })
+        });
+        Heartbeat { doing, task }
+    }
+
+    /// What the next beats say is going on.
+    pub fn set(&self, doing: String) {
+        if let Ok(mut d) = self.doing.lock() {
+            *d = doing;
+        }
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// How often a plain progress line repeats during a long wait: 30 s, or
+/// `ONCALL_PROGRESS_INTERVAL` (for example `1s`).
+fn heartbeat_interval() -> Duration {
+    std::env::var("ONCALL_PROGRESS_INTERVAL")
+        .ok()
+        .and_then(|v| humantime::parse_duration(&v).ok())
+        .filter(|d| !d.is_zero())
+        .unwrap_or(Duration::from_secs(30))
+}

@@ -1,0 +1,136 @@
+//! A simulated cluster for the node procedures' own tests: the simulator
+//! in this process, reached through a kubeconfig as a real cluster is.
+
+use std::sync::Mutex;
+
+use oncall_sim::{Seed, SimOptions, Simulator, Timing};
+
+use super::{LeanNode, targets};
+use crate::cluster::{Cluster, ConnectOptions, connect};
+
+pub struct TestCluster {
+    pub sim: Simulator,
+    pub cluster: Cluster,
+    _dir: tempfile::TempDir,
+}
+
+impl TestCluster {
+    /// Starts the simulator with `seed` (Kubernetes YAML) and connects.
+    pub async fn start(seed: &str) -> TestCluster {
+        let sim = Simulator::start(SimOptions {
+            port: 0,
+            seed: Seed::Yaml {
+                text: seed.to_string(),
+                source: "seed.yaml".into(),
+            },
+            faults: Default::default(),
+            timing: Timing::fast(),
+        })
+        .await
+        .expect("the simulator starts");
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("kubeconfig");
+        sim.write_kubeconfig(&path, "sim")
+            .expect("kubeconfig written");
+        let cluster = connect(&ConnectOptions {
+            kubeconfig: Some(path),
+            ..Default::default()
+        })
+        .await
+        .expect("connected to the simulator");
+        TestCluster {
+            sim,
+            cluster,
+            _dir: dir,
+        }
+    }
+
+    /// The named nodes, as a command resolves them.
+    pub async fn nodes(&self, names: &[&str]) -> Vec<LeanNode> {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        targets::resolve(&self.cluster, &names, None)
+            .await
+            .expect("nodes resolve")
+    }
+
+    pub fn is_cordoned(&self, node: &str) -> bool {
+        self.sim
+            .get("nodes", None, node)
+            .and_then(|n| n["spec"]["unschedulable"].as_bool())
+            .unwrap_or(false)
+    }
+
+    /// The names of the pods left in `namespace`.
+    pub fn pods(&self, namespace: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .sim
+            .list("pods", Some(namespace))
+            .iter()
+            .filter_map(|p| p["metadata"]["name"].as_str().map(str::to_string))
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+/// A schedulable, Ready node.
+pub fn node(name: &str) -> String {
+    format!(
+        r#"apiVersion: v1
+kind: Node
+metadata:
+  name: {name}
+  labels: {{kubernetes.io/hostname: {name}, cloud.google.com/gke-nodepool: pool-a}}
+status:
+  allocatable: {{cpu: "4", memory: 16Gi, pods: "110"}}
+  capacity: {{cpu: "4", memory: 16Gi, pods: "110"}}
+  conditions: [{{type: Ready, status: "True", reason: KubeletReady}}]
+---
+"#
+    )
+}
+
+/// A Deployment in `app` whose pods all sit on `node`.
+pub fn deployment(name: &str, replicas: u32, node: &str) -> String {
+    format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: app}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      nodeSelector: {{kubernetes.io/hostname: {node}}}
+      containers: [{{name: c, image: nginx}}]
+---
+"#
+    )
+}
+
+/// A budget that lets none of the deployment's `replicas` pods go.
+pub fn tight_budget(name: &str, replicas: u32) -> String {
+    format!(
+        "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {{name: {name}-pdb, namespace: app}}\nspec:\n  minAvailable: {replicas}\n  selector: {{matchLabels: {{app: {name}}}}}\n---\n"
+    )
+}
+
+/// Records every event a procedure reports, in order.
+pub struct Recorder<E>(Mutex<Vec<E>>);
+
+impl<E> Default for Recorder<E> {
+    fn default() -> Self {
+        Recorder(Mutex::new(Vec::new()))
+    }
+}
+
+impl<E: Clone> Recorder<E> {
+    pub fn push(&self, e: E) {
+        self.0.lock().unwrap().push(e);
+    }
+
+    pub fn events(&self) -> Vec<E> {
+        self.0.lock().unwrap().clone()
+    }
+}
