@@ -329,11 +329,14 @@ fn print_verdict(report: &CheckReport) {
     }
 }
 
-/// `Service web in namespace `shop` (release label)`.
+/// `Service web in namespace `shop` (release label), Helm release `shop``.
 fn served_text(o: &ClusterObject) -> String {
     let mut text = format!("{} {} in namespace `{}`", o.kind, o.name, o.namespace);
     if let Some(r) = &o.release {
         text.push_str(&format!(" ({r})"));
+    }
+    if let Some(h) = &o.helm_release {
+        text.push_str(&format!(", Helm release `{h}`"));
     }
     text
 }

@@ -758,6 +758,7 @@ mod tests {
             namespace: ns.into(),
             name: "web".into(),
             release: Some(format!("release={ns}")),
+            helm_release: None,
             addresses: vec![ip.into()],
             claims: if claims {
                 vec!["annotation external-dns.alpha.kubernetes.io/hostname".into()]
