@@ -240,10 +240,7 @@ pub fn generate(store: &Store, nodes: usize, pods_per_node: usize) {
                     _ => {}
                 }
             }
-            pods.push(Stored {
-                json: Bytes::copy_from_slice(json.as_bytes()),
-                meta,
-            });
+            pods.push(Stored::new(Bytes::copy_from_slice(json.as_bytes()), meta));
             made += 1;
             if pods.len() >= 8192 {
                 store.bulk_insert_stored(res("pods"), std::mem::take(&mut pods));
