@@ -496,6 +496,7 @@ fn check_names_the_namespace_before_and_after_a_swap() {
         "app.kubernetes.io/version=1.4.0"
     );
     assert_eq!(v["resolvers"][0]["points_at"][0], "Service shop-blue/web");
+    assert!(v["served_by"][0].get("helm_release").is_none(), "{v}");
     assert_eq!(v["resolvers"][0]["state"], "new");
     assert_eq!(
         v["objects"][0]["claims"][0],
@@ -753,6 +754,77 @@ fn check_flags_two_claimants_a_wrong_address_and_answers_that_point_at_nothing()
         "{}",
         out.stderr
     );
+}
+
+/// The same kind of release, installed by Helm: the Service carries Helm's
+/// annotation and an instance label that disagrees with it; the Ingress only
+/// the instance label.
+const HELM_RELEASES: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: shop
+  labels: {app.kubernetes.io/instance: shop-canary}
+  annotations:
+    meta.helm.sh/release-name: shop-prod
+    external-dns.alpha.kubernetes.io/hostname: shop.example.com
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports: [{port: 80}]
+status:
+  loadBalancer:
+    ingress: [{ip: 10.0.0.1}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: admin
+  namespace: shop
+  labels: {app.kubernetes.io/instance: shop-admin}
+spec:
+  rules: [{host: admin.example.com}]
+status:
+  loadBalancer:
+    ingress: [{hostname: lb-admin.example.net}]
+"#;
+
+#[test]
+fn check_names_the_helm_release_that_serves_the_name() {
+    let h = Harness::yaml(HELM_RELEASES);
+    let dns = DnsServer::start_zones(&["example.com", "example.net"]);
+    dns.set_a("shop.example.com", 60, &["10.0.0.1"]);
+    dns.set_cname("admin.example.com", 300, "lb-admin.example.net");
+    dns.set_a("lb-admin.example.net", 60, &["192.0.2.20"]);
+
+    // Helm's own annotation wins over the instance label.
+    let out = check(&h, "shop.example.com", &[&dns], &[]).expect_code(0);
+    assert!(
+        out.stdout.contains(
+            "VERDICT: shop.example.com is served by Service web in namespace `shop` (app.kubernetes.io/instance=shop-canary), Helm release `shop-prod`."
+        ),
+        "{}",
+        out.stdout
+    );
+    let v = json(&check(&h, "shop.example.com", &[&dns], &["-o", "json"]).expect_code(0));
+    assert_eq!(v["served_by"][0]["helm_release"], "shop-prod", "{v}");
+
+    // Without the annotation, the instance label names the release.
+    let out = check(&h, "admin.example.com", &[&dns], &[]).expect_code(0);
+    assert!(
+        out.stdout.contains(
+            "VERDICT: admin.example.com is served by Ingress admin in namespace `shop` (app.kubernetes.io/instance=shop-admin), Helm release `shop-admin`."
+        ),
+        "{}",
+        out.stdout
+    );
+    let v = json(&check(&h, "admin.example.com", &[&dns], &["-o", "json"]).expect_code(0));
+    assert_eq!(v["served_by"][0]["helm_release"], "shop-admin", "{v}");
 }
 
 #[test]

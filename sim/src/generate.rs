@@ -73,11 +73,14 @@ fn owner(kind: &str, api: &str, name: &str, uid: &str) -> Value {
     json!([{"apiVersion": api, "kind": kind, "name": name, "uid": uid, "controller": true, "blockOwnerDeletion": true}])
 }
 
-/// Fill the store with `nodes` nodes and about `pods_per_node` Running pods each.
-pub fn generate(store: &Store, nodes: usize, pods_per_node: usize) {
-    let mut rng = Rng::new(0x5eed);
-    let created = util::ts(util::now() - chrono::Duration::days(30));
-    let pod_created = util::ts(util::now() - chrono::Duration::days(3));
+/// The nodes, spread over three zones and pools of `NODES_PER_POOL`, and the
+/// namespaces. Returns the nodes' names and internal IPs.
+fn nodes_and_namespaces(
+    store: &Store,
+    rng: &mut Rng,
+    nodes: usize,
+    created: &str,
+) -> (Vec<String>, Vec<String>) {
     let zones = ["europe-west2-a", "europe-west2-b", "europe-west2-c"];
     let mut node_names = Vec::with_capacity(nodes);
     let mut node_ips = Vec::with_capacity(nodes);
@@ -90,7 +93,7 @@ pub fn generate(store: &Store, nodes: usize, pods_per_node: usize) {
             rng.suffix(4)
         );
         let ip = format!("10.{}.{}.{}", 128 + (i >> 16) % 64, (i >> 8) & 255, i & 255);
-        node_objs.push(node(&name, &pool, zones[i % 3], &ip, &created));
+        node_objs.push(node(&name, &pool, zones[i % 3], &ip, created));
         node_ips.push(ip);
         node_names.push(name);
     }
@@ -105,6 +108,29 @@ pub fn generate(store: &Store, nodes: usize, pods_per_node: usize) {
             "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}));
     }
     store.bulk_insert(res("namespaces"), nss);
+    (node_names, node_ips)
+}
+
+/// A budget allowing one disruption, for a Deployment of three or more.
+fn pdb(ns: &str, app: &str, labels: &Value, replicas: usize, created: &str) -> Value {
+    json!({
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+        "metadata": {"name": format!("{app}-pdb"), "namespace": ns, "uid": util::new_uid(),
+                     "creationTimestamp": created, "generation": 1},
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": labels}},
+        "status": {"observedGeneration": 1, "currentHealthy": replicas, "desiredHealthy": replicas - 1,
+                   "expectedPods": replicas, "disruptionsAllowed": 1,
+                   "conditions": [{"type": "DisruptionAllowed", "status": "True", "reason": "SufficientPods",
+                                   "message": "", "observedGeneration": 1, "lastTransitionTime": created}]},
+    })
+}
+
+/// Fill the store with `nodes` nodes and about `pods_per_node` Running pods each.
+pub fn generate(store: &Store, nodes: usize, pods_per_node: usize) {
+    let mut rng = Rng::new(0x5eed);
+    let created = util::ts(util::now() - chrono::Duration::days(30));
+    let pod_created = util::ts(util::now() - chrono::Duration::days(3));
+    let (node_names, node_ips) = nodes_and_namespaces(store, &mut rng, nodes, &created);
     if nodes == 0 {
         return;
     }
@@ -171,16 +197,7 @@ pub fn generate(store: &Store, nodes: usize, pods_per_node: usize) {
         }));
         deploys.push(d);
         if replicas >= 3 {
-            pdbs.push(json!({
-                "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-                "metadata": {"name": format!("{app}-pdb"), "namespace": ns, "uid": util::new_uid(),
-                             "creationTimestamp": created, "generation": 1},
-                "spec": {"maxUnavailable": 1, "selector": {"matchLabels": labels}},
-                "status": {"observedGeneration": 1, "currentHealthy": replicas, "desiredHealthy": replicas - 1,
-                           "expectedPods": replicas, "disruptionsAllowed": 1,
-                           "conditions": [{"type": "DisruptionAllowed", "status": "True", "reason": "SufficientPods",
-                                           "message": "", "observedGeneration": 1, "lastTransitionTime": created}]},
-            }));
+            pdbs.push(pdb(ns, &app, &labels, replicas, &created));
         }
         // One pod per Deployment is built as JSON with placeholders; the
         // replicas are stamped from it (string substitution), which is what
@@ -240,10 +257,7 @@ pub fn generate(store: &Store, nodes: usize, pods_per_node: usize) {
                     _ => {}
                 }
             }
-            pods.push(Stored {
-                json: Bytes::copy_from_slice(json.as_bytes()),
-                meta,
-            });
+            pods.push(Stored::new(Bytes::copy_from_slice(json.as_bytes()), meta));
             made += 1;
             if pods.len() >= 8192 {
                 store.bulk_insert_stored(res("pods"), std::mem::take(&mut pods));

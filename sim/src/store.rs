@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ops::Bound;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use parking_lot::RwLock;
@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 use crate::errors::ApiError;
 use crate::resources::{self, Resource};
+use crate::table::CachedRow;
 use crate::util::{self, str_at};
 
 /// The small parsed index of one object.
@@ -59,9 +60,31 @@ impl Meta {
 pub struct Stored {
     pub json: Bytes,
     pub meta: Meta,
+    /// Its Table row, read the first time a table asks for it. A stored
+    /// version never changes (a write stores a new one), so neither does
+    /// the row, apart from its clock-dependent cells.
+    row: OnceLock<CachedRow>,
 }
 
 impl Stored {
+    pub fn new(json: Bytes, meta: Meta) -> Stored {
+        Stored {
+            json,
+            meta,
+            row: OnceLock::new(),
+        }
+    }
+
+    /// Its Table row as a resource of kind `r`.
+    pub fn row(&self, r: &Resource) -> &CachedRow {
+        self.row.get_or_init(|| CachedRow::new(r, &self.json))
+    }
+
+    /// Whether its Table row has been read already.
+    pub fn has_row(&self) -> bool {
+        self.row.get().is_some()
+    }
+
     pub fn value(&self) -> Value {
         serde_json::from_slice(&self.json).expect("stored objects are valid JSON")
     }
@@ -418,7 +441,7 @@ impl Store {
         let meta = meta_of(r, &v);
         // copy_from_slice: a serialized Vec may carry twice its length in capacity.
         let json = Bytes::copy_from_slice(&serde_json::to_vec(&v).expect("json"));
-        Arc::new(Stored { json, meta })
+        Arc::new(Stored::new(json, meta))
     }
 
     /// Fill server-set metadata for a new object.

@@ -175,6 +175,53 @@ async fn eviction_follows_pdb_rules() {
     c.sim.shutdown().await;
 }
 
+/// Strategic merge on a Deployment merges containers and env by name and bumps generation.
+fn strategic_merge_on_a_deployment(c: &Cluster) {
+    let dpath = "/apis/apps/v1/namespaces/default/deployments/web";
+    let smp = r#"{"spec":{"template":{"spec":{"containers":[{"name":"web","image":"nginx:1.28","env":[{"name":"B","value":"2"}]}]}}}}"#;
+    let (code, _, body) = http(
+        c,
+        "PATCH",
+        dpath,
+        "application/strategic-merge-patch+json",
+        "application/json",
+        smp,
+    );
+    assert_eq!(code, 200, "{body}");
+    let d = json_of(&body);
+    let cs = d["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .unwrap();
+    assert_eq!(cs.len(), 2);
+    assert_eq!(cs[0]["image"], "nginx:1.28");
+    assert_eq!(cs[0]["env"].as_array().unwrap().len(), 2);
+    assert_eq!(d["metadata"]["generation"], 2);
+}
+
+/// Server-side apply creates, then merges.
+fn server_side_apply(c: &Cluster) {
+    let ssa = "/api/v1/namespaces/default/configmaps/applied?fieldManager=test";
+    let (code, _, body) = http(
+        c,
+        "PATCH",
+        ssa,
+        "application/apply-patch+yaml",
+        "application/json",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\ndata:\n  a: \"1\"\n",
+    );
+    assert_eq!(code, 201, "{body}");
+    let (code, _, body) = http(
+        c,
+        "PATCH",
+        ssa,
+        "application/apply-patch+yaml",
+        "application/json",
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"applied"},"data":{"b":"2"}}"#,
+    );
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(json_of(&body)["data"], json!({"a": "1", "b": "2"}));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_conflicts_and_patches() {
     let c = cluster().await;
@@ -258,48 +305,8 @@ async fn writes_conflicts_and_patches() {
     let (code, _, _) = http(&c, "PATCH", &path, "text/plain", "application/json", "{}");
     assert_eq!(code, 415);
 
-    // Strategic merge on a Deployment merges containers and env by name and bumps generation.
-    let dpath = "/apis/apps/v1/namespaces/default/deployments/web";
-    let smp = r#"{"spec":{"template":{"spec":{"containers":[{"name":"web","image":"nginx:1.28","env":[{"name":"B","value":"2"}]}]}}}}"#;
-    let (code, _, body) = http(
-        &c,
-        "PATCH",
-        dpath,
-        "application/strategic-merge-patch+json",
-        "application/json",
-        smp,
-    );
-    assert_eq!(code, 200, "{body}");
-    let d = json_of(&body);
-    let cs = d["spec"]["template"]["spec"]["containers"]
-        .as_array()
-        .unwrap();
-    assert_eq!(cs.len(), 2);
-    assert_eq!(cs[0]["image"], "nginx:1.28");
-    assert_eq!(cs[0]["env"].as_array().unwrap().len(), 2);
-    assert_eq!(d["metadata"]["generation"], 2);
-
-    // Server-side apply creates, then merges.
-    let ssa = "/api/v1/namespaces/default/configmaps/applied?fieldManager=test";
-    let (code, _, body) = http(
-        &c,
-        "PATCH",
-        ssa,
-        "application/apply-patch+yaml",
-        "application/json",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\ndata:\n  a: \"1\"\n",
-    );
-    assert_eq!(code, 201, "{body}");
-    let (code, _, body) = http(
-        &c,
-        "PATCH",
-        ssa,
-        "application/apply-patch+yaml",
-        "application/json",
-        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"applied"},"data":{"b":"2"}}"#,
-    );
-    assert_eq!(code, 200, "{body}");
-    assert_eq!(json_of(&body)["data"], json!({"a": "1", "b": "2"}));
+    strategic_merge_on_a_deployment(&c);
+    server_side_apply(&c);
 
     // Scale subresource.
     let (code, _, body) = http(

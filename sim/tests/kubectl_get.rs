@@ -17,7 +17,14 @@ async fn client_minor(c: &Cluster) -> String {
 }
 
 async fn check_get(c: &Cluster) {
-    // Nodes: NAME STATUS ROLES AGE VERSION
+    check_nodes(c).await;
+    check_pods(c).await;
+    check_workloads(c).await;
+    check_selectors(c).await;
+}
+
+/// Nodes: NAME STATUS ROLES AGE VERSION
+async fn check_nodes(c: &Cluster) {
     let out = c.ok(&["get", "nodes"]).await;
     let r = rows(&out);
     assert_eq!(r[0], ["NAME", "STATUS", "ROLES", "AGE", "VERSION"], "{out}");
@@ -29,8 +36,11 @@ async fn check_get(c: &Cluster) {
         "{out}"
     );
     assert!(r[1][0].starts_with("gke-demo-pool-a-"), "{out}");
+}
 
-    // Pods across namespaces, with kubectl's STATUS values for the broken ones.
+/// Pods across namespaces, with kubectl's STATUS values for the broken ones,
+/// and the priority-1 columns of -o wide.
+async fn check_pods(c: &Cluster) {
     let out = c.ok(&["get", "pods", "-A"]).await;
     let r = rows(&out);
     assert_eq!(
@@ -83,8 +93,10 @@ async fn check_get(c: &Cluster) {
         "{out}"
     );
     assert!(out.contains("gke-demo-pool-"), "{out}");
+}
 
-    // Deployments: NAME READY UP-TO-DATE AVAILABLE AGE
+/// Deployments (NAME READY UP-TO-DATE AVAILABLE AGE) and the other printers.
+async fn check_workloads(c: &Cluster) {
     let out = c.ok(&["get", "deploy", "-A"]).await;
     let r = rows(&out);
     assert_eq!(
@@ -142,8 +154,10 @@ async fn check_get(c: &Cluster) {
         ])
         .await;
     assert!(out.contains("0/6 nodes are available"), "{out}");
+}
 
-    // Short names, label and field selectors, a single object.
+/// Short names, label and field selectors, a single object.
+async fn check_selectors(c: &Cluster) {
     let out = c
         .ok(&[
             "get",

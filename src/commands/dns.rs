@@ -5,6 +5,7 @@ use chrono::{DateTime, Local, Utc};
 use crate::app::App;
 use crate::cli::{DnsCommand, DnsQueryFlags, OutputFormat};
 use crate::dns::check::{CheckReport, Expect, ViewState, answer_text};
+use crate::dns::cluster::ClusterObject;
 use crate::dns::{self, Options, Resolution, ResolveReport, Status, query};
 use crate::error::{Error, Result};
 use crate::ui::{output, style, table};
@@ -239,6 +240,19 @@ fn print_check(report: &CheckReport) {
         "{}",
         style::bold(&format!("{} {}", report.name, report.record_type))
     );
+    outln!("{}", resolvers_table(report));
+    outln!();
+    print_verdict(report);
+    if !report.objects.is_empty() {
+        outln!();
+        outln!("{}", objects_table(report));
+    }
+    print_findings(report);
+}
+
+/// One row per resolver: what it answered, where that points, and whether
+/// it is the new or the old target.
+fn resolvers_table(report: &CheckReport) -> String {
     let mut t = table::new(&["server", "status", "answers", "ttl", "points at", "state"]);
     for v in &report.resolvers {
         let r = &v.resolution;
@@ -268,9 +282,12 @@ fn print_check(report: &CheckReport) {
             state,
         ]);
     }
-    outln!("{}", table::render(&t));
-    outln!();
+    table::render(&t)
+}
 
+/// The one line an on-call engineer reads: which object serves the name
+/// (one line per object when resolvers disagree).
+fn print_verdict(report: &CheckReport) {
     let answered = report
         .resolvers
         .iter()
@@ -287,16 +304,10 @@ fn print_check(report: &CheckReport) {
             report.name
         ),
         [o] => outln!(
-            "{} {} is served by {} {} in namespace `{}`{}.",
+            "{} {} is served by {}.",
             style::bold("VERDICT:"),
             report.name,
-            o.kind,
-            o.name,
-            o.namespace,
-            o.release
-                .as_ref()
-                .map(|r| format!(" ({r})"))
-                .unwrap_or_default()
+            served_text(o)
         ),
         several => {
             outln!(
@@ -312,52 +323,58 @@ fn print_check(report: &CheckReport) {
                     .filter(|v| v.points_at.contains(&o.describe()))
                     .map(|v| v.resolution.server.as_str())
                     .collect();
-                outln!(
-                    "  {} {} in namespace `{}`{}: according to {}",
-                    o.kind,
-                    o.name,
-                    o.namespace,
-                    o.release
-                        .as_ref()
-                        .map(|r| format!(" ({r})"))
-                        .unwrap_or_default(),
-                    via.join(", ")
-                );
+                outln!("  {}: according to {}", served_text(o), via.join(", "));
             }
         }
     }
+}
 
-    if !report.objects.is_empty() {
-        outln!();
-        let mut t = table::new(&[
-            "namespace",
-            "kind",
-            "name",
-            "release",
-            "address",
-            "claims name",
-        ]);
-        for o in &report.objects {
-            t.add_row(vec![
-                o.namespace.clone(),
-                o.kind.clone(),
-                o.name.clone(),
-                o.release.clone().unwrap_or_default(),
-                if o.addresses.is_empty() {
-                    "<pending>".into()
-                } else {
-                    o.addresses.join(", ")
-                },
-                if o.claims.is_empty() {
-                    "-".into()
-                } else {
-                    o.claims.join(", ")
-                },
-            ]);
-        }
-        outln!("{}", table::render(&t));
+/// `Service web in namespace `shop` (release label), Helm release `shop``.
+fn served_text(o: &ClusterObject) -> String {
+    let mut text = format!("{} {} in namespace `{}`", o.kind, o.name, o.namespace);
+    if let Some(r) = &o.release {
+        text.push_str(&format!(" ({r})"));
     }
+    if let Some(h) = &o.helm_release {
+        text.push_str(&format!(", Helm release `{h}`"));
+    }
+    text
+}
 
+/// Every object that claims the name or owns an answered address.
+fn objects_table(report: &CheckReport) -> String {
+    let mut t = table::new(&[
+        "namespace",
+        "kind",
+        "name",
+        "release",
+        "address",
+        "claims name",
+    ]);
+    for o in &report.objects {
+        t.add_row(vec![
+            o.namespace.clone(),
+            o.kind.clone(),
+            o.name.clone(),
+            o.release.clone().unwrap_or_default(),
+            if o.addresses.is_empty() {
+                "<pending>".into()
+            } else {
+                o.addresses.join(", ")
+            },
+            if o.claims.is_empty() {
+                "-".into()
+            } else {
+                o.claims.join(", ")
+            },
+        ]);
+    }
+    table::render(&t)
+}
+
+/// What follows the verdict: the TXT ownership record, when caches will
+/// agree, the problems found and whether the expectation holds.
+fn print_findings(report: &CheckReport) {
     if let Some(o) = &report.ownership {
         outln!(
             "\nexternal-dns TXT record {}: owner {}, resource {}",

@@ -265,6 +265,7 @@ pub fn parse_ownership(record: &str, text: &str) -> Option<Ownership> {
 }
 
 /// The judgement, from data alone (no I/O), so it can be tested directly.
+/// Problems come in a fixed order: resolvers, claims, ownership, agreement.
 pub fn assess(
     name: String,
     record_type: String,
@@ -274,11 +275,36 @@ pub fn assess(
     expect: Expect,
     now: DateTime<Utc>,
 ) -> CheckReport {
-    let mut problems = Vec::new();
-    let key = |o: &ClusterObject| o.describe();
+    let mut views = map_views(resolutions, &objects);
+    let mut problems = resolver_problems(&views);
+    let served_by = served_by(&objects, &views);
+    let claimants: Vec<&ClusterObject> = objects.iter().filter(|o| !o.claims.is_empty()).collect();
+    problems.extend(claim_problems(&name, &claimants, &views));
+    problems.extend(ownership_problem(&name, ownership.as_ref(), &served_by));
+    let is_new = classifier(&expect, &objects, &claimants, ownership.as_ref());
+    set_states(&mut views, is_new.as_ref());
+    let (agreement, disagreement) = agreement(&views, is_new.is_some(), now);
+    problems.extend(disagreement);
+    let (expectation_met, mismatches) = expectation(&name, &views, &objects, &expect);
+    CheckReport {
+        name,
+        record_type,
+        resolvers: views,
+        objects,
+        ownership,
+        served_by,
+        problems,
+        agreement,
+        expect: expect.is_set().then_some(expect),
+        expectation_met,
+        mismatches,
+    }
+}
 
-    // Which objects each resolver's answer points at.
-    let mut views: Vec<View> = resolutions
+/// Which objects each resolver's answer points at (nothing, for a resolver
+/// that failed).
+fn map_views(resolutions: Vec<Resolution>, objects: &[ClusterObject]) -> Vec<View> {
+    resolutions
         .into_iter()
         .map(|r| {
             let values = values_of(&r);
@@ -286,7 +312,7 @@ pub fn assess(
                 objects
                     .iter()
                     .filter(|o| o.addresses.iter().any(|a| values.contains(a)))
-                    .map(key)
+                    .map(ClusterObject::describe)
                     .collect()
             } else {
                 Vec::new()
@@ -297,9 +323,13 @@ pub fn assess(
                 state: None,
             }
         })
-        .collect();
+        .collect()
+}
 
-    for v in &views {
+/// A resolver that failed, or whose answer is nothing in the cluster.
+fn resolver_problems(views: &[View]) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for v in views {
         let r = &v.resolution;
         if r.status != Status::Ok {
             problems.push(Problem {
@@ -321,23 +351,29 @@ pub fn assess(
             });
         }
     }
+    problems
+}
 
-    // Served by: objects in answers, the most pointed-at first.
+/// Served by: objects in answers, the most pointed-at first.
+fn served_by(objects: &[ClusterObject], views: &[View]) -> Vec<ClusterObject> {
     let mut served_by: Vec<(usize, ClusterObject)> = objects
         .iter()
         .filter_map(|o| {
             let n = views
                 .iter()
-                .filter(|v| v.points_at.contains(&key(o)))
+                .filter(|v| v.points_at.contains(&o.describe()))
                 .count();
             (n > 0).then(|| (n, o.clone()))
         })
         .collect();
     served_by.sort_by_key(|(n, _)| std::cmp::Reverse(*n));
-    let served_by: Vec<ClusterObject> = served_by.into_iter().map(|(_, o)| o).collect();
+    served_by.into_iter().map(|(_, o)| o).collect()
+}
 
-    // Claims.
-    let claimants: Vec<&ClusterObject> = objects.iter().filter(|o| !o.claims.is_empty()).collect();
+/// Claims: more than one object claiming the name, and a claimant that no
+/// answer points at (its address is not what DNS answers).
+fn claim_problems(name: &str, claimants: &[&ClusterObject], views: &[View]) -> Vec<Problem> {
+    let mut problems = Vec::new();
     if claimants.len() > 1 {
         problems.push(Problem {
             kind: ProblemKind::ClaimedTwice,
@@ -356,80 +392,99 @@ pub fn assess(
         .iter()
         .filter(|v| v.resolution.status == Status::Ok)
         .collect();
-    let any_answered = !answered.is_empty();
-    for c in &claimants {
-        let served = answered.iter().any(|v| v.points_at.contains(&key(c)));
-        if !served && !answered.is_empty() {
-            let has = if c.addresses.is_empty() {
-                "has no load balancer address yet".to_string()
-            } else {
-                format!("has {}", c.addresses.join(", "))
-            };
-            problems.push(Problem {
-                kind: ProblemKind::AddressMismatch,
-                message: format!(
-                    "{} claims {name} ({}) but {has}, and DNS answers {}",
-                    c.describe(),
-                    c.claims.join(", "),
-                    answered
-                        .iter()
-                        .map(|v| answer_text(&v.resolution))
-                        .collect::<BTreeSet<_>>()
-                        .into_iter()
-                        .collect::<Vec<_>>()
-                        .join(" / ")
-                ),
-            });
-        }
+    if answered.is_empty() {
+        return problems;
     }
-
-    // Ownership record against what is served.
-    if let Some(res) = ownership.as_ref().and_then(|o| o.resource.as_deref())
-        && !served_by.is_empty()
-        && !served_by.iter().any(|o| o.is_resource(res))
-    {
+    for c in claimants {
+        if answered.iter().any(|v| v.points_at.contains(&c.describe())) {
+            continue;
+        }
+        let has = if c.addresses.is_empty() {
+            "has no load balancer address yet".to_string()
+        } else {
+            format!("has {}", c.addresses.join(", "))
+        };
         problems.push(Problem {
-            kind: ProblemKind::OwnershipMismatch,
+            kind: ProblemKind::AddressMismatch,
             message: format!(
-                "the external-dns TXT record says {res} owns {name}, but the name points at {}",
-                served_by
+                "{} claims {name} ({}) but {has}, and DNS answers {}",
+                c.describe(),
+                c.claims.join(", "),
+                answered
                     .iter()
-                    .map(ClusterObject::describe)
+                    .map(|v| answer_text(&v.resolution))
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(" / ")
             ),
         });
     }
+    problems
+}
 
-    // Which target is the new one: what the user expects, else the single
-    // claimant, else the TXT owner.
-    let is_new: Option<Classifier> = if let Some(ns) = &expect.namespace {
+/// The ownership record against what is served.
+fn ownership_problem(
+    name: &str,
+    ownership: Option<&Ownership>,
+    served_by: &[ClusterObject],
+) -> Option<Problem> {
+    let res = ownership.and_then(|o| o.resource.as_deref())?;
+    if served_by.is_empty() || served_by.iter().any(|o| o.is_resource(res)) {
+        return None;
+    }
+    Some(Problem {
+        kind: ProblemKind::OwnershipMismatch,
+        message: format!(
+            "the external-dns TXT record says {res} owns {name}, but the name points at {}",
+            served_by
+                .iter()
+                .map(ClusterObject::describe)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    })
+}
+
+/// Which target is the new one: what the user expects, else the single
+/// claimant, else the TXT owner; `None` when nothing says.
+fn classifier(
+    expect: &Expect,
+    objects: &[ClusterObject],
+    claimants: &[&ClusterObject],
+    ownership: Option<&Ownership>,
+) -> Option<Classifier> {
+    if let Some(ns) = &expect.namespace {
         let ns = ns.clone();
-        let objects = objects.clone();
-        Some(Box::new(move |v: &View| in_namespace(v, &objects, &ns)))
-    } else if let Some(ip) = expect.ip {
-        Some(Box::new(move |v: &View| {
+        let objects = objects.to_vec();
+        return Some(Box::new(move |v: &View| in_namespace(v, &objects, &ns)));
+    }
+    if let Some(ip) = expect.ip {
+        return Some(Box::new(move |v: &View| {
             let addrs = v.resolution.addresses();
             (addrs.contains(&ip), addrs.iter().any(|a| *a != ip))
-        }))
-    } else if claimants.len() == 1 {
-        let k = key(claimants[0]);
-        Some(Box::new(move |v: &View| points_only(v, &k)))
-    } else if let Some(owner) = ownership
-        .as_ref()
-        .and_then(|o| o.resource.as_deref())
-        .and_then(|r| objects.iter().find(|o| o.is_resource(r)))
-    {
-        let k = key(owner);
-        Some(Box::new(move |v: &View| points_only(v, &k)))
-    } else {
-        None
+        }));
+    }
+    let owner = || {
+        ownership
+            .and_then(|o| o.resource.as_deref())
+            .and_then(|r| objects.iter().find(|o| o.is_resource(r)))
     };
+    let target = match claimants {
+        [only] => Some(*only),
+        _ => owner(),
+    }?;
+    let k = target.describe();
+    Some(Box::new(move |v: &View| points_only(v, &k)))
+}
+
+/// Marks each answering view new, old or mixed (unknown without a classifier).
+fn set_states(views: &mut [View], is_new: Option<&Classifier>) {
     for v in views
         .iter_mut()
         .filter(|v| v.resolution.status == Status::Ok)
     {
-        v.state = Some(match &is_new {
+        v.state = Some(match is_new {
             None => ViewState::Unknown,
             Some(f) => match f(v) {
                 (true, false) => ViewState::New,
@@ -438,9 +493,17 @@ pub fn assess(
             },
         });
     }
+}
 
-    // Do the resolvers agree? Failures that say "no such name" count as an
-    // answer (a cached NXDOMAIN is a view too); SERVFAIL and timeouts do not.
+/// Do the resolvers agree? Failures that say "no such name" count as an
+/// answer (a cached NXDOMAIN is a view too); SERVFAIL and timeouts do not.
+/// Returns the agreement (when there is something to compare) and the
+/// problem to report when they disagree.
+fn agreement(
+    views: &[View],
+    knows_new: bool,
+    now: DateTime<Utc>,
+) -> (Option<Agreement>, Option<Problem>) {
     let comparable: Vec<&View> = views
         .iter()
         .filter(|v| {
@@ -450,6 +513,9 @@ pub fn assess(
             )
         })
         .collect();
+    if comparable.len() <= 1 && !knows_new {
+        return (None, None);
+    }
     let signatures: BTreeSet<String> = comparable
         .iter()
         .map(|v| {
@@ -460,151 +526,140 @@ pub fn assess(
             }
         })
         .collect();
-    let agreement = if comparable.len() > 1 || is_new.is_some() {
-        let names = |s: ViewState| {
-            views
-                .iter()
-                .filter(|v| v.state == Some(s))
-                .map(|v| v.resolution.server.clone())
-                .collect::<Vec<_>>()
-        };
-        let (new, old, mixed) = (
-            names(ViewState::New),
-            names(ViewState::Old),
-            names(ViewState::Mixed),
-        );
-        let disagree = signatures.len() > 1;
-        // Caches holding something other than the new answer expire at the
-        // latest when their longest remaining TTL runs out.
-        let stale: Vec<&View> = comparable
+    let names = |s: ViewState| {
+        views
             .iter()
-            .copied()
-            .filter(|v| !matches!(v.state, Some(ViewState::New)))
-            .collect();
-        let all_agree_by = if disagree {
-            stale
-                .iter()
-                .filter_map(|v| {
-                    v.resolution
-                        .max_ttl()
-                        .map(|t| v.resolution.answered_at + ChronoDuration::seconds(t.into()))
-                })
-                .max()
-                .map(|t| t.max(now))
-        } else {
-            None
-        };
-        let state = if !disagree {
-            if is_new.is_some() && !new.is_empty() && old.is_empty() && mixed.is_empty() {
-                "new"
-            } else if is_new.is_some() && new.is_empty() && mixed.is_empty() && !old.is_empty() {
-                "old"
-            } else {
-                "agree"
-            }
-        } else {
-            "mixed"
-        };
-        if disagree {
-            let detail = if is_new.is_some() {
-                let mut parts = Vec::new();
-                if !new.is_empty() {
-                    parts.push(format!("new: {}", new.join(", ")));
-                }
-                if !old.is_empty() {
-                    parts.push(format!("old: {}", old.join(", ")));
-                }
-                if !mixed.is_empty() {
-                    parts.push(format!("mixed: {}", mixed.join(", ")));
-                }
-                let missing: Vec<String> = comparable
-                    .iter()
-                    .filter(|v| v.state.is_none())
-                    .map(|v| format!("{} ({})", v.resolution.server, v.resolution.status.label()))
-                    .collect();
-                if !missing.is_empty() {
-                    parts.push(format!("no answer: {}", missing.join(", ")));
-                }
-                parts.join("; ")
-            } else {
-                comparable
-                    .iter()
-                    .map(|v| format!("{} says {}", v.resolution.server, view_text(v)))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            };
-            problems.push(Problem {
-                kind: ProblemKind::ResolversDisagree,
-                message: format!("resolvers disagree ({detail})"),
-            });
-        }
-        Some(Agreement {
-            state: state.to_string(),
-            new,
-            old,
-            mixed,
-            all_agree_by,
-        })
+            .filter(|v| v.state == Some(s))
+            .map(|v| v.resolution.server.clone())
+            .collect::<Vec<_>>()
+    };
+    let (new, old, mixed) = (
+        names(ViewState::New),
+        names(ViewState::Old),
+        names(ViewState::Mixed),
+    );
+    let disagree = signatures.len() > 1;
+    let state = if disagree {
+        "mixed"
+    } else if knows_new && !new.is_empty() && old.is_empty() && mixed.is_empty() {
+        "new"
+    } else if knows_new && new.is_empty() && mixed.is_empty() && !old.is_empty() {
+        "old"
+    } else {
+        "agree"
+    };
+    let problem = disagree.then(|| Problem {
+        kind: ProblemKind::ResolversDisagree,
+        message: format!(
+            "resolvers disagree ({})",
+            disagreement_detail(&comparable, knows_new, [&new, &old, &mixed])
+        ),
+    });
+    let all_agree_by = if disagree {
+        stale_until(&comparable, now)
     } else {
         None
     };
-
-    // The assertion.
-    let (expectation_met, mismatches) = if expect.is_set() {
-        let mut why = Vec::new();
-        if !any_answered {
-            why.push(format!("no resolver answered for {name}"));
-        }
-        for v in &views {
-            let r = &v.resolution;
-            if r.status != Status::Ok {
-                why.push(format!(
-                    "{} gave no answer ({})",
-                    r.server,
-                    r.status.label()
-                ));
-                continue;
-            }
-            if let Some(ns) = &expect.namespace {
-                match in_namespace(v, &objects, ns) {
-                    (true, false) => {}
-                    _ if v.points_at.is_empty() => why.push(format!(
-                        "{} answers {}, which is nothing in the cluster, not namespace `{ns}`",
-                        r.server,
-                        answer_text(r)
-                    )),
-                    _ => why.push(format!(
-                        "{} points at {}, not namespace `{ns}`",
-                        r.server,
-                        v.points_at.join(", ")
-                    )),
-                }
-            }
-            if let Some(ip) = expect.ip {
-                let addrs = r.addresses();
-                if !addrs.contains(&ip) || addrs.iter().any(|a| *a != ip) {
-                    why.push(format!("{} answers {}, not {ip}", r.server, answer_text(r)));
-                }
-            }
-        }
-        (Some(why.is_empty()), why)
-    } else {
-        (None, Vec::new())
+    let agreement = Agreement {
+        state: state.to_string(),
+        new,
+        old,
+        mixed,
+        all_agree_by,
     };
+    (Some(agreement), problem)
+}
 
-    CheckReport {
-        name,
-        record_type,
-        resolvers: views,
-        objects,
-        ownership,
-        served_by,
-        problems,
-        agreement,
-        expect: expect.is_set().then_some(expect),
-        expectation_met,
-        mismatches,
+/// Caches holding something other than the new answer expire at the
+/// latest when their longest remaining TTL runs out (never before now).
+fn stale_until(comparable: &[&View], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    comparable
+        .iter()
+        .filter(|v| !matches!(v.state, Some(ViewState::New)))
+        .filter_map(|v| {
+            v.resolution
+                .max_ttl()
+                .map(|t| v.resolution.answered_at + ChronoDuration::seconds(t.into()))
+        })
+        .max()
+        .map(|t| t.max(now))
+}
+
+/// Who says what when resolvers disagree: grouped as new, old, mixed and no
+/// answer when the new target is known, else each resolver's answer.
+fn disagreement_detail(comparable: &[&View], knows_new: bool, groups: [&Vec<String>; 3]) -> String {
+    if !knows_new {
+        return comparable
+            .iter()
+            .map(|v| format!("{} says {}", v.resolution.server, view_text(v)))
+            .collect::<Vec<_>>()
+            .join("; ");
     }
+    let mut parts: Vec<String> = ["new", "old", "mixed"]
+        .into_iter()
+        .zip(groups)
+        .filter(|(_, servers)| !servers.is_empty())
+        .map(|(label, servers)| format!("{label}: {}", servers.join(", ")))
+        .collect();
+    let missing: Vec<String> = comparable
+        .iter()
+        .filter(|v| v.state.is_none())
+        .map(|v| format!("{} ({})", v.resolution.server, v.resolution.status.label()))
+        .collect();
+    if !missing.is_empty() {
+        parts.push(format!("no answer: {}", missing.join(", ")));
+    }
+    parts.join("; ")
+}
+
+/// The assertion of `--expect-*`: whether it holds, and why not. `None`
+/// without an expectation.
+fn expectation(
+    name: &str,
+    views: &[View],
+    objects: &[ClusterObject],
+    expect: &Expect,
+) -> (Option<bool>, Vec<String>) {
+    if !expect.is_set() {
+        return (None, Vec::new());
+    }
+    let mut why = Vec::new();
+    if !views.iter().any(|v| v.resolution.status == Status::Ok) {
+        why.push(format!("no resolver answered for {name}"));
+    }
+    for v in views {
+        let r = &v.resolution;
+        if r.status != Status::Ok {
+            why.push(format!(
+                "{} gave no answer ({})",
+                r.server,
+                r.status.label()
+            ));
+            continue;
+        }
+        if let Some(ns) = &expect.namespace {
+            match in_namespace(v, objects, ns) {
+                (true, false) => {}
+                _ if v.points_at.is_empty() => why.push(format!(
+                    "{} answers {}, which is nothing in the cluster, not namespace `{ns}`",
+                    r.server,
+                    answer_text(r)
+                )),
+                _ => why.push(format!(
+                    "{} points at {}, not namespace `{ns}`",
+                    r.server,
+                    v.points_at.join(", ")
+                )),
+            }
+        }
+        if let Some(ip) = expect.ip {
+            let addrs = r.addresses();
+            if !addrs.contains(&ip) || addrs.iter().any(|a| *a != ip) {
+                why.push(format!("{} answers {}, not {ip}", r.server, answer_text(r)));
+            }
+        }
+    }
+    (Some(why.is_empty()), why)
 }
 
 /// Says of a view: (points at the new target, points at something else).
@@ -703,6 +758,7 @@ mod tests {
             namespace: ns.into(),
             name: "web".into(),
             release: Some(format!("release={ns}")),
+            helm_release: None,
             addresses: vec![ip.into()],
             claims: if claims {
                 vec!["annotation external-dns.alpha.kubernetes.io/hostname".into()]

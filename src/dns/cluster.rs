@@ -24,6 +24,11 @@ pub const RELEASE_LABELS: &[&str] = &[
     "version",
 ];
 
+/// Where Helm says which release installed an object: the annotation Helm 3
+/// writes on everything it installs, then the label most charts set.
+const HELM_RELEASE_ANNOTATION: &str = "meta.helm.sh/release-name";
+const HELM_RELEASE_LABEL: &str = "app.kubernetes.io/instance";
+
 /// A Service or an Ingress, as far as DNS is concerned.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ClusterObject {
@@ -34,6 +39,9 @@ pub struct ClusterObject {
     /// The release label as `key=value`, when it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub release: Option<String>,
+    /// The Helm release that installed it, when it says (`helm list` names it so).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub helm_release: Option<String>,
     /// Its `status.loadBalancer.ingress` IPs and hostnames.
     pub addresses: Vec<String>,
     /// How it claims the name (annotation key, or `ingress rule host`); empty when it does not.
@@ -186,16 +194,31 @@ fn lean_to_object(kind: &str, item: Lean) -> Option<ClusterObject> {
     let release = RELEASE_LABELS
         .iter()
         .find_map(|k| item.metadata.labels.get(*k).map(|v| format!("{k}={v}")));
+    let helm_release = helm_release(&item.metadata.annotations, &item.metadata.labels);
     Some(ClusterObject {
         kind: kind.to_string(),
         namespace: item.metadata.namespace,
         name: item.metadata.name,
         release,
+        helm_release,
         addresses,
         // Filled in against the name by `resolve_claims`.
         claims: Vec::new(),
         published: published(&item.metadata.annotations, &item.spec.rules),
     })
+}
+
+/// The Helm release an object belongs to: Helm's own annotation wins over
+/// the instance label, which other tools set too.
+fn helm_release(
+    annotations: &BTreeMap<String, String>,
+    labels: &BTreeMap<String, String>,
+) -> Option<String> {
+    annotations
+        .get(HELM_RELEASE_ANNOTATION)
+        .or_else(|| labels.get(HELM_RELEASE_LABEL))
+        .filter(|name| !name.is_empty())
+        .cloned()
 }
 
 /// Every hostname the object publishes: external-dns annotations (comma
@@ -321,5 +344,28 @@ mod tests {
         ));
         resolve_claims(&mut o, "shop.example.com");
         assert_eq!(o[0].claims, vec!["ingress rule host (*.example.com)"]);
+    }
+
+    #[test]
+    fn helm_annotation_names_the_release_before_the_instance_label() {
+        let object = |meta: serde_json::Value| {
+            let lean: Lean = serde_json::from_value(serde_json::json!({
+                "metadata": meta, "spec": {"type": "LoadBalancer"}
+            }))
+            .unwrap();
+            lean_to_object("Service", lean).unwrap().helm_release
+        };
+        assert_eq!(
+            object(serde_json::json!({"name": "web",
+                "labels": {"app.kubernetes.io/instance": "shop-label"},
+                "annotations": {"meta.helm.sh/release-name": "shop"}})),
+            Some("shop".into())
+        );
+        assert_eq!(
+            object(serde_json::json!({"name": "web",
+                "labels": {"app.kubernetes.io/instance": "shop-label"}})),
+            Some("shop-label".into())
+        );
+        assert_eq!(object(serde_json::json!({"name": "web"})), None);
     }
 }

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::podutil::{self, node_ready};
 use super::{Ctx, State, obj_key};
+use crate::Timing;
 use crate::knobs::{ANNOTATION_FAULT, Fault, IMAGE_FAULTS_CONFIGMAP, image_matches};
 use crate::store::{DeleteOptions, UpdateMode, res};
 use crate::util::{self, str_at};
@@ -127,15 +128,7 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
     }
     let Some(node) = ctx.store.get_value(res("nodes"), "", &node_name) else {
         // Bound to a node that no longer exists: the pod GC removes it.
-        let _ = ctx.store.delete(
-            pods,
-            ns,
-            name,
-            &DeleteOptions {
-                grace_period: Some(0),
-                ..Default::default()
-            },
-        );
+        remove_now(ctx, ns, name);
         return;
     };
     if !node_ready(&node) {
@@ -148,18 +141,71 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
     let uid = stored.meta.uid.clone();
     let mut pod = stored.value();
     let (fault, fcontainer) = resolve_fault(ctx, &pod, &node);
-    let already_running = str_at(&pod, &["status", "phase"]) == "Running"
+    let run = st
+        .kubelet
+        .pods
+        .entry(uid.clone())
+        .or_insert_with(|| PodRun::new(&timing, settling, is_running(&pod), now));
+    if stored.meta.deleting {
+        let since = *run.terminating_since.get_or_insert(now);
+        let wait = termination_wait(&pod, fault.as_ref(), &timing);
+        if settling || now >= since + wait {
+            remove_now(ctx, ns, name);
+        } else {
+            st.wake_at(since + wait, obj_key("pods", ns, name));
+        }
+        return;
+    }
+    if matches!(str_at(&pod, &["status", "phase"]), "Succeeded" | "Failed") {
+        return;
+    }
+    let before = pod["status"].clone();
+    let mut tick = Tick::new(&pod, &uid, ns, (fault, fcontainer), &timing, run, now);
+    tick.write_status(&mut pod, &node);
+    let changed = before != pod["status"];
+    let (next, events, first_start) = (tick.next, tick.events, tick.first_start);
+    let to_record = new_events(run, events, next, first_start);
+    let seen = run.seen;
+    if let Some(n) = next {
+        st.wake_at(seen + n, obj_key("pods", ns, name));
+    }
+    if changed {
+        let _ = ctx.store.update(pods, pod.clone(), UpdateMode::Raw, true);
+    }
+    for (t, reason, msg) in to_record {
+        st.recorder
+            .record(ctx.store, &pod, t, &reason, &msg, COMPONENT);
+    }
+}
+
+fn remove_now(ctx: &Ctx, ns: &str, name: &str) {
+    let _ = ctx.store.delete(
+        res("pods"),
+        ns,
+        name,
+        &DeleteOptions {
+            grace_period: Some(0),
+            ..Default::default()
+        },
+    );
+}
+
+/// A pod that is already Running (seeded or generated with its status).
+fn is_running(pod: &Value) -> bool {
+    str_at(pod, &["status", "phase"]) == "Running"
         && pod["status"]["containerStatuses"]
             .as_array()
-            .is_some_and(|c| !c.is_empty());
-    let run = st.kubelet.pods.entry(uid.clone()).or_insert_with(|| {
+            .is_some_and(|c| !c.is_empty())
+}
+
+impl PodRun {
+    fn new(timing: &Timing, settling: bool, already_running: bool, now: Instant) -> PodRun {
         // While settling a seed, pretend the kubelet saw the pod a while ago
         // so crash loops already have restarts and everything is started.
         let back = if settling {
             timing.pod_start + timing.ready_delay + timing.crash_backoff.mul_f64(4.3)
         } else if already_running {
-            // A pod that is already Running (seeded or generated with its
-            // status) was started long ago as far as this kubelet knows.
+            // Started long ago as far as this kubelet knows.
             timing.pod_start + timing.ready_delay
         } else {
             Duration::ZERO
@@ -171,48 +217,578 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
             terminating_since: None,
             recorded: vec![],
         }
-    });
-    if stored.meta.deleting {
-        let since = *run.terminating_since.get_or_insert(now);
-        let grace = pod["metadata"]["deletionGracePeriodSeconds"]
-            .as_i64()
-            .unwrap_or(0)
-            .max(0) as f64;
-        // Containers exit promptly on SIGTERM (within 10 s); one that ignores
-        // it (slow-termination) is killed when the grace period ends.
-        let secs = if matches!(fault, Some(Fault::SlowTermination)) {
-            grace
-        } else {
-            grace.min(10.0)
-        };
-        let wait = Duration::from_secs_f64(secs * timing.grace_scale);
-        if settling || now >= since + wait {
-            let _ = ctx.store.delete(
-                pods,
-                ns,
-                name,
-                &DeleteOptions {
-                    grace_period: Some(0),
-                    ..Default::default()
-                },
-            );
-        } else {
-            st.wake_at(since + wait, obj_key("pods", ns, name));
+    }
+}
+
+/// How long a terminating pod's containers take to stop. They exit promptly
+/// on SIGTERM (within 10 s); one that ignores it (slow-termination) is
+/// killed when the grace period ends.
+fn termination_wait(pod: &Value, fault: Option<&Fault>, timing: &Timing) -> Duration {
+    let grace = pod["metadata"]["deletionGracePeriodSeconds"]
+        .as_i64()
+        .unwrap_or(0)
+        .max(0) as f64;
+    let secs = if matches!(fault, Some(Fault::SlowTermination)) {
+        grace
+    } else {
+        grace.min(10.0)
+    };
+    Duration::from_secs_f64(secs * timing.grace_scale)
+}
+
+type Event = (&'static str, String, String);
+
+/// One look of the kubelet at a live pod: the fault it plays, where its clock
+/// stands, and what the look found (when to look again, events to record).
+struct Tick<'a> {
+    uid: &'a str,
+    pod: String,
+    ns: &'a str,
+    fault: Option<Fault>,
+    /// The container the fault is aimed at.
+    fcontainer: String,
+    timing: &'a Timing,
+    run: &'a PodRun,
+    /// Since the kubelet first saw the pod.
+    elapsed: Duration,
+    /// When, after it was seen, its containers start.
+    start: Duration,
+    started: bool,
+    is_job: bool,
+    /// What keeps every container from starting (the waiting reason).
+    blocked: Option<&'static str>,
+    /// The init container the pod is stuck at.
+    init_stuck: Option<usize>,
+    /// When to look again, after the pod was first seen.
+    next: Option<Duration>,
+    events: Vec<Event>,
+    /// Whether this look started the containers (their lifecycle events).
+    first_start: bool,
+}
+
+/// What the app containers add up to.
+#[derive(Default)]
+struct Containers {
+    statuses: Vec<Value>,
+    all_ready: bool,
+    any_running: bool,
+    /// A job's pod whose containers all ended: the worst exit code.
+    job_done: Option<i64>,
+}
+
+impl<'a> Tick<'a> {
+    fn new(
+        pod: &Value,
+        uid: &'a str,
+        ns: &'a str,
+        (fault, fcontainer): (Option<Fault>, String),
+        timing: &'a Timing,
+        run: &'a PodRun,
+        now: Instant,
+    ) -> Tick<'a> {
+        let elapsed = now.saturating_duration_since(run.seen);
+        let init = pod["spec"]["initContainers"]
+            .as_array()
+            .map_or(&[][..], Vec::as_slice);
+        let init_stuck = init_fault_target(&fault, &fcontainer, init);
+        Tick {
+            uid,
+            pod: str_at(pod, &["metadata", "name"]).to_string(),
+            ns,
+            fcontainer,
+            timing,
+            run,
+            elapsed,
+            start: timing.pod_start,
+            started: elapsed >= timing.pod_start,
+            is_job: str_at(&pod["spec"], &["restartPolicy"]) != "Always",
+            blocked: None,
+            init_stuck,
+            fault,
+            next: None,
+            events: Vec::new(),
+            first_start: false,
         }
-        return;
     }
-    if matches!(str_at(&pod, &["status", "phase"]), "Succeeded" | "Failed") {
-        return;
+
+    /// The pod's whole status at this look: placement, what blocks it, the
+    /// containers, the init containers, then conditions and phase.
+    fn write_status(&mut self, pod: &mut Value, node: &Value) {
+        let containers: Vec<Value> = pod["spec"]["containers"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let init: Vec<Value> = pod["spec"]["initContainers"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let first_volume = pod["spec"]["volumes"][0]["name"]
+            .as_str()
+            .unwrap_or("config")
+            .to_string();
+        let status = &mut pod["status"];
+        if status["startTime"].is_null() {
+            status["startTime"] = json!(first_start(self.run, Duration::ZERO));
+        }
+        set_host_ip(status, node);
+        podutil::set_condition(status, "PodScheduled", "True", "", "");
+        self.blocked = self.blocked_by(&first_volume);
+        let apps = self.containers(&containers);
+        if !init.is_empty() {
+            status["initContainerStatuses"] = json!(self.init_containers(&init));
+        }
+        status["containerStatuses"] = json!(apps.statuses);
+        self.conditions(status, &containers, &init, &apps);
+        self.phase(status, &apps);
+        self.lifecycle_events(&containers);
     }
-    let elapsed = now.saturating_duration_since(run.seen);
-    let start = timing.pod_start;
-    let mut next: Option<Duration> = None;
-    let mut events: Vec<(&str, String, String)> = Vec::new();
-    let before = pod["status"].clone();
-    let status = &mut pod["status"];
-    if status["startTime"].is_null() {
-        status["startTime"] = json!(first_start(run, Duration::ZERO));
+
+    /// The normal lifecycle events (pulled, created, started), once per
+    /// pod, when its containers first start; not for a container whose
+    /// image cannot be pulled or whose config is missing.
+    fn lifecycle_events(&mut self, containers: &[Value]) {
+        if !self.started
+            || self.blocked.is_some()
+            || self.run.recorded.iter().any(|(r, _)| r == "Started")
+        {
+            return;
+        }
+        let failing = matches!(
+            self.fault,
+            Some(Fault::ImagePull { .. } | Fault::ConfigError { .. })
+        );
+        for c in containers {
+            let cname = str_at(c, &["name"]);
+            if failing && cname == self.fcontainer {
+                continue;
+            }
+            self.events.push((
+                "Normal",
+                "Pulled".into(),
+                format!(
+                    "Container image \"{}\" already present on machine",
+                    str_at(c, &["image"])
+                ),
+            ));
+            self.events.push((
+                "Normal",
+                "Created".into(),
+                format!("Created container: {cname}"),
+            ));
+            self.events.push((
+                "Normal",
+                "Started".into(),
+                format!("Started container {cname}"),
+            ));
+        }
+        self.first_start = true;
     }
+
+    /// The faults that keep every container from starting: a sandbox that
+    /// cannot get an IP, or a volume that cannot be mounted.
+    fn blocked_by(&mut self, first_volume: &str) -> Option<&'static str> {
+        if !self.started {
+            return None;
+        }
+        let message = match &self.fault {
+            Some(Fault::SandboxStuck) => format!(
+                "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox \"{}\": plugin type=\"cilium-cni\" failed (add): unable to allocate IP via local cilium agent: [POST /ipam][502] postIpamFailure  range is full",
+                &container_id(self.uid, "sandbox", 0)["containerd://".len()..]
+            ),
+            Some(Fault::FailedMount { volume }) => {
+                let vol = if volume.is_empty() {
+                    first_volume
+                } else {
+                    volume
+                };
+                format!(
+                    "MountVolume.SetUp failed for volume \"{vol}\" : secret \"{vol}\" not found"
+                )
+            }
+            _ => return None,
+        };
+        let reason = match &self.fault {
+            Some(Fault::SandboxStuck) => "FailedCreatePodSandBox",
+            _ => "FailedMount",
+        };
+        self.events.push(("Warning", reason.into(), message));
+        self.next = Some(self.elapsed + self.timing.crash_backoff * 4);
+        Some("ContainerCreating")
+    }
+
+    /// Container state: each app container's status, from the fault aimed
+    /// at it (if any) and the clock.
+    fn containers(&mut self, containers: &[Value]) -> Containers {
+        let mut out = Containers {
+            all_ready: true,
+            ..Containers::default()
+        };
+        for c in containers {
+            let (mut cs, running, exit) = self.container(c);
+            out.any_running |= running;
+            if let Some(code) = exit {
+                out.job_done = Some(out.job_done.unwrap_or(0).max(code));
+            }
+            if cs["ready"] != true {
+                out.all_ready = false;
+            }
+            if cs["containerID"].is_null()
+                && let Some(o) = cs.as_object_mut()
+            {
+                o.remove("containerID");
+            }
+            if cs["lastState"].is_null() {
+                cs["lastState"] = json!({});
+            }
+            out.statuses.push(cs);
+        }
+        out
+    }
+
+    /// One app container: its status, whether it runs, and a job
+    /// container's exit code once it ended.
+    fn container(&mut self, c: &Value) -> (Value, bool, Option<i64>) {
+        let cname = str_at(c, &["name"]);
+        let image = str_at(c, &["image"]);
+        let mut cs = json!({
+            "name": cname, "image": image, "imageID": "", "ready": false,
+            "restartCount": 0, "started": false, "state": {"waiting": {"reason": "ContainerCreating"}},
+        });
+        if let Some(reason) = self.blocked {
+            cs["state"] = json!({"waiting": {"reason": reason}});
+            return (cs, false, None);
+        }
+        if self.started && self.init_stuck.is_some() {
+            // The app containers wait for the init container that never ends.
+            cs["state"] = json!({"waiting": {"reason": "PodInitializing"}});
+            return (cs, false, None);
+        }
+        if !self.started {
+            self.next = Some(self.start);
+            return (cs, false, None);
+        }
+        let mine = cname == self.fcontainer;
+        let fault = if mine { self.fault.clone() } else { None };
+        match fault {
+            Some(Fault::ConfigError { missing }) => {
+                self.config_error(&mut cs, &missing);
+                (cs, false, None)
+            }
+            Some(Fault::ImagePull { back_off }) => {
+                self.image_pull(&mut cs, image, back_off);
+                (cs, false, None)
+            }
+            Some(f @ (Fault::CrashLoop { .. } | Fault::OomKilled | Fault::LivenessKill))
+                if !self.is_job =>
+            {
+                let running = self.crash(&mut cs, cname, &f);
+                (cs, running, None)
+            }
+            Some(Fault::Flapping { exit_code, reason }) if !self.is_job => {
+                self.flap(&mut cs, cname, exit_code, &reason);
+                (cs, true, None)
+            }
+            _ => {
+                let exit = self.run_normally(&mut cs, cname, mine);
+                (cs, true, exit)
+            }
+        }
+    }
+
+    /// A Secret or ConfigMap the container needs is missing.
+    fn config_error(&mut self, cs: &mut Value, missing: &str) {
+        let (kind, obj) = missing.split_once('/').unwrap_or(("secret", missing));
+        let msg = format!("{} \"{obj}\" not found", kind.to_lowercase());
+        cs["state"] = json!({"waiting": {"reason": "CreateContainerConfigError", "message": msg}});
+        self.events
+            .push(("Warning", "Failed".into(), format!("Error: {msg}")));
+        self.next = Some(self.elapsed + self.timing.crash_backoff * 4);
+    }
+
+    /// An image that cannot be pulled: ErrImagePull, then (with back-off)
+    /// ImagePullBackOff for two periods out of three.
+    fn image_pull(&mut self, cs: &mut Value, image: &str, back_off_first: bool) {
+        let cycle = ((self.elapsed - self.start).as_secs_f64()
+            / self.timing.crash_backoff.as_secs_f64()) as u64;
+        if back_off_first && !cycle.is_multiple_of(3) {
+            let msg = format!("Back-off pulling image \"{image}\"");
+            cs["state"] = json!({"waiting": {"reason": "ImagePullBackOff", "message": msg}});
+            self.events.push(("Normal", "BackOff".into(), msg));
+            self.events
+                .push(("Warning", "Failed".into(), "Error: ImagePullBackOff".into()));
+        } else {
+            let msg = format!(
+                "rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": {image}: not found"
+            );
+            cs["state"] = json!({"waiting": {"reason": "ErrImagePull", "message": msg}});
+            self.events.push((
+                "Normal",
+                "Pulling".into(),
+                format!("Pulling image \"{image}\""),
+            ));
+            self.events.push((
+                "Warning",
+                "Failed".into(),
+                format!("Failed to pull image \"{image}\": {msg}"),
+            ));
+            self.events
+                .push(("Warning", "Failed".into(), "Error: ErrImagePull".into()));
+        }
+        self.next = Some(self.start + self.timing.crash_backoff * (cycle as u32 + 1));
+    }
+
+    /// A crash loop, an OOM kill or a failing liveness probe: the container
+    /// keeps exiting and restarting with back-off. Returns whether it runs.
+    fn crash(&mut self, cs: &mut Value, cname: &str, fault: &Fault) -> bool {
+        let (code, reason) = match fault {
+            Fault::CrashLoop { exit_code, reason } => (*exit_code, reason.clone()),
+            Fault::LivenessKill => (137, "Error".to_string()),
+            _ => (137, "OOMKilled".to_string()),
+        };
+        if matches!(fault, Fault::LivenessKill) && self.elapsed > self.start {
+            self.events.push((
+                "Warning",
+                "Unhealthy".into(),
+                "Liveness probe failed: HTTP probe failed with statuscode: 500".into(),
+            ));
+            self.events.push((
+                "Normal",
+                "Killing".into(),
+                format!("Container {cname} failed liveness probe, will be restarted"),
+            ));
+        }
+        let crash = CrashLoop {
+            uid: self.uid,
+            pod: &self.pod,
+            ns: self.ns,
+            container: cname,
+            exit_code: code,
+            reason: &reason,
+        };
+        let (n, running) = crash.play(
+            cs,
+            self.run,
+            self.timing,
+            self.elapsed - self.start,
+            self.start,
+            &mut self.events,
+        );
+        self.next = Some(self.start + n);
+        running
+    }
+
+    /// Each run lasts one back-off period, then the container exits and
+    /// restarts at once (its back-off was reset by running long).
+    fn flap(&mut self, cs: &mut Value, cname: &str, exit_code: i64, reason: &str) {
+        let (run, start, uid) = (self.run, self.start, self.uid);
+        let p = self.timing.crash_backoff;
+        let k = ((self.elapsed - start).as_secs_f64() / p.as_secs_f64()) as u32;
+        let run_start = start + p * k;
+        cs["restartCount"] = json!(k);
+        if k > 0 {
+            cs["lastState"] = json!({"terminated": {
+                "exitCode": exit_code, "reason": reason, "containerID": container_id(uid, cname, k - 1),
+                "startedAt": wall(run, start + p * (k - 1)), "finishedAt": wall(run, run_start),
+            }});
+        }
+        cs["state"] = json!({"running": {"startedAt": wall(run, run_start)}});
+        cs["started"] = json!(true);
+        cs["containerID"] = json!(container_id(uid, cname, k));
+        // Ready again as soon as it restarts: a flap too short for the
+        // readiness probe to notice (and for a snapshot to catch).
+        cs["ready"] = json!(true);
+        self.next = Some(run_start + p);
+    }
+
+    /// A container that starts and runs: ready after the readiness delay
+    /// (never, with `not-ready`); a job's container ends after the job's
+    /// duration (never, with `job-hang`) and returns its exit code.
+    fn run_normally(&mut self, cs: &mut Value, cname: &str, mine: bool) -> Option<i64> {
+        let (run, start, timing) = (self.run, self.start, self.timing);
+        let cid = container_id(self.uid, cname, 0);
+        cs["state"] = json!({"running": {"startedAt": first_start(run, start)}});
+        cs["started"] = json!(true);
+        cs["containerID"] = json!(cid);
+        let ready_at = start + timing.ready_delay;
+        let not_ready = mine && matches!(self.fault, Some(Fault::NotReady));
+        if not_ready && self.elapsed >= ready_at {
+            self.events.push((
+                "Warning",
+                "Unhealthy".into(),
+                "Readiness probe failed: HTTP probe failed with statuscode: 503".into(),
+            ));
+            self.next = Some(self.elapsed + timing.crash_backoff * 2);
+        }
+        if self.elapsed >= ready_at && !not_ready {
+            cs["ready"] = json!(true);
+        } else if !not_ready {
+            self.next = Some(ready_at);
+        }
+        if !self.is_job || (mine && matches!(self.fault, Some(Fault::JobHang))) {
+            return None;
+        }
+        let done_at = start + timing.job_duration;
+        if self.elapsed < done_at {
+            self.next = Some(done_at);
+            return None;
+        }
+        let code = match (&self.fault, mine) {
+            (Some(Fault::JobFail { exit_code }), true) => *exit_code,
+            (Some(Fault::CrashLoop { exit_code, .. }), true) => *exit_code,
+            _ => 0,
+        };
+        cs["state"] = json!({"terminated": {
+            "exitCode": code, "reason": if code == 0 { "Completed" } else { "Error" },
+            "containerID": cid, "startedAt": first_start(run, start), "finishedAt": first_start(run, done_at),
+        }});
+        cs["ready"] = json!(false);
+        cs["started"] = json!(false);
+        Some(code)
+    }
+
+    /// Init containers: done in order up to the one a fault stops at (which
+    /// hangs or crash-loops); sidecars (restartPolicy Always) keep running.
+    fn init_containers(&mut self, init: &[Value]) -> Vec<Value> {
+        let (run, start) = (self.run, self.start);
+        let mut statuses = Vec::new();
+        for (i, c) in init.iter().enumerate() {
+            let sidecar = c["restartPolicy"] == "Always";
+            let up =
+                self.started && self.blocked.is_none() && self.init_stuck.is_none_or(|k| i < k);
+            let mut cs = json!({"name": c["name"], "image": c["image"], "imageID": "", "ready": sidecar && up,
+                   "restartCount": 0, "started": sidecar && up, "lastState": {}});
+            cs["state"] = if self.init_stuck == Some(i) && self.started && self.blocked.is_none() {
+                self.stuck_init(&mut cs, str_at(c, &["name"]))
+            } else if !up {
+                json!({"waiting": {"reason": "PodInitializing"}})
+            } else if sidecar {
+                json!({"running": {"startedAt": first_start(run, start)}})
+            } else {
+                json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": first_start(run, start), "finishedAt": first_start(run, start)}})
+            };
+            statuses.push(cs);
+        }
+        statuses
+    }
+
+    /// The state of the init container a fault stops at: crash-looping, or
+    /// running for ever (`init-hang`).
+    fn stuck_init(&mut self, cs: &mut Value, cname: &str) -> Value {
+        if let Some(Fault::CrashLoop { exit_code, reason }) = &self.fault {
+            let crash = CrashLoop {
+                uid: self.uid,
+                pod: &self.pod,
+                ns: self.ns,
+                container: cname,
+                exit_code: *exit_code,
+                reason,
+            };
+            let (n, _) = crash.play(
+                cs,
+                self.run,
+                self.timing,
+                self.elapsed - self.start,
+                self.start,
+                &mut self.events,
+            );
+            self.next = Some(self.start + n);
+            return cs["state"].take();
+        }
+        cs["started"] = json!(true);
+        cs["containerID"] = json!(container_id(self.uid, cname, 0));
+        json!({"running": {"startedAt": first_start(self.run, self.start)}})
+    }
+
+    /// Conditions: sandbox ready, initialized (or which init containers are
+    /// not), containers ready and pod ready (or which containers are not).
+    fn conditions(
+        &self,
+        status: &mut Value,
+        containers: &[Value],
+        init: &[Value],
+        apps: &Containers,
+    ) {
+        let sandbox_ready = self.started && self.blocked.is_none();
+        let initialized = sandbox_ready && self.init_stuck.is_none();
+        podutil::set_condition(
+            status,
+            "PodReadyToStartContainers",
+            if sandbox_ready { "True" } else { "False" },
+            "",
+            "",
+        );
+        if initialized || init.is_empty() {
+            podutil::set_condition(status, "Initialized", "True", "", "");
+        } else {
+            let incomplete: Vec<&str> = init
+                .iter()
+                .skip(self.init_stuck.unwrap_or(0))
+                .filter(|c| c["restartPolicy"] != "Always")
+                .map(|c| str_at(c, &["name"]))
+                .collect();
+            podutil::set_condition(
+                status,
+                "Initialized",
+                "False",
+                "ContainersNotInitialized",
+                &format!(
+                    "containers with incomplete status: [{}]",
+                    incomplete.join(" ")
+                ),
+            );
+        }
+        let (ready, reason, msg) = match apps.job_done {
+            Some(_) => ("False", "PodCompleted", String::new()),
+            None if apps.all_ready => ("True", "", String::new()),
+            None => {
+                let not_ready: Vec<&str> = containers
+                    .iter()
+                    .zip(&apps.statuses)
+                    .filter(|(_, s)| s["ready"] != true)
+                    .map(|(c, _)| str_at(c, &["name"]))
+                    .collect();
+                (
+                    "False",
+                    "ContainersNotReady",
+                    format!("containers with unready status: [{}]", not_ready.join(" ")),
+                )
+            }
+        };
+        podutil::set_condition(status, "ContainersReady", ready, reason, &msg);
+        podutil::set_condition(status, "Ready", ready, reason, &msg);
+    }
+
+    /// Phase: a job's pod ends Succeeded or Failed; a pod with a container
+    /// running (or that ran) is Running; an IP comes with leaving Pending.
+    fn phase(&self, status: &mut Value, apps: &Containers) {
+        let phase = match apps.job_done {
+            Some(0) => "Succeeded",
+            Some(_) => "Failed",
+            None if apps.any_running
+                || (self.started && self.blocked.is_none() && statuses_started(status)) =>
+            {
+                "Running"
+            }
+            None => "Pending",
+        };
+        status["phase"] = json!(phase);
+        if phase != "Pending" && status["podIP"].is_null() {
+            let ip = util::global_rng(|r| {
+                format!(
+                    "10.{}.{}.{}",
+                    100 + r.below(100),
+                    r.below(256),
+                    2 + r.below(250)
+                )
+            });
+            status["podIP"] = json!(ip);
+            status["podIPs"] = json!([{"ip": ip}]);
+        }
+    }
+}
+
+/// The node's internal IP as the pod's host IP.
+fn set_host_ip(status: &mut Value, node: &Value) {
     let host_ip = node["status"]["addresses"]
         .as_array()
         .into_iter()
@@ -224,376 +800,18 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
         status["hostIP"] = json!(host_ip);
         status["hostIPs"] = json!([{"ip": host_ip}]);
     }
-    podutil::set_condition(status, "PodScheduled", "True", "", "");
-    let restart_policy = str_at(&pod["spec"], &["restartPolicy"]).to_string();
-    let is_job = restart_policy != "Always";
-    let containers: Vec<Value> = pod["spec"]["containers"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let init: Vec<Value> = pod["spec"]["initContainers"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let pod_name = name.to_string();
-    let first_volume = pod["spec"]["volumes"][0]["name"]
-        .as_str()
-        .unwrap_or("config")
-        .to_string();
-    let status = &mut pod["status"];
-    let started = elapsed >= start;
-    let init_stuck = init_fault_target(&fault, &fcontainer, &init);
-    // What blocks container start entirely.
-    let blocked: Option<(&str, String)> = match &fault {
-        Some(Fault::SandboxStuck) if started => {
-            events.push(("Warning", "FailedCreatePodSandBox".into(), format!(
-                "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox \"{}\": plugin type=\"cilium-cni\" failed (add): unable to allocate IP via local cilium agent: [POST /ipam][502] postIpamFailure  range is full",
-                &container_id(&uid, "sandbox", 0)["containerd://".len()..]
-            )));
-            next = Some(elapsed + timing.crash_backoff * 4);
-            Some(("ContainerCreating", String::new()))
-        }
-        Some(Fault::FailedMount { volume }) if started => {
-            let vol = if volume.is_empty() {
-                first_volume.clone()
-            } else {
-                volume.clone()
-            };
-            events.push((
-                "Warning",
-                "FailedMount".into(),
-                format!(
-                    "MountVolume.SetUp failed for volume \"{vol}\" : secret \"{vol}\" not found"
-                ),
-            ));
-            next = Some(elapsed + timing.crash_backoff * 4);
-            Some(("ContainerCreating", String::new()))
-        }
-        _ => None,
-    };
-    let mut statuses = Vec::new();
-    let mut all_ready = true;
-    let mut any_running = false;
-    let mut job_done: Option<i64> = None;
-    for c in &containers {
-        let cname = str_at(c, &["name"]).to_string();
-        let image = str_at(c, &["image"]).to_string();
-        let mut cs = json!({
-            "name": cname, "image": image, "imageID": "", "ready": false,
-            "restartCount": 0, "started": false, "state": {"waiting": {"reason": "ContainerCreating"}},
-        });
-        let mine = cname == fcontainer;
-        let cid = container_id(&uid, &cname, 0);
-        if let Some((reason, _)) = &blocked {
-            cs["state"] = json!({"waiting": {"reason": reason}});
-        } else if started && init_stuck.is_some() {
-            // The app containers wait for the init container that never ends.
-            cs["state"] = json!({"waiting": {"reason": "PodInitializing"}});
-        } else if !started {
-            next = Some(start);
-        } else if mine && matches!(fault, Some(Fault::ConfigError { .. })) {
-            let Some(Fault::ConfigError { missing }) = &fault else {
-                unreachable!()
-            };
-            let (kind, obj) = missing.split_once('/').unwrap_or(("secret", missing));
-            let msg = format!("{} \"{obj}\" not found", kind.to_lowercase());
-            cs["state"] =
-                json!({"waiting": {"reason": "CreateContainerConfigError", "message": msg}});
-            events.push(("Warning", "Failed".into(), format!("Error: {msg}")));
-            next = Some(elapsed + timing.crash_backoff * 4);
-        } else if mine && matches!(fault, Some(Fault::ImagePull { .. })) {
-            let back_off_first = matches!(fault, Some(Fault::ImagePull { back_off: true }));
-            let cycle =
-                ((elapsed - start).as_secs_f64() / timing.crash_backoff.as_secs_f64()) as u64;
-            let back_off = back_off_first && !cycle.is_multiple_of(3);
-            if back_off {
-                cs["state"] = json!({"waiting": {"reason": "ImagePullBackOff", "message": format!("Back-off pulling image \"{image}\"")}});
-                events.push((
-                    "Normal",
-                    "BackOff".into(),
-                    format!("Back-off pulling image \"{image}\""),
-                ));
-                events.push(("Warning", "Failed".into(), "Error: ImagePullBackOff".into()));
-            } else {
-                let msg = format!(
-                    "rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": {image}: not found"
-                );
-                cs["state"] = json!({"waiting": {"reason": "ErrImagePull", "message": msg}});
-                events.push((
-                    "Normal",
-                    "Pulling".into(),
-                    format!("Pulling image \"{image}\""),
-                ));
-                events.push((
-                    "Warning",
-                    "Failed".into(),
-                    format!("Failed to pull image \"{image}\": {msg}"),
-                ));
-                events.push(("Warning", "Failed".into(), "Error: ErrImagePull".into()));
-            }
-            next = Some(start + timing.crash_backoff * (cycle as u32 + 1));
-        } else if mine
-            && matches!(
-                fault,
-                Some(Fault::CrashLoop { .. } | Fault::OomKilled | Fault::LivenessKill)
-            )
-            && !is_job
-        {
-            let (code, reason) = match &fault {
-                Some(Fault::CrashLoop { exit_code, reason }) => (*exit_code, reason.clone()),
-                Some(Fault::LivenessKill) => (137, "Error".to_string()),
-                _ => (137, "OOMKilled".to_string()),
-            };
-            if matches!(fault, Some(Fault::LivenessKill)) && elapsed > start {
-                events.push((
-                    "Warning",
-                    "Unhealthy".into(),
-                    "Liveness probe failed: HTTP probe failed with statuscode: 500".into(),
-                ));
-                events.push((
-                    "Normal",
-                    "Killing".into(),
-                    format!("Container {cname} failed liveness probe, will be restarted"),
-                ));
-            }
-            let crash = CrashLoop {
-                uid: &uid,
-                pod: &pod_name,
-                ns,
-                container: &cname,
-                exit_code: code,
-                reason: &reason,
-            };
-            let (n, running) =
-                crash.play(&mut cs, run, &timing, elapsed - start, start, &mut events);
-            next = Some(start + n);
-            any_running |= running;
-        } else if mine && matches!(fault, Some(Fault::Flapping { .. })) && !is_job {
-            let Some(Fault::Flapping { exit_code, reason }) = &fault else {
-                unreachable!()
-            };
-            // Each run lasts one back-off period, then the container exits
-            // and restarts at once (its back-off was reset by running long).
-            let p = timing.crash_backoff;
-            let t = elapsed - start;
-            let k = (t.as_secs_f64() / p.as_secs_f64()) as u32;
-            let run_start = start + p * k;
-            cs["restartCount"] = json!(k);
-            if k > 0 {
-                cs["lastState"] = json!({"terminated": {
-                    "exitCode": exit_code, "reason": reason, "containerID": container_id(&uid, &cname, k - 1),
-                    "startedAt": wall(run, start + p * (k - 1)), "finishedAt": wall(run, run_start),
-                }});
-            }
-            cs["state"] = json!({"running": {"startedAt": wall(run, run_start)}});
-            cs["started"] = json!(true);
-            cs["containerID"] = json!(container_id(&uid, &cname, k));
-            any_running = true;
-            // Ready again as soon as it restarts: a flap too short for the
-            // readiness probe to notice (and for a snapshot to catch).
-            cs["ready"] = json!(true);
-            next = Some(run_start + p);
-        } else {
-            cs["state"] = json!({"running": {"startedAt": first_start(run, start)}});
-            cs["started"] = json!(true);
-            cs["containerID"] = json!(cid);
-            any_running = true;
-            let ready_at = start + timing.ready_delay;
-            let not_ready = mine && matches!(fault, Some(Fault::NotReady));
-            if not_ready && elapsed >= ready_at {
-                events.push((
-                    "Warning",
-                    "Unhealthy".into(),
-                    "Readiness probe failed: HTTP probe failed with statuscode: 503".into(),
-                ));
-                next = Some(elapsed + timing.crash_backoff * 2);
-            }
-            if elapsed >= ready_at && !not_ready {
-                cs["ready"] = json!(true);
-            } else if !not_ready {
-                next = Some(ready_at);
-            }
-            if is_job && !(mine && matches!(fault, Some(Fault::JobHang))) {
-                let done_at = start + timing.job_duration;
-                if elapsed >= done_at {
-                    let code = match (&fault, mine) {
-                        (Some(Fault::JobFail { exit_code }), true) => *exit_code,
-                        (Some(Fault::CrashLoop { exit_code, .. }), true) => *exit_code,
-                        _ => 0,
-                    };
-                    cs["state"] = json!({"terminated": {
-                        "exitCode": code, "reason": if code == 0 { "Completed" } else { "Error" },
-                        "containerID": cid, "startedAt": first_start(run, start), "finishedAt": first_start(run, done_at),
-                    }});
-                    cs["ready"] = json!(false);
-                    cs["started"] = json!(false);
-                    job_done = Some(job_done.unwrap_or(0).max(code));
-                } else {
-                    next = Some(done_at);
-                }
-            }
-        }
-        if cs["ready"] != true {
-            all_ready = false;
-        }
-        if cs["containerID"].is_null()
-            && let Some(o) = cs.as_object_mut()
-        {
-            o.remove("containerID");
-        }
-        if cs["lastState"].is_null() {
-            cs["lastState"] = json!({});
-        }
-        statuses.push(cs);
-    }
-    if !init.is_empty() {
-        let mut ist = Vec::new();
-        for (i, c) in init.iter().enumerate() {
-            let sidecar = c["restartPolicy"] == "Always";
-            let up = started && blocked.is_none() && init_stuck.is_none_or(|k| i < k);
-            let mut cs = json!({"name": c["name"], "image": c["image"], "imageID": "", "ready": sidecar && up,
-                   "restartCount": 0, "started": sidecar && up, "lastState": {}});
-            cs["state"] = if init_stuck == Some(i) && started && blocked.is_none() {
-                let cname = str_at(c, &["name"]);
-                match &fault {
-                    Some(Fault::CrashLoop { exit_code, reason }) => {
-                        let crash = CrashLoop {
-                            uid: &uid,
-                            pod: &pod_name,
-                            ns,
-                            container: cname,
-                            exit_code: *exit_code,
-                            reason,
-                        };
-                        let (n, _) =
-                            crash.play(&mut cs, run, &timing, elapsed - start, start, &mut events);
-                        next = Some(start + n);
-                        cs["state"].take()
-                    }
-                    _ => {
-                        cs["started"] = json!(true);
-                        cs["containerID"] = json!(container_id(&uid, cname, 0));
-                        json!({"running": {"startedAt": first_start(run, start)}})
-                    }
-                }
-            } else if !up {
-                json!({"waiting": {"reason": "PodInitializing"}})
-            } else if sidecar {
-                json!({"running": {"startedAt": first_start(run, start)}})
-            } else {
-                json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": first_start(run, start), "finishedAt": first_start(run, start)}})
-            };
-            ist.push(cs);
-        }
-        status["initContainerStatuses"] = json!(ist);
-    }
-    status["containerStatuses"] = json!(statuses);
-    let sandbox_ready = started && blocked.is_none();
-    let initialized = sandbox_ready && init_stuck.is_none();
-    podutil::set_condition(
-        status,
-        "PodReadyToStartContainers",
-        if sandbox_ready { "True" } else { "False" },
-        "",
-        "",
-    );
-    if initialized || init.is_empty() {
-        podutil::set_condition(status, "Initialized", "True", "", "");
-    } else {
-        let incomplete: Vec<&str> = init
-            .iter()
-            .skip(init_stuck.unwrap_or(0))
-            .filter(|c| c["restartPolicy"] != "Always")
-            .map(|c| str_at(c, &["name"]))
-            .collect();
-        podutil::set_condition(
-            status,
-            "Initialized",
-            "False",
-            "ContainersNotInitialized",
-            &format!(
-                "containers with incomplete status: [{}]",
-                incomplete.join(" ")
-            ),
-        );
-    }
-    let (ready, reason, msg) = match job_done {
-        Some(_) => ("False", "PodCompleted", String::new()),
-        None if all_ready => ("True", "", String::new()),
-        None => {
-            let not_ready: Vec<String> = containers
-                .iter()
-                .zip(
-                    status["containerStatuses"]
-                        .as_array()
-                        .cloned()
-                        .unwrap_or_default(),
-                )
-                .filter(|(_, s)| s["ready"] != true)
-                .map(|(c, _)| str_at(c, &["name"]).to_string())
-                .collect();
-            (
-                "False",
-                "ContainersNotReady",
-                format!("containers with unready status: [{}]", not_ready.join(" ")),
-            )
-        }
-    };
-    podutil::set_condition(status, "ContainersReady", ready, reason, &msg);
-    podutil::set_condition(status, "Ready", ready, reason, &msg);
-    let phase = match job_done {
-        Some(0) => "Succeeded",
-        Some(_) => "Failed",
-        None if any_running || (started && blocked.is_none() && statuses_started(status)) => {
-            "Running"
-        }
-        None => "Pending",
-    };
-    status["phase"] = json!(phase);
-    if phase != "Pending" && status["podIP"].is_null() {
-        let ip = util::global_rng(|r| {
-            format!(
-                "10.{}.{}.{}",
-                100 + r.below(100),
-                r.below(256),
-                2 + r.below(250)
-            )
-        });
-        status["podIP"] = json!(ip);
-        status["podIPs"] = json!([{"ip": ip}]);
-    }
-    let changed = before != pod["status"];
-    // Normal lifecycle events, once.
-    if started && blocked.is_none() && !run.recorded.iter().any(|(r, _)| r == "Started") {
-        for c in &containers {
-            let cname = str_at(c, &["name"]);
-            if cname == fcontainer
-                && matches!(
-                    fault,
-                    Some(Fault::ImagePull { .. } | Fault::ConfigError { .. })
-                )
-            {
-                continue;
-            }
-            events.push((
-                "Normal",
-                "Pulled".into(),
-                format!(
-                    "Container image \"{}\" already present on machine",
-                    str_at(c, &["image"])
-                ),
-            ));
-            events.push((
-                "Normal",
-                "Created".into(),
-                format!("Created container: {cname}"),
-            ));
-            events.push((
-                "Normal",
-                "Started".into(),
-                format!("Started container {cname}"),
-            ));
-        }
+}
+
+/// Events: the look's events that were not recorded yet in this cycle (a
+/// repeated state aggregates once per cycle, as the kubelet's recorder
+/// does). `first_start` marks the lifecycle events as recorded for good.
+fn new_events(
+    run: &mut PodRun,
+    events: Vec<Event>,
+    next: Option<Duration>,
+    first_start: bool,
+) -> Vec<Event> {
+    if first_start {
         run.recorded.push(("Started".into(), 0));
     }
     let cycle = next.map(|n| n.as_millis() as u64).unwrap_or(0);
@@ -607,17 +825,7 @@ pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
         run.recorded.push((tag, cycle));
         to_record.push((t, reason, msg));
     }
-    let seen = run.seen;
-    if let Some(n) = next {
-        st.wake_at(seen + n, obj_key("pods", ns, name));
-    }
-    if changed {
-        let _ = ctx.store.update(pods, pod.clone(), UpdateMode::Raw, true);
-    }
-    for (t, reason, msg) in to_record {
-        st.recorder
-            .record(ctx.store, &pod, t, &reason, &msg, COMPONENT);
-    }
+    to_record
 }
 
 /// The init container a fault stops at: `init-hang` (the one named by
@@ -649,7 +857,7 @@ impl CrashLoop<'_> {
         &self,
         cs: &mut Value,
         run: &PodRun,
-        timing: &crate::Timing,
+        timing: &Timing,
         t: Duration,
         start: Duration,
         events: &mut Vec<(&str, String, String)>,

@@ -13,7 +13,7 @@ use crate::Shared;
 use crate::errors::ApiError;
 use crate::patch::{self, PatchType};
 use crate::selectors::{FieldSelector, LabelSelector};
-use crate::store::{self, DeleteOptions, Meta, Stored, UpdateMode, res};
+use crate::store::{self, DeleteOptions, ListPage, Meta, Stored, UpdateMode, res};
 use crate::table::{self, IncludeObject};
 use crate::util::{self, str_at};
 
@@ -171,11 +171,7 @@ fn list(sh: &Shared, req: &Req) -> Result<Response, ApiError> {
         });
     let cont = page.next.as_ref().map(|k| encode_continue(page.rv, k));
     if req.wants_table() {
-        let now = util::now();
-        let inc = include_object(req);
-        let rows = table_rows(req.res, &page.items, now, inc);
-        let t = table::table(req.res, rows, page.rv, cont);
-        return Ok(value_response(200, &t));
+        return Ok(json_response(200, table_page(req, &page, cont)));
     }
     let mut meta = json!({"resourceVersion": page.rv.to_string()});
     if let Some(c) = &cont {
@@ -215,31 +211,28 @@ fn list(sh: &Shared, req: &Req) -> Result<Response, ApiError> {
     Ok(json_response(200, buf.freeze()))
 }
 
-/// A page's table rows. Each row parses its stored object (about 25 µs for
-/// a pod), so a large page is shared out over the cores, as a real API
-/// server converts a list's objects in parallel with serving others.
-fn table_rows(
-    res: &'static crate::resources::Resource,
-    items: &[Arc<Stored>],
-    now: chrono::DateTime<chrono::Utc>,
-    include: IncludeObject,
-) -> Vec<Value> {
-    let row = |s: &Arc<Stored>| table::row(res, &s.value(), now, include);
+/// A page as a Table. Each row is kept with its stored object; rows not
+/// read yet are read first (parsing the object, about 25 µs for a pod), a
+/// large batch of them shared out over the cores, as a real API server
+/// converts a list's objects in parallel with serving others.
+fn table_page(req: &Req, page: &ListPage, cont: Option<String>) -> Vec<u8> {
+    let res = req.res;
+    let unread: Vec<&Arc<Stored>> = page.items.iter().filter(|s| !s.has_row()).collect();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if items.len() < 64 || cores < 2 {
-        return items.iter().map(row).collect();
+    if unread.len() >= 64 && cores >= 2 {
+        let chunk = unread.len().div_ceil(cores);
+        std::thread::scope(|scope| {
+            for part in unread.chunks(chunk) {
+                scope.spawn(move || {
+                    for s in part {
+                        let _ = s.row(res);
+                    }
+                });
+            }
+        });
     }
-    let chunk = items.len().div_ceil(cores);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(row).collect::<Vec<_>>()))
-            .collect();
-        parts
-            .into_iter()
-            .flat_map(|p| p.join().expect("a table row never panics"))
-            .collect()
-    })
+    let rows = page.items.iter().map(|s| (&s.json[..], s.row(res)));
+    table::table_bytes(res, rows, (page.rv, cont), util::now(), include_object(req))
 }
 
 fn parse_body(req: &Req) -> Result<Value, ApiError> {
