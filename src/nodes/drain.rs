@@ -528,6 +528,9 @@ enum Sent {
 
 const REMOVED_BY_OTHERS: &str = "removed by someone else (another drain?) while this one ran";
 
+/// Conflicts answered by sending again at once, before backing off.
+const IMMEDIATE_CONFLICT_RETRIES: u32 = 3;
+
 /// Sends the eviction (or deletion) of one pod until the API server takes
 /// it, retrying budget refusals and transient failures. The eviction names
 /// the version listed: a 409 then means the pod changed, and a re-read
@@ -552,6 +555,7 @@ async fn send_removal(
     // a pod found terminating then is ours.
     let mut maybe_taken = false;
     let mut attempt = 0u32;
+    let mut conflicts = 0u32;
     let mut last_block = String::new();
     loop {
         let permit = requests
@@ -590,6 +594,16 @@ async fn send_removal(
             // listed, or the budget's status changed under the server's own
             // retries. Read the pod again, and send again if it is still up.
             Err(e) if !opts.disable_eviction && is_conflict(&e) => {
+                // Any wait comes before the read, never between the read and
+                // the next send: a pod that changes every few hundred
+                // milliseconds (a crash loop) would change again during it.
+                // The first conflicts get no wait at all; later ones back
+                // off, so a server that keeps answering 409 is not hammered.
+                conflicts += 1;
+                if conflicts > IMMEDIATE_CONFLICT_RETRIES {
+                    tokio::time::sleep(backoff(attempt.min(4))).await;
+                    attempt += 1;
+                }
                 let api: Api<Pod> = Api::namespaced(cluster.client.clone(), ns);
                 match retry(|| api.get_opt(name)).await {
                     Ok(Some(p)) if p.metadata.deletion_timestamp.is_some() => {
@@ -608,8 +622,6 @@ async fn send_removal(
                     }
                     Err(e) => return Err(not_removed(cluster, &key, "get pods", e)),
                 }
-                tokio::time::sleep(backoff(attempt.min(4))).await;
-                attempt += 1;
             }
             Err(e) if is_transient(&e) => {
                 // 429 and 503 are refusals before any work; anything else
@@ -934,6 +946,47 @@ mod tests {
             "{err}"
         );
         assert!(!t.is_cordoned("n1"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_pod_that_changes_every_few_hundred_milliseconds_is_still_evicted() {
+        let t = TestCluster::start(&(node("n1") + &node("n2") + &deployment("web", 1, "n1"))).await;
+        let (job, _) = prepare(
+            &t.cluster,
+            t.nodes(&["n1"]).await,
+            DrainOptions::default(),
+            1,
+        )
+        .await
+        .unwrap();
+        let pod = t.pods("app").pop().expect("the web pod");
+        // A crash loop rewrites the pod's status every few hundred
+        // milliseconds: here, a label changes every 150 ms, so any wait
+        // between reading the pod and evicting it meets a 409.
+        let churn = async {
+            for tick in 0u32.. {
+                let Some(mut p) = t.sim.get("pods", Some("app"), &pod) else {
+                    break;
+                };
+                p["metadata"]["labels"]["tick"] = tick.to_string().into();
+                let _ = t.sim.apply(p);
+                tokio::time::sleep(Duration::from_millis(150)).await;
+            }
+            std::future::pending::<()>().await
+        };
+        let observer = |_: Event| {};
+        let ctx = OpCtx::new("alice", Cancel::manual(), &observer);
+        let drained = tokio::time::timeout(Duration::from_secs(20), async {
+            tokio::select! {
+                outcome = run(&t.cluster, &job, &ctx) => outcome,
+                () = churn => unreachable!("the churn never ends"),
+            }
+        })
+        .await;
+        let outcome = drained.expect("the drain ends instead of retrying its 409s forever");
+        assert!(outcome.result.is_ok());
+        assert_eq!(outcome.nodes[0].count(PodOutcome::Evicted), 1);
+        assert!(!t.pods("app").contains(&pod), "`app/{pod}` was evicted");
     }
 
     #[test]
