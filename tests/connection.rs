@@ -606,6 +606,35 @@ fn an_expired_exec_credential_is_fetched_again() {
     assert!(runs(&count) >= 3, "plugin ran {} times", runs(&count));
 }
 
+/// A credential that expires while a command runs (a drain of an hour) is
+/// fetched again for the requests after its expiry, not sent stale: the
+/// plugin's `expirationTimestamp` (computed when it runs) is 11 s ahead,
+/// inside the 10 s margin after a second, and every answer takes longer.
+#[test]
+fn a_credential_that_expires_mid_command_is_fetched_again() {
+    let h = Harness::demo();
+    let home = tempfile::tempdir().unwrap();
+    let (config, count) = exec_kubeconfig(
+        home.path(),
+        &h.sim().url(),
+        "$(date -u -d '+11 seconds' +%Y-%m-%dT%H:%M:%SZ)",
+    );
+    h.sim()
+        .set_faults(FaultSpec::parse("latency=1500ms").expect("fault spec"));
+    let out = oncall_env(home.path(), &config, &["node", "list"], &[])
+        .output()
+        .unwrap();
+    let run = Run::from(out).expect_code(0);
+    assert!(
+        run.stdout.contains("gke-demo-pool-a-8f3c2a1d-m4p9"),
+        "{}",
+        run.stdout
+    );
+    // Once when the command starts, and again once the first answer came
+    // after the credential had gone stale.
+    assert!(runs(&count) >= 2, "plugin ran {} times", runs(&count));
+}
+
 #[test]
 fn a_missing_file_in_kubeconfig_is_skipped_and_an_empty_current_context_is_unset() {
     let h = Harness::demo();
