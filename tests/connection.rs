@@ -322,6 +322,82 @@ fn a_server_that_never_answers_times_out_with_exit_5_naming_it() {
     }
 }
 
+/// Answers `/version`, and to anything else sends a list's headers and the
+/// start of its body, then nothing more: a server or proxy that stalls
+/// mid-page. Returns the port and how many answers it left hanging.
+fn stalling_body() -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let stalled = Arc::new(AtomicUsize::new(0));
+    let count = stalled.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let count = count.clone();
+            std::thread::spawn(move || serve_then_stall(stream, &count));
+        }
+    });
+    (port, stalled)
+}
+
+fn serve_then_stall(mut stream: TcpStream, stalled: &AtomicUsize) {
+    const VERSION: &str = r#"{"major":"1","minor":"33","gitVersion":"v1.33.0"}"#;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        while !head.ends_with(b"\r\n\r\n") {
+            match stream.read(&mut byte) {
+                Ok(1) => head.push(byte[0]),
+                _ => return,
+            }
+        }
+        let text = String::from_utf8_lossy(&head).into_owned();
+        head.clear();
+        if text.starts_with("GET /version") {
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{VERSION}",
+                VERSION.len()
+            );
+            let _ = stream.write_all(answer.as_bytes());
+            continue;
+        }
+        let start =
+            r#"{"kind":"NodeList","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":["#;
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n{start}"
+        );
+        let _ = stream.write_all(answer.as_bytes());
+        stalled.fetch_add(1, Ordering::SeqCst);
+        // Hold the connection open and say nothing more.
+        std::thread::sleep(Duration::from_secs(600));
+        return;
+    }
+}
+
+#[test]
+fn a_body_that_stalls_after_the_headers_times_out_with_exit_5_naming_the_server() {
+    let (port, stalled) = stalling_body();
+    let home = tempfile::tempdir().unwrap();
+    let server = format!("http://127.0.0.1:{port}");
+    let config = kubeconfig(home.path(), &server, "", "token: t");
+    let child = oncall_env(
+        home.path(),
+        &config,
+        &["--request-timeout", "2s", "node", "list"],
+        &[],
+    )
+    .spawn()
+    .unwrap();
+    let r = finish_within(child, Duration::from_secs(60)).expect_code(5);
+    one_line(&r);
+    assert!(
+        r.stderr.contains(&format!("the API server at {server}"))
+            && r.stderr.contains("did not answer within 2s"),
+        "{}",
+        r.stderr
+    );
+    assert!(stalled.load(Ordering::SeqCst) >= 1, "a list was answered");
+}
+
 #[test]
 fn a_read_only_command_stops_on_the_first_ctrl_c() {
     let (port, _hole) = black_hole();
@@ -528,6 +604,35 @@ fn an_expired_exec_credential_is_fetched_again() {
     Run::from(out).expect_code(0);
     // `node list` asks for the version, the nodes and the pods.
     assert!(runs(&count) >= 3, "plugin ran {} times", runs(&count));
+}
+
+/// A credential that expires while a command runs (a drain of an hour) is
+/// fetched again for the requests after its expiry, not sent stale: the
+/// plugin's `expirationTimestamp` (computed when it runs) is 11 s ahead,
+/// inside the 10 s margin after a second, and every answer takes longer.
+#[test]
+fn a_credential_that_expires_mid_command_is_fetched_again() {
+    let h = Harness::demo();
+    let home = tempfile::tempdir().unwrap();
+    let (config, count) = exec_kubeconfig(
+        home.path(),
+        &h.sim().url(),
+        "$(date -u -d '+11 seconds' +%Y-%m-%dT%H:%M:%SZ)",
+    );
+    h.sim()
+        .set_faults(FaultSpec::parse("latency=1500ms").expect("fault spec"));
+    let out = oncall_env(home.path(), &config, &["node", "list"], &[])
+        .output()
+        .unwrap();
+    let run = Run::from(out).expect_code(0);
+    assert!(
+        run.stdout.contains("gke-demo-pool-a-8f3c2a1d-m4p9"),
+        "{}",
+        run.stdout
+    );
+    // Once when the command starts, and again once the first answer came
+    // after the credential had gone stale.
+    assert!(runs(&count) >= 2, "plugin ran {} times", runs(&count));
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `oncall secret consumers` and `oncall secret rotate` on both backends:
 //! every way a pod template uses a Secret is found; a rotated value never
 //! appears in any output or file (nor its base64); a value on the command
-//! line is refused; a failed restart puts the previous values back; a
+//! line is refused, and so is an empty stdin; a failed restart puts the previous values back; a
 //! Secret another tool manages is refused without --force.
 
 mod common;
@@ -18,6 +18,7 @@ on_both_backends!(
     every_way_of_using_a_secret_is_found,
     a_rotated_value_appears_in_no_output_and_no_file,
     a_value_on_the_command_line_is_refused,
+    an_empty_stdin_is_refused,
     a_failed_restart_puts_the_previous_values_back,
     without_rollback_a_failed_restart_leaves_the_new_values,
     a_secret_another_tool_manages_is_refused_without_force,
@@ -533,6 +534,33 @@ fn a_value_on_the_command_line_is_refused(backend: Backend) {
         rb.stderr
     );
     assert_eq!(data(&h, &s, "app-creds", "API_KEY"), b64(OLD));
+}
+
+/// `--set KEY=-` with nothing on stdin (`</dev/null`, or a command that
+/// failed upstream in a pipe) must not blank the key.
+fn an_empty_stdin_is_refused(backend: Backend) {
+    let s = Scope::new("sec-empty");
+    let ns = s.ns("app");
+    let h = Harness::on(backend, &s, &base(&s));
+    let args = [
+        "-n",
+        &ns,
+        "secret",
+        "rotate",
+        "app-creds",
+        "--set",
+        "API_KEY=-",
+        "--yes",
+    ];
+    for input in ["", "\n"] {
+        let run = oncall_with_stdin(&h, &args, input).expect_code(2);
+        assert!(run.stderr.contains("stdin was empty"), "{}", run.stderr);
+        assert!(run.stderr.contains("nothing was changed"), "{}", run.stderr);
+        assert!(run.stderr.contains("pipe the value in"), "{}", run.stderr);
+        assert_eq!(run.stderr.trim().lines().count(), 1, "{}", run.stderr);
+        assert_eq!(data(&h, &s, "app-creds", "API_KEY"), b64(OLD));
+    }
+    assert!(h.audit_entries().is_empty());
 }
 
 fn a_failed_restart_puts_the_previous_values_back(backend: Backend) {

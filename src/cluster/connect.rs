@@ -378,6 +378,7 @@ async fn build(
             let shared = ServiceBuilder::new()
                 .layer(http_log::Layer)
                 .option_layer(timeout.map(tower::timeout::TimeoutLayer::new))
+                .layer(super::body_timeout::Layer::new(timeout))
                 .option_layer(
                     token_exec
                         .clone()

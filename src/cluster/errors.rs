@@ -74,11 +74,7 @@ fn connection_error(err: &kube::Error, url: &str) -> Option<Error> {
     let mut through_proxy = None;
     let mut cause: &(dyn std::error::Error + 'static) = err;
     loop {
-        if cause.is::<tower::timeout::error::Elapsed>()
-            || cause
-                .downcast_ref::<std::io::Error>()
-                .is_some_and(|e| e.kind() == std::io::ErrorKind::TimedOut)
-        {
+        if super::retry::timed_out(cause) {
             timed_out = true;
         }
         let text = cause.to_string();

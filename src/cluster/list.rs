@@ -11,8 +11,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::retry::is_transient;
-
 /// The default page size, kubectl's own.
 pub const PAGE_SIZE: u32 = 500;
 
@@ -195,7 +193,10 @@ impl<T: DeserializeOwned> ListBody for LeanList<T> {
 }
 
 /// The pipeline: each page is decoded whole as `B` and handed
-/// on; `None` says the list started over.
+/// on; `None` says the list started over. A page the server fails or a
+/// connection cuts is asked again by the client's retry layer (see
+/// `super::retry`), like every other request; only an expired continue
+/// token (410) is handled here, by listing again from the start.
 async fn for_each_body<B, F>(
     client: &kube::Client,
     query: &ListQuery,
@@ -207,77 +208,58 @@ where
 {
     let requests = Arc::new(AtomicU64::new(0));
     let mut stats = ListStats::default();
-    let mut start: Option<String> = None;
-    let mut cut_pages = 0u32;
-    'fetch: loop {
-        let (tx, mut rx) = tokio::sync::mpsc::channel(1);
-        let _fetcher = AbortOnDrop(tokio::spawn(fetch_pages(
-            client.clone(),
-            query.clone(),
-            start.clone(),
-            tx,
-            requests.clone(),
-        )));
-        while let Some(fetched) = rx.recv().await {
-            match fetched {
-                Fetched::Page { body, token, next } => {
-                    let page: B = match serde_json::from_str(&body) {
-                        Ok(page) => page,
-                        // A body that ends early is a cut connection: ask for
-                        // that page again, and drop the pages fetched after it.
-                        Err(e) if e.is_eof() && cut_pages < PAGE_RETRIES => {
-                            cut_pages += 1;
-                            start = token;
-                            continue 'fetch;
-                        }
-                        Err(e) => return Err(kube::Error::SerdeError(e)),
-                    };
-                    cut_pages = 0;
-                    stats.items += page.len() as u64;
-                    on_page(Some(page));
-                    if next.is_none() {
-                        stats.requests = requests.load(Ordering::Relaxed);
-                        return Ok(stats);
-                    }
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+    let _fetcher = AbortOnDrop(tokio::spawn(fetch_pages(
+        client.clone(),
+        query.clone(),
+        tx,
+        requests.clone(),
+    )));
+    while let Some(fetched) = rx.recv().await {
+        match fetched {
+            Fetched::Page { body, last } => {
+                let page: B = serde_json::from_str(&body).map_err(kube::Error::SerdeError)?;
+                stats.items += page.len() as u64;
+                on_page(Some(page));
+                if last {
+                    stats.requests = requests.load(Ordering::Relaxed);
+                    return Ok(stats);
                 }
-                Fetched::Restarted => {
-                    stats.items = 0;
-                    on_page(None);
-                }
-                Fetched::Failed(e) => return Err(e),
             }
+            Fetched::Restarted => {
+                stats.items = 0;
+                on_page(None);
+            }
+            Fetched::Failed(e) => return Err(e),
         }
-        // The fetcher ends only after the last page or a failure, both sent.
-        return Err(kube::Error::Service(
-            "the page fetcher stopped before the last page".into(),
-        ));
     }
+    // The fetcher ends only after the last page or a failure, both sent.
+    Err(kube::Error::Service(
+        "the page fetcher stopped before the last page".into(),
+    ))
 }
 
 /// What the fetching task hands to the decoding one.
 enum Fetched {
-    /// A page's raw body, the token it was asked for with, and the token of
-    /// the next page (`None` on the last).
+    /// A page's raw body, and whether it is the last.
     Page {
         body: String,
-        token: Option<String>,
-        next: Option<String>,
+        last: bool,
     },
     Restarted,
     Failed(kube::Error),
 }
 
-/// Fetches pages from `token` on until the last one, a failure, or until
-/// the receiver is gone.
+/// Fetches pages until the last one, a failure, or until the receiver is
+/// gone.
 async fn fetch_pages(
     client: kube::Client,
     query: ListQuery,
-    mut token: Option<String>,
     tx: tokio::sync::mpsc::Sender<Fetched>,
     requests: Arc<AtomicU64>,
 ) {
+    let mut token: Option<String> = None;
     let mut restarts = 0;
-    let mut failures = 0u32;
     loop {
         let mut request = http::Request::get(query.url(token.as_deref()));
         if query.table {
@@ -300,18 +282,9 @@ async fn fetch_pages(
                     Err(e) => Err(kube::Error::SerdeError(e)),
                 });
         let (body, next) = match fetched {
-            Ok(page) => {
-                failures = 0;
-                page
-            }
-            // A flaky API server or a dropped connection costs one page, not
-            // the whole list: ask for the same page again after a pause.
-            Err(e) if is_transient(&e) && failures < PAGE_RETRIES => {
-                failures += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(failures)))
-                    .await;
-                continue;
-            }
+            Ok(page) => page,
+            // etcd compacted the revision the list was reading at: its
+            // continue token cannot be honoured, so the list starts over.
             Err(kube::Error::Api(status))
                 if status.code == 410 && token.is_some() && restarts < 3 =>
             {
@@ -328,12 +301,7 @@ async fn fetch_pages(
             }
         };
         let last = next.is_none();
-        let page = Fetched::Page {
-            body,
-            token: token.clone(),
-            next: next.clone(),
-        };
-        if tx.send(page).await.is_err() || last {
+        if tx.send(Fetched::Page { body, last }).await.is_err() || last {
             return;
         }
         token = next;
@@ -390,9 +358,6 @@ impl<'de> serde::de::Visitor<'de> for HeadVisitor<'_> {
         Ok(())
     }
 }
-
-/// How often one page is asked for again after a transient failure.
-const PAGE_RETRIES: u32 = 4;
 
 /// Convenience for small lists: collects every item.
 pub async fn collect<T: DeserializeOwned>(

@@ -75,11 +75,13 @@ pub fn is_pdb_refusal(status: &kube::core::Status) -> bool {
                 .is_some_and(|d| d.causes.iter().any(|c| c.reason == "DisruptionBudget")))
 }
 
-/// Whether the error, or anything under it, is a timeout.
-fn timed_out(err: &(dyn std::error::Error + 'static)) -> bool {
+/// Whether the error, or anything under it, is a timeout: no headers, or
+/// no more of the body, within `--request-timeout`.
+pub(super) fn timed_out(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut cause = Some(err);
     while let Some(c) = cause {
         if c.is::<tower::timeout::error::Elapsed>()
+            || c.is::<super::body_timeout::TimeoutError>()
             || c.downcast_ref::<std::io::Error>()
                 .is_some_and(|e| e.kind() == std::io::ErrorKind::TimedOut)
         {
@@ -183,7 +185,7 @@ fn retry_status(
 
 /// Streams that stay open (watches, followed logs, exec): their body is
 /// passed on as it comes, not read whole first.
-fn is_stream<B>(req: &Request<B>) -> bool {
+pub(super) fn is_stream<B>(req: &Request<B>) -> bool {
     let query = req.uri().query().unwrap_or_default();
     query
         .split('&')
@@ -310,9 +312,14 @@ where
                     _ => return Ok(answer),
                 }
             }
-            // The connection dropped half-way through the answer.
+            // The connection dropped half-way through the answer; a body
+            // that stalled used up the time the user allowed.
             Err(e) => {
-                if last || repeat == Repeat::IfNotActed || !pause(backoff(attempt)).await {
+                if last
+                    || repeat == Repeat::IfNotActed
+                    || timed_out(&*e)
+                    || !pause(backoff(attempt)).await
+                {
                     return Err(e);
                 }
                 attempt += 1;

@@ -124,7 +124,7 @@ pub fn read_sources(sources: &[Source], values: &mut NewValues) -> Result<()> {
     for source in sources {
         match source {
             Source::Prompt(_) => {}
-            Source::Stdin(key) => values.insert(key, read_stdin()?)?,
+            Source::Stdin(key) => values.insert(key, read_stdin(key)?)?,
             Source::File(key, path) => values.insert(key, read_file(path)?)?,
             Source::EnvFile(path) => {
                 let text = String::from_utf8(read_file(path)?).map_err(|_| {
@@ -140,7 +140,7 @@ pub fn read_sources(sources: &[Source], values: &mut NewValues) -> Result<()> {
 }
 
 /// Stdin up to its end, less one trailing newline (what `echo` adds).
-fn read_stdin() -> Result<Vec<u8>> {
+fn read_stdin(key: &str) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     std::io::stdin()
         .read_to_end(&mut bytes)
@@ -150,6 +150,14 @@ fn read_stdin() -> Result<Vec<u8>> {
         if bytes.ends_with(b"\r") {
             bytes.pop();
         }
+    }
+    // An empty stdin is nearly always a mistake upstream (`</dev/null`, a
+    // command in the pipe that failed), and an empty key breaks its
+    // consumers at their next restart.
+    if bytes.is_empty() {
+        return Err(Error::Usage(format!(
+            "stdin was empty, so `--set {key}=-` has no value; nothing was changed: pipe the value in (`printf %s \"$VALUE\" | …`) or pass `--from-file {key}=PATH`"
+        )));
     }
     Ok(bytes)
 }
