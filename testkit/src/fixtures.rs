@@ -280,6 +280,16 @@ impl Workload {
         self
     }
 
+    /// The first container's name and image.
+    pub fn container(mut self, name: &str, image: &str) -> Workload {
+        set(
+            &mut self.0,
+            "/spec/template/spec/containers/0/name",
+            json!(name),
+        );
+        self.image(image)
+    }
+
     /// The first container's image.
     pub fn image(mut self, image: &str) -> Workload {
         set(
