@@ -4,48 +4,32 @@
 mod common;
 use common::*;
 
-const CLUSTER: &str = r#"apiVersion: v1
-kind: Node
-metadata: {name: n1, labels: {kubernetes.io/hostname: n1}}
-status:
-  allocatable: {cpu: "4", memory: 16Gi, pods: "110"}
-  conditions: [{type: Ready, status: "True"}]
----
-apiVersion: v1
-kind: Node
-metadata: {name: n2, labels: {kubernetes.io/hostname: n2}}
-status:
-  allocatable: {cpu: "4", memory: 16Gi, pods: "110"}
-  conditions: [{type: Ready, status: "True"}]
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: default}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      nodeSelector: {kubernetes.io/hostname: n1}
-      containers: [{name: web, image: "nginx:1.27"}]
-"#;
+/// Two nodes; `web` (2 replicas) runs on n1.
+fn cluster() -> String {
+    Node::new("n1").yaml()
+        + &Node::new("n2").yaml()
+        + &Workload::deployment("default", "web")
+            .replicas(2)
+            .on_node("n1")
+            .image("nginx:1.27")
+            .yaml()
+}
 
 #[test]
 fn an_unwritable_audit_log_refuses_the_drain_before_anything_changes() {
-    let h = Harness::yaml(CLUSTER);
+    let h = Harness::yaml(&cluster());
     let pods_before = h.pods_on("n1");
     assert_eq!(pods_before.len(), 2);
     // A state directory under a plain file cannot be created, even by root
     // (for whom permission bits would not stop the write).
     let blocker = h.home.path().join("not-a-dir");
     std::fs::write(&blocker, "").unwrap();
-    let out = h
-        .oncall_command(&["node", "drain", "n1", "-y"])
+    let r = h
+        .cmd()
+        .args(["node", "drain", "n1", "-y"])
         .env("XDG_STATE_HOME", &blocker)
-        .output()
-        .unwrap();
-    let r = Run::from(out).expect_code(2);
+        .run()
+        .expect_exit(2);
     let log = blocker.join("oncall").join("audit.jsonl");
     assert!(
         r.stderr
@@ -63,7 +47,7 @@ fn an_unwritable_audit_log_refuses_the_drain_before_anything_changes() {
 #[test]
 fn the_state_directory_is_private_and_the_log_owner_only() {
     use std::os::unix::fs::PermissionsExt;
-    let h = Harness::yaml(CLUSTER);
+    let h = Harness::yaml(&cluster());
     h.oncall(&["node", "cordon", "n2", "-y"]).expect_code(0);
     let dir = h.home.path().join("state/oncall");
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;

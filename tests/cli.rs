@@ -1,26 +1,14 @@
 //! The command line itself: help text, completion scripts, config errors and
 //! connection errors. None of these need a running cluster.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+mod common;
+use common::*;
 
-fn oncall(home: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_oncall"))
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("XDG_STATE_HOME", home.join("state"))
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("oncall runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+use std::path::{Path, PathBuf};
+
+/// `oncall ARGS` with `home` as HOME, no kubeconfig and no terminal.
+fn oncall(home: &Path, args: &[&str]) -> Run {
+    oncall_in(home).args(args).run()
 }
 
 fn repo(path: &str) -> PathBuf {
@@ -46,7 +34,7 @@ fn assert_snapshot(path: &Path, actual: &str) {
 fn command_paths(home: &Path, prefix: Vec<String>) -> Vec<Vec<String>> {
     let mut args: Vec<&str> = prefix.iter().map(String::as_str).collect();
     args.push("--help");
-    let (_, help, _) = oncall(home, &args);
+    let Run { stdout: help, .. } = oncall(home, &args);
     let mut paths = vec![prefix.clone()];
     let Some(section) = help.split("Commands:\n").nth(1) else {
         return paths;
@@ -77,7 +65,9 @@ fn help_of_every_command_matches_the_snapshot() {
     for path in paths {
         let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
         args.push("--help");
-        let (code, help, _) = oncall(home.path(), &args);
+        let Run {
+            code, stdout: help, ..
+        } = oncall(home.path(), &args);
         assert_eq!(code, 0, "`oncall {}` failed", args.join(" "));
         all.push_str(&format!("===== oncall {}\n{help}\n", path.join(" ")));
     }
@@ -95,8 +85,8 @@ fn completion_scripts_in_the_repository_are_current() {
         ("elvish", "oncall.elv"),
         ("kubectl", "kubectl_complete-oncall"),
     ] {
-        let (code, script, _) = oncall(home.path(), &["completions", shell]);
-        assert_eq!(code, 0);
+        let Run { stdout: script, .. } =
+            oncall(home.path(), &["completions", shell]).expect_exit(0);
         assert!(script.contains("oncall"), "{shell} script names the binary");
         assert_snapshot(&repo(&format!("completions/{file}")), &script);
     }
@@ -108,8 +98,7 @@ fn completion_scripts_in_the_repository_are_current() {
 fn man_pages_in_the_repository_are_current() {
     let home = tempfile::tempdir().unwrap();
     let dir = home.path().join("man");
-    let (code, _, err) = oncall(home.path(), &["man", "--dir", dir.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
+    oncall(home.path(), &["man", "--dir", dir.to_str().unwrap()]).expect_exit(0);
     let names = |dir: &Path| {
         let mut names: Vec<String> = std::fs::read_dir(dir)
             .map(|d| {
@@ -139,8 +128,7 @@ fn man_pages_in_the_repository_are_current() {
         assert!(page.starts_with(".ie \\n(.g"), "{name} is roff: {page}");
         assert_snapshot(&committed.join(&name), &page);
     }
-    let (code, page, _) = oncall(home.path(), &["man"]);
-    assert_eq!(code, 0);
+    let Run { stdout: page, .. } = oncall(home.path(), &["man"]).expect_exit(0);
     assert_eq!(
         page,
         std::fs::read_to_string(committed.join("oncall.1")).unwrap()
@@ -178,17 +166,15 @@ fn krew_manifest_ships_the_plugin_and_its_completion_helper() {
 fn dynamic_completion_offers_flags_only_after_a_dash() {
     let home = tempfile::tempdir().unwrap();
     let complete = |words: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_oncall"))
+        oncall_in(home.path())
             .arg("--")
             .args(words)
             .env("COMPLETE", "bash")
             .env("_CLAP_COMPLETE_INDEX", (words.len() - 1).to_string())
             .env("_CLAP_IFS", "\n")
-            .env("HOME", home.path())
-            .env("KUBECONFIG", home.path().join("missing"))
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
+            .kubeconfig(home.path().join("missing"))
+            .run()
+            .stdout
     };
     let top = complete(&["oncall", ""]);
     assert!(top.lines().any(|l| l == "node"), "{top}");
@@ -202,18 +188,16 @@ fn dynamic_completion_offers_flags_only_after_a_dash() {
 #[test]
 fn dynamic_completion_offers_subcommands_and_flags() {
     let home = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_oncall"))
+    let text = oncall_in(home.path())
         .args(["--", "oncall", "node", "dr"])
         .env("COMPLETE", "bash")
         .env("_CLAP_COMPLETE_INDEX", "2")
         .env("_CLAP_COMPLETE_COMP_TYPE", "9")
         .env("_CLAP_COMPLETE_SPACE", "true")
         .env("_CLAP_IFS", "\n")
-        .env("HOME", home.path())
-        .env("KUBECONFIG", home.path().join("missing"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+        .kubeconfig(home.path().join("missing"))
+        .run()
+        .stdout;
     assert!(text.lines().any(|l| l == "drain"), "got: {text:?}");
 }
 
@@ -225,28 +209,20 @@ fn completion_gives_up_on_a_silent_cluster_within_its_budget() {
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = silent.local_addr().unwrap().port();
     let kubeconfig = home.path().join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: \"http://127.0.0.1:{port}\"}}}}]\nusers: [{{name: u, user: {{token: t}}}}]\ncontexts: [{{name: c, context: {{cluster: c, user: u}}}}]\ncurrent-context: c\n"
-        ),
-    )
-    .unwrap();
+    kubeconfig::write_for_server(&kubeconfig, "c", &format!("http://127.0.0.1:{port}"), "t");
     let started = std::time::Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_oncall"))
+    oncall_in(home.path())
         .args(["--", "oncall", "node", "drain", ""])
         .env("COMPLETE", "bash")
         .env("_CLAP_COMPLETE_INDEX", "3")
         .env("_CLAP_COMPLETE_COMP_TYPE", "9")
         .env("_CLAP_COMPLETE_SPACE", "true")
         .env("_CLAP_IFS", "\n")
-        .env("HOME", home.path())
-        .env("KUBECONFIG", &kubeconfig)
+        .kubeconfig(&kubeconfig)
         .env("ONCALL_COMPLETION_TIMEOUT", "500ms")
-        .output()
-        .unwrap();
+        .run()
+        .expect_exit(0);
     let took = started.elapsed();
-    assert!(out.status.success());
     assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
     assert!(
         took >= std::time::Duration::from_millis(500),
@@ -260,11 +236,11 @@ fn config_error_names_file_line_and_column() {
     let home = tempfile::tempdir().unwrap();
     let config = home.path().join("bad.yaml");
     std::fs::write(&config, "protected_contexts:\n  - live\nclustrs: {}\n").unwrap();
-    let (code, _, err) = oncall(
+    let Run { stderr: err, .. } = oncall(
         home.path(),
         &["--config", config.to_str().unwrap(), "audit"],
-    );
-    assert_eq!(code, 2, "{err}");
+    )
+    .expect_exit(2);
     let expected = format!("{}:3:1: unknown field `clustrs`", config.display());
     assert!(err.contains(&expected), "got: {err}");
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
@@ -280,18 +256,17 @@ fn unreachable_server_names_the_url_and_exits_4() {
         .unwrap()
         .port();
     let kubeconfig = home.path().join("config");
-    std::fs::write(
+    kubeconfig::write_for_server(
         &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\ncurrent-context: dead\nclusters:\n- name: dead\n  cluster:\n    server: http://127.0.0.1:{port}\ncontexts:\n- name: dead\n  context:\n    cluster: dead\n    user: u\nusers:\n- name: u\n  user:\n    token: s3cr3t-token\n"
-        ),
-    )
-    .unwrap();
-    let (code, _, err) = oncall(
+        "dead",
+        &format!("http://127.0.0.1:{port}"),
+        "s3cr3t-token",
+    );
+    let Run { stderr: err, .. } = oncall(
         home.path(),
         &["--kubeconfig", kubeconfig.to_str().unwrap(), "node", "list"],
-    );
-    assert_eq!(code, 4, "{err}");
+    )
+    .expect_exit(4);
     assert!(
         err.contains(&format!("http://127.0.0.1:{port}")),
         "names the URL: {err}"
@@ -309,7 +284,7 @@ fn unknown_context_lists_the_known_ones() {
         "apiVersion: v1\nkind: Config\ncurrent-context: a\nclusters:\n- name: a\n  cluster:\n    server: http://127.0.0.1:1\ncontexts:\n- name: a\n  context:\n    cluster: a\n    user: u\n- name: b\n  context:\n    cluster: a\n    user: u\nusers:\n- name: u\n  user: {}\n",
     )
     .unwrap();
-    let (code, _, err) = oncall(
+    let Run { stderr: err, .. } = oncall(
         home.path(),
         &[
             "--kubeconfig",
@@ -319,8 +294,8 @@ fn unknown_context_lists_the_known_ones() {
             "node",
             "list",
         ],
-    );
-    assert_eq!(code, 2, "{err}");
+    )
+    .expect_exit(2);
     assert!(
         err.contains("context `prod` is not in the kubeconfig; known contexts: a, b"),
         "{err}"
@@ -398,8 +373,7 @@ fn several_contexts_are_refused_where_they_cannot_apply() {
 #[test]
 fn no_kubeconfig_at_all_is_explained() {
     let home = tempfile::tempdir().unwrap();
-    let (code, _, err) = oncall(home.path(), &["node", "list"]);
-    assert_eq!(code, 2, "{err}");
+    let Run { stderr: err, .. } = oncall(home.path(), &["node", "list"]).expect_exit(2);
     assert!(err.contains("no kubeconfig found"), "{err}");
     assert!(err.contains("--sandbox"), "suggests the sandbox: {err}");
 }
@@ -407,8 +381,8 @@ fn no_kubeconfig_at_all_is_explained() {
 #[test]
 fn bad_flag_value_is_a_usage_error() {
     let home = tempfile::tempdir().unwrap();
-    let (code, _, err) = oncall(home.path(), &["node", "drain", "n1", "--timeout", "soon"]);
-    assert_eq!(code, 2);
+    let Run { stderr: err, .. } =
+        oncall(home.path(), &["node", "drain", "n1", "--timeout", "soon"]).expect_exit(2);
     assert!(err.contains("not a duration"), "{err}");
 }
 
@@ -421,33 +395,37 @@ fn sandbox_rejects_an_invalid_seed_with_file_line_and_reason() {
         "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: [unclosed\n",
     )
     .unwrap();
-    let (code, out, err) = oncall(
+    let Run {
+        stdout: out,
+        stderr: err,
+        ..
+    } = oncall(
         home.path(),
         &["sandbox", "serve", "--seed", seed.to_str().unwrap()],
-    );
-    assert_eq!(code, 2, "{err}");
+    )
+    .expect_exit(2);
     assert!(out.is_empty(), "nothing is served: {out}");
     assert!(
         err.contains(&format!("{}:", seed.display())),
         "names the file: {err}"
     );
     let missing = home.path().join("missing.yaml");
-    let (code, _, err) = oncall(
+    let Run { stderr: err, .. } = oncall(
         home.path(),
         &["sandbox", "serve", "--seed", missing.to_str().unwrap()],
-    );
-    assert_eq!(code, 2, "{err}");
+    )
+    .expect_exit(2);
     assert!(err.contains("cannot read seed"), "{err}");
 }
 
 #[test]
 fn a_selector_the_api_server_rejects_is_a_usage_error() {
     let home = tempfile::tempdir().unwrap();
-    let (code, _, err) = oncall(
+    let Run { stderr: err, .. } = oncall(
         home.path(),
         &["--sandbox", "node", "list", "-l", "bad selector!!"],
-    );
-    assert_eq!(code, 2, "{err}");
+    )
+    .expect_exit(2);
     assert!(
         err.contains("invalid label key"),
         "says what is wrong: {err}"
@@ -460,17 +438,12 @@ fn a_selector_the_api_server_rejects_is_a_usage_error() {
 #[test]
 fn a_closed_stdout_is_not_a_crash() {
     let home = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_oncall"))
+    let mut child = oncall_in(home.path())
         .args(["--sandbox", "pods", "stuck", "-A"])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("XDG_STATE_HOME", home.path().join("state"))
-        .env("XDG_CONFIG_HOME", home.path().join("config"))
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .command()
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     // Nobody reads: every write to stdout fails with a broken pipe.
@@ -492,8 +465,7 @@ fn a_closed_stdout_is_not_a_crash() {
 fn sandbox_changes_go_to_the_sandbox_audit_log() {
     let home = tempfile::tempdir().unwrap();
     let node = "gke-demo-pool-b-5b9e7c40-h8j1";
-    let (code, _, err) = oncall(home.path(), &["--sandbox", "node", "cordon", node, "--yes"]);
-    assert_eq!(code, 0, "{err}");
+    oncall(home.path(), &["--sandbox", "node", "cordon", node, "--yes"]).expect_exit(0);
     let state = home.path().join("state/oncall");
     assert!(
         !state.join("audit.jsonl").exists(),
@@ -501,44 +473,22 @@ fn sandbox_changes_go_to_the_sandbox_audit_log() {
     );
     let sandbox_log = std::fs::read_to_string(state.join("sandbox-audit.jsonl")).unwrap();
     assert!(sandbox_log.contains(node), "{sandbox_log}");
-    let (code, out, err) = oncall(home.path(), &["--sandbox", "audit"]);
-    assert_eq!(code, 0, "{err}");
+    let out = oncall(home.path(), &["--sandbox", "audit"])
+        .expect_exit(0)
+        .stdout;
     assert!(out.contains(node), "{out}");
 }
 
 /// Runs oncall on an 80-column pseudo-terminal (so clap and oncall would
 /// colour) with `env` added, and returns everything the terminal showed.
 fn oncall_on_a_terminal(env: &[(&str, &str)], args: &[&str]) -> String {
-    let script = r#"
-import fcntl, os, pty, struct, sys, termios
-pid, fd = pty.fork()
-if pid == 0:
-    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-    os.execv(sys.argv[1], sys.argv[1:])
-out = b""
-while True:
-    try:
-        chunk = os.read(fd, 4096)
-    except OSError:
-        break
-    if not chunk:
-        break
-    out += chunk
-os.waitpid(pid, 0)
-sys.stdout.write(out.decode(errors="replace"))
-"#;
-    let home = tempfile::tempdir().unwrap();
-    let out = Command::new("python3")
-        .args(["-c", script, env!("CARGO_BIN_EXE_oncall")])
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("TERM", "xterm-256color")
+    common::oncall()
+        .env_remove("NO_COLOR")
         .envs(env.iter().copied())
-        .output()
-        .expect("python3 runs");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+        .args(args)
+        .pty()
+        .run()
+        .stdout
 }
 
 #[test]
@@ -589,8 +539,8 @@ fn node_list_fits_an_80_column_terminal_and_keeps_every_column_in_a_pipe() {
         "{shown}"
     );
     let home = tempfile::tempdir().unwrap();
-    let (code, piped, _) = oncall(home.path(), &["--sandbox", "node", "list"]);
-    assert_eq!(code, 0);
+    let Run { stdout: piped, .. } =
+        oncall(home.path(), &["--sandbox", "node", "list"]).expect_exit(0);
     assert!(
         piped.starts_with("NAME") && piped.contains("ZONE") && piped.contains("VERSION"),
         "{piped}"

@@ -11,7 +11,6 @@ mod common;
 use common::*;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const ARN: &str = "arn:aws:eks:us-east-1:123456789012:cluster/prod";
 
@@ -61,28 +60,24 @@ impl Bed {
         bed
     }
 
-    fn command(&self, program: &str) -> Command {
+    fn command(&self, program: &str) -> Cmd {
         let home = self.dir.path();
-        let mut cmd = Command::new(program);
-        cmd.env_clear()
+        Cmd::new(program)
             .env("PATH", &self.path)
             .env("HOME", home)
             .env("KUBECONFIG", home.join("missing"))
             .env("XDG_STATE_HOME", home.join("state"))
             .env("XDG_CONFIG_HOME", home.join("config"))
             .env("ONCALL_COMPLETION_TIMEOUT", "20s")
-            .current_dir(home);
-        cmd
+            .current_dir(home)
     }
 
     fn script(&self, shell: &str) -> String {
-        let out = self
-            .command("oncall")
+        self.command("oncall")
             .args(["completions", shell])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "completions {shell}");
-        String::from_utf8(out.stdout).unwrap()
+            .run()
+            .expect_exit(0)
+            .stdout
     }
 
     /// `line` with `{K}` standing for `--kubeconfig FILE`.
@@ -94,17 +89,16 @@ impl Bed {
     }
 
     fn run(&self, shell: &str, code: &str, args: &[&str]) -> Vec<String> {
-        let out = self
-            .command(shell)
+        assert!(
+            which(shell).is_some(),
+            "cannot run {shell}: install it (apt-get install zsh fish)"
+        );
+        self.command(shell)
             .args(args)
             .arg(code)
-            .output()
-            .unwrap_or_else(|e| {
-                panic!("cannot run {shell} ({e}): install it (apt-get install zsh fish)")
-            });
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{shell} failed: {stderr}");
-        String::from_utf8_lossy(&out.stdout)
+            .run()
+            .expect_exit(0)
+            .stdout
             .lines()
             .map(str::to_string)
             .collect()
@@ -175,15 +169,12 @@ impl Bed {
         if line.ends_with(' ') {
             words.push("");
         }
-        let out = self
-            .command("kubectl")
+        self.command("kubectl")
             .arg("__complete")
             .args(&words)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "kubectl __complete: {stdout}");
-        stdout
+            .run()
+            .expect_exit(0)
+            .stdout
             .lines()
             .take_while(|l| !l.starts_with(':'))
             .map(|l| l.split('\t').next().unwrap_or_default().to_string())
@@ -358,9 +349,8 @@ fn kubectl_oncall_completes_through_the_helper() {
     let version = bed
         .command("kubectl")
         .args(["version", "--client", "-o", "json"])
-        .output()
-        .unwrap();
-    let version: serde_json::Value = serde_json::from_slice(&version.stdout).unwrap();
+        .run()
+        .json();
     let minor: u32 = version["clientVersion"]["minor"]
         .as_str()
         .and_then(|m| m.trim_end_matches('+').parse().ok())

@@ -12,15 +12,14 @@ on_both_backends!(completion_reads_the_namespace_typed_on_the_line);
 fn complete(h: &Harness, words: &[&str]) -> Vec<String> {
     let mut args = vec!["--", "oncall"];
     args.extend(words);
-    let out = h
-        .oncall_command(&args)
+    h.cmd()
+        .args(args)
         .env("COMPLETE", "bash")
         .env("_CLAP_COMPLETE_INDEX", words.len().to_string())
         .env("_CLAP_IFS", "\n")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8_lossy(&out.stdout)
+        .run()
+        .expect_exit(0)
+        .stdout
         .lines()
         .filter(|l| !l.is_empty())
         .map(str::to_string)

@@ -9,10 +9,9 @@ use common::*;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A kubeconfig with one context `c` (namespace `production`) on `server`; `cluster_extra` and
 /// `user` are YAML flow mappings' inner text.
@@ -29,43 +28,13 @@ fn kubeconfig(dir: &Path, server: &str, cluster_extra: &str, user: &str) -> std:
 }
 
 /// `oncall ARGS` with KUBECONFIG and a private HOME, nothing else from the
-/// environment unless `env` adds it.
-fn oncall_env(home: &Path, kubeconfig: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_oncall"));
-    cmd.args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("USER", "tester")
-        .env("KUBECONFIG", kubeconfig)
-        .env("XDG_STATE_HOME", home.join("state"))
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd
-}
-
-/// Waits for `child`, killing it and failing the test if it has not ended
-/// within `limit` (a guard against a hang, not a measure of speed).
-fn finish_within(mut child: Child, limit: Duration) -> Run {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if child.try_wait().unwrap().is_some() {
-            return Run::from(child.wait_with_output().unwrap());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let out = child.wait_with_output().unwrap();
-    panic!(
-        "oncall still running after {limit:?}\n--- stderr\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+/// environment unless `env` adds it (completion keeps its own time budget).
+fn oncall_env(home: &Path, kubeconfig: &Path, args: &[&str], env: &[(&str, &str)]) -> Cmd {
+    oncall_in(home)
+        .env_remove("ONCALL_COMPLETION_TIMEOUT")
+        .kubeconfig(kubeconfig)
+        .args(args)
+        .envs(env.iter().copied())
 }
 
 fn one_line(r: &Run) {
@@ -90,9 +59,8 @@ fn a_sandbox_command_works_with_https_proxy_set_and_no_proxy_covering_it() {
                 (no_var, "127.0.0.1,localhost"),
             ],
         )
-        .output()
-        .unwrap();
-        let r = Run::from(out).expect_code(0);
+        .run();
+        let r = out.expect_code(0);
         assert!(r.stdout.contains("gke-demo-pool-a"), "{}", r.stdout);
     }
 }
@@ -225,10 +193,8 @@ fn a_cluster_behind_a_connect_or_socks5_proxy_is_reached_through_its_proxy_url()
             &format!(", proxy-url: \"{scheme}://127.0.0.1:{port}\""),
             "token: t",
         );
-        let out = oncall_env(home.path(), &config, &["node", "list"], &[])
-            .output()
-            .unwrap();
-        let r = Run::from(out).expect_code(0);
+        let out = oncall_env(home.path(), &config, &["node", "list"], &[]).run();
+        let r = out.expect_code(0);
         assert!(r.stdout.contains("gke-demo-pool-a"), "{}", r.stdout);
         assert!(
             tunnels.load(Ordering::SeqCst) >= 1,
@@ -267,10 +233,8 @@ fn a_proxy_that_refuses_gets_its_own_message_not_a_login_hint() {
         &format!(", proxy-url: \"http://127.0.0.1:{port}\""),
         "token: t",
     );
-    let out = oncall_env(home.path(), &config, &["node", "list"], &[])
-        .output()
-        .unwrap();
-    let r = Run::from(out).expect_code(4);
+    let out = oncall_env(home.path(), &config, &["node", "list"], &[]).run();
+    let r = out.expect_code(4);
     one_line(&r);
     assert!(
         r.stderr
@@ -309,9 +273,8 @@ fn a_server_that_never_answers_times_out_with_exit_5_naming_it() {
             &["--request-timeout", timeout, "node", "list"],
             &[],
         )
-        .spawn()
-        .unwrap();
-        let r = finish_within(child, Duration::from_secs(60)).expect_code(5);
+        .spawn();
+        let r = child.finish_within(Duration::from_secs(60)).expect_code(5);
         one_line(&r);
         assert!(
             r.stderr.contains(&format!("the API server at {server}"))
@@ -414,12 +377,13 @@ fn a_read_only_command_stops_on_the_first_ctrl_c() {
         &["--request-timeout", "0", "node", "list"],
         &[],
     )
-    .spawn()
-    .unwrap();
+    .spawn();
     // Give it time to install its handler and send the request.
     std::thread::sleep(Duration::from_millis(1500));
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let r = finish_within(child, Duration::from_secs(30)).expect_code(130);
+    child.signal(libc::SIGINT);
+    let r = child
+        .finish_within(Duration::from_secs(30))
+        .expect_code(130);
     assert!(!r.stderr.contains("Ctrl-C again"), "{}", r.stderr);
 }
 
@@ -472,10 +436,8 @@ fn an_exec_plugin_runs_once_per_command_and_once_per_completion() {
     let h = Harness::demo();
     let home = tempfile::tempdir().unwrap();
     let (config, count) = exec_kubeconfig(home.path(), &h.sim().url(), "2099-01-01T00:00:00Z");
-    let out = oncall_env(home.path(), &config, &["node", "list"], &[])
-        .output()
-        .unwrap();
-    Run::from(out).expect_code(0);
+    let out = oncall_env(home.path(), &config, &["node", "list"], &[]).run();
+    out.expect_code(0);
     assert_eq!(runs(&count), 1, "plugin runs for `node list`");
 
     let out = oncall_env(
@@ -484,9 +446,8 @@ fn an_exec_plugin_runs_once_per_command_and_once_per_completion() {
         &["node", "cordon", "gke-demo-pool-a-8f3c2a1d-m4p9", "--yes"],
         &[],
     )
-    .output()
-    .unwrap();
-    Run::from(out).expect_code(0);
+    .run();
+    out.expect_code(0);
     assert_eq!(runs(&count), 2, "plugin runs for `node cordon`");
 
     // `restart <TAB>` lists three kinds of workload.
@@ -503,9 +464,8 @@ fn an_exec_plugin_runs_once_per_command_and_once_per_completion() {
             ("ONCALL_COMPLETION_TIMEOUT", "30s"),
         ],
     )
-    .output()
-    .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    .run();
+    let text = out.stdout.clone();
     assert!(
         text.contains("deployment/"),
         "completion offers workloads: {text}"
@@ -539,9 +499,8 @@ fn a_completion_survives_a_slow_exec_plugin_and_runs_it_once() {
             ("_CLAP_IFS", "\n"),
         ],
     )
-    .output()
-    .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    .run();
+    let text = out.stdout.clone();
     assert_eq!(text, "frontend", "completion waits for the credential");
     assert_eq!(runs(&count), 1, "plugin runs for one completion");
 }
@@ -571,22 +530,17 @@ fn a_credential_plugin_never_prompts_during_completion() {
         1,
     );
     std::fs::write(&script, recording).unwrap();
-    // `script` gives the completion a terminal for stdin, as bash does.
-    let line = format!("{} -- oncall node drain ''", env!("CARGO_BIN_EXE_oncall"));
-    let out = Command::new("script")
-        .args(["-qec", &line, "/dev/null"])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("KUBECONFIG", &config)
+    // A terminal for stdin, as bash gives a completion.
+    let out = oncall_in(home.path())
+        .args(["--", "oncall", "node", "drain", ""])
+        .kubeconfig(&config)
         .env("COMPLETE", "bash")
         .env("_CLAP_COMPLETE_INDEX", "3")
         .env("_CLAP_IFS", "\n")
         .env("ONCALL_COMPLETION_TIMEOUT", "30s")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+        .pty()
+        .run();
+    let text = out.stdout.clone();
     assert!(text.contains("gke-demo-pool-a-8f3c2a1d-m4p9"), "{text}");
     let info = std::fs::read_to_string(&info).unwrap();
     assert!(info.contains("\"interactive\":false"), "{info}");
@@ -598,10 +552,8 @@ fn an_expired_exec_credential_is_fetched_again() {
     let h = Harness::demo();
     let home = tempfile::tempdir().unwrap();
     let (config, count) = exec_kubeconfig(home.path(), &h.sim().url(), "2000-01-01T00:00:00Z");
-    let out = oncall_env(home.path(), &config, &["node", "list"], &[])
-        .output()
-        .unwrap();
-    Run::from(out).expect_code(0);
+    let out = oncall_env(home.path(), &config, &["node", "list"], &[]).run();
+    out.expect_code(0);
     // `node list` asks for the version, the nodes and the pods.
     assert!(runs(&count) >= 3, "plugin ran {} times", runs(&count));
 }
@@ -651,10 +603,8 @@ fn a_missing_file_in_kubeconfig_is_skipped_and_an_empty_current_context_is_unset
         h.kubeconfig.clone(),
     ])
     .unwrap();
-    let out = oncall_env(home.path(), Path::new(&list), &["node", "list"], &[])
-        .output()
-        .unwrap();
-    let r = Run::from(out).expect_code(0);
+    let out = oncall_env(home.path(), Path::new(&list), &["node", "list"], &[]).run();
+    let r = out.expect_code(0);
     assert!(r.stdout.contains("gke-demo-pool-a"), "{}", r.stdout);
 }
 
@@ -667,10 +617,8 @@ fn a_broken_kubeconfig_is_one_sentence_naming_file_and_line() {
         "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: [\n",
     )
     .unwrap();
-    let out = oncall_env(home.path(), &path, &["node", "list"], &[])
-        .output()
-        .unwrap();
-    let r = Run::from(out).expect_code(2);
+    let out = oncall_env(home.path(), &path, &["node", "list"], &[]).run();
+    let r = out.expect_code(2);
     one_line(&r);
     assert!(
         r.stderr.contains(&format!("{}:", path.display())),
@@ -697,11 +645,7 @@ fn server_cluster_and_user_flags_pick_what_the_kubeconfig_does_not() {
         let mut args = vec!["--request-timeout", "3s"];
         args.extend_from_slice(extra);
         args.extend(["node", "list"]);
-        Run::from(
-            oncall_env(home.path(), &config, &args, &[])
-                .output()
-                .unwrap(),
-        )
+        oncall_env(home.path(), &config, &args, &[]).run()
     };
     list(&[]).expect_code(5);
     let url = h.sim().url();
@@ -765,10 +709,8 @@ fn a_proxys_html_error_page_is_one_sentence_and_exit_4() {
         "",
         "token: t",
     );
-    let out = oncall_env(home.path(), &config, &["node", "list"], &[])
-        .output()
-        .unwrap();
-    let r = Run::from(out).expect_code(4);
+    let out = oncall_env(home.path(), &config, &["node", "list"], &[]).run();
+    let r = out.expect_code(4);
     one_line(&r);
     assert!(
         r.stderr
@@ -785,14 +727,12 @@ fn without_user_set_the_os_user_and_the_kubernetes_identity_are_recorded() {
     let h = Harness::demo();
     let node = "gke-demo-pool-a-8f3c2a1d-m4p9";
     let out = h
-        .oncall_command(&["node", "cordon", node, "--yes", "--reason", "test"])
+        .cmd()
+        .args(["node", "cordon", node, "--yes", "--reason", "test"])
         .env_remove("USER")
-        .output()
-        .unwrap();
-    Run::from(out).expect_code(0);
-    let me = Command::new("id").arg("-un").output().unwrap();
-    let me = String::from_utf8_lossy(&me.stdout).trim().to_string();
-    assert!(!me.is_empty());
+        .run();
+    out.expect_code(0);
+    let me = os_user();
     let annotations = &h.get("nodes", None, node).unwrap()["metadata"]["annotations"];
     assert_eq!(annotations["oncall.dev/cordoned-by"], me.as_str());
     // The simulator does not serve SelfSubjectReview: the kubeconfig's user.

@@ -25,16 +25,16 @@ fn cronjob_names_complete_from_the_cluster() {
     let words = ["job", "run", ""];
     let mut args = vec!["--", "oncall"];
     args.extend(words);
-    let out = h
-        .oncall_command(&args)
+    let offered: Vec<String> = h
+        .cmd()
+        .args(args)
         .env("COMPLETE", "bash")
         .env("_CLAP_COMPLETE_INDEX", words.len().to_string())
         .env("_CLAP_COMPLETE_COMP_TYPE", "9")
         .env("_CLAP_COMPLETE_SPACE", "true")
         .env("_CLAP_IFS", "\n")
-        .output()
-        .unwrap();
-    let offered: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .run()
+        .stdout
         .lines()
         .map(str::to_string)
         .collect();

@@ -13,60 +13,33 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+/// A Ready GKE node of `pool` in `zone` with `cpu` allocatable.
 fn node_yaml(name: &str, pool: &str, zone: &str, cpu: &str) -> String {
-    format!(
-        r#"apiVersion: v1
-kind: Node
-metadata:
-  name: {name}
-  labels:
-    cloud.google.com/gke-nodepool: {pool}
-    kubernetes.io/hostname: {name}
-    node.kubernetes.io/instance-type: e2-standard-4
-    topology.kubernetes.io/zone: {zone}
-spec:
-  providerID: gce://proj/{zone}/{name}
-status:
-  allocatable: {{cpu: "{cpu}", memory: 16Gi, pods: "110"}}
-  conditions:
-  - {{type: Ready, status: "True"}}
-  nodeInfo: {{kubeletVersion: v1.33.1}}
----
-"#
-    )
+    Node::new(name)
+        .pool(pool)
+        .zone(zone)
+        .instance_type("e2-standard-4")
+        .cpu(cpu)
+        .provider_id(&format!("gce://proj/{zone}/{name}"))
+        .kubelet_version("v1.33.1")
+        .yaml()
 }
 
-fn deployment(name: &str, replicas: u32, node: &str, extra_template: &str) -> String {
-    format!(
-        r#"apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}, namespace: app}}
-spec:
-  replicas: {replicas}
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata:
-      labels: {{app: {name}}}
-{extra_template}    spec:
-      nodeSelector: {{kubernetes.io/hostname: {node}}}
-      terminationGracePeriodSeconds: 30
-      containers:
-      - name: c
-        image: nginx
-        resources: {{requests: {{cpu: 100m}}}}
----
-"#
-    )
+/// A Deployment in `app` whose pods ask for 100m and take up to 30 s to stop.
+fn deployment(name: &str, replicas: u32) -> Workload {
+    Workload::deployment("app", name)
+        .replicas(replicas)
+        .grace_period(30)
 }
 
 /// Two pools; `web` (2 replicas) and its budget sit on n1 with spare room elsewhere.
 fn simple_cluster() -> String {
-    let mut y = String::from("apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n---\n");
+    let mut y = namespace("app");
     y += &node_yaml("n1", "pool-a", "zone-a", "4");
     y += &node_yaml("n2", "pool-a", "zone-b", "4");
     y += &node_yaml("n3", "pool-b", "zone-c", "4");
-    y += &deployment("web", 2, "n1", "");
-    y += &deployment("api", 1, "n2", "");
+    y += &deployment("web", 2).on_node("n1").yaml();
+    y += &deployment("api", 1).on_node("n2").yaml();
     y
 }
 
@@ -215,53 +188,18 @@ fn uncordon_leaves_someone_elses_cordon_without_force() {
     assert!(h.unschedulable("n1").is_null());
 }
 
-/// Runs oncall under a pseudo-terminal (python3's pty), typing `answer` at
-/// its first question; returns the exit code and what the terminal showed.
+/// Runs oncall on a pseudo-terminal, typing `answer` at its first
+/// question; returns the exit code and what the terminal showed.
 fn oncall_in_pty(h: &Harness, args: &[&str], answer: &str) -> (i32, String) {
-    let script = r#"
-import os, pty, sys, time, select
-answer = sys.argv[1]
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(sys.argv[2], sys.argv[2:])
-out = b""
-sent = False
-deadline = time.time() + 20
-while time.time() < deadline:
-    r, _, _ = select.select([fd], [], [], 0.2)
-    if r:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    if not sent and (b"Type its name" in out or b"(y/n)" in out):
-        time.sleep(0.2)
-        os.write(fd, answer.encode())
-        sent = True
-_, status = os.waitpid(pid, 0)
-sys.stderr.write(out.decode(errors="replace"))
-sys.exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 99)
-"#;
-    let cmd = h.oncall_command(&[]);
-    let program = env!("CARGO_BIN_EXE_oncall");
-    let mut full = vec!["-c", script, answer, program];
-    full.extend_from_slice(args);
-    let out = std::process::Command::new("python3")
-        .args(&full)
-        .envs(
-            cmd.get_envs()
-                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
-        )
+    let run = h
+        .cmd()
+        .args(args)
         .env("TERM", "xterm")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("python3 runs");
-    let shown = String::from_utf8_lossy(&out.stderr).into_owned();
-    eprintln!("{shown}");
-    (out.status.code().unwrap_or(-1), shown)
+        .pty()
+        .answer(&["Type its name", "(y/n)"], answer)
+        .run();
+    eprintln!("{}", run.stdout);
+    (run.code, run.stdout)
 }
 
 #[test]
@@ -311,14 +249,13 @@ fn ctrl_c_at_a_prompt_exits_130_with_one_message_on_its_own_line() {
     }
 }
 
-fn check_json(h: &Harness, extra: &[&str]) -> (i32, Value) {
-    let mut args = vec!["node", "check", "n1", "-o", "json"];
-    args.extend_from_slice(extra);
-    let run = h.oncall(&args);
-    (
-        run.code,
-        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout)),
-    )
+fn check_json(h: &Harness, node: &str, extra: &[&str]) -> (i32, Value) {
+    let run = h
+        .cmd()
+        .args(["node", "check", node, "-o", "json"])
+        .args(extra)
+        .run();
+    (run.code, run.json())
 }
 
 fn kinds(report: &Value) -> Vec<String> {
@@ -334,14 +271,25 @@ fn kinds(report: &Value) -> Vec<String> {
 fn check_on_a_healthy_node_is_go() {
     let mut y = simple_cluster();
     y += &node_yaml("n4", "pool-b", "zone-d", "4");
-    y += &deployment("spread", 2, "n3", "").replace(
-        "kubernetes.io/hostname: n3",
-        "cloud.google.com/gke-nodepool: pool-b",
-    );
+    y += &deployment("spread", 2)
+        .node_selector("cloud.google.com/gke-nodepool", "pool-b")
+        .yaml();
     let h = Harness::yaml(&y);
     wait_running(&h, 5);
-    let run = h.oncall(&["node", "check", "n3"]).expect_code(0);
-    assert!(run.stdout.contains("GO"), "{}", run.stdout);
+    let (code, report) = check_json(&h, "n3", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["go"], true, "{report:#}");
+    assert_eq!(report["nodes"][0]["go"], true, "{report:#}");
+    assert_eq!(kinds(&report), Vec::<String>::new());
+    // The text says so too ("GO" alone would also match "NO-GO").
+    let run = h.oncall(&["node", "check", "n3"]).expect_exit(0);
+    assert!(
+        run.stdout.lines().any(|l| l.trim() == "verdict: GO")
+            && run.stdout.contains("GO: all 1 node(s) can be drained")
+            && !run.stdout.contains("NO-GO"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -393,15 +341,14 @@ fn drain_survives_a_flaky_api_server() {
 
 /// pool-a: n1, n2, n5; pool-b: n3. `web` runs anywhere in pool-a.
 fn pool_cluster() -> String {
-    let mut y = String::from("apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n---\n");
+    let mut y = namespace("app");
     y += &node_yaml("n1", "pool-a", "zone-a", "4");
     y += &node_yaml("n2", "pool-a", "zone-b", "4");
     y += &node_yaml("n5", "pool-a", "zone-c", "4");
     y += &node_yaml("n3", "pool-b", "zone-c", "4");
-    y += &deployment("web", 3, "n1", "").replace(
-        "kubernetes.io/hostname: n1",
-        "cloud.google.com/gke-nodepool: pool-a",
-    );
+    y += &deployment("web", 3)
+        .node_selector("cloud.google.com/gke-nodepool", "pool-a")
+        .yaml();
     y
 }
 
@@ -541,13 +488,12 @@ fn rotate_survives_a_flaky_api_server() {
 
 #[test]
 fn scale_up_adds_a_replica_elsewhere_before_draining_and_restores_it() {
-    let mut y = String::from("apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n---\n");
+    let mut y = namespace("app");
     y += &node_yaml("n1", "pool-a", "zone-a", "4");
     y += &node_yaml("n2", "pool-a", "zone-b", "4");
-    y += &deployment("solo", 1, "n1", "").replace(
-        "kubernetes.io/hostname: n1",
-        "cloud.google.com/gke-nodepool: pool-a",
-    );
+    y += &deployment("solo", 1)
+        .node_selector("cloud.google.com/gke-nodepool", "pool-a")
+        .yaml();
     let h = Harness::yaml(&y);
     wait_running(&h, 1);
     let pod = h.list("pods", Some("app")).pop().unwrap();
@@ -586,13 +532,12 @@ fn scale_up_adds_a_replica_elsewhere_before_draining_and_restores_it() {
 
 /// One Deployment with one replica, on n1 or n2 of pool-a.
 fn solo_cluster() -> String {
-    let mut y = String::from("apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n---\n");
+    let mut y = namespace("app");
     y += &node_yaml("n1", "pool-a", "zone-a", "4");
     y += &node_yaml("n2", "pool-a", "zone-b", "4");
-    y += &deployment("solo", 1, "n1", "").replace(
-        "kubernetes.io/hostname: n1",
-        "cloud.google.com/gke-nodepool: pool-a",
-    );
+    y += &deployment("solo", 1)
+        .node_selector("cloud.google.com/gke-nodepool", "pool-a")
+        .yaml();
     y
 }
 
@@ -708,23 +653,17 @@ fn a_drain_after_an_unfinished_scale_up_restores_the_recorded_count() {
 #[test]
 fn ctrl_c_stops_a_drain_cleanly_and_says_the_node_stays_cordoned() {
     let mut y = simple_cluster();
-    y += "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: web-pdb, namespace: app}\nspec:\n  minAvailable: 2\n  selector: {matchLabels: {app: web}}\n---\n";
+    y += &pdb("app", "web-pdb", "web", 2);
     let h = Harness::yaml(&y);
     wait_running(&h, 3);
-    let child = h
-        .oncall_command(&["node", "drain", "n1", "--yes"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = h.spawn_oncall(&["node", "drain", "n1", "--yes"]);
     assert!(eventually(Duration::from_secs(10), || h
         .unschedulable("n1")
         == true));
     std::thread::sleep(Duration::from_millis(500));
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    child.signal(libc::SIGINT);
+    let run = child.finish().expect_exit(130);
+    let stderr = run.stderr;
     assert!(stderr.contains("oncall node uncordon n1"), "{stderr}");
     assert_eq!(h.pods_on("n1").len(), 2);
     assert_eq!(
@@ -828,15 +767,13 @@ fn expired_credentials_and_rbac_refusals_exit_4_and_say_what_to_do() {
 #[test]
 fn a_workload_that_is_already_down_is_not_an_outage() {
     let mut y = simple_cluster();
-    y += &deployment(
-        "broken",
-        1,
-        "n1",
-        "      annotations: {sim.oncall.dev/fault: not-ready}\n",
-    );
+    y += &deployment("broken", 1)
+        .on_node("n1")
+        .pod_annotation("sim.oncall.dev/fault", "not-ready")
+        .yaml();
     let h = Harness::yaml(&y);
     wait_running(&h, 3);
-    let (code, report) = check_json(&h, &[]);
+    let (code, report) = check_json(&h, "n1", &[]);
     let outages: Vec<&Value> = report["nodes"][0]["blockers"]
         .as_array()
         .unwrap()

@@ -28,32 +28,13 @@ on_both_backends!(
     a_runbook_drain_step_and_node_drain_end_the_same_and_record_the_same,
 );
 
-/// A Deployment pinned to one node of the scope.
-fn deployment(s: &Scope, name: &str, replicas: u32, node: &str, template_meta: &str) -> String {
-    format!(
-        r#"apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}, namespace: {ns}}}
-spec:
-  replicas: {replicas}
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata:
-      labels: {{app: {name}}}
-{template_meta}    spec:
-      nodeSelector: {{kubernetes.io/hostname: {node}}}
-      tolerations: {tol}
-      terminationGracePeriodSeconds: 30
-      containers:
-      - name: c
-        image: nginx
-        resources: {{requests: {{cpu: 100m}}}}
----
-"#,
-        ns = s.ns("app"),
-        node = s.node(node),
-        tol = s.tolerations(),
-    )
+/// A Deployment pinned to one node of the scope; its pods take up to 30 s
+/// to stop.
+fn deployment(s: &Scope, name: &str, replicas: u32, node: &str) -> Workload {
+    s.deployment(name)
+        .replicas(replicas)
+        .on_node(&s.node(node))
+        .grace_period(30)
 }
 
 /// Three nodes in two pools; `web` (2 replicas) sits on n1.
@@ -62,16 +43,13 @@ fn simple_cluster(s: &Scope) -> String {
     y += &s.node_yaml("n1", "4", &[("cloud.google.com/gke-nodepool", "pool-a")]);
     y += &s.node_yaml("n2", "4", &[("cloud.google.com/gke-nodepool", "pool-a")]);
     y += &s.node_yaml("n3", "4", &[("cloud.google.com/gke-nodepool", "pool-b")]);
-    y += &deployment(s, "web", 2, "n1", "");
+    y += &deployment(s, "web", 2, "n1").yaml();
     y
 }
 
 /// A budget that lets none of `web`'s two pods go.
 fn web_budget(s: &Scope) -> String {
-    format!(
-        "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {{name: web-pdb, namespace: {}}}\nspec:\n  minAvailable: 2\n  selector: {{matchLabels: {{app: web}}}}\n---\n",
-        s.ns("app")
-    )
+    pdb(&s.ns("app"), "web-pdb", "web", 2)
 }
 
 /// n1 carries one of each blocker; n2 and n3 are small, so there is no room.
@@ -80,64 +58,38 @@ fn blocked_cluster(s: &Scope) -> String {
     y += &s.node_yaml("n1", "16", &[("cloud.google.com/gke-nodepool", "pool-a")]);
     y += &s.node_yaml("n2", "100m", &[("cloud.google.com/gke-nodepool", "pool-a")]);
     y += &s.node_yaml("n3", "100m", &[("cloud.google.com/gke-nodepool", "pool-b")]);
-    y += &deployment(s, "web", 2, "n1", "");
-    y += &deployment(
-        s,
-        "batch",
-        1,
-        "n1",
-        "      annotations: {cluster-autoscaler.kubernetes.io/safe-to-evict: \"false\"}\n",
-    );
+    y += &deployment(s, "web", 2, "n1").yaml();
+    y += &deployment(s, "batch", 1, "n1")
+        .pod_annotation("cluster-autoscaler.kubernetes.io/safe-to-evict", "false")
+        .yaml();
+    y += &web_budget(s);
+    let ns = s.ns("app");
+    y += &Workload::daemon_set(&ns, "agent")
+        .node_selector(SCOPE_KEY, &s.id)
+        .toleration(s.toleration())
+        .set(
+            "/spec/template/spec/containers",
+            json!([{"name": "a", "image": "agent"}]),
+        )
+        .yaml();
     y += &format!(
-        r#"apiVersion: policy/v1
-kind: PodDisruptionBudget
-metadata: {{name: web-pdb, namespace: {ns}}}
-spec:
-  minAvailable: 2
-  selector: {{matchLabels: {{app: web}}}}
----
-apiVersion: apps/v1
-kind: DaemonSet
-metadata: {{name: agent, namespace: {ns}}}
-spec:
-  selector: {{matchLabels: {{app: agent}}}}
-  template:
-    metadata: {{labels: {{app: agent}}}}
-    spec:
-      nodeSelector: {{{scope_key}: {id}}}
-      tolerations: {tol}
-      containers: [{{name: a, image: agent}}]
----
-apiVersion: v1
-kind: Pod
-metadata: {{name: debug, namespace: {ns}}}
-spec:
-  nodeName: {n1}
-  tolerations: {tol}
-  containers: [{{name: c, image: busybox}}]
----
-apiVersion: apps/v1
-kind: ReplicaSet
-metadata: {{name: cache, namespace: {ns}}}
-spec:
-  replicas: 1
-  selector: {{matchLabels: {{app: cache}}}}
-  template:
-    metadata: {{labels: {{app: cache}}}}
-    spec:
-      nodeSelector: {{kubernetes.io/hostname: {n1}}}
-      tolerations: {tol}
-      volumes: [{{name: scratch, emptyDir: {{}}}}]
-      containers:
-      - {{name: c, image: redis, resources: {{requests: {{cpu: "1"}}}}}}
----
-"#,
-        ns = s.ns("app"),
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: debug, namespace: {ns}}}\nspec:\n  nodeName: {n1}\n  tolerations: {tol}\n  containers: [{{name: c, image: busybox}}]\n---\n",
         n1 = s.node("n1"),
         tol = s.tolerations(),
-        scope_key = SCOPE_KEY,
-        id = s.id,
     );
+    y += &Workload::replica_set(&ns, "cache")
+        .on_node(&s.node("n1"))
+        .toleration(s.toleration())
+        .set(
+            "/spec/template/spec/volumes",
+            json!([{"name": "scratch", "emptyDir": {}}]),
+        )
+        .image("redis")
+        .set(
+            "/spec/template/spec/containers/0/resources/requests/cpu",
+            json!("1"),
+        )
+        .yaml();
     y
 }
 
@@ -354,7 +306,7 @@ fn drain_blocked_by_a_budget_is_retried_until_the_budget_allows(backend: Backend
 fn drain_stopped_by_sigterm_says_what_it_did_and_records_it(backend: Backend) {
     let s = Scope::new("sigterm");
     let mut y = simple_cluster(&s);
-    y += &deployment(&s, "batch", 1, "n1", "");
+    y += &deployment(&s, "batch", 1, "n1").yaml();
     y += &web_budget(&s);
     let h = Harness::on(backend, &s, &y);
     wait_ready(&h, &s, 3);
@@ -376,45 +328,49 @@ fn drain_stopped_by_sigterm_says_what_it_did_and_records_it(backend: Backend) {
     assert_eq!(h.unschedulable(&n1), true);
     let entry = h.audit_entries().last().cloned().expect("an audit entry");
     assert_eq!(entry["outcome"]["status"], "interrupted", "{entry}");
-    let done = entry["outcome"]["done"].to_string();
+    let done: Vec<&str> = entry["outcome"]["done"]
+        .as_array()
+        .expect("a list of what was done")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    // One entry per pod, naming what happened to it ("evicted", not
+    // "deleted", and not anywhere in the entry).
     assert!(
-        done.contains("/batch-") && done.contains("evicted"),
+        done.iter()
+            .any(|d| d.contains("/batch-") && d.contains(&format!(" evicted from node/{n1}"))),
         "the evicted pod is on record: {entry}"
     );
-    assert!(!done.contains("/web-"), "web was never evicted: {entry}");
+    assert!(
+        !done.iter().any(|d| d.contains("/web-")),
+        "web was never evicted: {entry}"
+    );
 }
 
 fn drain_timeout_is_exact_and_says_the_node_stays_cordoned(backend: Backend) {
     let s = Scope::new("timeout");
     let mut y = simple_cluster(&s);
     // Ignores SIGTERM and has ten hours' grace: far longer than the timeout.
-    y += &deployment(
-        &s,
-        "slow",
-        1,
-        "n1",
-        "      annotations: {sim.oncall.dev/fault: slow-termination}\n",
-    )
-    .replace(
-        "terminationGracePeriodSeconds: 30",
-        "terminationGracePeriodSeconds: 36000",
-    );
+    y += &deployment(&s, "slow", 1, "n1")
+        .pod_annotation("sim.oncall.dev/fault", "slow-termination")
+        .grace_period(36000)
+        .yaml();
     let h = Harness::on(backend, &s, &y);
     wait_ready(&h, &s, 3);
     let n1 = s.node("n1");
     let start = Instant::now();
-    let run = Run::from(
-        h.oncall_command(&["node", "drain", &n1, "--yes", "--timeout", "3s"])
-            .env("ONCALL_PROGRESS_INTERVAL", "1s")
-            .output()
-            .unwrap(),
-    )
-    .expect_code(5);
+    let run = h
+        .cmd()
+        .args(["node", "drain", &n1, "--yes", "--timeout", "3s"])
+        .env("ONCALL_PROGRESS_INTERVAL", "1s")
+        .run()
+        .expect_exit(5);
     let took = start.elapsed();
     assert!(took >= Duration::from_secs(3), "took {took:?}");
     assert!(took < Duration::from_secs(5), "took {took:?}");
     assert!(
-        run.stderr.contains("cordoned")
+        // "cordoned" alone would also match "uncordoned".
+        run.stderr.contains(&format!("{n1} stay(s) cordoned"))
             && run.stderr.contains(&format!("oncall node uncordon {n1}")),
         "{}",
         run.stderr
@@ -648,12 +604,12 @@ spec:
 fn node_list_counts_only_the_pods_still_on_each_node(backend: Backend) {
     let s = Scope::new("nlcount");
     let mut y = simple_cluster(&s);
-    y += &deployment(&s, "api", 1, "n2", "");
+    y += &deployment(&s, "api", 1, "n2").yaml();
     // Finished pods stay bound to their node but hold no place on it.
     y += &job(&s, "done", "n1", "");
     y += &job(&s, "failed", "n2", "job-fail");
     // Never scheduled: bound to no node.
-    y += &deployment(&s, "lost", 1, "nowhere", "");
+    y += &deployment(&s, "lost", 1, "nowhere").yaml();
     let h = Harness::on(backend, &s, &y);
     wait_ready(&h, &s, 3);
     let ns = s.ns("app");
@@ -699,13 +655,12 @@ fn node_list_counts_only_the_pods_still_on_each_node(backend: Backend) {
 fn a_pod_held_by_a_finalizer_is_named_and_skip_wait_ends_the_drain(backend: Backend) {
     let s = Scope::new("finalizer");
     let mut y = simple_cluster(&s);
-    y += &deployment(
-        &s,
-        "held",
-        1,
-        "n1",
-        "      finalizers: [oncall.dev/test-hold]\n",
-    );
+    y += &deployment(&s, "held", 1, "n1")
+        .set(
+            "/spec/template/metadata/finalizers",
+            json!(["oncall.dev/test-hold"]),
+        )
+        .yaml();
     let h = Harness::on(backend, &s, &y);
     wait_ready(&h, &s, 3);
     let n1 = s.node("n1");
@@ -765,30 +720,14 @@ fn a_pod_held_by_a_finalizer_is_named_and_skip_wait_ends_the_drain(backend: Back
 fn scale_up_never_scales_a_singleton_or_a_statefulset(backend: Backend) {
     let s = Scope::new("singleton");
     let mut y = simple_cluster(&s);
-    y += &deployment(&s, "cron", 1, "n1", "").replace(
-        "  replicas: 1\n",
-        "  replicas: 1\n  strategy: {type: Recreate}\n",
-    );
-    y += &format!(
-        r#"apiVersion: apps/v1
-kind: StatefulSet
-metadata: {{name: mq, namespace: {ns}}}
-spec:
-  replicas: 1
-  serviceName: mq
-  selector: {{matchLabels: {{app: mq}}}}
-  template:
-    metadata: {{labels: {{app: mq}}}}
-    spec:
-      nodeSelector: {{kubernetes.io/hostname: {n1}}}
-      tolerations: {tol}
-      containers: [{{name: c, image: rabbitmq, resources: {{requests: {{cpu: 100m}}}}}}]
----
-"#,
-        ns = s.ns("app"),
-        n1 = s.node("n1"),
-        tol = s.tolerations(),
-    );
+    y += &deployment(&s, "cron", 1, "n1")
+        .set("/spec/strategy", json!({"type": "Recreate"}))
+        .yaml();
+    y += &Workload::stateful_set(&s.ns("app"), "mq")
+        .on_node(&s.node("n1"))
+        .toleration(s.toleration())
+        .image("rabbitmq")
+        .yaml();
     let h = Harness::on(backend, &s, &y);
     wait_ready(&h, &s, 4);
     let n1 = s.node("n1");

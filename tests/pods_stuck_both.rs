@@ -8,55 +8,37 @@ use common::*;
 
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 on_both_backends!(
     every_kubelet_category_is_named_with_its_cause,
     rollout_undo_is_suggested_only_when_an_earlier_revision_exists,
 );
 
-fn deployment(s: &Scope, name: &str, fault: &str, extra_spec: &str) -> String {
-    format!(
-        r#"apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}, namespace: {ns}}}
-spec:
-  replicas: 1
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata:
-      labels: {{app: {name}}}
-      annotations: {{sim.oncall.dev/fault: "{fault}"}}
-    spec:
-      nodeSelector: {{kubernetes.io/hostname: {node}}}
-      tolerations: {tol}
-      containers:
-      - name: {name}
-        image: registry.example.com/shop/{name}:v1
-{extra_spec}
----
-"#,
-        ns = s.ns("shop"),
-        node = s.node("a"),
-        tol = s.tolerations(),
-    )
+/// One pod of `name` on node `a`, playing the simulated `fault`.
+fn deployment(s: &Scope, name: &str, fault: &str) -> Workload {
+    Workload::deployment(&s.ns("shop"), name)
+        .on_node(&s.node("a"))
+        .toleration(s.toleration())
+        .pod_annotation("sim.oncall.dev/fault", fault)
+        .container(name, &format!("registry.example.com/shop/{name}:v1"))
 }
 
 fn cluster(s: &Scope) -> String {
     let mut y = s.namespace("shop");
     y += &s.node_yaml("a", "8", &[]);
-    y += &deployment(s, "api", "crash-loop exit-code=1", "");
-    y += &deployment(s, "cache", "oom-killed", "");
-    y += &deployment(s, "web", "image-pull", "");
-    y += &deployment(s, "worker", "config-error missing=secret/db-password", "");
-    y += &deployment(s, "frontend", "not-ready", "");
-    y += &deployment(s, "geo", "sandbox-stuck", "");
-    y += &deployment(
-        s,
-        "schema",
-        "init-hang",
-        "      initContainers: [{name: wait-for-db, image: busybox}]",
-    );
+    y += &deployment(s, "api", "crash-loop exit-code=1").yaml();
+    y += &deployment(s, "cache", "oom-killed").yaml();
+    y += &deployment(s, "web", "image-pull").yaml();
+    y += &deployment(s, "worker", "config-error missing=secret/db-password").yaml();
+    y += &deployment(s, "frontend", "not-ready").yaml();
+    y += &deployment(s, "geo", "sandbox-stuck").yaml();
+    y += &deployment(s, "schema", "init-hang")
+        .set(
+            "/spec/template/spec/initContainers",
+            json!([{"name": "wait-for-db", "image": "busybox"}]),
+        )
+        .yaml();
     // Held by a finalizer no controller will remove (deleted below).
     y += &format!(
         "apiVersion: v1\nkind: Pod\nmetadata: {{name: held, namespace: {}, finalizers: [example.com/backup]}}\nspec:\n  nodeName: {}\n  terminationGracePeriodSeconds: 0\n  tolerations: {}\n  containers: [{{name: held, image: busybox}}]\n---\n",
@@ -65,10 +47,12 @@ fn cluster(s: &Scope) -> String {
         s.tolerations()
     );
     // Nothing in the cluster is a GPU node.
-    y += &deployment(s, "ml", "", "").replace(
-        &format!("kubernetes.io/hostname: {}", s.node("a")),
-        "gpu: nvidia-h100",
-    );
+    y += &Workload::deployment(&s.ns("shop"), "ml")
+        .node_selector("gpu", "nvidia-h100")
+        .toleration(s.toleration())
+        .pod_annotation("sim.oncall.dev/fault", "")
+        .container("ml", "registry.example.com/shop/ml:v1")
+        .yaml();
     y
 }
 
@@ -233,7 +217,7 @@ fn rollout_undo_is_suggested_only_when_an_earlier_revision_exists(backend: Backe
     let s = Scope::new("undo");
     let mut y = s.namespace("shop");
     y += &s.node_yaml("a", "8", &[]);
-    y += &deployment(&s, "web", "err-image-pull", "");
+    y += &deployment(&s, "web", "err-image-pull").yaml();
     let h = Harness::on(backend, &s, &y);
     let ns = s.ns("shop");
 

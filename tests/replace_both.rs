@@ -26,25 +26,12 @@ fn pool_cluster(s: &Scope) -> String {
     ] {
         y += &s.node_yaml(node, "4", &[("cloud.google.com/gke-nodepool", pool)]);
     }
-    y += &format!(
-        r#"apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: web, namespace: {ns}}}
-spec:
-  replicas: 3
-  selector: {{matchLabels: {{app: web}}}}
-  template:
-    metadata: {{labels: {{app: web}}}}
-    spec:
-      nodeSelector: {{cloud.google.com/gke-nodepool: {pool_a}}}
-      tolerations: {tol}
-      terminationGracePeriodSeconds: 5
-      containers: [{{name: c, image: nginx, resources: {{requests: {{cpu: 100m}}}}}}]
----
-"#,
-        ns = s.ns("app"),
-        tol = s.tolerations(),
-    );
+    y += &s
+        .deployment("web")
+        .replicas(3)
+        .node_selector("cloud.google.com/gke-nodepool", &pool_a)
+        .grace_period(5)
+        .yaml();
     y
 }
 
@@ -124,28 +111,13 @@ fn rotate_without_terminating_cordons_and_drains_the_pool(backend: Backend) {
 fn replace_does_not_wait_for_a_workload_broken_before_the_drain(backend: Backend) {
     let s = Scope::new("broken");
     let mut y = pool_cluster(&s);
-    y += &format!(
-        r#"apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: ledger, namespace: {ns}}}
-spec:
-  replicas: 1
-  selector: {{matchLabels: {{app: ledger}}}}
-  template:
-    metadata:
-      labels: {{app: ledger}}
-      annotations: {{sim.oncall.dev/fault: crash-loop}}
-    spec:
-      nodeSelector: {{kubernetes.io/hostname: {n1}}}
-      tolerations: {tol}
-      terminationGracePeriodSeconds: 5
-      containers: [{{name: c, image: ledger}}]
----
-"#,
-        ns = s.ns("app"),
-        n1 = s.node("n1"),
-        tol = s.tolerations(),
-    );
+    y += &s
+        .deployment("ledger")
+        .on_node(&s.node("n1"))
+        .pod_annotation("sim.oncall.dev/fault", "crash-loop")
+        .grace_period(5)
+        .image("ledger")
+        .yaml();
     let h = Harness::on(backend, &s, &y);
     h.play_autoscaler();
     assert!(eventually(Duration::from_secs(60), || ready_web(&h, &s) == 3));
@@ -164,8 +136,9 @@ spec:
         "ledger crash-loops before the drain"
     );
     let n1 = s.node("n1");
-    let run = Run::from(
-        h.oncall_command(&[
+    let run = h
+        .cmd()
+        .args([
             "node",
             "replace",
             &n1,
@@ -175,10 +148,8 @@ spec:
             "60s",
         ])
         .env("ONCALL_PROGRESS_INTERVAL", "1s")
-        .output()
-        .unwrap(),
-    )
-    .expect_code(0);
+        .run()
+        .expect_exit(0);
     assert!(
         run.stdout.contains(&format!(
             "`{ns}/deployment/ledger` was already unhealthy before the drain (0 of 1 ready); not waited for"

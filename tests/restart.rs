@@ -310,11 +310,20 @@ fn a_statefulset_restarts_highest_ordinal_first() {
     let h = cluster(&[STATEFULSET]);
     let before = pods_of(&h, "db");
     assert_eq!(before.len(), 3);
-    let run = h
-        .oncall(&["-n", "shop", "restart", "sts/db", "--yes"])
-        .expect_code(0);
-    assert!(run.stdout.contains("statefulset/db"), "{}", run.stdout);
-    assert!(run.stdout.contains("complete"), "{}", run.stdout);
+    // The verdict from `-o json`: "complete" in the text would also match a
+    // rollout still "waiting for statefulset rolling update to complete".
+    let report = h
+        .oncall(&["-n", "shop", "restart", "sts/db", "--yes", "-o", "json"])
+        .expect_exit(0)
+        .json();
+    assert_eq!(
+        report["restarted"],
+        serde_json::json!(["statefulset/db"]),
+        "{report:#}"
+    );
+    let rollout = &report["rollouts"][0];
+    assert_eq!(rollout["workload"], "statefulset/db", "{report:#}");
+    assert_eq!(rollout["outcome"], "complete", "{report:#}");
     let after = pods_of(&h, "db");
     let names: Vec<&str> = after.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["db-0", "db-1", "db-2"], "stable names");
@@ -758,30 +767,15 @@ fn ctrl_c_while_waiting_stops_cleanly_and_is_recorded() {
         "slow=shop/never-ready:2",
     ])
     .expect_code(0);
-    let mut child = h
-        .oncall_command(&["-n", "shop", "restart", "slow", "--yes", "--timeout", "1m"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("oncall starts");
+    let child = h.spawn_oncall(&["-n", "shop", "restart", "slow", "--yes", "--timeout", "1m"]);
     let applied = eventually(Duration::from_secs(20), || {
         restarted_at(&h, "deployments", "slow").is_some()
     });
     if !applied {
-        let _ = child.kill();
-        let out = child.wait_with_output().unwrap();
-        panic!(
-            "the restart was not applied\n--- stdout\n{}\n--- stderr\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        panic!("the restart was not applied; {}", child.kill());
     }
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
-    }
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    child.signal(libc::SIGINT);
+    let stderr = child.finish().expect_exit(130).stderr;
     assert!(stderr.contains("stopped waiting"), "{stderr}");
     let entries = h.audit_entries();
     assert_eq!(entries.last().unwrap()["outcome"]["status"], "interrupted");

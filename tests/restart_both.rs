@@ -7,7 +7,7 @@ use common::*;
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 on_both_backends!(
     a_healthy_restart_replaces_every_pod_as_kubectl_does,
@@ -19,25 +19,13 @@ fn cluster(s: &Scope, replicas: u32) -> String {
     let mut y = s.namespace("shop");
     y += &s.node_yaml("a", "8", &[]);
     y += &s.node_yaml("b", "8", &[]);
-    y += &format!(
-        r#"apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: web, namespace: {ns}}}
-spec:
-  replicas: {replicas}
-  progressDeadlineSeconds: 6000
-  selector: {{matchLabels: {{app: web}}}}
-  template:
-    metadata: {{labels: {{app: web}}}}
-    spec:
-      tolerations: {tol}
-      terminationGracePeriodSeconds: 5
-      containers: [{{name: web, image: "shop/web:1.0"}}]
----
-"#,
-        ns = s.ns("shop"),
-        tol = s.tolerations(),
-    );
+    y += &Workload::deployment(&s.ns("shop"), "web")
+        .replicas(replicas)
+        .set("/spec/progressDeadlineSeconds", json!(6000))
+        .toleration(s.toleration())
+        .grace_period(5)
+        .container("web", "shop/web:1.0")
+        .yaml();
     y
 }
 

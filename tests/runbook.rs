@@ -7,7 +7,6 @@ mod common;
 mod dns_server;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
@@ -337,15 +336,9 @@ steps:
     shell: {sh: "echo three >> log"}
 "#,
     );
-    let mut child = l
-        .command(&["runbook", "run", "rb.yaml", "--yes"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = l.command(&["runbook", "run", "rb.yaml", "--yes"]).spawn();
     wait_for(&l.path("started"));
-    child.kill().unwrap(); // SIGKILL: no chance to clean up
-    child.wait().unwrap();
+    child.kill(); // SIGKILL: no chance to clean up
     let (id, j) = l.journal();
     assert_eq!(
         j["status"], "running",
@@ -393,15 +386,9 @@ steps:
     shell: {sh: "echo after >> log"}
 "#,
     );
-    let mut child = l
-        .command(&["runbook", "run", "rb.yaml", "--yes"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = l.command(&["runbook", "run", "rb.yaml", "--yes"]).spawn();
     wait_for(&l.path("started"));
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.kill();
     let (id, _) = l.journal();
     let r = l
         .oncall(&["runbook", "resume", &id, "--yes"])
@@ -895,23 +882,13 @@ steps:
     shell: {sh: "echo after >> log"}
 "#,
     );
-    let child = l
-        .command(&["runbook", "run", "rb.yaml", "--yes"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = l.command(&["runbook", "run", "rb.yaml", "--yes"]).spawn();
     wait_for(&l.path("started"));
     // Only oncall gets the signal (the step runs in its own process group,
     // out of the terminal's reach): oncall passes it on.
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    child.signal(libc::SIGINT);
+    let run = child.finish().expect_exit(130);
+    let stderr = run.stderr;
     assert!(
         stderr.contains("interrupted: slow; not done: after"),
         "{stderr}"
@@ -1343,13 +1320,7 @@ fn promote_reaches_an_environment_in_another_context() {
     let run = |extra: &[&str]| {
         let mut args = vec!["runbook", "run", f.as_str()];
         args.extend(extra);
-        Run::from(
-            production
-                .oncall_command(&args)
-                .env("KUBECONFIG", &kubeconfigs)
-                .output()
-                .unwrap(),
-        )
+        production.cmd().args(args).kubeconfig(&kubeconfigs).run()
     };
     let dry = run(&["--dry-run"]).expect_code(0);
     assert!(
@@ -1382,16 +1353,15 @@ fn set_completes_parameters_and_their_values() {
     let complete = |words: &[&str]| -> Vec<String> {
         let mut args = vec!["--", "oncall"];
         args.extend(words);
-        let out = h
-            .oncall_command(&args)
+        h.cmd()
+            .args(args)
             .env("COMPLETE", "bash")
             .env("_CLAP_COMPLETE_INDEX", words.len().to_string())
             .env("_CLAP_COMPLETE_COMP_TYPE", "9")
             .env("_CLAP_COMPLETE_SPACE", "true")
             .env("_CLAP_IFS", "\n")
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)
+            .run()
+            .stdout
             .lines()
             .map(str::to_string)
             .collect()

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -247,14 +247,9 @@ fn signal(pid: u32, sig: &str) {
 }
 
 /// Starts the stubborn runbook and waits until its step runs.
-fn stubborn(l: &Local) -> std::process::Child {
+fn stubborn(l: &Local) -> Background {
     l.write("rb.yaml", STUBBORN);
-    let child = l
-        .command(&["runbook", "run", "rb.yaml", "--yes"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = l.command(&["runbook", "run", "rb.yaml", "--yes"]).spawn();
     wait_for(&l.path("started"));
     child
 }
@@ -266,9 +261,9 @@ fn sigterm_and_sighup_stop_the_steps_process_group_and_record_the_step_interrupt
         let child = stubborn(&l);
         let grandchild = l.read("child.pid");
         signal(child.id(), sig);
-        let out = child.wait_with_output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(code), "SIG{sig}: {stderr}");
+        let run = child.finish();
+        let stderr = &run.stderr;
+        assert_eq!(run.code, code, "SIG{sig}: {stderr}");
         assert!(stderr.contains(&format!("(SIG{sig})")), "{stderr}");
         assert!(
             stops(&grandchild),
@@ -290,9 +285,7 @@ fn a_double_ctrl_c_kills_the_step_and_leaves_the_journal_interrupted() {
     signal(child.id(), "INT");
     std::thread::sleep(Duration::from_millis(300));
     signal(child.id(), "INT");
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    child.finish().expect_exit(130);
     assert!(stops(&grandchild), "the step's processes were killed");
     let (id, j) = l.journal();
     assert_eq!(j["status"], "interrupted", "never left `running`");
@@ -459,16 +452,10 @@ steps:
     idempotent: true
 "#,
     );
-    let child = l
-        .command(&["runbook", "run", "rb.yaml", "--yes"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = l.command(&["runbook", "run", "rb.yaml", "--yes"]).spawn();
     wait_for(&l.path("started"));
     signal(child.id(), "INT");
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130));
+    child.finish().expect_exit(130);
     l.write("resumed", "");
     let (id, _) = l.journal();
     l.oncall(&["runbook", "resume", &id, "--yes"])
@@ -501,12 +488,7 @@ fn a_second_run_of_the_same_runbook_is_refused_without_a_tty_unless_forced() {
         "rb.yaml",
         "name: twice\nsummary: s\nsteps:\n  - id: a\n    title: A\n    shell: {sh: 'touch started; sleep 30'}\n",
     );
-    let mut first = l
-        .command(&["runbook", "run", "rb.yaml", "--yes"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let first = l.command(&["runbook", "run", "rb.yaml", "--yes"]).spawn();
     wait_for(&l.path("started"));
     let (first_id, _) = l.journal();
     let r = l
@@ -522,22 +504,17 @@ fn a_second_run_of_the_same_runbook_is_refused_without_a_tty_unless_forced() {
     assert_eq!(l.runs().len(), 1, "the refused run wrote no journal");
     let forced = l
         .command(&["runbook", "run", "rb.yaml", "--yes", "--force"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn();
     std::thread::sleep(Duration::from_millis(500));
     signal(forced.id(), "INT");
-    let out = forced.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = forced.finish().stderr;
     assert!(
         stderr.contains(&format!(
             "warning: run {first_id} of `twice` is still running"
         )),
         "{stderr}"
     );
-    first.kill().unwrap();
-    first.wait().unwrap();
+    first.kill();
 }
 
 // ---- the shipped RabbitMQ runbook ----------------------------------------------

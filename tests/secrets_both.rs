@@ -7,8 +7,6 @@
 mod common;
 use common::*;
 
-use std::io::Write as _;
-use std::process::Stdio;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -89,21 +87,8 @@ const ENV: &str =
     "        env: [{name: KEY, valueFrom: {secretKeyRef: {name: app-creds, key: API_KEY}}}]\n";
 
 /// `oncall ARGS` with `input` on stdin.
-fn oncall_with_stdin(h: &Harness, args: &[&str], input: &str) -> common::Run {
-    let mut child = h
-        .oncall_command(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("oncall starts");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    common::Run::from(child.wait_with_output().expect("oncall ends"))
+fn oncall_with_stdin(h: &Harness, args: &[&str], input: &str) -> Run {
+    h.cmd().args(args).stdin(input).run()
 }
 
 fn ready(h: &Harness, s: &Scope, app: &str) -> usize {

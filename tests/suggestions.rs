@@ -8,7 +8,6 @@ mod common;
 use common::*;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 const POOL_A_NODE: &str = "gke-demo-pool-a-8f3c2a1d-q2w8";
 
@@ -46,15 +45,7 @@ fn kubeconfig_elsewhere(h: &Harness) -> PathBuf {
 }
 
 fn kubectl_at(h: &Harness, kubeconfig: &Path, args: &[&str]) -> Run {
-    let out = Command::new(kubectl_path())
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(args)
-        .env("HOME", h.home.path())
-        .stdin(Stdio::null())
-        .output()
-        .expect("kubectl runs");
-    Run::from(out)
+    Kubectl::new(kubeconfig, h.home.path()).run(args)
 }
 
 /// The commands a human would paste from `text`: the `→ …` next actions and
@@ -83,13 +74,12 @@ fn paste(h: &Harness, line: &str) -> Run {
             h.oncall(&args)
         }
         "kubectl" => {
-            let out = Command::new(kubectl_path())
+            // As pasted: no flag of the harness's own.
+            Cmd::new(kubectl_path())
+                .inherit_env()
                 .args(&words[1..])
                 .env("HOME", h.home.path())
-                .stdin(Stdio::null())
-                .output()
-                .expect("kubectl runs");
-            Run::from(out)
+                .run()
         }
         other => panic!("`{line}` runs `{other}`, neither oncall nor kubectl"),
     }
@@ -236,19 +226,10 @@ fn as_a_kubectl_plugin_usage_and_suggestions_say_kubectl_oncall() {
     let h = Harness::demo();
     let dir = plugin_dir();
     let plugin = |args: &[&str]| {
-        let out = Command::new(dir.path().join("kubectl-oncall"))
+        oncall_named(&dir.path().join("kubectl-oncall"), h.home.path())
+            .kubeconfig(&h.kubeconfig)
             .args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", h.home.path())
-            .env("KUBECONFIG", &h.kubeconfig)
-            .env("XDG_STATE_HOME", h.home.path().join("state"))
-            .env("XDG_CONFIG_HOME", h.home.path().join("config"))
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .output()
-            .expect("the plugin runs");
-        Run::from(out)
+            .run()
     };
     let help = plugin(&["node", "--help"]).expect_code(0);
     assert!(
@@ -289,15 +270,14 @@ fn as_a_kubectl_plugin_usage_and_suggestions_say_kubectl_oncall() {
             .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
     )
     .unwrap();
-    let via_kubectl = Command::new(kubectl_path())
+    let via_kubectl = Cmd::new(kubectl_path())
+        .inherit_env()
         .args(["oncall", "node", "--help"])
         .env("PATH", &path)
         .env("HOME", h.home.path())
         .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let via_kubectl = Run::from(via_kubectl).expect_code(0);
+        .run()
+        .expect_exit(0);
     assert!(
         via_kubectl.stdout.contains("Usage: kubectl oncall node"),
         "{}",

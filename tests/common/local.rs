@@ -2,10 +2,9 @@
 //! cluster (runbooks of local steps), and helpers to read their journals.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use super::{Run, eventually};
+use super::{Cmd, Run, eventually, oncall_in};
 
 /// A private HOME and working directory for runs that need no cluster.
 pub struct Local {
@@ -33,23 +32,15 @@ impl Local {
         std::fs::read_to_string(self.path(name)).unwrap_or_default()
     }
 
-    pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_oncall"));
-        cmd.args(args)
+    /// `oncall ARGS` in this directory, with it as HOME and no kubeconfig.
+    pub fn command(&self, args: &[&str]) -> Cmd {
+        oncall_in(self.dir.path())
             .current_dir(self.dir.path())
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .env("USER", "tester")
-            .env("XDG_STATE_HOME", self.dir.path().join("state"))
-            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null());
-        cmd
+            .args(args)
     }
 
     pub fn oncall(&self, args: &[&str]) -> Run {
-        Run::from(self.command(args).output().expect("oncall runs"))
+        self.command(args).run()
     }
 
     pub fn runs(&self) -> Vec<PathBuf> {

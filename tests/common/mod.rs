@@ -15,10 +15,15 @@ pub use real::RealCluster;
 pub use scenario::{Backend, SCOPE_KEY, Scope};
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 pub use oncall_sim::{FaultSpec, Seed, SimOptions, Simulator, Timing};
+#[allow(unused_imports)]
+pub use oncall_testkit::fixtures::{self, Node, Workload, namespace, pdb};
+#[allow(unused_imports)]
+pub use oncall_testkit::{
+    Background, Cmd, Kubectl, Run, eventually, kubeconfig, kubectl_path, which,
+};
 
 pub struct Harness {
     target: Target,
@@ -31,74 +36,6 @@ pub struct Harness {
 enum Target {
     Sim(Simulator),
     Real(RealCluster),
-}
-
-/// What a finished command printed, and how it exited.
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    pub fn from(out: Output) -> Run {
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    /// Panics with both streams when the exit code is not `code`.
-    pub fn expect_code(self, code: i32) -> Run {
-        assert_eq!(
-            self.code, code,
-            "exit code {} (wanted {code})\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        );
-        self
-    }
-}
-
-/// An `oncall` process running in the background (see `spawn_oncall`).
-pub struct Background {
-    child: std::process::Child,
-    stderr: std::sync::Arc<std::sync::Mutex<String>>,
-    reader: std::thread::JoinHandle<()>,
-}
-
-impl Background {
-    /// Stderr so far.
-    pub fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// Waits up to `within` for stderr to contain `text`; panics with what
-    /// it has otherwise.
-    pub fn wait_for_stderr(&self, text: &str, within: Duration) {
-        assert!(
-            eventually(within, || self.stderr().contains(text)),
-            "stderr never said `{text}`:\n{}",
-            self.stderr()
-        );
-    }
-
-    /// Sends a signal (`libc::SIGTERM`, ...) to the process.
-    pub fn signal(&self, signal: i32) {
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc::kill(self.child.id() as i32, signal) };
-    }
-
-    /// Waits for the process to end.
-    pub fn finish(self) -> Run {
-        let out = self.child.wait_with_output().expect("oncall ends");
-        self.reader.join().unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: self.stderr.lock().unwrap().clone(),
-        }
-    }
 }
 
 impl Harness {
@@ -209,7 +146,7 @@ impl Harness {
                         self.runtime.block_on(real.read_only_token(&ns))
                     }
                 };
-                set_kubeconfig_token(&self.kubeconfig, &token);
+                kubeconfig::set_token(&self.kubeconfig, &token);
             }
         }
     }
@@ -228,30 +165,12 @@ impl Harness {
 
     /// The PEM of the CA the kubeconfig trusts.
     pub fn ca_pem(&self) -> String {
-        use base64::Engine;
-        let text = std::fs::read_to_string(&self.kubeconfig).unwrap();
-        let config: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
-        let data = config["clusters"][0]["cluster"]["certificate-authority-data"]
-            .as_str()
-            .expect("the kubeconfig carries its CA inline");
-        String::from_utf8(
-            base64::engine::general_purpose::STANDARD
-                .decode(data)
-                .unwrap(),
-        )
-        .unwrap()
+        kubeconfig::ca_pem(&self.kubeconfig)
     }
 
     /// Makes the kubeconfig trust `ca_pem` instead of the cluster's own CA.
     pub fn replace_ca(&self, ca_pem: &str) {
-        use base64::Engine;
-        let text = std::fs::read_to_string(&self.kubeconfig).unwrap();
-        let mut config: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
-        for cluster in config["clusters"].as_array_mut().unwrap() {
-            cluster["cluster"]["certificate-authority-data"] =
-                serde_json::json!(base64::engine::general_purpose::STANDARD.encode(ca_pem));
-        }
-        std::fs::write(&self.kubeconfig, serde_json::to_string(&config).unwrap()).unwrap();
+        kubeconfig::replace_ca(&self.kubeconfig, ca_pem);
     }
 
     /// Creates or replaces an object, as `kubectl apply` would.
@@ -269,77 +188,26 @@ impl Harness {
         self.runtime.block_on(f)
     }
 
-    /// `oncall ARGS` with no TTY on stdin, a private HOME, and no colours.
+    /// `oncall ARGS` against this cluster, with no TTY on stdin, the
+    /// harness's HOME, and no colours.
     pub fn oncall(&self, args: &[&str]) -> Run {
-        Run::from(self.oncall_command(args).output().expect("oncall runs"))
+        self.cmd().args(args).run()
     }
 
-    /// The `oncall` command, ready for extra environment or a spawn.
-    pub fn oncall_command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_oncall"));
-        cmd.args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.home.path())
-            .env("USER", "tester")
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env("XDG_STATE_HOME", self.home.path().join("state"))
-            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
-            .env("NO_COLOR", "1")
-            // Completion's time budget is for shells, not for a loaded CI machine.
-            .env("ONCALL_COMPLETION_TIMEOUT", "30s")
-            .stdin(Stdio::null());
-        cmd
+    /// `oncall` against this cluster, ready for arguments, environment,
+    /// stdin or a terminal (see [`oncall_in`]).
+    pub fn cmd(&self) -> Cmd {
+        oncall_in(self.home.path()).kubeconfig(&self.kubeconfig)
     }
 
-    /// Starts `oncall` in the background, collecting stderr as it comes, so
-    /// a test can wait for a message and then act (relax a budget, send a
-    /// signal) while the command runs.
+    /// Starts `oncall ARGS` in the background (see [`Cmd::spawn`]).
     pub fn spawn_oncall(&self, args: &[&str]) -> Background {
-        let mut child = self
-            .oncall_command(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("oncall starts");
-        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let reader = {
-            let stderr = stderr.clone();
-            let mut pipe = child.stderr.take().unwrap();
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = std::io::Read::read(&mut pipe, &mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    stderr
-                        .lock()
-                        .unwrap()
-                        .push_str(&String::from_utf8_lossy(&buf[..n]));
-                }
-            })
-        };
-        Background {
-            child,
-            stderr,
-            reader,
-        }
+        self.cmd().args(args).spawn()
     }
 
-    /// The real kubectl, with its own discovery cache.
+    /// The real kubectl against this cluster, with its own discovery cache.
     pub fn kubectl(&self, args: &[&str]) -> Run {
-        let cache = self.home.path().join("kube-cache");
-        let out = Command::new(kubectl_path())
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .arg("--cache-dir")
-            .arg(&cache)
-            .args(args)
-            .env("HOME", self.home.path())
-            .stdin(Stdio::null())
-            .output()
-            .expect("kubectl runs");
-        Run::from(out)
+        Kubectl::new(&self.kubeconfig, self.home.path()).run(args)
     }
 
     /// Writes the oncall config file.
@@ -433,45 +301,12 @@ pub enum Credentials {
     ReadOnly,
 }
 
-/// Replaces the current context's user with a bearer token.
-fn set_kubeconfig_token(path: &Path, token: &str) {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut config: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
-    let current = config["current-context"].as_str().unwrap().to_string();
-    let user = config["contexts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == current.as_str())
-        .unwrap()["context"]["user"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    for entry in config["users"].as_array_mut().unwrap() {
-        if entry["name"] == user.as_str() {
-            entry["user"] = serde_json::json!({ "token": token });
-        }
-    }
-    std::fs::write(path, serde_json::to_string(&config).unwrap()).unwrap();
-}
-
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("tokio runtime")
-}
-
-/// The kubectl on PATH; tests that need it fail loudly without it.
-pub fn kubectl_path() -> PathBuf {
-    which("kubectl").expect("kubectl is required on PATH for the fidelity tests")
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(name))
-        .find(|p| Path::new(p).is_file())
 }
 
 /// The account running the tests, as oncall records it (from the uid, not
@@ -483,37 +318,41 @@ pub fn os_user() -> String {
     name
 }
 
-/// Polls `check` until it holds or `timeout` passes; returns whether it held.
-/// For waiting on the simulator's controllers, not for timing assertions.
-pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + timeout;
-    while Instant::now() < end {
-        if check() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    check()
+/// The oncall binary with `home` as HOME (and its XDG state and config
+/// under it), user `tester`, no colours, stdin empty and no kubeconfig
+/// unless `.kubeconfig()` names one. Nothing else comes from the
+/// environment of the test.
+pub fn oncall_in(home: &Path) -> Cmd {
+    oncall_named(Path::new(env!("CARGO_BIN_EXE_oncall")), home)
+}
+
+/// [`oncall_in`] for the binary under another name (as a kubectl plugin).
+pub fn oncall_named(program: &Path, home: &Path) -> Cmd {
+    Cmd::new(program)
+        .env("HOME", home)
+        .env("USER", "tester")
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("NO_COLOR", "1")
+        // Completion's time budget is for shells, not for a loaded CI machine.
+        .env("ONCALL_COMPLETION_TIMEOUT", "30s")
+}
+
+/// The oncall binary with a private HOME of its own (see [`oncall_in`]).
+pub fn oncall() -> Cmd {
+    let home = tempfile::tempdir().expect("temp home");
+    oncall_in(home.path()).keep(home)
 }
 
 /// `oncall ARGS` for commands that need no cluster: a private HOME and a
 /// KUBECONFIG that does not exist, so an accidental connection fails loudly.
 pub fn oncall_offline(args: &[&str]) -> Run {
     let home = tempfile::tempdir().expect("temp home");
-    let out = Command::new(env!("CARGO_BIN_EXE_oncall"))
+    oncall_in(home.path())
+        .kubeconfig(home.path().join("no-such-kubeconfig"))
         .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("USER", "tester")
-        .env("KUBECONFIG", home.path().join("no-such-kubeconfig"))
-        .env("XDG_STATE_HOME", home.path().join("state"))
-        .env("XDG_CONFIG_HOME", home.path().join("config"))
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("oncall runs");
-    Run::from(out)
+        .keep(home)
+        .run()
 }
 
 /// The fault seeds every "survives a flaky API server" test runs with.

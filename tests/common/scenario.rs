@@ -9,6 +9,9 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use oncall_testkit::fixtures::{Node, Workload};
+use serde_json::json;
+
 /// Which cluster a scenario runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -76,47 +79,53 @@ impl Scope {
         )
     }
 
-    /// A Ready node of this scope with `cpu` allocatable and extra labels
-    /// (`key: value` pairs). On the real control plane a kwok kubelet
-    /// registers it (the Ready condition comes from kwok, not the seed; the
-    /// seed's address and node info are the ones kwok reports).
-    pub fn node_yaml(&self, name: &str, cpu: &str, labels: &[(&str, &str)]) -> String {
-        let full = self.node(name);
-        let mut extra = String::new();
-        for (k, v) in labels {
-            extra += &format!("    {k}: {v}\n");
-        }
-        format!(
-            r#"apiVersion: v1
-kind: Node
-metadata:
-  name: {full}
-  annotations: {{kwok.x-k8s.io/node: fake}}
-  labels:
-    kubernetes.io/hostname: {full}
-    kubernetes.io/os: linux
-    {SCOPE_KEY}: {id}
-{extra}spec:
-  taints: [{{key: {SCOPE_KEY}, value: {id}, effect: NoSchedule}}]
-status:
-  allocatable: {{cpu: "{cpu}", memory: 16Gi, pods: "110"}}
-  capacity: {{cpu: "{cpu}", memory: 16Gi, pods: "110"}}
-  conditions: [{{type: Ready, status: "True", reason: KubeletReady}}]
-  addresses: [{{type: InternalIP, address: 10.0.0.1}}]
-  nodeInfo: {{kubeletVersion: v1.34.4, osImage: kwok, kernelVersion: 6.1.0, containerRuntimeVersion: "containerd://1.7.0"}}
----
-"#,
-            id = self.id
-        )
+    /// A Ready node of this scope: labelled with the scope and tainted so
+    /// that only the scope's pods land on it. On the real control plane a
+    /// kwok kubelet registers it (the Ready condition comes from kwok, not
+    /// the seed; the seed's address and node info are the ones kwok reports).
+    pub fn node_fixture(&self, name: &str) -> Node {
+        Node::new(&self.node(name))
+            .annotation("kwok.x-k8s.io/node", "fake")
+            .label("kubernetes.io/os", "linux")
+            .label(SCOPE_KEY, &self.id)
+            .taint(SCOPE_KEY, &self.id, "NoSchedule")
+            .set(
+                "/status/addresses",
+                json!([{"type": "InternalIP", "address": "10.0.0.1"}]),
+            )
+            .set(
+                "/status/nodeInfo",
+                json!({
+                    "kubeletVersion": "v1.34.4",
+                    "osImage": "kwok",
+                    "kernelVersion": "6.1.0",
+                    "containerRuntimeVersion": "containerd://1.7.0",
+                }),
+            )
     }
 
-    /// The toleration every pod of the scope carries, as a YAML flow list
-    /// (for `tolerations: {}`).
+    /// [`Scope::node_fixture`] with `cpu` allocatable and extra labels.
+    pub fn node_yaml(&self, name: &str, cpu: &str, labels: &[(&str, &str)]) -> String {
+        labels
+            .iter()
+            .fold(self.node_fixture(name).cpu(cpu), |n, (k, v)| n.label(k, v))
+            .yaml()
+    }
+
+    /// A Deployment in the scope's `app` namespace whose pods tolerate the
+    /// scope's nodes.
+    pub fn deployment(&self, name: &str) -> Workload {
+        Workload::deployment(&self.ns("app"), name).toleration(self.toleration())
+    }
+
+    /// The toleration every pod of the scope carries.
+    pub fn toleration(&self) -> serde_json::Value {
+        json!({"key": SCOPE_KEY, "operator": "Equal", "value": self.id, "effect": "NoSchedule"})
+    }
+
+    /// The same toleration as a YAML flow list (for `tolerations: {}`).
     pub fn tolerations(&self) -> String {
-        format!(
-            "[{{key: {SCOPE_KEY}, operator: Equal, value: {}, effect: NoSchedule}}]",
-            self.id
-        )
+        format!("[{}]", self.toleration())
     }
 }
 

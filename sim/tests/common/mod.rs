@@ -1,5 +1,6 @@
 //! Shared test harness: a simulator on a random port plus the real kubectl
-//! pointed at it through a temporary kubeconfig and cache directory.
+//! pointed at it through a temporary kubeconfig and cache directory (the
+//! kubectl set-up oncall's own tests use, from `oncall-testkit`).
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
@@ -8,19 +9,10 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use oncall_sim::{FaultSpec, Seed, SimOptions, Simulator, Timing};
+use oncall_testkit::Kubectl;
+#[allow(unused_imports)]
+pub use oncall_testkit::fixtures::{self, Node, Workload, namespace, pdb};
 use serde_json::Value;
-
-/// The kubectl binary on PATH; tests fail loudly without it.
-pub fn kubectl_path() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for dir in std::env::split_paths(&path) {
-        let p = dir.join("kubectl");
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!("kubectl is required on PATH");
-}
 
 pub struct Cluster {
     pub sim: Simulator,
@@ -59,14 +51,7 @@ impl Cluster {
 
     /// Run kubectl with the given arguments (no shell).
     pub async fn kubectl(&self, args: &[&str]) -> Output {
-        let mut cmd = tokio::process::Command::new(kubectl_path());
-        cmd.arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .arg("--cache-dir")
-            .arg(self.dir.path().join("cache"))
-            .args(args)
-            .env("HOME", self.dir.path())
-            .kill_on_drop(true);
+        let mut cmd = self.kubectl_command(args);
         tokio::time::timeout(Duration::from_secs(120), cmd.output())
             .await
             .unwrap_or_else(|_| panic!("kubectl {args:?} timed out"))
@@ -86,15 +71,11 @@ impl Cluster {
         stdout
     }
 
+    /// kubectl against this simulator, ready to run.
     pub fn kubectl_command(&self, args: &[&str]) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(kubectl_path());
-        cmd.arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .arg("--cache-dir")
-            .arg(self.dir.path().join("cache"))
-            .args(args)
-            .env("HOME", self.dir.path())
-            .kill_on_drop(true);
+        let kubectl = Kubectl::new(&self.kubeconfig, self.dir.path());
+        let mut cmd = tokio::process::Command::from(kubectl.cmd().args(args).command());
+        cmd.kill_on_drop(true);
         cmd
     }
 }

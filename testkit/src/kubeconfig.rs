@@ -1,0 +1,74 @@
+//! Kubeconfig files tests write or edit: a one-context file for a server,
+//! a bearer token instead of the current user's credentials, another CA.
+
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+
+fn read(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_saphyr::from_str(&text).expect("the kubeconfig is YAML")
+}
+
+fn write(path: &Path, config: &Value) {
+    // JSON is YAML: kube and kubectl read it alike.
+    std::fs::write(path, serde_json::to_string_pretty(config).unwrap()).unwrap();
+}
+
+/// A kubeconfig of one context `name` for `server`, whose user presents
+/// `token`, written to `path`.
+pub fn write_for_server(path: &Path, name: &str, server: &str, token: &str) {
+    write(
+        path,
+        &json!({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": name,
+            "clusters": [{"name": name, "cluster": {"server": server}}],
+            "users": [{"name": name, "user": {"token": token}}],
+            "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+        }),
+    );
+}
+
+/// Replaces the current context's user with a bearer token.
+pub fn set_token(path: &Path, token: &str) {
+    let mut config = read(path);
+    let current = config["current-context"].as_str().unwrap().to_string();
+    let user = config["contexts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == current.as_str())
+        .unwrap()["context"]["user"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for entry in config["users"].as_array_mut().unwrap() {
+        if entry["name"] == user.as_str() {
+            entry["user"] = json!({ "token": token });
+        }
+    }
+    write(path, &config);
+}
+
+/// The PEM of the CA the kubeconfig trusts.
+pub fn ca_pem(path: &Path) -> String {
+    let config = read(path);
+    let data = config["clusters"][0]["cluster"]["certificate-authority-data"]
+        .as_str()
+        .expect("the kubeconfig carries its CA inline");
+    String::from_utf8(STANDARD.decode(data).unwrap()).unwrap()
+}
+
+/// Makes the kubeconfig trust `ca_pem` instead of the cluster's own CA.
+pub fn replace_ca(path: &Path, ca_pem: &str) {
+    let mut config = read(path);
+    for cluster in config["clusters"].as_array_mut().unwrap() {
+        cluster["cluster"]["certificate-authority-data"] = json!(STANDARD.encode(ca_pem));
+    }
+    write(path, &config);
+}
