@@ -223,7 +223,9 @@ fn completion_gives_up_on_a_silent_cluster_within_its_budget() {
         .run()
         .expect_exit(0);
     let took = started.elapsed();
-    assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
+    // It gave up instead of waiting on a server that never answers (the
+    // margin is for a loaded machine, not a speed test).
+    assert!(took < std::time::Duration::from_secs(30), "took {took:?}");
     assert!(
         took >= std::time::Duration::from_millis(500),
         "took {took:?}"
@@ -317,7 +319,8 @@ fn several_contexts_are_refused_where_they_cannot_apply() {
     let k = kubeconfig.to_str().unwrap();
     let two = ["--kubeconfig", k, "--context", "a", "--context", "b"];
     let refused = |extra: &[&str], says: &str| {
-        let (code, out, err) = oncall(home.path(), &[&two[..], extra].concat());
+        let run = oncall(home.path(), &[&two[..], extra].concat());
+        let (code, out, err) = (run.code, run.stdout, run.stderr);
         assert_eq!(code, 2, "{extra:?}: {err}");
         assert!(err.contains(says), "{extra:?}: {err}");
         assert!(out.is_empty(), "{extra:?}: {out}");
@@ -336,7 +339,7 @@ fn several_contexts_are_refused_where_they_cannot_apply() {
     );
     refused(&["--sandbox", "node", "list"], "the sandbox is one cluster");
     refused(&["pods", "stuck", "--all-contexts"], "cannot be used with");
-    let (code, _, err) = oncall(
+    let run = oncall(
         home.path(),
         &[
             "--kubeconfig",
@@ -348,9 +351,10 @@ fn several_contexts_are_refused_where_they_cannot_apply() {
             "a",
         ],
     );
+    let (code, err) = (run.code, run.stderr);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("cannot be used with"), "{err}");
-    let (code, _, err) = oncall(
+    let run = oncall(
         home.path(),
         &[
             "--kubeconfig",
@@ -363,6 +367,7 @@ fn several_contexts_are_refused_where_they_cannot_apply() {
             "list",
         ],
     );
+    let (code, err) = (run.code, run.stderr);
     assert_eq!(code, 2, "{err}");
     assert!(
         err.contains("context `prod` is not in the kubeconfig"),

@@ -348,9 +348,8 @@ fn a_body_that_stalls_after_the_headers_times_out_with_exit_5_naming_the_server(
         &["--request-timeout", "2s", "node", "list"],
         &[],
     )
-    .spawn()
-    .unwrap();
-    let r = finish_within(child, Duration::from_secs(60)).expect_code(5);
+    .spawn();
+    let r = child.finish_within(Duration::from_secs(60)).expect_code(5);
     one_line(&r);
     assert!(
         r.stderr.contains(&format!("the API server at {server}"))
@@ -573,10 +572,9 @@ fn a_credential_that_expires_mid_command_is_fetched_again() {
     );
     h.sim()
         .set_faults(FaultSpec::parse("latency=1500ms").expect("fault spec"));
-    let out = oncall_env(home.path(), &config, &["node", "list"], &[])
-        .output()
-        .unwrap();
-    let run = Run::from(out).expect_code(0);
+    let run = oncall_env(home.path(), &config, &["node", "list"], &[])
+        .run()
+        .expect_code(0);
     assert!(
         run.stdout.contains("gke-demo-pool-a-8f3c2a1d-m4p9"),
         "{}",

@@ -366,8 +366,10 @@ fn drain_timeout_is_exact_and_says_the_node_stays_cordoned(backend: Backend) {
         .run()
         .expect_exit(5);
     let took = start.elapsed();
+    // It waited for the timeout, and gave up long before the pod's ten
+    // hours of grace (the margin is for a loaded machine, not a speed test).
     assert!(took >= Duration::from_secs(3), "took {took:?}");
-    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert!(took < Duration::from_secs(60), "took {took:?}");
     assert!(
         // "cordoned" alone would also match "uncordoned".
         run.stderr.contains(&format!("{n1} stay(s) cordoned"))
@@ -927,7 +929,7 @@ fn wide_node_list_shows_what_kubectl_wide_shows(backend: Backend) {
 fn a_runbook_drain_step_and_node_drain_end_the_same_and_record_the_same(backend: Backend) {
     let s = Scope::new("drainboth");
     let mut seed = simple_cluster(&s);
-    seed += &deployment(&s, "api", 2, "n2", "");
+    seed += &deployment(&s, "api", 2, "n2").yaml();
     let h = Harness::on(backend, &s, &seed);
     wait_ready(&h, &s, 4);
     let (n1, n2) = (s.node("n1"), s.node("n2"));

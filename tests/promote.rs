@@ -409,7 +409,7 @@ fn a_singleton_whose_pod_never_stops_is_scaled_back_and_the_error_says_where_eve
     .expect_code(0);
     let before = production_images(&h);
     let run = h
-        .oncall(&args(&["--yes", "--timeout", "3s"]))
+        .oncall(&args(&["--yes", "--timeout", "10s"]))
         .expect_code(1);
     assert_eq!(
         cron_replicas(&h),

@@ -695,6 +695,21 @@ fn shipped_runbooks_run_end_to_end_on_the_demo_cluster() {
                 s.spawn(move || {
                     // One cluster each: they change it, and run side by side.
                     let h = Harness::demo();
+                    if *name == "rotate-secret" {
+                        // The runbook compares stuck pods before and after:
+                        // start once the demo's crash loops have all become
+                        // stuck, not while one is still crossing its
+                        // threshold in the middle of the run.
+                        let settled = eventually(Duration::from_secs(60), || {
+                            let r = h.oncall(&["-n", "production", "pods", "stuck", "-o", "json"]);
+                            serde_json::from_str::<serde_json::Value>(&r.stdout)
+                                .is_ok_and(|v| v["stuck"] == 4)
+                        });
+                        assert!(
+                            settled,
+                            "the demo's production namespace settles at 4 stuck pods"
+                        );
+                    }
                     let mut args = vec!["runbook", "run", name, "--yes"];
                     for set in *sets {
                         args.extend(["--set", set]);
@@ -1093,7 +1108,7 @@ fn pods_stuck_findings_are_outputs_unless_the_step_fails_on_them() {
     let f = runbook_file(&h, "stuck.yaml", STUCK);
     let found =
         |r: &Run| r.stdout.contains("stuck pod(s) in") && r.stdout.contains("[container-creating]");
-    let r = eventually(Duration::from_secs(10), || {
+    let r = eventually(Duration::from_secs(60), || {
         found(&h.oncall(&["runbook", "run", &f, "--yes"]))
     });
     assert!(r, "the demo's production namespace has stuck pods");
