@@ -350,36 +350,7 @@ pub(super) async fn act(run: &Run<'_>, step: &Step, args: &Json) -> Result<Produ
                 }
             }
         }
-        "assert" => {
-            if let Some(expr) = arg(args, "that") {
-                let ok = template::eval(expr, &run.context()).map_err(|e| {
-                    Error::Failed(format!("step `{}`: {}", step.id, run.redact(&e)))
-                })?;
-                if !ok {
-                    let msg = arg(args, "message")
-                        .map(str::to_string)
-                        .unwrap_or_else(|| format!("`{expr}` is false"));
-                    return Err(Error::ProblemsFound(format!(
-                        "assertion failed: {}",
-                        run.redact(&msg)
-                    )));
-                }
-                Ok(Produced {
-                    output: Json::Bool(true),
-                    text: String::new(),
-                    exit_code: None,
-                })
-            } else {
-                let argv = as_list(args.get("command"));
-                let (program, rest) = argv.split_first().ok_or_else(|| typed("assert"))?;
-                run_command(run, program, rest, &[]).await.map_err(|e| {
-                    let msg = arg(args, "message")
-                        .map(|m| format!("{m} ({e})"))
-                        .unwrap_or_else(|| e.to_string());
-                    Error::ProblemsFound(format!("assertion failed: {}", run.redact(&msg)))
-                })
-            }
-        }
+        "assert" => assert(run, step, args).await,
         "scale" => {
             let a: kube_actions::ScaleArgs =
                 serde_json::from_value(args.clone()).map_err(|_| typed("scale"))?;
@@ -455,29 +426,73 @@ pub(super) async fn act(run: &Run<'_>, step: &Step, args: &Json) -> Result<Produ
         "exec" => {
             let a: kube_actions::ExecArgs =
                 serde_json::from_value(args.clone()).map_err(|_| typed("exec"))?;
-            let (text, code) = kube_actions::exec(cluster()?, &ns(), &a).await?;
-            let text = run.redact(&text);
-            if code != 0 {
-                let last = text
-                    .lines()
-                    .rev()
-                    .find(|l| !l.trim().is_empty())
-                    .unwrap_or("");
-                return Err(Error::Failed(format!(
-                    "`{}` exited with code {code} in pod `{}`: {}",
-                    a.command.first().map(String::as_str).unwrap_or(""),
-                    a.pod,
-                    last.trim()
-                )));
-            }
-            Ok(Produced {
-                output: Json::String(text.trim_end().to_string()),
-                text,
-                exit_code: Some(code),
-            })
+            exec(run, cluster()?, &ns(), &a).await
         }
         other => Err(Error::Failed(format!("unknown action `{other}`"))),
     }
+}
+
+/// `assert`: an expression that must be true, or a command that must
+/// succeed; the step's message says what failed, redacted.
+async fn assert(run: &Run<'_>, step: &Step, args: &Json) -> Result<Produced> {
+    let Some(expr) = arg(args, "that") else {
+        let argv = as_list(args.get("command"));
+        let (program, rest) = argv.split_first().ok_or_else(|| {
+            Error::Usage(format!("step `{}`: bad arguments for `assert`", step.id))
+        })?;
+        return run_command(run, program, rest, &[]).await.map_err(|e| {
+            let msg = arg(args, "message")
+                .map(|m| format!("{m} ({e})"))
+                .unwrap_or_else(|| e.to_string());
+            Error::ProblemsFound(format!("assertion failed: {}", run.redact(&msg)))
+        });
+    };
+    let ok = template::eval(expr, &run.context())
+        .map_err(|e| Error::Failed(format!("step `{}`: {}", step.id, run.redact(&e))))?;
+    if !ok {
+        let msg = arg(args, "message")
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("`{expr}` is false"));
+        return Err(Error::ProblemsFound(format!(
+            "assertion failed: {}",
+            run.redact(&msg)
+        )));
+    }
+    Ok(Produced {
+        output: Json::Bool(true),
+        text: String::new(),
+        exit_code: None,
+    })
+}
+
+/// `exec`: a command in a pod; a non-zero exit fails the step with the
+/// command's last line, redacted.
+async fn exec(
+    run: &Run<'_>,
+    cluster: &Cluster,
+    ns: &str,
+    a: &kube_actions::ExecArgs,
+) -> Result<Produced> {
+    let (text, code) = kube_actions::exec(cluster, ns, a).await?;
+    let text = run.redact(&text);
+    if code != 0 {
+        let last = text
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        return Err(Error::Failed(format!(
+            "`{}` exited with code {code} in pod `{}`: {}",
+            a.command.first().map(String::as_str).unwrap_or(""),
+            a.pod,
+            last.trim()
+        )));
+    }
+    Ok(Produced {
+        output: Json::String(text.trim_end().to_string()),
+        text,
+        exit_code: Some(code),
+    })
 }
 
 fn done((output, text): (Json, String)) -> Result<Produced> {

@@ -271,163 +271,186 @@ fn params(c: &mut Checker<'_>, node: &Node) -> Vec<Param> {
     };
     let mut out: Vec<Param> = Vec::new();
     for (key, def) in list {
-        if !is_identifier(&key.name) {
-            c.err(
-                key.pos,
-                format!(
-                    "parameter name `{}` must be letters, digits and underscores",
-                    key.name
-                ),
-            );
+        check_param_name(c, key, &out);
+        out.push(param(c, key, def));
+    }
+    out
+}
+
+/// A parameter's name: an identifier, not taken, not reserved.
+fn check_param_name(c: &mut Checker<'_>, key: &Key, earlier: &[Param]) {
+    if !is_identifier(&key.name) {
+        c.err(
+            key.pos,
+            format!(
+                "parameter name `{}` must be letters, digits and underscores",
+                key.name
+            ),
+        );
+    }
+    if earlier.iter().any(|p| p.name == key.name) {
+        c.err(key.pos, format!("duplicate parameter `{}`", key.name));
+    }
+    if RESERVED.contains(&key.name.as_str()) {
+        c.err(
+            key.pos,
+            format!(
+                "`{}` is a reserved name; choose another parameter name",
+                key.name
+            ),
+        );
+    }
+}
+
+/// One parameter's definition: its fields, then the checks of its default.
+fn param(c: &mut Checker<'_>, key: &Key, def: &Node) -> Param {
+    let mut p = Param {
+        name: key.name.clone(),
+        ty: ParamType::String,
+        description: String::new(),
+        required: true,
+        default: None,
+        pattern: None,
+        choices: Vec::new(),
+        secret: false,
+        complete: None,
+    };
+    let mut required = None;
+    let mut default_pos = def.pos;
+    match &def.value {
+        Value::Null => {}
+        Value::Map(fields) => {
+            for (k, v) in fields {
+                param_field(c, &mut p, k, v, &mut required, &mut default_pos);
+            }
         }
-        if out.iter().any(|p| p.name == key.name) {
-            c.err(key.pos, format!("duplicate parameter `{}`", key.name));
-        }
-        if RESERVED.contains(&key.name.as_str()) {
-            c.err(
-                key.pos,
-                format!(
-                    "`{}` is a reserved name; choose another parameter name",
-                    key.name
-                ),
-            );
-        }
-        let mut p = Param {
-            name: key.name.clone(),
-            ty: ParamType::String,
-            description: String::new(),
-            required: true,
-            default: None,
-            pattern: None,
-            choices: Vec::new(),
-            secret: false,
-            complete: None,
+        _ => c.err(
+            def.pos,
+            format!(
+                "parameter `{}` must be a mapping, not {}",
+                key.name,
+                def.kind()
+            ),
+        ),
+    }
+    p.required = required.unwrap_or(p.default.is_none());
+    check_default(c, &p, def.pos, default_pos);
+    if p.complete.is_none() {
+        p.complete = match p.ty {
+            ParamType::Node => Some("nodes".into()),
+            ParamType::Workload => Some("workloads".into()),
+            ParamType::Context => Some("contexts".into()),
+            _ => None,
         };
-        let mut required = None;
-        let mut default_pos = def.pos;
-        match &def.value {
-            Value::Null => {}
-            Value::Map(fields) => {
-                for (k, v) in fields {
-                    match k.name.as_str() {
-                        "type" => {
-                            let t = c.string(v, "`type`").unwrap_or_default();
-                            match ParamType::ALL.iter().find(|(n, _)| *n == t) {
-                                Some((_, ty)) => p.ty = *ty,
-                                None => c.err(
-                                    v.pos,
-                                    format!(
-                                        "unknown parameter type `{t}`; expected one of {}",
-                                        quoted(&ParamType::ALL.map(|(n, _)| n))
-                                    ),
-                                ),
-                            }
-                        }
-                        "description" => {
-                            p.description = c.string(v, "`description`").unwrap_or_default()
-                        }
-                        "required" => required = Some(c.boolean(v, "`required`")),
-                        "default" => {
-                            p.default = c.string(v, "`default`");
-                            default_pos = v.pos;
-                        }
-                        "pattern" => {
-                            if let Some(re) = c.string(v, "`pattern`") {
-                                if let Err(e) = regex::Regex::new(&re) {
-                                    c.err(
-                                        v.pos,
-                                        format!(
-                                            "bad pattern: {}",
-                                            e.to_string().lines().last().unwrap_or_default()
-                                        ),
-                                    );
-                                }
-                                p.pattern = Some(re);
-                            }
-                        }
-                        "enum" => match &v.value {
-                            Value::Seq(items) => {
-                                for i in items {
-                                    if let Some(s) = c.string(i, "an `enum` value") {
-                                        p.choices.push(s);
-                                    }
-                                }
-                            }
-                            _ => c.err(v.pos, format!("`enum` must be a list, not {}", v.kind())),
-                        },
-                        "secret" => p.secret = c.boolean(v, "`secret`"),
-                        "complete" => {
-                            let s = c.string(v, "`complete`").unwrap_or_default();
-                            if !COMPLETIONS.contains(&s.as_str()) {
-                                c.err(
-                                    v.pos,
-                                    format!(
-                                        "unknown completion source `{s}`; expected one of {}",
-                                        quoted(COMPLETIONS)
-                                    ),
-                                );
-                            }
-                            p.complete = Some(s);
-                        }
-                        other => c.err(
-                            k.pos,
-                            format!(
-                                "unknown field `{other}` in parameter `{}`; expected one of {}",
-                                key.name,
-                                quoted(PARAM_KEYS)
-                            ),
+    }
+    p
+}
+
+/// One field of a parameter's definition, into `p`.
+fn param_field(
+    c: &mut Checker<'_>,
+    p: &mut Param,
+    k: &Key,
+    v: &Node,
+    required: &mut Option<bool>,
+    default_pos: &mut Pos,
+) {
+    match k.name.as_str() {
+        "type" => {
+            let t = c.string(v, "`type`").unwrap_or_default();
+            match ParamType::ALL.iter().find(|(n, _)| *n == t) {
+                Some((_, ty)) => p.ty = *ty,
+                None => c.err(
+                    v.pos,
+                    format!(
+                        "unknown parameter type `{t}`; expected one of {}",
+                        quoted(&ParamType::ALL.map(|(n, _)| n))
+                    ),
+                ),
+            }
+        }
+        "description" => p.description = c.string(v, "`description`").unwrap_or_default(),
+        "required" => *required = Some(c.boolean(v, "`required`")),
+        "default" => {
+            p.default = c.string(v, "`default`");
+            *default_pos = v.pos;
+        }
+        "pattern" => {
+            if let Some(re) = c.string(v, "`pattern`") {
+                if let Err(e) = regex::Regex::new(&re) {
+                    c.err(
+                        v.pos,
+                        format!(
+                            "bad pattern: {}",
+                            e.to_string().lines().last().unwrap_or_default()
                         ),
+                    );
+                }
+                p.pattern = Some(re);
+            }
+        }
+        "enum" => match &v.value {
+            Value::Seq(items) => {
+                for i in items {
+                    if let Some(s) = c.string(i, "an `enum` value") {
+                        p.choices.push(s);
                     }
                 }
             }
-            _ => c.err(
-                def.pos,
-                format!(
-                    "parameter `{}` must be a mapping, not {}",
-                    key.name,
-                    def.kind()
-                ),
-            ),
-        }
-        p.required = required.unwrap_or(p.default.is_none());
-        if let Some(d) = &p.default
-            && !p.choices.is_empty()
-            && !p.choices.contains(d)
-        {
-            c.err(
-                def.pos,
-                format!(
-                    "the default `{d}` of `{}` is not one of its `enum` values",
-                    key.name
-                ),
-            );
-        }
-        // A default `run` would reject is a problem now, not at 3 a.m.
-        if let Some(d) = &p.default {
-            let mut typed = p.clone();
-            typed.choices.clear();
-            if let Err(e) = super::engine::parse_param(&typed, d) {
-                let why = e.to_string();
-                let why = why
-                    .strip_prefix(&format!("parameter `{}`: ", key.name))
-                    .unwrap_or(&why);
+            _ => c.err(v.pos, format!("`enum` must be a list, not {}", v.kind())),
+        },
+        "secret" => p.secret = c.boolean(v, "`secret`"),
+        "complete" => {
+            let s = c.string(v, "`complete`").unwrap_or_default();
+            if !COMPLETIONS.contains(&s.as_str()) {
                 c.err(
-                    default_pos,
-                    format!("the default of parameter `{}` is wrong: {why}", key.name),
+                    v.pos,
+                    format!(
+                        "unknown completion source `{s}`; expected one of {}",
+                        quoted(COMPLETIONS)
+                    ),
                 );
             }
+            p.complete = Some(s);
         }
-        if p.complete.is_none() {
-            p.complete = match p.ty {
-                ParamType::Node => Some("nodes".into()),
-                ParamType::Workload => Some("workloads".into()),
-                ParamType::Context => Some("contexts".into()),
-                _ => None,
-            };
-        }
-        out.push(p);
+        other => c.err(
+            k.pos,
+            format!(
+                "unknown field `{other}` in parameter `{}`; expected one of {}",
+                p.name,
+                quoted(PARAM_KEYS)
+            ),
+        ),
     }
-    out
+}
+
+/// A default must be one of the `enum` values, and one `run` would take: a
+/// problem now, not at 3 a.m.
+fn check_default(c: &mut Checker<'_>, p: &Param, def_pos: Pos, default_pos: Pos) {
+    let Some(d) = &p.default else {
+        return;
+    };
+    if !p.choices.is_empty() && !p.choices.contains(d) {
+        c.err(
+            def_pos,
+            format!(
+                "the default `{d}` of `{}` is not one of its `enum` values",
+                p.name
+            ),
+        );
+    }
+    let mut typed = p.clone();
+    typed.choices.clear();
+    if let Err(e) = super::engine::parse_param(&typed, d) {
+        let why = e.to_string();
+        let why = why
+            .strip_prefix(&format!("parameter `{}`: ", p.name))
+            .unwrap_or(&why);
+        c.err(
+            default_pos,
+            format!("the default of parameter `{}` is wrong: {why}", p.name),
+        );
+    }
 }
 
 fn steps(c: &mut Checker<'_>, node: &Node, params: &[String]) -> Vec<Step> {

@@ -147,38 +147,55 @@ fn scale_rs(ctx: &Ctx, st: &mut State, d: &Value, rs: &mut Rs, to: i64) {
 }
 
 pub fn reconcile_deployment(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
-    let d_r = res("deployments");
-    let Some(d) = ctx.store.get_value(d_r, ns, name) else {
+    let Some(d) = ctx.store.get_value(res("deployments"), ns, name) else {
         return;
     };
     if !d["metadata"]["deletionTimestamp"].is_null() {
         return;
     }
-    let uid = str_at(&d, &["metadata", "uid"]).to_string();
-    let replicas = d["spec"]["replicas"].as_i64().unwrap_or(1);
     let paused = d["spec"]["paused"].as_bool() == Some(true);
-    let template = d["spec"]["template"].clone();
-    let hash = template_hash(&template);
+    let mut all = owned_replicasets(ctx, &d, ns);
+    let (new_idx, created_new) = current_replicaset(ctx, st, &d, &mut all, paused);
+    if !paused && let Some(ni) = new_idx {
+        roll(ctx, st, &d, &mut all, ni);
+    }
+    prune_history(ctx, &d, &all, new_idx);
+    update_status(ctx, st, &d, &all, new_idx, created_new);
+}
+
+/// The Deployment's live ReplicaSets, oldest revision first.
+fn owned_replicasets(ctx: &Ctx, d: &Value, ns: &str) -> Vec<Rs> {
+    let uid = str_at(d, &["metadata", "uid"]);
     let mut all: Vec<Rs> = ctx
         .store
-        .scan(res("replicasets"), Some(ns), |m| {
-            m.owner_uid() == Some(uid.as_str())
-        })
+        .scan(res("replicasets"), Some(ns), |m| m.owner_uid() == Some(uid))
         .iter()
         .map(|s| Rs::of(s.value()))
         .filter(|r| r.v["metadata"]["deletionTimestamp"].is_null())
         .collect();
     all.sort_by_key(|r| r.revision);
+    all
+}
+
+/// The index of the ReplicaSet running the current template, made newest
+/// or created as needed (not while paused), and the name of one created.
+fn current_replicaset(
+    ctx: &Ctx,
+    st: &mut State,
+    d: &Value,
+    all: &mut Vec<Rs>,
+    paused: bool,
+) -> (Option<usize>, Option<String>) {
+    let hash = template_hash(&d["spec"]["template"]);
     let max_rev = all.iter().map(|r| r.revision).max().unwrap_or(0);
-    let new_idx = all.iter().position(|r| {
+    let found = all.iter().position(|r| {
         let mut t = r.v["spec"]["template"].clone();
         if let Some(l) = t["metadata"]["labels"].as_object_mut() {
             l.remove("pod-template-hash");
         }
         template_hash(&t) == hash
     });
-    let mut created_new = None;
-    let new_idx = match new_idx {
+    match found {
         Some(i) => {
             // Rolling back to an old template makes it the newest revision.
             if all[i].revision != max_rev && !paused {
@@ -191,133 +208,169 @@ pub fn reconcile_deployment(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
                     all[i] = Rs::of(s.value());
                 }
             }
-            Some(i)
+            (Some(i), None)
         }
-        None if paused => None,
-        None => {
-            let mut t = template.clone();
-            t["metadata"]["labels"]["pod-template-hash"] = json!(hash);
-            let mut sel = d["spec"]["selector"].clone();
-            sel["matchLabels"]["pod-template-hash"] = json!(hash);
-            let mut labels = template["metadata"]["labels"].clone();
-            labels["pod-template-hash"] = json!(hash);
-            let first = all.is_empty();
-            let rs = json!({
-                "apiVersion": "apps/v1",
-                "kind": "ReplicaSet",
-                "metadata": {
-                    "name": format!("{name}-{hash}"),
-                    "namespace": ns,
-                    "labels": labels,
-                    "annotations": {
-                        REVISION: (max_rev + 1).to_string(),
-                        "deployment.kubernetes.io/desired-replicas": replicas.to_string(),
-                        "deployment.kubernetes.io/max-replicas": (replicas + 1).to_string(),
-                    },
-                    "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": name, "uid": uid, "controller": true, "blockOwnerDeletion": true}],
-                },
-                "spec": {
-                    "replicas": if first { replicas } else { 0 },
-                    "minReadySeconds": d["spec"]["minReadySeconds"].as_i64().unwrap_or(0),
-                    "selector": sel,
-                    "template": t,
-                },
-            });
-            match ctx.store.create(res("replicasets"), rs) {
-                Ok(s) => {
-                    let r = Rs::of(s.value());
-                    created_new = Some(r.name.clone());
-                    if first {
-                        st.recorder.record(
-                            ctx.store,
-                            &d,
-                            "Normal",
-                            "ScalingReplicaSet",
-                            &format!("Scaled up replica set {} from 0 to {replicas}", r.name),
-                            "deployment-controller",
-                        );
-                    }
-                    st.dirty.insert(obj_key("replicasets", ns, &r.name));
-                    all.push(r);
-                    Some(all.len() - 1)
-                }
-                Err(_) => None,
+        None if paused => (None, None),
+        None => match create_replicaset(ctx, st, d, &hash, max_rev, all.is_empty()) {
+            Some(r) => {
+                let name = r.name.clone();
+                all.push(r);
+                (Some(all.len() - 1), Some(name))
             }
-        }
+            None => (None, None),
+        },
+    }
+}
+
+/// A new ReplicaSet for the template whose hash is `hash`: with every
+/// replica when it is the first, else at zero for the rollout to scale.
+fn create_replicaset(
+    ctx: &Ctx,
+    st: &mut State,
+    d: &Value,
+    hash: &str,
+    max_rev: i64,
+    first: bool,
+) -> Option<Rs> {
+    let (ns, name) = (
+        str_at(d, &["metadata", "namespace"]),
+        str_at(d, &["metadata", "name"]),
+    );
+    let uid = str_at(d, &["metadata", "uid"]);
+    let replicas = d["spec"]["replicas"].as_i64().unwrap_or(1);
+    let template = &d["spec"]["template"];
+    let mut t = template.clone();
+    t["metadata"]["labels"]["pod-template-hash"] = json!(hash);
+    let mut sel = d["spec"]["selector"].clone();
+    sel["matchLabels"]["pod-template-hash"] = json!(hash);
+    let mut labels = template["metadata"]["labels"].clone();
+    labels["pod-template-hash"] = json!(hash);
+    let rs = json!({
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {
+            "name": format!("{name}-{hash}"),
+            "namespace": ns,
+            "labels": labels,
+            "annotations": {
+                REVISION: (max_rev + 1).to_string(),
+                "deployment.kubernetes.io/desired-replicas": replicas.to_string(),
+                "deployment.kubernetes.io/max-replicas": (replicas + 1).to_string(),
+            },
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": name, "uid": uid, "controller": true, "blockOwnerDeletion": true}],
+        },
+        "spec": {
+            "replicas": if first { replicas } else { 0 },
+            "minReadySeconds": d["spec"]["minReadySeconds"].as_i64().unwrap_or(0),
+            "selector": sel,
+            "template": t,
+        },
+    });
+    let r = Rs::of(ctx.store.create(res("replicasets"), rs).ok()?.value());
+    if first {
+        st.recorder.record(
+            ctx.store,
+            d,
+            "Normal",
+            "ScalingReplicaSet",
+            &format!("Scaled up replica set {} from 0 to {replicas}", r.name),
+            "deployment-controller",
+        );
+    }
+    st.dirty.insert(obj_key("replicasets", ns, &r.name));
+    Some(r)
+}
+
+/// One step of the rollout towards the ReplicaSet at `ni`, by the
+/// Deployment's strategy.
+fn roll(ctx: &Ctx, st: &mut State, d: &Value, all: &mut [Rs], ni: usize) {
+    let ns = str_at(d, &["metadata", "namespace"]);
+    let replicas = d["spec"]["replicas"].as_i64().unwrap_or(1);
+    let (mut old, new) = {
+        let (a, b) = all.split_at_mut(ni);
+        let (n, c) = b.split_first_mut().expect("new rs");
+        let mut old: Vec<&mut Rs> = a.iter_mut().chain(c.iter_mut()).collect();
+        old.sort_by_key(|r| r.revision);
+        (old, n)
     };
-    if !paused && let Some(ni) = new_idx {
-        let recreate = str_at(&d, &["spec", "strategy", "type"]) == "Recreate";
-        let (old, new) = {
-            let (a, b) = all.split_at_mut(ni);
-            let (n, c) = b.split_first_mut().expect("new rs");
-            let mut old: Vec<&mut Rs> = a.iter_mut().chain(c.iter_mut()).collect();
-            old.sort_by_key(|r| r.revision);
-            (old, n)
-        };
-        if recreate {
-            let mut old = old;
-            for o in old.iter_mut() {
-                scale_rs(ctx, st, &d, o, 0);
-            }
-            // Recreate waits until every old pod is gone.
-            let old_pods = old
-                .iter()
-                .map(|o| owned_pods(ctx.store, ns, str_at(&o.v, &["metadata", "uid"])).len())
-                .sum::<usize>();
-            if old_pods == 0 {
-                scale_rs(ctx, st, &d, new, replicas);
-            }
-        } else {
-            let ru = &d["spec"]["strategy"]["rollingUpdate"];
-            let mut surge = int_or_percent(ru.get("maxSurge"), replicas, "25%", true);
-            let mut unavail = int_or_percent(ru.get("maxUnavailable"), replicas, "25%", false);
-            if surge == 0 && unavail == 0 {
-                unavail = 1;
-            }
-            if replicas == 0 {
-                surge = 0;
-            }
-            let mut old = old;
-            let old_total: i64 = old.iter().map(|o| o.replicas).sum();
-            if old_total == 0 {
-                scale_rs(ctx, st, &d, new, replicas);
-            } else {
-                // Scale up the new ReplicaSet within maxSurge.
-                let total = old_total + new.replicas;
-                let max_total = replicas + surge;
-                if total < max_total && new.replicas < replicas {
-                    let up = (max_total - total).min(replicas - new.replicas);
-                    let to = new.replicas + up;
-                    scale_rs(ctx, st, &d, new, to);
-                }
-                // Scale down old ReplicaSets within maxUnavailable.
-                let min_available = replicas - unavail;
-                let all_pods = old.iter().map(|o| o.replicas).sum::<i64>() + new.replicas;
-                let new_unavailable = (new.replicas - new.available).max(0);
-                let mut budget = all_pods - min_available - new_unavailable;
-                // Old pods that are not available can always go.
-                for o in old.iter_mut() {
-                    let unhealthy = (o.replicas - o.available).max(0);
-                    if unhealthy > 0 && o.replicas > 0 {
-                        let to = o.replicas - unhealthy.min(o.replicas);
-                        scale_rs(ctx, st, &d, o, to);
-                    }
-                }
-                for o in old.iter_mut() {
-                    if budget <= 0 {
-                        break;
-                    }
-                    let down = budget.min(o.replicas);
-                    if down > 0 {
-                        let to = o.replicas - down;
-                        scale_rs(ctx, st, &d, o, to);
-                        budget -= down;
-                    }
-                }
-            }
+    if str_at(d, &["spec", "strategy", "type"]) == "Recreate" {
+        for o in old.iter_mut() {
+            scale_rs(ctx, st, d, o, 0);
+        }
+        // Recreate waits until every old pod is gone.
+        let old_pods = old
+            .iter()
+            .map(|o| owned_pods(ctx.store, ns, str_at(&o.v, &["metadata", "uid"])).len())
+            .sum::<usize>();
+        if old_pods == 0 {
+            scale_rs(ctx, st, d, new, replicas);
+        }
+    } else {
+        rolling_update(ctx, st, d, &mut old, new, replicas);
+    }
+}
+
+/// RollingUpdate: scale the new ReplicaSet up within maxSurge and the old
+/// ones down within maxUnavailable.
+fn rolling_update(
+    ctx: &Ctx,
+    st: &mut State,
+    d: &Value,
+    old: &mut [&mut Rs],
+    new: &mut Rs,
+    replicas: i64,
+) {
+    let ru = &d["spec"]["strategy"]["rollingUpdate"];
+    let mut surge = int_or_percent(ru.get("maxSurge"), replicas, "25%", true);
+    let mut unavail = int_or_percent(ru.get("maxUnavailable"), replicas, "25%", false);
+    if surge == 0 && unavail == 0 {
+        unavail = 1;
+    }
+    if replicas == 0 {
+        surge = 0;
+    }
+    let old_total: i64 = old.iter().map(|o| o.replicas).sum();
+    if old_total == 0 {
+        scale_rs(ctx, st, d, new, replicas);
+        return;
+    }
+    // Scale up the new ReplicaSet within maxSurge.
+    let total = old_total + new.replicas;
+    let max_total = replicas + surge;
+    if total < max_total && new.replicas < replicas {
+        let up = (max_total - total).min(replicas - new.replicas);
+        let to = new.replicas + up;
+        scale_rs(ctx, st, d, new, to);
+    }
+    // Scale down old ReplicaSets within maxUnavailable.
+    let min_available = replicas - unavail;
+    let all_pods = old.iter().map(|o| o.replicas).sum::<i64>() + new.replicas;
+    let new_unavailable = (new.replicas - new.available).max(0);
+    let mut budget = all_pods - min_available - new_unavailable;
+    // Old pods that are not available can always go.
+    for o in old.iter_mut() {
+        let unhealthy = (o.replicas - o.available).max(0);
+        if unhealthy > 0 && o.replicas > 0 {
+            let to = o.replicas - unhealthy.min(o.replicas);
+            scale_rs(ctx, st, d, o, to);
         }
     }
-    // Old ReplicaSets beyond revisionHistoryLimit go once scaled to zero.
+    for o in old.iter_mut() {
+        if budget <= 0 {
+            break;
+        }
+        let down = budget.min(o.replicas);
+        if down > 0 {
+            let to = o.replicas - down;
+            scale_rs(ctx, st, d, o, to);
+            budget -= down;
+        }
+    }
+}
+
+/// Old ReplicaSets beyond revisionHistoryLimit go once scaled to zero.
+fn prune_history(ctx: &Ctx, d: &Value, all: &[Rs], new_idx: Option<usize>) {
+    let ns = str_at(d, &["metadata", "namespace"]);
     let limit = d["spec"]["revisionHistoryLimit"].as_i64().unwrap_or(10) as usize;
     let idle: Vec<&Rs> = all
         .iter()
@@ -332,7 +385,6 @@ pub fn reconcile_deployment(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
                 .delete(res("replicasets"), ns, &r.name, &DeleteOptions::default());
         }
     }
-    update_status(ctx, st, &d, &all, new_idx, created_new);
 }
 
 fn update_status(
@@ -421,48 +473,11 @@ fn update_status(
             .unwrap_or(600.0)
             * ctx.sh.timing.deadline_scale,
     );
-    let s = &mut nd["status"];
-    if d["spec"]["paused"].as_bool() == Some(true) {
-        podutil::set_condition(
-            s,
-            "Progressing",
-            "Unknown",
-            "DeploymentPaused",
-            "Deployment is paused",
-        );
-    } else if complete {
-        podutil::set_condition(
-            s,
-            "Progressing",
-            "True",
-            "NewReplicaSetAvailable",
-            &format!("ReplicaSet \"{new_name}\" has successfully progressed."),
-        );
-    } else if let Some(c) = &created {
-        podutil::set_condition(
-            s,
-            "Progressing",
-            "True",
-            "NewReplicaSetCreated",
-            &format!("Created new replica set \"{c}\""),
-        );
-    } else if now.duration_since(progress_at) > deadline {
-        podutil::set_condition(
-            s,
-            "Progressing",
-            "False",
-            "ProgressDeadlineExceeded",
-            &format!("ReplicaSet \"{new_name}\" has timed out progressing."),
-        );
-    } else {
-        podutil::set_condition(
-            s,
-            "Progressing",
-            "True",
-            "ReplicaSetUpdated",
-            &format!("ReplicaSet \"{new_name}\" is progressing."),
-        );
-    }
+    let paused = d["spec"]["paused"].as_bool() == Some(true);
+    let timed_out = now.duration_since(progress_at) > deadline;
+    let (status, reason, message) =
+        progressing(paused, complete, created.as_deref(), timed_out, &new_name);
+    podutil::set_condition(&mut nd["status"], "Progressing", status, reason, &message);
     // Check the deadline again when it would pass.
     if !complete {
         st.wake_at(
@@ -470,8 +485,54 @@ fn update_status(
             obj_key("deployments", ns, name),
         );
     }
-    // Deployment conditions carry lastUpdateTime (moved whenever reason or
-    // message change) instead of lastProbeTime.
+    stamp_update_times(d, &mut nd);
+    if nd != *d {
+        let _ = ctx
+            .store
+            .update(res("deployments"), nd, UpdateMode::Raw, true);
+    }
+}
+
+/// The Progressing condition, as the deployment controller words it.
+fn progressing(
+    paused: bool,
+    complete: bool,
+    created: Option<&str>,
+    timed_out: bool,
+    new_name: &str,
+) -> (&'static str, &'static str, String) {
+    if paused {
+        ("Unknown", "DeploymentPaused", "Deployment is paused".into())
+    } else if complete {
+        (
+            "True",
+            "NewReplicaSetAvailable",
+            format!("ReplicaSet \"{new_name}\" has successfully progressed."),
+        )
+    } else if let Some(c) = created {
+        (
+            "True",
+            "NewReplicaSetCreated",
+            format!("Created new replica set \"{c}\""),
+        )
+    } else if timed_out {
+        (
+            "False",
+            "ProgressDeadlineExceeded",
+            format!("ReplicaSet \"{new_name}\" has timed out progressing."),
+        )
+    } else {
+        (
+            "True",
+            "ReplicaSetUpdated",
+            format!("ReplicaSet \"{new_name}\" is progressing."),
+        )
+    }
+}
+
+/// Deployment conditions carry lastUpdateTime (moved whenever status,
+/// reason or message change) instead of lastProbeTime.
+fn stamp_update_times(d: &Value, nd: &mut Value) {
     let now_ts = crate::util::now_ts();
     if let Some(conds) = nd["status"]["conditions"].as_array_mut() {
         for c in conds {
@@ -494,10 +555,5 @@ fn update_status(
                 o.insert("lastUpdateTime".into(), t);
             }
         }
-    }
-    if nd != *d {
-        let _ = ctx
-            .store
-            .update(res("deployments"), nd, UpdateMode::Raw, true);
     }
 }
