@@ -2,12 +2,10 @@
 //! (hickory-server on 127.0.0.1) and, for `check`, the simulated cluster.
 
 mod common;
-#[path = "common/dns_server.rs"]
-mod dns_server;
 
 use common::*;
-use dns_server::{DnsServer, SilentServer};
-use hickory_server::proto::op::ResponseCode;
+use oncall_testkit::dns::hickory_server::proto::op::ResponseCode;
+use oncall_testkit::dns::{DnsServer, SilentServer};
 use serde_json::Value;
 
 fn json(run: &Run) -> Value {
@@ -883,7 +881,7 @@ fn dig_short(dns: &DnsServer, name: &str, record_type: &str) -> String {
 
 #[test]
 fn resolve_cname_and_multi_string_txt_answer_as_dig_does() {
-    use hickory_server::proto::rr::{RData, rdata::TXT};
+    use oncall_testkit::dns::hickory_server::proto::rr::{RData, rdata::TXT};
     let dns = chain_zone();
     let server = dns.arg();
     dns.set(

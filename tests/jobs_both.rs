@@ -8,9 +8,7 @@
 mod common;
 use common::*;
 
-#[path = "common/dns_server.rs"]
-mod dns_server;
-use dns_server::DnsServer;
+use oncall_testkit::dns::DnsServer;
 
 use std::time::Duration;
 

@@ -3,14 +3,12 @@
 //! cluster steps on the simulator.
 
 mod common;
-#[path = "common/dns_server.rs"]
-mod dns_server;
 
 use std::path::Path;
 use std::time::Duration;
 
 use common::*;
-use dns_server::DnsServer;
+use oncall_testkit::dns::DnsServer;
 
 // ---- validation -------------------------------------------------------------
 

@@ -12,6 +12,7 @@
 //!   cluster with (the simulator and the real control plane alike).
 
 pub mod cmd;
+pub mod dns;
 pub mod fixtures;
 pub mod kubeconfig;
 pub mod kubectl;

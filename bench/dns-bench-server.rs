@@ -8,13 +8,12 @@
 //!
 //! Usage: `cargo run --release --example dns-bench-server`
 
-#[path = "../tests/common/dns_server.rs"]
-mod dns_server;
-
 use std::io::Write;
 
+use oncall_testkit::dns;
+
 fn main() {
-    let dns = dns_server::DnsServer::start("example.com");
+    let dns = dns::DnsServer::start("example.com");
     dns.set_cname("shop.example.com", 300, "blue.example.com");
     dns.set_cname("blue.example.com", 120, "lb-blue.example.com");
     dns.set_a("lb-blue.example.com", 60, &["10.0.0.1", "10.0.0.3"]);

@@ -2,9 +2,6 @@
 //! on 127.0.0.1 (UDP and TCP on one random port) with an in-memory zone that
 //! a test can edit while it runs, plus names that answer SERVFAIL or REFUSED
 //! on demand, and a UDP socket that never answers (for timeouts).
-//!
-//! Include it with `#[path = "common/dns_server.rs"] mod dns_server;`.
-#![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -12,6 +9,8 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// The DNS library the server is built on, for tests that name its types.
+pub use hickory_server;
 use hickory_server::Server;
 use hickory_server::net::runtime::Time;
 use hickory_server::proto::op::{Header, HeaderCounts, MessageType, Metadata, ResponseCode};
