@@ -52,11 +52,17 @@ pub struct Recorder<E> {
     events: Mutex<Vec<E>>,
 }
 
-impl<E: Clone> Recorder<E> {
-    pub fn new() -> Self {
+impl<E> Default for Recorder<E> {
+    fn default() -> Self {
         Recorder {
             events: Mutex::new(Vec::new()),
         }
+    }
+}
+
+impl<E: Clone> Recorder<E> {
+    pub fn new() -> Self {
+        Self::default()
     }
 
     pub fn record(&self, event: E) {

@@ -314,7 +314,7 @@ mod tests {
         // Ctrl-C as the first node is done.
         let observer = |c: Changed| {
             cancel.cancel();
-            seen.push(c);
+            seen.record(c);
         };
         let outcome = run(
             &t.cluster,

@@ -860,7 +860,7 @@ mod tests {
         let evictions = plan.changes.iter().filter(|c| c.action == "evict").count();
         assert_eq!(evictions, 2, "the plan names both pods");
         let seen = Recorder::default();
-        let observer = |e: Event| seen.push(line(&e));
+        let observer = |e: Event| seen.record(line(&e));
         let outcome = run(
             &t.cluster,
             &job,
@@ -904,7 +904,7 @@ mod tests {
             if matches!(e, Event::Blocked { .. }) {
                 cancel.cancel();
             }
-            seen.push(line(&e));
+            seen.record(line(&e));
         };
         let outcome = run(
             &t.cluster,

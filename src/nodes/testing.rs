@@ -1,48 +1,18 @@
 //! A simulated cluster for the node procedures' own tests: the simulator
 //! in this process, reached through a kubeconfig as a real cluster is.
 
-use std::sync::Mutex;
-
-use oncall_sim::{Seed, SimOptions, Simulator, Timing};
-
 use super::{LeanNode, targets};
-use crate::cluster::{Cluster, ConnectOptions, connect};
+pub use crate::testing::Recorder;
+use crate::testing::{SimCluster, sim_cluster};
 
-pub struct TestCluster {
-    pub sim: Simulator,
-    pub cluster: Cluster,
-    _dir: tempfile::TempDir,
-}
+/// The simulated cluster the crate's procedure tests share, with what the
+/// node procedures' tests ask of it.
+pub type TestCluster = SimCluster;
 
-impl TestCluster {
+impl SimCluster {
     /// Starts the simulator with `seed` (Kubernetes YAML) and connects.
-    pub async fn start(seed: &str) -> TestCluster {
-        let sim = Simulator::start(SimOptions {
-            port: 0,
-            seed: Seed::Yaml {
-                text: seed.to_string(),
-                source: "seed.yaml".into(),
-            },
-            faults: Default::default(),
-            timing: Timing::fast(),
-        })
-        .await
-        .expect("the simulator starts");
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let path = dir.path().join("kubeconfig");
-        sim.write_kubeconfig(&path, "sim")
-            .expect("kubeconfig written");
-        let cluster = connect(&ConnectOptions {
-            kubeconfig: Some(path),
-            ..Default::default()
-        })
-        .await
-        .expect("connected to the simulator");
-        TestCluster {
-            sim,
-            cluster,
-            _dir: dir,
-        }
+    pub async fn start(seed: &str) -> SimCluster {
+        sim_cluster(seed, "default").await
     }
 
     /// The named nodes, as a command resolves them.
@@ -114,23 +84,4 @@ pub fn tight_budget(name: &str, replicas: u32) -> String {
     format!(
         "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {{name: {name}-pdb, namespace: app}}\nspec:\n  minAvailable: {replicas}\n  selector: {{matchLabels: {{app: {name}}}}}\n---\n"
     )
-}
-
-/// Records every event a procedure reports, in order.
-pub struct Recorder<E>(Mutex<Vec<E>>);
-
-impl<E> Default for Recorder<E> {
-    fn default() -> Self {
-        Recorder(Mutex::new(Vec::new()))
-    }
-}
-
-impl<E: Clone> Recorder<E> {
-    pub fn push(&self, e: E) {
-        self.0.lock().unwrap().push(e);
-    }
-
-    pub fn events(&self) -> Vec<E> {
-        self.0.lock().unwrap().clone()
-    }
 }

@@ -651,8 +651,9 @@ spec:
         )
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_promotion_is_applied_and_recorded_in_the_ledger() {
+    /// `web` on shop/web:2 in staging and shop/web:1 in production, and the
+    /// job that promotes it, as `oncall promote` plans it.
+    async fn staging_to_production() -> (crate::testing::SimCluster, Job) {
         let seed = format!(
             "{SIDES}{}{}",
             web("staging", "shop/web:2"),
@@ -672,7 +673,6 @@ spec:
         let promotion = plan(&sides.source, &sides.target, &settings, &[])
             .await
             .unwrap();
-        assert_eq!(promotion.changes.len(), 1, "{promotion:?}");
         let job = Job {
             action: Action::Promote,
             source: sides.source.label.clone(),
@@ -683,6 +683,13 @@ spec:
                 timeout: Duration::from_secs(60),
             },
         };
+        (t, job)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_promotion_is_applied_and_recorded_in_the_ledger() {
+        let (t, job) = staging_to_production().await;
+        assert_eq!(job.plan.changes.len(), 1, "{:?}", job.plan);
         let seen = Recorder::new();
         let observer = |e| seen.record(e);
         let ctx = OpCtx::new("alice", Cancel::manual(), &observer);
@@ -714,39 +721,7 @@ spec:
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_cancelled_promotion_changes_no_workload() {
-        let seed = format!(
-            "{SIDES}{}{}",
-            web("staging", "shop/web:2"),
-            web("production", "shop/web:1")
-        );
-        let t = sim_cluster(&seed, "production").await;
-        let spec = SideSpec {
-            from_namespace: Some("staging".into()),
-            to_namespace: Some("production".into()),
-            ..Default::default()
-        };
-        let config = Config::default();
-        let sides = sides::resolve(&t.cluster, &ConnectOptions::default(), &config, &spec)
-            .await
-            .unwrap();
-        let promotion = plan(
-            &sides.source,
-            &sides.target,
-            &PromoteSettings::default(),
-            &[],
-        )
-        .await
-        .unwrap();
-        let job = Job {
-            action: Action::Promote,
-            source: "staging".into(),
-            sha: None,
-            plan: promotion,
-            options: Options {
-                no_rollback: false,
-                timeout: Duration::from_secs(60),
-            },
-        };
+        let (t, job) = staging_to_production().await;
         let cancel = Cancel::manual();
         cancel.cancel();
         let observer = |_: Event| {};
@@ -763,39 +738,7 @@ spec:
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_ledger_that_cannot_record_the_end_is_a_warning_not_a_failure() {
-        let seed = format!(
-            "{SIDES}{}{}",
-            web("staging", "shop/web:2"),
-            web("production", "shop/web:1")
-        );
-        let t = sim_cluster(&seed, "production").await;
-        let spec = SideSpec {
-            from_namespace: Some("staging".into()),
-            to_namespace: Some("production".into()),
-            ..Default::default()
-        };
-        let config = Config::default();
-        let sides = sides::resolve(&t.cluster, &ConnectOptions::default(), &config, &spec)
-            .await
-            .unwrap();
-        let promotion = plan(
-            &sides.source,
-            &sides.target,
-            &PromoteSettings::default(),
-            &[],
-        )
-        .await
-        .unwrap();
-        let job = Job {
-            action: Action::Promote,
-            source: "staging".into(),
-            sha: None,
-            plan: promotion,
-            options: Options {
-                no_rollback: false,
-                timeout: Duration::from_secs(60),
-            },
-        };
+        let (t, job) = staging_to_production().await;
         // Once the workload is done, every write is refused: the ledger
         // cannot record how the release ended.
         let observer = |e| {
