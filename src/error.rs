@@ -159,8 +159,19 @@ pub enum Error {
     #[error("interrupted at the prompt: nothing was changed")]
     InterruptedAtPrompt,
 
-    #[error("interrupted: {done}; not done: {not_done}")]
-    Interrupted { done: String, not_done: String },
+    /// Stopped by a signal between steps: what was done, what was not, and
+    /// (when there is one) how to go on.
+    #[error(
+        "interrupted: {}; not done: {}{}",
+        listed(.done),
+        listed(.not_done),
+        .next.as_deref().map(|n| format!("; {n}")).unwrap_or_default()
+    )]
+    Interrupted {
+        done: Vec<String>,
+        not_done: Vec<String>,
+        next: Option<String>,
+    },
 
     /// A check ran and found problems; the report was already printed.
     #[error("{0}")]
@@ -177,7 +188,25 @@ pub enum Error {
     },
 }
 
+/// `a, b, c`, or `nothing` for an empty list.
+fn listed(items: &[String]) -> String {
+    if items.is_empty() {
+        "nothing".into()
+    } else {
+        items.join(", ")
+    }
+}
+
 impl Error {
+    /// An interruption that left `done` done and `not_done` not done.
+    pub fn interrupted(done: Vec<String>, not_done: Vec<String>) -> Self {
+        Error::Interrupted {
+            done,
+            not_done,
+            next: None,
+        }
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::NothingSelected(_) => exit::OK,

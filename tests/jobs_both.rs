@@ -214,7 +214,9 @@ fn a_hung_run_times_out_with_exit_5_and_goes_on(backend: Backend) {
     let stopped = waiting.finish();
     assert_eq!(stopped.code, 130, "{}", stopped.stderr);
     assert!(
-        stopped.stderr.contains("stopped waiting; the job goes on"),
+        stopped
+            .stderr
+            .contains("not done: waiting for it to finish (the job goes on)"),
         "{}",
         stopped.stderr
     );

@@ -389,6 +389,39 @@ fn replace_terminates_with_a_command_and_waits_for_the_new_node() {
 }
 
 #[test]
+fn a_second_ctrl_c_quits_at_once_and_still_leaves_an_audit_entry() {
+    let h = Harness::yaml(&pool_cluster());
+    wait_running(&h, 3);
+    // A terminate command that takes its time, as a cloud CLI does; it
+    // says when it has started.
+    let started = h.home.path().join("terminating");
+    let template = format!("sh -c 'touch {}; sleep 30'", started.display());
+    let replace = h.spawn_oncall(&["node", "replace", "n1", "--yes", "--terminate", &template]);
+    assert!(
+        eventually(Duration::from_secs(30), || started.exists()),
+        "the terminate command never started"
+    );
+    replace.signal(libc::SIGINT);
+    replace.wait_for_stderr("finishing the current step", Duration::from_secs(10));
+    replace.signal(libc::SIGINT);
+    replace
+        .finish_within(Duration::from_secs(10))
+        .expect_exit(130);
+    let entries = h.audit_entries();
+    let last = entries.last().expect("an audit entry");
+    assert_eq!(last["outcome"]["status"], "interrupted", "{last}");
+    assert!(
+        last["outcome"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("quit at once by a second signal"),
+        "{last}"
+    );
+    let action = last["plan"]["action"].as_str().unwrap();
+    assert!(action.starts_with("replace"), "{last}");
+}
+
+#[test]
 fn replace_needs_a_way_to_terminate() {
     let h = Harness::yaml(&pool_cluster());
     let run = h.oncall(&["node", "replace", "n1", "--yes"]).expect_code(2);

@@ -33,7 +33,7 @@ pub fn run(app: &App, args: AuditArgs) -> Result<()> {
     for e in &entries {
         let command = e.argv.iter().skip(1).cloned().collect::<Vec<_>>().join(" ");
         let answer = e.answer.as_str().unwrap_or_default().replace('_', " ");
-        let mut outcome = e.outcome.status.clone();
+        let mut outcome = e.outcome.status.as_str().to_string();
         if !e.outcome.detail.is_empty() {
             outcome = format!("{outcome}: {}", e.outcome.detail);
         }

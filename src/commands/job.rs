@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use crate::app::App;
 use crate::cli::JobCommand;
 use crate::cluster::Cluster;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::jobs::run::{self, Event, Options, Report, Verdict};
 use crate::jobs::{self, list, suspend};
 use crate::safety::{self, Cancel, OpCtx, audit};
@@ -53,10 +53,6 @@ async fn run_now(app: &App, cluster: &Cluster, target: &str, opts: Options) -> R
     let name = jobs::parse_target(target)?;
     let user = audit::os_user();
     let (job, plan) = run::prepare(cluster, &cluster.namespace, &name, &user, opts).await?;
-    let answer = safety::approve(app, cluster, &plan)?;
-    if !answer.proceeds() {
-        return Ok(());
-    }
     let printer = Printer {
         progress: app.progress.clone(),
         structured: app.global.output.is_structured(),
@@ -64,9 +60,14 @@ async fn run_now(app: &App, cluster: &Cluster, target: &str, opts: Options) -> R
     };
     let observer = |e| printer.show(e);
     let ctx = OpCtx::new(&user, Cancel::on_signal(), &observer);
-    let outcome = run::run(cluster, &job, &ctx).await;
-    printer.done();
-    audit::record(app, cluster, &plan, answer, &outcome.audit())?;
+    let ran = async || {
+        let outcome = run::run(cluster, &job, &ctx).await;
+        printer.done();
+        outcome
+    };
+    let Some(outcome) = safety::execute(app, cluster, &plan, ran).await? else {
+        return Ok(());
+    };
     let report = outcome.report;
     if app.global.output.is_structured() {
         output::print(app.global.output, &report)?;
@@ -192,25 +193,19 @@ async fn toggle(
     } else {
         suspend::prepare_resume(cluster, &ns, &names, &user, force).await?
     };
-    let answer = safety::approve(app, cluster, &plan)?;
-    if answer.proceeds() {
-        let items: Vec<String> = toggle.todo.iter().map(|n| format!("cronjob/{n}")).collect();
-        let verb = if suspending { "suspended" } else { "resumed" };
-        safety::apply_each(app, cluster, &plan, answer, &items, verb, |target| {
-            let name = target.trim_start_matches("cronjob/").to_string();
-            let (toggle, user) = (&toggle, user.clone());
-            async move { suspend::apply(cluster, toggle, &name, &user).await }
-        })
-        .await?;
+    let human = !app.global.output.is_structured();
+    let verb = if suspending { "suspended" } else { "resumed" };
+    let observer = |target: String| {
+        if human {
+            outln!("{target} {verb}");
+        }
+    };
+    let ctx = OpCtx::new(&user, Cancel::on_signal(), &observer);
+    let toggled = async || suspend::run(cluster, &toggle, &ctx).await;
+    if let Some(outcome) = safety::execute(app, cluster, &plan, toggled).await? {
+        outcome.result?;
     }
-    if toggle.refused.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Failed(format!(
-            "left suspended: {}",
-            toggle.refused.join("; ")
-        )))
-    }
+    toggle.refusal()
 }
 
 async fn list_cronjobs(app: &App, cluster: &Cluster, all: bool) -> Result<()> {

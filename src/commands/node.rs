@@ -83,18 +83,16 @@ async fn apply_cordon(
     job: &CordonJob,
     user: &str,
 ) -> Result<()> {
-    let answer = safety::approve(app, cluster, plan)?;
-    if answer.proceeds() {
-        let human = !app.global.output.is_structured();
-        let verb = job.verb();
-        let observer = |c: cordon::Changed| {
-            if human {
-                outln!("node/{} {verb}", c.node);
-            }
-        };
-        let ctx = OpCtx::new(user, Cancel::on_signal(), &observer);
-        let outcome = cordon::run(cluster, job, &ctx).await;
-        audit::record(app, cluster, plan, answer, &outcome.audit(verb))?;
+    let human = !app.global.output.is_structured();
+    let verb = job.verb();
+    let observer = |c: cordon::Changed| {
+        if human {
+            outln!("node/{} {verb}", c.node);
+        }
+    };
+    let ctx = OpCtx::new(user, Cancel::on_signal(), &observer);
+    let cordoned = async || cordon::run(cluster, job, &ctx).await;
+    if let Some(outcome) = safety::execute(app, cluster, plan, cordoned).await? {
         outcome.result?;
     }
     job.refusal()
@@ -222,27 +220,23 @@ async fn drain_nodes(
         return Err(refusal);
     }
     // Every node cordoned and empty: nothing to do, as in kubectl.
-    let answer = safety::approve(app, cluster, &plan)?;
-    if !answer.proceeds() {
-        return Ok(());
-    }
     let user = audit::os_user();
-    let progress = DrainProgress::start(app);
-    let observer = |e| progress.observe(e);
-    let ctx = OpCtx::new(&user, Cancel::on_signal(), &observer);
-    let outcome = drain::run(cluster, &job, &ctx).await;
-    progress.finish();
-    finish_drains(app, cluster, &plan, answer, outcome)
+    let drained = async || {
+        let progress = DrainProgress::start(app);
+        let observer = |e| progress.observe(e);
+        let ctx = OpCtx::new(&user, Cancel::on_signal(), &observer);
+        let outcome = drain::run(cluster, &job, &ctx).await;
+        progress.finish();
+        outcome
+    };
+    match safety::execute(app, cluster, &plan, drained).await? {
+        Some(outcome) => finish_drains(app, outcome),
+        None => Ok(()),
+    }
 }
 
-/// Prints the summary, records the outcome, and turns failures into errors.
-fn finish_drains(
-    app: &App,
-    cluster: &Cluster,
-    plan: &Plan,
-    answer: safety::Answer,
-    outcome: DrainOutcome,
-) -> Result<()> {
+/// Prints the summary and turns failures into errors.
+fn finish_drains(app: &App, outcome: DrainOutcome) -> Result<()> {
     // A drain that never started has no summary, only its error.
     if !(outcome.nodes.is_empty() && outcome.result.is_err()) {
         if app.global.output.is_structured() {
@@ -251,7 +245,6 @@ fn finish_drains(
             out!("{}", render_drains(&outcome.nodes));
         }
     }
-    audit::record(app, cluster, plan, answer, &outcome.audit())?;
     outcome.into_result()
 }
 

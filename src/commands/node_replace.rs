@@ -7,11 +7,12 @@ use crate::cli::{NodeTargets, ReplaceFlags};
 use crate::cluster::Cluster;
 use crate::error::Result;
 use crate::nodes::decide::DrainOptions;
-use crate::nodes::rebuild::{self, Replaced};
+use crate::nodes::drain::PodOutcome;
+use crate::nodes::rebuild;
 use crate::nodes::replace::Terminate;
 use crate::nodes::scale::Scalable;
 use crate::nodes::{LeanNode, targets};
-use crate::safety::{self, Answer, Cancel, OpCtx, Plan, audit};
+use crate::safety::{self, Cancel, OpCtx, audit};
 use crate::ui::{output, style};
 
 /// How nodes are terminated: `--terminate`, `--delete-node`, or the config.
@@ -75,36 +76,36 @@ async fn run(
         flags.wait_replacement,
     )
     .await?;
-    let answer = safety::approve(app, cluster, &plan)?;
-    if !answer.proceeds() {
-        return Ok(());
-    }
     let user = audit::os_user();
-    let progress = DrainProgress::start(app);
-    let observer = |e| progress.observe(e);
-    let outcome = rebuild::run(
-        cluster,
-        &job,
-        &OpCtx::new(&user, Cancel::on_signal(), &observer),
-    )
-    .await;
-    progress.finish();
-    if !outcome.failed_drains.is_empty() && !app.global.output.is_structured() {
-        out!("{}", render_drains(&outcome.failed_drains));
+    let rebuilt = async || {
+        let progress = DrainProgress::start(app);
+        let observer = |e| progress.observe(e);
+        let ctx = OpCtx::new(&user, Cancel::on_signal(), &observer);
+        let outcome = rebuild::run(cluster, &job, &ctx).await;
+        progress.finish();
+        outcome
+    };
+    let Some(outcome) = safety::execute(app, cluster, &plan, rebuilt).await? else {
+        return Ok(());
+    };
+    if app.global.output.is_structured() {
+        output::print(app.global.output, &outcome.replaced)?;
+        return outcome.result;
     }
-    if !app.global.output.is_structured() {
-        for line in not_waited_for(cluster, &outcome.unhealthy).await {
-            outln!("{} {line}", style::warn("note:"));
-        }
+    out!("{}", render_drains(&outcome.failed_drains));
+    for line in not_waited_for(cluster, &outcome.unhealthy).await {
+        outln!("{} {line}", style::warn("note:"));
     }
-    finish(
-        app,
-        cluster,
-        &plan,
-        answer,
-        &outcome.replaced,
-        outcome.result,
-    )
+    for r in &outcome.replaced {
+        outln!(
+            "node/{} {} ({} pods evicted in {:.1}s)",
+            r.node,
+            style::good(&r.describe()),
+            r.drain.count(PodOutcome::Evicted) + r.drain.count(PodOutcome::Deleted),
+            r.drain.seconds
+        );
+    }
+    outcome.result
 }
 
 /// Says which workloads were already unhealthy before the drain, each with
@@ -129,35 +130,4 @@ async fn not_waited_for(cluster: &Cluster, unhealthy: &[Scalable]) -> Vec<String
         lines.push(format!("{}{why}", rebuild::not_waited_for(w)));
     }
     lines
-}
-
-fn finish(
-    app: &App,
-    cluster: &Cluster,
-    plan: &Plan,
-    answer: Answer,
-    results: &[Replaced],
-    outcome: Result<()>,
-) -> Result<()> {
-    if app.global.output.is_structured() {
-        output::print(app.global.output, &results)?;
-    } else {
-        for r in results {
-            outln!(
-                "node/{} {} ({} pods evicted in {:.1}s)",
-                r.node,
-                style::good(&r.describe()),
-                r.drain.count(crate::nodes::drain::PodOutcome::Evicted)
-                    + r.drain.count(crate::nodes::drain::PodOutcome::Deleted),
-                r.drain.seconds
-            );
-        }
-    }
-    let mut record = match &outcome {
-        Ok(()) => audit::Outcome::ok(format!("{} node(s) done", results.len())),
-        Err(e) => audit::Outcome::from_error(e),
-    };
-    record.done = results.iter().map(|r| r.node.clone()).collect();
-    audit::record(app, cluster, plan, answer, &record)?;
-    outcome
 }

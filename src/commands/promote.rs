@@ -13,7 +13,7 @@ use crate::promote::plan::PromotionPlan;
 use crate::promote::run::{self, Action, Event, Job, Options};
 use crate::promote::sides::{self, SideSpec};
 use crate::promote::summary::{add_workload_changes, safety_plan};
-use crate::safety::{self, Answer, Cancel, OpCtx, Plan, audit};
+use crate::safety::{self, Cancel, OpCtx, Plan, audit};
 use crate::ui::progress::Spinners;
 use crate::ui::{output, style, table};
 
@@ -62,10 +62,6 @@ async fn promote(app: &App, args: &PromoteArgs) -> Result<()> {
         return report_nothing(app, &promotion);
     }
     let plan = safety_plan(&promotion, cluster, &target.namespace);
-    let answer = safety::approve(app, cluster, &plan)?;
-    if !answer.proceeds() {
-        return Ok(());
-    }
     let job = Job {
         action: Action::Promote,
         source: source.label.clone(),
@@ -76,16 +72,15 @@ async fn promote(app: &App, args: &PromoteArgs) -> Result<()> {
             timeout: args.timeout,
         },
     };
-    execute(app, cluster, &target.namespace, &plan, answer, &job).await
+    release(app, cluster, &target.namespace, &plan, &job).await
 }
 
-/// Runs the release with a spinner per workload, records it, and reports.
-async fn execute(
+/// Asks, runs the release with a spinner per workload, and reports.
+async fn release(
     app: &App,
     cluster: &Cluster,
     namespace: &str,
     plan: &Plan,
-    answer: Answer,
     job: &Job,
 ) -> Result<()> {
     let spinners = Mutex::new(Spinners::new(&app.progress));
@@ -96,8 +91,10 @@ async fn execute(
     };
     let user = audit::os_user();
     let ctx = OpCtx::new(&user, Cancel::on_signal(), &observer);
-    let report = run::run(cluster, namespace, job, &ctx).await;
-    safety::audit::record(app, cluster, plan, answer, &report.audit())?;
+    let released = async || run::run(cluster, namespace, job, &ctx).await;
+    let Some(report) = safety::execute(app, cluster, plan, released).await? else {
+        return Ok(());
+    };
     if let Some(warning) = report.ledger_warning() {
         style::note(&warning);
     }
@@ -243,10 +240,6 @@ async fn rollback(app: &App, args: &PromoteArgs, to: Option<String>) -> Result<(
         );
         return Ok(());
     }
-    let answer = safety::approve(app, cluster, &plan)?;
-    if !answer.proceeds() {
-        return Ok(());
-    }
     let source = goal.label();
     let promotion = PromotionPlan {
         source: source.clone(),
@@ -269,7 +262,7 @@ async fn rollback(app: &App, args: &PromoteArgs, to: Option<String>) -> Result<(
             timeout,
         },
     };
-    execute(app, cluster, &namespace, &plan, answer, &job).await
+    release(app, cluster, &namespace, &plan, &job).await
 }
 
 /// The rollback goal as the plan names it: which release, what it was, how it ended.

@@ -116,10 +116,6 @@ async fn rotate(app: &App, args: SecretRotateArgs) -> Result<()> {
     let ns = cluster.namespace.clone();
     let (rotation, plan) =
         rotate::prepare(cluster, &ns, &args.name, &new, &args.remove, options).await?;
-    let answer = safety::approve(app, cluster, &plan)?;
-    if !answer.proceeds() {
-        return Ok(());
-    }
     let spinners = Mutex::new(Spinners::new(&app.progress));
     let observer = |e| {
         if let Ok(mut s) = spinners.lock() {
@@ -128,8 +124,10 @@ async fn rotate(app: &App, args: SecretRotateArgs) -> Result<()> {
     };
     let user = audit::os_user();
     let ctx = OpCtx::new(&user, Cancel::on_signal(), &observer);
-    let outcome = rotate::run(cluster, &rotation, &ctx).await;
-    audit::record(app, cluster, &plan, answer, &outcome.audit(&rotation))?;
+    let rotated = async || rotate::run(cluster, &rotation, &ctx).await;
+    let Some(outcome) = safety::execute(app, cluster, &plan, rotated).await? else {
+        return Ok(());
+    };
     if app.global.output.is_structured() {
         let report = RotateReport {
             secret: &rotation.name,

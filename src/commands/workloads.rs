@@ -59,18 +59,16 @@ pub async fn restart(app: &App, args: RestartArgs) -> Result<()> {
         timeout: args.timeout,
     };
     let (job, plan) = restart::prepare(cluster, &targets, options).await?;
-    let answer = safety::approve(app, cluster, &plan)?;
-    if !answer.proceeds() {
-        return Ok(());
-    }
     let bars = Bars::new(app);
     let observer = |e| bars.show(e);
     let user = audit::os_user();
     let ctx = OpCtx::new(&user, Cancel::on_signal(), &observer);
-    let mut outcome = restart::run(cluster, &job, &ctx).await;
+    let restarted = async || restart::run(cluster, &job, &ctx).await;
+    let Some(mut outcome) = safety::execute(app, cluster, &plan, restarted).await? else {
+        return Ok(());
+    };
     let stopped_early = outcome.stopped.is_some();
     let result = outcome.take_result();
-    audit::record(app, cluster, &plan, answer, &outcome.audit(&result))?;
     if stopped_early {
         // Nothing was followed: the error says what was and was not done.
         return result;

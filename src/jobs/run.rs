@@ -19,7 +19,7 @@ use serde::Serialize;
 use super::{JobState, get_cronjob, jobs_api, runs_by_cronjob, schedule, suspend};
 use crate::cluster::{Cluster, api_error, is_not_found, plain};
 use crate::error::{Error, Result};
-use crate::safety::{OpCtx, Plan, audit};
+use crate::safety::{Audited, OpCtx, Plan, audit};
 
 /// The annotation `kubectl create job --from=cronjob/…` sets on the Job.
 pub const INSTANTIATE: &str = "cronjob.kubernetes.io/instantiate";
@@ -139,10 +139,10 @@ pub struct Outcome {
     pub result: Result<()>,
 }
 
-impl Outcome {
-    /// The audit log's outcome, the same for the command and the runbook:
-    /// the jobs deleted and created are what was done.
-    pub fn audit(&self) -> audit::Outcome {
+/// The audit log's outcome, the same for the command and the runbook: the
+/// jobs deleted and created are what was done.
+impl Audited for Outcome {
+    fn audit(&self) -> audit::Outcome {
         let report = &self.report;
         let mut record = match &self.result {
             Ok(()) => audit::Outcome::ok(format!(
@@ -449,10 +449,11 @@ async fn steps(
     let ns = &job.namespace;
     let Some(end) = end else {
         return Err(Error::Interrupted {
-            done: format!("job `{name}` was created"),
-            not_done: format!(
-                "stopped waiting; the job goes on: follow it with `kubectl logs -n {ns} -f job/{name}`"
-            ),
+            done: vec![format!("job `{name}` was created")],
+            not_done: vec!["waiting for it to finish (the job goes on)".into()],
+            next: Some(format!(
+                "follow it with `kubectl logs -n {ns} -f job/{name}`"
+            )),
         });
     };
     let finished = match end {
@@ -727,7 +728,7 @@ spec:
             .any(|e| matches!(e, Event::Created { job } if *job == name));
         assert!(created, "{:?}", seen.events());
         let audit = outcome.audit();
-        assert_eq!(audit.status, "ok");
+        assert_eq!(audit.status, audit::Status::Ok);
         assert_eq!(audit.done, vec![format!("created job/{name}")]);
         let made = t
             .sim
@@ -754,12 +755,13 @@ spec:
         let outcome = run(&t.cluster, &job, &ctx).await;
         let err = outcome.result.as_ref().unwrap_err();
         assert!(
-            err.to_string().contains("stopped waiting; the job goes on"),
+            err.to_string()
+                .contains("not done: waiting for it to finish (the job goes on); follow it with"),
             "{err}"
         );
         assert_eq!(outcome.report.outcome, Verdict::Interrupted);
         let name = outcome.report.job.clone().unwrap();
         assert!(t.sim.get("jobs", Some("shop"), &name).is_some());
-        assert_eq!(outcome.audit().status, "interrupted");
+        assert_eq!(outcome.audit().status, audit::Status::Interrupted);
     }
 }

@@ -9,9 +9,9 @@ use serde_json::json;
 
 use super::{cronjobs_api, get_cronjob};
 use crate::cluster::{Cluster, api_error};
-use crate::error::Result;
-use crate::safety::Plan;
+use crate::error::{Error, Result};
 use crate::safety::note::{Note, NoteKeys};
+use crate::safety::{Audited, OpCtx, Plan, audit};
 
 pub const SUSPENDED_BY: &str = "oncall.dev/suspended-by";
 /// The Kubernetes identity that suspended it (`suspended-by` is the OS user).
@@ -64,6 +64,21 @@ pub struct Toggle {
     /// CronJobs left as they are because someone else suspended them
     /// (`resume` without `--force`), with why.
     pub refused: Vec<String>,
+}
+
+impl Toggle {
+    /// The error for the suspensions left in place (`resume` without
+    /// `--force`), once the others are done: they exit 1.
+    pub fn refusal(&self) -> Result<()> {
+        if self.refused.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Failed(format!(
+                "left suspended: {}",
+                self.refused.join("; ")
+            )))
+        }
+    }
 }
 
 /// Reads the CronJobs and plans their suspension: one already suspended is
@@ -188,6 +203,67 @@ pub async fn apply(cluster: &Cluster, toggle: &Toggle, name: &str, user: &str) -
         .await
         .map(|_| ())
         .map_err(|e| api_error(e, &cluster.url, "patch cronjobs"))
+}
+
+/// What a suspend or resume did: the CronJobs changed, those not reached,
+/// and how it ended.
+#[derive(Debug)]
+pub struct ToggleOutcome {
+    /// `suspended` or `resumed`.
+    pub verb: &'static str,
+    pub done: Vec<String>,
+    pub not_done: Vec<String>,
+    pub result: Result<()>,
+}
+
+impl Audited for ToggleOutcome {
+    fn audit(&self) -> audit::Outcome {
+        let mut outcome = match &self.result {
+            Ok(()) => audit::Outcome::ok(format!("{} {} CronJob(s)", self.verb, self.done.len())),
+            Err(e) => audit::Outcome::from_error(e),
+        };
+        outcome.done = targets(&self.done);
+        outcome.not_done = targets(&self.not_done);
+        outcome
+    }
+}
+
+fn targets(names: &[String]) -> Vec<String> {
+    names.iter().map(|n| format!("cronjob/{n}")).collect()
+}
+
+/// Suspends or resumes the planned CronJobs in order, stopping cleanly
+/// between them when the context is cancelled; each one done is reported
+/// to the observer by name.
+pub async fn run(cluster: &Cluster, toggle: &Toggle, ctx: &OpCtx<'_, String>) -> ToggleOutcome {
+    let mut outcome = ToggleOutcome {
+        verb: if toggle.suspend {
+            "suspended"
+        } else {
+            "resumed"
+        },
+        done: Vec::new(),
+        not_done: Vec::new(),
+        result: Ok(()),
+    };
+    for (i, name) in toggle.todo.iter().enumerate() {
+        let failure = if ctx.cancel.is_cancelled() {
+            Some(Error::interrupted(
+                targets(&outcome.done),
+                targets(&toggle.todo[i..]),
+            ))
+        } else {
+            apply(cluster, toggle, name, ctx.user).await.err()
+        };
+        if let Some(err) = failure {
+            outcome.not_done = toggle.todo[i..].to_vec();
+            outcome.result = Err(err);
+            return outcome;
+        }
+        outcome.done.push(name.clone());
+        ctx.emit(format!("cronjob/{name}"));
+    }
+    outcome
 }
 
 #[cfg(test)]

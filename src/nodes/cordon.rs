@@ -12,7 +12,7 @@ use crate::cluster::retry::retry;
 use crate::cluster::{Cluster, api_error};
 use crate::error::{Error, Result};
 use crate::safety::note::{Note, NoteKeys};
-use crate::safety::{OpCtx, Plan, audit};
+use crate::safety::{Audited, OpCtx, Plan, audit};
 
 pub const CORDONED_BY: &str = "oncall.dev/cordoned-by";
 pub const CORDON_REASON: &str = "oncall.dev/cordon-reason";
@@ -198,6 +198,8 @@ pub struct Changed {
 /// How a cordon or uncordon ended.
 #[derive(Debug)]
 pub struct CordonOutcome {
+    /// `cordoned` or `uncordoned`.
+    pub verb: &'static str,
     /// The nodes changed, by name.
     pub done: Vec<String>,
     /// The nodes not reached, by name, when it stopped early.
@@ -205,11 +207,10 @@ pub struct CordonOutcome {
     pub result: Result<()>,
 }
 
-impl CordonOutcome {
-    /// The audit log's outcome; `verb` is the job's.
-    pub fn audit(&self, verb: &str) -> audit::Outcome {
+impl Audited for CordonOutcome {
+    fn audit(&self) -> audit::Outcome {
         let mut outcome = match &self.result {
-            Ok(()) => audit::Outcome::ok(format!("{verb} {} item(s)", self.done.len())),
+            Ok(()) => audit::Outcome::ok(format!("{} {} item(s)", self.verb, self.done.len())),
             Err(e) => audit::Outcome::from_error(e),
         };
         outcome.done = targets(&self.done);
@@ -228,14 +229,7 @@ pub async fn run(cluster: &Cluster, job: &CordonJob, ctx: &OpCtx<'_, Changed>) -
     let mut done: Vec<String> = Vec::new();
     for (i, name) in job.todo.iter().enumerate() {
         let failure = if ctx.cancel.is_cancelled() {
-            Some(Error::Interrupted {
-                done: if done.is_empty() {
-                    "nothing".into()
-                } else {
-                    targets(&done).join(", ")
-                },
-                not_done: targets(&job.todo[i..]).join(", "),
-            })
+            Some(Error::interrupted(targets(&done), targets(&job.todo[i..])))
         } else if job.cordon {
             cordon(cluster, name, ctx.user, job.reason.as_deref())
                 .await
@@ -245,6 +239,7 @@ pub async fn run(cluster: &Cluster, job: &CordonJob, ctx: &OpCtx<'_, Changed>) -
         };
         if let Some(e) = failure {
             return CordonOutcome {
+                verb: job.verb(),
                 done,
                 not_done: job.todo[i..].to_vec(),
                 result: Err(e),
@@ -254,6 +249,7 @@ pub async fn run(cluster: &Cluster, job: &CordonJob, ctx: &OpCtx<'_, Changed>) -
         ctx.emit(Changed { node: name.clone() });
     }
     CordonOutcome {
+        verb: job.verb(),
         done,
         not_done: Vec::new(),
         result: Ok(()),
@@ -328,8 +324,8 @@ mod tests {
         assert!(t.is_cordoned("n1") && !t.is_cordoned("n2") && !t.is_cordoned("n3"));
         let n1 = t.sim.get("nodes", None, "n1").unwrap();
         assert_eq!(n1["metadata"]["annotations"][CORDON_REASON], "disk");
-        let record = outcome.audit(job.verb());
-        assert_eq!(record.status, "interrupted");
+        let record = outcome.audit();
+        assert_eq!(record.status, audit::Status::Interrupted);
         assert_eq!(record.done, vec!["node/n1"]);
         assert_eq!(record.not_done, vec!["node/n2", "node/n3"]);
         assert!(
@@ -359,7 +355,7 @@ mod tests {
         assert_eq!(job.todo, vec!["n1"]);
         assert_eq!(plan.skipped.len(), 1);
         let outcome = run(&t.cluster, &job, &ctx_as("alice")).await;
-        assert_eq!(outcome.audit(job.verb()).detail, "uncordoned 1 item(s)");
+        assert_eq!(outcome.audit().detail, "uncordoned 1 item(s)");
         assert!(!t.is_cordoned("n1") && t.is_cordoned("n2"));
         let err = job.refusal().unwrap_err().to_string();
         assert!(

@@ -26,7 +26,7 @@ use crate::cluster::list::{ListQuery, collect};
 use crate::cluster::retry::{backoff, is_conflict, is_pdb_refusal, is_transient, retry};
 use crate::cluster::{Cluster, api_error, is_not_found};
 use crate::error::{Error, Result};
-use crate::safety::{OpCtx, Plan, audit};
+use crate::safety::{Audited, OpCtx, Plan, audit};
 
 /// Eviction requests in flight per node. kubectl starts one goroutine per
 /// pod; a bound keeps a burst of 110 POSTs off the API server.
@@ -203,18 +203,20 @@ impl DrainOutcome {
             Ok(()) => plan::drain_error(&failed),
         }
     }
+}
 
-    /// The audit log's outcome: the status of the first node that did not
-    /// drain, each node drained and each pod removed from a node that did
-    /// not finish (changes someone may have to answer for).
-    pub fn audit(&self) -> audit::Outcome {
+/// The audit log's outcome: the status of the first node that did not
+/// drain, each node drained and each pod removed from a node that did not
+/// finish (changes someone may have to answer for).
+impl Audited for DrainOutcome {
+    fn audit(&self) -> audit::Outcome {
         let failed = self.failed();
         let mut outcome = match (&self.result, failed.first()) {
             (_, Some(f)) => audit::Outcome::new(
                 match f.status {
-                    NodeStatus::TimedOut => "timed_out",
-                    NodeStatus::Interrupted => "interrupted",
-                    _ => "failed",
+                    NodeStatus::TimedOut => audit::Status::TimedOut,
+                    NodeStatus::Interrupted => audit::Status::Interrupted,
+                    _ => audit::Status::Failed,
                 },
                 f.message.clone().unwrap_or_default(),
             ),
@@ -879,8 +881,8 @@ mod tests {
         assert_eq!(n1["metadata"]["annotations"][cordon::CORDONED_BY], "alice");
         let record = outcome.audit();
         assert_eq!(
-            (record.status.as_str(), record.done),
-            ("ok", vec!["node/n1".to_string()])
+            (record.status, record.done),
+            (audit::Status::Ok, vec!["node/n1".to_string()])
         );
     }
 
@@ -922,7 +924,7 @@ mod tests {
         assert_eq!(t.pods("app"), before, "no pod was evicted");
         assert!(seen.events().iter().all(|e| !e.starts_with("pod gone")));
         let record = outcome.audit();
-        assert_eq!(record.status, "interrupted");
+        assert_eq!(record.status, audit::Status::Interrupted);
         assert_eq!(record.not_done, vec!["n1".to_string()]);
         let err = outcome.into_result().unwrap_err().to_string();
         assert!(err.contains("node uncordon n1"), "{err}");

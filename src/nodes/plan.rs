@@ -205,8 +205,9 @@ pub fn drain_error(failed: &[&NodeDrain]) -> Result<()> {
             what: format!("draining {}; {stays}", first.node),
         },
         NodeStatus::Interrupted => Error::Interrupted {
-            done: "see the summary above".into(),
-            not_done: format!("draining {}; {stays}", names.join(", ")),
+            done: vec!["see the summary above".into()],
+            not_done: names.iter().map(|n| format!("draining {n}")).collect(),
+            next: Some(stays),
         },
         _ => match &first.refused {
             Some(refusal) => Error::ClusterRefused(format!("{refusal}; {stays}")),

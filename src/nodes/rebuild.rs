@@ -19,7 +19,7 @@ use super::scale::{self, Scalable};
 use super::{LeanNode, targets};
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
-use crate::safety::{OpCtx, Plan};
+use crate::safety::{Audited, OpCtx, Plan, audit};
 
 /// What happened to one node of a replace or rotate.
 #[derive(Debug, Clone, Serialize)]
@@ -77,6 +77,19 @@ pub struct Outcome {
     /// their readiness afterwards was not waited for.
     pub unhealthy: Vec<Scalable>,
     pub result: Result<()>,
+}
+
+/// The audit log's outcome, the same for the command and the runbook: the
+/// nodes done.
+impl Audited for Outcome {
+    fn audit(&self) -> audit::Outcome {
+        let mut record = match &self.result {
+            Ok(()) => audit::Outcome::ok(format!("{} node(s) done", self.replaced.len())),
+            Err(e) => audit::Outcome::from_error(e),
+        };
+        record.done = self.replaced.iter().map(|r| r.node.clone()).collect();
+        record
+    }
 }
 
 /// How nodes are terminated: an explicit command, `delete_node`, or the
@@ -207,9 +220,11 @@ async fn steps(
     plan::scale_up(cluster, &mut job.scale.clone(), &job.opts).await?;
     for chunk in cordoned.chunks(job.batch) {
         if ctx.cancel.is_cancelled() {
+            let node = |n: &LeanNode| format!("node/{}", n.name());
             return Err(Error::Interrupted {
-                done: format!("{} node(s)", results.len()),
-                not_done: "the remaining nodes (they stay cordoned)".into(),
+                done: results.iter().map(|r| format!("node/{}", r.node)).collect(),
+                not_done: cordoned[results.len()..].iter().map(node).collect(),
+                next: Some("the nodes not done stay cordoned".into()),
             });
         }
         let since = Utc::now();

@@ -21,7 +21,7 @@ use super::sides::Side;
 use crate::cluster::{Cluster, api_error};
 use crate::config::PromoteSettings;
 use crate::error::{Error, Result};
-use crate::safety::{OpCtx, audit};
+use crate::safety::{Audited, OpCtx, audit};
 
 /// What the procedure tells its caller as it goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,9 +117,11 @@ impl PromoteReport {
             .as_ref()
             .map(|e| format!("warning: could not update the release ledger: {e}"))
     }
+}
 
-    /// The audit log's outcome, the same for the command and the runbook.
-    pub fn audit(&self) -> audit::Outcome {
+/// The audit log's outcome, the same for the command and the runbook.
+impl Audited for PromoteReport {
+    fn audit(&self) -> audit::Outcome {
         match (&self.outcome, self.release) {
             (Err(e), _) => audit::Outcome::from_error(e),
             (Ok(()), Some(n)) => audit::Outcome::ok(format!("release {n} ({})", self.result)),
@@ -368,17 +370,13 @@ async fn apply(
                 .map(|c| c.id())
                 .collect();
             applied.result = Err(Error::Interrupted {
-                done: if done.is_empty() {
-                    "nothing".into()
-                } else {
-                    done.join(", ")
-                },
-                not_done: format!(
-                    "{} (run `{}` again, or `{}`)",
-                    not_done.join(", "),
+                done,
+                not_done,
+                next: Some(format!(
+                    "run `{}` again, or `{}`",
                     crate::suggest::oncall("promote"),
                     crate::suggest::oncall("promote rollback")
-                ),
+                )),
             });
             return applied;
         }
@@ -756,6 +754,6 @@ spec:
             warning.starts_with("warning: could not update the release ledger: "),
             "{warning}"
         );
-        assert_eq!(report.audit().status, "ok");
+        assert_eq!(report.audit().status, audit::Status::Ok);
     }
 }

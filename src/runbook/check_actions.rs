@@ -15,7 +15,7 @@ use crate::cluster::{Cluster, ConnectOptions};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::promote::{run as procedure, sides, summary};
-use crate::safety::{Cancel, OpCtx, Plan, audit};
+use crate::safety::{Audited, Cancel, OpCtx, Plan, audit};
 
 // ---- pods_stuck -------------------------------------------------------
 

@@ -274,10 +274,13 @@ async fn run_command(
     let mut text = stdout.clone();
     text.push_str(&stderr);
     if interrupted && !out.status.success() {
-        return Err(Error::Interrupted {
-            done: "no step".into(),
-            not_done: format!("`{program}` was stopped ({})", describe_status(&out.status)),
-        });
+        return Err(Error::interrupted(
+            Vec::new(),
+            vec![format!(
+                "`{program}` was stopped ({})",
+                describe_status(&out.status)
+            )],
+        ));
     }
     if !out.status.success() {
         let last = stderr

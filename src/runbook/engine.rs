@@ -473,12 +473,9 @@ fn stop_between_steps(run: &mut Run<'_>) -> Result<Error> {
     let (done, not_done) = (ids(true), ids(false));
     run.finish(RunStatus::Interrupted)?;
     Ok(Error::Interrupted {
-        done: done.join(", "),
-        not_done: format!(
-            "{} (resume with {})",
-            not_done.join(", "),
-            run.resume_hint()
-        ),
+        done,
+        not_done,
+        next: Some(format!("resume with {}", run.resume_hint())),
     })
 }
 
@@ -760,16 +757,12 @@ fn record_result(
                 .map(|s| s.id.clone())
                 .collect();
             Err(Error::Interrupted {
-                done: if done.is_empty() {
-                    "no step".into()
-                } else {
-                    done.join(", ")
-                },
-                not_done: format!(
-                    "`{}` (interrupted while running) and the steps after it; resume with {}",
-                    step.id,
-                    run.resume_hint()
-                ),
+                done,
+                not_done: vec![format!(
+                    "`{}` (interrupted while running) and the steps after it",
+                    step.id
+                )],
+                next: Some(format!("resume with {}", run.resume_hint())),
             })
         }
         Err(e) => {

@@ -7,11 +7,11 @@ use serde_json::{Value as Json, json};
 use super::dispatch::{arg, as_list, duration_or, flag};
 use super::engine::Run;
 use crate::cluster::Cluster;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::jobs::run::{self, Options, Verdict};
 use crate::jobs::{self, suspend};
 use crate::safety::op::ignore;
-use crate::safety::{Cancel, OpCtx, Plan, audit, interrupt};
+use crate::safety::{Audited, Cancel, OpCtx, Plan, audit};
 
 /// A step waits as long as the command does by default.
 const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -127,28 +127,11 @@ pub(super) async fn run_toggle(
 ) -> Result<(Json, String)> {
     let (toggle, _) = prepare_toggle(cluster, namespace, args, suspending).await?;
     let user = audit::os_user();
-    let verb = if suspending { "suspended" } else { "resumed" };
-    let mut done = Vec::new();
-    for (i, name) in toggle.todo.iter().enumerate() {
-        if interrupt::is_interrupted() {
-            return Err(Error::Interrupted {
-                done: if done.is_empty() {
-                    "nothing".into()
-                } else {
-                    done.join(", ")
-                },
-                not_done: toggle.todo[i..].join(", "),
-            });
-        }
-        suspend::apply(cluster, &toggle, name, &user).await?;
-        done.push(name.clone());
-    }
-    if !toggle.refused.is_empty() {
-        return Err(Error::Failed(format!(
-            "left suspended: {}",
-            toggle.refused.join("; ")
-        )));
-    }
+    let ctx = OpCtx::new(&user, Cancel::on_signal(), &ignore);
+    let outcome = suspend::run(cluster, &toggle, &ctx).await;
+    outcome.result?;
+    toggle.refusal()?;
+    let (verb, done) = (outcome.verb, outcome.done);
     let text = if done.is_empty() {
         format!("nothing to do: no CronJob needed to be {verb}")
     } else {

@@ -15,7 +15,7 @@ use crate::nodes::drain::{self, DrainJob, NodeDrain, PodOutcome};
 use crate::nodes::rebuild::{self, Job};
 use crate::nodes::replace::Terminate;
 use crate::nodes::{LeanNode, cordon, plan, targets};
-use crate::safety::{Cancel, OpCtx, Plan, audit, op};
+use crate::safety::{Audited, Cancel, OpCtx, Plan, audit, op};
 
 async fn resolve(cluster: &Cluster, args: &Json) -> Result<Vec<LeanNode>> {
     targets::resolve(cluster, &as_list(args.get("nodes")), arg(args, "selector")).await
@@ -101,7 +101,7 @@ pub(super) async fn run_cordon(
     let (job, _) = cordon::prepare_cordon(cluster, &nodes, &user, arg(args, "reason"));
     let ctx = OpCtx::new(&user, Cancel::on_signal(), &op::ignore);
     let outcome = cordon::run(cluster, &job, &ctx).await;
-    record(outcome.audit(job.verb()));
+    record(outcome.audit());
     outcome.result?;
     let mut text = format!("cordoned {}", join_or_nothing(&outcome.done));
     if !job.already.is_empty() {

@@ -13,7 +13,7 @@ use super::engine::Run;
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::safety::op::ignore;
-use crate::safety::{Cancel, OpCtx, Plan, audit};
+use crate::safety::{Audited, Cancel, OpCtx, Plan, audit};
 use crate::secrets::rotate::{self, Options, Rotation};
 use crate::secrets::values::{self, NewValues, Source};
 
@@ -126,7 +126,7 @@ pub(super) async fn rotate(
     let user = audit::os_user();
     let ctx = OpCtx::new(&user, Cancel::on_signal(), &ignore::<rotate::Event>);
     let outcome = rotate::run(cluster, &rotation, &ctx).await;
-    run.report_audit(outcome.audit(&rotation));
+    run.report_audit(outcome.audit());
     let text = outcome
         .consumers
         .iter()

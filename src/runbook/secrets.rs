@@ -116,9 +116,14 @@ impl Redactor {
                 after,
                 what: self.redact(&what),
             },
-            Error::Interrupted { done, not_done } => Error::Interrupted {
-                done: self.redact(&done),
-                not_done: self.redact(&not_done),
+            Error::Interrupted {
+                done,
+                not_done,
+                next,
+            } => Error::Interrupted {
+                done: done.iter().map(|d| self.redact(d)).collect(),
+                not_done: not_done.iter().map(|d| self.redact(d)).collect(),
+                next: next.map(|n| self.redact(&n)),
             },
             Error::ProblemsFound(m) => Error::ProblemsFound(self.redact(&m)),
             other => match other.exit_code() {

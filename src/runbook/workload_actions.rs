@@ -12,7 +12,7 @@ use super::engine::Run;
 use crate::cluster::Cluster;
 use crate::error::Result;
 use crate::safety::op::ignore;
-use crate::safety::{Cancel, OpCtx, Plan, audit};
+use crate::safety::{Audited, Cancel, OpCtx, Plan, audit};
 use crate::workloads::RolloutOutcome;
 use crate::workloads::WorkloadRef;
 use crate::workloads::resolve::{ambiguity_error, resolve_with};
@@ -77,9 +77,8 @@ pub(super) async fn run_restart(
     let user = audit::os_user();
     let ctx = OpCtx::new(&user, Cancel::on_signal(), &ignore::<Event>);
     let mut outcome = restart::run(cluster, &job, &ctx).await;
-    let result = outcome.take_result();
-    run.report_audit(outcome.audit(&result));
-    result?;
+    run.report_audit(outcome.audit());
+    outcome.take_result()?;
     let text = if outcome.done.is_empty() {
         "nothing to restart".to_string()
     } else {

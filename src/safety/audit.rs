@@ -8,7 +8,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Answer, Plan};
-use crate::app::App;
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 
@@ -29,11 +28,52 @@ pub struct Entry {
     pub outcome: Outcome,
 }
 
+/// How an operation ended, as the log records it (`ok`, `failed`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Everything asked for was done.
+    Ok,
+    /// It stopped on an error; `done` and `not_done` say how far it got.
+    Failed,
+    /// Stopped by Ctrl-C, SIGTERM or SIGHUP.
+    Interrupted,
+    /// A wait ran out of time.
+    TimedOut,
+    /// Nothing was changed: declined, refused, or nothing to do.
+    Nothing,
+    /// A status written by another version of oncall: kept readable, so
+    /// that one newer line does not hide the history.
+    #[serde(other)]
+    Unknown,
+}
+
+impl Status {
+    /// The status an error that ended the operation stands for.
+    pub fn of(err: &Error) -> Self {
+        match err {
+            Error::Interrupted { .. } => Status::Interrupted,
+            Error::TimedOut { .. } => Status::TimedOut,
+            _ => Status::Failed,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Failed => "failed",
+            Status::Interrupted => "interrupted",
+            Status::TimedOut => "timed_out",
+            Status::Nothing => "nothing",
+            Status::Unknown => "unknown",
+        }
+    }
+}
+
 /// What happened after the answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Outcome {
-    /// `ok`, `failed`, `interrupted`, `timed_out` or `nothing`.
-    pub status: String,
+    pub status: Status,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -44,16 +84,24 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn nothing() -> Self {
-        Outcome::new("nothing", "")
+        Outcome::new(Status::Nothing, "")
+    }
+
+    /// Quit at once by a second signal, in the middle of the operation.
+    pub fn cut_short() -> Self {
+        Outcome::new(
+            Status::Interrupted,
+            "quit at once by a second signal in the middle of the operation: what was under way may be half done; check the objects in the plan",
+        )
     }
 
     pub fn ok(detail: impl Into<String>) -> Self {
-        Outcome::new("ok", detail)
+        Outcome::new(Status::Ok, detail)
     }
 
-    pub fn new(status: &str, detail: impl Into<String>) -> Self {
+    pub fn new(status: Status, detail: impl Into<String>) -> Self {
         Outcome {
-            status: status.into(),
+            status,
             detail: detail.into(),
             done: Vec::new(),
             not_done: Vec::new(),
@@ -62,12 +110,7 @@ impl Outcome {
 
     /// The outcome for an error that ended the operation.
     pub fn from_error(err: &Error) -> Self {
-        let status = match err {
-            Error::Interrupted { .. } => "interrupted",
-            Error::TimedOut { .. } => "timed_out",
-            _ => "failed",
-        };
-        Outcome::new(status, err.to_string())
+        Outcome::new(Status::of(err), err.to_string())
     }
 }
 
@@ -92,18 +135,39 @@ pub fn path() -> Option<PathBuf> {
 
 /// Appends one entry. A command that changed the cluster must not pretend
 /// it left a record, so failing to write is an error.
-pub fn record(
-    _app: &App,
-    cluster: &Cluster,
-    plan: &Plan,
-    answer: Answer,
-    outcome: &Outcome,
-) -> Result<()> {
-    let entry = entry(&cluster.context, &cluster.url, plan, answer, outcome);
-    append(&Entry {
-        kube_user: cluster.identity_known(),
-        ..entry
-    })
+pub fn record(cluster: &Cluster, plan: &Plan, answer: Answer, outcome: &Outcome) -> Result<()> {
+    Pending::new(cluster, plan, answer).write(outcome)
+}
+
+/// An entry whose outcome is not known yet: who asked, where, the plan and
+/// the answer, taken before the operation starts, so that it can still be
+/// written if the process has to quit in the middle.
+#[derive(Debug, Clone)]
+pub struct Pending(Entry);
+
+impl Pending {
+    pub fn new(cluster: &Cluster, plan: &Plan, answer: Answer) -> Self {
+        let entry = entry(
+            &cluster.context,
+            &cluster.url,
+            plan,
+            answer,
+            &Outcome::nothing(),
+        );
+        Pending(Entry {
+            kube_user: cluster.identity_known(),
+            ..entry
+        })
+    }
+
+    /// Writes the entry with how the operation ended, stamped now.
+    pub fn write(&self, outcome: &Outcome) -> Result<()> {
+        append(&Entry {
+            time: Utc::now(),
+            outcome: outcome.clone(),
+            ..self.0.clone()
+        })
+    }
 }
 
 /// Like `record`, for a runbook's steps: the context and URL are given,

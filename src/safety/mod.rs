@@ -55,11 +55,11 @@ pub fn approve(app: &App, cluster: &Cluster, plan: &Plan) -> Result<Answer> {
     let answer = decide(app, cluster, plan)?;
     match answer {
         Answer::Declined => {
-            audit::record(app, cluster, plan, answer, &audit::Outcome::nothing())?;
+            audit::record(cluster, plan, answer, &audit::Outcome::nothing())?;
             Err(Error::Declined("you answered no".into()))
         }
         Answer::Refused => {
-            audit::record(app, cluster, plan, answer, &audit::Outcome::nothing())?;
+            audit::record(cluster, plan, answer, &audit::Outcome::nothing())?;
             Err(Error::NoTty)
         }
         Answer::NothingToDo => {
@@ -119,49 +119,38 @@ pub fn decide_at(app: &App, context: &str, where_: &str, plan: &Plan) -> Result<
     })
 }
 
-/// Applies `op` to each item in order, as approved: stops cleanly between
-/// items on Ctrl-C, prints `ITEM VERB` as each is done, and records one
-/// audit entry saying what was and was not done.
-pub async fn apply_each<F, Fut>(
+/// An operation's ending, as its audit entry records it.
+pub trait Audited {
+    fn audit(&self) -> audit::Outcome;
+}
+
+/// The one way a change is made: shows the plan and asks (see `approve`),
+/// runs `op`, and writes the audit entry however it ends: done, failed, or
+/// stopped between steps by Ctrl-C. If a second signal quits the process
+/// at once while `op` runs, the entry is still written on the way out,
+/// saying the operation was cut short.
+///
+/// `None` when there was nothing to run: a dry run or an empty plan.
+pub async fn execute<O: Audited>(
     app: &App,
     cluster: &Cluster,
     plan: &Plan,
-    answer: Answer,
-    items: &[String],
-    verb: &str,
-    mut op: F,
-) -> Result<()>
-where
-    F: FnMut(&str) -> Fut,
-    Fut: std::future::Future<Output = Result<()>>,
-{
-    let mut done = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        let failure = if interrupt::is_interrupted() {
-            Some(Error::Interrupted {
-                done: if done.is_empty() {
-                    "nothing".into()
-                } else {
-                    done.join(", ")
-                },
-                not_done: items[i..].join(", "),
-            })
-        } else {
-            op(item).await.err()
-        };
-        if let Some(err) = failure {
-            let mut outcome = audit::Outcome::from_error(&err);
-            outcome.done = done;
-            outcome.not_done = items[i..].to_vec();
-            audit::record(app, cluster, plan, answer, &outcome)?;
-            return Err(err);
-        }
-        done.push(item.clone());
-        if !app.global.output.is_structured() {
-            outln!("{item} {verb}");
-        }
+    op: impl AsyncFnOnce() -> O,
+) -> Result<Option<O>> {
+    let answer = approve(app, cluster, plan)?;
+    if !answer.proceeds() {
+        return Ok(None);
     }
-    let mut outcome = audit::Outcome::ok(format!("{verb} {} item(s)", done.len()));
-    outcome.done = done;
-    audit::record(app, cluster, plan, answer, &outcome)
+    let pending = audit::Pending::new(cluster, plan, answer);
+    let cut_short = {
+        let pending = pending.clone();
+        interrupt::on_hard_exit(move || {
+            // Quitting anyway: a failed write has nowhere to be reported.
+            let _ = pending.write(&audit::Outcome::cut_short());
+        })
+    };
+    let outcome = op().await;
+    drop(cut_short);
+    pending.write(&outcome.audit())?;
+    Ok(Some(outcome))
 }

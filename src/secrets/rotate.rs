@@ -20,7 +20,7 @@ use super::values::NewValues;
 use super::{fingerprint, managed};
 use crate::cluster::{Cluster, api_error, status_of};
 use crate::error::{Error, Result};
-use crate::safety::{OpCtx, Plan, audit};
+use crate::safety::{Audited, OpCtx, Plan, audit};
 use crate::workloads::inspect::Facts;
 use crate::workloads::{self, RolloutOutcome, Verdict, restart};
 
@@ -106,12 +106,23 @@ pub struct Outcome {
     pub consumers: Vec<ConsumerState>,
     #[serde(skip)]
     pub result: Result<()>,
+    /// What the rotation set out to do, for the audit log's done / not done.
+    #[serde(skip)]
+    intended: Intended,
 }
 
-impl Outcome {
-    /// The audit log's outcome, the same for the command and the runbook:
-    /// each consumer's state, and what was and was not done.
-    pub fn audit(&self, rotation: &Rotation) -> audit::Outcome {
+/// The rotation's steps by name: the Secret, its backup, the restarts.
+#[derive(Debug, Default)]
+struct Intended {
+    secret: String,
+    backup: String,
+    restarts: Vec<String>,
+}
+
+/// The audit log's outcome, the same for the command and the runbook: each
+/// consumer's state, and what was and was not done.
+impl Audited for Outcome {
+    fn audit(&self) -> audit::Outcome {
         let states = self
             .consumers
             .iter()
@@ -126,11 +137,14 @@ impl Outcome {
                 o
             }
         };
-        (record.done, record.not_done) = self.done_and_not(rotation);
+        (record.done, record.not_done) = self.done_and_not();
         record
     }
+}
 
-    fn done_and_not(&self, rotation: &Rotation) -> (Vec<String>, Vec<String>) {
+impl Outcome {
+    fn done_and_not(&self) -> (Vec<String>, Vec<String>) {
+        let rotation = &self.intended;
         let mut done = Vec::new();
         let mut not_done = Vec::new();
         match &self.backup {
@@ -141,21 +155,21 @@ impl Outcome {
             )),
         }
         if self.new_values_in_place || self.rolled_back {
-            done.push(format!("update secret/{}", rotation.name));
+            done.push(format!("update secret/{}", rotation.secret));
         } else {
-            not_done.push(format!("update secret/{}", rotation.name));
+            not_done.push(format!("update secret/{}", rotation.secret));
         }
         if self.rolled_back {
             done.push(format!(
                 "put the previous values back in secret/{}",
-                rotation.name
+                rotation.secret
             ));
         }
-        for target in rotation.restart_targets() {
+        for target in &rotation.restarts {
             let restarted = self
                 .consumers
                 .iter()
-                .any(|c| c.workload == target && !c.rollouts.is_empty());
+                .any(|c| &c.workload == target && !c.rollouts.is_empty());
             if restarted {
                 done.push(format!("restart {target}"));
             } else {
@@ -401,6 +415,11 @@ impl Rotation {
 pub async fn run(cluster: &Cluster, r: &Rotation, ctx: &OpCtx<'_, Event>) -> Outcome {
     let api = Api::<Secret>::namespaced(cluster.client.clone(), &r.namespace);
     let mut outcome = Outcome {
+        intended: Intended {
+            secret: r.name.clone(),
+            backup: r.backup.clone(),
+            restarts: r.restart_targets(),
+        },
         backup: None,
         new_values_in_place: false,
         rolled_back: false,
@@ -439,11 +458,12 @@ pub async fn run(cluster: &Cluster, r: &Rotation, ctx: &OpCtx<'_, Event>) -> Out
         let target = f.workload.to_string();
         if ctx.cancel.is_cancelled() {
             failure = Some(Error::Interrupted {
-                done: format!("secret `{}` has the new values", r.name),
-                not_done: format!(
-                    "the restarts from {target} on (the previous values are kept in secret `{}`)",
+                done: vec![format!("secret `{}` has the new values", r.name)],
+                not_done: vec![format!("the restarts from {target} on")],
+                next: Some(format!(
+                    "the previous values are kept in secret `{}`",
                     r.backup
-                ),
+                )),
             });
             break;
         }
@@ -653,10 +673,10 @@ fn judge(
         ),
         Verdict::Interrupted => (
             "restart interrupted: its rollout goes on".to_string(),
-            Some(Error::Interrupted {
-                done: "the Secret has the new values".into(),
-                not_done: format!("stopped waiting for `{target}`"),
-            }),
+            Some(Error::interrupted(
+                vec!["the Secret has the new values".into()],
+                vec![format!("waiting for `{target}`")],
+            )),
         ),
     }
 }
@@ -813,8 +833,8 @@ spec:
             "{:?}",
             seen.events()
         );
-        let audit = outcome.audit(&rotation);
-        assert_eq!(audit.status, "ok");
+        let audit = outcome.audit();
+        assert_eq!(audit.status, audit::Status::Ok);
         assert!(audit.done.contains(&"restart deployment/web".to_string()));
         let secret = t.sim.get("secrets", Some("shop"), "web-secrets").unwrap();
         assert_eq!(secret["data"]["TOKEN"], "bmV3", "base64 of `new`");
@@ -849,7 +869,7 @@ spec:
         let ctx = OpCtx::new("alice", cancel, &observer);
         let outcome = run(&t.cluster, &rotation, &ctx).await;
         assert!(matches!(outcome.result, Err(Error::Interrupted { .. })));
-        let audit = outcome.audit(&rotation);
+        let audit = outcome.audit();
         assert_eq!(audit.not_done, vec!["restart deployment/web"]);
         let d = t.sim.get("deployments", Some("shop"), "web").unwrap();
         assert!(

@@ -18,7 +18,7 @@ use super::inspect::Facts;
 use super::{Kind, RolloutOutcome, RolloutProgress, WorkloadRef};
 use crate::cluster::{Cluster, api_error, status_of};
 use crate::error::{Error, Result};
-use crate::safety::{Cancel, OpCtx, Plan, audit};
+use crate::safety::{Audited, Cancel, OpCtx, Plan, audit};
 
 /// How a restart is done.
 #[derive(Debug, Clone, Copy)]
@@ -122,7 +122,8 @@ impl RestartOutcome {
     }
 
     /// The procedure's result: what stopped it, else the verdict. The stop
-    /// is handed over once (an error is not copied).
+    /// is handed over once (an error is not copied), so the audit entry is
+    /// taken before.
     pub fn take_result(&mut self) -> Result<()> {
         match self.stopped.take() {
             Some(e) => Err(e),
@@ -138,10 +139,19 @@ impl RestartOutcome {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
 
-    /// The audit log's outcome for `result` (from [`Self::take_result`]),
-    /// the same whichever way the restart was started.
-    pub fn audit(&self, result: &Result<()>) -> audit::Outcome {
+/// The audit log's outcome, the same whichever way the restart was started.
+impl Audited for RestartOutcome {
+    fn audit(&self) -> audit::Outcome {
+        let verdict;
+        let result = match &self.stopped {
+            Some(e) => Err(e),
+            None => {
+                verdict = self.verdict();
+                verdict.as_ref().map(|_| ())
+            }
+        };
         match result {
             Ok(()) => audit::Outcome {
                 done: self.done.clone(),
@@ -172,10 +182,10 @@ pub async fn run(cluster: &Cluster, job: &Job, ctx: &OpCtx<'_, Event>) -> Restar
         timeout: opts.timeout,
     };
     if ctx.cancel.is_cancelled() {
-        outcome.stopped = Some(Error::Interrupted {
-            done: list_or_nothing(&outcome.done),
-            not_done: list_or_nothing(&outcome.not_done),
-        });
+        outcome.stopped = Some(Error::interrupted(
+            outcome.done.clone(),
+            outcome.not_done.clone(),
+        ));
     }
     if outcome.stopped.is_some() {
         return outcome;
@@ -237,14 +247,6 @@ pub async fn follow(
         }
     });
     futures::future::join_all(waits).await.into_iter().collect()
-}
-
-fn list_or_nothing(items: &[String]) -> String {
-    if items.is_empty() {
-        "nothing".into()
-    } else {
-        items.join(", ")
-    }
 }
 
 /// The annotation `kubectl rollout restart` sets on the pod template.
@@ -479,13 +481,13 @@ mod tests {
         let observer = |e| seen.record(e);
         let ctx = OpCtx::new("alice", Cancel::manual(), &observer);
         let mut outcome = run(&t.cluster, &job, &ctx).await;
+        let audit = outcome.audit();
         let result = outcome.take_result();
         assert!(result.is_ok(), "{result:?}");
         assert_eq!(outcome.restarted, vec!["deployment/web"]);
         assert_eq!(outcome.rollouts[0].outcome, Verdict::Complete);
         assert_eq!(outcome.summary(), "deployment/web: complete");
-        let audit = outcome.audit(&result);
-        assert_eq!(audit.status, "ok");
+        assert_eq!(audit.status, audit::Status::Ok);
         assert_eq!(audit.done, vec!["restart deployment/web"]);
         let events = seen.events();
         assert_eq!(
@@ -531,8 +533,8 @@ mod tests {
             message.starts_with("the rollout of `deployment/web` failed: "),
             "{message}"
         );
-        let audit = outcome.audit(&Err(err));
-        assert_eq!(audit.status, "failed");
+        let audit = outcome.audit();
+        assert_eq!(audit.status, audit::Status::Failed);
         assert_eq!(audit.done, vec!["restart deployment/web"]);
     }
 
@@ -583,7 +585,7 @@ mod tests {
         assert_eq!(outcome.rollouts[0].outcome, Verdict::Interrupted);
         assert!(
             err.to_string()
-                .contains("stopped waiting for `deployment/web` (the rollout itself goes on)"),
+                .contains("not done: waiting for `deployment/web`; the rollouts themselves go on"),
             "{err}"
         );
         assert_eq!(outcome.done, vec!["restart deployment/web"]);

@@ -154,15 +154,14 @@ pub fn verdict(outcomes: &[RolloutOutcome], timeout: Duration) -> Result<()> {
             .iter()
             .filter(|o| o.outcome != Verdict::Interrupted)
             .collect();
+        let each = |list: &[&RolloutOutcome], how: &dyn Fn(&str) -> String| -> Vec<String> {
+            list.iter().map(|o| how(&o.workload)).collect()
+        };
         return Err(Error::Interrupted {
-            done: if finished.is_empty() {
-                "no rollout had finished".into()
-            } else {
-                format!("{} finished", names(&finished))
-            },
-            not_done: format!(
-                "stopped waiting for {} (the rollout itself goes on)",
-                names(&interrupted)
+            done: each(&finished, &|w| format!("`{w}` finished")),
+            not_done: each(&interrupted, &|w| format!("waiting for `{w}`")),
+            next: Some(
+                "the rollouts themselves go on: follow them with `oncall rollout status`".into(),
             ),
         });
     }
