@@ -180,12 +180,98 @@ pub enum Error {
     #[error("{0}")]
     Failed(String),
 
+    // --- Naming workloads -------------------------------------------------
+    #[error("`{arg}` is not a workload name: use NAME or KIND/NAME, e.g. deployment/web")]
+    BadWorkloadName { arg: String },
+
+    #[error("`{arg}`: oncall restarts deployments, statefulsets and daemonsets, not `{kind}`")]
+    NotAWorkloadKind { arg: String, kind: String },
+
+    /// `example` is a whole command line that names one of them.
+    #[error("`{name}` is ambiguous: it names {}; say which, e.g. `{example}`", quoted(.candidates))]
+    AmbiguousName {
+        name: String,
+        candidates: Vec<String>,
+        example: String,
+    },
+
+    /// `kind` is `deployment`, ..., or `deployment, statefulset or daemonset`
+    /// for a bare name; `list` the command that lists them.
+    #[error(
+        "no {kind} named `{name}` in namespace `{namespace}`; list them with `{list}` or pass -n NAMESPACE"
+    )]
+    NoSuchWorkload {
+        kind: String,
+        name: String,
+        namespace: String,
+        list: String,
+    },
+
+    #[error(
+        "no deployment, statefulset or daemonset in namespace `{namespace}` matches `{selector}`"
+    )]
+    NoWorkloadSelected { namespace: String, selector: String },
+
+    // --- Secret values ----------------------------------------------------
+    #[error(
+        "`--set {key}=…` puts the secret value on the command line, where shell history and `ps` keep it; nothing was changed: pass `--set {key}` to type it at a hidden prompt, `--set {key}=-` to read it from stdin, or `--from-file {key}=PATH`"
+    )]
+    SecretOnCommandLine { key: String },
+
+    #[error("key `{key}` is given more than once; give each key one value")]
+    KeyGivenTwice { key: String },
+
+    #[error("`{key}` is not a valid Secret key: use letters, digits, `-`, `_` and `.`")]
+    BadSecretKey { key: String },
+
+    #[error(
+        "stdin was empty, so `--set {key}=-` has no value; nothing was changed: pipe the value in (`printf %s \"$VALUE\" | …`) or pass `--from-file {key}=PATH`"
+    )]
+    EmptyStdin { key: String },
+
+    /// A file named on the command line (a value, an env file) that cannot
+    /// be read.
+    #[error("cannot read `{}`: {reason}", .path.display())]
+    CannotRead { path: PathBuf, reason: String },
+
+    // --- The audit log ----------------------------------------------------
+    #[error(
+        "cannot find a home directory for the audit log; nothing was changed: set XDG_STATE_HOME"
+    )]
+    NoAuditHome,
+
+    /// Found before anything is changed.
+    #[error(
+        "cannot write the audit log `{}` ({reason}); nothing was changed: make its directory writable, or set XDG_STATE_HOME to a directory you can write",
+        .path.display()
+    )]
+    AuditNotWritable { path: PathBuf, reason: String },
+
+    /// Found after the change was made: the message is its only record.
+    #[error(
+        "cannot write the audit log `{}`: {reason}; the change was made, so keep this output as its record and fix the log's directory",
+        .path.display()
+    )]
+    AuditWriteFailed { path: PathBuf, reason: String },
+
+    #[error("cannot read the audit log `{}`: {reason}", .path.display())]
+    AuditUnreadable { path: PathBuf, reason: String },
+
     #[error("{context}: {}", crate::cluster::plain(source))]
     Kube {
         context: String,
         #[source]
         source: kube::Error,
     },
+}
+
+/// `` `a`, `b` ``: names as the messages quote them.
+fn quoted(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `a, b, c`, or `nothing` for an empty list.
@@ -215,7 +301,17 @@ impl Error {
             | Error::BadKubeconfig(_)
             | Error::UnknownContext { .. }
             | Error::BadFile { .. }
-            | Error::Usage(_) => exit::USAGE,
+            | Error::Usage(_)
+            | Error::BadWorkloadName { .. }
+            | Error::NotAWorkloadKind { .. }
+            | Error::AmbiguousName { .. }
+            | Error::SecretOnCommandLine { .. }
+            | Error::KeyGivenTwice { .. }
+            | Error::BadSecretKey { .. }
+            | Error::EmptyStdin { .. }
+            | Error::CannotRead { .. }
+            | Error::NoAuditHome
+            | Error::AuditNotWritable { .. } => exit::USAGE,
             Error::Unreachable { .. }
             | Error::UntrustedServer { .. }
             | Error::Proxy { .. }
@@ -232,6 +328,10 @@ impl Error {
                 crate::safety::interrupt::exit_code()
             }
             Error::NotFound { .. }
+            | Error::NoSuchWorkload { .. }
+            | Error::NoWorkloadSelected { .. }
+            | Error::AuditWriteFailed { .. }
+            | Error::AuditUnreadable { .. }
             | Error::ProblemsFound(_)
             | Error::Failed(_)
             | Error::Kube { .. } => exit::FAILED,

@@ -214,16 +214,10 @@ fn entry(
 /// Refuses to go on when the audit log cannot be written, before anything
 /// is changed: a change must never be made without its record (exit 2).
 pub fn check_writable() -> Result<()> {
-    let path = path().ok_or_else(|| {
-        Error::Usage(
-            "cannot find a home directory for the audit log; nothing was changed: set XDG_STATE_HOME".into(),
-        )
-    })?;
-    open(&path).map(drop).map_err(|e| {
-        Error::Usage(format!(
-            "cannot write the audit log `{}` ({e}); nothing was changed: make its directory writable, or set XDG_STATE_HOME to a directory you can write",
-            path.display()
-        ))
+    let path = path().ok_or(Error::NoAuditHome)?;
+    open(&path).map(drop).map_err(|e| Error::AuditNotWritable {
+        reason: e.to_string(),
+        path,
     })
 }
 
@@ -243,19 +237,15 @@ fn open(path: &std::path::Path) -> std::io::Result<std::fs::File> {
 }
 
 fn append(entry: &Entry) -> Result<()> {
-    let path = path().ok_or_else(|| {
-        Error::Failed("cannot find a home directory for the audit log; set XDG_STATE_HOME".into())
-    })?;
-    let fail = |e: std::io::Error| {
-        Error::Failed(format!(
-            "cannot write the audit log `{}`: {e}",
-            path.display()
-        ))
+    let path = path().ok_or(Error::NoAuditHome)?;
+    let fail = |e: &dyn std::fmt::Display| Error::AuditWriteFailed {
+        path: path.clone(),
+        reason: e.to_string(),
     };
-    let mut file = open(&path).map_err(fail)?;
-    let mut line = serde_json::to_string(entry).map_err(|e| Error::Failed(e.to_string()))?;
+    let mut file = open(&path).map_err(|e| fail(&e))?;
+    let mut line = serde_json::to_string(entry).map_err(|e| fail(&e))?;
     line.push('\n');
-    file.write_all(line.as_bytes()).map_err(fail)
+    file.write_all(line.as_bytes()).map_err(|e| fail(&e))
 }
 
 /// Reads entries newer than `since` (all when `None`). Lines that do not
@@ -268,10 +258,10 @@ pub fn read(since: Option<DateTime<Utc>>) -> Result<Vec<Entry>> {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => {
-            return Err(Error::Failed(format!(
-                "cannot read the audit log {}: {e}",
-                path.display()
-            )));
+            return Err(Error::AuditUnreadable {
+                reason: e.to_string(),
+                path,
+            });
         }
     };
     Ok(text

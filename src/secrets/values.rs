@@ -32,9 +32,7 @@ impl NewValues {
     pub fn insert(&mut self, key: &str, value: Vec<u8>) -> Result<()> {
         check_key(key)?;
         if self.0.insert(key.to_string(), value).is_some() {
-            return Err(Error::Usage(format!(
-                "key `{key}` is given more than once; give each key one value"
-            )));
+            return Err(Error::KeyGivenTwice { key: key.into() });
         }
         Ok(())
     }
@@ -68,9 +66,7 @@ pub fn parse_set(arg: &str) -> Result<Source> {
             check_key(key)?;
             Ok(Source::Stdin(key.to_string()))
         }
-        Some((key, _)) => Err(Error::Usage(format!(
-            "`--set {key}=…` puts the secret value on the command line, where shell history and `ps` keep it; nothing was changed: pass `--set {key}` to type it at a hidden prompt, `--set {key}=-` to read it from stdin, or `--from-file {key}=PATH`"
-        ))),
+        Some((key, _)) => Err(Error::SecretOnCommandLine { key: key.into() }),
     }
 }
 
@@ -99,9 +95,7 @@ pub fn check_key(key: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Usage(format!(
-            "`{key}` is not a valid Secret key: use letters, digits, `-`, `_` and `.`"
-        )))
+        Err(Error::BadSecretKey { key: key.into() })
     }
 }
 
@@ -155,16 +149,17 @@ fn read_stdin(key: &str) -> Result<Vec<u8>> {
     // command in the pipe that failed), and an empty key breaks its
     // consumers at their next restart.
     if bytes.is_empty() {
-        return Err(Error::Usage(format!(
-            "stdin was empty, so `--set {key}=-` has no value; nothing was changed: pipe the value in (`printf %s \"$VALUE\" | …`) or pass `--from-file {key}=PATH`"
-        )));
+        return Err(Error::EmptyStdin { key: key.into() });
     }
     Ok(bytes)
 }
 
 /// A value file, byte for byte (kubectl's `--from-file`).
 pub fn read_file(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| Error::Usage(format!("cannot read `{}`: {e}", path.display())))
+    std::fs::read(path).map_err(|e| Error::CannotRead {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
 }
 
 /// kubectl's `--from-env-file` format: `KEY=VALUE` lines, the value taken

@@ -24,13 +24,12 @@ pub fn parse_target(arg: &str) -> Result<(Option<Kind>, String)> {
         None if !arg.is_empty() => Ok((None, arg.to_string())),
         Some((kind, name)) if !name.is_empty() && !name.contains('/') => match Kind::parse(kind) {
             Some(k) => Ok((Some(k), name.to_string())),
-            None => Err(Error::Usage(format!(
-                "`{arg}`: oncall restarts deployments, statefulsets and daemonsets, not `{kind}`"
-            ))),
+            None => Err(Error::NotAWorkloadKind {
+                arg: arg.into(),
+                kind: kind.into(),
+            }),
         },
-        _ => Err(Error::Usage(format!(
-            "`{arg}` is not a workload name: use NAME or KIND/NAME, e.g. deployment/web"
-        ))),
+        _ => Err(Error::BadWorkloadName { arg: arg.into() }),
     }
 }
 
@@ -76,14 +75,15 @@ pub async fn resolve(
         }
         match found.len() {
             0 => {
-                let what = match kind {
-                    Some(k) => format!("{k}"),
-                    None => "deployment, statefulset or daemonset".into(),
-                };
-                return Err(Error::Failed(format!(
-                    "no {what} named `{name}` in namespace `{ns}`; list them with `{}` or pass -n NAMESPACE",
-                    crate::suggest::kubectl(&format!("get deploy,sts,ds -n {ns}"))
-                )));
+                return Err(Error::NoSuchWorkload {
+                    kind: match kind {
+                        Some(k) => k.to_string(),
+                        None => "deployment, statefulset or daemonset".into(),
+                    },
+                    name,
+                    namespace: ns.into(),
+                    list: crate::suggest::kubectl(&format!("get deploy,sts,ds -n {ns}")),
+                });
             }
             1 => out.push(Resolved::One(found.remove(0))),
             _ => out.push(Resolved::Ambiguous {
@@ -107,9 +107,10 @@ pub async fn resolve(
             );
         }
         if selected.is_empty() {
-            return Err(Error::Failed(format!(
-                "no deployment, statefulset or daemonset in namespace `{ns}` matches `{selector}`"
-            )));
+            return Err(Error::NoWorkloadSelected {
+                namespace: ns.into(),
+                selector: selector.into(),
+            });
         }
         selected.sort();
         out.extend(selected.into_iter().map(Resolved::One));
@@ -149,19 +150,15 @@ fn dedupe(items: &mut Vec<Resolved>) {
 
 /// The message for an ambiguous name when there is no terminal to ask on.
 pub fn ambiguity_error(name: &str, candidates: &[WorkloadRef], command: &str) -> Error {
-    let list = candidates
-        .iter()
-        .map(|c| format!("`{c}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
     let example = candidates
         .first()
         .map(|c| c.to_string())
         .unwrap_or_default();
-    Error::Usage(format!(
-        "`{name}` is ambiguous: it names {list}; say which, e.g. `{}`",
-        crate::suggest::oncall(&format!("{command} {example}"))
-    ))
+    Error::AmbiguousName {
+        name: name.into(),
+        candidates: candidates.iter().map(|c| c.to_string()).collect(),
+        example: crate::suggest::oncall(&format!("{command} {example}")),
+    }
 }
 
 #[cfg(test)]
@@ -175,9 +172,18 @@ mod tests {
             parse_target("sts/db").unwrap(),
             (Some(Kind::StatefulSet), "db".into())
         );
-        assert!(matches!(parse_target("pod/x"), Err(Error::Usage(_))));
-        assert!(matches!(parse_target("deploy/"), Err(Error::Usage(_))));
-        assert!(matches!(parse_target("a/b/c"), Err(Error::Usage(_))));
+        assert!(matches!(
+            parse_target("pod/x"),
+            Err(Error::NotAWorkloadKind { .. })
+        ));
+        assert!(matches!(
+            parse_target("deploy/"),
+            Err(Error::BadWorkloadName { .. })
+        ));
+        assert!(matches!(
+            parse_target("a/b/c"),
+            Err(Error::BadWorkloadName { .. })
+        ));
     }
 
     #[test]
