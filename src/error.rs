@@ -229,10 +229,51 @@ pub enum Error {
     )]
     EmptyStdin { key: String },
 
-    /// A file named on the command line (a value, an env file) that cannot
-    /// be read.
-    #[error("cannot read `{}`: {reason}", .path.display())]
-    CannotRead { path: PathBuf, reason: String },
+    /// A file named on the command line (a value, a seed) that cannot be
+    /// read; `what` says what it was for.
+    #[error("cannot read {what} `{}`: {reason}", .path.display())]
+    CannotRead {
+        what: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+
+    // --- Replacing nodes --------------------------------------------------
+    #[error("--terminate `{template}` has unbalanced quotes; quote it as you would in a shell")]
+    TerminateUnbalanced { template: String },
+
+    #[error(
+        "--terminate names no command: give the command that deletes a node's instance (for example `gcloud compute instances delete {{instance_id}} --zone {{zone}}`), or pass --delete-node instead"
+    )]
+    TerminateEmpty,
+
+    /// A value from the node that the terminate command would take for an
+    /// option.
+    #[error(
+        "node `{node}`: its {field} `{value}` starts with `-` and would be read as an option by the terminate command; check the node's spec.providerID, or use --delete-node"
+    )]
+    TerminateOptionLike {
+        node: String,
+        field: String,
+        value: String,
+    },
+
+    #[error("cannot run `{program}`: {reason}; check --terminate")]
+    TerminateNotRun { program: String, reason: String },
+
+    #[error("`{command}` failed ({status}): {stderr}")]
+    TerminateFailed {
+        command: String,
+        status: String,
+        stderr: String,
+    },
+
+    // --- The sandbox ------------------------------------------------------
+    #[error("cannot start the sandbox: {reason}")]
+    SandboxStart { reason: String },
+
+    #[error("bad --faults `{spec}`: {reason}")]
+    BadFaults { spec: String, reason: String },
 
     // --- The audit log ----------------------------------------------------
     #[error(
@@ -311,7 +352,11 @@ impl Error {
             | Error::EmptyStdin { .. }
             | Error::CannotRead { .. }
             | Error::NoAuditHome
-            | Error::AuditNotWritable { .. } => exit::USAGE,
+            | Error::AuditNotWritable { .. }
+            | Error::TerminateUnbalanced { .. }
+            | Error::TerminateEmpty
+            | Error::TerminateOptionLike { .. }
+            | Error::BadFaults { .. } => exit::USAGE,
             Error::Unreachable { .. }
             | Error::UntrustedServer { .. }
             | Error::Proxy { .. }
@@ -332,6 +377,9 @@ impl Error {
             | Error::NoWorkloadSelected { .. }
             | Error::AuditWriteFailed { .. }
             | Error::AuditUnreadable { .. }
+            | Error::TerminateNotRun { .. }
+            | Error::TerminateFailed { .. }
+            | Error::SandboxStart { .. }
             | Error::ProblemsFound(_)
             | Error::Failed(_)
             | Error::Kube { .. } => exit::FAILED,

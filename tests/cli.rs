@@ -420,7 +420,7 @@ fn sandbox_rejects_an_invalid_seed_with_file_line_and_reason() {
         &["sandbox", "serve", "--seed", missing.to_str().unwrap()],
     )
     .expect_exit(2);
-    assert!(err.contains("cannot read seed"), "{err}");
+    assert!(err.contains("cannot read seed `"), "{err}");
 }
 
 #[test]

@@ -89,7 +89,9 @@ mod built_in {
             timing: Timing::fast(),
         })
         .await
-        .map_err(|e| Error::Failed(format!("cannot start the sandbox cluster: {e}")))?;
+        .map_err(|e| Error::SandboxStart {
+            reason: e.to_string(),
+        })?;
         let kubeconfig = Kubeconfig::from_yaml(&sim.kubeconfig_yaml(CONTEXT))
             .map_err(|e| Error::BadKubeconfig(e.to_string()))?;
         Ok(Provided {
@@ -103,8 +105,10 @@ mod built_in {
     pub async fn serve(opts: &ServeOptions) -> Result<Guard> {
         let seed = match (&opts.seed, opts.generated) {
             (Some(path), _) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    Error::Usage(format!("cannot read seed {}: {e}", path.display()))
+                let text = std::fs::read_to_string(path).map_err(|e| Error::CannotRead {
+                    what: "seed",
+                    path: path.clone(),
+                    reason: e.to_string(),
                 })?;
                 Seed::Yaml {
                     text,
@@ -118,8 +122,10 @@ mod built_in {
             (None, None) => Seed::Demo,
         };
         let faults = match &opts.faults {
-            Some(spec) => FaultSpec::parse(spec)
-                .map_err(|e| Error::Usage(format!("bad --faults `{spec}`: {e}")))?,
+            Some(spec) => FaultSpec::parse(spec).map_err(|e| Error::BadFaults {
+                spec: spec.clone(),
+                reason: e.to_string(),
+            })?,
             None => Default::default(),
         };
         let sim = Simulator::start(SimOptions {
@@ -131,7 +137,9 @@ mod built_in {
         .await
         .map_err(|e| match e {
             SimError::Seed { .. } => Error::Usage(e.to_string()),
-            other => Error::Failed(format!("cannot start the sandbox: {other}")),
+            other => Error::SandboxStart {
+                reason: other.to_string(),
+            },
         })?;
         Ok(Guard(Some(sim)))
     }

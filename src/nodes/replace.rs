@@ -35,16 +35,12 @@ impl Terminate {
     /// filled in, so a value (a node name, a provider ID) can never add
     /// words or shell syntax.
     pub fn from_template(template: &str) -> Result<Terminate> {
-        let words = shlex::split(template).ok_or_else(|| {
-            Error::Usage(format!(
-                "--terminate `{template}` has unbalanced quotes; quote it as you would in a shell"
-            ))
+        let words = shlex::split(template).ok_or_else(|| Error::TerminateUnbalanced {
+            template: template.into(),
         })?;
         // `--terminate ''` (or only spaces, or `"''"`) names no program to run.
         if words.first().is_none_or(|w| w.trim().is_empty()) {
-            return Err(Error::Usage(
-                "--terminate names no command: give the command that deletes a node's instance (for example `gcloud compute instances delete {instance_id} --zone {zone}`), or pass --delete-node instead".into(),
-            ));
+            return Err(Error::TerminateEmpty);
         }
         Ok(Terminate::Command { template: words })
     }
@@ -131,11 +127,11 @@ pub fn fill(template: &[String], node: &LeanNode) -> Result<Vec<String>> {
             match values.iter().find(|(p, _)| rest.starts_with(p)) {
                 Some((placeholder, value)) => {
                     if value.starts_with('-') {
-                        return Err(Error::Usage(format!(
-                            "node `{}`: its {} `{value}` starts with `-` and would be read as an option by the terminate command; check the node's spec.providerID, or use --delete-node",
-                            node.name(),
-                            &placeholder[1..placeholder.len() - 1]
-                        )));
+                        return Err(Error::TerminateOptionLike {
+                            node: node.name().into(),
+                            field: placeholder[1..placeholder.len() - 1].into(),
+                            value: value.to_string(),
+                        });
                     }
                     out.push_str(value);
                     rest = &rest[placeholder.len()..];
@@ -172,18 +168,18 @@ pub async fn terminate(cluster: &Cluster, node: &LeanNode, how: &Terminate) -> R
                 .stdin(std::process::Stdio::null())
                 .output()
                 .await
-                .map_err(|e| {
-                    Error::Failed(format!("cannot run `{}`: {e}; check --terminate", argv[0]))
+                .map_err(|e| Error::TerminateNotRun {
+                    program: argv[0].clone(),
+                    reason: e.to_string(),
                 })?;
             if out.status.success() {
                 Ok(())
             } else {
-                Err(Error::Failed(format!(
-                    "`{}` failed ({}): {}",
-                    argv.join(" "),
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr).trim()
-                )))
+                Err(Error::TerminateFailed {
+                    command: argv.join(" "),
+                    status: out.status.to_string(),
+                    stderr: String::from_utf8_lossy(&out.stderr).trim().into(),
+                })
             }
         }
     }

@@ -157,6 +157,7 @@ fn read_stdin(key: &str) -> Result<Vec<u8>> {
 /// A value file, byte for byte (kubectl's `--from-file`).
 pub fn read_file(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::CannotRead {
+        what: "the file",
         path: path.to_path_buf(),
         reason: e.to_string(),
     })
