@@ -18,6 +18,18 @@ macro_rules! outln {
     }};
 }
 
+/// Appends one line to a `String` being built, as `outln!` prints one:
+/// reports build their text with it and `ui::output::show` prints it.
+macro_rules! push_line {
+    ($out:expr) => {
+        $out.push('\n')
+    };
+    ($out:expr, $($arg:tt)*) => {{
+        $out.push_str(&format!($($arg)*));
+        $out.push('\n');
+    }};
+}
+
 /// `print!` with the same care as `outln!`.
 macro_rules! out {
     ($($arg:tt)*) => {{

@@ -8,7 +8,8 @@ use crate::dns::check::{CheckReport, Expect, ViewState, answer_text};
 use crate::dns::cluster::ClusterObject;
 use crate::dns::{self, Options, Resolution, ResolveReport, Status, query};
 use crate::error::{Error, Result};
-use crate::ui::{output, style, table};
+use crate::ui::output::{self, Report};
+use crate::ui::{style, table};
 
 pub async fn run(app: &App, cmd: DnsCommand) -> Result<()> {
     match cmd {
@@ -223,31 +224,38 @@ async fn check(
     let targets = query::targets(&flags.nameserver, with_system)?;
     let cluster = app.cluster().await?;
     let report = dns::check::check(cluster, &question, &targets, options(flags), expect).await?;
-    let format = app.global.output;
-    if format.is_structured() {
-        output::print(format, &report)?;
-    } else {
-        print_check(&report);
-    }
-    if let Some(why) = report.failure() {
-        return Err(Error::ProblemsFound(why));
-    }
-    Ok(())
+    output::show(app.global.output, &report)
 }
 
-fn print_check(report: &CheckReport) {
-    outln!(
+impl Report for CheckReport {
+    fn human(&self, _: OutputFormat) -> String {
+        check_text(self)
+    }
+
+    fn exit(&self) -> Result<()> {
+        match self.failure() {
+            Some(why) => Err(Error::ProblemsFound(why)),
+            None => Ok(()),
+        }
+    }
+}
+
+fn check_text(report: &CheckReport) -> String {
+    let mut out = String::new();
+    push_line!(
+        out,
         "{}",
         style::bold(&format!("{} {}", report.name, report.record_type))
     );
-    outln!("{}", resolvers_table(report));
-    outln!();
-    print_verdict(report);
+    push_line!(out, "{}", resolvers_table(report));
+    push_line!(out);
+    verdict(&mut out, report);
     if !report.objects.is_empty() {
-        outln!();
-        outln!("{}", objects_table(report));
+        push_line!(out);
+        push_line!(out, "{}", objects_table(report));
     }
-    print_findings(report);
+    findings(&mut out, report);
+    out
 }
 
 /// One row per resolver: what it answered, where that points, and whether
@@ -287,30 +295,34 @@ fn resolvers_table(report: &CheckReport) -> String {
 
 /// The one line an on-call engineer reads: which object serves the name
 /// (one line per object when resolvers disagree).
-fn print_verdict(report: &CheckReport) {
+fn verdict(out: &mut String, report: &CheckReport) {
     let answered = report
         .resolvers
         .iter()
         .any(|v| v.resolution.status == Status::Ok);
     match report.served_by.as_slice() {
-        [] if !answered => outln!(
+        [] if !answered => push_line!(
+            out,
             "{} no resolver gave an answer for {}.",
             style::bad("VERDICT:"),
             report.name
         ),
-        [] => outln!(
+        [] => push_line!(
+            out,
             "{} {} points at nothing in the cluster.",
             style::bad("VERDICT:"),
             report.name
         ),
-        [o] => outln!(
+        [o] => push_line!(
+            out,
             "{} {} is served by {}.",
             style::bold("VERDICT:"),
             report.name,
             served_text(o)
         ),
         several => {
-            outln!(
+            push_line!(
+                out,
                 "{} {} is served by {} objects, depending on the resolver:",
                 style::warn("VERDICT:"),
                 report.name,
@@ -323,7 +335,7 @@ fn print_verdict(report: &CheckReport) {
                     .filter(|v| v.points_at.contains(&o.describe()))
                     .map(|v| v.resolution.server.as_str())
                     .collect();
-                outln!("  {}: according to {}", served_text(o), via.join(", "));
+                push_line!(out, "  {}: according to {}", served_text(o), via.join(", "));
             }
         }
     }
@@ -374,9 +386,10 @@ fn objects_table(report: &CheckReport) -> String {
 
 /// What follows the verdict: the TXT ownership record, when caches will
 /// agree, the problems found and whether the expectation holds.
-fn print_findings(report: &CheckReport) {
+fn findings(out: &mut String, report: &CheckReport) {
     if let Some(o) = &report.ownership {
-        outln!(
+        push_line!(
+            out,
             "\nexternal-dns TXT record {}: owner {}, resource {}",
             o.record,
             o.owner.as_deref().unwrap_or("?"),
@@ -387,7 +400,8 @@ fn print_findings(report: &CheckReport) {
     if let Some(a) = &report.agreement
         && let Some(by) = a.all_agree_by
     {
-        outln!(
+        push_line!(
+            out,
             "\n{} all caches agree by {} (in {}, from the remaining TTLs).",
             style::warn("Resolvers disagree:"),
             clock(by),
@@ -398,18 +412,23 @@ fn print_findings(report: &CheckReport) {
     }
 
     if !report.problems.is_empty() {
-        outln!("\n{}", style::bold("Problems:"));
+        push_line!(out, "\n{}", style::bold("Problems:"));
         for p in &report.problems {
-            outln!("  {} {}", style::warn("!"), p.message);
+            push_line!(out, "  {} {}", style::warn("!"), p.message);
         }
     }
 
     match report.expectation_met {
-        Some(true) => outln!("\n{} {}", style::good("OK:"), expectation_text(report)),
+        Some(true) => push_line!(out, "\n{} {}", style::good("OK:"), expectation_text(report)),
         Some(false) => {
-            outln!("\n{} {}", style::bad("MISMATCH:"), expectation_text(report));
+            push_line!(
+                out,
+                "\n{} {}",
+                style::bad("MISMATCH:"),
+                expectation_text(report)
+            );
             for m in &report.mismatches {
-                outln!("  - {m}");
+                push_line!(out, "  - {m}");
             }
         }
         None => {}

@@ -16,7 +16,10 @@ use crate::nodes::drain::{self, DrainOutcome, Event, NodeDrain, NodeStatus, PodO
 use crate::nodes::{LeanNode, plan, targets};
 use crate::safety::{self, Cancel, OpCtx, Plan, audit};
 use crate::ui::progress::{Heartbeat, Progress};
-use crate::ui::{output, style, table};
+use serde::Serialize;
+
+use crate::ui::output::{self, OutputFormat, Report};
+use crate::ui::{style, table};
 
 pub async fn run(app: &App, cmd: NodeCommand) -> Result<()> {
     let cluster = app.cluster().await?;
@@ -107,18 +110,35 @@ async fn check_nodes(
     let nodes = resolve(cluster, t).await?;
     let opts = DrainOptions::from(flags).with_policy(app.config.scale_policy());
     let report = plan::run_check(cluster, &nodes, &opts).await?;
-    if app.global.output.is_structured() {
-        output::print(app.global.output, &report)?;
-    } else {
-        out!(
-            "{}",
-            render_check(&report, app.global.verbose > 0 || nodes.len() == 1)
-        );
+    let view = CheckView {
+        pods: app.global.verbose > 0 || nodes.len() == 1,
+        report,
+    };
+    output::show(app.global.output, &view)
+}
+
+/// `node check`'s report as shown: the pod tables only for one node, or
+/// with `-v`.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct CheckView {
+    report: CheckReport,
+    #[serde(skip)]
+    pods: bool,
+}
+
+impl Report for CheckView {
+    fn human(&self, _: OutputFormat) -> String {
+        render_check(&self.report, self.pods)
     }
-    if report.go {
-        Ok(())
-    } else {
-        Err(Error::ProblemsFound(String::new()))
+
+    /// NO-GO exits 1; the report has said why.
+    fn exit(&self) -> Result<()> {
+        if self.report.go {
+            Ok(())
+        } else {
+            Err(Error::ProblemsFound(String::new()))
+        }
     }
 }
 

@@ -5,13 +5,16 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use serde::Serialize;
+
 use crate::app::App;
 use crate::cli::RestartArgs;
 use crate::cluster::Cluster;
 use crate::error::Result;
 use crate::safety::{self, Cancel, OpCtx, audit};
+use crate::ui::output::{self, OutputFormat, Report};
 use crate::ui::progress::Progress;
-use crate::ui::{output, prompt, style, table};
+use crate::ui::{prompt, style, table};
 use crate::workloads::resolve::{ambiguity_error, resolve_with};
 use crate::workloads::restart::{self, Event, Options};
 use crate::workloads::{RolloutOutcome, Verdict, WorkloadRef};
@@ -91,7 +94,7 @@ pub async fn restart(app: &App, args: RestartArgs) -> Result<()> {
             }
             outln!("{}\n", table::render(&t));
         }
-        render_outcomes(&outcome.rollouts);
+        out!("{}", outcomes_text(&outcome.rollouts));
     }
     result
 }
@@ -104,12 +107,27 @@ pub async fn rollout_status(app: &App, names: Vec<String>, timeout: Duration) ->
     let user = audit::os_user();
     let ctx = OpCtx::new(&user, Cancel::on_signal(), &observer);
     let outcomes = restart::follow(cluster, &targets, &HashMap::new(), timeout, &ctx).await?;
-    if app.global.output.is_structured() {
-        output::print(app.global.output, &outcomes)?;
-    } else {
-        render_outcomes(&outcomes);
+    output::show(app.global.output, &Rollouts { outcomes, timeout })
+}
+
+/// `rollout status`'s report: each rollout followed, judged against the
+/// `--timeout` it was given.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Rollouts {
+    outcomes: Vec<RolloutOutcome>,
+    #[serde(skip)]
+    timeout: Duration,
+}
+
+impl Report for Rollouts {
+    fn human(&self, _: OutputFormat) -> String {
+        outcomes_text(&self.outcomes)
     }
-    crate::workloads::wait::verdict(&outcomes, timeout)
+
+    fn exit(&self) -> Result<()> {
+        crate::workloads::wait::verdict(&self.outcomes, self.timeout)
+    }
 }
 
 /// A progress bar per rollout followed; with `-v`, every change of status
@@ -158,9 +176,10 @@ impl Bars {
     }
 }
 
-fn render_outcomes(outcomes: &[RolloutOutcome]) {
+fn outcomes_text(outcomes: &[RolloutOutcome]) -> String {
+    let mut out = String::new();
     if outcomes.is_empty() {
-        return;
+        return out;
     }
     let mut t = table::new(&["workload", "outcome", "duration", "replaced", "status"]);
     for o in outcomes {
@@ -178,11 +197,12 @@ fn render_outcomes(outcomes: &[RolloutOutcome]) {
             o.status.clone(),
         ]);
     }
-    outln!("{}", table::render(&t));
+    push_line!(out, "{}", table::render(&t));
     for o in outcomes {
         let Some(f) = &o.failure else { continue };
-        outln!();
-        outln!(
+        push_line!(out);
+        push_line!(
+            out,
             "{} {}: {}",
             style::bad(&format!("{} failed", o.workload)),
             f.reason,
@@ -194,13 +214,14 @@ fn render_outcomes(outcomes: &[RolloutOutcome]) {
                 (Some(p), None) => format!(" of {p}"),
                 _ => String::new(),
             };
-            outln!("  last {} log lines{whose}:", f.logs.len());
+            push_line!(out, "  last {} log lines{whose}:", f.logs.len());
             for line in &f.logs {
-                outln!("    {}", style::dim(line));
+                push_line!(out, "    {}", style::dim(line));
             }
         }
         if let Some(a) = &f.advice {
-            outln!("  what to do: {a}");
+            push_line!(out, "  what to do: {a}");
         }
     }
+    out
 }

@@ -40,3 +40,28 @@ pub fn render<T: Serialize>(format: OutputFormat, value: &T) -> Result<String> {
             .map_err(|e| Error::Failed(format!("cannot render JSON: {e}"))),
     }
 }
+
+/// What a command reports, in one shape: the data `-o json|yaml` prints, the
+/// text a person reads, and how the command exits once it is shown.
+pub trait Report: Serialize {
+    /// The text for a terminal (`-o table`, or `-o wide` where the report
+    /// has more to show).
+    fn human(&self, format: OutputFormat) -> String;
+
+    /// How the command ends after showing the report: `Ok`, or the error
+    /// (and so the exit code) its findings call for.
+    fn exit(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Shows a report as asked, structured or for a person (the one place that
+/// chooses), and returns how the command exits.
+pub fn show(format: OutputFormat, report: &impl Report) -> Result<()> {
+    if format.is_structured() {
+        print(format, report)?;
+    } else {
+        out!("{}", report.human(format));
+    }
+    report.exit()
+}
