@@ -69,13 +69,10 @@ pub async fn stuck(app: &App, args: StuckArgs) -> Result<()> {
             started.elapsed().as_secs_f64()
         ));
     }
-    match app.global.output {
-        OutputFormat::Json | OutputFormat::Yaml => output::print(app.global.output, &report)?,
-        OutputFormat::Wide if report.stuck > 0 => {
-            let pods: Vec<_> = report.pods.iter().map(|p| ("", p)).collect();
-            print_wide(&pods, false);
-        }
-        OutputFormat::Wide | OutputFormat::Table => print_groups(&report),
+    let shown = output::show(app.global.output, &report);
+    let namespaced = report.scope.namespace.is_some() && report.scope.node.is_none();
+    if !app.global.output.is_structured() && report.stuck == 0 && namespaced {
+        style::note("Look in every namespace with -A.");
     }
     // The sandbox lives only as long as this command: a pasted kubectl
     // suggestion would reach the kubeconfig's cluster instead.
@@ -94,10 +91,29 @@ pub async fn stuck(app: &App, args: StuckArgs) -> Result<()> {
             "kubectl cannot reach this sandbox: to try the kubectl suggestions, run `{serve}` and pass that kubeconfig to both tools"
         ));
     }
-    if report.stuck > 0 {
-        return Err(Error::ProblemsFound(String::new()));
+    shown
+}
+
+impl output::Report for Report {
+    fn human(&self, format: OutputFormat) -> String {
+        let mut out = String::new();
+        if format == OutputFormat::Wide && self.stuck > 0 {
+            let pods: Vec<_> = self.pods.iter().map(|p| ("", p)).collect();
+            write_wide(&mut out, &pods, false);
+        } else {
+            write_groups(&mut out, self);
+        }
+        out
     }
-    Ok(())
+
+    /// Stuck pods exit 1; the report has shown them.
+    fn exit(&self) -> Result<()> {
+        if self.stuck > 0 {
+            Err(Error::ProblemsFound(String::new()))
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// `-o json|yaml` of several contexts: the totals, each context's scope
@@ -192,8 +208,10 @@ async fn stuck_in_several(app: &App, args: &StuckArgs) -> Result<()> {
             output::print(app.global.output, &several)?;
         }
         OutputFormat::Wide if !pods.is_empty() => {
-            print_headlines(&reports);
-            print_wide(&pods, true);
+            let mut out = String::new();
+            write_headlines(&mut out, &reports);
+            write_wide(&mut out, &pods, true);
+            out!("{out}");
         }
         OutputFormat::Wide | OutputFormat::Table => print_several_groups(&reports),
     }
@@ -222,17 +240,19 @@ fn summary<'a>(context: &'a str, r: &'a Report) -> ContextSummary<'a> {
 }
 
 /// One line per context that answered: what was looked at and what was found.
-fn print_headlines(reports: &[(&str, &Report)]) {
+fn write_headlines(out: &mut String, reports: &[(&str, &Report)]) {
     for (context, r) in reports {
         if r.stuck == 0 {
-            outln!(
+            push_line!(
+                out,
                 "context `{context}`: {} among {} pods {}",
                 style::good("no stuck pods"),
                 r.pods_checked,
                 scope_words(r)
             );
         } else {
-            outln!(
+            push_line!(
+                out,
                 "context `{context}`: {} stuck {} in {} {}, out of {} pods {}",
                 r.stuck,
                 plural(r.stuck, "pod"),
@@ -246,17 +266,21 @@ fn print_headlines(reports: &[(&str, &Report)]) {
 }
 
 fn print_several_groups(reports: &[(&str, &Report)]) {
-    print_headlines(reports);
+    let mut out = String::new();
+    write_headlines(&mut out, reports);
+    out!("{out}");
+    out.clear();
     let namespaced = |r: &Report| r.scope.namespace.is_some() && r.scope.node.is_none();
     if reports.iter().all(|(_, r)| r.stuck == 0) && reports.iter().any(|(_, r)| namespaced(r)) {
         style::note("Look in every namespace with -A.");
     }
     for (context, r) in reports {
         for g in &r.groups {
-            outln!();
-            print_group(g, r.checked_at, Some(context));
+            push_line!(out);
+            write_group(&mut out, g, r.checked_at, Some(context));
         }
     }
+    out!("{out}");
 }
 
 fn scope_words(report: &Report) -> String {
@@ -273,20 +297,19 @@ fn scope_words(report: &Report) -> String {
     words
 }
 
-fn print_groups(report: &Report) {
+fn write_groups(out: &mut String, report: &Report) {
     if report.stuck == 0 {
-        outln!(
+        push_line!(
+            out,
             "{} among {} pods {}.",
             style::good("No stuck pods"),
             report.pods_checked,
             scope_words(report)
         );
-        if report.scope.namespace.is_some() && report.scope.node.is_none() {
-            style::note("Look in every namespace with -A.");
-        }
         return;
     }
-    outln!(
+    push_line!(
+        out,
         "{} stuck {} in {} {}, out of {} pods {}",
         report.stuck,
         plural(report.stuck, "pod"),
@@ -296,19 +319,20 @@ fn print_groups(report: &Report) {
         scope_words(report)
     );
     for g in &report.groups {
-        outln!();
-        print_group(g, report.checked_at, None);
+        push_line!(out);
+        write_group(out, g, report.checked_at, None);
     }
 }
 
 /// A group's heading names its context when several were asked.
-fn print_group(g: &Group, now: DateTime<Utc>, context: Option<&str>) {
+fn write_group(out: &mut String, g: &Group, now: DateTime<Utc>, context: Option<&str>) {
     let place = match (&g.node, g.owners.as_slice()) {
         (Some(node), _) if g.namespace.is_none() => format!("on node {node}"),
         (_, [one]) if !one.owner.ends_with("/<none>") => format!("in {}", one.owner),
         _ => format!("in namespace {}", g.namespace.as_deref().unwrap_or("?")),
     };
-    outln!(
+    push_line!(
+        out,
         "{}{} {} {}  {}  since {}  [{}]",
         context.map(|c| format!("[{c}] ")).unwrap_or_default(),
         style::bold(&g.count.to_string()),
@@ -318,7 +342,7 @@ fn print_group(g: &Group, now: DateTime<Utc>, context: Option<&str>) {
         when(g.since, now),
         g.category.name()
     );
-    outln!("   {}: {}", g.reason, g.message);
+    push_line!(out, "   {}: {}", g.reason, g.message);
     if g.namespace.is_none() || g.owners.len() > 1 {
         let owners: Vec<String> = g
             .owners
@@ -327,7 +351,8 @@ fn print_group(g: &Group, now: DateTime<Utc>, context: Option<&str>) {
             .map(|o| format!("{} ({})", o.owner, o.count))
             .collect();
         let more = g.owners.len().saturating_sub(5);
-        outln!(
+        push_line!(
+            out,
             "   owners: {}{}",
             owners.join(", "),
             if more > 0 {
@@ -339,7 +364,8 @@ fn print_group(g: &Group, now: DateTime<Utc>, context: Option<&str>) {
     }
     let shown: Vec<&str> = g.pods.iter().take(3).map(String::as_str).collect();
     let more = g.pods.len().saturating_sub(3);
-    outln!(
+    push_line!(
+        out,
         "   pods: {}{}",
         shown.join(", "),
         if more > 0 {
@@ -348,12 +374,17 @@ fn print_group(g: &Group, now: DateTime<Utc>, context: Option<&str>) {
             String::new()
         }
     );
-    outln!("   {} {}", style::good("→"), style::bold(&g.suggestion));
+    push_line!(
+        out,
+        "   {} {}",
+        style::good("→"),
+        style::bold(&g.suggestion)
+    );
 }
 
 /// One row per stuck pod; the CONTEXT column only when several contexts
 /// were asked, so that one cluster's table stays as it always was.
-fn print_wide(pods: &[(&str, &StuckPod)], with_context: bool) {
+fn write_wide(out: &mut String, pods: &[(&str, &StuckPod)], with_context: bool) {
     let mut headers = Vec::new();
     if with_context {
         headers.push("context");
@@ -390,7 +421,7 @@ fn print_wide(pods: &[(&str, &StuckPod)], with_context: bool) {
         ]);
         t.add_row(cells);
     }
-    outln!("{}", table::render(&t));
+    push_line!(out, "{}", table::render(&t));
 }
 
 fn plural(n: usize, word: &str) -> String {
