@@ -19,7 +19,10 @@ use std::process::Command;
 
 pub use oncall_sim::{FaultSpec, Seed, SimOptions, Simulator, Timing};
 #[allow(unused_imports)]
-pub use oncall_testkit::fixtures::{self, Node, Workload, namespace, pdb};
+pub use oncall_testkit::fixtures::{
+    self, ConfigMap, Ingress, Node, Pod, Secret, Service, Workload, namespace, pdb,
+    pdb_max_unavailable,
+};
 #[allow(unused_imports)]
 pub use oncall_testkit::{
     Background, Cmd, Kubectl, Run, eventually, kubeconfig, kubectl_path, which,
@@ -49,6 +52,19 @@ impl Harness {
         Harness::start(Seed::Yaml {
             text: text.to_string(),
             source: "test.yaml".into(),
+        })
+    }
+
+    /// A cluster seeded from YAML text, with controllers on `timing`.
+    pub fn yaml_with(text: &str, timing: Timing) -> Harness {
+        Harness::with_options(SimOptions {
+            port: 0,
+            seed: Seed::Yaml {
+                text: text.to_string(),
+                source: "test.yaml".into(),
+            },
+            faults: FaultSpec::default(),
+            timing,
         })
     }
 
