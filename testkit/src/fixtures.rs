@@ -406,6 +406,22 @@ impl Workload {
         self
     }
 
+    /// Selects and labels its pods `key: <name>` instead of `app: <name>`
+    /// (`app.kubernetes.io/name`, as Helm charts do).
+    pub fn selected_by(mut self, key: &str) -> Workload {
+        let labels = json!({ key: self.0["metadata"]["name"] });
+        if self.0["spec"].get("selector").is_some() {
+            set(&mut self.0, "/spec/selector/matchLabels", labels.clone());
+        }
+        self.set_in_pod("/metadata/labels", labels)
+    }
+
+    /// A suspended CronJob: its schedule starts no jobs.
+    pub fn suspended(mut self) -> Workload {
+        set(&mut self.0, "/spec/suspend", json!(true));
+        self
+    }
+
     /// A paused Deployment: changes to its template roll nothing out.
     pub fn paused(mut self) -> Workload {
         set(&mut self.0, "/spec/paused", json!(true));

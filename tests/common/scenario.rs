@@ -73,10 +73,7 @@ impl Scope {
 
     /// A Namespace document.
     pub fn namespace(&self, name: &str) -> String {
-        format!(
-            "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {}}}\n---\n",
-            self.ns(name)
-        )
+        oncall_testkit::fixtures::namespace(&self.ns(name))
     }
 
     /// A Ready node of this scope: labelled with the scope and tainted so
