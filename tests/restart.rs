@@ -186,7 +186,12 @@ fn crashing_new_pods_fail_fast_with_the_pod_reason_and_logs() {
         "shows the last log lines:\n{}",
         run.stdout
     );
-    assert!(run.stderr.contains("failed"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("the rollout of `deployment/web` failed"),
+        "{}",
+        run.stderr
+    );
     let d = h.get("deployments", Some("shop"), "web").unwrap();
     let deadline_hit = d["status"]["conditions"]
         .as_array()

@@ -72,3 +72,28 @@ pub fn replace_ca(path: &Path, ca_pem: &str) {
     }
     write(path, &config);
 }
+
+/// Adds a context `name` for a cluster of its own at `server`, with the
+/// current context's user, and makes it the current one: commands that
+/// forget `--context` then go to `server`.
+pub fn switch_to_new_context(path: &Path, name: &str, server: &str) {
+    let mut config = read(path);
+    let current = config["current-context"].as_str().unwrap().to_string();
+    let user = config["contexts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == current.as_str())
+        .expect("the current context exists")["context"]["user"]
+        .clone();
+    config["clusters"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": name, "cluster": {"server": server}}));
+    config["contexts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": name, "context": {"cluster": name, "user": user}}));
+    config["current-context"] = json!(name);
+    write(path, &config);
+}
