@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Cluster, http, json_of, wait_until};
+use common::{Cluster, http, json_of, wait_for_stdout, wait_until};
 use oncall_sim::{FaultSpec, Seed};
 use serde_json::{Value, json};
 
@@ -462,32 +462,19 @@ async fn logs_and_kubectl_logs() {
     let out = c.ok(&["logs", &name, "--previous", "--tail=2"]).await;
     assert_eq!(out.lines().count(), 2, "{out}");
     let web = web_pods(&c);
-    let out = c.kubectl(&["logs", &web[0], "--container", "nope"]).await;
-    assert!(!out.status.success());
+    c.kubectl(&["logs", &web[0], "--container", "nope"])
+        .await
+        .expect_exit(1);
     let out = c.ok(&["logs", &web[0], "-c", "sidecar"]).await;
     assert!(out.contains("starting envoy"), "{out}");
     // -f keeps streaming.
-    let mut child = c
-        .kubectl_command(&["logs", "-f", &web[0], "-c", "web"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut seen = String::new();
-    let mut buf = [0u8; 1024];
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    while seen.matches("GET /healthz").count() < 3 {
-        assert!(std::time::Instant::now() < deadline, "{seen}");
-        use tokio::io::AsyncReadExt;
-        let n = tokio::time::timeout(std::time::Duration::from_secs(10), stdout.read(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0, "logs -f ended: {seen}");
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
-    assert!(child.try_wait().unwrap().is_none(), "still following");
-    let _ = child.kill().await;
+    let mut follow = c.kubectl_spawn(&["logs", "-f", &web[0], "-c", "web"]);
+    wait_for_stdout(&follow, 15, |seen| {
+        seen.matches("GET /healthz").count() >= 3
+    })
+    .await;
+    assert!(!follow.has_ended(), "still following");
+    follow.kill();
     c.sim.shutdown().await;
 }
 

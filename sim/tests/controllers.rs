@@ -272,9 +272,9 @@ async fn jobs_image_faults_and_recreate() {
     let out = c
         .kubectl(&["rollout", "status", "deployment/api", "--timeout=2s"])
         .await;
-    assert!(
-        !out.status.success(),
-        "a crash-looping rollout does not complete"
+    assert_eq!(
+        out.code, 1,
+        "a crash-looping rollout does not complete: {out}"
     );
     // Rolling back fixes it.
     c.ok(&["rollout", "undo", "deployment/api"]).await;
@@ -311,9 +311,11 @@ async fn progress_deadline_is_reported() {
     let out = c
         .kubectl(&["rollout", "status", "deployment/api", "--timeout=30s"])
         .await;
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(err.contains("exceeded its progress deadline"), "{err}");
+    let out = out.expect_exit(1);
+    assert!(
+        out.stderr.contains("exceeded its progress deadline"),
+        "{out}"
+    );
     c.sim.shutdown().await;
 }
 
@@ -339,7 +341,7 @@ async fn exec_is_scripted_per_pod() {
     let out = c
         .kubectl(&["exec", "-n", "rabbitmq", "rabbitmq-1", "--", "false"])
         .await;
-    assert_eq!(out.status.code(), Some(1));
+    out.expect_exit(1);
     c.sim.shutdown().await;
 }
 
@@ -465,13 +467,11 @@ async fn a_hung_job_runs_on_and_a_finished_pods_followed_log_ends() {
         .as_str()
         .unwrap()
         .to_string();
-    let mut child = c
-        .kubectl_command(&["logs", "-f", &pod])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let ended = tokio::time::timeout(Duration::from_secs(15), child.wait()).await;
-    assert!(ended.is_ok(), "logs -f went on after the container stopped");
+    let mut follow = c.kubectl_spawn(&["logs", "-f", &pod]);
+    wait_until("logs -f ends once the container stopped", 15, || {
+        follow.has_ended()
+    })
+    .await;
     // The job controller counts the success on its next pass after the
     // container stopped, which may come just after the log ends.
     let succeeded =
