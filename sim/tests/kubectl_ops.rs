@@ -6,64 +6,28 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Cluster, rows, wait_for_stdout, wait_until};
-use oncall_sim::Seed;
+use common::{Cluster, Node, Workload, pdb, rows, wait_for_stdout, wait_until};
+use serde_json::json;
 
-const SEED: &str = r#"
-apiVersion: v1
-kind: Node
-metadata:
-  name: node-1
-  labels: {node.kubernetes.io/pool: general, kubernetes.io/hostname: node-1}
-status:
-  allocatable: {pods: "110"}
-  conditions: [{type: Ready, status: "True"}]
----
-apiVersion: v1
-kind: Node
-metadata:
-  name: node-2
-  labels: {node.kubernetes.io/pool: general, kubernetes.io/hostname: node-2}
-status:
-  allocatable: {pods: "110"}
-  conditions: [{type: Ready, status: "True"}]
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: default}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers: [{name: web, image: "nginx:1.27"}]
-      volumes: [{name: cache, emptyDir: {}}]
----
-apiVersion: policy/v1
-kind: PodDisruptionBudget
-metadata: {name: web-pdb, namespace: default}
-spec:
-  minAvailable: 2
-  selector: {matchLabels: {app: web}}
----
-apiVersion: apps/v1
-kind: DaemonSet
-metadata: {name: agent, namespace: default}
-spec:
-  selector: {matchLabels: {app: agent}}
-  template:
-    metadata: {labels: {app: agent}}
-    spec:
-      containers: [{name: agent, image: "agent:1"}]
-"#;
+/// Two nodes of pool `general`; a Deployment `web` of two pods (with an
+/// emptyDir, as drain must be told) whose budget lets none go; a DaemonSet.
+fn seed() -> String {
+    let node = |name: &str| Node::new(name).label("node.kubernetes.io/pool", "general");
+    node("node-1").yaml()
+        + &node("node-2").yaml()
+        + &Workload::deployment("default", "web")
+            .replicas(2)
+            .container("web", "nginx:1.27")
+            .volume(json!({"name": "cache", "emptyDir": {}}))
+            .yaml()
+        + &pdb("default", "web-pdb", "web", 2)
+        + &Workload::daemon_set("default", "agent")
+            .container("agent", "agent:1")
+            .yaml()
+}
 
 async fn cluster() -> Cluster {
-    Cluster::start(Seed::Yaml {
-        text: SEED.into(),
-        source: "ops.yaml".into(),
-    })
-    .await
+    Cluster::yaml(&seed()).await
 }
 
 fn pods_on(c: &Cluster, node: &str, app: &str) -> Vec<serde_json::Value> {

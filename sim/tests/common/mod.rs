@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use oncall_sim::{FaultSpec, Seed, SimOptions, Simulator, Timing};
 #[allow(unused_imports)]
-pub use oncall_testkit::fixtures::{self, Node, Workload, namespace, pdb};
+pub use oncall_testkit::fixtures::{
+    self, ConfigMap, Node, Pod, Workload, namespace, pdb, pdb_max_unavailable,
+};
 pub use oncall_testkit::{Background, Cmd, Kubectl, Run};
 use serde_json::Value;
 
@@ -20,6 +22,11 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// A simulator seeded from YAML text (the fixtures' documents).
+    pub async fn yaml(text: &str) -> Self {
+        Self::start(yaml(text)).await
+    }
+
     pub async fn start(seed: Seed) -> Self {
         Self::start_with(seed, FaultSpec::default()).await
     }
@@ -88,6 +95,14 @@ pub async fn wait_for_stdout(program: &Background, secs: u64, done: impl Fn(&str
             program.stderr()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A seed of YAML text.
+pub fn yaml(text: &str) -> Seed {
+    Seed::Yaml {
+        text: text.to_string(),
+        source: "test.yaml".into(),
     }
 }
 
