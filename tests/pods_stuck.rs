@@ -114,9 +114,9 @@ fn broken_cluster_yaml() -> String {
             .container_status(json!({"name": "report", "ready": false, "restartCount": 0,
                 "state": {"terminated": {"exitCode": 137, "reason": "OOMKilled", "finishedAt": long_ago}}})),
         Pod::new("shop", "held")
-            .set("/metadata/finalizers", json!(["example.com/backup"]))
+            .finalizer("example.com/backup")
             .node_name("node-a")
-            .set("/spec/terminationGracePeriodSeconds", json!(0))
+            .grace_period(0)
             .containers(&["held"]),
     ];
     namespace("shop")

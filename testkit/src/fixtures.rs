@@ -555,6 +555,28 @@ impl Pod {
         self
     }
 
+    /// A finalizer no controller removes: deleted, the pod stays
+    /// Terminating until the test lets it go.
+    pub fn finalizer(mut self, name: &str) -> Pod {
+        push(&mut self.0, "/metadata/finalizers", json!(name));
+        self
+    }
+
+    pub fn grace_period(mut self, seconds: u32) -> Pod {
+        set(
+            &mut self.0,
+            "/spec/terminationGracePeriodSeconds",
+            json!(seconds),
+        );
+        self
+    }
+
+    /// A toleration (`{key, operator, value, effect}`).
+    pub fn toleration(mut self, toleration: Value) -> Pod {
+        push(&mut self.0, "/spec/tolerations", toleration);
+        self
+    }
+
     /// A fault the simulator's kubelet plays (see [`FAULT_ANNOTATION`]).
     pub fn fault(self, spec: &str) -> Pod {
         self.annotation(FAULT_ANNOTATION, spec)
