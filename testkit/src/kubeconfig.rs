@@ -34,19 +34,24 @@ pub fn write_for_server(path: &Path, name: &str, server: &str, token: &str) {
     );
 }
 
-/// Replaces the current context's user with a bearer token.
-pub fn set_token(path: &Path, token: &str) {
-    let mut config = read(path);
-    let current = config["current-context"].as_str().unwrap().to_string();
-    let user = config["contexts"]
+/// The name of the current context's user.
+fn current_user(config: &Value) -> String {
+    let current = &config["current-context"];
+    config["contexts"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| c["name"] == current.as_str())
-        .unwrap()["context"]["user"]
+        .find(|c| c["name"] == *current)
+        .expect("the current context exists")["context"]["user"]
         .as_str()
         .unwrap()
-        .to_string();
+        .to_string()
+}
+
+/// Replaces the current context's user with a bearer token.
+pub fn set_token(path: &Path, token: &str) {
+    let mut config = read(path);
+    let user = current_user(&config);
     for entry in config["users"].as_array_mut().unwrap() {
         if entry["name"] == user.as_str() {
             entry["user"] = json!({ "token": token });
@@ -78,14 +83,7 @@ pub fn replace_ca(path: &Path, ca_pem: &str) {
 /// forget `--context` then go to `server`.
 pub fn switch_to_new_context(path: &Path, name: &str, server: &str) {
     let mut config = read(path);
-    let current = config["current-context"].as_str().unwrap().to_string();
-    let user = config["contexts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == current.as_str())
-        .expect("the current context exists")["context"]["user"]
-        .clone();
+    let user = current_user(&config);
     config["clusters"]
         .as_array_mut()
         .unwrap()
