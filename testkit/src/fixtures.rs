@@ -26,7 +26,7 @@ fn document(value: &Value) -> String {
 }
 
 /// Sets `value` at a JSON pointer, making the objects on the way.
-fn set(target: &mut Value, pointer: &str, value: Value) {
+pub(crate) fn set(target: &mut Value, pointer: &str, value: Value) {
     let mut at = target;
     for key in pointer.trim_start_matches('/').split('/') {
         let key = key.replace("~1", "/").replace("~0", "~");
