@@ -633,9 +633,14 @@ fn restart_by_label_selector_and_no_wait() {
             "tier=api",
             "--no-wait",
             "--yes",
+            "-o",
+            "json",
         ])
         .expect_code(0);
-    assert!(run.stdout.contains("not waited"), "{}", run.stdout);
+    let rollouts = &run.json()["rollouts"];
+    assert_eq!(rollouts.as_array().map(Vec::len), Some(1), "{}", run.stdout);
+    assert_eq!(rollouts[0]["workload"], "deployment/api");
+    assert_eq!(rollouts[0]["outcome"], "not_waited", "{}", run.stdout);
     assert!(restarted_at(&h, "deployments", "api").is_some());
     assert_eq!(restarted_at(&h, "deployments", "web"), None, "not selected");
     // kubectl agrees that the restart is a rollout it can follow.

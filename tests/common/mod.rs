@@ -15,7 +15,6 @@ pub use real::RealCluster;
 pub use scenario::{Backend, SCOPE_KEY, Scope};
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 pub use oncall_sim::{FaultSpec, Seed, SimOptions, Simulator, Timing};
 #[allow(unused_imports)]
@@ -328,8 +327,11 @@ fn runtime() -> tokio::runtime::Runtime {
 /// The account running the tests, as oncall records it (from the uid, not
 /// the `USER` the harness sets).
 pub fn os_user() -> String {
-    let out = Command::new("id").arg("-un").output().expect("id runs");
-    let name = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let out = Cmd::new(which("id").expect("id is on PATH"))
+        .arg("-un")
+        .run()
+        .expect_exit(0);
+    let name = out.stdout.trim().to_string();
     assert!(!name.is_empty(), "`id -un` names the user");
     name
 }
