@@ -277,15 +277,21 @@ fn unreachable_server_names_the_url_and_exits_4() {
     assert!(!err.contains("s3cr3t"), "never prints the token");
 }
 
+/// Contexts `a` and `b`, both on a server nothing listens on.
+fn two_contexts() -> kubeconfig::Kubeconfig {
+    kubeconfig::Kubeconfig::new()
+        .cluster("a", "http://127.0.0.1:1")
+        .user("u", serde_json::json!({}))
+        .context("a", "a", "u")
+        .context("b", "a", "u")
+        .current("a")
+}
+
 #[test]
 fn unknown_context_lists_the_known_ones() {
     let home = tempfile::tempdir().unwrap();
     let kubeconfig = home.path().join("config");
-    std::fs::write(
-        &kubeconfig,
-        "apiVersion: v1\nkind: Config\ncurrent-context: a\nclusters:\n- name: a\n  cluster:\n    server: http://127.0.0.1:1\ncontexts:\n- name: a\n  context:\n    cluster: a\n    user: u\n- name: b\n  context:\n    cluster: a\n    user: u\nusers:\n- name: u\n  user: {}\n",
-    )
-    .unwrap();
+    two_contexts().write(&kubeconfig);
     let Run { stderr: err, .. } = oncall(
         home.path(),
         &[
@@ -311,11 +317,7 @@ fn unknown_context_lists_the_known_ones() {
 fn several_contexts_are_refused_where_they_cannot_apply() {
     let home = tempfile::tempdir().unwrap();
     let kubeconfig = home.path().join("config");
-    std::fs::write(
-        &kubeconfig,
-        "apiVersion: v1\nkind: Config\ncurrent-context: a\nclusters:\n- name: a\n  cluster:\n    server: http://127.0.0.1:1\ncontexts:\n- name: a\n  context:\n    cluster: a\n    user: u\n- name: b\n  context:\n    cluster: a\n    user: u\nusers:\n- name: u\n  user: {}\n",
-    )
-    .unwrap();
+    two_contexts().write(&kubeconfig);
     let k = kubeconfig.to_str().unwrap();
     let two = ["--kubeconfig", k, "--context", "a", "--context", "b"];
     let refused = |extra: &[&str], says: &str| {

@@ -32,13 +32,15 @@ impl Bed {
         let dir = tempfile::tempdir().unwrap();
         let url = cluster.sim().url();
         let kubeconfig = dir.path().join("kube.yaml");
-        std::fs::write(
-            &kubeconfig,
-            format!(
-                "apiVersion: v1\nkind: Config\ncurrent-context: dead\nclusters:\n- {{name: dead, cluster: {{server: \"http://127.0.0.1:1\"}}}}\n- {{name: live, cluster: {{server: \"{url}\"}}}}\nusers:\n- {{name: u, user: {{token: t}}}}\ncontexts:\n- {{name: dead, context: {{cluster: dead, user: u}}}}\n- {{name: live, context: {{cluster: live, user: u}}}}\n- {{name: \"{ARN}\", context: {{cluster: live, user: u}}}}\n"
-            ),
-        )
-        .unwrap();
+        kubeconfig::Kubeconfig::new()
+            .cluster("dead", "http://127.0.0.1:1")
+            .cluster("live", &url)
+            .user("u", serde_json::json!({"token": "t"}))
+            .context("dead", "dead", "u")
+            .context("live", "live", "u")
+            .context(ARN, "live", "u")
+            .current("dead")
+            .write(&kubeconfig);
         let bin = dir.path().join("bin");
         std::fs::create_dir(&bin).unwrap();
         let oncall = Path::new(env!("CARGO_BIN_EXE_oncall"));

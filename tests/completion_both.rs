@@ -5,6 +5,7 @@
 
 mod common;
 use common::*;
+use serde_json::json;
 
 on_both_backends!(completion_reads_the_namespace_typed_on_the_line);
 
@@ -28,34 +29,19 @@ fn complete(h: &Harness, words: &[&str]) -> Vec<String> {
 
 fn completion_reads_the_namespace_typed_on_the_line(backend: Backend) {
     let s = Scope::new("complete");
-    let mut seed = s.namespace("shop");
-    seed += &format!(
-        r#"apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: web, namespace: {ns}}}
-spec:
-  replicas: 0
-  selector: {{matchLabels: {{app: web}}}}
-  template:
-    metadata: {{labels: {{app: web}}}}
-    spec:
-      containers: [{{name: web, image: "shop/web:1.0"}}]
----
-apiVersion: apps/v1
-kind: StatefulSet
-metadata: {{name: web, namespace: {ns}}}
-spec:
-  replicas: 0
-  serviceName: web
-  selector: {{matchLabels: {{app: web-db}}}}
-  template:
-    metadata: {{labels: {{app: web-db}}}}
-    spec:
-      containers: [{{name: db, image: "shop/db:1.0"}}]
----
-"#,
-        ns = s.ns("shop"),
-    );
+    // A Deployment and a StatefulSet of one name (selecting pods of their
+    // own), with no pods to wait for.
+    let seed = s.namespace("shop")
+        + &Workload::deployment(&s.ns("shop"), "web")
+            .replicas(0)
+            .container("web", "shop/web:1.0")
+            .yaml()
+        + &Workload::stateful_set(&s.ns("shop"), "web")
+            .replicas(0)
+            .set("/spec/selector/matchLabels/app", json!("web-db"))
+            .set("/spec/template/metadata/labels/app", json!("web-db"))
+            .container("db", "shop/db:1.0")
+            .yaml();
     let h = Harness::on(backend, &s, &seed);
     let ns = s.ns("shop");
 

@@ -13,18 +13,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-/// A kubeconfig with one context `c` (namespace `production`) on `server`; `cluster_extra` and
-/// `user` are YAML flow mappings' inner text.
-fn kubeconfig(dir: &Path, server: &str, cluster_extra: &str, user: &str) -> std::path::PathBuf {
-    let path = dir.join("kubeconfig");
-    std::fs::write(
-        &path,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: \"{server}\"{cluster_extra}}}}}]\nusers: [{{name: u, user: {{{user}}}}}]\ncontexts: [{{name: c, context: {{cluster: c, user: u, namespace: production}}}}]\ncurrent-context: c\n"
-        ),
-    )
-    .unwrap();
-    path
+use oncall_testkit::kubeconfig::Kubeconfig;
+use serde_json::json;
+
+/// A kubeconfig with one context `c` (namespace `production`) on
+/// `server`, whose user presents token `t`; a test sets what it is about.
+fn kubeconfig(server: &str) -> Kubeconfig {
+    Kubeconfig::new()
+        .cluster("c", server)
+        .user("u", json!({"token": "t"}))
+        .context("c", "c", "u")
+        .set("/contexts/0/context/namespace", json!("production"))
+        .current("c")
 }
 
 /// `oncall ARGS` with KUBECONFIG and a private HOME, nothing else from the
@@ -187,12 +187,12 @@ fn a_cluster_behind_a_connect_or_socks5_proxy_is_reached_through_its_proxy_url()
     for (kind, scheme) in [(Proxy::Connect, "http"), (Proxy::Socks5, "socks5")] {
         let (port, tunnels) = proxy(kind);
         let home = tempfile::tempdir().unwrap();
-        let config = kubeconfig(
-            home.path(),
-            &h.sim().url(),
-            &format!(", proxy-url: \"{scheme}://127.0.0.1:{port}\""),
-            "token: t",
-        );
+        let config = kubeconfig(&h.sim().url())
+            .set(
+                "/clusters/0/cluster/proxy-url",
+                json!(format!("{scheme}://127.0.0.1:{port}")),
+            )
+            .write(home.path().join("kubeconfig"));
         let out = oncall_env(home.path(), &config, &["node", "list"], &[]).run();
         let r = out.expect_code(0);
         assert!(r.stdout.contains("gke-demo-pool-a"), "{}", r.stdout);
@@ -227,12 +227,12 @@ fn a_proxy_that_refuses_gets_its_own_message_not_a_login_hint() {
     let h = Harness::demo();
     let (port, tunnels) = proxy(Proxy::Refuse);
     let home = tempfile::tempdir().unwrap();
-    let config = kubeconfig(
-        home.path(),
-        &h.sim().url(),
-        &format!(", proxy-url: \"http://127.0.0.1:{port}\""),
-        "token: t",
-    );
+    let config = kubeconfig(&h.sim().url())
+        .set(
+            "/clusters/0/cluster/proxy-url",
+            json!(format!("http://127.0.0.1:{port}")),
+        )
+        .write(home.path().join("kubeconfig"));
     let out = oncall_env(home.path(), &config, &["node", "list"], &[]).run();
     let r = out.expect_code(4);
     one_line(&r);
@@ -265,7 +265,7 @@ fn a_server_that_never_answers_times_out_with_exit_5_naming_it() {
     let (port, _hole) = black_hole();
     let home = tempfile::tempdir().unwrap();
     let server = format!("http://127.0.0.1:{port}");
-    let config = kubeconfig(home.path(), &server, "", "token: t");
+    let config = kubeconfig(&server).write(home.path().join("kubeconfig"));
     for timeout in ["2s", "2"] {
         let child = oncall_env(
             home.path(),
@@ -341,7 +341,7 @@ fn a_body_that_stalls_after_the_headers_times_out_with_exit_5_naming_the_server(
     let (port, stalled) = stalling_body();
     let home = tempfile::tempdir().unwrap();
     let server = format!("http://127.0.0.1:{port}");
-    let config = kubeconfig(home.path(), &server, "", "token: t");
+    let config = kubeconfig(&server).write(home.path().join("kubeconfig"));
     let child = oncall_env(
         home.path(),
         &config,
@@ -364,12 +364,8 @@ fn a_body_that_stalls_after_the_headers_times_out_with_exit_5_naming_the_server(
 fn a_read_only_command_stops_on_the_first_ctrl_c() {
     let (port, _hole) = black_hole();
     let home = tempfile::tempdir().unwrap();
-    let config = kubeconfig(
-        home.path(),
-        &format!("http://127.0.0.1:{port}"),
-        "",
-        "token: t",
-    );
+    let config =
+        kubeconfig(&format!("http://127.0.0.1:{port}")).write(home.path().join("kubeconfig"));
     let child = oncall_env(
         home.path(),
         &config,
@@ -418,15 +414,16 @@ fn exec_kubeconfig(
     expires: &str,
 ) -> (std::path::PathBuf, std::path::PathBuf) {
     let (script, count) = counting_plugin(home, expires);
-    let config = kubeconfig(
-        home,
-        server,
-        "",
-        &format!(
-            "exec: {{apiVersion: client.authentication.k8s.io/v1, command: \"{}\", interactiveMode: Never}}",
-            script.display()
-        ),
-    );
+    let config = kubeconfig(server)
+        .set(
+            "/users/0/user",
+            json!({"exec": {
+                "apiVersion": "client.authentication.k8s.io/v1",
+                "command": script,
+                "interactiveMode": "Never",
+            }}),
+        )
+        .write(home.join("kubeconfig"));
     (config, count)
 }
 
@@ -590,6 +587,7 @@ fn a_missing_file_in_kubeconfig_is_skipped_and_an_empty_current_context_is_unset
     let h = Harness::demo();
     let home = tempfile::tempdir().unwrap();
     let first = home.path().join("first");
+    // Written out: the empty `current-context` string is the point.
     std::fs::write(
         &first,
         "apiVersion: v1\nkind: Config\ncurrent-context: \"\"\n",
@@ -610,6 +608,7 @@ fn a_missing_file_in_kubeconfig_is_skipped_and_an_empty_current_context_is_unset
 fn a_broken_kubeconfig_is_one_sentence_naming_file_and_line() {
     let home = tempfile::tempdir().unwrap();
     let path = home.path().join("kubeconfig");
+    // Written out: the unclosed bracket on line 5 is the point.
     std::fs::write(
         &path,
         "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: [\n",
@@ -631,14 +630,14 @@ fn server_cluster_and_user_flags_pick_what_the_kubeconfig_does_not() {
     let home = tempfile::tempdir().unwrap();
     let (port, _hole) = black_hole();
     let config = home.path().join("kubeconfig");
-    std::fs::write(
-        &config,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- {{name: dead, cluster: {{server: \"http://127.0.0.1:{port}\"}}}}\n- {{name: live, cluster: {{server: \"{}\"}}}}\nusers:\n- {{name: u, user: {{token: t}}}}\n- {{name: other, user: {{token: o}}}}\ncontexts: [{{name: c, context: {{cluster: dead, user: u}}}}]\ncurrent-context: c\n",
-            h.sim().url()
-        ),
-    )
-    .unwrap();
+    Kubeconfig::new()
+        .cluster("dead", &format!("http://127.0.0.1:{port}"))
+        .cluster("live", &h.sim().url())
+        .user("u", json!({"token": "t"}))
+        .user("other", json!({"token": "o"}))
+        .context("c", "dead", "u")
+        .current("c")
+        .write(&config);
     let list = |extra: &[&str]| {
         let mut args = vec!["--request-timeout", "3s"];
         args.extend_from_slice(extra);
@@ -701,12 +700,8 @@ fn a_proxys_html_error_page_is_one_sentence_and_exit_4() {
     );
     let port = fixed_answer(answer);
     let home = tempfile::tempdir().unwrap();
-    let config = kubeconfig(
-        home.path(),
-        &format!("http://127.0.0.1:{port}"),
-        "",
-        "token: t",
-    );
+    let config =
+        kubeconfig(&format!("http://127.0.0.1:{port}")).write(home.path().join("kubeconfig"));
     let out = oncall_env(home.path(), &config, &["node", "list"], &[]).run();
     let r = out.expect_code(4);
     one_line(&r);

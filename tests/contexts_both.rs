@@ -271,29 +271,12 @@ fn black_hole() -> (u16, std::thread::JoinHandle<()>) {
 /// A Deployment in the scope's namespace `ns` whose pod the kubelet keeps
 /// in a bad state (`fault`, played by the simulator and by kwok alike).
 fn broken(s: &Scope, ns: &str, name: &str, fault: &str) -> String {
-    format!(
-        r#"apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}, namespace: {ns}}}
-spec:
-  replicas: 1
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata:
-      labels: {{app: {name}}}
-      annotations: {{sim.oncall.dev/fault: "{fault}"}}
-    spec:
-      nodeSelector: {{kubernetes.io/hostname: {node}}}
-      tolerations: {tol}
-      containers:
-      - name: {name}
-        image: registry.example.com/shop/{name}:v1
----
-"#,
-        ns = s.ns(ns),
-        node = s.node("n1"),
-        tol = s.tolerations(),
-    )
+    Workload::deployment(&s.ns(ns), name)
+        .fault(fault)
+        .on_node(&s.node("n1"))
+        .toleration(s.toleration())
+        .container(name, &format!("registry.example.com/shop/{name}:v1"))
+        .yaml()
 }
 
 fn stuck_pods_of_several_contexts_each_carry_their_context(backend: Backend) {

@@ -354,80 +354,39 @@ fn bad_input_is_a_usage_error() {
 
 // ---- dns check: the simulated cluster holds two releases ----
 
-const TWO_RELEASES: &str = r#"
-apiVersion: v1
-kind: Namespace
-metadata: {name: shop-blue}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: shop-green}
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: web
-  namespace: shop-blue
-  labels: {app.kubernetes.io/name: web, app.kubernetes.io/version: "1.4.0"}
-  annotations:
-    external-dns.alpha.kubernetes.io/hostname: shop.example.com,www.example.com
-spec:
-  type: LoadBalancer
-  selector: {app: web}
-  ports: [{port: 80}]
-status:
-  loadBalancer:
-    ingress: [{ip: 10.0.0.1}]
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: web
-  namespace: shop-green
-  labels: {app.kubernetes.io/name: web, app.kubernetes.io/version: "1.5.0"}
-spec:
-  type: LoadBalancer
-  selector: {app: web}
-  ports: [{port: 80}]
-status:
-  loadBalancer:
-    ingress: [{ip: 10.0.0.2}]
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: internal
-  namespace: shop-green
-  annotations:
-    external-dns.kubernetes.io/hostname: internal.example.com
-spec:
-  type: ClusterIP
-  ports: [{port: 80}]
----
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: admin
-  namespace: shop-blue
-  labels: {release: blue-41}
-spec:
-  rules: [{host: admin.example.com}]
-status:
-  loadBalancer:
-    ingress: [{hostname: lb-blue.example.net}]
----
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: admin
-  namespace: shop-green
-  labels: {release: green-42}
-spec:
-  rules: [{host: admin.example.com}]
-status:
-  loadBalancer:
-    ingress: [{hostname: lb-green.example.net}]
-"#;
+/// Release 41 (`shop-blue`, serving shop.example.com) and release 42
+/// (`shop-green`), each with a LoadBalancer `web` and an Ingress `admin`.
+fn two_releases() -> String {
+    let web = |ns: &str, version: &str, ip: &str| {
+        Service::new(ns, "web")
+            .label("app.kubernetes.io/name", "web")
+            .label("app.kubernetes.io/version", version)
+            .load_balancer(ip)
+    };
+    let admin = |ns: &str, release: &str, lb: &str| {
+        Ingress::new(ns, "admin", "admin.example.com")
+            .label("release", release)
+            .load_balancer(lb)
+            .yaml()
+    };
+    namespace("shop-blue")
+        + &namespace("shop-green")
+        + &web("shop-blue", "1.4.0", "10.0.0.1")
+            .annotation(
+                "external-dns.alpha.kubernetes.io/hostname",
+                "shop.example.com,www.example.com",
+            )
+            .yaml()
+        + &web("shop-green", "1.5.0", "10.0.0.2").yaml()
+        + &Service::new("shop-green", "internal")
+            .annotation(
+                "external-dns.kubernetes.io/hostname",
+                "internal.example.com",
+            )
+            .yaml()
+        + &admin("shop-blue", "blue-41", "lb-blue.example.net")
+        + &admin("shop-green", "green-42", "lb-green.example.net")
+}
 
 fn release_zone() -> DnsServer {
     let dns = DnsServer::start_zones(&["example.com", "example.net"]);
@@ -462,7 +421,7 @@ fn check(h: &Harness, name: &str, servers: &[&DnsServer], extra: &[&str]) -> Run
 
 #[test]
 fn check_names_the_namespace_before_and_after_a_swap() {
-    let h = Harness::yaml(TWO_RELEASES);
+    let h = Harness::yaml(&two_releases());
     let dns = release_zone();
 
     let out = check(&h, "shop.example.com", &[&dns], &[]).expect_code(0);
@@ -509,7 +468,12 @@ fn check_names_the_namespace_before_and_after_a_swap() {
         &["--expect-namespace", "shop-green"],
     )
     .expect_code(1);
-    assert!(out.stdout.contains("MISMATCH:"), "{}", out.stdout);
+    assert!(
+        out.stdout.lines().any(|l| l
+            == "MISMATCH: expected namespace `shop-green` from every resolver for shop.example.com"),
+        "{}",
+        out.stdout
+    );
     assert!(
         out.stderr
             .contains("points at Service shop-blue/web, not namespace `shop-green`"),
@@ -561,10 +525,23 @@ fn check_names_the_namespace_before_and_after_a_swap() {
         out.stdout
     );
     assert!(
-        out.stdout.contains("OK: expected namespace `shop-green`"),
+        out.stdout
+            .lines()
+            .any(|l| l
+                == "OK: expected namespace `shop-green` from every resolver for shop.example.com"),
         "{}",
         out.stdout
     );
+    let v = json(
+        &check(
+            &h,
+            "shop.example.com",
+            &[&dns],
+            &["--expect-namespace", "shop-green", "-o", "json"],
+        )
+        .expect_code(0),
+    );
+    assert_eq!(v["expectation_met"], true, "{v}");
     check(
         &h,
         "shop.example.com",
@@ -583,7 +560,7 @@ fn check_names_the_namespace_before_and_after_a_swap() {
 
 #[test]
 fn check_reports_resolvers_that_disagree_and_when_caches_agree() {
-    let h = Harness::yaml(TWO_RELEASES);
+    let h = Harness::yaml(&two_releases());
     let old = release_zone();
     let new = release_zone();
     // The name moved to green; one resolver still holds the old answer.
@@ -665,7 +642,7 @@ fn check_reports_resolvers_that_disagree_and_when_caches_agree() {
 
 #[test]
 fn check_flags_two_claimants_a_wrong_address_and_answers_that_point_at_nothing() {
-    let h = Harness::yaml(TWO_RELEASES);
+    let h = Harness::yaml(&two_releases());
     let dns = release_zone();
     // admin.example.com is an Ingress host in both namespaces; DNS follows a
     // CNAME to the green Ingress's load balancer hostname.
@@ -757,44 +734,26 @@ fn check_flags_two_claimants_a_wrong_address_and_answers_that_point_at_nothing()
 /// The same kind of release, installed by Helm: the Service carries Helm's
 /// annotation and an instance label that disagrees with it; the Ingress only
 /// the instance label.
-const HELM_RELEASES: &str = r#"
-apiVersion: v1
-kind: Namespace
-metadata: {name: shop}
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: web
-  namespace: shop
-  labels: {app.kubernetes.io/instance: shop-canary}
-  annotations:
-    meta.helm.sh/release-name: shop-prod
-    external-dns.alpha.kubernetes.io/hostname: shop.example.com
-spec:
-  type: LoadBalancer
-  selector: {app: web}
-  ports: [{port: 80}]
-status:
-  loadBalancer:
-    ingress: [{ip: 10.0.0.1}]
----
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: admin
-  namespace: shop
-  labels: {app.kubernetes.io/instance: shop-admin}
-spec:
-  rules: [{host: admin.example.com}]
-status:
-  loadBalancer:
-    ingress: [{hostname: lb-admin.example.net}]
-"#;
+fn helm_releases() -> String {
+    namespace("shop")
+        + &Service::new("shop", "web")
+            .label("app.kubernetes.io/instance", "shop-canary")
+            .annotation("meta.helm.sh/release-name", "shop-prod")
+            .annotation(
+                "external-dns.alpha.kubernetes.io/hostname",
+                "shop.example.com",
+            )
+            .load_balancer("10.0.0.1")
+            .yaml()
+        + &Ingress::new("shop", "admin", "admin.example.com")
+            .label("app.kubernetes.io/instance", "shop-admin")
+            .load_balancer("lb-admin.example.net")
+            .yaml()
+}
 
 #[test]
 fn check_names_the_helm_release_that_serves_the_name() {
-    let h = Harness::yaml(HELM_RELEASES);
+    let h = Harness::yaml(&helm_releases());
     let dns = DnsServer::start_zones(&["example.com", "example.net"]);
     dns.set_a("shop.example.com", 60, &["10.0.0.1"]);
     dns.set_cname("admin.example.com", 300, "lb-admin.example.net");
@@ -827,7 +786,7 @@ fn check_names_the_helm_release_that_serves_the_name() {
 
 #[test]
 fn check_also_asks_the_system_resolver() {
-    let h = Harness::yaml(TWO_RELEASES);
+    let h = Harness::yaml(&two_releases());
     let dns = release_zone();
     let out = h.oncall(&[
         "dns",
@@ -861,7 +820,7 @@ fn resolve_without_a_server_asks_the_system_resolver() {
 /// `dig @127.0.0.1 -p PORT +short NAME TYPE`, without the trailing dots dig
 /// puts on names (oncall leaves them off).
 fn dig_short(dns: &DnsServer, name: &str, record_type: &str) -> String {
-    let out = std::process::Command::new("dig")
+    let out = Cmd::new(which("dig").expect("dig is required on PATH"))
         .args([
             "@127.0.0.1",
             "-p",
@@ -871,9 +830,9 @@ fn dig_short(dns: &DnsServer, name: &str, record_type: &str) -> String {
             name,
             record_type,
         ])
-        .output()
-        .expect("dig runs");
-    String::from_utf8_lossy(&out.stdout)
+        .run()
+        .expect_exit(0);
+    out.stdout
         .lines()
         .map(|l| format!("{}\n", l.trim_end_matches('.')))
         .collect()

@@ -4,24 +4,14 @@
 mod common;
 use common::*;
 
-const SEED: &str = r#"
-apiVersion: batch/v1
-kind: CronJob
-metadata: {name: builder, namespace: default}
-spec:
-  schedule: "0 3 * * *"
-  jobTemplate:
-    spec:
-      template:
-        spec:
-          restartPolicy: Never
-          containers: [{name: build, image: "powo/builder:4.2"}]
-"#;
-
 /// `job run <TAB>` offers the namespace's CronJobs as `cronjob/NAME`.
 #[test]
 fn cronjob_names_complete_from_the_cluster() {
-    let h = Harness::yaml(SEED);
+    let h = Harness::yaml(
+        &Workload::cron_job("default", "builder", "0 3 * * *")
+            .container("build", "powo/builder:4.2")
+            .yaml(),
+    );
     let words = ["job", "run", ""];
     let mut args = vec!["--", "oncall"];
     args.extend(words);

@@ -12,7 +12,7 @@ use oncall_testkit::dns::DnsServer;
 
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 on_both_backends!(
     a_run_succeeds_and_is_made_as_kubectl_makes_it,
@@ -25,44 +25,32 @@ on_both_backends!(
 
 /// A CronJob whose schedule will not fire during the test (03:00 on
 /// January 1st), with `fault` (the simulator's and kwok's) on its pods.
-fn cronjob(s: &Scope, name: &str, policy: &str, fault: &str) -> String {
-    let fault = if fault.is_empty() {
-        String::new()
+fn cronjob(s: &Scope, name: &str, policy: &str, fault: &str) -> Workload {
+    let cronjob = Workload::cron_job(&s.ns("batch"), name, "0 3 1 1 *")
+        .set("/spec/timeZone", json!("Europe/London"))
+        .set("/spec/concurrencyPolicy", json!(policy))
+        .set("/spec/jobTemplate/metadata/labels/app", json!(name))
+        .set("/spec/jobTemplate/spec/backoffLimit", json!(0))
+        .pod_annotation(
+            "sim.oncall.dev/logs",
+            "loading taxa\nbuilding the search index\nswapping aliases",
+        )
+        .toleration(s.toleration())
+        .grace_period(1)
+        .container("build", "powo/builder:4.2")
+        .container_field("command", json!(["/bin/build", "--all"]));
+    if fault.is_empty() {
+        cronjob
     } else {
-        format!("sim.oncall.dev/fault: \"{fault}\", ")
-    };
-    format!(
-        r#"apiVersion: batch/v1
-kind: CronJob
-metadata: {{name: {name}, namespace: {ns}}}
-spec:
-  schedule: "0 3 1 1 *"
-  timeZone: Europe/London
-  concurrencyPolicy: {policy}
-  jobTemplate:
-    metadata: {{labels: {{app: {name}}}}}
-    spec:
-      backoffLimit: 0
-      template:
-        metadata:
-          annotations: {{{fault}sim.oncall.dev/logs: "loading taxa\nbuilding the search index\nswapping aliases"}}
-        spec:
-          restartPolicy: Never
-          tolerations: {tol}
-          terminationGracePeriodSeconds: 1
-          containers: [{{name: build, image: "powo/builder:4.2", command: [/bin/build, --all]}}]
----
-"#,
-        ns = s.ns("batch"),
-        tol = s.tolerations(),
-    )
+        cronjob.fault(fault)
+    }
 }
 
 fn cluster(s: &Scope, cronjobs: &[(&str, &str, &str)]) -> String {
     let mut y = s.namespace("batch");
     y += &s.node_yaml("a", "8", &[]);
     for (name, policy, fault) in cronjobs {
-        y += &cronjob(s, name, policy, fault);
+        y += &cronjob(s, name, policy, fault).yaml();
     }
     y
 }

@@ -72,11 +72,7 @@ fn blocked_cluster(s: &Scope) -> String {
             json!([{"name": "a", "image": "agent"}]),
         )
         .yaml();
-    y += &format!(
-        "apiVersion: v1\nkind: Pod\nmetadata: {{name: debug, namespace: {ns}}}\nspec:\n  nodeName: {n1}\n  tolerations: {tol}\n  containers: [{{name: c, image: busybox}}]\n---\n",
-        n1 = s.node("n1"),
-        tol = s.tolerations(),
-    );
+    y += &s.pod("app", "debug", "n1").containers(&["c"]).yaml();
     y += &Workload::replica_set(&ns, "cache")
         .on_node(&s.node("n1"))
         .toleration(s.toleration())
@@ -485,12 +481,12 @@ fn kinds(report: &Value) -> Vec<String> {
 fn check_names_every_blocker_and_its_fix(backend: Backend) {
     let s = Scope::new("check");
     // Besides, a pod already Terminating that a finalizer holds.
-    let held = format!(
-        "apiVersion: v1\nkind: Pod\nmetadata: {{name: held, namespace: {}, finalizers: [example.com/export-cleanup]}}\nspec:\n  nodeName: {}\n  terminationGracePeriodSeconds: 0\n  tolerations: {}\n  containers: [{{name: c, image: busybox}}]\n---\n",
-        s.ns("app"),
-        s.node("n1"),
-        s.tolerations()
-    );
+    let held = s
+        .pod("app", "held", "n1")
+        .finalizer("example.com/export-cleanup")
+        .grace_period(0)
+        .containers(&["c"])
+        .yaml();
     let h = Harness::on(backend, &s, &(blocked_cluster(&s) + &held));
     wait_ready(&h, &s, 8);
     h.kubectl(&["-n", &s.ns("app"), "delete", "pod", "held", "--wait=false"])
@@ -569,7 +565,8 @@ fn check_names_every_blocker_and_its_fix(backend: Backend) {
     assert!(!kinds(&report).contains(&"never_deleted".to_string()));
     let text = h.oncall(&["node", "check", &n1]).expect_code(1);
     assert!(
-        text.stdout.contains("NO-GO") && text.stdout.contains("web-pdb"),
+        text.stdout.lines().any(|l| l.trim() == "verdict: NO-GO")
+            && text.stdout.contains("web-pdb"),
         "{}",
         text.stdout
     );
@@ -577,30 +574,17 @@ fn check_names_every_blocker_and_its_fix(backend: Backend) {
 
 /// A Job of one pod pinned to `node`; `fault` (`job-fail`) makes it fail.
 fn job(s: &Scope, name: &str, node: &str, fault: &str) -> String {
-    let meta = if fault.is_empty() {
-        "{}".to_string()
+    let job = Workload::job(&s.ns("app"), name)
+        .set("/spec/backoffLimit", json!(0))
+        .on_node(&s.node(node))
+        .toleration(s.toleration())
+        .container("c", "busybox");
+    if fault.is_empty() {
+        job
     } else {
-        format!("{{annotations: {{sim.oncall.dev/fault: {fault}}}}}")
-    };
-    format!(
-        r#"apiVersion: batch/v1
-kind: Job
-metadata: {{name: {name}, namespace: {ns}}}
-spec:
-  backoffLimit: 0
-  template:
-    metadata: {meta}
-    spec:
-      restartPolicy: Never
-      nodeSelector: {{kubernetes.io/hostname: {node}}}
-      tolerations: {tol}
-      containers: [{{name: c, image: busybox}}]
----
-"#,
-        ns = s.ns("app"),
-        node = s.node(node),
-        tol = s.tolerations(),
-    )
+        job.fault(fault)
+    }
+    .yaml()
 }
 
 fn node_list_counts_only_the_pods_still_on_each_node(backend: Backend) {

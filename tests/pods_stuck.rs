@@ -10,61 +10,21 @@ use chrono::Utc;
 use common::*;
 use serde_json::{Value, json};
 
-/// A Ready node labelled `role=<role>`; `extra` is appended to its metadata.
-fn node(name: &str, role: &str, ready: &str, since: &str, extra: &str) -> String {
-    format!(
-        r#"
-apiVersion: v1
-kind: Node
-metadata:
-  name: {name}
-  labels: {{role: {role}, kubernetes.io/hostname: {name}}}
-{extra}
-status:
-  allocatable: {{cpu: "8", memory: 32Gi, pods: "110"}}
-  capacity: {{cpu: "8", memory: 32Gi, pods: "110"}}
-  conditions:
-  - {{type: Ready, status: "{ready}", reason: {reason}, message: "{message}", lastTransitionTime: "{since}"}}
----"#,
-        reason = if ready == "True" {
-            "KubeletReady"
-        } else {
-            "NodeStatusUnknown"
-        },
-        message = if ready == "True" {
-            "kubelet is posting ready status"
-        } else {
-            "Kubelet stopped posting node status."
-        },
-    )
+/// A node labelled `role=<role>` whose Ready condition (True, or Unknown
+/// for a lost one) last changed an hour ago.
+fn node(name: &str, role: &str, ready: bool) -> Node {
+    let node = Node::new(name).label("role", role).cpu("8").memory("32Gi");
+    let node = if ready { node } else { node.lost() };
+    node.ready_since(&ago(3600))
 }
 
-/// A Deployment of `replicas` pods on nodes with `role`, playing `fault`.
-fn deployment(name: &str, replicas: u32, role: &str, fault: &str, extra_spec: &str) -> String {
-    let annotation = if fault.is_empty() {
-        String::new()
-    } else {
-        format!("\n      annotations: {{sim.oncall.dev/fault: \"{fault}\"}}")
-    };
-    format!(
-        r#"
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}, namespace: shop}}
-spec:
-  replicas: {replicas}
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata:
-      labels: {{app: {name}}}{annotation}
-    spec:
-      nodeSelector: {{role: {role}}}
-      containers:
-      - name: {name}
-        image: registry.example.com/shop/{name}:v1
-{extra_spec}
----"#
-    )
+/// A Deployment of `replicas` pods on the nodes with `role`; `.fault()`
+/// makes its pods play a failure.
+fn deployment(name: &str, replicas: u32, role: &str) -> Workload {
+    Workload::deployment("shop", name)
+        .replicas(replicas)
+        .node_selector("role", role)
+        .container(name, &format!("registry.example.com/shop/{name}:v1"))
 }
 
 fn ago(secs: i64) -> String {
@@ -79,18 +39,6 @@ fn slow_eviction() -> Timing {
         unreachable_eviction: Duration::from_secs(3600),
         ..Timing::fast()
     }
-}
-
-fn harness(yaml: &str, timing: Timing) -> Harness {
-    Harness::with_options(SimOptions {
-        port: 0,
-        seed: Seed::Yaml {
-            text: yaml.to_string(),
-            source: "test.yaml".into(),
-        },
-        faults: FaultSpec::default(),
-        timing,
-    })
 }
 
 fn json_report(run: &Run) -> Value {
@@ -122,111 +70,66 @@ fn text(v: &Value) -> &str {
 
 fn broken_cluster_yaml() -> String {
     let long_ago = ago(3600);
-    let mut y = String::from("apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---");
-    y += &node("node-a", "app", "True", &long_ago, "");
-    y += &node(
-        "node-b",
-        "broken",
-        "True",
-        &long_ago,
-        "  annotations: {sim.oncall.dev/fault: sandbox-stuck}",
-    );
-    y += &node("node-c", "lost", "Unknown", &long_ago, "");
-    y += &deployment("api", 1, "app", "crash-loop exit-code=1", "");
-    y += &deployment("cache", 1, "app", "oom-killed", "");
-    y += &deployment("tools", 1, "app", "crash-loop exit-code=127", "");
-    y += &deployment("probed", 1, "app", "liveness-kill", "");
-    y += &deployment("web", 1, "app", "image-pull", "");
-    y += &deployment(
-        "worker",
-        1,
-        "app",
-        "config-error missing=secret/db-password",
-        "",
-    );
-    y += &deployment("frontend", 1, "app", "not-ready", "");
-    y += &deployment(
-        "files",
-        1,
-        "app",
-        "failed-mount volume=certs",
-        "      volumes: [{name: certs, secret: {secretName: certs}}]",
-    );
-    y += &deployment(
-        "schema",
-        1,
-        "app",
-        "init-hang",
-        "      initContainers: [{name: wait-for-db, image: busybox}]",
-    );
-    y += &deployment(
-        "migrator",
-        1,
-        "app",
-        "crash-loop exit-code=2 container=migrate",
-        "      initContainers: [{name: migrate, image: busybox}]",
-    );
-    y += &deployment(
-        "flaky",
-        1,
-        "app",
-        "flapping exit-code=137 reason=OOMKilled",
-        "",
-    );
-    y += &deployment("geo", 3, "broken", "", "");
-    y += &deployment("ml", 1, "gpu", "", "");
-    y += &format!(
-        r#"
-apiVersion: v1
-kind: Pod
-metadata: {{name: orphan, namespace: shop, creationTimestamp: "{long_ago}"}}
-spec:
-  nodeName: node-c
-  containers: [{{name: orphan, image: busybox}}]
-status:
-  phase: Running
-  startTime: "{long_ago}"
-  conditions: [{{type: Ready, status: "True", lastTransitionTime: "{long_ago}"}}]
-  containerStatuses: [{{name: orphan, ready: true, restartCount: 0, state: {{running: {{startedAt: "{long_ago}"}}}}}}]
----
-apiVersion: v1
-kind: Pod
-metadata: {{name: evicted-1, namespace: shop}}
-spec:
-  nodeName: node-a
-  containers: [{{name: app, image: busybox}}]
-status:
-  phase: Failed
-  reason: Evicted
-  message: "The node was low on resource: memory."
----
-apiVersion: v1
-kind: Pod
-metadata: {{name: report-oom, namespace: shop}}
-spec:
-  nodeName: node-a
-  restartPolicy: Never
-  containers: [{{name: report, image: busybox}}]
-status:
-  phase: Failed
-  containerStatuses:
-  - {{name: report, ready: false, restartCount: 0, state: {{terminated: {{exitCode: 137, reason: OOMKilled, finishedAt: "{long_ago}"}}}}}}
----
-apiVersion: v1
-kind: Pod
-metadata: {{name: held, namespace: shop, finalizers: [example.com/backup]}}
-spec:
-  nodeName: node-a
-  terminationGracePeriodSeconds: 0
-  containers: [{{name: held, image: busybox}}]
-"#
-    );
-    y
+    let workloads = [
+        deployment("api", 1, "app").fault("crash-loop exit-code=1"),
+        deployment("cache", 1, "app").fault("oom-killed"),
+        deployment("tools", 1, "app").fault("crash-loop exit-code=127"),
+        deployment("probed", 1, "app").fault("liveness-kill"),
+        deployment("web", 1, "app").fault("image-pull"),
+        deployment("worker", 1, "app").fault("config-error missing=secret/db-password"),
+        deployment("frontend", 1, "app").fault("not-ready"),
+        deployment("files", 1, "app")
+            .fault("failed-mount volume=certs")
+            .volume(json!({"name": "certs", "secret": {"secretName": "certs"}})),
+        deployment("schema", 1, "app")
+            .fault("init-hang")
+            .init_container("wait-for-db"),
+        deployment("migrator", 1, "app")
+            .fault("crash-loop exit-code=2 container=migrate")
+            .init_container("migrate"),
+        deployment("flaky", 1, "app").fault("flapping exit-code=137 reason=OOMKilled"),
+        deployment("geo", 3, "broken"),
+        deployment("ml", 1, "gpu"),
+    ];
+    let pods = [
+        // On the lost node, where no kubelet changes its status.
+        Pod::new("shop", "orphan")
+            .created(&long_ago)
+            .node_name("node-c")
+            .containers(&["orphan"])
+            .phase("Running")
+            .set("/status/startTime", json!(long_ago))
+            .condition(json!({"type": "Ready", "status": "True", "lastTransitionTime": long_ago}))
+            .container_status(json!({"name": "orphan", "ready": true, "restartCount": 0,
+                "state": {"running": {"startedAt": long_ago}}})),
+        Pod::new("shop", "evicted-1")
+            .node_name("node-a")
+            .phase("Failed")
+            .reason("Evicted", "The node was low on resource: memory."),
+        Pod::new("shop", "report-oom")
+            .node_name("node-a")
+            .set("/spec/restartPolicy", json!("Never"))
+            .containers(&["report"])
+            .phase("Failed")
+            .container_status(json!({"name": "report", "ready": false, "restartCount": 0,
+                "state": {"terminated": {"exitCode": 137, "reason": "OOMKilled", "finishedAt": long_ago}}})),
+        Pod::new("shop", "held")
+            .finalizer("example.com/backup")
+            .node_name("node-a")
+            .grace_period(0)
+            .containers(&["held"]),
+    ];
+    namespace("shop")
+        + &node("node-a", "app", true).yaml()
+        + &node("node-b", "broken", true).fault("sandbox-stuck").yaml()
+        + &node("node-c", "lost", false).yaml()
+        + &workloads.iter().map(Workload::yaml).collect::<String>()
+        + &pods.iter().map(Pod::yaml).collect::<String>()
 }
 
 #[test]
 fn every_category_is_detected_with_its_cause_and_next_action() {
-    let h = harness(&broken_cluster_yaml(), slow_eviction());
+    let h = Harness::yaml_with(&broken_cluster_yaml(), slow_eviction());
     h.sim()
         .delete("pods", Some("shop"), "held")
         .expect("delete held");
@@ -447,7 +350,7 @@ fn every_category_is_detected_with_its_cause_and_next_action() {
 
 #[test]
 fn scoping_by_namespace_node_and_labels() {
-    let h = harness(&broken_cluster_yaml(), slow_eviction());
+    let h = Harness::yaml_with(&broken_cluster_yaml(), slow_eviction());
     let stuck = |args: &[&str]| -> Value {
         let mut all = vec!["pods", "stuck", "--older-than", "0s", "-o", "json"];
         all.extend_from_slice(args);
@@ -491,26 +394,21 @@ fn scoping_by_namespace_node_and_labels() {
 
 #[test]
 fn healthy_cluster_and_false_positive_guards_exit_zero() {
-    let long_ago = ago(3600);
-    let mut y = String::from("apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---");
-    y += &node("node-a", "app", "True", &long_ago, "");
-    y += &deployment("ok", 3, "app", "", "");
-    // A crash loop that began a moment ago is not stuck yet.
-    y += &deployment("fresh", 1, "app", "crash-loop exit-code=1", "");
-    y += r#"
-apiVersion: batch/v1
-kind: Job
-metadata: {name: nightly, namespace: shop}
-spec:
-  template:
-    spec:
-      restartPolicy: Never
-      initContainers:
-      - {name: proxy, image: envoy, restartPolicy: Always}
-      containers:
-      - {name: nightly, image: busybox}
-"#;
-    let h = harness(&y, Timing::fast());
+    // The job's native sidecar keeps running after the job's container
+    // ends: a finished job, not a stuck pod.
+    let nightly = Workload::job("shop", "nightly")
+        .container("nightly", "busybox")
+        .pod_field(
+            "initContainers",
+            json!([{"name": "proxy", "image": "envoy", "restartPolicy": "Always"}]),
+        );
+    let y = namespace("shop")
+        + &node("node-a", "app", true).yaml()
+        + &deployment("ok", 3, "app").yaml()
+        // A crash loop that began a moment ago is not stuck yet.
+        + &deployment("fresh", 1, "app").fault("crash-loop exit-code=1").yaml()
+        + &nightly.yaml();
+    let h = Harness::yaml_with(&y, Timing::fast());
     assert!(
         eventually(Duration::from_secs(10), || h
             .list("pods", Some("shop"))
@@ -548,27 +446,16 @@ fn per_category_age_thresholds_and_older_than() {
     // Pods the scheduler leaves alone (another scheduler's) keep their
     // seeded Unschedulable condition, with its time.
     let pending = |name: &str, since: &str| {
-        format!(
-            r#"
-apiVersion: v1
-kind: Pod
-metadata: {{name: {name}, namespace: default, creationTimestamp: "{since}"}}
-spec:
-  schedulerName: batch-scheduler
-  containers: [{{name: app, image: busybox}}]
-status:
-  phase: Pending
-  conditions:
-  - {{type: PodScheduled, status: "False", reason: Unschedulable, message: "0/3 nodes are available: 3 Insufficient cpu.", lastTransitionTime: "{since}"}}
----"#
-        )
+        Pod::new("default", name)
+            .created(since)
+            .scheduler("batch-scheduler")
+            .phase("Pending")
+            .condition(json!({"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                "message": "0/3 nodes are available: 3 Insufficient cpu.", "lastTransitionTime": since}))
+            .yaml()
     };
-    let y = format!(
-        "{}{}",
-        pending("old", &ago(3600)),
-        pending("young", &ago(30))
-    );
-    let h = harness(&y, Timing::fast());
+    let y = pending("old", &ago(3600)) + &pending("young", &ago(30));
+    let h = Harness::yaml_with(&y, Timing::fast());
     let r = json_report(&h.oncall(&["pods", "stuck", "-o", "json"]).expect_code(1));
     assert_eq!(
         r["stuck"], 1,
@@ -602,23 +489,17 @@ status:
 
 #[test]
 fn pods_on_a_dead_node_stay_reported_after_they_are_evicted() {
-    let long_ago = ago(3600);
-    let mut y = node("node-a", "app", "True", &long_ago, "");
-    y += &node("node-c", "lost", "Unknown", &long_ago, "");
-    y += &format!(
-        r#"
-apiVersion: v1
-kind: Pod
-metadata: {{name: stranded, namespace: default, creationTimestamp: "{long_ago}"}}
-spec:
-  nodeName: node-c
-  containers: [{{name: app, image: busybox}}]
-status:
-  phase: Running
-  containerStatuses: [{{name: app, ready: true, restartCount: 0, state: {{running: {{}}}}}}]
-"#
-    );
-    let h = harness(&y, Timing::fast());
+    let stranded = Pod::new("default", "stranded")
+        .created(&ago(3600))
+        .node_name("node-c")
+        .phase("Running")
+        .container_status(
+            json!({"name": "app", "ready": true, "restartCount": 0, "state": {"running": {}}}),
+        );
+    let y = node("node-a", "app", true).yaml()
+        + &node("node-c", "lost", false).yaml()
+        + &stranded.yaml();
+    let h = Harness::yaml_with(&y, Timing::fast());
     // The taint manager evicts it; with no kubelet it stays Terminating.
     assert!(eventually(Duration::from_secs(10), || h
         .get("pods", Some("default"), "stranded")
@@ -636,137 +517,125 @@ status:
 
 #[test]
 fn status_matches_kubectl_get_pods() {
-    let long_ago = ago(3600);
-    let mut y = node("node-a", "app", "True", &long_ago, "");
-    y += &node(
-        "node-b",
-        "broken",
-        "True",
-        &long_ago,
-        "  annotations: {sim.oncall.dev/fault: sandbox-stuck}",
-    );
-    y += &node("node-c", "lost", "Unknown", &long_ago, "");
     // Statuses that stay put: seeded on the kubelet-less node, or played by
-    // faults that do not cycle.
-    let on_c = |name: &str, spec: &str, status: &str| {
-        format!(
-            "\napiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: default}}\nspec:\n  nodeName: node-c\n{spec}\nstatus:\n{status}\n---"
-        )
-    };
-    let two_inits = "  initContainers: [{name: i1, image: x}, {name: i2, image: x}]\n  containers: [{name: app, image: x}]";
-    let one = "  containers: [{name: app, image: x}]";
-    let two = "  containers: [{name: a, image: x}, {name: b, image: x}]";
-    let sidecar = "  initContainers: [{name: proxy, image: x, restartPolicy: Always}, {name: migrate, image: x}]\n  containers: [{name: app, image: x}]";
-    y += &on_c(
-        "init-progress",
-        two_inits,
-        "  phase: Pending\n  initContainerStatuses:\n  - {name: i1, ready: false, restartCount: 0, state: {terminated: {exitCode: 0, reason: Completed}}}\n  - {name: i2, ready: false, restartCount: 0, state: {running: {}}}",
-    );
-    y += &on_c(
-        "init-error",
-        two_inits,
-        "  phase: Pending\n  initContainerStatuses:\n  - {name: i1, ready: false, restartCount: 2, state: {terminated: {exitCode: 1, reason: Error}}}",
-    );
-    y += &on_c(
-        "init-signal",
-        two_inits,
-        "  phase: Pending\n  initContainerStatuses:\n  - {name: i1, ready: false, restartCount: 0, state: {terminated: {exitCode: 137, signal: 9}}}",
-    );
-    y += &on_c(
-        "init-backoff",
-        two_inits,
-        "  phase: Pending\n  initContainerStatuses:\n  - {name: i1, ready: false, restartCount: 4, state: {waiting: {reason: CrashLoopBackOff}}}",
-    );
-    y += &on_c(
-        "sidecar-init",
-        sidecar,
-        "  phase: Pending\n  initContainerStatuses:\n  - {name: proxy, ready: true, started: true, restartCount: 1, state: {running: {}}}\n  - {name: migrate, ready: false, restartCount: 0, state: {running: {}}}",
-    );
-    y += &on_c(
-        "exit-code",
-        one,
-        "  phase: Running\n  containerStatuses:\n  - {name: app, ready: false, restartCount: 0, state: {terminated: {exitCode: 3}}}",
-    );
-    y += &on_c(
-        "signal",
-        one,
-        "  phase: Running\n  containerStatuses:\n  - {name: app, ready: false, restartCount: 0, state: {terminated: {exitCode: 0, signal: 15}}}",
-    );
-    y += &on_c(
-        "half-done",
-        two,
-        "  phase: Running\n  containerStatuses:\n  - {name: a, ready: false, restartCount: 0, state: {terminated: {exitCode: 0, reason: Completed}}}\n  - {name: b, ready: true, restartCount: 0, state: {running: {}}}",
-    );
-    y += &on_c(
-        "two-reasons",
-        two,
-        "  phase: Running\n  containerStatuses:\n  - {name: a, ready: false, restartCount: 3, state: {waiting: {reason: CrashLoopBackOff}}}\n  - {name: b, ready: false, restartCount: 0, state: {waiting: {reason: ErrImagePull}}}",
-    );
-    y += &on_c(
-        "lost",
-        one,
-        "  phase: Running\n  reason: NodeLost\n  containerStatuses:\n  - {name: app, ready: true, restartCount: 0, state: {running: {}}}",
-    );
-    y += &on_c(
-        "oom",
-        one,
-        "  phase: Failed\n  containerStatuses:\n  - {name: app, ready: false, restartCount: 0, state: {terminated: {exitCode: 137, reason: OOMKilled}}}",
-    );
-    y += &on_c(
-        "evicted",
-        one,
-        "  phase: Failed\n  reason: Evicted\n  message: low on memory",
-    );
-    y += r#"
-apiVersion: v1
-kind: Pod
-metadata: {name: gated, namespace: default}
-spec:
-  schedulingGates: [{name: example.com/quota}]
-  schedulerName: batch-scheduler
-  containers: [{name: app, image: x}]
-status:
-  phase: Pending
-  conditions: [{type: PodScheduled, status: "False", reason: SchedulingGated}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: sandbox-init, namespace: default}
-spec:
-  nodeName: node-b
-  initContainers: [{name: setup, image: x}]
-  containers: [{name: app, image: x}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: missing-config, namespace: default, annotations: {sim.oncall.dev/fault: "config-error missing=configmap/settings"}}
-spec:
-  nodeName: node-a
-  containers: [{name: app, image: x}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: unready, namespace: default, annotations: {sim.oncall.dev/fault: not-ready}}
-spec:
-  nodeName: node-a
-  containers: [{name: app, image: x}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: init-hangs, namespace: default, annotations: {sim.oncall.dev/fault: "init-hang container=second"}}
-spec:
-  nodeName: node-a
-  initContainers: [{name: first, image: x}, {name: second, image: x}]
-  containers: [{name: app, image: x}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: flapping, namespace: default, annotations: {sim.oncall.dev/fault: flapping}}
-spec:
-  nodeName: node-a
-  containers: [{name: app, image: x}]
-"#;
-    let h = harness(&y, slow_eviction());
+    // faults that do not cycle. Each container status is the point here:
+    // kubectl's STATUS and READY columns are derived from them.
+    let on_c = |name: &str| Pod::new("default", name).node_name("node-c");
+    let two_inits = |name: &str| on_c(name).init_containers(&["i1", "i2"]).phase("Pending");
+    let two = |name: &str| on_c(name).containers(&["a", "b"]).phase("Running");
+    let state = |name: &str, ready: bool, restarts: u32, state: Value| json!({"name": name, "ready": ready, "restartCount": restarts, "state": state});
+    let pods = [
+        two_inits("init-progress")
+            .init_container_status(state(
+                "i1",
+                false,
+                0,
+                json!({"terminated": {"exitCode": 0, "reason": "Completed"}}),
+            ))
+            .init_container_status(state("i2", false, 0, json!({"running": {}}))),
+        two_inits("init-error").init_container_status(state(
+            "i1",
+            false,
+            2,
+            json!({"terminated": {"exitCode": 1, "reason": "Error"}}),
+        )),
+        two_inits("init-signal").init_container_status(state(
+            "i1",
+            false,
+            0,
+            json!({"terminated": {"exitCode": 137, "signal": 9}}),
+        )),
+        two_inits("init-backoff").init_container_status(state(
+            "i1",
+            false,
+            4,
+            json!({"waiting": {"reason": "CrashLoopBackOff"}}),
+        )),
+        on_c("sidecar-init")
+            .init_containers(&["proxy", "migrate"])
+            .set("/spec/initContainers/0/restartPolicy", json!("Always"))
+            .phase("Pending")
+            .init_container_status(json!({"name": "proxy", "ready": true, "started": true,
+                "restartCount": 1, "state": {"running": {}}}))
+            .init_container_status(state("migrate", false, 0, json!({"running": {}}))),
+        on_c("exit-code").phase("Running").container_status(state(
+            "app",
+            false,
+            0,
+            json!({"terminated": {"exitCode": 3}}),
+        )),
+        on_c("signal").phase("Running").container_status(state(
+            "app",
+            false,
+            0,
+            json!({"terminated": {"exitCode": 0, "signal": 15}}),
+        )),
+        two("half-done")
+            .container_status(state(
+                "a",
+                false,
+                0,
+                json!({"terminated": {"exitCode": 0, "reason": "Completed"}}),
+            ))
+            .container_status(state("b", true, 0, json!({"running": {}}))),
+        two("two-reasons")
+            .container_status(state(
+                "a",
+                false,
+                3,
+                json!({"waiting": {"reason": "CrashLoopBackOff"}}),
+            ))
+            .container_status(state(
+                "b",
+                false,
+                0,
+                json!({"waiting": {"reason": "ErrImagePull"}}),
+            )),
+        on_c("lost")
+            .phase("Running")
+            .reason("NodeLost", "")
+            .container_status(state("app", true, 0, json!({"running": {}}))),
+        on_c("oom").phase("Failed").container_status(state(
+            "app",
+            false,
+            0,
+            json!({"terminated": {"exitCode": 137, "reason": "OOMKilled"}}),
+        )),
+        on_c("evicted")
+            .phase("Failed")
+            .reason("Evicted", "low on memory"),
+        Pod::new("default", "gated")
+            .set(
+                "/spec/schedulingGates",
+                json!([{"name": "example.com/quota"}]),
+            )
+            .scheduler("batch-scheduler")
+            .phase("Pending")
+            .condition(
+                json!({"type": "PodScheduled", "status": "False", "reason": "SchedulingGated"}),
+            ),
+        Pod::new("default", "sandbox-init")
+            .node_name("node-b")
+            .init_containers(&["setup"]),
+        Pod::new("default", "missing-config")
+            .node_name("node-a")
+            .fault("config-error missing=configmap/settings"),
+        Pod::new("default", "unready")
+            .node_name("node-a")
+            .fault("not-ready"),
+        Pod::new("default", "init-hangs")
+            .node_name("node-a")
+            .init_containers(&["first", "second"])
+            .fault("init-hang container=second"),
+        Pod::new("default", "flapping")
+            .node_name("node-a")
+            .fault("flapping"),
+    ];
+    let y = node("node-a", "app", true).yaml()
+        + &node("node-b", "broken", true).fault("sandbox-stuck").yaml()
+        + &node("node-c", "lost", false).yaml()
+        + &pods.iter().map(Pod::yaml).collect::<String>();
+    let h = Harness::yaml_with(&y, slow_eviction());
     // One pod terminating on the lost node: kubectl says Unknown for NodeLost ones.
     h.sim()
         .delete("pods", Some("default"), "lost")
@@ -861,10 +730,13 @@ fn generated_with_evicted(evicted: usize) -> (Harness, usize) {
         .to_string();
     for i in 0..evicted {
         h.sim()
-            .apply(json!({"apiVersion": "v1", "kind": "Pod",
-                "metadata": {"name": format!("evicted-{i}"), "namespace": "default"},
-                "spec": {"nodeName": node, "containers": [{"name": "app", "image": "x"}]},
-                "status": {"phase": "Failed", "reason": "Evicted", "message": "The node was low on resource: memory."}}))
+            .apply(
+                Pod::new("default", &format!("evicted-{i}"))
+                    .node_name(&node)
+                    .phase("Failed")
+                    .reason("Evicted", "The node was low on resource: memory.")
+                    .into_value(),
+            )
             .expect("apply");
     }
     let total = h.list("pods", None).len();

@@ -40,12 +40,12 @@ fn cluster(s: &Scope) -> String {
         )
         .yaml();
     // Held by a finalizer no controller will remove (deleted below).
-    y += &format!(
-        "apiVersion: v1\nkind: Pod\nmetadata: {{name: held, namespace: {}, finalizers: [example.com/backup]}}\nspec:\n  nodeName: {}\n  terminationGracePeriodSeconds: 0\n  tolerations: {}\n  containers: [{{name: held, image: busybox}}]\n---\n",
-        s.ns("shop"),
-        s.node("a"),
-        s.tolerations()
-    );
+    y += &s
+        .pod("shop", "held", "a")
+        .finalizer("example.com/backup")
+        .grace_period(0)
+        .containers(&["held"])
+        .yaml();
     // Nothing in the cluster is a GPU node.
     y += &Workload::deployment(&s.ns("shop"), "ml")
         .node_selector("gpu", "nvidia-h100")

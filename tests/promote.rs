@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::*;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const STAGING_SHA: &str = "5f63e0a6c11d4df06682f4c5ab85e0457b1ce9ed";
 const PROMOTE: &[&str] = &[
@@ -47,11 +47,9 @@ fn args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
 /// Makes the simulated kubelet play `fault` for every image matching `pattern`.
 fn image_fault(h: &Harness, pattern: &str, fault: &str) {
     h.sim()
-        .apply(json!({
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"namespace": "kube-system", "name": "sim-image-faults"},
-            "data": {"rules": format!("{pattern} {fault}\n")}
-        }))
+        .apply(
+            ConfigMap::image_faults("kube-system", &[&format!("{pattern} {fault}")]).into_value(),
+        )
         .expect("fault rules applied");
 }
 
@@ -292,12 +290,10 @@ fn after_the_first_promotion_rollback_restores_the_images_it_replaced() {
 #[test]
 fn a_workload_missing_from_production_is_reported() {
     let h = Harness::demo();
-    let mut extra = h.get("deployments", Some("staging"), "renderer").unwrap();
-    extra["metadata"] = json!({"name": "search", "namespace": "staging", "labels": {"app.kubernetes.io/name": "search"}});
-    extra["spec"]["selector"] = json!({"matchLabels": {"app.kubernetes.io/name": "search"}});
-    extra["spec"]["template"]["metadata"]["labels"] = json!({"app.kubernetes.io/name": "search"});
-    extra.as_object_mut().unwrap().remove("status");
-    h.sim().apply(extra).unwrap();
+    let search = Workload::deployment("staging", "search")
+        .label("app.kubernetes.io/name", "search")
+        .selected_by("app.kubernetes.io/name");
+    h.sim().apply(search.into_value()).unwrap();
     let run = h.oncall(&args(&["--dry-run"])).expect_code(0);
     assert!(
         run.stdout

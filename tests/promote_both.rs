@@ -22,67 +22,42 @@ on_both_backends!(
 const OLD: &str = "sha-1111111111111111111111111111111111111111";
 const NEW: &str = "sha-5f63e0a6c11d4df06682f4c5ab85e0457b1ce9ed";
 
-fn deployment(
-    s: &Scope,
-    env: &str,
-    name: &str,
-    replicas: u32,
-    strategy: &str,
-    sha: &str,
-) -> String {
-    format!(
-        r#"apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}, namespace: {ns}, labels: {{app.kubernetes.io/name: {name}}}}}
-spec:
-  replicas: {replicas}
-  progressDeadlineSeconds: 600
-  selector: {{matchLabels: {{app.kubernetes.io/name: {name}}}}}
-  strategy: {{type: {strategy}}}
-  template:
-    metadata: {{labels: {{app.kubernetes.io/name: {name}}}}}
-    spec:
-      tolerations: {tol}
-      terminationGracePeriodSeconds: 2
-      containers: [{{name: {name}, image: "registry.example.com/{id}/{name}:{sha}"}}]
----
-"#,
-        ns = s.ns(env),
-        tol = s.tolerations(),
-        id = s.id,
-    )
+/// A Deployment of the environment `env` (a namespace of the scope)
+/// running `sha`, its pods labelled `app.kubernetes.io/name: <name>`.
+fn deployment(s: &Scope, env: &str, name: &str, replicas: u32, sha: &str) -> Workload {
+    Workload::deployment(&s.ns(env), name)
+        .label("app.kubernetes.io/name", name)
+        .selected_by("app.kubernetes.io/name")
+        .replicas(replicas)
+        .progress_deadline(600)
+        .toleration(s.toleration())
+        .grace_period(2)
+        .container(name, &format!("registry.example.com/{}/{name}:{sha}", s.id))
 }
 
+/// One environment: two rolling services, a singleton `cron` (Recreate)
+/// and the suspended `migrate` CronJob promote runs first.
 fn environment(s: &Scope, env: &str, sha: &str) -> String {
-    let mut y = s.namespace(env);
-    y += &deployment(s, env, "frontend", 3, "RollingUpdate", sha);
-    y += &deployment(s, env, "fetcher", 2, "RollingUpdate", sha);
-    y += &deployment(s, env, "cron", 1, "Recreate", sha);
-    y += &format!(
-        r#"apiVersion: batch/v1
-kind: CronJob
-metadata: {{name: migrate, namespace: {ns}}}
-spec:
-  schedule: "0 3 * * *"
-  suspend: true
-  jobTemplate:
-    spec:
-      backoffLimit: 0
-      template:
-        spec:
-          restartPolicy: Never
-          tolerations: {tol}
-          containers:
-          - name: migrate
-            image: "registry.example.com/{id}/migrate:{sha}"
-            args: ["db", "migrate"]
----
-"#,
-        ns = s.ns(env),
-        tol = s.tolerations(),
-        id = s.id,
-    );
-    y
+    let migrate = Workload::cron_job(&s.ns(env), "migrate", "0 3 * * *")
+        .suspended()
+        .set("/spec/jobTemplate/spec/backoffLimit", json!(0))
+        .toleration(s.toleration())
+        .container(
+            "migrate",
+            &format!("registry.example.com/{}/migrate:{sha}", s.id),
+        )
+        .container_field("args", json!(["db", "migrate"]));
+    s.namespace(env)
+        + &deployment(s, env, "frontend", 3, sha)
+            .strategy("RollingUpdate")
+            .yaml()
+        + &deployment(s, env, "fetcher", 2, sha)
+            .strategy("RollingUpdate")
+            .yaml()
+        + &deployment(s, env, "cron", 1, sha)
+            .strategy("Recreate")
+            .yaml()
+        + &migrate.yaml()
 }
 
 fn cluster(s: &Scope) -> String {
@@ -229,11 +204,10 @@ fn a_crash_looping_image_is_rolled_back_and_history_and_rollback_work(backend: B
 
     // Release 2's fetcher crashes on start: promote rolls production back.
     let bad = format!("registry.example.com/{}/fetcher:sha-bad", s.id);
-    h.apply(json!({
-        "apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"namespace": production, "name": "sim-image-faults"},
-        "data": {"rules": format!("{bad} crash-loop exit-code=1\n")}
-    }));
+    h.apply(
+        ConfigMap::image_faults(&production, &[&format!("{bad} crash-loop exit-code=1")])
+            .into_value(),
+    );
     h.kubectl(&[
         "-n",
         &staging,

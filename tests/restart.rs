@@ -6,104 +6,53 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 
-const NODES: &str = r#"
-apiVersion: v1
-kind: Namespace
-metadata: {name: shop}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: kube-system}
----
-apiVersion: v1
-kind: ConfigMap
-metadata: {name: sim-image-faults, namespace: kube-system}
-data:
-  rules: |
-    shop/web:crash crash-loop exit-code=1
-    shop/web:oom oom-killed
-    shop/web:missing image-pull
-    shop/never-ready:* not-ready
----
-apiVersion: v1
-kind: Node
-metadata: {name: node-a, labels: {kubernetes.io/hostname: node-a}}
-status:
-  allocatable: {cpu: "4", memory: 16Gi, pods: "110"}
-  conditions: [{type: Ready, status: "True", reason: KubeletReady}]
----
-apiVersion: v1
-kind: Node
-metadata: {name: node-b, labels: {kubernetes.io/hostname: node-b}}
-status:
-  allocatable: {cpu: "4", memory: 16Gi, pods: "110"}
-  conditions: [{type: Ready, status: "True", reason: KubeletReady}]
----
-apiVersion: v1
-kind: Node
-metadata: {name: node-c, labels: {kubernetes.io/hostname: node-c}}
-status:
-  allocatable: {cpu: "4", memory: 16Gi, pods: "110"}
-  conditions: [{type: Ready, status: "True", reason: KubeletReady}]
-"#;
-
-/// A Deployment; `extra` is indented spec YAML (strategy, paused, ...).
-fn deployment(name: &str, replicas: u32, image: &str, extra: &str) -> String {
-    format!(
-        r#"
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}, namespace: shop, labels: {{tier: {name}}}}}
-spec:
-  replicas: {replicas}
-  progressDeadlineSeconds: 6000
-  selector: {{matchLabels: {{app: {name}}}}}
-{extra}
-  template:
-    metadata: {{labels: {{app: {name}}}}}
-    spec:
-      containers: [{{name: {name}, image: "{image}"}}]
-"#
-    )
+/// Three Ready nodes and the shop namespace, with the simulator's image
+/// faults: `shop/web:crash`, `:oom` and `:missing` break a rollout, and no
+/// pod of `shop/never-ready` ever gets Ready.
+fn nodes() -> String {
+    namespace("shop")
+        + &namespace("kube-system")
+        + &ConfigMap::image_faults(
+            "kube-system",
+            &[
+                "shop/web:crash crash-loop exit-code=1",
+                "shop/web:oom oom-killed",
+                "shop/web:missing image-pull",
+                "shop/never-ready:* not-ready",
+            ],
+        )
+        .yaml()
+        + &["node-a", "node-b", "node-c"]
+            .map(|n| Node::new(n).yaml())
+            .concat()
 }
 
-const STATEFULSET: &str = r#"
----
-apiVersion: apps/v1
-kind: StatefulSet
-metadata: {name: db, namespace: shop}
-spec:
-  replicas: 3
-  serviceName: db
-  selector: {matchLabels: {app: db}}
-  template:
-    metadata: {labels: {app: db}}
-    spec:
-      containers: [{name: db, image: "shop/db:15"}]
-"#;
+/// A Deployment labelled `tier: <name>` whose one container is also
+/// `name`, with a progress deadline (scaled down by the simulator) far
+/// enough that only the pods' own failures end a rollout.
+fn deployment(name: &str, replicas: u32, image: &str) -> Workload {
+    Workload::deployment("shop", name)
+        .label("tier", name)
+        .replicas(replicas)
+        .progress_deadline(6000)
+        .container(name, image)
+}
 
-const DAEMONSET: &str = r#"
----
-apiVersion: apps/v1
-kind: DaemonSet
-metadata: {name: agent, namespace: shop}
-spec:
-  selector: {matchLabels: {app: agent}}
-  template:
-    metadata: {labels: {app: agent}}
-    spec:
-      containers: [{name: agent, image: "shop/agent:1"}]
-"#;
+/// Three pods, `db-0` to `db-2`.
+fn statefulset() -> Workload {
+    Workload::stateful_set("shop", "db")
+        .replicas(3)
+        .container("db", "shop/db:15")
+}
 
-fn cluster(parts: &[&str]) -> Harness {
-    let mut seed = NODES.to_string();
-    for p in parts {
-        seed.push_str(p);
-    }
-    Harness::yaml(&seed)
+fn daemonset(name: &str) -> Workload {
+    Workload::daemon_set("shop", name).container(name, &format!("shop/{name}:1"))
+}
+
+fn cluster(workloads: &[Workload]) -> Harness {
+    Harness::yaml(&workloads.iter().fold(nodes(), |seed, w| seed + &w.yaml()))
 }
 
 /// Pod names and uids of one app, sorted by name.
@@ -154,7 +103,7 @@ fn ready_pods(h: &Harness, app: &str) -> usize {
 
 #[test]
 fn a_healthy_restart_replaces_every_pod_and_completes() {
-    let h = cluster(&[&deployment("web", 3, "shop/web:1.0", "")]);
+    let h = cluster(&[deployment("web", 3, "shop/web:1.0")]);
     let before = pods_of(&h, "web");
     assert_eq!(before.len(), 3);
     let run = h
@@ -193,7 +142,7 @@ fn a_healthy_restart_replaces_every_pod_and_completes() {
 
 #[test]
 fn crashing_new_pods_fail_fast_with_the_pod_reason_and_logs() {
-    let h = cluster(&[&deployment("web", 3, "shop/web:1.0", "")]);
+    let h = cluster(&[deployment("web", 3, "shop/web:1.0")]);
     h.kubectl(&[
         "-n",
         "shop",
@@ -237,7 +186,12 @@ fn crashing_new_pods_fail_fast_with_the_pod_reason_and_logs() {
         "shows the last log lines:\n{}",
         run.stdout
     );
-    assert!(run.stderr.contains("failed"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("the rollout of `deployment/web` failed"),
+        "{}",
+        run.stderr
+    );
     let d = h.get("deployments", Some("shop"), "web").unwrap();
     let deadline_hit = d["status"]["conditions"]
         .as_array()
@@ -251,7 +205,7 @@ fn crashing_new_pods_fail_fast_with_the_pod_reason_and_logs() {
 
 #[test]
 fn json_summary_of_a_failed_rollout_names_pod_reason_and_logs() {
-    let h = cluster(&[&deployment("web", 2, "shop/web:1.0", "")]);
+    let h = cluster(&[deployment("web", 2, "shop/web:1.0")]);
     h.kubectl(&[
         "-n",
         "shop",
@@ -289,7 +243,7 @@ fn json_summary_of_a_failed_rollout_names_pod_reason_and_logs() {
 
 #[test]
 fn a_paused_deployment_is_refused() {
-    let h = cluster(&[&deployment("web", 2, "shop/web:1.0", "  paused: true")]);
+    let h = cluster(&[deployment("web", 2, "shop/web:1.0").paused()]);
     let run = h
         .oncall(&["-n", "shop", "restart", "web", "--yes"])
         .expect_code(1);
@@ -307,7 +261,7 @@ fn a_paused_deployment_is_refused() {
 
 #[test]
 fn a_statefulset_restarts_highest_ordinal_first() {
-    let h = cluster(&[STATEFULSET]);
+    let h = cluster(&[statefulset()]);
     let before = pods_of(&h, "db");
     assert_eq!(before.len(), 3);
     // The verdict from `-o json`: "complete" in the text would also match a
@@ -364,7 +318,7 @@ fn a_statefulset_restarts_highest_ordinal_first() {
 
 #[test]
 fn a_daemonset_restarts_on_every_node() {
-    let h = cluster(&[DAEMONSET]);
+    let h = cluster(&[daemonset("agent")]);
     let before = pods_of(&h, "agent");
     assert_eq!(before.len(), 3, "one per node");
     let run = h
@@ -382,7 +336,7 @@ fn a_daemonset_restarts_on_every_node() {
 
 #[test]
 fn bad_pods_evicts_only_the_broken_pod() {
-    let h = cluster(&[&deployment("api", 3, "shop/api:1", "")]);
+    let h = cluster(&[deployment("api", 3, "shop/api:1")]);
     let before = pods_of(&h, "api");
     let broken = before[0].0.clone();
     h.kubectl(&[
@@ -432,7 +386,7 @@ fn bad_pods_evicts_only_the_broken_pod() {
 
 #[test]
 fn dry_run_changes_nothing() {
-    let h = cluster(&[&deployment("web", 2, "shop/web:1.0", "")]);
+    let h = cluster(&[deployment("web", 2, "shop/web:1.0")]);
     let before = pods_of(&h, "web");
     let run = h
         .oncall(&["-n", "shop", "restart", "web", "--dry-run"])
@@ -449,7 +403,7 @@ fn dry_run_changes_nothing() {
 
 #[test]
 fn without_a_tty_or_yes_it_refuses() {
-    let h = cluster(&[&deployment("web", 2, "shop/web:1.0", "")]);
+    let h = cluster(&[deployment("web", 2, "shop/web:1.0")]);
     let run = h.oncall(&["-n", "shop", "restart", "web"]).expect_code(3);
     assert!(run.stderr.contains("--yes"), "{}", run.stderr);
     assert_eq!(restarted_at(&h, "deployments", "web"), None);
@@ -458,12 +412,7 @@ fn without_a_tty_or_yes_it_refuses() {
 
 #[test]
 fn the_plan_warns_of_an_outage() {
-    let h = cluster(&[&deployment(
-        "cron",
-        1,
-        "shop/cron:1",
-        "  strategy: {type: Recreate}",
-    )]);
+    let h = cluster(&[deployment("cron", 1, "shop/cron:1").strategy("Recreate")]);
     let run = h
         .oncall(&["-n", "shop", "restart", "cron", "--dry-run"])
         .expect_code(0);
@@ -473,7 +422,7 @@ fn the_plan_warns_of_an_outage() {
 
 #[test]
 fn an_ambiguous_name_without_a_tty_lists_the_candidates() {
-    let h = cluster(&[&deployment("db", 1, "shop/db-proxy:1", ""), STATEFULSET]);
+    let h = cluster(&[deployment("db", 1, "shop/db-proxy:1"), statefulset()]);
     let run = h
         .oncall(&["-n", "shop", "restart", "db", "--yes"])
         .expect_code(2);
@@ -483,7 +432,7 @@ fn an_ambiguous_name_without_a_tty_lists_the_candidates() {
 
 #[test]
 fn a_wait_that_runs_out_of_time_exits_5() {
-    let h = cluster(&[&deployment("slow", 2, "shop/never-ready:1", "")]);
+    let h = cluster(&[deployment("slow", 2, "shop/never-ready:1")]);
     let run = h
         .oncall(&["-n", "shop", "rollout", "status", "slow", "--timeout", "1s"])
         .expect_code(5);
@@ -493,20 +442,15 @@ fn a_wait_that_runs_out_of_time_exits_5() {
 #[test]
 fn rollout_status_verdicts_match_kubectl() {
     let h = cluster(&[
-        &deployment("web", 2, "shop/web:1.0", ""),
-        &deployment("crashy", 2, "shop/web:1.0", ""),
-        &deployment(
-            "stuck",
-            2,
-            "shop/never-ready:1",
-            "  strategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 0, maxSurge: 1}}",
+        deployment("web", 2, "shop/web:1.0"),
+        deployment("crashy", 2, "shop/web:1.0"),
+        deployment("stuck", 2, "shop/never-ready:1").set(
+            "/spec/strategy",
+            json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}),
         ),
-        STATEFULSET,
-        DAEMONSET,
-        &DAEMONSET.replace("agent", "logs").replace(
-            "spec:\n  selector",
-            "spec:\n  updateStrategy: {type: OnDelete}\n  selector",
-        ),
+        statefulset(),
+        daemonset("agent"),
+        daemonset("logs").strategy("OnDelete"),
     ]);
     // Only ordinals at or above the partition (2) take the new image.
     h.kubectl(&[
@@ -579,7 +523,7 @@ fn rollout_status_verdicts_match_kubectl() {
 
 #[test]
 fn a_statefulset_stuck_on_a_broken_pod_is_named_with_advice() {
-    let h = cluster(&[STATEFULSET]);
+    let h = cluster(&[statefulset()]);
     h.kubectl(&[
         "-n",
         "shop",
@@ -616,7 +560,7 @@ fn a_statefulset_stuck_on_a_broken_pod_is_named_with_advice() {
 
 #[test]
 fn a_daemonset_whose_new_pods_cannot_pull_fails() {
-    let h = cluster(&[DAEMONSET]);
+    let h = cluster(&[daemonset("agent")]);
     let faults = r#"{"data":{"rules":"shop/agent:missing image-pull\n"}}"#;
     h.kubectl(&[
         "-n",
@@ -666,11 +610,7 @@ fn a_daemonset_whose_new_pods_cannot_pull_fails() {
 
 #[test]
 fn on_delete_workloads_are_skipped_by_a_restart() {
-    let ds = DAEMONSET.replace(
-        "spec:\n  selector",
-        "spec:\n  updateStrategy: {type: OnDelete}\n  selector",
-    );
-    let h = cluster(&[&ds]);
+    let h = cluster(&[daemonset("agent").strategy("OnDelete")]);
     let run = h
         .oncall(&["-n", "shop", "restart", "daemonset/agent", "--yes"])
         .expect_code(0);
@@ -681,8 +621,8 @@ fn on_delete_workloads_are_skipped_by_a_restart() {
 #[test]
 fn restart_by_label_selector_and_no_wait() {
     let h = cluster(&[
-        &deployment("web", 2, "shop/web:1.0", ""),
-        &deployment("api", 2, "shop/api:1", ""),
+        deployment("web", 2, "shop/web:1.0"),
+        deployment("api", 2, "shop/api:1"),
     ]);
     let run = h
         .oncall(&[
@@ -693,9 +633,14 @@ fn restart_by_label_selector_and_no_wait() {
             "tier=api",
             "--no-wait",
             "--yes",
+            "-o",
+            "json",
         ])
         .expect_code(0);
-    assert!(run.stdout.contains("not waited"), "{}", run.stdout);
+    let rollouts = &run.json()["rollouts"];
+    assert_eq!(rollouts.as_array().map(Vec::len), Some(1), "{}", run.stdout);
+    assert_eq!(rollouts[0]["workload"], "deployment/api");
+    assert_eq!(rollouts[0]["outcome"], "not_waited", "{}", run.stdout);
     assert!(restarted_at(&h, "deployments", "api").is_some());
     assert_eq!(restarted_at(&h, "deployments", "web"), None, "not selected");
     // kubectl agrees that the restart is a rollout it can follow.
@@ -712,16 +657,9 @@ fn restart_by_label_selector_and_no_wait() {
 
 #[test]
 fn bad_pods_respects_a_pdb_that_refuses_the_eviction() {
-    let pdb = r#"
----
-apiVersion: policy/v1
-kind: PodDisruptionBudget
-metadata: {name: api-pdb, namespace: shop}
-spec:
-  minAvailable: 3
-  selector: {matchLabels: {app: api}}
-"#;
-    let h = cluster(&[&deployment("api", 3, "shop/api:1", ""), pdb]);
+    let h = Harness::yaml(
+        &(nodes() + &deployment("api", 3, "shop/api:1").yaml() + &pdb("shop", "api-pdb", "api", 3)),
+    );
     let broken = pods_of(&h, "api")[0].0.clone();
     h.kubectl(&[
         "-n",
@@ -756,7 +694,7 @@ spec:
 
 #[test]
 fn ctrl_c_while_waiting_stops_cleanly_and_is_recorded() {
-    let h = cluster(&[&deployment("slow", 2, "shop/web:1.0", "")]);
+    let h = cluster(&[deployment("slow", 2, "shop/web:1.0")]);
     // New pods of this image never become ready, so the wait goes on.
     h.kubectl(&[
         "-n",
@@ -787,33 +725,19 @@ fn ctrl_c_while_waiting_stops_cleanly_and_is_recorded() {
 #[test]
 fn bad_pods_evicts_the_pod_on_a_lost_node_among_many() {
     // More nodes than are read one by one, so the lean node list is used.
-    let mut seed = String::new();
-    for i in 0..22 {
-        seed.push_str(&format!(
-            "---\napiVersion: v1\nkind: Node\nmetadata: {{name: extra-{i:02}}}\nstatus:\n  conditions: [{{type: Ready, status: \"True\"}}]\n"
-        ));
-    }
+    let extra: String = (0..22)
+        .map(|i| Node::new(&format!("extra-{i:02}")).yaml())
+        .collect();
     // Node agents commonly tolerate every taint, so the pod stays on the
     // unreachable node.
-    seed.push_str(&DAEMONSET.replace(
-        "    spec:\n      containers",
-        "    spec:\n      tolerations: [{operator: Exists}]\n      containers",
-    ));
+    let agent = daemonset("agent").toleration(json!({"operator": "Exists"}));
     // The simulator evicts pods from an unreachable node after this delay
     // (300 s on a real cluster): long enough for the test to see them there.
     let timing = Timing {
         unreachable_eviction: Duration::from_secs(120),
         ..Timing::fast()
     };
-    let h = Harness::with_options(SimOptions {
-        port: 0,
-        seed: Seed::Yaml {
-            text: format!("{NODES}{seed}"),
-            source: "test.yaml".into(),
-        },
-        faults: FaultSpec::default(),
-        timing,
-    });
+    let h = Harness::yaml_with(&(nodes() + &extra + &agent.yaml()), timing);
     // The node stops reporting: its Ready condition turns Unknown.
     h.kubectl(&[
         "patch",
@@ -879,9 +803,9 @@ fn bad_pods_evicts_the_pod_on_a_lost_node_among_many() {
 #[test]
 fn each_kind_of_new_pod_failure_is_named() {
     let h = cluster(&[
-        &deployment("oom", 2, "shop/web:1.0", ""),
-        &deployment("pull", 2, "shop/web:1.0", ""),
-        &deployment("nowhere", 2, "shop/web:1.0", ""),
+        deployment("oom", 2, "shop/web:1.0"),
+        deployment("pull", 2, "shop/web:1.0"),
+        deployment("nowhere", 2, "shop/web:1.0"),
     ]);
     h.kubectl(&[
         "-n",
@@ -941,7 +865,7 @@ fn each_kind_of_new_pod_failure_is_named() {
 
 #[test]
 fn the_wait_survives_watches_that_expire() {
-    let h = cluster(&[&deployment("web", 3, "shop/web:1.0", "")]);
+    let h = cluster(&[deployment("web", 3, "shop/web:1.0")]);
     h.sim()
         .set_faults(FaultSpec::parse("watch-expiry=150ms,seed=3").unwrap());
     let run = h
@@ -965,7 +889,7 @@ fn the_wait_survives_watches_that_expire() {
 #[test]
 fn restart_survives_a_flaky_api_server() {
     for_each_fault_seed(|seed| {
-        let h = cluster(&[&deployment("web", 3, "shop/web:1.0", ""), STATEFULSET]);
+        let h = cluster(&[deployment("web", 3, "shop/web:1.0"), statefulset()]);
         let before = pods_of(&h, "web");
         h.sim().set_faults(flaky_api(seed));
         let run = h.oncall(&[
@@ -1002,7 +926,7 @@ fn restart_survives_a_flaky_api_server() {
 
 #[test]
 fn runbook_restart_and_rollout_status_steps_use_the_same_code() {
-    let h = cluster(&[&deployment("web", 2, "shop/web:1.0", "")]);
+    let h = cluster(&[deployment("web", 2, "shop/web:1.0")]);
     let file = h.home.path().join("restart-web.yaml");
     std::fs::write(
         &file,

@@ -179,7 +179,12 @@ fn crash_looping_new_pods_fail_the_rollout_fast(backend: Backend) {
         "names a new pod ({new_pods:?}):\n{}",
         run.stdout
     );
-    assert!(run.stderr.contains("failed"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("the rollout of `deployment/web` failed"),
+        "{}",
+        run.stderr
+    );
     // kubectl waits for the deadline instead; it agrees the rollout is not done.
     assert_ne!(
         h.kubectl(&[

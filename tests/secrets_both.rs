@@ -10,7 +10,7 @@ use common::*;
 use std::time::Duration;
 
 use base64::Engine as _;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 on_both_backends!(
     every_way_of_using_a_secret_is_found,
@@ -37,54 +37,49 @@ fn fingerprint(text: &str) -> String {
         .collect()
 }
 
-/// A Secret `name` of the scope's `app` namespace with `extra` metadata
-/// (a YAML flow mapping's entries).
-fn secret(s: &Scope, name: &str, extra: &str) -> String {
-    format!(
-        "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: {ns}{extra}}}\ntype: Opaque\ndata: {{API_KEY: {old}, DB_PASS: {old}}}\n---\n",
-        ns = s.ns("app"),
-        old = b64(OLD),
+/// A Secret `name` of the scope's `app` namespace holding `API_KEY` and
+/// `DB_PASS`, both [`OLD`].
+fn secret(s: &Scope, name: &str) -> Secret {
+    Secret::new(&s.ns("app"), name)
+        .data("API_KEY", OLD)
+        .data("DB_PASS", OLD)
+}
+
+/// A Deployment of 2 pods on node `node` whose container `main` uses a
+/// secret as `.container_field()` / `.volume()` say.
+fn deployment(s: &Scope, name: &str, node: &str) -> Workload {
+    s.deployment(name)
+        .replicas(2)
+        .progress_deadline(6000)
+        .on_node(&s.node(node))
+        .grace_period(1)
+        .container("main", &format!("shop/{name}:1.0"))
+}
+
+/// [`deployment`] whose container reads `API_KEY` of `app-creds` into `KEY`.
+fn env_user(s: &Scope, name: &str, node: &str) -> Workload {
+    deployment(s, name, node).container_field(
+        "env",
+        json!([{"name": "KEY", "valueFrom": {"secretKeyRef": {"name": "app-creds", "key": "API_KEY"}}}]),
     )
 }
 
-/// A Deployment of `replicas` pods on node `node`, with `spec` (YAML lines
-/// at the pod spec's indentation, after the container) and `container`
-/// (lines at the container's).
-fn deployment(s: &Scope, name: &str, node: &str, container: &str, spec: &str) -> String {
-    format!(
-        r#"apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}, namespace: {ns}}}
-spec:
-  replicas: 2
-  progressDeadlineSeconds: 6000
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata: {{labels: {{app: {name}}}}}
-    spec:
-      tolerations: {tol}
-      nodeSelector: {{kubernetes.io/hostname: {node}}}
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: main
-        image: "shop/{name}:1.0"
-{container}{spec}---
-"#,
-        ns = s.ns("app"),
-        tol = s.tolerations(),
-        node = s.node(node),
-    )
+/// [`deployment`] whose container mounts volume `volume` at `mount`
+/// (`{mountPath, subPath}`).
+fn mounting(s: &Scope, name: &str, mount: Value, volume: Value) -> Workload {
+    let mut mount = mount;
+    mount["name"] = volume["name"].clone();
+    deployment(s, name, "a")
+        .container_field("volumeMounts", json!([mount]))
+        .volume(volume)
 }
 
 fn base(s: &Scope) -> String {
     s.namespace("app")
         + &s.node_yaml("a", "8", &[])
         + &s.node_yaml("b", "8", &[])
-        + &secret(s, "app-creds", "")
+        + &secret(s, "app-creds").yaml()
 }
-
-const ENV: &str =
-    "        env: [{name: KEY, valueFrom: {secretKeyRef: {name: app-creds, key: API_KEY}}}]\n";
 
 /// `oncall ARGS` with `input` on stdin.
 fn oncall_with_stdin(h: &Harness, args: &[&str], input: &str) -> Run {
@@ -120,95 +115,47 @@ fn data(h: &Harness, s: &Scope, name: &str, key: &str) -> Value {
 fn every_way_of_using_a_secret_is_found(backend: Backend) {
     let s = Scope::new("sec-use");
     let ns = s.ns("app");
-    let mut seed = base(&s) + &secret(&s, "other", "");
-    seed += &deployment(&s, "env-user", "a", ENV, "");
-    seed += &deployment(
-        &s,
-        "envfrom-user",
-        "a",
-        "        envFrom: [{secretRef: {name: app-creds}}]\n",
-        "",
-    );
-    seed += &deployment(
-        &s,
-        "volume-user",
-        "a",
-        "        volumeMounts: [{name: creds, mountPath: /etc/creds}]\n",
-        "      volumes: [{name: creds, secret: {secretName: app-creds}}]\n",
-    );
-    seed += &deployment(
-        &s,
-        "subpath-user",
-        "a",
-        "        volumeMounts: [{name: creds, mountPath: /etc/key, subPath: API_KEY}]\n",
-        "      volumes: [{name: creds, secret: {secretName: app-creds}}]\n",
-    );
-    seed += &deployment(
-        &s,
-        "projected-user",
-        "a",
-        "        volumeMounts: [{name: all, mountPath: /etc/all}]\n",
-        "      volumes: [{name: all, projected: {sources: [{secret: {name: app-creds}}]}}]\n",
-    );
-    seed += &deployment(
-        &s,
-        "bystander",
-        "a",
-        "        envFrom: [{secretRef: {name: other}}]\n",
-        "",
-    );
-    seed += &format!(
-        r#"apiVersion: apps/v1
-kind: DaemonSet
-metadata: {{name: pull-user, namespace: {ns}}}
-spec:
-  selector: {{matchLabels: {{app: pull-user}}}}
-  template:
-    metadata: {{labels: {{app: pull-user}}}}
-    spec:
-      tolerations: {tol}
-      nodeSelector: {{{key}: {id}}}
-      imagePullSecrets: [{{name: app-creds}}]
-      containers: [{{name: main, image: "shop/agent:1.0"}}]
----
-apiVersion: apps/v1
-kind: StatefulSet
-metadata: {{name: db, namespace: {ns}}}
-spec:
-  serviceName: db
-  replicas: 1
-  selector: {{matchLabels: {{app: db}}}}
-  template:
-    metadata: {{labels: {{app: db}}}}
-    spec:
-      tolerations: {tol}
-      containers:
-      - name: db
-        image: "shop/db:1.0"
-        env: [{{name: PASS, valueFrom: {{secretKeyRef: {{name: app-creds, key: DB_PASS}}}}}}]
----
-apiVersion: batch/v1
-kind: CronJob
-metadata: {{name: nightly, namespace: {ns}}}
-spec:
-  schedule: "0 3 * * *"
-  suspend: true
-  jobTemplate:
-    spec:
-      template:
-        spec:
-          restartPolicy: Never
-          tolerations: {tol}
-          containers:
-          - name: job
-            image: "shop/job:1.0"
-            envFrom: [{{secretRef: {{name: app-creds}}}}]
----
-"#,
-        tol = s.tolerations(),
-        key = SCOPE_KEY,
-        id = s.id,
-    );
+    let creds_volume = json!({"name": "creds", "secret": {"secretName": "app-creds"}});
+    let workloads = [
+        env_user(&s, "env-user", "a"),
+        deployment(&s, "envfrom-user", "a")
+            .container_field("envFrom", json!([{"secretRef": {"name": "app-creds"}}])),
+        mounting(&s, "volume-user", json!({"mountPath": "/etc/creds"}), creds_volume.clone()),
+        mounting(
+            &s,
+            "subpath-user",
+            json!({"mountPath": "/etc/key", "subPath": "API_KEY"}),
+            creds_volume,
+        ),
+        mounting(
+            &s,
+            "projected-user",
+            json!({"mountPath": "/etc/all"}),
+            json!({"name": "all", "projected": {"sources": [{"secret": {"name": "app-creds"}}]}}),
+        ),
+        deployment(&s, "bystander", "a")
+            .container_field("envFrom", json!([{"secretRef": {"name": "other"}}])),
+        Workload::daemon_set(&ns, "pull-user")
+            .toleration(s.toleration())
+            .node_selector(SCOPE_KEY, &s.id)
+            .pod_field("imagePullSecrets", json!([{"name": "app-creds"}]))
+            .container("main", "shop/agent:1.0"),
+        Workload::stateful_set(&ns, "db")
+            .toleration(s.toleration())
+            .container("db", "shop/db:1.0")
+            .container_field(
+                "env",
+                json!([{"name": "PASS", "valueFrom": {"secretKeyRef": {"name": "app-creds", "key": "DB_PASS"}}}]),
+            ),
+        Workload::cron_job(&ns, "nightly", "0 3 * * *")
+            .set("/spec/suspend", json!(true))
+            .toleration(s.toleration())
+            .container("job", "shop/job:1.0")
+            .container_field("envFrom", json!([{"secretRef": {"name": "app-creds"}}])),
+    ];
+    let seed = base(&s)
+        + &secret(&s, "other").yaml()
+        + &workloads.iter().map(Workload::yaml).collect::<String>();
     let h = Harness::on(backend, &s, &seed);
     let run = h
         .oncall(&["-n", &ns, "secret", "consumers", "app-creds", "-o", "json"])
@@ -286,15 +233,15 @@ fn files(dir: &std::path::Path) -> Vec<(String, String)> {
 fn a_rotated_value_appears_in_no_output_and_no_file(backend: Backend) {
     let s = Scope::new("sec-leak");
     let ns = s.ns("app");
-    let mut seed = base(&s);
-    seed += &deployment(&s, "web", "a", ENV, "");
-    seed += &deployment(
-        &s,
-        "files",
-        "a",
-        "        volumeMounts: [{name: creds, mountPath: /etc/creds}]\n",
-        "      volumes: [{name: creds, secret: {secretName: app-creds}}]\n",
-    );
+    let seed = base(&s)
+        + &env_user(&s, "web", "a").yaml()
+        + &mounting(
+            &s,
+            "files",
+            json!({"mountPath": "/etc/creds"}),
+            json!({"name": "creds", "secret": {"secretName": "app-creds"}}),
+        )
+        .yaml();
     let h = Harness::on(backend, &s, &seed);
     wait_ready(&h, &s, "web", 2);
     wait_ready(&h, &s, "files", 2);
@@ -551,9 +498,7 @@ fn an_empty_stdin_is_refused(backend: Backend) {
 fn a_failed_restart_puts_the_previous_values_back(backend: Backend) {
     let s = Scope::new("sec-back");
     let ns = s.ns("app");
-    let mut seed = base(&s);
-    seed += &deployment(&s, "web", "a", ENV, "");
-    seed += &deployment(&s, "worker", "b", ENV, "");
+    let seed = base(&s) + &env_user(&s, "web", "a").yaml() + &env_user(&s, "worker", "b").yaml();
     let h = Harness::on(backend, &s, &seed);
     h.write_config("promote:\n  order: [web, worker]\n");
     wait_ready(&h, &s, "web", 2);
@@ -626,7 +571,7 @@ fn a_failed_restart_puts_the_previous_values_back(backend: Backend) {
 fn without_rollback_a_failed_restart_leaves_the_new_values(backend: Backend) {
     let s = Scope::new("sec-keep");
     let ns = s.ns("app");
-    let seed = base(&s) + &deployment(&s, "worker", "b", ENV, "");
+    let seed = base(&s) + &env_user(&s, "worker", "b").yaml();
     let h = Harness::on(backend, &s, &seed);
     wait_ready(&h, &s, "worker", 2);
     h.kubectl(&["cordon", &s.node("b")]).expect_code(0);
@@ -661,16 +606,12 @@ fn a_secret_another_tool_manages_is_refused_without_force(backend: Backend) {
     let ns = s.ns("app");
     let seed = s.namespace("app")
         + &s.node_yaml("a", "8", &[])
-        + &secret(
-            &s,
-            "sealed",
-            ", annotations: {sealedsecrets.bitnami.com/managed: \"true\"}",
-        )
-        + &secret(
-            &s,
-            "charted",
-            ", labels: {app.kubernetes.io/managed-by: Helm}",
-        );
+        + &secret(&s, "sealed")
+            .annotation("sealedsecrets.bitnami.com/managed", "true")
+            .yaml()
+        + &secret(&s, "charted")
+            .label("app.kubernetes.io/managed-by", "Helm")
+            .yaml();
     let h = Harness::on(backend, &s, &seed);
     let rotate = |name: &str, extra: &[&str]| {
         let mut args = vec![

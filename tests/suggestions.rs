@@ -7,7 +7,7 @@
 mod common;
 use common::*;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 const POOL_A_NODE: &str = "gke-demo-pool-a-8f3c2a1d-q2w8";
 
@@ -16,36 +16,13 @@ const POOL_A_NODE: &str = "gke-demo-pool-a-8f3c2a1d-q2w8";
 fn kubeconfig_elsewhere(h: &Harness) -> PathBuf {
     let path = h.home.path().join("two-contexts");
     std::fs::copy(&h.kubeconfig, &path).unwrap();
-    let user = kubectl_at(
-        h,
-        &path,
-        &["config", "view", "-o", "jsonpath={.users[0].name}"],
-    );
-    assert_eq!(user.code, 0, "{}", user.stderr);
-    for args in [
-        vec![
-            "config",
-            "set-cluster",
-            "dead",
-            "--server=http://127.0.0.1:9",
-        ],
-        vec![
-            "config",
-            "set-context",
-            "elsewhere",
-            "--cluster=dead",
-            &format!("--user={}", user.stdout.trim()),
-        ],
-        vec!["config", "use-context", "elsewhere"],
-    ] {
-        let r = kubectl_at(h, &path, &args);
-        assert_eq!(r.code, 0, "kubectl {args:?}: {}", r.stderr);
-    }
+    kubeconfig::switch_to_new_context(&path, "elsewhere", "http://127.0.0.1:9");
+    // kubectl agrees that the default is now the dead server.
+    let current = Kubectl::new(&path, h.home.path())
+        .run(&["config", "current-context"])
+        .expect_exit(0);
+    assert_eq!(current.stdout.trim(), "elsewhere");
     path
-}
-
-fn kubectl_at(h: &Harness, kubeconfig: &Path, args: &[&str]) -> Run {
-    Kubectl::new(kubeconfig, h.home.path()).run(args)
 }
 
 /// The commands a human would paste from `text`: the `→ …` next actions and

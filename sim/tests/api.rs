@@ -3,56 +3,35 @@
 
 mod common;
 
-use common::{Cluster, http, json_of, wait_until};
-use oncall_sim::{FaultSpec, Seed};
+use common::{
+    Cluster, Node, Workload, http, json_of, pdb, pdb_max_unavailable, wait_for_stdout, wait_until,
+};
+use oncall_sim::FaultSpec;
 use serde_json::{Value, json};
 
-const SEED: &str = r#"
-apiVersion: v1
-kind: Node
-metadata: {name: node-1, labels: {agentpool: blue}}
-status: {conditions: [{type: Ready, status: "True"}]}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: default}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers:
-      - {name: web, image: "nginx:1.27", env: [{name: A, value: "1"}]}
-      - {name: sidecar, image: "envoy:1"}
----
-apiVersion: policy/v1
-kind: PodDisruptionBudget
-metadata: {name: web-pdb, namespace: default}
-spec:
-  minAvailable: 2
-  selector: {matchLabels: {app: web}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: crasher, namespace: default}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: crasher}}
-  template:
-    metadata:
-      labels: {app: crasher}
-      annotations: {sim.oncall.dev/fault: "crash-loop exit-code=3"}
-    spec:
-      containers: [{name: app, image: "registry.example.com/crasher:1"}]
-"#;
+/// A Deployment `web` of two pods (two containers each) held by a budget
+/// that lets none go, and a Deployment whose pod crash-loops.
+fn seed() -> String {
+    Node::new("node-1").label("agentpool", "blue").yaml()
+        + &Workload::deployment("default", "web")
+            .replicas(2)
+            .pod_field(
+                "containers",
+                json!([
+                    {"name": "web", "image": "nginx:1.27", "env": [{"name": "A", "value": "1"}]},
+                    {"name": "sidecar", "image": "envoy:1"},
+                ]),
+            )
+            .yaml()
+        + &pdb("default", "web-pdb", "web", 2)
+        + &Workload::deployment("default", "crasher")
+            .fault("crash-loop exit-code=3")
+            .container("app", "registry.example.com/crasher:1")
+            .yaml()
+}
 
 async fn cluster() -> Cluster {
-    Cluster::start(Seed::Yaml {
-        text: SEED.into(),
-        source: "api.yaml".into(),
-    })
-    .await
+    Cluster::yaml(&seed()).await
 }
 
 fn web_pods(c: &Cluster) -> Vec<String> {
@@ -462,32 +441,19 @@ async fn logs_and_kubectl_logs() {
     let out = c.ok(&["logs", &name, "--previous", "--tail=2"]).await;
     assert_eq!(out.lines().count(), 2, "{out}");
     let web = web_pods(&c);
-    let out = c.kubectl(&["logs", &web[0], "--container", "nope"]).await;
-    assert!(!out.status.success());
+    c.kubectl(&["logs", &web[0], "--container", "nope"])
+        .await
+        .expect_exit(1);
     let out = c.ok(&["logs", &web[0], "-c", "sidecar"]).await;
     assert!(out.contains("starting envoy"), "{out}");
     // -f keeps streaming.
-    let mut child = c
-        .kubectl_command(&["logs", "-f", &web[0], "-c", "web"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut seen = String::new();
-    let mut buf = [0u8; 1024];
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    while seen.matches("GET /healthz").count() < 3 {
-        assert!(std::time::Instant::now() < deadline, "{seen}");
-        use tokio::io::AsyncReadExt;
-        let n = tokio::time::timeout(std::time::Duration::from_secs(10), stdout.read(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0, "logs -f ended: {seen}");
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
-    assert!(child.try_wait().unwrap().is_none(), "still following");
-    let _ = child.kill().await;
+    let mut follow = c.kubectl_spawn(&["logs", "-f", &web[0], "-c", "web"]);
+    wait_for_stdout(&follow, 15, |seen| {
+        seen.matches("GET /healthz").count() >= 3
+    })
+    .await;
+    assert!(!follow.has_ended(), "still following");
+    follow.kill();
     c.sim.shutdown().await;
 }
 
@@ -601,35 +567,13 @@ async fn continue_tokens_expire_with_compaction() {
 /// successes (201) and budget refusals (429), never a 409.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_evictions_never_answer_conflict() {
-    let seed = r#"
-apiVersion: v1
-kind: Node
-metadata: {name: node-1}
-status: {conditions: [{type: Ready, status: "True"}]}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: default}
-spec:
-  replicas: 60
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers: [{name: web, image: "nginx:1.27"}]
----
-apiVersion: policy/v1
-kind: PodDisruptionBudget
-metadata: {name: web-pdb, namespace: default}
-spec:
-  maxUnavailable: 20
-  selector: {matchLabels: {app: web}}
-"#;
-    let c = Cluster::start(Seed::Yaml {
-        text: seed.into(),
-        source: "evict.yaml".into(),
-    })
-    .await;
+    let seed = Node::new("node-1").cpu("64").yaml()
+        + &Workload::deployment("default", "web")
+            .replicas(60)
+            .container("web", "nginx:1.27")
+            .yaml()
+        + &pdb_max_unavailable("default", "web-pdb", "web", 20);
+    let c = Cluster::yaml(&seed).await;
     let pods = web_pods(&c);
     assert_eq!(pods.len(), 60);
     let c = std::sync::Arc::new(c);

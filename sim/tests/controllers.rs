@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Cluster, rows, wait_until};
+use common::{Cluster, ConfigMap, Node, Pod, Workload, rows, wait_until};
 use oncall_sim::{FaultSpec, Seed, Timing};
 use serde_json::{Value, json};
 
@@ -158,60 +158,39 @@ async fn not_ready_node_is_tainted_and_its_pods_move() {
     c.sim.shutdown().await;
 }
 
-const JOBS: &str = r#"
-apiVersion: v1
-kind: Node
-metadata: {name: n1}
-status: {conditions: [{type: Ready, status: "True"}]}
----
-apiVersion: v1
-kind: ConfigMap
-metadata: {name: sim-image-faults, namespace: kube-system}
-data:
-  rules: |
-    # a bad release of the app
-    registry.example.com/app/api:bad* crash-loop exit-code=2
-    registry.example.com/app/migrate:bad job-fail exit-code=1
----
-apiVersion: batch/v1
-kind: Job
-metadata: {name: migrate-ok, namespace: default}
-spec:
-  template:
-    spec:
-      restartPolicy: Never
-      containers: [{name: migrate, image: "registry.example.com/app/migrate:good"}]
----
-apiVersion: batch/v1
-kind: Job
-metadata: {name: migrate-bad, namespace: default}
-spec:
-  backoffLimit: 1
-  template:
-    spec:
-      restartPolicy: Never
-      containers: [{name: migrate, image: "registry.example.com/app/migrate:bad"}]
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: api, namespace: default}
-spec:
-  replicas: 2
-  strategy: {type: Recreate}
-  selector: {matchLabels: {app: api}}
-  template:
-    metadata: {labels: {app: api}}
-    spec:
-      containers: [{name: api, image: "registry.example.com/app/api:v1"}]
-"#;
+/// Image faults for a bad release; a Job that succeeds and one that fails;
+/// a Recreate Deployment `api`.
+fn jobs() -> String {
+    let migrate = |name: &str, tag: &str| {
+        Workload::job("default", name).container(
+            "migrate",
+            &format!("registry.example.com/app/migrate:{tag}"),
+        )
+    };
+    Node::new("n1").yaml()
+        + &ConfigMap::image_faults(
+            "kube-system",
+            &[
+                "# a bad release of the app",
+                "registry.example.com/app/api:bad* crash-loop exit-code=2",
+                "registry.example.com/app/migrate:bad job-fail exit-code=1",
+            ],
+        )
+        .yaml()
+        + &migrate("migrate-ok", "good").yaml()
+        + &migrate("migrate-bad", "bad")
+            .set("/spec/backoffLimit", json!(1))
+            .yaml()
+        + &Workload::deployment("default", "api")
+            .replicas(2)
+            .strategy("Recreate")
+            .container("api", "registry.example.com/app/api:v1")
+            .yaml()
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_image_faults_and_recreate() {
-    let c = Cluster::start(Seed::Yaml {
-        text: JOBS.into(),
-        source: "jobs.yaml".into(),
-    })
-    .await;
+    let c = Cluster::yaml(&jobs()).await;
     let job_cond = |name: &str, t: &str| {
         c.sim.get("jobs", Some("default"), name).is_some_and(|j| {
             j["status"]["conditions"]
@@ -272,9 +251,9 @@ async fn jobs_image_faults_and_recreate() {
     let out = c
         .kubectl(&["rollout", "status", "deployment/api", "--timeout=2s"])
         .await;
-    assert!(
-        !out.status.success(),
-        "a crash-looping rollout does not complete"
+    assert_eq!(
+        out.code, 1,
+        "a crash-looping rollout does not complete: {out}"
     );
     // Rolling back fixes it.
     c.ok(&["rollout", "undo", "deployment/api"]).await;
@@ -298,11 +277,7 @@ async fn jobs_image_faults_and_recreate() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn progress_deadline_is_reported() {
-    let c = Cluster::start(Seed::Yaml {
-        text: JOBS.into(),
-        source: "jobs.yaml".into(),
-    })
-    .await;
+    let c = Cluster::yaml(&jobs()).await;
     let mut d = c.sim.get("deployments", Some("default"), "api").unwrap();
     d["spec"]["progressDeadlineSeconds"] = json!(100); // 1 s with Timing::fast
     d["spec"]["template"]["spec"]["containers"][0]["image"] =
@@ -311,9 +286,11 @@ async fn progress_deadline_is_reported() {
     let out = c
         .kubectl(&["rollout", "status", "deployment/api", "--timeout=30s"])
         .await;
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(err.contains("exceeded its progress deadline"), "{err}");
+    let out = out.expect_exit(1);
+    assert!(
+        out.stderr.contains("exceeded its progress deadline"),
+        "{out}"
+    );
     c.sim.shutdown().await;
 }
 
@@ -339,7 +316,7 @@ async fn exec_is_scripted_per_pod() {
     let out = c
         .kubectl(&["exec", "-n", "rabbitmq", "rabbitmq-1", "--", "false"])
         .await;
-    assert_eq!(out.status.code(), Some(1));
+    out.expect_exit(1);
     c.sim.shutdown().await;
 }
 
@@ -379,21 +356,20 @@ async fn generated_cluster_is_settled_and_pages_fast() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pod_applied_as_running_stays_running() {
-    let c = Cluster::start(Seed::Yaml {
-        text: JOBS.into(),
-        source: "jobs.yaml".into(),
-    })
-    .await;
+    let c = Cluster::yaml(&jobs()).await;
     c.sim
-        .apply(json!({
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": "static", "namespace": "default"},
-            "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "i:1"}]},
-            "status": {"phase": "Running",
-                       "conditions": [{"type": "Ready", "status": "True"}],
-                       "containerStatuses": [{"name": "c", "image": "i:1", "ready": true, "restartCount": 0,
-                                              "state": {"running": {"startedAt": "2025-01-01T00:00:00Z"}}}]},
-        }))
+        .apply(
+            Pod::new("default", "static")
+                .node_name("n1")
+                .set("/spec/containers", json!([{"name": "c", "image": "i:1"}]))
+                .phase("Running")
+                .condition(json!({"type": "Ready", "status": "True"}))
+                .container_status(
+                    json!({"name": "c", "image": "i:1", "ready": true, "restartCount": 0,
+                    "state": {"running": {"startedAt": "2025-01-01T00:00:00Z"}}}),
+                )
+                .into_value(),
+        )
         .unwrap();
     tokio::time::sleep(Duration::from_millis(800)).await;
     let p = c.sim.get("pods", Some("default"), "static").unwrap();
@@ -404,31 +380,11 @@ async fn a_pod_applied_as_running_stays_running() {
     c.sim.shutdown().await;
 }
 
-const HUNG_AND_FINISHING_JOBS: &str = r#"
-apiVersion: v1
-kind: Node
-metadata: {name: n1}
-status: {conditions: [{type: Ready, status: "True"}]}
----
-apiVersion: batch/v1
-kind: Job
-metadata: {name: hangs, namespace: default}
-spec:
-  template:
-    metadata: {annotations: {sim.oncall.dev/fault: job-hang}}
-    spec:
-      restartPolicy: Never
-      containers: [{name: build, image: "powo/builder:4.2"}]
----
-apiVersion: batch/v1
-kind: Job
-metadata: {name: finishes, namespace: default}
-spec:
-  template:
-    spec:
-      restartPolicy: Never
-      containers: [{name: build, image: "powo/builder:4.2"}]
-"#;
+/// Two Jobs of the same builder: one plays `job-hang`, one finishes.
+fn hung_and_finishing_jobs() -> String {
+    let build = |name: &str| Workload::job("default", name).container("build", "powo/builder:4.2");
+    Node::new("n1").yaml() + &build("hangs").fault("job-hang").yaml() + &build("finishes").yaml()
+}
 
 /// `job-hang` keeps a Job running past its duration, and a followed log of
 /// a Job pod ends when its container stops, as a kubelet ends it.
@@ -439,10 +395,7 @@ async fn a_hung_job_runs_on_and_a_finished_pods_followed_log_ends() {
         ..Timing::fast()
     };
     let c = Cluster::start_timed(
-        Seed::Yaml {
-            text: HUNG_AND_FINISHING_JOBS.into(),
-            source: "jobs.yaml".into(),
-        },
+        common::yaml(&hung_and_finishing_jobs()),
         FaultSpec::default(),
         timing,
     )
@@ -465,13 +418,11 @@ async fn a_hung_job_runs_on_and_a_finished_pods_followed_log_ends() {
         .as_str()
         .unwrap()
         .to_string();
-    let mut child = c
-        .kubectl_command(&["logs", "-f", &pod])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let ended = tokio::time::timeout(Duration::from_secs(15), child.wait()).await;
-    assert!(ended.is_ok(), "logs -f went on after the container stopped");
+    let mut follow = c.kubectl_spawn(&["logs", "-f", &pod]);
+    wait_until("logs -f ends once the container stopped", 15, || {
+        follow.has_ended()
+    })
+    .await;
     // The job controller counts the success on its next pass after the
     // container stopped, which may come just after the log ends.
     let succeeded =

@@ -22,7 +22,9 @@ async fn client(c: &Cluster) -> Client {
 }
 
 fn cm(name: &str) -> serde_json::Value {
-    serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "default"}, "data": {"k": "v"}})
+    common::ConfigMap::new("default", name)
+        .data("k", "v")
+        .into_value()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -199,9 +199,11 @@ async fn check_selectors(c: &Cluster) {
         ])
         .await;
     assert_eq!(out, "pool-a");
-    let out = c.kubectl(&["get", "pod", "nope", "-n", "staging"]).await;
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("pods \"nope\" not found"));
+    let out = c
+        .kubectl(&["get", "pod", "nope", "-n", "staging"])
+        .await
+        .expect_exit(1);
+    assert!(out.stderr.contains("pods \"nope\" not found"), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

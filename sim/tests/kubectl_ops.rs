@@ -4,68 +4,30 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Cluster, rows, wait_until};
-use oncall_sim::Seed;
-use tokio::io::AsyncReadExt;
+use common::{Cluster, Node, Workload, pdb, rows, wait_for_stdout, wait_until};
+use serde_json::json;
 
-const SEED: &str = r#"
-apiVersion: v1
-kind: Node
-metadata:
-  name: node-1
-  labels: {node.kubernetes.io/pool: general, kubernetes.io/hostname: node-1}
-status:
-  allocatable: {pods: "110"}
-  conditions: [{type: Ready, status: "True"}]
----
-apiVersion: v1
-kind: Node
-metadata:
-  name: node-2
-  labels: {node.kubernetes.io/pool: general, kubernetes.io/hostname: node-2}
-status:
-  allocatable: {pods: "110"}
-  conditions: [{type: Ready, status: "True"}]
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: default}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers: [{name: web, image: "nginx:1.27"}]
-      volumes: [{name: cache, emptyDir: {}}]
----
-apiVersion: policy/v1
-kind: PodDisruptionBudget
-metadata: {name: web-pdb, namespace: default}
-spec:
-  minAvailable: 2
-  selector: {matchLabels: {app: web}}
----
-apiVersion: apps/v1
-kind: DaemonSet
-metadata: {name: agent, namespace: default}
-spec:
-  selector: {matchLabels: {app: agent}}
-  template:
-    metadata: {labels: {app: agent}}
-    spec:
-      containers: [{name: agent, image: "agent:1"}]
-"#;
+/// Two nodes of pool `general`; a Deployment `web` of two pods (with an
+/// emptyDir, as drain must be told) whose budget lets none go; a DaemonSet.
+fn seed() -> String {
+    let node = |name: &str| Node::new(name).label("node.kubernetes.io/pool", "general");
+    node("node-1").yaml()
+        + &node("node-2").yaml()
+        + &Workload::deployment("default", "web")
+            .replicas(2)
+            .container("web", "nginx:1.27")
+            .volume(json!({"name": "cache", "emptyDir": {}}))
+            .yaml()
+        + &pdb("default", "web-pdb", "web", 2)
+        + &Workload::daemon_set("default", "agent")
+            .container("agent", "agent:1")
+            .yaml()
+}
 
 async fn cluster() -> Cluster {
-    Cluster::start(Seed::Yaml {
-        text: SEED.into(),
-        source: "ops.yaml".into(),
-    })
-    .await
+    Cluster::yaml(&seed()).await
 }
 
 fn pods_on(c: &Cluster, node: &str, app: &str) -> Vec<serde_json::Value> {
@@ -130,28 +92,20 @@ async fn drain_with_pdb(version: Option<&str>) -> Cluster {
         .unwrap();
     assert_eq!(pdb["status"]["disruptionsAllowed"], 0);
 
-    let mut child = c
-        .kubectl_command(&[
-            "drain",
-            "node-1",
-            "--ignore-daemonsets",
-            "--delete-emptydir-data",
-            "--timeout=60s",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn drain");
+    let mut drain = c.kubectl_spawn(&[
+        "drain",
+        "node-1",
+        "--ignore-daemonsets",
+        "--delete-emptydir-data",
+        "--timeout=60s",
+    ]);
     // The node gets cordoned, the eviction is refused (429) and retried.
     wait_until("cordon", 20, || {
         c.sim.get("nodes", None, "node-1").unwrap()["spec"]["unschedulable"] == true
     })
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "drain must wait for the PDB"
-    );
+    assert!(!drain.has_ended(), "drain must wait for the PDB");
     assert_eq!(
         pods_on(&c, "node-1", "web").len(),
         1,
@@ -163,27 +117,12 @@ async fn drain_with_pdb(version: Option<&str>) -> Cluster {
     d["spec"]["replicas"] = serde_json::json!(3);
     c.sim.apply(d).unwrap();
 
-    let status = tokio::time::timeout(Duration::from_secs(40), child.wait())
-        .await
-        .expect("drain finishes once the PDB allows")
-        .unwrap();
-    let mut out = String::new();
-    let mut err = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .await
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .await
-        .unwrap();
-    assert!(status.success(), "drain failed:\n{out}\n{err}");
+    wait_until("drain finishes once the PDB allows", 40, || {
+        drain.has_ended()
+    })
+    .await;
+    let drained = drain.finish().expect_exit(0);
+    let (out, err) = (drained.stdout, drained.stderr);
     assert!(
         out.contains("evicted") && out.contains("node/node-1 drained"),
         "{out}"
@@ -304,38 +243,11 @@ async fn delete_pod_honours_grace_period() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_watch_sees_changes() {
     let c = cluster().await;
-    let mut child = c
-        .kubectl_command(&["get", "pods", "-w", "-l", "app=web"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn watch");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut seen = String::new();
-    let mut buf = [0u8; 4096];
-    async fn read_until(
-        stdout: &mut tokio::process::ChildStdout,
-        buf: &mut [u8],
-        seen: &mut String,
-        done: impl Fn(&str) -> bool,
-    ) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !done(seen) {
-            assert!(Instant::now() < deadline, "watch output so far:\n{seen}");
-            let n = tokio::time::timeout(Duration::from_secs(20), stdout.read(buf))
-                .await
-                .unwrap()
-                .unwrap();
-            assert!(n > 0, "kubectl get -w ended:\n{seen}");
-            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    }
+    let watch = c.kubectl_spawn(&["get", "pods", "-w", "-l", "app=web"]);
     // The header and the two existing pods.
-    read_until(&mut stdout, &mut buf, &mut seen, |s| {
-        s.matches('\n').count() >= 3
-    })
-    .await;
-    let initial: Vec<String> = seen
+    wait_for_stdout(&watch, 20, |s| s.matches('\n').count() >= 3).await;
+    let initial: Vec<String> = watch
+        .stdout()
         .lines()
         .skip(1)
         .map(|l| l.split_whitespace().next().unwrap().to_string())
@@ -348,12 +260,12 @@ async fn get_watch_sees_changes() {
             .next()
             .is_some_and(|n| n.starts_with("web-") && !initial.iter().any(|i| i == n))
     };
-    read_until(&mut stdout, &mut buf, &mut seen, |s| {
+    wait_for_stdout(&watch, 20, |s| {
         s.lines()
             .any(|l| is_new(l) && l.contains("Running") && s.ends_with('\n'))
     })
     .await;
-    let _ = child.kill().await;
+    let seen = watch.kill().stdout;
     let lines: Vec<&str> = seen.lines().collect();
     assert!(lines[0].starts_with("NAME"), "{seen}");
     assert_eq!(
@@ -395,8 +307,9 @@ async fn expired_credentials_and_rbac_refusals() {
     c.sim
         .set_faults(oncall_sim::FaultSpec::parse("forbid=patch:nodes").unwrap());
     // (kubectl cordon reports the refusal but still exits 0.)
+    // kubectl cordon exits 0 even when refused: the message is the evidence.
     let out = c.kubectl(&["cordon", "node-1"]).await;
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = out.stderr;
     assert!(
         stderr.contains("unable to cordon node \"node-1\": nodes \"node-1\" is forbidden: User \"system:serviceaccount:oncall:sandbox\" cannot patch resource \"nodes\" in API group \"\" at the cluster scope"),
         "{stderr}"
@@ -406,9 +319,8 @@ async fn expired_credentials_and_rbac_refusals() {
     c.ok(&["get", "nodes"]).await;
     c.sim
         .set_faults(oncall_sim::FaultSpec::parse("auth=expired").unwrap());
-    let out = c.kubectl(&["get", "nodes"]).await;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let out = c.kubectl(&["get", "nodes"]).await.expect_exit(1);
+    let stderr = out.stderr;
     assert!(
         stderr.contains("You must be logged in to the server (Unauthorized)"),
         "{stderr}"

@@ -32,7 +32,10 @@ fn template(app: &str) -> Value {
                     "resources": {"requests": {"cpu": "100m", "memory": 1048576}}}]}})
 }
 
-/// One valid object of every kind the controllers act on.
+/// One valid object of every kind the controllers act on. Written out in
+/// full, not with the shared builders: every field here is a place the
+/// generator mutates (a number where a quantity string would do, a
+/// `stringData`), so the exact shape is the test's input.
 fn base_objects() -> Vec<Value> {
     let sel = |app: &str| json!({"matchLabels": {"app": app}});
     vec![

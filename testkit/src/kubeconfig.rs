@@ -34,19 +34,24 @@ pub fn write_for_server(path: &Path, name: &str, server: &str, token: &str) {
     );
 }
 
-/// Replaces the current context's user with a bearer token.
-pub fn set_token(path: &Path, token: &str) {
-    let mut config = read(path);
-    let current = config["current-context"].as_str().unwrap().to_string();
-    let user = config["contexts"]
+/// The name of the current context's user.
+fn current_user(config: &Value) -> String {
+    let current = &config["current-context"];
+    config["contexts"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| c["name"] == current.as_str())
-        .unwrap()["context"]["user"]
+        .find(|c| c["name"] == *current)
+        .expect("the current context exists")["context"]["user"]
         .as_str()
         .unwrap()
-        .to_string();
+        .to_string()
+}
+
+/// Replaces the current context's user with a bearer token.
+pub fn set_token(path: &Path, token: &str) {
+    let mut config = read(path);
+    let user = current_user(&config);
     for entry in config["users"].as_array_mut().unwrap() {
         if entry["name"] == user.as_str() {
             entry["user"] = json!({ "token": token });
@@ -71,4 +76,102 @@ pub fn replace_ca(path: &Path, ca_pem: &str) {
         cluster["cluster"]["certificate-authority-data"] = json!(STANDARD.encode(ca_pem));
     }
     write(path, &config);
+}
+
+/// Adds a context `name` for a cluster of its own at `server`, with the
+/// current context's user, and makes it the current one: commands that
+/// forget `--context` then go to `server`.
+pub fn switch_to_new_context(path: &Path, name: &str, server: &str) {
+    let mut config = read(path);
+    let user = current_user(&config);
+    config["clusters"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": name, "cluster": {"server": server}}));
+    config["contexts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": name, "context": {"cluster": name, "user": user}}));
+    config["current-context"] = json!(name);
+    write(path, &config);
+}
+
+/// A kubeconfig a test writes: clusters, users and contexts by name, then
+/// the current one.
+///
+/// ```
+/// use oncall_testkit::kubeconfig::Kubeconfig;
+/// use serde_json::json;
+/// let config = Kubeconfig::new()
+///     .cluster("dead", "http://127.0.0.1:1")
+///     .user("u", json!({"token": "t"}))
+///     .context("a", "dead", "u")
+///     .current("a");
+/// assert_eq!(config.value()["contexts"][0]["context"]["cluster"], "dead");
+/// ```
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct Kubeconfig(Value);
+
+impl Default for Kubeconfig {
+    fn default() -> Kubeconfig {
+        Kubeconfig::new()
+    }
+}
+
+impl Kubeconfig {
+    pub fn new() -> Kubeconfig {
+        Kubeconfig(json!({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [],
+            "users": [],
+            "contexts": [],
+        }))
+    }
+
+    fn add(mut self, list: &str, entry: Value) -> Kubeconfig {
+        self.0[list].as_array_mut().unwrap().push(entry);
+        self
+    }
+
+    pub fn cluster(self, name: &str, server: &str) -> Kubeconfig {
+        self.add(
+            "clusters",
+            json!({"name": name, "cluster": {"server": server}}),
+        )
+    }
+
+    /// A user and its credentials (`{"token": ...}`, `{"exec": ...}`, `{}`).
+    pub fn user(self, name: &str, credentials: Value) -> Kubeconfig {
+        self.add("users", json!({"name": name, "user": credentials}))
+    }
+
+    pub fn context(self, name: &str, cluster: &str, user: &str) -> Kubeconfig {
+        self.add(
+            "contexts",
+            json!({"name": name, "context": {"cluster": cluster, "user": user}}),
+        )
+    }
+
+    pub fn current(mut self, context: &str) -> Kubeconfig {
+        self.0["current-context"] = json!(context);
+        self
+    }
+
+    /// Any other field, by JSON pointer (`/clusters/0/cluster/proxy-url`).
+    pub fn set(mut self, pointer: &str, value: Value) -> Kubeconfig {
+        crate::fixtures::set(&mut self.0, pointer, value);
+        self
+    }
+
+    pub fn value(&self) -> &Value {
+        &self.0
+    }
+
+    /// Writes it to `path` and returns the path.
+    pub fn write(&self, path: impl AsRef<Path>) -> std::path::PathBuf {
+        write(path.as_ref(), &self.0);
+        path.as_ref().to_path_buf()
+    }
 }

@@ -15,11 +15,13 @@ pub use real::RealCluster;
 pub use scenario::{Backend, SCOPE_KEY, Scope};
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 pub use oncall_sim::{FaultSpec, Seed, SimOptions, Simulator, Timing};
 #[allow(unused_imports)]
-pub use oncall_testkit::fixtures::{self, Node, Workload, namespace, pdb};
+pub use oncall_testkit::fixtures::{
+    self, ConfigMap, Ingress, Node, Pod, Secret, Service, Workload, namespace, pdb,
+    pdb_max_unavailable,
+};
 #[allow(unused_imports)]
 pub use oncall_testkit::{
     Background, Cmd, Kubectl, Run, eventually, kubeconfig, kubectl_path, which,
@@ -49,6 +51,19 @@ impl Harness {
         Harness::start(Seed::Yaml {
             text: text.to_string(),
             source: "test.yaml".into(),
+        })
+    }
+
+    /// A cluster seeded from YAML text, with controllers on `timing`.
+    pub fn yaml_with(text: &str, timing: Timing) -> Harness {
+        Harness::with_options(SimOptions {
+            port: 0,
+            seed: Seed::Yaml {
+                text: text.to_string(),
+                source: "test.yaml".into(),
+            },
+            faults: FaultSpec::default(),
+            timing,
         })
     }
 
@@ -312,8 +327,11 @@ fn runtime() -> tokio::runtime::Runtime {
 /// The account running the tests, as oncall records it (from the uid, not
 /// the `USER` the harness sets).
 pub fn os_user() -> String {
-    let out = Command::new("id").arg("-un").output().expect("id runs");
-    let name = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let out = Cmd::new(which("id").expect("id is on PATH"))
+        .arg("-un")
+        .run()
+        .expect_exit(0);
+    let name = out.stdout.trim().to_string();
     assert!(!name.is_empty(), "`id -un` names the user");
     name
 }

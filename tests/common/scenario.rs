@@ -9,7 +9,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use oncall_testkit::fixtures::{Node, Workload};
+use oncall_testkit::fixtures::{Node, Pod, Workload};
 use serde_json::json;
 
 /// Which cluster a scenario runs on.
@@ -73,10 +73,7 @@ impl Scope {
 
     /// A Namespace document.
     pub fn namespace(&self, name: &str) -> String {
-        format!(
-            "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {}}}\n---\n",
-            self.ns(name)
-        )
+        oncall_testkit::fixtures::namespace(&self.ns(name))
     }
 
     /// A Ready node of this scope: labelled with the scope and tainted so
@@ -116,6 +113,14 @@ impl Scope {
     /// scope's nodes.
     pub fn deployment(&self, name: &str) -> Workload {
         Workload::deployment(&self.ns("app"), name).toleration(self.toleration())
+    }
+
+    /// A bare pod in the scope's namespace `ns`, bound to the scope's node
+    /// `node` and tolerating it.
+    pub fn pod(&self, ns: &str, name: &str, node: &str) -> Pod {
+        Pod::new(&self.ns(ns), name)
+            .node_name(&self.node(node))
+            .toleration(self.toleration())
     }
 
     /// The toleration every pod of the scope carries.

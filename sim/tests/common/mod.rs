@@ -5,13 +5,14 @@
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 use oncall_sim::{FaultSpec, Seed, SimOptions, Simulator, Timing};
-use oncall_testkit::Kubectl;
 #[allow(unused_imports)]
-pub use oncall_testkit::fixtures::{self, Node, Workload, namespace, pdb};
+pub use oncall_testkit::fixtures::{
+    self, ConfigMap, Node, Pod, Workload, namespace, pdb, pdb_max_unavailable,
+};
+pub use oncall_testkit::{Background, Cmd, Kubectl, Run};
 use serde_json::Value;
 
 pub struct Cluster {
@@ -21,6 +22,11 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// A simulator seeded from YAML text (the fixtures' documents).
+    pub async fn yaml(text: &str) -> Self {
+        Self::start(yaml(text)).await
+    }
+
     pub async fn start(seed: Seed) -> Self {
         Self::start_with(seed, FaultSpec::default()).await
     }
@@ -49,34 +55,54 @@ impl Cluster {
         }
     }
 
-    /// Run kubectl with the given arguments (no shell).
-    pub async fn kubectl(&self, args: &[&str]) -> Output {
-        let mut cmd = self.kubectl_command(args);
-        tokio::time::timeout(Duration::from_secs(120), cmd.output())
+    /// kubectl against this simulator (its own discovery cache), ready to
+    /// run or spawn.
+    pub fn kubectl_cmd(&self, args: &[&str]) -> Cmd {
+        Kubectl::new(&self.kubeconfig, self.dir.path())
+            .cmd()
+            .args(args)
+    }
+
+    /// Runs kubectl to its end. It runs on a blocking thread: the
+    /// simulator serves it from the test's runtime.
+    pub async fn kubectl(&self, args: &[&str]) -> Run {
+        let cmd = self.kubectl_cmd(args);
+        tokio::task::spawn_blocking(move || cmd.spawn().finish_within(Duration::from_secs(120)))
             .await
-            .unwrap_or_else(|_| panic!("kubectl {args:?} timed out"))
-            .expect("kubectl runs")
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
     }
 
     /// Run kubectl and return stdout, failing the test on a non-zero exit.
     pub async fn ok(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args).await;
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
-            out.status
-        );
-        stdout
+        self.kubectl(args).await.expect_exit(0).stdout
     }
 
-    /// kubectl against this simulator, ready to run.
-    pub fn kubectl_command(&self, args: &[&str]) -> tokio::process::Command {
-        let kubectl = Kubectl::new(&self.kubeconfig, self.dir.path());
-        let mut cmd = tokio::process::Command::from(kubectl.cmd().args(args).command());
-        cmd.kill_on_drop(true);
-        cmd
+    /// Starts kubectl in the background (`logs -f`, `get -w`, a drain).
+    pub fn kubectl_spawn(&self, args: &[&str]) -> Background {
+        self.kubectl_cmd(args).spawn()
+    }
+}
+
+/// Waits up to `secs` until what `program` printed on stdout satisfies
+/// `done`; fails showing it otherwise.
+pub async fn wait_for_stdout(program: &Background, secs: u64, done: impl Fn(&str) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !done(&program.stdout()) {
+        assert!(
+            Instant::now() < deadline,
+            "stdout so far:\n{}\nstderr:\n{}",
+            program.stdout(),
+            program.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A seed of YAML text.
+pub fn yaml(text: &str) -> Seed {
+    Seed::Yaml {
+        text: text.to_string(),
+        source: "test.yaml".into(),
     }
 }
 
