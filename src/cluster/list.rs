@@ -280,9 +280,10 @@ impl Bodies {
                         stats.requests = self.requests.load(Ordering::Relaxed);
                         tracing::info!(
                             target: "oncall::http",
-                            "listed {}: {} items in {pages} pages and {} ms, {} ms of it decoding",
+                            "listed {}: {} items in {pages} page{} and {} ms, {} ms of it decoding",
                             self.path,
                             stats.items,
+                            if pages == 1 { "" } else { "s" },
                             self.started.elapsed().as_millis(),
                             busy.as_millis(),
                         );
