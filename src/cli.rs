@@ -525,6 +525,10 @@ pub struct StuckArgs {
     /// Ask every context of the kubeconfig at once: one report, each group and pod with its context
     #[arg(long, conflicts_with = "contexts")]
     pub all_contexts: bool,
+
+    /// Items per page of each list, as kubectl's --chunk-size (lower it for a slow API server)
+    #[arg(long, value_name = "N", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+    pub chunk_size: u32,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -442,6 +442,50 @@ fn healthy_cluster_and_false_positive_guards_exit_zero() {
 }
 
 #[test]
+fn a_healthy_cluster_is_answered_without_listing_events() {
+    let long_ago = ago(3600);
+    let mut y = String::from("apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---");
+    y += &node("node-a", "app", "True", &long_ago, "");
+    y += &deployment("ok", 3, "app", "", "");
+    y += &deployment("geo", 1, "app", "sandbox-stuck", "");
+    let h = harness(&y, Timing::fast());
+    let sandbox_failing = || {
+        let r =
+            json_report(&h.oncall(&["pods", "stuck", "-A", "--older-than", "0s", "-o", "json"]));
+        r["pods"].as_array().is_some_and(|p| !p.is_empty())
+            && pod(&r, "geo-")["reason"] == "FailedCreatePodSandBox"
+    };
+    assert!(
+        eventually(Duration::from_secs(10), sandbox_failing),
+        "the sandbox fails"
+    );
+    // Nothing is stuck for long yet: the Warning events would explain
+    // nothing, so only the version, the nodes and the pods are asked for.
+    let before = h.sim().request_count();
+    let run = h
+        .oncall(&["pods", "stuck", "-A", "-o", "json", "-v"])
+        .expect_code(0);
+    let used = h.sim().request_count() - before;
+    let r = json_report(&run);
+    assert_eq!(r["stuck"], 0);
+    assert_eq!(r["api_requests"], 3, "{}", run.stderr);
+    assert_eq!(used, 3, "the simulator saw what we report");
+    assert!(!run.stderr.contains("/events"), "{}", run.stderr);
+    // Once the pod counts as stuck, its events are read and explain it.
+    let before = h.sim().request_count();
+    let run = h
+        .oncall(&["pods", "stuck", "-A", "--older-than", "0s", "-o", "json"])
+        .expect_code(1);
+    let used = h.sim().request_count() - before;
+    let r = json_report(&run);
+    assert_eq!(r["api_requests"], 4);
+    assert_eq!(used, 4, "the simulator saw what we report");
+    let geo = pod(&r, "geo-");
+    assert_eq!(geo["reason"], "FailedCreatePodSandBox", "{geo:#}");
+    assert_eq!(geo["evidence"][0]["source"], "event", "{geo:#}");
+}
+
+#[test]
 fn per_category_age_thresholds_and_older_than() {
     // Pods the scheduler leaves alone (another scheduler's) keep their
     // seeded Unschedulable condition, with its time.

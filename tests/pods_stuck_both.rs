@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 on_both_backends!(
     every_kubelet_category_is_named_with_its_cause,
     rollout_undo_is_suggested_only_when_an_earlier_revision_exists,
+    events_explain_a_stuck_pod_found_on_the_last_page,
 );
 
 /// One pod of `name` on node `a`, playing the simulated `fault`.
@@ -261,4 +262,77 @@ fn rollout_undo_is_suggested_only_when_an_earlier_revision_exists(backend: Backe
         "jsonpath={.spec.template.spec.containers[0].image}",
     ]);
     assert_eq!(image.stdout, "registry.example.com/shop/web:v2");
+}
+
+/// What a report says about its pods, without the clock: counts, ages and
+/// timestamps move between two runs, the diagnosis must not.
+fn diagnosis(report: &Value) -> Vec<Value> {
+    pods(report)
+        .iter()
+        .map(|p| {
+            let evidence: Vec<Value> = p["evidence"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|e| json!([e["source"], e["reason"], e["message"]]))
+                .collect();
+            json!([
+                p["name"],
+                p["category"],
+                p["status"],
+                p["reason"],
+                p["message"],
+                p["suggestion"],
+                evidence
+            ])
+        })
+        .collect()
+}
+
+fn events_explain_a_stuck_pod_found_on_the_last_page(backend: Backend) {
+    let s = Scope::new("late");
+    let mut y = s.namespace("shop");
+    y += &s.node_yaml("a", "8", &[]);
+    y += &deployment(&s, "ok", "").replicas(3).yaml();
+    // Named to come last in the list: with one pod per page, the Warning
+    // events are asked for only after every healthy pod has been read.
+    y += &deployment(&s, "zgeo", "sandbox-stuck").yaml();
+    let h = Harness::on(backend, &s, &y);
+    let ns = s.ns("shop");
+    let run = |chunk: &str| {
+        let run = h.oncall(&[
+            "pods",
+            "stuck",
+            "-n",
+            &ns,
+            "--older-than",
+            "0s",
+            "--chunk-size",
+            chunk,
+            "-o",
+            "json",
+        ]);
+        serde_json::from_str::<Value>(&run.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}{}", run.stdout, run.stderr))
+    };
+    let mut last = Value::Null;
+    let explained = eventually(Duration::from_secs(60), || {
+        last = run("500");
+        find(&pods(&last), "zgeo-").is_some_and(|p| p["reason"] == "FailedCreatePodSandBox")
+    });
+    assert!(explained, "{last:#}");
+    // Every pod on a page of its own gives the same diagnosis as one page.
+    let (mut one_page, mut paged) = (Value::Null, Value::Null);
+    let same = eventually(Duration::from_secs(30), || {
+        one_page = run("500");
+        paged = run("1");
+        diagnosis(&one_page) == diagnosis(&paged)
+    });
+    assert!(same, "one page: {one_page:#}\none pod a page: {paged:#}");
+    assert_eq!(paged["pods_checked"], 4, "{paged:#}");
+    assert_eq!(paged["pods_checked"], one_page["pods_checked"]);
+    let geo = find(&pods(&paged), "zgeo-").cloned().unwrap();
+    assert_eq!(geo["reason"], "FailedCreatePodSandBox", "{geo:#}");
+    assert_eq!(geo["evidence"][0]["source"], "event", "{geo:#}");
 }

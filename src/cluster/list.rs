@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -125,11 +126,12 @@ where
 {
     let mut query = query.clone();
     query.table = true;
-    for_each_body::<TablePage, _>(client, &query, |page| match page {
-        Some(table) => on_page(Page::Items(vec![table])),
-        None => on_page(Page::Restarted),
-    })
-    .await
+    Bodies::start(client, &query)
+        .decode::<TablePage, _>(|page| match page {
+            Some(table) => on_page(Page::Items(vec![table])),
+            None => on_page(Page::Restarted),
+        })
+        .await
 }
 
 /// One step of a paged list, as the caller sees it.
@@ -168,17 +170,45 @@ struct ListMeta {
 pub async fn for_each_page<T, F>(
     client: &kube::Client,
     query: &ListQuery,
-    mut on_page: F,
+    on_page: F,
 ) -> Result<ListStats, kube::Error>
 where
     T: DeserializeOwned,
     F: FnMut(Page<T>),
 {
-    for_each_body::<LeanList<T>, _>(client, query, |page| match page {
-        Some(list) => on_page(Page::Items(list.items)),
-        None => on_page(Page::Restarted),
-    })
-    .await
+    Listing::start(client, query).for_each(on_page).await
+}
+
+/// A list whose first pages are already being fetched while the caller does
+/// something else (lists another resource it needs first, say): the fetcher
+/// runs at most two pages ahead of [`Listing::for_each`], so starting early
+/// costs no more memory than listing later.
+pub struct Listing<T> {
+    bodies: Bodies,
+    _items: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned> Listing<T> {
+    /// Starts fetching `query`'s pages. Dropping the listing stops it.
+    pub fn start(client: &kube::Client, query: &ListQuery) -> Self {
+        Listing {
+            bodies: Bodies::start(client, query),
+            _items: std::marker::PhantomData,
+        }
+    }
+
+    /// Decodes each page and hands it to `on_page`, as [`for_each_page`].
+    pub async fn for_each<F>(self, mut on_page: F) -> Result<ListStats, kube::Error>
+    where
+        F: FnMut(Page<T>),
+    {
+        self.bodies
+            .decode::<LeanList<T>, _>(|page| match page {
+                Some(list) => on_page(Page::Items(list.items)),
+                None => on_page(Page::Restarted),
+            })
+            .await
+    }
 }
 
 /// A page of a list, however its items are named.
@@ -192,51 +222,86 @@ impl<T: DeserializeOwned> ListBody for LeanList<T> {
     }
 }
 
-/// The pipeline: each page is decoded whole as `B` and handed
-/// on; `None` says the list started over. A page the server fails or a
-/// connection cuts is asked again by the client's retry layer (see
-/// `super::retry`), like every other request; only an expired continue
-/// token (410) is handled here, by listing again from the start.
-async fn for_each_body<B, F>(
-    client: &kube::Client,
-    query: &ListQuery,
-    mut on_page: F,
-) -> Result<ListStats, kube::Error>
-where
-    B: ListBody,
-    F: FnMut(Option<B>),
-{
-    let requests = Arc::new(AtomicU64::new(0));
-    let mut stats = ListStats::default();
-    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
-    let _fetcher = AbortOnDrop(tokio::spawn(fetch_pages(
-        client.clone(),
-        query.clone(),
-        tx,
-        requests.clone(),
-    )));
-    while let Some(fetched) = rx.recv().await {
-        match fetched {
-            Fetched::Page { body, last } => {
-                let page: B = serde_json::from_str(&body).map_err(kube::Error::SerdeError)?;
-                stats.items += page.len() as u64;
-                on_page(Some(page));
-                if last {
-                    stats.requests = requests.load(Ordering::Relaxed);
-                    return Ok(stats);
-                }
-            }
-            Fetched::Restarted => {
-                stats.items = 0;
-                on_page(None);
-            }
-            Fetched::Failed(e) => return Err(e),
+/// The pipeline: a fetching task hands each page's raw body over a channel
+/// of one. A page the server fails or a connection cuts is asked again by
+/// the client's retry layer (see `super::retry`), like every other request;
+/// only an expired continue token (410) is handled here, by listing again
+/// from the start.
+struct Bodies {
+    path: String,
+    rx: tokio::sync::mpsc::Receiver<Fetched>,
+    requests: Arc<AtomicU64>,
+    started: Instant,
+    _fetcher: AbortOnDrop,
+}
+
+impl Bodies {
+    fn start(client: &kube::Client, query: &ListQuery) -> Self {
+        let requests = Arc::new(AtomicU64::new(0));
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let fetcher = tokio::spawn(fetch_pages(
+            client.clone(),
+            query.clone(),
+            tx,
+            requests.clone(),
+        ));
+        Bodies {
+            path: query.path.clone(),
+            rx,
+            requests,
+            started: Instant::now(),
+            _fetcher: AbortOnDrop(fetcher),
         }
     }
-    // The fetcher ends only after the last page or a failure, both sent.
-    Err(kube::Error::Service(
-        "the page fetcher stopped before the last page".into(),
-    ))
+
+    /// Decodes each page whole as `B` and hands it on; `None` says the list
+    /// started over.
+    async fn decode<B, F>(mut self, mut on_page: F) -> Result<ListStats, kube::Error>
+    where
+        B: ListBody,
+        F: FnMut(Option<B>),
+    {
+        let mut stats = ListStats::default();
+        // Where the time went, for `-v`: decoding and handling pages here,
+        // or waiting for the server.
+        let mut busy = Duration::ZERO;
+        let mut pages = 0u64;
+        while let Some(fetched) = self.rx.recv().await {
+            let began = Instant::now();
+            match fetched {
+                Fetched::Page { body, last } => {
+                    let page: B = serde_json::from_str(&body).map_err(kube::Error::SerdeError)?;
+                    drop(body);
+                    stats.items += page.len() as u64;
+                    pages += 1;
+                    on_page(Some(page));
+                    busy += began.elapsed();
+                    if last {
+                        stats.requests = self.requests.load(Ordering::Relaxed);
+                        tracing::info!(
+                            target: "oncall::http",
+                            "listed {}: {} items in {pages} page{} and {} ms, {} ms of it decoding",
+                            self.path,
+                            stats.items,
+                            if pages == 1 { "" } else { "s" },
+                            self.started.elapsed().as_millis(),
+                            busy.as_millis(),
+                        );
+                        return Ok(stats);
+                    }
+                }
+                Fetched::Restarted => {
+                    stats.items = 0;
+                    on_page(None);
+                }
+                Fetched::Failed(e) => return Err(e),
+            }
+        }
+        // The fetcher ends only after the last page or a failure, both sent.
+        Err(kube::Error::Service(
+            "the page fetcher stopped before the last page".into(),
+        ))
+    }
 }
 
 /// What the fetching task hands to the decoding one.

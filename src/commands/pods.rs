@@ -31,7 +31,7 @@ fn options(app: &App, args: &StuckArgs, cluster: &Cluster) -> Options {
             older_than: args.older_than,
             ..Thresholds::default()
         },
-        page_size: None,
+        page_size: Some(args.chunk_size),
         advice: pods::Advice {
             terminate_configured: app
                 .config

@@ -1,8 +1,8 @@
 //! `pods stuck`: find every stuck pod, say why, and say what to do next.
 //!
 //! A fixed number of paged lists, whatever the number of stuck pods: nodes
-//! (for their health), then pods, while the Warning events are listed
-//! alongside. Each page is decoded into lean types, classified and dropped,
+//! (for their health) and pods, and the Warning events alongside once
+//! something is stuck. Each page is decoded into lean types, classified and dropped,
 //! so memory stays flat as the cluster grows.
 
 pub mod classify;
@@ -16,7 +16,7 @@ pub mod status;
 
 use chrono::Utc;
 
-use crate::cluster::list::{ListQuery, Page, for_each_page};
+use crate::cluster::list::{ListQuery, ListStats, Listing, Page, for_each_page};
 use crate::cluster::{Cluster, api_error, status_of};
 use crate::error::Result;
 
@@ -40,20 +40,22 @@ pub struct Options {
     pub advice: Advice,
 }
 
+/// What the node and pod lists found.
+struct Listed {
+    node_stats: std::result::Result<ListStats, kube::Error>,
+    stuck: Vec<StuckPod>,
+    checked: u64,
+    pod_stats: ListStats,
+    nodes_known: bool,
+    node_exists: bool,
+}
+
 /// Lists, classifies, joins events and groups. Never prints.
 pub async fn find_stuck(cluster: &Cluster, opts: &Options) -> Result<Report> {
     let now = Utc::now();
     let client = &cluster.client;
     let mut warnings = Vec::new();
 
-    let nodes_query = ListQuery::new("/api/v1/nodes")
-        .fields(
-            opts.node
-                .as_ref()
-                .map(|n| format!("metadata.name={n}"))
-                .as_deref(),
-        )
-        .page_size(opts.page_size);
     let pods_query = ListQuery::new(collection(opts.namespace.as_deref(), "pods"))
         .labels(opts.selector.as_deref())
         .fields(
@@ -67,53 +69,19 @@ pub async fn find_stuck(cluster: &Cluster, opts: &Options) -> Result<Report> {
         .fields(Some("type=Warning"))
         .page_size(opts.page_size);
 
-    let nodes_then_pods = async {
-        let mut nodes = Nodes::unknown();
-        let node_stats = for_each_page::<lean::Node, _>(client, &nodes_query, |page| match page {
-            Page::Items(items) => items.iter().for_each(|n| nodes.add(n)),
-            Page::Restarted => nodes.clear(),
-        })
-        .await;
-        let node_stats = match node_stats {
-            Ok(s) => {
-                nodes.mark_known();
-                Ok(s)
-            }
-            // Namespace-scoped credentials often cannot list nodes: judge
-            // pods without node health rather than not at all.
-            Err(e) if status_of(&e).is_some_and(|s| s.code == 403) => Err(e),
-            Err(e) => return Err(api_error(e, &cluster.url, "list nodes")),
-        };
-        let mut stuck = Vec::new();
-        let mut checked = 0u64;
-        let pod_stats = for_each_page::<lean::Pod, _>(client, &pods_query, |page| match page {
-            Page::Items(items) => {
-                checked += items.len() as u64;
-                stuck.extend(
-                    items
-                        .iter()
-                        .filter_map(|p| classify::classify(p, &nodes, &opts.thresholds, now)),
-                );
-            }
-            Page::Restarted => {
-                stuck.clear();
-                checked = 0;
-            }
-        })
-        .await
-        .map_err(|e| api_error(e, &cluster.url, "list pods"))?;
-        let node_exists = opts.node.as_deref().is_some_and(|n| nodes.get(n).is_some());
-        Ok((
-            node_stats,
-            stuck,
-            checked,
-            pod_stats,
-            nodes.known,
-            node_exists,
-        ))
-    };
+    // The Warning events only explain stuck pods: they are listed once the
+    // first stuck pod is found, alongside the remaining pod pages, and not
+    // at all when nothing is stuck. On a real API server events have no
+    // watch cache, so every list of them reads all of them from etcd; a
+    // healthy cluster no longer pays for that (see bench/NOTES.md).
+    let (found_stuck, stuck_found) = tokio::sync::oneshot::channel::<()>();
+    let listed = list_nodes_and_pods(cluster, opts, &pods_query, now, found_stuck);
     let events = async {
         let mut events = Events::default();
+        if stuck_found.await.is_err() {
+            // Nothing is stuck: no request was made, none is counted.
+            return (events, Ok(ListStats::default()));
+        }
         let stats = for_each_page::<lean::Event, _>(client, &events_query, |page| match page {
             Page::Items(items) => items.into_iter().for_each(|e| events.add(e)),
             Page::Restarted => events.clear(),
@@ -122,8 +90,15 @@ pub async fn find_stuck(cluster: &Cluster, opts: &Options) -> Result<Report> {
         events.listed = stats.is_ok();
         (events, stats)
     };
-    let (listed, (events, event_stats)) = tokio::join!(nodes_then_pods, events);
-    let (node_stats, mut stuck, checked, pod_stats, nodes_known, node_exists) = listed?;
+    let (listed, (events, event_stats)) = tokio::join!(listed, events);
+    let Listed {
+        node_stats,
+        mut stuck,
+        checked,
+        pod_stats,
+        nodes_known,
+        node_exists,
+    } = listed?;
 
     let mut requests = pod_stats.requests;
     match node_stats {
@@ -177,6 +152,82 @@ pub async fn find_stuck(cluster: &Cluster, opts: &Options) -> Result<Report> {
         warnings,
         groups,
         pods: stuck,
+    })
+}
+
+/// Lists the nodes (for their health), then classifies the pods page by
+/// page, telling `found_stuck` about the first stuck pod. The pod pages are
+/// requested at once, beside the node list: the fetcher runs at most two
+/// pages ahead, so the pods wait for the nodes without holding more than
+/// that in memory.
+async fn list_nodes_and_pods(
+    cluster: &Cluster,
+    opts: &Options,
+    pods_query: &ListQuery,
+    now: chrono::DateTime<Utc>,
+    found_stuck: tokio::sync::oneshot::Sender<()>,
+) -> Result<Listed> {
+    let client = &cluster.client;
+    let pod_pages = Listing::<lean::Pod>::start(client, pods_query);
+    let nodes_query = ListQuery::new("/api/v1/nodes")
+        .fields(
+            opts.node
+                .as_ref()
+                .map(|n| format!("metadata.name={n}"))
+                .as_deref(),
+        )
+        .page_size(opts.page_size);
+    let mut nodes = Nodes::unknown();
+    let node_stats = for_each_page::<lean::Node, _>(client, &nodes_query, |page| match page {
+        Page::Items(items) => items.iter().for_each(|n| nodes.add(n)),
+        Page::Restarted => nodes.clear(),
+    })
+    .await;
+    let node_stats = match node_stats {
+        Ok(s) => {
+            nodes.mark_known();
+            Ok(s)
+        }
+        // Namespace-scoped credentials often cannot list nodes: judge
+        // pods without node health rather than not at all.
+        Err(e) if status_of(&e).is_some_and(|s| s.code == 403) => Err(e),
+        Err(e) => return Err(api_error(e, &cluster.url, "list nodes")),
+    };
+    let mut stuck = Vec::new();
+    let mut checked = 0u64;
+    let mut found_stuck = Some(found_stuck);
+    let pod_stats = pod_pages
+        .for_each(|page| match page {
+            Page::Items(items) => {
+                checked += items.len() as u64;
+                stuck.extend(
+                    items
+                        .iter()
+                        .filter_map(|p| classify::classify(p, &nodes, &opts.thresholds, now)),
+                );
+                if !stuck.is_empty()
+                    && let Some(tell) = found_stuck.take()
+                {
+                    let _ = tell.send(());
+                }
+            }
+            // A stuck pod of the abandoned pass is looked for again; the
+            // events, once asked for, stay asked for.
+            Page::Restarted => {
+                stuck.clear();
+                checked = 0;
+            }
+        })
+        .await
+        .map_err(|e| api_error(e, &cluster.url, "list pods"))?;
+    let node_exists = opts.node.as_deref().is_some_and(|n| nodes.get(n).is_some());
+    Ok(Listed {
+        node_stats,
+        stuck,
+        checked,
+        pod_stats,
+        nodes_known: nodes.known,
+        node_exists,
     })
 }
 
