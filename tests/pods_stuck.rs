@@ -443,12 +443,11 @@ fn healthy_cluster_and_false_positive_guards_exit_zero() {
 
 #[test]
 fn a_healthy_cluster_is_answered_without_listing_events() {
-    let long_ago = ago(3600);
-    let mut y = String::from("apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---");
-    y += &node("node-a", "app", "True", &long_ago, "");
-    y += &deployment("ok", 3, "app", "", "");
-    y += &deployment("geo", 1, "app", "sandbox-stuck", "");
-    let h = harness(&y, Timing::fast());
+    let y = namespace("shop")
+        + &node("node-a", "app", true).yaml()
+        + &deployment("ok", 3, "app").yaml()
+        + &deployment("geo", 1, "app").fault("sandbox-stuck").yaml();
+    let h = Harness::yaml_with(&y, Timing::fast());
     let sandbox_failing = || {
         let r =
             json_report(&h.oncall(&["pods", "stuck", "-A", "--older-than", "0s", "-o", "json"]));
