@@ -10,6 +10,7 @@ use crate::app::App;
 use crate::cli::{LogFormat, RunbookCommand};
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
+use crate::runbook::actions::Kind;
 use crate::runbook::engine::{self, Run, Ui};
 use crate::runbook::journal::{self, Journal, RunStatus, StepRecord, StepState};
 use crate::runbook::model::{Runbook, Step};
@@ -80,8 +81,8 @@ fn list(app: &App) -> Result<()> {
 }
 
 fn kind_of(step: &Step) -> String {
-    match step.action.as_str() {
-        "manual" => "manual".to_string(),
+    match step.spec().kind {
+        Kind::Manual => "manual".to_string(),
         _ if step.mutating => "changes".to_string(),
         _ => "read-only".to_string(),
     }
@@ -341,7 +342,12 @@ async fn connect_if_needed<'a>(
     runbook: &Runbook,
     start: usize,
 ) -> Result<Option<&'a Cluster>> {
-    if runbook.steps.iter().skip(start).any(|s| s.spec().cluster) {
+    if runbook
+        .steps
+        .iter()
+        .skip(start)
+        .any(|s| s.spec().kind == Kind::Cluster)
+    {
         Ok(Some(app.cluster().await?))
     } else {
         Ok(None)
