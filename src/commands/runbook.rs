@@ -24,6 +24,7 @@ pub async fn run(app: &App, cmd: RunbookCommand) -> Result<()> {
         RunbookCommand::List => list(app),
         RunbookCommand::Show { name } => show(app, &name),
         RunbookCommand::Validate { file } => validate(app, &file),
+        RunbookCommand::Actions => actions(app),
         RunbookCommand::Run {
             runbook,
             set,
@@ -195,6 +196,39 @@ fn show(app: &App, name: &str) -> Result<()> {
             outln!("   {line}");
         }
     }
+    Ok(())
+}
+
+/// Every action a step can use: what it does, and its arguments.
+fn actions(app: &App) -> Result<()> {
+    let described = crate::runbook::actions::describe();
+    if app.global.output.is_structured() {
+        return output::print(app.global.output, &described);
+    }
+    let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
+    let mut t = table::new(&["action", "changes", "idempotent", "about"]);
+    for a in &described {
+        t.add_row(vec![
+            a.name.to_string(),
+            yes_no(a.changes),
+            yes_no(a.idempotent),
+            a.about.to_string(),
+        ]);
+    }
+    outln!("{}", table::render_to_fit(t));
+    let mut t = table::new(&["action", "argument", "required", "takes", "help"]);
+    for a in &described {
+        for f in &a.args {
+            t.add_row(vec![
+                a.name.to_string(),
+                f.name.to_string(),
+                yes_no(f.required),
+                f.kind.name().to_string(),
+                f.help.to_string(),
+            ]);
+        }
+    }
+    outln!("\n{}", table::render_to_fit(t));
     Ok(())
 }
 

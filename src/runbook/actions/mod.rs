@@ -202,6 +202,38 @@ pub fn names() -> Vec<&'static str> {
     ACTIONS.iter().map(|a| a.spec().name).collect()
 }
 
+/// One action as `oncall runbook actions` lists it.
+#[derive(Debug, Serialize)]
+pub struct Described {
+    pub name: &'static str,
+    pub about: &'static str,
+    /// Whether it changes anything (a dry run only shows its plan).
+    pub changes: bool,
+    /// Whether `resume` may run it again after an interruption.
+    pub idempotent: bool,
+    /// Where it acts: `cluster`, `local` or `manual`.
+    pub acts: Kind,
+    pub args: Vec<Field>,
+}
+
+/// Every action with its arguments, in the registry's order.
+pub fn describe() -> Vec<Described> {
+    ACTIONS
+        .iter()
+        .map(|a| {
+            let spec = a.spec();
+            Described {
+                name: spec.name,
+                about: spec.about,
+                changes: spec.mutating,
+                idempotent: spec.idempotent,
+                acts: spec.kind,
+                args: a.fields(),
+            }
+        })
+        .collect()
+}
+
 /// What an action produced: output for later steps, and an exit code for commands.
 pub struct Produced {
     pub output: Json,
