@@ -7,6 +7,7 @@
 pub mod actions;
 pub mod engine;
 pub mod journal;
+pub mod launch;
 pub mod model;
 pub mod secrets;
 pub mod template;
