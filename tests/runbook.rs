@@ -102,6 +102,23 @@ fn an_unknown_field_in_a_step_is_refused_with_the_fields_its_action_takes() {
 }
 
 #[test]
+fn a_value_written_out_is_read_at_validation_as_the_run_would_read_it() {
+    let err = invalid(&format!(
+        "{HEAD}  - id: a\n    title: A\n    node_drain:\n      nodes: ['{{{{ node }}}}']\n      force: maybe\n      grace_period: '{{{{ node }}}}'\n  - id: b\n    title: B\n    restart: {{targets: [web], bad_pods: 'yes', timeout: soon}}\n"
+    ));
+    assert!(
+        err.contains("rb.yaml:10:14: `force` of `node_drain` must be true or false, not `maybe`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("rb.yaml:14:57: `timeout` of `restart` is not a duration like 30s or 5m"),
+        "{err}"
+    );
+    // A templated value is known only when the run renders it.
+    assert!(err.contains("has 2 problem(s)"), "{err}");
+}
+
+#[test]
 fn two_actions_and_a_later_output_are_errors() {
     let err = invalid(&format!(
         "{HEAD}  - id: a\n    title: A\n    manual: hi\n    shell: [echo]\n  - id: b\n    title: B\n    shell: [echo, '{{{{ steps.c.output }}}}']\n  - id: c\n    title: C\n    manual: x\n"

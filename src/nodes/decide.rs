@@ -233,7 +233,8 @@ mod lenient {
     pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         match scalar(d)?.as_deref() {
             None | Some("0") => Ok(Duration::ZERO),
-            Some(t) => humantime::parse_duration(t).map_err(D::Error::custom),
+            Some(t) => humantime::parse_duration(t)
+                .map_err(|e| D::Error::custom(format!("is not a duration like 30s or 5m ({e})"))),
         }
     }
 

@@ -703,7 +703,17 @@ fn action_args(
         if field.render == Render::Script {
             script_without_templates(c, v, scope);
         } else {
+            let before = c.diags.len();
             field_value(c, spec.name, field, v, scope);
+            let value = v.to_json();
+            // A value written out (no template) is read now, as the run
+            // would read it: `force: maybe` is a problem today, not at 3 a.m.
+            if c.diags.len() == before
+                && !has_template(&value)
+                && let Some(why) = (field.check)(field.name, &value)
+            {
+                c.err(v.pos, format!("`{}` of `{}` {why}", field.name, spec.name));
+            }
         }
         out.insert(k.name.clone(), v.to_json());
     }
@@ -722,6 +732,16 @@ fn action_args(
         c.err(value.pos, problem);
     }
     (c.diags.len() == before).then_some(serde_json::Value::Object(out))
+}
+
+/// Whether a value holds a template tag anywhere (its text is known only
+/// when the run renders it).
+fn has_template(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => template::find_tag(s).is_some(),
+        serde_json::Value::Array(items) => items.iter().any(has_template),
+        _ => false,
+    }
 }
 
 /// A field the action does not take: the nearest one it does, and all of them.

@@ -22,6 +22,25 @@ pub struct Field {
     #[serde(skip)]
     pub render: Render,
     pub help: &'static str,
+    /// Reads a value given as written (no template in it), for the
+    /// validator: what is wrong with it, if anything.
+    #[serde(skip)]
+    pub check: fn(name: &str, value: &serde_json::Value) -> Option<String>,
+}
+
+/// Whether `T` can read a value; the reason when it cannot.
+fn check_as<T: serde::de::DeserializeOwned>(
+    _name: &str,
+    value: &serde_json::Value,
+) -> Option<String> {
+    serde_json::from_value::<T>(value.clone())
+        .err()
+        .map(|e| e.to_string())
+}
+
+/// One drain option alone (the others take their defaults).
+fn check_drain_option(name: &str, value: &serde_json::Value) -> Option<String> {
+    check_as::<crate::nodes::decide::DrainOptions>(name, &serde_json::json!({ name: value }))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -71,7 +90,10 @@ impl<T: Arg> Arg for Option<T> {
 }
 
 impl Field {
-    pub fn of<T: Arg>(name: &'static str, help: &'static str) -> Field {
+    pub fn of<T: Arg + serde::de::DeserializeOwned>(
+        name: &'static str,
+        help: &'static str,
+    ) -> Field {
         Field {
             // `r#type` is serde's (and the runbook's) `type`.
             name: name.trim_start_matches("r#"),
@@ -80,6 +102,7 @@ impl Field {
             render: T::RENDER,
             // The house style of help: no full stop, as in `--help`.
             help: help.trim().trim_end_matches('.'),
+            check: check_as::<T>,
         }
     }
 }
@@ -134,6 +157,7 @@ impl Fields for crate::nodes::decide::DrainOptions {
                 kind: FieldKind::Scalar,
                 render: Render::Template,
                 help,
+                check: check_drain_option,
             })
             .collect()
     }
@@ -278,7 +302,7 @@ impl<'de> Deserialize<'de> for Dur {
             "0" => Ok(Dur(Some(Duration::ZERO))),
             t => humantime::parse_duration(t)
                 .map(|d| Dur(Some(d)))
-                .map_err(|e| D::Error::custom(format!(": {e}"))),
+                .map_err(|e| D::Error::custom(format!("is not a duration like 30s or 5m ({e})"))),
         }
     }
 }
@@ -345,8 +369,6 @@ pub fn parse<T: serde::de::DeserializeOwned>(
         let inner = e.into_inner().to_string();
         crate::error::Error::Usage(if path == "." {
             format!("bad arguments for `{action}`: {inner}")
-        } else if inner.starts_with(':') {
-            format!("`{path}`{inner}")
         } else {
             format!("`{path}` {inner}")
         })
