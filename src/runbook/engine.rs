@@ -233,12 +233,11 @@ impl Run<'_> {
         let Json::Object(args) = &step.args else {
             return Ok(step.args.clone());
         };
+        let fields = step.implementation().fields();
         let mut out = serde_json::Map::new();
         for (field, value) in args {
             // Expressions are evaluated later; scripts are passed as written.
-            let how = step
-                .implementation()
-                .fields()
+            let how = fields
                 .iter()
                 .find(|f| f.name == field)
                 .map_or(Render::Template, |f| f.render);
