@@ -315,6 +315,7 @@ impl Command {
                 RunbookCommand::List
                     | RunbookCommand::Show { .. }
                     | RunbookCommand::Validate { .. }
+                    | RunbookCommand::Actions
                     | RunbookCommand::Log { .. }
             ),
             Command::Restart(_) | Command::Sandbox(_) => false,
@@ -847,6 +848,9 @@ pub enum RunbookCommand {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// List the actions a step can use, with their arguments (no cluster needed)
+    #[command(after_long_help = examples::RUNBOOK_ACTIONS)]
+    Actions,
     /// Run a runbook step by step, asking before each change
     #[command(after_long_help = examples::RUNBOOK_RUN)]
     Run {
@@ -981,6 +985,7 @@ mod examples {
     pub const RUNBOOK_LIST: &str = "Examples:\n  oncall runbook list";
     pub const RUNBOOK_SHOW: &str = "Examples:\n  oncall runbook show replace-node";
     pub const RUNBOOK_VALIDATE: &str = "Examples:\n  oncall runbook validate my-runbook.yaml";
+    pub const RUNBOOK_ACTIONS: &str = "Examples:\n  oncall runbook actions\n  oncall runbook actions -o json | jq '.[] | select(.name == \"node_drain\") | .args'";
     pub const RUNBOOK_RUN: &str = "Examples:\n  oncall runbook run replace-node --set node=gke-pool-a-1\n  oncall runbook run my-runbook.yaml --dry-run\n  oncall --sandbox runbook run replace-node --set node=gke-demo-pool-b-5b9e7c40-d3f6 --dry-run";
     pub const RUNBOOK_RESUME: &str = "Examples:\n  oncall runbook resume last";
     pub const RUNBOOK_LOG: &str = "Examples:\n  oncall runbook log last\n  oncall runbook log last --format markdown > timeline.md";

@@ -81,6 +81,44 @@ fn missing_required_field_is_reported() {
 }
 
 #[test]
+fn an_unknown_field_in_a_step_is_refused_with_the_fields_its_action_takes() {
+    let err = invalid(&format!(
+        "{HEAD}  - id: a\n    title: A\n    node_drain:\n      nodes: [x]\n      forse: true\n  - id: b\n    title: B\n    restart: {{targets: [web], wait: 5m}}\n"
+    ));
+    assert!(
+        err.contains(
+            "rb.yaml:10:7: unknown field `forse` for action `node_drain`; did you mean `force`? `node_drain` takes `nodes`, `selector`, `concurrency`, `ignore_daemonsets`, "
+        ),
+        "{err}"
+    );
+    assert!(err.contains("`force`, `grace_period`, `timeout`"), "{err}");
+    assert!(
+        err.contains(
+            "rb.yaml:13:31: unknown field `wait` for action `restart`; expected one of `targets`, `namespace`, `selector`, `bad_pods`, `timeout`"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("has 2 problem(s)"), "{err}");
+}
+
+#[test]
+fn a_value_written_out_is_read_at_validation_as_the_run_would_read_it() {
+    let err = invalid(&format!(
+        "{HEAD}  - id: a\n    title: A\n    node_drain:\n      nodes: ['{{{{ node }}}}']\n      force: maybe\n      grace_period: '{{{{ node }}}}'\n  - id: b\n    title: B\n    restart: {{targets: [web], bad_pods: 'yes', timeout: soon}}\n"
+    ));
+    assert!(
+        err.contains("rb.yaml:10:14: `force` of `node_drain` must be true or false, not `maybe`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("rb.yaml:14:57: `timeout` of `restart` is not a duration like 30s or 5m"),
+        "{err}"
+    );
+    // A templated value is known only when the run renders it.
+    assert!(err.contains("has 2 problem(s)"), "{err}");
+}
+
+#[test]
 fn two_actions_and_a_later_output_are_errors() {
     let err = invalid(&format!(
         "{HEAD}  - id: a\n    title: A\n    manual: hi\n    shell: [echo]\n  - id: b\n    title: B\n    shell: [echo, '{{{{ steps.c.output }}}}']\n  - id: c\n    title: C\n    manual: x\n"
@@ -111,6 +149,101 @@ fn every_error_is_reported_not_just_the_first() {
         assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
     }
     assert!(err.contains("has 6 problem(s)"), "{err}");
+}
+
+/// `oncall runbook actions -o json`, which needs no cluster.
+fn listed_actions() -> Vec<serde_json::Value> {
+    let l = Local::new();
+    let r = l
+        .oncall(&["runbook", "actions", "-o", "json"])
+        .expect_code(0);
+    r.json().as_array().expect("a list of actions").clone()
+}
+
+#[test]
+fn runbook_actions_lists_every_action_the_validator_accepts() {
+    let listed = listed_actions();
+    let names: Vec<&str> = listed.iter().map(|a| a["name"].as_str().unwrap()).collect();
+    // The validator names every action it accepts when a step has none.
+    let err = invalid(&format!("{HEAD}  - id: a\n    title: A\n"));
+    let accepted = err
+        .split("give it one of ")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .unwrap_or_else(|| panic!("{err}"));
+    let accepted: Vec<&str> = accepted.split(", ").map(|n| n.trim_matches('`')).collect();
+    assert_eq!(names, accepted);
+    for action in &listed {
+        let name = action["name"].as_str().unwrap();
+        assert!(!action["about"].as_str().unwrap().is_empty(), "{name}");
+        assert!(action["changes"].is_boolean() && action["idempotent"].is_boolean());
+        // Every listed argument, in its listed shape, is one the step may give.
+        let mut fields = String::new();
+        for arg in action["args"].as_array().unwrap() {
+            let field = arg["name"].as_str().unwrap();
+            assert!(!arg["help"].as_str().unwrap().is_empty(), "{name}.{field}");
+            assert!(arg["required"].is_boolean(), "{name}.{field}");
+            let value = match arg["kind"].as_str().unwrap() {
+                "list" => "[x]",
+                "scalar" => "x",
+                other => panic!("{name}.{field} is a {other}"),
+            };
+            fields.push_str(&format!("      {field}: {value}\n"));
+        }
+        let l = Local::new();
+        l.write(
+            "rb.yaml",
+            &format!("{HEAD}  - id: a\n    title: A\n    {name}:\n{fields}"),
+        );
+        let r = l.oncall(&["runbook", "validate", "rb.yaml"]);
+        for refusal in [
+            "unknown field",
+            "must be a list",
+            "must be a single value",
+            "missing required field",
+        ] {
+            assert!(!r.stderr.contains(refusal), "{name}: {}", r.stderr);
+        }
+    }
+}
+
+#[test]
+fn runbook_actions_shows_each_action_and_argument_with_its_help() {
+    let l = Local::new();
+    let r = l.oncall(&["runbook", "actions"]).expect_code(0);
+    // Columns are padded: compare each line with its spaces squeezed.
+    let line = |start: &str| {
+        r.stdout
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .find(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("no line for {start:?} in:\n{}", r.stdout))
+    };
+    assert!(
+        line("node_drain ").starts_with(
+            "node_drain yes yes cordon nodes and evict their pods, respecting PodDisruptionBudgets"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert!(line("pods_stuck ").starts_with("pods_stuck no yes find pods"));
+    // The drain options come from the drain's own option list.
+    assert_eq!(
+        line("node_replace ignore_daemonsets "),
+        "node_replace ignore_daemonsets no scalar Skip DaemonSet-managed pods (they would come straight back)"
+    );
+    assert_eq!(
+        line("job_suspend cronjobs "),
+        "job_suspend cronjobs yes list The CronJobs, as NAME or cronjob/NAME"
+    );
+    let yaml = l
+        .oncall(&["runbook", "actions", "-o", "yaml"])
+        .expect_code(0);
+    assert!(
+        yaml.stdout.contains("- name: rotate_secret"),
+        "{}",
+        yaml.stdout
+    );
 }
 
 #[test]

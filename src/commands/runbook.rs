@@ -3,17 +3,17 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use chrono::Utc;
 use serde_json::Value as Json;
 
 use crate::app::App;
 use crate::cli::{LogFormat, RunbookCommand};
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
+use crate::runbook::actions::Kind;
 use crate::runbook::engine::{self, Run, Ui};
 use crate::runbook::journal::{self, Journal, RunStatus, StepRecord, StepState};
 use crate::runbook::model::{Runbook, Step};
-use crate::runbook::{self as rb, Origin};
+use crate::runbook::{self as rb, launch};
 use crate::safety::audit::{self, Outcome};
 use crate::safety::{self, Answer, Plan};
 use crate::ui::{output, prompt, style, table};
@@ -23,6 +23,7 @@ pub async fn run(app: &App, cmd: RunbookCommand) -> Result<()> {
         RunbookCommand::List => list(app),
         RunbookCommand::Show { name } => show(app, &name),
         RunbookCommand::Validate { file } => validate(app, &file),
+        RunbookCommand::Actions => actions(app),
         RunbookCommand::Run {
             runbook,
             set,
@@ -80,8 +81,8 @@ fn list(app: &App) -> Result<()> {
 }
 
 fn kind_of(step: &Step) -> String {
-    match step.action.as_str() {
-        "manual" => "manual".to_string(),
+    match step.spec().kind {
+        Kind::Manual => "manual".to_string(),
         _ if step.mutating => "changes".to_string(),
         _ => "read-only".to_string(),
     }
@@ -109,24 +110,13 @@ fn steps_table(runbook: &Runbook, records: Option<&[StepRecord]>) -> String {
             let state = recs
                 .iter()
                 .find(|r| r.id == s.id)
-                .map(|r| state_name(r.state))
+                .map(|r| r.state.name())
                 .unwrap_or("pending");
             row.push(state.to_string());
         }
         t.add_row(row);
     }
     table::render(&t)
-}
-
-fn state_name(s: StepState) -> &'static str {
-    match s {
-        StepState::Pending => "pending",
-        StepState::Started | StepState::Interrupted => "interrupted",
-        StepState::Done => "done",
-        StepState::Failed => "failed",
-        StepState::Skipped => "skipped",
-        StepState::Planned => "planned",
-    }
 }
 
 fn show(app: &App, name: &str) -> Result<()> {
@@ -197,6 +187,39 @@ fn show(app: &App, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Every action a step can use: what it does, and its arguments.
+fn actions(app: &App) -> Result<()> {
+    let described = crate::runbook::actions::describe();
+    if app.global.output.is_structured() {
+        return output::print(app.global.output, &described);
+    }
+    let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
+    let mut t = table::new(&["action", "changes", "idempotent", "about"]);
+    for a in &described {
+        t.add_row(vec![
+            a.name.to_string(),
+            yes_no(a.changes),
+            yes_no(a.idempotent),
+            a.about.to_string(),
+        ]);
+    }
+    outln!("{}", table::render_to_fit(t));
+    let mut t = table::new(&["action", "argument", "required", "takes", "help"]);
+    for a in &described {
+        for f in &a.args {
+            t.add_row(vec![
+                a.name.to_string(),
+                f.name.to_string(),
+                yes_no(f.required),
+                f.kind.name().to_string(),
+                f.help.to_string(),
+            ]);
+        }
+    }
+    outln!("\n{}", table::render_to_fit(t));
+    Ok(())
+}
+
 #[derive(serde::Serialize)]
 struct Validated<'a> {
     file: String,
@@ -234,30 +257,6 @@ fn validate(app: &App, file: &Path) -> Result<()> {
         }
         Err(diags) => Err(rb::invalid(file, &diags)),
     }
-}
-
-/// Parses `--set k=v` into a map; a key that is not a parameter is an error.
-fn parse_sets(runbook: &Runbook, sets: &[String]) -> Result<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    for s in sets {
-        let (k, v) = s
-            .split_once('=')
-            .ok_or_else(|| Error::Usage(format!("`--set {s}`: use --set NAME=VALUE")))?;
-        if !runbook.params.iter().any(|p| p.name == k) {
-            let known: Vec<&str> = runbook.params.iter().map(|p| p.name.as_str()).collect();
-            return Err(Error::Usage(format!(
-                "`{}` has no parameter `{k}`; its parameters are: {}",
-                runbook.name,
-                if known.is_empty() {
-                    "none".into()
-                } else {
-                    known.join(", ")
-                }
-            )));
-        }
-        out.insert(k.to_string(), v.to_string());
-    }
-    Ok(out)
 }
 
 /// Resolves every parameter: --set, then the journal, then the default,
@@ -316,32 +315,18 @@ fn resolve_params(
     Ok(values)
 }
 
-fn journal_params(runbook: &Runbook, values: &BTreeMap<String, Json>) -> BTreeMap<String, String> {
-    runbook
-        .params
-        .iter()
-        .filter_map(|p| {
-            let v = values.get(&p.name)?;
-            let text = if p.secret {
-                "<redacted>".to_string()
-            } else {
-                match v {
-                    Json::String(s) => s.clone(),
-                    other => other.to_string(),
-                }
-            };
-            Some((p.name.clone(), text))
-        })
-        .collect()
-}
-
 /// Connects when a step from `start` on talks to the cluster.
 async fn connect_if_needed<'a>(
     app: &'a App,
     runbook: &Runbook,
     start: usize,
 ) -> Result<Option<&'a Cluster>> {
-    if runbook.steps.iter().skip(start).any(|s| s.spec().cluster) {
+    if runbook
+        .steps
+        .iter()
+        .skip(start)
+        .any(|s| s.spec().kind == Kind::Cluster)
+    {
         Ok(Some(app.cluster().await?))
     } else {
         Ok(None)
@@ -406,58 +391,20 @@ async fn start(
 ) -> Result<()> {
     let source = rb::find(name)?;
     let runbook = rb::load(&source)?;
-    let given = parse_sets(&runbook, sets)?;
-    let start = match from_step {
-        Some(id) => runbook
-            .steps
-            .iter()
-            .position(|s| s.id == id)
-            .ok_or_else(|| {
-                Error::Usage(format!(
-                    "`{}` has no step `{id}`; its steps are: {}",
-                    runbook.name,
-                    runbook
-                        .steps
-                        .iter()
-                        .map(|s| s.id.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-            })?,
-        None => 0,
-    };
+    let given = launch::parse_sets(&runbook, sets)?;
+    let start = launch::start_index(&runbook, from_step)?;
     let values = resolve_params(&runbook, &given)?;
     let cluster = connect_if_needed(app, &runbook, start).await?;
     let (context, url, namespace) = where_(cluster, app);
     if !app.global.dry_run {
         check_concurrent(&runbook.name, &context, force)?;
     }
-    let mut steps: Vec<StepRecord> = runbook.steps.iter().map(StepRecord::new).collect();
-    for r in steps.iter_mut().take(start) {
-        r.state = StepState::Skipped;
-        r.outcome = Some("skipped: the run started at a later step (--from-step)".into());
-    }
-    let journal = Journal {
-        run_id: journal::new_run_id(&runbook.name),
-        runbook: runbook.name.clone(),
-        origin: match &source.origin {
-            Origin::File(p) => Origin::File(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())),
-            o => o.clone(),
-        },
-        hash: source.hash(),
-        params: journal_params(&runbook, &values),
+    let place = launch::Place {
         context,
         cluster: url,
         namespace,
-        user: audit::os_user(),
-        dry_run: app.global.dry_run,
-        started: Utc::now(),
-        finished: None,
-        status: RunStatus::Running,
-        steps,
-        pid: Some(std::process::id()),
-        resumes: Vec::new(),
     };
+    let journal = launch::new_journal(&source, &runbook, &values, place, app.global.dry_run, start);
     journal.save()?;
     let _lock = journal::Lock::take(&journal.run_id)?;
     let mut run = new_run(app, &runbook, cluster, values, journal);
@@ -585,80 +532,25 @@ async fn resume(app: &App, run_id: &str, force: bool, sets: &[String]) -> Result
         )));
     }
     let source = rb::read(&journal.origin)?;
-    let mut forced = false;
-    if source.hash() != journal.hash {
-        forced = true;
-        if !force {
-            return Err(Error::Refused(format!(
-                "the runbook `{}` ({}) has changed since run {run_id} started; review the change, then pass --force to resume with the new version",
-                journal.runbook,
-                journal.origin.describe()
-            )));
-        }
+    let changed = journal.check_source(&source, force)?;
+    if changed {
         style::note(
             "the runbook changed since the run started; resuming with the new version (--force)",
         );
     }
     let runbook = rb::load(&source)?;
-    // Keep what the journal knows about steps that still exist; new steps start pending.
-    let old = std::mem::take(&mut journal.steps);
-    journal.steps = runbook
-        .steps
-        .iter()
-        .map(|s| {
-            old.iter()
-                .find(|r| r.id == s.id)
-                .cloned()
-                .unwrap_or_else(|| StepRecord::new(s))
-        })
-        .collect();
-    // Parameters come back from the journal; secrets were never written and must be given again.
-    let mut given = parse_sets(&runbook, sets)?;
-    for p in &runbook.params {
-        if let Some(v) = journal.params.get(&p.name)
-            && !p.secret
-        {
-            given.entry(p.name.clone()).or_insert_with(|| v.clone());
-        }
-    }
+    let first = journal.adopt(&runbook);
+    let given = journal.resumed_params(&runbook, sets)?;
     let values = resolve_params(&runbook, &given)?;
-    let first = journal
-        .steps
-        .iter()
-        .position(|r| !r.is_finished())
-        .unwrap_or(journal.steps.len());
     let cluster = connect_if_needed(app, &runbook, first).await?;
-    if let Some(c) = cluster
-        && c.context != journal.context
-        && journal.context != "(no cluster)"
-    {
-        forced = true;
-        if !force {
-            return Err(Error::Refused(format!(
-                "run {run_id} started on context `{}`, but the current context is `{}`; pass --context {} (or --force to continue here)",
-                journal.context, c.context, journal.context
-            )));
-        }
-        journal.context = c.context.clone();
-        journal.cluster = c.url.clone();
-    }
-    if journal.context == "(no cluster)"
-        && let Some(c) = cluster
-    {
-        journal.context = c.context.clone();
-        journal.cluster = c.url.clone();
-        journal.namespace = c.namespace.clone();
-    }
-    journal.resumes.push(journal::Resumed {
-        time: Utc::now(),
-        user: audit::os_user(),
-        after: journal.status,
-        at_step: runbook.steps.get(first).map(|s| s.id.clone()),
-        forced,
-    });
-    journal.pid = Some(std::process::id());
-    journal.hash = source.hash();
-    journal.dry_run = app.global.dry_run;
+    let moved = journal.resume_on(cluster, force)?;
+    journal.record_resume(
+        &runbook,
+        first,
+        &source,
+        changed || moved,
+        app.global.dry_run,
+    );
     let _lock = journal::Lock::take(run_id)?;
     let mut run = new_run(app, &runbook, cluster, values, journal);
     if !app.global.output.is_structured() {
@@ -849,13 +741,13 @@ fn log(app: &App, run_id: &str, format: LogFormat) -> Result<()> {
         return output::print(app.global.output, &journal);
     }
     match format {
-        LogFormat::Markdown => out!("{}", markdown(&journal)),
+        LogFormat::Markdown => out!("{}", journal.markdown()),
         LogFormat::Text => {
             outln!(
                 "run {} of `{}`: {}",
                 journal.run_id,
                 journal.runbook,
-                status_name(journal.status)
+                journal.status.name()
             );
             outln!(
                 "context {} ({}), namespace {}, by {}",
@@ -872,7 +764,7 @@ fn log(app: &App, run_id: &str, format: LogFormat) -> Result<()> {
                     .unwrap_or_else(|| "--:--:--".into());
                 outln!(
                     "{when}  {:<11} {:<20} {}",
-                    state_name(s.state),
+                    s.state.name(),
                     s.id,
                     s.outcome.clone().unwrap_or_default()
                 );
@@ -880,149 +772,4 @@ fn log(app: &App, run_id: &str, format: LogFormat) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn status_name(s: RunStatus) -> String {
-    serde_json::to_value(s)
-        .ok()
-        .and_then(|v| v.as_str().map(|x| x.replace('_', " ")))
-        .unwrap_or_default()
-}
-
-/// Retries, interrupted attempts and resumes: the incident record keeps
-/// every try, not only how each step ended.
-fn attempts_markdown(j: &Journal) -> String {
-    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
-    let time = |t: chrono::DateTime<Utc>| t.format("%H:%M:%S").to_string();
-    let mut out = String::new();
-    let tried: Vec<&StepRecord> = j
-        .steps
-        .iter()
-        .filter(|s| {
-            s.history.len() > 1
-                || s.history
-                    .iter()
-                    .any(|a| a.result.as_deref() != Some("done"))
-        })
-        .collect();
-    if !tried.is_empty() {
-        out.push_str("\n## Attempts\n\n| Step | Attempt | Started | Ended | Result | Detail |\n|---|---|---|---|---|---|\n");
-        for s in tried {
-            for (i, a) in s.history.iter().enumerate() {
-                out.push_str(&format!(
-                    "| `{}` | {} of {} | {} | {} | **{}** | {} |\n",
-                    s.id,
-                    i + 1,
-                    s.history.len(),
-                    time(a.started),
-                    a.finished.map(time).unwrap_or_else(|| "—".into()),
-                    a.result.as_deref().unwrap_or("never ended (killed)"),
-                    cell(a.detail.as_deref().unwrap_or(""))
-                ));
-            }
-        }
-    }
-    if !j.resumes.is_empty() {
-        out.push_str("\n## Resumed\n\n");
-        for r in &j.resumes {
-            out.push_str(&format!(
-                "- {} UTC by `{}` after the run was {}{}{}\n",
-                r.time.format("%Y-%m-%d %H:%M:%S"),
-                r.user,
-                status_name(r.after),
-                r.at_step
-                    .as_ref()
-                    .map(|s| format!(", continuing at `{s}`"))
-                    .unwrap_or_default(),
-                if r.forced {
-                    " (--force: the runbook or the context had changed)"
-                } else {
-                    ""
-                }
-            ));
-        }
-    }
-    out
-}
-
-/// The incident timeline, ready to paste into a ticket.
-pub fn markdown(j: &Journal) -> String {
-    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
-    let mut out = format!("# Runbook `{}` — run {}\n\n", j.runbook, j.run_id);
-    out.push_str(&format!(
-        "- **Status:** {}{}\n",
-        status_name(j.status),
-        if j.dry_run { " (dry run)" } else { "" }
-    ));
-    out.push_str(&format!(
-        "- **Started:** {} UTC by `{}`\n",
-        j.started.format("%Y-%m-%d %H:%M:%S"),
-        j.user
-    ));
-    if let Some(f) = j.finished {
-        out.push_str(&format!(
-            "- **Finished:** {} UTC\n",
-            f.format("%Y-%m-%d %H:%M:%S")
-        ));
-    }
-    out.push_str(&format!(
-        "- **Context:** `{}` ({}), namespace `{}`\n",
-        j.context, j.cluster, j.namespace
-    ));
-    out.push_str(&format!(
-        "- **Runbook:** {} (sha256 `{}`)\n",
-        j.origin.describe(),
-        &j.hash[..12.min(j.hash.len())]
-    ));
-    if !j.params.is_empty() {
-        let p: Vec<String> = j.params.iter().map(|(k, v)| format!("`{k}={v}`")).collect();
-        out.push_str(&format!("- **Parameters:** {}\n", p.join(", ")));
-    }
-    out.push_str("\n## Timeline\n\n| Time (UTC) | Step | Action | Answer | Outcome | Duration |\n|---|---|---|---|---|---|\n");
-    for s in &j.steps {
-        let time = s
-            .started
-            .or(s.finished)
-            .map(|t| t.format("%H:%M:%S").to_string())
-            .unwrap_or_else(|| "—".into());
-        let duration = s
-            .duration_ms
-            .map(|ms| {
-                humantime::format_duration(std::time::Duration::from_millis(ms / 1000 * 1000))
-                    .to_string()
-            })
-            .unwrap_or_default();
-        out.push_str(&format!(
-            "| {time} | `{}` {} | {} | {} | **{}** {} | {} |\n",
-            s.id,
-            cell(&s.title),
-            s.action,
-            s.answer
-                .clone()
-                .map(|a| a.replace('_', " "))
-                .unwrap_or_else(|| "—".into()),
-            state_name(s.state),
-            cell(&s.outcome.clone().unwrap_or_default()),
-            if duration == "0s" {
-                "<1s".into()
-            } else {
-                duration
-            },
-        ));
-    }
-    out.push_str(&attempts_markdown(j));
-    let with_output: Vec<&StepRecord> = j
-        .steps
-        .iter()
-        .filter(|s| matches!(&s.output, Some(Json::String(t)) if !t.is_empty()))
-        .collect();
-    if !with_output.is_empty() {
-        out.push_str("\n## Output\n");
-        for s in with_output {
-            if let Some(Json::String(t)) = &s.output {
-                out.push_str(&format!("\n### `{}`\n\n```\n{}\n```\n", s.id, t.trim_end()));
-            }
-        }
-    }
-    out
 }

@@ -84,17 +84,41 @@ pub enum ScaleRefusal {
 
 impl DrainOptions {
     /// The names a runbook step gives these options (the fields serde
-    /// reads; a test keeps the two in step).
-    pub const FIELDS: [&'static str; 9] = [
-        "ignore_daemonsets",
-        "delete_emptydir_data",
-        "force",
-        "grace_period",
-        "timeout",
-        "pod_selector",
-        "disable_eviction",
-        "skip_wait_for_delete_timeout",
-        "scale_up",
+    /// reads; a test keeps the two in step), each with its help.
+    pub const FIELDS: [(&'static str, &'static str); 9] = [
+        (
+            "ignore_daemonsets",
+            "Skip DaemonSet-managed pods (they would come straight back)",
+        ),
+        (
+            "delete_emptydir_data",
+            "Evict pods using emptyDir volumes; their data is lost",
+        ),
+        ("force", "Also delete pods that no controller will recreate"),
+        (
+            "grace_period",
+            "Seconds each pod gets to terminate (default: the pod's own)",
+        ),
+        (
+            "timeout",
+            "Give up after this long (e.g. 5m); 0 waits forever",
+        ),
+        (
+            "pod_selector",
+            "Only evict pods matching this label selector",
+        ),
+        (
+            "disable_eviction",
+            "Delete pods instead of evicting them (bypasses PodDisruptionBudgets)",
+        ),
+        (
+            "skip_wait_for_delete_timeout",
+            "Stop waiting for pods deleted longer ago than this many seconds (0: always wait)",
+        ),
+        (
+            "scale_up",
+            "Add a replica to workloads that would otherwise go down, and restore them afterwards",
+        ),
     ];
 
     pub fn with_policy(mut self, policy: ScalePolicy) -> Self {
@@ -209,7 +233,8 @@ mod lenient {
     pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         match scalar(d)?.as_deref() {
             None | Some("0") => Ok(Duration::ZERO),
-            Some(t) => humantime::parse_duration(t).map_err(D::Error::custom),
+            Some(t) => humantime::parse_duration(t)
+                .map_err(|e| D::Error::custom(format!("is not a duration like 30s or 5m ({e})"))),
         }
     }
 
@@ -386,7 +411,7 @@ mod tests {
         let err = serde_json::from_value::<DrainOptions>(json!({"nope": 1})).unwrap_err();
         let expected: Vec<String> = DrainOptions::FIELDS
             .iter()
-            .map(|f| format!("`{f}`"))
+            .map(|(f, _)| format!("`{f}`"))
             .collect();
         assert_eq!(
             err.to_string(),

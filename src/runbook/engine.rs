@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use serde_json::Value as Json;
 
-use super::dispatch::{Produced, act, arg, plan_for};
+use super::actions::{Kind, ManualArgs, Produced, Render};
 use super::journal::{Attempt, Journal, RunStatus, StepRecord, StepState};
 use super::model::{Param, ParamType, Runbook, Step};
 use super::secrets::Redactor;
@@ -137,7 +137,7 @@ impl Run<'_> {
             .iter()
             .filter(|p| p.secret)
             .filter_map(|p| Some((p.name.clone(), self.values.get(&p.name)?)))
-            .map(|(n, v)| (n, super::dispatch::json_text(v)))
+            .map(|(n, v)| (n, json_text(v)))
             .filter(|(_, v)| !v.is_empty())
             .collect()
     }
@@ -157,7 +157,7 @@ impl Run<'_> {
         let mut env: Vec<(String, String)> = self
             .values
             .iter()
-            .map(|(k, v)| (template::param_env_var(k), super::dispatch::json_text(v)))
+            .map(|(k, v)| (template::param_env_var(k), json_text(v)))
             .collect();
         env.push(("ONCALL_RUN_ID".into(), self.journal.run_id.clone()));
         env.push(("ONCALL_CONTEXT".into(), self.journal.context.clone()));
@@ -233,10 +233,15 @@ impl Run<'_> {
         let Json::Object(args) = &step.args else {
             return Ok(step.args.clone());
         };
+        let fields = step.implementation().fields();
         let mut out = serde_json::Map::new();
         for (field, value) in args {
             // Expressions are evaluated later; scripts are passed as written.
-            if field == "that" || (step.action == "shell" && field == "sh") {
+            let how = fields
+                .iter()
+                .find(|f| f.name == field)
+                .map_or(Render::Template, |f| f.render);
+            if matches!(how, Render::Expression | Render::Script) {
                 out.insert(field.clone(), value.clone());
                 continue;
             }
@@ -260,10 +265,10 @@ impl Run<'_> {
                 // words before values are filled in, so a value stays one
                 // argument (unless the whole string is one parameter: a
                 // command given by the engineer, as `--terminate` is).
-                Json::String(s) if field == "terminate" && !is_one_param(s, &self.values) => {
+                Json::String(s) if how == Render::Words && !is_one_param(s, &self.values) => {
                     let words = split_template(s).ok_or_else(|| {
                         Error::Usage(format!(
-                            "step `{}`: `terminate` has unbalanced quotes; quote it as you would in a shell",
+                            "step `{}`: `{field}` has unbalanced quotes; quote it as you would in a shell",
                             step.id
                         ))
                     })?;
@@ -334,6 +339,36 @@ impl Run<'_> {
     }
 }
 
+/// A value as text: a string as it is, nothing for null.
+fn json_text(v: &Json) -> String {
+    match v {
+        Json::String(s) => s.clone(),
+        Json::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// What a mutating step will change, for its plan: the action's own plan
+/// under a header naming the step and where it acts.
+async fn plan_for(run: &Run<'_>, step: &Step, args: &Json) -> Result<Plan> {
+    let namespace = args
+        .get("namespace")
+        .and_then(Json::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| run.journal.namespace.clone());
+    let mut plan = Plan {
+        action: format!("step `{}`: {}", step.id, step.title),
+        context: run.journal.context.clone(),
+        cluster: run.journal.cluster.clone(),
+        namespace,
+        changes: Vec::new(),
+        skipped: Vec::new(),
+        warnings: Vec::new(),
+    };
+    step.implementation().plan(run, args, &mut plan).await?;
+    Ok(plan)
+}
+
 /// A stand-in for the `i`th secret: letters and digits, so that any
 /// transformation of it shows.
 fn marker(i: usize) -> String {
@@ -397,14 +432,16 @@ async fn attempt(run: &mut Run<'_>, ui: &mut dyn Ui, step: &Step, args: &Json) -
         }
         run.save()?;
         let result = match step.timeout {
-            Some(t) => match tokio::time::timeout(t, act(run, step, args)).await {
-                Ok(r) => r,
-                Err(_) => Err(Error::TimedOut {
-                    after: humantime::format_duration(t).to_string(),
-                    what: format!("step `{}`", step.id),
-                }),
-            },
-            None => act(run, step, args).await,
+            Some(t) => {
+                match tokio::time::timeout(t, step.implementation().run(run, step, args)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(Error::TimedOut {
+                        after: humantime::format_duration(t).to_string(),
+                        what: format!("step `{}`", step.id),
+                    }),
+                }
+            }
+            None => step.implementation().run(run, step, args).await,
         };
         let redactor = run.redactor();
         let result = result
@@ -527,7 +564,8 @@ fn settle_cut_short(run: &mut Run<'_>, ui: &mut dyn Ui, step: &Step) -> Result<C
 
 /// A manual step: show the instructions and record the answer.
 fn manual_step(run: &mut Run<'_>, ui: &mut dyn Ui, step: &Step, args: &Json) -> Result<()> {
-    let text = run.redact(arg(args, "instructions").unwrap_or_default());
+    let args: ManualArgs = super::actions::args::parse(&step.action, args)?;
+    let text = run.redact(&args.instructions);
     let answer = ui.manual(step, &text)?;
     let r = run.journal.step(&step.id);
     r.answer = Some(answer_name(answer));
@@ -634,7 +672,7 @@ async fn steps(run: &mut Run<'_>, ui: &mut dyn Ui, start: usize) -> Result<()> {
                 return Err(e);
             }
         };
-        if step.action == "manual" {
+        if step.spec().kind == Kind::Manual {
             manual_step(run, ui, step, &args)?;
             continue;
         }

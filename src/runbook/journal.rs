@@ -122,6 +122,30 @@ pub enum StepState {
     Planned,
 }
 
+impl RunStatus {
+    /// How a run's status reads: `dry run`, `completed`.
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(|x| x.replace('_', " ")))
+            .unwrap_or_default()
+    }
+}
+
+impl StepState {
+    /// How a step's state reads in tables and the timeline.
+    pub fn name(self) -> &'static str {
+        match self {
+            StepState::Pending => "pending",
+            StepState::Started | StepState::Interrupted => "interrupted",
+            StepState::Done => "done",
+            StepState::Failed => "failed",
+            StepState::Skipped => "skipped",
+            StepState::Planned => "planned",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepRecord {
     pub id: String,
@@ -483,6 +507,152 @@ impl Journal {
             })
             .collect()
     }
+}
+
+impl Journal {
+    /// The run as an incident timeline in Markdown, ready to paste into a
+    /// ticket: every step, every attempt and resume, and the outputs.
+    pub fn markdown(&self) -> String {
+        timeline(self)
+    }
+}
+
+/// Retries, interrupted attempts and resumes: the incident record keeps
+/// every try, not only how each step ended.
+fn attempts_markdown(j: &Journal) -> String {
+    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+    let time = |t: chrono::DateTime<Utc>| t.format("%H:%M:%S").to_string();
+    let mut out = String::new();
+    let tried: Vec<&StepRecord> = j
+        .steps
+        .iter()
+        .filter(|s| {
+            s.history.len() > 1
+                || s.history
+                    .iter()
+                    .any(|a| a.result.as_deref() != Some("done"))
+        })
+        .collect();
+    if !tried.is_empty() {
+        out.push_str("\n## Attempts\n\n| Step | Attempt | Started | Ended | Result | Detail |\n|---|---|---|---|---|---|\n");
+        for s in tried {
+            for (i, a) in s.history.iter().enumerate() {
+                out.push_str(&format!(
+                    "| `{}` | {} of {} | {} | {} | **{}** | {} |\n",
+                    s.id,
+                    i + 1,
+                    s.history.len(),
+                    time(a.started),
+                    a.finished.map(time).unwrap_or_else(|| "—".into()),
+                    a.result.as_deref().unwrap_or("never ended (killed)"),
+                    cell(a.detail.as_deref().unwrap_or(""))
+                ));
+            }
+        }
+    }
+    if !j.resumes.is_empty() {
+        out.push_str("\n## Resumed\n\n");
+        for r in &j.resumes {
+            out.push_str(&format!(
+                "- {} UTC by `{}` after the run was {}{}{}\n",
+                r.time.format("%Y-%m-%d %H:%M:%S"),
+                r.user,
+                r.after.name(),
+                r.at_step
+                    .as_ref()
+                    .map(|s| format!(", continuing at `{s}`"))
+                    .unwrap_or_default(),
+                if r.forced {
+                    " (--force: the runbook or the context had changed)"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+    out
+}
+
+/// The incident timeline, ready to paste into a ticket.
+fn timeline(j: &Journal) -> String {
+    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+    let mut out = format!("# Runbook `{}` — run {}\n\n", j.runbook, j.run_id);
+    out.push_str(&format!(
+        "- **Status:** {}{}\n",
+        j.status.name(),
+        if j.dry_run { " (dry run)" } else { "" }
+    ));
+    out.push_str(&format!(
+        "- **Started:** {} UTC by `{}`\n",
+        j.started.format("%Y-%m-%d %H:%M:%S"),
+        j.user
+    ));
+    if let Some(f) = j.finished {
+        out.push_str(&format!(
+            "- **Finished:** {} UTC\n",
+            f.format("%Y-%m-%d %H:%M:%S")
+        ));
+    }
+    out.push_str(&format!(
+        "- **Context:** `{}` ({}), namespace `{}`\n",
+        j.context, j.cluster, j.namespace
+    ));
+    out.push_str(&format!(
+        "- **Runbook:** {} (sha256 `{}`)\n",
+        j.origin.describe(),
+        &j.hash[..12.min(j.hash.len())]
+    ));
+    if !j.params.is_empty() {
+        let p: Vec<String> = j.params.iter().map(|(k, v)| format!("`{k}={v}`")).collect();
+        out.push_str(&format!("- **Parameters:** {}\n", p.join(", ")));
+    }
+    out.push_str("\n## Timeline\n\n| Time (UTC) | Step | Action | Answer | Outcome | Duration |\n|---|---|---|---|---|---|\n");
+    for s in &j.steps {
+        let time = s
+            .started
+            .or(s.finished)
+            .map(|t| t.format("%H:%M:%S").to_string())
+            .unwrap_or_else(|| "—".into());
+        let duration = s
+            .duration_ms
+            .map(|ms| {
+                humantime::format_duration(std::time::Duration::from_millis(ms / 1000 * 1000))
+                    .to_string()
+            })
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "| {time} | `{}` {} | {} | {} | **{}** {} | {} |\n",
+            s.id,
+            cell(&s.title),
+            s.action,
+            s.answer
+                .clone()
+                .map(|a| a.replace('_', " "))
+                .unwrap_or_else(|| "—".into()),
+            s.state.name(),
+            cell(&s.outcome.clone().unwrap_or_default()),
+            if duration == "0s" {
+                "<1s".into()
+            } else {
+                duration
+            },
+        ));
+    }
+    out.push_str(&attempts_markdown(j));
+    let with_output: Vec<&StepRecord> = j
+        .steps
+        .iter()
+        .filter(|s| matches!(&s.output, Some(serde_json::Value::String(t)) if !t.is_empty()))
+        .collect();
+    if !with_output.is_empty() {
+        out.push_str("\n## Output\n");
+        for s in with_output {
+            if let Some(serde_json::Value::String(t)) = &s.output {
+                out.push_str(&format!("\n### `{}`\n\n```\n{}\n```\n", s.id, t.trim_end()));
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

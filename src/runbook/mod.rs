@@ -5,20 +5,14 @@
 //! record so it can be resumed and turned into an incident timeline.
 
 pub mod actions;
-mod check_actions;
-mod dispatch;
 pub mod engine;
-mod job_actions;
 pub mod journal;
-mod kube_actions;
+pub mod launch;
 pub mod model;
-mod node_actions;
-mod secret_actions;
 pub mod secrets;
 pub mod template;
 pub mod tree;
 pub mod validate;
-mod workload_actions;
 
 use std::path::{Path, PathBuf};
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::actions::ActionSpec;
+use super::actions::{Erased, Spec};
 use super::tree::Pos;
 
 #[derive(Debug, Clone, Serialize)]
@@ -89,8 +89,13 @@ pub struct Step {
 }
 
 impl Step {
-    pub fn spec(&self) -> &'static ActionSpec {
+    /// The step's action (validation made sure it exists).
+    pub fn implementation(&self) -> &'static dyn Erased {
         super::actions::find(&self.action).expect("validated action")
+    }
+
+    pub fn spec(&self) -> &'static Spec {
+        self.implementation().spec()
     }
 }
 

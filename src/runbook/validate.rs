@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::actions::{self, ActionSpec, FieldKind};
+use super::actions::{self, Erased, FieldKind, Render};
 use super::model::{Param, ParamType, Runbook, Step};
 use super::template::{self, Problem, Scope};
 use super::tree::{Key, Node, Pos, Value};
@@ -535,7 +535,7 @@ fn step(
         .map(|i| format!("step `{i}`"))
         .unwrap_or_else(|| "a step".into());
     let title = required_string(c, item, "title", &label);
-    let mut action: Option<(&Key, &Node, &'static ActionSpec)> = None;
+    let mut action: Option<(&Key, &Node, &'static dyn Erased)> = None;
     let mut when = None;
     let mut timeout = None;
     let mut retries = 0;
@@ -595,7 +595,7 @@ fn step(
             },
         }
     }
-    let Some((_, value, spec)) = action else {
+    let Some((_, value, implementation)) = action else {
         c.err(
             item.pos,
             format!(
@@ -605,26 +605,9 @@ fn step(
         );
         return None;
     };
-    let args = action_args(c, spec, value, scope);
-    let mut mutating = spec.mutating;
-    if let Some((ro, pos)) = read_only {
-        if matches!(spec.name, "shell" | "exec") {
-            mutating = !ro;
-        } else if ro == spec.mutating {
-            c.err(
-                pos,
-                format!(
-                    "`read_only` applies to `shell` and `exec` steps; `{}` always {}",
-                    spec.name,
-                    if spec.mutating {
-                        "changes things"
-                    } else {
-                        "only reads"
-                    }
-                ),
-            );
-        }
-    }
+    let spec = implementation.spec();
+    let args = action_args(c, implementation, value, scope);
+    let mutating = mutating(c, spec, read_only);
     Some(Step {
         id: id?,
         title: title?,
@@ -639,21 +622,55 @@ fn step(
     })
 }
 
+/// Whether a step changes anything: its action's word, or the step's own
+/// `read_only` for the actions whose effect the runbook declares.
+fn mutating(c: &mut Checker<'_>, spec: &actions::Spec, read_only: Option<(bool, Pos)>) -> bool {
+    let Some((ro, pos)) = read_only else {
+        return spec.mutating;
+    };
+    if spec.declared {
+        return !ro;
+    }
+    if ro == spec.mutating {
+        let declared: Vec<&str> = actions::ACTIONS
+            .iter()
+            .map(|a| a.spec())
+            .filter(|s| s.declared)
+            .map(|s| s.name)
+            .collect();
+        c.err(
+            pos,
+            format!(
+                "`read_only` applies to {} steps; `{}` always {}",
+                quoted(&declared).replace(", ", " and "),
+                spec.name,
+                if spec.mutating {
+                    "changes things"
+                } else {
+                    "only reads"
+                }
+            ),
+        );
+    }
+    spec.mutating
+}
+
 /// Checks an action's value and returns its arguments as JSON.
 fn action_args(
     c: &mut Checker<'_>,
-    spec: &ActionSpec,
+    action: &dyn Erased,
     value: &Node,
     scope: &Scope,
 ) -> Option<serde_json::Value> {
-    // Short forms: `shell: [argv]`, `manual: text`, `assert: expression`, `exec` needs a mapping.
-    let shorthand = match (spec.name, &value.value) {
-        ("shell", Value::Seq(_)) => Some("argv"),
-        ("manual", Value::Str(_)) => Some("instructions"),
-        ("assert", Value::Str(_)) => Some("that"),
+    let spec = action.spec();
+    let fields = action.fields();
+    // Short forms: `shell: [argv]`, `manual: text`, `assert: expression`.
+    let shorthand = match (spec.short, &value.value) {
+        (Some(short), Value::Seq(_)) if short.list => Some(short.field),
+        (Some(short), Value::Str(_)) if !short.list => Some(short.field),
         _ => None,
     };
-    let fields: Vec<(Key, Node)> = match (shorthand, &value.value) {
+    let given: Vec<(Key, Node)> = match (shorthand, &value.value) {
         (Some(f), _) => vec![(
             Key {
                 pos: value.pos,
@@ -664,16 +681,13 @@ fn action_args(
         (None, Value::Map(e)) => e.clone(),
         (None, Value::Null) => Vec::new(),
         (None, _) => {
-            let hint = match spec.name {
-                "shell" => "; give an argv list like [kubectl, get, pods], or `sh: SCRIPT`",
-                _ => "",
-            };
             c.err(
                 value.pos,
                 format!(
-                    "`{}` takes a mapping, not {}{hint}",
+                    "`{}` takes a mapping, not {}{}",
                     spec.name,
-                    value.kind()
+                    value.kind(),
+                    spec.shape_hint
                 ),
             );
             return None;
@@ -681,86 +695,30 @@ fn action_args(
     };
     let before = c.diags.len();
     let mut out = serde_json::Map::new();
-    for (k, v) in &fields {
-        let Some(field) = spec.field(&k.name) else {
-            let names: Vec<&str> = spec.fields.iter().map(|f| f.name).collect();
-            c.err(
-                k.pos,
-                format!(
-                    "unknown field `{}` for action `{}`; expected one of {}",
-                    k.name,
-                    spec.name,
-                    quoted(&names)
-                ),
-            );
+    for (k, v) in &given {
+        let Some(field) = fields.iter().find(|f| f.name == k.name) else {
+            unknown_field(c, spec.name, &fields, k);
             continue;
         };
-        let expression = field.name == "that";
-        if spec.name == "shell" && field.name == "sh" {
+        if field.render == Render::Script {
             script_without_templates(c, v, scope);
-            out.insert(k.name.clone(), v.to_json());
-            continue;
-        }
-        let check = |c: &mut Checker<'_>, n: &Node| {
-            if let Value::Str(s) = &n.value {
-                let problems = if expression {
-                    template::check_expression(s, scope)
-                } else {
-                    template::check_template(s, scope)
-                };
-                c.problems(n.pos, &format!("`{}.{}`", spec.name, field.name), problems);
+        } else {
+            let before = c.diags.len();
+            field_value(c, spec.name, field, v, scope);
+            let value = v.to_json();
+            // A value written out (no template) is read now, as the run
+            // would read it: `force: maybe` is a problem today, not at 3 a.m.
+            if c.diags.len() == before
+                && !has_template(&value)
+                && let Some(why) = (field.check)(field.name, &value)
+            {
+                c.err(v.pos, format!("`{}` of `{}` {why}", field.name, spec.name));
             }
-        };
-        match (&v.value, field.kind) {
-            (Value::Seq(_) | Value::Map(_), FieldKind::Scalar) | (Value::Null, _) => {
-                c.err(
-                    v.pos,
-                    format!(
-                        "`{}` of `{}` must be a single value, not {}",
-                        field.name,
-                        spec.name,
-                        v.kind()
-                    ),
-                );
-            }
-            (Value::Map(_), FieldKind::List) => {
-                c.err(
-                    v.pos,
-                    format!(
-                        "`{}` of `{}` must be a list, not {}",
-                        field.name,
-                        spec.name,
-                        v.kind()
-                    ),
-                );
-            }
-            (Value::Seq(items), FieldKind::List) => {
-                for i in items {
-                    if matches!(i.value, Value::Seq(_) | Value::Map(_) | Value::Null) {
-                        c.err(
-                            i.pos,
-                            format!(
-                                "items of `{}` must be single values, not {}",
-                                field.name,
-                                i.kind()
-                            ),
-                        );
-                    }
-                    check(c, i);
-                }
-                if items.is_empty() && field.required {
-                    c.err(
-                        v.pos,
-                        format!("`{}` of `{}` must not be empty", field.name, spec.name),
-                    );
-                }
-            }
-            _ => check(c, v),
         }
         out.insert(k.name.clone(), v.to_json());
     }
-    for f in spec.fields.iter().filter(|f| f.required) {
-        if !out.contains_key(f.name) && !fields.iter().any(|(k, _)| k.name == f.name) {
+    for f in fields.iter().filter(|f| f.required) {
+        if !out.contains_key(f.name) && !given.iter().any(|(k, _)| k.name == f.name) {
             c.err(
                 value.pos,
                 format!(
@@ -770,26 +728,96 @@ fn action_args(
             );
         }
     }
-    let one_of: &[&str] = match spec.name {
-        "shell" => &["argv", "sh"],
-        "assert" => &["that", "command"],
-        _ => &[],
-    };
-    if !one_of.is_empty() && one_of.iter().filter(|f| out.contains_key(**f)).count() != 1 {
-        c.err(
-            value.pos,
-            format!("`{}` needs exactly one of {}", spec.name, quoted(one_of)),
-        );
-    }
-    if let Some(serde_json::Value::Array(argv)) = out.get("argv")
-        && argv.is_empty()
-    {
-        c.err(
-            value.pos,
-            "`shell` needs a program to run: the argv list is empty",
-        );
+    if let Some(problem) = action.check(&out) {
+        c.err(value.pos, problem);
     }
     (c.diags.len() == before).then_some(serde_json::Value::Object(out))
+}
+
+/// Whether a value holds a template tag anywhere (its text is known only
+/// when the run renders it).
+fn has_template(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => template::find_tag(s).is_some(),
+        serde_json::Value::Array(items) => items.iter().any(has_template),
+        _ => false,
+    }
+}
+
+/// A field the action does not take: the nearest one it does, and all of them.
+fn unknown_field(c: &mut Checker<'_>, action: &str, fields: &[actions::Field], k: &Key) {
+    let names: Vec<&str> = fields.iter().map(|f| f.name).collect();
+    let hint = match closest(&k.name, &names) {
+        Some(near) => format!("did you mean `{near}`? `{action}` takes "),
+        None => "expected one of ".to_string(),
+    };
+    c.err(
+        k.pos,
+        format!(
+            "unknown field `{}` for action `{action}`; {hint}{}",
+            k.name,
+            quoted(&names)
+        ),
+    );
+}
+
+/// One field's value: its shape (a single value or a list), and the
+/// templates in it.
+fn field_value(c: &mut Checker<'_>, action: &str, field: &actions::Field, v: &Node, scope: &Scope) {
+    let check = |c: &mut Checker<'_>, n: &Node| {
+        if let Value::Str(s) = &n.value {
+            let problems = if field.render == Render::Expression {
+                template::check_expression(s, scope)
+            } else {
+                template::check_template(s, scope)
+            };
+            c.problems(n.pos, &format!("`{action}.{}`", field.name), problems);
+        }
+    };
+    match (&v.value, field.kind) {
+        (Value::Seq(_) | Value::Map(_), FieldKind::Scalar) | (Value::Null, _) => {
+            c.err(
+                v.pos,
+                format!(
+                    "`{}` of `{action}` must be a single value, not {}",
+                    field.name,
+                    v.kind()
+                ),
+            );
+        }
+        (Value::Map(_), FieldKind::List) => {
+            c.err(
+                v.pos,
+                format!(
+                    "`{}` of `{action}` must be a list, not {}",
+                    field.name,
+                    v.kind()
+                ),
+            );
+        }
+        (Value::Seq(items), FieldKind::List) => {
+            for i in items {
+                if matches!(i.value, Value::Seq(_) | Value::Map(_) | Value::Null) {
+                    c.err(
+                        i.pos,
+                        format!(
+                            "items of `{}` must be single values, not {}",
+                            field.name,
+                            i.kind()
+                        ),
+                    );
+                }
+                check(c, i);
+            }
+            if items.is_empty() && field.required {
+                c.err(
+                    v.pos,
+                    format!("`{}` of `{action}` must not be empty", field.name),
+                );
+            }
+        }
+        _ => check(c, v),
+    }
 }
 
 /// A `sh:` script is shell code: a value pasted into it could become code

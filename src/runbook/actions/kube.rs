@@ -1,49 +1,180 @@
-//! The cluster actions with no command of their own: scale, delete a pod, exec
-//! in a pod. Kept thin: resolve the target, make one call, return data.
+//! The cluster actions with no command of their own: `scale`, `delete_pod`,
+//! `exec`. Kept thin: resolve the target, make one call, return data.
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::{AttachParams, DeleteParams, Patch, PatchParams};
-use serde::Deserialize;
+use serde_json::Value as Json;
 use tokio::io::AsyncReadExt;
 
+use super::args::{List, Text, args};
+use super::{Action, Produced, Spec, argv_display, cluster, namespace};
 use crate::cluster::{Cluster, api_error, is_not_found};
 use crate::error::{Error, Result};
+use crate::runbook::engine::Run;
+use crate::runbook::model::Step;
+use crate::safety::Plan;
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScaleArgs {
-    pub target: String,
-    pub replicas: String,
-    /// Read by the engine from the rendered arguments (it defaults to the context's namespace).
-    #[allow(dead_code)]
-    pub namespace: Option<String>,
+args! {
+    ScaleArgs {
+        /// The workload, as deployment/NAME, statefulset/NAME or NAME (a Deployment).
+        target: Text,
+        /// The number of replicas to set.
+        replicas: Text,
+        /// The namespace (default: the run's).
+        namespace: Option<Text>,
+    }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeletePodArgs {
-    pub pod: String,
-    /// Read by the engine from the rendered arguments (it defaults to the context's namespace).
-    #[allow(dead_code)]
-    pub namespace: Option<String>,
-    pub grace_period: Option<String>,
+pub struct Scale;
+
+impl Action for Scale {
+    type Args = ScaleArgs;
+    const SPEC: &'static Spec = &Spec::cluster(
+        "scale",
+        "set a Deployment's or StatefulSet's replicas",
+        true,
+        true,
+    );
+
+    async fn plan(&self, run: &Run<'_>, args: &ScaleArgs, into: &mut Plan) -> Result<()> {
+        let ns = namespace(run, &args.namespace);
+        let from = match run.cluster {
+            Some(c) => current_replicas(c, &ns, &args.target)
+                .await
+                .ok()
+                .flatten()
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "?".into()),
+            None => "?".into(),
+        };
+        into.change(
+            args.target.0.clone(),
+            "scale",
+            format!("replicas {from} → {}", args.replicas.0),
+        );
+        Ok(())
+    }
+
+    async fn run(&self, run: &Run<'_>, _step: &Step, args: ScaleArgs) -> Result<Produced> {
+        let ns = namespace(run, &args.namespace);
+        let out = scale(cluster(run, Self::SPEC.name)?, &ns, &args).await?;
+        Ok(Produced {
+            text: format!(
+                "{} scaled from {} to {}",
+                out["target"].as_str().unwrap_or_default(),
+                out["from"],
+                out["to"]
+            ),
+            output: out,
+            exit_code: None,
+        })
+    }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExecArgs {
-    pub pod: String,
-    pub command: Vec<String>,
-    /// Read by the engine from the rendered arguments (it defaults to the context's namespace).
-    #[allow(dead_code)]
-    pub namespace: Option<String>,
-    pub container: Option<String>,
+args! {
+    DeletePodArgs {
+        /// The pod's name.
+        pod: Text,
+        /// The namespace (default: the run's).
+        namespace: Option<Text>,
+        /// Seconds (or a duration like 30s) the pod gets to stop (default: its own).
+        grace_period: Option<Text>,
+    }
+}
+
+pub struct DeletePod;
+
+impl Action for DeletePod {
+    type Args = DeletePodArgs;
+    const SPEC: &'static Spec = &Spec::cluster(
+        "delete_pod",
+        "delete one pod (its controller makes a new one)",
+        true,
+        false,
+    );
+
+    async fn plan(&self, _run: &Run<'_>, args: &DeletePodArgs, into: &mut Plan) -> Result<()> {
+        into.change(
+            format!("pod/{}", args.pod.0),
+            "delete",
+            "its controller makes a new pod",
+        );
+        Ok(())
+    }
+
+    async fn run(&self, run: &Run<'_>, _step: &Step, args: DeletePodArgs) -> Result<Produced> {
+        let ns = namespace(run, &args.namespace);
+        let out = delete_pod(cluster(run, Self::SPEC.name)?, &ns, &args).await?;
+        Ok(Produced {
+            text: format!("deleted {}", out["pod"].as_str().unwrap_or_default()),
+            output: out,
+            exit_code: None,
+        })
+    }
+}
+
+args! {
+    ExecArgs {
+        /// The pod's name.
+        pod: Text,
+        /// The command and its arguments (no shell).
+        command: List,
+        /// The namespace (default: the run's).
+        namespace: Option<Text>,
+        /// The container (default: the pod's first).
+        container: Option<Text>,
+    }
+}
+
+pub struct Exec;
+
+impl Action for Exec {
+    type Args = ExecArgs;
+    const SPEC: &'static Spec = &Spec {
+        declared: true,
+        ..Spec::cluster("exec", "run a command in a pod's container", true, false)
+    };
+
+    async fn plan(&self, run: &Run<'_>, args: &ExecArgs, into: &mut Plan) -> Result<()> {
+        into.change(
+            format!("pod/{}", args.pod.0),
+            "exec",
+            run.redact(&argv_display(&args.command.0)),
+        );
+        Ok(())
+    }
+
+    /// A command in a pod; a non-zero exit fails the step with the
+    /// command's last line, redacted.
+    async fn run(&self, run: &Run<'_>, _step: &Step, args: ExecArgs) -> Result<Produced> {
+        let ns = namespace(run, &args.namespace);
+        let (text, code) = exec(cluster(run, Self::SPEC.name)?, &ns, &args).await?;
+        let text = run.redact(&text);
+        if code != 0 {
+            let last = text
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
+            return Err(Error::Failed(format!(
+                "`{}` exited with code {code} in pod `{}`: {}",
+                args.command.0.first().map(String::as_str).unwrap_or(""),
+                args.pod.0,
+                last.trim()
+            )));
+        }
+        Ok(Produced {
+            output: Json::String(text.trim_end().to_string()),
+            text,
+            exit_code: Some(code),
+        })
+    }
 }
 
 /// `deployment/web`, `statefulset/db`, `sts/db` or `web` (a Deployment).
-pub fn split_target(target: &str) -> Result<(&'static str, &str)> {
+fn split_target(target: &str) -> Result<(&'static str, &str)> {
     let (kind, name) = target.split_once('/').unwrap_or(("deployment", target));
     let kind = match kind.to_lowercase().as_str() {
         "deployment" | "deploy" | "deployments" => "deployment",
@@ -60,7 +191,7 @@ pub fn split_target(target: &str) -> Result<(&'static str, &str)> {
     Ok((kind, name))
 }
 
-pub fn parse_replicas(text: &str) -> Result<i32> {
+fn parse_replicas(text: &str) -> Result<i32> {
     text.trim()
         .parse::<i32>()
         .ok()
@@ -69,7 +200,7 @@ pub fn parse_replicas(text: &str) -> Result<i32> {
 }
 
 /// Current replicas of the target, for the plan.
-pub async fn current_replicas(cluster: &Cluster, ns: &str, target: &str) -> Result<Option<i32>> {
+async fn current_replicas(cluster: &Cluster, ns: &str, target: &str) -> Result<Option<i32>> {
     let (kind, name) = split_target(target)?;
     let doing = format!("get {kind} {name}");
     let replicas = match kind {
@@ -115,7 +246,7 @@ fn not_found_or(e: kube::Error, cluster: &Cluster, doing: &str, what: &str) -> E
     }
 }
 
-pub async fn scale(cluster: &Cluster, ns: &str, args: &ScaleArgs) -> Result<serde_json::Value> {
+async fn scale(cluster: &Cluster, ns: &str, args: &ScaleArgs) -> Result<serde_json::Value> {
     let (kind, name) = split_target(&args.target)?;
     let replicas = parse_replicas(&args.replicas)?;
     let from = current_replicas(cluster, ns, &args.target).await?;
@@ -140,7 +271,7 @@ pub async fn scale(cluster: &Cluster, ns: &str, args: &ScaleArgs) -> Result<serd
     Ok(serde_json::json!({ "target": what, "from": from, "to": replicas }))
 }
 
-pub async fn delete_pod(
+async fn delete_pod(
     cluster: &Cluster,
     ns: &str,
     args: &DeletePodArgs,
@@ -181,18 +312,18 @@ pub async fn delete_pod(
 }
 
 /// Runs a command in a pod; returns (stdout + stderr, exit code).
-pub async fn exec(cluster: &Cluster, ns: &str, args: &ExecArgs) -> Result<(String, i32)> {
+async fn exec(cluster: &Cluster, ns: &str, args: &ExecArgs) -> Result<(String, i32)> {
     let api = Api::<Pod>::namespaced(cluster.client.clone(), ns);
     let mut params = AttachParams::default()
         .stdin(false)
         .stdout(true)
         .stderr(true);
     if let Some(c) = &args.container {
-        params = params.container(c.clone());
+        params = params.container(c.0.clone());
     }
     let what = format!("{ns}/pod/{}", args.pod);
     let mut attached = api
-        .exec(&args.pod, args.command.clone(), &params)
+        .exec(&args.pod, args.command.0.clone(), &params)
         .await
         .map_err(|e| not_found_or(e, cluster, "create pods/exec", &what))?;
     let mut out = String::new();

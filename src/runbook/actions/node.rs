@@ -1,0 +1,434 @@
+//! The node actions (`node_check`, `node_cordon`, `node_drain`,
+//! `node_replace`, `node_rotate`): the same resolve → check → plan → apply
+//! path as `oncall node ...`, through `crate::nodes`, without prompts (the
+//! engine asks before each mutating step).
+
+use serde_json::json;
+
+use super::args::{Dur, Flag, List, Text, Whole, Words, args, dur, list, on, whole};
+use super::{Action, Produced, Spec, cluster, extend, finding};
+use crate::cluster::Cluster;
+use crate::config::Config;
+use crate::error::Result;
+use crate::nodes::check::CheckReport;
+use crate::nodes::decide::{Action as PodAction, DrainOptions};
+use crate::nodes::drain::{self, DrainJob, NodeDrain, PodOutcome};
+use crate::nodes::rebuild::{self, Job};
+use crate::nodes::replace::Terminate;
+use crate::nodes::{LeanNode, cordon, plan, targets};
+use crate::runbook::engine::Run;
+use crate::runbook::model::Step;
+use crate::safety::{Audited, Cancel, OpCtx, Plan, audit, op};
+
+async fn resolve(
+    cluster: &Cluster,
+    nodes: &Option<List>,
+    selector: &Option<Text>,
+) -> Result<Vec<LeanNode>> {
+    targets::resolve(cluster, list(nodes), selector.as_deref()).await
+}
+
+// ---- node_check -------------------------------------------------------
+
+args! {
+    CheckArgs {
+        /// Nodes by name.
+        nodes: Option<List>,
+        /// Nodes by label selector.
+        selector: Option<Text>,
+        /// Fail the step (as the command exits 1) when a node is not go.
+        fail_on_problems: Option<Flag>,
+        ..drain: DrainOptions
+    }
+}
+
+pub struct Check;
+
+impl Action for Check {
+    type Args = CheckArgs;
+    const SPEC: &'static Spec = &Spec::cluster(
+        "node_check",
+        "pre-flight a drain: what it would evict and what blocks it",
+        false,
+        true,
+    );
+
+    /// Runs the pre-flight. Its output is `node check -o json` plus
+    /// `verdict` (`go` or `no-go`) and `blocked` (the nodes that are not go).
+    async fn run(&self, run: &Run<'_>, _step: &Step, args: CheckArgs) -> Result<Produced> {
+        let cluster = cluster(run, Self::SPEC.name)?;
+        let nodes = resolve(cluster, &args.nodes, &args.selector).await?;
+        let report = plan::run_check(cluster, &nodes, &args.drain).await?;
+        let mut output = serde_json::to_value(&report).unwrap_or_default();
+        let blocked: Vec<&str> = report
+            .nodes
+            .iter()
+            .filter(|n| !n.go)
+            .map(|n| n.node.as_str())
+            .collect();
+        output["verdict"] = json!(if report.go { "go" } else { "no-go" });
+        output["blocked"] = json!(blocked);
+        let found = (output, check_text(&report), report.go);
+        finding(Self::SPEC.name, args.fail_on_problems, found)
+    }
+}
+
+fn check_text(report: &CheckReport) -> String {
+    let mut out = String::new();
+    for n in &report.nodes {
+        let count = |a: PodAction| n.pods.iter().filter(|p| p.action == a).count();
+        out.push_str(&format!(
+            "node/{}: {} pod(s): {} to evict, {} to delete, {} skipped, {} blocking; {}\n",
+            n.node,
+            n.pods.len(),
+            count(PodAction::Evict),
+            count(PodAction::Delete),
+            count(PodAction::Skip),
+            count(PodAction::Refuse),
+            if n.go { "GO" } else { "NO-GO" }
+        ));
+        for b in &n.blockers {
+            out.push_str(&format!("  blocker: {} (fix: {})\n", b.message, b.fix));
+        }
+    }
+    let blocked = report.nodes.iter().filter(|n| !n.go).count();
+    out.push_str(&if report.go {
+        format!("GO: all {} node(s) can be drained", report.nodes.len())
+    } else {
+        format!("NO-GO: {blocked} of {} node(s) blocked", report.nodes.len())
+    });
+    out
+}
+
+// ---- node_cordon ------------------------------------------------------
+
+args! {
+    CordonArgs {
+        /// Nodes by name.
+        nodes: Option<List>,
+        /// Nodes by label selector.
+        selector: Option<Text>,
+        /// Why; recorded on the node with your name and the time.
+        reason: Option<Text>,
+    }
+}
+
+pub struct Cordon;
+
+impl Action for Cordon {
+    type Args = CordonArgs;
+    const SPEC: &'static Spec =
+        &Spec::cluster("node_cordon", "mark nodes unschedulable", true, true);
+
+    async fn plan(&self, run: &Run<'_>, args: &CordonArgs, into: &mut Plan) -> Result<()> {
+        let cluster = cluster(run, Self::SPEC.name)?;
+        let nodes = resolve(cluster, &args.nodes, &args.selector).await?;
+        let user = audit::os_user();
+        let (_, plan) = cordon::prepare_cordon(cluster, &nodes, &user, args.reason.as_deref());
+        extend(into, plan);
+        Ok(())
+    }
+
+    /// Runs the cordon as `oncall node cordon` does, with its audit entry.
+    async fn run(&self, run: &Run<'_>, _step: &Step, args: CordonArgs) -> Result<Produced> {
+        let cluster = cluster(run, Self::SPEC.name)?;
+        let nodes = resolve(cluster, &args.nodes, &args.selector).await?;
+        let user = audit::os_user();
+        let (job, _) = cordon::prepare_cordon(cluster, &nodes, &user, args.reason.as_deref());
+        let ctx = OpCtx::new(&user, Cancel::on_signal(), &op::ignore);
+        let outcome = cordon::run(cluster, &job, &ctx).await;
+        run.report_audit(outcome.audit());
+        outcome.result?;
+        let mut text = format!("cordoned {}", join_or_nothing(&outcome.done));
+        if !job.already.is_empty() {
+            text.push_str(&format!("; already cordoned: {}", job.already.join(", ")));
+        }
+        Produced::done((
+            json!({ "cordoned": outcome.done, "already_cordoned": job.already }),
+            text,
+        ))
+    }
+}
+
+// ---- node_drain -------------------------------------------------------
+
+args! {
+    DrainArgs {
+        /// Nodes by name.
+        nodes: Option<List>,
+        /// Nodes by label selector.
+        selector: Option<Text>,
+        /// How many nodes to drain at once (default 1).
+        concurrency: Option<Whole>,
+        ..drain: DrainOptions
+    }
+}
+
+pub struct Drain;
+
+/// The drain a step describes, resolved and planned by `nodes::drain`.
+async fn prepare_drain(cluster: &Cluster, args: &DrainArgs) -> Result<(DrainJob, Plan)> {
+    let nodes = resolve(cluster, &args.nodes, &args.selector).await?;
+    let concurrency = whole(args.concurrency, 1).max(1) as usize;
+    let (job, plan) = drain::prepare(cluster, nodes, args.drain.clone(), concurrency).await?;
+    match job.refusal() {
+        Some(refusal) => Err(refusal),
+        None => Ok((job, plan)),
+    }
+}
+
+impl Action for Drain {
+    type Args = DrainArgs;
+    const SPEC: &'static Spec = &Spec::cluster(
+        "node_drain",
+        "cordon nodes and evict their pods, respecting PodDisruptionBudgets",
+        true,
+        true,
+    );
+
+    async fn plan(&self, run: &Run<'_>, args: &DrainArgs, into: &mut Plan) -> Result<()> {
+        let (_, plan) = prepare_drain(cluster(run, Self::SPEC.name)?, args).await?;
+        extend(into, plan);
+        Ok(())
+    }
+
+    /// Runs the drain as `oncall node drain` does; its result is the
+    /// command's `-o json` under `nodes`, and the audit entry is the command's.
+    async fn run(&self, run: &Run<'_>, _step: &Step, args: DrainArgs) -> Result<Produced> {
+        let cluster = cluster(run, Self::SPEC.name)?;
+        let (job, _) = prepare_drain(cluster, &args).await?;
+        let user = audit::os_user();
+        let ctx = OpCtx::new(&user, Cancel::on_signal(), &op::ignore);
+        let outcome = drain::run(cluster, &job, &ctx).await;
+        run.report_audit(outcome.audit());
+        let output = json!({ "nodes": outcome.nodes });
+        let text = drains_text(&outcome.nodes);
+        outcome.into_result()?;
+        Produced::done((output, text))
+    }
+}
+
+fn drains_text(results: &[NodeDrain]) -> String {
+    results
+        .iter()
+        .map(|r| {
+            format!(
+                "node/{} drained in {:.1}s: {} evicted, {} deleted, {} skipped",
+                r.node,
+                r.seconds,
+                r.count(PodOutcome::Evicted),
+                r.count(PodOutcome::Deleted),
+                r.count(PodOutcome::Skipped)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+// ---- node_replace and node_rotate -------------------------------------
+
+args! {
+    ReplaceArgs {
+        /// Nodes by name.
+        nodes: Option<List>,
+        /// Nodes by label selector.
+        selector: Option<Text>,
+        /// Command that terminates the instance (an argv list, or one string split as a shell would); {node} {provider_id} {instance_id} {zone} {project} are filled in.
+        terminate: Option<Words>,
+        /// Delete the Node object instead of running a terminate command.
+        delete_node: Option<Flag>,
+        /// How long to wait for a replacement node of the same pool (default 10m).
+        wait_replacement: Option<Dur>,
+        ..drain: DrainOptions
+    }
+}
+
+args! {
+    RotateArgs {
+        /// The pool to rotate, by label (e.g. cloud.google.com/gke-nodepool=old).
+        selector: Text,
+        /// Command that terminates each instance (an argv list, or one string split as a shell would).
+        terminate: Option<Words>,
+        /// Delete the Node objects instead of running a terminate command.
+        delete_node: Option<Flag>,
+        /// Only drain; let the cloud's rebuild remove the nodes.
+        no_terminate: Option<Flag>,
+        /// How long to wait for each replacement node (default 10m).
+        wait_replacement: Option<Dur>,
+        /// How many nodes to replace at once (default 1).
+        batch: Option<Whole>,
+        /// Only these nodes of the pool.
+        nodes: Option<List>,
+        ..drain: DrainOptions
+    }
+}
+
+/// What a replace or a rotation is given, in one shape.
+struct Rebuild<'a> {
+    verb: &'static str,
+    nodes: &'a Option<List>,
+    selector: Option<&'a Text>,
+    terminate: &'a Option<Words>,
+    delete_node: Option<Flag>,
+    no_terminate: Option<Flag>,
+    wait_replacement: Option<Dur>,
+    batch: usize,
+    drain: &'a DrainOptions,
+}
+
+impl<'a> From<&'a ReplaceArgs> for Rebuild<'a> {
+    fn from(a: &'a ReplaceArgs) -> Self {
+        Rebuild {
+            verb: "replace",
+            nodes: &a.nodes,
+            selector: a.selector.as_ref(),
+            terminate: &a.terminate,
+            delete_node: a.delete_node,
+            no_terminate: None,
+            wait_replacement: a.wait_replacement,
+            batch: 1,
+            drain: &a.drain,
+        }
+    }
+}
+
+impl<'a> From<&'a RotateArgs> for Rebuild<'a> {
+    fn from(a: &'a RotateArgs) -> Self {
+        Rebuild {
+            verb: "rotate",
+            nodes: &a.nodes,
+            selector: Some(&a.selector),
+            terminate: &a.terminate,
+            delete_node: a.delete_node,
+            no_terminate: a.no_terminate,
+            wait_replacement: a.wait_replacement,
+            batch: whole(a.batch, 1).max(1) as usize,
+            drain: &a.drain,
+        }
+    }
+}
+
+/// How the step terminates nodes: `terminate` (an argv list, or one
+/// string split like `--terminate`), `delete_node`, or the config.
+fn terminate_method(cluster: &Cluster, config: &Config, r: &Rebuild<'_>) -> Result<Terminate> {
+    if on(r.no_terminate) {
+        return Ok(Terminate::Nothing);
+    }
+    let words = r
+        .terminate
+        .as_ref()
+        .map(|w| w.0.0.as_slice())
+        .unwrap_or_default();
+    let explicit = match words {
+        [] => None,
+        [one] if one.trim().is_empty() => None,
+        [one] => Some(Terminate::from_template(one)?),
+        _ => Some(Terminate::Command {
+            template: words.to_vec(),
+        }),
+    };
+    let configured = config
+        .clusters
+        .get(&cluster.context)
+        .and_then(|c| c.terminate.clone());
+    rebuild::terminate_method(explicit, on(r.delete_node), configured, &cluster.context)
+}
+
+async fn prepare(cluster: &Cluster, config: &Config, r: Rebuild<'_>) -> Result<(Job, Plan)> {
+    let selector = r.selector.cloned();
+    let nodes = resolve(cluster, r.nodes, &selector).await?;
+    rebuild::prepare(
+        cluster,
+        r.verb,
+        nodes,
+        r.batch,
+        terminate_method(cluster, config, &r)?,
+        r.drain.clone(),
+        dur(r.wait_replacement, std::time::Duration::from_secs(600)),
+    )
+    .await
+}
+
+async fn run_rebuild(run: &Run<'_>, action: &str, r: Rebuild<'_>) -> Result<Produced> {
+    let cluster = cluster(run, action)?;
+    let (job, _) = prepare(cluster, run.config, r).await?;
+    let user = audit::os_user();
+    let ctx = OpCtx::new(&user, Cancel::on_signal(), &op::ignore);
+    let outcome = rebuild::run(cluster, &job, &ctx).await;
+    run.report_audit(outcome.audit());
+    outcome.result?;
+    let text = outcome
+        .replaced
+        .iter()
+        .map(|r| format!("node/{} {}", r.node, r.describe()))
+        .chain(outcome.unhealthy.iter().map(rebuild::not_waited_for))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let replacements: Vec<&str> = outcome
+        .replaced
+        .iter()
+        .filter_map(|r| r.replacement.as_deref())
+        .collect();
+    Produced::done((
+        json!({
+            "nodes": outcome.replaced,
+            "replacements": replacements,
+            "not_waited_for": outcome.unhealthy,
+        }),
+        text,
+    ))
+}
+
+pub struct Replace;
+
+impl Action for Replace {
+    type Args = ReplaceArgs;
+    const SPEC: &'static Spec = &Spec::cluster(
+        "node_replace",
+        "drain nodes, terminate their instances and wait for replacements",
+        true,
+        false,
+    );
+
+    async fn plan(&self, run: &Run<'_>, args: &ReplaceArgs, into: &mut Plan) -> Result<()> {
+        let cluster = cluster(run, Self::SPEC.name)?;
+        let (_, plan) = prepare(cluster, run.config, args.into()).await?;
+        extend(into, plan);
+        Ok(())
+    }
+
+    async fn run(&self, run: &Run<'_>, _step: &Step, args: ReplaceArgs) -> Result<Produced> {
+        run_rebuild(run, Self::SPEC.name, (&args).into()).await
+    }
+}
+
+pub struct Rotate;
+
+impl Action for Rotate {
+    type Args = RotateArgs;
+    const SPEC: &'static Spec = &Spec::cluster(
+        "node_rotate",
+        "replace every node of a pool, a batch at a time",
+        true,
+        false,
+    );
+
+    async fn plan(&self, run: &Run<'_>, args: &RotateArgs, into: &mut Plan) -> Result<()> {
+        let cluster = cluster(run, Self::SPEC.name)?;
+        let (_, plan) = prepare(cluster, run.config, args.into()).await?;
+        extend(into, plan);
+        Ok(())
+    }
+
+    async fn run(&self, run: &Run<'_>, _step: &Step, args: RotateArgs) -> Result<Produced> {
+        run_rebuild(run, Self::SPEC.name, (&args).into()).await
+    }
+}
+
+fn join_or_nothing(items: &[String]) -> String {
+    if items.is_empty() {
+        "nothing".into()
+    } else {
+        items.join(", ")
+    }
+}

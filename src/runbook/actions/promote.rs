@@ -1,0 +1,136 @@
+//! `promote`: the same `promote::run` procedure as `oncall promote`.
+
+use std::sync::Mutex;
+
+use super::args::{Dur, Flag, List, Text, args, dur, list, on};
+use super::{Action, Produced, Spec, cluster};
+use crate::cluster::{Cluster, ConnectOptions};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::promote::{run as procedure, sides, summary};
+use crate::runbook::engine::Run;
+use crate::runbook::model::Step;
+use crate::safety::{Audited, Cancel, OpCtx, Plan, audit};
+
+args! {
+    PromoteArgs {
+        /// The environment (of the config file) or namespace to copy from (default: the config's `promote.from`).
+        from: Option<Text>,
+        /// The environment or namespace to change (default: the config's `promote.to`).
+        to: Option<Text>,
+        /// Only these workloads.
+        only: Option<List>,
+        /// How long to wait for each rollout (default 10m).
+        timeout: Option<Dur>,
+        /// Leave a failed promotion as it is instead of rolling back.
+        no_rollback: Option<Flag>,
+    }
+}
+
+async fn sides_of<'a>(
+    cluster: &'a Cluster,
+    options: &ConnectOptions,
+    config: &Config,
+    args: &PromoteArgs,
+) -> Result<sides::Sides<'a>> {
+    let settings = config.promote.clone().unwrap_or_default();
+    let pick = |field: &str, given: &Option<Text>, configured: Option<String>| -> Result<String> {
+        given
+            .as_deref()
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .or(configured)
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "the `promote` step needs `{field}` (an environment of the config file, or a namespace)"
+                ))
+            })
+    };
+    let from = pick("from", &args.from, settings.from.clone())?;
+    let to = pick("to", &args.to, settings.to.clone())?;
+    sides::for_runbook(cluster, options, config, &from, &to).await
+}
+
+pub struct Promote;
+
+impl Action for Promote {
+    type Args = PromoteArgs;
+    const SPEC: &'static Spec = &Spec::cluster(
+        "promote",
+        "make one environment run exactly the images another runs",
+        true,
+        false,
+    );
+
+    async fn plan(&self, run: &Run<'_>, args: &PromoteArgs, into: &mut Plan) -> Result<()> {
+        let cluster = cluster(run, Self::SPEC.name)?;
+        let sides = sides_of(cluster, &run.connect, run.config, args).await?;
+        let settings = run.config.promote.clone().unwrap_or_default();
+        let promotion =
+            procedure::plan(&sides.source, &sides.target, &settings, list(&args.only)).await?;
+        let target_cluster = sides.target.conn.cluster();
+        let plan = summary::safety_plan(&promotion, target_cluster, &sides.target.namespace);
+        if target_cluster.context != cluster.context {
+            // The plan names where the change happens, not where the run started.
+            into.context = target_cluster.context.clone();
+            into.cluster = target_cluster.url.clone();
+        }
+        into.namespace = sides.target.namespace.clone();
+        super::extend(into, plan);
+        Ok(())
+    }
+
+    /// Promotes through `promote::run`, as `oncall promote` does. Output:
+    /// `release`, `result`, `plan`, `migration` (`promote -o json`).
+    async fn run(&self, run: &Run<'_>, _step: &Step, args: PromoteArgs) -> Result<Produced> {
+        let cluster = cluster(run, Self::SPEC.name)?;
+        let sides = sides_of(cluster, &run.connect, run.config, &args).await?;
+        let (source, target) = (&sides.source, &sides.target);
+        let settings = run.config.promote.clone().unwrap_or_default();
+        let promotion = procedure::plan(source, target, &settings, list(&args.only)).await?;
+        if promotion.is_empty() {
+            let text = format!(
+                "nothing to do: {} already runs what {} runs",
+                promotion.target, promotion.source
+            );
+            let report = procedure::PromoteReport::nothing_to_do(promotion);
+            return Produced::done((serde_json::to_value(&report).unwrap_or_default(), text));
+        }
+        let job = procedure::Job {
+            action: procedure::Action::Promote,
+            source: source.label.clone(),
+            sha: promotion.release_sha(),
+            plan: promotion,
+            options: procedure::Options {
+                no_rollback: on(args.no_rollback),
+                timeout: dur(args.timeout, std::time::Duration::from_secs(600)),
+            },
+        };
+        let lines = Mutex::new(Vec::new());
+        let observer = |e| {
+            if let procedure::Event::Finished { target, error } = e
+                && let Ok(mut lines) = lines.lock()
+            {
+                lines.push(match error {
+                    None => format!("✓ {target}"),
+                    Some(e) => format!("✗ {target}: {e}"),
+                });
+            }
+        };
+        let user = audit::os_user();
+        let ctx = OpCtx::new(&user, Cancel::on_signal(), &observer);
+        let target_cluster = target.conn.cluster();
+        let mut report = procedure::run(target_cluster, &target.namespace, &job, &ctx).await;
+        run.report_audit(report.audit());
+        let mut lines = lines.into_inner().unwrap_or_default();
+        lines.extend(report.ledger_warning());
+        std::mem::replace(&mut report.outcome, Ok(()))?;
+        if let Some(number) = report.release {
+            lines.push(format!("release {number} is live in {}", target.namespace));
+        }
+        Produced::done((
+            serde_json::to_value(&report).unwrap_or_default(),
+            lines.join("\n"),
+        ))
+    }
+}
