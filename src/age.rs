@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 /// kubectl's short, human duration (its `HumanDuration`): exact at first,
 /// coarser as it grows.
-pub fn human(d: chrono::Duration) -> String {
+pub(crate) fn human(d: chrono::Duration) -> String {
     let seconds = d.num_seconds();
     if seconds < -1 {
         return "<invalid>".into();
@@ -51,7 +51,7 @@ fn with_rest(big: i64, big_unit: &str, rest: i64, rest_unit: &str) -> String {
 }
 
 /// The age of something created at `since`, or `<unknown>`.
-pub fn since(since: Option<DateTime<Utc>>) -> String {
+pub(crate) fn since(since: Option<DateTime<Utc>>) -> String {
     match since {
         Some(t) => human(Utc::now() - t),
         None => "<unknown>".into(),
@@ -59,7 +59,7 @@ pub fn since(since: Option<DateTime<Utc>>) -> String {
 }
 
 /// A duration given in seconds.
-pub fn seconds(secs: i64) -> String {
+pub(crate) fn seconds(secs: i64) -> String {
     human(chrono::Duration::seconds(secs))
 }
 

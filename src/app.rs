@@ -2,7 +2,7 @@
 //! connection to the cluster. The sandbox is started here, at the edge: the
 //! cluster layer only gets its kubeconfig and the guard that keeps it alive.
 
-pub mod sandbox;
+pub(crate) mod sandbox;
 
 use tokio::sync::OnceCell;
 
@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::ui::progress::Progress;
 
-pub struct App {
+pub(crate) struct App {
     pub global: GlobalArgs,
     pub config: Config,
     pub progress: Progress,
@@ -25,7 +25,7 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(global: GlobalArgs, reads_only: bool) -> Result<App> {
+    pub(crate) fn new(global: GlobalArgs, reads_only: bool) -> Result<App> {
         let config = Config::load(global.config.as_deref())?;
         let progress = Progress::new(!global.output.is_structured());
         if global.sandbox {
@@ -44,7 +44,7 @@ impl App {
     /// How to connect to a context: the global flags, and with `--sandbox`
     /// the sandbox that `cluster()` started (call that first: before it,
     /// there is no sandbox to hand over).
-    pub fn connect_options(&self) -> ConnectOptions {
+    pub(crate) fn connect_options(&self) -> ConnectOptions {
         let mut options = connect_options(&self.global);
         options.provided = self.sandbox.get().cloned();
         options
@@ -53,7 +53,7 @@ impl App {
     /// The cluster, connected on first use. The first call also asks the API
     /// server for its version, so an unreachable server or expired
     /// credentials are reported before any plan is made.
-    pub async fn cluster(&self) -> Result<&Cluster> {
+    pub(crate) async fn cluster(&self) -> Result<&Cluster> {
         self.cluster
             .get_or_try_init(|| async {
                 if self.global.sandbox {
@@ -85,7 +85,7 @@ impl App {
 /// The cluster the global flags point at, with a sandbox of its own when
 /// they ask for one (shell completion reads the same flags from the line
 /// being completed, and connects this way).
-pub async fn connect(global: &GlobalArgs) -> Result<Cluster> {
+pub(crate) async fn connect(global: &GlobalArgs) -> Result<Cluster> {
     let mut options = connect_options(global);
     if global.sandbox {
         options.provided = Some(sandbox::demo().await?);

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use clap_complete::engine::{ArgValueCandidates, ArgValueCompleter};
 
 use crate::completion::{self, Shell};
-pub use crate::ui::{ColorChoice, OutputFormat};
+pub(crate) use crate::ui::{ColorChoice, OutputFormat};
 
 /// A toolbox for Kubernetes on-call engineers.
 ///
@@ -23,7 +23,7 @@ pub use crate::ui::{ColorChoice, OutputFormat};
     propagate_version = true,
     max_term_width = 100
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
 
@@ -35,7 +35,7 @@ pub struct Cli {
 /// command's help they come after its own, under their own heading.
 #[derive(Debug, Args, Clone)]
 #[command(next_help_heading = "Global options")]
-pub struct GlobalArgs {
+pub(crate) struct GlobalArgs {
     /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)
     #[arg(long, global = true, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
@@ -124,7 +124,7 @@ pub struct GlobalArgs {
 impl GlobalArgs {
     /// The one context a command connects to: `--context` (given once, as
     /// `Cli::check_contexts` makes sure), else `None` for the current one.
-    pub fn context(&self) -> Option<String> {
+    pub(crate) fn context(&self) -> Option<String> {
         self.contexts.first().cloned()
     }
 }
@@ -145,7 +145,7 @@ fn parse_request_timeout(text: &str) -> Result<Duration, String> {
 /// The colour clap's own help and usage errors get, decided before parsing
 /// (parsing is what prints them): `--color` if given, else no colour when
 /// `NO_COLOR` is set or `TERM=dumb`, else clap's own terminal check.
-pub fn color_before_parsing(args: &[std::ffi::OsString]) -> clap::ColorChoice {
+pub(crate) fn color_before_parsing(args: &[std::ffi::OsString]) -> clap::ColorChoice {
     let mut given = None;
     let mut words = args.iter().filter_map(|a| a.to_str());
     while let Some(word) = words.next() {
@@ -170,7 +170,7 @@ pub fn color_before_parsing(args: &[std::ffi::OsString]) -> clap::ColorChoice {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Inspect, cordon, drain, replace and rotate nodes
     #[command(subcommand)]
     Node(NodeCommand),
@@ -239,7 +239,7 @@ impl Cli {
     /// side by side, and only with flags that mean the same for every one.
     /// Checked before anything connects, so a mistake is a usage error (2).
     /// Returns whether several contexts are asked.
-    pub fn check_contexts(&self) -> crate::error::Result<bool> {
+    pub(crate) fn check_contexts(&self) -> crate::error::Result<bool> {
         use crate::error::Error;
         let g = &self.global;
         let takes = self.command.takes_several_contexts();
@@ -284,7 +284,7 @@ impl Cli {
 
 impl Command {
     /// The commands that can ask several contexts in one report.
-    pub fn takes_several_contexts(&self) -> bool {
+    pub(crate) fn takes_several_contexts(&self) -> bool {
         matches!(
             self,
             Command::Node(NodeCommand::List { .. }) | Command::Pods(PodsCommand::Stuck(_))
@@ -292,7 +292,7 @@ impl Command {
     }
 
     /// `--all-contexts` was given.
-    pub fn all_contexts(&self) -> bool {
+    pub(crate) fn all_contexts(&self) -> bool {
         match self {
             Command::Node(NodeCommand::List { all_contexts, .. }) => *all_contexts,
             Command::Pods(PodsCommand::Stuck(args)) => args.all_contexts,
@@ -302,7 +302,7 @@ impl Command {
 
     /// Whether the command only reads: then there is no step worth finishing
     /// after Ctrl-C, and the first press ends it.
-    pub fn only_reads(&self) -> bool {
+    pub(crate) fn only_reads(&self) -> bool {
         match self {
             Command::Node(c) => matches!(c, NodeCommand::List { .. } | NodeCommand::Check { .. }),
             Command::Pods(_) | Command::Rollout(_) | Command::Dns(_) | Command::Audit(_) => true,
@@ -325,7 +325,7 @@ impl Command {
 
 /// Which nodes to act on: names, or a label selector.
 #[derive(Debug, Args, Clone, Default)]
-pub struct NodeTargets {
+pub(crate) struct NodeTargets {
     /// Node names
     #[arg(value_name = "NODE", add = ArgValueCandidates::new(completion::nodes))]
     pub nodes: Vec<String>,
@@ -336,7 +336,7 @@ pub struct NodeTargets {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum NodeCommand {
+pub(crate) enum NodeCommand {
     /// List nodes with their pool, zone, pods and who cordoned them
     #[command(after_long_help = examples::NODE_LIST)]
     List {
@@ -417,7 +417,7 @@ pub enum NodeCommand {
 
 /// kubectl drain's flags, with kubectl's defaults and meaning.
 #[derive(Debug, Args, Clone, Default)]
-pub struct DrainFlags {
+pub(crate) struct DrainFlags {
     /// Skip DaemonSet-managed pods (they would come straight back)
     #[arg(long)]
     pub ignore_daemonsets: bool,
@@ -473,7 +473,7 @@ impl From<&DrainFlags> for crate::nodes::decide::DrainOptions {
 }
 
 #[derive(Debug, Args, Clone, Default)]
-pub struct ReplaceFlags {
+pub(crate) struct ReplaceFlags {
     #[command(flatten)]
     pub drain: DrainFlags,
 
@@ -491,7 +491,7 @@ pub struct ReplaceFlags {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum PodsCommand {
+pub(crate) enum PodsCommand {
     /// List stuck pods grouped by cause and node, with the next action (exit 1 = something is stuck)
     ///
     /// A pod counts as stuck once it has been in a bad state for longer than its
@@ -506,7 +506,7 @@ pub enum PodsCommand {
 }
 
 #[derive(Debug, Args, Clone)]
-pub struct StuckArgs {
+pub(crate) struct StuckArgs {
     /// Look in every namespace
     #[arg(short = 'A', long)]
     pub all_namespaces: bool,
@@ -533,7 +533,7 @@ pub struct StuckArgs {
 }
 
 #[derive(Debug, Args, Clone)]
-pub struct RestartArgs {
+pub(crate) struct RestartArgs {
     /// Workloads: NAME, or deployment/NAME, statefulset/NAME, daemonset/NAME
     #[arg(value_name = "[KIND/]NAME", add = ArgValueCandidates::new(completion::workloads))]
     pub workloads: Vec<String>,
@@ -556,7 +556,7 @@ pub struct RestartArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum SecretCommand {
+pub(crate) enum SecretCommand {
     /// The workloads whose pods use a Secret, how they use it, and whether a change needs a
     /// restart (read-only)
     ///
@@ -589,7 +589,7 @@ pub enum SecretCommand {
 }
 
 #[derive(Debug, Args, Clone)]
-pub struct SecretRotateArgs {
+pub(crate) struct SecretRotateArgs {
     /// The Secret's name
     #[arg(value_name = "NAME", add = ArgValueCandidates::new(completion::secrets))]
     pub name: String,
@@ -630,7 +630,7 @@ pub struct SecretRotateArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum RolloutCommand {
+pub(crate) enum RolloutCommand {
     /// Wait for a rollout to finish, failing early when new pods crash or cannot start
     ///
     /// Finished means what `kubectl rollout status` means. Unlike kubectl, it stops as soon as
@@ -651,7 +651,7 @@ pub enum RolloutCommand {
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
-pub struct PromoteArgs {
+pub(crate) struct PromoteArgs {
     #[command(subcommand)]
     pub command: Option<PromoteCommand>,
 
@@ -696,7 +696,7 @@ pub struct PromoteArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum PromoteCommand {
+pub(crate) enum PromoteCommand {
     /// Show the release ledger of the target environment
     #[command(after_long_help = examples::PROMOTE_HISTORY)]
     History,
@@ -710,7 +710,7 @@ pub enum PromoteCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum JobCommand {
+pub(crate) enum JobCommand {
     /// CronJobs with their last run, its outcome, the next run, and who suspended them
     #[command(after_long_help = examples::JOB_LIST)]
     List {
@@ -771,7 +771,7 @@ pub enum JobCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum DnsCommand {
+pub(crate) enum DnsCommand {
     /// Resolve a name like dig: full CNAME chain, TTLs, several servers side by side
     ///
     /// Without --nameserver the system resolver (/etc/resolv.conf) answers. Exit 1
@@ -812,7 +812,7 @@ pub enum DnsCommand {
 }
 
 #[derive(Debug, Args, Clone)]
-pub struct DnsQueryFlags {
+pub(crate) struct DnsQueryFlags {
     /// Record type: A, AAAA, CNAME, TXT, MX, NS, SOA, SRV or PTR (default: A; PTR for an IP address)
     #[arg(long = "type", short = 't', value_name = "TYPE")]
     pub record_type: Option<String>,
@@ -832,7 +832,7 @@ pub struct DnsQueryFlags {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum RunbookCommand {
+pub(crate) enum RunbookCommand {
     /// List the runbooks found in ./runbooks, the config directory and shipped with oncall
     #[command(after_long_help = examples::RUNBOOK_LIST)]
     List,
@@ -893,28 +893,28 @@ pub enum RunbookCommand {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     Text,
     /// An incident timeline to paste into a ticket
     Markdown,
 }
 
 #[derive(Debug, Args)]
-pub struct AuditArgs {
+pub(crate) struct AuditArgs {
     /// Only entries newer than this (e.g. 24h, 7d)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub since: Option<Duration>,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum SandboxCommand {
+pub(crate) enum SandboxCommand {
     /// Serve a simulated cluster on 127.0.0.1 until Ctrl-C
     #[command(after_long_help = examples::SANDBOX_SERVE)]
     Serve(SandboxServeArgs),
 }
 
 #[derive(Debug, Args)]
-pub struct SandboxServeArgs {
+pub(crate) struct SandboxServeArgs {
     /// Seed the cluster from this multi-document Kubernetes YAML (default: the demo cluster)
     #[arg(long, value_name = "FILE", conflicts_with = "nodes")]
     pub seed: Option<PathBuf>,
@@ -942,21 +942,21 @@ pub struct SandboxServeArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     /// The shell
     #[arg(value_enum)]
     pub shell: Shell,
 }
 
 #[derive(Debug, Args)]
-pub struct ManArgs {
+pub(crate) struct ManArgs {
     /// Write oncall.1 and one page per command into this directory instead of printing
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
 }
 
 /// Parses "90s", "5m", "1h30m", "7d", or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if let Ok(secs) = text.parse::<u64>() {
         return Ok(Duration::from_secs(secs));
@@ -967,40 +967,41 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// The Examples section of each command's long help (`--help`).
 mod examples {
-    pub const NODE_LIST: &str = "Examples:\n  oncall node list\n  oncall node list -l cloud.google.com/gke-nodepool=pool-a\n  oncall node list -o wide\n  oncall node list --context staging --context production\n  oncall node list --all-contexts -o json\n  oncall --sandbox node list -o json";
-    pub const NODE_CHECK: &str = "Examples:\n  oncall node check gke-pool-a-1 --ignore-daemonsets\n  oncall node check -l cloud.google.com/gke-nodepool=pool-a --ignore-daemonsets --delete-emptydir-data\n  oncall --sandbox node check gke-demo-pool-a-8f3c2a1d-q2w8 --ignore-daemonsets --force --scale-up";
-    pub const NODE_CORDON: &str = "Examples:\n  oncall node cordon gke-pool-a-1 --reason 'disk errors, INC-1234'\n  oncall node cordon -l cloud.google.com/gke-nodepool=pool-a --dry-run";
-    pub const NODE_UNCORDON: &str = "Examples:\n  oncall node uncordon gke-pool-a-1\n  oncall node uncordon gke-pool-a-1 --force    # someone else's cordon";
-    pub const NODE_DRAIN: &str = "Examples:\n  oncall node drain gke-pool-a-1 --ignore-daemonsets --delete-emptydir-data\n  oncall node drain gke-pool-a-1 --ignore-daemonsets --scale-up --timeout 10m\n  oncall node drain -l cloud.google.com/gke-nodepool=pool-a --ignore-daemonsets --concurrency 2\n  oncall --sandbox node drain gke-demo-pool-b-5b9e7c40-d3f6 --ignore-daemonsets --dry-run";
-    pub const NODE_REPLACE: &str = "Examples:\n  oncall node replace gke-pool-a-1 --ignore-daemonsets --delete-node\n  oncall node replace ip-10-0-1-2.ec2.internal --ignore-daemonsets \\\n    --terminate 'aws ec2 terminate-instances --instance-ids {instance_id}'\n  oncall --sandbox node replace gke-demo-pool-b-5b9e7c40-d3f6 --ignore-daemonsets --delete-node --dry-run";
-    pub const NODE_ROTATE: &str = "Examples:\n  oncall node rotate -l cloud.google.com/gke-nodepool=pool-a --batch 2 --ignore-daemonsets --delete-node\n  oncall node rotate -l eks.amazonaws.com/nodegroup=ng-1 --no-terminate --ignore-daemonsets\n  oncall --sandbox node rotate -l cloud.google.com/gke-nodepool=pool-b --ignore-daemonsets --delete-node --dry-run";
-    pub const PODS_STUCK: &str = "Examples:\n  oncall pods stuck -A\n  oncall pods stuck -n shop -l app=api\n  oncall pods stuck --node gke-pool-a-1\n  oncall pods stuck -A --older-than 30s -o json\n  oncall pods stuck -A --context staging --context production\n  oncall pods stuck -A --all-contexts -o wide\n  oncall --sandbox pods stuck -A";
-    pub const RESTART: &str = "Examples:\n  oncall -n shop restart frontend\n  oncall -n shop restart deployment/frontend statefulset/redis --timeout 5m\n  oncall -n shop restart -l app=api --bad-pods\n  oncall --sandbox -n staging restart deployment/frontend --dry-run";
-    pub const ROLLOUT_STATUS: &str = "Examples:\n  oncall -n shop rollout status frontend\n  oncall -n shop rollout status deployment/frontend statefulset/redis --timeout 5m -o json";
-    pub const PROMOTE: &str = "Examples:\n  oncall promote --from staging --to production\n  oncall promote --from-namespace staging --to-namespace production --only frontend\n  oncall --sandbox promote --from-namespace staging --to-namespace production --dry-run";
-    pub const PROMOTE_HISTORY: &str = "Examples:\n  oncall promote history\n  oncall promote history --to-namespace production -o json";
-    pub const PROMOTE_ROLLBACK: &str = "Examples:\n  oncall promote rollback\n  oncall promote rollback --to 41\n  oncall promote rollback --to-namespace production --to 3f9c2ab";
-    pub const DNS_RESOLVE: &str = "Examples:\n  oncall dns resolve shop.example.com\n  oncall dns resolve shop.example.com --nameserver 10.0.0.2 --type TXT --short\n  oncall dns resolve 10.0.0.1    # reverse lookup";
-    pub const DNS_CHECK: &str = "Examples:\n  oncall dns check shop.example.com\n  oncall dns check shop.example.com --nameserver 10.0.0.2 -o json";
-    pub const RUNBOOK_LIST: &str = "Examples:\n  oncall runbook list";
-    pub const RUNBOOK_SHOW: &str = "Examples:\n  oncall runbook show replace-node";
-    pub const RUNBOOK_VALIDATE: &str = "Examples:\n  oncall runbook validate my-runbook.yaml";
-    pub const RUNBOOK_ACTIONS: &str = "Examples:\n  oncall runbook actions\n  oncall runbook actions -o json | jq '.[] | select(.name == \"node_drain\") | .args'";
-    pub const RUNBOOK_RUN: &str = "Examples:\n  oncall runbook run replace-node --set node=gke-pool-a-1\n  oncall runbook run my-runbook.yaml --dry-run\n  oncall --sandbox runbook run replace-node --set node=gke-demo-pool-b-5b9e7c40-d3f6 --dry-run";
-    pub const RUNBOOK_RESUME: &str = "Examples:\n  oncall runbook resume last";
-    pub const RUNBOOK_LOG: &str = "Examples:\n  oncall runbook log last\n  oncall runbook log last --format markdown > timeline.md";
-    pub const AUDIT: &str = "Examples:\n  oncall audit --since 24h\n  oncall audit -o json";
-    pub const SANDBOX_SERVE: &str = "Examples:\n  oncall sandbox serve --kubeconfig-out /tmp/sandbox.kubeconfig\n  KUBECONFIG=/tmp/sandbox.kubeconfig kubectl get nodes";
-    pub const SECRET_CONSUMERS: &str = "Examples:\n  oncall -n production secret consumers cjw-stripe-secret\n  oncall --sandbox -n production secret consumers webapp-secrets -o json";
-    pub const SECRET_ROTATE: &str = "Examples:\n  oncall -n production secret rotate cjw-stripe-secret --set STRIPE_API_KEY    # hidden prompt\n  vault read -field=key secret/stripe | oncall -n production secret rotate cjw-stripe-secret --set STRIPE_API_KEY=-\n  oncall -n production secret rotate tls --from-file TLS_KEY=./key.pem --from-env-file ./stripe.env\n  oncall -n production secret rotate cjw-stripe-secret --remove OLD_KEY --dry-run";
-    pub const JOB_RUN: &str = "Examples:\n  oncall -n production job run cronjob/builder\n  oncall -n production job run cronjob/builder --no-follow --timeout 30m\n  oncall --sandbox -n production job run cronjob/migrate --dry-run";
-    pub const JOB_SUSPEND: &str = "Examples:\n  oncall -n production job suspend cronjob/builder --reason 'INC-1234: bad data upstream'";
-    pub const JOB_RESUME: &str = "Examples:\n  oncall -n production job resume cronjob/builder\n  oncall -n production job resume cronjob/builder --force    # someone else's suspension";
-    pub const JOB_LIST: &str =
+    pub(super) const NODE_LIST: &str = "Examples:\n  oncall node list\n  oncall node list -l cloud.google.com/gke-nodepool=pool-a\n  oncall node list -o wide\n  oncall node list --context staging --context production\n  oncall node list --all-contexts -o json\n  oncall --sandbox node list -o json";
+    pub(super) const NODE_CHECK: &str = "Examples:\n  oncall node check gke-pool-a-1 --ignore-daemonsets\n  oncall node check -l cloud.google.com/gke-nodepool=pool-a --ignore-daemonsets --delete-emptydir-data\n  oncall --sandbox node check gke-demo-pool-a-8f3c2a1d-q2w8 --ignore-daemonsets --force --scale-up";
+    pub(super) const NODE_CORDON: &str = "Examples:\n  oncall node cordon gke-pool-a-1 --reason 'disk errors, INC-1234'\n  oncall node cordon -l cloud.google.com/gke-nodepool=pool-a --dry-run";
+    pub(super) const NODE_UNCORDON: &str = "Examples:\n  oncall node uncordon gke-pool-a-1\n  oncall node uncordon gke-pool-a-1 --force    # someone else's cordon";
+    pub(super) const NODE_DRAIN: &str = "Examples:\n  oncall node drain gke-pool-a-1 --ignore-daemonsets --delete-emptydir-data\n  oncall node drain gke-pool-a-1 --ignore-daemonsets --scale-up --timeout 10m\n  oncall node drain -l cloud.google.com/gke-nodepool=pool-a --ignore-daemonsets --concurrency 2\n  oncall --sandbox node drain gke-demo-pool-b-5b9e7c40-d3f6 --ignore-daemonsets --dry-run";
+    pub(super) const NODE_REPLACE: &str = "Examples:\n  oncall node replace gke-pool-a-1 --ignore-daemonsets --delete-node\n  oncall node replace ip-10-0-1-2.ec2.internal --ignore-daemonsets \\\n    --terminate 'aws ec2 terminate-instances --instance-ids {instance_id}'\n  oncall --sandbox node replace gke-demo-pool-b-5b9e7c40-d3f6 --ignore-daemonsets --delete-node --dry-run";
+    pub(super) const NODE_ROTATE: &str = "Examples:\n  oncall node rotate -l cloud.google.com/gke-nodepool=pool-a --batch 2 --ignore-daemonsets --delete-node\n  oncall node rotate -l eks.amazonaws.com/nodegroup=ng-1 --no-terminate --ignore-daemonsets\n  oncall --sandbox node rotate -l cloud.google.com/gke-nodepool=pool-b --ignore-daemonsets --delete-node --dry-run";
+    pub(super) const PODS_STUCK: &str = "Examples:\n  oncall pods stuck -A\n  oncall pods stuck -n shop -l app=api\n  oncall pods stuck --node gke-pool-a-1\n  oncall pods stuck -A --older-than 30s -o json\n  oncall pods stuck -A --context staging --context production\n  oncall pods stuck -A --all-contexts -o wide\n  oncall --sandbox pods stuck -A";
+    pub(super) const RESTART: &str = "Examples:\n  oncall -n shop restart frontend\n  oncall -n shop restart deployment/frontend statefulset/redis --timeout 5m\n  oncall -n shop restart -l app=api --bad-pods\n  oncall --sandbox -n staging restart deployment/frontend --dry-run";
+    pub(super) const ROLLOUT_STATUS: &str = "Examples:\n  oncall -n shop rollout status frontend\n  oncall -n shop rollout status deployment/frontend statefulset/redis --timeout 5m -o json";
+    pub(super) const PROMOTE: &str = "Examples:\n  oncall promote --from staging --to production\n  oncall promote --from-namespace staging --to-namespace production --only frontend\n  oncall --sandbox promote --from-namespace staging --to-namespace production --dry-run";
+    pub(super) const PROMOTE_HISTORY: &str = "Examples:\n  oncall promote history\n  oncall promote history --to-namespace production -o json";
+    pub(super) const PROMOTE_ROLLBACK: &str = "Examples:\n  oncall promote rollback\n  oncall promote rollback --to 41\n  oncall promote rollback --to-namespace production --to 3f9c2ab";
+    pub(super) const DNS_RESOLVE: &str = "Examples:\n  oncall dns resolve shop.example.com\n  oncall dns resolve shop.example.com --nameserver 10.0.0.2 --type TXT --short\n  oncall dns resolve 10.0.0.1    # reverse lookup";
+    pub(super) const DNS_CHECK: &str = "Examples:\n  oncall dns check shop.example.com\n  oncall dns check shop.example.com --nameserver 10.0.0.2 -o json";
+    pub(super) const RUNBOOK_LIST: &str = "Examples:\n  oncall runbook list";
+    pub(super) const RUNBOOK_SHOW: &str = "Examples:\n  oncall runbook show replace-node";
+    pub(super) const RUNBOOK_VALIDATE: &str =
+        "Examples:\n  oncall runbook validate my-runbook.yaml";
+    pub(super) const RUNBOOK_ACTIONS: &str = "Examples:\n  oncall runbook actions\n  oncall runbook actions -o json | jq '.[] | select(.name == \"node_drain\") | .args'";
+    pub(super) const RUNBOOK_RUN: &str = "Examples:\n  oncall runbook run replace-node --set node=gke-pool-a-1\n  oncall runbook run my-runbook.yaml --dry-run\n  oncall --sandbox runbook run replace-node --set node=gke-demo-pool-b-5b9e7c40-d3f6 --dry-run";
+    pub(super) const RUNBOOK_RESUME: &str = "Examples:\n  oncall runbook resume last";
+    pub(super) const RUNBOOK_LOG: &str = "Examples:\n  oncall runbook log last\n  oncall runbook log last --format markdown > timeline.md";
+    pub(super) const AUDIT: &str = "Examples:\n  oncall audit --since 24h\n  oncall audit -o json";
+    pub(super) const SANDBOX_SERVE: &str = "Examples:\n  oncall sandbox serve --kubeconfig-out /tmp/sandbox.kubeconfig\n  KUBECONFIG=/tmp/sandbox.kubeconfig kubectl get nodes";
+    pub(super) const SECRET_CONSUMERS: &str = "Examples:\n  oncall -n production secret consumers cjw-stripe-secret\n  oncall --sandbox -n production secret consumers webapp-secrets -o json";
+    pub(super) const SECRET_ROTATE: &str = "Examples:\n  oncall -n production secret rotate cjw-stripe-secret --set STRIPE_API_KEY    # hidden prompt\n  vault read -field=key secret/stripe | oncall -n production secret rotate cjw-stripe-secret --set STRIPE_API_KEY=-\n  oncall -n production secret rotate tls --from-file TLS_KEY=./key.pem --from-env-file ./stripe.env\n  oncall -n production secret rotate cjw-stripe-secret --remove OLD_KEY --dry-run";
+    pub(super) const JOB_RUN: &str = "Examples:\n  oncall -n production job run cronjob/builder\n  oncall -n production job run cronjob/builder --no-follow --timeout 30m\n  oncall --sandbox -n production job run cronjob/migrate --dry-run";
+    pub(super) const JOB_SUSPEND: &str = "Examples:\n  oncall -n production job suspend cronjob/builder --reason 'INC-1234: bad data upstream'";
+    pub(super) const JOB_RESUME: &str = "Examples:\n  oncall -n production job resume cronjob/builder\n  oncall -n production job resume cronjob/builder --force    # someone else's suspension";
+    pub(super) const JOB_LIST: &str =
         "Examples:\n  oncall job list -A\n  oncall --sandbox -n production job list -o json";
-    pub const MAN: &str =
+    pub(super) const MAN: &str =
         "Examples:\n  oncall man | man -l -\n  oncall man --dir ~/.local/share/man/man1";
-    pub const COMPLETIONS: &str = "Examples:\n  oncall completions bash > ~/.local/share/bash-completion/completions/oncall\n  oncall completions zsh > \"${fpath[1]}/_oncall\"\n  oncall completions fish > ~/.config/fish/completions/oncall.fish\n  oncall completions kubectl > ~/.local/bin/kubectl_complete-oncall";
+    pub(super) const COMPLETIONS: &str = "Examples:\n  oncall completions bash > ~/.local/share/bash-completion/completions/oncall\n  oncall completions zsh > \"${fpath[1]}/_oncall\"\n  oncall completions fish > ~/.config/fish/completions/oncall.fish\n  oncall completions kubectl > ~/.local/bin/kubectl_complete-oncall";
 }
 
 #[cfg(test)]
@@ -1070,7 +1071,7 @@ mod tests {
     /// the code.
     #[test]
     fn stuck_help_names_every_default_threshold() {
-        use crate::pods::Category;
+        use crate::pods::classify::Category;
         let cli = Cli::command();
         let stuck = cli
             .find_subcommand("pods")

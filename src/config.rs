@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub struct Config {
+pub(crate) struct Config {
     /// Contexts where confirmation means typing the context name. Any
     /// context whose name contains `prod` is protected as well.
     #[serde(default)]
@@ -39,7 +39,7 @@ pub struct Config {
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub struct ClusterSettings {
+pub(crate) struct ClusterSettings {
     /// Treat this context as production.
     #[serde(default)]
     pub protected: bool,
@@ -51,14 +51,14 @@ pub struct ClusterSettings {
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub struct Environment {
+pub(crate) struct Environment {
     pub context: Option<String>,
     pub namespace: String,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub struct PromoteSettings {
+pub(crate) struct PromoteSettings {
     pub from: Option<String>,
     pub to: Option<String>,
     /// Label selector of the workloads that take part.
@@ -78,7 +78,7 @@ pub struct PromoteSettings {
 
 impl Config {
     /// Loads the config from `explicit`, or from the default location if it exists.
-    pub fn load(explicit: Option<&Path>) -> Result<Config> {
+    pub(crate) fn load(explicit: Option<&Path>) -> Result<Config> {
         let path = match explicit {
             Some(p) => p.to_path_buf(),
             None => match default_path() {
@@ -97,7 +97,7 @@ impl Config {
 
     /// Which workloads `--scale-up` must leave alone, and which it may scale
     /// anyway.
-    pub fn scale_policy(&self) -> crate::nodes::decide::ScalePolicy {
+    pub(crate) fn scale_policy(&self) -> crate::nodes::decide::ScalePolicy {
         crate::nodes::decide::ScalePolicy {
             singletons: self
                 .promote
@@ -109,31 +109,31 @@ impl Config {
     }
 
     /// Whether changes in `context` need the context name typed to confirm.
-    pub fn is_protected(&self, context: &str) -> bool {
+    pub(crate) fn is_protected(&self, context: &str) -> bool {
         context.to_lowercase().contains("prod")
             || self.protected_contexts.iter().any(|c| c == context)
             || self.clusters.get(context).is_some_and(|c| c.protected)
     }
 }
 
-pub fn default_path() -> Option<PathBuf> {
+pub(crate) fn default_path() -> Option<PathBuf> {
     config_dir().map(|d| d.join("config.yaml"))
 }
 
 /// `$XDG_CONFIG_HOME/oncall`, falling back to `~/.config/oncall` on every OS,
 /// so that the documented path is the real one.
-pub fn config_dir() -> Option<PathBuf> {
+pub(crate) fn config_dir() -> Option<PathBuf> {
     xdg_dir("XDG_CONFIG_HOME", ".config")
 }
 
 /// `$XDG_STATE_HOME/oncall`, falling back to `~/.local/state/oncall`.
-pub fn state_dir() -> Option<PathBuf> {
+pub(crate) fn state_dir() -> Option<PathBuf> {
     xdg_dir("XDG_STATE_HOME", ".local/state")
 }
 
 /// Creates `dir` and any missing parents readable only by their owner
 /// (0700): the audit log and run journals say what was done to which cluster.
-pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]

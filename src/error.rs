@@ -6,22 +6,22 @@
 use std::path::PathBuf;
 
 /// Exit codes, documented in the README. Scripts rely on them: never renumber.
-pub mod exit {
+pub(crate) mod exit {
     /// Success; for checks, "nothing found" / "go".
-    pub const OK: u8 = 0;
+    pub(crate) const OK: u8 = 0;
     /// The operation failed, or a check found problems.
-    pub const FAILED: u8 = 1;
+    pub(crate) const FAILED: u8 = 1;
     /// Bad usage: unknown flag, bad value, malformed file.
-    pub const USAGE: u8 = 2;
+    pub(crate) const USAGE: u8 = 2;
     /// Refused (no TTY and no `--yes`) or declined at the prompt. Nothing was changed.
-    pub const REFUSED: u8 = 3;
+    pub(crate) const REFUSED: u8 = 3;
     /// The cluster could not be reached, or refused our credentials.
-    pub const CLUSTER: u8 = 4;
+    pub(crate) const CLUSTER: u8 = 4;
     /// A wait ran out of time.
-    pub const TIMED_OUT: u8 = 5;
+    pub(crate) const TIMED_OUT: u8 = 5;
     /// Interrupted with Ctrl-C (SIGTERM gives 143 and SIGHUP 129, as shells
     /// report a process stopped by those signals).
-    pub const INTERRUPTED: u8 = 130;
+    pub(crate) const INTERRUPTED: u8 = 130;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,7 +105,7 @@ pub enum Error {
     #[error(
         "the API server at {url} failed to {doing} ({detail}); it may be overloaded or restarting: try again shortly"
     )]
-    ServerError {
+    ServerFailed {
         url: String,
         doing: String,
         detail: String,
@@ -364,7 +364,7 @@ impl Error {
             | Error::Unauthorized { .. }
             | Error::Forbidden { .. }
             | Error::ClusterRefused(_)
-            | Error::ServerError { .. }
+            | Error::ServerFailed { .. }
             | Error::NoContextAnswered(_)
             | Error::Credentials { .. } => exit::CLUSTER,
             Error::NoTty | Error::Declined(_) | Error::Refused(_) => exit::REFUSED,
@@ -393,4 +393,4 @@ impl Error {
     }
 }
 
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 /// What every suggestion must repeat from the command line it answers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Connection {
+pub(crate) struct Connection {
     pub kubeconfig: Option<String>,
     pub context: Option<String>,
     /// The built-in simulated cluster: only oncall can reach it.
@@ -30,7 +30,7 @@ tokio::task_local! {
 
 /// The name to show for a binary started as `argv0`: kubectl runs a plugin
 /// `kubectl-oncall` for `kubectl oncall`, and that is what the user typed.
-pub fn program_for(argv0: &OsStr) -> String {
+pub(crate) fn program_for(argv0: &OsStr) -> String {
     let file = Path::new(argv0)
         .file_name()
         .and_then(OsStr::to_str)
@@ -42,17 +42,17 @@ pub fn program_for(argv0: &OsStr) -> String {
 }
 
 /// Records how oncall was invoked; the first call wins.
-pub fn set_program(name: String) {
+pub(crate) fn set_program(name: String) {
     let _ = PROGRAM.set(name);
 }
 
 /// Records the connection flags to repeat; the first call wins.
-pub fn set_connection(connection: Connection) {
+pub(crate) fn set_connection(connection: Connection) {
     let _ = CONNECTION.set(connection);
 }
 
 /// `oncall`, or `kubectl oncall` when run as a kubectl plugin.
-pub fn program() -> &'static str {
+pub(crate) fn program() -> &'static str {
     PROGRAM.get().map(String::as_str).unwrap_or("oncall")
 }
 
@@ -66,17 +66,17 @@ fn connection() -> Connection {
 
 /// Runs `work` with every suggestion it makes naming `context`, so the
 /// answers of several clusters asked at once each point at their own.
-pub async fn in_context<F: std::future::Future>(context: String, work: F) -> F::Output {
+pub(crate) async fn in_context<F: std::future::Future>(context: String, work: F) -> F::Output {
     CONTEXT.scope(context, work).await
 }
 
 /// `oncall ARGS`, with the connection flags the user gave.
-pub fn oncall(args: &str) -> String {
+pub(crate) fn oncall(args: &str) -> String {
     oncall_with(program(), &connection(), args)
 }
 
 /// `kubectl ARGS`, with the connection flags the user gave.
-pub fn kubectl(args: &str) -> String {
+pub(crate) fn kubectl(args: &str) -> String {
     kubectl_with(&connection(), args)
 }
 
@@ -107,7 +107,7 @@ fn push_flags(line: &mut String, c: &Connection) {
 
 /// Quotes for a POSIX shell only when needed (an EKS context ARN is fine
 /// bare; a path with a space is not).
-pub fn quote(word: &str) -> String {
+pub(crate) fn quote(word: &str) -> String {
     shlex::try_quote(word)
         .map(|q| q.into_owned())
         .unwrap_or_else(|_| word.to_string())

@@ -8,7 +8,7 @@ use oncall_sim::{FaultSpec, Seed, SimOptions, Simulator, Timing};
 use crate::cluster::{self, Cluster, ConnectOptions};
 
 /// A simulator seeded from YAML, and a connection to it.
-pub struct SimCluster {
+pub(crate) struct SimCluster {
     pub sim: Simulator,
     pub cluster: Cluster,
     _dir: tempfile::TempDir,
@@ -16,7 +16,7 @@ pub struct SimCluster {
 
 /// Starts a simulator with fast controllers and connects to it, with
 /// `namespace` as the connection's namespace.
-pub async fn sim_cluster(seed: &str, namespace: &str) -> SimCluster {
+pub(crate) async fn sim_cluster(seed: &str, namespace: &str) -> SimCluster {
     let sim = Simulator::start(SimOptions {
         port: 0,
         seed: Seed::Yaml {
@@ -48,7 +48,7 @@ pub async fn sim_cluster(seed: &str, namespace: &str) -> SimCluster {
 }
 
 /// Keeps every event a procedure reports, in order.
-pub struct Recorder<E> {
+pub(crate) struct Recorder<E> {
     events: Mutex<Vec<E>>,
 }
 
@@ -61,22 +61,22 @@ impl<E> Default for Recorder<E> {
 }
 
 impl<E: Clone> Recorder<E> {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
-    pub fn record(&self, event: E) {
+    pub(crate) fn record(&self, event: E) {
         self.events.lock().unwrap().push(event);
     }
 
-    pub fn events(&self) -> Vec<E> {
+    pub(crate) fn events(&self) -> Vec<E> {
         self.events.lock().unwrap().clone()
     }
 }
 
 /// Namespaces, three ready nodes, and the simulator's image faults (`crash`
 /// tags crash-loop), for workload tests.
-pub const NODES: &str = r#"
+pub(crate) const NODES: &str = r#"
 apiVersion: v1
 kind: Namespace
 metadata: {name: shop}
@@ -108,7 +108,7 @@ status:
 "#;
 
 /// A Deployment of `replicas` pods running `image` in namespace `shop`.
-pub fn deployment(name: &str, replicas: u32, image: &str) -> String {
+pub(crate) fn deployment(name: &str, replicas: u32, image: &str) -> String {
     format!(
         r#"
 ---

@@ -8,7 +8,7 @@ use crate::error::Error;
 
 /// Parses `text` (read from `path`) into `T`; a failure names the file, line and column,
 /// and the key whose value did not fit.
-pub fn parse<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, Error> {
+pub(crate) fn parse<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, Error> {
     let mut key = String::new();
     serde_saphyr::with_deserializer_from_str(text, |de| {
         serde_path_to_error::deserialize(de).map_err(|e| {
@@ -20,7 +20,7 @@ pub fn parse<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, Error> {
 }
 
 /// The error for a YAML problem, as `file:line:column: reason`.
-pub fn bad_file(path: &Path, err: &serde_saphyr::Error) -> Error {
+pub(crate) fn bad_file(path: &Path, err: &serde_saphyr::Error) -> Error {
     bad_file_at(path, err, "")
 }
 

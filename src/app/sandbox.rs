@@ -9,13 +9,15 @@
 use std::path::PathBuf;
 
 #[cfg(feature = "sandbox")]
-pub use built_in::{Guard, demo, serve};
+pub(crate) use built_in::{demo, serve};
 #[cfg(not(feature = "sandbox"))]
-pub use left_out::{Guard, demo, serve};
+pub(crate) use left_out::{demo, serve};
 
-/// What `oncall sandbox serve` starts.
+/// What `oncall sandbox serve` starts (read only by the simulator, which a
+/// build without the feature leaves out).
 #[derive(Debug, Clone, Default)]
-pub struct ServeOptions {
+#[cfg_attr(not(feature = "sandbox"), allow(dead_code))]
+pub(crate) struct ServeOptions {
     /// A multi-document YAML file to seed from (default: the demo cluster).
     pub seed: Option<PathBuf>,
     /// Generate this many nodes, with this many pods on each, instead.
@@ -42,7 +44,7 @@ mod built_in {
     const CONTEXT: &str = "sandbox";
 
     /// A running simulator; dropping the guard stops it.
-    pub struct Guard(Option<Simulator>);
+    pub(crate) struct Guard(Option<Simulator>);
 
     impl Guard {
         fn sim(&self) -> &Simulator {
@@ -51,19 +53,19 @@ mod built_in {
                 .expect("only shutdown empties a guard, and it consumes it")
         }
 
-        pub fn url(&self) -> String {
+        pub(crate) fn url(&self) -> String {
             self.sim().url()
         }
 
         /// Writes a kubeconfig for it (context `sandbox`) to `path`.
-        pub fn write_kubeconfig(&self, path: &Path) -> Result<()> {
+        pub(crate) fn write_kubeconfig(&self, path: &Path) -> Result<()> {
             self.sim()
                 .write_kubeconfig(path, CONTEXT)
                 .map_err(|e| Error::Failed(format!("cannot write {}: {e}", path.display())))
         }
 
         /// Stops it and waits for its server and controllers to finish.
-        pub async fn shutdown(mut self) {
+        pub(crate) async fn shutdown(mut self) {
             if let Some(sim) = self.0.take() {
                 sim.shutdown().await;
             }
@@ -81,7 +83,7 @@ mod built_in {
     /// Starts the demo cluster `--sandbox` runs against (fast controllers,
     /// so a command's waits end soon), and hands over its kubeconfig with
     /// the guard that keeps it running.
-    pub async fn demo() -> Result<Provided> {
+    pub(crate) async fn demo() -> Result<Provided> {
         let sim = Simulator::start(SimOptions {
             port: 0,
             seed: Seed::Demo,
@@ -102,7 +104,7 @@ mod built_in {
     }
 
     /// Starts the cluster `oncall sandbox serve` serves, at realistic speed.
-    pub async fn serve(opts: &ServeOptions) -> Result<Guard> {
+    pub(crate) async fn serve(opts: &ServeOptions) -> Result<Guard> {
         let seed = match (&opts.seed, opts.generated) {
             (Some(path), _) => {
                 let text = std::fs::read_to_string(path).map_err(|e| Error::CannotRead {
@@ -156,27 +158,27 @@ mod left_out {
     use crate::cluster::Provided;
     use crate::error::{Error, Result};
 
-    pub struct Guard(Infallible);
+    pub(crate) struct Guard(Infallible);
 
     impl Guard {
-        pub fn url(&self) -> String {
+        pub(crate) fn url(&self) -> String {
             match self.0 {}
         }
 
-        pub fn write_kubeconfig(&self, _path: &Path) -> Result<()> {
+        pub(crate) fn write_kubeconfig(&self, _path: &Path) -> Result<()> {
             match self.0 {}
         }
 
-        pub async fn shutdown(self) {
+        pub(crate) async fn shutdown(self) {
             match self.0 {}
         }
     }
 
-    pub async fn demo() -> Result<Provided> {
+    pub(crate) async fn demo() -> Result<Provided> {
         Err(Error::NoSandbox)
     }
 
-    pub async fn serve(_opts: &ServeOptions) -> Result<Guard> {
+    pub(crate) async fn serve(_opts: &ServeOptions) -> Result<Guard> {
         Err(Error::NoSandbox)
     }
 }

@@ -15,17 +15,17 @@ use http::{Request, Response};
 use http_body_util::Either;
 use tower_http::timeout::TimeoutBody;
 
-pub use tower_http::timeout::TimeoutError;
+pub(super) use tower_http::timeout::TimeoutError;
 
 /// `idle` is `--request-timeout`; `None` (`0`) waits forever, as it does
 /// for the headers.
 #[derive(Clone, Copy)]
-pub struct Layer {
+pub(super) struct Layer {
     idle: Option<Duration>,
 }
 
 impl Layer {
-    pub fn new(idle: Option<Duration>) -> Layer {
+    pub(super) fn new(idle: Option<Duration>) -> Layer {
         Layer { idle }
     }
 }
@@ -42,7 +42,7 @@ impl<S> tower::Layer<S> for Layer {
 }
 
 #[derive(Clone)]
-pub struct Idle<S> {
+pub(super) struct Idle<S> {
     inner: S,
     idle: Option<Duration>,
 }

@@ -36,7 +36,7 @@ pub fn api_error(err: kube::Error, url: &str, doing: &str) -> Error {
                 };
             }
             code if code >= 500 => {
-                return Error::ServerError {
+                return Error::ServerFailed {
                     url: url.into(),
                     doing: doing.into(),
                     detail: format!("{code} {}: {}", status.reason, status.message),

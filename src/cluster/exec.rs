@@ -21,7 +21,7 @@ use tower::BoxError;
 
 /// What a plugin gave: a bearer token or a client certificate, and until when.
 #[derive(Clone)]
-pub struct Credential {
+pub(super) struct Credential {
     pub token: Option<String>,
     pub client_certificate_data: Option<String>,
     pub client_key_data: Option<String>,
@@ -39,7 +39,7 @@ impl Credential {
 /// The plugin's failure, in words the user can act on.
 #[derive(Debug, thiserror::Error)]
 #[error("the credential plugin `{command}` failed: {reason}")]
-pub struct PluginError {
+pub(super) struct PluginError {
     pub command: String,
     pub reason: String,
 }
@@ -62,7 +62,7 @@ fn cache() -> &'static Cache {
 
 /// The credential for `exec`: cached, or fresh from the plugin. The lock is
 /// held while the plugin runs, so concurrent requests wait for one run.
-pub async fn credential(exec: &ExecConfig) -> Result<Credential, PluginError> {
+pub(super) async fn credential(exec: &ExecConfig) -> Result<Credential, PluginError> {
     let key = serde_json::to_string(exec).unwrap_or_default();
     let mut cache = cache().lock().await;
     if let Some(c) = cache.get(&key).filter(|c| !c.is_stale()) {
@@ -76,7 +76,7 @@ pub async fn credential(exec: &ExecConfig) -> Result<Credential, PluginError> {
 /// Replaces the plugin in `auth` with what it gives, so kube-rs never runs
 /// it. A token that expires is returned for `TokenLayer` to keep fresh;
 /// a client certificate goes into the TLS configuration.
-pub async fn resolve(auth: &mut AuthInfo) -> Result<Option<ExecConfig>, PluginError> {
+pub(super) async fn resolve(auth: &mut AuthInfo) -> Result<Option<ExecConfig>, PluginError> {
     let Some(exec) = auth.exec.take() else {
         return Ok(None);
     };
@@ -210,12 +210,12 @@ async fn run(exec: &ExecConfig) -> Result<Credential, PluginError> {
 /// Puts the plugin's token on every request, running the plugin again only
 /// when the cached token has expired.
 #[derive(Clone)]
-pub struct TokenLayer {
+pub(super) struct TokenLayer {
     exec: Arc<ExecConfig>,
 }
 
 impl TokenLayer {
-    pub fn new(exec: ExecConfig) -> TokenLayer {
+    pub(super) fn new(exec: ExecConfig) -> TokenLayer {
         TokenLayer {
             exec: Arc::new(exec),
         }

@@ -9,7 +9,7 @@ use http::{HeaderMap, Request, Response};
 
 /// Logs every request that passes through it (target `oncall::http`).
 #[derive(Clone, Copy)]
-pub struct Layer;
+pub(super) struct Layer;
 
 impl<S> tower::Layer<S> for Layer {
     type Service = Logged<S>;
@@ -20,7 +20,7 @@ impl<S> tower::Layer<S> for Layer {
 }
 
 #[derive(Clone)]
-pub struct Logged<S> {
+pub(super) struct Logged<S> {
     inner: S,
 }
 

@@ -10,7 +10,7 @@ use hyper_util::client::proxy::matcher::Matcher;
 ///
 /// kube-rs decides this itself too, but matches `NO_PROXY` against the
 /// proxy's address rather than the server's, so its answer is replaced.
-pub fn for_server(server: &http::Uri, proxy_url: Option<&str>) -> Option<String> {
+pub(super) fn for_server(server: &http::Uri, proxy_url: Option<&str>) -> Option<String> {
     if let Some(url) = proxy_url.filter(|u| !u.is_empty()) {
         return Some(url.to_string());
     }
@@ -56,20 +56,20 @@ fn with_scheme(proxy: &str) -> String {
 /// lets them name the proxy too.
 static IN_USE: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
 
-pub fn remember(server: &str, proxy: &str) {
+pub(super) fn remember(server: &str, proxy: &str) {
     if let Ok(mut v) = IN_USE.lock() {
         v.push((server.to_string(), redact(proxy)));
     }
 }
 
 /// The proxy (without its password) that `server` is reached through.
-pub fn in_use(server: &str) -> Option<String> {
+pub(super) fn in_use(server: &str) -> Option<String> {
     let v = IN_USE.lock().ok()?;
     v.iter().find(|(s, _)| s == server).map(|(_, p)| p.clone())
 }
 
 /// The proxy's address without the user and password it may carry.
-pub fn redact(proxy: &str) -> String {
+pub(super) fn redact(proxy: &str) -> String {
     match (proxy.find("://"), proxy.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             format!("{}{}", &proxy[..scheme + 3], &proxy[at + 1..])

@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::safety::audit;
 use crate::ui::{output, style, table};
 
-pub fn run(app: &App, args: AuditArgs) -> Result<()> {
+pub(super) fn run(app: &App, args: AuditArgs) -> Result<()> {
     let since = args
         .since
         .and_then(|d| chrono::Duration::from_std(d).ok())

@@ -5,7 +5,7 @@ use crate::ui::style;
 
 /// One line on stderr for each context that gave no answer, so the report
 /// above it is read knowing what it leaves out.
-pub fn print_unreachable(unreachable: &[Unreachable]) {
+pub(super) fn print_unreachable(unreachable: &[Unreachable]) {
     for u in unreachable {
         eprintln!(
             "{} context `{}` left out: {}",

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::ui::output::{self, Report};
 use crate::ui::{style, table};
 
-pub async fn run(app: &App, cmd: DnsCommand) -> Result<()> {
+pub(super) async fn run(app: &App, cmd: DnsCommand) -> Result<()> {
     match cmd {
         DnsCommand::Resolve { name, query, short } => resolve(app, &name, &query, short).await,
         DnsCommand::Check {

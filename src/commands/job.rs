@@ -15,7 +15,7 @@ use crate::safety::{self, Cancel, OpCtx, audit};
 use crate::ui::progress::Progress;
 use crate::ui::{output, style, table};
 
-pub async fn run(app: &App, cmd: JobCommand) -> Result<()> {
+pub(super) async fn run(app: &App, cmd: JobCommand) -> Result<()> {
     let cluster = app.cluster().await?;
     match cmd {
         JobCommand::List { all_namespaces } => list_cronjobs(app, cluster, all_namespaces).await,

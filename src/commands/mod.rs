@@ -18,7 +18,7 @@ use crate::app::App;
 use crate::cli::{Command, NodeCommand, PodsCommand, RolloutCommand};
 use crate::error::Result;
 
-pub async fn run(app: &App, command: Command) -> Result<()> {
+pub(crate) async fn run(app: &App, command: Command) -> Result<()> {
     match command {
         // `node list` may ask several clusters: it connects by itself.
         Command::Node(NodeCommand::List {

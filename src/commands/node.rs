@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::ui::output::{self, OutputFormat, Report};
 use crate::ui::{style, table};
 
-pub async fn run(app: &App, cmd: NodeCommand) -> Result<()> {
+pub(super) async fn run(app: &App, cmd: NodeCommand) -> Result<()> {
     let cluster = app.cluster().await?;
     match cmd {
         NodeCommand::List { selector, .. } => {
@@ -143,7 +143,7 @@ impl Report for CheckView {
 }
 
 /// The check as text: a pod table per node (when `pods`), blockers, verdict.
-pub fn render_check(report: &CheckReport, pods: bool) -> String {
+pub(super) fn render_check(report: &CheckReport, pods: bool) -> String {
     let mut out = String::new();
     for n in &report.nodes {
         let mut head = format!("{} {}", style::bold("node"), style::bold(&n.node));
@@ -270,7 +270,7 @@ fn finish_drains(app: &App, outcome: DrainOutcome) -> Result<()> {
 
 /// Draws drain progress (a bar per node) from the domain's events; without
 /// a terminal, plain lines and a heartbeat instead.
-pub struct DrainProgress {
+pub(super) struct DrainProgress {
     progress: Progress,
     heartbeat: Heartbeat,
     state: Mutex<Bars>,
@@ -284,7 +284,7 @@ struct Bars {
 }
 
 impl DrainProgress {
-    pub fn start(app: &App) -> DrainProgress {
+    pub(super) fn start(app: &App) -> DrainProgress {
         DrainProgress {
             heartbeat: Heartbeat::start(&app.progress),
             progress: app.progress.clone(),
@@ -293,7 +293,7 @@ impl DrainProgress {
     }
 
     /// The observer: called from the drain's tasks as events happen.
-    pub fn observe(&self, ev: Event) {
+    pub(super) fn observe(&self, ev: Event) {
         let plain = self.progress.is_hidden();
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         match ev {
@@ -338,7 +338,7 @@ impl DrainProgress {
     }
 
     /// Clears the bars (and stops the heartbeat) before the summary.
-    pub fn finish(self) {
+    pub(super) fn finish(self) {
         let st = self.state.into_inner().unwrap_or_else(|p| p.into_inner());
         for b in st.bars.into_values() {
             b.finish_and_clear();
@@ -356,7 +356,7 @@ fn draining(gone: &HashMap<String, (u64, u64)>) -> String {
     format!("draining: {}", nodes.join(", "))
 }
 
-pub fn render_drains(results: &[NodeDrain]) -> String {
+pub(super) fn render_drains(results: &[NodeDrain]) -> String {
     let mut out = String::new();
     for r in results {
         let status = match r.status {

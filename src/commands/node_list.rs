@@ -20,7 +20,7 @@ struct SeveralLists<'a> {
     unreachable: &'a [Unreachable],
 }
 
-pub async fn list(app: &App, selector: Option<&str>, all_contexts: bool) -> Result<()> {
+pub(super) async fn list(app: &App, selector: Option<&str>, all_contexts: bool) -> Result<()> {
     if !(all_contexts || fanout::several(&app.global.contexts)) {
         return one(app, app.cluster().await?, selector).await;
     }
@@ -60,7 +60,7 @@ pub async fn list(app: &App, selector: Option<&str>, all_contexts: bool) -> Resu
 }
 
 /// One cluster, as `node list` has always printed it.
-pub async fn one(app: &App, cluster: &Cluster, selector: Option<&str>) -> Result<()> {
+pub(super) async fn one(app: &App, cluster: &Cluster, selector: Option<&str>) -> Result<()> {
     let rows = list::list(cluster, selector).await?;
     if app.global.output.is_structured() {
         return output::print(app.global.output, &rows);

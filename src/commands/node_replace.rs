@@ -29,7 +29,7 @@ fn terminate_method(app: &App, cluster: &Cluster, flags: &ReplaceFlags) -> Resul
     rebuild::terminate_method(explicit, flags.delete_node, configured, &cluster.context)
 }
 
-pub async fn replace(
+pub(super) async fn replace(
     app: &App,
     cluster: &Cluster,
     t: &NodeTargets,
@@ -40,7 +40,7 @@ pub async fn replace(
     run(app, cluster, "replace", nodes, 1, how, flags).await
 }
 
-pub async fn rotate(
+pub(super) async fn rotate(
     app: &App,
     cluster: &Cluster,
     selector: &str,

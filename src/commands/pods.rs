@@ -43,7 +43,7 @@ fn options(app: &App, args: &StuckArgs, cluster: &Cluster) -> Options {
     }
 }
 
-pub async fn stuck(app: &App, args: StuckArgs) -> Result<()> {
+pub(super) async fn stuck(app: &App, args: StuckArgs) -> Result<()> {
     if args.all_contexts || fanout::several(&app.global.contexts) {
         return stuck_in_several(app, &args).await;
     }

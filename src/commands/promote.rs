@@ -17,7 +17,7 @@ use crate::safety::{self, Cancel, OpCtx, Plan, audit};
 use crate::ui::progress::Spinners;
 use crate::ui::{output, style, table};
 
-pub async fn run(app: &App, args: PromoteArgs) -> Result<()> {
+pub(super) async fn run(app: &App, args: PromoteArgs) -> Result<()> {
     match args.command {
         Some(PromoteCommand::History) => history(app, &args).await,
         Some(PromoteCommand::Rollback { ref to }) => rollback(app, &args, to.clone()).await,

@@ -18,7 +18,7 @@ use crate::safety::audit::{self, Outcome};
 use crate::safety::{self, Answer, Plan};
 use crate::ui::{output, prompt, style, table};
 
-pub async fn run(app: &App, cmd: RunbookCommand) -> Result<()> {
+pub(super) async fn run(app: &App, cmd: RunbookCommand) -> Result<()> {
     match cmd {
         RunbookCommand::List => list(app),
         RunbookCommand::Show { name } => show(app, &name),

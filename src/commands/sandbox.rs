@@ -3,7 +3,7 @@ use crate::app::sandbox::{self, ServeOptions};
 use crate::cli::{SandboxCommand, SandboxServeArgs};
 use crate::error::Result;
 
-pub async fn run(_app: &App, cmd: SandboxCommand) -> Result<()> {
+pub(super) async fn run(_app: &App, cmd: SandboxCommand) -> Result<()> {
     match cmd {
         SandboxCommand::Serve(args) => serve(args).await,
     }

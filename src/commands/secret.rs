@@ -16,7 +16,7 @@ use crate::secrets::{self as domain, Consumer};
 use crate::ui::progress::Spinners;
 use crate::ui::{output, prompt, style, table};
 
-pub async fn run(app: &App, command: SecretCommand) -> Result<()> {
+pub(super) async fn run(app: &App, command: SecretCommand) -> Result<()> {
     match command {
         SecretCommand::Consumers { name } => consumers(app, &name).await,
         SecretCommand::Rotate(args) => rotate(app, args).await,

@@ -47,7 +47,7 @@ async fn targets(
     .await
 }
 
-pub async fn restart(app: &App, args: RestartArgs) -> Result<()> {
+pub(super) async fn restart(app: &App, args: RestartArgs) -> Result<()> {
     let cluster = app.cluster().await?;
     let targets = targets(
         cluster,
@@ -99,7 +99,7 @@ pub async fn restart(app: &App, args: RestartArgs) -> Result<()> {
     result
 }
 
-pub async fn rollout_status(app: &App, names: Vec<String>, timeout: Duration) -> Result<()> {
+pub(super) async fn rollout_status(app: &App, names: Vec<String>, timeout: Duration) -> Result<()> {
     let cluster = app.cluster().await?;
     let targets = targets(cluster, &names, None, "rollout status").await?;
     let bars = Bars::new(app);

@@ -18,7 +18,7 @@ static LINE: OnceLock<Line> = OnceLock::new();
 
 /// Keeps the words the shell passed (the program name first) and the index
 /// of the word being completed, for the candidate functions clap calls.
-pub fn remember(args: &[OsString], index: usize) {
+pub(super) fn remember(args: &[OsString], index: usize) {
     let words = args
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
@@ -27,14 +27,14 @@ pub fn remember(args: &[OsString], index: usize) {
 }
 
 /// The words before the one being completed, the program name first.
-pub fn before() -> &'static [String] {
+pub(super) fn before() -> &'static [String] {
     LINE.get()
         .map(|l| &l.words[..l.index.min(l.words.len())])
         .unwrap_or_default()
 }
 
 /// The word being completed, as typed so far.
-pub fn current() -> &'static str {
+pub(super) fn current() -> &'static str {
     LINE.get()
         .and_then(|l| l.words.get(l.index))
         .map(String::as_str)
@@ -44,7 +44,7 @@ pub fn current() -> &'static str {
 /// The global flags given before the word being completed. The line is
 /// parsed by the same clap definition as a real run, ignoring what is
 /// missing or wrong (it is unfinished by nature).
-pub fn globals() -> GlobalArgs {
+pub(super) fn globals() -> GlobalArgs {
     let words: Vec<&str> = match before() {
         [] => vec!["oncall"],
         words => words.iter().map(String::as_str).collect(),

@@ -73,7 +73,7 @@ struct Meta {
 /// The names in each collection `paths` gives for the connection (listed
 /// at once), in the same order; a collection that fails or does not arrive
 /// within the budget has none, rather than an error in the shell.
-pub fn names(paths: impl FnOnce(&Cluster) -> Vec<String>) -> Vec<Vec<String>> {
+pub(super) fn names(paths: impl FnOnce(&Cluster) -> Vec<String>) -> Vec<Vec<String>> {
     let Some(runtime) = runtime() else {
         return Vec::new();
     };
@@ -94,6 +94,6 @@ pub fn names(paths: impl FnOnce(&Cluster) -> Vec<String>) -> Vec<Vec<String>> {
 }
 
 /// The names in one collection.
-pub fn names_in(path: impl FnOnce(&Cluster) -> String) -> Vec<String> {
+pub(super) fn names_in(path: impl FnOnce(&Cluster) -> String) -> Vec<String> {
     names(|c| vec![path(c)]).into_iter().flatten().collect()
 }

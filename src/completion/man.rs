@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 
 /// oncall(1): the synopsis, the global options and the list of commands
 /// (each with its own page; `help` has none, as in `write_pages`).
-pub fn page() -> String {
+pub(crate) fn page() -> String {
     let mut buf = Vec::new();
     clap_mangen::Man::new(Cli::command().disable_help_subcommand(true))
         .render(&mut buf)
@@ -20,7 +20,7 @@ pub fn page() -> String {
 
 /// oncall(1) and one page per command (`oncall-node-drain.1`…) in `dir`,
 /// the way git ships `git-commit(1)`.
-pub fn write_pages(dir: &Path) -> Result<()> {
+pub(crate) fn write_pages(dir: &Path) -> Result<()> {
     let failed = |e: std::io::Error| {
         Error::Failed(format!(
             "cannot write the manual pages to `{}`: {e}",

@@ -7,7 +7,7 @@
 
 mod line;
 mod lookup;
-pub mod man;
+pub(crate) mod man;
 mod shells;
 
 use clap_complete::engine::CompletionCandidate;
@@ -15,7 +15,7 @@ use clap_complete::env::{CompleteEnv, EnvCompleter, Shells};
 
 /// Answers the shell and exits when the process was started to complete a
 /// command line (`COMPLETE=SHELL oncall -- WORDS`); otherwise returns.
-pub fn complete_if_asked() {
+pub(crate) fn complete_if_asked() {
     let adapters: Vec<&dyn EnvCompleter> = shells::ALL.iter().map(|a| a as _).collect();
     CompleteEnv::with_factory(<crate::cli::Cli as clap::CommandFactory>::command)
         .completer("oncall")
@@ -25,7 +25,7 @@ pub fn complete_if_asked() {
 
 /// The shells `oncall completions` writes a script for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Shell {
+pub(crate) enum Shell {
     Bash,
     Zsh,
     Fish,
@@ -38,7 +38,7 @@ pub enum Shell {
 /// The registration script for `shell`: it calls back into `oncall` for
 /// every completion, so flags and live names are always current. For
 /// kubectl it is the `kubectl_complete-oncall` helper.
-pub fn script(shell: Shell) -> String {
+pub(crate) fn script(shell: Shell) -> String {
     let kind = match shell {
         Shell::Bash => shells::Kind::Bash,
         Shell::Zsh => shells::Kind::Zsh,
@@ -54,21 +54,9 @@ pub fn script(shell: Shell) -> String {
     String::from_utf8(buf).expect("scripts are UTF-8")
 }
 
-/// The committed file name of each shell's script in `completions/`.
-pub fn file_name(shell: Shell) -> &'static str {
-    match shell {
-        Shell::Bash => "oncall.bash",
-        Shell::Zsh => "_oncall",
-        Shell::Fish => "oncall.fish",
-        Shell::Powershell => "_oncall.ps1",
-        Shell::Elvish => "oncall.elv",
-        Shell::Kubectl => "kubectl_complete-oncall",
-    }
-}
-
 /// Contexts of the kubeconfig the line names (`--kubeconfig`), else of
 /// KUBECONFIG or `~/.kube/config`, merged as for a command.
-pub fn contexts() -> Vec<CompletionCandidate> {
+pub(crate) fn contexts() -> Vec<CompletionCandidate> {
     let path = line::globals().kubeconfig;
     crate::cluster::kubeconfig::load(path.as_deref())
         .ok()
@@ -82,14 +70,14 @@ pub fn contexts() -> Vec<CompletionCandidate> {
         .unwrap_or_default()
 }
 
-pub fn namespaces() -> Vec<CompletionCandidate> {
+pub(crate) fn namespaces() -> Vec<CompletionCandidate> {
     lookup::names_in(|_| "/api/v1/namespaces".into())
         .into_iter()
         .map(CompletionCandidate::new)
         .collect()
 }
 
-pub fn nodes() -> Vec<CompletionCandidate> {
+pub(crate) fn nodes() -> Vec<CompletionCandidate> {
     lookup::names_in(|_| "/api/v1/nodes".into())
         .into_iter()
         .map(CompletionCandidate::new)
@@ -97,7 +85,7 @@ pub fn nodes() -> Vec<CompletionCandidate> {
 }
 
 /// CronJob names of the namespace, as `cronjob/NAME`.
-pub fn cronjobs() -> Vec<CompletionCandidate> {
+pub(crate) fn cronjobs() -> Vec<CompletionCandidate> {
     lookup::names_in(|c| format!("/apis/batch/v1/namespaces/{}/cronjobs", c.namespace))
         .into_iter()
         .map(|name| CompletionCandidate::new(format!("cronjob/{name}")))
@@ -106,7 +94,7 @@ pub fn cronjobs() -> Vec<CompletionCandidate> {
 
 /// Workloads of the namespace in force, both as bare names (`frontend`,
 /// what people type) and as `deployment/frontend`.
-pub fn workloads() -> Vec<CompletionCandidate> {
+pub(crate) fn workloads() -> Vec<CompletionCandidate> {
     const KINDS: [(&str, &str); 3] = [
         ("deployment", "deployments"),
         ("statefulset", "statefulsets"),
@@ -136,7 +124,7 @@ pub fn workloads() -> Vec<CompletionCandidate> {
 }
 
 /// Secret names in the namespace, for `secret consumers` and `secret rotate`.
-pub fn secrets() -> Vec<CompletionCandidate> {
+pub(crate) fn secrets() -> Vec<CompletionCandidate> {
     lookup::names_in(|c| format!("/api/v1/namespaces/{}/secrets", c.namespace))
         .into_iter()
         .map(CompletionCandidate::new)
@@ -144,14 +132,14 @@ pub fn secrets() -> Vec<CompletionCandidate> {
 }
 
 /// Run ids for `runbook resume` and `runbook log`, newest first.
-pub fn runbook_runs() -> Vec<CompletionCandidate> {
+pub(crate) fn runbook_runs() -> Vec<CompletionCandidate> {
     crate::runbook::journal::run_ids()
         .into_iter()
         .map(CompletionCandidate::new)
         .collect()
 }
 
-pub fn runbooks() -> Vec<CompletionCandidate> {
+pub(crate) fn runbooks() -> Vec<CompletionCandidate> {
     crate::runbook::available_names()
         .into_iter()
         .map(CompletionCandidate::new)
@@ -161,7 +149,7 @@ pub fn runbooks() -> Vec<CompletionCandidate> {
 /// `--set KEY=VALUE` of `runbook run NAME`: the runbook's parameters, then
 /// the values its completion source offers (nodes, workloads, contexts, or
 /// the `enum` values).
-pub fn runbook_settings(current: &std::ffi::OsStr) -> Vec<CompletionCandidate> {
+pub(crate) fn runbook_settings(current: &std::ffi::OsStr) -> Vec<CompletionCandidate> {
     let current = current.to_string_lossy();
     let Some(params) = runbook_being_run().map(|rb| rb.params) else {
         return Vec::new();

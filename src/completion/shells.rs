@@ -17,7 +17,7 @@ use clap_complete::env::{self, EnvCompleter};
 use super::line;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(super) enum Kind {
     Bash,
     Zsh,
     Fish,
@@ -28,9 +28,9 @@ pub enum Kind {
     Kubectl,
 }
 
-pub struct Adapter(pub Kind);
+pub(super) struct Adapter(pub Kind);
 
-pub const ALL: [Adapter; 6] = [
+pub(super) const ALL: [Adapter; 6] = [
     Adapter(Kind::Bash),
     Adapter(Kind::Zsh),
     Adapter(Kind::Fish),

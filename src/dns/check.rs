@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 
 /// What the check should find, from `--expect-namespace` / `--expect-ip`.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct Expect {
+pub(crate) struct Expect {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -24,14 +24,14 @@ pub struct Expect {
 }
 
 impl Expect {
-    pub fn is_set(&self) -> bool {
+    pub(crate) fn is_set(&self) -> bool {
         self.namespace.is_some() || self.ip.is_some()
     }
 }
 
 /// One resolver's answer, mapped onto the cluster.
 #[derive(Debug, Clone, Serialize)]
-pub struct View {
+pub(crate) struct View {
     #[serde(flatten)]
     pub resolution: Resolution,
     /// The objects (`Kind namespace/name`) its answer points at.
@@ -44,7 +44,7 @@ pub struct View {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum ViewState {
+pub(crate) enum ViewState {
     New,
     Old,
     Mixed,
@@ -53,7 +53,7 @@ pub enum ViewState {
 
 /// The external-dns TXT ownership record, when there is one.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Ownership {
+pub(crate) struct Ownership {
     /// The TXT record's name (external-dns writes `NAME` and `a-NAME`/`cname-NAME`).
     pub record: String,
     /// The external-dns instance that owns the name (`external-dns/owner`).
@@ -66,7 +66,7 @@ pub struct Ownership {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum ProblemKind {
+pub(crate) enum ProblemKind {
     /// An answer matches no LoadBalancer Service or Ingress.
     PointsAtNothing,
     /// An object claims the name but DNS does not answer its address.
@@ -82,14 +82,14 @@ pub enum ProblemKind {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Problem {
+pub(crate) struct Problem {
     pub kind: ProblemKind,
     pub message: String,
 }
 
 /// Agreement between resolvers after a change.
 #[derive(Debug, Clone, Serialize)]
-pub struct Agreement {
+pub(crate) struct Agreement {
     /// `agree`, `new` (all see the new target), `old` (none does yet) or `mixed`.
     pub state: String,
     pub new: Vec<String>,
@@ -102,7 +102,7 @@ pub struct Agreement {
 
 /// The whole report of `dns check`.
 #[derive(Debug, Clone, Serialize)]
-pub struct CheckReport {
+pub(crate) struct CheckReport {
     pub name: String,
     #[serde(rename = "type")]
     pub record_type: String,
@@ -130,7 +130,7 @@ impl CheckReport {
     /// Why the check counts as failed (exit 1), if it does: the
     /// expectation is not met, no resolver answered at all, or it found
     /// problems (then the message is empty: the report lists them).
-    pub fn failure(&self) -> Option<String> {
+    pub(crate) fn failure(&self) -> Option<String> {
         if self.expectation_met == Some(false) {
             return Some(format!(
                 "{} does not match the expectation: {}",
@@ -155,7 +155,7 @@ impl CheckReport {
 }
 
 /// Resolves `question` through every target, reads the cluster and assesses.
-pub async fn check(
+pub(crate) async fn check(
     cluster: &Cluster,
     question: &Question,
     targets: &[Target],
@@ -247,7 +247,7 @@ async fn ownership(name: &str, target: Target, opts: Options) -> Option<Ownershi
 }
 
 /// Parses `heritage=external-dns,external-dns/owner=X,external-dns/resource=service/ns/name`.
-pub fn parse_ownership(record: &str, text: &str) -> Option<Ownership> {
+pub(crate) fn parse_ownership(record: &str, text: &str) -> Option<Ownership> {
     let text = text.trim_matches('"');
     if !text.contains("heritage=external-dns") {
         return None;
@@ -266,7 +266,7 @@ pub fn parse_ownership(record: &str, text: &str) -> Option<Ownership> {
 
 /// The judgement, from data alone (no I/O), so it can be tested directly.
 /// Problems come in a fixed order: resolvers, claims, ownership, agreement.
-pub fn assess(
+pub(crate) fn assess(
     name: String,
     record_type: String,
     resolutions: Vec<Resolution>,
@@ -696,7 +696,7 @@ fn view_text(v: &View) -> String {
 }
 
 /// The answer's data, comma-separated (or the last chain target).
-pub fn answer_text(r: &Resolution) -> String {
+pub(crate) fn answer_text(r: &Resolution) -> String {
     if r.answers.is_empty() {
         return r
             .chain

@@ -10,13 +10,13 @@ use crate::cluster::{Cluster, api_error, is_not_found};
 use crate::error::Result;
 
 /// The external-dns annotations that publish hostnames, both prefixes.
-pub const HOSTNAME_ANNOTATIONS: &[&str] = &[
+pub(crate) const HOSTNAME_ANNOTATIONS: &[&str] = &[
     "external-dns.alpha.kubernetes.io/hostname",
     "external-dns.kubernetes.io/hostname",
 ];
 
 /// Labels that say which release an object belongs to, best first.
-pub const RELEASE_LABELS: &[&str] = &[
+pub(crate) const RELEASE_LABELS: &[&str] = &[
     "app.kubernetes.io/version",
     "release",
     "helm.sh/chart",
@@ -31,7 +31,7 @@ const HELM_RELEASE_LABEL: &str = "app.kubernetes.io/instance";
 
 /// A Service or an Ingress, as far as DNS is concerned.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct ClusterObject {
+pub(crate) struct ClusterObject {
     /// `Service` or `Ingress`.
     pub kind: String,
     pub namespace: String,
@@ -53,20 +53,20 @@ pub struct ClusterObject {
 
 /// A hostname an object publishes, and where (annotation key or rule host).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Published {
+pub(crate) struct Published {
     pub source: String,
     pub host: String,
 }
 
 impl ClusterObject {
     /// `Service shop/web`, for sentences.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!("{} {}/{}", self.kind, self.namespace, self.name)
     }
 
     /// Whether this is the object an external-dns `resource=` value names
     /// (`service/ns/name`, `ingress/ns/name`).
-    pub fn is_resource(&self, resource: &str) -> bool {
+    pub(crate) fn is_resource(&self, resource: &str) -> bool {
         let mut parts = resource.splitn(3, '/');
         let (Some(kind), Some(ns), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
             return false;
@@ -132,7 +132,7 @@ struct LbIngress {
 }
 
 /// What the answers contain, to keep only objects that matter while paging.
-pub struct Wanted<'a> {
+pub(crate) struct Wanted<'a> {
     /// The name checked.
     pub name: &'a str,
     /// Every address and name any resolver answered.
@@ -142,7 +142,10 @@ pub struct Wanted<'a> {
 /// Lists LoadBalancer Services and Ingresses in every namespace and keeps
 /// those that claim the name or own an answered address. Pages are dropped
 /// as they are read, so memory does not grow with the cluster.
-pub async fn related_objects(cluster: &Cluster, wanted: &Wanted<'_>) -> Result<Vec<ClusterObject>> {
+pub(crate) async fn related_objects(
+    cluster: &Cluster,
+    wanted: &Wanted<'_>,
+) -> Result<Vec<ClusterObject>> {
     let mut found = Vec::new();
     for (kind, path) in [
         ("Service", "/api/v1/services"),
@@ -253,7 +256,7 @@ fn is_related(object: &ClusterObject, wanted: &Wanted<'_>) -> bool {
 }
 
 /// Fills each object's `claims` with the ways it publishes `name`.
-pub fn resolve_claims(objects: &mut [ClusterObject], name: &str) {
+pub(crate) fn resolve_claims(objects: &mut [ClusterObject], name: &str) {
     for o in objects {
         let mut claims: Vec<String> = o
             .published
@@ -273,7 +276,7 @@ pub fn resolve_claims(objects: &mut [ClusterObject], name: &str) {
 }
 
 /// Whether a published host covers `name`: equal, or a `*.` wildcard one label up.
-pub fn host_matches(host: &str, name: &str) -> bool {
+pub(crate) fn host_matches(host: &str, name: &str) -> bool {
     if host == name {
         return true;
     }
@@ -286,7 +289,7 @@ pub fn host_matches(host: &str, name: &str) -> bool {
 }
 
 /// Lower case, no trailing dot: the form every comparison uses.
-pub fn normalise(host: &str) -> String {
+pub(crate) fn normalise(host: &str) -> String {
     host.trim().trim_end_matches('.').to_ascii_lowercase()
 }
 

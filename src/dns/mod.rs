@@ -4,19 +4,19 @@
 //!
 //! Nothing here prints: `commands::dns` renders the reports.
 
-pub mod check;
-pub mod cluster;
-pub mod query;
-pub mod resolve;
+pub(crate) mod check;
+pub(crate) mod cluster;
+pub(crate) mod query;
+pub(crate) mod resolve;
 
 use serde::Serialize;
 
-pub use query::{Options, Question, Target};
-pub use resolve::{Resolution, Status};
+pub(crate) use query::{Options, Question, Target};
+pub(crate) use resolve::{Resolution, Status};
 
 /// The report of `dns resolve`.
 #[derive(Debug, Clone, Serialize)]
-pub struct ResolveReport {
+pub(crate) struct ResolveReport {
     /// The name asked, without the trailing dot (`in-addr.arpa` form for an address).
     pub name: String,
     #[serde(rename = "type")]
@@ -33,7 +33,11 @@ pub struct ResolveReport {
 }
 
 /// Asks every target and compares the answers.
-pub async fn resolve(question: &Question, targets: &[Target], opts: Options) -> ResolveReport {
+pub(crate) async fn resolve(
+    question: &Question,
+    targets: &[Target],
+    opts: Options,
+) -> ResolveReport {
     let results = resolve::resolve_all(question, targets, opts).await;
     let differs = differences(&results);
     ResolveReport {
@@ -47,7 +51,7 @@ pub async fn resolve(question: &Question, targets: &[Target], opts: Options) -> 
 }
 
 /// Marks results that differ from the most common answer (the first one on a tie).
-pub fn differences(results: &[Resolution]) -> Vec<bool> {
+pub(crate) fn differences(results: &[Resolution]) -> Vec<bool> {
     let signatures: Vec<String> = results.iter().map(Resolution::signature).collect();
     let majority = signatures
         .iter()

@@ -9,11 +9,11 @@ use hickory_resolver::proto::rr::{Name, RecordType};
 use crate::error::{Error, Result};
 
 /// The record types a user may ask for; the ones an on-call engineer needs.
-pub const TYPES: &[&str] = &["A", "AAAA", "CNAME", "TXT", "MX", "NS", "SOA", "SRV", "PTR"];
+pub(crate) const TYPES: &[&str] = &["A", "AAAA", "CNAME", "TXT", "MX", "NS", "SOA", "SRV", "PTR"];
 
 /// One question, ready to send.
 #[derive(Debug, Clone)]
-pub struct Question {
+pub(crate) struct Question {
     /// The fully qualified name asked (`in-addr.arpa` form for a reverse lookup).
     pub name: Name,
     pub record_type: RecordType,
@@ -23,14 +23,14 @@ pub struct Question {
 
 impl Question {
     /// The name as typed in reports: without the trailing dot.
-    pub fn display_name(&self) -> String {
+    pub(crate) fn display_name(&self) -> String {
         trim_dot(&self.name.to_ascii())
     }
 }
 
 /// Who to ask.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
+pub(crate) enum Target {
     /// The resolvers of /etc/resolv.conf, as applications see them.
     System,
     Server(SocketAddr),
@@ -47,14 +47,14 @@ impl std::fmt::Display for Target {
 
 /// How to ask.
 #[derive(Debug, Clone, Copy)]
-pub struct Options {
+pub(crate) struct Options {
     pub tcp: bool,
     /// The whole budget for one server, retries included.
     pub timeout: Duration,
 }
 
 /// Parses `NAME` (or an IP address) and `--type` into a question.
-pub fn question(input: &str, record_type: Option<&str>) -> Result<Question> {
+pub(crate) fn question(input: &str, record_type: Option<&str>) -> Result<Question> {
     let input = input.trim();
     if let Ok(ip) = input.parse::<IpAddr>() {
         let record_type = parse_type(record_type.unwrap_or("PTR"))?;
@@ -74,7 +74,7 @@ pub fn question(input: &str, record_type: Option<&str>) -> Result<Question> {
     })
 }
 
-pub fn parse_type(text: &str) -> Result<RecordType> {
+pub(crate) fn parse_type(text: &str) -> Result<RecordType> {
     let upper = text.trim().to_ascii_uppercase();
     if !TYPES.contains(&upper.as_str()) {
         return Err(Error::Usage(format!(
@@ -89,7 +89,7 @@ pub fn parse_type(text: &str) -> Result<RecordType> {
 
 /// Checks a host name the way a zone file would accept it, so that the
 /// user hears what is wrong with it instead of a server's SERVFAIL.
-pub fn parse_name(input: &str) -> Result<Name> {
+pub(crate) fn parse_name(input: &str) -> Result<Name> {
     let invalid = |why: &str| {
         Error::Usage(format!(
             "`{input}` is not a valid DNS name: {why}; use a name such as shop.example.com"
@@ -132,7 +132,7 @@ pub fn parse_name(input: &str) -> Result<Name> {
 }
 
 /// Parses `--server IP[:PORT]` (IPv6 with a port as `[::1]:5353`).
-pub fn parse_server(text: &str) -> Result<SocketAddr> {
+pub(crate) fn parse_server(text: &str) -> Result<SocketAddr> {
     let text = text.trim();
     if let Ok(addr) = text.parse::<SocketAddr>() {
         return Ok(addr);
@@ -147,7 +147,7 @@ pub fn parse_server(text: &str) -> Result<SocketAddr> {
 }
 
 /// The servers to ask: each `--server`, or the system resolver when none.
-pub fn targets(servers: &[String], with_system: bool) -> Result<Vec<Target>> {
+pub(crate) fn targets(servers: &[String], with_system: bool) -> Result<Vec<Target>> {
     let mut targets = Vec::new();
     if with_system || servers.is_empty() {
         targets.push(Target::System);
@@ -161,7 +161,7 @@ pub fn targets(servers: &[String], with_system: bool) -> Result<Vec<Target>> {
     Ok(targets)
 }
 
-pub fn trim_dot(name: &str) -> String {
+pub(crate) fn trim_dot(name: &str) -> String {
     name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase()
 }
 

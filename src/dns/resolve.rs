@@ -21,7 +21,7 @@ use super::query::{Options, Question, Target, trim_dot};
 /// How a server answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub(crate) enum Status {
     /// Records came back.
     Ok,
     /// The name does not exist.
@@ -40,7 +40,7 @@ pub enum Status {
 
 impl Status {
     /// The name dig uses, for tables.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Status::Ok => "NOERROR",
             Status::Nxdomain => "NXDOMAIN",
@@ -55,7 +55,7 @@ impl Status {
 
 /// One link of a CNAME chain: `name` is an alias of `target` for `ttl` seconds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ChainLink {
+pub(crate) struct ChainLink {
     pub name: String,
     pub ttl: u32,
     pub target: String,
@@ -63,7 +63,7 @@ pub struct ChainLink {
 
 /// One answer record (the end of the chain).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Answer {
+pub(crate) struct Answer {
     pub name: String,
     pub ttl: u32,
     #[serde(rename = "type")]
@@ -74,7 +74,7 @@ pub struct Answer {
 
 /// What one server said.
 #[derive(Debug, Clone, Serialize)]
-pub struct Resolution {
+pub(crate) struct Resolution {
     /// `system` or the server's IP:PORT.
     pub server: String,
     /// For `system`: the nameservers of /etc/resolv.conf.
@@ -100,7 +100,7 @@ pub struct Resolution {
 
 impl Resolution {
     /// The addresses answered (A/AAAA).
-    pub fn addresses(&self) -> Vec<IpAddr> {
+    pub(crate) fn addresses(&self) -> Vec<IpAddr> {
         self.answers
             .iter()
             .filter_map(|a| a.data.parse().ok())
@@ -108,7 +108,7 @@ impl Resolution {
     }
 
     /// Every name on the way: the chain's names and targets and the answers' owners.
-    pub fn names(&self) -> Vec<String> {
+    pub(crate) fn names(&self) -> Vec<String> {
         let mut names: Vec<String> = self
             .chain
             .iter()
@@ -121,7 +121,7 @@ impl Resolution {
     }
 
     /// The longest any record of this answer may still be cached, in seconds.
-    pub fn max_ttl(&self) -> Option<u32> {
+    pub(crate) fn max_ttl(&self) -> Option<u32> {
         self.chain
             .iter()
             .map(|l| l.ttl)
@@ -132,7 +132,7 @@ impl Resolution {
 
     /// What is compared across servers: the outcome, the chain's targets and
     /// the sorted answer data (TTLs differ between caches and are not a difference).
-    pub fn signature(&self) -> String {
+    pub(crate) fn signature(&self) -> String {
         let mut data: Vec<&str> = self.answers.iter().map(|a| a.data.as_str()).collect();
         data.sort();
         let chain: Vec<&str> = self.chain.iter().map(|l| l.target.as_str()).collect();
@@ -146,7 +146,7 @@ impl Resolution {
 }
 
 /// Asks every target the same question, concurrently, in the targets' order.
-pub async fn resolve_all(
+pub(crate) async fn resolve_all(
     question: &Question,
     targets: &[Target],
     opts: Options,
@@ -155,7 +155,7 @@ pub async fn resolve_all(
 }
 
 /// Asks one target. Never fails: a failure is a `Resolution` with its status.
-pub async fn resolve(question: &Question, target: Target, opts: Options) -> Resolution {
+pub(crate) async fn resolve(question: &Question, target: Target, opts: Options) -> Resolution {
     let protocol = if opts.tcp { "tcp" } else { "udp" };
     let mut result = Resolution {
         server: target.to_string(),

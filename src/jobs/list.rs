@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::safety::note::Note;
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Row {
+pub(crate) struct Row {
     pub namespace: String,
     pub name: String,
     pub schedule: String,
@@ -36,7 +36,7 @@ pub struct Row {
 
 /// The CronJobs of `namespace` (every namespace when `None`), sorted by
 /// namespace and name.
-pub async fn list(cluster: &Cluster, namespace: Option<&str>) -> Result<Vec<Row>> {
+pub(crate) async fn list(cluster: &Cluster, namespace: Option<&str>) -> Result<Vec<Row>> {
     let api: Api<CronJob> = match namespace {
         Some(ns) => Api::namespaced(cluster.client.clone(), ns),
         None => Api::all(cluster.client.clone()),

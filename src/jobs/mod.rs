@@ -2,10 +2,10 @@
 //! schedule, and list them with their last and next runs. Everything here
 //! returns data; `commands::job` and the runbook actions render it.
 
-pub mod list;
-pub mod run;
-pub mod schedule;
-pub mod suspend;
+pub(crate) mod list;
+pub(crate) mod run;
+pub(crate) mod schedule;
+pub(crate) mod suspend;
 
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 
 /// Splits `cronjob/NAME` (also `cj/`, `cronjobs/`, `cronjob.batch/`, or a
 /// bare NAME) into the CronJob's name.
-pub fn parse_target(arg: &str) -> Result<String> {
+pub(crate) fn parse_target(arg: &str) -> Result<String> {
     let name = match arg.split_once('/') {
         None => arg,
         Some((kind, name))
@@ -42,16 +42,16 @@ pub fn parse_target(arg: &str) -> Result<String> {
     Ok(name.to_string())
 }
 
-pub fn cronjobs_api(cluster: &Cluster, namespace: &str) -> Api<CronJob> {
+pub(crate) fn cronjobs_api(cluster: &Cluster, namespace: &str) -> Api<CronJob> {
     Api::namespaced(cluster.client.clone(), namespace)
 }
 
-pub fn jobs_api(cluster: &Cluster, namespace: &str) -> Api<Job> {
+pub(crate) fn jobs_api(cluster: &Cluster, namespace: &str) -> Api<Job> {
     Api::namespaced(cluster.client.clone(), namespace)
 }
 
 /// Reads the CronJob, or says where it was looked for.
-pub async fn get_cronjob(cluster: &Cluster, namespace: &str, name: &str) -> Result<CronJob> {
+pub(crate) async fn get_cronjob(cluster: &Cluster, namespace: &str, name: &str) -> Result<CronJob> {
     match cronjobs_api(cluster, namespace).get(name).await {
         Ok(cj) => Ok(cj),
         Err(e) if is_not_found(&e) => Err(Error::Failed(format!(
@@ -64,25 +64,17 @@ pub async fn get_cronjob(cluster: &Cluster, namespace: &str, name: &str) -> Resu
 /// Where a Job stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum JobState {
+pub(crate) enum JobState {
     Running,
     Succeeded,
     Failed,
 }
 
 impl JobState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobState::Running => "running",
-            JobState::Succeeded => "succeeded",
-            JobState::Failed => "failed",
-        }
-    }
-
     /// A Job is finished once its `Complete` or `Failed` condition is true
     /// (the job controller's terminal conditions; `FailureTarget` and
     /// `SuccessCriteriaMet` come first, while pods may still be stopping).
-    pub fn of(job: &Job) -> JobState {
+    pub(crate) fn of(job: &Job) -> JobState {
         let conditions = job
             .status
             .as_ref()
@@ -103,20 +95,9 @@ impl JobState {
     }
 }
 
-/// Whether `job` was made from the CronJob with this uid (its controller
-/// owner reference, as both the cronjob controller and `kubectl create job
-/// --from` set it).
-pub fn owned_by(job: &Job, cronjob_uid: &str) -> bool {
-    job.metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .any(|o| o.kind == "CronJob" && o.uid == cronjob_uid)
-}
-
 /// One run of a CronJob, as `job list` and the run plan show it.
 #[derive(Debug, Clone, Serialize)]
-pub struct RunSummary {
+pub(crate) struct RunSummary {
     pub job: String,
     pub state: JobState,
     pub started: Option<DateTime<Utc>>,
@@ -129,7 +110,7 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
-    pub fn of(job: &Job) -> RunSummary {
+    pub(crate) fn of(job: &Job) -> RunSummary {
         let annotations = job.metadata.annotations.as_ref();
         RunSummary {
             job: job.metadata.name.clone().unwrap_or_default(),
@@ -150,7 +131,7 @@ impl RunSummary {
 
 /// The Jobs of the namespace made from CronJobs, a page at a time; kept
 /// only as summaries keyed by their CronJob's uid, newest first.
-pub async fn runs_by_cronjob(
+pub(crate) async fn runs_by_cronjob(
     cluster: &Cluster,
     namespace: Option<&str>,
 ) -> Result<std::collections::HashMap<String, Vec<RunSummary>>> {

@@ -22,15 +22,15 @@ use crate::error::{Error, Result};
 use crate::safety::{Audited, OpCtx, Plan, audit};
 
 /// The annotation `kubectl create job --from=cronjob/…` sets on the Job.
-pub const INSTANTIATE: &str = "cronjob.kubernetes.io/instantiate";
+pub(crate) const INSTANTIATE: &str = "cronjob.kubernetes.io/instantiate";
 /// Who started the run with oncall (the OS user, as the audit log has it).
-pub const RUN_BY: &str = "oncall.dev/run-by";
+pub(crate) const RUN_BY: &str = "oncall.dev/run-by";
 
 /// How many log lines a failure report keeps.
 const LOG_TAIL: usize = 20;
 
 #[derive(Debug, Clone)]
-pub struct Options {
+pub(crate) struct Options {
     /// Start another run although the CronJob forbids concurrent runs.
     pub force: bool,
     /// Stream the pod's log while the job runs.
@@ -41,7 +41,7 @@ pub struct Options {
 
 /// One container of the job's template, as the plan shows it.
 #[derive(Debug, Clone, Serialize)]
-pub struct ContainerFacts {
+pub(crate) struct ContainerFacts {
     pub name: String,
     pub image: String,
     /// Command and arguments, shell-quoted; empty for the image's entrypoint.
@@ -50,7 +50,7 @@ pub struct ContainerFacts {
 
 /// What the plan says about the CronJob.
 #[derive(Debug, Clone, Serialize)]
-pub struct Facts {
+pub(crate) struct Facts {
     pub containers: Vec<ContainerFacts>,
     pub concurrency_policy: String,
     /// Runs of the same CronJob that have not finished.
@@ -65,7 +65,7 @@ pub struct Facts {
 }
 
 /// One run, resolved and planned.
-pub struct RunJob {
+pub(crate) struct RunJob {
     pub namespace: String,
     pub cronjob: String,
     /// The Job to create.
@@ -78,7 +78,7 @@ pub struct RunJob {
 
 /// What happens while it runs.
 #[derive(Debug, Clone)]
-pub enum Event {
+pub(crate) enum Event {
     /// An active run was deleted (Replace).
     Replaced {
         job: String,
@@ -102,7 +102,7 @@ pub enum Event {
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Succeeded,
     Failed,
     TimedOut,
@@ -113,7 +113,7 @@ pub enum Verdict {
 
 /// `job run -o json`, and the runbook step's output.
 #[derive(Debug, Clone, Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     pub cronjob: String,
     pub namespace: String,
     pub job: Option<String>,
@@ -134,7 +134,7 @@ pub struct Report {
     pub facts: Facts,
 }
 
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub report: Report,
     pub result: Result<()>,
 }
@@ -164,7 +164,7 @@ impl Audited for Outcome {
 /// Reads the CronJob and its active runs and plans the run. Refuses,
 /// changing nothing, when the CronJob forbids concurrent runs and one is
 /// active, unless `opts.force`.
-pub async fn prepare(
+pub(crate) async fn prepare(
     cluster: &Cluster,
     namespace: &str,
     name: &str,
@@ -373,7 +373,7 @@ fn describe_containers(containers: &[ContainerFacts]) -> String {
 /// Runs the job: replaces active runs if planned, creates the Job, follows
 /// it (and its log) until it finishes, the timeout passes or Ctrl-C. The
 /// Job goes on after a timeout or an interrupt: only the wait ends.
-pub async fn run(cluster: &Cluster, job: &RunJob, ctx: &OpCtx<'_, Event>) -> Outcome {
+pub(crate) async fn run(cluster: &Cluster, job: &RunJob, ctx: &OpCtx<'_, Event>) -> Outcome {
     let started = Instant::now();
     let mut report = Report {
         cronjob: job.cronjob.clone(),

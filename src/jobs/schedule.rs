@@ -8,7 +8,7 @@ use croner::parser::{CronParser, Seconds, Year};
 
 /// The first scheduled time after `after`. Without a `timeZone` the
 /// controller uses its own zone, which is UTC on every managed cluster.
-pub fn next_run(
+pub(crate) fn next_run(
     schedule: &str,
     time_zone: Option<&str>,
     after: DateTime<Utc>,

@@ -13,11 +13,11 @@ use crate::error::{Error, Result};
 use crate::safety::note::{Note, NoteKeys};
 use crate::safety::{Audited, OpCtx, Plan, audit};
 
-pub const SUSPENDED_BY: &str = "oncall.dev/suspended-by";
+pub(crate) const SUSPENDED_BY: &str = "oncall.dev/suspended-by";
 /// The Kubernetes identity that suspended it (`suspended-by` is the OS user).
-pub const SUSPENDED_AS: &str = "oncall.dev/suspended-as";
-pub const SUSPENDED_AT: &str = "oncall.dev/suspended-at";
-pub const SUSPEND_REASON: &str = "oncall.dev/suspend-reason";
+pub(crate) const SUSPENDED_AS: &str = "oncall.dev/suspended-as";
+pub(crate) const SUSPENDED_AT: &str = "oncall.dev/suspended-at";
+pub(crate) const SUSPEND_REASON: &str = "oncall.dev/suspend-reason";
 
 /// Where the suspension note is kept.
 const NOTE: NoteKeys = NoteKeys {
@@ -30,19 +30,19 @@ const NOTE: NoteKeys = NoteKeys {
 /// The note about the CronJob's current suspension; `None` when it is not
 /// suspended or was suspended some other way. A note left behind after
 /// `kubectl patch` resumed it describes no current suspension.
-pub fn note(cj: &CronJob) -> Option<Note> {
+pub(crate) fn note(cj: &CronJob) -> Option<Note> {
     if !is_suspended(cj) {
         return None;
     }
     NOTE.read(cj.metadata.annotations.as_ref()?)
 }
 
-pub fn is_suspended(cj: &CronJob) -> bool {
+pub(crate) fn is_suspended(cj: &CronJob) -> bool {
     cj.spec.as_ref().and_then(|s| s.suspend) == Some(true)
 }
 
 /// How a suspension is described where no oncall note exists.
-pub fn describe_suspension(cj: &CronJob) -> Option<String> {
+pub(crate) fn describe_suspension(cj: &CronJob) -> Option<String> {
     if !is_suspended(cj) {
         return None;
     }
@@ -54,7 +54,7 @@ pub fn describe_suspension(cj: &CronJob) -> Option<String> {
 
 /// Suspensions or resumptions to make, resolved and planned.
 #[derive(Debug, Clone)]
-pub struct Toggle {
+pub(crate) struct Toggle {
     pub namespace: String,
     /// `true` to suspend, `false` to resume.
     pub suspend: bool,
@@ -69,7 +69,7 @@ pub struct Toggle {
 impl Toggle {
     /// The error for the suspensions left in place (`resume` without
     /// `--force`), once the others are done: they exit 1.
-    pub fn refusal(&self) -> Result<()> {
+    pub(crate) fn refusal(&self) -> Result<()> {
         if self.refused.is_empty() {
             Ok(())
         } else {
@@ -83,7 +83,7 @@ impl Toggle {
 
 /// Reads the CronJobs and plans their suspension: one already suspended is
 /// skipped, saying by whom.
-pub async fn prepare_suspend(
+pub(crate) async fn prepare_suspend(
     cluster: &Cluster,
     namespace: &str,
     names: &[String],
@@ -118,7 +118,7 @@ pub async fn prepare_suspend(
 
 /// What resume will do with one CronJob.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ResumeDecision {
+pub(crate) enum ResumeDecision {
     Resume,
     NotSuspended,
     /// Suspended by someone else or another tool; `--force` overrides.
@@ -127,7 +127,7 @@ pub enum ResumeDecision {
     },
 }
 
-pub fn resume_decision(cj: &CronJob, user: &str, force: bool) -> ResumeDecision {
+pub(crate) fn resume_decision(cj: &CronJob, user: &str, force: bool) -> ResumeDecision {
     if !is_suspended(cj) {
         return ResumeDecision::NotSuspended;
     }
@@ -148,7 +148,7 @@ pub fn resume_decision(cj: &CronJob, user: &str, force: bool) -> ResumeDecision 
 
 /// Reads the CronJobs and plans their resumption, refusing (as a skip with
 /// its reason) to undo someone else's suspension without `force`.
-pub async fn prepare_resume(
+pub(crate) async fn prepare_resume(
     cluster: &Cluster,
     namespace: &str,
     names: &[String],
@@ -186,7 +186,12 @@ pub async fn prepare_resume(
 
 /// Suspends or resumes one planned CronJob. Suspending records who, when
 /// and why; resuming forgets the note.
-pub async fn apply(cluster: &Cluster, toggle: &Toggle, name: &str, user: &str) -> Result<()> {
+pub(crate) async fn apply(
+    cluster: &Cluster,
+    toggle: &Toggle,
+    name: &str,
+    user: &str,
+) -> Result<()> {
     let patch = if toggle.suspend {
         json!({
             "metadata": {"annotations": NOTE.write(user, &cluster.identity().await, toggle.reason.as_deref())},
@@ -208,7 +213,7 @@ pub async fn apply(cluster: &Cluster, toggle: &Toggle, name: &str, user: &str) -
 /// What a suspend or resume did: the CronJobs changed, those not reached,
 /// and how it ended.
 #[derive(Debug)]
-pub struct ToggleOutcome {
+pub(crate) struct ToggleOutcome {
     /// `suspended` or `resumed`.
     pub verb: &'static str,
     pub done: Vec<String>,
@@ -235,7 +240,11 @@ fn targets(names: &[String]) -> Vec<String> {
 /// Suspends or resumes the planned CronJobs in order, stopping cleanly
 /// between them when the context is cancelled; each one done is reported
 /// to the observer by name.
-pub async fn run(cluster: &Cluster, toggle: &Toggle, ctx: &OpCtx<'_, String>) -> ToggleOutcome {
+pub(crate) async fn run(
+    cluster: &Cluster,
+    toggle: &Toggle,
+    ctx: &OpCtx<'_, String>,
+) -> ToggleOutcome {
     let mut outcome = ToggleOutcome {
         verb: if toggle.suspend {
             "suspended"

@@ -16,18 +16,18 @@ use crate::cluster::retry::retry;
 use crate::cluster::{Cluster, api_error, is_not_found};
 use crate::error::Result;
 
-pub const SAFE_TO_EVICT: &str = "cluster-autoscaler.kubernetes.io/safe-to-evict";
+pub(crate) const SAFE_TO_EVICT: &str = "cluster-autoscaler.kubernetes.io/safe-to-evict";
 
 /// The whole pre-flight: one report per node, and the verdict.
 #[derive(Debug, Clone, Serialize)]
-pub struct CheckReport {
+pub(crate) struct CheckReport {
     /// True when no node has a blocker.
     pub go: bool,
     pub nodes: Vec<NodeCheck>,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct NodeCheck {
+pub(crate) struct NodeCheck {
     pub node: String,
     pub pool: Option<String>,
     pub ready: bool,
@@ -44,7 +44,7 @@ pub struct NodeCheck {
 
 /// A workload whose every ready replica is on the drained nodes.
 #[derive(Debug, Clone, Serialize)]
-pub struct Outage {
+pub(crate) struct Outage {
     pub namespace: String,
     /// The pods' controller, as `Kind/name`.
     pub owner: String,
@@ -52,7 +52,7 @@ pub struct Outage {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct PodPlan {
+pub(crate) struct PodPlan {
     pub namespace: String,
     pub name: String,
     pub uid: String,
@@ -67,18 +67,18 @@ pub struct PodPlan {
 
 impl PodPlan {
     /// Whether the drain evicts or deletes this pod.
-    pub fn action_removes(&self) -> bool {
+    pub(crate) fn action_removes(&self) -> bool {
         matches!(self.action, Action::Evict | Action::Delete)
     }
 
-    pub fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
     }
 }
 
 /// One thing that blocks the drain, and how to resolve it.
 #[derive(Debug, Clone, Serialize)]
-pub struct Blocker {
+pub(crate) struct Blocker {
     pub kind: BlockerKind,
     /// A sentence naming the problem.
     pub message: String,
@@ -92,7 +92,7 @@ pub struct Blocker {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum BlockerKind {
+pub(crate) enum BlockerKind {
     /// DaemonSet pods without `--ignore-daemonsets`.
     DaemonSet,
     /// emptyDir pods without `--delete-emptydir-data`.
@@ -116,7 +116,7 @@ pub enum BlockerKind {
 impl BlockerKind {
     /// Whether the drain refuses to start (as kubectl does), rather than
     /// starting and waiting or warning.
-    pub fn stops_drain(self) -> bool {
+    pub(crate) fn stops_drain(self) -> bool {
         matches!(
             self,
             BlockerKind::DaemonSet | BlockerKind::EmptyDir | BlockerKind::NoController
@@ -126,7 +126,7 @@ impl BlockerKind {
 
 /// A budget's numbers, as `kubectl get pdb` shows them.
 #[derive(Debug, Clone, Serialize)]
-pub struct PdbNumbers {
+pub(crate) struct PdbNumbers {
     pub namespace: String,
     pub name: String,
     pub min_available: Option<String>,
@@ -138,7 +138,7 @@ pub struct PdbNumbers {
 }
 
 impl PdbNumbers {
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let rule = match (&self.min_available, &self.max_unavailable) {
             (Some(m), _) => format!("minAvailable {m}"),
             (_, Some(m)) => format!("maxUnavailable {m}"),
@@ -157,7 +157,7 @@ impl PdbNumbers {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct LeanPdb {
+pub(crate) struct LeanPdb {
     #[serde(default)]
     pub metadata: Meta,
     #[serde(default)]
@@ -168,7 +168,7 @@ pub struct LeanPdb {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PdbSpec {
+pub(crate) struct PdbSpec {
     #[serde(default)]
     pub selector: Option<LabelSelector>,
     #[serde(default)]
@@ -179,7 +179,7 @@ pub struct PdbSpec {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PdbStatus {
+pub(crate) struct PdbStatus {
     #[serde(default)]
     pub current_healthy: i64,
     #[serde(default)]
@@ -191,7 +191,7 @@ pub struct PdbStatus {
 }
 
 impl LeanPdb {
-    pub fn covers(&self, pod: &LeanPod) -> bool {
+    pub(crate) fn covers(&self, pod: &LeanPod) -> bool {
         pod.metadata.namespace == self.metadata.namespace
             && self
                 .spec
@@ -200,7 +200,7 @@ impl LeanPdb {
                 .is_some_and(|s| s.matches(&pod.metadata.labels))
     }
 
-    pub fn numbers(&self) -> PdbNumbers {
+    pub(crate) fn numbers(&self) -> PdbNumbers {
         let text = |v: &Option<serde_json::Value>| {
             v.as_ref().map(|v| match v {
                 serde_json::Value::String(s) => s.clone(),
@@ -221,7 +221,7 @@ impl LeanPdb {
 }
 
 /// The pods bound to `node` (matching `pod_selector`), page by page.
-pub async fn pods_on_node(
+pub(crate) async fn pods_on_node(
     cluster: &Cluster,
     node: &str,
     pod_selector: Option<&str>,
@@ -238,7 +238,10 @@ pub async fn pods_on_node(
 }
 
 /// `namespace/name` of DaemonSets that own pods in `pods` but are gone.
-pub async fn missing_daemonsets(cluster: &Cluster, pods: &[LeanPod]) -> Result<HashSet<String>> {
+pub(crate) async fn missing_daemonsets(
+    cluster: &Cluster,
+    pods: &[LeanPod],
+) -> Result<HashSet<String>> {
     let owners: HashSet<(String, String)> = pods
         .iter()
         .filter_map(|p| {
@@ -270,7 +273,7 @@ pub async fn missing_daemonsets(cluster: &Cluster, pods: &[LeanPod]) -> Result<H
 }
 
 /// Every PodDisruptionBudget in the cluster (a short list).
-pub async fn pdbs(cluster: &Cluster) -> Result<Vec<LeanPdb>> {
+pub(crate) async fn pdbs(cluster: &Cluster) -> Result<Vec<LeanPdb>> {
     let query = ListQuery::new("/apis/policy/v1/poddisruptionbudgets");
     retry(|| collect::<LeanPdb>(&cluster.client, &query))
         .await
@@ -279,7 +282,7 @@ pub async fn pdbs(cluster: &Cluster) -> Result<Vec<LeanPdb>> {
 }
 
 /// The drain decision for each pod, with the budgets covering it.
-pub fn plan_pods(
+pub(crate) fn plan_pods(
     pods: &[LeanPod],
     opts: &DrainOptions,
     missing: &HashSet<String>,
@@ -312,7 +315,7 @@ pub fn plan_pods(
 /// What the rest of the cluster looks like from the drained nodes: room
 /// on the other nodes, and healthy replicas elsewhere per controller.
 #[derive(Debug, Default)]
-pub struct ClusterView {
+pub(crate) struct ClusterView {
     /// Requests of non-finished pods, per node.
     pub used: HashMap<String, Resources>,
     /// Per controller UID: healthy pods off the drained nodes.
@@ -341,7 +344,10 @@ struct ViewMeta {
 }
 
 /// One paged pass over every pod, keeping only per-node and per-controller sums.
-pub async fn cluster_view(cluster: &Cluster, drained: &HashSet<String>) -> Result<ClusterView> {
+pub(crate) async fn cluster_view(
+    cluster: &Cluster,
+    drained: &HashSet<String>,
+) -> Result<ClusterView> {
     let query = ListQuery::new("/api/v1/pods");
     retry(|| async {
         let mut view = ClusterView::default();
@@ -388,7 +394,7 @@ pub async fn cluster_view(cluster: &Cluster, drained: &HashSet<String>) -> Resul
 }
 
 /// Runs the pre-flight for `targets`, given every node of the cluster.
-pub async fn check(
+pub(crate) async fn check(
     cluster: &Cluster,
     targets: &[LeanNode],
     all_nodes: &[LeanNode],
@@ -447,7 +453,7 @@ pub async fn check(
 
 /// The blockers of one node: refusals, budgets, outages, safe-to-evict;
 /// and, with `--scale-up`, the outages that scaling up will prevent.
-pub fn blockers(
+pub(crate) fn blockers(
     pods: &[LeanPod],
     plans: &[PodPlan],
     opts: &DrainOptions,
@@ -708,7 +714,7 @@ fn free_room(others: &[&LeanNode], moved: &[&LeanPod], view: &ClusterView) -> Re
 }
 
 /// A blocker when the pods to move need more than the other nodes have free.
-pub fn room_blocker(needed: Resources, free: Resources) -> Option<Blocker> {
+pub(crate) fn room_blocker(needed: Resources, free: Resources) -> Option<Blocker> {
     let mut short = Vec::new();
     if needed.pods > free.pods {
         short.push(format!(

@@ -14,11 +14,11 @@ use crate::error::{Error, Result};
 use crate::safety::note::{Note, NoteKeys};
 use crate::safety::{Audited, OpCtx, Plan, audit};
 
-pub const CORDONED_BY: &str = "oncall.dev/cordoned-by";
-pub const CORDON_REASON: &str = "oncall.dev/cordon-reason";
-pub const CORDONED_AT: &str = "oncall.dev/cordoned-at";
+pub(crate) const CORDONED_BY: &str = "oncall.dev/cordoned-by";
+pub(crate) const CORDON_REASON: &str = "oncall.dev/cordon-reason";
+pub(crate) const CORDONED_AT: &str = "oncall.dev/cordoned-at";
 /// The Kubernetes identity that made the cordon (`cordoned-by` is the OS user).
-pub const CORDONED_AS: &str = "oncall.dev/cordoned-as";
+pub(crate) const CORDONED_AS: &str = "oncall.dev/cordoned-as";
 
 /// Where the cordon note is kept.
 const NOTE: NoteKeys = NoteKeys {
@@ -42,7 +42,7 @@ const TAINT_LAG: chrono::Duration = chrono::Duration::seconds(10);
 /// that `kubectl uncordon` undid (kubectl keeps annotations) describes an
 /// older cordon than the current one and is ignored: the controller's
 /// `unschedulable` taint dates the current cordon.
-pub fn note(node: &LeanNode) -> Option<Note> {
+pub(crate) fn note(node: &LeanNode) -> Option<Note> {
     let note = NOTE.read(&node.metadata.annotations)?;
     let current_since = node
         .spec
@@ -59,7 +59,7 @@ pub fn note(node: &LeanNode) -> Option<Note> {
 /// What uncordon will do with one node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "decision", rename_all = "snake_case")]
-pub enum UncordonDecision {
+pub(crate) enum UncordonDecision {
     Uncordon,
     /// Not cordoned: nothing to do.
     NotCordoned,
@@ -70,7 +70,7 @@ pub enum UncordonDecision {
 }
 
 /// Decides whether `user` may uncordon `node`.
-pub fn uncordon_decision(node: &LeanNode, user: &str, force: bool) -> UncordonDecision {
+pub(crate) fn uncordon_decision(node: &LeanNode, user: &str, force: bool) -> UncordonDecision {
     if !node.is_cordoned() {
         return UncordonDecision::NotCordoned;
     }
@@ -91,7 +91,7 @@ pub fn uncordon_decision(node: &LeanNode, user: &str, force: bool) -> UncordonDe
 
 /// A cordon or an uncordon, resolved and planned: what `run` changes.
 #[derive(Debug, Clone)]
-pub struct CordonJob {
+pub(crate) struct CordonJob {
     /// `true` to cordon, `false` to uncordon.
     pub cordon: bool,
     pub reason: Option<String>,
@@ -105,7 +105,7 @@ pub struct CordonJob {
 
 impl CordonJob {
     /// `cordoned` or `uncordoned`: what each node done is said to be.
-    pub fn verb(&self) -> &'static str {
+    pub(crate) fn verb(&self) -> &'static str {
         if self.cordon {
             "cordoned"
         } else {
@@ -115,7 +115,7 @@ impl CordonJob {
 
     /// The error for the nodes left cordoned because someone else cordoned
     /// them (none: `Ok`).
-    pub fn refusal(&self) -> Result<()> {
+    pub(crate) fn refusal(&self) -> Result<()> {
         if self.refused.is_empty() {
             Ok(())
         } else {
@@ -128,7 +128,7 @@ impl CordonJob {
 }
 
 /// Plans cordoning `nodes` as `user`; those already cordoned are skipped.
-pub fn prepare_cordon(
+pub(crate) fn prepare_cordon(
     cluster: &Cluster,
     nodes: &[LeanNode],
     user: &str,
@@ -153,7 +153,7 @@ pub fn prepare_cordon(
 
 /// Plans uncordoning `nodes` as `user`, refusing (as a skip with its
 /// reason) to undo someone else's cordon without `force`.
-pub fn prepare_uncordon(
+pub(crate) fn prepare_uncordon(
     cluster: &Cluster,
     nodes: &[LeanNode],
     user: &str,
@@ -191,13 +191,13 @@ pub fn prepare_uncordon(
 
 /// Progress of a cordon or uncordon: one node is done.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Changed {
+pub(crate) struct Changed {
     pub node: String,
 }
 
 /// How a cordon or uncordon ended.
 #[derive(Debug)]
-pub struct CordonOutcome {
+pub(crate) struct CordonOutcome {
     /// `cordoned` or `uncordoned`.
     pub verb: &'static str,
     /// The nodes changed, by name.
@@ -225,7 +225,11 @@ fn targets(names: &[String]) -> Vec<String> {
 
 /// Cordons (or uncordons) the planned nodes in order, stopping cleanly
 /// between nodes when the context is cancelled.
-pub async fn run(cluster: &Cluster, job: &CordonJob, ctx: &OpCtx<'_, Changed>) -> CordonOutcome {
+pub(crate) async fn run(
+    cluster: &Cluster,
+    job: &CordonJob,
+    ctx: &OpCtx<'_, Changed>,
+) -> CordonOutcome {
     let mut done: Vec<String> = Vec::new();
     for (i, name) in job.todo.iter().enumerate() {
         let failure = if ctx.cancel.is_cancelled() {
@@ -257,7 +261,12 @@ pub async fn run(cluster: &Cluster, job: &CordonJob, ctx: &OpCtx<'_, Changed>) -
 }
 
 /// Marks the node unschedulable and records who, when and why.
-pub async fn cordon(cluster: &Cluster, node: &str, user: &str, reason: Option<&str>) -> Result<()> {
+pub(crate) async fn cordon(
+    cluster: &Cluster,
+    node: &str,
+    user: &str,
+    reason: Option<&str>,
+) -> Result<()> {
     let patch = json!({
         "metadata": {"annotations": NOTE.write(user, &cluster.identity().await, reason)},
         "spec": {"unschedulable": true}
@@ -267,7 +276,7 @@ pub async fn cordon(cluster: &Cluster, node: &str, user: &str, reason: Option<&s
 
 /// Makes the node schedulable again. Like kubectl, it removes the field
 /// (`null`), rather than setting `false`, and it forgets the note.
-pub async fn uncordon(cluster: &Cluster, node: &str) -> Result<()> {
+pub(crate) async fn uncordon(cluster: &Cluster, node: &str) -> Result<()> {
     let patch = json!({
         "metadata": {"annotations": NOTE.clear()},
         "spec": {"unschedulable": null}

@@ -15,7 +15,7 @@ use super::lean::LeanPod;
 /// runbook's; values may be templated text (`"true"`, `"30"`, `"5m"`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct DrainOptions {
+pub(crate) struct DrainOptions {
     #[serde(deserialize_with = "lenient::flag")]
     pub ignore_daemonsets: bool,
     #[serde(deserialize_with = "lenient::flag")]
@@ -66,14 +66,14 @@ impl Default for DrainOptions {
 /// copy at a time, ever), unless listed as safe to scale. StatefulSets and
 /// `Recreate` Deployments are never scaled unless listed as safe.
 #[derive(Debug, Clone, Default)]
-pub struct ScalePolicy {
+pub(crate) struct ScalePolicy {
     pub singletons: Vec<String>,
     pub safe: Vec<String>,
 }
 
 /// Why `--scale-up` leaves a workload alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScaleRefusal {
+pub(crate) enum ScaleRefusal {
     /// A new member would join a clustered service.
     StatefulSet,
     /// The config's `promote.singletons` lists it.
@@ -85,7 +85,7 @@ pub enum ScaleRefusal {
 impl DrainOptions {
     /// The names a runbook step gives these options (the fields serde
     /// reads; a test keeps the two in step), each with its help.
-    pub const FIELDS: [(&'static str, &'static str); 9] = [
+    pub(crate) const FIELDS: [(&'static str, &'static str); 9] = [
         (
             "ignore_daemonsets",
             "Skip DaemonSet-managed pods (they would come straight back)",
@@ -121,7 +121,7 @@ impl DrainOptions {
         ),
     ];
 
-    pub fn with_policy(mut self, policy: ScalePolicy) -> Self {
+    pub(crate) fn with_policy(mut self, policy: ScalePolicy) -> Self {
         self.scale_policy = policy;
         self
     }
@@ -131,7 +131,7 @@ impl ScalePolicy {
     /// Why adding a replica to this workload would do harm, or `None` when
     /// `--scale-up` may add one. `recreate`: a Deployment with the
     /// `Recreate` strategy, which never runs two copies at once.
-    pub fn refuses(
+    pub(crate) fn refuses(
         &self,
         namespace: &str,
         kind: &str,
@@ -197,7 +197,7 @@ mod lenient {
             .filter(|t| !t.is_empty()))
     }
 
-    pub fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    pub(super) fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
         // A templated bool renders as `true` or `True`.
         match scalar(d)?.map(|t| t.to_lowercase()).as_deref() {
             None | Some("false" | "no") => Ok(false),
@@ -209,7 +209,7 @@ mod lenient {
     }
 
     /// A grace period: empty means the pod's own (-1).
-    pub fn whole<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    pub(super) fn whole<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
         match scalar(d)? {
             None => Ok(-1),
             Some(t) => t
@@ -219,7 +219,7 @@ mod lenient {
     }
 
     /// Seconds, where a negative number means none.
-    pub fn seconds<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    pub(super) fn seconds<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
         match scalar(d)? {
             None => Ok(0),
             Some(t) => t
@@ -230,7 +230,7 @@ mod lenient {
     }
 
     /// `10m`, `90s`; `0` (or nothing) is zero.
-    pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    pub(super) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         match scalar(d)?.as_deref() {
             None | Some("0") => Ok(Duration::ZERO),
             Some(t) => humantime::parse_duration(t)
@@ -238,7 +238,7 @@ mod lenient {
         }
     }
 
-    pub fn serialize_secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize_secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_u64(d.as_secs())
     }
 }
@@ -246,7 +246,7 @@ mod lenient {
 /// What the drain does with a pod.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Action {
+pub(crate) enum Action {
     /// Evicted through the eviction API (respects PodDisruptionBudgets).
     Evict,
     /// Deleted (`--disable-eviction`, bypasses PodDisruptionBudgets).
@@ -260,14 +260,14 @@ pub enum Action {
 /// Why a pod is refused; each names the flag that resolves it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Refusal {
+pub(crate) enum Refusal {
     DaemonSet,
     EmptyDir,
     NoController,
 }
 
 impl Refusal {
-    pub fn flag(self) -> &'static str {
+    pub(crate) fn flag(self) -> &'static str {
         match self {
             Refusal::DaemonSet => "--ignore-daemonsets",
             Refusal::EmptyDir => "--delete-emptydir-data",
@@ -275,7 +275,7 @@ impl Refusal {
         }
     }
 
-    pub fn reason(self) -> &'static str {
+    pub(crate) fn reason(self) -> &'static str {
         match self {
             Refusal::DaemonSet => "managed by a DaemonSet",
             Refusal::EmptyDir => "uses emptyDir storage, which would be lost",
@@ -286,7 +286,7 @@ impl Refusal {
 
 /// The drain's verdict on one pod.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Decision {
+pub(crate) struct Decision {
     pub action: Action,
     /// Why: the kubectl-style warning or skip reason ("" when unremarkable).
     pub reason: String,
@@ -323,12 +323,13 @@ impl Decision {
         }
     }
 
-    pub fn removes(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn removes(&self) -> bool {
         matches!(self.action, Action::Evict | Action::Delete)
     }
 }
 
-pub const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
+pub(crate) const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
 
 /// Decides what a drain does with `pod`, applying kubectl's filters in
 /// kubectl's order: deleted long ago, DaemonSet, mirror, emptyDir, no
@@ -337,7 +338,7 @@ pub const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
 ///
 /// `missing_daemonsets` holds `namespace/name` of DaemonSets that own pods
 /// here but no longer exist: such orphans are removed only with `--force`.
-pub fn decide(
+pub(crate) fn decide(
     pod: &LeanPod,
     opts: &DrainOptions,
     missing_daemonsets: &HashSet<String>,

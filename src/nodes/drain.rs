@@ -2,7 +2,7 @@
 //! retrying PodDisruptionBudget refusals with backoff, awaiting each
 //! deletion with a watch on the pod's UID, all within an exact deadline.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,12 +30,12 @@ use crate::safety::{Audited, OpCtx, Plan, audit};
 
 /// Eviction requests in flight per node. kubectl starts one goroutine per
 /// pod; a bound keeps a burst of 110 POSTs off the API server.
-pub const EVICTION_PARALLELISM: usize = 32;
+pub(crate) const EVICTION_PARALLELISM: usize = 32;
 
 /// What happened to a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum NodeStatus {
+pub(crate) enum NodeStatus {
     Drained,
     Failed,
     TimedOut,
@@ -44,7 +44,7 @@ pub enum NodeStatus {
 
 /// The result of draining one node.
 #[derive(Debug, Clone, Serialize)]
-pub struct NodeDrain {
+pub(crate) struct NodeDrain {
     pub node: String,
     pub status: NodeStatus,
     /// Whether the node is left cordoned (always, once the drain started).
@@ -60,13 +60,13 @@ pub struct NodeDrain {
 }
 
 impl NodeDrain {
-    pub fn count(&self, outcome: PodOutcome) -> usize {
+    pub(crate) fn count(&self, outcome: PodOutcome) -> usize {
         self.pods.iter().filter(|p| p.outcome == outcome).count()
     }
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct PodResult {
+pub(crate) struct PodResult {
     /// `namespace/name`.
     pub pod: String,
     pub outcome: PodOutcome,
@@ -96,7 +96,7 @@ impl PodResult {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum PodOutcome {
+pub(crate) enum PodOutcome {
     Evicted,
     Deleted,
     Skipped,
@@ -107,11 +107,11 @@ pub enum PodOutcome {
 
 /// Progress the command can show while a drain runs.
 #[derive(Debug, Clone)]
-pub enum Event {
+pub(crate) enum Event {
     /// The node's pods are listed: `total` will be removed.
     Started { node: String, total: u64 },
     /// A pod is gone.
-    PodDone { node: String, pod: String },
+    PodDone { node: String },
     /// An eviction was refused by a budget and will be retried.
     Blocked {
         node: String,
@@ -130,7 +130,7 @@ const WHY: &str = "drain";
 
 /// One drain, resolved and planned: what `run` does.
 #[derive(Debug, Clone)]
-pub struct DrainJob {
+pub(crate) struct DrainJob {
     pub nodes: Vec<LeanNode>,
     pub opts: DrainOptions,
     /// Nodes drained at once.
@@ -144,14 +144,14 @@ pub struct DrainJob {
 
 impl DrainJob {
     /// The error that stops the drain before it changes anything, if any.
-    pub fn refusal(&self) -> Option<Error> {
+    pub(crate) fn refusal(&self) -> Option<Error> {
         (!self.refused.is_empty()).then(|| plan::refusal_error(&self.refused))
     }
 }
 
 /// Checks the nodes against the whole cluster and plans their drain: each
 /// pod evicted, deleted or skipped, each scale-up, each warning.
-pub async fn prepare(
+pub(crate) async fn prepare(
     cluster: &Cluster,
     nodes: Vec<LeanNode>,
     opts: DrainOptions,
@@ -179,7 +179,7 @@ pub async fn prepare(
 
 /// How a drain ended.
 #[derive(Debug)]
-pub struct DrainOutcome {
+pub(crate) struct DrainOutcome {
     /// Each node's drain, in order; empty when the drain could not start.
     pub nodes: Vec<NodeDrain>,
     /// Why the drain could not start (a cordon or a scale-up failed), or
@@ -190,13 +190,13 @@ pub struct DrainOutcome {
 
 impl DrainOutcome {
     /// The nodes whose drain did not finish.
-    pub fn failed(&self) -> Vec<&NodeDrain> {
+    pub(crate) fn failed(&self) -> Vec<&NodeDrain> {
         plan::failed(&self.nodes)
     }
 
     /// The error the drain ends with: its own, else the first node that did
     /// not drain (saying which nodes stay cordoned), else none.
-    pub fn into_result(self) -> Result<()> {
+    pub(crate) fn into_result(self) -> Result<()> {
         let failed = plan::failed(&self.nodes);
         match self.result {
             Err(e) => Err(e),
@@ -232,7 +232,7 @@ impl Audited for DrainOutcome {
 /// Runs a planned drain: cordon, then (with `--scale-up`) the extra
 /// replicas, then every node's drain, then the replica counts put back,
 /// whatever happened. Never call it on a job with refusals.
-pub async fn run(cluster: &Cluster, job: &DrainJob, ctx: &OpCtx<'_, Event>) -> DrainOutcome {
+pub(crate) async fn run(cluster: &Cluster, job: &DrainJob, ctx: &OpCtx<'_, Event>) -> DrainOutcome {
     let not_started = |e: Error| DrainOutcome {
         nodes: Vec::new(),
         result: Err(e),
@@ -284,7 +284,7 @@ fn drained_and_evicted(results: &[NodeDrain]) -> Vec<String> {
 
 /// Drains `nodes`, `concurrency` at a time, reporting progress to the
 /// context's observer. `why` is recorded in the cordon note.
-pub async fn drain_all(
+pub(crate) async fn drain_all(
     cluster: &Cluster,
     nodes: &[LeanNode],
     opts: &DrainOptions,
@@ -301,7 +301,7 @@ pub async fn drain_all(
 
 /// Drains one node. Never returns an error: failures are part of the
 /// result, so that a multi-node drain can report every node.
-pub async fn drain_node(
+pub(crate) async fn drain_node(
     cluster: &Cluster,
     node: &LeanNode,
     opts: &DrainOptions,
@@ -443,7 +443,6 @@ async fn run_removals(
                 if matches!(result.outcome, PodOutcome::Evicted | PodOutcome::Deleted) {
                     ctx.emit(Event::PodDone {
                         node: node.to_string(),
-                        pod: result.pod.clone(),
                     });
                 }
                 state
@@ -662,7 +661,7 @@ fn not_removed(cluster: &Cluster, key: &str, doing: &str, e: kube::Error) -> Pod
 
 /// 250 ms doubling to 4 s: a budget that frees up is noticed quickly, and a
 /// budget that stays shut costs one request every few seconds.
-pub fn pdb_backoff(attempt: u32) -> Duration {
+pub(crate) fn pdb_backoff(attempt: u32) -> Duration {
     Duration::from_millis(250u64 << attempt.min(4)).min(Duration::from_secs(4))
 }
 
@@ -823,11 +822,6 @@ async fn wait_deleted(
             give_up_at = Some(tokio::time::Instant::now() + left);
         }
     }
-}
-
-/// Which nodes to treat as one set, for messages.
-pub fn names(nodes: &[LeanNode]) -> HashSet<String> {
-    nodes.iter().map(|n| n.name().to_string()).collect()
 }
 
 #[cfg(test)]

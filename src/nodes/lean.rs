@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 /// Labels that name a node's pool, most specific first (GKE, EKS,
 /// Karpenter, AKS, then the generic fallback).
-pub const POOL_LABELS: &[&str] = &[
+pub(crate) const POOL_LABELS: &[&str] = &[
     "cloud.google.com/gke-nodepool",
     "eks.amazonaws.com/nodegroup",
     "karpenter.sh/nodepool",
@@ -16,12 +16,12 @@ pub const POOL_LABELS: &[&str] = &[
     "agentpool",
     "node.kubernetes.io/pool",
 ];
-pub const INSTANCE_TYPE_LABEL: &str = "node.kubernetes.io/instance-type";
-pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
+pub(crate) const INSTANCE_TYPE_LABEL: &str = "node.kubernetes.io/instance-type";
+pub(crate) const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Meta {
+pub(crate) struct Meta {
     #[serde(default)]
     pub name: String,
     #[serde(default)]
@@ -47,7 +47,7 @@ pub struct Meta {
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct OwnerRef {
+pub(crate) struct OwnerRef {
     #[serde(default)]
     pub kind: String,
     #[serde(default)]
@@ -60,7 +60,7 @@ pub struct OwnerRef {
 
 impl Meta {
     /// The owner that manages this object, as `metav1.GetControllerOf` finds it.
-    pub fn controller(&self) -> Option<&OwnerRef> {
+    pub(crate) fn controller(&self) -> Option<&OwnerRef> {
         self.owner_references
             .iter()
             .find(|o| o.controller == Some(true))
@@ -68,7 +68,7 @@ impl Meta {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct LeanNode {
+pub(crate) struct LeanNode {
     #[serde(default)]
     pub metadata: Meta,
     #[serde(default)]
@@ -79,7 +79,7 @@ pub struct LeanNode {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct NodeSpec {
+pub(crate) struct NodeSpec {
     #[serde(default)]
     pub unschedulable: Option<bool>,
     #[serde(rename = "providerID", default)]
@@ -89,7 +89,7 @@ pub struct NodeSpec {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct Taint {
+pub(crate) struct Taint {
     #[serde(default)]
     pub key: String,
     #[serde(default)]
@@ -101,7 +101,7 @@ pub struct Taint {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct Toleration {
+pub(crate) struct Toleration {
     #[serde(default)]
     pub key: Option<String>,
     #[serde(default)]
@@ -115,7 +115,7 @@ pub struct Toleration {
 impl Toleration {
     /// The scheduler's rule: an empty key with `Exists` tolerates every
     /// taint; an empty effect matches every effect.
-    pub fn tolerates(&self, taint: &Taint) -> bool {
+    pub(crate) fn tolerates(&self, taint: &Taint) -> bool {
         let effect_ok = self
             .effect
             .as_deref()
@@ -135,7 +135,7 @@ impl Toleration {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct NodeStatus {
+pub(crate) struct NodeStatus {
     #[serde(default)]
     pub conditions: Vec<Condition>,
     #[serde(default)]
@@ -147,7 +147,7 @@ pub struct NodeStatus {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct NodeAddress {
+pub(crate) struct NodeAddress {
     #[serde(rename = "type", default)]
     pub type_: String,
     #[serde(default)]
@@ -156,7 +156,7 @@ pub struct NodeAddress {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct NodeInfo {
+pub(crate) struct NodeInfo {
     #[serde(default)]
     pub kubelet_version: String,
     #[serde(default)]
@@ -168,7 +168,7 @@ pub struct NodeInfo {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct Condition {
+pub(crate) struct Condition {
     #[serde(rename = "type", default)]
     pub type_: String,
     #[serde(default)]
@@ -178,25 +178,25 @@ pub struct Condition {
 }
 
 impl LeanNode {
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.metadata.name
     }
 
-    pub fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         self.status
             .conditions
             .iter()
             .any(|c| c.type_ == "Ready" && c.status == "True")
     }
 
-    pub fn is_cordoned(&self) -> bool {
+    pub(crate) fn is_cordoned(&self) -> bool {
         self.spec.unschedulable == Some(true)
     }
 
     /// Whether the scheduler could place `pod` here, as far as its node
     /// selector and this node's NoSchedule/NoExecute taints go (affinity
     /// and spread constraints are not weighed).
-    pub fn accepts(&self, pod: &LeanPod) -> bool {
+    pub(crate) fn accepts(&self, pod: &LeanPod) -> bool {
         let selected = pod
             .spec
             .node_selector
@@ -212,20 +212,20 @@ impl LeanNode {
     }
 
     /// `(label, value)` of the first pool label the node carries.
-    pub fn pool(&self) -> Option<(&'static str, &str)> {
+    pub(crate) fn pool(&self) -> Option<(&'static str, &str)> {
         POOL_LABELS
             .iter()
             .find_map(|l| self.metadata.labels.get(*l).map(|v| (*l, v.as_str())))
     }
 
-    pub fn label(&self, key: &str) -> Option<&str> {
+    pub(crate) fn label(&self, key: &str) -> Option<&str> {
         self.metadata.labels.get(key).map(String::as_str)
     }
 
     /// kubectl's STATUS column: Ready / NotReady / Unknown, plus SchedulingDisabled.
     /// Why this node's kubelet will not confirm a pod's deletion, when it
     /// is NotReady or unreachable: `node `n` is NotReady since 17:02 UTC (12m)`.
-    pub fn unready_since(&self, now: DateTime<Utc>) -> Option<String> {
+    pub(crate) fn unready_since(&self, now: DateTime<Utc>) -> Option<String> {
         if self.is_ready() {
             return None;
         }
@@ -246,7 +246,7 @@ impl LeanNode {
     }
 
     /// The first address of a kind (`InternalIP`, `ExternalIP`).
-    pub fn address(&self, kind: &str) -> Option<&str> {
+    pub(crate) fn address(&self, kind: &str) -> Option<&str> {
         self.status
             .addresses
             .iter()
@@ -254,7 +254,7 @@ impl LeanNode {
             .map(|a| a.address.as_str())
     }
 
-    pub fn status_text(&self) -> String {
+    pub(crate) fn status_text(&self) -> String {
         let ready = match self
             .status
             .conditions
@@ -274,7 +274,7 @@ impl LeanNode {
     }
 
     /// Allocatable pods, CPU (millicores) and memory (bytes).
-    pub fn allocatable(&self) -> Resources {
+    pub(crate) fn allocatable(&self) -> Resources {
         let get = |k: &str| self.status.allocatable.get(k).map(|q| q.0.as_str());
         Resources {
             pods: get("pods").and_then(|v| v.parse().ok()).unwrap_or(110),
@@ -285,7 +285,7 @@ impl LeanNode {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct LeanPod {
+pub(crate) struct LeanPod {
     #[serde(default)]
     pub metadata: Meta,
     #[serde(default)]
@@ -296,7 +296,7 @@ pub struct LeanPod {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PodSpec {
+pub(crate) struct PodSpec {
     #[serde(default)]
     pub node_name: Option<String>,
     #[serde(default)]
@@ -313,27 +313,25 @@ pub struct PodSpec {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Volume {
-    #[serde(default)]
-    pub name: String,
+pub(crate) struct Volume {
     #[serde(default)]
     pub empty_dir: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct Container {
+pub(crate) struct Container {
     #[serde(default)]
     pub resources: ContainerResources,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct ContainerResources {
+pub(crate) struct ContainerResources {
     #[serde(default)]
     pub requests: BTreeMap<String, Quantity>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct PodStatus {
+pub(crate) struct PodStatus {
     #[serde(default)]
     pub phase: String,
     #[serde(default)]
@@ -341,13 +339,13 @@ pub struct PodStatus {
 }
 
 impl LeanPod {
-    pub fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         format!("{}/{}", self.metadata.namespace, self.metadata.name)
     }
 
     /// Why a removal of this pod can never be confirmed, once it is asked
     /// for (see `never_confirmed`).
-    pub fn never_confirmed(&self, node: &LeanNode, now: DateTime<Utc>) -> Option<String> {
+    pub(crate) fn never_confirmed(&self, node: &LeanNode, now: DateTime<Utc>) -> Option<String> {
         never_confirmed(
             &self.metadata.finalizers,
             self.metadata.deletion_timestamp,
@@ -356,22 +354,22 @@ impl LeanPod {
         )
     }
 
-    pub fn is_finished(&self) -> bool {
+    pub(crate) fn is_finished(&self) -> bool {
         self.status.phase == "Succeeded" || self.status.phase == "Failed"
     }
 
-    pub fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         self.status
             .conditions
             .iter()
             .any(|c| c.type_ == "Ready" && c.status == "True")
     }
 
-    pub fn has_empty_dir(&self) -> bool {
+    pub(crate) fn has_empty_dir(&self) -> bool {
         self.spec.volumes.iter().any(|v| v.empty_dir.is_some())
     }
 
-    pub fn requests(&self) -> Resources {
+    pub(crate) fn requests(&self) -> Resources {
         let mut r = Resources {
             pods: 1,
             ..Default::default()
@@ -391,7 +389,7 @@ impl LeanPod {
 /// Why a pod's removal can never be confirmed: a finalizer holds the
 /// Terminating pod, or its node's kubelet is gone. `None` when the kubelet
 /// will confirm it within its grace period.
-pub fn never_confirmed(
+pub(crate) fn never_confirmed(
     finalizers: &[String],
     deleted_at: Option<DateTime<Utc>>,
     node: &LeanNode,
@@ -414,7 +412,7 @@ pub fn never_confirmed(
 /// A resource quantity. The API always sends strings; seeds and older
 /// tools sometimes hold bare numbers, so both are accepted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Quantity(pub String);
+pub(crate) struct Quantity(pub String);
 
 impl<'de> Deserialize<'de> for Quantity {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -427,7 +425,7 @@ impl<'de> Deserialize<'de> for Quantity {
 
 /// A pod count with CPU and memory, for the room estimate.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Resources {
+pub(crate) struct Resources {
     pub pods: i64,
     /// CPU in millicores.
     pub cpu_milli: i64,
@@ -436,7 +434,7 @@ pub struct Resources {
 }
 
 impl Resources {
-    pub fn add(&mut self, other: Resources) {
+    pub(crate) fn add(&mut self, other: Resources) {
         self.pods += other.pods;
         self.cpu_milli += other.cpu_milli;
         self.memory += other.memory;
@@ -444,7 +442,7 @@ impl Resources {
 }
 
 /// `250m` → 250, `2` → 2000, `0.5` → 500.
-pub fn parse_cpu(q: &str) -> i64 {
+pub(crate) fn parse_cpu(q: &str) -> i64 {
     if let Some(m) = q.strip_suffix('m') {
         return m.parse().unwrap_or(0);
     }
@@ -452,7 +450,7 @@ pub fn parse_cpu(q: &str) -> i64 {
 }
 
 /// `128Mi`, `1G`, `1.5Gi`, `1000` → bytes.
-pub fn parse_memory(q: &str) -> i64 {
+pub(crate) fn parse_memory(q: &str) -> i64 {
     const UNITS: &[(&str, f64)] = &[
         ("Ki", 1024.0),
         ("Mi", 1048576.0),

@@ -17,7 +17,7 @@ use crate::safety::note::Note;
 
 /// One row of `node list`.
 #[derive(Debug, Clone, Serialize)]
-pub struct NodeRow {
+pub(crate) struct NodeRow {
     pub name: String,
     /// Ready, NotReady or Unknown, with `,SchedulingDisabled` when cordoned.
     pub status: String,
@@ -45,7 +45,7 @@ pub struct NodeRow {
     pub provider_id: Option<String>,
 }
 
-pub async fn list(cluster: &Cluster, selector: Option<&str>) -> Result<Vec<NodeRow>> {
+pub(crate) async fn list(cluster: &Cluster, selector: Option<&str>) -> Result<Vec<NodeRow>> {
     // The pod list is the long one: start it with the node list, not after.
     // Both finish before either error is reported, so a cluster that refuses
     // both always reports the nodes.
@@ -62,7 +62,7 @@ const FINISHED: &str = "status.phase!=Succeeded,status.phase!=Failed";
 /// the server a fraction of a pod's JSON. The field selector leaves finished
 /// pods out (every API server supports it for pods); a server that answers
 /// with the objects instead of a table is read the long way.
-pub async fn pod_counts(cluster: &Cluster) -> Result<HashMap<String, u64>> {
+pub(crate) async fn pod_counts(cluster: &Cluster) -> Result<HashMap<String, u64>> {
     let query = ListQuery::new("/api/v1/pods").fields(Some(FINISHED));
     retry(|| async {
         let mut counts: HashMap<String, u64> = HashMap::new();

@@ -1,19 +1,19 @@
 //! Nodes: list, cordon, the drain decision, pre-flight check, drain, replace
 //! and rotate. Everything here returns data; `commands::node` renders it.
 
-pub mod check;
-pub mod cordon;
-pub mod decide;
-pub mod drain;
-pub mod lean;
-pub mod list;
-pub mod plan;
-pub mod rebuild;
-pub mod replace;
-pub mod scale;
-pub mod selector;
-pub mod targets;
+pub(crate) mod check;
+pub(crate) mod cordon;
+pub(crate) mod decide;
+pub(crate) mod drain;
+pub(crate) mod lean;
+pub(crate) mod list;
+pub(crate) mod plan;
+pub(crate) mod rebuild;
+pub(crate) mod replace;
+pub(crate) mod scale;
+pub(crate) mod selector;
+pub(crate) mod targets;
 #[cfg(test)]
-pub mod testing;
+pub(crate) mod testing;
 
-pub use lean::{LeanNode, LeanPod};
+pub(crate) use lean::LeanNode;

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::safety::Plan;
 
 /// The pre-flight of `nodes` against the whole cluster.
-pub async fn run_check(
+pub(crate) async fn run_check(
     cluster: &Cluster,
     nodes: &[LeanNode],
     opts: &DrainOptions,
@@ -24,7 +24,7 @@ pub async fn run_check(
 
 /// Adds a cordon to a plan; returns the names of the nodes to cordon
 /// (those already cordoned are skipped, naming who did it).
-pub fn plan_cordon(
+pub(crate) fn plan_cordon(
     plan: &mut Plan,
     nodes: &[LeanNode],
     user: &str,
@@ -53,7 +53,11 @@ pub fn plan_cordon(
 }
 
 /// Adds a drain's pods to a plan, and returns the refusals that stop it.
-pub fn plan_drain(plan: &mut Plan, report: &CheckReport, opts: &DrainOptions) -> Vec<String> {
+pub(crate) fn plan_drain(
+    plan: &mut Plan,
+    report: &CheckReport,
+    opts: &DrainOptions,
+) -> Vec<String> {
     let mut refused = Vec::new();
     for n in &report.nodes {
         if !n.cordoned {
@@ -91,7 +95,7 @@ pub fn plan_drain(plan: &mut Plan, report: &CheckReport, opts: &DrainOptions) ->
 }
 
 /// The error for refusals found by `plan_drain`.
-pub fn refusal_error(refused: &[String]) -> Error {
+pub(crate) fn refusal_error(refused: &[String]) -> Error {
     Error::Failed(format!(
         "cannot drain; nothing was changed: {}",
         refused.join("; ")
@@ -99,7 +103,7 @@ pub fn refusal_error(refused: &[String]) -> Error {
 }
 
 /// Cordons every node not yet cordoned; returns the nodes, marked cordoned.
-pub async fn cordon_all(
+pub(crate) async fn cordon_all(
     cluster: &Cluster,
     nodes: &[LeanNode],
     user: &str,
@@ -118,7 +122,7 @@ pub async fn cordon_all(
 }
 
 /// With `--scale-up`: the workloads to give one more replica, added to the plan.
-pub async fn plan_scale_ups(
+pub(crate) async fn plan_scale_ups(
     cluster: &Cluster,
     report: &CheckReport,
     plan: &mut Plan,
@@ -153,7 +157,11 @@ pub async fn plan_scale_ups(
 }
 
 /// Adds the replicas and waits until each workload has them ready.
-pub async fn scale_up(cluster: &Cluster, ws: &mut [Scalable], opts: &DrainOptions) -> Result<()> {
+pub(crate) async fn scale_up(
+    cluster: &Cluster,
+    ws: &mut [Scalable],
+    opts: &DrainOptions,
+) -> Result<()> {
     let timeout = if opts.timeout.is_zero() {
         std::time::Duration::from_secs(300)
     } else {
@@ -170,7 +178,7 @@ pub async fn scale_up(cluster: &Cluster, ws: &mut [Scalable], opts: &DrainOption
 
 /// Puts the original replica counts back (a run that found another run's
 /// replica restores it too: the drain it was for is over or is this one).
-pub async fn restore(cluster: &Cluster, ws: &[Scalable]) -> Result<()> {
+pub(crate) async fn restore(cluster: &Cluster, ws: &[Scalable]) -> Result<()> {
     for w in ws {
         scale::restore_replicas(cluster, w).await?;
     }
@@ -178,7 +186,7 @@ pub async fn restore(cluster: &Cluster, ws: &[Scalable]) -> Result<()> {
 }
 
 /// The error for the drains that did not finish (none: `Ok`).
-pub fn drain_error(failed: &[&NodeDrain]) -> Result<()> {
+pub(crate) fn drain_error(failed: &[&NodeDrain]) -> Result<()> {
     let Some(first) = failed.first() else {
         return Ok(());
     };
@@ -217,7 +225,7 @@ pub fn drain_error(failed: &[&NodeDrain]) -> Result<()> {
 }
 
 /// The drains that did not finish.
-pub fn failed(results: &[NodeDrain]) -> Vec<&NodeDrain> {
+pub(crate) fn failed(results: &[NodeDrain]) -> Vec<&NodeDrain> {
     results
         .iter()
         .filter(|r| r.status != NodeStatus::Drained)

@@ -23,7 +23,7 @@ use crate::safety::{Audited, OpCtx, Plan, audit};
 
 /// What happened to one node of a replace or rotate.
 #[derive(Debug, Clone, Serialize)]
-pub struct Replaced {
+pub(crate) struct Replaced {
     pub node: String,
     pub drain: NodeDrain,
     pub terminated: bool,
@@ -33,7 +33,7 @@ pub struct Replaced {
 
 impl Replaced {
     /// What became of the node, in words.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match (&self.replacement, self.terminated) {
             (Some(new), _) => format!("replaced by node/{new}"),
             (None, true) => "terminated".into(),
@@ -43,7 +43,7 @@ impl Replaced {
 }
 
 /// One replace or rotate, resolved and planned.
-pub struct Job {
+pub(crate) struct Job {
     /// `replace` or `rotate` (recorded in the cordon note).
     pub verb: String,
     pub nodes: Vec<LeanNode>,
@@ -59,7 +59,7 @@ pub struct Job {
 }
 
 /// The line said of a workload that was already unhealthy before the drain.
-pub fn not_waited_for(w: &Scalable) -> String {
+pub(crate) fn not_waited_for(w: &Scalable) -> String {
     format!(
         "`{}` was already unhealthy before the drain ({} of {} ready); not waited for",
         w.target(),
@@ -70,7 +70,7 @@ pub fn not_waited_for(w: &Scalable) -> String {
 
 /// How an applied job ended: the nodes done, the drains of a batch that
 /// failed (for the summary), the workloads not waited for, and the result.
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub replaced: Vec<Replaced>,
     pub failed_drains: Vec<NodeDrain>,
     /// Workloads that were already unhealthy before their node's drain, so
@@ -94,7 +94,7 @@ impl Audited for Outcome {
 
 /// How nodes are terminated: an explicit command, `delete_node`, or the
 /// cluster's configured command, in that order.
-pub fn terminate_method(
+pub(crate) fn terminate_method(
     explicit: Option<Terminate>,
     delete_node: bool,
     configured: Option<Vec<String>>,
@@ -126,7 +126,7 @@ fn pool_of(node: &LeanNode) -> Result<(&'static str, String)> {
 /// Checks the nodes and builds the job and its plan (drain, terminate,
 /// wait, scale-ups). Refuses, changing nothing, when the drain would.
 #[allow(clippy::too_many_arguments)]
-pub async fn prepare(
+pub(crate) async fn prepare(
     cluster: &Cluster,
     verb: &str,
     nodes: Vec<LeanNode>,
@@ -175,7 +175,7 @@ pub async fn prepare(
 }
 
 /// Runs the job. Scaled-up workloads are restored whatever happens.
-pub async fn run(cluster: &Cluster, job: &Job, ctx: &OpCtx<'_, Event>) -> Outcome {
+pub(crate) async fn run(cluster: &Cluster, job: &Job, ctx: &OpCtx<'_, Event>) -> Outcome {
     let mut replaced: Vec<Replaced> = Vec::new();
     let mut failed_drains = Vec::new();
     let mut unhealthy = Vec::new();

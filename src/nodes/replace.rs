@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 /// How a node's instance goes away.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "method", rename_all = "snake_case")]
-pub enum Terminate {
+pub(crate) enum Terminate {
     /// Run this argument list (template, not yet filled in).
     Command { template: Vec<String> },
     /// Delete the Node object (the autoscaler or cloud replaces it).
@@ -34,7 +34,7 @@ impl Terminate {
     /// Splits a `--terminate` template into words before any value is
     /// filled in, so a value (a node name, a provider ID) can never add
     /// words or shell syntax.
-    pub fn from_template(template: &str) -> Result<Terminate> {
+    pub(crate) fn from_template(template: &str) -> Result<Terminate> {
         let words = shlex::split(template).ok_or_else(|| Error::TerminateUnbalanced {
             template: template.into(),
         })?;
@@ -47,7 +47,7 @@ impl Terminate {
 
     /// The command as it will run for this node; refused when a value
     /// from the node would be read as an option.
-    pub fn describe(&self, node: &LeanNode) -> Result<String> {
+    pub(crate) fn describe(&self, node: &LeanNode) -> Result<String> {
         Ok(match self {
             Terminate::Command { template } => fill(template, node)?.join(" "),
             Terminate::DeleteNode => "delete the Node object".into(),
@@ -58,7 +58,7 @@ impl Terminate {
 
 /// Values a terminate template can use, read from `spec.providerID`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Instance {
+pub(crate) struct Instance {
     pub provider_id: String,
     pub instance_id: String,
     pub zone: String,
@@ -68,7 +68,7 @@ pub struct Instance {
 
 /// Reads `gce://PROJECT/ZONE/NAME`, `aws:///ZONE/i-ID` and
 /// `azure:///subscriptions/SUB/.../virtualMachines/ID`.
-pub fn instance(node: &LeanNode) -> Instance {
+pub(crate) fn instance(node: &LeanNode) -> Instance {
     let provider_id = node.spec.provider_id.clone().unwrap_or_default();
     let mut out = Instance {
         provider_id: provider_id.clone(),
@@ -108,7 +108,7 @@ pub fn instance(node: &LeanNode) -> Instance {
 /// into each word of an already split template, in one pass: a value that
 /// itself looks like `{zone}` is not filled again. A value starting with `-`
 /// would reach the command as an option, so it is refused, naming the node.
-pub fn fill(template: &[String], node: &LeanNode) -> Result<Vec<String>> {
+pub(crate) fn fill(template: &[String], node: &LeanNode) -> Result<Vec<String>> {
     let i = instance(node);
     let values = [
         ("{node}", node.name()),
@@ -149,7 +149,7 @@ pub fn fill(template: &[String], node: &LeanNode) -> Result<Vec<String>> {
 }
 
 /// Terminates the node's instance.
-pub async fn terminate(cluster: &Cluster, node: &LeanNode, how: &Terminate) -> Result<()> {
+pub(crate) async fn terminate(cluster: &Cluster, node: &LeanNode, how: &Terminate) -> Result<()> {
     match how {
         Terminate::Nothing => Ok(()),
         Terminate::DeleteNode => {
@@ -187,7 +187,7 @@ pub async fn terminate(cluster: &Cluster, node: &LeanNode, how: &Terminate) -> R
 
 /// Waits for a Ready node with `pool_label=pool` that is not in `old` and
 /// not already `claimed`, created at or after `since`. Claims and returns it.
-pub async fn wait_replacement(
+pub(crate) async fn wait_replacement(
     cluster: &Cluster,
     (pool_label, pool): (&str, &str),
     since: DateTime<Utc>,

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 
 /// A Deployment or StatefulSet (or a bare ReplicaSet) and its replica count.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Scalable {
+pub(crate) struct Scalable {
     pub namespace: String,
     /// `deployments`, `statefulsets` or `replicasets`.
     pub resource: String,
@@ -42,21 +42,21 @@ pub struct Scalable {
 /// The replica count a workload had before `--scale-up` added one, recorded
 /// on the workload itself so that a concurrent or later run restores the
 /// true count and never adds a second replica.
-pub const SCALED_UP_FROM: &str = "oncall.dev/scaled-up-from";
+pub(crate) const SCALED_UP_FROM: &str = "oncall.dev/scaled-up-from";
 
 impl Scalable {
     /// `namespace/kind/name`.
-    pub fn target(&self) -> String {
+    pub(crate) fn target(&self) -> String {
         format!("{}/{}", self.namespace, self.kind_name())
     }
 
     /// `kind/name`, as `pods stuck` names a pod's owner.
-    pub fn kind_name(&self) -> String {
+    pub(crate) fn kind_name(&self) -> String {
         format!("{}/{}", self.kind(), self.name)
     }
 
     /// `deployment`, `statefulset` or `replicaset`.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self.resource.as_str() {
             "deployments" => "deployment",
             "statefulsets" => "statefulset",
@@ -83,13 +83,17 @@ fn api(cluster: &Cluster, ns: &str, resource: &str) -> Api<DynamicObject> {
 
 /// The workload to scale for an outage: a ReplicaSet's Deployment, or the
 /// StatefulSet itself.
-pub async fn resolve(cluster: &Cluster, outage: &Outage) -> Result<Scalable> {
+pub(crate) async fn resolve(cluster: &Cluster, outage: &Outage) -> Result<Scalable> {
     resolve_owner(cluster, &outage.namespace, &outage.owner).await
 }
 
 /// The workload behind a pod's controller (`Kind/name`), when it is one
 /// that keeps replicas: Deployment (via its ReplicaSet), StatefulSet, ReplicaSet.
-pub async fn resolve_owner(cluster: &Cluster, namespace: &str, owner: &str) -> Result<Scalable> {
+pub(crate) async fn resolve_owner(
+    cluster: &Cluster,
+    namespace: &str,
+    owner: &str,
+) -> Result<Scalable> {
     let outage = Outage {
         namespace: namespace.to_string(),
         owner: owner.to_string(),
@@ -148,7 +152,7 @@ fn scalable(namespace: &str, resource: &str, name: String, obj: &DynamicObject) 
 /// Adds one replica and records the original count, unless another run
 /// already did. The write names the version read: of two runs racing, one
 /// adds the replica, and the other re-reads and finds the record.
-pub async fn add_replica(cluster: &Cluster, w: &mut Scalable) -> Result<()> {
+pub(crate) async fn add_replica(cluster: &Cluster, w: &mut Scalable) -> Result<()> {
     let api = api(cluster, &w.namespace, &w.resource);
     let params = PatchParams::default();
     let doing = format!("patch {}", w.resource);
@@ -181,7 +185,7 @@ pub async fn add_replica(cluster: &Cluster, w: &mut Scalable) -> Result<()> {
 }
 
 /// Puts the original replica count back and forgets the record.
-pub async fn restore_replicas(cluster: &Cluster, w: &Scalable) -> Result<()> {
+pub(crate) async fn restore_replicas(cluster: &Cluster, w: &Scalable) -> Result<()> {
     let api = api(cluster, &w.namespace, &w.resource);
     let patch = Patch::Merge(json!({
         "metadata": {"annotations": {SCALED_UP_FROM: null}},
@@ -195,7 +199,7 @@ pub async fn restore_replicas(cluster: &Cluster, w: &Scalable) -> Result<()> {
 }
 
 /// Waits, by watching the workload, until it has `want` ready replicas.
-pub async fn wait_ready(
+pub(crate) async fn wait_ready(
     cluster: &Cluster,
     w: &Scalable,
     want: i64,

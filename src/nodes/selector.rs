@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct LabelSelector {
+pub(crate) struct LabelSelector {
     #[serde(default)]
     pub match_labels: BTreeMap<String, String>,
     #[serde(default)]
@@ -15,7 +15,7 @@ pub struct LabelSelector {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct Requirement {
+pub(crate) struct Requirement {
     pub key: String,
     pub operator: String,
     #[serde(default)]
@@ -25,7 +25,7 @@ pub struct Requirement {
 impl LabelSelector {
     /// Whether the selector selects `labels`. An empty selector selects
     /// everything, as it does for a policy/v1 PodDisruptionBudget.
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+    pub(crate) fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
         self.match_labels
             .iter()
             .all(|(k, v)| labels.get(k) == Some(v))

@@ -10,7 +10,7 @@ use crate::cluster::{Cluster, api_error, is_not_found};
 use crate::error::{Error, Result};
 
 /// The named nodes (in the order given), or those the selector selects (by name).
-pub async fn resolve(
+pub(crate) async fn resolve(
     cluster: &Cluster,
     names: &[String],
     selector: Option<&str>,
@@ -36,7 +36,7 @@ pub async fn resolve(
     Ok(nodes)
 }
 
-pub async fn get(cluster: &Cluster, name: &str) -> Result<LeanNode> {
+pub(crate) async fn get(cluster: &Cluster, name: &str) -> Result<LeanNode> {
     let path = format!("/api/v1/nodes/{name}");
     let result = retry(|| async {
         let request = http::Request::get(&path)
@@ -56,7 +56,7 @@ pub async fn get(cluster: &Cluster, name: &str) -> Result<LeanNode> {
 }
 
 /// Every node (or those matching `selector`), sorted by name.
-pub async fn list(cluster: &Cluster, selector: Option<&str>) -> Result<Vec<LeanNode>> {
+pub(crate) async fn list(cluster: &Cluster, selector: Option<&str>) -> Result<Vec<LeanNode>> {
     let query = ListQuery::new("/api/v1/nodes").labels(selector);
     let (mut nodes, _) = retry(|| collect::<LeanNode>(&cluster.client, &query))
         .await
@@ -66,6 +66,6 @@ pub async fn list(cluster: &Cluster, selector: Option<&str>) -> Result<Vec<LeanN
 }
 
 /// The typed Node API, for patches and deletes.
-pub fn nodes_api(cluster: &Cluster) -> Api<k8s_openapi::api::core::v1::Node> {
+pub(crate) fn nodes_api(cluster: &Cluster) -> Api<k8s_openapi::api::core::v1::Node> {
     Api::all(cluster.client.clone())
 }

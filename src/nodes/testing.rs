@@ -2,28 +2,28 @@
 //! in this process, reached through a kubeconfig as a real cluster is.
 
 use super::{LeanNode, targets};
-pub use crate::testing::Recorder;
+pub(crate) use crate::testing::Recorder;
 use crate::testing::{SimCluster, sim_cluster};
 
 /// The simulated cluster the crate's procedure tests share, with what the
 /// node procedures' tests ask of it.
-pub type TestCluster = SimCluster;
+pub(crate) type TestCluster = SimCluster;
 
 impl SimCluster {
     /// Starts the simulator with `seed` (Kubernetes YAML) and connects.
-    pub async fn start(seed: &str) -> SimCluster {
+    pub(crate) async fn start(seed: &str) -> SimCluster {
         sim_cluster(seed, "default").await
     }
 
     /// The named nodes, as a command resolves them.
-    pub async fn nodes(&self, names: &[&str]) -> Vec<LeanNode> {
+    pub(crate) async fn nodes(&self, names: &[&str]) -> Vec<LeanNode> {
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         targets::resolve(&self.cluster, &names, None)
             .await
             .expect("nodes resolve")
     }
 
-    pub fn is_cordoned(&self, node: &str) -> bool {
+    pub(crate) fn is_cordoned(&self, node: &str) -> bool {
         self.sim
             .get("nodes", None, node)
             .and_then(|n| n["spec"]["unschedulable"].as_bool())
@@ -31,7 +31,7 @@ impl SimCluster {
     }
 
     /// The names of the pods left in `namespace`.
-    pub fn pods(&self, namespace: &str) -> Vec<String> {
+    pub(crate) fn pods(&self, namespace: &str) -> Vec<String> {
         let mut names: Vec<String> = self
             .sim
             .list("pods", Some(namespace))
@@ -44,7 +44,7 @@ impl SimCluster {
 }
 
 /// A schedulable, Ready node.
-pub fn node(name: &str) -> String {
+pub(crate) fn node(name: &str) -> String {
     format!(
         r#"apiVersion: v1
 kind: Node
@@ -61,7 +61,7 @@ status:
 }
 
 /// A Deployment in `app` whose pods all sit on `node`.
-pub fn deployment(name: &str, replicas: u32, node: &str) -> String {
+pub(crate) fn deployment(name: &str, replicas: u32, node: &str) -> String {
     format!(
         r#"apiVersion: apps/v1
 kind: Deployment
@@ -80,7 +80,7 @@ spec:
 }
 
 /// A budget that lets none of the deployment's `replicas` pods go.
-pub fn tight_budget(name: &str, replicas: u32) -> String {
+pub(crate) fn tight_budget(name: &str, replicas: u32) -> String {
     format!(
         "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {{name: {name}-pdb, namespace: app}}\nspec:\n  minAvailable: {replicas}\n  selector: {{matchLabels: {{app: {name}}}}}\n---\n"
     )

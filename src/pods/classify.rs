@@ -17,7 +17,7 @@ use super::status::{self, Display};
 /// The ways a pod can be stuck.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Category {
+pub(crate) enum Category {
     /// Bound to a node that is NotReady, unreachable or gone.
     NodeNotReady,
     /// Deleted, but still there past its deletionTimestamp.
@@ -45,7 +45,7 @@ pub enum Category {
 }
 
 impl Category {
-    pub const ALL: [Category; 12] = [
+    pub(crate) const ALL: [Category; 12] = [
         Category::NodeNotReady,
         Category::Terminating,
         Category::Unschedulable,
@@ -60,7 +60,7 @@ impl Category {
         Category::Restarting,
     ];
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Category::NodeNotReady => "node-not-ready",
             Category::Terminating => "terminating",
@@ -78,7 +78,7 @@ impl Category {
     }
 
     /// How long a pod must have been in this state before it counts.
-    pub fn default_threshold(self) -> Duration {
+    pub(crate) fn default_threshold(self) -> Duration {
         let m = |n: u64| Duration::from_secs(60 * n);
         match self {
             Category::NodeNotReady => m(1),
@@ -97,7 +97,7 @@ impl Category {
 
 /// Per-category age thresholds, and the restart window.
 #[derive(Debug, Clone)]
-pub struct Thresholds {
+pub(crate) struct Thresholds {
     /// Replaces every category's default (`--older-than`).
     pub older_than: Option<Duration>,
     /// A Ready pod counts as restarting after this many restarts...
@@ -117,7 +117,7 @@ impl Default for Thresholds {
 }
 
 impl Thresholds {
-    pub fn for_category(&self, c: Category) -> Duration {
+    pub(crate) fn for_category(&self, c: Category) -> Duration {
         self.older_than.unwrap_or_else(|| c.default_threshold())
     }
 }
@@ -164,7 +164,7 @@ impl Verdict {
 }
 
 /// Classifies one pod; `None` when it is fine (or not stuck for long enough).
-pub fn classify(pod: &Pod, nodes: &Nodes, t: &Thresholds, now: Time) -> Option<StuckPod> {
+pub(crate) fn classify(pod: &Pod, nodes: &Nodes, t: &Thresholds, now: Time) -> Option<StuckPod> {
     let display = status::display(pod);
     let verdict = verdict(pod, &display, nodes, t, now)?;
     let created = pod.metadata.creation_timestamp;
@@ -760,7 +760,7 @@ fn restarting(pod: &Pod, t: &Thresholds, now: Time) -> Option<Verdict> {
 /// Reads the missing Secret, ConfigMap or key out of a kubelet message:
 /// `secret "db" not found`, `configmap "cfg" not found`,
 /// `couldn't find key password in Secret shop/db`.
-pub fn missing_reference(message: &str) -> Option<Cause> {
+pub(crate) fn missing_reference(message: &str) -> Option<Cause> {
     // Object names are lower case, so reading them from the lowered text is exact.
     let lower = message.to_lowercase();
     for kind in ["secret", "configmap"] {
@@ -805,7 +805,7 @@ pub fn missing_reference(message: &str) -> Option<Cause> {
 }
 
 /// The controlling owner as `kind/name`, a ReplicaSet named by its Deployment.
-pub fn owner(pod: &Pod) -> Option<String> {
+pub(crate) fn owner(pod: &Pod) -> Option<String> {
     let refs = &pod.metadata.owner_references;
     let o = refs
         .iter()

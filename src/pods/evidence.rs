@@ -29,14 +29,14 @@ struct Note {
 
 /// Warning events about pods, by pod UID: for each reason, the latest message.
 #[derive(Debug, Default)]
-pub struct Events {
+pub(crate) struct Events {
     by_uid: HashMap<String, Vec<Note>>,
     /// False when the events could not be listed (e.g. no permission).
     pub listed: bool,
 }
 
 impl Events {
-    pub fn add(&mut self, e: Event) {
+    pub(crate) fn add(&mut self, e: Event) {
         if e.involved_object.kind != "Pod" || e.involved_object.uid.is_empty() {
             return;
         }
@@ -74,22 +74,19 @@ impl Events {
         }
     }
 
-    /// Forgets everything (the list restarted after an expired continue token).
-    pub fn clear(&mut self) {
-        self.by_uid.clear();
-    }
-
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.by_uid.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.by_uid.is_empty()
+    /// Forgets everything (the list restarted after an expired continue token).
+    pub(crate) fn clear(&mut self) {
+        self.by_uid.clear();
     }
 
     /// Puts the pod's events first in its evidence and sharpens its cause
     /// with what they say.
-    pub fn attach(&self, pod: &mut StuckPod) {
+    pub(crate) fn attach(&self, pod: &mut StuckPod) {
         let Some(notes) = self.by_uid.get(&pod.uid) else {
             return;
         };
@@ -111,7 +108,7 @@ impl Events {
 }
 
 /// What events add to a diagnosis made from the pod alone.
-pub fn refine(pod: &mut StuckPod, events: &[Evidence]) {
+pub(crate) fn refine(pod: &mut StuckPod, events: &[Evidence]) {
     let find = |reason: &str| events.iter().find(|e| e.reason == reason);
     let find_msg = |needle: &str| events.iter().find(|e| e.message.contains(needle));
     match pod.category {

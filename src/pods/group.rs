@@ -17,7 +17,7 @@ const NODE_SUSPECT: usize = 3;
 
 /// Pods that are stuck for the same reason in the same place.
 #[derive(Debug, Clone, Serialize)]
-pub struct Group {
+pub(crate) struct Group {
     pub category: Category,
     /// kubectl's STATUS of the group's oldest pod.
     pub status: String,
@@ -43,7 +43,7 @@ pub struct Group {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct OwnerCount {
+pub(crate) struct OwnerCount {
     pub owner: String,
     pub count: usize,
 }
@@ -94,7 +94,7 @@ fn key(pod: &StuckPod) -> Key {
 
 /// What the suggestions need to know beyond the pods.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Advice {
+pub(crate) struct Advice {
     /// The config names a terminate command for this cluster, so
     /// `node replace` needs no `--delete-node`.
     pub terminate_configured: bool,
@@ -106,7 +106,7 @@ const DEAD_NODE_SKIP_WAIT: u64 = 60;
 
 /// Groups the pods (in place: each pod gets its suggestion) and returns the
 /// groups, biggest and oldest first.
-pub fn group(pods: &mut [StuckPod], advice: Advice) -> Vec<Group> {
+pub(crate) fn group(pods: &mut [StuckPod], advice: Advice) -> Vec<Group> {
     let mut by_key: BTreeMap<Key, Vec<usize>> = BTreeMap::new();
     for (i, p) in pods.iter().enumerate() {
         by_key.entry(key(p)).or_default().push(i);
@@ -200,7 +200,7 @@ fn node_gone(p: &StuckPod) -> bool {
 /// The next action for one pod, given how many pods share its group.
 /// Anything that changes the cluster is suggested with a dry run: pasted
 /// as it is, it shows what it would do; without the flag, it does it.
-pub fn suggest(p: &StuckPod, group_size: usize, advice: Advice) -> String {
+pub(crate) fn suggest(p: &StuckPod, group_size: usize, advice: Advice) -> String {
     let ns = &p.namespace;
     let name = &p.name;
     let container = p

@@ -7,7 +7,7 @@ use super::lean::{Node, Time};
 const UNREACHABLE_TAINT: &str = "node.kubernetes.io/unreachable";
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct NodeHealth {
+pub(crate) struct NodeHealth {
     /// Ready and reachable: its kubelet reports and acts.
     pub healthy: bool,
     /// `NotReady`, `Unknown` (unreachable) or `Ready`, as `kubectl get nodes` words it.
@@ -21,12 +21,12 @@ pub struct NodeHealth {
 /// Node health by node name. `known` is false when the nodes could not be
 /// listed (no permission): then no pod is judged by its node.
 #[derive(Debug, Clone, Default)]
-pub struct Nodes {
+pub(crate) struct Nodes {
     pub known: bool,
     by_name: HashMap<String, NodeHealth>,
 }
 
-pub enum Lookup<'a> {
+pub(crate) enum Lookup<'a> {
     /// Nothing is known about nodes.
     Unknown,
     Found(&'a NodeHealth),
@@ -35,11 +35,12 @@ pub enum Lookup<'a> {
 }
 
 impl Nodes {
-    pub fn unknown() -> Self {
+    pub(crate) fn unknown() -> Self {
         Nodes::default()
     }
 
-    pub fn from_nodes(nodes: impl IntoIterator<Item = Node>) -> Self {
+    #[cfg(test)]
+    pub(crate) fn from_nodes(nodes: impl IntoIterator<Item = Node>) -> Self {
         let mut n = Nodes {
             known: true,
             by_name: HashMap::new(),
@@ -50,22 +51,22 @@ impl Nodes {
         n
     }
 
-    pub fn add(&mut self, node: &Node) {
+    pub(crate) fn add(&mut self, node: &Node) {
         self.known = true;
         self.by_name
             .insert(node.metadata.name.clone(), NodeHealth::of(node));
     }
 
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.by_name.clear();
     }
 
     /// The list succeeded: a node missing from it does not exist.
-    pub fn mark_known(&mut self) {
+    pub(crate) fn mark_known(&mut self) {
         self.known = true;
     }
 
-    pub fn lookup(&self, name: &str) -> Lookup<'_> {
+    pub(crate) fn lookup(&self, name: &str) -> Lookup<'_> {
         if !self.known {
             return Lookup::Unknown;
         }
@@ -75,13 +76,13 @@ impl Nodes {
         }
     }
 
-    pub fn get(&self, name: &str) -> Option<&NodeHealth> {
+    pub(crate) fn get(&self, name: &str) -> Option<&NodeHealth> {
         self.by_name.get(name)
     }
 }
 
 impl NodeHealth {
-    pub fn of(node: &Node) -> NodeHealth {
+    pub(crate) fn of(node: &Node) -> NodeHealth {
         let ready = node.status.conditions.iter().find(|c| c.type_ == "Ready");
         let unreachable = node.spec.taints.iter().any(|t| t.key == UNREACHABLE_TAINT);
         let detail = ready

@@ -45,7 +45,7 @@ fn workload(p: &StuckPod) -> Option<&str> {
 /// source in their message. Returns the number of requests made. A failed
 /// lookup (no permission, say) leaves `revisions` unknown: undo is then not
 /// suggested, which is the safe side.
-pub async fn fill(client: &kube::Client, pods: &mut [StuckPod]) -> u64 {
+pub(crate) async fn fill(client: &kube::Client, pods: &mut [StuckPod]) -> u64 {
     let namespaces: BTreeSet<String> = pods
         .iter()
         .filter(|p| workload(p).is_some())

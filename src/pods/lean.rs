@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-pub type Time = DateTime<Utc>;
+pub(crate) type Time = DateTime<Utc>;
 
 /// Treats an explicit `null` like a missing field: some servers and tools
 /// write `"finalizers": null` where others leave the field out.
@@ -22,7 +22,7 @@ where
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct Pod {
+pub(crate) struct Pod {
     #[serde(deserialize_with = "nullable")]
     pub metadata: PodMeta,
     #[serde(deserialize_with = "nullable")]
@@ -33,7 +33,7 @@ pub struct Pod {
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct PodMeta {
+pub(crate) struct PodMeta {
     #[serde(deserialize_with = "nullable")]
     pub name: String,
     #[serde(deserialize_with = "nullable")]
@@ -53,14 +53,14 @@ pub struct PodMeta {
 /// The one label we read: it lets a ReplicaSet owner be named by its Deployment.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default)]
-pub struct PodLabels {
+pub(crate) struct PodLabels {
     #[serde(rename = "pod-template-hash")]
     pub pod_template_hash: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default)]
-pub struct OwnerRef {
+pub(crate) struct OwnerRef {
     #[serde(deserialize_with = "nullable")]
     pub kind: String,
     #[serde(deserialize_with = "nullable")]
@@ -70,7 +70,7 @@ pub struct OwnerRef {
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct PodSpec {
+pub(crate) struct PodSpec {
     pub node_name: Option<String>,
     pub restart_policy: Option<String>,
     #[serde(deserialize_with = "nullable")]
@@ -81,7 +81,7 @@ pub struct PodSpec {
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct ContainerSpec {
+pub(crate) struct ContainerSpec {
     #[serde(deserialize_with = "nullable")]
     pub name: String,
     /// `Always` on an init container makes it a sidecar.
@@ -90,7 +90,7 @@ pub struct ContainerSpec {
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct PodStatus {
+pub(crate) struct PodStatus {
     pub phase: Option<String>,
     pub reason: Option<String>,
     pub message: Option<String>,
@@ -105,7 +105,7 @@ pub struct PodStatus {
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct Condition {
+pub(crate) struct Condition {
     #[serde(rename = "type")]
     #[serde(deserialize_with = "nullable")]
     pub type_: String,
@@ -118,7 +118,7 @@ pub struct Condition {
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct ContainerStatus {
+pub(crate) struct ContainerStatus {
     #[serde(deserialize_with = "nullable")]
     pub name: String,
     #[serde(deserialize_with = "nullable")]
@@ -134,7 +134,7 @@ pub struct ContainerStatus {
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default)]
-pub struct ContainerState {
+pub(crate) struct ContainerState {
     pub waiting: Option<Waiting>,
     pub running: Option<Running>,
     pub terminated: Option<Terminated>,
@@ -142,20 +142,20 @@ pub struct ContainerState {
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default)]
-pub struct Waiting {
+pub(crate) struct Waiting {
     pub reason: Option<String>,
     pub message: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct Running {
+pub(crate) struct Running {
     pub started_at: Option<Time>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct Terminated {
+pub(crate) struct Terminated {
     #[serde(deserialize_with = "nullable")]
     pub exit_code: i64,
     #[serde(deserialize_with = "nullable")]
@@ -167,20 +167,20 @@ pub struct Terminated {
 }
 
 impl Pod {
-    pub fn condition(&self, type_: &str) -> Option<&Condition> {
+    pub(crate) fn condition(&self, type_: &str) -> Option<&Condition> {
         self.status.conditions.iter().find(|c| c.type_ == type_)
     }
 
-    pub fn phase(&self) -> &str {
+    pub(crate) fn phase(&self) -> &str {
         self.status.phase.as_deref().unwrap_or("")
     }
 
-    pub fn node(&self) -> Option<&str> {
+    pub(crate) fn node(&self) -> Option<&str> {
         self.spec.node_name.as_deref().filter(|n| !n.is_empty())
     }
 
     /// Whether the init container of this name is a sidecar (restartPolicy Always).
-    pub fn is_sidecar(&self, init_name: &str) -> bool {
+    pub(crate) fn is_sidecar(&self, init_name: &str) -> bool {
         self.spec
             .init_containers
             .iter()
@@ -189,14 +189,14 @@ impl Pod {
 }
 
 impl Condition {
-    pub fn is_true(&self) -> bool {
+    pub(crate) fn is_true(&self) -> bool {
         self.status == "True"
     }
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default)]
-pub struct Node {
+pub(crate) struct Node {
     #[serde(deserialize_with = "nullable")]
     pub metadata: NodeMeta,
     #[serde(deserialize_with = "nullable")]
@@ -207,14 +207,14 @@ pub struct Node {
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default)]
-pub struct NodeMeta {
+pub(crate) struct NodeMeta {
     #[serde(deserialize_with = "nullable")]
     pub name: String,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default)]
-pub struct NodeSpec {
+pub(crate) struct NodeSpec {
     pub unschedulable: Option<bool>,
     #[serde(deserialize_with = "nullable")]
     pub taints: Vec<Taint>,
@@ -222,7 +222,7 @@ pub struct NodeSpec {
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default)]
-pub struct Taint {
+pub(crate) struct Taint {
     #[serde(deserialize_with = "nullable")]
     pub key: String,
     #[serde(deserialize_with = "nullable")]
@@ -231,14 +231,14 @@ pub struct Taint {
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default)]
-pub struct NodeStatus {
+pub(crate) struct NodeStatus {
     #[serde(deserialize_with = "nullable")]
     pub conditions: Vec<Condition>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct Event {
+pub(crate) struct Event {
     #[serde(deserialize_with = "nullable")]
     pub involved_object: InvolvedObject,
     pub reason: Option<String>,
@@ -253,14 +253,14 @@ pub struct Event {
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct EventSeries {
+pub(crate) struct EventSeries {
     pub count: Option<i64>,
     pub last_observed_time: Option<Time>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct InvolvedObject {
+pub(crate) struct InvolvedObject {
     #[serde(deserialize_with = "nullable")]
     pub kind: String,
     #[serde(deserialize_with = "nullable")]
@@ -270,7 +270,7 @@ pub struct InvolvedObject {
 
 impl Event {
     /// When the event was last seen, whichever API wrote it.
-    pub fn last_seen(&self) -> Option<Time> {
+    pub(crate) fn last_seen(&self) -> Option<Time> {
         self.series
             .as_ref()
             .and_then(|s| s.last_observed_time)
@@ -279,7 +279,7 @@ impl Event {
             .or(self.first_timestamp)
     }
 
-    pub fn times(&self) -> i64 {
+    pub(crate) fn times(&self) -> i64 {
         self.series
             .as_ref()
             .and_then(|s| s.count)

@@ -5,14 +5,14 @@
 //! something is stuck. Each page is decoded into lean types, classified and dropped,
 //! so memory stays flat as the cluster grows.
 
-pub mod classify;
-pub mod evidence;
-pub mod group;
-pub mod health;
-pub mod history;
-pub mod lean;
-pub mod report;
-pub mod status;
+pub(crate) mod classify;
+pub(crate) mod evidence;
+pub(crate) mod group;
+pub(crate) mod health;
+pub(crate) mod history;
+pub(crate) mod lean;
+pub(crate) mod report;
+pub(crate) mod status;
 
 use chrono::Utc;
 
@@ -20,16 +20,16 @@ use crate::cluster::list::{ListQuery, ListStats, Listing, Page, for_each_page};
 use crate::cluster::{Cluster, api_error, status_of};
 use crate::error::Result;
 
-pub use classify::{Category, Thresholds};
-pub use group::{Advice, Group};
-pub use report::{Evidence, Report, Scope, StuckPod};
+pub(crate) use classify::Thresholds;
+pub(crate) use group::{Advice, Group};
+pub(crate) use report::{Report, Scope, StuckPod};
 
 use evidence::Events;
 use health::Nodes;
 
 /// What to look at, and how old a bad state must be to count.
 #[derive(Debug, Clone, Default)]
-pub struct Options {
+pub(crate) struct Options {
     /// A namespace, or `None` for all namespaces.
     pub namespace: Option<String>,
     pub node: Option<String>,
@@ -51,7 +51,7 @@ struct Listed {
 }
 
 /// Lists, classifies, joins events and groups. Never prints.
-pub async fn find_stuck(cluster: &Cluster, opts: &Options) -> Result<Report> {
+pub(crate) async fn find_stuck(cluster: &Cluster, opts: &Options) -> Result<Report> {
     let now = Utc::now();
     let client = &cluster.client;
     let mut warnings = Vec::new();

@@ -9,7 +9,7 @@ use super::group::Group;
 
 /// The whole answer of one `pods stuck` run.
 #[derive(Debug, Clone, Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     /// What was looked at.
     pub scope: Scope,
     /// When the report was made (RFC 3339, UTC).
@@ -32,7 +32,7 @@ pub struct Report {
 
 /// Which pods were examined.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct Scope {
+pub(crate) struct Scope {
     /// The namespace, or null for all namespaces.
     pub namespace: Option<String>,
     /// Only pods on this node.
@@ -45,7 +45,7 @@ pub struct Scope {
 
 /// One stuck pod.
 #[derive(Debug, Clone, Serialize)]
-pub struct StuckPod {
+pub(crate) struct StuckPod {
     pub namespace: String,
     pub name: String,
     /// The node it is bound to, or null when not scheduled.
@@ -91,7 +91,7 @@ pub struct StuckPod {
 
 /// One fact supporting a diagnosis.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Evidence {
+pub(crate) struct Evidence {
     /// Where it comes from: `event`, `condition`, `container`,
     /// `last-state`, `pod` or `node`.
     pub source: &'static str,
@@ -107,7 +107,7 @@ pub struct Evidence {
 }
 
 impl Evidence {
-    pub fn new(
+    pub(crate) fn new(
         source: &'static str,
         reason: impl Into<String>,
         message: impl Into<String>,
@@ -125,7 +125,7 @@ impl Evidence {
 /// The cause behind a category, precise enough to group pods by and to
 /// pick the next action from.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Cause {
+pub(crate) enum Cause {
     #[default]
     Unknown,
     /// The scheduler cannot place it.

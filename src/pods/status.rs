@@ -12,11 +12,11 @@
 use super::lean::{Pod, Time};
 
 /// The reason a node controller writes on pods of an unreachable node.
-pub const NODE_LOST: &str = "NodeLost";
+pub(crate) const NODE_LOST: &str = "NodeLost";
 
 /// What kubectl shows for a pod: READY, STATUS and RESTARTS.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Display {
+pub(crate) struct Display {
     pub status: String,
     pub ready: usize,
     pub total: usize,
@@ -25,7 +25,7 @@ pub struct Display {
     pub last_restart: Option<Time>,
 }
 
-pub fn display(pod: &Pod) -> Display {
+pub(crate) fn display(pod: &Pod) -> Display {
     let phase = pod.phase();
     let mut reason = match pod.status.reason.as_deref() {
         Some(r) if !r.is_empty() => r.to_string(),

@@ -19,14 +19,14 @@ use crate::cluster::{is_not_found, plain};
 
 /// Which images of a change to apply: the new ones, or back to the old.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
+pub(crate) enum Direction {
     Forward,
     Back,
 }
 
 /// Sets the images of one workload with a strategic merge patch, which
 /// merges containers by name and leaves everything else alone.
-pub async fn set_images(
+pub(crate) async fn set_images(
     client: &Client,
     namespace: &str,
     change: &WorkloadChange,
@@ -85,7 +85,7 @@ async fn patch_workload(
 /// change the image, scale back. Two copies never run at once, and
 /// whatever fails on the way, it is scaled back: a singleton left at zero
 /// replicas is an outage nobody asked for.
-pub async fn kill_deploy(
+pub(crate) async fn kill_deploy(
     client: &Client,
     namespace: &str,
     change: &WorkloadChange,
@@ -140,7 +140,7 @@ async fn scale(
 }
 
 /// The label selector of a workload's pods, as `k=v,k=v`.
-pub async fn pod_selector(
+pub(crate) async fn pod_selector(
     client: &Client,
     namespace: &str,
     change: &WorkloadChange,
@@ -218,7 +218,7 @@ async fn next_event<K>(
 
 /// How a migration ended.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct MigrationOutcome {
+pub(crate) struct MigrationOutcome {
     pub job: String,
     pub succeeded: bool,
     /// The last lines of its log (best effort).
@@ -226,7 +226,7 @@ pub struct MigrationOutcome {
 }
 
 /// Finds the migration template in the target namespace: a Job or a CronJob.
-pub async fn find_migration_template(
+pub(crate) async fn find_migration_template(
     client: &Client,
     namespace: &str,
     name: &str,
@@ -257,7 +257,7 @@ pub async fn find_migration_template(
 
 /// Runs the migration as a new Job with the target images and waits for it.
 /// `on_log` receives its log lines as they come (best effort).
-pub async fn run_migration(
+pub(crate) async fn run_migration(
     client: &Client,
     namespace: &str,
     template: JobSpec,
@@ -430,7 +430,7 @@ async fn job_logs(
 
 /// Waits for one workload's rollout with the shared waiter, which fails
 /// early when new pods crash, cannot pull their image or are unschedulable.
-pub async fn wait_rollout(
+pub(crate) async fn wait_rollout(
     client: &Client,
     namespace: &str,
     change: &WorkloadChange,

@@ -9,7 +9,7 @@ use oci_spec::distribution::Reference;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ImageRef {
+pub(crate) struct ImageRef {
     /// The full, normalised reference: registry, repository, tag and digest
     /// (`nginx:1` is `docker.io/library/nginx:1`).
     pub reference: String,
@@ -24,7 +24,7 @@ pub struct ImageRef {
 }
 
 impl ImageRef {
-    pub fn parse(image: &str) -> ImageRef {
+    pub(crate) fn parse(image: &str) -> ImageRef {
         let Ok(r) = image.parse::<Reference>() else {
             // Not a valid reference (the kubelet will say so): keep it whole,
             // so it is shown as written and compares only with itself.
@@ -49,7 +49,7 @@ impl ImageRef {
     }
 
     /// Registry and repository: where the image comes from.
-    pub fn source(&self) -> String {
+    pub(crate) fn source(&self) -> String {
         if self.registry.is_empty() {
             self.repository.clone()
         } else {
@@ -59,7 +59,7 @@ impl ImageRef {
 
     /// Registry, repository and the short version: what the plan shows
     /// when the source of an image changes.
-    pub fn located(&self) -> String {
+    pub(crate) fn located(&self) -> String {
         let sep = if self.tag.is_none() && self.digest.is_some() {
             '@'
         } else {
@@ -69,12 +69,12 @@ impl ImageRef {
     }
 
     /// Whether both name the same image, however each is spelled.
-    pub fn same_image(a: &str, b: &str) -> bool {
+    pub(crate) fn same_image(a: &str, b: &str) -> bool {
         a == b || ImageRef::parse(a).reference == ImageRef::parse(b).reference
     }
 
     /// The short form shown in plans: the tag (or digest) alone.
-    pub fn version(&self) -> String {
+    pub(crate) fn version(&self) -> String {
         match (&self.tag, &self.digest) {
             // A full 40-digit SHA makes plans unreadable; 12 digits stay unique.
             (Some(t), _) => match &self.git_sha {

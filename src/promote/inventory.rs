@@ -1,8 +1,6 @@
 //! What runs on one side: its Deployments, StatefulSets and DaemonSets, and
 //! the images of every container (init containers included).
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::PodSpec;
 use kube::api::ListParams;
@@ -10,14 +8,12 @@ use kube::{Api, Client};
 use serde::Serialize;
 
 use crate::error::Result;
-pub use crate::workloads::Kind;
+pub(crate) use crate::workloads::Kind;
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Workload {
+pub(crate) struct Workload {
     pub kind: Kind,
     pub name: String,
-    #[serde(skip)]
-    pub labels: BTreeMap<String, String>,
     pub replicas: Option<i32>,
     /// `RollingUpdate`, `Recreate` or `OnDelete`.
     pub strategy: String,
@@ -25,18 +21,18 @@ pub struct Workload {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Container {
+pub(crate) struct Container {
     pub name: String,
     pub image: String,
     pub init: bool,
 }
 
 impl Workload {
-    pub fn id(&self) -> String {
+    pub(crate) fn id(&self) -> String {
         format!("{}/{}", self.kind.as_str(), self.name)
     }
 
-    pub fn image_of(&self, container: &str, init: bool) -> Option<&str> {
+    pub(crate) fn image_of(&self, container: &str, init: bool) -> Option<&str> {
         self.containers
             .iter()
             .find(|c| c.name == container && c.init == init)
@@ -45,7 +41,7 @@ impl Workload {
 }
 
 /// Lists the workloads of `namespace`, optionally by label selector.
-pub async fn list(
+pub(crate) async fn list(
     client: &Client,
     namespace: &str,
     selector: Option<&str>,
@@ -63,7 +59,6 @@ pub async fn list(
         out.push(workload(
             Kind::Deployment,
             d.metadata.name.unwrap_or_default(),
-            d.metadata.labels.unwrap_or_default(),
             spec.replicas.or(Some(1)),
             spec.strategy
                 .and_then(|s| s.type_)
@@ -79,7 +74,6 @@ pub async fn list(
         out.push(workload(
             Kind::StatefulSet,
             s.metadata.name.unwrap_or_default(),
-            s.metadata.labels.unwrap_or_default(),
             spec.replicas.or(Some(1)),
             spec.update_strategy
                 .and_then(|s| s.type_)
@@ -95,7 +89,6 @@ pub async fn list(
         out.push(workload(
             Kind::DaemonSet,
             d.metadata.name.unwrap_or_default(),
-            d.metadata.labels.unwrap_or_default(),
             None,
             spec.update_strategy
                 .and_then(|s| s.type_)
@@ -109,7 +102,6 @@ pub async fn list(
 fn workload(
     kind: Kind,
     name: String,
-    labels: BTreeMap<String, String>,
     replicas: Option<i32>,
     strategy: String,
     spec: Option<PodSpec>,
@@ -124,7 +116,6 @@ fn workload(
     Workload {
         kind,
         name,
-        labels,
         replicas,
         strategy,
         containers: init

@@ -13,13 +13,13 @@ use serde::{Deserialize, Serialize};
 use crate::cluster::is_not_found;
 use crate::cluster::retry::{backoff, is_conflict, is_transient};
 
-pub const CONFIGMAP: &str = "oncall-releases";
+pub(crate) const CONFIGMAP: &str = "oncall-releases";
 const KEY: &str = "releases.json";
 /// How many releases are kept; older ones are dropped.
-pub const KEEP: usize = 50;
+pub(crate) const KEEP: usize = 50;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Release {
+pub(crate) struct Release {
     pub number: u32,
     pub time: DateTime<Utc>,
     pub user: String,
@@ -35,7 +35,7 @@ pub struct Release {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ImageChange {
+pub(crate) struct ImageChange {
     /// `kind/name`.
     pub workload: String,
     pub container: String,
@@ -46,7 +46,7 @@ pub struct ImageChange {
 }
 
 /// Reads the ledger, oldest first. No ConfigMap means no history yet.
-pub async fn read(client: &Client, namespace: &str) -> Result<Vec<Release>, kube::Error> {
+pub(crate) async fn read(client: &Client, namespace: &str) -> Result<Vec<Release>, kube::Error> {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
     match api.get(CONFIGMAP).await {
         Ok(cm) => Ok(parse(&cm)),
@@ -66,7 +66,7 @@ fn parse(cm: &ConfigMap) -> Vec<Release> {
 /// Appends `release` (its number is assigned here) or, when a release with
 /// the same number exists, replaces it. Retries on write conflicts, since
 /// two engineers may promote at once, and on transient failures.
-pub async fn record(
+pub(crate) async fn record(
     client: &Client,
     namespace: &str,
     mut release: Release,
@@ -131,14 +131,14 @@ pub async fn record(
 /// Where a rollback goes: the images of a release, or the images that a
 /// release replaced (the only way back from the oldest recorded release).
 #[derive(Debug, Clone, Copy)]
-pub enum Goal<'a> {
+pub(crate) enum Goal<'a> {
     Release(&'a Release),
     Before(&'a Release),
 }
 
 impl<'a> Goal<'a> {
     /// The release whose state is restored: every later change is undone.
-    pub fn state(&self) -> u32 {
+    pub(crate) fn state(&self) -> u32 {
         match self {
             Goal::Release(r) => r.number,
             Goal::Before(r) => r.number - 1,
@@ -146,7 +146,7 @@ impl<'a> Goal<'a> {
     }
 
     /// `release N` or `before release N`, as the ledger's `source` records it.
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         match self {
             Goal::Release(r) => format!("release {}", r.number),
             Goal::Before(r) => format!("before release {}", r.number),
@@ -154,14 +154,14 @@ impl<'a> Goal<'a> {
     }
 
     /// The git SHA of the images restored, when known.
-    pub fn sha(&self) -> Option<String> {
+    pub(crate) fn sha(&self) -> Option<String> {
         match self {
             Goal::Release(r) => r.sha.clone(),
             Goal::Before(_) => None,
         }
     }
 
-    pub fn release(&self) -> &'a Release {
+    pub(crate) fn release(&self) -> &'a Release {
         match self {
             Goal::Release(r) | Goal::Before(r) => r,
         }
@@ -179,7 +179,7 @@ fn restored_state(source: &str) -> Option<u32> {
 /// What the ledger says the target runs now (the state number of the last
 /// release that took effect; 0 before the first), and which promotions a
 /// later rollback undid.
-pub fn current_state(releases: &[Release]) -> (u32, Vec<u32>) {
+pub(crate) fn current_state(releases: &[Release]) -> (u32, Vec<u32>) {
     let mut current = releases.first().map(|r| r.number - 1).unwrap_or(0);
     let mut undone: Vec<u32> = Vec::new();
     for r in releases.iter().filter(|r| r.result == "succeeded") {
@@ -202,7 +202,7 @@ pub fn current_state(releases: &[Release]) -> (u32, Vec<u32>) {
 
 /// Whether `release` was undone: it failed, its failure was rolled back, or
 /// a later `promote rollback` went back past it.
-pub fn was_undone(releases: &[Release], release: &Release) -> bool {
+pub(crate) fn was_undone(releases: &[Release], release: &Release) -> bool {
     release.result != "succeeded" || current_state(releases).1.contains(&release.number)
 }
 
@@ -210,7 +210,7 @@ pub fn was_undone(releases: &[Release], release: &Release) -> bool {
 /// default the last good promotion before the one running now, skipping
 /// promotions that failed or were rolled back. With no such promotion, the
 /// images the oldest recorded release replaced.
-pub fn find_target<'a>(releases: &'a [Release], to: Option<&str>) -> Option<Goal<'a>> {
+pub(crate) fn find_target<'a>(releases: &'a [Release], to: Option<&str>) -> Option<Goal<'a>> {
     match to {
         Some(want) => {
             if let Ok(n) = want.parse::<u32>()
@@ -320,7 +320,7 @@ mod tests {
 
 /// The images to restore to go back to `release`: every container changed
 /// by a later release gets the image it had just before the first such change.
-pub fn undo_after(releases: &[Release], release: u32) -> Vec<ImageChange> {
+pub(crate) fn undo_after(releases: &[Release], release: u32) -> Vec<ImageChange> {
     let mut restore: Vec<ImageChange> = Vec::new();
     for later in releases.iter().filter(|r| r.number > release) {
         for c in &later.changes {

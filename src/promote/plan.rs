@@ -11,7 +11,7 @@ use super::inventory::{Kind, Workload};
 use crate::config::PromoteSettings;
 
 #[derive(Debug, Clone, Serialize)]
-pub struct PromotionPlan {
+pub(crate) struct PromotionPlan {
     pub source: String,
     pub target: String,
     /// The migration to run before any deploy, if any.
@@ -29,13 +29,13 @@ pub struct PromotionPlan {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Excluded {
+pub(crate) struct Excluded {
     pub workload: String,
     pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct WorkloadChange {
+pub(crate) struct WorkloadChange {
     pub kind: Kind,
     pub name: String,
     /// `rolling`, or `recreate` for a singleton (never two copies at once).
@@ -46,13 +46,13 @@ pub struct WorkloadChange {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Strategy {
+pub(crate) enum Strategy {
     Rolling,
     Recreate,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct ContainerChange {
+pub(crate) struct ContainerChange {
     pub container: String,
     pub init: bool,
     pub from: String,
@@ -62,7 +62,7 @@ pub struct ContainerChange {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct MigrationPlan {
+pub(crate) struct MigrationPlan {
     /// `job/NAME` or `cronjob/NAME` in the target namespace, used as template.
     pub template: String,
     /// Container name → the image it will run.
@@ -70,7 +70,7 @@ pub struct MigrationPlan {
 }
 
 impl ContainerChange {
-    pub fn new(container: &str, init: bool, from: &str, to: &str) -> Self {
+    pub(crate) fn new(container: &str, init: bool, from: &str, to: &str) -> Self {
         ContainerChange {
             container: container.to_string(),
             init,
@@ -83,24 +83,24 @@ impl ContainerChange {
 
     /// The image comes from another registry or repository than before: a
     /// promotion that would pull production's images from somewhere else.
-    pub fn changes_source(&self) -> bool {
+    pub(crate) fn changes_source(&self) -> bool {
         self.from_ref.source() != self.to_ref.source()
     }
 }
 
 impl WorkloadChange {
-    pub fn id(&self) -> String {
+    pub(crate) fn id(&self) -> String {
         format!("{}/{}", self.kind.as_str(), self.name)
     }
 }
 
 impl PromotionPlan {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.changes.is_empty()
     }
 
     /// The git SHA the target will run, when every changed image agrees on one.
-    pub fn release_sha(&self) -> Option<String> {
+    pub(crate) fn release_sha(&self) -> Option<String> {
         let mut shas = self
             .changes
             .iter()
@@ -112,7 +112,7 @@ impl PromotionPlan {
 }
 
 /// Compares the two sides. `only` narrows to named workloads (`--only`).
-pub fn compare(
+pub(crate) fn compare(
     source_label: &str,
     target_label: &str,
     source: &[Workload],
@@ -212,7 +212,7 @@ fn container_changes(source: &Workload, target: &Workload) -> Vec<ContainerChang
 
 /// The image a migration container should run: the source image of the
 /// same repository, found among the planned changes or the source workloads.
-pub fn migration_image(current: &str, source: &[Workload]) -> Option<String> {
+pub(crate) fn migration_image(current: &str, source: &[Workload]) -> Option<String> {
     let repo = ImageRef::parse(current).source();
     source
         .iter()
@@ -230,7 +230,6 @@ mod tests {
         Workload {
             kind: Kind::Deployment,
             name: name.into(),
-            labels: Default::default(),
             replicas: Some(replicas),
             strategy: strategy.into(),
             containers: images

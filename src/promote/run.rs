@@ -25,7 +25,7 @@ use crate::safety::{Audited, OpCtx, audit};
 
 /// What the procedure tells its caller as it goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
+pub(crate) enum Event {
     /// Work on `target` (a workload, or `migration`) began or moved on.
     Progress { target: String, message: String },
     /// A line of the migration job's log.
@@ -38,7 +38,7 @@ pub enum Event {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct Options {
+pub(crate) struct Options {
     /// Leave changed workloads as they are when something fails.
     pub no_rollback: bool,
     /// The longest wait for the migration or one rollout.
@@ -47,7 +47,7 @@ pub struct Options {
 
 /// What a release does, as the ledger records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     /// Make the target run what the source runs.
     Promote,
     /// Go back to an earlier release's images.
@@ -64,7 +64,7 @@ impl Action {
 }
 
 /// A planned release: what `run` changes, and how the ledger names it.
-pub struct Job {
+pub(crate) struct Job {
     pub action: Action,
     /// Where the images come from: the source's label, or the release gone back to.
     pub source: String,
@@ -76,7 +76,7 @@ pub struct Job {
 
 /// How a release went: `promote -o json`, and the runbook step's output.
 #[derive(Debug, Serialize)]
-pub struct PromoteReport {
+pub(crate) struct PromoteReport {
     /// The release number in the ledger; none when no release was started.
     pub release: Option<u32>,
     /// `succeeded`, `failed`, `rolled back` or `interrupted` as the ledger
@@ -98,7 +98,7 @@ pub struct PromoteReport {
 
 impl PromoteReport {
     /// The report for a plan with nothing to change.
-    pub fn nothing_to_do(plan: PromotionPlan) -> Self {
+    pub(crate) fn nothing_to_do(plan: PromotionPlan) -> Self {
         PromoteReport {
             release: None,
             result: "nothing to do".into(),
@@ -112,7 +112,7 @@ impl PromoteReport {
 
     /// The warning for a ledger that could not record the release's end:
     /// the change stands, but `promote history` will not say how it went.
-    pub fn ledger_warning(&self) -> Option<String> {
+    pub(crate) fn ledger_warning(&self) -> Option<String> {
         self.ledger_error
             .as_ref()
             .map(|e| format!("warning: could not update the release ledger: {e}"))
@@ -141,7 +141,7 @@ struct Applied {
 /// Records the release in the target's ledger, applies it, and records how
 /// it ended. A ledger that cannot be written first stops everything; one
 /// that cannot record the end is reported, not fatal (the change stands).
-pub async fn run(
+pub(crate) async fn run(
     cluster: &Cluster,
     namespace: &str,
     job: &Job,
@@ -185,7 +185,7 @@ pub async fn run(
 }
 
 /// Compares both sides and plans the migration.
-pub async fn plan(
+pub(crate) async fn plan(
     source: &Side<'_>,
     target: &Side<'_>,
     settings: &PromoteSettings,
@@ -566,7 +566,7 @@ async fn roll_back(
 
 /// The changes that take `current` back to the images of `releases`' entry
 /// number `to` (every container changed by a later release is restored).
-pub fn rollback_changes(
+pub(crate) fn rollback_changes(
     releases: &[Release],
     to: u32,
     current: &[Workload],

@@ -6,13 +6,13 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 
 /// A connection either shared with the app (same context) or opened for one side.
-pub enum Conn<'a> {
+pub(crate) enum Conn<'a> {
     Shared(&'a Cluster),
     Own(Box<Cluster>),
 }
 
 impl Conn<'_> {
-    pub fn cluster(&self) -> &Cluster {
+    pub(crate) fn cluster(&self) -> &Cluster {
         match self {
             Conn::Shared(c) => c,
             Conn::Own(c) => c,
@@ -20,7 +20,7 @@ impl Conn<'_> {
     }
 }
 
-pub struct Side<'a> {
+pub(crate) struct Side<'a> {
     /// The environment's name (`staging`) or `context/namespace`.
     pub label: String,
     pub conn: Conn<'a>,
@@ -28,12 +28,12 @@ pub struct Side<'a> {
 }
 
 impl Side<'_> {
-    pub fn client(&self) -> &kube::Client {
+    pub(crate) fn client(&self) -> &kube::Client {
         &self.conn.cluster().client
     }
 }
 
-pub struct Sides<'a> {
+pub(crate) struct Sides<'a> {
     pub source: Side<'a>,
     pub target: Side<'a>,
 }
@@ -41,7 +41,7 @@ pub struct Sides<'a> {
 /// Where the two sides are, as the command line names them: environments
 /// of the config file, or a context and namespace for either side.
 #[derive(Debug, Clone, Default)]
-pub struct SideSpec {
+pub(crate) struct SideSpec {
     pub from: Option<String>,
     pub to: Option<String>,
     pub from_context: Option<String>,
@@ -65,7 +65,7 @@ struct Wanted {
 /// Works out both sides from the spec, then the config's `promote` and
 /// `environments` sections, and connects to them (sharing `shared` where a
 /// side lives in its context).
-pub async fn resolve<'a>(
+pub(crate) async fn resolve<'a>(
     shared: &'a Cluster,
     options: &ConnectOptions,
     config: &Config,
@@ -102,7 +102,7 @@ pub async fn resolve<'a>(
 
 /// The target side alone, for `history` and `rollback`: `--to-namespace`
 /// (and `--to-context`) when given, else `-n`, else the config's `promote.to`.
-pub async fn target<'a>(
+pub(crate) async fn target<'a>(
     shared: &'a Cluster,
     options: &ConnectOptions,
     config: &Config,
@@ -206,7 +206,7 @@ async fn conn_for<'a>(
 /// `from` and `to` is an environment of the config or else a namespace of
 /// the run's cluster. An environment in another context gets its own
 /// connection (made with the run's kubeconfig), as `oncall promote` does.
-pub async fn for_runbook<'a>(
+pub(crate) async fn for_runbook<'a>(
     cluster: &'a Cluster,
     options: &ConnectOptions,
     config: &Config,

@@ -10,7 +10,11 @@ use crate::cluster::retry::retry;
 
 /// `production now: `deployment/a` runs its previous images; `deployment/b`
 /// runs the new images (restore: `kubectl …`)`, for every workload touched.
-pub async fn describe(client: &Client, namespace: &str, touched: &[&WorkloadChange]) -> String {
+pub(crate) async fn describe(
+    client: &Client,
+    namespace: &str,
+    touched: &[&WorkloadChange],
+) -> String {
     let live = retry(|| inventory::list(client, namespace, None)).await;
     let parts: Vec<String> = touched
         .iter()

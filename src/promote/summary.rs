@@ -8,7 +8,7 @@ use crate::safety::{ImageUpdate, Plan};
 
 /// What the promotion changes (migration first, then each workload in
 /// order), skips and warns about.
-pub fn safety_plan(promotion: &PromotionPlan, cluster: &Cluster, namespace: &str) -> Plan {
+pub(crate) fn safety_plan(promotion: &PromotionPlan, cluster: &Cluster, namespace: &str) -> Plan {
     let mut p = Plan::new(
         format!("promote {} → {}", promotion.source, promotion.target),
         cluster,
@@ -64,7 +64,7 @@ pub fn safety_plan(promotion: &PromotionPlan, cluster: &Cluster, namespace: &str
 /// One plan line per workload, its images in full for `-o json`, and a
 /// warning for every image that would come from another registry or
 /// repository: such a switch must not look like a normal release.
-pub fn add_workload_changes(p: &mut Plan, changes: &[WorkloadChange]) {
+pub(crate) fn add_workload_changes(p: &mut Plan, changes: &[WorkloadChange]) {
     for c in changes {
         let images = c
             .containers
@@ -95,14 +95,14 @@ pub fn add_workload_changes(p: &mut Plan, changes: &[WorkloadChange]) {
     }
 }
 
-pub fn strategy_name(strategy: Strategy) -> &'static str {
+pub(crate) fn strategy_name(strategy: Strategy) -> &'static str {
     match strategy {
         Strategy::Rolling => "rolling update",
         Strategy::Recreate => "kill-deploy (singleton)",
     }
 }
 
-pub fn describe_containers(containers: &[ContainerChange]) -> String {
+pub(crate) fn describe_containers(containers: &[ContainerChange]) -> String {
     containers
         .iter()
         .map(|c| {

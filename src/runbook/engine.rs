@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::safety::{Answer, Plan};
 
 /// What the engine needs from the person (or script) running it.
-pub trait Ui {
+pub(crate) trait Ui {
     /// A step is about to be considered.
     fn step_start(&mut self, index: usize, total: usize, step: &Step);
     /// A mutating step's plan: show it and return the go-ahead (dry run,
@@ -46,7 +46,7 @@ pub trait Ui {
 }
 
 /// Everything one run needs.
-pub struct Run<'a> {
+pub(crate) struct Run<'a> {
     pub runbook: &'a Runbook,
     pub cluster: Option<&'a Cluster>,
     /// How the run connected, for steps that reach another context.
@@ -63,7 +63,7 @@ pub struct Run<'a> {
 }
 
 /// Converts and checks a parameter value given as text.
-pub fn parse_param(p: &Param, text: &str) -> Result<Json> {
+pub(crate) fn parse_param(p: &Param, text: &str) -> Result<Json> {
     let bad = |why: String| Error::Usage(format!("parameter `{}`: {why}", p.name));
     if !p.choices.is_empty() && !p.choices.iter().any(|c| c == text) {
         return Err(bad(format!(
@@ -143,11 +143,11 @@ impl Run<'_> {
     }
 
     /// Hides the run's secret values and what scripts commonly make of them.
-    pub fn redactor(&self) -> Redactor {
+    pub(crate) fn redactor(&self) -> Redactor {
         Redactor::new(self.secret_values().into_iter().map(|(_, v)| v))
     }
 
-    pub fn redact(&self, text: &str) -> String {
+    pub(crate) fn redact(&self, text: &str) -> String {
         self.redactor().redact(text)
     }
 
@@ -605,7 +605,7 @@ fn manual_step(run: &mut Run<'_>, ui: &mut dyn Ui, step: &Step, args: &Json) -> 
 
 /// Runs the steps from `start`, skipping steps the journal shows finished.
 /// Secrets are hidden from the error it returns, as from everything else.
-pub async fn execute(run: &mut Run<'_>, ui: &mut dyn Ui, start: usize) -> Result<()> {
+pub(crate) async fn execute(run: &mut Run<'_>, ui: &mut dyn Ui, start: usize) -> Result<()> {
     let result = steps(run, ui, start).await;
     result.map_err(|e| run.redactor().redact_error(e))
 }

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 const MAX_OUTPUT: usize = 16 * 1024;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Journal {
+pub(crate) struct Journal {
     pub run_id: String,
     pub runbook: String,
     pub origin: Origin,
@@ -43,7 +43,7 @@ pub struct Journal {
 
 /// One `oncall runbook resume`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Resumed {
+pub(crate) struct Resumed {
     pub time: DateTime<Utc>,
     pub user: String,
     /// How the run had stopped.
@@ -57,7 +57,7 @@ pub struct Resumed {
 
 /// One attempt at a step: the timeline shows retries and interruptions.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Attempt {
+pub(crate) struct Attempt {
     pub started: DateTime<Utc>,
     pub finished: Option<DateTime<Utc>>,
     /// done, failed, timed out, interrupted; none while it runs.
@@ -67,7 +67,7 @@ pub struct Attempt {
 }
 
 impl Attempt {
-    pub fn begin() -> Attempt {
+    pub(crate) fn begin() -> Attempt {
         Attempt {
             started: Utc::now(),
             finished: None,
@@ -76,7 +76,7 @@ impl Attempt {
         }
     }
 
-    pub fn end<T>(&mut self, result: &Result<T>) {
+    pub(crate) fn end<T>(&mut self, result: &Result<T>) {
         self.finished = Some(Utc::now());
         let (what, detail) = match result {
             Ok(_) => ("done", None),
@@ -94,7 +94,7 @@ impl Attempt {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum RunStatus {
+pub(crate) enum RunStatus {
     Running,
     Completed,
     Failed,
@@ -107,7 +107,7 @@ pub enum RunStatus {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum StepState {
+pub(crate) enum StepState {
     Pending,
     /// Started and not known to have finished: the run was killed inside it.
     Started,
@@ -124,7 +124,7 @@ pub enum StepState {
 
 impl RunStatus {
     /// How a run's status reads: `dry run`, `completed`.
-    pub fn name(self) -> String {
+    pub(crate) fn name(self) -> String {
         serde_json::to_value(self)
             .ok()
             .and_then(|v| v.as_str().map(|x| x.replace('_', " ")))
@@ -134,7 +134,7 @@ impl RunStatus {
 
 impl StepState {
     /// How a step's state reads in tables and the timeline.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             StepState::Pending => "pending",
             StepState::Started | StepState::Interrupted => "interrupted",
@@ -147,7 +147,7 @@ impl StepState {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StepRecord {
+pub(crate) struct StepRecord {
     pub id: String,
     pub title: String,
     pub action: String,
@@ -170,7 +170,7 @@ pub struct StepRecord {
 }
 
 impl StepRecord {
-    pub fn new(step: &super::model::Step) -> Self {
+    pub(crate) fn new(step: &super::model::Step) -> Self {
         StepRecord {
             id: step.id.clone(),
             title: step.title.clone(),
@@ -189,17 +189,17 @@ impl StepRecord {
         }
     }
 
-    pub fn is_finished(&self) -> bool {
+    pub(crate) fn is_finished(&self) -> bool {
         matches!(self.state, StepState::Done | StepState::Skipped)
     }
 
     /// Started and never seen to end: killed or interrupted inside it.
-    pub fn was_cut_short(&self) -> bool {
+    pub(crate) fn was_cut_short(&self) -> bool {
         matches!(self.state, StepState::Started | StepState::Interrupted)
     }
 }
 
-pub fn runs_dir() -> Result<PathBuf> {
+pub(crate) fn runs_dir() -> Result<PathBuf> {
     crate::config::state_dir()
         .map(|d| d.join("runs"))
         .ok_or_else(|| {
@@ -212,7 +212,7 @@ pub fn runs_dir() -> Result<PathBuf> {
 /// A run id: sortable by time, readable, unique enough for one engineer.
 /// It names the journal file, so the runbook's name is reduced to safe
 /// characters whatever it holds.
-pub fn new_run_id(runbook: &str) -> String {
+pub(crate) fn new_run_id(runbook: &str) -> String {
     let now = Utc::now();
     let salt =
         (now.timestamp_subsec_nanos() ^ std::process::id().wrapping_mul(2_654_435_761)) & 0xffff;
@@ -245,7 +245,7 @@ fn file_safe(name: &str) -> String {
 }
 
 /// Ids of the journaled runs, newest first (shell completion).
-pub fn run_ids() -> Vec<String> {
+pub(crate) fn run_ids() -> Vec<String> {
     let mut ids: Vec<String> = runs_dir()
         .ok()
         .and_then(|d| std::fs::read_dir(d).ok())
@@ -265,7 +265,7 @@ pub fn run_ids() -> Vec<String> {
 
 /// The newest run of `runbook` on `context` that is still running in a
 /// live process other than this one.
-pub fn running_elsewhere(runbook: &str, context: &str) -> Option<Journal> {
+pub(crate) fn running_elsewhere(runbook: &str, context: &str) -> Option<Journal> {
     let me = std::process::id();
     run_ids()
         .into_iter()
@@ -282,12 +282,12 @@ pub fn running_elsewhere(runbook: &str, context: &str) -> Option<Journal> {
 /// Keeps two `resume`s of one run from acting at once: a file created
 /// exclusively next to the journal, holding the owner's pid. A lock whose
 /// process is gone (the run was killed) is taken over.
-pub struct Lock {
+pub(crate) struct Lock {
     path: PathBuf,
 }
 
 impl Lock {
-    pub fn take(run_id: &str) -> Result<Lock> {
+    pub(crate) fn take(run_id: &str) -> Result<Lock> {
         let path = runs_dir()?.join(format!("{run_id}.lock"));
         for _ in 0..2 {
             match std::fs::OpenOptions::new()
@@ -340,7 +340,7 @@ fn process_alive(_pid: i32) -> bool {
     true
 }
 
-pub fn cut(text: &str) -> String {
+pub(crate) fn cut(text: &str) -> String {
     if text.len() <= MAX_OUTPUT {
         return text.to_string();
     }
@@ -355,7 +355,7 @@ pub fn cut(text: &str) -> String {
 /// that the run and the step it was in were interrupted, so the journal is
 /// never left `running`. It works on the saved journal: secrets are already
 /// hidden there.
-pub fn mark_quit(path: &std::path::Path, why: &str) {
+pub(crate) fn mark_quit(path: &std::path::Path, why: &str) {
     let Ok(text) = std::fs::read_to_string(path) else {
         return;
     };
@@ -382,13 +382,13 @@ pub fn mark_quit(path: &std::path::Path, why: &str) {
 }
 
 impl Journal {
-    pub fn path(&self) -> Result<PathBuf> {
+    pub(crate) fn path(&self) -> Result<PathBuf> {
         Ok(runs_dir()?.join(format!("{}.json", self.run_id)))
     }
 
     /// The journal with every secret (and its encodings) hidden from what
     /// steps produced: outcomes, outputs, attempts and parameters.
-    pub fn redacted(&self, redactor: &super::secrets::Redactor) -> Journal {
+    pub(crate) fn redacted(&self, redactor: &super::secrets::Redactor) -> Journal {
         let mut clean = self.clone();
         if redactor.is_empty() {
             return clean;
@@ -413,12 +413,12 @@ impl Journal {
     }
 
     /// Writes the journal, secrets hidden.
-    pub fn save_redacted(&self, redactor: &super::secrets::Redactor) -> Result<()> {
+    pub(crate) fn save_redacted(&self, redactor: &super::secrets::Redactor) -> Result<()> {
         self.redacted(redactor).save()
     }
 
     /// Writes the journal atomically (temp file + rename), mode 0600.
-    pub fn save(&self) -> Result<()> {
+    pub(crate) fn save(&self) -> Result<()> {
         let path = self.path()?;
         let fail = |e: std::io::Error| {
             Error::Failed(format!(
@@ -444,7 +444,7 @@ impl Journal {
     }
 
     /// Loads a run's journal; `last` is the newest run.
-    pub fn load(run_id: &str) -> Result<Journal> {
+    pub(crate) fn load(run_id: &str) -> Result<Journal> {
         if run_id == "last" {
             // A dry run changed nothing: `last` is the newest real run.
             return run_ids()
@@ -479,7 +479,7 @@ impl Journal {
             .map_err(|e| Error::Failed(format!("the journal {} is damaged: {e}", path.display())))
     }
 
-    pub fn step(&mut self, id: &str) -> &mut StepRecord {
+    pub(crate) fn step(&mut self, id: &str) -> &mut StepRecord {
         self.steps
             .iter_mut()
             .find(|s| s.id == id)
@@ -487,7 +487,7 @@ impl Journal {
     }
 
     /// Outputs of finished steps, for templates: `steps.<id>.output` etc.
-    pub fn outputs(&self) -> BTreeMap<String, serde_json::Value> {
+    pub(crate) fn outputs(&self) -> BTreeMap<String, serde_json::Value> {
         self.steps
             .iter()
             .map(|s| {
@@ -512,7 +512,7 @@ impl Journal {
 impl Journal {
     /// The run as an incident timeline in Markdown, ready to paste into a
     /// ticket: every step, every attempt and resume, and the outputs.
-    pub fn markdown(&self) -> String {
+    pub(crate) fn markdown(&self) -> String {
         timeline(self)
     }
 }

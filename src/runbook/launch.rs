@@ -16,14 +16,14 @@ use crate::error::{Error, Result};
 use crate::safety::audit;
 
 /// Where a run acts: context, cluster URL and namespace.
-pub struct Place {
+pub(crate) struct Place {
     pub context: String,
     pub cluster: String,
     pub namespace: String,
 }
 
 /// Parses `--set k=v` into a map; a key that is not a parameter is an error.
-pub fn parse_sets(runbook: &Runbook, sets: &[String]) -> Result<BTreeMap<String, String>> {
+pub(crate) fn parse_sets(runbook: &Runbook, sets: &[String]) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for s in sets {
         let (k, v) = s
@@ -47,7 +47,7 @@ pub fn parse_sets(runbook: &Runbook, sets: &[String]) -> Result<BTreeMap<String,
 }
 
 /// The index of the step `--from-step` names (0 without it).
-pub fn start_index(runbook: &Runbook, from_step: Option<&str>) -> Result<usize> {
+pub(crate) fn start_index(runbook: &Runbook, from_step: Option<&str>) -> Result<usize> {
     let Some(id) = from_step else {
         return Ok(0);
     };
@@ -90,7 +90,7 @@ fn journal_params(runbook: &Runbook, values: &BTreeMap<String, Json>) -> BTreeMa
 }
 
 /// A new run's journal; the steps before `start` are skipped.
-pub fn new_journal(
+pub(crate) fn new_journal(
     source: &Source,
     runbook: &Runbook,
     values: &BTreeMap<String, Json>,
@@ -130,7 +130,7 @@ impl Journal {
     /// Fits a resumed run's records to the runbook as it is now: what the
     /// journal knows about steps that still exist is kept; new steps start
     /// pending. Returns the index of the first step not finished.
-    pub fn adopt(&mut self, runbook: &Runbook) -> usize {
+    pub(crate) fn adopt(&mut self, runbook: &Runbook) -> usize {
         let old = std::mem::take(&mut self.steps);
         self.steps = runbook
             .steps
@@ -150,7 +150,7 @@ impl Journal {
 
     /// The parameters a resumed run is given: `--set`, then the journal's
     /// (secrets were never written and must be given again).
-    pub fn resumed_params(
+    pub(crate) fn resumed_params(
         &self,
         runbook: &Runbook,
         sets: &[String],
@@ -173,7 +173,7 @@ const NO_CLUSTER: &str = "(no cluster)";
 impl Journal {
     /// A resumed run with the runbook as it is now: a change since the run
     /// started is refused unless `force`. Returns whether it changed.
-    pub fn check_source(&self, source: &Source, force: bool) -> Result<bool> {
+    pub(crate) fn check_source(&self, source: &Source, force: bool) -> Result<bool> {
         if source.hash() == self.hash {
             return Ok(false);
         }
@@ -191,7 +191,7 @@ impl Journal {
     /// Moves a resumed run to the cluster it is connected to now: another
     /// context than the one the run started on is refused unless `force`.
     /// Returns whether it was another context.
-    pub fn resume_on(&mut self, cluster: Option<&Cluster>, force: bool) -> Result<bool> {
+    pub(crate) fn resume_on(&mut self, cluster: Option<&Cluster>, force: bool) -> Result<bool> {
         let Some(c) = cluster else {
             return Ok(false);
         };
@@ -216,7 +216,7 @@ impl Journal {
     }
 
     /// Records a resume at step `first`, by this process.
-    pub fn record_resume(
+    pub(crate) fn record_resume(
         &mut self,
         runbook: &Runbook,
         first: usize,

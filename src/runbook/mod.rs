@@ -4,26 +4,26 @@
 //! through a `Ui` the command layer provides; `journal` keeps each run's
 //! record so it can be resumed and turned into an incident timeline.
 
-pub mod actions;
-pub mod engine;
-pub mod journal;
-pub mod launch;
-pub mod model;
-pub mod secrets;
-pub mod template;
-pub mod tree;
-pub mod validate;
+pub(crate) mod actions;
+pub(crate) mod engine;
+pub(crate) mod journal;
+pub(crate) mod launch;
+pub(crate) mod model;
+pub(crate) mod secrets;
+pub(crate) mod template;
+pub(crate) mod tree;
+pub(crate) mod validate;
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-pub use model::Runbook;
-pub use validate::Diagnostic;
+pub(crate) use model::Runbook;
+pub(crate) use validate::Diagnostic;
 
 /// The runbooks shipped inside the binary.
-pub const SHIPPED: &[(&str, &str)] = &[
+pub(crate) const SHIPPED: &[(&str, &str)] = &[
     (
         "dns-swap-check",
         include_str!("../../runbooks/dns-swap-check.yaml"),
@@ -65,7 +65,7 @@ pub const SHIPPED: &[(&str, &str)] = &[
 /// Where a runbook was found.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "path")]
-pub enum Origin {
+pub(crate) enum Origin {
     /// A file given by path, or found in ./runbooks or the config directory.
     File(PathBuf),
     /// Shipped inside the binary.
@@ -73,7 +73,7 @@ pub enum Origin {
 }
 
 impl Origin {
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Origin::File(p) => p.display().to_string(),
             Origin::Shipped(n) => format!("shipped ({n})"),
@@ -83,14 +83,14 @@ impl Origin {
 
 /// A runbook's text and where it came from, before validation.
 #[derive(Debug, Clone)]
-pub struct Source {
+pub(crate) struct Source {
     pub origin: Origin,
     pub text: String,
 }
 
 impl Source {
     /// A short hash of the text: `resume` refuses when it changed.
-    pub fn hash(&self) -> String {
+    pub(crate) fn hash(&self) -> String {
         hash(&self.text)
     }
 
@@ -102,13 +102,13 @@ impl Source {
     }
 }
 
-pub fn hash(text: &str) -> String {
+pub(crate) fn hash(text: &str) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
     digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Parses and validates; on failure, every problem found.
-pub fn check(text: &str) -> std::result::Result<Runbook, Vec<Diagnostic>> {
+pub(crate) fn check(text: &str) -> std::result::Result<Runbook, Vec<Diagnostic>> {
     match tree::parse(text) {
         Ok(root) => validate::validate(&root, text),
         Err(e) => {
@@ -139,11 +139,11 @@ fn too_large(reason: &str) -> Option<String> {
 }
 
 /// Validates a source; the error lists every problem as `file:line:column: message`.
-pub fn load(source: &Source) -> Result<Runbook> {
+pub(crate) fn load(source: &Source) -> Result<Runbook> {
     check(&source.text).map_err(|diags| invalid(&source.path(), &diags))
 }
 
-pub fn invalid(path: &Path, diags: &[Diagnostic]) -> Error {
+pub(crate) fn invalid(path: &Path, diags: &[Diagnostic]) -> Error {
     let lines: Vec<String> = diags
         .iter()
         .map(|d| format!("{}:{}:{}: {}", path.display(), d.line, d.column, d.message))
@@ -156,7 +156,7 @@ pub fn invalid(path: &Path, diags: &[Diagnostic]) -> Error {
 }
 
 /// The directories searched, in order of precedence (earlier wins).
-pub fn search_dirs() -> Vec<PathBuf> {
+pub(crate) fn search_dirs() -> Vec<PathBuf> {
     let mut dirs = vec![PathBuf::from("runbooks")];
     if let Some(d) = crate::config::config_dir() {
         dirs.push(d.join("runbooks"));
@@ -183,7 +183,7 @@ fn yaml_files(dir: &Path) -> Vec<(String, PathBuf)> {
 }
 
 /// Every runbook that `run NAME` can find, one per name (the first found wins).
-pub fn discover() -> Vec<(String, Origin)> {
+pub(crate) fn discover() -> Vec<(String, Origin)> {
     let mut found: Vec<(String, Origin)> = Vec::new();
     for dir in search_dirs() {
         for (name, path) in yaml_files(&dir) {
@@ -202,7 +202,7 @@ pub fn discover() -> Vec<(String, Origin)> {
 }
 
 /// Reads a runbook's text from where it was found.
-pub fn read(origin: &Origin) -> Result<Source> {
+pub(crate) fn read(origin: &Origin) -> Result<Source> {
     let text = match origin {
         Origin::File(p) => std::fs::read_to_string(p)
             .map_err(|e| Error::Usage(format!("cannot read runbook {}: {e}", p.display())))?,
@@ -220,7 +220,7 @@ pub fn read(origin: &Origin) -> Result<Source> {
 
 /// Finds a runbook by name, or reads it from a path (anything with a `/`
 /// or a `.yaml`/`.yml` ending).
-pub fn find(name_or_file: &str) -> Result<Source> {
+pub(crate) fn find(name_or_file: &str) -> Result<Source> {
     let looks_like_path = name_or_file.contains('/')
         || name_or_file.ends_with(".yaml")
         || name_or_file.ends_with(".yml");
@@ -237,7 +237,7 @@ pub fn find(name_or_file: &str) -> Result<Source> {
 }
 
 /// Names of the runbooks that `runbook run NAME` can find (shell completion).
-pub fn available_names() -> Vec<String> {
+pub(crate) fn available_names() -> Vec<String> {
     discover().into_iter().map(|(n, _)| n).collect()
 }
 

@@ -5,10 +5,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::actions::{Erased, Spec};
-use super::tree::Pos;
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Runbook {
+pub(crate) struct Runbook {
     pub name: String,
     pub summary: String,
     /// The manual procedure this runbook comes from.
@@ -19,7 +18,7 @@ pub struct Runbook {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ParamType {
+pub(crate) enum ParamType {
     String,
     Int,
     Bool,
@@ -30,7 +29,7 @@ pub enum ParamType {
 }
 
 impl ParamType {
-    pub const ALL: [(&'static str, ParamType); 7] = [
+    pub(crate) const ALL: [(&'static str, ParamType); 7] = [
         ("string", ParamType::String),
         ("int", ParamType::Int),
         ("bool", ParamType::Bool),
@@ -40,7 +39,7 @@ impl ParamType {
         ("context", ParamType::Context),
     ];
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         Self::ALL
             .iter()
             .find(|(_, t)| *t == self)
@@ -50,7 +49,7 @@ impl ParamType {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Param {
+pub(crate) struct Param {
     pub name: String,
     #[serde(rename = "type")]
     pub ty: ParamType,
@@ -69,7 +68,7 @@ pub struct Param {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Step {
+pub(crate) struct Step {
     pub id: String,
     pub title: String,
     pub action: String,
@@ -84,17 +83,15 @@ pub struct Step {
     pub mutating: bool,
     /// Whether running it again after an interruption is harmless.
     pub idempotent: bool,
-    #[serde(skip)]
-    pub pos: Pos,
 }
 
 impl Step {
     /// The step's action (validation made sure it exists).
-    pub fn implementation(&self) -> &'static dyn Erased {
+    pub(crate) fn implementation(&self) -> &'static dyn Erased {
         super::actions::find(&self.action).expect("validated action")
     }
 
-    pub fn spec(&self) -> &'static Spec {
+    pub(crate) fn spec(&self) -> &'static Spec {
         self.implementation().spec()
     }
 }
@@ -102,7 +99,10 @@ impl Step {
 mod humantime_serde_opt {
     use std::time::Duration;
 
-    pub fn serialize<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: serde::Serializer>(
+        d: &Option<Duration>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match d {
             Some(d) => s.serialize_some(&humantime::format_duration(*d).to_string()),
             None => s.serialize_none(),

@@ -13,7 +13,7 @@ use serde_json::Value as Json;
 
 use crate::error::{Error, exit};
 
-pub const REDACTED: &str = "<redacted>";
+pub(crate) const REDACTED: &str = "<redacted>";
 
 /// Base64 runs shorter than this are not hidden: they would hide ordinary
 /// text while revealing next to nothing.
@@ -21,12 +21,12 @@ const MIN_ENCODED: usize = 6;
 
 /// Every form of the run's secret values that is hidden, longest first.
 #[derive(Debug, Clone, Default)]
-pub struct Redactor {
+pub(crate) struct Redactor {
     forms: Vec<String>,
 }
 
 impl Redactor {
-    pub fn new<I: IntoIterator<Item = String>>(secrets: I) -> Redactor {
+    pub(crate) fn new<I: IntoIterator<Item = String>>(secrets: I) -> Redactor {
         let mut forms = Vec::new();
         for s in secrets.into_iter().filter(|s| !s.is_empty()) {
             forms.extend(derived_forms(&s));
@@ -37,11 +37,11 @@ impl Redactor {
         Redactor { forms }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.forms.is_empty()
     }
 
-    pub fn redact(&self, text: &str) -> String {
+    pub(crate) fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
         for f in &self.forms {
             if out.contains(f.as_str()) {
@@ -52,7 +52,7 @@ impl Redactor {
     }
 
     /// Hides secrets in every string of a JSON value, keys included.
-    pub fn redact_json(&self, value: &mut Json) {
+    pub(crate) fn redact_json(&self, value: &mut Json) {
         if self.is_empty() {
             return;
         }
@@ -70,7 +70,7 @@ impl Redactor {
         }
     }
 
-    pub fn redact_plan(&self, plan: &mut crate::safety::Plan) {
+    pub(crate) fn redact_plan(&self, plan: &mut crate::safety::Plan) {
         if self.is_empty() {
             return;
         }
@@ -96,7 +96,7 @@ impl Redactor {
         }
     }
 
-    pub fn redact_outcome(&self, outcome: &mut crate::safety::audit::Outcome) {
+    pub(crate) fn redact_outcome(&self, outcome: &mut crate::safety::audit::Outcome) {
         outcome.detail = self.redact(&outcome.detail);
         for s in outcome.done.iter_mut().chain(outcome.not_done.iter_mut()) {
             *s = self.redact(s);
@@ -105,7 +105,7 @@ impl Redactor {
 
     /// The same error, with secrets hidden from its message and the same
     /// exit code.
-    pub fn redact_error(&self, e: Error) -> Error {
+    pub(crate) fn redact_error(&self, e: Error) -> Error {
         let text = e.to_string();
         let hidden = self.redact(&text);
         if hidden == text {

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use minijinja::{Environment, UndefinedBehavior, Value};
 
 /// Names the templating offers besides the parameters.
-pub const BUILTIN_VARS: &[&str] = &[
+pub(crate) const BUILTIN_VARS: &[&str] = &[
     "params",
     "steps",
     "context",
@@ -32,18 +32,18 @@ const GLOBAL_FUNCTIONS: &[&str] = &[
 ];
 
 /// The environment variable a shell step reads a parameter from.
-pub fn param_env_var(name: &str) -> String {
+pub(crate) fn param_env_var(name: &str) -> String {
     format!("ONCALL_PARAM_{name}")
 }
 
-pub fn env() -> Environment<'static> {
+pub(crate) fn env() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env
 }
 
 /// Template syntax inside a text: where it starts and the whole tag.
-pub fn find_tag(text: &str) -> Option<(usize, &str)> {
+pub(crate) fn find_tag(text: &str) -> Option<(usize, &str)> {
     let start = ["{{", "{%", "{#"]
         .iter()
         .filter_map(|t| text.find(t))
@@ -60,24 +60,9 @@ pub fn find_tag(text: &str) -> Option<(usize, &str)> {
     Some((start, &text[start..end]))
 }
 
-/// The top-level names a template text uses (parameters, `steps`, ...).
-pub fn names_used(source: &str) -> Vec<String> {
-    let env = env();
-    let mut names: Vec<String> = match env.template_from_str(source) {
-        Ok(t) => t
-            .undeclared_variables(false)
-            .into_iter()
-            .filter(|n| !GLOBAL_FUNCTIONS.contains(&n.as_str()))
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    names.sort();
-    names
-}
-
 /// A template problem found without running it.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Problem {
+pub(crate) enum Problem {
     Syntax(String),
     UnknownName(String),
     UnknownStep(String),
@@ -85,7 +70,7 @@ pub enum Problem {
 }
 
 /// What a template may refer to at a given step.
-pub struct Scope<'a> {
+pub(crate) struct Scope<'a> {
     pub params: &'a [String],
     pub earlier_steps: &'a [String],
     pub all_steps: &'a [String],
@@ -126,7 +111,7 @@ fn check_names(names: HashSet<String>, scope: &Scope) -> Vec<Problem> {
 }
 
 /// Checks a template string (`{{ ... }}` inside text).
-pub fn check_template(source: &str, scope: &Scope) -> Vec<Problem> {
+pub(crate) fn check_template(source: &str, scope: &Scope) -> Vec<Problem> {
     let env = env();
     match env.template_from_str(source) {
         Ok(t) => check_names(t.undeclared_variables(true), scope),
@@ -135,7 +120,7 @@ pub fn check_template(source: &str, scope: &Scope) -> Vec<Problem> {
 }
 
 /// Checks an expression (`when`, `assert.that`).
-pub fn check_expression(source: &str, scope: &Scope) -> Vec<Problem> {
+pub(crate) fn check_expression(source: &str, scope: &Scope) -> Vec<Problem> {
     let env = env();
     match env.compile_expression(source) {
         Ok(e) => check_names(e.undeclared_variables(true), scope),
@@ -144,13 +129,13 @@ pub fn check_expression(source: &str, scope: &Scope) -> Vec<Problem> {
 }
 
 /// minijinja's message without its "(in template:line)" decoration.
-pub fn describe(e: &minijinja::Error) -> String {
+pub(crate) fn describe(e: &minijinja::Error) -> String {
     e.detail()
         .map(str::to_string)
         .unwrap_or_else(|| e.kind().to_string())
 }
 
-pub fn render(env: &Environment, source: &str, ctx: &Value) -> Result<String, String> {
+pub(crate) fn render(env: &Environment, source: &str, ctx: &Value) -> Result<String, String> {
     env.render_str(source, ctx).map_err(|e| {
         let paths = env
             .template_from_str(source)
@@ -160,7 +145,7 @@ pub fn render(env: &Environment, source: &str, ctx: &Value) -> Result<String, St
     })
 }
 
-pub fn eval(source: &str, ctx: &Value) -> Result<bool, String> {
+pub(crate) fn eval(source: &str, ctx: &Value) -> Result<bool, String> {
     let env = env();
     let expr = env.compile_expression(source).map_err(|e| describe(&e))?;
     expr.eval(ctx).map(|v| v.is_true()).map_err(|e| {

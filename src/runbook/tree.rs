@@ -8,19 +8,19 @@ use serde_saphyr::Spanned;
 
 /// Where a node starts in the file (1-based; 0 when unknown).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Pos {
+pub(crate) struct Pos {
     pub line: usize,
     pub column: usize,
 }
 
 #[derive(Debug, Clone)]
-pub struct Node {
+pub(crate) struct Node {
     pub pos: Pos,
     pub value: Value,
 }
 
 #[derive(Debug, Clone)]
-pub enum Value {
+pub(crate) enum Value {
     Null,
     Bool(bool),
     Int(i64),
@@ -32,13 +32,13 @@ pub enum Value {
 }
 
 #[derive(Debug, Clone)]
-pub struct Key {
+pub(crate) struct Key {
     pub pos: Pos,
     pub name: String,
 }
 
 impl Node {
-    pub fn as_str(&self) -> Option<&str> {
+    pub(crate) fn as_str(&self) -> Option<&str> {
         match &self.value {
             Value::Str(s) => Some(s),
             _ => None,
@@ -46,7 +46,7 @@ impl Node {
     }
 
     /// Scalars as text, the way a user reads them (`3`, `true`, `web`).
-    pub fn scalar_text(&self) -> Option<String> {
+    pub(crate) fn scalar_text(&self) -> Option<String> {
         match &self.value {
             Value::Str(s) => Some(s.clone()),
             Value::Int(i) => Some(i.to_string()),
@@ -56,7 +56,7 @@ impl Node {
         }
     }
 
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match &self.value {
             Value::Null => "nothing",
             Value::Bool(_) => "a boolean",
@@ -68,7 +68,7 @@ impl Node {
     }
 
     /// The plain JSON value, positions dropped.
-    pub fn to_json(&self) -> serde_json::Value {
+    pub(crate) fn to_json(&self) -> serde_json::Value {
         match &self.value {
             Value::Null => serde_json::Value::Null,
             Value::Bool(b) => (*b).into(),
@@ -176,7 +176,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
 
 /// Parses YAML text into a positioned tree; a syntax error comes back as
 /// the serde-saphyr error (with its own location).
-pub fn parse(text: &str) -> Result<Node, serde_saphyr::Error> {
+pub(crate) fn parse(text: &str) -> Result<Node, serde_saphyr::Error> {
     serde_saphyr::from_str(text)
 }
 

@@ -12,7 +12,7 @@ use super::tree::{Key, Node, Pos, Value};
 
 /// One problem in a runbook file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Diagnostic {
+pub(crate) struct Diagnostic {
     pub line: usize,
     pub column: usize,
     pub message: String,
@@ -149,7 +149,7 @@ fn is_identifier(s: &str) -> bool {
 }
 
 /// Validates a parsed document. Returns the runbook, or every problem found.
-pub fn validate(root: &Node, source: &str) -> Result<Runbook, Vec<Diagnostic>> {
+pub(crate) fn validate(root: &Node, source: &str) -> Result<Runbook, Vec<Diagnostic>> {
     let mut c = Checker {
         diags: Vec::new(),
         source,
@@ -618,7 +618,6 @@ fn step(
         retries,
         mutating,
         idempotent: idempotent.unwrap_or(spec.idempotent || !mutating),
-        pos: item.pos,
     })
 }
 

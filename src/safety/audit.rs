@@ -12,7 +12,7 @@ use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub time: DateTime<Utc>,
     pub user: String,
     /// Who the API server knows us as (SelfSubjectReview), or the
@@ -31,7 +31,7 @@ pub struct Entry {
 /// How an operation ended, as the log records it (`ok`, `failed`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Status {
+pub(crate) enum Status {
     /// Everything asked for was done.
     Ok,
     /// It stopped on an error; `done` and `not_done` say how far it got.
@@ -50,7 +50,7 @@ pub enum Status {
 
 impl Status {
     /// The status an error that ended the operation stands for.
-    pub fn of(err: &Error) -> Self {
+    pub(crate) fn of(err: &Error) -> Self {
         match err {
             Error::Interrupted { .. } => Status::Interrupted,
             Error::TimedOut { .. } => Status::TimedOut,
@@ -58,7 +58,7 @@ impl Status {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Status::Ok => "ok",
             Status::Failed => "failed",
@@ -72,7 +72,7 @@ impl Status {
 
 /// What happened after the answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub status: Status,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
@@ -83,23 +83,23 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    pub fn nothing() -> Self {
+    pub(crate) fn nothing() -> Self {
         Outcome::new(Status::Nothing, "")
     }
 
     /// Quit at once by a second signal, in the middle of the operation.
-    pub fn cut_short() -> Self {
+    pub(crate) fn cut_short() -> Self {
         Outcome::new(
             Status::Interrupted,
             "quit at once by a second signal in the middle of the operation: what was under way may be half done; check the objects in the plan",
         )
     }
 
-    pub fn ok(detail: impl Into<String>) -> Self {
+    pub(crate) fn ok(detail: impl Into<String>) -> Self {
         Outcome::new(Status::Ok, detail)
     }
 
-    pub fn new(status: Status, detail: impl Into<String>) -> Self {
+    pub(crate) fn new(status: Status, detail: impl Into<String>) -> Self {
         Outcome {
             status,
             detail: detail.into(),
@@ -109,7 +109,7 @@ impl Outcome {
     }
 
     /// The outcome for an error that ended the operation.
-    pub fn from_error(err: &Error) -> Self {
+    pub(crate) fn from_error(err: &Error) -> Self {
         Outcome::new(Status::of(err), err.to_string())
     }
 }
@@ -120,11 +120,11 @@ static SANDBOX: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::n
 
 /// Sends this process's entries (and `oncall audit`'s reads) to the sandbox
 /// log, `sandbox-audit.jsonl`, beside the real one.
-pub fn use_sandbox_log() {
+pub(crate) fn use_sandbox_log() {
     SANDBOX.store(true, std::sync::atomic::Ordering::SeqCst);
 }
 
-pub fn path() -> Option<PathBuf> {
+pub(crate) fn path() -> Option<PathBuf> {
     let name = if SANDBOX.load(std::sync::atomic::Ordering::SeqCst) {
         "sandbox-audit.jsonl"
     } else {
@@ -135,7 +135,12 @@ pub fn path() -> Option<PathBuf> {
 
 /// Appends one entry. A command that changed the cluster must not pretend
 /// it left a record, so failing to write is an error.
-pub fn record(cluster: &Cluster, plan: &Plan, answer: Answer, outcome: &Outcome) -> Result<()> {
+pub(crate) fn record(
+    cluster: &Cluster,
+    plan: &Plan,
+    answer: Answer,
+    outcome: &Outcome,
+) -> Result<()> {
     Pending::new(cluster, plan, answer).write(outcome)
 }
 
@@ -143,10 +148,10 @@ pub fn record(cluster: &Cluster, plan: &Plan, answer: Answer, outcome: &Outcome)
 /// the answer, taken before the operation starts, so that it can still be
 /// written if the process has to quit in the middle.
 #[derive(Debug, Clone)]
-pub struct Pending(Entry);
+pub(crate) struct Pending(Entry);
 
 impl Pending {
-    pub fn new(cluster: &Cluster, plan: &Plan, answer: Answer) -> Self {
+    pub(crate) fn new(cluster: &Cluster, plan: &Plan, answer: Answer) -> Self {
         let entry = entry(
             &cluster.context,
             &cluster.url,
@@ -161,7 +166,7 @@ impl Pending {
     }
 
     /// Writes the entry with how the operation ended, stamped now.
-    pub fn write(&self, outcome: &Outcome) -> Result<()> {
+    pub(crate) fn write(&self, outcome: &Outcome) -> Result<()> {
         append(&Entry {
             time: Utc::now(),
             outcome: outcome.clone(),
@@ -173,7 +178,7 @@ impl Pending {
 /// Like `record`, for a runbook's steps: the context and URL are given,
 /// and the connection, when the run has one, names the Kubernetes identity
 /// (a local command's step has none).
-pub fn record_at(
+pub(crate) fn record_at(
     context: &str,
     cluster_url: &str,
     cluster: Option<&Cluster>,
@@ -213,7 +218,7 @@ fn entry(
 
 /// Refuses to go on when the audit log cannot be written, before anything
 /// is changed: a change must never be made without its record (exit 2).
-pub fn check_writable() -> Result<()> {
+pub(crate) fn check_writable() -> Result<()> {
     let path = path().ok_or(Error::NoAuditHome)?;
     open(&path).map(drop).map_err(|e| Error::AuditNotWritable {
         reason: e.to_string(),
@@ -250,7 +255,7 @@ fn append(entry: &Entry) -> Result<()> {
 
 /// Reads entries newer than `since` (all when `None`). Lines that do not
 /// parse are skipped: a damaged line must not hide the rest of the history.
-pub fn read(since: Option<DateTime<Utc>>) -> Result<Vec<Entry>> {
+pub(crate) fn read(since: Option<DateTime<Utc>>) -> Result<Vec<Entry>> {
     let Some(path) = path() else {
         return Ok(Vec::new());
     };
@@ -274,7 +279,7 @@ pub fn read(since: Option<DateTime<Utc>>) -> Result<Vec<Entry>> {
 /// The operating-system user running oncall, from the process's uid: `$USER`
 /// is unset in cron, CI and most containers, and anyone can set it. A uid
 /// with no account (common in containers) is recorded as `uid N`.
-pub fn os_user() -> String {
+pub(crate) fn os_user() -> String {
     #[cfg(unix)]
     {
         let uid = unsafe { libc::getuid() };
@@ -307,7 +312,7 @@ fn account_name(uid: libc::uid_t) -> Option<String> {
 static SECRETS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
 /// Registers a secret value so the audit log never shows it.
-pub fn register_secret(value: &str) {
+pub(crate) fn register_secret(value: &str) {
     if !value.is_empty()
         && let Ok(mut s) = SECRETS.lock()
     {
@@ -330,7 +335,7 @@ const SECRET_WORDS: [&str; 5] = ["password", "token", "secret", "key", "credenti
 
 /// Replaces secret values on a command line: `--set password=x` and
 /// `--token x` style arguments.
-pub fn redact_argv(args: impl IntoIterator<Item = String>) -> Vec<String> {
+pub(crate) fn redact_argv(args: impl IntoIterator<Item = String>) -> Vec<String> {
     let mut out = Vec::new();
     let mut hide_next = false;
     for arg in args {

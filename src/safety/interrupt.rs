@@ -30,7 +30,7 @@ fn notify() -> &'static Notify {
 /// Starts listening for stop signals. Call once, inside the runtime. A
 /// command that only reads (`stop_at_once`) has nothing to finish: the first
 /// signal ends it.
-pub fn install(stop_at_once: bool) {
+pub(crate) fn install(stop_at_once: bool) {
     tokio::spawn(async move {
         let Some(first) = next_signal().await else {
             return;
@@ -94,9 +94,9 @@ fn exit_code_for(signal: i32) -> i32 {
 static PROMPTING: AtomicBool = AtomicBool::new(false);
 
 /// Marks the time spent at a prompt, until dropped.
-pub struct PromptGuard(());
+pub(crate) struct PromptGuard(());
 
-pub fn at_prompt() -> PromptGuard {
+pub(crate) fn at_prompt() -> PromptGuard {
     PROMPTING.store(true, Ordering::SeqCst);
     PromptGuard(())
 }
@@ -129,7 +129,7 @@ fn hard_exit(first: i32) -> ! {
 }
 
 /// The stop signal received (SIGINT while none was), to pass on to children.
-pub fn signal() -> i32 {
+pub(crate) fn signal() -> i32 {
     match SIGNAL.load(Ordering::SeqCst) {
         0 => SIGINT,
         s => s,
@@ -137,7 +137,7 @@ pub fn signal() -> i32 {
 }
 
 /// Sends a signal to a whole process group.
-pub fn kill_group(pgid: i32, signal: i32) {
+pub(crate) fn kill_group(pgid: i32, signal: i32) {
     #[cfg(unix)]
     if pgid > 0 {
         // SAFETY: killpg(2) only sends a signal; a group that is gone gives ESRCH.
@@ -149,9 +149,9 @@ pub fn kill_group(pgid: i32, signal: i32) {
 
 /// A child's process group, killed if the program quits at once while it
 /// runs. Dropping it forgets the group.
-pub struct TrackedGroup(i32);
+pub(crate) struct TrackedGroup(i32);
 
-pub fn track_group(pgid: i32) -> TrackedGroup {
+pub(crate) fn track_group(pgid: i32) -> TrackedGroup {
     if let Ok(mut g) = GROUPS.lock() {
         g.push(pgid);
     }
@@ -167,9 +167,9 @@ impl Drop for TrackedGroup {
 }
 
 /// A hook run if the program quits at once; dropping it removes the hook.
-pub struct HookGuard(u64);
+pub(crate) struct HookGuard(u64);
 
-pub fn on_hard_exit(hook: impl Fn() + Send + 'static) -> HookGuard {
+pub(crate) fn on_hard_exit(hook: impl Fn() + Send + 'static) -> HookGuard {
     let id = NEXT_HOOK.fetch_add(1, Ordering::SeqCst);
     if let Ok(mut h) = HOOKS.lock() {
         h.push((id, Box::new(hook)));
@@ -185,13 +185,13 @@ impl Drop for HookGuard {
     }
 }
 
-pub fn is_interrupted() -> bool {
+pub(crate) fn is_interrupted() -> bool {
     SIGNAL.load(Ordering::SeqCst) != 0
 }
 
 /// The exit code of an interrupted command: 130 for Ctrl-C, 143 for SIGTERM,
 /// 129 for SIGHUP.
-pub fn exit_code() -> u8 {
+pub(crate) fn exit_code() -> u8 {
     match SIGNAL.load(Ordering::SeqCst) {
         0 => crate::error::exit::INTERRUPTED,
         s => exit_code_for(s) as u8,
@@ -199,7 +199,7 @@ pub fn exit_code() -> u8 {
 }
 
 /// Resolves when a stop signal arrives (at once if one already did).
-pub async fn interrupted() {
+pub(crate) async fn interrupted() {
     let notified = notify().notified();
     if is_interrupted() {
         return;

@@ -1,24 +1,24 @@
 //! The safety model every mutating command goes through:
 //! resolve → plan → confirm → apply with progress → record.
 
-pub mod audit;
-pub mod interrupt;
-pub mod note;
-pub mod op;
-pub mod plan;
+pub(crate) mod audit;
+pub(crate) mod interrupt;
+pub(crate) mod note;
+pub(crate) mod op;
+pub(crate) mod plan;
 
 use crate::app::App;
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::ui::{prompt, style};
 
-pub use op::{Cancel, OpCtx};
-pub use plan::{Change, ImageUpdate, Plan, Skip};
+pub(crate) use op::{Cancel, OpCtx};
+pub(crate) use plan::{ImageUpdate, Plan};
 
 /// How the go-ahead was given, as the audit log records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Answer {
+pub(crate) enum Answer {
     /// `--yes` on the command line.
     YesFlag,
     /// "y" at the prompt.
@@ -37,7 +37,7 @@ pub enum Answer {
 
 impl Answer {
     /// Whether the command may go on and change things.
-    pub fn proceeds(self) -> bool {
+    pub(crate) fn proceeds(self) -> bool {
         matches!(
             self,
             Answer::YesFlag | Answer::Confirmed | Answer::TypedContext
@@ -50,7 +50,7 @@ impl Answer {
 /// Returns the answer when the command may go on, or when there is nothing
 /// to do (dry run, empty plan). A refusal or a "no" is recorded in the audit
 /// log and returned as an error (exit 3), so nothing can run after it.
-pub fn approve(app: &App, cluster: &Cluster, plan: &Plan) -> Result<Answer> {
+pub(crate) fn approve(app: &App, cluster: &Cluster, plan: &Plan) -> Result<Answer> {
     plan::show(app, cluster, plan)?;
     let answer = decide(app, cluster, plan)?;
     match answer {
@@ -84,7 +84,7 @@ fn decide(app: &App, cluster: &Cluster, plan: &Plan) -> Result<Answer> {
 
 /// The go-ahead for `plan` in `context` (described as `where_`), without
 /// printing the plan: dry run, --yes, no TTY, typed context name or y/N.
-pub fn decide_at(app: &App, context: &str, where_: &str, plan: &Plan) -> Result<Answer> {
+pub(crate) fn decide_at(app: &App, context: &str, where_: &str, plan: &Plan) -> Result<Answer> {
     if plan.changes.is_empty() {
         return Ok(Answer::NothingToDo);
     }
@@ -120,7 +120,7 @@ pub fn decide_at(app: &App, context: &str, where_: &str, plan: &Plan) -> Result<
 }
 
 /// An operation's ending, as its audit entry records it.
-pub trait Audited {
+pub(crate) trait Audited {
     fn audit(&self) -> audit::Outcome;
 }
 
@@ -131,7 +131,7 @@ pub trait Audited {
 /// saying the operation was cut short.
 ///
 /// `None` when there was nothing to run: a dry run or an empty plan.
-pub async fn execute<O: Audited>(
+pub(crate) async fn execute<O: Audited>(
     app: &App,
     cluster: &Cluster,
     plan: &Plan,

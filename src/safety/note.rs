@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 /// The annotations one kind of note is kept in.
-pub struct NoteKeys {
+pub(crate) struct NoteKeys {
     /// The OS user who made the change.
     pub by: &'static str,
     /// The Kubernetes identity that made it.
@@ -22,7 +22,7 @@ pub struct NoteKeys {
 
 /// Who made a change, as recorded in the object's annotations.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Note {
+pub(crate) struct Note {
     pub by: String,
     pub at: Option<DateTime<Utc>>,
     pub reason: Option<String>,
@@ -30,7 +30,7 @@ pub struct Note {
 
 impl NoteKeys {
     /// The note in `annotations`, if oncall left one.
-    pub fn read(&self, annotations: &BTreeMap<String, String>) -> Option<Note> {
+    pub(crate) fn read(&self, annotations: &BTreeMap<String, String>) -> Option<Note> {
         Some(Note {
             by: annotations.get(self.by)?.clone(),
             at: annotations
@@ -42,7 +42,7 @@ impl NoteKeys {
     }
 
     /// The annotations of a merge patch that records the change now.
-    pub fn write(&self, user: &str, identity: &str, reason: Option<&str>) -> Value {
+    pub(crate) fn write(&self, user: &str, identity: &str, reason: Option<&str>) -> Value {
         json!({
             self.by: user,
             self.as_: identity,
@@ -52,14 +52,14 @@ impl NoteKeys {
     }
 
     /// The annotations of a merge patch that forgets the note.
-    pub fn clear(&self) -> Value {
+    pub(crate) fn clear(&self) -> Value {
         json!({self.by: null, self.as_: null, self.at: null, self.reason: null})
     }
 }
 
 impl Note {
     /// `by alice at 2026-12-01 10:00 UTC: disk`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut s = format!("by {}", self.by);
         if let Some(at) = self.at {
             s.push_str(&format!(" at {}", at.format("%Y-%m-%d %H:%M UTC")));

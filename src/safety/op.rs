@@ -10,7 +10,7 @@ use super::interrupt;
 
 /// Whether a running procedure should stop at its next safe point.
 #[derive(Clone, Debug, Default)]
-pub struct Cancel {
+pub(crate) struct Cancel {
     /// `None`: the process's stop signals (Ctrl-C, SIGTERM, SIGHUP).
     /// `Some`: a flag of its own, for tests and embedded runs.
     flag: Option<Arc<AtomicBool>>,
@@ -18,12 +18,13 @@ pub struct Cancel {
 
 impl Cancel {
     /// Stops when the process receives a stop signal.
-    pub fn on_signal() -> Self {
+    pub(crate) fn on_signal() -> Self {
         Self { flag: None }
     }
 
     /// A token that stops only when [`Cancel::cancel`] is called.
-    pub fn manual() -> Self {
+    #[cfg(test)]
+    pub(crate) fn manual() -> Self {
         Self {
             flag: Some(Arc::new(AtomicBool::new(false))),
         }
@@ -31,13 +32,14 @@ impl Cancel {
 
     /// Asks a manual token to stop; a signal token ignores it (only the
     /// user stops those).
-    pub fn cancel(&self) {
+    #[cfg(test)]
+    pub(crate) fn cancel(&self) {
         if let Some(flag) = &self.flag {
             flag.store(true, Ordering::SeqCst);
         }
     }
 
-    pub fn is_cancelled(&self) -> bool {
+    pub(crate) fn is_cancelled(&self) -> bool {
         match &self.flag {
             None => interrupt::is_interrupted(),
             Some(flag) => flag.load(Ordering::SeqCst),
@@ -45,7 +47,7 @@ impl Cancel {
     }
 
     /// Resolves once the procedure should stop.
-    pub async fn cancelled(&self) {
+    pub(crate) async fn cancelled(&self) {
         match &self.flag {
             None => interrupt::interrupted().await,
             Some(flag) => {
@@ -60,7 +62,7 @@ impl Cancel {
 /// The context a procedure runs in. `E` is the procedure's own event type;
 /// the observer may be called from several tasks at once (a drain of many
 /// nodes), so it must be `Sync`.
-pub struct OpCtx<'a, E> {
+pub(crate) struct OpCtx<'a, E> {
     /// The person acting, as cordon notes and release records name them.
     pub user: &'a str,
     pub cancel: Cancel,
@@ -68,7 +70,11 @@ pub struct OpCtx<'a, E> {
 }
 
 impl<'a, E> OpCtx<'a, E> {
-    pub fn new(user: &'a str, cancel: Cancel, observer: &'a (dyn Fn(E) + Send + Sync)) -> Self {
+    pub(crate) fn new(
+        user: &'a str,
+        cancel: Cancel,
+        observer: &'a (dyn Fn(E) + Send + Sync),
+    ) -> Self {
         Self {
             user,
             cancel,
@@ -78,27 +84,14 @@ impl<'a, E> OpCtx<'a, E> {
 
     /// Reports progress; what becomes of it (a bar, a line, nothing) is the
     /// caller's choice.
-    pub fn emit(&self, event: E) {
+    pub(crate) fn emit(&self, event: E) {
         (self.observer)(event)
-    }
-
-    /// A context for a sub-procedure with another event type, whose events
-    /// the given observer translates.
-    pub fn with_observer<'b, F>(&self, observer: &'b (dyn Fn(F) + Send + Sync)) -> OpCtx<'b, F>
-    where
-        'a: 'b,
-    {
-        OpCtx {
-            user: self.user,
-            cancel: self.cancel.clone(),
-            observer,
-        }
     }
 }
 
 /// An observer that drops every event: for runbook steps that report only
 /// their outcome, and for tests that do not look at progress.
-pub fn ignore<E>(_: E) {}
+pub(crate) fn ignore<E>(_: E) {}
 
 #[cfg(test)]
 mod tests {
@@ -137,19 +130,5 @@ mod tests {
             .await
             .expect("cancelled() resolves once cancel() was called")
             .unwrap();
-    }
-
-    #[test]
-    fn a_sub_procedure_context_keeps_user_and_cancel() {
-        let outer_seen = Mutex::new(Vec::<String>::new());
-        let outer = |e: String| outer_seen.lock().unwrap().push(e);
-        let ctx = OpCtx::new("bob", Cancel::manual(), &outer);
-        let inner = |n: u32| ctx.emit(format!("inner {n}"));
-        let sub = ctx.with_observer(&inner);
-        sub.emit(7);
-        ctx.cancel.cancel();
-        assert!(sub.cancel.is_cancelled());
-        assert_eq!(sub.user, "bob");
-        assert_eq!(*outer_seen.lock().unwrap(), vec!["inner 7".to_string()]);
     }
 }

@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::ui::{output, style, table};
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// What the command does, e.g. "cordon nodes".
     pub action: String,
     pub context: String,
@@ -24,7 +24,7 @@ pub struct Plan {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Change {
+pub(crate) struct Change {
     /// The object, as `kind/name` or `namespace/kind/name`.
     pub target: String,
     /// The verb: cordon, evict, patch image, ...
@@ -38,7 +38,7 @@ pub struct Change {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct ImageUpdate {
+pub(crate) struct ImageUpdate {
     pub container: String,
     /// The image it runs now; none for a new container or job.
     pub from: Option<String>,
@@ -46,13 +46,13 @@ pub struct ImageUpdate {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Skip {
+pub(crate) struct Skip {
     pub target: String,
     pub reason: String,
 }
 
 impl Plan {
-    pub fn new(action: impl Into<String>, cluster: &Cluster) -> Self {
+    pub(crate) fn new(action: impl Into<String>, cluster: &Cluster) -> Self {
         Plan {
             action: action.into(),
             context: cluster.context.clone(),
@@ -65,12 +65,12 @@ impl Plan {
     }
 
     /// For commands that act in a namespace other than the context's default.
-    pub fn in_namespace(mut self, namespace: &str) -> Self {
+    pub(crate) fn in_namespace(mut self, namespace: &str) -> Self {
         self.namespace = namespace.to_string();
         self
     }
 
-    pub fn change(
+    pub(crate) fn change(
         &mut self,
         target: impl Into<String>,
         action: impl Into<String>,
@@ -80,7 +80,7 @@ impl Plan {
     }
 
     /// A change that sets images, each named in full in `-o json`.
-    pub fn change_images(
+    pub(crate) fn change_images(
         &mut self,
         target: impl Into<String>,
         action: impl Into<String>,
@@ -95,19 +95,19 @@ impl Plan {
         });
     }
 
-    pub fn skip(&mut self, target: impl Into<String>, reason: impl Into<String>) {
+    pub(crate) fn skip(&mut self, target: impl Into<String>, reason: impl Into<String>) {
         self.skipped.push(Skip {
             target: target.into(),
             reason: reason.into(),
         });
     }
 
-    pub fn warn(&mut self, warning: impl Into<String>) {
+    pub(crate) fn warn(&mut self, warning: impl Into<String>) {
         self.warnings.push(warning.into());
     }
 
     /// The human rendering: header, changes, skips, warnings.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut out = format!(
             "{} {}\n  context: {}   cluster: {}   namespace: {}\n",
             style::bold("Plan:"),
@@ -151,7 +151,7 @@ impl Plan {
 
 /// Prints the plan: as a table for people; as JSON/YAML on `--dry-run` so a
 /// script can review it (a real run prints its result instead).
-pub fn show(app: &App, _cluster: &Cluster, plan: &Plan) -> Result<()> {
+pub(crate) fn show(app: &App, _cluster: &Cluster, plan: &Plan) -> Result<()> {
     if app.global.output.is_structured() {
         if app.global.dry_run {
             output::print(app.global.output, plan)?;

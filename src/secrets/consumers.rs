@@ -15,7 +15,7 @@ use crate::workloads::{Kind, WorkloadRef};
 /// One way a pod template uses the Secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "how", rename_all = "snake_case")]
-pub enum Use {
+pub(crate) enum Use {
     /// `env[].valueFrom.secretKeyRef`, with the keys read.
     Env {
         container: String,
@@ -34,7 +34,7 @@ pub enum Use {
 
 impl Use {
     /// Whether running pods keep the old values until they are replaced.
-    pub fn needs_restart(&self) -> bool {
+    pub(crate) fn needs_restart(&self) -> bool {
         match self {
             Use::Env { .. } | Use::EnvFrom { .. } => true,
             Use::Volume { sub_path, .. } | Use::Projected { sub_path, .. } => *sub_path,
@@ -43,7 +43,7 @@ impl Use {
     }
 
     /// The use in words, as the plan and `secret consumers` show it.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Use::Env { container, keys } => {
                 format!("env of `{container}` ({})", keys.join(", "))
@@ -70,7 +70,7 @@ fn sub_path_note(sub_path: bool) -> &'static str {
 
 /// A workload whose pod template uses the Secret.
 #[derive(Debug, Clone, Serialize)]
-pub struct Consumer {
+pub(crate) struct Consumer {
     /// deployment, statefulset, daemonset or cronjob.
     pub kind: String,
     pub name: String,
@@ -84,13 +84,13 @@ pub struct Consumer {
 
 impl Consumer {
     /// `kind/name`, as plans name workloads.
-    pub fn target(&self) -> String {
+    pub(crate) fn target(&self) -> String {
         format!("{}/{}", self.kind, self.name)
     }
 
     /// The workload to restart (None for a CronJob, whose next run reads
     /// the Secret afresh).
-    pub fn workload(&self) -> Option<WorkloadRef> {
+    pub(crate) fn workload(&self) -> Option<WorkloadRef> {
         let kind = Kind::parse(&self.kind)?;
         Some(WorkloadRef::new(kind, &self.namespace, &self.name))
     }
@@ -120,7 +120,11 @@ impl Consumer {
 
 /// Every Deployment, StatefulSet, DaemonSet and CronJob in `namespace`
 /// whose pod template uses Secret `secret`, by kind then name.
-pub async fn find(cluster: &Cluster, namespace: &str, secret: &str) -> Result<Vec<Consumer>> {
+pub(crate) async fn find(
+    cluster: &Cluster,
+    namespace: &str,
+    secret: &str,
+) -> Result<Vec<Consumer>> {
     let client = &cluster.client;
     let lp = ListParams::default();
     let err = |e, what: &str| api_error(e, &cluster.url, &format!("list {what}"));
@@ -177,7 +181,7 @@ pub async fn find(cluster: &Cluster, namespace: &str, secret: &str) -> Result<Ve
 
 /// Whether Secret `name` exists in `namespace`: workloads may reference one
 /// that does not (their new pods cannot start).
-pub async fn exists(cluster: &Cluster, namespace: &str, name: &str) -> Result<bool> {
+pub(crate) async fn exists(cluster: &Cluster, namespace: &str, name: &str) -> Result<bool> {
     Api::<Secret>::namespaced(cluster.client.clone(), namespace)
         .get_opt(name)
         .await
@@ -188,7 +192,7 @@ pub async fn exists(cluster: &Cluster, namespace: &str, name: &str) -> Result<bo
 /// How one pod spec uses Secret `secret`: containers and init containers
 /// (env, envFrom), volumes (with whether any mount of them uses subPath),
 /// and imagePullSecrets.
-pub fn uses_of(spec: &PodSpec, secret: &str) -> Vec<Use> {
+pub(crate) fn uses_of(spec: &PodSpec, secret: &str) -> Vec<Use> {
     let containers: Vec<&Container> = spec
         .init_containers
         .iter()

@@ -5,7 +5,7 @@ use k8s_openapi::api::core::v1::Secret;
 
 /// The tool that manages `secret`, in words ("External Secrets
 /// (ExternalSecret `stripe`)", "Helm"), or `None` when nothing claims it.
-pub fn manager(secret: &Secret) -> Option<String> {
+pub(crate) fn manager(secret: &Secret) -> Option<String> {
     let meta = &secret.metadata;
     if let Some(owner) = meta.owner_references.iter().flatten().next() {
         let tool = match owner.kind.as_str() {

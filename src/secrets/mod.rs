@@ -6,16 +6,16 @@
 //! outcomes and JSON carry a short fingerprint of each value instead.
 //! Nothing here prints.
 
-pub mod consumers;
-pub mod managed;
-pub mod rotate;
-pub mod values;
+pub(crate) mod consumers;
+pub(crate) mod managed;
+pub(crate) mod rotate;
+pub(crate) mod values;
 
-pub use consumers::{Consumer, Use};
+pub(crate) use consumers::Consumer;
 
 /// The first 8 hex digits of the value's SHA-256: enough to tell values
 /// apart in a plan (and to compare with `sha256sum`), never the value.
-pub fn fingerprint(value: &[u8]) -> String {
+pub(crate) fn fingerprint(value: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, value);
     digest.as_ref()[..4]
         .iter()

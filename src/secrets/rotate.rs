@@ -25,11 +25,11 @@ use crate::workloads::inspect::Facts;
 use crate::workloads::{self, RolloutOutcome, Verdict, restart};
 
 /// The label that ties a kept copy of previous values to its Secret.
-pub const PREVIOUS_OF: &str = "oncall.dev/previous-of";
+pub(crate) const PREVIOUS_OF: &str = "oncall.dev/previous-of";
 
 /// How a rotation behaves.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub(crate) struct Options {
     /// Rotate a Secret another tool manages.
     pub force: bool,
     /// Put the old values back (and restart again) when a restart fails.
@@ -43,7 +43,7 @@ pub struct Options {
 
 /// One key's change, by fingerprint.
 #[derive(Debug, Clone, Serialize)]
-pub struct KeyChange {
+pub(crate) struct KeyChange {
     pub key: String,
     /// added, changed, removed or unchanged.
     pub change: &'static str,
@@ -68,7 +68,7 @@ impl KeyChange {
 
 /// A rotation, resolved and planned. It holds the values, so it has no
 /// `Debug` and is never serialised.
-pub struct Rotation {
+pub(crate) struct Rotation {
     pub name: String,
     pub namespace: String,
     /// Where the previous values are kept (named in the plan).
@@ -86,7 +86,7 @@ pub struct Rotation {
 
 /// What became of one consumer.
 #[derive(Debug, Clone, Serialize)]
-pub struct ConsumerState {
+pub(crate) struct ConsumerState {
     /// `kind/name`.
     pub workload: String,
     /// In words: which values its pods run with, and how it got there.
@@ -97,7 +97,7 @@ pub struct ConsumerState {
 
 /// How an applied rotation ended.
 #[derive(Debug, Serialize)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// The Secret keeping the previous values, once created.
     pub backup: Option<String>,
     /// Whether the Secret holds the new values now.
@@ -182,7 +182,7 @@ impl Outcome {
 
 /// Progress for the command's spinners.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
+pub(crate) enum Event {
     /// Work on consumer `target` began or moved on.
     Progress { target: String, message: String },
     /// Its restart ended; `error` says why when it failed.
@@ -195,7 +195,7 @@ pub enum Event {
 /// Reads the Secret and its consumers and plans the rotation. Refuses a
 /// Secret another tool manages (without `force`), an immutable one, a
 /// removal of a key it does not have, and a paused consumer.
-pub async fn prepare(
+pub(crate) async fn prepare(
     cluster: &Cluster,
     namespace: &str,
     name: &str,
@@ -395,12 +395,12 @@ fn use_and_why(c: &Consumer) -> String {
 
 impl Rotation {
     /// Whether the plan changes anything (every value may be unchanged).
-    pub fn changes_anything(&self) -> bool {
+    pub(crate) fn changes_anything(&self) -> bool {
         self.keys.iter().any(|k| k.change != "unchanged")
     }
 
     /// The restarts, in order, that the plan makes (`kind/name`).
-    pub fn restart_targets(&self) -> Vec<String> {
+    pub(crate) fn restart_targets(&self) -> Vec<String> {
         self.to_restart().map(|f| f.workload.to_string()).collect()
     }
 
@@ -412,7 +412,7 @@ impl Rotation {
 /// Applies the rotation (see the module's description). `ctx.user` is
 /// recorded on the kept copy of the previous values; a cancellation stops
 /// before the next restart.
-pub async fn run(cluster: &Cluster, r: &Rotation, ctx: &OpCtx<'_, Event>) -> Outcome {
+pub(crate) async fn run(cluster: &Cluster, r: &Rotation, ctx: &OpCtx<'_, Event>) -> Outcome {
     let api = Api::<Secret>::namespaced(cluster.client.clone(), &r.namespace);
     let mut outcome = Outcome {
         intended: Intended {

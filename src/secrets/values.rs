@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 
 /// One `--set`, `--from-file` or `--from-env-file`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     /// `--set KEY`: typed at a hidden prompt.
     Prompt(String),
     /// `--set KEY=-`: read from stdin.
@@ -26,10 +26,10 @@ pub enum Source {
 /// New values by key. Deliberately without `Debug`: a stray `{:?}` must
 /// not be able to print a secret.
 #[derive(Default, Clone)]
-pub struct NewValues(BTreeMap<String, Vec<u8>>);
+pub(crate) struct NewValues(BTreeMap<String, Vec<u8>>);
 
 impl NewValues {
-    pub fn insert(&mut self, key: &str, value: Vec<u8>) -> Result<()> {
+    pub(crate) fn insert(&mut self, key: &str, value: Vec<u8>) -> Result<()> {
         check_key(key)?;
         if self.0.insert(key.to_string(), value).is_some() {
             return Err(Error::KeyGivenTwice { key: key.into() });
@@ -37,26 +37,18 @@ impl NewValues {
         Ok(())
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &Vec<u8>)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&String, &Vec<u8>)> {
         self.0.iter()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
-    }
-
-    /// Every value as text (lossily), for the redaction of runbook output.
-    pub fn texts(&self) -> Vec<String> {
-        self.0
-            .values()
-            .map(|v| String::from_utf8_lossy(v).into_owned())
-            .collect()
     }
 }
 
 /// Parses `--set KEY` or `--set KEY=-`. A value on the command line is
 /// refused, without repeating it.
-pub fn parse_set(arg: &str) -> Result<Source> {
+pub(crate) fn parse_set(arg: &str) -> Result<Source> {
     match arg.split_once('=') {
         None => {
             check_key(arg)?;
@@ -71,7 +63,7 @@ pub fn parse_set(arg: &str) -> Result<Source> {
 }
 
 /// Parses `--from-file KEY=PATH`.
-pub fn parse_from_file(arg: &str) -> Result<Source> {
+pub(crate) fn parse_from_file(arg: &str) -> Result<Source> {
     let (key, path) = arg
         .split_once('=')
         .filter(|(k, p)| !k.is_empty() && !p.is_empty())
@@ -86,7 +78,7 @@ pub fn parse_from_file(arg: &str) -> Result<Source> {
 
 /// A Secret key as the API server accepts it: letters, digits, `-`, `_`
 /// and `.`, at most 253 characters.
-pub fn check_key(key: &str) -> Result<()> {
+pub(crate) fn check_key(key: &str) -> Result<()> {
     let ok = !key.is_empty()
         && key.len() <= 253
         && key
@@ -101,7 +93,7 @@ pub fn check_key(key: &str) -> Result<()> {
 
 /// Reads every source but the prompts (which the command asks for itself)
 /// into `values`. Stdin may be read once.
-pub fn read_sources(sources: &[Source], values: &mut NewValues) -> Result<()> {
+pub(crate) fn read_sources(sources: &[Source], values: &mut NewValues) -> Result<()> {
     let stdin_keys: Vec<&String> = sources
         .iter()
         .filter_map(|s| match s {
@@ -155,7 +147,7 @@ fn read_stdin(key: &str) -> Result<Vec<u8>> {
 }
 
 /// A value file, byte for byte (kubectl's `--from-file`).
-pub fn read_file(path: &Path) -> Result<Vec<u8>> {
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::CannotRead {
         what: "the file",
         path: path.to_path_buf(),
@@ -167,7 +159,7 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>> {
 /// literally (quotes included); blank lines and `#` comments skipped. A
 /// line with no `=` would take its value from the environment in kubectl;
 /// that is refused here, as a value from nowhere the plan can name.
-pub fn parse_env_file(path: &Path, text: &str) -> Result<Vec<(String, String)>> {
+pub(crate) fn parse_env_file(path: &Path, text: &str) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (i, line) in text.lines().enumerate() {

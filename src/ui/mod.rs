@@ -1,11 +1,11 @@
 //! Everything that talks to the terminal: tables, prompts, progress, styles
 //! and structured output. Domain code never prints; commands use these.
 
-pub mod output;
-pub mod progress;
-pub mod prompt;
-pub mod style;
-pub mod table;
+pub(crate) mod output;
+pub(crate) mod progress;
+pub(crate) mod prompt;
+pub(crate) mod style;
+pub(crate) mod table;
 
-pub use output::OutputFormat;
-pub use style::ColorChoice;
+pub(crate) use output::OutputFormat;
+pub(crate) use style::ColorChoice;

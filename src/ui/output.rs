@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 /// help text of `--output`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum OutputFormat {
+pub(crate) enum OutputFormat {
     /// A human-readable table
     Table,
     /// A table with more columns, one row per object
@@ -20,19 +20,19 @@ pub enum OutputFormat {
 }
 
 impl OutputFormat {
-    pub fn is_structured(self) -> bool {
+    pub(crate) fn is_structured(self) -> bool {
         matches!(self, OutputFormat::Json | OutputFormat::Yaml)
     }
 }
 
 /// Prints `value` as JSON or YAML on stdout. Table formats are the caller's job.
-pub fn print<T: Serialize>(format: OutputFormat, value: &T) -> Result<()> {
+pub(crate) fn print<T: Serialize>(format: OutputFormat, value: &T) -> Result<()> {
     let text = render(format, value)?;
     outln!("{}", text.trim_end());
     Ok(())
 }
 
-pub fn render<T: Serialize>(format: OutputFormat, value: &T) -> Result<String> {
+pub(crate) fn render<T: Serialize>(format: OutputFormat, value: &T) -> Result<String> {
     match format {
         OutputFormat::Yaml => serde_saphyr::to_string(value)
             .map_err(|e| Error::Failed(format!("cannot render YAML: {e}"))),
@@ -43,7 +43,7 @@ pub fn render<T: Serialize>(format: OutputFormat, value: &T) -> Result<String> {
 
 /// What a command reports, in one shape: the data `-o json|yaml` prints, the
 /// text a person reads, and how the command exits once it is shown.
-pub trait Report: Serialize {
+pub(crate) trait Report: Serialize {
     /// The text for a terminal (`-o table`, or `-o wide` where the report
     /// has more to show).
     fn human(&self, format: OutputFormat) -> String;
@@ -57,7 +57,7 @@ pub trait Report: Serialize {
 
 /// Shows a report as asked, structured or for a person (the one place that
 /// chooses), and returns how the command exits.
-pub fn show(format: OutputFormat, report: &impl Report) -> Result<()> {
+pub(crate) fn show(format: OutputFormat, report: &impl Report) -> Result<()> {
     if format.is_structured() {
         print(format, report)?;
     } else {

@@ -9,12 +9,12 @@ use std::collections::HashMap;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 #[derive(Clone)]
-pub struct Progress {
+pub(crate) struct Progress {
     multi: MultiProgress,
 }
 
 impl Progress {
-    pub fn new(visible: bool) -> Self {
+    pub(crate) fn new(visible: bool) -> Self {
         let target = if visible && std::io::stderr().is_terminal() {
             ProgressDrawTarget::stderr()
         } else {
@@ -26,14 +26,14 @@ impl Progress {
     }
 
     /// Whether the bars are drawn; when not, commands may print plain status lines instead.
-    pub fn is_hidden(&self) -> bool {
+    pub(crate) fn is_hidden(&self) -> bool {
         self.multi.is_hidden()
     }
 
     /// A bar counting `len` steps, labelled `name` (e.g. a node). The message
     /// comes last and is cut to the terminal's width, so a bar never wraps
     /// (a wrapped bar is redrawn as a new line at every tick).
-    pub fn bar(&self, name: &str, len: u64) -> ProgressBar {
+    pub(crate) fn bar(&self, name: &str, len: u64) -> ProgressBar {
         let bar = self.multi.add(ProgressBar::new(len));
         bar.set_style(
             ProgressStyle::with_template(
@@ -48,7 +48,7 @@ impl Progress {
     }
 
     /// A spinner for a wait of unknown length.
-    pub fn spinner(&self, name: &str) -> ProgressBar {
+    pub(crate) fn spinner(&self, name: &str) -> ProgressBar {
         let bar = self.multi.add(ProgressBar::new_spinner());
         bar.set_style(
             ProgressStyle::with_template("{spinner} {prefix:.bold} ({elapsed}) {wide_msg}")
@@ -60,7 +60,7 @@ impl Progress {
     }
 
     /// Prints a line above the bars without tearing them.
-    pub fn println(&self, line: &str) {
+    pub(crate) fn println(&self, line: &str) {
         if self.multi.is_hidden() {
             eprintln!("{line}");
         } else {
@@ -71,13 +71,13 @@ impl Progress {
 
 /// One spinner per target (a workload, a Secret's consumer) while it is
 /// worked on, replaced by a `✓ target` or `✗ target: error` line when done.
-pub struct Spinners {
+pub(crate) struct Spinners {
     progress: Progress,
     bars: HashMap<String, ProgressBar>,
 }
 
 impl Spinners {
-    pub fn new(progress: &Progress) -> Self {
+    pub(crate) fn new(progress: &Progress) -> Self {
         Spinners {
             progress: progress.clone(),
             bars: HashMap::new(),
@@ -85,7 +85,7 @@ impl Spinners {
     }
 
     /// Shows `message` on the target's spinner, starting it if needed.
-    pub fn message(&mut self, target: &str, message: &str) {
+    pub(crate) fn message(&mut self, target: &str, message: &str) {
         let progress = &self.progress;
         self.bars
             .entry(target.to_string())
@@ -94,13 +94,13 @@ impl Spinners {
     }
 
     /// Shows `message` on the target's spinner only if it is running.
-    pub fn update(&self, target: &str, message: &str) {
+    pub(crate) fn update(&self, target: &str, message: &str) {
         if let Some(bar) = self.bars.get(target) {
             bar.set_message(message.to_string());
         }
     }
 
-    pub fn finished(&mut self, target: &str, error: Option<&str>) {
+    pub(crate) fn finished(&mut self, target: &str, error: Option<&str>) {
         if let Some(bar) = self.bars.remove(target) {
             bar.finish_and_clear();
         }
@@ -116,14 +116,14 @@ impl Spinners {
 /// on, and is repeated while a long wait lasts, so a log never goes quiet
 /// for long. A heartbeat repeats `still DOING (ELAPSED)` every
 /// `ONCALL_PROGRESS_INTERVAL` (30 s by default) while `doing` is set.
-pub struct Heartbeat {
+pub(crate) struct Heartbeat {
     doing: std::sync::Arc<std::sync::Mutex<String>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Heartbeat {
     /// Beats only when `progress` draws no bars.
-    pub fn start(progress: &Progress) -> Self {
+    pub(crate) fn start(progress: &Progress) -> Self {
         let doing = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let task = progress.is_hidden().then(|| {
             let doing = doing.clone();
@@ -145,7 +145,7 @@ impl Heartbeat {
     }
 
     /// What the next beats say is going on.
-    pub fn set(&self, doing: String) {
+    pub(crate) fn set(&self, doing: String) {
         if let Ok(mut d) = self.doing.lock() {
             *d = doing;
         }

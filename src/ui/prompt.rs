@@ -7,12 +7,12 @@ use dialoguer::{Confirm, Input, theme::ColorfulTheme};
 use crate::error::{Error, Result};
 use crate::safety::interrupt;
 
-pub fn stdin_is_terminal() -> bool {
+pub(crate) fn stdin_is_terminal() -> bool {
     std::io::stdin().is_terminal()
 }
 
 /// y/N, defaulting to no.
-pub fn confirm(question: &str) -> Result<bool> {
+pub(crate) fn confirm(question: &str) -> Result<bool> {
     let _prompting = interrupt::at_prompt();
     Confirm::with_theme(&ColorfulTheme::default())
         .with_prompt(question)
@@ -22,7 +22,7 @@ pub fn confirm(question: &str) -> Result<bool> {
 }
 
 /// Asks the user to type `expected` exactly; anything else is a no.
-pub fn type_to_confirm(question: &str, expected: &str) -> Result<bool> {
+pub(crate) fn type_to_confirm(question: &str, expected: &str) -> Result<bool> {
     let _prompting = interrupt::at_prompt();
     let typed: String = Input::with_theme(&ColorfulTheme::default())
         .with_prompt(question)
@@ -33,7 +33,7 @@ pub fn type_to_confirm(question: &str, expected: &str) -> Result<bool> {
 }
 
 /// Asks for a value (runbook parameters).
-pub fn ask(question: &str, default: Option<&str>) -> Result<String> {
+pub(crate) fn ask(question: &str, default: Option<&str>) -> Result<String> {
     let _prompting = interrupt::at_prompt();
     let theme = ColorfulTheme::default();
     let mut input = Input::<String>::with_theme(&theme).with_prompt(question);
@@ -44,7 +44,7 @@ pub fn ask(question: &str, default: Option<&str>) -> Result<String> {
 }
 
 /// Asks for a secret value without echoing it (empty values refused).
-pub fn secret(question: &str) -> Result<String> {
+pub(crate) fn secret(question: &str) -> Result<String> {
     dialoguer::Password::with_theme(&ColorfulTheme::default())
         .with_prompt(question)
         .interact()
@@ -52,7 +52,7 @@ pub fn secret(question: &str) -> Result<String> {
 }
 
 /// Picks one of `items`.
-pub fn choose(question: &str, items: &[String]) -> Result<usize> {
+pub(crate) fn choose(question: &str, items: &[String]) -> Result<usize> {
     let _prompting = interrupt::at_prompt();
     dialoguer::Select::with_theme(&ColorfulTheme::default())
         .with_prompt(question)

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 
 /// `--color`: when to colour the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ColorChoice {
+pub(crate) enum ColorChoice {
     Auto,
     Always,
     Never,
@@ -12,14 +12,14 @@ pub enum ColorChoice {
 
 /// Whether the environment asks for no colour whatever the streams are:
 /// `NO_COLOR` set (no-color.org), or a terminal that says it is dumb.
-pub fn colour_unwanted() -> bool {
+pub(crate) fn colour_unwanted() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
         || std::env::var_os("TERM").is_some_and(|t| t == "dumb")
 }
 
 /// Applies `--color` to both streams. `auto` colours a stream only when it
 /// is a terminal, `NO_COLOR` is unset and `TERM` is not `dumb`.
-pub fn init(choice: ColorChoice) {
+pub(crate) fn init(choice: ColorChoice) {
     let (out, err) = match choice {
         ColorChoice::Always => (true, true),
         ColorChoice::Never => (false, false),
@@ -33,27 +33,27 @@ pub fn init(choice: ColorChoice) {
     console::set_colors_enabled_stderr(err);
 }
 
-pub fn bold(text: &str) -> String {
+pub(crate) fn bold(text: &str) -> String {
     console::style(text).bold().to_string()
 }
 
-pub fn good(text: &str) -> String {
+pub(crate) fn good(text: &str) -> String {
     console::style(text).green().to_string()
 }
 
-pub fn bad(text: &str) -> String {
+pub(crate) fn bad(text: &str) -> String {
     console::style(text).red().bold().to_string()
 }
 
-pub fn warn(text: &str) -> String {
+pub(crate) fn warn(text: &str) -> String {
     console::style(text).yellow().to_string()
 }
 
-pub fn dim(text: &str) -> String {
+pub(crate) fn dim(text: &str) -> String {
     console::style(text).dim().to_string()
 }
 
 /// A note on stderr, for things a script should not have to parse.
-pub fn note(text: &str) {
+pub(crate) fn note(text: &str) {
     eprintln!("{}", dim(text));
 }

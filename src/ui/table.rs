@@ -3,7 +3,7 @@
 use comfy_table::{Cell, ColumnConstraint, ContentArrangement, Table, presets};
 
 /// A table with the given headers, in the house style.
-pub fn new<S: AsRef<str>>(headers: &[S]) -> Table {
+pub(crate) fn new<S: AsRef<str>>(headers: &[S]) -> Table {
     let mut table = Table::new();
     table
         .load_style(presets::NOTHING)
@@ -17,7 +17,7 @@ pub fn new<S: AsRef<str>>(headers: &[S]) -> Table {
 }
 
 /// Renders a table, trimming the padding at the end of each line.
-pub fn render(table: &Table) -> String {
+pub(crate) fn render(table: &Table) -> String {
     table
         .lines()
         .map(|l| l.trim_end().to_string())
@@ -29,7 +29,7 @@ pub fn render(table: &Table) -> String {
 /// in the order given (header names, lower case), until every line fits, and
 /// a note on stderr says which. Cells are never wrapped, so each row stays
 /// one greppable line; output to a pipe or file keeps every column.
-pub fn print_fitted(mut table: Table, drop_first: &[&str]) {
+pub(crate) fn print_fitted(mut table: Table, drop_first: &[&str]) {
     let hidden = match console::Term::stdout().size_checked() {
         Some((_, width)) => fit(&mut table, drop_first, usize::from(width)),
         None => Vec::new(),
@@ -47,7 +47,7 @@ pub fn print_fitted(mut table: Table, drop_first: &[&str]) {
 /// terminal, the last column (a plan's free-text detail) wraps under itself
 /// while the others (names to copy) stay whole. Off a terminal, one line per
 /// row as always.
-pub fn render_to_fit(mut table: Table) -> String {
+pub(crate) fn render_to_fit(mut table: Table) -> String {
     if let Some((_, width)) = console::Term::stdout().size_checked() {
         wrap_last_column(&mut table, usize::from(width));
     }

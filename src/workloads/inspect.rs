@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 
 /// The facts about one workload, as of now.
 #[derive(Debug, Clone, Serialize)]
-pub struct Facts {
+pub(crate) struct Facts {
     pub workload: WorkloadRef,
     /// Desired pods (for a DaemonSet: the nodes it should run on).
     pub replicas: i64,
@@ -46,7 +46,7 @@ pub struct Facts {
 
 impl Facts {
     /// "3/3 ready", with the broken pods counted.
-    pub fn health(&self) -> String {
+    pub(crate) fn health(&self) -> String {
         let mut text = format!("{}/{} ready", self.ready, self.replicas);
         if !self.broken.is_empty() {
             let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
@@ -60,7 +60,7 @@ impl Facts {
     }
 
     /// The PDB, as the plan prints it.
-    pub fn pdb_text(&self) -> String {
+    pub(crate) fn pdb_text(&self) -> String {
         match &self.pdb {
             None => "no PDB".into(),
             Some(p) => format!(
@@ -72,7 +72,7 @@ impl Facts {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Pdb {
+pub(crate) struct Pdb {
     pub name: String,
     /// `minAvailable 2` or `maxUnavailable 1`.
     pub rule: String,
@@ -81,7 +81,7 @@ pub struct Pdb {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct BrokenPod {
+pub(crate) struct BrokenPod {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
@@ -89,7 +89,7 @@ pub struct BrokenPod {
 }
 
 /// Reads the workload, its pods, their nodes' health and the matching PDB.
-pub async fn inspect(cluster: &Cluster, r: &WorkloadRef) -> Result<Facts> {
+pub(crate) async fn inspect(cluster: &Cluster, r: &WorkloadRef) -> Result<Facts> {
     let client = &cluster.client;
     let workload = Workload::get(client, r)
         .await
@@ -134,7 +134,7 @@ pub async fn inspect(cluster: &Cluster, r: &WorkloadRef) -> Result<Facts> {
 }
 
 /// The workload's live pods (not the ones already terminating).
-pub async fn workload_pods(cluster: &Cluster, workload: &Workload) -> Result<Vec<Pod>> {
+pub(crate) async fn workload_pods(cluster: &Cluster, workload: &Workload) -> Result<Vec<Pod>> {
     let r = workload.reference();
     let Some(selector) = workload.selector_string() else {
         return Ok(Vec::new());
@@ -153,7 +153,7 @@ pub async fn workload_pods(cluster: &Cluster, workload: &Workload) -> Result<Vec
 /// Nodes among those hosting `pods` that have stopped reporting (Ready
 /// condition Unknown) or no longer exist. A few nodes are read one by one;
 /// many (a DaemonSet's) with one lean, paged list of every node.
-pub async fn lost_nodes(cluster: &Cluster, pods: &[Pod]) -> Result<BTreeSet<String>> {
+pub(crate) async fn lost_nodes(cluster: &Cluster, pods: &[Pod]) -> Result<BTreeSet<String>> {
     let names: BTreeSet<String> = pods
         .iter()
         .filter_map(|p| p.spec.as_ref().and_then(|s| s.node_name.clone()))
@@ -237,7 +237,7 @@ impl LeanNode {
     }
 }
 
-pub fn is_ready(pod: &Pod) -> bool {
+pub(crate) fn is_ready(pod: &Pod) -> bool {
     pod.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
@@ -280,7 +280,12 @@ fn int_or_string(v: &IntOrString) -> String {
 
 /// How many pods `value` allows out of `replicas`: percentages round up
 /// for a surge and down for unavailability, as the controllers do.
-pub fn scaled(value: Option<&IntOrString>, default: &str, replicas: i64, round_up: bool) -> i64 {
+pub(crate) fn scaled(
+    value: Option<&IntOrString>,
+    default: &str,
+    replicas: i64,
+    round_up: bool,
+) -> i64 {
     let text = match value {
         Some(IntOrString::Int(i)) => return *i as i64,
         Some(IntOrString::String(s)) => s.as_str(),
@@ -299,7 +304,7 @@ pub fn scaled(value: Option<&IntOrString>, default: &str, replicas: i64, round_u
     }
 }
 
-pub fn desired(workload: &Workload) -> i64 {
+pub(crate) fn desired(workload: &Workload) -> i64 {
     match workload {
         Workload::Deployment(d) => d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1) as i64,
         Workload::StatefulSet(s) => s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1) as i64,
@@ -362,7 +367,7 @@ fn strategy_type(workload: &Workload) -> String {
 }
 
 /// The strategy with the numbers that decide how many pods go at once.
-pub fn strategy(workload: &Workload) -> String {
+pub(crate) fn strategy(workload: &Workload) -> String {
     let kind = strategy_type(workload);
     if kind != "RollingUpdate" {
         return kind;
@@ -406,7 +411,7 @@ pub fn strategy(workload: &Workload) -> String {
 }
 
 /// Why a restart would leave no pod serving for a while, if it would.
-pub fn outage(workload: &Workload) -> Option<String> {
+pub(crate) fn outage(workload: &Workload) -> Option<String> {
     let replicas = desired(workload);
     if replicas == 0 || no_restart(workload).is_some() {
         return None;
@@ -448,7 +453,7 @@ pub fn outage(workload: &Workload) -> Option<String> {
 }
 
 /// Why changing the template would replace no pod, if it would not.
-pub fn no_restart(workload: &Workload) -> Option<String> {
+pub(crate) fn no_restart(workload: &Workload) -> Option<String> {
     if strategy_type(workload) == "OnDelete" {
         return Some(
             "updateStrategy OnDelete: a template change replaces no pod; use --bad-pods or delete its pods"

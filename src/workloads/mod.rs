@@ -5,13 +5,13 @@
 //! Nothing here prints: every function returns data that `commands::workloads`
 //! renders, so `promote` and the runbook engine can call the same code.
 
-pub mod inspect;
-pub mod plan;
-pub mod pods;
-pub mod resolve;
-pub mod restart;
-pub mod status;
-pub mod wait;
+pub(crate) mod inspect;
+pub(crate) mod plan;
+pub(crate) mod pods;
+pub(crate) mod resolve;
+pub(crate) mod restart;
+pub(crate) mod status;
+pub(crate) mod wait;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -21,27 +21,25 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kube::Api;
 use serde::Serialize;
 
-pub use inspect::{Facts, inspect};
-pub use resolve::{Resolved, resolve};
-pub use wait::{
-    RolloutFailure, RolloutOutcome, RolloutProgress, Verdict, live_pods, wait_for_rollout,
-    wait_for_rollout_from,
+pub(crate) use inspect::inspect;
+pub(crate) use wait::{
+    RolloutOutcome, RolloutProgress, Verdict, live_pods, wait_for_rollout, wait_for_rollout_from,
 };
 
 /// The kinds of workload a restart understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Kind {
+pub(crate) enum Kind {
     Deployment,
     StatefulSet,
     DaemonSet,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Deployment, Kind::StatefulSet, Kind::DaemonSet];
+    pub(crate) const ALL: [Kind; 3] = [Kind::Deployment, Kind::StatefulSet, Kind::DaemonSet];
 
     /// The singular, lower-case name kubectl uses in `kind/name`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Kind::Deployment => "deployment",
             Kind::StatefulSet => "statefulset",
@@ -50,7 +48,7 @@ impl Kind {
     }
 
     /// The resource name in URLs.
-    pub fn plural(self) -> &'static str {
+    pub(crate) fn plural(self) -> &'static str {
         match self {
             Kind::Deployment => "deployments",
             Kind::StatefulSet => "statefulsets",
@@ -60,7 +58,7 @@ impl Kind {
 
     /// Parses the kind part of `KIND/NAME` as kubectl accepts it: singular,
     /// plural, short name, optionally with the `.apps` group.
-    pub fn parse(text: &str) -> Option<Kind> {
+    pub(crate) fn parse(text: &str) -> Option<Kind> {
         let lower = text.to_ascii_lowercase();
         let bare = lower
             .strip_suffix(".apps")
@@ -83,14 +81,14 @@ impl fmt::Display for Kind {
 
 /// A workload by identity: what a plan names and an outcome reports.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct WorkloadRef {
+pub(crate) struct WorkloadRef {
     pub kind: Kind,
     pub namespace: String,
     pub name: String,
 }
 
 impl WorkloadRef {
-    pub fn new(kind: Kind, namespace: &str, name: &str) -> Self {
+    pub(crate) fn new(kind: Kind, namespace: &str, name: &str) -> Self {
         WorkloadRef {
             kind,
             namespace: namespace.to_string(),
@@ -107,7 +105,7 @@ impl fmt::Display for WorkloadRef {
 
 /// A live workload object of any of the three kinds.
 #[derive(Debug, Clone)]
-pub enum Workload {
+pub(crate) enum Workload {
     Deployment(Deployment),
     StatefulSet(StatefulSet),
     DaemonSet(DaemonSet),
@@ -115,7 +113,7 @@ pub enum Workload {
 
 impl Workload {
     /// Reads the workload; `None` when it does not exist.
-    pub async fn get(
+    pub(crate) async fn get(
         client: &kube::Client,
         r: &WorkloadRef,
     ) -> Result<Option<Workload>, kube::Error> {
@@ -135,7 +133,7 @@ impl Workload {
         })
     }
 
-    pub fn kind(&self) -> Kind {
+    pub(crate) fn kind(&self) -> Kind {
         match self {
             Workload::Deployment(_) => Kind::Deployment,
             Workload::StatefulSet(_) => Kind::StatefulSet,
@@ -143,7 +141,7 @@ impl Workload {
         }
     }
 
-    pub fn meta(&self) -> &ObjectMeta {
+    pub(crate) fn meta(&self) -> &ObjectMeta {
         match self {
             Workload::Deployment(d) => &d.metadata,
             Workload::StatefulSet(s) => &s.metadata,
@@ -151,11 +149,11 @@ impl Workload {
         }
     }
 
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         self.meta().name.as_deref().unwrap_or_default()
     }
 
-    pub fn reference(&self) -> WorkloadRef {
+    pub(crate) fn reference(&self) -> WorkloadRef {
         WorkloadRef::new(
             self.kind(),
             self.meta().namespace.as_deref().unwrap_or_default(),
@@ -164,7 +162,7 @@ impl Workload {
     }
 
     /// The pod selector, as in the spec.
-    pub fn selector(&self) -> Option<&LabelSelector> {
+    pub(crate) fn selector(&self) -> Option<&LabelSelector> {
         match self {
             Workload::Deployment(d) => d.spec.as_ref().map(|s| &s.selector),
             Workload::StatefulSet(s) => s.spec.as_ref().map(|s| &s.selector),
@@ -173,7 +171,7 @@ impl Workload {
     }
 
     /// The pod selector as a label-selector query string.
-    pub fn selector_string(&self) -> Option<String> {
+    pub(crate) fn selector_string(&self) -> Option<String> {
         let selector = self.selector()?.clone();
         kube::core::Selector::try_from(selector)
             .ok()
@@ -181,7 +179,7 @@ impl Workload {
     }
 
     /// The labels of the pods the template makes (what a PDB selects).
-    pub fn template_labels(&self) -> BTreeMap<String, String> {
+    pub(crate) fn template_labels(&self) -> BTreeMap<String, String> {
         let template = match self {
             Workload::Deployment(d) => d.spec.as_ref().map(|s| &s.template),
             Workload::StatefulSet(s) => s.spec.as_ref().map(|s| &s.template),
@@ -194,7 +192,7 @@ impl Workload {
     }
 
     /// Whether this is a paused Deployment (a restart would not roll out).
-    pub fn is_paused(&self) -> bool {
+    pub(crate) fn is_paused(&self) -> bool {
         matches!(self, Workload::Deployment(d) if d.spec.as_ref().and_then(|s| s.paused) == Some(true))
     }
 }

@@ -8,7 +8,7 @@ use crate::safety::Plan;
 /// Adds a rolling restart of each workload to `plan`: its replicas,
 /// strategy, PDB, health and outage risk; OnDelete and empty workloads are
 /// skipped with the reason.
-pub fn restart_changes(plan: &mut Plan, facts: &[Facts]) {
+pub(crate) fn restart_changes(plan: &mut Plan, facts: &[Facts]) {
     for f in facts {
         let target = f.workload.to_string();
         if let Some(why) = &f.no_restart {
@@ -45,7 +45,7 @@ pub fn restart_changes(plan: &mut Plan, facts: &[Facts]) {
 
 /// Adds the eviction of each replaceable broken pod to `plan`; broken pods
 /// a new pod would not fix, and healthy pods, are skipped with the reason.
-pub fn bad_pod_changes(plan: &mut Plan, facts: &[Facts]) {
+pub(crate) fn bad_pod_changes(plan: &mut Plan, facts: &[Facts]) {
     for f in facts {
         let target = f.workload.to_string();
         let mut evicting = 0;

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 /// Why a pod is broken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Reason {
+pub(crate) enum Reason {
     /// A container keeps crashing and the kubelet backs off restarting it.
     CrashLoopBackOff,
     /// A container was killed for using more memory than its limit.
@@ -26,7 +26,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Reason::CrashLoopBackOff => "CrashLoopBackOff",
             Reason::OOMKilled => "OOMKilled",
@@ -40,13 +40,13 @@ impl Reason {
 
     /// Whether a new pod in this state means the rollout has failed: it will
     /// not become ready by waiting longer.
-    pub fn fails_rollout(self) -> bool {
+    pub(crate) fn fails_rollout(self) -> bool {
         !matches!(self, Reason::Unknown | Reason::Error)
     }
 
     /// Whether `restart --bad-pods` replaces a pod in this state. Pods that
     /// cannot be scheduled or configured would come back the same way.
-    pub fn replaceable(self) -> bool {
+    pub(crate) fn replaceable(self) -> bool {
         matches!(
             self,
             Reason::CrashLoopBackOff
@@ -66,7 +66,7 @@ impl std::fmt::Display for Reason {
 
 /// A broken pod and the evidence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Problem {
+pub(crate) struct Problem {
     pub reason: Reason,
     /// The container at fault, when one is.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -79,7 +79,7 @@ pub struct Problem {
 
 /// The pod's problem, if it has one. `node_lost` says whether the node it
 /// runs on has stopped reporting (or is gone).
-pub fn diagnose(pod: &Pod, node_lost: bool) -> Option<Problem> {
+pub(crate) fn diagnose(pod: &Pod, node_lost: bool) -> Option<Problem> {
     let status = pod.status.as_ref()?;
     let phase = status.phase.as_deref().unwrap_or("");
     if node_lost && !matches!(phase, "Succeeded" | "Failed") {
@@ -281,7 +281,7 @@ fn is_permanent_pull_error(message: &str) -> bool {
 /// previous (crashed) container when there is one, since the current one
 /// has usually not logged anything useful yet. Best effort: a pod whose
 /// logs cannot be read gives no lines rather than an error.
-pub async fn last_log_lines(
+pub(crate) async fn last_log_lines(
     client: &kube::Client,
     namespace: &str,
     pod: &str,

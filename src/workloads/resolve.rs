@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 
 /// One argument, resolved against the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Resolved {
+pub(crate) enum Resolved {
     One(WorkloadRef),
     /// A bare name that several kinds carry: the caller must ask which.
     Ambiguous {
@@ -19,7 +19,7 @@ pub enum Resolved {
 }
 
 /// Splits `KIND/NAME` (or a bare `NAME`).
-pub fn parse_target(arg: &str) -> Result<(Option<Kind>, String)> {
+pub(crate) fn parse_target(arg: &str) -> Result<(Option<Kind>, String)> {
     match arg.split_once('/') {
         None if !arg.is_empty() => Ok((None, arg.to_string())),
         Some((kind, name)) if !name.is_empty() && !name.contains('/') => match Kind::parse(kind) {
@@ -46,7 +46,7 @@ struct LeanMeta {
 /// Resolves the arguments in `namespace`, in the order given,
 /// followed by what `selector` selects (sorted by kind, then name).
 /// A name that does not exist is an error naming what was searched.
-pub async fn resolve(
+pub(crate) async fn resolve(
     cluster: &Cluster,
     namespace: &str,
     names: &[String],
@@ -121,7 +121,7 @@ pub async fn resolve(
 
 /// Resolves the arguments to workloads, letting `choose` settle each
 /// ambiguous name (a prompt for the command, a refusal for a runbook).
-pub async fn resolve_with(
+pub(crate) async fn resolve_with(
     cluster: &Cluster,
     namespace: &str,
     names: &[String],
@@ -149,7 +149,7 @@ fn dedupe(items: &mut Vec<Resolved>) {
 }
 
 /// The message for an ambiguous name when there is no terminal to ask on.
-pub fn ambiguity_error(name: &str, candidates: &[WorkloadRef], command: &str) -> Error {
+pub(crate) fn ambiguity_error(name: &str, candidates: &[WorkloadRef], command: &str) -> Error {
     let example = candidates
         .first()
         .map(|c| c.to_string())

@@ -22,7 +22,7 @@ use crate::safety::{Audited, Cancel, OpCtx, Plan, audit};
 
 /// How a restart is done.
 #[derive(Debug, Clone, Copy)]
-pub struct Options {
+pub(crate) struct Options {
     /// Evict only the broken pods instead of restarting the workloads.
     pub bad_pods: bool,
     /// Follow the rollouts once the changes are made (`--no-wait` does not).
@@ -32,14 +32,14 @@ pub struct Options {
 }
 
 /// A planned restart: what `run` changes.
-pub struct Job {
+pub(crate) struct Job {
     facts: Vec<Facts>,
     options: Options,
 }
 
 /// What a restart reports while it waits.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
+pub(crate) enum Event {
     /// The rollout of `workload` (`kind/name`) is followed from now on.
     Following { workload: String },
     /// The rollout moved on.
@@ -54,7 +54,7 @@ pub enum Event {
 /// Inspects `targets` and plans their restart (or, with `bad_pods`, the
 /// eviction of their broken pods). A paused Deployment is refused: its
 /// rollout would not start.
-pub async fn prepare(
+pub(crate) async fn prepare(
     cluster: &Cluster,
     targets: &[WorkloadRef],
     options: Options,
@@ -79,7 +79,7 @@ pub async fn prepare(
 /// How a restart ended. It serialises as `restart -o json` and the runbook
 /// step's output.
 #[derive(Debug, Serialize)]
-pub struct RestartOutcome {
+pub(crate) struct RestartOutcome {
     /// Workloads whose pod template was patched (`kind/name`).
     pub restarted: Vec<String>,
     /// Broken pods evicted with `--bad-pods`, and the ones the API refused.
@@ -103,7 +103,7 @@ impl RestartOutcome {
     /// The one wording of how the rollouts and evictions went: failures
     /// first (exit 1), then timeouts (exit 5), then Ctrl-C, then evictions
     /// the API refused.
-    pub fn verdict(&self) -> Result<()> {
+    pub(crate) fn verdict(&self) -> Result<()> {
         super::wait::verdict(&self.rollouts, self.timeout)?;
         let refused: Vec<String> = self
             .evictions
@@ -124,7 +124,7 @@ impl RestartOutcome {
     /// The procedure's result: what stopped it, else the verdict. The stop
     /// is handed over once (an error is not copied), so the audit entry is
     /// taken before.
-    pub fn take_result(&mut self) -> Result<()> {
+    pub(crate) fn take_result(&mut self) -> Result<()> {
         match self.stopped.take() {
             Some(e) => Err(e),
             None => self.verdict(),
@@ -132,7 +132,7 @@ impl RestartOutcome {
     }
 
     /// Each rollout's ending, as `deployment/web: complete, ...`.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         self.rollouts
             .iter()
             .map(|o| format!("{}: {}", o.workload, o.outcome.as_str()))
@@ -169,7 +169,7 @@ impl Audited for RestartOutcome {
 /// Makes the planned changes, stopping between them when `ctx.cancel`
 /// says so or the cluster fails every later one, then follows the rollouts
 /// (all at once) unless the options say not to wait.
-pub async fn run(cluster: &Cluster, job: &Job, ctx: &OpCtx<'_, Event>) -> RestartOutcome {
+pub(crate) async fn run(cluster: &Cluster, job: &Job, ctx: &OpCtx<'_, Event>) -> RestartOutcome {
     let opts = job.options;
     let applied = apply(cluster, &job.facts, opts.bad_pods, Utc::now(), &ctx.cancel).await;
     let mut outcome = RestartOutcome {
@@ -214,7 +214,7 @@ pub async fn run(cluster: &Cluster, job: &Job, ctx: &OpCtx<'_, Event>) -> Restar
 }
 
 /// Waits for every rollout at once; `rollout status` uses it too.
-pub async fn follow(
+pub(crate) async fn follow(
     cluster: &Cluster,
     targets: &[WorkloadRef],
     baselines: &HashMap<WorkloadRef, BTreeMap<String, String>>,
@@ -250,17 +250,21 @@ pub async fn follow(
 }
 
 /// The annotation `kubectl rollout restart` sets on the pod template.
-pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
+pub(crate) const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
 
 /// The patch `kubectl rollout restart` sends (as a strategic merge patch).
-pub fn restart_patch(at: DateTime<Utc>) -> serde_json::Value {
+pub(crate) fn restart_patch(at: DateTime<Utc>) -> serde_json::Value {
     json!({"spec": {"template": {"metadata": {"annotations": {
         RESTARTED_AT: at.to_rfc3339_opts(SecondsFormat::Secs, true)
     }}}}})
 }
 
 /// Restarts a workload: its controller replaces every pod by its strategy.
-pub async fn rolling_restart(cluster: &Cluster, r: &WorkloadRef, at: DateTime<Utc>) -> Result<()> {
+pub(crate) async fn rolling_restart(
+    cluster: &Cluster,
+    r: &WorkloadRef,
+    at: DateTime<Utc>,
+) -> Result<()> {
     let patch = Patch::Strategic(restart_patch(at));
     let params = PatchParams::default();
     let client = cluster.client.clone();
@@ -290,7 +294,7 @@ pub async fn rolling_restart(cluster: &Cluster, r: &WorkloadRef, at: DateTime<Ut
 /// Evicts one pod through the policy/v1 eviction subresource, so the API
 /// server applies the PodDisruptionBudgets. It uses the client without
 /// automatic retries: a PDB refusal (429) is reported at once.
-pub async fn evict(cluster: &Cluster, namespace: &str, pod: &str) -> Result<()> {
+pub(crate) async fn evict(cluster: &Cluster, namespace: &str, pod: &str) -> Result<()> {
     let api = Api::<Pod>::namespaced(cluster.client_no_retry.clone(), namespace);
     let eviction = json!({
         "apiVersion": "policy/v1",
@@ -320,7 +324,7 @@ pub async fn evict(cluster: &Cluster, namespace: &str, pod: &str) -> Result<()> 
 
 /// One eviction tried by `restart --bad-pods`.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct EvictionResult {
+pub(crate) struct EvictionResult {
     pub pod: String,
     /// `kind/name` of the workload it belongs to.
     pub workload: String,
@@ -334,7 +338,7 @@ pub struct EvictionResult {
 
 /// What applying a restart plan did.
 #[derive(Debug, Default)]
-pub struct Applied {
+pub(crate) struct Applied {
     /// Workloads whose pod template was patched.
     pub restarted: Vec<WorkloadRef>,
     pub evictions: Vec<EvictionResult>,
@@ -356,7 +360,7 @@ pub struct Applied {
 /// its replaceable broken pods. It stops between operations on Ctrl-C or on
 /// an error that would fail every later one; a refused eviction does not
 /// stop the others. Secret rotation restarts its consumers through it too.
-pub async fn apply(
+pub(crate) async fn apply(
     cluster: &Cluster,
     facts: &[Facts],
     bad_pods: bool,
@@ -434,7 +438,7 @@ pub async fn apply(
 
 /// The refusal for a paused Deployment among `facts`, if there is one: its
 /// rollout would not start until it is resumed.
-pub fn refuse_paused(facts: &[Facts]) -> Result<()> {
+pub(crate) fn refuse_paused(facts: &[Facts]) -> Result<()> {
     match facts.iter().find(|f| f.paused) {
         None => Ok(()),
         Some(f) => {

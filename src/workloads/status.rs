@@ -7,7 +7,7 @@ use super::Workload;
 
 /// Where a rollout stands according to the workload's own status.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Status {
+pub(crate) struct Status {
     pub state: State,
     /// kubectl's wording, e.g. "2 of 3 updated replicas are available".
     pub message: String,
@@ -18,7 +18,7 @@ pub struct Status {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
+pub(crate) enum State {
     Waiting,
     Done,
     /// The rollout cannot finish as things stand (progress deadline
@@ -37,7 +37,7 @@ impl Status {
     }
 }
 
-pub fn of(workload: &Workload) -> Status {
+pub(crate) fn of(workload: &Workload) -> Status {
     match workload {
         Workload::Deployment(d) => deployment(d),
         Workload::StatefulSet(s) => statefulset(s),

@@ -29,12 +29,12 @@ use crate::error::{Error, Result};
 use crate::safety::Cancel;
 
 /// How many log lines a failure shows.
-pub const LOG_LINES: i64 = 20;
+pub(crate) const LOG_LINES: i64 = 20;
 
 /// How a wait ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// kubectl's completion rule holds.
     Complete,
     /// The rollout cannot finish without someone fixing something.
@@ -48,7 +48,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Verdict::Complete => "complete",
             Verdict::Failed => "failed",
@@ -61,7 +61,7 @@ impl Verdict {
 
 /// Why a rollout failed, with what the user needs to fix it.
 #[derive(Debug, Clone, Serialize)]
-pub struct RolloutFailure {
+pub(crate) struct RolloutFailure {
     /// The failing pod, when one pod explains it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pod: Option<String>,
@@ -82,7 +82,7 @@ pub struct RolloutFailure {
 
 /// The summary of one wait, as `-o json` prints it.
 #[derive(Debug, Clone, Serialize)]
-pub struct RolloutOutcome {
+pub(crate) struct RolloutOutcome {
     /// `kind/name`.
     pub workload: String,
     pub namespace: String,
@@ -100,7 +100,7 @@ pub struct RolloutOutcome {
 
 impl RolloutOutcome {
     /// The outcome of a change that was not followed (`--no-wait`).
-    pub fn not_waited(r: &WorkloadRef, status: impl Into<String>) -> Self {
+    pub(crate) fn not_waited(r: &WorkloadRef, status: impl Into<String>) -> Self {
         RolloutOutcome {
             workload: r.to_string(),
             namespace: r.namespace.clone(),
@@ -116,7 +116,7 @@ impl RolloutOutcome {
 /// How a set of waits went, in one wording for `restart`, `rollout status`
 /// and their runbook steps: failures first (exit 1), then timeouts (exit
 /// 5), then Ctrl-C.
-pub fn verdict(outcomes: &[RolloutOutcome], timeout: Duration) -> Result<()> {
+pub(crate) fn verdict(outcomes: &[RolloutOutcome], timeout: Duration) -> Result<()> {
     let with = |v: Verdict| -> Vec<&RolloutOutcome> {
         outcomes.iter().filter(|o| o.outcome == v).collect()
     };
@@ -170,7 +170,7 @@ pub fn verdict(outcomes: &[RolloutOutcome], timeout: Duration) -> Result<()> {
 
 /// What the progress callback sees on every change of status.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RolloutProgress {
+pub(crate) struct RolloutProgress {
     /// kubectl's wording of where the rollout stands.
     pub message: String,
     /// Pods on the new revision so far, out of `desired`.
@@ -182,7 +182,7 @@ pub struct RolloutProgress {
 /// passes, calling `on_progress` whenever its status changes; `cancel`
 /// ends the wait (not the rollout) as interrupted. Only an unreadable or
 /// vanished workload is an `Err`; every other ending is an outcome.
-pub async fn wait_for_rollout(
+pub(crate) async fn wait_for_rollout(
     client: &kube::Client,
     workload: &WorkloadRef,
     timeout: Duration,
@@ -195,7 +195,7 @@ pub async fn wait_for_rollout(
 /// The live pods (uid → name) of a workload: taken before a change, it is
 /// the baseline a wait counts replaced pods against (pods that go between
 /// the change and the start of the wait count too).
-pub async fn live_pods(
+pub(crate) async fn live_pods(
     client: &kube::Client,
     workload: &WorkloadRef,
 ) -> Result<BTreeMap<String, String>> {
@@ -226,7 +226,7 @@ pub async fn live_pods(
 
 /// [`wait_for_rollout`], counting replaced pods against `baseline` (from
 /// [`live_pods`] before the change) rather than the pods when the wait began.
-pub async fn wait_for_rollout_from(
+pub(crate) async fn wait_for_rollout_from(
     client: &kube::Client,
     workload: &WorkloadRef,
     baseline: Option<BTreeMap<String, String>>,
@@ -774,7 +774,11 @@ fn label<'a>(pod: &'a Pod, key: &str) -> Option<&'a String> {
 
 /// What to do about a StatefulSet whose ordered rollout waits on a broken
 /// pod: the controller never replaces a pod that is not Ready by itself.
-pub fn stuck_statefulset_advice(r: &WorkloadRef, pod: &str, on_new_revision: bool) -> String {
+pub(crate) fn stuck_statefulset_advice(
+    r: &WorkloadRef,
+    pod: &str,
+    on_new_revision: bool,
+) -> String {
     let ns = &r.namespace;
     let delete = crate::suggest::kubectl(&format!("delete pod {pod} -n {ns}"));
     if on_new_revision {

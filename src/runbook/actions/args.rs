@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 /// One field of an action's mapping.
 #[derive(Debug, Clone, Copy, Serialize)]
-pub struct Field {
+pub(crate) struct Field {
     pub name: &'static str,
     pub required: bool,
     pub kind: FieldKind,
@@ -45,7 +45,7 @@ fn check_drain_option(name: &str, value: &serde_json::Value) -> Option<String> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum FieldKind {
+pub(crate) enum FieldKind {
     /// One scalar (string, number or boolean), templated.
     Scalar,
     /// A list of scalars (a single scalar is taken as a list of one).
@@ -53,7 +53,7 @@ pub enum FieldKind {
 }
 
 impl FieldKind {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             FieldKind::Scalar => "scalar",
             FieldKind::List => "list",
@@ -63,7 +63,7 @@ impl FieldKind {
 
 /// How the engine treats a field's text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Render {
+pub(crate) enum Render {
     /// A template, filled in before the action runs.
     Template,
     /// An expression the action evaluates itself (`assert`'s `that`).
@@ -76,7 +76,7 @@ pub enum Render {
 }
 
 /// What a field's type says about it.
-pub trait Arg {
+pub(crate) trait Arg {
     const KIND: FieldKind;
     const REQUIRED: bool = true;
     const RENDER: Render = Render::Template;
@@ -90,7 +90,7 @@ impl<T: Arg> Arg for Option<T> {
 }
 
 impl Field {
-    pub fn of<T: Arg + serde::de::DeserializeOwned>(
+    pub(crate) fn of<T: Arg + serde::de::DeserializeOwned>(
         name: &'static str,
         help: &'static str,
     ) -> Field {
@@ -108,7 +108,7 @@ impl Field {
 }
 
 /// An action's arguments: the fields a step may give.
-pub trait Fields {
+pub(crate) trait Fields {
     fn fields() -> Vec<Field>;
 }
 
@@ -127,9 +127,9 @@ macro_rules! args {
         $(#[$meta])*
         #[derive(Debug, serde::Deserialize)]
         #[serde(deny_unknown_fields)]
-        pub struct $name {
-            $( pub $field: $ty, )*
-            $( #[serde(flatten)] pub $flat: $fty, )?
+        pub(crate) struct $name {
+            $( pub(crate) $field: $ty, )*
+            $( #[serde(flatten)] pub(crate) $flat: $fty, )?
         }
 
         impl $crate::runbook::actions::args::Fields for $name {
@@ -193,7 +193,7 @@ fn scalar_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 
 /// Text (a number or boolean is taken as written).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Text(pub String);
+pub(crate) struct Text(pub String);
 
 impl Arg for Text {
     const KIND: FieldKind = FieldKind::Scalar;
@@ -220,7 +220,7 @@ impl std::ops::Deref for Text {
 
 /// A list of scalars; one scalar is a list of one, nothing an empty list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct List(pub Vec<String>);
+pub(crate) struct List(pub Vec<String>);
 
 impl Arg for List {
     const KIND: FieldKind = FieldKind::List;
@@ -244,7 +244,7 @@ impl<'de> Deserialize<'de> for List {
 }
 
 /// The list's items, or none when the field is absent.
-pub fn list(l: &Option<List>) -> &[String] {
+pub(crate) fn list(l: &Option<List>) -> &[String] {
     l.as_ref().map(|l| l.0.as_slice()).unwrap_or_default()
 }
 
@@ -252,7 +252,7 @@ pub fn list(l: &Option<List>) -> &[String] {
 /// shell would (before any value is filled in).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
-pub struct Words(pub List);
+pub(crate) struct Words(pub List);
 
 impl Arg for Words {
     const KIND: FieldKind = FieldKind::List;
@@ -262,7 +262,7 @@ impl Arg for Words {
 /// A boolean, or the text a template made of one (`true`, `True`, `yes`,
 /// `no`, or nothing for false).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Flag(pub bool);
+pub(crate) struct Flag(pub bool);
 
 impl Arg for Flag {
     const KIND: FieldKind = FieldKind::Scalar;
@@ -282,13 +282,13 @@ impl<'de> Deserialize<'de> for Flag {
 }
 
 /// Whether an optional flag is set.
-pub fn on(f: Option<Flag>) -> bool {
+pub(crate) fn on(f: Option<Flag>) -> bool {
     f.is_some_and(|f| f.0)
 }
 
 /// A duration such as `10m`; `0` is zero, nothing is the action's default.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Dur(pub Option<Duration>);
+pub(crate) struct Dur(pub Option<Duration>);
 
 impl Arg for Dur {
     const KIND: FieldKind = FieldKind::Scalar;
@@ -308,13 +308,13 @@ impl<'de> Deserialize<'de> for Dur {
 }
 
 /// An optional duration, or `default` when absent or empty.
-pub fn dur(d: Option<Dur>, default: Duration) -> Duration {
+pub(crate) fn dur(d: Option<Dur>, default: Duration) -> Duration {
     d.and_then(|d| d.0).unwrap_or(default)
 }
 
 /// A whole number; nothing is the action's default.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Whole(pub Option<i64>);
+pub(crate) struct Whole(pub Option<i64>);
 
 impl Arg for Whole {
     const KIND: FieldKind = FieldKind::Scalar;
@@ -334,14 +334,14 @@ impl<'de> Deserialize<'de> for Whole {
 }
 
 /// An optional whole number, or `default` when absent or empty.
-pub fn whole(w: Option<Whole>, default: i64) -> i64 {
+pub(crate) fn whole(w: Option<Whole>, default: i64) -> i64 {
     w.and_then(|w| w.0).unwrap_or(default)
 }
 
 /// An expression the action evaluates (not a template filled in first).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
-pub struct Expr(pub Text);
+pub(crate) struct Expr(pub Text);
 
 impl Arg for Expr {
     const KIND: FieldKind = FieldKind::Scalar;
@@ -351,7 +351,7 @@ impl Arg for Expr {
 /// Shell code, passed as written.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
-pub struct Script(pub Text);
+pub(crate) struct Script(pub Text);
 
 impl Arg for Script {
     const KIND: FieldKind = FieldKind::Scalar;
@@ -360,7 +360,7 @@ impl Arg for Script {
 
 /// Reads a step's rendered arguments into `T`; a bad value is named by its
 /// field, as `` `force` must be true or false, not `maybe` ``.
-pub fn parse<T: serde::de::DeserializeOwned>(
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(
     action: &str,
     args: &serde_json::Value,
 ) -> crate::error::Result<T> {

@@ -38,7 +38,7 @@ args! {
     }
 }
 
-pub struct PodsStuck;
+pub(super) struct PodsStuck;
 
 impl Action for PodsStuck {
     type Args = PodsStuckArgs;
@@ -141,7 +141,7 @@ args! {
     }
 }
 
-pub struct DnsCheck;
+pub(super) struct DnsCheck;
 
 impl Action for DnsCheck {
     type Args = DnsCheckArgs;

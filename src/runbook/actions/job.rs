@@ -53,7 +53,7 @@ async fn prepare_run(run: &RunbookRun<'_>, args: &JobRunArgs) -> Result<(run::Ru
     run::prepare(cluster, &ns, &name, &audit::os_user(), options).await
 }
 
-pub struct Run;
+pub(super) struct Run;
 
 impl Action for Run {
     type Args = JobRunArgs;
@@ -216,7 +216,7 @@ impl<'a> From<&'a ResumeArgs> for ToggleArgs<'a> {
     }
 }
 
-pub struct Suspend;
+pub(super) struct Suspend;
 
 impl Action for Suspend {
     type Args = SuspendArgs;
@@ -236,7 +236,7 @@ impl Action for Suspend {
     }
 }
 
-pub struct Resume;
+pub(super) struct Resume;
 
 impl Action for Resume {
     type Args = ResumeArgs;

@@ -27,7 +27,7 @@ args! {
     }
 }
 
-pub struct Scale;
+pub(super) struct Scale;
 
 impl Action for Scale {
     type Args = ScaleArgs;
@@ -84,7 +84,7 @@ args! {
     }
 }
 
-pub struct DeletePod;
+pub(super) struct DeletePod;
 
 impl Action for DeletePod {
     type Args = DeletePodArgs;
@@ -128,7 +128,7 @@ args! {
     }
 }
 
-pub struct Exec;
+pub(super) struct Exec;
 
 impl Action for Exec {
     type Args = ExecArgs;

@@ -30,7 +30,7 @@ args! {
     }
 }
 
-pub struct Shell;
+pub(super) struct Shell;
 
 impl Action for Shell {
     type Args = ShellArgs;
@@ -90,7 +90,7 @@ args! {
 }
 
 /// Shown by the engine, which waits for the engineer's word: never run.
-pub struct Manual;
+pub(super) struct Manual;
 
 impl Action for Manual {
     type Args = ManualArgs;
@@ -129,7 +129,7 @@ args! {
     }
 }
 
-pub struct Assert;
+pub(super) struct Assert;
 
 impl Action for Assert {
     type Args = AssertArgs;

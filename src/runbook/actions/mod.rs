@@ -6,7 +6,7 @@
 //! Each cluster action calls the same domain functions as the matching
 //! command.
 
-pub mod args;
+pub(crate) mod args;
 mod check;
 mod job;
 mod kube;
@@ -26,13 +26,13 @@ use super::model::Step;
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::safety::Plan;
-pub use args::{Field, FieldKind, Fields, Render};
-pub use local::ManualArgs;
+pub(crate) use args::{Field, FieldKind, Fields, Render};
+pub(crate) use local::ManualArgs;
 
 /// Where an action acts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Kind {
+pub(crate) enum Kind {
     /// On this machine (a program, an expression).
     Local,
     /// The engineer does it; the run waits for their word.
@@ -43,7 +43,7 @@ pub enum Kind {
 
 /// A short form of an action's value: `shell: [argv]`, `manual: text`.
 #[derive(Debug, Clone, Copy)]
-pub struct Short {
+pub(crate) struct Short {
     /// A list (else one text).
     pub list: bool,
     /// The field the value stands for.
@@ -52,7 +52,7 @@ pub struct Short {
 
 /// What an action is, apart from its arguments.
 #[derive(Debug, Clone, Copy)]
-pub struct Spec {
+pub(crate) struct Spec {
     pub name: &'static str,
     pub about: &'static str,
     /// Whether the action changes the cluster or the world. Dry runs only
@@ -113,7 +113,7 @@ pub(crate) trait Action: Sync {
 
 /// An action with its arguments still JSON: what the registry holds. Every
 /// `Action` is one, through the adapter below.
-pub trait Erased: Sync {
+pub(crate) trait Erased: Sync {
     fn spec(&self) -> &'static Spec;
     fn fields(&self) -> Vec<Field>;
     fn check(&self, given: &serde_json::Map<String, Json>) -> Option<String>;
@@ -170,7 +170,7 @@ impl<A: Action> Erased for A {
 }
 
 /// Every action, in the order the format documentation lists them.
-pub static ACTIONS: &[&dyn Erased] = &[
+pub(crate) static ACTIONS: &[&dyn Erased] = &[
     &local::Shell,
     &local::Manual,
     &local::Assert,
@@ -194,17 +194,17 @@ pub static ACTIONS: &[&dyn Erased] = &[
     &kube::Exec,
 ];
 
-pub fn find(name: &str) -> Option<&'static dyn Erased> {
+pub(crate) fn find(name: &str) -> Option<&'static dyn Erased> {
     ACTIONS.iter().copied().find(|a| a.spec().name == name)
 }
 
-pub fn names() -> Vec<&'static str> {
+pub(crate) fn names() -> Vec<&'static str> {
     ACTIONS.iter().map(|a| a.spec().name).collect()
 }
 
 /// One action as `oncall runbook actions` lists it.
 #[derive(Debug, Serialize)]
-pub struct Described {
+pub(crate) struct Described {
     pub name: &'static str,
     pub about: &'static str,
     /// Whether it changes anything (a dry run only shows its plan).
@@ -217,7 +217,7 @@ pub struct Described {
 }
 
 /// Every action with its arguments, in the registry's order.
-pub fn describe() -> Vec<Described> {
+pub(crate) fn describe() -> Vec<Described> {
     ACTIONS
         .iter()
         .map(|a| {
@@ -235,7 +235,7 @@ pub fn describe() -> Vec<Described> {
 }
 
 /// What an action produced: output for later steps, and an exit code for commands.
-pub struct Produced {
+pub(crate) struct Produced {
     pub output: Json,
     pub text: String,
     pub exit_code: Option<i32>,

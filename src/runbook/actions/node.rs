@@ -42,7 +42,7 @@ args! {
     }
 }
 
-pub struct Check;
+pub(super) struct Check;
 
 impl Action for Check {
     type Args = CheckArgs;
@@ -113,7 +113,7 @@ args! {
     }
 }
 
-pub struct Cordon;
+pub(super) struct Cordon;
 
 impl Action for Cordon {
     type Args = CordonArgs;
@@ -164,7 +164,7 @@ args! {
     }
 }
 
-pub struct Drain;
+pub(super) struct Drain;
 
 /// The drain a step describes, resolved and planned by `nodes::drain`.
 async fn prepare_drain(cluster: &Cluster, args: &DrainArgs) -> Result<(DrainJob, Plan)> {
@@ -379,7 +379,7 @@ async fn run_rebuild(run: &Run<'_>, action: &str, r: Rebuild<'_>) -> Result<Prod
     ))
 }
 
-pub struct Replace;
+pub(super) struct Replace;
 
 impl Action for Replace {
     type Args = ReplaceArgs;
@@ -402,7 +402,7 @@ impl Action for Replace {
     }
 }
 
-pub struct Rotate;
+pub(super) struct Rotate;
 
 impl Action for Rotate {
     type Args = RotateArgs;

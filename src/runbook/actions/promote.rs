@@ -51,7 +51,7 @@ async fn sides_of<'a>(
     sides::for_runbook(cluster, options, config, &from, &to).await
 }
 
-pub struct Promote;
+pub(super) struct Promote;
 
 impl Action for Promote {
     type Args = PromoteArgs;

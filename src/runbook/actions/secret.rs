@@ -29,7 +29,7 @@ args! {
     }
 }
 
-pub struct Consumers;
+pub(super) struct Consumers;
 
 impl Action for Consumers {
     type Args = ConsumersArgs;
@@ -138,7 +138,7 @@ async fn prepare(run: &Run<'_>, args: &RotateArgs) -> Result<(Rotation, Plan)> {
     rotate::prepare(cluster, &ns, &args.secret, &new, remove, options).await
 }
 
-pub struct Rotate;
+pub(super) struct Rotate;
 
 impl Action for Rotate {
     type Args = RotateArgs;

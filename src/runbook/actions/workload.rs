@@ -72,7 +72,7 @@ async fn prepare(run: &Run<'_>, args: &RestartArgs) -> Result<(restart::Job, Pla
     restart::prepare(cluster, &targets, options).await
 }
 
-pub struct Restart;
+pub(super) struct Restart;
 
 impl Action for Restart {
     type Args = RestartArgs;
@@ -125,7 +125,7 @@ args! {
     }
 }
 
-pub struct RolloutStatus;
+pub(super) struct RolloutStatus;
 
 impl Action for RolloutStatus {
     type Args = RolloutArgs;
