@@ -238,6 +238,39 @@ pub enum Error {
         reason: String,
     },
 
+    // --- Rotating a Secret -------------------------------------------------
+    #[error(
+        "secret `{name}` was not found in namespace `{namespace}`; nothing was changed: check the name with `kubectl get secrets -n {namespace}`"
+    )]
+    SecretNotFound { name: String, namespace: String },
+
+    /// `tool` is the one that would overwrite the change (Helm, Flux, ...).
+    #[error(
+        "secret `{name}` is managed by {tool}, which will overwrite this change at its next sync; nothing was changed: change the value at its source, or pass --force to rotate it here anyway"
+    )]
+    SecretManaged { name: String, tool: String },
+
+    #[error(
+        "secret `{name}` is immutable, so its values cannot be changed; nothing was changed: create a new Secret and point the workloads at it"
+    )]
+    SecretImmutable { name: String },
+
+    #[error("key `{key}` is both given a value and removed; choose one")]
+    KeySetAndRemoved { key: String },
+
+    #[error("the secret has no key `{key}` to remove; its keys: {}", .keys.join(", "))]
+    NoKeyToRemove { key: String, keys: Vec<String> },
+
+    #[error(
+        "secret `{backup}` already exists: another rotation of secret `{name}` from the same values ran or is running; nothing was changed: check `oncall audit`, then delete that copy if it is stale"
+    )]
+    BackupExists { backup: String, name: String },
+
+    #[error(
+        "secret `{name}` was changed by someone else since the plan was made, so it was left as it is: run the command again to plan from its current values"
+    )]
+    SecretChangedMeanwhile { name: String },
+
     // --- Replacing nodes --------------------------------------------------
     #[error("--terminate `{template}` has unbalanced quotes; quote it as you would in a shell")]
     TerminateUnbalanced { template: String },
@@ -356,7 +389,9 @@ impl Error {
             | Error::TerminateUnbalanced { .. }
             | Error::TerminateEmpty
             | Error::TerminateOptionLike { .. }
-            | Error::BadFaults { .. } => exit::USAGE,
+            | Error::BadFaults { .. }
+            | Error::KeySetAndRemoved { .. }
+            | Error::NoKeyToRemove { .. } => exit::USAGE,
             Error::Unreachable { .. }
             | Error::UntrustedServer { .. }
             | Error::Proxy { .. }
@@ -380,6 +415,11 @@ impl Error {
             | Error::TerminateNotRun { .. }
             | Error::TerminateFailed { .. }
             | Error::SandboxStart { .. }
+            | Error::SecretNotFound { .. }
+            | Error::SecretManaged { .. }
+            | Error::SecretImmutable { .. }
+            | Error::BackupExists { .. }
+            | Error::SecretChangedMeanwhile { .. }
             | Error::ProblemsFound(_)
             | Error::Failed(_)
             | Error::Kube { .. } => exit::FAILED,

@@ -207,27 +207,24 @@ pub(crate) async fn prepare(
         .get_opt(name)
         .await
         .map_err(|e| api_error(e, &cluster.url, "get secrets"))?
-        .ok_or_else(|| {
-            Error::Failed(format!(
-                "secret `{name}` was not found in namespace `{namespace}`; nothing was changed: check the name with `kubectl get secrets -n {namespace}`"
-            ))
+        .ok_or_else(|| Error::SecretNotFound {
+            name: name.into(),
+            namespace: namespace.into(),
         })?;
     let mut plan = Plan::new(format!("rotate secret/{name}"), cluster).in_namespace(namespace);
     if let Some(tool) = managed::manager(&secret) {
-        let sentence = format!(
-            "secret `{name}` is managed by {tool}, which will overwrite this change at its next sync"
-        );
         if !options.force {
-            return Err(Error::Failed(format!(
-                "{sentence}; nothing was changed: change the value at its source, or pass --force to rotate it here anyway"
-            )));
+            return Err(Error::SecretManaged {
+                name: name.into(),
+                tool: tool.to_string(),
+            });
         }
-        plan.warn(format!("{sentence} (--force)"));
+        plan.warn(format!(
+            "secret `{name}` is managed by {tool}, which will overwrite this change at its next sync (--force)"
+        ));
     }
     if secret.immutable == Some(true) {
-        return Err(Error::Failed(format!(
-            "secret `{name}` is immutable, so its values cannot be changed; nothing was changed: create a new Secret and point the workloads at it"
-        )));
+        return Err(Error::SecretImmutable { name: name.into() });
     }
     let old = secret.data.clone().unwrap_or_default();
     let (new, keys) = merge(&old, values, remove)?;
@@ -287,15 +284,13 @@ fn merge(
     }
     for key in remove {
         if values.iter().any(|(k, _)| k == key) {
-            return Err(Error::Usage(format!(
-                "key `{key}` is both given a value and removed; choose one"
-            )));
+            return Err(Error::KeySetAndRemoved { key: key.clone() });
         }
         let Some(b) = new.remove(key) else {
-            return Err(Error::Usage(format!(
-                "the secret has no key `{key}` to remove; its keys: {}",
-                old.keys().cloned().collect::<Vec<_>>().join(", ")
-            )));
+            return Err(Error::NoKeyToRemove {
+                key: key.clone(),
+                keys: old.keys().cloned().collect(),
+            });
         };
         keys.push(KeyChange {
             key: key.clone(),
@@ -428,10 +423,10 @@ pub(crate) async fn run(cluster: &Cluster, r: &Rotation, ctx: &OpCtx<'_, Event>)
     };
     if let Err(e) = create_backup(&api, r, ctx.user).await {
         outcome.result = Err(if status_of(&e).is_some_and(|s| s.code == 409) {
-            Error::Failed(format!(
-                "secret `{}` already exists: another rotation of secret `{}` from the same values ran or is running; nothing was changed: check `oncall audit`, then delete that copy if it is stale",
-                r.backup, r.name
-            ))
+            Error::BackupExists {
+                backup: r.backup.clone(),
+                name: r.name.clone(),
+            }
         } else {
             api_error(e, &cluster.url, "create secrets")
         });
@@ -769,10 +764,9 @@ async fn write(
 
 fn write_error(e: kube::Error, cluster: &Cluster, r: &Rotation) -> Error {
     if status_of(&e).is_some_and(|s| s.code == 409) {
-        return Error::Failed(format!(
-            "secret `{}` was changed by someone else since the plan was made, so it was left as it is: run the command again to plan from its current values",
-            r.name
-        ));
+        return Error::SecretChangedMeanwhile {
+            name: r.name.clone(),
+        };
     }
     api_error(e, &cluster.url, "update secrets")
 }
