@@ -238,6 +238,35 @@ pub enum Error {
         reason: String,
     },
 
+    // --- Promoting ---------------------------------------------------------
+    #[error("source and target are both `{0}`; name two different environments")]
+    SameEnvironment(String),
+
+    /// `flag` is `from` or `to`.
+    #[error(
+        "no {role} environment: pass --{flag} ENV (from the config's `environments`) or --{flag}-namespace NS"
+    )]
+    NoEnvironment { role: String, flag: String },
+
+    /// `known` is empty when the config has no `environments` section.
+    #[error(
+        "environment `{name}` is not in the config file; known: {}",
+        if .known.is_empty() { "none (add an `environments` section)".to_string() } else { .known.join(", ") }
+    )]
+    UnknownEnvironment { name: String, known: Vec<String> },
+
+    // --- Scheduled jobs ----------------------------------------------------
+    #[error("`{arg}`: oncall job acts on CronJobs, not `{kind}`; use cronjob/NAME")]
+    NotACronJob { arg: String, kind: String },
+
+    #[error("`{arg}` is not a CronJob name: use cronjob/NAME")]
+    BadCronJobName { arg: String },
+
+    #[error(
+        "there is no CronJob `{name}` in namespace `{namespace}`; `oncall job list -A` shows them all"
+    )]
+    NoSuchCronJob { name: String, namespace: String },
+
     // --- Rotating a Secret -------------------------------------------------
     #[error(
         "secret `{name}` was not found in namespace `{namespace}`; nothing was changed: check the name with `kubectl get secrets -n {namespace}`"
@@ -391,7 +420,12 @@ impl Error {
             | Error::TerminateOptionLike { .. }
             | Error::BadFaults { .. }
             | Error::KeySetAndRemoved { .. }
-            | Error::NoKeyToRemove { .. } => exit::USAGE,
+            | Error::NoKeyToRemove { .. }
+            | Error::SameEnvironment(_)
+            | Error::NoEnvironment { .. }
+            | Error::UnknownEnvironment { .. }
+            | Error::NotACronJob { .. }
+            | Error::BadCronJobName { .. } => exit::USAGE,
             Error::Unreachable { .. }
             | Error::UntrustedServer { .. }
             | Error::Proxy { .. }
@@ -415,6 +449,7 @@ impl Error {
             | Error::TerminateNotRun { .. }
             | Error::TerminateFailed { .. }
             | Error::SandboxStart { .. }
+            | Error::NoSuchCronJob { .. }
             | Error::SecretNotFound { .. }
             | Error::SecretManaged { .. }
             | Error::SecretImmutable { .. }

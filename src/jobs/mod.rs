@@ -29,15 +29,14 @@ pub(crate) fn parse_target(arg: &str) -> Result<String> {
             name
         }
         Some((kind, _)) => {
-            return Err(Error::Usage(format!(
-                "`{arg}`: oncall job acts on CronJobs, not `{kind}`; use cronjob/NAME"
-            )));
+            return Err(Error::NotACronJob {
+                arg: arg.into(),
+                kind: kind.into(),
+            });
         }
     };
     if name.is_empty() || name.contains('/') {
-        return Err(Error::Usage(format!(
-            "`{arg}` is not a CronJob name: use cronjob/NAME"
-        )));
+        return Err(Error::BadCronJobName { arg: arg.into() });
     }
     Ok(name.to_string())
 }
@@ -54,9 +53,10 @@ pub(crate) fn jobs_api(cluster: &Cluster, namespace: &str) -> Api<Job> {
 pub(crate) async fn get_cronjob(cluster: &Cluster, namespace: &str, name: &str) -> Result<CronJob> {
     match cronjobs_api(cluster, namespace).get(name).await {
         Ok(cj) => Ok(cj),
-        Err(e) if is_not_found(&e) => Err(Error::Failed(format!(
-            "there is no CronJob `{name}` in namespace `{namespace}`; `oncall job list -A` shows them all"
-        ))),
+        Err(e) if is_not_found(&e) => Err(Error::NoSuchCronJob {
+            name: name.into(),
+            namespace: namespace.into(),
+        }),
         Err(e) => Err(api_error(e, &cluster.url, "get cronjobs")),
     }
 }

@@ -89,10 +89,7 @@ pub(crate) async fn resolve<'a>(
         &spec.to_namespace,
     )?;
     if from.context == to.context && from.namespace == to.namespace {
-        return Err(Error::Usage(format!(
-            "source and target are both `{}`; name two different environments",
-            from.label
-        )));
+        return Err(Error::SameEnvironment(from.label.clone()));
     }
     Ok(Sides {
         source: connect(shared, options, from).await?,
@@ -148,21 +145,16 @@ fn wanted(
         });
     }
     let Some(name) = env else {
-        return Err(Error::Usage(format!(
-            "no {role} environment: pass --{flag} ENV (from the config's `environments`) or --{flag}-namespace NS",
-            flag = if role == "source" { "from" } else { "to" }
-        )));
+        return Err(Error::NoEnvironment {
+            role: role.into(),
+            flag: if role == "source" { "from" } else { "to" }.into(),
+        });
     };
     let Some(env) = config.environments.get(name) else {
-        let known: Vec<_> = config.environments.keys().cloned().collect();
-        return Err(Error::Usage(format!(
-            "environment `{name}` is not in the config file; known: {}",
-            if known.is_empty() {
-                "none (add an `environments` section)".into()
-            } else {
-                known.join(", ")
-            }
-        )));
+        return Err(Error::UnknownEnvironment {
+            name: name.clone(),
+            known: config.environments.keys().cloned().collect(),
+        });
     };
     Ok(Wanted {
         label: name.clone(),
@@ -231,10 +223,7 @@ pub(crate) async fn for_runbook<'a>(
     if source.conn.cluster().url == target.conn.cluster().url
         && source.namespace == target.namespace
     {
-        return Err(Error::Usage(format!(
-            "source and target are both `{}`; name two different environments",
-            source.namespace
-        )));
+        return Err(Error::SameEnvironment(source.namespace.clone()));
     }
     Ok(Sides { source, target })
 }
