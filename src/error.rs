@@ -238,6 +238,19 @@ pub enum Error {
         reason: String,
     },
 
+    // --- DNS ---------------------------------------------------------------
+    /// `known` lists the record types oncall asks for.
+    #[error("`{text}` is not a record type oncall asks for; use one of {known}")]
+    BadRecordType { text: String, known: String },
+
+    #[error("`{name}` is not a valid DNS name: {why}; use a name such as shop.example.com")]
+    BadDnsName { name: String, why: String },
+
+    #[error(
+        "`--server {text}` is not an IP address with an optional port; use e.g. 8.8.8.8, 10.0.0.2:5353 or [2001:db8::1]:53"
+    )]
+    BadNameServer { text: String },
+
     // --- Promoting ---------------------------------------------------------
     #[error("source and target are both `{0}`; name two different environments")]
     SameEnvironment(String),
@@ -421,6 +434,9 @@ impl Error {
             | Error::BadFaults { .. }
             | Error::KeySetAndRemoved { .. }
             | Error::NoKeyToRemove { .. }
+            | Error::BadRecordType { .. }
+            | Error::BadDnsName { .. }
+            | Error::BadNameServer { .. }
             | Error::SameEnvironment(_)
             | Error::NoEnvironment { .. }
             | Error::UnknownEnvironment { .. }

@@ -77,23 +77,25 @@ pub(crate) fn question(input: &str, record_type: Option<&str>) -> Result<Questio
 pub(crate) fn parse_type(text: &str) -> Result<RecordType> {
     let upper = text.trim().to_ascii_uppercase();
     if !TYPES.contains(&upper.as_str()) {
-        return Err(Error::Usage(format!(
-            "`{text}` is not a record type oncall asks for; use one of {}",
-            TYPES.join(", ")
-        )));
+        return Err(Error::BadRecordType {
+            text: text.into(),
+            known: TYPES.join(", "),
+        });
     }
     upper
         .parse::<RecordType>()
-        .map_err(|e| Error::Usage(format!("`{text}` is not a record type: {e}")))
+        .map_err(|_| Error::BadRecordType {
+            text: text.into(),
+            known: TYPES.join(", "),
+        })
 }
 
 /// Checks a host name the way a zone file would accept it, so that the
 /// user hears what is wrong with it instead of a server's SERVFAIL.
 pub(crate) fn parse_name(input: &str) -> Result<Name> {
-    let invalid = |why: &str| {
-        Error::Usage(format!(
-            "`{input}` is not a valid DNS name: {why}; use a name such as shop.example.com"
-        ))
+    let invalid = |why: &str| Error::BadDnsName {
+        name: input.into(),
+        why: why.into(),
     };
     if input.is_empty() {
         return Err(invalid("it is empty"));
@@ -141,9 +143,7 @@ pub(crate) fn parse_server(text: &str) -> Result<SocketAddr> {
     if let Ok(ip) = bare.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, 53));
     }
-    Err(Error::Usage(format!(
-        "`--server {text}` is not an IP address with an optional port; use e.g. 8.8.8.8, 10.0.0.2:5353 or [2001:db8::1]:53"
-    )))
+    Err(Error::BadNameServer { text: text.into() })
 }
 
 /// The servers to ask: each `--server`, or the system resolver when none.
@@ -178,7 +178,7 @@ mod tests {
         assert!(parse_name("_http._tcp.example.com.").is_ok());
         for bad in ["", ".", "a..b", "-a.com", "a b.com", "a/b", "exa$mple.com"] {
             let err = parse_name(bad).unwrap_err();
-            assert!(matches!(err, Error::Usage(_)), "{bad}: {err}");
+            assert!(matches!(err, Error::BadDnsName { .. }), "{bad}: {err}");
         }
         let long = format!("{}.com", "a".repeat(64));
         assert!(parse_name(&long).is_err());
