@@ -251,16 +251,7 @@ fn write_headlines(out: &mut String, reports: &[(&str, &Report)]) {
                 scope_words(r)
             );
         } else {
-            push_line!(
-                out,
-                "context `{context}`: {} stuck {} in {} {}, out of {} pods {}",
-                r.stuck,
-                plural(r.stuck, "pod"),
-                r.groups.len(),
-                plural(r.groups.len(), "group"),
-                r.pods_checked,
-                scope_words(r)
-            );
+            push_line!(out, "context `{context}`: {}", stuck_line(r));
         }
     }
 }
@@ -281,6 +272,19 @@ fn print_several_groups(reports: &[(&str, &Report)]) {
         }
     }
     out!("{out}");
+}
+
+/// `3 stuck pods in 2 groups, out of 40 pods in namespace `shop``.
+fn stuck_line(r: &Report) -> String {
+    format!(
+        "{} stuck {} in {} {}, out of {} pods {}",
+        r.stuck,
+        plural(r.stuck, "pod"),
+        r.groups.len(),
+        plural(r.groups.len(), "group"),
+        r.pods_checked,
+        scope_words(r)
+    )
 }
 
 fn scope_words(report: &Report) -> String {
@@ -308,16 +312,7 @@ fn write_groups(out: &mut String, report: &Report) {
         );
         return;
     }
-    push_line!(
-        out,
-        "{} stuck {} in {} {}, out of {} pods {}",
-        report.stuck,
-        plural(report.stuck, "pod"),
-        report.groups.len(),
-        plural(report.groups.len(), "group"),
-        report.pods_checked,
-        scope_words(report)
-    );
+    push_line!(out, "{}", stuck_line(report));
     for g in &report.groups {
         push_line!(out);
         write_group(out, g, report.checked_at, None);
