@@ -186,6 +186,16 @@ impl Cmd {
                 command: line,
             };
         }
+        let child = self.start(&line);
+        let out = child
+            .wait_with_output()
+            .unwrap_or_else(|e| panic!("`{line}` did not end: {e}"));
+        Run::new(line, out)
+    }
+
+    /// Starts the program with its output piped and its stdin fed (or
+    /// closed).
+    fn start(&self, line: &str) -> std::process::Child {
         let mut child = self
             .command()
             .stdin(if self.stdin.is_some() {
@@ -198,14 +208,10 @@ impl Cmd {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start `{line}`: {e}"));
         if let Some(input) = &self.stdin {
-            let mut pipe = child.stdin.take().unwrap();
             // A program that exits without reading all of it is its business.
-            let _ = pipe.write_all(input);
+            let _ = child.stdin.take().unwrap().write_all(input);
         }
-        let out = child
-            .wait_with_output()
-            .unwrap_or_else(|e| panic!("`{line}` did not end: {e}"));
-        Run::new(line, out)
+        child
     }
 
     /// Starts the program in the background, collecting stderr as it comes,
@@ -217,20 +223,7 @@ impl Cmd {
             "a background run has no terminal (use .run())"
         );
         let line = self.line();
-        let mut child = self
-            .command()
-            .stdin(if self.stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start `{line}`: {e}"));
-        if let Some(input) = &self.stdin {
-            let _ = child.stdin.take().unwrap().write_all(input);
-        }
+        let mut child = self.start(&line);
         let stdout = collect(child.stdout.take().unwrap());
         let stderr = collect(child.stderr.take().unwrap());
         Background {
