@@ -133,11 +133,13 @@ pub fn main() -> u8 {
 
 /// Prints an error once and returns its exit code.
 fn report(e: error::Error) -> u8 {
+    use ui::fit;
     if e.exit_code() == exit::OK {
         // Not a failure (kubectl's "No resources found"): a note.
-        eprintln!("{e}");
+        eprintln!("{}", fit::to_terminal(&e.to_string(), fit::Stream::Stderr));
     } else if !e.is_silent() {
-        eprintln!("{} {e}", ui::style::bad("error:"));
+        let text = format!("{} {e}", ui::style::bad("error:"));
+        eprintln!("{}", fit::to_terminal(&text, fit::Stream::Stderr));
     }
     e.exit_code()
 }

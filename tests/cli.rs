@@ -526,6 +526,91 @@ fn color_never_and_a_dumb_terminal_reach_clap_help_and_usage_errors() {
     assert!(escapes(&coloured) > 0, "{coloured:?}");
 }
 
+/// What a user copies from the terminal: the finalizer fix, on one line.
+const FINALIZER_FIX: &str = "`kubectl -n staging patch pod legacy-importer --type=merge -p '{\"metadata\":{\"finalizers\":null}}' --dry-run=server`";
+
+/// Every line fits 80 columns, except a command too long for any line,
+/// which stands whole on a line of its own.
+fn assert_fits_80_columns(shown: &str) {
+    for line in shown.lines() {
+        let line = line.trim_end();
+        let whole_command = line.trim_start().starts_with('`')
+            && line.trim_end_matches([')', '.', ',', ';']).ends_with('`');
+        assert!(
+            line.chars().count() <= 80 || whole_command,
+            "{} columns: {line}\n{shown}",
+            line.chars().count()
+        );
+    }
+}
+
+#[test]
+fn check_and_plan_wrap_to_an_80_column_terminal_with_names_and_commands_whole() {
+    let node = "gke-demo-pool-a-8f3c2a1d-q2w8";
+    let check = [
+        "--sandbox",
+        "node",
+        "check",
+        node,
+        "--ignore-daemonsets",
+        "--force",
+        "--scale-up",
+    ];
+    let shown = oncall_on_a_terminal(&[("NO_COLOR", "1")], &check);
+    assert!(shown.contains("NO-GO"), "{shown}");
+    assert_fits_80_columns(&shown);
+    assert!(
+        shown.lines().any(|l| l.trim() == FINALIZER_FIX),
+        "the fix's command is whole: {shown}"
+    );
+    // The wrapped lines hang under their label, so `fix:` still starts one.
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("    fix: pass --skip-wait-for-delete-timeout")),
+        "{shown}"
+    );
+    let drain = [
+        "--sandbox",
+        "node",
+        "drain",
+        node,
+        "--ignore-daemonsets",
+        "--force",
+        "--dry-run",
+    ];
+    let shown = oncall_on_a_terminal(&[("NO_COLOR", "1")], &drain);
+    assert!(shown.contains("Dry run: nothing was changed."), "{shown}");
+    assert_fits_80_columns(&shown);
+    // The plan's detail moved under its row rather than cutting the node's name.
+    assert!(
+        shown.lines().any(|l| l.trim() == format!("from {node}")),
+        "{shown}"
+    );
+    // A suggestion is pasted as it is: never cut, even wider than the terminal.
+    let shown = oncall_on_a_terminal(
+        &[("NO_COLOR", "1")],
+        &["--sandbox", "pods", "stuck", "-n", "staging"],
+    );
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.trim() == format!("→ {}", FINALIZER_FIX.trim_matches('`'))),
+        "{shown}"
+    );
+    // A pipe keeps one line per finding, for grep.
+    let home = tempfile::tempdir().unwrap();
+    let piped = oncall(home.path(), &check).expect_exit(1);
+    assert!(
+        piped.stdout.lines().any(
+            |l| l.starts_with("    fix: pass --skip-wait-for-delete-timeout")
+                && l.ends_with(FINALIZER_FIX)
+        ),
+        "{}",
+        piped.stdout
+    );
+}
+
 #[test]
 fn node_list_fits_an_80_column_terminal_and_keeps_every_column_in_a_pipe() {
     let shown = oncall_on_a_terminal(&[("NO_COLOR", "1")], &["--sandbox", "node", "list"]);
@@ -542,7 +627,7 @@ fn node_list_fits_an_80_column_terminal_and_keeps_every_column_in_a_pipe() {
         );
     }
     assert!(
-        shown.contains("hidden to fit the terminal; -o wide"),
+        shown.contains("hidden to fit the terminal; -o wide shows them"),
         "{shown}"
     );
     let home = tempfile::tempdir().unwrap();

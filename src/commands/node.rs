@@ -178,7 +178,7 @@ pub(super) fn render_check(report: &CheckReport, pods: bool) -> String {
                     why,
                 ]);
             }
-            out.push_str(&table::render(&t));
+            out.push_str(&table::render_to_fit(t));
             out.push('\n');
         } else {
             let count = |a: Action| n.pods.iter().filter(|p| p.action == a).count();

@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::app::App;
 use crate::cluster::Cluster;
 use crate::error::Result;
-use crate::ui::{output, style, table};
+use crate::ui::{fit, output, style, table};
 
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Plan {
@@ -158,6 +158,6 @@ pub(crate) fn show(app: &App, _cluster: &Cluster, plan: &Plan) -> Result<()> {
         }
         return Ok(());
     }
-    outln!("{}", plan.render());
+    outln!("{}", fit::to_terminal(&plan.render(), fit::Stream::Stdout));
     Ok(())
 }

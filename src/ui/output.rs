@@ -61,7 +61,11 @@ pub(crate) fn show(format: OutputFormat, report: &impl Report) -> Result<()> {
     if format.is_structured() {
         print(format, report)?;
     } else {
-        out!("{}", report.human(format));
+        let text = report.human(format);
+        out!(
+            "{}",
+            super::fit::to_terminal(&text, super::fit::Stream::Stdout)
+        );
     }
     report.exit()
 }

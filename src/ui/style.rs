@@ -55,5 +55,6 @@ pub(crate) fn dim(text: &str) -> String {
 
 /// A note on stderr, for things a script should not have to parse.
 pub(crate) fn note(text: &str) {
-    eprintln!("{}", dim(text));
+    let text = super::fit::to_terminal(text, super::fit::Stream::Stderr);
+    eprintln!("{}", dim(&text));
 }

@@ -2,6 +2,8 @@
 
 use comfy_table::{Cell, ColumnConstraint, ContentArrangement, Table, presets};
 
+use super::fit;
+
 /// A table with the given headers, in the house style.
 pub(crate) fn new<S: AsRef<str>>(headers: &[S]) -> Table {
     let mut table = Table::new();
@@ -30,14 +32,14 @@ pub(crate) fn render(table: &Table) -> String {
 /// a note on stderr says which. Cells are never wrapped, so each row stays
 /// one greppable line; output to a pipe or file keeps every column.
 pub(crate) fn print_fitted(mut table: Table, drop_first: &[&str]) {
-    let hidden = match console::Term::stdout().size_checked() {
-        Some((_, width)) => fit(&mut table, drop_first, usize::from(width)),
+    let hidden = match fit::width(fit::Stream::Stdout) {
+        Some(width) => fit(&mut table, drop_first, width),
         None => Vec::new(),
     };
     outln!("{}", render(&table));
     if !hidden.is_empty() {
         crate::ui::style::note(&format!(
-            "({} hidden to fit the terminal; -o wide or a wider window shows them)",
+            "({} hidden to fit the terminal; -o wide shows them)",
             hidden.join(", ")
         ));
     }
@@ -45,13 +47,92 @@ pub(crate) fn print_fitted(mut table: Table, drop_first: &[&str]) {
 
 /// Renders a table for the terminal stdout is on: when it is wider than the
 /// terminal, the last column (a plan's free-text detail) wraps under itself
-/// while the others (names to copy) stay whole. Off a terminal, one line per
-/// row as always.
-pub(crate) fn render_to_fit(mut table: Table) -> String {
-    if let Some((_, width)) = console::Term::stdout().size_checked() {
-        wrap_last_column(&mut table, usize::from(width));
+/// while the others (names to copy) stay whole; when even that leaves the
+/// detail too little room, each row's detail goes on lines of its own under
+/// the row. Off a terminal, one line per row as always.
+pub(crate) fn render_to_fit(table: Table) -> String {
+    match fit::width(fit::Stream::Stdout) {
+        Some(width) => render_within(table, width),
+        None => render(&table),
+    }
+}
+
+/// The narrowest a wrapped detail column may be before the detail moves
+/// under its row instead.
+const NARROWEST_DETAIL: usize = 24;
+
+fn render_within(mut table: Table, width: usize) -> String {
+    let columns = table.column_count();
+    if columns < 2 || widest(&table) <= width {
+        return render(&table);
+    }
+    let details = trailing_cells(&table, columns - 1);
+    let longest_word = details
+        .iter()
+        .flat_map(|d| d.split_whitespace())
+        .map(console::measure_text_width)
+        .max()
+        .unwrap_or(0);
+    let lead = without_trailing_columns(&table, 1);
+    let room = width.saturating_sub(widest(&lead) + 3);
+    if room >= longest_word.max(NARROWEST_DETAIL) {
+        wrap_last_column(&mut table, width);
+        return render(&table);
+    }
+    // Move trailing columns under their rows until the rest fits.
+    for moved in 1..columns {
+        let lead = without_trailing_columns(&table, moved);
+        if widest(&lead) <= width || moved == columns - 1 {
+            let details = trailing_cells(&table, columns - moved);
+            return stack_under_rows(&lead, &details, width).unwrap_or_else(|| render(&table));
+        }
     }
     render(&table)
+}
+
+/// Each row's cells from column `from` on, joined by `; `.
+fn trailing_cells(table: &Table, from: usize) -> Vec<String> {
+    table
+        .row_iter()
+        .map(|row| {
+            row.cell_iter()
+                .skip(from)
+                .map(|c| c.content())
+                .filter(|c| !c.is_empty())
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .collect()
+}
+
+fn without_trailing_columns(table: &Table, count: usize) -> Table {
+    let mut lead = table.clone();
+    let columns = lead.column_count();
+    for index in columns - count..columns {
+        if let Some(column) = lead.column_mut(index) {
+            column.set_constraint(ColumnConstraint::Hidden);
+        }
+    }
+    lead
+}
+
+/// The leading columns, each row followed by the rest of it, indented and
+/// wrapped to `width`. `None` when a cell spans lines, so rows and details
+/// cannot be paired.
+fn stack_under_rows(lead: &Table, details: &[String], width: usize) -> Option<String> {
+    let text = render(lead);
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.len() != details.len() + 1 {
+        return None;
+    }
+    let mut out = vec![lines[0].to_string()];
+    for (line, detail) in lines[1..].iter().zip(details) {
+        out.push((*line).to_string());
+        if !detail.is_empty() {
+            out.push(fit::prose(&format!("    {detail}"), width));
+        }
+    }
+    Some(out.join("\n"))
 }
 
 fn widest(table: &Table) -> usize {
@@ -64,9 +145,6 @@ fn widest(table: &Table) -> usize {
 
 fn wrap_last_column(table: &mut Table, width: usize) {
     let columns = table.column_count();
-    if columns < 2 || widest(table) <= width {
-        return;
-    }
     for index in 0..columns - 1 {
         if let Some(column) = table.column_mut(index) {
             column.set_constraint(ColumnConstraint::ContentWidth);
@@ -110,8 +188,7 @@ mod tests {
             target,
             "from gke-demo-pool-b-5b9e7c40-d3f6 before the others",
         ]);
-        super::wrap_last_column(&mut t, 60);
-        let text = super::render(&t);
+        let text = super::render_within(t, 60);
         assert!(text.lines().all(|l| l.chars().count() <= 60), "{text}");
         assert!(text.lines().any(|l| l.contains(target)), "{text}");
         assert!(text.lines().count() > 2, "the detail wraps: {text}");
