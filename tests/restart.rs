@@ -164,10 +164,11 @@ fn crashing_new_pods_fail_fast_with_the_pod_reason_and_logs() {
     ]);
     let took = started.elapsed();
     let run = run.expect_code(1);
-    // The progress deadline is 6000 s, scaled to 60 s by the simulator.
+    // It gave up on the crash loop, not at its two-minute timeout (the
+    // margin is for a loaded machine, not a speed test).
     assert!(
-        took < Duration::from_secs(20),
-        "failed after {took:?}, not fast"
+        took < Duration::from_secs(100),
+        "failed after {took:?}: it waited for the timeout"
     );
     let new_pods: Vec<String> = h
         .list("pods", Some("shop"))

@@ -163,9 +163,11 @@ fn crash_looping_new_pods_fail_the_rollout_fast(backend: Backend) {
     ]);
     let took = started.elapsed();
     let run = run.expect_code(1);
+    // It gave up on the crash loop, not at its two-minute timeout (the
+    // margin is for a loaded machine, not a speed test).
     assert!(
-        took < Duration::from_secs(30),
-        "failed after {took:?}, not fast"
+        took < Duration::from_secs(100),
+        "failed after {took:?}: it waited for the timeout"
     );
     assert!(run.stdout.contains("CrashLoopBackOff"), "{}", run.stdout);
     let new_pods: Vec<String> = h
