@@ -21,6 +21,7 @@ on_both_backends!(
     node_list_counts_only_the_pods_still_on_each_node,
     drain_stopped_by_sigterm_says_what_it_did_and_records_it,
     a_pod_held_by_a_finalizer_is_named_and_skip_wait_ends_the_drain,
+    a_dead_nodes_pods_are_named_and_skip_wait_ends_its_drain,
     scale_up_never_scales_a_singleton_or_a_statefulset,
     a_cordon_note_left_behind_by_kubectl_uncordon_is_ignored,
     a_selector_that_selects_nothing_is_not_a_failure_as_in_kubectl,
@@ -694,6 +695,69 @@ fn a_pod_held_by_a_finalizer_is_named_and_skip_wait_ends_the_drain(backend: Back
     assert!(
         run.stdout
             .contains("longer ago than --skip-wait-for-delete-timeout"),
+        "{}",
+        run.stdout
+    );
+}
+
+/// A node whose kubelet died never confirms a deletion: the check names the
+/// node's state as the blocker with the flag that ends the wait, the drain
+/// says so instead of "grace period", and that flag does end it.
+fn a_dead_nodes_pods_are_named_and_skip_wait_ends_its_drain(backend: Backend) {
+    let s = Scope::new("deadnode");
+    let mut y = s.namespace("app");
+    y += &s.node_yaml("n1", "4", &[("cloud.google.com/gke-nodepool", "pool-a")]);
+    y += &s.node_yaml("n2", "4", &[("cloud.google.com/gke-nodepool", "pool-a")]);
+    // A short grace: an evicted pod's deletion is due two seconds later.
+    y += &deployment(&s, "web", 2, "n1").grace_period(2).yaml();
+    let h = Harness::on(backend, &s, &y);
+    wait_ready(&h, &s, 2);
+    let n1 = s.node("n1");
+    h.stop_kubelet(&n1);
+    assert!(
+        eventually(Duration::from_secs(90), || {
+            h.get("nodes", None, &n1).is_some_and(|n| {
+                n["status"]["conditions"].as_array().is_some_and(|c| {
+                    c.iter()
+                        .any(|c| c["type"] == "Ready" && c["status"] == "Unknown")
+                })
+            })
+        }),
+        "{n1} did not turn unreachable"
+    );
+    let unreachable = format!("node `{n1}` is unreachable (Ready is Unknown) since");
+    let check = h.oncall(&["node", "check", &n1]).expect_code(1);
+    assert!(
+        check.stdout.contains(&unreachable)
+            && check.stdout.contains("--skip-wait-for-delete-timeout"),
+        "{}",
+        check.stdout
+    );
+    let run = h
+        .oncall(&["node", "drain", &n1, "--yes", "--timeout", "4s"])
+        .expect_code(5);
+    assert!(
+        run.stdout
+            .contains(&format!("cannot be confirmed deleted: {unreachable}")),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("grace period"), "{}", run.stdout);
+    let run = h
+        .oncall(&[
+            "node",
+            "drain",
+            &n1,
+            "--yes",
+            "--timeout",
+            "60s",
+            "--skip-wait-for-delete-timeout",
+            "1",
+        ])
+        .expect_code(0);
+    // Skipped in the plan or while waiting, as the deletions fall due.
+    assert!(
+        run.stdout.contains("--skip-wait-for-delete-timeout"),
         "{}",
         run.stdout
     );

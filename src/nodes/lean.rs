@@ -222,7 +222,6 @@ impl LeanNode {
         self.metadata.labels.get(key).map(String::as_str)
     }
 
-    /// kubectl's STATUS column: Ready / NotReady / Unknown, plus SchedulingDisabled.
     /// Why this node's kubelet will not confirm a pod's deletion, when it
     /// is NotReady or unreachable: `node `n` is NotReady since 17:02 UTC (12m)`.
     pub(crate) fn unready_since(&self, now: DateTime<Utc>) -> Option<String> {

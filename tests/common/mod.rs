@@ -139,6 +139,34 @@ impl Harness {
         }
     }
 
+    /// The kubelet of `node` stops (its VM died): the node's Ready turns
+    /// Unknown and the node lifecycle controller taints it unreachable. On
+    /// the real cluster nothing renews the node's Lease any more and the
+    /// controller notices; the simulator, which has no heartbeats, is given
+    /// the status the controller would write.
+    pub fn stop_kubelet(&self, node: &str) {
+        match &self.target {
+            Target::Sim(sim) => {
+                let mut object = sim.get("nodes", None, node).expect("node exists");
+                let conditions = object["status"]["conditions"]
+                    .as_array_mut()
+                    .expect("conditions");
+                for condition in conditions.iter_mut().filter(|c| c["type"] == "Ready") {
+                    condition["status"] = "Unknown".into();
+                    condition["reason"] = "NodeStatusUnknown".into();
+                    condition["message"] = "Kubelet stopped posting node status.".into();
+                    condition["lastTransitionTime"] = chrono::Utc::now()
+                        .format("%Y-%m-%dT%H:%M:%SZ")
+                        .to_string()
+                        .into();
+                }
+                sim.apply(object)
+                    .expect("simulator takes the node's status");
+            }
+            Target::Real(real) => self.runtime.block_on(real.stop_kubelet(node)),
+        }
+    }
+
     /// From now on the commands under test present `credentials`.
     /// The simulator plays them with its auth faults (it checks no token);
     /// the real cluster gets a real token in the kubeconfig.
