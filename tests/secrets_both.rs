@@ -20,6 +20,7 @@ on_both_backends!(
     a_failed_restart_puts_the_previous_values_back,
     without_rollback_a_failed_restart_leaves_the_new_values,
     a_secret_another_tool_manages_is_refused_without_force,
+    a_runbook_rotate_step_and_the_command_end_and_record_alike,
 );
 
 const OLD: &str = "old-Value-7731";
@@ -646,4 +647,99 @@ fn a_secret_another_tool_manages_is_refused_without_force(backend: Backend) {
         forced.stdout
     );
     assert_eq!(data(&h, &s, "charted", "API_KEY"), b64("forced-Value-1"));
+}
+
+/// The runbook's `rotate_secret` step and `oncall secret rotate` are one
+/// procedure: on two like Secrets, each read by a like Deployment, they
+/// change the same keys, restart alike, and leave audit entries that differ
+/// only in the names.
+fn a_runbook_rotate_step_and_the_command_end_and_record_alike(backend: Backend) {
+    let s = Scope::new("sec-both");
+    let ns = s.ns("app");
+    let reader = |name: &str, secret: &str| {
+        deployment(&s, name, "a").container_field(
+            "env",
+            json!([{"name": "KEY", "valueFrom": {"secretKeyRef": {"name": secret, "key": "API_KEY"}}}]),
+        )
+    };
+    let seed = s.namespace("app")
+        + &s.node_yaml("a", "8", &[])
+        + &secret(&s, "creds-x").yaml()
+        + &secret(&s, "creds-y").yaml()
+        + &reader("web-x", "creds-x").yaml()
+        + &reader("web-y", "creds-y").yaml();
+    let h = Harness::on(backend, &s, &seed);
+    wait_ready(&h, &s, "web-x", 2);
+    wait_ready(&h, &s, "web-y", 2);
+    let value = h.home.path().join("api.key");
+    std::fs::write(&value, "sk-Both-90ab12").unwrap();
+    let from_file = format!("API_KEY={}", value.display());
+    h.oncall(&[
+        "-n",
+        &ns,
+        "secret",
+        "rotate",
+        "creds-x",
+        "--from-file",
+        &from_file,
+        "--yes",
+    ])
+    .expect_code(0);
+    let file = h.home.path().join("rotate.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: rotate\nsummary: rotate one Secret\nsteps:\n  - id: rotate\n    title: Rotate it\n    rotate_secret: {{secret: creds-y, namespace: {ns}, from_file: [\"{from_file}\"]}}\n"
+        ),
+    )
+    .unwrap();
+    h.oncall(&["runbook", "run", file.to_str().unwrap(), "--yes"])
+        .expect_code(0);
+    for name in ["creds-x", "creds-y"] {
+        assert_eq!(
+            data(&h, &s, name, "API_KEY"),
+            b64("sk-Both-90ab12"),
+            "{name}"
+        );
+        assert_eq!(data(&h, &s, name, "DB_PASS"), b64(OLD), "{name}");
+    }
+    let entries = h.audit_entries();
+    let [.., command, step] = entries.as_slice() else {
+        panic!("two audit entries: {entries:?}")
+    };
+    // The backup Secret's name carries the Secret's resourceVersion.
+    let backup = regex::Regex::new(r"creds-[xy]-previous-[0-9a-z-]+").unwrap();
+    let normal = |e: &Value, side: &str| {
+        let text = e["outcome"].to_string();
+        backup
+            .replace_all(&text, "BACKUP")
+            .replace(&format!("creds-{side}"), "SECRET")
+            .replace(&format!("web-{side}"), "WORKLOAD")
+    };
+    assert_eq!(normal(command, "x"), normal(step, "y"));
+    assert_eq!(command["outcome"]["status"], "ok", "{command}");
+    let keys = |e: &Value| e.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(command), keys(step));
+    let changes = |e: &Value, side: &str| {
+        let mut c: Vec<String> = e["plan"]["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let line = format!("{} {} {}", c["target"], c["action"], c["detail"]);
+                backup
+                    .replace_all(&line, "BACKUP")
+                    .replace(&format!("creds-{side}"), "SECRET")
+                    .replace(&format!("web-{side}"), "WORKLOAD")
+            })
+            .collect();
+        c.sort();
+        c
+    };
+    assert_eq!(changes(command, "x"), changes(step, "y"));
+    let everything = serde_json::to_string(&entries).unwrap();
+    assert!(
+        !everything.contains("sk-Both-90ab12"),
+        "the value is in the audit log"
+    );
 }
