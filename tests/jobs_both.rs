@@ -21,6 +21,7 @@ on_both_backends!(
     a_second_run_honours_the_concurrency_policy,
     resume_respects_someone_elses_suspension,
     the_rebuild_now_runbook_runs_the_builder_then_checks_dns,
+    a_runbook_job_run_step_and_the_command_end_and_record_alike,
 );
 
 /// A CronJob whose schedule will not fire during the test (03:00 on
@@ -426,4 +427,67 @@ fn the_rebuild_now_runbook_runs_the_builder_then_checks_dns(backend: Backend) {
     );
     let rows = job_list(&h, &s);
     assert_eq!(rows[0]["last_run"]["state"], "succeeded");
+}
+
+/// The runbook's `job_run` step and `oncall job run` are one procedure: on
+/// two like CronJobs they make the same Job, reach the same end, and leave
+/// audit entries that differ only in the names.
+fn a_runbook_job_run_step_and_the_command_end_and_record_alike(backend: Backend) {
+    let s = Scope::new("jobboth");
+    let h = Harness::on(
+        backend,
+        &s,
+        &cluster(&s, &[("build-x", "Forbid", ""), ("build-y", "Forbid", "")]),
+    );
+    let ns = s.ns("batch");
+    h.oncall(&["-n", &ns, "job", "run", "build-x", "--yes"])
+        .expect_code(0);
+    let file = h.home.path().join("run.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: run\nsummary: run one CronJob now\nsteps:\n  - id: run\n    title: Run it\n    job_run: {{cronjob: build-y, namespace: {ns}}}\n"
+        ),
+    )
+    .unwrap();
+    h.oncall(&["runbook", "run", file.to_str().unwrap(), "--yes"])
+        .expect_code(0);
+    // The same Job, but for the names.
+    let made: Vec<Value> = jobs(&h, &s);
+    assert_eq!(made.len(), 2, "{made:#?}");
+    let job_name = regex::Regex::new(r"build-[xy]-manual-[0-9a-z]+").unwrap();
+    let normal = |text: String, side: &str| {
+        job_name
+            .replace_all(&text, "JOB")
+            .replace(&format!("build-{side}"), "CRONJOB")
+    };
+    let shape = |job: &Value, side: &str| {
+        normal(
+            json!({
+                "annotations": job["metadata"]["annotations"],
+                "owner": job["metadata"]["ownerReferences"][0]["kind"],
+                "template": job["spec"]["template"]["spec"]["containers"],
+                "succeeded": job["status"]["succeeded"],
+            })
+            .to_string(),
+            side,
+        )
+    };
+    assert_eq!(shape(&made[0], "x"), shape(&made[1], "y"));
+    assert_eq!(made[1]["status"]["succeeded"], 1, "{:#}", made[1]);
+    let entries = h.audit_entries();
+    let [.., command, step] = entries.as_slice() else {
+        panic!("two audit entries: {entries:?}")
+    };
+    assert_eq!(
+        normal(command["outcome"].to_string(), "x"),
+        normal(step["outcome"].to_string(), "y")
+    );
+    assert_eq!(command["outcome"]["status"], "ok", "{command}");
+    let keys = |e: &Value| e.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(command), keys(step));
+    assert_eq!(
+        normal(command["plan"]["changes"].to_string(), "x"),
+        normal(step["plan"]["changes"].to_string(), "y")
+    );
 }
