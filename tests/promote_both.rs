@@ -17,6 +17,7 @@ on_both_backends!(
     promote_runs_the_migration_then_the_rollouts_and_records_the_release,
     a_crash_looping_image_is_rolled_back_and_history_and_rollback_work,
     the_plan_shows_where_images_come_from,
+    a_runbook_promote_step_and_the_command_end_and_record_alike,
 );
 
 const OLD: &str = "sha-1111111111111111111111111111111111111111";
@@ -410,5 +411,104 @@ fn the_plan_shows_where_images_come_from(backend: Backend) {
     assert_eq!(
         image(&h, &production, "frontend"),
         format!("{ours}/frontend:{OLD}")
+    );
+}
+
+/// The runbook's `promote` step and `oncall promote` are one procedure: on
+/// two like pairs of environments they roll out the same way, record the
+/// same release, and leave audit entries that differ only in the names.
+fn a_runbook_promote_step_and_the_command_end_and_record_alike(backend: Backend) {
+    let s = Scope::new("promoboth");
+    let slim = |env: &str, sha: &str| {
+        s.namespace(env)
+            + &deployment(&s, env, "frontend", 2, sha)
+                .strategy("RollingUpdate")
+                .yaml()
+            + &deployment(&s, env, "cron", 1, sha)
+                .strategy("Recreate")
+                .yaml()
+    };
+    let mut y = s.node_yaml("a", "16", &[]);
+    for side in ["x", "y"] {
+        y += &slim(&format!("staging-{side}"), NEW);
+        y += &slim(&format!("prod-{side}"), OLD);
+    }
+    let h = Harness::on(backend, &s, &y);
+    for side in ["x", "y"] {
+        for env in ["staging", "prod"] {
+            let ns = s.ns(&format!("{env}-{side}"));
+            for (name, n) in [("frontend", 2), ("cron", 1)] {
+                assert!(
+                    eventually(Duration::from_secs(60), || ready(&h, &ns, name) == n),
+                    "{ns}/{name} did not become ready"
+                );
+            }
+        }
+    }
+    let ns = |env: &str| s.ns(env);
+    h.oncall(&promote(
+        &ns("staging-x"),
+        &ns("prod-x"),
+        &["--yes", "--timeout", "120s"],
+    ))
+    .expect_code(0);
+    let file = h.home.path().join("promote.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: promote\nsummary: promote one environment\nsteps:\n  - id: promote\n    title: Promote it\n    promote: {{from: {}, to: {}, timeout: 120s}}\n",
+            ns("staging-y"),
+            ns("prod-y")
+        ),
+    )
+    .unwrap();
+    h.oncall(&["runbook", "run", file.to_str().unwrap(), "--yes"])
+        .expect_code(0);
+    for side in ["x", "y"] {
+        for name in ["frontend", "cron"] {
+            assert_eq!(
+                image(&h, &ns(&format!("prod-{side}")), name),
+                image(&h, &ns(&format!("staging-{side}")), name),
+                "{side}: {name}"
+            );
+        }
+    }
+    let normal = |text: String, side: &str| {
+        text.replace(&ns(&format!("staging-{side}")), "STAGING")
+            .replace(&ns(&format!("prod-{side}")), "PROD")
+    };
+    let release = |side: &str| {
+        let cm = h
+            .get(
+                "configmaps",
+                Some(&ns(&format!("prod-{side}"))),
+                "oncall-releases",
+            )
+            .expect("ledger exists");
+        let releases: Vec<Value> =
+            serde_json::from_str(cm["data"]["releases.json"].as_str().unwrap()).unwrap();
+        assert_eq!(releases.len(), 1, "{side}: {releases:#?}");
+        let r = &releases[0];
+        normal(
+            json!({"number": r["number"], "action": r["action"], "result": r["result"], "source": r["source"], "sha": r["sha"], "changes": r["changes"]})
+                .to_string(),
+            side,
+        )
+    };
+    assert_eq!(release("x"), release("y"));
+    let entries = h.audit_entries();
+    let [.., command, step] = entries.as_slice() else {
+        panic!("two audit entries: {entries:?}")
+    };
+    assert_eq!(
+        normal(command["outcome"].to_string(), "x"),
+        normal(step["outcome"].to_string(), "y")
+    );
+    assert_eq!(command["outcome"]["status"], "ok", "{command}");
+    let keys = |e: &Value| e.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(command), keys(step));
+    assert_eq!(
+        normal(command["plan"]["changes"].to_string(), "x"),
+        normal(step["plan"]["changes"].to_string(), "y")
     );
 }
