@@ -7,10 +7,13 @@ use common::*;
 
 use std::time::Duration;
 
+use serde_json::Value;
+
 on_both_backends!(
     replace_deletes_the_node_and_waits_for_its_replacement,
     rotate_without_terminating_cordons_and_drains_the_pool,
     replace_does_not_wait_for_a_workload_broken_before_the_drain,
+    a_runbook_replace_step_and_the_command_end_and_record_alike,
 );
 
 /// pool-a: n1, n2, n5; pool-b: n3. `web` (3 replicas) runs anywhere in pool-a.
@@ -169,4 +172,68 @@ fn replace_does_not_wait_for_a_workload_broken_before_the_drain(backend: Backend
         run.stderr
     );
     assert_eq!(ready_web(&h, &s), 3);
+}
+
+/// The runbook's `node_replace` step and `oncall node replace` are one
+/// procedure: replacing two like nodes of a pool, they end the same way and
+/// leave audit entries that differ only in the nodes' names.
+fn a_runbook_replace_step_and_the_command_end_and_record_alike(backend: Backend) {
+    let s = Scope::new("replboth");
+    let h = Harness::on(backend, &s, &pool_cluster(&s));
+    h.play_autoscaler();
+    assert!(eventually(Duration::from_secs(60), || ready_web(&h, &s) == 3));
+    let (n1, n2) = (s.node("n1"), s.node("n2"));
+    h.oncall(&[
+        "node",
+        "replace",
+        &n1,
+        "--delete-node",
+        "--yes",
+        "--wait-replacement",
+        "60s",
+    ])
+    .expect_code(0);
+    let file = h.home.path().join("replace.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: replace\nsummary: replace one node\nsteps:\n  - id: replace\n    title: Replace it\n    node_replace: {{nodes: [{n2}], delete_node: true, wait_replacement: 60s}}\n"
+        ),
+    )
+    .unwrap();
+    h.oncall(&["runbook", "run", file.to_str().unwrap(), "--yes"])
+        .expect_code(0);
+    let pool = h.pool_nodes(&(s.id.clone() + "-pool-a"));
+    assert!(!pool.contains(&n1) && !pool.contains(&n2), "{pool:?}");
+    assert_eq!(pool.len(), 3, "{pool:?}");
+    assert!(eventually(Duration::from_secs(60), || ready_web(&h, &s) == 3));
+    // Node names (the replaced one and its replacement) and pod names differ.
+    let names = regex::Regex::new(&format!(r"{}-[0-9a-z-]+", regex::escape(&s.id))).unwrap();
+    let normal = |text: String| names.replace_all(&text, "NAME").to_string();
+    let entries = h.audit_entries();
+    let [.., command, step] = entries.as_slice() else {
+        panic!("two audit entries: {entries:?}")
+    };
+    assert_eq!(
+        normal(command["outcome"].to_string()),
+        normal(step["outcome"].to_string())
+    );
+    assert_eq!(command["outcome"]["status"], "ok", "{command}");
+    let keys = |e: &Value| e.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(command), keys(step));
+    // How many of `web`'s pods each node had is the scheduler's choice.
+    let pod = regex::Regex::new(r"pod/NAME/web-[0-9a-z]+-[0-9a-z]+").unwrap();
+    let changes = |e: &Value| {
+        let mut c: Vec<String> = e["plan"]["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| normal(format!("{} {} {}", c["target"], c["action"], c["detail"])))
+            .map(|line| pod.replace_all(&line, "pod/NAME/WEB").to_string())
+            .collect();
+        c.sort();
+        c.dedup();
+        c
+    };
+    assert_eq!(changes(command), changes(step));
 }
