@@ -72,6 +72,15 @@ impl<E: Clone> Recorder<E> {
     pub(crate) fn events(&self) -> Vec<E> {
         self.events.lock().unwrap().clone()
     }
+
+    /// Fails the test unless `event` was reported.
+    pub(crate) fn assert_seen(&self, event: &E)
+    where
+        E: PartialEq + std::fmt::Debug,
+    {
+        let events = self.events();
+        assert!(events.contains(event), "{event:?} not among {events:?}");
+    }
 }
 
 /// A Namespace.

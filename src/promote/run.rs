@@ -665,14 +665,10 @@ mod tests {
         assert_eq!(report.result, "succeeded");
         assert!(report.ledger_warning().is_none());
         assert_eq!(report.audit().detail, "release 1 (succeeded)");
-        assert!(
-            seen.events().contains(&Event::Finished {
-                target: "deployment/web".into(),
-                error: None
-            }),
-            "{:?}",
-            seen.events()
-        );
+        seen.assert_seen(&Event::Finished {
+            target: "deployment/web".into(),
+            error: None,
+        });
         let releases = ledger::read(&t.cluster.client, "production").await.unwrap();
         assert_eq!(releases.len(), 1);
         assert_eq!(releases[0].user, "alice", "the context's user is recorded");

@@ -826,14 +826,10 @@ spec:
         let outcome = run(&t.cluster, &rotation, &ctx).await;
         assert!(outcome.result.is_ok(), "{:?}", outcome.result);
         assert!(outcome.new_values_in_place && !outcome.rolled_back);
-        assert!(
-            seen.events().contains(&Event::Finished {
-                target: "deployment/web".into(),
-                error: None
-            }),
-            "{:?}",
-            seen.events()
-        );
+        seen.assert_seen(&Event::Finished {
+            target: "deployment/web".into(),
+            error: None,
+        });
         let audit = outcome.audit();
         assert_eq!(audit.status, audit::Status::Ok);
         assert!(audit.done.contains(&"restart deployment/web".to_string()));
