@@ -969,14 +969,22 @@ mod tests {
         let pod = t.pods("app").pop().expect("the web pod");
         // A crash loop rewrites the pod's status every few hundred
         // milliseconds: here, a label changes every 150 ms, so any wait
-        // between reading the pod and evicting it meets a 409.
+        // between reading the pod and evicting it meets a 409. The change is
+        // a patch, as a kubelet's: it cannot bring back a pod that is gone.
+        let pods: Api<Pod> = Api::namespaced(t.cluster.client.clone(), "app");
         let churn = async {
             for tick in 0u32.. {
-                let Some(mut p) = t.sim.get("pods", Some("app"), &pod) else {
+                let label = serde_json::json!({"metadata": {"labels": {"tick": tick.to_string()}}});
+                let patched = pods
+                    .patch(
+                        &pod,
+                        &kube::api::PatchParams::default(),
+                        &kube::api::Patch::Merge(&label),
+                    )
+                    .await;
+                if patched.is_err() {
                     break;
-                };
-                p["metadata"]["labels"]["tick"] = tick.to_string().into();
-                let _ = t.sim.apply(p);
+                }
                 tokio::time::sleep(Duration::from_millis(150)).await;
             }
             std::future::pending::<()>().await
