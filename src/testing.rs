@@ -72,49 +72,68 @@ impl<E: Clone> Recorder<E> {
     pub(crate) fn events(&self) -> Vec<E> {
         self.events.lock().unwrap().clone()
     }
+
+    /// Fails the test unless `event` was reported.
+    pub(crate) fn assert_seen(&self, event: &E)
+    where
+        E: PartialEq + std::fmt::Debug,
+    {
+        let events = self.events();
+        assert!(events.contains(event), "{event:?} not among {events:?}");
+    }
 }
 
-/// Namespaces, three ready nodes, and the simulator's image faults (`crash`
-/// tags crash-loop), for workload tests.
-pub(crate) const NODES: &str = r#"
-apiVersion: v1
-kind: Namespace
-metadata: {name: shop}
+/// A Namespace.
+pub(crate) fn namespace(name: &str) -> String {
+    format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: {name}}}\n---\n")
+}
+
+/// A schedulable, Ready node.
+pub(crate) fn node(name: &str) -> String {
+    format!(
+        r#"apiVersion: v1
+kind: Node
+metadata:
+  name: {name}
+  labels: {{kubernetes.io/hostname: {name}, cloud.google.com/gke-nodepool: pool-a}}
+status:
+  allocatable: {{cpu: "4", memory: 16Gi, pods: "110"}}
+  capacity: {{cpu: "4", memory: 16Gi, pods: "110"}}
+  conditions: [{{type: Ready, status: "True", reason: KubeletReady}}]
 ---
-apiVersion: v1
-kind: Namespace
-metadata: {name: kube-system}
----
-apiVersion: v1
+"#
+    )
+}
+
+/// The namespace `shop` on two ready nodes, with the simulator's image
+/// faults (`crash` tags crash-loop), for workload tests.
+pub(crate) fn shop() -> String {
+    let faults = r#"apiVersion: v1
 kind: ConfigMap
 metadata: {name: sim-image-faults, namespace: kube-system}
 data:
   rules: |
     shop/web:crash crash-loop exit-code=1
 ---
-apiVersion: v1
-kind: Node
-metadata: {name: node-a, labels: {kubernetes.io/hostname: node-a}}
-status:
-  allocatable: {cpu: "4", memory: 16Gi, pods: "110"}
-  conditions: [{type: Ready, status: "True", reason: KubeletReady}]
----
-apiVersion: v1
-kind: Node
-metadata: {name: node-b, labels: {kubernetes.io/hostname: node-b}}
-status:
-  allocatable: {cpu: "4", memory: 16Gi, pods: "110"}
-  conditions: [{type: Ready, status: "True", reason: KubeletReady}]
 "#;
+    [
+        namespace("shop"),
+        namespace("kube-system"),
+        faults.to_string(),
+        node("node-a"),
+        node("node-b"),
+    ]
+    .concat()
+}
 
-/// A Deployment of `replicas` pods running `image` in namespace `shop`.
-pub(crate) fn deployment(name: &str, replicas: u32, image: &str) -> String {
+/// A Deployment of `replicas` pods running `image`.
+pub(crate) fn deployment(namespace: &str, name: &str, replicas: u32, image: &str) -> String {
     format!(
         r#"
 ---
 apiVersion: apps/v1
 kind: Deployment
-metadata: {{name: {name}, namespace: shop}}
+metadata: {{name: {name}, namespace: {namespace}}}
 spec:
   replicas: {replicas}
   progressDeadlineSeconds: 6000

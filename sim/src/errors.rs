@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 #[derive(Debug, Clone)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     pub code: u16,
     pub reason: &'static str,
     pub message: String,
@@ -13,7 +13,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
         Self {
             code,
             reason,
@@ -24,7 +24,7 @@ impl ApiError {
     }
 
     /// An RBAC refusal: `message` is the full sentence.
-    pub fn forbidden(message: String, name: &str, group: &str, resource: &str) -> Self {
+    pub(crate) fn forbidden(message: String, name: &str, group: &str, resource: &str) -> Self {
         Self::new(403, "Forbidden", message).with_details(Self::gk(group, resource, name))
     }
 
@@ -49,7 +49,7 @@ impl ApiError {
         }
     }
 
-    pub fn not_found(group: &str, resource: &str, name: &str) -> Self {
+    pub(crate) fn not_found(group: &str, resource: &str, name: &str) -> Self {
         Self::new(
             404,
             "NotFound",
@@ -58,7 +58,7 @@ impl ApiError {
         .with_details(Self::gk(group, resource, name))
     }
 
-    pub fn already_exists(group: &str, resource: &str, name: &str) -> Self {
+    pub(crate) fn already_exists(group: &str, resource: &str, name: &str) -> Self {
         Self::new(
             409,
             "AlreadyExists",
@@ -70,7 +70,7 @@ impl ApiError {
         .with_details(Self::gk(group, resource, name))
     }
 
-    pub fn conflict(group: &str, resource: &str, name: &str, why: &str) -> Self {
+    pub(crate) fn conflict(group: &str, resource: &str, name: &str, why: &str) -> Self {
         Self::new(
             409,
             "Conflict",
@@ -82,7 +82,7 @@ impl ApiError {
         .with_details(Self::gk(group, resource, name))
     }
 
-    pub fn stale(group: &str, resource: &str, name: &str) -> Self {
+    pub(crate) fn stale(group: &str, resource: &str, name: &str) -> Self {
         Self::conflict(
             group,
             resource,
@@ -91,7 +91,7 @@ impl ApiError {
         )
     }
 
-    pub fn invalid(kind: &str, name: &str, field: &str, why: &str) -> Self {
+    pub(crate) fn invalid(kind: &str, name: &str, field: &str, why: &str) -> Self {
         Self::new(
             422,
             "Invalid",
@@ -106,7 +106,7 @@ impl ApiError {
     /// A 422 as the API server words it for a kind in an API group:
     /// `Deployment.apps "web" is invalid: FIELD: WHY`, with the cause in
     /// `details` (from which kubectl prints its own sentence).
-    pub fn invalid_field(
+    pub(crate) fn invalid_field(
         group: &str,
         kind: &str,
         name: &str,
@@ -134,11 +134,11 @@ impl ApiError {
         .with_details(details)
     }
 
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message)
     }
 
-    pub fn method_not_allowed() -> Self {
+    pub(crate) fn method_not_allowed() -> Self {
         Self::new(
             405,
             "MethodNotAllowed",
@@ -146,7 +146,7 @@ impl ApiError {
         )
     }
 
-    pub fn unsupported_media(ct: &str) -> Self {
+    pub(crate) fn unsupported_media(ct: &str) -> Self {
         Self::new(
             415,
             "UnsupportedMediaType",
@@ -156,22 +156,22 @@ impl ApiError {
         )
     }
 
-    pub fn internal(message: impl Into<String>) -> Self {
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
         Self::new(500, "InternalError", message)
     }
 
-    pub fn too_many_requests(message: impl Into<String>, retry_after: u64) -> Self {
+    pub(crate) fn too_many_requests(message: impl Into<String>, retry_after: u64) -> Self {
         let mut e = Self::new(429, "TooManyRequests", message)
             .with_details(json!({"retryAfterSeconds": retry_after}));
         e.retry_after = Some(retry_after);
         e
     }
 
-    pub fn gone(message: impl Into<String>) -> Self {
+    pub(crate) fn gone(message: impl Into<String>) -> Self {
         Self::new(410, "Expired", message)
     }
 
-    pub fn status(&self) -> Value {
+    pub(crate) fn status(&self) -> Value {
         let mut s = json!({
             "kind": "Status",
             "apiVersion": "v1",

@@ -30,7 +30,7 @@ fn success() -> Response {
     )
 }
 
-pub fn evict(sh: &Shared, req: &Req) -> Result<Response, ApiError> {
+pub(crate) fn evict(sh: &Shared, req: &Req) -> Result<Response, ApiError> {
     let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
     let dopts = &body["deleteOptions"];
     let opts = DeleteOptions {

@@ -148,7 +148,7 @@ impl FaultSpec {
 
 /// What to do with one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     Serve,
     Error5xx(u16),
     Throttle,
@@ -157,20 +157,20 @@ pub enum Action {
 }
 
 /// The fault spec with its dice.
-pub struct FaultState {
+pub(crate) struct FaultState {
     pub spec: FaultSpec,
     rng: Rng,
 }
 
 impl FaultState {
-    pub fn new(spec: FaultSpec) -> Self {
+    pub(crate) fn new(spec: FaultSpec) -> Self {
         let rng = Rng::new(spec.seed);
         Self { spec, rng }
     }
 
     /// Whether the continue token of this list request is to find the store
     /// compacted (an etcd compaction landing between two pages).
-    pub fn take_continue_expiry(&mut self) -> bool {
+    pub(crate) fn take_continue_expiry(&mut self) -> bool {
         let expire = self.spec.expire_continue > 0;
         self.spec.expire_continue = self.spec.expire_continue.saturating_sub(1);
         expire
@@ -178,7 +178,7 @@ impl FaultState {
 
     /// Roll the dice for one request. Watches are never dropped or failed
     /// here (watch expiry covers them), so a watch stays a watch.
-    pub fn roll(&mut self, is_write: bool, is_watch: bool) -> Action {
+    pub(crate) fn roll(&mut self, is_write: bool, is_watch: bool) -> Action {
         if self.spec.is_none() || is_watch {
             return Action::Serve;
         }

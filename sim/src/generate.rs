@@ -126,7 +126,7 @@ fn pdb(ns: &str, app: &str, labels: &Value, replicas: usize, created: &str) -> V
 }
 
 /// Fill the store with `nodes` nodes and about `pods_per_node` Running pods each.
-pub fn generate(store: &Store, nodes: usize, pods_per_node: usize) {
+pub(crate) fn generate(store: &Store, nodes: usize, pods_per_node: usize) {
     let mut rng = Rng::new(0x5eed);
     let created = util::ts(util::now() - chrono::Duration::days(30));
     let pod_created = util::ts(util::now() - chrono::Duration::days(3));

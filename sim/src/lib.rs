@@ -8,6 +8,7 @@
 // A function over 150 lines (clippy.toml) is tangled: split it. Tests are
 // not held to this.
 #![warn(clippy::too_many_lines)]
+#![warn(unreachable_pub)]
 
 use std::path::Path;
 use std::sync::Arc;

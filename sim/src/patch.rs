@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value};
 
-pub enum PatchType {
+pub(crate) enum PatchType {
     Merge,
     Strategic,
     Json,
@@ -17,7 +17,7 @@ pub enum PatchType {
 }
 
 impl PatchType {
-    pub fn from_content_type(ct: &str) -> Option<Self> {
+    pub(crate) fn from_content_type(ct: &str) -> Option<Self> {
         let ct = ct.split(';').next().unwrap_or("").trim();
         match ct {
             "application/merge-patch+json" => Some(Self::Merge),
@@ -29,7 +29,7 @@ impl PatchType {
     }
 }
 
-pub fn apply(pt: PatchType, target: &Value, patch: &Value) -> Result<Value, String> {
+pub(crate) fn apply(pt: PatchType, target: &Value, patch: &Value) -> Result<Value, String> {
     match pt {
         PatchType::Merge => Ok(merge_patch(target, patch)),
         PatchType::Strategic | PatchType::Apply => Ok(strategic_merge(target, patch, "")),
@@ -44,7 +44,7 @@ pub fn apply(pt: PatchType, target: &Value, patch: &Value) -> Result<Value, Stri
 }
 
 /// RFC 7386 JSON merge patch.
-pub fn merge_patch(target: &Value, patch: &Value) -> Value {
+pub(crate) fn merge_patch(target: &Value, patch: &Value) -> Value {
     let Value::Object(p) = patch else {
         return patch.clone();
     };
@@ -91,7 +91,7 @@ fn is_primitive_merge(field: &str) -> bool {
 }
 
 /// Strategic merge patch. `field` is the name of the field holding `target`.
-pub fn strategic_merge(target: &Value, patch: &Value, field: &str) -> Value {
+pub(crate) fn strategic_merge(target: &Value, patch: &Value, field: &str) -> Value {
     let Value::Object(p) = patch else {
         return patch.clone();
     };

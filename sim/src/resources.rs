@@ -2,7 +2,7 @@
 //! describes it. One table drives discovery, URL routing and `apply`.
 
 /// Verbs of a normal collection resource, as a real API server lists them.
-pub const FULL_VERBS: &[&str] = &[
+pub(crate) const FULL_VERBS: &[&str] = &[
     "create",
     "delete",
     "deletecollection",
@@ -15,7 +15,7 @@ pub const FULL_VERBS: &[&str] = &[
 
 /// One served resource.
 #[derive(Debug)]
-pub struct Resource {
+pub(crate) struct Resource {
     pub group: &'static str,
     pub version: &'static str,
     pub plural: &'static str,
@@ -29,7 +29,7 @@ pub struct Resource {
 }
 
 #[derive(Debug)]
-pub struct Sub {
+pub(crate) struct Sub {
     pub name: &'static str,
     pub kind: &'static str,
     pub group: &'static str,
@@ -38,14 +38,14 @@ pub struct Sub {
 }
 
 impl Resource {
-    pub fn api_version(&self) -> String {
+    pub(crate) fn api_version(&self) -> String {
         if self.group.is_empty() {
             self.version.to_string()
         } else {
             format!("{}/{}", self.group, self.version)
         }
     }
-    pub fn list_kind(&self) -> String {
+    pub(crate) fn list_kind(&self) -> String {
         format!("{}List", self.kind)
     }
 }
@@ -86,7 +86,7 @@ macro_rules! res {
     };
 }
 
-pub static RESOURCES: &[Resource] = &[
+pub(crate) static RESOURCES: &[Resource] = &[
     res!(
         "",
         "v1",
@@ -334,7 +334,7 @@ pub static RESOURCES: &[Resource] = &[
 ];
 
 /// API groups in the order discovery lists them (core first, then named groups).
-pub fn groups() -> Vec<&'static str> {
+pub(crate) fn groups() -> Vec<&'static str> {
     let mut out: Vec<&'static str> = Vec::new();
     for r in RESOURCES {
         if !r.group.is_empty() && !out.contains(&r.group) {
@@ -344,19 +344,19 @@ pub fn groups() -> Vec<&'static str> {
     out
 }
 
-pub fn by_plural(group: &str, version: &str, plural: &str) -> Option<&'static Resource> {
+pub(crate) fn by_plural(group: &str, version: &str, plural: &str) -> Option<&'static Resource> {
     RESOURCES
         .iter()
         .find(|r| r.group == group && r.version == version && r.plural == plural)
 }
 
 /// Look a resource up by plural name only (the store API uses plurals).
-pub fn by_name(plural: &str) -> Option<&'static Resource> {
+pub(crate) fn by_name(plural: &str) -> Option<&'static Resource> {
     RESOURCES.iter().find(|r| r.plural == plural)
 }
 
 /// Look a resource up by apiVersion and kind (for `apply` and seeds).
-pub fn by_kind(api_version: &str, kind: &str) -> Option<&'static Resource> {
+pub(crate) fn by_kind(api_version: &str, kind: &str) -> Option<&'static Resource> {
     RESOURCES
         .iter()
         .find(|r| r.kind == kind && r.api_version() == api_version)

@@ -174,7 +174,7 @@ pub fn parse_seed(text: &str, source: &str) -> Result<Vec<Value>, SimError> {
     Ok(out)
 }
 
-pub fn default_namespaces() -> Vec<Value> {
+pub(crate) fn default_namespaces() -> Vec<Value> {
     ["default", "kube-system", "kube-public", "kube-node-lease"]
         .iter()
         .map(|n| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}}))
@@ -206,7 +206,7 @@ fn parse_age(s: &str) -> Option<chrono::Duration> {
 }
 
 /// Create or replace one object, keeping the status it carries.
-pub fn apply_one(store: &Store, mut v: Value) -> Result<Value, SimError> {
+pub(crate) fn apply_one(store: &Store, mut v: Value) -> Result<Value, SimError> {
     for (knob, field) in [
         (AGE_ANNOTATION, "creationTimestamp"),
         (TERMINATING_FOR_ANNOTATION, "deletionTimestamp"),
@@ -281,7 +281,7 @@ pub fn apply_one(store: &Store, mut v: Value) -> Result<Value, SimError> {
 
 /// Load seed objects: the default namespaces first, then namespaces and
 /// nodes, then everything else, so references resolve like in a real cluster.
-pub fn load(store: &Store, objs: Vec<Value>) -> Result<(), SimError> {
+pub(crate) fn load(store: &Store, objs: Vec<Value>) -> Result<(), SimError> {
     let rank = |v: &Value| match str_at(v, &["kind"]) {
         "Namespace" => 0,
         "Node" => 1,

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Req {
+pub(crate) enum Req {
     Eq(String, String),
     NotEq(String, String),
     In(String, Vec<String>),
@@ -16,7 +16,7 @@ pub enum Req {
 
 /// A parsed label selector: all requirements must hold.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct LabelSelector(pub Vec<Req>);
+pub(crate) struct LabelSelector(pub Vec<Req>);
 
 fn split_top_level(s: &str) -> Vec<&str> {
     // Commas inside `in (a,b)` parentheses do not separate requirements.
@@ -86,7 +86,7 @@ fn check_value(v: &str) -> Result<(), String> {
 
 impl LabelSelector {
     /// Parses a selector; an error is the API server's message for it.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub(crate) fn parse(s: &str) -> Result<Self, String> {
         Self::parse_requirements(s).map_err(|e| {
             if e.starts_with("found ") {
                 e
@@ -142,7 +142,7 @@ impl LabelSelector {
     }
 
     /// Convert a metav1.LabelSelector object (matchLabels/matchExpressions).
-    pub fn from_object(sel: &Value) -> Self {
+    pub(crate) fn from_object(sel: &Value) -> Self {
         let mut reqs = Vec::new();
         if let Some(m) = sel.get("matchLabels").and_then(Value::as_object) {
             for (k, v) in m {
@@ -172,7 +172,7 @@ impl LabelSelector {
         Self(reqs)
     }
 
-    pub fn matches<'a>(&self, labels: impl Fn(&str) -> Option<&'a str>) -> bool {
+    pub(crate) fn matches<'a>(&self, labels: impl Fn(&str) -> Option<&'a str>) -> bool {
         self.0.iter().all(|r| match r {
             Req::Eq(k, v) => labels(k) == Some(v.as_str()),
             Req::NotEq(k, v) => labels(k) != Some(v.as_str()),
@@ -183,7 +183,7 @@ impl LabelSelector {
         })
     }
 
-    pub fn matches_pairs(&self, pairs: &[(String, String)]) -> bool {
+    pub(crate) fn matches_pairs(&self, pairs: &[(String, String)]) -> bool {
         self.matches(|k| {
             pairs
                 .iter()
@@ -195,10 +195,10 @@ impl LabelSelector {
 
 /// A field selector: `a=b`, `a==b` and `a!=b` terms joined by commas.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct FieldSelector(pub Vec<(String, bool, String)>);
+pub(crate) struct FieldSelector(pub Vec<(String, bool, String)>);
 
 impl FieldSelector {
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub(crate) fn parse(s: &str) -> Result<Self, String> {
         let mut out = Vec::new();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (k, eq, v) = if let Some((k, v)) = part.split_once("!=") {
@@ -219,7 +219,7 @@ impl FieldSelector {
 
     /// Check that every field is one the resource supports, like the API
     /// server does ("field label not supported").
-    pub fn validate(&self, supported: &[&str]) -> Result<(), String> {
+    pub(crate) fn validate(&self, supported: &[&str]) -> Result<(), String> {
         for (k, _, _) in &self.0 {
             if !supported.contains(&k.as_str()) {
                 return Err(format!("field label not supported: {k}"));
@@ -228,7 +228,7 @@ impl FieldSelector {
         Ok(())
     }
 
-    pub fn matches(&self, fields: &[(&'static str, String)]) -> bool {
+    pub(crate) fn matches(&self, fields: &[(&'static str, String)]) -> bool {
         self.0.iter().all(|(k, eq, v)| {
             let actual = fields
                 .iter()

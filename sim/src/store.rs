@@ -21,7 +21,7 @@ use crate::util::{self, str_at};
 
 /// The small parsed index of one object.
 #[derive(Debug, Clone, Default)]
-pub struct Meta {
+pub(crate) struct Meta {
     pub name: String,
     pub namespace: String,
     pub uid: String,
@@ -38,26 +38,26 @@ pub struct Meta {
 }
 
 impl Meta {
-    pub fn field(&self, name: &str) -> &str {
+    pub(crate) fn field(&self, name: &str) -> &str {
         self.fields
             .iter()
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v.as_str())
             .unwrap_or("")
     }
-    pub fn label(&self, name: &str) -> Option<&str> {
+    pub(crate) fn label(&self, name: &str) -> Option<&str> {
         self.labels
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
-    pub fn owner_uid(&self) -> Option<&str> {
+    pub(crate) fn owner_uid(&self) -> Option<&str> {
         self.owner.as_ref().map(|(_, _, u)| u.as_str())
     }
 }
 
 #[derive(Debug)]
-pub struct Stored {
+pub(crate) struct Stored {
     pub json: Bytes,
     pub meta: Meta,
     /// Its Table row, read the first time a table asks for it. A stored
@@ -67,7 +67,7 @@ pub struct Stored {
 }
 
 impl Stored {
-    pub fn new(json: Bytes, meta: Meta) -> Stored {
+    pub(crate) fn new(json: Bytes, meta: Meta) -> Stored {
         Stored {
             json,
             meta,
@@ -76,29 +76,29 @@ impl Stored {
     }
 
     /// Its Table row as a resource of kind `r`.
-    pub fn row(&self, r: &Resource) -> &CachedRow {
+    pub(crate) fn row(&self, r: &Resource) -> &CachedRow {
         self.row.get_or_init(|| CachedRow::new(r, &self.json))
     }
 
     /// Whether its Table row has been read already.
-    pub fn has_row(&self) -> bool {
+    pub(crate) fn has_row(&self) -> bool {
         self.row.get().is_some()
     }
 
-    pub fn value(&self) -> Value {
+    pub(crate) fn value(&self) -> Value {
         serde_json::from_slice(&self.json).expect("stored objects are valid JSON")
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventType {
+pub(crate) enum EventType {
     Added,
     Modified,
     Deleted,
 }
 
 #[derive(Debug)]
-pub struct Change {
+pub(crate) struct Change {
     pub rv: u64,
     pub etype: EventType,
     pub resource: &'static Resource,
@@ -110,7 +110,7 @@ pub struct Change {
 
 /// How an update treats the parts of the object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UpdateMode {
+pub(crate) enum UpdateMode {
     /// PUT/PATCH of the main resource: status is kept from the stored object.
     Main,
     /// The status subresource: only status is taken from the new object.
@@ -120,7 +120,7 @@ pub enum UpdateMode {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct DeleteOptions {
+pub(crate) struct DeleteOptions {
     pub grace_period: Option<i64>,
     pub uid: Option<String>,
     pub resource_version: Option<String>,
@@ -128,7 +128,7 @@ pub struct DeleteOptions {
 
 /// The outcome of a delete: the object as last stored, and whether it is gone
 /// (false when it only got a deletionTimestamp).
-pub struct Deleted {
+pub(crate) struct Deleted {
     pub obj: Arc<Stored>,
     pub removed: bool,
 }
@@ -144,25 +144,25 @@ struct Inner {
     compacted: u64,
 }
 
-pub struct Store {
+pub(crate) struct Store {
     inner: RwLock<Inner>,
     notify: tokio::sync::watch::Sender<u64>,
 }
 
 /// The storage key of an object: "namespace/name" ("/name" for cluster scope),
 /// so a BTreeMap orders by namespace then name like etcd does.
-pub fn key(ns: &str, name: &str) -> String {
+pub(crate) fn key(ns: &str, name: &str) -> String {
     format!("{ns}/{name}")
 }
 
-pub struct ListPage {
+pub(crate) struct ListPage {
     pub items: Vec<Arc<Stored>>,
     pub rv: u64,
     /// The key of the last returned item when more items remain.
     pub next: Option<String>,
 }
 
-pub fn supported_fields(r: &Resource) -> &'static [&'static str] {
+pub(crate) fn supported_fields(r: &Resource) -> &'static [&'static str] {
     match r.plural {
         "pods" => &[
             "metadata.name",
@@ -219,7 +219,7 @@ fn field_value(v: &Value, field: &str) -> String {
     }
 }
 
-pub fn meta_of(r: &Resource, v: &Value) -> Meta {
+pub(crate) fn meta_of(r: &Resource, v: &Value) -> Meta {
     let m = &v["metadata"];
     let labels = m["labels"]
         .as_object()
@@ -285,7 +285,7 @@ impl Default for Store {
 }
 
 impl Store {
-    pub fn new(log_cap: usize) -> Self {
+    pub(crate) fn new(log_cap: usize) -> Self {
         let (notify, _) = tokio::sync::watch::channel(1);
         Self {
             inner: RwLock::new(Inner {
@@ -299,17 +299,17 @@ impl Store {
         }
     }
 
-    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+    pub(crate) fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
         self.notify.subscribe()
     }
 
-    pub fn current_rv(&self) -> u64 {
+    pub(crate) fn current_rv(&self) -> u64 {
         self.inner.read().rv
     }
 
     /// Drop the whole change history: any watch resuming from an older
     /// resourceVersion gets 410 Gone, as after an etcd compaction.
-    pub fn compact(&self) {
+    pub(crate) fn compact(&self) {
         let mut g = self.inner.write();
         g.log.clear();
         g.compacted = g.rv;
@@ -317,20 +317,20 @@ impl Store {
 
     /// The resourceVersion history starts after: older continue tokens and
     /// watch positions are gone.
-    pub fn compacted(&self) -> u64 {
+    pub(crate) fn compacted(&self) -> u64 {
         self.inner.read().compacted
     }
 
-    pub fn get(&self, r: &Resource, ns: &str, name: &str) -> Option<Arc<Stored>> {
+    pub(crate) fn get(&self, r: &Resource, ns: &str, name: &str) -> Option<Arc<Stored>> {
         let g = self.inner.read();
         g.tables.get(r.plural)?.get(&key(ns, name)).cloned()
     }
 
-    pub fn get_value(&self, r: &Resource, ns: &str, name: &str) -> Option<Value> {
+    pub(crate) fn get_value(&self, r: &Resource, ns: &str, name: &str) -> Option<Value> {
         self.get(r, ns, name).map(|s| s.value())
     }
 
-    pub fn count(&self, r: &Resource) -> usize {
+    pub(crate) fn count(&self, r: &Resource) -> usize {
         self.inner
             .read()
             .tables
@@ -340,7 +340,7 @@ impl Store {
 
     /// A page of objects in key order, starting after `after`, keeping those
     /// `keep` accepts, at most `limit` (0 = no limit).
-    pub fn list(
+    pub(crate) fn list(
         &self,
         r: &Resource,
         ns: Option<&str>,
@@ -392,7 +392,7 @@ impl Store {
 
     /// All objects of a resource (optionally in one namespace) whose index
     /// passes `keep`. For controllers.
-    pub fn scan(
+    pub(crate) fn scan(
         &self,
         r: &Resource,
         ns: Option<&str>,
@@ -490,7 +490,11 @@ impl Store {
         Ok(())
     }
 
-    pub fn create(&self, r: &'static Resource, mut v: Value) -> Result<Arc<Stored>, ApiError> {
+    pub(crate) fn create(
+        &self,
+        r: &'static Resource,
+        mut v: Value,
+    ) -> Result<Arc<Stored>, ApiError> {
         let ns = str_at(&v, &["metadata", "namespace"]).to_string();
         Self::prepare_new(r, &mut v, &ns)?;
         let name = str_at(&v, &["metadata", "name"]).to_string();
@@ -509,7 +513,7 @@ impl Store {
 
     /// Insert many fully formed objects without recording changes (the scale
     /// generator). Objects keep the uid and timestamps they carry.
-    pub fn bulk_insert(&self, r: &'static Resource, objs: impl IntoIterator<Item = Value>) {
+    pub(crate) fn bulk_insert(&self, r: &'static Resource, objs: impl IntoIterator<Item = Value>) {
         let mut g = self.inner.write();
         g.rv += 1;
         let rv = g.rv;
@@ -528,7 +532,7 @@ impl Store {
     /// Insert objects the caller serialized and indexed itself (the scale
     /// generator stamps many pods from one template). Their JSON must carry
     /// `metadata.resourceVersion` = `current_rv() + 1`.
-    pub fn bulk_insert_stored(&self, r: &'static Resource, objs: Vec<Stored>) {
+    pub(crate) fn bulk_insert_stored(&self, r: &'static Resource, objs: Vec<Stored>) {
         let mut g = self.inner.write();
         g.rv += 1;
         let t = g.tables.entry(r.plural).or_default();
@@ -541,7 +545,7 @@ impl Store {
     }
 
     /// Replace an object. `check_rv` makes a stale metadata.resourceVersion a 409.
-    pub fn update(
+    pub(crate) fn update(
         &self,
         r: &'static Resource,
         mut v: Value,
@@ -648,7 +652,7 @@ impl Store {
             || v["spec"]["nodeName"].as_str().unwrap_or("").is_empty()
     }
 
-    pub fn delete(
+    pub(crate) fn delete(
         &self,
         r: &'static Resource,
         ns: &str,
@@ -751,7 +755,7 @@ impl Store {
     }
 
     /// Changes after `rv`, or Err(compacted) when history no longer reaches back.
-    pub fn changes_since(&self, rv: u64) -> Result<Vec<Arc<Change>>, u64> {
+    pub(crate) fn changes_since(&self, rv: u64) -> Result<Vec<Arc<Change>>, u64> {
         let g = self.inner.read();
         if rv < g.compacted {
             return Err(g.compacted);
@@ -763,7 +767,7 @@ impl Store {
 
     /// Snapshot of every object of a resource with the store's rv (for the
     /// initial events of a watch).
-    pub fn snapshot(&self, r: &Resource, ns: Option<&str>) -> (Vec<Arc<Stored>>, u64) {
+    pub(crate) fn snapshot(&self, r: &Resource, ns: Option<&str>) -> (Vec<Arc<Stored>>, u64) {
         let p = self.list(r, ns, None, 0, |_| true);
         (p.items, p.rv)
     }
@@ -802,7 +806,7 @@ pub(crate) fn quantities_as_strings(v: &mut Value) {
 }
 
 /// Look a resource up by plural, panicking on a programming error.
-pub fn res(plural: &str) -> &'static Resource {
+pub(crate) fn res(plural: &str) -> &'static Resource {
     resources::by_name(plural).unwrap_or_else(|| panic!("unknown resource {plural}"))
 }
 

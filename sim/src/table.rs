@@ -9,7 +9,7 @@ use crate::resources::Resource;
 use crate::util::{self, str_at};
 
 /// kubectl's HumanDuration: "45s", "3m20s", "5h", "12d", "2y30d".
-pub fn human_duration(d: chrono::Duration) -> String {
+pub(crate) fn human_duration(d: chrono::Duration) -> String {
     let secs = d.num_seconds();
     if secs < -1 {
         return "<invalid>".into();
@@ -67,7 +67,7 @@ pub fn human_duration(d: chrono::Duration) -> String {
 }
 
 /// One column definition of a Table.
-pub struct Column {
+pub(crate) struct Column {
     name: &'static str,
     ty: &'static str,
     /// 0 for the columns `kubectl get` prints, 1 for the extra ones of `-o wide`.
@@ -115,7 +115,7 @@ impl Column {
 /// long ago something happened are rendered when the table is served, so a
 /// row can be kept with its object's version and still show the right age.
 #[derive(Debug, Clone)]
-pub enum Cell {
+pub(crate) enum Cell {
     Fixed(Value),
     /// kubectl's HumanDuration since a time; `<unknown>` when there is none.
     Since(Option<DateTime<Utc>>),
@@ -145,7 +145,7 @@ impl Cell {
     }
 
     /// The cell's value at `now`.
-    pub fn at(&self, now: DateTime<Utc>) -> Value {
+    pub(crate) fn at(&self, now: DateTime<Utc>) -> Value {
         match self {
             Cell::Fixed(v) => v.clone(),
             Cell::Since(Some(t)) => json!(human_duration(now - *t)),
@@ -208,7 +208,7 @@ fn int(v: &Value, path: &[&str]) -> i64 {
 }
 
 /// What kubectl prints in the STATUS column of a pod, with READY and RESTARTS.
-pub struct PodSummary {
+pub(crate) struct PodSummary {
     pub ready: String,
     pub status: String,
     pub restarts: Cell,
@@ -234,7 +234,7 @@ fn terminated_reason(t: &Value, prefix: &str) -> String {
 /// kubectl's pod STATUS algorithm (printPod): the phase or status.reason,
 /// overridden by the first unfinished init container, then by the last
 /// container with a waiting/terminated reason; Terminating when deleted.
-pub fn pod_summary(pod: &Value) -> PodSummary {
+pub(crate) fn pod_summary(pod: &Value) -> PodSummary {
     let spec = &pod["spec"];
     let status = &pod["status"];
     let mut total = arr(&spec["containers"]).len();
@@ -721,12 +721,12 @@ fn printer(r: &Resource) -> &'static Printer {
 }
 
 /// The column definitions of a resource.
-pub fn columns(r: &Resource) -> Vec<Value> {
+pub(crate) fn columns(r: &Resource) -> Vec<Value> {
     printer(r).columns.iter().map(Column::definition).collect()
 }
 
 /// The cells of one row, with the clock-dependent ones left to render.
-pub fn cells(r: &Resource, v: &Value) -> Vec<Cell> {
+pub(crate) fn cells(r: &Resource, v: &Value) -> Vec<Cell> {
     (printer(r).cells)(v)
 }
 
@@ -1093,7 +1093,7 @@ fn pvc_cells(v: &Value) -> Vec<Cell> {
 }
 
 /// PartialObjectMetadata for a row's `object`.
-pub fn partial_metadata(v: &Value) -> Value {
+pub(crate) fn partial_metadata(v: &Value) -> Value {
     json!({
         "kind": "PartialObjectMetadata",
         "apiVersion": "meta.k8s.io/v1",
@@ -1102,14 +1102,14 @@ pub fn partial_metadata(v: &Value) -> Value {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum IncludeObject {
+pub(crate) enum IncludeObject {
     None,
     Metadata,
     Object,
 }
 
 /// One row as a value, for a single object or a watch event.
-pub fn row(r: &Resource, v: &Value, now: DateTime<Utc>, include: IncludeObject) -> Value {
+pub(crate) fn row(r: &Resource, v: &Value, now: DateTime<Utc>, include: IncludeObject) -> Value {
     let cells: Vec<Value> = cells(r, v).iter().map(|c| c.at(now)).collect();
     let mut row = json!({ "cells": cells });
     match include {
@@ -1122,7 +1122,7 @@ pub fn row(r: &Resource, v: &Value, now: DateTime<Utc>, include: IncludeObject) 
 
 /// A Table. Column definitions go in every Table, watch events included:
 /// kubectl prints the header only when the columns change.
-pub fn table(r: &Resource, rows: Vec<Value>, rv: u64, cont: Option<String>) -> Value {
+pub(crate) fn table(r: &Resource, rows: Vec<Value>, rv: u64, cont: Option<String>) -> Value {
     json!({
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
@@ -1144,7 +1144,7 @@ fn table_meta(rv: u64, cont: Option<String>) -> Value {
 /// means parsing the whole object (about 25 µs for a pod); kept, a row costs
 /// what copying its bytes costs, as a JSON list's items do.
 #[derive(Debug)]
-pub struct CachedRow {
+pub(crate) struct CachedRow {
     /// The cells in order: runs of cells that depend only on the object as
     /// their JSON text, the clock-dependent ones to render at serve time.
     parts: Vec<Part>,
@@ -1167,7 +1167,7 @@ struct Head<'a> {
 
 impl CachedRow {
     /// Reads the row of a stored object (its JSON bytes).
-    pub fn new(r: &Resource, json: &[u8]) -> CachedRow {
+    pub(crate) fn new(r: &Resource, json: &[u8]) -> CachedRow {
         let v: Value = serde_json::from_slice(json).expect("stored objects are valid JSON");
         let mut parts = Vec::new();
         let mut text = String::new();
@@ -1233,7 +1233,7 @@ impl CachedRow {
 
 /// A Table of stored objects as JSON bytes, each row from its object's
 /// kept row: the same document `table` builds, at the cost of a JSON list.
-pub fn table_bytes<'a>(
+pub(crate) fn table_bytes<'a>(
     r: &Resource,
     items: impl ExactSizeIterator<Item = (&'a [u8], &'a CachedRow)>,
     page: (u64, Option<String>),

@@ -3,20 +3,20 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 
-pub fn now() -> DateTime<Utc> {
+pub(crate) fn now() -> DateTime<Utc> {
     Utc::now()
 }
 
 /// RFC 3339 with whole seconds, the format Kubernetes uses for metav1.Time.
-pub fn ts(t: DateTime<Utc>) -> String {
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-pub fn now_ts() -> String {
+pub(crate) fn now_ts() -> String {
     ts(now())
 }
 
-pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|t| t.with_timezone(&Utc))
@@ -25,20 +25,20 @@ pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
 /// SplitMix64: tiny, fast and deterministic for a given seed, which is all
 /// fault injection and the generator need.
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Self(seed)
     }
-    pub fn from_time() -> Self {
+    pub(crate) fn from_time() -> Self {
         let t = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(1);
         Self(t ^ 0x9e37_79b9_7f4a_7c15)
     }
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -46,21 +46,21 @@ impl Rng {
         z ^ (z >> 31)
     }
     /// Uniform float in [0, 1).
-    pub fn next_f64(&mut self) -> f64 {
+    pub(crate) fn next_f64(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
-    pub fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         if n == 0 { 0 } else { self.next_u64() % n }
     }
     /// The alphabet the API server uses for generateName suffixes (no vowels,
     /// no confusable digits).
-    pub fn suffix(&mut self, len: usize) -> String {
+    pub(crate) fn suffix(&mut self, len: usize) -> String {
         const ALPHA: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
         (0..len)
             .map(|_| ALPHA[self.below(ALPHA.len() as u64) as usize] as char)
             .collect()
     }
-    pub fn uid(&mut self) -> String {
+    pub(crate) fn uid(&mut self) -> String {
         let a = self.next_u64();
         let b = self.next_u64();
         format!(
@@ -72,7 +72,7 @@ impl Rng {
             b & 0xffff_ffff_ffff
         )
     }
-    pub fn hex(&mut self, len: usize) -> String {
+    pub(crate) fn hex(&mut self, len: usize) -> String {
         let mut s = String::new();
         while s.len() < len {
             s.push_str(&format!("{:016x}", self.next_u64()));
@@ -84,18 +84,18 @@ impl Rng {
 
 /// A process-wide PRNG for names and uids (not part of any deterministic
 /// contract, so a mutex-guarded time-seeded one is fine).
-pub fn global_rng<T>(f: impl FnOnce(&mut Rng) -> T) -> T {
+pub(crate) fn global_rng<T>(f: impl FnOnce(&mut Rng) -> T) -> T {
     static RNG: std::sync::LazyLock<parking_lot::Mutex<Rng>> =
         std::sync::LazyLock::new(|| parking_lot::Mutex::new(Rng::from_time()));
     f(&mut RNG.lock())
 }
 
-pub fn new_uid() -> String {
+pub(crate) fn new_uid() -> String {
     global_rng(|r| r.uid())
 }
 
 /// `value.a.b.c` as a string, or "".
-pub fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {
+pub(crate) fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {
     let mut cur = v;
     for p in path {
         match cur.get(p) {
@@ -106,7 +106,7 @@ pub fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {
     cur.as_str().unwrap_or("")
 }
 
-pub fn i64_at(v: &Value, path: &[&str]) -> Option<i64> {
+pub(crate) fn i64_at(v: &Value, path: &[&str]) -> Option<i64> {
     let mut cur = v;
     for p in path {
         cur = cur.get(p)?;
@@ -115,7 +115,10 @@ pub fn i64_at(v: &Value, path: &[&str]) -> Option<i64> {
 }
 
 /// Mutable access to `v.a.b` creating objects on the way.
-pub fn obj_mut<'a>(v: &'a mut Value, path: &[&str]) -> &'a mut serde_json::Map<String, Value> {
+pub(crate) fn obj_mut<'a>(
+    v: &'a mut Value,
+    path: &[&str],
+) -> &'a mut serde_json::Map<String, Value> {
     let mut cur = v;
     for p in path {
         if !cur.is_object() {
@@ -135,7 +138,7 @@ pub fn obj_mut<'a>(v: &'a mut Value, path: &[&str]) -> &'a mut serde_json::Map<S
 
 /// Kubernetes "intstr": either an int or a percentage of `total`.
 /// Surge rounds up and unavailability rounds down, as the deployment controller does.
-pub fn int_or_percent(v: Option<&Value>, total: i64, default: &str, round_up: bool) -> i64 {
+pub(crate) fn int_or_percent(v: Option<&Value>, total: i64, default: &str, round_up: bool) -> i64 {
     let s = match v {
         Some(Value::Number(n)) => return n.as_i64().unwrap_or(0),
         Some(Value::String(s)) => s.clone(),

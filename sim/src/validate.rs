@@ -64,7 +64,7 @@ fn decode(plural: &str, v: &Value) -> Result<(), String> {
 }
 
 /// 400 when the object does not decode; the message names the field.
-pub fn check_decodes(r: &Resource, v: &Value) -> Result<(), ApiError> {
+pub(crate) fn check_decodes(r: &Resource, v: &Value) -> Result<(), ApiError> {
     let kind = r.kind;
     let version = r.version;
     if !v.is_object() {
@@ -108,7 +108,7 @@ fn has_containers(pod_spec: &Value) -> bool {
 }
 
 /// 422 for an object that decodes but that no controller could act on.
-pub fn check_valid(r: &Resource, v: &Value) -> Result<(), ApiError> {
+pub(crate) fn check_valid(r: &Resource, v: &Value) -> Result<(), ApiError> {
     let name = crate::util::str_at(v, &["metadata", "name"]);
     let invalid = |field: String, why: &str| {
         let reason = if why == "Required value" {
@@ -174,7 +174,7 @@ pub fn check_valid(r: &Resource, v: &Value) -> Result<(), ApiError> {
 }
 
 /// Both checks, in the API server's order.
-pub fn check(r: &Resource, v: &Value) -> Result<(), ApiError> {
+pub(crate) fn check(r: &Resource, v: &Value) -> Result<(), ApiError> {
     check_decodes(r, v)?;
     check_valid(r, v)
 }

@@ -248,13 +248,13 @@ where
     }
 }
 
+/// Sends one request, and again while the policy allows. It asks of the
+/// service only what it uses; whether the future may cross threads is the
+/// layer's bound, checked where it is boxed.
 async fn send<S, B>(mut inner: S, req: Request<Body>) -> Result<Answer<B>, BoxError>
 where
-    S: Service<Request<Body>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
+    S: Service<Request<Body>, Response = Response<B>, Error: Into<BoxError>> + Clone,
+    B: http_body::Body<Data = Bytes, Error: Into<BoxError>>,
 {
     let stream = is_stream(&req);
     let (parts, body) = req.into_parts();

@@ -39,16 +39,8 @@ pub(crate) enum Shell {
 /// every completion, so flags and live names are always current. For
 /// kubectl it is the `kubectl_complete-oncall` helper.
 pub(crate) fn script(shell: Shell) -> String {
-    let kind = match shell {
-        Shell::Bash => shells::Kind::Bash,
-        Shell::Zsh => shells::Kind::Zsh,
-        Shell::Fish => shells::Kind::Fish,
-        Shell::Powershell => shells::Kind::Powershell,
-        Shell::Elvish => shells::Kind::Elvish,
-        Shell::Kubectl => shells::Kind::Kubectl,
-    };
     let mut buf = Vec::new();
-    shells::Adapter(kind)
+    shells::Adapter(shell)
         .write_registration("COMPLETE", "oncall", "oncall", "oncall", &mut buf)
         .expect("writing to memory cannot fail");
     String::from_utf8(buf).expect("scripts are UTF-8")

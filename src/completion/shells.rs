@@ -14,29 +14,20 @@ use std::path::Path;
 use clap_complete::engine::{self, CompletionCandidate};
 use clap_complete::env::{self, EnvCompleter};
 
-use super::line;
+use super::{Shell, line};
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Kind {
-    Bash,
-    Zsh,
-    Fish,
-    Powershell,
-    Elvish,
-    /// kubectl's plugin completion (`kubectl_complete-oncall`): cobra's
-    /// `__complete` answer, one candidate a line and a directive last.
-    Kubectl,
-}
-
-pub(super) struct Adapter(pub Kind);
+/// Completes in one shell; for [`Shell::Kubectl`], kubectl's plugin completion
+/// (`kubectl_complete-oncall`): cobra's `__complete` answer, one candidate a
+/// line and a directive last.
+pub(super) struct Adapter(pub Shell);
 
 pub(super) const ALL: [Adapter; 6] = [
-    Adapter(Kind::Bash),
-    Adapter(Kind::Zsh),
-    Adapter(Kind::Fish),
-    Adapter(Kind::Powershell),
-    Adapter(Kind::Elvish),
-    Adapter(Kind::Kubectl),
+    Adapter(Shell::Bash),
+    Adapter(Shell::Zsh),
+    Adapter(Shell::Fish),
+    Adapter(Shell::Powershell),
+    Adapter(Shell::Elvish),
+    Adapter(Shell::Kubectl),
 ];
 
 /// cobra's `ShellCompDirectiveNoSpace` and `ShellCompDirectiveNoFileComp`.
@@ -47,11 +38,11 @@ impl Adapter {
     /// clap's adapter, where its registration script is the one to use.
     fn upstream(&self) -> Option<&'static dyn EnvCompleter> {
         match self.0 {
-            Kind::Zsh => Some(&env::Zsh),
-            Kind::Fish => Some(&env::Fish),
-            Kind::Powershell => Some(&env::Powershell),
-            Kind::Elvish => Some(&env::Elvish),
-            Kind::Bash | Kind::Kubectl => None,
+            Shell::Zsh => Some(&env::Zsh),
+            Shell::Fish => Some(&env::Fish),
+            Shell::Powershell => Some(&env::Powershell),
+            Shell::Elvish => Some(&env::Elvish),
+            Shell::Bash | Shell::Kubectl => None,
         }
     }
 
@@ -62,7 +53,7 @@ impl Adapter {
             .ok()
             .and_then(|i| i.parse().ok());
         match self.0 {
-            Kind::Bash | Kind::Zsh | Kind::Elvish => told.unwrap_or_default(),
+            Shell::Bash | Shell::Zsh | Shell::Elvish => told.unwrap_or_default(),
             _ => args.len().saturating_sub(1),
         }
     }
@@ -79,11 +70,11 @@ impl Adapter {
                 .map(|h| h.to_string().lines().next().unwrap_or_default().to_string())
         };
         match self.0 {
-            Kind::Bash | Kind::Elvish => {
+            Shell::Bash | Shell::Elvish => {
                 let values: Vec<String> = candidates.iter().map(value).collect();
                 write!(buf, "{}", values.join(&ifs))
             }
-            Kind::Zsh => {
+            Shell::Zsh => {
                 let entries: Vec<String> = candidates
                     .iter()
                     .map(|c| {
@@ -97,14 +88,14 @@ impl Adapter {
                     .collect();
                 write!(buf, "{}", entries.join(&ifs))
             }
-            Kind::Fish | Kind::Powershell | Kind::Kubectl => {
+            Shell::Fish | Shell::Powershell | Shell::Kubectl => {
                 for c in candidates {
                     match help(c) {
                         Some(h) => writeln!(buf, "{}\t{h}", value(c))?,
                         None => writeln!(buf, "{}", value(c))?,
                     }
                 }
-                if self.0 == Kind::Kubectl {
+                if self.0 == Shell::Kubectl {
                     // A `key=` or `kind/` wants its value typed on at once.
                     let open = !candidates.is_empty()
                         && candidates.iter().all(|c| value(c).ends_with(['=', '/']));
@@ -120,8 +111,8 @@ impl Adapter {
 impl EnvCompleter for Adapter {
     fn name(&self) -> &'static str {
         match self.0 {
-            Kind::Bash => "bash",
-            Kind::Kubectl => "kubectl",
+            Shell::Bash => "bash",
+            Shell::Kubectl => "kubectl",
             _ => self.upstream().map_or("", |u| u.name()),
         }
     }
@@ -145,7 +136,7 @@ impl EnvCompleter for Adapter {
         };
         match (self.0, self.upstream()) {
             (_, Some(upstream)) => upstream.write_registration(var, name, bin, completer, buf),
-            (Kind::Bash, None) => write!(
+            (Shell::Bash, None) => write!(
                 buf,
                 "{}",
                 BASH.replace("NAME", &name.replace('-', "_"))

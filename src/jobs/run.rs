@@ -648,7 +648,7 @@ async fn log_tail(cluster: &Cluster, namespace: &str, pod: Option<&str>) -> Vec<
 mod tests {
     use super::*;
     use crate::safety::Cancel;
-    use crate::testing::{NODES, Recorder, sim_cluster};
+    use crate::testing::{Recorder, shop, sim_cluster};
 
     #[test]
     fn a_manual_run_is_made_as_kubectl_makes_it() {
@@ -710,7 +710,7 @@ spec:
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_run_creates_the_job_follows_it_and_says_what_it_did() {
-        let t = sim_cluster(&format!("{NODES}{CRONJOB}"), "shop").await;
+        let t = sim_cluster(&(shop() + CRONJOB), "shop").await;
         let (job, _) = prepare(&t.cluster, "shop", "report", "alice", opts())
             .await
             .unwrap();
@@ -739,7 +739,7 @@ spec:
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_cancelled_wait_leaves_the_job_running() {
-        let t = sim_cluster(&format!("{NODES}{CRONJOB}"), "shop").await;
+        let t = sim_cluster(&(shop() + CRONJOB), "shop").await;
         let (job, _) = prepare(&t.cluster, "shop", "report", "alice", opts())
             .await
             .unwrap();

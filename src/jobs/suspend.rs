@@ -10,8 +10,9 @@ use serde_json::json;
 use super::{cronjobs_api, get_cronjob};
 use crate::cluster::{Cluster, api_error};
 use crate::error::{Error, Result};
-use crate::safety::note::{Note, NoteKeys};
-use crate::safety::{Audited, OpCtx, Plan, audit};
+use crate::safety::each::{EachOutcome, Objects};
+use crate::safety::note::{Note, NoteKeys, undo_refusal};
+use crate::safety::{OpCtx, Plan};
 
 pub(crate) const SUSPENDED_BY: &str = "oncall.dev/suspended-by";
 /// The Kubernetes identity that suspended it (`suspended-by` is the OS user).
@@ -131,18 +132,9 @@ pub(crate) fn resume_decision(cj: &CronJob, user: &str, force: bool) -> ResumeDe
     if !is_suspended(cj) {
         return ResumeDecision::NotSuspended;
     }
-    if force {
-        return ResumeDecision::Resume;
-    }
-    match note(cj) {
-        Some(note) if note.by == user => ResumeDecision::Resume,
-        Some(note) => ResumeDecision::Refuse {
-            why: format!("suspended {}; pass --force to resume it", note.describe()),
-        },
-        None => ResumeDecision::Refuse {
-            why: "suspended by another tool or by hand (no oncall note); pass --force to resume it"
-                .into(),
-        },
+    match undo_refusal(note(cj).as_ref(), user, force, "suspended", "resume it") {
+        None => ResumeDecision::Resume,
+        Some(why) => ResumeDecision::Refuse { why },
     }
 }
 
@@ -210,69 +202,30 @@ pub(crate) async fn apply(
         .map_err(|e| api_error(e, &cluster.url, "patch cronjobs"))
 }
 
-/// What a suspend or resume did: the CronJobs changed, those not reached,
-/// and how it ended.
-#[derive(Debug)]
-pub(crate) struct ToggleOutcome {
-    /// `suspended` or `resumed`.
-    pub verb: &'static str,
-    pub done: Vec<String>,
-    pub not_done: Vec<String>,
-    pub result: Result<()>,
-}
-
-impl Audited for ToggleOutcome {
-    fn audit(&self) -> audit::Outcome {
-        let mut outcome = match &self.result {
-            Ok(()) => audit::Outcome::ok(format!("{} {} CronJob(s)", self.verb, self.done.len())),
-            Err(e) => audit::Outcome::from_error(e),
-        };
-        outcome.done = targets(&self.done);
-        outcome.not_done = targets(&self.not_done);
-        outcome
-    }
-}
-
-fn targets(names: &[String]) -> Vec<String> {
-    names.iter().map(|n| format!("cronjob/{n}")).collect()
-}
+/// CronJobs as a suspension's audit entry names and counts them.
+const CRONJOBS: Objects = Objects {
+    kind: "cronjob",
+    counted_as: "CronJob(s)",
+};
 
 /// Suspends or resumes the planned CronJobs in order, stopping cleanly
 /// between them when the context is cancelled; each one done is reported
-/// to the observer by name.
+/// to the observer as `cronjob/NAME`.
 pub(crate) async fn run(
     cluster: &Cluster,
     toggle: &Toggle,
     ctx: &OpCtx<'_, String>,
-) -> ToggleOutcome {
-    let mut outcome = ToggleOutcome {
-        verb: if toggle.suspend {
-            "suspended"
-        } else {
-            "resumed"
-        },
-        done: Vec::new(),
-        not_done: Vec::new(),
-        result: Ok(()),
+) -> EachOutcome {
+    let verb = if toggle.suspend {
+        "suspended"
+    } else {
+        "resumed"
     };
-    for (i, name) in toggle.todo.iter().enumerate() {
-        let failure = if ctx.cancel.is_cancelled() {
-            Some(Error::interrupted(
-                targets(&outcome.done),
-                targets(&toggle.todo[i..]),
-            ))
-        } else {
-            apply(cluster, toggle, name, ctx.user).await.err()
-        };
-        if let Some(err) = failure {
-            outcome.not_done = toggle.todo[i..].to_vec();
-            outcome.result = Err(err);
-            return outcome;
-        }
-        outcome.done.push(name.clone());
-        ctx.emit(format!("cronjob/{name}"));
-    }
-    outcome
+    let change = async |name: &str| apply(cluster, toggle, name, ctx.user).await;
+    let changed = |name: &str| format!("cronjob/{name}");
+    CRONJOBS
+        .change_each(verb, &toggle.todo, ctx, change, changed)
+        .await
 }
 
 #[cfg(test)]
@@ -303,16 +256,12 @@ mod tests {
             resume_decision(&cronjob(true, Some("me")), "me", false),
             ResumeDecision::Resume
         );
-        let ResumeDecision::Refuse { why } =
-            resume_decision(&cronjob(true, Some("alice")), "me", false)
-        else {
-            panic!("must refuse")
-        };
-        assert!(why.contains("alice") && why.contains("incident 42") && why.contains("--force"));
-        assert!(matches!(
-            resume_decision(&cronjob(true, None), "me", false),
-            ResumeDecision::Refuse { .. }
-        ));
+        assert_eq!(
+            resume_decision(&cronjob(true, Some("alice")), "me", false),
+            ResumeDecision::Refuse {
+                why: "suspended by alice: incident 42; pass --force to resume it".into()
+            }
+        );
         assert_eq!(
             resume_decision(&cronjob(true, Some("alice")), "me", true),
             ResumeDecision::Resume

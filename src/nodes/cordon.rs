@@ -11,8 +11,9 @@ use super::targets::nodes_api;
 use crate::cluster::retry::retry;
 use crate::cluster::{Cluster, api_error};
 use crate::error::{Error, Result};
-use crate::safety::note::{Note, NoteKeys};
-use crate::safety::{Audited, OpCtx, Plan, audit};
+use crate::safety::each::{EachOutcome, Objects};
+use crate::safety::note::{Note, NoteKeys, undo_refusal};
+use crate::safety::{OpCtx, Plan};
 
 pub(crate) const CORDONED_BY: &str = "oncall.dev/cordoned-by";
 pub(crate) const CORDON_REASON: &str = "oncall.dev/cordon-reason";
@@ -74,18 +75,9 @@ pub(crate) fn uncordon_decision(node: &LeanNode, user: &str, force: bool) -> Unc
     if !node.is_cordoned() {
         return UncordonDecision::NotCordoned;
     }
-    if force {
-        return UncordonDecision::Uncordon;
-    }
-    match note(node) {
-        Some(note) if note.by == user => UncordonDecision::Uncordon,
-        Some(note) => UncordonDecision::Refuse {
-            why: format!("cordoned {}; pass --force to undo it", note.describe()),
-        },
-        None => UncordonDecision::Refuse {
-            why: "cordoned by another tool or by hand (no oncall note); pass --force to undo it"
-                .into(),
-        },
+    match undo_refusal(note(node).as_ref(), user, force, "cordoned", "undo it") {
+        None => UncordonDecision::Uncordon,
+        Some(why) => UncordonDecision::Refuse { why },
     }
 }
 
@@ -195,33 +187,11 @@ pub(crate) struct Changed {
     pub node: String,
 }
 
-/// How a cordon or uncordon ended.
-#[derive(Debug)]
-pub(crate) struct CordonOutcome {
-    /// `cordoned` or `uncordoned`.
-    pub verb: &'static str,
-    /// The nodes changed, by name.
-    pub done: Vec<String>,
-    /// The nodes not reached, by name, when it stopped early.
-    pub not_done: Vec<String>,
-    pub result: Result<()>,
-}
-
-impl Audited for CordonOutcome {
-    fn audit(&self) -> audit::Outcome {
-        let mut outcome = match &self.result {
-            Ok(()) => audit::Outcome::ok(format!("{} {} item(s)", self.verb, self.done.len())),
-            Err(e) => audit::Outcome::from_error(e),
-        };
-        outcome.done = targets(&self.done);
-        outcome.not_done = targets(&self.not_done);
-        outcome
-    }
-}
-
-fn targets(names: &[String]) -> Vec<String> {
-    names.iter().map(|n| format!("node/{n}")).collect()
-}
+/// Nodes as a cordon's audit entry names and counts them.
+const NODES: Objects = Objects {
+    kind: "node",
+    counted_as: "item(s)",
+};
 
 /// Cordons (or uncordons) the planned nodes in order, stopping cleanly
 /// between nodes when the context is cancelled.
@@ -229,35 +199,20 @@ pub(crate) async fn run(
     cluster: &Cluster,
     job: &CordonJob,
     ctx: &OpCtx<'_, Changed>,
-) -> CordonOutcome {
-    let mut done: Vec<String> = Vec::new();
-    for (i, name) in job.todo.iter().enumerate() {
-        let failure = if ctx.cancel.is_cancelled() {
-            Some(Error::interrupted(targets(&done), targets(&job.todo[i..])))
-        } else if job.cordon {
-            cordon(cluster, name, ctx.user, job.reason.as_deref())
-                .await
-                .err()
+) -> EachOutcome {
+    let change = async |name: &str| {
+        if job.cordon {
+            cordon(cluster, name, ctx.user, job.reason.as_deref()).await
         } else {
-            uncordon(cluster, name).await.err()
-        };
-        if let Some(e) = failure {
-            return CordonOutcome {
-                verb: job.verb(),
-                done,
-                not_done: job.todo[i..].to_vec(),
-                result: Err(e),
-            };
+            uncordon(cluster, name).await
         }
-        done.push(name.clone());
-        ctx.emit(Changed { node: name.clone() });
-    }
-    CordonOutcome {
-        verb: job.verb(),
-        done,
-        not_done: Vec::new(),
-        result: Ok(()),
-    }
+    };
+    let changed = |name: &str| Changed {
+        node: name.to_string(),
+    };
+    NODES
+        .change_each(job.verb(), &job.todo, ctx, change, changed)
+        .await
 }
 
 /// Marks the node unschedulable and records who, when and why.
@@ -303,7 +258,7 @@ async fn patch_node(
 mod tests {
     use super::*;
     use crate::nodes::testing::{self, Recorder, TestCluster};
-    use crate::safety::Cancel;
+    use crate::safety::{Audited, Cancel, audit};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_cancelled_cordon_stops_between_nodes_and_says_what_it_did() {
@@ -419,16 +374,12 @@ mod tests {
             uncordon_decision(&node(true, Some("me")), "me", false),
             UncordonDecision::Uncordon
         );
-        let UncordonDecision::Refuse { why } =
-            uncordon_decision(&node(true, Some("alice")), "me", false)
-        else {
-            panic!("must refuse")
-        };
-        assert!(why.contains("alice") && why.contains("disk") && why.contains("--force"));
-        assert!(matches!(
-            uncordon_decision(&node(true, None), "me", false),
-            UncordonDecision::Refuse { .. }
-        ));
+        assert_eq!(
+            uncordon_decision(&node(true, Some("alice")), "me", false),
+            UncordonDecision::Refuse {
+                why: "cordoned by alice: disk; pass --force to undo it".into()
+            }
+        );
         assert_eq!(
             uncordon_decision(&node(true, None), "me", true),
             UncordonDecision::Uncordon

@@ -432,24 +432,28 @@ async fn run_removals(
     // runs at once, so the drain ends when the slowest pod is gone rather
     // than after waves of waits.
     let requests = tokio::sync::Semaphore::new(EVICTION_PARALLELISM);
-    let requests = &requests;
+    let removals = &Removals {
+        cluster,
+        node: lean_node,
+        opts,
+        ctx,
+        state: &state,
+        requests: &requests,
+    };
     let pods = to_remove.len().max(1);
     futures::stream::iter(to_remove)
-        .map(|pod| {
-            let state = state.clone();
-            async move {
-                let result =
-                    remove_pod(cluster, lean_node, &pod, opts, ctx, &state, requests).await;
-                if matches!(result.outcome, PodOutcome::Evicted | PodOutcome::Deleted) {
-                    ctx.emit(Event::PodDone {
-                        node: node.to_string(),
-                    });
-                }
-                state
-                    .lock()
-                    .expect("state lock")
-                    .insert(result.pod.clone(), result);
+        .map(|pod| async move {
+            let result = removals.remove_pod(&pod).await;
+            if matches!(result.outcome, PodOutcome::Evicted | PodOutcome::Deleted) {
+                ctx.emit(Event::PodDone {
+                    node: node.to_string(),
+                });
             }
+            removals
+                .state
+                .lock()
+                .expect("state lock")
+                .insert(result.pod.clone(), result);
         })
         .buffer_unordered(pods)
         .collect::<Vec<()>>()
@@ -463,59 +467,76 @@ fn set_pending(state: &Mutex<BTreeMap<String, PodResult>>, key: &str, reason: &s
     }
 }
 
-/// Evicts (or deletes) one pod, then waits until it is gone.
-async fn remove_pod(
-    cluster: &Cluster,
-    lean_node: &LeanNode,
-    pod: &LeanPod,
-    opts: &DrainOptions,
-    ctx: &OpCtx<'_, Event>,
-    state: &Mutex<BTreeMap<String, PodResult>>,
-    requests: &tokio::sync::Semaphore,
-) -> PodResult {
-    let key = pod.key();
-    let grace = (opts.grace_period >= 0).then_some(opts.grace_period);
-    let done = if opts.disable_eviction {
-        PodOutcome::Deleted
-    } else {
-        PodOutcome::Evicted
-    };
-    let sent = match send_removal(cluster, lean_node.name(), pod, opts, ctx, state, requests).await
-    {
-        Ok(sent) => sent,
-        Err(result) => return result,
-    };
-    let grace = grace
-        .or(pod.spec.termination_grace_period_seconds)
-        .unwrap_or(30);
-    if let Some(r) = state.lock().expect("state lock").get_mut(&key) {
-        r.accepted = Some(done);
+/// What the removals of one node's pods share: the drain's settings, where
+/// progress goes, each pod's result so far, and the bound on requests in
+/// flight.
+struct Removals<'a> {
+    cluster: &'a Cluster,
+    node: &'a LeanNode,
+    opts: &'a DrainOptions,
+    ctx: &'a OpCtx<'a, Event>,
+    state: &'a Mutex<BTreeMap<String, PodResult>>,
+    requests: &'a tokio::sync::Semaphore,
+}
+
+impl Removals<'_> {
+    /// `--grace-period`, when given (a negative value means the pod's own).
+    fn grace(&self) -> Option<i64> {
+        (self.opts.grace_period >= 0).then_some(self.opts.grace_period)
     }
-    // The reason shown while waiting says whether the wait can ever end:
-    // a finalizer or a gone kubelet is not a grace period.
-    let waiting = |finalizers: &[String], deleted_at: Option<DateTime<Utc>>| {
-        let reason = match never_confirmed(finalizers, deleted_at, lean_node, Utc::now()) {
-            Some(why) => format!("cannot be confirmed deleted: {why}"),
-            None => format!("terminating (grace period {grace}s)"),
+
+    /// Evicts (or deletes) one pod, then waits until it is gone.
+    async fn remove_pod(&self, pod: &LeanPod) -> PodResult {
+        let Removals {
+            cluster,
+            node: lean_node,
+            opts,
+            state,
+            ..
+        } = *self;
+        let key = pod.key();
+        let done = if opts.disable_eviction {
+            PodOutcome::Deleted
+        } else {
+            PodOutcome::Evicted
         };
-        set_pending(state, &key, &reason);
-    };
-    waiting(&pod.metadata.finalizers, Some(Utc::now()));
-    match wait_deleted(cluster, pod, opts.skip_wait_for_delete_timeout, &waiting).await {
-        Ok(true) if sent == Sent::ByOthers => {
-            PodResult::new(&key, PodOutcome::Skipped, REMOVED_BY_OTHERS)
+        let sent = match self.send_removal(pod).await {
+            Ok(sent) => sent,
+            Err(result) => return result,
+        };
+        let grace = self
+            .grace()
+            .or(pod.spec.termination_grace_period_seconds)
+            .unwrap_or(30);
+        if let Some(r) = state.lock().expect("state lock").get_mut(&key) {
+            r.accepted = Some(done);
         }
-        Ok(true) => PodResult::new(&key, done, ""),
-        Ok(false) => {
-            let mut skipped = PodResult::new(
-                &key,
-                PodOutcome::Skipped,
-                "still terminating after --skip-wait-for-delete-timeout; stopped waiting",
-            );
-            skipped.accepted = Some(done);
-            skipped
+        // The reason shown while waiting says whether the wait can ever end:
+        // a finalizer or a gone kubelet is not a grace period.
+        let waiting = |finalizers: &[String], deleted_at: Option<DateTime<Utc>>| {
+            let reason = match never_confirmed(finalizers, deleted_at, lean_node, Utc::now()) {
+                Some(why) => format!("cannot be confirmed deleted: {why}"),
+                None => format!("terminating (grace period {grace}s)"),
+            };
+            set_pending(state, &key, &reason);
+        };
+        waiting(&pod.metadata.finalizers, Some(Utc::now()));
+        match wait_deleted(cluster, pod, opts.skip_wait_for_delete_timeout, &waiting).await {
+            Ok(true) if sent == Sent::ByOthers => {
+                PodResult::new(&key, PodOutcome::Skipped, REMOVED_BY_OTHERS)
+            }
+            Ok(true) => PodResult::new(&key, done, ""),
+            Ok(false) => {
+                let mut skipped = PodResult::new(
+                    &key,
+                    PodOutcome::Skipped,
+                    "still terminating after --skip-wait-for-delete-timeout; stopped waiting",
+                );
+                skipped.accepted = Some(done);
+                skipped
+            }
+            Err(e) => PodResult::new(&key, PodOutcome::Failed, e),
         }
-        Err(e) => PodResult::new(&key, PodOutcome::Failed, e),
     }
 }
 
@@ -532,114 +553,124 @@ const REMOVED_BY_OTHERS: &str = "removed by someone else (another drain?) while 
 /// Conflicts answered by sending again at once, before backing off.
 const IMMEDIATE_CONFLICT_RETRIES: u32 = 3;
 
-/// Sends the eviction (or deletion) of one pod until the API server takes
-/// it, retrying budget refusals and transient failures. The eviction names
-/// the version listed: a 409 then means the pod changed, and a re-read
-/// tells whether someone else began removing it (then it is not ours).
-async fn send_removal(
-    cluster: &Cluster,
-    node: &str,
-    pod: &LeanPod,
-    opts: &DrainOptions,
-    ctx: &OpCtx<'_, Event>,
-    state: &Mutex<BTreeMap<String, PodResult>>,
-    requests: &tokio::sync::Semaphore,
-) -> std::result::Result<Sent, PodResult> {
-    let key = pod.key();
-    let (ns, name) = (&pod.metadata.namespace, &pod.metadata.name);
-    let grace = (opts.grace_period >= 0).then_some(opts.grace_period);
-    if pod.metadata.deletion_timestamp.is_some() {
-        return Ok(Sent::ByOthers);
-    }
-    let mut version = Some(pod.metadata.resource_version.clone()).filter(|v| !v.is_empty());
-    // After an answer lost on the way, our own request may have been taken:
-    // a pod found terminating then is ours.
-    let mut maybe_taken = false;
-    let mut attempt = 0u32;
-    let mut conflicts = 0u32;
-    let mut last_block = String::new();
-    loop {
-        let permit = requests
-            .acquire()
-            .await
-            .expect("the semaphore is never closed");
-        let sent = if opts.disable_eviction {
-            delete(cluster, pod, grace).await
-        } else {
-            evict(cluster, ns, name, grace, version.as_deref()).await
-        };
-        drop(permit);
-        match sent {
-            Ok(()) => return Ok(Sent::Ours),
-            Err(e) if is_not_found(&e) && maybe_taken => return Ok(Sent::Ours),
-            Err(e) if is_not_found(&e) => {
-                return Err(PodResult::new(&key, PodOutcome::Skipped, REMOVED_BY_OTHERS));
-            }
-            Err(kube::Error::Api(status)) if is_pdb_refusal(&status) => {
-                let message = pdb_message(cluster, pod, &status).await;
-                set_pending(state, &key, &message);
-                if message != last_block {
-                    ctx.emit(Event::Blocked {
-                        node: node.to_string(),
-                        pod: key.clone(),
-                        message: message.clone(),
-                    });
-                    last_block = message;
+impl Removals<'_> {
+    /// Sends the eviction (or deletion) of one pod until the API server
+    /// takes it, retrying budget refusals and transient failures. The
+    /// eviction names the version listed: a 409 then means the pod changed,
+    /// and a re-read tells whether someone else began removing it (then it
+    /// is not ours).
+    async fn send_removal(&self, pod: &LeanPod) -> std::result::Result<Sent, PodResult> {
+        let Removals {
+            cluster,
+            opts,
+            ctx,
+            state,
+            requests,
+            ..
+        } = *self;
+        let node = self.node.name();
+        let key = pod.key();
+        let (ns, name) = (&pod.metadata.namespace, &pod.metadata.name);
+        let grace = self.grace();
+        if pod.metadata.deletion_timestamp.is_some() {
+            return Ok(Sent::ByOthers);
+        }
+        let mut version = Some(pod.metadata.resource_version.clone()).filter(|v| !v.is_empty());
+        // After an answer lost on the way, our own request may have been taken:
+        // a pod found terminating then is ours.
+        let mut maybe_taken = false;
+        let mut attempt = 0u32;
+        let mut conflicts = 0u32;
+        let mut last_block = String::new();
+        loop {
+            let permit = requests
+                .acquire()
+                .await
+                .expect("the semaphore is never closed");
+            let sent = if opts.disable_eviction {
+                delete(cluster, pod, grace).await
+            } else {
+                evict(cluster, ns, name, grace, version.as_deref()).await
+            };
+            drop(permit);
+            match sent {
+                Ok(()) => return Ok(Sent::Ours),
+                Err(e) if is_not_found(&e) && maybe_taken => return Ok(Sent::Ours),
+                Err(e) if is_not_found(&e) => {
+                    return Err(PodResult::new(&key, PodOutcome::Skipped, REMOVED_BY_OTHERS));
                 }
-                // Budgets free up as pods become ready elsewhere: retry
-                // quickly at first, then every few seconds (kubectl: 5 s).
-                tokio::time::sleep(pdb_backoff(attempt)).await;
-                attempt += 1;
-            }
-            // A 409 from `pods/eviction`: the pod changed since it was
-            // listed, or the budget's status changed under the server's own
-            // retries. Read the pod again, and send again if it is still up.
-            Err(e) if !opts.disable_eviction && is_conflict(&e) => {
-                // Any wait comes before the read, never between the read and
-                // the next send: a pod that changes every few hundred
-                // milliseconds (a crash loop) would change again during it.
-                // The first conflicts get no wait at all; later ones back
-                // off, so a server that keeps answering 409 is not hammered.
-                conflicts += 1;
-                if conflicts > IMMEDIATE_CONFLICT_RETRIES {
+                Err(kube::Error::Api(status)) if is_pdb_refusal(&status) => {
+                    let message = pdb_message(cluster, pod, &status).await;
+                    set_pending(state, &key, &message);
+                    if message != last_block {
+                        ctx.emit(Event::Blocked {
+                            node: node.to_string(),
+                            pod: key.clone(),
+                            message: message.clone(),
+                        });
+                        last_block = message;
+                    }
+                    // Budgets free up as pods become ready elsewhere: retry
+                    // quickly at first, then every few seconds (kubectl: 5 s).
+                    tokio::time::sleep(pdb_backoff(attempt)).await;
+                    attempt += 1;
+                }
+                // A 409 from `pods/eviction`: the pod changed since it was
+                // listed, or the budget's status changed under the server's own
+                // retries. Read the pod again, and send again if it is still up.
+                Err(e) if !opts.disable_eviction && is_conflict(&e) => {
+                    // Any wait comes before the read, never between the read and
+                    // the next send: a pod that changes every few hundred
+                    // milliseconds (a crash loop) would change again during it.
+                    // The first conflicts get no wait at all; later ones back
+                    // off, so a server that keeps answering 409 is not hammered.
+                    conflicts += 1;
+                    if conflicts > IMMEDIATE_CONFLICT_RETRIES {
+                        tokio::time::sleep(backoff(attempt.min(4))).await;
+                        attempt += 1;
+                    }
+                    let api: Api<Pod> = Api::namespaced(cluster.client.clone(), ns);
+                    match retry(|| api.get_opt(name)).await {
+                        Ok(Some(p)) if p.metadata.deletion_timestamp.is_some() => {
+                            return Ok(if maybe_taken {
+                                Sent::Ours
+                            } else {
+                                Sent::ByOthers
+                            });
+                        }
+                        Ok(Some(p))
+                            if p.metadata.uid.as_deref() == Some(pod.metadata.uid.as_str()) =>
+                        {
+                            version = p.metadata.resource_version;
+                        }
+                        Ok(_) if maybe_taken => return Ok(Sent::Ours),
+                        Ok(_) => {
+                            return Err(PodResult::new(
+                                &key,
+                                PodOutcome::Skipped,
+                                REMOVED_BY_OTHERS,
+                            ));
+                        }
+                        Err(e) => return Err(not_removed(cluster, &key, "get pods", e)),
+                    }
+                }
+                Err(e) if is_transient(&e) => {
+                    // 429 and 503 are refusals before any work; anything else
+                    // may have been acted on.
+                    let refused =
+                        crate::cluster::status_of(&e).is_some_and(|s| matches!(s.code, 429 | 503));
+                    maybe_taken |= !refused;
                     tokio::time::sleep(backoff(attempt.min(4))).await;
                     attempt += 1;
                 }
-                let api: Api<Pod> = Api::namespaced(cluster.client.clone(), ns);
-                match retry(|| api.get_opt(name)).await {
-                    Ok(Some(p)) if p.metadata.deletion_timestamp.is_some() => {
-                        return Ok(if maybe_taken {
-                            Sent::Ours
-                        } else {
-                            Sent::ByOthers
-                        });
-                    }
-                    Ok(Some(p)) if p.metadata.uid.as_deref() == Some(pod.metadata.uid.as_str()) => {
-                        version = p.metadata.resource_version;
-                    }
-                    Ok(_) if maybe_taken => return Ok(Sent::Ours),
-                    Ok(_) => {
-                        return Err(PodResult::new(&key, PodOutcome::Skipped, REMOVED_BY_OTHERS));
-                    }
-                    Err(e) => return Err(not_removed(cluster, &key, "get pods", e)),
+                Err(e) => {
+                    let doing = if opts.disable_eviction {
+                        "delete pods"
+                    } else {
+                        "evict pods"
+                    };
+                    return Err(not_removed(cluster, &key, doing, e));
                 }
-            }
-            Err(e) if is_transient(&e) => {
-                // 429 and 503 are refusals before any work; anything else
-                // may have been acted on.
-                let refused =
-                    crate::cluster::status_of(&e).is_some_and(|s| matches!(s.code, 429 | 503));
-                maybe_taken |= !refused;
-                tokio::time::sleep(backoff(attempt.min(4))).await;
-                attempt += 1;
-            }
-            Err(e) => {
-                let doing = if opts.disable_eviction {
-                    "delete pods"
-                } else {
-                    "evict pods"
-                };
-                return Err(not_removed(cluster, &key, doing, e));
             }
         }
     }
@@ -841,17 +872,18 @@ mod tests {
         }
     }
 
+    /// The drain of node `n1` with kubectl's default flags, as planned.
+    async fn prepare_n1(t: &TestCluster) -> (DrainJob, Plan) {
+        let nodes = t.nodes(&["n1"]).await;
+        prepare(&t.cluster, nodes, DrainOptions::default(), 1)
+            .await
+            .unwrap()
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_drain_cordons_evicts_and_reports_each_pod_to_the_observer() {
         let t = TestCluster::start(&(node("n1") + &node("n2") + &deployment("web", 2, "n1"))).await;
-        let (job, plan) = prepare(
-            &t.cluster,
-            t.nodes(&["n1"]).await,
-            DrainOptions::default(),
-            1,
-        )
-        .await
-        .unwrap();
+        let (job, plan) = prepare_n1(&t).await;
         assert!(job.refusal().is_none());
         let evictions = plan.changes.iter().filter(|c| c.action == "evict").count();
         assert_eq!(evictions, 2, "the plan names both pods");
@@ -885,14 +917,7 @@ mod tests {
         let seed = node("n1") + &node("n2") + &deployment("web", 2, "n1") + &tight_budget("web", 2);
         let t = TestCluster::start(&seed).await;
         let before = t.pods("app");
-        let (job, _) = prepare(
-            &t.cluster,
-            t.nodes(&["n1"]).await,
-            DrainOptions::default(),
-            1,
-        )
-        .await
-        .unwrap();
+        let (job, _) = prepare_n1(&t).await;
         let cancel = Cancel::manual();
         let seen = Recorder::default();
         // The user stops the drain as soon as a budget holds a pod back.
@@ -928,14 +953,7 @@ mod tests {
     async fn a_refused_pod_stops_the_drain_before_it_starts() {
         let bare = "apiVersion: v1\nkind: Pod\nmetadata: {name: debug, namespace: app}\nspec:\n  nodeName: n1\n  containers: [{name: c, image: busybox}]\n---\n";
         let t = TestCluster::start(&(node("n1") + bare)).await;
-        let (job, _) = prepare(
-            &t.cluster,
-            t.nodes(&["n1"]).await,
-            DrainOptions::default(),
-            1,
-        )
-        .await
-        .unwrap();
+        let (job, _) = prepare_n1(&t).await;
         let err = job.refusal().expect("a bare pod needs --force").to_string();
         assert!(
             err.contains("app/debug") && err.contains("nothing was changed"),
@@ -947,25 +965,26 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_pod_that_changes_every_few_hundred_milliseconds_is_still_evicted() {
         let t = TestCluster::start(&(node("n1") + &node("n2") + &deployment("web", 1, "n1"))).await;
-        let (job, _) = prepare(
-            &t.cluster,
-            t.nodes(&["n1"]).await,
-            DrainOptions::default(),
-            1,
-        )
-        .await
-        .unwrap();
+        let (job, _) = prepare_n1(&t).await;
         let pod = t.pods("app").pop().expect("the web pod");
         // A crash loop rewrites the pod's status every few hundred
         // milliseconds: here, a label changes every 150 ms, so any wait
-        // between reading the pod and evicting it meets a 409.
+        // between reading the pod and evicting it meets a 409. The change is
+        // a patch, as a kubelet's: it cannot bring back a pod that is gone.
+        let pods: Api<Pod> = Api::namespaced(t.cluster.client.clone(), "app");
         let churn = async {
             for tick in 0u32.. {
-                let Some(mut p) = t.sim.get("pods", Some("app"), &pod) else {
+                let label = serde_json::json!({"metadata": {"labels": {"tick": tick.to_string()}}});
+                let patched = pods
+                    .patch(
+                        &pod,
+                        &kube::api::PatchParams::default(),
+                        &kube::api::Patch::Merge(&label),
+                    )
+                    .await;
+                if patched.is_err() {
                     break;
-                };
-                p["metadata"]["labels"]["tick"] = tick.to_string().into();
-                let _ = t.sim.apply(p);
+                }
                 tokio::time::sleep(Duration::from_millis(150)).await;
             }
             std::future::pending::<()>().await

@@ -3,6 +3,7 @@
 
 use super::{LeanNode, targets};
 pub(crate) use crate::testing::Recorder;
+pub(crate) use crate::testing::node;
 use crate::testing::{SimCluster, sim_cluster};
 
 /// The simulated cluster the crate's procedure tests share, with what the
@@ -41,23 +42,6 @@ impl SimCluster {
         names.sort();
         names
     }
-}
-
-/// A schedulable, Ready node.
-pub(crate) fn node(name: &str) -> String {
-    format!(
-        r#"apiVersion: v1
-kind: Node
-metadata:
-  name: {name}
-  labels: {{kubernetes.io/hostname: {name}, cloud.google.com/gke-nodepool: pool-a}}
-status:
-  allocatable: {{cpu: "4", memory: 16Gi, pods: "110"}}
-  capacity: {{cpu: "4", memory: 16Gi, pods: "110"}}
-  conditions: [{{type: Ready, status: "True", reason: KubeletReady}}]
----
-"#
-    )
 }
 
 /// A Deployment in `app` whose pods all sit on `node`.

@@ -389,6 +389,17 @@ fn unscheduled(pod: &Pod) -> Verdict {
         .message(explained)
 }
 
+/// An init container that exited with an error: the pod crash-loops on
+/// it. `how` says whether it failed once or keeps failing.
+fn init_crash(pod: &Pod, container: &str, term: &Terminated, how: &str) -> Verdict {
+    terminated(Category::CrashLoop, container, term)
+        .since(ready_since(pod))
+        .message(format!(
+            "init container `{container}` {how}: {}",
+            exit_meaning(term)
+        ))
+}
+
 /// The first init container that holds initialisation up.
 fn init(pod: &Pod) -> Option<Verdict> {
     let total = pod.spec.init_containers.len();
@@ -407,15 +418,7 @@ fn init(pod: &Pod) -> Option<Verdict> {
             return Some(v);
         }
         if let Some(term) = &c.state.terminated {
-            return Some(
-                terminated(Category::CrashLoop, &c.name, term)
-                    .since(ready_since(pod))
-                    .message(format!(
-                        "init container `{}` failed: {}",
-                        c.name,
-                        exit_meaning(term)
-                    )),
-            );
+            return Some(init_crash(pod, &c.name, term, "failed"));
         }
         // Running again after failing: a crash loop caught between restarts,
         // not a hung init container.
@@ -427,15 +430,7 @@ fn init(pod: &Pod) -> Option<Verdict> {
                 .as_ref()
                 .filter(|t| t.exit_code != 0)
         {
-            return Some(
-                terminated(Category::CrashLoop, &c.name, last)
-                    .since(ready_since(pod))
-                    .message(format!(
-                        "init container `{}` keeps failing: {}",
-                        c.name,
-                        exit_meaning(last)
-                    )),
-            );
+            return Some(init_crash(pod, &c.name, last, "keeps failing"));
         }
         if let Some(run) = &c.state.running {
             return Some(

@@ -386,26 +386,18 @@ mod tests {
             let mut pods = vec![stuck("p", "n1", "deployment/web", category, cause)];
             group(&mut pods, Advice::default())[0].suggestion.clone()
         };
+        let missing_secret_db = |key: Option<&str>| {
+            let cause = Cause::Missing {
+                kind: "Secret".into(),
+                name: "db".into(),
+                key: key.map(Into::into),
+            };
+            one(Category::ConfigError, cause)
+        };
+        // The whole Secret is missing: list them; only a key: look at it.
+        assert_eq!(missing_secret_db(None), "kubectl -n shop get secrets");
         assert_eq!(
-            one(
-                Category::ConfigError,
-                Cause::Missing {
-                    kind: "Secret".into(),
-                    name: "db".into(),
-                    key: None
-                }
-            ),
-            "kubectl -n shop get secrets"
-        );
-        assert_eq!(
-            one(
-                Category::ConfigError,
-                Cause::Missing {
-                    kind: "Secret".into(),
-                    name: "db".into(),
-                    key: Some("pw".into())
-                }
-            ),
+            missing_secret_db(Some("pw")),
             "kubectl -n shop describe secret db"
         );
         assert_eq!(

@@ -248,6 +248,28 @@ pub(crate) fn find_target<'a>(releases: &'a [Release], to: Option<&str>) -> Opti
     }
 }
 
+/// The images to restore to go back to `release`: every container changed
+/// by a later release gets the image it had just before the first such change.
+pub(crate) fn undo_after(releases: &[Release], release: u32) -> Vec<ImageChange> {
+    let mut restore: Vec<ImageChange> = Vec::new();
+    for later in releases.iter().filter(|r| r.number > release) {
+        for c in &later.changes {
+            let seen = restore.iter().any(|r| {
+                r.workload == c.workload && r.container == c.container && r.init == c.init
+            });
+            if !seen {
+                // `from` here is the image to go back to; `to` is filled in by the caller from the live state.
+                restore.push(ImageChange {
+                    to: c.from.clone(),
+                    from: c.to.clone(),
+                    ..c.clone()
+                });
+            }
+        }
+    }
+    restore
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,41 +338,10 @@ mod tests {
         assert_eq!(goal.state(), 0);
         assert_eq!(goal.sha(), None);
     }
-}
 
-/// The images to restore to go back to `release`: every container changed
-/// by a later release gets the image it had just before the first such change.
-pub(crate) fn undo_after(releases: &[Release], release: u32) -> Vec<ImageChange> {
-    let mut restore: Vec<ImageChange> = Vec::new();
-    for later in releases.iter().filter(|r| r.number > release) {
-        for c in &later.changes {
-            let seen = restore.iter().any(|r| {
-                r.workload == c.workload && r.container == c.container && r.init == c.init
-            });
-            if !seen {
-                // `from` here is the image to go back to; `to` is filled in by the caller from the live state.
-                restore.push(ImageChange {
-                    to: c.from.clone(),
-                    from: c.to.clone(),
-                    ..c.clone()
-                });
-            }
-        }
-    }
-    restore
-}
-
-#[cfg(test)]
-mod undo_tests {
-    use super::*;
-
+    /// A succeeded promotion that made `changes` (workload, from, to).
     fn rel(number: u32, changes: &[(&str, &str, &str)]) -> Release {
         Release {
-            number,
-            time: Utc::now(),
-            user: "u".into(),
-            action: "promote".into(),
-            source: "staging".into(),
             sha: None,
             changes: changes
                 .iter()
@@ -362,7 +353,7 @@ mod undo_tests {
                     to: t.to_string(),
                 })
                 .collect(),
-            result: "succeeded".into(),
+            ..release(number, "", "succeeded")
         }
     }
 

@@ -612,51 +612,19 @@ mod tests {
     use crate::config::Config;
     use crate::promote::sides::{self, SideSpec};
     use crate::safety::Cancel;
-    use crate::testing::{Recorder, sim_cluster};
-
-    const SIDES: &str = r#"
-apiVersion: v1
-kind: Namespace
-metadata: {name: staging}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: production}
----
-apiVersion: v1
-kind: Node
-metadata: {name: node-a, labels: {kubernetes.io/hostname: node-a}}
-status:
-  allocatable: {cpu: "8", memory: 16Gi, pods: "110"}
-  conditions: [{type: Ready, status: "True", reason: KubeletReady}]
-"#;
-
-    fn web(namespace: &str, image: &str) -> String {
-        format!(
-            r#"
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: web, namespace: {namespace}}}
-spec:
-  replicas: 2
-  selector: {{matchLabels: {{app: web}}}}
-  template:
-    metadata: {{labels: {{app: web}}}}
-    spec:
-      containers: [{{name: web, image: "{image}"}}]
-"#
-        )
-    }
+    use crate::testing::{Recorder, deployment, namespace, node, sim_cluster};
 
     /// `web` on shop/web:2 in staging and shop/web:1 in production, and the
     /// job that promotes it, as `oncall promote` plans it.
     async fn staging_to_production() -> (crate::testing::SimCluster, Job) {
-        let seed = format!(
-            "{SIDES}{}{}",
-            web("staging", "shop/web:2"),
-            web("production", "shop/web:1")
-        );
+        let seed = [
+            namespace("staging"),
+            namespace("production"),
+            node("node-a"),
+            deployment("staging", "web", 2, "shop/web:2"),
+            deployment("production", "web", 2, "shop/web:1"),
+        ]
+        .concat();
         let t = sim_cluster(&seed, "production").await;
         let spec = SideSpec {
             from_namespace: Some("staging".into()),
@@ -697,14 +665,10 @@ spec:
         assert_eq!(report.result, "succeeded");
         assert!(report.ledger_warning().is_none());
         assert_eq!(report.audit().detail, "release 1 (succeeded)");
-        assert!(
-            seen.events().contains(&Event::Finished {
-                target: "deployment/web".into(),
-                error: None
-            }),
-            "{:?}",
-            seen.events()
-        );
+        seen.assert_seen(&Event::Finished {
+            target: "deployment/web".into(),
+            error: None,
+        });
         let releases = ledger::read(&t.cluster.client, "production").await.unwrap();
         assert_eq!(releases.len(), 1);
         assert_eq!(releases[0].user, "alice", "the context's user is recorded");

@@ -2,6 +2,7 @@
 //! resolve → plan → confirm → apply with progress → record.
 
 pub(crate) mod audit;
+pub(crate) mod each;
 pub(crate) mod interrupt;
 pub(crate) mod note;
 pub(crate) mod op;

@@ -71,6 +71,30 @@ impl Note {
     }
 }
 
+/// Why `user` may not undo the change `note` describes (none: they may).
+/// Their own change they may undo, anyone's with `force`; a change with no
+/// note was made some other way and needs `force` too. `changed` says what
+/// was done (`cordoned`), `undo` what `--force` would do (`undo it`).
+pub(crate) fn undo_refusal(
+    note: Option<&Note>,
+    user: &str,
+    force: bool,
+    changed: &str,
+    undo: &str,
+) -> Option<String> {
+    match note {
+        _ if force => None,
+        Some(note) if note.by == user => None,
+        Some(note) => Some(format!(
+            "{changed} {}; pass --force to {undo}",
+            note.describe()
+        )),
+        None => Some(format!(
+            "{changed} by another tool or by hand (no oncall note); pass --force to {undo}"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,5 +124,26 @@ mod tests {
                 .all(Value::is_null)
         );
         assert_eq!(KEYS.read(&BTreeMap::new()), None);
+    }
+
+    #[test]
+    fn only_whoever_made_a_change_undoes_it_without_force() {
+        let alices = Note {
+            by: "alice".into(),
+            at: None,
+            reason: Some("disk".into()),
+        };
+        let refusal = |note, user, force| undo_refusal(note, user, force, "cordoned", "undo it");
+        assert_eq!(refusal(Some(&alices), "alice", false), None);
+        assert_eq!(
+            refusal(Some(&alices), "bob", false).as_deref(),
+            Some("cordoned by alice: disk; pass --force to undo it")
+        );
+        assert_eq!(
+            refusal(None, "alice", false).as_deref(),
+            Some("cordoned by another tool or by hand (no oncall note); pass --force to undo it")
+        );
+        assert_eq!(refusal(Some(&alices), "bob", true), None);
+        assert_eq!(refusal(None, "bob", true), None);
     }
 }

@@ -775,7 +775,7 @@ fn write_error(e: kube::Error, cluster: &Cluster, r: &Rotation) -> Error {
 mod tests {
     use super::*;
     use crate::safety::Cancel;
-    use crate::testing::{NODES, Recorder, sim_cluster};
+    use crate::testing::{Recorder, SimCluster, shop, sim_cluster};
 
     const CONSUMED: &str = r#"
 ---
@@ -799,9 +799,10 @@ spec:
           env: [{name: TOKEN, valueFrom: {secretKeyRef: {name: web-secrets, key: TOKEN}}}]
 "#;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_rotation_writes_the_values_and_restarts_the_consumer() {
-        let t = sim_cluster(&format!("{NODES}{CONSUMED}"), "shop").await;
+    /// `web-secrets` and its consumer, and the rotation of its `TOKEN` to
+    /// `new` (rolled back if a restart fails), as planned.
+    async fn rotate_token() -> (SimCluster, Rotation) {
+        let t = sim_cluster(&(shop() + CONSUMED), "shop").await;
         let mut new = NewValues::default();
         new.insert("TOKEN", b"new".to_vec()).unwrap();
         let options = Options {
@@ -813,20 +814,22 @@ spec:
         let (rotation, _) = prepare(&t.cluster, "shop", "web-secrets", &new, &[], options)
             .await
             .unwrap();
+        (t, rotation)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_rotation_writes_the_values_and_restarts_the_consumer() {
+        let (t, rotation) = rotate_token().await;
         let seen = Recorder::new();
         let observer = |e| seen.record(e);
         let ctx = OpCtx::new("alice", Cancel::manual(), &observer);
         let outcome = run(&t.cluster, &rotation, &ctx).await;
         assert!(outcome.result.is_ok(), "{:?}", outcome.result);
         assert!(outcome.new_values_in_place && !outcome.rolled_back);
-        assert!(
-            seen.events().contains(&Event::Finished {
-                target: "deployment/web".into(),
-                error: None
-            }),
-            "{:?}",
-            seen.events()
-        );
+        seen.assert_seen(&Event::Finished {
+            target: "deployment/web".into(),
+            error: None,
+        });
         let audit = outcome.audit();
         assert_eq!(audit.status, audit::Status::Ok);
         assert!(audit.done.contains(&"restart deployment/web".to_string()));
@@ -845,18 +848,7 @@ spec:
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_cancelled_rotation_restarts_no_consumer() {
-        let t = sim_cluster(&format!("{NODES}{CONSUMED}"), "shop").await;
-        let mut new = NewValues::default();
-        new.insert("TOKEN", b"new".to_vec()).unwrap();
-        let options = Options {
-            force: false,
-            rollback_on_failure: true,
-            timeout: Duration::from_secs(60),
-            order: Vec::new(),
-        };
-        let (rotation, _) = prepare(&t.cluster, "shop", "web-secrets", &new, &[], options)
-            .await
-            .unwrap();
+        let (t, rotation) = rotate_token().await;
         let cancel = Cancel::manual();
         cancel.cancel();
         let observer = |_: Event| {};

@@ -457,7 +457,7 @@ pub(crate) fn refuse_paused(facts: &[Facts]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{NODES, Recorder, deployment, sim_cluster};
+    use crate::testing::{Recorder, SimCluster, deployment, shop, sim_cluster};
     use crate::workloads::Verdict;
 
     fn options() -> Options {
@@ -468,18 +468,18 @@ mod tests {
         }
     }
 
-    fn web() -> Vec<WorkloadRef> {
-        vec![WorkloadRef::new(Kind::Deployment, "shop", "web")]
+    /// `shop/web`, two pods of `image`, and its restart as planned.
+    async fn restart_web(image: &str) -> (SimCluster, Job, Plan) {
+        let seed = shop() + &deployment("shop", "web", 2, image);
+        let t = sim_cluster(&seed, "shop").await;
+        let web = [WorkloadRef::new(Kind::Deployment, "shop", "web")];
+        let (job, plan) = prepare(&t.cluster, &web, options()).await.unwrap();
+        (t, job, plan)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_healthy_restart_completes_and_reports_its_wait() {
-        let t = sim_cluster(
-            &format!("{NODES}{}", deployment("web", 2, "shop/web:1")),
-            "shop",
-        )
-        .await;
-        let (job, plan) = prepare(&t.cluster, &web(), options()).await.unwrap();
+        let (t, job, plan) = restart_web("shop/web:1").await;
         assert_eq!(plan.changes.len(), 1, "{plan:?}");
         let seen = Recorder::new();
         let observer = |e| seen.record(e);
@@ -519,9 +519,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_crash_looping_workload_fails_fast_in_the_commands_words() {
-        let seed = format!("{NODES}{}", deployment("web", 2, "shop/web:crash"));
-        let t = sim_cluster(&seed, "shop").await;
-        let (job, _) = prepare(&t.cluster, &web(), options()).await.unwrap();
+        let (t, job, _) = restart_web("shop/web:crash").await;
         let observer = |_: Event| {};
         let ctx = OpCtx::new("alice", Cancel::manual(), &observer);
         let started = std::time::Instant::now();
@@ -544,12 +542,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_cancelled_restart_changes_nothing_more() {
-        let t = sim_cluster(
-            &format!("{NODES}{}", deployment("web", 2, "shop/web:1")),
-            "shop",
-        )
-        .await;
-        let (job, _) = prepare(&t.cluster, &web(), options()).await.unwrap();
+        let (t, job, _) = restart_web("shop/web:1").await;
         let cancel = Cancel::manual();
         cancel.cancel();
         let seen = Recorder::new();
@@ -569,12 +562,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn cancelling_during_the_wait_stops_waiting_not_the_rollout() {
-        let t = sim_cluster(
-            &format!("{NODES}{}", deployment("web", 2, "shop/web:1")),
-            "shop",
-        )
-        .await;
-        let (job, _) = prepare(&t.cluster, &web(), options()).await.unwrap();
+        let (t, job, _) = restart_web("shop/web:1").await;
         let cancel = Cancel::manual();
         let stop = cancel.clone();
         // The user presses Ctrl-C as soon as the wait begins.

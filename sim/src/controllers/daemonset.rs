@@ -39,7 +39,7 @@ fn eligible(spec: &Value, node: &Value) -> bool {
             })
 }
 
-pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
+pub(super) fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
     let ds_r = res("daemonsets");
     let Some(ds) = ctx.store.get_value(ds_r, ns, name) else {
         return;

@@ -31,7 +31,7 @@ fn descend<'a>(v: &'a mut Value, path: &[&str]) -> Option<&'a mut Value> {
     path.iter().try_fold(v, |cur, key| child(cur, key))
 }
 
-pub fn pod_spec(spec: &mut Value) {
+pub(crate) fn pod_spec(spec: &mut Value) {
     if !spec.is_object() {
         *spec = json!({});
     }
@@ -117,7 +117,7 @@ fn qos_class(spec: &Value) -> &'static str {
 
 /// What the API server does to every write of an object, create or update:
 /// a Secret's `stringData` is merged into `data` (base64) and never stored.
-pub fn on_write(r: &Resource, v: &mut Value) {
+pub(crate) fn on_write(r: &Resource, v: &mut Value) {
     if r.plural != "secrets" {
         return;
     }
@@ -141,7 +141,7 @@ pub fn on_write(r: &Resource, v: &mut Value) {
     }
 }
 
-pub fn apply(r: &Resource, v: &mut Value) {
+pub(crate) fn apply(r: &Resource, v: &mut Value) {
     match r.plural {
         "pods" => {
             if let Some(spec) = child(v, "spec") {

@@ -23,7 +23,7 @@ fn target_port(svc_port: &Value, pod: &Value) -> Value {
     }
 }
 
-pub fn reconcile(ctx: &Ctx, _st: &mut State, ns: &str, name: &str) {
+pub(super) fn reconcile(ctx: &Ctx, _st: &mut State, ns: &str, name: &str) {
     let eps = res("endpoints");
     let Some(svc) = ctx.store.get_value(res("services"), ns, name) else {
         let _ = ctx.store.delete(eps, ns, name, &Default::default());

@@ -9,14 +9,14 @@ use crate::store::{Store, UpdateMode, res};
 use crate::util::{self, str_at};
 
 #[derive(Default)]
-pub struct Recorder {
+pub(crate) struct Recorder {
     /// (involved uid, reason, message) -> event name, to aggregate repeats.
     seen: HashMap<(String, String, String), (String, String)>,
 }
 
 impl Recorder {
     /// Record an event about `obj` (a full object with kind/apiVersion).
-    pub fn record(
+    pub(crate) fn record(
         &mut self,
         store: &Store,
         obj: &Value,

@@ -13,7 +13,7 @@ const DEPENDENTS: &[&str] = &[
     "endpoints",
 ];
 
-pub fn run(ctx: &Ctx, st: &mut State) {
+pub(super) fn run(ctx: &Ctx, st: &mut State) {
     for (plural, name, uid) in std::mem::take(&mut st.gc) {
         if plural == "namespaces" {
             for r in RESOURCES.iter().filter(|r| r.namespaced) {

@@ -8,7 +8,7 @@ use super::{Ctx, State};
 use crate::store::{DeleteOptions, UpdateMode, res};
 use crate::util::{self, str_at};
 
-pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
+pub(super) fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
     let jobs = res("jobs");
     let Some(job) = ctx.store.get_value(jobs, ns, name) else {
         return;

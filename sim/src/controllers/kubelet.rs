@@ -22,21 +22,21 @@ use crate::util::{self, str_at};
 const COMPONENT: &str = "kubelet";
 
 #[derive(Default)]
-pub struct KubeletState {
+pub(crate) struct KubeletState {
     pods: HashMap<String, PodRun>,
     /// While settling a seed, every delay is skipped.
     pub settling: bool,
 }
 
 impl KubeletState {
-    pub fn forget(&mut self, uid: &str) {
+    pub(crate) fn forget(&mut self, uid: &str) {
         self.pods.remove(uid);
     }
 
     /// Moves when the kubelet started this pod by `delta`: a seeded pod
     /// started as long ago as it was created, while its crash or restart
     /// cycles stay recent.
-    pub fn shift(&mut self, uid: &str, delta: chrono::Duration) {
+    pub(crate) fn shift(&mut self, uid: &str, delta: chrono::Duration) {
         if let Some(run) = self.pods.get_mut(uid) {
             run.started_wall += delta;
         }
@@ -54,7 +54,7 @@ struct PodRun {
 }
 
 /// The fault this pod plays: its own annotation, its node's, or an image rule.
-pub fn resolve_fault(ctx: &Ctx, pod: &Value, node: &Value) -> (Option<Fault>, String) {
+pub(super) fn resolve_fault(ctx: &Ctx, pod: &Value, node: &Value) -> (Option<Fault>, String) {
     let first = str_at(&pod["spec"]["containers"][0], &["name"]).to_string();
     let parse = |s: &str| -> (Option<Fault>, String) {
         let container = s
@@ -117,7 +117,7 @@ fn secs(d: Duration) -> String {
     format!("{}s", d.as_secs().max(10))
 }
 
-pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
+pub(super) fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
     let pods = res("pods");
     let Some(stored) = ctx.store.get(pods, ns, name) else {
         return;

@@ -15,7 +15,7 @@ use crate::Shared;
 use crate::store::{EventType, Store, Stored, res};
 
 mod daemonset;
-pub mod defaults;
+pub(crate) mod defaults;
 mod endpoints;
 mod events;
 mod gc;
@@ -28,15 +28,15 @@ mod scheduler;
 mod statefulset;
 mod workloads;
 
-pub use events::Recorder;
+pub(crate) use events::Recorder;
 
 /// (plural, namespace, name)
-pub type ObjKey = (&'static str, String, String);
+pub(crate) type ObjKey = (&'static str, String, String);
 
 /// Per-run controller state that is not in the store (timers, what each
 /// simulated kubelet remembers).
 #[derive(Default)]
-pub struct State {
+pub(crate) struct State {
     pub dirty: BTreeSet<ObjKey>,
     pub wake: BTreeMap<Instant, Vec<ObjKey>>,
     pub recorder: Recorder,
@@ -52,10 +52,10 @@ pub struct State {
 }
 
 impl State {
-    pub fn wake_at(&mut self, at: Instant, k: ObjKey) {
+    pub(crate) fn wake_at(&mut self, at: Instant, k: ObjKey) {
         self.wake.entry(at).or_default().push(k);
     }
-    pub fn wake_in(&mut self, d: Duration, k: ObjKey) {
+    pub(crate) fn wake_in(&mut self, d: Duration, k: ObjKey) {
         self.wake_at(Instant::now() + d, k);
     }
     fn mark(&mut self, plural: &'static str, ns: &str, name: &str) {
@@ -64,12 +64,12 @@ impl State {
     }
 }
 
-pub struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     pub sh: &'a Shared,
     pub store: &'a Store,
 }
 
-pub fn owner_plural(kind: &str) -> Option<&'static str> {
+pub(crate) fn owner_plural(kind: &str) -> Option<&'static str> {
     Some(match kind {
         "ReplicaSet" => "replicasets",
         "Deployment" => "deployments",
@@ -272,7 +272,7 @@ fn guarded(ctx: &Ctx, st: &mut State, what: (&str, &str, &str), work: impl FnOnc
 /// Run the controllers with every delay skipped until the cluster stops
 /// changing, so a seed starts as a settled cluster (pods Running, crash
 /// loops already looping) rather than everything Pending.
-pub fn settle(sh: &Shared, full: bool) -> (State, u64) {
+pub(crate) fn settle(sh: &Shared, full: bool) -> (State, u64) {
     let mut st = State::default();
     let mut cursor = sh.store.current_rv();
     if !full {
@@ -365,7 +365,7 @@ fn shift_times(value: &mut serde_json::Value, delta: chrono::Duration) {
     }
 }
 
-pub async fn run(sh: Arc<Shared>, st: State, cursor: u64) {
+pub(crate) async fn run(sh: Arc<Shared>, st: State, cursor: u64) {
     let mut st = st;
     let mut cursor = cursor;
     let mut stop = sh.shutdown.clone();
@@ -386,6 +386,6 @@ pub async fn run(sh: Arc<Shared>, st: State, cursor: u64) {
 }
 
 /// Shorthand used by controllers.
-pub fn obj_key(plural: &'static str, ns: &str, name: &str) -> ObjKey {
+pub(crate) fn obj_key(plural: &'static str, ns: &str, name: &str) -> ObjKey {
     (plural, ns.to_string(), name.to_string())
 }

@@ -17,7 +17,7 @@ const NOT_READY: &str = "node.kubernetes.io/not-ready";
 /// (TaintNodesByCondition), removed when it is uncordoned.
 const UNSCHEDULABLE: &str = "node.kubernetes.io/unschedulable";
 
-pub fn reconcile(ctx: &Ctx, st: &mut State, name: &str) {
+pub(super) fn reconcile(ctx: &Ctx, st: &mut State, name: &str) {
     let nodes = res("nodes");
     let Some(node) = ctx.store.get_value(nodes, "", name) else {
         st.node_not_ready.remove(name);
@@ -157,7 +157,7 @@ fn pool_of(node: &Value) -> Option<(&'static str, String)> {
     })
 }
 
-pub fn on_node_deleted(ctx: &Ctx, st: &mut State, node: &Stored) {
+pub(super) fn on_node_deleted(ctx: &Ctx, st: &mut State, node: &Stored) {
     let v = node.value();
     if pool_of(&v).is_none() {
         return;
@@ -167,7 +167,7 @@ pub fn on_node_deleted(ctx: &Ctx, st: &mut State, node: &Stored) {
 }
 
 /// A fresh node of the same pool: a new name suffix, Ready, schedulable.
-pub fn replacement(old: &Value) -> Value {
+pub(super) fn replacement(old: &Value) -> Value {
     let old_name = str_at(old, &["metadata", "name"]);
     let suffix = util::global_rng(|r| r.suffix(4));
     let name = match old_name.rsplit_once('-') {
@@ -218,7 +218,7 @@ pub fn replacement(old: &Value) -> Value {
     n
 }
 
-pub fn autoscale(ctx: &Ctx, st: &mut State) {
+pub(super) fn autoscale(ctx: &Ctx, st: &mut State) {
     let now = Instant::now();
     let due: Vec<Value> = st
         .autoscaler

@@ -37,7 +37,7 @@ fn expected_from_controllers(ctx: &Ctx, ns: &str, owners: &HashSet<(String, Stri
     total
 }
 
-pub fn reconcile(ctx: &Ctx, _st: &mut State, ns: &str, name: &str) {
+pub(super) fn reconcile(ctx: &Ctx, _st: &mut State, ns: &str, name: &str) {
     let pdbs = res("poddisruptionbudgets");
     let Some(pdb) = ctx.store.get_value(pdbs, ns, name) else {
         return;

@@ -7,16 +7,20 @@ use crate::store::{Meta, Stored};
 use crate::util::{self, str_at};
 
 /// A pod that counts as a replica: not terminating and not finished.
-pub fn is_active(m: &Meta) -> bool {
+pub(crate) fn is_active(m: &Meta) -> bool {
     !m.deleting && !matches!(m.field("status.phase"), "Succeeded" | "Failed")
 }
 
-pub fn is_ready(m: &Meta) -> bool {
+pub(crate) fn is_ready(m: &Meta) -> bool {
     m.ready && !m.deleting
 }
 
 /// The pods a controller owns (by owner uid), in one namespace.
-pub fn owned_pods(store: &crate::store::Store, ns: &str, uid: &str) -> Vec<std::sync::Arc<Stored>> {
+pub(crate) fn owned_pods(
+    store: &crate::store::Store,
+    ns: &str,
+    uid: &str,
+) -> Vec<std::sync::Arc<Stored>> {
     store.scan(crate::store::res("pods"), Some(ns), |m| {
         m.owner_uid() == Some(uid)
     })
@@ -24,7 +28,7 @@ pub fn owned_pods(store: &crate::store::Store, ns: &str, uid: &str) -> Vec<std::
 
 /// A short stable hash of a pod template, in the alphabet Kubernetes uses
 /// for pod-template-hash and controller-revision-hash values.
-pub fn template_hash(template: &Value) -> String {
+pub(crate) fn template_hash(template: &Value) -> String {
     let mut t = template.clone();
     // A pointer, not indexing: indexing into a malformed template panics.
     if let Some(l) = t
@@ -68,7 +72,7 @@ fn strip_nulls(v: &mut Value) {
 }
 
 /// Build a pod from a controller's template.
-pub fn pod_from_template(
+pub(crate) fn pod_from_template(
     owner: &Value,
     template: &Value,
     name: Option<String>,
@@ -112,7 +116,7 @@ pub fn pod_from_template(
     pod
 }
 
-pub fn tolerates(tolerations: &Value, taint: &Value) -> bool {
+pub(crate) fn tolerates(tolerations: &Value, taint: &Value) -> bool {
     let tk = str_at(taint, &["key"]);
     let te = str_at(taint, &["effect"]);
     let tv = str_at(taint, &["value"]);
@@ -126,7 +130,7 @@ pub fn tolerates(tolerations: &Value, taint: &Value) -> bool {
     })
 }
 
-pub fn node_ready(node: &Value) -> bool {
+pub(crate) fn node_ready(node: &Value) -> bool {
     node["status"]["conditions"]
         .as_array()
         .into_iter()
@@ -135,7 +139,7 @@ pub fn node_ready(node: &Value) -> bool {
 }
 
 /// Whether a pod's nodeSelector and required node affinity accept a node.
-pub fn node_matches(pod_spec: &Value, node: &Value) -> bool {
+pub(crate) fn node_matches(pod_spec: &Value, node: &Value) -> bool {
     let labels = &node["metadata"]["labels"];
     if let Some(sel) = pod_spec["nodeSelector"].as_object() {
         for (k, v) in sel {
@@ -195,7 +199,13 @@ pub fn node_matches(pod_spec: &Value, node: &Value) -> bool {
     })
 }
 
-pub fn set_condition(status: &mut Value, ctype: &str, cstatus: &str, reason: &str, message: &str) {
+pub(crate) fn set_condition(
+    status: &mut Value,
+    ctype: &str,
+    cstatus: &str,
+    reason: &str,
+    message: &str,
+) {
     let now = util::now_ts();
     if !status["conditions"].is_array() {
         status["conditions"] = json!([]);
@@ -226,7 +236,7 @@ fn set_or_remove(c: &mut Value, k: &str, v: &str) {
     }
 }
 
-pub fn condition_status<'a>(status: &'a Value, ctype: &str) -> &'a str {
+pub(crate) fn condition_status<'a>(status: &'a Value, ctype: &str) -> &'a str {
     status["conditions"]
         .as_array()
         .into_iter()

@@ -14,7 +14,7 @@ use crate::util::str_at;
 
 const COMPONENT: &str = "default-scheduler";
 
-pub fn run(ctx: &Ctx, st: &mut State, dirty_pods: &[(String, String)]) {
+pub(super) fn run(ctx: &Ctx, st: &mut State, dirty_pods: &[(String, String)]) {
     let pods_r = res("pods");
     // Candidates: dirty pods without a node, or every pending pod when
     // something that frees capacity happened.

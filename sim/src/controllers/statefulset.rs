@@ -36,7 +36,7 @@ fn ensure_revision(ctx: &Ctx, sts: &Value, rev_name: &str) {
     );
 }
 
-pub fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
+pub(super) fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
     let sts_r = res("statefulsets");
     let Some(sts) = ctx.store.get_value(sts_r, ns, name) else {
         return;

@@ -11,7 +11,7 @@ use crate::util::{int_or_percent, str_at};
 
 const REVISION: &str = "deployment.kubernetes.io/revision";
 
-pub fn reconcile_replicaset(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
+pub(super) fn reconcile_replicaset(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
     let rs_r = res("replicasets");
     let Some(rs) = ctx.store.get_value(rs_r, ns, name) else {
         return;
@@ -146,7 +146,7 @@ fn scale_rs(ctx: &Ctx, st: &mut State, d: &Value, rs: &mut Rs, to: i64) {
     }
 }
 
-pub fn reconcile_deployment(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
+pub(super) fn reconcile_deployment(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
     let Some(d) = ctx.store.get_value(res("deployments"), ns, name) else {
         return;
     };

@@ -61,13 +61,13 @@ fn request_info<'a>(method: &Method, path: &'a str, is_watch: bool) -> Option<Re
 }
 
 /// The 401 every request gets once the credentials have expired.
-pub fn unauthorized() -> ApiError {
+pub(super) fn unauthorized() -> ApiError {
     ApiError::new(401, "Unauthorized", "Unauthorized")
 }
 
 /// The 403 for a request a `forbid` rule (`verb:resource`, `*` for any)
 /// matches, or None.
-pub fn forbidden(
+pub(super) fn forbidden(
     rules: &[(String, String)],
     method: &Method,
     path: &str,

@@ -17,7 +17,7 @@ use crate::store::{self, DeleteOptions, ListPage, Meta, Stored, UpdateMode, res}
 use crate::table::{self, IncludeObject};
 use crate::util::{self, str_at};
 
-pub async fn dispatch(sh: &Arc<Shared>, req: Req) -> Result<Response, ApiError> {
+pub(super) async fn dispatch(sh: &Arc<Shared>, req: Req) -> Result<Response, ApiError> {
     let sub = req.sub.clone();
     match (&req.method, req.name.is_some(), sub.as_deref()) {
         (&Method::GET, false, None) if req.q_bool("watch") => super::watch::watch(sh, req).await,
@@ -74,7 +74,7 @@ fn include_object(req: &Req) -> IncludeObject {
 }
 
 /// One object, as JSON or as a one-row Table.
-pub fn object_response(req: &Req, s: &Stored, code: u16) -> Response {
+pub(super) fn object_response(req: &Req, s: &Stored, code: u16) -> Response {
     if req.wants_table() {
         let v = s.value();
         let row = table::row(req.res, &v, util::now(), include_object(req));
@@ -122,13 +122,13 @@ fn encode_continue(rv: u64, start: &str) -> String {
 }
 
 /// The filter a list or watch applies, from labelSelector/fieldSelector.
-pub struct Filter {
+pub(super) struct Filter {
     pub labels: LabelSelector,
     pub fields: FieldSelector,
 }
 
 impl Filter {
-    pub fn from_req(req: &Req) -> Result<Self, ApiError> {
+    pub(super) fn from_req(req: &Req) -> Result<Self, ApiError> {
         let labels = LabelSelector::parse(req.q("labelSelector").unwrap_or(""))
             .map_err(ApiError::bad_request)?;
         let fields = FieldSelector::parse(req.q("fieldSelector").unwrap_or(""))
@@ -138,7 +138,7 @@ impl Filter {
             .map_err(ApiError::bad_request)?;
         Ok(Self { labels, fields })
     }
-    pub fn matches(&self, m: &Meta) -> bool {
+    pub(super) fn matches(&self, m: &Meta) -> bool {
         self.labels.matches_pairs(&m.labels) && self.fields.matches(&m.fields)
     }
 }

@@ -10,7 +10,7 @@ use crate::Shared;
 use crate::errors::ApiError;
 use crate::resources::{self, FULL_VERBS, RESOURCES};
 
-pub fn version(sh: &Shared) -> Response {
+pub(super) fn version(sh: &Shared) -> Response {
     let git = sh.version.read().clone();
     let mut it = git.trim_start_matches('v').split('.');
     let major = it.next().unwrap_or("1").to_string();
@@ -31,7 +31,7 @@ pub fn version(sh: &Shared) -> Response {
     )
 }
 
-pub fn core_versions(sh: &Shared) -> Response {
+pub(super) fn core_versions(sh: &Shared) -> Response {
     value_response(
         200,
         &json!({
@@ -52,7 +52,7 @@ fn group_doc(g: &str) -> Value {
     json!({"name": g, "versions": [gv], "preferredVersion": gv})
 }
 
-pub fn group_list() -> Response {
+pub(super) fn group_list() -> Response {
     let groups: Vec<Value> = resources::groups().into_iter().map(group_doc).collect();
     value_response(
         200,
@@ -60,7 +60,7 @@ pub fn group_list() -> Response {
     )
 }
 
-pub fn group(g: &str) -> Response {
+pub(super) fn group(g: &str) -> Response {
     if !resources::groups().contains(&g) {
         return super::error_response(&ApiError::new(
             404,
@@ -74,7 +74,7 @@ pub fn group(g: &str) -> Response {
     value_response(200, &d)
 }
 
-pub fn resource_list(g: &str, v: &str) -> Response {
+pub(super) fn resource_list(g: &str, v: &str) -> Response {
     let mut list = Vec::new();
     for r in RESOURCES.iter().filter(|r| r.group == g && r.version == v) {
         let mut e = json!({
@@ -127,7 +127,7 @@ pub fn resource_list(g: &str, v: &str) -> Response {
 /// An empty OpenAPI v2 document (protobuf-encoded, which is zero bytes).
 /// kubectl validates objects against it before create/apply; with no schema
 /// for a kind it skips validation instead of failing to download OpenAPI.
-pub fn openapi_v2() -> Response {
+pub(super) fn openapi_v2() -> Response {
     let mut r = Response::new(axum::body::Body::empty());
     r.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,

@@ -27,7 +27,7 @@ const PROTOCOLS: [&str; 4] = [
 ];
 
 /// The result of running a command: stdout, stderr, exit code.
-pub struct Outcome {
+pub(super) struct Outcome {
     pub stdout: String,
     pub stderr: String,
     pub code: i64,
@@ -35,7 +35,7 @@ pub struct Outcome {
 
 /// What a command prints in this pod: a scripted line (longest matching
 /// prefix wins) or a built-in.
-pub fn run_command(pod: &Value, container: &str, cmd: &[String]) -> Outcome {
+pub(super) fn run_command(pod: &Value, container: &str, cmd: &[String]) -> Outcome {
     let line = cmd.join(" ");
     let name = str_at(pod, &["metadata", "name"]);
     let script = pod["metadata"]["annotations"][ANNOTATION_EXEC]
@@ -180,7 +180,7 @@ async fn session(mut socket: WebSocket, protocol: String, cmd: Vec<String>, out:
 
 /// Handle an exec upgrade request. `pairs` are the decoded query pairs
 /// (`command` repeats, so a map would lose arguments).
-pub async fn exec(
+pub(super) async fn exec(
     sh: &Arc<Shared>,
     parts: &mut Parts,
     ns: &str,

@@ -62,7 +62,7 @@ fn default_lines(pod: &Value, container: &str, previous: bool, status: &Value) -
     )
 }
 
-pub fn logs(sh: &Arc<Shared>, req: &Req) -> Result<Response, ApiError> {
+pub(super) fn logs(sh: &Arc<Shared>, req: &Req) -> Result<Response, ApiError> {
     let name = req.name.as_deref().unwrap_or("");
     let pod = sh
         .store

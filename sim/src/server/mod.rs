@@ -25,7 +25,7 @@ mod logs;
 mod watch;
 
 /// A parsed resource request.
-pub struct Req {
+pub(crate) struct Req {
     pub method: Method,
     pub res: &'static Resource,
     pub ns: Option<String>,
@@ -37,30 +37,30 @@ pub struct Req {
 }
 
 impl Req {
-    pub fn q(&self, k: &str) -> Option<&str> {
+    pub(crate) fn q(&self, k: &str) -> Option<&str> {
         self.query.get(k).map(String::as_str)
     }
-    pub fn q_bool(&self, k: &str) -> bool {
+    pub(crate) fn q_bool(&self, k: &str) -> bool {
         matches!(self.q(k), Some("1" | "true" | "True"))
     }
-    pub fn accept(&self) -> &str {
+    pub(crate) fn accept(&self) -> &str {
         self.headers
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
     }
-    pub fn wants_table(&self) -> bool {
+    pub(crate) fn wants_table(&self) -> bool {
         self.accept().contains("as=Table") && self.accept().contains("g=meta.k8s.io")
     }
-    pub fn wants_partial(&self) -> bool {
+    pub(crate) fn wants_partial(&self) -> bool {
         self.accept().contains("as=PartialObjectMetadata")
     }
-    pub fn ns_str(&self) -> &str {
+    pub(crate) fn ns_str(&self) -> &str {
         self.ns.as_deref().unwrap_or("")
     }
 }
 
-pub async fn serve(shared: Arc<Shared>, listener: tokio::net::TcpListener) {
+pub(crate) async fn serve(shared: Arc<Shared>, listener: tokio::net::TcpListener) {
     let mut stop = shared.shutdown.clone();
     let app = axum::Router::new()
         .fallback(handle)
@@ -72,7 +72,7 @@ pub async fn serve(shared: Arc<Shared>, listener: tokio::net::TcpListener) {
         .await;
 }
 
-pub fn json_response(code: u16, body: impl Into<Bytes>) -> Response {
+pub(crate) fn json_response(code: u16, body: impl Into<Bytes>) -> Response {
     let mut r = Response::new(Body::from(body.into()));
     *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::OK);
     r.headers_mut().insert(
@@ -82,11 +82,11 @@ pub fn json_response(code: u16, body: impl Into<Bytes>) -> Response {
     r
 }
 
-pub fn value_response(code: u16, v: &serde_json::Value) -> Response {
+pub(crate) fn value_response(code: u16, v: &serde_json::Value) -> Response {
     json_response(code, serde_json::to_vec(v).expect("json"))
 }
 
-pub fn error_response(e: &ApiError) -> Response {
+pub(crate) fn error_response(e: &ApiError) -> Response {
     let mut r = value_response(e.code, &e.status());
     if let Some(s) = e.retry_after {
         r.headers_mut()

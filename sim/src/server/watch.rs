@@ -67,7 +67,7 @@ impl Watcher {
     }
 }
 
-pub async fn watch(sh: &Arc<Shared>, req: Req) -> Result<Response, ApiError> {
+pub(super) async fn watch(sh: &Arc<Shared>, req: Req) -> Result<Response, ApiError> {
     let filter = Filter::from_req(&req)?;
     let (tx, rx) = mpsc::channel(256);
     let rv_param = req.q("resourceVersion").unwrap_or("").to_string();
