@@ -221,18 +221,17 @@ fn a_runbook_replace_step_and_the_command_end_and_record_alike(backend: Backend)
     assert_eq!(command["outcome"]["status"], "ok", "{command}");
     let keys = |e: &Value| e.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
     assert_eq!(keys(command), keys(step));
-    // How many of `web`'s pods each node had is the scheduler's choice.
-    let pod = regex::Regex::new(r"pod/NAME/web-[0-9a-z]+-[0-9a-z]+").unwrap();
+    // Which of `web`'s pods each node had is the scheduler's choice (the
+    // drain's own test compares evictions): the node's steps are compared.
     let changes = |e: &Value| {
         let mut c: Vec<String> = e["plan"]["changes"]
             .as_array()
             .unwrap()
             .iter()
+            .filter(|c| !c["target"].as_str().unwrap_or_default().starts_with("pod/"))
             .map(|c| normal(format!("{} {} {}", c["target"], c["action"], c["detail"])))
-            .map(|line| pod.replace_all(&line, "pod/NAME/WEB").to_string())
             .collect();
         c.sort();
-        c.dedup();
         c
     };
     assert_eq!(changes(command), changes(step));
