@@ -242,7 +242,9 @@ fn parse_body(req: &Req) -> Result<Value, ApiError> {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if ct.contains("protobuf") || ct.contains("cbor") {
-        // Only JSON bodies are understood; clients fall back to JSON on 415.
+        // Only JSON bodies are understood. client-go falls back to JSON
+        // after a 415 for CBOR only: a protobuf body (kubectl's generator
+        // subcommands) stays refused, a known limitation (README).
         return Err(ApiError::unsupported_media(ct));
     }
     if ct.starts_with("application/apply-patch+yaml")
