@@ -373,6 +373,154 @@ pub enum Error {
     #[error("cannot read the audit log `{}`: {reason}", .path.display())]
     AuditUnreadable { path: PathBuf, reason: String },
 
+    // --- Runbooks and their runs --------------------------------------------
+    #[error("cannot find a home directory for run journals; set XDG_STATE_HOME")]
+    NoJournalHome,
+
+    /// `doing` is `read`, `write` or `lock`; `path` the journal or its lock.
+    #[error(
+        "cannot {doing} the run journal `{}`: {reason}; check that you can read and write its directory, or set XDG_STATE_HOME to one you can",
+        .path.display()
+    )]
+    JournalIo {
+        doing: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+
+    #[error(
+        "the run journal `{}` is damaged ({reason}), so its run cannot be shown or resumed; start the runbook again",
+        .path.display()
+    )]
+    JournalDamaged { path: PathBuf, reason: String },
+
+    /// `start` is the command that starts one.
+    #[error("there are no runs yet (dry runs do not count); start one with `{start}`")]
+    NoRunsYet { start: String },
+
+    #[error("`{run_id}` is not a run id; see the ids in {}", .dir.display())]
+    BadRunId { run_id: String, dir: PathBuf },
+
+    #[error(
+        "no run `{run_id}`: {} does not exist; run ids are printed when a run starts",
+        .path.display()
+    )]
+    NoSuchRun { run_id: String, path: PathBuf },
+
+    /// Each problem is `file:line:column: message`.
+    #[error("the runbook has {} problem(s):\n{}", .problems.len(), .problems.join("\n"))]
+    InvalidRunbook { problems: Vec<String> },
+
+    /// `list` is the command that lists the runbooks.
+    #[error("no runbook is called `{name}`; see `{list}`, or give a file path")]
+    NoSuchRunbook { name: String, list: String },
+
+    #[error("`--set {0}`: use --set NAME=VALUE")]
+    BadSet(String),
+
+    /// `what` is `parameter` or `step`; `known` lists the runbook's.
+    #[error(
+        "`{runbook}` has no {what} `{name}`; its {what}s are: {}",
+        if .known.is_empty() { "none".to_string() } else { .known.join(", ") }
+    )]
+    NotInRunbook {
+        runbook: String,
+        what: &'static str,
+        name: String,
+        known: Vec<String>,
+    },
+
+    /// A parameter value that its type, pattern or choices refuse.
+    #[error("parameter `{name}`: {why}")]
+    BadParam { name: String, why: String },
+
+    /// A template or expression of a step that cannot be worked out;
+    /// `doing` says which (``render `argv` ``, ``evaluate `when` ``).
+    #[error("step `{step}`: cannot {doing}: {reason}")]
+    StepTemplate {
+        step: String,
+        doing: String,
+        reason: String,
+    },
+
+    #[error("step `{step}`: `{field}` has unbalanced quotes; quote it as you would in a shell")]
+    StepUnbalancedQuotes { step: String, field: String },
+
+    /// `env_var` is the variable a shell step reads the secret from.
+    #[error(
+        "step `{step}`: `{field}` makes a new value out of the secret parameter `{name}`, which oncall could not hide; use `{{{{ {name} }}}}` unchanged, or pass it to a shell step in its environment (\"${env_var}\") and transform it there"
+    )]
+    SecretDerived {
+        step: String,
+        field: String,
+        name: String,
+        env_var: String,
+    },
+
+    /// A step that stopped the run; `planning` when it failed while its
+    /// plan was made (so it changed nothing), `resume` the command that
+    /// goes on.
+    #[error(
+        "step `{step}` {}: {reason}; fix the cause, then {resume}",
+        if *.planning { "cannot be planned" } else { "failed" }
+    )]
+    StepFailed {
+        step: String,
+        planning: bool,
+        reason: String,
+        resume: String,
+    },
+
+    /// A step's arguments, once its templates are filled in: `field` names
+    /// the one at fault, when one is.
+    #[error(
+        "{}",
+        match .field {
+            Some(field) => format!("`{field}` {reason}"),
+            None => format!("bad arguments for `{action}`: {reason}"),
+        }
+    )]
+    BadStepArgs {
+        action: String,
+        field: Option<String>,
+        reason: String,
+    },
+
+    #[error("cannot run `{program}`: {reason}; check the program's name and that it is on PATH")]
+    CannotRun { program: String, reason: String },
+
+    /// A step's program that failed: `pod` when it ran in one, `last` its
+    /// last line of output.
+    #[error(
+        "`{program}` exited with code {code}{}{}",
+        .pod.as_ref().map(|p| format!(" in pod `{p}`")).unwrap_or_default(),
+        if .last.is_empty() { String::new() } else { format!(": {last}") }
+    )]
+    CommandFailed {
+        program: String,
+        code: i32,
+        pod: Option<String>,
+        last: String,
+    },
+
+    // --- The API server's own refusals ------------------------------------
+    /// A refusal that is neither about access nor about the server's health
+    /// (400, 405, 409, 422...), in the server's words; `what` names the
+    /// object and `status` is its code and reason, when they help. A 400
+    /// answers what the user typed.
+    #[error(
+        "cannot {doing}{}: {message}{}",
+        .what.as_ref().map(|w| format!(" for `{w}`")).unwrap_or_default(),
+        .status.as_ref().map(|s| format!(" ({s})")).unwrap_or_default()
+    )]
+    ApiRejected {
+        doing: String,
+        what: Option<String>,
+        code: u16,
+        status: Option<String>,
+        message: String,
+    },
+
     #[error("{context}: {}", crate::cluster::plain(source))]
     Kube {
         context: String,
@@ -441,7 +589,19 @@ impl Error {
             | Error::NoEnvironment { .. }
             | Error::UnknownEnvironment { .. }
             | Error::NotACronJob { .. }
-            | Error::BadCronJobName { .. } => exit::USAGE,
+            | Error::BadCronJobName { .. }
+            | Error::NoRunsYet { .. }
+            | Error::BadRunId { .. }
+            | Error::NoSuchRun { .. }
+            | Error::InvalidRunbook { .. }
+            | Error::NoSuchRunbook { .. }
+            | Error::BadSet(_)
+            | Error::NotInRunbook { .. }
+            | Error::BadParam { .. }
+            | Error::StepUnbalancedQuotes { .. }
+            | Error::SecretDerived { .. }
+            | Error::BadStepArgs { .. } => exit::USAGE,
+            Error::ApiRejected { code: 400, .. } => exit::USAGE,
             Error::Unreachable { .. }
             | Error::UntrustedServer { .. }
             | Error::Proxy { .. }
@@ -471,6 +631,14 @@ impl Error {
             | Error::SecretImmutable { .. }
             | Error::BackupExists { .. }
             | Error::SecretChangedMeanwhile { .. }
+            | Error::NoJournalHome
+            | Error::JournalIo { .. }
+            | Error::JournalDamaged { .. }
+            | Error::StepTemplate { .. }
+            | Error::StepFailed { .. }
+            | Error::CannotRun { .. }
+            | Error::CommandFailed { .. }
+            | Error::ApiRejected { .. }
             | Error::ProblemsFound(_)
             | Error::Failed(_)
             | Error::Kube { .. } => exit::FAILED,

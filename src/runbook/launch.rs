@@ -26,20 +26,14 @@ pub(crate) struct Place {
 pub(crate) fn parse_sets(runbook: &Runbook, sets: &[String]) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for s in sets {
-        let (k, v) = s
-            .split_once('=')
-            .ok_or_else(|| Error::Usage(format!("`--set {s}`: use --set NAME=VALUE")))?;
+        let (k, v) = s.split_once('=').ok_or_else(|| Error::BadSet(s.clone()))?;
         if !runbook.params.iter().any(|p| p.name == k) {
-            let known: Vec<&str> = runbook.params.iter().map(|p| p.name.as_str()).collect();
-            return Err(Error::Usage(format!(
-                "`{}` has no parameter `{k}`; its parameters are: {}",
-                runbook.name,
-                if known.is_empty() {
-                    "none".into()
-                } else {
-                    known.join(", ")
-                }
-            )));
+            return Err(Error::NotInRunbook {
+                runbook: runbook.name.clone(),
+                what: "parameter",
+                name: k.into(),
+                known: runbook.params.iter().map(|p| p.name.clone()).collect(),
+            });
         }
         out.insert(k.to_string(), v.to_string());
     }
@@ -55,17 +49,11 @@ pub(crate) fn start_index(runbook: &Runbook, from_step: Option<&str>) -> Result<
         .steps
         .iter()
         .position(|s| s.id == id)
-        .ok_or_else(|| {
-            Error::Usage(format!(
-                "`{}` has no step `{id}`; its steps are: {}",
-                runbook.name,
-                runbook
-                    .steps
-                    .iter()
-                    .map(|s| s.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
+        .ok_or_else(|| Error::NotInRunbook {
+            runbook: runbook.name.clone(),
+            what: "step",
+            name: id.into(),
+            known: runbook.steps.iter().map(|s| s.id.clone()).collect(),
         })
 }
 

@@ -367,11 +367,11 @@ pub(crate) fn parse<T: serde::de::DeserializeOwned>(
     serde_path_to_error::deserialize(args).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
-        crate::error::Error::Usage(if path == "." {
-            format!("bad arguments for `{action}`: {inner}")
-        } else {
-            format!("`{path}` {inner}")
-        })
+        crate::error::Error::BadStepArgs {
+            action: action.into(),
+            field: (path != ".").then_some(path),
+            reason: inner,
+        }
     })
 }
 

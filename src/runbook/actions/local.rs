@@ -66,14 +66,14 @@ impl Action for Shell {
         Ok(())
     }
 
-    async fn run(&self, run: &Run<'_>, step: &Step, args: ShellArgs) -> Result<Produced> {
+    async fn run(&self, run: &Run<'_>, _step: &Step, args: ShellArgs) -> Result<Produced> {
         let env = list(&args.env);
         match &args.sh {
             Some(script) => run_command(run, "sh", &["-c".into(), script.0.0.clone()], env).await,
             None => {
-                let (program, rest) = list(&args.argv).split_first().ok_or_else(|| {
-                    Error::Usage(format!("step `{}`: bad arguments for `shell`", step.id))
-                })?;
+                let (program, rest) = list(&args.argv)
+                    .split_first()
+                    .ok_or_else(|| no_program(Self::SPEC.name, "argv"))?;
                 run_command(run, program, rest, env).await
             }
         }
@@ -155,9 +155,9 @@ impl Action for Assert {
     /// the step's message says what failed, redacted.
     async fn run(&self, run: &Run<'_>, step: &Step, args: AssertArgs) -> Result<Produced> {
         let Some(expr) = &args.that else {
-            let (program, rest) = list(&args.command).split_first().ok_or_else(|| {
-                Error::Usage(format!("step `{}`: bad arguments for `assert`", step.id))
-            })?;
+            let (program, rest) = list(&args.command)
+                .split_first()
+                .ok_or_else(|| no_program(Self::SPEC.name, "command"))?;
             return run_command(run, program, rest, &[]).await.map_err(|e| {
                 let msg = args
                     .message
@@ -168,8 +168,11 @@ impl Action for Assert {
             });
         };
         let expr = &expr.0.0;
-        let ok = template::eval(expr, &run.context())
-            .map_err(|e| Error::Failed(format!("step `{}`: {}", step.id, run.redact(&e))))?;
+        let ok = template::eval(expr, &run.context()).map_err(|e| Error::StepTemplate {
+            step: step.id.clone(),
+            doing: "evaluate `that`".into(),
+            reason: run.redact(&e),
+        })?;
         if !ok {
             let msg = args
                 .message
@@ -215,17 +218,18 @@ async fn run_command(
     #[cfg(unix)]
     cmd.process_group(0);
     for pair in env {
-        let (k, v) = pair.split_once('=').ok_or_else(|| {
-            Error::Usage(format!(
-                "`env` entries are NAME=VALUE, not `{}`",
-                run.redact(pair)
-            ))
+        let (k, v) = pair.split_once('=').ok_or_else(|| Error::BadStepArgs {
+            action: "shell".into(),
+            field: Some("env".into()),
+            reason: format!("entries are NAME=VALUE, not `{}`", run.redact(pair)),
         })?;
         cmd.env(k, v);
     }
-    let child = cmd
-        .spawn()
-        .map_err(|e| Error::Failed(format!("cannot run `{program}`: {e}")))?;
+    let cannot_run = |e: std::io::Error| Error::CannotRun {
+        program: program.into(),
+        reason: e.to_string(),
+    };
+    let child = cmd.spawn().map_err(cannot_run)?;
     let pgid = child.id().map(|p| p as i32).unwrap_or(0);
     let _tracked = interrupt::track_group(pgid);
     let mut guard = GroupGuard(pgid);
@@ -246,7 +250,7 @@ async fn run_command(
             }
         }
     }
-    .map_err(|e| Error::Failed(format!("cannot run `{program}`: {e}")))?;
+    .map_err(cannot_run)?;
     guard.0 = 0;
     let stdout = run.redact(&String::from_utf8_lossy(&out.stdout));
     let stderr = run.redact(&String::from_utf8_lossy(&out.stderr));
@@ -263,23 +267,35 @@ async fn run_command(
         ));
     }
     if !out.status.success() {
-        let last = stderr
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .or_else(|| stdout.lines().rev().find(|l| !l.trim().is_empty()))
+        let last = last_line(&stderr)
+            .or_else(|| last_line(&stdout))
             .unwrap_or("");
-        return Err(Error::Failed(format!(
-            "`{program}` exited with code {code}{}{}",
-            if last.is_empty() { "" } else { ": " },
-            last.trim()
-        )));
+        return Err(Error::CommandFailed {
+            program: program.into(),
+            code,
+            pod: None,
+            last: last.trim().into(),
+        });
     }
     Ok(Produced {
         output: Json::String(stdout.trim_end().to_string()),
         text,
         exit_code: Some(code),
     })
+}
+
+/// The last line of an output that is not blank.
+pub(super) fn last_line(text: &str) -> Option<&str> {
+    text.lines().rev().find(|l| !l.trim().is_empty())
+}
+
+/// A program list that names no program (a template filled it with nothing).
+fn no_program(action: &str, field: &str) -> Error {
+    Error::BadStepArgs {
+        action: action.into(),
+        field: Some(field.into()),
+        reason: "names no program to run".into(),
+    }
 }
 
 /// Kills a step's process group when the step is abandoned (a timeout
