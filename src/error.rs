@@ -373,6 +373,132 @@ pub enum Error {
     #[error("cannot read the audit log `{}`: {reason}", .path.display())]
     AuditUnreadable { path: PathBuf, reason: String },
 
+    /// `what` says what to name (`the nodes`); `list` is the command that
+    /// lists them, when there is one.
+    #[error(
+        "name {what}, or select them with -l SELECTOR{}",
+        .list.as_ref().map(|l| format!(" (see `{l}`)")).unwrap_or_default()
+    )]
+    NoTargets {
+        what: &'static str,
+        list: Option<String>,
+    },
+
+    /// Changes left undone because someone else made them: `state` is
+    /// `cordoned` or `suspended`; each refusal says whose and how to
+    /// override it.
+    #[error("left {state}: {}", .refusals.join("; "))]
+    LeftAsIs {
+        state: &'static str,
+        refusals: Vec<String>,
+    },
+
+    // --- Draining and scaling nodes' workloads ----------------------------
+    /// Each blocker names its pod and the flag that resolves it.
+    #[error("cannot drain; nothing was changed: {}", .blockers.join("; "))]
+    DrainRefused { blockers: Vec<String> },
+
+    /// `stays` says what was left changed and how to undo it.
+    #[error("draining `{node}` failed: {reason}; {stays}")]
+    DrainFailed {
+        node: String,
+        reason: String,
+        stays: String,
+    },
+
+    #[error(
+        "say how to terminate the nodes: --terminate CMD, --delete-node, or `clusters.{context}.terminate` in the config file"
+    )]
+    NoTerminateWay { context: String },
+
+    #[error(
+        "node `{node}` has no pool label (e.g. cloud.google.com/gke-nodepool), so its replacement cannot be recognised"
+    )]
+    NoPoolLabel { node: String },
+
+    /// `why` says why not, and what to do.
+    #[error("cannot scale up `{target}`: {why}")]
+    CannotScaleUp { target: String, why: &'static str },
+
+    // --- Restarting and rolling out ---------------------------------------
+    /// Each entry is a pod and the API's reason.
+    #[error("{} pod(s) could not be evicted: {}", .pods.len(), .pods.join("; "))]
+    EvictionsRefused { pods: Vec<String> },
+
+    #[error(
+        "the PodDisruptionBudget refused to let pod `{pod}` go ({message}); wait for the other pods to become ready, or relax the PDB"
+    )]
+    PdbRefused { pod: String, message: String },
+
+    /// `resume` is the command that resumes it.
+    #[error(
+        "deployment `{name}` is paused, so a restart would not roll out; resume it first: `{resume}`"
+    )]
+    DeploymentPaused { name: String, resume: String },
+
+    /// `why` is the first failure's message.
+    #[error(
+        "the rollout of {} failed{}",
+        quoted(.workloads),
+        .why.as_ref().map(|w| format!(": {w}")).unwrap_or_default()
+    )]
+    RolloutFailed {
+        workloads: Vec<String>,
+        why: Option<String>,
+    },
+
+    /// A workload found earlier that was deleted while oncall worked on it.
+    #[error("`{workload}` is no longer in namespace `{namespace}`: it was deleted meanwhile")]
+    WorkloadGone { workload: String, namespace: String },
+
+    // --- Running a CronJob --------------------------------------------------
+    /// `list` is the command that lists the namespace's jobs.
+    #[error("lost track of job `{job}`: {why}; see `{list}`")]
+    JobLost {
+        job: String,
+        why: String,
+        list: String,
+    },
+
+    #[error("{0}")]
+    JobFailed(Box<JobFailure>),
+
+    // --- Promoting's migration --------------------------------------------
+    #[error("the migration template `{name}` (a Job or CronJob) is not in namespace `{namespace}`")]
+    NoMigrationTemplate { name: String, namespace: String },
+
+    #[error(
+        "cannot tell which image the migration `{template}` container `{container}` should run: no source workload uses the repository of `{image}`"
+    )]
+    MigrationImageUnknown {
+        template: String,
+        container: String,
+        image: String,
+    },
+
+    /// `log_tail` is the job's last log lines.
+    #[error(
+        "the migration job `{job}` failed, so nothing was deployed{}",
+        if .log_tail.is_empty() { String::new() } else { format!("; its last log lines:\n  {}", .log_tail.join("\n  ")) }
+    )]
+    MigrationFailed { job: String, log_tail: Vec<String> },
+
+    #[error("the migration could not run: {reason}; nothing was deployed")]
+    MigrationNotRun { reason: String },
+
+    // --- Secret values and their consumers ----------------------------------
+    #[error("`--from-file {arg}` needs a key and a path: `--from-file KEY=PATH`")]
+    BadFromFile { arg: String },
+
+    #[error("only one key can be read from stdin (`--set KEY=-`); use --from-file for the others")]
+    StdinTwice,
+
+    #[error("cannot read the value from stdin: {reason}")]
+    StdinUnreadable { reason: String },
+
+    #[error("the restart of `{target}` failed: {why}")]
+    ConsumerRestartFailed { target: String, why: String },
+
     // --- Runbooks and their runs --------------------------------------------
     #[error("cannot find a home directory for run journals; set XDG_STATE_HOME")]
     NoJournalHome,
@@ -538,6 +664,39 @@ fn quoted(items: &[String]) -> String {
         .join(", ")
 }
 
+/// A Job that failed, boxed in `Error::JobFailed` as it is large: `reason`
+/// and `message` are its `Failed` condition's, `pod` and `exit_code` those
+/// of its last pod.
+#[derive(Debug)]
+pub struct JobFailure {
+    pub job: String,
+    pub cronjob: String,
+    pub namespace: String,
+    pub reason: Option<String>,
+    pub message: Option<String>,
+    pub pod: Option<String>,
+    pub exit_code: Option<i32>,
+}
+
+impl std::fmt::Display for JobFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (job, ns) = (&self.job, &self.namespace);
+        write!(f, "job `{job}` from cronjob `{}` failed", self.cronjob)?;
+        if let Some(r) = &self.reason {
+            write!(f, ": {r}")?;
+            if let Some(m) = &self.message {
+                write!(f, " ({m})")?;
+            }
+        }
+        match (&self.pod, self.exit_code) {
+            (Some(p), Some(code)) => write!(f, "; its pod `{p}` exited with code {code}")?,
+            (Some(p), None) => write!(f, "; its pod was `{p}`")?,
+            _ => {}
+        }
+        write!(f, "; read its log with `kubectl logs -n {ns} job/{job}`")
+    }
+}
+
 /// `a, b, c`, or `nothing` for an empty list.
 fn listed(items: &[String]) -> String {
     if items.is_empty() {
@@ -600,7 +759,14 @@ impl Error {
             | Error::BadParam { .. }
             | Error::StepUnbalancedQuotes { .. }
             | Error::SecretDerived { .. }
-            | Error::BadStepArgs { .. } => exit::USAGE,
+            | Error::BadStepArgs { .. }
+            | Error::NoTargets { .. }
+            | Error::NoTerminateWay { .. }
+            | Error::NoPoolLabel { .. }
+            | Error::NoMigrationTemplate { .. }
+            | Error::BadFromFile { .. }
+            | Error::StdinTwice
+            | Error::StdinUnreadable { .. } => exit::USAGE,
             Error::ApiRejected { code: 400, .. } => exit::USAGE,
             Error::Unreachable { .. }
             | Error::UntrustedServer { .. }
@@ -631,6 +797,21 @@ impl Error {
             | Error::SecretImmutable { .. }
             | Error::BackupExists { .. }
             | Error::SecretChangedMeanwhile { .. }
+            | Error::LeftAsIs { .. }
+            | Error::DrainRefused { .. }
+            | Error::DrainFailed { .. }
+            | Error::CannotScaleUp { .. }
+            | Error::EvictionsRefused { .. }
+            | Error::PdbRefused { .. }
+            | Error::DeploymentPaused { .. }
+            | Error::RolloutFailed { .. }
+            | Error::WorkloadGone { .. }
+            | Error::JobLost { .. }
+            | Error::JobFailed(_)
+            | Error::MigrationImageUnknown { .. }
+            | Error::MigrationFailed { .. }
+            | Error::MigrationNotRun { .. }
+            | Error::ConsumerRestartFailed { .. }
             | Error::NoJournalHome
             | Error::JournalIo { .. }
             | Error::JournalDamaged { .. }

@@ -232,10 +232,10 @@ pub(crate) async fn plan(
             )?);
         }
         None if settings.migration.is_some() => {
-            return Err(Error::Usage(format!(
-                "the migration template `{name}` (a Job or CronJob) is not in namespace `{}`",
-                target.namespace
-            )));
+            return Err(Error::NoMigrationTemplate {
+                name,
+                namespace: target.namespace.clone(),
+            });
         }
         None => {}
     }
@@ -269,10 +269,11 @@ fn migration_plan(
         let current = c.image.clone().unwrap_or_default();
         let from_template = source_images.get(&c.name).cloned();
         let Some(image) = from_template.or_else(|| plan::migration_image(&current, source)) else {
-            return Err(Error::Failed(format!(
-                "cannot tell which image the migration `{template_id}` container `{}` should run: no source workload uses the repository of `{current}`",
-                c.name
-            )));
+            return Err(Error::MigrationImageUnknown {
+                template: template_id.into(),
+                container: c.name,
+                image: current,
+            });
         };
         images.insert(c.name.clone(), image);
     }
@@ -485,19 +486,13 @@ async fn migrate(
     match outcome {
         Ok(o) if o.succeeded => Ok(o),
         Ok(o) => {
-            let tail = o.log_tail.join("\n  ");
-            let logs = if tail.is_empty() {
-                String::new()
-            } else {
-                format!("; its last log lines:\n  {tail}")
+            let error = Error::MigrationFailed {
+                job: o.job.clone(),
+                log_tail: o.log_tail.clone(),
             };
-            let error = Error::Failed(format!(
-                "the migration job `{}` failed, so nothing was deployed{logs}",
-                o.job
-            ));
             Err((Some(o), error))
         }
-        Err(e) => Err((None, Error::Failed(format!("{e}; nothing was deployed")))),
+        Err(reason) => Err((None, Error::MigrationNotRun { reason })),
     }
 }
 
