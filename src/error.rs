@@ -48,8 +48,17 @@ pub enum Error {
     #[error("cannot read kubeconfig: {0}")]
     BadKubeconfig(String),
 
-    #[error("context `{name}` is not in the kubeconfig; known contexts: {known}")]
-    UnknownContext { name: String, known: String },
+    /// `what` is `context`, `cluster` or `user`; `known` lists the
+    /// kubeconfig's.
+    #[error("{what} `{name}` is not in the kubeconfig; known {what}s: {known}")]
+    NotInKubeconfig {
+        what: &'static str,
+        name: String,
+        known: String,
+    },
+
+    #[error("the kubeconfig has no current context: pass --context NAME")]
+    NoCurrentContext,
 
     #[error(
         "cannot reach the API server at {url}: {reason}; check the address, your VPN and `--context`"
@@ -384,6 +393,14 @@ pub enum Error {
         list: Option<String>,
     },
 
+    /// A file oncall was asked to write; `what` says what it was for.
+    #[error("cannot write {what} `{}`: {reason}", .path.display())]
+    CannotWrite {
+        what: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+
     /// Changes left undone because someone else made them: `state` is
     /// `cordoned` or `suspended`; each refusal says whose and how to
     /// override it.
@@ -498,6 +515,12 @@ pub enum Error {
 
     #[error("the restart of `{target}` failed: {why}")]
     ConsumerRestartFailed { target: String, why: String },
+
+    // --- DNS checks -----------------------------------------------------------
+    #[error(
+        "`dns check` maps A, AAAA and CNAME answers onto the cluster; give it a host name and --type A, AAAA or CNAME"
+    )]
+    DnsCheckNeedsHost,
 
     // --- Runbooks and their runs --------------------------------------------
     #[error("cannot find a home directory for run journals; set XDG_STATE_HOME")]
@@ -722,7 +745,8 @@ impl Error {
             Error::NoKubeconfig
             | Error::NoSandbox
             | Error::BadKubeconfig(_)
-            | Error::UnknownContext { .. }
+            | Error::NotInKubeconfig { .. }
+            | Error::NoCurrentContext
             | Error::BadFile { .. }
             | Error::Usage(_)
             | Error::BadWorkloadName { .. }
@@ -766,7 +790,8 @@ impl Error {
             | Error::NoMigrationTemplate { .. }
             | Error::BadFromFile { .. }
             | Error::StdinTwice
-            | Error::StdinUnreadable { .. } => exit::USAGE,
+            | Error::StdinUnreadable { .. }
+            | Error::DnsCheckNeedsHost => exit::USAGE,
             Error::ApiRejected { code: 400, .. } => exit::USAGE,
             Error::Unreachable { .. }
             | Error::UntrustedServer { .. }
@@ -797,6 +822,7 @@ impl Error {
             | Error::SecretImmutable { .. }
             | Error::BackupExists { .. }
             | Error::SecretChangedMeanwhile { .. }
+            | Error::CannotWrite { .. }
             | Error::LeftAsIs { .. }
             | Error::DrainRefused { .. }
             | Error::DrainFailed { .. }
