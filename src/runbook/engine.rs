@@ -870,15 +870,8 @@ mod tests {
 
     fn param(ty: ParamType) -> Param {
         Param {
-            name: "p".into(),
             ty,
-            description: String::new(),
-            required: true,
-            default: None,
-            pattern: None,
-            choices: Vec::new(),
-            secret: false,
-            complete: None,
+            ..Param::named("p".into())
         }
     }
 

@@ -4,7 +4,7 @@
 use serde_json::Value as Json;
 
 use super::args::{Expr, List, Script, Text, args, list};
-use super::{Action, Kind, Produced, Short, Spec, argv_display};
+use super::{Action, Kind, Produced, Spec, argv_display};
 use crate::error::{Error, Result};
 use crate::runbook::engine::Run;
 use crate::runbook::model::Step;
@@ -35,17 +35,16 @@ pub(super) struct Shell;
 impl Action for Shell {
     type Args = ShellArgs;
     const SPEC: &'static Spec = &Spec {
-        name: "shell",
-        about: "run a program (argv list, no shell) or, with `sh:`, a shell script with every value quoted",
-        mutating: true,
-        idempotent: false,
-        kind: Kind::Local,
         declared: true,
-        short: Some(Short {
-            list: true,
-            field: "argv",
-        }),
         shape_hint: "; give an argv list like [kubectl, get, pods], or `sh: SCRIPT`",
+        ..Spec::of(
+            Kind::Local,
+            "shell",
+            "run a program (argv list, no shell) or, with `sh:`, a shell script with every value quoted",
+            true,
+            false,
+        )
+        .short(true, "argv")
     };
 
     fn check(given: &serde_json::Map<String, Json>) -> Option<String> {
@@ -94,19 +93,14 @@ pub(super) struct Manual;
 
 impl Action for Manual {
     type Args = ManualArgs;
-    const SPEC: &'static Spec = &Spec {
-        name: "manual",
-        about: "show instructions and wait until the engineer confirms they are done",
-        mutating: false,
-        idempotent: false,
-        kind: Kind::Manual,
-        declared: false,
-        short: Some(Short {
-            list: false,
-            field: "instructions",
-        }),
-        shape_hint: "",
-    };
+    const SPEC: &'static Spec = &Spec::of(
+        Kind::Manual,
+        "manual",
+        "show instructions and wait until the engineer confirms they are done",
+        false,
+        false,
+    )
+    .short(false, "instructions");
 
     async fn run(&self, _run: &Run<'_>, step: &Step, _args: ManualArgs) -> Result<Produced> {
         Err(Error::Failed(format!(
@@ -133,19 +127,14 @@ pub(super) struct Assert;
 
 impl Action for Assert {
     type Args = AssertArgs;
-    const SPEC: &'static Spec = &Spec {
-        name: "assert",
-        about: "stop the run unless an expression is true or a command succeeds",
-        mutating: false,
-        idempotent: true,
-        kind: Kind::Local,
-        declared: false,
-        short: Some(Short {
-            list: false,
-            field: "that",
-        }),
-        shape_hint: "",
-    };
+    const SPEC: &'static Spec = &Spec::of(
+        Kind::Local,
+        "assert",
+        "stop the run unless an expression is true or a command succeeds",
+        false,
+        true,
+    )
+    .short(false, "that");
 
     fn check(given: &serde_json::Map<String, Json>) -> Option<String> {
         one_of("assert", given, "that", "command")
