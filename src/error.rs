@@ -480,7 +480,10 @@ pub enum Error {
     #[error("{0}")]
     JobFailed(Box<JobFailure>),
 
-    // --- Promoting's migration --------------------------------------------
+    // --- Promoting -----------------------------------------------------------
+    #[error("{0}")]
+    PromoteFailed(Box<PromoteFailure>),
+
     #[error("the migration template `{name}` (a Job or CronJob) is not in namespace `{namespace}`")]
     NoMigrationTemplate { name: String, namespace: String },
 
@@ -720,6 +723,61 @@ impl std::fmt::Display for JobFailure {
     }
 }
 
+/// A workload whose change failed during a promotion, and what became of
+/// the others; boxed in `Error::PromoteFailed` as it is large.
+#[derive(Debug)]
+pub struct PromoteFailure {
+    pub workload: String,
+    pub reason: String,
+    pub rollback: Rollback,
+    /// The migration job that ran: rolling images back never undoes it.
+    pub migrated: Option<String>,
+    /// What the workloads run now, when they were left changed.
+    pub left: Option<String>,
+}
+
+/// What a failed promotion did with the workloads it had changed.
+#[derive(Debug)]
+pub enum Rollback {
+    /// `--no-rollback`: left as they are.
+    Skipped,
+    /// Back on their previous images: these.
+    Done(Vec<String>),
+    /// Tried, with these problems.
+    Failed(Vec<String>),
+}
+
+impl std::fmt::Display for PromoteFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` failed: {}", self.workload, self.reason)?;
+        match &self.rollback {
+            Rollback::Skipped => write!(
+                f,
+                "; --no-rollback was given, so the changed workloads were left as they are"
+            )?,
+            Rollback::Done(names) => {
+                write!(f, "; rolled back {} to the previous images", quoted(names))?
+            }
+            Rollback::Failed(problems) => write!(
+                f,
+                "; the rollback also had problems: {}",
+                problems.join("; ")
+            )?,
+        }
+        if let Some(job) = &self.migrated {
+            write!(
+                f,
+                "; the migration job `{job}` ran and was not reverted: check that the running images work with the migrated database"
+            )?;
+        }
+        // Last, so that it is what the engineer reads.
+        match &self.left {
+            Some(left) => write!(f, "; {left}"),
+            None => Ok(()),
+        }
+    }
+}
+
 /// `a, b, c`, or `nothing` for an empty list.
 fn listed(items: &[String]) -> String {
     if items.is_empty() {
@@ -834,6 +892,7 @@ impl Error {
             | Error::WorkloadGone { .. }
             | Error::JobLost { .. }
             | Error::JobFailed(_)
+            | Error::PromoteFailed(_)
             | Error::MigrationImageUnknown { .. }
             | Error::MigrationFailed { .. }
             | Error::MigrationNotRun { .. }
@@ -860,3 +919,41 @@ impl Error {
 }
 
 pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_promotion_left_changed_says_so_last() {
+        let e = Error::PromoteFailed(Box::new(PromoteFailure {
+            workload: "deployment/web".into(),
+            reason: "CrashLoopBackOff".into(),
+            rollback: Rollback::Skipped,
+            migrated: Some("migrate-7".into()),
+            left: Some("`deployment/web` runs shop/web:2".into()),
+        }));
+        assert_eq!(
+            e.to_string(),
+            "`deployment/web` failed: CrashLoopBackOff; --no-rollback was given, so the changed workloads were left as they are; the migration job `migrate-7` ran and was not reverted: check that the running images work with the migrated database; `deployment/web` runs shop/web:2"
+        );
+        assert_eq!(e.exit_code(), exit::FAILED);
+    }
+
+    #[test]
+    fn an_api_refusal_of_what_was_typed_is_a_usage_error() {
+        let refusal = |code| Error::ApiRejected {
+            doing: "list pods".into(),
+            what: None,
+            code,
+            status: None,
+            message: "unable to parse requirement".into(),
+        };
+        assert_eq!(refusal(400).exit_code(), exit::USAGE);
+        assert_eq!(refusal(409).exit_code(), exit::FAILED);
+        assert_eq!(
+            refusal(400).to_string(),
+            "cannot list pods: unable to parse requirement"
+        );
+    }
+}
