@@ -582,6 +582,54 @@ pub enum Error {
         known: Vec<String>,
     },
 
+    /// Another live process is resuming the run.
+    #[error(
+        "run {run_id} is being resumed by process {pid}; wait for it to finish or stop it first"
+    )]
+    RunLocked { run_id: String, pid: i32 },
+
+    /// `origin` says where the runbook was found.
+    #[error(
+        "the runbook `{runbook}` ({origin}) has changed since run {run_id} started; review the change, then pass --force to resume with the new version"
+    )]
+    RunbookChanged {
+        runbook: String,
+        origin: String,
+        run_id: String,
+    },
+
+    #[error(
+        "run {run_id} started on context `{started_on}`, but the current context is `{current}`; pass --context {started_on} (or --force to continue here)"
+    )]
+    RunOnOtherContext {
+        run_id: String,
+        started_on: String,
+        current: String,
+    },
+
+    /// A run that stopped at a step needing an answer it did not get:
+    /// `no_terminal` when nobody could be asked, else `answer` says how it
+    /// was withheld; `resume` is the command that goes on.
+    #[error(
+        "{}",
+        if *.no_terminal {
+            format!("stopped before step `{step}`: it needs a confirmation and stdin is not a terminal; pass --yes to confirm from a script, then continue with {resume}")
+        } else {
+            format!("stopped before step `{step}` ({answer}); continue later with {resume}")
+        }
+    )]
+    StoppedBeforeStep {
+        step: String,
+        no_terminal: bool,
+        answer: String,
+        resume: String,
+    },
+
+    #[error(
+        "step `{step}` was interrupted while it ran and is not safe to repeat blindly; run {resume} on a terminal to say whether it completed"
+    )]
+    CutShortStep { step: String, resume: String },
+
     /// A parameter value that its type, pattern or choices refuse.
     #[error("parameter `{name}`: {why}")]
     BadParam { name: String, why: String },
@@ -861,7 +909,14 @@ impl Error {
             | Error::ServerFailed { .. }
             | Error::NoContextAnswered(_)
             | Error::Credentials { .. } => exit::CLUSTER,
-            Error::NoTty | Error::Declined(_) | Error::Refused(_) => exit::REFUSED,
+            Error::NoTty
+            | Error::Declined(_)
+            | Error::Refused(_)
+            | Error::RunLocked { .. }
+            | Error::RunbookChanged { .. }
+            | Error::RunOnOtherContext { .. }
+            | Error::StoppedBeforeStep { .. }
+            | Error::CutShortStep { .. } => exit::REFUSED,
             Error::TimedOut { .. } | Error::RequestTimedOut { .. } => exit::TIMED_OUT,
             Error::Interrupted { .. } | Error::InterruptedAtPrompt => {
                 crate::safety::interrupt::exit_code()

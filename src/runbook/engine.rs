@@ -482,18 +482,11 @@ fn answer_name(a: Answer) -> String {
 }
 
 fn stopped(run: &Run<'_>, step: &Step, answer: Answer) -> Error {
-    match answer {
-        Answer::Refused => Error::Refused(format!(
-            "stopped before step `{}`: it needs a confirmation and stdin is not a terminal; pass --yes to confirm from a script, then continue with {}",
-            step.id,
-            run.resume_hint()
-        )),
-        _ => Error::Refused(format!(
-            "stopped before step `{}` ({}); continue later with {}",
-            step.id,
-            answer_name(answer).replace('_', " "),
-            run.resume_hint()
-        )),
+    Error::StoppedBeforeStep {
+        step: step.id.clone(),
+        no_terminal: answer == Answer::Refused,
+        answer: answer_name(answer).replace('_', " "),
+        resume: run.resume_hint(),
     }
 }
 
@@ -553,11 +546,10 @@ fn settle_cut_short(run: &mut Run<'_>, ui: &mut dyn Ui, step: &Step) -> Result<C
         }
         None => {
             run.finish(RunStatus::Refused)?;
-            Err(Error::Refused(format!(
-                "step `{}` was interrupted while it ran and is not safe to repeat blindly; run {} on a terminal to say whether it completed",
-                step.id,
-                run.resume_hint()
-            )))
+            Err(Error::CutShortStep {
+                step: step.id.clone(),
+                resume: run.resume_hint(),
+            })
         }
     }
 }

@@ -300,9 +300,10 @@ impl Lock {
                         .ok()
                         .and_then(|t| t.trim().parse::<i32>().ok());
                     if let Some(pid) = pid.filter(|p| process_alive(*p)) {
-                        return Err(Error::Refused(format!(
-                            "run {run_id} is being resumed by process {pid}; wait for it to finish or stop it first"
-                        )));
+                        return Err(Error::RunLocked {
+                            run_id: run_id.into(),
+                            pid,
+                        });
                     }
                     let _ = std::fs::remove_file(&path);
                 }

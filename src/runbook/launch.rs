@@ -166,12 +166,11 @@ impl Journal {
             return Ok(false);
         }
         if !force {
-            return Err(Error::Refused(format!(
-                "the runbook `{}` ({}) has changed since run {} started; review the change, then pass --force to resume with the new version",
-                self.runbook,
-                self.origin.describe(),
-                self.run_id
-            )));
+            return Err(Error::RunbookChanged {
+                runbook: self.runbook.clone(),
+                origin: self.origin.describe(),
+                run_id: self.run_id.clone(),
+            });
         }
         Ok(true)
     }
@@ -193,10 +192,11 @@ impl Journal {
             return Ok(false);
         }
         if !force {
-            return Err(Error::Refused(format!(
-                "run {} started on context `{}`, but the current context is `{}`; pass --context {} (or --force to continue here)",
-                self.run_id, self.context, c.context, self.context
-            )));
+            return Err(Error::RunOnOtherContext {
+                run_id: self.run_id.clone(),
+                started_on: self.context.clone(),
+                current: c.context.clone(),
+            });
         }
         self.context = c.context.clone();
         self.cluster = c.url.clone();
