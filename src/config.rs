@@ -86,8 +86,10 @@ impl Config {
                 _ => return Ok(Config::default()),
             },
         };
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            Error::Usage(format!("cannot read config file {}: {e}", path.display()))
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::CannotRead {
+            what: "config file",
+            path: path.clone(),
+            reason: e.to_string(),
         })?;
         if text.trim().is_empty() {
             return Ok(Config::default());

@@ -48,8 +48,17 @@ pub enum Error {
     #[error("cannot read kubeconfig: {0}")]
     BadKubeconfig(String),
 
-    #[error("context `{name}` is not in the kubeconfig; known contexts: {known}")]
-    UnknownContext { name: String, known: String },
+    /// `what` is `context`, `cluster` or `user`; `known` lists the
+    /// kubeconfig's.
+    #[error("{what} `{name}` is not in the kubeconfig; known {what}s: {known}")]
+    NotInKubeconfig {
+        what: &'static str,
+        name: String,
+        known: String,
+    },
+
+    #[error("the kubeconfig has no current context: pass --context NAME")]
+    NoCurrentContext,
 
     #[error(
         "cannot reach the API server at {url}: {reason}; check the address, your VPN and `--context`"
@@ -373,6 +382,345 @@ pub enum Error {
     #[error("cannot read the audit log `{}`: {reason}", .path.display())]
     AuditUnreadable { path: PathBuf, reason: String },
 
+    /// `what` says what to name (`the nodes`); `list` is the command that
+    /// lists them, when there is one.
+    #[error(
+        "name {what}, or select them with -l SELECTOR{}",
+        .list.as_ref().map(|l| format!(" (see `{l}`)")).unwrap_or_default()
+    )]
+    NoTargets {
+        what: &'static str,
+        list: Option<String>,
+    },
+
+    /// A file oncall was asked to write; `what` says what it was for.
+    #[error("cannot write {what} `{}`: {reason}", .path.display())]
+    CannotWrite {
+        what: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+
+    /// Changes left undone because someone else made them: `state` is
+    /// `cordoned` or `suspended`; each refusal says whose and how to
+    /// override it.
+    #[error("left {state}: {}", .refusals.join("; "))]
+    LeftAsIs {
+        state: &'static str,
+        refusals: Vec<String>,
+    },
+
+    // --- Draining and scaling nodes' workloads ----------------------------
+    /// Each blocker names its pod and the flag that resolves it.
+    #[error("cannot drain; nothing was changed: {}", .blockers.join("; "))]
+    DrainRefused { blockers: Vec<String> },
+
+    /// `stays` says what was left changed and how to undo it.
+    #[error("draining `{node}` failed: {reason}; {stays}")]
+    DrainFailed {
+        node: String,
+        reason: String,
+        stays: String,
+    },
+
+    #[error(
+        "say how to terminate the nodes: --terminate CMD, --delete-node, or `clusters.{context}.terminate` in the config file"
+    )]
+    NoTerminateWay { context: String },
+
+    #[error(
+        "node `{node}` has no pool label (e.g. cloud.google.com/gke-nodepool), so its replacement cannot be recognised"
+    )]
+    NoPoolLabel { node: String },
+
+    /// `why` says why not, and what to do.
+    #[error("cannot scale up `{target}`: {why}")]
+    CannotScaleUp { target: String, why: &'static str },
+
+    // --- Restarting and rolling out ---------------------------------------
+    /// Each entry is a pod and the API's reason.
+    #[error("{} pod(s) could not be evicted: {}", .pods.len(), .pods.join("; "))]
+    EvictionsRefused { pods: Vec<String> },
+
+    #[error(
+        "the PodDisruptionBudget refused to let pod `{pod}` go ({message}); wait for the other pods to become ready, or relax the PDB"
+    )]
+    PdbRefused { pod: String, message: String },
+
+    /// `resume` is the command that resumes it.
+    #[error(
+        "deployment `{name}` is paused, so a restart would not roll out; resume it first: `{resume}`"
+    )]
+    DeploymentPaused { name: String, resume: String },
+
+    /// `why` is the first failure's message.
+    #[error(
+        "the rollout of {} failed{}",
+        quoted(.workloads),
+        .why.as_ref().map(|w| format!(": {w}")).unwrap_or_default()
+    )]
+    RolloutFailed {
+        workloads: Vec<String>,
+        why: Option<String>,
+    },
+
+    /// A workload found earlier that was deleted while oncall worked on it.
+    #[error("`{workload}` is no longer in namespace `{namespace}`: it was deleted meanwhile")]
+    WorkloadGone { workload: String, namespace: String },
+
+    // --- Running a CronJob --------------------------------------------------
+    /// `list` is the command that lists the namespace's jobs.
+    #[error("lost track of job `{job}`: {why}; see `{list}`")]
+    JobLost {
+        job: String,
+        why: String,
+        list: String,
+    },
+
+    #[error("{0}")]
+    JobFailed(Box<JobFailure>),
+
+    // --- Promoting -----------------------------------------------------------
+    #[error("{0}")]
+    PromoteFailed(Box<PromoteFailure>),
+
+    #[error("the migration template `{name}` (a Job or CronJob) is not in namespace `{namespace}`")]
+    NoMigrationTemplate { name: String, namespace: String },
+
+    #[error(
+        "cannot tell which image the migration `{template}` container `{container}` should run: no source workload uses the repository of `{image}`"
+    )]
+    MigrationImageUnknown {
+        template: String,
+        container: String,
+        image: String,
+    },
+
+    /// `log_tail` is the job's last log lines.
+    #[error(
+        "the migration job `{job}` failed, so nothing was deployed{}",
+        if .log_tail.is_empty() { String::new() } else { format!("; its last log lines:\n  {}", .log_tail.join("\n  ")) }
+    )]
+    MigrationFailed { job: String, log_tail: Vec<String> },
+
+    #[error("the migration could not run: {reason}; nothing was deployed")]
+    MigrationNotRun { reason: String },
+
+    // --- Secret values and their consumers ----------------------------------
+    #[error("`--from-file {arg}` needs a key and a path: `--from-file KEY=PATH`")]
+    BadFromFile { arg: String },
+
+    #[error("only one key can be read from stdin (`--set KEY=-`); use --from-file for the others")]
+    StdinTwice,
+
+    #[error("cannot read the value from stdin: {reason}")]
+    StdinUnreadable { reason: String },
+
+    #[error("the restart of `{target}` failed: {why}")]
+    ConsumerRestartFailed { target: String, why: String },
+
+    // --- DNS checks -----------------------------------------------------------
+    #[error(
+        "`dns check` maps A, AAAA and CNAME answers onto the cluster; give it a host name and --type A, AAAA or CNAME"
+    )]
+    DnsCheckNeedsHost,
+
+    // --- Runbooks and their runs --------------------------------------------
+    #[error("cannot find a home directory for run journals; set XDG_STATE_HOME")]
+    NoJournalHome,
+
+    /// `doing` is `read`, `write` or `lock`; `path` the journal or its lock.
+    #[error(
+        "cannot {doing} the run journal `{}`: {reason}; check that you can read and write its directory, or set XDG_STATE_HOME to one you can",
+        .path.display()
+    )]
+    JournalIo {
+        doing: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+
+    #[error(
+        "the run journal `{}` is damaged ({reason}), so its run cannot be shown or resumed; start the runbook again",
+        .path.display()
+    )]
+    JournalDamaged { path: PathBuf, reason: String },
+
+    /// `start` is the command that starts one.
+    #[error("there are no runs yet (dry runs do not count); start one with `{start}`")]
+    NoRunsYet { start: String },
+
+    #[error("`{run_id}` is not a run id; see the ids in {}", .dir.display())]
+    BadRunId { run_id: String, dir: PathBuf },
+
+    #[error(
+        "no run `{run_id}`: {} does not exist; run ids are printed when a run starts",
+        .path.display()
+    )]
+    NoSuchRun { run_id: String, path: PathBuf },
+
+    /// Each problem is `file:line:column: message`.
+    #[error("the runbook has {} problem(s):\n{}", .problems.len(), .problems.join("\n"))]
+    InvalidRunbook { problems: Vec<String> },
+
+    /// `list` is the command that lists the runbooks.
+    #[error("no runbook is called `{name}`; see `{list}`, or give a file path")]
+    NoSuchRunbook { name: String, list: String },
+
+    #[error("`--set {0}`: use --set NAME=VALUE")]
+    BadSet(String),
+
+    /// `what` is `parameter` or `step`; `known` lists the runbook's.
+    #[error(
+        "`{runbook}` has no {what} `{name}`; its {what}s are: {}",
+        if .known.is_empty() { "none".to_string() } else { .known.join(", ") }
+    )]
+    NotInRunbook {
+        runbook: String,
+        what: &'static str,
+        name: String,
+        known: Vec<String>,
+    },
+
+    /// Another live process is resuming the run.
+    #[error(
+        "run {run_id} is being resumed by process {pid}; wait for it to finish or stop it first"
+    )]
+    RunLocked { run_id: String, pid: i32 },
+
+    /// `origin` says where the runbook was found.
+    #[error(
+        "the runbook `{runbook}` ({origin}) has changed since run {run_id} started; review the change, then pass --force to resume with the new version"
+    )]
+    RunbookChanged {
+        runbook: String,
+        origin: String,
+        run_id: String,
+    },
+
+    #[error(
+        "run {run_id} started on context `{started_on}`, but the current context is `{current}`; pass --context {started_on} (or --force to continue here)"
+    )]
+    RunOnOtherContext {
+        run_id: String,
+        started_on: String,
+        current: String,
+    },
+
+    /// A run that stopped at a step needing an answer it did not get:
+    /// `no_terminal` when nobody could be asked, else `answer` says how it
+    /// was withheld; `resume` is the command that goes on.
+    #[error(
+        "{}",
+        if *.no_terminal {
+            format!("stopped before step `{step}`: it needs a confirmation and stdin is not a terminal; pass --yes to confirm from a script, then continue with {resume}")
+        } else {
+            format!("stopped before step `{step}` ({answer}); continue later with {resume}")
+        }
+    )]
+    StoppedBeforeStep {
+        step: String,
+        no_terminal: bool,
+        answer: String,
+        resume: String,
+    },
+
+    #[error(
+        "step `{step}` was interrupted while it ran and is not safe to repeat blindly; run {resume} on a terminal to say whether it completed"
+    )]
+    CutShortStep { step: String, resume: String },
+
+    /// A parameter value that its type, pattern or choices refuse.
+    #[error("parameter `{name}`: {why}")]
+    BadParam { name: String, why: String },
+
+    /// A template or expression of a step that cannot be worked out;
+    /// `doing` says which (``render `argv` ``, ``evaluate `when` ``).
+    #[error("step `{step}`: cannot {doing}: {reason}")]
+    StepTemplate {
+        step: String,
+        doing: String,
+        reason: String,
+    },
+
+    #[error("step `{step}`: `{field}` has unbalanced quotes; quote it as you would in a shell")]
+    StepUnbalancedQuotes { step: String, field: String },
+
+    /// `env_var` is the variable a shell step reads the secret from.
+    #[error(
+        "step `{step}`: `{field}` makes a new value out of the secret parameter `{name}`, which oncall could not hide; use `{{{{ {name} }}}}` unchanged, or pass it to a shell step in its environment (\"${env_var}\") and transform it there"
+    )]
+    SecretDerived {
+        step: String,
+        field: String,
+        name: String,
+        env_var: String,
+    },
+
+    /// A step that stopped the run; `planning` when it failed while its
+    /// plan was made (so it changed nothing), `resume` the command that
+    /// goes on.
+    #[error(
+        "step `{step}` {}: {reason}; fix the cause, then {resume}",
+        if *.planning { "cannot be planned" } else { "failed" }
+    )]
+    StepFailed {
+        step: String,
+        planning: bool,
+        reason: String,
+        resume: String,
+    },
+
+    /// A step's arguments, once its templates are filled in: `field` names
+    /// the one at fault, when one is.
+    #[error(
+        "{}",
+        match .field {
+            Some(field) => format!("`{field}` {reason}"),
+            None => format!("bad arguments for `{action}`: {reason}"),
+        }
+    )]
+    BadStepArgs {
+        action: String,
+        field: Option<String>,
+        reason: String,
+    },
+
+    #[error("cannot run `{program}`: {reason}; check the program's name and that it is on PATH")]
+    CannotRun { program: String, reason: String },
+
+    /// A step's program that failed: `pod` when it ran in one, `last` its
+    /// last line of output.
+    #[error(
+        "`{program}` exited with code {code}{}{}",
+        .pod.as_ref().map(|p| format!(" in pod `{p}`")).unwrap_or_default(),
+        if .last.is_empty() { String::new() } else { format!(": {last}") }
+    )]
+    CommandFailed {
+        program: String,
+        code: i32,
+        pod: Option<String>,
+        last: String,
+    },
+
+    // --- The API server's own refusals ------------------------------------
+    /// A refusal that is neither about access nor about the server's health
+    /// (400, 405, 409, 422...), in the server's words; `what` names the
+    /// object and `status` is its code and reason, when they help. A 400
+    /// answers what the user typed.
+    #[error(
+        "cannot {doing}{}: {message}{}",
+        .what.as_ref().map(|w| format!(" for `{w}`")).unwrap_or_default(),
+        .status.as_ref().map(|s| format!(" ({s})")).unwrap_or_default()
+    )]
+    ApiRejected {
+        doing: String,
+        what: Option<String>,
+        code: u16,
+        status: Option<String>,
+        message: String,
+    },
+
     #[error("{context}: {}", crate::cluster::plain(source))]
     Kube {
         context: String,
@@ -388,6 +736,94 @@ fn quoted(items: &[String]) -> String {
         .map(|i| format!("`{i}`"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A Job that failed, boxed in `Error::JobFailed` as it is large: `reason`
+/// and `message` are its `Failed` condition's, `pod` and `exit_code` those
+/// of its last pod.
+#[derive(Debug)]
+pub struct JobFailure {
+    pub job: String,
+    pub cronjob: String,
+    pub namespace: String,
+    pub reason: Option<String>,
+    pub message: Option<String>,
+    pub pod: Option<String>,
+    pub exit_code: Option<i32>,
+}
+
+impl std::fmt::Display for JobFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (job, ns) = (&self.job, &self.namespace);
+        write!(f, "job `{job}` from cronjob `{}` failed", self.cronjob)?;
+        if let Some(r) = &self.reason {
+            write!(f, ": {r}")?;
+            if let Some(m) = &self.message {
+                write!(f, " ({m})")?;
+            }
+        }
+        match (&self.pod, self.exit_code) {
+            (Some(p), Some(code)) => write!(f, "; its pod `{p}` exited with code {code}")?,
+            (Some(p), None) => write!(f, "; its pod was `{p}`")?,
+            _ => {}
+        }
+        write!(f, "; read its log with `kubectl logs -n {ns} job/{job}`")
+    }
+}
+
+/// A workload whose change failed during a promotion, and what became of
+/// the others; boxed in `Error::PromoteFailed` as it is large.
+#[derive(Debug)]
+pub struct PromoteFailure {
+    pub workload: String,
+    pub reason: String,
+    pub rollback: Rollback,
+    /// The migration job that ran: rolling images back never undoes it.
+    pub migrated: Option<String>,
+    /// What the workloads run now, when they were left changed.
+    pub left: Option<String>,
+}
+
+/// What a failed promotion did with the workloads it had changed.
+#[derive(Debug)]
+pub enum Rollback {
+    /// `--no-rollback`: left as they are.
+    Skipped,
+    /// Back on their previous images: these.
+    Done(Vec<String>),
+    /// Tried, with these problems.
+    Failed(Vec<String>),
+}
+
+impl std::fmt::Display for PromoteFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` failed: {}", self.workload, self.reason)?;
+        match &self.rollback {
+            Rollback::Skipped => write!(
+                f,
+                "; --no-rollback was given, so the changed workloads were left as they are"
+            )?,
+            Rollback::Done(names) => {
+                write!(f, "; rolled back {} to the previous images", quoted(names))?
+            }
+            Rollback::Failed(problems) => write!(
+                f,
+                "; the rollback also had problems: {}",
+                problems.join("; ")
+            )?,
+        }
+        if let Some(job) = &self.migrated {
+            write!(
+                f,
+                "; the migration job `{job}` ran and was not reverted: check that the running images work with the migrated database"
+            )?;
+        }
+        // Last, so that it is what the engineer reads.
+        match &self.left {
+            Some(left) => write!(f, "; {left}"),
+            None => Ok(()),
+        }
+    }
 }
 
 /// `a, b, c`, or `nothing` for an empty list.
@@ -415,7 +851,8 @@ impl Error {
             Error::NoKubeconfig
             | Error::NoSandbox
             | Error::BadKubeconfig(_)
-            | Error::UnknownContext { .. }
+            | Error::NotInKubeconfig { .. }
+            | Error::NoCurrentContext
             | Error::BadFile { .. }
             | Error::Usage(_)
             | Error::BadWorkloadName { .. }
@@ -441,7 +878,27 @@ impl Error {
             | Error::NoEnvironment { .. }
             | Error::UnknownEnvironment { .. }
             | Error::NotACronJob { .. }
-            | Error::BadCronJobName { .. } => exit::USAGE,
+            | Error::BadCronJobName { .. }
+            | Error::NoRunsYet { .. }
+            | Error::BadRunId { .. }
+            | Error::NoSuchRun { .. }
+            | Error::InvalidRunbook { .. }
+            | Error::NoSuchRunbook { .. }
+            | Error::BadSet(_)
+            | Error::NotInRunbook { .. }
+            | Error::BadParam { .. }
+            | Error::StepUnbalancedQuotes { .. }
+            | Error::SecretDerived { .. }
+            | Error::BadStepArgs { .. }
+            | Error::NoTargets { .. }
+            | Error::NoTerminateWay { .. }
+            | Error::NoPoolLabel { .. }
+            | Error::NoMigrationTemplate { .. }
+            | Error::BadFromFile { .. }
+            | Error::StdinTwice
+            | Error::StdinUnreadable { .. }
+            | Error::DnsCheckNeedsHost => exit::USAGE,
+            Error::ApiRejected { code: 400, .. } => exit::USAGE,
             Error::Unreachable { .. }
             | Error::UntrustedServer { .. }
             | Error::Proxy { .. }
@@ -452,7 +909,14 @@ impl Error {
             | Error::ServerFailed { .. }
             | Error::NoContextAnswered(_)
             | Error::Credentials { .. } => exit::CLUSTER,
-            Error::NoTty | Error::Declined(_) | Error::Refused(_) => exit::REFUSED,
+            Error::NoTty
+            | Error::Declined(_)
+            | Error::Refused(_)
+            | Error::RunLocked { .. }
+            | Error::RunbookChanged { .. }
+            | Error::RunOnOtherContext { .. }
+            | Error::StoppedBeforeStep { .. }
+            | Error::CutShortStep { .. } => exit::REFUSED,
             Error::TimedOut { .. } | Error::RequestTimedOut { .. } => exit::TIMED_OUT,
             Error::Interrupted { .. } | Error::InterruptedAtPrompt => {
                 crate::safety::interrupt::exit_code()
@@ -471,6 +935,31 @@ impl Error {
             | Error::SecretImmutable { .. }
             | Error::BackupExists { .. }
             | Error::SecretChangedMeanwhile { .. }
+            | Error::CannotWrite { .. }
+            | Error::LeftAsIs { .. }
+            | Error::DrainRefused { .. }
+            | Error::DrainFailed { .. }
+            | Error::CannotScaleUp { .. }
+            | Error::EvictionsRefused { .. }
+            | Error::PdbRefused { .. }
+            | Error::DeploymentPaused { .. }
+            | Error::RolloutFailed { .. }
+            | Error::WorkloadGone { .. }
+            | Error::JobLost { .. }
+            | Error::JobFailed(_)
+            | Error::PromoteFailed(_)
+            | Error::MigrationImageUnknown { .. }
+            | Error::MigrationFailed { .. }
+            | Error::MigrationNotRun { .. }
+            | Error::ConsumerRestartFailed { .. }
+            | Error::NoJournalHome
+            | Error::JournalIo { .. }
+            | Error::JournalDamaged { .. }
+            | Error::StepTemplate { .. }
+            | Error::StepFailed { .. }
+            | Error::CannotRun { .. }
+            | Error::CommandFailed { .. }
+            | Error::ApiRejected { .. }
             | Error::ProblemsFound(_)
             | Error::Failed(_)
             | Error::Kube { .. } => exit::FAILED,
@@ -485,3 +974,41 @@ impl Error {
 }
 
 pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_promotion_left_changed_says_so_last() {
+        let e = Error::PromoteFailed(Box::new(PromoteFailure {
+            workload: "deployment/web".into(),
+            reason: "CrashLoopBackOff".into(),
+            rollback: Rollback::Skipped,
+            migrated: Some("migrate-7".into()),
+            left: Some("`deployment/web` runs shop/web:2".into()),
+        }));
+        assert_eq!(
+            e.to_string(),
+            "`deployment/web` failed: CrashLoopBackOff; --no-rollback was given, so the changed workloads were left as they are; the migration job `migrate-7` ran and was not reverted: check that the running images work with the migrated database; `deployment/web` runs shop/web:2"
+        );
+        assert_eq!(e.exit_code(), exit::FAILED);
+    }
+
+    #[test]
+    fn an_api_refusal_of_what_was_typed_is_a_usage_error() {
+        let refusal = |code| Error::ApiRejected {
+            doing: "list pods".into(),
+            what: None,
+            code,
+            status: None,
+            message: "unable to parse requirement".into(),
+        };
+        assert_eq!(refusal(400).exit_code(), exit::USAGE);
+        assert_eq!(refusal(409).exit_code(), exit::FAILED);
+        assert_eq!(
+            refusal(400).to_string(),
+            "cannot list pods: unable to parse requirement"
+        );
+    }
+}

@@ -55,6 +55,7 @@ pub(crate) mod config;
 pub(crate) mod dns;
 pub(crate) mod error;
 pub(crate) mod jobs;
+pub(crate) mod lenient;
 pub(crate) mod nodes;
 pub(crate) mod pods;
 pub(crate) mod promote;

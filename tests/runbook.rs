@@ -1216,6 +1216,34 @@ fn a_drain_that_cannot_start_fails_at_its_plan_and_changes_nothing() {
         r.stderr
     );
     assert!(!r.stderr.contains("node list"), "{}", r.stderr);
+    // Whatever stops a plan, the error says which step and how to go on.
+    let gone = runbook_file(
+        &h,
+        "gone.yaml",
+        "name: g\nsummary: s\nsteps:\n  - id: cordon\n    title: Cordon a node that is not there\n    node_cordon: {nodes: [no-such-node]}\n",
+    );
+    let r = h.oncall(&["runbook", "run", &gone, "--yes"]).expect_code(1);
+    assert!(
+        r.stderr
+            .contains("step `cordon` cannot be planned: node `no-such-node`")
+            && r.stderr.contains("; fix the cause, then `")
+            && r.stderr.contains("runbook resume "),
+        "{}",
+        r.stderr
+    );
+    // A bad argument names its field.
+    let bad = runbook_file(
+        &h,
+        "bad-target.yaml",
+        "name: b\nsummary: s\nsteps:\n  - id: scale\n    title: Scale a pod\n    scale: {target: pod/web-1, replicas: 2}\n",
+    );
+    let r = h.oncall(&["runbook", "run", &bad, "--yes"]).expect_code(1);
+    assert!(
+        r.stderr
+            .contains("`target` must be a deployment or statefulset, not a `pod`"),
+        "{}",
+        r.stderr
+    );
 }
 
 const STUCK: &str = r#"

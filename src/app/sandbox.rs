@@ -61,7 +61,11 @@ mod built_in {
         pub(crate) fn write_kubeconfig(&self, path: &Path) -> Result<()> {
             self.sim()
                 .write_kubeconfig(path, CONTEXT)
-                .map_err(|e| Error::Failed(format!("cannot write {}: {e}", path.display())))
+                .map_err(|e| Error::CannotWrite {
+                    what: "the sandbox's kubeconfig",
+                    path: path.to_path_buf(),
+                    reason: e.to_string(),
+                })
         }
 
         /// Stops it and waits for its server and controllers to finish.

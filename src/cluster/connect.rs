@@ -189,18 +189,20 @@ fn apply_overrides(
     if let Some(name) = &o.cluster
         && !k.clusters.iter().any(|c| &c.name == name)
     {
-        let names = known(k.clusters.iter().map(|c| c.name.as_str()).collect());
-        return Err(Error::Usage(format!(
-            "cluster `{name}` is not in the kubeconfig; known clusters: {names}"
-        )));
+        return Err(Error::NotInKubeconfig {
+            what: "cluster",
+            name: name.clone(),
+            known: known(k.clusters.iter().map(|c| c.name.as_str()).collect()),
+        });
     }
     if let Some(name) = &o.user
         && !k.auth_infos.iter().any(|u| &u.name == name)
     {
-        let names = known(k.auth_infos.iter().map(|u| u.name.as_str()).collect());
-        return Err(Error::Usage(format!(
-            "user `{name}` is not in the kubeconfig; known users: {names}"
-        )));
+        return Err(Error::NotInKubeconfig {
+            what: "user",
+            name: name.clone(),
+            known: known(k.auth_infos.iter().map(|u| u.name.as_str()).collect()),
+        });
     }
     let mut proxy_url = None;
     if let Some(c) = k
@@ -259,9 +261,7 @@ fn apply_overrides(
 /// The context: `--context`, else the kubeconfig's current one.
 fn pick_context(kubeconfig: &Kubeconfig, opts: &ConnectOptions) -> Result<String> {
     let Some(context) = opts.context.clone().or(kubeconfig.current_context.clone()) else {
-        return Err(Error::Usage(
-            "the kubeconfig has no current context: pass --context NAME".into(),
-        ));
+        return Err(Error::NoCurrentContext);
     };
     if !kubeconfig.contexts.iter().any(|c| c.name == context) {
         let known: Vec<_> = kubeconfig
@@ -269,7 +269,8 @@ fn pick_context(kubeconfig: &Kubeconfig, opts: &ConnectOptions) -> Result<String
             .iter()
             .map(|c| c.name.as_str())
             .collect();
-        return Err(Error::UnknownContext {
+        return Err(Error::NotInKubeconfig {
+            what: "context",
             name: context,
             known: if known.is_empty() {
                 "none".into()
@@ -307,7 +308,8 @@ async fn in_cluster(opts: &ConnectOptions) -> Result<Cluster> {
         return Err(Error::NoKubeconfig);
     }
     if let Some(context) = &opts.context {
-        return Err(Error::UnknownContext {
+        return Err(Error::NotInKubeconfig {
+            what: "context",
             name: context.clone(),
             known: "none (running in-cluster)".into(),
         });

@@ -43,9 +43,15 @@ pub fn api_error(err: kube::Error, url: &str, doing: &str) -> Error {
                 };
             }
             // A 400 answers what the user typed: a bad selector or name.
-            400 => return Error::Usage(format!("cannot {doing}: {}", status.message)),
-            _ => {
-                return Error::Failed(format!("cannot {doing}: {}", status.message));
+            // A 400 (exit 2) answers what the user typed; others exit 1.
+            code => {
+                return Error::ApiRejected {
+                    doing: doing.into(),
+                    what: None,
+                    code,
+                    status: None,
+                    message: status.message.clone(),
+                };
             }
         }
     }

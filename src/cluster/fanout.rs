@@ -83,7 +83,8 @@ pub fn contexts(opts: &ConnectOptions, given: &[String], all: bool) -> Result<Ve
     let mut wanted: Vec<String> = Vec::new();
     for name in given {
         if !known.contains(name) {
-            return Err(Error::UnknownContext {
+            return Err(Error::NotInKubeconfig {
+                what: "context",
                 name: name.clone(),
                 known: if known.is_empty() {
                     "none".into()

@@ -21,11 +21,10 @@ pub(crate) fn page() -> String {
 /// oncall(1) and one page per command (`oncall-node-drain.1`…) in `dir`,
 /// the way git ships `git-commit(1)`.
 pub(crate) fn write_pages(dir: &Path) -> Result<()> {
-    let failed = |e: std::io::Error| {
-        Error::Failed(format!(
-            "cannot write the manual pages to `{}`: {e}",
-            dir.display()
-        ))
+    let failed = |e: std::io::Error| Error::CannotWrite {
+        what: "the manual pages to",
+        path: dir.to_path_buf(),
+        reason: e.to_string(),
     };
     std::fs::create_dir_all(dir).map_err(failed)?;
     clap_mangen::generate_to(Cli::command(), dir).map_err(failed)

@@ -167,9 +167,7 @@ pub(crate) async fn check(
         RecordType::A | RecordType::AAAA | RecordType::CNAME
     ) || question.reverse_of.is_some()
     {
-        return Err(Error::Usage(
-            "`dns check` maps A, AAAA and CNAME answers onto the cluster; give it a host name and --type A, AAAA or CNAME".into(),
-        ));
+        return Err(Error::DnsCheckNeedsHost);
     }
     let name = question.display_name();
     // The TXT ownership record is asked of the first server given: that is

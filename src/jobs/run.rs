@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use super::{JobState, get_cronjob, jobs_api, runs_by_cronjob, schedule, suspend};
 use crate::cluster::{Cluster, api_error, is_not_found, plain};
-use crate::error::{Error, Result};
+use crate::error::{Error, JobFailure, Result};
 use crate::safety::{Audited, OpCtx, Plan, audit};
 
 /// The annotation `kubectl create job --from=cronjob/…` sets on the Job.
@@ -466,16 +466,14 @@ async fn steps(
                 ),
             });
         }
-        Ok(Err(e)) => {
-            return Err(Error::Failed(format!(
-                "lost track of job `{name}`: {e}; see `oncall -n {ns} job list`"
-            )));
-        }
+        Ok(Err(e)) => return Err(job_lost(&name, ns, e.to_string())),
         Ok(Ok(None)) => {
             report.outcome = Verdict::Failed;
-            return Err(Error::Failed(format!(
-                "job `{name}` was deleted before it finished"
-            )));
+            return Err(job_lost(
+                &name,
+                ns,
+                "it was deleted before it finished".into(),
+            ));
         }
         Ok(Ok(Some(j))) => j,
     };
@@ -507,25 +505,24 @@ async fn steps(
     Err(failure_error(report))
 }
 
-fn failure_error(report: &Report) -> Error {
-    let name = report.job.as_deref().unwrap_or_default();
-    let ns = &report.namespace;
-    let mut why = String::new();
-    if let Some(r) = &report.reason {
-        why.push_str(&format!(": {r}"));
-        if let Some(m) = &report.message {
-            why.push_str(&format!(" ({m})"));
-        }
+fn job_lost(name: &str, ns: &str, why: String) -> Error {
+    Error::JobLost {
+        job: name.into(),
+        why,
+        list: crate::suggest::oncall(&format!("-n {ns} job list")),
     }
-    let pod = match (&report.pod, report.exit_code) {
-        (Some(p), Some(code)) => format!("; its pod `{p}` exited with code {code}"),
-        (Some(p), None) => format!("; its pod was `{p}`"),
-        _ => String::new(),
-    };
-    Error::Failed(format!(
-        "job `{name}` from cronjob `{}` failed{why}{pod}; read its log with `kubectl logs -n {ns} job/{name}`",
-        report.cronjob
-    ))
+}
+
+fn failure_error(report: &Report) -> Error {
+    Error::JobFailed(Box::new(JobFailure {
+        job: report.job.clone().unwrap_or_default(),
+        cronjob: report.cronjob.clone(),
+        namespace: report.namespace.clone(),
+        reason: report.reason.clone(),
+        message: report.message.clone(),
+        pod: report.pod.clone(),
+        exit_code: report.exit_code,
+    }))
 }
 
 fn job_pods(cluster: &Cluster, namespace: &str) -> Api<Pod> {

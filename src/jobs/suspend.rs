@@ -74,10 +74,10 @@ impl Toggle {
         if self.refused.is_empty() {
             Ok(())
         } else {
-            Err(Error::Failed(format!(
-                "left suspended: {}",
-                self.refused.join("; ")
-            )))
+            Err(Error::LeftAsIs {
+                state: "suspended",
+                refusals: self.refused.clone(),
+            })
         }
     }
 }

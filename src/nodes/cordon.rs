@@ -111,10 +111,10 @@ impl CordonJob {
         if self.refused.is_empty() {
             Ok(())
         } else {
-            Err(Error::Failed(format!(
-                "left cordoned: {}",
-                self.refused.join("; ")
-            )))
+            Err(Error::LeftAsIs {
+                state: "cordoned",
+                refusals: self.refused.clone(),
+            })
         }
     }
 }

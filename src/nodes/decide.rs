@@ -168,33 +168,15 @@ impl ScalePolicy {
 /// template produced: `"true"`, `"30"`, `"5m"`, or empty for the default.
 /// The messages are completed with the field's name by the caller.
 mod lenient {
+    use serde::Serializer;
     use serde::de::{Deserializer, Error};
-    use serde::{Deserialize, Serializer};
     use std::time::Duration;
 
-    /// A scalar as the step gave it: a boolean, a number or text.
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Scalar {
-        Bool(bool),
-        Int(i64),
-        Text(String),
-    }
-
-    impl Scalar {
-        fn text(self) -> String {
-            match self {
-                Scalar::Bool(b) => b.to_string(),
-                Scalar::Int(n) => n.to_string(),
-                Scalar::Text(t) => t.trim().to_string(),
-            }
-        }
-    }
-
+    /// The step's text, trimmed; `None` when it gave nothing.
     fn scalar<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        Ok(Option::<Scalar>::deserialize(d)?
-            .map(Scalar::text)
-            .filter(|t| !t.is_empty()))
+        let text = crate::lenient::text(d)?;
+        let text = text.trim();
+        Ok((!text.is_empty()).then(|| text.to_string()))
     }
 
     pub(super) fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {

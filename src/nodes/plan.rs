@@ -96,10 +96,9 @@ pub(crate) fn plan_drain(
 
 /// The error for refusals found by `plan_drain`.
 pub(crate) fn refusal_error(refused: &[String]) -> Error {
-    Error::Failed(format!(
-        "cannot drain; nothing was changed: {}",
-        refused.join("; ")
-    ))
+    Error::DrainRefused {
+        blockers: refused.to_vec(),
+    }
 }
 
 /// Cordons every node not yet cordoned; returns the nodes, marked cordoned.
@@ -219,7 +218,11 @@ pub(crate) fn drain_error(failed: &[&NodeDrain]) -> Result<()> {
         },
         _ => match &first.refused {
             Some(refusal) => Error::ClusterRefused(format!("{refusal}; {stays}")),
-            None => Error::Failed(format!("draining `{}` failed: {what}; {stays}", first.node)),
+            None => Error::DrainFailed {
+                node: first.node.clone(),
+                reason: what,
+                stays,
+            },
         },
     })
 }

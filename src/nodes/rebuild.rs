@@ -109,18 +109,17 @@ pub(crate) fn terminate_method(
     if let Some(template) = configured.filter(|t| !t.is_empty()) {
         return Ok(Terminate::Command { template });
     }
-    Err(Error::Usage(format!(
-        "say how to terminate the nodes: --terminate CMD, --delete-node, or `clusters.{context}.terminate` in the config file"
-    )))
+    Err(Error::NoTerminateWay {
+        context: context.into(),
+    })
 }
 
 fn pool_of(node: &LeanNode) -> Result<(&'static str, String)> {
-    node.pool().map(|(l, v)| (l, v.to_string())).ok_or_else(|| {
-        Error::Usage(format!(
-            "node `{}` has no pool label (e.g. cloud.google.com/gke-nodepool), so its replacement cannot be recognised",
-            node.name()
-        ))
-    })
+    node.pool()
+        .map(|(l, v)| (l, v.to_string()))
+        .ok_or_else(|| Error::NoPoolLabel {
+            node: node.name().to_string(),
+        })
 }
 
 /// Checks the nodes and builds the job and its plan (drain, terminate,

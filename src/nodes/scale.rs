@@ -105,9 +105,10 @@ pub(crate) async fn resolve_owner(
         "StatefulSet" => ("statefulsets", name.to_string()),
         "ReplicaSet" => ("replicasets", name.to_string()),
         other => {
-            return Err(Error::Failed(format!(
-                "cannot scale up `{other}/{name}`: only Deployments and StatefulSets can be scaled"
-            )));
+            return Err(Error::CannotScaleUp {
+                target: format!("{other}/{name}"),
+                why: "only Deployments and StatefulSets can be scaled",
+            });
         }
     };
     let get = |resource: &'static str, name: String| async move {
@@ -178,10 +179,10 @@ pub(crate) async fn add_replica(cluster: &Cluster, w: &mut Scalable) -> Result<(
             Err(e) => return Err(api_error(e, &cluster.url, &doing)),
         }
     }
-    Err(Error::Failed(format!(
-        "cannot scale up `{}`: it kept changing while oncall tried; try again",
-        w.target()
-    )))
+    Err(Error::CannotScaleUp {
+        target: w.target(),
+        why: "it kept changing while oncall tried; try again",
+    })
 }
 
 /// Puts the original replica count back and forgets the record.

@@ -16,10 +16,10 @@ pub(crate) async fn resolve(
     selector: Option<&str>,
 ) -> Result<Vec<LeanNode>> {
     if names.is_empty() && selector.is_none() {
-        return Err(Error::Usage(format!(
-            "name the nodes, or select them with -l SELECTOR (see `{}`)",
-            crate::suggest::oncall("node list")
-        )));
+        return Err(Error::NoTargets {
+            what: "the nodes",
+            list: Some(crate::suggest::oncall("node list")),
+        });
     }
     let mut nodes = Vec::new();
     for name in names {

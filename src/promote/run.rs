@@ -20,7 +20,7 @@ use super::plan::{self, ContainerChange, MigrationPlan, PromotionPlan, Strategy,
 use super::sides::Side;
 use crate::cluster::{Cluster, api_error};
 use crate::config::PromoteSettings;
-use crate::error::{Error, Result};
+use crate::error::{Error, PromoteFailure, Result, Rollback};
 use crate::safety::{Audited, OpCtx, audit};
 
 /// What the procedure tells its caller as it goes.
@@ -232,10 +232,10 @@ pub(crate) async fn plan(
             )?);
         }
         None if settings.migration.is_some() => {
-            return Err(Error::Usage(format!(
-                "the migration template `{name}` (a Job or CronJob) is not in namespace `{}`",
-                target.namespace
-            )));
+            return Err(Error::NoMigrationTemplate {
+                name,
+                namespace: target.namespace.clone(),
+            });
         }
         None => {}
     }
@@ -269,10 +269,11 @@ fn migration_plan(
         let current = c.image.clone().unwrap_or_default();
         let from_template = source_images.get(&c.name).cloned();
         let Some(image) = from_template.or_else(|| plan::migration_image(&current, source)) else {
-            return Err(Error::Failed(format!(
-                "cannot tell which image the migration `{template_id}` container `{}` should run: no source workload uses the repository of `{current}`",
-                c.name
-            )));
+            return Err(Error::MigrationImageUnknown {
+                template: template_id.into(),
+                container: c.name,
+                image: current,
+            });
         };
         images.insert(c.name.clone(), image);
     }
@@ -401,44 +402,35 @@ async fn apply(
             target: id.clone(),
             error: step.as_ref().err().cloned(),
         });
-        if let Err(e) = step {
-            let mut message = format!("`{id}` failed: {e}");
-            let mut left_changed = true;
-            if options.no_rollback {
-                message.push_str(
-                    "; --no-rollback was given, so the changed workloads were left as they are",
-                );
+        if let Err(reason) = step {
+            let rollback = if options.no_rollback {
+                Rollback::Skipped
             } else {
                 let problems = roll_back(client, namespace, &touched, options.timeout, ctx).await;
                 // The ledger says "rolled back" only when it is true.
                 applied.rolled_back = problems.is_empty();
-                left_changed = !problems.is_empty();
                 if problems.is_empty() {
-                    let names: Vec<_> = touched.iter().map(|c| format!("`{}`", c.id())).collect();
-                    message.push_str(&format!(
-                        "; rolled back {} to the previous images",
-                        names.join(", ")
-                    ));
+                    Rollback::Done(touched.iter().map(|c| c.id()).collect())
                 } else {
-                    message.push_str(&format!(
-                        "; the rollback also had problems: {}",
-                        problems.join("; ")
-                    ));
+                    Rollback::Failed(problems)
                 }
-            }
-            if let Some(m) = applied.migration.as_ref().filter(|m| m.succeeded) {
+            };
+            let left = match rollback {
+                Rollback::Done(_) => None,
+                _ => Some(super::state::describe(client, namespace, &touched).await),
+            };
+            applied.result = Err(Error::PromoteFailed(Box::new(PromoteFailure {
+                workload: id.clone(),
+                reason,
+                rollback,
                 // Rolling back images never undoes a schema change; say so where it is read.
-                message.push_str(&format!(
-                    "; the migration job `{}` ran and was not reverted: check that the running images work with the migrated database",
-                    m.job
-                ));
-            }
-            if left_changed {
-                // Last, so that it is what the engineer reads.
-                message.push_str("; ");
-                message.push_str(&super::state::describe(client, namespace, &touched).await);
-            }
-            applied.result = Err(Error::Failed(message));
+                migrated: applied
+                    .migration
+                    .as_ref()
+                    .filter(|m| m.succeeded)
+                    .map(|m| m.job.clone()),
+                left,
+            })));
             return applied;
         }
     }
@@ -485,19 +477,13 @@ async fn migrate(
     match outcome {
         Ok(o) if o.succeeded => Ok(o),
         Ok(o) => {
-            let tail = o.log_tail.join("\n  ");
-            let logs = if tail.is_empty() {
-                String::new()
-            } else {
-                format!("; its last log lines:\n  {tail}")
+            let error = Error::MigrationFailed {
+                job: o.job.clone(),
+                log_tail: o.log_tail.clone(),
             };
-            let error = Error::Failed(format!(
-                "the migration job `{}` failed, so nothing was deployed{logs}",
-                o.job
-            ));
             Err((Some(o), error))
         }
-        Err(e) => Err((None, Error::Failed(format!("{e}; nothing was deployed")))),
+        Err(reason) => Err((None, Error::MigrationNotRun { reason })),
     }
 }
 

@@ -15,7 +15,7 @@ use super::model::{Param, ParamType, Runbook, Step};
 use super::secrets::Redactor;
 use super::template;
 use crate::cluster::Cluster;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, exit};
 use crate::safety::{Answer, Plan};
 
 /// What the engine needs from the person (or script) running it.
@@ -64,7 +64,10 @@ pub(crate) struct Run<'a> {
 
 /// Converts and checks a parameter value given as text.
 pub(crate) fn parse_param(p: &Param, text: &str) -> Result<Json> {
-    let bad = |why: String| Error::Usage(format!("parameter `{}`: {why}", p.name));
+    let bad = |why: String| Error::BadParam {
+        name: p.name.clone(),
+        why,
+    };
     if !p.choices.is_empty() && !p.choices.iter().any(|c| c == text) {
         return Err(bad(format!(
             "`{}` is not one of {}",
@@ -223,12 +226,10 @@ impl Run<'_> {
             .collect();
         let marked = (!secrets.is_empty()).then(|| self.context_with(&marked_values));
         let plain = template::env();
-        let fail = |field: &str, e: String| {
-            Error::Failed(format!(
-                "step `{}`: cannot render `{field}`: {}",
-                step.id,
-                self.redact(&e)
-            ))
+        let fail = |field: &str, e: String| Error::StepTemplate {
+            step: step.id.clone(),
+            doing: format!("render `{field}`"),
+            reason: self.redact(&e),
         };
         let Json::Object(args) = &step.args else {
             return Ok(step.args.clone());
@@ -266,11 +267,9 @@ impl Run<'_> {
                 // argument (unless the whole string is one parameter: a
                 // command given by the engineer, as `--terminate` is).
                 Json::String(s) if how == Render::Words && !is_one_param(s, &self.values) => {
-                    let words = split_template(s).ok_or_else(|| {
-                        Error::Usage(format!(
-                            "step `{}`: `{field}` has unbalanced quotes; quote it as you would in a shell",
-                            step.id
-                        ))
+                    let words = split_template(s).ok_or_else(|| Error::StepUnbalancedQuotes {
+                        step: step.id.clone(),
+                        field: field.clone(),
                     })?;
                     let words: Vec<Json> = words.into_iter().map(Json::String).collect();
                     Json::Array(words.iter().map(render).collect::<Result<_>>()?)
@@ -312,11 +311,12 @@ impl Run<'_> {
             return Ok(());
         }
         let name = &used[0].0;
-        Err(Error::Usage(format!(
-            "step `{}`: `{field}` makes a new value out of the secret parameter `{name}`, which oncall could not hide; use `{{{{ {name} }}}}` unchanged, or pass it to a shell step in its environment (\"${}\") and transform it there",
-            step.id,
-            template::param_env_var(name)
-        )))
+        Err(Error::SecretDerived {
+            step: step.id.clone(),
+            field: field.into(),
+            name: name.clone(),
+            env_var: template::param_env_var(name),
+        })
     }
 
     /// Writes the journal, every secret hidden.
@@ -482,18 +482,11 @@ fn answer_name(a: Answer) -> String {
 }
 
 fn stopped(run: &Run<'_>, step: &Step, answer: Answer) -> Error {
-    match answer {
-        Answer::Refused => Error::Refused(format!(
-            "stopped before step `{}`: it needs a confirmation and stdin is not a terminal; pass --yes to confirm from a script, then continue with {}",
-            step.id,
-            run.resume_hint()
-        )),
-        _ => Error::Refused(format!(
-            "stopped before step `{}` ({}); continue later with {}",
-            step.id,
-            answer_name(answer).replace('_', " "),
-            run.resume_hint()
-        )),
+    Error::StoppedBeforeStep {
+        step: step.id.clone(),
+        no_terminal: answer == Answer::Refused,
+        answer: answer_name(answer).replace('_', " "),
+        resume: run.resume_hint(),
     }
 }
 
@@ -553,11 +546,10 @@ fn settle_cut_short(run: &mut Run<'_>, ui: &mut dyn Ui, step: &Step) -> Result<C
         }
         None => {
             run.finish(RunStatus::Refused)?;
-            Err(Error::Refused(format!(
-                "step `{}` was interrupted while it ran and is not safe to repeat blindly; run {} on a terminal to say whether it completed",
-                step.id,
-                run.resume_hint()
-            )))
+            Err(Error::CutShortStep {
+                step: step.id.clone(),
+                resume: run.resume_hint(),
+            })
         }
     }
 }
@@ -641,12 +633,10 @@ async fn steps(run: &mut Run<'_>, ui: &mut dyn Ui, start: usize) -> Result<()> {
         }
         if let Some(cond) = &step.when {
             let ctx = run.context();
-            let go = template::eval(cond, &ctx).map_err(|e| {
-                Error::Failed(format!(
-                    "step `{}`: cannot evaluate `when`: {}",
-                    step.id,
-                    run.redact(&e)
-                ))
+            let go = template::eval(cond, &ctx).map_err(|e| Error::StepTemplate {
+                step: step.id.clone(),
+                doing: "evaluate `when`".into(),
+                reason: run.redact(&e),
             });
             let go = match go {
                 Ok(g) => g,
@@ -691,12 +681,19 @@ async fn steps(run: &mut Run<'_>, ui: &mut dyn Ui, start: usize) -> Result<()> {
                     fail_step(run, step, &e)?;
                     let r = run.journal.step(&step.id).clone();
                     ui.step_end(step, &r, None);
+                    // A failure (not a refusal, a usage error or a lost
+                    // connection) says which step and how to go on.
                     return Err(match e {
-                        Error::Failed(m) => Error::Failed(format!(
-                            "step `{}` cannot be planned: {m}; fix the cause, then {}",
-                            step.id,
-                            run.resume_hint()
-                        )),
+                        e if e.exit_code() == exit::FAILED
+                            && !matches!(e, Error::ProblemsFound(_)) =>
+                        {
+                            Error::StepFailed {
+                                step: step.id.clone(),
+                                planning: true,
+                                reason: e.to_string(),
+                                resume: run.resume_hint(),
+                            }
+                        }
                         other => other,
                     });
                 }
@@ -818,10 +815,12 @@ fn record_result(
                     step.id
                 )),
                 Error::Interrupted { .. } => e,
-                other => Error::Failed(format!(
-                    "step `{}` failed: {other}; fix the cause, then {hint}",
-                    step.id
-                )),
+                other => Error::StepFailed {
+                    step: step.id.clone(),
+                    planning: false,
+                    reason: other.to_string(),
+                    resume: hint,
+                },
             })
         }
     }
@@ -863,15 +862,8 @@ mod tests {
 
     fn param(ty: ParamType) -> Param {
         Param {
-            name: "p".into(),
             ty,
-            description: String::new(),
-            required: true,
-            default: None,
-            pattern: None,
-            choices: Vec::new(),
-            secret: false,
-            complete: None,
+            ..Param::named("p".into())
         }
     }
 

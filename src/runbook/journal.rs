@@ -202,11 +202,7 @@ impl StepRecord {
 pub(crate) fn runs_dir() -> Result<PathBuf> {
     crate::config::state_dir()
         .map(|d| d.join("runs"))
-        .ok_or_else(|| {
-            Error::Failed(
-                "cannot find a home directory for run journals; set XDG_STATE_HOME".into(),
-            )
-        })
+        .ok_or(Error::NoJournalHome)
 }
 
 /// A run id: sortable by time, readable, unique enough for one engineer.
@@ -304,21 +300,30 @@ impl Lock {
                         .ok()
                         .and_then(|t| t.trim().parse::<i32>().ok());
                     if let Some(pid) = pid.filter(|p| process_alive(*p)) {
-                        return Err(Error::Refused(format!(
-                            "run {run_id} is being resumed by process {pid}; wait for it to finish or stop it first"
-                        )));
+                        return Err(Error::RunLocked {
+                            run_id: run_id.into(),
+                            pid,
+                        });
                     }
                     let _ = std::fs::remove_file(&path);
                 }
-                Err(e) => {
-                    return Err(Error::Failed(format!(
-                        "cannot lock {}: {e}",
-                        path.display()
-                    )));
-                }
+                Err(e) => return Err(journal_io("lock", &path, e)),
             }
         }
-        Err(Error::Failed(format!("cannot lock {}", path.display())))
+        // A stale lock was removed twice and taken by someone else each time.
+        Err(Error::JournalIo {
+            doing: "lock",
+            path,
+            reason: "another process keeps taking it".into(),
+        })
+    }
+}
+
+fn journal_io(doing: &'static str, path: &std::path::Path, e: std::io::Error) -> Error {
+    Error::JournalIo {
+        doing,
+        path: path.to_path_buf(),
+        reason: e.to_string(),
     }
 }
 
@@ -420,12 +425,7 @@ impl Journal {
     /// Writes the journal atomically (temp file + rename), mode 0600.
     pub(crate) fn save(&self) -> Result<()> {
         let path = self.path()?;
-        let fail = |e: std::io::Error| {
-            Error::Failed(format!(
-                "cannot write the run journal {}: {e}",
-                path.display()
-            ))
-        };
+        let fail = |e: std::io::Error| journal_io("write", &path, e);
         let dir = path.parent().expect("runs dir");
         crate::config::create_private_dir(dir).map_err(fail)?;
         let tmp = path.with_extension("json.tmp");
@@ -451,32 +451,31 @@ impl Journal {
                 .into_iter()
                 .filter_map(|id| Journal::load(&id).ok())
                 .find(|j| !j.dry_run)
-                .ok_or_else(|| {
-                    Error::Usage(format!(
-                        "there are no runs yet (dry runs do not count); start one with `{}`",
-                        crate::suggest::oncall("runbook run NAME")
-                    ))
+                .ok_or_else(|| Error::NoRunsYet {
+                    start: crate::suggest::oncall("runbook run NAME"),
                 });
         }
         if run_id.contains('/') || run_id.contains("..") {
-            return Err(Error::Usage(format!(
-                "`{run_id}` is not a run id; see the ids in {}",
-                runs_dir()?.display()
-            )));
+            return Err(Error::BadRunId {
+                run_id: run_id.into(),
+                dir: runs_dir()?,
+            });
         }
         let path = runs_dir()?.join(format!("{run_id}.json"));
         let text = std::fs::read_to_string(&path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                Error::Usage(format!(
-                    "no run `{run_id}`: {} does not exist; run ids are printed when a run starts",
-                    path.display()
-                ))
+                Error::NoSuchRun {
+                    run_id: run_id.into(),
+                    path: path.clone(),
+                }
             } else {
-                Error::Failed(format!("cannot read {}: {e}", path.display()))
+                journal_io("read", &path, e)
             }
         })?;
-        serde_json::from_str(&text)
-            .map_err(|e| Error::Failed(format!("the journal {} is damaged: {e}", path.display())))
+        serde_json::from_str(&text).map_err(|e| Error::JournalDamaged {
+            path,
+            reason: e.to_string(),
+        })
     }
 
     pub(crate) fn step(&mut self, id: &str) -> &mut StepRecord {

@@ -26,20 +26,14 @@ pub(crate) struct Place {
 pub(crate) fn parse_sets(runbook: &Runbook, sets: &[String]) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for s in sets {
-        let (k, v) = s
-            .split_once('=')
-            .ok_or_else(|| Error::Usage(format!("`--set {s}`: use --set NAME=VALUE")))?;
+        let (k, v) = s.split_once('=').ok_or_else(|| Error::BadSet(s.clone()))?;
         if !runbook.params.iter().any(|p| p.name == k) {
-            let known: Vec<&str> = runbook.params.iter().map(|p| p.name.as_str()).collect();
-            return Err(Error::Usage(format!(
-                "`{}` has no parameter `{k}`; its parameters are: {}",
-                runbook.name,
-                if known.is_empty() {
-                    "none".into()
-                } else {
-                    known.join(", ")
-                }
-            )));
+            return Err(Error::NotInRunbook {
+                runbook: runbook.name.clone(),
+                what: "parameter",
+                name: k.into(),
+                known: runbook.params.iter().map(|p| p.name.clone()).collect(),
+            });
         }
         out.insert(k.to_string(), v.to_string());
     }
@@ -55,17 +49,11 @@ pub(crate) fn start_index(runbook: &Runbook, from_step: Option<&str>) -> Result<
         .steps
         .iter()
         .position(|s| s.id == id)
-        .ok_or_else(|| {
-            Error::Usage(format!(
-                "`{}` has no step `{id}`; its steps are: {}",
-                runbook.name,
-                runbook
-                    .steps
-                    .iter()
-                    .map(|s| s.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
+        .ok_or_else(|| Error::NotInRunbook {
+            runbook: runbook.name.clone(),
+            what: "step",
+            name: id.into(),
+            known: runbook.steps.iter().map(|s| s.id.clone()).collect(),
         })
 }
 
@@ -178,12 +166,11 @@ impl Journal {
             return Ok(false);
         }
         if !force {
-            return Err(Error::Refused(format!(
-                "the runbook `{}` ({}) has changed since run {} started; review the change, then pass --force to resume with the new version",
-                self.runbook,
-                self.origin.describe(),
-                self.run_id
-            )));
+            return Err(Error::RunbookChanged {
+                runbook: self.runbook.clone(),
+                origin: self.origin.describe(),
+                run_id: self.run_id.clone(),
+            });
         }
         Ok(true)
     }
@@ -205,10 +192,11 @@ impl Journal {
             return Ok(false);
         }
         if !force {
-            return Err(Error::Refused(format!(
-                "run {} started on context `{}`, but the current context is `{}`; pass --context {} (or --force to continue here)",
-                self.run_id, self.context, c.context, self.context
-            )));
+            return Err(Error::RunOnOtherContext {
+                run_id: self.run_id.clone(),
+                started_on: self.context.clone(),
+                current: c.context.clone(),
+            });
         }
         self.context = c.context.clone();
         self.cluster = c.url.clone();

@@ -148,11 +148,7 @@ pub(crate) fn invalid(path: &Path, diags: &[Diagnostic]) -> Error {
         .iter()
         .map(|d| format!("{}:{}:{}: {}", path.display(), d.line, d.column, d.message))
         .collect();
-    Error::Usage(format!(
-        "the runbook has {} problem(s):\n{}",
-        diags.len(),
-        lines.join("\n")
-    ))
+    Error::InvalidRunbook { problems: lines }
 }
 
 /// The directories searched, in order of precedence (earlier wins).
@@ -204,13 +200,16 @@ pub(crate) fn discover() -> Vec<(String, Origin)> {
 /// Reads a runbook's text from where it was found.
 pub(crate) fn read(origin: &Origin) -> Result<Source> {
     let text = match origin {
-        Origin::File(p) => std::fs::read_to_string(p)
-            .map_err(|e| Error::Usage(format!("cannot read runbook {}: {e}", p.display())))?,
+        Origin::File(p) => std::fs::read_to_string(p).map_err(|e| Error::CannotRead {
+            what: "runbook",
+            path: p.clone(),
+            reason: e.to_string(),
+        })?,
         Origin::Shipped(n) => SHIPPED
             .iter()
             .find(|(name, _)| name == n)
             .map(|(_, t)| t.to_string())
-            .ok_or_else(|| Error::Usage(format!("no shipped runbook is called `{n}`")))?,
+            .ok_or_else(|| no_such_runbook(n))?,
     };
     Ok(Source {
         origin: origin.clone(),
@@ -229,10 +228,14 @@ pub(crate) fn find(name_or_file: &str) -> Result<Source> {
     }
     match discover().into_iter().find(|(n, _)| n == name_or_file) {
         Some((_, origin)) => read(&origin),
-        None => Err(Error::Usage(format!(
-            "no runbook is called `{name_or_file}`; see `{}`, or give a file path",
-            crate::suggest::oncall("runbook list")
-        ))),
+        None => Err(no_such_runbook(name_or_file)),
+    }
+}
+
+fn no_such_runbook(name: &str) -> Error {
+    Error::NoSuchRunbook {
+        name: name.into(),
+        list: crate::suggest::oncall("runbook list"),
     }
 }
 

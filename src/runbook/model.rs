@@ -67,6 +67,24 @@ pub(crate) struct Param {
     pub complete: Option<String>,
 }
 
+impl Param {
+    /// A required string parameter with nothing else said about it: what
+    /// a runbook's parameter is until its fields say otherwise.
+    pub(crate) fn named(name: String) -> Param {
+        Param {
+            name,
+            ty: ParamType::String,
+            description: String::new(),
+            required: true,
+            default: None,
+            pattern: None,
+            choices: Vec::new(),
+            secret: false,
+            complete: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Step {
     pub id: String,

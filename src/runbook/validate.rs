@@ -304,17 +304,7 @@ fn check_param_name(c: &mut Checker<'_>, key: &Key, earlier: &[Param]) {
 
 /// One parameter's definition: its fields, then the checks of its default.
 fn param(c: &mut Checker<'_>, key: &Key, def: &Node) -> Param {
-    let mut p = Param {
-        name: key.name.clone(),
-        ty: ParamType::String,
-        description: String::new(),
-        required: true,
-        default: None,
-        pattern: None,
-        choices: Vec::new(),
-        secret: false,
-        complete: None,
-    };
+    let mut p = Param::named(key.name.clone());
     let mut required = None;
     let mut default_pos = def.pos;
     match &def.value {

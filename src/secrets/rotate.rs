@@ -638,9 +638,10 @@ fn judge(
         Err(e) => {
             return (
                 format!("restart failed: {e}"),
-                Some(Error::Failed(format!(
-                    "the restart of `{target}` failed: {e}"
-                ))),
+                Some(Error::ConsumerRestartFailed {
+                    target: target.into(),
+                    why: e.to_string(),
+                }),
             );
         }
     };
@@ -654,9 +655,10 @@ fn judge(
                 .unwrap_or_else(|| o.status.clone());
             (
                 format!("restart failed ({why}); its ready pods are the ones from before"),
-                Some(Error::Failed(format!(
-                    "the restart of `{target}` failed: {why}"
-                ))),
+                Some(Error::ConsumerRestartFailed {
+                    target: target.into(),
+                    why,
+                }),
             )
         }
         Verdict::TimedOut => (

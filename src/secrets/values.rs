@@ -67,11 +67,7 @@ pub(crate) fn parse_from_file(arg: &str) -> Result<Source> {
     let (key, path) = arg
         .split_once('=')
         .filter(|(k, p)| !k.is_empty() && !p.is_empty())
-        .ok_or_else(|| {
-            Error::Usage(format!(
-                "`--from-file {arg}` needs a key and a path: `--from-file KEY=PATH`"
-            ))
-        })?;
+        .ok_or_else(|| Error::BadFromFile { arg: arg.into() })?;
     check_key(key)?;
     Ok(Source::File(key.to_string(), PathBuf::from(path)))
 }
@@ -102,10 +98,7 @@ pub(crate) fn read_sources(sources: &[Source], values: &mut NewValues) -> Result
         })
         .collect();
     if stdin_keys.len() > 1 {
-        return Err(Error::Usage(
-            "only one key can be read from stdin (`--set KEY=-`); use --from-file for the others"
-                .into(),
-        ));
+        return Err(Error::StdinTwice);
     }
     for source in sources {
         match source {
@@ -113,8 +106,10 @@ pub(crate) fn read_sources(sources: &[Source], values: &mut NewValues) -> Result
             Source::Stdin(key) => values.insert(key, read_stdin(key)?)?,
             Source::File(key, path) => values.insert(key, read_file(path)?)?,
             Source::EnvFile(path) => {
-                let text = String::from_utf8(read_file(path)?).map_err(|_| {
-                    Error::Usage(format!("env file `{}` is not UTF-8 text", path.display()))
+                let text = String::from_utf8(read_file(path)?).map_err(|_| Error::CannotRead {
+                    what: "env file",
+                    path: path.clone(),
+                    reason: "it is not UTF-8 text".into(),
                 })?;
                 for (key, value) in parse_env_file(path, &text)? {
                     values.insert(&key, value.into_bytes())?;
@@ -130,7 +125,9 @@ fn read_stdin(key: &str) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     std::io::stdin()
         .read_to_end(&mut bytes)
-        .map_err(|e| Error::Usage(format!("cannot read the value from stdin: {e}")))?;
+        .map_err(|e| Error::StdinUnreadable {
+            reason: e.to_string(),
+        })?;
     if bytes.ends_with(b"\n") {
         bytes.pop();
         if bytes.ends_with(b"\r") {

@@ -94,8 +94,9 @@ pub(crate) async fn inspect(cluster: &Cluster, r: &WorkloadRef) -> Result<Facts>
     let workload = Workload::get(client, r)
         .await
         .map_err(|e| api_error(e, &cluster.url, &format!("get {}", r.kind.plural())))?
-        .ok_or_else(|| {
-            Error::Failed(format!("{r} disappeared from namespace `{}`", r.namespace))
+        .ok_or_else(|| Error::WorkloadGone {
+            workload: r.to_string(),
+            namespace: r.namespace.clone(),
         })?;
     let pods = workload_pods(cluster, &workload).await?;
     let lost = lost_nodes(cluster, &pods).await?;

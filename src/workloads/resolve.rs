@@ -54,9 +54,10 @@ pub(crate) async fn resolve(
 ) -> Result<Vec<Resolved>> {
     let ns = namespace;
     if names.is_empty() && selector.is_none() {
-        return Err(Error::Usage(
-            "name at least one workload ([KIND/]NAME) or select them with -l SELECTOR".into(),
-        ));
+        return Err(Error::NoTargets {
+            what: "at least one workload ([KIND/]NAME)",
+            list: None,
+        });
     }
     let mut out = Vec::new();
     for arg in names {

@@ -114,11 +114,7 @@ impl RestartOutcome {
         if refused.is_empty() {
             return Ok(());
         }
-        Err(Error::Failed(format!(
-            "{} pod(s) could not be evicted: {}",
-            refused.len(),
-            refused.join("; ")
-        )))
+        Err(Error::EvictionsRefused { pods: refused })
     }
 
     /// The procedure's result: what stopped it, else the verdict. The stop
@@ -314,9 +310,10 @@ pub(crate) async fn evict(cluster: &Cluster, namespace: &str, pod: &str) -> Resu
         Err(e) if status_of(&e).is_some_and(|s| s.code == 404) => Ok(()),
         Err(e) if status_of(&e).is_some_and(|s| s.code == 429) => {
             let message = status_of(&e).map(|s| s.message.clone()).unwrap_or_default();
-            Err(Error::Failed(format!(
-                "the PodDisruptionBudget refused to let pod `{pod}` go ({message}); wait for the other pods to become ready, or relax the PDB"
-            )))
+            Err(Error::PdbRefused {
+                pod: pod.into(),
+                message,
+            })
         }
         Err(e) => Err(api_error(e, &cluster.url, "create pods/eviction")),
     }
@@ -443,13 +440,13 @@ pub(crate) fn refuse_paused(facts: &[Facts]) -> Result<()> {
         None => Ok(()),
         Some(f) => {
             let name = &f.workload.name;
-            Err(Error::Failed(format!(
-                "deployment `{name}` is paused, so a restart would not roll out; resume it first: `{}`",
-                crate::suggest::kubectl(&format!(
+            Err(Error::DeploymentPaused {
+                name: name.clone(),
+                resume: crate::suggest::kubectl(&format!(
                     "rollout resume deployment/{name} -n {}",
                     f.workload.namespace
-                ))
-            )))
+                )),
+            })
         }
     }
 }

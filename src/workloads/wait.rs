@@ -128,14 +128,10 @@ pub(crate) fn verdict(outcomes: &[RolloutOutcome], timeout: Duration) -> Result<
     };
     let failed = with(Verdict::Failed);
     if !failed.is_empty() {
-        let first = failed[0].failure.as_ref();
-        let why = first
-            .map(|f| format!(": {}", f.message))
-            .unwrap_or_default();
-        return Err(Error::Failed(format!(
-            "the rollout of {} failed{why}",
-            names(&failed)
-        )));
+        return Err(Error::RolloutFailed {
+            workloads: failed.iter().map(|o| o.workload.to_string()).collect(),
+            why: failed[0].failure.as_ref().map(|f| f.message.clone()),
+        });
     }
     let timed_out = with(Verdict::TimedOut);
     if !timed_out.is_empty() {
@@ -242,11 +238,9 @@ pub(crate) async fn wait_for_rollout_from(
             context: format!("cannot read {workload}"),
             source: e,
         })?
-        .ok_or_else(|| {
-            Error::Failed(format!(
-                "{workload} was not found in namespace `{}`",
-                workload.namespace
-            ))
+        .ok_or_else(|| Error::WorkloadGone {
+            workload: workload.to_string(),
+            namespace: workload.namespace.clone(),
         })?;
     let selector = first.selector_string().unwrap_or_default();
     let mut tracker = Tracker::new(client.clone(), first);

@@ -12,6 +12,8 @@ use std::time::Duration;
 use serde::de::{Deserializer, Error as _};
 use serde::{Deserialize, Serialize};
 
+use crate::lenient::{Scalar, text as scalar_text};
+
 /// One field of an action's mapping.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub(crate) struct Field {
@@ -161,34 +163,6 @@ impl Fields for crate::nodes::decide::DrainOptions {
             })
             .collect()
     }
-}
-
-/// A scalar as a step gives it: a boolean, a number or text.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Scalar {
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Text(String),
-}
-
-impl Scalar {
-    fn text(self) -> String {
-        match self {
-            Scalar::Bool(b) => b.to_string(),
-            Scalar::Int(n) => n.to_string(),
-            Scalar::Float(n) => n.to_string(),
-            Scalar::Text(t) => t,
-        }
-    }
-}
-
-/// A scalar's text, `""` for null (as a template renders nothing).
-fn scalar_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Ok(Option::<Scalar>::deserialize(d)?
-        .map(Scalar::text)
-        .unwrap_or_default())
 }
 
 /// Text (a number or boolean is taken as written).
@@ -367,11 +341,11 @@ pub(crate) fn parse<T: serde::de::DeserializeOwned>(
     serde_path_to_error::deserialize(args).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
-        crate::error::Error::Usage(if path == "." {
-            format!("bad arguments for `{action}`: {inner}")
-        } else {
-            format!("`{path}` {inner}")
-        })
+        crate::error::Error::BadStepArgs {
+            action: action.into(),
+            field: (path != ".").then_some(path),
+            reason: inner,
+        }
     })
 }
 

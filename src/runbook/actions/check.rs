@@ -165,9 +165,11 @@ async fn dns_check(cluster: &Cluster, args: &DnsCheckArgs) -> Result<(Json, Stri
     let name = &args.name.0;
     let question = query::question(name, args.r#type.as_deref().filter(|t| !t.is_empty()))?;
     if question.reverse_of.is_some() {
-        return Err(Error::Usage(format!(
-            "`dns_check` needs a host name, not the address `{name}`"
-        )));
+        return Err(Error::BadStepArgs {
+            action: "dns_check".into(),
+            field: Some("name".into()),
+            reason: format!("must be a host name, not the address `{name}`"),
+        });
     }
     let servers: Vec<String> = list(&args.servers)
         .iter()
@@ -178,10 +180,11 @@ async fn dns_check(cluster: &Cluster, args: &DnsCheckArgs) -> Result<(Json, Stri
     let expect = check::Expect {
         namespace: given(&args.expect_namespace).map(str::to_string),
         ip: match args.expect_ip.as_deref().filter(|i| !i.is_empty()) {
-            Some(ip) => Some(
-                ip.parse()
-                    .map_err(|_| Error::Usage(format!("`expect_ip`: `{ip}` is not an address")))?,
-            ),
+            Some(ip) => Some(ip.parse().map_err(|_| Error::BadStepArgs {
+                action: "dns_check".into(),
+                field: Some("expect_ip".into()),
+                reason: format!("must be an IP address, not `{ip}`"),
+            })?),
             None => None,
         },
     };

@@ -153,17 +153,12 @@ impl Action for Exec {
         let (text, code) = exec(cluster(run, Self::SPEC.name)?, &ns, &args).await?;
         let text = run.redact(&text);
         if code != 0 {
-            let last = text
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("");
-            return Err(Error::Failed(format!(
-                "`{}` exited with code {code} in pod `{}`: {}",
-                args.command.0.first().map(String::as_str).unwrap_or(""),
-                args.pod.0,
-                last.trim()
-            )));
+            return Err(Error::CommandFailed {
+                program: args.command.0.first().cloned().unwrap_or_default(),
+                code,
+                pod: Some(args.pod.0.clone()),
+                last: super::local::last_line(&text).unwrap_or("").trim().into(),
+            });
         }
         Ok(Produced {
             output: Json::String(text.trim_end().to_string()),
@@ -180,13 +175,15 @@ fn split_target(target: &str) -> Result<(&'static str, &str)> {
         "deployment" | "deploy" | "deployments" => "deployment",
         "statefulset" | "sts" | "statefulsets" => "statefulset",
         other => {
-            return Err(Error::Usage(format!(
-                "`scale` works on deployments and statefulsets, not `{other}`"
-            )));
+            return Err(Error::BadStepArgs {
+                action: "scale".into(),
+                field: Some("target".into()),
+                reason: format!("must be a deployment or statefulset, not a `{other}`"),
+            });
         }
     };
     if name.is_empty() {
-        return Err(Error::Usage(format!("`{target}` names no workload")));
+        return Err(Error::BadWorkloadName { arg: target.into() });
     }
     Ok((kind, name))
 }
@@ -196,7 +193,11 @@ fn parse_replicas(text: &str) -> Result<i32> {
         .parse::<i32>()
         .ok()
         .filter(|n| *n >= 0)
-        .ok_or_else(|| Error::Usage(format!("`replicas` must be a whole number, not `{text}`")))
+        .ok_or_else(|| Error::BadStepArgs {
+            action: "scale".into(),
+            field: Some("replicas".into()),
+            reason: format!("must be a whole number, not `{text}`"),
+        })
 }
 
 /// Current replicas of the target, for the plan.
@@ -238,10 +239,13 @@ fn not_found_or(e: kube::Error, cluster: &Cluster, doing: &str, what: &str) -> E
         Error::Kube {
             source: kube::Error::Api(status),
             ..
-        } => Error::Failed(format!(
-            "cannot {doing} for `{what}`: {} ({} {})",
-            status.message, status.code, status.reason
-        )),
+        } => Error::ApiRejected {
+            doing: doing.into(),
+            what: Some(what.into()),
+            code: status.code,
+            status: Some(format!("{} {}", status.code, status.reason)),
+            message: status.message,
+        },
         other => other,
     }
 }
@@ -281,10 +285,10 @@ async fn delete_pod(
             humantime::parse_duration(g)
                 .map(|d| d.as_secs() as u32)
                 .or_else(|_| g.parse::<u32>())
-                .map_err(|_| {
-                    Error::Usage(format!(
-                        "bad `grace_period` `{g}`; use seconds or a duration like 30s"
-                    ))
+                .map_err(|_| Error::BadStepArgs {
+                    action: "delete_pod".into(),
+                    field: Some("grace_period".into()),
+                    reason: format!("must be seconds or a duration like 30s, not `{g}`"),
                 })?,
         ),
         None => None,

@@ -4,7 +4,7 @@
 use serde_json::Value as Json;
 
 use super::args::{Expr, List, Script, Text, args, list};
-use super::{Action, Kind, Produced, Short, Spec, argv_display};
+use super::{Action, Kind, Produced, Spec, argv_display};
 use crate::error::{Error, Result};
 use crate::runbook::engine::Run;
 use crate::runbook::model::Step;
@@ -35,17 +35,16 @@ pub(super) struct Shell;
 impl Action for Shell {
     type Args = ShellArgs;
     const SPEC: &'static Spec = &Spec {
-        name: "shell",
-        about: "run a program (argv list, no shell) or, with `sh:`, a shell script with every value quoted",
-        mutating: true,
-        idempotent: false,
-        kind: Kind::Local,
         declared: true,
-        short: Some(Short {
-            list: true,
-            field: "argv",
-        }),
         shape_hint: "; give an argv list like [kubectl, get, pods], or `sh: SCRIPT`",
+        ..Spec::of(
+            Kind::Local,
+            "shell",
+            "run a program (argv list, no shell) or, with `sh:`, a shell script with every value quoted",
+            true,
+            false,
+        )
+        .short(true, "argv")
     };
 
     fn check(given: &serde_json::Map<String, Json>) -> Option<String> {
@@ -66,14 +65,14 @@ impl Action for Shell {
         Ok(())
     }
 
-    async fn run(&self, run: &Run<'_>, step: &Step, args: ShellArgs) -> Result<Produced> {
+    async fn run(&self, run: &Run<'_>, _step: &Step, args: ShellArgs) -> Result<Produced> {
         let env = list(&args.env);
         match &args.sh {
             Some(script) => run_command(run, "sh", &["-c".into(), script.0.0.clone()], env).await,
             None => {
-                let (program, rest) = list(&args.argv).split_first().ok_or_else(|| {
-                    Error::Usage(format!("step `{}`: bad arguments for `shell`", step.id))
-                })?;
+                let (program, rest) = list(&args.argv)
+                    .split_first()
+                    .ok_or_else(|| no_program(Self::SPEC.name, "argv"))?;
                 run_command(run, program, rest, env).await
             }
         }
@@ -94,19 +93,14 @@ pub(super) struct Manual;
 
 impl Action for Manual {
     type Args = ManualArgs;
-    const SPEC: &'static Spec = &Spec {
-        name: "manual",
-        about: "show instructions and wait until the engineer confirms they are done",
-        mutating: false,
-        idempotent: false,
-        kind: Kind::Manual,
-        declared: false,
-        short: Some(Short {
-            list: false,
-            field: "instructions",
-        }),
-        shape_hint: "",
-    };
+    const SPEC: &'static Spec = &Spec::of(
+        Kind::Manual,
+        "manual",
+        "show instructions and wait until the engineer confirms they are done",
+        false,
+        false,
+    )
+    .short(false, "instructions");
 
     async fn run(&self, _run: &Run<'_>, step: &Step, _args: ManualArgs) -> Result<Produced> {
         Err(Error::Failed(format!(
@@ -133,19 +127,14 @@ pub(super) struct Assert;
 
 impl Action for Assert {
     type Args = AssertArgs;
-    const SPEC: &'static Spec = &Spec {
-        name: "assert",
-        about: "stop the run unless an expression is true or a command succeeds",
-        mutating: false,
-        idempotent: true,
-        kind: Kind::Local,
-        declared: false,
-        short: Some(Short {
-            list: false,
-            field: "that",
-        }),
-        shape_hint: "",
-    };
+    const SPEC: &'static Spec = &Spec::of(
+        Kind::Local,
+        "assert",
+        "stop the run unless an expression is true or a command succeeds",
+        false,
+        true,
+    )
+    .short(false, "that");
 
     fn check(given: &serde_json::Map<String, Json>) -> Option<String> {
         one_of("assert", given, "that", "command")
@@ -155,9 +144,9 @@ impl Action for Assert {
     /// the step's message says what failed, redacted.
     async fn run(&self, run: &Run<'_>, step: &Step, args: AssertArgs) -> Result<Produced> {
         let Some(expr) = &args.that else {
-            let (program, rest) = list(&args.command).split_first().ok_or_else(|| {
-                Error::Usage(format!("step `{}`: bad arguments for `assert`", step.id))
-            })?;
+            let (program, rest) = list(&args.command)
+                .split_first()
+                .ok_or_else(|| no_program(Self::SPEC.name, "command"))?;
             return run_command(run, program, rest, &[]).await.map_err(|e| {
                 let msg = args
                     .message
@@ -168,8 +157,11 @@ impl Action for Assert {
             });
         };
         let expr = &expr.0.0;
-        let ok = template::eval(expr, &run.context())
-            .map_err(|e| Error::Failed(format!("step `{}`: {}", step.id, run.redact(&e))))?;
+        let ok = template::eval(expr, &run.context()).map_err(|e| Error::StepTemplate {
+            step: step.id.clone(),
+            doing: "evaluate `that`".into(),
+            reason: run.redact(&e),
+        })?;
         if !ok {
             let msg = args
                 .message
@@ -215,17 +207,18 @@ async fn run_command(
     #[cfg(unix)]
     cmd.process_group(0);
     for pair in env {
-        let (k, v) = pair.split_once('=').ok_or_else(|| {
-            Error::Usage(format!(
-                "`env` entries are NAME=VALUE, not `{}`",
-                run.redact(pair)
-            ))
+        let (k, v) = pair.split_once('=').ok_or_else(|| Error::BadStepArgs {
+            action: "shell".into(),
+            field: Some("env".into()),
+            reason: format!("entries are NAME=VALUE, not `{}`", run.redact(pair)),
         })?;
         cmd.env(k, v);
     }
-    let child = cmd
-        .spawn()
-        .map_err(|e| Error::Failed(format!("cannot run `{program}`: {e}")))?;
+    let cannot_run = |e: std::io::Error| Error::CannotRun {
+        program: program.into(),
+        reason: e.to_string(),
+    };
+    let child = cmd.spawn().map_err(cannot_run)?;
     let pgid = child.id().map(|p| p as i32).unwrap_or(0);
     let _tracked = interrupt::track_group(pgid);
     let mut guard = GroupGuard(pgid);
@@ -246,7 +239,7 @@ async fn run_command(
             }
         }
     }
-    .map_err(|e| Error::Failed(format!("cannot run `{program}`: {e}")))?;
+    .map_err(cannot_run)?;
     guard.0 = 0;
     let stdout = run.redact(&String::from_utf8_lossy(&out.stdout));
     let stderr = run.redact(&String::from_utf8_lossy(&out.stderr));
@@ -263,23 +256,35 @@ async fn run_command(
         ));
     }
     if !out.status.success() {
-        let last = stderr
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .or_else(|| stdout.lines().rev().find(|l| !l.trim().is_empty()))
+        let last = last_line(&stderr)
+            .or_else(|| last_line(&stdout))
             .unwrap_or("");
-        return Err(Error::Failed(format!(
-            "`{program}` exited with code {code}{}{}",
-            if last.is_empty() { "" } else { ": " },
-            last.trim()
-        )));
+        return Err(Error::CommandFailed {
+            program: program.into(),
+            code,
+            pod: None,
+            last: last.trim().into(),
+        });
     }
     Ok(Produced {
         output: Json::String(stdout.trim_end().to_string()),
         text,
         exit_code: Some(code),
     })
+}
+
+/// The last line of an output that is not blank.
+pub(super) fn last_line(text: &str) -> Option<&str> {
+    text.lines().rev().find(|l| !l.trim().is_empty())
+}
+
+/// A program list that names no program (a template filled it with nothing).
+fn no_program(action: &str, field: &str) -> Error {
+    Error::BadStepArgs {
+        action: action.into(),
+        field: Some(field.into()),
+        reason: "names no program to run".into(),
+    }
 }
 
 /// Kills a step's process group when the step is abandoned (a timeout

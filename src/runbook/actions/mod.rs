@@ -71,8 +71,9 @@ pub(crate) struct Spec {
 }
 
 impl Spec {
-    /// A cluster action that reads or changes, with no short form.
-    const fn cluster(
+    /// An action of `kind`, with no short form.
+    const fn of(
+        kind: Kind,
         name: &'static str,
         about: &'static str,
         mutating: bool,
@@ -83,10 +84,29 @@ impl Spec {
             about,
             mutating,
             idempotent,
-            kind: Kind::Cluster,
+            kind,
             declared: false,
             short: None,
             shape_hint: "",
+        }
+    }
+
+    /// A cluster action that reads or changes, with no short form.
+    const fn cluster(
+        name: &'static str,
+        about: &'static str,
+        mutating: bool,
+        idempotent: bool,
+    ) -> Spec {
+        Spec::of(Kind::Cluster, name, about, mutating, idempotent)
+    }
+
+    /// The same action, with a short form: `name: VALUE` fills `field`
+    /// (a list when `list`).
+    const fn short(self, list: bool, field: &'static str) -> Spec {
+        Spec {
+            short: Some(Short { list, field }),
+            ..self
         }
     }
 }

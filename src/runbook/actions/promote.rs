@@ -40,10 +40,12 @@ async fn sides_of<'a>(
             .filter(|v| !v.is_empty())
             .map(str::to_string)
             .or(configured)
-            .ok_or_else(|| {
-                Error::Usage(format!(
-                    "the `promote` step needs `{field}` (an environment of the config file, or a namespace)"
-                ))
+            .ok_or_else(|| Error::BadStepArgs {
+                action: "promote".into(),
+                field: Some(field.into()),
+                reason: format!(
+                    "is missing: give an environment of the config file or a namespace, or set `promote.{field}` in the config file"
+                ),
             })
     };
     let from = pick("from", &args.from, settings.from.clone())?;

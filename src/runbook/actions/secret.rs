@@ -97,9 +97,13 @@ fn new_values(run: &Run<'_>, args: &RotateArgs) -> Result<NewValues> {
         let (key, value) = pair.split_once('=').unwrap_or((pair.as_str(), ""));
         let from_secret = secrets.iter().any(|(_, v)| v == value);
         if !from_secret {
-            return Err(Error::Usage(format!(
-                "`values` entry for `{key}` must be `{key}={{{{ PARAM }}}}` with a `secret: true` parameter, so the value is never shown or journaled; or use `from_file`"
-            )));
+            return Err(Error::BadStepArgs {
+                action: Rotate::SPEC.name.into(),
+                field: Some("values".into()),
+                reason: format!(
+                    "entry for `{key}` must be `{key}={{{{ PARAM }}}}` with a `secret: true` parameter, so the value is never shown or journaled; or use `from_file`"
+                ),
+            });
         }
         new.insert(key, value.as_bytes().to_vec())?;
     }
@@ -119,9 +123,11 @@ async fn prepare(run: &Run<'_>, args: &RotateArgs) -> Result<(Rotation, Plan)> {
     let new = new_values(run, args)?;
     let remove = list(&args.remove);
     if new.is_empty() && remove.is_empty() {
-        return Err(Error::Usage(
-            "`rotate_secret` needs `values`, `from_file`, `from_env_file` or `remove`".into(),
-        ));
+        return Err(Error::BadStepArgs {
+            action: Rotate::SPEC.name.into(),
+            field: None,
+            reason: "give `values`, `from_file`, `from_env_file` or `remove`".into(),
+        });
     }
     let options = Options {
         force: on(args.force),
