@@ -1151,7 +1151,7 @@ fn node_actions_plan_and_run_through_the_node_domain() {
         .oncall(&["runbook", "run", &f, "--set", &set, "--yes"])
         .expect_code(0);
     assert!(
-        run.stdout.contains(&format!("cordoned {target}")),
+        run.stdout.contains(&format!("node/{target} cordoned")),
         "{}",
         run.stdout
     );

@@ -4,6 +4,7 @@
 pub(crate) mod output;
 pub(crate) mod progress;
 pub(crate) mod prompt;
+pub(crate) mod report;
 pub(crate) mod style;
 pub(crate) mod table;
 

@@ -184,6 +184,7 @@ impl Action for Assert {
             output: Json::Bool(true),
             text: String::new(),
             exit_code: None,
+            summary: None,
         })
     }
 }
@@ -279,6 +280,7 @@ async fn run_command(
         output: Json::String(stdout.trim_end().to_string()),
         text,
         exit_code: Some(code),
+        summary: None,
     })
 }
 
