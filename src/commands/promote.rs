@@ -14,8 +14,10 @@ use crate::promote::run::{self, Action, Event, Job, Options};
 use crate::promote::sides::{self, SideSpec};
 use crate::promote::summary::{add_workload_changes, safety_plan};
 use crate::safety::{self, Cancel, OpCtx, Plan, audit};
+use crate::ui::output::{self, Report};
 use crate::ui::progress::Spinners;
-use crate::ui::{output, style, table};
+use crate::ui::report::promote::{NothingToPromote, Promoted};
+use crate::ui::table;
 
 pub(super) async fn run(app: &App, args: PromoteArgs) -> Result<()> {
     match args.command {
@@ -59,7 +61,7 @@ async fn promote(app: &App, args: &PromoteArgs) -> Result<()> {
     let cluster = target.conn.cluster();
     let promotion = run::plan(source, target, &settings, &args.only).await?;
     if promotion.is_empty() {
-        return report_nothing(app, &promotion);
+        return output::show(app.global.output, NothingToPromote(&promotion));
     }
     let plan = safety_plan(&promotion, cluster, &target.namespace);
     let job = Job {
@@ -95,27 +97,12 @@ async fn release(
     let Some(report) = safety::execute(app, cluster, plan, released).await? else {
         return Ok(());
     };
-    if let Some(warning) = report.ledger_warning() {
-        style::note(&warning);
-    }
-    if report.release.is_none() {
+    let promoted = Promoted::new(report, namespace);
+    if !promoted.started() {
         // Nothing was started: the error says why.
-        return report.outcome;
+        return promoted.finish();
     }
-    if app.global.output.is_structured() {
-        output::print(app.global.output, &report)?;
-    } else if let (Ok(()), Some(number)) = (&report.outcome, report.release) {
-        let sha = report
-            .sha
-            .as_deref()
-            .map(|s| format!(" (git {s})"))
-            .unwrap_or_default();
-        outln!(
-            "{} release {number} is live in {namespace}{sha}",
-            style::good("✓"),
-        );
-    }
-    report.outcome
+    output::show(app.global.output, promoted)
 }
 
 /// Draws the procedure's events as one spinner per workload.
@@ -125,21 +112,6 @@ fn show(spinners: &mut Spinners, event: Event) {
         Event::MigrationLog(line) => spinners.update("migration", &line),
         Event::Finished { target, error } => spinners.finished(&target, error.as_deref()),
     }
-}
-
-fn report_nothing(app: &App, promotion: &PromotionPlan) -> Result<()> {
-    if app.global.output.is_structured() {
-        return output::print(app.global.output, promotion);
-    }
-    outln!(
-        "Nothing to do: {} already runs what {} runs.",
-        promotion.target,
-        promotion.source
-    );
-    for id in &promotion.only_in_source {
-        outln!("  note: `{id}` exists only in {}", promotion.source);
-    }
-    Ok(())
 }
 
 async fn history(app: &App, args: &PromoteArgs) -> Result<()> {

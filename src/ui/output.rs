@@ -50,6 +50,12 @@ pub(crate) trait Report: Serialize {
     /// has more to show).
     fn human(&self, format: OutputFormat) -> String;
 
+    /// What went wrong beside the findings, on stderr whatever the format
+    /// (`warning: ...`), and at the top of a runbook step's text.
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// What a person should know beside the report, on stderr (no matches,
     /// hidden columns): never part of structured output.
     fn remarks(&self, _format: OutputFormat) -> Vec<String> {
@@ -58,7 +64,9 @@ pub(crate) trait Report: Serialize {
 
     /// The report in one line: the last line of its text.
     fn summary(&self) -> String {
-        last_line(&plain(self))
+        let text = self.human(OutputFormat::Table);
+        let line = text.lines().rev().find(|l| !l.trim().is_empty());
+        console::strip_ansi_codes(line.unwrap_or_default().trim()).into_owned()
     }
 
     /// How the command ends after showing the report: `Ok`, or the error
@@ -84,6 +92,10 @@ impl<R: Report + ?Sized> Report for &R {
         (**self).human(format)
     }
 
+    fn warnings(&self) -> Vec<String> {
+        (**self).warnings()
+    }
+
     fn remarks(&self, format: OutputFormat) -> Vec<String> {
         (**self).remarks(format)
     }
@@ -100,6 +112,9 @@ impl<R: Report + ?Sized> Report for &R {
 /// Shows a report as asked, structured or for a person (the one place that
 /// chooses), and returns how the command exits.
 pub(crate) fn show(format: OutputFormat, report: impl Report) -> Result<()> {
+    for warning in report.warnings() {
+        eprintln!("{} {warning}", crate::ui::style::warn("warning:"));
+    }
     if format.is_structured() {
         print(format, &report)?;
     } else {
@@ -111,23 +126,19 @@ pub(crate) fn show(format: OutputFormat, report: impl Report) -> Result<()> {
     report.finish()
 }
 
-/// The report's text without colour: a runbook step's text, kept in the
-/// journal whatever the terminal was.
+/// The report's text without colour, its warnings first: a runbook step's
+/// text, kept in the journal whatever the terminal was.
 pub(crate) fn plain(report: &(impl Report + ?Sized)) -> String {
-    let text = report.human(OutputFormat::Table);
+    let mut text: String = report
+        .warnings()
+        .iter()
+        .map(|w| format!("warning: {w}\n"))
+        .collect();
+    text.push_str(&report.human(OutputFormat::Table));
     console::strip_ansi_codes(text.trim_end()).into_owned()
 }
 
 /// The report as JSON: a runbook step's `output`, for later steps.
 pub(crate) fn data(report: &(impl Report + ?Sized)) -> serde_json::Value {
     serde_json::to_value(report).unwrap_or_default()
-}
-
-fn last_line(text: &str) -> String {
-    text.lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or_default()
-        .trim()
-        .to_string()
 }
