@@ -57,7 +57,8 @@ pub(crate) trait Report: Serialize {
     }
 
     /// What a person should know beside the report, on stderr (no matches,
-    /// hidden columns): never part of structured output.
+    /// hidden columns, contexts left out), styled: never shown with
+    /// structured output, which says it all.
     fn remarks(&self, _format: OutputFormat) -> Vec<String> {
         Vec::new()
     }
@@ -120,7 +121,7 @@ pub(crate) fn show(format: OutputFormat, report: impl Report) -> Result<()> {
     } else {
         out!("{}", report.human(format));
         for remark in report.remarks(format) {
-            crate::ui::style::note(&remark);
+            eprintln!("{remark}");
         }
     }
     report.finish()

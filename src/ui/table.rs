@@ -25,22 +25,22 @@ pub(crate) fn render(table: &Table) -> String {
         .join("\n")
 }
 
-/// Prints a table fitted to the terminal stdout is on: columns are hidden,
-/// in the order given (header names, lower case), until every line fits, and
-/// a note on stderr says which. Cells are never wrapped, so each row stays
-/// one greppable line; output to a pipe or file keeps every column.
-pub(crate) fn print_fitted(mut table: Table, drop_first: &[&str]) {
+/// Renders a table fitted to the terminal stdout is on: columns are hidden,
+/// in the order given (header names, lower case), until every line fits,
+/// and the note (for stderr) says which. Cells are never wrapped, so each
+/// row stays one greppable line; output to a pipe or file keeps every column.
+pub(crate) fn fitted(mut table: Table, drop_first: &[&str]) -> (String, Option<String>) {
     let hidden = match console::Term::stdout().size_checked() {
         Some((_, width)) => fit(&mut table, drop_first, usize::from(width)),
         None => Vec::new(),
     };
-    outln!("{}", render(&table));
-    if !hidden.is_empty() {
-        crate::ui::style::note(&format!(
+    let note = (!hidden.is_empty()).then(|| {
+        format!(
             "({} hidden to fit the terminal; -o wide or a wider window shows them)",
             hidden.join(", ")
-        ));
-    }
+        )
+    });
+    (render(&table), note)
 }
 
 /// Renders a table for the terminal stdout is on: when it is wider than the
