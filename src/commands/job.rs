@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use crate::app::App;
 use crate::cli::JobCommand;
+use crate::cli::OutputFormat;
 use crate::cluster::Cluster;
 use crate::error::Result;
 use crate::jobs::run::{self, Event, Options, Report, Verdict};
@@ -14,6 +15,7 @@ use crate::jobs::{self, list, suspend};
 use crate::safety::{self, Cancel, OpCtx, audit};
 use crate::ui::progress::Progress;
 use crate::ui::{output, style, table};
+use serde::Serialize;
 
 pub(super) async fn run(app: &App, cmd: JobCommand) -> Result<()> {
     let cluster = app.cluster().await?;
@@ -209,84 +211,102 @@ async fn toggle(
 }
 
 async fn list_cronjobs(app: &App, cluster: &Cluster, all: bool) -> Result<()> {
-    let ns = (!all).then(|| cluster.namespace.clone());
-    let rows = list::list(cluster, ns.as_deref()).await?;
-    if app.global.output.is_structured() {
-        return output::print(app.global.output, &rows);
-    }
-    if rows.is_empty() {
-        style::note(&match &ns {
-            Some(ns) => format!("No CronJobs in namespace `{ns}`."),
-            None => "No CronJobs.".into(),
-        });
-        return Ok(());
-    }
-    let mut headers = vec![
-        "name",
-        "schedule",
-        "suspended",
-        "active",
-        "last run",
-        "outcome",
-        "next run",
-    ];
-    if all {
-        headers.insert(0, "namespace");
-    }
-    let mut t = table::new(&headers);
-    let now = Utc::now();
-    for r in &rows {
-        let suspended = match (&r.suspension, r.suspended) {
-            (Some(note), _) => note.describe(),
-            (None, true) => "yes (no oncall note)".into(),
-            (None, false) => String::new(),
-        };
-        let (last, outcome) = match &r.last_run {
-            Some(run) => (
-                format!(
-                    "{} ({} ago{})",
-                    run.job,
-                    crate::age::since(run.started),
-                    run.run_by
-                        .as_ref()
-                        .map(|b| format!(", by {b}"))
-                        .unwrap_or_default()
-                ),
-                match run.state {
-                    jobs::JobState::Succeeded => style::good("succeeded"),
-                    jobs::JobState::Failed => style::bad("failed"),
-                    jobs::JobState::Running => "running".into(),
-                },
-            ),
-            None => ("never".into(), String::new()),
-        };
-        let next = match (&r.next_run, &r.schedule_error) {
-            _ if r.suspended => "none (suspended)".into(),
-            (Some(at), _) => format!(
-                "{} (in {})",
-                at.format("%Y-%m-%d %H:%M UTC"),
-                crate::age::human(*at - now)
-            ),
-            (None, Some(e)) => e.clone(),
-            (None, None) => String::new(),
-        };
-        let mut row = vec![
-            r.name.clone(),
-            match &r.time_zone {
-                Some(z) => format!("{} ({z})", r.schedule),
-                None => r.schedule.clone(),
-            },
-            suspended,
-            r.active.len().to_string(),
-            last,
-            outcome,
-            next,
+    let namespace = (!all).then(|| cluster.namespace.clone());
+    let rows = list::list(cluster, namespace.as_deref()).await?;
+    output::show(app.global.output, CronJobs { rows, namespace })
+}
+
+/// The CronJobs of a namespace (`namespace`), or of all of them.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct CronJobs {
+    rows: Vec<list::Row>,
+    #[serde(skip)]
+    namespace: Option<String>,
+}
+
+impl output::Report for CronJobs {
+    fn human(&self, _: OutputFormat) -> String {
+        if self.rows.is_empty() {
+            return String::new();
+        }
+        let (rows, all) = (&self.rows, self.namespace.is_none());
+        let mut headers = vec![
+            "name",
+            "schedule",
+            "suspended",
+            "active",
+            "last run",
+            "outcome",
+            "next run",
         ];
         if all {
-            row.insert(0, r.namespace.clone());
+            headers.insert(0, "namespace");
         }
-        t.add_row(row);
+        let mut t = table::new(&headers);
+        let now = Utc::now();
+        for r in rows {
+            let suspended = match (&r.suspension, r.suspended) {
+                (Some(note), _) => note.describe(),
+                (None, true) => "yes (no oncall note)".into(),
+                (None, false) => String::new(),
+            };
+            let (last, outcome) = match &r.last_run {
+                Some(run) => (
+                    format!(
+                        "{} ({} ago{})",
+                        run.job,
+                        crate::age::since(run.started),
+                        run.run_by
+                            .as_ref()
+                            .map(|b| format!(", by {b}"))
+                            .unwrap_or_default()
+                    ),
+                    match run.state {
+                        jobs::JobState::Succeeded => style::good("succeeded"),
+                        jobs::JobState::Failed => style::bad("failed"),
+                        jobs::JobState::Running => "running".into(),
+                    },
+                ),
+                None => ("never".into(), String::new()),
+            };
+            let next = match (&r.next_run, &r.schedule_error) {
+                _ if r.suspended => "none (suspended)".into(),
+                (Some(at), _) => format!(
+                    "{} (in {})",
+                    at.format("%Y-%m-%d %H:%M UTC"),
+                    crate::age::human(*at - now)
+                ),
+                (None, Some(e)) => e.clone(),
+                (None, None) => String::new(),
+            };
+            let mut row = vec![
+                r.name.clone(),
+                match &r.time_zone {
+                    Some(z) => format!("{} ({z})", r.schedule),
+                    None => r.schedule.clone(),
+                },
+                suspended,
+                r.active.len().to_string(),
+                last,
+                outcome,
+                next,
+            ];
+            if all {
+                row.insert(0, r.namespace.clone());
+            }
+            t.add_row(row);
+        }
+        format!("{}\n", table::render(&t))
     }
-    outln!("{}", table::render(&t));
-    Ok(())
+
+    fn remarks(&self, _: OutputFormat) -> Vec<String> {
+        if !self.rows.is_empty() {
+            return Vec::new();
+        }
+        vec![style::dim(&match &self.namespace {
+            Some(ns) => format!("No CronJobs in namespace `{ns}`."),
+            None => "No CronJobs.".into(),
+        })]
+    }
 }

@@ -14,10 +14,11 @@ use crate::promote::run::{self, Action, Event, Job, Options};
 use crate::promote::sides::{self, SideSpec};
 use crate::promote::summary::{add_workload_changes, safety_plan};
 use crate::safety::{self, Cancel, OpCtx, Plan, audit};
-use crate::ui::output::{self, Report};
+use crate::ui::output::{self, OutputFormat, Report};
 use crate::ui::progress::Spinners;
 use crate::ui::report::promote::{NothingToPromote, Promoted};
 use crate::ui::table;
+use serde::Serialize;
 
 pub(super) async fn run(app: &App, args: PromoteArgs) -> Result<()> {
     match args.command {
@@ -120,39 +121,56 @@ async fn history(app: &App, args: &PromoteArgs) -> Result<()> {
     let releases = ledger::read(&cluster.client, &namespace)
         .await
         .map_err(|e| api_error(e, &cluster.url, "read the release ledger"))?;
-    if app.global.output.is_structured() {
-        return output::print(app.global.output, &releases);
-    }
-    if releases.is_empty() {
-        outln!(
-            "No releases recorded in `{namespace}` yet (the ledger is the ConfigMap `{}`).",
-            ledger::CONFIGMAP
-        );
-        return Ok(());
-    }
-    let mut t = table::new(&[
-        "release", "time", "user", "action", "source", "git sha", "result", "changes",
-    ]);
-    for r in releases.iter().rev() {
-        t.add_row(vec![
-            r.number.to_string(),
-            r.time
-                .with_timezone(&chrono::Local)
-                .format("%Y-%m-%d %H:%M")
-                .to_string(),
-            r.user.clone(),
-            r.action.clone(),
-            r.source.clone(),
-            r.sha
-                .as_deref()
-                .map(|s| s.chars().take(12).collect())
-                .unwrap_or_else(|| "-".into()),
-            r.result.clone(),
-            r.changes.len().to_string(),
+    output::show(
+        app.global.output,
+        History {
+            releases,
+            namespace,
+        },
+    )
+}
+
+/// The release ledger of a namespace, newest release first in the table.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct History {
+    releases: Vec<ledger::Release>,
+    #[serde(skip)]
+    namespace: String,
+}
+
+impl Report for History {
+    fn human(&self, _: OutputFormat) -> String {
+        if self.releases.is_empty() {
+            return format!(
+                "No releases recorded in `{}` yet (the ledger is the ConfigMap `{}`).\n",
+                self.namespace,
+                ledger::CONFIGMAP
+            );
+        }
+        let mut t = table::new(&[
+            "release", "time", "user", "action", "source", "git sha", "result", "changes",
         ]);
+        for r in self.releases.iter().rev() {
+            t.add_row(vec![
+                r.number.to_string(),
+                r.time
+                    .with_timezone(&chrono::Local)
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string(),
+                r.user.clone(),
+                r.action.clone(),
+                r.source.clone(),
+                r.sha
+                    .as_deref()
+                    .map(|s| s.chars().take(12).collect())
+                    .unwrap_or_else(|| "-".into()),
+                r.result.clone(),
+                r.changes.len().to_string(),
+            ]);
+        }
+        format!("{}\n", table::render(&t))
     }
-    outln!("{}", table::render(&t));
-    Ok(())
 }
 
 async fn rollback(app: &App, args: &PromoteArgs, to: Option<String>) -> Result<()> {

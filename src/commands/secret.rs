@@ -7,14 +7,16 @@ use std::sync::Mutex;
 use serde::Serialize;
 
 use crate::app::App;
+use crate::cli::OutputFormat;
 use crate::cli::{SecretCommand, SecretRotateArgs};
 use crate::error::{Error, Result};
 use crate::safety::{self, Cancel, OpCtx, audit};
 use crate::secrets::rotate::{self, Event, KeyChange, Options, Outcome};
 use crate::secrets::values::{self, NewValues, Source};
 use crate::secrets::{self as domain, Consumer};
+use crate::ui::output::{self, Report};
 use crate::ui::progress::Spinners;
-use crate::ui::{output, prompt, style, table};
+use crate::ui::{prompt, style, table};
 
 pub(super) async fn run(app: &App, command: SecretCommand) -> Result<()> {
     match command {
@@ -37,35 +39,51 @@ async fn consumers(app: &App, name: &str) -> Result<()> {
             "secret `{name}` does not exist in namespace `{ns}`: the workloads below reference it, and their new pods cannot start until it does"
         ));
     }
-    if app.global.output.is_structured() {
-        return output::print(app.global.output, &found);
-    }
-    if found.is_empty() {
-        outln!(
-            "No Deployment, StatefulSet, DaemonSet or CronJob in namespace `{ns}` uses secret `{name}`."
-        );
-        return Ok(());
-    }
-    render_consumers(&found);
-    Ok(())
+    output::show(
+        app.global.output,
+        Consumers {
+            found,
+            name: name.to_string(),
+            namespace: ns,
+        },
+    )
 }
 
-fn render_consumers(found: &[Consumer]) {
-    let mut t = table::new(&["workload", "uses", "restart on change"]);
-    for c in found {
-        let uses: Vec<String> = c.uses.iter().map(|u| u.describe()).collect();
-        let restart = if c.restart {
-            style::warn("yes")
-        } else {
-            "no".to_string()
-        };
-        t.add_row(vec![
-            c.target(),
-            uses.join("\n"),
-            format!("{restart}: {}", c.why),
-        ]);
+/// The workloads that use a Secret, and whether each restarts on a change.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Consumers {
+    found: Vec<Consumer>,
+    #[serde(skip)]
+    name: String,
+    #[serde(skip)]
+    namespace: String,
+}
+
+impl Report for Consumers {
+    fn human(&self, _: OutputFormat) -> String {
+        if self.found.is_empty() {
+            return format!(
+                "No Deployment, StatefulSet, DaemonSet or CronJob in namespace `{}` uses secret `{}`.\n",
+                self.namespace, self.name
+            );
+        }
+        let mut t = table::new(&["workload", "uses", "restart on change"]);
+        for c in &self.found {
+            let uses: Vec<String> = c.uses.iter().map(|u| u.describe()).collect();
+            let restart = if c.restart {
+                style::warn("yes")
+            } else {
+                "no".to_string()
+            };
+            t.add_row(vec![
+                c.target(),
+                uses.join("\n"),
+                format!("{restart}: {}", c.why),
+            ]);
+        }
+        format!("{}\n", table::render(&t))
     }
-    outln!("{}", table::render(&t));
 }
 
 /// What `secret rotate -o json` prints after a run: fingerprints and
