@@ -4,3 +4,4 @@
 
 pub(crate) mod nodes;
 pub(crate) mod promote;
+pub(crate) mod workloads;
