@@ -805,7 +805,7 @@ fn shipped_runbooks_run_end_to_end_on_the_demo_cluster() {
                 "key=DATABASE_URL",
                 "value=postgres://rotated@db",
             ],
-            "deployment/frontend: restarted: runs the new values",
+            "secret/webapp-secrets: 1 key(s) changed",
         ),
         (
             "rebuild-now",

@@ -10,10 +10,11 @@ use crate::cli::JobCommand;
 use crate::cli::OutputFormat;
 use crate::cluster::Cluster;
 use crate::error::Result;
-use crate::jobs::run::{self, Event, Options, Report, Verdict};
+use crate::jobs::run::{self, Event, Options};
 use crate::jobs::{self, list, suspend};
-use crate::safety::{self, Cancel, OpCtx, audit};
+use crate::safety::{self, Cancel, OpCtx, audit, op};
 use crate::ui::progress::Progress;
+use crate::ui::report::jobs::{JobRan, Toggled};
 use crate::ui::{output, style, table};
 use serde::Serialize;
 
@@ -70,13 +71,7 @@ async fn run_now(app: &App, cluster: &Cluster, target: &str, opts: Options) -> R
     let Some(outcome) = safety::execute(app, cluster, &plan, ran).await? else {
         return Ok(());
     };
-    let report = outcome.report;
-    if app.global.output.is_structured() {
-        output::print(app.global.output, &report)?;
-    } else {
-        render_report(&report, job.opts.follow);
-    }
-    outcome.result
+    output::show(app.global.output, JobRan::new(outcome, job.opts.follow))
 }
 
 /// Prints what happens while the job runs: a spinner on stderr (plain
@@ -146,36 +141,6 @@ impl Printer {
     }
 }
 
-fn render_report(report: &Report, followed: bool) {
-    let Some(job) = &report.job else {
-        return;
-    };
-    let took = format!("{:.1}s", report.duration_seconds);
-    let pod = report
-        .pod
-        .as_ref()
-        .map(|p| format!(", pod {p}"))
-        .unwrap_or_default();
-    match report.outcome {
-        Verdict::Succeeded => outln!("job/{job} {} in {took}{pod}", style::good("succeeded")),
-        Verdict::Failed => {
-            let code = report
-                .exit_code
-                .map(|c| format!(", exit code {c}"))
-                .unwrap_or_default();
-            outln!("job/{job} {} after {took}{pod}{code}", style::bad("failed"));
-            if !followed && !report.log_tail.is_empty() {
-                outln!("  last {} log lines:", report.log_tail.len());
-                for line in &report.log_tail {
-                    outln!("    {}", style::dim(line));
-                }
-            }
-        }
-        Verdict::TimedOut => outln!("job/{job} {} after {took}", style::warn("still running")),
-        Verdict::Interrupted | Verdict::NotStarted => {}
-    }
-}
-
 async fn toggle(
     app: &App,
     cluster: &Cluster,
@@ -195,19 +160,12 @@ async fn toggle(
     } else {
         suspend::prepare_resume(cluster, &ns, &names, &user, force).await?
     };
-    let human = !app.global.output.is_structured();
-    let verb = if suspending { "suspended" } else { "resumed" };
-    let observer = |target: String| {
-        if human {
-            outln!("{target} {verb}");
-        }
-    };
-    let ctx = OpCtx::new(&user, Cancel::on_signal(), &observer);
+    let ctx = OpCtx::new(&user, Cancel::on_signal(), &op::ignore);
     let toggled = async || suspend::run(cluster, &toggle, &ctx).await;
-    if let Some(outcome) = safety::execute(app, cluster, &plan, toggled).await? {
-        outcome.result?;
+    match safety::execute(app, cluster, &plan, toggled).await? {
+        Some(outcome) => output::show(app.global.output, Toggled::new(&toggle, outcome)),
+        None => toggle.refusal(),
     }
-    toggle.refusal()
 }
 
 async fn list_cronjobs(app: &App, cluster: &Cluster, all: bool) -> Result<()> {

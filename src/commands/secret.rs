@@ -11,11 +11,12 @@ use crate::cli::OutputFormat;
 use crate::cli::{SecretCommand, SecretRotateArgs};
 use crate::error::{Error, Result};
 use crate::safety::{self, Cancel, OpCtx, audit};
-use crate::secrets::rotate::{self, Event, KeyChange, Options, Outcome};
+use crate::secrets::rotate::{self, Event, Options};
 use crate::secrets::values::{self, NewValues, Source};
 use crate::secrets::{self as domain, Consumer};
 use crate::ui::output::{self, Report};
 use crate::ui::progress::Spinners;
+use crate::ui::report::secrets::Rotated;
 use crate::ui::{prompt, style, table};
 
 pub(super) async fn run(app: &App, command: SecretCommand) -> Result<()> {
@@ -86,19 +87,6 @@ impl Report for Consumers {
     }
 }
 
-/// What `secret rotate -o json` prints after a run: fingerprints and
-/// states, never a value.
-#[derive(Serialize)]
-struct RotateReport<'a> {
-    secret: &'a str,
-    namespace: &'a str,
-    keys: &'a [KeyChange],
-    #[serde(flatten)]
-    outcome: &'a Outcome,
-    /// `ok`, or the error.
-    result: String,
-}
-
 async fn rotate(app: &App, args: SecretRotateArgs) -> Result<()> {
     // The flags first: a value on the command line is refused before
     // anything else happens.
@@ -146,23 +134,8 @@ async fn rotate(app: &App, args: SecretRotateArgs) -> Result<()> {
     let Some(outcome) = safety::execute(app, cluster, &plan, rotated).await? else {
         return Ok(());
     };
-    if app.global.output.is_structured() {
-        let report = RotateReport {
-            secret: &rotation.name,
-            namespace: &rotation.namespace,
-            keys: &rotation.keys,
-            outcome: &outcome,
-            result: match &outcome.result {
-                Ok(()) => "ok".into(),
-                Err(e) => e.to_string(),
-            },
-        };
-        output::print(app.global.output, &report)?;
-    } else {
-        render_outcome(&rotation, &outcome);
-    }
     // The error keeps its own exit code (5 for a timeout, 130 for Ctrl-C).
-    outcome.result
+    output::show(app.global.output, Rotated::new(&rotation, outcome))
 }
 
 /// Reads the files and stdin, then asks for each `--set KEY` at a hidden
@@ -181,29 +154,6 @@ fn read_values(sources: &[Source]) -> Result<NewValues> {
         new.insert(key, value.into_bytes())?;
     }
     Ok(new)
-}
-
-fn render_outcome(rotation: &rotate::Rotation, outcome: &Outcome) {
-    if !outcome.consumers.is_empty() {
-        let mut t = table::new(&["workload", "state"]);
-        for c in &outcome.consumers {
-            t.add_row(vec![c.workload.clone(), c.state.clone()]);
-        }
-        outln!("{}", table::render(&t));
-    }
-    if outcome.result.is_ok() {
-        let changed = rotation
-            .keys
-            .iter()
-            .filter(|k| k.change != "unchanged")
-            .count();
-        outln!(
-            "{} secret/{}: {changed} key(s) changed; the previous values are kept in secret/{} (delete it once the new values are known to work)",
-            style::good("✓"),
-            rotation.name,
-            outcome.backup.as_deref().unwrap_or("?")
-        );
-    }
 }
 
 /// Draws the procedure's events as one spinner per consumer.
