@@ -366,33 +366,11 @@ fn write_group(out: &mut String, g: &Group, now: DateTime<Utc>, context: Option<
         let owners: Vec<String> = g
             .owners
             .iter()
-            .take(5)
             .map(|o| format!("{} ({})", o.owner, o.count))
             .collect();
-        let more = g.owners.len().saturating_sub(5);
-        push_line!(
-            out,
-            "   owners: {}{}",
-            owners.join(", "),
-            if more > 0 {
-                format!(", and {more} more")
-            } else {
-                String::new()
-            }
-        );
+        push_line!(out, "   owners: {}", first_of(&owners, 5));
     }
-    let shown: Vec<&str> = g.pods.iter().take(3).map(String::as_str).collect();
-    let more = g.pods.len().saturating_sub(3);
-    push_line!(
-        out,
-        "   pods: {}{}",
-        shown.join(", "),
-        if more > 0 {
-            format!(", and {more} more")
-        } else {
-            String::new()
-        }
-    );
+    push_line!(out, "   pods: {}", first_of(&g.pods, 3));
     push_line!(
         out,
         "   {} {}",
@@ -443,6 +421,15 @@ fn write_wide(out: &mut String, pods: &[(&str, &StuckPod)], with_context: bool) 
     push_line!(out, "{}", table::render(&t));
 }
 
+/// The first `n` items, then how many more: `a, b, c, and 4 more`.
+fn first_of(items: &[String], n: usize) -> String {
+    let mut text = items.iter().take(n).cloned().collect::<Vec<_>>().join(", ");
+    if items.len() > n {
+        text.push_str(&format!(", and {} more", items.len() - n));
+    }
+    text
+}
+
 fn plural(n: usize, word: &str) -> String {
     if n == 1 {
         word.to_string()
@@ -478,5 +465,12 @@ mod tests {
     #[test]
     fn long_text_is_clipped() {
         assert_eq!(clip("abcdef", 4), "abc…");
+    }
+
+    #[test]
+    fn long_lists_say_how_many_more() {
+        let items: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+        assert_eq!(first_of(&items, 3), "a, b, c, and 1 more");
+        assert_eq!(first_of(&items, 4), "a, b, c, d");
     }
 }

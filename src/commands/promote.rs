@@ -1,8 +1,6 @@
 //! `oncall promote`, `promote history` and `promote rollback`: plans,
 //! confirmation, progress and reports around `crate::promote::run`.
 
-use std::sync::Mutex;
-
 use crate::app::App;
 use crate::cli::{PromoteArgs, PromoteCommand};
 use crate::cluster::{Cluster, api_error};
@@ -86,12 +84,7 @@ async fn release(
     plan: &Plan,
     job: &Job,
 ) -> Result<()> {
-    let spinners = Mutex::new(Spinners::new(&app.progress));
-    let observer = |e| {
-        if let Ok(mut s) = spinners.lock() {
-            show(&mut s, e)
-        }
-    };
+    let observer = Spinners::observer(&app.progress, show);
     let user = audit::os_user();
     let ctx = OpCtx::new(&user, Cancel::on_signal(), &observer);
     let released = async || run::run(cluster, namespace, job, &ctx).await;

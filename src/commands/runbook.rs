@@ -656,14 +656,7 @@ impl Ui for CliUi<'_> {
         }
         let answer = safety::decide_at(self.app, &self.context, &self.describe, plan)?;
         if matches!(answer, Answer::Declined | Answer::Refused) {
-            audit::record_at(
-                &self.context,
-                &self.url,
-                self.cluster,
-                plan,
-                answer,
-                &Outcome::nothing(),
-            )?;
+            self.audit(plan, answer, &Outcome::nothing())?;
         }
         Ok(answer)
     }

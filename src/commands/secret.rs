@@ -2,8 +2,6 @@
 //! prompt, stdin or files; plan, confirmation, spinners and the report
 //! around `crate::secrets`.
 
-use std::sync::Mutex;
-
 use serde::Serialize;
 
 use crate::app::App;
@@ -122,12 +120,7 @@ async fn rotate(app: &App, args: SecretRotateArgs) -> Result<()> {
     let ns = cluster.namespace.clone();
     let (rotation, plan) =
         rotate::prepare(cluster, &ns, &args.name, &new, &args.remove, options).await?;
-    let spinners = Mutex::new(Spinners::new(&app.progress));
-    let observer = |e| {
-        if let Ok(mut s) = spinners.lock() {
-            show(&mut s, e)
-        }
-    };
+    let observer = Spinners::observer(&app.progress, show);
     let user = audit::os_user();
     let ctx = OpCtx::new(&user, Cancel::on_signal(), &observer);
     let rotated = async || rotate::run(cluster, &rotation, &ctx).await;
