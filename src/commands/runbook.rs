@@ -538,34 +538,64 @@ async fn finish(app: &App, run: &mut Run<'_>, start: usize) -> Result<()> {
         cluster: run.cluster,
     };
     let result = engine::execute(run, &mut ui, start).await;
-    if app.global.output.is_structured() {
-        output::print(app.global.output, &run.journal.redacted(&run.redactor()))?;
-    } else {
-        match &result {
-            Ok(()) if run.dry_run => style::note(&format!(
+    let ended = RunEnded {
+        journal: run.journal.redacted(&run.redactor()),
+        runbook: run.runbook.name.clone(),
+        dry_run: run.dry_run,
+        result,
+    };
+    output::show(app.global.output, ended)
+}
+
+/// How a run ended: its journal (secrets redacted) is the data; a person
+/// gets a closing line, or where the journal is.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct RunEnded {
+    journal: Journal,
+    #[serde(skip)]
+    runbook: String,
+    #[serde(skip)]
+    dry_run: bool,
+    #[serde(skip)]
+    result: Result<()>,
+}
+
+impl Report for RunEnded {
+    fn human(&self, _: OutputFormat) -> String {
+        if self.result.is_err() || self.dry_run {
+            return String::new();
+        }
+        let id = &self.journal.run_id;
+        format!(
+            "\n{} runbook `{}` completed (run {id}; timeline: `{}`)\n",
+            style::good("✓"),
+            self.runbook,
+            crate::suggest::oncall(&format!("runbook log {id} --format markdown"))
+        )
+    }
+
+    fn remarks(&self, _: OutputFormat) -> Vec<String> {
+        let remark = match &self.result {
+            Ok(()) if self.dry_run => format!(
                 "\nDry run of `{}` finished: read-only steps ran, nothing was changed. Journal: {}",
-                run.runbook.name, run.journal.run_id
-            )),
-            Ok(()) => outln!(
-                "\n{} runbook `{}` completed (run {}; timeline: `{}`)",
-                style::good("✓"),
-                run.runbook.name,
-                run.journal.run_id,
-                crate::suggest::oncall(&format!(
-                    "runbook log {} --format markdown",
-                    run.journal.run_id
-                ))
+                self.runbook, self.journal.run_id
             ),
-            Err(_) => style::note(&format!(
+            Ok(()) => return Vec::new(),
+            Err(_) => format!(
                 "journal: {}",
-                run.journal
+                self.journal
                     .path()
                     .map(|p| p.display().to_string())
                     .unwrap_or_default()
-            )),
-        }
+            ),
+        };
+        vec![style::dim(&remark)]
     }
-    result
+
+    fn finish(self) -> Result<()> {
+        self.result
+    }
 }
 
 async fn resume(app: &App, run_id: &str, force: bool, sets: &[String]) -> Result<()> {
