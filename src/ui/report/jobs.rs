@@ -115,11 +115,7 @@ impl Serialize for Toggled<'_> {
 
 impl Report for Toggled<'_> {
     fn human(&self, _: OutputFormat) -> String {
-        let mut out = String::new();
-        for name in &self.outcome.done {
-            push_line!(out, "cronjob/{name} {}", self.outcome.verb);
-        }
-        out
+        super::each_done("cronjob", &self.outcome.done, self.outcome.verb)
     }
 
     /// The last CronJob's line, or that none needed it.

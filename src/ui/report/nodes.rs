@@ -159,11 +159,7 @@ impl Serialize for Cordoned<'_> {
 
 impl Report for Cordoned<'_> {
     fn human(&self, _: OutputFormat) -> String {
-        let mut out = String::new();
-        for node in &self.outcome.done {
-            push_line!(out, "node/{node} {}", self.outcome.verb);
-        }
-        out
+        super::each_done("node", &self.outcome.done, self.outcome.verb)
     }
 
     /// `cordoned a, b; already cordoned: c`.
