@@ -330,16 +330,21 @@ fn resume_respects_someone_elses_suspension(backend: Backend) {
         refused.stderr
     );
     assert!(suspended(&h), "still suspended");
-    h.oncall(&[
-        "-n",
-        &ns,
-        "job",
-        "resume",
-        "cronjob/builder",
-        "--force",
-        "--yes",
-    ])
-    .expect_code(0);
+    let resumed = h
+        .oncall(&[
+            "-n",
+            &ns,
+            "job",
+            "resume",
+            "cronjob/builder",
+            "--force",
+            "--yes",
+            "-o",
+            "json",
+        ])
+        .expect_code(0);
+    let report: serde_json::Value = serde_json::from_str(&resumed.stdout).unwrap();
+    assert_eq!(report, serde_json::json!({ "resumed": ["builder"] }));
     assert!(!suspended(&h));
     let cj = h.get("cronjobs", Some(&ns), "builder").unwrap();
     assert!(

@@ -175,6 +175,36 @@ fn cordon_with_yes_is_audited_privately_and_uncordon_removes_the_field() {
 }
 
 #[test]
+fn cordon_and_uncordon_report_each_node_and_name_them_in_json() {
+    let h = Harness::yaml(&simple_cluster());
+    let first = h.oncall(&["node", "cordon", "n1", "--yes"]).expect_code(0);
+    assert!(
+        first.stdout.contains("node/n1 cordoned"),
+        "{}",
+        first.stdout
+    );
+
+    let json = |args: &[&str], code: i32| -> Value {
+        let run = h.oncall(args).expect_code(code);
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+    };
+    let cordoned = json(&["node", "cordon", "n1", "n2", "--yes", "-o", "json"], 0);
+    assert_eq!(cordoned["cordoned"], serde_json::json!(["n2"]));
+    assert_eq!(cordoned["already_cordoned"], serde_json::json!(["n1"]));
+
+    // n3 was cordoned by someone else: left as it is, and the exit says so.
+    h.kubectl(&["cordon", "n3"]).expect_code(0);
+    let uncordoned = json(&["node", "uncordon", "n1", "n3", "--yes", "-o", "json"], 1);
+    assert_eq!(uncordoned["uncordoned"], serde_json::json!(["n1"]));
+    let left = uncordoned["left_cordoned"].as_array().unwrap();
+    assert!(
+        left.len() == 1 && left[0].as_str().unwrap().contains("n3"),
+        "{uncordoned}"
+    );
+    assert_eq!(h.unschedulable("n3"), true);
+}
+
+#[test]
 fn uncordon_leaves_someone_elses_cordon_without_force() {
     let h = Harness::yaml(&simple_cluster());
     h.kubectl(&["cordon", "n1"]).expect_code(0);

@@ -805,7 +805,7 @@ fn shipped_runbooks_run_end_to_end_on_the_demo_cluster() {
                 "key=DATABASE_URL",
                 "value=postgres://rotated@db",
             ],
-            "deployment/frontend: restarted: runs the new values",
+            "secret/webapp-secrets: 1 key(s) changed",
         ),
         (
             "rebuild-now",
@@ -1151,7 +1151,7 @@ fn node_actions_plan_and_run_through_the_node_domain() {
         .oncall(&["runbook", "run", &f, "--set", &set, "--yes"])
         .expect_code(0);
     assert!(
-        run.stdout.contains(&format!("cordoned {target}")),
+        run.stdout.contains(&format!("node/{target} cordoned")),
         "{}",
         run.stdout
     );
@@ -1395,8 +1395,23 @@ fn promote_shows_the_promotion_plan_in_a_dry_run_then_promotes() {
         "only.yaml",
         "name: p\nsummary: s\nsteps:\n  - id: p\n    title: P\n    promote: {from: staging, to: production, only: [frontend]}\n  - id: again\n    title: Nothing left\n    promote: {from: staging, to: production, only: [frontend]}\n  - id: seen\n    title: Outputs\n    assert: {that: 'steps.p.output.release == 1 and steps.again.output.result == \"nothing to do\"'}\n",
     );
-    h.oncall(&["runbook", "run", &only, "--yes"]).expect_code(0);
+    let ran = h.oncall(&["runbook", "run", &only, "--yes"]).expect_code(0);
     assert_eq!(image("production"), image("staging"));
+    // The step says what the command says, in the command's words.
+    let command = h
+        .oncall(&[
+            "promote",
+            "--from-namespace",
+            "staging",
+            "--to-namespace",
+            "production",
+            "--only",
+            "frontend",
+        ])
+        .expect_code(0);
+    let said = command.stdout.lines().next().unwrap_or_default();
+    assert!(said.starts_with("Nothing to do: "), "{}", command.stdout);
+    assert!(ran.stdout.contains(said), "{said}\n{}", ran.stdout);
     assert_ne!(
         h.get("deployments", Some("production"), "fetcher").unwrap()["spec"]["template"]["spec"]["containers"]
             [0]["image"],

@@ -383,8 +383,11 @@ fn a_rotated_value_appears_in_no_output_and_no_file(backend: Backend) {
             &format!("value={from_runbook}"),
         ])
         .expect_code(0);
+    // The step shows the command's table: the workload and its state.
     assert!(
-        rb.stdout.contains("deployment/web: restarted"),
+        rb.stdout
+            .lines()
+            .any(|l| l.contains("deployment/web") && l.contains("restarted")),
         "{}",
         rb.stdout
     );

@@ -10,6 +10,7 @@ use crate::dns::{self, Options, Resolution, ResolveReport, Status, query};
 use crate::error::{Error, Result};
 use crate::ui::output::{self, Report};
 use crate::ui::{style, table};
+use serde::Serialize;
 
 pub(super) async fn run(app: &App, cmd: DnsCommand) -> Result<()> {
     match cmd {
@@ -49,66 +50,102 @@ async fn resolve(app: &App, name: &str, flags: &DnsQueryFlags, short: bool) -> R
     let question = query::question(name, flags.record_type.as_deref())?;
     let targets = query::targets(&flags.nameserver, false)?;
     let report = dns::resolve(&question, &targets, options(flags)).await;
-    let format = app.global.output;
-    if format.is_structured() {
-        output::print(format, &report)?;
-    } else if short {
-        print_short(&report);
-    } else {
-        print_resolve(&report, format);
+    output::show(app.global.output, Resolved { report, short })
+}
+
+/// What each server answered; exit 1 when one gave no answer.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Resolved {
+    report: ResolveReport,
+    /// `--short`: only the data, as `dig +short`.
+    #[serde(skip)]
+    short: bool,
+}
+
+impl Report for Resolved {
+    fn human(&self, format: OutputFormat) -> String {
+        let mut out = String::new();
+        if self.short {
+            write_short(&mut out, &self.report);
+        } else {
+            write_resolve(&mut out, &self.report, format);
+        }
+        out
     }
-    let failed: Vec<String> = report
-        .results
-        .iter()
-        .filter(|r| r.status != Status::Ok)
-        .map(|r| format!("{} ({})", r.server, r.status.label()))
-        .collect();
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::ProblemsFound(format!(
-            "no answer for {} from {}",
-            report.name,
-            failed.join(", ")
-        )))
+
+    /// With `--short`, a server that did not answer is a line on stderr.
+    fn remarks(&self, _: OutputFormat) -> Vec<String> {
+        if !self.short {
+            return Vec::new();
+        }
+        let several = self.report.results.len() > 1;
+        self.report
+            .results
+            .iter()
+            .filter(|r| r.status != Status::Ok)
+            .map(|r| {
+                format!(
+                    "{}{}: {}",
+                    server_prefix(r, several),
+                    r.status.label(),
+                    r.error.as_deref().unwrap_or("")
+                )
+            })
+            .collect()
+    }
+
+    fn exit(&self) -> Result<()> {
+        let failed: Vec<String> = self
+            .report
+            .results
+            .iter()
+            .filter(|r| r.status != Status::Ok)
+            .map(|r| format!("{} ({})", r.server, r.status.label()))
+            .collect();
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::ProblemsFound(format!(
+                "no answer for {} from {}",
+                self.report.name,
+                failed.join(", ")
+            )))
+        }
     }
 }
 
-/// dig +short: the chain's targets, then the data; one server's lines
-/// prefixed with the server when there are several.
-fn print_short(report: &ResolveReport) {
+/// One server's lines start with the server when there are several.
+fn server_prefix(r: &Resolution, several: bool) -> String {
+    if several {
+        format!("{}\t", r.server)
+    } else {
+        String::new()
+    }
+}
+
+/// dig +short: the chain's targets, then the data.
+fn write_short(out: &mut String, report: &ResolveReport) {
     let several = report.results.len() > 1;
-    for r in &report.results {
-        let prefix = if several {
-            format!("{}\t", r.server)
-        } else {
-            String::new()
-        };
-        if r.status != Status::Ok {
-            eprintln!(
-                "{}{}: {}",
-                prefix,
-                r.status.label(),
-                r.error.as_deref().unwrap_or("")
-            );
-            continue;
-        }
+    for r in report.results.iter().filter(|r| r.status == Status::Ok) {
+        let prefix = server_prefix(r, several);
         for l in &r.chain {
-            outln!("{prefix}{}", l.target);
+            push_line!(out, "{prefix}{}", l.target);
         }
         for a in &r.answers {
-            outln!("{prefix}{}", a.data);
+            push_line!(out, "{prefix}{}", a.data);
         }
     }
 }
 
-fn print_resolve(report: &ResolveReport, format: OutputFormat) {
+fn write_resolve(out: &mut String, report: &ResolveReport, format: OutputFormat) {
     let what = match &report.reverse_of {
         Some(ip) => format!("{ip} ({} {})", report.name, report.record_type),
         None => format!("{} {}", report.name, report.record_type),
     };
     if let [r] = report.results.as_slice() {
-        outln!(
+        push_line!(
+            out,
             "{}  {}",
             style::bold(&what),
             style::dim(&format!(
@@ -119,7 +156,7 @@ fn print_resolve(report: &ResolveReport, format: OutputFormat) {
             ))
         );
         if r.status != Status::Ok && r.chain.is_empty() {
-            outln!("{} {}", style::bad(r.status.label()), failure_text(r));
+            push_line!(out, "{} {}", style::bad(r.status.label()), failure_text(r));
             return;
         }
         let mut t = table::new(&["name", "ttl", "type", "data"]);
@@ -139,10 +176,11 @@ fn print_resolve(report: &ResolveReport, format: OutputFormat) {
                 a.data.clone(),
             ]);
         }
-        outln!("{}", table::render(&t));
+        push_line!(out, "{}", table::render(&t));
         if r.status != Status::Ok {
             let end = r.chain.last().map(|l| l.target.as_str()).unwrap_or("");
-            outln!(
+            push_line!(
+                out,
                 "{} at the end of the chain, {end}: {}",
                 style::bad(r.status.label()),
                 failure_text(r)
@@ -151,7 +189,7 @@ fn print_resolve(report: &ResolveReport, format: OutputFormat) {
         return;
     }
 
-    outln!("{}", style::bold(&what));
+    push_line!(out, "{}", style::bold(&what));
     let mut headers = vec!["server", "status", "cname chain", "answers", "ttl", "time"];
     if format == OutputFormat::Wide {
         headers.push("protocol");
@@ -195,11 +233,12 @@ fn print_resolve(report: &ResolveReport, format: OutputFormat) {
         }
         t.add_row(row);
     }
-    outln!("{}", table::render(&t));
+    push_line!(out, "{}", table::render(&t));
     if report.agree {
-        outln!("{}", style::good("All servers agree."));
+        push_line!(out, "{}", style::good("All servers agree."));
     } else {
-        outln!(
+        push_line!(
+            out,
             "{}",
             style::warn("* differs from the answer most servers gave (TTLs aside).")
         );

@@ -7,13 +7,16 @@ use std::sync::Mutex;
 
 use crate::app::App;
 use crate::cli::JobCommand;
+use crate::cli::OutputFormat;
 use crate::cluster::Cluster;
 use crate::error::Result;
-use crate::jobs::run::{self, Event, Options, Report, Verdict};
+use crate::jobs::run::{self, Event, Options};
 use crate::jobs::{self, list, suspend};
-use crate::safety::{self, Cancel, OpCtx, audit};
+use crate::safety::{self, Cancel, OpCtx, audit, op};
 use crate::ui::progress::Progress;
+use crate::ui::report::jobs::{JobRan, Toggled};
 use crate::ui::{output, style, table};
+use serde::Serialize;
 
 pub(super) async fn run(app: &App, cmd: JobCommand) -> Result<()> {
     let cluster = app.cluster().await?;
@@ -68,13 +71,7 @@ async fn run_now(app: &App, cluster: &Cluster, target: &str, opts: Options) -> R
     let Some(outcome) = safety::execute(app, cluster, &plan, ran).await? else {
         return Ok(());
     };
-    let report = outcome.report;
-    if app.global.output.is_structured() {
-        output::print(app.global.output, &report)?;
-    } else {
-        render_report(&report, job.opts.follow);
-    }
-    outcome.result
+    output::show(app.global.output, JobRan::new(outcome, job.opts.follow))
 }
 
 /// Prints what happens while the job runs: a spinner on stderr (plain
@@ -144,36 +141,6 @@ impl Printer {
     }
 }
 
-fn render_report(report: &Report, followed: bool) {
-    let Some(job) = &report.job else {
-        return;
-    };
-    let took = format!("{:.1}s", report.duration_seconds);
-    let pod = report
-        .pod
-        .as_ref()
-        .map(|p| format!(", pod {p}"))
-        .unwrap_or_default();
-    match report.outcome {
-        Verdict::Succeeded => outln!("job/{job} {} in {took}{pod}", style::good("succeeded")),
-        Verdict::Failed => {
-            let code = report
-                .exit_code
-                .map(|c| format!(", exit code {c}"))
-                .unwrap_or_default();
-            outln!("job/{job} {} after {took}{pod}{code}", style::bad("failed"));
-            if !followed && !report.log_tail.is_empty() {
-                outln!("  last {} log lines:", report.log_tail.len());
-                for line in &report.log_tail {
-                    outln!("    {}", style::dim(line));
-                }
-            }
-        }
-        Verdict::TimedOut => outln!("job/{job} {} after {took}", style::warn("still running")),
-        Verdict::Interrupted | Verdict::NotStarted => {}
-    }
-}
-
 async fn toggle(
     app: &App,
     cluster: &Cluster,
@@ -193,100 +160,111 @@ async fn toggle(
     } else {
         suspend::prepare_resume(cluster, &ns, &names, &user, force).await?
     };
-    let human = !app.global.output.is_structured();
-    let verb = if suspending { "suspended" } else { "resumed" };
-    let observer = |target: String| {
-        if human {
-            outln!("{target} {verb}");
-        }
-    };
-    let ctx = OpCtx::new(&user, Cancel::on_signal(), &observer);
+    let ctx = OpCtx::new(&user, Cancel::on_signal(), &op::ignore);
     let toggled = async || suspend::run(cluster, &toggle, &ctx).await;
-    if let Some(outcome) = safety::execute(app, cluster, &plan, toggled).await? {
-        outcome.result?;
+    match safety::execute(app, cluster, &plan, toggled).await? {
+        Some(outcome) => output::show(app.global.output, Toggled::new(&toggle, outcome)),
+        None => toggle.refusal(),
     }
-    toggle.refusal()
 }
 
 async fn list_cronjobs(app: &App, cluster: &Cluster, all: bool) -> Result<()> {
-    let ns = (!all).then(|| cluster.namespace.clone());
-    let rows = list::list(cluster, ns.as_deref()).await?;
-    if app.global.output.is_structured() {
-        return output::print(app.global.output, &rows);
-    }
-    if rows.is_empty() {
-        style::note(&match &ns {
-            Some(ns) => format!("No CronJobs in namespace `{ns}`."),
-            None => "No CronJobs.".into(),
-        });
-        return Ok(());
-    }
-    let mut headers = vec![
-        "name",
-        "schedule",
-        "suspended",
-        "active",
-        "last run",
-        "outcome",
-        "next run",
-    ];
-    if all {
-        headers.insert(0, "namespace");
-    }
-    let mut t = table::new(&headers);
-    let now = Utc::now();
-    for r in &rows {
-        let suspended = match (&r.suspension, r.suspended) {
-            (Some(note), _) => note.describe(),
-            (None, true) => "yes (no oncall note)".into(),
-            (None, false) => String::new(),
-        };
-        let (last, outcome) = match &r.last_run {
-            Some(run) => (
-                format!(
-                    "{} ({} ago{})",
-                    run.job,
-                    crate::age::since(run.started),
-                    run.run_by
-                        .as_ref()
-                        .map(|b| format!(", by {b}"))
-                        .unwrap_or_default()
-                ),
-                match run.state {
-                    jobs::JobState::Succeeded => style::good("succeeded"),
-                    jobs::JobState::Failed => style::bad("failed"),
-                    jobs::JobState::Running => "running".into(),
-                },
-            ),
-            None => ("never".into(), String::new()),
-        };
-        let next = match (&r.next_run, &r.schedule_error) {
-            _ if r.suspended => "none (suspended)".into(),
-            (Some(at), _) => format!(
-                "{} (in {})",
-                at.format("%Y-%m-%d %H:%M UTC"),
-                crate::age::human(*at - now)
-            ),
-            (None, Some(e)) => e.clone(),
-            (None, None) => String::new(),
-        };
-        let mut row = vec![
-            r.name.clone(),
-            match &r.time_zone {
-                Some(z) => format!("{} ({z})", r.schedule),
-                None => r.schedule.clone(),
-            },
-            suspended,
-            r.active.len().to_string(),
-            last,
-            outcome,
-            next,
+    let namespace = (!all).then(|| cluster.namespace.clone());
+    let rows = list::list(cluster, namespace.as_deref()).await?;
+    output::show(app.global.output, CronJobs { rows, namespace })
+}
+
+/// The CronJobs of a namespace (`namespace`), or of all of them.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct CronJobs {
+    rows: Vec<list::Row>,
+    #[serde(skip)]
+    namespace: Option<String>,
+}
+
+impl output::Report for CronJobs {
+    fn human(&self, _: OutputFormat) -> String {
+        if self.rows.is_empty() {
+            return String::new();
+        }
+        let (rows, all) = (&self.rows, self.namespace.is_none());
+        let mut headers = vec![
+            "name",
+            "schedule",
+            "suspended",
+            "active",
+            "last run",
+            "outcome",
+            "next run",
         ];
         if all {
-            row.insert(0, r.namespace.clone());
+            headers.insert(0, "namespace");
         }
-        t.add_row(row);
+        let mut t = table::new(&headers);
+        let now = Utc::now();
+        for r in rows {
+            let suspended = match (&r.suspension, r.suspended) {
+                (Some(note), _) => note.describe(),
+                (None, true) => "yes (no oncall note)".into(),
+                (None, false) => String::new(),
+            };
+            let (last, outcome) = match &r.last_run {
+                Some(run) => (
+                    format!(
+                        "{} ({} ago{})",
+                        run.job,
+                        crate::age::since(run.started),
+                        run.run_by
+                            .as_ref()
+                            .map(|b| format!(", by {b}"))
+                            .unwrap_or_default()
+                    ),
+                    match run.state {
+                        jobs::JobState::Succeeded => style::good("succeeded"),
+                        jobs::JobState::Failed => style::bad("failed"),
+                        jobs::JobState::Running => "running".into(),
+                    },
+                ),
+                None => ("never".into(), String::new()),
+            };
+            let next = match (&r.next_run, &r.schedule_error) {
+                _ if r.suspended => "none (suspended)".into(),
+                (Some(at), _) => format!(
+                    "{} (in {})",
+                    at.format("%Y-%m-%d %H:%M UTC"),
+                    crate::age::human(*at - now)
+                ),
+                (None, Some(e)) => e.clone(),
+                (None, None) => String::new(),
+            };
+            let mut row = vec![
+                r.name.clone(),
+                match &r.time_zone {
+                    Some(z) => format!("{} ({z})", r.schedule),
+                    None => r.schedule.clone(),
+                },
+                suspended,
+                r.active.len().to_string(),
+                last,
+                outcome,
+                next,
+            ];
+            if all {
+                row.insert(0, r.namespace.clone());
+            }
+            t.add_row(row);
+        }
+        format!("{}\n", table::render(&t))
     }
-    outln!("{}", table::render(&t));
-    Ok(())
+
+    fn remarks(&self, _: OutputFormat) -> Vec<String> {
+        if !self.rows.is_empty() {
+            return Vec::new();
+        }
+        vec![style::dim(&match &self.namespace {
+            Some(ns) => format!("No CronJobs in namespace `{ns}`."),
+            None => "No CronJobs.".into(),
+        })]
+    }
 }

@@ -1,25 +1,22 @@
 //! `oncall node ...`: call the domain in `crate::nodes`, render the result.
 
-use crate::app::App;
-use crate::cli::{DrainFlags, NodeCommand, NodeTargets};
-use crate::cluster::Cluster;
-use crate::error::{Error, Result};
-use crate::nodes::check::CheckReport;
-use crate::nodes::cordon::{self, CordonJob};
-use crate::nodes::decide::{Action, DrainOptions};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use indicatif::ProgressBar;
 
-use crate::nodes::drain::{self, DrainOutcome, Event, NodeDrain, NodeStatus, PodOutcome};
+use crate::app::App;
+use crate::cli::{DrainFlags, NodeCommand, NodeTargets};
+use crate::cluster::Cluster;
+use crate::error::Result;
+use crate::nodes::cordon::{self, CordonJob};
+use crate::nodes::decide::DrainOptions;
+use crate::nodes::drain::{self, DrainOutcome, Event};
 use crate::nodes::{LeanNode, plan, targets};
-use crate::safety::{self, Cancel, OpCtx, Plan, audit};
+use crate::safety::{self, Cancel, OpCtx, Plan, audit, op};
 use crate::ui::progress::{Heartbeat, Progress};
-use serde::Serialize;
-
-use crate::ui::output::{self, OutputFormat, Report};
-use crate::ui::{style, table};
+use crate::ui::report::nodes::{CheckView, Cordoned, Drains};
+use crate::ui::{fit, output};
 
 pub(super) async fn run(app: &App, cmd: NodeCommand) -> Result<()> {
     let cluster = app.cluster().await?;
@@ -77,8 +74,8 @@ async fn uncordon_nodes(app: &App, cluster: &Cluster, t: &NodeTargets, force: bo
     apply_cordon(app, cluster, &plan, &job, &user).await
 }
 
-/// Asks, runs the cordon (or uncordon) saying each node as it is done, and
-/// records it; then reports the nodes left alone because of someone else.
+/// Asks, runs the cordon (or uncordon), records it, and reports the nodes
+/// changed and those left alone because of someone else.
 async fn apply_cordon(
     app: &App,
     cluster: &Cluster,
@@ -86,19 +83,12 @@ async fn apply_cordon(
     job: &CordonJob,
     user: &str,
 ) -> Result<()> {
-    let human = !app.global.output.is_structured();
-    let verb = job.verb();
-    let observer = |c: cordon::Changed| {
-        if human {
-            outln!("node/{} {verb}", c.node);
-        }
-    };
-    let ctx = OpCtx::new(user, Cancel::on_signal(), &observer);
+    let ctx = OpCtx::new(user, Cancel::on_signal(), &op::ignore);
     let cordoned = async || cordon::run(cluster, job, &ctx).await;
-    if let Some(outcome) = safety::execute(app, cluster, plan, cordoned).await? {
-        outcome.result?;
+    match safety::execute(app, cluster, plan, cordoned).await? {
+        Some(outcome) => output::show(app.global.output, Cordoned::new(job, outcome)),
+        None => job.refusal(),
     }
-    job.refusal()
 }
 
 async fn check_nodes(
@@ -110,117 +100,9 @@ async fn check_nodes(
     let nodes = resolve(cluster, t).await?;
     let opts = DrainOptions::from(flags).with_policy(app.config.scale_policy());
     let report = plan::run_check(cluster, &nodes, &opts).await?;
-    let view = CheckView {
-        pods: app.global.verbose > 0 || nodes.len() == 1,
-        report,
-    };
-    output::show(app.global.output, &view)
-}
-
-/// `node check`'s report as shown: the pod tables only for one node, or
-/// with `-v`.
-#[derive(Serialize)]
-#[serde(transparent)]
-struct CheckView {
-    report: CheckReport,
-    #[serde(skip)]
-    pods: bool,
-}
-
-impl Report for CheckView {
-    fn human(&self, _: OutputFormat) -> String {
-        render_check(&self.report, self.pods)
-    }
-
-    /// NO-GO exits 1; the report has said why.
-    fn exit(&self) -> Result<()> {
-        if self.report.go {
-            Ok(())
-        } else {
-            Err(Error::ProblemsFound(String::new()))
-        }
-    }
-}
-
-/// The check as text: a pod table per node (when `pods`), blockers, verdict.
-pub(super) fn render_check(report: &CheckReport, pods: bool) -> String {
-    let mut out = String::new();
-    for n in &report.nodes {
-        let mut head = format!("{} {}", style::bold("node"), style::bold(&n.node));
-        if let Some(p) = &n.pool {
-            head.push_str(&format!("  pool {p}"));
-        }
-        if n.cordoned {
-            head.push_str("  (cordoned)");
-        }
-        out.push_str(&head);
-        out.push('\n');
-        if pods && !n.pods.is_empty() {
-            let mut t = table::new(&["pod", "owner", "drain would", "why"]);
-            for p in &n.pods {
-                let action = match p.action {
-                    Action::Evict => "evict",
-                    Action::Delete => "delete",
-                    Action::Skip => "skip",
-                    Action::Refuse => "BLOCK",
-                };
-                let mut why = p.reason.clone();
-                if !p.pdbs.is_empty() {
-                    if !why.is_empty() {
-                        why.push_str("; ");
-                    }
-                    why.push_str(&format!("budget {}", p.pdbs.join(", ")));
-                }
-                t.add_row(vec![
-                    p.key(),
-                    p.owner.clone().unwrap_or_else(|| "<none>".into()),
-                    action.into(),
-                    why,
-                ]);
-            }
-            out.push_str(&table::render_to_fit(t));
-            out.push('\n');
-        } else {
-            let count = |a: Action| n.pods.iter().filter(|p| p.action == a).count();
-            out.push_str(&format!(
-                "  {} pod(s): {} to evict, {} to delete, {} skipped\n",
-                n.pods.len(),
-                count(Action::Evict),
-                count(Action::Delete),
-                count(Action::Skip)
-            ));
-        }
-        for b in &n.blockers {
-            out.push_str(&format!("  {} {}\n", style::bad("blocker:"), b.message));
-            if !b.pods.is_empty() {
-                out.push_str(&format!("    pods: {}\n", b.pods.join(", ")));
-            }
-            out.push_str(&format!("    fix: {}\n", b.fix));
-        }
-        out.push_str(&format!(
-            "  verdict: {}\n\n",
-            if n.go {
-                style::good("GO")
-            } else {
-                style::bad("NO-GO")
-            }
-        ));
-    }
-    let blocked = report.nodes.iter().filter(|n| !n.go).count();
-    out.push_str(&if report.go {
-        format!(
-            "{} all {} node(s) can be drained\n",
-            style::good("GO:"),
-            report.nodes.len()
-        )
-    } else {
-        format!(
-            "{} {blocked} of {} node(s) blocked\n",
-            style::bad("NO-GO:"),
-            report.nodes.len()
-        )
-    });
-    out
+    let pods = app.global.verbose > 0 || nodes.len() == 1;
+    let view = CheckView::new(report, pods).fitted_to(fit::width(fit::Stream::Stdout));
+    output::show(app.global.output, view)
 }
 
 async fn drain_nodes(
@@ -234,9 +116,7 @@ async fn drain_nodes(
     let opts = DrainOptions::from(flags).with_policy(app.config.scale_policy());
     let (job, plan) = drain::prepare(cluster, nodes, opts, concurrency).await?;
     if let Some(refusal) = job.refusal() {
-        if !app.global.output.is_structured() {
-            outln!("{}", plan.render());
-        }
+        safety::plan::show(app, cluster, &plan)?;
         return Err(refusal);
     }
     // Every node cordoned and empty: nothing to do, as in kubectl.
@@ -255,17 +135,10 @@ async fn drain_nodes(
     }
 }
 
-/// Prints the summary and turns failures into errors.
+/// Shows each node's drain and turns failures into errors; a drain that
+/// never started has no report, only its error.
 fn finish_drains(app: &App, outcome: DrainOutcome) -> Result<()> {
-    // A drain that never started has no summary, only its error.
-    if !(outcome.nodes.is_empty() && outcome.result.is_err()) {
-        if app.global.output.is_structured() {
-            output::print(app.global.output, &outcome.nodes)?;
-        } else {
-            out!("{}", render_drains(&outcome.nodes));
-        }
-    }
-    outcome.into_result()
+    output::show(app.global.output, Drains::of(outcome)?)
 }
 
 /// Draws drain progress (a bar per node) from the domain's events; without
@@ -354,52 +227,4 @@ fn draining(gone: &HashMap<String, (u64, u64)>) -> String {
         .collect();
     nodes.sort();
     format!("draining: {}", nodes.join(", "))
-}
-
-pub(super) fn render_drains(results: &[NodeDrain]) -> String {
-    let mut out = String::new();
-    for r in results {
-        let status = match r.status {
-            NodeStatus::Drained => style::good("drained"),
-            NodeStatus::Failed => style::bad("FAILED"),
-            NodeStatus::TimedOut => style::bad("TIMED OUT"),
-            NodeStatus::Interrupted => style::warn("interrupted"),
-        };
-        out.push_str(&format!(
-            "node/{} {status} in {:.1}s: {} evicted, {} deleted, {} skipped, {} pending\n",
-            r.node,
-            r.seconds,
-            r.count(PodOutcome::Evicted),
-            r.count(PodOutcome::Deleted),
-            r.count(PodOutcome::Skipped),
-            r.count(PodOutcome::Pending) + r.count(PodOutcome::Failed),
-        ));
-        let notable: Vec<_> = r
-            .pods
-            .iter()
-            .filter(|p| {
-                matches!(
-                    p.outcome,
-                    PodOutcome::Skipped | PodOutcome::Pending | PodOutcome::Failed
-                )
-            })
-            .collect();
-        if !notable.is_empty() {
-            let mut t = table::new(&["pod", "outcome", "reason"]);
-            for p in notable {
-                t.add_row(vec![
-                    p.pod.clone(),
-                    format!("{:?}", p.outcome).to_lowercase(),
-                    p.reason.clone(),
-                ]);
-            }
-            for line in table::render(&t).lines() {
-                out.push_str(&format!("  {line}\n"));
-            }
-        }
-        if let Some(m) = &r.message {
-            out.push_str(&format!("  {m}\n"));
-        }
-    }
-    out
 }

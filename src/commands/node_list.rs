@@ -10,14 +10,71 @@ use crate::cluster::Cluster;
 use crate::cluster::fanout::{self, InContext, Unreachable};
 use crate::error::Result;
 use crate::nodes::list::{self, NodeRow};
-use crate::ui::{output, style, table};
+use crate::ui::output::{self, Report};
+use crate::ui::{style, table};
 
-/// `-o json|yaml` of several contexts: every node with its context, and
-/// the contexts that did not answer.
+/// The columns hidden first when the table is wider than the terminal.
+const DROP_FIRST: &[&str] = &["instance", "zone", "version", "age"];
+
+/// One cluster's nodes, as `node list` has always printed them.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Nodes<'a> {
+    rows: Vec<NodeRow>,
+    #[serde(skip)]
+    selector: Option<&'a str>,
+}
+
+impl Report for Nodes<'_> {
+    fn human(&self, format: OutputFormat) -> String {
+        self.fitted(format).0
+    }
+
+    fn remarks(&self, format: OutputFormat) -> Vec<String> {
+        self.fitted(format).1.into_iter().collect()
+    }
+}
+
+impl Nodes<'_> {
+    fn fitted(&self, format: OutputFormat) -> (String, Option<String>) {
+        let rows: Vec<(&str, &NodeRow)> = self.rows.iter().map(|r| ("", r)).collect();
+        render(&rows, self.selector, format, false)
+    }
+}
+
+/// Several contexts' nodes: every node with its context, and the contexts
+/// that did not answer.
 #[derive(Serialize)]
 struct SeveralLists<'a> {
     nodes: Vec<InContext<'a, NodeRow>>,
     unreachable: &'a [Unreachable],
+    #[serde(skip)]
+    selector: Option<&'a str>,
+    #[serde(skip)]
+    any_answered: bool,
+}
+
+impl Report for SeveralLists<'_> {
+    fn human(&self, format: OutputFormat) -> String {
+        self.fitted(format).0
+    }
+
+    fn remarks(&self, format: OutputFormat) -> Vec<String> {
+        let mut remarks: Vec<String> = self.fitted(format).1.into_iter().collect();
+        remarks.extend(contexts::left_out(self.unreachable));
+        remarks
+    }
+}
+
+impl SeveralLists<'_> {
+    fn fitted(&self, format: OutputFormat) -> (String, Option<String>) {
+        let rows: Vec<(&str, &NodeRow)> = self.nodes.iter().map(|n| (n.context, n.item)).collect();
+        if !self.any_answered {
+            // None answered: the warnings are the whole story.
+            return (String::new(), None);
+        }
+        render(&rows, self.selector, format, true)
+    }
 }
 
 pub(super) async fn list(app: &App, selector: Option<&str>, all_contexts: bool) -> Result<()> {
@@ -33,26 +90,22 @@ pub(super) async fn list(app: &App, selector: Option<&str>, all_contexts: bool) 
     })
     .await;
     spinner.finish_and_clear();
-    let rows: Vec<(&str, &NodeRow)> = answers
-        .answered
-        .iter()
-        .flat_map(|a| a.value.iter().map(move |r| (a.context.as_str(), r)))
-        .collect();
-    if app.global.output.is_structured() {
-        let report = SeveralLists {
-            nodes: rows
-                .iter()
-                .map(|&(context, item)| InContext { context, item })
-                .collect(),
-            unreachable: &answers.unreachable,
-        };
-        output::print(app.global.output, &report)?;
-    } else {
-        if !answers.answered.is_empty() {
-            print(app, selector, &rows, true);
-        }
-        contexts::print_unreachable(&answers.unreachable);
-    }
+    let report = SeveralLists {
+        nodes: answers
+            .answered
+            .iter()
+            .flat_map(|a| {
+                a.value.iter().map(move |item| InContext {
+                    context: a.context.as_str(),
+                    item,
+                })
+            })
+            .collect(),
+        unreachable: &answers.unreachable,
+        selector,
+        any_answered: !answers.answered.is_empty(),
+    };
+    output::show(app.global.output, report)?;
     match answers.none_answered() {
         Some(e) => Err(e),
         None => Ok(()),
@@ -62,25 +115,26 @@ pub(super) async fn list(app: &App, selector: Option<&str>, all_contexts: bool) 
 /// One cluster, as `node list` has always printed it.
 pub(super) async fn one(app: &App, cluster: &Cluster, selector: Option<&str>) -> Result<()> {
     let rows = list::list(cluster, selector).await?;
-    if app.global.output.is_structured() {
-        return output::print(app.global.output, &rows);
-    }
-    let rows: Vec<(&str, &NodeRow)> = rows.iter().map(|r| ("", r)).collect();
-    print(app, selector, &rows, false);
-    Ok(())
+    output::show(app.global.output, Nodes { rows, selector })
 }
 
-/// The table; the CONTEXT column only when several contexts were asked,
-/// so that one cluster's list stays as it always was.
-fn print(app: &App, selector: Option<&str>, rows: &[(&str, &NodeRow)], with_context: bool) {
+/// The table, fitted to the terminal, and the note saying which columns it
+/// hides (or that nothing matched); the CONTEXT column only when several
+/// contexts were asked, so that one cluster's list stays as it always was.
+fn render(
+    rows: &[(&str, &NodeRow)],
+    selector: Option<&str>,
+    format: OutputFormat,
+    with_context: bool,
+) -> (String, Option<String>) {
     if rows.is_empty() {
-        style::note(&match selector {
+        let note = match selector {
             Some(s) => format!("No nodes match `{s}`."),
             None => "No nodes.".into(),
-        });
-        return;
+        };
+        return (String::new(), Some(style::dim(&note)));
     }
-    let wide = app.global.output == OutputFormat::Wide;
+    let wide = format == OutputFormat::Wide;
     let mut headers = Vec::new();
     if with_context {
         headers.push("context");
@@ -107,11 +161,12 @@ fn print(app: &App, selector: Option<&str>, rows: &[(&str, &NodeRow)], with_cont
         cells.extend(cells_of(r, wide));
         t.add_row(cells);
     }
-    if wide {
-        outln!("{}", table::render(&t));
+    let (text, note) = if wide {
+        (table::render(&t), None)
     } else {
-        table::print_fitted(t, &["instance", "zone", "version", "age"]);
-    }
+        table::fitted(t, DROP_FIRST)
+    };
+    (format!("{text}\n"), note.as_deref().map(style::dim))
 }
 
 fn cells_of(r: &NodeRow, wide: bool) -> Vec<String> {

@@ -1,19 +1,19 @@
 //! `oncall node replace` and `oncall node rotate`: plan, confirm, run
 //! `crate::nodes::rebuild` with progress, report.
 
-use super::node::{DrainProgress, render_drains};
+use super::node::DrainProgress;
 use crate::app::App;
 use crate::cli::{NodeTargets, ReplaceFlags};
 use crate::cluster::Cluster;
 use crate::error::Result;
 use crate::nodes::decide::DrainOptions;
-use crate::nodes::drain::PodOutcome;
 use crate::nodes::rebuild;
 use crate::nodes::replace::Terminate;
 use crate::nodes::scale::Scalable;
 use crate::nodes::{LeanNode, targets};
 use crate::safety::{self, Cancel, OpCtx, audit};
-use crate::ui::{output, style};
+use crate::ui::output;
+use crate::ui::report::nodes::Rebuilt;
 
 /// How nodes are terminated: `--terminate`, `--delete-node`, or the config.
 fn terminate_method(app: &App, cluster: &Cluster, flags: &ReplaceFlags) -> Result<Terminate> {
@@ -88,24 +88,8 @@ async fn run(
     let Some(outcome) = safety::execute(app, cluster, &plan, rebuilt).await? else {
         return Ok(());
     };
-    if app.global.output.is_structured() {
-        output::print(app.global.output, &outcome.replaced)?;
-        return outcome.result;
-    }
-    out!("{}", render_drains(&outcome.failed_drains));
-    for line in not_waited_for(cluster, &outcome.unhealthy).await {
-        outln!("{} {line}", style::warn("note:"));
-    }
-    for r in &outcome.replaced {
-        outln!(
-            "node/{} {} ({} pods evicted in {:.1}s)",
-            r.node,
-            style::good(&r.describe()),
-            r.drain.count(PodOutcome::Evicted) + r.drain.count(PodOutcome::Deleted),
-            r.drain.seconds
-        );
-    }
-    outcome.result
+    let not_waited_for = not_waited_for(cluster, &outcome.unhealthy).await;
+    output::show(app.global.output, Rebuilt::new(outcome, not_waited_for))
 }
 
 /// Says which workloads were already unhealthy before the drain, each with

@@ -58,9 +58,6 @@ pub(super) async fn stuck(app: &App, args: StuckArgs) -> Result<()> {
     // The connection check (GET /version) made by `app.cluster()` is a request too.
     report.api_requests += 1;
 
-    for w in &report.warnings {
-        eprintln!("{} {w}", style::warn("warning:"));
-    }
     if app.global.verbose > 0 {
         style::note(&format!(
             "{} API requests; {} pods checked in {:.1}s",
@@ -70,10 +67,6 @@ pub(super) async fn stuck(app: &App, args: StuckArgs) -> Result<()> {
         ));
     }
     let shown = output::show(app.global.output, &report);
-    let namespaced = report.scope.namespace.is_some() && report.scope.node.is_none();
-    if !app.global.output.is_structured() && report.stuck == 0 && namespaced {
-        style::note("Look in every namespace with -A.");
-    }
     // The sandbox lives only as long as this command: a pasted kubectl
     // suggestion would reach the kubeconfig's cluster instead.
     if app.global.sandbox
@@ -106,6 +99,14 @@ impl output::Report for Report {
         out
     }
 
+    fn warnings(&self) -> Vec<String> {
+        self.warnings.clone()
+    }
+
+    fn remarks(&self, _: OutputFormat) -> Vec<String> {
+        look_everywhere(&[self])
+    }
+
     /// Stuck pods exit 1; the report has shown them.
     fn exit(&self) -> Result<()> {
         if self.stuck > 0 {
@@ -116,9 +117,9 @@ impl output::Report for Report {
     }
 }
 
-/// `-o json|yaml` of several contexts: the totals, each context's scope
-/// and counts, every group and pod with its context, and the contexts that
-/// did not answer.
+/// Several contexts' reports as one: the totals, each context's scope and
+/// counts, every group and pod with its context, and the contexts that did
+/// not answer.
 #[derive(Serialize)]
 struct SeveralReports<'a> {
     pods_checked: u64,
@@ -128,6 +129,8 @@ struct SeveralReports<'a> {
     groups: Vec<InContext<'a, Group>>,
     pods: Vec<InContext<'a, StuckPod>>,
     unreachable: &'a [Unreachable],
+    #[serde(skip)]
+    reports: &'a [(&'a str, &'a Report)],
 }
 
 #[derive(Serialize)]
@@ -140,6 +143,88 @@ struct ContextSummary<'a> {
     api_requests: u64,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     warnings: &'a [String],
+}
+
+impl<'a> SeveralReports<'a> {
+    fn new(reports: &'a [(&'a str, &'a Report)], unreachable: &'a [Unreachable]) -> Self {
+        let sum = |f: fn(&Report) -> u64| reports.iter().map(|(_, r)| f(r)).sum::<u64>();
+        let pods: Vec<InContext<'a, StuckPod>> = reports
+            .iter()
+            .flat_map(|&(context, r)| r.pods.iter().map(move |item| InContext { context, item }))
+            .collect();
+        SeveralReports {
+            pods_checked: sum(|r| r.pods_checked),
+            stuck: pods.len(),
+            api_requests: sum(|r| r.api_requests),
+            contexts: reports.iter().map(|&(c, r)| summary(c, r)).collect(),
+            groups: reports
+                .iter()
+                .flat_map(|&(context, r)| {
+                    r.groups.iter().map(move |item| InContext { context, item })
+                })
+                .collect(),
+            pods,
+            unreachable,
+            reports,
+        }
+    }
+}
+
+impl output::Report for SeveralReports<'_> {
+    fn human(&self, format: OutputFormat) -> String {
+        let mut out = String::new();
+        write_headlines(&mut out, self.reports);
+        if format == OutputFormat::Wide && !self.pods.is_empty() {
+            let pods: Vec<_> = self.pods.iter().map(|p| (p.context, p.item)).collect();
+            write_wide(&mut out, &pods, true);
+            return out;
+        }
+        for (context, r) in self.reports {
+            for g in &r.groups {
+                push_line!(out);
+                write_group(&mut out, g, r.checked_at, Some(context));
+            }
+        }
+        out
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        self.reports
+            .iter()
+            .flat_map(|(context, r)| {
+                r.warnings
+                    .iter()
+                    .map(move |w| format!("context `{context}`: {w}"))
+            })
+            .collect()
+    }
+
+    fn remarks(&self, _: OutputFormat) -> Vec<String> {
+        let reports: Vec<&Report> = self.reports.iter().map(|(_, r)| *r).collect();
+        let mut remarks = look_everywhere(&reports);
+        remarks.extend(super::contexts::left_out(self.unreachable));
+        remarks
+    }
+
+    /// Stuck pods exit 1; the report has shown them.
+    fn exit(&self) -> Result<()> {
+        if self.pods.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::ProblemsFound(String::new()))
+        }
+    }
+}
+
+/// Nothing stuck where a namespace limited the look: say how to look
+/// everywhere.
+fn look_everywhere(reports: &[&Report]) -> Vec<String> {
+    let namespaced = |r: &Report| r.scope.namespace.is_some() && r.scope.node.is_none();
+    if reports.iter().all(|r| r.stuck == 0) && reports.iter().any(|r| namespaced(r)) {
+        vec![style::dim("Look in every namespace with -A.")]
+    } else {
+        Vec::new()
+    }
 }
 
 /// `pods stuck` in several clusters at once: one report, each group and pod
@@ -167,64 +252,21 @@ async fn stuck_in_several(app: &App, args: &StuckArgs) -> Result<()> {
         .iter()
         .map(|a| (a.context.as_str(), &a.value))
         .collect();
-    for (context, report) in &reports {
-        for w in &report.warnings {
-            eprintln!("{} context `{context}`: {w}", style::warn("warning:"));
-        }
-    }
-    let sum = |f: fn(&Report) -> u64| reports.iter().map(|(_, r)| f(r)).sum::<u64>();
+    let several = SeveralReports::new(&reports, &answers.unreachable);
     if app.global.verbose > 0 {
         style::note(&format!(
             "{} API requests; {} pods checked in {} contexts in {:.1}s",
-            sum(|r| r.api_requests),
-            sum(|r| r.pods_checked),
+            several.api_requests,
+            several.pods_checked,
             reports.len(),
             started.elapsed().as_secs_f64()
         ));
     }
-    let pods: Vec<(&str, &StuckPod)> = reports
-        .iter()
-        .flat_map(|&(c, r)| r.pods.iter().map(move |p| (c, p)))
-        .collect();
-    match app.global.output {
-        OutputFormat::Json | OutputFormat::Yaml => {
-            let several = SeveralReports {
-                pods_checked: sum(|r| r.pods_checked),
-                stuck: pods.len(),
-                api_requests: sum(|r| r.api_requests),
-                contexts: reports.iter().map(|&(c, r)| summary(c, r)).collect(),
-                groups: reports
-                    .iter()
-                    .flat_map(|&(context, r)| {
-                        r.groups.iter().map(move |item| InContext { context, item })
-                    })
-                    .collect(),
-                pods: pods
-                    .iter()
-                    .map(|&(context, item)| InContext { context, item })
-                    .collect(),
-                unreachable: &answers.unreachable,
-            };
-            output::print(app.global.output, &several)?;
-        }
-        OutputFormat::Wide if !pods.is_empty() => {
-            let mut out = String::new();
-            write_headlines(&mut out, &reports);
-            write_wide(&mut out, &pods, true);
-            out!("{out}");
-        }
-        OutputFormat::Wide | OutputFormat::Table => print_several_groups(&reports),
+    let shown = output::show(app.global.output, several);
+    match answers.none_answered() {
+        Some(e) => Err(e),
+        None => shown,
     }
-    if !app.global.output.is_structured() {
-        super::contexts::print_unreachable(&answers.unreachable);
-    }
-    if let Some(e) = answers.none_answered() {
-        return Err(e);
-    }
-    if !pods.is_empty() {
-        return Err(Error::ProblemsFound(String::new()));
-    }
-    Ok(())
 }
 
 fn summary<'a>(context: &'a str, r: &'a Report) -> ContextSummary<'a> {
@@ -254,24 +296,6 @@ fn write_headlines(out: &mut String, reports: &[(&str, &Report)]) {
             push_line!(out, "context `{context}`: {}", stuck_line(r));
         }
     }
-}
-
-fn print_several_groups(reports: &[(&str, &Report)]) {
-    let mut out = String::new();
-    write_headlines(&mut out, reports);
-    out!("{out}");
-    out.clear();
-    let namespaced = |r: &Report| r.scope.namespace.is_some() && r.scope.node.is_none();
-    if reports.iter().all(|(_, r)| r.stuck == 0) && reports.iter().any(|(_, r)| namespaced(r)) {
-        style::note("Look in every namespace with -A.");
-    }
-    for (context, r) in reports {
-        for g in &r.groups {
-            push_line!(out);
-            write_group(&mut out, g, r.checked_at, Some(context));
-        }
-    }
-    out!("{out}");
 }
 
 /// `3 stuck pods in 2 groups, out of 40 pods in namespace `shop``.
@@ -342,33 +366,11 @@ fn write_group(out: &mut String, g: &Group, now: DateTime<Utc>, context: Option<
         let owners: Vec<String> = g
             .owners
             .iter()
-            .take(5)
             .map(|o| format!("{} ({})", o.owner, o.count))
             .collect();
-        let more = g.owners.len().saturating_sub(5);
-        push_line!(
-            out,
-            "   owners: {}{}",
-            owners.join(", "),
-            if more > 0 {
-                format!(", and {more} more")
-            } else {
-                String::new()
-            }
-        );
+        push_line!(out, "   owners: {}", first_of(&owners, 5));
     }
-    let shown: Vec<&str> = g.pods.iter().take(3).map(String::as_str).collect();
-    let more = g.pods.len().saturating_sub(3);
-    push_line!(
-        out,
-        "   pods: {}{}",
-        shown.join(", "),
-        if more > 0 {
-            format!(", and {more} more")
-        } else {
-            String::new()
-        }
-    );
+    push_line!(out, "   pods: {}", first_of(&g.pods, 3));
     push_line!(
         out,
         "   {} {}",
@@ -419,6 +421,15 @@ fn write_wide(out: &mut String, pods: &[(&str, &StuckPod)], with_context: bool) 
     push_line!(out, "{}", table::render(&t));
 }
 
+/// The first `n` items, then how many more: `a, b, c, and 4 more`.
+fn first_of(items: &[String], n: usize) -> String {
+    let mut text = items.iter().take(n).cloned().collect::<Vec<_>>().join(", ");
+    if items.len() > n {
+        text.push_str(&format!(", and {} more", items.len() - n));
+    }
+    text
+}
+
 fn plural(n: usize, word: &str) -> String {
     if n == 1 {
         word.to_string()
@@ -454,5 +465,12 @@ mod tests {
     #[test]
     fn long_text_is_clipped() {
         assert_eq!(clip("abcdef", 4), "abc…");
+    }
+
+    #[test]
+    fn long_lists_say_how_many_more() {
+        let items: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+        assert_eq!(first_of(&items, 3), "a, b, c, and 1 more");
+        assert_eq!(first_of(&items, 4), "a, b, c, d");
     }
 }

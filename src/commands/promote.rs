@@ -1,8 +1,6 @@
 //! `oncall promote`, `promote history` and `promote rollback`: plans,
 //! confirmation, progress and reports around `crate::promote::run`.
 
-use std::sync::Mutex;
-
 use crate::app::App;
 use crate::cli::{PromoteArgs, PromoteCommand};
 use crate::cluster::{Cluster, api_error};
@@ -14,8 +12,11 @@ use crate::promote::run::{self, Action, Event, Job, Options};
 use crate::promote::sides::{self, SideSpec};
 use crate::promote::summary::{add_workload_changes, safety_plan};
 use crate::safety::{self, Cancel, OpCtx, Plan, audit};
+use crate::ui::output::{self, OutputFormat, Report};
 use crate::ui::progress::Spinners;
-use crate::ui::{output, style, table};
+use crate::ui::report::promote::{NothingToPromote, Promoted};
+use crate::ui::table;
+use serde::Serialize;
 
 pub(super) async fn run(app: &App, args: PromoteArgs) -> Result<()> {
     match args.command {
@@ -59,7 +60,7 @@ async fn promote(app: &App, args: &PromoteArgs) -> Result<()> {
     let cluster = target.conn.cluster();
     let promotion = run::plan(source, target, &settings, &args.only).await?;
     if promotion.is_empty() {
-        return report_nothing(app, &promotion);
+        return output::show(app.global.output, NothingToPromote(&promotion));
     }
     let plan = safety_plan(&promotion, cluster, &target.namespace);
     let job = Job {
@@ -83,39 +84,19 @@ async fn release(
     plan: &Plan,
     job: &Job,
 ) -> Result<()> {
-    let spinners = Mutex::new(Spinners::new(&app.progress));
-    let observer = |e| {
-        if let Ok(mut s) = spinners.lock() {
-            show(&mut s, e)
-        }
-    };
+    let observer = Spinners::observer(&app.progress, show);
     let user = audit::os_user();
     let ctx = OpCtx::new(&user, Cancel::on_signal(), &observer);
     let released = async || run::run(cluster, namespace, job, &ctx).await;
     let Some(report) = safety::execute(app, cluster, plan, released).await? else {
         return Ok(());
     };
-    if let Some(warning) = report.ledger_warning() {
-        style::note(&warning);
-    }
-    if report.release.is_none() {
+    let promoted = Promoted::new(report, namespace);
+    if !promoted.started() {
         // Nothing was started: the error says why.
-        return report.outcome;
+        return promoted.finish();
     }
-    if app.global.output.is_structured() {
-        output::print(app.global.output, &report)?;
-    } else if let (Ok(()), Some(number)) = (&report.outcome, report.release) {
-        let sha = report
-            .sha
-            .as_deref()
-            .map(|s| format!(" (git {s})"))
-            .unwrap_or_default();
-        outln!(
-            "{} release {number} is live in {namespace}{sha}",
-            style::good("✓"),
-        );
-    }
-    report.outcome
+    output::show(app.global.output, promoted)
 }
 
 /// Draws the procedure's events as one spinner per workload.
@@ -127,60 +108,62 @@ fn show(spinners: &mut Spinners, event: Event) {
     }
 }
 
-fn report_nothing(app: &App, promotion: &PromotionPlan) -> Result<()> {
-    if app.global.output.is_structured() {
-        return output::print(app.global.output, promotion);
-    }
-    outln!(
-        "Nothing to do: {} already runs what {} runs.",
-        promotion.target,
-        promotion.source
-    );
-    for id in &promotion.only_in_source {
-        outln!("  note: `{id}` exists only in {}", promotion.source);
-    }
-    Ok(())
-}
-
 async fn history(app: &App, args: &PromoteArgs) -> Result<()> {
     let side = target_side(app, args).await?;
     let (cluster, namespace) = (side.conn.cluster(), side.namespace.clone());
     let releases = ledger::read(&cluster.client, &namespace)
         .await
         .map_err(|e| api_error(e, &cluster.url, "read the release ledger"))?;
-    if app.global.output.is_structured() {
-        return output::print(app.global.output, &releases);
-    }
-    if releases.is_empty() {
-        outln!(
-            "No releases recorded in `{namespace}` yet (the ledger is the ConfigMap `{}`).",
-            ledger::CONFIGMAP
-        );
-        return Ok(());
-    }
-    let mut t = table::new(&[
-        "release", "time", "user", "action", "source", "git sha", "result", "changes",
-    ]);
-    for r in releases.iter().rev() {
-        t.add_row(vec![
-            r.number.to_string(),
-            r.time
-                .with_timezone(&chrono::Local)
-                .format("%Y-%m-%d %H:%M")
-                .to_string(),
-            r.user.clone(),
-            r.action.clone(),
-            r.source.clone(),
-            r.sha
-                .as_deref()
-                .map(|s| s.chars().take(12).collect())
-                .unwrap_or_else(|| "-".into()),
-            r.result.clone(),
-            r.changes.len().to_string(),
+    output::show(
+        app.global.output,
+        History {
+            releases,
+            namespace,
+        },
+    )
+}
+
+/// The release ledger of a namespace, newest release first in the table.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct History {
+    releases: Vec<ledger::Release>,
+    #[serde(skip)]
+    namespace: String,
+}
+
+impl Report for History {
+    fn human(&self, _: OutputFormat) -> String {
+        if self.releases.is_empty() {
+            return format!(
+                "No releases recorded in `{}` yet (the ledger is the ConfigMap `{}`).\n",
+                self.namespace,
+                ledger::CONFIGMAP
+            );
+        }
+        let mut t = table::new(&[
+            "release", "time", "user", "action", "source", "git sha", "result", "changes",
         ]);
+        for r in self.releases.iter().rev() {
+            t.add_row(vec![
+                r.number.to_string(),
+                r.time
+                    .with_timezone(&chrono::Local)
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string(),
+                r.user.clone(),
+                r.action.clone(),
+                r.source.clone(),
+                r.sha
+                    .as_deref()
+                    .map(|s| s.chars().take(12).collect())
+                    .unwrap_or_else(|| "-".into()),
+                r.result.clone(),
+                r.changes.len().to_string(),
+            ]);
+        }
+        format!("{}\n", table::render(&t))
     }
-    outln!("{}", table::render(&t));
-    Ok(())
 }
 
 async fn rollback(app: &App, args: &PromoteArgs, to: Option<String>) -> Result<()> {

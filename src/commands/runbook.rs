@@ -3,9 +3,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use serde::Serialize;
 use serde_json::Value as Json;
 
 use crate::app::App;
+use crate::cli::OutputFormat;
 use crate::cli::{LogFormat, RunbookCommand};
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
@@ -16,7 +18,8 @@ use crate::runbook::model::{Runbook, Step};
 use crate::runbook::{self as rb, launch};
 use crate::safety::audit::{self, Outcome};
 use crate::safety::{self, Answer, Plan};
-use crate::ui::{output, prompt, style, table};
+use crate::ui::output::{self, Report};
+use crate::ui::{prompt, style, table};
 
 pub(super) async fn run(app: &App, cmd: RunbookCommand) -> Result<()> {
     match cmd {
@@ -65,19 +68,26 @@ fn list(app: &App) -> Result<()> {
         };
         rows.push(listed);
     }
-    if app.global.output.is_structured() {
-        return output::print(app.global.output, &rows);
+    output::show(app.global.output, Listing(rows))
+}
+
+/// Every runbook found, with where it comes from.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Listing(Vec<Listed>);
+
+impl Report for Listing {
+    fn human(&self, _: OutputFormat) -> String {
+        let mut t = table::new(&["name", "summary", "from"]);
+        for r in &self.0 {
+            let summary = match &r.invalid {
+                Some(e) => style::bad(&format!("invalid: {e}")),
+                None => r.summary.clone(),
+            };
+            t.add_row(vec![r.name.clone(), summary, r.origin.clone()]);
+        }
+        format!("{}\n", table::render(&t))
     }
-    let mut t = table::new(&["name", "summary", "from"]);
-    for r in &rows {
-        let summary = match &r.invalid {
-            Some(e) => style::bad(&format!("invalid: {e}")),
-            None => r.summary.clone(),
-        };
-        t.add_row(vec![r.name.clone(), summary, r.origin.clone()]);
-    }
-    outln!("{}", table::render(&t));
-    Ok(())
 }
 
 fn kind_of(step: &Step) -> String {
@@ -122,141 +132,182 @@ fn steps_table(runbook: &Runbook, records: Option<&[StepRecord]>) -> String {
 fn show(app: &App, name: &str) -> Result<()> {
     let source = rb::find(name)?;
     let runbook = rb::load(&source)?;
-    if app.global.output.is_structured() {
-        return output::print(app.global.output, &runbook);
-    }
-    outln!(
-        "{} {}",
-        style::bold(&runbook.name),
-        style::dim(&format!("({})", source.origin.describe()))
-    );
-    outln!("{}", runbook.summary);
-    if !runbook.source.is_empty() {
-        outln!("{} {}", style::dim("from:"), runbook.source);
-    }
-    if !runbook.params.is_empty() {
-        let mut t = table::new(&["param", "type", "required", "default", "description"]);
-        for p in &runbook.params {
-            let mut ty = p.ty.name().to_string();
-            if !p.choices.is_empty() {
-                ty = format!("{ty} ({})", p.choices.join("|"));
-            }
-            if p.secret {
-                ty.push_str(", secret");
-            }
-            t.add_row(vec![
-                p.name.clone(),
-                ty,
-                if p.required {
-                    "yes".into()
-                } else {
-                    "no".into()
-                },
-                p.default.clone().unwrap_or_default(),
-                p.description.clone(),
-            ]);
-        }
-        outln!("\n{}", table::render(&t));
-    }
-    outln!("\n{}", steps_table(&runbook, None));
-    for (i, s) in runbook.steps.iter().enumerate() {
-        outln!(
-            "\n{} {} {}",
-            style::bold(&format!("{}. {}", i + 1, s.id)),
-            s.title,
-            style::dim(&format!("[{}]", s.action))
+    let origin = source.origin.describe();
+    output::show(app.global.output, Shown { runbook, origin })
+}
+
+/// A runbook as written: its parameters and steps. The data is the runbook.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Shown {
+    runbook: Runbook,
+    #[serde(skip)]
+    origin: String,
+}
+
+impl Report for Shown {
+    fn human(&self, _: OutputFormat) -> String {
+        let mut out = String::new();
+        push_line!(
+            out,
+            "{} {}",
+            style::bold(&self.runbook.name),
+            style::dim(&format!("({})", self.origin))
         );
-        let mut extra = Vec::new();
-        if let Some(w) = &s.when {
-            extra.push(format!("when: {w}"));
+        push_line!(out, "{}", self.runbook.summary);
+        if !self.runbook.source.is_empty() {
+            push_line!(out, "{} {}", style::dim("from:"), self.runbook.source);
         }
-        if let Some(t) = s.timeout {
-            extra.push(format!("timeout: {}", humantime::format_duration(t)));
+        if !self.runbook.params.is_empty() {
+            let mut t = table::new(&["param", "type", "required", "default", "description"]);
+            for p in &self.runbook.params {
+                let mut ty = p.ty.name().to_string();
+                if !p.choices.is_empty() {
+                    ty = format!("{ty} ({})", p.choices.join("|"));
+                }
+                if p.secret {
+                    ty.push_str(", secret");
+                }
+                t.add_row(vec![
+                    p.name.clone(),
+                    ty,
+                    if p.required {
+                        "yes".into()
+                    } else {
+                        "no".into()
+                    },
+                    p.default.clone().unwrap_or_default(),
+                    p.description.clone(),
+                ]);
+            }
+            push_line!(out, "\n{}", table::render(&t));
         }
-        if s.retries > 0 {
-            extra.push(format!("retries: {}", s.retries));
+        push_line!(out, "\n{}", steps_table(&self.runbook, None));
+        for (i, s) in self.runbook.steps.iter().enumerate() {
+            push_line!(
+                out,
+                "\n{} {} {}",
+                style::bold(&format!("{}. {}", i + 1, s.id)),
+                s.title,
+                style::dim(&format!("[{}]", s.action))
+            );
+            let mut extra = Vec::new();
+            if let Some(w) = &s.when {
+                extra.push(format!("when: {w}"));
+            }
+            if let Some(t) = s.timeout {
+                extra.push(format!("timeout: {}", humantime::format_duration(t)));
+            }
+            if s.retries > 0 {
+                extra.push(format!("retries: {}", s.retries));
+            }
+            if !extra.is_empty() {
+                push_line!(out, "   {}", style::dim(&extra.join("   ")));
+            }
+            let text = serde_saphyr::to_string(&s.args).unwrap_or_default();
+            for line in text.lines() {
+                push_line!(out, "   {line}");
+            }
         }
-        if !extra.is_empty() {
-            outln!("   {}", style::dim(&extra.join("   ")));
-        }
-        let text = serde_saphyr::to_string(&s.args).unwrap_or_default();
-        for line in text.lines() {
-            outln!("   {line}");
-        }
+        out
     }
-    Ok(())
 }
 
 /// Every action a step can use: what it does, and its arguments.
 fn actions(app: &App) -> Result<()> {
-    let described = crate::runbook::actions::describe();
-    if app.global.output.is_structured() {
-        return output::print(app.global.output, &described);
-    }
-    let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
-    let mut t = table::new(&["action", "changes", "idempotent", "about"]);
-    for a in &described {
-        t.add_row(vec![
-            a.name.to_string(),
-            yes_no(a.changes),
-            yes_no(a.idempotent),
-            a.about.to_string(),
-        ]);
-    }
-    outln!("{}", table::render_to_fit(t));
-    let mut t = table::new(&["action", "argument", "required", "takes", "help"]);
-    for a in &described {
-        for f in &a.args {
-            t.add_row(vec![
-                a.name.to_string(),
-                f.name.to_string(),
-                yes_no(f.required),
-                f.kind.name().to_string(),
-                f.help.to_string(),
-            ]);
-        }
-    }
-    outln!("\n{}", table::render_to_fit(t));
-    Ok(())
+    output::show(
+        app.global.output,
+        Actions(crate::runbook::actions::describe()),
+    )
 }
 
-#[derive(serde::Serialize)]
+/// Every action with its arguments.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Actions(Vec<crate::runbook::actions::Described>);
+
+impl Report for Actions {
+    fn human(&self, _: OutputFormat) -> String {
+        let mut out = String::new();
+        let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
+        let mut t = table::new(&["action", "changes", "idempotent", "about"]);
+        for a in &self.0 {
+            t.add_row(vec![
+                a.name.to_string(),
+                yes_no(a.changes),
+                yes_no(a.idempotent),
+                a.about.to_string(),
+            ]);
+        }
+        push_line!(out, "{}", table::render_to_fit(t));
+        let mut t = table::new(&["action", "argument", "required", "takes", "help"]);
+        for a in &self.0 {
+            for f in &a.args {
+                t.add_row(vec![
+                    a.name.to_string(),
+                    f.name.to_string(),
+                    yes_no(f.required),
+                    f.kind.name().to_string(),
+                    f.help.to_string(),
+                ]);
+            }
+        }
+        push_line!(out, "\n{}", table::render_to_fit(t));
+        out
+    }
+}
+
+/// Whether a runbook file is valid, and its problems.
+#[derive(Serialize)]
 struct Validated<'a> {
     file: String,
     valid: bool,
     problems: &'a [rb::Diagnostic],
+    /// What a valid one holds: its name, parameters and steps.
+    #[serde(skip)]
+    holds: Option<(String, usize, usize)>,
+    #[serde(skip)]
+    path: &'a Path,
+}
+
+impl Report for Validated<'_> {
+    fn human(&self, _: OutputFormat) -> String {
+        match &self.holds {
+            Some((name, params, steps)) => format!(
+                "{}: ok: runbook `{name}`, {params} parameter(s), {steps} step(s)\n",
+                self.file
+            ),
+            None => String::new(),
+        }
+    }
+
+    /// An invalid file exits 2, its problems each at their line.
+    fn exit(&self) -> Result<()> {
+        if self.valid {
+            Ok(())
+        } else {
+            Err(rb::invalid(self.path, self.problems))
+        }
+    }
 }
 
 fn validate(app: &App, file: &Path) -> Result<()> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| Error::Usage(format!("cannot read {}: {e}", file.display())))?;
     let result = rb::check(&text);
-    if app.global.output.is_structured() {
-        let problems = result.as_ref().err().map(Vec::as_slice).unwrap_or(&[]);
-        output::print(
-            app.global.output,
-            &Validated {
-                file: file.display().to_string(),
-                valid: result.is_ok(),
-                problems,
-            },
-        )?;
-    }
-    match result {
-        Ok(r) => {
-            if !app.global.output.is_structured() {
-                outln!(
-                    "{}: ok: runbook `{}`, {} parameter(s), {} step(s)",
-                    file.display(),
-                    r.name,
-                    r.params.len(),
-                    r.steps.len()
-                );
-            }
-            Ok(())
-        }
-        Err(diags) => Err(rb::invalid(file, &diags)),
-    }
+    output::show(
+        app.global.output,
+        Validated {
+            file: file.display().to_string(),
+            valid: result.is_ok(),
+            problems: result.as_ref().err().map(Vec::as_slice).unwrap_or(&[]),
+            holds: result
+                .as_ref()
+                .ok()
+                .map(|r| (r.name.clone(), r.params.len(), r.steps.len())),
+            path: file,
+        },
+    )
 }
 
 /// Resolves every parameter: --set, then the journal, then the default,
@@ -487,34 +538,64 @@ async fn finish(app: &App, run: &mut Run<'_>, start: usize) -> Result<()> {
         cluster: run.cluster,
     };
     let result = engine::execute(run, &mut ui, start).await;
-    if app.global.output.is_structured() {
-        output::print(app.global.output, &run.journal.redacted(&run.redactor()))?;
-    } else {
-        match &result {
-            Ok(()) if run.dry_run => style::note(&format!(
+    let ended = RunEnded {
+        journal: run.journal.redacted(&run.redactor()),
+        runbook: run.runbook.name.clone(),
+        dry_run: run.dry_run,
+        result,
+    };
+    output::show(app.global.output, ended)
+}
+
+/// How a run ended: its journal (secrets redacted) is the data; a person
+/// gets a closing line, or where the journal is.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct RunEnded {
+    journal: Journal,
+    #[serde(skip)]
+    runbook: String,
+    #[serde(skip)]
+    dry_run: bool,
+    #[serde(skip)]
+    result: Result<()>,
+}
+
+impl Report for RunEnded {
+    fn human(&self, _: OutputFormat) -> String {
+        if self.result.is_err() || self.dry_run {
+            return String::new();
+        }
+        let id = &self.journal.run_id;
+        format!(
+            "\n{} runbook `{}` completed (run {id}; timeline: `{}`)\n",
+            style::good("✓"),
+            self.runbook,
+            crate::suggest::oncall(&format!("runbook log {id} --format markdown"))
+        )
+    }
+
+    fn remarks(&self, _: OutputFormat) -> Vec<String> {
+        let remark = match &self.result {
+            Ok(()) if self.dry_run => format!(
                 "\nDry run of `{}` finished: read-only steps ran, nothing was changed. Journal: {}",
-                run.runbook.name, run.journal.run_id
-            )),
-            Ok(()) => outln!(
-                "\n{} runbook `{}` completed (run {}; timeline: `{}`)",
-                style::good("✓"),
-                run.runbook.name,
-                run.journal.run_id,
-                crate::suggest::oncall(&format!(
-                    "runbook log {} --format markdown",
-                    run.journal.run_id
-                ))
+                self.runbook, self.journal.run_id
             ),
-            Err(_) => style::note(&format!(
+            Ok(()) => return Vec::new(),
+            Err(_) => format!(
                 "journal: {}",
-                run.journal
+                self.journal
                     .path()
                     .map(|p| p.display().to_string())
                     .unwrap_or_default()
-            )),
-        }
+            ),
+        };
+        vec![style::dim(&remark)]
     }
-    result
+
+    fn finish(self) -> Result<()> {
+        self.result
+    }
 }
 
 async fn resume(app: &App, run_id: &str, force: bool, sets: &[String]) -> Result<()> {
@@ -605,14 +686,7 @@ impl Ui for CliUi<'_> {
         }
         let answer = safety::decide_at(self.app, &self.context, &self.describe, plan)?;
         if matches!(answer, Answer::Declined | Answer::Refused) {
-            audit::record_at(
-                &self.context,
-                &self.url,
-                self.cluster,
-                plan,
-                answer,
-                &Outcome::nothing(),
-            )?;
+            self.audit(plan, answer, &Outcome::nothing())?;
         }
         Ok(answer)
     }
@@ -737,39 +811,55 @@ impl Ui for CliUi<'_> {
 
 fn log(app: &App, run_id: &str, format: LogFormat) -> Result<()> {
     let journal = Journal::load(run_id)?;
-    if app.global.output.is_structured() {
-        return output::print(app.global.output, &journal);
-    }
-    match format {
-        LogFormat::Markdown => out!("{}", journal.markdown()),
-        LogFormat::Text => {
-            outln!(
-                "run {} of `{}`: {}",
-                journal.run_id,
-                journal.runbook,
-                journal.status.name()
-            );
-            outln!(
-                "context {} ({}), namespace {}, by {}",
-                journal.context,
-                journal.cluster,
-                journal.namespace,
-                journal.user
-            );
-            for s in &journal.steps {
-                let when = s
-                    .started
-                    .or(s.finished)
-                    .map(|t| t.format("%H:%M:%S").to_string())
-                    .unwrap_or_else(|| "--:--:--".into());
-                outln!(
-                    "{when}  {:<11} {:<20} {}",
-                    s.state.name(),
-                    s.id,
-                    s.outcome.clone().unwrap_or_default()
+    output::show(app.global.output, Logged { journal, format })
+}
+
+/// A run's journal: as JSON/YAML, as a timeline, or as markdown.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Logged {
+    journal: Journal,
+    #[serde(skip)]
+    format: LogFormat,
+}
+
+impl Report for Logged {
+    fn human(&self, _: OutputFormat) -> String {
+        let mut out = String::new();
+        match self.format {
+            LogFormat::Markdown => out.push_str(&self.journal.markdown()),
+            LogFormat::Text => {
+                push_line!(
+                    out,
+                    "run {} of `{}`: {}",
+                    self.journal.run_id,
+                    self.journal.runbook,
+                    self.journal.status.name()
                 );
+                push_line!(
+                    out,
+                    "context {} ({}), namespace {}, by {}",
+                    self.journal.context,
+                    self.journal.cluster,
+                    self.journal.namespace,
+                    self.journal.user
+                );
+                for s in &self.journal.steps {
+                    let when = s
+                        .started
+                        .or(s.finished)
+                        .map(|t| t.format("%H:%M:%S").to_string())
+                        .unwrap_or_else(|| "--:--:--".into());
+                    push_line!(
+                        out,
+                        "{when}  {:<11} {:<20} {}",
+                        s.state.name(),
+                        s.id,
+                        s.outcome.clone().unwrap_or_default()
+                    );
+                }
             }
         }
+        out
     }
-    Ok(())
 }

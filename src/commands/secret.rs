@@ -2,19 +2,20 @@
 //! prompt, stdin or files; plan, confirmation, spinners and the report
 //! around `crate::secrets`.
 
-use std::sync::Mutex;
-
 use serde::Serialize;
 
 use crate::app::App;
+use crate::cli::OutputFormat;
 use crate::cli::{SecretCommand, SecretRotateArgs};
 use crate::error::{Error, Result};
 use crate::safety::{self, Cancel, OpCtx, audit};
-use crate::secrets::rotate::{self, Event, KeyChange, Options, Outcome};
+use crate::secrets::rotate::{self, Event, Options};
 use crate::secrets::values::{self, NewValues, Source};
 use crate::secrets::{self as domain, Consumer};
+use crate::ui::output::{self, Report};
 use crate::ui::progress::Spinners;
-use crate::ui::{output, prompt, style, table};
+use crate::ui::report::secrets::Rotated;
+use crate::ui::{prompt, style, table};
 
 pub(super) async fn run(app: &App, command: SecretCommand) -> Result<()> {
     match command {
@@ -37,48 +38,51 @@ async fn consumers(app: &App, name: &str) -> Result<()> {
             "secret `{name}` does not exist in namespace `{ns}`: the workloads below reference it, and their new pods cannot start until it does"
         ));
     }
-    if app.global.output.is_structured() {
-        return output::print(app.global.output, &found);
-    }
-    if found.is_empty() {
-        outln!(
-            "No Deployment, StatefulSet, DaemonSet or CronJob in namespace `{ns}` uses secret `{name}`."
-        );
-        return Ok(());
-    }
-    render_consumers(&found);
-    Ok(())
+    output::show(
+        app.global.output,
+        Consumers {
+            found,
+            name: name.to_string(),
+            namespace: ns,
+        },
+    )
 }
 
-fn render_consumers(found: &[Consumer]) {
-    let mut t = table::new(&["workload", "uses", "restart on change"]);
-    for c in found {
-        let uses: Vec<String> = c.uses.iter().map(|u| u.describe()).collect();
-        let restart = if c.restart {
-            style::warn("yes")
-        } else {
-            "no".to_string()
-        };
-        t.add_row(vec![
-            c.target(),
-            uses.join("\n"),
-            format!("{restart}: {}", c.why),
-        ]);
-    }
-    outln!("{}", table::render(&t));
-}
-
-/// What `secret rotate -o json` prints after a run: fingerprints and
-/// states, never a value.
+/// The workloads that use a Secret, and whether each restarts on a change.
 #[derive(Serialize)]
-struct RotateReport<'a> {
-    secret: &'a str,
-    namespace: &'a str,
-    keys: &'a [KeyChange],
-    #[serde(flatten)]
-    outcome: &'a Outcome,
-    /// `ok`, or the error.
-    result: String,
+#[serde(transparent)]
+struct Consumers {
+    found: Vec<Consumer>,
+    #[serde(skip)]
+    name: String,
+    #[serde(skip)]
+    namespace: String,
+}
+
+impl Report for Consumers {
+    fn human(&self, _: OutputFormat) -> String {
+        if self.found.is_empty() {
+            return format!(
+                "No Deployment, StatefulSet, DaemonSet or CronJob in namespace `{}` uses secret `{}`.\n",
+                self.namespace, self.name
+            );
+        }
+        let mut t = table::new(&["workload", "uses", "restart on change"]);
+        for c in &self.found {
+            let uses: Vec<String> = c.uses.iter().map(|u| u.describe()).collect();
+            let restart = if c.restart {
+                style::warn("yes")
+            } else {
+                "no".to_string()
+            };
+            t.add_row(vec![
+                c.target(),
+                uses.join("\n"),
+                format!("{restart}: {}", c.why),
+            ]);
+        }
+        format!("{}\n", table::render(&t))
+    }
 }
 
 async fn rotate(app: &App, args: SecretRotateArgs) -> Result<()> {
@@ -116,35 +120,15 @@ async fn rotate(app: &App, args: SecretRotateArgs) -> Result<()> {
     let ns = cluster.namespace.clone();
     let (rotation, plan) =
         rotate::prepare(cluster, &ns, &args.name, &new, &args.remove, options).await?;
-    let spinners = Mutex::new(Spinners::new(&app.progress));
-    let observer = |e| {
-        if let Ok(mut s) = spinners.lock() {
-            show(&mut s, e)
-        }
-    };
+    let observer = Spinners::observer(&app.progress, show);
     let user = audit::os_user();
     let ctx = OpCtx::new(&user, Cancel::on_signal(), &observer);
     let rotated = async || rotate::run(cluster, &rotation, &ctx).await;
     let Some(outcome) = safety::execute(app, cluster, &plan, rotated).await? else {
         return Ok(());
     };
-    if app.global.output.is_structured() {
-        let report = RotateReport {
-            secret: &rotation.name,
-            namespace: &rotation.namespace,
-            keys: &rotation.keys,
-            outcome: &outcome,
-            result: match &outcome.result {
-                Ok(()) => "ok".into(),
-                Err(e) => e.to_string(),
-            },
-        };
-        output::print(app.global.output, &report)?;
-    } else {
-        render_outcome(&rotation, &outcome);
-    }
     // The error keeps its own exit code (5 for a timeout, 130 for Ctrl-C).
-    outcome.result
+    output::show(app.global.output, Rotated::new(&rotation, outcome))
 }
 
 /// Reads the files and stdin, then asks for each `--set KEY` at a hidden
@@ -163,29 +147,6 @@ fn read_values(sources: &[Source]) -> Result<NewValues> {
         new.insert(key, value.into_bytes())?;
     }
     Ok(new)
-}
-
-fn render_outcome(rotation: &rotate::Rotation, outcome: &Outcome) {
-    if !outcome.consumers.is_empty() {
-        let mut t = table::new(&["workload", "state"]);
-        for c in &outcome.consumers {
-            t.add_row(vec![c.workload.clone(), c.state.clone()]);
-        }
-        outln!("{}", table::render(&t));
-    }
-    if outcome.result.is_ok() {
-        let changed = rotation
-            .keys
-            .iter()
-            .filter(|k| k.change != "unchanged")
-            .count();
-        outln!(
-            "{} secret/{}: {changed} key(s) changed; the previous values are kept in secret/{} (delete it once the new values are known to work)",
-            style::good("✓"),
-            rotation.name,
-            outcome.backup.as_deref().unwrap_or("?")
-        );
-    }
 }
 
 /// Draws the procedure's events as one spinner per consumer.

@@ -5,19 +5,18 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use serde::Serialize;
-
 use crate::app::App;
 use crate::cli::RestartArgs;
 use crate::cluster::Cluster;
 use crate::error::Result;
 use crate::safety::{self, Cancel, OpCtx, audit};
-use crate::ui::output::{self, OutputFormat, Report};
+use crate::ui::output;
 use crate::ui::progress::Progress;
-use crate::ui::{prompt, style, table};
+use crate::ui::prompt;
+use crate::ui::report::workloads::{Restarted, Rollouts};
+use crate::workloads::WorkloadRef;
 use crate::workloads::resolve::{ambiguity_error, resolve_with};
 use crate::workloads::restart::{self, Event, Options};
-use crate::workloads::{RolloutOutcome, Verdict, WorkloadRef};
 
 /// Resolves the arguments; a bare name several kinds carry is asked about
 /// on a terminal and refused (with the candidates) without one.
@@ -70,33 +69,11 @@ pub(super) async fn restart(app: &App, args: RestartArgs) -> Result<()> {
     let Some(mut outcome) = safety::execute(app, cluster, &plan, restarted).await? else {
         return Ok(());
     };
-    let stopped_early = outcome.stopped.is_some();
-    let result = outcome.take_result();
-    if stopped_early {
+    if outcome.stopped.is_some() {
         // Nothing was followed: the error says what was and was not done.
-        return result;
+        return outcome.take_result();
     }
-    if app.global.output.is_structured() {
-        output::print(app.global.output, &outcome)?;
-    } else {
-        if !outcome.evictions.is_empty() {
-            let mut t = table::new(&["pod", "workload", "reason", "result"]);
-            for e in &outcome.evictions {
-                t.add_row(vec![
-                    e.pod.clone(),
-                    e.workload.clone(),
-                    e.reason.clone(),
-                    match &e.error {
-                        None => "evicted".into(),
-                        Some(err) => format!("not evicted: {err}"),
-                    },
-                ]);
-            }
-            outln!("{}\n", table::render(&t));
-        }
-        out!("{}", outcomes_text(&outcome.rollouts));
-    }
-    result
+    output::show(app.global.output, Restarted(outcome))
 }
 
 pub(super) async fn rollout_status(app: &App, names: Vec<String>, timeout: Duration) -> Result<()> {
@@ -107,27 +84,7 @@ pub(super) async fn rollout_status(app: &App, names: Vec<String>, timeout: Durat
     let user = audit::os_user();
     let ctx = OpCtx::new(&user, Cancel::on_signal(), &observer);
     let outcomes = restart::follow(cluster, &targets, &HashMap::new(), timeout, &ctx).await?;
-    output::show(app.global.output, &Rollouts { outcomes, timeout })
-}
-
-/// `rollout status`'s report: each rollout followed, judged against the
-/// `--timeout` it was given.
-#[derive(Serialize)]
-#[serde(transparent)]
-struct Rollouts {
-    outcomes: Vec<RolloutOutcome>,
-    #[serde(skip)]
-    timeout: Duration,
-}
-
-impl Report for Rollouts {
-    fn human(&self, _: OutputFormat) -> String {
-        outcomes_text(&self.outcomes)
-    }
-
-    fn exit(&self) -> Result<()> {
-        crate::workloads::wait::verdict(&self.outcomes, self.timeout)
-    }
+    output::show(app.global.output, Rollouts::new(outcomes, timeout))
 }
 
 /// A progress bar per rollout followed; with `-v`, every change of status
@@ -174,54 +131,4 @@ impl Bars {
             }
         }
     }
-}
-
-fn outcomes_text(outcomes: &[RolloutOutcome]) -> String {
-    let mut out = String::new();
-    if outcomes.is_empty() {
-        return out;
-    }
-    let mut t = table::new(&["workload", "outcome", "duration", "replaced", "status"]);
-    for o in outcomes {
-        let outcome = match o.outcome {
-            Verdict::Complete => style::good(o.outcome.as_str()),
-            Verdict::Failed => style::bad(o.outcome.as_str()),
-            Verdict::TimedOut | Verdict::Interrupted => style::warn(o.outcome.as_str()),
-            Verdict::NotWaited => o.outcome.as_str().to_string(),
-        };
-        t.add_row(vec![
-            o.workload.clone(),
-            outcome,
-            format!("{:.1}s", o.duration_seconds),
-            o.pods_replaced.len().to_string(),
-            o.status.clone(),
-        ]);
-    }
-    push_line!(out, "{}", table::render(&t));
-    for o in outcomes {
-        let Some(f) = &o.failure else { continue };
-        push_line!(out);
-        push_line!(
-            out,
-            "{} {}: {}",
-            style::bad(&format!("{} failed", o.workload)),
-            f.reason,
-            f.message
-        );
-        if !f.logs.is_empty() {
-            let whose = match (&f.pod, &f.container) {
-                (Some(p), Some(c)) => format!(" of {p} ({c})"),
-                (Some(p), None) => format!(" of {p}"),
-                _ => String::new(),
-            };
-            push_line!(out, "  last {} log lines{whose}:", f.logs.len());
-            for line in &f.logs {
-                push_line!(out, "    {}", style::dim(line));
-            }
-        }
-        if let Some(a) = &f.advice {
-            push_line!(out, "  what to do: {a}");
-        }
-    }
-    out
 }

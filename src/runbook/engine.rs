@@ -764,7 +764,8 @@ fn record_result(
         Ok(p) => {
             r.state = StepState::Done;
             r.exit_code = p.exit_code;
-            r.outcome = Some(summary(&p.text).unwrap_or_else(|| match p.exit_code {
+            let line = p.summary.as_deref().unwrap_or(&p.text);
+            r.outcome = Some(summary(line).unwrap_or_else(|| match p.exit_code {
                 Some(code) => format!("exit code {code}"),
                 None => "done".into(),
             }));

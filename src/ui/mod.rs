@@ -5,6 +5,7 @@ pub(crate) mod fit;
 pub(crate) mod output;
 pub(crate) mod progress;
 pub(crate) mod prompt;
+pub(crate) mod report;
 pub(crate) mod style;
 pub(crate) mod table;
 

@@ -84,6 +84,20 @@ impl Spinners {
         }
     }
 
+    /// An observer of a procedure's events that draws each with `draw`,
+    /// one at a time (they come from the procedure's tasks).
+    pub(crate) fn observer<E>(
+        progress: &Progress,
+        draw: fn(&mut Spinners, E),
+    ) -> impl Fn(E) + Send + Sync + use<E> {
+        let spinners = std::sync::Mutex::new(Spinners::new(progress));
+        move |e| {
+            if let Ok(mut s) = spinners.lock() {
+                draw(&mut s, e)
+            }
+        }
+    }
+
     /// Shows `message` on the target's spinner, starting it if needed.
     pub(crate) fn message(&mut self, target: &str, message: &str) {
         let progress = &self.progress;

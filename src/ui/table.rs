@@ -27,22 +27,22 @@ pub(crate) fn render(table: &Table) -> String {
         .join("\n")
 }
 
-/// Prints a table fitted to the terminal stdout is on: columns are hidden,
-/// in the order given (header names, lower case), until every line fits, and
-/// a note on stderr says which. Cells are never wrapped, so each row stays
-/// one greppable line; output to a pipe or file keeps every column.
-pub(crate) fn print_fitted(mut table: Table, drop_first: &[&str]) {
+/// Renders a table fitted to the terminal stdout is on: columns are hidden,
+/// in the order given (header names, lower case), until every line fits,
+/// and the note (for stderr) says which. Cells are never wrapped, so each
+/// row stays one greppable line; output to a pipe or file keeps every column.
+pub(crate) fn fitted(mut table: Table, drop_first: &[&str]) -> (String, Option<String>) {
     let hidden = match fit::width(fit::Stream::Stdout) {
         Some(width) => fit(&mut table, drop_first, width),
         None => Vec::new(),
     };
-    outln!("{}", render(&table));
-    if !hidden.is_empty() {
-        crate::ui::style::note(&format!(
+    let note = (!hidden.is_empty()).then(|| {
+        format!(
             "({} hidden to fit the terminal; -o wide shows them)",
             hidden.join(", ")
-        ));
-    }
+        )
+    });
+    (render(&table), note)
 }
 
 /// Renders a table for the terminal stdout is on: when it is wider than the
@@ -51,7 +51,13 @@ pub(crate) fn print_fitted(mut table: Table, drop_first: &[&str]) {
 /// detail too little room, each row's detail goes on lines of its own under
 /// the row. Off a terminal, one line per row as always.
 pub(crate) fn render_to_fit(table: Table) -> String {
-    match fit::width(fit::Stream::Stdout) {
+    render_fitted(table, fit::width(fit::Stream::Stdout))
+}
+
+/// [`render_to_fit`] for a terminal `width` columns wide; `None` keeps one
+/// line per row.
+pub(crate) fn render_fitted(table: Table, width: Option<usize>) -> String {
+    match width {
         Some(width) => render_within(table, width),
         None => render(&table),
     }

@@ -2,18 +2,18 @@
 //! job run|suspend|resume`, through `crate::jobs`, without prompts (the
 //! engine asks before each mutating step).
 
-use serde_json::json;
-
 use super::args::{Dur, Flag, List, Text, args, dur, on};
 use super::{Action, Produced, Spec, cluster, namespace};
 use crate::cluster::Cluster;
 use crate::error::Result;
-use crate::jobs::run::{self, Options, Verdict};
+use crate::jobs::run::{self, Options};
 use crate::jobs::{self, suspend};
 use crate::runbook::engine::Run as RunbookRun;
 use crate::runbook::model::Step;
 use crate::safety::op::ignore;
 use crate::safety::{Audited, Cancel, OpCtx, Plan, audit};
+use crate::ui::output::Report;
+use crate::ui::report::jobs::{JobRan, Toggled};
 
 /// A step waits as long as the command does by default.
 const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -80,29 +80,10 @@ impl Action for Run {
         let ctx = OpCtx::new(&user, Cancel::on_signal(), &ignore::<run::Event>);
         let outcome = run::run(cluster, &job, &ctx).await;
         run.report_audit(outcome.audit());
-        let report = outcome.report;
-        let mut text = match (&report.job, report.outcome) {
-            (Some(j), Verdict::Succeeded) => {
-                format!("job/{j} succeeded in {:.1}s", report.duration_seconds)
-            }
-            (Some(j), Verdict::Failed) => format!(
-                "job/{j} failed{}",
-                report
-                    .exit_code
-                    .map(|c| format!(" with exit code {c}"))
-                    .unwrap_or_default()
-            ),
-            (Some(j), _) => format!("job/{j} is still running"),
-            (None, _) => format!(
-                "no job was started from cronjob/{}",
-                jobs::parse_target(&args.cronjob)?
-            ),
-        };
-        for line in &report.log_tail {
-            text.push_str(&format!("\n  {line}"));
-        }
-        outcome.result?;
-        Produced::done((serde_json::to_value(&report).unwrap_or_default(), text))
+        let report = JobRan::new(outcome, false);
+        let produced = Produced::report(&report);
+        report.finish()?;
+        Ok(produced)
     }
 }
 
@@ -180,18 +161,10 @@ async fn run_toggle(run: &RunbookRun<'_>, action: &str, t: ToggleArgs<'_>) -> Re
     let ctx = OpCtx::new(&user, Cancel::on_signal(), &ignore);
     let outcome = suspend::run(cluster, &toggle, &ctx).await;
     run.report_audit(outcome.audit());
-    outcome.result?;
-    toggle.refusal()?;
-    let (verb, done) = (outcome.verb, outcome.done);
-    let text = if done.is_empty() {
-        format!("nothing to do: no CronJob needed to be {verb}")
-    } else {
-        done.iter()
-            .map(|n| format!("cronjob/{n} {verb}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    Produced::done((json!({ verb: done }), text))
+    let report = Toggled::new(&toggle, outcome);
+    let produced = Produced::report(&report);
+    report.finish()?;
+    Ok(produced)
 }
 
 impl<'a> From<&'a SuspendArgs> for ToggleArgs<'a> {

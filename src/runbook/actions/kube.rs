@@ -69,6 +69,7 @@ impl Action for Scale {
             ),
             output: out,
             exit_code: None,
+            summary: None,
         })
     }
 }
@@ -111,6 +112,7 @@ impl Action for DeletePod {
             text: format!("deleted {}", out["pod"].as_str().unwrap_or_default()),
             output: out,
             exit_code: None,
+            summary: None,
         })
     }
 }
@@ -164,6 +166,7 @@ impl Action for Exec {
             output: Json::String(text.trim_end().to_string()),
             text,
             exit_code: Some(code),
+            summary: None,
         })
     }
 }

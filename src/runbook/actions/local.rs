@@ -176,6 +176,7 @@ impl Action for Assert {
             output: Json::Bool(true),
             text: String::new(),
             exit_code: None,
+            summary: None,
         })
     }
 }
@@ -270,6 +271,7 @@ async fn run_command(
         output: Json::String(stdout.trim_end().to_string()),
         text,
         exit_code: Some(code),
+        summary: None,
     })
 }
 

@@ -26,6 +26,7 @@ use super::model::Step;
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::safety::Plan;
+use crate::ui::output::{self, Report};
 pub(crate) use args::{Field, FieldKind, Fields, Render};
 pub(crate) use local::ManualArgs;
 
@@ -259,14 +260,28 @@ pub(crate) struct Produced {
     pub output: Json,
     pub text: String,
     pub exit_code: Option<i32>,
+    /// The step's one-line outcome, when it is not the text's last line.
+    pub summary: Option<String>,
 }
 
 impl Produced {
+    /// A step that ran a command's procedure shows the command's report:
+    /// its data as the output, its text, and its summary as the outcome.
+    fn report(report: &impl Report) -> Produced {
+        Produced {
+            output: output::data(report),
+            text: output::plain(report),
+            exit_code: None,
+            summary: Some(report.summary()),
+        }
+    }
+
     fn done((output, text): (Json, String)) -> Result<Produced> {
         Ok(Produced {
             output,
             text,
             exit_code: None,
+            summary: None,
         })
     }
 }
@@ -315,6 +330,7 @@ fn finding(
         output,
         text,
         exit_code: None,
+        summary: None,
     })
 }
 

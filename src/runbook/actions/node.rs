@@ -10,15 +10,16 @@ use super::{Action, Produced, Spec, cluster, extend, finding};
 use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::error::Result;
-use crate::nodes::check::CheckReport;
-use crate::nodes::decide::{Action as PodAction, DrainOptions};
-use crate::nodes::drain::{self, DrainJob, NodeDrain, PodOutcome};
+use crate::nodes::decide::DrainOptions;
+use crate::nodes::drain::{self, DrainJob};
 use crate::nodes::rebuild::{self, Job};
 use crate::nodes::replace::Terminate;
 use crate::nodes::{LeanNode, cordon, plan, targets};
 use crate::runbook::engine::Run;
 use crate::runbook::model::Step;
 use crate::safety::{Audited, Cancel, OpCtx, Plan, audit, op};
+use crate::ui::output::{self, Report};
+use crate::ui::report::nodes::{CheckView, Cordoned, Drains, Rebuilt};
 
 async fn resolve(
     cluster: &Cluster,
@@ -59,45 +60,21 @@ impl Action for Check {
         let cluster = cluster(run, Self::SPEC.name)?;
         let nodes = resolve(cluster, &args.nodes, &args.selector).await?;
         let report = plan::run_check(cluster, &nodes, &args.drain).await?;
-        let mut output = serde_json::to_value(&report).unwrap_or_default();
-        let blocked: Vec<&str> = report
+        let view = CheckView::new(report, false);
+        let mut output = output::data(&view);
+        let blocked: Vec<&str> = view
+            .check()
             .nodes
             .iter()
             .filter(|n| !n.go)
             .map(|n| n.node.as_str())
             .collect();
-        output["verdict"] = json!(if report.go { "go" } else { "no-go" });
+        let go = view.check().go;
+        output["verdict"] = json!(if go { "go" } else { "no-go" });
         output["blocked"] = json!(blocked);
-        let found = (output, check_text(&report), report.go);
+        let found = (output, output::plain(&view), go);
         finding(Self::SPEC.name, args.fail_on_problems, found)
     }
-}
-
-fn check_text(report: &CheckReport) -> String {
-    let mut out = String::new();
-    for n in &report.nodes {
-        let count = |a: PodAction| n.pods.iter().filter(|p| p.action == a).count();
-        out.push_str(&format!(
-            "node/{}: {} pod(s): {} to evict, {} to delete, {} skipped, {} blocking; {}\n",
-            n.node,
-            n.pods.len(),
-            count(PodAction::Evict),
-            count(PodAction::Delete),
-            count(PodAction::Skip),
-            count(PodAction::Refuse),
-            if n.go { "GO" } else { "NO-GO" }
-        ));
-        for b in &n.blockers {
-            out.push_str(&format!("  blocker: {} (fix: {})\n", b.message, b.fix));
-        }
-    }
-    let blocked = report.nodes.iter().filter(|n| !n.go).count();
-    out.push_str(&if report.go {
-        format!("GO: all {} node(s) can be drained", report.nodes.len())
-    } else {
-        format!("NO-GO: {blocked} of {} node(s) blocked", report.nodes.len())
-    });
-    out
 }
 
 // ---- node_cordon ------------------------------------------------------
@@ -138,15 +115,10 @@ impl Action for Cordon {
         let ctx = OpCtx::new(&user, Cancel::on_signal(), &op::ignore);
         let outcome = cordon::run(cluster, &job, &ctx).await;
         run.report_audit(outcome.audit());
-        outcome.result?;
-        let mut text = format!("cordoned {}", join_or_nothing(&outcome.done));
-        if !job.already.is_empty() {
-            text.push_str(&format!("; already cordoned: {}", job.already.join(", ")));
-        }
-        Produced::done((
-            json!({ "cordoned": outcome.done, "already_cordoned": job.already }),
-            text,
-        ))
+        let report = Cordoned::new(&job, outcome);
+        let produced = Produced::report(&report);
+        report.finish()?;
+        Ok(produced)
     }
 }
 
@@ -201,28 +173,12 @@ impl Action for Drain {
         let ctx = OpCtx::new(&user, Cancel::on_signal(), &op::ignore);
         let outcome = drain::run(cluster, &job, &ctx).await;
         run.report_audit(outcome.audit());
-        let output = json!({ "nodes": outcome.nodes });
-        let text = drains_text(&outcome.nodes);
-        outcome.into_result()?;
-        Produced::done((output, text))
+        let report = Drains::of(outcome)?;
+        let mut produced = Produced::report(&report);
+        produced.output = json!({ "nodes": produced.output });
+        report.finish()?;
+        Ok(produced)
     }
-}
-
-fn drains_text(results: &[NodeDrain]) -> String {
-    results
-        .iter()
-        .map(|r| {
-            format!(
-                "node/{} drained in {:.1}s: {} evicted, {} deleted, {} skipped",
-                r.node,
-                r.seconds,
-                r.count(PodOutcome::Evicted),
-                r.count(PodOutcome::Deleted),
-                r.count(PodOutcome::Skipped)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 // ---- node_replace and node_rotate -------------------------------------
@@ -356,27 +312,28 @@ async fn run_rebuild(run: &Run<'_>, action: &str, r: Rebuild<'_>) -> Result<Prod
     let ctx = OpCtx::new(&user, Cancel::on_signal(), &op::ignore);
     let outcome = rebuild::run(cluster, &job, &ctx).await;
     run.report_audit(outcome.audit());
-    outcome.result?;
-    let text = outcome
-        .replaced
-        .iter()
-        .map(|r| format!("node/{} {}", r.node, r.describe()))
-        .chain(outcome.unhealthy.iter().map(rebuild::not_waited_for))
-        .collect::<Vec<_>>()
-        .join("\n");
     let replacements: Vec<&str> = outcome
         .replaced
         .iter()
         .filter_map(|r| r.replacement.as_deref())
         .collect();
-    Produced::done((
-        json!({
-            "nodes": outcome.replaced,
-            "replacements": replacements,
-            "not_waited_for": outcome.unhealthy,
-        }),
-        text,
-    ))
+    let output = json!({
+        "nodes": outcome.replaced,
+        "replacements": replacements,
+        "not_waited_for": outcome.unhealthy,
+    });
+    let not_waited_for = outcome
+        .unhealthy
+        .iter()
+        .map(rebuild::not_waited_for)
+        .collect();
+    let report = Rebuilt::new(outcome, not_waited_for);
+    let produced = Produced {
+        output,
+        ..Produced::report(&report)
+    };
+    report.finish()?;
+    Ok(produced)
 }
 
 pub(super) struct Replace;
@@ -422,13 +379,5 @@ impl Action for Rotate {
 
     async fn run(&self, run: &Run<'_>, _step: &Step, args: RotateArgs) -> Result<Produced> {
         run_rebuild(run, Self::SPEC.name, (&args).into()).await
-    }
-}
-
-fn join_or_nothing(items: &[String]) -> String {
-    if items.is_empty() {
-        "nothing".into()
-    } else {
-        items.join(", ")
     }
 }

@@ -1,7 +1,5 @@
 //! `promote`: the same `promote::run` procedure as `oncall promote`.
 
-use std::sync::Mutex;
-
 use super::args::{Dur, Flag, List, Text, args, dur, list, on};
 use super::{Action, Produced, Spec, cluster};
 use crate::cluster::{Cluster, ConnectOptions};
@@ -10,7 +8,9 @@ use crate::error::{Error, Result};
 use crate::promote::{run as procedure, sides, summary};
 use crate::runbook::engine::Run;
 use crate::runbook::model::Step;
-use crate::safety::{Audited, Cancel, OpCtx, Plan, audit};
+use crate::safety::{Audited, Cancel, OpCtx, Plan, audit, op};
+use crate::ui::output::Report;
+use crate::ui::report::promote::Promoted;
 
 args! {
     PromoteArgs {
@@ -91,12 +91,9 @@ impl Action for Promote {
         let settings = run.config.promote.clone().unwrap_or_default();
         let promotion = procedure::plan(source, target, &settings, list(&args.only)).await?;
         if promotion.is_empty() {
-            let text = format!(
-                "nothing to do: {} already runs what {} runs",
-                promotion.target, promotion.source
-            );
             let report = procedure::PromoteReport::nothing_to_do(promotion);
-            return Produced::done((serde_json::to_value(&report).unwrap_or_default(), text));
+            let report = Promoted::new(report, &target.namespace);
+            return Ok(Produced::report(&report));
         }
         let job = procedure::Job {
             action: procedure::Action::Promote,
@@ -108,31 +105,14 @@ impl Action for Promote {
                 timeout: dur(args.timeout, std::time::Duration::from_secs(600)),
             },
         };
-        let lines = Mutex::new(Vec::new());
-        let observer = |e| {
-            if let procedure::Event::Finished { target, error } = e
-                && let Ok(mut lines) = lines.lock()
-            {
-                lines.push(match error {
-                    None => format!("✓ {target}"),
-                    Some(e) => format!("✗ {target}: {e}"),
-                });
-            }
-        };
         let user = audit::os_user();
-        let ctx = OpCtx::new(&user, Cancel::on_signal(), &observer);
+        let ctx = OpCtx::new(&user, Cancel::on_signal(), &op::ignore);
         let target_cluster = target.conn.cluster();
-        let mut report = procedure::run(target_cluster, &target.namespace, &job, &ctx).await;
+        let report = procedure::run(target_cluster, &target.namespace, &job, &ctx).await;
         run.report_audit(report.audit());
-        let mut lines = lines.into_inner().unwrap_or_default();
-        lines.extend(report.ledger_warning());
-        std::mem::replace(&mut report.outcome, Ok(()))?;
-        if let Some(number) = report.release {
-            lines.push(format!("release {number} is live in {}", target.namespace));
-        }
-        Produced::done((
-            serde_json::to_value(&report).unwrap_or_default(),
-            lines.join("\n"),
-        ))
+        let report = Promoted::new(report, &target.namespace);
+        let produced = Produced::report(&report);
+        report.finish()?;
+        Ok(produced)
     }
 }

@@ -17,6 +17,8 @@ use crate::safety::op::ignore;
 use crate::safety::{Audited, Cancel, OpCtx, Plan, audit};
 use crate::secrets::rotate::{self, Options, Rotation};
 use crate::secrets::values::{self, NewValues, Source};
+use crate::ui::output::Report;
+use crate::ui::report::secrets::Rotated;
 
 // ---- secret_consumers -------------------------------------------------
 
@@ -173,13 +175,8 @@ impl Action for Rotate {
         let ctx = OpCtx::new(&user, Cancel::on_signal(), &ignore::<rotate::Event>);
         let outcome = rotate::run(cluster(run, Self::SPEC.name)?, &rotation, &ctx).await;
         run.report_audit(outcome.audit());
-        let text = outcome
-            .consumers
-            .iter()
-            .map(|c| format!("{}: {}", c.workload, c.state))
-            .collect::<Vec<_>>()
-            .join("\n");
-        outcome.result?;
+        let report = Rotated::new(&rotation, outcome);
+        let outcome = report.outcome();
         let output = json!({
             "secret": rotation.name,
             "namespace": rotation.namespace,
@@ -188,6 +185,11 @@ impl Action for Rotate {
             "rolled_back": outcome.rolled_back,
             "consumers": outcome.consumers,
         });
-        Produced::done((output, text))
+        let produced = Produced {
+            output,
+            ..Produced::report(&report)
+        };
+        report.finish()?;
+        Ok(produced)
     }
 }

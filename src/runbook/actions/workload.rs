@@ -13,7 +13,8 @@ use crate::runbook::engine::Run;
 use crate::runbook::model::Step;
 use crate::safety::op::ignore;
 use crate::safety::{Audited, Cancel, OpCtx, Plan, audit};
-use crate::workloads::RolloutOutcome;
+use crate::ui::output::Report;
+use crate::ui::report::workloads::{Restarted, Rollouts};
 use crate::workloads::WorkloadRef;
 use crate::workloads::resolve::{ambiguity_error, resolve_with};
 use crate::workloads::restart::{self, Event, Options};
@@ -96,19 +97,12 @@ impl Action for Restart {
         let (job, _) = prepare(run, &args).await?;
         let user = audit::os_user();
         let ctx = OpCtx::new(&user, Cancel::on_signal(), &ignore::<Event>);
-        let mut outcome = restart::run(cluster(run, Self::SPEC.name)?, &job, &ctx).await;
+        let outcome = restart::run(cluster(run, Self::SPEC.name)?, &job, &ctx).await;
         run.report_audit(outcome.audit());
-        outcome.take_result()?;
-        let text = if outcome.done.is_empty() {
-            "nothing to restart".to_string()
-        } else {
-            format!(
-                "{}; {}",
-                outcome.done.join(", "),
-                statuses(&outcome.rollouts)
-            )
-        };
-        Produced::done((serde_json::to_value(&outcome).unwrap_or_default(), text))
+        let report = Restarted(outcome);
+        let produced = Produced::report(&report);
+        report.finish()?;
+        Ok(produced)
     }
 }
 
@@ -145,17 +139,9 @@ impl Action for RolloutStatus {
         let user = audit::os_user();
         let ctx = OpCtx::new(&user, Cancel::on_signal(), &ignore::<Event>);
         let rollouts = restart::follow(cluster, &refs, &HashMap::new(), timeout, &ctx).await?;
-        crate::workloads::wait::verdict(&rollouts, timeout)?;
-        let output = serde_json::to_value(&rollouts).unwrap_or_default();
-        Produced::done((output, statuses(&rollouts)))
+        let report = Rollouts::new(rollouts, timeout);
+        let produced = Produced::report(&report);
+        report.finish()?;
+        Ok(produced)
     }
-}
-
-/// Each rollout's last status, for the journal.
-fn statuses(rollouts: &[RolloutOutcome]) -> String {
-    rollouts
-        .iter()
-        .map(|o| format!("{}: {}", o.workload, o.status))
-        .collect::<Vec<_>>()
-        .join("; ")
 }
