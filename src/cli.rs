@@ -240,28 +240,23 @@ impl Cli {
     /// Checked before anything connects, so a mistake is a usage error (2).
     /// Returns whether several contexts are asked.
     pub(crate) fn check_contexts(&self) -> crate::error::Result<bool> {
-        use crate::error::Error;
+        use crate::error::{Error, SeveralContexts};
         let g = &self.global;
         let takes = self.command.takes_several_contexts();
         if !takes && g.contexts.len() > 1 {
-            return Err(Error::Usage(format!(
-                "`--context` was given {} times, but only `pods stuck` and `node list` take several contexts; give this command one `--context`",
-                g.contexts.len()
+            return Err(Error::SeveralContexts(SeveralContexts::NotTaken(
+                g.contexts.len(),
             )));
         }
         // clap sees the conflict only when `--context` follows the command.
         if self.command.all_contexts() && !g.contexts.is_empty() {
-            return Err(Error::Usage(
-                "`--all-contexts` cannot be used with `--context`: it asks every context of the kubeconfig".into(),
-            ));
+            return Err(Error::SeveralContexts(SeveralContexts::AllAndNamed));
         }
         if !(self.command.all_contexts() || crate::cluster::fanout::several(&g.contexts)) {
             return Ok(false);
         }
         if g.sandbox {
-            return Err(Error::Usage(
-                "the sandbox is one cluster: drop `--sandbox` to ask several contexts, or drop the extra `--context`".into(),
-            ));
+            return Err(Error::SeveralContexts(SeveralContexts::Sandbox));
         }
         let one_cluster_flags = [
             (g.server.is_some(), "--server"),
@@ -272,10 +267,8 @@ impl Cli {
             (g.insecure_skip_tls_verify, "--insecure-skip-tls-verify"),
         ];
         if let Some((_, flag)) = one_cluster_flags.iter().find(|(given, _)| *given) {
-            // A token or client setting meant for one cluster must never be
-            // sent to the others.
-            return Err(Error::Usage(format!(
-                "`{flag}` sets one cluster's connection, so it cannot be used with several contexts; ask that context on its own"
+            return Err(Error::SeveralContexts(SeveralContexts::OneClusterFlag(
+                flag,
             )));
         }
         Ok(true)

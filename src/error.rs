@@ -57,6 +57,10 @@ pub enum Error {
         known: String,
     },
 
+    /// `--context` more than once or `--all-contexts`, where it cannot be.
+    #[error("{0}")]
+    SeveralContexts(SeveralContexts),
+
     #[error("the kubeconfig has no current context: pass --context NAME")]
     NoCurrentContext,
 
@@ -853,6 +857,7 @@ impl Error {
             | Error::BadKubeconfig(_)
             | Error::NotInKubeconfig { .. }
             | Error::NoCurrentContext
+            | Error::SeveralContexts(_)
             | Error::BadFile { .. }
             | Error::Usage(_)
             | Error::BadWorkloadName { .. }
@@ -974,6 +979,30 @@ impl Error {
 }
 
 pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why several contexts cannot be asked as given: a usage error (2),
+/// found before anything connects.
+#[derive(Debug, thiserror::Error)]
+pub enum SeveralContexts {
+    #[error(
+        "`--context` was given {0} times, but only `pods stuck` and `node list` take several contexts; give this command one `--context`"
+    )]
+    NotTaken(usize),
+    #[error(
+        "`--all-contexts` cannot be used with `--context`: it asks every context of the kubeconfig"
+    )]
+    AllAndNamed,
+    #[error(
+        "the sandbox is one cluster: drop `--sandbox` to ask several contexts, or drop the extra `--context`"
+    )]
+    Sandbox,
+    /// A token or client setting meant for one cluster must never be sent
+    /// to the others.
+    #[error(
+        "`{0}` sets one cluster's connection, so it cannot be used with several contexts; ask that context on its own"
+    )]
+    OneClusterFlag(&'static str),
+}
 
 #[cfg(test)]
 mod tests {
