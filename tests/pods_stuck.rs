@@ -832,19 +832,25 @@ fn a_flaky_api_server_costs_a_retry_not_the_answer() {
     h.sim()
         .set_faults(FaultSpec::parse("5xx=0.3,drop=0.1,seed=11").expect("fault spec"));
     let mut answered = 0;
+    let mut retried = false;
     for _ in 0..4 {
+        let before = h.sim().request_count();
         let run = h.oncall(&["pods", "stuck", "-A", "-o", "json"]);
+        let served = h.sim().request_count() - before;
         if run.code == 4 {
             continue; // the version check itself hit a fault: a fair refusal
         }
         let run = run.expect_code(0);
-        assert_eq!(
-            json_report(&run)["pods_checked"].as_u64().unwrap() as usize,
-            total
-        );
+        let r = json_report(&run);
+        assert_eq!(r["pods_checked"].as_u64().unwrap() as usize, total);
+        // Every request the server served is counted, each retry included.
+        assert_eq!(r["api_requests"].as_u64().unwrap(), served, "{r:#}");
+        // version + nodes + pods (2 pages), with nothing stuck: no events.
+        retried |= served > 4;
         answered += 1;
     }
     assert!(answered > 0, "at least one run got past the version check");
+    assert!(retried, "the faults made some request be sent again");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 use std::any::Any;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use kube::client::ClientBuilder;
@@ -91,11 +92,19 @@ pub struct Cluster {
     /// server will not say who we are.
     pub kube_user: String,
     identity: OnceCell<String>,
+    /// The HTTP requests this connection has sent, retries included.
+    sent: Arc<AtomicU64>,
     /// Keeps a provided kubeconfig's server running as long as the connection.
     _keep_alive: Option<Arc<dyn Any + Send + Sync>>,
 }
 
 impl Cluster {
+    /// How many HTTP requests this connection has sent so far, each retry
+    /// and the connection check included: what the API server served.
+    pub fn requests_sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
     pub fn describe(&self) -> String {
         format!("context `{}` ({})", self.context, self.url)
     }
@@ -375,10 +384,11 @@ async fn build(
     let builder = ClientBuilder::try_from(config).map_err(|e| client_error(e, &context, &url))?;
     let timeout = opts.request_timeout;
     let slot = std::sync::Mutex::new(None);
+    let sent = Arc::new(AtomicU64::new(0));
     let client_no_retry = builder
         .with_layer(&tower::layer::layer_fn(|inner| {
             let shared = ServiceBuilder::new()
-                .layer(http_log::Layer)
+                .layer(http_log::Layer::counting(sent.clone()))
                 .option_layer(timeout.map(tower::timeout::TimeoutLayer::new))
                 .layer(super::body_timeout::Layer::new(timeout))
                 .option_layer(
@@ -414,6 +424,7 @@ async fn build(
         namespace,
         kube_user: chosen.user,
         identity: OnceCell::new(),
+        sent,
         _keep_alive: keep_alive,
     })
 }

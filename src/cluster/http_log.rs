@@ -1,27 +1,44 @@
 //! `-v` and `-vv`: each request with its status and time, and with `-vv`
-//! its headers, credentials hidden.
+//! its headers, credentials hidden. Every request sent is counted here too,
+//! retries included, as the API server sees them.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use futures::future::BoxFuture;
 use http::{HeaderMap, Request, Response};
 
-/// Logs every request that passes through it (target `oncall::http`).
-#[derive(Clone, Copy)]
-pub(super) struct Layer;
+/// Logs every request that passes through it (target `oncall::http`), and
+/// counts it.
+#[derive(Clone)]
+pub(super) struct Layer {
+    sent: Arc<AtomicU64>,
+}
+
+impl Layer {
+    /// Counts each request into `sent`.
+    pub(super) fn counting(sent: Arc<AtomicU64>) -> Layer {
+        Layer { sent }
+    }
+}
 
 impl<S> tower::Layer<S> for Layer {
     type Service = Logged<S>;
 
     fn layer(&self, inner: S) -> Logged<S> {
-        Logged { inner }
+        Logged {
+            inner,
+            sent: self.sent.clone(),
+        }
     }
 }
 
 #[derive(Clone)]
 pub(super) struct Logged<S> {
     inner: S,
+    sent: Arc<AtomicU64>,
 }
 
 impl<S, B, R> tower::Service<Request<B>> for Logged<S>
@@ -39,6 +56,7 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
+        self.sent.fetch_add(1, Ordering::Relaxed);
         let line = format!("{} {}", request.method(), request.uri());
         if !request.headers().is_empty() {
             tracing::debug!(target: "oncall::http", "{line}\n{}", headers(request.headers()));

@@ -54,9 +54,7 @@ pub(super) async fn stuck(app: &App, args: StuckArgs) -> Result<()> {
     spinner.set_message("listing nodes, pods and Warning events");
     let result = pods::find_stuck(cluster, &opts).await;
     spinner.finish_and_clear();
-    let mut report = result?;
-    // The connection check (GET /version) made by `app.cluster()` is a request too.
-    report.api_requests += 1;
+    let report = result?;
 
     if app.global.verbose > 0 {
         style::note(&format!(
@@ -240,10 +238,7 @@ async fn stuck_in_several(app: &App, args: &StuckArgs) -> Result<()> {
         names.len()
     ));
     let answers = fanout::ask(&connect, &names, |cluster| async move {
-        let mut report = pods::find_stuck(&cluster, &options(app, args, &cluster)).await?;
-        // The connection check (GET /version) is a request too.
-        report.api_requests += 1;
-        Ok(report)
+        pods::find_stuck(&cluster, &options(app, args, &cluster)).await
     })
     .await;
     spinner.finish_and_clear();

@@ -45,13 +45,12 @@ fn workload(p: &StuckPod) -> Option<&str> {
 /// source in their message. Returns the number of requests made. A failed
 /// lookup (no permission, say) leaves `revisions` unknown: undo is then not
 /// suggested, which is the safe side.
-pub(crate) async fn fill(client: &kube::Client, pods: &mut [StuckPod]) -> u64 {
+pub(crate) async fn fill(client: &kube::Client, pods: &mut [StuckPod]) {
     let namespaces: BTreeSet<String> = pods
         .iter()
         .filter(|p| workload(p).is_some())
         .map(|p| p.namespace.clone())
         .collect();
-    let mut requests = 0;
     // (namespace, kind/name) → revisions kept.
     let mut kept: BTreeMap<(String, String), usize> = BTreeMap::new();
     for ns in namespaces {
@@ -71,11 +70,9 @@ pub(crate) async fn fill(client: &kube::Client, pods: &mut [StuckPod]) -> u64 {
         }
         for resource in lists {
             let query = ListQuery::new(format!("/apis/apps/v1/namespaces/{ns}/{resource}"));
-            let Ok((items, stats)) = collect::<Owned>(client, &query).await else {
-                requests += 1;
+            let Ok((items, _)) = collect::<Owned>(client, &query).await else {
                 continue;
             };
-            requests += stats.requests;
             for item in items {
                 for o in item.metadata.owner_references {
                     let key = (ns.clone(), format!("{}/{}", o.kind.to_lowercase(), o.name));
@@ -103,7 +100,6 @@ pub(crate) async fn fill(client: &kube::Client, pods: &mut [StuckPod]) -> u64 {
         };
         p.message = format!("{}; {source}{history}", p.message);
     }
-    requests
 }
 
 /// The image a pull failure names (`pulling image "X"`), if it does.

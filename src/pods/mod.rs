@@ -45,7 +45,6 @@ struct Listed {
     node_stats: std::result::Result<ListStats, kube::Error>,
     stuck: Vec<StuckPod>,
     checked: u64,
-    pod_stats: ListStats,
     nodes_known: bool,
     node_exists: bool,
 }
@@ -95,26 +94,19 @@ pub(crate) async fn find_stuck(cluster: &Cluster, opts: &Options) -> Result<Repo
         node_stats,
         mut stuck,
         checked,
-        pod_stats,
         nodes_known,
         node_exists,
     } = listed?;
 
-    let mut requests = pod_stats.requests;
-    match node_stats {
-        Ok(s) => requests += s.requests,
-        Err(e) => {
-            requests += 1;
-            warnings.push(format!(
-                "cannot list nodes ({}): pods on broken nodes are judged by their own status only",
-                short(&e)
-            ));
-        }
+    if let Err(e) = node_stats {
+        warnings.push(format!(
+            "cannot list nodes ({}): pods on broken nodes are judged by their own status only",
+            short(&e)
+        ));
     }
     match event_stats {
-        Ok(s) => requests += s.requests,
+        Ok(_) => {}
         Err(e) if status_of(&e).is_some_and(|s| s.code == 403) => {
-            requests += 1;
             warnings.push(format!(
                 "cannot list events ({}): causes are read from pod conditions and container states only",
                 short(&e)
@@ -135,7 +127,7 @@ pub(crate) async fn find_stuck(cluster: &Cluster, opts: &Options) -> Result<Repo
     for pod in &mut stuck {
         events.attach(pod);
     }
-    requests += history::fill(client, &mut stuck).await;
+    history::fill(client, &mut stuck).await;
     let groups = group::group(&mut stuck, opts.advice);
     stuck.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     Ok(Report {
@@ -148,7 +140,7 @@ pub(crate) async fn find_stuck(cluster: &Cluster, opts: &Options) -> Result<Repo
         checked_at: now,
         pods_checked: checked,
         stuck: stuck.len(),
-        api_requests: requests,
+        api_requests: cluster.requests_sent(),
         warnings,
         groups,
         pods: stuck,
@@ -196,7 +188,7 @@ async fn list_nodes_and_pods(
     let mut stuck = Vec::new();
     let mut checked = 0u64;
     let mut found_stuck = Some(found_stuck);
-    let pod_stats = pod_pages
+    pod_pages
         .for_each(|page| match page {
             Page::Items(items) => {
                 checked += items.len() as u64;
@@ -225,7 +217,6 @@ async fn list_nodes_and_pods(
         node_stats,
         stuck,
         checked,
-        pod_stats,
         nodes_known: nodes.known,
         node_exists,
     })
