@@ -293,11 +293,47 @@ pub enum Error {
     )]
     NoSuchCronJob { name: String, namespace: String },
 
+    #[error("`{flag} {text}` is not an IP address")]
+    NotAnIp { flag: &'static str, text: String },
+
+    #[error(
+        "`dns check` needs a host name, not the address `{address}`; use `{reverse}` for a reverse lookup"
+    )]
+    CheckNeedsHostName { address: String, reverse: String },
+
+    // --- Promote's ledger ----------------------------------------------------
+    /// `release` is the one asked for; none means the last good one before
+    /// the current release.
+    #[error(
+        "{} in the ledger of `{namespace}`; see `{history}`",
+        match release { Some(r) => format!("no release `{r}`"), None => "no earlier successful release".to_string() }
+    )]
+    NoRelease {
+        namespace: String,
+        release: Option<String>,
+        history: String,
+    },
+
     // --- Rotating a Secret -------------------------------------------------
     #[error(
         "secret `{name}` was not found in namespace `{namespace}`; nothing was changed: check the name with `kubectl get secrets -n {namespace}`"
     )]
     SecretNotFound { name: String, namespace: String },
+
+    #[error(
+        "secret `{name}` was not found in namespace `{namespace}`, and no workload there uses it; check the name with `kubectl get secrets -n {namespace}`"
+    )]
+    SecretUnused { name: String, namespace: String },
+
+    #[error(
+        "say what to change: --set KEY (hidden prompt), --set KEY=- (stdin), --from-file KEY=PATH, --from-env-file PATH or --remove KEY"
+    )]
+    NothingToRotate,
+
+    #[error(
+        "`--set {key}` asks for the value at a hidden prompt, but stdin is not a terminal; nothing was changed: pass `--set {key}=-` with the value on stdin, or `--from-file {key}=PATH`"
+    )]
+    PromptWithoutTerminal { key: String },
 
     /// `tool` is the one that would overwrite the change (Helm, Flux, ...).
     #[error(
@@ -634,6 +670,16 @@ pub enum Error {
     )]
     CutShortStep { step: String, resume: String },
 
+    #[error(
+        "missing parameter(s) {}; pass {}",
+        .0.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", "),
+        .0.iter().map(|m| format!("--set {m}=VALUE")).collect::<Vec<_>>().join(" ")
+    )]
+    MissingParams(Vec<String>),
+
+    #[error("run {run_id} was a dry run and changed nothing; start a real run with `{start}`")]
+    DryRunNotResumable { run_id: String, start: String },
+
     /// A parameter value that its type, pattern or choices refuse.
     #[error("parameter `{name}`: {why}")]
     BadParam { name: String, why: String },
@@ -892,6 +938,13 @@ impl Error {
             | Error::BadSet(_)
             | Error::NotInRunbook { .. }
             | Error::BadParam { .. }
+            | Error::MissingParams(_)
+            | Error::DryRunNotResumable { .. }
+            | Error::NotAnIp { .. }
+            | Error::CheckNeedsHostName { .. }
+            | Error::NoRelease { .. }
+            | Error::NothingToRotate
+            | Error::PromptWithoutTerminal { .. }
             | Error::StepUnbalancedQuotes { .. }
             | Error::SecretDerived { .. }
             | Error::BadStepArgs { .. }
@@ -966,6 +1019,7 @@ impl Error {
             | Error::CommandFailed { .. }
             | Error::ApiRejected { .. }
             | Error::ProblemsFound(_)
+            | Error::SecretUnused { .. }
             | Error::Failed(_)
             | Error::Kube { .. } => exit::FAILED,
         }

@@ -24,8 +24,9 @@ pub(super) async fn run(app: &App, cmd: DnsCommand) -> Result<()> {
         } => {
             let ip = expect_ip
                 .map(|ip| {
-                    ip.trim().parse().map_err(|_| {
-                        Error::Usage(format!("`--expect-ip {ip}` is not an IP address"))
+                    ip.trim().parse().map_err(|_| Error::NotAnIp {
+                        flag: "--expect-ip",
+                        text: ip.clone(),
                     })
                 })
                 .transpose()?;
@@ -255,10 +256,10 @@ async fn check(
 ) -> Result<()> {
     let question = query::question(name, flags.record_type.as_deref())?;
     if question.reverse_of.is_some() {
-        return Err(Error::Usage(format!(
-            "`dns check` needs a host name, not the address `{name}`; use `{}` for a reverse lookup",
-            crate::suggest::oncall(&format!("dns resolve {name}"))
-        )));
+        return Err(Error::CheckNeedsHostName {
+            address: name.to_string(),
+            reverse: crate::suggest::oncall(&format!("dns resolve {name}")),
+        });
     }
     let targets = query::targets(&flags.nameserver, with_system)?;
     let cluster = app.cluster().await?;

@@ -175,16 +175,11 @@ async fn rollback(app: &App, args: &PromoteArgs, to: Option<String>) -> Result<(
         .await
         .map_err(|e| api_error(e, &cluster.url, "read the release ledger"))?;
     let Some(goal) = ledger::find_target(&releases, to.as_deref()) else {
-        return Err(Error::Usage(match to {
-            Some(t) => format!(
-                "no release `{t}` in the ledger of `{namespace}`; see `{}`",
-                crate::suggest::oncall("promote history")
-            ),
-            None => format!(
-                "no earlier successful release in the ledger of `{namespace}`; see `{}`",
-                crate::suggest::oncall("promote history")
-            ),
-        }));
+        return Err(Error::NoRelease {
+            namespace,
+            release: to,
+            history: crate::suggest::oncall("promote history"),
+        });
     };
     let current = inventory::list(client, &namespace, None)
         .await

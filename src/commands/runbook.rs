@@ -292,8 +292,11 @@ impl Report for Validated<'_> {
 }
 
 fn validate(app: &App, file: &Path) -> Result<()> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| Error::Usage(format!("cannot read {}: {e}", file.display())))?;
+    let text = std::fs::read_to_string(file).map_err(|e| Error::CannotRead {
+        what: "runbook",
+        path: file.to_path_buf(),
+        reason: e.to_string(),
+    })?;
     let result = rb::check(&text);
     output::show(
         app.global.output,
@@ -349,19 +352,7 @@ fn resolve_params(
         }
     }
     if !missing.is_empty() {
-        return Err(Error::Usage(format!(
-            "missing parameter(s) {}; pass {}",
-            missing
-                .iter()
-                .map(|m| format!("`{m}`"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            missing
-                .iter()
-                .map(|m| format!("--set {m}=VALUE"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        )));
+        return Err(Error::MissingParams(missing));
     }
     Ok(values)
 }
@@ -607,10 +598,10 @@ async fn resume(app: &App, run_id: &str, force: bool, sets: &[String]) -> Result
         return Ok(());
     }
     if journal.dry_run {
-        return Err(Error::Usage(format!(
-            "run {run_id} was a dry run and changed nothing; start a real run with `{}`",
-            crate::suggest::oncall(&format!("runbook run {}", journal.runbook))
-        )));
+        return Err(Error::DryRunNotResumable {
+            run_id: run_id.to_string(),
+            start: crate::suggest::oncall(&format!("runbook run {}", journal.runbook)),
+        });
     }
     let source = rb::read(&journal.origin)?;
     let changed = journal.check_source(&source, force)?;

@@ -30,9 +30,10 @@ async fn consumers(app: &App, name: &str) -> Result<()> {
     let found = domain::consumers::find(cluster, &ns, name).await?;
     if !domain::consumers::exists(cluster, &ns, name).await? {
         if found.is_empty() {
-            return Err(Error::Failed(format!(
-                "secret `{name}` was not found in namespace `{ns}`, and no workload there uses it; check the name with `kubectl get secrets -n {ns}`"
-            )));
+            return Err(Error::SecretUnused {
+                name: name.to_string(),
+                namespace: ns,
+            });
         }
         style::note(&format!(
             "secret `{name}` does not exist in namespace `{ns}`: the workloads below reference it, and their new pods cannot start until it does"
@@ -100,9 +101,7 @@ async fn rotate(app: &App, args: SecretRotateArgs) -> Result<()> {
         values::check_key(key)?;
     }
     if sources.is_empty() && args.remove.is_empty() {
-        return Err(Error::Usage(
-            "say what to change: --set KEY (hidden prompt), --set KEY=- (stdin), --from-file KEY=PATH, --from-env-file PATH or --remove KEY".into(),
-        ));
+        return Err(Error::NothingToRotate);
     }
     let cluster = app.cluster().await?;
     let new = read_values(&sources)?;
@@ -139,9 +138,7 @@ fn read_values(sources: &[Source]) -> Result<NewValues> {
     for s in sources {
         let Source::Prompt(key) = s else { continue };
         if !prompt::stdin_is_terminal() {
-            return Err(Error::Usage(format!(
-                "`--set {key}` asks for the value at a hidden prompt, but stdin is not a terminal; nothing was changed: pass `--set {key}=-` with the value on stdin, or `--from-file {key}=PATH`"
-            )));
+            return Err(Error::PromptWithoutTerminal { key: key.clone() });
         }
         let value = prompt::secret(&format!("New value for `{key}`"))?;
         new.insert(key, value.into_bytes())?;
