@@ -352,6 +352,53 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
+/// Which of the two drivers of one procedure made an audit entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Driver {
+    Command,
+    Step,
+}
+
+/// The last two audit entries, a command's and then a runbook step's doing
+/// the same to like objects, record alike: the same outcome, the same
+/// fields and the same plan, once `alike` has written each one's names the
+/// same way. A plan line `alike` maps to `None` is left out of the
+/// comparison. Returns the two entries, command first.
+pub fn assert_recorded_alike(
+    h: &Harness,
+    alike: impl Fn(Driver, &str) -> Option<String>,
+) -> (serde_json::Value, serde_json::Value) {
+    let entries = h.audit_entries();
+    let [.., command, step] = entries.as_slice() else {
+        panic!("two audit entries: {entries:?}")
+    };
+    let outcome = |driver, e: &serde_json::Value| alike(driver, &e["outcome"].to_string());
+    assert_eq!(
+        outcome(Driver::Command, command),
+        outcome(Driver::Step, step)
+    );
+    assert_eq!(command["outcome"]["status"], "ok", "{command}");
+    let keys = |e: &serde_json::Value| e.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(command), keys(step));
+    let plan = |driver, e: &serde_json::Value| {
+        let mut lines: Vec<String> = e["plan"]["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| {
+                alike(
+                    driver,
+                    &format!("{} {} {}", c["target"], c["action"], c["detail"]),
+                )
+            })
+            .collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(plan(Driver::Command, command), plan(Driver::Step, step));
+    (command.clone(), step.clone())
+}
+
 /// The account running the tests, as oncall records it (from the uid, not
 /// the `USER` the harness sets).
 pub fn os_user() -> String {
