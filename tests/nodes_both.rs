@@ -680,18 +680,7 @@ fn a_pod_held_by_a_finalizer_is_named_and_skip_wait_ends_the_drain(backend: Back
         "{}",
         plan.stdout
     );
-    let run = h
-        .oncall(&[
-            "node",
-            "drain",
-            &n1,
-            "--yes",
-            "--timeout",
-            "60s",
-            "--skip-wait-for-delete-timeout",
-            "1",
-        ])
-        .expect_code(0);
+    let run = skip_wait_ends_the_drain(&h, &n1);
     assert!(
         run.stdout
             .contains("longer ago than --skip-wait-for-delete-timeout"),
@@ -743,24 +732,29 @@ fn a_dead_nodes_pods_are_named_and_skip_wait_ends_its_drain(backend: Backend) {
         run.stdout
     );
     assert!(!run.stdout.contains("grace period"), "{}", run.stdout);
-    let run = h
-        .oncall(&[
-            "node",
-            "drain",
-            &n1,
-            "--yes",
-            "--timeout",
-            "60s",
-            "--skip-wait-for-delete-timeout",
-            "1",
-        ])
-        .expect_code(0);
+    let run = skip_wait_ends_the_drain(&h, &n1);
     // Skipped in the plan or while waiting, as the deletions fall due.
     assert!(
         run.stdout.contains("--skip-wait-for-delete-timeout"),
         "{}",
         run.stdout
     );
+}
+
+/// A drain of `node` that stops waiting for pods deleted over a second ago
+/// (`--skip-wait-for-delete-timeout 1`) and so ends, with exit 0.
+fn skip_wait_ends_the_drain(h: &Harness, node: &str) -> Run {
+    h.oncall(&[
+        "node",
+        "drain",
+        node,
+        "--yes",
+        "--timeout",
+        "60s",
+        "--skip-wait-for-delete-timeout",
+        "1",
+    ])
+    .expect_code(0)
 }
 
 /// `--scale-up` would run two copies of a `Recreate` singleton and add a
