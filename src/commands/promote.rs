@@ -220,14 +220,8 @@ async fn rollback(app: &App, args: &PromoteArgs, to: Option<String>) -> Result<(
     }
     let source = goal.label();
     let promotion = PromotionPlan {
-        source: source.clone(),
-        target: namespace.clone(),
-        migration: None,
         changes,
-        unchanged: Vec::new(),
-        only_in_source: Vec::new(),
-        only_in_target: Vec::new(),
-        excluded: Vec::new(),
+        ..PromotionPlan::new(source.clone(), namespace.clone())
     };
     let job = Job {
         action: Action::Rollback,

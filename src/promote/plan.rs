@@ -95,6 +95,20 @@ impl WorkloadChange {
 }
 
 impl PromotionPlan {
+    /// A plan from `source` to `target` that changes nothing yet.
+    pub(crate) fn new(source: impl Into<String>, target: impl Into<String>) -> PromotionPlan {
+        PromotionPlan {
+            source: source.into(),
+            target: target.into(),
+            migration: None,
+            changes: Vec::new(),
+            unchanged: Vec::new(),
+            only_in_source: Vec::new(),
+            only_in_target: Vec::new(),
+            excluded: Vec::new(),
+        }
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.changes.is_empty()
     }
@@ -123,16 +137,7 @@ pub(crate) fn compare(
     let key = |w: &Workload| (w.name.clone(), w.kind);
     let source_by: BTreeMap<_, _> = source.iter().map(|w| (key(w), w)).collect();
     let target_by: BTreeMap<_, _> = target.iter().map(|w| (key(w), w)).collect();
-    let mut plan = PromotionPlan {
-        source: source_label.into(),
-        target: target_label.into(),
-        migration: None,
-        changes: Vec::new(),
-        unchanged: Vec::new(),
-        only_in_source: Vec::new(),
-        only_in_target: Vec::new(),
-        excluded: Vec::new(),
-    };
+    let mut plan = PromotionPlan::new(source_label, target_label);
     for (k, w) in &source_by {
         if !target_by.contains_key(k) && selected(w, settings, only).is_ok() {
             plan.only_in_source.push(w.id());

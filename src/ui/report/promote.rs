@@ -115,16 +115,7 @@ mod tests {
         PromoteReport {
             release: Some(7),
             result: "unknown".into(),
-            plan: PromotionPlan {
-                source: "staging".into(),
-                target: "production".into(),
-                migration: None,
-                changes: Vec::new(),
-                unchanged: Vec::new(),
-                only_in_source: Vec::new(),
-                only_in_target: Vec::new(),
-                excluded: Vec::new(),
-            },
+            plan: PromotionPlan::new("staging", "production"),
             migration: None,
             sha: Some("abc123".into()),
             ledger_error: ledger_error.map(str::to_string),
