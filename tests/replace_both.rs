@@ -36,6 +36,21 @@ fn pool_cluster(s: &Scope) -> String {
     y
 }
 
+/// `node replace NODE --delete-node`, waiting up to a minute for the new
+/// node: it must succeed.
+fn replace_deleting_the_node(h: &Harness, node: &str) -> Run {
+    h.oncall(&[
+        "node",
+        "replace",
+        node,
+        "--delete-node",
+        "--yes",
+        "--wait-replacement",
+        "60s",
+    ])
+    .expect_code(0)
+}
+
 fn ready_web(h: &Harness, s: &Scope) -> i64 {
     h.get("deployments", Some(&s.ns("app")), "web")
         .and_then(|d| d["status"]["readyReplicas"].as_i64())
@@ -48,17 +63,7 @@ fn replace_deletes_the_node_and_waits_for_its_replacement(backend: Backend) {
     h.play_autoscaler();
     assert!(eventually(Duration::from_secs(60), || ready_web(&h, &s) == 3));
     let n1 = s.node("n1");
-    let run = h
-        .oncall(&[
-            "node",
-            "replace",
-            &n1,
-            "--delete-node",
-            "--yes",
-            "--wait-replacement",
-            "60s",
-        ])
-        .expect_code(0);
+    let run = replace_deleting_the_node(&h, &n1);
     assert!(
         run.stdout.contains(&format!("node/{n1} replaced by node/")),
         "{}",
@@ -181,16 +186,7 @@ fn a_runbook_replace_step_and_the_command_end_and_record_alike(backend: Backend)
     h.play_autoscaler();
     assert!(eventually(Duration::from_secs(60), || ready_web(&h, &s) == 3));
     let (n1, n2) = (s.node("n1"), s.node("n2"));
-    h.oncall(&[
-        "node",
-        "replace",
-        &n1,
-        "--delete-node",
-        "--yes",
-        "--wait-replacement",
-        "60s",
-    ])
-    .expect_code(0);
+    replace_deleting_the_node(&h, &n1);
     let file = h.home.path().join("replace.yaml");
     std::fs::write(
         &file,
