@@ -21,7 +21,6 @@ on_both_backends!(
     node_list_counts_only_the_pods_still_on_each_node,
     drain_stopped_by_sigterm_says_what_it_did_and_records_it,
     a_pod_held_by_a_finalizer_is_named_and_skip_wait_ends_the_drain,
-    a_dead_nodes_pods_are_named_and_skip_wait_ends_its_drain,
     scale_up_never_scales_a_singleton_or_a_statefulset,
     a_cordon_note_left_behind_by_kubectl_uncordon_is_ignored,
     a_selector_that_selects_nothing_is_not_a_failure_as_in_kubectl,
@@ -691,7 +690,13 @@ fn a_pod_held_by_a_finalizer_is_named_and_skip_wait_ends_the_drain(backend: Back
 
 /// A node whose kubelet died never confirms a deletion: the check names the
 /// node's state as the blocker with the flag that ends the wait, the drain
-/// says so instead of "grace period", and that flag does end it.
+/// says so instead of "grace period", and that flag does end it. On the
+/// simulator only (see `Harness::stop_kubelet`).
+#[test]
+fn sim_a_dead_nodes_pods_are_named_and_skip_wait_ends_its_drain() {
+    a_dead_nodes_pods_are_named_and_skip_wait_ends_its_drain(Backend::Sim);
+}
+
 fn a_dead_nodes_pods_are_named_and_skip_wait_ends_its_drain(backend: Backend) {
     let s = Scope::new("deadnode");
     let mut y = s.namespace("app");

@@ -139,32 +139,29 @@ impl Harness {
         }
     }
 
-    /// The kubelet of `node` stops (its VM died): the node's Ready turns
-    /// Unknown and the node lifecycle controller taints it unreachable. On
-    /// the real cluster nothing renews the node's Lease any more and the
-    /// controller notices; the simulator, which has no heartbeats, is given
-    /// the status the controller would write.
+    /// The kubelet of `node` stops (its VM died): the simulator is given
+    /// the node status the node lifecycle controller writes when heartbeats
+    /// stop (Ready Unknown), and its node controller taints the node.
+    /// Simulator only: on the real test bed kwok still confirms the deletion
+    /// of that node's pods after it has lost the node's Lease, so a dead
+    /// kubelet cannot be staged there.
     pub fn stop_kubelet(&self, node: &str) {
-        match &self.target {
-            Target::Sim(sim) => {
-                let mut object = sim.get("nodes", None, node).expect("node exists");
-                let conditions = object["status"]["conditions"]
-                    .as_array_mut()
-                    .expect("conditions");
-                for condition in conditions.iter_mut().filter(|c| c["type"] == "Ready") {
-                    condition["status"] = "Unknown".into();
-                    condition["reason"] = "NodeStatusUnknown".into();
-                    condition["message"] = "Kubelet stopped posting node status.".into();
-                    condition["lastTransitionTime"] = chrono::Utc::now()
-                        .format("%Y-%m-%dT%H:%M:%SZ")
-                        .to_string()
-                        .into();
-                }
-                sim.apply(object)
-                    .expect("simulator takes the node's status");
-            }
-            Target::Real(real) => self.runtime.block_on(real.stop_kubelet(node)),
+        let sim = self.sim();
+        let mut object = sim.get("nodes", None, node).expect("node exists");
+        let conditions = object["status"]["conditions"]
+            .as_array_mut()
+            .expect("conditions");
+        for condition in conditions.iter_mut().filter(|c| c["type"] == "Ready") {
+            condition["status"] = "Unknown".into();
+            condition["reason"] = "NodeStatusUnknown".into();
+            condition["message"] = "Kubelet stopped posting node status.".into();
+            condition["lastTransitionTime"] = chrono::Utc::now()
+                .format("%Y-%m-%dT%H:%M:%SZ")
+                .to_string()
+                .into();
         }
+        sim.apply(object)
+            .expect("simulator takes the node's status");
     }
 
     /// From now on the commands under test present `credentials`.

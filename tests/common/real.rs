@@ -202,31 +202,6 @@ impl RealCluster {
             .unwrap_or_else(|e| panic!("cannot apply {kind} {name}: {e}"));
     }
 
-    /// Stops the fake kubelet of `node`: its Lease is taken by a holder
-    /// that never renews it, so kwok (which only acts for nodes whose Lease
-    /// it holds) stops posting the node's status, and the node lifecycle
-    /// controller marks it unreachable once the grace period passes, as
-    /// when a VM dies. (kwok keeps a node it once managed even when its
-    /// annotation is removed.)
-    pub async fn stop_kubelet(&self, node: &str) {
-        let lease = ApiResource::from_gvk_with_plural(
-            &GroupVersionKind::gvk("coordination.k8s.io", "v1", "Lease"),
-            "leases",
-        );
-        let now = chrono::Utc::now()
-            .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-            .to_string();
-        let taken = serde_json::json!({"spec": {
-            "holderIdentity": "oncall-tests-stopped-kubelet",
-            "leaseDurationSeconds": 86400,
-            "renewTime": now,
-        }});
-        Api::<DynamicObject>::namespaced_with(self.client.clone(), "kube-node-lease", &lease)
-            .patch(node, &PatchParams::default(), &Patch::Merge(&taken))
-            .await
-            .unwrap_or_else(|e| panic!("cannot stop the kubelet of {node}: {e}"));
-    }
-
     /// Plays the cloud's autoscaler for this scope's node pools: a deleted
     /// node is replaced, after a moment, by a new one with its labels and
     /// taints (the simulator has this built in). Runs until the test ends.
