@@ -582,6 +582,70 @@ fn a_credential_that_expires_mid_command_is_fetched_again() {
     assert!(runs(&count) >= 2, "plugin ran {} times", runs(&count));
 }
 
+/// A client certificate from a plugin is presented once per connection, so
+/// when it expires mid-command the plugin runs again and new connections
+/// present the new one. Real control plane only: the simulator does not ask
+/// for client certificates. The plugin hands out the test bed's admin
+/// certificate with an `expirationTimestamp` 5 s ahead, always inside the
+/// 10 s margin: each request of `node list` finds it stale.
+#[test]
+fn real_a_client_certificate_from_a_plugin_is_renewed_when_it_expires() {
+    use base64::Engine as _;
+    let s = Scope::new("certplugin");
+    let h = Harness::on(Backend::Real, &s, &s.node_yaml("n1", "4", &[]));
+    let text = std::fs::read_to_string(&h.kubeconfig).unwrap();
+    let mut config: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    let user = &mut config["users"][0]["user"];
+    let pem = |field: &str| {
+        let data = user[field].as_str().unwrap_or_else(|| panic!("no {field}"));
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let credential = json!({
+        "apiVersion": "client.authentication.k8s.io/v1",
+        "kind": "ExecCredential",
+        "status": {
+            "clientCertificateData": pem("client-certificate-data"),
+            "clientKeyData": pem("client-key-data"),
+            "expirationTimestamp": "EXPIRES",
+        },
+    });
+    let dir = h.home.path();
+    let template = dir.join("credential.json");
+    std::fs::write(&template, credential.to_string()).unwrap();
+    let count = dir.join("plugin-runs");
+    let script = dir.join("cert-plugin.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho run >> '{}'\nsed \"s/EXPIRES/$(date -u -d '+5 seconds' +%Y-%m-%dT%H:%M:%SZ)/\" '{}'\n",
+            count.display(),
+            template.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    *user = json!({"exec": {
+        "apiVersion": "client.authentication.k8s.io/v1",
+        "command": script,
+        "interactiveMode": "Never",
+    }});
+    std::fs::write(&h.kubeconfig, config.to_string()).unwrap();
+
+    let run = h
+        .oncall(&["node", "list", "-l", &s.node_selector()])
+        .expect_code(0);
+    assert!(run.stdout.contains(&s.node("n1")), "{}", run.stdout);
+    // Once when the command started, and again for the requests made once
+    // the certificate was stale; the server took the new connections.
+    assert!(runs(&count) >= 2, "plugin ran {} times", runs(&count));
+}
+
 #[test]
 fn a_missing_file_in_kubeconfig_is_skipped_and_an_empty_current_context_is_unset() {
     let h = Harness::demo();

@@ -373,13 +373,19 @@ async fn build(
     );
     config.default_retry = false;
     let _ = REQUEST_TIMEOUT.set(opts.request_timeout);
-    let token_exec =
-        exec::resolve(&mut config.auth_info)
-            .await
-            .map_err(|e| Error::Credentials {
-                context: context.clone(),
-                reason: e.to_string(),
-            })?;
+    let renewal = exec::resolve(&mut config.auth_info)
+        .await
+        .map_err(|e| Error::Credentials {
+            context: context.clone(),
+            reason: e.to_string(),
+        })?;
+    let (token_exec, certificate_exec) = match renewal {
+        Some(exec::Renewal::Token(exec)) => (Some(exec), None),
+        Some(exec::Renewal::Certificate { exec, expires }) => {
+            (None, Some((exec, expires, config.clone())))
+        }
+        None => (None, None),
+    };
     let default_ns = config.default_namespace.clone();
     let builder = ClientBuilder::try_from(config).map_err(|e| client_error(e, &context, &url))?;
     let timeout = opts.request_timeout;
@@ -387,6 +393,12 @@ async fn build(
     let sent = Arc::new(AtomicU64::new(0));
     let client_no_retry = builder
         .with_layer(&tower::layer::layer_fn(|inner| {
+            let inner = match certificate_exec.clone() {
+                Some((exec, expires, base)) => super::renew::Connections::new(
+                    super::renew::RenewingTls::new(inner, base, exec, expires),
+                ),
+                None => inner,
+            };
             let shared = ServiceBuilder::new()
                 .layer(http_log::Layer::counting(sent.clone()))
                 .option_layer(timeout.map(tower::timeout::TimeoutLayer::new))

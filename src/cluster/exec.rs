@@ -29,11 +29,26 @@ pub(super) struct Credential {
 }
 
 impl Credential {
-    /// Expired, or about to: a request made now might arrive too late.
     fn is_stale(&self) -> bool {
-        self.expires
-            .is_some_and(|t| t <= Utc::now() + chrono::Duration::seconds(10))
+        self.expires.is_some_and(is_stale)
     }
+}
+
+/// Expires at `t`, or is about to: a request made now might arrive too late.
+pub(super) fn is_stale(t: DateTime<Utc>) -> bool {
+    t <= Utc::now() + chrono::Duration::seconds(10)
+}
+
+/// How a plugin's credential is kept fresh for the rest of the command.
+pub(super) enum Renewal {
+    /// A bearer token: `TokenLayer` puts the current one on each request.
+    Token(ExecConfig),
+    /// A client certificate that expires: `renew::RenewingTls` builds new
+    /// connections with the next one.
+    Certificate {
+        exec: ExecConfig,
+        expires: DateTime<Utc>,
+    },
 }
 
 /// The plugin's failure, in words the user can act on.
@@ -74,24 +89,35 @@ pub(super) async fn credential(exec: &ExecConfig) -> Result<Credential, PluginEr
 }
 
 /// Replaces the plugin in `auth` with what it gives, so kube-rs never runs
-/// it. A token that expires is returned for `TokenLayer` to keep fresh;
-/// a client certificate goes into the TLS configuration.
-pub(super) async fn resolve(auth: &mut AuthInfo) -> Result<Option<ExecConfig>, PluginError> {
+/// it, and says how to keep that credential fresh: `None` when it never
+/// expires (or there is no plugin).
+pub(super) async fn resolve(auth: &mut AuthInfo) -> Result<Option<Renewal>, PluginError> {
     let Some(exec) = auth.exec.take() else {
         return Ok(None);
     };
     let credential = credential(&exec).await?;
-    if let (Some(cert), Some(key)) = (
+    if present_certificate(auth, &credential) {
+        return Ok(credential
+            .expires
+            .map(|expires| Renewal::Certificate { exec, expires }));
+    }
+    Ok(Some(Renewal::Token(exec)))
+}
+
+/// Puts the plugin's client certificate into `auth`'s TLS identity; false
+/// when the plugin gave none.
+pub(super) fn present_certificate(auth: &mut AuthInfo, credential: &Credential) -> bool {
+    let (Some(cert), Some(key)) = (
         &credential.client_certificate_data,
         &credential.client_key_data,
-    ) {
-        use base64::Engine;
-        let b64 = base64::engine::general_purpose::STANDARD;
-        auth.client_certificate_data = Some(b64.encode(cert));
-        auth.client_key_data = Some(b64.encode(key).into());
-        return Ok(None);
-    }
-    Ok(Some(exec))
+    ) else {
+        return false;
+    };
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    auth.client_certificate_data = Some(b64.encode(cert));
+    auth.client_key_data = Some(b64.encode(key).into());
+    true
 }
 
 #[derive(Serialize)]

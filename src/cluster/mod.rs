@@ -10,6 +10,7 @@ mod http_log;
 pub mod kubeconfig;
 pub mod list;
 mod proxy;
+mod renew;
 pub mod retry;
 
 pub use connect::{Cluster, ConnectOptions, DEFAULT_REQUEST_TIMEOUT, Overrides, Provided, connect};
