@@ -22,6 +22,7 @@ on_both_backends!(
     resume_respects_someone_elses_suspension,
     the_rebuild_now_runbook_runs_the_builder_then_checks_dns,
     a_runbook_job_run_step_and_the_command_end_and_record_alike,
+    a_schedule_runs_on_time_as_the_cronjob_controller_runs_it,
 );
 
 /// A CronJob whose schedule will not fire during the test (03:00 on
@@ -486,4 +487,71 @@ fn a_runbook_job_run_step_and_the_command_end_and_record_alike(backend: Backend)
             if driver == Driver::Command { "x" } else { "y" },
         ))
     });
+}
+
+/// The cronjob controller (the simulator's, and kube-controller-manager's
+/// on the real control plane) starts a Job when the schedule says, named
+/// after the scheduled minute, and `job list` shows it as the last run, not
+/// as a manual one. Every minute: the test waits for the next one.
+fn a_schedule_runs_on_time_as_the_cronjob_controller_runs_it(backend: Backend) {
+    let s = Scope::new("jobsched");
+    let mut y = s.namespace("batch");
+    y += &s.node_yaml("a", "8", &[]);
+    y += &Workload::cron_job(&s.ns("batch"), "ticker", "* * * * *")
+        .set("/spec/jobTemplate/metadata/labels/app", json!("ticker"))
+        .toleration(s.toleration())
+        .grace_period(1)
+        .yaml();
+    let h = Harness::on(backend, &s, &y);
+    let mut made = Vec::new();
+    assert!(
+        eventually(Duration::from_secs(90), || {
+            made = jobs(&h, &s);
+            made.iter().any(|j| {
+                j["status"]["conditions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|c| c["type"] == "Complete" && c["status"] == "True")
+            })
+        }),
+        "no scheduled job completed within 90 s: {made:?}"
+    );
+    let job = &made[0];
+    let name = job["metadata"]["name"].as_str().unwrap();
+    let scheduled =
+        job["metadata"]["annotations"]["batch.kubernetes.io/cronjob-scheduled-timestamp"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no scheduled timestamp: {job}"));
+    let minute = chrono::DateTime::parse_from_rfc3339(scheduled)
+        .unwrap()
+        .timestamp()
+        / 60;
+    assert_eq!(name, format!("ticker-{minute}"));
+    assert_eq!(job["metadata"]["labels"]["app"], "ticker");
+    let owner = &job["metadata"]["ownerReferences"][0];
+    assert_eq!(
+        (&owner["kind"], &owner["controller"]),
+        (&json!("CronJob"), &json!(true))
+    );
+    let cj = h.get("cronjobs", Some(&s.ns("batch")), "ticker").unwrap();
+    assert!(
+        cj["status"]["lastScheduleTime"].is_string(),
+        "lastScheduleTime is kept: {}",
+        cj["status"]
+    );
+    let rows = job_list(&h, &s);
+    let last = &rows[0]["last_run"];
+    assert!(
+        last["job"]
+            .as_str()
+            .is_some_and(|j| j.starts_with("ticker-")),
+        "{}",
+        rows[0]
+    );
+    assert!(
+        last["instantiated"].is_null(),
+        "not a manual run: {}",
+        rows[0]
+    );
 }

@@ -166,6 +166,9 @@ pub(crate) struct Shared {
     pub version: parking_lot::RwLock<String>,
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     pub addr: std::net::SocketAddr,
+    /// When the simulated control plane started: CronJobs run no schedule
+    /// missed before it.
+    pub started: chrono::DateTime<chrono::Utc>,
 }
 
 pub struct Simulator {
@@ -198,6 +201,7 @@ impl Simulator {
             version: parking_lot::RwLock::new(DEFAULT_VERSION.to_string()),
             shutdown,
             addr,
+            started: chrono::Utc::now(),
         });
         match &opts.seed {
             Seed::Empty => seed::load(&shared.store, seed::default_namespaces())?,

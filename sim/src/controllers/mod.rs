@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::Shared;
 use crate::store::{EventType, Store, Stored, res};
 
+mod cronjobs;
 mod daemonset;
 pub(crate) mod defaults;
 mod endpoints;
@@ -89,6 +90,7 @@ const WATCHED: &[&str] = &[
     "statefulsets",
     "daemonsets",
     "jobs",
+    "cronjobs",
     "poddisruptionbudgets",
     "services",
 ];
@@ -207,12 +209,13 @@ fn step(ctx: &Ctx, st: &mut State, cursor: &mut u64) {
         nodes::autoscale(ctx, st)
     });
     type Reconcile = fn(&Ctx, &mut State, &str, &str);
-    let workload_controllers: [(&str, Reconcile); 5] = [
+    let workload_controllers: [(&str, Reconcile); 6] = [
         ("deployments", workloads::reconcile_deployment),
         ("replicasets", workloads::reconcile_replicaset),
         ("statefulsets", statefulset::reconcile),
         ("daemonsets", daemonset::reconcile),
         ("jobs", jobs::reconcile),
+        ("cronjobs", cronjobs::reconcile),
     ];
     for (plural, reconcile) in workload_controllers {
         for (ns, n) in of(plural) {
