@@ -389,38 +389,24 @@ async fn build(
     let default_ns = config.default_namespace.clone();
     let builder = ClientBuilder::try_from(config).map_err(|e| client_error(e, &context, &url))?;
     let timeout = opts.request_timeout;
-    let slot = std::sync::Mutex::new(None);
     let sent = Arc::new(AtomicU64::new(0));
-    let client_no_retry = builder
-        .with_layer(&tower::layer::layer_fn(|inner| {
-            let inner = match certificate_exec.clone() {
-                Some((exec, expires, base)) => super::renew::Connections::new(
-                    super::renew::RenewingTls::new(inner, base, exec, expires),
-                ),
-                None => inner,
-            };
-            let shared = ServiceBuilder::new()
-                .layer(http_log::Layer::counting(sent.clone()))
-                .option_layer(timeout.map(tower::timeout::TimeoutLayer::new))
-                .layer(super::body_timeout::Layer::new(timeout))
-                .option_layer(
-                    token_exec
-                        .clone()
-                        .map(|e| tower::filter::AsyncFilterLayer::new(exec::TokenLayer::new(e))),
-                )
-                .layer(tower::buffer::BufferLayer::new(1024))
-                .service(inner);
-            if let Ok(mut s) = slot.lock() {
-                *s = Some(shared.clone());
-            }
-            shared
-        }))
-        .build();
-    let shared = slot
-        .into_inner()
-        .ok()
-        .flatten()
-        .expect("the layer ran when the client was built");
+    let (client_no_retry, shared) = build_around(builder, |inner| {
+        let inner = match certificate_exec {
+            Some((exec, expires, base)) => super::renew::Connections::new(
+                super::renew::RenewingTls::new(inner, base, exec, expires),
+            ),
+            None => inner,
+        };
+        ServiceBuilder::new()
+            .layer(http_log::Layer::counting(sent.clone()))
+            .option_layer(timeout.map(tower::timeout::TimeoutLayer::new))
+            .layer(super::body_timeout::Layer::new(timeout))
+            .option_layer(
+                token_exec.map(|e| tower::filter::AsyncFilterLayer::new(exec::TokenLayer::new(e))),
+            )
+            .layer(tower::buffer::BufferLayer::new(1024))
+            .service(inner)
+    });
     let client = ClientBuilder::new(
         ServiceBuilder::new()
             .layer(super::retry::Layer)
@@ -439,6 +425,42 @@ async fn build(
         sent,
         _keep_alive: keep_alive,
     })
+}
+
+/// The client kube-rs builds with `wrap` around its connections (TLS,
+/// proxy, gzip), and a handle on the service `wrap` made: kube-rs offers no
+/// other way to reach it, and a second client (with retries) shares it.
+pub(super) fn build_around<S, B>(
+    builder: ClientBuilder<super::renew::Connections>,
+    wrap: impl FnOnce(super::renew::Connections) -> S,
+) -> (kube::Client, S)
+where
+    S: tower::Service<http::Request<kube::client::Body>, Response = http::Response<B>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<tower::BoxError>,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<tower::BoxError>,
+{
+    let wrap = std::sync::Mutex::new(Some(wrap));
+    let made = std::sync::Mutex::new(None);
+    let client = builder
+        .with_layer(&tower::layer::layer_fn(|inner| {
+            let wrap = wrap.lock().ok().and_then(|mut w| w.take());
+            let service = wrap.expect("kube-rs applies a layer once")(inner);
+            if let Ok(mut m) = made.lock() {
+                *m = Some(service.clone());
+            }
+            service
+        }))
+        .build();
+    let service = made.into_inner().ok().flatten();
+    (
+        client,
+        service.expect("the layer ran when the client was built"),
+    )
 }
 
 fn client_error(err: kube::Error, context: &str, url: &str) -> Error {

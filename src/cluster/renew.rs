@@ -113,24 +113,9 @@ impl Service<Request<Body>> for RenewingTls {
     }
 }
 
-/// A pool of the connections kube-rs builds for `config`, taken out of its
-/// client builder (which offers no other way to reach them).
+/// A pool of the connections kube-rs builds for `config`.
 fn pool(config: kube::Config) -> Result<Pool, kube::Error> {
-    let slot = std::sync::Mutex::new(None);
     let builder = ClientBuilder::try_from(config)?;
-    let _client = builder
-        .with_layer(&tower::layer::layer_fn(|inner: Connections| {
-            let pool = Buffer::new(inner, QUEUE);
-            if let Ok(mut s) = slot.lock() {
-                *s = Some(BoxCloneService::new(pool.clone()));
-            }
-            pool
-        }))
-        .build();
-    let pool = slot
-        .into_inner()
-        .ok()
-        .flatten()
-        .expect("the layer ran when the client was built");
-    Ok(pool)
+    let (_client, pool) = super::connect::build_around(builder, |inner| Buffer::new(inner, QUEUE));
+    Ok(BoxCloneService::new(pool))
 }
