@@ -180,6 +180,17 @@ impl DrainProgress {
                     eprintln!("node/{node}: removing {total} pod(s)");
                 }
             }
+            Event::Arrived { node, count } => {
+                if let Some(b) = st.bars.get(&node) {
+                    b.inc_length(count);
+                }
+                if let Some(g) = st.gone.get_mut(&node) {
+                    g.1 += count;
+                }
+                self.progress.println(&format!(
+                    "node/{node}: {count} more pod(s) arrived after the cordon; removing them too"
+                ));
+            }
             Event::PodDone { node, .. } => {
                 if let Some(b) = st.bars.get(&node) {
                     b.inc(1);

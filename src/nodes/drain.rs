@@ -110,6 +110,9 @@ pub(crate) enum PodOutcome {
 pub(crate) enum Event {
     /// The node's pods are listed: `total` will be removed.
     Started { node: String, total: u64 },
+    /// More pods turned up on the node after it was cordoned (see
+    /// [`MAX_LOOKS`]): `count` more will be removed.
+    Arrived { node: String, count: u64 },
     /// A pod is gone.
     PodDone { node: String },
     /// An eviction was refused by a budget and will be retried.
@@ -124,6 +127,14 @@ pub(crate) enum Event {
     /// `what` (a replacement node, a workload's readiness).
     Waiting { what: String },
 }
+
+/// How many times a drain looks at its node's pods. A pod can still land
+/// on the node after the cordon: a scheduler that has not yet seen it binds
+/// a pod it had chosen the node for (under load, seconds later). So once
+/// every pod found is gone, the node is looked at again and pods that
+/// arrived meanwhile are removed too, and the drain says done only when
+/// none did (kubectl drain looks once).
+const MAX_LOOKS: u32 = 3;
 
 /// What a drain is recorded as doing, in the cordon note it leaves.
 const WHY: &str = "drain";
@@ -336,7 +347,15 @@ pub(crate) async fn drain_node(
     result.cordoned = true;
 
     let state: Arc<Mutex<BTreeMap<String, PodResult>>> = Arc::default();
-    let run = run_removals(cluster, node, opts, ctx, state.clone());
+    let run = async {
+        for look in 1..=MAX_LOOKS {
+            let removed = run_removals(cluster, node, opts, ctx, state.clone(), look).await?;
+            if removed == 0 {
+                break;
+            }
+        }
+        Ok(())
+    };
     let limited = async {
         if opts.timeout.is_zero() {
             Ok(run.await)
@@ -382,11 +401,21 @@ async fn run_removals(
     opts: &DrainOptions,
     ctx: &OpCtx<'_, Event>,
     state: Arc<Mutex<BTreeMap<String, PodResult>>>,
-) -> std::result::Result<(), String> {
+    look: u32,
+) -> std::result::Result<usize, String> {
     let node = lean_node.name();
-    let pods = pods_on_node(cluster, node, opts.pod_selector.as_deref())
+    let mut pods = pods_on_node(cluster, node, opts.pod_selector.as_deref())
         .await
         .map_err(|e| e.to_string())?;
+    // A later look deals only with pods that arrived since the last one: a
+    // pod left terminating by --skip-wait-for-delete-timeout is not new.
+    {
+        let known = state.lock().expect("state lock");
+        pods.retain(|p| !known.contains_key(&p.key()));
+    }
+    if look > 1 && pods.is_empty() {
+        return Ok(0);
+    }
     let missing = missing_daemonsets(cluster, &pods)
         .await
         .map_err(|e| e.to_string())?;
@@ -424,10 +453,18 @@ async fn run_removals(
         }
         return Err(format!("cannot drain: {}", refused.join("; ")));
     }
-    ctx.emit(Event::Started {
-        node: node.to_string(),
-        total: to_remove.len() as u64,
+    ctx.emit(if look == 1 {
+        Event::Started {
+            node: node.to_string(),
+            total: to_remove.len() as u64,
+        }
+    } else {
+        Event::Arrived {
+            node: node.to_string(),
+            count: to_remove.len() as u64,
+        }
     });
+    let removing = to_remove.len();
     // Only the eviction requests are bounded; every pod's wait for deletion
     // runs at once, so the drain ends when the slowest pod is gone rather
     // than after waves of waits.
@@ -458,7 +495,7 @@ async fn run_removals(
         .buffer_unordered(pods)
         .collect::<Vec<()>>()
         .await;
-    Ok(())
+    Ok(removing)
 }
 
 fn set_pending(state: &Mutex<BTreeMap<String, PodResult>>, key: &str, reason: &str) {
@@ -865,6 +902,7 @@ mod tests {
     fn line(e: &Event) -> String {
         match e {
             Event::Started { node, total } => format!("started {node} {total}"),
+            Event::Arrived { node, count } => format!("{count} more on {node}"),
             Event::PodDone { node, .. } => format!("pod gone from {node}"),
             Event::Blocked { node, pod, .. } => format!("blocked {node} {pod}"),
             Event::Replaced { node, by } => format!("replaced {node} by {by}"),
@@ -909,6 +947,55 @@ mod tests {
         assert_eq!(
             (record.status, record.done),
             (audit::Status::Ok, vec!["node/n1".to_string()])
+        );
+    }
+
+    /// A pod bound to the node after the drain listed its pods (as by a
+    /// scheduler that had not seen the cordon yet) is removed too: the
+    /// drain ends with the node empty, not with the first list done.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_pod_that_lands_after_the_cordon_is_drained_too() {
+        let t = TestCluster::start(&(node("n1") + &node("n2") + &deployment("web", 1, "n1"))).await;
+        let nodes = t.nodes(&["n1"]).await;
+        let opts = DrainOptions {
+            force: true,
+            ..DrainOptions::default()
+        };
+        let (job, _) = prepare(&t.cluster, nodes, opts, 1).await.unwrap();
+        let seen = Recorder::default();
+        let late = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "late", "namespace": "app"},
+            "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "nginx"}]},
+        });
+        let observer = |e: Event| {
+            if matches!(e, Event::Started { .. }) {
+                t.sim.apply(late.clone()).expect("the late pod is bound");
+            }
+            seen.record(line(&e));
+        };
+        let outcome = run(
+            &t.cluster,
+            &job,
+            &OpCtx::new("alice", Cancel::manual(), &observer),
+        )
+        .await;
+        assert_eq!(outcome.nodes[0].status, NodeStatus::Drained);
+        assert_eq!(outcome.nodes[0].count(PodOutcome::Evicted), 2);
+        assert_eq!(
+            seen.events(),
+            vec![
+                "started n1 1",
+                "pod gone from n1",
+                "1 more on n1",
+                "pod gone from n1"
+            ]
+        );
+        let left = t.sim.list("pods", Some("app"));
+        assert!(
+            left.iter().all(|p| p["spec"]["nodeName"] != "n1"),
+            "pods left on n1: {left:?}"
         );
     }
 
