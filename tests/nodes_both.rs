@@ -721,6 +721,9 @@ fn a_dead_nodes_pods_are_named_and_skip_wait_ends_its_drain(backend: Backend) {
         }),
         "{n1} did not turn unreachable with its pods not Ready"
     );
+    // kubectl shows the node as NotReady.
+    let get = h.kubectl(&["get", "node", &n1]).expect_code(0);
+    assert!(get.stdout.contains(" NotReady "), "{}", get.stdout);
     let unreachable = format!("node `{n1}` is unreachable (Ready is Unknown) since");
     let check = h.oncall(&["node", "check", &n1]).expect_code(1);
     assert!(

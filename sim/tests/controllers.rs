@@ -107,8 +107,9 @@ async fn not_ready_node_is_tainted_and_its_pods_move() {
             })
     })
     .await;
+    // kubectl shows an unreachable node as NotReady, as a real API server does.
     let out = c.ok(&["get", "node", node]).await;
-    assert_eq!(rows(&out)[1][1], "Unknown", "{out}");
+    assert_eq!(rows(&out)[1][1], "NotReady", "{out}");
     // After the (scaled) toleration the pods are evicted and stay Terminating.
     wait_until("pods terminating", 15, || {
         on_node.iter().all(|p| {
