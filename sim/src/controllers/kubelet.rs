@@ -139,9 +139,11 @@ pub(super) fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
     let (fault, fcontainer) = resolve_fault(ctx, &pod, &node);
     if matches!(fault, Some(Fault::KubeletStopped)) {
         // No kubelet: nothing runs the pod or confirms its deletion, and the
-        // node lifecycle controller marks it not Ready, as it marks the pods
-        // of a node whose kubelet stopped.
-        super::nodes::mark_pod_not_ready(ctx, st, &mut pod);
+        // node lifecycle controller marks a Ready one not Ready, as it marks
+        // the pods of a node whose kubelet stopped.
+        if podutil::condition_status(&pod["status"], "Ready") == "True" {
+            super::nodes::mark_pod_not_ready(ctx, st, &mut pod);
+        }
         return;
     }
     let timing = ctx.sh.timing.clone();
