@@ -331,19 +331,7 @@ fn resume_respects_someone_elses_suspension(backend: Backend) {
         refused.stderr
     );
     assert!(suspended(&h), "still suspended");
-    let resumed = h
-        .oncall(&[
-            "-n",
-            &ns,
-            "job",
-            "resume",
-            "cronjob/builder",
-            "--force",
-            "--yes",
-            "-o",
-            "json",
-        ])
-        .expect_code(0);
+    let resumed = force_resume(&h, &ns, &["-o", "json"]);
     let report: serde_json::Value = serde_json::from_str(&resumed.stdout).unwrap();
     assert_eq!(report, serde_json::json!({ "resumed": ["builder"] }));
     assert!(!suspended(&h));
@@ -372,21 +360,27 @@ fn resume_respects_someone_elses_suspension(backend: Backend) {
         refused.stderr
     );
     // Our own suspension we may undo.
-    h.oncall(&[
-        "-n",
-        &ns,
-        "job",
-        "resume",
-        "cronjob/builder",
-        "--force",
-        "--yes",
-    ])
-    .expect_code(0);
+    force_resume(&h, &ns, &[]);
     h.oncall(&["-n", &ns, "job", "suspend", "cronjob/builder", "--yes"])
         .expect_code(0);
     h.oncall(&["-n", &ns, "job", "resume", "cronjob/builder", "--yes"])
         .expect_code(0);
     assert!(!suspended(&h));
+}
+
+/// `oncall job resume cronjob/builder --force --yes ARGS` in `ns`, which
+/// succeeds whoever suspended it.
+fn force_resume(h: &Harness, ns: &str, args: &[&str]) -> Run {
+    let resume = [
+        "-n",
+        ns,
+        "job",
+        "resume",
+        "cronjob/builder",
+        "--force",
+        "--yes",
+    ];
+    h.oncall(&[&resume[..], args].concat()).expect_code(0)
 }
 
 fn the_rebuild_now_runbook_runs_the_builder_then_checks_dns(backend: Backend) {

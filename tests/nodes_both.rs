@@ -21,6 +21,7 @@ on_both_backends!(
     node_list_counts_only_the_pods_still_on_each_node,
     drain_stopped_by_sigterm_says_what_it_did_and_records_it,
     a_pod_held_by_a_finalizer_is_named_and_skip_wait_ends_the_drain,
+    a_dead_nodes_pods_are_named_and_skip_wait_ends_its_drain,
     scale_up_never_scales_a_singleton_or_a_statefulset,
     a_cordon_note_left_behind_by_kubectl_uncordon_is_ignored,
     a_selector_that_selects_nothing_is_not_a_failure_as_in_kubectl,
@@ -689,14 +690,9 @@ fn a_pod_held_by_a_finalizer_is_named_and_skip_wait_ends_the_drain(backend: Back
 }
 
 /// A node whose kubelet died never confirms a deletion: the check names the
-/// node's state as the blocker with the flag that ends the wait, the drain
-/// says so instead of "grace period", and that flag does end it. On the
-/// simulator only (see `Harness::stop_kubelet`).
-#[test]
-fn sim_a_dead_nodes_pods_are_named_and_skip_wait_ends_its_drain() {
-    a_dead_nodes_pods_are_named_and_skip_wait_ends_its_drain(Backend::Sim);
-}
-
+/// node's state as the blocker with the flag that ends the wait (and its
+/// pods, no longer Ready, are no outage), the drain says so instead of
+/// "grace period", and that flag does end it.
 fn a_dead_nodes_pods_are_named_and_skip_wait_ends_its_drain(backend: Backend) {
     let s = Scope::new("deadnode");
     let mut y = s.namespace("app");
@@ -708,22 +704,32 @@ fn a_dead_nodes_pods_are_named_and_skip_wait_ends_its_drain(backend: Backend) {
     wait_ready(&h, &s, 2);
     let n1 = s.node("n1");
     h.stop_kubelet(&n1);
+    // The node lifecycle controller marks the node's pods not Ready as it
+    // finds the node unreachable.
     assert!(
         eventually(Duration::from_secs(90), || {
-            h.get("nodes", None, &n1).is_some_and(|n| {
+            let unknown = h.get("nodes", None, &n1).is_some_and(|n| {
                 n["status"]["conditions"].as_array().is_some_and(|c| {
                     c.iter()
                         .any(|c| c["type"] == "Ready" && c["status"] == "Unknown")
                 })
-            })
+            });
+            unknown
+                && h.list("pods", Some(&s.ns("app")))
+                    .iter()
+                    .all(|p| !is_ready(p))
         }),
-        "{n1} did not turn unreachable"
+        "{n1} did not turn unreachable with its pods not Ready"
     );
+    // kubectl shows the node as NotReady.
+    let get = h.kubectl(&["get", "node", &n1]).expect_code(0);
+    assert!(get.stdout.contains(" NotReady "), "{}", get.stdout);
     let unreachable = format!("node `{n1}` is unreachable (Ready is Unknown) since");
     let check = h.oncall(&["node", "check", &n1]).expect_code(1);
     assert!(
         check.stdout.contains(&unreachable)
-            && check.stdout.contains("--skip-wait-for-delete-timeout"),
+            && check.stdout.contains("--skip-wait-for-delete-timeout")
+            && !check.stdout.contains("every ready replica"),
         "{}",
         check.stdout
     );

@@ -64,6 +64,11 @@ pub enum Fault {
     /// The container keeps running and turns Ready, but exits and restarts
     /// every back-off period (a flapping service, not a CrashLoopBackOff).
     Flapping { exit_code: i64, reason: String },
+    /// The kubelet stopped (its VM died). On a Node: no more status, so its
+    /// conditions turn Unknown and the node lifecycle controller taints it
+    /// unreachable. On a pod: nothing updates it or confirms its deletion,
+    /// so once deleted it stays Terminating.
+    KubeletStopped,
 }
 
 impl Fault {
@@ -116,6 +121,7 @@ impl Fault {
             "job-hang" => Fault::JobHang,
             "init-hang" => Fault::InitHang,
             "liveness-kill" => Fault::LivenessKill,
+            "kubelet-stopped" => Fault::KubeletStopped,
             "flapping" => Fault::Flapping {
                 exit_code: exit(1)?,
                 reason: params
@@ -155,6 +161,10 @@ mod tests {
         );
         assert_eq!(Fault::parse("oom-killed").unwrap(), Fault::OomKilled);
         assert_eq!(Fault::parse("liveness-kill").unwrap(), Fault::LivenessKill);
+        assert_eq!(
+            Fault::parse("kubelet-stopped").unwrap(),
+            Fault::KubeletStopped
+        );
         assert_eq!(
             Fault::parse("flapping exit-code=137 reason=OOMKilled").unwrap(),
             Fault::Flapping {

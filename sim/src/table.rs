@@ -348,10 +348,12 @@ fn node_status(node: &Value) -> String {
         .iter()
         .find(|c| c["type"] == "Ready")
         .map(|c| str_at(c, &["status"]).to_string());
+    // As the API server prints it: Ready False and Unknown are both
+    // NotReady; only a node with no Ready condition at all is Unknown.
     parts.push(match ready.as_deref() {
         Some("True") => "Ready",
-        Some("False") => "NotReady",
-        _ => "Unknown",
+        Some(_) => "NotReady",
+        None => "Unknown",
     });
     if node["spec"]["unschedulable"].as_bool() == Some(true) {
         parts.push("SchedulingDisabled");

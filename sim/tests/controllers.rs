@@ -107,8 +107,9 @@ async fn not_ready_node_is_tainted_and_its_pods_move() {
             })
     })
     .await;
+    // kubectl shows an unreachable node as NotReady, as a real API server does.
     let out = c.ok(&["get", "node", node]).await;
-    assert_eq!(rows(&out)[1][1], "Unknown", "{out}");
+    assert_eq!(rows(&out)[1][1], "NotReady", "{out}");
     // After the (scaled) toleration the pods are evicted and stay Terminating.
     wait_until("pods terminating", 15, || {
         on_node.iter().all(|p| {
@@ -433,5 +434,80 @@ async fn a_hung_job_runs_on_and_a_finished_pods_followed_log_ends() {
     let hung = c.sim.get("jobs", Some("default"), "hangs").unwrap();
     assert!(hung["status"]["conditions"].is_null(), "{hung}");
     assert_eq!(hung["status"]["active"], 1, "{hung}");
+    c.sim.shutdown().await;
+}
+
+/// The Ready condition of an object's status: (status, reason, message).
+fn ready_condition(object: &Value) -> (String, String, String) {
+    let ready = object["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == "Ready")
+        .cloned()
+        .unwrap_or_default();
+    let text = |k: &str| ready[k].as_str().unwrap_or_default().to_string();
+    (text("status"), text("reason"), text("message"))
+}
+
+/// `kubelet-stopped` on a pod: it turns not Ready and, deleted, stays
+/// Terminating, while its neighbour's deletion is confirmed. On a node: Ready
+/// turns Unknown as the node lifecycle controller writes it when heartbeats
+/// stop, the node is tainted unreachable, and it is back once the fault is
+/// removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_kubelet_confirms_no_deletion_and_leaves_its_node_unknown() {
+    let pod = |name: &str| Pod::new("default", name).node_name("n1").grace_period(1);
+    let seed = Node::new("n1").yaml() + &Node::new("n2").yaml() + &pod("stopped").yaml();
+    let c = Cluster::yaml(&(seed + &pod("running").yaml())).await;
+    let pod_ready = |name: &str| {
+        c.sim
+            .get("pods", Some("default"), name)
+            .map(|p| ready_condition(&p).0)
+            .unwrap_or_default()
+    };
+    assert_eq!(pod_ready("stopped"), "True");
+    let fault = "sim.oncall.dev/fault=kubelet-stopped";
+    c.ok(&["annotate", "pod", "stopped", fault]).await;
+    wait_until("the pod turns not Ready", 10, || {
+        pod_ready("stopped") == "False"
+    })
+    .await;
+    c.ok(&["delete", "pod", "stopped", "running", "--wait=false"])
+        .await;
+    wait_until("the other pod's deletion is confirmed", 15, || {
+        c.sim.get("pods", Some("default"), "running").is_none()
+    })
+    .await;
+    let out = c.ok(&["get", "pod", "stopped"]).await;
+    assert_eq!(rows(&out)[1][2], "Terminating", "{out}");
+
+    let unreachable = |taints: &Value| {
+        taints.as_array().is_some_and(|t| {
+            t.iter()
+                .any(|t| t["key"] == "node.kubernetes.io/unreachable" && t["effect"] == "NoExecute")
+        })
+    };
+    let n2 = || c.sim.get("nodes", None, "n2").unwrap();
+    c.ok(&["annotate", "node", "n2", fault]).await;
+    wait_until("n2 tainted unreachable", 10, || {
+        unreachable(&n2()["spec"]["taints"])
+    })
+    .await;
+    assert_eq!(
+        ready_condition(&n2()),
+        (
+            "Unknown".to_string(),
+            "NodeStatusUnknown".to_string(),
+            "Kubelet stopped posting node status.".to_string()
+        )
+    );
+    c.ok(&["annotate", "node", "n2", "sim.oncall.dev/fault-"])
+        .await;
+    wait_until("n2 Ready again, untainted", 10, || {
+        let n = n2();
+        ready_condition(&n).0 == "True" && !unreachable(&n["spec"]["taints"])
+    })
+    .await;
     c.sim.shutdown().await;
 }

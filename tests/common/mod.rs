@@ -139,29 +139,27 @@ impl Harness {
         }
     }
 
-    /// The kubelet of `node` stops (its VM died): the simulator is given
-    /// the node status the node lifecycle controller writes when heartbeats
-    /// stop (Ready Unknown), and its node controller taints the node.
-    /// Simulator only: on the real test bed kwok still confirms the deletion
-    /// of that node's pods after it has lost the node's Lease, so a dead
-    /// kubelet cannot be staged there.
+    /// The kubelet of `node` stops (its VM died): the node and every pod
+    /// bound to it get the `kubelet-stopped` fault, which both backends
+    /// play. The node's Ready turns Unknown and the node lifecycle
+    /// controller taints it unreachable; nothing confirms its pods'
+    /// deletion, so once deleted they stay Terminating. The pods first, so
+    /// that none can be deleted and confirmed before it has the fault.
     pub fn stop_kubelet(&self, node: &str) {
-        let sim = self.sim();
-        let mut object = sim.get("nodes", None, node).expect("node exists");
-        let conditions = object["status"]["conditions"]
-            .as_array_mut()
-            .expect("conditions");
-        for condition in conditions.iter_mut().filter(|c| c["type"] == "Ready") {
-            condition["status"] = "Unknown".into();
-            condition["reason"] = "NodeStatusUnknown".into();
-            condition["message"] = "Kubelet stopped posting node status.".into();
-            condition["lastTransitionTime"] = chrono::Utc::now()
-                .format("%Y-%m-%dT%H:%M:%SZ")
-                .to_string()
-                .into();
-        }
-        sim.apply(object)
-            .expect("simulator takes the node's status");
+        let fault = format!("{}=kubelet-stopped", oncall_sim::ANNOTATION_FAULT);
+        let bound = format!("spec.nodeName={node}");
+        self.kubectl(&[
+            "annotate",
+            "pods",
+            "--all-namespaces",
+            "--field-selector",
+            &bound,
+            "--overwrite",
+            &fault,
+        ])
+        .expect_code(0);
+        self.kubectl(&["annotate", "node", node, "--overwrite", &fault])
+            .expect_code(0);
     }
 
     /// From now on the commands under test present `credentials`.

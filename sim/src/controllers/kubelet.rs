@@ -135,12 +135,21 @@ pub(super) fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
         // The kubelet is unreachable: nothing on this node changes.
         return;
     }
+    let mut pod = stored.value();
+    let (fault, fcontainer) = resolve_fault(ctx, &pod, &node);
+    if matches!(fault, Some(Fault::KubeletStopped)) {
+        // No kubelet: nothing runs the pod or confirms its deletion, and the
+        // node lifecycle controller marks a Ready one not Ready, as it marks
+        // the pods of a node whose kubelet stopped.
+        if podutil::condition_status(&pod["status"], "Ready") == "True" {
+            super::nodes::mark_pod_not_ready(ctx, st, &mut pod);
+        }
+        return;
+    }
     let timing = ctx.sh.timing.clone();
     let now = Instant::now();
     let settling = st.kubelet.settling;
     let uid = stored.meta.uid.clone();
-    let mut pod = stored.value();
-    let (fault, fcontainer) = resolve_fault(ctx, &pod, &node);
     let run = st
         .kubelet
         .pods

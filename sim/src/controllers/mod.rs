@@ -46,6 +46,8 @@ pub(crate) struct State {
     pub deploy_progress: HashMap<String, (Instant, String)>,
     pub autoscaler: Vec<(Instant, Value)>,
     pub node_not_ready: HashMap<String, Instant>,
+    /// Nodes whose status the `kubelet-stopped` fault turned Unknown.
+    pub kubelet_stopped: std::collections::HashSet<String>,
     pub gc: Vec<(&'static str, String, String)>,
     pub last_full_sync: Option<Instant>,
     /// Objects a controller could not read, logged once each.

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::podutil;
 use super::{Ctx, State, obj_key};
-use crate::knobs::POOL_LABELS;
+use crate::knobs::{ANNOTATION_FAULT, Fault, POOL_LABELS};
 use crate::store::{DeleteOptions, Stored, UpdateMode, res};
 use crate::util::{self, str_at};
 
@@ -21,10 +21,12 @@ pub(super) fn reconcile(ctx: &Ctx, st: &mut State, name: &str) {
     let nodes = res("nodes");
     let Some(node) = ctx.store.get_value(nodes, "", name) else {
         st.node_not_ready.remove(name);
+        st.kubelet_stopped.remove(name);
         return;
     };
-    let ready = podutil::condition_status(&node["status"], "Ready").to_string();
     let mut new = node.clone();
+    post_kubelet_status(st, name, &mut new);
+    let ready = podutil::condition_status(&new["status"], "Ready").to_string();
     let taints = new["spec"]["taints"]
         .as_array()
         .cloned()
@@ -82,21 +84,7 @@ pub(super) fn reconcile(ctx: &Ctx, st: &mut State, name: &str) {
         .scan(res("pods"), None, |m| m.field("spec.nodeName") == name);
     for p in pods {
         let mut pv = p.value();
-        let before = pv["status"].clone();
-        podutil::set_condition(&mut pv["status"], "Ready", "False", "NodeNotReady", "");
-        if before != pv["status"] {
-            let _ = ctx
-                .store
-                .update(res("pods"), pv.clone(), UpdateMode::Raw, true);
-            st.recorder.record(
-                ctx.store,
-                &pv,
-                "Warning",
-                "NodeNotReady",
-                "Node is not ready",
-                "node-controller",
-            );
-        }
+        mark_pod_not_ready(ctx, st, &mut pv);
         let is_ds = p
             .meta
             .owner
@@ -127,6 +115,100 @@ pub(super) fn reconcile(ctx: &Ctx, st: &mut State, name: &str) {
             since + ctx.sh.timing.unreachable_eviction,
             obj_key("nodes", "", name),
         );
+    }
+}
+
+/// What the node lifecycle controller does to each pod of a node it finds
+/// NotReady or unreachable: the pod is no longer Ready.
+pub(super) fn mark_pod_not_ready(ctx: &Ctx, st: &mut State, pod: &mut Value) {
+    let before = pod["status"].clone();
+    podutil::set_condition(&mut pod["status"], "Ready", "False", "NodeNotReady", "");
+    if before == pod["status"] {
+        return;
+    }
+    let _ = ctx
+        .store
+        .update(res("pods"), pod.clone(), UpdateMode::Raw, true);
+    st.recorder.record(
+        ctx.store,
+        pod,
+        "Warning",
+        "NodeNotReady",
+        "Node is not ready",
+        "node-controller",
+    );
+}
+
+/// The conditions a kubelet posts: (type, healthy status, reason, message).
+const KUBELET_CONDITIONS: [(&str, &str, &str, &str); 4] = [
+    (
+        "Ready",
+        "True",
+        "KubeletReady",
+        "kubelet is posting ready status",
+    ),
+    (
+        "MemoryPressure",
+        "False",
+        "KubeletHasSufficientMemory",
+        "kubelet has sufficient memory available",
+    ),
+    (
+        "DiskPressure",
+        "False",
+        "KubeletHasNoDiskPressure",
+        "kubelet has no disk pressure",
+    ),
+    (
+        "PIDPressure",
+        "False",
+        "KubeletHasSufficientPID",
+        "kubelet has sufficient PID available",
+    ),
+];
+
+/// The `kubelet-stopped` fault on a node: its kubelet posts no more status,
+/// so its conditions turn Unknown, as the node lifecycle controller writes
+/// them when heartbeats stop (the taints follow from Ready). Once the fault
+/// is removed the kubelet is back and posts a healthy status, as kwok's
+/// node-initialize stage does on the test bed. A node seeded Unknown without
+/// the fault is left as it is.
+fn post_kubelet_status(st: &mut State, name: &str, node: &mut Value) {
+    let stopped = node["metadata"]["annotations"][ANNOTATION_FAULT]
+        .as_str()
+        .is_some_and(|f| Fault::parse(f) == Ok(Fault::KubeletStopped));
+    if stopped {
+        st.kubelet_stopped.insert(name.to_string());
+    } else if !st.kubelet_stopped.remove(name) {
+        return;
+    }
+    let now = util::now_ts();
+    let conditions = node["status"]["conditions"].as_array_mut();
+    for c in conditions.into_iter().flatten() {
+        let Some(&(_, healthy, reason, message)) =
+            KUBELET_CONDITIONS.iter().find(|k| c["type"] == k.0)
+        else {
+            continue;
+        };
+        let (status, reason, message) = if stopped {
+            (
+                "Unknown",
+                "NodeStatusUnknown",
+                "Kubelet stopped posting node status.",
+            )
+        } else {
+            (healthy, reason, message)
+        };
+        if c["status"] == status {
+            continue;
+        }
+        c["status"] = json!(status);
+        c["reason"] = json!(reason);
+        c["message"] = json!(message);
+        c["lastTransitionTime"] = json!(now);
+        if !stopped {
+            c["lastHeartbeatTime"] = json!(now);
+        }
     }
 }
 
@@ -202,7 +284,7 @@ pub(super) fn replacement(old: &Value) -> Value {
         n["spec"]["taints"] = json!(taints);
     }
     if let Some(o) = n["metadata"]["annotations"].as_object_mut() {
-        o.remove(crate::knobs::ANNOTATION_FAULT);
+        o.remove(ANNOTATION_FAULT);
     }
     let ip = util::global_rng(|r| format!("10.154.{}.{}", r.below(256), 2 + r.below(250)));
     n["status"]["addresses"] = json!([
