@@ -388,7 +388,7 @@ async fn start(
     let journal = launch::new_journal(&source, &runbook, &values, place, app.global.dry_run, start);
     let _lock = launch::begin(&journal)?;
     let mut run = new_run(app, &runbook, cluster, values, journal);
-    print_header(app, &run, start);
+    print_header(app, &run, Opening::New(start));
     finish(app, &mut run, start).await
 }
 
@@ -412,11 +412,24 @@ fn new_run<'a>(
     }
 }
 
-fn print_header(app: &App, run: &Run, start: usize) {
+/// Where a run begins: a new run at its first step (or `--from-step`'s),
+/// or a resumed one at its first step not finished.
+#[derive(Clone, Copy)]
+enum Opening {
+    New(usize),
+    Resumed(usize),
+}
+
+fn print_header(app: &App, run: &Run, opening: Opening) {
+    // The heading, like each step's lines, is the run's live account; with
+    // `-o json|yaml` the journal printed at the end says it all.
     if app.global.output.is_structured() {
         return;
     }
     let j = &run.journal;
+    if let Opening::Resumed(_) = opening {
+        outln!("{} run {}", style::bold("Resuming"), j.run_id);
+    }
     outln!(
         "{} {} — {}",
         style::bold("Runbook:"),
@@ -442,7 +455,9 @@ fn print_header(app: &App, run: &Run, start: usize) {
             ""
         }
     );
-    if start > 0 {
+    if let Opening::New(start) = opening
+        && start > 0
+    {
         outln!(
             "  starting at step {} (`{}`)",
             start + 1,
@@ -450,6 +465,15 @@ fn print_header(app: &App, run: &Run, start: usize) {
         );
     }
     outln!("\n{}", steps_table(run.runbook, Some(&j.steps)));
+    if let Opening::Resumed(first) = opening
+        && let Some(step) = run.runbook.steps.get(first)
+    {
+        outln!(
+            "\nContinuing at step {} (`{}`); finished steps are not repeated.",
+            first + 1,
+            step.id
+        );
+    }
 }
 
 async fn finish(app: &App, run: &mut Run<'_>, start: usize) -> Result<()> {
@@ -548,21 +572,8 @@ async fn resume(app: &App, run_id: &str, force: bool, sets: &[String]) -> Result
     let Resuming {
         journal, runbook, ..
     } = resuming;
-    let run_id = journal.run_id.clone();
     let mut run = new_run(app, &runbook, cluster, values, journal);
-    if !app.global.output.is_structured() {
-        outln!("{} run {run_id}", style::bold("Resuming"));
-    }
-    print_header(app, &run, 0);
-    if let Some(step) = runbook.steps.get(first)
-        && !app.global.output.is_structured()
-    {
-        outln!(
-            "\nContinuing at step {} (`{}`); finished steps are not repeated.",
-            first + 1,
-            step.id
-        );
-    }
+    print_header(app, &run, Opening::Resumed(first));
     finish(app, &mut run, 0).await
 }
 
@@ -579,6 +590,8 @@ struct CliUi<'a> {
 }
 
 impl CliUi<'_> {
+    /// Whether to tell the run as it goes; with `-o json|yaml` the journal
+    /// printed at the end is the output.
     fn human(&self) -> bool {
         !self.app.global.output.is_structured()
     }
