@@ -571,18 +571,15 @@ fn check_and_its_runbook_step_say_the_same() {
         &["--expect-namespace", "shop-green"],
     )
     .expect_code(1);
-    let file = h.home.path().join("dns.yaml");
-    std::fs::write(
-        &file,
-        format!(
+    let file = runbook_file(
+        &h,
+        "dns.yaml",
+        &format!(
             "name: dns\nsummary: where the name points\nsteps:\n  - id: check\n    title: Check the name\n    dns_check: {{name: shop.example.com, expect_namespace: shop-green, servers: ['{}'], no_system_resolver: true}}\n",
             dns.arg()
         ),
-    )
-    .unwrap();
-    let run = h
-        .oncall(&["runbook", "run", file.to_str().unwrap(), "--yes"])
-        .expect_code(0);
+    );
+    let run = h.oncall(&["runbook", "run", &file, "--yes"]).expect_code(0);
     assert_said_alike(&command, &run, "check", |_, text| text.to_string());
     assert!(command.stdout.contains("MISMATCH:"), "{}", command.stdout);
 }

@@ -358,17 +358,14 @@ fn the_command_and_its_runbook_step_say_the_same(backend: Backend) {
     let command = h
         .oncall(&["pods", "stuck", "-n", &ns, "--older-than", "0s"])
         .expect_code(1);
-    let file = h.home.path().join("stuck.yaml");
-    std::fs::write(
-        &file,
-        format!(
+    let file = runbook_file(
+        &h,
+        "stuck.yaml",
+        &format!(
             "name: stuck\nsummary: what is stuck\nsteps:\n  - id: find\n    title: Find stuck pods\n    pods_stuck: {{namespace: {ns}, older_than: 0s}}\n"
         ),
-    )
-    .unwrap();
-    let run = h
-        .oncall(&["runbook", "run", file.to_str().unwrap(), "--yes"])
-        .expect_code(0);
+    );
+    let run = h.oncall(&["runbook", "run", &file, "--yes"]).expect_code(0);
     let since = regex::Regex::new(r"since [^\[]*\[").unwrap();
     assert_said_alike(&command, &run, "find", |_, text| {
         since.replace_all(text, "since T  [").into_owned()

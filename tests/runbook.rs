@@ -1049,13 +1049,6 @@ steps:
 
 // ---- the domain actions, one runbook per kind -----------------------------------
 
-/// Writes `text` as a runbook in the harness's home and returns its path.
-fn runbook_file(h: &Harness, name: &str, text: &str) -> String {
-    let file = h.home.path().join(name);
-    std::fs::write(&file, text).unwrap();
-    file.to_str().unwrap().to_string()
-}
-
 /// Whether some line of a table holds every one of `cells`.
 fn row(text: &str, cells: &[&str]) -> bool {
     text.lines().any(|l| cells.iter().all(|c| l.contains(c)))

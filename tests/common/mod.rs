@@ -396,6 +396,13 @@ pub fn assert_recorded_alike(
     (command.clone(), step.clone())
 }
 
+/// Writes `text` as a runbook in the harness's home and returns its path.
+pub fn runbook_file(h: &Harness, name: &str, text: &str) -> String {
+    let file = h.home.path().join(name);
+    std::fs::write(&file, text).unwrap();
+    file.to_str().unwrap().to_string()
+}
+
 /// A command and its runbook step show one report: the text `runbook run`
 /// printed under the step's heading (`[i/n] ID: ...`, indented) is the
 /// command's stdout, line for line, once `alike` has written what passes

@@ -176,17 +176,22 @@ fn context_summary<'a>(context: &'a str, r: &'a Stuck) -> ContextSummary<'a> {
 /// One line per context that answered: what was looked at and what was found.
 fn write_headlines(out: &mut String, reports: &[(&str, &Stuck)]) {
     for (context, r) in reports {
-        if r.stuck == 0 {
-            push_line!(
-                out,
-                "context `{context}`: {} among {} pods {}",
-                style::good("no stuck pods"),
-                r.pods_checked,
-                scope_words(r)
-            );
-        } else {
-            push_line!(out, "context `{context}`: {}", stuck_line(r));
-        }
+        push_line!(out, "context `{context}`: {}", headline(r, "no stuck pods"));
+    }
+}
+
+/// What one cluster's look found: `none` (`No stuck pods`) among how many
+/// pods where, or the stuck line.
+fn headline(r: &Stuck, none: &str) -> String {
+    if r.stuck == 0 {
+        format!(
+            "{} among {} pods {}",
+            style::good(none),
+            r.pods_checked,
+            scope_words(r)
+        )
+    } else {
+        stuck_line(r)
     }
 }
 
@@ -219,17 +224,8 @@ fn scope_words(report: &Stuck) -> String {
 
 /// `No stuck pods among 40 pods in namespace `shop`.`, or the stuck line.
 fn write_headline(out: &mut String, report: &Stuck) {
-    if report.stuck == 0 {
-        push_line!(
-            out,
-            "{} among {} pods {}.",
-            style::good("No stuck pods"),
-            report.pods_checked,
-            scope_words(report)
-        );
-    } else {
-        push_line!(out, "{}", stuck_line(report));
-    }
+    let end = if report.stuck == 0 { "." } else { "" };
+    push_line!(out, "{}{end}", headline(report, "No stuck pods"));
 }
 
 fn write_groups(out: &mut String, report: &Stuck) {
