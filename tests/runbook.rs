@@ -1591,7 +1591,10 @@ fn promote_runbook_checks_the_target_environments_namespace() {
     let verify = r.stdout.split("[3/4] verify").nth(1).unwrap_or_default();
     let verify = verify.split("[4/4]").next().unwrap_or_default();
     assert!(
-        verify.contains("kubectl -n production") && verify.contains("pods: production/"),
+        verify.contains("kubectl -n production")
+            && verify.contains("stuck pods in")
+            && verify.contains("out of")
+            && verify.contains("in namespace `production`"),
         "the check looked in `production`:\n{}",
         r.stdout
     );

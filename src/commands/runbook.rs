@@ -682,16 +682,26 @@ impl Ui for CliUi<'_> {
         if !self.human() {
             return;
         }
+        let outcome = record.outcome.clone().unwrap_or_default();
+        // The mark already says "skipped".
+        let outcome = outcome
+            .strip_prefix("skipped: ")
+            .map(str::to_string)
+            .unwrap_or(outcome);
+        // A long text is shown by its end; its outcome (a report's headline)
+        // may be above it, and is then repeated on the closing line.
+        let mut outcome_cut = false;
         if let Some(out) = output {
             let lines: Vec<&str> = out.trim_end().lines().collect();
-            let shown = lines.len().saturating_sub(20);
-            if shown > 0 {
+            let hidden = lines.len().saturating_sub(20);
+            if hidden > 0 {
                 outln!(
                     "  {}",
-                    style::dim(&format!("… {shown} line(s) above; the journal keeps them"))
+                    style::dim(&format!("… {hidden} line(s) above; the journal keeps them"))
                 );
+                outcome_cut = !lines[hidden..].iter().any(|l| l.trim() == outcome);
             }
-            for l in &lines[shown..] {
+            for l in &lines[hidden..] {
                 outln!("  {}", style::dim(l));
             }
         }
@@ -704,12 +714,6 @@ impl Ui for CliUi<'_> {
                 )
             })
             .unwrap_or_default();
-        let outcome = record.outcome.clone().unwrap_or_default();
-        // The mark already says "skipped".
-        let outcome = outcome
-            .strip_prefix("skipped: ")
-            .map(str::to_string)
-            .unwrap_or(outcome);
         let mark = match record.state {
             StepState::Done => style::good("✓ done"),
             StepState::Skipped => style::dim("– skipped"),
@@ -721,7 +725,7 @@ impl Ui for CliUi<'_> {
             "  {mark}{took}{}",
             if outcome.is_empty()
                 || record.state == StepState::Planned
-                || record.state == StepState::Done && output.is_some()
+                || record.state == StepState::Done && output.is_some() && !outcome_cut
             {
                 String::new()
             } else {
