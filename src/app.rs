@@ -27,6 +27,7 @@ pub(crate) struct App {
 impl App {
     pub(crate) fn new(global: GlobalArgs, reads_only: bool) -> Result<App> {
         let config = Config::load(global.config.as_deref())?;
+        // Bars and spinners are for a person watching, never beside JSON or YAML.
         let progress = Progress::new(!global.output.is_structured());
         if global.sandbox {
             crate::safety::audit::use_sandbox_log();

@@ -558,6 +558,32 @@ fn check_names_the_namespace_before_and_after_a_swap() {
     .expect_code(1);
 }
 
+/// `oncall dns check` and the runbook's `dns_check` step show one report:
+/// the step's text is the command's, verdict, tables and mismatch alike.
+#[test]
+fn check_and_its_runbook_step_say_the_same() {
+    let h = Harness::yaml(&two_releases());
+    let dns = release_zone();
+    let command = check(
+        &h,
+        "shop.example.com",
+        &[&dns],
+        &["--expect-namespace", "shop-green"],
+    )
+    .expect_code(1);
+    let file = runbook_file(
+        &h,
+        "dns.yaml",
+        &format!(
+            "name: dns\nsummary: where the name points\nsteps:\n  - id: check\n    title: Check the name\n    dns_check: {{name: shop.example.com, expect_namespace: shop-green, servers: ['{}'], no_system_resolver: true}}\n",
+            dns.arg()
+        ),
+    );
+    let run = h.oncall(&["runbook", "run", &file, "--yes"]).expect_code(0);
+    assert_said_alike(&command, &run, "check", |_, text| text.to_string());
+    assert!(command.stdout.contains("MISMATCH:"), "{}", command.stdout);
+}
+
 #[test]
 fn check_reports_resolvers_that_disagree_and_when_caches_agree() {
     let h = Harness::yaml(&two_releases());

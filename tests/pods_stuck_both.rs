@@ -14,6 +14,7 @@ on_both_backends!(
     every_kubelet_category_is_named_with_its_cause,
     rollout_undo_is_suggested_only_when_an_earlier_revision_exists,
     events_explain_a_stuck_pod_found_on_the_last_page,
+    the_command_and_its_runbook_step_say_the_same,
 );
 
 /// One pod of `name` on node `a`, playing the simulated `fault`.
@@ -335,4 +336,43 @@ fn events_explain_a_stuck_pod_found_on_the_last_page(backend: Backend) {
     let geo = find(&pods(&paged), "zgeo-").cloned().unwrap();
     assert_eq!(geo["reason"], "FailedCreatePodSandBox", "{geo:#}");
     assert_eq!(geo["evidence"][0]["source"], "event", "{geo:#}");
+}
+
+/// `oncall pods stuck` and the runbook's `pods_stuck` step show one report:
+/// the step's text is the command's, but for the ages.
+fn the_command_and_its_runbook_step_say_the_same(backend: Backend) {
+    let s = Scope::new("stucksaid");
+    let mut y = s.namespace("shop");
+    y += &s.node_yaml("a", "8", &[]);
+    y += &deployment(&s, "worker", "config-error missing=secret/db-password").yaml();
+    y += &deployment(&s, "api", "config-error missing=configmap/api-settings").yaml();
+    let h = Harness::on(backend, &s, &y);
+    let ns = s.ns("shop");
+    let mut last = Value::Null;
+    let settled = eventually(Duration::from_secs(60), || {
+        last = report(&h, &s);
+        let pods = pods(&last);
+        pods.len() == 2 && pods.iter().all(|p| p["category"] == "config-error")
+    });
+    assert!(settled, "{last:#}");
+    let command = h
+        .oncall(&["pods", "stuck", "-n", &ns, "--older-than", "0s"])
+        .expect_code(1);
+    let file = runbook_file(
+        &h,
+        "stuck.yaml",
+        &format!(
+            "name: stuck\nsummary: what is stuck\nsteps:\n  - id: find\n    title: Find stuck pods\n    pods_stuck: {{namespace: {ns}, older_than: 0s}}\n"
+        ),
+    );
+    let run = h.oncall(&["runbook", "run", &file, "--yes"]).expect_code(0);
+    let since = regex::Regex::new(r"since [^\[]*\[").unwrap();
+    assert_said_alike(&command, &run, "find", |_, text| {
+        since.replace_all(text, "since T  [").into_owned()
+    });
+    assert!(
+        command.stdout.contains("2 stuck pods in 2 groups"),
+        "{}",
+        command.stdout
+    );
 }

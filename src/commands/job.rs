@@ -79,6 +79,7 @@ async fn run_now(app: &App, cluster: &Cluster, target: &str, opts: Options) -> R
 /// stdout is JSON or YAML.
 struct Printer {
     progress: Progress,
+    /// Stdout carries JSON or YAML: the log goes to stderr.
     structured: bool,
     spinner: Mutex<Option<indicatif::ProgressBar>>,
 }

@@ -1,7 +1,6 @@
 //! One function per command: call the domain, render the result.
 
 mod audit;
-mod contexts;
 mod dns;
 mod job;
 mod node;

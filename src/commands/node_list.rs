@@ -3,7 +3,6 @@
 
 use serde::Serialize;
 
-use super::contexts;
 use crate::app::App;
 use crate::cli::OutputFormat;
 use crate::cluster::Cluster;
@@ -11,6 +10,7 @@ use crate::cluster::fanout::{self, InContext, Unreachable};
 use crate::error::Result;
 use crate::nodes::list::{self, NodeRow};
 use crate::ui::output::{self, Report};
+use crate::ui::report::left_out;
 use crate::ui::{style, table};
 
 /// The columns hidden first when the table is wider than the terminal.
@@ -61,7 +61,7 @@ impl Report for SeveralLists<'_> {
 
     fn remarks(&self, format: OutputFormat) -> Vec<String> {
         let mut remarks: Vec<String> = self.fitted(format).1.into_iter().collect();
-        remarks.extend(contexts::left_out(self.unreachable));
+        remarks.extend(left_out(self.unreachable));
         remarks
     }
 }

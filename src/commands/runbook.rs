@@ -12,10 +12,11 @@ use crate::cli::{LogFormat, RunbookCommand};
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::runbook::actions::Kind;
-use crate::runbook::engine::{self, Run, Ui};
-use crate::runbook::journal::{self, Journal, RunStatus, StepRecord, StepState};
-use crate::runbook::model::{Runbook, Step};
-use crate::runbook::{self as rb, launch};
+use crate::runbook::engine::{Run, Ui};
+use crate::runbook::journal::{Journal, StepRecord, StepState};
+use crate::runbook::launch::{self, Beside, Ended, Resume, Resuming};
+use crate::runbook::model::{Param, Runbook, Step};
+use crate::runbook::{self as rb};
 use crate::safety::audit::{self, Outcome};
 use crate::safety::{self, Answer, Plan};
 use crate::ui::output::{self, Report};
@@ -313,48 +314,25 @@ fn validate(app: &App, file: &Path) -> Result<()> {
     )
 }
 
-/// Resolves every parameter: --set, then the journal, then the default,
-/// then a prompt on a terminal.
-fn resolve_params(
-    runbook: &Runbook,
-    given: &BTreeMap<String, String>,
-) -> Result<BTreeMap<String, Json>> {
-    let mut values = BTreeMap::new();
-    let mut missing = Vec::new();
-    for p in &runbook.params {
-        let text = match given.get(&p.name).or(p.default.as_ref()) {
-            Some(t) => Some(t.clone()),
-            None if p.required && prompt::stdin_is_terminal() => {
-                let mut q = p.name.clone();
-                if !p.description.is_empty() {
-                    q = format!("{q} ({})", p.description);
-                }
-                if p.secret {
-                    // Typed, never echoed: the screen may be shared or recorded.
-                    Some(prompt::secret(&q)?)
-                } else if p.choices.is_empty() {
-                    Some(prompt::ask(&q, None)?)
-                } else {
-                    Some(p.choices[prompt::choose(&q, &p.choices)?].clone())
-                }
-            }
-            None if p.required => {
-                missing.push(p.name.clone());
-                None
-            }
-            None => Some(String::new()),
-        };
-        if let Some(t) = text {
-            if p.secret {
-                audit::register_secret(&t);
-            }
-            values.insert(p.name.clone(), engine::parse_param(p, &t)?);
-        }
+/// Asks the engineer for a required parameter nothing gave, on a terminal
+/// (`None` without one: the parameter is missing).
+fn ask_param(p: &Param) -> Result<Option<String>> {
+    if !prompt::stdin_is_terminal() {
+        return Ok(None);
     }
-    if !missing.is_empty() {
-        return Err(Error::MissingParams(missing));
+    let mut q = p.name.clone();
+    if !p.description.is_empty() {
+        q = format!("{q} ({})", p.description);
     }
-    Ok(values)
+    let answer = if p.secret {
+        // Typed, never echoed: the screen may be shared or recorded.
+        prompt::secret(&q)?
+    } else if p.choices.is_empty() {
+        prompt::ask(&q, None)?
+    } else {
+        p.choices[prompt::choose(&q, &p.choices)?].clone()
+    };
+    Ok(Some(answer))
 }
 
 /// Connects when a step from `start` on talks to the cluster.
@@ -363,64 +341,30 @@ async fn connect_if_needed<'a>(
     runbook: &Runbook,
     start: usize,
 ) -> Result<Option<&'a Cluster>> {
-    if runbook
-        .steps
-        .iter()
-        .skip(start)
-        .any(|s| s.spec().kind == Kind::Cluster)
-    {
+    if launch::needs_cluster(runbook, start) {
         Ok(Some(app.cluster().await?))
     } else {
         Ok(None)
     }
 }
 
-fn where_(cluster: Option<&Cluster>, app: &App) -> (String, String, String) {
-    match cluster {
-        Some(c) => (c.context.clone(), c.url.clone(), c.namespace.clone()),
-        None => (
-            app.global
-                .context()
-                .unwrap_or_else(|| "(no cluster)".into()),
-            "-".into(),
-            app.global
-                .namespace
-                .clone()
-                .unwrap_or_else(|| "default".into()),
-        ),
-    }
-}
-
 /// Another run of the same runbook, on the same context, still running:
-/// warn, and without a terminal refuse unless `--force`.
+/// warn, and ask whether to run beside it.
 fn check_concurrent(runbook: &str, context: &str, force: bool) -> Result<()> {
-    let Some(other) = journal::running_elsewhere(runbook, context) else {
-        return Ok(());
-    };
-    let what = format!(
-        "run {} of `{runbook}` is still running on context `{context}` (process {}, started {} UTC by {})",
-        other.run_id,
-        other.pid.unwrap_or_default(),
-        other.started.format("%H:%M:%S"),
-        other.user
-    );
-    if force {
-        style::note(&format!("warning: {what}; running beside it (--force)"));
-        return Ok(());
-    }
-    if !prompt::stdin_is_terminal() {
-        return Err(Error::Refused(format!(
-            "{what}; two runs would act side by side: wait for it, or pass --force to run anyway"
-        )));
-    }
-    style::note(&format!("warning: {what}"));
-    if prompt::confirm("Run beside it anyway?")? {
-        Ok(())
-    } else {
-        Err(Error::Declined(format!(
-            "run {} is still running",
-            other.run_id
-        )))
+    match launch::beside(runbook, context, force, prompt::stdin_is_terminal())? {
+        Beside::Alone => Ok(()),
+        Beside::Forced(what) => {
+            style::note(&format!("warning: {what}; running beside it (--force)"));
+            Ok(())
+        }
+        Beside::Ask(what, other) => {
+            style::note(&format!("warning: {what}"));
+            if prompt::confirm("Run beside it anyway?")? {
+                Ok(())
+            } else {
+                Err(Error::Declined(format!("run {other} is still running")))
+            }
+        }
     }
 }
 
@@ -435,22 +379,16 @@ async fn start(
     let runbook = rb::load(&source)?;
     let given = launch::parse_sets(&runbook, sets)?;
     let start = launch::start_index(&runbook, from_step)?;
-    let values = resolve_params(&runbook, &given)?;
+    let values = launch::resolve_params(&runbook, &given, ask_param)?;
     let cluster = connect_if_needed(app, &runbook, start).await?;
-    let (context, url, namespace) = where_(cluster, app);
+    let place = launch::Place::of(cluster, app.global.context(), app.global.namespace.clone());
     if !app.global.dry_run {
-        check_concurrent(&runbook.name, &context, force)?;
+        check_concurrent(&runbook.name, &place.context, force)?;
     }
-    let place = launch::Place {
-        context,
-        cluster: url,
-        namespace,
-    };
     let journal = launch::new_journal(&source, &runbook, &values, place, app.global.dry_run, start);
-    journal.save()?;
-    let _lock = journal::Lock::take(&journal.run_id)?;
+    let _lock = launch::begin(&journal)?;
     let mut run = new_run(app, &runbook, cluster, values, journal);
-    print_header(app, &run, start);
+    print_header(app, &run, Opening::New(start));
     finish(app, &mut run, start).await
 }
 
@@ -474,11 +412,24 @@ fn new_run<'a>(
     }
 }
 
-fn print_header(app: &App, run: &Run, start: usize) {
+/// Where a run begins: a new run at its first step (or `--from-step`'s),
+/// or a resumed one at its first step not finished.
+#[derive(Clone, Copy)]
+enum Opening {
+    New(usize),
+    Resumed(usize),
+}
+
+fn print_header(app: &App, run: &Run, opening: Opening) {
+    // The heading, like each step's lines, is the run's live account; with
+    // `-o json|yaml` the journal printed at the end says it all.
     if app.global.output.is_structured() {
         return;
     }
     let j = &run.journal;
+    if let Opening::Resumed(_) = opening {
+        outln!("{} run {}", style::bold("Resuming"), j.run_id);
+    }
     outln!(
         "{} {} — {}",
         style::bold("Runbook:"),
@@ -504,7 +455,9 @@ fn print_header(app: &App, run: &Run, start: usize) {
             ""
         }
     );
-    if start > 0 {
+    if let Opening::New(start) = opening
+        && start > 0
+    {
         outln!(
             "  starting at step {} (`{}`)",
             start + 1,
@@ -512,6 +465,15 @@ fn print_header(app: &App, run: &Run, start: usize) {
         );
     }
     outln!("\n{}", steps_table(run.runbook, Some(&j.steps)));
+    if let Opening::Resumed(first) = opening
+        && let Some(step) = run.runbook.steps.get(first)
+    {
+        outln!(
+            "\nContinuing at step {} (`{}`); finished steps are not repeated.",
+            first + 1,
+            step.id
+        );
+    }
 }
 
 async fn finish(app: &App, run: &mut Run<'_>, start: usize) -> Result<()> {
@@ -528,9 +490,9 @@ async fn finish(app: &App, run: &mut Run<'_>, start: usize) -> Result<()> {
         describe,
         cluster: run.cluster,
     };
-    let result = engine::execute(run, &mut ui, start).await;
+    let Ended { journal, result } = launch::execute(run, &mut ui, start).await;
     let ended = RunEnded {
-        journal: run.journal.redacted(&run.redactor()),
+        journal,
         runbook: run.runbook.name.clone(),
         dry_run: run.dry_run,
         result,
@@ -590,54 +552,28 @@ impl Report for RunEnded {
 }
 
 async fn resume(app: &App, run_id: &str, force: bool, sets: &[String]) -> Result<()> {
-    let mut journal = Journal::load(run_id)?;
-    let run_id = journal.run_id.clone();
-    let run_id = run_id.as_str();
-    if journal.status == RunStatus::Completed {
-        outln!("Run {run_id} already completed; nothing to resume.");
-        return Ok(());
-    }
-    if journal.dry_run {
-        return Err(Error::DryRunNotResumable {
-            run_id: run_id.to_string(),
-            start: crate::suggest::oncall(&format!("runbook run {}", journal.runbook)),
-        });
-    }
-    let source = rb::read(&journal.origin)?;
-    let changed = journal.check_source(&source, force)?;
-    if changed {
+    let stopped = match launch::resume(run_id, force)? {
+        Resume::Completed(run_id) => {
+            outln!("Run {run_id} already completed; nothing to resume.");
+            return Ok(());
+        }
+        Resume::Stopped(stopped) => stopped,
+    };
+    if stopped.changed {
         style::note(
             "the runbook changed since the run started; resuming with the new version (--force)",
         );
     }
-    let runbook = rb::load(&source)?;
-    let first = journal.adopt(&runbook);
-    let given = journal.resumed_params(&runbook, sets)?;
-    let values = resolve_params(&runbook, &given)?;
-    let cluster = connect_if_needed(app, &runbook, first).await?;
-    let moved = journal.resume_on(cluster, force)?;
-    journal.record_resume(
-        &runbook,
-        first,
-        &source,
-        changed || moved,
-        app.global.dry_run,
-    );
-    let _lock = journal::Lock::take(run_id)?;
+    let mut resuming = stopped.fit(sets)?;
+    let values = launch::resolve_params(&resuming.runbook, &resuming.given, ask_param)?;
+    let first = resuming.first;
+    let cluster = connect_if_needed(app, &resuming.runbook, first).await?;
+    let _lock = resuming.on(cluster, force, app.global.dry_run)?;
+    let Resuming {
+        journal, runbook, ..
+    } = resuming;
     let mut run = new_run(app, &runbook, cluster, values, journal);
-    if !app.global.output.is_structured() {
-        outln!("{} run {run_id}", style::bold("Resuming"));
-    }
-    print_header(app, &run, 0);
-    if let Some(step) = runbook.steps.get(first)
-        && !app.global.output.is_structured()
-    {
-        outln!(
-            "\nContinuing at step {} (`{}`); finished steps are not repeated.",
-            first + 1,
-            step.id
-        );
-    }
+    print_header(app, &run, Opening::Resumed(first));
     finish(app, &mut run, 0).await
 }
 
@@ -654,6 +590,8 @@ struct CliUi<'a> {
 }
 
 impl CliUi<'_> {
+    /// Whether to tell the run as it goes; with `-o json|yaml` the journal
+    /// printed at the end is the output.
     fn human(&self) -> bool {
         !self.app.global.output.is_structured()
     }
@@ -744,16 +682,26 @@ impl Ui for CliUi<'_> {
         if !self.human() {
             return;
         }
+        let outcome = record.outcome.clone().unwrap_or_default();
+        // The mark already says "skipped".
+        let outcome = outcome
+            .strip_prefix("skipped: ")
+            .map(str::to_string)
+            .unwrap_or(outcome);
+        // A long text is shown by its end; its outcome (a report's headline)
+        // may be above it, and is then repeated on the closing line.
+        let mut outcome_cut = false;
         if let Some(out) = output {
             let lines: Vec<&str> = out.trim_end().lines().collect();
-            let shown = lines.len().saturating_sub(20);
-            if shown > 0 {
+            let hidden = lines.len().saturating_sub(20);
+            if hidden > 0 {
                 outln!(
                     "  {}",
-                    style::dim(&format!("… {shown} line(s) above; the journal keeps them"))
+                    style::dim(&format!("… {hidden} line(s) above; the journal keeps them"))
                 );
+                outcome_cut = !lines[hidden..].iter().any(|l| l.trim() == outcome);
             }
-            for l in &lines[shown..] {
+            for l in &lines[hidden..] {
                 outln!("  {}", style::dim(l));
             }
         }
@@ -766,12 +714,6 @@ impl Ui for CliUi<'_> {
                 )
             })
             .unwrap_or_default();
-        let outcome = record.outcome.clone().unwrap_or_default();
-        // The mark already says "skipped".
-        let outcome = outcome
-            .strip_prefix("skipped: ")
-            .map(str::to_string)
-            .unwrap_or(outcome);
         let mark = match record.state {
             StepState::Done => style::good("✓ done"),
             StepState::Skipped => style::dim("– skipped"),
@@ -783,7 +725,7 @@ impl Ui for CliUi<'_> {
             "  {mark}{took}{}",
             if outcome.is_empty()
                 || record.state == StepState::Planned
-                || record.state == StepState::Done && output.is_some()
+                || record.state == StepState::Done && output.is_some() && !outcome_cut
             {
                 String::new()
             } else {

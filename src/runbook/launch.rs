@@ -1,15 +1,18 @@
-//! Starting and resuming a run: the decisions that do not need the
-//! engineer (which parameters were given, where the run starts, the new
-//! journal, what a resumed journal keeps). The command asks for what is
-//! missing, connects, and prints.
+//! Starting and resuming a run, and ending it: which parameters were
+//! given (and which to ask for), where the run starts and acts, another run
+//! beside it, the new journal, what a resumed journal keeps, and the
+//! journal a run leaves. The command asks the engineer, connects, and
+//! prints.
 
 use std::collections::BTreeMap;
 
 use chrono::Utc;
 use serde_json::Value as Json;
 
+use super::actions::Kind;
+use super::engine::{self, Run, Ui};
 use super::journal::{self, Journal, RunStatus, StepRecord, StepState};
-use super::model::Runbook;
+use super::model::{Param, Runbook};
 use super::{Origin, Source};
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
@@ -20,6 +23,223 @@ pub(crate) struct Place {
     pub context: String,
     pub cluster: String,
     pub namespace: String,
+}
+
+impl Place {
+    /// The connection's place, or, when no step needs a cluster, the
+    /// context and namespace the flags name.
+    pub(crate) fn of(
+        cluster: Option<&Cluster>,
+        context: Option<String>,
+        namespace: Option<String>,
+    ) -> Place {
+        match cluster {
+            Some(c) => Place {
+                context: c.context.clone(),
+                cluster: c.url.clone(),
+                namespace: c.namespace.clone(),
+            },
+            None => Place {
+                context: context.unwrap_or_else(|| NO_CLUSTER.into()),
+                cluster: "-".into(),
+                namespace: namespace.unwrap_or_else(|| "default".into()),
+            },
+        }
+    }
+}
+
+/// Whether a step from `start` on talks to the cluster (then the run
+/// connects before it starts).
+pub(crate) fn needs_cluster(runbook: &Runbook, start: usize) -> bool {
+    runbook
+        .steps
+        .iter()
+        .skip(start)
+        .any(|s| s.spec().kind == Kind::Cluster)
+}
+
+/// Every parameter's value: `given` (`--set`, then the journal), then the
+/// default, then, for a required one, what `ask` gets from the engineer
+/// (`None`: nobody to ask, so it is missing). A secret is registered so
+/// that no output shows it.
+pub(crate) fn resolve_params(
+    runbook: &Runbook,
+    given: &BTreeMap<String, String>,
+    mut ask: impl FnMut(&Param) -> Result<Option<String>>,
+) -> Result<BTreeMap<String, Json>> {
+    let mut values = BTreeMap::new();
+    let mut missing = Vec::new();
+    for p in &runbook.params {
+        let text = match given.get(&p.name).or(p.default.as_ref()) {
+            Some(t) => Some(t.clone()),
+            None if p.required => {
+                let answer = ask(p)?;
+                if answer.is_none() {
+                    missing.push(p.name.clone());
+                }
+                answer
+            }
+            None => Some(String::new()),
+        };
+        if let Some(t) = text {
+            if p.secret {
+                audit::register_secret(&t);
+            }
+            values.insert(p.name.clone(), engine::parse_param(p, &t)?);
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Error::MissingParams(missing));
+    }
+    Ok(values)
+}
+
+/// Another run of the same runbook still running on the same context.
+pub(crate) enum Beside {
+    /// None: the run is alone.
+    Alone,
+    /// One, and `--force` runs beside it: what it is, to warn about.
+    Forced(String),
+    /// One: what it is, and its id; the engineer decides.
+    Ask(String, String),
+}
+
+/// Whether another run of `runbook` is still running on `context`. With
+/// nobody to ask (`can_ask` false) and no `force`, two runs would act side
+/// by side unseen: refused.
+pub(crate) fn beside(runbook: &str, context: &str, force: bool, can_ask: bool) -> Result<Beside> {
+    let Some(other) = journal::running_elsewhere(runbook, context) else {
+        return Ok(Beside::Alone);
+    };
+    let what = format!(
+        "run {} of `{runbook}` is still running on context `{context}` (process {}, started {} UTC by {})",
+        other.run_id,
+        other.pid.unwrap_or_default(),
+        other.started.format("%H:%M:%S"),
+        other.user
+    );
+    if force {
+        return Ok(Beside::Forced(what));
+    }
+    if !can_ask {
+        return Err(Error::Refused(format!(
+            "{what}; two runs would act side by side: wait for it, or pass --force to run anyway"
+        )));
+    }
+    Ok(Beside::Ask(what, other.run_id))
+}
+
+/// Writes a new run's journal and takes the run's lock on it.
+pub(crate) fn begin(journal: &Journal) -> Result<journal::Lock> {
+    journal.save()?;
+    journal::Lock::take(&journal.run_id)
+}
+
+/// A run that stopped and can go on.
+pub(crate) enum Resume {
+    /// It had completed: nothing to do (its id).
+    Completed(String),
+    Stopped(Box<Stopped>),
+}
+
+/// A stopped run, its journal and the runbook's text now.
+pub(crate) struct Stopped {
+    pub journal: Journal,
+    pub source: Source,
+    /// The runbook changed since the run started (accepted with `--force`).
+    pub changed: bool,
+}
+
+/// A stopped run fitted to the runbook as it is now.
+pub(crate) struct Resuming {
+    pub journal: Journal,
+    pub source: Source,
+    pub runbook: Runbook,
+    /// The first step not finished.
+    pub first: usize,
+    /// The parameters given: `--set`, then the journal's.
+    pub given: BTreeMap<String, String>,
+    pub changed: bool,
+}
+
+/// Loads run `run_id` to resume it: a dry run cannot be, and a runbook
+/// changed since is refused unless `force`.
+pub(crate) fn resume(run_id: &str, force: bool) -> Result<Resume> {
+    let journal = Journal::load(run_id)?;
+    if journal.status == RunStatus::Completed {
+        return Ok(Resume::Completed(journal.run_id));
+    }
+    if journal.dry_run {
+        return Err(Error::DryRunNotResumable {
+            run_id: journal.run_id.clone(),
+            start: crate::suggest::oncall(&format!("runbook run {}", journal.runbook)),
+        });
+    }
+    let source = super::read(&journal.origin)?;
+    let changed = journal.check_source(&source, force)?;
+    Ok(Resume::Stopped(Box::new(Stopped {
+        journal,
+        source,
+        changed,
+    })))
+}
+
+impl Stopped {
+    /// Reads the runbook and fits the journal's steps and parameters to it.
+    pub(crate) fn fit(self: Box<Self>, sets: &[String]) -> Result<Resuming> {
+        let Stopped {
+            mut journal,
+            source,
+            changed,
+        } = *self;
+        let runbook = super::load(&source)?;
+        let first = journal.adopt(&runbook);
+        let given = journal.resumed_params(&runbook, sets)?;
+        Ok(Resuming {
+            journal,
+            source,
+            runbook,
+            first,
+            given,
+            changed,
+        })
+    }
+}
+
+impl Resuming {
+    /// Continues on `cluster` (another context only with `force`), records
+    /// the resume, and takes the run's lock.
+    pub(crate) fn on(
+        &mut self,
+        cluster: Option<&Cluster>,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<journal::Lock> {
+        let moved = self.journal.resume_on(cluster, force)?;
+        self.journal.record_resume(
+            &self.runbook,
+            self.first,
+            &self.source,
+            self.changed || moved,
+            dry_run,
+        );
+        journal::Lock::take(&self.journal.run_id)
+    }
+}
+
+/// How a run ended: its journal, secrets redacted, and the engine's result.
+pub(crate) struct Ended {
+    pub journal: Journal,
+    pub result: Result<()>,
+}
+
+/// Runs the steps from `start` on and keeps what the run leaves.
+pub(crate) async fn execute(run: &mut Run<'_>, ui: &mut dyn Ui, start: usize) -> Ended {
+    let result = engine::execute(run, ui, start).await;
+    Ended {
+        journal: run.journal.redacted(&run.redactor()),
+        result,
+    }
 }
 
 /// Parses `--set k=v` into a map; a key that is not a parameter is an error.

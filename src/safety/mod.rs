@@ -64,12 +64,14 @@ pub(crate) fn approve(app: &App, cluster: &Cluster, plan: &Plan) -> Result<Answe
             Err(Error::NoTty)
         }
         Answer::NothingToDo => {
+            // A note for a person; a script reads the result that follows.
             if !app.global.output.is_structured() {
                 outln!("Nothing to do.");
             }
             Ok(answer)
         }
         Answer::DryRun => {
+            // With -o json|yaml the plan printed is the dry run's whole output.
             if !app.global.output.is_structured() {
                 style::note("Dry run: nothing was changed.");
             }

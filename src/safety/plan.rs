@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::app::App;
 use crate::cluster::Cluster;
 use crate::error::Result;
-use crate::ui::{fit, output, style, table};
+use crate::ui::{output, style, table};
 
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Plan {
@@ -149,15 +149,19 @@ impl Plan {
     }
 }
 
+/// A plan is shown as a table to a person, and as itself to a script.
+impl output::Report for Plan {
+    fn human(&self, _: output::OutputFormat) -> String {
+        format!("{}\n", self.render())
+    }
+}
+
 /// Prints the plan: as a table for people; as JSON/YAML on `--dry-run` so a
 /// script can review it (a real run prints its result instead).
 pub(crate) fn show(app: &App, _cluster: &Cluster, plan: &Plan) -> Result<()> {
-    if app.global.output.is_structured() {
-        if app.global.dry_run {
-            output::print(app.global.output, plan)?;
-        }
-        return Ok(());
+    if app.global.dry_run {
+        output::show(app.global.output, plan)
+    } else {
+        output::show_to_person(app.global.output, plan)
     }
-    outln!("{}", fit::to_terminal(&plan.render(), fit::Stream::Stdout));
-    Ok(())
 }

@@ -130,6 +130,15 @@ pub(crate) fn show(format: OutputFormat, report: impl Report) -> Result<()> {
     report.finish()
 }
 
+/// Shows a report only to a person (a plan before the change): structured
+/// output carries the command's result alone.
+pub(crate) fn show_to_person(format: OutputFormat, report: impl Report) -> Result<()> {
+    if format.is_structured() {
+        return report.finish();
+    }
+    show(format, report)
+}
+
 /// The report's text without colour, its warnings first: a runbook step's
 /// text, kept in the journal whatever the terminal was.
 pub(crate) fn plain(report: &(impl Report + ?Sized)) -> String {

@@ -394,6 +394,55 @@ pub fn assert_recorded_alike(
     (command.clone(), step.clone())
 }
 
+/// Writes `text` as a runbook in the harness's home and returns its path.
+pub fn runbook_file(h: &Harness, name: &str, text: &str) -> String {
+    let file = h.home.path().join(name);
+    std::fs::write(&file, text).unwrap();
+    file.to_str().unwrap().to_string()
+}
+
+/// A command and its runbook step show one report: the text `runbook run`
+/// printed under the step's heading (`[i/n] ID: ...`, indented) is the
+/// command's stdout, line for line, once `alike` has written what passes
+/// between the two runs (ages, clock times) the same way. The step's text
+/// must be short enough to be shown whole.
+pub fn assert_said_alike(
+    command: &Run,
+    runbook: &Run,
+    step: &str,
+    alike: impl Fn(Driver, &str) -> String,
+) {
+    let heading = format!("] {step}: ");
+    let mut lines = runbook.stdout.lines();
+    assert!(
+        lines.any(|l| l.starts_with('[') && l.contains(&heading)),
+        "step `{step}` ran:\n{}",
+        runbook.stdout
+    );
+    let shown: Vec<&str> = lines
+        .take_while(|l| !l.starts_with("  ✓") && !l.starts_with("  ✗"))
+        .map(|l| l.strip_prefix("  ").unwrap_or(l).trim_end())
+        .collect();
+    assert!(
+        !shown.iter().any(|l| l.contains("line(s) above")),
+        "the step's text is shown whole:\n{}",
+        runbook.stdout
+    );
+    let said: Vec<&str> = command
+        .stdout
+        .trim_end()
+        .lines()
+        .map(str::trim_end)
+        .collect();
+    assert_eq!(
+        alike(Driver::Command, &said.join("\n")),
+        alike(Driver::Step, &shown.join("\n")),
+        "\n--- command\n{}\n--- runbook\n{}",
+        command.stdout,
+        runbook.stdout
+    );
+}
+
 /// The account running the tests, as oncall records it (from the uid, not
 /// the `USER` the harness sets).
 pub fn os_user() -> String {

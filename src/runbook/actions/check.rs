@@ -5,14 +5,16 @@
 //! failure of the run, unless the step sets `fail_on_problems: true`; then
 //! it fails as the command would exit 1.
 
-use serde_json::{Value as Json, json};
+use serde_json::json;
 
 use super::args::{Dur, Flag, List, Text, args, dur, list, on};
 use super::{Action, Produced, Spec, cluster, finding};
 use crate::cluster::Cluster;
+use crate::dns::{check, query};
 use crate::error::{Error, Result};
 use crate::runbook::engine::Run;
 use crate::runbook::model::Step;
+use crate::ui::output::{Report, data};
 
 /// A text that is given and not empty.
 fn given(t: &Option<Text>) -> Option<&str> {
@@ -51,19 +53,24 @@ impl Action for PodsStuck {
 
     async fn run(&self, run: &Run<'_>, _step: &Step, args: PodsStuckArgs) -> Result<Produced> {
         let cluster = cluster(run, Self::SPEC.name)?;
-        let found = pods_stuck(cluster, &run.journal.namespace, &args).await?;
-        finding(Self::SPEC.name, args.fail_on_problems, found)
+        let report = pods_stuck(cluster, &run.journal.namespace, &args).await?;
+        finding(
+            Self::SPEC.name,
+            args.fail_on_problems,
+            &report,
+            data(&report),
+        )
     }
 }
 
-/// Finds stuck pods. Scope as the command: `all_namespaces`, else
+/// Finds stuck pods, the report `oncall pods stuck` shows. Scope as the command: `all_namespaces`, else
 /// `namespace`, else every namespace when only `node` is given, else the
 /// run's namespace.
 async fn pods_stuck(
     cluster: &Cluster,
     run_namespace: &str,
     args: &PodsStuckArgs,
-) -> Result<(Json, String, bool)> {
+) -> Result<crate::pods::Report> {
     let node = given(&args.node).map(str::to_string);
     let namespace = match given(&args.namespace) {
         _ if on(args.all_namespaces) => None,
@@ -82,40 +89,7 @@ async fn pods_stuck(
         page_size: None,
         advice: crate::pods::Advice::default(),
     };
-    let report = crate::pods::find_stuck(cluster, &opts).await?;
-    let mut lines: Vec<String> = report
-        .warnings
-        .iter()
-        .map(|w| format!("warning: {w}"))
-        .collect();
-    for g in &report.groups {
-        let place = g
-            .node
-            .as_deref()
-            .map(|n| format!(" on node {n}"))
-            .or_else(|| g.namespace.as_deref().map(|n| format!(" in {n}")))
-            .unwrap_or_default();
-        lines.push(format!(
-            "{} pod(s) {}{place} [{}]: {}",
-            g.count,
-            g.status,
-            g.category.name(),
-            g.suggestion
-        ));
-    }
-    lines.push(if report.stuck == 0 {
-        format!("no stuck pods among {} pods", report.pods_checked)
-    } else {
-        format!(
-            "{} stuck pod(s) in {} group(s), out of {} pods",
-            report.stuck,
-            report.groups.len(),
-            report.pods_checked
-        )
-    });
-    let text = lines.join("\n");
-    let ok = report.stuck == 0;
-    Ok((serde_json::to_value(&report).unwrap_or_default(), text, ok))
+    crate::pods::find_stuck(cluster, &opts).await
 }
 
 // ---- dns_check --------------------------------------------------------
@@ -153,15 +127,17 @@ impl Action for DnsCheck {
     );
 
     async fn run(&self, run: &Run<'_>, _step: &Step, args: DnsCheckArgs) -> Result<Produced> {
-        let found = dns_check(cluster(run, Self::SPEC.name)?, &args).await?;
-        finding(Self::SPEC.name, args.fail_on_problems, found)
+        let report = dns_check(cluster(run, Self::SPEC.name)?, &args).await?;
+        let mut output = data(&report);
+        output["ok"] = json!(report.exit().is_ok());
+        finding(Self::SPEC.name, args.fail_on_problems, &report, output)
     }
 }
 
-/// Resolves the name and maps the answers onto the cluster. Its output is
-/// `dns check -o json` plus `ok` (false when the command would exit 1).
-async fn dns_check(cluster: &Cluster, args: &DnsCheckArgs) -> Result<(Json, String, bool)> {
-    use crate::dns::{check, query};
+/// Resolves the name and maps the answers onto the cluster: the report
+/// `oncall dns check` shows. The step's output is `dns check -o json` plus
+/// `ok` (false when the command would exit 1).
+async fn dns_check(cluster: &Cluster, args: &DnsCheckArgs) -> Result<check::CheckReport> {
     let name = &args.name.0;
     let question = query::question(name, args.r#type.as_deref().filter(|t| !t.is_empty()))?;
     if question.reverse_of.is_some() {
@@ -192,55 +168,5 @@ async fn dns_check(cluster: &Cluster, args: &DnsCheckArgs) -> Result<(Json, Stri
         tcp: false,
         timeout: dur(args.timeout, std::time::Duration::from_secs(5)),
     };
-    let report = check::check(cluster, &question, &targets, options, expect).await?;
-    let failure = report.failure();
-    let mut output = serde_json::to_value(&report).unwrap_or_default();
-    output["ok"] = json!(failure.is_none());
-    let text = dns_text(&report, failure.as_deref());
-    Ok((output, text, failure.is_none()))
-}
-
-fn dns_text(report: &crate::dns::check::CheckReport, failure: Option<&str>) -> String {
-    use crate::dns::check;
-    let answers: Vec<String> = report
-        .resolvers
-        .iter()
-        .map(|v| {
-            let r = &v.resolution;
-            let answer = if r.status == crate::dns::Status::Ok {
-                check::answer_text(r)
-            } else {
-                r.error
-                    .clone()
-                    .unwrap_or_else(|| r.status.label().to_string())
-            };
-            format!("{}: {answer}", r.server)
-        })
-        .collect();
-    let mut text = answers.join("\n");
-    let served: Vec<String> = report
-        .served_by
-        .iter()
-        .map(|o| format!("{}/{}/{}", o.kind, o.namespace, o.name))
-        .collect();
-    text.push_str(&format!(
-        "\n{} points at {}",
-        report.name,
-        if served.is_empty() {
-            "nothing in the cluster".to_string()
-        } else {
-            served.join(", ")
-        }
-    ));
-    match failure {
-        // An empty reason: the problems the report lists are the reason.
-        Some("") => {
-            for p in &report.problems {
-                text.push_str(&format!("\n{}", p.message));
-            }
-        }
-        Some(why) => text.push_str(&format!("\n{why}")),
-        None => {}
-    }
-    text
+    check::check(cluster, &question, &targets, options, expect).await
 }

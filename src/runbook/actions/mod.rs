@@ -308,29 +308,26 @@ fn extend(into: &mut Plan, plan: Plan) {
     into.warnings.extend(plan.warnings);
 }
 
-/// A read-only check's result: what it found is output for later steps;
-/// the step fails only with `fail_on_problems: true` (as the command's exit 1).
+/// A read-only check's result: the command's report is the step's text,
+/// its data (with what `output` adds) the output for later steps; the step
+/// fails only with `fail_on_problems: true`, where the command exits 1.
 fn finding(
     action: &str,
     fail_on_problems: Option<args::Flag>,
-    (output, text, clean): (Json, String, bool),
+    report: &impl Report,
+    output: Json,
 ) -> Result<Produced> {
-    if !clean && args::on(fail_on_problems) {
-        let last = text
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("problems found");
+    let summary = report.summary();
+    if report.exit().is_err() && args::on(fail_on_problems) {
         return Err(Error::ProblemsFound(format!(
-            "`{action}` found problems: {}",
-            last.trim()
+            "`{action}` found problems: {summary}"
         )));
     }
     Ok(Produced {
         output,
-        text,
+        text: output::plain(report),
         exit_code: None,
-        summary: None,
+        summary: Some(summary),
     })
 }
 

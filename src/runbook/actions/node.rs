@@ -72,8 +72,7 @@ impl Action for Check {
         let go = view.check().go;
         output["verdict"] = json!(if go { "go" } else { "no-go" });
         output["blocked"] = json!(blocked);
-        let found = (output, output::plain(&view), go);
-        finding(Self::SPEC.name, args.fail_on_problems, found)
+        finding(Self::SPEC.name, args.fail_on_problems, &view, output)
     }
 }
 
