@@ -506,35 +506,50 @@ impl<'a> Tick<'a> {
     }
 
     /// An image that cannot be pulled: ErrImagePull, then (with back-off)
-    /// ImagePullBackOff for two periods out of three.
+    /// ImagePullBackOff for two periods out of three. A kubelet backs off
+    /// only after a pull failed, so that failure is on record first.
     fn image_pull(&mut self, cs: &mut Value, image: &str, back_off_first: bool) {
         let cycle = ((self.elapsed - self.start).as_secs_f64()
             / self.timing.crash_backoff.as_secs_f64()) as u64;
+        let pulled = self
+            .run
+            .recorded
+            .iter()
+            .any(|(tag, _)| tag.starts_with("Failed:Failed to pull image"));
         if back_off_first && !cycle.is_multiple_of(3) {
+            if !pulled {
+                self.pull_failed(image);
+            }
             let msg = format!("Back-off pulling image \"{image}\"");
             cs["state"] = json!({"waiting": {"reason": "ImagePullBackOff", "message": msg}});
             self.events.push(("Normal", "BackOff".into(), msg));
             self.events
                 .push(("Warning", "Failed".into(), "Error: ImagePullBackOff".into()));
         } else {
-            let msg = format!(
-                "rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": {image}: not found"
-            );
+            let msg = self.pull_failed(image);
             cs["state"] = json!({"waiting": {"reason": "ErrImagePull", "message": msg}});
-            self.events.push((
-                "Normal",
-                "Pulling".into(),
-                format!("Pulling image \"{image}\""),
-            ));
-            self.events.push((
-                "Warning",
-                "Failed".into(),
-                format!("Failed to pull image \"{image}\": {msg}"),
-            ));
-            self.events
-                .push(("Warning", "Failed".into(), "Error: ErrImagePull".into()));
         }
         self.next = Some(self.start + self.timing.crash_backoff * (cycle as u32 + 1));
+    }
+
+    /// The events of a pull that failed; returns why it failed.
+    fn pull_failed(&mut self, image: &str) -> String {
+        let msg = format!(
+            "rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": {image}: not found"
+        );
+        self.events.push((
+            "Normal",
+            "Pulling".into(),
+            format!("Pulling image \"{image}\""),
+        ));
+        self.events.push((
+            "Warning",
+            "Failed".into(),
+            format!("Failed to pull image \"{image}\": {msg}"),
+        ));
+        self.events
+            .push(("Warning", "Failed".into(), "Error: ErrImagePull".into()));
+        msg
     }
 
     /// A crash loop, an OOM kill or a failing liveness probe: the container
