@@ -150,6 +150,9 @@ pub(super) fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
         let since = *run.terminating_since.get_or_insert(now);
         let wait = termination_wait(&pod, fault.as_ref(), &timing);
         if settling || now >= since + wait {
+            if stored.meta.finalizers {
+                stop_containers(ctx, &mut pod);
+            }
             remove_now(ctx, ns, name);
         } else {
             st.wake_at(since + wait, obj_key("pods", ns, name));
@@ -176,6 +179,46 @@ pub(super) fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
         st.recorder
             .record(ctx.store, &pod, t, &reason, &msg, COMPONENT);
     }
+}
+
+/// The containers of a deleted pod that finalizers keep have stopped: it is
+/// no longer ready, as a kubelet reports it while the pod waits.
+fn stop_containers(ctx: &Ctx, pod: &mut Value) {
+    let before = pod["status"].clone();
+    let names: Vec<&str> = pod["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| str_at(c, &["name"]))
+        .collect();
+    let msg = format!("containers with unready status: [{}]", names.join(" "));
+    let stopped: Vec<Value> = pod["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            json!({
+                "name": c["name"], "image": c["image"], "imageID": "", "ready": false,
+                "restartCount": 0, "started": false,
+                "state": {"terminated": {"exitCode": 0, "reason": "Completed"}},
+            })
+        })
+        .collect();
+    let mut status = before.clone();
+    if !status.is_object() {
+        status = json!({});
+    }
+    status["containerStatuses"] = json!(stopped);
+    for ctype in ["ContainersReady", "Ready"] {
+        podutil::set_condition(&mut status, ctype, "False", "ContainersNotReady", &msg);
+    }
+    if before["containerStatuses"].is_array() && before["conditions"] == status["conditions"] {
+        return;
+    }
+    pod["status"] = status;
+    let _ = ctx
+        .store
+        .update(res("pods"), pod.clone(), UpdateMode::Raw, true);
 }
 
 fn remove_now(ctx: &Ctx, ns: &str, name: &str) {
