@@ -169,12 +169,7 @@ pub(crate) fn term_matches(term: &Value, node: &Value) -> bool {
         .flatten()
         .all(|e| {
             let val = labels[str_at(e, &["key"])].as_str();
-            let vals: Vec<&str> = e["values"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
+            let vals = values(e);
             match str_at(e, &["operator"]) {
                 "In" => val.is_some_and(|v| vals.contains(&v)),
                 "NotIn" => val.is_none_or(|v| !vals.contains(&v)),
@@ -188,12 +183,7 @@ pub(crate) fn term_matches(term: &Value, node: &Value) -> bool {
         .into_iter()
         .flatten()
         .all(|e| {
-            let vals: Vec<&str> = e["values"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
+            let vals = values(e);
             let name = str_at(node, &["metadata", "name"]);
             match str_at(e, &["operator"]) {
                 "In" => vals.contains(&name),
@@ -202,6 +192,16 @@ pub(crate) fn term_matches(term: &Value, node: &Value) -> bool {
             }
         });
     exprs_ok && fields_ok
+}
+
+/// A selector requirement's `values`.
+fn values(requirement: &Value) -> Vec<&str> {
+    requirement["values"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect()
 }
 
 /// The summed weights of the pod's preferred node affinity terms that
