@@ -176,17 +176,13 @@ func eventsFor(pod *corev1.Pod) []podEvent {
 		what, name, _ := strings.Cut(missing, "/")
 		return []podEvent{{"Warning", "Failed", fmt.Sprintf("Error: %s %q not found", strings.ToLower(what), name)}}
 	case "image-pull":
-		return []podEvent{
-			{"Normal", "BackOff", fmt.Sprintf("Back-off pulling image %q", container.Image)},
-			{"Warning", "Failed", "Error: ImagePullBackOff"},
-		}
+		// A kubelet backs off only after a pull failed, and says so first.
+		return append(pullFailed(container.Image),
+			podEvent{"Normal", "BackOff", fmt.Sprintf("Back-off pulling image %q", container.Image)},
+			podEvent{"Warning", "Failed", "Error: ImagePullBackOff"},
+		)
 	case "err-image-pull":
-		return []podEvent{
-			{"Warning", "Failed", fmt.Sprintf(
-				"Failed to pull image %q: rpc error: code = NotFound desc = failed to pull and unpack image %q: not found",
-				container.Image, container.Image)},
-			{"Warning", "Failed", "Error: ErrImagePull"},
-		}
+		return pullFailed(container.Image)
 	case "crash-loop", "oom-killed":
 		return []podEvent{{"Warning", "BackOff", fmt.Sprintf(
 			"Back-off restarting failed container %s in pod %s_%s(%s)", container.Name, pod.Name, pod.Namespace, pod.UID)}}
@@ -201,6 +197,16 @@ func eventsFor(pod *corev1.Pod) []podEvent {
 		return []podEvent{{"Warning", "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503"}}
 	}
 	return nil
+}
+
+// pullFailed is what a kubelet reports when containerd cannot find an image.
+func pullFailed(image string) []podEvent {
+	return []podEvent{
+		{"Warning", "Failed", fmt.Sprintf(
+			"Failed to pull image %q: rpc error: code = NotFound desc = failed to pull and unpack image %q: failed to resolve reference %q: %s: not found",
+			image, image, image, image)},
+		{"Warning", "Failed", "Error: ErrImagePull"},
+	}
 }
 
 // observe writes or repeats the pod's events, at most once per resync.

@@ -27,6 +27,9 @@ pub use oncall_testkit::{
     Background, Cmd, Kubectl, Run, eventually, kubeconfig, kubectl_path, which,
 };
 
+/// The namespaces of the demo cluster.
+pub const DEMO_NAMESPACES: &[&str] = &["staging", "production", "rabbitmq", "monitoring"];
+
 pub struct Harness {
     target: Target,
     pub home: tempfile::TempDir,
@@ -44,6 +47,40 @@ impl Harness {
     /// The built-in demo cluster with fast controllers.
     pub fn demo() -> Harness {
         Harness::start(Seed::Demo)
+    }
+
+    /// The demo cluster of `--sandbox` (`sim/seeds/demo.yaml`) on either
+    /// backend. On the real control plane its objects are created as they
+    /// are written, once the cluster holds no demo from an earlier run, and
+    /// the harness waits until the controllers and kubelets have settled;
+    /// they are removed when the harness is dropped. The demo's names are
+    /// fixed, so one test of a run may hold it on the real cluster.
+    pub fn demo_on(backend: Backend) -> Harness {
+        match backend {
+            Backend::Sim => Harness::demo(),
+            Backend::Real => {
+                let runtime = runtime();
+                let home = tempfile::tempdir().expect("temp home");
+                let kubeconfig = home.path().join("kubeconfig");
+                let cluster =
+                    runtime.block_on(RealCluster::connect(&Scope::new("demo"), &kubeconfig));
+                runtime.block_on(cluster.wait_gone(DEMO_NAMESPACES));
+                // Made before the seed, so that a seed that fails is removed too.
+                let h = Harness {
+                    target: Target::Real(cluster),
+                    home,
+                    kubeconfig,
+                    runtime,
+                };
+                if let Target::Real(cluster) = &h.target {
+                    h.runtime.block_on(async {
+                        cluster.seed(oncall_sim::DEMO_SEED).await;
+                        cluster.wait_settled().await;
+                    });
+                }
+                h
+            }
+        }
     }
 
     /// A cluster seeded from YAML text.

@@ -11,6 +11,9 @@ use serde_json::Value;
 
 use super::scenario::{SCOPE_KEY, Scope};
 
+/// The seed annotation of an object that starts out Terminating.
+const TERMINATING_FOR: &str = "sim.oncall.dev/terminating-for";
+
 /// The variable that names the real cluster's kubeconfig.
 pub const KUBECONFIG_VAR: &str = "ONCALL_TEST_KUBECONFIG";
 
@@ -18,6 +21,8 @@ pub struct RealCluster {
     client: kube::Client,
     scope: String,
     namespaces: std::sync::Mutex<Vec<String>>,
+    /// Nodes a seed made without the scope's label (the demo's).
+    nodes: std::sync::Mutex<Vec<String>>,
 }
 
 /// kind, plural, group, version, namespaced: the kinds the scenarios use.
@@ -77,6 +82,7 @@ impl RealCluster {
             client: kube::Client::try_from(config).expect("client"),
             scope: scope.id.clone(),
             namespaces: Default::default(),
+            nodes: Default::default(),
         }
     }
 
@@ -92,26 +98,46 @@ impl RealCluster {
         }
     }
 
-    /// Creates a seed's objects in order. Node conditions are left to the
-    /// kwok kubelet; pods wait for their namespace's default ServiceAccount,
-    /// as admission demands.
+    /// Creates a seed's objects in order. Nodes are given to the kwok
+    /// kubelets (their annotation), and their conditions are left to them;
+    /// pods wait for their namespace's default ServiceAccount, as admission
+    /// demands. An object the seed marks `sim.oncall.dev/terminating-for`
+    /// is deleted at once, as the simulator does on load (with finalizers
+    /// it stays Terminating).
     pub async fn seed(&self, yaml: &str) {
-        let objects = oncall_sim::parse_seed(yaml, "scenario.yaml").expect("scenario seed parses");
-        let mut nodes = Vec::new();
+        let mut objects =
+            oncall_sim::parse_seed(yaml, "scenario.yaml").expect("scenario seed parses");
+        // Nodes first, and Ready before any pod is made: the scheduler
+        // places nothing on a node that is not Ready yet.
+        objects.sort_by_key(|o| o["kind"] != "Namespace" && o["kind"] != "Node");
+        let mut nodes: Vec<String> = Vec::new();
+        let mut doomed = Vec::new();
         for mut object in objects {
+            if object["kind"] != "Namespace" && object["kind"] != "Node" {
+                for node in nodes.drain(..) {
+                    self.wait_node_ready(&node).await;
+                }
+            }
             let kind = object["kind"].as_str().unwrap_or_default().to_string();
             let (resource, namespaced) = resource_by(|k| k.0 == kind);
-            if kind == "Node" {
-                if let Some(status) = object.get_mut("status").and_then(Value::as_object_mut) {
-                    status.remove("conditions");
-                }
-                nodes.push(object["metadata"]["name"].as_str().unwrap().to_string());
-            }
             let ns = object["metadata"]["namespace"].as_str().map(str::to_string);
             let name = object["metadata"]["name"]
                 .as_str()
                 .unwrap_or_default()
                 .to_string();
+            if kind == "Node" {
+                if let Some(status) = object.get_mut("status").and_then(Value::as_object_mut) {
+                    status.remove("conditions");
+                }
+                object["metadata"]["annotations"]["kwok.x-k8s.io/node"] = "fake".into();
+                if object["metadata"]["labels"][SCOPE_KEY] != self.scope.as_str() {
+                    self.nodes.lock().unwrap().push(name.clone());
+                }
+                nodes.push(name.clone());
+            }
+            if !object["metadata"]["annotations"][TERMINATING_FOR].is_null() {
+                doomed.push((resource.clone(), namespaced, ns.clone(), name.clone()));
+            }
             let dynamic: DynamicObject = serde_json::from_value(object).expect("object shape");
             let api = self.api(&resource, namespaced, ns.as_deref());
             api.create(&PostParams::default(), &dynamic)
@@ -124,6 +150,90 @@ impl RealCluster {
         }
         for node in nodes {
             self.wait_node_ready(&node).await;
+        }
+        if doomed.is_empty() {
+            return;
+        }
+        // Such a pod ran before it was deleted: its kubelet has seen it.
+        self.wait_settled().await;
+        for (resource, namespaced, ns, name) in doomed {
+            self.api(&resource, namespaced, ns.as_deref())
+                .delete(&name, &DeleteParams::default().grace_period(0))
+                .await
+                .unwrap_or_else(|e| panic!("cannot delete {name}: {e}"));
+        }
+    }
+
+    /// Waits until the seeded namespaces' controllers and kubelets have
+    /// caught up: every Deployment, StatefulSet and DaemonSet has all its
+    /// pods, every pod on a node has container statuses from its kubelet,
+    /// and every pod without one has been through the scheduler.
+    pub async fn wait_settled(&self) {
+        let namespaces = self.namespaces.lock().unwrap().clone();
+        let end = Instant::now() + Duration::from_secs(90);
+        loop {
+            let mut waiting = Vec::new();
+            for ns in &namespaces {
+                waiting.extend(self.unsettled(ns).await);
+            }
+            if waiting.is_empty() {
+                return;
+            }
+            assert!(
+                Instant::now() < end,
+                "the seed did not settle in 90s: {waiting:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// What in `ns` has not settled yet, by name.
+    async fn unsettled(&self, ns: &str) -> Vec<String> {
+        let mut waiting = Vec::new();
+        for resource in ["deployments", "statefulsets"] {
+            for w in self.list(resource, Some(ns)).await {
+                let want = w["spec"]["replicas"].as_i64().unwrap_or(1);
+                if w["status"]["replicas"].as_i64().unwrap_or(0) != want
+                    || w["status"]["observedGeneration"] != w["metadata"]["generation"]
+                {
+                    waiting.push(format!("{ns}/{}", w["metadata"]["name"]));
+                }
+            }
+        }
+        for d in self.list("daemonsets", Some(ns)).await {
+            let status = &d["status"];
+            if status["desiredNumberScheduled"].as_i64().unwrap_or(0) == 0
+                || status["currentNumberScheduled"] != status["desiredNumberScheduled"]
+            {
+                waiting.push(format!("{ns}/{}", d["metadata"]["name"]));
+            }
+        }
+        for p in self.list("pods", Some(ns)).await {
+            let seen = if p["spec"]["nodeName"].is_string() {
+                p["status"]["containerStatuses"].is_array()
+                    || p["status"]["initContainerStatuses"].is_array()
+            } else {
+                p["status"]["conditions"].is_array()
+            };
+            if !seen {
+                waiting.push(format!("{ns}/{}", p["metadata"]["name"]));
+            }
+        }
+        waiting
+    }
+
+    /// Waits until none of `namespaces` exists (an earlier run's are still
+    /// being removed).
+    pub async fn wait_gone(&self, namespaces: &[&str]) {
+        let end = Instant::now() + Duration::from_secs(90);
+        for ns in namespaces {
+            while self.get("namespaces", None, ns).await.is_some() {
+                assert!(
+                    Instant::now() < end,
+                    "namespace {ns} from an earlier run is still there after 90s"
+                );
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
         }
     }
 
@@ -143,11 +253,15 @@ impl RealCluster {
     async fn wait_node_ready(&self, name: &str) {
         let end = Instant::now() + Duration::from_secs(60);
         loop {
+            // Ready, and the node lifecycle controller has lifted its
+            // not-ready taint: only then does the scheduler use the node.
             let ready = self.get("nodes", None, name).await.is_some_and(|n| {
                 n["status"]["conditions"].as_array().is_some_and(|c| {
                     c.iter()
                         .any(|c| c["type"] == "Ready" && c["status"] == "True")
-                })
+                }) && !n["spec"]["taints"]
+                    .as_array()
+                    .is_some_and(|t| t.iter().any(|t| t["key"] == "node.kubernetes.io/not-ready"))
             });
             if ready {
                 return;
@@ -321,6 +435,10 @@ impl RealCluster {
         }
         let (node_res, _) = resource_by(|k| k.0 == "Node");
         let nodes = self.api(&node_res, false, None);
+        let seeded = self.nodes.lock().unwrap().clone();
+        for node in seeded {
+            let _ = nodes.delete(&node, &DeleteParams::default()).await;
+        }
         let selector = ListParams::default().labels(&format!("{SCOPE_KEY}={}", self.scope));
         let _ = nodes
             .delete_collection(&DeleteParams::default(), &selector)

@@ -159,6 +159,9 @@ pub(super) fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
         let since = *run.terminating_since.get_or_insert(now);
         let wait = termination_wait(&pod, fault.as_ref(), &timing);
         if settling || now >= since + wait {
+            if stored.meta.finalizers {
+                stop_containers(ctx, &mut pod);
+            }
             remove_now(ctx, ns, name);
         } else {
             st.wake_at(since + wait, obj_key("pods", ns, name));
@@ -185,6 +188,46 @@ pub(super) fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
         st.recorder
             .record(ctx.store, &pod, t, &reason, &msg, COMPONENT);
     }
+}
+
+/// The containers of a deleted pod that finalizers keep have stopped: it is
+/// no longer ready, as a kubelet reports it while the pod waits.
+fn stop_containers(ctx: &Ctx, pod: &mut Value) {
+    let before = pod["status"].clone();
+    let names: Vec<&str> = pod["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| str_at(c, &["name"]))
+        .collect();
+    let msg = format!("containers with unready status: [{}]", names.join(" "));
+    let stopped: Vec<Value> = pod["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            json!({
+                "name": c["name"], "image": c["image"], "imageID": "", "ready": false,
+                "restartCount": 0, "started": false,
+                "state": {"terminated": {"exitCode": 0, "reason": "Completed"}},
+            })
+        })
+        .collect();
+    let mut status = before.clone();
+    if !status.is_object() {
+        status = json!({});
+    }
+    status["containerStatuses"] = json!(stopped);
+    for ctype in ["ContainersReady", "Ready"] {
+        podutil::set_condition(&mut status, ctype, "False", "ContainersNotReady", &msg);
+    }
+    if before["containerStatuses"].is_array() && before["conditions"] == status["conditions"] {
+        return;
+    }
+    pod["status"] = status;
+    let _ = ctx
+        .store
+        .update(res("pods"), pod.clone(), UpdateMode::Raw, true);
 }
 
 fn remove_now(ctx: &Ctx, ns: &str, name: &str) {
@@ -515,35 +558,50 @@ impl<'a> Tick<'a> {
     }
 
     /// An image that cannot be pulled: ErrImagePull, then (with back-off)
-    /// ImagePullBackOff for two periods out of three.
+    /// ImagePullBackOff for two periods out of three. A kubelet backs off
+    /// only after a pull failed, so that failure is on record first.
     fn image_pull(&mut self, cs: &mut Value, image: &str, back_off_first: bool) {
         let cycle = ((self.elapsed - self.start).as_secs_f64()
             / self.timing.crash_backoff.as_secs_f64()) as u64;
+        let pulled = self
+            .run
+            .recorded
+            .iter()
+            .any(|(tag, _)| tag.starts_with("Failed:Failed to pull image"));
         if back_off_first && !cycle.is_multiple_of(3) {
+            if !pulled {
+                self.pull_failed(image);
+            }
             let msg = format!("Back-off pulling image \"{image}\"");
             cs["state"] = json!({"waiting": {"reason": "ImagePullBackOff", "message": msg}});
             self.events.push(("Normal", "BackOff".into(), msg));
             self.events
                 .push(("Warning", "Failed".into(), "Error: ImagePullBackOff".into()));
         } else {
-            let msg = format!(
-                "rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": {image}: not found"
-            );
+            let msg = self.pull_failed(image);
             cs["state"] = json!({"waiting": {"reason": "ErrImagePull", "message": msg}});
-            self.events.push((
-                "Normal",
-                "Pulling".into(),
-                format!("Pulling image \"{image}\""),
-            ));
-            self.events.push((
-                "Warning",
-                "Failed".into(),
-                format!("Failed to pull image \"{image}\": {msg}"),
-            ));
-            self.events
-                .push(("Warning", "Failed".into(), "Error: ErrImagePull".into()));
         }
         self.next = Some(self.start + self.timing.crash_backoff * (cycle as u32 + 1));
+    }
+
+    /// The events of a pull that failed; returns why it failed.
+    fn pull_failed(&mut self, image: &str) -> String {
+        let msg = format!(
+            "rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": {image}: not found"
+        );
+        self.events.push((
+            "Normal",
+            "Pulling".into(),
+            format!("Pulling image \"{image}\""),
+        ));
+        self.events.push((
+            "Warning",
+            "Failed".into(),
+            format!("Failed to pull image \"{image}\": {msg}"),
+        ));
+        self.events
+            .push(("Warning", "Failed".into(), "Error: ErrImagePull".into()));
+        msg
     }
 
     /// A crash loop, an OOM kill or a failing liveness probe: the container

@@ -156,47 +156,64 @@ pub(crate) fn node_matches(pod_spec: &Value, node: &Value) -> bool {
     if terms.is_empty() {
         return true;
     }
-    terms.iter().any(|term| {
-        let exprs_ok = term["matchExpressions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .all(|e| {
-                let val = labels[str_at(e, &["key"])].as_str();
-                let vals: Vec<&str> = e["values"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .collect();
-                match str_at(e, &["operator"]) {
-                    "In" => val.is_some_and(|v| vals.contains(&v)),
-                    "NotIn" => val.is_none_or(|v| !vals.contains(&v)),
-                    "Exists" => val.is_some(),
-                    "DoesNotExist" => val.is_none(),
-                    _ => true,
-                }
-            });
-        let fields_ok = term["matchFields"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .all(|e| {
-                let vals: Vec<&str> = e["values"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .collect();
-                let name = str_at(node, &["metadata", "name"]);
-                match str_at(e, &["operator"]) {
-                    "In" => vals.contains(&name),
-                    "NotIn" => !vals.contains(&name),
-                    _ => true,
-                }
-            });
-        exprs_ok && fields_ok
-    })
+    terms.iter().any(|term| term_matches(term, node))
+}
+
+/// Whether a node selector term (of required or preferred node affinity)
+/// selects `node`.
+pub(crate) fn term_matches(term: &Value, node: &Value) -> bool {
+    let labels = &node["metadata"]["labels"];
+    let exprs_ok = term["matchExpressions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .all(|e| {
+            let val = labels[str_at(e, &["key"])].as_str();
+            let vals = values(e);
+            match str_at(e, &["operator"]) {
+                "In" => val.is_some_and(|v| vals.contains(&v)),
+                "NotIn" => val.is_none_or(|v| !vals.contains(&v)),
+                "Exists" => val.is_some(),
+                "DoesNotExist" => val.is_none(),
+                _ => true,
+            }
+        });
+    let fields_ok = term["matchFields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .all(|e| {
+            let vals = values(e);
+            let name = str_at(node, &["metadata", "name"]);
+            match str_at(e, &["operator"]) {
+                "In" => vals.contains(&name),
+                "NotIn" => !vals.contains(&name),
+                _ => true,
+            }
+        });
+    exprs_ok && fields_ok
+}
+
+/// A selector requirement's `values`.
+fn values(requirement: &Value) -> Vec<&str> {
+    requirement["values"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect()
+}
+
+/// The summed weights of the pod's preferred node affinity terms that
+/// select `node`: the scheduler's NodeAffinity score before normalising.
+pub(crate) fn preference(pod_spec: &Value, node: &Value) -> i64 {
+    pod_spec["affinity"]["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| term_matches(&p["preference"], node))
+        .map(|p| p["weight"].as_i64().unwrap_or(0))
+        .sum()
 }
 
 pub(crate) fn set_condition(

@@ -1,6 +1,9 @@
 //! The scheduler: binds pending pods to nodes that are schedulable, Ready,
 //! whose taints the pod tolerates, that match its node selector/affinity,
-//! and that have pod capacity left. Least-loaded node wins.
+//! and that have pod capacity left. As in kube-scheduler's default scoring,
+//! the node the pod's preferred node affinity weighs most wins, then the one
+//! with fewest pods of the same owner (the default topology spread), then
+//! the least-loaded.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -45,12 +48,16 @@ pub(super) fn run(ctx: &Ctx, st: &mut State, dirty_pods: &[(String, String)]) {
         .map(|s| s.value())
         .collect();
     let mut load: HashMap<String, i64> = HashMap::new();
+    // Pods per (node, owner uid): replicas spread over the nodes they prefer.
+    let mut siblings: HashMap<(String, String), i64> = HashMap::new();
     for s in ctx.store.scan(pods_r, None, |m| {
         !m.field("spec.nodeName").is_empty() && podutil::is_active(m)
     }) {
-        *load
-            .entry(s.meta.field("spec.nodeName").to_string())
-            .or_default() += 1;
+        let node = s.meta.field("spec.nodeName").to_string();
+        if let Some((_, _, uid)) = &s.meta.owner {
+            *siblings.entry((node.clone(), uid.clone())).or_default() += 1;
+        }
+        *load.entry(node).or_default() += 1;
     }
     for (ns, name) in pending {
         let Some(mut pod) = ctx.store.get_value(pods_r, &ns, &name) else {
@@ -61,48 +68,29 @@ pub(super) fn run(ctx: &Ctx, st: &mut State, dirty_pods: &[(String, String)]) {
         {
             continue;
         }
+        let owner = pod["metadata"]["ownerReferences"][0]["uid"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let mut reasons: HashMap<&str, usize> = HashMap::new();
-        let mut best: Option<(i64, String)> = None;
+        let mut best: Option<((i64, i64, i64), String)> = None;
         for node in &nodes {
             let nname = str_at(node, &["metadata", "name"]).to_string();
-            let why = if node["spec"]["unschedulable"].as_bool() == Some(true) {
-                Some("node(s) were unschedulable")
-            } else if !node_ready(node) {
-                Some("node(s) had untolerated taint {node.kubernetes.io/not-ready: }")
-            } else if let Some(t) = node["spec"]["taints"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|t| {
-                    matches!(str_at(t, &["effect"]), "NoSchedule" | "NoExecute")
-                        && !tolerates(&pod["spec"]["tolerations"], t)
-                })
-            {
-                let _ = t;
-                Some("node(s) had untolerated taint(s)")
-            } else if !node_matches(&pod["spec"], node) {
-                Some("node(s) didn't match Pod's node affinity/selector")
-            } else {
-                let cap = node["status"]["allocatable"]["pods"]
-                    .as_str()
-                    .and_then(|p| p.parse::<i64>().ok())
-                    .or_else(|| node["status"]["allocatable"]["pods"].as_i64())
-                    .unwrap_or(110);
-                if *load.get(&nname).unwrap_or(&0) >= cap {
-                    Some("Too many pods")
-                } else {
-                    None
-                }
-            };
+            let why = unfit(node, &pod, *load.get(&nname).unwrap_or(&0));
             match why {
                 Some(w) => *reasons.entry(w).or_default() += 1,
                 None => {
-                    let l = *load.get(&nname).unwrap_or(&0);
+                    // Lower is better: preference first, then spread, then load.
+                    let score = (
+                        -podutil::preference(&pod["spec"], node),
+                        *siblings.get(&(nname.clone(), owner.clone())).unwrap_or(&0),
+                        *load.get(&nname).unwrap_or(&0),
+                    );
                     if best
                         .as_ref()
-                        .is_none_or(|(bl, bn)| l < *bl || (l == *bl && nname < *bn))
+                        .is_none_or(|(bs, bn)| score < *bs || (score == *bs && nname < *bn))
                     {
-                        best = Some((l, nname));
+                        best = Some((score, nname));
                     }
                 }
             }
@@ -117,6 +105,9 @@ pub(super) fn run(ctx: &Ctx, st: &mut State, dirty_pods: &[(String, String)]) {
                     .is_ok()
                 {
                     *load.entry(node.clone()).or_default() += 1;
+                    if !owner.is_empty() {
+                        *siblings.entry((node.clone(), owner.clone())).or_default() += 1;
+                    }
                     st.recorder.record(
                         ctx.store,
                         &pod,
@@ -134,7 +125,7 @@ pub(super) fn run(ctx: &Ctx, st: &mut State, dirty_pods: &[(String, String)]) {
                 parts.sort();
                 let total = nodes.len();
                 let msg = format!(
-                    "0/{total} nodes are available: {}. preemption: 0/{total} nodes are available: {total} Preemption is not helpful for scheduling.",
+                    "0/{total} nodes are available: {}. no new claims to deallocate, preemption: 0/{total} nodes are available: {total} Preemption is not helpful for scheduling.",
                     parts.join(", ")
                 );
                 let before = pod["status"].clone();
@@ -159,6 +150,40 @@ pub(super) fn run(ctx: &Ctx, st: &mut State, dirty_pods: &[(String, String)]) {
                 // Retry later even without cluster changes, like the scheduler's backoff queue.
                 st.wake_in(Duration::from_secs(5), obj_key("pods", &ns, &name));
             }
+        }
+    }
+}
+
+/// Why `pod` cannot go to `node` (which holds `load` pods), as the
+/// scheduler's filters word it; `None` when it fits.
+fn unfit(node: &Value, pod: &Value, load: i64) -> Option<&'static str> {
+    if node["spec"]["unschedulable"].as_bool() == Some(true) {
+        Some("node(s) were unschedulable")
+    } else if !node_ready(node) {
+        Some("node(s) had untolerated taint {node.kubernetes.io/not-ready: }")
+    } else if let Some(t) = node["spec"]["taints"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|t| {
+            matches!(str_at(t, &["effect"]), "NoSchedule" | "NoExecute")
+                && !tolerates(&pod["spec"]["tolerations"], t)
+        })
+    {
+        let _ = t;
+        Some("node(s) had untolerated taint(s)")
+    } else if !node_matches(&pod["spec"], node) {
+        Some("node(s) didn't match Pod's node affinity/selector")
+    } else {
+        let cap = node["status"]["allocatable"]["pods"]
+            .as_str()
+            .and_then(|p| p.parse::<i64>().ok())
+            .or_else(|| node["status"]["allocatable"]["pods"].as_i64())
+            .unwrap_or(110);
+        if load >= cap {
+            Some("Too many pods")
+        } else {
+            None
         }
     }
 }
