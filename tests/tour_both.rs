@@ -32,7 +32,9 @@ const READS: &[(&str, &[&str])] = &[
             "node",
             "list",
             "-l",
-            "cloud.google.com/gke-nodepool",
+            // The demo's pools only: the test bed's anchor node and nodes
+            // other tests left behind are not the tour's.
+            "cloud.google.com/gke-nodepool in (pool-a,pool-b)",
             "-o",
             "json",
         ],

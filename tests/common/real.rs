@@ -23,6 +23,10 @@ pub struct RealCluster {
     namespaces: std::sync::Mutex<Vec<String>>,
     /// Nodes a seed made without the scope's label (the demo's).
     nodes: std::sync::Mutex<Vec<String>>,
+    /// The autoscaler being played, stopped before the clean-up (which
+    /// deletes the scope's nodes it would otherwise replace, leaving nodes
+    /// behind for later tests).
+    autoscaler: std::sync::Mutex<Option<tokio::task::AbortHandle>>,
 }
 
 /// kind, plural, group, version, namespaced: the kinds the scenarios use.
@@ -83,6 +87,7 @@ impl RealCluster {
             scope: scope.id.clone(),
             namespaces: Default::default(),
             nodes: Default::default(),
+            autoscaler: Default::default(),
         }
     }
 
@@ -323,7 +328,7 @@ impl RealCluster {
         let (node_res, _) = resource_by(|k| k.0 == "Node");
         let nodes = self.api(&node_res, false, None);
         let selector = format!("{SCOPE_KEY}={}", self.scope);
-        runtime.spawn(async move {
+        let task = runtime.spawn(async move {
             let mut known: std::collections::BTreeMap<String, Value> = Default::default();
             let mut replaced = 0;
             loop {
@@ -357,6 +362,7 @@ impl RealCluster {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         });
+        *self.autoscaler.lock().unwrap() = Some(task.abort_handle());
     }
 
     /// A token for a ServiceAccount of the scope that may read everything
@@ -407,6 +413,9 @@ impl RealCluster {
     /// Pods go first with no grace, so that a pod that ignores SIGTERM does
     /// not keep its namespace Terminating for hours.
     pub async fn clean_up(&self) {
+        if let Some(autoscaler) = self.autoscaler.lock().unwrap().take() {
+            autoscaler.abort();
+        }
         let namespaces = self.namespaces.lock().unwrap().clone();
         let (pod_res, _) = resource_by(|k| k.0 == "Pod");
         let (ns_res, _) = resource_by(|k| k.0 == "Namespace");
