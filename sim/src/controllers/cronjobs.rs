@@ -24,12 +24,9 @@ use crate::util::{self, parse_ts, str_at};
 
 pub(super) fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
     let cronjobs = res("cronjobs");
-    let Some(cj) = ctx.store.get_value(cronjobs, ns, name) else {
+    let Some(cj) = ctx.live("cronjobs", ns, name) else {
         return;
     };
-    if !cj["metadata"]["deletionTimestamp"].is_null() {
-        return;
-    }
     let mut cj = cj;
     let orig = cj.clone();
     let uid = str_at(&cj, &["metadata", "uid"]).to_string();

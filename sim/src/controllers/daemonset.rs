@@ -41,12 +41,9 @@ fn eligible(spec: &Value, node: &Value) -> bool {
 
 pub(super) fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
     let ds_r = res("daemonsets");
-    let Some(ds) = ctx.store.get_value(ds_r, ns, name) else {
+    let Some(ds) = ctx.live("daemonsets", ns, name) else {
         return;
     };
-    if !ds["metadata"]["deletionTimestamp"].is_null() {
-        return;
-    }
     let uid = str_at(&ds, &["metadata", "uid"]).to_string();
     let tspec = &ds["spec"]["template"]["spec"];
     let hash = template_hash(&ds["spec"]["template"]);

@@ -10,12 +10,9 @@ use crate::util::{self, str_at};
 
 pub(super) fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
     let jobs = res("jobs");
-    let Some(job) = ctx.store.get_value(jobs, ns, name) else {
+    let Some(job) = ctx.live("jobs", ns, name) else {
         return;
     };
-    if !job["metadata"]["deletionTimestamp"].is_null() {
-        return;
-    }
     let uid = str_at(&job, &["metadata", "uid"]).to_string();
     let mut job = job;
     let orig = job.clone();

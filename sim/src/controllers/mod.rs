@@ -72,6 +72,17 @@ pub(crate) struct Ctx<'a> {
     pub store: &'a Store,
 }
 
+impl Ctx<'_> {
+    /// The object a workload controller reconciles: `None` once it is gone
+    /// or being deleted (the garbage collector then takes what it owns).
+    pub(crate) fn live(&self, plural: &str, ns: &str, name: &str) -> Option<Value> {
+        let object = self.store.get_value(res(plural), ns, name)?;
+        object["metadata"]["deletionTimestamp"]
+            .is_null()
+            .then_some(object)
+    }
+}
+
 pub(crate) fn owner_plural(kind: &str) -> Option<&'static str> {
     Some(match kind {
         "ReplicaSet" => "replicasets",

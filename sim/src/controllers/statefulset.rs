@@ -38,12 +38,9 @@ fn ensure_revision(ctx: &Ctx, sts: &Value, rev_name: &str) {
 
 pub(super) fn reconcile(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
     let sts_r = res("statefulsets");
-    let Some(sts) = ctx.store.get_value(sts_r, ns, name) else {
+    let Some(sts) = ctx.live("statefulsets", ns, name) else {
         return;
     };
-    if !sts["metadata"]["deletionTimestamp"].is_null() {
-        return;
-    }
     let uid = str_at(&sts, &["metadata", "uid"]).to_string();
     let replicas = sts["spec"]["replicas"].as_i64().unwrap_or(1);
     let parallel = str_at(&sts, &["spec", "podManagementPolicy"]) == "Parallel";

@@ -13,12 +13,9 @@ const REVISION: &str = "deployment.kubernetes.io/revision";
 
 pub(super) fn reconcile_replicaset(ctx: &Ctx, st: &mut State, ns: &str, name: &str) {
     let rs_r = res("replicasets");
-    let Some(rs) = ctx.store.get_value(rs_r, ns, name) else {
+    let Some(rs) = ctx.live("replicasets", ns, name) else {
         return;
     };
-    if !rs["metadata"]["deletionTimestamp"].is_null() {
-        return;
-    }
     let uid = str_at(&rs, &["metadata", "uid"]).to_string();
     let want = rs["spec"]["replicas"].as_i64().unwrap_or(1);
     let pods = owned_pods(ctx.store, ns, &uid);
