@@ -64,12 +64,14 @@ fn run_due(ctx: &Ctx, st: &mut State, cj: &mut Value, active: &[&Value]) {
         return;
     };
     let now = util::now();
-    if let Some(next) = schedule.after(now) {
+    // Woken for the next run once: the periodic resync reconciles a small
+    // cluster's CronJobs every few seconds, and each would add a timer.
+    let key = obj_key("cronjobs", &ns, &name);
+    if let Some(next) = schedule.after(now)
+        && !st.wake.values().any(|keys| keys.contains(&key))
+    {
         let wait = (next - now).to_std().unwrap_or_default();
-        st.wake_in(
-            wait + Duration::from_millis(50),
-            obj_key("cronjobs", &ns, &name),
-        );
+        st.wake_in(wait + Duration::from_millis(50), key);
     }
     let mut earliest = cj["status"]["lastScheduleTime"]
         .as_str()
