@@ -382,22 +382,28 @@ fn a_read_only_command_stops_on_the_first_ctrl_c() {
     assert!(!r.stderr.contains("Ctrl-C again"), "{}", r.stderr);
 }
 
-/// An exec credential plugin that appends a line to `count` on every run;
-/// its token expires at `expires`.
-fn counting_plugin(dir: &Path, expires: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+/// An exec credential plugin that appends a line to `count` on every run,
+/// then runs `prints`, the shell that prints its ExecCredential.
+fn counting_plugin(dir: &Path, prints: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     let count = dir.join("plugin-runs");
     let script = dir.join("plugin.sh");
     std::fs::write(
         &script,
-        format!(
-            "#!/bin/sh\necho run >> '{}'\ncat <<EOF\n{{\"apiVersion\": \"client.authentication.k8s.io/v1\", \"kind\": \"ExecCredential\", \"status\": {{\"token\": \"from-plugin\", \"expirationTimestamp\": \"{expires}\"}}}}\nEOF\n",
-            count.display()
-        ),
+        format!("#!/bin/sh\necho run >> '{}'\n{prints}\n", count.display()),
     )
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     (script, count)
+}
+
+/// The kubeconfig `user` that runs `plugin` for its credential.
+fn exec_user(plugin: &Path) -> serde_json::Value {
+    json!({"exec": {
+        "apiVersion": "client.authentication.k8s.io/v1",
+        "command": plugin,
+        "interactiveMode": "Never",
+    }})
 }
 
 fn runs(count: &Path) -> usize {
@@ -413,16 +419,15 @@ fn exec_kubeconfig(
     server: &str,
     expires: &str,
 ) -> (std::path::PathBuf, std::path::PathBuf) {
-    let (script, count) = counting_plugin(home, expires);
+    let token = json!({
+        "apiVersion": "client.authentication.k8s.io/v1",
+        "kind": "ExecCredential",
+        "status": {"token": "from-plugin", "expirationTimestamp": expires},
+    });
+    // A heredoc, so that `expires` may be a command substitution.
+    let (script, count) = counting_plugin(home, &format!("cat <<EOF\n{token}\nEOF"));
     let config = kubeconfig(server)
-        .set(
-            "/users/0/user",
-            json!({"exec": {
-                "apiVersion": "client.authentication.k8s.io/v1",
-                "command": script,
-                "interactiveMode": "Never",
-            }}),
-        )
+        .set("/users/0/user", exec_user(&script))
         .write(home.join("kubeconfig"));
     (config, count)
 }
@@ -617,24 +622,14 @@ fn real_a_client_certificate_from_a_plugin_is_renewed_when_it_expires() {
     let dir = h.home.path();
     let template = dir.join("credential.json");
     std::fs::write(&template, credential.to_string()).unwrap();
-    let count = dir.join("plugin-runs");
-    let script = dir.join("cert-plugin.sh");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\necho run >> '{}'\nsed \"s/EXPIRES/$(date -u -d '+5 seconds' +%Y-%m-%dT%H:%M:%SZ)/\" '{}'\n",
-            count.display(),
+    let (script, count) = counting_plugin(
+        dir,
+        &format!(
+            "sed \"s/EXPIRES/$(date -u -d '+5 seconds' +%Y-%m-%dT%H:%M:%SZ)/\" '{}'",
             template.display()
         ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    *user = json!({"exec": {
-        "apiVersion": "client.authentication.k8s.io/v1",
-        "command": script,
-        "interactiveMode": "Never",
-    }});
+    );
+    *user = exec_user(&script);
     std::fs::write(&h.kubeconfig, config.to_string()).unwrap();
 
     let run = h
