@@ -675,45 +675,6 @@ fn two_scale_up_drains_of_one_node_add_one_replica_and_restore_the_true_count() 
 }
 
 #[test]
-fn a_drain_after_an_unfinished_scale_up_restores_the_recorded_count() {
-    let h = Harness::yaml(&solo_cluster());
-    wait_running(&h, 1);
-    let pod = h.list("pods", Some("app")).pop().unwrap();
-    let node = pod["spec"]["nodeName"].as_str().unwrap().to_string();
-    let other = if node == "n1" { "n2" } else { "n1" };
-    // A run that was killed after adding the replica left its record, and
-    // both replicas on the node (the other node was cordoned then).
-    h.kubectl(&["cordon", other]).expect_code(0);
-    h.kubectl(&[
-        "-n",
-        "app",
-        "annotate",
-        "deployment/solo",
-        "oncall.dev/scaled-up-from=1",
-    ])
-    .expect_code(0);
-    h.kubectl(&["-n", "app", "scale", "deployment/solo", "--replicas=2"])
-        .expect_code(0);
-    wait_running(&h, 2);
-    h.kubectl(&["uncordon", other]).expect_code(0);
-    let run = h
-        .oncall(&[
-            "node",
-            "drain",
-            &node,
-            "--scale-up",
-            "--yes",
-            "--timeout",
-            "20s",
-        ])
-        .expect_code(0);
-    assert!(run.stdout.contains("already 1 → 2"), "{}", run.stdout);
-    let deploy = h.get("deployments", Some("app"), "solo").unwrap();
-    assert_eq!(deploy["spec"]["replicas"], 1, "{}", run.stdout);
-    assert!(deploy["metadata"]["annotations"]["oncall.dev/scaled-up-from"].is_null());
-}
-
-#[test]
 fn ctrl_c_stops_a_drain_cleanly_and_says_the_node_stays_cordoned() {
     let mut y = simple_cluster();
     y += &pdb("app", "web-pdb", "web", 2);
