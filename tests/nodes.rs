@@ -451,6 +451,38 @@ fn a_second_ctrl_c_quits_at_once_and_still_leaves_an_audit_entry() {
     assert!(action.starts_with("replace"), "{last}");
 }
 
+/// On a terminal, the node's bar says what the replace waits for once the
+/// drain is done, instead of still saying "evicting".
+#[test]
+fn on_a_terminal_the_bar_says_when_it_waits_for_a_replacement_node() {
+    let h = Harness::yaml(&pool_cluster());
+    wait_running(&h, 3);
+    // Nothing replaces a node its terminate command leaves in place.
+    let run = h
+        .cmd()
+        .args([
+            "node",
+            "replace",
+            "n1",
+            "--terminate",
+            "true",
+            "--yes",
+            "--wait-replacement",
+            "3s",
+        ])
+        .pty()
+        .run();
+    assert_eq!(run.code, 5, "{}", run.stdout);
+    // The bar, with its pod gone, cut to the terminal's 80 columns.
+    assert!(
+        run.stdout.split('\r').any(|frame| frame.contains("n1 [")
+            && frame.contains("1/1 (")
+            && frame.contains("waiting for a new Ready")),
+        "{}",
+        run.stdout
+    );
+}
+
 #[test]
 fn replace_needs_a_way_to_terminate() {
     let h = Harness::yaml(&pool_cluster());
