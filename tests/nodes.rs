@@ -451,6 +451,38 @@ fn a_second_ctrl_c_quits_at_once_and_still_leaves_an_audit_entry() {
     assert!(action.starts_with("replace"), "{last}");
 }
 
+/// On a terminal, the node's bar says what the replace waits for once the
+/// drain is done, instead of still saying "evicting".
+#[test]
+fn on_a_terminal_the_bar_says_when_it_waits_for_a_replacement_node() {
+    let h = Harness::yaml(&pool_cluster());
+    wait_running(&h, 3);
+    // Nothing replaces a node its terminate command leaves in place.
+    let run = h
+        .cmd()
+        .args([
+            "node",
+            "replace",
+            "n1",
+            "--terminate",
+            "true",
+            "--yes",
+            "--wait-replacement",
+            "3s",
+        ])
+        .pty()
+        .run();
+    assert_eq!(run.code, 5, "{}", run.stdout);
+    // The bar, with its pod gone, cut to the terminal's 80 columns.
+    assert!(
+        run.stdout.split('\r').any(|frame| frame.contains("n1 [")
+            && frame.contains("1/1 (")
+            && frame.contains("waiting for a new Ready")),
+        "{}",
+        run.stdout
+    );
+}
+
 #[test]
 fn replace_needs_a_way_to_terminate() {
     let h = Harness::yaml(&pool_cluster());
@@ -672,45 +704,6 @@ fn two_scale_up_drains_of_one_node_add_one_replica_and_restore_the_true_count() 
         deploy["metadata"]
     );
     assert!(h.pods_on(&node).is_empty());
-}
-
-#[test]
-fn a_drain_after_an_unfinished_scale_up_restores_the_recorded_count() {
-    let h = Harness::yaml(&solo_cluster());
-    wait_running(&h, 1);
-    let pod = h.list("pods", Some("app")).pop().unwrap();
-    let node = pod["spec"]["nodeName"].as_str().unwrap().to_string();
-    let other = if node == "n1" { "n2" } else { "n1" };
-    // A run that was killed after adding the replica left its record, and
-    // both replicas on the node (the other node was cordoned then).
-    h.kubectl(&["cordon", other]).expect_code(0);
-    h.kubectl(&[
-        "-n",
-        "app",
-        "annotate",
-        "deployment/solo",
-        "oncall.dev/scaled-up-from=1",
-    ])
-    .expect_code(0);
-    h.kubectl(&["-n", "app", "scale", "deployment/solo", "--replicas=2"])
-        .expect_code(0);
-    wait_running(&h, 2);
-    h.kubectl(&["uncordon", other]).expect_code(0);
-    let run = h
-        .oncall(&[
-            "node",
-            "drain",
-            &node,
-            "--scale-up",
-            "--yes",
-            "--timeout",
-            "20s",
-        ])
-        .expect_code(0);
-    assert!(run.stdout.contains("already 1 → 2"), "{}", run.stdout);
-    let deploy = h.get("deployments", Some("app"), "solo").unwrap();
-    assert_eq!(deploy["spec"]["replicas"], 1, "{}", run.stdout);
-    assert!(deploy["metadata"]["annotations"]["oncall.dev/scaled-up-from"].is_null());
 }
 
 #[test]

@@ -27,6 +27,7 @@ on_both_backends!(
     a_selector_that_selects_nothing_is_not_a_failure_as_in_kubectl,
     wide_node_list_shows_what_kubectl_wide_shows,
     a_runbook_drain_step_and_node_drain_end_the_same_and_record_the_same,
+    a_drain_after_an_unfinished_scale_up_restores_the_recorded_count,
 );
 
 /// A Deployment pinned to one node of the scope; its pods take up to 30 s
@@ -1044,4 +1045,63 @@ fn a_runbook_drain_step_and_node_drain_end_the_same_and_record_the_same(backend:
         c
     };
     assert_eq!(changes(command, &n1), changes(step, &n2));
+}
+
+/// A `--scale-up` drain that was killed left its extra replica and the
+/// record of the true count on the workload: the next drain adds none and
+/// ends on the recorded count, not on the count it finds.
+fn a_drain_after_an_unfinished_scale_up_restores_the_recorded_count(backend: Backend) {
+    let s = Scope::new("leftover");
+    let mut y = s.namespace("app");
+    y += &s.node_yaml("n1", "4", &[]);
+    y += &s.node_yaml("n2", "4", &[]);
+    y += &s
+        .deployment("solo")
+        .node_selector(SCOPE_KEY, &s.id)
+        .grace_period(5)
+        .yaml();
+    let h = Harness::on(backend, &s, &y);
+    wait_ready(&h, &s, 1);
+    let ns = s.ns("app");
+    let pod = h.list("pods", Some(&ns)).pop().unwrap();
+    let node = pod["spec"]["nodeName"].as_str().unwrap().to_string();
+    let other = if node == s.node("n1") {
+        s.node("n2")
+    } else {
+        s.node("n1")
+    };
+    // The killed run's record, and both replicas on the node (the other
+    // node was cordoned then).
+    h.kubectl(&["cordon", &other]).expect_code(0);
+    h.kubectl(&[
+        "-n",
+        &ns,
+        "annotate",
+        "deployment/solo",
+        "oncall.dev/scaled-up-from=1",
+    ])
+    .expect_code(0);
+    h.kubectl(&["-n", &ns, "scale", "deployment/solo", "--replicas=2"])
+        .expect_code(0);
+    wait_ready(&h, &s, 2);
+    h.kubectl(&["uncordon", &other]).expect_code(0);
+    let run = h
+        .oncall(&[
+            "node",
+            "drain",
+            &node,
+            "--scale-up",
+            "--yes",
+            "--timeout",
+            "60s",
+        ])
+        .expect_code(0);
+    assert!(run.stdout.contains("already 1 → 2"), "{}", run.stdout);
+    let deploy = h.get("deployments", Some(&ns), "solo").unwrap();
+    assert_eq!(deploy["spec"]["replicas"], 1, "{}", run.stdout);
+    assert!(
+        deploy["metadata"]["annotations"]["oncall.dev/scaled-up-from"].is_null(),
+        "{}",
+        deploy["metadata"]
+    );
 }

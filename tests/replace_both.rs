@@ -12,6 +12,8 @@ on_both_backends!(
     rotate_without_terminating_cordons_and_drains_the_pool,
     replace_does_not_wait_for_a_workload_broken_before_the_drain,
     a_runbook_replace_step_and_the_command_end_and_record_alike,
+    a_replace_stopped_while_it_waits_says_what_it_did_and_records_it,
+    replace_waits_for_a_degraded_workload_to_be_as_ready_as_before,
 );
 
 /// pool-a: n1, n2, n5; pool-b: n3. `web` (3 replicas) runs anywhere in pool-a.
@@ -156,12 +158,14 @@ fn replace_does_not_wait_for_a_workload_broken_before_the_drain(backend: Backend
         .env("ONCALL_PROGRESS_INTERVAL", "1s")
         .run()
         .expect_exit(0);
+    // A warning on stderr (so also with `-o json`), with what `pods stuck`
+    // finds wrong with it.
     assert!(
-        run.stdout.contains(&format!(
-            "`{ns}/deployment/ledger` was already unhealthy before the drain (0 of 1 ready); not waited for"
+        run.stderr.contains(&format!(
+            "warning: `{ns}/deployment/ledger` was already unhealthy before the drain (0 of 1 ready); not waited for: "
         )),
         "{}",
-        run.stdout
+        run.stderr
     );
     assert!(
         run.stdout.contains(&format!("node/{n1} replaced by node/")),
@@ -209,4 +213,87 @@ fn a_runbook_replace_step_and_the_command_end_and_record_alike(backend: Backend)
     assert_recorded_alike(&h, |_, text| {
         (!text.starts_with("\"pod/")).then(|| normal(text.to_string()))
     });
+}
+
+/// `timeout`, systemd and CI runners stop a replace with SIGTERM, and a
+/// replace spends most of its time waiting for the new node: the wait ends
+/// at once (the runner sends SIGKILL soon after), and the node already
+/// terminated is on record. Nothing replaces a node whose terminate
+/// command leaves it in place, so the wait would last `--wait-replacement`.
+fn a_replace_stopped_while_it_waits_says_what_it_did_and_records_it(backend: Backend) {
+    let s = Scope::new("stopwait");
+    let h = Harness::on(backend, &s, &pool_cluster(&s));
+    assert!(eventually(Duration::from_secs(60), || ready_web(&h, &s) == 3));
+    let n1 = s.node("n1");
+    let replace = h.spawn_oncall(&[
+        "node",
+        "replace",
+        &n1,
+        "--terminate",
+        "true",
+        "--yes",
+        "--wait-replacement",
+        "10m",
+    ]);
+    replace.wait_for_stderr(
+        &format!("waiting for a new Ready node to replace {n1}"),
+        Duration::from_secs(60),
+    );
+    replace.signal(libc::SIGTERM);
+    let run = replace
+        .finish_within(Duration::from_secs(20))
+        .expect_exit(143);
+    assert!(
+        run.stderr
+            .contains(&format!("interrupted: node/{n1} terminated"))
+            && run.stderr.contains(&format!(
+                "not done: the wait for a new node to replace {n1}"
+            )),
+        "{}",
+        run.stderr
+    );
+    let entry = h.audit_entries().last().cloned().expect("an audit entry");
+    assert_eq!(entry["outcome"]["status"], "interrupted", "{entry}");
+    assert_eq!(entry["outcome"]["done"], serde_json::json!([n1]), "{entry}");
+}
+
+/// A workload already degraded before the drain (its pods on a node whose
+/// kubelet died are not ready) loses its ready pods on the replaced node:
+/// the replace waits until it is as ready as before, on the new node,
+/// instead of finishing while none of it is ready.
+fn replace_waits_for_a_degraded_workload_to_be_as_ready_as_before(backend: Backend) {
+    let s = Scope::new("degraded");
+    let pool_a = s.id.clone() + "-pool-a";
+    let mut y = s.namespace("app");
+    for node in ["n1", "n2"] {
+        y += &s.node_yaml(node, "4", &[("cloud.google.com/gke-nodepool", &pool_a)]);
+    }
+    y += &s
+        .deployment("web")
+        .replicas(3)
+        .node_selector("cloud.google.com/gke-nodepool", &pool_a)
+        .grace_period(1)
+        .yaml();
+    let h = Harness::on(backend, &s, &y);
+    h.play_autoscaler();
+    assert!(eventually(Duration::from_secs(60), || ready_web(&h, &s) == 3));
+    let on = |node: &str| h.pods_on(node).len() as i64;
+    let (n1, n2) = (s.node("n1"), s.node("n2"));
+    let (kept, dead) = if on(&n1) > 0 { (n1, n2) } else { (n2, n1) };
+    let before = on(&kept);
+    h.stop_kubelet(&dead);
+    assert!(
+        eventually(Duration::from_secs(90), || ready_web(&h, &s) == before),
+        "the pods on {dead} did not turn unready"
+    );
+    let run = replace_deleting_the_node(&h, &kept);
+    let ns = s.ns("app");
+    assert!(
+        run.stderr.contains(&format!(
+            "`{ns}/deployment/web` was already unhealthy before the drain ({before} of 3 ready); waited only for {before} ready again"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(ready_web(&h, &s), before, "{}", run.stdout);
 }

@@ -618,3 +618,25 @@ steps:
         r.stdout, r.stderr
     );
 }
+
+/// Without a terminal, a step that runs long (a replace waits minutes for
+/// its new node) still says every so often what is going on.
+#[test]
+fn a_long_step_without_a_terminal_repeats_a_progress_line() {
+    let l = Local::new();
+    l.write(
+        "rb.yaml",
+        "name: t\nsummary: s\nsteps:\n  - id: nap\n    title: Wait a while\n    shell: [sleep, '3']\n",
+    );
+    let r = l
+        .command(&["runbook", "run", "rb.yaml", "--yes"])
+        .env("ONCALL_PROGRESS_INTERVAL", "1s")
+        .run()
+        .expect_exit(0);
+    assert!(
+        r.stderr
+            .contains("still running step `nap`: Wait a while ("),
+        "{}",
+        r.stderr
+    );
+}

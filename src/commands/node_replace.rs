@@ -9,7 +9,6 @@ use crate::error::Result;
 use crate::nodes::decide::DrainOptions;
 use crate::nodes::rebuild;
 use crate::nodes::replace::Terminate;
-use crate::nodes::scale::Scalable;
 use crate::nodes::{LeanNode, targets};
 use crate::safety::{self, Cancel, OpCtx, audit};
 use crate::ui::output;
@@ -88,30 +87,5 @@ async fn run(
     let Some(outcome) = safety::execute(app, cluster, &plan, rebuilt).await? else {
         return Ok(());
     };
-    let not_waited_for = not_waited_for(cluster, &outcome.unhealthy).await;
-    output::show(app.global.output, Rebuilt::new(outcome, not_waited_for))
-}
-
-/// Says which workloads were already unhealthy before the drain, each with
-/// what `pods stuck` finds wrong with its pods.
-async fn not_waited_for(cluster: &Cluster, unhealthy: &[Scalable]) -> Vec<String> {
-    let mut lines = Vec::new();
-    for w in unhealthy {
-        let opts = crate::pods::Options {
-            namespace: Some(w.namespace.clone()),
-            ..Default::default()
-        };
-        let why = crate::pods::find_stuck(cluster, &opts)
-            .await
-            .ok()
-            .and_then(|r| {
-                r.pods
-                    .into_iter()
-                    .find(|p| p.owner.as_deref() == Some(w.kind_name().as_str()))
-            })
-            .map(|p| format!(": {} ({})", p.status, p.reason))
-            .unwrap_or_default();
-        lines.push(format!("{}{why}", rebuild::not_waited_for(w)));
-    }
-    lines
+    output::show(app.global.output, Rebuilt::new(cluster, outcome).await)
 }

@@ -20,6 +20,7 @@ use crate::runbook::{self as rb};
 use crate::safety::audit::{self, Outcome};
 use crate::safety::{self, Answer, Plan};
 use crate::ui::output::{self, Report};
+use crate::ui::progress::Heartbeat;
 use crate::ui::{prompt, style, table};
 
 pub(super) async fn run(app: &App, cmd: RunbookCommand) -> Result<()> {
@@ -485,6 +486,7 @@ async fn finish(app: &App, run: &mut Run<'_>, start: usize) -> Result<()> {
     let mut ui = CliUi {
         app,
         spinner: None,
+        heartbeat: None,
         context,
         url,
         describe,
@@ -582,6 +584,9 @@ struct CliUi<'a> {
     app: &'a App,
     /// Shown while a step's action runs; hidden when stderr is not a terminal.
     spinner: Option<indicatif::ProgressBar>,
+    /// Without a terminal: a line every so often while a step's action
+    /// runs (a replace waits minutes), so a CI log never goes quiet.
+    heartbeat: Option<Heartbeat>,
     context: String,
     url: String,
     describe: String,
@@ -673,12 +678,16 @@ impl Ui for CliUi<'_> {
         let spinner = self.app.progress.spinner(&step.id);
         spinner.set_message(step.title.clone());
         self.spinner = Some(spinner);
+        let heartbeat = Heartbeat::start(&self.app.progress);
+        heartbeat.set(format!("running step `{}`: {}", step.id, step.title));
+        self.heartbeat = Some(heartbeat);
     }
 
     fn step_end(&mut self, _step: &Step, record: &StepRecord, output: Option<&str>) {
         if let Some(s) = self.spinner.take() {
             s.finish_and_clear();
         }
+        self.heartbeat = None;
         if !self.human() {
             return;
         }

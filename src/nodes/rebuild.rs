@@ -58,10 +58,23 @@ pub(crate) struct Job {
     pub scale: Vec<Scalable>,
 }
 
+/// How many ready replicas a workload must have again after the drain: as
+/// many as it had before it, so that a workload the drain did not break is
+/// not waited for (that would fail the job after the node was already
+/// replaced), and one it did break is, even if it was degraded already
+/// (rotating on would take its last ready pods). None: none was ready.
+pub(crate) fn ready_again(before: &Scalable) -> Option<i64> {
+    (before.ready > 0).then_some(before.ready.min(before.replicas))
+}
+
 /// The line said of a workload that was already unhealthy before the drain.
 pub(crate) fn not_waited_for(w: &Scalable) -> String {
+    let waited = match ready_again(w) {
+        Some(n) => format!("waited only for {n} ready again"),
+        None => "not waited for".into(),
+    };
     format!(
-        "`{}` was already unhealthy before the drain ({} of {} ready); not waited for",
+        "`{}` was already unhealthy before the drain ({} of {} ready); {waited}",
         w.target(),
         w.ready,
         w.replicas
@@ -219,12 +232,7 @@ async fn steps(
     plan::scale_up(cluster, &mut job.scale.clone(), &job.opts).await?;
     for chunk in cordoned.chunks(job.batch) {
         if ctx.cancel.is_cancelled() {
-            let node = |n: &LeanNode| format!("node/{}", n.name());
-            return Err(Error::Interrupted {
-                done: results.iter().map(|r| format!("node/{}", r.node)).collect(),
-                not_done: cordoned[results.len()..].iter().map(node).collect(),
-                next: Some("the nodes not done stay cordoned".into()),
-            });
+            return Err(interrupted(results, &cordoned, None));
         }
         let since = Utc::now();
         // Each workload's readiness before the drain: afterwards, only what
@@ -267,7 +275,15 @@ async fn steps(
             )
             .await
         });
-        let found = futures::future::join_all(waits).await;
+        // A wait changes nothing, so a stop signal ends it at once: the
+        // signal's sender (systemd, CI) will not wait minutes for a node.
+        let found = tokio::select! {
+            found = futures::future::join_all(waits) => found,
+            _ = ctx.cancel.cancelled() => {
+                let what = format!("the wait for a new node to replace {}", names.join(", "));
+                return Err(interrupted(results, &cordoned, Some(what)));
+            }
+        };
         let start = results.len() - chunk.len();
         for (i, f) in found.into_iter().enumerate() {
             results[start + i].replacement = Some(f?);
@@ -278,21 +294,50 @@ async fn steps(
                 by: r.replacement.clone().unwrap_or_else(|| "?".into()),
             });
         }
-        // The batch is done when what it evicted is Ready again. A workload
-        // that was already unhealthy is reported, not waited for: waiting
-        // would fail the job after the node was already replaced.
+        // The batch is done when what it evicted is as ready as before the
+        // drain (`ready_again`). A workload that was already unhealthy is
+        // reported too.
         for w in before {
-            if w.ready < w.replicas {
+            let Some(want) = ready_again(&w) else {
                 unhealthy.push(w);
-            } else {
-                ctx.emit(Event::Waiting {
-                    what: format!("`{}` to be ready again", w.target()),
-                });
-                scale::wait_ready(cluster, &w, w.replicas, job.wait_replacement).await?;
+                continue;
+            };
+            if want < w.replicas {
+                unhealthy.push(w.clone());
+            }
+            ctx.emit(Event::Waiting {
+                what: format!("`{}` to be ready again", w.target()),
+            });
+            tokio::select! {
+                ready = scale::wait_ready(cluster, &w, want, job.wait_replacement) => ready?,
+                _ = ctx.cancel.cancelled() => {
+                    let what = format!("the wait for `{}` to be ready again", w.target());
+                    return Err(interrupted(results, &cordoned, Some(what)));
+                }
             }
         }
     }
     Ok(())
+}
+
+/// A replace or rotate stopped by a signal: the nodes done (terminated,
+/// whether or not a replacement was seen), the wait cut short, and the
+/// cordoned nodes not reached.
+fn interrupted(results: &[Replaced], cordoned: &[LeanNode], waiting: Option<String>) -> Error {
+    let done = results
+        .iter()
+        .map(|r| format!("node/{} {}", r.node, r.describe()))
+        .collect();
+    let rest = &cordoned[results.len().min(cordoned.len())..];
+    let not_done = waiting
+        .into_iter()
+        .chain(rest.iter().map(|n| format!("node/{}", n.name())))
+        .collect();
+    Error::Interrupted {
+        done,
+        not_done,
+        next: (!rest.is_empty()).then(|| "the nodes not done stay cordoned".into()),
+    }
 }
 
 /// The workloads (with their readiness now) that have pods the drain of
@@ -320,4 +365,40 @@ async fn evicted_workloads(
         workloads.push(scale::resolve_owner(cluster, &p.namespace, owner).await?);
     }
     Ok(workloads)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn web(ready: i64, replicas: i64) -> Scalable {
+        Scalable {
+            namespace: "app".into(),
+            resource: "deployments".into(),
+            name: "web".into(),
+            replicas,
+            ready,
+            recreate: false,
+            scaled_by_another_run: false,
+            resource_version: None,
+        }
+    }
+
+    /// A degraded workload whose ready pods the drain evicts is waited for
+    /// until it is as ready as before: rotating on at once would take its
+    /// last ready pods too.
+    #[test]
+    fn what_the_drain_made_unready_is_waited_for_and_no_more() {
+        assert_eq!(ready_again(&web(3, 3)), Some(3));
+        assert_eq!(ready_again(&web(2, 3)), Some(2));
+        assert_eq!(ready_again(&web(0, 1)), None);
+        assert_eq!(
+            not_waited_for(&web(2, 3)),
+            "`app/deployment/web` was already unhealthy before the drain (2 of 3 ready); waited only for 2 ready again"
+        );
+        assert_eq!(
+            not_waited_for(&web(0, 1)),
+            "`app/deployment/web` was already unhealthy before the drain (0 of 1 ready); not waited for"
+        );
+    }
 }

@@ -49,6 +49,26 @@ struct Listed {
     node_exists: bool,
 }
 
+/// What is wrong with the pods of `owner` (`kind/name`, as a stuck pod
+/// names its owner) in `namespace`, as `STATUS (reason)`: for a workload
+/// known to be unhealthy, so however briefly its pods have been so.
+pub(crate) async fn trouble_of(cluster: &Cluster, namespace: &str, owner: &str) -> Option<String> {
+    let opts = Options {
+        namespace: Some(namespace.to_string()),
+        thresholds: Thresholds {
+            older_than: Some(std::time::Duration::ZERO),
+            ..Thresholds::default()
+        },
+        ..Options::default()
+    };
+    let report = find_stuck(cluster, &opts).await.ok()?;
+    report
+        .pods
+        .into_iter()
+        .find(|p| p.owner.as_deref() == Some(owner))
+        .map(|p| format!("{} ({})", p.status, p.reason))
+}
+
 /// Lists, classifies, joins events and groups. Never prints.
 pub(crate) async fn find_stuck(cluster: &Cluster, opts: &Options) -> Result<Report> {
     let now = Utc::now();

@@ -321,12 +321,7 @@ async fn run_rebuild(run: &Run<'_>, action: &str, r: Rebuild<'_>) -> Result<Prod
         "replacements": replacements,
         "not_waited_for": outcome.unhealthy,
     });
-    let not_waited_for = outcome
-        .unhealthy
-        .iter()
-        .map(rebuild::not_waited_for)
-        .collect();
-    let report = Rebuilt::new(outcome, not_waited_for);
+    let report = Rebuilt::new(cluster, outcome).await;
     let produced = Produced {
         output,
         ..Produced::report(&report)

@@ -4,6 +4,7 @@
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
+use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::nodes::check::CheckReport;
 use crate::nodes::cordon::CordonJob;
@@ -264,9 +265,18 @@ pub(crate) struct Rebuilt {
 }
 
 impl Rebuilt {
-    /// `not_waited_for`: a line per workload that was already unhealthy
-    /// (`rebuild::not_waited_for`, with what is known of why).
-    pub(crate) fn new(outcome: rebuild::Outcome, not_waited_for: Vec<String>) -> Self {
+    /// The report of `outcome`, saying of each workload that was already
+    /// unhealthy before the drain (`rebuild::not_waited_for`) what `pods
+    /// stuck` finds wrong with its pods.
+    pub(crate) async fn new(cluster: &Cluster, outcome: rebuild::Outcome) -> Self {
+        let mut not_waited_for = Vec::new();
+        for w in &outcome.unhealthy {
+            let why = crate::pods::trouble_of(cluster, &w.namespace, &w.kind_name())
+                .await
+                .map(|t| format!(": {t}"))
+                .unwrap_or_default();
+            not_waited_for.push(format!("{}{why}", rebuild::not_waited_for(w)));
+        }
         Rebuilt {
             replaced: outcome.replaced,
             failed_drains: outcome.failed_drains,
@@ -279,9 +289,6 @@ impl Rebuilt {
 impl Report for Rebuilt {
     fn human(&self, _: OutputFormat) -> String {
         let mut out = render_drains(&self.failed_drains);
-        for line in &self.not_waited_for {
-            push_line!(out, "{} {line}", style::warn("note:"));
-        }
         for r in &self.replaced {
             push_line!(
                 out,
@@ -293,6 +300,12 @@ impl Report for Rebuilt {
             );
         }
         out
+    }
+
+    /// Workloads not waited for: on stderr also with `-o json`, whose
+    /// list of nodes has no place for them.
+    fn warnings(&self) -> Vec<String> {
+        self.not_waited_for.clone()
     }
 
     fn finish(self) -> Result<()> {
