@@ -162,6 +162,10 @@ pub enum Error {
     #[error("{what} was not found; check the name with `{list}`")]
     NotFound { what: String, list: String },
 
+    /// Several named nodes that do not exist, all named at once.
+    #[error("nodes {} were not found; check the names with `{list}`", quoted(.names))]
+    NodesNotFound { names: Vec<String>, list: String },
+
     /// A selector that selects nothing: as kubectl, not a failure (exit 0).
     #[error("no resources found: no node matches `{0}`, so nothing was changed")]
     NothingSelected(String),
@@ -980,6 +984,7 @@ impl Error {
                 crate::safety::interrupt::exit_code()
             }
             Error::NotFound { .. }
+            | Error::NodesNotFound { .. }
             | Error::NoSuchWorkload { .. }
             | Error::NoWorkloadSelected { .. }
             | Error::AuditWriteFailed { .. }

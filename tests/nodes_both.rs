@@ -25,6 +25,7 @@ on_both_backends!(
     scale_up_never_scales_a_singleton_or_a_statefulset,
     a_cordon_note_left_behind_by_kubectl_uncordon_is_ignored,
     a_selector_that_selects_nothing_is_not_a_failure_as_in_kubectl,
+    every_unknown_node_name_is_named_and_nothing_changes,
     wide_node_list_shows_what_kubectl_wide_shows,
     a_runbook_drain_step_and_node_drain_end_the_same_and_record_the_same,
     a_drain_after_an_unfinished_scale_up_restores_the_recorded_count,
@@ -889,6 +890,31 @@ fn a_selector_that_selects_nothing_is_not_a_failure_as_in_kubectl(backend: Backe
             "{cmd}: {}",
             ours.stderr
         );
+    }
+}
+
+/// A typo among the names changes nothing, as in kubectl, which exits 1
+/// naming the first missing node; oncall names every missing one, so one
+/// correction is enough.
+fn every_unknown_node_name_is_named_and_nothing_changes(backend: Backend) {
+    let s = Scope::new("typo");
+    let h = Harness::on(backend, &s, &simple_cluster(&s));
+    let (n1, typo1, typo2) = (s.node("n1"), s.node("nope1"), s.node("nope2"));
+    let theirs = h.kubectl(&["cordon", &n1, &typo1, &typo2]);
+    assert_eq!(theirs.code, 1, "{}", theirs.stderr);
+    assert!(h.unschedulable(&n1).is_null(), "kubectl changed nothing");
+    for cmd in ["cordon", "drain"] {
+        let ours = h
+            .oncall(&["node", cmd, &n1, &typo1, &typo2, "--yes"])
+            .expect_code(1);
+        assert!(
+            ours.stderr
+                .contains(&format!("`{typo1}`, `{typo2}` were not found"))
+                && ours.stderr.contains("oncall node list"),
+            "{cmd}: {}",
+            ours.stderr
+        );
+        assert!(h.unschedulable(&n1).is_null(), "{cmd} changed nothing");
     }
 }
 

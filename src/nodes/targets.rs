@@ -22,8 +22,24 @@ pub(crate) async fn resolve(
         });
     }
     let mut nodes = Vec::new();
+    let mut missing = Vec::new();
     for name in names {
-        nodes.push(get(cluster, name).await?);
+        match get(cluster, name).await {
+            Ok(node) => nodes.push(node),
+            // Every missing name at once, as kubectl names each one.
+            Err(Error::NotFound { .. }) => missing.push(name.clone()),
+            Err(e) => return Err(e),
+        }
+    }
+    match missing.len() {
+        0 => {}
+        1 => return Err(not_found(&missing[0])),
+        _ => {
+            return Err(Error::NodesNotFound {
+                names: missing,
+                list: crate::suggest::oncall("node list"),
+            });
+        }
     }
     if let Some(sel) = selector {
         let mut selected = list(cluster, Some(sel)).await?;
@@ -47,11 +63,15 @@ pub(crate) async fn get(cluster: &Cluster, name: &str) -> Result<LeanNode> {
     .await;
     match result {
         Ok(node) => Ok(node),
-        Err(e) if is_not_found(&e) => Err(Error::NotFound {
-            what: format!("node `{name}`"),
-            list: crate::suggest::oncall("node list"),
-        }),
+        Err(e) if is_not_found(&e) => Err(not_found(name)),
         Err(e) => Err(api_error(e, &cluster.url, "get nodes")),
+    }
+}
+
+fn not_found(name: &str) -> Error {
+    Error::NotFound {
+        what: format!("node `{name}`"),
+        list: crate::suggest::oncall("node list"),
     }
 }
 
