@@ -99,7 +99,7 @@ async fn check_nodes(
 ) -> Result<()> {
     let nodes = resolve(cluster, t).await?;
     let opts = DrainOptions::from(flags).with_policy(app.config.scale_policy());
-    let report = plan::run_check(cluster, &nodes, &opts).await?;
+    let report = plan::run_check(cluster, &nodes, &opts, nodes.len()).await?;
     let pods = app.global.verbose > 0 || nodes.len() == 1;
     let view = CheckView::new(report, pods).fitted_to(fit::width(fit::Stream::Stdout));
     output::show(app.global.output, view)

@@ -318,8 +318,8 @@ pub(crate) fn plan_pods(
 pub(crate) struct ClusterView {
     /// Requests of non-finished pods, per node.
     pub used: HashMap<String, Resources>,
-    /// Per controller UID: healthy pods off the drained nodes.
-    pub healthy_elsewhere: HashMap<String, u32>,
+    /// Per controller UID: its healthy pods, per node.
+    pub healthy_on: HashMap<String, HashMap<String, u32>>,
     /// Per controller UID: all non-finished pods.
     pub total: HashMap<String, u32>,
 }
@@ -343,11 +343,20 @@ struct ViewMeta {
     deletion_timestamp: Option<serde::de::IgnoredAny>,
 }
 
+impl ClusterView {
+    /// Healthy pods of the controller `uid` on nodes outside `drained`.
+    fn healthy_outside(&self, uid: &str, drained: &HashSet<String>) -> u32 {
+        self.healthy_on.get(uid).map_or(0, |on| {
+            on.iter()
+                .filter(|(node, _)| !drained.contains(*node))
+                .map(|(_, n)| n)
+                .sum()
+        })
+    }
+}
+
 /// One paged pass over every pod, keeping only per-node and per-controller sums.
-pub(crate) async fn cluster_view(
-    cluster: &Cluster,
-    drained: &HashSet<String>,
-) -> Result<ClusterView> {
+pub(crate) async fn cluster_view(cluster: &Cluster) -> Result<ClusterView> {
     let query = ListQuery::new("/api/v1/pods");
     retry(|| async {
         let mut view = ClusterView::default();
@@ -379,8 +388,13 @@ pub(crate) async fn cluster_view(
                     };
                     *view.total.entry(owner.uid.clone()).or_default() += 1;
                     let healthy = lean.is_ready() && p.metadata.deletion_timestamp.is_none();
-                    if healthy && !node.is_empty() && !drained.contains(&node) {
-                        *view.healthy_elsewhere.entry(owner.uid.clone()).or_default() += 1;
+                    if healthy && !node.is_empty() {
+                        *view
+                            .healthy_on
+                            .entry(owner.uid.clone())
+                            .or_default()
+                            .entry(node)
+                            .or_default() += 1;
                     }
                 }
             }
@@ -394,15 +408,19 @@ pub(crate) async fn cluster_view(
 }
 
 /// Runs the pre-flight for `targets`, given every node of the cluster.
+/// They are drained `together` at a time, in order (a rotation's batches,
+/// each back in service before the next): a workload's outage is judged per
+/// batch, while room is counted outside all of them.
 pub(crate) async fn check(
     cluster: &Cluster,
     targets: &[LeanNode],
     all_nodes: &[LeanNode],
     opts: &DrainOptions,
+    together: usize,
 ) -> Result<CheckReport> {
     let drained: HashSet<String> = targets.iter().map(|n| n.name().to_string()).collect();
     let budgets = pdbs(cluster).await?;
-    let view = cluster_view(cluster, &drained).await?;
+    let view = cluster_view(cluster).await?;
     // Room counts only on nodes that could take at least one of the pods
     // to move: a tainted pool (GPUs, another team) is no room for them.
     let others: Vec<&LeanNode> = all_nodes
@@ -417,10 +435,16 @@ pub(crate) async fn check(
         pods_by_target
             .push(pods_on_node(cluster, node.name(), opts.pod_selector.as_deref()).await?);
     }
-    for (node, pods) in targets.iter().zip(&pods_by_target) {
+    let together = together.max(1);
+    let batches: Vec<HashSet<String>> = targets
+        .chunks(together)
+        .map(|batch| batch.iter().map(|n| n.name().to_string()).collect())
+        .collect();
+    for (i, (node, pods)) in targets.iter().zip(&pods_by_target).enumerate() {
         let missing = missing_daemonsets(cluster, pods).await?;
         let plans = plan_pods(pods, opts, &missing, &budgets);
-        let (mut blockers, mut scale_up) = blockers(pods, &plans, opts, &budgets, &view);
+        let batch = &batches[i / together];
+        let (mut blockers, mut scale_up) = blockers(pods, &plans, opts, &budgets, &view, batch);
         blockers.extend(not_to_be_scaled(cluster, &mut scale_up, opts).await?);
         blockers.extend(never_deleted(pods, &plans, opts, node));
         for (p, plan) in pods.iter().zip(&plans) {
@@ -451,7 +475,8 @@ pub(crate) async fn check(
     })
 }
 
-/// The blockers of one node: refusals, budgets, outages, safe-to-evict;
+/// The blockers of one node, drained at the same time as the nodes of
+/// `batch` (itself among them): refusals, budgets, outages, safe-to-evict;
 /// and, with `--scale-up`, the outages that scaling up will prevent.
 pub(crate) fn blockers(
     pods: &[LeanPod],
@@ -459,6 +484,7 @@ pub(crate) fn blockers(
     opts: &DrainOptions,
     budgets: &[LeanPdb],
     view: &ClusterView,
+    batch: &HashSet<String>,
 ) -> (Vec<Blocker>, Vec<Outage>) {
     let mut out = Vec::new();
     let mut outages = Vec::new();
@@ -516,8 +542,9 @@ pub(crate) fn blockers(
         }
     }
 
-    // Outages: every healthy replica of a controller is on the drained nodes.
-    // A pod that is not ready serves nothing: moving it causes no outage.
+    // Outages: every healthy replica of a controller is on the nodes drained
+    // at once. A pod that is not ready serves nothing: moving it causes no
+    // outage.
     let mut by_owner: BTreeMap<String, (String, String, Vec<String>)> = BTreeMap::new();
     for (p, plan) in &removed {
         if p.is_finished() || !p.is_ready() {
@@ -545,7 +572,7 @@ pub(crate) fn blockers(
             .push(plan.key());
     }
     for (uid, (namespace, owner, pods)) in by_owner {
-        if view.healthy_elsewhere.get(&uid).copied().unwrap_or(0) > 0 {
+        if view.healthy_outside(&uid, batch) > 0 {
             continue;
         }
         if opts.scale_up {
@@ -562,7 +589,14 @@ pub(crate) fn blockers(
                     "every ready replica of `{owner}` ({total} in all) is on the drained node(s): draining causes an outage"
                 ),
                 pods,
-                fix: "pass --scale-up to add a replica elsewhere first".into(),
+                // --scale-up refuses to grow a StatefulSet (see
+                // `not_to_be_scaled`): do not send the user there.
+                fix: if owner.starts_with("StatefulSet/") {
+                    "move its members one at a time first: delete one of its pods, wait until it is Ready on another node, and repeat; or drain fewer nodes at once (--batch 1 for replace and rotate)"
+                } else {
+                    "pass --scale-up to add a replica elsewhere first"
+                }
+                .into(),
                 pdb: None,
             });
         }
@@ -753,6 +787,53 @@ pub(crate) fn room_blocker(needed: Resources, free: Resources) -> Option<Blocker
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nodes::targets;
+    use crate::nodes::testing::TestCluster;
+
+    /// The demo's RabbitMQ has one member on each node of pool-a. Drained
+    /// one node at a time, each back before the next (a rotation's batches),
+    /// the other two serve: no outage. Drained at once, all three go, and
+    /// the fix is not --scale-up, which never grows a StatefulSet.
+    #[tokio::test]
+    async fn a_statefulset_spread_over_batches_is_no_outage_but_all_at_once_is() {
+        let t = TestCluster::start(oncall_sim::DEMO_SEED).await;
+        let pool = t
+            .nodes(&[
+                "gke-demo-pool-a-8f3c2a1d-m4p9",
+                "gke-demo-pool-a-8f3c2a1d-q2w8",
+                "gke-demo-pool-a-8f3c2a1d-x7k2",
+            ])
+            .await;
+        let all = targets::list(&t.cluster, None).await.unwrap();
+        let opts = DrainOptions {
+            ignore_daemonsets: true,
+            delete_emptydir_data: true,
+            force: true,
+            ..DrainOptions::default()
+        };
+        let rabbitmq_fixes = |report: &CheckReport| -> Vec<String> {
+            report
+                .nodes
+                .iter()
+                .flat_map(|n| &n.blockers)
+                .filter(|b| b.kind == BlockerKind::Outage && b.message.contains("rabbitmq"))
+                .map(|b| b.fix.clone())
+                .collect()
+        };
+
+        let one_at_a_time = check(&t.cluster, &pool, &all, &opts, 1).await.unwrap();
+        assert_eq!(rabbitmq_fixes(&one_at_a_time), Vec::<String>::new());
+
+        let at_once = check(&t.cluster, &pool, &all, &opts, 3).await.unwrap();
+        let fixes = rabbitmq_fixes(&at_once);
+        assert_eq!(fixes.len(), 3, "{fixes:?}");
+        assert!(
+            fixes
+                .iter()
+                .all(|f| f.contains("one at a time") && !f.contains("--scale-up")),
+            "{fixes:?}"
+        );
+    }
 
     #[test]
     fn room_counts_pods_cpu_and_memory() {

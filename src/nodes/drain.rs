@@ -168,7 +168,7 @@ pub(crate) async fn prepare(
     opts: DrainOptions,
     concurrency: usize,
 ) -> Result<(DrainJob, Plan)> {
-    let report = plan::run_check(cluster, &nodes, &opts).await?;
+    let report = plan::run_check(cluster, &nodes, &opts, nodes.len()).await?;
     let mut plan = Plan::new(format!("drain {} node(s)", nodes.len()), cluster);
     let refused = plan::plan_drain(&mut plan, &report, &opts);
     // Scale-ups are planned only for a drain that can go ahead and has

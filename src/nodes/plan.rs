@@ -12,14 +12,16 @@ use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::safety::Plan;
 
-/// The pre-flight of `nodes` against the whole cluster.
+/// The pre-flight of `nodes` against the whole cluster, drained `together`
+/// at a time (all at once for a drain, a batch at a time for a rotation).
 pub(crate) async fn run_check(
     cluster: &Cluster,
     nodes: &[LeanNode],
     opts: &DrainOptions,
+    together: usize,
 ) -> Result<CheckReport> {
     let all = targets::list(cluster, None).await?;
-    check::check(cluster, nodes, &all, opts).await
+    check::check(cluster, nodes, &all, opts, together).await
 }
 
 /// Adds a cordon to a plan; returns the names of the nodes to cordon

@@ -148,7 +148,7 @@ pub(crate) async fn prepare(
     wait_replacement: Duration,
 ) -> Result<(Job, Plan)> {
     let batch = batch.max(1);
-    let report = plan::run_check(cluster, &nodes, &opts).await?;
+    let report = plan::run_check(cluster, &nodes, &opts, batch).await?;
     let mut plan = Plan::new(
         format!("{verb} {} node(s), {batch} at a time", nodes.len()),
         cluster,

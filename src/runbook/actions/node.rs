@@ -59,7 +59,7 @@ impl Action for Check {
     async fn run(&self, run: &Run<'_>, _step: &Step, args: CheckArgs) -> Result<Produced> {
         let cluster = cluster(run, Self::SPEC.name)?;
         let nodes = resolve(cluster, &args.nodes, &args.selector).await?;
-        let report = plan::run_check(cluster, &nodes, &args.drain).await?;
+        let report = plan::run_check(cluster, &nodes, &args.drain, nodes.len()).await?;
         let view = CheckView::new(report, false);
         let mut output = output::data(&view);
         let blocked: Vec<&str> = view
