@@ -171,14 +171,31 @@ fn a_failed_run_exits_1_naming_its_exit_code(backend: Backend) {
         &cluster(&s, &[("builder", "Allow", "job-fail exit-code=3")]),
     );
     let ns = s.ns("batch");
-    let run = h
-        .oncall(&["-n", &ns, "job", "run", "cronjob/builder", "--yes"])
-        .expect_code(1);
+    // The context is given on the line: the hint must name it, or pasted
+    // it reads the kubeconfig's current one.
+    let context = h
+        .kubectl(&["config", "current-context"])
+        .stdout
+        .trim()
+        .to_string();
+    let args = [
+        "--context",
+        &context,
+        "-n",
+        &ns,
+        "job",
+        "run",
+        "cronjob/builder",
+        "--yes",
+    ];
+    let run = h.oncall(&args).expect_code(1);
     assert!(
         run.stderr.contains("failed") && run.stderr.contains("exited with code 3"),
         "{}",
         run.stderr
     );
+    let hint = format!("`kubectl --context {context} logs -n {ns} job/builder-manual-");
+    assert!(run.stderr.contains(&hint), "{hint} in {}", run.stderr);
     assert!(run.stdout.contains("failed after"), "{}", run.stdout);
     let rows = job_list(&h, &s);
     assert_eq!(rows[0]["last_run"]["state"], "failed");
