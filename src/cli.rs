@@ -116,8 +116,14 @@ pub(crate) struct GlobalArgs {
     #[arg(long = "as", global = true, value_name = "USER")]
     pub as_user: Option<String>,
 
-    /// Act as a member of this group (impersonation); repeat for more groups
-    #[arg(long = "as-group", global = true, value_name = "GROUP")]
+    /// Act as a member of this group (impersonation, with --as); repeat for more groups
+    // The API server refuses groups without a user (kubectl refuses them too).
+    #[arg(
+        long = "as-group",
+        global = true,
+        value_name = "GROUP",
+        requires = "as_user"
+    )]
     pub as_group: Vec<String>,
 }
 

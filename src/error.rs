@@ -293,7 +293,8 @@ pub enum Error {
     BadCronJobName { arg: String },
 
     #[error(
-        "there is no CronJob `{name}` in namespace `{namespace}`; `oncall job list -A` shows them all"
+        "there is no CronJob `{name}` in namespace `{namespace}`; `{}` shows them all",
+        crate::suggest::oncall("job list -A")
     )]
     NoSuchCronJob { name: String, namespace: String },
 
@@ -320,12 +321,14 @@ pub enum Error {
 
     // --- Rotating a Secret -------------------------------------------------
     #[error(
-        "secret `{name}` was not found in namespace `{namespace}`; nothing was changed: check the name with `kubectl get secrets -n {namespace}`"
+        "secret `{name}` was not found in namespace `{namespace}`; nothing was changed: check the name with `{}`",
+        crate::suggest::kubectl(&format!("get secrets -n {namespace}"))
     )]
     SecretNotFound { name: String, namespace: String },
 
     #[error(
-        "secret `{name}` was not found in namespace `{namespace}`, and no workload there uses it; check the name with `kubectl get secrets -n {namespace}`"
+        "secret `{name}` was not found in namespace `{namespace}`, and no workload there uses it; check the name with `{}`",
+        crate::suggest::kubectl(&format!("get secrets -n {namespace}"))
     )]
     SecretUnused { name: String, namespace: String },
 
@@ -821,7 +824,8 @@ impl std::fmt::Display for JobFailure {
             (Some(p), None) => write!(f, "; its pod was `{p}`")?,
             _ => {}
         }
-        write!(f, "; read its log with `kubectl logs -n {ns} job/{job}`")
+        let logs = crate::suggest::kubectl(&format!("logs -n {ns} job/{job}"));
+        write!(f, "; read its log with `{logs}`")
     }
 }
 

@@ -120,6 +120,45 @@ fn real_as_and_token_act_as_the_read_only_user_and_are_refused_a_cordon() {
     );
 }
 
+/// `--as-group` reaches the server: the same impersonated user is refused
+/// the cordon alone and allowed it in the administrators' group, as with
+/// kubectl.
+#[test]
+fn real_as_group_adds_the_groups_the_server_authorizes() {
+    let s = Scope::new("asgroup");
+    let h = Harness::on(Backend::Real, &s, &cluster(&s));
+    let n1 = s.node("n1");
+    let who = "oncall-test-nobody";
+    let cordon = |extra: &[&str]| {
+        let args = [&["--as", who], extra, &["node", "cordon", &n1, "--yes"]].concat();
+        h.oncall(&args)
+    };
+    let refused = cordon(&[]).expect_code(4);
+    assert!(
+        refused.stderr.contains("403 Forbidden"),
+        "{}",
+        refused.stderr
+    );
+    let k = h.kubectl(&["--as", who, "cordon", &n1]);
+    assert!(k.stderr.contains("forbidden"), "{}", k.stderr);
+    assert!(h.get("nodes", None, &n1).unwrap()["spec"]["unschedulable"].is_null());
+
+    cordon(&[
+        "--as-group",
+        "system:authenticated",
+        "--as-group",
+        "system:masters",
+    ])
+    .expect_code(0);
+    assert_eq!(
+        h.get("nodes", None, &n1).unwrap()["spec"]["unschedulable"],
+        true
+    );
+    let last = h.audit_entries().last().cloned().unwrap();
+    assert_eq!(last["kube_user"], who, "{last:#}");
+    h.oncall(&["node", "uncordon", &n1, "--yes"]).expect_code(0);
+}
+
 #[test]
 fn real_a_cordon_records_the_identity_the_server_sees() {
     let s = Scope::new("authwho");

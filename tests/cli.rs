@@ -393,6 +393,26 @@ fn bad_flag_value_is_a_usage_error() {
     assert!(err.contains("not a duration"), "{err}");
 }
 
+/// The API server answers groups without a user with a 500, which read as
+/// "overloaded, try again"; kubectl refuses them before asking.
+#[test]
+fn as_group_without_as_is_a_usage_error() {
+    let home = tempfile::tempdir().unwrap();
+    let args = ["--sandbox", "--as-group", "ops", "node", "list"];
+    let Run { stderr: err, .. } = oncall(home.path(), &args).expect_exit(2);
+    assert!(err.contains("--as <USER>"), "{err}");
+    let args = [
+        "--sandbox",
+        "--as",
+        "alice",
+        "--as-group",
+        "ops",
+        "node",
+        "list",
+    ];
+    oncall(home.path(), &args).expect_exit(0);
+}
+
 #[test]
 fn sandbox_rejects_an_invalid_seed_with_file_line_and_reason() {
     let home = tempfile::tempdir().unwrap();

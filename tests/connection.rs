@@ -65,6 +65,56 @@ fn a_sandbox_command_works_with_https_proxy_set_and_no_proxy_covering_it() {
     }
 }
 
+/// As kubectl: `HTTP_PROXY` (either case) carries requests to an http
+/// server, `HTTPS_PROXY` does not, and `NO_PROXY` naming the server sends
+/// them direct.
+#[test]
+fn the_environments_proxy_is_used_as_kubectl_uses_it() {
+    let h = Harness::demo();
+    let (port, tunnels) = proxy(Proxy::Connect);
+    let proxy_url = format!("http://127.0.0.1:{port}");
+    let sim_port = h.sim().url().rsplit(':').next().unwrap().to_string();
+    let home = tempfile::tempdir().unwrap();
+    let config = kubeconfig(&format!("http://{INTERNAL_NAME}:{sim_port}"))
+        .write(home.path().join("kubeconfig"));
+    let list = |env: &[(&str, &str)]| {
+        let args = ["--request-timeout", "5s", "node", "list"];
+        oncall_env(home.path(), &config, &args, env).run()
+    };
+    for var in ["HTTP_PROXY", "http_proxy"] {
+        let before = tunnels.load(Ordering::SeqCst);
+        let r = list(&[(var, &proxy_url)]).expect_code(0);
+        assert!(r.stdout.contains("gke-demo-pool-a"), "{var}: {}", r.stdout);
+        assert!(
+            tunnels.load(Ordering::SeqCst) > before,
+            "{var}: not through the proxy"
+        );
+    }
+    let before = tunnels.load(Ordering::SeqCst);
+    for env in [
+        vec![("HTTPS_PROXY", proxy_url.as_str())],
+        vec![("HTTP_PROXY", proxy_url.as_str()), ("NO_PROXY", ".invalid")],
+        vec![
+            ("http_proxy", proxy_url.as_str()),
+            ("no_proxy", INTERNAL_NAME),
+        ],
+    ] {
+        let r = list(&env).expect_code(4);
+        one_line(&r);
+        assert!(r.stderr.contains(INTERNAL_NAME), "{env:?}: {}", r.stderr);
+        assert!(
+            !r.stderr.contains("proxy"),
+            "{env:?}: went direct: {}",
+            r.stderr
+        );
+    }
+    assert_eq!(
+        tunnels.load(Ordering::SeqCst),
+        before,
+        "no tunnel when direct"
+    );
+}
+
 /// What the test proxy does with each connection.
 #[derive(Clone, Copy, PartialEq)]
 enum Proxy {
@@ -75,6 +125,9 @@ enum Proxy {
     /// A SOCKS5 proxy without authentication.
     Socks5,
 }
+
+/// A host name only the test proxy resolves (to 127.0.0.1).
+const INTERNAL_NAME: &str = "api.cluster.invalid";
 
 /// A proxy on 127.0.0.1 that counts the tunnels it opens.
 fn proxy(kind: Proxy) -> (u16, Arc<AtomicUsize>) {
@@ -168,6 +221,8 @@ async fn tunnel(mut client: tokio::net::TcpStream, refuse: bool, count: Arc<Atom
             .await;
         return;
     }
+    // Like a corporate proxy, it knows a name the client cannot resolve.
+    let target = target.replace(INTERNAL_NAME, "127.0.0.1");
     let Ok(mut server) = tokio::net::TcpStream::connect(target).await else {
         let _ = client
             .write_all(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n")
@@ -793,4 +848,48 @@ fn without_user_set_the_os_user_and_the_kubernetes_identity_are_recorded() {
     let last = audit.last().unwrap();
     assert_eq!(last["user"], me.as_str());
     assert_eq!(last["kube_user"], "sandbox");
+}
+
+/// `-v` shows each request with its status and time, `-vv` its headers
+/// with the credential hidden, and `RUST_LOG` decides when set; all of it
+/// on stderr, so stdout stays what a script parses.
+#[test]
+fn verbose_logs_each_request_and_never_the_credential() {
+    const TOKEN: &str = "s3cr3t-Token-6172";
+    let h = Harness::demo();
+    let home = tempfile::tempdir().unwrap();
+    let config = kubeconfig(&h.sim().url())
+        .set("/users/0/user/token", json!(TOKEN))
+        .write(home.path().join("kubeconfig"));
+    let list = |args: &[&str], env: &[(&str, &str)]| {
+        let args = [args, &["node", "list", "-o", "json"]].concat();
+        let r = oncall_env(home.path(), &config, &args, env)
+            .run()
+            .expect_code(0);
+        let _: serde_json::Value = serde_json::from_str(&r.stdout)
+            .unwrap_or_else(|e| panic!("stdout is JSON alone ({e}): {}", r.stdout));
+        assert!(!r.stdout.contains(TOKEN) && !r.stderr.contains(TOKEN));
+        r.stderr
+    };
+    let request = |stderr: &str| {
+        stderr
+            .lines()
+            .any(|l| l.contains("GET ") && l.contains("/api/v1/nodes") && l.contains("200 OK in "))
+    };
+    let quiet = list(&[], &[]);
+    assert!(!request(&quiet), "{quiet}");
+    let v = list(&["-v"], &[]);
+    assert!(request(&v), "each request with its status and time: {v}");
+    assert!(!v.contains("response headers:"), "headers only at -vv: {v}");
+    let vv = list(&["-vv"], &[]);
+    assert!(request(&vv), "{vv}");
+    assert!(
+        vv.contains("accept: ") && vv.contains("response headers:"),
+        "the headers of each request and answer: {vv}"
+    );
+    let logged = list(&[], &[("RUST_LOG", "oncall::http=info")]);
+    assert!(
+        request(&logged),
+        "RUST_LOG alone turns the log on: {logged}"
+    );
 }

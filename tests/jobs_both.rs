@@ -134,7 +134,22 @@ fn a_run_succeeds_and_is_made_as_kubectl_makes_it(backend: Backend) {
         ),
         Backend::Real => assert!(run.stderr.contains("cannot be streamed"), "{}", run.stderr),
     }
+    // -o wide adds the containers and images, as kubectl's wide does.
+    let wide = h
+        .oncall(&["-n", &ns, "job", "list", "-o", "wide"])
+        .expect_code(0);
+    let theirs = h.kubectl(&["-n", &ns, "get", "cronjobs", "-o", "wide"]);
+    for (column, value) in [("CONTAINERS", "build"), ("IMAGES", "powo/builder:4.2")] {
+        for (who, text) in [("oncall", &wide.stdout), ("kubectl", &theirs.stdout)] {
+            let head = text.lines().next().unwrap_or_default();
+            assert!(head.contains(column), "{who}: {text}");
+            assert!(text.contains(value), "{who}: {text}");
+        }
+    }
+    let table = h.oncall(&["-n", &ns, "job", "list"]).expect_code(0);
+    assert!(!table.stdout.contains("IMAGES"), "{}", table.stdout);
     let rows = job_list(&h, &s);
+    assert_eq!(rows[0]["images"], json!(["powo/builder:4.2"]));
     assert_eq!(rows[0]["last_run"]["job"], name);
     assert_eq!(rows[0]["last_run"]["state"], "succeeded");
     assert_eq!(rows[0]["last_run"]["instantiated"], "manual");
@@ -156,14 +171,31 @@ fn a_failed_run_exits_1_naming_its_exit_code(backend: Backend) {
         &cluster(&s, &[("builder", "Allow", "job-fail exit-code=3")]),
     );
     let ns = s.ns("batch");
-    let run = h
-        .oncall(&["-n", &ns, "job", "run", "cronjob/builder", "--yes"])
-        .expect_code(1);
+    // The context is given on the line: the hint must name it, or pasted
+    // it reads the kubeconfig's current one.
+    let context = h
+        .kubectl(&["config", "current-context"])
+        .stdout
+        .trim()
+        .to_string();
+    let args = [
+        "--context",
+        &context,
+        "-n",
+        &ns,
+        "job",
+        "run",
+        "cronjob/builder",
+        "--yes",
+    ];
+    let run = h.oncall(&args).expect_code(1);
     assert!(
         run.stderr.contains("failed") && run.stderr.contains("exited with code 3"),
         "{}",
         run.stderr
     );
+    let hint = format!("`kubectl --context {context} logs -n {ns} job/builder-manual-");
+    assert!(run.stderr.contains(&hint), "{hint} in {}", run.stderr);
     assert!(run.stdout.contains("failed after"), "{}", run.stdout);
     let rows = job_list(&h, &s);
     assert_eq!(rows[0]["last_run"]["state"], "failed");

@@ -17,6 +17,7 @@ on_both_backends!(
     a_rotated_value_appears_in_no_output_and_no_file,
     a_value_on_the_command_line_is_refused,
     an_empty_stdin_is_refused,
+    a_value_typed_at_the_hidden_prompt_is_never_shown,
     a_failed_restart_puts_the_previous_values_back,
     without_rollback_a_failed_restart_leaves_the_new_values,
     a_secret_another_tool_manages_is_refused_without_force,
@@ -497,6 +498,87 @@ fn an_empty_stdin_is_refused(backend: Backend) {
         assert_eq!(data(&h, &s, "app-creds", "API_KEY"), b64(OLD));
     }
     assert!(h.audit_entries().is_empty());
+}
+
+/// `--set KEY` on a terminal: the value is typed at a prompt that does
+/// not echo it, a protected context wants its name typed, and Ctrl-C at
+/// the prompt ends the command at once. Without a terminal the prompt is
+/// refused in one sentence.
+fn a_value_typed_at_the_hidden_prompt_is_never_shown(backend: Backend) {
+    const TYPED: &str = "typed-Value-5309";
+    let s = Scope::new("sec-prompt");
+    let ns = s.ns("app");
+    let h = Harness::on(backend, &s, &base(&s));
+    let args = [
+        "-n",
+        &ns,
+        "secret",
+        "rotate",
+        "app-creds",
+        "--set",
+        "API_KEY",
+    ];
+    let refused = h.oncall(&args).expect_code(2);
+    assert!(
+        refused.stderr.contains("stdin is not a terminal")
+            && refused.stderr.contains("--set API_KEY=-"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        refused.stderr.trim().lines().count(),
+        1,
+        "{}",
+        refused.stderr
+    );
+
+    let on_terminal = |answers: &[(&str, &str)]| {
+        let mut cmd = h.cmd().args(args).pty();
+        for (prompt, text) in answers {
+            cmd = cmd.answer(&[prompt], text);
+        }
+        cmd.run()
+    };
+    // Ctrl-C at the hidden prompt: nothing under way, nothing to finish.
+    let stopped = on_terminal(&[("New value for `API_KEY`", "\x03")]);
+    assert_eq!(stopped.code, 130, "{}", stopped.stdout);
+    assert!(
+        stopped
+            .stdout
+            .contains("interrupted at the prompt: nothing was changed")
+            && !stopped.stdout.contains("finishing the current step"),
+        "{}",
+        stopped.stdout
+    );
+    assert_eq!(data(&h, &s, "app-creds", "API_KEY"), b64(OLD));
+
+    let context = h
+        .kubectl(&["config", "current-context"])
+        .stdout
+        .trim()
+        .to_string();
+    h.write_config(&format!("protected_contexts: [{context}]\n"));
+    let rotated = on_terminal(&[
+        ("New value for `API_KEY`", &format!("{TYPED}\r")),
+        ("Type its name", &format!("{context}\r")),
+    ]);
+    assert_eq!(rotated.code, 0, "{}", rotated.stdout);
+    assert!(
+        !rotated.stdout.contains(TYPED),
+        "echoed: {}",
+        rotated.stdout
+    );
+    assert!(
+        rotated.stdout.contains(&fingerprint(TYPED)),
+        "the plan names the new value by its fingerprint: {}",
+        rotated.stdout
+    );
+    assert_eq!(data(&h, &s, "app-creds", "API_KEY"), b64(TYPED));
+    assert_eq!(data(&h, &s, "app-creds", "DB_PASS"), b64(OLD));
+    let entries = h.audit_entries();
+    assert_eq!(entries.len(), 1, "{entries:#?}");
+    assert_eq!(entries[0]["answer"], "typed_context");
+    assert!(!serde_json::to_string(&entries).unwrap().contains(TYPED));
 }
 
 fn a_failed_restart_puts_the_previous_values_back(backend: Backend) {

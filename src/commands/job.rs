@@ -185,11 +185,12 @@ struct CronJobs {
 }
 
 impl output::Report for CronJobs {
-    fn human(&self, _: OutputFormat) -> String {
+    fn human(&self, format: OutputFormat) -> String {
         if self.rows.is_empty() {
             return String::new();
         }
         let (rows, all) = (&self.rows, self.namespace.is_none());
+        let wide = format == OutputFormat::Wide;
         let mut headers = vec![
             "name",
             "schedule",
@@ -201,6 +202,9 @@ impl output::Report for CronJobs {
         ];
         if all {
             headers.insert(0, "namespace");
+        }
+        if wide {
+            headers.extend(["containers", "images"]);
         }
         let mut t = table::new(&headers);
         let now = Utc::now();
@@ -253,6 +257,9 @@ impl output::Report for CronJobs {
             ];
             if all {
                 row.insert(0, r.namespace.clone());
+            }
+            if wide {
+                row.extend([r.containers.join(","), r.images.join(",")]);
             }
             t.add_row(row);
         }

@@ -32,6 +32,10 @@ pub(crate) struct Row {
     pub next_run: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule_error: Option<String>,
+    /// The job template's containers and their images, in order (what
+    /// `kubectl get cronjobs -o wide` adds).
+    pub containers: Vec<String>,
+    pub images: Vec<String>,
 }
 
 /// The CronJobs of `namespace` (every namespace when `None`), sorted by
@@ -58,7 +62,19 @@ pub(crate) async fn list(cluster: &Cluster, namespace: Option<&str>) -> Result<V
             let spec = cj.spec.clone().unwrap_or_default();
             let runs = runs.remove(&uid).unwrap_or_default();
             let next = schedule::next_run(&spec.schedule, spec.time_zone.as_deref(), now);
+            let containers = spec
+                .job_template
+                .spec
+                .as_ref()
+                .and_then(|j| j.template.spec.as_ref())
+                .map(|p| p.containers.as_slice())
+                .unwrap_or_default();
             Row {
+                containers: containers.iter().map(|c| c.name.clone()).collect(),
+                images: containers
+                    .iter()
+                    .map(|c| c.image.clone().unwrap_or_default())
+                    .collect(),
                 namespace: cj.metadata.namespace.clone().unwrap_or_default(),
                 name: cj.metadata.name.clone().unwrap_or_default(),
                 schedule: spec.schedule.clone(),

@@ -20,6 +20,7 @@ use super::{JobState, get_cronjob, jobs_api, runs_by_cronjob, schedule, suspend}
 use crate::cluster::{Cluster, api_error, is_not_found, plain};
 use crate::error::{Error, JobFailure, Result};
 use crate::safety::{Audited, OpCtx, Plan, audit};
+use crate::suggest;
 
 /// The annotation `kubectl create job --from=cronjob/…` sets on the Job.
 pub(crate) const INSTANTIATE: &str = "cronjob.kubernetes.io/instantiate";
@@ -452,7 +453,8 @@ async fn steps(
             done: vec![format!("job `{name}` was created")],
             not_done: vec!["waiting for it to finish (the job goes on)".into()],
             next: Some(format!(
-                "follow it with `kubectl logs -n {ns} -f job/{name}`"
+                "follow it with `{}`",
+                suggest::kubectl(&format!("logs -n {ns} -f job/{name}"))
             )),
         });
     };
@@ -462,7 +464,9 @@ async fn steps(
             return Err(Error::TimedOut {
                 after: humantime::format_duration(job.opts.timeout).to_string(),
                 what: format!(
-                    "job `{name}` is still running and goes on; follow it with `kubectl logs -n {ns} -f job/{name}`, or stop it with `kubectl delete -n {ns} job/{name}`"
+                    "job `{name}` is still running and goes on; follow it with `{}`, or stop it with `{}`",
+                    suggest::kubectl(&format!("logs -n {ns} -f job/{name}")),
+                    suggest::kubectl(&format!("delete -n {ns} job/{name}"))
                 ),
             });
         }

@@ -35,6 +35,11 @@ pub(crate) fn install(stop_at_once: bool) {
         let Some(first) = next_signal().await else {
             return;
         };
+        // A prompt that reads a whole line never sees the signal (the read
+        // is resumed): end the command here, through the prompt's hooks.
+        if ENDS_AT_ONCE.load(Ordering::SeqCst) {
+            hard_exit(first);
+        }
         if stop_at_once {
             eprintln!("\n{}", name(first));
             std::process::exit(exit_code_for(first));
@@ -104,6 +109,29 @@ pub(crate) fn at_prompt() -> PromptGuard {
 impl Drop for PromptGuard {
     fn drop(&mut self) {
         PROMPTING.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Whether the first stop signal ends the program at once.
+static ENDS_AT_ONCE: AtomicBool = AtomicBool::new(false);
+
+/// Marks a prompt that a signal cannot interrupt (a hidden line read with
+/// the terminal's echo off), until dropped: the first signal ends the
+/// program at once, after `on_stop` (which gives the terminal back and
+/// says why).
+pub(crate) struct EndsAtOnce {
+    _on_stop: HookGuard,
+}
+
+pub(crate) fn at_uninterruptible_prompt(on_stop: impl Fn() + Send + 'static) -> EndsAtOnce {
+    let hook = on_hard_exit(on_stop);
+    ENDS_AT_ONCE.store(true, Ordering::SeqCst);
+    EndsAtOnce { _on_stop: hook }
+}
+
+impl Drop for EndsAtOnce {
+    fn drop(&mut self) {
+        ENDS_AT_ONCE.store(false, Ordering::SeqCst);
     }
 }
 

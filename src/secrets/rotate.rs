@@ -848,6 +848,34 @@ spec:
         assert_eq!(backup["data"]["TOKEN"], "b2xk");
     }
 
+    /// Someone changes the Secret while the plan is read: their change is
+    /// kept, no copy of the old values is left, and no consumer restarts.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_secret_changed_after_the_plan_is_not_overwritten() {
+        let (t, rotation) = rotate_token().await;
+        let mut theirs = t.sim.get("secrets", Some("shop"), "web-secrets").unwrap();
+        theirs["data"]["TOKEN"] = "dGhlaXJz".into();
+        t.sim.apply(theirs).unwrap();
+        let observer = |_: Event| {};
+        let ctx = OpCtx::new("alice", Cancel::manual(), &observer);
+        let outcome = run(&t.cluster, &rotation, &ctx).await;
+        assert!(
+            matches!(outcome.result, Err(Error::SecretChangedMeanwhile { .. })),
+            "{:?}",
+            outcome.result
+        );
+        assert!(!outcome.new_values_in_place && outcome.backup.is_none());
+        let secret = t.sim.get("secrets", Some("shop"), "web-secrets").unwrap();
+        assert_eq!(secret["data"]["TOKEN"], "dGhlaXJz", "base64 of `theirs`");
+        assert!(
+            t.sim
+                .get("secrets", Some("shop"), &rotation.backup)
+                .is_none()
+        );
+        let d = t.sim.get("deployments", Some("shop"), "web").unwrap();
+        assert!(d["spec"]["template"]["metadata"]["annotations"][restart::RESTARTED_AT].is_null());
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_cancelled_rotation_restarts_no_consumer() {
         let (t, rotation) = rotate_token().await;

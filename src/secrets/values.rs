@@ -173,7 +173,8 @@ pub(crate) fn parse_env_file(path: &Path, text: &str) -> Result<Vec<(String, Str
         let (key, value) = line.split_once('=').ok_or_else(|| {
             at("expected KEY=VALUE (a bare name would read the environment)".into())
         })?;
-        let key = key.trim_end();
+        // `KEY = value` is refused, as kubectl refuses it: read loosely, the
+        // value would start with a space nobody sees.
         check_key(key).map_err(|e| at(e.to_string()))?;
         out.push((key.to_string(), value.to_string()));
     }
@@ -202,7 +203,7 @@ mod tests {
 
     #[test]
     fn env_files_read_as_kubectl_reads_them() {
-        let text = "\u{feff}# comment\n\nA=1\n  B = \"two\"\nC=x=y\n";
+        let text = "\u{feff}# comment\n\nA=1\n  B= \"two\"\nC=x=y\n";
         let pairs = parse_env_file(Path::new("f.env"), text).unwrap();
         assert_eq!(
             pairs,
@@ -214,6 +215,9 @@ mod tests {
         );
         let e = parse_env_file(Path::new("f.env"), "A=1\nBARE\n").unwrap_err();
         assert!(e.to_string().starts_with("f.env:2:1:"), "{e}");
+        let e = parse_env_file(Path::new("f.env"), "A=1\nB = 2\n").unwrap_err();
+        assert!(e.to_string().starts_with("f.env:2:1:"), "{e}");
+        assert!(e.to_string().contains("`B `"), "{e}");
     }
 
     #[test]

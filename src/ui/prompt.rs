@@ -6,6 +6,7 @@ use dialoguer::{Confirm, Input, theme::ColorfulTheme};
 
 use crate::error::{Error, Result};
 use crate::safety::interrupt;
+use crate::ui::style;
 
 pub(crate) fn stdin_is_terminal() -> bool {
     std::io::stdin().is_terminal()
@@ -45,6 +46,16 @@ pub(crate) fn ask(question: &str, default: Option<&str>) -> Result<String> {
 
 /// Asks for a secret value without echoing it (empty values refused).
 pub(crate) fn secret(question: &str) -> Result<String> {
+    // The value is read as a line with the echo off, and a read that a
+    // signal interrupts is resumed, so Ctrl-C cannot end it from here: the
+    // signal handler ends the command, and this gives the echo back first.
+    let echo = terminal_mode();
+    let _stop = interrupt::at_uninterruptible_prompt(move || {
+        if let Some(mode) = &echo {
+            restore_terminal_mode(mode);
+        }
+        eprintln!("\n{} {}", style::bad("error:"), Error::InterruptedAtPrompt);
+    });
     dialoguer::Password::with_theme(&ColorfulTheme::default())
         .with_prompt(question)
         .interact()
@@ -60,6 +71,24 @@ pub(crate) fn choose(question: &str, items: &[String]) -> Result<usize> {
         .default(0)
         .interact()
         .map_err(prompt_error)
+}
+
+/// The terminal's settings on stdin, to put back after a hidden prompt.
+fn terminal_mode() -> Option<libc::termios> {
+    use std::os::fd::AsRawFd;
+    let mut mode = std::mem::MaybeUninit::uninit();
+    // SAFETY: tcgetattr(3) writes the settings into `mode` or fails.
+    let got = unsafe { libc::tcgetattr(std::io::stdin().as_raw_fd(), mode.as_mut_ptr()) };
+    // SAFETY: on success `mode` was written.
+    (got == 0).then(|| unsafe { mode.assume_init() })
+}
+
+fn restore_terminal_mode(mode: &libc::termios) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: tcsetattr(3) only reads `mode`.
+    unsafe {
+        libc::tcsetattr(std::io::stdin().as_raw_fd(), libc::TCSANOW, mode);
+    }
 }
 
 fn prompt_error(e: dialoguer::Error) -> Error {
