@@ -38,6 +38,8 @@ on_both_backends!(
     replace_needs_a_way_to_terminate,
     a_workload_that_is_already_down_is_not_an_outage,
     ctrl_c_stops_a_drain_cleanly_and_says_the_node_stays_cordoned,
+    scale_up_adds_a_replica_elsewhere_before_draining_and_restores_it,
+    a_drain_after_an_unfinished_scale_up_restores_the_recorded_count,
 );
 
 /// A Deployment pinned to one node of the scope; its pods take up to 30 s
@@ -1364,4 +1366,94 @@ fn ctrl_c_stops_a_drain_cleanly_and_says_the_node_stays_cordoned(backend: Backen
         h.audit_entries().last().unwrap()["outcome"]["status"],
         "interrupted"
     );
+}
+
+/// One Deployment `solo` with one replica, on n1 or n2 of the scope's pool;
+/// returns the seed and the node the replica runs on, once it is ready.
+fn solo(backend: Backend, s: &Scope) -> (Harness, String) {
+    let pool = s.id.clone() + "-pool-a";
+    let mut y = s.namespace("app");
+    y += &s.node_yaml("n1", "4", &[("cloud.google.com/gke-nodepool", &pool)]);
+    y += &s.node_yaml("n2", "4", &[("cloud.google.com/gke-nodepool", &pool)]);
+    y += &s
+        .deployment("solo")
+        .grace_period(30)
+        .node_selector("cloud.google.com/gke-nodepool", &pool)
+        .yaml();
+    let h = Harness::on(backend, s, &y);
+    wait_ready(&h, s, 1);
+    let pod = h.list("pods", Some(&s.ns("app"))).pop().unwrap();
+    let node = pod["spec"]["nodeName"].as_str().unwrap().to_string();
+    (h, node)
+}
+
+fn scale_up_adds_a_replica_elsewhere_before_draining_and_restores_it(backend: Backend) {
+    let s = Scope::new("scaleup");
+    let (h, node) = solo(backend, &s);
+    let ns = s.ns("app");
+    let (code, report) = check_json(&h, &node, &[]);
+    assert_eq!(code, 1);
+    assert!(kinds(&report).contains(&"outage".to_string()));
+
+    let run = h
+        .oncall(&[
+            "node",
+            "drain",
+            &node,
+            "--scale-up",
+            "--yes",
+            "--timeout",
+            "60s",
+        ])
+        .expect_code(0);
+    assert!(
+        run.stdout.contains(&format!("{ns}/deployment/solo")) && run.stdout.contains("1 → 2"),
+        "{}",
+        run.stdout
+    );
+    let deploy = h.get("deployments", Some(&ns), "solo").unwrap();
+    assert_eq!(deploy["spec"]["replicas"], 1, "restored");
+    assert!(h.pods_on(&node).is_empty());
+    wait_ready(&h, &s, 1);
+}
+
+fn a_drain_after_an_unfinished_scale_up_restores_the_recorded_count(backend: Backend) {
+    let s = Scope::new("scaleleft");
+    let (h, node) = solo(backend, &s);
+    let ns = s.ns("app");
+    let other = if node == s.node("n1") {
+        s.node("n2")
+    } else {
+        s.node("n1")
+    };
+    // A run that was killed after adding the replica left its record, and
+    // both replicas on the node (the other node was cordoned then).
+    h.kubectl(&["cordon", &other]).expect_code(0);
+    h.kubectl(&[
+        "-n",
+        &ns,
+        "annotate",
+        "deployment/solo",
+        "oncall.dev/scaled-up-from=1",
+    ])
+    .expect_code(0);
+    h.kubectl(&["-n", &ns, "scale", "deployment/solo", "--replicas=2"])
+        .expect_code(0);
+    wait_ready(&h, &s, 2);
+    h.kubectl(&["uncordon", &other]).expect_code(0);
+    let run = h
+        .oncall(&[
+            "node",
+            "drain",
+            &node,
+            "--scale-up",
+            "--yes",
+            "--timeout",
+            "60s",
+        ])
+        .expect_code(0);
+    assert!(run.stdout.contains("already 1 → 2"), "{}", run.stdout);
+    let deploy = h.get("deployments", Some(&ns), "solo").unwrap();
+    assert_eq!(deploy["spec"]["replicas"], 1, "{}", run.stdout);
+    assert!(deploy["metadata"]["annotations"]["oncall.dev/scaled-up-from"].is_null());
 }
