@@ -234,6 +234,15 @@ fn drain_evicts_and_leaves_the_node_cordoned(backend: Backend) {
     assert_eq!(h.unschedulable(&n1), true);
     assert!(h.pods_on(&n1).is_empty());
     assert_eq!(h.audit_entries().last().unwrap()["outcome"]["status"], "ok");
+    // Drained again: nothing to do, and a script asking for JSON reads so.
+    let again = h
+        .oncall(&["node", "drain", &n1, "--yes", "-o", "json"])
+        .expect_code(0);
+    let report: Value = serde_json::from_str(&again.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", again.stdout, again.stderr));
+    assert_eq!(report[0]["node"], n1.as_str(), "{report:#}");
+    assert_eq!(report[0]["status"], "drained", "{report:#}");
+    assert_eq!(report[0]["pods"], json!([]), "{report:#}");
 }
 
 /// Two engineers drain the same node at once: each drain reports the
