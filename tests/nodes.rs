@@ -1,10 +1,10 @@
 //! `oncall node ...` on what only the simulator can stage: its API faults
 //! (a flaky server during drains and rotations, expired credentials, RBAC
-//! refusals), a terminal prompt naming its `sandbox` context, and pods it
-//! makes slow to turn Ready, so that two drains overlap. The scenarios that
-//! need none of these (listing, cordon, drains, budgets, timeouts, scale-up,
-//! kubectl parity, the pre-flight check) run on both backends in
-//! `nodes_both.rs`, and replace and rotate in `replace_both.rs`.
+//! refusals) and pods it makes slow to turn Ready, so that two drains
+//! overlap. The scenarios that need neither (listing, cordon, prompts,
+//! drains, budgets, timeouts, scale-up, kubectl parity, the pre-flight
+//! check) run on both backends in `nodes_both.rs`, and replace and rotate
+//! in `replace_both.rs`.
 
 mod common;
 use common::*;
@@ -60,67 +60,6 @@ fn wait_running(h: &Harness, count: usize) {
         }),
         "pods did not become ready"
     );
-}
-
-/// Runs oncall on a pseudo-terminal, typing `answer` at its first
-/// question; returns the exit code and what the terminal showed.
-fn oncall_in_pty(h: &Harness, args: &[&str], answer: &str) -> (i32, String) {
-    let run = h
-        .cmd()
-        .args(args)
-        .env("TERM", "xterm")
-        .pty()
-        .answer(&["Type its name", "(y/n)"], answer)
-        .run();
-    eprintln!("{}", run.stdout);
-    (run.code, run.stdout)
-}
-
-#[test]
-fn protected_context_demands_its_name_typed() {
-    let h = Harness::yaml(&simple_cluster());
-    h.write_config("protected_contexts: [sandbox]\n");
-    assert_eq!(oncall_in_pty(&h, &["node", "cordon", "n1"], "nope\r").0, 3);
-    assert!(h.unschedulable("n1").is_null());
-    assert_eq!(
-        oncall_in_pty(&h, &["node", "cordon", "n1"], "sandbox\r").0,
-        0
-    );
-    assert_eq!(h.unschedulable("n1"), true);
-    let entries = h.audit_entries();
-    assert_eq!(entries.last().unwrap()["answer"], "typed_context");
-}
-
-#[test]
-fn ctrl_c_at_a_prompt_exits_130_with_one_message_on_its_own_line() {
-    let h = Harness::yaml(&simple_cluster());
-    for protected in [false, true] {
-        if protected {
-            h.write_config("protected_contexts: [sandbox]\n");
-        }
-        let (code, shown) = oncall_in_pty(&h, &["node", "cordon", "n1"], "\x03");
-        assert_eq!(code, 130, "{shown}");
-        let line = shown
-            .lines()
-            .find(|l| l.contains("interrupted at the prompt: nothing was changed"))
-            .unwrap_or_else(|| panic!("no interruption message in {shown:?}"));
-        assert!(!line.contains('?') && !line.contains("Type"), "{line:?}");
-        assert!(
-            !shown.contains("finishing the current step"),
-            "nothing was under way: {shown:?}"
-        );
-        // The prompt hid the cursor; the terminal must get it back.
-        let hidden = shown.rfind("\x1b[?25l");
-        assert!(
-            hidden.is_none_or(|at| shown[at..].contains("\x1b[?25h")),
-            "{shown:?}"
-        );
-        assert!(h.unschedulable("n1").is_null());
-        assert!(
-            h.audit_entries().is_empty(),
-            "nothing changed, nothing recorded"
-        );
-    }
 }
 
 #[test]

@@ -40,6 +40,8 @@ on_both_backends!(
     ctrl_c_stops_a_drain_cleanly_and_says_the_node_stays_cordoned,
     scale_up_adds_a_replica_elsewhere_before_draining_and_restores_it,
     a_drain_after_an_unfinished_scale_up_restores_the_recorded_count,
+    protected_context_demands_its_name_typed,
+    ctrl_c_at_a_prompt_exits_130_with_one_message_on_its_own_line,
 );
 
 /// A Deployment pinned to one node of the scope; its pods take up to 30 s
@@ -1465,4 +1467,74 @@ fn a_drain_after_an_unfinished_scale_up_restores_the_recorded_count(backend: Bac
     let deploy = h.get("deployments", Some(&ns), "solo").unwrap();
     assert_eq!(deploy["spec"]["replicas"], 1, "{}", run.stdout);
     assert!(deploy["metadata"]["annotations"]["oncall.dev/scaled-up-from"].is_null());
+}
+
+/// Runs oncall on a pseudo-terminal, typing `answer` at its first
+/// question; returns the exit code and what the terminal showed.
+fn oncall_in_pty(h: &Harness, args: &[&str], answer: &str) -> (i32, String) {
+    let run = h
+        .cmd()
+        .args(args)
+        .env("TERM", "xterm")
+        .pty()
+        .answer(&["Type its name", "(y/n)"], answer)
+        .run();
+    eprintln!("{}", run.stdout);
+    (run.code, run.stdout)
+}
+
+/// The kubeconfig's current context, which a protected context names.
+fn current_context(h: &Harness) -> String {
+    h.kubectl(&["config", "current-context"])
+        .expect_code(0)
+        .stdout
+        .trim()
+        .to_string()
+}
+
+fn protected_context_demands_its_name_typed(backend: Backend) {
+    let s = Scope::new("protected");
+    let h = Harness::on(backend, &s, &simple_cluster(&s));
+    let (n1, context) = (s.node("n1"), current_context(&h));
+    h.write_config(&format!("protected_contexts: [{context}]\n"));
+    assert_eq!(oncall_in_pty(&h, &["node", "cordon", &n1], "nope\r").0, 3);
+    assert!(h.unschedulable(&n1).is_null());
+    let typed = format!("{context}\r");
+    assert_eq!(oncall_in_pty(&h, &["node", "cordon", &n1], &typed).0, 0);
+    assert_eq!(h.unschedulable(&n1), true);
+    let entries = h.audit_entries();
+    assert_eq!(entries.last().unwrap()["answer"], "typed_context");
+}
+
+fn ctrl_c_at_a_prompt_exits_130_with_one_message_on_its_own_line(backend: Backend) {
+    let s = Scope::new("promptc");
+    let h = Harness::on(backend, &s, &simple_cluster(&s));
+    let (n1, context) = (s.node("n1"), current_context(&h));
+    for protected in [false, true] {
+        if protected {
+            h.write_config(&format!("protected_contexts: [{context}]\n"));
+        }
+        let (code, shown) = oncall_in_pty(&h, &["node", "cordon", &n1], "\x03");
+        assert_eq!(code, 130, "{shown}");
+        let line = shown
+            .lines()
+            .find(|l| l.contains("interrupted at the prompt: nothing was changed"))
+            .unwrap_or_else(|| panic!("no interruption message in {shown:?}"));
+        assert!(!line.contains('?') && !line.contains("Type"), "{line:?}");
+        assert!(
+            !shown.contains("finishing the current step"),
+            "nothing was under way: {shown:?}"
+        );
+        // The prompt hid the cursor; the terminal must get it back.
+        let hidden = shown.rfind("\x1b[?25l");
+        assert!(
+            hidden.is_none_or(|at| shown[at..].contains("\x1b[?25h")),
+            "{shown:?}"
+        );
+        assert!(h.unschedulable(&n1).is_null());
+        assert!(
+            h.audit_entries().is_empty(),
+            "nothing changed, nothing recorded"
+        );
+    }
 }
