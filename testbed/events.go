@@ -55,11 +55,13 @@ func kubeletEvents(args []string) int {
 	factory := informers.NewSharedInformerFactory(client, *every)
 	pods := factory.Core().V1().Pods().Informer()
 	configMaps := factory.Core().V1().ConfigMaps().Lister()
+	nodes := factory.Core().V1().Nodes().Lister()
 	handle := func(obj any) {
 		if pod, ok := obj.(*corev1.Pod); ok {
-			if markImageFault(ctx, client, configMaps, pod) {
+			if markImageFault(ctx, client, configMaps, pod) || markNodeFault(ctx, client, nodes, pod) {
 				return // the annotated pod comes back as an update
 			}
+			markNotReady(ctx, client, pod)
 			writer.observe(ctx, pod)
 		}
 	}
@@ -124,13 +126,75 @@ func markImageFault(ctx context.Context, client kubernetes.Interface, configMaps
 				if i > 0 && !strings.Contains(fault, "container=") {
 					fault += " container=" + c.Name
 				}
-				patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, faultAnnotation, fault)
-				_, err := client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
-				return err == nil
+				return annotateFault(ctx, client, pod, fault)
 			}
 		}
 	}
 	return false
+}
+
+// markNodeFault plays a fault set on a Node as the simulator's kubelet does:
+// every pod on the node plays it, unless the pod has a fault of its own.
+// kwok's pod stages read only the pod, so the pod gets the node's fault; a
+// running pod gets it at the next resync. It reports whether it annotated
+// the pod.
+func markNodeFault(ctx context.Context, client kubernetes.Interface, nodes corelisters.NodeLister, pod *corev1.Pod) bool {
+	if _, has := pod.Annotations[faultAnnotation]; has || pod.DeletionTimestamp != nil || pod.Spec.NodeName == "" {
+		return false
+	}
+	node, err := nodes.Get(pod.Spec.NodeName)
+	if err != nil || node.Annotations[faultAnnotation] == "" {
+		return false
+	}
+	return annotateFault(ctx, client, pod, node.Annotations[faultAnnotation])
+}
+
+// annotateFault gives the pod the fault annotation kwok's stages play.
+func annotateFault(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod, fault string) bool {
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, faultAnnotation, fault)
+	_, err := client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+	return err == nil
+}
+
+// markNotReady plays the node lifecycle controller for a pod whose kubelet
+// stopped (`kubelet-stopped`): its Ready condition turns False, keeping the
+// reason and message it had, and a NodeNotReady Warning is recorded, as
+// MarkPodsNotReady does. The real controller does this only for a node whose
+// Ready it turned Unknown itself, when heartbeats stop; kwok posts the
+// Unknown status itself (it keeps renewing the node's Lease), so the
+// controller sees no transition and would leave the pods Ready.
+func markNotReady(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod) {
+	if words := strings.Fields(pod.Annotations[faultAnnotation]); len(words) == 0 || words[0] != "kubelet-stopped" {
+		return
+	}
+	updated := pod.DeepCopy()
+	for i, c := range updated.Status.Conditions {
+		if c.Type != corev1.PodReady || c.Status == corev1.ConditionFalse {
+			continue
+		}
+		updated.Status.Conditions[i].Status = corev1.ConditionFalse
+		updated.Status.Conditions[i].LastTransitionTime = metav1.Now()
+		if _, err := client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{}); err != nil {
+			return // a conflict: the pod comes back as an update
+		}
+		now := metav1.Now()
+		event := &corev1.Event{
+			ObjectMeta: metav1.ObjectMeta{GenerateName: pod.Name + ".", Namespace: pod.Namespace},
+			InvolvedObject: corev1.ObjectReference{
+				Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID, APIVersion: "v1",
+			},
+			Reason:              "NodeNotReady",
+			Message:             "Node is not ready",
+			Type:                corev1.EventTypeWarning,
+			Count:               1,
+			FirstTimestamp:      now,
+			LastTimestamp:       now,
+			Source:              corev1.EventSource{Component: "node-controller"},
+			ReportingController: "node-controller",
+		}
+		_, _ = client.CoreV1().Events(pod.Namespace).Create(ctx, event, metav1.CreateOptions{})
+		return
+	}
 }
 
 // globMatch matches `*` to any run of characters, as the simulator does.

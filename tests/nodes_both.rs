@@ -28,7 +28,21 @@ on_both_backends!(
     every_unknown_node_name_is_named_and_nothing_changes,
     wide_node_list_shows_what_kubectl_wide_shows,
     a_runbook_drain_step_and_node_drain_end_the_same_and_record_the_same,
+    list_shows_pool_zone_pods_and_who_cordoned,
+    cordon_without_tty_or_yes_refuses_and_records_it,
+    cordon_dry_run_changes_nothing,
+    cordon_with_yes_is_audited_privately_and_uncordon_removes_the_field,
+    cordon_and_uncordon_report_each_node_and_name_them_in_json,
+    uncordon_leaves_someone_elses_cordon_without_force,
+    check_on_a_healthy_node_is_go,
+    drain_dry_run_changes_nothing_and_refusal_without_yes,
+    replace_needs_a_way_to_terminate,
+    a_workload_that_is_already_down_is_not_an_outage,
+    ctrl_c_stops_a_drain_cleanly_and_says_the_node_stays_cordoned,
+    scale_up_adds_a_replica_elsewhere_before_draining_and_restores_it,
     a_drain_after_an_unfinished_scale_up_restores_the_recorded_count,
+    protected_context_demands_its_name_typed,
+    ctrl_c_at_a_prompt_exits_130_with_one_message_on_its_own_line,
 );
 
 /// A Deployment pinned to one node of the scope; its pods take up to 30 s
@@ -223,6 +237,15 @@ fn drain_evicts_and_leaves_the_node_cordoned(backend: Backend) {
     assert_eq!(h.unschedulable(&n1), true);
     assert!(h.pods_on(&n1).is_empty());
     assert_eq!(h.audit_entries().last().unwrap()["outcome"]["status"], "ok");
+    // Drained again: nothing to do, and a script asking for JSON reads so.
+    let again = h
+        .oncall(&["node", "drain", &n1, "--yes", "-o", "json"])
+        .expect_code(0);
+    let report: Value = serde_json::from_str(&again.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", again.stdout, again.stderr));
+    assert_eq!(report[0]["node"], n1.as_str(), "{report:#}");
+    assert_eq!(report[0]["status"], "drained", "{report:#}");
+    assert_eq!(report[0]["pods"], json!([]), "{report:#}");
 }
 
 /// Two engineers drain the same node at once: each drain reports the
@@ -1073,31 +1096,375 @@ fn a_runbook_drain_step_and_node_drain_end_the_same_and_record_the_same(backend:
     assert_eq!(changes(command, &n1), changes(step, &n2));
 }
 
-/// A `--scale-up` drain that was killed left its extra replica and the
-/// record of the true count on the workload: the next drain adds none and
-/// ends on the recorded count, not on the count it finds.
-fn a_drain_after_an_unfinished_scale_up_restores_the_recorded_count(backend: Backend) {
-    let s = Scope::new("leftover");
+/// A Ready GKE node of the scope: `pool` in `zone`, with 4 CPUs.
+fn gke_node(s: &Scope, name: &str, pool: &str, zone: &str) -> String {
+    s.node_fixture(name)
+        .pool(pool)
+        .zone(zone)
+        .instance_type("e2-standard-4")
+        .cpu("4")
+        .yaml()
+}
+
+/// Two pools in three zones: `web` (2 replicas) on n1, `api` (1) on n2.
+fn gke_cluster(s: &Scope) -> String {
     let mut y = s.namespace("app");
-    y += &s.node_yaml("n1", "4", &[]);
-    y += &s.node_yaml("n2", "4", &[]);
+    y += &gke_node(s, "n1", "pool-a", "zone-a");
+    y += &gke_node(s, "n2", "pool-a", "zone-b");
+    y += &gke_node(s, "n3", "pool-b", "zone-c");
+    y += &deployment(s, "web", 2, "n1").yaml();
+    y += &deployment(s, "api", 1, "n2").yaml();
+    y
+}
+
+fn list_shows_pool_zone_pods_and_who_cordoned(backend: Backend) {
+    let s = Scope::new("nlist");
+    let h = Harness::on(backend, &s, &gke_cluster(&s));
+    wait_ready(&h, &s, 3);
+    let (n1, n2, n3) = (s.node("n1"), s.node("n2"), s.node("n3"));
+    h.oncall(&["node", "cordon", &n2, "--reason", "disk errors", "--yes"])
+        .expect_code(0);
+    let run = h
+        .oncall(&["node", "list", "-l", &s.node_selector()])
+        .expect_code(0);
+    let line = |name: &str| {
+        run.stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} in {}", run.stdout))
+            .to_string()
+    };
+    let first = line(&n1);
+    assert!(
+        first.contains("pool-a") && first.contains("zone-a") && first.contains("e2-standard-4"),
+        "{first}"
+    );
+    let second = line(&n2);
+    assert!(
+        second.contains("SchedulingDisabled")
+            && second.contains(&format!("by {}", os_user()))
+            && second.contains("disk errors"),
+        "{second}"
+    );
+    let json: Value = serde_json::from_str(
+        &h.oncall(&["node", "list", "-l", &s.node_selector(), "-o", "json"])
+            .expect_code(0)
+            .stdout,
+    )
+    .unwrap();
+    let listed = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == n1.as_str())
+        .unwrap();
+    assert_eq!(listed["pods"], 2);
+    assert_eq!(listed["pool"], "pool-a");
+    let pool_b = format!("{},cloud.google.com/gke-nodepool=pool-b", s.node_selector());
+    let selected = h.oncall(&["node", "list", "-l", &pool_b]).expect_code(0);
+    assert!(
+        selected.stdout.contains(&n3) && !selected.stdout.contains(&format!("{n1} ")),
+        "{}",
+        selected.stdout
+    );
+}
+
+fn cordon_without_tty_or_yes_refuses_and_records_it(backend: Backend) {
+    let s = Scope::new("cnotty");
+    let h = Harness::on(backend, &s, &simple_cluster(&s));
+    let n1 = s.node("n1");
+    let run = h.oncall(&["node", "cordon", &n1]).expect_code(3);
+    assert!(run.stderr.contains("pass --yes"), "{}", run.stderr);
+    assert!(h.unschedulable(&n1).is_null());
+    let entries = h.audit_entries();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["answer"], "refused");
+}
+
+fn cordon_dry_run_changes_nothing(backend: Backend) {
+    let s = Scope::new("cdry");
+    let h = Harness::on(backend, &s, &simple_cluster(&s));
+    let n1 = s.node("n1");
+    let run = h
+        .oncall(&["node", "cordon", &n1, "--dry-run"])
+        .expect_code(0);
+    assert!(
+        run.stdout.contains(&format!("node/{n1}")) && run.stdout.contains("cordon"),
+        "{}",
+        run.stdout
+    );
+    assert!(h.unschedulable(&n1).is_null());
+}
+
+fn cordon_with_yes_is_audited_privately_and_uncordon_removes_the_field(backend: Backend) {
+    let s = Scope::new("caudit");
+    let h = Harness::on(backend, &s, &simple_cluster(&s));
+    let n1 = s.node("n1");
+    h.oncall(&["node", "cordon", &n1, "--yes", "--reason", "kernel panic"])
+        .expect_code(0);
+    let node = h.get("nodes", None, &n1).unwrap();
+    assert_eq!(node["spec"]["unschedulable"], true);
+    assert_eq!(
+        node["metadata"]["annotations"]["oncall.dev/cordoned-by"],
+        os_user().as_str()
+    );
+    assert_eq!(
+        node["metadata"]["annotations"]["oncall.dev/cordon-reason"],
+        "kernel panic"
+    );
+
+    // Cordoning again is a note, not an error.
+    let again = h.oncall(&["node", "cordon", &n1, "--yes"]).expect_code(0);
+    assert!(
+        again.stdout.contains("already cordoned"),
+        "{}",
+        again.stdout
+    );
+
+    let entries = h.audit_entries();
+    assert_eq!(entries[0]["answer"], "yes_flag");
+    assert_eq!(entries[0]["outcome"]["status"], "ok");
+    // No credential of the kubeconfig is written to the log.
+    let text = std::fs::read_to_string(h.audit_path()).unwrap();
+    let kubeconfig = std::fs::read_to_string(&h.kubeconfig).unwrap();
+    for secret in kubeconfig
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("token:"))
+        .map(|t| t.trim().trim_matches('"'))
+        .filter(|t| !t.is_empty())
+    {
+        assert!(!text.contains(secret), "the token is in the audit log");
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(h.audit_path())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+
+    h.oncall(&["node", "uncordon", &n1, "--yes"]).expect_code(0);
+    let node = h.get("nodes", None, &n1).unwrap();
+    assert!(
+        node["spec"].get("unschedulable").is_none(),
+        "the field is removed, not set to false: {}",
+        node["spec"]
+    );
+    assert!(
+        node["metadata"]["annotations"]
+            .get("oncall.dev/cordoned-by")
+            .is_none()
+    );
+}
+
+fn cordon_and_uncordon_report_each_node_and_name_them_in_json(backend: Backend) {
+    let s = Scope::new("cjson");
+    let h = Harness::on(backend, &s, &simple_cluster(&s));
+    let (n1, n2, n3) = (s.node("n1"), s.node("n2"), s.node("n3"));
+    let first = h.oncall(&["node", "cordon", &n1, "--yes"]).expect_code(0);
+    assert!(
+        first.stdout.contains(&format!("node/{n1} cordoned")),
+        "{}",
+        first.stdout
+    );
+
+    let json = |args: &[&str], code: i32| -> Value {
+        let run = h.oncall(args).expect_code(code);
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+    };
+    let cordoned = json(&["node", "cordon", &n1, &n2, "--yes", "-o", "json"], 0);
+    assert_eq!(cordoned["cordoned"], json!([n2]));
+    assert_eq!(cordoned["already_cordoned"], json!([n1]));
+
+    // n3 was cordoned by someone else: left as it is, and the exit says so.
+    h.kubectl(&["cordon", &n3]).expect_code(0);
+    let uncordoned = json(&["node", "uncordon", &n1, &n3, "--yes", "-o", "json"], 1);
+    assert_eq!(uncordoned["uncordoned"], json!([n1]));
+    let left = uncordoned["left_cordoned"].as_array().unwrap();
+    assert!(
+        left.len() == 1 && left[0].as_str().unwrap().contains(&n3),
+        "{uncordoned}"
+    );
+    assert_eq!(h.unschedulable(&n3), true);
+}
+
+fn uncordon_leaves_someone_elses_cordon_without_force(backend: Backend) {
+    let s = Scope::new("cforce");
+    let h = Harness::on(backend, &s, &simple_cluster(&s));
+    let n1 = s.node("n1");
+    h.kubectl(&["cordon", &n1]).expect_code(0);
+    let run = h.oncall(&["node", "uncordon", &n1, "--yes"]).expect_code(1);
+    assert!(run.stderr.contains("--force"), "{}", run.stderr);
+    assert_eq!(h.unschedulable(&n1), true);
+    h.oncall(&["node", "uncordon", &n1, "--yes", "--force"])
+        .expect_code(0);
+    assert!(h.unschedulable(&n1).is_null());
+}
+
+fn check_on_a_healthy_node_is_go(backend: Backend) {
+    let s = Scope::new("checkgo");
+    let mut y = gke_cluster(&s);
+    y += &gke_node(&s, "n4", "pool-b", "zone-d");
     y += &s
-        .deployment("solo")
-        .node_selector(SCOPE_KEY, &s.id)
-        .grace_period(5)
+        .deployment("spread")
+        .replicas(2)
+        .grace_period(30)
+        .node_selector("cloud.google.com/gke-nodepool", "pool-b")
         .yaml();
     let h = Harness::on(backend, &s, &y);
-    wait_ready(&h, &s, 1);
-    let ns = s.ns("app");
-    let pod = h.list("pods", Some(&ns)).pop().unwrap();
+    wait_ready(&h, &s, 5);
+    let n3 = s.node("n3");
+    let (code, report) = check_json(&h, &n3, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["go"], true, "{report:#}");
+    assert_eq!(report["nodes"][0]["go"], true, "{report:#}");
+    assert_eq!(kinds(&report), Vec::<String>::new());
+    // The text says so too ("GO" alone would also match "NO-GO").
+    let run = h.oncall(&["node", "check", &n3]).expect_exit(0);
+    assert!(
+        run.stdout.lines().any(|l| l.trim() == "verdict: GO")
+            && run.stdout.contains("GO: all 1 node(s) can be drained")
+            && !run.stdout.contains("NO-GO"),
+        "{}",
+        run.stdout
+    );
+}
+
+fn drain_dry_run_changes_nothing_and_refusal_without_yes(backend: Backend) {
+    let s = Scope::new("ddry");
+    let h = Harness::on(backend, &s, &simple_cluster(&s));
+    wait_ready(&h, &s, 2);
+    let n1 = s.node("n1");
+    let before = h.pods_on(&n1);
+    let run = h
+        .oncall(&["node", "drain", &n1, "--dry-run"])
+        .expect_code(0);
+    assert!(run.stdout.contains("evict"), "{}", run.stdout);
+    h.oncall(&["node", "drain", &n1]).expect_code(3);
+    assert!(h.unschedulable(&n1).is_null());
+    assert_eq!(h.pods_on(&n1), before);
+}
+
+fn replace_needs_a_way_to_terminate(backend: Backend) {
+    let s = Scope::new("rnoterm");
+    let h = Harness::on(backend, &s, &simple_cluster(&s));
+    let n1 = s.node("n1");
+    let run = h.oncall(&["node", "replace", &n1, "--yes"]).expect_code(2);
+    assert!(run.stderr.contains("--delete-node"), "{}", run.stderr);
+    assert!(h.unschedulable(&n1).is_null());
+}
+
+/// Moving a workload whose only pod never became ready takes nothing away:
+/// it is not an outage blocker (a ready single replica still is).
+fn a_workload_that_is_already_down_is_not_an_outage(backend: Backend) {
+    let s = Scope::new("down");
+    let mut y = gke_cluster(&s);
+    y += &deployment(&s, "broken", 1, "n1")
+        .pod_annotation("sim.oncall.dev/fault", "not-ready")
+        .yaml();
+    let h = Harness::on(backend, &s, &y);
+    wait_ready(&h, &s, 3);
+    let (code, report) = check_json(&h, &s.node("n1"), &[]);
+    let outages: Vec<&Value> = report["nodes"][0]["blockers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["kind"] == "outage")
+        .collect();
+    let text = format!("{outages:#?}");
+    assert!(
+        text.contains("web-"),
+        "the ready web pods still count: {text}"
+    );
+    assert!(!text.contains("broken-"), "{text}");
+    assert_eq!(code, 1);
+}
+
+fn ctrl_c_stops_a_drain_cleanly_and_says_the_node_stays_cordoned(backend: Backend) {
+    let s = Scope::new("dctrlc");
+    let mut y = gke_cluster(&s);
+    y += &web_budget(&s);
+    let h = Harness::on(backend, &s, &y);
+    wait_ready(&h, &s, 3);
+    let n1 = s.node("n1");
+    let child = h.spawn_oncall(&["node", "drain", &n1, "--yes"]);
+    // Interrupted while the budget holds web's pods.
+    child.wait_for_stderr("web-pdb", Duration::from_secs(30));
+    assert_eq!(h.unschedulable(&n1), true);
+    child.signal(libc::SIGINT);
+    let run = child.finish().expect_exit(130);
+    let stderr = run.stderr;
+    assert!(
+        stderr.contains(&format!("oncall node uncordon {n1}")),
+        "{stderr}"
+    );
+    assert_eq!(h.pods_on(&n1).len(), 2);
+    assert_eq!(
+        h.audit_entries().last().unwrap()["outcome"]["status"],
+        "interrupted"
+    );
+}
+
+/// One Deployment `solo` with one replica, on n1 or n2 of the scope's pool;
+/// returns the seed and the node the replica runs on, once it is ready.
+fn solo(backend: Backend, s: &Scope) -> (Harness, String) {
+    let pool = s.id.clone() + "-pool-a";
+    let mut y = s.namespace("app");
+    y += &s.node_yaml("n1", "4", &[("cloud.google.com/gke-nodepool", &pool)]);
+    y += &s.node_yaml("n2", "4", &[("cloud.google.com/gke-nodepool", &pool)]);
+    y += &s
+        .deployment("solo")
+        .grace_period(30)
+        .node_selector("cloud.google.com/gke-nodepool", &pool)
+        .yaml();
+    let h = Harness::on(backend, s, &y);
+    wait_ready(&h, s, 1);
+    let pod = h.list("pods", Some(&s.ns("app"))).pop().unwrap();
     let node = pod["spec"]["nodeName"].as_str().unwrap().to_string();
+    (h, node)
+}
+
+fn scale_up_adds_a_replica_elsewhere_before_draining_and_restores_it(backend: Backend) {
+    let s = Scope::new("scaleup");
+    let (h, node) = solo(backend, &s);
+    let ns = s.ns("app");
+    let (code, report) = check_json(&h, &node, &[]);
+    assert_eq!(code, 1);
+    assert!(kinds(&report).contains(&"outage".to_string()));
+
+    let run = h
+        .oncall(&[
+            "node",
+            "drain",
+            &node,
+            "--scale-up",
+            "--yes",
+            "--timeout",
+            "60s",
+        ])
+        .expect_code(0);
+    assert!(
+        run.stdout.contains(&format!("{ns}/deployment/solo")) && run.stdout.contains("1 → 2"),
+        "{}",
+        run.stdout
+    );
+    let deploy = h.get("deployments", Some(&ns), "solo").unwrap();
+    assert_eq!(deploy["spec"]["replicas"], 1, "restored");
+    assert!(h.pods_on(&node).is_empty());
+    wait_ready(&h, &s, 1);
+}
+
+fn a_drain_after_an_unfinished_scale_up_restores_the_recorded_count(backend: Backend) {
+    let s = Scope::new("scaleleft");
+    let (h, node) = solo(backend, &s);
+    let ns = s.ns("app");
     let other = if node == s.node("n1") {
         s.node("n2")
     } else {
         s.node("n1")
     };
-    // The killed run's record, and both replicas on the node (the other
-    // node was cordoned then).
+    // A run that was killed after adding the replica left its record, and
+    // both replicas on the node (the other node was cordoned then).
     h.kubectl(&["cordon", &other]).expect_code(0);
     h.kubectl(&[
         "-n",
@@ -1125,9 +1492,75 @@ fn a_drain_after_an_unfinished_scale_up_restores_the_recorded_count(backend: Bac
     assert!(run.stdout.contains("already 1 → 2"), "{}", run.stdout);
     let deploy = h.get("deployments", Some(&ns), "solo").unwrap();
     assert_eq!(deploy["spec"]["replicas"], 1, "{}", run.stdout);
-    assert!(
-        deploy["metadata"]["annotations"]["oncall.dev/scaled-up-from"].is_null(),
-        "{}",
-        deploy["metadata"]
-    );
+    assert!(deploy["metadata"]["annotations"]["oncall.dev/scaled-up-from"].is_null());
+}
+
+/// Runs oncall on a pseudo-terminal, typing `answer` at its first
+/// question; returns the exit code and what the terminal showed.
+fn oncall_in_pty(h: &Harness, args: &[&str], answer: &str) -> (i32, String) {
+    let run = h
+        .cmd()
+        .args(args)
+        .env("TERM", "xterm")
+        .pty()
+        .answer(&["Type its name", "(y/n)"], answer)
+        .run();
+    eprintln!("{}", run.stdout);
+    (run.code, run.stdout)
+}
+
+/// The kubeconfig's current context, which a protected context names.
+fn current_context(h: &Harness) -> String {
+    h.kubectl(&["config", "current-context"])
+        .expect_code(0)
+        .stdout
+        .trim()
+        .to_string()
+}
+
+fn protected_context_demands_its_name_typed(backend: Backend) {
+    let s = Scope::new("protected");
+    let h = Harness::on(backend, &s, &simple_cluster(&s));
+    let (n1, context) = (s.node("n1"), current_context(&h));
+    h.write_config(&format!("protected_contexts: [{context}]\n"));
+    assert_eq!(oncall_in_pty(&h, &["node", "cordon", &n1], "nope\r").0, 3);
+    assert!(h.unschedulable(&n1).is_null());
+    let typed = format!("{context}\r");
+    assert_eq!(oncall_in_pty(&h, &["node", "cordon", &n1], &typed).0, 0);
+    assert_eq!(h.unschedulable(&n1), true);
+    let entries = h.audit_entries();
+    assert_eq!(entries.last().unwrap()["answer"], "typed_context");
+}
+
+fn ctrl_c_at_a_prompt_exits_130_with_one_message_on_its_own_line(backend: Backend) {
+    let s = Scope::new("promptc");
+    let h = Harness::on(backend, &s, &simple_cluster(&s));
+    let (n1, context) = (s.node("n1"), current_context(&h));
+    for protected in [false, true] {
+        if protected {
+            h.write_config(&format!("protected_contexts: [{context}]\n"));
+        }
+        let (code, shown) = oncall_in_pty(&h, &["node", "cordon", &n1], "\x03");
+        assert_eq!(code, 130, "{shown}");
+        let line = shown
+            .lines()
+            .find(|l| l.contains("interrupted at the prompt: nothing was changed"))
+            .unwrap_or_else(|| panic!("no interruption message in {shown:?}"));
+        assert!(!line.contains('?') && !line.contains("Type"), "{line:?}");
+        assert!(
+            !shown.contains("finishing the current step"),
+            "nothing was under way: {shown:?}"
+        );
+        // The prompt hid the cursor; the terminal must get it back.
+        let hidden = shown.rfind("\x1b[?25l");
+        assert!(
+            hidden.is_none_or(|at| shown[at..].contains("\x1b[?25h")),
+            "{shown:?}"
+        );
+        assert!(h.unschedulable(&n1).is_null());
+        assert!(
+            h.audit_entries().is_empty(),
+            "nothing changed, nothing recorded"
+        );
+    }
 }

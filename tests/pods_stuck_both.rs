@@ -15,6 +15,9 @@ on_both_backends!(
     rollout_undo_is_suggested_only_when_an_earlier_revision_exists,
     events_explain_a_stuck_pod_found_on_the_last_page,
     the_command_and_its_runbook_step_say_the_same,
+    pods_on_a_dead_node_stay_reported_after_they_are_evicted,
+    healthy_cluster_and_false_positive_guards_exit_zero,
+    scoping_by_namespace_node_and_labels,
 );
 
 /// One pod of `name` on node `a`, playing the simulated `fault`.
@@ -375,4 +378,236 @@ fn the_command_and_its_runbook_step_say_the_same(backend: Backend) {
         "{}",
         command.stdout
     );
+}
+
+/// `lastTransitionTime` of the node's Ready condition.
+fn ready_since(h: &Harness, node: &str) -> chrono::DateTime<chrono::FixedOffset> {
+    let node = h.get("nodes", None, node).expect("the node exists");
+    let ready = node["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == "Ready")
+        .unwrap_or_else(|| panic!("no Ready condition: {node:#}"));
+    chrono::DateTime::parse_from_rfc3339(ready["lastTransitionTime"].as_str().unwrap()).unwrap()
+}
+
+/// A pod on a node whose kubelet died: the taint manager evicts it, nothing
+/// confirms the deletion, and it stays reported, as stuck since the node
+/// went down (not since the eviction, which a real cluster dates to the
+/// end of the pod's grace period).
+fn pods_on_a_dead_node_stay_reported_after_they_are_evicted(backend: Backend) {
+    let s = Scope::new("deadpods");
+    let mut y = s.namespace("shop");
+    y += &s.node_yaml("a", "8", &[]);
+    y += &s.node_yaml("c", "8", &[]);
+    y += &s.pod("shop", "stranded", "c").containers(&["app"]).yaml();
+    let h = Harness::on(backend, &s, &y);
+    let (ns, c) = (s.ns("shop"), s.node("c"));
+    let stranded = || h.get("pods", Some(&ns), "stranded");
+    let ready = |p: &Value| {
+        p["status"]["conditions"].as_array().is_some_and(|c| {
+            c.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
+    };
+    assert!(
+        eventually(Duration::from_secs(60), || stranded()
+            .is_some_and(|p| ready(&p))),
+        "the pod runs"
+    );
+    h.stop_kubelet(&c);
+    // The taint manager evicts it; with no kubelet it stays Terminating.
+    assert!(
+        eventually(Duration::from_secs(60), || stranded()
+            .is_some_and(|p| !p["metadata"]["deletionTimestamp"].is_null())),
+        "the pod is evicted: {:#}",
+        stranded().unwrap_or_default()
+    );
+    let run = h
+        .oncall(&[
+            "pods",
+            "stuck",
+            "-n",
+            &ns,
+            "--older-than",
+            "0s",
+            "-o",
+            "json",
+        ])
+        .expect_code(1);
+    let r: Value = serde_json::from_str(&run.stdout).unwrap();
+    let listed = pods(&r);
+    let p = find(&listed, "stranded").unwrap_or_else(|| panic!("{r:#}"));
+    assert_eq!(p["status"], "Terminating", "{p:#}");
+    assert_eq!(p["category"], "terminating", "{p:#}");
+    assert!(
+        p["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("node {c} is Unknown")),
+        "{p:#}"
+    );
+    assert_eq!(
+        p["suggestion"],
+        format!(
+            "oncall node replace {c} --ignore-daemonsets --delete-node --skip-wait-for-delete-timeout 60 --dry-run"
+        )
+    );
+    let since = chrono::DateTime::parse_from_rfc3339(p["since"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        since,
+        ready_since(&h, &c),
+        "stuck since the node went down: {p:#}"
+    );
+    // The node lifecycle controller marked it not Ready, and said so.
+    assert!(stranded().is_some_and(|p| !ready(&p)));
+    assert!(
+        p["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["source"] == "event"
+                && e["reason"] == "NodeNotReady"
+                && e["message"] == "Node is not ready"),
+        "{p:#}"
+    );
+}
+
+/// Nothing stuck, or not stuck for long yet: exit 0 and no pods. A job
+/// whose native sidecar keeps running after the job's container ends is a
+/// finished job; a crash loop that began a moment ago is not stuck yet, and
+/// is reported once the threshold is lowered.
+fn healthy_cluster_and_false_positive_guards_exit_zero(backend: Backend) {
+    let s = Scope::new("healthy");
+    let ns = s.ns("shop");
+    let nightly = Workload::job(&ns, "nightly")
+        .on_node(&s.node("a"))
+        .toleration(s.toleration())
+        .container("nightly", "busybox")
+        .pod_field(
+            "initContainers",
+            json!([{"name": "proxy", "image": "envoy", "restartPolicy": "Always"}]),
+        );
+    let mut y = s.namespace("shop");
+    y += &s.node_yaml("a", "8", &[]);
+    y += &deployment(&s, "ok", "").replicas(3).yaml();
+    y += &deployment(&s, "fresh", "crash-loop exit-code=1").yaml();
+    y += &nightly.yaml();
+    let h = Harness::on(backend, &s, &y);
+    let named = |p: &Value, prefix: &str| {
+        p["metadata"]["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with(prefix))
+    };
+    let settled = eventually(Duration::from_secs(60), || {
+        let all = h.list("pods", Some(&ns));
+        let ok_ready = all
+            .iter()
+            .filter(|p| named(p, "ok-"))
+            .filter(|p| {
+                p["status"]["conditions"].as_array().is_some_and(|c| {
+                    c.iter()
+                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                })
+            })
+            .count();
+        ok_ready == 3
+            && all
+                .iter()
+                .any(|p| named(p, "nightly") && p["status"]["phase"] == "Succeeded")
+    });
+    assert!(settled, "the job completes and `ok` is ready");
+    let run = h.oncall(&["pods", "stuck", "-n", &ns]).expect_code(0);
+    assert!(
+        run.stdout.starts_with("No stuck pods among"),
+        "{}",
+        run.stdout
+    );
+    let r: Value = serde_json::from_str(
+        &h.oncall(&["pods", "stuck", "-n", &ns, "-o", "json"])
+            .expect_code(0)
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(r["stuck"], 0);
+    assert_eq!(r["pods"], json!([]));
+    // The same young crash loop is reported once the threshold is lowered.
+    let run = h
+        .oncall(&[
+            "pods",
+            "stuck",
+            "-n",
+            &ns,
+            "--older-than",
+            "0s",
+            "-o",
+            "json",
+        ])
+        .expect_code(1);
+    let r: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(r["stuck"], 1, "{:#}", r["pods"]);
+    assert!(find(&pods(&r), "fresh-").is_some(), "{r:#}");
+}
+
+/// `--node`, `-n` and `-l` narrow the report; a fault on a node is played
+/// by every pod on it (three pods failing sandbox creation on `b`).
+fn scoping_by_namespace_node_and_labels(backend: Backend) {
+    let s = Scope::new("scoping");
+    let ns = s.ns("shop");
+    let b = s.node("b");
+    let mut y = s.namespace("shop");
+    y += &s.node_yaml("a", "8", &[]);
+    y += &s.node_fixture("b").cpu("8").fault("sandbox-stuck").yaml();
+    y += &deployment(&s, "api", "crash-loop exit-code=1").yaml();
+    y += &Workload::deployment(&ns, "geo")
+        .replicas(3)
+        .on_node(&b)
+        .toleration(s.toleration())
+        .container("geo", "registry.example.com/shop/geo:v1")
+        .yaml();
+    let h = Harness::on(backend, &s, &y);
+    let stuck = |args: &[&str]| -> Value {
+        let mut all = vec!["pods", "stuck", "--older-than", "0s", "-o", "json"];
+        all.extend_from_slice(args);
+        let run = h.oncall(&all);
+        serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}{}", run.stdout, run.stderr))
+    };
+    let names = |r: &Value| -> Vec<String> {
+        pods(r)
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut on_b = Value::Null;
+    let sandbox = eventually(Duration::from_secs(60), || {
+        on_b = stuck(&["--node", &b]);
+        let p = pods(&on_b);
+        p.len() == 3 && p.iter().all(|p| p["reason"] == "FailedCreatePodSandBox")
+    });
+    assert!(sandbox, "every pod on {b} fails its sandbox: {on_b:#}");
+    assert_eq!(on_b["stuck"], 3, "{:?}", names(&on_b));
+    assert!(names(&on_b).iter().all(|n| n.starts_with("geo-")));
+    // The context's namespace (default) has nothing stuck; exit code 0.
+    let run = h
+        .oncall(&["pods", "stuck", "--older-than", "0s"])
+        .expect_code(0);
+    assert!(run.stdout.contains("No stuck pods"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("in namespace `default`"),
+        "{}",
+        run.stdout
+    );
+    let z = s.node("z");
+    let typo = h.oncall(&["pods", "stuck", "--node", &z]).expect_code(0);
+    assert!(
+        typo.stderr.contains(&format!("node `{z}` does not exist")),
+        "{}",
+        typo.stderr
+    );
+    let labelled = stuck(&["-n", &ns, "-l", "app=api"]);
+    assert_eq!(names(&labelled).len(), 1, "{labelled:#}");
+    assert!(names(&labelled)[0].starts_with("api-"));
+    assert_eq!(labelled["scope"]["namespace"], ns.as_str());
 }

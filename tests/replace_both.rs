@@ -1,6 +1,8 @@
-//! `node replace --delete-node` and `node rotate --no-terminate` on both
-//! backends. The cloud's autoscaler (which brings a deleted pool node back as
-//! a new node) is the simulator's own, and the test's on a real cluster.
+//! `node replace` and `node rotate` on both backends: deleting the node or
+//! running a terminate command, in batches or draining only, a broken
+//! workload, Ctrl-C twice, and the runbook's step. The cloud's autoscaler
+//! (which brings a deleted pool node back as a new node) is the simulator's
+//! own, and the test's on a real cluster.
 
 mod common;
 use common::*;
@@ -14,6 +16,10 @@ on_both_backends!(
     a_runbook_replace_step_and_the_command_end_and_record_alike,
     a_replace_stopped_while_it_waits_says_what_it_did_and_records_it,
     replace_waits_for_a_degraded_workload_to_be_as_ready_as_before,
+    replace_terminates_with_a_command_and_waits_for_the_new_node,
+    rotate_cordons_the_pool_then_replaces_it_in_batches,
+    a_second_ctrl_c_quits_at_once_and_still_leaves_an_audit_entry,
+    on_a_terminal_the_bar_says_when_it_waits_for_a_replacement_node,
 );
 
 /// pool-a: n1, n2, n5; pool-b: n3. `web` (3 replicas) runs anywhere in pool-a.
@@ -296,4 +302,144 @@ fn replace_waits_for_a_degraded_workload_to_be_as_ready_as_before(backend: Backe
         run.stderr
     );
     assert_eq!(ready_web(&h, &s), before, "{}", run.stdout);
+}
+
+fn replace_terminates_with_a_command_and_waits_for_the_new_node(backend: Backend) {
+    let s = Scope::new("rterm");
+    let h = Harness::on(backend, &s, &pool_cluster(&s));
+    h.play_autoscaler();
+    assert!(eventually(Duration::from_secs(60), || ready_web(&h, &s) == 3));
+    let n1 = s.node("n1");
+    // The terminate command is an argument list; here it deletes the node through kubectl.
+    let template = format!(
+        "{} --kubeconfig {} --cache-dir {} delete node {{node}}",
+        kubectl_path().display(),
+        h.kubeconfig.display(),
+        h.home.path().join("kube-cache").display()
+    );
+    let run = h
+        .oncall(&[
+            "node",
+            "replace",
+            &n1,
+            "--yes",
+            "--terminate",
+            &template,
+            "--wait-replacement",
+            "60s",
+        ])
+        .expect_code(0);
+    assert!(
+        run.stdout.contains(&format!("node/{n1} replaced by node/")),
+        "{}",
+        run.stdout
+    );
+    let nodes = h.pool_nodes(&(s.id.clone() + "-pool-a"));
+    assert!(!nodes.contains(&n1), "{nodes:?}");
+    assert_eq!(nodes.len(), 3, "{nodes:?}\n{}", run.stdout);
+    // Replace returns only once the evicted workload is ready again.
+    assert_eq!(ready_web(&h, &s), 3);
+}
+
+fn rotate_cordons_the_pool_then_replaces_it_in_batches(backend: Backend) {
+    let s = Scope::new("rbatch");
+    let h = Harness::on(backend, &s, &pool_cluster(&s));
+    h.play_autoscaler();
+    assert!(eventually(Duration::from_secs(60), || ready_web(&h, &s) == 3));
+    let (pool_a, pool_b) = (s.id.clone() + "-pool-a", s.id.clone() + "-pool-b");
+    let selector = format!("cloud.google.com/gke-nodepool={pool_a}");
+    let run = h
+        .oncall(&[
+            "node",
+            "rotate",
+            "-l",
+            &selector,
+            "--batch",
+            "2",
+            "--delete-node",
+            "--wait-replacement",
+            "60s",
+            "--yes",
+        ])
+        .expect_code(0);
+    for old in ["n1", "n2", "n5"] {
+        let old = s.node(old);
+        assert!(
+            run.stdout
+                .contains(&format!("node/{old} replaced by node/")),
+            "{}",
+            run.stdout
+        );
+        assert!(h.get("nodes", None, &old).is_none());
+    }
+    assert_eq!(h.pool_nodes(&pool_a).len(), 3);
+    assert_eq!(h.pool_nodes(&pool_b), vec![s.node("n3")]);
+    assert!(eventually(Duration::from_secs(60), || ready_web(&h, &s) == 3));
+}
+
+fn a_second_ctrl_c_quits_at_once_and_still_leaves_an_audit_entry(backend: Backend) {
+    let s = Scope::new("ctrlc2");
+    let h = Harness::on(backend, &s, &pool_cluster(&s));
+    assert!(eventually(Duration::from_secs(60), || ready_web(&h, &s) == 3));
+    // A terminate command that takes its time, as a cloud CLI does; it
+    // says when it has started.
+    let started = h.home.path().join("terminating");
+    let template = format!("sh -c 'touch {}; sleep 30'", started.display());
+    let n1 = s.node("n1");
+    let replace = h.spawn_oncall(&["node", "replace", &n1, "--yes", "--terminate", &template]);
+    assert!(
+        eventually(Duration::from_secs(60), || started.exists()),
+        "the terminate command never started"
+    );
+    replace.signal(libc::SIGINT);
+    replace.wait_for_stderr("finishing the current step", Duration::from_secs(10));
+    replace.signal(libc::SIGINT);
+    replace
+        .finish_within(Duration::from_secs(10))
+        .expect_exit(130);
+    let entries = h.audit_entries();
+    let last = entries.last().expect("an audit entry");
+    assert_eq!(last["outcome"]["status"], "interrupted", "{last}");
+    assert!(
+        last["outcome"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("quit at once by a second signal"),
+        "{last}"
+    );
+    let action = last["plan"]["action"].as_str().unwrap();
+    assert!(action.starts_with("replace"), "{last}");
+}
+
+/// On a terminal, the node's bar says what the replace waits for once the
+/// drain is done, instead of still saying "evicting".
+fn on_a_terminal_the_bar_says_when_it_waits_for_a_replacement_node(backend: Backend) {
+    let s = Scope::new("rbar");
+    let h = Harness::on(backend, &s, &pool_cluster(&s));
+    assert!(eventually(Duration::from_secs(60), || ready_web(&h, &s) == 3));
+    let n1 = s.node("n1");
+    // Nothing replaces a node its terminate command leaves in place.
+    let run = h
+        .cmd()
+        .args([
+            "node",
+            "replace",
+            &n1,
+            "--terminate",
+            "true",
+            "--yes",
+            "--wait-replacement",
+            "3s",
+        ])
+        .pty()
+        .run();
+    assert_eq!(run.code, 5, "{}", run.stdout);
+    // The bar, with its pods gone, cut to the terminal's 80 columns.
+    assert!(
+        run.stdout
+            .split('\r')
+            .any(|frame| frame.contains(" [") && frame.contains("waiting for a new Ready")),
+        "{}",
+        run.stdout
+    );
 }

@@ -1,7 +1,8 @@
 //! `oncall restart` and `oncall rollout status` on both backends, beside
-//! `kubectl rollout`: a healthy restart replaces every pod, and a rollout
-//! whose new pods crash-loop fails fast while the old pods keep serving.
-
+//! `kubectl rollout`: restarts of each kind of workload, the plan, refusals
+//! and dry runs, `--bad-pods` (a crash-looping pod, a budget that refuses, a
+//! pod on a node whose kubelet died), and rollouts whose new pods fail in
+//! each way a kubelet reports, failing fast while the old pods keep serving.
 mod common;
 use common::*;
 
@@ -13,6 +14,24 @@ on_both_backends!(
     a_healthy_restart_replaces_every_pod_as_kubectl_does,
     crash_looping_new_pods_fail_the_rollout_fast,
     the_runbook_restart_step_and_the_command_end_and_record_alike,
+    a_paused_deployment_is_refused,
+    dry_run_changes_nothing,
+    without_a_tty_or_yes_it_refuses,
+    the_plan_warns_of_an_outage,
+    an_ambiguous_name_without_a_tty_lists_the_candidates,
+    a_wait_that_runs_out_of_time_exits_5,
+    on_delete_workloads_are_skipped_by_a_restart,
+    restart_by_label_selector_and_no_wait,
+    a_daemonset_restarts_on_every_node,
+    a_statefulset_restarts_highest_ordinal_first,
+    bad_pods_evicts_only_the_broken_pod,
+    bad_pods_respects_a_pdb_that_refuses_the_eviction,
+    each_kind_of_new_pod_failure_is_named,
+    a_statefulset_stuck_on_a_broken_pod_is_named_with_advice,
+    a_daemonset_whose_new_pods_cannot_pull_fails,
+    ctrl_c_while_waiting_stops_cleanly_and_is_recorded,
+    bad_pods_evicts_the_pod_on_a_lost_node_among_many,
+    runbook_restart_and_rollout_status_steps_use_the_same_code,
 );
 
 fn cluster(s: &Scope, replicas: u32) -> String {
@@ -31,12 +50,17 @@ fn cluster(s: &Scope, replicas: u32) -> String {
 
 /// `(name, uid)` of the live pods of `web`.
 fn pods(h: &Harness, s: &Scope) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = h
-        .list("pods", Some(&s.ns("shop")))
+    pods_of(h, s, "web")
+}
+
+fn ready(h: &Harness, s: &Scope) -> usize {
+    ready_pods(h, s, "web")
+}
+
+/// `(name, uid)` of the live pods of `app` in the shop, sorted by name.
+fn pods_of(h: &Harness, s: &Scope, app: &str) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = live(h, s, app)
         .into_iter()
-        .filter(|p| {
-            p["metadata"]["labels"]["app"] == "web" && p["metadata"]["deletionTimestamp"].is_null()
-        })
         .map(|p| {
             (
                 p["metadata"]["name"].as_str().unwrap().to_string(),
@@ -48,12 +72,19 @@ fn pods(h: &Harness, s: &Scope) -> Vec<(String, String)> {
     v
 }
 
-fn ready(h: &Harness, s: &Scope) -> usize {
+/// The pods of `app` in the shop that are not being deleted.
+fn live(h: &Harness, s: &Scope, app: &str) -> Vec<Value> {
     h.list("pods", Some(&s.ns("shop")))
         .into_iter()
         .filter(|p| {
-            p["metadata"]["labels"]["app"] == "web" && p["metadata"]["deletionTimestamp"].is_null()
+            p["metadata"]["labels"]["app"] == app && p["metadata"]["deletionTimestamp"].is_null()
         })
+        .collect()
+}
+
+fn ready_pods(h: &Harness, s: &Scope, app: &str) -> usize {
+    live(h, s, app)
+        .iter()
         .filter(|p| {
             p["status"]["conditions"]
                 .as_array()
@@ -64,12 +95,17 @@ fn ready(h: &Harness, s: &Scope) -> usize {
         .count()
 }
 
-fn wait_ready(h: &Harness, s: &Scope, n: usize) {
+/// Waits until `app` has `n` pods, all Ready.
+fn settle(h: &Harness, s: &Scope, app: &str, n: usize) {
     assert!(
-        eventually(Duration::from_secs(60), || ready(h, s) == n
-            && pods(h, s).len() == n),
-        "web did not settle at {n} ready pods"
+        eventually(Duration::from_secs(60), || ready_pods(h, s, app) == n
+            && live(h, s, app).len() == n),
+        "{app} did not settle at {n} ready pods"
     );
+}
+
+fn wait_ready(h: &Harness, s: &Scope, n: usize) {
+    settle(h, s, "web", n);
 }
 
 fn a_healthy_restart_replaces_every_pod_as_kubectl_does(backend: Backend) {
@@ -134,6 +170,7 @@ fn a_healthy_restart_replaces_every_pod_as_kubectl_does(backend: Backend) {
     let entries = h.audit_entries();
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0]["outcome"]["status"], "ok");
+    assert_eq!(entries[0]["answer"], "yes_flag");
 }
 
 fn crash_looping_new_pods_fail_the_rollout_fast(backend: Backend) {
@@ -291,4 +328,703 @@ steps:
         k
     };
     assert_eq!(keys(3), keys(2));
+}
+
+/// The scope's shop on three nodes (`a`, `b`, `c`), with image faults for
+/// its pods: `shop/web:crash`, `:oom` and `:missing` break a rollout, and no
+/// pod of `shop/never-ready` ever gets Ready. Each workload's pods are all
+/// Ready before it returns.
+fn shop(backend: Backend, s: &Scope, workloads: &[Workload], extra: &str) -> Harness {
+    let mut y = s.namespace("shop");
+    y += &ConfigMap::image_faults(
+        &s.ns("shop"),
+        &[
+            "shop/web:crash crash-loop exit-code=1",
+            "shop/web:oom oom-killed",
+            "shop/web:missing image-pull",
+            "shop/never-ready:* not-ready",
+        ],
+    )
+    .yaml();
+    for node in ["a", "b", "c"] {
+        y += &s.node_yaml(node, "8", &[]);
+    }
+    y = workloads.iter().fold(y, |y, w| y + &w.yaml()) + extra;
+    let h = Harness::on(backend, s, &y);
+    // Pods by their `app` label (two workloads may share a name); a paused
+    // Deployment starts none.
+    let mut expected = std::collections::BTreeMap::new();
+    for w in workloads {
+        let w = w.clone().into_value();
+        let n = match w["kind"].as_str().unwrap() {
+            "DaemonSet" => 3,
+            _ if w["spec"]["paused"] == true => 0,
+            _ => w["spec"]["replicas"].as_u64().unwrap_or(1) as usize,
+        };
+        *expected
+            .entry(w["metadata"]["name"].as_str().unwrap().to_string())
+            .or_insert(0) += n;
+    }
+    for (app, n) in expected {
+        settle(&h, s, &app, n);
+    }
+    h
+}
+
+/// A Deployment labelled `tier: <name>` whose one container is also
+/// `name`, with a progress deadline (scaled down by the simulator) far
+/// enough that only the pods' own failures end a rollout.
+fn deployment(s: &Scope, name: &str, replicas: u32, image: &str) -> Workload {
+    Workload::deployment(&s.ns("shop"), name)
+        .label("tier", name)
+        .replicas(replicas)
+        .progress_deadline(6000)
+        .toleration(s.toleration())
+        .container(name, image)
+}
+
+/// Three pods, `db-0` to `db-2`.
+fn statefulset(s: &Scope) -> Workload {
+    Workload::stateful_set(&s.ns("shop"), "db")
+        .replicas(3)
+        .toleration(s.toleration())
+        .container("db", "shop/db:15")
+}
+
+/// One pod on each of the scope's nodes.
+fn daemonset(s: &Scope, name: &str) -> Workload {
+    Workload::daemon_set(&s.ns("shop"), name)
+        .node_selector(SCOPE_KEY, &s.id)
+        .toleration(s.toleration())
+        .container(name, &format!("shop/{name}:1"))
+}
+
+fn restarted_at(h: &Harness, s: &Scope, resource: &str, name: &str) -> Option<String> {
+    h.get(resource, Some(&s.ns("shop")), name)?["spec"]["template"]["metadata"]["annotations"]
+        ["kubectl.kubernetes.io/restartedAt"]
+        .as_str()
+        .map(str::to_string)
+}
+
+fn uids(pods: &[(String, String)]) -> Vec<String> {
+    pods.iter().map(|(_, u)| u.clone()).collect()
+}
+
+fn a_paused_deployment_is_refused(backend: Backend) {
+    let s = Scope::new("paused");
+    let h = shop(
+        backend,
+        &s,
+        &[deployment(&s, "web", 2, "shop/web:1.0").paused()],
+        "",
+    );
+    let run = h
+        .oncall(&["-n", &s.ns("shop"), "restart", "web", "--yes"])
+        .expect_code(1);
+    assert!(
+        run.stderr.contains("kubectl rollout resume deployment/web"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        restarted_at(&h, &s, "deployments", "web"),
+        None,
+        "nothing was patched"
+    );
+}
+
+fn dry_run_changes_nothing(backend: Backend) {
+    let s = Scope::new("rsdry");
+    let h = shop(backend, &s, &[deployment(&s, "web", 2, "shop/web:1.0")], "");
+    let before = pods(&h, &s);
+    let run = h
+        .oncall(&["-n", &s.ns("shop"), "restart", "web", "--dry-run"])
+        .expect_code(0);
+    assert!(
+        run.stdout.contains("deployment/web"),
+        "the plan is shown:\n{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("2 replicas"), "{}", run.stdout);
+    assert_eq!(restarted_at(&h, &s, "deployments", "web"), None);
+    assert_eq!(pods(&h, &s), before);
+}
+
+fn without_a_tty_or_yes_it_refuses(backend: Backend) {
+    let s = Scope::new("rsnotty");
+    let h = shop(backend, &s, &[deployment(&s, "web", 2, "shop/web:1.0")], "");
+    let run = h
+        .oncall(&["-n", &s.ns("shop"), "restart", "web"])
+        .expect_code(3);
+    assert!(run.stderr.contains("--yes"), "{}", run.stderr);
+    assert_eq!(restarted_at(&h, &s, "deployments", "web"), None);
+    assert_eq!(h.audit_entries()[0]["answer"], "refused");
+}
+
+fn the_plan_warns_of_an_outage(backend: Backend) {
+    let s = Scope::new("outage");
+    let cron = deployment(&s, "cron", 1, "shop/cron:1").strategy("Recreate");
+    let h = shop(backend, &s, &[cron], "");
+    let run = h
+        .oncall(&["-n", &s.ns("shop"), "restart", "cron", "--dry-run"])
+        .expect_code(0);
+    assert!(run.stdout.contains("Recreate"), "{}", run.stdout);
+    assert!(run.stdout.contains("outage"), "{}", run.stdout);
+}
+
+fn an_ambiguous_name_without_a_tty_lists_the_candidates(backend: Backend) {
+    let s = Scope::new("ambiguous");
+    let h = shop(
+        backend,
+        &s,
+        &[deployment(&s, "db", 1, "shop/db-proxy:1"), statefulset(&s)],
+        "",
+    );
+    let run = h
+        .oncall(&["-n", &s.ns("shop"), "restart", "db", "--yes"])
+        .expect_code(2);
+    assert!(run.stderr.contains("deployment/db"), "{}", run.stderr);
+    assert!(run.stderr.contains("statefulset/db"), "{}", run.stderr);
+}
+
+fn a_wait_that_runs_out_of_time_exits_5(backend: Backend) {
+    let s = Scope::new("rstimeout");
+    let slow = deployment(&s, "slow", 2, "shop/never-ready:1");
+    let mut y = s.namespace("shop");
+    y += &s.node_yaml("a", "8", &[]);
+    y += &ConfigMap::image_faults(&s.ns("shop"), &["shop/never-ready:* not-ready"]).yaml();
+    y += &slow.yaml();
+    let h = Harness::on(backend, &s, &y);
+    let run = h
+        .oncall(&[
+            "-n",
+            &s.ns("shop"),
+            "rollout",
+            "status",
+            "slow",
+            "--timeout",
+            "1s",
+        ])
+        .expect_code(5);
+    assert!(run.stderr.contains("timed out"), "{}", run.stderr);
+}
+
+fn on_delete_workloads_are_skipped_by_a_restart(backend: Backend) {
+    let s = Scope::new("ondelete");
+    let agent = daemonset(&s, "agent").strategy("OnDelete");
+    let h = shop(backend, &s, &[agent], "");
+    let run = h
+        .oncall(&["-n", &s.ns("shop"), "restart", "daemonset/agent", "--yes"])
+        .expect_code(0);
+    assert!(run.stdout.contains("OnDelete"), "{}", run.stdout);
+    assert_eq!(restarted_at(&h, &s, "daemonsets", "agent"), None);
+}
+
+fn restart_by_label_selector_and_no_wait(backend: Backend) {
+    let s = Scope::new("rslabel");
+    let h = shop(
+        backend,
+        &s,
+        &[
+            deployment(&s, "web", 2, "shop/web:1.0"),
+            deployment(&s, "api", 2, "shop/api:1"),
+        ],
+        "",
+    );
+    let ns = s.ns("shop");
+    let run = h
+        .oncall(&[
+            "-n",
+            &ns,
+            "restart",
+            "-l",
+            "tier=api",
+            "--no-wait",
+            "--yes",
+            "-o",
+            "json",
+        ])
+        .expect_code(0);
+    let rollouts = &run.json()["rollouts"];
+    assert_eq!(rollouts.as_array().map(Vec::len), Some(1), "{}", run.stdout);
+    assert_eq!(rollouts[0]["workload"], "deployment/api");
+    assert_eq!(rollouts[0]["outcome"], "not_waited", "{}", run.stdout);
+    assert!(restarted_at(&h, &s, "deployments", "api").is_some());
+    assert_eq!(
+        restarted_at(&h, &s, "deployments", "web"),
+        None,
+        "not selected"
+    );
+    // kubectl agrees that the restart is a rollout it can follow.
+    h.kubectl(&[
+        "-n",
+        &ns,
+        "rollout",
+        "status",
+        "deployment/api",
+        "--timeout=60s",
+    ])
+    .expect_code(0);
+}
+
+fn a_daemonset_restarts_on_every_node(backend: Backend) {
+    let s = Scope::new("rsds");
+    let h = shop(backend, &s, &[daemonset(&s, "agent")], "");
+    let before = pods_of(&h, &s, "agent");
+    assert_eq!(before.len(), 3, "one per node");
+    let run = h
+        .oncall(&["-n", &s.ns("shop"), "restart", "agent", "--yes"])
+        .expect_code(0);
+    assert!(run.stdout.contains("daemonset/agent"), "{}", run.stdout);
+    let after = pods_of(&h, &s, "agent");
+    assert_eq!(after.len(), 3);
+    assert!(
+        uids(&after).iter().all(|u| !uids(&before).contains(u)),
+        "every pod is new"
+    );
+    assert!(restarted_at(&h, &s, "daemonsets", "agent").is_some());
+}
+
+fn a_statefulset_restarts_highest_ordinal_first(backend: Backend) {
+    let s = Scope::new("rssts");
+    let h = shop(backend, &s, &[statefulset(&s)], "");
+    let ns = s.ns("shop");
+    let before = pods_of(&h, &s, "db");
+    assert_eq!(before.len(), 3);
+    // The verdict from `-o json`: "complete" in the text would also match a
+    // rollout still "waiting for statefulset rolling update to complete".
+    let report = h
+        .oncall(&["-n", &ns, "restart", "sts/db", "--yes", "-o", "json"])
+        .expect_exit(0)
+        .json();
+    assert_eq!(report["restarted"], json!(["statefulset/db"]), "{report:#}");
+    let rollout = &report["rollouts"][0];
+    assert_eq!(rollout["workload"], "statefulset/db", "{report:#}");
+    assert_eq!(rollout["outcome"], "complete", "{report:#}");
+    let after = pods_of(&h, &s, "db");
+    let names: Vec<&str> = after.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["db-0", "db-1", "db-2"], "stable names");
+    assert!(
+        uids(&after).iter().all(|u| !uids(&before).contains(u)),
+        "every pod is new"
+    );
+    // The controller's "create Pod" events, in the order they last happened.
+    let mut creations: Vec<(u64, String)> = h
+        .list("events", Some(&ns))
+        .into_iter()
+        .filter(|e| e["reason"] == "SuccessfulCreate" && e["involvedObject"]["name"] == "db")
+        .map(|e| {
+            (
+                e["metadata"]["resourceVersion"]
+                    .as_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap(),
+                e["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    creations.sort();
+    let order: Vec<String> = creations
+        .iter()
+        .rev()
+        .take(3)
+        .rev()
+        .map(|(_, m)| m.split_whitespace().nth(2).unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        order,
+        ["db-2", "db-1", "db-0"],
+        "one at a time, highest ordinal first"
+    );
+}
+
+/// Makes the pod `name` crash-loop, and waits until it has restarted twice.
+fn crash(h: &Harness, s: &Scope, name: &str) {
+    let ns = s.ns("shop");
+    h.kubectl(&[
+        "-n",
+        &ns,
+        "annotate",
+        "pod",
+        name,
+        "sim.oncall.dev/fault=crash-loop",
+    ])
+    .expect_code(0);
+    assert!(
+        eventually(Duration::from_secs(30), || {
+            h.get("pods", Some(&ns), name).is_some_and(|p| {
+                p["status"]["containerStatuses"][0]["restartCount"].as_i64() >= Some(2)
+            })
+        }),
+        "the pod crash-loops"
+    );
+}
+
+fn bad_pods_evicts_only_the_broken_pod(backend: Backend) {
+    let s = Scope::new("badpods");
+    let h = shop(backend, &s, &[deployment(&s, "api", 3, "shop/api:1")], "");
+    let ns = s.ns("shop");
+    let before = pods_of(&h, &s, "api");
+    let broken = before[0].0.clone();
+    crash(&h, &s, &broken);
+    let run = h
+        .oncall(&[
+            "-n",
+            &ns,
+            "restart",
+            "--bad-pods",
+            "deployment/api",
+            "--yes",
+        ])
+        .expect_code(0);
+    assert!(run.stdout.contains(&broken), "{}", run.stdout);
+    assert!(run.stdout.contains("healthy: left alone"), "{}", run.stdout);
+    let after = pods_of(&h, &s, "api");
+    assert!(
+        !after.iter().any(|(n, _)| *n == broken),
+        "the broken pod is gone"
+    );
+    for healthy in &before[1..] {
+        assert!(after.contains(healthy), "{} was left alone", healthy.0);
+    }
+    assert!(
+        eventually(Duration::from_secs(30), || pods_of(&h, &s, "api").len()
+            == 3),
+        "a replacement took its place"
+    );
+    assert_eq!(
+        restarted_at(&h, &s, "deployments", "api"),
+        None,
+        "no rolling restart"
+    );
+}
+
+fn bad_pods_respects_a_pdb_that_refuses_the_eviction(backend: Backend) {
+    let s = Scope::new("badpdb");
+    let ns = s.ns("shop");
+    let h = shop(
+        backend,
+        &s,
+        &[deployment(&s, "api", 3, "shop/api:1")],
+        &pdb(&ns, "api-pdb", "api", 3),
+    );
+    let broken = pods_of(&h, &s, "api")[0].0.clone();
+    crash(&h, &s, &broken);
+    let run = h
+        .oncall(&["-n", &ns, "restart", "--bad-pods", "api", "--yes"])
+        .expect_code(1);
+    assert!(
+        run.stdout.contains("api-pdb"),
+        "the plan names the PDB:\n{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("PodDisruptionBudget"), "{}", run.stderr);
+    assert!(
+        pods_of(&h, &s, "api").iter().any(|(n, _)| *n == broken),
+        "the PDB kept it"
+    );
+    let entries = h.audit_entries();
+    assert_eq!(entries.last().unwrap()["outcome"]["status"], "failed");
+}
+
+/// `rollout status` of `target` in the shop, as JSON, expected to fail.
+fn failed_rollout(h: &Harness, s: &Scope, target: &str) -> Value {
+    let run = h
+        .oncall(&[
+            "-n",
+            &s.ns("shop"),
+            "-o",
+            "json",
+            "rollout",
+            "status",
+            target,
+            "--timeout",
+            "1m",
+        ])
+        .expect_code(1);
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+}
+
+fn each_kind_of_new_pod_failure_is_named(backend: Backend) {
+    let s = Scope::new("newfail");
+    let h = shop(
+        backend,
+        &s,
+        &[
+            deployment(&s, "oom", 2, "shop/web:1.0"),
+            deployment(&s, "pull", 2, "shop/web:1.0"),
+            deployment(&s, "nowhere", 2, "shop/web:1.0"),
+        ],
+        "",
+    );
+    let ns = s.ns("shop");
+    h.kubectl(&[
+        "-n",
+        &ns,
+        "set",
+        "image",
+        "deployment/oom",
+        "oom=shop/web:oom",
+    ])
+    .expect_code(0);
+    h.kubectl(&[
+        "-n",
+        &ns,
+        "set",
+        "image",
+        "deployment/pull",
+        "pull=shop/web:missing",
+    ])
+    .expect_code(0);
+    h.kubectl(&[
+        "-n",
+        &ns,
+        "patch",
+        "deployment/nowhere",
+        "-p",
+        r#"{"spec":{"template":{"spec":{"nodeSelector":{"pool":"gpu"}}}}}"#,
+    ])
+    .expect_code(0);
+    for (name, reason) in [
+        ("oom", "OOMKilled"),
+        ("pull", "ImagePullBackOff"),
+        ("nowhere", "Unschedulable"),
+    ] {
+        let out = failed_rollout(&h, &s, name);
+        assert_eq!(out[0]["failure"]["reason"], reason, "{name}: {out:#}");
+        assert!(out[0]["failure"]["pod"].as_str().unwrap().starts_with(name));
+        assert!(out[0]["duration_seconds"].as_f64().unwrap() < 20.0);
+    }
+}
+
+fn a_statefulset_stuck_on_a_broken_pod_is_named_with_advice(backend: Backend) {
+    let s = Scope::new("stsstuck");
+    let h = shop(backend, &s, &[statefulset(&s)], "");
+    let ns = s.ns("shop");
+    h.kubectl(&[
+        "-n",
+        &ns,
+        "set",
+        "image",
+        "statefulset/db",
+        "db=shop/web:crash",
+    ])
+    .expect_code(0);
+    let run = h
+        .oncall(&[
+            "-n",
+            &ns,
+            "rollout",
+            "status",
+            "statefulset/db",
+            "--timeout",
+            "1m",
+        ])
+        .expect_code(1);
+    assert!(run.stdout.contains("ordered rollout"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("db-2"),
+        "the highest ordinal goes first:\n{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("kubectl delete pod db-2"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("fix the template"), "{}", run.stdout);
+}
+
+fn a_daemonset_whose_new_pods_cannot_pull_fails(backend: Backend) {
+    let s = Scope::new("dspull");
+    let h = shop(backend, &s, &[daemonset(&s, "agent")], "");
+    let ns = s.ns("shop");
+    let faults = r#"{"data":{"rules":"shop/agent:missing image-pull\n"}}"#;
+    h.kubectl(&[
+        "-n",
+        &ns,
+        "patch",
+        "configmap",
+        "sim-image-faults",
+        "-p",
+        faults,
+    ])
+    .expect_code(0);
+    h.kubectl(&[
+        "-n",
+        &ns,
+        "set",
+        "image",
+        "daemonset/agent",
+        "agent=shop/agent:missing",
+    ])
+    .expect_code(0);
+    let out = failed_rollout(&h, &s, "ds/agent");
+    assert_eq!(out[0]["failure"]["reason"], "ImagePullBackOff", "{out:#}");
+    assert!(
+        out[0]["failure"]["pod"]
+            .as_str()
+            .unwrap()
+            .starts_with("agent-")
+    );
+}
+
+fn ctrl_c_while_waiting_stops_cleanly_and_is_recorded(backend: Backend) {
+    let s = Scope::new("rsctrlc");
+    let h = shop(
+        backend,
+        &s,
+        &[deployment(&s, "slow", 2, "shop/web:1.0")],
+        "",
+    );
+    let ns = s.ns("shop");
+    // New pods of this image never become ready, so the wait goes on.
+    h.kubectl(&[
+        "-n",
+        &ns,
+        "set",
+        "image",
+        "deployment/slow",
+        "slow=shop/never-ready:2",
+    ])
+    .expect_code(0);
+    let child = h.spawn_oncall(&["-n", &ns, "restart", "slow", "--yes", "--timeout", "1m"]);
+    let applied = eventually(Duration::from_secs(20), || {
+        restarted_at(&h, &s, "deployments", "slow").is_some()
+    });
+    if !applied {
+        panic!("the restart was not applied; {}", child.kill());
+    }
+    child.signal(libc::SIGINT);
+    let stderr = child.finish().expect_exit(130).stderr;
+    assert!(
+        stderr.contains("not done: waiting for `deployment/slow`; the rollouts themselves go on"),
+        "{stderr}"
+    );
+    let entries = h.audit_entries();
+    assert_eq!(entries.last().unwrap()["outcome"]["status"], "interrupted");
+}
+
+/// A DaemonSet's pod on a node whose kubelet died is the one bad pod among
+/// many nodes' (more than are read one by one, so the lean node list is
+/// used); `--bad-pods` evicts it and leaves the others alone.
+fn bad_pods_evicts_the_pod_on_a_lost_node_among_many(backend: Backend) {
+    let s = Scope::new("lostds");
+    let extra: String = (0..22)
+        .map(|i| s.node_yaml(&format!("x{i:02}"), "1", &[]))
+        .collect();
+    // Node agents commonly tolerate every taint, so the pod stays on the
+    // unreachable node.
+    let agent = daemonset(&s, "agent").toleration(json!({"operator": "Exists"}));
+    let h = shop(backend, &s, &[], &(extra + &agent.yaml()));
+    settle(&h, &s, "agent", 25);
+    let ns = s.ns("shop");
+    let lost_node = s.node("x07");
+    h.stop_kubelet(&lost_node);
+    assert!(
+        eventually(Duration::from_secs(60), || h
+            .get("nodes", None, &lost_node)
+            .is_some_and(|n| n["status"]["conditions"].as_array().is_some_and(
+                |c| c
+                    .iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "Unknown")
+            ))),
+        "the node stops reporting"
+    );
+    let on_lost = h.pods_on(&lost_node);
+    assert_eq!(on_lost.len(), 1, "the DaemonSet put a pod on the lost node");
+    let lost = &on_lost[0];
+    let run = h
+        .oncall(&["-n", &ns, "restart", "--bad-pods", "ds/agent", "--dry-run"])
+        .expect_code(0);
+    let evictions: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains("pod/") && l.contains(" evict "))
+        .collect();
+    assert_eq!(evictions.len(), 1, "{}", run.stdout);
+    assert!(
+        evictions[0].contains(lost.as_str()) && evictions[0].contains("Unknown"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("24 pod(s)"),
+        "24 healthy pods are left alone:\n{}",
+        run.stdout
+    );
+    h.oncall(&[
+        "-n",
+        &ns,
+        "restart",
+        "--bad-pods",
+        "ds/agent",
+        "--yes",
+        "--no-wait",
+    ])
+    .expect_code(0);
+    assert!(
+        h.get("pods", Some(&ns), lost)
+            .is_none_or(|p| !p["metadata"]["deletionTimestamp"].is_null()),
+        "the pod on the lost node was evicted"
+    );
+}
+
+fn runbook_restart_and_rollout_status_steps_use_the_same_code(backend: Backend) {
+    let s = Scope::new("rsrunbook");
+    let h = shop(backend, &s, &[deployment(&s, "web", 2, "shop/web:1.0")], "");
+    let file = h.home.path().join("restart-web.yaml");
+    std::fs::write(
+        &file,
+        r#"
+name: restart-web
+summary: Restart web and wait for it
+params:
+  image:
+    type: string
+    default: "shop/web:1.0"
+steps:
+  - id: restart
+    title: Restart web
+    restart:
+      targets: ["deployment/web"]
+      namespace: NAMESPACE
+      timeout: 1m
+  - id: break
+    title: Roll out an image
+    shell: {argv: ["kubectl", "--kubeconfig", "KUBECONFIG_PATH", "-n", "NAMESPACE", "set", "image", "deployment/web", "web={{ image }}"]}
+  - id: rollout
+    title: Wait for the rollout
+    rollout_status:
+      target: web
+      namespace: NAMESPACE
+      timeout: 1m
+"#
+        .replace("KUBECONFIG_PATH", h.kubeconfig.to_str().unwrap())
+        .replace("NAMESPACE", &s.ns("shop")),
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let run = h.oncall(&["runbook", "run", path, "--yes"]);
+    let run = run.expect_code(0);
+    assert!(
+        restarted_at(&h, &s, "deployments", "web").is_some(),
+        "{}",
+        run.stdout
+    );
+    let run = h.oncall(&[
+        "runbook",
+        "run",
+        path,
+        "--yes",
+        "--set",
+        "image=shop/web:crash",
+    ]);
+    let run = run.expect_code(1);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        all.contains("CrashLoopBackOff") || all.contains("keeps crashing"),
+        "{all}"
+    );
 }

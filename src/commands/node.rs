@@ -131,6 +131,10 @@ async fn drain_nodes(
     };
     match safety::execute(app, cluster, &plan, drained).await? {
         Some(outcome) => finish_drains(app, outcome),
+        // A script asking for -o json|yaml reads a report either way.
+        None if plan.changes.is_empty() && app.global.output.is_structured() => {
+            finish_drains(app, job.already_drained())
+        }
         None => Ok(()),
     }
 }

@@ -158,6 +158,28 @@ impl DrainJob {
     pub(crate) fn refusal(&self) -> Option<Error> {
         (!self.refused.is_empty()).then(|| plan::refusal_error(&self.refused))
     }
+
+    /// The outcome of a drain with nothing to do: every node already
+    /// cordoned and empty (another drain may just have emptied it).
+    pub(crate) fn already_drained(&self) -> DrainOutcome {
+        let nodes = self
+            .nodes
+            .iter()
+            .map(|n| NodeDrain {
+                node: n.metadata.name.clone(),
+                status: NodeStatus::Drained,
+                cordoned: true,
+                message: None,
+                refused: None,
+                pods: Vec::new(),
+                seconds: 0.0,
+            })
+            .collect();
+        DrainOutcome {
+            nodes,
+            result: Ok(()),
+        }
+    }
 }
 
 /// Checks the nodes against the whole cluster and plans their drain: each

@@ -119,13 +119,23 @@ pub(super) fn reconcile(ctx: &Ctx, st: &mut State, name: &str) {
 }
 
 /// What the node lifecycle controller does to each pod of a node it finds
-/// NotReady or unreachable: the pod is no longer Ready.
+/// NotReady or unreachable (`MarkPodsNotReady`): the pod's Ready condition
+/// turns False and keeps the reason and message the kubelet gave it (none,
+/// for a pod that was Ready); a pod without one is left alone.
 pub(super) fn mark_pod_not_ready(ctx: &Ctx, st: &mut State, pod: &mut Value) {
-    let before = pod["status"].clone();
-    podutil::set_condition(&mut pod["status"], "Ready", "False", "NodeNotReady", "");
-    if before == pod["status"] {
+    let conditions = pod["status"]["conditions"].as_array_mut();
+    let Some(ready) = conditions
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == "Ready")
+    else {
+        return;
+    };
+    if ready["status"] == "False" {
         return;
     }
+    ready["status"] = json!("False");
+    ready["lastTransitionTime"] = json!(util::now_ts());
     let _ = ctx
         .store
         .update(res("pods"), pod.clone(), UpdateMode::Raw, true);
