@@ -72,16 +72,22 @@ fn replace_deletes_the_node_and_waits_for_its_replacement(backend: Backend) {
     assert!(eventually(Duration::from_secs(60), || ready_web(&h, &s) == 3));
     let n1 = s.node("n1");
     let run = replace_deleting_the_node(&h, &n1);
+    assert_replaced(&h, &s, &n1, &run);
+}
+
+/// `old` is gone from pool-a, a new node took its place, and `web` is
+/// ready again: a replace returns only then.
+fn assert_replaced(h: &Harness, s: &Scope, old: &str, run: &Run) {
     assert!(
-        run.stdout.contains(&format!("node/{n1} replaced by node/")),
+        run.stdout
+            .contains(&format!("node/{old} replaced by node/")),
         "{}",
         run.stdout
     );
     let pool = h.pool_nodes(&(s.id.clone() + "-pool-a"));
-    assert!(!pool.contains(&n1), "{pool:?}");
+    assert!(!pool.iter().any(|n| n == old), "{pool:?}");
     assert_eq!(pool.len(), 3, "{pool:?}\n{}", run.stdout);
-    // Replace returns only once the evicted workload is ready again.
-    assert_eq!(ready_web(&h, &s), 3);
+    assert_eq!(ready_web(h, s), 3);
 }
 
 fn rotate_without_terminating_cordons_and_drains_the_pool(backend: Backend) {
@@ -329,16 +335,7 @@ fn replace_terminates_with_a_command_and_waits_for_the_new_node(backend: Backend
             "60s",
         ])
         .expect_code(0);
-    assert!(
-        run.stdout.contains(&format!("node/{n1} replaced by node/")),
-        "{}",
-        run.stdout
-    );
-    let nodes = h.pool_nodes(&(s.id.clone() + "-pool-a"));
-    assert!(!nodes.contains(&n1), "{nodes:?}");
-    assert_eq!(nodes.len(), 3, "{nodes:?}\n{}", run.stdout);
-    // Replace returns only once the evicted workload is ready again.
-    assert_eq!(ready_web(&h, &s), 3);
+    assert_replaced(&h, &s, &n1, &run);
 }
 
 fn rotate_cordons_the_pool_then_replaces_it_in_batches(backend: Backend) {
