@@ -153,7 +153,14 @@ fn frame(channel: u8, data: &[u8]) -> Message {
     Message::Binary(Bytes::from(v))
 }
 
+/// How long a command takes to start, as a kubelet's exec of a process
+/// does. client-go creates its stream pipes while it already reads the
+/// connection and drops a frame for a stream it has not created yet, so
+/// output sent the instant the connection is upgraded could be lost.
+const PROCESS_START: std::time::Duration = std::time::Duration::from_millis(100);
+
 async fn session(mut socket: WebSocket, protocol: String, cmd: Vec<String>, out: Outcome) {
+    tokio::time::sleep(PROCESS_START).await;
     if !out.stdout.is_empty() {
         let _ = socket.send(frame(1, out.stdout.as_bytes())).await;
     }
