@@ -97,6 +97,13 @@ pub enum Error {
     )]
     UntrustedServer { url: String, reason: String },
 
+    /// A certificate from a trusted CA, for another name than the one asked
+    /// for: the address (or `tls-server-name`) is wrong, not the CA.
+    #[error(
+        "the API server at {url} presented a certificate that is not issued for the name oncall asked for ({reason}); check the kubeconfig's `server` and, if set, its `tls-server-name`: the certificate must list that name"
+    )]
+    WrongServerName { url: String, reason: String },
+
     #[error(
         "the API server at {url} rejected the credentials (401): they have probably expired; refresh them (for example `gcloud auth login` or `aws sso login`) and try again"
     )]
@@ -967,6 +974,7 @@ impl Error {
             Error::ApiRejected { code: 400, .. } => exit::USAGE,
             Error::Unreachable { .. }
             | Error::UntrustedServer { .. }
+            | Error::WrongServerName { .. }
             | Error::Proxy { .. }
             | Error::WebPage { .. }
             | Error::Unauthorized { .. }

@@ -232,3 +232,32 @@ fn real_a_server_certificate_from_another_ca_is_refused_with_one_sentence() {
         r.stderr
     );
 }
+
+/// A certificate from the right CA, for another name: the sentence blames
+/// the name, not the CA, as kubectl's x509 error does. The kubeconfig's
+/// `tls-server-name` makes the name checked one the test bed's certificate
+/// does not list.
+#[test]
+fn real_a_server_certificate_for_another_name_is_refused_naming_the_name() {
+    let s = Scope::new("wrongname");
+    let h = Harness::on(Backend::Real, &s, &cluster(&s));
+    kubeconfig::set_tls_server_name(&h.kubeconfig, "not-the-api-server.example");
+    let theirs = h.kubectl(&["get", "nodes", "-l", &s.node_selector()]);
+    assert!(
+        theirs.stderr.contains("not-the-api-server.example"),
+        "{}",
+        theirs.stderr
+    );
+    let r = h
+        .oncall(&["node", "list", "-l", &s.node_selector()])
+        .expect_code(4);
+    one_line(&r);
+    assert!(
+        r.stderr
+            .contains("presented a certificate that is not issued for the name oncall asked for")
+            && r.stderr.contains("tls-server-name")
+            && !r.stderr.contains("not trusted"),
+        "{}",
+        r.stderr
+    );
+}

@@ -120,20 +120,25 @@ fn connection_error(err: &kube::Error, url: &str) -> Option<Error> {
         });
     }
     // rustls words a failed verification "invalid peer certificate: …".
-    Some(if reason.contains("certificate") {
-        Error::UntrustedServer {
-            url: url.into(),
-            reason: reason
-                .replace("invalid peer certificate: ", "")
-                .replace("unknownissuer", "signed by an unknown authority")
-                .replace("notvalidforname", "not issued for this address"),
-        }
-    } else {
-        Error::Unreachable {
-            url: url.into(),
-            reason,
-        }
-    })
+    let certificate = reason.replace("invalid peer certificate: ", "");
+    Some(
+        if certificate.contains("notvalidforname") || certificate.contains("not valid for name") {
+            Error::WrongServerName {
+                url: url.into(),
+                reason: certificate.replace("notvalidforname", "not valid for this name"),
+            }
+        } else if reason.contains("certificate") {
+            Error::UntrustedServer {
+                url: url.into(),
+                reason: certificate.replace("unknownissuer", "signed by an unknown authority"),
+            }
+        } else {
+            Error::Unreachable {
+                url: url.into(),
+                reason,
+            }
+        },
+    )
 }
 
 /// A kube error as one plain sentence: the API server's message rather

@@ -78,6 +78,16 @@ pub fn replace_ca(path: &Path, ca_pem: &str) {
     write(path, &config);
 }
 
+/// Makes every cluster of the kubeconfig verify the server's certificate
+/// against `name` instead of the server's address (`tls-server-name`).
+pub fn set_tls_server_name(path: &Path, name: &str) {
+    let mut config = read(path);
+    for cluster in config["clusters"].as_array_mut().unwrap() {
+        cluster["cluster"]["tls-server-name"] = json!(name);
+    }
+    write(path, &config);
+}
+
 /// Adds a context `name` for a cluster of its own at `server`, with the
 /// current context's user, and makes it the current one: commands that
 /// forget `--context` then go to `server`.
