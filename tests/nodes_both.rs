@@ -1424,6 +1424,20 @@ fn solo(backend: Backend, s: &Scope) -> (Harness, String) {
     (h, node)
 }
 
+/// `node drain NODE --scale-up`, which must succeed within a minute.
+fn drain_scaling_up(h: &Harness, node: &str) -> Run {
+    h.oncall(&[
+        "node",
+        "drain",
+        node,
+        "--scale-up",
+        "--yes",
+        "--timeout",
+        "60s",
+    ])
+    .expect_code(0)
+}
+
 fn scale_up_adds_a_replica_elsewhere_before_draining_and_restores_it(backend: Backend) {
     let s = Scope::new("scaleup");
     let (h, node) = solo(backend, &s);
@@ -1432,17 +1446,7 @@ fn scale_up_adds_a_replica_elsewhere_before_draining_and_restores_it(backend: Ba
     assert_eq!(code, 1);
     assert!(kinds(&report).contains(&"outage".to_string()));
 
-    let run = h
-        .oncall(&[
-            "node",
-            "drain",
-            &node,
-            "--scale-up",
-            "--yes",
-            "--timeout",
-            "60s",
-        ])
-        .expect_code(0);
+    let run = drain_scaling_up(&h, &node);
     assert!(
         run.stdout.contains(&format!("{ns}/deployment/solo")) && run.stdout.contains("1 → 2"),
         "{}",
@@ -1478,17 +1482,7 @@ fn a_drain_after_an_unfinished_scale_up_restores_the_recorded_count(backend: Bac
         .expect_code(0);
     wait_ready(&h, &s, 2);
     h.kubectl(&["uncordon", &other]).expect_code(0);
-    let run = h
-        .oncall(&[
-            "node",
-            "drain",
-            &node,
-            "--scale-up",
-            "--yes",
-            "--timeout",
-            "60s",
-        ])
-        .expect_code(0);
+    let run = drain_scaling_up(&h, &node);
     assert!(run.stdout.contains("already 1 → 2"), "{}", run.stdout);
     let deploy = h.get("deployments", Some(&ns), "solo").unwrap();
     assert_eq!(deploy["spec"]["replicas"], 1, "{}", run.stdout);
