@@ -188,11 +188,7 @@ fn real_certificate_authority_and_insecure_flags_override_the_kubeconfigs_ca() {
     let h = Harness::on(Backend::Real, &s, &cluster(&s));
     let right = h.home.path().join("right-ca.pem");
     std::fs::write(&right, h.ca_pem()).unwrap();
-    let bundle = std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt")
-        .expect("the system CA bundle (Debian's ca-certificates)");
-    let end_marker = "-----END CERTIFICATE-----";
-    let first = &bundle[bundle.find("-----BEGIN CERTIFICATE-----").unwrap()..];
-    h.replace_ca(&first[..first.find(end_marker).unwrap() + end_marker.len()]);
+    h.replace_ca(&another_ca());
     let selector = s.node_selector();
     let list = ["node", "list", "-l", selector.as_str()];
     h.oncall(&list).expect_code(4);
@@ -206,20 +202,23 @@ fn real_certificate_authority_and_insecure_flags_override_the_kubeconfigs_ca() {
     }
 }
 
+/// A genuine CA that did not sign the test bed's certificate: the first
+/// public root of the system's bundle.
+fn another_ca() -> String {
+    let bundle = std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt")
+        .expect("the system CA bundle (Debian's ca-certificates)");
+    let end_marker = "-----END CERTIFICATE-----";
+    let first = &bundle[bundle.find("-----BEGIN CERTIFICATE-----").unwrap()..];
+    first[..first.find(end_marker).unwrap() + end_marker.len()].to_string()
+}
+
 /// The simulator speaks plain HTTP, so only the real API server can present
 /// a certificate the kubeconfig's CA did not sign.
 #[test]
 fn real_a_server_certificate_from_another_ca_is_refused_with_one_sentence() {
     let s = Scope::new("wrongca");
     let h = Harness::on(Backend::Real, &s, &cluster(&s));
-    // A genuine CA that did not sign the test bed's certificate: the first
-    // public root of the system's bundle.
-    let bundle = std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt")
-        .expect("the system CA bundle (Debian's ca-certificates)");
-    let end_marker = "-----END CERTIFICATE-----";
-    let first = &bundle[bundle.find("-----BEGIN CERTIFICATE-----").unwrap()..];
-    let other_ca = &first[..first.find(end_marker).unwrap() + end_marker.len()];
-    h.replace_ca(other_ca);
+    h.replace_ca(&another_ca());
     let r = h
         .oncall(&["node", "list", "-l", &s.node_selector()])
         .expect_code(4);
