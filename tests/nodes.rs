@@ -32,17 +32,6 @@ fn deployment(name: &str, replicas: u32) -> Workload {
         .grace_period(30)
 }
 
-/// Two pools; `web` (2 replicas) and its budget sit on n1 with spare room elsewhere.
-fn simple_cluster() -> String {
-    let mut y = namespace("app");
-    y += &node_yaml("n1", "pool-a", "zone-a", "4");
-    y += &node_yaml("n2", "pool-a", "zone-b", "4");
-    y += &node_yaml("n3", "pool-b", "zone-c", "4");
-    y += &deployment("web", 2).on_node("n1").yaml();
-    y += &deployment("api", 1).on_node("n2").yaml();
-    y
-}
-
 fn wait_running(h: &Harness, count: usize) {
     assert!(
         eventually(Duration::from_secs(10), || {
@@ -60,39 +49,6 @@ fn wait_running(h: &Harness, count: usize) {
         }),
         "pods did not become ready"
     );
-}
-
-#[test]
-fn drain_survives_a_flaky_api_server() {
-    for_each_fault_seed(|seed| {
-        let h = Harness::yaml(&simple_cluster());
-        wait_running(&h, 3);
-        h.sim().set_faults(flaky_api(seed));
-        let run = h.oncall(&[
-            "node",
-            "drain",
-            "n1",
-            "n2",
-            "--yes",
-            "--concurrency",
-            "2",
-            "--timeout",
-            "60s",
-        ]);
-        h.sim().set_faults(FaultSpec::default());
-        let drained =
-            run.stdout.contains("node/n1 drained") && run.stdout.contains("node/n2 drained");
-        if run.code != 0 || !drained {
-            return Err(format!("exit {}: {}{}", run.code, run.stdout, run.stderr));
-        }
-        if !h.pods_on("n1").is_empty()
-            || !h.pods_on("n2").is_empty()
-            || h.unschedulable("n1") != true
-        {
-            return Err(format!("pods left or not cordoned: {}", run.stdout));
-        }
-        Ok(())
-    });
 }
 
 /// pool-a: n1, n2, n5; pool-b: n3. `web` runs anywhere in pool-a.

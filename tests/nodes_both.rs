@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 on_both_backends!(
     cordon_and_uncordon_look_the_same_to_kubectl,
     drain_evicts_and_leaves_the_node_cordoned,
+    drain_survives_a_flaky_api_server,
     two_drains_of_one_node_each_report_only_their_own_evictions,
     drain_blocked_by_a_budget_is_retried_until_the_budget_allows,
     drain_timeout_is_exact_and_says_the_node_stays_cordoned,
@@ -246,6 +247,48 @@ fn drain_evicts_and_leaves_the_node_cordoned(backend: Backend) {
     assert_eq!(report[0]["node"], n1.as_str(), "{report:#}");
     assert_eq!(report[0]["status"], "drained", "{report:#}");
     assert_eq!(report[0]["pods"], json!([]), "{report:#}");
+}
+
+/// Two nodes drained at once while the API server fails about one request
+/// in six (5xx, 429, dropped connections, stale writes, expiring watches):
+/// every pod is evicted and both nodes stay cordoned, for every fault seed.
+fn drain_survives_a_flaky_api_server(backend: Backend) {
+    for_each_fault_seed(|seed| {
+        let s = Scope::new("flakydrain");
+        let h = Harness::on(
+            backend,
+            &s,
+            &(simple_cluster(&s) + &deployment(&s, "api", 1, "n2").yaml()),
+        );
+        wait_ready(&h, &s, 3);
+        let (n1, n2) = (s.node("n1"), s.node("n2"));
+        h.set_faults(flaky_api(seed));
+        let run = h.oncall(&[
+            "node",
+            "drain",
+            &n1,
+            &n2,
+            "--yes",
+            "--concurrency",
+            "2",
+            "--timeout",
+            "60s",
+        ]);
+        h.set_faults(FaultSpec::default());
+        let drained = run.stdout.contains(&format!("node/{n1} drained"))
+            && run.stdout.contains(&format!("node/{n2} drained"));
+        if run.code != 0 || !drained {
+            return Err(format!("exit {}: {}{}", run.code, run.stdout, run.stderr));
+        }
+        if !h.pods_on(&n1).is_empty()
+            || !h.pods_on(&n2).is_empty()
+            || h.unschedulable(&n1) != true
+            || h.unschedulable(&n2) != true
+        {
+            return Err(format!("pods left or not cordoned: {}", run.stdout));
+        }
+        Ok(())
+    });
 }
 
 /// Two engineers drain the same node at once: each drain reports the

@@ -171,6 +171,13 @@ impl ApiError {
         Self::new(410, "Expired", message)
     }
 
+    /// A list's continue token outlived an etcd compaction.
+    pub(crate) fn expired_continue() -> Self {
+        Self::gone(
+            "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
+        )
+    }
+
     pub(crate) fn status(&self) -> Value {
         let mut s = json!({
             "kind": "Status",

@@ -36,6 +36,8 @@ mod validate;
 pub use faults::FaultSpec;
 pub use knobs::*;
 pub use seed::parse_seed;
+#[cfg(feature = "fault-proxy")]
+pub use server::proxy::FaultProxy;
 
 /// The built-in demo cluster (two node pools, a web app in staging and
 /// production, RabbitMQ, PDBs and a few broken pods).

@@ -16,6 +16,7 @@
 //! the user said how long an answer may take.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -30,9 +31,23 @@ use crate::safety::interrupt;
 
 /// Attempts of one HTTP request, the first included.
 const REQUEST_ATTEMPTS: u32 = 6;
-/// Attempts of a caller's operation ([`retry`]); each of its requests has
-/// already had [`REQUEST_ATTEMPTS`].
+/// Attempts of a caller's operation ([`retry`]), for what the layer could
+/// not repeat on its own (a cut watch, a create or delete sent again after
+/// a fresh read); a request the layer gave up on is not sent again.
 const CALL_ATTEMPTS: u32 = 4;
+/// Requests the layer sent [`REQUEST_ATTEMPTS`] times and gave up on. A
+/// caller's [`retry`] does not send such a request again: a server that
+/// failed it six times over several seconds is down, and more attempts
+/// would only multiply the wait before the user is told. It is one count
+/// for the process, so a give-up elsewhere during a call also ends that
+/// call's retries; with a server that fails now and then, a give-up is far
+/// too rare for that to matter, and with one that is down it is right.
+static GAVE_UP: AtomicU64 = AtomicU64::new(0);
+
+fn give_up() {
+    GAVE_UP.fetch_add(1, Ordering::Relaxed);
+}
+
 /// The longest Retry-After honoured: a server asking for minutes is down,
 /// and saying so beats a silent wait.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
@@ -111,9 +126,11 @@ where
 {
     let mut attempt = 0;
     loop {
+        let gave_up = GAVE_UP.load(Ordering::Relaxed);
         match call().await {
             Err(e)
                 if is_transient(&e)
+                    && GAVE_UP.load(Ordering::Relaxed) == gave_up
                     && attempt + 1 < CALL_ATTEMPTS
                     && pause(backoff(attempt)).await =>
             {
@@ -287,10 +304,11 @@ where
             Ok(resp) => resp,
             Err(e) => {
                 // A request that was never answered may have been acted on.
-                if last || repeat == Repeat::IfNotActed || timed_out(&*e) {
-                    return Err(e);
+                let repeatable = repeat != Repeat::IfNotActed && !timed_out(&*e);
+                if last && repeatable {
+                    give_up();
                 }
-                if !pause(backoff(attempt)).await {
+                if last || !repeatable || !pause(backoff(attempt)).await {
                     return Err(e);
                 }
                 attempt += 1;
@@ -309,17 +327,22 @@ where
                 let answer = Response::from_parts(head, Either::Right(Full::new(full.to_bytes())));
                 match wait {
                     Some(wait) if !last && pause(wait).await => attempt += 1,
-                    _ => return Ok(answer),
+                    _ => {
+                        if last && wait.is_some() {
+                            give_up();
+                        }
+                        return Ok(answer);
+                    }
                 }
             }
             // The connection dropped half-way through the answer; a body
             // that stalled used up the time the user allowed.
             Err(e) => {
-                if last
-                    || repeat == Repeat::IfNotActed
-                    || timed_out(&*e)
-                    || !pause(backoff(attempt)).await
-                {
+                let repeatable = repeat != Repeat::IfNotActed && !timed_out(&*e);
+                if last && repeatable {
+                    give_up();
+                }
+                if last || !repeatable || !pause(backoff(attempt)).await {
                     return Err(e);
                 }
                 attempt += 1;

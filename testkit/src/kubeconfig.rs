@@ -78,6 +78,16 @@ pub fn replace_ca(path: &Path, ca_pem: &str) {
     write(path, &config);
 }
 
+/// Points every cluster of the kubeconfig at `server` (a proxy in front of
+/// the cluster).
+pub fn set_server(path: &Path, server: &str) {
+    let mut config = read(path);
+    for cluster in config["clusters"].as_array_mut().unwrap() {
+        cluster["cluster"]["server"] = json!(server);
+    }
+    write(path, &config);
+}
+
 /// Makes every cluster of the kubeconfig verify the server's certificate
 /// against `name` instead of the server's address (`tls-server-name`).
 pub fn set_tls_server_name(path: &Path, name: &str) {

@@ -40,7 +40,7 @@ pub struct Harness {
 /// The cluster a test runs against.
 enum Target {
     Sim(Simulator),
-    Real(RealCluster),
+    Real(Box<RealCluster>),
 }
 
 impl Harness {
@@ -67,7 +67,7 @@ impl Harness {
                 runtime.block_on(cluster.wait_gone(DEMO_NAMESPACES));
                 // Made before the seed, so that a seed that fails is removed too.
                 let h = Harness {
-                    target: Target::Real(cluster),
+                    target: Target::Real(Box::new(cluster)),
                     home,
                     kubeconfig,
                     runtime,
@@ -144,7 +144,7 @@ impl Harness {
                 let cluster = runtime.block_on(RealCluster::connect(scope, &kubeconfig));
                 runtime.block_on(cluster.seed(seed));
                 Harness {
-                    target: Target::Real(cluster),
+                    target: Target::Real(Box::new(cluster)),
                     home,
                     kubeconfig,
                     runtime,
@@ -165,6 +165,29 @@ impl Harness {
         match &self.target {
             Target::Sim(sim) => sim,
             Target::Real(_) => panic!("this test step needs the simulator"),
+        }
+    }
+
+    /// From now on the commands under test (and `kubectl`) meet `faults`:
+    /// the simulator rolls them at its front; on the real control plane a
+    /// proxy in front of the API server rolls the same dice.
+    pub fn set_faults(&self, faults: FaultSpec) {
+        match &self.target {
+            Target::Sim(sim) => sim.set_faults(faults),
+            Target::Real(real) => self
+                .runtime
+                .block_on(real.set_faults(faults, &self.kubeconfig)),
+        }
+    }
+
+    /// How many API requests the cluster has received: the simulator's
+    /// counter, or on the real control plane the fault proxy's (the first
+    /// call points the commands under test at it), which sees only what the
+    /// commands under test and `kubectl` send.
+    pub fn request_count(&self) -> u64 {
+        match &self.target {
+            Target::Sim(sim) => sim.request_count(),
+            Target::Real(real) => self.runtime.block_on(real.request_count(&self.kubeconfig)),
         }
     }
 

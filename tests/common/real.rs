@@ -27,6 +27,9 @@ pub struct RealCluster {
     /// deletes the scope's nodes it would otherwise replace, leaving nodes
     /// behind for later tests).
     autoscaler: std::sync::Mutex<Option<tokio::task::AbortHandle>>,
+    /// The simulator's API faults in front of this cluster, started by the
+    /// first `set_faults`.
+    faults: tokio::sync::OnceCell<oncall_sim::FaultProxy>,
 }
 
 /// kind, plural, group, version, namespaced: the kinds the scenarios use.
@@ -88,6 +91,7 @@ impl RealCluster {
             namespaces: Default::default(),
             nodes: Default::default(),
             autoscaler: Default::default(),
+            faults: Default::default(),
         }
     }
 
@@ -101,6 +105,33 @@ impl RealCluster {
             (true, Some(ns)) => Api::namespaced_with(self.client.clone(), ns, resource),
             _ => Api::all_with(self.client.clone(), resource),
         }
+    }
+
+    /// From now on the commands under test meet `faults`, rolled by the
+    /// simulator's own dice in a proxy in front of this cluster: the first
+    /// call points `kubeconfig` at the proxy, which presents this harness's
+    /// credentials upstream. The cluster's controllers and kubelets meet no
+    /// faults, as the simulator's do not.
+    pub async fn set_faults(&self, faults: oncall_sim::FaultSpec, kubeconfig: &Path) {
+        self.fault_proxy(kubeconfig).await.set_faults(faults);
+    }
+
+    /// How many requests the commands under test have sent since the fault
+    /// proxy started (the first call starts it, with no faults).
+    pub async fn request_count(&self, kubeconfig: &Path) -> u64 {
+        self.fault_proxy(kubeconfig).await.request_count()
+    }
+
+    async fn fault_proxy(&self, kubeconfig: &Path) -> &oncall_sim::FaultProxy {
+        self.faults
+            .get_or_init(|| async {
+                let proxy = oncall_sim::FaultProxy::start(self.client.clone())
+                    .await
+                    .expect("the fault proxy starts");
+                oncall_testkit::kubeconfig::set_server(kubeconfig, &proxy.url());
+                proxy
+            })
+            .await
     }
 
     /// Creates a seed's objects in order. Nodes are given to the kwok

@@ -156,9 +156,7 @@ fn list(sh: &Shared, req: &Req) -> Result<Response, ApiError> {
                 sh.store.compact();
             }
             if injected || rv < sh.store.compacted() {
-                return Err(ApiError::gone(
-                    "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
-                ));
+                return Err(ApiError::expired_continue());
             }
             Some(start)
         }

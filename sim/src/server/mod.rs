@@ -7,14 +7,14 @@ use std::sync::atomic::Ordering;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
 use bytes::Bytes;
 use futures::StreamExt;
 
 use crate::Shared;
 use crate::errors::ApiError;
-use crate::faults::Action;
+use crate::faults::{Action, FaultState};
 use crate::resources::{self, Resource};
 
 mod authz;
@@ -22,6 +22,8 @@ mod crud;
 mod discovery;
 mod exec;
 mod logs;
+#[cfg(feature = "fault-proxy")]
+pub(crate) mod proxy;
 mod watch;
 
 /// A parsed resource request.
@@ -161,57 +163,70 @@ fn truncate(resp: Response) -> Response {
     Response::from_parts(parts, Body::from_stream(stream))
 }
 
+/// Whether a request is a watch (`?watch=true` or the old `/watch/` prefix).
+fn is_watch(uri: &Uri) -> bool {
+    let query = parse_query(uri.query());
+    matches!(query.get("watch").map(String::as_str), Some("1" | "true"))
+        || uri.path().contains("/watch/")
+}
+
+/// Rolls the fault dice for one request, as the simulator and the fault
+/// proxy both do: an injected latency is slept, and an injected refusal
+/// (expired credentials, RBAC, 5xx, 429) is the answer. Otherwise the
+/// request is served, with a conflict or a drop still to play.
+pub(crate) async fn roll_faults(
+    faults: &parking_lot::Mutex<FaultState>,
+    method: &Method,
+    uri: &Uri,
+) -> Result<Action, Response> {
+    let is_watch = is_watch(uri);
+    // An eviction answers 409 when the server's own retries of a budget
+    // conflict ran out: the `conflict` fault plays that too.
+    let is_write = matches!(*method, Method::PUT | Method::PATCH)
+        || (method == Method::POST && uri.path().ends_with("/eviction"));
+    let (action, latency, refusal, retry_after) = {
+        let mut f = faults.lock();
+        let refusal = if f.spec.unauthorized {
+            Some(authz::unauthorized())
+        } else {
+            authz::forbidden(&f.spec.forbid, method, uri.path(), is_watch)
+        };
+        let action = f.roll(is_write, is_watch);
+        (action, f.spec.latency, refusal, f.spec.retry_after)
+    };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    if let Some(e) = refusal {
+        return Err(error_response(&e));
+    }
+    match action {
+        Action::Error5xx(503) => Err(error_response(&ApiError::new(
+            503,
+            "ServiceUnavailable",
+            "the server is currently unable to handle the request (injected fault)",
+        ))),
+        Action::Error5xx(_) => Err(error_response(&ApiError::internal(
+            "an error on the server (\"injected fault\") has prevented the request from succeeding",
+        ))),
+        Action::Throttle => Err(error_response(&ApiError::too_many_requests(
+            "the server has received too many requests and has asked us to try again later (injected fault)",
+            retry_after,
+        ))),
+        other => Ok(other),
+    }
+}
+
 async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
     sh.requests.fetch_add(1, Ordering::Relaxed);
     let method = req.method().clone();
     let uri = req.uri().clone();
     let headers = req.headers().clone();
     let query = parse_query(uri.query());
-    let is_watch = matches!(query.get("watch").map(String::as_str), Some("1" | "true"))
-        || uri.path().contains("/watch/");
-    // An eviction answers 409 when the server's own retries of a budget
-    // conflict ran out: the `conflict` fault plays that too.
-    let is_write = matches!(method, Method::PUT | Method::PATCH)
-        || (method == Method::POST && uri.path().ends_with("/eviction"));
-    let (action, latency, refusal) = {
-        let mut f = sh.faults.lock();
-        let refusal = if f.spec.unauthorized {
-            Some(authz::unauthorized())
-        } else {
-            authz::forbidden(&f.spec.forbid, &method, uri.path(), is_watch)
-        };
-        (f.roll(is_write, is_watch), f.spec.latency, refusal)
+    let action = match roll_faults(&sh.faults, &method, &uri).await {
+        Ok(action) => action,
+        Err(refusal) => return refusal,
     };
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
-    if let Some(e) = refusal {
-        return error_response(&e);
-    }
-    match action {
-        Action::Error5xx(code) => {
-            let e = if code == 503 {
-                ApiError::new(
-                    503,
-                    "ServiceUnavailable",
-                    "the server is currently unable to handle the request (injected fault)",
-                )
-            } else {
-                ApiError::internal(
-                    "an error on the server (\"injected fault\") has prevented the request from succeeding",
-                )
-            };
-            return error_response(&e);
-        }
-        Action::Throttle => {
-            let secs = sh.faults.lock().spec.retry_after;
-            return error_response(&ApiError::too_many_requests(
-                "the server has received too many requests and has asked us to try again later (injected fault)",
-                secs,
-            ));
-        }
-        _ => {}
-    }
     let (mut parts, body) = req.into_parts();
     if uri.path().ends_with("/exec") || uri.path().ends_with("/attach") {
         let segs: Vec<&str> = uri.path().trim_matches('/').split('/').collect();
@@ -317,6 +332,30 @@ async fn route(
         Ok(r) => r,
         Err(e) => error_response(&e),
     }
+}
+
+/// The 409 an injected `conflict` answers a write to `path` with, worded
+/// as a real server words a stale write (used by the fault proxy, which
+/// has no route of its own).
+#[cfg(feature = "fault-proxy")]
+pub(crate) fn stale_write(path: &str) -> Response {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let parsed = match segs.as_slice() {
+        ["api", "v1", rest @ ..] => parse_resource_path("", "v1", rest),
+        ["apis", g, v, rest @ ..] => parse_resource_path(g, v, rest),
+        _ => None,
+    };
+    let (group, plural, name) = match parsed {
+        Some((res, _, name, _)) => (res.group, res.plural, name.unwrap_or("")),
+        None => (
+            "",
+            segs.get(segs.len().saturating_sub(2))
+                .copied()
+                .unwrap_or(""),
+            "",
+        ),
+    };
+    error_response(&ApiError::stale(group, plural, name))
 }
 
 type Parsed<'a> = (
