@@ -303,12 +303,7 @@ where
         let resp = match sent {
             Ok(resp) => resp,
             Err(e) => {
-                // A request that was never answered may have been acted on.
-                let repeatable = repeat != Repeat::IfNotActed && !timed_out(&*e);
-                if last && repeatable {
-                    give_up();
-                }
-                if last || !repeatable || !pause(backoff(attempt)).await {
+                if !again_after(&e, repeat, attempt, last).await {
                     return Err(e);
                 }
                 attempt += 1;
@@ -338,17 +333,24 @@ where
             // The connection dropped half-way through the answer; a body
             // that stalled used up the time the user allowed.
             Err(e) => {
-                let repeatable = repeat != Repeat::IfNotActed && !timed_out(&*e);
-                if last && repeatable {
-                    give_up();
-                }
-                if last || !repeatable || !pause(backoff(attempt)).await {
+                if !again_after(&e, repeat, attempt, last).await {
                     return Err(e);
                 }
                 attempt += 1;
             }
         }
     }
+}
+
+/// Whether to send a request again after it got no answer, or one cut
+/// short, and waits first. A request never answered may have been acted
+/// on, and one that used up `--request-timeout` is not tried again.
+async fn again_after(e: &BoxError, repeat: Repeat, attempt: u32, last: bool) -> bool {
+    let repeatable = repeat != Repeat::IfNotActed && !timed_out(&**e);
+    if last && repeatable {
+        give_up();
+    }
+    !last && repeatable && pause(backoff(attempt)).await
 }
 
 #[cfg(test)]
