@@ -6,6 +6,7 @@
 mod common;
 use common::*;
 
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -42,6 +43,7 @@ on_both_backends!(
     ctrl_c_stops_a_drain_cleanly_and_says_the_node_stays_cordoned,
     scale_up_adds_a_replica_elsewhere_before_draining_and_restores_it,
     a_drain_after_an_unfinished_scale_up_restores_the_recorded_count,
+    two_scale_up_drains_of_one_node_add_one_replica_and_restore_the_true_count,
     protected_context_demands_its_name_typed,
     ctrl_c_at_a_prompt_exits_130_with_one_message_on_its_own_line,
 );
@@ -1451,15 +1453,25 @@ fn ctrl_c_stops_a_drain_cleanly_and_says_the_node_stays_cordoned(backend: Backen
 /// One Deployment `solo` with one replica, on n1 or n2 of the scope's pool;
 /// returns the seed and the node the replica runs on, once it is ready.
 fn solo(backend: Backend, s: &Scope) -> (Harness, String) {
+    solo_with(backend, s, |w| w)
+}
+
+/// [`solo`] with its Deployment changed by `adjust`.
+fn solo_with(
+    backend: Backend,
+    s: &Scope,
+    adjust: impl FnOnce(Workload) -> Workload,
+) -> (Harness, String) {
     let pool = s.id.clone() + "-pool-a";
     let mut y = s.namespace("app");
     y += &s.node_yaml("n1", "4", &[("cloud.google.com/gke-nodepool", &pool)]);
     y += &s.node_yaml("n2", "4", &[("cloud.google.com/gke-nodepool", &pool)]);
-    y += &s
-        .deployment("solo")
-        .grace_period(30)
-        .node_selector("cloud.google.com/gke-nodepool", &pool)
-        .yaml();
+    y += &adjust(
+        s.deployment("solo")
+            .grace_period(30)
+            .node_selector("cloud.google.com/gke-nodepool", &pool),
+    )
+    .yaml();
     let h = Harness::on(backend, s, &y);
     wait_ready(&h, s, 1);
     let pod = h.list("pods", Some(&s.ns("app"))).pop().unwrap();
@@ -1499,6 +1511,75 @@ fn scale_up_adds_a_replica_elsewhere_before_draining_and_restores_it(backend: Ba
     assert_eq!(deploy["spec"]["replicas"], 1, "restored");
     assert!(h.pods_on(&node).is_empty());
     wait_ready(&h, &s, 1);
+}
+
+/// Two engineers drain the one node of a single-replica Deployment with
+/// `--scale-up` at once. New pods take 5 s to start, so the second drain
+/// begins while the first one's extra replica is not ready and the outage
+/// still shows: one replica is added, never two, and the true count (1) is
+/// restored.
+fn two_scale_up_drains_of_one_node_add_one_replica_and_restore_the_true_count(backend: Backend) {
+    let s = Scope::new("scaletwice");
+    let (h, node) = solo_with(backend, &s, |w| {
+        w.pod_annotation(oncall_sim::ANNOTATION_FAULT, "slow-start")
+    });
+    let ns = s.ns("app");
+    let stop = AtomicBool::new(false);
+    let most = AtomicI64::new(0);
+    let drain = [
+        "node",
+        "drain",
+        &node,
+        "--scale-up",
+        "--yes",
+        "--timeout",
+        "60s",
+    ];
+    let (first, second) = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !stop.load(Ordering::SeqCst) {
+                if let Some(d) = h.get("deployments", Some(&ns), "solo") {
+                    let replicas = d["spec"]["replicas"].as_i64().unwrap_or(0);
+                    most.fetch_max(replicas, Ordering::SeqCst);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        let first = h.spawn_oncall(&drain);
+        assert!(
+            eventually(Duration::from_secs(10), || most.load(Ordering::SeqCst) == 2),
+            "the first drain added a replica"
+        );
+        let second = h.spawn_oncall(&drain);
+        let runs = (first.finish(), second.finish());
+        stop.store(true, Ordering::SeqCst);
+        runs
+    });
+    for run in [&first, &second] {
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    }
+    // The second saw the first's replica not ready yet: it planned the
+    // same scale-up, as done by another run.
+    assert!(
+        second
+            .stdout
+            .contains("already 1 → 2 replicas by another run"),
+        "{}",
+        second.stdout
+    );
+    assert_eq!(
+        most.load(Ordering::SeqCst),
+        2,
+        "one replica added, never two"
+    );
+    let deploy = h.get("deployments", Some(&ns), "solo").unwrap();
+    assert_eq!(deploy["spec"]["replicas"], 1, "the true original count");
+    assert!(
+        deploy["metadata"]["annotations"]["oncall.dev/scaled-up-from"].is_null(),
+        "{}",
+        deploy["metadata"]
+    );
+    assert!(h.pods_on(&node).is_empty());
 }
 
 fn a_drain_after_an_unfinished_scale_up_restores_the_recorded_count(backend: Backend) {

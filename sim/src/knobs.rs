@@ -33,6 +33,10 @@ pub const POOL_LABELS: &[&str] = &[
     "node.kubernetes.io/pool",
 ];
 
+/// How long a pod with the `slow-start` fault takes to start (the test
+/// bed's kwok stage waits as long).
+pub const SLOW_START: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A fault the simulated kubelet plays for a pod.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
@@ -64,6 +68,9 @@ pub enum Fault {
     /// The container keeps running and turns Ready, but exits and restarts
     /// every back-off period (a flapping service, not a CrashLoopBackOff).
     Flapping { exit_code: i64, reason: String },
+    /// The container takes [`SLOW_START`] to start (a large image, a slow
+    /// volume), then runs and turns Ready.
+    SlowStart,
     /// The kubelet stopped (its VM died). On a Node: no more status, so its
     /// conditions turn Unknown and the node lifecycle controller taints it
     /// unreachable. On a pod: nothing updates it or confirms its deletion,
@@ -122,6 +129,7 @@ impl Fault {
             "init-hang" => Fault::InitHang,
             "liveness-kill" => Fault::LivenessKill,
             "kubelet-stopped" => Fault::KubeletStopped,
+            "slow-start" => Fault::SlowStart,
             "flapping" => Fault::Flapping {
                 exit_code: exit(1)?,
                 reason: params
@@ -176,6 +184,7 @@ mod tests {
             Fault::parse("init-hang container=migrate").unwrap(),
             Fault::InitHang
         );
+        assert_eq!(Fault::parse("slow-start").unwrap(), Fault::SlowStart);
         assert!(Fault::parse("explode").is_err());
         assert!(Fault::parse("crash-loop exit-code=x").is_err());
     }

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::podutil::{self, node_ready};
 use super::{Ctx, State, obj_key};
 use crate::Timing;
-use crate::knobs::{ANNOTATION_FAULT, Fault, IMAGE_FAULTS_CONFIGMAP, image_matches};
+use crate::knobs::{ANNOTATION_FAULT, Fault, IMAGE_FAULTS_CONFIGMAP, SLOW_START, image_matches};
 use crate::store::{DeleteOptions, UpdateMode, res};
 use crate::util::{self, str_at};
 
@@ -343,6 +343,10 @@ impl<'a> Tick<'a> {
             .as_array()
             .map_or(&[][..], Vec::as_slice);
         let init_stuck = init_fault_target(&fault, &fcontainer, init);
+        let start = match fault {
+            Some(Fault::SlowStart) => timing.pod_start.max(SLOW_START),
+            _ => timing.pod_start,
+        };
         Tick {
             uid,
             pod: str_at(pod, &["metadata", "name"]).to_string(),
@@ -351,8 +355,8 @@ impl<'a> Tick<'a> {
             timing,
             run,
             elapsed,
-            start: timing.pod_start,
-            started: elapsed >= timing.pod_start,
+            start,
+            started: elapsed >= start,
             is_job: str_at(&pod["spec"], &["restartPolicy"]) != "Always",
             blocked: None,
             init_stuck,
