@@ -8,7 +8,10 @@ use common::*;
 on_both_backends!(
     rejected_credentials_exit_4_and_say_to_refresh_them,
     a_read_only_user_can_look_but_not_cordon_or_drain,
+    a_user_who_may_cordon_but_not_evict_is_told_the_node_stays_cordoned,
 );
+
+use std::time::Duration;
 
 fn cluster(s: &Scope) -> String {
     let mut y = s.namespace("app");
@@ -82,6 +85,50 @@ fn a_read_only_user_can_look_but_not_cordon_or_drain(backend: Backend) {
             .filter(|e| e["outcome"]["status"] == "failed")
             .count()
             >= 2,
+        "{audit:#?}"
+    );
+}
+
+/// Allowed to cordon, not to evict: the drain stops at the refused
+/// eviction, says the node stays cordoned and how to undo that, evicts
+/// nothing, and the audit log keeps the refusal with the server's sentence.
+fn a_user_who_may_cordon_but_not_evict_is_told_the_node_stays_cordoned(backend: Backend) {
+    let s = Scope::new("auth403e");
+    let n1 = s.node("n1");
+    let web = s.deployment("web").replicas(2).on_node(&n1);
+    let h = Harness::on(backend, &s, &(cluster(&s) + &web.yaml()));
+    assert!(
+        eventually(Duration::from_secs(60), || h.pods_on(&n1).len() == 2),
+        "web's pods did not start on {n1}"
+    );
+    let before = h.pods_on(&n1);
+    h.use_credentials(Credentials::CordonOnly, &s);
+    let r = h.oncall(&["node", "drain", &n1, "--yes"]).expect_code(4);
+    assert!(
+        r.stderr
+            .contains("refused to let you create pods/eviction (403 Forbidden)")
+            && r.stderr
+                .contains(&format!("run `oncall node uncordon {n1}`")),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stdout.contains("Status {"),
+        "no debug dumps: {}",
+        r.stdout
+    );
+    assert_eq!(
+        h.get("nodes", None, &n1).unwrap()["spec"]["unschedulable"],
+        true
+    );
+    assert_eq!(h.pods_on(&n1), before, "nothing was evicted");
+    let audit = h.audit_entries();
+    assert!(
+        audit.iter().any(|e| e["argv"][2] == "drain"
+            && e["outcome"]["status"] == "failed"
+            && e["outcome"]["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("is forbidden"))),
         "{audit:#?}"
     );
 }

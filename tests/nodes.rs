@@ -1,9 +1,9 @@
-//! `oncall node ...` on what only the simulator can stage: its API faults
-//! (a flaky server during rotations, expired credentials, RBAC refusals).
-//! The scenarios that need none (listing, cordon, prompts, drains, budgets,
-//! timeouts, scale-up, concurrent drains, kubectl parity, the pre-flight
-//! check, a drain under a flaky server) run on both backends in
-//! `nodes_both.rs`, and replace and rotate in `replace_both.rs`.
+//! `oncall node rotate` under a flaky API server, on the simulator. The
+//! other node scenarios run on both backends: in `nodes_both.rs` (listing,
+//! cordon, prompts, drains, budgets, timeouts, scale-up, concurrent drains,
+//! kubectl parity, the pre-flight check, a drain under a flaky server),
+//! `replace_both.rs` (replace and rotate) and `auth_both.rs` (expired
+//! credentials and RBAC refusals).
 
 mod common;
 use common::*;
@@ -96,94 +96,4 @@ fn rotate_survives_a_flaky_api_server() {
             n => Err(format!("{n} nodes in pool-a: {}", run.stdout)),
         }
     });
-}
-
-/// Expired credentials and missing RBAC permissions: one sentence that says
-/// what to do, exit 4, and the cluster left as it was (or said how it is).
-#[test]
-fn expired_credentials_and_rbac_refusals_exit_4_and_say_what_to_do() {
-    let h = Harness::demo();
-    let node = "gke-demo-pool-b-5b9e7c40-h8j1";
-    let one_line = |r: &Run| {
-        assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
-    };
-
-    h.sim()
-        .set_faults(FaultSpec::parse("auth=expired").unwrap());
-    let r = h.oncall(&["node", "list"]).expect_code(4);
-    assert!(
-        r.stderr.contains("rejected the credentials (401)") && r.stderr.contains("refresh them"),
-        "{}",
-        r.stderr
-    );
-    one_line(&r);
-
-    h.sim()
-        .set_faults(FaultSpec::parse("forbid=patch:nodes").unwrap());
-    let r = h.oncall(&["node", "cordon", node, "--yes"]).expect_code(4);
-    assert!(
-        r.stderr
-            .contains("refused to let you patch nodes (403 Forbidden)")
-            && r.stderr.contains("ask for RBAC permission"),
-        "{}",
-        r.stderr
-    );
-    one_line(&r);
-    assert!(h.get("nodes", None, node).unwrap()["spec"]["unschedulable"].is_null());
-
-    // Allowed to cordon, not to evict: the drain stops, says the node stays
-    // cordoned and how to undo it, and evicts nothing.
-    h.sim()
-        .set_faults(FaultSpec::parse("forbid=create:pods/eviction").unwrap());
-    let before = h
-        .list("pods", None)
-        .iter()
-        .filter(|p| p["spec"]["nodeName"] == node)
-        .count();
-    let r = h
-        .oncall(&[
-            "node",
-            "drain",
-            node,
-            "--ignore-daemonsets",
-            "--delete-emptydir-data",
-            "--yes",
-        ])
-        .expect_code(4);
-    assert!(
-        r.stderr
-            .contains("refused to let you create pods/eviction (403 Forbidden)")
-            && r.stderr
-                .contains(&format!("run `oncall node uncordon {node}`")),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        !r.stdout.contains("Status {"),
-        "no debug dumps: {}",
-        r.stdout
-    );
-    assert_eq!(
-        h.get("nodes", None, node).unwrap()["spec"]["unschedulable"],
-        true
-    );
-    let after = h
-        .list("pods", None)
-        .iter()
-        .filter(|p| p["spec"]["nodeName"] == node && p["metadata"]["deletionTimestamp"].is_null())
-        .count();
-    assert_eq!(after, before, "nothing was evicted");
-    // The audit log keeps both refusals, with the server's sentence.
-    let audit = h.audit_entries();
-    for action in ["cordon", "drain"] {
-        assert!(
-            audit.iter().any(|e| e["argv"][1] == "node"
-                && e["argv"][2] == action
-                && e["outcome"]["status"] == "failed"
-                && e["outcome"]["detail"]
-                    .as_str()
-                    .is_some_and(|d| d.contains("is forbidden"))),
-            "{action}: {audit:#?}"
-        );
-    }
 }

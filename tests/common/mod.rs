@@ -233,6 +233,7 @@ impl Harness {
                     Credentials::ReadOnly => {
                         "forbid=create:*|update:*|patch:*|delete:*|deletecollection:*"
                     }
+                    Credentials::CordonOnly => "forbid=create:pods/eviction",
                 })
                 .unwrap(),
             ),
@@ -242,6 +243,14 @@ impl Harness {
                     Credentials::ReadOnly => {
                         let ns = scope.ns("app");
                         self.runtime.block_on(real.read_only_token(&ns))
+                    }
+                    Credentials::CordonOnly => {
+                        let ns = scope.ns("app");
+                        let cordon = serde_json::json!({
+                            "apiGroups": [""], "resources": ["nodes"], "verbs": ["patch", "update"],
+                        });
+                        self.runtime
+                            .block_on(real.token_for(&ns, "cordoner", &[cordon]))
                     }
                 };
                 kubeconfig::set_token(&self.kubeconfig, &token);
@@ -397,6 +406,9 @@ pub enum Credentials {
     Rejected,
     /// A user RBAC lets read everything and change nothing (403 on writes).
     ReadOnly,
+    /// A user RBAC lets read everything and cordon nodes, but not evict
+    /// pods (403 on `pods/eviction`).
+    CordonOnly,
 }
 
 fn runtime() -> tokio::runtime::Runtime {

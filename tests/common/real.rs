@@ -400,43 +400,55 @@ impl RealCluster {
     /// and change nothing (a ClusterRole of get/list/watch), made with the
     /// TokenRequest API, so it works on any cluster.
     pub async fn read_only_token(&self, ns: &str) -> String {
+        self.token_for(ns, "viewer", &[]).await
+    }
+
+    /// A token for a ServiceAccount `account` in `ns` that RBAC lets read
+    /// everything and, beyond that, do only what `rules` allow: a
+    /// ClusterRole and its binding, labelled with the scope for the
+    /// clean-up.
+    pub async fn token_for(&self, ns: &str, account: &str, rules: &[Value]) -> String {
         use k8s_openapi::api::authentication::v1::TokenRequest;
         use k8s_openapi::api::core::v1::ServiceAccount;
         use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
-        let name = format!("{}-viewer", self.scope);
+        let name = format!("{}-{account}", self.scope);
+        let mut all_rules = vec![
+            serde_json::json!({"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]}),
+        ];
+        all_rules.extend(rules.iter().cloned());
         let role: ClusterRole = serde_json::from_value(serde_json::json!({
             "metadata": {"name": name, "labels": {SCOPE_KEY: self.scope}},
-            "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]}],
+            "rules": all_rules,
         }))
         .unwrap();
         let binding: ClusterRoleBinding = serde_json::from_value(serde_json::json!({
             "metadata": {"name": name, "labels": {SCOPE_KEY: self.scope}},
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-            "subjects": [{"kind": "ServiceAccount", "name": "viewer", "namespace": ns}],
+            "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": ns}],
         }))
         .unwrap();
-        let account: ServiceAccount =
-            serde_json::from_value(serde_json::json!({"metadata": {"name": "viewer"}})).unwrap();
+        let service_account: ServiceAccount =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": account}})).unwrap();
         let pp = PostParams::default();
         Api::<ClusterRole>::all(self.client.clone())
             .create(&pp, &role)
             .await
-            .expect("viewer role");
+            .expect("the account's role");
         Api::<ClusterRoleBinding>::all(self.client.clone())
             .create(&pp, &binding)
             .await
-            .expect("viewer binding");
+            .expect("the account's binding");
         let accounts = Api::<ServiceAccount>::namespaced(self.client.clone(), ns);
         accounts
-            .create(&pp, &account)
+            .create(&pp, &service_account)
             .await
-            .expect("viewer account");
+            .expect("the service account");
         let request: TokenRequest =
             serde_json::from_value(serde_json::json!({"spec": {"audiences": []}})).unwrap();
         let token: TokenRequest = accounts
-            .create_subresource("token", "viewer", &pp, &request)
+            .create_subresource("token", account, &pp, &request)
             .await
-            .expect("a token for the viewer");
+            .expect("a token for the account");
         token.status.expect("token status").token
     }
 
