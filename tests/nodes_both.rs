@@ -959,6 +959,26 @@ fn a_selector_that_selects_nothing_is_not_a_failure_as_in_kubectl(backend: Backe
             ours.stderr
         );
     }
+    // A script asking for JSON reads each command's report, of no nodes,
+    // and the sentence still goes to stderr.
+    for (cmd, empty) in [
+        ("cordon", json!({"cordoned": [], "already_cordoned": []})),
+        ("uncordon", json!({"uncordoned": [], "left_cordoned": []})),
+        ("drain", json!([])),
+        ("check", json!({"go": true, "nodes": []})),
+    ] {
+        let ours = h
+            .oncall(&["node", cmd, "-l", &selector, "--yes", "-o", "json"])
+            .expect_code(0);
+        let report: Value = serde_json::from_str(&ours.stdout)
+            .unwrap_or_else(|e| panic!("{cmd}: {e}: {}", ours.stdout));
+        assert_eq!(report, empty, "{cmd}");
+        assert!(
+            ours.stderr.contains("no resources found"),
+            "{cmd}: {}",
+            ours.stderr
+        );
+    }
 }
 
 /// A typo among the names changes nothing, as in kubectl, which exits 1
@@ -1320,6 +1340,9 @@ fn cordon_and_uncordon_report_each_node_and_name_them_in_json(backend: Backend) 
     let cordoned = json(&["node", "cordon", &n1, &n2, "--yes", "-o", "json"], 0);
     assert_eq!(cordoned["cordoned"], json!([n2]));
     assert_eq!(cordoned["already_cordoned"], json!([n1]));
+    // Nothing left to cordon: a script still reads the report.
+    let again = json(&["node", "cordon", &n1, &n2, "--yes", "-o", "json"], 0);
+    assert_eq!(again, json!({"cordoned": [], "already_cordoned": [n1, n2]}));
 
     // n3 was cordoned by someone else: left as it is, and the exit says so.
     h.kubectl(&["cordon", &n3]).expect_code(0);

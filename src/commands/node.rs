@@ -8,7 +8,7 @@ use indicatif::ProgressBar;
 use crate::app::App;
 use crate::cli::{DrainFlags, NodeCommand, NodeTargets};
 use crate::cluster::Cluster;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::nodes::cordon::{self, CordonJob};
 use crate::nodes::decide::DrainOptions;
 use crate::nodes::drain::{self, DrainOutcome, Event};
@@ -51,8 +51,23 @@ pub(super) async fn run(app: &App, cmd: NodeCommand) -> Result<()> {
     }
 }
 
-async fn resolve(cluster: &Cluster, t: &NodeTargets) -> Result<Vec<LeanNode>> {
-    targets::resolve(cluster, &t.nodes, t.selector.as_deref()).await
+/// Runs `command` on the nodes named or selected. A selector that selects
+/// nothing is not a failure (as in kubectl): a script that asked for
+/// `-o json|yaml` still reads the command's report, of no nodes, and the
+/// sentence saying so goes to stderr either way.
+async fn on_targets(
+    app: &App,
+    cluster: &Cluster,
+    t: &NodeTargets,
+    command: impl AsyncFnOnce(Vec<LeanNode>) -> Result<()>,
+) -> Result<()> {
+    match targets::resolve(cluster, &t.nodes, t.selector.as_deref()).await {
+        Err(e @ Error::NothingSelected(_)) if app.global.output.is_structured() => {
+            command(Vec::new()).await?;
+            Err(e)
+        }
+        resolved => command(resolved?).await,
+    }
 }
 
 async fn cordon_nodes(
@@ -61,17 +76,21 @@ async fn cordon_nodes(
     t: &NodeTargets,
     reason: Option<&str>,
 ) -> Result<()> {
-    let nodes = resolve(cluster, t).await?;
-    let user = audit::os_user();
-    let (job, plan) = cordon::prepare_cordon(cluster, &nodes, &user, reason);
-    apply_cordon(app, cluster, &plan, &job, &user).await
+    on_targets(app, cluster, t, async |nodes| {
+        let user = audit::os_user();
+        let (job, plan) = cordon::prepare_cordon(cluster, &nodes, &user, reason);
+        apply_cordon(app, cluster, &plan, &job, &user).await
+    })
+    .await
 }
 
 async fn uncordon_nodes(app: &App, cluster: &Cluster, t: &NodeTargets, force: bool) -> Result<()> {
-    let nodes = resolve(cluster, t).await?;
-    let user = audit::os_user();
-    let (job, plan) = cordon::prepare_uncordon(cluster, &nodes, &user, force);
-    apply_cordon(app, cluster, &plan, &job, &user).await
+    on_targets(app, cluster, t, async |nodes| {
+        let user = audit::os_user();
+        let (job, plan) = cordon::prepare_uncordon(cluster, &nodes, &user, force);
+        apply_cordon(app, cluster, &plan, &job, &user).await
+    })
+    .await
 }
 
 /// Asks, runs the cordon (or uncordon), records it, and reports the nodes
@@ -87,6 +106,10 @@ async fn apply_cordon(
     let cordoned = async || cordon::run(cluster, job, &ctx).await;
     match safety::execute(app, cluster, plan, cordoned).await? {
         Some(outcome) => output::show(app.global.output, Cordoned::new(job, outcome)),
+        // A script asking for -o json|yaml reads a report either way.
+        None if plan.changes.is_empty() && app.global.output.is_structured() => {
+            output::show(app.global.output, Cordoned::new(job, job.nothing_done()))
+        }
         None => job.refusal(),
     }
 }
@@ -97,12 +120,14 @@ async fn check_nodes(
     t: &NodeTargets,
     flags: &DrainFlags,
 ) -> Result<()> {
-    let nodes = resolve(cluster, t).await?;
-    let opts = DrainOptions::from(flags).with_policy(app.config.scale_policy());
-    let report = plan::run_check(cluster, &nodes, &opts, nodes.len()).await?;
-    let pods = app.global.verbose > 0 || nodes.len() == 1;
-    let view = CheckView::new(report, pods).fitted_to(fit::width(fit::Stream::Stdout));
-    output::show(app.global.output, view)
+    on_targets(app, cluster, t, async |nodes| {
+        let opts = DrainOptions::from(flags).with_policy(app.config.scale_policy());
+        let report = plan::run_check(cluster, &nodes, &opts, nodes.len()).await?;
+        let pods = app.global.verbose > 0 || nodes.len() == 1;
+        let view = CheckView::new(report, pods).fitted_to(fit::width(fit::Stream::Stdout));
+        output::show(app.global.output, view)
+    })
+    .await
 }
 
 async fn drain_nodes(
@@ -112,7 +137,19 @@ async fn drain_nodes(
     flags: &DrainFlags,
     concurrency: usize,
 ) -> Result<()> {
-    let nodes = resolve(cluster, t).await?;
+    on_targets(app, cluster, t, async |nodes| {
+        drain_these(app, cluster, nodes, flags, concurrency).await
+    })
+    .await
+}
+
+async fn drain_these(
+    app: &App,
+    cluster: &Cluster,
+    nodes: Vec<LeanNode>,
+    flags: &DrainFlags,
+    concurrency: usize,
+) -> Result<()> {
     let opts = DrainOptions::from(flags).with_policy(app.config.scale_policy());
     let (job, plan) = drain::prepare(cluster, nodes, opts, concurrency).await?;
     if let Some(refusal) = job.refusal() {

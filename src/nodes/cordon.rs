@@ -107,6 +107,11 @@ impl CordonJob {
 
     /// The error for the nodes left cordoned because someone else cordoned
     /// them (none: `Ok`).
+    /// The outcome when there was nothing to change.
+    pub(crate) fn nothing_done(&self) -> EachOutcome {
+        NODES.none(self.verb())
+    }
+
     pub(crate) fn refusal(&self) -> Result<()> {
         if self.refused.is_empty() {
             Ok(())

@@ -40,14 +40,7 @@ impl Objects {
         change: impl AsyncFn(&str) -> Result<()>,
         event: impl Fn(&str) -> E,
     ) -> EachOutcome {
-        let mut outcome = EachOutcome {
-            verb,
-            done: Vec::new(),
-            not_done: Vec::new(),
-            result: Ok(()),
-            kind: self.kind,
-            counted_as: self.counted_as,
-        };
+        let mut outcome = self.none(verb);
         for (i, name) in names.iter().enumerate() {
             let failure = if ctx.cancel.is_cancelled() {
                 Some(Error::interrupted(
@@ -66,6 +59,18 @@ impl Objects {
             ctx.emit(event(name));
         }
         outcome
+    }
+
+    /// The outcome of a change that had nothing to do.
+    pub(crate) fn none(&self, verb: &'static str) -> EachOutcome {
+        EachOutcome {
+            verb,
+            done: Vec::new(),
+            not_done: Vec::new(),
+            result: Ok(()),
+            kind: self.kind,
+            counted_as: self.counted_as,
+        }
     }
 }
 
