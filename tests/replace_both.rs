@@ -1,8 +1,10 @@
 //! `node replace` and `node rotate` on both backends: deleting the node or
 //! running a terminate command, in batches or draining only, a broken
-//! workload, Ctrl-C twice, and the runbook's step. The cloud's autoscaler
-//! (which brings a deleted pool node back as a new node) is the simulator's
-//! own, and the test's on a real cluster.
+//! workload, Ctrl-C twice, the runbook's step, and a rotation under the
+//! simulator's API faults (played in front of the real control plane by the
+//! fault proxy). The cloud's autoscaler (which brings a deleted pool node
+//! back as a new node) is the simulator's own, and the test's on a real
+//! cluster.
 
 mod common;
 use common::*;
@@ -18,6 +20,7 @@ on_both_backends!(
     replace_waits_for_a_degraded_workload_to_be_as_ready_as_before,
     replace_terminates_with_a_command_and_waits_for_the_new_node,
     rotate_cordons_the_pool_then_replaces_it_in_batches,
+    rotate_survives_a_flaky_api_server,
     a_second_ctrl_c_quits_at_once_and_still_leaves_an_audit_entry,
     on_a_terminal_the_bar_says_when_it_waits_for_a_replacement_node,
 );
@@ -372,6 +375,53 @@ fn rotate_cordons_the_pool_then_replaces_it_in_batches(backend: Backend) {
     assert_eq!(h.pool_nodes(&pool_a).len(), 3);
     assert_eq!(h.pool_nodes(&pool_b), vec![s.node("n3")]);
     assert!(eventually(Duration::from_secs(60), || ready_web(&h, &s) == 3));
+}
+
+/// A pool rotated two nodes at a time while the API server fails about one
+/// request in six (5xx, 429, dropped connections, stale writes, expiring
+/// watches): every old node is gone and the pool is whole again, for every
+/// fault seed.
+fn rotate_survives_a_flaky_api_server(backend: Backend) {
+    for_each_fault_seed(|seed| {
+        let s = Scope::new("flakyrotate");
+        let h = Harness::on(backend, &s, &pool_cluster(&s));
+        h.play_autoscaler();
+        if !eventually(Duration::from_secs(60), || ready_web(&h, &s) == 3) {
+            return Err("web did not get ready".to_string());
+        }
+        let pool_a = s.id.clone() + "-pool-a";
+        let selector = format!("cloud.google.com/gke-nodepool={pool_a}");
+        h.set_faults(flaky_api(seed));
+        let run = h.oncall(&[
+            "node",
+            "rotate",
+            "-l",
+            &selector,
+            "--batch",
+            "2",
+            "--delete-node",
+            "--wait-replacement",
+            "60s",
+            "--timeout",
+            "60s",
+            "--yes",
+        ]);
+        h.set_faults(FaultSpec::default());
+        if run.code != 0 {
+            return Err(format!("exit {}: {}{}", run.code, run.stdout, run.stderr));
+        }
+        if let Some(old) = ["n1", "n2", "n5"]
+            .map(|n| s.node(n))
+            .into_iter()
+            .find(|n| h.get("nodes", None, n).is_some())
+        {
+            return Err(format!("node/{old} is still there: {}", run.stdout));
+        }
+        match h.pool_nodes(&pool_a).len() {
+            3 => Ok(()),
+            n => Err(format!("{n} nodes in the pool: {}", run.stdout)),
+        }
+    });
 }
 
 fn a_second_ctrl_c_quits_at_once_and_still_leaves_an_audit_entry(backend: Backend) {

@@ -2,7 +2,10 @@
 //! `kubectl rollout`: restarts of each kind of workload, the plan, refusals
 //! and dry runs, `--bad-pods` (a crash-looping pod, a budget that refuses, a
 //! pod on a node whose kubelet died), and rollouts whose new pods fail in
-//! each way a kubelet reports, failing fast while the old pods keep serving.
+//! each way a kubelet reports, failing fast while the old pods keep serving;
+//! and restarts that finish under the simulator's API faults (watches that
+//! expire, a flaky server), played in front of the real control plane by
+//! the fault proxy.
 mod common;
 use common::*;
 
@@ -32,6 +35,8 @@ on_both_backends!(
     ctrl_c_while_waiting_stops_cleanly_and_is_recorded,
     bad_pods_evicts_the_pod_on_a_lost_node_among_many,
     runbook_restart_and_rollout_status_steps_use_the_same_code,
+    the_wait_survives_watches_that_expire,
+    restart_survives_a_flaky_api_server,
 );
 
 fn cluster(s: &Scope, replicas: u32) -> String {
@@ -1027,4 +1032,75 @@ steps:
         all.contains("CrashLoopBackOff") || all.contains("keeps crashing"),
         "{all}"
     );
+}
+
+/// Every watch of the wait ends with 410 Gone after 150 ms: the wait reads
+/// again and carries on, and the restart completes.
+fn the_wait_survives_watches_that_expire(backend: Backend) {
+    let s = Scope::new("rsexpiry");
+    let h = shop(backend, &s, &[deployment(&s, "web", 3, "shop/web:1.0")], "");
+    h.set_faults(FaultSpec::parse("watch-expiry=150ms,seed=3").unwrap());
+    let run = h
+        .oncall(&[
+            "-n",
+            &s.ns("shop"),
+            "-o",
+            "json",
+            "restart",
+            "web",
+            "--yes",
+            "--timeout",
+            "1m",
+        ])
+        .expect_code(0);
+    let report: Value = serde_json::from_str(&run.stdout).expect("JSON report");
+    assert_eq!(report["rollouts"][0]["outcome"], "complete", "{report:#}");
+    assert_eq!(ready_pods(&h, &s, "web"), 3);
+}
+
+/// A Deployment and a StatefulSet restarted together while the API server
+/// fails about one request in six (5xx, 429, dropped connections, stale
+/// writes, expiring watches): both rollouts complete and every pod of
+/// `web` is new and Ready, for every fault seed.
+fn restart_survives_a_flaky_api_server(backend: Backend) {
+    for_each_fault_seed(|seed| {
+        let s = Scope::new("flakyrestart");
+        let h = shop(
+            backend,
+            &s,
+            &[deployment(&s, "web", 3, "shop/web:1.0"), statefulset(&s)],
+            "",
+        );
+        let before = pods(&h, &s);
+        h.set_faults(flaky_api(seed));
+        let run = h.oncall(&[
+            "-n",
+            &s.ns("shop"),
+            "-o",
+            "json",
+            "restart",
+            "web",
+            "statefulset/db",
+            "--yes",
+            "--timeout",
+            "1m",
+        ]);
+        h.set_faults(FaultSpec::default());
+        if run.code != 0 {
+            return Err(format!("exit {}: {}{}", run.code, run.stdout, run.stderr));
+        }
+        let report: Value =
+            serde_json::from_str(&run.stdout).map_err(|e| format!("{e}: {}", run.stdout))?;
+        let complete = report["rollouts"]
+            .as_array()
+            .is_some_and(|r| r.len() == 2 && r.iter().all(|r| r["outcome"] == "complete"));
+        if !complete || restarted_at(&h, &s, "deployments", "web").is_none() {
+            return Err(format!("not restarted: {}", run.stdout));
+        }
+        let after = pods(&h, &s);
+        if ready(&h, &s) != 3 || after.iter().any(|p| before.contains(p)) {
+            return Err(format!("web pods {before:?} -> {after:?}"));
+        }
+        Ok(())
+    });
 }
