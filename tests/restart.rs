@@ -1,7 +1,6 @@
 //! `oncall restart` and `oncall rollout status` on what only the simulator
-//! can stage: container logs read through `pods/log` (kwok serves none) and
-//! progress deadlines it scales down (a real one takes its full seconds).
-//! The scenarios that need neither, its API faults included (the fault
+//! can stage: container logs read through `pods/log` (kwok serves none).
+//! The scenarios that do not need them, its API faults included (the fault
 //! proxy plays them in front of the real control plane), run on both
 //! backends in `restart_both.rs`.
 
@@ -10,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Three Ready nodes and the shop namespace, with the simulator's image
 /// faults: `shop/web:crash`, `:oom` and `:missing` break a rollout, and no
@@ -42,17 +41,6 @@ fn deployment(name: &str, replicas: u32, image: &str) -> Workload {
         .replicas(replicas)
         .progress_deadline(6000)
         .container(name, image)
-}
-
-/// Three pods, `db-0` to `db-2`.
-fn statefulset() -> Workload {
-    Workload::stateful_set("shop", "db")
-        .replicas(3)
-        .container("db", "shop/db:15")
-}
-
-fn daemonset(name: &str) -> Workload {
-    Workload::daemon_set("shop", name).container(name, &format!("shop/{name}:1"))
 }
 
 fn cluster(workloads: &[Workload]) -> Harness {
@@ -175,86 +163,4 @@ fn json_summary_of_a_failed_rollout_names_pod_reason_and_logs() {
         "the crashed container's log lines, read through pods/log"
     );
     assert!(out[0]["duration_seconds"].as_f64().unwrap() < 20.0);
-}
-
-#[test]
-fn rollout_status_verdicts_match_kubectl() {
-    let h = cluster(&[
-        deployment("web", 2, "shop/web:1.0"),
-        deployment("crashy", 2, "shop/web:1.0"),
-        deployment("stuck", 2, "shop/never-ready:1").set(
-            "/spec/strategy",
-            json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}),
-        ),
-        statefulset(),
-        daemonset("agent"),
-        daemonset("logs").strategy("OnDelete"),
-    ]);
-    // Only ordinals at or above the partition (2) take the new image.
-    h.kubectl(&[
-        "-n",
-        "shop",
-        "patch",
-        "statefulset/db",
-        "-p",
-        r#"{"spec":{"updateStrategy":{"type":"RollingUpdate","rollingUpdate":{"partition":2}}}}"#,
-    ])
-    .expect_code(0);
-    h.kubectl(&[
-        "-n",
-        "shop",
-        "set",
-        "image",
-        "statefulset/db",
-        "db=shop/db:16",
-    ])
-    .expect_code(0);
-    // A progress deadline of 100 s is 1 s in the simulator: `stuck` exceeds it.
-    h.kubectl(&[
-        "-n",
-        "shop",
-        "patch",
-        "deployment/stuck",
-        "-p",
-        r#"{"spec":{"progressDeadlineSeconds":100}}"#,
-    ])
-    .expect_code(0);
-    h.kubectl(&[
-        "-n",
-        "shop",
-        "set",
-        "image",
-        "deployment/crashy",
-        "crashy=shop/web:crash",
-    ])
-    .expect_code(0);
-    for (target, rolled_out) in [
-        ("deployment/web", true),
-        ("statefulset/db", true),
-        ("daemonset/agent", true),
-        ("daemonset/logs", false),
-        ("deployment/crashy", false),
-        ("deployment/stuck", false),
-    ] {
-        let ours = h.oncall(&["-n", "shop", "rollout", "status", target, "--timeout", "5s"]);
-        let theirs = h.kubectl(&["-n", "shop", "rollout", "status", target, "--timeout=5s"]);
-        assert_eq!(
-            ours.code == 0,
-            theirs.code == 0,
-            "{target}: oncall exit {} ({}{}), kubectl exit {} ({}{})",
-            ours.code,
-            ours.stdout,
-            ours.stderr,
-            theirs.code,
-            theirs.stdout,
-            theirs.stderr
-        );
-        assert_eq!(
-            ours.code == 0,
-            rolled_out,
-            "{target}: {}{}",
-            ours.stdout,
-            ours.stderr
-        );
-    }
 }

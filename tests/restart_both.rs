@@ -30,6 +30,7 @@ on_both_backends!(
     bad_pods_evicts_only_the_broken_pod,
     bad_pods_respects_a_pdb_that_refuses_the_eviction,
     each_kind_of_new_pod_failure_is_named,
+    rollout_status_verdicts_match_kubectl,
     a_statefulset_stuck_on_a_broken_pod_is_named_with_advice,
     a_daemonset_whose_new_pods_cannot_pull_fails,
     ctrl_c_while_waiting_stops_cleanly_and_is_recorded,
@@ -800,6 +801,93 @@ fn each_kind_of_new_pod_failure_is_named(backend: Backend) {
         assert_eq!(out[0]["failure"]["reason"], reason, "{name}: {out:#}");
         assert!(out[0]["failure"]["pod"].as_str().unwrap().starts_with(name));
         assert!(out[0]["duration_seconds"].as_f64().unwrap() < 20.0);
+    }
+}
+
+/// `rollout status` says done, or not, where `kubectl rollout status`
+/// does: a finished rollout, a partitioned StatefulSet (done once the
+/// ordinals above the partition are updated), a DaemonSet, an `OnDelete`
+/// DaemonSet (no rollout to watch), a crash-looping new image, and a
+/// rollout that exceeded its progress deadline.
+fn rollout_status_verdicts_match_kubectl(backend: Backend) {
+    let s = Scope::new("verdicts");
+    let stuck = deployment(&s, "stuck", 2, "shop/never-ready:1").set(
+        "/spec/strategy",
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}),
+    );
+    let h = shop(
+        backend,
+        &s,
+        &[
+            deployment(&s, "web", 2, "shop/web:1.0"),
+            deployment(&s, "crashy", 2, "shop/web:1.0"),
+            statefulset(&s),
+            daemonset(&s, "agent"),
+            daemonset(&s, "logs").strategy("OnDelete"),
+        ],
+        // Never Ready: not waited for.
+        &stuck.yaml(),
+    );
+    let ns = s.ns("shop");
+    // Only ordinals at or above the partition (2) take the new image.
+    h.kubectl(&[
+        "-n",
+        &ns,
+        "patch",
+        "statefulset/db",
+        "-p",
+        r#"{"spec":{"updateStrategy":{"type":"RollingUpdate","rollingUpdate":{"partition":2}}}}"#,
+    ])
+    .expect_code(0);
+    h.kubectl(&["-n", &ns, "set", "image", "statefulset/db", "db=shop/db:16"])
+        .expect_code(0);
+    // Two seconds (scaled down by the simulator): `stuck` exceeds it.
+    h.kubectl(&[
+        "-n",
+        &ns,
+        "patch",
+        "deployment/stuck",
+        "-p",
+        r#"{"spec":{"progressDeadlineSeconds":2}}"#,
+    ])
+    .expect_code(0);
+    h.kubectl(&[
+        "-n",
+        &ns,
+        "set",
+        "image",
+        "deployment/crashy",
+        "crashy=shop/web:crash",
+    ])
+    .expect_code(0);
+    for (target, rolled_out) in [
+        ("deployment/web", true),
+        ("statefulset/db", true),
+        ("daemonset/agent", true),
+        ("daemonset/logs", false),
+        ("deployment/crashy", false),
+        ("deployment/stuck", false),
+    ] {
+        let ours = h.oncall(&["-n", &ns, "rollout", "status", target, "--timeout", "10s"]);
+        let theirs = h.kubectl(&["-n", &ns, "rollout", "status", target, "--timeout=10s"]);
+        assert_eq!(
+            ours.code == 0,
+            theirs.code == 0,
+            "{target}: oncall exit {} ({}{}), kubectl exit {} ({}{})",
+            ours.code,
+            ours.stdout,
+            ours.stderr,
+            theirs.code,
+            theirs.stdout,
+            theirs.stderr
+        );
+        assert_eq!(
+            ours.code == 0,
+            rolled_out,
+            "{target}: {}{}",
+            ours.stdout,
+            ours.stderr
+        );
     }
 }
 
