@@ -7,7 +7,10 @@
 mod common;
 use common::*;
 
-on_both_backends!(a_server_that_keeps_failing_is_retried_then_named_with_exit_4,);
+on_both_backends!(
+    a_server_that_keeps_failing_is_retried_then_named_with_exit_4,
+    a_server_slower_than_the_request_timeout_is_named_with_exit_5,
+);
 
 fn cluster(s: &Scope) -> String {
     let mut y = s.namespace("app");
@@ -40,4 +43,33 @@ fn a_server_that_keeps_failing_is_retried_then_named_with_exit_4(backend: Backen
     let k = h.kubectl(&["get", "nodes", "-l", &s.node_selector()]);
     assert_ne!(k.code, 0);
     assert!(k.stderr.contains("Error from server"), "{}", k.stderr);
+}
+
+/// Every answer 3 s late, with `--request-timeout 1s`: one sentence names
+/// the server and the time allowed, exit 5; with a timeout the answers
+/// fit in, the same command succeeds.
+fn a_server_slower_than_the_request_timeout_is_named_with_exit_5(backend: Backend) {
+    let s = Scope::new("slow");
+    let h = Harness::on(backend, &s, &cluster(&s));
+    h.set_faults(FaultSpec::parse("latency=3s").unwrap());
+    let list = |timeout: &str| {
+        h.oncall(&[
+            "--request-timeout",
+            timeout,
+            "node",
+            "list",
+            "-l",
+            &s.node_selector(),
+        ])
+    };
+    let r = list("1s").expect_code(5);
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("the API server at http://127.0.0.1:")
+            && r.stderr.contains("did not answer within 1s"),
+        "{}",
+        r.stderr
+    );
+    let r = list("10s").expect_code(0);
+    assert!(r.stdout.contains(&s.node("n1")), "{}", r.stdout);
 }
