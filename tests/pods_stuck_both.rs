@@ -1,7 +1,9 @@
 //! `oncall pods stuck` on both backends: each category a kubelet can put a
 //! pod in, with its reason and evidence, from the same seed (the faults are
 //! `sim.oncall.dev/fault` annotations, played by the simulator's kubelet or
-//! by the test bed's kwok stages and kubelet events), and kubectl's STATUS.
+//! by the test bed's kwok stages and kubelet events), and kubectl's STATUS;
+//! and a list of several pages under API faults (an expired continue token,
+//! a flaky server), with the API requests reported as the server saw them.
 
 mod common;
 use common::*;
@@ -18,6 +20,9 @@ on_both_backends!(
     pods_on_a_dead_node_stay_reported_after_they_are_evicted,
     healthy_cluster_and_false_positive_guards_exit_zero,
     scoping_by_namespace_node_and_labels,
+    pages_across_continue_tokens_with_a_fixed_number_of_requests,
+    an_expired_continue_token_restarts_the_list,
+    a_flaky_api_server_costs_a_retry_not_the_answer,
 );
 
 /// One pod of `name` on node `a`, playing the simulated `fault`.
@@ -610,4 +615,146 @@ fn scoping_by_namespace_node_and_labels(backend: Backend) {
     assert_eq!(names(&labelled).len(), 1, "{labelled:#}");
     assert!(names(&labelled)[0].starts_with("api-"));
     assert_eq!(labelled["scope"]["namespace"], ns.as_str());
+}
+
+/// Pods per page in the paging scenarios: a dozen pods make three pages.
+const CHUNK: usize = 5;
+
+/// Ten running pods (`ok-0`…) and two (`stuck-0`, `stuck-1`) whose Secret
+/// does not exist, all bound to node `a`; how many pods that is.
+fn paged_cluster(s: &Scope) -> (String, usize) {
+    let mut y = s.namespace("shop");
+    y += &s.node_yaml("a", "8", &[]);
+    for i in 0..10 {
+        y += &s
+            .pod("shop", &format!("ok-{i}"), "a")
+            .containers(&["app"])
+            .yaml();
+    }
+    for i in 0..2 {
+        y += &s
+            .pod("shop", &format!("stuck-{i}"), "a")
+            .containers(&["app"])
+            .fault("config-error missing=secret/db-password")
+            .yaml();
+    }
+    (y, 12)
+}
+
+/// `pods stuck` on the scope's namespace and node `a` (so that the nodes
+/// and events of other scenarios are neither listed nor paged), `CHUNK`
+/// items a page, and `extra` arguments.
+fn paged_stuck(h: &Harness, s: &Scope, extra: &[&str]) -> Run {
+    let (ns, node, chunk) = (s.ns("shop"), s.node("a"), CHUNK.to_string());
+    let mut args = vec![
+        "pods",
+        "stuck",
+        "-n",
+        &ns,
+        "--node",
+        &node,
+        "--older-than",
+        "0s",
+        "--chunk-size",
+        &chunk,
+        "-o",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    h.oncall(&args)
+}
+
+fn stuck_names(report: &Value) -> Vec<String> {
+    pods(report)
+        .iter()
+        .map(|p| p["name"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// The paging scenario once every pod has started (or failed to): both
+/// stuck pods are reported, each for its missing Secret.
+fn paged_and_settled(backend: Backend, prefix: &str) -> (Harness, Scope, usize) {
+    let s = Scope::new(prefix);
+    let (y, total) = paged_cluster(&s);
+    let h = Harness::on(backend, &s, &y);
+    let mut last = Value::Null;
+    let settled = eventually(Duration::from_secs(60), || {
+        let run = paged_stuck(&h, &s, &[]);
+        last = serde_json::from_str(&run.stdout).unwrap_or(Value::Null);
+        last["pods_checked"] == total
+            && stuck_names(&last) == ["stuck-0", "stuck-1"]
+            && pods(&last).iter().all(|p| p["category"] == "config-error")
+    });
+    assert!(settled, "{last:#}");
+    (h, s, total)
+}
+
+fn pages_across_continue_tokens_with_a_fixed_number_of_requests(backend: Backend) {
+    let (h, s, total) = paged_and_settled(backend, "pages");
+    let before = h.request_count();
+    let run = paged_stuck(&h, &s, &["-v"]).expect_code(1);
+    let used = h.request_count() - before;
+    let r: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(r["pods_checked"], total, "{r:#}");
+    assert_eq!(stuck_names(&r), ["stuck-0", "stuck-1"], "{r:#}");
+    // version + nodes (1 page) + events (1 page) + pods (one request a page).
+    let expected = 3 + total.div_ceil(CHUNK) as u64;
+    assert_eq!(r["api_requests"], expected, "{}", run.stderr);
+    assert_eq!(used, expected, "the server saw what we report");
+    assert!(
+        run.stderr.contains(&format!("{expected} API requests")),
+        "{}",
+        run.stderr
+    );
+    // Two pods missing one Secret are one problem.
+    let groups = r["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "{groups:#?}");
+    assert_eq!(groups[0]["count"], 2, "{groups:#?}");
+}
+
+fn an_expired_continue_token_restarts_the_list(backend: Backend) {
+    let (h, s, total) = paged_and_settled(backend, "expired");
+    // An etcd compaction lands between the first and second page.
+    h.set_faults(FaultSpec::parse("expire-continue=1").expect("fault spec"));
+    let before = h.request_count();
+    let run = paged_stuck(&h, &s, &[]).expect_code(1);
+    let used = h.request_count() - before;
+    let r: Value = serde_json::from_str(&run.stdout).unwrap();
+    // Every pod once: the pods of the abandoned first pass are not counted twice.
+    assert_eq!(r["pods_checked"], total, "{r:#}");
+    assert_eq!(stuck_names(&r), ["stuck-0", "stuck-1"], "{r:#}");
+    // version + nodes + events + the pod pages, plus the page refused with
+    // 410 and the first page read again.
+    let expected = 3 + total.div_ceil(CHUNK) as u64 + 2;
+    assert_eq!(r["api_requests"], expected, "{r:#}");
+    assert_eq!(used, expected, "the server saw what we report");
+}
+
+fn a_flaky_api_server_costs_a_retry_not_the_answer(backend: Backend) {
+    let (h, s, total) = paged_and_settled(backend, "flakystuck");
+    let clean: Value = serde_json::from_str(&paged_stuck(&h, &s, &[]).stdout).unwrap();
+    let clean = clean["api_requests"].as_u64().unwrap();
+    // Any request may fail (500 or a dropped connection) and is sent again;
+    // one that fails every attempt ends the run with exit 4.
+    h.set_faults(FaultSpec::parse("5xx=0.3,drop=0.1,seed=11").expect("fault spec"));
+    let mut answered = 0;
+    let mut retried = false;
+    for _ in 0..4 {
+        let before = h.request_count();
+        let run = paged_stuck(&h, &s, &[]);
+        let served = h.request_count() - before;
+        if run.code == 4 {
+            continue; // a request failed every retry: a fair refusal
+        }
+        let run = run.expect_code(1);
+        let r: Value = serde_json::from_str(&run.stdout).unwrap();
+        assert_eq!(r["pods_checked"], total, "{r:#}");
+        assert_eq!(stuck_names(&r), ["stuck-0", "stuck-1"], "{r:#}");
+        // Every request the server served is counted, each retry included.
+        assert_eq!(r["api_requests"], served, "{r:#}");
+        retried |= served > clean;
+        answered += 1;
+    }
+    assert!(answered > 0, "at least one run got an answer");
+    assert!(retried, "the faults made some request be sent again");
 }

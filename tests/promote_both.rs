@@ -2,7 +2,8 @@
 //! production. The migration Job, ordered rollouts, the kill-deployed
 //! singleton, the automatic rollback of a crash-looping image, and history
 //! and rollback, with the same seed on the simulator and the real control
-//! plane (a bad image is a `sim-image-faults` rule in the namespace).
+//! plane (a bad image is a `sim-image-faults` rule in the namespace), and
+//! promote and rollback under a flaky API server.
 
 mod common;
 use common::*;
@@ -18,6 +19,7 @@ on_both_backends!(
     a_crash_looping_image_is_rolled_back_and_history_and_rollback_work,
     the_plan_shows_where_images_come_from,
     a_runbook_promote_step_and_the_command_end_and_record_alike,
+    promote_and_rollback_survive_a_flaky_api_server,
 );
 
 const OLD: &str = "sha-1111111111111111111111111111111111111111";
@@ -501,5 +503,99 @@ fn a_runbook_promote_step_and_the_command_end_and_record_alike(backend: Backend)
             text.to_string(),
             if driver == Driver::Command { "x" } else { "y" },
         ))
+    });
+}
+
+/// What production runs, checked against the ledger's last release: every
+/// image it records as deployed is the one running.
+fn ledger_matches_production(h: &Harness, s: &Scope) -> Result<(), String> {
+    let releases = ledger(h, s);
+    let last = releases.last().ok_or("no release recorded")?;
+    for c in last["changes"].as_array().into_iter().flatten() {
+        let name = c["workload"]
+            .as_str()
+            .unwrap_or_default()
+            .trim_start_matches("deployment/");
+        let running = image(h, &s.ns("production"), name);
+        let recorded = if last["result"] == "succeeded" {
+            &c["to"]
+        } else {
+            &c["from"]
+        };
+        if running != recorded.as_str().unwrap_or_default() {
+            return Err(format!(
+                "release {} ({}) records {name} on {recorded}, production runs {running}",
+                last["number"], last["result"]
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The images of production's workloads, in a fixed order.
+fn images(h: &Harness, ns: &str) -> Vec<String> {
+    ["frontend", "fetcher", "cron"]
+        .iter()
+        .map(|name| image(h, ns, name))
+        .collect()
+}
+
+fn cron_replicas(h: &Harness, s: &Scope) -> i64 {
+    h.get("deployments", Some(&s.ns("production")), "cron")
+        .expect("cron exists")["spec"]["replicas"]
+        .as_i64()
+        .unwrap_or(-1)
+}
+
+/// Promote and then rollback while the API server fails about one request
+/// in six (5xx, 429, dropped connections, stale writes, expiring watches):
+/// for every fault seed both end where they should, the singleton is never
+/// left scaled down, and the release ledger says what production runs.
+fn promote_and_rollback_survive_a_flaky_api_server(backend: Backend) {
+    for_each_fault_seed(|seed| {
+        let s = Scope::new("flakypromo");
+        let h = Harness::on(backend, &s, &cluster(&s));
+        settle(&h, &s);
+        let (staging, production) = (s.ns("staging"), s.ns("production"));
+        let before = images(&h, &production);
+        h.set_faults(flaky_api(seed));
+        let run = h.oncall(&promote(
+            &staging,
+            &production,
+            &["--yes", "--timeout", "120s"],
+        ));
+        let after = images(&h, &production);
+        if run.code != 0 || after != images(&h, &staging) {
+            return Err(format!(
+                "promote exited {}: {}\nproduction: {after:?}",
+                run.code, run.stderr
+            ));
+        }
+        if cron_replicas(&h, &s) != 1 {
+            return Err(format!("cron left at {} replicas", cron_replicas(&h, &s)));
+        }
+        ledger_matches_production(&h, &s)?;
+        if ledger(&h, &s).last().unwrap()["result"] != "succeeded" {
+            return Err("the ledger does not say succeeded".into());
+        }
+        let back = h.oncall(&[
+            "-n",
+            &production,
+            "promote",
+            "rollback",
+            "--yes",
+            "--timeout",
+            "120s",
+        ]);
+        if back.code != 0 || images(&h, &production) != before {
+            return Err(format!("rollback exited {}: {}", back.code, back.stderr));
+        }
+        if cron_replicas(&h, &s) != 1 {
+            return Err(format!(
+                "rollback left cron at {} replicas",
+                cron_replicas(&h, &s)
+            ));
+        }
+        ledger_matches_production(&h, &s)
     });
 }
