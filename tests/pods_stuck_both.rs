@@ -23,6 +23,7 @@ on_both_backends!(
     pages_across_continue_tokens_with_a_fixed_number_of_requests,
     an_expired_continue_token_restarts_the_list,
     a_flaky_api_server_costs_a_retry_not_the_answer,
+    a_healthy_namespace_is_answered_without_listing_events,
 );
 
 /// One pod of `name` on node `a`, playing the simulated `fault`.
@@ -757,4 +758,62 @@ fn a_flaky_api_server_costs_a_retry_not_the_answer(backend: Backend) {
     }
     assert!(answered > 0, "at least one run got an answer");
     assert!(retried, "the faults made some request be sent again");
+}
+
+/// A namespace healthy but for one pod whose sandbox keeps failing, not for
+/// long yet: only the version, the nodes and the pods are asked for (the
+/// Warning events would explain nothing). Once that pod counts as stuck
+/// (`--older-than 0s`), its events are read and explain it.
+fn a_healthy_namespace_is_answered_without_listing_events(backend: Backend) {
+    let s = Scope::new("noevents");
+    let mut y = s.namespace("shop");
+    y += &s.node_yaml("a", "8", &[]);
+    for i in 0..3 {
+        y += &s
+            .pod("shop", &format!("ok-{i}"), "a")
+            .containers(&["app"])
+            .yaml();
+    }
+    y += &s
+        .pod("shop", "geo", "a")
+        .containers(&["geo"])
+        .fault("sandbox-stuck")
+        .yaml();
+    let h = Harness::on(backend, &s, &y);
+    let (ns, node) = (s.ns("shop"), s.node("a"));
+    let stuck = |extra: &[&str]| {
+        let mut args = vec!["pods", "stuck", "-n", &ns, "--node", &node, "-o", "json"];
+        args.extend_from_slice(extra);
+        h.oncall(&args)
+    };
+    let json = |run: &Run| -> Value {
+        serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}{}", run.stdout, run.stderr))
+    };
+    let sandbox_failing = || {
+        let r = json(&stuck(&["--older-than", "0s"]));
+        find(&pods(&r), "geo").is_some_and(|p| p["reason"] == "FailedCreatePodSandBox")
+    };
+    assert!(
+        eventually(Duration::from_secs(60), sandbox_failing),
+        "the sandbox fails"
+    );
+    let before = h.request_count();
+    let run = stuck(&["-v"]).expect_code(0);
+    let used = h.request_count() - before;
+    let r = json(&run);
+    assert_eq!(r["stuck"], 0, "{r:#}");
+    assert_eq!(r["api_requests"], 3, "{}", run.stderr);
+    assert_eq!(used, 3, "the server saw what we report");
+    assert!(!run.stderr.contains("/events"), "{}", run.stderr);
+
+    let before = h.request_count();
+    let run = stuck(&["--older-than", "0s"]).expect_code(1);
+    let used = h.request_count() - before;
+    let r = json(&run);
+    assert_eq!(r["api_requests"], 4, "{r:#}");
+    assert_eq!(used, 4, "the server saw what we report");
+    let geo = find(&pods(&r), "geo").expect("geo is reported").clone();
+    assert_eq!(geo["reason"], "FailedCreatePodSandBox", "{geo:#}");
+    assert_eq!(geo["evidence"][0]["source"], "event", "{geo:#}");
 }
