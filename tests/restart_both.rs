@@ -765,24 +765,8 @@ fn each_kind_of_new_pod_failure_is_named(backend: Backend) {
         "",
     );
     let ns = s.ns("shop");
-    h.kubectl(&[
-        "-n",
-        &ns,
-        "set",
-        "image",
-        "deployment/oom",
-        "oom=shop/web:oom",
-    ])
-    .expect_code(0);
-    h.kubectl(&[
-        "-n",
-        &ns,
-        "set",
-        "image",
-        "deployment/pull",
-        "pull=shop/web:missing",
-    ])
-    .expect_code(0);
+    set_image(&h, &ns, "deployment/oom", "oom=shop/web:oom");
+    set_image(&h, &ns, "deployment/pull", "pull=shop/web:missing");
     h.kubectl(&[
         "-n",
         &ns,
@@ -839,8 +823,7 @@ fn rollout_status_verdicts_match_kubectl(backend: Backend) {
         r#"{"spec":{"updateStrategy":{"type":"RollingUpdate","rollingUpdate":{"partition":2}}}}"#,
     ])
     .expect_code(0);
-    h.kubectl(&["-n", &ns, "set", "image", "statefulset/db", "db=shop/db:16"])
-        .expect_code(0);
+    set_image(&h, &ns, "statefulset/db", "db=shop/db:16");
     // Two seconds (scaled down by the simulator): `stuck` exceeds it.
     h.kubectl(&[
         "-n",
@@ -851,15 +834,7 @@ fn rollout_status_verdicts_match_kubectl(backend: Backend) {
         r#"{"spec":{"progressDeadlineSeconds":2}}"#,
     ])
     .expect_code(0);
-    h.kubectl(&[
-        "-n",
-        &ns,
-        "set",
-        "image",
-        "deployment/crashy",
-        "crashy=shop/web:crash",
-    ])
-    .expect_code(0);
+    set_image(&h, &ns, "deployment/crashy", "crashy=shop/web:crash");
     for (target, rolled_out) in [
         ("deployment/web", true),
         ("statefulset/db", true),
@@ -895,15 +870,7 @@ fn a_statefulset_stuck_on_a_broken_pod_is_named_with_advice(backend: Backend) {
     let s = Scope::new("stsstuck");
     let h = shop(backend, &s, &[statefulset(&s)], "");
     let ns = s.ns("shop");
-    h.kubectl(&[
-        "-n",
-        &ns,
-        "set",
-        "image",
-        "statefulset/db",
-        "db=shop/web:crash",
-    ])
-    .expect_code(0);
+    set_image(&h, &ns, "statefulset/db", "db=shop/web:crash");
     let run = h
         .oncall(&[
             "-n",
@@ -944,15 +911,7 @@ fn a_daemonset_whose_new_pods_cannot_pull_fails(backend: Backend) {
         faults,
     ])
     .expect_code(0);
-    h.kubectl(&[
-        "-n",
-        &ns,
-        "set",
-        "image",
-        "daemonset/agent",
-        "agent=shop/agent:missing",
-    ])
-    .expect_code(0);
+    set_image(&h, &ns, "daemonset/agent", "agent=shop/agent:missing");
     let out = failed_rollout(&h, &s, "ds/agent");
     assert_eq!(out[0]["failure"]["reason"], "ImagePullBackOff", "{out:#}");
     assert!(
@@ -973,15 +932,7 @@ fn ctrl_c_while_waiting_stops_cleanly_and_is_recorded(backend: Backend) {
     );
     let ns = s.ns("shop");
     // New pods of this image never become ready, so the wait goes on.
-    h.kubectl(&[
-        "-n",
-        &ns,
-        "set",
-        "image",
-        "deployment/slow",
-        "slow=shop/never-ready:2",
-    ])
-    .expect_code(0);
+    set_image(&h, &ns, "deployment/slow", "slow=shop/never-ready:2");
     let child = h.spawn_oncall(&["-n", &ns, "restart", "slow", "--yes", "--timeout", "1m"]);
     let applied = eventually(Duration::from_secs(20), || {
         restarted_at(&h, &s, "deployments", "slow").is_some()
@@ -1191,4 +1142,11 @@ fn restart_survives_a_flaky_api_server(backend: Backend) {
         }
         Ok(())
     });
+}
+
+/// `kubectl set image` of `workload` in `ns` (`container=image`), as an
+/// engineer starts a rollout.
+fn set_image(h: &Harness, ns: &str, workload: &str, image: &str) {
+    h.kubectl(&["-n", ns, "set", "image", workload, image])
+        .expect_code(0);
 }
