@@ -68,10 +68,7 @@ impl Report for Promoted {
     fn summary(&self) -> String {
         match self.report.release {
             Some(number) => format!("release {number} is live in {}", self.namespace),
-            None => format!(
-                "nothing to do: {} already runs what {} runs",
-                self.report.plan.target, self.report.plan.source
-            ),
+            None => nothing_to_do_because(&self.report.plan).to_lowercase(),
         }
     }
 
@@ -91,14 +88,26 @@ impl Report for NothingToPromote<'_> {
     }
 }
 
+/// Why a promotion has nothing to change: the target runs the source's
+/// images already, or runs none of its workloads (a promotion changes the
+/// images of workloads both sides run; it creates none).
+fn nothing_to_do_because(plan: &PromotionPlan) -> String {
+    if plan.unchanged.is_empty() {
+        format!(
+            "Nothing to do: {} runs none of the workloads of {}",
+            plan.target, plan.source
+        )
+    } else {
+        format!(
+            "Nothing to do: {} already runs what {} runs",
+            plan.target, plan.source
+        )
+    }
+}
+
 fn nothing_to_do(plan: &PromotionPlan) -> String {
     let mut out = String::new();
-    push_line!(
-        out,
-        "Nothing to do: {} already runs what {} runs.",
-        plan.target,
-        plan.source
-    );
+    push_line!(out, "{}.", nothing_to_do_because(plan));
     for id in &plan.only_in_source {
         push_line!(out, "  note: `{id}` exists only in {}", plan.source);
     }
