@@ -1,7 +1,8 @@
 //! `oncall promote` on both backends: staging runs a newer release than
 //! production. The migration Job, ordered rollouts, the kill-deployed
-//! singleton, the automatic rollback of a crash-looping image, and history
-//! and rollback, with the same seed on the simulator and the real control
+//! singleton, the automatic rollback of a crash-looping image, a failed
+//! migration, a dry run and a refusal without `--yes`, and history and
+//! rollback, with the same seed on the simulator and the real control
 //! plane (a bad image is a `sim-image-faults` rule in the namespace), and
 //! promote and rollback under a flaky API server.
 
@@ -20,6 +21,8 @@ on_both_backends!(
     the_plan_shows_where_images_come_from,
     a_runbook_promote_step_and_the_command_end_and_record_alike,
     promote_and_rollback_survive_a_flaky_api_server,
+    a_dry_run_and_a_refusal_change_nothing_and_name_what_only_staging_has,
+    a_failed_migration_stops_before_any_deploy,
 );
 
 const OLD: &str = "sha-1111111111111111111111111111111111111111";
@@ -103,6 +106,19 @@ fn ledger(h: &Harness, s: &Scope) -> Vec<Value> {
     serde_json::from_str(cm["data"]["releases.json"].as_str().unwrap()).unwrap()
 }
 
+/// The Jobs promote made from the `migrate` template in `ns`.
+fn migration_jobs(h: &Harness, ns: &str) -> Vec<Value> {
+    h.list("jobs", Some(ns))
+        .into_iter()
+        .filter(|j| {
+            j["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("migrate-")
+        })
+        .collect()
+}
+
 fn promote<'a>(staging: &'a str, production: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "promote",
@@ -165,15 +181,8 @@ fn promote_runs_the_migration_then_the_rollouts_and_records_the_release(backend:
         1,
         "at most one cron pod at any time"
     );
-    let migration = h
-        .list("jobs", Some(&production))
-        .into_iter()
-        .find(|j| {
-            j["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .starts_with("migrate-")
-        })
+    let migration = migration_jobs(&h, &production)
+        .pop()
         .expect("a migration job ran");
     assert!(
         migration["spec"]["template"]["spec"]["containers"][0]["image"]
@@ -598,4 +607,72 @@ fn promote_and_rollback_survive_a_flaky_api_server(backend: Backend) {
         }
         ledger_matches_production(&h, &s)
     });
+}
+
+/// A dry run shows the plan, and without `--yes` and no terminal to ask on
+/// promote refuses: neither changes an image, records a release or runs
+/// the migration. A workload staging has and production has not is named.
+fn a_dry_run_and_a_refusal_change_nothing_and_name_what_only_staging_has(backend: Backend) {
+    let s = Scope::new("dryrun");
+    let y = cluster(&s) + &deployment(&s, "staging", "search", 1, NEW).yaml();
+    let h = Harness::on(backend, &s, &y);
+    let (staging, production) = (s.ns("staging"), s.ns("production"));
+    let before = images(&h, &production);
+
+    let dry = h
+        .oncall(&promote(&staging, &production, &["--dry-run"]))
+        .expect_code(0);
+    assert!(dry.stdout.contains("rolling update"), "{}", dry.stdout);
+    assert!(
+        dry.stdout
+            .contains(&format!("`deployment/search` exists only in {staging}")),
+        "{}",
+        dry.stdout
+    );
+    let refused = h
+        .oncall(&promote(&staging, &production, &[]))
+        .expect_code(3);
+    assert!(refused.stderr.contains("pass --yes"), "{}", refused.stderr);
+
+    assert_eq!(images(&h, &production), before);
+    assert!(
+        h.get("configmaps", Some(&production), "oncall-releases")
+            .is_none(),
+        "no release recorded"
+    );
+    assert_eq!(migration_jobs(&h, &production), Vec::<Value>::new());
+}
+
+/// The migration Job fails: promote stops before changing any workload,
+/// says so, and the ledger records the release as failed.
+fn a_failed_migration_stops_before_any_deploy(backend: Backend) {
+    let s = Scope::new("failmig");
+    let h = Harness::on(backend, &s, &cluster(&s));
+    let (staging, production) = (s.ns("staging"), s.ns("production"));
+    h.apply(
+        ConfigMap::image_faults(
+            &production,
+            &[&format!(
+                "registry.example.com/{}/migrate:{NEW} job-fail exit-code=3",
+                s.id
+            )],
+        )
+        .into_value(),
+    );
+    let before = images(&h, &production);
+    let run = h
+        .oncall(&promote(
+            &staging,
+            &production,
+            &["--yes", "--timeout", "60s"],
+        ))
+        .expect_code(1);
+    assert!(run.stderr.contains("migration job"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("nothing was deployed"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(images(&h, &production), before);
+    assert_eq!(ledger(&h, &s)[0]["result"], "failed");
 }
