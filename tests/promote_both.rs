@@ -164,6 +164,11 @@ fn promote_runs_the_migration_then_the_rollouts_and_records_the_release(backend:
     stop.store(true, Ordering::SeqCst);
     watcher.join().unwrap();
     assert!(
+        run.stdout.contains("deployment/frontend"),
+        "the plan lists frontend:\n{}",
+        run.stdout
+    );
+    assert!(
         run.stdout.contains("kill-deploy (singleton)"),
         "{}",
         run.stdout
@@ -194,6 +199,8 @@ fn promote_runs_the_migration_then_the_rollouts_and_records_the_release(backend:
     let releases = ledger(&h, &s);
     assert_eq!(releases.len(), 1);
     assert_eq!(releases[0]["result"], "succeeded");
+    assert_eq!(releases[0]["sha"], NEW.trim_start_matches("sha-"));
+    assert_eq!(h.audit_entries().last().unwrap()["outcome"]["status"], "ok");
     let again = h
         .oncall(&promote(&staging, &production, &["--yes"]))
         .expect_code(0);
@@ -213,6 +220,7 @@ fn a_crash_looping_image_is_rolled_back_and_history_and_rollback_work(backend: B
     ))
     .expect_code(0);
     let release_one = image(&h, &production, "fetcher");
+    let on_release_one = images(&h, &production);
 
     // Release 2's fetcher crashes on start: promote rolls production back.
     let bad = format!("registry.example.com/{}/fetcher:sha-bad", s.id);
@@ -247,8 +255,8 @@ fn a_crash_looping_image_is_rolled_back_and_history_and_rollback_work(backend: B
         run.stderr
     );
     assert_eq!(
-        image(&h, &production, "fetcher"),
-        release_one,
+        images(&h, &production),
+        on_release_one,
         "production ends on release 1"
     );
     assert_eq!(ledger(&h, &s).last().unwrap()["result"], "rolled back");
