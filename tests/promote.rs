@@ -7,7 +7,6 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
 
 const PROMOTE: &[&str] = &[
     "promote",
@@ -40,82 +39,6 @@ fn args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
         .copied()
         .chain(extra.iter().copied())
         .collect()
-}
-
-fn ledger(h: &Harness) -> Vec<Value> {
-    let cm = h
-        .get("configmaps", Some("production"), "oncall-releases")
-        .expect("ledger exists");
-    serde_json::from_str(cm["data"]["releases.json"].as_str().unwrap()).unwrap()
-}
-
-#[test]
-fn rollback_returns_to_the_earlier_release() {
-    let h = Harness::demo();
-    h.oncall(&args(&["--yes"])).expect_code(0);
-    let release_one = image(&h, "production", "frontend");
-    let newer = "registry.example.com/app/frontend:sha-cccccccccccccccccccccccccccccccccccccccc";
-    h.kubectl(&[
-        "-n",
-        "staging",
-        "set",
-        "image",
-        "deployment/frontend",
-        &format!("frontend={newer}"),
-    ])
-    .expect_code(0);
-    h.oncall(&args(&["--yes"])).expect_code(0);
-    assert_eq!(image(&h, "production", "frontend"), newer);
-
-    let history = h
-        .oncall(&["-n", "production", "promote", "history"])
-        .expect_code(0);
-    assert!(
-        history.stdout.contains("cccccccccccc"),
-        "{}",
-        history.stdout
-    );
-    let run = h
-        .oncall(&["-n", "production", "promote", "rollback", "--yes"])
-        .expect_code(0);
-    assert!(
-        run.stdout.contains("migrations are not reverted"),
-        "warns about migrations: {}",
-        run.stdout
-    );
-    assert_eq!(
-        image(&h, "production", "frontend"),
-        release_one,
-        "back on release 1"
-    );
-    let releases = ledger(&h);
-    assert_eq!(releases.last().unwrap()["action"], "rollback");
-    assert_eq!(releases.last().unwrap()["result"], "succeeded");
-}
-
-#[test]
-fn after_the_first_promotion_rollback_restores_the_images_it_replaced() {
-    let h = Harness::demo();
-    let before = production_images(&h);
-    h.oncall(&args(&["--yes"])).expect_code(0);
-    assert_ne!(production_images(&h), before);
-    let run = h
-        .oncall(&["-n", "production", "promote", "rollback", "--yes"])
-        .expect_code(0);
-    assert!(
-        run.stdout.contains("before release 1"),
-        "the plan names where it goes: {}",
-        run.stdout
-    );
-    assert_eq!(production_images(&h), before, "back on the first images");
-    let again = h
-        .oncall(&["-n", "production", "promote", "rollback", "--yes"])
-        .expect_code(2);
-    assert!(
-        again.stderr.contains("no earlier successful release"),
-        "{}",
-        again.stderr
-    );
 }
 
 fn cron_replicas(h: &Harness) -> i64 {

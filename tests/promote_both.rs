@@ -212,6 +212,7 @@ fn a_crash_looping_image_is_rolled_back_and_history_and_rollback_work(backend: B
     let h = Harness::on(backend, &s, &cluster(&s));
     settle(&h, &s);
     let (staging, production) = (s.ns("staging"), s.ns("production"));
+    let before = images(&h, &production);
     // Release 1 goes out cleanly.
     h.oncall(&promote(
         &staging,
@@ -295,16 +296,22 @@ fn a_crash_looping_image_is_rolled_back_and_history_and_rollback_work(backend: B
         "{}",
         history.stdout
     );
-    h.oncall(&[
-        "-n",
-        &production,
-        "promote",
-        "rollback",
-        "--yes",
-        "--timeout",
-        "120s",
-    ])
-    .expect_code(0);
+    let first = h
+        .oncall(&[
+            "-n",
+            &production,
+            "promote",
+            "rollback",
+            "--yes",
+            "--timeout",
+            "120s",
+        ])
+        .expect_code(0);
+    assert!(
+        first.stdout.contains("migrations are not reverted"),
+        "warns about migrations: {}",
+        first.stdout
+    );
     assert_eq!(
         image(&h, &production, "fetcher"),
         release_one,
@@ -337,7 +344,17 @@ fn a_crash_looping_image_is_rolled_back_and_history_and_rollback_work(backend: B
         format!("registry.example.com/{}/fetcher:{OLD}", s.id),
         "back on the images before release 1"
     );
+    assert_eq!(images(&h, &production), before, "every workload");
     assert_eq!(ledger(&h, &s).last().unwrap()["source"], "before release 1");
+    // There is nothing before that.
+    let third = h
+        .oncall(&["-n", &production, "promote", "rollback", "--yes"])
+        .expect_code(2);
+    assert!(
+        third.stderr.contains("no earlier successful release"),
+        "{}",
+        third.stderr
+    );
 }
 
 /// Staging's frontend comes from another registry; its fetcher is the same
