@@ -1,10 +1,11 @@
 //! `oncall promote` on both backends: staging runs a newer release than
 //! production. The migration Job, ordered rollouts, the kill-deployed
-//! singleton, the automatic rollback of a crash-looping image, a failed
-//! migration, a dry run and a refusal without `--yes`, and history and
-//! rollback, with the same seed on the simulator and the real control
-//! plane (a bad image is a `sim-image-faults` rule in the namespace), and
-//! promote and rollback under a flaky API server.
+//! singleton (and one whose pod never stops), the automatic rollback of a
+//! crash-looping image, a failed migration, a dry run and a refusal without
+//! `--yes`, and history and rollback, with the same seed on the simulator
+//! and the real control plane (a bad image is a `sim-image-faults` rule in
+//! the namespace), and promote and rollback under a flaky API server. Each
+//! scenario has environments of its own, so all of them run on both.
 
 mod common;
 use common::*;
@@ -23,6 +24,7 @@ on_both_backends!(
     promote_and_rollback_survive_a_flaky_api_server,
     a_dry_run_and_a_refusal_change_nothing_and_name_what_only_staging_has,
     a_failed_migration_stops_before_any_deploy,
+    a_singleton_whose_pod_never_stops_is_scaled_back_and_the_error_says_where_everything_is,
 );
 
 const OLD: &str = "sha-1111111111111111111111111111111111111111";
@@ -700,4 +702,68 @@ fn a_failed_migration_stops_before_any_deploy(backend: Backend) {
     );
     assert_eq!(images(&h, &production), before);
     assert_eq!(ledger(&h, &s)[0]["result"], "failed");
+}
+
+/// Sets (`["example.com/hold"]`) or clears (`null`) the finalizers of a pod.
+fn set_finalizers(h: &Harness, ns: &str, pod: &str, finalizers: &str) {
+    h.kubectl(&[
+        "-n",
+        ns,
+        "patch",
+        "pod",
+        pod,
+        "--type=merge",
+        "-p",
+        &format!(r#"{{"metadata":{{"finalizers":{finalizers}}}}}"#),
+    ])
+    .expect_code(0);
+}
+
+/// The old cron pod cannot go away (a finalizer nobody removes): the
+/// kill-deploy gives up, scales cron back on its old images, the rollouts
+/// before it are rolled back, and the error's last words say where every
+/// workload is.
+fn a_singleton_whose_pod_never_stops_is_scaled_back_and_the_error_says_where_everything_is(
+    backend: Backend,
+) {
+    let s = Scope::new("held");
+    let h = Harness::on(backend, &s, &cluster(&s));
+    settle(&h, &s);
+    let (staging, production) = (s.ns("staging"), s.ns("production"));
+    let pod = h
+        .list("pods", Some(&production))
+        .into_iter()
+        .find(|p| p["metadata"]["labels"]["app.kubernetes.io/name"] == "cron")
+        .expect("a cron pod");
+    let pod = pod["metadata"]["name"].as_str().unwrap().to_string();
+    set_finalizers(&h, &production, &pod, r#"["example.com/hold"]"#);
+    let before = images(&h, &production);
+    let run = h
+        .oncall(&promote(
+            &staging,
+            &production,
+            &["--yes", "--timeout", "10s"],
+        ))
+        .expect_code(1);
+    assert_eq!(
+        cron_replicas(&h, &s),
+        1,
+        "cron is never left at 0: {}",
+        run.stderr
+    );
+    assert_eq!(images(&h, &production), before, "{}", run.stderr);
+    assert!(run.stderr.contains("did not stop within"), "{}", run.stderr);
+    assert!(!run.stderr.contains("Status {"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("`{production}` now:"))
+            && run
+                .stderr
+                .contains("`deployment/cron` runs its previous images"),
+        "{}",
+        run.stderr
+    );
+    let last = run.stderr.trim_end().lines().last().unwrap_or_default();
+    assert!(last.contains("`deployment/cron`"), "{last}");
+    // The harness's clean-up clears finalizers too; this one is ours to lift.
+    set_finalizers(&h, &production, &pod, "null");
 }
