@@ -1,9 +1,11 @@
 //! `oncall promote` on both backends: staging runs a newer release than
 //! production. The migration Job, ordered rollouts, the kill-deployed
-//! singleton, the automatic rollback of a crash-looping image, and history
-//! and rollback, with the same seed on the simulator and the real control
-//! plane (a bad image is a `sim-image-faults` rule in the namespace), and
-//! promote and rollback under a flaky API server.
+//! singleton (and one whose pod never stops), the automatic rollback of a
+//! crash-looping image, a failed migration, a dry run and a refusal without
+//! `--yes`, and history and rollback, with the same seed on the simulator
+//! and the real control plane (a bad image is a `sim-image-faults` rule in
+//! the namespace), and promote and rollback under a flaky API server. Each
+//! scenario has environments of its own, so all of them run on both.
 
 mod common;
 use common::*;
@@ -20,6 +22,9 @@ on_both_backends!(
     the_plan_shows_where_images_come_from,
     a_runbook_promote_step_and_the_command_end_and_record_alike,
     promote_and_rollback_survive_a_flaky_api_server,
+    a_dry_run_and_a_refusal_change_nothing_and_name_what_only_staging_has,
+    a_failed_migration_stops_before_any_deploy,
+    a_singleton_whose_pod_never_stops_is_scaled_back_and_the_error_says_where_everything_is,
 );
 
 const OLD: &str = "sha-1111111111111111111111111111111111111111";
@@ -103,6 +108,19 @@ fn ledger(h: &Harness, s: &Scope) -> Vec<Value> {
     serde_json::from_str(cm["data"]["releases.json"].as_str().unwrap()).unwrap()
 }
 
+/// The Jobs promote made from the `migrate` template in `ns`.
+fn migration_jobs(h: &Harness, ns: &str) -> Vec<Value> {
+    h.list("jobs", Some(ns))
+        .into_iter()
+        .filter(|j| {
+            j["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("migrate-")
+        })
+        .collect()
+}
+
 fn promote<'a>(staging: &'a str, production: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "promote",
@@ -148,6 +166,11 @@ fn promote_runs_the_migration_then_the_rollouts_and_records_the_release(backend:
     stop.store(true, Ordering::SeqCst);
     watcher.join().unwrap();
     assert!(
+        run.stdout.contains("deployment/frontend"),
+        "the plan lists frontend:\n{}",
+        run.stdout
+    );
+    assert!(
         run.stdout.contains("kill-deploy (singleton)"),
         "{}",
         run.stdout
@@ -165,15 +188,8 @@ fn promote_runs_the_migration_then_the_rollouts_and_records_the_release(backend:
         1,
         "at most one cron pod at any time"
     );
-    let migration = h
-        .list("jobs", Some(&production))
-        .into_iter()
-        .find(|j| {
-            j["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .starts_with("migrate-")
-        })
+    let migration = migration_jobs(&h, &production)
+        .pop()
         .expect("a migration job ran");
     assert!(
         migration["spec"]["template"]["spec"]["containers"][0]["image"]
@@ -185,6 +201,8 @@ fn promote_runs_the_migration_then_the_rollouts_and_records_the_release(backend:
     let releases = ledger(&h, &s);
     assert_eq!(releases.len(), 1);
     assert_eq!(releases[0]["result"], "succeeded");
+    assert_eq!(releases[0]["sha"], NEW.trim_start_matches("sha-"));
+    assert_eq!(h.audit_entries().last().unwrap()["outcome"]["status"], "ok");
     let again = h
         .oncall(&promote(&staging, &production, &["--yes"]))
         .expect_code(0);
@@ -196,6 +214,7 @@ fn a_crash_looping_image_is_rolled_back_and_history_and_rollback_work(backend: B
     let h = Harness::on(backend, &s, &cluster(&s));
     settle(&h, &s);
     let (staging, production) = (s.ns("staging"), s.ns("production"));
+    let before = images(&h, &production);
     // Release 1 goes out cleanly.
     h.oncall(&promote(
         &staging,
@@ -204,6 +223,7 @@ fn a_crash_looping_image_is_rolled_back_and_history_and_rollback_work(backend: B
     ))
     .expect_code(0);
     let release_one = image(&h, &production, "fetcher");
+    let on_release_one = images(&h, &production);
 
     // Release 2's fetcher crashes on start: promote rolls production back.
     let bad = format!("registry.example.com/{}/fetcher:sha-bad", s.id);
@@ -238,8 +258,8 @@ fn a_crash_looping_image_is_rolled_back_and_history_and_rollback_work(backend: B
         run.stderr
     );
     assert_eq!(
-        image(&h, &production, "fetcher"),
-        release_one,
+        images(&h, &production),
+        on_release_one,
         "production ends on release 1"
     );
     assert_eq!(ledger(&h, &s).last().unwrap()["result"], "rolled back");
@@ -278,16 +298,22 @@ fn a_crash_looping_image_is_rolled_back_and_history_and_rollback_work(backend: B
         "{}",
         history.stdout
     );
-    h.oncall(&[
-        "-n",
-        &production,
-        "promote",
-        "rollback",
-        "--yes",
-        "--timeout",
-        "120s",
-    ])
-    .expect_code(0);
+    let first = h
+        .oncall(&[
+            "-n",
+            &production,
+            "promote",
+            "rollback",
+            "--yes",
+            "--timeout",
+            "120s",
+        ])
+        .expect_code(0);
+    assert!(
+        first.stdout.contains("migrations are not reverted"),
+        "warns about migrations: {}",
+        first.stdout
+    );
     assert_eq!(
         image(&h, &production, "fetcher"),
         release_one,
@@ -320,7 +346,17 @@ fn a_crash_looping_image_is_rolled_back_and_history_and_rollback_work(backend: B
         format!("registry.example.com/{}/fetcher:{OLD}", s.id),
         "back on the images before release 1"
     );
+    assert_eq!(images(&h, &production), before, "every workload");
     assert_eq!(ledger(&h, &s).last().unwrap()["source"], "before release 1");
+    // There is nothing before that.
+    let third = h
+        .oncall(&["-n", &production, "promote", "rollback", "--yes"])
+        .expect_code(2);
+    assert!(
+        third.stderr.contains("no earlier successful release"),
+        "{}",
+        third.stderr
+    );
 }
 
 /// Staging's frontend comes from another registry; its fetcher is the same
@@ -598,4 +634,136 @@ fn promote_and_rollback_survive_a_flaky_api_server(backend: Backend) {
         }
         ledger_matches_production(&h, &s)
     });
+}
+
+/// A dry run shows the plan, and without `--yes` and no terminal to ask on
+/// promote refuses: neither changes an image, records a release or runs
+/// the migration. A workload staging has and production has not is named.
+fn a_dry_run_and_a_refusal_change_nothing_and_name_what_only_staging_has(backend: Backend) {
+    let s = Scope::new("dryrun");
+    let y = cluster(&s) + &deployment(&s, "staging", "search", 1, NEW).yaml();
+    let h = Harness::on(backend, &s, &y);
+    let (staging, production) = (s.ns("staging"), s.ns("production"));
+    let before = images(&h, &production);
+
+    let dry = h
+        .oncall(&promote(&staging, &production, &["--dry-run"]))
+        .expect_code(0);
+    assert!(dry.stdout.contains("rolling update"), "{}", dry.stdout);
+    assert!(
+        dry.stdout
+            .contains(&format!("`deployment/search` exists only in {staging}")),
+        "{}",
+        dry.stdout
+    );
+    let refused = h
+        .oncall(&promote(&staging, &production, &[]))
+        .expect_code(3);
+    assert!(refused.stderr.contains("pass --yes"), "{}", refused.stderr);
+
+    assert_eq!(images(&h, &production), before);
+    assert!(
+        h.get("configmaps", Some(&production), "oncall-releases")
+            .is_none(),
+        "no release recorded"
+    );
+    assert_eq!(migration_jobs(&h, &production), Vec::<Value>::new());
+}
+
+/// The migration Job fails: promote stops before changing any workload,
+/// says so, and the ledger records the release as failed.
+fn a_failed_migration_stops_before_any_deploy(backend: Backend) {
+    let s = Scope::new("failmig");
+    let h = Harness::on(backend, &s, &cluster(&s));
+    let (staging, production) = (s.ns("staging"), s.ns("production"));
+    h.apply(
+        ConfigMap::image_faults(
+            &production,
+            &[&format!(
+                "registry.example.com/{}/migrate:{NEW} job-fail exit-code=3",
+                s.id
+            )],
+        )
+        .into_value(),
+    );
+    let before = images(&h, &production);
+    let run = h
+        .oncall(&promote(
+            &staging,
+            &production,
+            &["--yes", "--timeout", "60s"],
+        ))
+        .expect_code(1);
+    assert!(run.stderr.contains("migration job"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("nothing was deployed"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(images(&h, &production), before);
+    assert_eq!(ledger(&h, &s)[0]["result"], "failed");
+}
+
+/// Sets (`["example.com/hold"]`) or clears (`null`) the finalizers of a pod.
+fn set_finalizers(h: &Harness, ns: &str, pod: &str, finalizers: &str) {
+    h.kubectl(&[
+        "-n",
+        ns,
+        "patch",
+        "pod",
+        pod,
+        "--type=merge",
+        "-p",
+        &format!(r#"{{"metadata":{{"finalizers":{finalizers}}}}}"#),
+    ])
+    .expect_code(0);
+}
+
+/// The old cron pod cannot go away (a finalizer nobody removes): the
+/// kill-deploy gives up, scales cron back on its old images, the rollouts
+/// before it are rolled back, and the error's last words say where every
+/// workload is.
+fn a_singleton_whose_pod_never_stops_is_scaled_back_and_the_error_says_where_everything_is(
+    backend: Backend,
+) {
+    let s = Scope::new("held");
+    let h = Harness::on(backend, &s, &cluster(&s));
+    settle(&h, &s);
+    let (staging, production) = (s.ns("staging"), s.ns("production"));
+    let pod = h
+        .list("pods", Some(&production))
+        .into_iter()
+        .find(|p| p["metadata"]["labels"]["app.kubernetes.io/name"] == "cron")
+        .expect("a cron pod");
+    let pod = pod["metadata"]["name"].as_str().unwrap().to_string();
+    set_finalizers(&h, &production, &pod, r#"["example.com/hold"]"#);
+    let before = images(&h, &production);
+    let run = h
+        .oncall(&promote(
+            &staging,
+            &production,
+            &["--yes", "--timeout", "10s"],
+        ))
+        .expect_code(1);
+    assert_eq!(
+        cron_replicas(&h, &s),
+        1,
+        "cron is never left at 0: {}",
+        run.stderr
+    );
+    assert_eq!(images(&h, &production), before, "{}", run.stderr);
+    assert!(run.stderr.contains("did not stop within"), "{}", run.stderr);
+    assert!(!run.stderr.contains("Status {"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("`{production}` now:"))
+            && run
+                .stderr
+                .contains("`deployment/cron` runs its previous images"),
+        "{}",
+        run.stderr
+    );
+    let last = run.stderr.trim_end().lines().last().unwrap_or_default();
+    assert!(last.contains("`deployment/cron`"), "{last}");
+    // The harness's clean-up clears finalizers too; this one is ours to lift.
+    set_finalizers(&h, &production, &pod, "null");
 }
