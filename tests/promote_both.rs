@@ -25,6 +25,7 @@ on_both_backends!(
     a_dry_run_and_a_refusal_change_nothing_and_name_what_only_staging_has,
     a_failed_migration_stops_before_any_deploy,
     a_singleton_whose_pod_never_stops_is_scaled_back_and_the_error_says_where_everything_is,
+    a_mistyped_namespace_is_named_and_an_unrelated_one_is_not_called_up_to_date,
 );
 
 const OLD: &str = "sha-1111111111111111111111111111111111111111";
@@ -766,4 +767,38 @@ fn a_singleton_whose_pod_never_stops_is_scaled_back_and_the_error_says_where_eve
     assert!(last.contains("`deployment/cron`"), "{last}");
     // The harness's clean-up clears finalizers too; this one is ours to lift.
     set_finalizers(&h, &production, &pod, "null");
+}
+
+/// A mistyped target (or source) namespace is named as not found, exit 1,
+/// not answered with "nothing to do"; a namespace that exists but runs
+/// none of staging's workloads is not said to run what staging runs.
+fn a_mistyped_namespace_is_named_and_an_unrelated_one_is_not_called_up_to_date(backend: Backend) {
+    let s = Scope::new("promotens");
+    let y = s.node_yaml("a", "16", &[]) + &environment(&s, "staging", NEW) + &s.namespace("empty");
+    let h = Harness::on(backend, &s, &y);
+    let (staging, typo, empty) = (s.ns("staging"), s.ns("prodution"), s.ns("empty"));
+    for (from, to) in [
+        (staging.as_str(), typo.as_str()),
+        (typo.as_str(), staging.as_str()),
+    ] {
+        let run = h.oncall(&promote(from, to, &["--yes"])).expect_code(1);
+        assert!(
+            run.stderr
+                .contains(&format!("namespace `{typo}` was not found"))
+                && run.stderr.contains("get namespaces"),
+            "{}",
+            run.stderr
+        );
+    }
+    let run = h
+        .oncall(&promote(&staging, &empty, &["--yes"]))
+        .expect_code(0);
+    assert!(
+        run.stdout.contains(&format!(
+            "Nothing to do: {empty} runs none of the workloads of {staging}."
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("already runs"), "{}", run.stdout);
 }
