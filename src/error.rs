@@ -868,6 +868,9 @@ impl std::fmt::Display for PromoteFailure {
                 f,
                 "; --no-rollback was given, so the changed workloads were left as they are"
             )?,
+            Rollback::Done(names) if names.is_empty() => {
+                write!(f, "; nothing had been changed, so nothing was rolled back")?
+            }
             Rollback::Done(names) => {
                 write!(f, "; rolled back {} to the previous images", quoted(names))?
             }
@@ -1093,6 +1096,21 @@ mod tests {
             "`deployment/web` failed: CrashLoopBackOff; --no-rollback was given, so the changed workloads were left as they are; the migration job `migrate-7` ran and was not reverted: check that the running images work with the migrated database; `deployment/web` runs shop/web:2"
         );
         assert_eq!(e.exit_code(), exit::FAILED);
+    }
+
+    #[test]
+    fn a_promotion_that_failed_before_changing_anything_rolls_nothing_back() {
+        let e = Error::PromoteFailed(Box::new(PromoteFailure {
+            workload: "deployment/cron".into(),
+            reason: "its pods did not stop".into(),
+            rollback: Rollback::Done(Vec::new()),
+            migrated: None,
+            left: None,
+        }));
+        assert_eq!(
+            e.to_string(),
+            "`deployment/cron` failed: its pods did not stop; nothing had been changed, so nothing was rolled back"
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ use super::inventory::{self, Workload};
 use super::ledger::{self, ImageChange, Release};
 use super::plan::{self, ContainerChange, MigrationPlan, PromotionPlan, Strategy, WorkloadChange};
 use super::sides::Side;
+use crate::cluster::retry::retry;
 use crate::cluster::{Cluster, api_error};
 use crate::config::PromoteSettings;
 use crate::error::{Error, PromoteFailure, Result, Rollback};
@@ -421,11 +422,12 @@ async fn apply(
             let rollback = if options.no_rollback {
                 Rollback::Skipped
             } else {
-                let problems = roll_back(client, namespace, &touched, options.timeout, ctx).await;
+                let (rolled_back, problems) =
+                    roll_back(client, namespace, &touched, options.timeout, ctx).await;
                 // The ledger says "rolled back" only when it is true.
                 applied.rolled_back = problems.is_empty();
                 if problems.is_empty() {
-                    Rollback::Done(touched.iter().map(|c| c.id()).collect())
+                    Rollback::Done(rolled_back)
                 } else {
                     Rollback::Failed(problems)
                 }
@@ -528,16 +530,31 @@ async fn change_one(
     apply::wait_rollout(client, namespace, change, timeout, cancel).await
 }
 
-/// Puts the previous images back on every workload touched, newest first.
+/// Puts the previous images back on every workload touched, newest first,
+/// and says which it rolled back and what went wrong. A workload still as
+/// it was (a kill-deploy that failed before setting its images scaled it
+/// back itself) is left alone: rolling it back would stop a singleton a
+/// second time for nothing.
 async fn roll_back(
     client: &Client,
     namespace: &str,
     touched: &[&WorkloadChange],
     timeout: Duration,
     ctx: &OpCtx<'_, Event>,
-) -> Vec<String> {
+) -> (Vec<String>, Vec<String>) {
+    let live = retry(|| inventory::list(client, namespace, None))
+        .await
+        .unwrap_or_default();
+    let mut rolled_back = Vec::new();
     let mut problems = Vec::new();
     for change in touched.iter().rev() {
+        let unchanged = live
+            .iter()
+            .find(|w| w.kind == change.kind && w.name == change.name)
+            .is_some_and(|w| super::state::as_before(change, w));
+        if unchanged {
+            continue;
+        }
         let target = format!("rollback {}", change.id());
         let result = change_one(
             client,
@@ -558,11 +575,13 @@ async fn roll_back(
             target: target.clone(),
             error: result.as_ref().err().cloned(),
         });
-        if let Err(e) = result {
-            problems.push(format!("`{}`: {e}", change.id()));
+        match result {
+            Ok(()) => rolled_back.push(change.id()),
+            Err(e) => problems.push(format!("`{}`: {e}", change.id())),
         }
     }
-    problems
+    rolled_back.reverse();
+    (rolled_back, problems)
 }
 
 /// The changes that take `current` back to the images of `releases`' entry

@@ -41,7 +41,7 @@ pub(crate) async fn describe(
 fn one(namespace: &str, change: &WorkloadChange, live: &Workload) -> String {
     let id = change.id();
     let now = |c: &super::plan::ContainerChange| live.image_of(&c.container, c.init).unwrap_or("");
-    let previous = change.containers.iter().all(|c| now(c) == c.from);
+    let previous = runs_previous_images(change, live);
     let new = change.containers.iter().all(|c| now(c) == c.to);
     let images = match (previous, new) {
         (true, _) => "runs its previous images",
@@ -49,7 +49,7 @@ fn one(namespace: &str, change: &WorkloadChange, live: &Workload) -> String {
         _ => "runs a mix of previous and new images",
     };
     let wanted = change.replicas.unwrap_or(1);
-    let stopped = change.strategy == Strategy::Recreate && live.replicas == Some(0) && wanted > 0;
+    let stopped = is_stopped(change, live);
     let mut restore = Vec::new();
     if !previous {
         let set: Vec<String> = change
@@ -75,4 +75,26 @@ fn one(namespace: &str, change: &WorkloadChange, live: &Workload) -> String {
             restore.join(" && ")
         ),
     }
+}
+
+/// Whether every container `change` touches runs its image from before.
+fn runs_previous_images(change: &WorkloadChange, live: &Workload) -> bool {
+    change
+        .containers
+        .iter()
+        .all(|c| live.image_of(&c.container, c.init) == Some(c.from.as_str()))
+}
+
+/// A kill-deployed singleton left at 0 replicas.
+fn is_stopped(change: &WorkloadChange, live: &Workload) -> bool {
+    change.strategy == Strategy::Recreate
+        && live.replicas == Some(0)
+        && change.replicas.unwrap_or(1) > 0
+}
+
+/// Whether `live` is as it was before `change`: its previous images, and
+/// not stopped. Such a workload has nothing to roll back (a kill-deploy
+/// that failed before setting images scales it back itself).
+pub(crate) fn as_before(change: &WorkloadChange, live: &Workload) -> bool {
+    runs_previous_images(change, live) && !is_stopped(change, live)
 }
