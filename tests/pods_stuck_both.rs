@@ -24,6 +24,7 @@ on_both_backends!(
     an_expired_continue_token_restarts_the_list,
     a_flaky_api_server_costs_a_retry_not_the_answer,
     a_healthy_namespace_is_answered_without_listing_events,
+    a_mistyped_namespace_is_named_not_reported_empty,
 );
 
 /// One pod of `name` on node `a`, playing the simulated `fault`.
@@ -816,4 +817,35 @@ fn a_healthy_namespace_is_answered_without_listing_events(backend: Backend) {
     let geo = find(&pods(&r), "geo").expect("geo is reported").clone();
     assert_eq!(geo["reason"], "FailedCreatePodSandBox", "{geo:#}");
     assert_eq!(geo["evidence"][0]["source"], "event", "{geo:#}");
+}
+
+/// `pods stuck -n` (and `job list -n`, the other lister of one namespace)
+/// with a namespace that does not exist: named as not found, exit 1, where
+/// "no stuck pods among 0 pods" would tell a tired engineer all is well. A
+/// namespace that exists and is empty is still just empty.
+fn a_mistyped_namespace_is_named_not_reported_empty(backend: Backend) {
+    let s = Scope::new("typo");
+    let h = Harness::on(backend, &s, &s.namespace("empty"));
+    let (typo, empty) = (s.ns("emtpy"), s.ns("empty"));
+    for command in [&["pods", "stuck"][..], &["job", "list"][..]] {
+        let mut args = vec!["-n", typo.as_str()];
+        args.extend_from_slice(command);
+        let run = h.oncall(&args).expect_code(1);
+        assert_eq!(run.stdout, "", "{command:?}");
+        assert!(
+            run.stderr
+                .contains(&format!("namespace `{typo}` was not found"))
+                && run.stderr.contains("get namespaces"),
+            "{command:?}: {}",
+            run.stderr
+        );
+    }
+    let run = h.oncall(&["-n", &empty, "pods", "stuck"]).expect_code(0);
+    assert!(
+        run.stdout.contains(&format!(
+            "No stuck pods among 0 pods in namespace `{empty}`"
+        )),
+        "{}",
+        run.stdout
+    );
 }

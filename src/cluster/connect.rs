@@ -109,6 +109,22 @@ impl Cluster {
         format!("context `{}` ({})", self.context, self.url)
     }
 
+    /// Fails with `NotFound` when namespace `ns` does not exist: an empty
+    /// answer from a mistyped namespace is not "nothing there". Asked only
+    /// once an answer came back empty; credentials that may not read
+    /// namespaces leave that answer as it was.
+    pub async fn require_namespace(&self, ns: &str) -> Result<()> {
+        use k8s_openapi::api::core::v1::Namespace;
+        let namespaces = kube::Api::<Namespace>::all(self.client.clone());
+        match namespaces.get_opt(ns).await {
+            Ok(None) => Err(Error::NotFound {
+                what: format!("namespace `{ns}`"),
+                list: format!("kubectl --context {} get namespaces", self.context),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// The identity if already asked for, else the kubeconfig's user name.
     pub fn identity_known(&self) -> String {
         self.identity

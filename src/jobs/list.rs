@@ -53,6 +53,11 @@ pub(crate) async fn list(cluster: &Cluster, namespace: Option<&str>) -> Result<V
         },
         runs_by_cronjob(cluster, namespace)
     )?;
+    if let Some(ns) = namespace
+        && cronjobs.items.is_empty()
+    {
+        cluster.require_namespace(ns).await?;
+    }
     let now = Utc::now();
     let mut rows: Vec<Row> = cronjobs
         .items

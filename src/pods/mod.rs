@@ -117,6 +117,11 @@ pub(crate) async fn find_stuck(cluster: &Cluster, opts: &Options) -> Result<Repo
         nodes_known,
         node_exists,
     } = listed?;
+    if let Some(ns) = &opts.namespace
+        && checked == 0
+    {
+        cluster.require_namespace(ns).await?;
+    }
 
     if let Err(e) = node_stats {
         warnings.push(format!(

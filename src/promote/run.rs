@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use chrono::Utc;
 use k8s_openapi::api::batch::v1::JobSpec;
-use k8s_openapi::api::core::v1::Namespace;
 use kube::Client;
 use serde::Serialize;
 
@@ -178,23 +177,6 @@ pub(crate) async fn run(
     report
 }
 
-/// A side without workloads is often a mistyped namespace: one that does
-/// not exist is an error, not "nothing to do". Credentials that may not
-/// read namespaces leave the answer to the plan.
-async fn namespace_exists(side: &Side<'_>) -> Result<()> {
-    let namespaces: kube::Api<Namespace> = kube::Api::all(side.client().clone());
-    match namespaces.get_opt(&side.namespace).await {
-        Ok(None) => Err(Error::NotFound {
-            what: format!("namespace `{}`", side.namespace),
-            list: format!(
-                "kubectl --context {} get namespaces",
-                side.conn.cluster().context
-            ),
-        }),
-        _ => Ok(()),
-    }
-}
-
 /// Compares both sides and plans the migration.
 pub(crate) async fn plan(
     source: &Side<'_>,
@@ -212,8 +194,12 @@ pub(crate) async fn plan(
         .await
         .map_err(|e| api_error(e, target_url, "list workloads"))?;
     for (side, workloads) in [(source, &source_workloads), (target, &target_workloads)] {
+        // A side without workloads is often a mistyped namespace.
         if workloads.is_empty() {
-            namespace_exists(side).await?;
+            side.conn
+                .cluster()
+                .require_namespace(&side.namespace)
+                .await?;
         }
     }
     let mut promotion = plan::compare(
