@@ -313,6 +313,13 @@ pub enum Error {
     )]
     CheckNeedsHostName { address: String, reverse: String },
 
+    /// `dns resolve --server X`: the global flag names the API server, which
+    /// `dns resolve` never asks; dig users mean a DNS server.
+    #[error(
+        "`--server {server}` names the API server, which `dns resolve` does not ask; ask a DNS server with `--nameserver {server}`"
+    )]
+    ServerIsNotANameserver { server: String },
+
     // --- Promote's ledger ----------------------------------------------------
     /// `release` is the one asked for; none means the last good one before
     /// the current release.
@@ -960,6 +967,7 @@ impl Error {
             | Error::DryRunNotResumable { .. }
             | Error::NotAnIp { .. }
             | Error::CheckNeedsHostName { .. }
+            | Error::ServerIsNotANameserver { .. }
             | Error::NoRelease { .. }
             | Error::NothingToRotate
             | Error::PromptWithoutTerminal { .. }

@@ -109,6 +109,24 @@ fn resolve_shows_the_whole_cname_chain_with_each_ttl() {
     );
 }
 
+/// `--server` is the API server (kubectl's flag): a dig user who means the
+/// DNS server is told to use `--nameserver`, rather than answered quietly
+/// by the system resolver.
+#[test]
+fn resolve_with_server_points_at_nameserver_instead_of_asking_the_system() {
+    let dns = chain_zone();
+    let server = dns.arg();
+    let out =
+        oncall_offline(&["dns", "resolve", "shop.example.com", "--server", &server]).expect_code(2);
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr
+            .contains(&format!("ask a DNS server with `--nameserver {server}`")),
+        "{}",
+        out.stderr
+    );
+}
+
 #[test]
 fn resolve_looks_up_an_ip_address_in_reverse() {
     let dns = chain_zone();

@@ -45,6 +45,11 @@ fn options(flags: &DnsQueryFlags) -> Options {
 
 /// `dns resolve`: needs no cluster, so it never connects to one.
 async fn resolve(app: &App, name: &str, flags: &DnsQueryFlags, short: bool) -> Result<()> {
+    if let Some(server) = &app.global.server {
+        return Err(Error::ServerIsNotANameserver {
+            server: server.clone(),
+        });
+    }
     let question = query::question(name, flags.record_type.as_deref())?;
     let targets = query::targets(&flags.nameserver, false)?;
     let report = dns::resolve(&question, &targets, options(flags)).await;
