@@ -265,6 +265,25 @@ mod tests {
     }
 
     #[test]
+    fn an_action_named_in_a_field_is_told_to_be_a_key() {
+        let text = "\
+name: x
+summary: y
+steps:
+  - id: a
+    title: A
+    action: node.cordon
+";
+        let e = errors(text);
+        assert_eq!(
+            e,
+            [
+                "6:5: step `a` names its action in a field `action`; a step names it as a key instead: write `node_cordon:` with the action's arguments under it"
+            ]
+        );
+    }
+
+    #[test]
     fn every_problem_is_reported_with_its_place() {
         let text = "\
 name: x

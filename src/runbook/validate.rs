@@ -526,6 +526,7 @@ fn step(
         .unwrap_or_else(|| "a step".into());
     let title = required_string(c, item, "title", &label);
     let mut action: Option<(&Key, &Node, &'static dyn Erased)> = None;
+    let mut named_in_a_field = false;
     let mut when = None;
     let mut timeout = None;
     let mut retries = 0;
@@ -566,6 +567,23 @@ fn step(
                         action = Some((k, v, spec));
                     }
                 }
+                // Other runbook formats name the action in a field.
+                None if name == "action" => {
+                    named_in_a_field = true;
+                    let guess = match &v.value {
+                        Value::Str(s) => {
+                            actions::find(&s.replace(['.', '-'], "_")).map(|a| a.spec().name)
+                        }
+                        _ => None,
+                    };
+                    c.err(
+                        k.pos,
+                        format!(
+                            "{label} names its action in a field `action`; a step names it as a key instead: write `{}:` with the action's arguments under it",
+                            guess.unwrap_or("ACTION")
+                        ),
+                    )
+                }
                 None => {
                     let mut known = actions::names();
                     known.extend_from_slice(STEP_KEYS);
@@ -586,13 +604,15 @@ fn step(
         }
     }
     let Some((_, value, implementation)) = action else {
-        c.err(
-            item.pos,
-            format!(
-                "{label} has no action; give it one of {}",
-                quoted(&actions::names())
-            ),
-        );
+        if !named_in_a_field {
+            c.err(
+                item.pos,
+                format!(
+                    "{label} has no action; give it one of {}",
+                    quoted(&actions::names())
+                ),
+            );
+        }
         return None;
     };
     let spec = implementation.spec();
