@@ -22,6 +22,7 @@ on_both_backends!(
     without_rollback_a_failed_restart_leaves_the_new_values,
     a_secret_another_tool_manages_is_refused_without_force,
     a_runbook_rotate_step_and_the_command_end_and_record_alike,
+    a_workload_reading_only_keys_left_alone_is_not_restarted,
 );
 
 const OLD: &str = "old-Value-7731";
@@ -804,5 +805,75 @@ fn a_runbook_rotate_step_and_the_command_end_and_record_alike(backend: Backend) 
     assert!(
         !everything.contains("sk-Both-90ab12"),
         "the value is in the audit log"
+    );
+}
+
+/// The names of `app`'s live pods, sorted.
+fn pod_names(h: &Harness, s: &Scope, app: &str) -> Vec<String> {
+    let mut names: Vec<String> = h
+        .list("pods", Some(&s.ns("app")))
+        .into_iter()
+        .filter(|p| p["metadata"]["labels"]["app"] == app)
+        .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+/// A rotation of `DB_PASS` alone: `web`, whose environment reads only
+/// `API_KEY`, keeps its pods (the plan says why), while `all`, which takes
+/// every key with `envFrom`, is restarted.
+fn a_workload_reading_only_keys_left_alone_is_not_restarted(backend: Backend) {
+    let s = Scope::new("sec-keys");
+    let ns = s.ns("app");
+    let every_key = deployment(&s, "all", "b")
+        .container_field("envFrom", json!([{"secretRef": {"name": "app-creds"}}]));
+    let seed = base(&s) + &env_user(&s, "web", "a").yaml() + &every_key.yaml();
+    let h = Harness::on(backend, &s, &seed);
+    wait_ready(&h, &s, "web", 2);
+    wait_ready(&h, &s, "all", 2);
+    let (web_before, all_before) = (pod_names(&h, &s, "web"), pod_names(&h, &s, "all"));
+    let pass = h.home.path().join("db.pass");
+    std::fs::write(&pass, "pw-New-91c2").unwrap();
+    let from_file = format!("DB_PASS={}", pass.display());
+    let rotate = [
+        "-n",
+        &ns,
+        "secret",
+        "rotate",
+        "app-creds",
+        "--from-file",
+        &from_file,
+    ];
+    let dry = h
+        .oncall(&[&rotate[..], &["--dry-run"]].concat())
+        .expect_code(0);
+    let web = dry
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("deployment/web"))
+        .unwrap_or_else(|| panic!("web is in the plan: {}", dry.stdout));
+    assert!(
+        web.contains("no restart")
+            && web.contains("reads only `API_KEY`, which this rotation leaves unchanged"),
+        "{}",
+        dry.stdout
+    );
+    h.oncall(&[&rotate[..], &["--yes", "--timeout", "90s"]].concat())
+        .expect_code(0);
+    assert_eq!(data(&h, &s, "app-creds", "DB_PASS"), b64("pw-New-91c2"));
+    assert_eq!(data(&h, &s, "app-creds", "API_KEY"), b64(OLD));
+    assert_eq!(
+        pod_names(&h, &s, "web"),
+        web_before,
+        "web was not restarted"
+    );
+    wait_ready(&h, &s, "all", 2);
+    assert!(
+        pod_names(&h, &s, "all")
+            .iter()
+            .all(|p| !all_before.contains(p)),
+        "every pod of `all` was replaced"
     );
 }

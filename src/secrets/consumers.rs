@@ -42,6 +42,16 @@ impl Use {
         }
     }
 
+    /// Whether a rotation that changes `changed` (added, changed or removed
+    /// keys) reaches running pods through this use only by a restart: an
+    /// `env` entry only when it reads one of those keys.
+    fn restart_for(&self, changed: &[&str]) -> bool {
+        match self {
+            Use::Env { keys, .. } => keys.iter().any(|k| changed.contains(&k.as_str())),
+            other => other.needs_restart(),
+        }
+    }
+
     /// The use in words, as the plan and `secret consumers` show it.
     pub(crate) fn describe(&self) -> String {
         match self {
@@ -83,6 +93,31 @@ pub(crate) struct Consumer {
 }
 
 impl Consumer {
+    /// This consumer for a rotation that changes `changed`: a workload whose
+    /// pods read, as environment variables, only keys the rotation leaves
+    /// alone keeps running, and says why.
+    pub(crate) fn for_changes(mut self, changed: &[&str]) -> Consumer {
+        if self.restart && !self.uses.iter().any(|u| u.restart_for(changed)) {
+            self.restart = false;
+            let mut read: Vec<String> = self
+                .uses
+                .iter()
+                .filter_map(|u| match u {
+                    Use::Env { keys, .. } => Some(keys.iter().map(|k| format!("`{k}`"))),
+                    _ => None,
+                })
+                .flatten()
+                .collect();
+            read.sort();
+            read.dedup();
+            self.why = format!(
+                "its environment reads only {}, which this rotation leaves unchanged",
+                read.join(", ")
+            );
+        }
+        self
+    }
+
     /// `kind/name`, as plans name workloads.
     pub(crate) fn target(&self) -> String {
         format!("{}/{}", self.kind, self.name)
@@ -334,5 +369,31 @@ mod tests {
         let c = Consumer::new("cronjob", "ns", "nightly", env);
         assert!(!c.restart);
         assert!(c.why.contains("next run"), "{}", c.why);
+    }
+
+    #[test]
+    fn a_rotation_restarts_an_env_reader_only_for_the_keys_it_reads() {
+        let env = |keys: &[&str]| Use::Env {
+            container: "web".into(),
+            keys: keys.iter().map(|k| k.to_string()).collect(),
+        };
+        let web = || Consumer::new("deployment", "ns", "web", vec![env(&["API_KEY"])]);
+        assert!(web().for_changes(&["API_KEY"]).restart);
+        let left = web().for_changes(&["DB_PASS"]);
+        assert!(!left.restart);
+        assert!(left.why.contains("reads only `API_KEY`"), "{}", left.why);
+        // envFrom takes every key, added ones too.
+        let all = Consumer::new(
+            "deployment",
+            "ns",
+            "all",
+            vec![
+                env(&["API_KEY"]),
+                Use::EnvFrom {
+                    container: "all".into(),
+                },
+            ],
+        );
+        assert!(all.for_changes(&["NEW_KEY"]).restart);
     }
 }

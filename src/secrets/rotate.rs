@@ -228,7 +228,16 @@ pub(crate) async fn prepare(
     }
     let old = secret.data.clone().unwrap_or_default();
     let (new, keys) = merge(&old, values, remove)?;
-    let consumers = consumers::find(cluster, namespace, name).await?;
+    let changed: Vec<&str> = keys
+        .iter()
+        .filter(|k| k.change != "unchanged")
+        .map(|k| k.key.as_str())
+        .collect();
+    let consumers: Vec<Consumer> = consumers::find(cluster, namespace, name)
+        .await?
+        .into_iter()
+        .map(|c| c.for_changes(&changed))
+        .collect();
     let mut restarts = Vec::new();
     for c in consumers.iter().filter(|c| c.restart) {
         let Some(w) = c.workload() else { continue };
