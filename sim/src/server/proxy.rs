@@ -9,6 +9,8 @@
 //! refused before it is applied), dropped connections (forwarded, so a
 //! write may have been applied, and then cut off half-way), expired
 //! continue tokens and watches that end with 410 after `watch-expiry`.
+//! Streams (watches, followed logs) are passed on as they come; upgraded
+//! connections (`exec`, `attach`, port forwarding) are not proxied.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
