@@ -780,18 +780,23 @@ fn a_singleton_whose_pod_never_stops_is_scaled_back_once_and_the_error_says_wher
 }
 
 /// A mistyped target (or source) namespace is named as not found, exit 1,
-/// not answered with "nothing to do"; a namespace that exists but runs
-/// none of staging's workloads is not said to run what staging runs.
+/// not answered with "nothing to do" (nor its history with "no releases
+/// yet"); a namespace that exists but runs none of staging's workloads is
+/// not said to run what staging runs.
 fn a_mistyped_namespace_is_named_and_an_unrelated_one_is_not_called_up_to_date(backend: Backend) {
     let s = Scope::new("promotens");
     let y = s.node_yaml("a", "16", &[]) + &environment(&s, "staging", NEW) + &s.namespace("empty");
     let h = Harness::on(backend, &s, &y);
     let (staging, typo, empty) = (s.ns("staging"), s.ns("prodution"), s.ns("empty"));
-    for (from, to) in [
-        (staging.as_str(), typo.as_str()),
-        (typo.as_str(), staging.as_str()),
+    let history = ["promote", "history", "--to-namespace", &typo];
+    let rollback = ["promote", "rollback", "--to-namespace", &typo, "--yes"];
+    for args in [
+        promote(&staging, &typo, &["--yes"]),
+        promote(&typo, &staging, &["--yes"]),
+        history.to_vec(),
+        rollback.to_vec(),
     ] {
-        let run = h.oncall(&promote(from, to, &["--yes"])).expect_code(1);
+        let run = h.oncall(&args).expect_code(1);
         assert!(
             run.stderr
                 .contains(&format!("namespace `{typo}` was not found"))

@@ -111,9 +111,7 @@ fn show(spinners: &mut Spinners, event: Event) {
 async fn history(app: &App, args: &PromoteArgs) -> Result<()> {
     let side = target_side(app, args).await?;
     let (cluster, namespace) = (side.conn.cluster(), side.namespace.clone());
-    let releases = ledger::read(&cluster.client, &namespace)
-        .await
-        .map_err(|e| api_error(e, &cluster.url, "read the release ledger"))?;
+    let releases = read_ledger(cluster, &namespace).await?;
     output::show(
         app.global.output,
         History {
@@ -121,6 +119,19 @@ async fn history(app: &App, args: &PromoteArgs) -> Result<()> {
             namespace,
         },
     )
+}
+
+/// The ledger of `namespace`; a namespace without one may be mistyped, so
+/// one that does not exist is named as such rather than read as "no
+/// releases yet".
+async fn read_ledger(cluster: &Cluster, namespace: &str) -> Result<Vec<ledger::Release>> {
+    let releases = ledger::read(&cluster.client, namespace)
+        .await
+        .map_err(|e| api_error(e, &cluster.url, "read the release ledger"))?;
+    if releases.is_empty() {
+        cluster.require_namespace(namespace).await?;
+    }
+    Ok(releases)
 }
 
 /// The release ledger of a namespace, newest release first in the table.
@@ -171,9 +182,7 @@ async fn rollback(app: &App, args: &PromoteArgs, to: Option<String>) -> Result<(
     let (cluster, namespace) = (side.conn.cluster(), side.namespace.clone());
     let timeout = args.timeout;
     let client = &cluster.client;
-    let releases = ledger::read(client, &namespace)
-        .await
-        .map_err(|e| api_error(e, &cluster.url, "read the release ledger"))?;
+    let releases = read_ledger(cluster, &namespace).await?;
     let Some(goal) = ledger::find_target(&releases, to.as_deref()) else {
         return Err(Error::NoRelease {
             namespace,
