@@ -44,11 +44,14 @@ pub(crate) fn install(stop_at_once: bool) {
             eprintln!("\n{}", name(first));
             std::process::exit(exit_code_for(first));
         }
+        // Read before the signal is recorded: the prompt waits for that to
+        // return, and then it is no longer prompting.
+        let at_prompt = PROMPTING.load(Ordering::SeqCst) || ENDED_A_PROMPT.load(Ordering::SeqCst);
         SIGNAL.store(first, Ordering::SeqCst);
         notify().notify_waiters();
         // At a prompt nothing is under way: the prompt returns an error
         // that says so, and that is the only message.
-        if PROMPTING.load(Ordering::SeqCst) {
+        if at_prompt {
             if next_signal().await.is_some() {
                 hard_exit(first);
             }
@@ -97,6 +100,15 @@ fn exit_code_for(signal: i32) -> i32 {
 
 /// Whether the user is being asked something right now.
 static PROMPTING: AtomicBool = AtomicBool::new(false);
+
+/// Whether a signal ended a prompt, remembered after the prompt is gone: the
+/// prompt may see its read interrupted before the signal task runs.
+static ENDED_A_PROMPT: AtomicBool = AtomicBool::new(false);
+
+/// Records that a signal ended the current prompt. Call while still at it.
+pub(crate) fn signal_ended_the_prompt() {
+    ENDED_A_PROMPT.store(true, Ordering::SeqCst);
+}
 
 /// Marks the time spent at a prompt, until dropped.
 pub(crate) struct PromptGuard(());

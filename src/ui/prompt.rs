@@ -96,6 +96,7 @@ fn prompt_error(e: dialoguer::Error) -> Error {
     let _ = console::Term::stderr().show_cursor();
     let dialoguer::Error::IO(io) = &e;
     if io.kind() == std::io::ErrorKind::Interrupted || interrupt::is_interrupted() {
+        interrupt::signal_ended_the_prompt();
         // Ctrl-C (or SIGTERM) interrupts the terminal read before the
         // signal task has recorded which signal it was: give it a moment,
         // so the exit code is the signal's.
