@@ -132,9 +132,12 @@ pub enum Error {
     },
 
     /// Several contexts were asked and none answered; each one's reason has
-    /// been reported with the report.
-    #[error("none of the contexts answered ({0}); the reason for each is given with the report")]
-    NoContextAnswered(String),
+    /// been reported with the report. The exit code is the one they all
+    /// gave alone (a namespace missing everywhere is 1), else 4.
+    #[error(
+        "none of the contexts answered ({contexts}); the reason for each is given with the report"
+    )]
+    NoContextAnswered { contexts: String, exit_code: u8 },
 
     #[error(
         "credentials for context `{context}` could not be obtained: {reason}; log in again with your cloud CLI"
@@ -992,7 +995,6 @@ impl Error {
             | Error::Forbidden { .. }
             | Error::ClusterRefused(_)
             | Error::ServerFailed { .. }
-            | Error::NoContextAnswered(_)
             | Error::Credentials { .. } => exit::CLUSTER,
             Error::NoTty
             | Error::Declined(_)
@@ -1002,6 +1004,7 @@ impl Error {
             | Error::RunOnOtherContext { .. }
             | Error::StoppedBeforeStep { .. }
             | Error::CutShortStep { .. } => exit::REFUSED,
+            Error::NoContextAnswered { exit_code, .. } => *exit_code,
             Error::TimedOut { .. } | Error::RequestTimedOut { .. } => exit::TIMED_OUT,
             Error::Interrupted { .. } | Error::InterruptedAtPrompt => {
                 crate::safety::interrupt::exit_code()

@@ -17,6 +17,7 @@ use serde_json::Value;
 on_both_backends!(
     node_list_of_several_contexts_is_one_table_with_a_context_column,
     stuck_pods_of_several_contexts_each_carry_their_context,
+    a_namespace_missing_everywhere_exits_as_for_one_context,
 );
 
 /// Adds `left` and `right` (the current context's cluster and user, with
@@ -439,4 +440,45 @@ fn stuck_pods_of_several_contexts_each_carry_their_context(backend: Backend) {
         .map(|u| u["context"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["down", "gone"]);
+}
+
+/// A namespace that exists in none of the contexts: each one says so, and
+/// the exit code is the one a single context gives (1), not "unreachable".
+fn a_namespace_missing_everywhere_exits_as_for_one_context(backend: Backend) {
+    let s = Scope::new("ctxns");
+    let h = Harness::on(backend, &s, &namespace(&s.ns("a")));
+    add_contexts(&h, &s);
+    let missing = s.ns("nowhere");
+    let run = h
+        .oncall(&[
+            "pods",
+            "stuck",
+            "-n",
+            &missing,
+            "--context",
+            "left",
+            "--context",
+            "right",
+        ])
+        .expect_code(1);
+    let lines = left_out(&run.stderr);
+    assert_eq!(lines.len(), 2, "{}", run.stderr);
+    for line in lines {
+        assert!(
+            line.contains(&format!("namespace `{missing}` was not found")),
+            "{line}"
+        );
+    }
+    // One context down as well: the reasons differ, so the exit code is 4.
+    h.oncall(&[
+        "pods",
+        "stuck",
+        "-n",
+        &missing,
+        "--context",
+        "left",
+        "--context",
+        "down",
+    ])
+    .expect_code(4);
 }

@@ -34,8 +34,10 @@ pub struct Answers<T> {
 }
 
 impl<T> Answers<T> {
-    /// The error that ends the command when no context answered (exit 4);
-    /// each context's own reason has been reported by then.
+    /// The error that ends the command when no context answered; each
+    /// context's own reason has been reported by then. Its exit code is
+    /// theirs when they agree (all timed out: 5; the namespace exists in
+    /// none: 1), else 4.
     pub fn none_answered(&self) -> Option<Error> {
         if !self.answered.is_empty() {
             return None;
@@ -45,7 +47,15 @@ impl<T> Answers<T> {
             .iter()
             .map(|u| format!("`{}`", u.context))
             .collect();
-        Some(Error::NoContextAnswered(names.join(", ")))
+        let codes: Vec<u8> = self.unreachable.iter().map(|u| u.exit_code).collect();
+        let exit_code = match codes.as_slice() {
+            [first, rest @ ..] if rest.iter().all(|c| c == first) => *first,
+            _ => crate::error::exit::CLUSTER,
+        };
+        Some(Error::NoContextAnswered {
+            contexts: names.join(", "),
+            exit_code,
+        })
     }
 }
 
