@@ -167,6 +167,71 @@ fn real_as_and_token_act_as_the_read_only_user_and_are_refused_a_cordon() {
     );
 }
 
+/// A kubeconfig's `tokenFile` (how in-cluster and many CI kubeconfigs
+/// present a service account) is read and sent: the server sees that
+/// account, and `-vv` shows that a bearer token went out, never the token.
+#[test]
+fn real_a_token_file_is_sent_and_vv_shows_it_redacted() {
+    let s = Scope::new("authfile");
+    let h = Harness::on(Backend::Real, &s, &cluster(&s));
+    let n1 = s.node("n1");
+    let (viewer, token) = h.read_only_account(&s);
+    let dir = tempfile::tempdir().unwrap();
+    let (config, token_file) = (dir.path().join("kubeconfig"), dir.path().join("token"));
+    std::fs::copy(&h.kubeconfig, &config).unwrap();
+    std::fs::write(&token_file, format!("{token}\n")).unwrap();
+    oncall_testkit::kubeconfig::set_token_file(&config, &token_file);
+    let path = config.display().to_string();
+    let listed = h
+        .oncall(&[
+            "--kubeconfig",
+            &path,
+            "-vv",
+            "node",
+            "list",
+            "-l",
+            &s.node_selector(),
+        ])
+        .expect_code(0);
+    assert!(listed.stdout.contains(&n1), "{}", listed.stdout);
+    assert!(
+        listed.stderr.contains("authorization: Bearer <redacted>"),
+        "{}",
+        listed.stderr
+    );
+    assert!(
+        !listed.stderr.contains(&token) && !listed.stdout.contains(&token),
+        "the token itself is never shown"
+    );
+    let refused = h
+        .oncall(&["--kubeconfig", &path, "node", "cordon", &n1, "--yes"])
+        .expect_code(4);
+    assert!(
+        refused.stderr.contains("403 Forbidden"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        h.audit_entries().last().unwrap()["kube_user"],
+        viewer.as_str()
+    );
+
+    // A token file that is gone is named, in one sentence.
+    std::fs::remove_file(&token_file).unwrap();
+    let gone = h
+        .oncall(&["--kubeconfig", &path, "node", "list"])
+        .expect_code(4);
+    assert!(
+        gone.stderr.contains(&format!(
+            "cannot read the token file `{}`",
+            token_file.display()
+        )),
+        "{}",
+        gone.stderr
+    );
+    one_line(&gone);
+}
+
 /// `--as-group` reaches the server: the same impersonated user is refused
 /// the cordon alone and allowed it in the administrators' group, as with
 /// kubectl.

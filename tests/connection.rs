@@ -887,6 +887,10 @@ fn verbose_logs_each_request_and_never_the_credential() {
         vv.contains("accept: ") && vv.contains("response headers:"),
         "the headers of each request and answer: {vv}"
     );
+    assert!(
+        vv.contains("authorization: Bearer <redacted>"),
+        "the credential sent, by kind only: {vv}"
+    );
     let logged = list(&[], &[("RUST_LOG", "oncall::http=info")]);
     assert!(
         request(&logged),

@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use kube::client::ClientBuilder;
+
+use super::bearer::BearerLayer;
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError, NamedAuthInfo};
 use tokio::sync::OnceCell;
 use tower::ServiceBuilder;
@@ -389,18 +391,27 @@ async fn build(
     );
     config.default_retry = false;
     let _ = REQUEST_TIMEOUT.set(opts.request_timeout);
+    let credentials_error = |reason: String| Error::Credentials {
+        context: context.clone(),
+        reason,
+    };
+    // A kubeconfig token comes before an exec plugin, as in kube-rs and
+    // client-go; the plugin then never runs.
+    let mut bearer = BearerLayer::take_token(&mut config.auth_info)
+        .map_err(|e| credentials_error(e.to_string()))?;
+    if bearer.is_some() {
+        config.auth_info.exec = None;
+    }
     let renewal = exec::resolve(&mut config.auth_info)
         .await
-        .map_err(|e| Error::Credentials {
-            context: context.clone(),
-            reason: e.to_string(),
-        })?;
-    let (token_exec, certificate_exec) = match renewal {
-        Some(exec::Renewal::Token(exec)) => (Some(exec), None),
-        Some(exec::Renewal::Certificate { exec, expires }) => {
-            (None, Some((exec, expires, config.clone())))
+        .map_err(|e| credentials_error(e.to_string()))?;
+    let certificate_exec = match renewal {
+        Some(exec::Renewal::Token(exec)) => {
+            bearer = Some(BearerLayer::plugin(exec));
+            None
         }
-        None => (None, None),
+        Some(exec::Renewal::Certificate { exec, expires }) => Some((exec, expires, config.clone())),
+        None => None,
     };
     let default_ns = config.default_namespace.clone();
     let builder = ClientBuilder::try_from(config).map_err(|e| client_error(e, &context, &url))?;
@@ -413,13 +424,14 @@ async fn build(
             ),
             None => inner,
         };
+        // The token goes on above the log, so that `-vv` shows it was sent
+        // (redacted), and outside the request timeout, which a plugin's
+        // login must not count against.
         ServiceBuilder::new()
+            .option_layer(bearer.map(tower::filter::AsyncFilterLayer::new))
             .layer(http_log::Layer::counting(sent.clone()))
             .option_layer(timeout.map(tower::timeout::TimeoutLayer::new))
             .layer(super::body_timeout::Layer::new(timeout))
-            .option_layer(
-                token_exec.map(|e| tower::filter::AsyncFilterLayer::new(exec::TokenLayer::new(e))),
-            )
             .layer(tower::buffer::BufferLayer::new(1024))
             .service(inner)
     });

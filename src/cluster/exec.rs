@@ -8,16 +8,13 @@
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
-use futures::future::BoxFuture;
-use http::{HeaderValue, Request, header::AUTHORIZATION};
 use kube::config::{AuthInfo, ExecConfig, ExecInteractiveMode};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
-use tower::BoxError;
 
 /// What a plugin gave: a bearer token or a client certificate, and until when.
 #[derive(Clone)]
@@ -41,7 +38,8 @@ pub(super) fn is_stale(t: DateTime<Utc>) -> bool {
 
 /// How a plugin's credential is kept fresh for the rest of the command.
 pub(super) enum Renewal {
-    /// A bearer token: `TokenLayer` puts the current one on each request.
+    /// A bearer token: `bearer::BearerLayer` puts the current one on each
+    /// request.
     Token(ExecConfig),
     /// A client certificate that expires: `renew::RenewingTls` builds new
     /// connections with the next one.
@@ -231,37 +229,4 @@ async fn run(exec: &ExecConfig) -> Result<Credential, PluginError> {
         client_key_data: status.client_key_data,
         expires,
     })
-}
-
-/// Puts the plugin's token on every request, running the plugin again only
-/// when the cached token has expired.
-#[derive(Clone)]
-pub(super) struct TokenLayer {
-    exec: Arc<ExecConfig>,
-}
-
-impl TokenLayer {
-    pub(super) fn new(exec: ExecConfig) -> TokenLayer {
-        TokenLayer {
-            exec: Arc::new(exec),
-        }
-    }
-}
-
-impl<B: Send + 'static> tower::filter::AsyncPredicate<Request<B>> for TokenLayer {
-    type Future = BoxFuture<'static, Result<Request<B>, BoxError>>;
-    type Request = Request<B>;
-
-    fn check(&mut self, mut request: Request<B>) -> Self::Future {
-        let exec = self.exec.clone();
-        Box::pin(async move {
-            let credential = credential(&exec).await?;
-            if let Some(token) = credential.token {
-                let mut value = HeaderValue::try_from(format!("Bearer {token}"))?;
-                value.set_sensitive(true);
-                request.headers_mut().insert(AUTHORIZATION, value);
-            }
-            Ok(request)
-        })
-    }
 }

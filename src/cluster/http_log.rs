@@ -81,7 +81,9 @@ where
 }
 
 /// One `name: value` per line; values marked sensitive (credentials) and
-/// cookies are shown as `<redacted>`.
+/// cookies are shown as `<redacted>`, after the scheme of a credential
+/// (`Bearer <redacted>`), which says what kind was sent, as kubectl's
+/// `-v=8` does.
 fn headers(map: &HeaderMap) -> String {
     map.iter()
         .map(|(name, value)| {
@@ -90,7 +92,7 @@ fn headers(map: &HeaderMap) -> String {
                 || name == http::header::PROXY_AUTHORIZATION
                 || name == http::header::COOKIE;
             let shown = if secret {
-                "<redacted>".to_string()
+                redacted(value.as_bytes())
             } else {
                 String::from_utf8_lossy(value.as_bytes()).into_owned()
             };
@@ -98,4 +100,30 @@ fn headers(map: &HeaderMap) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// `Bearer <redacted>` for `Bearer abc…`: the scheme, never the credential.
+fn redacted(value: &[u8]) -> String {
+    let text = String::from_utf8_lossy(value);
+    match text.split_once(' ') {
+        Some((scheme, _))
+            if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphabetic()) =>
+        {
+            format!("{scheme} <redacted>")
+        }
+        _ => "<redacted>".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_credential_keeps_its_scheme_and_loses_its_value() {
+        assert_eq!(redacted(b"Bearer s3cr3t"), "Bearer <redacted>");
+        assert_eq!(redacted(b"Basic dXNlcjpwdw=="), "Basic <redacted>");
+        assert_eq!(redacted(b"s3cr3t"), "<redacted>");
+        assert_eq!(redacted(b"abc/def ghi"), "<redacted>");
+    }
 }

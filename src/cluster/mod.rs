@@ -1,6 +1,7 @@
 //! Connecting to a cluster the way kubectl does, and turning API failures
 //! into errors a user can act on.
 
+mod bearer;
 mod body_timeout;
 mod connect;
 mod errors;

@@ -60,6 +60,19 @@ pub fn set_token(path: &Path, token: &str) {
     write(path, &config);
 }
 
+/// Replaces the current context's user with a bearer token read from a
+/// file (`tokenFile`), as in-cluster and many CI kubeconfigs give one.
+pub fn set_token_file(path: &Path, token_file: &Path) {
+    let mut config = read(path);
+    let user = current_user(&config);
+    for entry in config["users"].as_array_mut().unwrap() {
+        if entry["name"] == user.as_str() {
+            entry["user"] = json!({ "tokenFile": token_file.display().to_string() });
+        }
+    }
+    write(path, &config);
+}
+
 /// The PEM of the CA the kubeconfig trusts.
 pub fn ca_pem(path: &Path) -> String {
     let config = read(path);
