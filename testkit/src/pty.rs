@@ -56,6 +56,12 @@ impl Terminal {
                 if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
+                // A test suite started in the background of a script runs
+                // with ^C and ^\ ignored, and ignored signals are inherited:
+                // give the program a terminal's defaults, as a login would.
+                for signal in [libc::SIGINT, libc::SIGQUIT] {
+                    libc::signal(signal, libc::SIG_DFL);
+                }
                 Ok(())
             });
         }
