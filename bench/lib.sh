@@ -27,18 +27,22 @@ requests() { curl -sf "$SIM_URL/debug/requests" 2>/dev/null || echo -1; }
 RESULTS="$WORK/results.tsv"
 : >"$RESULTS"
 
-# measure LABEL CMD...: one run; appends "label wall_s rss_kib requests exit".
+# measure LABEL CMD...: one run; appends "label wall_s rss_kib requests exit
+# cpu_s" (user + system CPU of the command and its children).
 measure() {
   local label="$1"; shift
   local before after t0 t1 code=0
   before=$(requests)
   t0=$(date +%s.%N)
-  /usr/bin/time -f "%M" -o "$WORK/rss" "$@" >/dev/null 2>"$WORK/last.err" || code=$?
+  /usr/bin/time -f "%M %U %S" -o "$WORK/rss" "$@" >/dev/null 2>"$WORK/last.err" || code=$?
   t1=$(date +%s.%N)
   after=$(requests)
   local reqs=-1
   ((before >= 0 && after >= 0)) && reqs=$((after - before - 1))
-  printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$(python3 -c "print($t1-$t0)")" "$(tail -1 "$WORK/rss")" "$reqs" "$code" >>"$RESULTS"
+  local rss user sys
+  read -r rss user sys < <(tail -1 "$WORK/rss")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$(python3 -c "print($t1-$t0)")" "$rss" "$reqs" "$code" \
+    "$(python3 -c "print(${user:-0}+${sys:-0})")" >>"$RESULTS"
 }
 
 # pair SCENARIO "A label" "A command" "B label" "B command": warm-up, then alternate.

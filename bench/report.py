@@ -20,26 +20,31 @@ memory_file = sys.argv[7] if len(sys.argv) > 7 else ""
 # A label is "[real|floor|]scenario|tool".
 rows = {"sim": OrderedDict(), "floor": OrderedDict(), "real": OrderedDict()}
 for line in open(results):
-    label, wall, rss, reqs, code = line.rstrip("\n").split("\t")
+    fields = line.rstrip("\n").split("\t")
+    # Older measurements have no CPU column.
+    label, wall, rss, reqs, code = fields[:5]
+    cpu = float(fields[5]) if len(fields) > 5 else -1.0
     backend = "sim"
     for prefix in ("real", "floor"):
         if label.startswith(prefix + "|"):
             backend, label = prefix, label[len(prefix) + 1:]
     scenario, tool = label.split("|", 1)
     rows[backend].setdefault(scenario, OrderedDict()).setdefault(tool, []).append(
-        (float(wall), int(rss or 0), int(reqs), int(code))
+        (float(wall), int(rss or 0), int(reqs), int(code), cpu)
     )
 
 
 def summary(runs):
-    walls = [w for w, _, _, _ in runs]
+    walls = [w for w, *_ in runs]
+    cpus = [c for *_, c in runs if c >= 0]
     return {
+        "cpu": statistics.median(cpus) if cpus else None,
         "median": statistics.median(walls),
         "min": min(walls),
         "max": max(walls),
-        "rss_mib": max(r for _, r, _, _ in runs) / 1024,
-        "requests": statistics.median(q for _, _, q, _ in runs),
-        "failed": sum(1 for *_, c in runs if c not in (0, 1)),
+        "rss_mib": max(r for _, r, *_ in runs) / 1024,
+        "requests": statistics.median(q for _, _, q, *_ in runs),
+        "failed": sum(1 for _, _, _, c, _ in runs if c not in (0, 1)),
     }
 
 
@@ -55,8 +60,8 @@ def machine():
 
 
 def table(measured):
-    out = ["| scenario | tool | median s | min s | max s | peak RSS MiB | API requests | ratio to peer |",
-           "|---|---|---:|---:|---:|---:|---:|---:|"]
+    out = ["| scenario | tool | median s | min s | max s | CPU s | peak RSS MiB | API requests | ratio to peer |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for scenario, tools in measured.items():
         names = list(tools)
         stats = {t: summary(r) for t, r in tools.items()}
@@ -66,8 +71,9 @@ def table(measured):
             ratio = f"{s['median'] / peer:.2f}×" if peer and t != names[-1] else ""
             reqs = "n/a" if s["requests"] < 0 else f"{s['requests']:.0f}"
             flag = f" ({s['failed']} failed)" if s["failed"] else ""
+            cpu = "n/a" if s["cpu"] is None else f"{s['cpu']:.2f}"
             out.append(
-                f"| {scenario} | {t}{flag} | {s['median']:.3f} | {s['min']:.3f} | {s['max']:.3f} | {s['rss_mib']:.1f} | {reqs} | {ratio} |"
+                f"| {scenario} | {t}{flag} | {s['median']:.3f} | {s['min']:.3f} | {s['max']:.3f} | {cpu} | {s['rss_mib']:.1f} | {reqs} | {ratio} |"
             )
     return "\n".join(out) + "\n"
 
