@@ -138,6 +138,15 @@ func (c *cluster) writePKI() error {
 	if err := writePair(c.pki, "apiserver", serving); err != nil {
 		return err
 	}
+	// kwok's kubelet API (container logs), which the API server reaches at
+	// the nodes' InternalIP over TLS, as it reaches a kubelet.
+	kubelet, err := ca.serving("kwok", []string{"localhost"}, []net.IP{net.ParseIP("127.0.0.1")})
+	if err != nil {
+		return err
+	}
+	if err := writePair(c.pki, "kubelet", kubelet); err != nil {
+		return err
+	}
 	for _, cl := range clients {
 		pair, err := ca.client(cl.user, cl.groups...)
 		if err != nil {
@@ -238,6 +247,9 @@ func (c *cluster) startAPIServer(etcdPort, apiPort int) error {
 		fmt.Sprintf("--default-not-ready-toleration-seconds=%d", c.opts.toleration),
 		fmt.Sprintf("--default-unreachable-toleration-seconds=%d", c.opts.toleration),
 		"--etcd-compaction-interval="+c.opts.compaction.String(),
+		// kwok's nodes are named, not resolvable: reach their kubelet API
+		// (pods/log) at the InternalIP, 127.0.0.1.
+		"--kubelet-preferred-address-types=InternalIP",
 		"--profiling=false",
 		"--v=1",
 	)
@@ -291,20 +303,68 @@ func (c *cluster) startControllers(cmPort, schedPort int) error {
 }
 
 func (c *cluster) startKwok(port int) error {
-	stages := filepath.Join(c.opts.dir, "kwok-stages.yaml")
-	if err := os.WriteFile(stages, kwokStages, 0o644); err != nil {
+	logs, err := c.writeContainerLogs()
+	if err != nil {
 		return err
 	}
+	config := filepath.Join(c.opts.dir, "kwok-stages.yaml")
+	if err := os.WriteFile(config, append(append([]byte{}, kwokStages...), logs...), 0o644); err != nil {
+		return err
+	}
+	// The nodes' InternalIP and kubelet port are kwok's own server, which
+	// serves container logs (over TLS, as a kubelet does) beside its
+	// health checks (plain HTTP on the same port).
 	return c.spawn("kwok", c.opts.kwok,
 		"--kubeconfig="+filepath.Join(c.pki, "kwok.kubeconfig"),
-		"--config="+stages,
+		"--config="+config,
 		"--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
 		fmt.Sprintf("--server-address=127.0.0.1:%d", port),
+		"--tls-cert-file="+c.pkiFile("kubelet.crt"),
+		"--tls-private-key-file="+c.pkiFile("kubelet.key"),
 		"--node-lease-duration-seconds=40",
 		"--cidr=10.128.0.1/9",
-		"--node-ip=10.0.0.1",
+		"--node-ip=127.0.0.1",
+		fmt.Sprintf("--node-port=%d", port),
 	)
+}
+
+// writeContainerLogs writes what every container has logged, now and
+// before its last restart, in the container runtime's log format, and
+// returns the kwok ClusterLogs that serves them for every pod.
+func (c *cluster) writeContainerLogs() ([]byte, error) {
+	at := time.Now().UTC().Format(time.RFC3339Nano)
+	line := func(stream, text string) string { return at + " " + stream + " F " + text + "\n" }
+	current := line("stdout", "INFO starting version=1") +
+		line("stdout", "INFO listening on :8080")
+	previous := line("stdout", "INFO starting version=1") +
+		line("stdout", "INFO connecting to database host=db.internal port=5432") +
+		line("stderr", "panic: runtime error: invalid memory address or nil pointer dereference") +
+		line("stderr", "[signal SIGSEGV: segmentation violation code=0x1 addr=0x18 pc=0x6b2f4c]")
+	dir := filepath.Join(c.opts.dir, "container-logs")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	currentFile, previousFile := filepath.Join(dir, "current.log"), filepath.Join(dir, "previous.log")
+	if err := os.WriteFile(currentFile, []byte(current), 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(previousFile, []byte(previous), 0o644); err != nil {
+		return nil, err
+	}
+	return []byte(fmt.Sprintf(`---
+# Every container's log (kubectl logs, pods/log), and with --previous the
+# one before its last restart.
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterLogs
+metadata:
+  name: every-container
+spec:
+  selector: {}
+  logs:
+  - logsFile: %q
+    previousLogsFile: %q
+`, currentFile, previousFile)), nil
 }
 
 // stop ends every component, newest first, and removes etcd's data.

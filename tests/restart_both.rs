@@ -2,7 +2,9 @@
 //! `kubectl rollout`: restarts of each kind of workload, the plan, refusals
 //! and dry runs, `--bad-pods` (a crash-looping pod, a budget that refuses, a
 //! pod on a node whose kubelet died), and rollouts whose new pods fail in
-//! each way a kubelet reports, failing fast while the old pods keep serving;
+//! each way a kubelet reports, failing fast while the old pods keep serving
+//! and showing the crashed container's last log lines (kwok serves them on
+//! the real control plane, as a kubelet does);
 //! and restarts that finish under the simulator's API faults (watches that
 //! expire, a flaky server), played in front of the real control plane by
 //! the fault proxy.
@@ -229,6 +231,44 @@ fn crash_looping_new_pods_fail_the_rollout_fast(backend: Backend) {
             .contains("the rollout of `deployment/web` failed"),
         "{}",
         run.stderr
+    );
+    // The crashed container's last lines, read through pods/log (from the
+    // kubelet's API: kwok's on the real control plane).
+    assert!(
+        run.stdout.contains("log lines") && run.stdout.contains("panic: runtime error"),
+        "shows the last log lines of the crash:\n{}",
+        run.stdout
+    );
+    let json = h
+        .oncall(&[
+            "-n",
+            &ns,
+            "-o",
+            "json",
+            "rollout",
+            "status",
+            "web",
+            "--timeout",
+            "1m",
+        ])
+        .expect_code(1);
+    let out: Value = serde_json::from_str(&json.stdout).expect("JSON");
+    let failure = &out[0]["failure"];
+    assert_eq!(out[0]["outcome"], "failed", "{out:#}");
+    assert_eq!(failure["reason"], "CrashLoopBackOff", "{out:#}");
+    assert!(
+        new_pods.iter().any(|p| failure["pod"] == p.as_str()),
+        "{out:#}"
+    );
+    let logs: Vec<&str> = failure["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l.as_str())
+        .collect();
+    assert!(
+        logs.iter().any(|l| l.contains("panic: runtime error")),
+        "the crashed container's log lines: {logs:?}"
     );
     // kubectl waits for the deadline instead; it agrees the rollout is not done.
     assert_ne!(

@@ -62,7 +62,9 @@ pub fn backoff(n: u32) -> Duration {
 /// that ran out of `--request-timeout` is not tried again.
 pub fn is_transient(err: &kube::Error) -> bool {
     match err {
-        kube::Error::Api(status) if is_pdb_refusal(status) => false,
+        kube::Error::Api(status) if is_pdb_refusal(status) || is_kubelet_unreachable(status) => {
+            false
+        }
         kube::Error::Api(status) => status.code >= 500 || status.code == 429,
         kube::Error::HyperError(_) | kube::Error::Service(_) if timed_out(err) => false,
         kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => true,
@@ -77,6 +79,21 @@ pub fn is_transient(err: &kube::Error) -> bool {
 /// for a create, it already exists).
 pub fn is_conflict(err: &kube::Error) -> bool {
     super::status_of(err).is_some_and(|s| s.code == 409)
+}
+
+/// Whether a 500 is the API server failing to reach a node's kubelet for a
+/// pod's log (`Get "https://10.0.0.7:10250/containerLogs/…": dial tcp …`):
+/// the kubelet is down or its port closed to the control plane, which asking
+/// the API server again does not change (kubectl says it once too).
+pub fn is_kubelet_unreachable(status: &kube::core::Status) -> bool {
+    status.code == 500 && names_kubelet_endpoint(status.message.as_bytes())
+}
+
+/// Whether an answer names a kubelet's log endpoint (the API server quotes
+/// the request it could not make to the node).
+fn names_kubelet_endpoint(text: &[u8]) -> bool {
+    const ENDPOINT: &[u8] = b"/containerLogs/";
+    text.windows(ENDPOINT.len()).any(|w| w == ENDPOINT)
 }
 
 /// Whether a 429 is the eviction API refusing because of a disruption budget
@@ -319,7 +336,11 @@ where
         let collected: Result<_, BoxError> = body.collect().await.map_err(Into::into);
         match collected {
             Ok(full) => {
-                let answer = Response::from_parts(head, Either::Right(Full::new(full.to_bytes())));
+                let full = full.to_bytes();
+                // The API server could not reach a node's kubelet: asking
+                // the API server again does not bring the kubelet back.
+                let wait = wait.filter(|_| !(status == 500 && names_kubelet_endpoint(&full)));
+                let answer = Response::from_parts(head, Either::Right(Full::new(full)));
                 match wait {
                     Some(wait) if !last && pause(wait).await => attempt += 1,
                     _ => {
@@ -375,6 +396,11 @@ mod tests {
         assert!(!is_transient(&kube::Error::Api(
             status(404, "gone").boxed()
         )));
+        let kubelet = status(
+            500,
+            r#"Get "https://10.0.0.7:10250/containerLogs/shop/web-1/web": dial tcp 10.0.0.7:10250: connect: connection refused"#,
+        );
+        assert!(!is_transient(&kube::Error::Api(kubelet.boxed())));
     }
 
     #[test]
