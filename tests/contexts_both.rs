@@ -449,8 +449,8 @@ fn a_namespace_missing_everywhere_exits_as_for_one_context(backend: Backend) {
     let h = Harness::on(backend, &s, &namespace(&s.ns("a")));
     add_contexts(&h, &s);
     let missing = s.ns("nowhere");
-    let run = h
-        .oncall(&[
+    let stuck_in = |second: &str| {
+        h.oncall(&[
             "pods",
             "stuck",
             "-n",
@@ -458,9 +458,10 @@ fn a_namespace_missing_everywhere_exits_as_for_one_context(backend: Backend) {
             "--context",
             "left",
             "--context",
-            "right",
+            second,
         ])
-        .expect_code(1);
+    };
+    let run = stuck_in("right").expect_code(1);
     let lines = left_out(&run.stderr);
     assert_eq!(lines.len(), 2, "{}", run.stderr);
     for line in lines {
@@ -470,15 +471,5 @@ fn a_namespace_missing_everywhere_exits_as_for_one_context(backend: Backend) {
         );
     }
     // One context down as well: the reasons differ, so the exit code is 4.
-    h.oncall(&[
-        "pods",
-        "stuck",
-        "-n",
-        &missing,
-        "--context",
-        "left",
-        "--context",
-        "down",
-    ])
-    .expect_code(4);
+    stuck_in("down").expect_code(4);
 }

@@ -75,21 +75,24 @@ fn job_list(h: &Harness, s: &Scope) -> Vec<Value> {
     serde_json::from_str(&run.stdout).expect("JSON rows")
 }
 
+/// `job run cronjob/builder --follow --yes` in `ns`.
+fn run_builder_followed(h: &Harness, ns: &str) -> Run {
+    h.oncall(&[
+        "-n",
+        ns,
+        "job",
+        "run",
+        "cronjob/builder",
+        "--follow",
+        "--yes",
+    ])
+}
+
 fn a_run_succeeds_and_is_made_as_kubectl_makes_it(backend: Backend) {
     let s = Scope::new("jobrun");
     let h = Harness::on(backend, &s, &cluster(&s, &[("builder", "Forbid", "")]));
     let ns = s.ns("batch");
-    let run = h
-        .oncall(&[
-            "-n",
-            &ns,
-            "job",
-            "run",
-            "cronjob/builder",
-            "--follow",
-            "--yes",
-        ])
-        .expect_code(0);
+    let run = run_builder_followed(&h, &ns).expect_code(0);
     // The plan shows what will run, and when the schedule runs next.
     assert!(
         run.stdout
@@ -614,17 +617,7 @@ fn real_a_kubelet_out_of_reach_is_said_once_and_the_job_still_followed() {
         r#"{"status":{"daemonEndpoints":{"kubeletEndpoint":{"Port":1}}}}"#,
     ])
     .expect_code(0);
-    let run = h
-        .oncall(&[
-            "-n",
-            &ns,
-            "job",
-            "run",
-            "cronjob/builder",
-            "--follow",
-            "--yes",
-        ])
-        .expect_code(0);
+    let run = run_builder_followed(&h, &ns).expect_code(0);
     let said: Vec<&str> = run
         .stderr
         .lines()
