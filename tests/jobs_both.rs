@@ -75,6 +75,21 @@ fn job_list(h: &Harness, s: &Scope) -> Vec<Value> {
     serde_json::from_str(&run.stdout).expect("JSON rows")
 }
 
+/// What `kubectl logs` shows for the pod of job `job` (never empty).
+fn kubectl_log_of_job(h: &Harness, ns: &str, job: &str) -> String {
+    let pod = h
+        .list("pods", Some(ns))
+        .into_iter()
+        .find(|p| p["metadata"]["labels"]["batch.kubernetes.io/job-name"] == job)
+        .expect("the job's pod");
+    let log = h
+        .kubectl(&["-n", ns, "logs", pod["metadata"]["name"].as_str().unwrap()])
+        .expect_code(0)
+        .stdout;
+    assert!(!log.trim().is_empty(), "kubectl shows a log");
+    log
+}
+
 /// `job run cronjob/builder --follow --yes` in `ns`.
 fn run_builder_followed(h: &Harness, ns: &str) -> Run {
     h.oncall(&[
@@ -128,16 +143,7 @@ fn a_run_succeeds_and_is_made_as_kubectl_makes_it(backend: Backend) {
     assert_eq!(owner["controller"], true);
     assert_eq!(job["metadata"]["labels"]["app"], "builder");
     // The pod's log was streamed: every line `kubectl logs` shows for it.
-    let pod = h
-        .list("pods", Some(&ns))
-        .into_iter()
-        .find(|p| p["metadata"]["labels"]["batch.kubernetes.io/job-name"] == name)
-        .expect("the job's pod");
-    let theirs = h
-        .kubectl(&["-n", &ns, "logs", pod["metadata"]["name"].as_str().unwrap()])
-        .expect_code(0);
-    assert!(!theirs.stdout.trim().is_empty(), "kubectl shows a log");
-    for line in theirs.stdout.lines() {
+    for line in kubectl_log_of_job(&h, &ns, name).lines() {
         assert!(
             run.stdout.contains(line),
             "{line:?} missing:\n{}",
@@ -207,6 +213,19 @@ fn a_failed_run_exits_1_naming_its_exit_code(backend: Backend) {
     let hint = format!("`kubectl --context {context} logs -n {ns} job/builder-manual-");
     assert!(run.stderr.contains(&hint), "{hint} in {}", run.stderr);
     assert!(run.stdout.contains("failed after"), "{}", run.stdout);
+    // With the last lines of the pod's log, as kubectl shows them.
+    let job = jobs(&h, &s)[0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let log = kubectl_log_of_job(&h, &ns, &job);
+    let last = log.lines().last().unwrap();
+    assert!(
+        run.stdout.contains(last) || run.stderr.contains(last),
+        "{last:?} missing:\n{}\n{}",
+        run.stdout,
+        run.stderr
+    );
     let rows = job_list(&h, &s);
     assert_eq!(rows[0]["last_run"]["state"], "failed");
     assert_eq!(h.audit_entries()[0]["outcome"]["status"], "failed");
