@@ -1078,7 +1078,10 @@ fn wide_node_list_shows_what_kubectl_wide_shows(backend: Backend) {
             );
         }
         assert!(row.contains_key("PROVIDER-ID"), "{row:?}");
-        assert_eq!(row["INTERNAL-IP"], "10.0.0.1", "{row:?}");
+        assert!(
+            row["INTERNAL-IP"].parse::<std::net::IpAddr>().is_ok(),
+            "an address, not a placeholder: {row:?}"
+        );
         assert!(
             row["CONTAINER-RUNTIME"].starts_with("containerd://"),
             "{row:?}"
