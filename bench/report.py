@@ -59,6 +59,19 @@ def machine():
     return f"{os.cpu_count()} cores, {mem} memory"
 
 
+def alternations(measured):
+    """How many times each pair ran, by where when that differs (the real
+    control plane's floor rows run more often: its spread is wider)."""
+    by_where = OrderedDict()
+    for scenario, tools in measured.items():
+        where = scenario.split(", ", 1)[1].rsplit(", ", 1)[0] if ", " in scenario else scenario
+        by_where.setdefault(where, len(next(iter(tools.values()))))
+    counts = set(by_where.values())
+    if len(counts) == 1:
+        return f"{counts.pop()} times"
+    return ", ".join(f"{n} times on the {w}" for w, n in by_where.items())
+
+
 def table(measured):
     out = ["| scenario | tool | median s | min s | max s | CPU s | peak RSS MiB | API requests | ratio to peer |",
            "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
@@ -101,7 +114,7 @@ else:
 if rows["floor"]:
     sections.append(
         "<!-- floor -->\n## Close to the floor\n\n"
-        f"Measured {now} on {machine()}; each pair alternated {reps} times after a warm-up. "
+        f"Measured {now} on {machine()}; each pair alternated {alternations(rows['floor'])} after a warm-up. "
         "The floor fetches every page of the pod list over oncall's own client (one keep-alive "
         "connection) and reads only each page's continue token (`bench/list-floor.rs`). "
         "API requests come from the simulator's counter (n/a on the real control plane).\n\n"
