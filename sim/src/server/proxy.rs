@@ -7,8 +7,10 @@
 //! Retry-After, expired credentials and RBAC refusals (answered without
 //! forwarding), 409 on writes (not forwarded either, as a stale write is
 //! refused before it is applied), dropped connections (forwarded, so a
-//! write may have been applied, and then cut off half-way), expired
-//! continue tokens and watches that end with 410 after `watch-expiry`.
+//! write may have been applied, and then cut off half-way), and watches
+//! that end with 410 after `watch-expiry`. An expired continue token is
+//! the real server's own: the page is held until its etcd compaction has
+//! passed the token (see [`after_compaction`]).
 //! Streams (watches, followed logs) are passed on as they come; upgraded
 //! connections (`exec`, `attach`, port forwarding) are not proxied.
 
@@ -101,46 +103,21 @@ async fn forward(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         return stale_write(uri.path());
     }
     let query = parse_query(uri.query());
-    if method == Method::GET
+    let expire = method == Method::GET
         && query.get("continue").is_some_and(|c| !c.is_empty())
-        && shared.faults.lock().take_continue_expiry()
-    {
-        return error_response(&ApiError::expired_continue());
-    }
+        && shared.faults.lock().take_continue_expiry();
     let (parts, body) = req.into_parts();
     let Ok(body) = axum::body::to_bytes(body, 64 << 20).await else {
         return error_response(&ApiError::bad_request("the request body could not be read"));
     };
-    let mut upstream = http::Request::builder()
-        .method(parts.method)
-        .uri(parts.uri.path_and_query().map_or("/", |p| p.as_str()));
-    for (name, value) in &parts.headers {
-        // The upstream client sets its own host, credentials, length and
-        // encoding (it decompresses what it asks to be compressed).
-        if ![
-            header::HOST,
-            header::AUTHORIZATION,
-            header::CONTENT_LENGTH,
-            header::ACCEPT_ENCODING,
-            header::CONNECTION,
-        ]
-        .contains(name)
-        {
-            upstream = upstream.header(name, value);
-        }
-    }
-    let Ok(upstream) = upstream.body(kube::client::Body::from(body.to_vec())) else {
-        return error_response(&ApiError::bad_request("the request could not be forwarded"));
+    let sent = if expire {
+        after_compaction(&shared.upstream, &parts, &body).await
+    } else {
+        send_upstream(&shared.upstream, &parts, &body).await
     };
-    let resp = match shared.upstream.send(upstream).await {
+    let resp = match sent {
         Ok(resp) => resp,
-        Err(e) => {
-            return error_response(&ApiError::new(
-                502,
-                "ServiceUnavailable",
-                format!("the fault proxy could not reach the API server: {e}"),
-            ));
-        }
+        Err(refusal) => return refusal,
     };
     let (mut parts, body) = resp.into_parts();
     parts.headers.remove(header::TRANSFER_ENCODING);
@@ -156,6 +133,80 @@ async fn forward(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         truncate(resp)
     } else {
         resp
+    }
+}
+
+/// The request as the upstream client sends it: the same method, path,
+/// query, headers and body, with the upstream's own credentials.
+async fn send_upstream(
+    upstream: &kube::Client,
+    parts: &http::request::Parts,
+    body: &Bytes,
+) -> Result<http::Response<kube::client::Body>, Response> {
+    let mut request = http::Request::builder()
+        .method(parts.method.clone())
+        .uri(parts.uri.path_and_query().map_or("/", |p| p.as_str()));
+    for (name, value) in &parts.headers {
+        // The upstream client sets its own host, credentials, length and
+        // encoding (it decompresses what it asks to be compressed).
+        if ![
+            header::HOST,
+            header::AUTHORIZATION,
+            header::CONTENT_LENGTH,
+            header::ACCEPT_ENCODING,
+            header::CONNECTION,
+        ]
+        .contains(name)
+        {
+            request = request.header(name, value);
+        }
+    }
+    let Ok(request) = request.body(kube::client::Body::from(body.to_vec())) else {
+        return Err(error_response(&ApiError::bad_request(
+            "the request could not be forwarded",
+        )));
+    };
+    upstream.send(request).await.map_err(|e| {
+        error_response(&ApiError::new(
+            502,
+            "ServiceUnavailable",
+            format!("the fault proxy could not reach the API server: {e}"),
+        ))
+    })
+}
+
+/// How long a page is held for the real server's compaction: two of the
+/// test bed's compaction intervals (30 s each), with room to spare.
+const COMPACTION_WAIT: Duration = Duration::from_secs(100);
+
+/// A page whose continue token is to expire, answered once the real API
+/// server has compacted etcd past the token: the request is sent again
+/// every second until the server itself answers 410 Expired, and that
+/// answer, the server's own, is passed on. The real server compacts on
+/// its own schedule (`--etcd-compaction-interval`), so the page is held
+/// for up to two intervals, as if the server were slow to answer it.
+async fn after_compaction(
+    upstream: &kube::Client,
+    parts: &http::request::Parts,
+    body: &Bytes,
+) -> Result<http::Response<kube::client::Body>, Response> {
+    let deadline = tokio::time::Instant::now() + COMPACTION_WAIT;
+    loop {
+        let resp = send_upstream(upstream, parts, body).await?;
+        if resp.status() == http::StatusCode::GONE {
+            return Ok(resp);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(error_response(&ApiError::new(
+                504,
+                "Timeout",
+                format!(
+                    "the fault proxy waited {}s for the API server to compact etcd past a continue token, and it did not",
+                    COMPACTION_WAIT.as_secs()
+                ),
+            )));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
