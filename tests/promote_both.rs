@@ -26,6 +26,7 @@ on_both_backends!(
     a_failed_migration_stops_before_any_deploy,
     a_singleton_whose_pod_never_stops_is_scaled_back_once_and_the_error_says_where_it_is,
     a_mistyped_namespace_is_named_and_an_unrelated_one_is_not_called_up_to_date,
+    a_bad_release_left_in_place_says_what_runs_and_how_to_restore_it,
 );
 
 const OLD: &str = "sha-1111111111111111111111111111111111111111";
@@ -816,4 +817,81 @@ fn a_mistyped_namespace_is_named_and_an_unrelated_one_is_not_called_up_to_date(b
         run.stdout
     );
     assert!(!run.stdout.contains("already runs"), "{}", run.stdout);
+}
+
+/// A release whose fetcher crash-loops, promoted with `--no-rollback` on a
+/// context that is not the kubeconfig's current one: the last words say
+/// what production's fetcher runs now and give the command that restores
+/// it, and that command, pasted as printed, does.
+fn a_bad_release_left_in_place_says_what_runs_and_how_to_restore_it(backend: Backend) {
+    let s = Scope::new("norollback");
+    let y = s.node_yaml("a", "16", &[])
+        + &s.node_yaml("b", "16", &[])
+        + &environment(&s, "staging", NEW)
+        + &environment(&s, "production", NEW);
+    let h = Harness::on(backend, &s, &y);
+    settle(&h, &s);
+    let (staging, production) = (s.ns("staging"), s.ns("production"));
+    let before = images(&h, &production);
+    let bad = format!("registry.example.com/{}/fetcher:sha-bad", s.id);
+    h.apply(
+        ConfigMap::image_faults(&production, &[&format!("{bad} crash-loop exit-code=1")])
+            .into_value(),
+    );
+    h.kubectl(&[
+        "-n",
+        &staging,
+        "set",
+        "image",
+        "deployment/fetcher",
+        &format!("fetcher={bad}"),
+    ])
+    .expect_code(0);
+    // The kubeconfig's current context is a dead server: a restore command
+    // without `--context` would act on it.
+    let context = h.kubectl(&["config", "current-context"]).expect_code(0);
+    let context = context.stdout.trim();
+    let kubeconfig = h.home.path().join("two-contexts");
+    std::fs::copy(&h.kubeconfig, &kubeconfig).unwrap();
+    kubeconfig::switch_to_new_context(&kubeconfig, "elsewhere", "http://127.0.0.1:9");
+    let k = kubeconfig.to_str().unwrap();
+    let mut args = vec!["--kubeconfig", k, "--context", context];
+    args.extend(promote(
+        &staging,
+        &production,
+        &["--yes", "--timeout", "30s", "--no-rollback"],
+    ));
+    let run = h.oncall(&args).expect_code(1);
+    assert_eq!(image(&h, &production, "fetcher"), bad, "left in place");
+    let last = run.stderr.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.contains("`deployment/fetcher` runs the new images"),
+        "{}",
+        run.stderr
+    );
+    let restore = last
+        .split_once("(restore: `")
+        .and_then(|(_, rest)| rest.split_once('`'))
+        .map(|(command, _)| command)
+        .unwrap_or_else(|| panic!("no restore command: {}", run.stderr));
+    assert_eq!(
+        restore,
+        format!(
+            "kubectl --kubeconfig {k} --context {context} -n {production} set image deployment/fetcher fetcher={}",
+            before[1]
+        )
+    );
+    let words = shlex::split(restore).expect("the restore command is valid shell");
+    Cmd::new(kubectl_path())
+        .inherit_env()
+        .args(&words[1..])
+        .env("HOME", h.home.path())
+        .run()
+        .expect_code(0);
+    assert_eq!(images(&h, &production), before, "restored as printed");
+    let fetcher_ready = || ready(&h, &production, "fetcher") == 2;
+    assert!(
+        eventually(Duration::from_secs(60), fetcher_ready),
+        "the restored fetcher is ready again"
+    );
 }

@@ -83,6 +83,17 @@ fn every_suggestion_of_the_demo_runs_as_printed_on_the_context_given() {
     let mut lines = suggested(&stuck.stdout);
     lines.extend(suggested(&check.stdout));
     lines.extend(suggested(&check.stderr));
+    // A mistyped name's error says where to look it up.
+    for typo in [
+        &["-n", "prodution", "pods", "stuck"][..],
+        &["node", "check", "gke-demo-pool-a-nope"],
+        &["-n", "production", "restart", "deploy/nope", "--dry-run"],
+    ] {
+        let run = on(typo).expect_code(1);
+        let found = suggested(&run.stderr);
+        assert!(!found.is_empty(), "{typo:?}: {}", run.stderr);
+        lines.extend(found);
+    }
     lines.sort();
     lines.dedup();
     // The demo's dead node and its finalizer-held pod are both in there.

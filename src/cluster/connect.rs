@@ -121,7 +121,7 @@ impl Cluster {
         match namespaces.get_opt(ns).await {
             Ok(None) => Err(Error::NotFound {
                 what: format!("namespace `{ns}`"),
-                list: format!("kubectl --context {} get namespaces", self.context),
+                list: crate::suggest::kubectl("get namespaces"),
             }),
             _ => Ok(()),
         }

@@ -26,9 +26,9 @@ pub(crate) async fn describe(
             match found {
                 Some(w) => one(namespace, change, w),
                 None => format!(
-                    "`{}` could not be read (look with `kubectl -n {namespace} get {}`)",
+                    "`{}` could not be read (look with `{}`)",
                     change.id(),
-                    change.id()
+                    crate::suggest::kubectl(&format!("-n {namespace} get {}", change.id()))
                 ),
             }
         })
@@ -57,15 +57,15 @@ fn one(namespace: &str, change: &WorkloadChange, live: &Workload) -> String {
             .iter()
             .map(|c| format!("{}={}", c.container, c.from))
             .collect();
-        restore.push(format!(
-            "kubectl -n {namespace} set image {id} {}",
+        restore.push(crate::suggest::kubectl(&format!(
+            "-n {namespace} set image {id} {}",
             set.join(" ")
-        ));
+        )));
     }
     if stopped {
-        restore.push(format!(
-            "kubectl -n {namespace} scale {id} --replicas={wanted}"
-        ));
+        restore.push(crate::suggest::kubectl(&format!(
+            "-n {namespace} scale {id} --replicas={wanted}"
+        )));
     }
     let replicas = if stopped { " at 0 replicas" } else { "" };
     match restore.is_empty() {

@@ -234,7 +234,7 @@ fn not_found_or(e: kube::Error, cluster: &Cluster, doing: &str, what: &str) -> E
         );
         return Error::NotFound {
             what: format!("`{what}`"),
-            list: format!("kubectl -n {ns} get {kind}"),
+            list: crate::suggest::kubectl(&format!("-n {ns} get {kind}")),
         };
     }
     match api_error(e, &cluster.url, doing) {
