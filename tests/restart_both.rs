@@ -553,6 +553,17 @@ fn a_wait_that_runs_out_of_time_exits_5(backend: Backend) {
         ])
         .expect_code(5);
     assert!(run.stderr.contains("timed out"), "{}", run.stderr);
+    // The command it gives to keep watching runs as printed.
+    let follow = format!("oncall -n {} rollout status deployment/slow", s.ns("shop"));
+    assert!(
+        run.stderr
+            .contains(&format!("keep watching with `{follow}`")),
+        "{}",
+        run.stderr
+    );
+    let words: Vec<&str> = follow.split(' ').skip(1).collect();
+    let again = h.oncall(&[&words[..], &["--timeout", "1s"]].concat());
+    assert!(again.expect_code(5).stderr.contains("timed out"));
 }
 
 fn on_delete_workloads_are_skipped_by_a_restart(backend: Backend) {
@@ -983,7 +994,9 @@ fn ctrl_c_while_waiting_stops_cleanly_and_is_recorded(backend: Backend) {
     child.signal(libc::SIGINT);
     let stderr = child.finish().expect_exit(130).stderr;
     assert!(
-        stderr.contains("not done: waiting for `deployment/slow`; the rollouts themselves go on"),
+        stderr.contains(&format!(
+            "not done: waiting for `deployment/slow`; the rollouts themselves go on: follow them with `oncall -n {ns} rollout status deployment/slow`"
+        )),
         "{stderr}"
     );
     let entries = h.audit_entries();

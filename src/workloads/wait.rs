@@ -138,9 +138,10 @@ pub(crate) fn verdict(outcomes: &[RolloutOutcome], timeout: Duration) -> Result<
         return Err(Error::TimedOut {
             after: humantime::format_duration(timeout).to_string(),
             what: format!(
-                "{} still rolling out ({}); keep watching with `oncall rollout status`, or pass a longer --timeout",
+                "{} still rolling out ({}); keep watching with {}, or pass a longer --timeout",
                 names(&timed_out),
-                timed_out[0].status
+                timed_out[0].status,
+                follow_command(&timed_out)
             ),
         });
     }
@@ -156,12 +157,34 @@ pub(crate) fn verdict(outcomes: &[RolloutOutcome], timeout: Duration) -> Result<
         return Err(Error::Interrupted {
             done: each(&finished, &|w| format!("`{w}` finished")),
             not_done: each(&interrupted, &|w| format!("waiting for `{w}`")),
-            next: Some(
-                "the rollouts themselves go on: follow them with `oncall rollout status`".into(),
-            ),
+            next: Some(format!(
+                "the rollouts themselves go on: follow them with {}",
+                follow_command(&interrupted)
+            )),
         });
     }
     Ok(())
+}
+
+/// The `oncall rollout status` command, in backticks, that goes on
+/// watching `outcomes` (one per namespace), with the connection flags the
+/// user gave.
+fn follow_command(outcomes: &[&RolloutOutcome]) -> String {
+    let mut by_namespace: Vec<(&str, Vec<&str>)> = Vec::new();
+    for o in outcomes {
+        match by_namespace.iter_mut().find(|(ns, _)| *ns == o.namespace) {
+            Some((_, workloads)) => workloads.push(&o.workload),
+            None => by_namespace.push((&o.namespace, vec![&o.workload])),
+        }
+    }
+    by_namespace
+        .iter()
+        .map(|(ns, workloads)| {
+            let line = format!("-n {ns} rollout status {}", workloads.join(" "));
+            format!("`{}`", crate::suggest::oncall(&line))
+        })
+        .collect::<Vec<_>>()
+        .join(" and ")
 }
 
 /// What the progress callback sees on every change of status.
