@@ -123,6 +123,29 @@ fn migration_jobs(h: &Harness, ns: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Staging's fetcher moves to an image that crash-loops on start in
+/// production (a `sim-image-faults` rule there); returns that image.
+fn stage_a_crash_looping_fetcher(h: &Harness, s: &Scope) -> String {
+    let bad = format!("registry.example.com/{}/fetcher:sha-bad", s.id);
+    h.apply(
+        ConfigMap::image_faults(
+            &s.ns("production"),
+            &[&format!("{bad} crash-loop exit-code=1")],
+        )
+        .into_value(),
+    );
+    h.kubectl(&[
+        "-n",
+        &s.ns("staging"),
+        "set",
+        "image",
+        "deployment/fetcher",
+        &format!("fetcher={bad}"),
+    ])
+    .expect_code(0);
+    bad
+}
+
 fn promote<'a>(staging: &'a str, production: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "promote",
@@ -228,20 +251,7 @@ fn a_crash_looping_image_is_rolled_back_and_history_and_rollback_work(backend: B
     let on_release_one = images(&h, &production);
 
     // Release 2's fetcher crashes on start: promote rolls production back.
-    let bad = format!("registry.example.com/{}/fetcher:sha-bad", s.id);
-    h.apply(
-        ConfigMap::image_faults(&production, &[&format!("{bad} crash-loop exit-code=1")])
-            .into_value(),
-    );
-    h.kubectl(&[
-        "-n",
-        &staging,
-        "set",
-        "image",
-        "deployment/fetcher",
-        &format!("fetcher={bad}"),
-    ])
-    .expect_code(0);
+    stage_a_crash_looping_fetcher(&h, &s);
     let run = h
         .oncall(&promote(
             &staging,
@@ -833,20 +843,7 @@ fn a_bad_release_left_in_place_says_what_runs_and_how_to_restore_it(backend: Bac
     settle(&h, &s);
     let (staging, production) = (s.ns("staging"), s.ns("production"));
     let before = images(&h, &production);
-    let bad = format!("registry.example.com/{}/fetcher:sha-bad", s.id);
-    h.apply(
-        ConfigMap::image_faults(&production, &[&format!("{bad} crash-loop exit-code=1")])
-            .into_value(),
-    );
-    h.kubectl(&[
-        "-n",
-        &staging,
-        "set",
-        "image",
-        "deployment/fetcher",
-        &format!("fetcher={bad}"),
-    ])
-    .expect_code(0);
+    let bad = stage_a_crash_looping_fetcher(&h, &s);
     // The kubeconfig's current context is a dead server: a restore command
     // without `--context` would act on it.
     let context = h.kubectl(&["config", "current-context"]).expect_code(0);
