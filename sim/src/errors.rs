@@ -156,6 +156,19 @@ impl ApiError {
         )
     }
 
+    /// A create or update whose body is protobuf or CBOR, which the
+    /// simulator does not decode. A real API server reads protobuf, so the
+    /// sentence says how to send the same object as YAML instead.
+    pub(crate) fn undecodable_body(ct: &str) -> Self {
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {ct:?}; the sandbox does not read protobuf, which kubectl's create generators send: pipe them through `--dry-run=client -o yaml | kubectl create -f -`)"
+            ),
+        )
+    }
+
     pub(crate) fn internal(message: impl Into<String>) -> Self {
         Self::new(500, "InternalError", message)
     }

@@ -327,3 +327,58 @@ async fn expired_credentials_and_rbac_refusals() {
     );
     c.sim.shutdown().await;
 }
+
+/// kubectl's create generators send protobuf, which the simulator does not
+/// read: the refusal says how to send the same object, and that works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_protobuf_create_is_refused_with_the_way_round_it() {
+    let c = cluster().await;
+    let refused = c
+        .kubectl(&[
+            "create",
+            "configmap",
+            "settings",
+            "--from-literal=mode=fast",
+        ])
+        .await
+        .expect_exit(1);
+    assert!(
+        refused
+            .stderr
+            .contains("pipe them through `--dry-run=client -o yaml | kubectl create -f -`"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        c.sim
+            .get("configmaps", Some("default"), "settings")
+            .is_none()
+    );
+    let yaml = c
+        .ok(&[
+            "create",
+            "configmap",
+            "settings",
+            "--from-literal=mode=fast",
+            "--dry-run=client",
+            "-o",
+            "yaml",
+        ])
+        .await;
+    let cmd = c.kubectl_cmd(&["create", "-f", "-"]).stdin(yaml);
+    let created = tokio::task::spawn_blocking(move || cmd.run())
+        .await
+        .unwrap()
+        .expect_exit(0);
+    assert!(
+        created.stdout.contains("configmap/settings created"),
+        "{}",
+        created.stdout
+    );
+    let stored = c
+        .sim
+        .get("configmaps", Some("default"), "settings")
+        .unwrap();
+    assert_eq!(stored["data"]["mode"], "fast");
+    c.sim.shutdown().await;
+}

@@ -242,8 +242,9 @@ fn parse_body(req: &Req) -> Result<Value, ApiError> {
     if ct.contains("protobuf") || ct.contains("cbor") {
         // Only JSON bodies are understood. client-go falls back to JSON
         // after a 415 for CBOR only: a protobuf body (kubectl's generator
-        // subcommands) stays refused, a known limitation (README).
-        return Err(ApiError::unsupported_media(ct));
+        // subcommands) stays refused, a known limitation (README), with
+        // the way round it in the message.
+        return Err(ApiError::undecodable_body(ct));
     }
     if ct.starts_with("application/apply-patch+yaml")
         && let Ok(text) = std::str::from_utf8(&req.body)
