@@ -220,6 +220,11 @@ func eventsFor(pod *corev1.Pod) []podEvent {
 			}
 		}
 	}
+	if failsOnce(pod, kind) {
+		// Not started again, so not backed off: the pod fails (kwok's
+		// pod-complete stage) without a word from the kubelet.
+		return nil
+	}
 	switch kind {
 	case "sandbox-stuck":
 		return []podEvent{{"Warning", "FailedCreatePodSandBox", fmt.Sprintf(
@@ -247,7 +252,7 @@ func eventsFor(pod *corev1.Pod) []podEvent {
 		)
 	case "err-image-pull":
 		return pullFailed(container.Image)
-	case "crash-loop", "oom-killed":
+	case "crash-loop", "oom-killed", "job-fail":
 		return []podEvent{{"Warning", "BackOff", fmt.Sprintf(
 			"Back-off restarting failed container %s in pod %s_%s(%s)", container.Name, pod.Name, pod.Namespace, pod.UID)}}
 	case "liveness-kill":
@@ -257,10 +262,31 @@ func eventsFor(pod *corev1.Pod) []podEvent {
 			{"Warning", "BackOff", fmt.Sprintf(
 				"Back-off restarting failed container %s in pod %s_%s(%s)", container.Name, pod.Name, pod.Namespace, pod.UID)},
 		}
+	case "evicted":
+		if pod.Status.Reason != "Evicted" {
+			return nil
+		}
+		return []podEvent{
+			{"Warning", "Evicted", pod.Status.Message},
+			{"Normal", "Killing", fmt.Sprintf("Stopping container %s", container.Name)},
+		}
 	case "not-ready":
 		return []podEvent{{"Warning", "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503"}}
 	}
 	return nil
+}
+
+// failsOnce says whether a container failing with this fault is left
+// failed rather than restarted: under restartPolicy Never, and a `job-fail`
+// container under any policy but OnFailure.
+func failsOnce(pod *corev1.Pod, kind string) bool {
+	switch kind {
+	case "crash-loop", "oom-killed", "liveness-kill", "flapping":
+		return pod.Spec.RestartPolicy == corev1.RestartPolicyNever
+	case "job-fail":
+		return pod.Spec.RestartPolicy != corev1.RestartPolicyOnFailure
+	}
+	return false
 }
 
 // pullFailed is what a kubelet reports when containerd cannot find an image.
@@ -282,7 +308,9 @@ func (w *eventWriter) observe(ctx context.Context, pod *corev1.Pod) {
 		w.mu.Unlock()
 		now := metav1.NewTime(time.Now())
 		if existing != nil {
-			if time.Since(existing.LastTimestamp.Time) < 4*time.Second {
+			// A pod that ended says it once: nothing is retried there.
+			ended := pod.Status.Phase == corev1.PodFailed || pod.Status.Phase == corev1.PodSucceeded
+			if ended || time.Since(existing.LastTimestamp.Time) < 4*time.Second {
 				continue
 			}
 			updated := existing.DeepCopy()

@@ -1,5 +1,6 @@
 //! `oncall pods stuck` on both backends: each category a kubelet can put a
-//! pod in, with its reason and evidence, from the same seed (the faults are
+//! pod in (a crash loop, an OOM kill under each restart policy, an
+//! eviction, ...), with its reason and evidence, from the same seed (the faults are
 //! `sim.oncall.dev/fault` annotations, played by the simulator's kubelet or
 //! by the test bed's kwok stages and kubelet events), and kubectl's STATUS;
 //! and a list of several pages under API faults (an expired continue token,
@@ -50,6 +51,21 @@ fn cluster(s: &Scope) -> String {
             "/spec/template/spec/initContainers",
             json!([{"name": "wait-for-db", "image": "busybox"}]),
         )
+        .yaml();
+    // Restarts pile up while it stays Ready.
+    y += &deployment(s, "flaky", "flapping exit-code=137 reason=OOMKilled").yaml();
+    // A one-off pod is not started again: killed once, it stays failed.
+    y += &s
+        .pod("shop", "report", "a")
+        .set("/spec/restartPolicy", json!("Never"))
+        .containers(&["report"])
+        .fault("oom-killed")
+        .yaml();
+    // Evicted by its kubelet for memory pressure once it runs.
+    y += &s
+        .pod("shop", "squeezed", "a")
+        .containers(&["squeezed"])
+        .fault("evicted")
         .yaml();
     // Held by a finalizer no controller will remove (deleted below).
     y += &s
@@ -107,6 +123,9 @@ fn every_kubelet_category_is_named_with_its_cause(backend: Backend) {
         ("geo-", "container-creating"),
         ("schema-", "init-stuck"),
         ("ml-", "unschedulable"),
+        ("flaky-", "restarting"),
+        ("report", "failed"),
+        ("squeezed", "evicted"),
     ];
     // The kubelets need a moment to play every fault (and to crash twice).
     let mut last = Value::Null;
@@ -132,6 +151,22 @@ fn every_kubelet_category_is_named_with_its_cause(backend: Backend) {
         )
     );
     assert_eq!(get("cache-")["reason"], "OOMKilled");
+    assert_eq!(get("flaky-")["status"], "Running");
+    assert!(
+        text(&get("flaky-")["reason"]).ends_with("restarts, last: OOMKilled"),
+        "{:#}",
+        get("flaky-")
+    );
+    assert_eq!(get("report")["status"], "OOMKilled");
+    assert_eq!(get("report")["reason"], "OOMKilled");
+    assert_eq!(get("report")["restarts"], 0, "{:#}", get("report"));
+    // kubectl's STATUS is its killed container's (compared below).
+    assert_eq!(get("squeezed")["status"], "Error");
+    assert!(
+        text(&get("squeezed")["message"]).starts_with("The node was low on resource: memory."),
+        "{:#}",
+        get("squeezed")
+    );
     assert!(
         ["ImagePullBackOff", "ErrImagePull"].contains(&text(&get("web-")["reason"]).as_str()),
         "{:#}",

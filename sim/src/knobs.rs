@@ -76,6 +76,9 @@ pub enum Fault {
     /// unreachable. On a pod: nothing updates it or confirms its deletion,
     /// so once deleted it stays Terminating.
     KubeletStopped,
+    /// Once Ready, the pod is evicted by its kubelet for node memory
+    /// pressure: Failed, reason `Evicted`, its container killed.
+    Evicted,
 }
 
 impl Fault {
@@ -130,6 +133,7 @@ impl Fault {
             "liveness-kill" => Fault::LivenessKill,
             "kubelet-stopped" => Fault::KubeletStopped,
             "slow-start" => Fault::SlowStart,
+            "evicted" | "Evicted" => Fault::Evicted,
             "flapping" => Fault::Flapping {
                 exit_code: exit(1)?,
                 reason: params

@@ -511,3 +511,51 @@ async fn a_stopped_kubelet_confirms_no_deletion_and_leaves_its_node_unknown() {
     .await;
     c.sim.shutdown().await;
 }
+
+/// A failing container is started again or not as its pod's
+/// `restartPolicy` says: Always and OnFailure loop (`job-fail` too, under
+/// OnFailure), Never leaves the pod Failed with the container's exit; a
+/// one-off pod without a fault ends Succeeded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_container_is_restarted_as_its_restart_policy_says() {
+    let pod = |name: &str, policy: &str, fault: &str| {
+        Pod::new("default", name)
+            .node_name("n1")
+            .set("/spec/restartPolicy", json!(policy))
+            .containers(&["c"])
+            .fault(fault)
+            .yaml()
+    };
+    let seed = Node::new("n1").yaml()
+        + &pod("always", "Always", "crash-loop exit-code=3")
+        + &pod("on-failure", "OnFailure", "crash-loop exit-code=3")
+        + &pod("on-failure-job", "OnFailure", "job-fail exit-code=4")
+        + &pod("never", "Never", "crash-loop exit-code=3")
+        + &pod("never-oom", "Never", "oom-killed")
+        + &pod("never-fine", "Never", "");
+    let c = Cluster::yaml(&seed).await;
+    let status = |name: &str| c.sim.get("pods", Some("default"), name).unwrap()["status"].clone();
+    let restarts = |name: &str| status(name)["containerStatuses"][0]["restartCount"].as_i64();
+    wait_until("the loops restart and the others end", 30, || {
+        ["always", "on-failure", "on-failure-job"]
+            .iter()
+            .all(|p| restarts(p).unwrap_or(0) >= 2)
+            && ["never", "never-oom", "never-fine"]
+                .iter()
+                .all(|p| status(p)["phase"] != "Running" && status(p)["phase"] != "Pending")
+    })
+    .await;
+    for looping in ["always", "on-failure", "on-failure-job"] {
+        assert_eq!(status(looping)["phase"], "Running", "{looping}");
+    }
+    let ended = |name: &str| status(name)["containerStatuses"][0]["state"]["terminated"].clone();
+    assert_eq!(status("never")["phase"], "Failed");
+    assert_eq!(ended("never")["exitCode"], 3);
+    assert_eq!(restarts("never"), Some(0));
+    assert_eq!(status("never-oom")["phase"], "Failed");
+    assert_eq!(ended("never-oom")["reason"], "OOMKilled");
+    assert_eq!(ended("never-oom")["exitCode"], 137);
+    assert_eq!(status("never-fine")["phase"], "Succeeded");
+    assert_eq!(ended("never-fine")["reason"], "Completed");
+    c.sim.shutdown().await;
+}

@@ -306,7 +306,8 @@ struct Tick<'a> {
     /// When, after it was seen, its containers start.
     start: Duration,
     started: bool,
-    is_job: bool,
+    /// `spec.restartPolicy`: whether a container that exited starts again.
+    restart: Restart,
     /// What keeps every container from starting (the waiting reason).
     blocked: Option<&'static str>,
     /// The init container the pod is stuck at.
@@ -357,7 +358,7 @@ impl<'a> Tick<'a> {
             elapsed,
             start,
             started: elapsed >= start,
-            is_job: str_at(&pod["spec"], &["restartPolicy"]) != "Always",
+            restart: Restart::of(pod),
             blocked: None,
             init_stuck,
             fault,
@@ -397,6 +398,50 @@ impl<'a> Tick<'a> {
         self.conditions(status, &containers, &init, &apps);
         self.phase(status, &apps);
         self.lifecycle_events(&containers);
+        if matches!(self.fault, Some(Fault::Evicted)) && apps.all_ready && self.started {
+            self.evict(status);
+        }
+    }
+
+    /// The kubelet evicts the pod under node memory pressure, as a real
+    /// one reports it: Failed with reason `Evicted`, a DisruptionTarget
+    /// condition, every container killed (exit 137), and the events.
+    fn evict(&mut self, status: &mut Value) {
+        let container = self.fcontainer.clone();
+        let message = format!(
+            "The node was low on resource: memory. Threshold quantity: 100Mi, available: 86Mi. Container {container} was using 1342Mi, request is 256Mi, has larger consumption of memory. "
+        );
+        status["phase"] = json!("Failed");
+        status["reason"] = json!("Evicted");
+        status["message"] = json!(message);
+        podutil::set_condition(
+            status,
+            "DisruptionTarget",
+            "True",
+            "TerminationByKubelet",
+            &message,
+        );
+        podutil::set_condition(status, "Ready", "False", "PodFailed", "");
+        podutil::set_condition(status, "ContainersReady", "False", "PodFailed", "");
+        let now = wall(self.run, self.elapsed);
+        if let Some(statuses) = status["containerStatuses"].as_array_mut() {
+            for cs in statuses {
+                let started = cs["state"]["running"]["startedAt"].clone();
+                cs["state"] = json!({"terminated": {
+                    "exitCode": 137, "reason": "Error",
+                    "startedAt": started, "finishedAt": now,
+                }});
+                cs["ready"] = json!(false);
+                cs["started"] = json!(false);
+            }
+        }
+        self.events.push(("Warning", "Evicted".into(), message));
+        self.events.push((
+            "Normal",
+            "Killing".into(),
+            format!("Stopping container {container}"),
+        ));
+        self.next = None;
     }
 
     /// The normal lifecycle events (pulled, created, started), once per
@@ -535,12 +580,22 @@ impl<'a> Tick<'a> {
                 (cs, false, None)
             }
             Some(f @ (Fault::CrashLoop { .. } | Fault::OomKilled | Fault::LivenessKill))
-                if !self.is_job =>
+                if self.restart != Restart::Never =>
             {
                 let running = self.crash(&mut cs, cname, &f);
                 (cs, running, None)
             }
-            Some(Fault::Flapping { exit_code, reason }) if !self.is_job => {
+            // A failed container of a pod that restarts on failure starts
+            // again: a crash loop, not a failed pod.
+            Some(Fault::JobFail { exit_code }) if self.restart == Restart::OnFailure => {
+                let f = Fault::CrashLoop {
+                    exit_code,
+                    reason: "Error".into(),
+                };
+                let running = self.crash(&mut cs, cname, &f);
+                (cs, running, None)
+            }
+            Some(Fault::Flapping { exit_code, reason }) if self.restart != Restart::Never => {
                 self.flap(&mut cs, cname, exit_code, &reason);
                 (cs, true, None)
             }
@@ -695,7 +750,7 @@ impl<'a> Tick<'a> {
         } else if !not_ready {
             self.next = Some(ready_at);
         }
-        if !self.is_job || (mine && matches!(self.fault, Some(Fault::JobHang))) {
+        if self.restart == Restart::Always || (mine && matches!(self.fault, Some(Fault::JobHang))) {
             return None;
         }
         let done_at = start + timing.job_duration;
@@ -703,13 +758,12 @@ impl<'a> Tick<'a> {
             self.next = Some(done_at);
             return None;
         }
-        let code = match (&self.fault, mine) {
-            (Some(Fault::JobFail { exit_code }), true) => *exit_code,
-            (Some(Fault::CrashLoop { exit_code, .. }), true) => *exit_code,
-            _ => 0,
+        let (code, reason) = match self.fault.as_ref().filter(|_| mine) {
+            Some(f) => exit_of(f),
+            None => (0, "Completed".to_string()),
         };
         cs["state"] = json!({"terminated": {
-            "exitCode": code, "reason": if code == 0 { "Completed" } else { "Error" },
+            "exitCode": code, "reason": reason,
             "containerID": cid, "startedAt": first_start(run, start), "finishedAt": first_start(run, done_at),
         }});
         cs["ready"] = json!(false);
@@ -855,6 +909,40 @@ impl<'a> Tick<'a> {
             status["podIP"] = json!(ip);
             status["podIPs"] = json!([{"ip": ip}]);
         }
+    }
+}
+
+/// A pod's `spec.restartPolicy` (the API server defaults it to Always).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Restart {
+    Always,
+    OnFailure,
+    Never,
+}
+
+impl Restart {
+    fn of(pod: &Value) -> Restart {
+        match str_at(&pod["spec"], &["restartPolicy"]) {
+            "Never" => Restart::Never,
+            "OnFailure" => Restart::OnFailure,
+            _ => Restart::Always,
+        }
+    }
+}
+
+/// The exit code and terminated reason of a container that ran to its end
+/// and is not started again (`restartPolicy` other than Always) under
+/// `fault`: a failing fault ends it as it would have crashed, exit 0
+/// otherwise.
+fn exit_of(fault: &Fault) -> (i64, String) {
+    match fault {
+        Fault::JobFail { exit_code } => (*exit_code, "Error".into()),
+        Fault::CrashLoop { exit_code, reason } | Fault::Flapping { exit_code, reason } => {
+            (*exit_code, reason.clone())
+        }
+        Fault::OomKilled => (137, "OOMKilled".into()),
+        Fault::LivenessKill => (137, "Error".into()),
+        _ => (0, "Completed".into()),
     }
 }
 
