@@ -799,24 +799,8 @@ impl<'a> Tick<'a> {
     /// The state of the init container a fault stops at: crash-looping, or
     /// running for ever (`init-hang`).
     fn stuck_init(&mut self, cs: &mut Value, cname: &str) -> Value {
-        if let Some(Fault::CrashLoop { exit_code, reason }) = &self.fault {
-            let crash = CrashLoop {
-                uid: self.uid,
-                pod: &self.pod,
-                ns: self.ns,
-                container: cname,
-                exit_code: *exit_code,
-                reason,
-            };
-            let (n, _) = crash.play(
-                cs,
-                self.run,
-                self.timing,
-                self.elapsed - self.start,
-                self.start,
-                &mut self.events,
-            );
-            self.next = Some(self.start + n);
+        if let Some(f @ Fault::CrashLoop { .. }) = self.fault.clone() {
+            self.crash(cs, cname, &f);
             return cs["state"].take();
         }
         cs["started"] = json!(true);
