@@ -1,10 +1,11 @@
 //! `oncall pods stuck` on what only the simulator can stage: statuses and
-//! ages written into a seed (a node down for an hour, pods Evicted,
-//! OOMKilled or in every kubectl STATUS, with kubectl as the reference). A
-//! real API server takes no status or age from a created object; the
-//! scenarios that need neither run on both backends in
-//! `pods_stuck_both.rs`, paging, API faults and a healthy namespace answered
-//! without listing events among them.
+//! ages written into a seed (a node down for an hour, pods Evicted or
+//! OOMKilled long ago, pods in every kubectl STATUS, with kubectl as the
+//! reference). A real API server takes no status or age from a created
+//! object; the scenarios that need neither run on both backends in
+//! `pods_stuck_both.rs` (every category, played by the kubelets as it
+//! happens), paging, API faults and a healthy namespace answered without
+//! listing events among them.
 
 mod common;
 
