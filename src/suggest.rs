@@ -80,6 +80,15 @@ pub(crate) fn kubectl(args: &str) -> String {
     kubectl_with(&connection(), args)
 }
 
+/// `kubectl ARGS` on the cluster of `context`, whatever context the
+/// command was given: for what one cluster of several said (a promotion's
+/// target in a context of its own).
+pub(crate) fn kubectl_in(context: &str, args: &str) -> String {
+    let mut c = CONNECTION.get().cloned().unwrap_or_default();
+    c.context = Some(context.to_string());
+    kubectl_with(&c, args)
+}
+
 fn oncall_with(program: &str, c: &Connection, args: &str) -> String {
     let mut line = program.to_string();
     if c.sandbox {

@@ -829,10 +829,12 @@ fn a_mistyped_namespace_is_named_and_an_unrelated_one_is_not_called_up_to_date(b
     assert!(!run.stdout.contains("already runs"), "{}", run.stdout);
 }
 
-/// A release whose fetcher crash-loops, promoted with `--no-rollback` on a
-/// context that is not the kubeconfig's current one: the last words say
-/// what production's fetcher runs now and give the command that restores
-/// it, and that command, pasted as printed, does.
+/// A release whose fetcher crash-loops, promoted with `--no-rollback` to a
+/// target in a context of its own (`--to-context`), neither the
+/// kubeconfig's current one nor the one given with `--context`: the last
+/// words say what production's fetcher runs now and give the command that
+/// restores it, on the target's context, and that command, pasted as
+/// printed, does.
 fn a_bad_release_left_in_place_says_what_runs_and_how_to_restore_it(backend: Backend) {
     let s = Scope::new("norollback");
     let y = s.node_yaml("a", "16", &[])
@@ -850,13 +852,37 @@ fn a_bad_release_left_in_place_says_what_runs_and_how_to_restore_it(backend: Bac
     let context = context.stdout.trim();
     let kubeconfig = h.home.path().join("two-contexts");
     std::fs::copy(&h.kubeconfig, &kubeconfig).unwrap();
+    kubeconfig::add_context_alias(&kubeconfig, "production-cluster");
     kubeconfig::switch_to_new_context(&kubeconfig, "elsewhere", "http://127.0.0.1:9");
     let k = kubeconfig.to_str().unwrap();
+    // A mistyped target namespace is looked up on the target's context.
+    let typo = s.ns("prodution");
+    let mut args = vec!["--kubeconfig", k, "--context", context];
+    args.extend(promote(
+        &staging,
+        &typo,
+        &["--to-context", "production-cluster", "--yes"],
+    ));
+    let run = h.oncall(&args).expect_code(1);
+    assert!(
+        run.stderr.contains(&format!(
+            "`kubectl --kubeconfig {k} --context production-cluster get namespaces`"
+        )),
+        "{}",
+        run.stderr
+    );
     let mut args = vec!["--kubeconfig", k, "--context", context];
     args.extend(promote(
         &staging,
         &production,
-        &["--yes", "--timeout", "30s", "--no-rollback"],
+        &[
+            "--to-context",
+            "production-cluster",
+            "--yes",
+            "--timeout",
+            "30s",
+            "--no-rollback",
+        ],
     ));
     let run = h.oncall(&args).expect_code(1);
     assert_eq!(image(&h, &production, "fetcher"), bad, "left in place");
@@ -874,7 +900,7 @@ fn a_bad_release_left_in_place_says_what_runs_and_how_to_restore_it(backend: Bac
     assert_eq!(
         restore,
         format!(
-            "kubectl --kubeconfig {k} --context {context} -n {production} set image deployment/fetcher fetcher={}",
+            "kubectl --kubeconfig {k} --context production-cluster -n {production} set image deployment/fetcher fetcher={}",
             before[1]
         )
     );

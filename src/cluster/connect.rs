@@ -121,7 +121,7 @@ impl Cluster {
         match namespaces.get_opt(ns).await {
             Ok(None) => Err(Error::NotFound {
                 what: format!("namespace `{ns}`"),
-                list: crate::suggest::kubectl("get namespaces"),
+                list: crate::suggest::kubectl_in(&self.context, "get namespaces"),
             }),
             _ => Ok(()),
         }

@@ -164,7 +164,14 @@ pub(crate) async fn run(
         (Action::Promote, Some(sha)) => sha.chars().take(7).collect(),
         (Action::Promote, None) => format!("r{}", release.number),
     };
-    let applied = apply(client, namespace, &job.plan, &tag, job.options, ctx).await;
+    // The target may live in another context than the one the command was
+    // given (an environment of the config): the commands the outcome gives
+    // to paste, such as a restore, name the target's.
+    let applied = crate::suggest::in_context(
+        cluster.context.clone(),
+        apply(client, namespace, &job.plan, &tag, job.options, ctx),
+    )
+    .await;
     match finish_release(client, namespace, release, &applied).await {
         Ok(r) => report.result = r.result,
         Err(e) => {

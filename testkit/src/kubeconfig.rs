@@ -129,6 +129,26 @@ pub fn switch_to_new_context(path: &Path, name: &str, server: &str) {
     write(path, &config);
 }
 
+/// Adds a context `alias` with the current context's cluster, user and
+/// namespace: another name for the same cluster, as a config environment
+/// may name it.
+pub fn add_context_alias(path: &Path, alias: &str) {
+    let mut config = read(path);
+    let current = config["current-context"].clone();
+    let context = config["contexts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == current)
+        .expect("the current context exists")["context"]
+        .clone();
+    config["contexts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": alias, "context": context}));
+    write(path, &config);
+}
+
 /// A kubeconfig a test writes: clusters, users and contexts by name, then
 /// the current one.
 ///
