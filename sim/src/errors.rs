@@ -10,6 +10,9 @@ pub(crate) struct ApiError {
     pub details: Option<Value>,
     /// Seconds for a Retry-After header (429 and some 5xx).
     pub retry_after: Option<u64>,
+    /// `metadata.continue` of the Status: an expired list's token that goes
+    /// on without consistency.
+    pub continue_token: Option<String>,
 }
 
 impl ApiError {
@@ -20,6 +23,7 @@ impl ApiError {
             message: message.into(),
             details: None,
             retry_after: None,
+            continue_token: None,
         }
     }
 
@@ -184,11 +188,15 @@ impl ApiError {
         Self::new(410, "Expired", message)
     }
 
-    /// A list's continue token outlived an etcd compaction.
-    pub(crate) fn expired_continue() -> Self {
-        Self::gone(
+    /// A list's continue token outlived an etcd compaction. Like the API
+    /// server, the answer carries `inconsistent`, a token that lists the
+    /// rest as it is now.
+    pub(crate) fn expired_continue(inconsistent: String) -> Self {
+        let mut e = Self::gone(
             "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
-        )
+        );
+        e.continue_token = Some(inconsistent);
+        e
     }
 
     pub(crate) fn status(&self) -> Value {
@@ -203,6 +211,9 @@ impl ApiError {
         });
         if let Some(d) = &self.details {
             s["details"] = d.clone();
+        }
+        if let Some(c) = &self.continue_token {
+            s["metadata"]["continue"] = json!(c);
         }
         s
     }

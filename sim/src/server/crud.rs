@@ -156,7 +156,8 @@ fn list(sh: &Shared, req: &Req) -> Result<Response, ApiError> {
                 sh.store.compact();
             }
             if injected || rv < sh.store.compacted() {
-                return Err(ApiError::expired_continue());
+                let rest = encode_continue(sh.store.current_rv(), &start);
+                return Err(ApiError::expired_continue(rest));
             }
             Some(start)
         }
