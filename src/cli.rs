@@ -856,7 +856,7 @@ pub(crate) enum RunbookCommand {
         /// Runbook name or file
         #[arg(value_name = "NAME|FILE", add = ArgValueCandidates::new(completion::runbooks))]
         runbook: String,
-        /// Set a parameter (repeatable)
+        /// Set a parameter (repeatable); a secret parameter set to `-` is read from stdin
         #[arg(long = "set", value_name = "KEY=VALUE", add = ArgValueCompleter::new(completion::runbook_settings))]
         set: Vec<String>,
         /// Start from this step
@@ -875,7 +875,7 @@ pub(crate) enum RunbookCommand {
         /// Resume even if the runbook or the context has changed since
         #[arg(long)]
         force: bool,
-        /// Give a secret parameter again (secrets are never journaled)
+        /// Give a secret parameter again (secrets are never journaled); `KEY=-` reads it from stdin
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
     },

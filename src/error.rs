@@ -24,6 +24,26 @@ pub(crate) mod exit {
     pub(crate) const INTERRUPTED: u8 = 130;
 }
 
+/// A required runbook parameter nothing gave, and how to give it.
+#[derive(Debug, Clone)]
+pub struct MissingParam {
+    pub name: String,
+    /// A secret is read from stdin rather than put on the command line.
+    pub secret: bool,
+}
+
+impl MissingParam {
+    fn how_to_set(&self) -> String {
+        match self.secret {
+            true => format!(
+                "--set {}=- with its value on stdin (kept out of shell history)",
+                self.name
+            ),
+            false => format!("--set {}=VALUE", self.name),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[cfg_attr(
@@ -696,10 +716,20 @@ pub enum Error {
 
     #[error(
         "missing parameter(s) {}; pass {}",
-        .0.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", "),
-        .0.iter().map(|m| format!("--set {m}=VALUE")).collect::<Vec<_>>().join(" ")
+        .0.iter().map(|m| format!("`{}`", m.name)).collect::<Vec<_>>().join(", "),
+        .0.iter().map(MissingParam::how_to_set).collect::<Vec<_>>().join(" ")
     )]
-    MissingParams(Vec<String>),
+    MissingParams(Vec<MissingParam>),
+
+    #[error(
+        "only one parameter can be read from stdin, and both `{first}` and `{second}` were set to `-`; give the other on a terminal, where it is asked for without echo"
+    )]
+    ParamsFromStdinTwice { first: String, second: String },
+
+    #[error(
+        "stdin was empty, so `--set {name}=-` has no value; nothing was run: pipe the value in (`printf %s \"$VALUE\" | oncall runbook run …`)"
+    )]
+    EmptyStdinParam { name: String },
 
     #[error("run {run_id} was a dry run and changed nothing; start a real run with `{start}`")]
     DryRunNotResumable { run_id: String, start: String },
@@ -967,6 +997,8 @@ impl Error {
             | Error::NotInRunbook { .. }
             | Error::BadParam { .. }
             | Error::MissingParams(_)
+            | Error::ParamsFromStdinTwice { .. }
+            | Error::EmptyStdinParam { .. }
             | Error::DryRunNotResumable { .. }
             | Error::NotAnIp { .. }
             | Error::CheckNeedsHostName { .. }

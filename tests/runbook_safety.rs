@@ -202,6 +202,57 @@ steps:
     );
 }
 
+/// A secret parameter is read from stdin with `--set NAME=-`, so that it is
+/// never on the command line (shell history, the process list); a missing
+/// one is asked for that way, and an empty stdin runs nothing.
+#[test]
+fn a_secret_parameter_is_read_from_stdin() {
+    let l = Local::new();
+    l.write(
+        "rb.yaml",
+        r#"
+name: stdin
+summary: a secret from stdin
+params:
+  pin: {type: string, secret: true}
+steps:
+  - id: check
+    title: The value arrives intact
+    shell: {sh: 'test "$ONCALL_PARAM_pin" = "hunter2-Secret" && echo same > out'}
+"#,
+    );
+    let missing = l
+        .oncall(&["runbook", "run", "rb.yaml", "--yes"])
+        .expect_code(2);
+    assert!(
+        missing
+            .stderr
+            .contains("missing parameter(s) `pin`; pass --set pin=- with its value on stdin"),
+        "{}",
+        missing.stderr
+    );
+    let run = |stdin: &str| {
+        l.command(&["runbook", "run", "rb.yaml", "--yes", "--set", "pin=-"])
+            .stdin(stdin)
+            .run()
+    };
+    let empty = run("").expect_code(2);
+    assert!(
+        empty
+            .stderr
+            .contains("stdin was empty, so `--set pin=-` has no value; nothing was run"),
+        "{}",
+        empty.stderr
+    );
+    assert_eq!(l.read("out"), "");
+    let r = run(&format!("{SECRET}\n")).expect_code(0);
+    assert_eq!(l.read("out"), "same\n", "{}", r.stderr);
+    assert!(leaks(&(r.stdout + &r.stderr)).is_empty());
+    for journal in l.runs() {
+        assert!(leaks(&l.read(&journal.display().to_string())).is_empty());
+    }
+}
+
 // ---- signals -----------------------------------------------------------------
 
 /// A step whose script ignores SIGINT, SIGTERM and SIGHUP, with a

@@ -368,9 +368,11 @@ fn a_rotated_value_appears_in_no_output_and_no_file(backend: Backend) {
     assert_eq!(kept.len(), 1, "{kept:#?}");
     assert_eq!(kept[0]["data"]["API_KEY"], b64(OLD));
     assert!(kept[0]["data"]["NEW_TOKEN"].is_null());
-    // The shipped runbook, with its value as a secret parameter.
+    // The shipped runbook, with its value as a secret parameter read from
+    // stdin, as its README shows.
     let rb = h
-        .oncall(&[
+        .cmd()
+        .args([
             "runbook",
             "run",
             "rotate-secret",
@@ -382,8 +384,10 @@ fn a_rotated_value_appears_in_no_output_and_no_file(backend: Backend) {
             "--set",
             "key=API_KEY",
             "--set",
-            &format!("value={from_runbook}"),
+            "value=-",
         ])
+        .stdin(format!("{from_runbook}\n"))
+        .run()
         .expect_code(0);
     // The step shows the command's table: the workload and its state.
     assert!(

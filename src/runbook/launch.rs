@@ -15,7 +15,7 @@ use super::journal::{self, Journal, RunStatus, StepRecord, StepState};
 use super::model::{Param, Runbook};
 use super::{Origin, Source};
 use crate::cluster::Cluster;
-use crate::error::{Error, Result};
+use crate::error::{Error, MissingParam, Result};
 use crate::safety::audit;
 
 /// Where a run acts: context, cluster URL and namespace.
@@ -75,7 +75,10 @@ pub(crate) fn resolve_params(
             None if p.required => {
                 let answer = ask(p)?;
                 if answer.is_none() {
-                    missing.push(p.name.clone());
+                    missing.push(MissingParam {
+                        name: p.name.clone(),
+                        secret: p.secret,
+                    });
                 }
                 answer
             }
@@ -243,21 +246,45 @@ pub(crate) async fn execute(run: &mut Run<'_>, ui: &mut dyn Ui, start: usize) ->
 }
 
 /// Parses `--set k=v` into a map; a key that is not a parameter is an error.
+/// A secret parameter set to `-` is read from stdin, so that its value stays
+/// out of shell history and the process list.
 pub(crate) fn parse_sets(runbook: &Runbook, sets: &[String]) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
+    let mut from_stdin: Option<&str> = None;
     for s in sets {
         let (k, v) = s.split_once('=').ok_or_else(|| Error::BadSet(s.clone()))?;
-        if !runbook.params.iter().any(|p| p.name == k) {
+        let Some(param) = runbook.params.iter().find(|p| p.name == k) else {
             return Err(Error::NotInRunbook {
                 runbook: runbook.name.clone(),
                 what: "parameter",
                 name: k.into(),
                 known: runbook.params.iter().map(|p| p.name.clone()).collect(),
             });
-        }
-        out.insert(k.to_string(), v.to_string());
+        };
+        let value = if param.secret && v == "-" {
+            if let Some(first) = from_stdin.replace(k) {
+                return Err(Error::ParamsFromStdinTwice {
+                    first: first.into(),
+                    second: k.into(),
+                });
+            }
+            secret_from_stdin(k)?
+        } else {
+            v.to_string()
+        };
+        out.insert(k.to_string(), value);
     }
     Ok(out)
+}
+
+/// The value of secret parameter `name`, read from stdin.
+fn secret_from_stdin(name: &str) -> Result<String> {
+    let bytes = crate::secrets::values::stdin_value()?
+        .ok_or_else(|| Error::EmptyStdinParam { name: name.into() })?;
+    String::from_utf8(bytes).map_err(|_| Error::BadParam {
+        name: name.into(),
+        why: "the value read from stdin is not UTF-8 text".into(),
+    })
 }
 
 /// The index of the step `--from-step` names (0 without it).

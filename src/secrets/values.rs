@@ -120,8 +120,9 @@ pub(crate) fn read_sources(sources: &[Source], values: &mut NewValues) -> Result
     Ok(())
 }
 
-/// Stdin up to its end, less one trailing newline (what `echo` adds).
-fn read_stdin(key: &str) -> Result<Vec<u8>> {
+/// Stdin up to its end, less one trailing newline (what `echo` adds);
+/// `None` when that leaves nothing.
+pub(crate) fn stdin_value() -> Result<Option<Vec<u8>>> {
     let mut bytes = Vec::new();
     std::io::stdin()
         .read_to_end(&mut bytes)
@@ -134,13 +135,14 @@ fn read_stdin(key: &str) -> Result<Vec<u8>> {
             bytes.pop();
         }
     }
-    // An empty stdin is nearly always a mistake upstream (`</dev/null`, a
-    // command in the pipe that failed), and an empty key breaks its
-    // consumers at their next restart.
-    if bytes.is_empty() {
-        return Err(Error::EmptyStdin { key: key.into() });
-    }
-    Ok(bytes)
+    Ok(Some(bytes).filter(|b| !b.is_empty()))
+}
+
+/// A key's value from stdin. An empty stdin is nearly always a mistake
+/// upstream (`</dev/null`, a command in the pipe that failed), and an empty
+/// key breaks its consumers at their next restart.
+fn read_stdin(key: &str) -> Result<Vec<u8>> {
+    stdin_value()?.ok_or_else(|| Error::EmptyStdin { key: key.into() })
 }
 
 /// A value file, byte for byte (kubectl's `--from-file`).
