@@ -247,7 +247,22 @@ steps:
     assert_eq!(l.read("out"), "");
     let r = run(&format!("{SECRET}\n")).expect_code(0);
     assert_eq!(l.read("out"), "same\n", "{}", r.stderr);
+    assert!(!r.stderr.contains("warning"), "{}", r.stderr);
     assert!(leaks(&(r.stdout + &r.stderr)).is_empty());
+    // On the command line it still works, with a warning that says where
+    // the value stays behind.
+    let set = format!("pin={SECRET}");
+    let literal = l
+        .oncall(&["runbook", "run", "rb.yaml", "--yes", "--set", &set])
+        .expect_code(0);
+    assert!(
+        literal.stderr.contains(
+            "warning: the secret parameter `pin` was given on the command line, where shell history and the process list keep it; pass `--set pin=-`"
+        ),
+        "{}",
+        literal.stderr
+    );
+    assert!(leaks(&(literal.stdout + &literal.stderr)).is_empty());
     for journal in l.runs() {
         assert!(leaks(&l.read(&journal.display().to_string())).is_empty());
     }

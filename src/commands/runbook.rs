@@ -315,6 +315,15 @@ fn validate(app: &App, file: &Path) -> Result<()> {
     )
 }
 
+/// A secret given as `--set NAME=VALUE` works, but stays behind.
+fn warn_of_secrets_on_command_line(runbook: &Runbook, sets: &[String]) {
+    for name in launch::secrets_on_command_line(runbook, sets) {
+        style::note(&format!(
+            "warning: the secret parameter `{name}` was given on the command line, where shell history and the process list keep it; pass `--set {name}=-` and the value on stdin"
+        ));
+    }
+}
+
 /// Asks the engineer for a required parameter nothing gave, on a terminal
 /// (`None` without one: the parameter is missing).
 fn ask_param(p: &Param) -> Result<Option<String>> {
@@ -379,6 +388,7 @@ async fn start(
     let source = rb::find(name)?;
     let runbook = rb::load(&source)?;
     let given = launch::parse_sets(&runbook, sets)?;
+    warn_of_secrets_on_command_line(&runbook, sets);
     let start = launch::start_index(&runbook, from_step)?;
     let values = launch::resolve_params(&runbook, &given, ask_param)?;
     let cluster = connect_if_needed(app, &runbook, start).await?;
@@ -567,6 +577,7 @@ async fn resume(app: &App, run_id: &str, force: bool, sets: &[String]) -> Result
         );
     }
     let mut resuming = stopped.fit(sets)?;
+    warn_of_secrets_on_command_line(&resuming.runbook, sets);
     let values = launch::resolve_params(&resuming.runbook, &resuming.given, ask_param)?;
     let first = resuming.first;
     let cluster = connect_if_needed(app, &resuming.runbook, first).await?;

@@ -277,6 +277,17 @@ pub(crate) fn parse_sets(runbook: &Runbook, sets: &[String]) -> Result<BTreeMap<
     Ok(out)
 }
 
+/// The secret parameters `sets` gives on the command line itself (not as
+/// `-`, read from stdin), where shell history and the process list keep
+/// them.
+pub(crate) fn secrets_on_command_line(runbook: &Runbook, sets: &[String]) -> Vec<String> {
+    sets.iter()
+        .filter_map(|s| s.split_once('='))
+        .filter(|(k, v)| *v != "-" && runbook.params.iter().any(|p| p.name == *k && p.secret))
+        .map(|(k, _)| k.to_string())
+        .collect()
+}
+
 /// The value of secret parameter `name`, read from stdin.
 fn secret_from_stdin(name: &str) -> Result<String> {
     let bytes = crate::secrets::values::stdin_value()?
