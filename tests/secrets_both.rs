@@ -584,6 +584,31 @@ fn a_value_typed_at_the_hidden_prompt_is_never_shown(backend: Backend) {
     assert_eq!(entries.len(), 1, "{entries:#?}");
     assert_eq!(entries[0]["answer"], "typed_context");
     assert!(!serde_json::to_string(&entries).unwrap().contains(TYPED));
+
+    // `--set KEY=-` on a terminal is asked for at the same hidden prompt:
+    // reading the terminal as stdin would echo the value.
+    const AGAIN: &str = "typed-Again-8675";
+    let from_terminal = h
+        .cmd()
+        .args([
+            "-n",
+            &ns,
+            "secret",
+            "rotate",
+            "app-creds",
+            "--set",
+            "API_KEY=-",
+        ])
+        .answer(&["New value for `API_KEY`"], &format!("{AGAIN}\r"))
+        .answer(&["Type its name"], &format!("{context}\r"))
+        .run();
+    assert_eq!(from_terminal.code, 0, "{}", from_terminal.stdout);
+    assert!(
+        !from_terminal.stdout.contains(AGAIN),
+        "echoed: {}",
+        from_terminal.stdout
+    );
+    assert_eq!(data(&h, &s, "app-creds", "API_KEY"), b64(AGAIN));
 }
 
 fn a_failed_restart_puts_the_previous_values_back(backend: Backend) {

@@ -97,6 +97,15 @@ async fn rotate(app: &App, args: SecretRotateArgs) -> Result<()> {
         sources.push(values::parse_from_file(f)?);
     }
     sources.extend(args.from_env_file.iter().cloned().map(Source::EnvFile));
+    if prompt::stdin_is_terminal() {
+        // `KEY=-` on a terminal would echo the value as it is typed and
+        // wait for Ctrl-D: it is asked for at the hidden prompt instead.
+        for source in &mut sources {
+            if let Source::Stdin(key) = source {
+                *source = Source::Prompt(key.clone());
+            }
+        }
+    }
     for key in &args.remove {
         values::check_key(key)?;
     }

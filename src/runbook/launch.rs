@@ -5,6 +5,7 @@
 //! prints.
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 
 use chrono::Utc;
 use serde_json::Value as Json;
@@ -247,7 +248,8 @@ pub(crate) async fn execute(run: &mut Run<'_>, ui: &mut dyn Ui, start: usize) ->
 
 /// Parses `--set k=v` into a map; a key that is not a parameter is an error.
 /// A secret parameter set to `-` is read from stdin, so that its value stays
-/// out of shell history and the process list.
+/// out of shell history and the process list (on a terminal it is left to
+/// the hidden prompt).
 pub(crate) fn parse_sets(runbook: &Runbook, sets: &[String]) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     let mut from_stdin: Option<&str> = None;
@@ -262,6 +264,11 @@ pub(crate) fn parse_sets(runbook: &Runbook, sets: &[String]) -> Result<BTreeMap<
             });
         };
         let value = if param.secret && v == "-" {
+            if std::io::stdin().is_terminal() {
+                // On a terminal, reading stdin would echo the value as it
+                // is typed: it is asked for at the hidden prompt instead.
+                continue;
+            }
             if let Some(first) = from_stdin.replace(k) {
                 return Err(Error::ParamsFromStdinTwice {
                     first: first.into(),
