@@ -537,13 +537,14 @@ fn a_value_typed_at_the_hidden_prompt_is_never_shown(backend: Backend) {
         refused.stderr
     );
 
-    let on_terminal = |answers: &[(&str, &str)]| {
+    let on_terminal_with = |args: &[&str], answers: &[(&str, &str)]| {
         let mut cmd = h.cmd().args(args).pty();
         for (prompt, text) in answers {
             cmd = cmd.answer(&[prompt], text);
         }
         cmd.run()
     };
+    let on_terminal = |answers: &[(&str, &str)]| on_terminal_with(&args, answers);
     // Ctrl-C at the hidden prompt: nothing under way, nothing to finish.
     let stopped = on_terminal(&[("New value for `API_KEY`", "\x03")]);
     assert_eq!(stopped.code, 130, "{}", stopped.stdout);
@@ -588,20 +589,15 @@ fn a_value_typed_at_the_hidden_prompt_is_never_shown(backend: Backend) {
     // `--set KEY=-` on a terminal is asked for at the same hidden prompt:
     // reading the terminal as stdin would echo the value.
     const AGAIN: &str = "typed-Again-8675";
-    let from_terminal = h
-        .cmd()
-        .args([
-            "-n",
-            &ns,
-            "secret",
-            "rotate",
-            "app-creds",
-            "--set",
-            "API_KEY=-",
-        ])
-        .answer(&["New value for `API_KEY`"], &format!("{AGAIN}\r"))
-        .answer(&["Type its name"], &format!("{context}\r"))
-        .run();
+    let mut from_stdin = args;
+    from_stdin[6] = "API_KEY=-";
+    let from_terminal = on_terminal_with(
+        &from_stdin,
+        &[
+            ("New value for `API_KEY`", &format!("{AGAIN}\r")),
+            ("Type its name", &format!("{context}\r")),
+        ],
+    );
     assert_eq!(from_terminal.code, 0, "{}", from_terminal.stdout);
     assert!(
         !from_terminal.stdout.contains(AGAIN),
