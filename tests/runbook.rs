@@ -1599,3 +1599,36 @@ fn promote_runbook_checks_the_target_environments_namespace() {
         r.stdout
     );
 }
+
+/// `-n NS` sets a runbook's `namespace` parameter over its default, as the
+/// engineer means it; `--set namespace=…` still wins.
+#[test]
+fn the_namespace_flag_sets_the_namespace_parameter() {
+    let l = Local::new();
+    l.write(
+        "rb.yaml",
+        r#"
+name: ns
+summary: which namespace a step is given
+params:
+  namespace: {type: string, default: default}
+steps:
+  - id: show
+    title: Show it
+    shell: {sh: 'printf %s "$ONCALL_PARAM_namespace" > out'}
+"#,
+    );
+    let namespace = |global: &[&str], sets: &[&str]| {
+        let mut all = global.to_vec();
+        all.extend(["runbook", "run", "rb.yaml", "--yes"]);
+        all.extend(sets);
+        l.oncall(&all).expect_code(0);
+        l.read("out")
+    };
+    assert_eq!(namespace(&[], &[]), "default");
+    assert_eq!(namespace(&["-n", "production"], &[]), "production");
+    assert_eq!(
+        namespace(&["-n", "production"], &["--set", "namespace=staging"]),
+        "staging"
+    );
+}

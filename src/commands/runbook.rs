@@ -387,7 +387,8 @@ async fn start(
 ) -> Result<()> {
     let source = rb::find(name)?;
     let runbook = rb::load(&source)?;
-    let given = launch::parse_sets(&runbook, sets)?;
+    let mut given = launch::parse_sets(&runbook, sets)?;
+    launch::apply_namespace_flag(&runbook, &mut given, app.global.namespace.as_deref());
     warn_of_secrets_on_command_line(&runbook, sets);
     let start = launch::start_index(&runbook, from_step)?;
     let values = launch::resolve_params(&runbook, &given, ask_param)?;

@@ -284,6 +284,23 @@ pub(crate) fn parse_sets(runbook: &Runbook, sets: &[String]) -> Result<BTreeMap<
     Ok(out)
 }
 
+/// `-n NS` sets the runbook's `namespace` parameter, when it has one and
+/// `--set namespace=…` did not: the namespace the engineer typed beats the
+/// runbook's default.
+pub(crate) fn apply_namespace_flag(
+    runbook: &Runbook,
+    given: &mut BTreeMap<String, String>,
+    namespace: Option<&str>,
+) {
+    if let Some(ns) = namespace
+        && runbook.params.iter().any(|p| p.name == "namespace")
+    {
+        given
+            .entry("namespace".to_string())
+            .or_insert_with(|| ns.to_string());
+    }
+}
+
 /// The secret parameters `sets` gives on the command line itself (not as
 /// `-`, read from stdin), where shell history and the process list keep
 /// them.
