@@ -259,6 +259,19 @@ steps:
         .expect_code(0);
     assert_eq!(l.read("out"), "same\n", "{}", typed.stdout);
     assert!(leaks(&typed.stdout).is_empty(), "echoed: {}", typed.stdout);
+    // So is an optional one: `-` never means its empty default.
+    let optional = l.read("rb.yaml").replace(
+        "{type: string, secret: true}",
+        "{type: string, secret: true, required: false}",
+    );
+    l.write("optional.yaml", &optional);
+    std::fs::remove_file(l.path("out")).unwrap();
+    let typed = l
+        .command(&["runbook", "run", "optional.yaml", "--yes", "--set", "pin=-"])
+        .answer(&["pin"], &format!("{SECRET}\r"))
+        .run()
+        .expect_code(0);
+    assert_eq!(l.read("out"), "same\n", "{}", typed.stdout);
     // On the command line it still works, with a warning that says where
     // the value stays behind.
     let set = format!("pin={SECRET}");

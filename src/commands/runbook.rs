@@ -387,7 +387,7 @@ async fn start(
 ) -> Result<()> {
     let source = rb::find(name)?;
     let runbook = rb::load(&source)?;
-    let mut given = launch::parse_sets(&runbook, sets)?;
+    let mut given = launch::parse_sets(&runbook, sets, ask_param)?;
     launch::apply_namespace_flag(&runbook, &mut given, app.global.namespace.as_deref());
     warn_of_secrets_on_command_line(&runbook, sets);
     let start = launch::start_index(&runbook, from_step)?;
@@ -577,7 +577,7 @@ async fn resume(app: &App, run_id: &str, force: bool, sets: &[String]) -> Result
             "the runbook changed since the run started; resuming with the new version (--force)",
         );
     }
-    let mut resuming = stopped.fit(sets)?;
+    let mut resuming = stopped.fit(sets, ask_param)?;
     warn_of_secrets_on_command_line(&resuming.runbook, sets);
     let values = launch::resolve_params(&resuming.runbook, &resuming.given, ask_param)?;
     let first = resuming.first;

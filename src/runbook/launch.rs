@@ -5,7 +5,6 @@
 //! prints.
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 
 use chrono::Utc;
 use serde_json::Value as Json;
@@ -190,7 +189,11 @@ pub(crate) fn resume(run_id: &str, force: bool) -> Result<Resume> {
 
 impl Stopped {
     /// Reads the runbook and fits the journal's steps and parameters to it.
-    pub(crate) fn fit(self: Box<Self>, sets: &[String]) -> Result<Resuming> {
+    pub(crate) fn fit(
+        self: Box<Self>,
+        sets: &[String],
+        ask: impl FnMut(&Param) -> Result<Option<String>>,
+    ) -> Result<Resuming> {
         let Stopped {
             mut journal,
             source,
@@ -198,7 +201,7 @@ impl Stopped {
         } = *self;
         let runbook = super::load(&source)?;
         let first = journal.adopt(&runbook);
-        let given = journal.resumed_params(&runbook, sets)?;
+        let given = journal.resumed_params(&runbook, sets, ask)?;
         Ok(Resuming {
             journal,
             source,
@@ -248,9 +251,13 @@ pub(crate) async fn execute(run: &mut Run<'_>, ui: &mut dyn Ui, start: usize) ->
 
 /// Parses `--set k=v` into a map; a key that is not a parameter is an error.
 /// A secret parameter set to `-` is read from stdin, so that its value stays
-/// out of shell history and the process list (on a terminal it is left to
-/// the hidden prompt).
-pub(crate) fn parse_sets(runbook: &Runbook, sets: &[String]) -> Result<BTreeMap<String, String>> {
+/// out of shell history and the process list; on a terminal, where stdin
+/// would echo it, `ask` gets it (at a hidden prompt; `None` without one).
+pub(crate) fn parse_sets(
+    runbook: &Runbook,
+    sets: &[String],
+    mut ask: impl FnMut(&Param) -> Result<Option<String>>,
+) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     let mut from_stdin: Option<&str> = None;
     for s in sets {
@@ -264,18 +271,16 @@ pub(crate) fn parse_sets(runbook: &Runbook, sets: &[String]) -> Result<BTreeMap<
             });
         };
         let value = if param.secret && v == "-" {
-            if std::io::stdin().is_terminal() {
-                // On a terminal, reading stdin would echo the value as it
-                // is typed: it is asked for at the hidden prompt instead.
-                continue;
-            }
-            if let Some(first) = from_stdin.replace(k) {
+            if let Some(typed) = ask(param)? {
+                typed
+            } else if let Some(first) = from_stdin.replace(k) {
                 return Err(Error::ParamsFromStdinTwice {
                     first: first.into(),
                     second: k.into(),
                 });
+            } else {
+                secret_from_stdin(k)?
             }
-            secret_from_stdin(k)?
         } else {
             v.to_string()
         };
@@ -424,8 +429,9 @@ impl Journal {
         &self,
         runbook: &Runbook,
         sets: &[String],
+        ask: impl FnMut(&Param) -> Result<Option<String>>,
     ) -> Result<BTreeMap<String, String>> {
-        let mut given = parse_sets(runbook, sets)?;
+        let mut given = parse_sets(runbook, sets, ask)?;
         for p in &runbook.params {
             if let Some(v) = self.params.get(&p.name)
                 && !p.secret
