@@ -249,29 +249,24 @@ steps:
     assert_eq!(l.read("out"), "same\n", "{}", r.stderr);
     assert!(!r.stderr.contains("warning"), "{}", r.stderr);
     assert!(leaks(&(r.stdout + &r.stderr)).is_empty());
-    // On a terminal, `-` is asked for at the hidden prompt: reading stdin
-    // there would echo the value.
-    std::fs::remove_file(l.path("out")).unwrap();
-    let typed = l
-        .command(&["runbook", "run", "rb.yaml", "--yes", "--set", "pin=-"])
-        .answer(&["pin"], &format!("{SECRET}\r"))
-        .run()
-        .expect_code(0);
-    assert_eq!(l.read("out"), "same\n", "{}", typed.stdout);
-    assert!(leaks(&typed.stdout).is_empty(), "echoed: {}", typed.stdout);
-    // So is an optional one: `-` never means its empty default.
+    // On a terminal, `-` is asked for at the hidden prompt (reading stdin
+    // there would echo the value), an optional secret too: `-` never means
+    // its empty default.
     let optional = l.read("rb.yaml").replace(
         "{type: string, secret: true}",
         "{type: string, secret: true, required: false}",
     );
     l.write("optional.yaml", &optional);
-    std::fs::remove_file(l.path("out")).unwrap();
-    let typed = l
-        .command(&["runbook", "run", "optional.yaml", "--yes", "--set", "pin=-"])
-        .answer(&["pin"], &format!("{SECRET}\r"))
-        .run()
-        .expect_code(0);
-    assert_eq!(l.read("out"), "same\n", "{}", typed.stdout);
+    for file in ["rb.yaml", "optional.yaml"] {
+        std::fs::remove_file(l.path("out")).unwrap();
+        let typed = l
+            .command(&["runbook", "run", file, "--yes", "--set", "pin=-"])
+            .answer(&["pin"], &format!("{SECRET}\r"))
+            .run()
+            .expect_code(0);
+        assert_eq!(l.read("out"), "same\n", "{file}: {}", typed.stdout);
+        assert!(leaks(&typed.stdout).is_empty(), "echoed: {}", typed.stdout);
+    }
     // On the command line it still works, with a warning that says where
     // the value stays behind.
     let set = format!("pin={SECRET}");
