@@ -51,6 +51,12 @@ impl ListQuery {
         self
     }
 
+    /// Asks for each page as the server's table instead of its objects.
+    pub(super) fn table(mut self) -> Self {
+        self.table = true;
+        self
+    }
+
     fn url(&self, continue_token: Option<&str>) -> String {
         let mut query = form_urlencoded::Serializer::new(String::new());
         query.append_pair("limit", &self.page_size.unwrap_or(PAGE_SIZE).to_string());
@@ -71,68 +77,9 @@ impl ListQuery {
 }
 
 /// Asks for a list as the server's table (`as=Table`, the rows `kubectl get`
-/// prints) without the objects, for callers that need a column or two of
-/// every object. A real API server encodes a pod's row in a fraction of the
-/// time and bytes its full JSON takes, and the server's time is what a large
-/// list costs; a server that cannot make tables answers with the objects.
+/// prints) without the objects; a server that cannot make tables answers
+/// with the objects. See `super::table`.
 const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io, application/json";
-
-/// One page of a list fetched as a table: the column names, then each row's
-/// cells in that order.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TablePage {
-    /// `Table`, or the kind of list a server without tables sent instead.
-    #[serde(default)]
-    pub kind: String,
-    #[serde(default)]
-    pub column_definitions: Vec<TableColumn>,
-    #[serde(default)]
-    pub rows: Vec<TableRow>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct TableColumn {
-    pub name: String,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct TableRow {
-    #[serde(default)]
-    pub cells: Vec<serde_json::Value>,
-}
-
-impl TablePage {
-    /// Where the column called `name` is, if the server sent one.
-    pub fn column(&self, name: &str) -> Option<usize> {
-        self.column_definitions.iter().position(|c| c.name == name)
-    }
-}
-
-impl ListBody for TablePage {
-    fn len(&self) -> usize {
-        self.rows.len()
-    }
-}
-
-/// Lists every page of `query` as the server's table (see [`TABLE`]).
-pub async fn for_each_table_page<F>(
-    client: &kube::Client,
-    query: &ListQuery,
-    mut on_page: F,
-) -> Result<ListStats, kube::Error>
-where
-    F: FnMut(Page<TablePage>),
-{
-    let mut query = query.clone();
-    query.table = true;
-    Bodies::start(client, &query)
-        .decode::<TablePage, _>(|page| match page {
-            Some(table) => on_page(Page::Items(vec![table])),
-            None => on_page(Page::Restarted),
-        })
-        .await
-}
 
 /// One step of a paged list, as the caller sees it.
 pub enum Page<T> {
@@ -211,12 +158,12 @@ impl<T: DeserializeOwned> Listing<T> {
     }
 }
 
-/// A page of a list, however its items are named.
-trait ListBody: DeserializeOwned {
+/// A decoded page of a list, however its items are named.
+pub(super) trait ListBody {
     fn len(&self) -> usize;
 }
 
-impl<T: DeserializeOwned> ListBody for LeanList<T> {
+impl<T> ListBody for LeanList<T> {
     fn len(&self) -> usize {
         self.items.len()
     }
@@ -227,7 +174,7 @@ impl<T: DeserializeOwned> ListBody for LeanList<T> {
 /// the client's retry layer (see `super::retry`), like every other request;
 /// only an expired continue token (410) is handled here, by listing again
 /// from the start.
-struct Bodies {
+pub(super) struct Bodies {
     path: String,
     rx: tokio::sync::mpsc::Receiver<Fetched>,
     requests: Arc<AtomicU64>,
@@ -236,7 +183,7 @@ struct Bodies {
 }
 
 impl Bodies {
-    fn start(client: &kube::Client, query: &ListQuery) -> Self {
+    pub(super) fn start(client: &kube::Client, query: &ListQuery) -> Self {
         let requests = Arc::new(AtomicU64::new(0));
         let (tx, rx) = tokio::sync::mpsc::channel(1);
         let fetcher = tokio::spawn(fetch_pages(
@@ -256,9 +203,25 @@ impl Bodies {
 
     /// Decodes each page whole as `B` and hands it on; `None` says the list
     /// started over.
-    async fn decode<B, F>(mut self, mut on_page: F) -> Result<ListStats, kube::Error>
+    async fn decode<B, F>(self, on_page: F) -> Result<ListStats, kube::Error>
+    where
+        B: ListBody + DeserializeOwned,
+        F: FnMut(Option<B>),
+    {
+        self.decode_with(|body| serde_json::from_str(body), on_page)
+            .await
+    }
+
+    /// Decodes each page with `parse` and hands it on; `None` says the list
+    /// started over.
+    pub(super) async fn decode_with<B, P, F>(
+        mut self,
+        parse: P,
+        mut on_page: F,
+    ) -> Result<ListStats, kube::Error>
     where
         B: ListBody,
+        P: Fn(&str) -> Result<B, serde_json::Error>,
         F: FnMut(Option<B>),
     {
         let mut stats = ListStats::default();
@@ -270,7 +233,7 @@ impl Bodies {
             let began = Instant::now();
             match fetched {
                 Fetched::Page { body, last } => {
-                    let page: B = serde_json::from_str(&body).map_err(kube::Error::SerdeError)?;
+                    let page = parse(&body).map_err(kube::Error::SerdeError)?;
                     drop(body);
                     stats.items += page.len() as u64;
                     pages += 1;

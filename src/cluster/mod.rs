@@ -13,6 +13,7 @@ pub mod list;
 mod proxy;
 mod renew;
 pub mod retry;
+pub mod table;
 
 pub use connect::{Cluster, ConnectOptions, DEFAULT_REQUEST_TIMEOUT, Overrides, Provided, connect};
 pub use errors::{api_error, is_not_found, plain, plain_watch, status_of};

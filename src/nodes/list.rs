@@ -10,8 +10,9 @@ use super::lean::{INSTANCE_TYPE_LABEL, LeanNode, ZONE_LABEL};
 use super::targets;
 use crate::cluster::Cluster;
 use crate::cluster::api_error;
-use crate::cluster::list::{ListQuery, Page, for_each_page, for_each_table_page};
+use crate::cluster::list::{ListQuery, Page, for_each_page};
 use crate::cluster::retry::retry;
+use crate::cluster::table::for_each_column_page;
 use crate::error::Result;
 use crate::safety::note::Note;
 
@@ -57,27 +58,36 @@ pub(crate) async fn list(cluster: &Cluster, selector: Option<&str>) -> Result<Ve
 /// The phases of pods that hold no place on their node any more.
 const FINISHED: &str = "status.phase!=Succeeded,status.phase!=Failed";
 
+/// Rows per page of the pods' table. A row without its object is about 200
+/// bytes, so a page of 5,000 is about as large as a page of 500 pods as JSON
+/// (kubectl's chunk size): ten times fewer round trips for the same memory.
+const TABLE_PAGE_SIZE: u32 = 5000;
+
 /// Non-finished pods per node, from one paged list of every pod, read as the
 /// server's table: only each row's Node cell is needed, and a table row costs
 /// the server a fraction of a pod's JSON. The field selector leaves finished
 /// pods out (every API server supports it for pods); a server that answers
-/// with the objects instead of a table is read the long way.
+/// with the objects instead of a table is read the long way, in pages of the
+/// usual size.
 pub(crate) async fn pod_counts(cluster: &Cluster) -> Result<HashMap<String, u64>> {
     let query = ListQuery::new("/api/v1/pods").fields(Some(FINISHED));
+    let table_query = query.clone().page_size(Some(TABLE_PAGE_SIZE));
     retry(|| async {
         let mut counts: HashMap<String, u64> = HashMap::new();
         let mut tables = true;
-        for_each_table_page(&cluster.client, &query, |page| match page {
+        for_each_column_page(&cluster.client, &table_query, "Node", |page| match page {
             Page::Items(pages) => {
                 for table in pages {
-                    let Some(node) = table.column("Node") else {
-                        tables &= table.rows.is_empty() && table.kind == "Table";
+                    if !table.has_column {
+                        tables &= table.cells.is_empty() && table.kind == "Table";
                         continue;
-                    };
-                    for row in &table.rows {
-                        let cell = row.cells.get(node).and_then(|c| c.as_str());
-                        if let Some(name) = cell.filter(|n| *n != "<none>" && !n.is_empty()) {
-                            *counts.entry(name.to_string()).or_default() += 1;
+                    }
+                    for node in table.texts() {
+                        match counts.get_mut(node) {
+                            Some(count) => *count += 1,
+                            None => {
+                                counts.insert(node.to_string(), 1);
+                            }
                         }
                     }
                 }
