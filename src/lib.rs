@@ -141,6 +141,9 @@ fn report(e: error::Error) -> u8 {
     } else if !e.is_silent() {
         let text = format!("{} {e}", ui::style::bad("error:"));
         eprintln!("{}", fit::to_terminal(&text, fit::Stream::Stderr));
+        if let Some(note) = suggest::sandbox_kubectl_note(&text) {
+            ui::style::note(&note);
+        }
     }
     e.exit_code()
 }

@@ -89,6 +89,24 @@ pub(crate) fn kubectl_in(context: &str, args: &str) -> String {
     kubectl_with(&c, args)
 }
 
+/// Under `--sandbox`, the line to show after `text` when it suggests a
+/// kubectl command: the sandbox lives only as long as this command, so a
+/// pasted kubectl command would reach the kubeconfig's cluster instead.
+pub(crate) fn sandbox_kubectl_note(text: &str) -> Option<String> {
+    let program = program();
+    // `kubectl oncall …`, when run as a plugin, is oncall itself.
+    let kubectl_named = text.replace(program, "").contains("kubectl ");
+    if !connection().sandbox || !kubectl_named {
+        return None;
+    }
+    // `sandbox serve` starts a cluster of its own: no connection flags.
+    Some(format!(
+        "kubectl cannot reach this sandbox: to try the kubectl suggestions, run \
+         `{program} sandbox serve --kubeconfig-out sandbox.kubeconfig` and pass that kubeconfig to \
+         both tools"
+    ))
+}
+
 fn oncall_with(program: &str, c: &Connection, args: &str) -> String {
     let mut line = program.to_string();
     if c.sandbox {

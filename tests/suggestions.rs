@@ -272,3 +272,52 @@ fn as_a_kubectl_plugin_usage_and_suggestions_say_kubectl_oncall() {
         via_kubectl.stdout
     );
 }
+
+/// The sandbox lives only as long as one command, so a kubectl command it
+/// suggests would act on the kubeconfig's cluster instead: wherever one is
+/// shown (an error, a report), a note says so; against a served cluster,
+/// where kubectl reaches the same objects, nothing is added.
+#[test]
+fn kubectl_suggested_in_the_sandbox_says_it_cannot_reach_it() {
+    const NOTE: &str = "kubectl cannot reach this sandbox: to try the kubectl suggestions, run \
+                        `oncall sandbox serve --kubeconfig-out sandbox.kubeconfig`";
+    let missing = oncall_offline(&["--sandbox", "-n", "staging", "restart", "nope"]).expect_code(1);
+    assert!(
+        missing
+            .stderr
+            .contains("`kubectl get deploy,sts,ds -n staging`")
+            && missing.stderr.contains(NOTE),
+        "{}",
+        missing.stderr
+    );
+    let check = oncall_offline(&[
+        "--sandbox",
+        "node",
+        "check",
+        POOL_A_NODE,
+        "--ignore-daemonsets",
+        "--force",
+    ]);
+    assert!(
+        check.stdout.contains("kubectl -n staging patch pod"),
+        "{}",
+        check.stdout
+    );
+    assert!(check.stderr.contains(NOTE), "{}", check.stderr);
+    // Nothing to say when the suggestions name no kubectl command.
+    let list = oncall_offline(&["--sandbox", "node", "list"]).expect_code(0);
+    assert!(!list.stderr.contains("cannot reach"), "{}", list.stderr);
+
+    let h = Harness::demo();
+    let served = h
+        .oncall(&["-n", "staging", "restart", "nope"])
+        .expect_code(1);
+    assert!(
+        served
+            .stderr
+            .contains("`kubectl get deploy,sts,ds -n staging`"),
+        "{}",
+        served.stderr
+    );
+    assert!(!served.stderr.contains("cannot reach"), "{}", served.stderr);
+}

@@ -63,25 +63,7 @@ pub(super) async fn stuck(app: &App, args: StuckArgs) -> Result<()> {
             started.elapsed().as_secs_f64()
         ));
     }
-    let shown = output::show(app.global.output, &report);
-    // The sandbox lives only as long as this command: a pasted kubectl
-    // suggestion would reach the kubeconfig's cluster instead.
-    if app.global.sandbox
-        && report
-            .groups
-            .iter()
-            .any(|g| g.suggestion.starts_with("kubectl "))
-    {
-        // `sandbox serve` starts a cluster of its own: no connection flags.
-        let serve = format!(
-            "{} sandbox serve --kubeconfig-out sandbox.kubeconfig",
-            crate::suggest::program()
-        );
-        style::note(&format!(
-            "kubectl cannot reach this sandbox: to try the kubectl suggestions, run `{serve}` and pass that kubeconfig to both tools"
-        ));
-    }
-    shown
+    output::show(app.global.output, &report)
 }
 
 /// `pods stuck` in several clusters at once: one report, each group and pod

@@ -114,7 +114,8 @@ impl<R: Report + ?Sized> Report for &R {
 /// Shows a report as asked, structured or for a person (the one place that
 /// chooses), and returns how the command exits.
 pub(crate) fn show(format: OutputFormat, report: impl Report) -> Result<()> {
-    for warning in report.warnings() {
+    let warnings = report.warnings();
+    for warning in &warnings {
         let line = format!("{} {warning}", crate::ui::style::warn("warning:"));
         eprintln!("{}", fit::to_terminal(&line, fit::Stream::Stderr));
     }
@@ -125,6 +126,10 @@ pub(crate) fn show(format: OutputFormat, report: impl Report) -> Result<()> {
         out!("{}", fit::to_terminal(&text, fit::Stream::Stdout));
         for remark in report.remarks(format) {
             eprintln!("{}", fit::to_terminal(&remark, fit::Stream::Stderr));
+        }
+        let shown = warnings.join("\n") + &text;
+        if let Some(note) = crate::suggest::sandbox_kubectl_note(&shown) {
+            crate::ui::style::note(&note);
         }
     }
     report.finish()
