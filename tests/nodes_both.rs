@@ -856,6 +856,31 @@ fn scale_up_never_scales_a_singleton_or_a_statefulset(backend: Backend) {
     let h = Harness::on(backend, &s, &y);
     wait_ready(&h, &s, 4);
     let n1 = s.node("n1");
+    // Without --scale-up, each outage's fix suits its workload: only web
+    // is sent to --scale-up.
+    let (code, report) = check_json(&h, &n1, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    let fix_of = |report: &serde_json::Value, workload: &str| -> String {
+        let blockers = report["nodes"][0]["blockers"].as_array().unwrap();
+        let named = blockers
+            .iter()
+            .find(|b| b["message"].as_str().unwrap().contains(workload))
+            .unwrap_or_else(|| panic!("no blocker names {workload}: {report:#}"));
+        named["fix"].as_str().unwrap().to_string()
+    };
+    let cron = fix_of(&report, "deployment/cron`");
+    assert!(
+        cron.starts_with("accept the short outage") && !cron.contains("pass --scale-up"),
+        "{cron}"
+    );
+    let mq = fix_of(&report, "statefulset/mq`");
+    assert!(
+        mq.contains("one at a time") && !mq.contains("--scale-up"),
+        "{mq}"
+    );
+    let web = fix_of(&report, "deployment/web`");
+    assert_eq!(web, "pass --scale-up to add a replica elsewhere first");
+
     let (code, report) = check_json(&h, &n1, &["--scale-up"]);
     assert_eq!(code, 1, "{report:#}");
     let blockers = report["nodes"][0]["blockers"].to_string();

@@ -49,6 +49,9 @@ pub(crate) struct Outage {
     /// The pods' controller, as `Kind/name`.
     pub owner: String,
     pub pods: Vec<String>,
+    /// The controller's pods in all, drained or not.
+    #[serde(skip)]
+    pub replicas: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -90,7 +93,8 @@ pub(crate) struct Blocker {
     pub pdb: Option<PdbNumbers>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// In the order a node's blockers are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum BlockerKind {
     /// DaemonSet pods without `--ignore-daemonsets`.
@@ -105,12 +109,12 @@ pub(crate) enum BlockerKind {
     Outage,
     /// `cluster-autoscaler.kubernetes.io/safe-to-evict: "false"`.
     SafeToEvict,
-    /// The remaining schedulable nodes lack room for the evicted pods.
-    NoRoom,
     /// Pods already Terminating that nothing will ever confirm deleted (a
     /// finalizer holds them, or their node's kubelet is gone): without
     /// `--skip-wait-for-delete-timeout` a drain waits for them forever.
     NeverDeleted,
+    /// The remaining schedulable nodes lack room for the evicted pods.
+    NoRoom,
 }
 
 impl BlockerKind {
@@ -444,8 +448,9 @@ pub(crate) async fn check(
         let missing = missing_daemonsets(cluster, pods).await?;
         let plans = plan_pods(pods, opts, &missing, &budgets);
         let batch = &batches[i / together];
-        let (mut blockers, mut scale_up) = blockers(pods, &plans, opts, &budgets, &view, batch);
-        blockers.extend(not_to_be_scaled(cluster, &mut scale_up, opts).await?);
+        let (mut blockers, outages) = blockers(pods, &plans, opts, &budgets, &view, batch);
+        let (outage_blockers, scale_up) = weigh_outages(cluster, outages, opts).await?;
+        blockers.extend(outage_blockers);
         blockers.extend(never_deleted(pods, &plans, opts, node));
         for (p, plan) in pods.iter().zip(&plans) {
             if plan.action == Action::Evict || plan.action == Action::Delete {
@@ -457,6 +462,7 @@ pub(crate) async fn check(
         if let Some(b) = room_blocker(needed, free) {
             blockers.push(b);
         }
+        blockers.sort_by_key(|b| b.kind);
         let go = blockers.is_empty();
         nodes.push(NodeCheck {
             node: node.name().to_string(),
@@ -476,8 +482,9 @@ pub(crate) async fn check(
 }
 
 /// The blockers of one node, drained at the same time as the nodes of
-/// `batch` (itself among them): refusals, budgets, outages, safe-to-evict;
-/// and, with `--scale-up`, the outages that scaling up will prevent.
+/// `batch` (itself among them): refusals, budgets, safe-to-evict; and the
+/// outages, the workloads whose every ready replica goes, which
+/// [`weigh_outages`] turns into blockers or replicas to add.
 pub(crate) fn blockers(
     pods: &[LeanPod],
     plans: &[PodPlan],
@@ -575,31 +582,13 @@ pub(crate) fn blockers(
         if view.healthy_outside(&uid, batch) > 0 {
             continue;
         }
-        if opts.scale_up {
-            outages.push(Outage {
-                namespace,
-                owner,
-                pods,
-            });
-        } else {
-            let total = view.total.get(&uid).copied().unwrap_or(pods.len() as u32);
-            out.push(Blocker {
-                kind: BlockerKind::Outage,
-                message: format!(
-                    "every ready replica of `{owner}` ({total} in all) is on the drained node(s): draining causes an outage"
-                ),
-                pods,
-                // --scale-up refuses to grow a StatefulSet (see
-                // `not_to_be_scaled`): do not send the user there.
-                fix: if owner.starts_with("StatefulSet/") {
-                    "move its members one at a time first: delete one of its pods, wait until it is Ready on another node, and repeat; or drain fewer nodes at once (--batch 1 for replace and rotate)"
-                } else {
-                    "pass --scale-up to add a replica elsewhere first"
-                }
-                .into(),
-                pdb: None,
-            });
-        }
+        let replicas = view.total.get(&uid).copied().unwrap_or(pods.len() as u32);
+        outages.push(Outage {
+            namespace,
+            owner,
+            pods,
+            replicas,
+        });
     }
 
     let unsafe_pods: Vec<String> = removed
@@ -682,54 +671,95 @@ fn never_deleted(
     })
 }
 
-/// Outages that `--scale-up` must not prevent by scaling, because a second
-/// copy would do harm: taken out of `scale_up` and returned as blockers, so
-/// the verdict does not count on replicas that will not be added.
-async fn not_to_be_scaled(
+/// What each outage comes to: with `--scale-up`, a replica added elsewhere
+/// first (the outages returned); otherwise a blocker whose fix suits the
+/// workload. A StatefulSet, a config singleton or a `Recreate` Deployment
+/// must not get a second copy, so their fix never sends the user to
+/// `--scale-up`, and with it they stay blockers: the verdict does not count
+/// on replicas that will not be added.
+async fn weigh_outages(
     cluster: &Cluster,
-    scale_up: &mut Vec<Outage>,
+    outages: Vec<Outage>,
     opts: &DrainOptions,
-) -> Result<Vec<Blocker>> {
+) -> Result<(Vec<Blocker>, Vec<Outage>)> {
     let mut blockers = Vec::new();
-    let mut kept = Vec::new();
-    for outage in scale_up.drain(..) {
-        let w = scale::resolve(cluster, &outage).await?;
-        let Some(why) = opts
-            .scale_policy
-            .refuses(&w.namespace, w.kind(), &w.name, w.recreate)
-        else {
-            kept.push(outage);
-            continue;
+    let mut scale_up = Vec::new();
+    for outage in outages {
+        let workload = match scale::resolve(cluster, &outage).await {
+            Ok(w) => Some(w),
+            Err(e) if opts.scale_up => return Err(e),
+            // Only the fix's wording depends on it: a check without
+            // --scale-up still answers where the workload cannot be read
+            // (a ReplicationController, no right to get Deployments).
+            Err(_) => None,
         };
-        let (message, fix) = match why {
-            ScaleRefusal::StatefulSet => (
-                "is a StatefulSet: --scale-up would add a member to it (a clustered service such as RabbitMQ or etcd must not grow and shrink for a drain)",
-                "drain one node at a time (--concurrency 1) with a PodDisruptionBudget covering it, so its members move one by one",
+        let refusal = workload.as_ref().and_then(|w| {
+            opts.scale_policy
+                .refuses(&w.namespace, w.kind(), &w.name, w.recreate)
+        });
+        // `namespace/deployment/name` where it was read, else the pods' owner.
+        let named = workload.map_or_else(|| outage.owner.clone(), |w| w.target());
+        let replicas = outage.replicas;
+        let (message, fix) = match refusal {
+            None if opts.scale_up => {
+                scale_up.push(outage);
+                continue;
+            }
+            None => (
+                format!(
+                    "every ready replica of `{named}` ({replicas} in all) is on the drained node(s): draining causes an outage"
+                ),
+                "pass --scale-up to add a replica elsewhere first".to_string(),
             ),
-            ScaleRefusal::Singleton => (
-                "is a singleton in the config (promote.singletons): --scale-up would run two copies at once",
-                "drain without --scale-up and accept the short outage while its one copy restarts elsewhere (kill-deploy, as promote does)",
-            ),
-            ScaleRefusal::Recreate => (
-                "is a Deployment with the Recreate strategy, which never runs two copies at once: --scale-up would run two",
-                "drain without --scale-up and accept the short outage while its one copy restarts elsewhere (kill-deploy, as promote does)",
-            ),
+            Some(why) => {
+                let (what, fix) = refused_scale_up(why, opts.scale_up);
+                (
+                    format!(
+                        "every ready replica of `{named}` ({replicas} in all) is on the drained node(s), and it {what}"
+                    ),
+                    fix,
+                )
+            }
         };
         blockers.push(Blocker {
             kind: BlockerKind::Outage,
-            message: format!(
-                "every ready replica of `{}` is on the drained node(s), and it {message}",
-                w.target()
-            ),
-            pods: outage.pods.clone(),
-            fix: format!(
-                "{fix}; or list it under `scale_up_safe` in the config if a second copy is harmless"
-            ),
+            message,
+            pods: outage.pods,
+            fix,
             pdb: None,
         });
     }
-    *scale_up = kept;
-    Ok(blockers)
+    Ok((blockers, scale_up))
+}
+
+/// Why a workload whose replicas all go must not be scaled up, and what to
+/// do instead, with `--scale-up` given or not.
+fn refused_scale_up(why: ScaleRefusal, scale_up: bool) -> (&'static str, String) {
+    const SAFE: &str =
+        "; or list it under `scale_up_safe` in the config if a second copy is harmless";
+    let message = match why {
+        ScaleRefusal::StatefulSet if scale_up => {
+            "is a StatefulSet: --scale-up would add a member to it (a clustered service such as RabbitMQ or etcd must not grow and shrink for a drain)"
+        }
+        ScaleRefusal::StatefulSet => "is a StatefulSet: draining causes an outage",
+        ScaleRefusal::Singleton => {
+            "is a singleton in the config (promote.singletons): draining causes a short outage, and --scale-up would run two copies at once"
+        }
+        ScaleRefusal::Recreate => {
+            "is a Deployment with the Recreate strategy, which never runs two copies at once: draining causes a short outage, and --scale-up would run two"
+        }
+    };
+    let fix = match (why, scale_up) {
+        (ScaleRefusal::StatefulSet, true) => format!(
+            "drain one node at a time (--concurrency 1) with a PodDisruptionBudget covering it, so its members move one by one{SAFE}"
+        ),
+        (ScaleRefusal::StatefulSet, false) => "move its members one at a time first: delete one of its pods, wait until it is Ready on another node, and repeat; or drain fewer nodes at once (--batch 1 for replace and rotate)".into(),
+        (_, with) => format!(
+            "{}accept the short outage while its one copy restarts elsewhere, as kill-deploy in promote does{SAFE}",
+            if with { "drain without --scale-up and " } else { "" }
+        ),
+    };
+    (message, fix)
 }
 
 /// Free resources on the nodes that accept at least one of `moved`.

@@ -98,6 +98,7 @@ pub(crate) async fn resolve_owner(
         namespace: namespace.to_string(),
         owner: owner.to_string(),
         pods: Vec::new(),
+        replicas: 0,
     };
     let outage = &outage;
     let (kind, name) = outage.owner.split_once('/').unwrap_or(("", &outage.owner));
