@@ -304,6 +304,14 @@ fn kubectl_suggested_in_the_sandbox_says_it_cannot_reach_it() {
         check.stdout
     );
     assert!(check.stderr.contains(NOTE), "{}", check.stderr);
+    // A runbook's steps show the same reports: said once, at the end.
+    let triage = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/runbooks/stuck-pods-triage.yaml"
+    );
+    let run = oncall_offline(&["--sandbox", "runbook", "run", triage, "--dry-run"]);
+    assert!(run.stdout.contains("→ kubectl "), "{}", run.stdout);
+    assert_eq!(run.stderr.matches(NOTE).count(), 1, "{}", run.stderr);
     // Nothing to say when the suggestions name no kubectl command.
     let list = oncall_offline(&["--sandbox", "node", "list"]).expect_code(0);
     assert!(!list.stderr.contains("cannot reach"), "{}", list.stderr);

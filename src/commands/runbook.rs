@@ -502,6 +502,7 @@ async fn finish(app: &App, run: &mut Run<'_>, start: usize) -> Result<()> {
         url,
         describe,
         cluster: run.cluster,
+        sandbox_note: None,
     };
     let Ended { journal, result } = launch::execute(run, &mut ui, start).await;
     let ended = RunEnded {
@@ -509,6 +510,7 @@ async fn finish(app: &App, run: &mut Run<'_>, start: usize) -> Result<()> {
         runbook: run.runbook.name.clone(),
         dry_run: run.dry_run,
         result,
+        sandbox_note: ui.sandbox_note,
     };
     output::show(app.global.output, ended)
 }
@@ -525,6 +527,8 @@ struct RunEnded {
     dry_run: bool,
     #[serde(skip)]
     result: Result<()>,
+    #[serde(skip)]
+    sandbox_note: Option<String>,
 }
 
 impl Report for RunEnded {
@@ -547,7 +551,7 @@ impl Report for RunEnded {
                 "\nDry run of `{}` finished: read-only steps ran, nothing was changed. Journal: {}",
                 self.runbook, self.journal.run_id
             ),
-            Ok(()) => return Vec::new(),
+            Ok(()) => String::new(),
             Err(_) => format!(
                 "journal: {}",
                 self.journal
@@ -556,7 +560,12 @@ impl Report for RunEnded {
                     .unwrap_or_default()
             ),
         };
-        vec![style::dim(&remark)]
+        [Some(remark), self.sandbox_note.clone()]
+            .into_iter()
+            .flatten()
+            .filter(|r| !r.is_empty())
+            .map(|r| style::dim(&r))
+            .collect()
     }
 
     fn finish(self) -> Result<()> {
@@ -604,6 +613,9 @@ struct CliUi<'a> {
     describe: String,
     /// The run's connection: its identity goes into the audit entries.
     cluster: Option<&'a Cluster>,
+    /// Said once at the end when a step's text suggested kubectl in the
+    /// sandbox (see `suggest::sandbox_kubectl_note`).
+    sandbox_note: Option<String>,
 }
 
 impl CliUi<'_> {
@@ -628,7 +640,12 @@ impl Ui for CliUi<'_> {
 
     fn approve(&mut self, _step: &Step, plan: &Plan) -> Result<Answer> {
         if self.human() {
-            outln!("{}", plan.render());
+            let text = plan.render();
+            outln!("{text}");
+            self.sandbox_note = self
+                .sandbox_note
+                .take()
+                .or_else(|| crate::suggest::sandbox_kubectl_note(&text));
         }
         let answer = safety::decide_at(self.app, &self.context, &self.describe, plan)?;
         if matches!(answer, Answer::Declined | Answer::Refused) {
@@ -713,6 +730,10 @@ impl Ui for CliUi<'_> {
         // may be above it, and is then repeated on the closing line.
         let mut outcome_cut = false;
         if let Some(out) = output {
+            self.sandbox_note = self
+                .sandbox_note
+                .take()
+                .or_else(|| crate::suggest::sandbox_kubectl_note(out));
             let lines: Vec<&str> = out.trim_end().lines().collect();
             let hidden = lines.len().saturating_sub(20);
             if hidden > 0 {
