@@ -2,9 +2,10 @@
 //! would do; then everything that would block it or cause an outage, each
 //! with the flag or action that resolves it; then go / no-go.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::Utc;
+use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 use super::decide::{Action, DrainOptions, Refusal, ScaleRefusal, decide};
@@ -241,13 +242,14 @@ pub(crate) async fn pods_on_node(
     Ok(pods)
 }
 
-/// `namespace/name` of DaemonSets that own pods in `pods` but are gone.
-pub(crate) async fn missing_daemonsets(
+/// `namespace/name` of DaemonSets that own pods in `pods` but are gone,
+/// each DaemonSet looked up once.
+pub(crate) async fn missing_daemonsets<'a>(
     cluster: &Cluster,
-    pods: &[LeanPod],
+    pods: impl IntoIterator<Item = &'a LeanPod>,
 ) -> Result<HashSet<String>> {
     let owners: HashSet<(String, String)> = pods
-        .iter()
+        .into_iter()
         .filter_map(|p| {
             p.metadata
                 .controller()
@@ -411,6 +413,11 @@ pub(crate) async fn cluster_view(cluster: &Cluster) -> Result<ClusterView> {
     .map_err(|e| api_error(e, &cluster.url, "list pods"))
 }
 
+/// How many nodes' pods a check lists at once: enough to read a large pool
+/// in a fraction of the time, few enough not to queue behind the API
+/// server's fairness limits.
+const NODES_AT_ONCE: usize = 8;
+
 /// Runs the pre-flight for `targets`, given every node of the cluster.
 /// They are drained `together` at a time, in order (a rotation's batches,
 /// each back in service before the next): a workload's outage is judged per
@@ -423,8 +430,15 @@ pub(crate) async fn check(
     together: usize,
 ) -> Result<CheckReport> {
     let drained: HashSet<String> = targets.iter().map(|n| n.name().to_string()).collect();
-    let budgets = pdbs(cluster).await?;
-    let view = cluster_view(cluster).await?;
+    // The targets' pods, listed a few nodes at a time beside the budgets and
+    // the cluster-wide view: a pool of hundreds of nodes is not read one
+    // node after another.
+    let pods_of_targets = futures::stream::iter(targets)
+        .map(|node| pods_on_node(cluster, node.name(), opts.pod_selector.as_deref()))
+        .buffered(NODES_AT_ONCE)
+        .try_collect::<Vec<_>>();
+    let (budgets, view, pods_by_target) =
+        tokio::try_join!(pdbs(cluster), cluster_view(cluster), pods_of_targets)?;
     // Room counts only on nodes that could take at least one of the pods
     // to move: a tainted pool (GPUs, another team) is no room for them.
     let others: Vec<&LeanNode> = all_nodes
@@ -434,22 +448,26 @@ pub(crate) async fn check(
     let mut needed = Resources::default();
     let mut moved: Vec<&LeanPod> = Vec::new();
     let mut nodes = Vec::new();
-    let mut pods_by_target = Vec::new();
-    for node in targets {
-        pods_by_target
-            .push(pods_on_node(cluster, node.name(), opts.pod_selector.as_deref()).await?);
-    }
     let together = together.max(1);
     let batches: Vec<HashSet<String>> = targets
         .chunks(together)
         .map(|batch| batch.iter().map(|n| n.name().to_string()).collect())
         .collect();
-    for (i, (node, pods)) in targets.iter().zip(&pods_by_target).enumerate() {
-        let missing = missing_daemonsets(cluster, pods).await?;
+    // What each node's drain would do and meet, then the workloads behind
+    // every outage, each looked up once however many nodes it spans.
+    let missing = missing_daemonsets(cluster, pods_by_target.iter().flatten()).await?;
+    let mut found = Vec::new();
+    for (i, pods) in pods_by_target.iter().enumerate() {
         let plans = plan_pods(pods, opts, &missing, &budgets);
         let batch = &batches[i / together];
-        let (mut blockers, outages) = blockers(pods, &plans, opts, &budgets, &view, batch);
-        let (outage_blockers, scale_up) = weigh_outages(cluster, outages, opts).await?;
+        let (blockers, outages) = blockers(pods, &plans, opts, &budgets, &view, batch);
+        found.push((plans, blockers, outages));
+    }
+    let workloads = outage_workloads(cluster, found.iter().flat_map(|f| &f.2), opts).await?;
+    for ((node, pods), (plans, mut blockers, outages)) in
+        targets.iter().zip(&pods_by_target).zip(found)
+    {
+        let (outage_blockers, scale_up) = weigh_outages(outages, &workloads, opts);
         blockers.extend(outage_blockers);
         blockers.extend(never_deleted(pods, &plans, opts, node));
         for (p, plan) in pods.iter().zip(&plans) {
@@ -671,34 +689,61 @@ fn never_deleted(
     })
 }
 
+/// The workload behind each outage's owner (`namespace`, `Kind/name`),
+/// looked up once however many nodes it spans, a few at a time. Without
+/// `--scale-up` only the wording of a fix depends on it, so one that cannot
+/// be read (a ReplicationController, no right to get Deployments) is left
+/// out rather than failing the check.
+async fn outage_workloads<'a>(
+    cluster: &Cluster,
+    outages: impl Iterator<Item = &'a Outage>,
+    opts: &DrainOptions,
+) -> Result<HashMap<(String, String), scale::Scalable>> {
+    let owners: BTreeSet<(&str, &str)> = outages
+        .map(|o| (o.namespace.as_str(), o.owner.as_str()))
+        .collect();
+    let looked_up: Vec<_> = futures::stream::iter(owners)
+        .map(|(namespace, owner)| async move {
+            let got = scale::resolve_owner(cluster, namespace, owner).await;
+            ((namespace.to_string(), owner.to_string()), got)
+        })
+        .buffered(NODES_AT_ONCE)
+        .collect()
+        .await;
+    let mut workloads = HashMap::new();
+    for (owner, got) in looked_up {
+        match got {
+            Ok(w) => {
+                workloads.insert(owner, w);
+            }
+            Err(e) if opts.scale_up => return Err(e),
+            Err(_) => {}
+        }
+    }
+    Ok(workloads)
+}
+
 /// What each outage comes to: with `--scale-up`, a replica added elsewhere
 /// first (the outages returned); otherwise a blocker whose fix suits the
 /// workload. A StatefulSet, a config singleton or a `Recreate` Deployment
 /// must not get a second copy, so their fix never sends the user to
 /// `--scale-up`, and with it they stay blockers: the verdict does not count
 /// on replicas that will not be added.
-async fn weigh_outages(
-    cluster: &Cluster,
+fn weigh_outages(
     outages: Vec<Outage>,
+    workloads: &HashMap<(String, String), scale::Scalable>,
     opts: &DrainOptions,
-) -> Result<(Vec<Blocker>, Vec<Outage>)> {
+) -> (Vec<Blocker>, Vec<Outage>) {
     let mut blockers = Vec::new();
     let mut scale_up = Vec::new();
     for outage in outages {
-        let workload = match scale::resolve(cluster, &outage).await {
-            Ok(w) => Some(w),
-            Err(e) if opts.scale_up => return Err(e),
-            // Only the fix's wording depends on it: a check without
-            // --scale-up still answers where the workload cannot be read
-            // (a ReplicationController, no right to get Deployments).
-            Err(_) => None,
-        };
-        let refusal = workload.as_ref().and_then(|w| {
+        let workload = workloads.get(&(outage.namespace.clone(), outage.owner.clone()));
+        let refusal = workload.and_then(|w| {
             opts.scale_policy
                 .refuses(&w.namespace, w.kind(), &w.name, w.recreate)
         });
         // `namespace/deployment/name` where it was read, else the pods' owner.
-        let named = workload.map_or_else(|| outage.owner.clone(), |w| w.target());
+        let named = workload.map_or_else(|| outage.owner.clone(), scale::Scalable::target);
         let replicas = outage.replicas;
         let (message, fix) = match refusal {
             None if opts.scale_up => {
@@ -729,7 +774,7 @@ async fn weigh_outages(
             pdb: None,
         });
     }
-    Ok((blockers, scale_up))
+    (blockers, scale_up)
 }
 
 /// Why a workload whose replicas all go must not be scaled up, and what to
@@ -863,6 +908,40 @@ mod tests {
                 .all(|f| f.contains("one at a time") && !f.contains("--scale-up")),
             "{fixes:?}"
         );
+    }
+
+    /// A pool checked at once reads each DaemonSet and each workload behind
+    /// an outage once, however many of its nodes they span, so a check of
+    /// hundreds of nodes makes hundreds of requests, not thousands.
+    #[tokio::test]
+    async fn a_pool_check_reads_each_daemonset_and_workload_once() {
+        let t = TestCluster::start(oncall_sim::DEMO_SEED).await;
+        let pool = t
+            .nodes(&[
+                "gke-demo-pool-a-8f3c2a1d-m4p9",
+                "gke-demo-pool-a-8f3c2a1d-q2w8",
+                "gke-demo-pool-a-8f3c2a1d-x7k2",
+            ])
+            .await;
+        let all = targets::list(&t.cluster, None).await.unwrap();
+        let before = t.sim.request_count();
+        let report = check(&t.cluster, &pool, &all, &DrainOptions::default(), 3)
+            .await
+            .unwrap();
+        let requests = t.sim.request_count() - before;
+        let outages: BTreeSet<&str> = report
+            .nodes
+            .iter()
+            .flat_map(|n| &n.blockers)
+            .filter(|b| b.kind == BlockerKind::Outage)
+            .map(|b| b.message.as_str())
+            .collect();
+        // RabbitMQ's members span all three nodes, node-exporter has a pod
+        // on each, and two crons and the notifier are one copy each.
+        assert_eq!(outages.len(), 4, "{outages:#?}");
+        // The budgets, the cluster's pods, each node's pods; node-exporter;
+        // the StatefulSet; each one-copy Deployment and its ReplicaSet.
+        assert_eq!(requests, 1 + 1 + 3 + 1 + 1 + 3 * 2);
     }
 
     #[test]
