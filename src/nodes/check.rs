@@ -865,12 +865,8 @@ mod tests {
     use crate::nodes::targets;
     use crate::nodes::testing::TestCluster;
 
-    /// The demo's RabbitMQ has one member on each node of pool-a. Drained
-    /// one node at a time, each back before the next (a rotation's batches),
-    /// the other two serve: no outage. Drained at once, all three go, and
-    /// the fix is not --scale-up, which never grows a StatefulSet.
-    #[tokio::test]
-    async fn a_statefulset_spread_over_batches_is_no_outage_but_all_at_once_is() {
+    /// The demo cluster, its pool-a nodes, and every node.
+    async fn demo_pool_a() -> (TestCluster, Vec<LeanNode>, Vec<LeanNode>) {
         let t = TestCluster::start(oncall_sim::DEMO_SEED).await;
         let pool = t
             .nodes(&[
@@ -880,6 +876,16 @@ mod tests {
             ])
             .await;
         let all = targets::list(&t.cluster, None).await.unwrap();
+        (t, pool, all)
+    }
+
+    /// The demo's RabbitMQ has one member on each node of pool-a. Drained
+    /// one node at a time, each back before the next (a rotation's batches),
+    /// the other two serve: no outage. Drained at once, all three go, and
+    /// the fix is not --scale-up, which never grows a StatefulSet.
+    #[tokio::test]
+    async fn a_statefulset_spread_over_batches_is_no_outage_but_all_at_once_is() {
+        let (t, pool, all) = demo_pool_a().await;
         let opts = DrainOptions {
             ignore_daemonsets: true,
             delete_emptydir_data: true,
@@ -915,15 +921,7 @@ mod tests {
     /// hundreds of nodes makes hundreds of requests, not thousands.
     #[tokio::test]
     async fn a_pool_check_reads_each_daemonset_and_workload_once() {
-        let t = TestCluster::start(oncall_sim::DEMO_SEED).await;
-        let pool = t
-            .nodes(&[
-                "gke-demo-pool-a-8f3c2a1d-m4p9",
-                "gke-demo-pool-a-8f3c2a1d-q2w8",
-                "gke-demo-pool-a-8f3c2a1d-x7k2",
-            ])
-            .await;
-        let all = targets::list(&t.cluster, None).await.unwrap();
+        let (t, pool, all) = demo_pool_a().await;
         let before = t.sim.request_count();
         let report = check(&t.cluster, &pool, &all, &DrainOptions::default(), 3)
             .await
