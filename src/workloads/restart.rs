@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::inspect::Facts;
-use super::{Kind, RolloutOutcome, RolloutProgress, WorkloadRef};
+use super::{Kind, RolloutOutcome, RolloutProgress, Verdict, WorkloadRef};
 use crate::cluster::{Cluster, api_error, status_of};
 use crate::error::{Error, Result};
 use crate::safety::{Audited, Cancel, OpCtx, Plan, audit};
@@ -177,7 +177,10 @@ pub(crate) async fn run(cluster: &Cluster, job: &Job, ctx: &OpCtx<'_, Event>) ->
         stopped: applied.error,
         timeout: opts.timeout,
     };
-    if ctx.cancel.is_cancelled() {
+    // Ctrl-C after the last change and before the wait began leaves only
+    // the wait undone: it is told below as a wait cut short.
+    let only_the_wait_undone = opts.wait && outcome.not_done.is_empty();
+    if ctx.cancel.is_cancelled() && !only_the_wait_undone {
         outcome.stopped = Some(Error::interrupted(
             outcome.done.clone(),
             outcome.not_done.clone(),
@@ -186,12 +189,22 @@ pub(crate) async fn run(cluster: &Cluster, job: &Job, ctx: &OpCtx<'_, Event>) ->
     if outcome.stopped.is_some() {
         return outcome;
     }
-    if !opts.wait {
-        outcome.rollouts = applied
+    let unfollowed = |verdict: Verdict, status: &str| {
+        applied
             .to_follow
             .iter()
-            .map(|w| RolloutOutcome::not_waited(w, "restart requested; not waiting (--no-wait)"))
-            .collect();
+            .map(|w| RolloutOutcome::unfollowed(w, verdict, status))
+            .collect()
+    };
+    if !opts.wait {
+        outcome.rollouts = unfollowed(
+            Verdict::NotWaited,
+            "restart requested; not waiting (--no-wait)",
+        );
+        return outcome;
+    }
+    if ctx.cancel.is_cancelled() {
+        outcome.rollouts = unfollowed(Verdict::Interrupted, "interrupted before the wait began");
         return outcome;
     }
     match follow(

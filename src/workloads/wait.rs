@@ -99,12 +99,13 @@ pub(crate) struct RolloutOutcome {
 }
 
 impl RolloutOutcome {
-    /// The outcome of a change that was not followed (`--no-wait`).
-    pub(crate) fn not_waited(r: &WorkloadRef, status: impl Into<String>) -> Self {
+    /// The outcome of a change that was not followed: `--no-wait`
+    /// (`NotWaited`), or Ctrl-C before the wait began (`Interrupted`).
+    pub(crate) fn unfollowed(r: &WorkloadRef, outcome: Verdict, status: impl Into<String>) -> Self {
         RolloutOutcome {
             workload: r.to_string(),
             namespace: r.namespace.clone(),
-            outcome: Verdict::NotWaited,
+            outcome,
             duration_seconds: 0.0,
             pods_replaced: Vec::new(),
             status: status.into(),
