@@ -93,10 +93,12 @@ pub(crate) fn kubectl_in(context: &str, args: &str) -> String {
 /// kubectl command: the sandbox lives only as long as this command, so a
 /// pasted kubectl command would reach the kubeconfig's cluster instead.
 pub(crate) fn sandbox_kubectl_note(text: &str) -> Option<String> {
+    if !connection().sandbox {
+        return None;
+    }
     let program = program();
     // `kubectl oncall …`, when run as a plugin, is oncall itself.
-    let kubectl_named = text.replace(program, "").contains("kubectl ");
-    if !connection().sandbox || !kubectl_named {
+    if !text.replace(program, "").contains("kubectl ") {
         return None;
     }
     // `sandbox serve` starts a cluster of its own: no connection flags.
